@@ -1,0 +1,109 @@
+// The shape of a game: plain, serialisable data that the pure rules transform and the
+// replicated store ships between nodes. Bump GAME_SCHEMA when this shape changes.
+
+export const GAME_SCHEMA = 1;
+
+export const MIN_PLAYERS = 2;
+export const MAX_PLAYERS = 8;
+export const START_HP = 5;
+
+/** Axial hex coordinates (pointy-top). */
+export interface Hex {
+  q: number;
+  r: number;
+}
+
+/** The six neighbours of a pointy-top hex. */
+export type Direction = 'e' | 'ne' | 'nw' | 'w' | 'sw' | 'se';
+export const DIRECTIONS: readonly Direction[] = ['e', 'ne', 'nw', 'w', 'sw', 'se'];
+
+export type ActionKind = 'move' | 'attack' | 'defend';
+
+/** One player's action for one round. `id` is chosen by the page so a resend is recognised. */
+export interface PlayerAction {
+  id: string;
+  round: number;
+  kind: ActionKind;
+  /** Required for move and attack, absent for defend. */
+  dir?: Direction;
+}
+
+export type PlayerId = string;
+
+export interface Player {
+  id: PlayerId;
+  name: string;
+  /** Index into the palette (0..7), fixed at join. */
+  color: number;
+  hp: number;
+  pos: Hex;
+  alive: boolean;
+  eliminatedRound: number | null;
+}
+
+export interface Minotaur {
+  pos: Hex;
+}
+
+export type GameStatus = 'open' | 'playing' | 'finished';
+
+/** What happened in a resolved round, for the page's round log. */
+export type RoundEvent =
+  | { kind: 'move'; actor: PlayerId; from: Hex; to: Hex }
+  | { kind: 'blocked'; actor: PlayerId; at: Hex }
+  | { kind: 'attack'; actor: PlayerId; target: PlayerId | 'minotaur' | null; at: Hex; damage: number }
+  | { kind: 'defend'; actor: PlayerId }
+  | { kind: 'minotaur-move'; from: Hex; to: Hex }
+  | { kind: 'minotaur-attack'; target: PlayerId; damage: number }
+  | { kind: 'eliminated'; actor: PlayerId };
+
+export interface GameState {
+  schema: number;
+  /** Unique id of this game (never reused). */
+  id: string;
+  /** Four capital letters; unique among games that are not finished. */
+  code: string;
+  seed: number;
+  createdBy: PlayerId;
+  createdAt: number;
+  status: GameStatus;
+  /** Board radius in hexes; tiles are all hexes within this distance of the origin. */
+  radius: number;
+  /** Wall tiles, sorted by (r, q). */
+  walls: Hex[];
+  players: Player[];
+  minotaur: Minotaur;
+  /** 0 while open; the current round number while playing; the last round once finished. */
+  round: number;
+  roundMs: number;
+  /** Absolute time (ms since epoch) at which the current round resolves; null unless playing. */
+  deadline: number | null;
+  /** Actions submitted for the current round, by player. */
+  submitted: Record<PlayerId, PlayerAction>;
+  /** Action ids applied in the previous round, by player, so a late resend is recognised. */
+  previous: Record<PlayerId, string>;
+  /** Events of the last resolved round. */
+  events: RoundEvent[];
+  /** The game ends after this many rounds at the latest. */
+  maxRounds: number;
+  winner: PlayerId | null;
+  finishedAt: number | null;
+}
+
+/** Stable error codes of the rules; each comes with a sentence for the player. */
+export type RuleErrorCode =
+  | 'game-full'
+  | 'not-open'
+  | 'not-creator'
+  | 'not-enough-players'
+  | 'not-playing'
+  | 'not-in-game'
+  | 'eliminated'
+  | 'stale-round'
+  | 'future-round'
+  | 'already-submitted'
+  | 'bad-direction';
+
+export type RuleResult =
+  | { ok: true; state: GameState; duplicate: boolean }
+  | { ok: false; code: RuleErrorCode; message: string };
