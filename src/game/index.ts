@@ -1,0 +1,25 @@
+// The public face of the pure game rules; sessions and views import from here.
+
+export * from './types.js';
+export {
+  DEFAULT_MAX_ROUNDS,
+  createGame,
+  joinGame,
+  leaveGame,
+  startGame,
+  submitAction,
+  isRoundDue,
+  resolveRound,
+  livingPlayers,
+  playerById,
+  tileKind,
+  allTiles,
+  occupantAt,
+  type NewGame,
+} from './rules.js';
+export type { TileKind } from './queries.js';
+export { ATTACK_DAMAGE } from './round.js';
+export { MINOTAUR_DAMAGE, MINOTAUR_DAMAGE_DEFENDED } from './minotaur.js';
+export { DEFAULT_RADIUS, LAIR, generateBoard, generateWalls, isFloorConnected, startTiles, type Board } from './board.js';
+export { DIRECTION_VECTORS, add, directionBetween, distance, equals, hexesWithin, key, neighbor, neighbors, onBoard, ring } from './hex.js';
+export { createRng, type Rng } from './rng.js';

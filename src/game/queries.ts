@@ -1,0 +1,35 @@
+// Read helpers over a game state for the rules and the views: who is alive, what is on a tile.
+
+import { equals, hexesWithin, key, onBoard } from './hex.js';
+import type { GameState, Hex, Player, PlayerId } from './types.js';
+
+export type TileKind = 'wall' | 'floor';
+
+export function livingPlayers(state: GameState): Player[] {
+  return state.players.filter((p) => p.alive);
+}
+
+export function playerById(state: GameState, id: PlayerId): Player | undefined {
+  return state.players.find((p) => p.id === id);
+}
+
+/** Every tile of the board, sorted by (r, q). */
+export function allTiles(state: GameState): Hex[] {
+  return hexesWithin(state.radius);
+}
+
+export function wallKeys(state: GameState): Set<string> {
+  return new Set(state.walls.map(key));
+}
+
+/** 'wall' for wall tiles and for anything off the board (nothing can stand there either). */
+export function tileKind(state: GameState, hex: Hex): TileKind {
+  if (!onBoard(hex, state.radius)) return 'wall';
+  return state.walls.some((w) => equals(w, hex)) ? 'wall' : 'floor';
+}
+
+/** What stands on a tile while the game is playing: a living player, the Minotaur, or nothing. */
+export function occupantAt(state: GameState, hex: Hex): Player | 'minotaur' | null {
+  if (equals(state.minotaur.pos, hex)) return 'minotaur';
+  return state.players.find((p) => p.alive && equals(p.pos, hex)) ?? null;
+}

@@ -1,0 +1,200 @@
+// The game's rules as pure functions: open a game, join and leave it, start it, take actions and
+// decide when a round is due. Round resolution lives in round.ts and is re-exported here.
+
+import { DEFAULT_RADIUS, LAIR, assertRadius, generateBoard, startTiles } from './board.js';
+import { isDirection } from './hex.js';
+import { livingPlayers, playerById } from './queries.js';
+import { createRng, deriveSeed } from './rng.js';
+import {
+  GAME_SCHEMA,
+  MAX_PLAYERS,
+  MIN_PLAYERS,
+  START_HP,
+  type ActionKind,
+  type GameState,
+  type Player,
+  type PlayerAction,
+  type PlayerId,
+  type RuleErrorCode,
+  type RuleResult,
+} from './types.js';
+
+export { resolveRound } from './round.js';
+export { allTiles, livingPlayers, occupantAt, playerById, tileKind } from './queries.js';
+
+export const DEFAULT_MAX_ROUNDS = 60;
+const ASSIGN_STREAM = 3;
+const ACTION_KINDS: readonly ActionKind[] = ['move', 'attack', 'defend'];
+
+export interface NewGame {
+  id: string;
+  code: string;
+  seed: number;
+  creator: { id: PlayerId; name: string };
+  now: number;
+  roundMs: number;
+  radius?: number;
+  maxRounds?: number;
+}
+
+/** Opens a game in the lobby with its creator as the first player. Throws on invalid settings. */
+export function createGame(options: NewGame): GameState {
+  const { id, code, seed, creator, now, roundMs } = options;
+  const radius = options.radius ?? DEFAULT_RADIUS;
+  const maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
+  assertRadius(radius);
+  if (!Number.isInteger(seed)) throw new RangeError(`Game seed must be an integer, got ${seed}.`);
+  if (!Number.isFinite(roundMs) || roundMs <= 0) throw new RangeError(`Round length must be a positive number of milliseconds, got ${roundMs}.`);
+  if (!Number.isInteger(maxRounds) || maxRounds < 1) throw new RangeError(`maxRounds must be a positive integer, got ${maxRounds}.`);
+  const seed32 = seed >>> 0;
+  const board = generateBoard(seed32, radius);
+  return {
+    schema: GAME_SCHEMA,
+    id,
+    code,
+    seed: seed32,
+    createdBy: creator.id,
+    createdAt: now,
+    status: 'open',
+    radius,
+    walls: board.walls,
+    players: [newPlayer(creator, 0, board.starts)],
+    minotaur: { pos: { ...LAIR } },
+    round: 0,
+    roundMs,
+    deadline: null,
+    submitted: {},
+    previous: {},
+    events: [],
+    maxRounds,
+    winner: null,
+    finishedAt: null,
+  };
+}
+
+/** Adds a player to an open game. Joining twice is harmless. */
+export function joinGame(state: GameState, who: { id: PlayerId; name: string }): RuleResult {
+  if (playerById(state, who.id)) return same(state);
+  if (state.status !== 'open') return fail('not-open', 'This game has already started or finished, so nobody can join it any more.');
+  if (state.players.length >= MAX_PLAYERS) return fail('game-full', `This game is full: it already has ${MAX_PLAYERS} players.`);
+  const used = new Set(state.players.map((p) => p.color));
+  let color = 0;
+  while (used.has(color)) color++;
+  const player = newPlayer(who, color, startTiles(state.seed, state.radius));
+  return changed({ ...state, players: [...state.players, player] });
+}
+
+/**
+ * Removes a player from an open game. When the creator leaves, the next player becomes the
+ * creator; when the last player leaves, the game is finished without winner (the caller drops it).
+ * Leaving a game one is not in is harmless.
+ */
+export function leaveGame(state: GameState, playerId: PlayerId, now?: number): RuleResult {
+  if (state.status !== 'open') return fail('not-open', 'You can only leave a game before it starts.');
+  if (!playerById(state, playerId)) return same(state);
+  const players = state.players.filter((p) => p.id !== playerId);
+  const first = players[0];
+  if (!first) {
+    return changed({ ...state, players, status: 'finished', winner: null, finishedAt: now ?? null });
+  }
+  const createdBy = state.createdBy === playerId ? first.id : state.createdBy;
+  return changed({ ...state, players, createdBy });
+}
+
+/** The creator starts an open game of at least MIN_PLAYERS: characters go to their start tiles. */
+export function startGame(state: GameState, playerId: PlayerId, now: number): RuleResult {
+  if (state.status !== 'open') return fail('not-open', 'This game has already started or finished.');
+  if (state.createdBy !== playerId) return fail('not-creator', 'Only the player who created this game can start it.');
+  if (state.players.length < MIN_PLAYERS) {
+    return fail('not-enough-players', `A game needs at least ${MIN_PLAYERS} players to start; wait for someone to join.`);
+  }
+  const starts = startTiles(state.seed, state.radius);
+  const n = state.players.length;
+  const rng = createRng(deriveSeed(state.seed, ASSIGN_STREAM));
+  // Take n of the evenly spread rim tiles as far apart as possible, rotated by the seed, and
+  // deal them to the players in a seeded order so the creator has no fixed advantage.
+  const offset = rng.int(starts.length);
+  const chosen = Array.from({ length: n }, (_, i) => starts[(offset + Math.floor((i * starts.length) / n)) % starts.length]!);
+  const order = rng.shuffle(state.players.map((_, i) => i));
+  const players = state.players.map((p, i) => ({
+    ...p,
+    hp: START_HP,
+    alive: true,
+    eliminatedRound: null,
+    pos: { ...chosen[order[i]!]! },
+  }));
+  return changed({
+    ...state,
+    status: 'playing',
+    players,
+    minotaur: { pos: { ...LAIR } },
+    round: 1,
+    deadline: now + state.roundMs,
+    submitted: {},
+    previous: {},
+    events: [],
+  });
+}
+
+/**
+ * Records a player's action for the current round. A resend of an action that was already
+ * recorded (this round) or applied (last round) is acknowledged as a duplicate and changes nothing.
+ */
+export function submitAction(state: GameState, playerId: PlayerId, action: PlayerAction): RuleResult {
+  const player = playerById(state, playerId);
+  if (player && state.status !== 'open' && isKnownAction(state, playerId, action.id)) return same(state);
+  if (state.status !== 'playing') return fail('not-playing', 'This game is not being played right now.');
+  if (!player) return fail('not-in-game', 'You are not a player in this game.');
+  if (!player.alive) return fail('eliminated', 'Your character has been eliminated, so you cannot act any more.');
+  if (action.round < state.round) {
+    return fail('stale-round', `That action was for round ${action.round}, which is over; the game is in round ${state.round}.`);
+  }
+  if (action.round > state.round) {
+    return fail('future-round', `That action is for round ${action.round}, but the game is only in round ${state.round}.`);
+  }
+  if (action.round !== state.round) return fail('stale-round', `The action's round must be a round number; the game is in round ${state.round}.`);
+  if (!ACTION_KINDS.includes(action.kind)) {
+    return fail('bad-direction', 'An action must be a move, an attack or a defend.');
+  }
+  if (action.kind !== 'defend' && !isDirection(action.dir)) {
+    return fail('bad-direction', `To ${action.kind} you must pick one of the six directions (e, ne, nw, w, sw, se).`);
+  }
+  if (state.submitted[playerId]) {
+    return fail('already-submitted', `You have already chosen your action for round ${state.round}.`);
+  }
+  const recorded: PlayerAction =
+    action.kind === 'defend'
+      ? { id: action.id, round: action.round, kind: 'defend' }
+      : { id: action.id, round: action.round, kind: action.kind, dir: action.dir! };
+  return changed({ ...state, submitted: { ...state.submitted, [playerId]: recorded } });
+}
+
+/** True when the current round should be resolved: its deadline passed or every living player acted. */
+export function isRoundDue(state: GameState, now: number): boolean {
+  if (state.status !== 'playing') return false;
+  if (state.deadline !== null && now >= state.deadline) return true;
+  return livingPlayers(state).every((p) => state.submitted[p.id] !== undefined);
+}
+
+function isKnownAction(state: GameState, playerId: PlayerId, actionId: string): boolean {
+  return state.submitted[playerId]?.id === actionId || state.previous[playerId] === actionId;
+}
+
+function newPlayer(who: { id: PlayerId; name: string }, color: number, starts: readonly { q: number; r: number }[]): Player {
+  // While the game is open a character waits on the start tile of its colour (a lobby preview);
+  // startGame deals the real start tiles.
+  const pos = starts[color % starts.length] ?? LAIR;
+  return { id: who.id, name: who.name, color, hp: START_HP, pos: { ...pos }, alive: true, eliminatedRound: null };
+}
+
+function same(state: GameState): RuleResult {
+  return { ok: true, state, duplicate: true };
+}
+
+function changed(state: GameState): RuleResult {
+  return { ok: true, state, duplicate: false };
+}
+
+function fail(code: RuleErrorCode, message: string): RuleResult {
+  return { ok: false, code, message };
+}
