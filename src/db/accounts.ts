@@ -1,0 +1,108 @@
+// Player accounts: creation with case-insensitive unique usernames, lookup, admin flag.
+
+import type { Db } from './database.js';
+
+export interface Account {
+  /** The account's row id as a string: the same id games use for their players. */
+  id: string;
+  username: string;
+  passwordHash: string;
+  isAdmin: boolean;
+  createdAt: number;
+}
+
+export type CreateAccountResult =
+  | { ok: true; account: Account }
+  | { ok: false; code: 'taken'; message: string };
+
+interface AccountRow {
+  id: number;
+  username: string;
+  password_hash: string;
+  is_admin: number;
+  created_at: number;
+}
+
+const COLUMNS = 'id, username, password_hash, is_admin, created_at';
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: String(row.id),
+    username: row.username,
+    passwordHash: row.password_hash,
+    isAdmin: row.is_admin === 1,
+    createdAt: row.created_at,
+  };
+}
+
+/** Row id for an account id, or null when it cannot name an account. */
+export function accountRowId(id: string | number): number | null {
+  const n = typeof id === 'number' ? id : /^[1-9]\d{0,15}$/.test(id) ? Number(id) : NaN;
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export class Accounts {
+  private readonly insert;
+  private readonly byUsername;
+  private readonly byId;
+  private readonly updateAdmin;
+  private readonly updateHash;
+
+  constructor(
+    db: Db,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.insert = db.prepare(
+      `INSERT INTO accounts (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING ${COLUMNS}`,
+    );
+    this.byUsername = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE username = ?`);
+    this.byId = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE id = ?`);
+    this.updateAdmin = db.prepare('UPDATE accounts SET is_admin = ? WHERE id = ?');
+    this.updateHash = db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ?');
+  }
+
+  /** Creates an account; a username already used in any letter case is 'taken'. */
+  create(username: string, passwordHash: string): CreateAccountResult {
+    try {
+      const row = this.insert.get(username, passwordHash, this.now()) as AccountRow;
+      return { ok: true, account: toAccount(row) };
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        return { ok: false, code: 'taken', message: `The username ${username} is already taken.` };
+      }
+      throw err;
+    }
+  }
+
+  /** Case-insensitive (ASCII letters), like the uniqueness rule. */
+  findByUsername(username: string): Account | null {
+    const row = this.byUsername.get(username) as AccountRow | undefined;
+    return row ? toAccount(row) : null;
+  }
+
+  findById(id: string | number): Account | null {
+    const rowId = accountRowId(id);
+    if (rowId === null) return null;
+    const row = this.byId.get(rowId) as AccountRow | undefined;
+    return row ? toAccount(row) : null;
+  }
+
+  /** Returns false when no such account exists. */
+  setAdmin(id: string | number, isAdmin: boolean): boolean {
+    const rowId = accountRowId(id);
+    if (rowId === null) return false;
+    return this.updateAdmin.run(isAdmin ? 1 : 0, rowId).changes === 1;
+  }
+
+  /** Replaces the stored hash (after a login found it below the current cost). */
+  setPasswordHash(id: string | number, passwordHash: string): boolean {
+    const rowId = accountRowId(id);
+    if (rowId === null) return false;
+    return this.updateHash.run(passwordHash, rowId).changes === 1;
+  }
+}

@@ -1,0 +1,40 @@
+// Opens the SQLite file that every node of a cluster on this host may share: WAL so readers
+// never block the writer, a busy timeout so concurrent writers wait instead of failing.
+
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { DbLogger } from './logger.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /** How long a statement waits for another process's write lock before SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+export function openDatabase(path: string, logger: DbLogger, options: OpenOptions = {}): Db {
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const inMemory = path === ':memory:' || path === '';
+  if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
+
+  // `timeout` sets busy_timeout before anything else runs, so even switching to WAL
+  // (which needs a lock) waits for a sibling process that is doing the same.
+  const db = new Database(path, { timeout: busyTimeoutMs });
+  try {
+    db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (!inMemory && String(mode).toLowerCase() !== 'wal') {
+      logger.warn({ path, mode }, `database ${path} could not switch to WAL (journal_mode=${String(mode)})`);
+    }
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  logger.debug({ path }, `database ${path} opened`);
+  return db;
+}
