@@ -1,0 +1,144 @@
+// The messages of the "replication" mesh channel and their validation. Anything a peer sends
+// is checked here before the replica sees it; an invalid message is dropped with a log line,
+// never thrown.
+
+import { z } from 'zod';
+import type { GameRecord } from './record.js';
+import type { DigestEntry } from './replica.js';
+
+export const REPLICATION_CHANNEL = 'replication';
+
+/** Default limit of one serialised message (256 KiB). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
+
+/** pino-compatible subset: `logger.warn({ obj }, 'message')`. */
+export interface ReplicationLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+const key = z.string().regex(/^[A-Z]{4}$/, 'a game code is four capital letters');
+const owner = z.string().min(1).max(64);
+const counter = z.int().nonnegative();
+const id = z.string().min(1).max(128);
+
+const state = z.custom<Record<string, unknown> | null>(
+  (v) => v === null || (typeof v === 'object' && !Array.isArray(v)),
+  'state must be an object or null',
+);
+
+export const versionSchema = z.object({ epoch: counter, owner, seq: counter });
+
+export const recordSchema = z.object({
+  key,
+  owner,
+  epoch: counter,
+  seq: counter,
+  schema: z.int().positive(),
+  state,
+  at: z.number(),
+});
+
+const digestEntry = z.tuple([key, counter, owner, counter]);
+
+const range = { from: key.optional(), to: key.optional() };
+
+export const opMessage = z.object({ type: z.literal('op'), id, record: recordSchema });
+
+export const ackMessage = z.object({
+  type: z.literal('ack'),
+  id,
+  result: z.enum(['applied', 'duplicate', 'stale']),
+  /** With 'stale': the version of the newer record the peer holds. */
+  current: versionSchema.optional(),
+});
+
+export const digestMessage = z.object({
+  type: z.literal('digest'),
+  id,
+  entries: z.array(digestEntry),
+  /** The key range this digest covers (a large store is sent as several ranges). */
+  ...range,
+});
+
+export const recordsMessage = z.object({
+  type: z.literal('records'),
+  id,
+  records: z.array(recordSchema),
+  /** Keys the sender wants from the receiver (newer there). */
+  want: z.array(key).optional(),
+  /** More records messages with the same id follow. */
+  more: z.boolean().optional(),
+});
+
+export const replicationMessage = z.discriminatedUnion('type', [
+  opMessage,
+  ackMessage,
+  digestMessage,
+  recordsMessage,
+]);
+
+export type OpMessage = Omit<z.infer<typeof opMessage>, 'record'> & { record: GameRecord };
+export type AckMessage = z.infer<typeof ackMessage>;
+export type DigestMessage = Omit<z.infer<typeof digestMessage>, 'entries'> & { entries: DigestEntry[] };
+export type RecordsMessage = Omit<z.infer<typeof recordsMessage>, 'records'> & { records: GameRecord[] };
+export type ReplicationMessage = OpMessage | AckMessage | DigestMessage | RecordsMessage;
+
+export type RejectCode = 'too-large' | 'not-json' | 'invalid';
+
+export type ParseResult =
+  | { ok: true; message: ReplicationMessage; bytes: number }
+  | { ok: false; code: RejectCode; reason: string; bytes: number };
+
+/** Size of a value once serialised as JSON, in bytes; -1 when it cannot be serialised. */
+export function serialisedBytes(value: unknown): number {
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? -1 : Buffer.byteLength(text, 'utf8');
+  } catch {
+    return -1;
+  }
+}
+
+/** Validates a message body received from a peer. Never throws. */
+export function parseMessage(
+  body: unknown,
+  maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
+): ParseResult {
+  const bytes = serialisedBytes(body);
+  if (bytes < 0) return { ok: false, code: 'not-json', reason: 'body is not JSON', bytes };
+  if (bytes > maxBytes) {
+    return { ok: false, code: 'too-large', reason: `${bytes} bytes > limit ${maxBytes}`, bytes };
+  }
+  const parsed = replicationMessage.safeParse(body);
+  if (!parsed.success) {
+    return { ok: false, code: 'invalid', reason: z.prettifyError(parsed.error), bytes };
+  }
+  return { ok: true, message: parsed.data as ReplicationMessage, bytes };
+}
+
+/**
+ * Validates a message and logs a rejection. Returns the message, or undefined when it was
+ * dropped. `from` names the sending peer in the log line.
+ */
+export function acceptMessage(
+  body: unknown,
+  from: string,
+  logger: ReplicationLogger,
+  maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
+): ReplicationMessage | undefined {
+  const result = parseMessage(body, maxBytes);
+  if (result.ok) return result.message;
+  logger.warn(
+    { peer: from, code: result.code, bytes: result.bytes, reason: result.reason },
+    `replication message from ${from} dropped: ${result.code}`,
+  );
+  return undefined;
+}
+
+/** Checks a record this node is about to write; returns why it is invalid, or undefined. */
+export function checkRecord(record: GameRecord): string | undefined {
+  const parsed = recordSchema.safeParse(record);
+  return parsed.success ? undefined : z.prettifyError(parsed.error);
+}
