@@ -50,6 +50,16 @@ describe('migrate', () => {
     expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
   });
 
+  it('opens an in-memory database for tests', () => {
+    const mem = openDatabase(':memory:', silentLogger);
+    try {
+      expect(migrate(mem, dir, silentLogger)).toEqual(['001_init.sql']);
+      expect(mem.pragma('foreign_keys', { simple: true })).toBe(1);
+    } finally {
+      mem.close();
+    }
+  });
+
   it('applies every file on a fresh database and records name and checksum', () => {
     expect(migrate(db, dir, silentLogger)).toEqual(['001_init.sql']);
     expect(tables(db)).toEqual(
