@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  acceptMessage,
+  checkRecord,
+  parseMessage,
+} from '../../../src/replication/protocol.js';
+import { TestLogger, record } from './helpers.js';
+
+const good = record('KEPS', 2, 'node-a', 3);
+
+describe('replication protocol', () => {
+  it('accepts each message type', () => {
+    const bodies = [
+      { type: 'op', id: 'a:1', record: good },
+      { type: 'op', id: 'a:1', record: { ...good, state: null } },
+      { type: 'ack', id: 'a:1', result: 'applied' },
+      { type: 'ack', id: 'a:1', result: 'stale', current: { epoch: 3, owner: 'b', seq: 0 } },
+      { type: 'digest', id: 'a:2', entries: [['KEPS', 2, 'node-a', 3]] },
+      { type: 'digest', id: 'a:2', entries: [], from: 'AAAA', to: 'MMMM' },
+      { type: 'records', id: 'a:2', records: [good], want: ['ABCD'] },
+      { type: 'records', id: 'a:2', records: [], more: true },
+    ];
+    for (const body of bodies) {
+      const result = parseMessage(body);
+      expect(result.ok, JSON.stringify(body)).toBe(true);
+    }
+  });
+
+  it.each([
+    ['not an object', 'hello'],
+    ['unknown type', { type: 'gossip', id: 'x' }],
+    ['missing record', { type: 'op', id: 'x' }],
+    ['lower-case key', { type: 'op', id: 'x', record: { ...good, key: 'keps' } }],
+    ['five-letter key', { type: 'op', id: 'x', record: { ...good, key: 'KEPSS' } }],
+    ['negative epoch', { type: 'op', id: 'x', record: { ...good, epoch: -1 } }],
+    ['fractional seq', { type: 'op', id: 'x', record: { ...good, seq: 1.5 } }],
+    ['unsafe integer epoch', { type: 'op', id: 'x', record: { ...good, epoch: 2 ** 60 } }],
+    ['owner too long', { type: 'op', id: 'x', record: { ...good, owner: 'o'.repeat(65) } }],
+    ['empty owner', { type: 'op', id: 'x', record: { ...good, owner: '' } }],
+    ['zero schema', { type: 'op', id: 'x', record: { ...good, schema: 0 } }],
+    ['array state', { type: 'op', id: 'x', record: { ...good, state: [1, 2] } }],
+    ['string state', { type: 'op', id: 'x', record: { ...good, state: 'x' } }],
+    ['missing at', { type: 'op', id: 'x', record: { ...good, at: undefined } }],
+    ['bad ack result', { type: 'ack', id: 'x', result: 'maybe' }],
+    ['bad digest entry', { type: 'digest', id: 'x', entries: [['KEPS', 1, 'a']] }],
+    ['bad want key', { type: 'records', id: 'x', records: [], want: ['nope'] }],
+    ['empty id', { type: 'ack', id: '', result: 'applied' }],
+  ])('rejects %s', (_name, body) => {
+    const result = parseMessage(body);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.code).toBe('invalid');
+  });
+
+  it('rejects oversized messages against the default and a configured limit', () => {
+    const big = { type: 'op', id: 'x', record: { ...good, state: { blob: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES) } } };
+    const result = parseMessage(big);
+    expect(result).toMatchObject({ ok: false, code: 'too-large' });
+    const small = { type: 'op', id: 'x', record: { ...good, state: { blob: 'x'.repeat(2000) } } };
+    expect(parseMessage(small).ok).toBe(true);
+    expect(parseMessage(small, 1000)).toMatchObject({ ok: false, code: 'too-large' });
+  });
+
+  it('rejects bodies that are not JSON without throwing', () => {
+    const cyclic: Record<string, unknown> = { type: 'ack' };
+    cyclic.self = cyclic;
+    expect(parseMessage(cyclic)).toMatchObject({ ok: false, code: 'not-json' });
+    expect(parseMessage({ type: 'ack', id: 'x', result: 'applied', n: 10n })).toMatchObject({ ok: false, code: 'not-json' });
+    expect(parseMessage(undefined)).toMatchObject({ ok: false, code: 'not-json' });
+  });
+
+  it('acceptMessage logs a warning naming the peer and drops the message', () => {
+    const logger = new TestLogger();
+    expect(acceptMessage({ type: 'nope' }, 'peer-9', logger)).toBeUndefined();
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]).toMatchObject({ level: 'warn', obj: { peer: 'peer-9', code: 'invalid' } });
+    expect(logger.lines[0]?.msg).toContain('peer-9');
+    expect(acceptMessage({ type: 'ack', id: 'x', result: 'applied' }, 'peer-9', logger)).toBeDefined();
+    expect(logger.lines).toHaveLength(1);
+  });
+
+  it('checkRecord explains what is wrong with a local record', () => {
+    expect(checkRecord(good)).toBeUndefined();
+    expect(checkRecord({ ...good, key: 'bad' })).toMatch(/four capital letters/);
+  });
+});
