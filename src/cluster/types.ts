@@ -42,3 +42,14 @@ export interface MeshChannel {
   /** A live peer announced a new lifecycle state (e.g. draining). */
   onPeerState(handler: MemberHandler): void;
 }
+
+/**
+ * The logging surface the cluster layer needs; a pino logger satisfies it. Passed in so the
+ * layer never reaches for a global logger.
+ */
+export interface ClusterLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
