@@ -29,6 +29,26 @@ export function versionOf(record: Version): Version {
   return { epoch: record.epoch, owner: record.owner, seq: record.seq };
 }
 
+/**
+ * Total order of records: by version, then (only for two different records carrying the same
+ * version, which a correct owner never produces) by a deterministic tie-break, so that even
+ * that misuse converges: later `at`, then higher schema, then tombstone, then state JSON.
+ * Returns 0 only for records that are interchangeable.
+ */
+export function compareRecords(a: GameRecord, b: GameRecord): number {
+  const order = compareVersion(a, b);
+  if (order !== 0 || a === b) return order;
+  if (a.at !== b.at) return a.at < b.at ? -1 : 1;
+  if (a.schema !== b.schema) return a.schema < b.schema ? -1 : 1;
+  if (a.state === null || b.state === null) {
+    return a.state === b.state ? 0 : a.state === null ? 1 : -1;
+  }
+  if (a.state === b.state) return 0;
+  const sa = JSON.stringify(a.state);
+  const sb = JSON.stringify(b.state);
+  return sa === sb ? 0 : sa < sb ? -1 : 1;
+}
+
 export function inRange(key: string, range: KeyRange | undefined): boolean {
   if (range === undefined) return true;
   if (range.from !== undefined && key < range.from) return false;
@@ -39,16 +59,23 @@ export function inRange(key: string, range: KeyRange | undefined): boolean {
 export class Replica {
   readonly #records = new Map<string, GameRecord>();
   #tombstones = 0;
+  #conflicts = 0;
 
   /**
    * Keeps `record` if it is newer than what is held for its key. The same version is a
    * duplicate: a version names exactly one write (an owner never reuses a seq in its epoch).
+   * Should two different records ever share a version, compareRecords picks the same one on
+   * every replica, and `conflicts` counts it.
    */
   apply(record: GameRecord): ApplyResult {
     const held = this.#records.get(record.key);
     if (held !== undefined) {
-      const order = compareVersion(record, held);
-      if (order === 0) return 'duplicate';
+      let order = compareVersion(record, held);
+      if (order === 0) {
+        order = compareRecords(record, held);
+        if (order === 0) return 'duplicate';
+        this.#conflicts++;
+      }
       if (order < 0) return 'stale';
       if (held.state === null) this.#tombstones--;
     }
@@ -87,6 +114,11 @@ export class Replica {
 
   get tombstones(): number {
     return this.#tombstones;
+  }
+
+  /** Different records seen under one version (a bug in a writer; resolved deterministically). */
+  get conflicts(): number {
+    return this.#conflicts;
   }
 
   /** Versions of every key held (tombstones included), sorted by key. */

@@ -14,8 +14,8 @@ import {
   type RecordsMessage,
   type ReplicationLogger,
 } from './protocol.js';
-import type { GameRecord, Version } from './record.js';
-import { versionOf, type DigestEntry, type Replica } from './replica.js';
+import { compareVersion, type GameRecord, type Version } from './record.js';
+import { compareRecords, versionOf, type DigestEntry, type Replica } from './replica.js';
 
 export interface ReplicaSyncOptions {
   replica: Replica;
@@ -74,6 +74,8 @@ export interface CatchUpResult {
 export interface ReplicaSyncStats {
   records: number;
   tombstones: number;
+  /** Different records received under one version: a writer reused a seq. */
+  conflicts: number;
   opsIn: number;
   opsOut: number;
   acksIn: number;
@@ -200,6 +202,10 @@ export class ReplicaSync {
     }
 
     const previous = this.replica.getAny(record.key);
+    if (previous !== undefined && compareVersion(previous, record) === 0 && compareRecords(previous, record) !== 0) {
+      this.#logger.warn({ key: record.key, version: versionOf(record) }, `write of ${record.key} rejected: version already used`);
+      return Promise.resolve(rejected(`epoch ${record.epoch} seq ${record.seq} of ${record.owner} already names a different record`));
+    }
     const result = this.replica.apply(record);
     if (result === 'stale' && previous !== undefined) {
       this.#logger.info(
@@ -243,6 +249,7 @@ export class ReplicaSync {
     return {
       records: this.replica.size - this.replica.tombstones,
       tombstones: this.replica.tombstones,
+      conflicts: this.replica.conflicts,
       pendingWrites: this.#writes.size,
       ...this.#stats,
     };
@@ -461,7 +468,14 @@ export class ReplicaSync {
 
   #applyRemote(record: GameRecord): 'applied' | 'duplicate' | 'stale' {
     const previous = this.replica.getAny(record.key);
+    const conflicts = this.replica.conflicts;
     const result = this.replica.apply(record);
+    if (this.replica.conflicts !== conflicts) {
+      this.#logger.warn(
+        { key: record.key, version: versionOf(record) },
+        `two different records of ${record.key} share epoch ${record.epoch} seq ${record.seq} of ${record.owner}; kept one deterministically`,
+      );
+    }
     if (result === 'applied') this.#emit(record, previous);
     return result;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Replica, type DigestEntry } from '../../../src/replication/replica.js';
+import { Replica, compareRecords, type DigestEntry } from '../../../src/replication/replica.js';
 import { compareVersion, type GameRecord } from '../../../src/replication/record.js';
 import { contents, record } from './helpers.js';
 
@@ -177,6 +177,37 @@ describe('Replica properties', () => {
           expect(r.tombstones).toBe([...m.values()].filter((x) => x.state === null).length);
           expect(r.live().length).toBe(m.size - r.tombstones);
         }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('converges even when a buggy writer reuses a version for different records', () => {
+    const arbConflicting = fc
+      .record({
+        key: fc.constantFrom('AAAA', 'BBBB'),
+        seq: fc.nat(2),
+        at: fc.nat(2),
+        tombstone: fc.boolean(),
+        payload: fc.constantFrom('x', 'y', 'z'),
+      })
+      .map(({ key, seq, at, tombstone, payload }) => record(key, 1, 'a', seq, { tombstone, at, payload }));
+    const arb = fc
+      .array(arbConflicting, { maxLength: 30 })
+      .chain((ops) => fc.tuple(fc.constant(ops), arbSchedule(ops), arbSchedule(ops)));
+    fc.assert(
+      fc.property(arb, ([ops, first, second]) => {
+        const a = new Replica();
+        const b = new Replica();
+        for (const op of first) a.apply(op);
+        for (const op of second) b.apply(op);
+        expect(contents(a)).toEqual(contents(b));
+        const m = new Map<string, GameRecord>();
+        for (const op of ops) {
+          const held = m.get(op.key);
+          if (held === undefined || compareRecords(op, held) > 0) m.set(op.key, op);
+        }
+        expect(contents(a)).toEqual([...m.values()].sort((x, y) => (x.key < y.key ? -1 : 1)));
       }),
       { numRuns: 300 },
     );
