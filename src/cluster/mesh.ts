@@ -84,6 +84,8 @@ export interface MeshStats {
 const OPEN = 1;
 const BASE_BACKOFF_MS = 100;
 const CLOSE_WAIT_MS = 1000;
+/** A repeated refusal (same address, same reason) is logged at warn once per this period. */
+const REFUSAL_LOG_MS = 60_000;
 
 type Phase = 'connecting' | 'hello' | 'auth' | 'accept' | 'up' | 'closed';
 
@@ -100,6 +102,8 @@ interface Link {
   lastMessageAt: number;
   handshakeTimer?: NodeJS.Timeout;
   error?: string;
+  /** Why we refused it, when we did. */
+  refused?: string;
   closed: Promise<void>;
 }
 
@@ -156,6 +160,7 @@ export class Mesh {
   private readonly links = new Set<Link>();
   private readonly targets = new Map<string, Target>();
   private readonly channels = new Map<string, ChannelHandlers>();
+  private readonly refusalsLogged = new Map<string, number>();
   private nextLinkId = 1;
   private tickTimer: NodeJS.Timeout | undefined;
   private lastTickAt: number;
@@ -246,7 +251,7 @@ export class Mesh {
     ]);
     if (waitTimer) clearTimeout(waitTimer);
     for (const link of this.links) link.socket.terminate?.();
-    this.logger.info({ node: this.nodeId }, 'mesh stopped');
+    this.logger.info({}, 'mesh stopped');
   }
 
   /** Our lifecycle state: sent to peers at once and in every heartbeat. */
@@ -404,7 +409,7 @@ export class Mesh {
       this.stallMs = gap;
       this.counters.stalls++;
       this.logger.warn(
-        { node: this.nodeId, stallMs: gap },
+        { stallMs: gap },
         `event loop stalled for ${gap} ms; holding peer verdicts until fresh heartbeats arrive`,
       );
     }
@@ -437,7 +442,7 @@ export class Mesh {
       if (target.peerId === id && !this.wanted(target)) this.dropTarget(target);
     }
     this.logger.info(
-      { node: this.nodeId, peer: id, address: peer.member.address, reason },
+      { peer: id, address: peer.member.address, reason },
       `peer ${id} (${peer.member.address}) down: ${reason}`,
     );
     this.emit('down', peer.member);
@@ -476,7 +481,7 @@ export class Mesh {
     socket.on('message', (data: unknown) => this.onFrame(link, data));
     socket.on('error', (err: Error) => {
       link.error = err.message;
-      this.logger.debug({ node: this.nodeId, link: link.remote, err: err.message }, 'mesh socket error');
+      this.logger.debug({ link: link.remote, err: err.message }, 'mesh socket error');
     });
     socket.on('close', (code: number, reason: unknown) => {
       this.onClose(link, code, String(reason ?? ''));
@@ -533,7 +538,7 @@ export class Mesh {
       }
       this.counters.invalid++;
       this.logger.warn(
-        { node: this.nodeId, peer: link.hello?.nodeId, address: link.remote, reason: decoded.reason },
+        { peer: link.hello?.nodeId, address: link.remote, reason: decoded.reason },
         `dropped message from ${link.hello?.nodeId} (${link.remote}): ${decoded.reason}`,
       );
       return;
@@ -618,7 +623,7 @@ export class Mesh {
     const existing = this.peers.get(peerId);
     const current = existing?.link;
     if (current && current !== link && current.phase === 'up' && !this.prefer(link, current, peerId, now)) {
-      this.logger.debug({ node: this.nodeId, peer: peerId }, 'closing duplicate mesh link');
+      this.logger.debug({ peer: peerId }, 'closing duplicate mesh link');
       this.closeLink(link, CloseCode.duplicateLink, 'duplicate link');
       return;
     }
@@ -632,7 +637,7 @@ export class Mesh {
       t.attempt = 0;
       this.clearRetry(t);
       if (t.lastError !== undefined) {
-        this.logger.info({ node: this.nodeId, address: t.address }, `reached ${t.address} again`);
+        this.logger.info({ address: t.address }, `reached ${t.address} again`);
         t.lastError = undefined;
       }
     }
@@ -670,7 +675,7 @@ export class Mesh {
     };
     this.peers.set(peerId, peer);
     this.logger.info(
-      { node: this.nodeId, peer: peerId, address: hello.address, state: hello.state, version: hello.version },
+      { peer: peerId, address: hello.address, state: hello.state, version: hello.version },
       `peer ${peerId} (${hello.address}) up, ${link.direction === 'out' ? 'dialled' : 'connected to us'}`,
     );
     this.sendHeartbeat(peer, now);
@@ -715,7 +720,7 @@ export class Mesh {
       default:
         this.counters.invalid++;
         this.logger.warn(
-          { node: this.nodeId, peer: peerId, address: link.remote, type: message.type },
+          { peer: peerId, address: link.remote, type: message.type },
           `dropped ${message.type} message from ${peerId}: not valid after the handshake`,
         );
     }
@@ -724,7 +729,7 @@ export class Mesh {
   private updateState(peer: Peer, state: NodeState): void {
     if (peer.member.state === state) return;
     peer.member.state = state;
-    this.logger.info({ node: this.nodeId, peer: peer.member.id, state }, `peer ${peer.member.id} is ${state}`);
+    this.logger.info({ peer: peer.member.id, state }, `peer ${peer.member.id} is ${state}`);
     this.emit('state', peer.member);
   }
 
@@ -737,7 +742,9 @@ export class Mesh {
     if (phase !== 'up') {
       if (link.target && link.target.dialing === link) {
         link.target.dialing = undefined;
-        const why = link.error ?? `closed ${code}${reason ? ` ${reason}` : ''}`;
+        const why = link.refused ?? link.error ?? `closed ${code}${reason ? ` ${reason}` : ''}`;
+        // Our own refusal was already logged; do not log it again as a dial failure.
+        if (link.refused !== undefined) link.target.lastError = link.refused;
         this.dialFailed(link.target, why, code);
       }
       return;
@@ -748,7 +755,7 @@ export class Mesh {
     peer.link = undefined;
     if (this.stopped) return;
     this.logger.info(
-      { node: this.nodeId, peer: peerId, code, reason },
+      { peer: peerId, code, reason },
       `link to ${peerId} closed (${code}${reason ? ` ${reason}` : ''}); reconnecting`,
     );
     peer.graceTimer = setTimeout(() => {
@@ -768,13 +775,21 @@ export class Mesh {
   private refuse(link: Link, code: number, reason: string): void {
     if (link.phase === 'closed') return;
     this.counters.refused++;
+    link.refused = reason;
     const who = link.hello ? `${link.hello.nodeId} (${link.hello.address}, via ${link.remote})` : link.remote;
-    const quiet = code === CloseCode.selfConnection;
+    const now = this.now();
+    const key = `${link.hello?.address ?? link.remote.replace(/:\d+$/, '')}|${reason}`;
+    const loggedAt = this.refusalsLogged.get(key);
+    const repeat = loggedAt !== undefined && now - loggedAt < REFUSAL_LOG_MS;
+    if (!repeat) {
+      if (this.refusalsLogged.size > 1000) this.refusalsLogged.clear();
+      this.refusalsLogged.set(key, now);
+    }
+    const quiet = repeat || code === CloseCode.selfConnection;
     this.logger[quiet ? 'debug' : 'warn'](
-      { node: this.nodeId, peer: link.hello?.nodeId, address: link.hello?.address, remote: link.remote, code, reason },
+      { peer: link.hello?.nodeId, address: link.hello?.address, remote: link.remote, code, reason },
       `refused mesh link ${link.direction === 'in' ? 'from' : 'to'} ${who}: ${reason}`,
     );
-    if (link.target) link.target.lastError = reason;
     this.closeLink(link, code, reason);
   }
 
@@ -829,7 +844,7 @@ export class Mesh {
     if (this.connected(target.peerId)) return;
     if (target.lastError !== reason) {
       this.logger.warn(
-        { node: this.nodeId, address: target.address, reason },
+        { address: target.address, reason },
         `cannot reach peer at ${target.address}: ${reason}; retrying`,
       );
       target.lastError = reason;
@@ -863,12 +878,12 @@ export class Mesh {
   private sendApp(ch: string, peerIds: string[], body: unknown): string[] {
     const frame = encodeFrame({ type: 'app', ch, body });
     if (frame === undefined) {
-      this.logger.error({ node: this.nodeId, channel: ch }, `cannot send on ${ch}: body is not JSON-serialisable`);
+      this.logger.error({ channel: ch }, `cannot send on ${ch}: body is not JSON-serialisable`);
       return [];
     }
     if (Buffer.byteLength(frame) > MAX_FRAME_BYTES) {
       this.logger.error(
-        { node: this.nodeId, channel: ch, bytes: Buffer.byteLength(frame) },
+        { channel: ch, bytes: Buffer.byteLength(frame) },
         `cannot send on ${ch}: message exceeds the ${MAX_FRAME_BYTES}-byte frame limit`,
       );
       return [];
@@ -891,7 +906,7 @@ export class Mesh {
     try {
       link.socket.send(frame);
     } catch (err) {
-      this.logger.debug({ node: this.nodeId, link: link.remote, err: (err as Error).message }, 'mesh send failed');
+      this.logger.debug({ link: link.remote, err: (err as Error).message }, 'mesh send failed');
       return false;
     }
     this.counters.messagesOut++;
@@ -906,7 +921,7 @@ export class Mesh {
       try {
         handler(from, body);
       } catch (err) {
-        this.logger.error({ node: this.nodeId, channel: ch, err }, `message handler on ${ch} failed`);
+        this.logger.error({ channel: ch, err }, `message handler on ${ch} failed`);
       }
     }
   }
@@ -917,7 +932,7 @@ export class Mesh {
         try {
           handler(copyMember(member));
         } catch (err) {
-          this.logger.error({ node: this.nodeId, channel: name, err }, `peer ${kind} handler on ${name} failed`);
+          this.logger.error({ channel: name, err }, `peer ${kind} handler on ${name} failed`);
         }
       }
     }
