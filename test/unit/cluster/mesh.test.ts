@@ -1,0 +1,273 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { createNonce, createProof } from '../../../src/cluster/auth.js';
+import { Mesh, type MeshOptions } from '../../../src/cluster/mesh.js';
+import { CloseCode, MAX_FRAME_BYTES } from '../../../src/cluster/protocol.js';
+import type { Member } from '../../../src/cluster/types.js';
+import { recordingLogger, waitFor } from './recording-logger.js';
+
+const secret = 'test-secret';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Events {
+  up: string[];
+  down: string[];
+  state: string[];
+  messages: { from: string; body: unknown }[];
+}
+
+async function node(nodeId: string, options: Partial<MeshOptions> = {}) {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/_cluster/mesh', maxPayload: MAX_FRAME_BYTES });
+  await once(wss, 'listening');
+  const address = `127.0.0.1:${(wss.address() as AddressInfo).port}`;
+  const logger = recordingLogger();
+  const mesh = new Mesh({
+    nodeId,
+    address,
+    secret,
+    version: '1.0.0',
+    schemas: [1],
+    logger,
+    heartbeatMs: 50,
+    downAfterMs: 400,
+    reconnectGraceMs: 300,
+    ...options,
+  });
+  wss.on('connection', (ws, req) => mesh.accept(ws, req));
+  const events: Events = { up: [], down: [], state: [], messages: [] };
+  const channel = mesh.channel('test');
+  channel.onPeerUp((m: Member) => events.up.push(m.id));
+  channel.onPeerDown((m: Member) => events.down.push(m.id));
+  channel.onPeerState((m: Member) => events.state.push(`${m.id}:${m.state}`));
+  channel.onMessage((from, body) => events.messages.push({ from, body }));
+  mesh.start();
+  cleanups.push(async () => {
+    await mesh.stop();
+    for (const client of wss.clients) client.terminate();
+    await new Promise((resolve) => wss.close(resolve));
+  });
+  return { mesh, logger, wss, address, events, channel };
+}
+
+const peerIds = (mesh: Mesh) => mesh.channel('test').peers().map((p) => p.id).sort();
+
+/** A hand-driven peer that speaks the handshake itself, then does only what the test says. */
+async function rawPeer(target: string, opts: { nodeId?: string; secret?: string; protocol?: number; handshake?: boolean } = {}) {
+  const nodeId = opts.nodeId ?? 'raw';
+  const ws = new WebSocket(`ws://${target}/_cluster/mesh`);
+  const inbox: Record<string, unknown>[] = [];
+  ws.on('message', (data) => inbox.push(JSON.parse(String(data))));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
+  ws.on('error', () => undefined);
+  await once(ws, 'open');
+  if (opts.handshake === false) return { ws, inbox, closed };
+  const nonce = createNonce();
+  const protocol = opts.protocol ?? 1;
+  ws.send(JSON.stringify({ type: 'hello', nodeId, address: '127.0.0.1:1', version: '1', protocol, schemas: [1], state: 'ready', nonce }));
+  const hello = await Promise.race([
+    waitFor(() => inbox.find((m) => m.type === 'hello') as { nodeId: string; nonce: string } | undefined),
+    closed.then(() => undefined),
+  ]);
+  if (!hello) return { ws, inbox, closed };
+  const proof = createProof(opts.secret ?? secret, {
+    role: 'initiator',
+    protocol,
+    proverId: nodeId,
+    verifierId: hello.nodeId,
+    proverNonce: nonce,
+    verifierNonce: hello.nonce,
+  });
+  ws.send(JSON.stringify({ type: 'auth', proof }));
+  return { ws, inbox, closed };
+}
+
+describe('Mesh', () => {
+  it('joins two nodes, reports each once, and carries channel messages', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    a.mesh.connect(b.address);
+    await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'link');
+    expect(a.events.up).toEqual(['b']);
+    expect(b.events.up).toEqual(['a']);
+    expect(b.mesh.members().map((m) => m.id)).toEqual(['b', 'a']);
+    expect(a.channel.send('b', { hello: [1, 2] })).toBe(true);
+    expect(b.channel.broadcast('hi')).toEqual(['a']);
+    expect(a.channel.send('nobody', 1)).toBe(false);
+    await waitFor(() => a.events.messages.length === 1 && b.events.messages.length === 1, 5000, 'messages');
+    expect(b.events.messages).toEqual([{ from: 'a', body: { hello: [1, 2] } }]);
+    expect(a.events.messages).toEqual([{ from: 'b', body: 'hi' }]);
+    // Another channel's messages do not leak into this one.
+    b.mesh.channel('other').broadcast('x');
+    await waitFor(() => a.mesh.stats().messagesIn > 5, 5000, 'heartbeats');
+    expect(a.events.messages).toHaveLength(1);
+    expect(a.mesh.stats()).toMatchObject({ peers: 1, links: 1, refused: 0 });
+  });
+
+  it('keeps exactly one link when both sides dial at once, without flapping', async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = await node(`a${round}`);
+      const b = await node(`b${round}`);
+      a.mesh.connect(b.address);
+      b.mesh.connect(a.address);
+      await waitFor(() => a.mesh.stats().links === 1 && b.mesh.stats().links === 1 && peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'one link');
+      // Several heartbeats later still the same single link, with no down or repeat up.
+      const seen = b.mesh.stats().messagesIn;
+      await waitFor(() => b.mesh.stats().messagesIn >= seen + 6, 5000, 'heartbeats');
+      expect([a.mesh.stats().links, b.mesh.stats().links]).toEqual([1, 1]);
+      expect([a.events.up, b.events.up]).toEqual([[`b${round}`], [`a${round}`]]);
+      expect([a.events.down, b.events.down]).toEqual([[], []]);
+    }
+  });
+
+  it('refuses a node with the wrong secret, on both ends, with 4001 and a log line', async () => {
+    const a = await node('a');
+    const bad = await node('intruder', { secret: 'wrong' });
+    bad.mesh.connect(a.address);
+    await waitFor(() => a.mesh.stats().refused > 0 && bad.mesh.stats().refused > 0, 5000, 'refusal');
+    expect(a.logger.at('warn').some((l) => l.includes('refused mesh link from intruder') && l.includes('bad secret'))).toBe(true);
+    expect(peerIds(a.mesh)).toEqual([]);
+    expect(peerIds(bad.mesh)).toEqual([]);
+    expect(a.events.up).toEqual([]);
+    const raw = await rawPeer(a.address, { secret: 'wrong', nodeId: 'raw-bad' });
+    expect(await raw.closed).toEqual({ code: CloseCode.badSecret, reason: 'bad secret' });
+  });
+
+  it('refuses an incompatible protocol with 4002', async () => {
+    const a = await node('a');
+    const raw = await rawPeer(a.address, { protocol: 99 });
+    const closed = await raw.closed;
+    expect(closed.code).toBe(CloseCode.incompatibleProtocol);
+    expect(closed.reason).toMatch(/incompatible protocol 99/);
+    expect(a.logger.at('warn').some((l) => l.includes('incompatible protocol 99'))).toBe(true);
+  });
+
+  it('refuses garbage during the handshake with 4003, and a silent socket with 4005', async () => {
+    const a = await node('a', { handshakeTimeoutMs: 200 });
+    const garbage = await rawPeer(a.address, { handshake: false });
+    garbage.ws.send('{"type":"hb","state":"ready","t":1}');
+    expect((await garbage.closed).code).toBe(CloseCode.badMessage);
+    const silent = await rawPeer(a.address, { handshake: false });
+    expect(await silent.closed).toEqual({ code: CloseCode.handshakeTimeout, reason: 'handshake timeout' });
+    const oversized = await rawPeer(a.address, { handshake: false });
+    oversized.ws.send(Buffer.alloc(MAX_FRAME_BYTES + 10, 0x20));
+    expect((await oversized.closed).code).toBe(CloseCode.tooBig);
+    expect(a.mesh.stats().refused).toBe(2);
+  });
+
+  it('drops invalid messages from an authenticated peer without closing the link', async () => {
+    const a = await node('a');
+    const raw = await rawPeer(a.address);
+    await waitFor(() => raw.inbox.some((m) => m.type === 'accept'), 5000, 'accept');
+    raw.ws.send('{"type":"app","ch":"","body":1}');
+    raw.ws.send('not json');
+    await waitFor(() => a.mesh.stats().invalid === 2, 5000, 'invalid counted');
+    expect(a.logger.at('warn').some((l) => l.startsWith('dropped message from raw'))).toBe(true);
+    expect(peerIds(a.mesh)).toEqual(['raw']);
+    expect(raw.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('replicates lifecycle state at once, firing one state event per transition', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    a.mesh.connect(b.address);
+    await waitFor(() => peerIds(b.mesh).length === 1, 5000, 'link');
+    a.mesh.setState('ready');
+    a.mesh.setState('draining');
+    await waitFor(() => b.mesh.members().find((m) => m.id === 'a')?.state === 'draining', 5000, 'draining');
+    const seen = b.mesh.stats().messagesIn;
+    await waitFor(() => b.mesh.stats().messagesIn >= seen + 4, 5000, 'heartbeats');
+    expect(b.events.state).toEqual(['a:ready', 'a:draining']);
+  });
+
+  it('declares a silent peer down after downAfterMs, once', async () => {
+    const a = await node('a');
+    const raw = await rawPeer(a.address);
+    await waitFor(() => a.events.up.length === 1, 5000, 'up');
+    const upAt = Date.now();
+    // The raw peer never sends a heartbeat.
+    const closed = await raw.closed;
+    expect(closed.code).toBe(CloseCode.peerDown);
+    expect(Date.now() - upAt).toBeGreaterThanOrEqual(350);
+    expect(a.events.down).toEqual(['raw']);
+    expect(peerIds(a.mesh)).toEqual([]);
+  });
+
+  it('declares a peer down when its socket closes and it does not come back', async () => {
+    const a = await node('a');
+    const raw = await rawPeer(a.address);
+    await waitFor(() => a.events.up.length === 1, 5000, 'up');
+    raw.ws.terminate();
+    await waitFor(() => a.events.down.length === 1, 5000, 'down');
+    expect(a.logger.at('info').some((l) => l.includes('down: connection lost'))).toBe(true);
+    expect(a.mesh.members().map((m) => m.id)).toEqual(['a']);
+  });
+
+  it('reconnects within the grace period without reporting the peer down', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    a.mesh.connect(b.address);
+    await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'link');
+    const before = b.mesh.stats().messagesIn;
+    for (const client of b.wss.clients) client.terminate();
+    await waitFor(() => b.mesh.stats().messagesIn > before + 10 && peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'relinked');
+    expect([a.events.down, b.events.down]).toEqual([[], []]);
+    expect([a.events.up, b.events.up]).toEqual([['b'], ['a']]);
+  });
+
+  it('learns a peer that only connects inbound, and redials its advertised address', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    b.mesh.connect(a.address); // a never hears of b from anywhere else
+    await waitFor(() => peerIds(a.mesh).length === 1, 5000, 'learned');
+    expect(a.mesh.members().find((m) => m.id === 'b')?.address).toBe(b.address);
+    // Drop every link from a's side: both ends dial again, a using b's advertised address.
+    for (const client of a.wss.clients) client.terminate();
+    await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1 && a.mesh.stats().links === 1, 5000, 'relinked');
+    expect(a.events.down).toEqual([]);
+  });
+
+  it('says bye on stop: the peer is down at once, and every link and timer is gone', async () => {
+    const a = await node('a');
+    const b = await node('b', { downAfterMs: 10_000, reconnectGraceMs: 10_000 });
+    a.mesh.connect(b.address);
+    await waitFor(() => peerIds(b.mesh).length === 1, 5000, 'link');
+    await a.mesh.stop();
+    await waitFor(() => b.events.down.length === 1, 2000, 'down on bye');
+    expect(b.logger.at('info').some((l) => l.includes('down: left'))).toBe(true);
+    expect(a.mesh.stats().links).toBe(0);
+    a.mesh.connect(b.address); // no-op after stop
+    expect(a.mesh.stats().links).toBe(0);
+  });
+
+  it('fences its own stall: no verdicts on a late tick, suspect until a heartbeat round trip', async () => {
+    let offset = 0;
+    const a = await node('a', { now: () => Date.now() + offset });
+    const b = await node('b', { heartbeatMs: 100 });
+    a.mesh.connect(b.address);
+    await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'link');
+    expect(a.mesh.isSuspect()).toBe(false);
+    let suspectWhenDetected: boolean | undefined;
+    const warn = a.logger.warn;
+    a.logger.warn = (fields, msg) => {
+      if (msg?.startsWith('event loop stalled')) suspectWhenDetected = a.mesh.isSuspect();
+      warn(fields, msg);
+    };
+    // a's clock jumps 5 s between two ticks, as after SIGSTOP/SIGCONT: b looks 5 s silent.
+    offset = 5000;
+    await waitFor(() => a.mesh.stats().stalls === 1, 5000, 'stall detected');
+    expect(suspectWhenDetected).toBe(true);
+    expect(a.mesh.lastStallAt).toBeGreaterThan(Date.now());
+    expect(a.mesh.lastStallMs).toBeGreaterThanOrEqual(5000);
+    await waitFor(() => !a.mesh.isSuspect(), 5000, 'fresh heartbeats');
+    expect(a.mesh.heardFromPeersSince(a.mesh.lastStallAt!)).toBe(true);
+    expect(a.events.down).toEqual([]);
+    expect(peerIds(a.mesh)).toEqual(['b']);
+  });
+});
