@@ -15,6 +15,8 @@ export {
   tileKind,
   allTiles,
   occupantAt,
+  submittedBy,
+  previousBy,
   type NewGame,
 } from './rules.js';
 export type { TileKind } from './queries.js';

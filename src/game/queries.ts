@@ -1,7 +1,7 @@
 // Read helpers over a game state for the rules and the views: who is alive, what is on a tile.
 
 import { equals, hexesWithin, key, onBoard } from './hex.js';
-import type { GameState, Hex, Player, PlayerId } from './types.js';
+import type { GameState, Hex, Player, PlayerAction, PlayerId } from './types.js';
 
 export type TileKind = 'wall' | 'floor';
 
@@ -32,4 +32,15 @@ export function tileKind(state: GameState, hex: Hex): TileKind {
 export function occupantAt(state: GameState, hex: Hex): Player | 'minotaur' | null {
   if (equals(state.minotaur.pos, hex)) return 'minotaur';
   return state.players.find((p) => p.alive && equals(p.pos, hex)) ?? null;
+}
+
+/** The action a player submitted this round, if any. Own properties only, so a player id such as
+ *  "constructor" cannot pick up something from Object.prototype. */
+export function submittedBy(state: GameState, id: PlayerId): PlayerAction | undefined {
+  return Object.hasOwn(state.submitted, id) ? state.submitted[id] : undefined;
+}
+
+/** The id of the action a player had applied in the previous round, if any. */
+export function previousBy(state: GameState, id: PlayerId): string | undefined {
+  return Object.hasOwn(state.previous, id) ? state.previous[id] : undefined;
 }

@@ -3,7 +3,7 @@
 
 import { equals, key, neighbor, onBoard } from './hex.js';
 import { minotaurStep, minotaurTarget, MINOTAUR_DAMAGE, MINOTAUR_DAMAGE_DEFENDED } from './minotaur.js';
-import { wallKeys } from './queries.js';
+import { submittedBy, wallKeys } from './queries.js';
 import type { GameState, Hex, Player, PlayerAction, PlayerId, RoundEvent } from './types.js';
 
 export const ATTACK_DAMAGE = 1;
@@ -15,7 +15,7 @@ export function resolveRound(state: GameState, now: number): GameState {
   const players: Player[] = state.players.map((p) => ({ ...p, pos: { ...p.pos } }));
   const walls = wallKeys(state);
   const events: RoundEvent[] = [];
-  const actionOf = (p: Player): PlayerAction | undefined => (p.alive ? state.submitted[p.id] : undefined);
+  const actionOf = (p: Player): PlayerAction | undefined => (p.alive ? submittedBy(state, p.id) : undefined);
 
   // 1. Defends: a defending character takes no damage from players and less from the Minotaur.
   const defending = new Set<PlayerId>();
@@ -87,8 +87,7 @@ export function resolveRound(state: GameState, now: number): GameState {
   eliminate(players, state.round, events);
 
   // 5. Bookkeeping and the end of the game.
-  const previous: Record<PlayerId, string> = {};
-  for (const [id, a] of Object.entries(state.submitted)) previous[id] = a.id;
+  const previous: Record<PlayerId, string> = Object.fromEntries(Object.entries(state.submitted).map(([id, a]) => [id, a.id]));
   const next: GameState = {
     ...state,
     players,

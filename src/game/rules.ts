@@ -3,7 +3,7 @@
 
 import { DEFAULT_RADIUS, LAIR, assertRadius, generateBoard, startTiles } from './board.js';
 import { isDirection } from './hex.js';
-import { livingPlayers, playerById } from './queries.js';
+import { livingPlayers, playerById, previousBy, submittedBy } from './queries.js';
 import { createRng, deriveSeed } from './rng.js';
 import {
   GAME_SCHEMA,
@@ -20,7 +20,7 @@ import {
 } from './types.js';
 
 export { resolveRound } from './round.js';
-export { allTiles, livingPlayers, occupantAt, playerById, tileKind } from './queries.js';
+export { allTiles, livingPlayers, occupantAt, playerById, previousBy, submittedBy, tileKind } from './queries.js';
 
 export const DEFAULT_MAX_ROUNDS = 60;
 const ASSIGN_STREAM = 3;
@@ -159,7 +159,7 @@ export function submitAction(state: GameState, playerId: PlayerId, action: Playe
   if (action.kind !== 'defend' && !isDirection(action.dir)) {
     return fail('bad-direction', `To ${action.kind} you must pick one of the six directions (e, ne, nw, w, sw, se).`);
   }
-  if (state.submitted[playerId]) {
+  if (submittedBy(state, playerId)) {
     return fail('already-submitted', `You have already chosen your action for round ${state.round}.`);
   }
   const recorded: PlayerAction =
@@ -173,11 +173,11 @@ export function submitAction(state: GameState, playerId: PlayerId, action: Playe
 export function isRoundDue(state: GameState, now: number): boolean {
   if (state.status !== 'playing') return false;
   if (state.deadline !== null && now >= state.deadline) return true;
-  return livingPlayers(state).every((p) => state.submitted[p.id] !== undefined);
+  return livingPlayers(state).every((p) => submittedBy(state, p.id) !== undefined);
 }
 
 function isKnownAction(state: GameState, playerId: PlayerId, actionId: string): boolean {
-  return state.submitted[playerId]?.id === actionId || state.previous[playerId] === actionId;
+  return submittedBy(state, playerId)?.id === actionId || previousBy(state, playerId) === actionId;
 }
 
 function newPlayer(who: { id: PlayerId; name: string }, color: number, starts: readonly { q: number; r: number }[]): Player {

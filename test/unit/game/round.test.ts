@@ -236,6 +236,20 @@ describe('resolveRound: the Minotaur', () => {
 });
 
 describe('resolveRound: bookkeeping and the end of the game', () => {
+  it('logs a round in order: defends, moves, attacks, eliminations, then the Minotaur', () => {
+    let s = arena(
+      [{ id: 'a', pos: h(2, 0) }, { id: 'b', pos: h(4, 0), hp: 1 }, { id: 'c', pos: h(-3, 0) }, { id: 'd', pos: h(-3, 3) }],
+      { minotaur: h(0, 0), walls: [] },
+    );
+    s = act(s, 'c', { kind: 'move', dir: 'w' });
+    s = act(s, 'a', { kind: 'attack', dir: 'e' });
+    s = act(s, 'b', { kind: 'move', dir: 'w' });
+    s = act(s, 'd', { kind: 'defend' });
+    const n = resolveRound(s, 0);
+    expect(n.events.map((e) => e.kind)).toEqual(['defend', 'move', 'move', 'attack', 'eliminated', 'minotaur-move', 'minotaur-attack']);
+    expect(n.events[1]).toMatchObject({ actor: 'b', to: h(3, 0) });
+    expect(n.events[2]).toMatchObject({ actor: 'c', to: h(-4, 0) });
+  });
   it('moves to the next round with a deadline counted from now', () => {
     let s = caged([{ id: 'a', pos: h(0, 0) }, { id: 'b', pos: h(-3, 3) }]);
     s = { ...s, deadline: 1000, roundMs: 10_000 };

@@ -196,6 +196,26 @@ describe('submitAction', () => {
     expect(err(submitAction(s, 'a', { id: 'other', round: 1, kind: 'defend' })).code).toBe('stale-round');
   });
 
+  it('acknowledges a resend after the game ended or the character fell, instead of refusing it', () => {
+    let s = started(['a', 'b']);
+    s = { ...s, maxRounds: 1 };
+    s = ok(submitAction(s, 'a', { id: 'last', round: 1, kind: 'defend' }));
+    const done = resolve(s);
+    expect(done.status).toBe('finished');
+    expect(submitAction(done, 'a', { id: 'last', round: 1, kind: 'defend' })).toEqual({ ok: true, state: done, duplicate: true });
+    expect(err(submitAction(done, 'a', { id: 'new', round: 1, kind: 'defend' })).code).toBe('not-playing');
+  });
+
+  it('treats player ids that name Object.prototype members as plain ids', () => {
+    let s = started(['constructor', '__proto__']);
+    s = ok(submitAction(s, 'constructor', { id: 'c1', round: 1, kind: 'defend' }));
+    s = ok(submitAction(s, '__proto__', { id: 'p1', round: 1, kind: 'defend' }));
+    expect(isRoundDue(s, 0)).toBe(true);
+    const n = resolve(s);
+    expect(Object.keys(n.previous)).toEqual(['constructor', '__proto__']);
+    expect(JSON.parse(JSON.stringify(n))).toStrictEqual(n);
+  });
+
   it('refuses actions for a future round', () => {
     const s = started(['a', 'b']);
     expect(err(submitAction(s, 'a', move(s, 'x', { round: 2 }))).code).toBe('future-round');
