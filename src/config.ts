@@ -1,0 +1,165 @@
+// Reads the environment once, validates it, and returns a typed, frozen configuration.
+// This is the only module that looks at process.env.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+
+const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Address peers and load balancers reach this node at; defaults to HOST (or the first non-internal IPv4). */
+  ADVERTISE_ADDRESS: z.string().min(1).optional(),
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, dot, dash or underscore, at most 64')
+    .optional(),
+  SECRET_KEY_BASE: z.string().min(32, 'must be at least 32 characters').optional(),
+  DATABASE_PATH: z.string().min(1).default('./data/minotaur.db'),
+  DNS_CLUSTER_QUERY: z.string().min(1).optional(),
+  DNS_CLUSTER_RESOLVER: z.string().regex(hostPort, 'must be host:port, e.g. 127.0.0.1:5353').optional(),
+  DNS_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  HEARTBEAT_MS: z.coerce.number().int().min(50).max(10_000).default(500),
+  PEER_DOWN_MS: z.coerce.number().int().min(200).max(60_000).default(3000),
+  ROUND_SECONDS: z.coerce.number().min(1).max(600).default(10),
+  /** How long a draining node keeps serving requests that still reach it before it exits. */
+  DRAIN_WINDOW_MS: z.coerce.number().int().min(0).max(120_000).default(2000),
+  /** Hard limit for the whole shutdown; must fit inside the orchestrator's stop grace period. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(8000),
+  /** Comma-separated usernames that may open the operator pages. */
+  ADMIN_USERS: z.string().optional(),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Comma-separated origins allowed to open WebSockets, in addition to the page's own host. */
+  ALLOWED_ORIGINS: z.string().optional(),
+  TRUST_PROXY: z.string().optional(),
+  COOKIE_SECURE: bool.optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** scrypt cost exponent; the default 17 (N=131072) is OWASP's recommendation. Only tests lower it. */
+  PASSWORD_COST: z.coerce.number().int().min(10).max(20).default(17),
+  LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
+});
+
+export type Env = z.input<typeof schema>;
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  advertiseHost: string;
+  nodeId: string;
+  secretKeyBase: string;
+  databasePath: string;
+  dataDir: string;
+  cluster: {
+    query: string | null;
+    resolver: string | null;
+    pollMs: number;
+    secret: string | null;
+    heartbeatMs: number;
+    peerDownMs: number;
+  };
+  roundMs: number;
+  drainWindowMs: number;
+  shutdownTimeoutMs: number;
+  adminToken: string | null;
+  adminUsers: string[];
+  allowedOrigins: string[];
+  trustProxy: string | boolean;
+  cookieSecure: boolean;
+  logLevel: string;
+  passwordCost: number;
+  loginRateLimit: number;
+  version: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** For local use only: a secret generated once and kept beside the database. */
+function localSecret(dataDir: string): string {
+  const file = join(dataDir, 'secret_key_base');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const dataDir = e.DATABASE_PATH === ':memory:' ? './data' : dirname(e.DATABASE_PATH);
+  if (e.NODE_ENV === 'production' && !e.SECRET_KEY_BASE) {
+    throw new ConfigError('invalid configuration:\n  SECRET_KEY_BASE: required in production (64 random characters, e.g. `openssl rand -base64 48`)');
+  }
+  if (e.DNS_CLUSTER_QUERY && !e.CLUSTER_SECRET) {
+    throw new ConfigError('invalid configuration:\n  CLUSTER_SECRET: required when DNS_CLUSTER_QUERY is set (nodes authenticate each other with it)');
+  }
+  if (e.NODE_ENV === 'production' && e.PASSWORD_COST < 17) {
+    throw new ConfigError('invalid configuration:\n  PASSWORD_COST: may not be lowered below 17 (OWASP) in production');
+  }
+  const advertiseHost = e.ADVERTISE_ADDRESS ?? (e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST);
+  let trustProxy: string | boolean = false;
+  if (e.TRUST_PROXY !== undefined) {
+    trustProxy = e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : e.TRUST_PROXY;
+  }
+  return Object.freeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    advertiseHost,
+    nodeId: e.NODE_ID ?? randomUUID().slice(0, 8),
+    secretKeyBase: e.SECRET_KEY_BASE ?? localSecret(dataDir),
+    databasePath: e.DATABASE_PATH,
+    dataDir,
+    cluster: Object.freeze({
+      query: e.DNS_CLUSTER_QUERY ?? null,
+      resolver: e.DNS_CLUSTER_RESOLVER ?? null,
+      pollMs: e.DNS_POLL_MS,
+      secret: e.CLUSTER_SECRET ?? null,
+      heartbeatMs: e.HEARTBEAT_MS,
+      peerDownMs: e.PEER_DOWN_MS,
+    }),
+    roundMs: Math.round(e.ROUND_SECONDS * 1000),
+    drainWindowMs: e.DRAIN_WINDOW_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    adminToken: e.ADMIN_TOKEN ?? null,
+    adminUsers: (e.ADMIN_USERS ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+    allowedOrigins: (e.ALLOWED_ORIGINS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    trustProxy,
+    cookieSecure: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
+    logLevel: e.LOG_LEVEL,
+    passwordCost: e.PASSWORD_COST,
+    loginRateLimit: e.LOGIN_RATE_LIMIT,
+    version: readVersion(),
+  });
+}

@@ -1,0 +1,30 @@
+// Reading game states written by older releases. Each step lifts a state by one schema
+// version; a node reads every schema from 1 up to GAME_SCHEMA and refuses newer ones.
+
+import { GAME_SCHEMA, type GameState } from './types.js';
+
+type Step = (old: Record<string, unknown>) => Record<string, unknown>;
+
+/** STEPS[n] lifts a state of schema n to schema n + 1. */
+const STEPS: Record<number, Step> = {};
+
+export function readableSchemas(): number[] {
+  return Array.from({ length: GAME_SCHEMA }, (_, i) => i + 1);
+}
+
+export class SchemaError extends Error {
+  readonly code = 'GAME_SCHEMA_UNREADABLE';
+}
+
+export function upgradeState(state: unknown, schema: number): GameState {
+  if (!Number.isInteger(schema) || schema < 1 || schema > GAME_SCHEMA) {
+    throw new SchemaError(`game state schema ${schema} cannot be read by this release (reads 1–${GAME_SCHEMA})`);
+  }
+  let s = state as Record<string, unknown>;
+  for (let v = schema; v < GAME_SCHEMA; v++) {
+    const step = STEPS[v];
+    if (!step) throw new SchemaError(`no upgrade from game schema ${v} to ${v + 1}`);
+    s = step(s);
+  }
+  return { ...(s as unknown as GameState), schema: GAME_SCHEMA };
+}

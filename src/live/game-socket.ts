@@ -1,0 +1,157 @@
+// One open game page: renders the viewer's partials from the local replica, pushes only
+// those whose HTML changed, and turns validated messages into player commands.
+
+import type { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { diffPartials, partialsMessage, type Partials } from './diff.js';
+import { parseLiveMessage } from './messages.js';
+import type { Renderer } from './render.js';
+import type { GameSource, LiveWire } from './source.js';
+import { gameView } from './view-model.js';
+
+export const GAME_PARTIALS = ['status', 'board', 'players', 'actions', 'log', 'overlay'] as const;
+
+export interface Viewer {
+  id: string;
+  username: string;
+}
+
+export interface LiveSocketDeps {
+  source: GameSource;
+  renderer: Renderer;
+  logger: Logger;
+  metrics: Metrics;
+  limiter: RateLimiterMemory;
+  now: () => number;
+  csrfToken: string;
+}
+
+const OPEN = 1;
+
+/** Renders every partial of a game page for one viewer. Shared by the HTTP page and the socket. */
+export function renderGamePartials(renderer: Renderer, state: Parameters<typeof gameView>[0], viewer: string | null, csrfToken: string): Partials {
+  const g = gameView(state, viewer);
+  const out = new Map<string, string>();
+  for (const name of GAME_PARTIALS) {
+    out.set(`game-${name}`, renderer.render(`partials/game/${name}`, { g, now: null, csrfToken }));
+  }
+  return out;
+}
+
+export class GameLiveSocket {
+  private sent: Partials | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private renderQueued = false;
+  private closed = false;
+
+  constructor(
+    private readonly wire: LiveWire,
+    readonly code: string,
+    readonly viewer: Viewer,
+    private readonly deps: LiveSocketDeps,
+  ) {}
+
+  start(): void {
+    this.wire.on('message', (data, isBinary) => void this.onMessage(data, isBinary === true));
+    this.wire.on('close', () => this.dispose());
+    this.wire.on('error', (err) => this.deps.logger.debug({ err: err.message, code: this.code }, 'game socket error'));
+    this.unsubscribe = this.deps.source.subscribe((code) => {
+      if (code === this.code) this.queueRender();
+    });
+    this.sendJson({ type: 'time', now: this.deps.now() });
+    this.render();
+  }
+
+  /** Coalesce bursts of store changes into one render per tick. */
+  private queueRender(): void {
+    if (this.renderQueued || this.closed) return;
+    this.renderQueued = true;
+    setImmediate(() => {
+      this.renderQueued = false;
+      this.render();
+    });
+  }
+
+  private render(): void {
+    if (this.closed) return;
+    const state = this.deps.source.game(this.code);
+    if (!state) {
+      this.sendJson({ type: 'redirect', to: '/lobby' });
+      return;
+    }
+    const end = this.deps.metrics.renderSeconds.startTimer();
+    const rendered = renderGamePartials(this.deps.renderer, state, this.viewer.id, this.deps.csrfToken);
+    end();
+    const { changed, next } = diffPartials(this.sent, rendered);
+    this.sent = next;
+    if (changed.length === 0) return;
+    this.deps.metrics.partialsSent.inc(changed.length);
+    this.send(partialsMessage(changed));
+  }
+
+  private async onMessage(data: unknown, isBinary: boolean): Promise<void> {
+    const parsed = parseLiveMessage(data, isBinary);
+    if (!parsed.ok) {
+      this.deps.metrics.wsRejected.inc({ reason: parsed.code });
+      this.deps.logger.info({ code: this.code, user: this.viewer.username, reason: parsed.code }, 'refused a live message');
+      this.sendJson({ type: 'error', code: parsed.code, message: parsed.message });
+      return;
+    }
+    const msg = parsed.message;
+    if (msg.type === 'ping') {
+      this.sendJson({ type: 'time', now: this.deps.now() });
+      return;
+    }
+    try {
+      await this.deps.limiter.consume(this.viewer.id);
+    } catch {
+      this.deps.metrics.wsRejected.inc({ reason: 'rate-limited' });
+      this.sendJson({ type: 'error', code: 'rate-limited', actionId: msg.actionId, retry: true, message: 'Slow down: too many actions at once.' });
+      return;
+    }
+    const action = { id: msg.actionId, round: msg.round, kind: msg.kind, ...(msg.dir ? { dir: msg.dir } : {}) } as const;
+    const result = await this.deps.source.execute(this.code, { kind: 'act', playerId: this.viewer.id, action: action as never });
+    this.deps.metrics.actions.inc({ result: result.ok ? (result.duplicate ? 'duplicate' : 'accepted') : result.code });
+    if (result.ok) {
+      this.sendJson({ type: 'ack', actionId: msg.actionId, duplicate: result.duplicate });
+    } else {
+      this.sendJson({
+        type: 'error',
+        actionId: msg.actionId,
+        code: result.code,
+        message: result.message,
+        ...(result.retry ? { retry: true } : {}),
+        ...(result.code === 'stale-round' ? { quiet: true } : {}),
+      });
+    }
+  }
+
+  private send(text: string): void {
+    if (this.wire.readyState === OPEN) this.wire.send(text);
+  }
+
+  private sendJson(obj: Record<string, unknown>): void {
+    this.send(JSON.stringify(obj));
+  }
+
+  close(code: number, reason: string): void {
+    try {
+      this.wire.close(code, reason);
+    } catch {
+      /* already closing */
+    }
+    this.dispose();
+  }
+
+  private dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

@@ -1,0 +1,44 @@
+// Keeps track of this node's open live sockets so a draining node can close them, in
+// rounds, with 1012 (Service Restart) — the code that makes htmx reconnect elsewhere.
+
+export interface Closable {
+  close(code: number, reason: string): void;
+  readonly isClosed: boolean;
+}
+
+export const SERVICE_RESTART = 1012;
+
+export class LiveHub {
+  private readonly sockets = new Set<Closable>();
+
+  add(socket: Closable): void {
+    this.sockets.add(socket);
+  }
+
+  remove(socket: Closable): void {
+    this.sockets.delete(socket);
+  }
+
+  get size(): number {
+    for (const s of this.sockets) if (s.isClosed) this.sockets.delete(s);
+    return this.sockets.size;
+  }
+
+  /**
+   * Closes every socket with 1012, `batch` at a time with `pauseMs` between batches, so the
+   * reconnect wave does not land on the surviving nodes all in the same millisecond.
+   */
+  async closeAll(batch = 200, pauseMs = 20, reason = 'node restarting'): Promise<number> {
+    let closed = 0;
+    const all = [...this.sockets];
+    for (let i = 0; i < all.length; i += batch) {
+      for (const s of all.slice(i, i + batch)) {
+        s.close(SERVICE_RESTART, reason);
+        this.sockets.delete(s);
+        closed++;
+      }
+      if (i + batch < all.length) await new Promise((r) => setTimeout(r, pauseMs));
+    }
+    return closed;
+  }
+}

@@ -1,0 +1,57 @@
+// Validation of everything a page sends over its live socket. Nothing else in the live layer
+// looks at a raw message.
+
+import { z } from 'zod';
+import { DIRECTIONS } from '../game/types.js';
+
+export const MAX_MESSAGE_BYTES = 2048;
+
+export const actMessage = z
+  .object({
+    type: z.literal('act'),
+    actionId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'actionId must be 8–64 letters, digits or dashes'),
+    round: z.number().int().min(1).max(1_000_000),
+    kind: z.enum(['move', 'attack', 'defend']),
+    dir: z.enum(DIRECTIONS as [string, ...string[]]).optional(),
+  })
+  .strict()
+  .refine((m) => m.kind === 'defend' || m.dir !== undefined, { message: 'move and attack need a direction', path: ['dir'] });
+
+export const pingMessage = z.object({ type: z.literal('ping') }).strict();
+
+export const liveMessage = z.union([actMessage, pingMessage]);
+export type LiveMessage = z.infer<typeof liveMessage>;
+
+export type ParseResult = { ok: true; message: LiveMessage } | { ok: false; code: string; message: string };
+
+function byteLength(data: unknown): number {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (Buffer.isBuffer(data)) return data.length;
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (Array.isArray(data)) return data.reduce((n: number, b: Buffer) => n + b.length, 0);
+  return Infinity;
+}
+
+export function parseLiveMessage(data: unknown, isBinary = false): ParseResult {
+  if (isBinary) return { ok: false, code: 'binary', message: 'Binary messages are not accepted.' };
+  const size = byteLength(data);
+  if (size > MAX_MESSAGE_BYTES) return { ok: false, code: 'too-large', message: `Message too large (${size} bytes, limit ${MAX_MESSAGE_BYTES}).` };
+  const text = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : String(data);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'malformed', message: 'Message is not valid JSON.' };
+  }
+  if (typeof json !== 'object' || json === null || typeof (json as { type?: unknown }).type !== 'string') {
+    return { ok: false, code: 'malformed', message: 'Message needs a "type".' };
+  }
+  const type = (json as { type: string }).type;
+  if (type !== 'act' && type !== 'ping') return { ok: false, code: 'unknown-type', message: `Unknown message type "${type.slice(0, 32)}".` };
+  const parsed = liveMessage.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, code: 'invalid', message: `Invalid message: ${issue ? `${issue.path.join('.') || 'message'} ${issue.message}` : 'bad shape'}.` };
+  }
+  return { ok: true, message: parsed.data };
+}

@@ -1,0 +1,24 @@
+// What the live layer needs from below: read games from the local replica, hear when one
+// changes, and send player commands on their way to the owner. Sessions implements it.
+
+import type { GameState } from '../game/types.js';
+import type { Command, CommandResult } from '../sessions/commands.js';
+
+export interface GameSource {
+  game(code: string): GameState | undefined;
+  openGames(): GameState[];
+  gamesOf(playerId: string): GameState[];
+  /** Called with the code of every game whose record changed in the local replica. */
+  subscribe(listener: (code: string) => void): () => void;
+  execute(code: string, command: Command): Promise<CommandResult>;
+}
+
+/** The part of a WebSocket the live layer uses (ws@7 from express-ws and ws@8 both fit). */
+export interface LiveWire {
+  readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  on(event: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}

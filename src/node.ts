@@ -1,0 +1,287 @@
+// One Minotaur node: composes the layers (db → replication → sessions → live → web, with the
+// cluster beside them) and walks the lifecycle starting → joining → ready → draining → stopped.
+
+import { randomInt, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { Config } from './config.js';
+import { Discovery } from './cluster/discovery.js';
+import { Mesh } from './cluster/mesh.js';
+import { soloChannel } from './cluster/solo.js';
+import type { MeshChannel, NodeState } from './cluster/types.js';
+import { Accounts, Results, Snapshots, SqliteSessionStore, dummyVerify, hashPassword, migrate, openDatabase, verifyPassword, type Db } from './db/index.js';
+import { readableSchemas } from './game/upgrade.js';
+import { LiveHub } from './live/hub.js';
+import { Renderer } from './live/render.js';
+import type { Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Replica } from './replication/replica.js';
+import { ReplicaSync } from './replication/sync.js';
+import { GameSessions } from './sessions/registry.js';
+import { SESSIONS_CHANNEL } from './sessions/protocol.js';
+import { createWebServer, VIEWS_DIR, type WebServer } from './web/app.js';
+import type { ClusterView, Games } from './web/deps.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class MinotaurNode {
+  private state: NodeState = 'starting';
+  private db: Db | null = null;
+  private web: WebServer | null = null;
+  private mesh: Mesh | null = null;
+  private discovery: Discovery | null = null;
+  private sync: ReplicaSync | null = null;
+  private sessions: GameSessions | null = null;
+  private sessionStore: SqliteSessionStore | null = null;
+  private readonly hub = new LiveHub();
+  readonly metrics: Metrics;
+  private draining: Promise<void> | null = null;
+
+  constructor(
+    readonly config: Config,
+    private readonly logger: Logger,
+  ) {
+    this.metrics = createMetrics(config.nodeId);
+  }
+
+  get lifecycle(): NodeState {
+    return this.state;
+  }
+
+  private setState(next: NodeState): void {
+    if (this.state === next) return;
+    this.logger.info({ from: this.state, to: next }, `node ${this.config.nodeId} is ${next}`);
+    this.state = next;
+    this.mesh?.setState(next);
+  }
+
+  get address(): string {
+    return `${this.config.advertiseHost}:${this.port}`;
+  }
+
+  get port(): number {
+    const a = this.web?.server.address();
+    return a && typeof a === 'object' ? a.port : this.config.port;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this;
+    const db = openDatabase(config.databasePath, logger);
+    this.db = db;
+    const applied = migrate(db, join(ROOT, 'migrations'), logger);
+    if (applied.length) logger.info({ applied }, `applied ${applied.length} migrations`);
+
+    const accounts = new Accounts(db);
+    const results = new Results(db);
+    const snapshots = new Snapshots(db, { logger });
+    this.sessionStore = new SqliteSessionStore(db, { logger });
+
+    const replica = new Replica();
+    const clustered = config.cluster.query !== null;
+    let replicationChannel: MeshChannel;
+    let sessionsChannel: MeshChannel;
+    if (clustered) {
+      this.mesh = new Mesh({
+        nodeId: config.nodeId,
+        address: `${config.advertiseHost}:${config.port}`,
+        secret: config.cluster.secret as string,
+        version: config.version,
+        schemas: readableSchemas(),
+        logger,
+        heartbeatMs: config.cluster.heartbeatMs,
+        downAfterMs: config.cluster.peerDownMs,
+        initialState: 'starting',
+        ...(config.host !== '0.0.0.0' && config.host !== '::' ? { localAddress: config.advertiseHost } : {}),
+      });
+      replicationChannel = this.mesh.channel('replication');
+      sessionsChannel = this.mesh.channel(SESSIONS_CHANNEL);
+    } else {
+      replicationChannel = soloChannel(config.nodeId);
+      sessionsChannel = soloChannel(config.nodeId);
+    }
+
+    const sync = new ReplicaSync({ replica, channel: replicationChannel, logger, now: Date.now });
+    this.sync = sync;
+    const mesh = this.mesh;
+    const sessions = new GameSessions({
+      nodeId: config.nodeId,
+      replica,
+      sync,
+      channel: sessionsChannel,
+      results,
+      snapshots,
+      logger,
+      metrics: this.metrics,
+      now: Date.now,
+      random: {
+        code: () => Array.from({ length: 4 }, () => LETTERS[randomInt(26)]).join(''),
+        seed: () => randomInt(2 ** 31),
+        id: () => randomUUID(),
+      },
+      roundMs: config.roundMs,
+      selfState: () => this.state,
+      clockHealthy: () => !mesh || !mesh.isSuspect(),
+      orphanGraceMs: config.cluster.peerDownMs,
+    });
+    this.sessions = sessions;
+
+    const renderer = new Renderer(VIEWS_DIR);
+    const games: Games = sessions;
+    const cluster: ClusterView = {
+      nodeId: config.nodeId,
+      state: () => this.state,
+      members: () => {
+        const counts = new Map<string, number>();
+        for (const r of replica.live()) counts.set(r.owner, (counts.get(r.owner) ?? 0) + 1);
+        const self = { id: config.nodeId, address: this.address, state: this.state, version: config.version, lastSeen: Date.now(), self: true, games: counts.get(config.nodeId) ?? 0 };
+        const peers = (mesh?.members() ?? [])
+          .filter((m) => m.id !== config.nodeId)
+          .map((m) => ({ id: m.id, address: m.address, state: m.state, version: m.version, lastSeen: m.lastSeen, self: false, games: counts.get(m.id) ?? 0 }));
+        return [self, ...peers];
+      },
+      replication: () => {
+        const s = sync.stats();
+        return {
+          games: s.records,
+          tombstones: s.tombstones,
+          'ops in': s.opsIn,
+          'ops out': s.opsOut,
+          'pending writes': s.pendingWrites,
+          'last catch-up (ms)': s.lastCatchUpMs,
+          'owned here': sessions.ownedCodes().length,
+        };
+      },
+    };
+
+    this.web = createWebServer({
+      config,
+      logger,
+      metrics: this.metrics,
+      renderer,
+      accounts,
+      results,
+      sessionStore: this.sessionStore,
+      games,
+      hub: this.hub,
+      cluster,
+      isReady: () => this.state === 'ready',
+      isDraining: () => this.state === 'draining' || this.state === 'stopped',
+      ...(mesh ? { acceptMesh: (socket, req) => mesh.accept(socket as never, req as never) } : {}),
+      passwords: {
+        hash: (p) => hashPassword(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
+        verify: verifyPassword,
+        dummyVerify: (p) => dummyVerify(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
+      },
+      now: Date.now,
+      beforeMetrics: () => {
+        this.metrics.gamesOwned.set(sessions.ownedCodes().length);
+        this.metrics.gamesReplicated.set(replica.live().length);
+        this.metrics.playersConnected.set(this.hub.size);
+        if (mesh) {
+          const st = mesh.stats();
+          this.metrics.meshPeers.set(st.peers);
+        }
+        const s = sync.stats();
+        if (s.lastCatchUpMs !== null) this.metrics.catchUpSeconds.set(s.lastCatchUpMs / 1000);
+      },
+    });
+
+    await new Promise<void>((resolve, reject) => {
+      const server = this.web!.server;
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    logger.info({ address: this.address, host: config.host, port: this.port }, `listening on ${config.host}:${this.port}`);
+
+    this.setState('joining');
+    sync.start();
+    if (mesh) {
+      mesh.start();
+      await this.join(mesh);
+    }
+    // Games in SQLite that no live replica knows a newer version of resume here (cold start).
+    await sessions.resumeFromSnapshots({ assumeReady: true });
+    this.setState('ready');
+    sessions.start();
+    sessions.sweep();
+  }
+
+  /** Finds the peers DNS names, connects, and catches up with their replicas before ready. */
+  private async join(mesh: Mesh): Promise<void> {
+    const { config, logger } = this;
+    const discovery = new Discovery({
+      query: config.cluster.query as string,
+      ...(config.cluster.resolver ? { resolver: config.cluster.resolver } : {}),
+      intervalMs: config.cluster.pollMs,
+      port: config.port,
+      selfAddress: this.address,
+      logger,
+    });
+    this.discovery = discovery;
+    discovery.onChange((peers) => mesh.setPeers(peers));
+    let peers: string[] = [];
+    try {
+      peers = await discovery.resolveNow();
+    } catch (err) {
+      logger.warn({ err }, 'initial DNS lookup failed; starting without peers');
+    }
+    mesh.setPeers(peers);
+    discovery.start();
+    // Wait (bounded) until every address DNS gave us answered the handshake.
+    const deadline = Date.now() + Math.max(2000, config.cluster.peerDownMs);
+    while (Date.now() < deadline) {
+      const up = new Set(mesh.members().filter((m) => m.id !== config.nodeId).map((m) => m.address));
+      if (peers.every((p) => up.has(p))) break;
+      await sleep(50);
+    }
+    const result = await this.sync!.catchUp(Math.max(2000, config.cluster.peerDownMs));
+    logger.info({ peers: result.answered, missing: result.missing, ms: result.ms }, `joined the cluster: ${result.answered.length} peers, caught up in ${result.ms} ms`);
+  }
+
+  /** SIGTERM: hand games off, close sockets with 1012, keep serving for the window, exit. */
+  drain(): Promise<void> {
+    if (this.draining) return this.draining;
+    this.draining = this.runDrain();
+    return this.draining;
+  }
+
+  private async runDrain(): Promise<void> {
+    const { logger, config } = this;
+    const started = Date.now();
+    this.setState('draining');
+    // Give peers a moment to hear we are draining, so none hands a game to us.
+    await sleep(Math.min(100, config.cluster.heartbeatMs));
+    const { handed, kept } = (await this.sessions?.handOffAll()) ?? { handed: 0, kept: 0 };
+    const closed = await this.hub.closeAll();
+    logger.info({ handed, kept, sockets: closed, ms: Date.now() - started }, `drained: ${handed} games handed off, ${kept} kept in snapshots, ${closed} sockets closed with 1012`);
+    // Requests that still reach us (the load balancer may lag) keep being served meanwhile.
+    await sleep(config.drainWindowMs);
+    await this.hub.closeAll();
+    await this.stop();
+    logger.info({ ms: Date.now() - started }, `stopped after ${Date.now() - started} ms`);
+  }
+
+  async stop(): Promise<void> {
+    this.setState('stopped');
+    this.sessions?.stop();
+    this.discovery?.stop();
+    this.mesh?.stop();
+    this.sync?.stop();
+    this.sessionStore?.stop();
+    const server = this.web?.server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+    this.db?.close();
+    this.db = null;
+  }
+}

@@ -1,0 +1,135 @@
+// Sign up, log in, log out. Passwords are hashed with scrypt (db/passwords), login attempts
+// are rate-limited per address and username, and a session id is regenerated on login.
+
+import type { Express, NextFunction, Request, Response } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { z } from 'zod';
+import type { WebDeps } from './deps.js';
+
+const username = z
+  .string()
+  .trim()
+  .min(3, 'Usernames need at least 3 characters.')
+  .max(20, 'Usernames can have at most 20 characters.')
+  .regex(/^[A-Za-z0-9_-]+$/, 'Usernames may use letters, digits, - and _ only.');
+
+const signupForm = z.object({
+  username,
+  password: z.string().min(8, 'Passwords need at least 8 characters.').max(128, 'Passwords can have at most 128 characters.'),
+});
+
+const loginForm = z.object({
+  username: z.string().trim().min(1, 'Enter your username.').max(64),
+  password: z.string().min(1, 'Enter your password.').max(128),
+});
+
+export function requireUser(req: Request, res: Response, next: NextFunction): void {
+  if (res.locals.user) return next();
+  if (req.method === 'GET') {
+    res.redirect(`/login?next=${encodeURIComponent(req.originalUrl)}`);
+    return;
+  }
+  res.status(401).render('pages/error', { title: 'Log in', heading: 'Please log in', message: 'You need to be logged in to do that.' });
+}
+
+function safeNext(value: unknown): string {
+  return typeof value === 'string' && /^\/[A-Za-z0-9/_-]*$/.test(value) && !value.startsWith('//') ? value : '/lobby';
+}
+
+function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+}
+
+export function mountAuthRoutes(app: Express, deps: WebDeps): void {
+  const { accounts, passwords, logger, metrics, config } = deps;
+
+  const loginLimiter = rateLimit({
+    windowMs: 15 * 60 * 1000,
+    limit: config.loginRateLimit,
+    skipSuccessfulRequests: true,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? '')}|${String(req.body?.username ?? '').toLowerCase().slice(0, 64)}`,
+    handler: (req, res) => {
+      logger.warn({ ip: req.ip }, 'login rate limit reached');
+      res.status(429).render('pages/auth', {
+        title: 'Log in',
+        mode: 'login',
+        error: 'Too many failed attempts. Wait a few minutes and try again.',
+        username: '',
+        csrfToken: req.csrfToken?.() ?? '',
+      });
+    },
+  });
+
+  const signupLimiter = rateLimit({
+    windowMs: 60 * 60 * 1000,
+    limit: Math.max(config.loginRateLimit * 3, 20),
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, res) => {
+      res.status(429).render('pages/auth', { title: 'Sign up', mode: 'signup', error: 'Too many sign-ups from your address. Try again later.', username: '', csrfToken: _req.csrfToken?.() ?? '' });
+    },
+  });
+
+  app.get('/', (_req, res) => res.render('pages/home', { title: '' }));
+
+  app.get('/signup', (_req, res) => {
+    if (res.locals.user) return res.redirect('/lobby');
+    res.render('pages/auth', { title: 'Sign up', mode: 'signup', error: null, username: '' });
+  });
+
+  app.post('/signup', signupLimiter, async (req, res, next) => {
+    try {
+      const parsed = signupForm.safeParse(req.body ?? {});
+      const given = typeof req.body?.username === 'string' ? req.body.username.slice(0, 20) : '';
+      const again = (status: number, error: string) => {
+        res.status(status).render('pages/auth', { title: 'Sign up', mode: 'signup', error, username: given, csrfToken: req.csrfToken?.() ?? '' });
+      };
+      if (!parsed.success) return again(422, parsed.error.issues[0]?.message ?? 'Check the form.');
+      const hash = await passwords.hash(parsed.data.password);
+      const created = accounts.create(parsed.data.username, hash);
+      if (!created.ok) return again(409, 'That username is taken. Pick another.');
+      await regenerate(req);
+      req.session.userId = created.account.id;
+      logger.info({ user: created.account.username }, 'account created');
+      res.redirect(303, '/lobby');
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  app.get('/login', (req, res) => {
+    if (res.locals.user) return res.redirect('/lobby');
+    res.render('pages/auth', { title: 'Log in', mode: 'login', error: null, username: '', next: safeNext(req.query.next) });
+  });
+
+  app.post('/login', loginLimiter, async (req, res, next) => {
+    try {
+      const parsed = loginForm.safeParse(req.body ?? {});
+      const given = typeof req.body?.username === 'string' ? req.body.username.slice(0, 20) : '';
+      const fail = (error: string) => {
+        metrics.loginFailures.inc();
+        res.status(401).render('pages/auth', { title: 'Log in', mode: 'login', error, username: given, csrfToken: req.csrfToken?.() ?? '' });
+      };
+      if (!parsed.success) return fail(parsed.error.issues[0]?.message ?? 'Check the form.');
+      const account = accounts.findByUsername(parsed.data.username);
+      // Unknown usernames cost the same time as wrong passwords, so timing reveals nothing.
+      const ok = account ? await passwords.verify(parsed.data.password, account.passwordHash) : await passwords.dummyVerify(parsed.data.password);
+      if (!account || !ok) return fail('Wrong username or password.');
+      await regenerate(req);
+      req.session.userId = String(account.id);
+      res.redirect(303, safeNext(req.query.next));
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  app.post('/logout', (req, res, next) => {
+    req.session.destroy((err) => {
+      if (err) return next(err);
+      res.clearCookie('minotaur.sid');
+      res.redirect(303, '/');
+    });
+  });
+}

@@ -1,0 +1,183 @@
+// Lobby, game pages and their live sockets, leaderboard, and the operators' cluster page.
+
+import type { NextFunction, Request, Response } from 'express';
+import type expressWs from 'express-ws';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { z } from 'zod';
+import { GameLiveSocket } from '../live/game-socket.js';
+import { LobbyLiveSocket, openGameRows } from '../live/lobby-socket.js';
+import type { LiveWire } from '../live/source.js';
+import { gameView } from '../live/view-model.js';
+import type { WebUser } from './app.js';
+import { requireUser } from './auth-routes.js';
+import type { WebDeps } from './deps.js';
+import { adminAllowed } from './ops-routes.js';
+
+const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
+
+/** Close codes for refused live sockets; 4xxx are application codes, htmx does not reconnect on them. */
+export const WS_CLOSE = { unauthorised: 4401, notFound: 4404, draining: 1012 } as const;
+
+function flash(req: Request, kind: 'info' | 'error', message: string): void {
+  req.session.flash = { kind, message };
+}
+
+export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void {
+  const { games, renderer, logger, metrics, results, hub } = deps;
+  // Ten actions a second per player is far above what a person clicks; bots and scripts hit it.
+  const limiter = new RateLimiterMemory({ points: 10, duration: 1 });
+
+  app.get('/lobby', requireUser, (req: Request, res: Response) => {
+    const user = res.locals.user as WebUser;
+    const mine = games.gamesOf(user.id).filter((g) => g.status !== 'finished');
+    res.render('pages/lobby', {
+      title: 'Lobby',
+      openGames: openGameRows(games.openGames(), user.id),
+      myGames: mine,
+      record: results.recordFor(user.id),
+    });
+  });
+
+  app.post('/lobby/games', requireUser, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const user = res.locals.user as WebUser;
+      const out = await games.create({ id: user.id, name: user.username });
+      if (!out.ok || !out.code) {
+        flash(req, 'error', out.message ?? 'Could not create a game right now. Try again in a moment.');
+        return res.redirect(303, '/lobby');
+      }
+      res.redirect(303, `/games/${out.code}`);
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  app.post('/lobby/join', requireUser, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const parsed = codeParam.safeParse(typeof req.body?.code === 'string' ? req.body.code.trim() : '');
+      if (!parsed.success) {
+        flash(req, 'error', 'A game code is four letters, like KEPS.');
+        return res.redirect(303, '/lobby');
+      }
+      await joinAndRedirect(req, res, parsed.data.toUpperCase());
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  async function joinAndRedirect(req: Request, res: Response, code: string): Promise<void> {
+    const user = res.locals.user as WebUser;
+    const game = games.game(code);
+    if (!game) {
+      flash(req, 'error', `There is no game ${code}. Check the code and try again.`);
+      return void res.redirect(303, '/lobby');
+    }
+    if (game.players.some((p) => p.id === user.id) || game.status !== 'open') return void res.redirect(303, `/games/${code}`);
+    const result = await games.execute(code, { kind: 'join', player: { id: user.id, name: user.username } });
+    if (!result.ok) flash(req, 'error', result.message);
+    res.redirect(303, `/games/${code}`);
+  }
+
+  const gameCommand = (kind: 'join' | 'start' | 'leave') => async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const parsed = codeParam.safeParse(req.params.code);
+      if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters.' });
+      const code = parsed.data.toUpperCase();
+      const user = res.locals.user as WebUser;
+      if (kind === 'join') return void (await joinAndRedirect(req, res, code));
+      const result = await games.execute(code, kind === 'start' ? { kind, playerId: user.id } : { kind, playerId: user.id });
+      if (!result.ok) flash(req, 'error', result.message);
+      res.redirect(303, kind === 'leave' && result.ok ? '/lobby' : `/games/${code}`);
+    } catch (e) {
+      next(e);
+    }
+  };
+  app.post('/games/:code/join', requireUser, gameCommand('join'));
+  app.post('/games/:code/start', requireUser, gameCommand('start'));
+  app.post('/games/:code/leave', requireUser, gameCommand('leave'));
+
+  app.get('/games/:code', requireUser, (req: Request, res: Response) => {
+    const parsed = codeParam.safeParse(req.params.code);
+    if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters, like KEPS.' });
+    const code = parsed.data.toUpperCase();
+    if (code !== req.params.code) return void res.redirect(301, `/games/${code}`);
+    const state = games.game(code);
+    if (!state) {
+      return void res.status(404).render('pages/error', { title: 'Not found', heading: `No game ${code}`, message: 'It may have finished a while ago, or the code is wrong.' });
+    }
+    const user = res.locals.user as WebUser;
+    const g = gameView(state, user.id);
+    res.set('Cache-Control', 'no-store');
+    res.render('pages/game', { title: `Game ${code}`, g, now: deps.now() });
+  });
+
+  app.ws('/games/:code/live', (ws, req) => {
+    const wire = ws as unknown as LiveWire;
+    const user = req.res?.locals.user as WebUser | null | undefined;
+    if (!user) {
+      metrics.wsRejected.inc({ reason: 'unauthorised' });
+      return wire.close(WS_CLOSE.unauthorised, 'log in first');
+    }
+    if (deps.isDraining()) return wire.close(WS_CLOSE.draining, 'node restarting');
+    const parsed = codeParam.safeParse(req.params.code);
+    const code = parsed.success ? parsed.data.toUpperCase() : '';
+    if (!code || !games.game(code)) {
+      metrics.wsRejected.inc({ reason: 'no-game' });
+      return wire.close(WS_CLOSE.notFound, 'no such game');
+    }
+    const socket = new GameLiveSocket(wire, code, { id: user.id, username: user.username }, {
+      source: games,
+      renderer,
+      logger,
+      metrics,
+      limiter,
+      now: deps.now,
+      csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
+    });
+    hub.add(socket);
+    wire.on('close', () => hub.remove(socket));
+    socket.start();
+  });
+
+  app.ws('/lobby/live', (ws, req) => {
+    const wire = ws as unknown as LiveWire;
+    const user = req.res?.locals.user as WebUser | null | undefined;
+    if (!user) return wire.close(WS_CLOSE.unauthorised, 'log in first');
+    if (deps.isDraining()) return wire.close(WS_CLOSE.draining, 'node restarting');
+    const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger);
+    hub.add(socket);
+    wire.on('close', () => hub.remove(socket));
+    socket.start();
+  });
+
+  app.get('/leaderboard', (_req: Request, res: Response) => {
+    const user = res.locals.user as WebUser | null;
+    res.render('pages/leaderboard', {
+      title: 'Leaderboard',
+      rows: results.leaderboard(20),
+      record: user ? results.recordFor(user.id) : { played: 0, won: 0 },
+    });
+  });
+
+  app.get('/admin/cluster', (req: Request, res: Response) => {
+    if (!adminAllowed(req, deps)) return void res.status(403).render('pages/error', { title: 'Forbidden', heading: 'Operators only', message: 'Log in with an admin account to see the cluster.' });
+    res.set('Cache-Control', 'no-store');
+    res.render('pages/admin', { title: 'Cluster', c: clusterLocals(deps) });
+  });
+
+  app.get('/admin/cluster/members', (req: Request, res: Response) => {
+    if (!adminAllowed(req, deps)) return void res.status(403).send('');
+    res.set('Cache-Control', 'no-store');
+    res.send(renderer.render('partials/admin-cluster', { c: clusterLocals(deps) }));
+  });
+}
+
+function clusterLocals(deps: WebDeps) {
+  return {
+    nodeId: deps.cluster.nodeId,
+    state: deps.cluster.state(),
+    members: deps.cluster.members(),
+    replication: deps.cluster.replication(),
+    now: deps.now(),
+  };
+}

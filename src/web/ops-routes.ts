@@ -1,0 +1,44 @@
+// Operator endpoints: health check (200 only when ready), Prometheus metrics, and the
+// cluster page for admins (or holders of ADMIN_TOKEN).
+
+import { timingSafeEqual } from 'node:crypto';
+import type { Express, Request, Response } from 'express';
+import type { WebDeps } from './deps.js';
+
+function tokenMatches(given: string | undefined, expected: string | null): boolean {
+  if (!given || !expected) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function mountOpsRoutes(app: Express, deps: WebDeps): void {
+  app.get('/health_check', (_req: Request, res: Response) => {
+    res.set('Cache-Control', 'no-store');
+    const state = deps.cluster.state();
+    if (deps.isReady()) res.status(200).type('text/plain').send('ok');
+    else res.status(503).type('text/plain').send(state);
+  });
+
+  app.get('/metrics', async (_req: Request, res: Response) => {
+    deps.metrics.playersConnected.set(deps.hub.size);
+    deps.beforeMetrics?.();
+    res.set('Content-Type', deps.metrics.registry.contentType);
+    res.send(await deps.metrics.registry.metrics());
+  });
+
+  /** JSON for operators' scripts and the deploy rehearsal; same access rule as the page. */
+  app.get('/admin/cluster.json', (req: Request, res: Response) => {
+    if (!adminAllowed(req, deps)) return void res.status(403).json({ error: 'admin only: log in as an admin or send the ADMIN_TOKEN bearer token' });
+    res.set('Cache-Control', 'no-store');
+    res.json({ node: deps.cluster.nodeId, state: deps.cluster.state(), members: deps.cluster.members(), replication: deps.cluster.replication() });
+  });
+}
+
+export function adminAllowed(req: Request, deps: WebDeps): boolean {
+  const header = req.get('authorization');
+  const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+  if (tokenMatches(bearer, deps.config.adminToken)) return true;
+  const user = (req.res?.locals.user ?? null) as { isAdmin?: boolean } | null;
+  return !!user?.isAdmin;
+}
