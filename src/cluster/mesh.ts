@@ -129,7 +129,8 @@ interface Target {
   attempt: number;
   dialing?: Link;
   retryTimer?: NodeJS.Timeout;
-  lastError?: string;
+  /** Dial errors already logged since the last success (each is logged once). */
+  errors: Set<string>;
 }
 
 interface ChannelHandlers {
@@ -166,6 +167,8 @@ export class Mesh {
   private lastTickAt: number;
   private stopped = false;
   private stallEndedAt: number | undefined;
+  /** Set on a stall, cleared (with a log line) once every peer completed a round trip since. */
+  private fenced = false;
   private stallMs = 0;
   private readonly counters: Omit<MeshStats, 'peers' | 'links'> = {
     messagesIn: 0,
@@ -232,6 +235,7 @@ export class Mesh {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.state = 'stopped';
     if (this.tickTimer) clearTimeout(this.tickTimer);
     this.tickTimer = undefined;
     for (const target of this.targets.values()) this.clearRetry(target);
@@ -407,6 +411,7 @@ export class Mesh {
     if (stalled) {
       this.stallEndedAt = now;
       this.stallMs = gap;
+      this.fenced = true;
       this.counters.stalls++;
       this.logger.warn(
         { stallMs: gap },
@@ -446,6 +451,13 @@ export class Mesh {
       `peer ${id} (${peer.member.address}) down: ${reason}`,
     );
     this.emit('down', peer.member);
+    this.checkFence();
+  }
+
+  private checkFence(): void {
+    if (!this.fenced || this.stallEndedAt === undefined || !this.heardFromPeersSince(this.stallEndedAt)) return;
+    this.fenced = false;
+    this.logger.info({ peers: this.peers.size }, 'heard from every peer since the stall; no longer suspect');
   }
 
   private clearGrace(peer: Peer): void {
@@ -473,14 +485,18 @@ export class Mesh {
     this.links.add(link);
     link.handshakeTimer = setTimeout(() => {
       link.handshakeTimer = undefined;
-      if (link.phase !== 'up' && link.phase !== 'closed') {
+      if (link.phase === 'connecting') {
+        // Never reached the WebSocket stage (e.g. a stopped process): a dial failure, not a refusal.
+        link.error = 'connection timed out';
+        this.closeLink(link, CloseCode.handshakeTimeout, 'handshake timeout');
+      } else if (link.phase !== 'up' && link.phase !== 'closed') {
         this.refuse(link, CloseCode.handshakeTimeout, 'handshake timeout');
       }
     }, this.handshakeTimeoutMs);
     link.handshakeTimer.unref();
     socket.on('message', (data: unknown) => this.onFrame(link, data));
     socket.on('error', (err: Error) => {
-      link.error = err.message;
+      link.error ??= err.message;
       this.logger.debug({ link: link.remote, err: err.message }, 'mesh socket error');
     });
     socket.on('close', (code: number, reason: unknown) => {
@@ -622,7 +638,8 @@ export class Mesh {
     const now = this.now();
     const existing = this.peers.get(peerId);
     const current = existing?.link;
-    if (current && current !== link && current.phase === 'up' && !this.prefer(link, current, peerId, now)) {
+    const currentOpen = current !== undefined && current.phase === 'up' && current.socket.readyState === OPEN;
+    if (current && current !== link && currentOpen && !this.prefer(link, current, peerId, now)) {
       this.logger.debug({ peer: peerId }, 'closing duplicate mesh link');
       this.closeLink(link, CloseCode.duplicateLink, 'duplicate link');
       return;
@@ -636,9 +653,9 @@ export class Mesh {
       t.peerId = peerId;
       t.attempt = 0;
       this.clearRetry(t);
-      if (t.lastError !== undefined) {
+      if (t.errors.size > 0) {
         this.logger.info({ address: t.address }, `reached ${t.address} again`);
-        t.lastError = undefined;
+        t.errors.clear();
       }
     }
     if (link.target?.dialing === link) link.target.dialing = undefined;
@@ -647,6 +664,7 @@ export class Mesh {
       this.closeLink(current, CloseCode.duplicateLink, 'replaced by a newer link');
     }
     if (existing) {
+      if (!current) this.logger.info({ peer: peerId }, `link to ${peerId} restored`);
       this.clearGrace(existing);
       existing.link = link;
       existing.member.lastSeen = now;
@@ -706,6 +724,7 @@ export class Mesh {
         peer.theirT = message.t;
         if (message.ack !== undefined && message.ack > peer.ackedAt) peer.ackedAt = message.ack;
         this.updateState(peer, message.state);
+        this.checkFence();
         return;
       case 'state':
         this.updateState(peer, message.state);
@@ -744,7 +763,7 @@ export class Mesh {
         link.target.dialing = undefined;
         const why = link.refused ?? link.error ?? `closed ${code}${reason ? ` ${reason}` : ''}`;
         // Our own refusal was already logged; do not log it again as a dial failure.
-        if (link.refused !== undefined) link.target.lastError = link.refused;
+        if (link.refused !== undefined) link.target.errors.add(link.refused);
         this.dialFailed(link.target, why, code);
       }
       return;
@@ -807,7 +826,7 @@ export class Mesh {
   private ensureTarget(address: string): Target {
     let target = this.targets.get(address);
     if (!target) {
-      target = { address, fromDns: false, manual: false, self: address === this.address, attempt: 0 };
+      target = { address, fromDns: false, manual: false, self: address === this.address, attempt: 0, errors: new Set() };
       this.targets.set(address, target);
     }
     return target;
@@ -842,12 +861,13 @@ export class Mesh {
       return;
     }
     if (this.connected(target.peerId)) return;
-    if (target.lastError !== reason) {
+    if (!target.errors.has(reason)) {
       this.logger.warn(
         { address: target.address, reason },
         `cannot reach peer at ${target.address}: ${reason}; retrying`,
       );
-      target.lastError = reason;
+      if (target.errors.size > 20) target.errors.clear();
+      target.errors.add(reason);
     }
     const delay = Math.min(this.maxBackoffMs, BASE_BACKOFF_MS * 2 ** target.attempt) * (0.5 + Math.random() / 2);
     target.attempt = Math.min(target.attempt + 1, 20);

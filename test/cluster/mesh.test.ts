@@ -134,6 +134,8 @@ describe('mesh with real processes', () => {
   });
 
   afterAll(async () => {
+    // MESH_TEST_LOGS=1 prints every node's log, for reading what an operator would see.
+    if (process.env.MESH_TEST_LOGS) for (const node of nodes) console.log(`--- ${node.id}\n${node.output.join('\n')}`);
     for (const node of nodes) {
       if (!node.exited) node.child.kill('SIGKILL');
     }
