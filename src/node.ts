@@ -142,6 +142,7 @@ export class MinotaurNode {
           .map((m) => ({ id: m.id, address: m.address, state: m.state, version: m.version, lastSeen: m.lastSeen, self: false, games: counts.get(m.id) ?? 0 }));
         return [self, ...peers];
       },
+      record: (code) => replica.getAny(code) ?? null,
       replication: () => {
         const s = sync.stats();
         return {

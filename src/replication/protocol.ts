@@ -68,8 +68,9 @@ export const recordsMessage = z.object({
   records: z.array(recordSchema),
   /** Keys the sender wants from the receiver (newer there). */
   want: z.array(key).optional(),
-  /** More records messages with the same id follow. */
-  more: z.boolean().optional(),
+  /** A large answer is split: this is part `part` (from 0) of `parts` messages with this id. */
+  part: z.int().nonnegative().optional(),
+  parts: z.int().positive().optional(),
 });
 
 export const replicationMessage = z.discriminatedUnion('type', [

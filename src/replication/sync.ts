@@ -98,8 +98,10 @@ interface PendingWrite {
 
 interface Exchange {
   peer: string;
-  /** Digest parts (message ids) not yet answered. */
+  /** Digest parts (message ids) not yet fully answered. */
   parts: Set<string>;
+  /** For each digest part, the indices of the records messages received so far. */
+  received: Map<string, Set<number>>;
   timer: NodeJS.Timeout;
   resolve: (answered: boolean) => void;
 }
@@ -325,6 +327,7 @@ export class ReplicaSync {
       const exchange: Exchange = {
         peer,
         parts: new Set(messages.map((m) => m.id)),
+        received: new Map(),
         timer: setTimeout(() => this.#exchangeTimeout(exchange), timeoutMs),
         resolve,
       };
@@ -353,7 +356,7 @@ export class ReplicaSync {
 
   /** Sends records (split into messages under the size limit); `want` rides on the last. */
   #sendRecords(peer: string, id: string, records: GameRecord[], want?: string[]): void {
-    const base = serialisedBytes({ type: 'records', id, records: [], want, more: true });
+    const base = serialisedBytes({ type: 'records', id, records: [], want, part: 1e6, parts: 1e6 });
     const budget = this.#opts.maxMessageBytes - base - 16;
     const batches: GameRecord[][] = [[]];
     let used = 0;
@@ -374,7 +377,10 @@ export class ReplicaSync {
       const last = i === batches.length - 1;
       const message: RecordsMessage = { type: 'records', id, records: batch };
       if (last && want !== undefined && want.length > 0) message.want = want;
-      if (!last) message.more = true;
+      if (batches.length > 1) {
+        message.part = i;
+        message.parts = batches.length;
+      }
       if (this.#channel.send(peer, message)) this.#stats.recordsOut += batch.length;
     });
   }
@@ -459,8 +465,12 @@ export class ReplicaSync {
       if (wanted.length > 0) this.#sendRecords(from, message.id, wanted);
     }
     const exchange = this.#exchanges.get(message.id);
-    if (exchange !== undefined && exchange.peer === from && message.more !== true) {
-      this.#partAnswered(message.id);
+    if (exchange !== undefined && exchange.peer === from) {
+      // Count distinct parts: messages may arrive reordered or twice.
+      const got = exchange.received.get(message.id) ?? new Set<number>();
+      exchange.received.set(message.id, got);
+      got.add(message.part ?? 0);
+      if (got.size >= (message.parts ?? 1)) this.#partAnswered(message.id);
     }
   }
 

@@ -12,7 +12,7 @@ import { csrfSync } from 'csrf-sync';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { mountGameRoutes } from './game-routes.js';
-import { mountOpsRoutes } from './ops-routes.js';
+import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
 import { originAllowed } from './origin.js';
 
 declare module 'express-session' {
@@ -135,6 +135,7 @@ export function createWebServer(deps: WebDeps): WebServer {
 
   mountAuthRoutes(app, deps);
   mountGameRoutes(app as unknown as expressWs.Application, deps);
+  mountGameInspector(app, deps, (code) => deps.cluster.record(code));
 
   if (deps.acceptMesh) {
     const accept = deps.acceptMesh;

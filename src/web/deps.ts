@@ -26,6 +26,8 @@ export interface ClusterView {
   state(): string;
   members(): { id: string; address: string; state: string; version: string; lastSeen: number; self: boolean; games: number }[];
   replication(): Record<string, number | string | null>;
+  /** The replicated record of a game (incl. tombstones), for the operator inspector. */
+  record(code: string): unknown;
 }
 
 export interface WebDeps {

@@ -35,6 +35,19 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
   });
 }
 
+/** Full replicated record of one game (owner, epoch, seq, state) for operators and tests. */
+export function mountGameInspector(app: Express, deps: WebDeps, read: (code: string) => unknown): void {
+  app.get('/admin/games/:code.json', (req: Request, res: Response) => {
+    if (!adminAllowed(req, deps)) return void res.status(403).json({ error: 'admin only' });
+    const code = String(req.params.code ?? '').toUpperCase();
+    if (!/^[A-Z]{4}$/.test(code)) return void res.status(400).json({ error: 'a game code is four letters' });
+    const rec = read(code);
+    if (!rec) return void res.status(404).json({ error: `no game ${code} in this node's replica` });
+    res.set('Cache-Control', 'no-store');
+    res.json(rec);
+  });
+}
+
 export function adminAllowed(req: Request, deps: WebDeps): boolean {
   const header = req.get('authorization');
   const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;

@@ -19,7 +19,7 @@ describe('replication protocol', () => {
       { type: 'digest', id: 'a:2', entries: [['KEPS', 2, 'node-a', 3]] },
       { type: 'digest', id: 'a:2', entries: [], from: 'AAAA', to: 'MMMM' },
       { type: 'records', id: 'a:2', records: [good], want: ['ABCD'] },
-      { type: 'records', id: 'a:2', records: [], more: true },
+      { type: 'records', id: 'a:2', records: [], part: 0, parts: 3 },
     ];
     for (const body of bodies) {
       const result = parseMessage(body);

@@ -194,9 +194,9 @@ describe('ReplicaSync anti-entropy', () => {
     );
   });
 
-  it('a late joiner catches up through catchUp(), over many small messages', async () => {
+  it('a late joiner catches up through catchUp(), over many small reordered messages', async () => {
     const options = { maxMessageBytes: 4096 };
-    const { net, nodes } = track(await cluster(['a', 'b'], {}, options));
+    const { net, nodes } = track(await cluster(['a', 'b'], { reorder: 5, duplicate: 0.2, seed: 7 }, options));
     const [a, b] = nodes as [TestNode, TestNode];
     const codes: string[] = [];
     for (let i = 0; codes.length < 300; i++) {
@@ -207,8 +207,10 @@ describe('ReplicaSync anti-entropy', () => {
     a.replica.apply(record('ZZZZ', 1, 'a', 1, { tombstone: true }));
     const c = addNode(net, 'c', options);
     stopAll.push(c);
-    await waitFor(() => c.sync.stats().exchanges > 0);
+    await Promise.resolve(); // links come up; the peer-up exchanges start but are in flight
+    expect(c.sync.stats().exchanges).toBe(2);
     const result = await c.sync.catchUp(2000);
+    // Resolved only once every part of every answer arrived, however they were reordered.
     expect(result.answered.sort()).toEqual(['a', 'b']);
     expect(result.missing).toEqual([]);
     expect(c.replica.size).toBe(new Set(codes).size + 1);
@@ -221,6 +223,32 @@ describe('ReplicaSync anti-entropy', () => {
     expect(c.sync.stats().lastCatchUpMs).not.toBeNull();
     // Nothing was rejected: every message fitted the 4 KiB limit.
     for (const node of [a, b, c]) expect(node.sync.stats().rejectedIn).toBe(0);
+  });
+
+  it('catchUp() waits for every part of a split answer, in whatever order they come', async () => {
+    const net = new MemoryNetwork({ autoDeliver: false });
+    const c = addNode(net, 'c');
+    stopAll.push(c);
+    const peer = net.join('p');
+    const digests: { id: string }[] = [];
+    peer.onMessage((_from, body) => digests.push(body as { id: string }));
+    net.connect('c', 'p');
+    net.deliver(); // c's peer-up digest
+    digests.length = 0;
+    const done = watch(c.sync.catchUp(5000));
+    net.deliver();
+    const id = (digests[0] as { id: string }).id;
+    const part = (n: number) => ({ type: 'records', id, records: [record(n === 0 ? 'AAAA' : 'BBBB', 1, 'p', 0)], part: n, parts: 2 });
+    peer.send('c', part(1));
+    peer.send('c', part(1)); // a duplicate does not count twice
+    net.deliver();
+    await microtasks();
+    expect(done.done).toBe(false);
+    peer.send('c', part(0));
+    net.deliver();
+    await microtasks();
+    expect(done.value).toMatchObject({ answered: ['p'], missing: [] });
+    expect(c.replica.size).toBe(2);
   });
 
   it('catchUp() resolves at its timeout when a peer never answers', async () => {

@@ -1,0 +1,160 @@
+// Runs real Minotaur nodes (node dist/main.js) for tests: each on its own loopback address,
+// with its log captured, and helpers to wait for conditions with a deadline.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const MAIN = join(ROOT, 'dist', 'main.js');
+
+export interface NodeOptions {
+  host?: string;
+  port: number;
+  nodeId?: string;
+  databasePath: string;
+  env?: Record<string, string>;
+}
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export class NodeProcess {
+  readonly child: ChildProcess;
+  readonly lines: LogLine[] = [];
+  readonly raw: string[] = [];
+  exitCode: number | null = null;
+  exitSignal: NodeJS.Signals | null = null;
+  readonly exited: Promise<void>;
+
+  constructor(readonly opts: Required<Pick<NodeOptions, 'host' | 'port'>> & NodeOptions) {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      HOST: opts.host,
+      PORT: String(opts.port),
+      DATABASE_PATH: opts.databasePath,
+      SECRET_KEY_BASE: 'test-secret-key-base-0123456789abcdef0123456789abcdef',
+      PASSWORD_COST: '12',
+      LOGIN_RATE_LIMIT: '1000',
+      LOG_LEVEL: 'info',
+      ...(opts.nodeId ? { NODE_ID: opts.nodeId } : {}),
+      ...opts.env,
+    };
+    this.child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    const onData = (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        this.raw.push(line);
+        if (process.env.MINOTAUR_TEST_LOGS) process.stderr.write(`[${opts.nodeId ?? opts.host}] ${line}\n`);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          /* not JSON (e.g. a config error on stderr) */
+        }
+      }
+    };
+    this.child.stdout?.on('data', onData);
+    this.child.stderr?.on('data', onData);
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.exitCode = code;
+        this.exitSignal = signal;
+        resolve();
+      });
+    });
+  }
+
+  get url(): string {
+    return `http://${this.opts.host}:${this.opts.port}`;
+  }
+
+  get address(): string {
+    return `${this.opts.host}:${this.opts.port}`;
+  }
+
+  get alive(): boolean {
+    return this.exitCode === null && this.exitSignal === null;
+  }
+
+  /** Resolves when /health_check answers 200. */
+  async ready(timeoutMs = 20_000): Promise<void> {
+    await waitFor(
+      async () => {
+        if (!this.alive) throw new Error(`node ${this.address} exited (${this.exitCode ?? this.exitSignal}):\n${this.raw.slice(-20).join('\n')}`);
+        try {
+          const res = await fetch(`${this.url}/health_check`);
+          return res.status === 200;
+        } catch {
+          return false;
+        }
+      },
+      timeoutMs,
+      `node ${this.address} ready`,
+    );
+  }
+
+  hasLog(pred: (l: LogLine) => boolean): boolean {
+    return this.lines.some(pred);
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.alive) this.child.kill(sig);
+  }
+
+  async kill(): Promise<void> {
+    if (this.alive) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+}
+
+export function startNode(opts: NodeOptions): NodeProcess {
+  return new NodeProcess({ host: '127.0.0.1', ...opts });
+}
+
+/** Polls `check` until it returns true (or a truthy value), or throws after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T | false | null | undefined> | T | false | null | undefined, timeoutMs: number, what: string, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as T;
+    } catch (e) {
+      lastError = e;
+      if (e instanceof Error && /exited/.test(e.message)) throw e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A free TCP port (on 127.0.0.1; the same port is then used on every 127.0.0.x). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix = 'minotaur-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}

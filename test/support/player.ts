@@ -1,0 +1,154 @@
+// A scripted player over plain HTTP and WebSocket, as a browser would talk to a node:
+// cookie session, CSRF tokens from forms, the game's live socket with acks.
+
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { waitFor } from './node-process.js';
+
+export interface LiveMessage {
+  raw: string;
+  json: Record<string, unknown> | null;
+}
+
+export class Player {
+  cookie = '';
+  userId: string | null = null;
+
+  constructor(
+    public base: string,
+    readonly username: string,
+    readonly password = 'correct horse battery',
+  ) {}
+
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookie) headers.set('cookie', this.cookie);
+    const res = await fetch(this.base + path, { ...init, headers, redirect: 'manual' });
+    const set = res.headers.getSetCookie();
+    for (const c of set) {
+      const [pair] = c.split(';');
+      if (pair?.startsWith('minotaur.sid=')) this.cookie = pair;
+    }
+    return res;
+  }
+
+  /** GETs a page and returns its HTML and the first CSRF token in it. */
+  async page(path: string): Promise<{ status: number; html: string; csrf: string }> {
+    const res = await this.request(path);
+    const html = await res.text();
+    const m = html.match(/name="_csrf" value="([^"]+)"/);
+    return { status: res.status, html, csrf: m?.[1] ?? '' };
+  }
+
+  async post(path: string, form: Record<string, string>, csrfFrom = path): Promise<Response> {
+    const { csrf } = await this.page(csrfFrom);
+    const body = new URLSearchParams({ _csrf: csrf, ...form });
+    return this.request(path, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  }
+
+  async signup(): Promise<void> {
+    const res = await this.post('/signup', { username: this.username, password: this.password }, '/signup');
+    if (res.status !== 303) throw new Error(`signup of ${this.username} failed: ${res.status} ${await res.text()}`);
+  }
+
+  async login(): Promise<Response> {
+    return this.post('/login', { username: this.username, password: this.password }, '/login');
+  }
+
+  async createGame(): Promise<string> {
+    const res = await this.post('/lobby/games', {}, '/lobby');
+    const loc = res.headers.get('location') ?? '';
+    const m = loc.match(/^\/games\/([A-Z]{4})$/);
+    if (!m) throw new Error(`create failed: ${res.status} ${loc}`);
+    return m[1] as string;
+  }
+
+  async join(code: string): Promise<Response> {
+    return this.post(`/games/${code}/join`, {}, `/games/${code}`);
+  }
+
+  async start(code: string): Promise<Response> {
+    return this.post(`/games/${code}/start`, {}, `/games/${code}`);
+  }
+
+  connect(code: string, opts: { origin?: string | null } = {}): LiveConnection {
+    const url = this.base.replace(/^http/, 'ws') + `/games/${code}/live`;
+    const origin = opts.origin === undefined ? this.base : opts.origin;
+    const headers: Record<string, string> = { cookie: this.cookie };
+    if (origin) headers.origin = origin;
+    return new LiveConnection(new WebSocket(url, { headers }));
+  }
+}
+
+export class LiveConnection {
+  readonly messages: LiveMessage[] = [];
+  closeCode: number | null = null;
+  closeReason = '';
+  readonly opened: Promise<void>;
+  readonly closed: Promise<void>;
+  unexpectedResponse: number | null = null;
+
+  constructor(readonly ws: WebSocket) {
+    this.opened = new Promise((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => {
+        this.unexpectedResponse = res.statusCode ?? null;
+        reject(new Error(`upgrade refused: ${res.statusCode}`));
+      });
+      ws.once('error', reject);
+    });
+    this.opened.catch(() => undefined);
+    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString();
+      resolve();
+    }));
+    ws.on('message', (data) => {
+      const raw = data.toString();
+      let json: Record<string, unknown> | null = null;
+      if (raw.startsWith('{')) {
+        try {
+          json = JSON.parse(raw) as Record<string, unknown>;
+        } catch {
+          json = null;
+        }
+      }
+      this.messages.push({ raw, json });
+    });
+  }
+
+  send(data: string | object): void {
+    this.ws.send(typeof data === 'string' ? data : JSON.stringify(data));
+  }
+
+  /** Sends an action and resolves with the server's ack or error for it. */
+  async act(round: number, kind: 'move' | 'attack' | 'defend', dir?: string, actionId = randomUUID(), timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    this.send({ type: 'act', actionId, round, kind, ...(dir ? { dir } : {}) });
+    return this.reply(actionId, timeoutMs);
+  }
+
+  reply(actionId: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    return waitFor(() => this.messages.find((m) => m.json && m.json.actionId === actionId)?.json ?? null, timeoutMs, `reply to ${actionId}`);
+  }
+
+  /** The latest HTML received for a partial id (e.g. "game-status"). */
+  latestPartial(id: string): string | null {
+    for (let i = this.messages.length - 1; i >= 0; i--) {
+      const raw = this.messages[i]!.raw;
+      const re = new RegExp(`<hx-partial hx-target="#${id}"[^>]*>([\\s\\S]*?)</hx-partial>`);
+      const m = raw.match(re);
+      if (m) return m[1] ?? '';
+    }
+    return null;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** Round number currently shown in a status partial, or 0. */
+export function roundIn(statusHtml: string | null): number {
+  const m = statusHtml?.match(/data-round="(\d+)"/);
+  return m ? Number(m[1]) : 0;
+}
