@@ -1,0 +1,122 @@
+// A single node's lifecycle as an operator sees it: health check, metrics, drain on SIGTERM,
+// and refusing to start on an edited migration or an invalid configuration.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import { TEST_ADMIN_TOKEN } from '../support/admin.js';
+
+const nodes: NodeProcess[] = [];
+function node(opts: Parameters<typeof startNode>[0]): NodeProcess {
+  const n = startNode({ ...opts, env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...opts.env } });
+  nodes.push(n);
+  return n;
+}
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.kill()));
+});
+
+async function status(url: string): Promise<number | 'down'> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 'down';
+  }
+}
+
+describe('node lifecycle', () => {
+  it('answers /health_check 200 when ready, 503 right after SIGTERM, then exits 0', async () => {
+    const dir = tempDir();
+    const n = node({ port: await freePort(), databasePath: join(dir, 'm.db'), env: { DRAIN_WINDOW_MS: '1500' } });
+    await n.ready();
+    const ok = await fetch(`${n.url}/health_check`);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('cache-control')).toContain('no-store');
+    expect(await ok.text()).toBe('ok');
+
+    const t0 = Date.now();
+    n.signal('SIGTERM');
+    // Poll fast: the node keeps serving during its drain window but reports 503.
+    const seen = await waitFor(async () => {
+      const s = await status(`${n.url}/health_check`);
+      if (s === 503) return 'draining';
+      if (s === 'down' && !n.alive) throw new Error('node exited before it was seen draining');
+      return false;
+    }, 5000, '/health_check 503 after SIGTERM', 10);
+    expect(seen).toBe('draining');
+    const res = await fetch(`${n.url}/health_check`).catch(() => null);
+    if (res) {
+      expect(res.status).toBe(503);
+      expect(await res.text()).toMatch(/draining|stopped/);
+    }
+    await waitFor(() => !n.alive, 10_000, 'drained node to exit');
+    expect(n.exitCode).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(n.hasLog((l) => /draining/.test(l.msg))).toBe(true);
+    expect(n.hasLog((l) => /^stopped after/.test(l.msg))).toBe(true);
+  });
+
+  it('exposes minotaur_ metrics in Prometheus format', async () => {
+    const dir = tempDir();
+    const n = node({ port: await freePort(), databasePath: join(dir, 'm.db'), nodeId: 'metrics1' });
+    await n.ready();
+    const res = await fetch(`${n.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const body = await res.text();
+    for (const name of ['minotaur_players_connected', 'minotaur_games_owned', 'minotaur_games_replicated', 'minotaur_actions_total', 'minotaur_rounds_resolved_total', 'minotaur_process_']) {
+      expect(body, name).toContain(name);
+    }
+    expect(body).toMatch(/^# TYPE minotaur_players_connected gauge$/m);
+    expect(body).toMatch(/minotaur_players_connected\{node="metrics1"\} 0/);
+    n.signal('SIGTERM');
+    await n.exited;
+    expect(n.exitCode).toBe(0);
+  });
+
+  it('refuses to start when an applied migration was edited', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'm.db');
+    const port = await freePort();
+    const first = node({ port, databasePath: db, env: { DRAIN_WINDOW_MS: '0' } });
+    await first.ready();
+    first.signal('SIGTERM');
+    await first.exited;
+    expect(first.exitCode).toBe(0);
+
+    // Pretend the file changed after it was applied: the stored checksum no longer matches.
+    const sqlite = new Database(db);
+    const rows = sqlite.prepare('SELECT name, checksum FROM schema_migrations').all() as { name: string; checksum: string }[];
+    expect(rows.map((r) => r.name)).toContain('001_init.sql');
+    sqlite.prepare("UPDATE schema_migrations SET checksum = 'edited-elsewhere' WHERE name = '001_init.sql'").run();
+    sqlite.close();
+
+    const second = node({ port, databasePath: db });
+    await waitFor(() => !second.alive, 15_000, 'node to refuse to start');
+    expect(second.exitCode).not.toBe(0);
+    const all = second.raw.join('\n');
+    expect(all).toMatch(/001_init\.sql was edited/);
+    const fatal = second.lines.find((l) => /was edited/.test(l.msg));
+    expect(fatal?.level).toBe('fatal');
+    expect(await status(`${second.url}/health_check`)).toBe('down');
+  });
+
+  it('exits with code 78 and a clear message on invalid configuration', async () => {
+    const dir = tempDir();
+    const n = node({ port: 4000, databasePath: join(dir, 'm.db'), env: { PORT: 'abc' } });
+    await waitFor(() => !n.alive, 10_000, 'node to exit on bad config');
+    expect(n.exitCode).toBe(78);
+    const out = n.raw.join('\n');
+    expect(out).toContain('invalid configuration');
+    expect(out).toMatch(/PORT/);
+
+    const m = node({ port: 4000, databasePath: join(dir, 'm2.db'), env: { PORT: String(await freePort()), ROUND_SECONDS: '0' } });
+    await waitFor(() => !m.alive, 10_000, 'node to exit on bad ROUND_SECONDS');
+    expect(m.exitCode).toBe(78);
+    expect(m.raw.join('\n')).toMatch(/ROUND_SECONDS/);
+  });
+});

@@ -1,0 +1,38 @@
+// Operator views for tests: the replicated record of a game through /admin/games/:code.json.
+
+import type { GameState } from '../../src/game/types.js';
+
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface AdminRecord {
+  key: string;
+  owner: string;
+  epoch: number;
+  seq: number;
+  schema: number;
+  at: number;
+  state: GameState;
+}
+
+/** The full record of a game as the node at `base` holds it (throws unless 200). */
+export async function adminGame(base: string, code: string, token = TEST_ADMIN_TOKEN): Promise<AdminRecord> {
+  const res = await fetch(`${base}/admin/games/${code}.json`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`admin record of ${code}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as AdminRecord;
+}
+
+/** The parts of a game state that must survive a restart unchanged. */
+export function essence(s: GameState): Record<string, unknown> {
+  return {
+    id: s.id,
+    code: s.code,
+    seed: s.seed,
+    status: s.status,
+    round: s.round,
+    walls: s.walls,
+    minotaur: s.minotaur,
+    players: s.players.map((p) => ({ id: p.id, hp: p.hp, pos: p.pos, alive: p.alive })),
+    submitted: s.submitted,
+    winner: s.winner,
+  };
+}
