@@ -101,6 +101,8 @@ interface Link {
   target?: Target;
   lastMessageAt: number;
   handshakeTimer?: NodeJS.Timeout;
+  /** Terminates a link whose close handshake does not finish (a silent or stopped peer). */
+  killTimer?: NodeJS.Timeout;
   error?: string;
   /** Why we refused it, when we did. */
   refused?: string;
@@ -758,6 +760,8 @@ export class Mesh {
     this.links.delete(link);
     if (link.handshakeTimer) clearTimeout(link.handshakeTimer);
     link.handshakeTimer = undefined;
+    if (link.killTimer) clearTimeout(link.killTimer);
+    link.killTimer = undefined;
     if (phase !== 'up') {
       if (link.target && link.target.dialing === link) {
         link.target.dialing = undefined;
@@ -819,6 +823,11 @@ export class Mesh {
     } catch {
       link.socket.terminate?.();
     }
+    link.killTimer ??= setTimeout(() => {
+      link.killTimer = undefined;
+      if (link.phase !== 'closed') link.socket.terminate?.();
+    }, CLOSE_WAIT_MS);
+    link.killTimer.unref();
   }
 
   // ── dialling ───────────────────────────────────────────────────────────────

@@ -18,7 +18,9 @@ export interface TestDnsServer {
 
 const normalise = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 
-export async function createDnsServer(options: { port?: number } = {}): Promise<TestDnsServer> {
+/** `ttl` is what answers advertise (Swarm's embedded DNS says 600); the server never caches. */
+export async function createDnsServer(options: { port?: number; ttl?: number } = {}): Promise<TestDnsServer> {
+  const ttl = options.ttl ?? 0;
   const records = new Map<string, string[]>();
   let answered = 0;
   const server: UDPServer = createUDPServer((request, send) => {
@@ -34,7 +36,7 @@ export async function createDnsServer(options: { port?: number } = {}): Promise<
             Packet.createResourceFromQuestion(question, {
               type: Packet.TYPE.A,
               class: Packet.CLASS.IN,
-              ttl: 0,
+              ttl,
               address,
             }),
           );

@@ -9,8 +9,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function dns(port?: number): Promise<TestDnsServer> {
-  const server = await createDnsServer(port === undefined ? {} : { port });
+async function dns(port?: number, ttl?: number): Promise<TestDnsServer> {
+  const server = await createDnsServer({ ...(port === undefined ? {} : { port }), ...(ttl === undefined ? {} : { ttl }) });
   cleanups.push(() => server.close());
   return server;
 }
@@ -51,6 +51,15 @@ describe('Discovery', () => {
     await waitFor(() => server.queries() >= asked + 3, 5000, 'more polls');
     expect(changes).toHaveLength(3);
     expect(d.peers()).toEqual(['127.0.0.5:4000']);
+  });
+
+  it('does not cache answers beyond one poll, whatever their TTL', async () => {
+    const server = await dns(undefined, 600);
+    server.setRecords(query, ['127.0.0.3']);
+    const { d } = discovery(server.address);
+    expect(await d.resolveNow()).toEqual(['127.0.0.3:4000']);
+    server.setRecords(query, ['127.0.0.4']);
+    expect(await d.resolveNow()).toEqual(['127.0.0.4:4000']);
   });
 
   it('treats a name with no records as no peers', async () => {
