@@ -123,12 +123,19 @@ export class LiveConnection {
 
   /** Sends an action and resolves with the server's ack or error for it. */
   async act(round: number, kind: 'move' | 'attack' | 'defend', dir?: string, actionId = randomUUID(), timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const since = this.messages.length;
     this.send({ type: 'act', actionId, round, kind, ...(dir ? { dir } : {}) });
-    return this.reply(actionId, timeoutMs);
+    return this.reply(actionId, timeoutMs, since);
   }
 
-  reply(actionId: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    return waitFor(() => this.messages.find((m) => m.json && m.json.actionId === actionId)?.json ?? null, timeoutMs, `reply to ${actionId}`);
+  /** The first reply to `actionId` among the messages received from index `since` on. */
+  reply(actionId: string, timeoutMs = 10_000, since = 0): Promise<Record<string, unknown>> {
+    return waitFor(() => this.messages.slice(since).find((m) => m.json && m.json.actionId === actionId)?.json ?? null, timeoutMs, `reply to ${actionId}`);
+  }
+
+  /** Resolves with the next data-only JSON message (from index `since` on) that matches `pred`. */
+  nextJson(pred: (m: Record<string, unknown>) => boolean, since = 0, timeoutMs = 10_000, what = 'a matching message'): Promise<Record<string, unknown>> {
+    return waitFor(() => this.messages.slice(since).find((m) => m.json && pred(m.json))?.json ?? null, timeoutMs, what);
   }
 
   /** The latest HTML received for a partial id (e.g. "game-status"). */
