@@ -105,6 +105,11 @@ export class MinotaurNode {
 
     const sync = new ReplicaSync({ replica, channel: replicationChannel, logger, now: Date.now });
     this.sync = sync;
+    sync.onChange((_key, _current, _previous, applied) => {
+      // Nodes of one cluster share a clock source closely enough for this to be the lag.
+      if (applied.owner !== config.nodeId) this.metrics.replicationLagSeconds.set(Math.max(0, Date.now() - applied.at) / 1000);
+    });
+    const counted = { opsIn: 0, opsOut: 0, msgIn: 0, msgOut: 0 };
     const mesh = this.mesh;
     const sessions = new GameSessions({
       nodeId: config.nodeId,
@@ -184,8 +189,16 @@ export class MinotaurNode {
         if (mesh) {
           const st = mesh.stats();
           this.metrics.meshPeers.set(st.peers);
+          this.metrics.meshMessages.inc({ direction: 'in' }, st.messagesIn - counted.msgIn);
+          this.metrics.meshMessages.inc({ direction: 'out' }, st.messagesOut - counted.msgOut);
+          counted.msgIn = st.messagesIn;
+          counted.msgOut = st.messagesOut;
         }
         const s = sync.stats();
+        this.metrics.replicationOps.inc({ direction: 'in' }, s.opsIn - counted.opsIn);
+        this.metrics.replicationOps.inc({ direction: 'out' }, s.opsOut - counted.opsOut);
+        counted.opsIn = s.opsIn;
+        counted.opsOut = s.opsOut;
         if (s.lastCatchUpMs !== null) this.metrics.catchUpSeconds.set(s.lastCatchUpMs / 1000);
       },
     });

@@ -164,6 +164,7 @@ export class Mesh {
   private readonly targets = new Map<string, Target>();
   private readonly channels = new Map<string, ChannelHandlers>();
   private readonly refusalsLogged = new Map<string, number>();
+  private readonly waiters = new Set<() => void>();
   private nextLinkId = 1;
   private tickTimer: NodeJS.Timeout | undefined;
   private lastTickAt: number;
@@ -257,6 +258,7 @@ export class Mesh {
     ]);
     if (waitTimer) clearTimeout(waitTimer);
     for (const link of this.links) link.socket.terminate?.();
+    this.notifyWaiters();
     this.logger.info({}, 'mesh stopped');
   }
 
@@ -302,6 +304,42 @@ export class Mesh {
     const target = this.ensureTarget(address);
     target.manual = true;
     this.ensureDial(target);
+  }
+
+  /**
+   * Resolves once every address has an authenticated link (or turned out to be ourselves), or
+   * when timeoutMs passes: how startup knows it joined the peers DNS returned.
+   */
+  waitForPeers(addresses: string[], timeoutMs: number): Promise<{ joined: string[]; missing: string[] }> {
+    const split = () => {
+      const missing = addresses.filter((a) => !this.linkedTo(a));
+      return { joined: addresses.filter((a) => !missing.includes(a)), missing };
+    };
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = (force: boolean): void => {
+        const result = split();
+        if (!force && result.missing.length > 0 && !this.stopped) return;
+        if (timer) clearTimeout(timer);
+        this.waiters.delete(waiter);
+        resolve(result);
+      };
+      const waiter = (): void => check(false);
+      this.waiters.add(waiter);
+      timer = setTimeout(() => check(true), timeoutMs);
+      timer.unref();
+      check(false);
+    });
+  }
+
+  private linkedTo(address: string): boolean {
+    if (address === this.address) return true;
+    const target = this.targets.get(address);
+    return target !== undefined && (target.self || this.connected(target.peerId));
+  }
+
+  private notifyWaiters(): void {
+    for (const waiter of [...this.waiters]) waiter();
   }
 
   /** Handles an inbound mesh WebSocket (mounted by the web layer on `path`). */
@@ -677,6 +715,7 @@ export class Mesh {
       existing.member.schemas = [...hello.schemas];
       this.updateState(existing, hello.state);
       this.sendHeartbeat(existing, now);
+      this.notifyWaiters();
       return;
     }
     const peer: Peer = {
@@ -700,6 +739,7 @@ export class Mesh {
     );
     this.sendHeartbeat(peer, now);
     this.emit('up', peer.member);
+    this.notifyWaiters();
   }
 
   /**
@@ -863,6 +903,7 @@ export class Mesh {
     this.counters.dialFailures++;
     if (this.stopped || target.self || code === CloseCode.selfConnection) {
       target.self ||= code === CloseCode.selfConnection;
+      this.notifyWaiters();
       return;
     }
     if (!this.wanted(target)) {

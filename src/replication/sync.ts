@@ -91,6 +91,9 @@ export interface ReplicaSyncStats {
 
 interface PendingWrite {
   key: string;
+  /** Peers the op was sent to; only their acks count. */
+  sentTo: ReadonlySet<string>;
+  /** Of those, the ones still live and silent. */
   waiting: Set<string>;
   timer: NodeJS.Timeout;
   resolve: (outcome: WriteOutcome) => void;
@@ -224,7 +227,7 @@ export class ReplicaSync {
 
     return new Promise<WriteOutcome>((resolve) => {
       const timer = setTimeout(() => this.#ackTimeout(id), this.#opts.ackTimeoutMs);
-      this.#writes.set(id, { key: record.key, waiting: new Set(sent), timer, resolve });
+      this.#writes.set(id, { key: record.key, sentTo: new Set(sent), waiting: new Set(sent), timer, resolve });
     });
   }
 
@@ -426,7 +429,7 @@ export class ReplicaSync {
   #receiveAck(from: string, message: AckMessage): void {
     this.#stats.acksIn++;
     const pending = this.#writes.get(message.id);
-    if (pending === undefined) {
+    if (pending === undefined || !pending.sentTo.has(from)) {
       this.#logger.debug({ peer: from, id: message.id }, 'late or unknown ack ignored');
       return;
     }

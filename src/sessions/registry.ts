@@ -70,6 +70,8 @@ export class GameSessions {
   /** When this node first noticed each missing owner. */
   private readonly missingSince = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeping = false;
+  private readonly warnedUnreadable = new Set<string>();
   private nextId = 0;
   private readonly d: Required<SessionsDeps>;
 
@@ -440,36 +442,59 @@ export class GameSessions {
    * node runs the same pure placement over the same membership, so exactly one adopts.
    */
   sweep(): void {
-    if (this.d.selfState() !== 'ready') return;
+    if (this.d.selfState() !== 'ready' || this.sweeping) return;
     const now = this.d.now();
     const live = new Set(this.d.channel.peers().map((p) => p.id));
     const seenMissing = new Set<string>();
     const candidates = this.candidates();
+    const mine: string[] = [];
     for (const rec of this.d.replica.live()) {
       if (rec.owner === this.d.nodeId) {
         // Ours by the replica but not running here: an earlier run of this node id owned it.
-        if (!this.owned.get(rec.key)?.running) this.considerOrphan(rec, now, candidates, seenMissing);
+        if (!this.owned.get(rec.key)?.running && this.isOrphanForMe(rec, now, candidates, seenMissing)) mine.push(rec.key);
         continue;
       }
       if (live.has(rec.owner)) continue;
-      this.considerOrphan(rec, now, candidates, seenMissing);
+      if (this.isOrphanForMe(rec, now, candidates, seenMissing)) mine.push(rec.key);
     }
     for (const id of [...this.missingSince.keys()]) if (live.has(id)) this.missingSince.delete(id);
+    if (mine.length === 0) return;
+    this.sweeping = true;
+    void this.takeOver(mine).finally(() => {
+      this.sweeping = false;
+    });
   }
 
-  private considerOrphan(rec: GameRecord, now: number, candidates: Candidate[], seen: Set<string>): void {
+  /**
+   * Adopts orphaned games. First asks every surviving peer for what it holds: the last write
+   * of the dead owner may have reached only one of them, and an acknowledged action must not
+   * be lost because the adopter happened to miss it.
+   */
+  private async takeOver(keys: string[]): Promise<void> {
+    if (this.d.channel.peers().length > 0) await this.d.sync.catchUp(1500);
+    for (const key of keys) {
+      const rec = this.d.replica.get(key);
+      if (!rec?.state || this.owned.get(key)?.running) continue;
+      if (rec.owner !== this.d.nodeId && this.isLivePeer(rec.owner)) continue;
+      await this.adopt(rec, 'takeover');
+    }
+  }
+
+  private isOrphanForMe(rec: GameRecord, now: number, candidates: Candidate[], seen: Set<string>): boolean {
     if (!seen.has(rec.owner)) {
       seen.add(rec.owner);
       if (!this.missingSince.has(rec.owner)) this.missingSince.set(rec.owner, now);
     }
     const since = this.missingSince.get(rec.owner) ?? now;
-    if (rec.owner !== this.d.nodeId && now - since < this.d.orphanGraceMs) return;
-    const ranked = rankFor(rec.key, candidates.filter((c) => c.id !== rec.owner || c.id === this.d.nodeId), rec.schema);
-    if (ranked[0] !== this.d.nodeId) {
-      if (ranked.length === 0) this.d.logger.warn({ game: rec.key, schema: rec.schema }, `game ${rec.key}: no ready node can read schema ${rec.schema}; leaving it`);
-      return;
+    if (rec.owner !== this.d.nodeId && now - since < this.d.orphanGraceMs) return false;
+    const ranked = rankFor(rec.key, candidates, rec.schema);
+    if (ranked.length === 0) {
+      if (this.warnedUnreadable.has(rec.key)) return false;
+      this.warnedUnreadable.add(rec.key);
+      this.d.logger.warn({ game: rec.key, schema: rec.schema }, `game ${rec.key}: no ready node can read schema ${rec.schema}; leaving it`);
+      return false;
     }
-    void this.adopt(rec, 'takeover');
+    return ranked[0] === this.d.nodeId;
   }
 
   /** Cold start: resumes games from SQLite snapshots that no replica knows a newer version of. */
