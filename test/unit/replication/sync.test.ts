@@ -299,6 +299,32 @@ describe('ReplicaSync anti-entropy', () => {
 });
 
 describe('ReplicaSync against bad peers', () => {
+  it('counts only acks from peers the op was sent to', async () => {
+    const net = new MemoryNetwork({ autoDeliver: false });
+    const a = addNode(net, 'a');
+    stopAll.push(a);
+    const spy = net.join('spy');
+    const rogue = net.join('rogue');
+    net.connect('a', 'spy');
+    const ops: { id: string }[] = [];
+    spy.onMessage((_from, body) => {
+      if ((body as { type: string }).type === 'op') ops.push(body as { id: string });
+    });
+    while (net.pending > 0) net.deliver();
+    const w = watch(a.sync.write(record('KEPS', 1, 'a', 1)));
+    net.deliver();
+    const id = (ops[0] as { id: string }).id;
+    net.connect('a', 'rogue');
+    rogue.send('a', { type: 'ack', id, result: 'applied' });
+    while (net.pending > 0) net.deliver();
+    await microtasks();
+    expect(w.done).toBe(false);
+    spy.send('a', { type: 'ack', id, result: 'duplicate' });
+    net.deliver();
+    await microtasks();
+    expect(w.value).toEqual({ kind: 'acked', acked: ['spy'] });
+  });
+
   it('drops malformed, unknown, oversized and stale messages with a log line, state intact', async () => {
     const net = new MemoryNetwork();
     const a = addNode(net, 'a', { maxMessageBytes: 8192, ackTimeoutMs: 20 });
