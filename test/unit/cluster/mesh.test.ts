@@ -21,10 +21,11 @@ interface Events {
   messages: { from: string; body: unknown }[];
 }
 
-async function node(nodeId: string, options: Partial<MeshOptions> = {}) {
+async function node(nodeId: string, options: Partial<MeshOptions> = {}, advertise?: (port: number) => string) {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/_cluster/mesh', maxPayload: MAX_FRAME_BYTES });
   await once(wss, 'listening');
-  const address = `127.0.0.1:${(wss.address() as AddressInfo).port}`;
+  const listening = `127.0.0.1:${(wss.address() as AddressInfo).port}`;
+  const address = advertise ? advertise((wss.address() as AddressInfo).port) : listening;
   const logger = recordingLogger();
   const mesh = new Mesh({
     nodeId,
@@ -51,7 +52,7 @@ async function node(nodeId: string, options: Partial<MeshOptions> = {}) {
     for (const client of wss.clients) client.terminate();
     await new Promise((resolve) => wss.close(resolve));
   });
-  return { mesh, logger, wss, address, events, channel };
+  return { mesh, logger, wss, address, listening, events, channel };
 }
 
 const peerIds = (mesh: Mesh) => mesh.channel('test').peers().map((p) => p.id).sort();
@@ -231,6 +232,30 @@ describe('Mesh', () => {
     for (const client of a.wss.clients) client.terminate();
     await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1 && a.mesh.stats().links === 1, 5000, 'relinked');
     expect(a.events.down).toEqual([]);
+  });
+
+  it('waits for the peers DNS returned, reporting the ones it could not reach', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const c = await node('c');
+    const dead = '127.0.0.1:1';
+    a.mesh.setPeers([b.address, c.address]);
+    expect(await a.mesh.waitForPeers([b.address, c.address, a.address], 5000)).toEqual({
+      joined: [b.address, c.address, a.address],
+      missing: [],
+    });
+    a.mesh.setPeers([b.address, c.address, dead]);
+    expect(await a.mesh.waitForPeers([b.address, dead], 300)).toEqual({ joined: [b.address], missing: [dead] });
+  });
+
+  it('recognises its own address behind another name and stops dialling it', async () => {
+    // Advertised by name, listed by DNS by IP (as with HOST=0.0.0.0 in a container).
+    const a = await node('a', {}, (port) => `a.internal:${port}`);
+    const alias = a.listening;
+    a.mesh.setPeers([alias]);
+    expect(await a.mesh.waitForPeers([alias], 5000)).toEqual({ joined: [alias], missing: [] });
+    expect(peerIds(a.mesh)).toEqual([]);
+    expect(a.events.up).toEqual([]);
   });
 
   it('says bye on stop: the peer is down at once, and every link and timer is gone', async () => {
