@@ -235,7 +235,8 @@ export class ReplicaSync {
   async catchUp(timeoutMs: number): Promise<CatchUpResult> {
     const started = this.#now();
     const peers = this.#channel.peers().map((p) => p.id);
-    const answers = await Promise.all(peers.map((peer) => this.#exchange(peer, timeoutMs)));
+    const digest = this.replica.digest();
+    const answers = await Promise.all(peers.map((peer) => this.#exchange(peer, timeoutMs, digest)));
     const ms = this.#now() - started;
     this.#stats.lastCatchUpMs = ms;
     this.#stats.lastCatchUpAt = this.#now();
@@ -264,9 +265,9 @@ export class ReplicaSync {
 
   #antiEntropyTick(): void {
     const busy = new Set([...this.#exchanges.values()].map((e) => e.peer));
-    for (const peer of this.#channel.peers()) {
-      if (!busy.has(peer.id)) void this.#exchange(peer.id, this.#opts.antiEntropyMs);
-    }
+    const idle = this.#channel.peers().filter((peer) => !busy.has(peer.id));
+    const digest = idle.length > 0 ? this.replica.digest() : [];
+    for (const peer of idle) void this.#exchange(peer.id, this.#opts.antiEntropyMs, digest);
     const dropped = this.compact();
     if (dropped.length > 0) this.#logger.debug({ keys: dropped }, `compacted ${dropped.length} tombstones`);
   }
@@ -308,9 +309,9 @@ export class ReplicaSync {
   // ── anti-entropy ───────────────────────────────────────────────────────────────────────
 
   /** Sends our digest to one peer (in key ranges that each fit a message). */
-  #exchange(peer: string, timeoutMs: number): Promise<boolean> {
+  #exchange(peer: string, timeoutMs: number, digest?: DigestEntry[]): Promise<boolean> {
     if (this.#stopped) return Promise.resolve(false);
-    const entries = this.replica.digest();
+    const entries = digest ?? this.replica.digest();
     const perMessage = Math.max(
       1,
       Math.floor((this.#opts.maxMessageBytes - ENVELOPE_BYTES) / DIGEST_ENTRY_BYTES),
