@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { MemoryNetwork } from '../../../src/replication/memory-network.js';
 import { compareVersion, type GameRecord } from '../../../src/replication/record.js';
 import type { WriteOutcome } from '../../../src/replication/sync.js';
-import { addNode, cluster, contents, record, waitFor, type TestNode } from './helpers.js';
+import { addNode, cluster, contents, record, type TestNode } from './helpers.js';
 
 const stopAll: TestNode[] = [];
 afterEach(() => {
