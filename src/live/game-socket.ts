@@ -53,7 +53,9 @@ export class GameLiveSocket {
   ) {}
 
   start(): void {
-    this.wire.on('message', (data, isBinary) => void this.onMessage(data, isBinary === true));
+    // ws@8 says whether a frame was binary; ws@7 (under express-ws) does not, but hands text
+    // frames over as strings and binary frames as Buffers.
+    this.wire.on('message', (data, isBinary) => void this.onMessage(data, isBinary === true || (isBinary === undefined && typeof data !== 'string')));
     this.wire.on('close', () => this.dispose());
     this.wire.on('error', (err) => this.deps.logger.debug({ err: err.message, code: this.code }, 'game socket error'));
     this.unsubscribe = this.deps.source.subscribe((code) => {
