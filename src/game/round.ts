@@ -62,6 +62,7 @@ export function resolveRound(state: GameState, now: number): GameState {
     }
     const dealt = defending.has(victim.id) ? 0 : ATTACK_DAMAGE;
     damage.set(victim.id, (damage.get(victim.id) ?? 0) + dealt);
+    p.dealt = (p.dealt ?? 0) + dealt;
     events.push({ kind: 'attack', actor: p.id, target: victim.id, at, damage: dealt });
   }
   for (const p of players) {

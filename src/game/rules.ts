@@ -119,6 +119,7 @@ export function startGame(state: GameState, playerId: PlayerId, now: number): Ru
   const players = state.players.map((p, i) => ({
     ...p,
     hp: START_HP,
+    dealt: 0,
     alive: true,
     eliminatedRound: null,
     pos: { ...chosen[order[i]!]! },
@@ -184,7 +185,7 @@ function newPlayer(who: { id: PlayerId; name: string }, color: number, starts: r
   // While the game is open a character waits on the start tile of its colour (a lobby preview);
   // startGame deals the real start tiles.
   const pos = starts[color % starts.length] ?? LAIR;
-  return { id: who.id, name: who.name, color, hp: START_HP, pos: { ...pos }, alive: true, eliminatedRound: null };
+  return { id: who.id, name: who.name, color, hp: START_HP, pos: { ...pos }, alive: true, eliminatedRound: null, dealt: 0 };
 }
 
 function same(state: GameState): RuleResult {

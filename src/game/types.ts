@@ -1,7 +1,7 @@
 // The shape of a game: plain, serialisable data that the pure rules transform and the
 // replicated store ships between nodes. Bump GAME_SCHEMA when this shape changes.
 
-export const GAME_SCHEMA = 1;
+export const GAME_SCHEMA = 2;
 
 export const MIN_PLAYERS = 2;
 export const MAX_PLAYERS = 8;
@@ -39,6 +39,8 @@ export interface Player {
   pos: Hex;
   alive: boolean;
   eliminatedRound: number | null;
+  /** Damage this character dealt to other characters (schema 2). */
+  dealt: number;
 }
 
 export interface Minotaur {

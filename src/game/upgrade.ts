@@ -6,7 +6,14 @@ import { GAME_SCHEMA, type GameState } from './types.js';
 type Step = (old: Record<string, unknown>) => Record<string, unknown>;
 
 /** STEPS[n] lifts a state of schema n to schema n + 1. */
-const STEPS: Record<number, Step> = {};
+const STEPS: Record<number, Step> = {
+  // Schema 2 counts the damage each character dealt, for the end-of-game screens. Games that
+  // started under schema 1 begin counting when they are upgraded.
+  1: (old) => ({
+    ...old,
+    players: (old.players as Record<string, unknown>[]).map((p) => ({ ...p, dealt: typeof p.dealt === 'number' ? p.dealt : 0 })),
+  }),
+};
 
 export function readableSchemas(): number[] {
   return Array.from({ length: GAME_SCHEMA }, (_, i) => i + 1);

@@ -64,6 +64,7 @@ export interface PlayerRow {
   me: boolean;
   submitted: boolean;
   creator: boolean;
+  dealt: number;
   eliminatedRound: number | null;
 }
 
@@ -130,6 +131,7 @@ function playerRow(g: GameState, p: Player, viewer: string | null): PlayerRow {
     me: p.id === viewer,
     submitted: g.status === 'playing' && g.submitted[p.id] !== undefined,
     creator: p.id === g.createdBy,
+    dealt: p.dealt ?? 0,
     eliminatedRound: p.eliminatedRound,
   };
 }
