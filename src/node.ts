@@ -248,12 +248,8 @@ export class MinotaurNode {
     mesh.setPeers(peers);
     discovery.start();
     // Wait (bounded) until every address DNS gave us answered the handshake.
-    const deadline = Date.now() + Math.max(2000, config.cluster.peerDownMs);
-    while (Date.now() < deadline) {
-      const up = new Set(mesh.members().filter((m) => m.id !== config.nodeId).map((m) => m.address));
-      if (peers.every((p) => up.has(p))) break;
-      await sleep(50);
-    }
+    const joined = await mesh.waitForPeers(peers, Math.max(2000, config.cluster.peerDownMs));
+    if (joined.missing.length) logger.warn({ missing: joined.missing }, `peers named by DNS did not answer: ${joined.missing.join(', ')}`);
     const result = await this.sync!.catchUp(Math.max(2000, config.cluster.peerDownMs));
     logger.info({ peers: result.answered, missing: result.missing, ms: result.ms }, `joined the cluster: ${result.answered.length} peers, caught up in ${result.ms} ms`);
   }
@@ -285,7 +281,7 @@ export class MinotaurNode {
     this.setState('stopped');
     this.sessions?.stop();
     this.discovery?.stop();
-    this.mesh?.stop();
+    await this.mesh?.stop();
     this.sync?.stop();
     this.sessionStore?.stop();
     const server = this.web?.server;
