@@ -54,7 +54,8 @@ export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
   host: string;
-  advertiseHost: string;
+  /** Address peers reach this node at; null means "work it out at start" (see cluster/advertise). */
+  advertiseHost: string | null;
   nodeId: string;
   secretKeyBase: string;
   databasePath: string;
@@ -121,7 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.NODE_ENV === 'production' && e.PASSWORD_COST < 17) {
     throw new ConfigError('invalid configuration:\n  PASSWORD_COST: may not be lowered below 17 (OWASP) in production');
   }
-  const advertiseHost = e.ADVERTISE_ADDRESS ?? (e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST);
+  const advertiseHost = e.ADVERTISE_ADDRESS ?? (e.HOST === '0.0.0.0' || e.HOST === '::' ? null : e.HOST);
   let trustProxy: string | boolean = false;
   if (e.TRUST_PROXY !== undefined) {
     trustProxy = e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : e.TRUST_PROXY;

@@ -5,6 +5,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { Config } from './config.js';
+import { chooseAdvertiseHost } from './cluster/advertise.js';
 import { Discovery } from './cluster/discovery.js';
 import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
@@ -58,8 +59,10 @@ export class MinotaurNode {
     this.mesh?.setState(next);
   }
 
+  private advertiseHost = '127.0.0.1';
+
   get address(): string {
-    return `${this.config.advertiseHost}:${this.port}`;
+    return `${this.advertiseHost}:${this.port}`;
   }
 
   get port(): number {
@@ -81,12 +84,13 @@ export class MinotaurNode {
 
     const replica = new Replica();
     const clustered = config.cluster.query !== null;
+    this.advertiseHost = config.advertiseHost ?? (clustered ? await chooseAdvertiseHost(config, logger) : '127.0.0.1');
     let replicationChannel: MeshChannel;
     let sessionsChannel: MeshChannel;
     if (clustered) {
       this.mesh = new Mesh({
         nodeId: config.nodeId,
-        address: `${config.advertiseHost}:${config.port}`,
+        address: `${this.advertiseHost}:${config.port}`,
         secret: config.cluster.secret as string,
         version: config.version,
         schemas: readableSchemas(),
@@ -94,7 +98,7 @@ export class MinotaurNode {
         heartbeatMs: config.cluster.heartbeatMs,
         downAfterMs: config.cluster.peerDownMs,
         initialState: 'starting',
-        ...(config.host !== '0.0.0.0' && config.host !== '::' ? { localAddress: config.advertiseHost } : {}),
+        ...(config.host !== '0.0.0.0' && config.host !== '::' ? { localAddress: this.advertiseHost } : {}),
       });
       replicationChannel = this.mesh.channel('replication');
       sessionsChannel = this.mesh.channel(SESSIONS_CHANNEL);

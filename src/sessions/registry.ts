@@ -200,12 +200,15 @@ export class GameSessions {
         return { ok: true, duplicate: true };
       }
       let next = r.state;
+      const before = next;
       // Everyone has acted: resolve now, in the same write, instead of waiting for the deadline.
       if (command.kind === 'act' && isRoundDue(next, now) && this.d.clockHealthy()) {
         next = resolveRound(next, now);
         this.d.metrics.rounds.inc();
       }
+      const epoch = game.record.epoch;
       const out = await this.commit(game, next);
+      if (next !== before) this.logResolved(game.key, epoch, before, out);
       if (out !== 'ok') return this.writeFailure(out);
       return { ok: true, duplicate: false };
     });
@@ -270,11 +273,19 @@ export class GameSessions {
         return;
       }
       this.d.metrics.rounds.inc();
+      const epoch = game.record.epoch;
       const out = await this.commit(game, resolveRound(state, now));
+      this.logResolved(game.key, epoch, state, out);
       if (out === 'unconfirmed' && game.running) {
         this.d.logger.warn({ game: game.key, round: state.round }, `round ${state.round} of ${game.key} resolved but not yet confirmed by a peer`);
       }
     });
+  }
+
+  /** Debug trace of every round resolution (tests check that no round resolves twice). */
+  private logResolved(key: string, epoch: number, state: GameState, outcome: string): void {
+    const applied = Object.fromEntries(Object.entries(state.submitted).map(([id, a]) => [id, a.id]));
+    this.d.logger.debug({ game: key, round: state.round, epoch, outcome, applied }, `round ${state.round} of ${key} resolved (epoch ${epoch})`);
   }
 
   private recordResult(state: GameState): void {

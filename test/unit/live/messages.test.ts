@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_MESSAGE_BYTES, parseLiveMessage } from '../../../src/live/messages.js';
+
+const act = { type: 'act', actionId: '0b6c2a52-5f1e-4b8a', round: 3, kind: 'move', dir: 'ne' };
+
+describe('parseLiveMessage', () => {
+  it('accepts a well-formed action', () => {
+    const r = parseLiveMessage(JSON.stringify(act));
+    expect(r.ok).toBe(true);
+  });
+
+  it.each([
+    ['not JSON', '{oops', 'malformed'],
+    ['no type', '{"round":1}', 'malformed'],
+    ['an array', '[1,2]', 'malformed'],
+    ['an unknown type', '{"type":"teleport"}', 'unknown-type'],
+    ['a move without a direction', JSON.stringify({ ...act, dir: undefined }), 'invalid'],
+    ['an unknown direction', JSON.stringify({ ...act, dir: 'up' }), 'invalid'],
+    ['an extra field (e.g. a game or player id)', JSON.stringify({ ...act, playerId: '7' }), 'invalid'],
+    ['a negative round', JSON.stringify({ ...act, round: -1 }), 'invalid'],
+    ['a short action id', JSON.stringify({ ...act, actionId: 'x' }), 'invalid'],
+  ])('refuses %s with a clear message', (_what, text, code) => {
+    const r = parseLiveMessage(text);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.code).toBe(code);
+      expect(r.message).toMatch(/[A-Za-z].*\./);
+    }
+  });
+
+  it('refuses oversized and binary messages before parsing them', () => {
+    const big = JSON.stringify({ ...act, pad: 'x'.repeat(MAX_MESSAGE_BYTES) });
+    const r = parseLiveMessage(big);
+    expect(r.ok === false && r.code).toBe('too-large');
+    const b = parseLiveMessage(Buffer.from(JSON.stringify(act)), true);
+    expect(b.ok === false && b.code).toBe('binary');
+  });
+});
