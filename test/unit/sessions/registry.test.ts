@@ -1,0 +1,221 @@
+// GameSessions over in-memory networks: forwarding, acknowledgement after replication,
+// handoff, takeover, fencing and cold start, with real rules and a real replica.
+
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NodeState } from '../../../src/cluster/types.js';
+import type { Snapshot, StoredSnapshot } from '../../../src/db/snapshots.js';
+import { readableSchemas } from '../../../src/game/upgrade.js';
+import { createMetrics } from '../../../src/metrics.js';
+import { compareVersion } from '../../../src/replication/record.js';
+import { MemoryNetwork } from '../../../src/replication/memory-network.js';
+import { Replica } from '../../../src/replication/replica.js';
+import { ReplicaSync } from '../../../src/replication/sync.js';
+import { GameSessions } from '../../../src/sessions/registry.js';
+
+const logger = pino({ level: 'silent' });
+
+class MemorySnapshots {
+  rows = new Map<string, StoredSnapshot>();
+  save(s: Snapshot): boolean {
+    const held = this.rows.get(s.code);
+    if (held && compareVersion(held, s) >= 0) return false;
+    this.rows.set(s.code, { ...s, state: structuredClone(s.state), updatedAt: Date.now() });
+    return true;
+  }
+  all(): StoredSnapshot[] {
+    return [...this.rows.values()];
+  }
+  remove(code: string, gameId: string): boolean {
+    if (this.rows.get(code)?.gameId !== gameId) return false;
+    return this.rows.delete(code);
+  }
+}
+
+interface TestNode {
+  id: string;
+  state: NodeState;
+  replica: Replica;
+  sync: ReplicaSync;
+  sessions: GameSessions;
+  results: unknown[];
+}
+
+let codes = 0;
+const nets: MemoryNetwork[] = [];
+const nodes: TestNode[] = [];
+
+function cluster(ids: string[], snapshots = new MemorySnapshots()) {
+  const repl = new MemoryNetwork();
+  const sess = new MemoryNetwork();
+  nets.push(repl, sess);
+  const made = ids.map((id) => {
+    const member = { schemas: readableSchemas(), state: 'ready' as NodeState };
+    const replica = new Replica();
+    const sync = new ReplicaSync({ replica, channel: repl.join(id, member), logger, now: Date.now, ackTimeoutMs: 300 });
+    const node: TestNode = { id, state: 'ready', replica, sync, sessions: null as never, results: [] };
+    node.sessions = new GameSessions({
+      nodeId: id,
+      replica,
+      sync,
+      channel: sess.join(id, member),
+      results: { record: (r) => (node.results.push(r), true) },
+      snapshots,
+      logger,
+      metrics: createMetrics(id),
+      now: Date.now,
+      random: { code: () => ['KEPS', 'ABCD', 'QWER', 'ZXCV', 'MNOP'][codes++ % 5]!, seed: () => 7, id: () => `game-${codes}` },
+      roundMs: 60_000,
+      selfState: () => node.state,
+      clockHealthy: () => true,
+      orphanGraceMs: 0,
+      forwardTimeoutMs: 500,
+      commandDeadlineMs: 2000,
+    });
+    sync.start();
+    nodes.push(node);
+    return node;
+  });
+  return { nodes: made, repl, sess, snapshots };
+}
+
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+afterEach(() => {
+  for (const n of nodes.splice(0)) {
+    n.sessions.stop();
+    n.sync.stop();
+  }
+  for (const net of nets.splice(0)) net.close();
+  codes = 0;
+});
+
+async function startedGame(c: ReturnType<typeof cluster>) {
+  await new Promise((r) => setTimeout(r, 5)); // peers meet
+  const [a, b] = c.nodes as [TestNode, TestNode];
+  const created = await a.sessions.create({ id: '1', name: 'ariadne' });
+  if (!created.ok) throw new Error(created.message);
+  const code = created.code;
+  expect(await b.sessions.execute(code, { kind: 'join', player: { id: '2', name: 'theseus' } })).toEqual({ ok: true, duplicate: false });
+  expect(await a.sessions.execute(code, { kind: 'start', playerId: '1' })).toEqual({ ok: true, duplicate: false });
+  return code;
+}
+
+describe('GameSessions', () => {
+  it('forwards a command to the owner and acknowledges only once another node holds it', async () => {
+    const c = cluster(['n1', 'n2', 'n3']);
+    const code = await startedGame(c);
+    const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
+    const r = await n3.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0001', round: 1, kind: 'defend' } });
+    expect(r).toEqual({ ok: true, duplicate: false });
+    // At the moment of the ack, some node other than the owner already holds the action.
+    const holders = [n2, n3].filter((n) => n.replica.get(code)?.state?.submitted['2']?.id === 'act-0001');
+    expect(holders.length).toBeGreaterThan(0);
+    expect(n1.replica.get(code)?.owner).toBe('n1');
+    // The same action again is recognised, from any node.
+    expect(await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0001', round: 1, kind: 'defend' } })).toEqual({ ok: true, duplicate: true });
+  });
+
+  it('resolves the round at once when every living player has acted, exactly once', async () => {
+    const c = cluster(['n1', 'n2']);
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-b1', round: 1, kind: 'defend' } });
+    await n1.sessions.execute(code, { kind: 'act', playerId: '1', action: { id: 'act-a1', round: 1, kind: 'defend' } });
+    await until(() => n2.sessions.game(code)?.round === 2);
+    expect(n1.sessions.game(code)?.previous).toEqual({ '1': 'act-a1', '2': 'act-b1' });
+    // A late resend of a round-1 action is a duplicate, not an error and not a round-2 action.
+    expect(await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-b1', round: 1, kind: 'defend' } })).toEqual({ ok: true, duplicate: true });
+    expect(n1.sessions.game(code)?.submitted).toEqual({});
+  });
+
+  it('hands every game to a ready peer on drain: higher epoch, same round and deadline', async () => {
+    const c = cluster(['n1', 'n2', 'n3']);
+    const code = await startedGame(c);
+    const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
+    await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0002', round: 1, kind: 'defend' } });
+    const before = n1.replica.get(code)!;
+    n1.state = 'draining';
+    c.sess.setState('n1', 'draining');
+    c.repl.setState('n1', 'draining');
+    expect(await n1.sessions.handOffAll()).toEqual({ handed: 1, kept: 0 });
+    const after = n1.replica.get(code)!;
+    expect(['n2', 'n3']).toContain(after.owner);
+    expect(after.epoch).toBe(before.epoch + 1);
+    expect(after.state?.round).toBe(before.state?.round);
+    expect(after.state?.deadline).toBe(before.state?.deadline);
+    expect(after.state?.submitted['2']?.id).toBe('act-0002');
+    expect(n1.sessions.ownedCodes()).toEqual([]);
+    const successor = after.owner === 'n2' ? n2 : n3;
+    expect(successor.sessions.ownedCodes()).toEqual([code]);
+    // Commands sent to the old node now reach the successor.
+    expect(await n1.sessions.execute(code, { kind: 'act', playerId: '1', action: { id: 'act-0003', round: 1, kind: 'defend' } })).toEqual({ ok: true, duplicate: false });
+  });
+
+  it('takes over the games of a crashed owner on exactly one survivor, and fences the old owner when it returns', async () => {
+    const c = cluster(['n1', 'n2', 'n3']);
+    const code = await startedGame(c);
+    const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
+    await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0009', round: 1, kind: 'defend' } });
+    const epoch = n2.replica.get(code)!.epoch;
+    c.repl.disconnect('n1');
+    c.sess.disconnect('n1');
+    await until(() => [n2, n3].some((n) => n.sessions.ownedCodes().includes(code)));
+    await new Promise((r) => setTimeout(r, 50));
+    const owners = [n2, n3].filter((n) => n.sessions.ownedCodes().includes(code));
+    expect(owners).toHaveLength(1);
+    const adopted = owners[0]!.replica.get(code)!;
+    expect(adopted.epoch).toBe(epoch + 1);
+    expect(adopted.state?.submitted['2']?.id).toBe('act-0009'); // the acknowledged action survived
+    // The old owner still believes it owns the game until it hears of the successor.
+    expect(n1.sessions.ownedCodes()).toEqual([code]);
+    c.repl.reconnect('n1');
+    c.sess.reconnect('n1');
+    await n1.sync.catchUp(1000);
+    await until(() => n1.sessions.ownedCodes().length === 0);
+    expect(n1.replica.get(code)!.owner).toBe(owners[0]!.id);
+  });
+
+  it('resumes games from snapshots on a cold start, with a fresh round deadline', async () => {
+    const snapshots = new MemorySnapshots();
+    const first = cluster(['n1'], snapshots);
+    const code = await (async () => {
+      const a = first.nodes[0]!;
+      const created = await a.sessions.create({ id: '1', name: 'ariadne' });
+      if (!created.ok) throw new Error('create failed');
+      await a.sessions.execute(created.code, { kind: 'join', player: { id: '2', name: 'theseus' } });
+      await a.sessions.execute(created.code, { kind: 'start', playerId: '1' });
+      await a.sessions.execute(created.code, { kind: 'act', playerId: '1', action: { id: 'act-cold', round: 1, kind: 'defend' } });
+      return created.code;
+    })();
+    const saved = snapshots.rows.get(code)!;
+    expect(saved.state.submitted['1']?.id).toBe('act-cold');
+    // The node stops with the game in its snapshot; a new node on the same database resumes it.
+    first.nodes[0]!.sessions.stop();
+    const second = cluster(['m1'], snapshots);
+    expect(await second.nodes[0]!.sessions.resumeFromSnapshots({ assumeReady: true })).toBe(1);
+    const rec = second.nodes[0]!.replica.get(code)!;
+    expect(rec.owner).toBe('m1');
+    expect(rec.epoch).toBe(saved.epoch + 1);
+    expect(rec.state?.round).toBe(1);
+    expect(rec.state?.submitted['1']?.id).toBe('act-cold');
+    // A snapshot never overrides a newer replica: resuming again changes nothing.
+    expect(await second.nodes[0]!.sessions.resumeFromSnapshots({ assumeReady: true })).toBe(0);
+  });
+
+  it('refuses actions for another round, another player or a game it does not know', async () => {
+    const c = cluster(['n1', 'n2']);
+    const code = await startedGame(c);
+    const n2 = c.nodes[1]!;
+    expect(await n2.sessions.execute(code, { kind: 'act', playerId: '9', action: { id: 'act-x1', round: 1, kind: 'defend' } })).toMatchObject({ ok: false, code: 'not-in-game' });
+    expect(await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-x2', round: 5, kind: 'defend' } })).toMatchObject({ ok: false, code: 'future-round' });
+    expect(await n2.sessions.execute('NOPE', { kind: 'act', playerId: '2', action: { id: 'act-x3', round: 1, kind: 'defend' } })).toMatchObject({ ok: false, code: 'no-game' });
+    expect(await n2.sessions.execute(code, { kind: 'start', playerId: '2' })).toMatchObject({ ok: false });
+  });
+});
