@@ -167,8 +167,6 @@ export function gameView(g: GameState, viewer: string | null): GameView {
   const walls = new Set(g.walls.map(keyOf));
   const origin = { q: 0, r: 0 };
   const meP = viewer ? g.players.find((p) => p.id === viewer) : undefined;
-  const occupied = new Map<string, Player>();
-  for (const p of g.players) if (p.alive && g.status !== 'open') occupied.set(keyOf(p.pos), p);
 
   const tiles: TileView[] = [];
   for (let r = -g.radius; r <= g.radius; r++) {
@@ -191,10 +189,7 @@ export function gameView(g: GameState, viewer: string | null): GameView {
   const extentY = HEX_SIZE * (1.5 * g.radius + 1) + 4;
   const viewBox = `${round2(-extent)} ${round2(-extentY)} ${round2(2 * extent)} ${round2(2 * extentY)}`;
 
-  const tokens: TokenView[] =
-    g.status === 'open'
-      ? []
-      : g.players
+  const tokens: TokenView[] = g.players
           .filter((p) => p.alive)
           .map((p) => ({
             id: p.id,
