@@ -518,7 +518,11 @@ export class GameSessions {
       this.d.logger.error({ err }, 'could not read snapshots');
       return 0;
     }
-    const candidates = this.candidates().map((c) => (c.id === this.d.nodeId && opts.assumeReady ? { ...c, state: 'ready' } : c));
+    // Nodes starting together (a whole cluster restarting) are all still joining: count them
+    // in, so that they split the snapshots between them instead of all resuming every game.
+    const candidates = this.candidates().map((c) =>
+      opts.assumeReady && (c.id === this.d.nodeId || c.state === 'joining' || c.state === 'starting') ? { ...c, state: 'ready' } : c,
+    );
     for (const snap of rows) {
       const held = this.d.replica.getAny(snap.code);
       const version = { epoch: snap.epoch, owner: snap.owner, seq: snap.seq };

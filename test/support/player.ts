@@ -72,7 +72,17 @@ export class Player {
   }
 
   connect(code: string, opts: { origin?: string | null } = {}): LiveConnection {
-    const url = this.base.replace(/^http/, 'ws') + `/games/${code}/live`;
+    return this.connectPath(`/games/${code}/live`, opts);
+  }
+
+  /** The lobby page's live socket (/lobby/live): pushes the cluster-wide open-games list. */
+  connectLobby(opts: { origin?: string | null } = {}): LiveConnection {
+    return this.connectPath('/lobby/live', opts);
+  }
+
+  /** A live socket on any path of this player's node, with its cookie and origin. */
+  connectPath(path: string, opts: { origin?: string | null } = {}): LiveConnection {
+    const url = this.base.replace(/^http/, 'ws') + path;
     const origin = opts.origin === undefined ? this.base : opts.origin;
     const headers: Record<string, string> = { cookie: this.cookie };
     if (origin) headers.origin = origin;
@@ -147,6 +157,17 @@ export class LiveConnection {
       if (m) return m[1] ?? '';
     }
     return null;
+  }
+
+  /** Every HTML received for a partial id, oldest first. */
+  allPartials(id: string): string[] {
+    const re = new RegExp(`<hx-partial hx-target="#${id}"[^>]*>([\\s\\S]*?)</hx-partial>`);
+    const out: string[] = [];
+    for (const m of this.messages) {
+      const hit = m.raw.match(re);
+      if (hit) out.push(hit[1] ?? '');
+    }
+    return out;
   }
 
   close(): void {
