@@ -1,0 +1,201 @@
+// A cluster of real Minotaur nodes for tests: one loopback address per node (127.0.0.x), the
+// same port on each (like Swarm tasks), one shared SQLite file, found through a DNS server the
+// test controls. Everything started here is killed by close().
+
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { TEST_ADMIN_TOKEN, adminGame, type AdminRecord } from './admin.js';
+import { createDnsServer, type TestDnsServer } from './dns-server.js';
+import { startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
+
+export const CLUSTER_SECRET = 'test-cluster-secret-0123456789abcdef';
+
+export interface ClusterMember {
+  id: string;
+  address: string;
+  state: string;
+  version: string;
+  lastSeen: number;
+  self: boolean;
+  games: number;
+}
+
+export interface ClusterJson {
+  node: string;
+  state: string;
+  members: ClusterMember[];
+  replication: Record<string, number | null>;
+}
+
+export interface ClusterOptions {
+  /** Environment shared by every node (on top of the cluster's own). */
+  env?: Record<string, string>;
+  /** The DNS name the nodes poll. */
+  query?: string;
+  /** Addresses the port must be free on (defaults to 127.0.0.2 … 127.0.0.7). */
+  hosts?: string[];
+}
+
+export interface AddOptions {
+  nodeId?: string;
+  env?: Record<string, string>;
+  /** Add the address to DNS before starting (default true). */
+  inDns?: boolean;
+}
+
+async function isFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port free on every one of `hosts`, so each node can listen on HOST:PORT. */
+export async function freePortOn(hosts: string[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 30_000);
+    const free = await Promise.all(hosts.map((h) => isFree(h, candidate)));
+    if (free.every(Boolean)) return candidate;
+  }
+  throw new Error(`no port free on all of ${hosts.join(', ')}`);
+}
+
+export class TestCluster {
+  readonly nodes: NodeProcess[] = [];
+  /** Addresses currently answered by DNS. */
+  private dnsHosts: string[] = [];
+
+  private constructor(
+    readonly dns: TestDnsServer,
+    readonly port: number,
+    readonly dir: string,
+    readonly query: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static async create(options: ClusterOptions = {}): Promise<TestCluster> {
+    const hosts = options.hosts ?? ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7'];
+    const dns = await createDnsServer();
+    const port = await freePortOn(hosts);
+    const query = options.query ?? `tasks.minotaur-test-${port}`;
+    dns.setRecords(query, []);
+    return new TestCluster(dns, port, tempDir('minotaur-cluster-'), query, options.env ?? {});
+  }
+
+  /** Creates a cluster and starts one node per host (nodes n1, n2, …), all in DNS, all ready. */
+  static async start(hosts: string[], options: ClusterOptions = {}): Promise<TestCluster> {
+    const c = await TestCluster.create(options);
+    c.setDns(hosts);
+    hosts.forEach((h, i) => c.add(h, { nodeId: `n${i + 1}`, inDns: true }));
+    await Promise.all(c.nodes.map((n) => n.ready(30_000)));
+    return c;
+  }
+
+  get databasePath(): string {
+    return join(this.dir, 'minotaur.db');
+  }
+
+  /** Replaces the DNS answer with exactly these addresses. */
+  setDns(hosts: string[]): void {
+    this.dnsHosts = [...hosts];
+    this.dns.setRecords(this.query, this.dnsHosts);
+  }
+
+  addToDns(host: string): void {
+    if (!this.dnsHosts.includes(host)) this.setDns([...this.dnsHosts, host]);
+  }
+
+  removeFromDns(host: string): void {
+    this.setDns(this.dnsHosts.filter((h) => h !== host));
+  }
+
+  /** Starts a node on `host` (not waiting for it to be ready). */
+  add(host: string, opts: AddOptions = {}): NodeProcess {
+    if (opts.inDns ?? true) this.addToDns(host);
+    const node = startNode({
+      host,
+      port: this.port,
+      nodeId: opts.nodeId ?? `n${this.nodes.length + 1}`,
+      databasePath: this.databasePath,
+      env: {
+        DNS_CLUSTER_QUERY: this.query,
+        DNS_CLUSTER_RESOLVER: this.dns.address,
+        CLUSTER_SECRET,
+        DNS_POLL_MS: '250',
+        ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+        ...this.env,
+        ...opts.env,
+      },
+    });
+    this.nodes.push(node);
+    return node;
+  }
+
+  node(id: string): NodeProcess {
+    const n = this.nodes.find((x) => x.opts.nodeId === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+    await this.dns.close();
+  }
+}
+
+async function adminJson<T>(base: string, path: string): Promise<T> {
+  const res = await fetch(base + path, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(3000) });
+  if (res.status !== 200) throw new Error(`${path} on ${base}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** /admin/cluster.json of a node. */
+export function clusterOf(node: NodeProcess): Promise<ClusterJson> {
+  return adminJson<ClusterJson>(node.url, '/admin/cluster.json');
+}
+
+/** The other members a node lists (itself left out). */
+export async function peersOf(node: NodeProcess): Promise<ClusterMember[]> {
+  return (await clusterOf(node)).members.filter((m) => !m.self);
+}
+
+/** Waits until `node` lists exactly the nodes `ids` as other members, all in `state`. */
+export function waitForPeers(node: NodeProcess, ids: string[], state = 'ready', timeoutMs = 15_000): Promise<ClusterMember[]> {
+  const want = [...ids].sort().join(',');
+  return waitFor(
+    async () => {
+      const peers = await peersOf(node);
+      const have = peers.map((m) => m.id).sort().join(',');
+      return have === want && peers.every((m) => m.state === state) ? peers : false;
+    },
+    timeoutMs,
+    `${node.opts.nodeId} to list [${want}] as ${state}`,
+  );
+}
+
+/** A game's record as `node` holds it. */
+export function recordOn(node: NodeProcess, code: string): Promise<AdminRecord> {
+  return adminGame(node.url, code);
+}
+
+/** The body of /metrics of a node. */
+export async function metricsOf(node: NodeProcess): Promise<string> {
+  const res = await fetch(`${node.url}/metrics`, { signal: AbortSignal.timeout(3000) });
+  if (res.status !== 200) throw new Error(`/metrics on ${node.url}: ${res.status}`);
+  return res.text();
+}
+
+/** The values of one metric (summed over the given label filter, e.g. {direction: 'in'}). */
+export function metricValue(body: string, name: string, labels: Record<string, string> = {}): number | null {
+  let total: number | null = null;
+  for (const line of body.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (!Object.entries(labels).every(([k, v]) => have[k] === v)) continue;
+    total = (total ?? 0) + Number(m[4]);
+  }
+  return total;
+}
