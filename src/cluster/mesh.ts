@@ -427,7 +427,15 @@ export class Mesh {
    * their clocks (no round resolution, no adoption) while this is true.
    */
   isSuspect(): boolean {
+    // A stall not yet detected: after a pause (SIGSTOP, a long GC) other overdue timers, such
+    // as a game's round deadline, can run before our heartbeat tick records the stall.
+    if (this.tickTimer !== undefined && this.now() - this.lastTickAt >= this.stallThresholdMs()) return true;
     return this.stallEndedAt !== undefined && !this.heardFromPeersSince(this.stallEndedAt);
+  }
+
+  /** A gap between heartbeat ticks this long means peers may have declared us down. */
+  private stallThresholdMs(): number {
+    return Math.max(2 * this.heartbeatMs, this.downAfterMs - this.heartbeatMs);
   }
 
   // ── heartbeat and failure detection ────────────────────────────────────────
@@ -447,7 +455,7 @@ export class Mesh {
     // not the peers'. Give every peer a fresh downAfterMs instead of declaring it down.
     const late = gap > 2 * this.heartbeatMs;
     // Late enough that a peer's failure detector may have fired on us: fence.
-    const stalled = gap >= Math.max(2 * this.heartbeatMs, this.downAfterMs - this.heartbeatMs);
+    const stalled = gap >= this.stallThresholdMs();
     if (stalled) {
       this.stallEndedAt = now;
       this.stallMs = gap;
