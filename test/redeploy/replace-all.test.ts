@@ -1,0 +1,104 @@
+// Start-first rolling replacement of every node of a 3-node cluster while bots play 3 games.
+//
+// For each old node in turn: its replacement starts (new node id, new address, added to DNS),
+// becomes ready and joins the load balancer; the old node leaves DNS and the load balancer, then
+// gets SIGTERM. It must hand every game it owns to a ready peer ("game X handed to node Y
+// (epoch E, round R)" on the old node, "game X adopted from node OLD (epoch E, round R)" on Y,
+// no takeover), close player sockets with 1012, and exit 0 within the stop budget; the games
+// keep going.
+//
+// Invariants (test/support/bots.ts checkInvariants): no game reset (same game, rounds never
+// go back, hp never goes up, in version order through every node's replica); no round repeated
+// or skipped (each round resolved exactly once, rounds 1, 2, 3, … ; no bot sees an earlier
+// round after a later one); no acknowledged action lost (every acked action is the one the
+// round's resolution applied for that player); none applied twice (acked as new at most once,
+// in at most one resolution); never two owners resolving a round.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkInvariants, logLines } from '../support/bots.js';
+import { waitFor } from '../support/node-process.js';
+import { Rig } from '../support/redeploy-rig.js';
+
+/** Swarm's default stop grace period; the node's own hard limit is SHUTDOWN_TIMEOUT_MS (8 s). */
+const STOP_BUDGET_MS = 10_000;
+
+let rig: Rig | undefined;
+
+afterAll(async () => {
+  await rig?.close();
+});
+
+describe('start-first replacement of every node while bots play', () => {
+  it('hands every game over on SIGTERM, exits 0 in budget, and loses, repeats or doubles nothing', async () => {
+    rig = await Rig.create({ roundSeconds: 2 });
+    const olds = [rig.start('a1', '127.0.0.2'), rig.start('a2', '127.0.0.3'), rig.start('a3', '127.0.0.4')];
+    await Promise.all(olds.map((n) => n.ready()));
+    for (const n of olds) rig.lb.add(n);
+    // One game created on each node, so each owns one; 4 bots each keep the games long enough.
+    const games = await rig.setupGames(3, 4, olds);
+    rig.sampler.start();
+    await rig.roundsPass(1);
+
+    const handoffs: { game: string; from: string; to: string; epoch: number; round: number; ms: number }[] = [];
+    for (let i = 0; i < olds.length; i++) {
+      const old = olds[i]!;
+      const oldId = old.opts.nodeId!;
+      const fresh = rig.start(`b${i + 1}`, `127.0.0.${5 + i}`);
+      await fresh.ready();
+      rig.lb.add(fresh);
+      // Swarm removes a stopping task from DNS (and the routing mesh) before SIGTERM.
+      rig.removeFromDns(old);
+      rig.lb.delete(old);
+      const owned: string[] = [];
+      for (const c of rig.codes) {
+        const r = await rig.newest(c);
+        if (r.owner === oldId && r.state.status === 'playing') owned.push(c);
+      }
+      const t0 = Date.now();
+      old.signal('SIGTERM');
+      await waitFor(() => !old.alive, STOP_BUDGET_MS, `${oldId} to exit after SIGTERM`);
+      const took = Date.now() - t0;
+      expect(old.exitCode, rig.tail(30)).toBe(0);
+      expect(took).toBeLessThan(STOP_BUDGET_MS);
+      expect(old.hasLog((l) => /^drained: /.test(l.msg))).toBe(true);
+      // Every game the old node owned was handed over, and the receiver logged the adoption.
+      for (const c of owned) {
+        const handed = logLines([old], new RegExp(`^game ${c} handed to node (\\S+) \\(epoch (\\d+), round (\\d+)\\)$`));
+        expect(handed, `handoff of ${c} by ${oldId}\n${rig.tail(30)}`).toHaveLength(1);
+        const m = /handed to node (\S+) \(epoch (\d+), round (\d+)\)/.exec(handed[0]!.line.msg)!;
+        const [to, epoch, round] = [m[1]!, Number(m[2]), Number(m[3])];
+        const receiver = rig.node(to);
+        expect(receiver.hasLog((l) => l.msg === `game ${c} adopted from node ${oldId} (epoch ${epoch}, round ${round})`), `adoption of ${c} on ${to}`).toBe(true);
+        handoffs.push({ game: c, from: oldId, to, epoch, round, ms: took });
+      }
+      expect(old.hasLog((l) => /kept in its snapshot/.test(l.msg))).toBe(false);
+      // The games continue on the remaining nodes.
+      await rig.roundsPass(2);
+    }
+    expect(handoffs.length).toBeGreaterThanOrEqual(3);
+    // Planned handoffs only: nobody had to take a game over.
+    expect(logLines(rig.all, /\[takeover\]/)).toEqual([]);
+
+    await rig.quiesce();
+    const finals = await rig.finals();
+    for (const f of finals.values()) expect(['b1', 'b2', 'b3']).toContain(f.owner);
+    // A handoff continues the same round with the same deadline: the successor's first
+    // record (epoch E, round R) carries the deadline the old owner's last record of R had.
+    for (const h of handoffs) {
+      const before = rig.sampler.samples.filter((x) => x.key === h.game && x.epoch < h.epoch && x.round === h.round);
+      const after = rig.sampler.samples.filter((x) => x.key === h.game && x.epoch === h.epoch && x.round === h.round);
+      for (const a of after) for (const b of before) expect(a.deadline, `deadline of ${h.game} round ${h.round} across the handoff`).toBe(b.deadline);
+    }
+    const report = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
+    console.log('replace-all', JSON.stringify({ handoffs, summary: report.summary, samples: rig.sampler.samples.length }));
+    expect(report.violations).toEqual([]);
+    // The bots really played through the redeploy: reconnects happened and acks kept coming.
+    const closes = rig.bots.flatMap((b) => b.closes);
+    expect(closes.some((c) => c.code === 1012)).toBe(true);
+    for (const g of games) {
+      const s = report.summary[g.code]!;
+      expect(s.rounds, `${g.code} rounds`).toBeGreaterThanOrEqual(6);
+      expect(s.acks).toBeGreaterThan(0);
+    }
+  });
+});

@@ -1,0 +1,248 @@
+// A rig for redeploy tests: real node processes (node dist/main.js) on 127.0.0.x, one port,
+// one shared SQLite file, found through a real DNS server the test controls, a "load
+// balancer" list the bots reconnect through, games set up with bot players, and a sampler of
+// the replicated records. Every process started here is killed by close().
+
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
+import { Bot, Sampler, type BotOptions } from './bots.js';
+import { createDnsServer, type TestDnsServer } from './dns-server.js';
+import { startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
+import { Player } from './player.js';
+
+export const RIG_SECRET = 'redeploy-cluster-secret-0123456789';
+export const RIG_QUERY = 'tasks.minotaur-redeploy';
+
+export interface RigOptions {
+  roundSeconds?: number;
+  env?: Record<string, string>;
+}
+
+async function isFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port free on 127.0.0.2 … 127.0.0.9. */
+async function rigPort(): Promise<number> {
+  const hosts = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const p = 20_000 + Math.floor(Math.random() * 30_000);
+    if ((await Promise.all(hosts.map((h) => isFree(h, p)))).every(Boolean)) return p;
+  }
+  throw new Error('no free port');
+}
+
+export interface GameSetup {
+  code: string;
+  bots: Bot[];
+  players: Player[];
+}
+
+export class Rig {
+  /** Every node ever started, in order (their logs stay available after they exit). */
+  readonly all: NodeProcess[] = [];
+  /** Nodes the load balancer routes new connections to. */
+  readonly lb = new Set<NodeProcess>();
+  /** Nodes that are SIGSTOPped (the sampler skips them). */
+  readonly paused = new Set<NodeProcess>();
+  readonly bots: Bot[] = [];
+  readonly codes: string[] = [];
+  readonly sampler: Sampler;
+  private dnsHosts: string[] = [];
+  private names = 0;
+
+  private constructor(
+    readonly dns: TestDnsServer,
+    readonly port: number,
+    readonly dir: string,
+    readonly dbPath: string,
+    private readonly env: Record<string, string>,
+  ) {
+    this.sampler = new Sampler(
+      () => this.codes,
+      () => this.live().filter((n) => !this.paused.has(n)).map((n) => n.url),
+    );
+  }
+
+  static async create(opts: RigOptions = {}): Promise<Rig> {
+    const dns = await createDnsServer();
+    const port = await rigPort();
+    const dir = tempDir('minotaur-redeploy-');
+    const env: Record<string, string> = {
+      ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      ROUND_SECONDS: String(opts.roundSeconds ?? 2),
+      PEER_DOWN_MS: '1500',
+      HEARTBEAT_MS: '250',
+      DRAIN_WINDOW_MS: '500',
+      DNS_POLL_MS: '250',
+      LOG_LEVEL: 'debug',
+      ...opts.env,
+    };
+    return new Rig(dns, port, dir, join(dir, 'minotaur.db'), env);
+  }
+
+  /** Starts a node; clustered ones get the DNS settings and (by default) their address added to DNS. */
+  start(nodeId: string, host: string, opts: { cluster?: boolean; inDns?: boolean; env?: Record<string, string> } = {}): NodeProcess {
+    const cluster = opts.cluster ?? true;
+    if (cluster && (opts.inDns ?? true)) this.setDns([...this.dnsHosts.filter((h) => h !== host), host]);
+    const env = {
+      ...this.env,
+      ...(cluster ? { DNS_CLUSTER_QUERY: RIG_QUERY, DNS_CLUSTER_RESOLVER: this.dns.address, CLUSTER_SECRET: RIG_SECRET } : {}),
+      ...opts.env,
+    };
+    const node = startNode({ host, port: this.port, nodeId, databasePath: this.dbPath, env });
+    this.all.push(node);
+    return node;
+  }
+
+  setDns(hosts: string[]): void {
+    this.dnsHosts = [...hosts];
+    this.dns.setRecords(RIG_QUERY, this.dnsHosts);
+  }
+
+  removeFromDns(node: NodeProcess): void {
+    this.setDns(this.dnsHosts.filter((h) => h !== node.opts.host));
+  }
+
+  /** Nodes whose process is still running. */
+  live(): NodeProcess[] {
+    return this.all.filter((n) => n.alive);
+  }
+
+  node(id: string): NodeProcess {
+    const n = [...this.all].reverse().find((x) => x.opts.nodeId === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** What the load balancer routes to: live, routable nodes. */
+  backends = (): string[] => [...this.lb].filter((n) => n.alive).map((n) => n.url);
+
+  /**
+   * Opens `games` games, each created on `via[i % via.length]` by its first player, joined by
+   * `botsPerGame - 1` more and started; then one Bot per player plays it through the load
+   * balancer. Returns once every bot saw round 1.
+   */
+  async setupGames(games: number, botsPerGame: number, via: NodeProcess[], botOpts: Partial<BotOptions> = {}): Promise<GameSetup[]> {
+    const out: GameSetup[] = [];
+    await Promise.all(
+      Array.from({ length: games }, async (_, g) => {
+        const node = via[g % via.length]!;
+        const tag = `${Date.now().toString(36).slice(-4)}${this.names++}`;
+        const players = Array.from({ length: botsPerGame }, (_, i) => new Player(node.url, `bot${tag}g${g}p${i}`));
+        for (const p of players) await p.signup();
+        const code = await players[0]!.createGame();
+        for (const p of players.slice(1)) {
+          const res = await p.join(code);
+          if (res.status !== 303) throw new Error(`join ${code}: ${res.status}`);
+        }
+        const started = await players[0]!.start(code);
+        if (started.status !== 303) throw new Error(`start ${code}: ${started.status}`);
+        const rec = await adminGame(node.url, code);
+        const bots = players.map(
+          (p) =>
+            new Bot({
+              name: p.username,
+              code,
+              player: p,
+              playerId: rec.state.players.find((x) => x.name === p.username)!.id,
+              backends: this.backends,
+              ...botOpts,
+            }),
+        );
+        out[g] = { code, bots, players };
+      }),
+    );
+    for (const s of out) {
+      this.codes.push(s.code);
+      this.bots.push(...s.bots);
+    }
+    for (const b of out.flatMap((s) => s.bots)) b.start();
+    await waitFor(() => this.bots.every((b) => b.currentRound >= 1), 15_000, 'every bot to see round 1');
+    return out;
+  }
+
+  /** The newest record of `code` among the live (not paused) nodes. */
+  async newest(code: string): Promise<AdminRecord> {
+    let best: AdminRecord | null = null;
+    for (const n of this.live().filter((x) => !this.paused.has(x))) {
+      try {
+        const r = await adminGame(n.url, code);
+        if (!best || r.epoch > best.epoch || (r.epoch === best.epoch && (r.owner > best.owner || (r.owner === best.owner && r.seq > best.seq)))) best = r;
+      } catch {
+        /* not there */
+      }
+    }
+    if (!best) throw new Error(`no live node has ${code}`);
+    return best;
+  }
+
+  async finals(): Promise<Map<string, AdminRecord>> {
+    const m = new Map<string, AdminRecord>();
+    for (const c of this.codes) m.set(c, await this.newest(c));
+    return m;
+  }
+
+  /** Waits until every game still playing is at least `n` rounds further than now. */
+  async roundsPass(n: number, timeoutMs = 20_000): Promise<void> {
+    const start = new Map<string, number>();
+    for (const c of this.codes) start.set(c, (await this.newest(c)).state.round);
+    await waitFor(
+      async () => {
+        for (const c of this.codes) {
+          const r = await this.newest(c);
+          if (r.state.status === 'playing' && r.state.round < start.get(c)! + n) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+      `${n} more rounds in every game`,
+      100,
+    );
+  }
+
+  /**
+   * Waits for a round of `code` that starts from now on and still has at least `minLeftMs`
+   * before its deadline; returns its record.
+   */
+  async freshRound(code: string, minLeftMs: number, timeoutMs = 20_000): Promise<AdminRecord> {
+    const from = (await this.newest(code)).state.round;
+    return waitFor(
+      async () => {
+        const r = await this.newest(code);
+        return r.state.status === 'playing' && r.state.round > from && (r.state.deadline ?? 0) - Date.now() >= minLeftMs ? r : false;
+      },
+      timeoutMs,
+      `a fresh round of ${code} with ${minLeftMs} ms left`,
+      30,
+    );
+  }
+
+  /** Stops bots and the sampler and waits until the replicas settle on one version per game. */
+  async quiesce(): Promise<void> {
+    for (const b of this.bots) b.stop();
+    this.sampler.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    await this.sampler.once();
+  }
+
+  /** The last lines of every node's log, for failure messages. */
+  tail(n = 40, re?: RegExp): string {
+    return this.all
+      .map((p) => `── ${p.opts.nodeId} (${p.opts.host}) ${p.alive ? 'alive' : `exited ${p.exitCode ?? p.exitSignal}`}\n${p.raw.filter((l) => !re || re.test(l)).slice(-n).join('\n')}`)
+      .join('\n');
+  }
+
+  async close(): Promise<void> {
+    for (const b of this.bots) b.stop();
+    this.sampler.stop();
+    for (const n of this.paused) n.signal('SIGCONT');
+    await Promise.all(this.all.map((n) => n.kill()));
+    await this.dns.close();
+  }
+}
