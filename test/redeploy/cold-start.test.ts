@@ -1,0 +1,136 @@
+// Cold start: games survive the whole cluster stopping, and a single node restarting.
+//
+// 1. Three nodes get SIGTERM at once (no ready peer to hand to): each keeps its games in
+//    their SQLite snapshots and exits 0. Three new nodes start on the same database: each game
+//    is resumed exactly once ("game X adopted from node … [cold-start]") from its snapshot, in
+//    the same round with the same hp and positions (and a fresh deadline if the old one had
+//    passed), or the next round; then play goes on.
+// 2. A single node (no DNS query at all) is stopped and started again: its games resume.
+//
+// Invariants (test/support/bots.ts checkInvariants): no game reset; no round repeated or
+// skipped; no acknowledged action lost; none applied twice; never two owners resolving a round.
+
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkInvariants, logLines } from '../support/bots.js';
+import { waitFor, type NodeProcess } from '../support/node-process.js';
+import { Rig } from '../support/redeploy-rig.js';
+import type { GameState } from '../../src/game/types.js';
+
+let rig: Rig | undefined;
+
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+interface SnapRow {
+  code: string;
+  owner: string;
+  epoch: number;
+  seq: number;
+  state: GameState;
+}
+
+function snapshots(dbPath: string): Map<string, SnapRow> {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT code, owner, epoch, seq, state FROM snapshots').all() as { code: string; owner: string; epoch: number; seq: number; state: string }[];
+    return new Map(rows.map((r) => [r.code, { ...r, state: JSON.parse(r.state) as GameState }]));
+  } finally {
+    db.close();
+  }
+}
+
+async function stopAll(r: Rig, nodes: NodeProcess[]): Promise<void> {
+  for (const n of nodes) {
+    r.lb.delete(n);
+    r.removeFromDns(n);
+  }
+  for (const n of nodes) n.signal('SIGTERM');
+  await waitFor(() => nodes.every((n) => !n.alive), 10_000, 'every node to exit');
+  for (const n of nodes) expect(n.exitCode, r.tail(20)).toBe(0);
+}
+
+/** Each game resumed once, from its snapshot, at the same round (same hp, fresh deadline) or the next. */
+async function expectResumed(r: Rig, before: Map<string, SnapRow>, restartedAt: number): Promise<void> {
+  for (const code of r.codes) {
+    const snap = before.get(code)!;
+    expect(snap, `snapshot of ${code}`).toBeDefined();
+    const adopted = logLines(r.all, new RegExp(`^game ${code} adopted from node ${snap.owner} \\(epoch ${snap.epoch + 1}, round ${snap.state.round}\\) \\[cold-start\\]$`));
+    expect(adopted.map((a) => `${a.node}: ${a.line.msg}`), `${code} resumed once\n${r.tail(15, /adopted|snapshot|stopped running/)}`).toHaveLength(1);
+    expect(logLines(r.all, new RegExp(`^game ${code} adopted`))).toHaveLength(1);
+    const now = await r.newest(code);
+    expect(now.state.id).toBe(snap.state.id);
+    expect(now.epoch).toBe(snap.epoch + 1);
+    expect([snap.state.round, snap.state.round + 1]).toContain(now.state.round);
+    if (now.state.round === snap.state.round) {
+      expect(now.state.players.map((p) => [p.id, p.hp, p.pos, p.alive])).toEqual(snap.state.players.map((p) => [p.id, p.hp, p.pos, p.alive]));
+      expect(now.state.submitted).toEqual(snap.state.submitted);
+      // The clock resumes sensibly: the old deadline if still ahead, else a fresh round.
+      expect(now.state.deadline!).toBeGreaterThanOrEqual(Math.min(snap.state.deadline!, restartedAt));
+    } else {
+      for (const p of now.state.players) expect(p.hp).toBeLessThanOrEqual(snap.state.players.find((x) => x.id === p.id)!.hp);
+    }
+  }
+}
+
+describe('cold start from snapshots', () => {
+  it('a whole cluster stopped (SIGTERM all three) and started again on the same database resumes every game', async () => {
+    rig = await Rig.create({ roundSeconds: 2 });
+    const olds = [rig.start('a1', '127.0.0.2'), rig.start('a2', '127.0.0.3'), rig.start('a3', '127.0.0.4')];
+    await Promise.all(olds.map((n) => n.ready()));
+    for (const n of olds) rig.lb.add(n);
+    await rig.setupGames(2, 3, [olds[0]!, olds[1]!]);
+    rig.sampler.start();
+    await rig.roundsPass(2);
+
+    await stopAll(rig, olds);
+    const kept = logLines(olds, /kept in its snapshot/);
+    expect(kept.length).toBeGreaterThanOrEqual(rig.codes.length);
+    const before = snapshots(rig.dbPath);
+    // Down for a while: longer than a round, so the deadlines pass.
+    await new Promise((r) => setTimeout(r, 2500));
+
+    const restartedAt = Date.now();
+    const news = [rig.start('c1', '127.0.0.2'), rig.start('c2', '127.0.0.3'), rig.start('c3', '127.0.0.4')];
+    await Promise.all(news.map((n) => n.ready()));
+    for (const n of news) rig.lb.add(n);
+    await expectResumed(rig, before, restartedAt);
+    await rig.roundsPass(2);
+
+    await rig.quiesce();
+    const finals = await rig.finals();
+    const report = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
+    console.log('cold-start cluster', JSON.stringify(report.summary));
+    expect(report.violations).toEqual([]);
+  });
+
+  it('a single node (no DNS) restarted on the same database resumes its games', async () => {
+    rig = await Rig.create({ roundSeconds: 2 });
+    const first = rig.start('s1', '127.0.0.2', { cluster: false });
+    await first.ready();
+    rig.lb.add(first);
+    await rig.setupGames(1, 2, [first]);
+    rig.sampler.start();
+    await rig.roundsPass(2);
+
+    await stopAll(rig, [first]);
+    expect(first.hasLog((l) => /kept in its snapshot/.test(l.msg))).toBe(true);
+    expect(rig.bots.some((b) => b.closes.some((c) => c.code === 1012))).toBe(true);
+    const before = snapshots(rig.dbPath);
+
+    const restartedAt = Date.now();
+    const second = rig.start('s2', '127.0.0.2', { cluster: false });
+    await second.ready();
+    rig.lb.add(second);
+    await expectResumed(rig, before, restartedAt);
+    await rig.roundsPass(2);
+
+    await rig.quiesce();
+    const finals = await rig.finals();
+    const report = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
+    console.log('cold-start single', JSON.stringify(report.summary));
+    expect(report.violations).toEqual([]);
+  });
+});
