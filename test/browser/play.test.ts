@@ -1,0 +1,308 @@
+// Two people in headless Chromium: sign up through the form, open a game in the lobby, see it
+// appear in the other's lobby live, join, start, play by clicking until the game is over, see
+// the winner and Game Over screens, and find the result in their record and the leaderboard.
+// Then the node is replaced under an open game page: the "reconnecting…" badge shows, htmx
+// reconnects to the new node, and the page shows the same round.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { freePort, ROOT, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import { Player } from '../support/player.js';
+import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
+import type { Direction, GameState, Hex } from '../../src/game/types.js';
+
+const SHOTS = join(ROOT, 'test-results');
+const nodes: NodeProcess[] = [];
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const tag = String(Date.now() % 100000);
+
+const VEC: Record<Direction, Hex> = { e: { q: 1, r: 0 }, ne: { q: 1, r: -1 }, nw: { q: 0, r: -1 }, w: { q: -1, r: 0 }, sw: { q: -1, r: 1 }, se: { q: 0, r: 1 } };
+const DIRS = Object.keys(VEC) as Direction[];
+const add = (a: Hex, d: Direction): Hex => ({ q: a.q + VEC[d].q, r: a.r + VEC[d].r });
+const key = (h: Hex) => `${h.q},${h.r}`;
+const dist = (a: Hex, b: Hex) => (Math.abs(a.q - b.q) + Math.abs(a.q + a.r - b.q - b.r) + Math.abs(a.r - b.r)) / 2;
+
+/** A simple, deterministic strategy: hit the other hero when adjacent, else walk toward them, else defend. */
+function choose(g: GameState, meId: string): { kind: 'move' | 'attack' | 'defend'; dir?: Direction } {
+  const me = g.players.find((p) => p.id === meId);
+  const foe = g.players.find((p) => p.id !== meId && p.alive);
+  if (!me || !foe) return { kind: 'defend' };
+  for (const d of DIRS) if (key(add(me.pos, d)) === key(foe.pos)) return { kind: 'attack', dir: d };
+  const blocked = new Set([...g.walls.map(key), key(g.minotaur.pos), key(foe.pos)]);
+  const free = (h: Hex) => dist(h, { q: 0, r: 0 }) <= g.radius && !blocked.has(key(h));
+  // Breadth-first search for the first step of a shortest path to a tile next to the foe.
+  const first = new Map<string, Direction | null>([[key(me.pos), null]]);
+  const queue: Hex[] = [me.pos];
+  for (let i = 0; i < queue.length; i++) {
+    const cur = queue[i]!;
+    if (dist(cur, foe.pos) === 1 && first.get(key(cur))) return { kind: 'move', dir: first.get(key(cur))! };
+    for (const d of DIRS) {
+      const n = add(cur, d);
+      if (first.has(key(n)) || !free(n)) continue;
+      first.set(key(n), first.get(key(cur)) ?? d);
+      queue.push(n);
+    }
+  }
+  return { kind: 'defend' };
+}
+
+/** What the board shows, independent of how htmx decorated the markup. */
+function boardFacts(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    document.querySelectorAll('#game-board polygon.wall').forEach((p) => out.push(`wall ${p.getAttribute('points')}`));
+    document.querySelectorAll('#game-board g.token, #game-board g.minotaur').forEach((g) => out.push(`${g.getAttribute('class')} ${g.getAttribute('transform')} ${g.querySelector('title')?.textContent}`));
+    return out;
+  });
+}
+
+async function newPage(): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 860 } });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(15_000);
+  return page;
+}
+
+async function signUp(page: Page, base: string, username: string): Promise<void> {
+  await page.goto(`${base}/signup`);
+  await page.fill('input[name="username"]', username);
+  await page.fill('input[name="password"]', 'correct horse battery');
+  await Promise.all([page.waitForURL(`${base}/lobby`), page.click('form[action="/signup"] button[type="submit"]')]);
+  await expect(page.locator('.whoami').textContent()).resolves.toContain(username);
+}
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
+  await Promise.all(nodes.map((n) => n.kill()));
+});
+
+describe('two players in a browser', () => {
+  it('sign up, create, see it live in the lobby, join, start, play to the end, and see the result', async () => {
+    const node = startNode({ port: await freePort(), databasePath: join(tempDir(), 'play.db'), env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '2' } });
+    nodes.push(node);
+    await node.ready();
+    const base = node.url;
+    const pa = await newPage();
+    const pb = await newPage();
+    const nameA = `ariadne${tag}`;
+    const nameB = `theseus${tag}`;
+    await signUp(pa, base, nameA);
+    await signUp(pb, base, nameB);
+
+    // B stays on the lobby; A opens a game.
+    await pb.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    await expect(pb.locator('#open-games').textContent()).resolves.toContain('No open games');
+    const create = pa.locator('form[action="/lobby/games"] button[type="submit"]');
+    expect(await create.textContent()).toMatch(/New game/);
+    await Promise.all([pa.waitForURL(/\/games\/[A-Z]{4}$/), create.click()]);
+    const code = pa.url().slice(-4);
+    expect(await pa.locator('.code.big').textContent()).toBe(code);
+
+    // The game appears in B's lobby list without a reload.
+    const row = pb.locator(`#open-games a.code[href="/games/${code}"]`);
+    await row.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await pb.locator('#open-games').textContent()).toContain(`hosted by ${nameA}`);
+    expect(await pb.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+
+    // B opens it and joins; A's page shows the start button live.
+    await Promise.all([pb.waitForURL(`${base}/games/${code}`), row.click()]);
+    await Promise.all([pb.waitForURL(`${base}/games/${code}`), pb.click('button:has-text("Join this game")')]);
+    await pb.locator('#game-players').getByText(nameB).waitFor();
+    const start = pa.locator('#game-actions button:has-text("Start the game")');
+    await start.waitFor({ state: 'visible', timeout: 10_000 });
+    await Promise.all([pa.waitForResponse((r) => r.request().method() === 'GET' && r.url() === `${base}/games/${code}`), start.click()]);
+    await pa.waitForLoadState('load');
+    await pa.locator('#game-status .countdown[data-round]').waitFor();
+    await pa.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+
+    const rec = await adminGame(base, code);
+    const idA = rec.state.players.find((p) => p.name === nameA)!.id;
+    const idB = rec.state.players.find((p) => p.name === nameB)!.id;
+
+    // Both play by clicking until the game is over.
+    let midShot = false;
+    const clicks = { [idA]: 0, [idB]: 0 };
+    async function play(page: Page, meId: string): Promise<void> {
+      let acted = 0;
+      const deadline = Date.now() + 170_000;
+      for (;;) {
+        if (Date.now() > deadline) throw new Error('game did not finish in time');
+        // Wait until the game is over, or there is a round this page has not acted in yet.
+        const next = await page.waitForFunction(
+          (last) => {
+            if (document.querySelector('#game-status .phase.over')) return 'over';
+            const cd = document.querySelector('#game-status .countdown[data-round]');
+            const round = cd ? Number(cd.getAttribute('data-round')) : 0;
+            if (document.querySelector('.overlay.lose') && !document.querySelector('#game-actions button.defend')) return 'fallen';
+            return round > last && document.querySelector('#game-actions button.defend') ? round : false;
+          },
+          acted,
+          { timeout: 20_000, polling: 50 },
+        );
+        const v = (await next.jsonValue()) as number | 'over' | 'fallen';
+        if (v === 'over') return;
+        if (v === 'fallen') {
+          await page.waitForSelector('#game-status .phase.over', { timeout: 30_000 });
+          return;
+        }
+        const round = v;
+        const g = (await adminGame(base, code)).state;
+        if (g.status !== 'playing' || g.round !== round) continue; // the round moved on meanwhile
+        if (!midShot && round >= 2 && meId === idA) {
+          midShot = true;
+          await page.screenshot({ path: join(SHOTS, 'browser-play-mid-game.png') });
+        }
+        const choice = choose(g, meId);
+        const sel =
+          choice.kind === 'defend'
+            ? '#game-actions button.defend'
+            : choice.kind === 'move'
+              ? `#game-actions .compass:not(.attack) button.dir-${choice.dir}:not([disabled])`
+              : `#game-actions .compass.attack button.dir-${choice.dir}:not([disabled])`;
+        try {
+          await page.click(sel, { timeout: 1500 });
+          clicks[meId]!++;
+        } catch {
+          /* the round ended while deciding; the loop catches up */
+        }
+        acted = round;
+      }
+    }
+    await Promise.all([play(pa, idA), play(pb, idB)]);
+
+    const end = await adminGame(base, code);
+    expect(end.state.status).toBe('finished');
+    const nameOf = (id: string | null) => end.state.players.find((p) => p.id === id)?.name ?? 'nobody (draw)';
+    console.log(`browser game ${code}: ${end.state.round} rounds, ${clicks[idA]}+${clicks[idB]} clicks, winner ${nameOf(end.state.winner)}`);
+    expect(clicks[idA]! + clicks[idB]!).toBeGreaterThan(0);
+    // Clicked actions reached the server: something other than the Minotaur happened at some point.
+    const winner = end.state.winner;
+    const [winPage, losePage] = winner === idA ? [pa, pb] : winner === idB ? [pb, pa] : [null, null];
+    if (winPage && losePage) {
+      await winPage.locator('.overlay.win').waitFor({ state: 'visible' });
+      expect(await winPage.locator('.overlay.win h2').textContent()).toBe('Victory!');
+      await losePage.locator('.overlay.lose').waitFor({ state: 'visible' });
+      expect(await losePage.locator('.overlay.lose h2').textContent()).toBe('Game Over');
+      expect(await losePage.locator('.overlay.lose').textContent()).toContain(`${winner === idA ? nameA : nameB} won the game.`);
+      expect(await winPage.locator('.overlay.lose').count()).toBe(0);
+      expect(await losePage.locator('.overlay.win').count()).toBe(0);
+      await winPage.screenshot({ path: join(SHOTS, 'browser-play-winner.png') });
+      await losePage.screenshot({ path: join(SHOTS, 'browser-play-game-over.png') });
+    } else {
+      // A draw: the Minotaur (or a double knock-out) left nobody standing; both see Game Over.
+      for (const p of [pa, pb]) {
+        await p.locator('.overlay.lose').waitFor({ state: 'visible' });
+        expect(await p.locator('.overlay.lose h2').textContent()).toBe('Game Over');
+        expect(await p.locator('.overlay.win').count()).toBe(0);
+      }
+      await pa.screenshot({ path: join(SHOTS, 'browser-play-game-over.png') });
+      await pb.screenshot({ path: join(SHOTS, 'browser-play-draw-b.png') });
+    }
+    // The game pages were updated live the whole time (no navigation since start).
+    expect(await pa.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    for (const p of [pa, pb]) {
+      const back = p.locator('.overlay a:has-text("Back to the lobby")');
+      expect(await back.getAttribute('href')).toBe('/lobby');
+    }
+
+    // Back to the lobby: the record counts the game; the leaderboard lists both heroes.
+    await Promise.all([pa.waitForURL(`${base}/lobby`), pa.click('.overlay a:has-text("Back to the lobby")')]);
+    const recordA = (await pa.locator('.record').textContent())!.replace(/\s+/g, ' ');
+    expect(recordA).toContain(`${winner === idA ? 1 : 0} won of 1 played`);
+    await pb.click('.overlay a:has-text("Back to the lobby")');
+    await pb.waitForURL(`${base}/lobby`);
+    expect((await pb.locator('.record').textContent())!.replace(/\s+/g, ' ')).toContain(`${winner === idB ? 1 : 0} won of 1 played`);
+    await pb.goto(`${base}/leaderboard`);
+    const table = pb.locator('table.board-table tbody');
+    const rows: string[] = [];
+    for (const tr of await table.locator('tr').all()) rows.push((await tr.locator('td').allTextContents()).map((t) => t.trim()).join(' ') + ' ');
+    const rowOf = (name: string) => rows.find((r) => r.includes(` ${name} `));
+    expect(rowOf(nameA)).toMatch(new RegExp(`${nameA} ${winner === idA ? 1 : 0} 1 `));
+    expect(rowOf(nameB)).toMatch(new RegExp(`${nameB} ${winner === idB ? 1 : 0} 1 `));
+    expect((await pb.locator('.record').textContent())!.replace(/\s+/g, ' ')).toContain('of 1 played');
+  });
+});
+
+describe('the page across a node restart', () => {
+  it('shows "reconnecting…" while the node is down, reconnects, shows the same round, and sends an action clicked meanwhile once', async () => {
+    const port = await freePort();
+    const db = join(tempDir(), 'restart.db');
+    const env = { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '60', DRAIN_WINDOW_MS: '200' };
+    let node = startNode({ port, databasePath: db, env });
+    nodes.push(node);
+    await node.ready();
+    const base = node.url;
+    // Accounts and the game over HTTP; the browser borrows A's session cookie.
+    const a = new Player(base, `pasiphae${tag}`);
+    const b = new Player(base, `minos${tag}`);
+    await a.signup();
+    await b.signup();
+    const code = await a.createGame();
+    await b.join(code);
+    await a.start(code);
+    const page = await newPage();
+    const [name, value] = a.cookie.split('=') as [string, string];
+    await page.context().addCookies([{ name, value, url: base }]);
+    const wsLog: string[] = [];
+    const t0 = Date.now();
+    page.on('console', (m) => wsLog.push(`${Date.now() - t0} console ${m.text()}`));
+    await page.addInitScript(() => {
+      const t = Date.now();
+      document.addEventListener('visibilitychange', () => console.log(`${Date.now() - t} visibility ${document.visibilityState}`));
+      for (const ev of ['htmx:ws:close', 'htmx:ws:after:connection', 'htmx:ws:error', 'htmx:ws:before:connection']) {
+        document.addEventListener(ev, (e) => console.log(`${Date.now() - t} ${ev} ${(e as CustomEvent).detail?.code ?? ''} ${(e as CustomEvent).detail?.reason ?? ''} attempt=${(e as CustomEvent).detail?.connection?.attempt}`));
+      }
+    });
+    (globalThis as { __wsLog?: string[] }).__wsLog = wsLog;
+    await page.goto(`${base}/games/${code}`);
+    await page.locator('#game-actions button.defend').waitFor();
+    // The socket is up: the countdown is synced and the badge hidden.
+    await page.waitForFunction(() => !document.documentElement.classList.contains('offline') && (document.getElementById('conn-badge') as HTMLElement).hidden);
+    const roundBefore = Number(await page.locator('#game-status .countdown').getAttribute('data-round'));
+    expect(roundBefore).toBe(1);
+    const boardBefore = await boardFacts(page);
+    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+
+    node.signal('SIGTERM');
+    await page.locator('#conn-badge').waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await page.locator('#conn-badge').textContent()).toContain('reconnecting');
+    await waitFor(() => !node.alive, 10_000, 'old node to exit');
+    expect(node.exitCode).toBe(0);
+    await page.screenshot({ path: join(SHOTS, 'browser-reconnecting.png') });
+    // Clicked while offline: kept by the page and sent after reconnecting.
+    await page.click('#game-actions button.defend');
+
+    node = startNode({ port, databasePath: db, env });
+    nodes.push(node);
+    await node.ready();
+    await page.locator('#conn-badge').waitFor({ state: 'hidden', timeout: 20_000 }).catch((e) => {
+      console.log(wsLog.join('\n'));
+      throw e;
+    });
+    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    const rec = await adminGame(base, code);
+    expect(rec.state.round).toBe(roundBefore);
+    expect(Number(await page.locator('#game-status .countdown').getAttribute('data-round'))).toBe(roundBefore);
+    const idA = rec.state.players.find((p) => p.name === a.username)!.id;
+    // The action clicked while offline arrives once.
+    await waitFor(async () => (await adminGame(base, code)).state.submitted[idA]?.kind === 'defend', 10_000, 'offline click to be submitted');
+    await page.locator('#game-actions .submitted').waitFor();
+    const after = await adminGame(base, code);
+    expect(Object.keys(after.state.submitted)).toEqual([idA]);
+    // Same round, same board: walls, characters (place, health) and the Minotaur.
+    expect(await boardFacts(page)).toEqual(boardBefore);
+  });
+});
