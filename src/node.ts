@@ -11,7 +11,8 @@ import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
 import { Accounts, Results, Snapshots, SqliteSessionStore, dummyVerify, hashPassword, migrate, openDatabase, verifyPassword, type Db } from './db/index.js';
-import { readableSchemas } from './game/upgrade.js';
+import { checkGameState } from './game/schema.js';
+import { checkStoredState, readableSchemas } from './game/upgrade.js';
 import { LiveHub } from './live/hub.js';
 import { Renderer } from './live/render.js';
 import type { Logger } from './log.js';
@@ -107,7 +108,13 @@ export class MinotaurNode {
       sessionsChannel = soloChannel(config.nodeId);
     }
 
-    const sync = new ReplicaSync({ replica, channel: replicationChannel, logger, now: Date.now });
+    const sync = new ReplicaSync({
+      replica,
+      channel: replicationChannel,
+      logger,
+      now: Date.now,
+      checkContent: (record) => checkStoredState(record.state, record.schema, checkGameState),
+    });
     this.sync = sync;
     sync.onChange((_key, _current, _previous, applied) => {
       // Nodes of one cluster share a clock source closely enough for this to be the lag.

@@ -35,3 +35,16 @@ export function upgradeState(state: unknown, schema: number): GameState {
   }
   return { ...(s as unknown as GameState), schema: GAME_SCHEMA };
 }
+
+/**
+ * Checks a stored or received state of any schema: one this release cannot read is left
+ * alone (a newer node may own it), one it can read must upgrade to a valid current state.
+ */
+export function checkStoredState(state: unknown, schema: number, check: (s: unknown) => string | undefined): string | undefined {
+  if (!readableSchemas().includes(schema)) return undefined;
+  try {
+    return check(upgradeState(state, schema));
+  } catch (e) {
+    return (e as Error).message;
+  }
+}

@@ -30,6 +30,11 @@ export interface ReplicaSyncOptions {
   maxMessageBytes?: number;
   /** Tombstones older than this are dropped by the periodic compaction. */
   tombstoneTtlMs?: number;
+  /**
+   * Checks the content of a remote record (the replication layer only knows the envelope);
+   * returns why it is unacceptable, or undefined. Refused records are not applied nor acked.
+   */
+  checkContent?: (record: GameRecord) => string | undefined;
 }
 
 const DEFAULTS = {
@@ -120,6 +125,7 @@ export class ReplicaSync {
   readonly #logger: ReplicationLogger;
   readonly #now: () => number;
   readonly #opts: typeof DEFAULTS;
+  readonly #checkContent: ((record: GameRecord) => string | undefined) | undefined;
   readonly #handlers: ChangeHandler[] = [];
   readonly #writes = new Map<string, PendingWrite>();
   readonly #exchanges = new Map<string, Exchange>();
@@ -161,6 +167,7 @@ export class ReplicaSync {
     this.#channel = options.channel;
     this.#logger = options.logger;
     this.#now = options.now;
+    this.#checkContent = options.checkContent;
     this.#incarnation = Math.floor(this.#now()).toString(36);
     this.#channel.onMessage((from, body) => this.#receive(from, body));
     this.#channel.onPeerUp((member) => this.#peerUp(member));
@@ -413,7 +420,8 @@ export class ReplicaSync {
   #receiveOp(from: string, message: OpMessage): void {
     this.#stats.opsIn++;
     const { record } = message;
-    const result = this.#applyRemote(record);
+    const result = this.#applyRemote(record, from);
+    if (result === 'refused') return;
     const ack: AckMessage = { type: 'ack', id: message.id, result };
     if (result === 'stale') {
       const held = this.replica.getAny(record.key) as GameRecord;
@@ -459,7 +467,7 @@ export class ReplicaSync {
 
   #receiveRecords(from: string, message: RecordsMessage): void {
     this.#stats.recordsIn += message.records.length;
-    for (const record of message.records) this.#applyRemote(record);
+    for (const record of message.records) this.#applyRemote(record, from);
     if (message.want !== undefined && message.want.length > 0) {
       const wanted: GameRecord[] = [];
       for (const key of message.want) {
@@ -480,7 +488,13 @@ export class ReplicaSync {
 
   // ── helpers ────────────────────────────────────────────────────────────────────────────
 
-  #applyRemote(record: GameRecord): 'applied' | 'duplicate' | 'stale' {
+  #applyRemote(record: GameRecord, from: string): 'applied' | 'duplicate' | 'stale' | 'refused' {
+    const problem = record.state === null ? undefined : this.#checkContent?.(record);
+    if (problem !== undefined) {
+      this.#stats.rejectedIn++;
+      this.#logger.warn({ peer: from, key: record.key, problem }, `record of ${record.key} from ${from} refused: ${problem}`);
+      return 'refused';
+    }
     const previous = this.replica.getAny(record.key);
     const conflicts = this.replica.conflicts;
     const result = this.replica.apply(record);

@@ -18,7 +18,8 @@ import {
   type GameState,
   type RuleResult,
 } from '../game/index.js';
-import { readableSchemas, upgradeState } from '../game/upgrade.js';
+import { checkGameState } from '../game/schema.js';
+import { checkStoredState, readableSchemas, upgradeState } from '../game/upgrade.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { GameRecord } from '../replication/record.js';
@@ -524,6 +525,11 @@ export class GameSessions {
       opts.assumeReady && (c.id === this.d.nodeId || c.state === 'joining' || c.state === 'starting') ? { ...c, state: 'ready' } : c,
     );
     for (const snap of rows) {
+      const problem = checkStoredState(snap.state, snap.schema, checkGameState);
+      if (problem) {
+        this.d.logger.warn({ game: snap.code, problem }, `snapshot of ${snap.code} not resumed: ${problem}`);
+        continue;
+      }
       const held = this.d.replica.getAny(snap.code);
       const version = { epoch: snap.epoch, owner: snap.owner, seq: snap.seq };
       if (held && compareVersion(held, version) >= 0) continue; // the replica is as new or newer

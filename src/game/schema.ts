@@ -1,0 +1,57 @@
+// The shape of a current-schema game state as a validator, for states that arrive from
+// outside this process (peers, snapshots): a malformed state is refused, never rendered.
+
+import { z } from 'zod';
+import { DIRECTIONS, GAME_SCHEMA, MAX_PLAYERS, type GameState } from './types.js';
+
+const int = z.number().int();
+const hex = z.object({ q: int.min(-64).max(64), r: int.min(-64).max(64) });
+const id = z.string().min(1).max(64);
+const dir = z.enum(DIRECTIONS as [string, ...string[]]);
+const action = z.object({ id, round: int.min(0), kind: z.enum(['move', 'attack', 'defend']), dir: dir.optional() });
+
+const player = z.object({
+  id,
+  name: z.string().min(1).max(64),
+  color: int.min(0).max(MAX_PLAYERS - 1),
+  hp: int.min(0).max(100),
+  pos: hex,
+  alive: z.boolean(),
+  eliminatedRound: int.min(0).nullable(),
+  dealt: int.min(0),
+});
+
+export const gameStateSchema = z.object({
+  schema: z.literal(GAME_SCHEMA),
+  id,
+  code: z.string().regex(/^[A-Z]{4}$/),
+  seed: int,
+  createdBy: id,
+  createdAt: z.number(),
+  status: z.enum(['open', 'playing', 'finished']),
+  radius: int.min(1).max(20),
+  walls: z.array(hex).max(2000),
+  players: z.array(player).max(MAX_PLAYERS),
+  minotaur: z.object({ pos: hex }),
+  round: int.min(0),
+  roundMs: z.number().positive(),
+  deadline: z.number().nullable(),
+  submitted: z.record(z.string(), action),
+  previous: z.record(z.string(), z.string().max(64)),
+  events: z.array(z.object({ kind: z.string() }).passthrough()).max(200),
+  maxRounds: int.min(1),
+  winner: id.nullable(),
+  finishedAt: z.number().nullable(),
+});
+
+/** Why a (current-schema) state is unacceptable, or undefined when it is fine. */
+export function checkGameState(state: unknown): string | undefined {
+  const r = gameStateSchema.safeParse(state);
+  if (r.success) return undefined;
+  const issue = r.error.issues[0];
+  return `invalid game state: ${issue ? `${issue.path.join('.') || 'state'}: ${issue.message}` : 'bad shape'}`;
+}
+
+export function isGameState(state: unknown): state is GameState {
+  return checkGameState(state) === undefined;
+}
