@@ -17,6 +17,8 @@ export interface NodeOptions {
   nodeId?: string;
   databasePath: string;
   env?: Record<string, string>;
+  /** Entry point to run instead of this checkout's dist/main.js (e.g. an older release's). */
+  main?: string;
 }
 
 export interface LogLine {
@@ -47,7 +49,7 @@ export class NodeProcess {
       ...(opts.nodeId ? { NODE_ID: opts.nodeId } : {}),
       ...opts.env,
     };
-    this.child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [opts.main ?? MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (chunk: Buffer) => {
       buf += chunk.toString('utf8');

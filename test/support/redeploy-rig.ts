@@ -87,7 +87,7 @@ export class Rig {
   }
 
   /** Starts a node; clustered ones get the DNS settings and (by default) their address added to DNS. */
-  start(nodeId: string, host: string, opts: { cluster?: boolean; inDns?: boolean; env?: Record<string, string> } = {}): NodeProcess {
+  start(nodeId: string, host: string, opts: { cluster?: boolean; inDns?: boolean; env?: Record<string, string>; main?: string } = {}): NodeProcess {
     const cluster = opts.cluster ?? true;
     if (cluster && (opts.inDns ?? true)) this.setDns([...this.dnsHosts.filter((h) => h !== host), host]);
     const env = {
@@ -95,7 +95,7 @@ export class Rig {
       ...(cluster ? { DNS_CLUSTER_QUERY: RIG_QUERY, DNS_CLUSTER_RESOLVER: this.dns.address, CLUSTER_SECRET: RIG_SECRET } : {}),
       ...opts.env,
     };
-    const node = startNode({ host, port: this.port, nodeId, databasePath: this.dbPath, env });
+    const node = startNode({ host, port: this.port, nodeId, databasePath: this.dbPath, env, ...(opts.main ? { main: opts.main } : {}) });
     this.all.push(node);
     return node;
   }
