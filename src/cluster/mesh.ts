@@ -826,8 +826,8 @@ export class Mesh {
     peer.link = undefined;
     if (this.stopped) return;
     this.logger.info(
-      { peer: peerId, code, reason },
-      `link to ${peerId} closed (${code}${reason ? ` ${reason}` : ''}); reconnecting`,
+      { peer: peerId, code, reason, ...(link.error ? { error: link.error } : {}) },
+      `link to ${peerId} closed (${code}${reason ? ` ${reason}` : ''}${link.error ? `: ${link.error}` : ''}); reconnecting`,
     );
     peer.graceTimer = setTimeout(() => {
       peer.graceTimer = undefined;
@@ -994,7 +994,11 @@ export class Mesh {
 
   private deliver(from: string, ch: string, body: unknown): void {
     const handlers = this.channels.get(ch);
-    if (!handlers) return;
+    if (!handlers) {
+      this.counters.invalid++;
+      this.logger.warn({ peer: from, channel: ch }, `dropped a message from ${from} on unknown channel ${ch.slice(0, 32)}`);
+      return;
+    }
     for (const handler of handlers.message) {
       try {
         handler(from, body);
