@@ -66,7 +66,8 @@ async function expectResumed(r: Rig, before: Map<string, SnapRow>, restartedAt: 
     expect([snap.state.round, snap.state.round + 1]).toContain(now.state.round);
     if (now.state.round === snap.state.round) {
       expect(now.state.players.map((p) => [p.id, p.hp, p.pos, p.alive])).toEqual(snap.state.players.map((p) => [p.id, p.hp, p.pos, p.alive]));
-      expect(now.state.submitted).toEqual(snap.state.submitted);
+      // Actions in the snapshot are still there (the bots may have added more since).
+      expect(now.state.submitted).toMatchObject(snap.state.submitted);
       // The clock resumes sensibly: the old deadline if still ahead, else a fresh round.
       expect(now.state.deadline!).toBeGreaterThanOrEqual(Math.min(snap.state.deadline!, restartedAt));
     } else {
