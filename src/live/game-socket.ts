@@ -79,6 +79,11 @@ export class GameLiveSocket {
     if (this.closed) return;
     const state = this.deps.source.game(this.code);
     if (!state) {
+      if (this.deps.source.unreadable(this.code)) {
+        // A newer release runs this game now: reconnect (through the load balancer) to it.
+        this.close(1012, 'game moved to a newer release');
+        return;
+      }
       this.sendJson({ type: 'redirect', to: '/lobby' });
       return;
     }

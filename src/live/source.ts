@@ -6,6 +6,8 @@ import type { Command, CommandResult } from '../sessions/commands.js';
 
 export interface GameSource {
   game(code: string): GameState | undefined;
+  /** True when the replica holds this game in a schema newer than this release reads. */
+  unreadable(code: string): boolean;
   openGames(): GameState[];
   gamesOf(playerId: string): GameState[];
   /** Called with the code of every game whose record changed in the local replica. */

@@ -101,6 +101,11 @@ export class GameSessions {
     return rec.schema === GAME_SCHEMA ? rec.state : upgradeState(rec.state, rec.schema);
   }
 
+  unreadable(code: string): boolean {
+    const rec = this.d.replica.get(code);
+    return !!rec?.state && !readableSchemas().includes(rec.schema);
+  }
+
   private states(): GameState[] {
     const out: GameState[] = [];
     for (const rec of this.d.replica.live()) {

@@ -102,6 +102,10 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const code = parsed.data.toUpperCase();
     if (code !== req.params.code) return void res.redirect(301, `/games/${code}`);
     const state = games.game(code);
+    if (!state && games.unreadable(code)) {
+      res.set('Retry-After', '2');
+      return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.' });
+    }
     if (!state) {
       return void res.status(404).render('pages/error', { title: 'Not found', heading: `No game ${code}`, message: 'It may have finished a while ago, or the code is wrong.' });
     }
@@ -121,6 +125,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     if (deps.isDraining()) return wire.close(WS_CLOSE.draining, 'node restarting');
     const parsed = codeParam.safeParse(req.params.code);
     const code = parsed.success ? parsed.data.toUpperCase() : '';
+    if (code && games.unreadable(code)) return wire.close(1012, 'game moved to a newer release');
     if (!code || !games.game(code)) {
       metrics.wsRejected.inc({ reason: 'no-game' });
       return wire.close(WS_CLOSE.notFound, 'no such game');

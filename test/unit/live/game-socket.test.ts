@@ -1,0 +1,91 @@
+import { pino } from 'pino';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { describe, expect, it } from 'vitest';
+import { createGame, type GameState } from '../../../src/game/index.js';
+import { GameLiveSocket } from '../../../src/live/game-socket.js';
+import { Renderer } from '../../../src/live/render.js';
+import type { GameSource, LiveWire } from '../../../src/live/source.js';
+import { createMetrics } from '../../../src/metrics.js';
+import { VIEWS_DIR } from '../../../src/web/app.js';
+
+class FakeWire implements LiveWire {
+  readyState = 1;
+  sent: string[] = [];
+  closed: [number | undefined, string | undefined] | null = null;
+  private handlers = new Map<string, ((...a: unknown[]) => void)[]>();
+  send(data: string) {
+    this.sent.push(data);
+  }
+  close(code?: number, reason?: string) {
+    this.closed = [code, reason];
+    this.readyState = 3;
+  }
+  on(event: string, listener: (...a: unknown[]) => void) {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), listener]);
+    return this;
+  }
+  emit(event: string, ...args: unknown[]) {
+    for (const h of this.handlers.get(event) ?? []) h(...args);
+  }
+}
+
+function source(state: GameState | undefined, unreadable = false): GameSource & { fire(): void } {
+  let listener: (code: string) => void = () => undefined;
+  return {
+    game: () => state,
+    unreadable: () => unreadable,
+    openGames: () => [],
+    gamesOf: () => [],
+    subscribe: (l) => ((listener = l), () => undefined),
+    execute: async () => ({ ok: true, duplicate: false }),
+    fire: () => listener('KEPS'),
+  };
+}
+
+const deps = (src: GameSource) => ({
+  source: src,
+  renderer: new Renderer(VIEWS_DIR),
+  logger: pino({ level: 'silent' }),
+  metrics: createMetrics('t'),
+  limiter: new RateLimiterMemory({ points: 10, duration: 1 }),
+  now: () => 1000,
+  csrfToken: 'tok',
+});
+
+const game = createGame({ id: 'g', code: 'KEPS', seed: 1, creator: { id: '1', name: 'ariadne' }, now: 0, roundMs: 10_000 });
+
+describe('GameLiveSocket', () => {
+  it('sends the clock and every partial on connect, then only what changed', async () => {
+    const wire = new FakeWire();
+    const src = source(game);
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    expect(JSON.parse(wire.sent[0]!)).toEqual({ type: 'time', now: 1000 });
+    expect(wire.sent[1]).toContain('hx-target="#game-board"');
+    expect(wire.sent[1]).toContain('hx-target="#game-players"');
+    src.fire();
+    await new Promise((r) => setImmediate(r));
+    expect(wire.sent).toHaveLength(2); // nothing changed, nothing sent
+  });
+
+  it('answers bad messages with a clear error and keeps the socket open', async () => {
+    const wire = new FakeWire();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
+    wire.emit('message', '{nope', false);
+    await new Promise((r) => setImmediate(r));
+    expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'malformed' });
+    expect(wire.closed).toBeNull();
+  });
+
+  it('sends the page back to the lobby when the game is gone', () => {
+    const wire = new FakeWire();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(undefined))).start();
+    expect(JSON.parse(wire.sent.at(-1)!)).toEqual({ type: 'redirect', to: '/lobby' });
+  });
+
+  it('closes with 1012 (reconnect elsewhere) when a newer release runs the game', () => {
+    const wire = new FakeWire();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(undefined, true))).start();
+    expect(wire.closed?.[0]).toBe(1012);
+    expect(wire.sent.some((m) => m.includes('redirect'))).toBe(false);
+  });
+});
