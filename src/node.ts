@@ -124,6 +124,7 @@ export class MinotaurNode {
     const mesh = this.mesh;
     const sessions = new GameSessions({
       nodeId: config.nodeId,
+      version: config.version,
       replica,
       sync,
       channel: sessionsChannel,

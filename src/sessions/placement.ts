@@ -6,6 +6,19 @@ export interface Candidate {
   id: string;
   state: string;
   schemas: readonly number[];
+  /** Release version; during a rolling update games go to the newest release. */
+  version?: string;
+}
+
+/** Compares dotted numeric versions ("0.10.2" > "0.9.7"); missing parts count as 0. */
+export function compareReleases(a: string, b: string): number {
+  const pa = a.split(/[.+-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.+-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
 }
 
 /** FNV-1a, 32 bits: small, fast and well spread for short keys. */
@@ -24,8 +37,14 @@ function fnv1a(text: string): number {
   return h >>> 0;
 }
 
+/**
+ * Ready members that can read the schema; of those, only the newest release, so that during a
+ * rolling update a game moves once, to a node that stays, not to an old one about to go.
+ */
 export function eligible(candidates: readonly Candidate[], schema: number): Candidate[] {
-  return candidates.filter((c) => c.state === 'ready' && c.schemas.includes(schema));
+  const ok = candidates.filter((c) => c.state === 'ready' && c.schemas.includes(schema));
+  const newest = ok.reduce<string | null>((best, c) => (c.version === undefined ? best : best === null || compareReleases(c.version, best) > 0 ? c.version : best), null);
+  return newest === null ? ok : ok.filter((c) => c.version === undefined || compareReleases(c.version, newest) === 0);
 }
 
 /** The members in order of preference for `key`: the first is the owner, the rest are fallbacks. */

@@ -33,6 +33,8 @@ import { sessionsMessage, type SessionsMessage } from './protocol.js';
 
 export interface SessionsDeps {
   nodeId: string;
+  /** This node's release version (placement prefers the newest release). */
+  version: string;
   replica: Replica;
   sync: ReplicaSync;
   channel: MeshChannel;
@@ -446,8 +448,8 @@ export class GameSessions {
   }
 
   private candidates(): Candidate[] {
-    const self: Candidate = { id: this.d.nodeId, state: this.d.selfState(), schemas: readableSchemas() };
-    return [self, ...this.d.channel.peers().map((p) => ({ id: p.id, state: p.state, schemas: p.schemas }))];
+    const self: Candidate = { id: this.d.nodeId, state: this.d.selfState(), schemas: readableSchemas(), version: this.d.version };
+    return [self, ...this.d.channel.peers().map((p) => ({ id: p.id, state: p.state, schemas: p.schemas, version: p.version }))];
   }
 
   private isLivePeer(id: string): boolean {
@@ -573,7 +575,7 @@ export class GameSessions {
       game.status = 'handing-off';
       game.disarm();
       const started = this.d.now();
-      const peers = this.d.channel.peers().map((p) => ({ id: p.id, state: p.state, schemas: p.schemas }));
+      const peers = this.d.channel.peers().map((p) => ({ id: p.id, state: p.state, schemas: p.schemas, version: p.version }));
       const targets = rankFor(game.key, peers, game.record.schema);
       for (const target of targets) {
         const reply = await this.request(target, { type: 'handoff', id: this.newId(), record: game.record as never }, 3000);

@@ -68,6 +68,16 @@ describe('placeGame', () => {
     for (const id of ['n1', 'n2', 'n3']) expect(counts.get(id)).toBeGreaterThan(800);
   });
 
+  it('prefers the newest release during a rolling update, whatever the hash says', () => {
+    const ms: Candidate[] = [
+      { id: 'old1', state: 'ready', schemas: [1, 2], version: '0.9.3' },
+      { id: 'old2', state: 'ready', schemas: [1, 2], version: '0.9.3' },
+      { id: 'new1', state: 'ready', schemas: [1, 2], version: '0.10.0' },
+    ];
+    for (const k of ['KEPS', 'ABCD', 'ZZZZ', 'QWER', 'MNOP']) expect(placeGame(k, ms, 1)).toBe('new1');
+    expect(placeGame('KEPS', ms.map((m) => ({ ...m, version: '1.0.0' })), 1)).not.toBeNull();
+  });
+
   it('ranks every eligible member exactly once', () => {
     fc.assert(
       fc.property(code, members, (key, ms) => {

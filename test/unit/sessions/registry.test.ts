@@ -56,6 +56,7 @@ function cluster(ids: string[], snapshots = new MemorySnapshots()) {
     const node: TestNode = { id, state: 'ready', replica, sync, sessions: null as never, results: [] };
     node.sessions = new GameSessions({
       nodeId: id,
+      version: '1.0.0',
       replica,
       sync,
       channel: sess.join(id, member),
