@@ -163,7 +163,7 @@ describe('two players in a browser', () => {
         if (g.status !== 'playing' || g.round !== round) continue; // the round moved on meanwhile
         if (!midShot && round >= 2 && meId === idA) {
           midShot = true;
-          await page.screenshot({ path: join(SHOTS, 'browser-play-mid-game.png') });
+          await page.screenshot({ path: join(SHOTS, 'browser-play-mid-game.png'), animations: 'disabled' });
         }
         const choice = choose(g, meId);
         const sel =
@@ -199,8 +199,8 @@ describe('two players in a browser', () => {
       expect(await losePage.locator('.overlay.lose').textContent()).toContain(`${winner === idA ? nameA : nameB} won the game.`);
       expect(await winPage.locator('.overlay.lose').count()).toBe(0);
       expect(await losePage.locator('.overlay.win').count()).toBe(0);
-      await winPage.screenshot({ path: join(SHOTS, 'browser-play-winner.png') });
-      await losePage.screenshot({ path: join(SHOTS, 'browser-play-game-over.png') });
+      await winPage.screenshot({ path: join(SHOTS, 'browser-play-winner.png'), animations: 'disabled' });
+      await losePage.screenshot({ path: join(SHOTS, 'browser-play-game-over.png'), animations: 'disabled' });
     } else {
       // A draw: the Minotaur (or a double knock-out) left nobody standing; both see Game Over.
       for (const p of [pa, pb]) {
@@ -208,8 +208,8 @@ describe('two players in a browser', () => {
         expect(await p.locator('.overlay.lose h2').textContent()).toBe('Game Over');
         expect(await p.locator('.overlay.win').count()).toBe(0);
       }
-      await pa.screenshot({ path: join(SHOTS, 'browser-play-game-over.png') });
-      await pb.screenshot({ path: join(SHOTS, 'browser-play-draw-b.png') });
+      await pa.screenshot({ path: join(SHOTS, 'browser-play-game-over.png'), animations: 'disabled' });
+      await pb.screenshot({ path: join(SHOTS, 'browser-play-draw-b.png'), animations: 'disabled' });
     }
     // The game pages were updated live the whole time (no navigation since start).
     expect(await pa.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
@@ -259,17 +259,21 @@ describe('the page across a node restart', () => {
     const wsLog: string[] = [];
     const t0 = Date.now();
     page.on('console', (m) => wsLog.push(`${Date.now() - t0} console ${m.text()}`));
+    page.on('framenavigated', (f) => wsLog.push(`${Date.now() - t0} navigated ${f.url()}`));
+    page.on('requestfailed', (r) => wsLog.push(`${Date.now() - t0} request failed ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+    page.on('request', (r) => wsLog.push(`${Date.now() - t0} request ${r.method()} ${r.url()}`));
     await page.addInitScript(() => {
       const t = Date.now();
-      document.addEventListener('visibilitychange', () => console.log(`${Date.now() - t} visibility ${document.visibilityState}`));
+      document.addEventListener('visibilitychange', () => ((window as unknown as { __log: string[] }).__log ??= []).push(`${Date.now() - t} visibility ${document.visibilityState}`));
       for (const ev of ['htmx:ws:close', 'htmx:ws:after:connection', 'htmx:ws:error', 'htmx:ws:before:connection']) {
-        document.addEventListener(ev, (e) => console.log(`${Date.now() - t} ${ev} ${(e as CustomEvent).detail?.code ?? ''} ${(e as CustomEvent).detail?.reason ?? ''} attempt=${(e as CustomEvent).detail?.connection?.attempt}`));
+        document.addEventListener(ev, (e) => ((window as unknown as { __log: string[] }).__log ??= []).push(`${Date.now() - t} ${ev} ${(e as CustomEvent).detail?.code ?? ''} ${(e as CustomEvent).detail?.reason ?? ''} attempt=${(e as CustomEvent).detail?.connection?.attempt}`));
       }
     });
     (globalThis as { __wsLog?: string[] }).__wsLog = wsLog;
     await page.goto(`${base}/games/${code}`);
     await page.locator('#game-actions button.defend').waitFor();
     // The socket is up: the countdown is synced and the badge hidden.
+    await page.waitForFunction(() => ((window as unknown as { __log?: string[] }).__log ?? []).some((l) => l.includes('htmx:ws:after:connection')));
     await page.waitForFunction(() => !document.documentElement.classList.contains('offline') && (document.getElementById('conn-badge') as HTMLElement).hidden);
     const roundBefore = Number(await page.locator('#game-status .countdown').getAttribute('data-round'));
     expect(roundBefore).toBe(1);
@@ -281,17 +285,19 @@ describe('the page across a node restart', () => {
     expect(await page.locator('#conn-badge').textContent()).toContain('reconnecting');
     await waitFor(() => !node.alive, 10_000, 'old node to exit');
     expect(node.exitCode).toBe(0);
-    await page.screenshot({ path: join(SHOTS, 'browser-reconnecting.png') });
+    await page.screenshot({ path: join(SHOTS, 'browser-reconnecting.png'), animations: 'disabled' });
     // Clicked while offline: kept by the page and sent after reconnecting.
     await page.click('#game-actions button.defend');
 
     node = startNode({ port, databasePath: db, env });
     nodes.push(node);
     await node.ready();
-    await page.locator('#conn-badge').waitFor({ state: 'hidden', timeout: 20_000 }).catch((e) => {
-      console.log(wsLog.join('\n'));
+    await page.locator('#conn-badge').waitFor({ state: 'hidden', timeout: 20_000 }).catch(async (e) => {
+      const inPage = await page.evaluate(() => [...((window as unknown as { __log?: string[] }).__log ?? []), `now visibility=${document.visibilityState}`]);
+      console.log([...wsLog, ...inPage, '--- new node:', ...node.raw.slice(-15)].join('\n'));
       throw e;
     });
+    if (process.env.DEBUG_BROWSER) console.log(await page.evaluate(() => (window as unknown as { __log?: string[] }).__log));
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     const rec = await adminGame(base, code);
     expect(rec.state.round).toBe(roundBefore);
