@@ -16,7 +16,7 @@ import { adminAllowed } from './ops-routes.js';
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
 
 /** Close codes for refused live sockets; 4xxx are application codes, htmx does not reconnect on them. */
-export const WS_CLOSE = { unauthorised: 4401, notFound: 4404, draining: 1012 } as const;
+export const WS_CLOSE = { unauthorised: 4401, notFound: 4404, draining: 1012, notReady: 1013 } as const;
 
 function flash(req: Request, kind: 'info' | 'error', message: string): void {
   req.session.flash = { kind, message };
@@ -102,6 +102,10 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const code = parsed.data.toUpperCase();
     if (code !== req.params.code) return void res.redirect(301, `/games/${code}`);
     const state = games.game(code);
+    if (!state && !deps.isReady() && !deps.isDraining()) {
+      res.set('Retry-After', '1');
+      return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This server is still starting. Reload the page in a second.' });
+    }
     if (!state && games.unreadable(code)) {
       res.set('Retry-After', '2');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.' });
@@ -123,6 +127,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       return wire.close(WS_CLOSE.unauthorised, 'log in first');
     }
     if (deps.isDraining()) return wire.close(WS_CLOSE.draining, 'node restarting');
+    // Still joining: the replica may not hold the game yet. 1013 makes htmx try again.
+    if (!deps.isReady()) return wire.close(WS_CLOSE.notReady, 'node starting');
     const parsed = codeParam.safeParse(req.params.code);
     const code = parsed.success ? parsed.data.toUpperCase() : '';
     if (code && games.unreadable(code)) return wire.close(1012, 'game moved to a newer release');
@@ -149,6 +155,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(WS_CLOSE.unauthorised, 'log in first');
     if (deps.isDraining()) return wire.close(WS_CLOSE.draining, 'node restarting');
+    if (!deps.isReady()) return wire.close(WS_CLOSE.notReady, 'node starting');
     const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger);
     hub.add(socket);
     wire.on('close', () => hub.remove(socket));
