@@ -4,7 +4,8 @@
 import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { diffPartials, partialsMessage, type Partials } from './diff.js';
+import type { Partials } from './diff.js';
+import { LiveSocket } from './live-socket.js';
 import { parseLiveMessage } from './messages.js';
 import type { Renderer } from './render.js';
 import type { GameSource, LiveWire } from './source.js';
@@ -27,7 +28,6 @@ export interface LiveSocketDeps {
   csrfToken: string;
 }
 
-const OPEN = 1;
 
 /** Renders every partial of a game page for one viewer. Shared by the HTTP page and the socket. */
 export function renderGamePartials(renderer: Renderer, state: Parameters<typeof gameView>[0], viewer: string | null, csrfToken: string): Partials {
@@ -39,44 +39,28 @@ export function renderGamePartials(renderer: Renderer, state: Parameters<typeof 
   return out;
 }
 
-export class GameLiveSocket {
-  private sent: Partials | null = null;
-  private unsubscribe: (() => void) | null = null;
-  private renderQueued = false;
-  private closed = false;
-
+export class GameLiveSocket extends LiveSocket {
   constructor(
-    private readonly wire: LiveWire,
+    wire: LiveWire,
     readonly code: string,
     readonly viewer: Viewer,
     private readonly deps: LiveSocketDeps,
-  ) {}
+  ) {
+    super(wire);
+  }
 
   start(): void {
     // ws@8 says whether a frame was binary; ws@7 (under express-ws) does not, but hands text
     // frames over as strings and binary frames as Buffers.
     this.wire.on('message', (data, isBinary) => void this.onMessage(data, isBinary === true || (isBinary === undefined && typeof data !== 'string')));
-    this.wire.on('close', () => this.dispose());
     this.wire.on('error', (err) => this.deps.logger.debug({ err: err.message, code: this.code }, 'game socket error'));
-    this.unsubscribe = this.deps.source.subscribe((code) => {
-      if (code === this.code) this.queueRender();
-    });
+    this.listen((l) => this.deps.source.subscribe(l), (code) => code === this.code, 0);
     this.sendJson({ type: 'time', now: this.deps.now() });
     this.render();
   }
 
-  /** Coalesce bursts of store changes into one render per tick. */
-  private queueRender(): void {
-    if (this.renderQueued || this.closed) return;
-    this.renderQueued = true;
-    setImmediate(() => {
-      this.renderQueued = false;
-      this.render();
-    });
-  }
-
-  private render(): void {
-    if (this.closed) return;
+  protected render(): void {
+    if (this.isClosed) return;
     const state = this.deps.source.game(this.code);
     if (!state) {
       if (this.deps.source.unreadable(this.code)) {
@@ -90,13 +74,9 @@ export class GameLiveSocket {
     const end = this.deps.metrics.renderSeconds.startTimer();
     const rendered = renderGamePartials(this.deps.renderer, state, this.viewer.id, this.deps.csrfToken);
     end();
-    const { changed, next } = diffPartials(this.sent, rendered);
-    this.sent = next;
-    if (changed.length === 0) return;
-    this.deps.metrics.partialsSent.inc(changed.length);
-    this.send(partialsMessage(changed));
+    const sent = this.push(rendered);
+    if (sent) this.deps.metrics.partialsSent.inc(sent);
   }
-
   private async onMessage(data: unknown, isBinary: boolean): Promise<void> {
     const parsed = parseLiveMessage(data, isBinary);
     if (!parsed.ok) {
@@ -134,31 +114,4 @@ export class GameLiveSocket {
     }
   }
 
-  private send(text: string): void {
-    if (this.wire.readyState === OPEN) this.wire.send(text);
-  }
-
-  private sendJson(obj: Record<string, unknown>): void {
-    this.send(JSON.stringify(obj));
-  }
-
-  close(code: number, reason: string): void {
-    try {
-      this.wire.close(code, reason);
-    } catch {
-      /* already closing */
-    }
-    this.dispose();
-  }
-
-  private dispose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
 }

@@ -4,6 +4,7 @@
 
 import type { Direction, GameState, Hex, Player, RoundEvent } from '../game/types.js';
 import { DIRECTIONS, MAX_PLAYERS, MIN_PLAYERS, START_HP } from '../game/types.js';
+import { DIRECTION_VECTORS, distance } from '../game/hex.js';
 
 export const PALETTE = ['#e4572e', '#29a3d6', '#f2c14e', '#6bbf59', '#b467d6', '#ef7fb0', '#45c4b0', '#f08a4b'] as const;
 export const PALETTE_NAMES = ['Ember', 'Sky', 'Gold', 'Moss', 'Violet', 'Rose', 'Teal', 'Amber'] as const;
@@ -11,14 +12,7 @@ export const PALETTE_NAMES = ['Ember', 'Sky', 'Gold', 'Moss', 'Violet', 'Rose', 
 const HEX_SIZE = 30;
 const SQRT3 = Math.sqrt(3);
 
-const DIR_VECTORS: Record<Direction, Hex> = {
-  e: { q: 1, r: 0 },
-  ne: { q: 1, r: -1 },
-  nw: { q: 0, r: -1 },
-  w: { q: -1, r: 0 },
-  sw: { q: -1, r: 1 },
-  se: { q: 0, r: 1 },
-};
+const DIR_VECTORS = DIRECTION_VECTORS;
 
 export const DIRECTION_LABELS: Record<Direction, { arrow: string; name: string }> = {
   nw: { arrow: '↖', name: 'north-west' },
@@ -99,7 +93,7 @@ export interface GameView {
 }
 
 const keyOf = (h: Hex) => `${h.q},${h.r}`;
-const dist = (a: Hex, b: Hex) => (Math.abs(a.q - b.q) + Math.abs(a.q + a.r - b.q - b.r) + Math.abs(a.r - b.r)) / 2;
+const dist = distance;
 
 function pixel(h: Hex): { x: number; y: number } {
   return { x: round2(HEX_SIZE * SQRT3 * (h.q + h.r / 2)), y: round2(HEX_SIZE * 1.5 * h.r) };

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { BrowserSession, signUp } from '../support/browser.js';
 import { freePort, ROOT, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
 import { Player } from '../support/player.js';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
@@ -15,8 +16,7 @@ import type { Direction, GameState, Hex } from '../../src/game/types.js';
 
 const SHOTS = join(ROOT, 'test-results');
 const nodes: NodeProcess[] = [];
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+let session: BrowserSession;
 const tag = String(Date.now() % 100000);
 
 const VEC: Record<Direction, Hex> = { e: { q: 1, r: 0 }, ne: { q: 1, r: -1 }, nw: { q: 0, r: -1 }, w: { q: -1, r: 0 }, sw: { q: -1, r: 1 }, se: { q: 0, r: 1 } };
@@ -59,33 +59,15 @@ function boardFacts(page: Page): Promise<string[]> {
   });
 }
 
-async function newPage(): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1200, height: 860 } });
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(15_000);
-  return page;
-}
 
-async function signUp(page: Page, base: string, username: string): Promise<void> {
-  await page.goto(`${base}/signup`);
-  await page.fill('input[name="username"]', username);
-  await page.fill('input[name="password"]', 'correct horse battery');
-  await Promise.all([page.waitForURL(`${base}/lobby`), page.click('form[action="/signup"] button[type="submit"]')]);
-  await expect(page.locator('.whoami').textContent()).resolves.toContain(username);
-}
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  session = await BrowserSession.launch();
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close().catch(() => undefined);
+  await session?.close();
   await Promise.all(nodes.map((n) => n.kill()));
 });
 
@@ -95,12 +77,14 @@ describe('two players in a browser', () => {
     nodes.push(node);
     await node.ready();
     const base = node.url;
-    const pa = await newPage();
-    const pb = await newPage();
+    const pa = await session!.newPage();
+    const pb = await session!.newPage();
     const nameA = `ariadne${tag}`;
     const nameB = `theseus${tag}`;
     await signUp(pa, base, nameA);
     await signUp(pb, base, nameB);
+    await expect(pa.locator('.whoami').textContent()).resolves.toContain(nameA);
+    await expect(pb.locator('.whoami').textContent()).resolves.toContain(nameB);
 
     // B stays on the lobby; A opens a game.
     await pb.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
@@ -253,7 +237,7 @@ describe('the page across a node restart', () => {
     const code = await a.createGame();
     await b.join(code);
     await a.start(code);
-    const page = await newPage();
+    const page = await session!.newPage();
     const [name, value] = a.cookie.split('=') as [string, string];
     await page.context().addCookies([{ name, value, url: base }]);
     const wsLog: string[] = [];

@@ -15,14 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { BrowserSession, signUp } from '../support/browser.js';
 import { freePort, ROOT, waitFor, type NodeProcess } from '../support/node-process.js';
 import { Rig } from '../support/redeploy-rig.js';
 import { effective, resolutions } from '../support/bots.js';
 
 const SHOTS = join(ROOT, 'test-results');
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
+let session: BrowserSession | undefined;
 let rig: Rig | undefined;
 let proxy: Server | undefined;
 const sockets = new Set<Socket>();
@@ -53,34 +53,17 @@ async function startProxy(): Promise<number> {
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  session = await BrowserSession.launch();
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
+  await session?.close();
   for (const s of sockets) s.destroy();
   await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
   await rig?.close();
 });
 
-async function newPage(): Promise<Page> {
-  const ctx = await browser!.newContext({ viewport: { width: 1200, height: 860 } });
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(15_000);
-  return page;
-}
 
-async function signUp(page: Page, base: string, username: string): Promise<void> {
-  await page.goto(`${base}/signup`);
-  await page.fill('input[name="username"]', username);
-  await page.fill('input[name="password"]', 'correct horse battery');
-  await Promise.all([page.waitForURL(`${base}/lobby`), page.click('form[action="/signup"] button[type="submit"]')]);
-}
 
 const round = (p: Page) => p.evaluate(() => Number(document.querySelector('#game-status .countdown')?.getAttribute('data-round') ?? 0));
 const deadline = (p: Page) => p.evaluate(() => Number(document.querySelector('#game-status .countdown')?.getAttribute('data-deadline') ?? 0));
@@ -119,8 +102,8 @@ describe('browser: two players keep playing while the node serving them is repla
     backend = n1;
     const base = `http://127.0.0.1:${await startProxy()}`;
     const tag = String(Date.now() % 100000);
-    const a = await newPage();
-    const b = await newPage();
+    const a = await session!.newPage();
+    const b = await session!.newPage();
     await signUp(a, base, `ariadne${tag}`);
     await signUp(b, base, `theseus${tag}`);
     await Promise.all([a.waitForURL(/\/games\/[A-Z]{4}$/), a.click('form[action="/lobby/games"] button')]);

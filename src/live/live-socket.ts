@@ -1,0 +1,74 @@
+// What every live page socket shares: a subscription to store changes, coalesced renders,
+// the partials last sent (for diffing), and closing exactly once.
+
+import { diffPartials, partialsMessage, type Partials } from './diff.js';
+import type { LiveWire } from './source.js';
+
+const OPEN = 1;
+
+export abstract class LiveSocket {
+  private sent: Partials | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private queued = false;
+  private closed = false;
+
+  constructor(protected readonly wire: LiveWire) {}
+
+  /** Renders the page's partials now; called on connect and after store changes. */
+  protected abstract render(): void;
+
+  protected listen(subscribe: (listener: (code: string) => void) => () => void, relevant: (code: string) => boolean, delayMs: number): void {
+    this.wire.on('close', () => this.dispose());
+    this.unsubscribe = subscribe((code) => {
+      if (relevant(code)) this.queueRender(delayMs);
+    });
+  }
+
+  /** Coalesces bursts of store changes into one render (next tick, or after `delayMs`). */
+  private queueRender(delayMs: number): void {
+    if (this.queued || this.closed) return;
+    this.queued = true;
+    const run = () => {
+      this.queued = false;
+      if (!this.closed) this.render();
+    };
+    if (delayMs > 0) setTimeout(run, delayMs).unref();
+    else setImmediate(run);
+  }
+
+  /** Sends the partials whose HTML differs from what this page last received. */
+  protected push(rendered: Partials): number {
+    const { changed, next } = diffPartials(this.sent, rendered);
+    this.sent = next;
+    if (changed.length) this.send(partialsMessage(changed));
+    return changed.length;
+  }
+
+  protected send(text: string): void {
+    if (this.wire.readyState === OPEN) this.wire.send(text);
+  }
+
+  protected sendJson(obj: Record<string, unknown>): void {
+    this.send(JSON.stringify(obj));
+  }
+
+  close(code: number, reason: string): void {
+    try {
+      this.wire.close(code, reason);
+    } catch {
+      /* already closing */
+    }
+    this.dispose();
+  }
+
+  private dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

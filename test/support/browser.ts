@@ -1,0 +1,44 @@
+// Headless Chromium for the browser tests: Debian's chromium driven by playwright-core
+// (no browser download), pages in fresh contexts, sign-up through the real form.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ROOT } from './node-process.js';
+
+export const SHOTS = join(ROOT, 'test-results');
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+export class BrowserSession {
+  private readonly contexts: BrowserContext[] = [];
+
+  private constructor(readonly browser: Browser) {}
+
+  static async launch(): Promise<BrowserSession> {
+    mkdirSync(SHOTS, { recursive: true });
+    return new BrowserSession(await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS }));
+  }
+
+  /** A page in a context of its own (its own cookies: one player each). */
+  async newPage(): Promise<Page> {
+    const ctx = await this.browser.newContext({ viewport: { width: 1200, height: 860 } });
+    this.contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(15_000);
+    return page;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.contexts) await c.close().catch(() => undefined);
+    await this.browser.close().catch(() => undefined);
+  }
+}
+
+/** Signs up through the form and waits for the lobby. */
+export async function signUp(page: Page, base: string, username: string, password = 'correct horse battery'): Promise<void> {
+  await page.goto(`${base}/signup`);
+  await page.fill('input[name="username"]', username);
+  await page.fill('input[name="password"]', password);
+  await Promise.all([page.waitForURL(`${base}/lobby`), page.click('form[action="/signup"] button[type="submit"]')]);
+}
