@@ -20,9 +20,7 @@ afterAll(async () => {
 describe('SIGKILL of an owner mid-round', () => {
   it('one survivor takes the game over and the acknowledged actions of the round are kept', async () => {
     rig = await Rig.create({ roundSeconds: 3 });
-    const nodes = [rig.start('n1', '127.0.0.2'), rig.start('n2', '127.0.0.3'), rig.start('n3', '127.0.0.4')];
-    await Promise.all(nodes.map((n) => n.ready()));
-    for (const n of nodes) rig.lb.add(n);
+    const nodes = await rig.startThree();
     const [victimGame, otherGame] = await rig.setupGames(2, 3, [nodes[0]!, nodes[1]!]);
     const code = victimGame!.code;
     const victim = nodes[0]!;

@@ -25,9 +25,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('SIGSTOP of an owner until declared down, then SIGCONT', () => {
   it('the successor runs the game; the old owner is fenced and never resolves a round again', async () => {
     rig = await Rig.create({ roundSeconds: 3 });
-    const nodes = [rig.start('n1', '127.0.0.2'), rig.start('n2', '127.0.0.3'), rig.start('n3', '127.0.0.4')];
-    await Promise.all(nodes.map((n) => n.ready()));
-    for (const n of nodes) rig.lb.add(n);
+    const nodes = await rig.startThree();
     const [victimGame] = await rig.setupGames(2, 3, [nodes[0]!, nodes[1]!]);
     const code = victimGame!.code;
     const victim = nodes[0]!;

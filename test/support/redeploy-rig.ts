@@ -87,6 +87,14 @@ export class Rig {
   }
 
   /** Starts a node; clustered ones get the DNS settings and (by default) their address added to DNS. */
+  /** Starts n1..n3 on 127.0.0.2..4, waits until all are ready and puts them behind the load balancer. */
+  async startThree(): Promise<NodeProcess[]> {
+    const nodes = [this.start('n1', '127.0.0.2'), this.start('n2', '127.0.0.3'), this.start('n3', '127.0.0.4')];
+    await Promise.all(nodes.map((n) => n.ready()));
+    for (const n of nodes) this.lb.add(n);
+    return nodes;
+  }
+
   start(nodeId: string, host: string, opts: { cluster?: boolean; inDns?: boolean; env?: Record<string, string>; main?: string } = {}): NodeProcess {
     const cluster = opts.cluster ?? true;
     if (cluster && (opts.inDns ?? true)) this.setDns([...this.dnsHosts.filter((h) => h !== host), host]);
