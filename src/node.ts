@@ -55,6 +55,8 @@ export class MinotaurNode {
 
   private setState(next: NodeState): void {
     if (this.state === next) return;
+    // Once draining, a node only ever stops (a SIGTERM during start must not be undone).
+    if ((this.state === 'draining' || this.state === 'stopped') && next !== 'stopped') return;
     this.logger.info({ from: this.state, to: next }, `node ${this.config.nodeId} is ${next}`);
     this.state = next;
     this.mesh?.setState(next);
@@ -231,8 +233,10 @@ export class MinotaurNode {
       mesh.start();
       await this.join(mesh);
     }
+    if (this.draining) return; // SIGTERM arrived while joining
     // Games in SQLite that no live replica knows a newer version of resume here (cold start).
     await sessions.resumeFromSnapshots({ assumeReady: true });
+    if (this.draining) return;
     this.setState('ready');
     sessions.start();
     sessions.sweep();

@@ -62,7 +62,7 @@ export interface SessionsDeps {
 
 export type CreateResult = { ok: true; code: string } | { ok: false; message: string };
 
-type Pending = { resolve: (msg: SessionsMessage) => void; timer: NodeJS.Timeout };
+type Pending = { peer: string; resolve: (msg: SessionsMessage | null) => void; timer: NodeJS.Timeout };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -90,6 +90,13 @@ export class GameSessions {
     deps.channel.onMessage((from, body) => this.onMessage(from, body));
     deps.channel.onPeerDown((m) => {
       this.missingSince.set(m.id, this.d.now() - this.d.orphanGraceMs);
+      // Requests to a peer that is gone will never be answered: give up on them now.
+      for (const [id, p] of this.pending) {
+        if (p.peer !== m.id) continue;
+        clearTimeout(p.timer);
+        this.pending.delete(id);
+        p.resolve(null);
+      }
       this.sweep();
     });
     deps.channel.onPeerState(() => this.sweep());
@@ -612,7 +619,7 @@ export class GameSessions {
         this.pending.delete(msg.id);
         resolve(null);
       }, timeoutMs);
-      this.pending.set(msg.id, { resolve, timer });
+      this.pending.set(msg.id, { peer, resolve, timer });
       if (!this.d.channel.send(peer, msg)) {
         clearTimeout(timer);
         this.pending.delete(msg.id);
