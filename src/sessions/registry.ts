@@ -246,20 +246,31 @@ export class GameSessions {
       : { key: prev.key, owner: this.d.nodeId, epoch: prev.epoch, seq: prev.seq + 1, schema: GAME_SCHEMA, state, at: this.d.now() };
     game.record = record;
     game.confirmed = false;
-    if (!rewrite) this.afterWrite(game, prev.state);
+    if (!rewrite) this.afterWrite(game);
     const outcome: WriteOutcome = await this.d.sync.write(record);
     if (outcome.kind === 'fenced') {
       this.fence(game, `a newer owner holds epoch ${outcome.current.epoch} (${outcome.current.owner})`);
       return 'fenced';
     }
-    if (outcome.kind === 'rejected') return rewrite ? 'rejected' : 'rejected';
+    if (outcome.kind === 'rejected') {
+      // Never happens with valid states; if it does, keep running the last state that was stored.
+      this.d.logger.error({ game: game.key, reason: outcome.reason }, `write of ${game.key} rejected: ${outcome.reason}`);
+      if (game.record === record && !rewrite) {
+        game.record = prev;
+        this.afterWrite(game);
+      }
+      return 'rejected';
+    }
+    // A result goes into SQLite only once the final state is held by another node (or there
+    // is none): a fenced former owner must never record a game its successor is still playing.
+    if (outcome.kind === 'acked' && state.status === 'finished' && prev.state?.status !== 'finished') this.recordResult(state);
     if (outcome.kind === 'timed-out') return 'unconfirmed';
     if (game.record === record) game.confirmed = true;
     return 'ok';
   }
 
   /** Local effects of a new owned state: clock, snapshot, results, clean-up timers. */
-  private afterWrite(game: OwnedGame, before: GameState | null): void {
+  private afterWrite(game: OwnedGame): void {
     const state = game.record.state;
     if (!state) return;
     this.snapshot(game.record);
@@ -267,7 +278,6 @@ export class GameSessions {
       game.arm(state.deadline, this.d.now(), () => void this.tick(game));
     } else if (state.status === 'finished') {
       game.arm(this.d.now() + this.d.finishedRetentionMs, this.d.now(), () => void this.drop(game, 'finished'));
-      if (before && before.status !== 'finished') this.recordResult(state);
     } else if (state.status === 'open') {
       game.arm(state.createdAt + this.d.openGameTtlMs, this.d.now(), () => void this.drop(game, 'abandoned'));
     }
@@ -337,6 +347,9 @@ export class GameSessions {
       if (!game.running || !game.record.state) return;
       const state = game.record.state;
       if (why === 'abandoned' && state.status !== 'open') return;
+      // Still the owner after the retention period: record the result if its final write
+      // was never confirmed at the time (idempotent otherwise).
+      if (state.status === 'finished') this.recordResult(state);
       try {
         this.d.snapshots.remove(game.key, state.id);
       } catch (err) {
@@ -382,7 +395,7 @@ export class GameSessions {
         continue; // another node took this code in the same instant
       }
       game.confirmed = outcome.kind === 'acked';
-      this.afterWrite(game, null);
+      this.afterWrite(game);
       this.d.logger.info({ game: code, by: creator.name }, `game ${code} created by ${creator.name}`);
       return { ok: true, code };
     }
@@ -448,7 +461,9 @@ export class GameSessions {
       { game: key, from: base.owner, epoch: record.epoch, round: state.round, reason },
       `game ${key} adopted from node ${base.owner} (epoch ${record.epoch}, round ${state.round})${reason === 'handoff' ? '' : ` [${reason}]`}`,
     );
-    this.afterWrite(game, null);
+    this.afterWrite(game);
+    // The former owner may have stopped between finishing the game and recording it (recording is idempotent).
+    if (state.status === 'finished') this.recordResult(state);
     // A round that fell due while nobody owned the game resolves now.
     if (state.status === 'playing') void this.tick(game);
     return record;

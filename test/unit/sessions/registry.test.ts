@@ -219,4 +219,20 @@ describe('GameSessions', () => {
     expect(await n2.sessions.execute('NOPE', { kind: 'act', playerId: '2', action: { id: 'act-x3', round: 1, kind: 'defend' } })).toMatchObject({ ok: false, code: 'no-game' });
     expect(await n2.sessions.execute(code, { kind: 'start', playerId: '2' })).toMatchObject({ ok: false });
   });
+
+  it('records a finished game once, on the owner, after its final state reached a peer', async () => {
+    const c = cluster(['n1', 'n2']);
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    for (let i = 0; i < 70 && n1.sessions.game(code)?.status === 'playing'; i++) {
+      const round = n1.sessions.game(code)!.round;
+      await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: `b-${round}`, round, kind: 'attack', dir: 'e' } });
+      await n1.sessions.execute(code, { kind: 'act', playerId: '1', action: { id: `a-${round}`, round, kind: 'attack', dir: 'w' } });
+    }
+    const end = n2.sessions.game(code)!;
+    expect(end.status).toBe('finished');
+    expect(n1.results).toHaveLength(1);
+    expect(n2.results).toHaveLength(0);
+    expect(n1.results[0]).toMatchObject({ gameId: end.id, winnerId: end.winner, rounds: end.round });
+  });
 });
