@@ -11,6 +11,9 @@ import type { Renderer } from './render.js';
 import type { GameSource, LiveWire } from './source.js';
 import { gameView } from './view-model.js';
 
+/** A page never sends invalid messages; a client that sends this many in 10 s is cut off (1008). */
+const MAX_INVALID_PER_WINDOW = 50;
+
 export const GAME_PARTIALS = ['status', 'board', 'players', 'actions', 'log', 'overlay'] as const;
 
 export interface Viewer {
@@ -77,11 +80,26 @@ export class GameLiveSocket extends LiveSocket {
     const sent = this.push(rendered);
     if (sent) this.deps.metrics.partialsSent.inc(sent);
   }
+  private invalid = { count: 0, since: 0 };
+
+  /** Counts an invalid message in the current 10 s window; returns the count. */
+  private strike(): number {
+    const now = this.deps.now();
+    if (now - this.invalid.since > 10_000) this.invalid = { count: 0, since: now };
+    return ++this.invalid.count;
+  }
+
   private async onMessage(data: unknown, isBinary: boolean): Promise<void> {
     const parsed = parseLiveMessage(data, isBinary);
     if (!parsed.ok) {
       this.deps.metrics.wsRejected.inc({ reason: parsed.code });
-      this.deps.logger.info({ code: this.code, user: this.viewer.username, reason: parsed.code }, 'refused a live message');
+      const strikes = this.strike();
+      if (strikes <= 5) this.deps.logger.info({ code: this.code, user: this.viewer.username, reason: parsed.code }, 'refused a live message');
+      if (strikes > MAX_INVALID_PER_WINDOW) {
+        this.deps.logger.warn({ code: this.code, user: this.viewer.username }, 'closed a live socket that kept sending invalid messages');
+        this.close(1008, 'too many invalid messages');
+        return;
+      }
       this.sendJson({ type: 'error', code: parsed.code, message: parsed.message });
       return;
     }

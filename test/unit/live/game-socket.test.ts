@@ -88,4 +88,20 @@ describe('GameLiveSocket', () => {
     expect(wire.closed?.[0]).toBe(1012);
     expect(wire.sent.some((m) => m.includes('redirect'))).toBe(false);
   });
+
+  it('cuts off a client that keeps sending invalid messages (1008)', async () => {
+    const wire = new FakeWire();
+    let t = 1000;
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(source(game)), now: () => t }).start();
+    for (let i = 0; i < 50; i++) wire.emit('message', 'x', false);
+    await new Promise((r) => setImmediate(r));
+    expect(wire.closed).toBeNull();
+    t += 11_000; // a new window: the count starts again
+    for (let i = 0; i < 50; i++) wire.emit('message', 'x', false);
+    await new Promise((r) => setImmediate(r));
+    expect(wire.closed).toBeNull();
+    wire.emit('message', 'x', false);
+    await new Promise((r) => setImmediate(r));
+    expect(wire.closed?.[0]).toBe(1008);
+  });
 });
