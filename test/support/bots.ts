@@ -89,6 +89,8 @@ export class Bot {
   readonly closes: { node: string; code: number; at: number }[] = [];
   readonly redirects: { node: string; at: number }[] = [];
   readonly connects: { node: string; at: number }[] = [];
+  /** The first partial received on each connection (for reconnect gaps: close → first partial). */
+  readonly firstPartials: { node: string; at: number }[] = [];
   readonly pending = new Map<string, ActMsg>();
   /** Latest status partial's deadline attribute (ms) as shown. */
   deadline: number | null = null;
@@ -162,6 +164,7 @@ export class Bot {
     const ws = new WebSocket(url, { headers: { cookie: this.o.player.cookie, origin: base } });
     this.ws = ws;
     const giveUp = setTimeout(() => ws.terminate(), this.o.connectTimeoutMs);
+    let first = true;
     ws.on('open', () => {
       clearTimeout(giveUp);
       this.node = base;
@@ -169,7 +172,14 @@ export class Bot {
       // Exactly as the page: send every unacknowledged action again.
       for (const m of this.pending.values()) ws.send(JSON.stringify(m));
     });
-    ws.on('message', (data) => this.onMessage(data.toString(), base));
+    ws.on('message', (data) => {
+      const raw = data.toString();
+      if (first && raw.startsWith('<')) {
+        first = false;
+        this.firstPartials.push({ node: base, at: Date.now() });
+      }
+      this.onMessage(raw, base);
+    });
     ws.on('error', () => undefined);
     ws.on('close', (code) => {
       clearTimeout(giveUp);

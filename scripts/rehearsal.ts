@@ -1,0 +1,571 @@
+// Deploy rehearsal: a start-first rolling update of a real cluster, behind real HAProxy, while
+// players play and HTTP load runs, with a report of everything a player could have noticed.
+//
+//   npm run rehearsal                 # build, then one rehearsal (about a minute)
+//   npm run rehearsal -- --deploys 1 --games 3 --bots 4 --keep
+//
+// What it does, all on loopback (127.0.0.x) and within three minutes:
+//   1. A DNS server (test/support/dns-server.ts) answers tasks.minotaur-redeploy with the nodes
+//      that are "in service", as Swarm's embedded DNS answers tasks.<service>.
+//   2. Three nodes (node dist/main.js) on 127.0.0.2-4, one port, one SQLite file in a temp dir,
+//      clustered through that DNS name (DNS_CLUSTER_QUERY/DNS_CLUSTER_RESOLVER/CLUSTER_SECRET).
+//   3. HAProxy runs deploy/haproxy.cfg itself, unchanged: its environment points the bind
+//      address, the resolvers' nameserver and the server-template's name at the loopback set-up,
+//      so HAProxy finds the nodes through the same DNS and health-checks /health_check, exactly
+//      as in production. Its runtime API (stats socket) is only read, to time when HAProxy
+//      puts a node in and out of rotation.
+//   4. Bot players (test/support/bots.ts) play several games through HAProxy: they keep each
+//      action until it is acknowledged and send unacknowledged ones again after reconnecting,
+//      like the page does. HTTP load (logged-in GET /lobby, /leaderboard, /games/:code) runs
+//      through HAProxy at the same time.
+//   5. Each node is replaced, one at a time, start-first, in Swarm's order: the new node starts
+//      on a new address, becomes ready, enters DNS; once HAProxy has it UP, the old node leaves
+//      DNS and gets SIGTERM at once (Swarm removes a stopping task from DNS and sends SIGTERM
+//      without waiting for the load balancer); the rehearsal waits for it to exit.
+//   6. It stops the players, checks the invariants (test/support/bots.ts checkInvariants: no
+//      acknowledged action lost, none applied twice, no round repeated or skipped, no game
+//      reset) and prints the report. Exit code 0 only if no request failed, no action was lost
+//      or doubled, no invariant broke and every old node exited 0 by itself.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { TEST_ADMIN_TOKEN } from '../test/support/admin.js';
+import { Bot, checkInvariants, logLines } from '../test/support/bots.js';
+import { MAIN, ROOT, freePort, waitFor, type LogLine, type NodeProcess } from '../test/support/node-process.js';
+import { Player } from '../test/support/player.js';
+import { RIG_QUERY, Rig } from '../test/support/redeploy-rig.js';
+
+// ── options ─────────────────────────────────────────────────────────────────────────────
+
+function opt(name: string, dflt: number, min: number, max: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    process.stderr.write(`rehearsal: --${name} must be an integer from ${min} to ${max}\n`);
+    process.exit(2);
+  }
+  return v;
+}
+const DEPLOYS = opt('deploys', 2, 1, 3); // full rolling updates of the 3 nodes, one after the other
+const GAMES = opt('games', 4, 1, 8);
+const BOTS = opt('bots', 4, 2, 8);
+const LOAD_WORKERS = opt('http-workers', 4, 0, 16);
+const KEEP = process.argv.includes('--keep');
+const TIME_LIMIT_MS = 170_000;
+const MAX_HTTP_REQUESTS = 40_000;
+const NODES = 3;
+const HAPROXY_CFG = join(ROOT, 'deploy', 'haproxy.cfg');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const t0 = Date.now();
+const secs = (at: number) => `${((at - t0) / 1000).toFixed(1).padStart(6)}s`;
+const say = (msg: string) => process.stdout.write(`${secs(Date.now())}  ${msg}\n`);
+
+// ── preflight ───────────────────────────────────────────────────────────────────────────
+
+function preflight(): void {
+  const hv = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  if (hv.error || hv.status !== 0) {
+    process.stderr.write('rehearsal: `haproxy` is not installed (or not on PATH).\n  Debian/Ubuntu: apt-get install -y haproxy   (2.2 or newer)\n');
+    process.exit(2);
+  }
+  if (!existsSync(MAIN)) {
+    process.stderr.write('rehearsal: dist/main.js is missing; run `npm run build` first (npm run rehearsal does).\n');
+    process.exit(2);
+  }
+  say(`${hv.stdout.split('\n')[0]}; node ${process.version}; ${DEPLOYS} rolling update(s) of ${NODES} nodes, ${GAMES} games × ${BOTS} bots, ${LOAD_WORKERS} HTTP load workers`);
+}
+
+// ── HAProxy ─────────────────────────────────────────────────────────────────────────────
+
+interface LbServer {
+  name: string;
+  addr: string;
+  status: string;
+}
+
+class HaProxy {
+  readonly lines: string[] = [];
+  readonly child: ChildProcess;
+  exited = false;
+
+  constructor(
+    readonly env: Record<string, string>,
+    readonly socket: string,
+  ) {
+    this.child = spawn('haproxy', ['-db', '-f', HAPROXY_CFG], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    const onData = (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        this.lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    };
+    this.child.stdout?.on('data', onData);
+    this.child.stderr?.on('data', onData);
+    this.child.on('exit', () => (this.exited = true));
+  }
+
+  /** One command on the runtime API. */
+  command(cmd: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const s = connect(this.socket);
+      let out = '';
+      s.setTimeout(2000, () => s.destroy(new Error('stats socket timeout')));
+      s.on('connect', () => s.write(`${cmd}\n`));
+      s.on('data', (d) => (out += d.toString('utf8')));
+      s.on('end', () => resolve(out));
+      s.on('error', reject);
+    });
+  }
+
+  /** The backend's servers as HAProxy sees them (slots without an address left out). */
+  async servers(): Promise<LbServer[]> {
+    const csv = await this.command('show stat');
+    const [head, ...rows] = csv.split('\n').filter(Boolean);
+    const cols = (head ?? '').replace(/^# /, '').split(',');
+    const at = (name: string) => cols.indexOf(name);
+    return rows
+      .map((r) => r.split(','))
+      .filter((f) => f[at('pxname')] === 'minotaur' && f[at('svname')] !== 'BACKEND' && f[at('svname')] !== 'FRONTEND')
+      .map((f) => ({ name: f[at('svname')]!, addr: f[at('addr')] ?? '', status: f[at('status')] ?? '' }))
+      .filter((s) => s.addr !== '' && !s.addr.startsWith('0.0.0.0') && !/MAINT/.test(s.status));
+  }
+
+  async isUp(address: string): Promise<boolean> {
+    return (await this.servers()).some((s) => s.addr === address && s.status === 'UP');
+  }
+
+  /** Status codes of the requests HAProxy logged (option httplog), WebSocket upgrades included. */
+  statuses(): { total: number; byStatus: Map<string, number>; bad: string[] } {
+    const byStatus = new Map<string, number>();
+    const bad: string[] = [];
+    let total = 0;
+    for (const l of this.lines) {
+      const m = /\s-?\d+\/-?\d+\/-?\d+\/-?\d+\/\+?-?\d+\s(-?\d+)\s/.exec(l);
+      if (!m) continue;
+      total++;
+      const st = m[1]!;
+      byStatus.set(st, (byStatus.get(st) ?? 0) + 1);
+      if (Number(st) >= 500) bad.push(l);
+    }
+    return { total, byStatus, bad };
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await Promise.race([gone, sleep(2000)]);
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+}
+
+// ── HTTP load ───────────────────────────────────────────────────────────────────────────
+
+interface Failure {
+  at: number;
+  path: string;
+  what: string;
+}
+
+class HttpLoad {
+  total = 0;
+  readonly failures: Failure[] = [];
+  readonly latencies: number[] = [];
+  private stopped = false;
+  private workers: Promise<void>[] = [];
+
+  constructor(
+    private readonly base: string,
+    private readonly cookies: string[],
+    private readonly paths: () => string[],
+  ) {}
+
+  start(n: number): void {
+    this.workers = Array.from({ length: n }, (_, w) => this.worker(w));
+  }
+
+  private async worker(w: number): Promise<void> {
+    let i = w;
+    while (!this.stopped && this.total < MAX_HTTP_REQUESTS) {
+      const paths = this.paths();
+      const path = paths[i % paths.length]!;
+      const cookie = this.cookies[i % this.cookies.length]!;
+      i++;
+      const started = Date.now();
+      this.total++;
+      try {
+        const res = await fetch(this.base + path, { headers: { cookie }, redirect: 'manual', signal: AbortSignal.timeout(5000) });
+        const body = await res.text();
+        if (res.status >= 400) this.failures.push({ at: started, path, what: `${res.status} ${body.replace(/\s+/g, ' ').slice(0, 120)}` });
+        else if (res.status >= 300 && /\/login/.test(res.headers.get('location') ?? '')) this.failures.push({ at: started, path, what: `${res.status} to /login (session lost)` });
+      } catch (err) {
+        this.failures.push({ at: started, path, what: String((err as Error).cause ?? err) });
+      }
+      this.latencies.push(Date.now() - started);
+      await sleep(10);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.workers);
+  }
+}
+
+// ── report helpers ──────────────────────────────────────────────────────────────────────
+
+function pct(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)} ms` : '–');
+const logTime = (l: LogLine) => Date.parse(String(l.time));
+
+interface Replacement {
+  old: NodeProcess;
+  fresh: NodeProcess;
+  freshReadyMs: number;
+  lbUpMs: number;
+  sigtermAt: number;
+  lbOutMs: number | null;
+  exitMs: number | null;
+  owned: string[];
+}
+
+// ── the rehearsal ───────────────────────────────────────────────────────────────────────
+
+async function main(): Promise<number> {
+  preflight();
+  const rig = await Rig.create({
+    roundSeconds: 5,
+    env: {
+      // Production defaults for everything that shapes a redeploy.
+      HEARTBEAT_MS: '500',
+      PEER_DOWN_MS: '3000',
+      DRAIN_WINDOW_MS: '2000',
+      SHUTDOWN_TIMEOUT_MS: '8000',
+      DNS_POLL_MS: '1000',
+      TRUST_PROXY: '1',
+      PASSWORD_COST: '12',
+      LOGIN_RATE_LIMIT: '1000',
+      // The invariant checker reads the debug line of every round resolution.
+      LOG_LEVEL: 'debug',
+    },
+  });
+  const lbPort = await freePort();
+  const statsPort = await freePort();
+  const lbUrl = `http://127.0.0.1:${lbPort}`;
+  const haproxy = new HaProxy(
+    {
+      HAPROXY_BIND: `127.0.0.1:${lbPort}`,
+      HAPROXY_MAXCONN: '2000',
+      HAPROXY_STATS_BIND: `127.0.0.1:${statsPort}`,
+      HAPROXY_ADMIN_SOCKET: join(rig.dir, 'haproxy.sock'),
+      DNS_NAMESERVER: rig.dns.address,
+      MINOTAUR_DNS: RIG_QUERY,
+      MINOTAUR_PORT: String(rig.port),
+    },
+    join(rig.dir, 'haproxy.sock'),
+  );
+  let load: HttpLoad | null = null;
+  let failed = true;
+  const cleanup = async () => {
+    for (const b of rig.bots) b.stop();
+    rig.sampler.stop();
+    await load?.stop();
+    await haproxy.stop();
+    await rig.close();
+  };
+  const watchdog = setTimeout(() => {
+    say(`rehearsal: over the ${TIME_LIMIT_MS / 1000} s limit; stopping. Logs: ${rig.dir}`);
+    void cleanup().finally(() => process.exit(1));
+  }, TIME_LIMIT_MS);
+  watchdog.unref();
+  process.once('SIGINT', () => {
+    say('interrupted');
+    void cleanup().finally(() => process.exit(130));
+  });
+
+  try {
+    // DNS answers only nodes that are ready ("healthy tasks"), like Swarm.
+    let inDns: string[] = [];
+    const setDns = (hosts: string[]) => {
+      inDns = hosts;
+      rig.setDns(hosts);
+    };
+    const setA = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+    const setB = ['127.0.0.5', '127.0.0.6', '127.0.0.7'];
+    let current = setA.map((h, i) => rig.start(`a${i + 1}`, h, { inDns: false }));
+    await Promise.all(current.map((n) => n.ready()));
+    setDns(current.map((n) => n.opts.host!));
+    await waitFor(async () => { const s = await haproxy.servers().catch(() => []); return current.every((n) => s.some((x) => x.addr === n.address && x.status === 'UP')); }, 15_000, 'HAProxy to see the three nodes UP', 100).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${haproxy.lines.slice(-20).join('\n')}`);
+    });
+    // A freshly started cluster is three islands until the nodes' next DNS poll (each became
+    // ready before DNS listed the others, as in a first Swarm deploy): wait until they meshed.
+    await waitFor(
+      async () => {
+        for (const n of current) {
+          const res = await fetch(`${n.url}/admin/cluster.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+          const c = (await res.json()) as { members: { id: string; state: string }[] };
+          if (current.some((m) => !c.members.some((x) => x.id === m.opts.nodeId && x.state === 'ready'))) return false;
+        }
+        return true;
+      },
+      15_000,
+      'the three nodes to see each other',
+      100,
+    );
+    say(`3 nodes ready on ${current.map((n) => n.address).join(', ')}; HAProxy on ${lbUrl} has them UP (found through DNS ${rig.dns.address})`);
+
+    // Players: games created, joined and started through HAProxy, one Bot per player.
+    let opened = 0;
+    const openGame = async (): Promise<string> => {
+      const tag = `${Date.now().toString(36).slice(-4)}${opened++}`;
+      const players = Array.from({ length: BOTS }, (_, i) => new Player(lbUrl, `r${tag}p${i}`));
+      for (const p of players) await p.signup();
+      const code = await players[0]!.createGame();
+      for (const p of players.slice(1)) {
+        const res = await p.join(code);
+        if (res.status !== 303) throw new Error(`join ${code}: ${res.status}`);
+      }
+      const started = await players[0]!.start(code);
+      if (started.status !== 303) throw new Error(`start ${code}: ${started.status}`);
+      const rec = await waitFor(
+        async () => {
+          const r = await rig.newest(code);
+          return r.state.status === 'playing' && r.state.players.length === BOTS ? r : false;
+        },
+        5_000,
+        `${code} to be playing with ${BOTS} players after create, join × ${BOTS - 1}, start (every answer was 303)`,
+      );
+      const bots = players.map((p) => new Bot({ name: p.username, code, player: p, playerId: rec.state.players.find((x) => x.name === p.username)!.id, backends: () => [lbUrl], defendRate: 0.8, delayMs: [400, 1800] }));
+      rig.codes.push(code);
+      rig.bots.push(...bots);
+      for (const b of bots) b.start();
+      return code;
+    };
+    const playing = (code: string) => rig.bots.some((b) => b.code === code && b.status !== 'finished' && b.status !== 'gone');
+    const setupFailures: Failure[] = [];
+    const tryOpen = async (): Promise<string | null> => {
+      const at = Date.now();
+      try {
+        return await openGame();
+      } catch (err) {
+        setupFailures.push({ at, path: 'new game', what: (err as Error).message });
+        return null;
+      }
+    };
+    await Promise.all(Array.from({ length: GAMES }, () => tryOpen()));
+    if (rig.codes.length === 0) throw new Error(`no game could be opened: ${setupFailures.map((f) => f.what).join('; ')}`);
+    await waitFor(() => rig.bots.every((b) => b.currentRound >= 1), 15_000, 'every bot to see round 1');
+    rig.sampler.start();
+    const owners = await Promise.all(rig.codes.map(async (c) => `${c}@${(await rig.newest(c)).owner}`));
+    say(`${rig.codes.length} games × ${BOTS} bots playing through HAProxy (${owners.join(' ')})`);
+
+    // A game that ends is replaced by a new one (sign-ups, create, join, start through HAProxy
+    // while nodes come and go), so every replacement happens under play. Bounded.
+    let keeping = true;
+    const keeper = (async () => {
+      const active = new Set(rig.codes);
+      while (keeping && opened < GAMES * 4) {
+        for (const c of [...active]) {
+          if (playing(c) || !keeping) continue;
+          active.delete(c);
+          const code = await tryOpen();
+          if (code) active.add(code);
+        }
+        await sleep(250);
+      }
+    })();
+
+    // HTTP load: two logged-in players' cookies, pages every player loads.
+    const loaders = [new Player(lbUrl, `r${Date.now().toString(36).slice(-4)}load1`), new Player(lbUrl, `r${Date.now().toString(36).slice(-4)}load2`)];
+    for (const p of loaders) await p.signup();
+    load = new HttpLoad(lbUrl, loaders.map((p) => p.cookie), () => ['/lobby', '/leaderboard', ...rig.codes.filter(playing).map((c) => `/games/${c}`)]);
+    load.start(LOAD_WORKERS);
+    await rig.roundsPass(2);
+
+    // The rolling updates.
+    const replacements: Replacement[] = [];
+    for (let d = 0; d < DEPLOYS; d++) {
+      const hosts = d % 2 === 0 ? setB : setA;
+      const next: NodeProcess[] = [];
+      say(`── rolling update ${d + 1}/${DEPLOYS}: parallelism 1, start-first`);
+      for (let i = 0; i < current.length; i++) {
+        const old = current[i]!;
+        const oldId = old.opts.nodeId!;
+        const freshId = `${String.fromCharCode(98 + d)}${i + 1}`;
+        const startedAt = Date.now();
+        const fresh = rig.start(freshId, hosts[i]!, { inDns: false });
+        await fresh.ready();
+        const freshReadyMs = Date.now() - startedAt;
+        setDns([...inDns, fresh.opts.host!]);
+        await waitFor(() => haproxy.isUp(fresh.address), 15_000, `HAProxy to put ${freshId} UP`, 50);
+        const lbUpMs = Date.now() - startedAt;
+        next.push(fresh);
+        const owned: string[] = [];
+        for (const c of rig.codes) {
+          const r = await rig.newest(c);
+          if (r.owner === oldId && r.state.status === 'playing') owned.push(c);
+        }
+        // Swarm: the stopping task leaves DNS and gets SIGTERM at once.
+        setDns(inDns.filter((h) => h !== old.opts.host));
+        const sigtermAt = Date.now();
+        old.signal('SIGTERM');
+        const rep: Replacement = { old, fresh, freshReadyMs, lbUpMs, sigtermAt, lbOutMs: null, exitMs: null, owned };
+        replacements.push(rep);
+        const watchLb = (async () => {
+          while (old.alive || rep.lbOutMs === null) {
+            if (!(await haproxy.isUp(old.address).catch(() => true))) {
+              rep.lbOutMs = Date.now() - sigtermAt;
+              return;
+            }
+            await sleep(20);
+            if (Date.now() - sigtermAt > 15_000) return;
+          }
+        })();
+        await waitFor(() => !old.alive, 12_000, `${oldId} to exit after SIGTERM`, 10).catch(() => undefined);
+        rep.exitMs = old.alive ? null : Date.now() - sigtermAt;
+        await watchLb;
+        say(`${oldId} (${old.address}) → ${freshId} (${fresh.address}): new node ready in ${ms(freshReadyMs)}, UP in HAProxy after ${ms(lbUpMs)}; old one owned ${owned.join(',') || 'no game'}, out of HAProxy ${ms(rep.lbOutMs ?? NaN)} and exited ${old.alive ? 'NOT' : `${old.exitCode ?? old.exitSignal}`} ${ms(rep.exitMs ?? NaN)} after SIGTERM`);
+        if (old.alive) throw new Error(`${oldId} did not exit within 12 s of SIGTERM`);
+        await rig.roundsPass(1).catch((e) => say(`(${(e as Error).message})`));
+      }
+      current = next;
+    }
+    await rig.roundsPass(1).catch(() => undefined);
+
+    // Stop the players and the load, then check.
+    keeping = false;
+    await keeper;
+    await load.stop();
+    await rig.quiesce();
+    const finals = await rig.finals();
+    const inv = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
+    const lost = inv.violations.filter((v) => /was acknowledged/.test(v));
+    const doubled = inv.violations.filter((v) => /applied in \d+ resolutions|acknowledged as new \d+ times/.test(v));
+    const rounds = inv.violations.filter((v) => /resolved \d+ times|never resolved|final record is at/.test(v));
+    const other = inv.violations.filter((v) => !lost.includes(v) && !doubled.includes(v) && !rounds.includes(v));
+
+    // Handoffs, from the logs.
+    const handoffs: { game: string; from: string; to: string; round: number; afterSigtermMs: number; adoptedAfterSigtermMs: number }[] = [];
+    const missingAdoption: string[] = [];
+    for (const r of replacements) {
+      const oldId = r.old.opts.nodeId!;
+      const sig = r.old.lines.find((l) => /^SIGTERM received/.test(l.msg));
+      const sigAt = sig ? logTime(sig) : r.sigtermAt;
+      for (const { line } of logLines([r.old], /^game [A-Z]{4} handed to node /)) {
+        const m = /^game ([A-Z]{4}) handed to node (\S+) \(epoch (\d+), round (\d+)\)$/.exec(line.msg)!;
+        const [game, to, epoch, round] = [m[1]!, m[2]!, m[3]!, Number(m[4])];
+        const target = rig.node(to);
+        const adopted = target.lines.find((l) => l.msg === `game ${game} adopted from node ${oldId} (epoch ${epoch}, round ${round})`);
+        if (!adopted) missingAdoption.push(`${game} ${oldId}→${to}`);
+        handoffs.push({ game, from: oldId, to, round, afterSigtermMs: logTime(line) - sigAt, adoptedAfterSigtermMs: adopted ? logTime(adopted) - sigAt : NaN });
+      }
+    }
+    const takeovers = logLines(rig.all, /\[takeover\]|kept in its snapshot/);
+    const notHanded = replacements.flatMap((r) => r.owned.filter((c) => !handoffs.some((h) => h.game === c && h.from === r.old.opts.nodeId) && finals.get(c)?.state.status === 'playing' && !r.old.lines.some((l) => new RegExp(`^game ${c} `).test(l.msg) && /finished|recorded/.test(l.msg))));
+    const badExits = replacements.filter((r) => r.old.exitCode !== 0);
+
+    // Reconnect gaps the bots saw: socket closed → first partial on the next connection.
+    const gaps: number[] = [];
+    const closeCodes = new Map<number, number>();
+    let unrecovered = 0;
+    let bounced = 0; // connections closed before they showed anything (HAProxy sent the reconnect to a draining node)
+    for (const b of rig.bots) {
+      for (const c of b.closes) {
+        closeCodes.set(c.code, (closeCodes.get(c.code) ?? 0) + 1);
+        const opened = b.connects.filter((x) => x.at <= c.at).at(-1);
+        if (opened && !b.firstPartials.some((p) => p.at >= opened.at && p.at <= c.at)) bounced++;
+        const fp = b.firstPartials.find((p) => p.at > c.at);
+        if (fp) gaps.push(fp.at - c.at);
+        else if (b.status === 'playing') unrecovered++;
+      }
+    }
+
+    const sent = rig.bots.reduce((n, b) => n + b.sent.length, 0);
+    const acked = rig.bots.reduce((n, b) => n + b.acks.filter((a) => !a.duplicate).length, 0);
+    const dupAcks = rig.bots.reduce((n, b) => n + b.acks.filter((a) => a.duplicate).length, 0);
+    const refusals = new Map<string, number>();
+    for (const b of rig.bots) for (const r of b.refusals) refusals.set(r.code, (refusals.get(r.code) ?? 0) + 1);
+    const lbLog = haproxy.statuses();
+    const roundsPlayed = Object.values(inv.summary).reduce((n, s) => n + s.rounds, 0);
+
+    // ── report ──
+    const out: string[] = [];
+    const line = (s = '') => out.push(s);
+    line();
+    line('══ Deploy rehearsal report ══════════════════════════════════════════════════════════');
+    line(`setup          ${NODES} nodes behind HAProxy (deploy/haproxy.cfg), DNS discovery, ${DEPLOYS} start-first rolling update(s) = ${replacements.length} node replacements in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    line(`HTTP load      ${load.failures.length} failed of ${load.total} requests (GET /lobby, /leaderboard, /games/:code, logged in); latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`);
+    for (const f of load.failures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.path}: ${f.what}`);
+    line(`new games      ${opened} games opened through HAProxy (sign-up, create, join, start), ${opened - GAMES} of them during the updates; ${setupFailures.length} failed`);
+    for (const f of setupFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.what}`);
+    line(`HAProxy log    ${lbLog.total} requests logged (pages, forms, WebSocket upgrades): ${[...lbLog.byStatus].sort().map(([s, n]) => `${s}×${n}`).join(' ')}; ${lbLog.bad.length} answered 5xx`);
+    for (const l of lbLog.bad.slice(0, 5)) line(`                 ${l}`);
+    line(`actions        ${sent} sent, ${acked} acknowledged, ${dupAcks} resends recognised as duplicates; ${lost.length} acknowledged actions lost, ${doubled.length} doubled`);
+    if (refusals.size) line(`               refusals: ${[...refusals].map(([c, n]) => `${c}×${n}`).join(' ')}`);
+    line(`rounds         ${roundsPlayed} rounds resolved in ${rig.codes.length} games; ${rounds.length} repeated or skipped; ${other.length} other violations (resets, rounds seen going back)`);
+    for (const [code, s] of Object.entries(inv.summary)) line(`                 ${code}: ${s.rounds} rounds, final round ${s.finalRound} (${s.status}), acks checked ${s.acks}, resolved by ${Object.entries(s.byNode).map(([n, k]) => `${n}×${k}`).join(' ')}`);
+    for (const v of inv.violations.slice(0, 20)) line(`  VIOLATION ${v}`);
+    const hs = handoffs.map((h) => h.adoptedAfterSigtermMs).filter(Number.isFinite);
+    line(`handoffs       ${handoffs.length} games handed over (SIGTERM → adopted by the successor: median ${ms(pct(hs, 50))}, max ${ms(Math.max(...hs))}); ${takeovers.length} takeovers or snapshots; ${missingAdoption.length} without adoption log; ${notHanded.length} owned games not handed over`);
+    for (const h of handoffs) line(`                 ${h.game} round ${h.round}: ${h.from} → ${h.to}, handed ${ms(h.afterSigtermMs)} / adopted ${ms(h.adoptedAfterSigtermMs)} after SIGTERM`);
+    for (const t of takeovers) line(`  TAKEOVER ${t.node}: ${t.line.msg}`);
+    line('old nodes      SIGTERM → out of HAProxy / drained (games handed, sockets closed 1012) / exit:');
+    for (const r of replacements) {
+      const drained = r.old.lines.find((l) => /^drained: /.test(l.msg));
+      line(`                 ${r.old.opts.nodeId!.padEnd(3)} out ${ms(r.lbOutMs ?? NaN).padStart(7)}, drained ${ms(drained ? Number(drained.ms) : NaN).padStart(7)}, exit ${r.old.exitCode ?? r.old.exitSignal} after ${ms(r.exitMs ?? NaN)}   (successor ${r.fresh.opts.nodeId} ready ${ms(r.freshReadyMs)}, UP in HAProxy ${ms(r.lbUpMs)})`);
+    }
+    line(`reconnects     ${gaps.length} socket closes → first partial on the new connection: p50 ${ms(pct(gaps, 50))}, p95 ${ms(pct(gaps, 95))}, max ${ms(Math.max(...gaps))}; close codes ${[...closeCodes].map(([c, n]) => `${c}×${n}`).join(' ') || 'none'}, ${bounced} of them on a connection that had shown nothing yet (a reconnect sent to the draining node)${unrecovered ? `; ${unrecovered} never got a partial again` : ''}`);
+
+    const problems: string[] = [];
+    if (load.failures.length) problems.push(`${load.failures.length} failed HTTP requests`);
+    if (setupFailures.length) problems.push(`${setupFailures.length} games could not be opened`);
+    if (lbLog.bad.length) problems.push(`${lbLog.bad.length} 5xx answers in HAProxy's log`);
+    if (lost.length) problems.push(`${lost.length} acknowledged actions lost`);
+    if (doubled.length) problems.push(`${doubled.length} actions doubled`);
+    if (rounds.length || other.length) problems.push(`${rounds.length + other.length} other invariant violations`);
+    if (badExits.length) problems.push(`${badExits.length} old nodes did not exit 0`);
+    if (takeovers.length || notHanded.length || missingAdoption.length) problems.push('games not handed over cleanly');
+    if (unrecovered) problems.push(`${unrecovered} bots never saw their game again after a close`);
+    line(problems.length ? `RESULT         FAILED: ${problems.join('; ')}` : 'RESULT         OK: no failed request, no lost or doubled action, every game handed over');
+    line();
+    process.stdout.write(out.join('\n') + '\n');
+    failed = problems.length > 0;
+
+    // Logs, for a closer look.
+    writeFileSync(join(rig.dir, 'report.txt'), out.join('\n') + '\n');
+    writeFileSync(join(rig.dir, 'haproxy.log'), haproxy.lines.join('\n') + '\n');
+    for (const n of rig.all) writeFileSync(join(rig.dir, `node-${n.opts.nodeId}.log`), n.raw.join('\n') + '\n');
+    return failed ? 1 : 0;
+  } catch (err) {
+    say(`rehearsal aborted: ${(err as Error).stack ?? String(err)}`);
+    await sleep(500); // the nodes' last log lines are still in the pipes
+    say(rig.tail(15));
+    writeFileSync(join(rig.dir, 'haproxy.log'), haproxy.lines.join('\n') + '\n');
+    for (const n of rig.all) writeFileSync(join(rig.dir, `node-${n.opts.nodeId}.log`), n.raw.join('\n') + '\n');
+    return 1;
+  } finally {
+    clearTimeout(watchdog);
+    await cleanup();
+    if (failed || KEEP) say(`logs and report kept in ${rig.dir}`);
+    else rmSync(rig.dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
