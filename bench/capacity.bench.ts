@@ -10,7 +10,7 @@
 //   - round-resolution lag: the owner's resolution time (next deadline − round length) minus
 //     the round's deadline, and the same as seen by a player (status partial of the next
 //     round received − deadline);
-//   - node RSS and CPU (minotaur_process_resident_memory_bytes, process_cpu_seconds_total
+//   - node RSS and CPU (minotaur_process_resident_memory_bytes, minotaur_process_cpu_seconds_total
 //     over the window) and the load generator's own CPU (it shares the machine).
 // Stepping stops when ack p95 exceeds 1 s, or after the last step.
 
@@ -238,7 +238,7 @@ async function step(games: number): Promise<StepResult> {
   const seen = bots.flatMap((b) => inWindow(b.clientLag, from, to));
   const refusals: Record<string, number> = {};
   for (const b of bots) for (const [k, v] of b.refusals) refusals[k] = (refusals[k] ?? 0) + v;
-  const cpuSeconds = (body: string) => metric(body, 'minotaur_process_process_cpu_seconds_total') ?? metric(body, 'minotaur_process_cpu_seconds_total') ?? NaN;
+  const cpuSeconds = (body: string) => metric(body, 'minotaur_process_cpu_seconds_total') ?? NaN;
   return {
     games,
     sockets: bots.length,
@@ -255,10 +255,10 @@ async function step(games: number): Promise<StepResult> {
     rounds: lag.length,
     earlyRounds: bots.filter((_, i) => i % PLAYERS_PER_GAME === PLAYERS_PER_GAME - 1).reduce((n, b) => n + b.early, 0),
     refusals,
-    rssMB: (metric(m1, 'minotaur_process_process_resident_memory_bytes') ?? metric(m1, 'minotaur_process_resident_memory_bytes') ?? NaN) / 2 ** 20,
-    loopP99: (metric(m1, 'minotaur_process_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
-    loopMax: (metric(m1, 'minotaur_process_nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
-    heapMB: (metric(m1, 'minotaur_process_nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
+    rssMB: (metric(m1, 'minotaur_process_resident_memory_bytes') ?? NaN) / 2 ** 20,
+    loopP99: (metric(m1, 'minotaur_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
+    loopMax: (metric(m1, 'minotaur_nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
+    heapMB: (metric(m1, 'minotaur_nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
     nodeCpu: (cpuSeconds(m1) - cpuSeconds(m0)) / secs,
     loadgenCpu: (cpu1.user + cpu1.system) / 1e6 / secs,
     partialKBps: (bytes1 - bytes0) / 1024 / secs,

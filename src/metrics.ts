@@ -27,7 +27,7 @@ export interface Metrics {
 export function createMetrics(nodeId: string): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node: nodeId });
-  collectDefaultMetrics({ register: registry, prefix: 'minotaur_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'minotaur_' });
   const r = [registry];
   return {
     registry,

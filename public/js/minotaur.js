@@ -115,6 +115,7 @@
   document.addEventListener('htmx:after:swap', function () {
     var actions = document.getElementById('game-actions');
     if (actions) actions.classList.remove('sending');
+    tick();
   });
 
   function tick() {
@@ -123,7 +124,8 @@
       var el = els[i];
       var deadline = Number(el.getAttribute('data-deadline'));
       if (!deadline) continue;
-      var left = Math.max(0, Math.ceil((deadline - (Date.now() + offset)) / 1000));
+      var max = Number(el.getAttribute('data-seconds')) || Infinity;
+      var left = Math.min(max, Math.max(0, Math.ceil((deadline - (Date.now() + offset)) / 1000)));
       var num = el.querySelector('.countdown-num');
       if (num && num.textContent !== String(left)) num.textContent = String(left);
       el.classList.toggle('urgent', left <= 3);

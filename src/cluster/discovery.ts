@@ -12,6 +12,8 @@ export interface DiscoveryOptions {
   /** host:port of the DNS server to ask instead of the system's (any port, e.g. 127.0.0.1:5399). */
   resolver?: string;
   intervalMs?: number;
+  /** Poll interval while DNS names no peer at all (default 1 s). */
+  lonelyIntervalMs?: number;
   /** Port every peer listens on (all tasks of a service share it). */
   port: number;
   /** Our own host:port, left out of the peer set. */
@@ -41,6 +43,7 @@ export class Discovery {
   private readonly query: string;
   private readonly resolverAddress: string | undefined;
   private readonly intervalMs: number;
+  private readonly lonelyIntervalMs: number;
   private readonly port: number;
   private readonly selfAddress: string;
   private readonly logger: ClusterLogger;
@@ -62,6 +65,7 @@ export class Discovery {
     this.query = query;
     this.resolverAddress = resolver;
     this.intervalMs = intervalMs;
+    this.lonelyIntervalMs = options.lonelyIntervalMs ?? 1000;
     this.port = port;
     this.selfAddress = selfAddress;
     this.logger = logger;
@@ -103,9 +107,12 @@ export class Discovery {
   }
 
   private async poll(): Promise<void> {
-    await this.resolveNow();
+    const peers = await this.resolveNow();
     if (!this.running) return;
-    this.timer = setTimeout(() => void this.poll(), this.intervalMs);
+    // Alone (e.g. every task of a first deploy starts before DNS lists any of them): ask again
+    // soon, so the nodes find each other in about a second instead of a whole poll interval.
+    const next = peers.length === 0 ? Math.min(this.intervalMs, this.lonelyIntervalMs) : this.intervalMs;
+    this.timer = setTimeout(() => void this.poll(), next);
     this.timer.unref();
   }
 

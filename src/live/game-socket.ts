@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Partials } from './diff.js';
 import { LiveSocket } from './live-socket.js';
+import type { RenderCache } from './render-cache.js';
+import type { GameState } from '../game/types.js';
 import { parseLiveMessage } from './messages.js';
 import type { Renderer } from './render.js';
 import type { GameSource, LiveWire } from './source.js';
@@ -13,8 +15,6 @@ import { gameView } from './view-model.js';
 
 /** A page never sends invalid messages; a client that sends this many in 10 s is cut off (1008). */
 const MAX_INVALID_PER_WINDOW = 50;
-
-export const GAME_PARTIALS = ['status', 'board', 'players', 'actions', 'log', 'overlay'] as const;
 
 export interface Viewer {
   id: string;
@@ -29,14 +29,25 @@ export interface LiveSocketDeps {
   limiter: RateLimiterMemory;
   now: () => number;
   csrfToken: string;
+  cache: RenderCache;
 }
 
+/** Partials of a game page: the same for every viewer of a state, then per viewer. */
+const SHARED_PARTIALS = ['status', 'log'] as const;
+const VIEWER_PARTIALS = ['board', 'players', 'actions', 'overlay'] as const;
+export const GAME_PARTIALS = ['board-tiles', ...SHARED_PARTIALS, ...VIEWER_PARTIALS] as const;
 
 /** Renders every partial of a game page for one viewer. Shared by the HTTP page and the socket. */
-export function renderGamePartials(renderer: Renderer, state: Parameters<typeof gameView>[0], viewer: string | null, csrfToken: string): Partials {
-  const g = gameView(state, viewer);
+export function renderGamePartials(renderer: Renderer, state: GameState, viewer: string | null, csrfToken: string, cache: RenderCache, now: number): Partials {
+  const g = gameView(state, viewer, cache.board(state));
   const out = new Map<string, string>();
-  for (const name of GAME_PARTIALS) {
+  out.set('game-board-tiles', cache.boardHtml(state, 'tiles', () => renderer.render('partials/game/tiles', { g })));
+  for (const name of SHARED_PARTIALS) {
+    // The countdown's first text uses the time of the state's first render; the page's clock
+    // takes over within a frame (it counts from data-deadline against the server's time).
+    out.set(`game-${name}`, cache.stateHtml(state, name, () => renderer.render(`partials/game/${name}`, { g, now, csrfToken: '' })));
+  }
+  for (const name of VIEWER_PARTIALS) {
     out.set(`game-${name}`, renderer.render(`partials/game/${name}`, { g, now: null, csrfToken }));
   }
   return out;
@@ -75,7 +86,7 @@ export class GameLiveSocket extends LiveSocket {
       return;
     }
     const end = this.deps.metrics.renderSeconds.startTimer();
-    const rendered = renderGamePartials(this.deps.renderer, state, this.viewer.id, this.deps.csrfToken);
+    const rendered = renderGamePartials(this.deps.renderer, state, this.viewer.id, this.deps.csrfToken, this.deps.cache, this.deps.now());
     end();
     const sent = this.push(rendered);
     if (sent) this.deps.metrics.partialsSent.inc(sent);

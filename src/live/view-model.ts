@@ -30,8 +30,15 @@ export interface TileView {
   y: number;
   points: string;
   kind: 'wall' | 'floor' | 'lair';
-  /** Direction from the viewer's character when this tile is adjacent to it. */
-  dir: Direction | null;
+}
+
+/** A tile next to the viewer's character, clickable to move there. */
+export interface ReachTile {
+  dir: Direction;
+  x: number;
+  y: number;
+  points: string;
+  name: string;
 }
 
 export interface TokenView {
@@ -71,6 +78,7 @@ export interface GameView {
   roundSeconds: number;
   viewBox: string;
   tiles: TileView[];
+  reach: ReachTile[];
   tokens: TokenView[];
   minotaur: { x: number; y: number };
   players: PlayerRow[];
@@ -157,31 +165,47 @@ function describe(g: GameState, e: RoundEvent): string {
   }
 }
 
-export function gameView(g: GameState, viewer: string | null): GameView {
+/** The parts of the board that never change during a game: tile shapes and walls. */
+export interface BoardView {
+  viewBox: string;
+  tiles: TileView[];
+}
+
+export function boardView(g: Pick<GameState, 'radius' | 'walls'>): BoardView {
   const walls = new Set(g.walls.map(keyOf));
   const origin = { q: 0, r: 0 };
-  const meP = viewer ? g.players.find((p) => p.id === viewer) : undefined;
-
   const tiles: TileView[] = [];
   for (let r = -g.radius; r <= g.radius; r++) {
     for (let q = -g.radius; q <= g.radius; q++) {
       const h = { q, r };
       if (dist(h, origin) > g.radius) continue;
       const { x, y } = pixel(h);
-      let dir: Direction | null = null;
-      if (meP && meP.alive && g.status === 'playing') {
-        for (const d of DIRECTIONS) {
-          const v = DIR_VECTORS[d];
-          if (meP.pos.q + v.q === q && meP.pos.r + v.r === r) dir = d;
-        }
-      }
-      tiles.push({ q, r, x, y, points: corners(x, y), kind: walls.has(keyOf(h)) ? 'wall' : q === 0 && r === 0 ? 'lair' : 'floor', dir });
+      tiles.push({ q, r, x, y, points: corners(x, y), kind: walls.has(keyOf(h)) ? 'wall' : q === 0 && r === 0 ? 'lair' : 'floor' });
     }
   }
-
   const extent = HEX_SIZE * SQRT3 * (g.radius + 0.5) + 4;
   const extentY = HEX_SIZE * (1.5 * g.radius + 1) + 4;
   const viewBox = `${round2(-extent)} ${round2(-extentY)} ${round2(2 * extent)} ${round2(2 * extentY)}`;
+  return { viewBox, tiles };
+}
+
+export function gameView(g: GameState, viewer: string | null, board: BoardView = boardView(g)): GameView {
+  const walls = new Set(g.walls.map(keyOf));
+  const origin = { q: 0, r: 0 };
+  const meP = viewer ? g.players.find((p) => p.id === viewer) : undefined;
+  const { viewBox, tiles } = board;
+
+  // The tiles next to the viewer's character that a click moves to (this round, if not yet acted).
+  const reach: ReachTile[] = [];
+  if (meP && meP.alive && g.status === 'playing' && g.submitted[meP.id] === undefined) {
+    for (const d of DIRECTIONS) {
+      const v = DIR_VECTORS[d];
+      const t = { q: meP.pos.q + v.q, r: meP.pos.r + v.r };
+      if (dist(t, origin) > g.radius || walls.has(keyOf(t))) continue;
+      const { x, y } = pixel(t);
+      reach.push({ dir: d, x, y, points: corners(x, y), name: DIRECTION_LABELS[d].name });
+    }
+  }
 
   const tokens: TokenView[] = g.players
           .filter((p) => p.alive)
@@ -232,6 +256,7 @@ export function gameView(g: GameState, viewer: string | null): GameView {
     roundSeconds: Math.round(g.roundMs / 1000),
     viewBox,
     tiles,
+    reach,
     tokens,
     minotaur: pixel(g.minotaur.pos),
     players,

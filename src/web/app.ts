@@ -42,6 +42,9 @@ export function createWebServer(deps: WebDeps): WebServer {
   const { config, logger } = deps;
   const app = express();
   const server = createServer(app);
+  // Longer than load balancers' idle timeouts, so they never reuse a connection the node is closing.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const meshPath = deps.meshPath ?? '/_cluster/mesh';
 
   expressWs(app as never, server, {
@@ -51,6 +54,12 @@ export function createWebServer(deps: WebDeps): WebServer {
       verifyClient: (info: { origin: string; req: import('node:http').IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
         const path = (info.req.url ?? '').split('?')[0];
         if (path === meshPath) return done(true);
+        // Draining or still joining: refuse before the handshake. A load balancer retries the
+        // upgrade on another node, and a browser reconnects (htmx treats 1006 as retryable).
+        if (!deps.isReady()) {
+          deps.metrics.wsRejected.inc({ reason: deps.isDraining() ? 'draining' : 'not-ready' });
+          return done(false, 503, 'Service Unavailable');
+        }
         if (!originAllowed(info.origin, info.req.headers.host, config.allowedOrigins)) {
           deps.metrics.wsRejected.inc({ reason: 'origin' });
           logger.warn({ origin: info.origin || null, path }, 'refused a WebSocket upgrade from a foreign origin');

@@ -6,6 +6,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { GameLiveSocket } from '../live/game-socket.js';
 import { LobbyLiveSocket, openGameRows } from '../live/lobby-socket.js';
+import { RenderCache } from '../live/render-cache.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
 import type { WebUser } from './app.js';
@@ -26,6 +27,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   const { games, renderer, logger, metrics, results, hub } = deps;
   // Ten actions a second per player is far above what a person clicks; bots and scripts hit it.
   const limiter = new RateLimiterMemory({ points: 10, duration: 1 });
+  const cache = new RenderCache();
 
   app.get('/lobby', requireUser, (req: Request, res: Response) => {
     const user = res.locals.user as WebUser;
@@ -114,7 +116,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       return void res.status(404).render('pages/error', { title: 'Not found', heading: `No game ${code}`, message: 'It may have finished a while ago, or the code is wrong.' });
     }
     const user = res.locals.user as WebUser;
-    const g = gameView(state, user.id);
+    const g = gameView(state, user.id, cache.board(state));
     res.set('Cache-Control', 'no-store');
     res.render('pages/game', { title: `Game ${code}`, g, now: deps.now() });
   });
@@ -143,6 +145,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       metrics,
       limiter,
       now: deps.now,
+      cache,
       csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
     });
     hub.add(socket);

@@ -53,7 +53,7 @@ function choose(g: GameState, meId: string): { kind: 'move' | 'attack' | 'defend
 function boardFacts(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const out: string[] = [];
-    document.querySelectorAll('#game-board polygon.wall').forEach((p) => out.push(`wall ${p.getAttribute('points')}`));
+    document.querySelectorAll('#game-board-tiles polygon.wall').forEach((p) => out.push(`wall ${p.getAttribute('points')}`));
     document.querySelectorAll('#game-board g.token, #game-board g.minotaur').forEach((g) => out.push(`${g.getAttribute('class')} ${g.getAttribute('transform')} ${g.querySelector('title')?.textContent}`));
     return out;
   });

@@ -2,10 +2,10 @@
 // tasks), found through a DNS server the test controls.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDnsServer, type TestDnsServer } from '../support/dns-server.js';
+import { freePort } from '../support/node-process.js';
 
 const QUERY = 'tasks.minotaur-mesh-test';
 const SECRET = 'mesh-test-secret';
@@ -35,23 +35,6 @@ let dns: TestDnsServer;
 let port: number;
 const nodes: RunningNode[] = [];
 
-async function isFree(host: string, candidate: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(candidate, host, () => server.close(() => resolve(true)));
-  });
-}
-
-/** One port free on every test address, so each node listens on HOST:PORT like a Swarm task. */
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const candidate = 20_000 + Math.floor(Math.random() * 30_000);
-    const free = await Promise.all(HOSTS.map((h) => isFree(h, candidate)));
-    if (free.every(Boolean)) return candidate;
-  }
-  throw new Error('no free port on all test addresses');
-}
 
 function startNode(id: string, host: string, env: Record<string, string> = {}): RunningNode {
   const child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT], {
@@ -130,7 +113,7 @@ describe('mesh with real processes', () => {
 
   beforeAll(async () => {
     dns = await createDnsServer();
-    port = await freePort();
+    port = await freePort(HOSTS);
   });
 
   afterAll(async () => {

@@ -72,7 +72,7 @@ const badgeShown = (p: Page) => p.evaluate(() => !(document.getElementById('conn
 const view = (p: Page) =>
   p.evaluate(() => {
     const out: string[] = [];
-    document.querySelectorAll('#game-board polygon.wall').forEach((e) => out.push(`wall ${e.getAttribute('points')}`));
+    document.querySelectorAll('#game-board-tiles polygon.wall').forEach((e) => out.push(`wall ${e.getAttribute('points')}`));
     document.querySelectorAll('#game-board g.token, #game-board g.minotaur').forEach((g) => out.push(`${g.getAttribute('class')} ${g.getAttribute('transform')} ${g.querySelector('title')?.textContent}`));
     out.push(`players ${document.getElementById('game-players')?.textContent?.replace(/\s+/g, ' ').trim()}`);
     return out;

@@ -81,6 +81,8 @@ describe('reconnect after a restart on the same database', () => {
     // Wait for the page's view to settle, then remember what it shows.
     await waitFor(() => ca.latestPartial('game-actions')?.includes('Submitted'), 5000, 'submitted notice');
     const boardBefore = ca.latestPartial('game-board');
+    const tilesBefore = ca.latestPartial('game-board-tiles');
+    expect(tilesBefore).toContain('polygon');
     const playersBefore = await waitFor(() => ca.latestPartial('game-players'), 5000, 'players partial');
     const before = await adminGame(node.url, code);
 
@@ -107,6 +109,7 @@ describe('reconnect after a restart on the same database', () => {
     await ca.opened;
     expect(await shownRound(ca)).toBe(round);
     expect(ca.latestPartial('game-board')).toBe(boardBefore);
+    expect(ca.latestPartial('game-board-tiles')).toBe(tilesBefore);
     expect(ca.latestPartial('game-players')).toBe(playersBefore);
     expect(ca.latestPartial('game-actions')).toContain('Submitted');
 

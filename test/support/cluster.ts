@@ -2,11 +2,10 @@
 // same port on each (like Swarm tasks), one shared SQLite file, found through a DNS server the
 // test controls. Everything started here is killed by close().
 
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { TEST_ADMIN_TOKEN, adminGame, type AdminRecord } from './admin.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
-import { startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
+import { freePort, startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
 
 export const CLUSTER_SECRET = 'test-cluster-secret-0123456789abcdef';
 
@@ -43,22 +42,9 @@ export interface AddOptions {
   inDns?: boolean;
 }
 
-async function isFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
 /** A port free on every one of `hosts`, so each node can listen on HOST:PORT. */
-export async function freePortOn(hosts: string[]): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const candidate = 20_000 + Math.floor(Math.random() * 30_000);
-    const free = await Promise.all(hosts.map((h) => isFree(h, candidate)));
-    if (free.every(Boolean)) return candidate;
-  }
-  throw new Error(`no port free on all of ${hosts.join(', ')}`);
+export function freePortOn(hosts: string[]): Promise<number> {
+  return freePort(hosts);
 }
 
 export class TestCluster {

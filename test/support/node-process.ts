@@ -143,18 +143,34 @@ export async function waitFor<T>(check: () => Promise<T | false | null | undefin
   }
 }
 
-/** A free TCP port (on 127.0.0.1; the same port is then used on every 127.0.0.x). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The loopback addresses tests put nodes on. */
+export const TEST_HOSTS = Array.from({ length: 9 }, (_, i) => `127.0.0.${i + 1}`);
+
+function isFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port free on every test address, so nodes can listen on 127.0.0.x:PORT like Swarm tasks.
+ * Test files run in parallel workers: each worker draws from its own slice of 20000–31999
+ * (below Linux's ephemeral range, so outgoing connections never hold it), so two files never
+ * pick the same port even when one of them is between stopping a node and starting the next.
+ */
+export async function freePort(hosts: readonly string[] = TEST_HOSTS): Promise<number> {
+  const pool = Math.max(1, Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1));
+  const slice = 3000;
+  const base = 20_000 + ((pool - 1) % 4) * slice;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const candidate = base + Math.floor(Math.random() * slice);
+    const free = await Promise.all(hosts.map((h) => isFree(h, candidate)));
+    if (free.every(Boolean)) return candidate;
+  }
+  throw new Error(`no port free on all of ${hosts.join(', ')}`);
 }
 
 export function tempDir(prefix = 'minotaur-test-'): string {

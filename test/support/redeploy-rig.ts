@@ -3,12 +3,11 @@
 // balancer" list the bots reconnect through, games set up with bot players, and a sampler of
 // the replicated records. Every process started here is killed by close().
 
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, Sampler, type BotOptions } from './bots.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
-import { startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
+import { freePort, startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
 import { Player } from './player.js';
 
 export const RIG_SECRET = 'redeploy-cluster-secret-0123456789';
@@ -19,22 +18,9 @@ export interface RigOptions {
   env?: Record<string, string>;
 }
 
-async function isFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
 /** A port free on 127.0.0.2 … 127.0.0.9. */
-async function rigPort(): Promise<number> {
-  const hosts = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const p = 20_000 + Math.floor(Math.random() * 30_000);
-    if ((await Promise.all(hosts.map((h) => isFree(h, p)))).every(Boolean)) return p;
-  }
-  throw new Error('no free port');
+function rigPort(): Promise<number> {
+  return freePort();
 }
 
 export interface GameSetup {

@@ -4,7 +4,7 @@ import { minotaurStep, minotaurTarget } from '../../../src/game/minotaur.js';
 import type { Hex, Player } from '../../../src/game/types.js';
 import { h } from './fixtures.js';
 
-const player = (id: string, pos: Hex, hp = 5): Player => ({ id, name: id, color: 0, hp, pos, alive: true, eliminatedRound: null });
+const player = (id: string, pos: Hex, hp = 5): Player => ({ id, name: id, color: 0, hp, pos, alive: true, eliminatedRound: null, dealt: 0 });
 const walls = (...hs: Hex[]) => new Set(hs.map(key));
 
 describe('minotaurStep', () => {

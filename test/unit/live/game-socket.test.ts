@@ -4,15 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { createGame, type GameState } from '../../../src/game/index.js';
 import { GameLiveSocket } from '../../../src/live/game-socket.js';
 import { Renderer } from '../../../src/live/render.js';
+import { RenderCache } from '../../../src/live/render-cache.js';
 import type { GameSource, LiveWire } from '../../../src/live/source.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { VIEWS_DIR } from '../../../src/web/app.js';
 
-class FakeWire implements LiveWire {
+class FakeWire {
   readyState = 1;
   sent: string[] = [];
   closed: [number | undefined, string | undefined] | null = null;
-  private handlers = new Map<string, ((...a: unknown[]) => void)[]>();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private handlers = new Map<string, ((...a: any[]) => void)[]>();
   send(data: string) {
     this.sent.push(data);
   }
@@ -20,7 +22,8 @@ class FakeWire implements LiveWire {
     this.closed = [code, reason];
     this.readyState = 3;
   }
-  on(event: string, listener: (...a: unknown[]) => void) {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  on(event: string, listener: (...a: any[]) => void) {
     this.handlers.set(event, [...(this.handlers.get(event) ?? []), listener]);
     return this;
   }
@@ -50,6 +53,7 @@ const deps = (src: GameSource) => ({
   limiter: new RateLimiterMemory({ points: 10, duration: 1 }),
   now: () => 1000,
   csrfToken: 'tok',
+  cache: new RenderCache(),
 });
 
 const game = createGame({ id: 'g', code: 'KEPS', seed: 1, creator: { id: '1', name: 'ariadne' }, now: 0, roundMs: 10_000 });
@@ -58,7 +62,7 @@ describe('GameLiveSocket', () => {
   it('sends the clock and every partial on connect, then only what changed', async () => {
     const wire = new FakeWire();
     const src = source(game);
-    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
     expect(JSON.parse(wire.sent[0]!)).toEqual({ type: 'time', now: 1000 });
     expect(wire.sent[1]).toContain('hx-target="#game-board"');
     expect(wire.sent[1]).toContain('hx-target="#game-players"');
@@ -69,7 +73,7 @@ describe('GameLiveSocket', () => {
 
   it('answers bad messages with a clear error and keeps the socket open', async () => {
     const wire = new FakeWire();
-    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
     wire.emit('message', '{nope', false);
     await new Promise((r) => setImmediate(r));
     expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'malformed' });
@@ -78,13 +82,13 @@ describe('GameLiveSocket', () => {
 
   it('sends the page back to the lobby when the game is gone', () => {
     const wire = new FakeWire();
-    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(undefined))).start();
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(undefined))).start();
     expect(JSON.parse(wire.sent.at(-1)!)).toEqual({ type: 'redirect', to: '/lobby' });
   });
 
   it('closes with 1012 (reconnect elsewhere) when a newer release runs the game', () => {
     const wire = new FakeWire();
-    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(undefined, true))).start();
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(undefined, true))).start();
     expect(wire.closed?.[0]).toBe(1012);
     expect(wire.sent.some((m) => m.includes('redirect'))).toBe(false);
   });
@@ -92,7 +96,7 @@ describe('GameLiveSocket', () => {
   it('cuts off a client that keeps sending invalid messages (1008)', async () => {
     const wire = new FakeWire();
     let t = 1000;
-    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(source(game)), now: () => t }).start();
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(source(game)), now: () => t }).start();
     for (let i = 0; i < 50; i++) wire.emit('message', 'x', false);
     await new Promise((r) => setImmediate(r));
     expect(wire.closed).toBeNull();

@@ -26,9 +26,12 @@ describe('gameView', () => {
     expect(v.tokens.find((t) => t.me)?.id).toBe('1');
     expect(v.me?.id).toBe('1');
     expect(v.canAct).toBe(true);
-    const reach = v.tiles.filter((t) => t.dir !== null);
-    expect(reach.length).toBeGreaterThan(0);
-    for (const d of v.moveDirs.filter((m) => m.open)) expect(reach.some((t) => t.dir === d.dir && t.kind !== 'wall')).toBe(true);
+    expect(v.reach.length).toBeGreaterThan(0);
+    expect(v.reach.map((t) => t.dir).sort()).toEqual(v.moveDirs.filter((m) => m.open).map((m) => m.dir).sort());
+    const walls = new Set(g.walls.map((w) => `${w.q},${w.r}`));
+    for (const t of v.reach) expect(v.tiles.some((b) => b.x === t.x && b.y === t.y && !walls.has(`${b.q},${b.r}`))).toBe(true);
+    // Another viewer (a spectator) gets no clickable tiles.
+    expect(gameView(g, '9').reach).toEqual([]);
   });
 
   it('keeps another player’s chosen action secret and shows the viewer’s own', () => {

@@ -13,9 +13,9 @@ const members = fc.uniqueArray(member, { selector: (m) => m.id, maxLength: 8 });
 describe('placeGame', () => {
   it('always picks a ready member that can read the schema, or nobody when none can', () => {
     fc.assert(
-      fc.property(code, members, fc.constantFrom(1, 2, 3), (key, ms, schema) => {
+      fc.property(code, members, fc.constantFrom<number>(1, 2, 3), (key, ms, schema) => {
         const chosen = placeGame(key, ms, schema);
-        const ok = ms.filter((m) => m.state === 'ready' && m.schemas.includes(schema));
+        const ok = ms.filter((m) => m.state === 'ready' && (m.schemas as readonly number[]).includes(schema));
         if (ok.length === 0) expect(chosen).toBeNull();
         else expect(ok.map((m) => m.id)).toContain(chosen);
       }),
