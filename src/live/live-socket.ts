@@ -5,12 +5,20 @@ import { diffPartials, partialsMessage, type Partials } from './diff.js';
 import type { LiveWire } from './source.js';
 
 const OPEN = 1;
+/**
+ * Pings keep idle pages' connections open through proxies with idle timeouts (nginx's default is
+ * 60 s) and find pages that vanished without a close (a sleeping laptop): no pong by the next
+ * ping, and the socket is terminated.
+ */
+export const PING_MS = 30_000;
 
 export abstract class LiveSocket {
   private sent: Partials | null = null;
   private unsubscribe: (() => void) | null = null;
   private queued = false;
   private closed = false;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private answered = true;
 
   constructor(protected readonly wire: LiveWire) {}
 
@@ -19,6 +27,13 @@ export abstract class LiveSocket {
 
   protected listen(subscribe: (listener: (code: string) => void) => () => void, relevant: (code: string) => boolean, delayMs: number): void {
     this.wire.on('close', () => this.dispose());
+    this.wire.on('pong', () => {
+      this.answered = true;
+    });
+    if (this.wire.ping) {
+      this.pingTimer = setInterval(() => this.heartbeat(), PING_MS);
+      this.pingTimer.unref();
+    }
     this.unsubscribe = subscribe((code) => {
       if (relevant(code)) this.queueRender(delayMs);
     });
@@ -61,9 +76,25 @@ export abstract class LiveSocket {
     this.dispose();
   }
 
+  private heartbeat(): void {
+    if (!this.answered) {
+      this.wire.terminate?.();
+      this.dispose();
+      return;
+    }
+    this.answered = false;
+    try {
+      this.wire.ping?.();
+    } catch {
+      /* closing */
+    }
+  }
+
   private dispose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
   }

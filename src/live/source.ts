@@ -23,4 +23,7 @@ export interface LiveWire {
   on(event: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'pong', listener: () => void): unknown;
+  ping?(): void;
+  terminate?(): void;
 }

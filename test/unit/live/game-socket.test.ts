@@ -1,8 +1,9 @@
 import { pino } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createGame, type GameState } from '../../../src/game/index.js';
 import { GameLiveSocket } from '../../../src/live/game-socket.js';
+import { PING_MS } from '../../../src/live/live-socket.js';
 import { Renderer } from '../../../src/live/render.js';
 import { RenderCache } from '../../../src/live/render-cache.js';
 import type { GameSource, LiveWire } from '../../../src/live/source.js';
@@ -107,5 +108,23 @@ describe('GameLiveSocket', () => {
     wire.emit('message', 'x', false);
     await new Promise((r) => setImmediate(r));
     expect(wire.closed?.[0]).toBe(1008);
+  });
+
+  it('pings the page every 30 s and terminates a socket whose page stopped answering', () => {
+    vi.useFakeTimers();
+    try {
+      const wire = Object.assign(new FakeWire(), { pings: 0, terminated: false, ping() { this.pings++; }, terminate() { this.terminated = true; } });
+      new GameLiveSocket(wire as unknown as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
+      vi.advanceTimersByTime(PING_MS);
+      expect(wire.pings).toBe(1);
+      wire.emit('pong');
+      vi.advanceTimersByTime(PING_MS);
+      expect(wire.pings).toBe(2);
+      expect(wire.terminated).toBe(false);
+      vi.advanceTimersByTime(PING_MS); // no pong since the last ping
+      expect(wire.terminated).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
