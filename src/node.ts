@@ -120,9 +120,13 @@ export class MinotaurNode {
     this.sync = sync;
     sync.onChange((_key, _current, _previous, applied) => {
       // Nodes of one cluster share a clock source closely enough for this to be the lag.
-      if (applied.owner !== config.nodeId) this.metrics.replicationLagSeconds.set(Math.max(0, Date.now() - applied.at) / 1000);
+      if (applied.owner !== config.nodeId) {
+        lastLagMs = Math.max(0, Date.now() - applied.at);
+        this.metrics.replicationLagSeconds.set(lastLagMs / 1000);
+      }
     });
     const counted = { opsIn: 0, opsOut: 0, msgIn: 0, msgOut: 0 };
+    let lastLagMs: number | null = null;
     const mesh = this.mesh;
     const sessions = new GameSessions({
       nodeId: config.nodeId,
@@ -170,6 +174,7 @@ export class MinotaurNode {
           'ops in': s.opsIn,
           'ops out': s.opsOut,
           'pending writes': s.pendingWrites,
+          'replication lag of the last remote write (ms)': lastLagMs,
           'last catch-up (ms)': s.lastCatchUpMs,
           'owned here': sessions.ownedCodes().length,
         };
