@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { TEST_ADMIN_TOKEN } from '../test/support/admin.js';
 import { ROOT, waitFor, type NodeProcess } from '../test/support/node-process.js';
 import { Player } from '../test/support/player.js';
+import { fetchMetrics, metricValue } from '../test/support/metrics.js';
 
 export const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 
@@ -142,24 +143,12 @@ export function spawnModule(source: string, env: Record<string, string> = {}): {
 
 // ── metrics of a node ──────────────────────────────────────────────────────────────────
 
-export async function metrics(base: string): Promise<string> {
-  const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
-  return res.text();
+export function metrics(base: string): Promise<string> {
+  return fetchMetrics(base);
 }
 
 /** Sum of a metric's samples whose labels include `labels`. */
-export function metric(body: string, name: string, labels: Record<string, string> = {}): number | null {
-  let total: number | null = null;
-  for (const line of body.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (!Object.entries(labels).every(([k, v]) => have[k] === v)) continue;
-    total = (total ?? 0) + Number(m[4]);
-  }
-  return total;
-}
+export const metric = metricValue;
 
 // ── players and games ──────────────────────────────────────────────────────────────────
 

@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import { TEST_ADMIN_TOKEN } from '../test/support/admin.js';
 import { Bot, checkInvariants, logLines } from '../test/support/bots.js';
 import { MAIN, ROOT, freePort, waitFor, type LogLine, type NodeProcess } from '../test/support/node-process.js';
-import { Player } from '../test/support/player.js';
+import { Player, openStartedGame } from '../test/support/player.js';
 import { RIG_QUERY, Rig } from '../test/support/redeploy-rig.js';
 
 // ── options ─────────────────────────────────────────────────────────────────────────────
@@ -330,14 +330,7 @@ async function main(): Promise<number> {
     const openGame = async (): Promise<string> => {
       const tag = `${Date.now().toString(36).slice(-4)}${opened++}`;
       const players = Array.from({ length: BOTS }, (_, i) => new Player(lbUrl, `r${tag}p${i}`));
-      for (const p of players) await p.signup();
-      const code = await players[0]!.createGame();
-      for (const p of players.slice(1)) {
-        const res = await p.join(code);
-        if (res.status !== 303) throw new Error(`join ${code}: ${res.status}`);
-      }
-      const started = await players[0]!.start(code);
-      if (started.status !== 303) throw new Error(`start ${code}: ${started.status}`);
+      const code = await openStartedGame(players);
       const rec = await waitFor(
         async () => {
           const r = await rig.newest(code);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { TEST_ADMIN_TOKEN, adminGame, type AdminRecord } from './admin.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
 import { freePort, startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
+import { fetchMetrics, metricValue } from './metrics.js';
 
 export const CLUSTER_SECRET = 'test-cluster-secret-0123456789abcdef';
 
@@ -166,22 +167,8 @@ export function recordOn(node: NodeProcess, code: string): Promise<AdminRecord> 
 }
 
 /** The body of /metrics of a node. */
-export async function metricsOf(node: NodeProcess): Promise<string> {
-  const res = await fetch(`${node.url}/metrics`, { signal: AbortSignal.timeout(3000) });
-  if (res.status !== 200) throw new Error(`/metrics on ${node.url}: ${res.status}`);
-  return res.text();
+export function metricsOf(node: NodeProcess): Promise<string> {
+  return fetchMetrics(node.url, 3000);
 }
 
-/** The values of one metric (summed over the given label filter, e.g. {direction: 'in'}). */
-export function metricValue(body: string, name: string, labels: Record<string, string> = {}): number | null {
-  let total: number | null = null;
-  for (const line of body.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (!Object.entries(labels).every(([k, v]) => have[k] === v)) continue;
-    total = (total ?? 0) + Number(m[4]);
-  }
-  return total;
-}
+export { metricValue };

@@ -180,3 +180,16 @@ export function roundIn(statusHtml: string | null): number {
   const m = statusHtml?.match(/data-round="(\d+)"/);
   return m ? Number(m[1]) : 0;
 }
+
+/** Signs every player up, lets the first create a game, the others join, and the first start it. */
+export async function openStartedGame(players: Player[]): Promise<string> {
+  for (const p of players) await p.signup();
+  const code = await players[0]!.createGame();
+  for (const p of players.slice(1)) {
+    const res = await p.join(code);
+    if (res.status !== 303) throw new Error(`join ${code}: ${res.status}`);
+  }
+  const started = await players[0]!.start(code);
+  if (started.status !== 303) throw new Error(`start ${code}: ${started.status}`);
+  return code;
+}

@@ -8,7 +8,7 @@ import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, Sampler, type BotOptions } from './bots.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
 import { freePort, startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
-import { Player } from './player.js';
+import { Player, openStartedGame } from './player.js';
 
 export const RIG_SECRET = 'redeploy-cluster-secret-0123456789';
 export const RIG_QUERY = 'tasks.minotaur-redeploy';
@@ -129,14 +129,7 @@ export class Rig {
         const node = via[g % via.length]!;
         const tag = `${Date.now().toString(36).slice(-4)}${this.names++}`;
         const players = Array.from({ length: botsPerGame }, (_, i) => new Player(node.url, `bot${tag}g${g}p${i}`));
-        for (const p of players) await p.signup();
-        const code = await players[0]!.createGame();
-        for (const p of players.slice(1)) {
-          const res = await p.join(code);
-          if (res.status !== 303) throw new Error(`join ${code}: ${res.status}`);
-        }
-        const started = await players[0]!.start(code);
-        if (started.status !== 303) throw new Error(`start ${code}: ${started.status}`);
+        const code = await openStartedGame(players);
         const rec = await adminGame(node.url, code);
         const bots = players.map(
           (p) =>
