@@ -15,6 +15,24 @@ export interface OpenOptions {
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * Switching a fresh file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once,
+ * without its busy handler, when another process opening the same file holds a shared lock
+ * (several nodes starting together on a new database). Retry with a short pause until the deadline.
+ */
+function withBusyRetry<T>(run: () => T, timeoutMs: number): T {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return run();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      Atomics.wait(pause, 0, 0, Math.min(5 * attempt, 50));
+    }
+  }
+}
+
 export function openDatabase(path: string, logger: DbLogger, options: OpenOptions = {}): Db {
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const inMemory = path === ':memory:' || path === '';
@@ -25,7 +43,7 @@ export function openDatabase(path: string, logger: DbLogger, options: OpenOption
   const db = new Database(path, { timeout: busyTimeoutMs });
   try {
     db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
-    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    const mode = withBusyRetry(() => db.pragma('journal_mode = WAL', { simple: true }), busyTimeoutMs);
     if (!inMemory && String(mode).toLowerCase() !== 'wal') {
       logger.warn({ path, mode }, `database ${path} could not switch to WAL (journal_mode=${String(mode)})`);
     }

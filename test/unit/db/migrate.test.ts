@@ -139,8 +139,11 @@ describe('migrate', () => {
   it('lets several processes start on one fresh file at once; each file is applied exactly once', async () => {
     db.close();
     rmSync(join(tmp.dir, 'data'), { recursive: true, force: true });
+    // Regression: switching a fresh file to WAL used to fail with SQLITE_BUSY when several
+    // processes opened it in the same instant (three nodes starting together).
+    const startAt = String(Date.now() + 2500);
     const runs = await Promise.all(
-      Array.from({ length: 4 }, () => runChild(join(tmp.dir, 'data', 'minotaur.db'), dir)),
+      Array.from({ length: 6 }, () => runChild(join(tmp.dir, 'data', 'minotaur.db'), dir, startAt)),
     );
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     const applied = runs.flatMap((r) => JSON.parse(r.stdout) as string[]);
@@ -150,9 +153,9 @@ describe('migrate', () => {
   });
 });
 
-function runChild(path: string, dir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runChild(path: string, dir: string, startAt: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [CHILD, path, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(TSX, [CHILD, path, dir, startAt], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
