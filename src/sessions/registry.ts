@@ -560,6 +560,9 @@ export class GameSessions {
         continue;
       }
       const held = this.d.replica.getAny(snap.code);
+      // A game whose owner is alive is running: its snapshot may even be a write ahead of our
+      // replica (owners snapshot before they broadcast), but it is not ours to resume.
+      if (this.isLivePeer(snap.owner) || (held && this.isLivePeer(held.owner))) continue;
       const version = { epoch: snap.epoch, owner: snap.owner, seq: snap.seq };
       if (held && compareVersion(held, version) >= 0) continue; // the replica is as new or newer
       if (snap.state.status === 'finished') continue;

@@ -69,7 +69,9 @@ export class NodeProcess {
     this.child.stdout?.on('data', onData);
     this.child.stderr?.on('data', onData);
     this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => {
+      // 'close', not 'exit': it comes after the process's output was read to the end, so a
+      // test that checks the log once the node has exited sees its last lines.
+      this.child.on('close', (code, signal) => {
         this.exitCode = code;
         this.exitSignal = signal;
         resolve();

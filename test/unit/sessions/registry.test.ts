@@ -235,4 +235,17 @@ describe('GameSessions', () => {
     expect(n2.results).toHaveLength(0);
     expect(n1.results[0]).toMatchObject({ gameId: end.id, winnerId: end.winner, rounds: end.round });
   });
+
+  it('never resumes from a snapshot a game whose owner is alive, even when the snapshot is ahead of the replica', async () => {
+    const snapshots = new MemorySnapshots();
+    const c = cluster(['n1', 'n2'], snapshots);
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    // The owner has snapshotted a write that has not reached n2 yet.
+    const snap = snapshots.rows.get(code)!;
+    snapshots.rows.set(code, { ...snap, seq: snap.seq + 5 });
+    expect(await n2.sessions.resumeFromSnapshots({ assumeReady: true })).toBe(0);
+    expect(n1.sessions.ownedCodes()).toEqual([code]);
+    expect(n2.sessions.ownedCodes()).toEqual([]);
+  });
 });
