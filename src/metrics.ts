@@ -5,7 +5,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface Metrics {
   registry: Registry;
   playersConnected: Gauge;
-  lobbySockets: Gauge;
   gamesOwned: Gauge;
   gamesReplicated: Gauge;
   actions: Counter<'result'>;
@@ -31,8 +30,7 @@ export function createMetrics(nodeId: string): Metrics {
   const r = [registry];
   return {
     registry,
-    playersConnected: new Gauge({ name: 'minotaur_players_connected', help: 'Open game page sockets', registers: r }),
-    lobbySockets: new Gauge({ name: 'minotaur_lobby_sockets', help: 'Open lobby sockets', registers: r }),
+    playersConnected: new Gauge({ name: 'minotaur_players_connected', help: 'Open live page sockets (game pages and lobbies)', registers: r }),
     gamesOwned: new Gauge({ name: 'minotaur_games_owned', help: 'Games this node owns and runs the clock of', registers: r }),
     gamesReplicated: new Gauge({ name: 'minotaur_games_replicated', help: 'Games in this node\'s replica', registers: r }),
     actions: new Counter({ name: 'minotaur_actions_total', help: 'Player actions by result', labelNames: ['result'], registers: r }),

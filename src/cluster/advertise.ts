@@ -3,7 +3,6 @@
 
 import { Resolver } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
-import type { Config } from '../config.js';
 import { parseHostPort } from './discovery.js';
 import type { ClusterLogger } from './types.js';
 
@@ -20,17 +19,17 @@ export function pickAdvertiseHost(local: readonly string[], dnsAnswers: readonly
   return local.find((ip) => dnsAnswers.includes(ip)) ?? local[0] ?? '127.0.0.1';
 }
 
-export async function chooseAdvertiseHost(config: Config, logger: ClusterLogger): Promise<string> {
+export async function chooseAdvertiseHost(dns: { query: string | null; resolver: string | null }, logger: ClusterLogger): Promise<string> {
   const local = localIPv4s();
   let answers: string[] = [];
-  if (config.cluster.query) {
+  if (dns.query) {
     try {
       const resolver = new Resolver({ timeout: 2000, tries: 2 });
-      if (config.cluster.resolver) {
-        const { host, port } = parseHostPort(config.cluster.resolver);
+      if (dns.resolver) {
+        const { host, port } = parseHostPort(dns.resolver);
         resolver.setServers([`${host}:${port}`]);
       }
-      answers = await resolver.resolve4(config.cluster.query);
+      answers = await resolver.resolve4(dns.query);
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not resolve the cluster name to choose an address; using the first interface');
     }

@@ -15,8 +15,14 @@ const STEPS: Record<number, Step> = {
   }),
 };
 
+const READABLE: readonly number[] = Object.freeze(Array.from({ length: GAME_SCHEMA }, (_, i) => i + 1));
+
 export function readableSchemas(): number[] {
-  return Array.from({ length: GAME_SCHEMA }, (_, i) => i + 1);
+  return [...READABLE];
+}
+
+export function canRead(schema: number): boolean {
+  return READABLE.includes(schema);
 }
 
 export class SchemaError extends Error {
@@ -41,7 +47,7 @@ export function upgradeState(state: unknown, schema: number): GameState {
  * alone (a newer node may own it), one it can read must upgrade to a valid current state.
  */
 export function checkStoredState(state: unknown, schema: number, check: (s: unknown) => string | undefined): string | undefined {
-  if (!readableSchemas().includes(schema)) return undefined;
+  if (!canRead(schema)) return undefined;
   try {
     return check(upgradeState(state, schema));
   } catch (e) {

@@ -5,6 +5,7 @@ import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Partials } from './diff.js';
+import { SERVICE_RESTART } from './hub.js';
 import { LiveSocket } from './live-socket.js';
 import type { RenderCache } from './render-cache.js';
 import type { GameState } from '../game/types.js';
@@ -35,9 +36,11 @@ export interface LiveSocketDeps {
 /** Partials of a game page: the same for every viewer of a state, then per viewer. */
 const SHARED_PARTIALS = ['status', 'log'] as const;
 const VIEWER_PARTIALS = ['board', 'players', 'actions', 'overlay'] as const;
-export const GAME_PARTIALS = ['board-tiles', ...SHARED_PARTIALS, ...VIEWER_PARTIALS] as const;
 
-/** Renders every partial of a game page for one viewer. Shared by the HTTP page and the socket. */
+/**
+ * Renders every partial of a game page for one viewer, with the templates the page itself
+ * includes (views/pages/game.ejs), so the first response and the live updates look the same.
+ */
 export function renderGamePartials(renderer: Renderer, state: GameState, viewer: string | null, csrfToken: string, cache: RenderCache, now: number): Partials {
   const g = gameView(state, viewer, cache.board(state));
   const out = new Map<string, string>();
@@ -79,7 +82,7 @@ export class GameLiveSocket extends LiveSocket {
     if (!state) {
       if (this.deps.source.unreadable(this.code)) {
         // A newer release runs this game now: reconnect (through the load balancer) to it.
-        this.close(1012, 'game moved to a newer release');
+        this.close(SERVICE_RESTART, 'game moved to a newer release');
         return;
       }
       this.sendJson({ type: 'redirect', to: '/lobby' });

@@ -10,17 +10,13 @@ export type Template = (locals: Record<string, unknown>) => string;
 export class Renderer {
   private readonly cache = new Map<string, Template>();
 
-  constructor(
-    private readonly viewsDir: string,
-    private readonly globals: Record<string, unknown> = {},
-  ) {}
+  constructor(private readonly viewsDir: string) {}
 
   template(name: string): Template {
     let t = this.cache.get(name);
     if (!t) {
       const filename = join(this.viewsDir, `${name}.ejs`);
-      const fn = ejs.compile(readFileSync(filename, 'utf8'), { filename, cache: true, async: false });
-      t = (locals) => fn({ ...this.globals, ...locals });
+      t = ejs.compile(readFileSync(filename, 'utf8'), { filename, cache: true, async: false });
       this.cache.set(name, t);
     }
     return t;

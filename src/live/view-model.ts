@@ -3,16 +3,15 @@
 // Pure: the same input always gives the same output, so the partial differ can compare HTML.
 
 import type { Direction, GameState, Hex, Player, RoundEvent } from '../game/types.js';
-import { DIRECTIONS, MAX_PLAYERS, MIN_PLAYERS, START_HP } from '../game/types.js';
-import { DIRECTION_VECTORS, distance } from '../game/hex.js';
+import { MAX_PLAYERS, MIN_PLAYERS, START_HP } from '../game/types.js';
+import { neighbor } from '../game/hex.js';
+import { allTiles, submittedBy, tileKind } from '../game/queries.js';
 
 export const PALETTE = ['#e4572e', '#29a3d6', '#f2c14e', '#6bbf59', '#b467d6', '#ef7fb0', '#45c4b0', '#f08a4b'] as const;
 export const PALETTE_NAMES = ['Ember', 'Sky', 'Gold', 'Moss', 'Violet', 'Rose', 'Teal', 'Amber'] as const;
 
 const HEX_SIZE = 30;
 const SQRT3 = Math.sqrt(3);
-
-const DIR_VECTORS = DIRECTION_VECTORS;
 
 export const DIRECTION_LABELS: Record<Direction, { arrow: string; name: string }> = {
   nw: { arrow: '↖', name: 'north-west' },
@@ -100,9 +99,6 @@ export interface GameView {
   outcome: 'won' | 'lost' | 'eliminated' | 'draw' | null;
 }
 
-const keyOf = (h: Hex) => `${h.q},${h.r}`;
-const dist = distance;
-
 function pixel(h: Hex): { x: number; y: number } {
   return { x: round2(HEX_SIZE * SQRT3 * (h.q + h.r / 2)), y: round2(HEX_SIZE * 1.5 * h.r) };
 }
@@ -131,7 +127,7 @@ function playerRow(g: GameState, p: Player, viewer: string | null): PlayerRow {
     maxHp: START_HP,
     alive: p.alive,
     me: p.id === viewer,
-    submitted: g.status === 'playing' && g.submitted[p.id] !== undefined,
+    submitted: g.status === 'playing' && submittedBy(g, p.id) !== undefined,
     creator: p.id === g.createdBy,
     dealt: p.dealt ?? 0,
     eliminatedRound: p.eliminatedRound,
@@ -171,58 +167,56 @@ export interface BoardView {
   tiles: TileView[];
 }
 
-export function boardView(g: Pick<GameState, 'radius' | 'walls'>): BoardView {
-  const walls = new Set(g.walls.map(keyOf));
-  const origin = { q: 0, r: 0 };
-  const tiles: TileView[] = [];
-  for (let r = -g.radius; r <= g.radius; r++) {
-    for (let q = -g.radius; q <= g.radius; q++) {
-      const h = { q, r };
-      if (dist(h, origin) > g.radius) continue;
-      const { x, y } = pixel(h);
-      tiles.push({ q, r, x, y, points: corners(x, y), kind: walls.has(keyOf(h)) ? 'wall' : q === 0 && r === 0 ? 'lair' : 'floor' });
-    }
-  }
+export function boardView(g: GameState): BoardView {
+  const tiles = allTiles(g).map((h) => {
+    const { x, y } = pixel(h);
+    const kind = tileKind(g, h) === 'wall' ? 'wall' : h.q === 0 && h.r === 0 ? 'lair' : 'floor';
+    return { q: h.q, r: h.r, x, y, points: corners(x, y), kind } satisfies TileView;
+  });
   const extent = HEX_SIZE * SQRT3 * (g.radius + 0.5) + 4;
   const extentY = HEX_SIZE * (1.5 * g.radius + 1) + 4;
   const viewBox = `${round2(-extent)} ${round2(-extentY)} ${round2(2 * extent)} ${round2(2 * extentY)}`;
   return { viewBox, tiles };
 }
 
+/** Compass order of the direction buttons (two rows of the hex's six neighbours). */
+const COMPASS: readonly Direction[] = ['nw', 'ne', 'w', 'e', 'sw', 'se'];
+
 export function gameView(g: GameState, viewer: string | null, board: BoardView = boardView(g)): GameView {
-  const walls = new Set(g.walls.map(keyOf));
-  const origin = { q: 0, r: 0 };
   const meP = viewer ? g.players.find((p) => p.id === viewer) : undefined;
+  const mine = meP ? submittedBy(g, meP.id) : undefined;
+  const canAct = g.status === 'playing' && !!meP && meP.alive && !mine;
   const { viewBox, tiles } = board;
 
-  // The tiles next to the viewer's character that a click moves to (this round, if not yet acted).
-  const reach: ReachTile[] = [];
-  if (meP && meP.alive && g.status === 'playing' && g.submitted[meP.id] === undefined) {
-    for (const d of DIRECTIONS) {
-      const v = DIR_VECTORS[d];
-      const t = { q: meP.pos.q + v.q, r: meP.pos.r + v.r };
-      if (dist(t, origin) > g.radius || walls.has(keyOf(t))) continue;
-      const { x, y } = pixel(t);
-      reach.push({ dir: d, x, y, points: corners(x, y), name: DIRECTION_LABELS[d].name });
-    }
-  }
+  // The viewer's six neighbours: open ones get direction buttons, and clickable tiles while acting.
+  const moveDirs = COMPASS.map((d) => {
+    const open = !!meP && tileKind(g, neighbor(meP.pos, d)) === 'floor';
+    return { dir: d, ...DIRECTION_LABELS[d], open };
+  });
+  const reach: ReachTile[] = !canAct
+    ? []
+    : moveDirs
+        .filter((m) => m.open)
+        .map((m) => {
+          const { x, y } = pixel(neighbor(meP!.pos, m.dir));
+          return { dir: m.dir, x, y, points: corners(x, y), name: m.name };
+        });
 
   const tokens: TokenView[] = g.players
-          .filter((p) => p.alive)
-          .map((p) => ({
-            id: p.id,
-            name: p.name,
-            initial: (p.name[0] ?? '?').toUpperCase(),
-            color: PALETTE[p.color % PALETTE.length] ?? PALETTE[0],
-            ...pixel(p.pos),
-            hp: p.hp,
-            me: p.id === viewer,
-            defending: g.events.some((e) => e.kind === 'defend' && e.actor === p.id),
-          }));
+    .filter((p) => p.alive)
+    .map((p) => ({
+      id: p.id,
+      name: p.name,
+      initial: (p.name[0] ?? '?').toUpperCase(),
+      color: PALETTE[p.color % PALETTE.length] ?? PALETTE[0],
+      ...pixel(p.pos),
+      hp: p.hp,
+      me: p.id === viewer,
+      defending: g.events.some((e) => e.kind === 'defend' && e.actor === p.id),
+    }));
 
   const players = g.players.map((p) => playerRow(g, p, viewer));
   const me = players.find((p) => p.me) ?? null;
-  const mine = meP ? g.submitted[meP.id] : undefined;
   const myAction = mine
     ? {
         kind: mine.kind,
@@ -232,13 +226,6 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
             : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`,
       }
     : null;
-
-  const moveDirs = (['nw', 'ne', 'w', 'e', 'sw', 'se'] as Direction[]).map((d) => {
-    const v = DIR_VECTORS[d];
-    const t = meP ? { q: meP.pos.q + v.q, r: meP.pos.r + v.r } : origin;
-    const open = !!meP && dist(t, origin) <= g.radius && !walls.has(keyOf(t));
-    return { dir: d, ...DIRECTION_LABELS[d], open };
-  });
 
   const winnerP = g.winner ? g.players.find((p) => p.id === g.winner) : undefined;
   let outcome: GameView['outcome'] = null;
@@ -269,7 +256,7 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     canStart: g.status === 'open' && viewer === g.createdBy && g.players.length >= MIN_PLAYERS,
     myAction,
     moveDirs,
-    canAct: g.status === 'playing' && !!meP && meP.alive && !mine,
+    canAct,
     log: g.events.map((e) => describe(g, e)),
     winner: winnerP ? playerRow(g, winnerP, viewer) : null,
     outcome,

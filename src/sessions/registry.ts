@@ -19,7 +19,7 @@ import {
   type RuleResult,
 } from '../game/index.js';
 import { checkGameState } from '../game/schema.js';
-import { checkStoredState, readableSchemas, upgradeState } from '../game/upgrade.js';
+import { canRead, checkStoredState, readableSchemas, upgradeState } from '../game/upgrade.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { GameRecord } from '../replication/record.js';
@@ -66,6 +66,12 @@ type Pending = { peer: string; resolve: (msg: SessionsMessage | null) => void; t
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The game in a record, lifted to the current schema; undefined for tombstones and schemas this release cannot read. */
+function readState(rec: GameRecord): GameState | undefined {
+  if (!rec.state || !canRead(rec.schema)) return undefined;
+  return rec.schema === GAME_SCHEMA ? rec.state : upgradeState(rec.state, rec.schema);
+}
+
 export class GameSessions {
   private readonly owned = new Map<string, OwnedGame>();
   private readonly listeners = new Set<(code: string) => void>();
@@ -106,19 +112,19 @@ export class GameSessions {
 
   game(code: string): GameState | undefined {
     const rec = this.d.replica.get(code);
-    if (!rec?.state || !readableSchemas().includes(rec.schema)) return undefined;
-    return rec.schema === GAME_SCHEMA ? rec.state : upgradeState(rec.state, rec.schema);
+    return rec ? readState(rec) : undefined;
   }
 
   unreadable(code: string): boolean {
     const rec = this.d.replica.get(code);
-    return !!rec?.state && !readableSchemas().includes(rec.schema);
+    return !!rec?.state && !canRead(rec.schema);
   }
 
   private states(): GameState[] {
     const out: GameState[] = [];
     for (const rec of this.d.replica.live()) {
-      if (rec.state && readableSchemas().includes(rec.schema)) out.push(rec.schema === GAME_SCHEMA ? rec.state : upgradeState(rec.state, rec.schema));
+      const state = readState(rec);
+      if (state) out.push(state);
     }
     return out;
   }
@@ -269,7 +275,7 @@ export class GameSessions {
     return 'ok';
   }
 
-  /** Local effects of a new owned state: clock, snapshot, results, clean-up timers. */
+  /** Local effects of a new owned state: its snapshot, and the timer of its clock or clean-up. */
   private afterWrite(game: OwnedGame): void {
     const state = game.record.state;
     if (!state) return;
@@ -358,8 +364,7 @@ export class GameSessions {
       const prev = game.record;
       const tomb: GameRecord = { ...prev, seq: prev.seq + 1, state: null, at: this.d.now() };
       game.record = tomb;
-      game.stop();
-      this.owned.delete(game.key);
+      this.release(game);
       await this.d.sync.write(tomb);
       this.d.logger.info({ game: game.key }, `game ${game.key} dropped (${why})`);
     });
@@ -390,8 +395,7 @@ export class GameSessions {
       const outcome = await this.d.sync.write(record);
       const held = this.d.replica.get(code);
       if (outcome.kind === 'fenced' || outcome.kind === 'rejected' || held?.state?.id !== state.id) {
-        game.stop();
-        if (this.owned.get(code) === game) this.owned.delete(code);
+        this.release(game);
         continue; // another node took this code in the same instant
       }
       game.confirmed = outcome.kind === 'acked';
@@ -420,10 +424,15 @@ export class GameSessions {
     }
   }
 
-  private fence(game: OwnedGame, why: string): void {
-    if (!game.running && game.status !== 'handing-off') return;
+  /** Stops running a game here (handed off, fenced, dropped or abandoned). */
+  private release(game: OwnedGame): void {
     game.stop();
     if (this.owned.get(game.key) === game) this.owned.delete(game.key);
+  }
+
+  private fence(game: OwnedGame, why: string): void {
+    if (!game.running && game.status !== 'handing-off') return;
+    this.release(game);
     this.d.logger.warn({ game: game.key, epoch: game.record.epoch }, `game ${game.key}: stopped running it, ${why}`);
   }
 
@@ -435,7 +444,7 @@ export class GameSessions {
     const key = base.key;
     if (this.owned.get(key)?.running) return this.owned.get(key)!.record;
     if (!base.state) return null;
-    if (!readableSchemas().includes(base.schema)) {
+    if (!canRead(base.schema)) {
       this.d.logger.warn({ game: key, schema: base.schema }, `game ${key}: not adopting, its schema ${base.schema} is newer than this release reads (${readableSchemas().join(', ')})`);
       return null;
     }
@@ -450,8 +459,7 @@ export class GameSessions {
     this.owned.set(key, game);
     const outcome = await this.d.sync.write(record);
     if (outcome.kind === 'fenced' || outcome.kind === 'rejected') {
-      game.stop();
-      if (this.owned.get(key) === game) this.owned.delete(key);
+      this.release(game);
       this.d.logger.info({ game: key, reason }, `game ${key}: adoption abandoned (${outcome.kind})`);
       return null;
     }
@@ -605,8 +613,7 @@ export class GameSessions {
       for (const target of targets) {
         const reply = await this.request(target, { type: 'handoff', id: this.newId(), record: game.record as never }, 3000);
         if (reply?.type === 'handoff-result' && reply.ok) {
-          game.stop();
-          if (this.owned.get(game.key) === game) this.owned.delete(game.key);
+          this.release(game);
           this.d.metrics.handoffSeconds.observe((this.d.now() - started) / 1000);
           this.d.logger.info(
             { game: game.key, to: target, epoch: reply.epoch, round: game.record.state?.round },
@@ -618,8 +625,7 @@ export class GameSessions {
       }
       // Nobody took it: keep it in SQLite for the next node, and stop running it here.
       this.snapshot(game.record);
-      game.stop();
-      if (this.owned.get(game.key) === game) this.owned.delete(game.key);
+      this.release(game);
       this.d.logger.info({ game: game.key, round: game.record.state.round }, `game ${game.key} kept in its snapshot (no ready peer to hand it to)`);
       return false;
     });
@@ -700,7 +706,7 @@ export class GameSessions {
     const answer = (ok: boolean, epoch?: number, reason?: string) =>
       this.d.channel.send(from, { type: 'handoff-result', id, ok, ...(epoch !== undefined ? { epoch } : {}), ...(reason ? { reason } : {}) });
     if (this.d.selfState() !== 'ready') return void answer(false, undefined, `node is ${this.d.selfState()}`);
-    if (!readableSchemas().includes(record.schema)) return void answer(false, undefined, `schema ${record.schema} unreadable here`);
+    if (!canRead(record.schema)) return void answer(false, undefined, `schema ${record.schema} unreadable here`);
     const held = this.d.replica.getAny(record.key);
     if (held && compareVersion(held, record) > 0) {
       // We already hold something newer (e.g. we adopted it already): confirm if it is ours.

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { GameLiveSocket } from '../live/game-socket.js';
 import { LobbyLiveSocket, openGameRows } from '../live/lobby-socket.js';
 import { RenderCache } from '../live/render-cache.js';
+import { SERVICE_RESTART } from '../live/hub.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
 import type { WebUser } from './app.js';
@@ -17,7 +18,7 @@ import { adminAllowed } from './ops-routes.js';
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
 
 /** Close codes for refused live sockets; 4xxx are application codes, htmx does not reconnect on them. */
-export const WS_CLOSE = { unauthorised: 4401, notFound: 4404, draining: 1012, notReady: 1013 } as const;
+export const WS_CLOSE = { unauthorised: 4401, notFound: 4404, elsewhere: SERVICE_RESTART } as const;
 
 function flash(req: Request, kind: 'info' | 'error', message: string): void {
   req.session.flash = { kind, message };
@@ -87,7 +88,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       const code = parsed.data.toUpperCase();
       const user = res.locals.user as WebUser;
       if (kind === 'join') return void (await joinAndRedirect(req, res, code));
-      const result = await games.execute(code, kind === 'start' ? { kind, playerId: user.id } : { kind, playerId: user.id });
+      const result = await games.execute(code, { kind, playerId: user.id });
       if (!result.ok) flash(req, 'error', result.message);
       res.redirect(303, kind === 'leave' && result.ok ? '/lobby' : `/games/${code}`);
     } catch (e) {
@@ -128,12 +129,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       metrics.wsRejected.inc({ reason: 'unauthorised' });
       return wire.close(WS_CLOSE.unauthorised, 'log in first');
     }
-    if (deps.isDraining()) return wire.close(WS_CLOSE.draining, 'node restarting');
-    // Still joining: the replica may not hold the game yet. 1013 makes htmx try again.
-    if (!deps.isReady()) return wire.close(WS_CLOSE.notReady, 'node starting');
+    // Upgrades reaching a node that is not ready (joining, draining) were refused with 503 in
+    // verifyClient (web/app.ts), before the handshake.
     const parsed = codeParam.safeParse(req.params.code);
     const code = parsed.success ? parsed.data.toUpperCase() : '';
-    if (code && games.unreadable(code)) return wire.close(1012, 'game moved to a newer release');
+    if (code && games.unreadable(code)) return wire.close(WS_CLOSE.elsewhere, 'game moved to a newer release');
     if (!code || !games.game(code)) {
       metrics.wsRejected.inc({ reason: 'no-game' });
       return wire.close(WS_CLOSE.notFound, 'no such game');
@@ -157,8 +157,6 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const wire = ws as unknown as LiveWire;
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(WS_CLOSE.unauthorised, 'log in first');
-    if (deps.isDraining()) return wire.close(WS_CLOSE.draining, 'node restarting');
-    if (!deps.isReady()) return wire.close(WS_CLOSE.notReady, 'node starting');
     const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger);
     hub.add(socket);
     wire.on('close', () => hub.remove(socket));

@@ -21,7 +21,6 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
   });
 
   app.get('/metrics', async (_req: Request, res: Response) => {
-    deps.metrics.playersConnected.set(deps.hub.size);
     deps.beforeMetrics?.();
     res.set('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
