@@ -464,7 +464,7 @@ async function main(): Promise<number> {
         handoffs.push({ game, from: oldId, to, round, afterSigtermMs: logTime(line) - sigAt, adoptedAfterSigtermMs: adopted ? logTime(adopted) - sigAt : NaN });
       }
     }
-    const takeovers = logLines(rig.all, /\[takeover\]|kept in its snapshot/);
+    const takeovers = logLines(rig.all, /\[takeover\]|left in the database for the next node/);
     const notHanded = replacements.flatMap((r) => r.owned.filter((c) => !handoffs.some((h) => h.game === c && h.from === r.old.opts.nodeId) && finals.get(c)?.state.status === 'playing' && !r.old.lines.some((l) => new RegExp(`^game ${c} `).test(l.msg) && /finished|recorded/.test(l.msg))));
     const badExits = replacements.filter((r) => r.old.exitCode !== 0);
 

@@ -10,7 +10,7 @@ import { Discovery } from './cluster/discovery.js';
 import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
-import { Accounts, Results, Snapshots, SqliteSessionStore, dummyVerify, hashPassword, migrate, openDatabase, verifyPassword, type Db } from './db/index.js';
+import { Accounts, NodeLeases, Results, Snapshots, SqliteSessionStore, dummyVerify, hashPassword, migrate, openDatabase, verifyPassword, type Db } from './db/index.js';
 import { checkGameState } from './game/schema.js';
 import { checkStoredState, readableSchemas } from './game/upgrade.js';
 import { LiveHub } from './live/hub.js';
@@ -136,6 +136,8 @@ export class MinotaurNode {
       channel: sessionsChannel,
       results,
       snapshots,
+      leases: new NodeLeases(db),
+      address: () => this.address,
       logger,
       metrics: this.metrics,
       random: {
@@ -232,14 +234,16 @@ export class MinotaurNode {
     logger.info({ address: this.address, host: config.host, port: this.port }, `listening on ${config.host}:${this.port}`);
 
     this.setState('joining');
+    // The lease first: nodes starting together find each other by it before DNS lists them.
+    await sessions.startLease();
     sync.start();
     if (mesh) {
       mesh.start();
-      await this.join(mesh);
+      await this.join(mesh, db);
     }
     if (this.draining) return; // SIGTERM arrived while joining
-    // Games in SQLite that no live replica knows a newer version of resume here (cold start).
-    await sessions.resumeFromSnapshots({ assumeReady: true });
+    // Games in the database that no live node runs resume here (cold start).
+    await sessions.resumeFromSnapshots();
     if (this.draining) return;
     this.setState('ready');
     sessions.start();
@@ -247,7 +251,7 @@ export class MinotaurNode {
   }
 
   /** Finds the peers DNS names, connects, and catches up with their replicas before ready. */
-  private async join(mesh: Mesh): Promise<void> {
+  private async join(mesh: Mesh, db: Db): Promise<void> {
     const { config, logger } = this;
     const discovery = new Discovery({
       query: config.cluster.query as string,
@@ -265,6 +269,9 @@ export class MinotaurNode {
     } catch (err) {
       logger.warn({ err }, 'initial DNS lookup failed; starting without peers');
     }
+    // Nodes that hold a live lease but that DNS does not list yet (starting with us).
+    const leases = new NodeLeases(db).fresh(Date.now() - config.cluster.peerDownMs).filter((l) => l.nodeId !== config.nodeId && l.state !== 'draining' && l.state !== 'stopped');
+    peers = [...new Set([...peers, ...leases.map((l) => l.address)])].filter((a) => a !== this.address);
     mesh.setPeers(peers);
     discovery.start();
     // Wait (bounded) until every address DNS gave us answered the handshake.
@@ -284,12 +291,14 @@ export class MinotaurNode {
   private async runDrain(): Promise<void> {
     const { logger, config } = this;
     const started = Date.now();
+    // Peers hear it at once (the mesh sends the new state to each); a peer that still offers
+    // us a game or a new game meanwhile is refused and asks the next node.
     this.setState('draining');
-    // Give peers a moment to hear we are draining, so none hands a game to us.
-    await sleep(Math.min(100, config.cluster.heartbeatMs));
-    const { handed, kept } = (await this.sessions?.handOffAll()) ?? { handed: 0, kept: 0 };
+    // Whatever the peers do, the handoff leaves room for the drain window and the stop.
+    const budget = Math.max(500, config.shutdownTimeoutMs - config.drainWindowMs - 2500);
+    const { handed, kept } = (await this.sessions?.handOffAll(budget)) ?? { handed: 0, kept: 0 };
     const closed = await this.hub.closeAll();
-    logger.info({ handed, kept, sockets: closed, ms: Date.now() - started }, `drained: ${handed} games handed off, ${kept} kept in snapshots, ${closed} sockets closed with 1012`);
+    logger.info({ handed, kept, sockets: closed, ms: Date.now() - started }, `drained: ${handed} games handed off, ${kept} left in the database, ${closed} sockets closed with 1012`);
     // Requests that still reach us (the load balancer may lag) keep being served meanwhile.
     await sleep(config.drainWindowMs);
     await this.hub.closeAll();
@@ -300,6 +309,7 @@ export class MinotaurNode {
   async stop(): Promise<void> {
     this.setState('stopped');
     this.sessions?.stop();
+    await this.sessions?.releaseLease();
     this.discovery?.stop();
     await this.mesh?.stop();
     this.sync?.stop();

@@ -25,3 +25,4 @@ export { MINOTAUR_DAMAGE, MINOTAUR_DAMAGE_DEFENDED } from './minotaur.js';
 export { DEFAULT_RADIUS, LAIR, generateBoard, generateWalls, isFloorConnected, startTiles, type Board } from './board.js';
 export { DIRECTION_VECTORS, add, directionBetween, distance, equals, hexesWithin, key, neighbor, neighbors, onBoard, ring } from './hex.js';
 export { createRng, type Rng } from './rng.js';
+export { awaitsPlayer, holdRound, isHoldOver, markPresent, releaseHold } from './hold.js';

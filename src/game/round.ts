@@ -109,11 +109,11 @@ export function resolveRound(state: GameState, now: number): GameState {
   }
   // From `now`, not from the old deadline: a game resumed after downtime gets a full round
   // instead of racing through every round it missed.
-  return { ...next, round: state.round + 1, deadline: now + state.roundMs };
+  return { ...next, round: state.round + 1, deadline: now + state.roundMs, hold: null };
 }
 
 function finish(state: GameState, now: number, winner: PlayerId | null): GameState {
-  return { ...state, status: 'finished', winner, deadline: null, finishedAt: now };
+  return { ...state, status: 'finished', winner, deadline: null, hold: null, finishedAt: now };
 }
 
 function eliminate(players: Player[], round: number, events: RoundEvent[]): void {

@@ -63,6 +63,7 @@ export function createGame(options: NewGame): GameState {
     round: 0,
     roundMs,
     deadline: null,
+    hold: null,
     submitted: {},
     previous: {},
     events: [],

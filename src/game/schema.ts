@@ -7,7 +7,7 @@ import { DIRECTIONS, GAME_SCHEMA, MAX_PLAYERS, type GameState } from './types.js
 const int = z.number().int();
 const hex = z.object({ q: int.min(-64).max(64), r: int.min(-64).max(64) });
 const id = z.string().min(1).max(64);
-const dir = z.enum(DIRECTIONS as [string, ...string[]]);
+const dir = z.enum(DIRECTIONS);
 const action = z.object({ id, round: int.min(0), kind: z.enum(['move', 'attack', 'defend']), dir: dir.optional() });
 
 const player = z.object({
@@ -36,6 +36,7 @@ export const gameStateSchema = z.object({
   round: int.min(0),
   roundMs: z.number().positive(),
   deadline: z.number().nullable(),
+  hold: z.object({ until: z.number(), waiting: z.array(id).max(MAX_PLAYERS) }).nullable(),
   submitted: z.record(z.string(), action),
   previous: z.record(z.string(), z.string().max(64)),
   events: z.array(z.object({ kind: z.string() }).passthrough()).max(200),

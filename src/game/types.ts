@@ -1,7 +1,7 @@
 // The shape of a game: plain, serialisable data that the pure rules transform and the
 // replicated store ships between nodes. Bump GAME_SCHEMA when this shape changes.
 
-export const GAME_SCHEMA = 2;
+export const GAME_SCHEMA = 3;
 
 export const MIN_PLAYERS = 2;
 export const MAX_PLAYERS = 8;
@@ -15,7 +15,7 @@ export interface Hex {
 
 /** The six neighbours of a pointy-top hex. */
 export type Direction = 'e' | 'ne' | 'nw' | 'w' | 'sw' | 'se';
-export const DIRECTIONS: readonly Direction[] = ['e', 'ne', 'nw', 'w', 'sw', 'se'];
+export const DIRECTIONS = ['e', 'ne', 'nw', 'w', 'sw', 'se'] as const satisfies readonly Direction[];
 
 export type ActionKind = 'move' | 'attack' | 'defend';
 
@@ -59,6 +59,18 @@ export type RoundEvent =
   | { kind: 'minotaur-attack'; target: PlayerId; damage: number }
   | { kind: 'eliminated'; actor: PlayerId };
 
+/**
+ * A round paused for players who are away because of an outage (schema 3): after the whole
+ * cluster restarted or a node died, the clock waits until every living player is back or
+ * `until` passes, then a full round starts.
+ */
+export interface RoundHold {
+  /** Absolute time (ms) at which the round starts even if some players are still away. */
+  until: number;
+  /** Living players not yet back. */
+  waiting: PlayerId[];
+}
+
 export interface GameState {
   schema: number;
   /** Unique id of this game (never reused). */
@@ -78,8 +90,10 @@ export interface GameState {
   /** 0 while open; the current round number while playing; the last round once finished. */
   round: number;
   roundMs: number;
-  /** Absolute time (ms since epoch) at which the current round resolves; null unless playing. */
+  /** Absolute time (ms since epoch) at which the current round resolves; null unless playing (and not held). */
   deadline: number | null;
+  /** Set while the round waits for players to come back after an outage (schema 3). */
+  hold: RoundHold | null;
   /** Actions submitted for the current round, by player. */
   submitted: Record<PlayerId, PlayerAction>;
   /** Action ids applied in the previous round, by player, so a late resend is recognised. */

@@ -13,6 +13,8 @@ const STEPS: Record<number, Step> = {
     ...old,
     players: (old.players as Record<string, unknown>[]).map((p) => ({ ...p, dealt: typeof p.dealt === 'number' ? p.dealt : 0 })),
   }),
+  // Schema 3 can hold a round for players who are away after an outage; older games have none.
+  2: (old) => ({ ...old, hold: null }),
 };
 
 const READABLE: readonly number[] = Object.freeze(Array.from({ length: GAME_SCHEMA }, (_, i) => i + 1));

@@ -8,7 +8,8 @@ import type { Partials } from './diff.js';
 import { SERVICE_RESTART } from './hub.js';
 import { LiveSocket } from './live-socket.js';
 import type { RenderCache } from './render-cache.js';
-import type { GameState } from '../game/types.js';
+import { awaitsPlayer } from '../game/hold.js';
+import type { GameState, PlayerAction } from '../game/types.js';
 import { parseLiveMessage } from './messages.js';
 import type { Renderer } from './render.js';
 import type { GameSource, LiveWire } from './source.js';
@@ -66,14 +67,17 @@ export class GameLiveSocket extends LiveSocket {
     super(wire);
   }
 
-  start(): void {
+  /** Starts the page's live updates; `early` holds messages that arrived before the socket was set up. */
+  start(early: [unknown, boolean | undefined][] = []): void {
     // ws@8 says whether a frame was binary; ws@7 (under express-ws) does not, but hands text
     // frames over as strings and binary frames as Buffers.
-    this.wire.on('message', (data, isBinary) => void this.onMessage(data, isBinary === true || (isBinary === undefined && typeof data !== 'string')));
+    const receive = (data: unknown, isBinary: boolean | undefined): void => void this.onMessage(data, isBinary === true || (isBinary === undefined && typeof data !== 'string'));
+    this.wire.on('message', receive);
     this.wire.on('error', (err) => this.deps.logger.debug({ err: err.message, code: this.code }, 'game socket error'));
-    this.listen((l) => this.deps.source.subscribe(l), (code) => code === this.code, 0);
+    this.listen((l) => this.deps.source.watch(this.code, () => l(this.code)), () => true, 0);
     this.sendJson({ type: 'time', now: this.deps.now() });
     this.render();
+    for (const [data, isBinary] of early) receive(data, isBinary);
   }
 
   protected render(): void {
@@ -88,12 +92,25 @@ export class GameLiveSocket extends LiveSocket {
       this.sendJson({ type: 'redirect', to: '/lobby' });
       return;
     }
+    this.announcePresence(state);
     const end = this.deps.metrics.renderSeconds.startTimer();
     const rendered = renderGamePartials(this.deps.renderer, state, this.viewer.id, this.deps.csrfToken, this.deps.cache, this.deps.now());
     end();
     const sent = this.push(rendered);
     if (sent) this.deps.metrics.partialsSent.inc(sent);
   }
+  /** The hold (by its end time) this page already told the game it is back for. */
+  private announced: number | null = null;
+
+  /** A round held after an outage waits for this player: their page is open, so say so. */
+  private announcePresence(state: GameState): void {
+    if (!awaitsPlayer(state, this.viewer.id) || this.announced === state.hold?.until) return;
+    this.announced = state.hold?.until ?? null;
+    void this.deps.source.execute(this.code, { kind: 'present', playerId: this.viewer.id }).then((r) => {
+      if (!r.ok) this.announced = null;
+    });
+  }
+
   private invalid = { count: 0, since: 0 };
 
   /** Counts an invalid message in the current 10 s window; returns the count. */
@@ -129,8 +146,8 @@ export class GameLiveSocket extends LiveSocket {
       this.sendJson({ type: 'error', code: 'rate-limited', actionId: msg.actionId, retry: true, message: 'Slow down: too many actions at once.' });
       return;
     }
-    const action = { id: msg.actionId, round: msg.round, kind: msg.kind, ...(msg.dir ? { dir: msg.dir } : {}) } as const;
-    const result = await this.deps.source.execute(this.code, { kind: 'act', playerId: this.viewer.id, action: action as never });
+    const action: PlayerAction = { id: msg.actionId, round: msg.round, kind: msg.kind, ...(msg.dir ? { dir: msg.dir } : {}) };
+    const result = await this.deps.source.execute(this.code, { kind: 'act', playerId: this.viewer.id, action });
     this.deps.metrics.actions.inc({ result: result.ok ? (result.duplicate ? 'duplicate' : 'accepted') : result.code });
     if (result.ok) {
       this.sendJson({ type: 'ack', actionId: msg.actionId, duplicate: result.duplicate });

@@ -12,7 +12,7 @@ export const actMessage = z
     actionId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'actionId must be 8–64 letters, digits or dashes'),
     round: z.number().int().min(1).max(1_000_000),
     kind: z.enum(['move', 'attack', 'defend']),
-    dir: z.enum(DIRECTIONS as [string, ...string[]]).optional(),
+    dir: z.enum(DIRECTIONS).optional(),
   })
   .strict()
   .refine((m) => m.kind === 'defend' || m.dir !== undefined, { message: 'move and attack need a direction', path: ['dir'] });

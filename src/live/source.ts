@@ -12,6 +12,12 @@ export interface GameSource {
   gamesOf(playerId: string): GameState[];
   /** Called with the code of every game whose record changed in the local replica. */
   subscribe(listener: (code: string) => void): () => void;
+  /** Called whenever this one game's record changed in the local replica. */
+  watch(code: string, listener: () => void): () => void;
+  /** The game, after a short wait when it was just created on another node and is still on its way here. */
+  awaitGame(code: string, timeoutMs?: number): Promise<GameState | undefined>;
+  /** True while a running game this node does not hold yet is being resumed or is on its way. */
+  pending(code: string): Promise<boolean>;
   execute(code: string, command: Command): Promise<CommandResult>;
 }
 
@@ -24,6 +30,7 @@ export interface LiveWire {
   on(event: 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(event: 'pong', listener: () => void): unknown;
+  off?(event: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown;
   ping?(): void;
   terminate?(): void;
 }

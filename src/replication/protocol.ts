@@ -23,7 +23,7 @@ const owner = z.string().min(1).max(64);
 const counter = z.int().nonnegative();
 const id = z.string().min(1).max(128);
 
-const state = z.custom<Record<string, unknown> | null>(
+const state = z.custom<object | null>(
   (v) => v === null || (typeof v === 'object' && !Array.isArray(v)),
   'state must be an object or null',
 );

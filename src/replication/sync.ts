@@ -50,13 +50,16 @@ const DEFAULTS = {
 
 /**
  * What became of a write. `acked` is always present (empty unless a peer applied it).
- * - acked: a live peer holds the record (or there was no live peer: acked is []).
+ * - acked: a peer that is still live holds the record.
+ * - alone: there was no live peer to send it to; only this node holds it. Whether that is
+ *   enough to acknowledge anything is the caller's decision (see sessions/ledger.ts).
  * - timed-out: peers exist but none acknowledged in time, or all went down.
  * - fenced: a newer version of the key exists (this node is no longer the owner).
  * - rejected: the record was not written at all (invalid, too large, sync stopped).
  */
 export type WriteOutcome =
   | { kind: 'acked'; acked: string[] }
+  | { kind: 'alone'; acked: [] }
   | { kind: 'timed-out'; acked: []; timedOut: true }
   | { kind: 'fenced'; acked: []; fenced: true; current: Version }
   | { kind: 'rejected'; acked: []; reason: string };
@@ -100,6 +103,8 @@ export interface ReplicaSyncStats {
 
 interface PendingWrite {
   key: string;
+  /** The written record's epoch. */
+  epoch: number;
   /** Peers the op was sent to; only their acks count. */
   sentTo: ReadonlySet<string>;
   /** Of those, the ones still live and silent. */
@@ -235,12 +240,21 @@ export class ReplicaSync {
 
     const sent = this.#channel.broadcast(op);
     this.#stats.opsOut += sent.length;
-    if (sent.length === 0) return Promise.resolve({ kind: 'acked', acked: [] });
+    if (sent.length === 0) return Promise.resolve({ kind: 'alone', acked: [] });
 
     return new Promise<WriteOutcome>((resolve) => {
       const timer = this.#clock.setTimeout(() => this.#ackTimeout(id), this.#opts.ackTimeoutMs);
-      this.#writes.set(id, { key: record.key, sentTo: new Set(sent), waiting: new Set(sent), timer, resolve });
+      this.#writes.set(id, { key: record.key, epoch: record.epoch, sentTo: new Set(sent), waiting: new Set(sent), timer, resolve });
     });
+  }
+
+  /**
+   * Applies a record that came from elsewhere than a peer (the durable copy in the database),
+   * checked like a peer's. Peers learn it by anti-entropy.
+   */
+  absorb(record: GameRecord): 'applied' | 'duplicate' | 'stale' | 'refused' {
+    if (this.#stopped) return 'refused';
+    return this.#applyRemote(record, 'the database');
   }
 
   /** Runs anti-entropy with every live peer; resolves when all answered or at the timeout. */
@@ -448,11 +462,18 @@ export class ReplicaSync {
       return;
     }
     if (message.result !== 'stale') {
+      // Only a peer the cluster still counts as live vouches for the write.
+      if (!this.#channel.peers().some((p) => p.id === from)) return;
       this.#finishWrite(message.id, { kind: 'acked', acked: [from] });
       return;
     }
-    // A peer holding a newer version proves this write can never win: the writer is fenced.
     const current = message.current ?? versionOf(this.replica.getAny(pending.key) as GameRecord);
+    // Our own later write in the same epoch got there first: the peer holds what follows this one.
+    if (current.owner === this.#channel.selfId && current.epoch === pending.epoch && this.#channel.peers().some((p) => p.id === from)) {
+      this.#finishWrite(message.id, { kind: 'acked', acked: [from] });
+      return;
+    }
+    // A peer holding a newer version of another owner proves this write can never win: the writer is fenced.
     this.#logger.warn(
       { key: pending.key, peer: from, current },
       `write of ${pending.key} fenced by ${from}: it holds epoch ${current.epoch} of ${current.owner}`,

@@ -3,7 +3,9 @@
 
 import { z } from 'zod';
 import { commandResultSchema, commandSchema } from './commands.js';
+import type { GameState } from '../game/types.js';
 import { recordSchema } from '../replication/protocol.js';
+import type { GameRecord } from '../replication/record.js';
 
 export const SESSIONS_CHANNEL = 'sessions';
 
@@ -20,3 +22,13 @@ export const sessionsMessage = z.discriminatedUnion('type', [
 ]);
 
 export type SessionsMessage = z.infer<typeof sessionsMessage>;
+
+type WireRecord = z.infer<typeof recordSchema>;
+
+/**
+ * A record that arrived from a peer, typed as a game record. Only the envelope is checked
+ * here; the receiver checks the state (checkStoredState) before it uses it.
+ */
+export function receivedRecord(record: WireRecord): GameRecord {
+  return { ...record, state: record.state as GameState | null };
+}

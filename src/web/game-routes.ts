@@ -99,12 +99,12 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   app.post('/games/:code/start', requireUser, gameCommand('start'));
   app.post('/games/:code/leave', requireUser, gameCommand('leave'));
 
-  app.get('/games/:code', requireUser, (req: Request, res: Response) => {
+  app.get('/games/:code', requireUser, async (req: Request, res: Response) => {
     const parsed = codeParam.safeParse(req.params.code);
     if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters, like KEPS.' });
     const code = parsed.data.toUpperCase();
     if (code !== req.params.code) return void res.redirect(301, `/games/${code}`);
-    const state = games.game(code);
+    const state = await games.awaitGame(code);
     if (!state && !deps.isReady() && !deps.isDraining()) {
       res.set('Retry-After', '1');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This server is still starting. Reload the page in a second.' });
@@ -112,6 +112,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     if (!state && games.unreadable(code)) {
       res.set('Retry-After', '2');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.' });
+    }
+    if (!state && (await games.pending(code))) {
+      // The game is being resumed (or its record is still on its way here): not a 404.
+      res.set('Retry-After', '1');
+      return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game is resuming after a restart. Reload the page in a second.' });
     }
     if (!state) {
       return void res.status(404).render('pages/error', { title: 'Not found', heading: `No game ${code}`, message: 'It may have finished a while ago, or the code is wrong.' });
@@ -134,10 +139,25 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const parsed = codeParam.safeParse(req.params.code);
     const code = parsed.success ? parsed.data.toUpperCase() : '';
     if (code && games.unreadable(code)) return wire.close(WS_CLOSE.elsewhere, 'game moved to a newer release');
-    if (!code || !games.game(code)) {
-      metrics.wsRejected.inc({ reason: 'no-game' });
-      return wire.close(WS_CLOSE.notFound, 'no such game');
-    }
+    // The first render shows at least what the database holds (see awaitGame); what the page
+    // sends meanwhile is kept for the socket.
+    const early: [unknown, boolean | undefined][] = [];
+    const keep = (data: unknown, isBinary?: boolean): void => void early.push([data, isBinary]);
+    wire.on('message', keep);
+    void games.awaitGame(code).then((state) => {
+      wire.off?.('message', keep);
+      if (wire.readyState !== 1) return;
+      if (!code || !state) {
+        metrics.wsRejected.inc({ reason: 'no-game' });
+        // A game still resuming: close as a restart so the page reconnects shortly.
+        void games.pending(code).then((resuming) => (resuming ? wire.close(WS_CLOSE.elsewhere, 'game resuming') : wire.close(WS_CLOSE.notFound, 'no such game')));
+        return;
+      }
+      openGameSocket(wire, code, user, req, early);
+    });
+  });
+
+  function openGameSocket(wire: LiveWire, code: string, user: WebUser, req: Request, early: [unknown, boolean | undefined][] = []): void {
     const socket = new GameLiveSocket(wire, code, { id: user.id, username: user.username }, {
       source: games,
       renderer,
@@ -150,8 +170,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     });
     hub.add(socket);
     wire.on('close', () => hub.remove(socket));
-    socket.start();
-  });
+    socket.start(early);
+  }
 
   app.ws('/lobby/live', (ws, req) => {
     const wire = ws as unknown as LiveWire;

@@ -71,7 +71,7 @@ describe('start-first replacement of every node while bots play', () => {
         expect(receiver.hasLog((l) => l.msg === `game ${c} adopted from node ${oldId} (epoch ${epoch}, round ${round})`), `adoption of ${c} on ${to}`).toBe(true);
         handoffs.push({ game: c, from: oldId, to, epoch, round, ms: took });
       }
-      expect(old.hasLog((l) => /kept in its snapshot/.test(l.msg))).toBe(false);
+      expect(old.hasLog((l) => /left in the database for the next node/.test(l.msg))).toBe(false);
       // The games continue on the remaining nodes.
       await rig.roundsPass(2);
     }

@@ -51,7 +51,8 @@ describe('SIGSTOP of an owner until declared down, then SIGCONT', () => {
     const successor = adoption.node;
     const epoch = Number(takeover.exec(adoption.line.msg)![1]);
     // Let the successor's clock run a little before the old owner wakes up.
-    await waitFor(async () => (await adminGame(rig!.node(successor).url, code)).state.round > round, 8000, 'the successor to resolve the round');
+    // (The successor holds the round up to 10 s for players whose pages were on the frozen node.)
+    await waitFor(async () => (await adminGame(rig!.node(successor).url, code)).state.round > round, 20_000, 'the successor to resolve the round');
     victim.signal('SIGCONT');
     rig.paused.delete(victim);
     const contAt = Date.now();

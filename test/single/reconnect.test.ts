@@ -94,7 +94,7 @@ describe('reconnect after a restart on the same database', () => {
     await waitFor(() => !node.alive, 8000, 'node to exit after SIGTERM');
     expect(node.exitCode).toBe(0);
     expect(Date.now() - t0).toBeLessThan(8000);
-    expect(node.hasLog((l) => /kept in its snapshot/.test(l.msg))).toBe(true);
+    expect(node.hasLog((l) => /left in the database for the next node/.test(l.msg))).toBe(true);
 
     // The next node on the same database and port resumes the game from its snapshot.
     node = boot();
@@ -113,10 +113,19 @@ describe('reconnect after a restart on the same database', () => {
     expect(ca.latestPartial('game-players')).toBe(playersBefore);
     expect(ca.latestPartial('game-actions')).toContain('Submitted');
 
+    // The round waited for both players after the restart; a's open page told the game a is back.
+    expect(after.state.hold?.waiting.sort()).toEqual([idA, idB].sort());
+    const back = await waitFor(async () => {
+      const r = await adminGame(node.url, code);
+      return r.state.hold && !r.state.hold.waiting.includes(idA) ? r : null;
+    }, 5000, 'a marked present');
+    expect(back.state.hold?.waiting).toEqual([idB]);
+    expect(back.state.deadline).toBeNull();
+
     // The page resends its unacknowledged action after reconnecting: recognised, not applied again.
     expect(await ca.act(round, 'defend', undefined, x)).toMatchObject({ type: 'ack', duplicate: true });
     const afterResend = await adminGame(node.url, code);
-    expect(afterResend.seq).toBe(after.seq);
+    expect(afterResend.seq).toBe(back.seq);
     expect(essence(afterResend.state)).toEqual(essence(before.state));
 
     // Acts still work: B's move completes the round, which resolves at once.

@@ -41,6 +41,9 @@ function source(state: GameState | undefined, unreadable = false): GameSource & 
     openGames: () => [],
     gamesOf: () => [],
     subscribe: (l) => ((listener = l), () => undefined),
+    watch: (_code, l) => ((listener = () => l()), () => undefined),
+    awaitGame: async () => state,
+    pending: async () => false,
     execute: async () => ({ ok: true, duplicate: false }),
     fire: () => listener('KEPS'),
   };

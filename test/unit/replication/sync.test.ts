@@ -50,7 +50,7 @@ describe('ReplicaSync writes', () => {
   it('resolves at once with no ack when there is no live peer', async () => {
     const { nodes } = track(await cluster(['solo']));
     const outcome = await (nodes[0] as TestNode).sync.write(record('KEPS', 1, 'solo', 1));
-    expect(outcome).toEqual({ kind: 'acked', acked: [] });
+    expect(outcome).toEqual({ kind: 'alone', acked: [] });
   });
 
   it('a duplicate ack still counts: a retried write resolves acked', async () => {

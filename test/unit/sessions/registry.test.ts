@@ -4,32 +4,23 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeState } from '../../../src/cluster/types.js';
-import type { Snapshot, StoredSnapshot } from '../../../src/db/snapshots.js';
+import { fileURLToPath } from 'node:url';
+import { NodeLeases, Snapshots, migrate, openDatabase } from '../../../src/db/index.js';
 import { readableSchemas } from '../../../src/game/upgrade.js';
 import { createMetrics } from '../../../src/metrics.js';
-import { compareVersion } from '../../../src/replication/record.js';
 import { MemoryNetwork } from '../../../src/replication/memory-network.js';
 import { Replica } from '../../../src/replication/replica.js';
 import { ReplicaSync } from '../../../src/replication/sync.js';
 import { GameSessions } from '../../../src/sessions/registry.js';
 
 const logger = pino({ level: 'silent' });
+const MIGRATIONS = fileURLToPath(new URL('../../../migrations', import.meta.url));
 
-class MemorySnapshots {
-  rows = new Map<string, StoredSnapshot>();
-  save(s: Snapshot): boolean {
-    const held = this.rows.get(s.code);
-    if (held && compareVersion(held, s) >= 0) return false;
-    this.rows.set(s.code, { ...s, state: structuredClone(s.state), updatedAt: Date.now() });
-    return true;
-  }
-  all(): StoredSnapshot[] {
-    return [...this.rows.values()];
-  }
-  remove(code: string, gameId: string): boolean {
-    if (this.rows.get(code)?.gameId !== gameId) return false;
-    return this.rows.delete(code);
-  }
+/** The database the nodes of one test cluster share (in memory). */
+function sharedDb() {
+  const db = openDatabase(':memory:', logger);
+  migrate(db, MIGRATIONS, logger);
+  return { db, snapshots: new Snapshots(db), leases: new NodeLeases(db) };
 }
 
 interface TestNode {
@@ -45,7 +36,7 @@ let codes = 0;
 const nets: MemoryNetwork[] = [];
 const nodes: TestNode[] = [];
 
-function cluster(ids: string[], snapshots = new MemorySnapshots()) {
+function cluster(ids: string[], store = sharedDb()) {
   const repl = new MemoryNetwork();
   const sess = new MemoryNetwork();
   nets.push(repl, sess);
@@ -61,7 +52,8 @@ function cluster(ids: string[], snapshots = new MemorySnapshots()) {
       sync,
       channel: sess.join(id, member),
       results: { record: (r) => (node.results.push(r), true) },
-      snapshots,
+      snapshots: store.snapshots,
+      leases: store.leases,
       logger,
       metrics: createMetrics(id),
       random: { code: () => ['KEPS', 'ABCD', 'QWER', 'ZXCV', 'MNOP'][codes++ % 5]!, seed: () => 7, id: () => `game-${codes}` },
@@ -76,7 +68,7 @@ function cluster(ids: string[], snapshots = new MemorySnapshots()) {
     nodes.push(node);
     return node;
   });
-  return { nodes: made, repl, sess, snapshots };
+  return { nodes: made, repl, sess, store };
 }
 
 async function until(check: () => boolean, ms = 3000): Promise<void> {
@@ -182,9 +174,9 @@ describe('GameSessions', () => {
     expect(n1.replica.get(code)!.owner).toBe(owners[0]!.id);
   });
 
-  it('resumes games from snapshots on a cold start, with a fresh round deadline', async () => {
-    const snapshots = new MemorySnapshots();
-    const first = cluster(['n1'], snapshots);
+  it('resumes games from the database on a cold start, holding the round for the players who were away', async () => {
+    const store = sharedDb();
+    const first = cluster(['n1'], store);
     const code = await (async () => {
       const a = first.nodes[0]!;
       const created = await a.sessions.create({ id: '1', name: 'ariadne' });
@@ -194,19 +186,29 @@ describe('GameSessions', () => {
       await a.sessions.execute(created.code, { kind: 'act', playerId: '1', action: { id: 'act-cold', round: 1, kind: 'defend' } });
       return created.code;
     })();
-    const saved = snapshots.rows.get(code)!;
+    const saved = store.snapshots.get(code)!;
     expect(saved.state.submitted['1']?.id).toBe('act-cold');
-    // The node stops with the game in its snapshot; a new node on the same database resumes it.
+    // The node stops with the game in the database; a new node on the same database resumes it.
     first.nodes[0]!.sessions.stop();
-    const second = cluster(['m1'], snapshots);
-    expect(await second.nodes[0]!.sessions.resumeFromSnapshots({ assumeReady: true })).toBe(1);
+    await first.nodes[0]!.sessions.releaseLease();
+    const second = cluster(['m1'], store);
+    expect(await second.nodes[0]!.sessions.resumeFromSnapshots()).toBe(1);
     const rec = second.nodes[0]!.replica.get(code)!;
     expect(rec.owner).toBe('m1');
     expect(rec.epoch).toBe(saved.epoch + 1);
     expect(rec.state?.round).toBe(1);
     expect(rec.state?.submitted['1']?.id).toBe('act-cold');
-    // A snapshot never overrides a newer replica: resuming again changes nothing.
-    expect(await second.nodes[0]!.sessions.resumeFromSnapshots({ assumeReady: true })).toBe(0);
+    // The round waits until both players' pages are open again.
+    expect(rec.state?.deadline).toBeNull();
+    expect(rec.state?.hold?.waiting).toEqual(['1', '2']);
+    expect(await second.nodes[0]!.sessions.execute(code, { kind: 'present', playerId: '2' })).toEqual({ ok: true, duplicate: false });
+    expect(second.nodes[0]!.replica.get(code)!.state?.hold?.waiting).toEqual(['1']);
+    expect(await second.nodes[0]!.sessions.execute(code, { kind: 'present', playerId: '1' })).toEqual({ ok: true, duplicate: false });
+    const resumed = second.nodes[0]!.replica.get(code)!.state!;
+    expect(resumed.hold).toBeNull();
+    expect(resumed.deadline).toBeGreaterThan(Date.now() + 50_000);
+    // The database never overrides a newer replica: resuming again changes nothing.
+    expect(await second.nodes[0]!.sessions.resumeFromSnapshots()).toBe(0);
   });
 
   it('refuses actions for another round, another player or a game it does not know', async () => {
@@ -235,15 +237,13 @@ describe('GameSessions', () => {
     expect(n1.results[0]).toMatchObject({ gameId: end.id, winnerId: end.winner, rounds: end.round });
   });
 
-  it('never resumes from a snapshot a game whose owner is alive, even when the snapshot is ahead of the replica', async () => {
-    const snapshots = new MemorySnapshots();
-    const c = cluster(['n1', 'n2'], snapshots);
+  it('never resumes from the database a game whose owner is alive, even when the database is ahead of the replica', async () => {
+    const c = cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
-    // The owner has snapshotted a write that has not reached n2 yet.
-    const snap = snapshots.rows.get(code)!;
-    snapshots.rows.set(code, { ...snap, seq: snap.seq + 5 });
-    expect(await n2.sessions.resumeFromSnapshots({ assumeReady: true })).toBe(0);
+    // The owner has saved a write that has not reached n2 yet.
+    c.store.db.prepare('UPDATE snapshots SET seq = seq + 5 WHERE code = ?').run(code);
+    expect(await n2.sessions.resumeFromSnapshots()).toBe(0);
     expect(n1.sessions.ownedCodes()).toEqual([code]);
     expect(n2.sessions.ownedCodes()).toEqual([]);
   });

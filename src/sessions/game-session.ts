@@ -1,0 +1,355 @@
+// One game this node runs, as an object that owns its life here: the latest record it wrote,
+// a queue that runs its commands and clock ticks one at a time, the timer of its round, and
+// the rule for when a write may be acknowledged. It ends for good when the game is handed
+// off, fenced by a newer owner, dropped, or its adoption fails; it reports that by an event.
+//
+// A write is acknowledged only when (1) the ledger saved it (the database refused nothing
+// newer) and no live peer said a newer owner exists, or (2) the database cannot be reached
+// and a live peer holds it. A node that is alone, frozen or cut off therefore never
+// acknowledges an action its successor cannot see.
+
+import type { Clock, TimerHandle } from '../clock.js';
+import {
+  GAME_SCHEMA,
+  holdRound,
+  isHoldOver,
+  isRoundDue,
+  joinGame,
+  leaveGame,
+  markPresent,
+  releaseHold,
+  resolveRound,
+  startGame,
+  submitAction,
+  type GameState,
+  type RuleResult,
+} from '../game/index.js';
+import { upgradeState } from '../game/upgrade.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { GameRecord } from '../replication/record.js';
+import type { WriteOutcome } from '../replication/sync.js';
+import { refusal, type Command, type CommandResult } from './commands.js';
+import type { Ledger } from './ledger.js';
+
+export interface SessionEnv {
+  nodeId: string;
+  clock: Clock;
+  sync: { write(record: GameRecord): Promise<WriteOutcome> };
+  ledger: Ledger;
+  logger: Logger;
+  metrics: Metrics;
+  /** False while this node may have been paused and has not yet heard from its peers again. */
+  clockHealthy(): boolean;
+  /** Stores a finished game's result (idempotent). */
+  recordResult(state: GameState): void;
+  /** How long a finished game stays visible (winner screen) before it is dropped. */
+  finishedRetentionMs: number;
+  /** Open games nobody starts are dropped after this long. */
+  openGameTtlMs: number;
+  /** How long an adopted round waits for players who were away because of the outage. */
+  holdMs: number;
+  /** True the first time it is asked about `key` (repeated conditions are logged once). */
+  logOnce(key: string): boolean;
+}
+
+export type CommitOutcome = 'ok' | 'fenced' | 'unconfirmed' | 'rejected';
+export type SessionEnd = 'fenced' | 'dropped' | 'handed-off' | 'abandoned' | 'stopped';
+export type AdoptReason = 'handoff' | 'takeover' | 'cold-start';
+
+export class GameSession {
+  status: 'running' | 'handing-off' | 'stopped' = 'running';
+  /** True once the latest write may be acknowledged (see the header). */
+  confirmed = false;
+  #queue: Promise<unknown> = Promise.resolve();
+  #timer: TimerHandle | undefined;
+  readonly #onEnd: ((why: SessionEnd) => void)[] = [];
+
+  constructor(
+    public record: GameRecord,
+    private readonly env: SessionEnv,
+  ) {}
+
+  get key(): string {
+    return this.record.key;
+  }
+
+  get running(): boolean {
+    return this.status === 'running';
+  }
+
+  onEnd(listener: (why: SessionEnd) => void): void {
+    this.#onEnd.push(listener);
+  }
+
+  /** Runs `task` after every task queued before it; a failing task does not block the queue. */
+  exclusive<T>(task: () => Promise<T> | T): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops running the game here, for good. */
+  end(why: SessionEnd): void {
+    if (this.status === 'stopped') return;
+    this.status = 'stopped';
+    this.#disarm();
+    for (const listener of this.#onEnd) listener(why);
+  }
+
+  /** A newer owner exists: stop at once (nothing more is written or acknowledged here). */
+  fence(why: string): void {
+    if (this.status === 'stopped') return;
+    this.env.logger.warn({ game: this.key, epoch: this.record.epoch }, `game ${this.key}: stopped running it, ${why}`);
+    this.end('fenced');
+  }
+
+  // ── adoption ────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The record this node would write to adopt `base`: the same game at epoch + 1. After a
+   * takeover or a cold start a running round waits for the players who were away.
+   */
+  static adoption(nodeId: string, base: GameRecord & { state: object }, reason: AdoptReason, now: number, holdMs: number): GameRecord {
+    let state = upgradeState(base.state, base.schema);
+    if (reason !== 'handoff' && state.status === 'playing') state = holdRound(state, now, holdMs);
+    return { key: base.key, owner: nodeId, epoch: base.epoch + 1, seq: 0, schema: GAME_SCHEMA, state, at: now };
+  }
+
+  /**
+   * Makes this (new) session the owner: claims the game in the ledger from `base` — for a
+   * takeover or cold start only once the former owner's lease ran out — then writes it.
+   */
+  takeOwnership(base: GameRecord, reason: AdoptReason): Promise<boolean> {
+    // Commands that reach the game meanwhile wait until the adoption is settled.
+    return this.exclusive(() => this.#takeOwnership(base, reason));
+  }
+
+  async #takeOwnership(base: GameRecord, reason: AdoptReason): Promise<boolean> {
+    const { env } = this;
+    const record = this.record;
+    const claim = await env.ledger.claim(base, record, reason !== 'handoff');
+    if (claim === 'owner-alive' || claim === 'newer' || (claim === 'unavailable' && reason !== 'handoff')) {
+      const why = claim === 'owner-alive' ? `node ${base.owner} still holds its lease` : claim === 'newer' ? 'a newer version is saved' : 'the database is unavailable';
+      // Said once per game and reason: a sweep asks again every second while it lasts.
+      env.logger[env.logOnce(`${this.key}:${reason}:${claim}:${base.owner}`) ? 'info' : 'debug']({ game: this.key, reason, claim }, `game ${this.key}: not adopted (${reason}): ${why}`);
+      this.end('abandoned');
+      return false;
+    }
+    // A handoff proceeds without the database: the former owner stopped and waits for us.
+    if (claim === 'unavailable') await env.ledger.save(record);
+    env.logger.debug({ game: this.key, base: { epoch: base.epoch, owner: base.owner, seq: base.seq }, epoch: record.epoch, reason }, `game ${this.key} claimed (epoch ${record.epoch})`);
+    const outcome = await env.sync.write(record);
+    if (outcome.kind === 'fenced' || outcome.kind === 'rejected') {
+      env.logger.info({ game: this.key, reason }, `game ${this.key}: adoption abandoned (${outcome.kind})`);
+      this.end('abandoned');
+      return false;
+    }
+    this.confirmed = true;
+    const state = record.state as GameState;
+    env.metrics.adoptions.inc({ reason });
+    env.logger.info(
+      { game: this.key, from: base.owner, base: { epoch: base.epoch, owner: base.owner, seq: base.seq }, epoch: record.epoch, round: state.round, reason },
+      `game ${this.key} adopted from node ${base.owner} (epoch ${record.epoch}, round ${state.round})${reason === 'handoff' ? '' : ` [${reason}]`}`,
+    );
+    this.#arm();
+    // The former owner may have stopped between finishing the game and recording it (recording is idempotent).
+    if (state.status === 'finished') env.recordResult(state);
+    // A round that fell due while nobody owned the game resolves now.
+    if (state.status === 'playing') void this.tick();
+    return true;
+  }
+
+  // ── commands and the clock ──────────────────────────────────────────────────────────
+
+  run(command: Command): Promise<CommandResult> {
+    return this.exclusive(async () => {
+      if (!this.running) return refusal('not-owner', 'This server no longer runs the game.', true);
+      const state = this.record.state;
+      if (!state) return refusal('no-game', 'The game has ended.');
+      const now = this.env.clock.now();
+      let r: RuleResult;
+      switch (command.kind) {
+        case 'join':
+          r = joinGame(state, command.player);
+          break;
+        case 'leave':
+          r = leaveGame(state, command.playerId, now);
+          break;
+        case 'start':
+          r = startGame(state, command.playerId, now);
+          break;
+        case 'present':
+          r = markPresent(state, command.playerId, now);
+          break;
+        case 'act': {
+          // Acting shows the player is back.
+          const present = markPresent(state, command.playerId, now);
+          r = submitAction(present.ok ? present.state : state, command.playerId, command.action);
+          break;
+        }
+      }
+      if (!r.ok) return refusal(r.code, r.message);
+      if (r.duplicate) {
+        // Acknowledge a resend only once what it changed may be acknowledged.
+        if (!this.confirmed) {
+          const out = await this.commit(null);
+          if (out !== 'ok') return writeFailure(out);
+        }
+        return { ok: true, duplicate: true };
+      }
+      let next = r.state;
+      const before = next;
+      // Everyone has acted: resolve now, in the same write, instead of waiting for the deadline.
+      if (command.kind === 'act' && isRoundDue(next, now) && this.env.clockHealthy()) {
+        next = resolveRound(releaseHold(next, now), now);
+        this.env.metrics.rounds.inc();
+      }
+      const epoch = this.record.epoch;
+      const out = await this.commit(next);
+      if (next !== before) this.#logResolved(epoch, before, out);
+      if (out !== 'ok') return writeFailure(out);
+      return { ok: true, duplicate: false };
+    });
+  }
+
+  tick(): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.running || !this.record.state) return;
+      const state = this.record.state;
+      const now = this.env.clock.now();
+      if (state.hold) {
+        if (isHoldOver(state, now)) await this.commit(releaseHold(state, now));
+        else this.#arm();
+        return;
+      }
+      if (!isRoundDue(state, now)) {
+        this.#arm();
+        return;
+      }
+      if (!this.env.clockHealthy()) {
+        // We may have been paused: hold the clock until peers confirm we still own the game.
+        this.#armAt(now + 100, () => void this.tick());
+        return;
+      }
+      this.env.metrics.rounds.inc();
+      const epoch = this.record.epoch;
+      const out = await this.commit(resolveRound(state, now));
+      this.#logResolved(epoch, state, out);
+      if (out === 'unconfirmed' && this.running) {
+        this.env.logger.warn({ game: this.key, round: state.round }, `round ${state.round} of ${this.key} resolved but not yet confirmed`);
+      }
+    });
+  }
+
+  /** Replaces a finished or abandoned game by a tombstone once nobody needs to see it. */
+  drop(why: 'finished' | 'abandoned'): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.running || !this.record.state) return;
+      const state = this.record.state;
+      if (why === 'abandoned' && state.status !== 'open') return;
+      // Still the owner after the retention period: record the result if its final write
+      // was never confirmed at the time (idempotent otherwise).
+      if (state.status === 'finished') this.env.recordResult(state);
+      await this.env.ledger.remove(this.key, state.id);
+      const prev = this.record;
+      const tomb: GameRecord = { ...prev, seq: prev.seq + 1, state: null, at: this.env.clock.now() };
+      this.record = tomb;
+      this.end('dropped');
+      await this.env.sync.write(tomb);
+      this.env.logger.info({ game: this.key }, `game ${this.key} dropped (${why})`);
+    });
+  }
+
+  /** Holds the game for a handoff: no more ticks; commands wait in the queue behind it. */
+  pauseForHandoff(): void {
+    this.status = 'handing-off';
+    this.#disarm();
+  }
+
+  /** The first write of a game created here. */
+  publish(): Promise<CommitOutcome> {
+    return this.exclusive(() => this.commit(null));
+  }
+
+  /**
+   * Writes `state` as the game's next record (null: writes the current record again, to
+   * confirm it or to publish a new game) and waits until it may be acknowledged.
+   */
+  async commit(state: GameState | null): Promise<CommitOutcome> {
+    const { env } = this;
+    const prev = this.record;
+    const rewrite = state === null;
+    const record: GameRecord = rewrite ? prev : { key: prev.key, owner: env.nodeId, epoch: prev.epoch, seq: prev.seq + 1, schema: GAME_SCHEMA, state, at: env.clock.now() };
+    this.record = record;
+    this.confirmed = false;
+    this.#arm();
+    // Saved before anyone sees it: a write the ledger refuses is never shown to a player.
+    const saved = await env.ledger.save(record);
+    if (saved === 'newer') {
+      this.fence('a newer version of it is saved');
+      return 'fenced';
+    }
+    const outcome = await env.sync.write(record);
+    if (outcome.kind === 'fenced') {
+      this.fence(`a newer owner holds epoch ${outcome.current.epoch} (${outcome.current.owner})`);
+      return 'fenced';
+    }
+    if (outcome.kind === 'rejected') {
+      // Never happens with valid states; if it does, keep running the last state that was stored.
+      env.logger.error({ game: this.key, reason: outcome.reason }, `write of ${this.key} rejected: ${outcome.reason}`);
+      if (this.record === record && !rewrite) {
+        this.record = prev;
+        this.#arm();
+      }
+      return 'rejected';
+    }
+    const safe = saved === 'saved' || outcome.kind === 'acked';
+    if (!safe) return 'unconfirmed';
+    // A result goes into the database only once the final state may be acknowledged: a
+    // fenced former owner must never record a game its successor is still playing.
+    if (state?.status === 'finished' && prev.state?.status !== 'finished') env.recordResult(state);
+    if (this.record === record) this.confirmed = true;
+    return 'ok';
+  }
+
+  /** The timer of the current state: its round deadline, its hold, or its clean-up. */
+  #arm(): void {
+    const state = this.record.state;
+    if (!state) return this.#disarm();
+    const { env } = this;
+    if (state.status === 'playing') {
+      const at = state.hold ? state.hold.until : state.deadline;
+      if (at !== null) this.#armAt(at, () => void this.tick());
+    } else if (state.status === 'finished') {
+      this.#armAt(env.clock.now() + env.finishedRetentionMs, () => void this.drop('finished'));
+    } else {
+      this.#armAt(state.createdAt + env.openGameTtlMs, () => void this.drop('abandoned'));
+    }
+  }
+
+  #armAt(at: number, onDue: () => void): void {
+    this.#disarm();
+    if (this.status !== 'running') return;
+    this.#timer = this.env.clock.setTimeout(function roundDue() {
+      onDue();
+    }, at - this.env.clock.now());
+  }
+
+  #disarm(): void {
+    this.env.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Debug trace of every round resolution (tests check that no round resolves twice). */
+  #logResolved(epoch: number, state: GameState, outcome: string): void {
+    const applied = Object.fromEntries(Object.entries(state.submitted).map(([id, a]) => [id, a.id]));
+    this.env.logger.debug({ game: this.key, round: state.round, epoch, outcome, applied }, `round ${state.round} of ${this.key} resolved (epoch ${epoch})`);
+  }
+}
+
+function writeFailure(out: Exclude<CommitOutcome, 'ok'>): CommandResult {
+  if (out === 'fenced') return refusal('not-owner', 'The game moved to another server.', true);
+  if (out === 'unconfirmed') return refusal('unavailable', 'Your action could not be saved safely yet; it will be sent again.', true);
+  return refusal('unavailable', 'The game could not be saved. Try again.', true);
+}

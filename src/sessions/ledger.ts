@@ -1,0 +1,174 @@
+// The durable ledger of who runs each game: the database the nodes share is the arbiter of
+// ownership. An owner saves every write there before acknowledging it (a save never replaces
+// a newer version); a node adopts a game by compare-and-set from the version it continues;
+// and a game may be claimed from another node only once that node's lease has run out. So
+// an owner that was frozen, cut off or raced at a cold start finds its next save refused
+// instead of acknowledging an action its successor will never see.
+//
+// When the database cannot be reached, saves are kept (latest per game) and written once it
+// answers again; nothing is claimed meanwhile.
+
+import type { Clock } from '../clock.js';
+import type { NodeLease, Snapshot, SnapshotVersion, StoredSnapshot } from '../db/index.js';
+import type { GameState } from '../game/types.js';
+import type { Logger } from '../log.js';
+import type { GameRecord } from '../replication/record.js';
+
+export interface SnapshotStore {
+  save(snapshot: Snapshot): boolean;
+  claim(base: SnapshotVersion, next: Snapshot): boolean;
+  get(code: string): StoredSnapshot | undefined;
+  all(): StoredSnapshot[];
+  remove(code: string, gameId: string): boolean;
+}
+
+export interface LeaseStore {
+  renew(nodeId: string, address: string, state: string, now: number): void;
+  get(nodeId: string): NodeLease | undefined;
+  fresh(since: number): NodeLease[];
+  release(nodeId: string): void;
+}
+
+export type SaveResult = 'saved' | 'newer' | 'unavailable';
+export type ClaimResult = 'claimed' | 'newer' | 'owner-alive' | 'unavailable';
+
+export interface LedgerOptions {
+  nodeId: string;
+  snapshots: SnapshotStore;
+  leases: LeaseStore;
+  clock: Clock;
+  logger: Logger;
+  /** A lease not renewed for this long has run out. */
+  leaseMs: number;
+}
+
+const version = (r: { epoch: number; owner: string; seq: number }): SnapshotVersion => ({ epoch: r.epoch, owner: r.owner, seq: r.seq });
+
+export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot {
+  return { code: record.key, gameId: record.state.id, owner: record.owner, epoch: record.epoch, seq: record.seq, schema: record.schema, state: record.state };
+}
+
+export class Ledger {
+  readonly #o: LedgerOptions;
+  /** Saves that could not be written, latest per game, written when the database answers. */
+  readonly #unsaved = new Map<string, GameRecord & { state: GameState }>();
+  #available = true;
+
+  constructor(options: LedgerOptions) {
+    this.#o = options;
+  }
+
+  /** False since a database call failed, until one succeeds again. */
+  get available(): boolean {
+    return this.#available;
+  }
+
+  get unsaved(): number {
+    return this.#unsaved.size;
+  }
+
+  /**
+   * Saves an owner's write. `saved` also when this very version is already saved (a write
+   * confirmed again); `newer` when another version at or above it is saved (we are fenced).
+   */
+  async save(record: GameRecord): Promise<SaveResult> {
+    if (!record.state) return 'saved';
+    const rec = record as GameRecord & { state: GameState };
+    const out = this.#try(() => {
+      if (this.#o.snapshots.save(toSnapshot(rec))) return 'saved' as const;
+      const held = this.#o.snapshots.get(rec.key);
+      return held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq ? ('saved' as const) : ('newer' as const);
+    });
+    if (out === undefined) {
+      this.#unsaved.set(rec.key, rec);
+      return 'unavailable';
+    }
+    this.#unsaved.delete(rec.key);
+    return out;
+  }
+
+  /**
+   * Adoption by compare-and-set: writes `next` if no version newer than `base` is saved.
+   * With `requireDeadOwner`, also only if `base.owner`'s lease has run out (a takeover).
+   */
+  async claim(base: { epoch: number; owner: string; seq: number }, next: GameRecord, requireDeadOwner: boolean): Promise<ClaimResult> {
+    if (!next.state) return 'newer';
+    const rec = next as GameRecord & { state: GameState };
+    const out = this.#try((): ClaimResult => {
+      if (requireDeadOwner && base.owner !== this.#o.nodeId && this.#leaseAlive(base.owner)) return 'owner-alive';
+      return this.#o.snapshots.claim(version(base), toSnapshot(rec)) ? 'claimed' : 'newer';
+    });
+    return out ?? 'unavailable';
+  }
+
+  /** The saved record of a game, undefined when none, or 'unavailable'. */
+  async row(code: string): Promise<StoredSnapshot | undefined | 'unavailable'> {
+    const out = this.#try(() => ({ row: this.#o.snapshots.get(code) }));
+    return out === undefined ? 'unavailable' : out.row;
+  }
+
+  async rows(): Promise<StoredSnapshot[] | 'unavailable'> {
+    return this.#try(() => this.#o.snapshots.all()) ?? 'unavailable';
+  }
+
+  async remove(code: string, gameId: string): Promise<void> {
+    this.#try(() => this.#o.snapshots.remove(code, gameId));
+  }
+
+  /** Whether `nodeId` holds a live lease; 'unavailable' when the database does not answer. */
+  async ownerAlive(nodeId: string): Promise<boolean | 'unavailable'> {
+    const out = this.#try(() => this.#leaseAlive(nodeId));
+    return out ?? 'unavailable';
+  }
+
+  /** Nodes with a live lease (including ones still starting, which DNS does not list yet). */
+  async liveNodes(): Promise<NodeLease[] | 'unavailable'> {
+    return this.#try(() => this.#o.leases.fresh(this.#o.clock.now() - this.#o.leaseMs)) ?? 'unavailable';
+  }
+
+  /** Renews our lease and writes whatever could not be saved before. */
+  async renew(address: string, state: string): Promise<void> {
+    this.#try(() => this.#o.leases.renew(this.#o.nodeId, address, state, this.#o.clock.now()));
+    if (this.#available && this.#unsaved.size > 0) await this.flush();
+  }
+
+  async release(): Promise<void> {
+    this.#try(() => this.#o.leases.release(this.#o.nodeId));
+  }
+
+  /** Writes saves that failed while the database was unreachable (never over a newer version). */
+  async flush(): Promise<number> {
+    let written = 0;
+    for (const [key, rec] of [...this.#unsaved]) {
+      const out = this.#try(() => this.#o.snapshots.save(toSnapshot(rec)));
+      if (out === undefined) break;
+      if (this.#unsaved.get(key) === rec) this.#unsaved.delete(key);
+      if (out) written++;
+    }
+    return written;
+  }
+
+  /** A fresh lease of a node that still runs games (a draining node hands over or leaves what it has). */
+  #leaseAlive(nodeId: string): boolean {
+    const lease = this.#o.leases.get(nodeId);
+    return lease !== undefined && lease.renewedAt > this.#o.clock.now() - this.#o.leaseMs && lease.state !== 'draining' && lease.state !== 'stopped';
+  }
+
+  /** Runs a database call; undefined (logged once per outage) when it fails. */
+  #try<T>(run: () => T): T | undefined {
+    try {
+      const out = run();
+      if (!this.#available) {
+        this.#available = true;
+        this.#o.logger.info({ unsaved: this.#unsaved.size }, 'database reachable again');
+      }
+      return out;
+    } catch (err) {
+      if (this.#available) {
+        this.#available = false;
+        this.#o.logger.error({ err }, 'database unavailable: running games continue from memory; saves are kept until it answers');
+      }
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,217 @@
+// One simulated Minotaur node: the real Replica, ReplicaSync and GameSessions, on a simulated
+// process (virtual clock, pausable) and the simulated mesh, sharing the world's database like
+// the nodes of one host share a SQLite file. Its lifecycle follows src/node.ts: joining (DNS,
+// links, catch-up), cold start from snapshots, ready, draining (handoff), stopped.
+
+import { pino, type Logger } from 'pino';
+import { sleep } from '../../src/clock.js';
+import type { NodeState } from '../../src/cluster/types.js';
+import type { NodeLeases, Results, Snapshots } from '../../src/db/index.js';
+import { checkGameState } from '../../src/game/schema.js';
+import { checkStoredState, readableSchemas } from '../../src/game/upgrade.js';
+import type { Metrics } from '../../src/metrics.js';
+import type { GameRecord } from '../../src/replication/record.js';
+import { Replica } from '../../src/replication/replica.js';
+import { ReplicaSync, type WriteOutcome } from '../../src/replication/sync.js';
+import { GameSessions } from '../../src/sessions/registry.js';
+import { SimMesh, type SimNetwork } from './network.js';
+import { Proc, type World } from './world.js';
+
+export interface WriteTrace {
+  node: string;
+  at: number;
+  record: GameRecord;
+  outcome?: WriteOutcome['kind'];
+}
+
+export interface LogEntry {
+  node: string;
+  at: number;
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export interface SimNodeDeps {
+  world: World;
+  net: SimNetwork;
+  snapshots: Snapshots;
+  leases: NodeLeases;
+  results: Results;
+  metrics: Metrics;
+  /** Ready nodes, as DNS lists them (Swarm lists a task once it is healthy). */
+  dns: () => string[];
+  roundMs: number;
+  drainWindowMs: number;
+  writes: WriteTrace[];
+  logs: LogEntry[];
+  /** Game codes handed out by the world (unique per run, deterministic). */
+  nextCode: () => string;
+}
+
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+export class SimNode {
+  readonly proc: Proc;
+  readonly mesh: SimMesh;
+  readonly replica = new Replica();
+  readonly sync: ReplicaSync;
+  readonly sessions: GameSessions;
+  state: NodeState = 'starting';
+  /** When it turned ready (DNS lists it only once its health check has passed after that). */
+  readyAt: number | undefined;
+  readonly healthDelayMs: number;
+  readonly logger: Logger;
+  #draining = false;
+
+  constructor(
+    readonly id: string,
+    readonly d: SimNodeDeps,
+  ) {
+    const world = d.world;
+    this.proc = new Proc(world, id);
+    this.healthDelayMs = world.rng.int(200, 2500);
+    this.mesh = new SimMesh(d.net, id, this.proc, '1.0.0', readableSchemas());
+    d.net.add(this.mesh);
+    const logs = d.logs;
+    this.logger = pino(
+      { level: 'debug', base: { node: id }, timestamp: false },
+      {
+        write(line: string) {
+          const entry = JSON.parse(line) as LogEntry;
+          entry.at = world.now;
+          logs.push(entry);
+        },
+      },
+    );
+    this.sync = new ReplicaSync({
+      replica: this.replica,
+      channel: this.mesh.channel('replication'),
+      logger: this.logger,
+      clock: this.proc.clock,
+      checkContent: (record) => checkStoredState(record.state, record.schema, checkGameState),
+    });
+    // Every write this node makes, with what became of it, for the checker.
+    const write = this.sync.write.bind(this.sync);
+    this.sync.write = (record: GameRecord) => {
+      const trace: WriteTrace = { node: id, at: world.now, record };
+      d.writes.push(trace);
+      return write(record).then((outcome) => {
+        trace.outcome = outcome.kind;
+        return outcome;
+      });
+    };
+    const rng = world.rng;
+    this.sessions = new GameSessions({
+      nodeId: id,
+      version: '1.0.0',
+      replica: this.replica,
+      sync: this.sync,
+      channel: this.mesh.channel('sessions'),
+      results: d.results,
+      snapshots: d.snapshots,
+      leases: d.leases,
+      logger: this.logger,
+      metrics: d.metrics,
+      clock: this.proc.clock,
+      random: {
+        code: () => d.nextCode(),
+        seed: () => rng.int(0, 2 ** 31 - 1),
+        id: () => `g-${Array.from({ length: 8 }, () => LETTERS[rng.int(0, 25)]).join('')}`,
+      },
+      roundMs: d.roundMs,
+      selfState: () => this.state,
+      clockHealthy: () => !this.mesh.isSuspect(),
+      orphanGraceMs: d.net.opts.downAfterMs,
+    });
+  }
+
+  get world(): World {
+    return this.d.world;
+  }
+
+  get alive(): boolean {
+    return !this.proc.dead && this.state !== 'stopped';
+  }
+
+  #setState(next: NodeState): void {
+    if (this.state === next) return;
+    if ((this.state === 'draining' || this.state === 'stopped') && next !== 'stopped') return;
+    this.state = next;
+    this.mesh.setState(next);
+    this.logger.info({ to: next }, `node ${this.id} is ${next}`);
+  }
+
+  /** Starts the node inside its own process (as src/node.ts start does). */
+  start(): void {
+    this.world.after(0, () => void this.#start(), this.proc, `start:${this.id}`);
+  }
+
+  async #start(): Promise<void> {
+    const clock = this.proc.clock;
+    // Opening the database, migrating and listening take a moment.
+    await sleep(clock, this.world.rng.int(50, 600));
+    this.#setState('joining');
+    await this.sessions.startLease();
+    this.sync.start();
+    this.mesh.start();
+    // DNS names ready nodes; leases also name the ones starting with us.
+    const leased = this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs).filter((l) => l.state !== 'draining' && l.state !== 'stopped').map((l) => l.nodeId);
+    const peers = [...new Set([...this.d.dns(), ...leased])].filter((id) => id !== this.id);
+    this.mesh.want(peers);
+    this.#pollDns();
+    // Wait (bounded) until every peer DNS named answered the handshake.
+    const deadline = clock.now() + Math.max(2000, this.d.net.opts.downAfterMs);
+    while (clock.now() < deadline && !peers.every((p) => this.mesh.livePeers().some((m) => m.id === p))) await sleep(clock, 50);
+    await this.sync.catchUp(Math.max(2000, this.d.net.opts.downAfterMs));
+    if (this.#draining) return;
+    await this.sessions.resumeFromSnapshots();
+    if (this.#draining) return;
+    this.#setState('ready');
+    this.readyAt = this.world.now;
+    this.sessions.start();
+    this.sessions.sweep();
+  }
+
+  #pollDns(): void {
+    const clock = this.proc.clock;
+    const poll = (): void => {
+      if (this.state === 'stopped' || this.proc.dead) return;
+      this.mesh.want(this.d.dns());
+      clock.setTimeout(poll, this.mesh.livePeers().length === 0 ? 1000 : 5000);
+    };
+    clock.setTimeout(poll, 1000);
+  }
+
+  /** SIGTERM: hand games off, keep serving for the drain window, stop. */
+  drain(onClosed: () => void): void {
+    this.world.after(0, () => void this.#drain(onClosed), this.proc, `drain:${this.id}`);
+  }
+
+  async #drain(onClosed: () => void): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    const clock = this.proc.clock;
+    this.#setState('draining');
+    await this.sessions.handOffAll(3500);
+    onClosed();
+    await sleep(clock, this.d.drainWindowMs);
+    this.stop();
+  }
+
+  stop(): void {
+    this.#setState('stopped');
+    this.sessions.stop();
+    void this.sessions.releaseLease();
+    this.mesh.stop();
+    this.sync.stop();
+    this.world.kill(this.proc);
+  }
+
+  /** SIGKILL. */
+  kill(): void {
+    this.state = 'stopped';
+    this.world.kill(this.proc);
+    this.d.net.killed(this.id);
+  }
+}

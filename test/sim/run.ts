@@ -1,0 +1,328 @@
+// One simulated run: a cluster of real sessions/replication nodes on virtual time, players
+// playing, and a fault schedule; then the checker. A schedule is plain data, generated from a
+// seed or given explicitly, so a failing one can be shrunk and replayed.
+
+import { pino } from 'pino';
+import { fileURLToPath } from 'node:url';
+import { Accounts, NodeLeases, Results, Snapshots, migrate, openDatabase } from '../../src/db/index.js';
+import { createMetrics } from '../../src/metrics.js';
+import { check, type CheckReport } from './checker.js';
+import { SimClient } from './clients.js';
+import { SimNetwork, type NetworkOptions } from './network.js';
+import { SimNode, type LogEntry, type WriteTrace } from './node.js';
+import { Rng, World } from './world.js';
+
+const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+/** Picks a node: the owner of a game (by fraction of the games), or any running node (by fraction of them). */
+export type Target = { owner: number } | { node: number };
+
+export type Fault =
+  | { at: number; kind: 'kill'; who: Target; restartAfter?: number; sameId?: boolean }
+  | { at: number; kind: 'stall'; who: Target; ms: number }
+  | { at: number; kind: 'partition'; a: Target; b: Target; ms: number }
+  | { at: number; kind: 'isolate'; who: Target; ms: number }
+  | { at: number; kind: 'replace'; who: Target }
+  | { at: number; kind: 'cold-restart'; downMs: number; nodes: number; spreadMs: number; kill: boolean };
+
+export interface Schedule {
+  nodes: number;
+  games: number[];
+  roundMs: number;
+  network: Pick<NetworkOptions, 'drop' | 'duplicate' | 'reorder'>;
+  faults: Fault[];
+  /** Virtual ms of play after the start; then faults heal and the cluster settles. */
+  playMs: number;
+}
+
+export interface RunResult extends CheckReport {
+  seed: number;
+  schedule: Schedule;
+  events: number;
+  virtualMs: number;
+}
+
+const target = (rng: Rng): Target => (rng.chance(0.6) ? { owner: round2(rng.next()) } : { node: round2(rng.next()) });
+const round2 = (x: number): number => Math.floor(x * 100) / 100;
+
+export const FAULT_KINDS = ['kill', 'stall', 'partition', 'isolate', 'replace', 'cold-restart'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play. */
+export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS): Schedule {
+  const rng = new Rng(seed ^ 0x5eed);
+  const playMs = rng.int(30, 60) * 1000;
+  const hostile = rng.chance(0.25);
+  const faults: Fault[] = [];
+  const count = rng.int(1, 4);
+  for (let i = 0; i < count; i++) {
+    const at = rng.int(3000, playMs - 2000);
+    const kind = rng.pick(kinds.includes('stall') ? [...kinds, 'stall' as const] : kinds);
+    switch (kind) {
+      case 'kill':
+        faults.push({ at, kind, who: target(rng), ...(rng.chance(0.8) ? { restartAfter: rng.int(500, 10_000), sameId: rng.chance(0.3) } : {}) });
+        break;
+      case 'stall':
+        faults.push({ at, kind, who: target(rng), ms: rng.int(1000, 9000) });
+        break;
+      case 'partition':
+        faults.push({ at, kind, a: target(rng), b: target(rng), ms: rng.int(1000, 12_000) });
+        break;
+      case 'isolate':
+        faults.push({ at, kind, who: target(rng), ms: rng.int(1000, 12_000) });
+        break;
+      case 'replace':
+        faults.push({ at, kind, who: target(rng) });
+        break;
+      case 'cold-restart':
+        faults.push({ at, kind, downMs: rng.int(200, 15_000), nodes: rng.int(1, 3), spreadMs: rng.pick([0, 0, 50, 300, 2000]), kill: rng.chance(0.5) });
+        break;
+    }
+  }
+  faults.sort((a, b) => a.at - b.at);
+  return {
+    nodes: rng.int(1, 3),
+    games: Array.from({ length: rng.int(1, 3) }, () => rng.int(2, 4)),
+    roundMs: rng.pick([1000, 2000, 2000, 5000]),
+    network: hostile ? { drop: rng.pick([0.01, 0.03]), duplicate: rng.pick([0, 0.02]), reorder: rng.pick([0, 0.05]) } : { drop: 0, duplicate: 0, reorder: 0 },
+    faults,
+    playMs,
+  };
+}
+
+export async function runSchedule(seed: number, schedule: Schedule, opts: { trace?: (line: string) => void } = {}): Promise<RunResult> {
+  const world = new World(seed);
+  const trace = opts.trace ?? (() => undefined);
+  const logger = pino({ level: 'silent' });
+  const db = openDatabase(':memory:', logger);
+  migrate(db, MIGRATIONS, logger);
+  const snapshots = new Snapshots(db, { now: () => world.now, logger });
+  const results = new Results(db);
+  const leases = new NodeLeases(db);
+  const accounts = new Accounts(db, () => world.now);
+  const metrics = createMetrics('sim');
+  const net = new SimNetwork(world, {
+    heartbeatMs: 500,
+    downAfterMs: 3000,
+    reconnectGraceMs: 1000,
+    latency: [0.2, 3],
+    handshakeTimeoutMs: 3000,
+    ...schedule.network,
+  });
+  const writes: WriteTrace[] = [];
+  const logs: LogEntry[] = [];
+  const nodes: SimNode[] = [];
+  let nextNode = 1;
+  let codeIndex = 0;
+  const nextCode = (): string => {
+    let i = codeIndex++;
+    let code = '';
+    for (let k = 0; k < 4; k++, i = Math.floor(i / 26)) code = String.fromCharCode(65 + (i % 26)) + code;
+    return code;
+  };
+  const running = (): SimNode[] => nodes.filter((n) => n.alive);
+  const ready = (): SimNode[] => running().filter((n) => n.state === 'ready' && !n.proc.paused);
+  const clients: SimClient[] = [];
+
+  const newNode = (id = `n${nextNode++}`): SimNode => {
+    const node = new SimNode(id, {
+      world,
+      net,
+      snapshots,
+      leases,
+      results,
+      metrics,
+      // Like Swarm: a task enters DNS once its health check passed (up to a couple of seconds after it is ready).
+      dns: () => running().filter((n) => n.state === 'ready' && n.readyAt !== undefined && world.now - n.readyAt >= n.healthDelayMs).map((n) => n.id),
+      roundMs: schedule.roundMs,
+      drainWindowMs: 2000,
+      writes,
+      logs,
+      nextCode,
+    });
+    nodes.push(node);
+    trace(`${world.now - start} start ${id}`);
+    node.start();
+    return node;
+  };
+  const start = world.now;
+
+  // Clients on a node that dies or drains lose their socket and reconnect.
+  const dropClientsOf = (node: SimNode): void => {
+    for (const c of clients) if (c.node === node) c.dropped();
+  };
+  const resolve = (t: Target): SimNode | undefined => {
+    const live = running().sort((a, b) => (a.id < b.id ? -1 : 1));
+    if (live.length === 0) return undefined;
+    if ('node' in t) return live[Math.floor(t.node * live.length)];
+    const codes = [...new Set(clients.map((c) => c.code))].sort();
+    const code = codes[Math.floor(t.owner * codes.length)];
+    const owner = code ? live.find((n) => n.sessions.ownedCodes().includes(code)) : undefined;
+    return owner ?? live[Math.floor(t.owner * live.length)];
+  };
+
+  for (let i = 0; i < schedule.nodes; i++) newNode();
+  await world.runUntil(world.now + 4000);
+
+  // Players sign up, one of each group creates a game, the others join, the creator starts it.
+  const codes: string[] = [];
+  let playerNo = 0;
+  for (const size of schedule.games) {
+    const players = Array.from({ length: size }, () => {
+      const name = `p${++playerNo}`;
+      const made = accounts.create(name, 'x');
+      if (!made.ok) throw new Error(made.message);
+      return { id: made.account.id, name };
+    });
+    const host = world.rng.pick(ready());
+    let code: string | undefined;
+    world.after(1, () => {
+      void host.sessions.create(players[0]!).then(async (out) => {
+        if (!out.ok) return;
+        code = out.code;
+        for (const p of players.slice(1)) await host.sessions.execute(out.code, { kind: 'join', player: p });
+        await host.sessions.execute(out.code, { kind: 'start', playerId: players[0]!.id });
+      });
+    }, host.proc);
+    for (let i = 0; i < 20 && code === undefined; i++) await world.runUntil(world.now + 500);
+    if (code === undefined) throw new Error(`game for ${players[0]!.name} was not created`);
+    codes.push(code);
+    for (const p of players) {
+      const c = new SimClient({ world, ready, latency: () => 0.2 + world.rng.next() * 5 }, p.id, p.name, code);
+      clients.push(c);
+      c.connect(world.rng.int(0, 300));
+    }
+  }
+  trace(`${world.now - start} games ${codes.join(',')}`);
+
+  // Faults.
+  const t0 = world.now;
+  for (const f of schedule.faults) {
+    world.schedule(t0 + f.at, () => {
+      switch (f.kind) {
+        case 'kill': {
+          const n = resolve(f.who);
+          if (!n) return;
+          trace(`${world.now - start} SIGKILL ${n.id}`);
+          n.kill();
+          dropClientsOf(n);
+          if (f.restartAfter !== undefined) {
+            const id = f.sameId ? n.id : undefined;
+            world.after(f.restartAfter, () => {
+              if (id && running().some((x) => x.id === id)) return;
+              newNode(id);
+            });
+          }
+          return;
+        }
+        case 'stall': {
+          const n = resolve(f.who);
+          if (!n || n.proc.paused) return;
+          trace(`${world.now - start} SIGSTOP ${n.id} for ${f.ms} ms`);
+          world.pause(n.proc);
+          world.after(f.ms, () => {
+            trace(`${world.now - start} SIGCONT ${n.id}`);
+            world.resume(n.proc);
+          });
+          return;
+        }
+        case 'partition': {
+          const a = resolve(f.a);
+          const b = resolve(f.b);
+          if (!a || !b || a === b) return;
+          trace(`${world.now - start} partition ${a.id} | ${b.id} for ${f.ms} ms`);
+          net.partition(a.id, b.id);
+          world.after(f.ms, () => net.heal(a.id, b.id));
+          return;
+        }
+        case 'isolate': {
+          const n = resolve(f.who);
+          if (!n) return;
+          const others = nodes.filter((x) => x !== n).map((x) => x.id);
+          trace(`${world.now - start} isolate ${n.id} for ${f.ms} ms`);
+          for (const o of others) net.partition(n.id, o);
+          world.after(f.ms, () => {
+            for (const o of others) net.heal(n.id, o);
+          });
+          return;
+        }
+        case 'replace': {
+          const old = resolve(f.who);
+          if (!old || old.state !== 'ready') return;
+          const fresh = newNode();
+          trace(`${world.now - start} replace ${old.id} by ${fresh.id}`);
+          const waitReady = (): void => {
+            if (fresh.state === 'ready' || !fresh.alive) {
+              trace(`${world.now - start} SIGTERM ${old.id}`);
+              old.drain(() => dropClientsOf(old));
+            } else world.after(100, waitReady);
+          };
+          world.after(100, waitReady);
+          return;
+        }
+        case 'cold-restart': {
+          const all = running();
+          trace(`${world.now - start} cold restart: ${f.kill ? 'SIGKILL' : 'SIGTERM'} ${all.map((n) => n.id).join(',')}, ${f.nodes} new after ${f.downMs} ms`);
+          for (const n of all) {
+            if (f.kill) {
+              n.kill();
+              dropClientsOf(n);
+            } else n.drain(() => dropClientsOf(n));
+          }
+          world.after(f.downMs, () => {
+            for (let i = 0; i < f.nodes; i++) world.after(f.spreadMs === 0 ? 0 : world.rng.int(0, f.spreadMs), () => newNode());
+          });
+          return;
+        }
+      }
+    });
+  }
+  await world.runUntil(t0 + schedule.playMs);
+
+  // Heal everything and let the cluster settle: thaw, reconnect, at least one node running.
+  net.healAll();
+  for (const n of nodes) if (n.proc.paused) world.resume(n.proc);
+  if (running().length === 0) newNode();
+  await world.runUntil(world.now + 15_000);
+  if (ready().length === 0) newNode();
+  await world.runUntil(world.now + 10_000);
+  for (const c of clients) c.stop();
+  await world.runUntil(world.now + 15_000);
+
+  const recorded = new Set<string>(
+    (db.prepare('SELECT game_id FROM results').all() as { game_id: string }[]).map((r) => r.game_id),
+  );
+  if (process.env.SIM_LOGS) for (const l of logs) if (l.level >= Number(process.env.SIM_LOGS)) console.log(l.at - start, l.node, l.msg, l.err ? JSON.stringify(l.err).slice(0, 300) : "");
+  const report = check({ codes, clients, writes, logs, nodes: ready(), recorded });
+  for (const n of running()) n.stop();
+  db.close();
+  return { ...report, seed, schedule, events: world.events, virtualMs: world.now - start };
+}
+
+export function runSeed(seed: number, opts: { trace?: (line: string) => void; kinds?: readonly FaultKind[] } = {}): Promise<RunResult> {
+  return runSchedule(seed, generate(seed, opts.kinds), opts);
+}
+
+/** Removes faults one at a time while the run still fails: a shorter schedule to replay. */
+export async function shrink(seed: number, schedule: Schedule): Promise<Schedule> {
+  let best = schedule;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = 0; i < best.faults.length; i++) {
+      const candidate: Schedule = { ...best, faults: best.faults.filter((_, j) => j !== i) };
+      if ((await runSchedule(seed, candidate)).violations.length > 0) {
+        best = candidate;
+        changed = true;
+        break;
+      }
+    }
+    if (!changed && (best.network.drop > 0 || best.network.duplicate > 0 || best.network.reorder > 0)) {
+      const calm: Schedule = { ...best, network: { drop: 0, duplicate: 0, reorder: 0 } };
+      if ((await runSchedule(seed, calm)).violations.length > 0) {
+        best = calm;
+        changed = true;
+      }
+    }
+  }
+  return best;
+}

@@ -1,0 +1,47 @@
+// The cluster simulator in the test suite: the schedules that found real losses replay clean,
+// a seed replays exactly, and a fixed budget of random fault schedules finds no violation.
+// `npm run simulate -- --seeds 100000` runs the long search.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runSchedule, runSeed, type Schedule } from './run.js';
+
+const regressions = JSON.parse(readFileSync(new URL('./regressions.json', import.meta.url), 'utf8')) as {
+  schedules: { found: string; seed: number; schedule: Schedule }[];
+};
+
+/** Seeds each of the two budget tests runs (the suite runs them in parallel workers). */
+const BUDGET = Number(process.env.SIM_SEEDS ?? 600);
+
+async function runBudget(from: number, count: number): Promise<void> {
+  const failed: string[] = [];
+  let acks = 0;
+  for (let seed = from; seed < from + count; seed++) {
+    const r = await runSeed(seed);
+    acks += r.stats.acks;
+    if (r.violations.length > 0) failed.push(`seed ${seed}: ${r.violations.slice(0, 3).join(' | ')}\n  replay: ${JSON.stringify({ seed, schedule: r.schedule })}`);
+  }
+  expect(acks).toBeGreaterThan(count * 10);
+  expect(failed).toEqual([]);
+}
+
+describe('cluster simulator', () => {
+  for (const r of regressions.schedules) {
+    it(`replays clean: ${r.found}`, async () => {
+      const result = await runSchedule(r.seed, r.schedule);
+      expect(result.stats.acks).toBeGreaterThan(10);
+      expect(result.violations).toEqual([]);
+    });
+  }
+
+  it('replays a seed exactly', async () => {
+    const a = await runSeed(4242);
+    const b = await runSeed(4242);
+    expect(b.events).toBe(a.events);
+    expect(b.stats).toEqual(a.stats);
+    expect(b.virtualMs).toBe(a.virtualMs);
+  });
+
+  it(`finds no violation in ${BUDGET} random fault schedules (seeds 1…)`, () => runBudget(1, BUDGET), 600_000);
+  it(`finds no violation in ${BUDGET} more (seeds 100001…)`, () => runBudget(100_001, BUDGET), 600_000);
+});
