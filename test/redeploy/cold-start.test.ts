@@ -110,6 +110,42 @@ describe('cold start from snapshots', () => {
     expect(report.violations).toEqual([]);
   });
 
+  it('nodes started together while DNS lists only ready nodes resume each game once: one owner, nothing acknowledged lost', async () => {
+    rig = await Rig.create({ roundSeconds: 2 });
+    const olds = [rig.start('a1', '127.0.0.2'), rig.start('a2', '127.0.0.3'), rig.start('a3', '127.0.0.4')];
+    await Promise.all(olds.map((n) => n.ready()));
+    for (const n of olds) rig.lb.add(n);
+    await rig.setupGames(4, 2, olds);
+    rig.sampler.start();
+    await rig.roundsPass(2);
+    await stopAll(rig, olds);
+
+    // Like Swarm and Kubernetes: DNS names a node only once it is ready, so the new nodes
+    // cannot find each other through it while they start.
+    rig.setDns([]);
+    const restartedAt = Date.now();
+    const news = [rig.start('c1', '127.0.0.2', { inDns: false }), rig.start('c2', '127.0.0.3', { inDns: false }), rig.start('c3', '127.0.0.4', { inDns: false })];
+    await Promise.all(
+      news.map(async (n) => {
+        await n.ready();
+        rig!.setDns([...new Set([...rig!.live().filter((x) => news.includes(x) && rig!.lb.has(x)).map((x) => x.opts.host), n.opts.host])]);
+        rig!.lb.add(n);
+      }),
+    );
+    await rig.roundsPass(3);
+
+    for (const code of rig.codes) {
+      const adoptions = logLines(news, new RegExp(`^game ${code} adopted`)).filter((a) => Date.parse(String(a.line.time)) >= restartedAt);
+      expect(adoptions.map((a) => `${a.node}: ${a.line.msg}`), `${code} resumed by exactly one node\n${rig.tail(20, /adopted|claimed|stopped running/)}`).toHaveLength(1);
+      expect(logLines(news, new RegExp(`^game ${code}: stopped running it`)), `${code} never had two owners`).toEqual([]);
+    }
+    await rig.quiesce();
+    const finals = await rig.finals();
+    const report = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
+    console.log('cold-start together', JSON.stringify(report.summary));
+    expect(report.violations).toEqual([]);
+  });
+
   it('a single node (no DNS) restarted on the same database resumes its games', async () => {
     rig = await Rig.create({ roundSeconds: 2 });
     const first = rig.start('s1', '127.0.0.2', { cluster: false });
