@@ -12,7 +12,7 @@ import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
 import { Accounts, NodeLeases, Results, Snapshots, SqliteSessionStore, dummyVerify, hashPassword, migrate, openDatabase, verifyPassword, type Db } from './db/index.js';
 import { checkGameState } from './game/schema.js';
-import { checkStoredState, readableSchemas } from './game/upgrade.js';
+import { canRead, checkStoredState, readableSchemas } from './game/upgrade.js';
 import { LiveHub } from './live/hub.js';
 import { Renderer } from './live/render.js';
 import type { Logger } from './log.js';
@@ -115,7 +115,13 @@ export class MinotaurNode {
       channel: replicationChannel,
       logger,
       now: Date.now,
-      checkContent: (record) => checkStoredState(record.state, record.schema, checkGameState),
+      checkContent: (record) => {
+        if (canRead(record.schema)) return checkStoredState(record.state, record.schema, checkGameState);
+        // A schema this release cannot read is kept for a newer member that can; one that no
+        // member of the cluster reads is junk that would wedge the game.
+        const readers = this.mesh?.members().filter((m) => m.id !== config.nodeId && m.schemas.includes(record.schema)) ?? [];
+        return readers.length > 0 ? undefined : `schema ${record.schema} is read by no member of the cluster`;
+      },
     });
     this.sync = sync;
     sync.onChange((_key, _current, _previous, applied) => {

@@ -20,7 +20,13 @@ export interface ReplicationLogger {
 
 const key = z.string().regex(/^[A-Z]{4}$/, 'a game code is four capital letters');
 const owner = z.string().min(1).max(64);
-const counter = z.int().nonnegative();
+/**
+ * Epochs and sequence numbers stay far below Number.MAX_SAFE_INTEGER: an epoch grows by one per
+ * adoption from the creation second (about 2^31), so 2^48 is never reached honestly, and a
+ * record near the limit (which no node could adopt) is refused at the door.
+ */
+export const MAX_COUNTER = 2 ** 48;
+const counter = z.int().nonnegative().max(MAX_COUNTER);
 const id = z.string().min(1).max(128);
 
 const state = z.custom<object | null>(
