@@ -12,7 +12,7 @@ import { LWWSet, ORSet } from 'crdts';
 import * as Y from 'yjs';
 import { Replica } from '../src/replication/replica.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, parseMessage, serialisedBytes } from '../src/replication/protocol.js';
-import type { GameRecord } from '../src/replication/record.js';
+import type { StoreRecord as GameRecord } from '../src/replication/record.js';
 import type { GameState } from '../src/game/types.js';
 
 const N = Number(process.env.BENCH_ENTRIES ?? 20_000);

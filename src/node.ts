@@ -12,6 +12,7 @@ import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
 import { Accounts, NodeLeases, Results, Snapshots, SqliteSessionStore, dummyVerify, hashPassword, migrate, openDatabase, verifyPassword, type Db } from './db/index.js';
 import { checkGameState } from './game/schema.js';
+import type { GameState } from './game/types.js';
 import { canRead, checkStoredState, readableSchemas } from './game/upgrade.js';
 import { LiveHub } from './live/hub.js';
 import { Renderer } from './live/render.js';
@@ -35,7 +36,7 @@ export class MinotaurNode {
   private web: WebServer | null = null;
   private mesh: Mesh | null = null;
   private discovery: Discovery | null = null;
-  private sync: ReplicaSync | null = null;
+  private sync: ReplicaSync<GameState> | null = null;
   private sessions: GameSessions | null = null;
   private sessionStore: SqliteSessionStore | null = null;
   private readonly hub = new LiveHub();
@@ -85,7 +86,7 @@ export class MinotaurNode {
     const snapshots = new Snapshots(db, { logger });
     this.sessionStore = new SqliteSessionStore(db, { logger });
 
-    const replica = new Replica();
+    const replica = new Replica<GameState>();
     const clustered = config.cluster.query !== null;
     this.advertiseHost = config.advertiseHost ?? (clustered ? await chooseAdvertiseHost(config.cluster, logger) : '127.0.0.1');
     let replicationChannel: MeshChannel;
@@ -110,7 +111,7 @@ export class MinotaurNode {
       sessionsChannel = soloChannel(config.nodeId);
     }
 
-    const sync = new ReplicaSync({
+    const sync = new ReplicaSync<GameState>({
       replica,
       channel: replicationChannel,
       logger,

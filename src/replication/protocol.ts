@@ -3,7 +3,7 @@
 // never thrown.
 
 import { z } from 'zod';
-import type { GameRecord } from './record.js';
+import type { StoreRecord } from './record.js';
 import type { DigestEntry } from './replica.js';
 
 export const REPLICATION_CHANNEL = 'replication';
@@ -86,10 +86,10 @@ export const replicationMessage = z.discriminatedUnion('type', [
   recordsMessage,
 ]);
 
-export type OpMessage = Omit<z.infer<typeof opMessage>, 'record'> & { record: GameRecord };
+export type OpMessage = Omit<z.infer<typeof opMessage>, 'record'> & { record: StoreRecord };
 export type AckMessage = z.infer<typeof ackMessage>;
 export type DigestMessage = Omit<z.infer<typeof digestMessage>, 'entries'> & { entries: DigestEntry[] };
-export type RecordsMessage = Omit<z.infer<typeof recordsMessage>, 'records'> & { records: GameRecord[] };
+export type RecordsMessage = Omit<z.infer<typeof recordsMessage>, 'records'> & { records: StoreRecord[] };
 export type ReplicationMessage = OpMessage | AckMessage | DigestMessage | RecordsMessage;
 
 export type RejectCode = 'too-large' | 'not-json' | 'invalid';
@@ -145,7 +145,7 @@ export function acceptMessage(
 }
 
 /** Checks a record this node is about to write; returns why it is invalid, or undefined. */
-export function checkRecord(record: GameRecord): string | undefined {
+export function checkRecord(record: StoreRecord): string | undefined {
   const parsed = recordSchema.safeParse(record);
   return parsed.success ? undefined : z.prettifyError(parsed.error);
 }

@@ -1,25 +1,21 @@
-// A game's entry in the replicated store, and the total order that decides which of two
-// writes of the same game wins: higher epoch, then (tie-break between rival adopters) the
-// owner id, then the higher sequence number within that owner's epoch.
+// An entry of the replicated store, and the total order that decides which of two writes of
+// the same key wins: higher epoch, then (tie-break between rival adopters) the owner id, then
+// the higher sequence number within that owner's epoch. The store knows only this envelope;
+// what `state` holds is the layer above's business (a game, for the sessions layer).
 
-import type { GameState } from '../game/types.js';
-
-/** Version of the record envelope itself (not of the game state inside it). */
-export const RECORD_SCHEMA = 1;
-
-export interface GameRecord {
-  /** The game's code, e.g. "KEPS"; the store's key. */
+export interface StoreRecord<S extends object = object> {
+  /** The key, e.g. a game's code "KEPS". */
   key: string;
-  /** Node that owns the game and alone may write it in this epoch. */
+  /** Node that owns the key and alone may write it in this epoch. */
   owner: string;
   /** Bumped by every adoption (handoff, takeover, cold start). */
   epoch: number;
   /** Bumped by every write of the owner within its epoch. */
   seq: number;
-  /** Schema version of `state` (GameState.schema); lets a node refuse what it cannot read. */
+  /** Schema version of `state`; lets a node refuse what it cannot read. */
   schema: number;
-  /** The game, or null for a tombstone (the game finished and its result is in SQLite). */
-  state: GameState | null;
+  /** The value, or null for a tombstone (e.g. a game that finished: its result is in the database). */
+  state: S | null;
   /** Wall-clock ms of the write; used only to expire tombstones. */
   at: number;
 }

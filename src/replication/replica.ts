@@ -1,11 +1,11 @@
 // The replicated store as a pure data type: a last-writer-wins map from game code to the
-// latest GameRecord, ordered by compareVersion. No clock, no timers, no I/O.
+// latest record, ordered by compareVersion. No clock, no timers, no I/O.
 //
 // An operation is a whole record. Applying one keeps the greater of it and the record held
 // for its key, so operations are idempotent and commute: any order, with duplicates, yields
 // the same map. Only the winner per key is stored; superseded records are dropped at once.
 
-import { compareVersion, type GameRecord, type Version } from './record.js';
+import { compareVersion, type StoreRecord, type Version } from './record.js';
 
 export type ApplyResult = 'applied' | 'duplicate' | 'stale';
 
@@ -18,9 +18,9 @@ export interface KeyRange {
   to?: string | undefined;
 }
 
-export interface Comparison {
+export interface Comparison<S extends object = object> {
   /** Records this replica holds that the remote lacks or holds an older version of. */
-  newerHere: GameRecord[];
+  newerHere: StoreRecord<S>[];
   /** Keys the remote holds a newer version of (or that this replica lacks). */
   newerThere: string[];
 }
@@ -35,7 +35,7 @@ export function versionOf(record: Version): Version {
  * that misuse converges: later `at`, then higher schema, then tombstone, then state JSON.
  * Returns 0 only for records that are interchangeable.
  */
-export function compareRecords(a: GameRecord, b: GameRecord): number {
+export function compareRecords(a: StoreRecord, b: StoreRecord): number {
   const order = compareVersion(a, b);
   if (order !== 0 || a === b) return order;
   if (a.at !== b.at) return a.at < b.at ? -1 : 1;
@@ -56,8 +56,8 @@ export function inRange(key: string, range: KeyRange | undefined): boolean {
   return true;
 }
 
-export class Replica {
-  readonly #records = new Map<string, GameRecord>();
+export class Replica<S extends object = object> {
+  readonly #records = new Map<string, StoreRecord<S>>();
   #tombstones = 0;
   #conflicts = 0;
 
@@ -67,7 +67,7 @@ export class Replica {
    * Should two different records ever share a version, compareRecords picks the same one on
    * every replica, and `conflicts` counts it.
    */
-  apply(record: GameRecord): ApplyResult {
+  apply(record: StoreRecord<S>): ApplyResult {
     const held = this.#records.get(record.key);
     if (held !== undefined) {
       let order = compareVersion(record, held);
@@ -85,25 +85,25 @@ export class Replica {
   }
 
   /** The live record of a game, or undefined when it is absent or finished (tombstone). */
-  get(key: string): GameRecord | undefined {
+  get(key: string): StoreRecord<S> | undefined {
     const record = this.#records.get(key);
     return record === undefined || record.state === null ? undefined : record;
   }
 
   /** Whatever is held for the key, tombstones included. */
-  getAny(key: string): GameRecord | undefined {
+  getAny(key: string): StoreRecord<S> | undefined {
     return this.#records.get(key);
   }
 
   /** Every live record (tombstones excluded). */
-  live(): GameRecord[] {
-    const out: GameRecord[] = [];
+  live(): StoreRecord<S>[] {
+    const out: StoreRecord<S>[] = [];
     for (const record of this.#records.values()) if (record.state !== null) out.push(record);
     return out;
   }
 
   /** Every record held, tombstones included. */
-  all(): GameRecord[] {
+  all(): StoreRecord<S>[] {
     return [...this.#records.values()];
   }
 
@@ -134,8 +134,8 @@ export class Replica {
    * Compares a remote digest with this replica. With `range`, the remote digest is taken to
    * cover exactly that key range, so local keys outside it are not reported as missing there.
    */
-  compare(remote: readonly DigestEntry[], range?: KeyRange): Comparison {
-    const newerHere: GameRecord[] = [];
+  compare(remote: readonly DigestEntry[], range?: KeyRange): Comparison<S> {
+    const newerHere: StoreRecord<S>[] = [];
     const newerThere: string[] = [];
     const seen = new Set<string>();
     for (const [key, epoch, owner, seq] of remote) {

@@ -15,11 +15,11 @@ import {
   type RecordsMessage,
   type ReplicationLogger,
 } from './protocol.js';
-import { compareVersion, type GameRecord, type Version } from './record.js';
+import { compareVersion, type StoreRecord, type Version } from './record.js';
 import { compareRecords, versionOf, type DigestEntry, type Replica } from './replica.js';
 
-export interface ReplicaSyncOptions {
-  replica: Replica;
+export interface ReplicaSyncOptions<S extends object = object> {
+  replica: Replica<S>;
   channel: MeshChannel;
   logger: ReplicationLogger;
   /** Wall-clock ms (defaults to the clock's). */
@@ -38,7 +38,7 @@ export interface ReplicaSyncOptions {
    * Checks the content of a remote record (the replication layer only knows the envelope);
    * returns why it is unacceptable, or undefined. Refused records are not applied nor acked.
    */
-  checkContent?: (record: GameRecord) => string | undefined;
+  checkContent?: (record: StoreRecord) => string | undefined;
 }
 
 const DEFAULTS = {
@@ -68,11 +68,11 @@ export type WriteOutcome =
  * Called whenever the local replica changed. `current` and `previous` are live records, or
  * undefined for a tombstone or absence; `applied` is the record that was applied.
  */
-export type ChangeHandler = (
+export type ChangeHandler<S extends object = object> = (
   key: string,
-  current: GameRecord | undefined,
-  previous: GameRecord | undefined,
-  applied: GameRecord,
+  current: StoreRecord<S> | undefined,
+  previous: StoreRecord<S> | undefined,
+  applied: StoreRecord<S>,
 ) => void;
 
 export interface CatchUpResult {
@@ -128,15 +128,15 @@ const ENVELOPE_BYTES = 1024;
 /** Upper bound of one serialised digest entry: 4-letter key, 64-char owner, two safe ints. */
 const DIGEST_ENTRY_BYTES = 128;
 
-export class ReplicaSync {
-  readonly replica: Replica;
+export class ReplicaSync<S extends object = object> {
+  readonly replica: Replica<S>;
   readonly #channel: MeshChannel;
   readonly #logger: ReplicationLogger;
   readonly #now: () => number;
   readonly #clock: Clock;
   readonly #opts: typeof DEFAULTS;
-  readonly #checkContent: ((record: GameRecord) => string | undefined) | undefined;
-  readonly #handlers: ChangeHandler[] = [];
+  readonly #checkContent: ((record: StoreRecord) => string | undefined) | undefined;
+  readonly #handlers: ChangeHandler<S>[] = [];
   readonly #writes = new Map<string, PendingWrite>();
   readonly #exchanges = new Map<string, Exchange>();
   #nextId = 0;
@@ -157,7 +157,7 @@ export class ReplicaSync {
     lastCatchUpAt: null as number | null,
   };
 
-  constructor(options: ReplicaSyncOptions) {
+  constructor(options: ReplicaSyncOptions<S>) {
     const opts = {
       antiEntropyMs: options.antiEntropyMs ?? DEFAULTS.antiEntropyMs,
       ackTimeoutMs: options.ackTimeoutMs ?? DEFAULTS.ackTimeoutMs,
@@ -200,12 +200,12 @@ export class ReplicaSync {
     for (const exchange of new Set(this.#exchanges.values())) this.#endExchange(exchange, false);
   }
 
-  onChange(handler: ChangeHandler): void {
+  onChange(handler: ChangeHandler<S>): void {
     this.#handlers.push(handler);
   }
 
   /** Applies a record locally and ships it to every live peer. Never rejects. */
-  write(record: GameRecord): Promise<WriteOutcome> {
+  write(record: StoreRecord<S>): Promise<WriteOutcome> {
     if (this.#stopped) return Promise.resolve(rejected('replication is stopped'));
     const invalid = checkRecord(record);
     if (invalid !== undefined) {
@@ -252,7 +252,7 @@ export class ReplicaSync {
    * Applies a record that came from elsewhere than a peer (the durable copy in the database),
    * checked like a peer's. Peers learn it by anti-entropy.
    */
-  absorb(record: GameRecord): 'applied' | 'duplicate' | 'stale' | 'refused' {
+  absorb(record: StoreRecord): 'applied' | 'duplicate' | 'stale' | 'refused' {
     if (this.#stopped) return 'refused';
     return this.#applyRemote(record, 'the database');
   }
@@ -385,10 +385,10 @@ export class ReplicaSync {
   }
 
   /** Sends records (split into messages under the size limit); `want` rides on the last. */
-  #sendRecords(peer: string, id: string, records: GameRecord[], want?: string[]): void {
+  #sendRecords(peer: string, id: string, records: StoreRecord[], want?: string[]): void {
     const base = serialisedBytes({ type: 'records', id, records: [], want, part: 1e6, parts: 1e6 });
     const budget = this.#opts.maxMessageBytes - base - 16;
-    const batches: GameRecord[][] = [[]];
+    const batches: StoreRecord[][] = [[]];
     let used = 0;
     for (const record of records) {
       const size = serialisedBytes(record) + 1;
@@ -400,7 +400,7 @@ export class ReplicaSync {
         batches.push([]);
         used = 0;
       }
-      (batches[batches.length - 1] as GameRecord[]).push(record);
+      (batches[batches.length - 1] as StoreRecord[]).push(record);
       used += size;
     }
     batches.forEach((batch, i) => {
@@ -443,7 +443,7 @@ export class ReplicaSync {
     if (result === 'refused') return;
     const ack: AckMessage = { type: 'ack', id: message.id, result };
     if (result === 'stale') {
-      const held = this.replica.getAny(record.key) as GameRecord;
+      const held = this.replica.getAny(record.key) as StoreRecord<S>;
       ack.current = versionOf(held);
       this.#stats.staleIn++;
       this.#logger.info(
@@ -467,7 +467,7 @@ export class ReplicaSync {
       this.#finishWrite(message.id, { kind: 'acked', acked: [from] });
       return;
     }
-    const current = message.current ?? versionOf(this.replica.getAny(pending.key) as GameRecord);
+    const current = message.current ?? versionOf(this.replica.getAny(pending.key) as StoreRecord<S>);
     // Our own later write in the same epoch got there first: the peer holds what follows this one.
     if (current.owner === this.#channel.selfId && current.epoch === pending.epoch && this.#channel.peers().some((p) => p.id === from)) {
       this.#finishWrite(message.id, { kind: 'acked', acked: [from] });
@@ -495,7 +495,7 @@ export class ReplicaSync {
     this.#stats.recordsIn += message.records.length;
     for (const record of message.records) this.#applyRemote(record, from);
     if (message.want !== undefined && message.want.length > 0) {
-      const wanted: GameRecord[] = [];
+      const wanted: StoreRecord[] = [];
       for (const key of message.want) {
         const record = this.replica.getAny(key);
         if (record !== undefined) wanted.push(record);
@@ -514,13 +514,15 @@ export class ReplicaSync {
 
   // ── helpers ────────────────────────────────────────────────────────────────────────────
 
-  #applyRemote(record: GameRecord, from: string): 'applied' | 'duplicate' | 'stale' | 'refused' {
-    const problem = record.state === null ? undefined : this.#checkContent?.(record);
+  #applyRemote(received: StoreRecord, from: string): 'applied' | 'duplicate' | 'stale' | 'refused' {
+    const problem = received.state === null ? undefined : this.#checkContent?.(received);
     if (problem !== undefined) {
       this.#stats.rejectedIn++;
-      this.#logger.warn({ peer: from, key: record.key, problem }, `record of ${record.key} from ${from} refused: ${problem}`);
+      this.#logger.warn({ peer: from, key: received.key, problem }, `record of ${received.key} from ${from} refused: ${problem}`);
       return 'refused';
     }
+    // Checked (checkContent is the owner's word for what a state of this store looks like).
+    const record = received as StoreRecord<S>;
     const previous = this.replica.getAny(record.key);
     const conflicts = this.replica.conflicts;
     const result = this.replica.apply(record);
@@ -534,7 +536,7 @@ export class ReplicaSync {
     return result;
   }
 
-  #emit(applied: GameRecord, previous: GameRecord | undefined): void {
+  #emit(applied: StoreRecord<S>, previous: StoreRecord<S> | undefined): void {
     const current = applied.state === null ? undefined : applied;
     const before = previous === undefined || previous.state === null ? undefined : previous;
     for (const handler of this.#handlers) {

@@ -12,7 +12,7 @@ import type { Clock } from '../clock.js';
 import type { NodeLease, Snapshot, SnapshotVersion, StoredSnapshot } from '../db/index.js';
 import type { GameState } from '../game/types.js';
 import type { Logger } from '../log.js';
-import type { GameRecord } from '../replication/record.js';
+import type { GameRecord } from './game-record.js';
 
 export interface SnapshotStore {
   save(snapshot: Snapshot): boolean;

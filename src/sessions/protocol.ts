@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { commandResultSchema, commandSchema } from './commands.js';
 import type { GameState } from '../game/types.js';
 import { recordSchema } from '../replication/protocol.js';
-import type { GameRecord } from '../replication/record.js';
+import type { GameRecord } from './game-record.js';
 
 export const SESSIONS_CHANNEL = 'sessions';
 

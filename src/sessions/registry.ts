@@ -10,7 +10,8 @@ import { GAME_SCHEMA, createGame, type GameState } from '../game/index.js';
 import { canRead, upgradeState } from '../game/upgrade.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { compareVersion, type GameRecord } from '../replication/record.js';
+import { compareVersion } from '../replication/record.js';
+import type { GameRecord } from './game-record.js';
 import type { Replica } from '../replication/replica.js';
 import type { ReplicaSync } from '../replication/sync.js';
 import { isMoving, refusal, type Command, type CommandResult } from './commands.js';
@@ -26,8 +27,8 @@ export interface SessionsDeps {
   address?: () => string;
   /** This node's release version (placement prefers the newest release). */
   version: string;
-  replica: Replica;
-  sync: ReplicaSync;
+  replica: Replica<GameState>;
+  sync: ReplicaSync<GameState>;
   channel: MeshChannel;
   results: { record(r: GameResult): boolean };
   snapshots: SnapshotStore;

@@ -7,10 +7,12 @@
 import type { Clock } from '../clock.js';
 import type { MeshChannel, NodeState } from '../cluster/types.js';
 import { checkGameState } from '../game/schema.js';
+import type { GameState } from '../game/types.js';
 import { canRead, checkStoredState, readableSchemas } from '../game/upgrade.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { compareVersion, type GameRecord } from '../replication/record.js';
+import { compareVersion } from '../replication/record.js';
+import type { GameRecord } from './game-record.js';
 import type { Replica } from '../replication/replica.js';
 import type { ReplicaSync } from '../replication/sync.js';
 import type { AdoptReason, GameSession } from './game-session.js';
@@ -22,8 +24,8 @@ export interface TransferDeps {
   nodeId: string;
   version: string;
   clock: Clock;
-  replica: Replica;
-  sync: ReplicaSync;
+  replica: Replica<GameState>;
+  sync: ReplicaSync<GameState>;
   channel: MeshChannel;
   requests: PeerRequests;
   ledger: Ledger;

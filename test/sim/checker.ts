@@ -11,7 +11,8 @@
 //     with its result recorded; a game page never answers "no such game" for such a game
 //     for longer than a short wait.
 
-import { compareVersion, type GameRecord, type Version } from '../../src/replication/record.js';
+import { compareVersion, type Version } from '../../src/replication/record.js';
+import type { GameRecord } from '../../src/sessions/game-record.js';
 import type { GameState } from '../../src/game/types.js';
 import type { SimClient } from './clients.js';
 import type { LogEntry, SimNode, WriteTrace } from './node.js';

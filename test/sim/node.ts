@@ -10,7 +10,8 @@ import type { NodeLeases, Results, Snapshots } from '../../src/db/index.js';
 import { checkGameState } from '../../src/game/schema.js';
 import { checkStoredState, readableSchemas } from '../../src/game/upgrade.js';
 import type { Metrics } from '../../src/metrics.js';
-import type { GameRecord } from '../../src/replication/record.js';
+import type { GameState } from '../../src/game/types.js';
+import type { GameRecord } from '../../src/sessions/game-record.js';
 import { Replica } from '../../src/replication/replica.js';
 import { ReplicaSync, type WriteOutcome } from '../../src/replication/sync.js';
 import { GameSessions } from '../../src/sessions/registry.js';
@@ -54,8 +55,8 @@ const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 export class SimNode {
   readonly proc: Proc;
   readonly mesh: SimMesh;
-  readonly replica = new Replica();
-  readonly sync: ReplicaSync;
+  readonly replica = new Replica<GameState>();
+  readonly sync: ReplicaSync<GameState>;
   readonly sessions: GameSessions;
   state: NodeState = 'starting';
   /** When it turned ready (DNS lists it only once its health check has passed after that). */

@@ -1,12 +1,12 @@
 // Shared fixtures for the replication tests: records, a capturing logger, a small cluster
 // over the in-memory mesh, and a condition wait with a deadline (no fixed sleeps).
 
-import type { GameRecord } from '../../../src/replication/record.js';
+import type { StoreRecord as GameRecord } from '../../../src/replication/record.js';
 import type { GameState } from '../../../src/game/types.js';
 import type { ReplicationLogger } from '../../../src/replication/protocol.js';
 import { Replica } from '../../../src/replication/replica.js';
 import { ReplicaSync, type ReplicaSyncOptions } from '../../../src/replication/sync.js';
-import { MemoryNetwork, type MemoryNetworkOptions } from '../../../src/replication/memory-network.js';
+import { MemoryNetwork, type MemoryNetworkOptions } from '../../support/memory-network.js';
 
 export function record(
   key: string,

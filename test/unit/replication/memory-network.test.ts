@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryNetwork } from '../../../src/replication/memory-network.js';
+import { MemoryNetwork } from '../../support/memory-network.js';
 
 function trace(seed: number): string[] {
   const net = new MemoryNetwork({ seed, drop: 0.2, duplicate: 0.3, reorder: 3, autoDeliver: false });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Replica, compareRecords, type DigestEntry } from '../../../src/replication/replica.js';
-import { compareVersion, type GameRecord } from '../../../src/replication/record.js';
+import { compareVersion, type StoreRecord as GameRecord } from '../../../src/replication/record.js';
 import { contents, record } from './helpers.js';
 
 describe('Replica', () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { MemoryNetwork } from '../../../src/replication/memory-network.js';
-import { compareVersion, type GameRecord } from '../../../src/replication/record.js';
+import { MemoryNetwork } from '../../support/memory-network.js';
+import { compareVersion, type StoreRecord as GameRecord } from '../../../src/replication/record.js';
 import type { WriteOutcome } from '../../../src/replication/sync.js';
 import { addNode, cluster, contents, record, type TestNode } from './helpers.js';
 

@@ -6,9 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeState } from '../../../src/cluster/types.js';
 import { fileURLToPath } from 'node:url';
 import { NodeLeases, Snapshots, migrate, openDatabase } from '../../../src/db/index.js';
+import type { GameState } from '../../../src/game/types.js';
 import { readableSchemas } from '../../../src/game/upgrade.js';
 import { createMetrics } from '../../../src/metrics.js';
-import { MemoryNetwork } from '../../../src/replication/memory-network.js';
+import { MemoryNetwork } from '../../support/memory-network.js';
 import { Replica } from '../../../src/replication/replica.js';
 import { ReplicaSync } from '../../../src/replication/sync.js';
 import { GameSessions } from '../../../src/sessions/registry.js';
@@ -26,8 +27,8 @@ function sharedDb() {
 interface TestNode {
   id: string;
   state: NodeState;
-  replica: Replica;
-  sync: ReplicaSync;
+  replica: Replica<GameState>;
+  sync: ReplicaSync<GameState>;
   sessions: GameSessions;
   results: unknown[];
 }
@@ -42,8 +43,8 @@ function cluster(ids: string[], store = sharedDb()) {
   nets.push(repl, sess);
   const made = ids.map((id) => {
     const member = { schemas: readableSchemas(), state: 'ready' as NodeState };
-    const replica = new Replica();
-    const sync = new ReplicaSync({ replica, channel: repl.join(id, member), logger, now: Date.now, ackTimeoutMs: 300 });
+    const replica = new Replica<GameState>();
+    const sync = new ReplicaSync<GameState>({ replica, channel: repl.join(id, member), logger, now: Date.now, ackTimeoutMs: 300 });
     const node: TestNode = { id, state: 'ready', replica, sync, sessions: null as never, results: [] };
     node.sessions = new GameSessions({
       nodeId: id,

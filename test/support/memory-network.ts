@@ -1,5 +1,5 @@
-// An in-memory MeshChannel for tests and single-process tools: several node ids share one
-// MemoryNetwork that can drop, duplicate and reorder messages (deterministically, from a
+// An in-memory MeshChannel for unit tests: several node ids share one MemoryNetwork that can
+// drop, duplicate and reorder messages (deterministically, from a
 // seed) and cut or heal links, firing onPeerDown / onPeerUp like the real mesh.
 
 import type {
@@ -8,7 +8,7 @@ import type {
   MeshChannel,
   MessageHandler,
   NodeState,
-} from '../cluster/types.js';
+} from '../../src/cluster/types.js';
 
 export interface MemoryNetworkOptions {
   /** Seed of the generator that decides drops, duplicates and delays. */
