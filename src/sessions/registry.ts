@@ -38,8 +38,8 @@ export interface SessionsDeps {
   replica: Replica;
   sync: ReplicaSync;
   channel: MeshChannel;
-  results: { record(r: GameResult): boolean };
-  snapshots: { save(s: Snapshot): boolean; all(): StoredSnapshot[]; remove(code: string, gameId: string): boolean };
+  results: { record(r: GameResult): Promise<boolean> };
+  snapshots: { save(s: Snapshot): Promise<boolean>; all(): Promise<StoredSnapshot[]>; remove(code: string, gameId: string): Promise<boolean> };
   logger: Logger;
   metrics: Metrics;
   now(): number;
@@ -269,7 +269,7 @@ export class GameSessions {
     }
     // A result goes into SQLite only once the final state is held by another node (or there
     // is none): a fenced former owner must never record a game its successor is still playing.
-    if (outcome.kind === 'acked' && state.status === 'finished' && prev.state?.status !== 'finished') this.recordResult(state);
+    if (outcome.kind === 'acked' && state.status === 'finished' && prev.state?.status !== 'finished') void this.recordResult(state);
     if (outcome.kind === 'timed-out') return 'unconfirmed';
     if (game.record === record) game.confirmed = true;
     return 'ok';
@@ -279,7 +279,7 @@ export class GameSessions {
   private afterWrite(game: OwnedGame): void {
     const state = game.record.state;
     if (!state) return;
-    this.snapshot(game.record);
+    void this.snapshot(game.record);
     if (state.status === 'playing' && state.deadline !== null) {
       game.arm(state.deadline, this.d.now(), () => void this.tick(game));
     } else if (state.status === 'finished') {
@@ -319,9 +319,9 @@ export class GameSessions {
     this.d.logger.debug({ game: key, round: state.round, epoch, outcome, applied }, `round ${state.round} of ${key} resolved (epoch ${epoch})`);
   }
 
-  private recordResult(state: GameState): void {
+  private async recordResult(state: GameState): Promise<void> {
     try {
-      const recorded = this.d.results.record({
+      const recorded = await this.d.results.record({
         gameId: state.id,
         code: state.code,
         finishedAt: state.finishedAt ?? this.d.now(),
@@ -338,10 +338,10 @@ export class GameSessions {
     }
   }
 
-  private snapshot(record: GameRecord): void {
+  private async snapshot(record: GameRecord): Promise<void> {
     if (!record.state) return;
     try {
-      this.d.snapshots.save({ code: record.key, gameId: record.state.id, owner: record.owner, epoch: record.epoch, seq: record.seq, schema: record.schema, state: record.state });
+      await this.d.snapshots.save({ code: record.key, gameId: record.state.id, owner: record.owner, epoch: record.epoch, seq: record.seq, schema: record.schema, state: record.state });
     } catch (err) {
       this.d.logger.error({ err, game: record.key }, `could not snapshot ${record.key}`);
     }
@@ -355,9 +355,9 @@ export class GameSessions {
       if (why === 'abandoned' && state.status !== 'open') return;
       // Still the owner after the retention period: record the result if its final write
       // was never confirmed at the time (idempotent otherwise).
-      if (state.status === 'finished') this.recordResult(state);
+      if (state.status === 'finished') await this.recordResult(state);
       try {
-        this.d.snapshots.remove(game.key, state.id);
+        await this.d.snapshots.remove(game.key, state.id);
       } catch (err) {
         this.d.logger.warn({ err, game: game.key }, 'could not remove a snapshot');
       }
@@ -471,7 +471,7 @@ export class GameSessions {
     );
     this.afterWrite(game);
     // The former owner may have stopped between finishing the game and recording it (recording is idempotent).
-    if (state.status === 'finished') this.recordResult(state);
+    if (state.status === 'finished') void this.recordResult(state);
     // A round that fell due while nobody owned the game resolves now.
     if (state.status === 'playing') void this.tick(game);
     return record;
@@ -551,7 +551,7 @@ export class GameSessions {
     let resumed = 0;
     let rows: StoredSnapshot[];
     try {
-      rows = this.d.snapshots.all();
+      rows = await this.d.snapshots.all();
     } catch (err) {
       this.d.logger.error({ err }, 'could not read snapshots');
       return 0;
@@ -624,7 +624,7 @@ export class GameSessions {
         this.d.logger.warn({ game: game.key, to: target, reason: reply?.type === 'handoff-result' ? reply.reason : 'no answer' }, `handoff of ${game.key} to ${target} failed`);
       }
       // Nobody took it: keep it in SQLite for the next node, and stop running it here.
-      this.snapshot(game.record);
+      await this.snapshot(game.record);
       this.release(game);
       this.d.logger.info({ game: game.key, round: game.record.state.round }, `game ${game.key} kept in its snapshot (no ready peer to hand it to)`);
       return false;

@@ -9,6 +9,7 @@ import expressWs from 'express-ws';
 import session from 'express-session';
 import helmet from 'helmet';
 import { csrfSync } from 'csrf-sync';
+import { outageClass } from '../db/errors.js';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { mountGameRoutes } from './game-routes.js';
@@ -102,6 +103,18 @@ export function createWebServer(deps: WebDeps): WebServer {
   // Operator endpoints come before sessions: health checks must be cheap and stateless.
   mountOpsRoutes(app, deps);
 
+  // Until the database answers and is migrated there is nothing to serve: say so, briefly.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    if (deps.cluster.state() !== 'starting') return next();
+    res.status(503).set('Retry-After', '2').render('pages/error', {
+      title: 'Starting',
+      heading: 'Starting up',
+      message: 'This server is still starting. Try again in a moment.',
+      user: null,
+      csrfToken: '',
+    });
+  });
+
   app.use(express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 }));
   app.use(
     session({
@@ -128,7 +141,7 @@ export function createWebServer(deps: WebDeps): WebServer {
     res.locals.flash = null;
     const userId = req.session?.userId;
     if (userId) {
-      const account = deps.accounts.findById(userId);
+      const account = await deps.accounts.findById(userId);
       if (account) res.locals.user = { id: account.id, username: account.username, isAdmin: account.isAdmin || config.adminUsers.includes(account.username.toLowerCase()) } satisfies WebUser;
       else delete req.session.userId;
     }
@@ -167,7 +180,20 @@ export function createWebServer(deps: WebDeps): WebServer {
       });
       return;
     }
-    const status = err.status ?? err.statusCode ?? 500;
+    // The database cannot be reached: a passing outage, not a bug (games go on from memory).
+    const unreachable = outageClass(err) !== null;
+    const status = unreachable ? 503 : (err.status ?? err.statusCode ?? 500);
+    if (unreachable) {
+      logger.warn({ err: err.message, path: req.path }, 'request failed: database unreachable');
+      res.status(503).set('Retry-After', '5').render('pages/error', {
+        title: 'Try again',
+        heading: 'Back in a moment',
+        message: 'We cannot reach our records right now. Running games go on; try this page again in a moment.',
+        user: res.locals.user ?? null,
+        csrfToken: '',
+      });
+      return;
+    }
     if (status >= 500) logger.error({ err, path: req.path }, 'request failed');
     res.status(status).render('pages/error', {
       title: 'Error',

@@ -17,16 +17,16 @@ const logger = pino({ level: 'silent' });
 
 class MemorySnapshots {
   rows = new Map<string, StoredSnapshot>();
-  save(s: Snapshot): boolean {
+  async save(s: Snapshot): Promise<boolean> {
     const held = this.rows.get(s.code);
     if (held && compareVersion(held, s) >= 0) return false;
     this.rows.set(s.code, { ...s, state: structuredClone(s.state), updatedAt: Date.now() });
     return true;
   }
-  all(): StoredSnapshot[] {
+  async all(): Promise<StoredSnapshot[]> {
     return [...this.rows.values()];
   }
-  remove(code: string, gameId: string): boolean {
+  async remove(code: string, gameId: string): Promise<boolean> {
     if (this.rows.get(code)?.gameId !== gameId) return false;
     return this.rows.delete(code);
   }
@@ -60,7 +60,7 @@ function cluster(ids: string[], snapshots = new MemorySnapshots()) {
       replica,
       sync,
       channel: sess.join(id, member),
-      results: { record: (r) => (node.results.push(r), true) },
+      results: { record: async (r) => (node.results.push(r), true) },
       snapshots,
       logger,
       metrics: createMetrics(id),
