@@ -191,6 +191,7 @@ class KyselyStorage implements Storage {
     let lastClass: OutageClass | null = null;
     for (let delay = 250; ; delay = Math.min(delay * 2, this.checkMs)) {
       opts.signal?.throwIfAborted();
+      if (this.closed) throw new Error('storage closed while waiting for the database');
       attempts++;
       try {
         const applied = await this.migrate();

@@ -2,7 +2,7 @@
 // `git archive` into a temp folder (cached there by commit) and compiled with this checkout's
 // TypeScript and node_modules. The previous schema's release is the parent of the commit that
 // introduced the current GAME_SCHEMA; the last SQL-migrator release is the parent of the
-// commit that removed migrations/001_init.sql.
+// commit that removed that migrator (the one creating schema_migrations).
 
 import { execFileSync, execSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
@@ -56,7 +56,7 @@ export function buildRelease(commit: string): { dir: string; main: string } {
 export function buildLastSqlMigratorRelease(): { commit: string; dir: string } | null {
   let removed: string;
   try {
-    removed = execFileSync('git', ['-C', ROOT, 'log', '-1', '--diff-filter=D', '--format=%H', '--', 'migrations/001_init.sql'], { encoding: 'utf8' }).trim();
+    removed = execFileSync('git', ['-C', ROOT, 'log', '-1', '-SCREATE TABLE IF NOT EXISTS schema_migrations', '--format=%H', '--', 'src/db/migrate.ts'], { encoding: 'utf8' }).trim();
     if (!removed) return null;
     const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', `${removed}~1`], { encoding: 'utf8' }).trim();
     return { commit, dir: buildRelease(commit).dir };

@@ -24,8 +24,11 @@ export interface PostgresServer {
   createDatabase(prefix?: string): Promise<string>;
   /** Starts the server again after stop({ keep: true }) (same port, same data). */
   restart(): void;
-  /** Stops the server; keep: true leaves its data for restart() (a database that goes away). */
-  stop(opts?: { keep?: boolean }): void;
+  /**
+   * Stops the server; keep: true leaves its data for restart() (a database that goes away).
+   * crash: true kills it without a clean shutdown (what a lost host looks like to clients).
+   */
+  stop(opts?: { keep?: boolean; crash?: boolean }): void;
   /** The server's own log, for failure messages. */
   log(): string;
 }
@@ -97,9 +100,9 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
     `-c listen_addresses=${host}`,
     `-c port=${port}`,
     `-c unix_socket_directories='${dir}'`,
+    // Faster on a shared test machine; a server process that dies still loses nothing committed
+    // (only a crash of the whole machine would).
     '-c fsync=off',
-    '-c synchronous_commit=off',
-    '-c full_page_writes=off',
     '-c max_connections=200',
     '-c shared_buffers=32MB',
   ].join(' ');
@@ -135,7 +138,7 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
     stop(o = {}) {
       if (running) {
         try {
-          run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+          run('pg_ctl', ['-D', data, '-m', o.crash || !o.keep ? 'immediate' : 'fast', '-w', 'stop']);
         } catch {
           /* already gone */
         }
