@@ -100,6 +100,18 @@ export function createWebServer(deps: WebDeps): WebServer {
   app.use('/static/vendor/hx-ws.min.js', (_req, res) => res.sendFile(join(HTMX_DIR, 'ext', 'hx-ws.min.js'), { maxAge: '1d' }));
   app.use('/static', express.static(PUBLIC_DIR, { maxAge: '1h', index: false }));
 
+  // What every page template needs, set before anything that can fail (a session store
+  // that cannot reach the database still gets a proper error page).
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    res.locals.version = config.version;
+    res.locals.nodeId = config.nodeId;
+    res.locals.title = '';
+    res.locals.user = null;
+    res.locals.flash = null;
+    res.locals.csrfToken = '';
+    next();
+  });
+
   // Operator endpoints come before sessions: health checks must be cheap and stateless.
   mountOpsRoutes(app, deps);
 
@@ -134,11 +146,6 @@ export function createWebServer(deps: WebDeps): WebServer {
   });
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
-    res.locals.version = config.version;
-    res.locals.nodeId = config.nodeId;
-    res.locals.title = '';
-    res.locals.user = null;
-    res.locals.flash = null;
     const userId = req.session?.userId;
     if (userId) {
       const account = await deps.accounts.findById(userId);

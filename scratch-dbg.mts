@@ -1,0 +1,17 @@
+import { startPostgres } from './test/support/postgres.ts';
+import { startNode, freePort, tempDir } from './test/support/node-process.ts';
+import { Player } from './test/support/player.ts';
+const pg = await startPostgres();
+const url = await pg.createDatabase('dbg');
+const port = await freePort();
+const mk = (h: string, id: string) => startNode({ host: h, port, nodeId: id, databasePath: tempDir() + '/x.db', env: { DATABASE_URL: url, LOG_LEVEL: 'debug' } });
+const a = mk('127.0.0.2', 'a'); const b = mk('127.0.0.3', 'b');
+await Promise.all([a.ready(30000), b.ready(30000)]);
+const p = new Player(a.url, 'ariadne');
+await p.signup();
+console.log('cookie', p.cookie);
+const r1 = await p.page('/lobby'); console.log('a lobby', r1.status);
+p.base = b.url;
+const r2 = await p.request('/lobby'); console.log('b lobby', r2.status, r2.headers.get('location'));
+console.log(b.raw.slice(-8).join('\n'));
+await a.kill(); await b.kill(); pg.stop();
