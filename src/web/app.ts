@@ -15,6 +15,7 @@ import { mountAuthRoutes } from './auth-routes.js';
 import { mountGameRoutes } from './game-routes.js';
 import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
 import { originAllowed } from './origin.js';
+import { saveSessionBeforeAnswering } from './session-saved.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -139,6 +140,7 @@ export function createWebServer(deps: WebDeps): WebServer {
       cookie: { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, maxAge: 30 * 24 * 3600 * 1000 },
     }),
   );
+  app.use(saveSessionBeforeAnswering(logger));
 
   const csrf = csrfSync({
     getTokenFromRequest: (req) => (req.body && typeof req.body._csrf === 'string' ? req.body._csrf : undefined),

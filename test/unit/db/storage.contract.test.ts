@@ -560,9 +560,10 @@ async function rawExec(storage: Storage, _target: StorageTarget, statement: stri
 async function startApp(store: DatabaseSessionStore): Promise<{ url: string; close: () => Promise<void> }> {
   const app = express();
   app.use(session({ store, secret: 'test-secret', resave: false, saveUninitialized: false, cookie: { maxAge: HOUR } }));
-  app.post('/login', (req, res) => {
+  app.post('/login', (req, res, next) => {
     (req.session as unknown as { accountId: string }).accountId = '7';
-    res.send('ok');
+    // express-session answers before an asynchronous store saved the session; save first.
+    req.session.save((err) => (err ? next(err) : res.send('ok')));
   });
   app.get('/me', (req, res) => {
     res.send((req.session as unknown as { accountId?: string }).accountId ?? 'anonymous');
