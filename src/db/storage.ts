@@ -44,6 +44,8 @@ export interface StorageOptions {
   busyTimeoutMs?: number;
   /** How often the database is checked while up, and the longest pause between retries while down. */
   checkMs?: number;
+  /** Longest wait in close() for queries in flight and for the pool to end (default 3 s). */
+  closeTimeoutMs?: number;
 }
 
 export interface Storage {
@@ -61,7 +63,11 @@ export interface Storage {
   open(opts?: { signal?: AbortSignal }): Promise<string[]>;
   health(): DatabaseHealth;
   onHealthChange(listener: (health: DatabaseHealth) => void): void;
-  /** Waits for queries in flight, then closes the file or the pool. */
+  /**
+   * Waits for queries in flight (a snapshot written during a drain), then closes the file or the
+   * pool; gives up waiting after `closeTimeoutMs`, so a database that stopped answering cannot
+   * hold the process past its shutdown budget.
+   */
   close(): Promise<void>;
 }
 
@@ -143,6 +149,7 @@ class KyselyStorage implements Storage {
   private readonly logger: DbLogger;
   private readonly now: () => number;
   private readonly checkMs: number;
+  private readonly closeTimeoutMs: number;
   private readonly migrationsDir: string;
   private state: DatabaseHealth;
   private readonly listeners: ((h: DatabaseHealth) => void)[] = [];
@@ -156,6 +163,7 @@ class KyselyStorage implements Storage {
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.checkMs = options.checkMs ?? 5000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 3000;
     this.migrationsDir = options.migrationsDir ?? MIGRATIONS_DIR;
     let inner: Dialect;
     let shown: string;
@@ -234,8 +242,18 @@ class KyselyStorage implements Storage {
     this.watching = false;
     if (this.watchTimer) clearTimeout(this.watchTimer);
     this.sessions.stop();
-    await this.dialect.settled();
-    await this.db.destroy();
+    const deadline = Date.now() + this.closeTimeoutMs;
+    const inTime = async (work: Promise<void>, what: string) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+      });
+      const done = await Promise.race([work.then(() => true), late]);
+      clearTimeout(timer);
+      if (!done) this.logger.warn({ active: this.dialect.active }, `database ${this.state.target}: gave up waiting for ${what} after ${this.closeTimeoutMs} ms`);
+    };
+    await inTime(this.dialect.settled(), 'queries in flight');
+    await inTime(this.db.destroy(), 'the connections to close');
   }
 
   private setState(state: DatabaseState, outage: OutageClass | null, err?: unknown): void {

@@ -29,6 +29,12 @@ export interface PostgresServer {
    * crash: true kills it without a clean shutdown (what a lost host looks like to clients).
    */
   stop(opts?: { keep?: boolean; crash?: boolean }): void;
+  /**
+   * Freezes (SIGSTOP) or thaws (SIGCONT) every process of the server: connections stay open but
+   * nothing answers, like a database behind a link that drops packets.
+   */
+  pause(): void;
+  resume(): void;
   /** The server's own log, for failure messages. */
   log(): string;
 }
@@ -136,6 +142,7 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
       if (!running) start();
     },
     stop(o = {}) {
+      signalAll('SIGCONT');
       if (running) {
         try {
           run('pg_ctl', ['-D', data, '-m', o.crash || !o.keep ? 'immediate' : 'fast', '-w', 'stop']);
@@ -149,8 +156,29 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
         rmSync(dir, { recursive: true, force: true });
       }
     },
+    pause: () => signalAll('SIGSTOP'),
+    resume: () => signalAll('SIGCONT'),
     log: () => safeRead(logFile),
   };
+  /** The postmaster (first line of postmaster.pid) and its children, found by parent pid. */
+  function signalAll(signal: NodeJS.Signals): void {
+    const postmaster = Number(safeRead(join(data, 'postmaster.pid')).split('\n')[0]);
+    if (!postmaster) return;
+    const pids = [postmaster];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = safeRead(join('/proc', entry, 'stat'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) pids.push(Number(entry));
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
   servers.add(server);
   return server;
 }

@@ -97,6 +97,25 @@ describe('storage health on PostgreSQL', () => {
     expect(logger.at('info').filter((m) => /answers again after \d+\.\d s$/.test(m))).toHaveLength(1);
   });
 
+  it('counts a database that stops answering as down, and does not let it hold close() past its limit', async () => {
+    const pg = await server();
+    const { s, logger } = storage(await pg.createDatabase(), { checkMs: 200, closeTimeoutMs: 1500 });
+    await s.open();
+    pg.pause();
+    try {
+      await waitFor(() => s.health().state === 'down', 10_000, 'the silent database to be seen down');
+      expect(s.health().outage).toBe('timeout');
+      // A write sent now never gets an answer; closing waits for it only so long.
+      void s.snapshots.remove('KEPS', 'g').catch(() => {});
+      const t0 = Date.now();
+      await s.close();
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(logger.at('warn').some((m) => /gave up waiting for/.test(m))).toBe(true);
+    } finally {
+      pg.resume();
+    }
+  });
+
   it('names a database that does not exist, and stops waiting when told to', async () => {
     const pg = await server();
     const { s, logger } = storage(pg.url('no_such_db'));
