@@ -190,10 +190,16 @@ export function createWebServer(deps: WebDeps): WebServer {
       return;
     }
     // The database cannot be reached: a passing outage, not a bug (games go on from memory).
+    // The outage itself is logged once by the storage layer, not once per request.
     const unreachable = outageClass(err) !== null;
+    if (res.headersSent) {
+      // Too late for a page (a store write that failed after the answer went out).
+      logger.debug({ err: err.message, path: req.path }, 'error after the response was sent');
+      return;
+    }
     const status = unreachable ? 503 : (err.status ?? err.statusCode ?? 500);
     if (unreachable) {
-      logger.warn({ err: err.message, path: req.path }, 'request failed: database unreachable');
+      logger.debug({ err: err.message, path: req.path }, 'request failed: database unreachable');
       res.status(503).set('Retry-After', '5').render('pages/error', {
         title: 'Try again',
         heading: 'Back in a moment',
