@@ -135,7 +135,6 @@ export class MinotaurNode {
       snapshots,
       logger,
       metrics: this.metrics,
-      now: Date.now,
       random: {
         code: () => Array.from({ length: 4 }, () => LETTERS[randomInt(26)]).join(''),
         seed: () => randomInt(2 ** 31),

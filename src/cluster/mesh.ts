@@ -4,6 +4,7 @@
 
 import { WebSocket } from 'ws';
 import { createNonce, createProof, verifyProof, type Role } from './auth.js';
+import { FailureDetector, type Verdict } from './failure-detector.js';
 import {
   CloseCode,
   MAX_CHANNEL_NAME,
@@ -113,13 +114,6 @@ interface Peer {
   member: Member;
   /** The link messages are sent on; undefined while in the reconnect grace. */
   link?: Link;
-  /** Silence is counted from max(lastSeen, graceFrom); moved forward after our own stalls. */
-  graceFrom: number;
-  graceTimer?: NodeJS.Timeout;
-  /** Latest heartbeat time (peer's clock) we received: echoed back as `ack`. */
-  theirT?: number;
-  /** Latest of our heartbeat times the peer echoed: it heard us at or after this. */
-  ackedAt: number;
 }
 
 interface Target {
@@ -167,12 +161,8 @@ export class Mesh {
   private readonly waiters = new Set<() => void>();
   private nextLinkId = 1;
   private tickTimer: NodeJS.Timeout | undefined;
-  private lastTickAt: number;
   private stopped = false;
-  private stallEndedAt: number | undefined;
-  /** Set on a stall, cleared (with a log line) once every peer completed a round trip since. */
-  private fenced = false;
-  private stallMs = 0;
+  private readonly detector: FailureDetector;
   private readonly counters: Omit<MeshStats, 'peers' | 'links'> = {
     messagesIn: 0,
     messagesOut: 0,
@@ -222,7 +212,7 @@ export class Mesh {
     this.path = path;
     this.state = initialState;
     this.now = now;
-    this.lastTickAt = now();
+    this.detector = new FailureDetector({ heartbeatMs, downAfterMs, reconnectGraceMs: this.reconnectGraceMs });
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────
@@ -230,7 +220,7 @@ export class Mesh {
   /** Starts the heartbeat; links can be accepted or dialled before or after. */
   start(): void {
     if (this.stopped || this.tickTimer) return;
-    this.lastTickAt = this.now();
+    this.detector.start(this.now());
     this.scheduleTick();
   }
 
@@ -241,8 +231,8 @@ export class Mesh {
     this.state = 'stopped';
     if (this.tickTimer) clearTimeout(this.tickTimer);
     this.tickTimer = undefined;
+    this.detector.stop();
     for (const target of this.targets.values()) this.clearRetry(target);
-    for (const peer of this.peers.values()) this.clearGrace(peer);
     const closing: Promise<void>[] = [];
     for (const link of this.links) {
       if (link.phase === 'up') this.sendMessage(link, { type: 'bye', reason: 'node stopping' });
@@ -404,12 +394,12 @@ export class Mesh {
 
   /** When our last detected event-loop stall ended (local ms), if any. */
   get lastStallAt(): number | undefined {
-    return this.stallEndedAt;
+    return this.detector.lastStallAt;
   }
 
   /** How long that stall lasted (ms). */
   get lastStallMs(): number {
-    return this.stallMs;
+    return this.detector.lastStallMs;
   }
 
   /**
@@ -417,8 +407,7 @@ export class Mesh {
    * a round trip, so heartbeats queued while we were stalled do not count.
    */
   heardFromPeersSince(t: number): boolean {
-    for (const peer of this.peers.values()) if (peer.ackedAt < t) return false;
-    return true;
+    return this.detector.heardFromPeersSince(t);
   }
 
   /**
@@ -427,15 +416,7 @@ export class Mesh {
    * their clocks (no round resolution, no adoption) while this is true.
    */
   isSuspect(): boolean {
-    // A stall not yet detected: after a pause (SIGSTOP, a long GC) other overdue timers, such
-    // as a game's round deadline, can run before our heartbeat tick records the stall.
-    if (this.tickTimer !== undefined && this.now() - this.lastTickAt >= this.stallThresholdMs()) return true;
-    return this.stallEndedAt !== undefined && !this.heardFromPeersSince(this.stallEndedAt);
-  }
-
-  /** A gap between heartbeat ticks this long means peers may have declared us down. */
-  private stallThresholdMs(): number {
-    return Math.max(2 * this.heartbeatMs, this.downAfterMs - this.heartbeatMs);
+    return this.detector.isSuspect(this.now());
   }
 
   // ── heartbeat and failure detection ────────────────────────────────────────
@@ -449,46 +430,38 @@ export class Mesh {
     this.tickTimer = undefined;
     if (this.stopped) return;
     const now = this.now();
-    const gap = now - this.lastTickAt;
-    this.lastTickAt = now;
-    // A late tick means we could not read sockets either: silence measured across it is ours,
-    // not the peers'. Give every peer a fresh downAfterMs instead of declaring it down.
-    const late = gap > 2 * this.heartbeatMs;
-    // Late enough that a peer's failure detector may have fired on us: fence.
-    const stalled = gap >= this.stallThresholdMs();
-    if (stalled) {
-      this.stallEndedAt = now;
-      this.stallMs = gap;
-      this.fenced = true;
-      this.counters.stalls++;
-      this.logger.warn(
-        { stallMs: gap },
-        `event loop stalled for ${gap} ms; holding peer verdicts until fresh heartbeats arrive`,
-      );
-    }
-    for (const peer of [...this.peers.values()]) {
-      if (late) {
-        peer.graceFrom = now;
-        continue;
-      }
-      const silence = now - Math.max(peer.member.lastSeen, peer.graceFrom);
-      if (silence > this.downAfterMs) this.declareDown(peer, `silent for ${silence} ms`);
-    }
+    this.act(this.detector.tick(now));
     for (const peer of this.peers.values()) this.sendHeartbeat(peer, now);
     this.scheduleTick();
   };
 
+  /** Carries out the failure detector's verdicts. */
+  private act(verdicts: Verdict[]): void {
+    for (const verdict of verdicts) {
+      if (verdict.kind === 'stalled') {
+        this.counters.stalls++;
+        this.logger.warn(
+          { stallMs: verdict.ms },
+          `event loop stalled for ${verdict.ms} ms; holding peer verdicts until fresh heartbeats arrive`,
+        );
+      } else if (verdict.kind === 'trusted') {
+        this.logger.info({ peers: this.peers.size }, 'heard from every peer since the stall; no longer suspect');
+      } else {
+        const peer = this.peers.get(verdict.peer);
+        if (peer) this.declareDown(peer, verdict.reason);
+      }
+    }
+  }
+
   private sendHeartbeat(peer: Peer, now: number): void {
     if (!peer.link) return;
-    const ack = peer.theirT === undefined ? {} : { ack: peer.theirT };
-    this.sendMessage(peer.link, { type: 'hb', state: this.state, t: now, ...ack });
+    this.sendMessage(peer.link, { type: 'hb', state: this.state, ...this.detector.beat(peer.member.id, now) });
   }
 
   private declareDown(peer: Peer, reason: string): void {
     const id = peer.member.id;
     if (this.peers.get(id) !== peer) return;
     this.peers.delete(id);
-    this.clearGrace(peer);
     if (peer.link) this.closeLink(peer.link, CloseCode.peerDown, 'declared down');
     peer.link = undefined;
     for (const target of [...this.targets.values()]) {
@@ -499,18 +472,7 @@ export class Mesh {
       `peer ${id} (${peer.member.address}) down: ${reason}`,
     );
     this.emit('down', peer.member);
-    this.checkFence();
-  }
-
-  private checkFence(): void {
-    if (!this.fenced || this.stallEndedAt === undefined || !this.heardFromPeersSince(this.stallEndedAt)) return;
-    this.fenced = false;
-    this.logger.info({ peers: this.peers.size }, 'heard from every peer since the stall; no longer suspect');
-  }
-
-  private clearGrace(peer: Peer): void {
-    if (peer.graceTimer) clearTimeout(peer.graceTimer);
-    peer.graceTimer = undefined;
+    this.act(this.detector.remove(id));
   }
 
   // ── links ──────────────────────────────────────────────────────────────────
@@ -713,10 +675,9 @@ export class Mesh {
     }
     if (existing) {
       if (!current) this.logger.info({ peer: peerId }, `link to ${peerId} restored`);
-      this.clearGrace(existing);
+      this.detector.linkUp(peerId, now);
       existing.link = link;
       existing.member.lastSeen = now;
-      existing.graceFrom = now;
       existing.member.address = hello.address;
       existing.member.version = hello.version;
       existing.member.protocol = hello.protocol;
@@ -737,10 +698,9 @@ export class Mesh {
         lastSeen: now,
       },
       link,
-      graceFrom: now,
-      ackedAt: Number.NEGATIVE_INFINITY,
     };
     this.peers.set(peerId, peer);
+    this.detector.linkUp(peerId, now);
     this.logger.info(
       { peer: peerId, address: hello.address, state: hello.state, version: hello.version },
       `peer ${peerId} (${hello.address}) up, ${link.direction === 'out' ? 'dialled' : 'connected to us'}`,
@@ -769,12 +729,11 @@ export class Mesh {
     if (!peer) return;
     const now = this.now();
     peer.member.lastSeen = now;
+    this.detector.heard(peer.member.id, now);
     switch (message.type) {
       case 'hb':
-        peer.theirT = message.t;
-        if (message.ack !== undefined && message.ack > peer.ackedAt) peer.ackedAt = message.ack;
         this.updateState(peer, message.state);
-        this.checkFence();
+        this.act(this.detector.heartbeat(peer.member.id, message.ack === undefined ? { t: message.t } : { t: message.t, ack: message.ack }));
         return;
       case 'state':
         this.updateState(peer, message.state);
@@ -829,11 +788,7 @@ export class Mesh {
       { peer: peerId, code, reason, ...(link.error ? { error: link.error } : {}) },
       `link to ${peerId} closed (${code}${reason ? ` ${reason}` : ''}${link.error ? `: ${link.error}` : ''}); reconnecting`,
     );
-    peer.graceTimer = setTimeout(() => {
-      peer.graceTimer = undefined;
-      if (!peer.link) this.declareDown(peer, `connection lost (closed ${code})`);
-    }, this.reconnectGraceMs);
-    peer.graceTimer.unref();
+    this.detector.linkLost(peer.member.id, this.now());
     const target = this.targets.get(peer.member.address);
     if (target) {
       target.attempt = 0;

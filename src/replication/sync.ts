@@ -2,6 +2,7 @@
 // acknowledges, and repairs whatever was lost by anti-entropy (digest exchange) on peer-up,
 // on demand (catchUp) and periodically. Owns the timers; the Replica stays pure.
 
+import { every, systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { Member, MeshChannel } from '../cluster/types.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -21,7 +22,10 @@ export interface ReplicaSyncOptions {
   replica: Replica;
   channel: MeshChannel;
   logger: ReplicationLogger;
-  now: () => number;
+  /** Wall-clock ms (defaults to the clock's). */
+  now?: () => number;
+  /** Time and timers (the simulator passes virtual ones). */
+  clock?: Clock;
   /** Period of the background digest exchange with every peer. */
   antiEntropyMs?: number;
   /** How long write() waits for a first acknowledgement. */
@@ -100,7 +104,7 @@ interface PendingWrite {
   sentTo: ReadonlySet<string>;
   /** Of those, the ones still live and silent. */
   waiting: Set<string>;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
   resolve: (outcome: WriteOutcome) => void;
 }
 
@@ -110,7 +114,7 @@ interface Exchange {
   parts: Set<string>;
   /** For each digest part, the indices of the records messages received so far. */
   received: Map<string, Set<number>>;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
   resolve: (answered: boolean) => void;
 }
 
@@ -124,6 +128,7 @@ export class ReplicaSync {
   readonly #channel: MeshChannel;
   readonly #logger: ReplicationLogger;
   readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #opts: typeof DEFAULTS;
   readonly #checkContent: ((record: GameRecord) => string | undefined) | undefined;
   readonly #handlers: ChangeHandler[] = [];
@@ -132,7 +137,7 @@ export class ReplicaSync {
   #nextId = 0;
   /** Distinguishes this process's message ids from those of an earlier run of the node. */
   readonly #incarnation: string;
-  #timer: NodeJS.Timeout | undefined;
+  #stopTimer: (() => void) | undefined;
   #stopped = false;
   readonly #stats = {
     opsIn: 0,
@@ -166,7 +171,8 @@ export class ReplicaSync {
     this.replica = options.replica;
     this.#channel = options.channel;
     this.#logger = options.logger;
-    this.#now = options.now;
+    this.#clock = options.clock ?? systemClock;
+    this.#now = options.now ?? (() => this.#clock.now());
     this.#checkContent = options.checkContent;
     this.#incarnation = Math.floor(this.#now()).toString(36);
     this.#channel.onMessage((from, body) => this.#receive(from, body));
@@ -176,16 +182,15 @@ export class ReplicaSync {
 
   /** Starts periodic anti-entropy and compaction. */
   start(): void {
-    if (this.#timer !== undefined || this.#stopped) return;
-    this.#timer = setInterval(() => this.#antiEntropyTick(), this.#opts.antiEntropyMs);
-    this.#timer.unref();
+    if (this.#stopTimer !== undefined || this.#stopped) return;
+    this.#stopTimer = every(this.#clock, this.#opts.antiEntropyMs, () => this.#antiEntropyTick());
   }
 
   /** Stops timers, resolves pending writes as timed out, and ignores further messages. */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopTimer?.();
+    this.#stopTimer = undefined;
     for (const id of [...this.#writes.keys()]) this.#finishWrite(id, timedOut());
     for (const exchange of new Set(this.#exchanges.values())) this.#endExchange(exchange, false);
   }
@@ -233,7 +238,7 @@ export class ReplicaSync {
     if (sent.length === 0) return Promise.resolve({ kind: 'acked', acked: [] });
 
     return new Promise<WriteOutcome>((resolve) => {
-      const timer = setTimeout(() => this.#ackTimeout(id), this.#opts.ackTimeoutMs);
+      const timer = this.#clock.setTimeout(() => this.#ackTimeout(id), this.#opts.ackTimeoutMs);
       this.#writes.set(id, { key: record.key, sentTo: new Set(sent), waiting: new Set(sent), timer, resolve });
     });
   }
@@ -339,7 +344,7 @@ export class ReplicaSync {
         peer,
         parts: new Set(messages.map((m) => m.id)),
         received: new Map(),
-        timer: setTimeout(() => this.#exchangeTimeout(exchange), timeoutMs),
+        timer: this.#clock.setTimeout(() => this.#exchangeTimeout(exchange), timeoutMs),
         resolve,
       };
       for (const id of exchange.parts) this.#exchanges.set(id, exchange);
@@ -361,7 +366,7 @@ export class ReplicaSync {
   #endExchange(exchange: Exchange, answered: boolean): void {
     for (const part of exchange.parts) this.#exchanges.delete(part);
     exchange.parts.clear();
-    clearTimeout(exchange.timer);
+    this.#clock.clearTimeout(exchange.timer);
     exchange.resolve(answered);
   }
 
@@ -524,7 +529,7 @@ export class ReplicaSync {
     const pending = this.#writes.get(id);
     if (pending === undefined) return;
     this.#writes.delete(id);
-    clearTimeout(pending.timer);
+    this.#clock.clearTimeout(pending.timer);
     pending.resolve(outcome);
   }
 

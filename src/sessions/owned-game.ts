@@ -2,6 +2,7 @@
 // clock ticks one at a time, and the timer of its round deadline. It stops for good when
 // the game is handed off, fenced by a newer owner, or dropped.
 
+import type { Clock, TimerHandle } from '../clock.js';
 import type { GameRecord } from '../replication/record.js';
 
 export type OwnedStatus = 'running' | 'handing-off' | 'stopped';
@@ -11,9 +12,12 @@ export class OwnedGame {
   /** True once the latest write reached a peer (or there was no peer to reach). */
   confirmed = false;
   private queue: Promise<unknown> = Promise.resolve();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | undefined;
 
-  constructor(public record: GameRecord) {}
+  constructor(
+    public record: GameRecord,
+    private readonly clock: Clock,
+  ) {}
 
   get key(): string {
     return this.record.key;
@@ -31,18 +35,17 @@ export class OwnedGame {
   }
 
   /** Arms the round clock; replaces any earlier timer. */
-  arm(atMs: number, nowMs: number, onDue: () => void): void {
+  arm(atMs: number, onDue: () => void): void {
     this.disarm();
     if (this.status !== 'running') return;
-    const delay = Math.max(0, Math.min(atMs - nowMs, 2 ** 31 - 1));
-    this.timer = setTimeout(function roundDue() {
+    this.timer = this.clock.setTimeout(function roundDue() {
       onDue();
-    }, delay);
+    }, atMs - this.clock.now());
   }
 
   disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   stop(): void {

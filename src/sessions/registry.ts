@@ -3,6 +3,7 @@
 // (handoff on drain, takeover after a crash, cold start from snapshots), and fencing when a
 // newer owner appears. Rules come from game/, storage from replication/, peers from cluster/.
 
+import { every, sleep, systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { MeshChannel, NodeState } from '../cluster/types.js';
 import type { GameResult } from '../db/results.js';
 import type { Snapshot, StoredSnapshot } from '../db/snapshots.js';
@@ -42,7 +43,8 @@ export interface SessionsDeps {
   snapshots: { save(s: Snapshot): Promise<boolean>; all(): Promise<StoredSnapshot[]>; remove(code: string, gameId: string): Promise<boolean> };
   logger: Logger;
   metrics: Metrics;
-  now(): number;
+  /** Time and timers (the simulator passes virtual ones). */
+  clock?: Clock;
   random: { code(): string; seed(): number; id(): string };
   roundMs: number;
   selfState(): NodeState;
@@ -62,9 +64,7 @@ export interface SessionsDeps {
 
 export type CreateResult = { ok: true; code: string } | { ok: false; message: string };
 
-type Pending = { peer: string; resolve: (msg: SessionsMessage | null) => void; timer: NodeJS.Timeout };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Pending = { peer: string; resolve: (msg: SessionsMessage | null) => void; timer: TimerHandle };
 
 /** The game in a record, lifted to the current schema; undefined for tombstones and schemas this release cannot read. */
 function readState(rec: GameRecord): GameState | undefined {
@@ -78,14 +78,17 @@ export class GameSessions {
   private readonly pending = new Map<string, Pending>();
   /** When this node first noticed each missing owner. */
   private readonly missingSince = new Map<string, number>();
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private stopSweep: (() => void) | null = null;
   private sweeping = false;
   private readonly warnedUnreadable = new Set<string>();
   private nextId = 0;
-  private readonly d: Required<SessionsDeps>;
+  private readonly d: Required<SessionsDeps> & { now(): number };
 
   constructor(deps: SessionsDeps) {
+    const clock = deps.clock ?? systemClock;
     this.d = {
+      clock,
+      now: () => clock.now(),
       finishedRetentionMs: 5 * 60_000,
       openGameTtlMs: 60 * 60_000,
       forwardTimeoutMs: 4000,
@@ -99,7 +102,7 @@ export class GameSessions {
       // Requests to a peer that is gone will never be answered: give up on them now.
       for (const [id, p] of this.pending) {
         if (p.peer !== m.id) continue;
-        clearTimeout(p.timer);
+        this.d.clock.clearTimeout(p.timer);
         this.pending.delete(id);
         p.resolve(null);
       }
@@ -150,18 +153,17 @@ export class GameSessions {
 
   /** Starts the periodic orphan sweep (takeover safety net). */
   start(): void {
-    if (this.sweepTimer) return;
-    this.sweepTimer = setInterval(() => this.sweep(), 1000);
-    this.sweepTimer.unref();
+    if (this.stopSweep) return;
+    this.stopSweep = every(this.d.clock, 1000, () => this.sweep());
   }
 
   stop(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.sweepTimer = null;
+    this.stopSweep?.();
+    this.stopSweep = null;
     for (const o of this.owned.values()) o.stop();
     this.owned.clear();
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
+      this.d.clock.clearTimeout(p.timer);
       this.pending.delete(id);
     }
   }
@@ -186,7 +188,7 @@ export class GameSessions {
       if (this.d.now() >= deadline) {
         return refusal('unavailable', 'The game is moving to another server. Your action is kept and will be sent again.', true);
       }
-      await sleep(Math.min(50 * (attempt + 1), 400));
+      await sleep(this.d.clock, Math.min(50 * (attempt + 1), 400));
     }
   }
 
@@ -281,11 +283,11 @@ export class GameSessions {
     if (!state) return;
     void this.snapshot(game.record);
     if (state.status === 'playing' && state.deadline !== null) {
-      game.arm(state.deadline, this.d.now(), () => void this.tick(game));
+      game.arm(state.deadline, () => void this.tick(game));
     } else if (state.status === 'finished') {
-      game.arm(this.d.now() + this.d.finishedRetentionMs, this.d.now(), () => void this.drop(game, 'finished'));
+      game.arm(this.d.now() + this.d.finishedRetentionMs, () => void this.drop(game, 'finished'));
     } else if (state.status === 'open') {
-      game.arm(state.createdAt + this.d.openGameTtlMs, this.d.now(), () => void this.drop(game, 'abandoned'));
+      game.arm(state.createdAt + this.d.openGameTtlMs, () => void this.drop(game, 'abandoned'));
     }
   }
 
@@ -295,12 +297,12 @@ export class GameSessions {
       const state = game.record.state;
       const now = this.d.now();
       if (!isRoundDue(state, now)) {
-        if (state.deadline !== null) game.arm(state.deadline, now, () => void this.tick(game));
+        if (state.deadline !== null) game.arm(state.deadline, () => void this.tick(game));
         return;
       }
       if (!this.d.clockHealthy()) {
         // We may have been paused: hold the clock until peers confirm we still own the game.
-        game.arm(now + 100, now, () => void this.tick(game));
+        game.arm(now + 100, () => void this.tick(game));
         return;
       }
       this.d.metrics.rounds.inc();
@@ -390,7 +392,7 @@ export class GameSessions {
       // A new game's first epoch is its creation second, so it outranks any tombstone of an
       // earlier game with the same code that some replica may still hold.
       const record: GameRecord = { key: code, owner: this.d.nodeId, epoch: Math.floor(now / 1000), seq: 0, schema: GAME_SCHEMA, state, at: now };
-      const game = new OwnedGame(record);
+      const game = new OwnedGame(record, this.d.clock);
       this.owned.set(code, game);
       const outcome = await this.d.sync.write(record);
       const held = this.d.replica.get(code);
@@ -455,7 +457,7 @@ export class GameSessions {
       state = { ...state, deadline: now + state.roundMs };
     }
     const record: GameRecord = { key, owner: this.d.nodeId, epoch: base.epoch + 1, seq: 0, schema: GAME_SCHEMA, state, at: now };
-    const game = new OwnedGame(record);
+    const game = new OwnedGame(record, this.d.clock);
     this.owned.set(key, game);
     const outcome = await this.d.sync.write(record);
     if (outcome.kind === 'fenced' || outcome.kind === 'rejected') {
@@ -639,13 +641,13 @@ export class GameSessions {
 
   private request(peer: string, msg: SessionsMessage, timeoutMs = this.d.forwardTimeoutMs): Promise<SessionsMessage | null> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.d.clock.setTimeout(() => {
         this.pending.delete(msg.id);
         resolve(null);
       }, timeoutMs);
       this.pending.set(msg.id, { peer, resolve, timer });
       if (!this.d.channel.send(peer, msg)) {
-        clearTimeout(timer);
+        this.d.clock.clearTimeout(timer);
         this.pending.delete(msg.id);
         resolve(null);
       }
@@ -671,7 +673,7 @@ export class GameSessions {
       case 'handoff-result': {
         const p = this.pending.get(msg.id);
         if (!p) return; // late answer to a request that timed out
-        clearTimeout(p.timer);
+        this.d.clock.clearTimeout(p.timer);
         this.pending.delete(msg.id);
         p.resolve(msg);
         return;

@@ -64,7 +64,6 @@ function cluster(ids: string[], snapshots = new MemorySnapshots()) {
       snapshots,
       logger,
       metrics: createMetrics(id),
-      now: Date.now,
       random: { code: () => ['KEPS', 'ABCD', 'QWER', 'ZXCV', 'MNOP'][codes++ % 5]!, seed: () => 7, id: () => `game-${codes}` },
       roundMs: 60_000,
       selfState: () => node.state,
