@@ -61,7 +61,7 @@ describe('a node on PostgreSQL', () => {
     const refused = n.lines.filter((l) => /unreachable: connection refused/.test(l.msg));
     expect(refused).toHaveLength(1);
     expect(refused[0]!.level).toBe('warn');
-    expect(n.hasLog((l) => /^database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\S+ reachable after \d+ attempts/.test(l.msg))).toBe(true);
+    expect(n.hasLog((l) => /^database postgres:\/\/minotaur:\*\*\*@127\.0\.0\.1:\d+\/\S+ reachable after \d+ attempts/.test(l.msg))).toBe(true);
     expect(n.hasLog((l) => l.msg === 'migration 001_init applied')).toBe(true);
     // The admin page shows the same.
     const html = await (await fetch(`${n.url}/admin/cluster/members`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).text();

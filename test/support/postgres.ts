@@ -1,6 +1,8 @@
 // A private PostgreSQL server for tests: Debian's postgresql binaries (initdb, pg_ctl) run as
 // the `postgres` user when the tests run as root, a cluster in a temp folder, listening on
 // 127.0.0.1 only, on a free port, with a password. Stopped and removed by stop(), and on exit.
+// Databases made by createDatabase() belong to an ordinary role (`minotaur`), as in production,
+// not to the superuser.
 //
 // The cluster's default collation is ICU en-US, not C, so tests notice any comparison that
 // depends on the server's collation (node ids must compare byte-wise, as in JavaScript).
@@ -20,7 +22,7 @@ export interface PostgresServer {
   password: string;
   /** URL of a database on this server (default: the `postgres` maintenance database). */
   url(database?: string): string;
-  /** Creates an empty database with a fresh name and returns its URL. */
+  /** Creates an empty database with a fresh name, owned by the role `minotaur`, and returns its URL (as that role). */
   createDatabase(prefix?: string): Promise<string>;
   /** Starts the server again after stop({ keep: true }) (same port, same data). */
   restart(): void;
@@ -118,6 +120,13 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
     running = true;
   };
   start();
+  const admin = new pg.Client({ connectionString: `postgres://postgres:${password}@${host}:${port}/postgres` });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE minotaur LOGIN PASSWORD '${password}'`);
+  } finally {
+    await admin.end();
+  }
 
   const url = (database = 'postgres') => `postgres://postgres:${password}@${host}:${port}/${database}`;
   let n = 0;
@@ -132,11 +141,11 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
       const client = new pg.Client({ connectionString: url() });
       await client.connect();
       try {
-        await client.query(`CREATE DATABASE "${name}"`);
+        await client.query(`CREATE DATABASE "${name}" OWNER minotaur`);
       } finally {
         await client.end();
       }
-      return url(name);
+      return `postgres://minotaur:${password}@${host}:${port}/${name}`;
     },
     restart() {
       if (!running) start();
