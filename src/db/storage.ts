@@ -157,6 +157,9 @@ class KyselyStorage implements Storage {
   private watching = false;
   private checking = false;
   private closed = false;
+  /** While watching: when the database was first seen down, and the next pause before asking again. */
+  private downSince = 0;
+  private retryMs = 250;
 
   constructor(target: StorageTarget, options: StorageOptions) {
     this.engine = target.engine;
@@ -248,7 +251,14 @@ class KyselyStorage implements Storage {
       const late = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
       });
-      const done = await Promise.race([work.then(() => true), late]);
+      const finished = work.then(
+        () => true,
+        (err: unknown) => {
+          this.logger.debug({ err }, `database ${this.state.target}: error while waiting for ${what}`);
+          return true;
+        },
+      );
+      const done = await Promise.race([finished, late]);
       clearTimeout(timer);
       if (!done) this.logger.warn({ active: this.dialect.active }, `database ${this.state.target}: gave up waiting for ${what} after ${this.closeTimeoutMs} ms`);
     };
@@ -285,9 +295,6 @@ class KyselyStorage implements Storage {
   private checkSoon(): void {
     if (this.watching && !this.checking) this.schedule(0);
   }
-
-  private downSince = 0;
-  private retryMs = 250;
 
   private async check(): Promise<void> {
     if (this.checking || !this.watching) return;
