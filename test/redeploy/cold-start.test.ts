@@ -70,7 +70,7 @@ async function expectResumed(r: Rig, before: Map<string, SnapRow>, restartedAt: 
     const snap = before.get(code)!;
     expect(snap, `snapshot of ${code}`).toBeDefined();
     const adopted = logLines(r.all, new RegExp(`^game ${code} adopted from node ${snap.owner} \\(epoch ${snap.epoch + 1}, round ${snap.state.round}\\) \\[cold-start\\]$`));
-    expect(adopted.map((a) => `${a.node}: ${a.line.msg}`), `${code} resumed once\n${r.tail(15, /adopted|adoption|snapshot|stopped running|resum|finished/)}`).toHaveLength(1);
+    expect(adopted.map((a) => `${a.node}: ${a.line.msg}`), `${code} resumed once (its snapshot: epoch ${snap.epoch}, round ${snap.state.round}, ${snap.state.status})\n${r.tail(15, /adopted|adoption|snapshot|stopped running|resum|finished/)}`).toHaveLength(1);
     expect(logLines(r.all, new RegExp(`^game ${code} adopted`))).toHaveLength(1);
     const now = await r.newest(code);
     expect(now.state.id).toBe(snap.state.id);
