@@ -20,7 +20,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY views ./views
 COPY public ./public
-COPY migrations ./migrations
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 VOLUME ["/app/data"]

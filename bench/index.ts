@@ -15,7 +15,7 @@ const BENCHES: { name: string; file: string; limitS: number; env?: Record<string
   { name: 'live', file: 'live.bench.ts', limitS: 200 },
   { name: 'capacity', file: 'capacity.bench.ts', limitS: 220 },
   { name: 'handoff', file: 'handoff.bench.ts', limitS: 220 },
-  { name: 'pages', file: 'pages.bench.ts', limitS: 140 },
+  { name: 'pages', file: 'pages.bench.ts', limitS: 240 },
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const dir = mkdtempSync(join(tmpdir(), 'minotaur-bench-'));

@@ -12,6 +12,22 @@ const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no'])
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 
+function checkDatabaseUrl(value: string, ctx: z.RefinementCtx): void {
+  const example = 'e.g. postgres://minotaur:secret@db.internal:5432/minotaur';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `must be a postgres:// URL, ${example}` });
+    return;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    ctx.addIssue({ code: 'custom', message: `must start with postgres:// or postgresql:// (got ${url.protocol}//), ${example}` });
+  } else if (!url.hostname && !url.searchParams.get('host')) {
+    ctx.addIssue({ code: 'custom', message: `names no host, ${example}` });
+  }
+}
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -24,6 +40,9 @@ const schema = z.object({
     .optional(),
   SECRET_KEY_BASE: z.string().min(32, 'must be at least 32 characters').optional(),
   DATABASE_PATH: z.string().min(1).default('./data/minotaur.db'),
+  /** PostgreSQL instead of SQLite (a cluster across hosts). Empty counts as unset. */
+  DATABASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.string().superRefine(checkDatabaseUrl).optional()),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DNS_CLUSTER_QUERY: z.string().min(1).optional(),
   DNS_CLUSTER_RESOLVER: z.string().regex(hostPort, 'must be host:port, e.g. 127.0.0.1:5353').optional(),
   DNS_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
@@ -58,7 +77,11 @@ export interface Config {
   advertiseHost: string | null;
   nodeId: string;
   secretKeyBase: string;
+  /** SQLite file; used when `database` is SQLite. */
   databasePath: string;
+  /** Where accounts, sessions, results and snapshots live: DATABASE_URL if set, else DATABASE_PATH. */
+  database: { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
+  databasePoolMax: number;
   dataDir: string;
   cluster: {
     query: string | null;
@@ -135,6 +158,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     nodeId: e.NODE_ID ?? randomUUID().slice(0, 8),
     secretKeyBase: e.SECRET_KEY_BASE ?? localSecret(dataDir),
     databasePath: e.DATABASE_PATH,
+    database: Object.freeze(e.DATABASE_URL ? { engine: 'postgres' as const, url: e.DATABASE_URL } : { engine: 'sqlite' as const, path: e.DATABASE_PATH }),
+    databasePoolMax: e.DATABASE_POOL_MAX,
     dataDir,
     cluster: Object.freeze({
       query: e.DNS_CLUSTER_QUERY ?? null,

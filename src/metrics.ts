@@ -21,6 +21,7 @@ export interface Metrics {
   adoptions: Counter<'reason'>;
   forwarded: Counter;
   loginFailures: Counter;
+  databaseUp: Gauge<'engine'>;
 }
 
 export function createMetrics(nodeId: string): Metrics {
@@ -52,5 +53,6 @@ export function createMetrics(nodeId: string): Metrics {
     adoptions: new Counter({ name: 'minotaur_adoptions_total', help: 'Games adopted by this node', labelNames: ['reason'], registers: r }),
     forwarded: new Counter({ name: 'minotaur_commands_forwarded_total', help: 'Player commands forwarded to the owner node', registers: r }),
     loginFailures: new Counter({ name: 'minotaur_login_failures_total', help: 'Failed logins', registers: r }),
+    databaseUp: new Gauge({ name: 'minotaur_database_up', help: '1 while the database (SQLite or PostgreSQL) answers, 0 while it cannot be reached', labelNames: ['engine'], registers: r }),
   };
 }

@@ -2,15 +2,13 @@
 // cluster beside them) and walks the lifecycle starting → joining → ready → draining → stopped.
 
 import { randomInt, randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import type { Config } from './config.js';
 import { chooseAdvertiseHost } from './cluster/advertise.js';
 import { Discovery } from './cluster/discovery.js';
 import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
-import { Accounts, NodeLeases, Results, Snapshots, SqliteSessionStore, dummyVerify, hashPassword, migrate, openDatabase, verifyPassword, type Db } from './db/index.js';
+import { dummyVerify, hashPassword, openStorage, verifyPassword, type Storage } from './db/index.js';
 import { checkGameState } from './game/schema.js';
 import type { GameState } from './game/types.js';
 import { canRead, checkStoredState, readableSchemas } from './game/upgrade.js';
@@ -25,23 +23,23 @@ import { SESSIONS_CHANNEL } from './sessions/protocol.js';
 import { createWebServer, VIEWS_DIR, type WebServer } from './web/app.js';
 import type { ClusterView, Games } from './web/deps.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class MinotaurNode {
   private state: NodeState = 'starting';
-  private db: Db | null = null;
+  private storage: Storage | null = null;
   private web: WebServer | null = null;
   private mesh: Mesh | null = null;
   private discovery: Discovery | null = null;
   private sync: ReplicaSync<GameState> | null = null;
   private sessions: GameSessions | null = null;
-  private sessionStore: SqliteSessionStore | null = null;
   private readonly hub = new LiveHub();
   readonly metrics: Metrics;
   private draining: Promise<void> | null = null;
+  /** Stops waiting for the database when SIGTERM comes first. */
+  private readonly startAborted = new AbortController();
 
   constructor(
     readonly config: Config,
@@ -76,15 +74,14 @@ export class MinotaurNode {
 
   async start(): Promise<void> {
     const { config, logger } = this;
-    const db = openDatabase(config.databasePath, logger);
-    this.db = db;
-    const applied = migrate(db, join(ROOT, 'migrations'), logger);
-    if (applied.length) logger.info({ applied }, `applied ${applied.length} migrations`);
-
-    const accounts = new Accounts(db);
-    const results = new Results(db);
-    const snapshots = new Snapshots(db, { logger });
-    this.sessionStore = new SqliteSessionStore(db, { logger });
+    // PostgreSQL is not asked anything yet: the node listens first, so that while it waits
+    // for the database its health check can say 503 instead of the port being closed.
+    const storage = openStorage(config.database, { logger, poolMax: config.databasePoolMax });
+    this.storage = storage;
+    const { accounts, results, snapshots } = storage;
+    const dbUp = this.metrics.databaseUp.labels({ engine: storage.engine });
+    dbUp.set(0);
+    storage.onHealthChange((h) => dbUp.set(h.state === 'up' ? 1 : 0));
 
     const replica = new Replica<GameState>();
     const clustered = config.cluster.query !== null;
@@ -143,7 +140,7 @@ export class MinotaurNode {
       channel: sessionsChannel,
       results,
       snapshots,
-      leases: new NodeLeases(db),
+      leases: storage.leases,
       address: () => this.address,
       logger,
       metrics: this.metrics,
@@ -174,6 +171,7 @@ export class MinotaurNode {
         return [self, ...peers];
       },
       record: (code) => replica.getAny(code) ?? null,
+      database: () => storage.health(),
       replication: () => {
         const s = sync.stats();
         return {
@@ -196,7 +194,7 @@ export class MinotaurNode {
       renderer,
       accounts,
       results,
-      sessionStore: this.sessionStore,
+      sessionStore: storage.sessions,
       games,
       hub: this.hub,
       cluster,
@@ -240,13 +238,23 @@ export class MinotaurNode {
     });
     logger.info({ address: this.address, host: config.host, port: this.port }, `listening on ${config.host}:${this.port}`);
 
+    // Retries (with backoff, one log line per kind of failure) while the database cannot be
+    // reached; a migration problem stops the node.
+    try {
+      const applied = await storage.open({ signal: this.startAborted.signal });
+      if (applied.length) logger.info({ applied }, `applied ${applied.length} migrations`);
+    } catch (err) {
+      if (this.draining) return; // SIGTERM while waiting for the database
+      throw err;
+    }
+
     this.setState('joining');
     // The lease first: nodes starting together find each other by it before DNS lists them.
     await sessions.startLease();
     sync.start();
     if (mesh) {
       mesh.start();
-      await this.join(mesh, db);
+      await this.join(mesh, storage);
     }
     if (this.draining) return; // SIGTERM arrived while joining
     // Games in the database that no live node runs resume here (cold start).
@@ -258,7 +266,7 @@ export class MinotaurNode {
   }
 
   /** Finds the peers DNS names, connects, and catches up with their replicas before ready. */
-  private async join(mesh: Mesh, db: Db): Promise<void> {
+  private async join(mesh: Mesh, storage: Storage): Promise<void> {
     const { config, logger } = this;
     const discovery = new Discovery({
       query: config.cluster.query as string,
@@ -277,7 +285,7 @@ export class MinotaurNode {
       logger.warn({ err }, 'initial DNS lookup failed; starting without peers');
     }
     // Nodes that hold a live lease but that DNS does not list yet (starting with us).
-    const leases = new NodeLeases(db).fresh(Date.now() - config.cluster.peerDownMs).filter((l) => l.nodeId !== config.nodeId && l.state !== 'draining' && l.state !== 'stopped');
+    const leases = (await storage.leases.fresh(Date.now() - config.cluster.peerDownMs).catch(() => [])).filter((l) => l.nodeId !== config.nodeId && l.state !== 'draining' && l.state !== 'stopped');
     peers = [...new Set([...peers, ...leases.map((l) => l.address)])].filter((a) => a !== this.address);
     mesh.setPeers(peers);
     discovery.start();
@@ -291,6 +299,7 @@ export class MinotaurNode {
   /** SIGTERM: hand games off, close sockets with 1012, keep serving for the window, exit. */
   drain(): Promise<void> {
     if (this.draining) return this.draining;
+    this.startAborted.abort(new Error('draining'));
     this.draining = this.runDrain();
     return this.draining;
   }
@@ -320,7 +329,6 @@ export class MinotaurNode {
     this.discovery?.stop();
     await this.mesh?.stop();
     this.sync?.stop();
-    this.sessionStore?.stop();
     const server = this.web?.server;
     if (server) {
       await new Promise<void>((resolve) => {
@@ -328,7 +336,8 @@ export class MinotaurNode {
         server.closeAllConnections();
       });
     }
-    this.db?.close();
-    this.db = null;
+    // After the sessions stopped: snapshots written during the drain are awaited by close().
+    await this.storage?.close();
+    this.storage = null;
   }
 }

@@ -1,6 +1,7 @@
 // Player accounts: creation with case-insensitive unique usernames, lookup, admin flag.
 
-import type { Db } from './database.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { AccountsTable, Database } from './schema.js';
 
 export interface Account {
   /** The account's row id as a string: the same id games use for their players. */
@@ -15,17 +16,9 @@ export type CreateAccountResult =
   | { ok: true; account: Account }
   | { ok: false; code: 'taken'; message: string };
 
-interface AccountRow {
-  id: number;
-  username: string;
-  password_hash: string;
-  is_admin: number;
-  created_at: number;
-}
+const COLUMNS = ['id', 'username', 'password_hash', 'is_admin', 'created_at'] as const;
 
-const COLUMNS = 'id, username, password_hash, is_admin, created_at';
-
-function toAccount(row: AccountRow): Account {
+function toAccount(row: Selectable<AccountsTable>): Account {
   return {
     id: String(row.id),
     username: row.username,
@@ -41,68 +34,50 @@ export function accountRowId(id: string | number): number | null {
   return Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
-}
-
 export class Accounts {
-  private readonly insert;
-  private readonly byUsername;
-  private readonly byId;
-  private readonly updateAdmin;
-  private readonly updateHash;
-
   constructor(
-    db: Db,
+    private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
-  ) {
-    this.insert = db.prepare(
-      `INSERT INTO accounts (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING ${COLUMNS}`,
-    );
-    this.byUsername = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE username = ?`);
-    this.byId = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE id = ?`);
-    this.updateAdmin = db.prepare('UPDATE accounts SET is_admin = ? WHERE id = ?');
-    this.updateHash = db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ?');
-  }
+  ) {}
 
   /** Creates an account; a username already used in any letter case is 'taken'. */
-  create(username: string, passwordHash: string): CreateAccountResult {
-    try {
-      const row = this.insert.get(username, passwordHash, this.now()) as AccountRow;
-      return { ok: true, account: toAccount(row) };
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        return { ok: false, code: 'taken', message: `The username ${username} is already taken.` };
-      }
-      throw err;
-    }
+  async create(username: string, passwordHash: string): Promise<CreateAccountResult> {
+    const row = await this.db
+      .insertInto('accounts')
+      .values({ username, password_hash: passwordHash, created_at: this.now() })
+      .onConflict((oc) => oc.doNothing())
+      .returning(COLUMNS)
+      .executeTakeFirst();
+    if (!row) return { ok: false, code: 'taken', message: `The username ${username} is already taken.` };
+    return { ok: true, account: toAccount(row) };
   }
 
-  /** Case-insensitive (ASCII letters), like the uniqueness rule. */
-  findByUsername(username: string): Account | null {
-    const row = this.byUsername.get(username) as AccountRow | undefined;
+  /** Case-insensitive, like the uniqueness rule. */
+  async findByUsername(username: string): Promise<Account | null> {
+    const row = await this.db.selectFrom('accounts').select(COLUMNS).where('username', '=', username).executeTakeFirst();
     return row ? toAccount(row) : null;
   }
 
-  findById(id: string | number): Account | null {
+  async findById(id: string | number): Promise<Account | null> {
     const rowId = accountRowId(id);
     if (rowId === null) return null;
-    const row = this.byId.get(rowId) as AccountRow | undefined;
+    const row = await this.db.selectFrom('accounts').select(COLUMNS).where('id', '=', rowId).executeTakeFirst();
     return row ? toAccount(row) : null;
   }
 
   /** Returns false when no such account exists. */
-  setAdmin(id: string | number, isAdmin: boolean): boolean {
+  async setAdmin(id: string | number, isAdmin: boolean): Promise<boolean> {
     const rowId = accountRowId(id);
     if (rowId === null) return false;
-    return this.updateAdmin.run(isAdmin ? 1 : 0, rowId).changes === 1;
+    const r = await this.db.updateTable('accounts').set({ is_admin: isAdmin ? 1 : 0 }).where('id', '=', rowId).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 
   /** Replaces the stored hash (after a login found it below the current cost). */
-  setPasswordHash(id: string | number, passwordHash: string): boolean {
+  async setPasswordHash(id: string | number, passwordHash: string): Promise<boolean> {
     const rowId = accountRowId(id);
     if (rowId === null) return false;
-    return this.updateHash.run(passwordHash, rowId).changes === 1;
+    const r = await this.db.updateTable('accounts').set({ password_hash: passwordHash }).where('id', '=', rowId).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 }

@@ -3,7 +3,8 @@
 // mesh cannot reach it (a partition), and a frozen or dead one loses them. Starting nodes read
 // the live leases to find each other before DNS lists them.
 
-import type { Db } from './database.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, NodeLeasesTable } from './schema.js';
 
 export interface NodeLease {
   nodeId: string;
@@ -12,49 +13,36 @@ export interface NodeLease {
   renewedAt: number;
 }
 
-interface LeaseRow {
-  node_id: string;
-  address: string;
-  state: string;
-  renewed_at: number;
-}
-
 export class NodeLeases {
-  private readonly upsert;
-  private readonly selectOne;
-  private readonly selectFresh;
-  private readonly deleteOne;
+  constructor(private readonly db: Kysely<Database>) {}
 
-  constructor(db: Db) {
-    this.upsert = db.prepare(
-      `INSERT INTO node_leases (node_id, address, state, renewed_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, state = excluded.state, renewed_at = excluded.renewed_at`,
-    );
-    this.selectOne = db.prepare('SELECT * FROM node_leases WHERE node_id = ?');
-    this.selectFresh = db.prepare('SELECT * FROM node_leases WHERE renewed_at > ? ORDER BY node_id');
-    this.deleteOne = db.prepare('DELETE FROM node_leases WHERE node_id = ?');
+  async renew(nodeId: string, address: string, state: string, now: number): Promise<void> {
+    await this.db
+      .insertInto('node_leases')
+      .values({ node_id: nodeId, address, state, renewed_at: Math.round(now) })
+      .onConflict((oc) =>
+        oc.column('node_id').doUpdateSet((eb) => ({ address: eb.ref('excluded.address'), state: eb.ref('excluded.state'), renewed_at: eb.ref('excluded.renewed_at') })),
+      )
+      .execute();
   }
 
-  renew(nodeId: string, address: string, state: string, now: number): void {
-    this.upsert.run(nodeId, address, state, Math.round(now));
-  }
-
-  get(nodeId: string): NodeLease | undefined {
-    const row = this.selectOne.get(nodeId) as LeaseRow | undefined;
+  async get(nodeId: string): Promise<NodeLease | undefined> {
+    const row = await this.db.selectFrom('node_leases').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
     return row ? toLease(row) : undefined;
   }
 
   /** Leases renewed after `since`. */
-  fresh(since: number): NodeLease[] {
-    return (this.selectFresh.all(Math.round(since)) as LeaseRow[]).map(toLease);
+  async fresh(since: number): Promise<NodeLease[]> {
+    const rows = await this.db.selectFrom('node_leases').selectAll().where('renewed_at', '>', Math.round(since)).orderBy('node_id').execute();
+    return rows.map(toLease);
   }
 
   /** A node that stopped cleanly gives its lease up, so its games can be claimed at once. */
-  release(nodeId: string): void {
-    this.deleteOne.run(nodeId);
+  async release(nodeId: string): Promise<void> {
+    await this.db.deleteFrom('node_leases').where('node_id', '=', nodeId).execute();
   }
 }
 
-function toLease(row: LeaseRow): NodeLease {
+function toLease(row: Selectable<NodeLeasesTable>): NodeLease {
   return { nodeId: row.node_id, address: row.address, state: row.state, renewedAt: row.renewed_at };
 }

@@ -1,15 +1,20 @@
-// Brings the schema up to date from the numbered files in migrations/, once per database,
-// even when several nodes start on the same file at the same moment.
+// Brings the schema up to date with Kysely's migrator from the numbered files in migrations/,
+// once per database, even when several nodes start at the same moment: PostgreSQL applies them
+// under an advisory lock, SQLite under its write lock (BEGIN IMMEDIATE). Adopts SQLite files
+// made by earlier releases, whose own migrator recorded 001_init.sql in schema_migrations.
 
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Db } from './database.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { outageClass } from './errors.js';
 import type { DbLogger } from './logger.js';
+import type { Engine } from './schema.js';
 
 export type MigrationErrorCode =
-  | 'MIGRATION_EDITED'
   | 'MIGRATION_MISSING'
+  | 'MIGRATION_ORDER'
+  | 'MIGRATION_EDITED'
   | 'MIGRATION_BAD_NAME'
   | 'MIGRATION_DUPLICATE_NUMBER'
   | 'MIGRATION_FAILED';
@@ -25,116 +30,161 @@ export class MigrationError extends Error {
   }
 }
 
+/** What a file in migrations/ exports. `engine` says which SQL dialect the schema builder speaks. */
+export interface MigrationModule {
+  up(db: Kysely<any>, engine: Engine): Promise<void>;
+}
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+/** Kysely's own bookkeeping tables (the defaults, named here because legacy adoption writes one). */
+const MIGRATION_TABLE = 'kysely_migration';
+const MIGRATION_LOCK_TABLE = 'kysely_migration_lock';
+
+/**
+ * Migrations applied by the SQL-file migrator of earlier releases (table schema_migrations,
+ * sha256 of the file with LF line endings), and the name each has here.
+ */
+export const LEGACY_MIGRATIONS: Readonly<Record<string, { checksum: string; name: string }>> = {
+  '001_init.sql': { checksum: 'fe1dda8059510aeb92eda7bdce623b0fd767280324adfcc48703e92fb1368f15', name: '001_init' },
+};
+
+const FILE_PATTERN = /^(\d{3})_[a-z0-9][a-z0-9_]*\.(ts|js|mjs)$/;
+
 export interface MigrationFile {
-  version: number;
   name: string;
-  sql: string;
-  checksum: string;
+  path: string;
 }
 
-const FILE_PATTERN = /^(\d{3})_[a-z0-9][a-z0-9_-]*\.sql$/;
-
-/** sha256 of the file with line endings normalised, so a CRLF checkout is not "an edit". */
-export function checksum(sql: string): string {
-  return createHash('sha256').update(sql.replace(/\r\n/g, '\n')).digest('hex');
-}
-
+/** The migration files of `dir`, in order; refuses badly named files and reused numbers. */
 export function readMigrations(dir: string): MigrationFile[] {
   const files: MigrationFile[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    if (!name.endsWith('.sql')) continue;
-    const match = FILE_PATTERN.exec(name);
-    if (!match) {
-      throw new MigrationError(
-        'MIGRATION_BAD_NAME',
-        `migration file ${name} is not named NNN_name.sql (three digits, lower-case name)`,
-      );
+  for (const file of readdirSync(dir).sort()) {
+    if (!/\.(ts|js|mjs)$/.test(file) || file.endsWith('.d.ts')) continue;
+    if (!FILE_PATTERN.test(file)) {
+      throw new MigrationError('MIGRATION_BAD_NAME', `migration file ${file} is not named NNN_name.ts (three digits, lower-case name)`);
     }
-    const sql = readFileSync(join(dir, name), 'utf8');
-    files.push({ version: Number(match[1]), name, sql, checksum: checksum(sql) });
+    const name = file.replace(/\.(ts|js|mjs)$/, '');
+    // A source file next to its compiled twin is one migration.
+    if (files.at(-1)?.name === name) continue;
+    files.push({ name, path: join(dir, file) });
   }
   for (let i = 1; i < files.length; i++) {
     const [prev, cur] = [files[i - 1]!, files[i]!];
-    if (prev.version === cur.version) {
-      throw new MigrationError(
-        'MIGRATION_DUPLICATE_NUMBER',
-        `migrations ${prev.name} and ${cur.name} share the number ${cur.name.slice(0, 3)}; renumber the newer one`,
-      );
+    if (prev.name.slice(0, 3) === cur.name.slice(0, 3)) {
+      throw new MigrationError('MIGRATION_DUPLICATE_NUMBER', `migrations ${prev.name} and ${cur.name} share the number ${cur.name.slice(0, 3)}; renumber the newer one`);
     }
   }
   return files;
 }
 
-interface AppliedRow {
-  name: string;
-  checksum: string;
+class DirectoryProvider implements MigrationProvider {
+  constructor(
+    private readonly files: MigrationFile[],
+    private readonly engine: Engine,
+  ) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const out: Record<string, Migration> = {};
+    for (const file of this.files) {
+      const mod = (await import(pathToFileURL(file.path).href)) as Partial<MigrationModule>;
+      const up = mod.up;
+      if (typeof up !== 'function') throw new MigrationError('MIGRATION_BAD_NAME', `migration ${file.name} exports no up(db, engine) function`);
+      out[file.name] = { up: (db) => up(db, this.engine) };
+    }
+    return out;
+  }
 }
 
-function editedError(name: string): MigrationError {
-  return new MigrationError(
-    'MIGRATION_EDITED',
-    `migration ${name} was edited after it was applied; restore it and add a new migration instead`,
-  );
+async function tableExists(db: Kysely<any>, engine: Engine, table: string): Promise<boolean> {
+  const found =
+    engine === 'sqlite'
+      ? await sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table' and name = ${table}`.execute(db)
+      : await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = current_schema() and table_name = ${table}`.execute(db);
+  return Number(found.rows[0]?.n ?? 0) > 0;
 }
 
 /**
- * Applies every migration in `dir` that this database has not seen, in order, each in its
- * own BEGIN IMMEDIATE transaction (so of two processes starting together exactly one applies
- * it and the other waits, then sees it done). Refuses to run when an applied file was edited
- * or removed. Returns the names applied by this call.
+ * A SQLite file from a release before this migrator: record its applied SQL migrations under
+ * their names here, so they are not applied twice. schema_migrations stays as it was, so that
+ * release could still open the file.
  */
-export function migrate(db: Db, dir: string, logger: DbLogger): string[] {
-  const files = readMigrations(dir);
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    name TEXT PRIMARY KEY,
-    version INTEGER NOT NULL UNIQUE,
-    checksum TEXT NOT NULL,
-    applied_at INTEGER NOT NULL
-  ) STRICT`);
+async function adoptLegacy(db: Kysely<any>, logger: DbLogger): Promise<void> {
+  if (!(await tableExists(db, 'sqlite', 'schema_migrations'))) return;
+  await db.transaction().execute(async (trx) => {
+    const rows = (await sql<{ name: string; checksum: string; applied_at: number }>`select name, checksum, applied_at from schema_migrations order by version`.execute(trx)).rows;
+    for (const row of rows) {
+      const known = LEGACY_MIGRATIONS[row.name];
+      if (!known) {
+        throw new MigrationError('MIGRATION_MISSING', `migration ${row.name} was applied to this database by another release but this release does not know it; run the release that applied it`);
+      }
+      if (known.checksum !== row.checksum) {
+        throw new MigrationError('MIGRATION_EDITED', `migration ${row.name} was edited after it was applied to this database; restore the released file`);
+      }
+    }
+    await trx.schema
+      .createTable(MIGRATION_TABLE)
+      .ifNotExists()
+      .addColumn('name', 'varchar(255)', (c) => c.notNull().primaryKey())
+      .addColumn('timestamp', 'varchar(255)', (c) => c.notNull())
+      .execute();
+    for (const row of rows) {
+      const name = LEGACY_MIGRATIONS[row.name]!.name;
+      const adopted = await trx
+        .insertInto(MIGRATION_TABLE)
+        .values({ name, timestamp: new Date(row.applied_at).toISOString() })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      if (Number(adopted.numInsertedOrUpdatedRows ?? 0) > 0) {
+        logger.info({ migration: name, legacy: row.name }, `migration ${name} recorded as applied (${row.name}, from an earlier release)`);
+      }
+    }
+  });
+}
 
-  const byName = new Map(files.map((f) => [f.name, f]));
-  const applied = db.prepare('SELECT name, checksum FROM schema_migrations ORDER BY version').all() as AppliedRow[];
-  for (const row of applied) {
-    const file = byName.get(row.name);
-    if (!file) {
+/** Refuses a database migrated by a release with migrations this one lacks or orders differently. */
+async function checkApplied(db: Kysely<any>, engine: Engine, files: MigrationFile[]): Promise<void> {
+  if (!(await tableExists(db, engine, MIGRATION_TABLE))) return;
+  const applied = (await db.selectFrom(MIGRATION_TABLE).select('name').execute()).map((r) => r.name as string).sort();
+  const names = new Set(files.map((f) => f.name));
+  for (const name of applied) {
+    if (!names.has(name)) {
       throw new MigrationError(
         'MIGRATION_MISSING',
-        `migration ${row.name} was applied to this database but is missing from ${dir}; ` +
-          'restore the file (this release may be older than the database)',
+        `migration ${name} was applied to this database but this release does not have it; run a release that has it (this one may be older than the database)`,
       );
     }
-    if (file.checksum !== row.checksum) throw editedError(row.name);
   }
+  const last = applied.at(-1);
+  const early = last ? files.find((f) => !applied.includes(f.name) && f.name < last) : undefined;
+  if (early) {
+    throw new MigrationError('MIGRATION_ORDER', `migration ${early.name} is new but sorts before ${last}, which was already applied; renumber it after ${last}`);
+  }
+}
 
-  const find = db.prepare('SELECT name, checksum FROM schema_migrations WHERE name = ?');
-  const record = db.prepare(
-    'INSERT INTO schema_migrations (name, version, checksum, applied_at) VALUES (?, ?, ?, ?)',
-  );
-  const done: string[] = [];
-  for (const file of files) {
-    const apply = db.transaction((): boolean => {
-      // Re-read under the write lock: another process may have applied it meanwhile.
-      const row = find.get(file.name) as AppliedRow | undefined;
-      if (row) {
-        if (row.checksum !== file.checksum) throw editedError(file.name);
-        return false;
-      }
-      try {
-        db.exec(file.sql);
-      } catch (err) {
-        throw new MigrationError(
-          'MIGRATION_FAILED',
-          `migration ${file.name} failed: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      record.run(file.name, file.version, file.checksum, Date.now());
-      return true;
-    });
-    if (apply.immediate()) {
-      done.push(file.name);
-      logger.info({ migration: file.name }, `migration ${file.name} applied`);
-    }
+/**
+ * Applies every migration in `dir` this database has not seen, in order, all in one
+ * transaction. Returns the names applied by this call. A database that cannot be reached
+ * throws the driver's error (the caller retries); anything else is a MigrationError.
+ */
+export async function migrate(db: Kysely<any>, engine: Engine, logger: DbLogger, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const files = readMigrations(dir);
+  if (engine === 'sqlite') await adoptLegacy(db, logger);
+  await checkApplied(db, engine, files);
+  const migrator = new Migrator({
+    db,
+    provider: new DirectoryProvider(files, engine),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error) {
+    if (error instanceof MigrationError || outageClass(error)) throw error;
+    const failed = results.find((r) => r.status === 'Error');
+    const message = (error as Error).message ?? String(error);
+    throw new MigrationError('MIGRATION_FAILED', failed ? `migration ${failed.migrationName} failed: ${message}` : `migrations failed: ${message}`, { cause: error });
   }
-  return done;
+  const applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  for (const name of applied) logger.info({ migration: name }, `migration ${name} applied`);
+  return applied;
 }

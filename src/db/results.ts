@@ -1,8 +1,9 @@
 // Finished games: recorded once however many nodes report them, read back as a player's
 // record, recent games and the leaderboard.
 
-import type { Db } from './database.js';
+import { sql, type Kysely } from 'kysely';
 import { accountRowId } from './accounts.js';
+import type { Database } from './schema.js';
 
 export interface GameResult {
   gameId: string;
@@ -56,76 +57,74 @@ function rowId(id: string, gameId: string): number {
 }
 
 export class Results {
-  private readonly insertResult;
-  private readonly insertPlayer;
-  private readonly selectRecord;
-  private readonly selectLeaderboard;
-  private readonly selectRecent;
-  private readonly recordTx;
+  constructor(private readonly db: Kysely<Database>) {}
 
-  constructor(db: Db) {
-    this.insertResult = db.prepare(
-      `INSERT OR IGNORE INTO results (game_id, code, finished_at, rounds, winner_account_id)
-       VALUES (?, ?, ?, ?, ?)`,
-    );
-    this.insertPlayer = db.prepare(
-      `INSERT OR IGNORE INTO result_players (game_id, account_id, won, eliminated_round)
-       VALUES (?, ?, ?, ?)`,
-    );
-    this.selectRecord = db.prepare(
-      `SELECT count(*) AS played, coalesce(sum(won), 0) AS won FROM result_players WHERE account_id = ?`,
-    );
-    this.selectLeaderboard = db.prepare(
-      `SELECT a.id AS accountId, a.username AS username, count(*) AS played, sum(rp.won) AS won
-       FROM result_players rp JOIN accounts a ON a.id = rp.account_id
-       GROUP BY a.id
-       ORDER BY won DESC, played ASC, a.username ASC
-       LIMIT ?`,
-    );
-    this.selectRecent = db.prepare(
-      `SELECT r.game_id AS gameId, r.code AS code, r.finished_at AS finishedAt, r.rounds AS rounds,
-              rp.won AS won, rp.eliminated_round AS eliminatedRound, w.username AS winnerUsername
-       FROM result_players rp
-       JOIN results r ON r.game_id = rp.game_id
-       LEFT JOIN accounts w ON w.id = r.winner_account_id
-       WHERE rp.account_id = ?
-       ORDER BY r.finished_at DESC, r.game_id
-       LIMIT ?`,
-    );
-    this.recordTx = db.transaction((result: GameResult): boolean => {
-      const winner = result.winnerId === null ? null : rowId(result.winnerId, result.gameId);
-      const players = result.players.map((p) => ({ ...p, rowId: rowId(p.accountId, result.gameId) }));
-      const inserted = this.insertResult.run(result.gameId, result.code, result.finishedAt, result.rounds, winner);
+  /** Records a finished game; true if this call recorded it, false if it was already there. */
+  async record(result: GameResult): Promise<boolean> {
+    const winner = result.winnerId === null ? null : rowId(result.winnerId, result.gameId);
+    const players = result.players.map((p) => ({ ...p, rowId: rowId(p.accountId, result.gameId) }));
+    return this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('results')
+        .values({ game_id: result.gameId, code: result.code, finished_at: result.finishedAt, rounds: result.rounds, winner_account_id: winner })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
       // Another node recorded this game first: its players are in, count nothing twice.
-      if (inserted.changes === 0) return false;
-      for (const p of players) {
-        this.insertPlayer.run(result.gameId, p.rowId, p.won ? 1 : 0, p.eliminatedRound);
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+      if (players.length > 0) {
+        await trx
+          .insertInto('result_players')
+          .values(players.map((p) => ({ game_id: result.gameId, account_id: p.rowId, won: p.won ? 1 : 0, eliminated_round: p.eliminatedRound })))
+          .onConflict((oc) => oc.doNothing())
+          .execute();
       }
       return true;
     });
   }
 
-  /** Records a finished game; true if this call recorded it, false if it was already there. */
-  record(result: GameResult): boolean {
-    return this.recordTx.immediate(result);
-  }
-
-  recordFor(accountId: string): PlayerRecord {
+  async recordFor(accountId: string): Promise<PlayerRecord> {
     const id = accountRowId(accountId);
     if (id === null) return { played: 0, won: 0 };
-    return this.selectRecord.get(id) as PlayerRecord;
+    const row = await this.db
+      .selectFrom('result_players')
+      .select((eb) => [eb.fn.countAll<number>().as('played'), eb.fn.coalesce(eb.fn.sum<number>('won'), sql<number>`0`).as('won')])
+      .where('account_id', '=', id)
+      .executeTakeFirstOrThrow();
+    return { played: Number(row.played), won: Number(row.won) };
   }
 
-  /** Most wins first; among equal wins, fewer games played first. */
-  leaderboard(limit = 20): LeaderboardRow[] {
-    const rows = this.selectLeaderboard.all(limit) as (Omit<LeaderboardRow, 'winRate' | 'accountId'> & { accountId: number })[];
-    return rows.map((r) => ({ ...r, accountId: String(r.accountId), winRate: r.played > 0 ? r.won / r.played : 0 }));
+  /** Most wins first; among equal wins, fewer games played first, then by name. */
+  async leaderboard(limit = 20): Promise<LeaderboardRow[]> {
+    const rows = await this.db
+      .selectFrom('result_players as rp')
+      .innerJoin('accounts as a', 'a.id', 'rp.account_id')
+      .select((eb) => ['a.id as accountId', 'a.username as username', eb.fn.countAll<number>().as('played'), eb.fn.sum<number>('rp.won').as('won')])
+      .groupBy('a.id')
+      .orderBy('won', 'desc')
+      .orderBy('played', 'asc')
+      .orderBy('a.username', 'asc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => {
+      const played = Number(r.played);
+      const won = Number(r.won);
+      return { accountId: String(r.accountId), username: r.username, played, won, winRate: played > 0 ? won / played : 0 };
+    });
   }
 
-  recentFor(accountId: string, limit = 10): RecentGame[] {
+  async recentFor(accountId: string, limit = 10): Promise<RecentGame[]> {
     const id = accountRowId(accountId);
     if (id === null) return [];
-    const rows = this.selectRecent.all(id, limit) as (Omit<RecentGame, 'won'> & { won: number })[];
+    const rows = await this.db
+      .selectFrom('result_players as rp')
+      .innerJoin('results as r', 'r.game_id', 'rp.game_id')
+      .leftJoin('accounts as w', 'w.id', 'r.winner_account_id')
+      .select(['r.game_id as gameId', 'r.code as code', 'r.finished_at as finishedAt', 'r.rounds as rounds', 'rp.won as won', 'rp.eliminated_round as eliminatedRound', 'w.username as winnerUsername'])
+      .where('rp.account_id', '=', id)
+      .orderBy('r.finished_at', 'desc')
+      .orderBy('r.game_id')
+      .limit(limit)
+      .execute();
     return rows.map((r) => ({ ...r, won: r.won === 1 }));
   }
 }

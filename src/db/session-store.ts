@@ -1,9 +1,10 @@
-// express-session store on the shared SQLite file: a session written by one node is read by
+// express-session store in the shared database: a session written by one node is read by
 // every other node and survives restarts; a destroyed session stays ended on every node.
 
 import session, { type SessionData } from 'express-session';
-import type { Db } from './database.js';
+import type { Kysely } from 'kysely';
 import type { DbLogger } from './logger.js';
+import type { Database } from './schema.js';
 
 export interface SessionStoreOptions {
   /** Lifetime of a session whose cookie has no expiry (a browser-session cookie). Default 1 day. */
@@ -29,50 +30,30 @@ interface SessionRow {
   sess: string;
 }
 
-export class SqliteSessionStore extends session.Store {
+/** Callbacks, never thrown errors: express-session expects a store to call back with an error. */
+function settle<T>(work: Promise<T>, callback: ((err: unknown, value?: T) => void) | undefined, onUnhandled: (err: unknown) => void): void {
+  work.then(
+    (value) => callback?.(null, value),
+    (err: unknown) => (callback ? callback(err) : onUnhandled(err)),
+  );
+}
+
+export class DatabaseSessionStore extends session.Store {
   private readonly ttlMs: number;
   private readonly tombstoneMs: number;
   private readonly now: () => number;
   private readonly logger: DbLogger | undefined;
   private pruneTimer: NodeJS.Timeout | null = null;
 
-  private readonly selectLive;
-  private readonly upsert;
-  private readonly endSession;
-  private readonly extend;
-  private readonly deleteAll;
-  private readonly countLive;
-  private readonly selectAllLive;
-  private readonly deleteExpired;
-
-  constructor(db: Db, options: SessionStoreOptions = {}) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    options: SessionStoreOptions = {},
+  ) {
     super();
     this.ttlMs = options.ttlMs ?? DEFAULTS.ttlMs;
     this.tombstoneMs = options.tombstoneMs ?? DEFAULTS.tombstoneMs;
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
-
-    const live = 'ended_at IS NULL AND expires > ?';
-    this.selectLive = db.prepare(`SELECT sid, sess FROM sessions WHERE sid = ? AND ${live}`);
-    // An ended session is never brought back: a late save from a request that loaded it
-    // before the logout (possibly on another node) hits the tombstone and changes nothing.
-    this.upsert = db.prepare(
-      `INSERT INTO sessions (sid, sess, expires) VALUES (?, ?, ?)
-       ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expires = excluded.expires
-       WHERE sessions.ended_at IS NULL`,
-    );
-    this.endSession = db.prepare(
-      `INSERT INTO sessions (sid, sess, expires, ended_at) VALUES (?, '{}', ?, ?)
-       ON CONFLICT (sid) DO UPDATE SET sess = '{}', ended_at = excluded.ended_at,
-         expires = max(sessions.expires, excluded.expires)`,
-    );
-    // Only the expiry: rewriting the data here could undo a newer save from another node.
-    this.extend = db.prepare('UPDATE sessions SET expires = ? WHERE sid = ? AND ended_at IS NULL');
-    this.deleteAll = db.prepare('DELETE FROM sessions');
-    this.countLive = db.prepare(`SELECT count(*) AS n FROM sessions WHERE ${live}`);
-    this.selectAllLive = db.prepare(`SELECT sid, sess FROM sessions WHERE ${live}`);
-    this.deleteExpired = db.prepare('DELETE FROM sessions WHERE expires <= ?');
-
     const pruneIntervalMs = options.pruneIntervalMs ?? DEFAULTS.pruneIntervalMs;
     if (pruneIntervalMs > 0) {
       this.pruneTimer = setInterval(() => this.pruneOnTimer(), pruneIntervalMs);
@@ -81,70 +62,79 @@ export class SqliteSessionStore extends session.Store {
   }
 
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
-    let result: SessionData | null;
-    try {
-      const row = this.selectLive.get(sid, this.now()) as SessionRow | undefined;
-      result = row ? this.parse(row) : null;
-    } catch (err) {
-      callback(err);
-      return;
-    }
-    callback(null, result);
+    settle(this.read(sid), callback, () => {});
   }
 
   override set(sid: string, sess: SessionData, callback?: Callback): void {
-    this.run(callback, () => {
-      this.upsert.run(sid, JSON.stringify(sess), this.expiresOf(sess));
-    });
+    // An ended session is never brought back: a late save from a request that loaded it
+    // before the logout (possibly on another node) hits the tombstone and changes nothing.
+    const work = this.db
+      .insertInto('sessions')
+      .values({ sid, sess: JSON.stringify(sess), expires: this.expiresOf(sess) })
+      .onConflict((oc) =>
+        oc
+          .column('sid')
+          .doUpdateSet((eb) => ({ sess: eb.ref('excluded.sess'), expires: eb.ref('excluded.expires') }))
+          .where('sessions.ended_at', 'is', null),
+      )
+      .execute();
+    settle(work, callback, (err) => this.writeFailed(err));
   }
 
   override destroy(sid: string, callback?: Callback): void {
-    this.run(callback, () => {
-      const now = this.now();
-      this.endSession.run(sid, now + this.tombstoneMs, now);
-    });
+    const now = this.now();
+    const work = this.db
+      .insertInto('sessions')
+      .values({ sid, sess: '{}', expires: now + this.tombstoneMs, ended_at: now })
+      .onConflict((oc) =>
+        oc.column('sid').doUpdateSet((eb) => ({
+          sess: '{}',
+          ended_at: eb.ref('excluded.ended_at'),
+          // The later of the two: the tombstone outlives the session it ends.
+          expires: eb.case().when('sessions.expires', '>', eb.ref('excluded.expires')).then(eb.ref('sessions.expires')).else(eb.ref('excluded.expires')).end(),
+        })),
+      )
+      .execute();
+    settle(work, callback, (err) => this.writeFailed(err));
   }
 
   override touch(sid: string, sess: SessionData, callback?: () => void): void {
-    this.run(callback, () => {
-      this.extend.run(this.expiresOf(sess), sid);
-    });
+    // Only the expiry: rewriting the data here could undo a newer save from another node.
+    const work = this.db.updateTable('sessions').set({ expires: this.expiresOf(sess) }).where('sid', '=', sid).where('ended_at', 'is', null).execute();
+    settle(work, callback ? () => callback() : undefined, (err) => this.writeFailed(err));
   }
 
   override clear(callback?: Callback): void {
-    this.run(callback, () => {
-      this.deleteAll.run();
-    });
+    settle(this.db.deleteFrom('sessions').execute(), callback, (err) => this.writeFailed(err));
   }
 
   override length(callback: (err: unknown, length?: number) => void): void {
-    let n: number;
-    try {
-      n = (this.countLive.get(this.now()) as { n: number }).n;
-    } catch (err) {
-      callback(err);
-      return;
-    }
-    callback(null, n);
+    const work = this.live()
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow()
+      .then((r) => Number(r.n));
+    settle(work, callback, () => {});
   }
 
   override all(callback: (err: unknown, obj?: { [sid: string]: SessionData } | null) => void): void {
-    const sessions: { [sid: string]: SessionData } = {};
-    try {
-      for (const row of this.selectAllLive.all(this.now()) as SessionRow[]) {
-        const sess = this.parse(row);
-        if (sess) sessions[row.sid] = sess;
-      }
-    } catch (err) {
-      callback(err);
-      return;
-    }
-    callback(null, sessions);
+    const work = this.live()
+      .select(['sid', 'sess'])
+      .execute()
+      .then((rows) => {
+        const sessions: { [sid: string]: SessionData } = {};
+        for (const row of rows) {
+          const sess = this.parse(row);
+          if (sess) sessions[row.sid] = sess;
+        }
+        return sessions;
+      });
+    settle(work, callback, () => {});
   }
 
   /** Deletes expired sessions and tombstones; returns how many rows went. */
-  prune(): number {
-    return this.deleteExpired.run(this.now()).changes;
+  async prune(): Promise<number> {
+    const r = await this.db.deleteFrom('sessions').where('expires', '<=', this.now()).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   /** Stops the prune timer (the store itself needs no closing). */
@@ -153,14 +143,27 @@ export class SqliteSessionStore extends session.Store {
     this.pruneTimer = null;
   }
 
+  private live() {
+    return this.db.selectFrom('sessions').where('ended_at', 'is', null).where('expires', '>', this.now());
+  }
+
+  private async read(sid: string): Promise<SessionData | null> {
+    const row = await this.live().select(['sid', 'sess']).where('sid', '=', sid).executeTakeFirst();
+    return row ? this.parse(row) : null;
+  }
+
   private pruneOnTimer(): void {
-    try {
-      const n = this.prune();
-      if (n > 0) this.logger?.debug({ pruned: n }, `pruned ${n} expired sessions`);
-    } catch (err) {
-      // A busy database is retried at the next tick; a prune is never urgent.
-      this.logger?.warn({ err }, 'session prune failed');
-    }
+    this.prune().then(
+      (n) => {
+        if (n > 0) this.logger?.debug({ pruned: n }, `pruned ${n} expired sessions`);
+      },
+      // A busy or unreachable database is tried again at the next tick; a prune is never urgent.
+      (err: unknown) => this.logger?.warn({ err }, 'session prune failed'),
+    );
+  }
+
+  private writeFailed(err: unknown): void {
+    this.logger?.error({ err }, 'session store write failed');
   }
 
   private expiresOf(sess: SessionData): number {
@@ -181,16 +184,5 @@ export class SqliteSessionStore extends session.Store {
       this.logger?.warn({ sid: row.sid.slice(0, 6) }, 'unreadable session data ignored');
       return null;
     }
-  }
-
-  private run(callback: Callback | undefined, work: () => void): void {
-    try {
-      work();
-    } catch (err) {
-      if (callback) callback(err);
-      else this.logger?.error({ err }, 'session store write failed');
-      return;
-    }
-    callback?.();
   }
 }

@@ -1,19 +1,22 @@
-// The durable copy of every running game: its owner saves each write here before the write
-// is acknowledged, and a node that adopts a game claims it here by compare-and-set. The
-// (epoch, owner, seq) order of the replicated store is compared in SQL: a save never replaces
-// a newer version, and of two nodes claiming the same game from the same version exactly one
-// wins.
+// Games kept in the database when no peer can adopt them (the last node stopping), resumed by
+// the next node that starts on it. Versions are ordered like the replicated store's records:
+// by epoch, then owner (byte-wise), then seq, and compared by the database inside the write,
+// so two nodes writing the same game at once leave the right row whatever the timing.
 
+import type { Expression, ExpressionBuilder, Kysely, OnConflictDatabase, OnConflictTables, Selectable, SqlBool } from 'kysely';
 import type { GameState } from '../game/types.js';
-import type { Db } from './database.js';
 import type { DbLogger } from './logger.js';
+import type { Database, SnapshotsTable } from './schema.js';
 
-export interface Snapshot {
+export interface SnapshotVersion {
+  epoch: number;
+  owner: string;
+  seq: number;
+}
+
+export interface Snapshot extends SnapshotVersion {
   code: string;
   gameId: string;
-  owner: string;
-  epoch: number;
-  seq: number;
   schema: number;
   state: GameState;
 }
@@ -22,113 +25,122 @@ export interface StoredSnapshot extends Snapshot {
   updatedAt: number;
 }
 
-interface SnapshotRow {
-  code: string;
-  game_id: string;
-  owner: string;
-  epoch: number;
-  seq: number;
-  schema: number;
-  state: string;
-  updated_at: number;
+export class SnapshotError extends Error {
+  override readonly name = 'SnapshotError';
+  constructor(
+    readonly code: 'CLAIM_NOT_NEWER' | 'CLAIM_OTHER_GAME',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
-export interface SnapshotVersion {
-  epoch: number;
-  owner: string;
-  seq: number;
+function newer(a: SnapshotVersion, b: SnapshotVersion): boolean {
+  if (a.epoch !== b.epoch) return a.epoch > b.epoch;
+  if (a.owner !== b.owner) return a.owner > b.owner;
+  return a.seq > b.seq;
 }
-
-/** SQL: the row's version is newer than (or, with `orEqual`, the same as) the parameters'. */
-const ROW_NEWER = (orEqual: boolean) =>
-  `(snapshots.epoch > @epoch OR (snapshots.epoch = @epoch AND (snapshots.owner > @owner OR (snapshots.owner = @owner AND snapshots.seq ${orEqual ? '>=' : '>'} @seq))))`;
-
-/** Inserts or replaces a game's row with the values named @next…, if `condition` holds for the row. */
-const UPSERT_IF = (condition: string) => `INSERT INTO snapshots (code, game_id, owner, epoch, seq, schema, state, updated_at)
-  VALUES (@code, @gameId, @nextOwner, @nextEpoch, @nextSeq, @schema, @state, @updatedAt)
-  ON CONFLICT (code) DO UPDATE SET game_id = excluded.game_id, owner = excluded.owner,
-    epoch = excluded.epoch, seq = excluded.seq, schema = excluded.schema,
-    state = excluded.state, updated_at = excluded.updated_at
-  WHERE ${condition}`;
 
 export class Snapshots {
-  private readonly upsertNewer;
-  private readonly upsertClaim;
-  private readonly selectOne;
-  private readonly selectAll;
-  private readonly deleteOne;
-
   constructor(
-    db: Db,
+    private readonly db: Kysely<Database>,
     private readonly options: { now?: () => number; logger?: DbLogger } = {},
-  ) {
-    // One statement each, so the comparison and the write happen under one lock.
-    this.upsertNewer = db.prepare(UPSERT_IF(`NOT ${ROW_NEWER(true)}`));
-    this.upsertClaim = db.prepare(UPSERT_IF(`NOT ${ROW_NEWER(false)}`));
-    this.selectOne = db.prepare('SELECT * FROM snapshots WHERE code = ?');
-    this.selectAll = db.prepare('SELECT * FROM snapshots ORDER BY code');
-    this.deleteOne = db.prepare('DELETE FROM snapshots WHERE code = ? AND game_id = ?');
-  }
+  ) {}
 
-  /** Parameters writing `snap`, compared against the version `than`. */
-  private params(snap: Snapshot, than: SnapshotVersion): Record<string, unknown> {
-    return {
-      code: snap.code,
-      gameId: snap.gameId,
-      nextOwner: snap.owner,
-      nextEpoch: snap.epoch,
-      nextSeq: snap.seq,
-      owner: than.owner,
-      epoch: than.epoch,
-      seq: than.seq,
-      schema: snap.schema,
-      state: JSON.stringify(snap.state),
-      updatedAt: Math.round((this.options.now ?? Date.now)()),
-    };
-  }
-
-  /** Saves the game unless a newer or equal version is already saved; true if written. */
-  save(snapshot: Snapshot): boolean {
-    return this.upsertNewer.run(this.params(snapshot, snapshot)).changes === 1;
+  /**
+   * Saves the game unless a row for its code holds an equal or newer version; true if written.
+   * One statement: the insert, or the update only where the stored version is older.
+   */
+  async save(snapshot: Snapshot): Promise<boolean> {
+    return this.upsert(snapshot, (eb) =>
+      eb(eb.refTuple('excluded.epoch', 'excluded.owner', 'excluded.seq'), '>', eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq')),
+    );
   }
 
   /**
-   * Compare-and-set for adoption: writes `next` only if no version newer than `base` is saved
-   * (the game is still where the adopter saw it). True if written.
+   * Compare-and-set: writes `next` only if there is no row for `code` or the stored version is
+   * at most `base` (the version the caller read); true if written. Of several nodes claiming
+   * from the same base, exactly one wins. `next` must be newer than `base`.
    */
-  claim(base: SnapshotVersion, next: Snapshot): boolean {
-    return this.upsertClaim.run(this.params(next, base)).changes === 1;
+  async claim(code: string, base: SnapshotVersion, next: Snapshot): Promise<boolean> {
+    if (next.code !== code) throw new SnapshotError('CLAIM_OTHER_GAME', `a claim of ${code} cannot write a snapshot of ${next.code}`);
+    if (!newer(next, base)) {
+      throw new SnapshotError('CLAIM_NOT_NEWER', `a claim of ${code} must write a newer version than its base (${base.epoch}/${base.owner}/${base.seq})`);
+    }
+    return this.upsert(next, (eb) =>
+      eb(eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq'), '<=', eb.tuple(base.epoch, base.owner, base.seq)),
+    );
   }
 
-  /** The saved game with this code, or undefined (also when its state cannot be parsed). */
-  get(code: string): StoredSnapshot | undefined {
-    const row = this.selectOne.get(code) as SnapshotRow | undefined;
-    return row ? this.parse(row) : undefined;
+  async get(code: string): Promise<StoredSnapshot | null> {
+    const row = await this.db.selectFrom('snapshots').selectAll().where('code', '=', code).executeTakeFirst();
+    return row ? this.parse(row) : null;
   }
 
-  private parse(row: SnapshotRow): StoredSnapshot | undefined {
+  /** Every saved game, state parsed. Rows whose state cannot be parsed are skipped and logged. */
+  async all(): Promise<StoredSnapshot[]> {
+    const rows = await this.db.selectFrom('snapshots').selectAll().orderBy('code').execute();
+    return rows.map((r) => this.parse(r)).filter((s): s is StoredSnapshot => s !== null);
+  }
+
+  /** Removes the snapshot of `code` only if it is still of game `gameId`; true if removed. */
+  async remove(code: string, gameId: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('snapshots').where('code', '=', code).where('game_id', '=', gameId).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  private async upsert(snap: Snapshot, replaceWhen: ReplaceWhen): Promise<boolean> {
+    const row = {
+      code: snap.code,
+      game_id: snap.gameId,
+      owner: snap.owner,
+      epoch: snap.epoch,
+      seq: snap.seq,
+      schema: snap.schema,
+      state: JSON.stringify(snap.state),
+      updated_at: (this.options.now ?? Date.now)(),
+    };
+    const r = await this.db
+      .insertInto('snapshots')
+      .values(row)
+      .onConflict((oc) =>
+        oc
+          .column('code')
+          .doUpdateSet((eb) => ({
+            game_id: eb.ref('excluded.game_id'),
+            owner: eb.ref('excluded.owner'),
+            epoch: eb.ref('excluded.epoch'),
+            seq: eb.ref('excluded.seq'),
+            schema: eb.ref('excluded.schema'),
+            state: eb.ref('excluded.state'),
+            updated_at: eb.ref('excluded.updated_at'),
+          }))
+          .where(replaceWhen),
+      )
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  private parse(row: Selectable<SnapshotsTable>): StoredSnapshot | null {
     let state: GameState;
     try {
       state = JSON.parse(row.state) as GameState;
     } catch (err) {
       this.options.logger?.warn({ err, code: row.code }, `snapshot of game ${row.code} is unreadable; skipped`);
-      return undefined;
+      return null;
     }
-    return { code: row.code, gameId: row.game_id, owner: row.owner, epoch: row.epoch, seq: row.seq, schema: row.schema, state, updatedAt: row.updated_at };
-  }
-
-  /** Every saved game, state parsed. Rows whose state cannot be parsed are skipped and logged. */
-  all(): StoredSnapshot[] {
-    const out: StoredSnapshot[] = [];
-    for (const row of this.selectAll.all() as SnapshotRow[]) {
-      const snap = this.parse(row);
-      if (snap) out.push(snap);
-    }
-    return out;
-  }
-
-  /** Removes the snapshot of `code` only if it is still of game `gameId`; true if removed. */
-  remove(code: string, gameId: string): boolean {
-    return this.deleteOne.run(code, gameId).changes === 1;
+    return {
+      code: row.code,
+      gameId: row.game_id,
+      owner: row.owner,
+      epoch: row.epoch,
+      seq: row.seq,
+      schema: row.schema,
+      state,
+      updatedAt: row.updated_at,
+    };
   }
 }
+
+/** When an existing row is replaced: a condition over the stored row and the `excluded` one. */
+type ReplaceWhen = (eb: ExpressionBuilder<OnConflictDatabase<Database, 'snapshots'>, OnConflictTables<'snapshots'>>) => Expression<SqlBool>;

@@ -15,18 +15,18 @@ import type { Logger } from '../log.js';
 import type { GameRecord } from './game-record.js';
 
 export interface SnapshotStore {
-  save(snapshot: Snapshot): boolean;
-  claim(base: SnapshotVersion, next: Snapshot): boolean;
-  get(code: string): StoredSnapshot | undefined;
-  all(): StoredSnapshot[];
-  remove(code: string, gameId: string): boolean;
+  save(snapshot: Snapshot): Promise<boolean>;
+  claim(code: string, base: SnapshotVersion, next: Snapshot): Promise<boolean>;
+  get(code: string): Promise<StoredSnapshot | null>;
+  all(): Promise<StoredSnapshot[]>;
+  remove(code: string, gameId: string): Promise<boolean>;
 }
 
 export interface LeaseStore {
-  renew(nodeId: string, address: string, state: string, now: number): void;
-  get(nodeId: string): NodeLease | undefined;
-  fresh(since: number): NodeLease[];
-  release(nodeId: string): void;
+  renew(nodeId: string, address: string, state: string, now: number): Promise<void>;
+  get(nodeId: string): Promise<NodeLease | undefined>;
+  fresh(since: number): Promise<NodeLease[]>;
+  release(nodeId: string): Promise<void>;
 }
 
 export type SaveResult = 'saved' | 'newer' | 'unavailable';
@@ -74,9 +74,9 @@ export class Ledger {
   async save(record: GameRecord): Promise<SaveResult> {
     if (!record.state) return 'saved';
     const rec = record as GameRecord & { state: GameState };
-    const out = this.#try(() => {
-      if (this.#o.snapshots.save(toSnapshot(rec))) return 'saved' as const;
-      const held = this.#o.snapshots.get(rec.key);
+    const out = await this.#try(async () => {
+      if (await this.#o.snapshots.save(toSnapshot(rec))) return 'saved' as const;
+      const held = await this.#o.snapshots.get(rec.key);
       return held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq ? ('saved' as const) : ('newer' as const);
     });
     if (out === undefined) {
@@ -94,53 +94,53 @@ export class Ledger {
   async claim(base: { epoch: number; owner: string; seq: number }, next: GameRecord, requireDeadOwner: boolean): Promise<ClaimResult> {
     if (!next.state) return 'newer';
     const rec = next as GameRecord & { state: GameState };
-    const out = this.#try((): ClaimResult => {
-      if (requireDeadOwner && base.owner !== this.#o.nodeId && this.#leaseAlive(base.owner)) return 'owner-alive';
-      return this.#o.snapshots.claim(version(base), toSnapshot(rec)) ? 'claimed' : 'newer';
+    const out = await this.#try(async (): Promise<ClaimResult> => {
+      if (requireDeadOwner && base.owner !== this.#o.nodeId && (await this.#leaseAlive(base.owner))) return 'owner-alive';
+      return (await this.#o.snapshots.claim(rec.key, version(base), toSnapshot(rec))) ? 'claimed' : 'newer';
     });
     return out ?? 'unavailable';
   }
 
   /** The saved record of a game, undefined when none, or 'unavailable'. */
   async row(code: string): Promise<StoredSnapshot | undefined | 'unavailable'> {
-    const out = this.#try(() => ({ row: this.#o.snapshots.get(code) }));
-    return out === undefined ? 'unavailable' : out.row;
+    const out = await this.#try(async () => ({ row: await this.#o.snapshots.get(code) }));
+    return out === undefined ? 'unavailable' : (out.row ?? undefined);
   }
 
   async rows(): Promise<StoredSnapshot[] | 'unavailable'> {
-    return this.#try(() => this.#o.snapshots.all()) ?? 'unavailable';
+    return (await this.#try(() => this.#o.snapshots.all())) ?? 'unavailable';
   }
 
   async remove(code: string, gameId: string): Promise<void> {
-    this.#try(() => this.#o.snapshots.remove(code, gameId));
+    await this.#try(() => this.#o.snapshots.remove(code, gameId));
   }
 
   /** Whether `nodeId` holds a live lease; 'unavailable' when the database does not answer. */
   async ownerAlive(nodeId: string): Promise<boolean | 'unavailable'> {
-    const out = this.#try(() => this.#leaseAlive(nodeId));
+    const out = await this.#try(() => this.#leaseAlive(nodeId));
     return out ?? 'unavailable';
   }
 
   /** Nodes with a live lease (including ones still starting, which DNS does not list yet). */
   async liveNodes(): Promise<NodeLease[] | 'unavailable'> {
-    return this.#try(() => this.#o.leases.fresh(this.#o.clock.now() - this.#o.leaseMs)) ?? 'unavailable';
+    return (await this.#try(() => this.#o.leases.fresh(this.#o.clock.now() - this.#o.leaseMs))) ?? 'unavailable';
   }
 
   /** Renews our lease and writes whatever could not be saved before. */
   async renew(address: string, state: string): Promise<void> {
-    this.#try(() => this.#o.leases.renew(this.#o.nodeId, address, state, this.#o.clock.now()));
+    await this.#try(() => this.#o.leases.renew(this.#o.nodeId, address, state, this.#o.clock.now()));
     if (this.#available && this.#unsaved.size > 0) await this.flush();
   }
 
   async release(): Promise<void> {
-    this.#try(() => this.#o.leases.release(this.#o.nodeId));
+    await this.#try(() => this.#o.leases.release(this.#o.nodeId));
   }
 
   /** Writes saves that failed while the database was unreachable (never over a newer version). */
   async flush(): Promise<number> {
     let written = 0;
     for (const [key, rec] of [...this.#unsaved]) {
-      const out = this.#try(() => this.#o.snapshots.save(toSnapshot(rec)));
+      const out = await this.#try(() => this.#o.snapshots.save(toSnapshot(rec)));
       if (out === undefined) break;
       if (this.#unsaved.get(key) === rec) this.#unsaved.delete(key);
       if (out) written++;
@@ -149,15 +149,15 @@ export class Ledger {
   }
 
   /** A fresh lease of a node that still runs games (a draining node hands over or leaves what it has). */
-  #leaseAlive(nodeId: string): boolean {
-    const lease = this.#o.leases.get(nodeId);
+  async #leaseAlive(nodeId: string): Promise<boolean> {
+    const lease = await this.#o.leases.get(nodeId);
     return lease !== undefined && lease.renewedAt > this.#o.clock.now() - this.#o.leaseMs && lease.state !== 'draining' && lease.state !== 'stopped';
   }
 
   /** Runs a database call; undefined (logged once per outage) when it fails. */
-  #try<T>(run: () => T): T | undefined {
+  async #try<T>(run: () => Promise<T>): Promise<T | undefined> {
     try {
-      const out = run();
+      const out = await run();
       if (!this.#available) {
         this.#available = true;
         this.#o.logger.info({ unsaved: this.#unsaved.size }, 'database reachable again');

@@ -30,7 +30,7 @@ export interface SessionsDeps {
   replica: Replica<GameState>;
   sync: ReplicaSync<GameState>;
   channel: MeshChannel;
-  results: { record(r: GameResult): boolean };
+  results: { record(r: GameResult): Promise<boolean> };
   snapshots: SnapshotStore;
   leases: LeaseStore;
   logger: Logger;
@@ -318,23 +318,24 @@ export class GameSessions {
     return refusal('owner-unreachable', 'The server running this game did not answer.', true);
   }
 
+  /** Stores a finished game's result (idempotent per game); a failure is logged, and retried at the drop. */
   private recordResult(state: GameState): void {
-    try {
-      const recorded = this.d.results.record({
-        gameId: state.id,
-        code: state.code,
-        finishedAt: state.finishedAt ?? this.clock.now(),
-        rounds: state.round,
-        winnerId: state.winner,
-        players: state.players.map((p) => ({ accountId: p.id, won: p.id === state.winner, eliminatedRound: p.eliminatedRound })),
-      });
-      if (recorded) {
+    const result: GameResult = {
+      gameId: state.id,
+      code: state.code,
+      finishedAt: state.finishedAt ?? this.clock.now(),
+      rounds: state.round,
+      winnerId: state.winner,
+      players: state.players.map((p) => ({ accountId: p.id, won: p.id === state.winner, eliminatedRound: p.eliminatedRound })),
+    };
+    void this.d.results.record(result).then(
+      (recorded) => {
+        if (!recorded) return;
         const winner = state.players.find((p) => p.id === state.winner)?.name ?? 'nobody';
         this.d.logger.info({ game: state.code, rounds: state.round, winner }, `game ${state.code} finished after ${state.round} rounds; winner ${winner}`);
-      }
-    } catch (err) {
-      this.d.logger.error({ err, game: state.code }, `could not record the result of ${state.code}`);
-    }
+      },
+      (err: unknown) => this.d.logger.error({ err, game: state.code }, `could not record the result of ${state.code}`),
+    );
   }
 
   // ── creation ──────────────────────────────────────────────────────────────────────────

@@ -9,11 +9,13 @@ import expressWs from 'express-ws';
 import session from 'express-session';
 import helmet from 'helmet';
 import { csrfSync } from 'csrf-sync';
+import { outageClass } from '../db/errors.js';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { mountGameRoutes } from './game-routes.js';
 import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
 import { originAllowed } from './origin.js';
+import { saveSessionBeforeAnswering } from './session-saved.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -99,8 +101,32 @@ export function createWebServer(deps: WebDeps): WebServer {
   app.use('/static/vendor/hx-ws.min.js', (_req, res) => res.sendFile(join(HTMX_DIR, 'ext', 'hx-ws.min.js'), { maxAge: '1d' }));
   app.use('/static', express.static(PUBLIC_DIR, { maxAge: '1h', index: false }));
 
+  // What every page template needs, set before anything that can fail (a session store
+  // that cannot reach the database still gets a proper error page).
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    res.locals.version = config.version;
+    res.locals.nodeId = config.nodeId;
+    res.locals.title = '';
+    res.locals.user = null;
+    res.locals.flash = null;
+    res.locals.csrfToken = '';
+    next();
+  });
+
   // Operator endpoints come before sessions: health checks must be cheap and stateless.
   mountOpsRoutes(app, deps);
+
+  // Until the database answers and is migrated there is nothing to serve: say so, briefly.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    if (deps.cluster.state() !== 'starting') return next();
+    res.status(503).set('Retry-After', '2').render('pages/error', {
+      title: 'Starting',
+      heading: 'Starting up',
+      message: 'This server is still starting. Try again in a moment.',
+      user: null,
+      csrfToken: '',
+    });
+  });
 
   app.use(express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 }));
   app.use(
@@ -114,6 +140,7 @@ export function createWebServer(deps: WebDeps): WebServer {
       cookie: { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, maxAge: 30 * 24 * 3600 * 1000 },
     }),
   );
+  app.use(saveSessionBeforeAnswering(logger));
 
   const csrf = csrfSync({
     getTokenFromRequest: (req) => (req.body && typeof req.body._csrf === 'string' ? req.body._csrf : undefined),
@@ -121,14 +148,9 @@ export function createWebServer(deps: WebDeps): WebServer {
   });
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
-    res.locals.version = config.version;
-    res.locals.nodeId = config.nodeId;
-    res.locals.title = '';
-    res.locals.user = null;
-    res.locals.flash = null;
     const userId = req.session?.userId;
     if (userId) {
-      const account = deps.accounts.findById(userId);
+      const account = await deps.accounts.findById(userId);
       if (account) res.locals.user = { id: account.id, username: account.username, isAdmin: account.isAdmin || config.adminUsers.includes(account.username.toLowerCase()) } satisfies WebUser;
       else delete req.session.userId;
     }
@@ -167,7 +189,26 @@ export function createWebServer(deps: WebDeps): WebServer {
       });
       return;
     }
-    const status = err.status ?? err.statusCode ?? 500;
+    // The database cannot be reached: a passing outage, not a bug (games go on from memory).
+    // The outage itself is logged once by the storage layer, not once per request.
+    const unreachable = outageClass(err) !== null;
+    if (res.headersSent) {
+      // Too late for a page (a store write that failed after the answer went out).
+      logger.debug({ err: err.message, path: req.path }, 'error after the response was sent');
+      return;
+    }
+    const status = unreachable ? 503 : (err.status ?? err.statusCode ?? 500);
+    if (unreachable) {
+      logger.debug({ err: err.message, path: req.path }, 'request failed: database unreachable');
+      res.status(503).set('Retry-After', '5').render('pages/error', {
+        title: 'Try again',
+        heading: 'Back in a moment',
+        message: 'We cannot reach our records right now. Running games go on; try this page again in a moment.',
+        user: res.locals.user ?? null,
+        csrfToken: '',
+      });
+      return;
+    }
     if (status >= 500) logger.error({ err, path: req.path }, 'request failed');
     res.status(status).render('pages/error', {
       title: 'Error',

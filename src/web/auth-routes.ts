@@ -88,7 +88,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
       };
       if (!parsed.success) return again(422, parsed.error.issues[0]?.message ?? 'Check the form.');
       const hash = await passwords.hash(parsed.data.password);
-      const created = accounts.create(parsed.data.username, hash);
+      const created = await accounts.create(parsed.data.username, hash);
       if (!created.ok) return again(409, 'That username is taken. Pick another.');
       await regenerate(req);
       req.session.userId = created.account.id;
@@ -113,7 +113,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
         res.status(401).render('pages/auth', { title: 'Log in', mode: 'login', error, username: given, csrfToken: req.csrfToken?.() ?? '' });
       };
       if (!parsed.success) return fail(parsed.error.issues[0]?.message ?? 'Check the form.');
-      const account = accounts.findByUsername(parsed.data.username);
+      const account = await accounts.findByUsername(parsed.data.username);
       // Unknown usernames cost the same time as wrong passwords, so timing reveals nothing.
       const ok = account ? await passwords.verify(parsed.data.password, account.passwordHash) : await passwords.dummyVerify(parsed.data.password);
       if (!account || !ok) return fail('Wrong username or password.');

@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import type { Config } from '../config.js';
 import type { Accounts } from '../db/accounts.js';
 import type { Results } from '../db/results.js';
+import type { DatabaseHealth } from '../db/storage.js';
 import type { LiveHub } from '../live/hub.js';
 import type { Renderer } from '../live/render.js';
 import type { GameSource, LiveWire } from '../live/source.js';
@@ -28,6 +29,8 @@ export interface ClusterView {
   replication(): Record<string, number | string | null>;
   /** The replicated record of a game (incl. tombstones), for the operator inspector. */
   record(code: string): unknown;
+  /** Whether the database answers, for the operator pages. */
+  database(): DatabaseHealth;
 }
 
 export interface WebDeps {

@@ -30,14 +30,14 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   const limiter = new RateLimiterMemory({ points: 10, duration: 1 });
   const cache = new RenderCache();
 
-  app.get('/lobby', requireUser, (req: Request, res: Response) => {
+  app.get('/lobby', requireUser, async (req: Request, res: Response) => {
     const user = res.locals.user as WebUser;
     const mine = games.gamesOf(user.id).filter((g) => g.status !== 'finished');
     res.render('pages/lobby', {
       title: 'Lobby',
       openGames: openGameRows(games.openGames(), user.id),
       myGames: mine,
-      record: results.recordFor(user.id),
+      record: await results.recordFor(user.id),
     });
   });
 
@@ -183,12 +183,12 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     socket.start();
   });
 
-  app.get('/leaderboard', (_req: Request, res: Response) => {
+  app.get('/leaderboard', async (_req: Request, res: Response) => {
     const user = res.locals.user as WebUser | null;
     res.render('pages/leaderboard', {
       title: 'Leaderboard',
-      rows: results.leaderboard(20),
-      record: user ? results.recordFor(user.id) : { played: 0, won: 0 },
+      rows: await results.leaderboard(20),
+      record: user ? await results.recordFor(user.id) : { played: 0, won: 0 },
     });
   });
 
@@ -211,6 +211,7 @@ function clusterLocals(deps: WebDeps) {
     state: deps.cluster.state(),
     members: deps.cluster.members(),
     replication: deps.cluster.replication(),
+    database: deps.cluster.database(),
     now: deps.now(),
   };
 }

@@ -30,7 +30,7 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
   app.get('/admin/cluster.json', (req: Request, res: Response) => {
     if (!adminAllowed(req, deps)) return void res.status(403).json({ error: 'admin only: log in as an admin or send the ADMIN_TOKEN bearer token' });
     res.set('Cache-Control', 'no-store');
-    res.json({ node: deps.cluster.nodeId, state: deps.cluster.state(), members: deps.cluster.members(), replication: deps.cluster.replication() });
+    res.json({ node: deps.cluster.nodeId, state: deps.cluster.state(), members: deps.cluster.members(), replication: deps.cluster.replication(), database: deps.cluster.database() });
   });
 }
 

@@ -1,4 +1,5 @@
-// Cold start: games survive the whole cluster stopping, and a single node restarting.
+// Cold start: games survive the whole cluster stopping, and a single node restarting. The
+// cluster case runs on SQLite and on PostgreSQL (a private server).
 //
 // 1. Three nodes get SIGTERM at once (no ready peer to hand to): each keeps its games in
 //    their SQLite snapshots and exits 0. Three new nodes start on the same database: each game
@@ -10,19 +11,31 @@
 // Invariants (test/support/bots.ts checkInvariants): no game reset; no round repeated or
 // skipped; no acknowledged action lost; none applied twice; never two owners resolving a round.
 
-import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { openStorage, type StorageTarget } from '../../src/db/storage.js';
 import { checkInvariants, logLines } from '../support/bots.js';
 import { waitFor, type NodeProcess } from '../support/node-process.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { Rig } from '../support/redeploy-rig.js';
 import type { GameState } from '../../src/game/types.js';
 
 let rig: Rig | undefined;
+let pg: PostgresServer | null = null;
 
 afterEach(async () => {
   await rig?.close();
   rig = undefined;
 });
+afterAll(() => pg?.stop());
+
+/** SQLite: the rig's file. PostgreSQL: a new database on a private server, passed as DATABASE_URL. */
+async function database(engine: 'sqlite' | 'postgres'): Promise<{ env: Record<string, string>; target: (r: Rig) => StorageTarget }> {
+  if (engine === 'sqlite') return { env: {}, target: (r) => ({ engine, path: r.dbPath }) };
+  pg ??= await startPostgres();
+  const url = await pg.createDatabase('coldstart');
+  return { env: { DATABASE_URL: url }, target: () => ({ engine, url }) };
+}
 
 interface SnapRow {
   code: string;
@@ -32,13 +45,12 @@ interface SnapRow {
   state: GameState;
 }
 
-function snapshots(dbPath: string): Map<string, SnapRow> {
-  const db = new Database(dbPath, { readonly: true });
+async function snapshots(target: StorageTarget): Promise<Map<string, SnapRow>> {
+  const storage = openStorage(target, { logger: pino({ level: 'silent' }), sessions: { pruneIntervalMs: 0 } });
   try {
-    const rows = db.prepare('SELECT code, owner, epoch, seq, state FROM snapshots').all() as { code: string; owner: string; epoch: number; seq: number; state: string }[];
-    return new Map(rows.map((r) => [r.code, { ...r, state: JSON.parse(r.state) as GameState }]));
+    return new Map((await storage.snapshots.all()).map((s) => [s.code, s]));
   } finally {
-    db.close();
+    await storage.close();
   }
 }
 
@@ -58,7 +70,7 @@ async function expectResumed(r: Rig, before: Map<string, SnapRow>, restartedAt: 
     const snap = before.get(code)!;
     expect(snap, `snapshot of ${code}`).toBeDefined();
     const adopted = logLines(r.all, new RegExp(`^game ${code} adopted from node ${snap.owner} \\(epoch ${snap.epoch + 1}, round ${snap.state.round}\\) \\[cold-start\\]$`));
-    expect(adopted.map((a) => `${a.node}: ${a.line.msg}`), `${code} resumed once\n${r.tail(15, /adopted|snapshot|stopped running/)}`).toHaveLength(1);
+    expect(adopted.map((a) => `${a.node}: ${a.line.msg}`), `${code} resumed once (its snapshot: epoch ${snap.epoch}, round ${snap.state.round}, ${snap.state.status})\n${r.tail(15, /adopted|adoption|claimed|snapshot|left in|stopped running|resum|finished/)}`).toHaveLength(1);
     // Once after the restart (nodes stopping together may hand games to each other first).
     const after = logLines(r.all, new RegExp(`^game ${code} adopted`)).filter((a) => Date.parse(String(a.line.time)) >= restartedAt);
     expect(after.map((a) => `${a.node}: ${a.line.msg}`), r.tail(30, /adopted|claimed|left in|stopped running/)).toHaveLength(1);
@@ -80,8 +92,9 @@ async function expectResumed(r: Rig, before: Map<string, SnapRow>, restartedAt: 
 }
 
 describe('cold start from snapshots', () => {
-  it('a whole cluster stopped (SIGTERM all three) and started again on the same database resumes every game', async () => {
-    rig = await Rig.create({ roundSeconds: 2 });
+  it.each(['sqlite', 'postgres'] as const)('a whole cluster stopped (SIGTERM all three) and started again on the same database resumes every game (%s)', async (engine) => {
+    const db = await database(engine);
+    rig = await Rig.create({ roundSeconds: 2, env: db.env });
     const olds = [rig.start('a1', '127.0.0.2'), rig.start('a2', '127.0.0.3'), rig.start('a3', '127.0.0.4')];
     await Promise.all(olds.map((n) => n.ready()));
     for (const n of olds) rig.lb.add(n);
@@ -92,7 +105,7 @@ describe('cold start from snapshots', () => {
     await stopAll(rig, olds);
     const kept = logLines(olds, /left in the database for the next node/);
     expect(kept.length).toBeGreaterThanOrEqual(rig.codes.length);
-    const before = snapshots(rig.dbPath);
+    const before = await snapshots(db.target(rig));
     // Down for a while: longer than a round, so the deadlines pass.
     await new Promise((r) => setTimeout(r, 2500));
 
@@ -158,7 +171,7 @@ describe('cold start from snapshots', () => {
     await stopAll(rig, [first]);
     expect(first.hasLog((l) => /left in the database for the next node/.test(l.msg))).toBe(true);
     expect(rig.bots.some((b) => b.closes.some((c) => c.code === 1012))).toBe(true);
-    const before = snapshots(rig.dbPath);
+    const before = await snapshots({ engine: 'sqlite', path: rig.dbPath });
 
     const restartedAt = Date.now();
     const second = rig.start('s2', '127.0.0.2', { cluster: false });

@@ -6,7 +6,7 @@
 import { pino, type Logger } from 'pino';
 import { sleep } from '../../src/clock.js';
 import type { NodeState } from '../../src/cluster/types.js';
-import type { NodeLeases, Results, Snapshots } from '../../src/db/index.js';
+import type { GameResult, NodeLeases, Snapshots } from '../../src/db/index.js';
 import { checkGameState } from '../../src/game/schema.js';
 import { checkStoredState, readableSchemas } from '../../src/game/upgrade.js';
 import type { Metrics } from '../../src/metrics.js';
@@ -38,7 +38,7 @@ export interface SimNodeDeps {
   net: SimNetwork;
   snapshots: Snapshots;
   leases: NodeLeases;
-  results: Results;
+  results: { record(r: GameResult): Promise<boolean> };
   metrics: Metrics;
   /** Ready nodes, as DNS lists them (Swarm lists a task once it is healthy). */
   dns: () => string[];
@@ -157,7 +157,7 @@ export class SimNode {
     this.sync.start();
     this.mesh.start();
     // DNS names ready nodes; leases also name the ones starting with us.
-    const leased = this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs).filter((l) => l.state !== 'draining' && l.state !== 'stopped').map((l) => l.nodeId);
+    const leased = (await this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs)).filter((l) => l.state !== 'draining' && l.state !== 'stopped').map((l) => l.nodeId);
     const peers = [...new Set([...this.d.dns(), ...leased])].filter((id) => id !== this.id);
     this.mesh.want(peers);
     this.#pollDns();

@@ -3,8 +3,7 @@
 // seed or given explicitly, so a failing one can be shrunk and replayed.
 
 import { pino } from 'pino';
-import { fileURLToPath } from 'node:url';
-import { Accounts, NodeLeases, Results, Snapshots, migrate, openDatabase } from '../../src/db/index.js';
+import { openStorage, type GameResult } from '../../src/db/index.js';
 import { createMetrics } from '../../src/metrics.js';
 import { check, type CheckReport } from './checker.js';
 import { SimClient } from './clients.js';
@@ -12,7 +11,6 @@ import { SimNetwork, type NetworkOptions } from './network.js';
 import { SimNode, type LogEntry, type WriteTrace } from './node.js';
 import { Rng, World } from './world.js';
 
-const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
 
 /** Picks a node: the owner of a game (by fraction of the games), or any running node (by fraction of them). */
 export type Target = { owner: number } | { node: number };
@@ -94,12 +92,18 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
   const world = new World(seed);
   const trace = opts.trace ?? (() => undefined);
   const logger = pino({ level: 'silent' });
-  const db = openDatabase(':memory:', logger);
-  migrate(db, MIGRATIONS, logger);
-  const snapshots = new Snapshots(db, { now: () => world.now, logger });
-  const results = new Results(db);
-  const leases = new NodeLeases(db);
-  const accounts = new Accounts(db, () => world.now);
+  // One database for every node, as the nodes of one host share a SQLite file.
+  const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger, now: () => world.now });
+  await storage.migrate();
+  const { snapshots, leases, accounts } = storage;
+  const recorded = new Set<string>();
+  const results = {
+    record: async (r: GameResult): Promise<boolean> => {
+      const written = await storage.results.record(r);
+      recorded.add(r.gameId);
+      return written;
+    },
+  };
   const metrics = createMetrics('sim');
   const net = new SimNetwork(world, {
     heartbeatMs: 500,
@@ -168,12 +172,13 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
   const codes: string[] = [];
   let playerNo = 0;
   for (const size of schedule.games) {
-    const players = Array.from({ length: size }, () => {
+    const players: { id: string; name: string }[] = [];
+    for (let i = 0; i < size; i++) {
       const name = `p${++playerNo}`;
-      const made = accounts.create(name, 'x');
+      const made = await accounts.create(name, 'x');
       if (!made.ok) throw new Error(made.message);
-      return { id: made.account.id, name };
-    });
+      players.push({ id: made.account.id, name });
+    }
     const host = world.rng.pick(ready());
     let code: string | undefined;
     world.after(1, () => {
@@ -289,13 +294,10 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
   for (const c of clients) c.stop();
   await world.runUntil(world.now + 15_000);
 
-  const recorded = new Set<string>(
-    (db.prepare('SELECT game_id FROM results').all() as { game_id: string }[]).map((r) => r.game_id),
-  );
   if (process.env.SIM_LOGS) for (const l of logs) if (l.level >= Number(process.env.SIM_LOGS)) console.log(l.at - start, l.node, l.msg, l.err ? JSON.stringify(l.err).slice(0, 300) : "");
   const report = check({ codes, clients, writes, logs, nodes: ready(), recorded });
   for (const n of running()) n.stop();
-  db.close();
+  await storage.close();
   return { ...report, seed, schedule, events: world.events, virtualMs: world.now - start };
 }
 

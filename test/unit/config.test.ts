@@ -26,6 +26,33 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, NODE_ENV: 'production', PASSWORD_COST: '12' })).toThrow(/PASSWORD_COST/);
   });
 
+  it('uses SQLite at DATABASE_PATH unless DATABASE_URL names a PostgreSQL database', () => {
+    expect(loadConfig({ ...base, DATABASE_PATH: './data/x.db' }).database).toEqual({ engine: 'sqlite', path: './data/x.db' });
+    expect(loadConfig({ ...base, DATABASE_URL: '' }).database).toEqual({ engine: 'sqlite', path: ':memory:' });
+    const url = 'postgres://minotaur:s3cret@db.internal:5432/minotaur?sslmode=require';
+    const c = loadConfig({ ...base, DATABASE_URL: url, DATABASE_POOL_MAX: '25' });
+    expect(c.database).toEqual({ engine: 'postgres', url });
+    expect(c.databasePoolMax).toBe(25);
+    expect(loadConfig({ ...base, DATABASE_URL: 'postgresql:///minotaur?host=/var/run/postgresql' }).database.engine).toBe('postgres');
+    expect(loadConfig(base).databasePoolMax).toBe(10);
+  });
+
+  it('refuses a DATABASE_URL that is not a PostgreSQL URL, saying why', () => {
+    const message = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...base, ...env });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(message({ DATABASE_URL: 'mysql://db/minotaur' })).toMatch(/DATABASE_URL: must start with postgres:\/\/ or postgresql:\/\/ \(got mysql:\/\/\)/);
+    expect(message({ DATABASE_URL: 'db.internal:5432' })).toMatch(/DATABASE_URL: must start with postgres/);
+    expect(message({ DATABASE_URL: 'not a url' })).toMatch(/DATABASE_URL: must be a postgres:\/\/ URL/);
+    expect(message({ DATABASE_URL: 'postgres:///minotaur' })).toMatch(/DATABASE_URL: names no host/);
+    expect(message({ DATABASE_POOL_MAX: '0' })).toMatch(/DATABASE_POOL_MAX/);
+  });
+
   it('uses HOST as the advertised address when it is specific', () => {
     expect(loadConfig({ ...base, HOST: '127.0.0.3' }).advertiseHost).toBe('127.0.0.3');
     expect(loadConfig(base).advertiseHost).toBeNull();

@@ -4,8 +4,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeState } from '../../../src/cluster/types.js';
-import { fileURLToPath } from 'node:url';
-import { NodeLeases, Snapshots, migrate, openDatabase } from '../../../src/db/index.js';
+import { openStorage, type Storage } from '../../../src/db/index.js';
 import type { GameState } from '../../../src/game/types.js';
 import { readableSchemas } from '../../../src/game/upgrade.js';
 import { createMetrics } from '../../../src/metrics.js';
@@ -15,13 +14,14 @@ import { ReplicaSync } from '../../../src/replication/sync.js';
 import { GameSessions } from '../../../src/sessions/registry.js';
 
 const logger = pino({ level: 'silent' });
-const MIGRATIONS = fileURLToPath(new URL('../../../migrations', import.meta.url));
+const stores: Storage[] = [];
 
-/** The database the nodes of one test cluster share (in memory). */
-function sharedDb() {
-  const db = openDatabase(':memory:', logger);
-  migrate(db, MIGRATIONS, logger);
-  return { db, snapshots: new Snapshots(db), leases: new NodeLeases(db) };
+/** The database the nodes of one test cluster share (SQLite in memory). */
+async function sharedDb() {
+  const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
+  await storage.migrate();
+  stores.push(storage);
+  return storage;
 }
 
 interface TestNode {
@@ -37,7 +37,8 @@ let codes = 0;
 const nets: MemoryNetwork[] = [];
 const nodes: TestNode[] = [];
 
-function cluster(ids: string[], store = sharedDb()) {
+async function cluster(ids: string[], given?: Storage) {
+  const store = given ?? (await sharedDb());
   const repl = new MemoryNetwork();
   const sess = new MemoryNetwork();
   nets.push(repl, sess);
@@ -52,7 +53,7 @@ function cluster(ids: string[], store = sharedDb()) {
       replica,
       sync,
       channel: sess.join(id, member),
-      results: { record: (r) => (node.results.push(r), true) },
+      results: { record: async (r) => (node.results.push(r), true) },
       snapshots: store.snapshots,
       leases: store.leases,
       logger,
@@ -80,16 +81,17 @@ async function until(check: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
-afterEach(() => {
+afterEach(async () => {
   for (const n of nodes.splice(0)) {
     n.sessions.stop();
     n.sync.stop();
   }
   for (const net of nets.splice(0)) net.close();
+  for (const s of stores.splice(0)) await s.close();
   codes = 0;
 });
 
-async function startedGame(c: ReturnType<typeof cluster>) {
+async function startedGame(c: Awaited<ReturnType<typeof cluster>>) {
   await new Promise((r) => setTimeout(r, 5)); // peers meet
   const [a, b] = c.nodes as [TestNode, TestNode];
   const created = await a.sessions.create({ id: '1', name: 'ariadne' });
@@ -102,7 +104,7 @@ async function startedGame(c: ReturnType<typeof cluster>) {
 
 describe('GameSessions', () => {
   it('forwards a command to the owner and acknowledges only once another node holds it', async () => {
-    const c = cluster(['n1', 'n2', 'n3']);
+    const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
     const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
     const r = await n3.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0001', round: 1, kind: 'defend' } });
@@ -116,7 +118,7 @@ describe('GameSessions', () => {
   });
 
   it('resolves the round at once when every living player has acted, exactly once', async () => {
-    const c = cluster(['n1', 'n2']);
+    const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
     await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-b1', round: 1, kind: 'defend' } });
@@ -129,7 +131,7 @@ describe('GameSessions', () => {
   });
 
   it('hands every game to a ready peer on drain: higher epoch, same round and deadline', async () => {
-    const c = cluster(['n1', 'n2', 'n3']);
+    const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
     const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
     await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0002', round: 1, kind: 'defend' } });
@@ -152,7 +154,7 @@ describe('GameSessions', () => {
   });
 
   it('takes over the games of a crashed owner on exactly one survivor, and fences the old owner when it returns', async () => {
-    const c = cluster(['n1', 'n2', 'n3']);
+    const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
     const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
     await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0009', round: 1, kind: 'defend' } });
@@ -176,8 +178,8 @@ describe('GameSessions', () => {
   });
 
   it('resumes games from the database on a cold start, holding the round for the players who were away', async () => {
-    const store = sharedDb();
-    const first = cluster(['n1'], store);
+    const store = await sharedDb();
+    const first = await cluster(['n1'], store);
     const code = await (async () => {
       const a = first.nodes[0]!;
       const created = await a.sessions.create({ id: '1', name: 'ariadne' });
@@ -187,12 +189,12 @@ describe('GameSessions', () => {
       await a.sessions.execute(created.code, { kind: 'act', playerId: '1', action: { id: 'act-cold', round: 1, kind: 'defend' } });
       return created.code;
     })();
-    const saved = store.snapshots.get(code)!;
+    const saved = (await store.snapshots.get(code))!;
     expect(saved.state.submitted['1']?.id).toBe('act-cold');
     // The node stops with the game in the database; a new node on the same database resumes it.
     first.nodes[0]!.sessions.stop();
     await first.nodes[0]!.sessions.releaseLease();
-    const second = cluster(['m1'], store);
+    const second = await cluster(['m1'], store);
     expect(await second.nodes[0]!.sessions.resumeFromSnapshots()).toBe(1);
     const rec = second.nodes[0]!.replica.get(code)!;
     expect(rec.owner).toBe('m1');
@@ -213,7 +215,7 @@ describe('GameSessions', () => {
   });
 
   it('refuses actions for another round, another player or a game it does not know', async () => {
-    const c = cluster(['n1', 'n2']);
+    const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const n2 = c.nodes[1]!;
     expect(await n2.sessions.execute(code, { kind: 'act', playerId: '9', action: { id: 'act-x1', round: 1, kind: 'defend' } })).toMatchObject({ ok: false, code: 'not-in-game' });
@@ -223,7 +225,7 @@ describe('GameSessions', () => {
   });
 
   it('records a finished game once, on the owner, after its final state reached a peer', async () => {
-    const c = cluster(['n1', 'n2']);
+    const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
     for (let i = 0; i < 70 && n1.sessions.game(code)?.status === 'playing'; i++) {
@@ -239,11 +241,12 @@ describe('GameSessions', () => {
   });
 
   it('never resumes from the database a game whose owner is alive, even when the database is ahead of the replica', async () => {
-    const c = cluster(['n1', 'n2']);
+    const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
     // The owner has saved a write that has not reached n2 yet.
-    c.store.db.prepare('UPDATE snapshots SET seq = seq + 5 WHERE code = ?').run(code);
+    const row = (await c.store.snapshots.get(code))!;
+    expect(await c.store.snapshots.save({ ...row, seq: row.seq + 5 })).toBe(true);
     expect(await n2.sessions.resumeFromSnapshots()).toBe(0);
     expect(n1.sessions.ownedCodes()).toEqual([code]);
     expect(n2.sessions.ownedCodes()).toEqual([]);

@@ -1,9 +1,11 @@
-// Opens the SQLite file that every node of a cluster on this host may share: WAL so readers
-// never block the writer, a busy timeout so concurrent writers wait instead of failing.
+// The SQLite engine: opens the file that every node of a cluster on this host may share (WAL
+// so readers never block the writer, a busy timeout so concurrent writers wait instead of
+// failing) and gives Kysely a dialect whose transactions take the write lock at BEGIN.
 
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { CompiledQuery, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
 import type { DbLogger } from './logger.js';
 
 export type Db = Database.Database;
@@ -55,4 +57,38 @@ export function openDatabase(path: string, logger: DbLogger, options: OpenOption
   }
   logger.debug({ path }, `database ${path} opened`);
   return db;
+}
+
+/**
+ * Every transaction here reads and then writes (a version check before a save, a result
+ * before its players, the migrations applied so far before the next one). BEGIN IMMEDIATE
+ * takes the write lock first, so a second process waits at BEGIN (busy timeout) and then
+ * reads what the first one wrote, instead of failing with SQLITE_BUSY when it tries to
+ * upgrade a read lock.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+/** SQLite runs DDL in transactions; Kysely's migrator then applies each run under one write lock. */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+export class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly db: Db) {
+    super({ database: db });
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver({ database: this.db });
+  }
+
+  override createAdapter(): SqliteAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
 }

@@ -1,0 +1,80 @@
+// Tells a database that cannot be reached (worth waiting for) from a query that is wrong (not
+// worth retrying), and names the kind of outage in words an operator can act on.
+
+export type OutageClass =
+  | 'refused'
+  | 'unresolvable'
+  | 'unreachable'
+  | 'timeout'
+  | 'lost'
+  | 'starting-up'
+  | 'shutting-down'
+  | 'too-many-connections'
+  | 'authentication'
+  | 'no-database'
+  | 'tls';
+
+const DESCRIPTIONS: Record<OutageClass, string> = {
+  refused: 'connection refused (is the server running and listening on that address?)',
+  unresolvable: 'host name does not resolve',
+  unreachable: 'host or network unreachable',
+  timeout: 'no answer in time',
+  lost: 'connection lost',
+  'starting-up': 'the server is starting up',
+  'shutting-down': 'the server is shutting down',
+  'too-many-connections': 'the server has too many connections',
+  authentication: 'authentication failed (check the user and password in DATABASE_URL)',
+  'no-database': 'the database does not exist (create it, or fix the name in DATABASE_URL)',
+  tls: 'TLS negotiation failed (check sslmode in DATABASE_URL)',
+};
+
+export function describeOutage(kind: OutageClass): string {
+  return DESCRIPTIONS[kind];
+}
+
+const SOCKET_CODES: Record<string, OutageClass> = {
+  ECONNREFUSED: 'refused',
+  ENOTFOUND: 'unresolvable',
+  EAI_AGAIN: 'unresolvable',
+  EHOSTUNREACH: 'unreachable',
+  ENETUNREACH: 'unreachable',
+  EHOSTDOWN: 'unreachable',
+  ETIMEDOUT: 'timeout',
+  ECONNRESET: 'lost',
+  EPIPE: 'lost',
+  ECONNABORTED: 'lost',
+};
+
+const SQLSTATES: Record<string, OutageClass> = {
+  '57P01': 'shutting-down', // admin_shutdown
+  '57P02': 'shutting-down', // crash_shutdown
+  '57P03': 'starting-up', // cannot_connect_now
+  '53300': 'too-many-connections',
+  '28P01': 'authentication',
+  '28000': 'authentication',
+  '3D000': 'no-database',
+};
+
+/**
+ * The kind of outage behind `err`, or null when it is not one (a constraint, a syntax error:
+ * retrying would fail the same way).
+ */
+export function outageClass(err: unknown): OutageClass | null {
+  if (!err || typeof err !== 'object') return null;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown };
+  // Node reports a failed connection to a name with several addresses as an AggregateError.
+  if (Array.isArray(e.errors) && e.errors.length > 0) {
+    const inner = outageClass(e.errors[0]);
+    if (inner) return inner;
+  }
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (SOCKET_CODES[code]) return SOCKET_CODES[code];
+  if (SQLSTATES[code]) return SQLSTATES[code];
+  if (code.startsWith('08')) return 'lost'; // connection_exception
+  if (/^(ERR_TLS|ERR_SSL)|CERT|SELF_SIGNED/.test(code)) return 'tls';
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (/timeout exceeded when trying to connect|connection timeout|Query read timeout/i.test(message)) return 'timeout';
+  if (/Connection terminated|Client has encountered a connection error|connection is closed/i.test(message)) return 'lost';
+  if (/does not support SSL|SSL/i.test(message) && !code) return 'tls';
+  return null;
+}

@@ -1,0 +1,64 @@
+// The PostgreSQL engine: a pg connection pool for DATABASE_URL and Kysely's dialect over it.
+// Nothing connects until the first query, so a node can start while the database is down.
+
+import { PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { DbLogger } from './logger.js';
+
+export interface PostgresOptions {
+  /** Most connections this node opens. */
+  poolMax?: number;
+  /** How long to wait for a connection (new or from the pool) before failing. */
+  connectTimeoutMs?: number;
+  logger: DbLogger;
+  /** A pooled connection broke while idle (the server restarted or the network dropped it). */
+  onIdleError?: (err: Error) => void;
+}
+
+const INT8_OID = 20;
+
+/**
+ * bigint columns (times in ms, ids, counts) as JavaScript numbers: every value stored here is
+ * far below 2^53, and the rest of the code compares and adds them as numbers.
+ */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+/** The URL without its password, for logs and the operator page. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}
+
+export function createPool(url: string, options: PostgresOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    idleTimeoutMillis: 30_000,
+    // Notice a peer that vanished without closing (a host lost, a cut link) on idle connections.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    application_name: 'minotaur',
+    types,
+  });
+  // Without a listener, an idle connection dropped by the server would crash the process.
+  pool.on('error', (err) => {
+    options.logger.debug({ err }, 'idle database connection closed');
+    options.onIdleError?.(err);
+  });
+  return pool;
+}
+
+export function postgresDialect(pool: pg.Pool): PostgresDialect {
+  return new PostgresDialect({ pool });
+}

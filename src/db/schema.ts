@@ -1,0 +1,70 @@
+// The tables as Kysely sees them: the one description of the schema that every query is
+// checked against, for both engines. Times are milliseconds since the epoch; flags are 0/1.
+
+import type { Generated } from 'kysely';
+
+export interface AccountsTable {
+  id: Generated<number>;
+  /** Unique whatever the letter case (SQLite NOCASE, a case-insensitive ICU collation on PostgreSQL). */
+  username: string;
+  password_hash: string;
+  is_admin: Generated<number>;
+  created_at: number;
+}
+
+/** One row per express-session session; a destroyed one stays as a tombstone (ended_at set) until it expires. */
+export interface SessionsTable {
+  sid: string;
+  sess: string;
+  expires: number;
+  ended_at: number | null;
+}
+
+export interface ResultsTable {
+  game_id: string;
+  code: string;
+  finished_at: number;
+  rounds: number;
+  winner_account_id: number | null;
+}
+
+export interface ResultPlayersTable {
+  game_id: string;
+  account_id: number;
+  won: number;
+  eliminated_round: number | null;
+}
+
+/** Games kept for a cold start, ordered like the replicated store by (epoch, owner, seq). */
+export interface SnapshotsTable {
+  code: string;
+  game_id: string;
+  /** Compared byte-wise (collation "C" on PostgreSQL), like strings in JavaScript. */
+  owner: string;
+  epoch: number;
+  seq: number;
+  schema: number;
+  state: string;
+  updated_at: number;
+}
+
+/** One row per running node, renewed about once a second (see db/leases.ts). */
+export interface NodeLeasesTable {
+  node_id: string;
+  /** host:port the node is reachable at for the mesh. */
+  address: string;
+  /** Its lifecycle state when it last renewed. */
+  state: string;
+  renewed_at: number;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  sessions: SessionsTable;
+  results: ResultsTable;
+  result_players: ResultPlayersTable;
+  snapshots: SnapshotsTable;
+  node_leases: NodeLeasesTable;
+}
+
+export type Engine = 'sqlite' | 'postgres';

@@ -1,0 +1,581 @@
+// The storage contract: every method of every part (accounts, sessions, results, snapshots),
+// the same tests run against SQLite and against a real PostgreSQL server. Several handles on
+// one database stand for several nodes of a cluster.
+
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import session, { type SessionData } from 'express-session';
+import fc from 'fast-check';
+import { sql } from 'kysely';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DatabaseSessionStore } from '../../../src/db/session-store.js';
+import { ResultsError, type GameResult } from '../../../src/db/results.js';
+import { SnapshotError, type Snapshot, type SnapshotVersion } from '../../../src/db/snapshots.js';
+import type { Storage, StorageTarget } from '../../../src/db/storage.js';
+import type { GameState } from '../../../src/game/types.js';
+import { compareVersion } from '../../../src/replication/record.js';
+import { ENGINES, engineFixture } from './helpers.js';
+import { startNodes, type StorageNode } from './storage-nodes.js';
+
+import { MIGRATIONS_DIR, readMigrations } from '../../../src/db/migrate.js';
+
+/** Every migration this release ships, in order. */
+const RELEASED = readMigrations(MIGRATIONS_DIR).map((m) => m.name);
+
+const HOUR = 60 * 60 * 1000;
+const T0 = 1_700_000_000_000;
+
+/** The snapshot layer treats state as opaque JSON; a marker is enough to tell versions apart. */
+function snap(epoch: number, owner: string, seq: number, overrides: Partial<Snapshot> = {}): Snapshot {
+  return {
+    code: 'KEPS',
+    gameId: 'game-1',
+    owner,
+    epoch,
+    seq,
+    schema: 1,
+    state: { id: 'game-1', code: 'KEPS', round: seq, marker: `${epoch}/${owner}/${seq}` } as unknown as GameState,
+    ...overrides,
+  };
+}
+
+function sessionData(expires: number | null, extra: Record<string, unknown> = {}): SessionData {
+  return {
+    cookie: { originalMaxAge: expires === null ? null : HOUR, expires: expires === null ? undefined : new Date(expires) },
+    ...extra,
+  } as unknown as SessionData;
+}
+
+/** The store's callbacks as promises. */
+function api(store: DatabaseSessionStore) {
+  return {
+    get: (sid: string) => new Promise<SessionData | null | undefined>((res, rej) => store.get(sid, (e, s) => (e ? rej(e) : res(s)))),
+    set: (sid: string, s: SessionData) => new Promise<void>((res, rej) => store.set(sid, s, (e) => (e ? rej(e) : res()))),
+    destroy: (sid: string) => new Promise<void>((res, rej) => store.destroy(sid, (e) => (e ? rej(e) : res()))),
+    touch: (sid: string, s: SessionData) => new Promise<void>((res) => store.touch(sid, s, () => res())),
+    clear: () => new Promise<void>((res, rej) => store.clear((e) => (e ? rej(e) : res()))),
+    length: () => new Promise<number | undefined>((res, rej) => store.length((e, n) => (e ? rej(e) : res(n)))),
+    all: () => new Promise<Record<string, SessionData>>((res, rej) => store.all((e, all) => (e ? rej(e) : res((all ?? {}) as Record<string, SessionData>)))),
+  };
+}
+
+describe.each(ENGINES)('storage on %s', (engine) => {
+  const fx = engineFixture(engine);
+  let target: StorageTarget;
+  let now: number;
+
+  /** A migrated handle on the test's database: another node, as far as the database can tell. */
+  const node = (options: { now?: () => number } = {}) => fx.openMigrated(target, { now: () => now, ...options });
+
+  beforeAll(() => fx.setup());
+  afterAll(() => fx.teardown());
+  beforeEach(async () => {
+    target = await fx.fresh();
+    now = T0;
+  });
+  afterEach(() => fx.closeAll());
+
+  describe('migrations', () => {
+    it('creates every table on a fresh database and is a no-op the second time', async () => {
+      const s = await fx.open(target);
+      expect(await s.migrate()).toEqual(RELEASED);
+      expect(await s.migrate()).toEqual([]);
+      expect(await (await fx.open(target)).migrate()).toEqual([]);
+    });
+
+  });
+
+  describe('accounts', () => {
+    it('creates an account and finds it by username and by id', async () => {
+      const { accounts } = await node();
+      const created = await accounts.create('Ariadne', 'scrypt$hash');
+      if (!created.ok) throw new Error(created.message);
+      expect(created.account).toEqual({ id: expect.stringMatching(/^\d+$/), username: 'Ariadne', passwordHash: 'scrypt$hash', isAdmin: false, createdAt: T0 });
+      expect(await accounts.findByUsername('Ariadne')).toEqual(created.account);
+      expect(await accounts.findById(created.account.id)).toEqual(created.account);
+      expect(await accounts.findById(Number(created.account.id))).toEqual(created.account);
+    });
+
+    it('treats usernames case-insensitively: lookup and uniqueness', async () => {
+      const { accounts } = await node();
+      expect((await accounts.create('Theseus', 'h1')).ok).toBe(true);
+      expect((await accounts.findByUsername('theseus'))?.username).toBe('Theseus');
+      expect((await accounts.findByUsername('THESEUS'))?.username).toBe('Theseus');
+      expect(await accounts.create('THESEUS', 'h2')).toEqual({ ok: false, code: 'taken', message: 'The username THESEUS is already taken.' });
+      expect(await accounts.findByUsername('theseu')).toBeNull();
+    });
+
+    it('returns null for unknown or malformed ids and names', async () => {
+      const { accounts } = await node();
+      expect(await accounts.findByUsername('nobody')).toBeNull();
+      expect(await accounts.findById('42')).toBeNull();
+      expect(await accounts.findById('abc')).toBeNull();
+      expect(await accounts.findById('-1')).toBeNull();
+      expect(await accounts.findById('99999999999999999999')).toBeNull();
+    });
+
+    it('sets and clears the admin flag', async () => {
+      const { accounts } = await node();
+      const created = await accounts.create('daedalus', 'h');
+      if (!created.ok) throw new Error(created.message);
+      expect(await accounts.setAdmin(created.account.id, true)).toBe(true);
+      expect((await accounts.findById(created.account.id))?.isAdmin).toBe(true);
+      expect(await accounts.setAdmin(created.account.id, false)).toBe(true);
+      expect((await accounts.findById(created.account.id))?.isAdmin).toBe(false);
+      expect(await accounts.setAdmin('999', true)).toBe(false);
+      expect(await accounts.setAdmin('x', true)).toBe(false);
+    });
+
+    it('replaces a password hash', async () => {
+      const { accounts } = await node();
+      const created = await accounts.create('icarus', 'old');
+      if (!created.ok) throw new Error(created.message);
+      expect(await accounts.setPasswordHash(created.account.id, 'new')).toBe(true);
+      expect((await accounts.findByUsername('icarus'))?.passwordHash).toBe('new');
+      expect(await accounts.setPasswordHash('999', 'new')).toBe(false);
+    });
+  });
+
+  describe('sessions', () => {
+    const store = async (options: { ttlMs?: number; tombstoneMs?: number; now?: () => number } = {}) => {
+      const s = await fx.openMigrated(target, { now: options.now ?? (() => now), sessions: { pruneIntervalMs: 0, ...options } });
+      return s.sessions;
+    };
+
+    it('stores, reads and destroys a session', async () => {
+      const s = api(await store());
+      await s.set('sid-1', sessionData(now + HOUR, { accountId: '7' }));
+      expect(await s.get('sid-1')).toMatchObject({ accountId: '7', cookie: { expires: new Date(now + HOUR).toISOString() } });
+      await s.destroy('sid-1');
+      expect(await s.get('sid-1')).toBeNull();
+      expect(await s.get('never-existed')).toBeNull();
+    });
+
+    it('does not return a session once its cookie expired, and prunes it', async () => {
+      const st = await store();
+      const s = api(st);
+      await s.set('sid-1', sessionData(now + HOUR));
+      now += HOUR - 1;
+      expect(await s.get('sid-1')).not.toBeNull();
+      now += 1;
+      expect(await s.get('sid-1')).toBeNull();
+      expect(await s.length()).toBe(0);
+      expect(await st.prune()).toBe(1);
+    });
+
+    it('gives a browser-session cookie the configured lifetime', async () => {
+      const s = api(await store({ ttlMs: 1000 }));
+      await s.set('sid-1', sessionData(null));
+      now += 999;
+      expect(await s.get('sid-1')).not.toBeNull();
+      now += 1;
+      expect(await s.get('sid-1')).toBeNull();
+    });
+
+    it('touch extends the expiry without rewriting the data', async () => {
+      const a = api(await store());
+      const b = api(await store());
+      await a.set('sid-1', sessionData(now + HOUR, { v: 1 }));
+      await b.set('sid-1', sessionData(now + HOUR, { v: 2 }));
+      await a.touch('sid-1', sessionData(now + 3 * HOUR, { v: 1 }));
+      now += 2 * HOUR;
+      expect(await a.get('sid-1')).toMatchObject({ v: 2 });
+    });
+
+    it('shares sessions between nodes, and survives a restart', async () => {
+      const a = api(await store());
+      const b = api(await store());
+      await a.set('sid-1', sessionData(now + HOUR, { accountId: '7' }));
+      expect(await b.get('sid-1')).toMatchObject({ accountId: '7' });
+      await fx.closeAll();
+      const restarted = api(await store());
+      expect(await restarted.get('sid-1')).toMatchObject({ accountId: '7' });
+      await restarted.destroy('sid-1');
+      expect(await api(await store()).get('sid-1')).toBeNull();
+    });
+
+    it('keeps a destroyed session ended when another node saves it late or touches it', async () => {
+      const a = api(await store());
+      const b = api(await store());
+      await a.set('sid-1', sessionData(now + HOUR, { accountId: '7' }));
+      await a.destroy('sid-1');
+      // b loaded the session before the logout and saves it at the end of its request.
+      await b.set('sid-1', sessionData(now + HOUR, { accountId: '7' }));
+      await b.touch('sid-1', sessionData(now + 2 * HOUR));
+      expect(await a.get('sid-1')).toBeNull();
+      expect(await b.get('sid-1')).toBeNull();
+      expect(await a.length()).toBe(0);
+    });
+
+    it('keeps the tombstone until both the session and the grace period are over', async () => {
+      const st = await store({ tombstoneMs: 1000 });
+      const s = api(st);
+      await s.set('sid-1', sessionData(now + 500));
+      await s.destroy('sid-1');
+      now += 999;
+      expect(await st.prune()).toBe(0);
+      now += 1;
+      expect(await st.prune()).toBe(1);
+
+      // A session living longer than the grace period keeps its tombstone as long as itself.
+      await s.set('sid-2', sessionData(now + HOUR));
+      await s.destroy('sid-2');
+      now += HOUR - 1;
+      expect(await st.prune()).toBe(0);
+      await s.set('sid-2', sessionData(now + HOUR, { back: true }));
+      expect(await s.get('sid-2')).toBeNull();
+      now += 1;
+      expect(await st.prune()).toBe(1);
+    });
+
+    it('counts, lists and clears live sessions', async () => {
+      const s = api(await store());
+      await s.set('a', sessionData(now + HOUR, { n: 1 }));
+      await s.set('b', sessionData(now + HOUR, { n: 2 }));
+      await s.set('c', sessionData(now + 1));
+      await s.destroy('b');
+      now += 1;
+      expect(await s.length()).toBe(1);
+      expect(Object.keys(await s.all())).toEqual(['a']);
+      await s.clear();
+      expect(await s.length()).toBe(0);
+    });
+
+    it('treats unreadable session data as no session', async () => {
+      const storage = await node();
+      const s = api(storage.sessions);
+      await s.set('sid-1', sessionData(now + HOUR));
+      await rawExec(storage, target, `UPDATE sessions SET sess = '{broken' WHERE sid = 'sid-1'`);
+      expect(await s.get('sid-1')).toBeNull();
+      expect(await s.all()).toEqual({});
+    });
+
+    it('prunes on a timer that stop() clears', async () => {
+      const reader = await node();
+      const storage = await fx.openMigrated(target, { now: () => now, sessions: { pruneIntervalMs: 10 } });
+      const s = api(storage.sessions);
+      await s.set('old', sessionData(now - 1));
+      const count = async () => Number((await sql<{ n: number }>`select count(*) as n from sessions`.execute(kysely(reader))).rows[0]!.n);
+      const deadline = Date.now() + 5000;
+      while ((await count()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(await count()).toBe(0);
+      storage.sessions.stop();
+    });
+
+    it('keeps a login across two Express apps, and a logout on one ends it on both', async () => {
+      const nodeA = await startApp(await store({ now: Date.now }));
+      const nodeB = await startApp(await store({ now: Date.now }));
+      try {
+        const login = await fetch(`${nodeA.url}/login`, { method: 'POST' });
+        const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+        expect(await (await fetch(`${nodeB.url}/me`, { headers: { cookie } })).text()).toBe('7');
+        await fetch(`${nodeB.url}/logout`, { method: 'POST', headers: { cookie } });
+        expect(await (await fetch(`${nodeA.url}/me`, { headers: { cookie } })).text()).toBe('anonymous');
+      } finally {
+        await nodeA.close();
+        await nodeB.close();
+      }
+    });
+  });
+
+  describe('results', () => {
+    let ids: Record<string, string>;
+    let storage: Storage;
+
+    beforeEach(async () => {
+      storage = await node();
+      ids = {};
+      for (const name of ['ariadne', 'theseus', 'minos', 'icarus']) {
+        const created = await storage.accounts.create(name, 'h');
+        if (!created.ok) throw new Error(created.message);
+        ids[name] = created.account.id;
+      }
+    });
+
+    function game(gameId: string, players: string[], winner: string | null, finishedAt = 1000): GameResult {
+      return {
+        gameId,
+        code: 'KEPS',
+        finishedAt,
+        rounds: 7,
+        winnerId: winner ? ids[winner]! : null,
+        players: players.map((p) => ({ accountId: ids[p]!, won: p === winner, eliminatedRound: p === winner ? null : 1 })),
+      };
+    }
+
+    it('records a game once, however many times or nodes report it', async () => {
+      const { results } = storage;
+      const other = (await node()).results;
+      expect(await results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'))).toBe(true);
+      expect(await results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'))).toBe(false);
+      expect(await other.record(game('g1', ['ariadne', 'theseus'], 'ariadne'))).toBe(false);
+      expect(await results.recordFor(ids.ariadne!)).toEqual({ played: 1, won: 1 });
+      expect(await results.recordFor(ids.theseus!)).toEqual({ played: 1, won: 0 });
+      expect(await results.recordFor(ids.icarus!)).toEqual({ played: 0, won: 0 });
+      expect(await results.recordFor('nope')).toEqual({ played: 0, won: 0 });
+    });
+
+    it('records a game nobody won', async () => {
+      expect(await storage.results.record(game('g1', ['ariadne', 'theseus'], null))).toBe(true);
+      expect(await storage.results.recordFor(ids.ariadne!)).toEqual({ played: 1, won: 0 });
+      expect(await storage.results.recentFor(ids.ariadne!)).toMatchObject([{ gameId: 'g1', won: false, winnerUsername: null }]);
+    });
+
+    it('orders the leaderboard by wins, then by fewer games played, then by name', async () => {
+      const { results } = storage;
+      await results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'));
+      await results.record(game('g2', ['ariadne', 'theseus', 'minos'], 'theseus'));
+      await results.record(game('g3', ['theseus', 'minos'], 'theseus'));
+      await results.record(game('g4', ['ariadne', 'minos'], 'minos'));
+      expect(await results.leaderboard()).toEqual([
+        { accountId: ids.theseus, username: 'theseus', played: 3, won: 2, winRate: 2 / 3 },
+        { accountId: ids.ariadne, username: 'ariadne', played: 3, won: 1, winRate: 1 / 3 },
+        { accountId: ids.minos, username: 'minos', played: 3, won: 1, winRate: 1 / 3 },
+      ]);
+      await results.record(game('g5', ['icarus', 'minos'], 'icarus'));
+      expect((await results.leaderboard()).map((r) => r.username)).toEqual(['theseus', 'icarus', 'ariadne', 'minos']);
+      expect(await results.leaderboard(2)).toHaveLength(2);
+    });
+
+    it("lists a player's recent games, newest first", async () => {
+      const { results } = storage;
+      await results.record(game('g1', ['ariadne', 'theseus'], 'ariadne', 1000));
+      await results.record(game('g2', ['ariadne', 'minos'], 'minos', 2000));
+      expect(await results.recentFor(ids.ariadne!)).toEqual([
+        { gameId: 'g2', code: 'KEPS', finishedAt: 2000, rounds: 7, won: false, eliminatedRound: 1, winnerUsername: 'minos' },
+        { gameId: 'g1', code: 'KEPS', finishedAt: 1000, rounds: 7, won: true, eliminatedRound: null, winnerUsername: 'ariadne' },
+      ]);
+      expect(await results.recentFor(ids.ariadne!, 1)).toHaveLength(1);
+      expect(await results.recentFor('nope')).toEqual([]);
+    });
+
+    it('refuses a result naming something that is not an account id, recording nothing', async () => {
+      const bad = game('g1', ['ariadne'], 'ariadne');
+      bad.players.push({ accountId: 'guest-1', won: false, eliminatedRound: 2 });
+      await expect(storage.results.record(bad)).rejects.toThrow(ResultsError);
+      expect(await storage.results.recordFor(ids.ariadne!)).toEqual({ played: 0, won: 0 });
+    });
+
+    it('records nothing of a result naming an account that does not exist', async () => {
+      const bad = game('g1', ['ariadne'], 'ariadne');
+      bad.players.push({ accountId: '424242', won: false, eliminatedRound: 2 });
+      await expect(storage.results.record(bad)).rejects.toThrow();
+      expect(await storage.results.recordFor(ids.ariadne!)).toEqual({ played: 0, won: 0 });
+      expect(await storage.results.record(game('g1', ['ariadne'], 'ariadne'))).toBe(true);
+    });
+  });
+
+  describe('snapshots', () => {
+    it('saves, gets and lists snapshots with parsed state', async () => {
+      const { snapshots } = await node();
+      const s = snap(1, 'a1', 3);
+      expect(await snapshots.save(s)).toBe(true);
+      expect(await snapshots.all()).toEqual([{ ...s, updatedAt: T0 }]);
+      expect(await snapshots.get('KEPS')).toEqual({ ...s, updatedAt: T0 });
+      expect(await snapshots.get('ZORB')).toBeNull();
+    });
+
+    it('overwrites only with a newer version: epoch, then owner, then seq', async () => {
+      const { snapshots } = await node();
+      await snapshots.save(snap(2, 'b', 5));
+      expect(await snapshots.save(snap(2, 'b', 4))).toBe(false); // older seq
+      expect(await snapshots.save(snap(1, 'z', 99))).toBe(false); // older epoch
+      expect(await snapshots.save(snap(2, 'a', 99))).toBe(false); // rival adopter that loses the tie
+      expect(await snapshots.save(snap(2, 'b', 5))).toBe(false); // the same version again
+      expect((await snapshots.get('KEPS'))!.state).toMatchObject({ marker: '2/b/5' });
+      expect(await snapshots.save(snap(2, 'b', 6))).toBe(true);
+      expect(await snapshots.save(snap(3, 'a', 0))).toBe(true);
+      expect(await snapshots.get('KEPS')).toMatchObject({ epoch: 3, owner: 'a', seq: 0 });
+    });
+
+    it('orders owners byte-wise, as JavaScript does, whatever the database collation', async () => {
+      // 'B1' < 'a1' in JavaScript (and in byte order); a natural-language collation says otherwise.
+      expect(compareVersion({ epoch: 1, owner: 'B1', seq: 0 }, { epoch: 1, owner: 'a1', seq: 0 })).toBe(-1);
+      const { snapshots } = await node();
+      await snapshots.save(snap(1, 'a1', 0));
+      expect(await snapshots.save(snap(1, 'B1', 9))).toBe(false);
+      expect(await snapshots.claim('KEPS', { epoch: 1, owner: 'B1', seq: 9 }, snap(1, 'b1', 0))).toBe(false);
+      expect(await snapshots.save(snap(1, 'b1', 0))).toBe(true);
+      expect(await snapshots.claim('KEPS', { epoch: 1, owner: 'b1', seq: 0 }, snap(1, 'c', 0))).toBe(true);
+    });
+
+    it('keeps the newest version whatever the order of saves, across nodes (property)', async () => {
+      const [a, b] = [(await node()).snapshots, (await node()).snapshots];
+      const version = fc.record({ epoch: fc.integer({ min: 0, max: 3 }), owner: fc.constantFrom('a1', 'b2', 'C3'), seq: fc.integer({ min: 0, max: 5 }) });
+      await fc.assert(
+        fc.asyncProperty(fc.array(version, { minLength: 1, maxLength: 12 }), async (versions) => {
+          await a.remove('KEPS', 'game-1');
+          // Half of them at once, as two nodes would.
+          await Promise.all(versions.map((v, i) => (i % 2 ? b : a).save(snap(v.epoch, v.owner, v.seq))));
+          const newest = [...versions].sort(compareVersion).at(-1)!;
+          const saved = await a.all();
+          expect(saved).toHaveLength(1);
+          expect(saved[0]).toMatchObject(newest);
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    it('claims a snapshot only from the version it read (compare-and-set)', async () => {
+      const { snapshots } = await node();
+      const base: SnapshotVersion = { epoch: 1, owner: 'a1', seq: 4 };
+      // Absent row: the claim writes.
+      expect(await snapshots.claim('KEPS', base, snap(2, 'b2', 0))).toBe(true);
+      // The row moved on (2/b2/0 > base): a claim from the old base is refused.
+      expect(await snapshots.claim('KEPS', base, snap(2, 'c3', 0))).toBe(false);
+      expect(await snapshots.get('KEPS')).toMatchObject({ epoch: 2, owner: 'b2', seq: 0 });
+      // A claim from the current version, or from one ahead of it, writes.
+      expect(await snapshots.claim('KEPS', { epoch: 2, owner: 'b2', seq: 0 }, snap(3, 'c3', 0))).toBe(true);
+      expect(await snapshots.claim('KEPS', { epoch: 3, owner: 'c3', seq: 7 }, snap(4, 'a1', 0))).toBe(true);
+      expect(await snapshots.get('KEPS')).toMatchObject({ epoch: 4, owner: 'a1', seq: 0, state: { marker: '4/a1/0' } });
+    });
+
+    it('refuses a claim that would not move the version forward, or of another game', async () => {
+      const { snapshots } = await node();
+      await expect(snapshots.claim('KEPS', { epoch: 2, owner: 'a', seq: 1 }, snap(2, 'a', 1))).rejects.toThrow(SnapshotError);
+      await expect(snapshots.claim('KEPS', { epoch: 2, owner: 'b', seq: 1 }, snap(2, 'a', 9))).rejects.toMatchObject({ code: 'CLAIM_NOT_NEWER' });
+      await expect(snapshots.claim('ZORB', { epoch: 1, owner: 'a', seq: 1 }, snap(2, 'a', 1))).rejects.toMatchObject({ code: 'CLAIM_OTHER_GAME' });
+      expect(await snapshots.all()).toEqual([]);
+    });
+
+    it('removes a snapshot only for the game it belongs to', async () => {
+      const { snapshots } = await node();
+      await snapshots.save(snap(1, 'a', 1));
+      expect(await snapshots.remove('KEPS', 'another-game')).toBe(false);
+      expect(await snapshots.all()).toHaveLength(1);
+      expect(await snapshots.remove('KEPS', 'game-1')).toBe(true);
+      expect(await snapshots.remove('KEPS', 'game-1')).toBe(false);
+      expect(await snapshots.all()).toEqual([]);
+    });
+
+    it('keeps games apart by code', async () => {
+      const { snapshots } = await node();
+      await snapshots.save(snap(1, 'a', 1));
+      await snapshots.save(snap(1, 'a', 1, { code: 'ZORB', gameId: 'game-2' }));
+      expect((await snapshots.all()).map((s) => s.code)).toEqual(['KEPS', 'ZORB']);
+    });
+
+    it('skips a row whose state cannot be parsed', async () => {
+      const storage = await node();
+      await storage.snapshots.save(snap(1, 'a', 1));
+      await storage.snapshots.save(snap(1, 'a', 1, { code: 'ZORB', gameId: 'game-2' }));
+      await rawExec(storage, target, `UPDATE snapshots SET state = '{broken' WHERE code = 'ZORB'`);
+      expect((await storage.snapshots.all()).map((s) => s.code)).toEqual(['KEPS']);
+      expect(await storage.snapshots.get('ZORB')).toBeNull();
+    });
+  });
+
+  // Nodes in separate processes, started on one database and sent the same call for the same
+  // instant: what a cluster's nodes do when they start together or race for a game.
+  describe('several nodes at once', () => {
+    let started: StorageNode[] = [];
+    beforeAll(async () => {
+      started = await startNodes(6);
+    });
+    afterAll(() => Promise.all(started.map((n) => n.stop())));
+    afterEach(() => Promise.all(started.map((n) => n.value('close'))));
+    /** `n` of the node processes, each with the test's database open. */
+    const processes = async (n: number) => {
+      const nodes = started.slice(0, n);
+      await Promise.all(nodes.map((p) => p.open(target)));
+      return nodes;
+    };
+    const soon = () => Date.now() + 300;
+
+    it('applies each migration exactly once when six nodes migrate one fresh database together', async () => {
+      const nodes = await processes(6);
+      const at = soon();
+      const runs = await Promise.all(nodes.map((n) => n.call<string[]>('migrate', [], at)));
+      for (const run of runs) expect(run.ok, JSON.stringify(run)).toBe(true);
+      expect(runs.flatMap((r) => (r.ok ? r.value : []))).toEqual(RELEASED);
+      expect(await (await fx.open(target)).migrate()).toEqual([]);
+    });
+
+    it('gives a username to exactly one of the nodes creating it at once, in any letter case', async () => {
+      await node();
+      const nodes = await processes(4);
+      const at = soon();
+      const created = await Promise.all(nodes.map((n, i) => n.value<{ ok: boolean }>('accounts.create', [['minos', 'Minos', 'MINOS', 'mINOS'][i], 'h'], at)));
+      expect(created.filter((r) => r.ok)).toHaveLength(1);
+    });
+
+    it('records a game reported by several nodes at once exactly once', async () => {
+      const { accounts, results } = await node();
+      const ids: string[] = [];
+      for (const name of ['ariadne', 'theseus', 'minos']) {
+        const c = await accounts.create(name, 'h');
+        if (!c.ok) throw new Error(c.message);
+        ids.push(c.account.id);
+      }
+      const result: GameResult = {
+        gameId: 'g1',
+        code: 'KEPS',
+        finishedAt: 1000,
+        rounds: 7,
+        winnerId: ids[2]!,
+        players: ids.map((id, i) => ({ accountId: id, won: i === 2, eliminatedRound: i === 2 ? null : 3 })),
+      };
+      const nodes = await processes(4);
+      const at = soon();
+      const outcomes = await Promise.all(nodes.map((n) => n.value<boolean>('results.record', [result], at)));
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      expect(await results.recordFor(ids[2]!)).toEqual({ played: 1, won: 1 });
+      expect(await results.recordFor(ids[0]!)).toEqual({ played: 1, won: 0 });
+    });
+
+    it('lets exactly one of several nodes claiming a game from the same base win, row present or absent', async () => {
+      const { snapshots } = await node();
+      const base = { epoch: 3, owner: 'old', seq: 9 };
+      const codes = Array.from({ length: 12 }, (_, i) => `G${String.fromCharCode(65 + i)}AA`);
+      // Half the games have a snapshot at the base version, half have none yet.
+      for (const [i, code] of codes.entries()) if (i % 2 === 0) await snapshots.save(snap(3, 'old', 9, { code }));
+      const nodes = await processes(4);
+      const at = soon();
+      const won = await Promise.all(
+        codes.map((code) => Promise.all(nodes.map((n, i) => n.value<boolean>('snapshots.claim', [code, base, snap(4, `n${i}`, 0, { code })], at)))),
+      );
+      for (const [i, code] of codes.entries()) {
+        expect(won[i]!.filter(Boolean), code).toHaveLength(1);
+        expect(await snapshots.get(code)).toMatchObject({ epoch: 4, owner: `n${won[i]!.indexOf(true)}` });
+      }
+    });
+  });
+
+  describe('health', () => {
+    it('reports the engine and the database as up once migrated', async () => {
+      const s = await fx.open(target);
+      expect(s.health()).toMatchObject({ engine, state: 'connecting' });
+      await s.open();
+      expect(s.health()).toMatchObject({ engine, state: 'up', outage: null });
+      if (engine === 'postgres') expect(s.health().target).not.toContain(fx.server()!.password);
+    });
+  });
+});
+
+/** The Kysely handle behind a Storage, for statements the interface deliberately lacks. */
+function kysely(storage: Storage) {
+  return (storage as unknown as { db: import('kysely').Kysely<unknown> }).db;
+}
+
+async function rawExec(storage: Storage, _target: StorageTarget, statement: string): Promise<void> {
+  await sql.raw(statement).execute(kysely(storage));
+}
+
+async function startApp(store: DatabaseSessionStore): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = express();
+  app.use(session({ store, secret: 'test-secret', resave: false, saveUninitialized: false, cookie: { maxAge: HOUR } }));
+  app.post('/login', (req, res, next) => {
+    (req.session as unknown as { accountId: string }).accountId = '7';
+    // express-session answers before an asynchronous store saved the session; save first.
+    req.session.save((err) => (err ? next(err) : res.send('ok')));
+  });
+  app.get('/me', (req, res) => {
+    res.send((req.session as unknown as { accountId?: string }).accountId ?? 'anonymous');
+  });
+  app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.send('bye'))));
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((res) => server.close(() => res())) };
+}
