@@ -1,4 +1,5 @@
-// Player accounts: creation with case-insensitive unique usernames, lookup, admin flag.
+// Player accounts: creation with usernames unique under one normalisation, lookup, and the
+// operator grant.
 
 import type { Db } from './database.js';
 
@@ -24,6 +25,16 @@ interface AccountRow {
 }
 
 const COLUMNS = 'id, username, password_hash, is_admin, created_at';
+
+/**
+ * The one form of a username that sign-up, login, the login rate limit and uniqueness use:
+ * Unicode NFKC (full-width and compatibility letters become plain ones), trimmed of every kind
+ * of space, case-folded (upper- then lower-casing also folds ß to ss). "Alice", " alice",
+ * "alice\u00a0" and "ａｌｉｃｅ" are one name.
+ */
+export function usernameKey(name: string): string {
+  return name.normalize('NFKC').trim().toUpperCase().toLowerCase().normalize('NFKC');
+}
 
 function toAccount(row: AccountRow): Account {
   return {
@@ -52,24 +63,26 @@ export class Accounts {
   private readonly byId;
   private readonly updateAdmin;
   private readonly updateHash;
+  private readonly operators;
 
   constructor(
     db: Db,
     private readonly now: () => number = Date.now,
   ) {
     this.insert = db.prepare(
-      `INSERT INTO accounts (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING ${COLUMNS}`,
+      `INSERT INTO accounts (username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING ${COLUMNS}`,
     );
-    this.byUsername = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE username = ?`);
+    this.byUsername = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE username_key = ?`);
+    this.operators = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE is_admin = 1 ORDER BY username_key`);
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE id = ?`);
     this.updateAdmin = db.prepare('UPDATE accounts SET is_admin = ? WHERE id = ?');
     this.updateHash = db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ?');
   }
 
-  /** Creates an account; a username already used in any letter case is 'taken'. */
+  /** Creates an account; a username whose usernameKey is already used is 'taken'. */
   create(username: string, passwordHash: string): CreateAccountResult {
     try {
-      const row = this.insert.get(username, passwordHash, this.now()) as AccountRow;
+      const row = this.insert.get(username, usernameKey(username), passwordHash, this.now()) as AccountRow;
       return { ok: true, account: toAccount(row) };
     } catch (err) {
       if (isUniqueViolation(err)) {
@@ -79,9 +92,9 @@ export class Accounts {
     }
   }
 
-  /** Case-insensitive (ASCII letters), like the uniqueness rule. */
+  /** By usernameKey, like the uniqueness rule. */
   findByUsername(username: string): Account | null {
-    const row = this.byUsername.get(username) as AccountRow | undefined;
+    const row = this.byUsername.get(usernameKey(username)) as AccountRow | undefined;
     return row ? toAccount(row) : null;
   }
 
@@ -97,6 +110,11 @@ export class Accounts {
     const rowId = accountRowId(id);
     if (rowId === null) return false;
     return this.updateAdmin.run(isAdmin ? 1 : 0, rowId).changes === 1;
+  }
+
+  /** Accounts holding operator rights, by name. */
+  listOperators(): Account[] {
+    return (this.operators.all() as AccountRow[]).map(toAccount);
   }
 
   /** Replaces the stored hash (after a login found it below the current cost). */

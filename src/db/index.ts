@@ -2,7 +2,7 @@
 
 export { openDatabase, DEFAULT_BUSY_TIMEOUT_MS, type Db, type OpenOptions } from './database.js';
 export { migrate, readMigrations, checksum, MigrationError, type MigrationErrorCode } from './migrate.js';
-export { Accounts, type Account, type CreateAccountResult } from './accounts.js';
+export { Accounts, usernameKey, type Account, type CreateAccountResult } from './accounts.js';
 export { hashPassword, verifyPassword, verifyNoAccount, dummyVerify, needsRehash, OWASP_SCRYPT, type ScryptCost } from './passwords.js';
 export { SqliteSessionStore, type SessionStoreOptions } from './session-store.js';
 export { Results, ResultsError, type GameResult, type PlayerRecord, type LeaderboardRow, type RecentGame } from './results.js';
