@@ -21,6 +21,7 @@ export interface Metrics {
   adoptions: Counter<'reason'>;
   forwarded: Counter;
   loginFailures: Counter;
+  gamesRefused: Counter<'reason'>;
 }
 
 export function createMetrics(nodeId: string): Metrics {
@@ -52,5 +53,6 @@ export function createMetrics(nodeId: string): Metrics {
     adoptions: new Counter({ name: 'minotaur_adoptions_total', help: 'Games adopted by this node', labelNames: ['reason'], registers: r }),
     forwarded: new Counter({ name: 'minotaur_commands_forwarded_total', help: 'Player commands forwarded to the owner node', registers: r }),
     loginFailures: new Counter({ name: 'minotaur_login_failures_total', help: 'Failed logins', registers: r }),
+    gamesRefused: new Counter({ name: 'minotaur_games_refused_total', help: 'Game creations refused by a per-account limit (open games, hourly rate)', labelNames: ['reason'], registers: r }),
   };
 }

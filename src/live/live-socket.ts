@@ -2,6 +2,7 @@
 // the partials last sent (for diffing), and closing exactly once.
 
 import { diffPartials, partialsMessage, type Partials } from './diff.js';
+import { CLOSE_FLOOD, type InboundBudget, type Verdict } from './inbound.js';
 import type { LiveWire } from './source.js';
 
 const OPEN = 1;
@@ -20,7 +21,28 @@ export abstract class LiveSocket {
   private pingTimer: NodeJS.Timeout | null = null;
   private answered = true;
 
-  constructor(protected readonly wire: LiveWire) {}
+  constructor(
+    protected readonly wire: LiveWire,
+    /** The account whose page this is: its frames count against the account's budget. */
+    readonly account: string,
+    private readonly budget: InboundBudget,
+  ) {}
+
+  /** Called once when a flood closes the socket (for a log line). */
+  protected abstract onFlood(): void;
+
+  /**
+   * Counts one inbound frame against the account's budget. On a flood the socket is closed
+   * (1008) and the verdict is 'flood'; the caller handles the frame only on 'ok'.
+   */
+  protected async admit(): Promise<Verdict> {
+    const verdict = await this.budget.take(this.account);
+    if (verdict === 'flood' && !this.closed) {
+      this.onFlood();
+      this.close(CLOSE_FLOOD, 'too many messages');
+    }
+    return verdict;
+  }
 
   /** Renders the page's partials now; called on connect and after store changes. */
   protected abstract render(): void;
@@ -30,6 +52,8 @@ export abstract class LiveSocket {
     this.wire.on('pong', () => {
       this.answered = true;
     });
+    // WebSocket-level pings are frames like any other (ws answers each with a pong).
+    this.wire.on('ping', () => void this.admit());
     if (this.wire.ping) {
       this.pingTimer = setInterval(() => this.heartbeat(), PING_MS);
       this.pingTimer.unref();

@@ -24,6 +24,7 @@ export interface LiveWire {
   on(event: 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(event: 'pong', listener: () => void): unknown;
+  on(event: 'ping', listener: () => void): unknown;
   ping?(): void;
   terminate?(): void;
 }
