@@ -21,7 +21,7 @@ function agentFor(net: Network): Agent {
   const key = `${net.localAddress ?? ''}|${net.ca ?? ''}`;
   let agent = agents.get(key);
   if (!agent) {
-    agent = new Agent({ connect: { ...(net.ca ? { ca: net.ca } : {}), ...(net.localAddress ? { localAddress: net.localAddress } : {}) } });
+    agent = new Agent({ ...(net.localAddress ? { localAddress: net.localAddress } : {}), connect: net.ca ? { ca: net.ca } : {} });
     agents.set(key, agent);
   }
   return agent;
