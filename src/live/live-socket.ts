@@ -20,6 +20,7 @@ export abstract class LiveSocket {
   private closed = false;
   private pingTimer: NodeJS.Timeout | null = null;
   private answered = true;
+  private admitted: Promise<unknown> = Promise.resolve();
 
   constructor(
     protected readonly wire: LiveWire,
@@ -33,15 +34,21 @@ export abstract class LiveSocket {
 
   /**
    * Counts one inbound frame against the account's budget. On a flood the socket is closed
-   * (1008) and the verdict is 'flood'; the caller handles the frame only on 'ok'.
+   * (1008) and the verdict is 'flood'; the caller handles the frame only on 'ok'. Verdicts
+   * come back in the order the frames arrived, so replies keep that order too.
    */
-  protected async admit(): Promise<Verdict> {
-    const verdict = await this.budget.take(this.account);
-    if (verdict === 'flood' && !this.closed) {
-      this.onFlood();
-      this.close(CLOSE_FLOOD, 'too many messages');
-    }
-    return verdict;
+  protected admit(): Promise<Verdict> {
+    const next = this.admitted
+      .then(() => this.budget.take(this.account))
+      .then((verdict) => {
+        if (verdict === 'flood' && !this.closed) {
+          this.onFlood();
+          this.close(CLOSE_FLOOD, 'too many messages');
+        }
+        return verdict;
+      });
+    this.admitted = next.catch(() => undefined);
+    return next;
   }
 
   /** Renders the page's partials now; called on connect and after store changes. */

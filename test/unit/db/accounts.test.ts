@@ -141,7 +141,7 @@ describe('migration 002 (username keys) on an existing database', () => {
     expect((err as MigrationError).message).toMatch(/002_username_key\.sql failed: .*rename it before upgrading/);
     // Rolled back: the accounts are as they were, and the migration runs once the name is fixed.
     db.prepare("UPDATE accounts SET username = 'alice2' WHERE username = 'ａｌｉｃｅ'").run();
-    expect(migrate(db, MIGRATIONS_DIR, silentLogger)).toEqual(['002_username_key.sql']);
+    expect(migrate(db, MIGRATIONS_DIR, silentLogger)).toContain('002_username_key.sql');
     db.close();
   });
 });

@@ -165,6 +165,7 @@ describe('GameLiveSocket', () => {
     new GameLiveSocket(other as LiveWire, 'KEPS', { id: '2', username: 'theseus' }, { ...deps(source(game)), budget }).start();
     // The lobby sends nothing a page would; what it gets still counts against the account.
     for (let i = 0; i < FRAMES_PER_SECOND; i++) lobby.emit('message', 'x'.repeat(100), false);
+    await new Promise((r) => setImmediate(r));
     game1.emit('message', '{"type":"ping"}', false);
     other.emit('message', '{"type":"ping"}', false);
     await new Promise((r) => setImmediate(r));
