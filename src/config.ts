@@ -57,6 +57,9 @@ const schema = z.object({
 
 export type Env = z.input<typeof schema>;
 
+/** Every environment variable the node reads (the README's configuration table lists them all). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
