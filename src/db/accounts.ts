@@ -14,7 +14,7 @@ export interface Account {
 
 export type CreateAccountResult =
   | { ok: true; account: Account }
-  | { ok: false; code: 'taken'; message: string };
+  | { ok: false; code: 'taken' | 'invalid'; message: string };
 
 interface AccountRow {
   id: number;
@@ -35,6 +35,14 @@ const COLUMNS = 'id, username, password_hash, is_admin, created_at';
 export function usernameKey(name: string): string {
   return name.normalize('NFKC').trim().toUpperCase().toLowerCase().normalize('NFKC');
 }
+
+/**
+ * Stored names are printable ASCII already in their normal form, so their key is their ASCII
+ * lower case, which is exactly what the column's UNIQUE COLLATE NOCASE compares: uniqueness and
+ * lookups by key need no column of their own, and the schema stays the one every release
+ * reads. (Names beyond ASCII would need the key stored; sign-up does not allow them.)
+ */
+const STORABLE = /^[\x21-\x7e]+$/;
 
 function toAccount(row: AccountRow): Account {
   return {
@@ -70,10 +78,10 @@ export class Accounts {
     private readonly now: () => number = Date.now,
   ) {
     this.insert = db.prepare(
-      `INSERT INTO accounts (username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING ${COLUMNS}`,
+      `INSERT INTO accounts (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING ${COLUMNS}`,
     );
-    this.byUsername = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE username_key = ?`);
-    this.operators = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE is_admin = 1 ORDER BY username_key`);
+    this.byUsername = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE username = ?`);
+    this.operators = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE is_admin = 1 ORDER BY username`);
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE id = ?`);
     this.updateAdmin = db.prepare('UPDATE accounts SET is_admin = ? WHERE id = ?');
     this.updateHash = db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ?');
@@ -81,8 +89,11 @@ export class Accounts {
 
   /** Creates an account; a username whose usernameKey is already used is 'taken'. */
   create(username: string, passwordHash: string): CreateAccountResult {
+    if (!STORABLE.test(username) || usernameKey(username) !== username.toLowerCase()) {
+      return { ok: false, code: 'invalid', message: `The username ${JSON.stringify(username)} is not printable ASCII in its normal form.` };
+    }
     try {
-      const row = this.insert.get(username, usernameKey(username), passwordHash, this.now()) as AccountRow;
+      const row = this.insert.get(username, passwordHash, this.now()) as AccountRow;
       return { ok: true, account: toAccount(row) };
     } catch (err) {
       if (isUniqueViolation(err)) {
@@ -92,7 +103,7 @@ export class Accounts {
     }
   }
 
-  /** By usernameKey, like the uniqueness rule. */
+  /** By usernameKey, like the uniqueness rule (the column compares without case). */
   findByUsername(username: string): Account | null {
     const row = this.byUsername.get(usernameKey(username)) as AccountRow | undefined;
     return row ? toAccount(row) : null;

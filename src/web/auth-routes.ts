@@ -100,7 +100,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
       if (!parsed.success) return again(422, parsed.error.issues[0]?.message ?? 'Check the form.');
       const hash = await passwords.hash(parsed.data.password);
       const created = accounts.create(parsed.data.username, hash);
-      if (!created.ok) return again(409, 'That username is taken. Pick another.');
+      if (!created.ok) return created.code === 'taken' ? again(409, 'That username is taken. Pick another.') : again(422, 'Usernames may use letters, digits, - and _ only.');
       await regenerate(req);
       req.session.userId = created.account.id;
       logger.info({ user: created.account.username }, 'account created');

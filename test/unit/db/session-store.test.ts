@@ -1,6 +1,4 @@
 import { once } from 'node:events';
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session, { type SessionData } from 'express-session';
@@ -210,26 +208,3 @@ async function startApp(store: SqliteSessionStore): Promise<{ url: string; close
     close: () => new Promise((res) => server.close(() => res())),
   };
 }
-
-describe('migration 003 (anonymous sessions)', () => {
-  it("deletes the rows earlier releases kept for anonymous visitors, and only those", () => {
-    const tmp = tempDb();
-    try {
-      const before = join(tmp.dir, 'before');
-      mkdirSync(before);
-      for (const f of ['001_init.sql', '002_username_key.sql']) copyFileSync(join(MIGRATIONS_DIR, f), join(before, f));
-      const db = openDatabase(tmp.path, silentLogger);
-      migrate(db, before, silentLogger);
-      const insert = db.prepare('INSERT INTO sessions (sid, sess, expires, ended_at) VALUES (?, ?, ?, ?)');
-      insert.run('anon', JSON.stringify({ cookie: {}, csrfToken: 't' }), 9e12, null);
-      insert.run('user', JSON.stringify({ cookie: {}, csrfToken: 't', userId: '7' }), 9e12, null);
-      insert.run('ended', '{}', 9e12, 1);
-      insert.run('garbled', 'not json', 9e12, null);
-      migrate(db, MIGRATIONS_DIR, silentLogger);
-      expect((db.prepare('SELECT sid FROM sessions ORDER BY sid').all() as { sid: string }[]).map((r) => r.sid)).toEqual(['ended', 'garbled', 'user']);
-      db.close();
-    } finally {
-      tmp.cleanup();
-    }
-  });
-});
