@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { createDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { HaProxy } from '../support/haproxy.js';
-import { freePort, startNode, tempDir, type NodeProcess } from '../support/node-process.js';
+import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
 import { Player, fetchVia, type Network } from '../support/player.js';
 import { productionEnv } from '../support/production.js';
 
@@ -59,7 +59,7 @@ describe('a production node behind HAProxy terminating TLS', () => {
     const conn = ann.connect(code);
     await conn.opened;
     await conn.nextJson((m) => m.type === 'time', 0, 5000, 'the clock over wss');
-    expect(conn.latestPartial('game-actions')).not.toBeNull();
+    await waitFor(() => conn.latestPartial('game-actions'), 5000, 'the game partials over wss');
     conn.close();
   });
 
