@@ -4,20 +4,27 @@
 //   npm run rehearsal                 # build, then one rehearsal (about a minute)
 //   npm run rehearsal -- --deploys 1 --games 3 --bots 4 --keep
 //
-// What it does, all on loopback (127.0.0.x) and within three minutes:
+// What it does, all on loopback (127.0.0.0/8) and within three minutes:
 //   1. A DNS server (test/support/dns-server.ts) answers tasks.minotaur-redeploy with the nodes
 //      that are "in service", as Swarm's embedded DNS answers tasks.<service>.
 //   2. Three nodes (node dist/main.js) on 127.0.0.2-4, one port, one SQLite file in a temp dir,
-//      clustered through that DNS name (DNS_CLUSTER_QUERY/DNS_CLUSTER_RESOLVER/CLUSTER_SECRET).
-//   3. HAProxy runs deploy/haproxy.cfg itself, unchanged: its environment points the bind
-//      address, the resolvers' nameserver and the server-template's name at the loopback set-up,
-//      so HAProxy finds the nodes through the same DNS and health-checks /health_check, exactly
-//      as in production. Its runtime API (stats socket) is only read, to time when HAProxy
-//      puts a node in and out of rotation.
-//   4. Bot players (test/support/bots.ts) play several games through HAProxy: they keep each
-//      action until it is acknowledged and send unacknowledged ones again after reconnecting,
-//      like the page does. HTTP load (logged-in GET /lobby, /leaderboard, /games/:code) runs
-//      through HAProxy at the same time.
+//      clustered through that DNS name, run as production runs them: the environment of the
+//      minotaur service in deploy/docker-stack.yml (NODE_ENV=production, TRUST_PROXY=1, secure
+//      cookies, the drain budget) read from the file, secrets made like its instructions make
+//      them (openssl rand -base64 48 / 32), production's password cost. Only two settings
+//      differ, and say why: LOG_LEVEL=debug (the invariant checker reads each round's
+//      resolution line) and ADMIN_TOKEN (the checker samples the replicated records).
+//   3. HAProxy runs deploy/haproxy.cfg itself, unchanged, terminating TLS with a certificate
+//      made for 127.0.0.1 (test/support/haproxy.ts): its environment points the listen
+//      addresses, the certificate, the resolvers' nameserver and the server-template's name at
+//      the loopback set-up, so HAProxy finds the nodes through the same DNS and health-checks
+//      /health_check, exactly as in production. Its runtime API (stats socket) is only read,
+//      to time when HAProxy puts a node in and out of rotation.
+//   4. Bot players (test/support/bots.ts) play several games through HAProxy over https and
+//      wss, each from an address of its own (127.0.1.x, as players on the internet are): they
+//      keep each action until it is acknowledged and send unacknowledged ones again after
+//      reconnecting, like the page does. HTTP load (logged-in GET /lobby, /leaderboard,
+//      /games/:code) runs through HAProxy at the same time.
 //   5. Each node is replaced, one at a time, start-first, in Swarm's order: the new node starts
 //      on a new address, becomes ready, enters DNS; once HAProxy has it UP, the old node leaves
 //      DNS and gets SIGTERM at once (Swarm removes a stopping task from DNS and sends SIGTERM
@@ -27,14 +34,14 @@
 //      reset) and prints the report. Exit code 0 only if no request failed, no action was lost
 //      or doubled, no invariant broke and every old node exited 0 by itself.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { TEST_ADMIN_TOKEN } from '../test/support/admin.js';
 import { Bot, checkInvariants, logLines } from '../test/support/bots.js';
-import { MAIN, ROOT, freePort, waitFor, type LogLine, type NodeProcess } from '../test/support/node-process.js';
-import { Player, openStartedGame } from '../test/support/player.js';
+import { HaProxy, haproxyVersion } from '../test/support/haproxy.js';
+import { MAIN, waitFor, type LogLine, type NodeProcess } from '../test/support/node-process.js';
+import { Player, fetchVia, openStartedGame, type Network } from '../test/support/player.js';
+import { productionEnv, productionSecrets } from '../test/support/production.js';
 import { RIG_QUERY, Rig } from '../test/support/redeploy-rig.js';
 
 // ── options ─────────────────────────────────────────────────────────────────────────────
@@ -56,7 +63,6 @@ const KEEP = process.argv.includes('--keep');
 const TIME_LIMIT_MS = 170_000;
 const MAX_HTTP_REQUESTS = 40_000;
 const NODES = 3;
-const HAPROXY_CFG = join(ROOT, 'deploy', 'haproxy.cfg');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0 = Date.now();
@@ -66,103 +72,16 @@ const say = (msg: string) => process.stdout.write(`${secs(Date.now())}  ${msg}\n
 // ── preflight ───────────────────────────────────────────────────────────────────────────
 
 function preflight(): void {
-  const hv = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-  if (hv.error || hv.status !== 0) {
-    process.stderr.write('rehearsal: `haproxy` is not installed (or not on PATH).\n  Debian/Ubuntu: apt-get install -y haproxy   (2.2 or newer)\n');
+  const hv = haproxyVersion();
+  if (!hv) {
+    process.stderr.write('rehearsal: `haproxy` is not installed (or not on PATH).\n  Debian/Ubuntu: apt-get install -y haproxy openssl   (2.2 or newer)\n');
     process.exit(2);
   }
   if (!existsSync(MAIN)) {
     process.stderr.write('rehearsal: dist/main.js is missing; run `npm run build` first (npm run rehearsal does).\n');
     process.exit(2);
   }
-  say(`${hv.stdout.split('\n')[0]}; node ${process.version}; ${DEPLOYS} rolling update(s) of ${NODES} nodes, ${GAMES} games × ${BOTS} bots, ${LOAD_WORKERS} HTTP load workers`);
-}
-
-// ── HAProxy ─────────────────────────────────────────────────────────────────────────────
-
-interface LbServer {
-  name: string;
-  addr: string;
-  status: string;
-}
-
-class HaProxy {
-  readonly lines: string[] = [];
-  readonly child: ChildProcess;
-  exited = false;
-
-  constructor(
-    readonly env: Record<string, string>,
-    readonly socket: string,
-  ) {
-    this.child = spawn('haproxy', ['-db', '-f', HAPROXY_CFG], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let buf = '';
-    const onData = (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    };
-    this.child.stdout?.on('data', onData);
-    this.child.stderr?.on('data', onData);
-    this.child.on('exit', () => (this.exited = true));
-  }
-
-  /** One command on the runtime API. */
-  command(cmd: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const s = connect(this.socket);
-      let out = '';
-      s.setTimeout(2000, () => s.destroy(new Error('stats socket timeout')));
-      s.on('connect', () => s.write(`${cmd}\n`));
-      s.on('data', (d) => (out += d.toString('utf8')));
-      s.on('end', () => resolve(out));
-      s.on('error', reject);
-    });
-  }
-
-  /** The backend's servers as HAProxy sees them (slots without an address left out). */
-  async servers(): Promise<LbServer[]> {
-    const csv = await this.command('show stat');
-    const [head, ...rows] = csv.split('\n').filter(Boolean);
-    const cols = (head ?? '').replace(/^# /, '').split(',');
-    const at = (name: string) => cols.indexOf(name);
-    return rows
-      .map((r) => r.split(','))
-      .filter((f) => f[at('pxname')] === 'minotaur' && f[at('svname')] !== 'BACKEND' && f[at('svname')] !== 'FRONTEND')
-      .map((f) => ({ name: f[at('svname')]!, addr: f[at('addr')] ?? '', status: f[at('status')] ?? '' }))
-      .filter((s) => s.addr !== '' && !s.addr.startsWith('0.0.0.0') && !/MAINT/.test(s.status));
-  }
-
-  async isUp(address: string): Promise<boolean> {
-    return (await this.servers()).some((s) => s.addr === address && s.status === 'UP');
-  }
-
-  /** Status codes of the requests HAProxy logged (option httplog), WebSocket upgrades included. */
-  statuses(): { total: number; byStatus: Map<string, number>; bad: string[] } {
-    const byStatus = new Map<string, number>();
-    const bad: string[] = [];
-    let total = 0;
-    for (const l of this.lines) {
-      const m = /\s-?\d+\/-?\d+\/-?\d+\/-?\d+\/\+?-?\d+\s(-?\d+)\s/.exec(l);
-      if (!m) continue;
-      total++;
-      const st = m[1]!;
-      byStatus.set(st, (byStatus.get(st) ?? 0) + 1);
-      if (Number(st) >= 500) bad.push(l);
-    }
-    return { total, byStatus, bad };
-  }
-
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    const gone = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    await Promise.race([gone, sleep(2000)]);
-    if (!this.exited) this.child.kill('SIGKILL');
-  }
+  say(`${hv}; node ${process.version}; ${DEPLOYS} rolling update(s) of ${NODES} nodes, ${GAMES} games × ${BOTS} bots, ${LOAD_WORKERS} HTTP load workers`);
 }
 
 // ── HTTP load ───────────────────────────────────────────────────────────────────────────
@@ -184,6 +103,7 @@ class HttpLoad {
     private readonly base: string,
     private readonly cookies: string[],
     private readonly paths: () => string[],
+    private readonly net: Network,
   ) {}
 
   start(n: number): void {
@@ -200,7 +120,7 @@ class HttpLoad {
       const started = Date.now();
       this.total++;
       try {
-        const res = await fetch(this.base + path, { headers: { cookie }, redirect: 'manual', signal: AbortSignal.timeout(5000) });
+        const res = await fetchVia(this.net, this.base + path, { headers: { cookie }, redirect: 'manual', signal: AbortSignal.timeout(5000) });
         const body = await res.text();
         if (res.status >= 400) this.failures.push({ at: started, path, what: `${res.status} ${body.replace(/\s+/g, ' ').slice(0, 120)}` });
         else if (res.status >= 300 && /\/login/.test(res.headers.get('location') ?? '')) this.failures.push({ at: started, path, what: `${res.status} to /login (session lost)` });
@@ -243,37 +163,29 @@ interface Replacement {
 
 async function main(): Promise<number> {
   preflight();
+  const secrets = productionSecrets();
   const rig = await Rig.create({
     roundSeconds: 5,
-    env: {
-      // Production defaults for everything that shapes a redeploy.
+    secret: secrets.CLUSTER_SECRET,
+    env: productionEnv({
+      ...secrets,
+      // Defaults the rig would otherwise shorten for tests: production's, as the stack leaves them.
       HEARTBEAT_MS: '500',
       PEER_DOWN_MS: '3000',
-      DRAIN_WINDOW_MS: '2000',
-      SHUTDOWN_TIMEOUT_MS: '8000',
-      DNS_POLL_MS: '1000',
-      TRUST_PROXY: '1',
-      PASSWORD_COST: '12',
-      LOGIN_RATE_LIMIT: '1000',
+      DNS_POLL_MS: '5000',
       // The invariant checker reads the debug line of every round resolution.
       LOG_LEVEL: 'debug',
-    },
+    }),
   });
-  const lbPort = await freePort();
-  const statsPort = await freePort();
-  const lbUrl = `http://127.0.0.1:${lbPort}`;
-  const haproxy = new HaProxy(
-    {
-      HAPROXY_BIND: `127.0.0.1:${lbPort}`,
-      HAPROXY_MAXCONN: '2000',
-      HAPROXY_STATS_BIND: `127.0.0.1:${statsPort}`,
-      HAPROXY_ADMIN_SOCKET: join(rig.dir, 'haproxy.sock'),
-      DNS_NAMESERVER: rig.dns.address,
-      MINOTAUR_DNS: RIG_QUERY,
-      MINOTAUR_PORT: String(rig.port),
-    },
-    join(rig.dir, 'haproxy.sock'),
-  );
+  const haproxy = await HaProxy.start({ dir: rig.dir, dns: rig.dns.address, query: RIG_QUERY, nodePort: rig.port });
+  const lbUrl = haproxy.url;
+  // Every player connects from an address of its own, as players on the internet do: the
+  // nodes see it (TRUST_PROXY) and limit sign-ups and logins per address.
+  let addresses = 0;
+  const net = (): Network => {
+    const n = addresses++;
+    return { ca: haproxy.ca, localAddress: `127.0.${1 + Math.floor(n / 250)}.${1 + (n % 250)}` };
+  };
   let load: HttpLoad | null = null;
   let failed = true;
   const cleanup = async () => {
@@ -305,9 +217,7 @@ async function main(): Promise<number> {
     let current = setA.map((h, i) => rig.start(`a${i + 1}`, h, { inDns: false }));
     await Promise.all(current.map((n) => n.ready()));
     setDns(current.map((n) => n.opts.host!));
-    await waitFor(async () => { const s = await haproxy.servers().catch(() => []); return current.every((n) => s.some((x) => x.addr === n.address && x.status === 'UP')); }, 15_000, 'HAProxy to see the three nodes UP', 100).catch((e) => {
-      throw new Error(`${(e as Error).message}\n${haproxy.lines.slice(-20).join('\n')}`);
-    });
+    await haproxy.waitUp(current.map((n) => n.address));
     // A freshly started cluster is three islands until the nodes' next DNS poll (each became
     // ready before DNS listed the others, as in a first Swarm deploy): wait until they meshed.
     await waitFor(
@@ -323,13 +233,13 @@ async function main(): Promise<number> {
       'the three nodes to see each other',
       100,
     );
-    say(`3 nodes ready on ${current.map((n) => n.address).join(', ')}; HAProxy on ${lbUrl} has them UP (found through DNS ${rig.dns.address})`);
+    say(`3 nodes ready on ${current.map((n) => n.address).join(', ')} (NODE_ENV=production, environment of deploy/docker-stack.yml); HAProxy on ${lbUrl} (TLS) has them UP (found through DNS ${rig.dns.address})`);
 
     // Players: games created, joined and started through HAProxy, one Bot per player.
     let opened = 0;
     const openGame = async (): Promise<string> => {
       const tag = `${Date.now().toString(36).slice(-4)}${opened++}`;
-      const players = Array.from({ length: BOTS }, (_, i) => new Player(lbUrl, `r${tag}p${i}`));
+      const players = Array.from({ length: BOTS }, (_, i) => new Player(lbUrl, `r${tag}p${i}`, 'correct horse battery', net()));
       const code = await openStartedGame(players);
       const rec = await waitFor(
         async () => {
@@ -380,9 +290,9 @@ async function main(): Promise<number> {
     })();
 
     // HTTP load: two logged-in players' cookies, pages every player loads.
-    const loaders = [new Player(lbUrl, `r${Date.now().toString(36).slice(-4)}load1`), new Player(lbUrl, `r${Date.now().toString(36).slice(-4)}load2`)];
+    const loaders = [new Player(lbUrl, `r${Date.now().toString(36).slice(-4)}load1`, 'correct horse battery', net()), new Player(lbUrl, `r${Date.now().toString(36).slice(-4)}load2`, 'correct horse battery', net())];
     for (const p of loaders) await p.signup();
-    load = new HttpLoad(lbUrl, loaders.map((p) => p.cookie), () => ['/lobby', '/leaderboard', ...rig.codes.filter(playing).map((c) => `/games/${c}`)]);
+    load = new HttpLoad(lbUrl, loaders.map((p) => p.cookie), () => ['/lobby', '/leaderboard', ...rig.codes.filter(playing).map((c) => `/games/${c}`)], net());
     load.start(LOAD_WORKERS);
     await rig.roundsPass(2);
 
@@ -497,8 +407,8 @@ async function main(): Promise<number> {
     const line = (s = '') => out.push(s);
     line();
     line('══ Deploy rehearsal report ══════════════════════════════════════════════════════════');
-    line(`setup          ${NODES} nodes behind HAProxy (deploy/haproxy.cfg), DNS discovery, ${DEPLOYS} start-first rolling update(s) = ${replacements.length} node replacements in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    line(`HTTP load      ${load.failures.length} failed of ${load.total} requests (GET /lobby, /leaderboard, /games/:code, logged in); latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`);
+    line(`setup          ${NODES} production nodes (deploy/docker-stack.yml's environment) behind HAProxy terminating TLS (deploy/haproxy.cfg), DNS discovery, ${DEPLOYS} start-first rolling update(s) = ${replacements.length} node replacements in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    line(`HTTP load      ${load.failures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in); latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`);
     for (const f of load.failures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.path}: ${f.what}`);
     line(`new games      ${opened} games opened through HAProxy (sign-up, create, join, start), ${opened - GAMES} of them during the updates; ${setupFailures.length} failed`);
     for (const f of setupFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.what}`);

@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 
 const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
@@ -54,7 +55,7 @@ const schema = z.object({
   DRAIN_WINDOW_MS: z.coerce.number().int().min(0).max(120_000).default(2000),
   /** Hard limit for the whole shutdown; must fit inside the orchestrator's stop grace period. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(8000),
-  /** Comma-separated usernames that may open the operator pages. */
+  /** No longer read (operator rights are granted with `npm run admin`); only warned about. */
   ADMIN_USERS: z.string().optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Comma-separated origins allowed to open WebSockets, in addition to the page's own host. */
@@ -65,9 +66,18 @@ const schema = z.object({
   /** scrypt cost exponent; the default 17 (N=131072) is OWASP's recommendation. Only tests lower it. */
   PASSWORD_COST: z.coerce.number().int().min(10).max(20).default(17),
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** Games an account may have created and not yet finished (open or playing). */
+  OPEN_GAMES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(3),
+  /** Games an account may create per hour. */
+  GAMES_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** Live sockets (open pages) one account may hold on one node. */
+  SOCKETS_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(8),
 });
 
 export type Env = z.input<typeof schema>;
+
+/** Every environment variable the node reads (the README's configuration table lists them all). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -95,15 +105,24 @@ export interface Config {
   drainWindowMs: number;
   shutdownTimeoutMs: number;
   adminToken: string | null;
-  adminUsers: string[];
   allowedOrigins: string[];
-  trustProxy: string | boolean;
+  /** Express `trust proxy`: false, true, a hop count, or addresses/subnets (validated). */
+  trustProxy: TrustProxy;
   cookieSecure: boolean;
   logLevel: string;
   passwordCost: number;
   loginRateLimit: number;
+  limits: {
+    openGamesPerAccount: number;
+    gamesPerHour: number;
+    socketsPerAccount: number;
+  };
   version: string;
+  /** Settings that are accepted but deserve the operator's attention; logged at start. */
+  warnings: string[];
 }
+
+export type TrustProxy = boolean | number | string[];
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -128,6 +147,54 @@ function localSecret(dataDir: string): string {
   return secret;
 }
 
+function invalid(variable: string, message: string): ConfigError {
+  return new ConfigError(`invalid configuration:\n  ${variable}: ${message}`);
+}
+
+/**
+ * TRUST_PROXY as Express documents `trust proxy`: `true`/`false`, a number of hops between the
+ * node and the client, or a comma-separated list of addresses, subnets and the names
+ * loopback, linklocal, uniquelocal. A bare number is a hop count: Express would otherwise read
+ * the string "1" as the address 0.0.0.1 and trust no proxy at all.
+ */
+export function parseTrustProxy(raw: string | undefined): TrustProxy {
+  const value = (raw ?? '').trim();
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (!Number.isSafeInteger(hops) || hops > 100) throw invalid('TRUST_PROXY', `${value} hops is not a plausible number of proxies`);
+    return hops === 0 ? false : hops;
+  }
+  const list = value.split(',').map((v) => v.trim()).filter(Boolean);
+  try {
+    proxyaddr.compile(list);
+  } catch (err) {
+    throw invalid('TRUST_PROXY', `${(err as Error).message}; expected true, false, a hop count (e.g. 1) or addresses/subnets (e.g. 10.0.0.0/8,loopback)`);
+  }
+  return list;
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+const HEX = /^[0-9a-fA-F]+$/;
+
+/**
+ * A production cluster secret must carry at least 256 bits: 43+ characters of base64 (e.g.
+ * `openssl rand -base64 32`) or 64+ of hex (`openssl rand -hex 32`), and must not be a
+ * repeated pattern. Returns what is wrong, or null.
+ */
+export function weakClusterSecret(secret: string): string | null {
+  const advice = 'use 32 random bytes, e.g. `openssl rand -base64 32` (44 characters)';
+  const body = secret.replace(/=+$/, '');
+  if (!BASE64.test(secret)) return `must be base64 or hex (${advice})`;
+  const bits = HEX.test(body) ? body.length * 4 : body.length * 6;
+  if (bits < 256) return `too short: ${body.length} characters carry at most ${bits} bits, 256 needed (${advice})`;
+  const counts = new Map<string, number>();
+  for (const c of body) counts.set(c, (counts.get(c) ?? 0) + 1);
+  if (counts.size < 8 || Math.max(...counts.values()) > body.length / 4) return `does not look random (${advice})`;
+  return null;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
@@ -145,10 +212,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.NODE_ENV === 'production' && e.PASSWORD_COST < 17) {
     throw new ConfigError('invalid configuration:\n  PASSWORD_COST: may not be lowered below 17 (OWASP) in production');
   }
+  if (e.NODE_ENV === 'production' && e.CLUSTER_SECRET) {
+    const weak = weakClusterSecret(e.CLUSTER_SECRET);
+    if (weak) throw invalid('CLUSTER_SECRET', weak);
+  }
   const advertiseHost = e.ADVERTISE_ADDRESS ?? (e.HOST === '0.0.0.0' || e.HOST === '::' ? null : e.HOST);
-  let trustProxy: string | boolean = false;
-  if (e.TRUST_PROXY !== undefined) {
-    trustProxy = e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : e.TRUST_PROXY;
+  const trustProxy = parseTrustProxy(e.TRUST_PROXY);
+  const cookieSecure = e.COOKIE_SECURE ?? e.NODE_ENV === 'production';
+  if (e.NODE_ENV === 'production' && cookieSecure && trustProxy === false) {
+    // The node speaks plain HTTP: it knows a request came over HTTPS only from the proxy that
+    // terminated TLS (X-Forwarded-Proto). Trusting none, it would never set the session cookie.
+    throw invalid('TRUST_PROXY', 'required in production with secure cookies: set it to the number of proxies in front of the node (1 behind HAProxy or an Ingress), or their addresses');
+  }
+  const warnings: string[] = [];
+  if (e.ADMIN_USERS !== undefined) {
+    warnings.push('ADMIN_USERS is no longer read: grant operator rights with `npm run admin -- grant NAME` (a list of names could be claimed by whoever signed up first)');
   }
   return Object.freeze({
     env: e.NODE_ENV,
@@ -173,19 +251,35 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     drainWindowMs: e.DRAIN_WINDOW_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     adminToken: e.ADMIN_TOKEN ?? null,
-    adminUsers: (e.ADMIN_USERS ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
     allowedOrigins: (e.ALLOWED_ORIGINS ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    trustProxy,
-    cookieSecure: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
+    trustProxy: Array.isArray(trustProxy) ? Object.freeze([...trustProxy]) as string[] : trustProxy,
+    cookieSecure,
     logLevel: e.LOG_LEVEL,
     passwordCost: e.PASSWORD_COST,
     loginRateLimit: e.LOGIN_RATE_LIMIT,
+    limits: Object.freeze({
+      openGamesPerAccount: e.OPEN_GAMES_PER_ACCOUNT,
+      gamesPerHour: e.GAMES_PER_HOUR,
+      socketsPerAccount: e.SOCKETS_PER_ACCOUNT,
+    }),
     version: readVersion(),
+    warnings,
   });
+}
+
+/**
+ * For operator commands (`npm run admin`), which run beside the nodes without their secrets:
+ * only where the database is (DATABASE_URL, or the SQLite file DATABASE_PATH).
+ */
+export function loadDatabaseConfig(env: Record<string, string | undefined> = process.env): Config['database'] {
+  const parsed = schema.pick({ DATABASE_PATH: true, DATABASE_URL: true }).safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return e.DATABASE_URL ? { engine: 'postgres', url: e.DATABASE_URL } : { engine: 'sqlite', path: e.DATABASE_PATH };
 }

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ nodeId: config.nodeId, level: config.logLevel });
+  for (const warning of config.warnings) logger.warn({}, warning);
   const node = new MinotaurNode(config, logger);
 
   let stopping = false;
@@ -51,9 +52,25 @@ async function main(): Promise<void> {
       logger.fatal({ code: err.code }, err.message);
       process.exit(1);
     }
+    const listen = listenError(err, config.host, config.port);
+    if (listen) {
+      // A configuration error like any other: one line naming the variables, exit 78.
+      process.stderr.write(`minotaur: ${listen}\n`);
+      process.exit(78); // EX_CONFIG
+    }
     logger.fatal({ err }, 'could not start');
     process.exit(1);
   }
+}
+
+/** The sentence for a listen() failure that the operator's HOST/PORT caused, else null. */
+function listenError(err: unknown, host: string, port: number): string | null {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const at = `HOST=${host} PORT=${port}`;
+  if (code === 'EADDRINUSE') return `cannot listen on ${at}: the address is already in use (another process listens there); choose another PORT or stop that process`;
+  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${at}: no interface of this machine has that address; set HOST to one of its addresses or 0.0.0.0`;
+  if (code === 'EACCES') return `cannot listen on ${at}: permission denied (ports below 1024 need privileges); choose a PORT of 1024 or more`;
+  return null;
 }
 
 void main();

@@ -599,18 +599,22 @@ export class Mesh {
       return this.refuse(link, CloseCode.selfConnection, 'connected to itself');
     }
     if (message.nonce === link.nonce) return this.refuse(link, CloseCode.badMessage, 'nonce echoed back');
+    link.phase = 'auth';
+    // The acceptor answers a hello with its own (the challenge) and no proof: a caller learns
+    // nothing it could test a guessed secret against until it has proved it knows the secret.
     if (link.direction === 'in') this.sendMessage(link, this.hello(link));
-    const role: Role = link.direction === 'out' ? 'initiator' : 'acceptor';
-    const proof = createProof(this.secret, {
-      role,
+    else this.sendMessage(link, { type: 'auth', proof: this.proof(link, message) });
+  }
+
+  private proof(link: Link, hello: Hello): string {
+    return createProof(this.secret, {
+      role: link.direction === 'out' ? 'initiator' : 'acceptor',
       protocol: MESH_PROTOCOL,
       proverId: this.nodeId,
-      verifierId: message.nodeId,
+      verifierId: hello.nodeId,
       proverNonce: link.nonce,
-      verifierNonce: message.nonce,
+      verifierNonce: hello.nonce,
     });
-    this.sendMessage(link, { type: 'auth', proof });
-    link.phase = 'auth';
   }
 
   private onAuth(link: Link, message: MeshMessage): void {
@@ -635,6 +639,8 @@ export class Mesh {
       link.phase = 'accept';
       return;
     }
+    // The caller proved it knows the secret; now we prove it too (then `accept`, in linkUp).
+    this.sendMessage(link, { type: 'auth', proof: this.proof(link, hello) });
     this.linkUp(link);
   }
 

@@ -1,4 +1,5 @@
-// Player accounts: creation with case-insensitive unique usernames, lookup, admin flag.
+// Player accounts: creation with usernames unique under one normalisation, lookup, and the
+// operator grant.
 
 import type { Kysely, Selectable } from 'kysely';
 import type { AccountsTable, Database } from './schema.js';
@@ -14,9 +15,27 @@ export interface Account {
 
 export type CreateAccountResult =
   | { ok: true; account: Account }
-  | { ok: false; code: 'taken'; message: string };
+  | { ok: false; code: 'taken' | 'invalid'; message: string };
 
 const COLUMNS = ['id', 'username', 'password_hash', 'is_admin', 'created_at'] as const;
+
+/**
+ * The one form of a username that sign-up, login, the login rate limit and uniqueness use:
+ * Unicode NFKC (full-width and compatibility letters become plain ones), trimmed of every kind
+ * of space, case-folded (upper- then lower-casing also folds ß to ss). "Alice", " alice",
+ * "alice\u00a0" and "ａｌｉｃｅ" are one name.
+ */
+export function usernameKey(name: string): string {
+  return name.normalize('NFKC').trim().toUpperCase().toLowerCase().normalize('NFKC');
+}
+
+/**
+ * Stored names are printable ASCII already in their normal form, so their key is their ASCII
+ * lower case, which is exactly what the column's case-insensitive uniqueness compares (NOCASE
+ * on SQLite, a case-insensitive collation on PostgreSQL): uniqueness and lookups by key need no
+ * column of their own. (Names beyond ASCII would need the key stored; sign-up does not allow them.)
+ */
+const STORABLE = /^[\x21-\x7e]+$/;
 
 function toAccount(row: Selectable<AccountsTable>): Account {
   return {
@@ -40,8 +59,11 @@ export class Accounts {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Creates an account; a username already used in any letter case is 'taken'. */
+  /** Creates an account; a username whose usernameKey is already used is 'taken'. */
   async create(username: string, passwordHash: string): Promise<CreateAccountResult> {
+    if (!STORABLE.test(username) || usernameKey(username) !== username.toLowerCase()) {
+      return { ok: false, code: 'invalid', message: `The username ${JSON.stringify(username)} is not printable ASCII in its normal form.` };
+    }
     const row = await this.db
       .insertInto('accounts')
       .values({ username, password_hash: passwordHash, created_at: this.now() })
@@ -52,9 +74,9 @@ export class Accounts {
     return { ok: true, account: toAccount(row) };
   }
 
-  /** Case-insensitive, like the uniqueness rule. */
+  /** By usernameKey, like the uniqueness rule (the column compares without case). */
   async findByUsername(username: string): Promise<Account | null> {
-    const row = await this.db.selectFrom('accounts').select(COLUMNS).where('username', '=', username).executeTakeFirst();
+    const row = await this.db.selectFrom('accounts').select(COLUMNS).where('username', '=', usernameKey(username)).executeTakeFirst();
     return row ? toAccount(row) : null;
   }
 
@@ -71,6 +93,12 @@ export class Accounts {
     if (rowId === null) return false;
     const r = await this.db.updateTable('accounts').set({ is_admin: isAdmin ? 1 : 0 }).where('id', '=', rowId).executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Accounts holding operator rights, by name. */
+  async listOperators(): Promise<Account[]> {
+    const rows = await this.db.selectFrom('accounts').select(COLUMNS).where('is_admin', '=', 1).orderBy('username').execute();
+    return rows.map(toAccount);
   }
 
   /** Replaces the stored hash (after a login found it below the current cost). */

@@ -4,7 +4,7 @@ export { openStorage, type Storage, type StorageOptions, type StorageTarget, typ
 export { migrate, readMigrations, MigrationError, MIGRATIONS_DIR, LEGACY_MIGRATIONS, type MigrationErrorCode, type MigrationModule } from './migrate.js';
 export { outageClass, describeOutage, type OutageClass } from './errors.js';
 export { redactUrl } from './postgres.js';
-export { Accounts, type Account, type CreateAccountResult } from './accounts.js';
+export { Accounts, usernameKey, type Account, type CreateAccountResult } from './accounts.js';
 export { hashPassword, verifyPassword, verifyNoAccount, dummyVerify, needsRehash, OWASP_SCRYPT, type ScryptCost } from './passwords.js';
 export { DatabaseSessionStore, type SessionStoreOptions } from './session-store.js';
 export { Results, ResultsError, type GameResult, type PlayerRecord, type LeaderboardRow, type RecentGame } from './results.js';

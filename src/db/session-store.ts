@@ -11,6 +11,8 @@ export interface SessionStoreOptions {
   ttlMs?: number;
   /** How often expired rows are deleted; 0 disables the timer. Default 10 minutes. */
   pruneIntervalMs?: number;
+  /** Delay of the first prune after start (nodes are often replaced before the interval). Default 5 s. */
+  firstPruneMs?: number;
   /** Minimum time a destroyed session's tombstone is kept. Default 10 minutes. */
   tombstoneMs?: number;
   now?: () => number;
@@ -44,6 +46,7 @@ export class DatabaseSessionStore extends session.Store {
   private readonly now: () => number;
   private readonly logger: DbLogger | undefined;
   private pruneTimer: NodeJS.Timeout | null = null;
+  private firstPruneTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -58,6 +61,8 @@ export class DatabaseSessionStore extends session.Store {
     if (pruneIntervalMs > 0) {
       this.pruneTimer = setInterval(() => this.pruneOnTimer(), pruneIntervalMs);
       this.pruneTimer.unref();
+      this.firstPruneTimer = setTimeout(() => this.pruneOnTimer(), Math.min(options.firstPruneMs ?? 5000, pruneIntervalMs));
+      this.firstPruneTimer.unref();
     }
   }
 
@@ -140,7 +145,9 @@ export class DatabaseSessionStore extends session.Store {
   /** Stops the prune timer (the store itself needs no closing). */
   stop(): void {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.firstPruneTimer) clearTimeout(this.firstPruneTimer);
     this.pruneTimer = null;
+    this.firstPruneTimer = null;
   }
 
   private live() {

@@ -1,11 +1,11 @@
 // One open game page: renders the viewer's partials from the local replica, pushes only
 // those whose HTML changed, and turns validated messages into player commands.
 
-import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Partials } from './diff.js';
 import { SERVICE_RESTART } from './hub.js';
+import type { InboundBudget } from './inbound.js';
 import { LiveSocket } from './live-socket.js';
 import type { RenderCache } from './render-cache.js';
 import { awaitsPlayer } from '../game/hold.js';
@@ -28,7 +28,8 @@ export interface LiveSocketDeps {
   renderer: Renderer;
   logger: Logger;
   metrics: Metrics;
-  limiter: RateLimiterMemory;
+  /** Every frame the viewer's pages send counts against their account's budget. */
+  budget: InboundBudget;
   now: () => number;
   csrfToken: string;
   cache: RenderCache;
@@ -64,7 +65,12 @@ export class GameLiveSocket extends LiveSocket {
     readonly viewer: Viewer,
     private readonly deps: LiveSocketDeps,
   ) {
-    super(wire);
+    super(wire, viewer.id, deps.budget);
+  }
+
+  protected onFlood(): void {
+    this.deps.metrics.wsRejected.inc({ reason: 'flood' });
+    this.deps.logger.warn({ code: this.code, user: this.viewer.username }, 'closed a live socket that flooded the server with messages');
   }
 
   /** Starts the page's live updates; `early` holds messages that arrived before the socket was set up. */
@@ -121,6 +127,8 @@ export class GameLiveSocket extends LiveSocket {
   }
 
   private async onMessage(data: unknown, isBinary: boolean): Promise<void> {
+    const verdict = await this.admit();
+    if (verdict === 'flood') return;
     const parsed = parseLiveMessage(data, isBinary);
     if (!parsed.ok) {
       this.deps.metrics.wsRejected.inc({ reason: parsed.code });
@@ -135,15 +143,14 @@ export class GameLiveSocket extends LiveSocket {
       return;
     }
     const msg = parsed.message;
-    if (msg.type === 'ping') {
-      this.sendJson({ type: 'time', now: this.deps.now() });
+    if (verdict === 'slow') {
+      // Over the account's budget: refused, and an action may be sent again a moment later.
+      this.deps.metrics.wsRejected.inc({ reason: 'rate-limited' });
+      this.sendJson({ type: 'error', code: 'rate-limited', ...(msg.type === 'act' ? { actionId: msg.actionId } : {}), retry: true, message: 'Slow down: too many messages at once.' });
       return;
     }
-    try {
-      await this.deps.limiter.consume(this.viewer.id);
-    } catch {
-      this.deps.metrics.wsRejected.inc({ reason: 'rate-limited' });
-      this.sendJson({ type: 'error', code: 'rate-limited', actionId: msg.actionId, retry: true, message: 'Slow down: too many actions at once.' });
+    if (msg.type === 'ping') {
+      this.sendJson({ type: 'time', now: this.deps.now() });
       return;
     }
     const action: PlayerAction = { id: msg.actionId, round: msg.round, kind: msg.kind, ...(msg.dir ? { dir: msg.dir } : {}) };

@@ -1,9 +1,14 @@
 // Keeps track of this node's open live sockets so a draining node can close them, in
-// rounds, with 1012 (Service Restart) — the code that makes htmx reconnect elsewhere.
+// rounds, with 1012 (Service Restart) — the code that makes htmx reconnect elsewhere — and
+// so one account cannot hold more than its share of them.
+
+import { CLOSE_TOO_MANY_SOCKETS } from './inbound.js';
 
 export interface Closable {
   close(code: number, reason: string): void;
   readonly isClosed: boolean;
+  /** The account whose page this is, when the socket counts against a per-account cap. */
+  readonly account?: string;
 }
 
 export const SERVICE_RESTART = 1012;
@@ -13,6 +18,22 @@ export class LiveHub {
 
   add(socket: Closable): void {
     this.sockets.add(socket);
+  }
+
+  /**
+   * Adds a socket of an account that may hold at most `cap` open on this node; past the cap
+   * its oldest sockets are closed (4429), so the page the player just opened is the one that
+   * works. Returns how many were closed.
+   */
+  admit(socket: Closable & { account: string }, cap: number): number {
+    this.add(socket);
+    const mine = [...this.sockets].filter((s) => s.account === socket.account && !s.isClosed);
+    const excess = mine.slice(0, Math.max(0, mine.length - cap));
+    for (const s of excess) {
+      s.close(CLOSE_TOO_MANY_SOCKETS, `too many open pages (at most ${cap})`);
+      this.sockets.delete(s);
+    }
+    return excess.length;
   }
 
   remove(socket: Closable): void {

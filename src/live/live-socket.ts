@@ -2,6 +2,7 @@
 // the partials last sent (for diffing), and closing exactly once.
 
 import { diffPartials, partialsMessage, type Partials } from './diff.js';
+import { CLOSE_FLOOD, type InboundBudget, type Verdict } from './inbound.js';
 import type { LiveWire } from './source.js';
 
 const OPEN = 1;
@@ -19,8 +20,36 @@ export abstract class LiveSocket {
   private closed = false;
   private pingTimer: NodeJS.Timeout | null = null;
   private answered = true;
+  private admitted: Promise<unknown> = Promise.resolve();
 
-  constructor(protected readonly wire: LiveWire) {}
+  constructor(
+    protected readonly wire: LiveWire,
+    /** The account whose page this is: its frames count against the account's budget. */
+    readonly account: string,
+    private readonly budget: InboundBudget,
+  ) {}
+
+  /** Called once when a flood closes the socket (for a log line). */
+  protected abstract onFlood(): void;
+
+  /**
+   * Counts one inbound frame against the account's budget. On a flood the socket is closed
+   * (1008) and the verdict is 'flood'; the caller handles the frame only on 'ok'. Verdicts
+   * come back in the order the frames arrived, so replies keep that order too.
+   */
+  protected admit(): Promise<Verdict> {
+    const next = this.admitted
+      .then(() => this.budget.take(this.account))
+      .then((verdict) => {
+        if (verdict === 'flood' && !this.closed) {
+          this.onFlood();
+          this.close(CLOSE_FLOOD, 'too many messages');
+        }
+        return verdict;
+      });
+    this.admitted = next.catch(() => undefined);
+    return next;
+  }
 
   /** Renders the page's partials now; called on connect and after store changes. */
   protected abstract render(): void;
@@ -30,6 +59,8 @@ export abstract class LiveSocket {
     this.wire.on('pong', () => {
       this.answered = true;
     });
+    // WebSocket-level pings are frames like any other (ws answers each with a pong).
+    this.wire.on('ping', () => void this.admit());
     if (this.wire.ping) {
       this.pingTimer = setInterval(() => this.heartbeat(), PING_MS);
       this.pingTimer.unref();

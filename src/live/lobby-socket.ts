@@ -1,8 +1,9 @@
-// One open lobby page: keeps the open-games list live across the whole cluster.
+// One open lobby page: keeps its page of the open-games list live across the whole cluster.
 
 import type { GameState } from '../game/types.js';
 import { MAX_PLAYERS } from '../game/types.js';
 import type { Logger } from '../log.js';
+import type { InboundBudget } from './inbound.js';
 import { LiveSocket } from './live-socket.js';
 import type { Renderer } from './render.js';
 import type { GameSource, LiveWire } from './source.js';
@@ -14,6 +15,32 @@ export interface OpenGameRow {
   players: number;
   max: number;
   joined: boolean;
+}
+
+/** Open games shown per lobby page. */
+export const LOBBY_PAGE_SIZE = 20;
+
+export interface LobbyPage {
+  rows: OpenGameRow[];
+  /** 1-based, clamped to the pages there are. */
+  page: number;
+  pages: number;
+  total: number;
+}
+
+/** Reads a ?page= value: a positive integer, anything else is page 1. */
+export function pageParam(value: unknown): number {
+  const n = typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : 1;
+  return Math.max(1, n);
+}
+
+/** One page of the open games, newest first. */
+export function lobbyPage(games: GameState[], viewerId: string | null, page: number): LobbyPage {
+  const open = games.filter((g) => g.status === 'open').sort((a, b) => b.createdAt - a.createdAt || (a.code < b.code ? -1 : 1));
+  const pages = Math.max(1, Math.ceil(open.length / LOBBY_PAGE_SIZE));
+  const at = Math.min(Math.max(1, page), pages);
+  const rows = openGameRows(open.slice((at - 1) * LOBBY_PAGE_SIZE, at * LOBBY_PAGE_SIZE), viewerId);
+  return { rows, page: at, pages, total: open.length };
 }
 
 export function openGameRows(games: GameState[], viewerId: string | null): OpenGameRow[] {
@@ -36,14 +63,19 @@ export class LobbyLiveSocket extends LiveSocket {
     private readonly source: GameSource,
     private readonly renderer: Renderer,
     private readonly logger: Logger,
+    budget: InboundBudget,
+    private readonly page = 1,
   ) {
-    super(wire);
+    super(wire, viewer.id, budget);
+  }
+
+  protected onFlood(): void {
+    this.logger.warn({ user: this.viewer.username }, 'closed a lobby socket that flooded the server with messages');
   }
 
   start(): void {
-    this.wire.on('message', () => {
-      /* the lobby socket only listens */
-    });
+    // The lobby page sends nothing; whatever arrives still counts against the account's budget.
+    this.wire.on('message', () => void this.admit());
     this.wire.on('error', (err) => this.logger.debug({ err: err.message }, 'lobby socket error'));
     // Lobby lists change with every game's every round; 100 ms of coalescing is invisible to people.
     this.listen((l) => this.source.subscribe(l), () => true, 100);
@@ -51,7 +83,7 @@ export class LobbyLiveSocket extends LiveSocket {
   }
 
   protected render(): void {
-    const html = this.renderer.render('partials/open-games', { games: openGameRows(this.source.openGames(), this.viewer.id), user: this.viewer });
+    const html = this.renderer.render('partials/open-games', { lobby: lobbyPage(this.source.openGames(), this.viewer.id, this.page), user: this.viewer });
     this.push(new Map([['open-games', html]]));
   }
 }

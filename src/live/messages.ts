@@ -4,7 +4,10 @@
 import { z } from 'zod';
 import { DIRECTIONS } from '../game/types.js';
 
+/** Largest message a page sends that gets an answer; an action is about 150 bytes. */
 export const MAX_MESSAGE_BYTES = 2048;
+/** Largest frame a player's socket accepts at all: a larger one closes the socket with 1009. */
+export const MAX_FRAME_BYTES = 4096;
 
 export const actMessage = z
   .object({

@@ -27,6 +27,7 @@ export interface LiveWire {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   on(event: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown;
+  on(event: 'ping', listener: () => void): unknown;
   on(event: 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(event: 'pong', listener: () => void): unknown;

@@ -1,15 +1,21 @@
 // The HTTP and WebSocket front door: security middleware, sessions, CSRF, static files and
 // the route groups. Knows nothing about clusters beyond what WebDeps hands it.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import expressWs from 'express-ws';
 import session from 'express-session';
 import helmet from 'helmet';
+import cookieParser from 'cookie-parser';
 import { csrfSync } from 'csrf-sync';
 import { outageClass } from '../db/errors.js';
+import { doubleCsrf } from 'csrf-csrf';
+import { WebSocketServer } from 'ws';
+import { MAX_FRAME_BYTES as MESH_MAX_FRAME_BYTES } from '../cluster/protocol.js';
+import { MAX_FRAME_BYTES as PLAYER_MAX_FRAME_BYTES } from '../live/messages.js';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { mountGameRoutes } from './game-routes.js';
@@ -49,13 +55,17 @@ export function createWebServer(deps: WebDeps): WebServer {
   server.headersTimeout = 66_000;
   const meshPath = deps.meshPath ?? '/_cluster/mesh';
 
-  expressWs(app as never, server, {
+  // Two WebSocket servers on one port, chosen by path before the handshake: the mesh accepts
+  // whole game records (1 MiB frames), a player's page never needs more than a few KiB, and
+  // ws enforces its frame limit per server (an over-size frame closes the socket with 1009
+  // before it is buffered). express-ws's server is attached to a server that never listens;
+  // the real one hands it only the player paths.
+  const players = expressWs(app as never, createServer(), {
     wsOptions: {
-      // Mesh messages carry whole game records; player messages are limited again in the live layer.
-      maxPayload: 1024 * 1024,
-      verifyClient: (info: { origin: string; req: import('node:http').IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+      maxPayload: PLAYER_MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      verifyClient: (info: { origin: string; req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
         const path = (info.req.url ?? '').split('?')[0];
-        if (path === meshPath) return done(true);
         // Draining or still joining: refuse before the handshake. A load balancer retries the
         // upgrade on another node, and a browser reconnects (htmx treats 1006 as retryable).
         if (!deps.isReady()) {
@@ -70,7 +80,18 @@ export function createWebServer(deps: WebDeps): WebServer {
         done(true);
       },
     } as never,
+  }).getWss();
+  const mesh = deps.acceptMesh ? new WebSocketServer({ noServer: true, maxPayload: MESH_MAX_FRAME_BYTES, perMessageDeflate: false }) : null;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (mesh && deps.acceptMesh && path === meshPath) {
+      const accept = deps.acceptMesh;
+      mesh.handleUpgrade(req, socket, head, (ws) => accept(ws as never, req as never));
+      return;
+    }
+    players.handleUpgrade(req, socket, head, (ws) => players.emit('connection', ws, req));
   });
+  server.on('close', () => mesh?.close());
 
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -129,6 +150,9 @@ export function createWebServer(deps: WebDeps): WebServer {
   });
 
   app.use(express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 }));
+  // Anonymous visitors get no session row: nothing is stored for them until they sign up or
+  // log in. Their forms (sign-up, log-in) are protected by a signed double-submit cookie
+  // instead of a token kept in the session.
   app.use(
     session({
       name: 'minotaur.sid',
@@ -142,36 +166,51 @@ export function createWebServer(deps: WebDeps): WebServer {
   );
   app.use(saveSessionBeforeAnswering(logger));
 
+  app.use(cookieParser());
+
+  const formToken = (req: Request): string | undefined => (req.body && typeof req.body._csrf === 'string' ? req.body._csrf : undefined);
+  // Logged-in players: the synchroniser token, kept in their session.
   const csrf = csrfSync({
-    getTokenFromRequest: (req) => (req.body && typeof req.body._csrf === 'string' ? req.body._csrf : undefined),
+    getTokenFromRequest: formToken,
     errorConfig: { statusCode: 403, message: 'Invalid or missing form token', code: 'EBADCSRFTOKEN' },
   });
+  // Anonymous visitors: an HMAC-signed token in a cookie that the form must repeat.
+  const anonymousCsrf = doubleCsrf({
+    getSecret: () => config.secretKeyBase,
+    getSessionIdentifier: () => 'anonymous',
+    cookieName: config.cookieSecure ? '__Host-minotaur.csrf' : 'minotaur.csrf',
+    cookieOptions: { sameSite: 'lax', path: '/', secure: config.cookieSecure, httpOnly: true },
+    getCsrfTokenFromRequest: formToken,
+    errorConfig: { statusCode: 403, message: 'Invalid or missing form token', code: 'EBADCSRFTOKEN' },
+  });
+  const signedIn = (req: Request): boolean => typeof req.session?.userId === 'string';
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     const userId = req.session?.userId;
     if (userId) {
       const account = await deps.accounts.findById(userId);
-      if (account) res.locals.user = { id: account.id, username: account.username, isAdmin: account.isAdmin || config.adminUsers.includes(account.username.toLowerCase()) } satisfies WebUser;
+      if (account) res.locals.user = { id: account.id, username: account.username, isAdmin: account.isAdmin } satisfies WebUser;
       else delete req.session.userId;
     }
     if (req.session?.flash) {
       res.locals.flash = req.session.flash;
       delete req.session.flash;
     }
-    res.locals.csrfToken = req.method === 'GET' && req.session ? csrf.generateToken(req) : '';
+    res.locals.csrfToken = '';
+    if (req.method === 'GET') {
+      res.locals.csrfToken = signedIn(req) ? csrf.generateToken(req) : anonymousCsrf.generateCsrfToken(req, res);
+    }
     next();
   });
 
-  app.use(csrf.csrfSynchronisedProtection);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (signedIn(req)) csrf.csrfSynchronisedProtection(req, res, next);
+    else anonymousCsrf.doubleCsrfProtection(req, res, next);
+  });
 
   mountAuthRoutes(app, deps);
   mountGameRoutes(app as unknown as expressWs.Application, deps);
   mountGameInspector(app, deps, (code) => deps.cluster.record(code));
-
-  if (deps.acceptMesh) {
-    const accept = deps.acceptMesh;
-    (app as unknown as expressWs.Application).ws(meshPath, (ws, req) => accept(ws as never, req));
-  }
 
   app.use((req: Request, res: Response) => {
     res.status(404).render('pages/error', { title: 'Not found', heading: 'Lost in the labyrinth', message: `There is nothing at ${req.path}.` });

@@ -4,14 +4,22 @@
 import type { Express, NextFunction, Request, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
+import { usernameKey } from '../db/accounts.js';
 import type { WebDeps } from './deps.js';
 
+// A new name must already be in its normal form (no surrounding spaces, no full-width or
+// compatibility letters): what the player typed is exactly what others see, and the
+// account is found by its usernameKey however the name is typed at login.
 const username = z
   .string()
-  .trim()
-  .min(3, 'Usernames need at least 3 characters.')
-  .max(20, 'Usernames can have at most 20 characters.')
-  .regex(/^[A-Za-z0-9_-]+$/, 'Usernames may use letters, digits, - and _ only.');
+  .refine((n) => n === n.normalize('NFKC').trim(), 'Usernames cannot start or end with spaces or use special forms of letters.')
+  .pipe(
+    z
+      .string()
+      .min(3, 'Usernames need at least 3 characters.')
+      .max(20, 'Usernames can have at most 20 characters.')
+      .regex(/^[A-Za-z0-9_-]+$/, 'Usernames may use letters, digits, - and _ only.'),
+  );
 
 const signupForm = z.object({
   username,
@@ -19,7 +27,7 @@ const signupForm = z.object({
 });
 
 const loginForm = z.object({
-  username: z.string().trim().min(1, 'Enter your username.').max(64),
+  username: z.string().transform(usernameKey).pipe(z.string().min(1, 'Enter your username.').max(64)),
   password: z.string().min(1, 'Enter your password.').max(128),
 });
 
@@ -49,7 +57,10 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
     skipSuccessfulRequests: true,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? '')}|${String(req.body?.username ?? '').toLowerCase().slice(0, 64)}`,
+    // The client's address (the real one behind a trusted proxy, see TRUST_PROXY) and the
+    // account the attempt is for, in the form login looks it up by: padding or re-casing the
+    // name reaches the same account and so the same counter.
+    keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? '')}|${usernameKey(String(req.body?.username ?? '').slice(0, 256)).slice(0, 64)}`,
     handler: (req, res) => {
       logger.warn({ ip: req.ip }, 'login rate limit reached');
       res.status(429).render('pages/auth', {
@@ -89,7 +100,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
       if (!parsed.success) return again(422, parsed.error.issues[0]?.message ?? 'Check the form.');
       const hash = await passwords.hash(parsed.data.password);
       const created = await accounts.create(parsed.data.username, hash);
-      if (!created.ok) return again(409, 'That username is taken. Pick another.');
+      if (!created.ok) return created.code === 'taken' ? again(409, 'That username is taken. Pick another.') : again(422, 'Usernames may use letters, digits, - and _ only.');
       await regenerate(req);
       req.session.userId = created.account.id;
       logger.info({ user: created.account.username }, 'account created');

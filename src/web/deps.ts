@@ -1,6 +1,6 @@
 // What the web layer is given by the node that composes it.
 
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import type { Accounts } from '../db/accounts.js';
 import type { Results } from '../db/results.js';
@@ -48,7 +48,7 @@ export interface WebDeps {
   isReady(): boolean;
   isDraining(): boolean;
   /** Mounts the cluster mesh endpoint, when clustering is on. */
-  acceptMesh?: (socket: LiveWire, req: Request) => void;
+  acceptMesh?: (socket: LiveWire, req: IncomingMessage) => void;
   meshPath?: string;
   passwords: {
     hash(password: string): Promise<string>;

@@ -2,10 +2,10 @@
 
 import type { NextFunction, Request, Response } from 'express';
 import type expressWs from 'express-ws';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { GameLiveSocket } from '../live/game-socket.js';
-import { LobbyLiveSocket, openGameRows } from '../live/lobby-socket.js';
+import { InboundBudget } from '../live/inbound.js';
+import { LobbyLiveSocket, lobbyPage, pageParam } from '../live/lobby-socket.js';
 import { RenderCache } from '../live/render-cache.js';
 import { SERVICE_RESTART } from '../live/hub.js';
 import type { LiveWire } from '../live/source.js';
@@ -13,6 +13,7 @@ import { gameView } from '../live/view-model.js';
 import type { WebUser } from './app.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
+import { GameCreationPolicy } from './game-limits.js';
 import { adminAllowed } from './ops-routes.js';
 
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
@@ -25,9 +26,10 @@ function flash(req: Request, kind: 'info' | 'error', message: string): void {
 }
 
 export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void {
-  const { games, renderer, logger, metrics, results, hub } = deps;
-  // Ten actions a second per player is far above what a person clicks; bots and scripts hit it.
-  const limiter = new RateLimiterMemory({ points: 10, duration: 1 });
+  const { games, renderer, logger, metrics, results, hub, config } = deps;
+  // Every frame a player's pages send, on every socket, counts against one budget per account.
+  const budget = new InboundBudget();
+  const creation = new GameCreationPolicy(config.limits, (id) => games.gamesOf(id));
   const cache = new RenderCache();
 
   app.get('/lobby', requireUser, async (req: Request, res: Response) => {
@@ -35,7 +37,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const mine = games.gamesOf(user.id).filter((g) => g.status !== 'finished');
     res.render('pages/lobby', {
       title: 'Lobby',
-      openGames: openGameRows(games.openGames(), user.id),
+      lobby: lobbyPage(games.openGames(), user.id, pageParam(req.query.page)),
       myGames: mine,
       record: await results.recordFor(user.id),
     });
@@ -44,8 +46,16 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   app.post('/lobby/games', requireUser, async (req: Request, res: Response, next: NextFunction) => {
     try {
       const user = res.locals.user as WebUser;
+      const admission = await creation.admit(user.id);
+      if (!admission.ok) {
+        metrics.gamesRefused.inc({ reason: admission.reason });
+        logger.info({ user: user.username, reason: admission.reason }, 'refused to create a game: limit reached');
+        flash(req, 'error', admission.message);
+        return res.redirect(303, '/lobby');
+      }
       const out = await games.create({ id: user.id, name: user.username });
       if (!out.ok || !out.code) {
+        admission.release();
         flash(req, 'error', out.message ?? 'Could not create a game right now. Try again in a moment.');
         return res.redirect(303, '/lobby');
       }
@@ -163,12 +173,12 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       renderer,
       logger,
       metrics,
-      limiter,
+      budget,
       now: deps.now,
       cache,
       csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
     });
-    hub.add(socket);
+    admit(socket, user);
     wire.on('close', () => hub.remove(socket));
     socket.start(early);
   }
@@ -177,11 +187,20 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const wire = ws as unknown as LiveWire;
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(WS_CLOSE.unauthorised, 'log in first');
-    const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger);
-    hub.add(socket);
+    const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger, budget, pageParam(req.query.page));
+    admit(socket, user);
     wire.on('close', () => hub.remove(socket));
     socket.start();
   });
+
+  /** Counts the socket against its account's cap, closing that account's oldest past it. */
+  function admit(socket: GameLiveSocket | LobbyLiveSocket, user: WebUser): void {
+    const closed = hub.admit(socket, config.limits.socketsPerAccount);
+    if (closed > 0) {
+      metrics.wsRejected.inc({ reason: 'too-many-sockets' }, closed);
+      logger.info({ user: user.username, closed }, `closed ${closed} older live sockets of ${user.username}: at most ${config.limits.socketsPerAccount} per account`);
+    }
+  }
 
   app.get('/leaderboard', async (_req: Request, res: Response) => {
     const user = res.locals.user as WebUser | null;

@@ -1,5 +1,5 @@
 // Operator endpoints: health check (200 only when ready), Prometheus metrics, and the
-// cluster page for admins (or holders of ADMIN_TOKEN).
+// cluster views for accounts granted operator rights (npm run admin) or holders of ADMIN_TOKEN.
 
 import { timingSafeEqual } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
@@ -34,23 +34,42 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
   });
 }
 
-/** Full replicated record of one game (owner, epoch, seq, state) for operators and tests. */
+/**
+ * Full replicated record of one game (owner, epoch, seq, state) for operators and tests. An
+ * operator's account may also be playing: through a login, the moves chosen for the running
+ * round stay secret (only who has chosen, and for which round); ADMIN_TOKEN, which no player
+ * holds, reads them too.
+ */
 export function mountGameInspector(app: Express, deps: WebDeps, read: (code: string) => unknown): void {
   app.get('/admin/games/:code.json', (req: Request, res: Response) => {
-    if (!adminAllowed(req, deps)) return void res.status(403).json({ error: 'admin only' });
+    const access = adminAccess(req, deps);
+    if (!access) return void res.status(403).json({ error: 'admin only' });
     const code = String(req.params.code ?? '').toUpperCase();
     if (!/^[A-Z]{4}$/.test(code)) return void res.status(400).json({ error: 'a game code is four letters' });
     const rec = read(code);
     if (!rec) return void res.status(404).json({ error: `no game ${code} in this node's replica` });
     res.set('Cache-Control', 'no-store');
-    res.json(rec);
+    res.json(access === 'token' ? rec : withoutSecretMoves(rec));
   });
 }
 
-export function adminAllowed(req: Request, deps: WebDeps): boolean {
+/** A record whose running round's chosen moves are reduced to "chosen, for round R". */
+export function withoutSecretMoves(rec: unknown): unknown {
+  const state = (rec as { state?: { status?: unknown; submitted?: Record<string, { round?: unknown }> } | null }).state;
+  if (!state || state.status !== 'playing' || !state.submitted) return rec;
+  const submitted = Object.fromEntries(Object.entries(state.submitted).map(([player, action]) => [player, { round: action?.round, hidden: true }]));
+  return { ...(rec as object), state: { ...state, submitted } };
+}
+
+/** Who may read operator views: the ADMIN_TOKEN bearer, an account granted rights, or nobody. */
+export function adminAccess(req: Request, deps: WebDeps): 'token' | 'account' | null {
   const header = req.get('authorization');
   const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-  if (tokenMatches(bearer, deps.config.adminToken)) return true;
+  if (tokenMatches(bearer, deps.config.adminToken)) return 'token';
   const user = (req.res?.locals.user ?? null) as { isAdmin?: boolean } | null;
-  return !!user?.isAdmin;
+  return user?.isAdmin ? 'account' : null;
+}
+
+export function adminAllowed(req: Request, deps: WebDeps): boolean {
+  return adminAccess(req, deps) !== null;
 }

@@ -238,8 +238,7 @@ describe('the page across a node restart', () => {
     await b.join(code);
     await a.start(code);
     const page = await session!.newPage();
-    const [name, value] = a.cookie.split('=') as [string, string];
-    await page.context().addCookies([{ name, value, url: base }]);
+    await page.context().addCookies(a.cookies.map(({ name, value }) => ({ name, value, url: base })));
     const wsLog: string[] = [];
     const t0 = Date.now();
     page.on('console', (m) => wsLog.push(`${Date.now() - t0} console ${m.text()}`));

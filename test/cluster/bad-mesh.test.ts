@@ -4,6 +4,9 @@
 // keeps running, the link survives (except the frame over the size limit), and no game changes.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createNonce, createProof } from '../../src/cluster/auth.js';
+import { MESH_PROTOCOL } from '../../src/cluster/protocol.js';
 import { essence, type AdminRecord } from '../support/admin.js';
 import { CLUSTER_SECRET, TestCluster, recordOn, waitForPeers } from '../support/cluster.js';
 import { waitFor, type LogLine, type NodeProcess } from '../support/node-process.js';
@@ -139,5 +142,26 @@ describe('bad mesh input from an authenticated peer', () => {
     await waitFor(() => recordOn(n1, fresh).catch(() => null), 5000, `${fresh} on n1`);
     expect((await p.page('/lobby')).status).toBe(200);
     expect(n1.lines.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
+  });
+});
+
+describe('a caller that does not know the cluster secret', () => {
+  it('gets nothing it could test guesses against offline: a hello, no proof, then 4001', async () => {
+    const ws = new WebSocket(`ws://${n2.address}/_cluster/mesh`, { perMessageDeflate: false, localAddress: '127.0.0.7' });
+    const frames: Record<string, unknown>[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, unknown>));
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const nonce = createNonce();
+    ws.send(JSON.stringify({ type: 'hello', nodeId: 'guesser', address: `127.0.0.7:${cluster.port}`, version: '9', protocol: MESH_PROTOCOL, schemas: [], state: 'joining', nonce }));
+    const hello = await waitFor(() => frames.find((f) => f.type === 'hello'), 5000, "n2's hello");
+    // Whatever it waits for, no proof comes until it has proved itself.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(frames.map((f) => f.type)).toEqual(['hello']);
+    const guess = createProof('a guessed secret', { role: 'initiator', protocol: MESH_PROTOCOL, proverId: 'guesser', verifierId: String(hello.nodeId), proverNonce: nonce, verifierNonce: String(hello.nonce) });
+    ws.send(JSON.stringify({ type: 'auth', proof: guess }));
+    expect(await closed).toBe(4001);
+    expect(frames.map((f) => f.type)).toEqual(['hello']);
+    expect(n2.alive).toBe(true);
   });
 });

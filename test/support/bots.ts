@@ -25,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type { LogLine, NodeProcess } from './node-process.js';
 import { waitFor } from './node-process.js';
-import type { Player } from './player.js';
+import { wsOptionsFor, type Player } from './player.js';
 import type { AdminRecord } from './admin.js';
 import { TEST_ADMIN_TOKEN } from './admin.js';
 
@@ -161,7 +161,7 @@ export class Bot {
     const base = list[rotation++ % list.length]!;
     this.o.player.base = base;
     const url = base.replace(/^http/, 'ws') + `/games/${this.o.code}/live`;
-    const ws = new WebSocket(url, { headers: { cookie: this.o.player.cookie, origin: base } });
+    const ws = new WebSocket(url, { headers: { cookie: this.o.player.cookie, origin: base }, ...wsOptionsFor(this.o.player.net) });
     this.ws = ws;
     const giveUp = setTimeout(() => ws.terminate(), this.o.connectTimeoutMs);
     let first = true;

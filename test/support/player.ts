@@ -2,8 +2,41 @@
 // cookie session, CSRF tokens from forms, the game's live socket with acks.
 
 import { randomUUID } from 'node:crypto';
+import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import { waitFor } from './node-process.js';
+
+/** How a player reaches the site when it is not plain HTTP from the default address. */
+export interface Network {
+  /** PEM certificate(s) to trust for https/wss (e.g. the test's self-signed one). */
+  ca?: string;
+  /** Source address of this player's connections (players behind a proxy differ by address). */
+  localAddress?: string;
+}
+
+const agents = new Map<string, Agent>();
+
+/** One connection pool per network setting, shared by the players that use it. */
+function agentFor(net: Network): Agent {
+  const key = `${net.localAddress ?? ''}|${net.ca ?? ''}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    agent = new Agent({ ...(net.localAddress ? { localAddress: net.localAddress } : {}), connect: net.ca ? { ca: net.ca } : {} });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+/** fetch through `net` (undici with its own agent), or the global fetch for plain defaults. */
+export function fetchVia(net: Network | undefined, url: string, init: RequestInit = {}): Promise<Response> {
+  if (!net || (!net.ca && !net.localAddress)) return fetch(url, init);
+  return undiciFetch(url, { ...(init as object), dispatcher: agentFor(net) } as never) as unknown as Promise<Response>;
+}
+
+/** WebSocket client options for `net` (ws takes the TLS and socket options directly). */
+export function wsOptionsFor(net: Network | undefined): { ca?: string; localAddress?: string } {
+  return { ...(net?.ca ? { ca: net.ca } : {}), ...(net?.localAddress ? { localAddress: net.localAddress } : {}) };
+}
 
 export interface LiveMessage {
   raw: string;
@@ -11,25 +44,55 @@ export interface LiveMessage {
 }
 
 export class Player {
-  cookie = '';
+  /** Cookies the site set (session, and the form-token cookie of anonymous visitors). */
+  private readonly jar = new Map<string, string>();
   userId: string | null = null;
 
   constructor(
     public base: string,
     readonly username: string,
     readonly password = 'correct horse battery',
+    readonly net?: Network,
   ) {}
+
+  /** The Cookie header this player sends; assigning replaces every cookie. */
+  get cookie(): string {
+    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  set cookie(header: string) {
+    this.jar.clear();
+    for (const part of header.split(';')) {
+      const i = part.indexOf('=');
+      if (i > 0) this.jar.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+    }
+  }
+
+  /** The cookies as name/value pairs (e.g. for a browser context). */
+  get cookies(): { name: string; value: string }[] {
+    return [...this.jar].map(([name, value]) => ({ name, value }));
+  }
 
   async request(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.cookie) headers.set('cookie', this.cookie);
-    const res = await fetch(this.base + path, { ...init, headers, redirect: 'manual' });
-    const set = res.headers.getSetCookie();
-    for (const c of set) {
-      const [pair] = c.split(';');
-      if (pair?.startsWith('minotaur.sid=')) this.cookie = pair;
+    if (this.jar.size) headers.set('cookie', this.cookie);
+    const res = await fetchVia(this.net, this.base + path, { ...init, headers, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair = '', ...attrs] = c.split(';');
+      const i = pair.indexOf('=');
+      if (i <= 0) continue;
+      const name = pair.slice(0, i).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a) || (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1] ?? '') < Date.now()));
+      if (expired) this.jar.delete(name);
+      else this.jar.set(name, pair.slice(i + 1).trim());
     }
     return res;
+  }
+
+  /** The session cookie alone ("minotaur.sid=…"), or '' when there is none. */
+  get sessionCookie(): string {
+    const sid = this.jar.get('minotaur.sid');
+    return sid === undefined ? '' : `minotaur.sid=${sid}`;
   }
 
   /** GETs a page and returns its HTML and the first CSRF token in it. */
@@ -86,7 +149,7 @@ export class Player {
     const origin = opts.origin === undefined ? this.base : opts.origin;
     const headers: Record<string, string> = { cookie: this.cookie };
     if (origin) headers.origin = origin;
-    return new LiveConnection(new WebSocket(url, { headers }));
+    return new LiveConnection(new WebSocket(url, { headers, ...wsOptionsFor(this.net) }));
   }
 }
 

@@ -16,6 +16,8 @@ export const RIG_QUERY = 'tasks.minotaur-redeploy';
 export interface RigOptions {
   roundSeconds?: number;
   env?: Record<string, string>;
+  /** CLUSTER_SECRET of the nodes (production refuses RIG_SECRET: too short). */
+  secret?: string;
 }
 
 /** A port free on 127.0.0.2 … 127.0.0.9. */
@@ -48,6 +50,7 @@ export class Rig {
     readonly dir: string,
     readonly dbPath: string,
     private readonly env: Record<string, string>,
+    private readonly secret: string = RIG_SECRET,
   ) {
     this.sampler = new Sampler(
       () => this.codes,
@@ -69,7 +72,7 @@ export class Rig {
       LOG_LEVEL: 'debug',
       ...opts.env,
     };
-    return new Rig(dns, port, dir, join(dir, 'minotaur.db'), env);
+    return new Rig(dns, port, dir, join(dir, 'minotaur.db'), env, opts.secret);
   }
 
   /** Starts a node; clustered ones get the DNS settings and (by default) their address added to DNS. */
@@ -86,7 +89,7 @@ export class Rig {
     if (cluster && (opts.inDns ?? true)) this.setDns([...this.dnsHosts.filter((h) => h !== host), host]);
     const env = {
       ...this.env,
-      ...(cluster ? { DNS_CLUSTER_QUERY: RIG_QUERY, DNS_CLUSTER_RESOLVER: this.dns.address, CLUSTER_SECRET: RIG_SECRET } : {}),
+      ...(cluster ? { DNS_CLUSTER_QUERY: RIG_QUERY, DNS_CLUSTER_RESOLVER: this.dns.address, CLUSTER_SECRET: this.secret } : {}),
       ...opts.env,
     };
     const node = startNode({ host, port: this.port, nodeId, databasePath: this.dbPath, env, ...(opts.main ? { main: opts.main } : {}) });

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, loadDatabaseConfig, parseTrustProxy, weakClusterSecret } from '../../src/config.js';
 
 const base = { DATABASE_PATH: ':memory:', SECRET_KEY_BASE: 'x'.repeat(40) };
 
@@ -23,7 +25,7 @@ describe('loadConfig', () => {
   it('requires a secret key in production and a cluster secret with clustering', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_PATH: ':memory:' })).toThrow(/SECRET_KEY_BASE/);
     expect(() => loadConfig({ ...base, DNS_CLUSTER_QUERY: 'tasks.x' })).toThrow(/CLUSTER_SECRET/);
-    expect(() => loadConfig({ ...base, NODE_ENV: 'production', PASSWORD_COST: '12' })).toThrow(/PASSWORD_COST/);
+    expect(() => loadConfig({ ...base, NODE_ENV: 'production', TRUST_PROXY: '1', PASSWORD_COST: '12' })).toThrow(/PASSWORD_COST/);
   });
 
   it('uses SQLite at DATABASE_PATH unless DATABASE_URL names a PostgreSQL database', () => {
@@ -56,5 +58,90 @@ describe('loadConfig', () => {
   it('uses HOST as the advertised address when it is specific', () => {
     expect(loadConfig({ ...base, HOST: '127.0.0.3' }).advertiseHost).toBe('127.0.0.3');
     expect(loadConfig(base).advertiseHost).toBeNull();
+  });
+});
+
+/** Express's compiled trust function for a configuration: does it trust hop `i` at `addr`? */
+function trusts(trustProxy: unknown, addr: string, hop: number): boolean {
+  const app = express();
+  app.set('trust proxy', trustProxy);
+  return (app.get('trust proxy fn') as (a: string, i: number) => boolean)(addr, hop);
+}
+
+const production = { ...base, NODE_ENV: 'production', TRUST_PROXY: '1' };
+const strongSecret = randomBytes(32).toString('base64');
+
+describe('TRUST_PROXY', () => {
+  it('reads a number as a hop count, as Express documents (not as the address 0.0.0.1)', () => {
+    const c = loadConfig({ ...base, TRUST_PROXY: '1' });
+    expect(c.trustProxy).toBe(1);
+    // One proxy in front: its address (hop 0) is trusted, the client's (hop 1) is not.
+    expect(trusts(c.trustProxy, '10.0.0.5', 0)).toBe(true);
+    expect(trusts(c.trustProxy, '10.0.0.5', 1)).toBe(false);
+    expect(loadConfig({ ...base, TRUST_PROXY: '2' }).trustProxy).toBe(2);
+  });
+
+  it('reads true/false, 0 and unset', () => {
+    expect(parseTrustProxy('true')).toBe(true);
+    expect(parseTrustProxy('false')).toBe(false);
+    expect(parseTrustProxy('0')).toBe(false);
+    expect(parseTrustProxy(undefined)).toBe(false);
+    expect(loadConfig(base).trustProxy).toBe(false);
+  });
+
+  it('reads addresses, subnets and named ranges, and refuses anything else naming the variable', () => {
+    const c = loadConfig({ ...base, TRUST_PROXY: 'loopback, 10.0.0.0/8 ,192.168.1.7' });
+    expect(c.trustProxy).toEqual(['loopback', '10.0.0.0/8', '192.168.1.7']);
+    expect(trusts(c.trustProxy, '10.1.2.3', 0)).toBe(true);
+    expect(trusts(c.trustProxy, '127.0.0.1', 0)).toBe(true);
+    expect(trusts(c.trustProxy, '8.8.8.8', 0)).toBe(false);
+    expect(() => loadConfig({ ...base, TRUST_PROXY: 'yes please' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ ...base, TRUST_PROXY: '10.0.0.0/99' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ ...base, TRUST_PROXY: '100000' })).toThrow(/TRUST_PROXY/);
+  });
+
+  it('is required in production with secure cookies (the node would never set its session cookie)', () => {
+    expect(() => loadConfig({ ...base, NODE_ENV: 'production' })).toThrow(/TRUST_PROXY: required in production/);
+    expect(loadConfig(production).cookieSecure).toBe(true);
+    // A plain-HTTP trial without a proxy says so explicitly.
+    expect(loadConfig({ ...base, NODE_ENV: 'production', COOKIE_SECURE: '0' }).trustProxy).toBe(false);
+  });
+});
+
+describe('CLUSTER_SECRET in production', () => {
+  it('refuses fewer than 256 bits, non-base64 and patterned secrets, naming the variable', () => {
+    const clustered = { ...production, DNS_CLUSTER_QUERY: 'tasks.x' };
+    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET: 'test-cluster-secret-0123456789abcdef' })).toThrow(/CLUSTER_SECRET: too short/);
+    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET: randomBytes(24).toString('base64') })).toThrow(/CLUSTER_SECRET/);
+    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET: 'correct horse battery staple correct horse' })).toThrow(/CLUSTER_SECRET: must be base64/);
+    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET: 'ab'.repeat(40) })).toThrow(/CLUSTER_SECRET: does not look random/);
+    expect(loadConfig({ ...clustered, CLUSTER_SECRET: strongSecret }).cluster.secret).toBe(strongSecret);
+    expect(weakClusterSecret(randomBytes(32).toString('hex'))).toBeNull();
+    expect(weakClusterSecret(randomBytes(32).toString('base64url'))).toBeNull();
+    expect(weakClusterSecret(randomBytes(31).toString('hex'))).toMatch(/too short/);
+  });
+
+  it('keeps accepting short secrets outside production (tests, local clusters)', () => {
+    expect(loadConfig({ ...base, DNS_CLUSTER_QUERY: 'tasks.x', CLUSTER_SECRET: 'test-cluster-secret-0123' }).cluster.secret).toBe('test-cluster-secret-0123');
+  });
+});
+
+describe('operator settings', () => {
+  it('no longer reads ADMIN_USERS, and warns when it is set', () => {
+    expect(loadConfig(base).warnings).toEqual([]);
+    const c = loadConfig({ ...base, ADMIN_USERS: 'alice' });
+    expect(c.warnings.join('\n')).toMatch(/ADMIN_USERS is no longer read.*npm run admin -- grant/);
+    expect(c).not.toHaveProperty('adminUsers');
+  });
+
+  it('gives the admin command only the database path, without the node secrets', () => {
+    expect(loadDatabaseConfig({ NODE_ENV: 'production', DATABASE_PATH: '/data/m.db' })).toEqual({ databasePath: '/data/m.db' });
+    expect(loadDatabaseConfig({})).toEqual({ databasePath: './data/minotaur.db' });
+  });
+
+  it('has limits on games and sockets per account', () => {
+    expect(loadConfig(base).limits).toEqual({ openGamesPerAccount: 3, gamesPerHour: 20, socketsPerAccount: 8 });
+    expect(loadConfig({ ...base, OPEN_GAMES_PER_ACCOUNT: '5', GAMES_PER_HOUR: '50', SOCKETS_PER_ACCOUNT: '2' }).limits).toEqual({ openGamesPerAccount: 5, gamesPerHour: 50, socketsPerAccount: 2 });
+    expect(() => loadConfig({ ...base, OPEN_GAMES_PER_ACCOUNT: '0' })).toThrow(/OPEN_GAMES_PER_ACCOUNT/);
   });
 });

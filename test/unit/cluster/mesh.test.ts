@@ -131,13 +131,27 @@ describe('Mesh', () => {
     const a = await node('a');
     const bad = await node('intruder', { secret: 'wrong' });
     bad.mesh.connect(a.address);
-    await waitFor(() => a.mesh.stats().refused > 0 && bad.mesh.stats().refused > 0, 5000, 'refusal');
+    // The acceptor checks the caller's proof first, so only it refuses; the caller hears why.
+    await waitFor(() => a.mesh.stats().refused > 0 && bad.logger.at('warn').some((l) => l.includes('4001 bad secret')), 5000, 'refusal');
     expect(a.logger.at('warn').some((l) => l.includes('refused mesh link from intruder') && l.includes('bad secret'))).toBe(true);
     expect(peerIds(a.mesh)).toEqual([]);
     expect(peerIds(bad.mesh)).toEqual([]);
     expect(a.events.up).toEqual([]);
     const raw = await rawPeer(a.address, { secret: 'wrong', nodeId: 'raw-bad' });
     expect(await raw.closed).toEqual({ code: CloseCode.badSecret, reason: 'bad secret' });
+  });
+
+  it('sends an unauthenticated caller nothing it could test a guessed secret against', async () => {
+    const a = await node('a');
+    // The caller's hello draws the acceptor's hello (its challenge) and no proof.
+    const guesser = await rawPeer(a.address, { secret: 'a guess', nodeId: 'guesser' });
+    expect(await guesser.closed).toEqual({ code: CloseCode.badSecret, reason: 'bad secret' });
+    expect(guesser.inbox.map((m) => m.type)).toEqual(['hello']);
+    expect(JSON.stringify(guesser.inbox)).not.toMatch(/proof/);
+    // A caller that knows the secret gets the acceptor's proof, after its own was checked.
+    const peer = await rawPeer(a.address, { nodeId: 'friend' });
+    await waitFor(() => peer.inbox.some((m) => m.type === 'accept'), 5000, 'accept');
+    expect(peer.inbox.slice(0, 3).map((m) => m.type)).toEqual(['hello', 'auth', 'accept']);
   });
 
   it('refuses an incompatible protocol with 4002', async () => {

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseSessionStore } from '../../../src/db/session-store.js';
+import { usernameKey } from '../../../src/db/accounts.js';
 import { ResultsError, type GameResult } from '../../../src/db/results.js';
 import { SnapshotError, type Snapshot, type SnapshotVersion } from '../../../src/db/snapshots.js';
 import type { Storage, StorageTarget } from '../../../src/db/storage.js';
@@ -125,6 +126,38 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect((await accounts.findById(created.account.id))?.isAdmin).toBe(false);
       expect(await accounts.setAdmin('999', true)).toBe(false);
       expect(await accounts.setAdmin('x', true)).toBe(false);
+    });
+
+    it('treats padded, full-width and compatibility forms of a name as that name', async () => {
+      const { accounts } = await node();
+      const created = await accounts.create('alice', 'h');
+      if (!created.ok) throw new Error(created.message);
+      for (const form of [' alice', 'alice\u00a0', '\u3000alice', 'ALICE\t', 'ａｌｉｃｅ', 'Ａlice']) {
+        expect((await accounts.findByUsername(form))?.id, JSON.stringify(form)).toBe(created.account.id);
+        expect(await accounts.create(form, 'h2'), JSON.stringify(form)).toMatchObject({ ok: false });
+      }
+      expect(await accounts.create('ALICE', 'h2')).toMatchObject({ ok: false, code: 'taken' });
+      expect(await accounts.findByUsername('alice\u200b')).toBeNull();
+    });
+
+    it('stores only names already in their normal form (the web layer refuses the others first)', async () => {
+      const { accounts } = await node();
+      for (const name of [' bob', 'bob\u00a0', 'ｂｏｂ', 'bøb', '']) {
+        expect(await accounts.create(name, 'h'), JSON.stringify(name)).toMatchObject({ ok: false, code: 'invalid' });
+      }
+      expect((await accounts.create('Bob', 'h')).ok).toBe(true);
+    });
+
+    it('lists the accounts holding operator rights', async () => {
+      const { accounts } = await node();
+      const a = await accounts.create('zeus', 'h');
+      const b = await accounts.create('Athena', 'h');
+      await accounts.create('hermes', 'h');
+      if (!a.ok || !b.ok) throw new Error('create failed');
+      expect(await accounts.listOperators()).toEqual([]);
+      await accounts.setAdmin(a.account.id, true);
+      await accounts.setAdmin(b.account.id, true);
+      expect((await accounts.listOperators()).map((x) => x.username).sort()).toEqual(['Athena', 'zeus']);
     });
 
     it('replaces a password hash', async () => {
@@ -257,6 +290,20 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       const s = api(storage.sessions);
       await s.set('old', sessionData(now - 1));
       const count = async () => Number((await sql<{ n: number }>`select count(*) as n from sessions`.execute(kysely(reader))).rows[0]!.n);
+      const deadline = Date.now() + 5000;
+      while ((await count()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(await count()).toBe(0);
+      storage.sessions.stop();
+    });
+
+    it('sweeps expired rows soon after start, not only after the first interval (nodes are replaced often)', async () => {
+      const reader = await node();
+      const s = api(reader.sessions);
+      await s.set('old', sessionData(now + 1000));
+      now += 2000;
+      const count = async () => Number((await sql<{ n: number }>`select count(*) as n from sessions`.execute(kysely(reader))).rows[0]!.n);
+      expect(await count()).toBe(1);
+      const storage = await fx.openMigrated(target, { now: () => now, sessions: { pruneIntervalMs: 10 * 60 * 1000, firstPruneMs: 20 } });
       const deadline = Date.now() + 5000;
       while ((await count()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       expect(await count()).toBe(0);
@@ -579,3 +626,15 @@ async function startApp(store: DatabaseSessionStore): Promise<{ url: string; clo
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((res) => server.close(() => res())) };
 }
+
+describe('usernameKey', () => {
+  it('trims every kind of space, applies NFKC and folds case', () => {
+    expect(usernameKey(' Alice ')).toBe('alice');
+    expect(usernameKey('alice\u00a0')).toBe('alice');
+    expect(usernameKey('\u3000alice')).toBe('alice');
+    expect(usernameKey('ａｌｉｃｅ')).toBe('alice');
+    expect(usernameKey('\u212Aelvin')).toBe('kelvin'); // KELVIN SIGN
+    expect(usernameKey('STRASSE')).toBe(usernameKey('straße'));
+    expect(usernameKey(usernameKey('Ｍｉｘｅｄ Case'))).toBe(usernameKey('Ｍｉｘｅｄ Case'));
+  });
+});

@@ -1,8 +1,10 @@
 import { pino } from 'pino';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { describe, expect, it, vi } from 'vitest';
 import { createGame, type GameState } from '../../../src/game/index.js';
 import { GameLiveSocket } from '../../../src/live/game-socket.js';
+import { LiveHub } from '../../../src/live/hub.js';
+import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/live/inbound.js';
+import { LobbyLiveSocket } from '../../../src/live/lobby-socket.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
 import { Renderer } from '../../../src/live/render.js';
 import { RenderCache } from '../../../src/live/render-cache.js';
@@ -54,7 +56,7 @@ const deps = (src: GameSource) => ({
   renderer: new Renderer(VIEWS_DIR),
   logger: pino({ level: 'silent' }),
   metrics: createMetrics('t'),
-  limiter: new RateLimiterMemory({ points: 10, duration: 1 }),
+  budget: new InboundBudget(),
   now: () => 1000,
   csrfToken: 'tok',
   cache: new RenderCache(),
@@ -100,7 +102,8 @@ describe('GameLiveSocket', () => {
   it('cuts off a client that keeps sending invalid messages (1008)', async () => {
     const wire = new FakeWire();
     let t = 1000;
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(source(game)), now: () => t }).start();
+    // A budget large enough that only the invalid-message rule is at work here.
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(source(game)), budget: new InboundBudget(1000), now: () => t }).start();
     for (let i = 0; i < 50; i++) wire.emit('message', 'x', false);
     await new Promise((r) => setImmediate(r));
     expect(wire.closed).toBeNull();
@@ -129,5 +132,65 @@ describe('GameLiveSocket', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('counts every frame against the account: pings and actions past the budget are refused, a flood is closed with 1008', async () => {
+    const wire = new FakeWire();
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
+    const before = wire.sent.length;
+    for (let i = 0; i < FRAMES_PER_SECOND; i++) wire.emit('message', '{"type":"ping"}', false);
+    await new Promise((r) => setImmediate(r));
+    const replies = wire.sent.slice(before).map((m) => JSON.parse(m) as Record<string, unknown>);
+    expect(replies.every((m) => m.type === 'time')).toBe(true);
+    expect(replies).toHaveLength(FRAMES_PER_SECOND);
+    // Over the budget: an action is refused (to be sent again), a ping too.
+    wire.emit('message', JSON.stringify({ type: 'act', actionId: 'abcdefgh-1', round: 1, kind: 'defend' }), false);
+    wire.emit('message', '{"type":"ping"}', false);
+    await new Promise((r) => setImmediate(r));
+    expect(wire.sent.slice(-2).map((m) => JSON.parse(m))).toEqual([
+      { type: 'error', code: 'rate-limited', actionId: 'abcdefgh-1', retry: true, message: 'Slow down: too many messages at once.' },
+      { type: 'error', code: 'rate-limited', retry: true, message: 'Slow down: too many messages at once.' },
+    ]);
+    expect(wire.closed).toBeNull();
+    // WebSocket-level pings count too; a flood closes the socket.
+    for (let i = 0; i < FRAMES_PER_SECOND * FLOOD_FACTOR; i++) wire.emit('ping');
+    await new Promise((r) => setImmediate(r));
+    expect(wire.closed).toEqual([1008, 'too many messages']);
+  });
+
+  it('shares one budget between the sockets of an account, the lobby included', async () => {
+    const budget = new InboundBudget();
+    const game1 = new FakeWire();
+    const lobby = new FakeWire();
+    const other = new FakeWire();
+    new GameLiveSocket(game1 as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(source(game)), budget }).start();
+    new LobbyLiveSocket(lobby as LiveWire, { id: '1', username: 'ariadne' }, source(game), new Renderer(VIEWS_DIR), pino({ level: 'silent' }), budget).start();
+    new GameLiveSocket(other as LiveWire, 'KEPS', { id: '2', username: 'theseus' }, { ...deps(source(game)), budget }).start();
+    // The lobby sends nothing a page would; what it gets still counts against the account.
+    for (let i = 0; i < FRAMES_PER_SECOND; i++) lobby.emit('message', 'x'.repeat(100), false);
+    await new Promise((r) => setImmediate(r));
+    game1.emit('message', '{"type":"ping"}', false);
+    other.emit('message', '{"type":"ping"}', false);
+    await new Promise((r) => setImmediate(r));
+    expect(JSON.parse(game1.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'rate-limited' });
+    expect(JSON.parse(other.sent.at(-1)!)).toMatchObject({ type: 'time' });
+    // A flood closes the socket it arrives on.
+    for (let i = 0; i < FRAMES_PER_SECOND * FLOOD_FACTOR; i++) lobby.emit('message', 'x'.repeat(100), false);
+    await new Promise((r) => setImmediate(r));
+    expect(lobby.closed).toEqual([1008, 'too many messages']);
+    expect(other.closed).toBeNull();
+  });
+});
+
+describe('LiveHub', () => {
+  it('keeps at most `cap` sockets per account, closing the oldest with 4429', () => {
+    const hub = new LiveHub();
+    const made = Array.from({ length: 4 }, (_, i) => ({ account: i < 3 ? 'a' : 'b', isClosed: false, closedWith: null as number | null, close(code: number) { this.closedWith = code; this.isClosed = true; } }));
+    expect(hub.admit(made[0]!, 2)).toBe(0);
+    expect(hub.admit(made[1]!, 2)).toBe(0);
+    expect(hub.admit(made[3]!, 2)).toBe(0);
+    expect(hub.admit(made[2]!, 2)).toBe(1);
+    expect(made.map((m) => m.closedWith)).toEqual([4429, null, null, null]);
+    expect(hub.size).toBe(3);
   });
 });

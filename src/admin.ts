@@ -1,0 +1,82 @@
+// Operator command: grants and revokes operator rights (the /admin pages) on the database the
+// nodes share. Rights are a flag on an existing account, set only from here, so no name can be
+// claimed by signing up first. Takes effect on every node at the account's next request.
+//
+//   npm run admin -- grant NAME | revoke NAME | list
+//   (in a container: node dist/admin.js grant NAME)
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { destination, pino } from 'pino';
+import { ConfigError, loadDatabaseConfig } from './config.js';
+import { MigrationError, openStorage, redactUrl } from './db/index.js';
+
+const USAGE = 'usage: npm run admin -- grant NAME | revoke NAME | list   (node dist/admin.js … in a container)';
+
+/** Runs one command; returns the exit code. Output goes to `out`, problems to `err`. */
+export async function runAdmin(args: string[], out: (line: string) => void, err: (line: string) => void, env?: Record<string, string | undefined>): Promise<number> {
+  const [command, name, ...rest] = args;
+  const needsName = command === 'grant' || command === 'revoke';
+  if (!(needsName || command === 'list') || (needsName && !name) || rest.length > 0 || (command === 'list' && name)) {
+    err(USAGE);
+    return 64; // EX_USAGE
+  }
+  let target;
+  try {
+    target = loadDatabaseConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(`minotaur admin: ${e.message}`);
+      return 78;
+    }
+    throw e;
+  }
+  if (target.engine === 'sqlite' && target.path !== ':memory:' && !existsSync(target.path)) {
+    err(`minotaur admin: no database at ${target.path}; set DATABASE_PATH (or DATABASE_URL) to the database the nodes use`);
+    return 66; // EX_NOINPUT
+  }
+  const storage = openStorage(target, { logger: pino({ level: 'warn' }, destination(2)) });
+  try {
+    await storage.migrate();
+    const { accounts } = storage;
+    if (command === 'list') {
+      const operators = await accounts.listOperators();
+      if (operators.length === 0) out('no account holds operator rights');
+      for (const a of operators) out(a.username);
+      return 0;
+    }
+    const account = await accounts.findByUsername(name!);
+    if (!account) {
+      err(`minotaur admin: there is no account named ${JSON.stringify(name)}; it must sign up first`);
+      return 1;
+    }
+    const grant = command === 'grant';
+    if (account.isAdmin === grant) {
+      out(`${account.username} ${grant ? 'already holds' : 'does not hold'} operator rights`);
+      return 0;
+    }
+    await accounts.setAdmin(account.id, grant);
+    out(grant ? `${account.username} now holds operator rights (/admin/cluster)` : `${account.username} no longer holds operator rights`);
+    return 0;
+  } catch (e) {
+    if (e instanceof MigrationError) {
+      err(`minotaur admin: ${e.message}`);
+      return 1;
+    }
+    const where = target.engine === 'postgres' ? redactUrl(target.url) : target.path;
+    err(`minotaur admin: could not use the database at ${where}: ${(e as Error).message}`);
+    return 69; // EX_UNAVAILABLE
+  } finally {
+    await storage.close();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  void runAdmin(
+    process.argv.slice(2),
+    (line) => process.stdout.write(`${line}\n`),
+    (line) => process.stderr.write(`${line}\n`),
+  ).then((code) => {
+    process.exitCode = code;
+  });
+}

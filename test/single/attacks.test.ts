@@ -1,0 +1,365 @@
+// What a stranger tries against a node, beside bad-input.test.ts's malformed messages: slipping
+// past the login limit with padded names, claiming operator rights, reading opponents' moves,
+// flooding the lobby with games, growing the database anonymously, and abusing live sockets.
+// (TLS, the proxy's addresses and the login limit per client address: behind-tls-proxy.test.ts;
+// the mesh handshake: test/cluster/bad-mesh.test.ts.)
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import WebSocket from 'ws';
+import { TEST_ADMIN_TOKEN, adminGame } from '../support/admin.js';
+import { ROOT, freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import { LiveConnection, Player, roundIn } from '../support/player.js';
+import { productionEnv } from '../support/production.js';
+
+const HOST = '127.0.0.3';
+const nodes: NodeProcess[] = [];
+const conns: LiveConnection[] = [];
+let node: NodeProcess;
+let dbPath: string;
+const tag = String(Date.now() % 100000);
+
+let addresses = 0;
+/** A visitor on an address of its own (sign-ups are limited per address), or on `at`. */
+function visitor(name: string, password = 'correct horse battery', at?: string): Player {
+  return new Player(node.url, name, password, { localAddress: at ?? `127.0.2.${++addresses}` });
+}
+
+function track(conn: LiveConnection): LiveConnection {
+  conns.push(conn);
+  return conn;
+}
+
+/** `npm run admin -- …` against the node's database. */
+function admin(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'admin.js'), ...args], { env: { PATH: process.env.PATH ?? '', DATABASE_PATH: dbPath }, encoding: 'utf8' });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** Live session rows (not the short-lived tombstones of ended sessions). */
+function sessionRows(): number {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Waits (with a deadline) for the server to close a socket. */
+async function closedWithin(conn: LiveConnection, ms = 5000): Promise<void> {
+  await waitFor(() => conn.closeCode !== null, ms, 'the server to close the socket');
+}
+
+/** The message flashed on the lobby page, if any. */
+async function flashed(p: Player): Promise<string> {
+  const { html } = await p.page('/lobby');
+  return /class="flash[^"]*"[^>]*>([\s\S]*?)<\//.exec(html)?.[1]?.trim() ?? '';
+}
+
+beforeAll(async () => {
+  dbPath = join(tempDir(), 'attacks.db');
+  node = startNode({
+    host: HOST,
+    port: await freePort(),
+    databasePath: dbPath,
+    env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ADMIN_USERS: 'boss', LOGIN_RATE_LIMIT: '3', GAMES_PER_HOUR: '5', ROUND_SECONDS: '120' },
+  });
+  nodes.push(node);
+  await node.ready();
+});
+
+afterAll(async () => {
+  for (const c of conns) c.ws.terminate();
+  await Promise.all(nodes.map((n) => n.kill()));
+});
+
+describe('usernames: one form for sign-up, login, the login limit and uniqueness', () => {
+  it('does not let padded, full-width or re-cased names escape the login limit', async () => {
+    const owner = visitor(`rita${tag}`);
+    await owner.signup();
+    const forms = [owner.username, ` ${owner.username}`, `${owner.username}\u00a0`, `\u3000${owner.username}`, owner.username.toUpperCase(), `ｒｉｔａ${tag}`];
+    const statuses: number[] = [];
+    for (const name of forms) statuses.push((await visitor(name, 'guess guess guess', '127.0.3.1').login()).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429, 429]);
+    // …and they name the same account: from that address, even the right password waits now.
+    expect((await visitor(` ${owner.username}`, owner.password, '127.0.3.1').login()).status).toBe(429);
+  });
+
+  it('logs in with any form of the name, and refuses to create a name that changes under it', async () => {
+    const p = visitor(`Vera${tag}`);
+    await p.signup();
+    const padded = await visitor(`  vera${tag}\u00a0`, p.password).login();
+    expect(padded.status).toBe(303);
+    for (const name of [` kim${tag}`, `kim${tag}\u3000`, `ｋｉｍ${tag}`]) {
+      const res = await visitor(name).post('/signup', { username: name, password: 'correct horse battery' }, '/signup');
+      expect(res.status, JSON.stringify(name)).toBe(422);
+      expect(await res.text()).toContain('Usernames cannot start or end with spaces or use special forms of letters.');
+    }
+    const taken = await visitor(`VERA${tag}`).post('/signup', { username: `VERA${tag}`, password: 'correct horse battery' }, '/signup');
+    expect(taken.status).toBe(409);
+  });
+});
+
+describe('operator rights', () => {
+  it('are not given by ADMIN_USERS to whoever signs up with that name', async () => {
+    const stranger = visitor('Boss');
+    await stranger.signup();
+    const page = await stranger.request('/admin/cluster');
+    expect(page.status).toBe(403);
+    expect((await stranger.request('/admin/cluster/members')).status).toBe(403);
+    expect(node.hasLog((l) => l.level === 'warn' && /ADMIN_USERS is no longer read/.test(l.msg))).toBe(true);
+  });
+
+  it('are granted and revoked with npm run admin, at once on the running node', async () => {
+    const op = visitor(`opal${tag}`);
+    await op.signup();
+    expect((await op.request('/admin/cluster')).status).toBe(403);
+    const granted = admin('grant', ` OPAL${tag}`);
+    expect(granted).toMatchObject({ status: 0, stdout: `opal${tag} now holds operator rights (/admin/cluster)\n` });
+    expect((await op.request('/admin/cluster')).status).toBe(200);
+    expect(admin('list').stdout).toBe(`opal${tag}\n`);
+    expect(admin('grant', `opal${tag}`).stdout).toMatch(/already holds/);
+    expect(admin('revoke', `opal${tag}`)).toMatchObject({ status: 0, stdout: `opal${tag} no longer holds operator rights\n` });
+    expect((await op.request('/admin/cluster')).status).toBe(403);
+    expect(admin('grant', 'nobody-here')).toMatchObject({ status: 1, stderr: expect.stringContaining('there is no account named "nobody-here"') });
+    expect(admin('promote', 'x').status).toBe(64);
+    expect(admin('grant').status).toBe(64);
+  });
+
+  it("never show a logged-in operator the moves chosen in a running round, not even through the game's JSON", async () => {
+    const op = visitor(`oscar${tag}`);
+    const rival = visitor(`ruth${tag}`);
+    for (const p of [op, rival]) await p.signup();
+    const code = await op.createGame();
+    await rival.join(code);
+    expect((await op.start(code)).status).toBe(303);
+    expect(admin('grant', op.username).status).toBe(0);
+    const conn = track(rival.connect(code));
+    await conn.opened;
+    await waitFor(() => roundIn(conn.latestPartial('game-status')) >= 1, 5000, 'round 1');
+    expect(await conn.act(1, 'attack', 'e')).toMatchObject({ type: 'ack' });
+    const res = await op.request(`/admin/games/${code}.json`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const seen = JSON.parse(text) as { state: { submitted: Record<string, unknown> } };
+    expect(Object.values(seen.state.submitted)).toEqual([{ round: 1, hidden: true }]);
+    expect(text).not.toMatch(/attack/);
+    // The operators' token (held by tools, never by a player) reads the whole record.
+    const full = await adminGame(node.url, code);
+    expect(Object.values(full.state.submitted)).toMatchObject([{ round: 1, kind: 'attack', dir: 'e' }]);
+    admin('revoke', op.username);
+  });
+});
+
+describe('creating games', () => {
+  it('refuses a fourth open game of one account with a clear message, and creates nothing', async () => {
+    const p = visitor(`gail${tag}`);
+    await p.signup();
+    const made = [await p.createGame(), await p.createGame(), await p.createGame()];
+    const res = await p.post('/lobby/games', {}, '/lobby');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/lobby');
+    expect(await flashed(p)).toBe('You already have 3 games of your own waiting or in play (at most 3). Start, finish or leave one before you open another.');
+    const lobby = await p.page('/lobby');
+    expect([...lobby.html.matchAll(/hosted by gail/g)]).toHaveLength(3);
+    // Leaving one makes room again.
+    expect((await p.post(`/games/${made[0]}/leave`, {}, `/games/${made[0]}`)).status).toBe(303);
+    await p.createGame();
+  });
+
+  it('refuses more than GAMES_PER_HOUR new games an hour, even when the earlier ones were left', async () => {
+    const p = visitor(`hank${tag}`);
+    await p.signup();
+    for (let i = 0; i < 5; i++) {
+      const code = await p.createGame();
+      expect((await p.post(`/games/${code}/leave`, {}, `/games/${code}`)).status).toBe(303);
+    }
+    const res = await p.post('/lobby/games', {}, '/lobby');
+    expect(res.headers.get('location')).toBe('/lobby');
+    expect(await flashed(p)).toMatch(/^You have opened 5 games in the last hour, the most allowed\. You can open another in \d+ minutes?\.$/);
+  });
+
+  it('pages the lobby: 20 open games a page, newest first, live per page', async () => {
+    const hosts = Array.from({ length: 8 }, (_, i) => visitor(`host${tag}x${i}`));
+    for (const h of hosts) {
+      await h.signup();
+      for (let g = 0; g < 3; g++) await h.createGame();
+    }
+    const viewer = hosts[0]!;
+    const first = await viewer.page('/lobby');
+    const rows = (html: string) => [...html.matchAll(/class="game-item"/g)].length;
+    expect(rows(first.html)).toBe(20);
+    const pager = /Page 1 of (\d+) · (\d+) open games/.exec(first.html);
+    expect(pager, 'pager on page 1').not.toBeNull();
+    const [pages, total] = [Number(pager![1]), Number(pager![2])];
+    expect(total).toBeGreaterThanOrEqual(24);
+    const last = await viewer.page(`/lobby?page=${pages}`);
+    expect(rows(last.html)).toBe(total - 20 * (pages - 1));
+    expect(last.html).toContain('hx-ws:connect="/lobby/live?page=' + pages + '"');
+    // The live lobby of page 1 pushes 20 rows, not every open game.
+    const live = track(viewer.connectLobby());
+    await live.opened;
+    const html = await waitFor(() => live.latestPartial('open-games'), 5000, 'the lobby partial');
+    expect(rows(html)).toBe(20);
+    expect(Buffer.byteLength(first.html)).toBeLessThan(30_000);
+  });
+});
+
+describe('anonymous visitors', () => {
+  it('get no session row and no session cookie, however many pages they load', async () => {
+    const before = sessionRows();
+    for (let i = 0; i < 25; i++) {
+      for (const path of ['/', '/login', '/signup', '/leaderboard']) {
+        const res = await fetch(`${node.url}${path}`, { redirect: 'manual' });
+        expect(res.status, path).toBe(200);
+        expect(res.headers.getSetCookie().filter((c) => c.startsWith('minotaur.sid='))).toEqual([]);
+        await res.arrayBuffer();
+      }
+    }
+    expect(sessionRows()).toBe(before);
+  });
+
+  it('still need a valid form token (from their cookie) to sign up or log in', async () => {
+    const before = sessionRows();
+    const bare = await fetch(`${node.url}/signup`, { method: 'POST', body: new URLSearchParams({ username: `eve${tag}`, password: 'correct horse battery' }), redirect: 'manual' });
+    expect(bare.status).toBe(403);
+    // A token from one visitor's page does not work with another visitor's cookie.
+    const a = visitor(`eve${tag}`);
+    const b = visitor(`eve${tag}`);
+    const { csrf } = await a.page('/signup');
+    await b.page('/signup');
+    const crossed = await b.request('/signup', { method: 'POST', body: new URLSearchParams({ _csrf: csrf, username: b.username, password: b.password }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(crossed.status).toBe(403);
+    expect(sessionRows()).toBe(before);
+    // The real thing: one row, for the account that now exists.
+    await a.signup();
+    expect(sessionRows()).toBe(before + 1);
+  });
+});
+
+describe('live sockets', () => {
+  let p: Player;
+  let code: string;
+  beforeAll(async () => {
+    p = visitor(`sock${tag}`);
+    await p.signup();
+    code = await p.createGame();
+  });
+
+  async function open(path = `/games/${code}/live`): Promise<LiveConnection> {
+    const conn = track(p.connectPath(path));
+    await conn.opened;
+    return conn;
+  }
+
+  it('close a frame over 4 KiB with 1009 (the mesh keeps its 1 MiB limit)', async () => {
+    const conn = await open();
+    conn.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(5000) }));
+    await closedWithin(conn);
+    expect(conn.closeCode).toBe(1009);
+  });
+
+  it('count clock pings: a flood of them is closed with 1008', async () => {
+    const conn = await open();
+    for (let i = 0; i < 200; i++) conn.send({ type: 'ping' });
+    await closedWithin(conn);
+    expect(conn.closeCode).toBe(1008);
+    const times = conn.messages.filter((m) => m.json?.type === 'time').length;
+    expect(times).toBeLessThanOrEqual(21); // the welcome clock + the 20 a second allowed
+    expect(conn.messages.some((m) => m.json?.code === 'rate-limited'), JSON.stringify(conn.messages.map((m) => m.json?.type ?? m.raw.slice(0, 20)))).toBe(true);
+  });
+
+  it('count WebSocket pings and lobby input too', async () => {
+    // Pings in bursts of ten, each answered before the next (a burst of unanswered pings is
+    // cut off by ws itself): the budget closes the socket with 1008.
+    const a = await open();
+    let pongs = 0;
+    a.ws.on('pong', () => pongs++);
+    for (let burst = 1; burst <= 10 && a.closeCode === null; burst++) {
+      for (let i = 0; i < 10; i++) a.ws.ping();
+      await waitFor(() => pongs >= burst * 10 || a.closeCode !== null, 5000, 'pongs');
+    }
+    await closedWithin(a);
+    expect(a.closeCode).toBe(1008);
+    expect(pongs).toBeLessThan(100);
+    await new Promise((r) => setTimeout(r, 1100)); // a fresh second of budget
+    const lobby = await open('/lobby/live');
+    for (let i = 0; i < 200; i++) lobby.send('anything');
+    await closedWithin(lobby);
+    expect(lobby.closeCode).toBe(1008);
+  });
+
+  it('keep at most SOCKETS_PER_ACCOUNT (8) open per account: the oldest is closed with 4429', async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    const opened: LiveConnection[] = [];
+    for (let i = 0; i < 9; i++) opened.push(await open(i % 2 ? '/lobby/live' : `/games/${code}/live`));
+    await closedWithin(opened[0]!);
+    expect(opened[0]!.closeCode).toBe(4429);
+    expect(opened[0]!.closeReason).toBe('too many open pages (at most 8)');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(opened.slice(1).every((c) => c.closeCode === null)).toBe(true);
+    // Another account is not affected.
+    const other = visitor(`sock2${tag}`);
+    await other.signup();
+    const theirs = track(other.connect(code));
+    await theirs.opened;
+    await theirs.nextJson((m) => m.type === 'time', 0, 5000, 'the clock');
+    for (const c of opened) c.close();
+  });
+
+  it('a valid action still works on a fresh socket after all of that', async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    const conn = await open();
+    await conn.nextJson((m) => m.type === 'time', 0, 5000, 'the clock');
+    const id = randomUUID();
+    // The game is open (not started): the action is refused for that reason, not for the budget.
+    expect(await conn.act(1, 'defend', undefined, id)).toMatchObject({ type: 'error', actionId: id });
+    expect((await conn.act(1, 'defend')).code).not.toBe('rate-limited');
+    expect((await fetch(`${node.url}/health_check`)).status).toBe(200);
+  });
+});
+
+describe('configuration an attacker or a slip could exploit', () => {
+  it('exits 78 with one line naming HOST and PORT when the address is in use', async () => {
+    const port = await freePort();
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.4', r));
+    try {
+      const n = startNode({ host: '127.0.0.4', port, databasePath: join(tempDir(), 'inuse.db') });
+      nodes.push(n);
+      await waitFor(() => !n.alive, 20_000, 'the node to exit');
+      expect(n.exitCode).toBe(78);
+      const said = n.raw.filter((l) => l.startsWith('minotaur: '));
+      expect(said).toEqual([`minotaur: cannot listen on HOST=127.0.0.4 PORT=${port}: the address is already in use (another process listens there); choose another PORT or stop that process`]);
+      expect(n.raw.join('\n')).not.toMatch(/\n\s+at /); // no stack trace
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('refuses to start in production with a weak CLUSTER_SECRET (exit 78, naming it)', async () => {
+    const n = startNode({
+      host: '127.0.0.4',
+      port: await freePort(),
+      databasePath: join(tempDir(), 'weak.db'),
+      env: productionEnv({ DNS_CLUSTER_QUERY: 'tasks.nowhere', CLUSTER_SECRET: 'redeploy-cluster-secret-0123456789' }),
+    });
+    nodes.push(n);
+    await waitFor(() => !n.alive, 20_000, 'the node to refuse to start');
+    expect(n.exitCode).toBe(78);
+    expect(n.raw.join('\n')).toMatch(/CLUSTER_SECRET: too short/);
+  });
+
+  it('still answers health checks after every attack above', async () => {
+    expect((await fetch(`${node.url}/health_check`)).status).toBe(200);
+    const ws = new WebSocket(`${node.url.replace('http', 'ws')}/lobby/live`, { headers: { origin: node.url } });
+    const c = track(new LiveConnection(ws));
+    await closedWithin(c);
+    expect(c.closeCode).toBe(4401);
+  });
+});
