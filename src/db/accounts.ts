@@ -76,7 +76,11 @@ export class Accounts {
 
   /** By usernameKey, like the uniqueness rule (the column compares without case). */
   async findByUsername(username: string): Promise<Account | null> {
-    const row = await this.db.selectFrom('accounts').select(COLUMNS).where('username', '=', usernameKey(username)).executeTakeFirst();
+    // No stored name has a key outside printable ASCII; asking the database anyway would let
+    // PostgreSQL's collation match invisible characters that the login limit keys apart.
+    const key = usernameKey(username);
+    if (!STORABLE.test(key)) return null;
+    const row = await this.db.selectFrom('accounts').select(COLUMNS).where('username', '=', key).executeTakeFirst();
     return row ? toAccount(row) : null;
   }
 

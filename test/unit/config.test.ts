@@ -134,9 +134,11 @@ describe('operator settings', () => {
     expect(c).not.toHaveProperty('adminUsers');
   });
 
-  it('gives the admin command only the database path, without the node secrets', () => {
-    expect(loadDatabaseConfig({ NODE_ENV: 'production', DATABASE_PATH: '/data/m.db' })).toEqual({ databasePath: '/data/m.db' });
-    expect(loadDatabaseConfig({})).toEqual({ databasePath: './data/minotaur.db' });
+  it('gives the admin command only where the database is, without the node secrets', () => {
+    expect(loadDatabaseConfig({ NODE_ENV: 'production', DATABASE_PATH: '/data/m.db' })).toEqual({ engine: 'sqlite', path: '/data/m.db' });
+    expect(loadDatabaseConfig({})).toEqual({ engine: 'sqlite', path: './data/minotaur.db' });
+    expect(loadDatabaseConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u:p@db:5432/minotaur' })).toEqual({ engine: 'postgres', url: 'postgres://u:p@db:5432/minotaur' });
+    expect(() => loadDatabaseConfig({ DATABASE_URL: 'mysql://db/x' })).toThrow(/DATABASE_URL/);
   });
 
   it('has limits on games and sockets per account', () => {
