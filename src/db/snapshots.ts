@@ -19,6 +19,8 @@ export interface Snapshot extends SnapshotVersion {
   gameId: string;
   schema: number;
   state: GameState;
+  /** When the game's owner wrote this version (ms); kept as `updatedAt`, so a copy read back is that very write. Default: now. */
+  at?: number;
 }
 
 export interface StoredSnapshot extends Snapshot {
@@ -98,7 +100,7 @@ export class Snapshots {
       seq: snap.seq,
       schema: snap.schema,
       state: JSON.stringify(snap.state),
-      updated_at: (this.options.now ?? Date.now)(),
+      updated_at: Math.round(snap.at ?? (this.options.now ?? Date.now)()),
     };
     const r = await this.db
       .insertInto('snapshots')

@@ -45,7 +45,7 @@ export interface LedgerOptions {
 const version = (r: { epoch: number; owner: string; seq: number }): SnapshotVersion => ({ epoch: r.epoch, owner: r.owner, seq: r.seq });
 
 export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot {
-  return { code: record.key, gameId: record.state.id, owner: record.owner, epoch: record.epoch, seq: record.seq, schema: record.schema, state: record.state };
+  return { code: record.key, gameId: record.state.id, owner: record.owner, epoch: record.epoch, seq: record.seq, schema: record.schema, state: record.state, at: record.at };
 }
 
 export class Ledger {

@@ -19,7 +19,7 @@ import type { Page } from 'playwright-core';
 import { BrowserSession, signUp } from '../support/browser.js';
 import { freePort, ROOT, waitFor, type NodeProcess } from '../support/node-process.js';
 import { Rig } from '../support/redeploy-rig.js';
-import { effective, resolutions } from '../support/bots.js';
+import { effective, resolutions } from '../support/invariants.js';
 
 const SHOTS = join(ROOT, 'test-results');
 let session: BrowserSession | undefined;

@@ -14,8 +14,8 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStorage, type StorageTarget } from '../../src/db/storage.js';
-import { checkInvariants, logLines } from '../support/bots.js';
-import { waitFor, type NodeProcess } from '../support/node-process.js';
+import { checkInvariants } from '../support/invariants.js';
+import { waitFor, type NodeProcess, logLines } from '../support/node-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { Rig } from '../support/redeploy-rig.js';
 import type { GameState } from '../../src/game/types.js';

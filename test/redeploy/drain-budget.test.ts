@@ -5,8 +5,8 @@
 // the peers resume them once they run again.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { logLines } from '../support/bots.js';
-import { waitFor } from '../support/node-process.js';
+
+import { waitFor, logLines } from '../support/node-process.js';
 import { Player, openStartedGame } from '../support/player.js';
 import { Rig } from '../support/redeploy-rig.js';
 

@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminGame } from '../support/admin.js';
-import { logLines } from '../support/bots.js';
-import { waitFor } from '../support/node-process.js';
+
+import { waitFor, logLines } from '../support/node-process.js';
 import { Player, openStartedGame, roundIn, type LiveConnection } from '../support/player.js';
 import { Rig } from '../support/redeploy-rig.js';
 

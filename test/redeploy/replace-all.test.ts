@@ -15,8 +15,8 @@
 // in at most one resolution); never two owners resolving a round.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkInvariants, logLines } from '../support/bots.js';
-import { waitFor } from '../support/node-process.js';
+import { checkInvariants } from '../support/invariants.js';
+import { waitFor, logLines } from '../support/node-process.js';
 import { Rig } from '../support/redeploy-rig.js';
 
 /** Swarm's default stop grace period; the node's own hard limit is SHUTDOWN_TIMEOUT_MS (8 s). */

@@ -7,8 +7,8 @@
 // skipped; no acknowledged action lost; none applied twice; never two owners resolving a round.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkInvariants, effective, logLines, resolutions } from '../support/bots.js';
-import { waitFor } from '../support/node-process.js';
+import { checkInvariants, effective, resolutions } from '../support/invariants.js';
+import { waitFor, logLines } from '../support/node-process.js';
 import { Rig } from '../support/redeploy-rig.js';
 
 let rig: Rig | undefined;

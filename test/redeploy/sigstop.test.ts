@@ -10,8 +10,8 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminGame } from '../support/admin.js';
-import { checkInvariants, logLines, resolutions } from '../support/bots.js';
-import { waitFor } from '../support/node-process.js';
+import { checkInvariants, resolutions } from '../support/invariants.js';
+import { waitFor, logLines } from '../support/node-process.js';
 import { Rig } from '../support/redeploy-rig.js';
 
 let rig: Rig | undefined;

@@ -15,8 +15,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminGame } from '../support/admin.js';
-import { checkInvariants, logLines } from '../support/bots.js';
-import { waitFor } from '../support/node-process.js';
+import { checkInvariants } from '../support/invariants.js';
+import { waitFor, logLines } from '../support/node-process.js';
 import { buildPreviousSchemaRelease, type OldRelease } from '../support/old-release.js';
 import { Rig } from '../support/redeploy-rig.js';
 import { GAME_SCHEMA } from '../../src/game/types.js';

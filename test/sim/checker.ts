@@ -58,6 +58,12 @@ export function check(input: CheckInput): CheckReport {
     if (/adopted from/.test(l.msg)) stats.adoptions++;
   }
 
+  // Two different records under one version: a writer reused a version, or a copy of a record
+  // (from the database) differs from the write it copies.
+  for (const n of input.nodes) {
+    if (n.replica.conflicts > 0) violations.push(`node ${n.id}: ${n.replica.conflicts} versions named two different records`);
+  }
+
   for (const code of input.codes) {
     const byVersion = records.get(code) ?? new Map<string, GameRecord>();
     // The final record: what the running nodes hold (they must agree).

@@ -179,3 +179,9 @@ export async function freePort(hosts: readonly string[] = TEST_HOSTS): Promise<n
 export function tempDir(prefix = 'minotaur-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+/** Log lines of `nodes` whose message matches `re`, as "node: msg" (for assertions and reports). */
+export function logLines(nodes: NodeProcess[], re: RegExp): { node: string; line: LogLine }[] {
+  const out: { node: string; line: LogLine }[] = [];
+  for (const n of nodes) for (const l of n.lines) if (re.test(l.msg)) out.push({ node: String(l.node), line: l });
+  return out;
+}

@@ -5,7 +5,8 @@
 
 import { join } from 'node:path';
 import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
-import { Bot, Sampler, type BotOptions } from './bots.js';
+import { Bot, type BotOptions } from './bots.js';
+import { Sampler } from './invariants.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
 import { freePort, startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
 import { Player, openStartedGame } from './player.js';

@@ -17,8 +17,8 @@ const logger = pino({ level: 'silent' });
 const stores: Storage[] = [];
 
 /** The database the nodes of one test cluster share (SQLite in memory). */
-async function sharedDb() {
-  const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
+async function sharedDb(now?: () => number) {
+  const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger, ...(now ? { now } : {}) });
   await storage.migrate();
   stores.push(storage);
   return storage;
@@ -250,5 +250,23 @@ describe('GameSessions', () => {
     expect(await n2.sessions.resumeFromSnapshots()).toBe(0);
     expect(n1.sessions.ownedCodes()).toEqual([code]);
     expect(n2.sessions.ownedCodes()).toEqual([]);
+  });
+
+  it('shows a game it has not received from the database, as the very record its owner wrote', async () => {
+    // The database's clock runs a second ahead: a copy that took its time from the row would differ.
+    const c = await cluster(['n1', 'n2'], await sharedDb(() => Date.now() + 1000));
+    await new Promise((r) => setTimeout(r, 5));
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    c.repl.disconnect('n2');
+    const created = await n1.sessions.create({ id: '1', name: 'ariadne' });
+    if (!created.ok) throw new Error(created.message);
+    expect(n2.sessions.game(created.code)).toBeUndefined();
+    expect((await n2.sessions.awaitGame(created.code))?.code).toBe(created.code);
+    expect(n2.replica.get(created.code)).toEqual(n1.replica.get(created.code));
+    // When the record itself arrives, it is the same write: no two records under one version.
+    c.repl.reconnect('n2');
+    await n2.sync.catchUp(1000);
+    expect(n2.replica.conflicts).toBe(0);
+    expect(n2.replica.get(created.code)).toEqual(n1.replica.get(created.code));
   });
 });

@@ -1,0 +1,194 @@
+// What happens to the cluster during a rehearsal, each as an operator or the infrastructure
+// would do it, with what it measured:
+//   - rolling: a start-first rolling update of every node, in Swarm's order;
+//   - freeze-owner: the node running games freezes (SIGSTOP: a paused VM, a long GC pause)
+//     until its peers take its games over, then runs again (SIGCONT);
+//   - cold-start: every node is lost at once (SIGKILL: a power cut), and new nodes start
+//     together, each entering DNS only once it is ready.
+
+import { waitFor, type NodeProcess } from '../../test/support/node-process.js';
+import type { LocalCluster } from './cluster.js';
+import { say, sleep, ms } from './say.js';
+
+export interface Replacement {
+  old: NodeProcess;
+  fresh: NodeProcess;
+  freshReadyMs: number;
+  lbUpMs: number;
+  sigtermAt: number;
+  lbOutMs: number | null;
+  exitMs: number | null;
+  owned: string[];
+}
+
+export interface Freeze {
+  node: NodeProcess;
+  owned: string[];
+  frozenAt: number;
+  thawedAt: number;
+  /** Game → ms from SIGSTOP to its adoption by a peer. */
+  takeovers: Map<string, number>;
+  /** ms from SIGCONT until the node says it stopped running each game (fenced). */
+  fencedMs: number[];
+  /** ms from SIGCONT until HAProxy has the node UP again. */
+  upAgainMs: number | null;
+}
+
+export interface ColdStart {
+  lost: NodeProcess[];
+  killedAt: number;
+  startedAt: number;
+  fresh: NodeProcess[];
+  readyMs: number[];
+  /** Game → ms from the start of the new nodes to its adoption after the restart. */
+  resumed: Map<string, number>;
+  /** Games resumed by more than one node (must be none). */
+  twice: string[];
+  /** Games still playing before the loss that no new node resumed. */
+  notResumed: string[];
+}
+
+export interface Context {
+  cluster: LocalCluster;
+  current: NodeProcess[];
+  playingGames(): Promise<{ code: string; owner: string }[]>;
+}
+
+/** Every node replaced, one at a time, start-first: ready, in DNS, UP; then the old one leaves DNS and gets SIGTERM. */
+export async function rollingUpdate(ctx: Context, n: number, of: number): Promise<Replacement[]> {
+  const { cluster } = ctx;
+  const hosts = cluster.nextAddresses();
+  const next: NodeProcess[] = [];
+  const out: Replacement[] = [];
+  say(`── rolling update ${n}/${of}: parallelism 1, start-first`);
+  for (let i = 0; i < ctx.current.length; i++) {
+    const old = ctx.current[i]!;
+    const oldId = old.opts.nodeId!;
+    const freshId = `${String.fromCharCode(97 + n)}${i + 1}`;
+    const startedAt = Date.now();
+    const fresh = cluster.launch(freshId, hosts[i]!);
+    await fresh.ready();
+    const freshReadyMs = Date.now() - startedAt;
+    await cluster.enterService(fresh);
+    const lbUpMs = Date.now() - startedAt;
+    next.push(fresh);
+    const owned = (await ctx.playingGames()).filter((g) => g.owner === oldId).map((g) => g.code);
+    cluster.leaveService(old);
+    const sigtermAt = Date.now();
+    old.signal('SIGTERM');
+    const rep: Replacement = { old, fresh, freshReadyMs, lbUpMs, sigtermAt, lbOutMs: null, exitMs: null, owned };
+    out.push(rep);
+    const watchLb = (async () => {
+      while (old.alive || rep.lbOutMs === null) {
+        if (!(await cluster.haproxy.isUp(old.address).catch(() => true))) {
+          rep.lbOutMs = Date.now() - sigtermAt;
+          return;
+        }
+        await sleep(20);
+        if (Date.now() - sigtermAt > 15_000) return;
+      }
+    })();
+    await waitFor(() => !old.alive, 12_000, `${oldId} to exit after SIGTERM`, 10).catch(() => undefined);
+    rep.exitMs = old.alive ? null : Date.now() - sigtermAt;
+    await watchLb;
+    say(`${oldId} (${old.address}) → ${freshId} (${fresh.address}): new node ready in ${ms(freshReadyMs)}, UP in HAProxy after ${ms(lbUpMs)}; old one owned ${owned.join(',') || 'no game'}, out of HAProxy ${ms(rep.lbOutMs ?? NaN)} and exited ${old.alive ? 'NOT' : `${old.exitCode ?? old.exitSignal}`} ${ms(rep.exitMs ?? NaN)} after SIGTERM`);
+    if (old.alive) throw new Error(`${oldId} did not exit within 12 s of SIGTERM`);
+    await cluster.rig.roundsPass(1).catch((e) => say(`(${(e as Error).message})`));
+  }
+  ctx.current = next;
+  return out;
+}
+
+/** The busiest owner freezes until its peers took its games over, plus a moment; then it runs again. */
+export async function freezeOwner(ctx: Context): Promise<Freeze> {
+  const { cluster } = ctx;
+  const games = await ctx.playingGames();
+  const counts = new Map<string, number>();
+  for (const g of games) counts.set(g.owner, (counts.get(g.owner) ?? 0) + 1);
+  const busiest = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const node = ctx.current.find((n) => n.opts.nodeId === busiest) ?? ctx.current[0]!;
+  const id = node.opts.nodeId!;
+  const owned = games.filter((g) => g.owner === id).map((g) => g.code);
+  say(`── freeze: SIGSTOP ${id}, which runs ${owned.join(',') || 'no game'}`);
+  const frozenAt = Date.now();
+  node.signal('SIGSTOP');
+  cluster.rig.paused.add(node);
+  const takeovers = new Map<string, number>();
+  await waitFor(
+    () => {
+      for (const code of owned) {
+        if (takeovers.has(code)) continue;
+        const line = cluster.rig.all.filter((n) => n !== node).flatMap((n) => n.lines).find((l) => l.msg.startsWith(`game ${code} adopted from node ${id} `) && Date.parse(String(l.time)) >= frozenAt);
+        if (line) takeovers.set(code, Date.parse(String(line.time)) - frozenAt);
+      }
+      return takeovers.size === owned.length;
+    },
+    20_000,
+    `the peers to take over ${owned.join(',')}`,
+    50,
+  ).catch((e) => say(`(${(e as Error).message})`));
+  // A while longer frozen: the successors run rounds, players act, the frozen node's sockets wait.
+  await sleep(3000);
+  node.signal('SIGCONT');
+  cluster.rig.paused.delete(node);
+  const thawedAt = Date.now();
+  say(`SIGCONT ${id} after ${ms(thawedAt - frozenAt)}; its games were taken over in ${[...takeovers].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`);
+  let upAgainMs: number | null = null;
+  await waitFor(() => cluster.haproxy.isUp(node.address), 20_000, `HAProxy to put ${id} UP again`, 100)
+    .then(() => {
+      upAgainMs = Date.now() - thawedAt;
+    })
+    .catch((e) => say(`(${(e as Error).message})`));
+  const fencedMs = node.lines
+    .filter((l) => /^game [A-Z]{4}: stopped running it/.test(l.msg) && Date.parse(String(l.time)) >= frozenAt)
+    .map((l) => Date.parse(String(l.time)) - thawedAt);
+  await cluster.rig.roundsPass(1).catch((e) => say(`(${(e as Error).message})`));
+  return { node, owned, frozenAt, thawedAt, takeovers, fencedMs, upAgainMs };
+}
+
+/** Every node lost at once (SIGKILL); new nodes start together and enter DNS as each is ready. */
+export async function coldStart(ctx: Context): Promise<ColdStart> {
+  const { cluster } = ctx;
+  const before = (await ctx.playingGames()).map((g) => g.code);
+  const lost = ctx.current;
+  say(`── cold start: SIGKILL ${lost.map((n) => n.opts.nodeId).join(', ')} (running ${before.join(',') || 'no game'})`);
+  const killedAt = Date.now();
+  for (const n of lost) {
+    cluster.leaveService(n);
+    n.signal('SIGKILL');
+  }
+  await waitFor(() => lost.every((n) => !n.alive), 10_000, 'the nodes to die');
+  await sleep(2000);
+  const hosts = cluster.nextAddresses();
+  const startedAt = Date.now();
+  const fresh = hosts.map((h, i) => cluster.launch(`z${i + 1}`, h));
+  const readyMs: number[] = [];
+  await Promise.all(
+    fresh.map(async (n) => {
+      await n.ready();
+      readyMs.push(Date.now() - startedAt);
+      await cluster.enterService(n);
+    }),
+  );
+  ctx.current = fresh;
+  const resumed = new Map<string, number>();
+  await waitFor(
+    () => {
+      for (const code of before) {
+        if (resumed.has(code)) continue;
+        const line = fresh.flatMap((n) => n.lines).find((l) => l.msg.startsWith(`game ${code} adopted from node `));
+        if (line) resumed.set(code, Date.parse(String(line.time)) - startedAt);
+      }
+      return resumed.size === before.length;
+    },
+    20_000,
+    'every game to be resumed',
+    100,
+  ).catch((e) => say(`(${(e as Error).message})`));
+  const twice = before.filter((code) => fresh.flatMap((n) => n.lines).filter((l) => l.msg.startsWith(`game ${code} adopted from node `)).length > 1);
+  const notResumed = before.filter((c) => !resumed.has(c));
+  say(`new nodes ${fresh.map((n) => n.opts.nodeId).join(', ')} ready in ${readyMs.map(ms).join(', ')}; games resumed in ${[...resumed].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`);
+  await cluster.meshed(fresh).catch((e) => say(`(${(e as Error).message})`));
+  await cluster.rig.roundsPass(2).catch((e) => say(`(${(e as Error).message})`));
+  return { lost, killedAt, startedAt, fresh, readyMs, resumed, twice, notResumed };
+}
