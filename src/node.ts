@@ -27,6 +27,24 @@ const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long a stopping node lets requests already in progress finish. */
+const STOP_REQUESTS_MS = 2000;
+
+/** Stops accepting connections and waits for requests in progress, at most `graceMs`. */
+function closeServer(server: import('node:http').Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    // A socket that is no HTTP request any more (an upgraded one) ends with the process.
+    const giveUp = setTimeout(resolve, graceMs + 500);
+    server.close(() => {
+      clearTimeout(cut);
+      clearTimeout(giveUp);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
 export class MinotaurNode {
   private state: NodeState = 'starting';
   private storage: Storage | null = null;
@@ -324,18 +342,16 @@ export class MinotaurNode {
 
   async stop(): Promise<void> {
     this.setState('stopped');
-    this.sessions?.stop();
-    await this.sessions?.releaseLease();
+    // No new connections; idle keep-alive ones close now. Requests in progress (a page, a
+    // sign-up's password hashing) may finish within a bound, then whatever is left is cut.
+    const server = this.web?.server;
+    const httpClosed = server ? closeServer(server, STOP_REQUESTS_MS) : Promise.resolve();
     this.discovery?.stop();
     await this.mesh?.stop();
+    await httpClosed;
+    this.sessions?.stop();
+    await this.sessions?.releaseLease();
     this.sync?.stop();
-    const server = this.web?.server;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    }
     // After the sessions stopped: snapshots written during the drain are awaited by close().
     await this.storage?.close();
     this.storage = null;

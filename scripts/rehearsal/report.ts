@@ -45,7 +45,12 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   // before) until the new nodes are in service.
   const outage = o.cold ? { from: o.cold.killedAt - 5000, to: o.cold.startedAt + Math.max(...o.cold.readyMs, 0) + 3000 } : null;
   const inOutage = (at: number) => outage !== null && at >= outage.from && at <= outage.to;
-  const loadFailures = load.failures.filter((f) => !inOutage(f.at));
+  // A request that reached the node just as it froze hangs until it runs again (or the client
+  // gives up): from the load's timeout before the freeze until HAProxy's check takes it out.
+  const frozeOn = (f: { at: number; what: string }) =>
+    o.freeze !== null && /Timeout|aborted/.test(f.what) && f.at >= o.freeze.frozenAt - 5000 && f.at <= o.freeze.frozenAt + 3000;
+  const hung = load.failures.filter((f) => !inOutage(f.at) && frozeOn(f));
+  const loadFailures = load.failures.filter((f) => !inOutage(f.at) && !frozeOn(f));
   const lbLog = cluster.haproxy.statuses();
   const bad5xx = lbLog.bad.filter((l) => !inOutage(haproxyTime(l)));
 
@@ -106,7 +111,8 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   line('══ Deploy rehearsal report ══════════════════════════════════════════════════════════');
   const scen = [o.deploys ? `${o.deploys} start-first rolling update(s) = ${replacements.length} node replacements` : '', o.freeze ? 'an owner frozen (SIGSTOP) until taken over' : '', o.cold ? 'every node lost at once (SIGKILL) and a cold start' : ''].filter(Boolean);
   line(`setup          3 production nodes (deploy/docker-stack.yml's environment) behind HAProxy terminating TLS (deploy/haproxy.cfg), DNS discovery; ${scen.join('; ')}; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  line(`HTTP load      ${loadFailures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in)${outage ? `, besides ${load.failures.length - loadFailures.length} while every node was down` : ''}; latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`);
+  const besides = [hung.length ? `${hung.length} that hung on the node as it froze` : '', outage ? `${load.failures.length - loadFailures.length - hung.length} while every node was down` : ''].filter(Boolean);
+  line(`HTTP load      ${loadFailures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in)${besides.length ? `, besides ${besides.join(' and ')}` : ''}; latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`);
   for (const f of loadFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.path}: ${f.what}`);
   line(`new games      ${players.opened} games opened through HAProxy (sign-up, create, join, start); ${players.setupFailures.length} failed`);
   for (const f of players.setupFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.what}`);

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
 import { TEST_ADMIN_TOKEN } from '../support/admin.js';
+import { Player } from '../support/player.js';
 
 const nodes: NodeProcess[] = [];
 function node(opts: Parameters<typeof startNode>[0]): NodeProcess {
@@ -58,6 +59,26 @@ describe('node lifecycle', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(n.hasLog((l) => /draining/.test(l.msg))).toBe(true);
     expect(n.hasLog((l) => /^stopped after/.test(l.msg))).toBe(true);
+  });
+
+  it('lets a request in progress when it stops finish (a sign-up hashing its password), then exits 0', async () => {
+    // Regression: stopping cut every connection at once, so a sign-up that reached a draining
+    // node near the end of its drain window failed with a reset (HAProxy: 502).
+    const dir = tempDir();
+    const n = node({ port: await freePort(), databasePath: join(dir, 'm.db'), env: { DRAIN_WINDOW_MS: '50', PASSWORD_COST: '17' } });
+    await n.ready();
+    const p = new Player(n.url, `slow${Date.now() % 100000}`);
+    const { csrf } = await p.page('/signup');
+    const body = new URLSearchParams({ _csrf: csrf, username: p.username, password: p.password });
+    const signup = p.request('/signup', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    // The node has the request (and is hashing, ~0.3 s at production cost) when it gets SIGTERM.
+    await new Promise((r) => setTimeout(r, 100));
+    n.signal('SIGTERM');
+    const res = await signup;
+    expect(res.status).toBe(303);
+    await waitFor(() => !n.alive, 10_000, 'the node to exit');
+    expect(n.exitCode).toBe(0);
+    expect(n.hasLog((l) => l.msg === 'account created')).toBe(true);
   });
 
   it('exposes minotaur_ metrics in Prometheus format', async () => {
