@@ -50,6 +50,8 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   const frozeOn = (f: { at: number; what: string }) =>
     o.freeze !== null && /Timeout|aborted/.test(f.what) && f.at >= o.freeze.frozenAt - 5000 && f.at <= o.freeze.frozenAt + 3000;
   const hung = load.failures.filter((f) => !inOutage(f.at) && frozeOn(f));
+  // Opening a game takes several requests (sign-ups, create, join, start): it started in time to be caught by the loss.
+  const setupFailures = players.setupFailures.filter((f) => !(outage !== null && f.at >= outage.from - 10_000 && f.at <= outage.to));
   const loadFailures = load.failures.filter((f) => !inOutage(f.at) && !frozeOn(f));
   const lbLog = cluster.haproxy.statuses();
   const bad5xx = lbLog.bad.filter((l) => !inOutage(haproxyTime(l)));
@@ -114,8 +116,8 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   const besides = [hung.length ? `${hung.length} that hung on the node as it froze` : '', outage ? `${load.failures.length - loadFailures.length - hung.length} while every node was down` : ''].filter(Boolean);
   line(`HTTP load      ${loadFailures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in)${besides.length ? `, besides ${besides.join(' and ')}` : ''}; latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`);
   for (const f of loadFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.path}: ${f.what}`);
-  line(`new games      ${players.opened} games opened through HAProxy (sign-up, create, join, start); ${players.setupFailures.length} failed`);
-  for (const f of players.setupFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.what}`);
+  line(`new games      ${players.opened} games opened through HAProxy (sign-up, create, join, start); ${setupFailures.length} failed${players.setupFailures.length > setupFailures.length ? ` (and ${players.setupFailures.length - setupFailures.length} caught by the loss of every node)` : ''}`);
+  for (const f of setupFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.what}`);
   line(`HAProxy log    ${lbLog.total} requests logged (pages, forms, WebSocket upgrades): ${[...lbLog.byStatus].sort().map(([s, n]) => `${s}×${n}`).join(' ')}; ${bad5xx.length} answered 5xx${outage ? ` outside the outage (${lbLog.bad.length - bad5xx.length} during it)` : ''}`);
   for (const l of bad5xx.slice(0, 5)) line(`                 ${l}`);
   line(`actions        ${sent} sent, ${acks.filter((a) => !a.duplicate).length} acknowledged, ${acks.filter((a) => a.duplicate).length} resends recognised as duplicates; ${lost.length} acknowledged actions lost, ${doubled.length} doubled`);
@@ -150,7 +152,7 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
 
   const problems: string[] = [];
   if (loadFailures.length) problems.push(`${loadFailures.length} failed HTTP requests`);
-  if (players.setupFailures.length) problems.push(`${players.setupFailures.length} games could not be opened`);
+  if (setupFailures.length) problems.push(`${setupFailures.length} games could not be opened`);
   if (bad5xx.length) problems.push(`${bad5xx.length} 5xx answers in HAProxy's log`);
   if (lost.length) problems.push(`${lost.length} acknowledged actions lost`);
   if (doubled.length) problems.push(`${doubled.length} actions doubled`);
