@@ -20,8 +20,7 @@ export {
   type NewGame,
 } from './rules.js';
 export type { TileKind } from './queries.js';
-export { ATTACK_DAMAGE } from './round.js';
-export { MINOTAUR_DAMAGE, MINOTAUR_DAMAGE_DEFENDED } from './minotaur.js';
+export { RULES, CLASSIC_RULES, type Rules } from './balance.js';
 export { DEFAULT_RADIUS, LAIR, generateBoard, generateWalls, isFloorConnected, startTiles, type Board } from './board.js';
 export { DIRECTION_VECTORS, add, directionBetween, distance, equals, hexesWithin, key, neighbor, neighbors, onBoard, ring } from './hex.js';
 export { createRng, type Rng } from './rng.js';

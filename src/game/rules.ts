@@ -1,6 +1,7 @@
 // The game's rules as pure functions: open a game, join and leave it, start it, take actions and
 // decide when a round is due. Round resolution lives in round.ts and is re-exported here.
 
+import { RULES, type Rules } from './balance.js';
 import { DEFAULT_RADIUS, LAIR, assertRadius, generateBoard, startTiles } from './board.js';
 import { isDirection } from './hex.js';
 import { livingPlayers, playerById, previousBy, submittedBy } from './queries.js';
@@ -102,7 +103,7 @@ export function leaveGame(state: GameState, playerId: PlayerId, now?: number): R
 }
 
 /** The creator starts an open game of at least MIN_PLAYERS: characters go to their start tiles. */
-export function startGame(state: GameState, playerId: PlayerId, now: number): RuleResult {
+export function startGame(state: GameState, playerId: PlayerId, now: number, rules: Readonly<Rules> = RULES): RuleResult {
   if (state.status !== 'open') return fail('not-open', 'This game has already started or finished.');
   if (state.createdBy !== playerId) return fail('not-creator', 'Only the player who created this game can start it.');
   if (state.players.length < MIN_PLAYERS) {
@@ -114,11 +115,12 @@ export function startGame(state: GameState, playerId: PlayerId, now: number): Ru
   // Take n of the evenly spread rim tiles as far apart as possible, rotated by the seed, and
   // deal them to the players in a seeded order so the creator has no fixed advantage.
   const offset = rng.int(starts.length);
-  const chosen = Array.from({ length: n }, (_, i) => starts[(offset + Math.floor((i * starts.length) / n)) % starts.length]!);
+  const slot = (i: number) => (rules.startGap === null ? Math.floor((i * starts.length) / n) : i * rules.startGap);
+  const chosen = Array.from({ length: n }, (_, i) => starts[(offset + slot(i)) % starts.length]!);
   const order = rng.shuffle(state.players.map((_, i) => i));
   const players = state.players.map((p, i) => ({
     ...p,
-    hp: START_HP,
+    hp: rules.startHp,
     dealt: 0,
     alive: true,
     eliminatedRound: null,

@@ -55,6 +55,7 @@ export type RoundEvent =
   | { kind: 'blocked'; actor: PlayerId; at: Hex }
   | { kind: 'attack'; actor: PlayerId; target: PlayerId | 'minotaur' | null; at: Hex; damage: number }
   | { kind: 'defend'; actor: PlayerId }
+  | { kind: 'riposte'; actor: PlayerId; target: PlayerId; damage: number }
   | { kind: 'minotaur-move'; from: Hex; to: Hex }
   | { kind: 'minotaur-attack'; target: PlayerId; damage: number }
   | { kind: 'eliminated'; actor: PlayerId };

@@ -152,6 +152,8 @@ function describe(g: GameState, e: RoundEvent): string {
             : `${name(e.actor)} attacked ${name(e.target)}, who blocked it.`;
     case 'defend':
       return `${name(e.actor)} raised a shield.`;
+    case 'riposte':
+      return `${name(e.actor)}'s shield threw the blow back at ${name(e.target)} for ${e.damage}.`;
     case 'minotaur-move':
       return 'The Minotaur prowled closer.';
     case 'minotaur-attack':
