@@ -21,7 +21,7 @@ import {
 } from './types.js';
 
 export { resolveRound } from './round.js';
-export { allTiles, livingPlayers, occupantAt, playerById, previousBy, submittedBy, tileKind } from './queries.js';
+export { allTiles, defendedLastRound, livingPlayers, occupantAt, playerById, previousBy, submittedBy, tileKind } from './queries.js';
 
 export const DEFAULT_MAX_ROUNDS = 60;
 const ASSIGN_STREAM = 3;
@@ -70,11 +70,17 @@ export function createGame(options: NewGame): GameState {
     maxRounds,
     winner: null,
     finishedAt: null,
+    chat: [],
+    rematch: null,
+    rematchOf: null,
   };
 }
 
-/** Adds a player to an open game. Joining twice is harmless. */
-export function joinGame(state: GameState, who: { id: PlayerId; name: string }): RuleResult {
+/**
+ * Adds a player to an open game. Joining twice is harmless. A rematch starts (at `now`) as
+ * soon as every player of the game before it is back.
+ */
+export function joinGame(state: GameState, who: { id: PlayerId; name: string }, now?: number): RuleResult {
   if (playerById(state, who.id)) return same(state);
   if (state.status !== 'open') return fail('not-open', 'This game has already started or finished, so nobody can join it any more.');
   if (state.players.length >= MAX_PLAYERS) return fail('game-full', `This game is full: it already has ${MAX_PLAYERS} players.`);
@@ -82,7 +88,18 @@ export function joinGame(state: GameState, who: { id: PlayerId; name: string }):
   let color = 0;
   while (used.has(color)) color++;
   const player = newPlayer(who, color, startTiles(state.seed, state.radius));
-  return changed({ ...state, players: [...state.players, player] });
+  const joined = { ...state, players: [...state.players, player] };
+  if (now !== undefined && everyoneBack(joined)) {
+    const started = startGame(joined, joined.createdBy, now);
+    if (started.ok) return started;
+  }
+  return changed(joined);
+}
+
+/** True when an open rematch holds every player of the game before it. */
+export function everyoneBack(state: GameState): boolean {
+  const group = state.rematchOf?.players;
+  return !!group && group.length >= MIN_PLAYERS && group.every((id) => playerById(state, id) !== undefined);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The shape of a game: plain, serialisable data that the pure rules transform and the
 // replicated store ships between nodes. Bump GAME_SCHEMA when this shape changes.
 
-export const GAME_SCHEMA = 2;
+export const GAME_SCHEMA = 3;
 
 export const MIN_PLAYERS = 2;
 export const MAX_PLAYERS = 8;
@@ -60,6 +60,27 @@ export type RoundEvent =
   | { kind: 'minotaur-attack'; target: PlayerId; damage: number }
   | { kind: 'eliminated'; actor: PlayerId };
 
+/** Quick reactions a player can send; the page draws each as an emoji. */
+export const EMOTES = ['cheer', 'laugh', 'wow', 'scared', 'fire', 'skull', 'shield', 'gg'] as const;
+export type Emote = (typeof EMOTES)[number];
+
+/** One line of a game's table talk (schema 3): a short message or a reaction. */
+export type ChatLine =
+  | { n: number; by: PlayerId; kind: 'say'; text: string }
+  | { n: number; by: PlayerId; kind: 'react'; emote: Emote };
+
+/** The game that a finished game's group was invited to play next (schema 3). */
+export interface Rematch {
+  code: string;
+  by: PlayerId;
+}
+
+/** For a rematch (schema 3): the game it follows and who played it; it starts once all are back. */
+export interface RematchOf {
+  code: string;
+  players: PlayerId[];
+}
+
 export interface GameState {
   schema: number;
   /** Unique id of this game (never reused). */
@@ -91,6 +112,12 @@ export interface GameState {
   maxRounds: number;
   winner: PlayerId | null;
   finishedAt: number | null;
+  /** The latest table talk, oldest first, at most CHAT_KEEP lines (schema 3). */
+  chat: ChatLine[];
+  /** Set on a finished game once one of its players opened a rematch (schema 3). */
+  rematch: Rematch | null;
+  /** Set on a rematch: the game before it and its players (schema 3). */
+  rematchOf: RematchOf | null;
 }
 
 /** Stable error codes of the rules; each comes with a sentence for the player. */
@@ -105,7 +132,11 @@ export type RuleErrorCode =
   | 'stale-round'
   | 'future-round'
   | 'already-submitted'
-  | 'bad-direction';
+  | 'bad-direction'
+  | 'not-finished'
+  | 'rematch-exists'
+  | 'empty-message'
+  | 'bad-emote';
 
 export type RuleResult =
   | { ok: true; state: GameState; duplicate: boolean }

@@ -13,6 +13,8 @@ const STEPS: Record<number, Step> = {
     ...old,
     players: (old.players as Record<string, unknown>[]).map((p) => ({ ...p, dealt: typeof p.dealt === 'number' ? p.dealt : 0 })),
   }),
+  // Schema 3 adds table talk and rematches; older games have had neither.
+  2: (old) => ({ ...old, chat: [], rematch: null, rematchOf: null }),
 };
 
 const READABLE: readonly number[] = Object.freeze(Array.from({ length: GAME_SCHEMA }, (_, i) => i + 1));

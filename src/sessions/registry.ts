@@ -15,6 +15,7 @@ import {
   resolveRound,
   startGame,
   submitAction,
+  applySocial,
   type GameState,
   type RuleResult,
 } from '../game/index.js';
@@ -199,7 +200,7 @@ export class GameSessions {
       let r: RuleResult;
       switch (command.kind) {
         case 'join':
-          r = joinGame(state, command.player);
+          r = joinGame(state, command.player, now);
           break;
         case 'leave':
           r = leaveGame(state, command.playerId, now);
@@ -209,6 +210,9 @@ export class GameSessions {
           break;
         case 'act':
           r = submitAction(state, command.playerId, command.action);
+          break;
+        case 'social':
+          r = applySocial(state, command.playerId, command.op);
           break;
       }
       if (!r.ok) return refusal(r.code, r.message);
@@ -327,7 +331,8 @@ export class GameSessions {
         finishedAt: state.finishedAt ?? this.d.now(),
         rounds: state.round,
         winnerId: state.winner,
-        players: state.players.map((p) => ({ accountId: p.id, won: p.id === state.winner, eliminatedRound: p.eliminatedRound })),
+        players: state.players.map((p) => ({ accountId: p.id, won: p.id === state.winner, eliminatedRound: p.eliminatedRound, dealt: p.dealt })),
+        final: { schema: GAME_SCHEMA, state },
       });
       if (recorded) {
         const winner = state.players.find((p) => p.id === state.winner)?.name ?? 'nobody';

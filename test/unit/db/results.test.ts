@@ -79,8 +79,8 @@ describe('Results', () => {
     results.record(game('g1', ['ariadne', 'theseus'], 'ariadne', 1000));
     results.record(game('g2', ['ariadne', 'minos'], 'minos', 2000));
     expect(results.recentFor(ids.ariadne!)).toEqual([
-      { gameId: 'g2', code: 'KEPS', finishedAt: 2000, rounds: 7, won: false, eliminatedRound: 1, winnerUsername: 'minos' },
-      { gameId: 'g1', code: 'KEPS', finishedAt: 1000, rounds: 7, won: true, eliminatedRound: null, winnerUsername: 'ariadne' },
+      { gameId: 'g2', code: 'KEPS', finishedAt: 2000, rounds: 7, won: false, eliminatedRound: 1, dealt: 0, winnerUsername: 'minos', opponents: ['minos'] },
+      { gameId: 'g1', code: 'KEPS', finishedAt: 1000, rounds: 7, won: true, eliminatedRound: null, dealt: 0, winnerUsername: 'ariadne', opponents: ['theseus'] },
     ]);
     expect(results.recentFor(ids.ariadne!, 1)).toHaveLength(1);
     expect(results.recentFor('nope')).toEqual([]);
@@ -91,5 +91,37 @@ describe('Results', () => {
     bad.players.push({ accountId: 'guest-1', won: false, eliminatedRound: 2 });
     expect(() => results.record(bad)).toThrow(ResultsError);
     expect(results.recordFor(ids.ariadne!)).toEqual({ played: 0, won: 0 });
+  });
+
+  it('keeps the final state of a game, found by code (latest game of that code) or by id', () => {
+    expect(results.finalByCode('KEPS')).toBeNull();
+    results.record({ ...game('g1', ['ariadne', 'theseus'], 'ariadne', 1000), final: { schema: 3, state: { round: 7, who: 'first' } } });
+    results.record({ ...game('g2', ['minos', 'icarus'], 'minos', 2000), final: { schema: 3, state: { round: 9, who: 'second' } } });
+    results.record(game('g3', ['minos', 'icarus'], 'minos', 3000)); // recorded without its state
+    expect(results.finalByCode('KEPS')).toEqual({ gameId: 'g2', code: 'KEPS', finishedAt: 2000, schema: 3, state: { round: 9, who: 'second' } });
+    expect(results.finalById('g1')?.state).toEqual({ round: 7, who: 'first' });
+    expect(results.finalById('g3')).toBeNull();
+    expect(results.finalByCode('NOPE')).toBeNull();
+  });
+
+  it('sums the damage a player dealt, and lists opponents by name', () => {
+    const g = game('g1', ['theseus', 'ariadne', 'minos'], 'ariadne');
+    g.players = g.players.map((p, i) => ({ ...p, dealt: i + 2 }));
+    results.record(g);
+    const h = game('g2', ['ariadne', 'icarus'], null);
+    h.players = h.players.map((p) => ({ ...p, dealt: 1 }));
+    results.record(h);
+    expect(results.dealtBy(ids.ariadne!)).toBe(4);
+    expect(results.dealtBy(ids.theseus!)).toBe(2);
+    expect(results.dealtBy('nope')).toBe(0);
+    expect(results.recentFor(ids.ariadne!).map((r) => [r.gameId, r.dealt, r.opponents])).toEqual([
+      ['g1', 3, ['minos', 'theseus']],
+      ['g2', 1, ['icarus']],
+    ]);
+  });
+
+  it('does not record a game nobody was left in (everyone left before it started)', () => {
+    expect(results.record({ gameId: 'g0', code: 'KEPS', finishedAt: 1, rounds: 0, winnerId: null, players: [] })).toBe(false);
+    expect(results.finalByCode('KEPS')).toBeNull();
   });
 });
