@@ -26,8 +26,6 @@ export interface Rules {
   strikeAfterStep: boolean;
   /** The Minotaur takes a step only in every `minotaurPace`-th round (1: every round). */
   minotaurPace: number;
-  /** Whom the Minotaur walks toward: the nearest hero, or the nearest of the most wounded. */
-  hunt: 'nearest' | 'wounded';
 }
 
 /** The rules of schema 2 and before: the Minotaur decided almost every game on its own. */
@@ -41,7 +39,6 @@ export const CLASSIC_RULES: Readonly<Rules> = Object.freeze({
   tiredShield: false,
   strikeAfterStep: true,
   minotaurPace: 1,
-  hunt: 'nearest',
 });
 
 /** The rules every game plays by (chosen from the numbers in docs/balance.md). */
@@ -55,5 +52,4 @@ export const RULES: Readonly<Rules> = Object.freeze({
   tiredShield: true,
   strikeAfterStep: false,
   minotaurPace: 2,
-  hunt: 'wounded',
 });

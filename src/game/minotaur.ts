@@ -1,29 +1,17 @@
-// The Minotaur's behaviour, a pure function of the board: pick its prey, step toward it along
-// a shortest free path, then strike one neighbouring character.
+// The Minotaur's behaviour, a pure function of the board: step toward the nearest living
+// character along a shortest free path, and strike one neighbouring character.
 
-import type { Rules } from './balance.js';
 import { equals, key, neighbor, neighbors, onBoard } from './hex.js';
 import { DIRECTIONS, type Hex, type Player } from './types.js';
 
 /**
- * The characters the Minotaur hunts: every living one ('nearest'), or those with the least
- * health ('wounded': it smells blood). It walks toward the nearest of them.
+ * The tile the Minotaur steps to, or null when it stays (already next to a character, or no
+ * character is reachable). Distances come from a breadth-first search that starts at every living
+ * character and spreads over free tiles (not walls, not other characters), so the Minotaur follows
+ * a shortest path to whichever character is nearest; ties go to the first direction in DIRECTIONS.
  */
-export function minotaurPrey(living: readonly Player[], hunt: Rules['hunt']): Player[] {
-  if (hunt === 'nearest' || living.length === 0) return [...living];
-  const least = Math.min(...living.map((p) => p.hp));
-  return living.filter((p) => p.hp === least);
-}
-
-/**
- * The tile the Minotaur steps to, or null when it stays (already next to its prey, or nothing
- * is reachable). Distances come from a breadth-first search that starts at every character of
- * `prey` and spreads over free tiles (not walls, not characters), so the Minotaur follows a
- * shortest path to whichever of them is nearest; ties go to the first direction in DIRECTIONS.
- * Prey it cannot reach makes it fall back to the nearest living character.
- */
-export function minotaurStep(from: Hex, living: readonly Player[], walls: ReadonlySet<string>, radius: number, prey: readonly Player[] = living): Hex | null {
-  if (living.length === 0 || prey.length === 0) return null;
+export function minotaurStep(from: Hex, living: readonly Player[], walls: ReadonlySet<string>, radius: number): Hex | null {
+  if (living.length === 0) return null;
   const occupied = new Set(living.map((p) => key(p.pos)));
   const free = (h: Hex): boolean => {
     const k = key(h);
@@ -31,7 +19,7 @@ export function minotaurStep(from: Hex, living: readonly Player[], walls: Readon
   };
   const dist = new Map<string, number>();
   const queue: Hex[] = [];
-  for (const p of prey) {
+  for (const p of living) {
     dist.set(key(p.pos), 0);
     queue.push(p.pos);
   }
@@ -48,8 +36,7 @@ export function minotaurStep(from: Hex, living: readonly Player[], walls: Readon
     }
   }
   const here = dist.get(key(from));
-  if (here === undefined) return prey.length < living.length ? minotaurStep(from, living, walls, radius) : null;
-  if (here <= 1) return null;
+  if (here === undefined || here <= 1) return null;
   let best: Hex | null = null;
   let bestDist = here;
   for (const dir of DIRECTIONS) {

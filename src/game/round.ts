@@ -3,7 +3,7 @@
 
 import { equals, key, neighbor, onBoard } from './hex.js';
 import { RULES, type Rules } from './balance.js';
-import { minotaurPrey, minotaurStep, minotaurTarget } from './minotaur.js';
+import { minotaurStep, minotaurTarget } from './minotaur.js';
 import { defendedLastRound, submittedBy, wallKeys } from './queries.js';
 import type { GameState, Hex, Player, PlayerAction, PlayerId, RoundEvent } from './types.js';
 
@@ -76,13 +76,13 @@ export function resolveRound(state: GameState, now: number, rules: Readonly<Rule
   }
   eliminate(players, state.round, events);
 
-  // 4. The Minotaur strikes a character beside it or steps toward its prey (rules say whether
-  //    it may do both in one round, and how often it steps).
+  // 4. The Minotaur strikes a character beside it or steps toward the nearest one (the rules
+  //    say whether it may do both in one round, and how often it steps).
   let minotaurPos: Hex = { ...state.minotaur.pos };
   const living = players.filter((p) => p.alive);
   const besideAlready = minotaurTarget(minotaurPos, living) !== null;
   if (minotaurStepsIn(state.round, rules) && (rules.strikeAfterStep || !besideAlready)) {
-    const step = minotaurStep(minotaurPos, living, walls, state.radius, minotaurPrey(living, rules.hunt));
+    const step = minotaurStep(minotaurPos, living, walls, state.radius);
     if (step) {
       events.push({ kind: 'minotaur-move', from: { ...minotaurPos }, to: { ...step } });
       minotaurPos = step;

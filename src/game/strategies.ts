@@ -3,7 +3,6 @@
 
 import type { Rules } from './balance.js';
 import { distance, equals, key, neighbor, onBoard } from './hex.js';
-import { minotaurPrey } from './minotaur.js';
 import { minotaurStepsIn } from './round.js';
 import { defendedLastRound, livingPlayers, playerById, wallKeys } from './queries.js';
 import type { Rng } from './rng.js';
@@ -81,10 +80,7 @@ export function threatened(state: GameState, me: PlayerId, pos: Hex, walls: Read
   const reach = rules.strikeAfterStep && minotaurStepsIn(state.round, rules) ? 2 : 1;
   const mine = dist.get(key(pos)) ?? Infinity;
   if (mine > reach) return false;
-  const living = livingPlayers(state);
-  const prey = minotaurPrey(living, rules.hunt);
-  if (!prey.some((p) => p.id === me)) return mine <= 1;
-  return prey.every((p) => p.id === me || (dist.get(key(p.pos)) ?? Infinity) >= mine);
+  return livingPlayers(state).every((p) => p.id === me || (dist.get(key(p.pos)) ?? Infinity) >= mine);
 }
 
 /** The first step toward the nearest foe (by path, around walls and the Minotaur), if any. */

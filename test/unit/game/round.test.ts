@@ -271,16 +271,6 @@ describe('resolveRound: the Minotaur under the rules in force', () => {
     expect(n.minotaur.pos).toEqual(h(1, 0));
   });
 
-  it('hunts the most wounded hero even when another is nearer', () => {
-    const s = arena([{ id: 'near', pos: h(2, 0) }, { id: 'hurt', pos: h(-4, 0), hp: 2 }], { minotaur: h(0, 0), walls: [], round: 2 });
-    expect(resolveRound(s, 0).minotaur.pos).toEqual(h(-1, 0));
-  });
-
-  it('falls back to the nearest hero when the wounded one is out of reach', () => {
-    const s = arena([{ id: 'near', pos: h(3, 0) }, { id: 'hurt', pos: h(-5, 5), hp: 2 }], { minotaur: h(0, 0), walls: [h(-4, 5), h(-4, 4), h(-5, 4)], round: 2 });
-    expect(resolveRound(s, 0).minotaur.pos).toEqual(h(1, 0));
-  });
-
   it('is stopped by a fresh shield, but a shield raised two rounds running lets it through', () => {
     let s = arena([{ id: 'a', pos: h(1, 0) }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [], round: 1 });
     s = act(s, 'a', { kind: 'defend' });
