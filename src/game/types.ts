@@ -60,8 +60,8 @@ export type RoundEvent =
   | { kind: 'minotaur-attack'; target: PlayerId; damage: number }
   | { kind: 'eliminated'; actor: PlayerId };
 
-/** Quick reactions a player can send; the page draws each as an emoji. */
-export const EMOTES = ['cheer', 'laugh', 'wow', 'scared', 'fire', 'skull', 'shield', 'gg'] as const;
+/** Quick calls a player can send with one click (the page words them). */
+export const EMOTES = ['gg', 'nice', 'oops', 'run', 'truce', 'traitor', 'help', 'taunt'] as const;
 export type Emote = (typeof EMOTES)[number];
 
 /** One line of a game's table talk (schema 3): a short message or a reaction. */

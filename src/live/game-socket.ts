@@ -8,6 +8,7 @@ import type { Partials } from './diff.js';
 import { SERVICE_RESTART } from './hub.js';
 import { LiveSocket } from './live-socket.js';
 import type { RenderCache } from './render-cache.js';
+import type { SocialOp } from '../game/social.js';
 import type { GameState } from '../game/types.js';
 import { parseLiveMessage } from './messages.js';
 import type { Renderer } from './render.js';
@@ -28,6 +29,8 @@ export interface LiveSocketDeps {
   logger: Logger;
   metrics: Metrics;
   limiter: RateLimiterMemory;
+  /** Limits table talk per player (a few lines every few seconds). */
+  chatLimiter: RateLimiterMemory;
   now: () => number;
   csrfToken: string;
   cache: RenderCache;
@@ -35,7 +38,7 @@ export interface LiveSocketDeps {
 
 /** Partials of a game page: the same for every viewer of a state, then per viewer. */
 const SHARED_PARTIALS = ['status', 'log'] as const;
-const VIEWER_PARTIALS = ['board', 'players', 'actions', 'overlay'] as const;
+const VIEWER_PARTIALS = ['board', 'players', 'actions', 'overlay', 'chat'] as const;
 
 /**
  * Renders every partial of a game page for one viewer, with the templates the page itself
@@ -76,9 +79,13 @@ export class GameLiveSocket extends LiveSocket {
     this.render();
   }
 
+  /** Status of the game this page last showed: a finished game dropped from the replica stays on screen. */
+  private shown: GameState['status'] | null = null;
+
   protected render(): void {
     if (this.isClosed) return;
     const state = this.deps.source.game(this.code);
+    if (!state && this.shown === 'finished') return;
     if (!state) {
       if (this.deps.source.unreadable(this.code)) {
         // A newer release runs this game now: reconnect (through the load balancer) to it.
@@ -91,6 +98,7 @@ export class GameLiveSocket extends LiveSocket {
     const end = this.deps.metrics.renderSeconds.startTimer();
     const rendered = renderGamePartials(this.deps.renderer, state, this.viewer.id, this.deps.csrfToken, this.deps.cache, this.deps.now());
     end();
+    this.shown = state.status;
     const sent = this.push(rendered);
     if (sent) this.deps.metrics.partialsSent.inc(sent);
   }
@@ -122,6 +130,10 @@ export class GameLiveSocket extends LiveSocket {
       this.sendJson({ type: 'time', now: this.deps.now() });
       return;
     }
+    if (msg.type === 'say' || msg.type === 'react') {
+      await this.talk(msg.type === 'say' ? { type: 'say', text: msg.text } : { type: 'react', emote: msg.emote });
+      return;
+    }
     try {
       await this.deps.limiter.consume(this.viewer.id);
     } catch {
@@ -146,4 +158,15 @@ export class GameLiveSocket extends LiveSocket {
     }
   }
 
+  private async talk(op: SocialOp): Promise<void> {
+    try {
+      await this.deps.chatLimiter.consume(this.viewer.id);
+    } catch {
+      this.deps.metrics.wsRejected.inc({ reason: 'rate-limited' });
+      this.sendJson({ type: 'error', code: 'rate-limited', message: 'Easy there: wait a few seconds before saying more.' });
+      return;
+    }
+    const result = await this.deps.source.execute(this.code, { kind: 'social', playerId: this.viewer.id, op });
+    if (!result.ok) this.sendJson({ type: 'error', code: result.code, message: result.message });
+  }
 }

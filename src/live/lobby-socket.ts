@@ -14,6 +14,8 @@ export interface OpenGameRow {
   players: number;
   max: number;
   joined: boolean;
+  /** The viewer can join it with one click (not in it, and a seat is free). */
+  canJoin: boolean;
 }
 
 export function openGameRows(games: GameState[], viewerId: string | null): OpenGameRow[] {
@@ -26,6 +28,7 @@ export function openGameRows(games: GameState[], viewerId: string | null): OpenG
       players: g.players.length,
       max: MAX_PLAYERS,
       joined: viewerId !== null && g.players.some((p) => p.id === viewerId),
+      canJoin: viewerId !== null && !g.players.some((p) => p.id === viewerId) && g.players.length < MAX_PLAYERS,
     }));
 }
 
@@ -36,6 +39,7 @@ export class LobbyLiveSocket extends LiveSocket {
     private readonly source: GameSource,
     private readonly renderer: Renderer,
     private readonly logger: Logger,
+    private readonly csrfToken: string,
   ) {
     super(wire);
   }
@@ -51,7 +55,7 @@ export class LobbyLiveSocket extends LiveSocket {
   }
 
   protected render(): void {
-    const html = this.renderer.render('partials/open-games', { games: openGameRows(this.source.openGames(), this.viewer.id), user: this.viewer });
+    const html = this.renderer.render('partials/open-games', { games: openGameRows(this.source.openGames(), this.viewer.id), user: this.viewer, csrfToken: this.csrfToken });
     this.push(new Map([['open-games', html]]));
   }
 }

@@ -12,6 +12,7 @@ import { csrfSync } from 'csrf-sync';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { mountGameRoutes } from './game-routes.js';
+import { mountPlayerRoutes } from './player-routes.js';
 import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
 import { originAllowed } from './origin.js';
 
@@ -144,6 +145,7 @@ export function createWebServer(deps: WebDeps): WebServer {
 
   mountAuthRoutes(app, deps);
   mountGameRoutes(app as unknown as expressWs.Application, deps);
+  mountPlayerRoutes(app, deps);
   mountGameInspector(app, deps, (code) => deps.cluster.record(code));
 
   if (deps.acceptMesh) {

@@ -1,4 +1,5 @@
-// Lobby, game pages and their live sockets, leaderboard, and the operators' cluster page.
+// Lobby, game pages (live, or the final board of a finished game kept in SQLite) and their
+// live sockets, rematches, and the operators' cluster page.
 
 import type { NextFunction, Request, Response } from 'express';
 import type expressWs from 'express-ws';
@@ -10,6 +11,8 @@ import { RenderCache } from '../live/render-cache.js';
 import { SERVICE_RESTART } from '../live/hub.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
+import { GAME_SCHEMA, type GameState } from '../game/types.js';
+import { canRead, upgradeState } from '../game/upgrade.js';
 import type { WebUser } from './app.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
@@ -28,6 +31,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   const { games, renderer, logger, metrics, results, hub } = deps;
   // Ten actions a second per player is far above what a person clicks; bots and scripts hit it.
   const limiter = new RateLimiterMemory({ points: 10, duration: 1 });
+  // Table talk: a burst of five lines, then about one every two seconds.
+  const chatLimiter = new RateLimiterMemory({ points: 5, duration: 10 });
   const cache = new RenderCache();
 
   app.get('/lobby', requireUser, (req: Request, res: Response) => {
@@ -99,27 +104,90 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   app.post('/games/:code/start', requireUser, gameCommand('start'));
   app.post('/games/:code/leave', requireUser, gameCommand('leave'));
 
-  app.get('/games/:code', requireUser, (req: Request, res: Response) => {
+  app.get('/games/:code', (req: Request, res: Response) => {
     const parsed = codeParam.safeParse(req.params.code);
     if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters, like KEPS.' });
     const code = parsed.data.toUpperCase();
-    if (code !== req.params.code) return void res.redirect(301, `/games/${code}`);
-    const state = games.game(code);
-    if (!state && !deps.isReady() && !deps.isDraining()) {
+    if (code !== req.params.code) return void res.redirect(301, `/games/${code}${req.originalUrl.slice(req.path.length)}`);
+    const user = res.locals.user as WebUser | null;
+    // An invite link opened logged out: sign up (or log in) first, then come straight back.
+    if (!user) return void res.redirect(`/signup?next=${encodeURIComponent(`/games/${code}`)}`);
+    const wanted = typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game) ? req.query.game : null;
+    const live = games.game(code);
+    const state = live && (!wanted || live.id === wanted) ? live : undefined;
+    if (!state && !live && !wanted && !deps.isReady() && !deps.isDraining()) {
       res.set('Retry-After', '1');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This server is still starting. Reload the page in a second.' });
     }
-    if (!state && games.unreadable(code)) {
+    if (!state && !wanted && games.unreadable(code)) {
       res.set('Retry-After', '2');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.' });
     }
-    if (!state) {
-      return void res.status(404).render('pages/error', { title: 'Not found', heading: `No game ${code}`, message: 'It may have finished a while ago, or the code is wrong.' });
-    }
-    const user = res.locals.user as WebUser;
-    const g = gameView(state, user.id, cache.board(state));
     res.set('Cache-Control', 'no-store');
-    res.render('pages/game', { title: `Game ${code}`, g, now: deps.now() });
+    if (state) {
+      const g = gameView(state, user.id, cache.board(state));
+      return void res.render('pages/game', { title: `Game ${code}`, g, now: deps.now(), archived: false });
+    }
+    // Not running any more: show its final board and result from the database.
+    const final = finishedGame(code, wanted);
+    if (!final) {
+      return void res.status(404).render('pages/error', { title: 'Not found', heading: `No game ${code}`, message: 'The code may be wrong, or the game was never played to the end.' });
+    }
+    const g = { ...gameView(final, user.id, cache.board(final)), canRematch: false };
+    res.render('pages/game', { title: `Game ${code}`, g, now: deps.now(), archived: true });
+  });
+
+  /** The final state of a finished game kept in SQLite, lifted to the current schema; null if none (or unreadable). */
+  function finishedGame(code: string, gameId: string | null): GameState | null {
+    const row = gameId ? results.finalById(gameId) : results.finalByCode(code);
+    if (!row || row.code !== code || !canRead(row.schema)) return null;
+    try {
+      const state = row.schema === GAME_SCHEMA ? (row.state as GameState) : upgradeState(row.state, row.schema);
+      return state.status === 'finished' ? state : null;
+    } catch (err) {
+      logger.warn({ err, game: code }, `final state of game ${code} could not be read`);
+      return null;
+    }
+  }
+
+  app.post('/games/:code/rematch', requireUser, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const parsed = codeParam.safeParse(req.params.code);
+      if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters.' });
+      const code = parsed.data.toUpperCase();
+      const user = res.locals.user as WebUser;
+      const old = games.game(code);
+      if (!old || old.status !== 'finished' || !old.players.some((p) => p.id === user.id)) {
+        flash(req, 'error', 'That game cannot be played again from here: start a new one in the lobby.');
+        return void res.redirect(303, '/lobby');
+      }
+      let target = old.rematch?.code ?? null;
+      if (!target) {
+        const created = await games.create({ id: user.id, name: user.username });
+        if (!created.ok || !created.code) {
+          flash(req, 'error', created.message ?? 'Could not open a rematch right now. Try again in a moment.');
+          return void res.redirect(303, `/games/${code}`);
+        }
+        const claim = await games.execute(code, { kind: 'social', playerId: user.id, op: { type: 'offer-rematch', code: created.code } });
+        if (claim.ok) {
+          target = created.code;
+          const group = { code, players: old.players.map((p) => p.id) };
+          const marked = await games.execute(target, { kind: 'social', playerId: user.id, op: { type: 'mark-rematch', of: group } });
+          if (!marked.ok) logger.warn({ game: target, reason: marked.code }, `rematch ${target} of ${code} could not be marked`);
+        } else {
+          // Someone else opened the rematch a moment earlier: drop ours and join theirs.
+          await games.execute(created.code, { kind: 'leave', playerId: user.id });
+          target = games.game(code)?.rematch?.code ?? null;
+          if (!target) {
+            flash(req, 'error', claim.message);
+            return void res.redirect(303, `/games/${code}`);
+          }
+        }
+      }
+      await joinAndRedirect(req, res, target);
+    } catch (e) {
+      next(e);
+    }
   });
 
   app.ws('/games/:code/live', (ws, req) => {
@@ -144,6 +212,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       logger,
       metrics,
       limiter,
+      chatLimiter,
       now: deps.now,
       cache,
       csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
@@ -157,19 +226,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const wire = ws as unknown as LiveWire;
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(WS_CLOSE.unauthorised, 'log in first');
-    const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger);
+    const csrfToken = typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '';
+    const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger, csrfToken);
     hub.add(socket);
     wire.on('close', () => hub.remove(socket));
     socket.start();
-  });
-
-  app.get('/leaderboard', (_req: Request, res: Response) => {
-    const user = res.locals.user as WebUser | null;
-    res.render('pages/leaderboard', {
-      title: 'Leaderboard',
-      rows: results.leaderboard(20),
-      record: user ? results.recordFor(user.id) : { played: 0, won: 0 },
-    });
   });
 
   app.get('/admin/cluster', (req: Request, res: Response) => {

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { describe, expect, it, vi } from 'vitest';
 import { createGame, type GameState } from '../../../src/game/index.js';
+import type { Command } from '../../../src/sessions/commands.js';
 import { GameLiveSocket } from '../../../src/live/game-socket.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
 import { Renderer } from '../../../src/live/render.js';
@@ -33,16 +34,19 @@ class FakeWire {
   }
 }
 
-function source(state: GameState | undefined, unreadable = false): GameSource & { fire(): void } {
+function source(state: GameState | undefined, unreadable = false): GameSource & { fire(): void; set(s: GameState | undefined): void; commands: Command[] } {
   let listener: (code: string) => void = () => undefined;
+  const commands: Command[] = [];
   return {
     game: () => state,
     unreadable: () => unreadable,
     openGames: () => [],
     gamesOf: () => [],
     subscribe: (l) => ((listener = l), () => undefined),
-    execute: async () => ({ ok: true, duplicate: false }),
+    execute: async (_code, command) => (commands.push(command), { ok: true, duplicate: false }),
     fire: () => listener('KEPS'),
+    set: (s) => (state = s),
+    commands,
   };
 }
 
@@ -52,6 +56,7 @@ const deps = (src: GameSource) => ({
   logger: pino({ level: 'silent' }),
   metrics: createMetrics('t'),
   limiter: new RateLimiterMemory({ points: 10, duration: 1 }),
+  chatLimiter: new RateLimiterMemory({ points: 3, duration: 10 }),
   now: () => 1000,
   csrfToken: 'tok',
   cache: new RenderCache(),
@@ -126,5 +131,46 @@ describe('GameLiveSocket', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('keeps showing a finished game after it is dropped from the replica (no trip to the lobby)', async () => {
+    const wire = new FakeWire();
+    const src = source({ ...game, status: 'finished', finishedAt: 900 });
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    const before = wire.sent.length;
+    src.set(undefined);
+    src.fire();
+    await new Promise((r) => setImmediate(r));
+    expect(wire.sent.slice(before).some((m) => m.includes('redirect'))).toBe(false);
+    expect(wire.closed).toBeNull();
+  });
+
+  it('passes table talk on as a social command, and limits how much a player says', async () => {
+    const wire = new FakeWire();
+    const src = source(game);
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    wire.emit('message', JSON.stringify({ type: 'say', text: 'hello <b>there</b>' }), false);
+    wire.emit('message', JSON.stringify({ type: 'react', emote: 'gg' }), false);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(src.commands).toEqual([
+      { kind: 'social', playerId: '1', op: { type: 'say', text: 'hello <b>there</b>' } },
+      { kind: 'social', playerId: '1', op: { type: 'react', emote: 'gg' } },
+    ]);
+    // The limiter allows three lines per ten seconds here: the fourth is refused with a sentence.
+    wire.emit('message', JSON.stringify({ type: 'say', text: 'three' }), false);
+    wire.emit('message', JSON.stringify({ type: 'say', text: 'four' }), false);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(src.commands).toHaveLength(3);
+    expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'rate-limited' });
+  });
+
+  it('refuses an unknown reaction before anything else sees it', async () => {
+    const wire = new FakeWire();
+    const src = source(game);
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    wire.emit('message', JSON.stringify({ type: 'react', emote: '<img src=x onerror=alert(1)>' }), false);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(src.commands).toEqual([]);
+    expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'invalid' });
   });
 });
