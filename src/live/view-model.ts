@@ -79,6 +79,15 @@ export interface TokenView {
   hunted: boolean;
 }
 
+/** Where a fallen hero fell: a faded mark (the tile is free again). */
+export interface FallenView {
+  id: string;
+  name: string;
+  x: number;
+  y: number;
+  round: number | null;
+}
+
 export interface PlayerRow {
   id: string;
   name: string;
@@ -135,6 +144,7 @@ export interface GameView {
   tiles: TileView[];
   reach: ReachTile[];
   tokens: TokenView[];
+  fallen: FallenView[];
   minotaur: { x: number; y: number };
   /** Tiles beside the Minotaur: whoever ends the round there is struck. */
   danger: { points: string }[];
@@ -425,6 +435,7 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     tiles,
     reach,
     tokens,
+    fallen: g.status === 'open' ? [] : g.players.filter((p) => !p.alive).map((p) => ({ id: p.id, name: p.name, ...pixel(p.pos), round: p.eliminatedRound })),
     minotaur: pixel(g.minotaur.pos),
     danger,
     minotaurNext,
