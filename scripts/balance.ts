@@ -48,7 +48,7 @@ if (values.markdown) {
   }
   console.log('');
   for (const r of reports) {
-    console.log(`**${r.name}**, two heroes (row's win rate against column; draws count as neither):\n`);
+    console.log(`**${r.name}**, two heroes (row's score against column: wins plus half the draws):\n`);
     console.log(`| | ${r.strategies.join(' | ')} |`);
     console.log(`| --- |${r.strategies.map(() => ' --- |').join('')}`);
     for (const a of r.strategies) console.log(`| ${a} | ${r.strategies.map((b) => (a === b ? '–' : pct(r.pair(a, b)))).join(' | ')} |`);
@@ -60,7 +60,7 @@ if (values.markdown) {
     console.log(`  rounds       median ${r.rounds.median}, mean ${one(r.rounds.mean)}, p10 ${r.rounds.p10}, p90 ${r.rounds.p90}; draws ${pct(r.drawRate)}`);
     console.log(`  damage       winners who dealt 0 damage ${pct(r.winnerDealtNothing)}; eliminations by heroes ${pct(r.heroKills)} (rest by the Minotaur)`);
     console.log(`               games where heroes dealt damage: the top damage-dealer won ${pct(r.topDealerWins)}`);
-    console.log(`  two heroes   row's win rate against column`);
+    console.log(`  two heroes   row's score against column (wins plus half the draws)`);
     console.log(`               ${r.strategies.map((s) => s.padStart(11)).join('')}`);
     for (const a of r.strategies) console.log(`    ${a.padEnd(11)}${r.strategies.map((b) => (a === b ? '–' : pct(r.pair(a, b)))).map((x) => x.padStart(11)).join('')}`);
     console.log(`  four heroes  ${r.strategies.map((s) => `${s} ${pct(r.ffa[s] ?? 0)}`).join(', ')}, draws ${pct(r.ffaDraws)}`);
