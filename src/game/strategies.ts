@@ -59,24 +59,11 @@ function adjacentFoe(state: GameState, me: Player): Direction | null {
   return best?.dir ?? null;
 }
 
-const minotaurPaths = new WeakMap<GameState, Map<string, number>>();
-
-/** Path lengths from the Minotaur over floor tiles (heroes do not block its view), once per state. */
-function fromMinotaur(state: GameState, walls: ReadonlySet<string>): Map<string, number> {
-  let d = minotaurPaths.get(state);
-  if (!d) {
-    d = pathLengths(state, state.minotaur.pos, walls);
-    minotaurPaths.set(state, d);
-  }
-  return d;
-}
-
 /**
  * Whether the Minotaur can strike a hero who ends its move at `pos`: the tile is within its
  * reach this round (steps + 1) and no other hero is nearer to it, so it would come this way.
  */
-export function threatened(state: GameState, me: PlayerId, pos: Hex, walls: ReadonlySet<string>, rules: Readonly<Rules>): boolean {
-  const dist = fromMinotaur(state, walls);
+export function threatened(state: GameState, me: PlayerId, pos: Hex, dist: ReadonlyMap<string, number>, rules: Readonly<Rules>): boolean {
   const reach = rules.strikeAfterStep && minotaurStepsIn(state.round, rules) ? 2 : 1;
   const mine = dist.get(key(pos)) ?? Infinity;
   if (mine > reach) return false;
@@ -146,7 +133,8 @@ export const aggressiveHero: Strategy = {
     const walls = wallKeys(state);
     const foe = adjacentFoe(state, p);
     if (foe) return { kind: 'attack', dir: foe };
-    const step = stepToward(state, p, walls, (h) => threatened(state, me, h, walls, rules)) ?? stepToward(state, p, walls);
+    const dist = pathLengths(state, state.minotaur.pos, walls);
+    const step = stepToward(state, p, walls, (h) => threatened(state, me, h, dist, rules)) ?? stepToward(state, p, walls);
     return step ? { kind: 'move', dir: step } : idle(state, p, walls);
   },
 };
@@ -158,19 +146,20 @@ export const defensiveHero: Strategy = {
     const p = playerById(state, me);
     if (!p) return DEFEND;
     const walls = wallKeys(state);
+    const dist = pathLengths(state, state.minotaur.pos, walls);
     const canDefend = !rules.tiredShield || !defendedLastRound(state, me);
     const foe = adjacentFoe(state, p);
-    const minotaurComing = threatened(state, me, p.pos, walls, rules);
+    const minotaurComing = threatened(state, me, p.pos, dist, rules);
     if ((minotaurComing || foe) && canDefend) return DEFEND;
     if (minotaurComing) {
       // Shield down: step out of reach if a tile is safe.
       for (const dir of openDirs(state, p.pos, walls)) {
         const n = neighbor(p.pos, dir);
-        if (!equals(n, state.minotaur.pos) && !isHeld(state, n) && !threatened(state, me, n, walls, rules)) return { kind: 'move', dir };
+        if (!equals(n, state.minotaur.pos) && !isHeld(state, n) && !threatened(state, me, n, dist, rules)) return { kind: 'move', dir };
       }
     }
     if (foe) return { kind: 'attack', dir: foe };
-    const step = stepToward(state, p, walls, (h) => threatened(state, me, h, walls, rules));
+    const step = stepToward(state, p, walls, (h) => threatened(state, me, h, dist, rules));
     if (step) return { kind: 'move', dir: step };
     return canDefend ? DEFEND : idle(state, p, walls);
   },
@@ -183,7 +172,7 @@ export const avoidingHero: Strategy = {
     const p = playerById(state, me);
     if (!p) return DEFEND;
     const walls = wallKeys(state);
-    const dist = fromMinotaur(state, walls);
+    const dist = pathLengths(state, state.minotaur.pos, walls);
     const far = (h: Hex) => dist.get(key(h)) ?? distance(h, state.minotaur.pos) + 10;
     const foe = adjacentFoe(state, p);
     if (foe && far(p.pos) >= 4) return { kind: 'attack', dir: foe };
@@ -195,7 +184,7 @@ export const avoidingHero: Strategy = {
     }
     if (best.dir) return { kind: 'move', dir: best.dir };
     const canDefend = !rules.tiredShield || !defendedLastRound(state, me);
-    if (threatened(state, me, p.pos, walls, rules) && canDefend) return DEFEND;
+    if (threatened(state, me, p.pos, dist, rules) && canDefend) return DEFEND;
     if (foe) return { kind: 'attack', dir: foe };
     return canDefend ? DEFEND : idle(state, p, walls);
   },
