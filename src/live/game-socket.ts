@@ -45,7 +45,7 @@ const VIEWER_PARTIALS = ['board', 'players', 'actions', 'overlay', 'chat'] as co
  * includes (views/pages/game.ejs), so the first response and the live updates look the same.
  */
 export function renderGamePartials(renderer: Renderer, state: GameState, viewer: string | null, csrfToken: string, cache: RenderCache, now: number): Partials {
-  const g = gameView(state, viewer, cache.board(state));
+  const g = gameView(state, viewer, cache.board(state), cache.shared(state));
   const out = new Map<string, string>();
   out.set('game-board-tiles', cache.boardHtml(state, 'tiles', () => renderer.render('partials/game/tiles', { g })));
   for (const name of SHARED_PARTIALS) {

@@ -260,7 +260,7 @@ function describe(g: GameState, e: RoundEvent): string {
 }
 
 /** Damage per hero in the events of the last round, drawn where it landed. */
-function hitsOf(g: GameState, round: number, viewer: string | null): HitView[] {
+function hitsOf(g: GameState, round: number): SharedView['hits'] {
   const taken = new Map<string, { damage: number; blocked: boolean }>();
   const note = (id: string, damage: number) => {
     const t = taken.get(id) ?? { damage: 0, blocked: false };
@@ -272,15 +272,15 @@ function hitsOf(g: GameState, round: number, viewer: string | null): HitView[] {
     if (e.kind === 'attack' && typeof e.target === 'string' && e.target !== 'minotaur') note(e.target, e.damage);
     else if (e.kind === 'riposte' || e.kind === 'minotaur-attack') note(e.target, e.damage);
   }
-  const out: HitView[] = [];
+  const out: SharedView['hits'] = [];
   for (const p of g.players) {
     const t = taken.get(p.id);
     if (!t) continue;
     const { x, y } = pixel(p.pos);
     out.push(
       t.damage > 0
-        ? { id: `hit-${round}-${p.id}`, x, y, text: `−${t.damage}`, kind: 'hurt', label: `${p.name} lost ${t.damage} health`, me: p.id === viewer }
-        : { id: `hit-${round}-${p.id}`, x, y, text: 'blocked', kind: 'blocked', label: `${p.name} blocked every blow`, me: p.id === viewer },
+        ? { id: `hit-${round}-${p.id}`, playerId: p.id, x, y, text: `−${t.damage}`, kind: 'hurt', label: `${p.name} lost ${t.damage} health` }
+        : { id: `hit-${round}-${p.id}`, playerId: p.id, x, y, text: 'blocked', kind: 'blocked', label: `${p.name} blocked every blow` },
     );
   }
   return out;
@@ -302,6 +302,8 @@ function chatLine(g: GameState, l: ChatLine, viewer: string | null): ChatLineVie
 export interface BoardView {
   viewBox: string;
   tiles: TileView[];
+  /** Polygon points of every tile, by "q,r". */
+  points: ReadonlyMap<string, string>;
 }
 
 export function boardView(g: GameState): BoardView {
@@ -313,24 +315,44 @@ export function boardView(g: GameState): BoardView {
   const extent = HEX_SIZE * SQRT3 * (g.radius + 0.5) + 4;
   const extentY = HEX_SIZE * (1.5 * g.radius + 1) + 4;
   const viewBox = `${round2(-extent)} ${round2(-extentY)} ${round2(2 * extent)} ${round2(2 * extentY)}`;
-  return { viewBox, tiles };
+  return { viewBox, tiles, points: new Map(tiles.map((t) => [`${t.q},${t.r}`, t.points])) };
+}
+
+function pointsOf(board: BoardView, h: Hex): string {
+  const known = board.points.get(key(h));
+  if (known !== undefined) return known;
+  const { x, y } = pixel(h);
+  return corners(x, y);
 }
 
 /** Compass order of the direction buttons (two rows of the hex's six neighbours). */
 const COMPASS: readonly Direction[] = ['nw', 'ne', 'w', 'e', 'sw', 'se'];
 
-/** What the Minotaur will do this round, given where everyone stands now. */
-function minotaurIntent(g: GameState): Pick<GameView, 'danger' | 'minotaurNext' | 'intent'> & { huntedId: string | null } {
-  if (g.status !== 'playing') return { danger: [], minotaurNext: null, intent: null, huntedId: null };
+/**
+ * What does not depend on who is looking: what the Minotaur will do this round (given where
+ * everyone stands now), the damage of the last round and where heroes fell. Computed once per
+ * state and shared by every viewer's render (see RenderCache).
+ */
+export interface SharedView {
+  danger: { points: string }[];
+  minotaurNext: { x: number; y: number; points: string } | null;
+  intent: GameView['intent'];
+  huntedId: string | null;
+  hits: (Omit<HitView, 'me'> & { playerId: string })[];
+  fallen: FallenView[];
+}
+
+export function sharedView(g: GameState, board: BoardView = boardView(g)): SharedView {
+  const logRound = g.status === 'finished' ? g.round : g.round - 1;
+  const hits = g.status === 'open' ? [] : hitsOf(g, logRound);
+  const fallen = g.status === 'open' ? [] : g.players.filter((p) => !p.alive).map((p) => ({ id: p.id, name: p.name, ...pixel(p.pos), round: p.eliminatedRound }));
+  if (g.status !== 'playing') return { danger: [], minotaurNext: null, intent: null, huntedId: null, hits, fallen };
   const living = livingPlayers(g);
   const walls = wallKeys(g);
   const at = g.minotaur.pos;
   const danger = neighbors(at)
     .filter((h) => tileKind(g, h) === 'floor')
-    .map((h) => {
-      const { x, y } = pixel(h);
-      return { points: corners(x, y) };
-    });
+    .map((h) => ({ points: pointsOf(board, h) }));
   const besideSomeone = minotaurTarget(at, living) !== null;
   const steps = minotaurStepsIn(g.round, RULES);
   const next = minotaurStep(at, living, walls, g.radius);
@@ -344,12 +366,13 @@ function minotaurIntent(g: GameState): Pick<GameView, 'danger' | 'minotaurNext' 
     { p: null, d: Infinity },
   ).p;
   const showNext = steps && !besideSomeone && next !== null && !equals(next, at);
-  const nextPx = next ? pixel(next) : null;
   return {
     danger,
-    minotaurNext: showNext && nextPx ? { ...nextPx, points: corners(nextPx.x, nextPx.y) } : null,
+    minotaurNext: showNext && next ? { ...pixel(next), points: pointsOf(board, next) } : null,
     intent: { hunted: nearest?.name ?? null, steps, besideSomeone },
     huntedId: nearest?.id ?? null,
+    hits,
+    fallen,
   };
 }
 
@@ -360,7 +383,7 @@ function standingsOf(g: GameState, rows: PlayerRow[]): PlayerRow[] {
   );
 }
 
-export function gameView(g: GameState, viewer: string | null, board: BoardView = boardView(g)): GameView {
+export function gameView(g: GameState, viewer: string | null, board: BoardView = boardView(g), shared: SharedView = sharedView(g, board)): GameView {
   const meP = viewer ? g.players.find((p) => p.id === viewer) : undefined;
   const mine = meP ? submittedBy(g, meP.id) : undefined;
   const canAct = g.status === 'playing' && !!meP && meP.alive && !mine;
@@ -378,11 +401,10 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
         .filter((m) => m.open)
         .map((m) => {
           const to = neighbor(meP!.pos, m.dir);
-          const { x, y } = pixel(to);
-          return { dir: m.dir, x, y, points: corners(x, y), name: m.name, key: m.key, walkable: !held.has(key(to)) };
+          return { dir: m.dir, ...pixel(to), points: pointsOf(board, to), name: m.name, key: m.key, walkable: !held.has(key(to)) };
         });
 
-  const { danger, minotaurNext, intent, huntedId } = minotaurIntent(g);
+  const { danger, minotaurNext, intent, huntedId } = shared;
   const tokens: TokenView[] = g.players
     .filter((p) => p.alive)
     .map((p) => ({
@@ -435,7 +457,7 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     tiles,
     reach,
     tokens,
-    fallen: g.status === 'open' ? [] : g.players.filter((p) => !p.alive).map((p) => ({ id: p.id, name: p.name, ...pixel(p.pos), round: p.eliminatedRound })),
+    fallen: shared.fallen,
     minotaur: pixel(g.minotaur.pos),
     danger,
     minotaurNext,
@@ -456,7 +478,7 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     waitingFor: g.status === 'playing' ? livingPlayers(g).filter((p) => submittedBy(g, p.id) === undefined).map((p) => p.name) : [],
     log: g.events.map((e) => describe(g, e)),
     logRound,
-    hits: g.status === 'open' ? [] : hitsOf(g, logRound, viewer),
+    hits: shared.hits.map(({ playerId, ...h }) => ({ ...h, me: playerId === viewer })),
     winner: winnerP ? playerRow(g, winnerP, viewer) : null,
     outcome,
     chat: g.chat.map((l) => chatLine(g, l, viewer)),

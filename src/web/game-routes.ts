@@ -125,7 +125,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     }
     res.set('Cache-Control', 'no-store');
     if (state) {
-      const g = gameView(state, user.id, cache.board(state));
+      const g = gameView(state, user.id, cache.board(state), cache.shared(state));
       return void res.render('pages/game', { title: `Game ${code}`, g, now: deps.now(), archived: false });
     }
     // Not running any more: show its final board and result from the database.
