@@ -80,14 +80,18 @@ describe('keyboard and accessibility', () => {
     await page.keyboard.type('correct horse battery');
     await page.locator('#username-status.ok').waitFor();
     await Promise.all([page.waitForURL(`${base}/lobby`), page.keyboard.press('Enter')]);
+    // Another player's game appears in the lobby with a one-click Join.
+    const other = new Player(base, `minos${tag}`);
+    await other.signup();
+    const theirs = await other.createGame();
+    await page.locator(`#open-games form[action="/games/${theirs}/join"] button`).waitFor();
     problems.push(...(await audit(page, 'lobby')));
+    await page.screenshot({ path: join(SHOTS, 'lobby.png'), animations: 'disabled' });
 
-    // Open a game from the lobby by keyboard; another player joins over HTTP.
+    // Open a game from the lobby by keyboard; the other player joins over HTTP.
     await tabTo(page, (el) => el.textContent?.includes('New game') === true);
     await Promise.all([page.waitForURL(/\/games\/[A-Z]{4}$/), page.keyboard.press('Enter')]);
     const code = page.url().slice(-4);
-    const other = new Player(base, `minos${tag}`);
-    await other.signup();
     expect((await other.join(code)).status).toBe(303);
     await page.locator('#game-actions button:has-text("Start the game")').waitFor();
     problems.push(...(await audit(page, 'waiting room')));
@@ -104,6 +108,16 @@ describe('keyboard and accessibility', () => {
     }
     problems.push(...(await audit(page, 'game in play')));
     await shot(page, 'keyboard-round-1');
+    // Sound starts off; the toggle says so to assistive technology and is remembered.
+    const sound = page.locator('[data-sound-toggle]');
+    expect(await sound.getAttribute('aria-pressed')).toBe('false');
+    await sound.press('Enter');
+    expect(await sound.getAttribute('aria-pressed')).toBe('true');
+    expect(await sound.textContent()).toBe('Sound on');
+    expect(await page.evaluate(() => localStorage.getItem('minotaur:sound'))).toBe('on');
+    await sound.press('Enter');
+    expect(await sound.getAttribute('aria-pressed')).toBe('false');
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
 
     // Round 1: Tab reaches a tile next to the hero; Enter moves there.
     await tabTo(page, (el) => el.matches('#game-board .tile.reach'));

@@ -225,7 +225,9 @@ describe('a phone, 390×844', () => {
     const header = await phone.evaluate(() => document.querySelector('header')!.scrollWidth);
     expect(header).toBeLessThanOrEqual(390);
 
-    await Promise.all([phone.waitForURL(`${base}/games/${code}`), phone.tap('#game-actions button:has-text("Join this game")')]);
+    // The join posts and comes back to the same address: wait for the page that lists the new hero.
+    await phone.tap('#game-actions button:has-text("Join this game")');
+    await phone.locator('#game-players').getByText(`icarus${tag}`).waitFor();
     expect(await scrollsSideways(phone), 'waiting room').toBe(false);
     await shot(phone, 'phone-waiting-room');
     expect((await host.start(code)).status).toBe(303);
@@ -254,11 +256,21 @@ describe('a phone, 390×844', () => {
     await phone.locator('#game-actions .submitted').waitFor();
     await shot(phone, 'phone-submitted');
 
+    const another = await host.createGame();
     for (const path of ['/lobby', '/leaderboard', `/players/icarus${tag}`]) {
       await phone.goto(`${base}${path}`);
       expect(await scrollsSideways(phone), path).toBe(false);
+      if (path === '/lobby') {
+        await phone.locator(`#open-games form[action="/games/${another}/join"] button`).waitFor();
+        await shot(phone, 'phone-lobby');
+      }
     }
     await shot(phone, 'phone-profile');
+    // One tap on "Join" in the lobby, and the phone's player is in that game.
+    await phone.goto(`${base}/lobby`);
+    await Promise.all([phone.waitForURL(`${base}/games/${another}`), phone.tap(`#open-games form[action="/games/${another}/join"] button`)]);
+    await phone.locator('#game-players').getByText(`icarus${tag}`).waitFor();
+    expect((await adminGame(base, another)).state.players.map((p) => p.name)).toContain(`icarus${tag}`);
     expect(errors).toEqual([]);
   });
 });
