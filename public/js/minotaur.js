@@ -305,6 +305,10 @@
       var overlay = dismiss.closest('.overlay');
       if (overlay) overlay.classList.add('dismissed');
     }
+    if (t.closest('a[href="#howto"]')) {
+      var howto = document.getElementById('howto');
+      if (howto) howto.open = true;
+    }
     if (t.closest('[data-show-result]')) {
       var o = document.querySelector('#game-overlay .overlay');
       if (o) {

@@ -50,7 +50,8 @@ const roundShown = (page: Page, round: number) => page.locator(`#game-status .co
 
 /** Audits the page once its entrance animations are over; an empty list means no serious or critical violation. */
 async function audit(page: Page, what: string): Promise<string[]> {
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity));
+  // Fading in, text has not its final contrast yet. (Transitions, such as the round bar's, are not waited for.)
+  await page.waitForFunction(() => document.getAnimations().every((a) => !(a instanceof CSSAnimation) || a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity));
   return (await axeViolations(page)).map((v) => `${what}: ${v.id} (${v.impact}) ${v.help} — ${v.targets.join(' | ')}`);
 }
 

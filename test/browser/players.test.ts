@@ -117,6 +117,17 @@ describe('invite, rematch, profile', () => {
     await Promise.all([pa.waitForResponse((r) => r.url() === `${base}/games/${code}` && r.request().method() === 'GET'), pa.click('#game-actions button:has-text("Start the game")')]);
     await pa.locator('#game-status .countdown[data-round]').waitFor();
     await pb.locator('#game-status .countdown[data-round]').waitFor();
+    // Table talk: a quick call and a typed line, escaped, shown to the other player live.
+    await pb.click('.emotes button:has-text("Nice!")');
+    await pb.fill('#chat-input', 'watch the <b>red</b> tiles');
+    await pb.press('#chat-input', 'Enter');
+    await pa.locator('#game-chat li', { hasText: 'watch the <b>red</b> tiles' }).waitFor();
+    expect(await pa.locator('#game-chat li').allTextContents()).toEqual([expect.stringContaining('Nice!'), expect.stringContaining('watch the <b>red</b> tiles')]);
+    expect(await pb.inputValue('#chat-input')).toBe('');
+    expect(await pa.locator('#game-board .bubble').count()).toBe(1);
+    await pa.click('a[href="#howto"]');
+    expect(await pa.locator('#howto').getAttribute('open')).not.toBeNull();
+    await pa.evaluate(() => window.scrollTo(0, 0));
     await shot(pa, 'game-round-1');
     await Promise.all([defendToTheEnd(pa), defendToTheEnd(pb)]);
     const end = await adminGame(base, code);
