@@ -59,3 +59,24 @@ export function minotaurTarget(at: Hex, living: readonly Player[]): Player | nul
   }
   return target;
 }
+
+/**
+ * The character the Minotaur is after: the nearest one by a free path from where it stands
+ * (the one its steps lead to). Null when nobody can be reached.
+ */
+export function minotaurQuarry(from: Hex, living: readonly Player[], walls: ReadonlySet<string>, radius: number): Player | null {
+  const at = new Map(living.map((p) => [key(p.pos), p]));
+  const seen = new Set<string>([key(from)]);
+  const queue: Hex[] = [from];
+  for (let i = 0; i < queue.length; i++) {
+    for (const n of neighbors(queue[i] as Hex)) {
+      const k = key(n);
+      if (seen.has(k) || !onBoard(n, radius) || walls.has(k)) continue;
+      seen.add(k);
+      const p = at.get(k);
+      if (p) return p;
+      queue.push(n);
+    }
+  }
+  return null;
+}

@@ -7,7 +7,7 @@ import type { ChatLine, Direction, Emote, GameState, Hex, Player, RoundEvent } f
 import { EMOTES, MAX_PLAYERS, MIN_PLAYERS } from '../game/types.js';
 import { RULES } from '../game/balance.js';
 import { equals, key, neighbor, neighbors } from '../game/hex.js';
-import { minotaurStep, minotaurTarget } from '../game/minotaur.js';
+import { minotaurQuarry, minotaurStep, minotaurTarget } from '../game/minotaur.js';
 import { allTiles, defendedLastRound, livingPlayers, submittedBy, tileKind, wallKeys } from '../game/queries.js';
 import { minotaurStepsIn } from '../game/round.js';
 
@@ -356,15 +356,7 @@ export function sharedView(g: GameState, board: BoardView = boardView(g)): Share
   const besideSomeone = minotaurTarget(at, living) !== null;
   const steps = minotaurStepsIn(g.round, RULES);
   const next = minotaurStep(at, living, walls, g.radius);
-  // The hero it walks toward: the nearest to where its next step leads (or to where it stands).
-  const from = next ?? at;
-  const nearest = living.reduce<{ p: Player | null; d: number }>(
-    (best, p) => {
-      const d = Math.abs(p.pos.q - from.q) + Math.abs(p.pos.r - from.r) + Math.abs(p.pos.q + p.pos.r - from.q - from.r);
-      return d < best.d ? { p, d } : best;
-    },
-    { p: null, d: Infinity },
-  ).p;
+  const nearest = minotaurQuarry(at, living, walls, g.radius);
   const showNext = steps && !besideSomeone && next !== null && !equals(next, at);
   return {
     danger,
