@@ -17,6 +17,7 @@ import type { WebUser } from './app.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
 import { adminAllowed } from './ops-routes.js';
+import { openRematch } from './rematch.js';
 
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
 
@@ -156,34 +157,12 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters.' });
       const code = parsed.data.toUpperCase();
       const user = res.locals.user as WebUser;
-      const old = games.game(code);
-      if (!old || old.status !== 'finished' || !old.players.some((p) => p.id === user.id)) {
-        flash(req, 'error', 'That game cannot be played again from here: start a new one in the lobby.');
-        return void res.redirect(303, '/lobby');
+      const out = await openRematch(games, code, { id: user.id, name: user.username }, logger);
+      if (!out.ok) {
+        flash(req, 'error', out.message);
+        return void res.redirect(303, games.game(code)?.players.some((p) => p.id === user.id) ? `/games/${code}` : '/lobby');
       }
-      let target = old.rematch?.code ?? null;
-      if (!target) {
-        const created = await games.create({ id: user.id, name: user.username });
-        if (!created.ok || !created.code) {
-          flash(req, 'error', created.message ?? 'Could not open a rematch right now. Try again in a moment.');
-          return void res.redirect(303, `/games/${code}`);
-        }
-        const claim = await games.execute(code, { kind: 'social', playerId: user.id, op: { type: 'offer-rematch', code: created.code } });
-        if (claim.ok) {
-          target = created.code;
-          const group = { code, players: old.players.map((p) => p.id) };
-          const marked = await games.execute(target, { kind: 'social', playerId: user.id, op: { type: 'mark-rematch', of: group } });
-          if (!marked.ok) logger.warn({ game: target, reason: marked.code }, `rematch ${target} of ${code} could not be marked`);
-        } else {
-          // Someone else opened the rematch a moment earlier: drop ours and join theirs.
-          await games.execute(created.code, { kind: 'leave', playerId: user.id });
-          target = games.game(code)?.rematch?.code ?? null;
-          if (!target) {
-            flash(req, 'error', claim.message);
-            return void res.redirect(303, `/games/${code}`);
-          }
-        }
-      }
+      const target = out.code;
       await joinAndRedirect(req, res, target);
     } catch (e) {
       next(e);
