@@ -2,9 +2,27 @@
 //  - keeps every game action until the server acknowledges it, and sends the unacknowledged
 //    ones again after a reconnect (the server recognises resends by their id);
 //  - shows a "reconnecting…" badge whenever the live socket is down;
-//  - runs the round countdown against the server's clock.
+//  - runs the round countdown and its shrinking bar against the server's clock;
+//  - keyboard play (hotkeys, focusable tiles), aiming highlights, sounds with a mute toggle,
+//    table talk, the invite link, and the sign-up form's username check.
 (function () {
   'use strict';
+
+  // A failed WebSocket attempt already shows up in the browser's own log; its 'error' event
+  // carries nothing more (the 'close' that follows drives the reconnect), so it is not passed
+  // on to htmx, which would log it a second time as a page error.
+  var NativeWebSocket = window.WebSocket;
+  if (NativeWebSocket && !NativeWebSocket.quiet) {
+    var QuietWebSocket = function (url, protocols) {
+      var ws = protocols === undefined ? new NativeWebSocket(url) : new NativeWebSocket(url, protocols);
+      ws.addEventListener('error', function (e) { e.stopImmediatePropagation(); });
+      return ws;
+    };
+    QuietWebSocket.prototype = NativeWebSocket.prototype;
+    ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach(function (k) { QuietWebSocket[k] = NativeWebSocket[k]; });
+    QuietWebSocket.quiet = true;
+    window.WebSocket = QuietWebSocket;
+  }
 
   var offset = 0; // server time minus local time, in ms
   var pendingKey = function (code) { return 'minotaur:pending:' + code; };
@@ -55,12 +73,86 @@
     return false;
   }
 
-  // Outgoing: turn the clicked button's values into an action with its own id, remember it
-  // until acknowledged, and send it now if the socket is open (otherwise after reconnecting).
+  // ── sound ────────────────────────────────────────────────────────────────────────────
+  // Off until the player turns it on (and browsers only allow audio after a click anyway).
+  var SOUND_KEY = 'minotaur:sound';
+  var audio = null;
+  function soundOn() { try { return localStorage.getItem(SOUND_KEY) === 'on'; } catch (e) { return false; } }
+  function showSoundToggle() {
+    var on = soundOn();
+    document.querySelectorAll('[data-sound-toggle]').forEach(function (b) {
+      b.setAttribute('aria-pressed', on ? 'true' : 'false');
+      b.textContent = on ? 'Sound on' : 'Sound off';
+    });
+  }
+  function tone(freq, start, length, type, gain) {
+    if (!audio) return;
+    var osc = audio.createOscillator();
+    var g = audio.createGain();
+    osc.type = type || 'sine';
+    osc.frequency.setValueAtTime(freq, audio.currentTime + start);
+    g.gain.setValueAtTime(0.0001, audio.currentTime + start);
+    g.gain.exponentialRampToValueAtTime(gain || 0.2, audio.currentTime + start + 0.01);
+    g.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + start + length);
+    osc.connect(g).connect(audio.destination);
+    osc.start(audio.currentTime + start);
+    osc.stop(audio.currentTime + start + length + 0.02);
+  }
+  var SOUNDS = {
+    round: function () { tone(660, 0, 0.08, 'triangle', 0.08); },
+    hurt: function () { tone(110, 0, 0.25, 'sawtooth', 0.25); tone(70, 0.05, 0.3, 'sine', 0.3); },
+    blocked: function () { tone(900, 0, 0.06, 'square', 0.06); tone(1200, 0.05, 0.08, 'square', 0.05); },
+    win: function () { [523, 659, 784, 1047].forEach(function (f, i) { tone(f, i * 0.12, 0.3, 'triangle', 0.15); }); },
+    lose: function () { [392, 330, 262].forEach(function (f, i) { tone(f, i * 0.18, 0.35, 'sine', 0.18); }); },
+  };
+  function play(name) {
+    if (!soundOn() || !SOUNDS[name]) return;
+    try {
+      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === 'suspended') audio.resume();
+      SOUNDS[name]();
+    } catch (e) { /* no audio on this device */ }
+  }
+
+  // What the page last showed, to notice new rounds, hits and endings after each swap.
+  var seen = { round: null, hits: {}, ended: false, first: true };
+  function noticeChanges() {
+    var cd = document.querySelector('#game-status .countdown[data-round]');
+    var round = cd ? cd.getAttribute('data-round') : null;
+    var hits = document.querySelectorAll('#game-board .hit[id]');
+    var mine = null;
+    hits.forEach(function (h) {
+      if (seen.hits[h.id]) return;
+      seen.hits[h.id] = true;
+      if (h.classList.contains('mine')) mine = h.classList.contains('hit-hurt') ? 'hurt' : 'blocked';
+    });
+    var overlay = document.querySelector('#game-overlay .overlay');
+    var ended = !!overlay && document.querySelector('#game-status .phase.over') !== null;
+    if (!seen.first) {
+      if (mine) play(mine);
+      else if (round && round !== seen.round) play('round');
+      if (ended && !seen.ended) play(overlay.classList.contains('win') ? 'win' : 'lose');
+    }
+    seen.round = round;
+    seen.ended = ended;
+    seen.first = false;
+  }
+
+  // ── outgoing messages ────────────────────────────────────────────────────────────────
+  // A clicked action gets an id of its own, is remembered until acknowledged, and is sent now
+  // if the socket is open (otherwise after reconnecting). Table talk is sent as it is.
   document.addEventListener('htmx:ws:before:message:outgoing', function (evt) {
     var code = gameCode();
     var v = evt.detail.message.values || {};
-    if (!code || !v.kind) return;
+    if (!code) return;
+    if (v.say !== undefined || v.react !== undefined) {
+      var talk = v.react !== undefined ? { type: 'react', emote: String(v.react) } : { type: 'say', text: String(v.say) };
+      evt.detail.message.data = JSON.stringify(talk);
+      var input = document.getElementById('chat-input');
+      if (v.say !== undefined && input) input.value = '';
+      return;
+    }
+    if (!v.kind) return;
     var msg = { type: 'act', actionId: uuid(), round: Number(v.round), kind: String(v.kind) };
     if (v.dir) msg.dir = String(v.dir);
     addPending(code, msg);
@@ -112,26 +204,99 @@
   });
 
   // A swap of the actions panel means the server's view of our action changed.
+  var focusWasInPlay = false;
+  document.addEventListener('htmx:before:swap', function () {
+    var a = document.activeElement;
+    focusWasInPlay = !!(a && a.closest && a.closest('#game-actions, #game-board'));
+  });
   document.addEventListener('htmx:after:swap', function () {
     var actions = document.getElementById('game-actions');
     if (actions) actions.classList.remove('sending');
+    // Keyboard players keep their place: if the button they used went away, focus the panel's first control.
+    if (focusWasInPlay && (document.activeElement === document.body || !document.activeElement)) {
+      var next = actions && actions.querySelector('button:not([disabled]), [tabindex="0"]');
+      if (next) next.focus({ preventScroll: true });
+      else if (actions) { actions.setAttribute('tabindex', '-1'); actions.focus({ preventScroll: true }); }
+    }
+    focusWasInPlay = false;
+    noticeChanges();
     tick();
   });
 
+  // ── the round clock ──────────────────────────────────────────────────────────────────
   function tick() {
     var els = document.querySelectorAll('.countdown[data-deadline]');
     for (var i = 0; i < els.length; i++) {
       var el = els[i];
       var deadline = Number(el.getAttribute('data-deadline'));
       if (!deadline) continue;
-      var max = Number(el.getAttribute('data-seconds')) || Infinity;
-      var left = Math.min(max, Math.max(0, Math.ceil((deadline - (Date.now() + offset)) / 1000)));
+      var seconds = Number(el.getAttribute('data-seconds')) || 10;
+      var leftMs = Math.min(seconds * 1000, Math.max(0, deadline - (Date.now() + offset)));
+      var left = Math.ceil(leftMs / 1000);
       var num = el.querySelector('.countdown-num');
       if (num && num.textContent !== String(left)) num.textContent = String(left);
-      el.classList.toggle('urgent', left <= 3);
+      var urgent = left <= 3;
+      el.classList.toggle('urgent', urgent);
+      var bar = el.closest('#game-status') && el.closest('#game-status').querySelector('.timer-fill');
+      if (bar) {
+        bar.style.transform = 'scaleX(' + (leftMs / (seconds * 1000)).toFixed(3) + ')';
+        bar.parentNode.classList.toggle('urgent', urgent);
+      }
     }
   }
 
+  // ── aiming: the tile a move or attack button points at lights up ────────────────────
+  function aim(el, on) {
+    var dir = el && el.getAttribute('data-dir');
+    if (!dir) return;
+    var tile = document.querySelector('#game-board .aim[data-aim="' + dir + '"]');
+    if (!tile) return;
+    var kind = el.getAttribute('data-action');
+    tile.classList.toggle('on', on);
+    tile.classList.toggle('attack', on && kind === 'attack');
+    tile.classList.toggle('move', on && kind === 'move');
+  }
+  ['mouseover', 'focusin'].forEach(function (type) {
+    document.addEventListener(type, function (evt) {
+      var el = evt.target instanceof Element && evt.target.closest('#game-actions [data-dir]');
+      if (el) aim(el, true);
+    });
+  });
+  ['mouseout', 'focusout'].forEach(function (type) {
+    document.addEventListener(type, function (evt) {
+      var el = evt.target instanceof Element && evt.target.closest('#game-actions [data-dir]');
+      if (el) aim(el, false);
+    });
+  });
+
+  // ── keyboard play ────────────────────────────────────────────────────────────────────
+  var KEYS = { q: 'nw', e: 'ne', a: 'w', d: 'e', z: 'sw', c: 'se' };
+  function activate(el) {
+    if (!el || el.disabled) return false;
+    if (typeof el.click === 'function') el.click();
+    else el.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true }));
+    return true;
+  }
+  document.addEventListener('keydown', function (evt) {
+    var t = evt.target;
+    // SVG tiles with role="button" act on Enter and Space like real buttons.
+    if ((evt.key === 'Enter' || evt.key === ' ') && t instanceof Element && t.getAttribute('role') === 'button' && !(t instanceof HTMLButtonElement)) {
+      evt.preventDefault();
+      activate(t);
+      return;
+    }
+    if (evt.ctrlKey || evt.metaKey || evt.altKey) return;
+    if (t instanceof Element && t.closest('input, textarea, select, [contenteditable]')) return;
+    var panel = document.getElementById('game-actions');
+    if (!panel) return;
+    var k = evt.key.toLowerCase();
+    var button = null;
+    if (k === 's') button = panel.querySelector('button[data-action="defend"]');
+    else if (KEYS[k]) button = panel.querySelector('button[data-action="' + (evt.shiftKey ? 'attack' : 'move') + '"][data-dir="' + KEYS[k] + '"]');
+    if (button && activate(button)) evt.preventDefault();
+  });
+
+  // ── clicks: dismiss and reopen the result, copy the invite link, sound toggle ──────────
   document.addEventListener('click', function (evt) {
     var t = evt.target;
     if (!(t instanceof Element)) return;
@@ -140,11 +305,72 @@
       var overlay = dismiss.closest('.overlay');
       if (overlay) overlay.classList.add('dismissed');
     }
-    var copy = t.closest('[data-copy]');
-    if (copy && navigator.clipboard) {
-      navigator.clipboard.writeText(copy.getAttribute('data-copy')).then(function () { copy.textContent = 'copied'; });
+    if (t.closest('a[href="#howto"]')) {
+      var howto = document.getElementById('howto');
+      if (howto) howto.open = true;
+    }
+    if (t.closest('[data-show-result]')) {
+      var o = document.querySelector('#game-overlay .overlay');
+      if (o) {
+        o.classList.remove('dismissed');
+        var first = o.querySelector('button, a');
+        if (first) first.focus();
+      }
+    }
+    var copy = t.closest('[data-copy-link]');
+    if (copy) {
+      var url = new URL(copy.getAttribute('data-copy-link'), window.location.href).href;
+      var label = copy.querySelector('.long') || copy;
+      var done = function () {
+        copy.classList.add('copied');
+        label.textContent = 'Link copied';
+        notice('Invite link copied: ' + url);
+        setTimeout(function () { copy.classList.remove('copied'); label.textContent = 'Copy invite link'; }, 2500);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(url).then(done, function () { window.prompt('Copy this link:', url); });
+      } else {
+        window.prompt('Copy this link:', url);
+      }
+    }
+    if (t.closest('[data-sound-toggle]')) {
+      try { localStorage.setItem(SOUND_KEY, soundOn() ? 'off' : 'on'); } catch (e) { /* private mode */ }
+      showSoundToggle();
+      play('round');
     }
   });
+
+  // ── sign-up: say at once whether a username is free ─────────────────────────────────
+  function watchSignup(form) {
+    var input = form.querySelector('input[name="username"]');
+    var status = document.getElementById('username-status');
+    if (!input || !status) return;
+    var timer = null;
+    var asked = '';
+    function check() {
+      var name = input.value.trim();
+      if (name.length < 3 || !input.checkValidity()) { status.textContent = ''; input.setCustomValidity(''); return; }
+      asked = name;
+      fetch('/signup/available?username=' + encodeURIComponent(name), { headers: { accept: 'application/json' } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (res) {
+          if (!res || asked !== input.value.trim()) return;
+          input.setCustomValidity(res.available ? '' : 'That username is taken. Pick another.');
+          status.textContent = res.available ? '✓ ' + name + ' is free' : name + ' is taken: pick another';
+          status.className = 'field-status ' + (res.available ? 'ok' : 'bad');
+        })
+        .catch(function () { /* the server decides on submit */ });
+    }
+    input.addEventListener('input', function () {
+      input.setCustomValidity('');
+      clearTimeout(timer);
+      timer = setTimeout(check, 250);
+    });
+    form.addEventListener('submit', function (evt) {
+      if (!input.checkValidity()) { evt.preventDefault(); input.reportValidity(); }
+    });
+    if (input.value) check();
+  }
 
   document.addEventListener('DOMContentLoaded', function () {
     var root = document.getElementById('game');
@@ -156,7 +382,11 @@
       // Show the badge only if the first connection takes noticeably long.
       setTimeout(function () { if (!openSocket) setBadge(true); }, 1500);
     }
-    setInterval(tick, 200);
+    var signup = document.querySelector('form[data-signup]');
+    if (signup) watchSignup(signup);
+    showSoundToggle();
+    noticeChanges();
+    setInterval(tick, 100);
     tick();
   });
 })();

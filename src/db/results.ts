@@ -1,5 +1,5 @@
 // Finished games: recorded once however many nodes report them, read back as a player's
-// record, recent games and the leaderboard.
+// record, recent games, the leaderboard, and the final state of a game for its page.
 
 import { sql, type Kysely } from 'kysely';
 import { accountRowId } from './accounts.js';
@@ -11,7 +11,18 @@ export interface GameResult {
   finishedAt: number;
   rounds: number;
   winnerId: string | null;
-  players: { accountId: string; won: boolean; eliminatedRound: number | null }[];
+  players: { accountId: string; won: boolean; eliminatedRound: number | null; dealt?: number }[];
+  /** The game's last state (JSON-serialisable) and its schema, kept for its page. */
+  final?: { schema: number; state: unknown };
+}
+
+/** A finished game's last state as stored, of any schema (the caller upgrades it). */
+export interface FinalState {
+  gameId: string;
+  code: string;
+  finishedAt: number;
+  schema: number;
+  state: unknown;
 }
 
 export interface PlayerRecord {
@@ -35,7 +46,10 @@ export interface RecentGame {
   rounds: number;
   won: boolean;
   eliminatedRound: number | null;
+  dealt: number;
   winnerUsername: string | null;
+  /** The other players' usernames, in name order. */
+  opponents: string[];
 }
 
 export class ResultsError extends Error {
@@ -59,14 +73,26 @@ function rowId(id: string, gameId: string): number {
 export class Results {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Records a finished game; true if this call recorded it, false if it was already there. */
+  /**
+   * Records a finished game; true if this call recorded it, false if it was already there.
+   * A game everyone left before it started is no result and is not recorded.
+   */
   async record(result: GameResult): Promise<boolean> {
+    if (result.players.length === 0) return false;
     const winner = result.winnerId === null ? null : rowId(result.winnerId, result.gameId);
     const players = result.players.map((p) => ({ ...p, rowId: rowId(p.accountId, result.gameId) }));
     return this.db.transaction().execute(async (trx) => {
       const inserted = await trx
         .insertInto('results')
-        .values({ game_id: result.gameId, code: result.code, finished_at: result.finishedAt, rounds: result.rounds, winner_account_id: winner })
+        .values({
+          game_id: result.gameId,
+          code: result.code,
+          finished_at: result.finishedAt,
+          rounds: result.rounds,
+          winner_account_id: winner,
+          final_schema: result.final?.schema ?? null,
+          final_state: result.final ? JSON.stringify(result.final.state) : null,
+        })
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
       // Another node recorded this game first: its players are in, count nothing twice.
@@ -74,12 +100,42 @@ export class Results {
       if (players.length > 0) {
         await trx
           .insertInto('result_players')
-          .values(players.map((p) => ({ game_id: result.gameId, account_id: p.rowId, won: p.won ? 1 : 0, eliminated_round: p.eliminatedRound })))
+          .values(players.map((p) => ({ game_id: result.gameId, account_id: p.rowId, won: p.won ? 1 : 0, eliminated_round: p.eliminatedRound, dealt: p.dealt ?? 0 })))
           .onConflict((oc) => oc.doNothing())
           .execute();
       }
       return true;
     });
+  }
+
+  /** The last state of the latest finished game with this code, if it was kept. */
+  async finalByCode(code: string): Promise<FinalState | null> {
+    const row = await this.finals().where('code', '=', code).orderBy('finished_at', 'desc').limit(1).executeTakeFirst();
+    return parseFinal(row);
+  }
+
+  /** The last state of one finished game, if it was kept. */
+  async finalById(gameId: string): Promise<FinalState | null> {
+    return parseFinal(await this.finals().where('game_id', '=', gameId).executeTakeFirst());
+  }
+
+  private finals() {
+    return this.db
+      .selectFrom('results')
+      .select(['game_id as gameId', 'code', 'finished_at as finishedAt', 'final_schema as schema', 'final_state as state'])
+      .where('final_state', 'is not', null);
+  }
+
+  /** Damage a player dealt to other heroes over all recorded games. */
+  async dealtBy(accountId: string): Promise<number> {
+    const id = accountRowId(accountId);
+    if (id === null) return 0;
+    const row = await this.db
+      .selectFrom('result_players')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('dealt'), sql<number>`0`).as('dealt'))
+      .where('account_id', '=', id)
+      .executeTakeFirstOrThrow();
+    return Number(row.dealt);
   }
 
   async recordFor(accountId: string): Promise<PlayerRecord> {
@@ -119,12 +175,36 @@ export class Results {
       .selectFrom('result_players as rp')
       .innerJoin('results as r', 'r.game_id', 'rp.game_id')
       .leftJoin('accounts as w', 'w.id', 'r.winner_account_id')
-      .select(['r.game_id as gameId', 'r.code as code', 'r.finished_at as finishedAt', 'r.rounds as rounds', 'rp.won as won', 'rp.eliminated_round as eliminatedRound', 'w.username as winnerUsername'])
+      .select(['r.game_id as gameId', 'r.code as code', 'r.finished_at as finishedAt', 'r.rounds as rounds', 'rp.won as won', 'rp.eliminated_round as eliminatedRound', 'rp.dealt as dealt', 'w.username as winnerUsername'])
       .where('rp.account_id', '=', id)
       .orderBy('r.finished_at', 'desc')
       .orderBy('r.game_id')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ ...r, won: r.won === 1 }));
+    if (rows.length === 0) return [];
+    // The other players of those games, in one query.
+    const others = await this.db
+      .selectFrom('result_players as o')
+      .innerJoin('accounts as a', 'a.id', 'o.account_id')
+      .select(['o.game_id as gameId', 'a.username as username'])
+      .where('o.game_id', 'in', rows.map((r) => r.gameId))
+      .where('o.account_id', '!=', id)
+      .orderBy('a.username')
+      .execute();
+    return rows.map((r) => ({
+      ...r,
+      won: r.won === 1,
+      dealt: Number(r.dealt),
+      opponents: others.filter((o) => o.gameId === r.gameId).map((o) => o.username),
+    }));
+  }
+}
+
+function parseFinal(row: { gameId: string; code: string; finishedAt: number; schema: number | null; state: string | null } | undefined): FinalState | null {
+  if (!row || row.state === null || row.schema === null) return null;
+  try {
+    return { gameId: row.gameId, code: row.code, finishedAt: row.finishedAt, schema: row.schema, state: JSON.parse(row.state) as unknown };
+  } catch {
+    return null;
   }
 }

@@ -26,6 +26,9 @@ export interface ResultsTable {
   finished_at: number;
   rounds: number;
   winner_account_id: number | null;
+  /** The game's last state and its schema, for its page after the replicas dropped it (migration 003). */
+  final_schema: number | null;
+  final_state: string | null;
 }
 
 export interface ResultPlayersTable {
@@ -33,6 +36,8 @@ export interface ResultPlayersTable {
   account_id: number;
   won: number;
   eliminated_round: number | null;
+  /** Damage dealt to other heroes (migration 003). */
+  dealt: Generated<number>;
 }
 
 /** Games kept for a cold start, ordered like the replicated store by (epoch, owner, seq). */

@@ -5,6 +5,7 @@ export {
   DEFAULT_MAX_ROUNDS,
   createGame,
   joinGame,
+  everyoneBack,
   leaveGame,
   startGame,
   submitAction,
@@ -17,11 +18,14 @@ export {
   occupantAt,
   submittedBy,
   previousBy,
+  defendedLastRound,
   type NewGame,
 } from './rules.js';
 export type { TileKind } from './queries.js';
-export { ATTACK_DAMAGE } from './round.js';
-export { MINOTAUR_DAMAGE, MINOTAUR_DAMAGE_DEFENDED } from './minotaur.js';
+export { RULES, CLASSIC_RULES, type Rules } from './balance.js';
+export { CHAT_KEEP, CHAT_MAX_CHARS, applySocial, cleanMessage, isEmote, markRematch, offerRematch, react, say, type SocialOp } from './social.js';
+export { minotaurStep, minotaurTarget } from './minotaur.js';
+export { minotaurStepsIn } from './round.js';
 export { DEFAULT_RADIUS, LAIR, generateBoard, generateWalls, isFloorConnected, startTiles, type Board } from './board.js';
 export { DIRECTION_VECTORS, add, directionBetween, distance, equals, hexesWithin, key, neighbor, neighbors, onBoard, ring } from './hex.js';
 export { createRng, type Rng } from './rng.js';

@@ -1,11 +1,8 @@
 // The Minotaur's behaviour, a pure function of the board: step toward the nearest living
-// character along a shortest free path, then strike one neighbouring character.
+// character along a shortest free path, and strike one neighbouring character.
 
-import { equals, hexesWithin, key, neighbor, neighbors } from './hex.js';
+import { equals, key, neighbor, neighbors, onBoard } from './hex.js';
 import { DIRECTIONS, type Hex, type Player } from './types.js';
-
-export const MINOTAUR_DAMAGE = 2;
-export const MINOTAUR_DAMAGE_DEFENDED = 1;
 
 /**
  * The tile the Minotaur steps to, or null when it stays (already next to a character, or no
@@ -15,11 +12,10 @@ export const MINOTAUR_DAMAGE_DEFENDED = 1;
  */
 export function minotaurStep(from: Hex, living: readonly Player[], walls: ReadonlySet<string>, radius: number): Hex | null {
   if (living.length === 0) return null;
-  const board = new Set(hexesWithin(radius).map(key));
   const occupied = new Set(living.map((p) => key(p.pos)));
   const free = (h: Hex): boolean => {
     const k = key(h);
-    return board.has(k) && !walls.has(k) && !occupied.has(k);
+    return onBoard(h, radius) && !walls.has(k) && !occupied.has(k);
   };
   const dist = new Map<string, number>();
   const queue: Hex[] = [];
@@ -62,4 +58,25 @@ export function minotaurTarget(at: Hex, living: readonly Player[]): Player | nul
     if (around.has(key(p.pos)) && (target === null || p.hp < target.hp)) target = p;
   }
   return target;
+}
+
+/**
+ * The character the Minotaur is after: the nearest one by a free path from where it stands
+ * (the one its steps lead to). Null when nobody can be reached.
+ */
+export function minotaurQuarry(from: Hex, living: readonly Player[], walls: ReadonlySet<string>, radius: number): Player | null {
+  const at = new Map(living.map((p) => [key(p.pos), p]));
+  const seen = new Set<string>([key(from)]);
+  const queue: Hex[] = [from];
+  for (let i = 0; i < queue.length; i++) {
+    for (const n of neighbors(queue[i] as Hex)) {
+      const k = key(n);
+      if (seen.has(k) || !onBoard(n, radius) || walls.has(k)) continue;
+      seen.add(k);
+      const p = at.get(k);
+      if (p) return p;
+      queue.push(n);
+    }
+  }
+  return null;
 }

@@ -44,3 +44,8 @@ export function submittedBy(state: GameState, id: PlayerId): PlayerAction | unde
 export function previousBy(state: GameState, id: PlayerId): string | undefined {
   return Object.hasOwn(state.previous, id) ? state.previous[id] : undefined;
 }
+
+/** True when the player raised a shield in the round resolved last (its events say so). */
+export function defendedLastRound(state: GameState, id: PlayerId): boolean {
+  return state.events.some((e) => e.kind === 'defend' && e.actor === id);
+}

@@ -1,15 +1,14 @@
-// Resolution of one round: defends, simultaneous moves, simultaneous attacks, then the Minotaur,
-// then the end-of-game check. Pure: the state passed in is never changed.
+// Resolution of one round: defends, simultaneous moves, simultaneous attacks (and ripostes), then
+// the Minotaur, then the end-of-game check. Pure: the state passed in is never changed.
 
 import { equals, key, neighbor, onBoard } from './hex.js';
-import { minotaurStep, minotaurTarget, MINOTAUR_DAMAGE, MINOTAUR_DAMAGE_DEFENDED } from './minotaur.js';
-import { submittedBy, wallKeys } from './queries.js';
+import { RULES, type Rules } from './balance.js';
+import { minotaurStep, minotaurTarget } from './minotaur.js';
+import { defendedLastRound, submittedBy, wallKeys } from './queries.js';
 import type { GameState, Hex, Player, PlayerAction, PlayerId, RoundEvent } from './types.js';
 
-export const ATTACK_DAMAGE = 1;
-
 /** Resolves the current round once and returns the next state; not playing => state unchanged. */
-export function resolveRound(state: GameState, now: number): GameState {
+export function resolveRound(state: GameState, now: number, rules: Readonly<Rules> = RULES): GameState {
   if (state.status !== 'playing') return state;
 
   const players: Player[] = state.players.map((p) => ({ ...p, pos: { ...p.pos } }));
@@ -60,10 +59,16 @@ export function resolveRound(state: GameState, now: number): GameState {
       events.push({ kind: 'attack', actor: p.id, target: null, at, damage: 0 });
       continue;
     }
-    const dealt = defending.has(victim.id) ? 0 : ATTACK_DAMAGE;
+    const dealt = defending.has(victim.id) ? 0 : rules.attackDamage;
     damage.set(victim.id, (damage.get(victim.id) ?? 0) + dealt);
     p.dealt = (p.dealt ?? 0) + dealt;
     events.push({ kind: 'attack', actor: p.id, target: victim.id, at, damage: dealt });
+    if (dealt === 0 && rules.riposteDamage > 0) {
+      // The shield throws the blow back at the attacker.
+      damage.set(p.id, (damage.get(p.id) ?? 0) + rules.riposteDamage);
+      victim.dealt = (victim.dealt ?? 0) + rules.riposteDamage;
+      events.push({ kind: 'riposte', actor: victim.id, target: p.id, damage: rules.riposteDamage });
+    }
   }
   for (const p of players) {
     const d = damage.get(p.id);
@@ -71,17 +76,23 @@ export function resolveRound(state: GameState, now: number): GameState {
   }
   eliminate(players, state.round, events);
 
-  // 4. The Minotaur steps toward the nearest character, then strikes one neighbour.
+  // 4. The Minotaur strikes a character beside it or steps toward the nearest one (the rules
+  //    say whether it may do both in one round, and how often it steps).
   let minotaurPos: Hex = { ...state.minotaur.pos };
   const living = players.filter((p) => p.alive);
-  const step = minotaurStep(minotaurPos, living, walls, state.radius);
-  if (step) {
-    events.push({ kind: 'minotaur-move', from: { ...minotaurPos }, to: { ...step } });
-    minotaurPos = step;
+  const besideAlready = minotaurTarget(minotaurPos, living) !== null;
+  if (minotaurStepsIn(state.round, rules) && (rules.strikeAfterStep || !besideAlready)) {
+    const step = minotaurStep(minotaurPos, living, walls, state.radius);
+    if (step) {
+      events.push({ kind: 'minotaur-move', from: { ...minotaurPos }, to: { ...step } });
+      minotaurPos = step;
+    }
   }
-  const target = minotaurTarget(minotaurPos, living);
+  const target = rules.strikeAfterStep || besideAlready ? minotaurTarget(minotaurPos, living) : null;
   if (target) {
-    const dealt = defending.has(target.id) ? MINOTAUR_DAMAGE_DEFENDED : MINOTAUR_DAMAGE;
+    // A shield raised two rounds running is tired and lets the Minotaur through (rules.tiredShield).
+    const shielded = defending.has(target.id) && !(rules.tiredShield && defendedLastRound(state, target.id));
+    const dealt = shielded ? rules.minotaurDamageDefended : rules.minotaurDamage;
     target.hp = Math.max(0, target.hp - dealt);
     events.push({ kind: 'minotaur-attack', target: target.id, damage: dealt });
   }
@@ -114,6 +125,11 @@ export function resolveRound(state: GameState, now: number): GameState {
 
 function finish(state: GameState, now: number, winner: PlayerId | null): GameState {
   return { ...state, status: 'finished', winner, deadline: null, hold: null, finishedAt: now };
+}
+
+/** Whether the Minotaur may take a step in this round. */
+export function minotaurStepsIn(round: number, rules: Readonly<Rules>): boolean {
+  return round % rules.minotaurPace === 0;
 }
 
 function eliminate(players: Player[], round: number, events: RoundEvent[]): void {

@@ -1,6 +1,7 @@
 // The game's rules as pure functions: open a game, join and leave it, start it, take actions and
 // decide when a round is due. Round resolution lives in round.ts and is re-exported here.
 
+import { RULES, type Rules } from './balance.js';
 import { DEFAULT_RADIUS, LAIR, assertRadius, generateBoard, startTiles } from './board.js';
 import { isDirection } from './hex.js';
 import { livingPlayers, playerById, previousBy, submittedBy } from './queries.js';
@@ -20,7 +21,7 @@ import {
 } from './types.js';
 
 export { resolveRound } from './round.js';
-export { allTiles, livingPlayers, occupantAt, playerById, previousBy, submittedBy, tileKind } from './queries.js';
+export { allTiles, defendedLastRound, livingPlayers, occupantAt, playerById, previousBy, submittedBy, tileKind } from './queries.js';
 
 export const DEFAULT_MAX_ROUNDS = 60;
 const ASSIGN_STREAM = 3;
@@ -70,11 +71,17 @@ export function createGame(options: NewGame): GameState {
     maxRounds,
     winner: null,
     finishedAt: null,
+    chat: [],
+    rematch: null,
+    rematchOf: null,
   };
 }
 
-/** Adds a player to an open game. Joining twice is harmless. */
-export function joinGame(state: GameState, who: { id: PlayerId; name: string }): RuleResult {
+/**
+ * Adds a player to an open game. Joining twice is harmless. A rematch starts (at `now`) as
+ * soon as every player of the game before it is back.
+ */
+export function joinGame(state: GameState, who: { id: PlayerId; name: string }, now?: number): RuleResult {
   if (playerById(state, who.id)) return same(state);
   if (state.status !== 'open') return fail('not-open', 'This game has already started or finished, so nobody can join it any more.');
   if (state.players.length >= MAX_PLAYERS) return fail('game-full', `This game is full: it already has ${MAX_PLAYERS} players.`);
@@ -82,7 +89,18 @@ export function joinGame(state: GameState, who: { id: PlayerId; name: string }):
   let color = 0;
   while (used.has(color)) color++;
   const player = newPlayer(who, color, startTiles(state.seed, state.radius));
-  return changed({ ...state, players: [...state.players, player] });
+  const joined = { ...state, players: [...state.players, player] };
+  if (now !== undefined && everyoneBack(joined)) {
+    const started = startGame(joined, joined.createdBy, now);
+    if (started.ok) return started;
+  }
+  return changed(joined);
+}
+
+/** True when an open rematch holds every player of the game before it. */
+export function everyoneBack(state: GameState): boolean {
+  const group = state.rematchOf?.players;
+  return !!group && group.length >= MIN_PLAYERS && group.every((id) => playerById(state, id) !== undefined);
 }
 
 /**
@@ -103,7 +121,7 @@ export function leaveGame(state: GameState, playerId: PlayerId, now?: number): R
 }
 
 /** The creator starts an open game of at least MIN_PLAYERS: characters go to their start tiles. */
-export function startGame(state: GameState, playerId: PlayerId, now: number): RuleResult {
+export function startGame(state: GameState, playerId: PlayerId, now: number, rules: Readonly<Rules> = RULES): RuleResult {
   if (state.status !== 'open') return fail('not-open', 'This game has already started or finished.');
   if (state.createdBy !== playerId) return fail('not-creator', 'Only the player who created this game can start it.');
   if (state.players.length < MIN_PLAYERS) {
@@ -115,11 +133,12 @@ export function startGame(state: GameState, playerId: PlayerId, now: number): Ru
   // Take n of the evenly spread rim tiles as far apart as possible, rotated by the seed, and
   // deal them to the players in a seeded order so the creator has no fixed advantage.
   const offset = rng.int(starts.length);
-  const chosen = Array.from({ length: n }, (_, i) => starts[(offset + Math.floor((i * starts.length) / n)) % starts.length]!);
+  const slot = (i: number) => (rules.startGap === null ? Math.floor((i * starts.length) / n) : i * rules.startGap);
+  const chosen = Array.from({ length: n }, (_, i) => starts[(offset + slot(i)) % starts.length]!);
   const order = rng.shuffle(state.players.map((_, i) => i));
   const players = state.players.map((p, i) => ({
     ...p,
-    hp: START_HP,
+    hp: rules.startHp,
     dealt: 0,
     alive: true,
     eliminatedRound: null,

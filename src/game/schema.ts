@@ -2,7 +2,8 @@
 // outside this process (peers, snapshots): a malformed state is refused, never rendered.
 
 import { z } from 'zod';
-import { DIRECTIONS, GAME_SCHEMA, MAX_PLAYERS, type GameState } from './types.js';
+import { CHAT_KEEP, CHAT_MAX_CHARS } from './social.js';
+import { DIRECTIONS, EMOTES, GAME_SCHEMA, MAX_PLAYERS, type GameState } from './types.js';
 
 const int = z.number().int();
 const hex = z.object({ q: int.min(-64).max(64), r: int.min(-64).max(64) });
@@ -21,10 +22,16 @@ const player = z.object({
   dealt: int.min(0),
 });
 
+const code = z.string().regex(/^[A-Z]{4}$/);
+const chatLine = z.discriminatedUnion('kind', [
+  z.object({ n: int.min(1), by: id, kind: z.literal('say'), text: z.string().min(1).max(CHAT_MAX_CHARS * 2) }),
+  z.object({ n: int.min(1), by: id, kind: z.literal('react'), emote: z.enum(EMOTES) }),
+]);
+
 export const gameStateSchema = z.object({
   schema: z.literal(GAME_SCHEMA),
   id,
-  code: z.string().regex(/^[A-Z]{4}$/),
+  code,
   seed: int,
   createdBy: id,
   createdAt: z.number(),
@@ -43,6 +50,9 @@ export const gameStateSchema = z.object({
   maxRounds: int.min(1),
   winner: id.nullable(),
   finishedAt: z.number().nullable(),
+  chat: z.array(chatLine).max(CHAT_KEEP),
+  rematch: z.object({ code, by: id }).nullable(),
+  rematchOf: z.object({ code, players: z.array(id).max(MAX_PLAYERS) }).nullable(),
 });
 
 /** Why a (current-schema) state is unacceptable, or undefined when it is fine. */

@@ -55,6 +55,7 @@ export type RoundEvent =
   | { kind: 'blocked'; actor: PlayerId; at: Hex }
   | { kind: 'attack'; actor: PlayerId; target: PlayerId | 'minotaur' | null; at: Hex; damage: number }
   | { kind: 'defend'; actor: PlayerId }
+  | { kind: 'riposte'; actor: PlayerId; target: PlayerId; damage: number }
   | { kind: 'minotaur-move'; from: Hex; to: Hex }
   | { kind: 'minotaur-attack'; target: PlayerId; damage: number }
   | { kind: 'eliminated'; actor: PlayerId };
@@ -69,6 +70,27 @@ export interface RoundHold {
   until: number;
   /** Living players not yet back. */
   waiting: PlayerId[];
+}
+
+/** Quick calls a player can send with one click (the page words them). */
+export const EMOTES = ['gg', 'nice', 'oops', 'run', 'truce', 'traitor', 'help', 'taunt'] as const;
+export type Emote = (typeof EMOTES)[number];
+
+/** One line of a game's table talk (schema 3): a short message or a reaction. */
+export type ChatLine =
+  | { n: number; by: PlayerId; kind: 'say'; text: string }
+  | { n: number; by: PlayerId; kind: 'react'; emote: Emote };
+
+/** The game that a finished game's group was invited to play next (schema 3). */
+export interface Rematch {
+  code: string;
+  by: PlayerId;
+}
+
+/** For a rematch (schema 3): the game it follows and who played it; it starts once all are back. */
+export interface RematchOf {
+  code: string;
+  players: PlayerId[];
 }
 
 export interface GameState {
@@ -104,6 +126,12 @@ export interface GameState {
   maxRounds: number;
   winner: PlayerId | null;
   finishedAt: number | null;
+  /** The latest table talk, oldest first, at most CHAT_KEEP lines (schema 3). */
+  chat: ChatLine[];
+  /** Set on a finished game once one of its players opened a rematch (schema 3). */
+  rematch: Rematch | null;
+  /** Set on a rematch: the game before it and its players (schema 3). */
+  rematchOf: RematchOf | null;
 }
 
 /** Stable error codes of the rules; each comes with a sentence for the player. */
@@ -118,7 +146,11 @@ export type RuleErrorCode =
   | 'stale-round'
   | 'future-round'
   | 'already-submitted'
-  | 'bad-direction';
+  | 'bad-direction'
+  | 'not-finished'
+  | 'rematch-exists'
+  | 'empty-message'
+  | 'bad-emote';
 
 export type RuleResult =
   | { ok: true; state: GameState; duplicate: boolean }

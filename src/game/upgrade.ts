@@ -13,8 +13,9 @@ const STEPS: Record<number, Step> = {
     ...old,
     players: (old.players as Record<string, unknown>[]).map((p) => ({ ...p, dealt: typeof p.dealt === 'number' ? p.dealt : 0 })),
   }),
-  // Schema 3 can hold a round for players who are away after an outage; older games have none.
-  2: (old) => ({ ...old, hold: null }),
+  // Schema 3 can hold a round for players who are away after an outage, and adds table talk
+  // and rematches; older games have had none of them.
+  2: (old) => ({ ...old, hold: null, chat: [], rematch: null, rematchOf: null }),
 };
 
 const READABLE: readonly number[] = Object.freeze(Array.from({ length: GAME_SCHEMA }, (_, i) => i + 1));

@@ -9,7 +9,9 @@ import type { InboundBudget } from './inbound.js';
 import { LiveSocket } from './live-socket.js';
 import type { RenderCache } from './render-cache.js';
 import { awaitsPlayer } from '../game/hold.js';
+import type { SocialOp } from '../game/social.js';
 import type { GameState, PlayerAction } from '../game/types.js';
+import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import { parseLiveMessage } from './messages.js';
 import type { Renderer } from './render.js';
 import type { GameSource, LiveWire } from './source.js';
@@ -30,6 +32,8 @@ export interface LiveSocketDeps {
   metrics: Metrics;
   /** Every frame the viewer's pages send counts against their account's budget. */
   budget: InboundBudget;
+  /** Limits table talk per player (a few lines every few seconds). */
+  chatLimiter: RateLimiterMemory;
   now: () => number;
   csrfToken: string;
   cache: RenderCache;
@@ -37,14 +41,14 @@ export interface LiveSocketDeps {
 
 /** Partials of a game page: the same for every viewer of a state, then per viewer. */
 const SHARED_PARTIALS = ['status', 'log'] as const;
-const VIEWER_PARTIALS = ['board', 'players', 'actions', 'overlay'] as const;
+const VIEWER_PARTIALS = ['board', 'players', 'actions', 'overlay', 'chat'] as const;
 
 /**
  * Renders every partial of a game page for one viewer, with the templates the page itself
  * includes (views/pages/game.ejs), so the first response and the live updates look the same.
  */
 export function renderGamePartials(renderer: Renderer, state: GameState, viewer: string | null, csrfToken: string, cache: RenderCache, now: number): Partials {
-  const g = gameView(state, viewer, cache.board(state));
+  const g = gameView(state, viewer, cache.board(state), cache.shared(state));
   const out = new Map<string, string>();
   out.set('game-board-tiles', cache.boardHtml(state, 'tiles', () => renderer.render('partials/game/tiles', { g })));
   for (const name of SHARED_PARTIALS) {
@@ -86,9 +90,13 @@ export class GameLiveSocket extends LiveSocket {
     for (const [data, isBinary] of early) receive(data, isBinary);
   }
 
+  /** Status of the game this page last showed: a finished game dropped from the replica stays on screen. */
+  private shown: GameState['status'] | null = null;
+
   protected render(): void {
     if (this.isClosed) return;
     const state = this.deps.source.game(this.code);
+    if (!state && this.shown === 'finished') return;
     if (!state) {
       if (this.deps.source.unreadable(this.code)) {
         // A newer release runs this game now: reconnect (through the load balancer) to it.
@@ -102,6 +110,7 @@ export class GameLiveSocket extends LiveSocket {
     const end = this.deps.metrics.renderSeconds.startTimer();
     const rendered = renderGamePartials(this.deps.renderer, state, this.viewer.id, this.deps.csrfToken, this.deps.cache, this.deps.now());
     end();
+    this.shown = state.status;
     const sent = this.push(rendered);
     if (sent) this.deps.metrics.partialsSent.inc(sent);
   }
@@ -153,6 +162,10 @@ export class GameLiveSocket extends LiveSocket {
       this.sendJson({ type: 'time', now: this.deps.now() });
       return;
     }
+    if (msg.type === 'say' || msg.type === 'react') {
+      await this.talk(msg.type === 'say' ? { type: 'say', text: msg.text } : { type: 'react', emote: msg.emote });
+      return;
+    }
     const action: PlayerAction = { id: msg.actionId, round: msg.round, kind: msg.kind, ...(msg.dir ? { dir: msg.dir } : {}) };
     const result = await this.deps.source.execute(this.code, { kind: 'act', playerId: this.viewer.id, action });
     this.deps.metrics.actions.inc({ result: result.ok ? (result.duplicate ? 'duplicate' : 'accepted') : result.code });
@@ -170,4 +183,15 @@ export class GameLiveSocket extends LiveSocket {
     }
   }
 
+  private async talk(op: SocialOp): Promise<void> {
+    try {
+      await this.deps.chatLimiter.consume(this.viewer.id);
+    } catch {
+      this.deps.metrics.wsRejected.inc({ reason: 'rate-limited' });
+      this.sendJson({ type: 'error', code: 'rate-limited', message: 'Easy there: wait a few seconds before saying more.' });
+      return;
+    }
+    const result = await this.deps.source.execute(this.code, { kind: 'social', playerId: this.viewer.id, op });
+    if (!result.ok) this.sendJson({ type: 'error', code: result.code, message: result.message });
+  }
 }

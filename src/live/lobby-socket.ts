@@ -15,6 +15,8 @@ export interface OpenGameRow {
   players: number;
   max: number;
   joined: boolean;
+  /** The viewer can join it with one click (not in it, and a seat is free). */
+  canJoin: boolean;
 }
 
 /** Open games shown per lobby page. */
@@ -53,6 +55,7 @@ export function openGameRows(games: GameState[], viewerId: string | null): OpenG
       players: g.players.length,
       max: MAX_PLAYERS,
       joined: viewerId !== null && g.players.some((p) => p.id === viewerId),
+      canJoin: viewerId !== null && !g.players.some((p) => p.id === viewerId) && g.players.length < MAX_PLAYERS,
     }));
 }
 
@@ -64,6 +67,7 @@ export class LobbyLiveSocket extends LiveSocket {
     private readonly renderer: Renderer,
     private readonly logger: Logger,
     budget: InboundBudget,
+    private readonly csrfToken: string,
     private readonly page = 1,
   ) {
     super(wire, viewer.id, budget);
@@ -83,7 +87,7 @@ export class LobbyLiveSocket extends LiveSocket {
   }
 
   protected render(): void {
-    const html = this.renderer.render('partials/open-games', { lobby: lobbyPage(this.source.openGames(), this.viewer.id, this.page), user: this.viewer });
+    const html = this.renderer.render('partials/open-games', { lobby: lobbyPage(this.source.openGames(), this.viewer.id, this.page), user: this.viewer, csrfToken: this.csrfToken });
     this.push(new Map([['open-games', html]]));
   }
 }

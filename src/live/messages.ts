@@ -2,7 +2,7 @@
 // looks at a raw message.
 
 import { z } from 'zod';
-import { DIRECTIONS } from '../game/types.js';
+import { DIRECTIONS, EMOTES } from '../game/types.js';
 
 /** Largest message a page sends that gets an answer; an action is about 150 bytes. */
 export const MAX_MESSAGE_BYTES = 2048;
@@ -22,7 +22,14 @@ export const actMessage = z
 
 export const pingMessage = z.object({ type: z.literal('ping') }).strict();
 
-export const liveMessage = z.union([actMessage, pingMessage]);
+/** Table talk: at most 120 characters once cleaned (game/social.ts); the raw text may carry some spaces more. */
+export const sayMessage = z
+  .object({ type: z.literal('say'), text: z.string().min(1, 'write something first').max(240, 'messages are at most 120 characters') })
+  .strict();
+
+export const reactMessage = z.object({ type: z.literal('react'), emote: z.enum(EMOTES) }).strict();
+
+export const liveMessage = z.union([actMessage, pingMessage, sayMessage, reactMessage]);
 export type LiveMessage = z.infer<typeof liveMessage>;
 
 export type ParseResult = { ok: true; message: LiveMessage } | { ok: false; code: string; message: string };
@@ -50,7 +57,7 @@ export function parseLiveMessage(data: unknown, isBinary = false): ParseResult {
     return { ok: false, code: 'malformed', message: 'Message needs a "type".' };
   }
   const type = (json as { type: string }).type;
-  if (type !== 'act' && type !== 'ping') return { ok: false, code: 'unknown-type', message: `Unknown message type "${type.slice(0, 32)}".` };
+  if (type !== 'act' && type !== 'ping' && type !== 'say' && type !== 'react') return { ok: false, code: 'unknown-type', message: `Unknown message type "${type.slice(0, 32)}".` };
   const parsed = liveMessage.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -1,19 +1,31 @@
 // Renders that do not depend on who is looking, shared by every socket of a node: the static
-// board of a game (tiles and walls never change) and, per game state, the partials that are
-// the same for every viewer. Without it each viewer of a game re-rendered all of them.
+// board of a game (tiles and walls never change) and, per game state, the partials and view
+// data (the Minotaur's intent, the last round's hits) that are the same for every viewer.
+// Without it each viewer of a game re-rendered all of them.
 
 import type { GameState } from '../game/types.js';
-import { boardView, type BoardView } from './view-model.js';
+import { boardView, sharedView, type BoardView, type SharedView } from './view-model.js';
 
 export class RenderCache {
   private readonly boards = new Map<string, { board: BoardView; html: Map<string, string> }>();
   private readonly perState = new WeakMap<GameState, Map<string, string>>();
+  private readonly sharedViews = new WeakMap<GameState, SharedView>();
 
   constructor(private readonly maxGames = 2000) {}
 
   /** The fixed board of a game, computed once per game per node. */
   board(state: GameState): BoardView {
     return this.entry(state).board;
+  }
+
+  /** The parts of a state's view that are the same for every viewer, computed once per state. */
+  shared(state: GameState): SharedView {
+    let v = this.sharedViews.get(state);
+    if (!v) {
+      v = sharedView(state, this.board(state));
+      this.sharedViews.set(state, v);
+    }
+    return v;
   }
 
   /** HTML that depends only on the game's fixed board. */

@@ -1,11 +1,15 @@
 // Turns a game state and the person looking at it into plain display data for the
-// templates: pixel positions of hexes, colours, labels, what this viewer may do now.
-// Pure: the same input always gives the same output, so the partial differ can compare HTML.
+// templates: pixel positions of hexes, colours, labels, what this viewer may do now, where
+// the danger is. Pure: the same input always gives the same output, so the partial differ
+// can compare HTML.
 
-import type { Direction, GameState, Hex, Player, RoundEvent } from '../game/types.js';
-import { MAX_PLAYERS, MIN_PLAYERS, START_HP } from '../game/types.js';
-import { neighbor } from '../game/hex.js';
-import { allTiles, submittedBy, tileKind } from '../game/queries.js';
+import type { ChatLine, Direction, Emote, GameState, Hex, Player, RoundEvent } from '../game/types.js';
+import { EMOTES, MAX_PLAYERS, MIN_PLAYERS } from '../game/types.js';
+import { RULES } from '../game/balance.js';
+import { equals, key, neighbor, neighbors } from '../game/hex.js';
+import { minotaurQuarry, minotaurStep, minotaurTarget } from '../game/minotaur.js';
+import { allTiles, defendedLastRound, livingPlayers, submittedBy, tileKind, wallKeys } from '../game/queries.js';
+import { minotaurStepsIn } from '../game/round.js';
 
 export const PALETTE = ['#e4572e', '#29a3d6', '#f2c14e', '#6bbf59', '#b467d6', '#ef7fb0', '#45c4b0', '#f08a4b'] as const;
 export const PALETTE_NAMES = ['Ember', 'Sky', 'Gold', 'Moss', 'Violet', 'Rose', 'Teal', 'Amber'] as const;
@@ -13,14 +17,32 @@ export const PALETTE_NAMES = ['Ember', 'Sky', 'Gold', 'Moss', 'Violet', 'Rose', 
 const HEX_SIZE = 30;
 const SQRT3 = Math.sqrt(3);
 
-export const DIRECTION_LABELS: Record<Direction, { arrow: string; name: string }> = {
-  nw: { arrow: '↖', name: 'north-west' },
-  ne: { arrow: '↗', name: 'north-east' },
-  w: { arrow: '←', name: 'west' },
-  e: { arrow: '→', name: 'east' },
-  sw: { arrow: '↙', name: 'south-west' },
-  se: { arrow: '↘', name: 'south-east' },
+/** How each direction is shown and which key plays it (Shift with the key attacks). */
+export const DIRECTION_LABELS: Record<Direction, { arrow: string; name: string; key: string }> = {
+  nw: { arrow: '↖', name: 'north-west', key: 'Q' },
+  ne: { arrow: '↗', name: 'north-east', key: 'E' },
+  w: { arrow: '←', name: 'west', key: 'A' },
+  e: { arrow: '→', name: 'east', key: 'D' },
+  sw: { arrow: '↙', name: 'south-west', key: 'Z' },
+  se: { arrow: '↘', name: 'south-east', key: 'C' },
 };
+
+export const EMOTE_VIEW: Record<Emote, { text: string; label: string }> = {
+  gg: { text: 'Good game!', label: 'Good game' },
+  nice: { text: 'Nice!', label: 'Nice' },
+  oops: { text: 'Oops!', label: 'Oops' },
+  run: { text: 'Run!', label: 'Run' },
+  truce: { text: 'Truce?', label: 'Truce' },
+  traitor: { text: 'Traitor!', label: 'Traitor' },
+  help: { text: 'Help!', label: 'Help' },
+  taunt: { text: 'Come at me!', label: 'Come at me' },
+};
+
+/** The reaction buttons, in order. */
+export const EMOTE_BUTTONS: readonly { id: Emote; text: string; label: string }[] = EMOTES.map((id) => ({ id, ...EMOTE_VIEW[id] }));
+
+/** Reactions drawn over the heroes: only the latest few lines of table talk. */
+const BUBBLE_LINES = 4;
 
 export interface TileView {
   q: number;
@@ -31,13 +53,16 @@ export interface TileView {
   kind: 'wall' | 'floor' | 'lair';
 }
 
-/** A tile next to the viewer's character, clickable to move there. */
+/** A tile next to the viewer's character: clickable to move there, and highlighted when aimed at. */
 export interface ReachTile {
   dir: Direction;
   x: number;
   y: number;
   points: string;
   name: string;
+  key: string;
+  /** False for a tile a hero cannot move onto (someone or the Minotaur stands there): it can still be attacked. */
+  walkable: boolean;
 }
 
 export interface TokenView {
@@ -50,6 +75,17 @@ export interface TokenView {
   hp: number;
   me: boolean;
   defending: boolean;
+  /** The hero the Minotaur is walking toward. */
+  hunted: boolean;
+}
+
+/** Where a fallen hero fell: a faded mark (the tile is free again). */
+export interface FallenView {
+  id: string;
+  name: string;
+  x: number;
+  y: number;
+  round: number | null;
 }
 
 export interface PlayerRow {
@@ -68,6 +104,35 @@ export interface PlayerRow {
   eliminatedRound: number | null;
 }
 
+/** Damage (or a blocked blow) shown on the board where it landed, for the round just played. */
+export interface HitView {
+  id: string;
+  x: number;
+  y: number;
+  text: string;
+  kind: 'hurt' | 'blocked';
+  label: string;
+  /** The viewer's own hero was hit. */
+  me: boolean;
+}
+
+export interface ChatLineView {
+  n: number;
+  name: string;
+  colorIndex: number;
+  me: boolean;
+  text: string;
+  /** A quick call rather than typed text. */
+  call: boolean;
+}
+
+export interface BubbleView {
+  id: string;
+  x: number;
+  y: number;
+  text: string;
+}
+
 export interface GameView {
   code: string;
   status: GameState['status'];
@@ -79,8 +144,17 @@ export interface GameView {
   tiles: TileView[];
   reach: ReachTile[];
   tokens: TokenView[];
+  fallen: FallenView[];
   minotaur: { x: number; y: number };
+  /** Tiles beside the Minotaur: whoever ends the round there is struck. */
+  danger: { points: string }[];
+  /** The tile the Minotaur steps to this round if nobody ends the round beside it. */
+  minotaurNext: { x: number; y: number; points: string } | null;
+  /** Whom the Minotaur is after, and whether it takes a step this round. */
+  intent: { hunted: string | null; steps: boolean; besideSomeone: boolean } | null;
   players: PlayerRow[];
+  /** Players best first: the winner, survivors by health, then the fallen, last to fall first. */
+  standings: PlayerRow[];
   playerCount: number;
   minPlayers: number;
   maxPlayers: number;
@@ -91,12 +165,27 @@ export interface GameView {
   /** The viewer's action for this round, if already submitted. */
   myAction: { kind: string; label: string } | null;
   /** Directions the viewer can act in this round (adjacent tiles that are not walls / off board). */
-  moveDirs: { dir: Direction; arrow: string; name: string; open: boolean }[];
+  moveDirs: { dir: Direction; arrow: string; name: string; key: string; open: boolean }[];
   canAct: boolean;
+  /** The viewer raised a shield last round: a second one in a row does not stop the Minotaur. */
+  shieldTired: boolean;
+  /** Names of living players who have not chosen this round. */
+  waitingFor: string[];
+  /** What happened in the round last played (`logRound`). */
   log: string[];
+  logRound: number;
+  hits: HitView[];
   winner: PlayerRow | null;
   /** 'won' | 'lost' | 'eliminated' | 'draw' | null — which end screen this viewer sees. */
   outcome: 'won' | 'lost' | 'eliminated' | 'draw' | null;
+  chat: ChatLineView[];
+  emotes: readonly { id: Emote; text: string; label: string }[];
+  bubbles: BubbleView[];
+  /** The game this one's group was invited to next, once a player opened it. */
+  rematch: { code: string; by: string } | null;
+  canRematch: boolean;
+  /** For a rematch still open: how many of the previous game's players are back. */
+  rematchOf: { code: string; back: number; total: number } | null;
 }
 
 function pixel(h: Hex): { x: number; y: number } {
@@ -116,15 +205,19 @@ function corners(x: number, y: number): string {
   return pts.join(' ');
 }
 
+function colorOf(p: Player): string {
+  return PALETTE[p.color % PALETTE.length] ?? PALETTE[0];
+}
+
 function playerRow(g: GameState, p: Player, viewer: string | null): PlayerRow {
   return {
     id: p.id,
     name: p.name,
-    color: PALETTE[p.color % PALETTE.length] ?? PALETTE[0],
+    color: colorOf(p),
     colorIndex: p.color % PALETTE.length,
     colorName: PALETTE_NAMES[p.color % PALETTE_NAMES.length] ?? PALETTE_NAMES[0],
     hp: p.hp,
-    maxHp: START_HP,
+    maxHp: RULES.startHp,
     alive: p.alive,
     me: p.id === viewer,
     submitted: g.status === 'playing' && submittedBy(g, p.id) !== undefined,
@@ -134,9 +227,12 @@ function playerRow(g: GameState, p: Player, viewer: string | null): PlayerRow {
   };
 }
 
+function nameIn(g: GameState, id: string | null | undefined): string {
+  return id === 'minotaur' ? 'the Minotaur' : (g.players.find((p) => p.id === id)?.name ?? 'someone');
+}
+
 function describe(g: GameState, e: RoundEvent): string {
-  const name = (id: string | null | undefined) =>
-    id === 'minotaur' ? 'the Minotaur' : (g.players.find((p) => p.id === id)?.name ?? 'someone');
+  const name = (id: string | null | undefined) => nameIn(g, id);
   switch (e.kind) {
     case 'move':
       return `${name(e.actor)} moved.`;
@@ -150,6 +246,8 @@ function describe(g: GameState, e: RoundEvent): string {
           : e.damage > 0
             ? `${name(e.actor)} hit ${name(e.target)} for ${e.damage}.`
             : `${name(e.actor)} attacked ${name(e.target)}, who blocked it.`;
+    case 'riposte':
+      return `${name(e.actor)}'s shield threw the blow back at ${name(e.target)} for ${e.damage}.`;
     case 'defend':
       return `${name(e.actor)} raised a shield.`;
     case 'minotaur-move':
@@ -161,10 +259,51 @@ function describe(g: GameState, e: RoundEvent): string {
   }
 }
 
+/** Damage per hero in the events of the last round, drawn where it landed. */
+function hitsOf(g: GameState, round: number): SharedView['hits'] {
+  const taken = new Map<string, { damage: number; blocked: boolean }>();
+  const note = (id: string, damage: number) => {
+    const t = taken.get(id) ?? { damage: 0, blocked: false };
+    if (damage > 0) t.damage += damage;
+    else t.blocked = true;
+    taken.set(id, t);
+  };
+  for (const e of g.events) {
+    if (e.kind === 'attack' && typeof e.target === 'string' && e.target !== 'minotaur') note(e.target, e.damage);
+    else if (e.kind === 'riposte' || e.kind === 'minotaur-attack') note(e.target, e.damage);
+  }
+  const out: SharedView['hits'] = [];
+  for (const p of g.players) {
+    const t = taken.get(p.id);
+    if (!t) continue;
+    const { x, y } = pixel(p.pos);
+    out.push(
+      t.damage > 0
+        ? { id: `hit-${round}-${p.id}`, playerId: p.id, x, y, text: `−${t.damage}`, kind: 'hurt', label: `${p.name} lost ${t.damage} health` }
+        : { id: `hit-${round}-${p.id}`, playerId: p.id, x, y, text: 'blocked', kind: 'blocked', label: `${p.name} blocked every blow` },
+    );
+  }
+  return out;
+}
+
+function chatLine(g: GameState, l: ChatLine, viewer: string | null): ChatLineView {
+  const p = g.players.find((x) => x.id === l.by);
+  return {
+    n: l.n,
+    name: p?.name ?? 'someone',
+    colorIndex: (p?.color ?? 0) % PALETTE.length,
+    me: l.by === viewer,
+    text: l.kind === 'say' ? l.text : EMOTE_VIEW[l.emote].text,
+    call: l.kind === 'react',
+  };
+}
+
 /** The parts of the board that never change during a game: tile shapes and walls. */
 export interface BoardView {
   viewBox: string;
   tiles: TileView[];
+  /** Polygon points of every tile, by "q,r". */
+  points: ReadonlyMap<string, string>;
 }
 
 export function boardView(g: GameState): BoardView {
@@ -176,13 +315,67 @@ export function boardView(g: GameState): BoardView {
   const extent = HEX_SIZE * SQRT3 * (g.radius + 0.5) + 4;
   const extentY = HEX_SIZE * (1.5 * g.radius + 1) + 4;
   const viewBox = `${round2(-extent)} ${round2(-extentY)} ${round2(2 * extent)} ${round2(2 * extentY)}`;
-  return { viewBox, tiles };
+  return { viewBox, tiles, points: new Map(tiles.map((t) => [`${t.q},${t.r}`, t.points])) };
+}
+
+function pointsOf(board: BoardView, h: Hex): string {
+  const known = board.points.get(key(h));
+  if (known !== undefined) return known;
+  const { x, y } = pixel(h);
+  return corners(x, y);
 }
 
 /** Compass order of the direction buttons (two rows of the hex's six neighbours). */
 const COMPASS: readonly Direction[] = ['nw', 'ne', 'w', 'e', 'sw', 'se'];
 
-export function gameView(g: GameState, viewer: string | null, board: BoardView = boardView(g)): GameView {
+/**
+ * What does not depend on who is looking: what the Minotaur will do this round (given where
+ * everyone stands now), the damage of the last round and where heroes fell. Computed once per
+ * state and shared by every viewer's render (see RenderCache).
+ */
+export interface SharedView {
+  danger: { points: string }[];
+  minotaurNext: { x: number; y: number; points: string } | null;
+  intent: GameView['intent'];
+  huntedId: string | null;
+  hits: (Omit<HitView, 'me'> & { playerId: string })[];
+  fallen: FallenView[];
+}
+
+export function sharedView(g: GameState, board: BoardView = boardView(g)): SharedView {
+  const logRound = g.status === 'finished' ? g.round : g.round - 1;
+  const hits = g.status === 'open' ? [] : hitsOf(g, logRound);
+  const fallen = g.status === 'open' ? [] : g.players.filter((p) => !p.alive).map((p) => ({ id: p.id, name: p.name, ...pixel(p.pos), round: p.eliminatedRound }));
+  if (g.status !== 'playing') return { danger: [], minotaurNext: null, intent: null, huntedId: null, hits, fallen };
+  const living = livingPlayers(g);
+  const walls = wallKeys(g);
+  const at = g.minotaur.pos;
+  const danger = neighbors(at)
+    .filter((h) => tileKind(g, h) === 'floor')
+    .map((h) => ({ points: pointsOf(board, h) }));
+  const besideSomeone = minotaurTarget(at, living) !== null;
+  const steps = minotaurStepsIn(g.round, RULES);
+  const next = minotaurStep(at, living, walls, g.radius);
+  const nearest = minotaurQuarry(at, living, walls, g.radius);
+  const showNext = steps && !besideSomeone && next !== null && !equals(next, at);
+  return {
+    danger,
+    minotaurNext: showNext && next ? { ...pixel(next), points: pointsOf(board, next) } : null,
+    intent: { hunted: nearest?.name ?? null, steps, besideSomeone },
+    huntedId: nearest?.id ?? null,
+    hits,
+    fallen,
+  };
+}
+
+function standingsOf(g: GameState, rows: PlayerRow[]): PlayerRow[] {
+  const rank = (r: PlayerRow) => (g.winner === r.id ? 0 : r.alive ? 1 : 2);
+  return [...rows].sort(
+    (a, b) => rank(a) - rank(b) || b.hp - a.hp || (b.eliminatedRound ?? 0) - (a.eliminatedRound ?? 0) || b.dealt - a.dealt || a.name.localeCompare(b.name),
+  );
+}
+
+export function gameView(g: GameState, viewer: string | null, board: BoardView = boardView(g), shared: SharedView = sharedView(g, board)): GameView {
   const meP = viewer ? g.players.find((p) => p.id === viewer) : undefined;
   const mine = meP ? submittedBy(g, meP.id) : undefined;
   const canAct = g.status === 'playing' && !!meP && meP.alive && !mine;
@@ -193,26 +386,29 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     const open = !!meP && tileKind(g, neighbor(meP.pos, d)) === 'floor';
     return { dir: d, ...DIRECTION_LABELS[d], open };
   });
+  const held = new Set([key(g.minotaur.pos), ...livingPlayers(g).map((p) => key(p.pos))]);
   const reach: ReachTile[] = !canAct
     ? []
     : moveDirs
         .filter((m) => m.open)
         .map((m) => {
-          const { x, y } = pixel(neighbor(meP!.pos, m.dir));
-          return { dir: m.dir, x, y, points: corners(x, y), name: m.name };
+          const to = neighbor(meP!.pos, m.dir);
+          return { dir: m.dir, ...pixel(to), points: pointsOf(board, to), name: m.name, key: m.key, walkable: !held.has(key(to)) };
         });
 
+  const { danger, minotaurNext, intent, huntedId } = shared;
   const tokens: TokenView[] = g.players
     .filter((p) => p.alive)
     .map((p) => ({
       id: p.id,
       name: p.name,
       initial: (p.name[0] ?? '?').toUpperCase(),
-      color: PALETTE[p.color % PALETTE.length] ?? PALETTE[0],
+      color: colorOf(p),
       ...pixel(p.pos),
       hp: p.hp,
       me: p.id === viewer,
       defending: g.events.some((e) => e.kind === 'defend' && e.actor === p.id),
+      hunted: p.id === huntedId,
     }));
 
   const players = g.players.map((p) => playerRow(g, p, viewer));
@@ -220,10 +416,7 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
   const myAction = mine
     ? {
         kind: mine.kind,
-        label:
-          mine.kind === 'defend'
-            ? 'Defend'
-            : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`,
+        label: mine.kind === 'defend' ? 'Defend' : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`,
       }
     : null;
 
@@ -233,6 +426,17 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     if (g.status === 'finished') outcome = g.winner === meP.id ? 'won' : g.winner === null ? 'draw' : meP.alive ? 'lost' : 'eliminated';
     else if (g.status === 'playing' && !meP.alive) outcome = 'eliminated';
   }
+
+  const logRound = g.status === 'finished' ? g.round : g.round - 1;
+  const recent = g.chat.slice(-BUBBLE_LINES);
+  const bubbles: BubbleView[] = [];
+  for (const l of recent) {
+    if (l.kind !== 'react') continue;
+    const p = g.players.find((x) => x.id === l.by && x.alive);
+    if (!p) continue;
+    bubbles.push({ id: `bubble-${l.n}`, ...pixel(p.pos), text: EMOTE_VIEW[l.emote].text });
+  }
+  const rematchOf = g.rematchOf && g.status === 'open' ? { code: g.rematchOf.code, back: g.rematchOf.players.filter((id) => g.players.some((p) => p.id === id)).length, total: g.rematchOf.players.length } : null;
 
   return {
     code: g.code,
@@ -245,8 +449,13 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     tiles,
     reach,
     tokens,
+    fallen: shared.fallen,
     minotaur: pixel(g.minotaur.pos),
+    danger,
+    minotaurNext,
+    intent,
     players,
+    standings: standingsOf(g, players),
     playerCount: g.players.length,
     minPlayers: MIN_PLAYERS,
     maxPlayers: MAX_PLAYERS,
@@ -257,8 +466,18 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     myAction,
     moveDirs,
     canAct,
+    shieldTired: !!meP && RULES.tiredShield && defendedLastRound(g, meP.id),
+    waitingFor: g.status === 'playing' ? livingPlayers(g).filter((p) => submittedBy(g, p.id) === undefined).map((p) => p.name) : [],
     log: g.events.map((e) => describe(g, e)),
+    logRound,
+    hits: shared.hits.map(({ playerId, ...h }) => ({ ...h, me: playerId === viewer })),
     winner: winnerP ? playerRow(g, winnerP, viewer) : null,
     outcome,
+    chat: g.chat.map((l) => chatLine(g, l, viewer)),
+    emotes: EMOTE_BUTTONS,
+    bubbles,
+    rematch: g.rematch ? { code: g.rematch.code, by: nameIn(g, g.rematch.by) } : null,
+    canRematch: g.status === 'finished' && !!meP,
+    rematchOf,
   };
 }

@@ -2,8 +2,9 @@
 // player is connected to, to the node that owns the game, so they are plain JSON.
 
 import { z } from 'zod';
-import { DIRECTIONS } from '../game/types.js';
+import { DIRECTIONS, EMOTES } from '../game/types.js';
 import type { PlayerAction, RuleErrorCode } from '../game/types.js';
+import type { SocialOp } from '../game/social.js';
 
 export type Command =
   | { kind: 'join'; player: { id: string; name: string } }
@@ -11,7 +12,9 @@ export type Command =
   | { kind: 'start'; playerId: string }
   | { kind: 'act'; playerId: string; action: PlayerAction }
   /** The player's page is open: ends their part of a round held after an outage. */
-  | { kind: 'present'; playerId: string };
+  | { kind: 'present'; playerId: string }
+  /** Table talk and rematch bookkeeping. */
+  | { kind: 'social'; playerId: string; op: SocialOp };
 
 /** Why a command was refused: a rule of the game, or where the game is. */
 export type RefusalCode =
@@ -38,6 +41,10 @@ const REFUSAL_CODES: ReadonlySet<string> = new Set<RefusalCode>([
   'future-round',
   'already-submitted',
   'bad-direction',
+  'not-finished',
+  'rematch-exists',
+  'empty-message',
+  'bad-emote',
   'no-game',
   'not-owner',
   'owner-unreachable',
@@ -55,6 +62,7 @@ export function isMoving(result: CommandResult): boolean {
 }
 
 const playerId = z.string().min(1).max(64);
+const gameCode = z.string().regex(/^[A-Z]{4}$/);
 const action = z.object({
   id: z.string().min(1).max(64),
   round: z.number().int().min(0).max(1_000_000),
@@ -68,6 +76,16 @@ export const commandSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('start'), playerId }),
   z.object({ kind: z.literal('act'), playerId, action }),
   z.object({ kind: z.literal('present'), playerId }),
+  z.object({
+    kind: z.literal('social'),
+    playerId,
+    op: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('say'), text: z.string().min(1).max(500) }),
+      z.object({ type: z.literal('react'), emote: z.enum(EMOTES) }),
+      z.object({ type: z.literal('offer-rematch'), code: gameCode }),
+      z.object({ type: z.literal('mark-rematch'), of: z.object({ code: gameCode, players: z.array(playerId).max(8) }) }),
+    ]),
+  }),
 ]);
 
 /** A code from another release this one does not know reads as 'internal'. */

@@ -16,6 +16,7 @@ import {
   isRoundDue,
   joinGame,
   leaveGame,
+  applySocial,
   markPresent,
   releaseHold,
   resolveRound,
@@ -171,7 +172,7 @@ export class GameSession {
       let r: RuleResult;
       switch (command.kind) {
         case 'join':
-          r = joinGame(state, command.player);
+          r = joinGame(state, command.player, now);
           break;
         case 'leave':
           r = leaveGame(state, command.playerId, now);
@@ -181,6 +182,9 @@ export class GameSession {
           break;
         case 'present':
           r = markPresent(state, command.playerId, now);
+          break;
+        case 'social':
+          r = applySocial(state, command.playerId, command.op);
           break;
         case 'act': {
           // Acting shows the player is back.

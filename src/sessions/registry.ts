@@ -326,7 +326,8 @@ export class GameSessions {
       finishedAt: state.finishedAt ?? this.clock.now(),
       rounds: state.round,
       winnerId: state.winner,
-      players: state.players.map((p) => ({ accountId: p.id, won: p.id === state.winner, eliminatedRound: p.eliminatedRound })),
+      players: state.players.map((p) => ({ accountId: p.id, won: p.id === state.winner, eliminatedRound: p.eliminatedRound, dealt: p.dealt })),
+      final: { schema: GAME_SCHEMA, state },
     };
     void this.d.results.record(result).then(
       (recorded) => {

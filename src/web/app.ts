@@ -19,6 +19,7 @@ import { MAX_FRAME_BYTES as PLAYER_MAX_FRAME_BYTES } from '../live/messages.js';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { mountGameRoutes } from './game-routes.js';
+import { mountPlayerRoutes } from './player-routes.js';
 import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
 import { originAllowed } from './origin.js';
 import { saveSessionBeforeAnswering } from './session-saved.js';
@@ -210,6 +211,7 @@ export function createWebServer(deps: WebDeps): WebServer {
 
   mountAuthRoutes(app, deps);
   mountGameRoutes(app as unknown as expressWs.Application, deps);
+  mountPlayerRoutes(app, deps);
   mountGameInspector(app, deps, (code) => deps.cluster.record(code));
 
   app.use((req: Request, res: Response) => {

@@ -85,9 +85,10 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
 
   app.get('/', (_req, res) => res.render('pages/home', { title: '' }));
 
-  app.get('/signup', (_req, res) => {
-    if (res.locals.user) return res.redirect('/lobby');
-    res.render('pages/auth', { title: 'Sign up', mode: 'signup', error: null, username: '' });
+  app.get('/signup', (req, res) => {
+    const next = safeNext(req.query.next);
+    if (res.locals.user) return res.redirect(next);
+    res.render('pages/auth', { title: 'Sign up', mode: 'signup', error: null, username: '', next });
   });
 
   app.post('/signup', signupLimiter, async (req, res, next) => {
@@ -95,7 +96,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
       const parsed = signupForm.safeParse(req.body ?? {});
       const given = typeof req.body?.username === 'string' ? req.body.username.slice(0, 20) : '';
       const again = (status: number, error: string) => {
-        res.status(status).render('pages/auth', { title: 'Sign up', mode: 'signup', error, username: given, csrfToken: req.csrfToken?.() ?? '' });
+        res.status(status).render('pages/auth', { title: 'Sign up', mode: 'signup', error, username: given, next: safeNext(req.query.next), csrfToken: req.csrfToken?.() ?? '' });
       };
       if (!parsed.success) return again(422, parsed.error.issues[0]?.message ?? 'Check the form.');
       const hash = await passwords.hash(parsed.data.password);
@@ -104,14 +105,14 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
       await regenerate(req);
       req.session.userId = created.account.id;
       logger.info({ user: created.account.username }, 'account created');
-      res.redirect(303, '/lobby');
+      res.redirect(303, safeNext(req.query.next));
     } catch (e) {
       next(e);
     }
   });
 
   app.get('/login', (req, res) => {
-    if (res.locals.user) return res.redirect('/lobby');
+    if (res.locals.user) return res.redirect(safeNext(req.query.next));
     res.render('pages/auth', { title: 'Log in', mode: 'login', error: null, username: '', next: safeNext(req.query.next) });
   });
 
@@ -121,7 +122,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
       const given = typeof req.body?.username === 'string' ? req.body.username.slice(0, 20) : '';
       const fail = (error: string) => {
         metrics.loginFailures.inc();
-        res.status(401).render('pages/auth', { title: 'Log in', mode: 'login', error, username: given, csrfToken: req.csrfToken?.() ?? '' });
+        res.status(401).render('pages/auth', { title: 'Log in', mode: 'login', error, username: given, next: safeNext(req.query.next), csrfToken: req.csrfToken?.() ?? '' });
       };
       if (!parsed.success) return fail(parsed.error.issues[0]?.message ?? 'Check the form.');
       const account = await accounts.findByUsername(parsed.data.username);

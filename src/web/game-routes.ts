@@ -1,4 +1,5 @@
-// Lobby, game pages and their live sockets, leaderboard, and the operators' cluster page.
+// Lobby, game pages (live, or the final board of a finished game kept in SQLite) and their
+// live sockets, rematches, and the operators' cluster page.
 
 import type { NextFunction, Request, Response } from 'express';
 import type expressWs from 'express-ws';
@@ -10,11 +11,15 @@ import { RenderCache } from '../live/render-cache.js';
 import { SERVICE_RESTART } from '../live/hub.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
+import { GAME_SCHEMA, type GameState } from '../game/types.js';
+import { canRead, upgradeState } from '../game/upgrade.js';
 import type { WebUser } from './app.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { GameCreationPolicy } from './game-limits.js';
 import { adminAllowed } from './ops-routes.js';
+import { openRematch } from './rematch.js';
 
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
 
@@ -30,6 +35,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   // Every frame a player's pages send, on every socket, counts against one budget per account.
   const budget = new InboundBudget();
   const creation = new GameCreationPolicy(config.limits, (id) => games.gamesOf(id));
+  // Table talk: a burst of five lines, then about one every two seconds.
+  const chatLimiter = new RateLimiterMemory({ points: 5, duration: 10 });
   const cache = new RenderCache();
 
   app.get('/lobby', requireUser, async (req: Request, res: Response) => {
@@ -109,32 +116,74 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   app.post('/games/:code/start', requireUser, gameCommand('start'));
   app.post('/games/:code/leave', requireUser, gameCommand('leave'));
 
-  app.get('/games/:code', requireUser, async (req: Request, res: Response) => {
+  app.get('/games/:code', async (req: Request, res: Response) => {
     const parsed = codeParam.safeParse(req.params.code);
     if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters, like KEPS.' });
     const code = parsed.data.toUpperCase();
-    if (code !== req.params.code) return void res.redirect(301, `/games/${code}`);
-    const state = await games.awaitGame(code);
-    if (!state && !deps.isReady() && !deps.isDraining()) {
+    if (code !== req.params.code) return void res.redirect(301, `/games/${code}${req.originalUrl.slice(req.path.length)}`);
+    const user = res.locals.user as WebUser | null;
+    // An invite link opened logged out: sign up (or log in) first, then come straight back.
+    if (!user) return void res.redirect(`/signup?next=${encodeURIComponent(`/games/${code}`)}`);
+    const wanted = typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game) ? req.query.game : null;
+    // At least what the database holds (a game created a moment ago elsewhere, a lagging replica).
+    const live = await games.awaitGame(code);
+    const state = live && (!wanted || live.id === wanted) ? live : undefined;
+    if (!state && !live && !wanted && !deps.isReady() && !deps.isDraining()) {
       res.set('Retry-After', '1');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This server is still starting. Reload the page in a second.' });
     }
-    if (!state && games.unreadable(code)) {
+    if (!state && !wanted && games.unreadable(code)) {
       res.set('Retry-After', '2');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.' });
     }
-    if (!state && (await games.pending(code))) {
-      // The game is being resumed (or its record is still on its way here): not a 404.
+    res.set('Cache-Control', 'no-store');
+    if (state) {
+      const g = gameView(state, user.id, cache.board(state), cache.shared(state));
+      return void res.render('pages/game', { title: `Game ${code}`, g, now: deps.now(), archived: false });
+    }
+    // Not running any more: show its final board and result from the database.
+    const final = await finishedGame(code, wanted);
+    if (!final && !wanted && (await games.pending(code))) {
+      // The game is being resumed (or the database cannot be read right now): not a 404.
       res.set('Retry-After', '1');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game is resuming after a restart. Reload the page in a second.' });
     }
-    if (!state) {
-      return void res.status(404).render('pages/error', { title: 'Not found', heading: `No game ${code}`, message: 'It may have finished a while ago, or the code is wrong.' });
+    if (!final) {
+      return void res.status(404).render('pages/error', { title: 'Not found', heading: `No game ${code}`, message: 'The code may be wrong, or the game was never played to the end.' });
     }
-    const user = res.locals.user as WebUser;
-    const g = gameView(state, user.id, cache.board(state));
-    res.set('Cache-Control', 'no-store');
-    res.render('pages/game', { title: `Game ${code}`, g, now: deps.now() });
+    const g = { ...gameView(final, user.id, cache.board(final)), canRematch: false };
+    res.render('pages/game', { title: `Game ${code}`, g, now: deps.now(), archived: true });
+  });
+
+  /** The final state of a finished game kept in the database, lifted to the current schema; null if none (or unreadable). */
+  async function finishedGame(code: string, gameId: string | null): Promise<GameState | null> {
+    const row = await (gameId ? results.finalById(gameId) : results.finalByCode(code)).catch(() => null);
+    if (!row || row.code !== code || !canRead(row.schema)) return null;
+    try {
+      const state = row.schema === GAME_SCHEMA ? (row.state as GameState) : upgradeState(row.state, row.schema);
+      return state.status === 'finished' ? state : null;
+    } catch (err) {
+      logger.warn({ err, game: code }, `final state of game ${code} could not be read`);
+      return null;
+    }
+  }
+
+  app.post('/games/:code/rematch', requireUser, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const parsed = codeParam.safeParse(req.params.code);
+      if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters.' });
+      const code = parsed.data.toUpperCase();
+      const user = res.locals.user as WebUser;
+      const out = await openRematch(games, code, { id: user.id, name: user.username }, logger);
+      if (!out.ok) {
+        flash(req, 'error', out.message);
+        return void res.redirect(303, games.game(code)?.players.some((p) => p.id === user.id) ? `/games/${code}` : '/lobby');
+      }
+      const target = out.code;
+      await joinAndRedirect(req, res, target);
+    } catch (e) {
+      next(e);
+    }
   });
 
   app.ws('/games/:code/live', (ws, req) => {
@@ -174,6 +223,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       logger,
       metrics,
       budget,
+      chatLimiter,
       now: deps.now,
       cache,
       csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
@@ -187,7 +237,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const wire = ws as unknown as LiveWire;
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(WS_CLOSE.unauthorised, 'log in first');
-    const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger, budget, pageParam(req.query.page));
+    const csrfToken = typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '';
+    const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger, budget, csrfToken, pageParam(req.query.page));
     admit(socket, user);
     wire.on('close', () => hub.remove(socket));
     socket.start();
@@ -201,15 +252,6 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       logger.info({ user: user.username, closed }, `closed ${closed} older live sockets of ${user.username}: at most ${config.limits.socketsPerAccount} per account`);
     }
   }
-
-  app.get('/leaderboard', async (_req: Request, res: Response) => {
-    const user = res.locals.user as WebUser | null;
-    res.render('pages/leaderboard', {
-      title: 'Leaderboard',
-      rows: await results.leaderboard(20),
-      record: user ? await results.recordFor(user.id) : { played: 0, won: 0 },
-    });
-  });
 
   app.get('/admin/cluster', (req: Request, res: Response) => {
     if (!adminAllowed(req, deps)) return void res.status(403).render('pages/error', { title: 'Forbidden', heading: 'Operators only', message: 'Log in with an admin account to see the cluster.' });

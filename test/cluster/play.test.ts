@@ -147,7 +147,8 @@ describe('any node serves any player', () => {
     if (final.state.winner === idB) expect(wonB).toBe(1);
     const board = (await a3.page('/leaderboard')).html;
     for (const name of [a.username, b.username]) {
-      const row = board.match(new RegExp(`<td>${name}</td><td>(\\d+)</td><td>(\\d+)</td>`));
+      // The name links to the hero's profile.
+      const row = board.match(new RegExp(`<td><a href="/players/${name}">${name}</a></td><td>(\\d+)</td><td>(\\d+)</td>`));
       expect(row?.[2], `leaderboard row of ${name}`).toBe('1');
     }
   });

@@ -3,7 +3,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { ROOT } from './node-process.js';
 
 export const SHOTS = join(ROOT, 'test-results');
@@ -20,9 +20,9 @@ export class BrowserSession {
     return new BrowserSession(await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS }));
   }
 
-  /** A page in a context of its own (its own cookies: one player each). */
-  async newPage(): Promise<Page> {
-    const ctx = await this.browser.newContext({ viewport: { width: 1200, height: 860 } });
+  /** A page in a context of its own (its own cookies: one player each); a desktop window unless told otherwise. */
+  async newPage(options: BrowserContextOptions = {}): Promise<Page> {
+    const ctx = await this.browser.newContext({ viewport: { width: 1200, height: 860 }, ...options });
     this.contexts.push(ctx);
     const page = await ctx.newPage();
     page.setDefaultTimeout(15_000);
@@ -34,6 +34,9 @@ export class BrowserSession {
     await this.browser.close().catch(() => undefined);
   }
 }
+
+/** A phone: 390×844 CSS pixels, touch, mobile viewport rules. */
+export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
 /** Signs up through the form and waits for the lobby. */
 export async function signUp(page: Page, base: string, username: string, password = 'correct horse battery'): Promise<void> {

@@ -102,7 +102,7 @@ describe('upgrading a SQLite file from the SQL-file migrator', () => {
 
       expect(await storage.results.recordFor(ids.ariadne)).toEqual({ played: 1, won: 1 });
       expect(await storage.results.leaderboard()).toMatchObject([{ username: 'Ariadne', won: 1 }, { username: 'theseus', won: 0 }]);
-      expect(await storage.results.recentFor(ids.theseus)).toEqual([{ gameId: 'g1', code: 'KEPS', finishedAt: T0, rounds: 9, won: false, eliminatedRound: 4, winnerUsername: 'Ariadne' }]);
+      expect(await storage.results.recentFor(ids.theseus)).toEqual([{ gameId: 'g1', code: 'KEPS', finishedAt: T0, rounds: 9, won: false, eliminatedRound: 4, dealt: 0, winnerUsername: 'Ariadne', opponents: ['Ariadne'] }]);
       expect(await storage.results.record({ gameId: 'g1', code: 'KEPS', finishedAt: T0, rounds: 9, winnerId: ids.ariadne, players: [] })).toBe(false);
 
       expect(await storage.snapshots.get('ZORB')).toEqual({ code: 'ZORB', gameId: 'game-2', owner: 'a1', epoch: 3, seq: 17, schema: 1, state: { id: 'game-2', code: 'ZORB', round: 5 }, updatedAt: T0 });

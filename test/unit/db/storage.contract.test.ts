@@ -390,11 +390,46 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       await results.record(game('g1', ['ariadne', 'theseus'], 'ariadne', 1000));
       await results.record(game('g2', ['ariadne', 'minos'], 'minos', 2000));
       expect(await results.recentFor(ids.ariadne!)).toEqual([
-        { gameId: 'g2', code: 'KEPS', finishedAt: 2000, rounds: 7, won: false, eliminatedRound: 1, winnerUsername: 'minos' },
-        { gameId: 'g1', code: 'KEPS', finishedAt: 1000, rounds: 7, won: true, eliminatedRound: null, winnerUsername: 'ariadne' },
+        { gameId: 'g2', code: 'KEPS', finishedAt: 2000, rounds: 7, won: false, eliminatedRound: 1, dealt: 0, winnerUsername: 'minos', opponents: ['minos'] },
+        { gameId: 'g1', code: 'KEPS', finishedAt: 1000, rounds: 7, won: true, eliminatedRound: null, dealt: 0, winnerUsername: 'ariadne', opponents: ['theseus'] },
       ]);
       expect(await results.recentFor(ids.ariadne!, 1)).toHaveLength(1);
       expect(await results.recentFor('nope')).toEqual([]);
+    });
+
+    it('keeps the final state of a game, found by code (latest game of that code) or by id', async () => {
+      const { results } = storage;
+      expect(await results.finalByCode('KEPS')).toBeNull();
+      await results.record({ ...game('g1', ['ariadne', 'theseus'], 'ariadne', 1000), final: { schema: 3, state: { round: 7, who: 'first' } } });
+      await results.record({ ...game('g2', ['minos', 'icarus'], 'minos', 2000), final: { schema: 3, state: { round: 9, who: 'second' } } });
+      await results.record(game('g3', ['minos', 'icarus'], 'minos', 3000)); // recorded without its state
+      expect(await results.finalByCode('KEPS')).toEqual({ gameId: 'g2', code: 'KEPS', finishedAt: 2000, schema: 3, state: { round: 9, who: 'second' } });
+      expect((await results.finalById('g1'))?.state).toEqual({ round: 7, who: 'first' });
+      expect(await results.finalById('g3')).toBeNull();
+      expect(await results.finalByCode('NOPE')).toBeNull();
+    });
+
+    it('sums the damage a player dealt, and lists opponents by name', async () => {
+      const { results } = storage;
+      const g = game('g1', ['theseus', 'ariadne', 'minos'], 'ariadne');
+      g.players = g.players.map((p, i) => ({ ...p, dealt: i + 2 }));
+      await results.record(g);
+      const h = game('g2', ['ariadne', 'icarus'], null, 500);
+      h.players = h.players.map((p) => ({ ...p, dealt: 1 }));
+      await results.record(h);
+      expect(await results.dealtBy(ids.ariadne!)).toBe(4);
+      expect(await results.dealtBy(ids.theseus!)).toBe(2);
+      expect(await results.dealtBy('nope')).toBe(0);
+      expect((await results.recentFor(ids.ariadne!)).map((r) => [r.gameId, r.dealt, r.opponents])).toEqual([
+        ['g1', 3, ['minos', 'theseus']],
+        ['g2', 1, ['icarus']],
+      ]);
+    });
+
+    it('does not record a game nobody was left in (everyone left before it started)', async () => {
+      const { results } = storage;
+      expect(await results.record({ gameId: 'g0', code: 'KEPS', finishedAt: 1, rounds: 0, winnerId: null, players: [] })).toBe(false);
+      expect(await results.finalByCode('KEPS')).toBeNull();
     });
 
     it('refuses a result naming something that is not an account id, recording nothing', async () => {

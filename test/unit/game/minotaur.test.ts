@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { key } from '../../../src/game/hex.js';
-import { minotaurStep, minotaurTarget } from '../../../src/game/minotaur.js';
+import { minotaurQuarry, minotaurStep, minotaurTarget } from '../../../src/game/minotaur.js';
 import type { Hex, Player } from '../../../src/game/types.js';
 import { h } from './fixtures.js';
 
@@ -34,5 +34,16 @@ describe('minotaurTarget', () => {
     expect(minotaurTarget(h(0, 0), [a, b, c, far])?.id).toBe('a');
     expect(minotaurTarget(h(0, 0), [c, b, a])?.id).toBe('b');
     expect(minotaurTarget(h(0, 0), [far])).toBeNull();
+  });
+});
+
+describe('minotaurQuarry', () => {
+  it('is the character nearest by a free path, the one its steps lead to', () => {
+    const pocket = walls(h(1, 0), h(1, -1), h(2, -2), h(1, 1), h(2, 1));
+    const a = player('a', h(2, 0));
+    const b = player('b', h(-3, 0));
+    expect(minotaurQuarry(h(0, 0), [a, b], pocket, 5)?.id).toBe('b');
+    expect(minotaurQuarry(h(0, 0), [a, b], walls(), 5)?.id).toBe('a');
+    expect(minotaurQuarry(h(5, -5), [a], walls(h(4, -5), h(4, -4), h(5, -4)), 5)).toBeNull();
   });
 });

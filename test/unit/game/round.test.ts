@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { distance } from '../../../src/game/hex.js';
+import { CLASSIC_RULES } from '../../../src/game/balance.js';
 import { resolveRound } from '../../../src/game/rules.js';
 import type { GameState, Hex, RoundEvent } from '../../../src/game/types.js';
 import { act, arena, h, lobby, type Placement } from './fixtures.js';
@@ -164,15 +165,17 @@ describe('resolveRound: attacks and defence', () => {
   });
 });
 
-describe('resolveRound: the Minotaur', () => {
+describe('resolveRound: the Minotaur under the classic rules (steps every round, then strikes)', () => {
+  const resolve = (s: GameState, now: number) => resolveRound(s, now, CLASSIC_RULES);
+
   it('walks round a wall along a shortest path, then strikes once next to its prey', () => {
     // Two shortest paths round the wall at (1,0): via ne (1,-1) or via se (0,1); ne comes first.
     const s = arena([{ id: 'a', pos: h(2, 0) }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [h(1, 0)] });
-    const n = resolveRound(s, 0);
+    const n = resolve(s, 0);
     expect(n.minotaur.pos).toEqual(h(1, -1));
     expect(of(n, 'minotaur-move')).toEqual([{ kind: 'minotaur-move', from: h(0, 0), to: h(1, -1) }]);
     expect(of(n, 'minotaur-attack')).toEqual([]);
-    const n2 = resolveRound(n, 1);
+    const n2 = resolve(n, 1);
     expect(n2.minotaur.pos).toEqual(h(2, -1));
     expect(of(n2, 'minotaur-attack')).toEqual([{ kind: 'minotaur-attack', target: 'a', damage: 2 }]);
     expect(hp(n2, 'a')).toBe(3);
@@ -180,7 +183,7 @@ describe('resolveRound: the Minotaur', () => {
 
   it('breaks ties between equal steps by direction order', () => {
     const s = arena([{ id: 'a', pos: h(1, 1) }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [] });
-    expect(resolveRound(s, 0).minotaur.pos).toEqual(h(1, 0));
+    expect(resolve(s, 0).minotaur.pos).toEqual(h(1, 0));
   });
 
   it('goes for the nearest character by path, ignoring one it cannot reach', () => {
@@ -189,13 +192,13 @@ describe('resolveRound: the Minotaur', () => {
       [{ id: 'a', pos: h(-5, 5) }, { id: 'b', pos: h(4, -4) }],
       { minotaur: h(-2, 3), walls: [h(-4, 5), h(-4, 4), h(-5, 4)] },
     );
-    const n = resolveRound(s, 0);
+    const n = resolve(s, 0);
     expect(distance(n.minotaur.pos, h(4, -4))).toBe(distance(h(-2, 3), h(4, -4)) - 1);
   });
 
   it('stays put when nobody can be reached', () => {
     const s = caged([{ id: 'a', pos: h(0, 0) }, { id: 'b', pos: h(1, 0) }]);
-    const n = resolveRound(s, 0);
+    const n = resolve(s, 0);
     expect(n.minotaur.pos).toEqual(CAGE.minotaur);
     expect(of(n, 'minotaur-move')).toEqual([]);
   });
@@ -205,7 +208,7 @@ describe('resolveRound: the Minotaur', () => {
       [{ id: 'a', pos: h(1, 0), hp: 4 }, { id: 'b', pos: h(-1, 0), hp: 3 }, { id: 'c', pos: h(0, 1), hp: 3 }],
       { minotaur: h(0, 0), walls: [] },
     );
-    const n = resolveRound(s, 0);
+    const n = resolve(s, 0);
     expect(n.minotaur.pos).toEqual(h(0, 0));
     expect(of(n, 'minotaur-attack')).toEqual([{ kind: 'minotaur-attack', target: 'b', damage: 2 }]);
   });
@@ -213,14 +216,14 @@ describe('resolveRound: the Minotaur', () => {
   it('deals 1 to a defending character', () => {
     let s = arena([{ id: 'a', pos: h(1, 0) }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [] });
     s = act(s, 'a', { kind: 'defend' });
-    const n = resolveRound(s, 0);
+    const n = resolve(s, 0);
     expect(hp(n, 'a')).toBe(4);
   });
 
   it('chases a character that moved this round and ignores one knocked out by players', () => {
     let s = arena([{ id: 'a', pos: h(2, 0) }, { id: 'b', pos: h(3, 0), hp: 1 }, { id: 'c', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [] });
     s = act(s, 'a', { kind: 'attack', dir: 'e' });
-    const n = resolveRound(s, 0);
+    const n = resolve(s, 0);
     expect(n.players.find((p) => p.id === 'b')!.alive).toBe(false);
     // It stepped next to 'a' and struck it, not the fallen 'b'.
     expect(of(n, 'minotaur-attack')).toEqual([{ kind: 'minotaur-attack', target: 'a', damage: 2 }]);
@@ -228,10 +231,78 @@ describe('resolveRound: the Minotaur', () => {
 
   it('eliminations by the Minotaur are recorded and can end the game', () => {
     const s = arena([{ id: 'a', pos: h(1, 0), hp: 2 }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [], round: 7 });
-    const n = resolveRound(s, 123);
+    const n = resolve(s, 123);
     expect(n.players[0]).toMatchObject({ hp: 0, alive: false, eliminatedRound: 7 });
     expect(n.events.at(-1)).toEqual({ kind: 'eliminated', actor: 'a' });
     expect(n).toMatchObject({ status: 'finished', winner: 'b', round: 7, deadline: null, finishedAt: 123 });
+  });
+});
+
+describe('resolveRound: the Minotaur under the rules in force', () => {
+  it('steps only in even rounds, and never strikes in the round it steps', () => {
+    const odd = arena([{ id: 'a', pos: h(3, 0) }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [], round: 1 });
+    const n1 = resolveRound(odd, 0);
+    expect(n1.minotaur.pos).toEqual(h(0, 0));
+    expect(n1.events).toEqual([]);
+    const n2 = resolveRound(n1, 1);
+    expect(n1.round).toBe(2);
+    expect(n2.minotaur.pos).toEqual(h(1, 0));
+    const even = arena([{ id: 'a', pos: h(2, 0) }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [], round: 2 });
+    const n = resolveRound(even, 0);
+    expect(n.minotaur.pos).toEqual(h(1, 0));
+    expect(of(n, 'minotaur-attack')).toEqual([]);
+    expect(hp(n, 'a')).toBe(5);
+  });
+
+  it('strikes a hero who ends the round beside it, in any round, instead of stepping', () => {
+    for (const round of [1, 2]) {
+      const s = arena([{ id: 'a', pos: h(1, 0) }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [], round });
+      const n = resolveRound(s, 0);
+      expect(n.minotaur.pos).toEqual(h(0, 0));
+      expect(of(n, 'minotaur-attack')).toEqual([{ kind: 'minotaur-attack', target: 'a', damage: 2 }]);
+    }
+  });
+
+  it('spares a hero who steps away in time', () => {
+    let s = arena([{ id: 'a', pos: h(1, 0) }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [], round: 2 });
+    s = act(s, 'a', { kind: 'move', dir: 'e' });
+    const n = resolveRound(s, 0);
+    expect(hp(n, 'a')).toBe(5);
+    expect(n.minotaur.pos).toEqual(h(1, 0));
+  });
+
+  it('is stopped by a fresh shield, but a shield raised two rounds running lets it through', () => {
+    let s = arena([{ id: 'a', pos: h(1, 0) }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [], round: 1 });
+    s = act(s, 'a', { kind: 'defend' });
+    const n1 = resolveRound(s, 0);
+    expect(hp(n1, 'a')).toBe(5);
+    expect(of(n1, 'minotaur-attack')).toEqual([{ kind: 'minotaur-attack', target: 'a', damage: 0 }]);
+    const n2 = resolveRound(act(n1, 'a', { kind: 'defend' }), 1);
+    expect(of(n2, 'minotaur-attack')).toEqual([{ kind: 'minotaur-attack', target: 'a', damage: 2 }]);
+    expect(hp(n2, 'a')).toBe(3);
+  });
+});
+
+describe('resolveRound: ripostes', () => {
+  it("a shield throws a hero's blow back at the attacker, even a tired shield", () => {
+    let s = caged([{ id: 'a', pos: h(0, 0) }, { id: 'b', pos: h(1, 0) }]);
+    s = act(s, 'a', { kind: 'attack', dir: 'e' });
+    s = act(s, 'b', { kind: 'defend' });
+    let n = resolveRound(s, 0);
+    expect([hp(n, 'a'), hp(n, 'b')]).toEqual([4, 5]);
+    expect(of(n, 'riposte')).toEqual([{ kind: 'riposte', actor: 'b', target: 'a', damage: 1 }]);
+    expect(n.players.map((p) => p.dealt)).toEqual([0, 1]);
+    n = resolveRound(act(act(n, 'a', { kind: 'attack', dir: 'e' }), 'b', { kind: 'defend' }), 1);
+    expect([hp(n, 'a'), hp(n, 'b')]).toEqual([3, 5]);
+  });
+
+  it('not under the classic rules', () => {
+    let s = caged([{ id: 'a', pos: h(0, 0) }, { id: 'b', pos: h(1, 0) }]);
+    s = act(s, 'a', { kind: 'attack', dir: 'e' });
+    s = act(s, 'b', { kind: 'defend' });
+    const n = resolveRound(s, 0, CLASSIC_RULES);
+    expect([hp(n, 'a'), hp(n, 'b')]).toEqual([5, 5]);
+    expect(of(n, 'riposte')).toEqual([]);
   });
 });
 
@@ -245,7 +316,7 @@ describe('resolveRound: bookkeeping and the end of the game', () => {
     s = act(s, 'a', { kind: 'attack', dir: 'e' });
     s = act(s, 'b', { kind: 'move', dir: 'w' });
     s = act(s, 'd', { kind: 'defend' });
-    const n = resolveRound(s, 0);
+    const n = resolveRound(s, 0, CLASSIC_RULES);
     expect(n.events.map((e) => e.kind)).toEqual(['defend', 'move', 'move', 'attack', 'eliminated', 'minotaur-move', 'minotaur-attack']);
     expect(n.events[1]).toMatchObject({ actor: 'b', to: h(3, 0) });
     expect(n.events[2]).toMatchObject({ actor: 'c', to: h(-4, 0) });

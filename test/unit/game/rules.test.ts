@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateBoard, LAIR } from '../../../src/game/board.js';
+import { CLASSIC_RULES } from '../../../src/game/balance.js';
+import { generateBoard, LAIR, startTiles } from '../../../src/game/board.js';
 import { distance, key } from '../../../src/game/hex.js';
 import {
   allTiles,
@@ -140,11 +141,16 @@ describe('startGame', () => {
     expect(s.players.every((p) => p.hp === START_HP && p.alive)).toBe(true);
   });
 
-  it('puts characters on distinct free rim tiles, spread out, the same way for the same seed', () => {
+  it('puts characters on distinct free rim tiles, on neighbouring start tiles, the same way for the same seed', () => {
     for (let n = 2; n <= 8; n++) {
       for (const seed of [1, 2, 3, 4, 5]) {
         const ids = Array.from({ length: n }, (_, i) => `p${i}`);
         const s = started(ids, seed);
+        const starts = startTiles(s.seed, s.radius).map(key);
+        const slots = s.players.map((p) => starts.indexOf(key(p.pos))).sort((a, b) => a - b);
+        // n consecutive start tiles round the rim (the run may wrap past the last one).
+        const gaps = slots.map((x, i) => (i === 0 ? x + starts.length - slots.at(-1)! : x - slots[i - 1]!));
+        expect(gaps.filter((g) => g !== 1).length).toBeLessThanOrEqual(1);
         const walls = new Set(s.walls.map(key));
         const tiles = s.players.map((p) => p.pos);
         expect(new Set(tiles.map(key)).size).toBe(n);
@@ -154,8 +160,19 @@ describe('startGame', () => {
         }
         let min = Infinity;
         for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) min = Math.min(min, distance(tiles[i]!, tiles[j]!));
-        expect(min).toBeGreaterThanOrEqual(n <= 4 ? 5 : 3);
+        expect(min).toBeGreaterThanOrEqual(3);
         expect(started(ids, seed)).toEqual(s);
+      }
+    }
+  });
+
+  it('spreads characters as far apart as the rim allows under the classic rules', () => {
+    for (let n = 2; n <= 4; n++) {
+      for (const seed of [1, 2, 3]) {
+        const s = ok(startGame(lobby(Array.from({ length: n }, (_, i) => `p${i}`), seed), 'p0', 2000, CLASSIC_RULES));
+        let min = Infinity;
+        for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) min = Math.min(min, distance(s.players[i]!.pos, s.players[j]!.pos));
+        expect(min).toBeGreaterThanOrEqual(5);
       }
     }
   });

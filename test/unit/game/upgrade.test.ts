@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GAME_SCHEMA, resolveRound, submitAction } from '../../../src/game/index.js';
+import { checkGameState } from '../../../src/game/schema.js';
 import { SchemaError, readableSchemas, upgradeState } from '../../../src/game/upgrade.js';
 
 const fixture = JSON.parse(readFileSync(new URL('../../fixtures/game-record-schema1.json', import.meta.url), 'utf8'));
+const fixture2 = JSON.parse(readFileSync(new URL('../../fixtures/game-record-schema2.json', import.meta.url), 'utf8'));
 
 describe('upgradeState', () => {
   it('reads every schema from 1 to the current one', () => {
@@ -22,6 +24,20 @@ describe('upgradeState', () => {
     expect(s.submitted).toEqual(old.submitted);
     expect(s.previous).toEqual(old.previous);
     expect(s.players.map((p) => [p.id, p.hp, p.pos])).toEqual(old.players.map((p: { id: string; hp: number; pos: unknown }) => [p.id, p.hp, p.pos]));
+  });
+
+  it('lifts a schema-2 game (no hold, no table talk, no rematch) to the current schema, keeping the damage counters', () => {
+    const old = fixture2.state;
+    expect(old.chat).toBeUndefined();
+    const s = upgradeState(old, 2);
+    expect(s.schema).toBe(GAME_SCHEMA);
+    expect(s).toMatchObject({ hold: null, chat: [], rematch: null, rematchOf: null });
+    expect(s.players.map((p) => p.dealt)).toEqual(old.players.map((p: { dealt: number }) => p.dealt));
+    const { schema: _a, chat: _b, rematch: _c, rematchOf: _d, hold: _h, ...rest } = s;
+    const { schema: _e, ...oldRest } = old;
+    expect(rest).toEqual(oldRest);
+    expect(checkGameState(s)).toBeUndefined();
+    expect(checkGameState(upgradeState(fixture.state, 1))).toBeUndefined();
   });
 
   it('gives a state the current rules play on', () => {

@@ -1,6 +1,8 @@
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { createGame, type GameState } from '../../../src/game/index.js';
+import type { Command } from '../../../src/sessions/commands.js';
 import { GameLiveSocket } from '../../../src/live/game-socket.js';
 import { LiveHub } from '../../../src/live/hub.js';
 import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/live/inbound.js';
@@ -35,8 +37,9 @@ class FakeWire {
   }
 }
 
-function source(state: GameState | undefined, unreadable = false): GameSource & { fire(): void } {
+function source(state: GameState | undefined, unreadable = false): GameSource & { fire(): void; set(s: GameState | undefined): void; commands: Command[] } {
   let listener: (code: string) => void = () => undefined;
+  const commands: Command[] = [];
   return {
     game: () => state,
     unreadable: () => unreadable,
@@ -46,8 +49,10 @@ function source(state: GameState | undefined, unreadable = false): GameSource & 
     watch: (_code, l) => ((listener = () => l()), () => undefined),
     awaitGame: async () => state,
     pending: async () => false,
-    execute: async () => ({ ok: true, duplicate: false }),
+    execute: async (_code, command) => (commands.push(command), { ok: true, duplicate: false }),
     fire: () => listener('KEPS'),
+    set: (s) => (state = s),
+    commands,
   };
 }
 
@@ -57,6 +62,7 @@ const deps = (src: GameSource) => ({
   logger: pino({ level: 'silent' }),
   metrics: createMetrics('t'),
   budget: new InboundBudget(),
+  chatLimiter: new RateLimiterMemory({ points: 3, duration: 10 }),
   now: () => 1000,
   csrfToken: 'tok',
   cache: new RenderCache(),
@@ -164,7 +170,7 @@ describe('GameLiveSocket', () => {
     const lobby = new FakeWire();
     const other = new FakeWire();
     new GameLiveSocket(game1 as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(source(game)), budget }).start();
-    new LobbyLiveSocket(lobby as LiveWire, { id: '1', username: 'ariadne' }, source(game), new Renderer(VIEWS_DIR), pino({ level: 'silent' }), budget).start();
+    new LobbyLiveSocket(lobby as LiveWire, { id: '1', username: 'ariadne' }, source(game), new Renderer(VIEWS_DIR), pino({ level: 'silent' }), budget, '').start();
     new GameLiveSocket(other as LiveWire, 'KEPS', { id: '2', username: 'theseus' }, { ...deps(source(game)), budget }).start();
     // The lobby sends nothing a page would; what it gets still counts against the account.
     for (let i = 0; i < FRAMES_PER_SECOND; i++) lobby.emit('message', 'x'.repeat(100), false);
@@ -192,5 +198,48 @@ describe('LiveHub', () => {
     expect(hub.admit(made[2]!, 2)).toBe(1);
     expect(made.map((m) => m.closedWith)).toEqual([4429, null, null, null]);
     expect(hub.size).toBe(3);
+  });
+});
+
+describe('GameLiveSocket, finished games and table talk', () => {
+  it('keeps showing a finished game after it is dropped from the replica (no trip to the lobby)', async () => {
+    const wire = new FakeWire();
+    const src = source({ ...game, status: 'finished', finishedAt: 900 });
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    const before = wire.sent.length;
+    src.set(undefined);
+    src.fire();
+    await new Promise((r) => setImmediate(r));
+    expect(wire.sent.slice(before).some((m) => m.includes('redirect'))).toBe(false);
+    expect(wire.closed).toBeNull();
+  });
+
+  it('passes table talk on as a social command, and limits how much a player says', async () => {
+    const wire = new FakeWire();
+    const src = source(game);
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    wire.emit('message', JSON.stringify({ type: 'say', text: 'hello <b>there</b>' }), false);
+    wire.emit('message', JSON.stringify({ type: 'react', emote: 'gg' }), false);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(src.commands).toEqual([
+      { kind: 'social', playerId: '1', op: { type: 'say', text: 'hello <b>there</b>' } },
+      { kind: 'social', playerId: '1', op: { type: 'react', emote: 'gg' } },
+    ]);
+    // The limiter allows three lines per ten seconds here: the fourth is refused with a sentence.
+    wire.emit('message', JSON.stringify({ type: 'say', text: 'three' }), false);
+    wire.emit('message', JSON.stringify({ type: 'say', text: 'four' }), false);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(src.commands).toHaveLength(3);
+    expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'rate-limited' });
+  });
+
+  it('refuses an unknown reaction before anything else sees it', async () => {
+    const wire = new FakeWire();
+    const src = source(game);
+    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    wire.emit('message', JSON.stringify({ type: 'react', emote: '<img src=x onerror=alert(1)>' }), false);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(src.commands).toEqual([]);
+    expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'invalid' });
   });
 });

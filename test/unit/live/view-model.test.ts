@@ -55,4 +55,49 @@ describe('gameView', () => {
     expect(gameView(g, '2').outcome).toBe('eliminated');
     expect(gameView(g, '3').outcome).toBeNull();
   });
+
+  it('shows where the Minotaur strikes (its free neighbours), where it steps, and whom it is after', () => {
+    const base = playing();
+    // Round 2 is a stepping round; the Minotaur in an open arena with ariadne nearer.
+    const g: GameState = { ...base, round: 2, walls: [], minotaur: { pos: { q: 0, r: 0 } }, players: base.players.map((p) => ({ ...p, pos: p.id === '1' ? { q: 3, r: 0 } : { q: -5, r: 5 } })) };
+    const v = gameView(g, '2');
+    expect(v.danger).toHaveLength(6);
+    expect(v.minotaurNext).not.toBeNull();
+    expect(v.intent).toEqual({ hunted: 'ariadne', steps: true, besideSomeone: false });
+    expect(v.tokens.find((t) => t.id === '1')?.hunted).toBe(true);
+    // Odd rounds it does not step; beside a hero it strikes instead of stepping.
+    expect(gameView({ ...g, round: 3 }, '2').minotaurNext).toBeNull();
+    const beside = gameView({ ...g, players: g.players.map((p) => (p.id === '1' ? { ...p, pos: { q: 1, r: 0 } } : p)) }, '2');
+    expect(beside.minotaurNext).toBeNull();
+    expect(beside.intent?.besideSomeone).toBe(true);
+  });
+
+  it('names who has not chosen yet, and warns a hero whose shield is tired', () => {
+    let g = playing();
+    const r = submitAction(g, '1', { id: 'act-shield-1', round: 1, kind: 'defend' });
+    if (!r.ok) throw new Error(r.message);
+    g = r.state;
+    expect(gameView(g, '1').waitingFor).toEqual(['theseus']);
+    const next = resolveRound(g, 20_000);
+    expect(gameView(next, '1').shieldTired).toBe(true);
+    expect(gameView(next, '2').shieldTired).toBe(false);
+  });
+
+  it('draws the damage of the last round where it landed, once per hero', () => {
+    const base = playing();
+    const g: GameState = {
+      ...base,
+      round: 4,
+      events: [
+        { kind: 'attack', actor: '1', target: '2', at: base.players[1]!.pos, damage: 1 },
+        { kind: 'minotaur-attack', target: '2', damage: 2 },
+        { kind: 'attack', actor: '2', target: '1', at: base.players[0]!.pos, damage: 0 },
+      ],
+    };
+    const v = gameView(g, '2');
+    expect(v.hits.map((h) => [h.id, h.text, h.kind, h.me])).toEqual([
+      ['hit-3-1', 'blocked', 'blocked', false],
+      ['hit-3-2', '−3', 'hurt', true],
+    ]);
+  });
 });

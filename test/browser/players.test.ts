@@ -1,0 +1,287 @@
+// What makes people play again, in real Chromium: an invite link opened logged out leads
+// through sign-up straight into the game; a rematch brings the same group back with one click
+// each; profiles show records and recent games, whose final board stays viewable after the
+// server restarts; and a phone (390×844) gets the whole game without scrolling sideways.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
+import { BrowserSession, PHONE, SHOTS, signUp } from '../support/browser.js';
+import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import { Player } from '../support/player.js';
+
+const nodes: NodeProcess[] = [];
+let session: BrowserSession;
+let node: NodeProcess;
+let port: number;
+let db: string;
+const tag = String(Date.now() % 100000);
+const env = { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '3', DRAIN_WINDOW_MS: '200' };
+
+const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(SHOTS, `${name}.png`), animations: 'disabled', fullPage });
+
+/** Plays a page through to the end of its game by defending (the S key) in every round it is alive. */
+async function defendToTheEnd(page: Page): Promise<void> {
+  let acted = 0;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const next = await page.waitForFunction(
+      (last) => {
+        if (document.querySelector('#game-status .phase.over')) return 'over';
+        const cd = document.querySelector('#game-status .countdown[data-round]');
+        const round = cd ? Number(cd.getAttribute('data-round')) : 0;
+        if (!document.querySelector('#game-actions button.defend') && document.querySelector('#game-overlay .overlay')) return 'fallen';
+        return round > last && document.querySelector('#game-actions button.defend') ? round : false;
+      },
+      acted,
+      { timeout: 20_000, polling: 50 },
+    );
+    const v = (await next.jsonValue()) as number | 'over' | 'fallen';
+    if (v === 'over') return;
+    if (v === 'fallen') {
+      await page.waitForSelector('#game-status .phase.over', { timeout: 60_000 });
+      return;
+    }
+    await page.keyboard.press('s');
+    acted = v;
+  }
+  throw new Error('the game did not end in time');
+}
+
+/** Whether the page scrolls sideways. */
+const scrollsSideways = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+
+beforeAll(async () => {
+  session = await BrowserSession.launch();
+  port = await freePort();
+  db = join(tempDir(), 'players.db');
+  node = startNode({ port, databasePath: db, env });
+  nodes.push(node);
+  await node.ready();
+});
+
+afterAll(async () => {
+  await session?.close();
+  await Promise.all(nodes.map((n) => n.kill()));
+});
+
+describe('invite, rematch, profile', () => {
+  const host = `ariadne${tag}`;
+  const guest = `theseus${tag}`;
+  let pa: Page;
+  let pb: Page;
+  let code = '';
+  let rematchCode = '';
+
+  it('an invite link opened logged out leads through sign-up into the game, ready to join', async () => {
+    const base = node.url;
+    pa = await session.newPage({ permissions: ['clipboard-read', 'clipboard-write'] });
+    await signUp(pa, base, host);
+    await Promise.all([pa.waitForURL(/\/games\/[A-Z]{4}$/), pa.click('form[action="/lobby/games"] button')]);
+    code = pa.url().slice(-4);
+
+    // "Copy invite link" copies the full address of the game.
+    await pa.click('button.copy-link');
+    await expect.poll(() => pa.evaluate(() => navigator.clipboard.readText())).toBe(`${base}/games/${code}`);
+    const invite = await pa.evaluate(() => navigator.clipboard.readText());
+
+    // A new player opens it: sign-up (not log-in) first, with the invitation shown.
+    pb = await session.newPage();
+    await pb.goto(invite);
+    expect(new URL(pb.url()).pathname).toBe('/signup');
+    expect(new URL(pb.url()).searchParams.get('next')).toBe(`/games/${code}`);
+    expect(await pb.locator('.invite').textContent()).toContain(code);
+    // Someone with an account can log in instead and still land in the game.
+    expect(await pb.locator('.switch a').getAttribute('href')).toBe(`/login?next=${encodeURIComponent(`/games/${code}`)}`);
+    await pb.fill('input[name="username"]', guest);
+    await pb.fill('input[name="password"]', 'correct horse battery');
+    await pb.locator('#username-status.ok').waitFor();
+    await shot(pb, 'invite-signup');
+    await Promise.all([pb.waitForURL(`${base}/games/${code}`), pb.click('form[data-signup] button[type="submit"]')]);
+
+    // In the game, ready to join with one click; the host sees the guest arrive live.
+    const join = pb.locator('#game-actions button:has-text("Join this game")');
+    await join.waitFor();
+    await Promise.all([pb.waitForURL(`${base}/games/${code}`), join.click()]);
+    await pb.locator('#game-players').getByText(guest).waitFor();
+    await pa.locator('#game-players').getByText(guest).waitFor();
+    await pa.locator('#game-actions button:has-text("Start the game")').waitFor();
+    await shot(pa, 'waiting-room');
+    // Regression: the waiting room does not speak of a "last round" before any round.
+    expect(await pa.locator('#game').textContent()).not.toContain('Last round');
+  });
+
+  it('a rematch brings the same group back: one click each, and it starts once both are in', async () => {
+    const base = node.url;
+    await Promise.all([pa.waitForResponse((r) => r.url() === `${base}/games/${code}` && r.request().method() === 'GET'), pa.click('#game-actions button:has-text("Start the game")')]);
+    await pa.locator('#game-status .countdown[data-round]').waitFor();
+    await pb.locator('#game-status .countdown[data-round]').waitFor();
+    // Table talk: a quick call and a typed line, escaped, shown to the other player live.
+    await pb.click('.emotes button:has-text("Nice!")');
+    await pb.fill('#chat-input', 'watch the <b>red</b> tiles');
+    await pb.press('#chat-input', 'Enter');
+    await pa.locator('#game-chat li', { hasText: 'watch the <b>red</b> tiles' }).waitFor();
+    expect(await pa.locator('#game-chat li').allTextContents()).toEqual([expect.stringContaining('Nice!'), expect.stringContaining('watch the <b>red</b> tiles')]);
+    expect(await pb.inputValue('#chat-input')).toBe('');
+    expect(await pa.locator('#game-board .bubble').count()).toBe(1);
+    await pa.click('a[href="#howto"]');
+    expect(await pa.locator('#howto').getAttribute('open')).not.toBeNull();
+    await pa.evaluate(() => window.scrollTo(0, 0));
+    await shot(pa, 'game-round-1');
+    await Promise.all([defendToTheEnd(pa), defendToTheEnd(pb)]);
+    const end = await adminGame(base, code);
+    expect(end.state.status).toBe('finished');
+
+    // One end-of-game box each, with one way back to the lobby (regression: there were two).
+    for (const p of [pa, pb]) {
+      await p.locator('#game-overlay .overlay').waitFor();
+      expect(await p.locator('a:has-text("Back to the lobby")').count()).toBe(1);
+      expect(await p.locator('.overlay table.standings tbody tr').count()).toBe(2);
+    }
+    await shot(pa, 'game-over');
+
+    // The host calls for a rematch and lands in its waiting room.
+    await Promise.all([pa.waitForURL((u) => /\/games\/[A-Z]{4}$/.test(u.pathname) && !u.pathname.endsWith(code)), pa.click('.overlay button:has-text("Rematch")')]);
+    rematchCode = pa.url().slice(-4);
+    expect(rematchCode).not.toBe(code);
+    expect(await pa.locator('#game-status').textContent()).toMatch(new RegExp(`Rematch of ${code}: 1 of 2 back`));
+    // The guest's end-of-game box offers to join it, live.
+    const joinRematch = pb.locator('.overlay button:has-text("Join the rematch")');
+    await joinRematch.waitFor({ timeout: 10_000 });
+    expect(await pb.locator('.overlay .rematch-note').textContent()).toContain(rematchCode);
+    await shot(pb, 'rematch-offer');
+    await Promise.all([pb.waitForURL(`${base}/games/${rematchCode}`), joinRematch.click()]);
+
+    // Everyone is back: it starts by itself, on both pages.
+    for (const p of [pa, pb]) await p.locator('#game-status .countdown[data-round="1"]').waitFor({ timeout: 10_000 });
+    const rematch = await adminGame(base, rematchCode);
+    expect(rematch.state.status).toBe('playing');
+    expect(rematch.state.rematchOf).toEqual({ code, players: end.state.players.map((p) => p.id) });
+    expect(rematch.state.players.map((p) => p.name).sort()).toEqual([host, guest].sort());
+    expect((await adminGame(base, code)).state.rematch).toMatchObject({ code: rematchCode });
+    await shot(pb, 'rematch-started');
+  });
+
+  it('profiles show the record and recent games; a finished game stays viewable after a restart', async () => {
+    const base = node.url;
+    const finished = await adminGame(base, code);
+    const winner = finished.state.players.find((p) => p.id === finished.state.winner)?.name ?? null;
+
+    // The leaderboard links each name to its profile.
+    await pa.goto(`${base}/leaderboard`);
+    const link = pa.locator(`table.board-table a[href="/players/${guest}"]`);
+    await link.waitFor();
+    await Promise.all([pa.waitForURL(`${base}/players/${guest}`), link.click()]);
+    expect(await pa.locator('h1').textContent()).toContain(guest);
+    const stats = await pa.evaluate(() => Object.fromEntries([...document.querySelectorAll('.stats div')].map((d) => [d.querySelector('dt')!.textContent, d.querySelector('dd')!.textContent])));
+    expect(stats).toMatchObject({ Won: String(winner === guest ? 1 : 0), Played: '1' });
+    const row = pa.locator('table.recent tbody tr').first();
+    expect(await row.locator('a.code').textContent()).toBe(code);
+    expect(await row.textContent()).toContain(host);
+    expect(await pa.locator('.now-playing').textContent()).toContain(rematchCode);
+    await shot(pa, 'profile');
+    const gameLink = (await row.locator('a.code').getAttribute('href'))!;
+    expect(gameLink).toBe(`/games/${code}?game=${encodeURIComponent(finished.state.id)}`);
+
+    // The server restarts (no peer: the finished game is not resumed, only its result is kept).
+    node.signal('SIGTERM');
+    await waitFor(() => !node.alive, 15_000, 'node to exit');
+    node = startNode({ port, databasePath: db, env });
+    nodes.push(node);
+    await node.ready();
+
+    // Both the game's address and the profile's link show its final board and result.
+    for (const path of [`/games/${code}`, gameLink]) {
+      const res = await pa.goto(`${base}${path}`);
+      expect(res?.status(), path).toBe(200);
+      expect(await pa.locator('.archived-badge').textContent()).toBe('Finished game');
+      expect(await pa.locator('#game-status').textContent()).toContain(`Game over after ${finished.state.round} rounds`);
+      expect(await pa.locator('.overlay .outcome-line').textContent()).toContain(winner ? (winner === host ? 'You are the last hero standing' : `${winner} won the game.`) : 'Nobody walks out');
+      expect(await pa.locator('#game-board-tiles polygon.wall').count()).toBe(finished.state.walls.length);
+      // Nothing to reconnect to: the page of a finished game is not live.
+      expect(await pa.locator('[data-live]').count()).toBe(0);
+    }
+    await pa.click('.overlay [data-dismiss]');
+    await shot(pa, 'finished-game-after-restart');
+    await pa.context().close();
+    await pb.context().close();
+  });
+});
+
+describe('a phone, 390×844', () => {
+  it('fits every page without sideways scrolling, and keeps the actions in reach with the board in view', async () => {
+    const base = node.url;
+    const host = new Player(base, `minos${tag}`);
+    await host.signup();
+    const code = await host.createGame();
+    const phone = await session.newPage(PHONE);
+    const errors: string[] = [];
+    phone.on('pageerror', (e) => errors.push(e.message));
+
+    await phone.goto(`${base}/`);
+    expect(await scrollsSideways(phone), 'home').toBe(false);
+    await shot(phone, 'phone-home');
+    await phone.goto(`${base}/games/${code}`);
+    expect(await scrollsSideways(phone), 'sign-up').toBe(false);
+    await phone.fill('input[name="username"]', `icarus${tag}`);
+    await phone.fill('input[name="password"]', 'correct horse battery');
+    await phone.locator('#username-status.ok').waitFor();
+    await Promise.all([phone.waitForURL(`${base}/games/${code}`), phone.tap('form[data-signup] button[type="submit"]')]);
+
+    // The header fits: "Log out" is entirely on screen.
+    const logout = await phone.locator('header button:has-text("Log out")').boundingBox();
+    expect(logout).not.toBeNull();
+    expect(logout!.x + logout!.width).toBeLessThanOrEqual(390);
+    const header = await phone.evaluate(() => document.querySelector('header')!.scrollWidth);
+    expect(header).toBeLessThanOrEqual(390);
+
+    // The join posts and comes back to the same address: wait for the page that lists the new hero.
+    await phone.tap('#game-actions button:has-text("Join this game")');
+    await phone.locator('#game-players').getByText(`icarus${tag}`).waitFor();
+    expect(await scrollsSideways(phone), 'waiting room').toBe(false);
+    await shot(phone, 'phone-waiting-room');
+    expect((await host.start(code)).status).toBe(303);
+    await phone.locator('#game-actions button.defend').waitFor();
+    expect(await scrollsSideways(phone), 'game').toBe(false);
+
+    // Countdown, board and action bar all on the first screen.
+    const box = async (sel: string) => (await phone.locator(sel).first().boundingBox())!;
+    const [countdown, board, actions, defend] = await Promise.all([box('#game-status .countdown'), box('#game-board svg'), box('#game-actions'), box('#game-actions button.defend')]);
+    expect(countdown.y + countdown.height).toBeLessThanOrEqual(844);
+    expect(board.y).toBeLessThan(400);
+    expect(actions.y + actions.height).toBeLessThanOrEqual(844);
+    expect(defend.y + defend.height).toBeLessThanOrEqual(844);
+    // Most of the board is visible above the action bar.
+    expect(actions.y - board.y).toBeGreaterThan(board.height * 0.6);
+    // Scrolled down, the action bar stays put at the bottom.
+    await phone.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    const after = await box('#game-actions button.defend');
+    expect(after.y + after.height).toBeLessThanOrEqual(844);
+    await phone.evaluate(() => window.scrollTo(0, 0));
+    await shot(phone, 'phone-game');
+
+    // A tap plays.
+    const move = phone.locator('#game-actions .compass:not(.attack) button:not([disabled])').first();
+    await move.tap();
+    await phone.locator('#game-actions .submitted').waitFor();
+    await shot(phone, 'phone-submitted');
+
+    const another = await host.createGame();
+    for (const path of ['/lobby', '/leaderboard', `/players/icarus${tag}`]) {
+      await phone.goto(`${base}${path}`);
+      expect(await scrollsSideways(phone), path).toBe(false);
+      if (path === '/lobby') {
+        await phone.locator(`#open-games form[action="/games/${another}/join"] button`).waitFor();
+        await shot(phone, 'phone-lobby');
+      }
+    }
+    await shot(phone, 'phone-profile');
+    // One tap on "Join" in the lobby, and the phone's player is in that game.
+    await phone.goto(`${base}/lobby`);
+    await Promise.all([phone.waitForURL(`${base}/games/${another}`), phone.tap(`#open-games form[action="/games/${another}/join"] button`)]);
+    await phone.locator('#game-players').getByText(`icarus${tag}`).waitFor();
+    expect((await adminGame(base, another)).state.players.map((p) => p.name)).toContain(`icarus${tag}`);
+    expect(errors).toEqual([]);
+  });
+});

@@ -1,0 +1,90 @@
+// Rematches over plain HTTP: two players who call for a rematch at about the same moment end
+// up in one new game, which starts by itself once both are in; an outsider cannot call one; a
+// game nobody was left in records no result. (The exact race, where both calls open a game
+// before either is recorded, is tested in test/unit/web/rematch.test.ts.)
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
+import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import { openStartedGame, Player, roundIn, type LiveConnection } from '../support/player.js';
+
+const nodes: NodeProcess[] = [];
+const conns: LiveConnection[] = [];
+
+afterAll(async () => {
+  for (const c of conns) c.ws.terminate();
+  await Promise.all(nodes.map((n) => n.kill()));
+});
+
+/** Defends in `round`, sending the same action again while the server says to retry (rate limit). */
+async function defend(c: LiveConnection, round: number): Promise<void> {
+  const id = randomUUID();
+  for (;;) {
+    const reply = await c.act(round, 'defend', undefined, id);
+    if (reply.type === 'ack' || reply.retry !== true) return;
+    await new Promise((r) => setTimeout(r, 200)); // a client's back-off before sending again, as the page does
+  }
+}
+
+/** Both players defend every round until the game is over. */
+async function playOut(base: string, code: string, players: Player[]): Promise<void> {
+  const live = players.map((p) => p.connect(code));
+  conns.push(...live);
+  await Promise.all(live.map((c) => c.opened));
+  for (let round = 1; round <= 61; round++) {
+    const over = await waitFor(async () => {
+      if ((await adminGame(base, code)).state.status === 'finished') return 'over';
+      return live.every((c) => roundIn(c.latestPartial('game-status')) >= round) ? 'next' : false;
+    }, 10_000, `round ${round}`);
+    if (over === 'over') return;
+    await Promise.all(live.map((c) => defend(c, round)));
+  }
+}
+
+describe('rematch', () => {
+  it('two calls close together lead to one new game, which starts once both are in', async () => {
+    const node = startNode({ port: await freePort(), databasePath: join(tempDir(), 'rematch.db'), env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '20' } });
+    nodes.push(node);
+    await node.ready();
+    const base = node.url;
+    const tag = Date.now() % 100000;
+    const a = new Player(base, `ann${tag}`);
+    const b = new Player(base, `bob${tag}`);
+    const code = await openStartedGame([a, b]);
+    await playOut(base, code, [a, b]);
+    const before = await adminGame(base, code);
+    expect(before.state.status).toBe('finished');
+
+    // Someone who did not play cannot call for a rematch of it.
+    const outsider = new Player(base, `cat${tag}`);
+    await outsider.signup();
+    const refused = await outsider.post(`/games/${code}/rematch`, {}, `/games/${code}`);
+    expect(refused.status).toBe(303);
+    expect(refused.headers.get('location')).toBe('/lobby');
+
+    const [ra, rb] = await Promise.all([a.post(`/games/${code}/rematch`, {}, `/games/${code}`), b.post(`/games/${code}/rematch`, {}, `/games/${code}`)]);
+    expect([ra.status, rb.status]).toEqual([303, 303]);
+    const target = ra.headers.get('location');
+    expect(target).toMatch(/^\/games\/[A-Z]{4}$/);
+    expect(rb.headers.get('location')).toBe(target);
+    const next = target!.slice(-4);
+    expect(next).not.toBe(code);
+
+    const rematch = await waitFor(async () => {
+      const r = await adminGame(base, next);
+      return r.state.status === 'playing' ? r : false;
+    }, 10_000, 'the rematch to start');
+    expect(rematch.state.players.map((p) => p.name).sort()).toEqual([a.username, b.username].sort());
+    expect(rematch.state.rematchOf?.code).toBe(code);
+    expect((await adminGame(base, code)).state.rematch?.code).toBe(next);
+
+    // A second call later just leads to the same game.
+    const again = await a.post(`/games/${code}/rematch`, {}, `/games/${code}`);
+    expect(again.headers.get('location')).toBe(target);
+    // The record counts the first game once per player, and no game of nobody.
+    const { html } = await a.page('/leaderboard');
+    expect(html).toMatch(/Your record: <strong>[01]<\/strong> won of <strong>1<\/strong> played/);
+  });
+});

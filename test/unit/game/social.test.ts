@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { CHAT_KEEP, CHAT_MAX_CHARS, cleanMessage, markRematch, offerRematch, react, say } from '../../../src/game/social.js';
+import { joinGame, resolveRound } from '../../../src/game/rules.js';
+import { checkGameState } from '../../../src/game/schema.js';
+import type { GameState } from '../../../src/game/types.js';
+import { arena, h, lobby, ok } from './fixtures.js';
+
+const finished = (): GameState => {
+  const s = arena([{ id: 'a', pos: h(1, 0), hp: 1 }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [] });
+  const end = resolveRound(s, 5000);
+  expect(end.status).toBe('finished');
+  return end;
+};
+
+describe('cleanMessage', () => {
+  it('keeps ordinary text, trims it and folds whitespace', () => {
+    expect(cleanMessage('  well   played\tminos  ')).toBe('well played minos');
+    expect(cleanMessage('καλή μάχη 🐂')).toBe('καλή μάχη 🐂');
+  });
+
+  it('removes control and direction-changing characters, which could hide or reorder text', () => {
+    expect(cleanMessage('a\u0000b\u202Ec\u200Bd\ne')).toBe('a b c d e');
+    expect(cleanMessage('\u202E\u0007 \n')).toBeNull();
+  });
+
+  it('cuts long messages at the limit, counting characters, not UTF-16 units', () => {
+    const long = '🐂'.repeat(CHAT_MAX_CHARS + 10);
+    expect([...cleanMessage(long)!]).toHaveLength(CHAT_MAX_CHARS);
+  });
+
+  it('leaves markup as text (the page escapes it)', () => {
+    expect(cleanMessage('<script>alert(1)</script>')).toBe('<script>alert(1)</script>');
+  });
+});
+
+describe('say and react', () => {
+  it('append numbered lines by players, in any phase', () => {
+    let s = lobby(['a', 'b']);
+    s = ok(say(s, 'a', 'ready?'));
+    s = ok(react(s, 'b', 'gg'));
+    expect(s.chat).toEqual([
+      { n: 1, by: 'a', kind: 'say', text: 'ready?' },
+      { n: 2, by: 'b', kind: 'react', emote: 'gg' },
+    ]);
+    expect(checkGameState(s)).toBeUndefined();
+    s = ok(say(finished(), 'b', 'again!'));
+    expect(s.chat.at(-1)).toMatchObject({ by: 'b', text: 'again!' });
+  });
+
+  it('keep only the latest lines, numbering on', () => {
+    let s = lobby(['a', 'b']);
+    for (let i = 0; i < CHAT_KEEP + 5; i++) s = ok(say(s, 'a', `line ${i}`));
+    expect(s.chat).toHaveLength(CHAT_KEEP);
+    expect(s.chat[0]).toMatchObject({ n: 6, text: 'line 5' });
+    expect(s.chat.at(-1)!.n).toBe(CHAT_KEEP + 5);
+  });
+
+  it('refuse outsiders, empty messages and unknown reactions, each with a sentence', () => {
+    const s = lobby(['a', 'b']);
+    for (const r of [say(s, 'zed', 'hi'), say(s, 'a', ' \u200B '), react(s, 'a', 'rocket'), react(s, 'zed', 'gg')]) {
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.message).toMatch(/^[A-Z].+\.$/);
+    }
+  });
+});
+
+describe('rematches', () => {
+  it('a finished game points at the first rematch opened; a second offer is refused with its code', () => {
+    const s = ok(offerRematch(finished(), 'b', 'NEXT'));
+    expect(s.rematch).toEqual({ code: 'NEXT', by: 'b' });
+    expect(offerRematch(s, 'b', 'NEXT')).toMatchObject({ ok: true, duplicate: true });
+    const again = offerRematch(s, 'a', 'OTHR');
+    expect(again).toMatchObject({ ok: false, code: 'rematch-exists' });
+    if (!again.ok) expect(again.message).toContain('NEXT');
+  });
+
+  it('only after the game, only by its players', () => {
+    expect(offerRematch(lobby(['a', 'b']), 'a', 'NEXT')).toMatchObject({ ok: false, code: 'not-finished' });
+    expect(offerRematch(finished(), 'zed', 'NEXT')).toMatchObject({ ok: false, code: 'not-in-game' });
+  });
+
+  it('a rematch starts by itself once everyone from the game before is back', () => {
+    let s = lobby(['a']);
+    s = ok(markRematch(s, 'a', { code: 'PREV', players: ['a', 'b', 'c'] }));
+    expect(markRematch(s, 'b', { code: 'PREV', players: ['a'] })).toMatchObject({ ok: false, code: 'not-creator' });
+    s = ok(joinGame(s, { id: 'b', name: 'B' }, 10_000));
+    expect(s.status).toBe('open');
+    s = ok(joinGame(s, { id: 'c', name: 'C' }, 20_000));
+    expect(s).toMatchObject({ status: 'playing', round: 1, deadline: 20_000 + s.roundMs });
+    expect(checkGameState(s)).toBeUndefined();
+  });
+
+  it('an ordinary game waits for its creator to start it', () => {
+    let s = lobby(['a']);
+    s = ok(joinGame(s, { id: 'b', name: 'B' }, 10_000));
+    expect(s.status).toBe('open');
+  });
+});
