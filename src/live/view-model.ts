@@ -171,6 +171,8 @@ export interface GameView {
   shieldTired: boolean;
   /** Names of living players who have not chosen this round. */
   waitingFor: string[];
+  /** The round waits for heroes who were away because of a server outage (until `until`, ms). */
+  hold: { names: string[]; until: number } | null;
   /** What happened in the round last played (`logRound`). */
   log: string[];
   logRound: number;
@@ -468,6 +470,7 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     canAct,
     shieldTired: !!meP && RULES.tiredShield && defendedLastRound(g, meP.id),
     waitingFor: g.status === 'playing' ? livingPlayers(g).filter((p) => submittedBy(g, p.id) === undefined).map((p) => p.name) : [],
+    hold: g.status === 'playing' && g.hold ? { names: g.hold.waiting.map((id) => g.players.find((p) => p.id === id)?.name ?? '?'), until: g.hold.until } : null,
     log: g.events.map((e) => describe(g, e)),
     logRound,
     hits: shared.hits.map(({ playerId, ...h }) => ({ ...h, me: playerId === viewer })),

@@ -3,7 +3,7 @@
 // to the lobby at the end, a spectator's end box unlike the players').
 
 import { describe, expect, it } from 'vitest';
-import { createGame, joinGame, resolveRound, startGame, type GameState } from '../../../src/game/index.js';
+import { createGame, holdRound, joinGame, markPresent, resolveRound, startGame, type GameState } from '../../../src/game/index.js';
 import { renderGamePartials } from '../../../src/live/game-socket.js';
 import { Renderer } from '../../../src/live/render.js';
 import { RenderCache } from '../../../src/live/render-cache.js';
@@ -60,5 +60,24 @@ describe('game page partials', () => {
     const html = page(s, '1');
     expect(html).not.toContain('<img src=x');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+
+  it('a round held after an outage says whom it waits for and counts down to when it starts anyway', () => {
+    const st = startGame(open(), '1', 1000);
+    if (!st.ok) throw new Error(st.message);
+    const held = holdRound(st.state, 5000, 10_000);
+    const back = markPresent(held, '1', 5500);
+    if (!back.ok) throw new Error(back.message);
+    const status = renderGamePartials(renderer, back.state, '1', 'tok', new RenderCache(), 6000).get('game-status') ?? '';
+    expect(status).toContain('waiting for theseus to come back');
+    expect(status).not.toContain('ariadne');
+    expect(status).toContain(`data-deadline="${held.hold!.until}"`);
+    expect(status).toContain('>9<');
+    // Once everyone is back, a normal round with a full countdown.
+    const all = markPresent(back.state, '2', 7000);
+    if (!all.ok) throw new Error(all.message);
+    const normal = renderGamePartials(renderer, all.state, '1', 'tok', new RenderCache(), 7000).get('game-status') ?? '';
+    expect(normal).not.toContain('come back');
+    expect(normal).toContain(`data-deadline="${7000 + 10_000}"`);
   });
 });
