@@ -157,7 +157,8 @@ export class GameSessions {
     const row = await this.ledger.row(code);
     if (row && row !== 'unavailable') {
       const held = this.d.replica.getAny(code);
-      if (!held || compareVersion(held, row) < 0) {
+      // A finished game this node no longer holds is shown from its result (read-only), not revived.
+      if (held ? compareVersion(held, row) < 0 : row.state.status !== 'finished') {
         this.d.sync.absorb({ key: row.code, owner: row.owner, epoch: row.epoch, seq: row.seq, schema: row.schema, state: row.state, at: row.updatedAt });
       }
     }

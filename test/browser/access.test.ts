@@ -174,7 +174,7 @@ describe('keyboard and accessibility', () => {
     const phone = await session.newPage(PHONE);
     const watcher = new Player(base, `ariadne${tag}`);
     await watcher.signup();
-    await phone.context().addCookies([{ name: watcher.cookie.split('=')[0]!, value: watcher.cookie.split('=')[1]!, url: base }]);
+    await phone.context().addCookies(watcher.cookies.map(({ name, value }) => ({ name, value, url: base })));
     const code2 = await other.createGame();
     await phone.goto(`${base}/games/${code2}`);
     await phone.locator('#game-actions button:has-text("Join this game")').waitFor();
