@@ -47,6 +47,11 @@ export interface StorageOptions {
   checkMs?: number;
   /** Longest wait in close() for queries in flight and for the pool to end (default 3 s). */
   closeTimeoutMs?: number;
+  /**
+   * PostgreSQL: longest wait for one query's answer before it fails as an outage (default 3 s;
+   * not while migrating). A frozen server or a cut link never answers at all.
+   */
+  queryTimeoutMs?: number;
 }
 
 export interface Storage {
@@ -164,6 +169,9 @@ class KyselyStorage implements Storage {
   /** While watching: when the database was first seen down, and the next pause before asking again. */
   private downSince = 0;
   private retryMs = 250;
+  private readonly queryTimeoutMs: number;
+  /** Migrations in progress: no query timeout then (a node may wait for another's migration lock). */
+  private migrating = 0;
 
   constructor(target: StorageTarget, options: StorageOptions) {
     this.engine = target.engine;
@@ -172,6 +180,7 @@ class KyselyStorage implements Storage {
     this.checkMs = options.checkMs ?? 5000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 3000;
     this.migrationsDir = options.migrationsDir ?? MIGRATIONS_DIR;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 3000;
     let inner: Dialect;
     let shown: string;
     if (target.engine === 'sqlite') {
@@ -184,7 +193,7 @@ class KyselyStorage implements Storage {
         ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
         onIdleError: () => this.checkSoon(),
       });
-      inner = postgresDialect(pool);
+      inner = postgresDialect(pool, () => (this.migrating > 0 ? 0 : this.queryTimeoutMs));
       shown = redactUrl(target.url);
     }
     this.dialect = new TrackedDialect(inner);
@@ -197,8 +206,13 @@ class KyselyStorage implements Storage {
     this.sessions = new DatabaseSessionStore(this.db, { ...options.sessions, now: this.now, logger: options.logger });
   }
 
-  migrate(): Promise<string[]> {
-    return migrate(this.db, this.engine, this.logger, this.migrationsDir);
+  async migrate(): Promise<string[]> {
+    this.migrating++;
+    try {
+      return await migrate(this.db, this.engine, this.logger, this.migrationsDir);
+    } finally {
+      this.migrating--;
+    }
   }
 
   async open(opts: { signal?: AbortSignal } = {}): Promise<string[]> {
