@@ -91,7 +91,14 @@ class TrackedDialect implements Dialect {
   active = 0;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly inner: Dialect) {}
+  /**
+   * @param closedBy While it returns an error, queries fail with it at once (the database is
+   *   known to be down: each would otherwise wait for its timeout).
+   */
+  constructor(
+    private readonly inner: Dialect,
+    private readonly closedBy: () => Error | null = () => null,
+  ) {}
 
   createAdapter() {
     return this.inner.createAdapter();
@@ -111,6 +118,8 @@ class TrackedDialect implements Dialect {
     return {
       init: () => driver.init(),
       acquireConnection: async () => {
+        const closed = this.closedBy();
+        if (closed) throw closed;
         this.active++;
         try {
           return await driver.acquireConnection();
@@ -172,6 +181,8 @@ class KyselyStorage implements Storage {
   private readonly queryTimeoutMs: number;
   /** Migrations in progress: no query timeout then (a node may wait for another's migration lock). */
   private migrating = 0;
+  /** The health check's own query goes through while the database is down (it is how we learn it is back). */
+  private probing = false;
 
   constructor(target: StorageTarget, options: StorageOptions) {
     this.engine = target.engine;
@@ -196,7 +207,7 @@ class KyselyStorage implements Storage {
       inner = postgresDialect(pool, () => (this.migrating > 0 ? 0 : this.queryTimeoutMs));
       shown = redactUrl(target.url);
     }
-    this.dialect = new TrackedDialect(inner);
+    this.dialect = new TrackedDialect(inner, () => (this.state.state === 'down' && !this.probing ? new DatabaseDownError(this.state.outage ?? 'lost') : null));
     this.db = new Kysely<Database>({ dialect: this.dialect, log: (event) => this.onQuery(event) });
     this.state = { engine: this.engine, target: shown, state: 'connecting', since: this.now(), outage: null, lastError: null };
     this.accounts = new Accounts(this.db, this.now);
@@ -347,9 +358,12 @@ class KyselyStorage implements Storage {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error('ping: no answer in time'), { code: 'ETIMEDOUT' })), Math.max(1000, this.checkMs));
     });
+    this.probing = true;
     try {
+      // Queries made meanwhile go through too: harmless, they are few (one ping at a time).
       await Promise.race([this.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute(), timeout]);
     } finally {
+      this.probing = false;
       clearTimeout(timer);
     }
   }
@@ -357,6 +371,14 @@ class KyselyStorage implements Storage {
   private onQuery(event: LogEvent): void {
     // A query that failed for want of a database: check now rather than at the next tick.
     if (event.level === 'error' && outageClass(event.error)) this.checkSoon();
+  }
+}
+
+/** A query refused without asking: the database is known to be down (see TrackedDialect). */
+export class DatabaseDownError extends Error {
+  readonly code = 'DATABASE_DOWN';
+  constructor(readonly outage: OutageClass) {
+    super(`database down (${outage}): not asked until it answers again`);
   }
 }
 
