@@ -92,7 +92,7 @@ export class MinotaurNode {
 
     const replica = new Replica<GameState>();
     const clustered = config.cluster.query !== null;
-    this.advertiseHost = config.advertiseHost ?? (clustered ? await chooseAdvertiseHost(config.cluster, logger) : '127.0.0.1');
+    this.advertiseHost = config.advertiseHost ?? (clustered ? await chooseAdvertiseHost(config.cluster, logger, config.advertiseSubnet) : '127.0.0.1');
     let replicationChannel: MeshChannel;
     let sessionsChannel: MeshChannel;
     if (clustered) {
