@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, Sampler, type BotOptions } from './bots.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
+import { freePort, startNode, tempDir, waitFor, type Launcher, type NodeProcess } from './node-process.js';
 import { Player, openStartedGame } from './player.js';
 
 export const RIG_SECRET = 'redeploy-cluster-secret-0123456789';
@@ -18,6 +18,10 @@ export interface RigOptions {
   env?: Record<string, string>;
   /** CLUSTER_SECRET of the nodes (production refuses RIG_SECRET: too short). */
   secret?: string;
+  /** Address the DNS server listens on (default 127.0.0.1; test hosts reach the operator's address). */
+  dnsHost?: string;
+  /** Port every node listens on (default: one free on the loopback test addresses). */
+  port?: number;
 }
 
 /** A port free on 127.0.0.2 … 127.0.0.9. */
@@ -59,8 +63,8 @@ export class Rig {
   }
 
   static async create(opts: RigOptions = {}): Promise<Rig> {
-    const dns = await createDnsServer();
-    const port = await rigPort();
+    const dns = await createDnsServer(opts.dnsHost ? { host: opts.dnsHost } : {});
+    const port = opts.port ?? (await rigPort());
     const dir = tempDir('minotaur-redeploy-');
     const env: Record<string, string> = {
       ADMIN_TOKEN: TEST_ADMIN_TOKEN,
@@ -84,7 +88,7 @@ export class Rig {
     return nodes;
   }
 
-  start(nodeId: string, host: string, opts: { cluster?: boolean; inDns?: boolean; env?: Record<string, string>; main?: string } = {}): NodeProcess {
+  start(nodeId: string, host: string, opts: { cluster?: boolean; inDns?: boolean; env?: Record<string, string>; main?: string; launcher?: Launcher } = {}): NodeProcess {
     const cluster = opts.cluster ?? true;
     if (cluster && (opts.inDns ?? true)) this.setDns([...this.dnsHosts.filter((h) => h !== host), host]);
     const env = {
@@ -92,7 +96,7 @@ export class Rig {
       ...(cluster ? { DNS_CLUSTER_QUERY: RIG_QUERY, DNS_CLUSTER_RESOLVER: this.dns.address, CLUSTER_SECRET: this.secret } : {}),
       ...opts.env,
     };
-    const node = startNode({ host, port: this.port, nodeId, databasePath: this.dbPath, env, ...(opts.main ? { main: opts.main } : {}) });
+    const node = startNode({ host, port: this.port, nodeId, databasePath: this.dbPath, env, ...(opts.main ? { main: opts.main } : {}), ...(opts.launcher ? { launcher: opts.launcher } : {}) });
     this.all.push(node);
     return node;
   }
