@@ -465,7 +465,12 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+// The multi-host mode (every node, PostgreSQL and HAProxy on hosts of their own) lives in
+// scripts/rehearsal/hosts.ts.
+const run = process.argv.includes('--hosts')
+  ? import('./rehearsal/hosts.js').then((m) => m.runHostsRehearsal({ short: process.argv.includes('--short'), keep: KEEP }))
+  : main();
+run.then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);

@@ -9,7 +9,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -110,6 +110,9 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
   run('initdb', ['-D', data, '-U', 'postgres', '--pwfile', pwFile, '--auth', 'scram-sha-256', '-E', 'UTF8', '--locale', 'C.UTF-8', '--locale-provider', 'icu', '--icu-locale', 'en-US', '--no-sync']);
   rmSync(pwFile);
   const host = opts.host ?? '127.0.0.1';
+  // initdb admits local connections only; a server on a test host admits that host's network
+  // (its namespace is reachable from nowhere else), still with a password.
+  if (host !== '127.0.0.1') appendFileSync(join(data, 'pg_hba.conf'), `host all all ${host.replace(/\.\d+$/, '.0')}/24 scram-sha-256\n`);
   const port = opts.port ?? (await freePort(['127.0.0.1']));
   const serverOptions = [
     `-c listen_addresses=${host}`,
