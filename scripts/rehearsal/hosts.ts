@@ -384,7 +384,7 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
     const beforeCold = new Map<string, Awaited<ReturnType<typeof r.newest>>>();
     {
       keeping = false;
-      await keeper;
+      await Promise.race([keeper, sleep(20_000)]);
       for (const c of r.codes) {
         const rec = await r.newest(c).catch(() => null);
         if (rec) beforeCold.set(c, rec);
