@@ -140,7 +140,10 @@ try {
   process.stderr.write(`rehearsal: ${(err as Error).message}\n${USAGE}\n`);
   process.exit(2);
 }
-main(options).then(
+// The multi-host mode (every node, PostgreSQL and HAProxy on hosts of their own) lives in
+// scripts/rehearsal/hosts.ts.
+const run = options.hosts ? import('./rehearsal/hosts.js').then((m) => m.runHostsRehearsal({ short: options.short, keep: options.keep })) : main(options);
+run.then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);

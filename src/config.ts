@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+import { parseSubnet } from './cluster/advertise.js';
 
 const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
@@ -29,12 +30,26 @@ function checkDatabaseUrl(value: string, ctx: z.RefinementCtx): void {
   }
 }
 
+/**
+ * Secrets an orchestrator mounts as files (Docker and Kubernetes secrets): NAME_FILE names a
+ * file whose content is NAME's value, so the value never sits in the environment.
+ */
+export const FILE_VARIABLES = ['SECRET_KEY_BASE', 'CLUSTER_SECRET', 'DATABASE_URL', 'ADMIN_TOKEN'] as const;
+
+const filePath = z.string().min(1).optional();
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('0.0.0.0'),
-  /** Address peers and load balancers reach this node at; defaults to HOST (or the first non-internal IPv4). */
-  ADVERTISE_ADDRESS: z.string().min(1).optional(),
+  /**
+   * Address peers reach this node at, or the subnet (a.b.c.d/n) of the interface to advertise;
+   * default: HOST, or the interface address the cluster's DNS name lists.
+   */
+  ADVERTISE_ADDRESS: z
+    .string()
+    .regex(/^[A-Za-z0-9.:[\]-]+(\/\d{1,2})?$/, 'must be an address, a host name, or an IPv4 subnet such as 10.0.9.0/24')
+    .optional(),
   NODE_ID: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, dot, dash or underscore, at most 64')
@@ -72,6 +87,10 @@ const schema = z.object({
   GAMES_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(20),
   /** Live sockets (open pages) one account may hold on one node. */
   SOCKETS_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(8),
+  SECRET_KEY_BASE_FILE: filePath,
+  CLUSTER_SECRET_FILE: filePath,
+  DATABASE_URL_FILE: filePath,
+  ADMIN_TOKEN_FILE: filePath,
 });
 
 export type Env = z.input<typeof schema>;
@@ -85,6 +104,8 @@ export interface Config {
   host: string;
   /** Address peers reach this node at; null means "work it out at start" (see cluster/advertise). */
   advertiseHost: string | null;
+  /** The subnet whose local address to advertise (ADVERTISE_ADDRESS=a.b.c.d/n), or null. */
+  advertiseSubnet: string | null;
   nodeId: string;
   secretKeyBase: string;
   /** SQLite file; used when `database` is SQLite. */
@@ -195,7 +216,37 @@ export function weakClusterSecret(secret: string): string | null {
   return null;
 }
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+/**
+ * The environment with every NAME_FILE replaced by NAME = the file's content (one trailing
+ * newline dropped, as `echo` and `openssl rand` leave one). Setting both, or a file that cannot
+ * be read or is empty, is a configuration error naming the variable.
+ */
+export function readSecretFiles(env: Record<string, string | undefined>, names: readonly string[] = FILE_VARIABLES): Record<string, string | undefined> {
+  const out = { ...env };
+  const problems: string[] = [];
+  for (const name of names) {
+    const path = env[`${name}_FILE`];
+    if (path === undefined || path === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`  ${name}_FILE: set ${name} or ${name}_FILE, not both`);
+      continue;
+    }
+    let value: string;
+    try {
+      value = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`  ${name}_FILE: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      continue;
+    }
+    if (value.trim() === '') problems.push(`  ${name}_FILE: ${path} is empty`);
+    else out[name] = value;
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  return out;
+}
+
+export function loadConfig(rawEnv: Record<string, string | undefined> = process.env): Config {
+  const env = readSecretFiles(rawEnv);
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -216,7 +267,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const weak = weakClusterSecret(e.CLUSTER_SECRET);
     if (weak) throw invalid('CLUSTER_SECRET', weak);
   }
-  const advertiseHost = e.ADVERTISE_ADDRESS ?? (e.HOST === '0.0.0.0' || e.HOST === '::' ? null : e.HOST);
+  const advertiseSubnet = e.ADVERTISE_ADDRESS?.includes('/') ? e.ADVERTISE_ADDRESS : null;
+  if (advertiseSubnet && !parseSubnet(advertiseSubnet)) throw invalid('ADVERTISE_ADDRESS', `${advertiseSubnet} is not an IPv4 subnet (e.g. 10.0.9.0/24)`);
+  const advertiseHost = advertiseSubnet ? null : (e.ADVERTISE_ADDRESS ?? (e.HOST === '0.0.0.0' || e.HOST === '::' ? null : e.HOST));
   const trustProxy = parseTrustProxy(e.TRUST_PROXY);
   const cookieSecure = e.COOKIE_SECURE ?? e.NODE_ENV === 'production';
   if (e.NODE_ENV === 'production' && cookieSecure && trustProxy === false) {
@@ -233,6 +286,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     advertiseHost,
+    advertiseSubnet,
     nodeId: e.NODE_ID ?? randomUUID().slice(0, 8),
     secretKeyBase: e.SECRET_KEY_BASE ?? localSecret(dataDir),
     databasePath: e.DATABASE_PATH,
@@ -274,7 +328,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  * For operator commands (`npm run admin`), which run beside the nodes without their secrets:
  * only where the database is (DATABASE_URL, or the SQLite file DATABASE_PATH).
  */
-export function loadDatabaseConfig(env: Record<string, string | undefined> = process.env): Config['database'] {
+export function loadDatabaseConfig(rawEnv: Record<string, string | undefined> = process.env): Config['database'] {
+  const env = readSecretFiles(rawEnv, ['DATABASE_URL']);
   const parsed = schema.pick({ DATABASE_PATH: true, DATABASE_URL: true }).safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);

@@ -22,6 +22,7 @@ export interface Metrics {
   forwarded: Counter;
   loginFailures: Counter;
   databaseUp: Gauge<'engine'>;
+  databaseWaiting: Gauge<'kind'>;
   gamesRefused: Counter<'reason'>;
 }
 
@@ -55,6 +56,12 @@ export function createMetrics(nodeId: string): Metrics {
     forwarded: new Counter({ name: 'minotaur_commands_forwarded_total', help: 'Player commands forwarded to the owner node', registers: r }),
     loginFailures: new Counter({ name: 'minotaur_login_failures_total', help: 'Failed logins', registers: r }),
     databaseUp: new Gauge({ name: 'minotaur_database_up', help: '1 while the database (SQLite or PostgreSQL) answers, 0 while it cannot be reached', labelNames: ['engine'], registers: r }),
+    databaseWaiting: new Gauge({
+      name: 'minotaur_database_waiting_writes',
+      help: 'Writes kept in memory until the database answers: game snapshots (latest per game) and results of finished games',
+      labelNames: ['kind'],
+      registers: r,
+    }),
     gamesRefused: new Counter({ name: 'minotaur_games_refused_total', help: 'Game creations refused by a per-account limit (open games, hourly rate)', labelNames: ['reason'], registers: r }),
   };
 }

@@ -8,7 +8,7 @@ import { Discovery } from './cluster/discovery.js';
 import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
-import { dummyVerify, hashPassword, openStorage, verifyPassword, type Storage } from './db/index.js';
+import { dummyVerify, hashPassword, openStorage, ResultOutbox, verifyPassword, type Storage } from './db/index.js';
 import { checkGameState } from './game/schema.js';
 import type { GameState } from './game/types.js';
 import { canRead, checkStoredState, readableSchemas } from './game/upgrade.js';
@@ -53,6 +53,7 @@ export class MinotaurNode {
   private discovery: Discovery | null = null;
   private sync: ReplicaSync<GameState> | null = null;
   private sessions: GameSessions | null = null;
+  private outbox: ResultOutbox | null = null;
   private readonly hub = new LiveHub();
   readonly metrics: Metrics;
   private draining: Promise<void> | null = null;
@@ -99,11 +100,17 @@ export class MinotaurNode {
     const { accounts, results, snapshots } = storage;
     const dbUp = this.metrics.databaseUp.labels({ engine: storage.engine });
     dbUp.set(0);
-    storage.onHealthChange((h) => dbUp.set(h.state === 'up' ? 1 : 0));
+    // Results of games that finish while the database is away wait here, and go in when it answers.
+    const outbox = new ResultOutbox(results, { logger });
+    this.outbox = outbox;
+    storage.onHealthChange((h) => {
+      dbUp.set(h.state === 'up' ? 1 : 0);
+      if (h.state === 'up') outbox.retryNow();
+    });
 
     const replica = new Replica<GameState>();
     const clustered = config.cluster.query !== null;
-    this.advertiseHost = config.advertiseHost ?? (clustered ? await chooseAdvertiseHost(config.cluster, logger) : '127.0.0.1');
+    this.advertiseHost = config.advertiseHost ?? (clustered ? await chooseAdvertiseHost(config.cluster, logger, config.advertiseSubnet) : '127.0.0.1');
     let replicationChannel: MeshChannel;
     let sessionsChannel: MeshChannel;
     if (clustered) {
@@ -156,7 +163,7 @@ export class MinotaurNode {
       replica,
       sync,
       channel: sessionsChannel,
-      results,
+      results: outbox,
       snapshots,
       leases: storage.leases,
       address: () => this.address,
@@ -189,7 +196,7 @@ export class MinotaurNode {
         return [self, ...peers];
       },
       record: (code) => replica.getAny(code) ?? null,
-      database: () => storage.health(),
+      database: () => ({ ...storage.health(), waiting: { snapshots: sessions.storage().unsaved, results: outbox.waiting } }),
       replication: () => {
         const s = sync.stats();
         return {
@@ -229,6 +236,8 @@ export class MinotaurNode {
         this.metrics.gamesOwned.set(sessions.ownedCodes().length);
         this.metrics.gamesReplicated.set(replica.live().length);
         this.metrics.playersConnected.set(this.hub.size);
+        this.metrics.databaseWaiting.set({ kind: 'snapshots' }, sessions.storage().unsaved);
+        this.metrics.databaseWaiting.set({ kind: 'results' }, outbox.waiting);
         if (mesh) {
           const st = mesh.stats();
           this.metrics.meshPeers.set(st.peers);
@@ -351,6 +360,9 @@ export class MinotaurNode {
     await httpClosed;
     this.sessions?.stop();
     await this.sessions?.releaseLease();
+    // Last chance for results kept during an outage (each is recorded again by the node that drops its game).
+    await this.outbox?.flush();
+    this.outbox?.stop();
     this.sync?.stop();
     // After the sessions stopped: snapshots written during the drain are awaited by close().
     await this.storage?.close();

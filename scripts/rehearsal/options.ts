@@ -13,10 +13,15 @@ export interface Options {
   httpWorkers: number;
   scenarios: Scenario[];
   keep: boolean;
+  /** Every node, PostgreSQL and HAProxy on hosts of their own (network namespaces; root). */
+  hosts: boolean;
+  /** The short form of the multi-host rehearsal (what npm test runs). */
+  short: boolean;
 }
 
 export const USAGE = `usage: npm run rehearsal -- [--deploys 0-3] [--games 1-8] [--bots 2-8] [--http-workers 0-16]
-                         [--scenarios ${SCENARIOS.join(',')}] [--keep]`;
+                         [--scenarios ${SCENARIOS.join(',')}] [--keep]
+       npm run rehearsal -- --hosts [--short] [--keep]     (as root: every node on a host of its own)`;
 
 function int(name: string, value: string | undefined, dflt: number, min: number, max: number): number {
   if (value === undefined) return dflt;
@@ -35,6 +40,8 @@ export function readOptions(argv: string[]): Options {
       'http-workers': { type: 'string' },
       scenarios: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      hosts: { type: 'boolean', default: false },
+      short: { type: 'boolean', default: false },
     },
   });
   const scenarios = (values.scenarios?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...SCENARIOS]) as Scenario[];
@@ -48,5 +55,7 @@ export function readOptions(argv: string[]): Options {
     httpWorkers: int('http-workers', values['http-workers'], 4, 0, 16),
     scenarios,
     keep: values.keep ?? false,
+    hosts: values.hosts ?? false,
+    short: values.short ?? false,
   };
 }

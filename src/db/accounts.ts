@@ -3,6 +3,7 @@
 
 import type { Kysely, Selectable } from 'kysely';
 import type { AccountsTable, Database } from './schema.js';
+import { LastKnown } from './last-known.js';
 
 export interface Account {
   /** The account's row id as a string: the same id games use for their players. */
@@ -54,6 +55,9 @@ export function accountRowId(id: string | number): number | null {
 }
 
 export class Accounts {
+  /** Accounts read by id, answered while the database is away (a logged-in player's pages). */
+  readonly #byId = new LastKnown<Account | null>();
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
@@ -87,8 +91,10 @@ export class Accounts {
   async findById(id: string | number): Promise<Account | null> {
     const rowId = accountRowId(id);
     if (rowId === null) return null;
-    const row = await this.db.selectFrom('accounts').select(COLUMNS).where('id', '=', rowId).executeTakeFirst();
-    return row ? toAccount(row) : null;
+    return this.#byId.read(String(rowId), async () => {
+      const row = await this.db.selectFrom('accounts').select(COLUMNS).where('id', '=', rowId).executeTakeFirst();
+      return row ? toAccount(row) : null;
+    });
   }
 
   /** Returns false when no such account exists. */

@@ -68,6 +68,8 @@ export function outageClass(err: unknown): OutageClass | null {
     if (inner) return inner;
   }
   const code = typeof e.code === 'string' ? e.code : '';
+  // Refused by the storage layer itself while the database is known to be down.
+  if (code === 'DATABASE_DOWN') return typeof (e as { outage?: unknown }).outage === 'string' ? ((e as { outage: OutageClass }).outage) : 'lost';
   if (SOCKET_CODES[code]) return SOCKET_CODES[code];
   if (SQLSTATES[code]) return SQLSTATES[code];
   if (code.startsWith('08')) return 'lost'; // connection_exception

@@ -7,6 +7,7 @@ export { redactUrl } from './postgres.js';
 export { Accounts, usernameKey, type Account, type CreateAccountResult } from './accounts.js';
 export { hashPassword, verifyPassword, verifyNoAccount, dummyVerify, needsRehash, OWASP_SCRYPT, type ScryptCost } from './passwords.js';
 export { DatabaseSessionStore, type SessionStoreOptions } from './session-store.js';
+export { ResultOutbox, type ResultWriter } from './result-outbox.js';
 export { Results, ResultsError, type FinalState, type GameResult, type PlayerRecord, type LeaderboardRow, type RecentGame } from './results.js';
 export { Snapshots, SnapshotError, type Snapshot, type SnapshotVersion, type StoredSnapshot } from './snapshots.js';
 export { NodeLeases, type NodeLease } from './leases.js';

@@ -15,6 +15,16 @@ export interface PostgresOptions {
   onIdleError?: (err: Error) => void;
 }
 
+/**
+ * How long one query may take before it fails as `timeout`, read at each query (0: no limit,
+ * while migrating: a node may wait for another's migration lock).
+ */
+export type QueryTimeout = () => number;
+
+const TIMED_OUT = Symbol('minotaur.timedOut');
+const GUARDED = Symbol('minotaur.guarded');
+type GuardedClient = pg.PoolClient & { [TIMED_OUT]?: boolean; [GUARDED]?: boolean };
+
 const INT8_OID = 20;
 
 /**
@@ -59,6 +69,33 @@ export function createPool(url: string, options: PostgresOptions): pg.Pool {
   return pool;
 }
 
-export function postgresDialect(pool: pg.Pool): PostgresDialect {
-  return new PostgresDialect({ pool });
+/**
+ * Kysely's dialect over the pool, with every query bounded in time. A server that is frozen or
+ * behind a link that drops packets never answers, and pg would wait for ever (games wait on
+ * their saves). A connection whose query timed out still has that query in flight, so it is
+ * destroyed on release instead of going back to the pool.
+ */
+export function postgresDialect(pool: pg.Pool, queryTimeout: QueryTimeout = () => 0): PostgresDialect {
+  const guarded = {
+    async connect(): Promise<pg.PoolClient> {
+      const client = (await pool.connect()) as GuardedClient;
+      if (!client[GUARDED]) {
+        client[GUARDED] = true;
+        const query = client.query.bind(client) as (config: unknown, values?: unknown) => Promise<pg.QueryResult>;
+        (client as { query: unknown }).query = (text: unknown, values?: unknown) => {
+          const ms = queryTimeout();
+          if (typeof text !== 'string' || ms <= 0) return query(text, values);
+          return query({ text, values, query_timeout: ms }).catch((err: unknown) => {
+            if ((err as Error)?.message === 'Query read timeout') client[TIMED_OUT] = true;
+            throw err;
+          });
+        };
+      }
+      const release = client.release;
+      client.release = (err?: Error | boolean) => release.call(client, client[TIMED_OUT] ? new Error('query timed out: connection discarded') : err);
+      return client;
+    },
+    end: () => pool.end(),
+  };
+  return new PostgresDialect({ pool: guarded as unknown as pg.Pool });
 }

@@ -3,6 +3,7 @@
 
 import { sql, type Kysely } from 'kysely';
 import { accountRowId } from './accounts.js';
+import { LastKnown } from './last-known.js';
 import type { Database } from './schema.js';
 
 export interface GameResult {
@@ -71,6 +72,11 @@ function rowId(id: string, gameId: string): number {
 }
 
 export class Results {
+  /** Last read records and leaderboard, answered while the database is away. */
+  readonly #records = new LastKnown<PlayerRecord>();
+  readonly #boards = new LastKnown<LeaderboardRow[]>({ max: 8 });
+  readonly #recent = new LastKnown<RecentGame[]>();
+
   constructor(private readonly db: Kysely<Database>) {}
 
   /**
@@ -141,6 +147,10 @@ export class Results {
   async recordFor(accountId: string): Promise<PlayerRecord> {
     const id = accountRowId(accountId);
     if (id === null) return { played: 0, won: 0 };
+    return this.#records.read(String(id), () => this.#recordFor(id));
+  }
+
+  async #recordFor(id: number): Promise<PlayerRecord> {
     const row = await this.db
       .selectFrom('result_players')
       .select((eb) => [eb.fn.countAll<number>().as('played'), eb.fn.coalesce(eb.fn.sum<number>('won'), sql<number>`0`).as('won')])
@@ -150,7 +160,11 @@ export class Results {
   }
 
   /** Most wins first; among equal wins, fewer games played first, then by name. */
-  async leaderboard(limit = 20): Promise<LeaderboardRow[]> {
+  leaderboard(limit = 20): Promise<LeaderboardRow[]> {
+    return this.#boards.read(String(limit), () => this.#leaderboard(limit));
+  }
+
+  async #leaderboard(limit: number): Promise<LeaderboardRow[]> {
     const rows = await this.db
       .selectFrom('result_players as rp')
       .innerJoin('accounts as a', 'a.id', 'rp.account_id')
@@ -171,6 +185,10 @@ export class Results {
   async recentFor(accountId: string, limit = 10): Promise<RecentGame[]> {
     const id = accountRowId(accountId);
     if (id === null) return [];
+    return this.#recent.read(`${id}:${limit}`, () => this.#recentFor(id, limit));
+  }
+
+  async #recentFor(id: number, limit: number): Promise<RecentGame[]> {
     const rows = await this.db
       .selectFrom('result_players as rp')
       .innerJoin('results as r', 'r.game_id', 'rp.game_id')

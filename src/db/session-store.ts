@@ -3,6 +3,8 @@
 
 import session, { type SessionData } from 'express-session';
 import type { Kysely } from 'kysely';
+import { outageClass } from './errors.js';
+import { LastKnown } from './last-known.js';
 import type { DbLogger } from './logger.js';
 import type { Database } from './schema.js';
 
@@ -46,6 +48,8 @@ export class DatabaseSessionStore extends session.Store {
   private readonly now: () => number;
   private readonly logger: DbLogger | undefined;
   private pruneTimer: NodeJS.Timeout | null = null;
+  /** Sessions this node read or wrote, answered while the database is away (see last-known.ts). */
+  private readonly recent = new LastKnown<string | null>();
   private firstPruneTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -67,7 +71,21 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
-    settle(this.read(sid), callback, () => {});
+    settle(
+      // Kept as JSON: express-session changes the object it is given.
+      this.recent
+        .read(
+          sid,
+          async () => {
+            const sess = await this.read(sid);
+            return sess ? JSON.stringify(sess) : null;
+          },
+          (json) => json === null || !this.expired(JSON.parse(json) as SessionData),
+        )
+        .then((json) => (json ? (JSON.parse(json) as SessionData) : null)),
+      callback,
+      () => {},
+    );
   }
 
   override set(sid: string, sess: SessionData, callback?: Callback): void {
@@ -82,11 +100,17 @@ export class DatabaseSessionStore extends session.Store {
           .doUpdateSet((eb) => ({ sess: eb.ref('excluded.sess'), expires: eb.ref('excluded.expires') }))
           .where('sessions.ended_at', 'is', null),
       )
-      .execute();
+      .executeTakeFirst()
+      .then((r) => {
+        // Kept only when written: a save that hit a tombstone must not be served later.
+        if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) this.recent.remember(sid, JSON.stringify(sess));
+        else this.recent.forget(sid);
+      });
     settle(work, callback, (err) => this.writeFailed(err));
   }
 
   override destroy(sid: string, callback?: Callback): void {
+    this.recent.forget(sid);
     const now = this.now();
     const work = this.db
       .insertInto('sessions')
@@ -170,7 +194,15 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   private writeFailed(err: unknown): void {
-    this.logger?.error({ err }, 'session store write failed');
+    // While the database is away every request would say so: the storage layer logs the outage once.
+    if (outageClass(err)) this.logger?.debug({ err: (err as Error).message }, 'session store write failed: database unreachable');
+    else this.logger?.error({ err }, 'session store write failed');
+  }
+
+  /** A kept session whose cookie has expired since it was read. */
+  private expired(sess: SessionData): boolean {
+    const expires = sess.cookie?.expires;
+    return expires ? new Date(expires).getTime() <= this.now() : false;
   }
 
   private expiresOf(sess: SessionData): number {

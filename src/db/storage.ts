@@ -47,6 +47,11 @@ export interface StorageOptions {
   checkMs?: number;
   /** Longest wait in close() for queries in flight and for the pool to end (default 3 s). */
   closeTimeoutMs?: number;
+  /**
+   * PostgreSQL: longest wait for one query's answer before it fails as an outage (default 3 s;
+   * not while migrating). A frozen server or a cut link never answers at all.
+   */
+  queryTimeoutMs?: number;
 }
 
 export interface Storage {
@@ -86,7 +91,14 @@ class TrackedDialect implements Dialect {
   active = 0;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly inner: Dialect) {}
+  /**
+   * @param closedBy While it returns an error, queries fail with it at once (the database is
+   *   known to be down: each would otherwise wait for its timeout).
+   */
+  constructor(
+    private readonly inner: Dialect,
+    private readonly closedBy: () => Error | null = () => null,
+  ) {}
 
   createAdapter() {
     return this.inner.createAdapter();
@@ -106,6 +118,8 @@ class TrackedDialect implements Dialect {
     return {
       init: () => driver.init(),
       acquireConnection: async () => {
+        const closed = this.closedBy();
+        if (closed) throw closed;
         this.active++;
         try {
           return await driver.acquireConnection();
@@ -164,6 +178,11 @@ class KyselyStorage implements Storage {
   /** While watching: when the database was first seen down, and the next pause before asking again. */
   private downSince = 0;
   private retryMs = 250;
+  private readonly queryTimeoutMs: number;
+  /** Migrations in progress: no query timeout then (a node may wait for another's migration lock). */
+  private migrating = 0;
+  /** The health check's own query goes through while the database is down (it is how we learn it is back). */
+  private probing = false;
 
   constructor(target: StorageTarget, options: StorageOptions) {
     this.engine = target.engine;
@@ -172,6 +191,7 @@ class KyselyStorage implements Storage {
     this.checkMs = options.checkMs ?? 5000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 3000;
     this.migrationsDir = options.migrationsDir ?? MIGRATIONS_DIR;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 3000;
     let inner: Dialect;
     let shown: string;
     if (target.engine === 'sqlite') {
@@ -184,10 +204,10 @@ class KyselyStorage implements Storage {
         ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
         onIdleError: () => this.checkSoon(),
       });
-      inner = postgresDialect(pool);
+      inner = postgresDialect(pool, () => (this.migrating > 0 ? 0 : this.queryTimeoutMs));
       shown = redactUrl(target.url);
     }
-    this.dialect = new TrackedDialect(inner);
+    this.dialect = new TrackedDialect(inner, () => (this.state.state === 'down' && !this.probing ? new DatabaseDownError(this.state.outage ?? 'lost') : null));
     this.db = new Kysely<Database>({ dialect: this.dialect, log: (event) => this.onQuery(event) });
     this.state = { engine: this.engine, target: shown, state: 'connecting', since: this.now(), outage: null, lastError: null };
     this.accounts = new Accounts(this.db, this.now);
@@ -197,8 +217,13 @@ class KyselyStorage implements Storage {
     this.sessions = new DatabaseSessionStore(this.db, { ...options.sessions, now: this.now, logger: options.logger });
   }
 
-  migrate(): Promise<string[]> {
-    return migrate(this.db, this.engine, this.logger, this.migrationsDir);
+  async migrate(): Promise<string[]> {
+    this.migrating++;
+    try {
+      return await migrate(this.db, this.engine, this.logger, this.migrationsDir);
+    } finally {
+      this.migrating--;
+    }
   }
 
   async open(opts: { signal?: AbortSignal } = {}): Promise<string[]> {
@@ -333,9 +358,12 @@ class KyselyStorage implements Storage {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error('ping: no answer in time'), { code: 'ETIMEDOUT' })), Math.max(1000, this.checkMs));
     });
+    this.probing = true;
     try {
+      // Queries made meanwhile go through too: harmless, they are few (one ping at a time).
       await Promise.race([this.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute(), timeout]);
     } finally {
+      this.probing = false;
       clearTimeout(timer);
     }
   }
@@ -343,6 +371,14 @@ class KyselyStorage implements Storage {
   private onQuery(event: LogEvent): void {
     // A query that failed for want of a database: check now rather than at the next tick.
     if (event.level === 'error' && outageClass(event.error)) this.checkSoon();
+  }
+}
+
+/** A query refused without asking: the database is known to be down (see TrackedDialect). */
+export class DatabaseDownError extends Error {
+  readonly code = 'DATABASE_DOWN';
+  constructor(readonly outage: OutageClass) {
+    super(`database down (${outage}): not asked until it answers again`);
   }
 }
 

@@ -6,7 +6,9 @@
 // instead of acknowledging an action its successor will never see.
 //
 // When the database cannot be reached, saves are kept (latest per game) and written once it
-// answers again; nothing is claimed meanwhile.
+// answers again; nothing is claimed meanwhile. While it is away, calls fail at once instead of
+// each waiting for a timeout (a frozen server or a cut link answers nothing): the lease renewal,
+// once a second, is the one call that asks whether it is back.
 
 import type { Clock } from '../clock.js';
 import type { NodeLease, Snapshot, SnapshotVersion, StoredSnapshot } from '../db/index.js';
@@ -53,6 +55,8 @@ export class Ledger {
   /** Saves that could not be written, latest per game, written when the database answers. */
   readonly #unsaved = new Map<string, GameRecord & { state: GameState }>();
   #available = true;
+  /** The renewal in flight: a slow database must not pile renewals up (each holds a connection). */
+  #renewing: Promise<void> | null = null;
 
   constructor(options: LedgerOptions) {
     this.#o = options;
@@ -74,7 +78,7 @@ export class Ledger {
   async save(record: GameRecord): Promise<SaveResult> {
     if (!record.state) return 'saved';
     const rec = record as GameRecord & { state: GameState };
-    const out = await this.#try(async () => {
+    const out = await this.#call(async () => {
       if (await this.#o.snapshots.save(toSnapshot(rec))) return 'saved' as const;
       const held = await this.#o.snapshots.get(rec.key);
       return held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq ? ('saved' as const) : ('newer' as const);
@@ -94,7 +98,7 @@ export class Ledger {
   async claim(base: { epoch: number; owner: string; seq: number }, next: GameRecord, requireDeadOwner: boolean): Promise<ClaimResult> {
     if (!next.state) return 'newer';
     const rec = next as GameRecord & { state: GameState };
-    const out = await this.#try(async (): Promise<ClaimResult> => {
+    const out = await this.#call(async (): Promise<ClaimResult> => {
       if (requireDeadOwner && base.owner !== this.#o.nodeId && (await this.#leaseAlive(base.owner))) return 'owner-alive';
       return (await this.#o.snapshots.claim(rec.key, version(base), toSnapshot(rec))) ? 'claimed' : 'newer';
     });
@@ -103,33 +107,43 @@ export class Ledger {
 
   /** The saved record of a game, undefined when none, or 'unavailable'. */
   async row(code: string): Promise<StoredSnapshot | undefined | 'unavailable'> {
-    const out = await this.#try(async () => ({ row: await this.#o.snapshots.get(code) }));
+    const out = await this.#call(async () => ({ row: await this.#o.snapshots.get(code) }));
     return out === undefined ? 'unavailable' : (out.row ?? undefined);
   }
 
   async rows(): Promise<StoredSnapshot[] | 'unavailable'> {
-    return (await this.#try(() => this.#o.snapshots.all())) ?? 'unavailable';
+    return (await this.#call(() => this.#o.snapshots.all())) ?? 'unavailable';
   }
 
   async remove(code: string, gameId: string): Promise<void> {
-    await this.#try(() => this.#o.snapshots.remove(code, gameId));
+    await this.#call(() => this.#o.snapshots.remove(code, gameId));
   }
 
   /** Whether `nodeId` holds a live lease; 'unavailable' when the database does not answer. */
   async ownerAlive(nodeId: string): Promise<boolean | 'unavailable'> {
-    const out = await this.#try(() => this.#leaseAlive(nodeId));
+    const out = await this.#call(() => this.#leaseAlive(nodeId));
     return out ?? 'unavailable';
   }
 
   /** Nodes with a live lease (including ones still starting, which DNS does not list yet). */
   async liveNodes(): Promise<NodeLease[] | 'unavailable'> {
-    return (await this.#try(() => this.#o.leases.fresh(this.#o.clock.now() - this.#o.leaseMs))) ?? 'unavailable';
+    return (await this.#call(() => this.#o.leases.fresh(this.#o.clock.now() - this.#o.leaseMs))) ?? 'unavailable';
   }
 
-  /** Renews our lease and writes whatever could not be saved before. */
-  async renew(address: string, state: string): Promise<void> {
-    await this.#try(() => this.#o.leases.renew(this.#o.nodeId, address, state, this.#o.clock.now()));
-    if (this.#available && this.#unsaved.size > 0) await this.flush();
+  /**
+   * Renews our lease and writes whatever could not be saved before. Also how an outage ends:
+   * this call asks the database even while it is known to be away. One at a time.
+   */
+  renew(address: string, state: string): Promise<void> {
+    this.#renewing ??= (async () => {
+      try {
+        await this.#try(() => this.#o.leases.renew(this.#o.nodeId, address, state, this.#o.clock.now()));
+        if (this.#available && this.#unsaved.size > 0) await this.flush();
+      } finally {
+        this.#renewing = null;
+      }
+    })();
+    return this.#renewing;
   }
 
   async release(): Promise<void> {
@@ -140,7 +154,7 @@ export class Ledger {
   async flush(): Promise<number> {
     let written = 0;
     for (const [key, rec] of [...this.#unsaved]) {
-      const out = await this.#try(() => this.#o.snapshots.save(toSnapshot(rec)));
+      const out = await this.#call(() => this.#o.snapshots.save(toSnapshot(rec)));
       if (out === undefined) break;
       if (this.#unsaved.get(key) === rec) this.#unsaved.delete(key);
       if (out) written++;
@@ -152,6 +166,11 @@ export class Ledger {
   async #leaseAlive(nodeId: string): Promise<boolean> {
     const lease = await this.#o.leases.get(nodeId);
     return lease !== undefined && lease.renewedAt > this.#o.clock.now() - this.#o.leaseMs && lease.state !== 'draining' && lease.state !== 'stopped';
+  }
+
+  /** A database call, or undefined at once while the database is known to be away. */
+  #call<T>(run: () => Promise<T>): Promise<T | undefined> {
+    return this.#available ? this.#try(run) : Promise.resolve(undefined);
   }
 
   /** Runs a database call; undefined (logged once per outage) when it fails. */

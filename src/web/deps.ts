@@ -21,6 +21,11 @@ export interface Games extends GameSource {
   create(creator: { id: string; name: string }): Promise<CreateOutcome>;
 }
 
+/** The database as operators see it: its health, and the writes kept until it answers. */
+export interface DatabaseView extends DatabaseHealth {
+  waiting: { snapshots: number; results: number };
+}
+
 /** What the operator pages show about the cluster; null fields when running single-node. */
 export interface ClusterView {
   nodeId: string;
@@ -29,8 +34,8 @@ export interface ClusterView {
   replication(): Record<string, number | string | null>;
   /** The replicated record of a game (incl. tombstones), for the operator inspector. */
   record(code: string): unknown;
-  /** Whether the database answers, for the operator pages. */
-  database(): DatabaseHealth;
+  /** Whether the database answers, and what waits for it, for the operator pages. */
+  database(): DatabaseView;
 }
 
 export interface WebDeps {

@@ -19,7 +19,8 @@ export interface TestDnsServer {
 const normalise = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 
 /** `ttl` is what answers advertise (Swarm's embedded DNS says 600); the server never caches. */
-export async function createDnsServer(options: { port?: number; ttl?: number } = {}): Promise<TestDnsServer> {
+export async function createDnsServer(options: { port?: number; ttl?: number; host?: string } = {}): Promise<TestDnsServer> {
+  const host = options.host ?? '127.0.0.1';
   const ttl = options.ttl ?? 0;
   const records = new Map<string, string[]>();
   let answered = 0;
@@ -47,12 +48,12 @@ export async function createDnsServer(options: { port?: number; ttl?: number } =
     void send(response).catch(() => undefined);
   });
   server.on('error', () => undefined);
-  await server.listen(options.port ?? 0, '127.0.0.1');
+  await server.listen(options.port ?? 0, host);
   const { port } = server.address();
   let closed = false;
   return {
     port,
-    address: `127.0.0.1:${port}`,
+    address: `${host}:${port}`,
     setRecords(name, ips) {
       records.set(normalise(name), [...ips]);
     },

@@ -28,13 +28,13 @@ export interface Certificate {
   cert: string;
 }
 
-/** A self-signed certificate for 127.0.0.1 and localhost, valid for two days. */
-export function selfSignedCertificate(dir: string): Certificate {
+/** A self-signed certificate for 127.0.0.1 (and `ips`) and localhost, valid for two days. */
+export function selfSignedCertificate(dir: string, ips: string[] = []): Certificate {
   const key = join(dir, 'tls-key.pem');
   const crt = join(dir, 'tls-cert.pem');
   const made = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=minotaur test', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', crt],
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=minotaur test', '-addext', `subjectAltName=${['127.0.0.1', ...ips].map((ip) => `IP:${ip}`).join(',')},DNS:localhost`, '-keyout', key, '-out', crt],
     { encoding: 'utf8' },
   );
   if (made.error || made.status !== 0) throw new Error(`openssl could not make a certificate: ${made.error?.message ?? made.stderr}`);
@@ -54,6 +54,10 @@ export interface HaProxyOptions {
   /** The port every node listens on. */
   nodePort: number;
   maxconn?: number;
+  /** Address to listen on for players (default 127.0.0.1). */
+  host?: string;
+  /** Runs HAProxy under this prefix, e.g. ['ip', 'netns', 'exec', NS] (a host of its own). */
+  prefix?: string[];
 }
 
 export interface LbServer {
@@ -76,8 +80,10 @@ export class HaProxy {
     readonly ca: string,
     readonly socket: string,
     env: Record<string, string>,
+    prefix: string[] = [],
   ) {
-    this.child = spawn(HAPROXY_BIN, ['-db', '-f', HAPROXY_CFG], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...prefix, HAPROXY_BIN, '-db', '-f', HAPROXY_CFG];
+    this.child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (chunk: Buffer) => {
       buf += chunk.toString('utf8');
@@ -94,22 +100,23 @@ export class HaProxy {
 
   /** Starts HAProxy and resolves once its runtime API answers. */
   static async start(opts: HaProxyOptions): Promise<HaProxy> {
-    const cert = selfSignedCertificate(opts.dir);
+    const host = opts.host ?? '127.0.0.1';
+    const cert = selfSignedCertificate(opts.dir, host === '127.0.0.1' ? [] : [host]);
     const ports = new Set<number>();
     while (ports.size < 3) ports.add(await freePort(['127.0.0.1']));
     const [tlsPort, plainPort, statsPort] = [...ports] as [number, number, number];
     const socket = join(opts.dir, 'haproxy.sock');
-    const lb = new HaProxy(`https://127.0.0.1:${tlsPort}`, `http://127.0.0.1:${plainPort}`, cert.cert, socket, {
-      HAPROXY_TLS_BIND: `127.0.0.1:${tlsPort}`,
+    const lb = new HaProxy(`https://${host}:${tlsPort}`, `http://${host}:${plainPort}`, cert.cert, socket, {
+      HAPROXY_TLS_BIND: `${host}:${tlsPort}`,
       HAPROXY_CERT: cert.pemFile,
-      HAPROXY_BIND: `127.0.0.1:${plainPort}`,
+      HAPROXY_BIND: `${host}:${plainPort}`,
       HAPROXY_MAXCONN: String(opts.maxconn ?? 2000),
       HAPROXY_STATS_BIND: `127.0.0.1:${statsPort}`,
       HAPROXY_ADMIN_SOCKET: socket,
       DNS_NAMESERVER: opts.dns,
       MINOTAUR_DNS: opts.query,
       MINOTAUR_PORT: String(opts.nodePort),
-    });
+    }, opts.prefix);
     await waitFor(
       async () => {
         if (lb.exited) throw new Error(`haproxy exited:\n${lb.lines.slice(-20).join('\n')}`);

@@ -20,6 +20,16 @@ export interface NodeOptions {
   env?: Record<string, string>;
   /** Entry point to run instead of this checkout's dist/main.js (e.g. an older release's). */
   main?: string;
+  /** Starts the node some other way (in a network namespace, under tini: see netns.ts). */
+  launcher?: Launcher;
+}
+
+/** How a node process is started and signalled when not as a plain child process. */
+export interface Launcher {
+  /** The command line that runs `node main` (argv[0] is the program). */
+  argv(node: string, main: string): string[];
+  /** Delivers a signal the way an orchestrator would (to the container's init). */
+  signal(child: ChildProcess, signal: NodeJS.Signals): void;
 }
 
 export interface LogLine {
@@ -50,7 +60,8 @@ export class NodeProcess {
       ...(opts.nodeId ? { NODE_ID: opts.nodeId } : {}),
       ...opts.env,
     };
-    this.child = spawn(process.execPath, [opts.main ?? MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = opts.launcher ? opts.launcher.argv(process.execPath, opts.main ?? MAIN) : [process.execPath, opts.main ?? MAIN];
+    this.child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (chunk: Buffer) => {
       buf += chunk.toString('utf8');
@@ -114,12 +125,14 @@ export class NodeProcess {
   }
 
   signal(sig: NodeJS.Signals): void {
-    if (this.alive) this.child.kill(sig);
+    if (!this.alive) return;
+    if (this.opts.launcher) this.opts.launcher.signal(this.child, sig);
+    else this.child.kill(sig);
   }
 
   async kill(): Promise<void> {
     if (this.alive) {
-      this.child.kill('SIGKILL');
+      this.signal('SIGKILL');
       await this.exited;
     }
   }

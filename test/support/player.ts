@@ -29,6 +29,8 @@ function agentFor(net: Network): Agent {
 
 /** fetch through `net` (undici with its own agent), or the global fetch for plain defaults. */
 export function fetchVia(net: Network | undefined, url: string, init: RequestInit = {}): Promise<Response> {
+  // A request never waits for ever (a server behind a cut link answers nothing).
+  init = { ...init, signal: init.signal ?? AbortSignal.timeout(30_000) };
   if (!net || (!net.ca && !net.localAddress)) return fetch(url, init);
   return undiciFetch(url, { ...(init as object), dispatcher: agentFor(net) } as never) as unknown as Promise<Response>;
 }

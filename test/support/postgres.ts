@@ -9,7 +9,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -73,7 +73,15 @@ process.once('exit', () => {
   for (const s of servers) s.stop();
 });
 
-export async function startPostgres(opts: { port?: number } = {}): Promise<PostgresServer> {
+export interface PostgresOptions {
+  port?: number;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Runs the server's commands under this prefix, e.g. ['ip', 'netns', 'exec', NS] (a host of its own). */
+  prefix?: string[];
+}
+
+export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed: run `bash scripts/ensure-postgres.sh` (apt-get install -y postgresql)');
   const root = process.getuid?.() === 0;
@@ -93,17 +101,19 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
   chmodSync(dir, 0o700);
   const run = (cmd: string, args: string[]) => {
     const full = join(bin, cmd);
-    const r = owner
-      ? spawnSync('runuser', ['-u', 'postgres', '--', full, ...args], { encoding: 'utf8' })
-      : spawnSync(full, args, { encoding: 'utf8' });
+    const argv = [...(opts.prefix ?? []), ...(owner ? ['runuser', '-u', 'postgres', '--', full] : [full]), ...args];
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}\n${safeRead(logFile)}`);
     return r.stdout;
   };
 
   run('initdb', ['-D', data, '-U', 'postgres', '--pwfile', pwFile, '--auth', 'scram-sha-256', '-E', 'UTF8', '--locale', 'C.UTF-8', '--locale-provider', 'icu', '--icu-locale', 'en-US', '--no-sync']);
   rmSync(pwFile);
+  const host = opts.host ?? '127.0.0.1';
+  // initdb admits local connections only; a server on a test host admits that host's network
+  // (its namespace is reachable from nowhere else), still with a password.
+  if (host !== '127.0.0.1') appendFileSync(join(data, 'pg_hba.conf'), `host all all ${host.replace(/\.\d+$/, '.0')}/24 scram-sha-256\n`);
   const port = opts.port ?? (await freePort(['127.0.0.1']));
-  const host = '127.0.0.1';
   const serverOptions = [
     `-c listen_addresses=${host}`,
     `-c port=${port}`,

@@ -3,7 +3,7 @@
 // secrets made the way its instructions make them.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './node-process.js';
 
@@ -38,17 +38,34 @@ export function productionSecrets(): { SECRET_KEY_BASE: string; CLUSTER_SECRET: 
   return { SECRET_KEY_BASE: randomBytes(48).toString('base64'), CLUSTER_SECRET: randomBytes(32).toString('base64') };
 }
 
-/** Where the stack puts a node: each run of a test sets these for its own loopback set-up. */
-const PLACEMENT = ['PORT', 'DATABASE_PATH', 'DNS_CLUSTER_QUERY'];
+/** Where the stack puts a node: each run of a test sets these for its own set-up. */
+const PLACEMENT = ['PORT', 'DATABASE_PATH', 'DNS_CLUSTER_QUERY', 'ADVERTISE_ADDRESS'];
+
+/**
+ * Writes secrets as Swarm mounts them (one file each, readable by the node's user only) and
+ * returns the NAME_FILE variables that point at them.
+ */
+export function secretFiles(dir: string, secrets: Record<string, string>, owner?: { uid: number; gid: number }): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(secrets)) {
+    const file = `${dir}/${name.toLowerCase()}`;
+    writeFileSync(file, value + '\n', { mode: 0o400 });
+    if (owner) chownSync(file, owner.uid, owner.gid);
+    chmodSync(file, 0o400);
+    env[`${name}_FILE`] = file;
+  }
+  return env;
+}
 
 /**
  * The environment a node of the shipped stack runs with, on this machine: the stack file's
- * values (but for PORT, DATABASE_PATH and DNS_CLUSTER_QUERY, which the caller sets), fresh
- * secrets, and the production defaults for what the stack leaves unset (PASSWORD_COST 17,
- * LOGIN_RATE_LIMIT 10), which NodeProcess's test values must not replace.
+ * values (but for PORT, DATABASE_PATH, DNS_CLUSTER_QUERY and ADVERTISE_ADDRESS, which the
+ * caller sets, and the secret files, replaced by fresh secrets given as variables), and the
+ * production defaults for what the stack leaves unset (PASSWORD_COST 17, LOGIN_RATE_LIMIT 10),
+ * which NodeProcess's test values must not replace.
  */
 export function productionEnv(overrides: Record<string, string> = {}): Record<string, string> {
-  const stack = Object.fromEntries(Object.entries(stackEnvironment()).filter(([k]) => !PLACEMENT.includes(k)));
+  const stack = Object.fromEntries(Object.entries(stackEnvironment()).filter(([k]) => !PLACEMENT.includes(k) && !k.endsWith('_FILE')));
   return {
     ...stack,
     ...productionSecrets(),

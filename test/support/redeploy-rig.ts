@@ -8,7 +8,7 @@ import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, type BotOptions } from './bots.js';
 import { Sampler } from './invariants.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
+import { freePort, startNode, tempDir, waitFor, type Launcher, type NodeProcess } from './node-process.js';
 import { Player, openStartedGame } from './player.js';
 
 export const RIG_SECRET = 'redeploy-cluster-secret-0123456789';
@@ -19,6 +19,10 @@ export interface RigOptions {
   env?: Record<string, string>;
   /** CLUSTER_SECRET of the nodes (production refuses RIG_SECRET: too short). */
   secret?: string;
+  /** Address the DNS server listens on (default 127.0.0.1; test hosts reach the operator's address). */
+  dnsHost?: string;
+  /** Port every node listens on (default: one free on the loopback test addresses). */
+  port?: number;
 }
 
 /** A port free on 127.0.0.2 … 127.0.0.9. */
@@ -60,8 +64,8 @@ export class Rig {
   }
 
   static async create(opts: RigOptions = {}): Promise<Rig> {
-    const dns = await createDnsServer();
-    const port = await rigPort();
+    const dns = await createDnsServer(opts.dnsHost ? { host: opts.dnsHost } : {});
+    const port = opts.port ?? (await rigPort());
     const dir = tempDir('minotaur-redeploy-');
     const env: Record<string, string> = {
       ADMIN_TOKEN: TEST_ADMIN_TOKEN,
@@ -85,7 +89,7 @@ export class Rig {
     return nodes;
   }
 
-  start(nodeId: string, host: string, opts: { cluster?: boolean; inDns?: boolean; env?: Record<string, string>; main?: string } = {}): NodeProcess {
+  start(nodeId: string, host: string, opts: { cluster?: boolean; inDns?: boolean; env?: Record<string, string>; main?: string; launcher?: Launcher } = {}): NodeProcess {
     const cluster = opts.cluster ?? true;
     if (cluster && (opts.inDns ?? true)) this.setDns([...this.dnsHosts.filter((h) => h !== host), host]);
     const env = {
@@ -93,7 +97,7 @@ export class Rig {
       ...(cluster ? { DNS_CLUSTER_QUERY: RIG_QUERY, DNS_CLUSTER_RESOLVER: this.dns.address, CLUSTER_SECRET: this.secret } : {}),
       ...opts.env,
     };
-    const node = startNode({ host, port: this.port, nodeId, databasePath: this.dbPath, env, ...(opts.main ? { main: opts.main } : {}) });
+    const node = startNode({ host, port: this.port, nodeId, databasePath: this.dbPath, env, ...(opts.main ? { main: opts.main } : {}), ...(opts.launcher ? { launcher: opts.launcher } : {}) });
     this.all.push(node);
     return node;
   }

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadDatabaseConfig, parseTrustProxy, weakClusterSecret } from '../../src/config.js';
@@ -53,6 +56,27 @@ describe('loadConfig', () => {
     expect(message({ DATABASE_URL: 'not a url' })).toMatch(/DATABASE_URL: must be a postgres:\/\/ URL/);
     expect(message({ DATABASE_URL: 'postgres:///minotaur' })).toMatch(/DATABASE_URL: names no host/);
     expect(message({ DATABASE_POOL_MAX: '0' })).toMatch(/DATABASE_POOL_MAX/);
+  });
+
+  it('reads secrets from NAME_FILE (Docker and Kubernetes secrets), and refuses both or an unreadable file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'minotaur-config-'));
+    writeFileSync(join(dir, 'url'), 'postgres://m:pw@db:5432/m\n');
+    writeFileSync(join(dir, 'empty'), '\n');
+    const c = loadConfig({ ...base, DATABASE_URL_FILE: join(dir, 'url') });
+    expect(c.database).toEqual({ engine: 'postgres', url: 'postgres://m:pw@db:5432/m' });
+    expect(loadDatabaseConfig({ DATABASE_URL_FILE: join(dir, 'url') })).toEqual({ engine: 'postgres', url: 'postgres://m:pw@db:5432/m' });
+    expect(() => loadConfig({ ...base, DATABASE_URL: 'postgres://x@y/z', DATABASE_URL_FILE: join(dir, 'url') })).toThrow(/DATABASE_URL_FILE: set DATABASE_URL or DATABASE_URL_FILE, not both/);
+    expect(() => loadConfig({ ...base, CLUSTER_SECRET_FILE: join(dir, 'missing') })).toThrow(/CLUSTER_SECRET_FILE: cannot read .*missing: ENOENT/);
+    expect(() => loadConfig({ ...base, ADMIN_TOKEN_FILE: join(dir, 'empty') })).toThrow(/ADMIN_TOKEN_FILE: .*empty is empty/);
+    // The value is validated like the variable itself.
+    writeFileSync(join(dir, 'short'), 'short\n');
+    expect(() => loadConfig({ ...base, SECRET_KEY_BASE: undefined, SECRET_KEY_BASE_FILE: join(dir, 'short') })).toThrow(/SECRET_KEY_BASE: must be at least 32 characters/);
+  });
+
+  it('takes ADVERTISE_ADDRESS as an address or as the subnet of the interface to advertise', () => {
+    expect(loadConfig({ ...base, ADVERTISE_ADDRESS: '10.0.9.0/24' })).toMatchObject({ advertiseHost: null, advertiseSubnet: '10.0.9.0/24' });
+    expect(loadConfig({ ...base, ADVERTISE_ADDRESS: '10.0.9.7' })).toMatchObject({ advertiseHost: '10.0.9.7', advertiseSubnet: null });
+    expect(() => loadConfig({ ...base, ADVERTISE_ADDRESS: '10.0.9.0/40' })).toThrow(/ADVERTISE_ADDRESS/);
   });
 
   it('uses HOST as the advertised address when it is specific', () => {

@@ -2,8 +2,10 @@
 // reads is documented, every variable the manifests set is one the node reads, and the
 // production environment they give is one the node accepts as production.
 
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
@@ -34,15 +36,67 @@ describe('README configuration table', () => {
   });
 });
 
+/** The stack's secret files, made here: each NAME_FILE path replaced by a file with a fresh value. */
+function withSecretFiles(env: Record<string, string>): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'minotaur-secrets-'));
+  const values: Record<string, string> = { ...secrets, DATABASE_URL: 'postgres://minotaur:pw@db.internal:5432/minotaur', ADMIN_TOKEN: randomBytes(24).toString('hex') };
+  const out = { ...env };
+  for (const [k, path] of Object.entries(env)) {
+    if (!k.endsWith('_FILE')) continue;
+    const name = k.slice(0, -'_FILE'.length);
+    expect(path, k).toMatch(/^\/run\/secrets\//);
+    const file = join(dir, name);
+    writeFileSync(file, `${values[name]}\n`);
+    out[k] = file;
+  }
+  return out;
+}
+
 describe('deploy/docker-stack.yml', () => {
   const env = stackEnvironment();
+  const text = read('deploy/docker-stack.yml');
 
-  it('sets only variables the node reads, and they make a valid production node', () => {
+  it('sets only variables the node reads, and they make a valid production node on PostgreSQL, secrets from files', () => {
     for (const name of Object.keys(env)) expect(CONFIG_VARIABLES, name).toContain(name);
-    const config = loadConfig({ ...env, ...secrets, DATABASE_PATH: ':memory:' });
+    const config = loadConfig(withSecretFiles(env));
     expect(config.env).toBe('production');
     expect(config.trustProxy).toBe(1);
     expect(config.cookieSecure).toBe(true);
+    expect(config.database).toEqual({ engine: 'postgres', url: 'postgres://minotaur:pw@db.internal:5432/minotaur' });
+    expect(config.secretKeyBase).toBe(secrets.SECRET_KEY_BASE);
+    expect(config.cluster.secret).toBe(secrets.CLUSTER_SECRET);
+    // Every secret file the node reads is a secret the service mounts, and an external one.
+    const service = text.slice(text.indexOf('\n  minotaur:\n'), text.indexOf('\n  haproxy:\n'));
+    for (const [k, path] of Object.entries(env).filter(([k]) => k.endsWith('_FILE'))) {
+      const secret = path.replace('/run/secrets/', '');
+      expect(service, k).toContain(`      - ${secret}\n`);
+      expect(text, k).toMatch(new RegExp(`\\n  ${secret}:\\n    external: true`));
+    }
+  });
+
+  it('spreads the replicas over hosts: no pin, at most two per node, no volume of its own', () => {
+    const service = text.slice(text.indexOf('\n  minotaur:\n'), text.indexOf('\n  haproxy:\n'));
+    expect(service).not.toMatch(/constraints:|node\.(hostname|id|labels\.[\w.]+)\s*==/);
+    const replicas = Number(/\n {6}replicas: (\d+)/.exec(service)?.[1]);
+    const perNode = Number(/max_replicas_per_node: (\d+)/.exec(service)?.[1]);
+    expect(perNode).toBeGreaterThanOrEqual(1);
+    // Below the replica count (never all on one host), above one (a start-first update runs one more task).
+    expect(perNode).toBeLessThan(replicas);
+    expect(perNode).toBeGreaterThan(1);
+    expect(service).toMatch(/preferences:\n\s+- spread: node\.labels\.\S+/);
+    expect(service).not.toMatch(/\n {4}volumes:/);
+    expect(env.DATABASE_PATH).toBeUndefined();
+    // The advertised subnet is the overlay's.
+    const subnet = /\n {4}ipam:\n {6}config:\n {8}- subnet: (\S+)/.exec(text)?.[1];
+    expect(subnet).toBeTruthy();
+    expect(env.ADVERTISE_ADDRESS).toBe(subnet);
+  });
+
+  const docker = spawnSync('docker', ['--version']).status === 0;
+  it.runIf(docker)('is a valid stack file (docker stack config)', () => {
+    const r = spawnSync('docker', ['stack', 'config', '-c', join(ROOT, 'deploy/docker-stack.yml')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('max_replicas_per_node: 2');
   });
 
   it('encrypts the overlay network and terminates TLS at HAProxy', () => {
@@ -58,9 +112,20 @@ describe('deploy/kubernetes.yaml', () => {
     const env = kubernetesEnv();
     for (const name of Object.keys(env)) expect(CONFIG_VARIABLES, name).toContain(name);
     const plain = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== null)) as Record<string, string>;
-    const config = loadConfig({ ...plain, ...secrets, DATABASE_PATH: ':memory:', DNS_CLUSTER_QUERY: 'x' });
+    const config = loadConfig({ ...plain, ...secrets, DATABASE_URL: 'postgres://minotaur:pw@db:5432/minotaur', DNS_CLUSTER_QUERY: 'x' });
     expect(config.trustProxy).toBe(1);
     expect(config.cookieSecure).toBe(true);
+    expect(config.database.engine).toBe('postgres');
+    // The database URL (it holds a password) comes from the Secret, like the other secrets.
+    for (const name of ['DATABASE_URL', 'SECRET_KEY_BASE', 'CLUSTER_SECRET']) expect(env[name], name).toBeNull();
+    expect(read('deploy/kubernetes.yaml')).toMatch(/- name: DATABASE_URL\n {14}valueFrom:\n {16}secretKeyRef:\n {18}name: minotaur-secrets\n {18}key: database-url/);
+  });
+
+  it('spreads the pods over nodes: anti-affinity and a topology spread, no node pin, no volume', () => {
+    const text = read('deploy/kubernetes.yaml');
+    expect(text).toMatch(/podAntiAffinity:\n\s+# [^\n]*\n(?:\s+#[^\n]*\n)*\s+preferredDuringSchedulingIgnoredDuringExecution:[\s\S]*?topologyKey: kubernetes\.io\/hostname/);
+    expect(text).toMatch(/topologySpreadConstraints:\n(?:\s+#[^\n]*\n)*\s+- maxSkew: 1\n\s+topologyKey: kubernetes\.io\/hostname/);
+    expect(text).not.toMatch(/\bpodAffinity:|nodeSelector:|nodeName:|PersistentVolumeClaim|volumeMounts:/);
   });
 
   it('routes only the players’ paths (and the operator pages) through the Ingress, and fences the pods', () => {
