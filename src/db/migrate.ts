@@ -142,16 +142,26 @@ async function adoptLegacy(db: Kysely<any>, logger: DbLogger): Promise<void> {
   });
 }
 
-/** Refuses a database migrated by a release with migrations this one lacks or orders differently. */
-async function checkApplied(db: Kysely<any>, engine: Engine, files: MigrationFile[]): Promise<void> {
-  if (!(await tableExists(db, engine, MIGRATION_TABLE))) return;
+/**
+ * Checks what the database has applied against this release's files. Migrations are additive
+ * (a release may only add tables, columns and indexes the release before it does not need), so
+ * a database migrated by a newer release is fine for this one: that is a rollback, or an old
+ * node still starting during a rolling update. Returns the newer migrations this release does
+ * not know (then there is nothing for it to apply). Refuses a database whose history this
+ * release cannot be part of: an unknown migration among its own, or a new one of its own that
+ * sorts before one already applied.
+ */
+async function checkApplied(db: Kysely<any>, engine: Engine, files: MigrationFile[]): Promise<string[]> {
+  if (!(await tableExists(db, engine, MIGRATION_TABLE))) return [];
   const applied = (await db.selectFrom(MIGRATION_TABLE).select('name').execute()).map((r) => r.name as string).sort();
   const names = new Set(files.map((f) => f.name));
+  const ours = files.at(-1)?.name ?? '';
+  const newer = applied.filter((name) => !names.has(name) && name > ours);
   for (const name of applied) {
-    if (!names.has(name)) {
+    if (!names.has(name) && name <= ours) {
       throw new MigrationError(
         'MIGRATION_MISSING',
-        `migration ${name} was applied to this database but this release does not have it; run a release that has it (this one may be older than the database)`,
+        `migration ${name} was applied to this database but this release does not have it; run a release that has it`,
       );
     }
   }
@@ -160,6 +170,7 @@ async function checkApplied(db: Kysely<any>, engine: Engine, files: MigrationFil
   if (early) {
     throw new MigrationError('MIGRATION_ORDER', `migration ${early.name} is new but sorts before ${last}, which was already applied; renumber it after ${last}`);
   }
+  return newer;
 }
 
 /**
@@ -170,7 +181,13 @@ async function checkApplied(db: Kysely<any>, engine: Engine, files: MigrationFil
 export async function migrate(db: Kysely<any>, engine: Engine, logger: DbLogger, dir = MIGRATIONS_DIR): Promise<string[]> {
   const files = readMigrations(dir);
   if (engine === 'sqlite') await adoptLegacy(db, logger);
-  await checkApplied(db, engine, files);
+  const newer = await checkApplied(db, engine, files);
+  if (newer.length > 0) {
+    // Everything this release has is applied (checkApplied made sure); the rest is a newer
+    // release's, additive, and this one runs without it.
+    logger.warn({ newer }, `the database has migrations from a newer release (${newer.join(', ')}); running without them (a rollback, or an old node during an update)`);
+    return [];
+  }
   const migrator = new Migrator({
     db,
     provider: new DirectoryProvider(files, engine),

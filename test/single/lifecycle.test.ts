@@ -99,7 +99,7 @@ describe('node lifecycle', () => {
     expect(n.exitCode).toBe(0);
   });
 
-  it('refuses to start on a database migrated by a release with a migration it does not have', async () => {
+  it('starts on a database a newer release migrated (a rollback), and refuses one with an unknown migration among its own', async () => {
     const dir = tempDir();
     const db = join(dir, 'm.db');
     const port = await freePort();
@@ -109,20 +109,30 @@ describe('node lifecycle', () => {
     await first.exited;
     expect(first.exitCode).toBe(0);
 
-    // A newer release applied 999_from_the_future; this one does not know what it changed.
+    // A newer release applied 999_from_the_future (additive, as every migration is): this one
+    // runs without it and says so.
     const sqlite = new Database(db);
     const rows = sqlite.prepare('SELECT name FROM kysely_migration').all() as { name: string }[];
     expect(rows.map((r) => r.name)).toContain('001_init');
     sqlite.prepare("INSERT INTO kysely_migration (name, timestamp) VALUES ('999_from_the_future', '2100-01-01T00:00:00.000Z')").run();
     sqlite.close();
+    const second = node({ port, databasePath: db, env: { DRAIN_WINDOW_MS: '0' } });
+    await second.ready();
+    expect(second.lines.some((l) => l.level === 'warn' && /migrations from a newer release \(999_from_the_future\)/.test(l.msg))).toBe(true);
+    second.signal('SIGTERM');
+    await second.exited;
 
-    const second = node({ port, databasePath: db });
-    await waitFor(() => !second.alive, 15_000, 'node to refuse to start');
-    expect(second.exitCode).not.toBe(0);
-    const fatal = second.lines.find((l) => /999_from_the_future was applied to this database but this release does not have it/.test(l.msg));
+    // A migration this release should have but does not: a different history, refused.
+    const again = new Database(db);
+    again.prepare("INSERT INTO kysely_migration (name, timestamp) VALUES ('001_from_a_fork', '2100-01-01T00:00:00.000Z')").run();
+    again.close();
+    const third = node({ port, databasePath: db });
+    await waitFor(() => !third.alive, 15_000, 'node to refuse to start');
+    expect(third.exitCode).not.toBe(0);
+    const fatal = third.lines.find((l) => /001_from_a_fork was applied to this database but this release does not have it/.test(l.msg));
     expect(fatal?.level).toBe('fatal');
-    expect(second.lines.some((l) => /node \S+ is ready/.test(l.msg))).toBe(false);
-    expect(await status(`${second.url}/health_check`)).toBe('down');
+    expect(third.lines.some((l) => /node \S+ is ready/.test(l.msg))).toBe(false);
+    expect(await status(`${third.url}/health_check`)).toBe('down');
   });
 
   it('exits with code 78 and a clear message on invalid configuration', async () => {
