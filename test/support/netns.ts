@@ -40,7 +40,7 @@ export function hostsUnavailable(): string | null {
     return 'test hosts need root: creating network namespaces, veth links and iptables rules needs CAP_NET_ADMIN (CI runs as root; run `sudo npm test`, or `sudo npm run rehearsal -- --hosts`)';
   }
   const missing = ['ip', 'iptables', 'tini', 'unshare', 'setpriv', 'python3'].filter((cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0);
-  if (missing.length) return `test hosts need ${missing.join(', ')}: run \`bash scripts/ensure-hosts.sh\` (Debian packages iproute2, iptables, tini, util-linux, python3)`;
+  if (missing.length) return `test hosts need ${missing.join(', ')}: run \`bash scripts/ensure-debian.sh\` (Debian packages iproute2, iptables, tini, util-linux, python3)`;
   return null;
 }
 

@@ -83,7 +83,7 @@ export interface PostgresOptions {
 
 export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
-  if (!bin) throw new Error('PostgreSQL is not installed: run `bash scripts/ensure-postgres.sh` (apt-get install -y postgresql)');
+  if (!bin) throw new Error('PostgreSQL is not installed: run `bash scripts/ensure-debian.sh` (apt-get install -y postgresql)');
   const root = process.getuid?.() === 0;
   const owner = root ? systemUser('postgres') : null;
   if (root && !owner) throw new Error('running as root but there is no `postgres` user (Debian\'s postgresql package creates it)');

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# What the tests and the rehearsals need from Debian, installed in one go when missing and we
+# may (root with apt-get); otherwise one line says what to run.
+#   chromium            the browser tests (driven by playwright-core, no browser download)
+#   haproxy, openssl    the TLS tests and `npm run rehearsal` (HAProxy ends TLS, openssl makes the certificate)
+#   postgresql          the storage tests start private PostgreSQL servers (initdb, pg_ctl)
+#   iproute2, iptables, tini, util-linux, python3
+#                       the multi-host rehearsal: network namespaces, partitions and latency,
+#                       tini as each node's PID 1, unshare/setpriv, the NFQUEUE delayer
+set -euo pipefail
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+need=()
+have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
+have haproxy || need+=(haproxy)
+have openssl || need+=(openssl)
+postgres=no
+for bin in /usr/lib/postgresql/*/bin; do
+  if [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ]; then postgres=yes; fi
+done
+if [ "$postgres" = no ] && ! { have initdb && have pg_ctl; }; then need+=(postgresql); fi
+for pair in ip:iproute2 tc:iproute2 iptables:iptables tini:tini unshare:util-linux setpriv:util-linux python3:python3; do
+  have "${pair%%:*}" || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${need[*]} for the tests…" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+else
+  echo "The tests need ${need[*]}: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
