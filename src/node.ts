@@ -5,6 +5,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import { chooseAdvertiseHost } from './cluster/advertise.js';
 import { Discovery } from './cluster/discovery.js';
+import { Lifecycle } from './cluster/lifecycle.js';
 import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
@@ -17,6 +18,7 @@ import { Renderer } from './live/render.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Replica } from './replication/replica.js';
+import { REPLICATION_CHANNEL } from './replication/protocol.js';
 import { ReplicaSync } from './replication/sync.js';
 import { GameSessions } from './sessions/registry.js';
 import { SESSIONS_CHANNEL } from './sessions/protocol.js';
@@ -25,7 +27,7 @@ import type { ClusterView, Games } from './web/deps.js';
 
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** How long a stopping node lets requests already in progress finish. */
 const STOP_REQUESTS_MS = 2000;
@@ -46,7 +48,8 @@ function closeServer(server: import('node:http').Server, graceMs: number): Promi
 }
 
 export class MinotaurNode {
-  private state: NodeState = 'starting';
+  /** The one record of this node's state: the mesh announces it, the web layer reads it. */
+  private readonly life = new Lifecycle('starting');
   private storage: Storage | null = null;
   private web: WebServer | null = null;
   private mesh: Mesh | null = null;
@@ -67,16 +70,12 @@ export class MinotaurNode {
   }
 
   get lifecycle(): NodeState {
-    return this.state;
+    return this.life.state;
   }
 
   private setState(next: NodeState): void {
-    if (this.state === next) return;
-    // Once draining, a node only ever stops (a SIGTERM during start must not be undone).
-    if ((this.state === 'draining' || this.state === 'stopped') && next !== 'stopped') return;
-    this.logger.info({ from: this.state, to: next }, `node ${this.config.nodeId} is ${next}`);
-    this.state = next;
-    this.mesh?.setState(next);
+    const from = this.life.state;
+    if (this.life.to(next)) this.logger.info({ from, to: next }, `node ${this.config.nodeId} is ${next}`);
   }
 
   private advertiseHost = '127.0.0.1';
@@ -114,12 +113,12 @@ export class MinotaurNode {
         version: config.version,
         schemas: readableSchemas(),
         logger,
+        lifecycle: this.life,
         heartbeatMs: config.cluster.heartbeatMs,
         downAfterMs: config.cluster.peerDownMs,
-        initialState: 'starting',
         ...(config.host !== '0.0.0.0' && config.host !== '::' ? { localAddress: this.advertiseHost } : {}),
       });
-      replicationChannel = this.mesh.channel('replication');
+      replicationChannel = this.mesh.channel(REPLICATION_CHANNEL);
       sessionsChannel = this.mesh.channel(SESSIONS_CHANNEL);
     } else {
       replicationChannel = soloChannel(config.nodeId);
@@ -147,7 +146,6 @@ export class MinotaurNode {
         this.metrics.replicationLagSeconds.set(lastLagMs / 1000);
       }
     });
-    const counted = { opsIn: 0, opsOut: 0, msgIn: 0, msgOut: 0 };
     let lastLagMs: number | null = null;
     const mesh = this.mesh;
     const sessions = new GameSessions({
@@ -168,7 +166,7 @@ export class MinotaurNode {
         id: () => randomUUID(),
       },
       roundMs: config.roundMs,
-      selfState: () => this.state,
+      selfState: () => this.life.state,
       clockHealthy: () => !mesh || !mesh.isSuspect(),
       orphanGraceMs: config.cluster.peerDownMs,
     });
@@ -178,11 +176,10 @@ export class MinotaurNode {
     const games: Games = sessions;
     const cluster: ClusterView = {
       nodeId: config.nodeId,
-      state: () => this.state,
       members: () => {
         const counts = new Map<string, number>();
         for (const r of replica.live()) counts.set(r.owner, (counts.get(r.owner) ?? 0) + 1);
-        const self = { id: config.nodeId, address: this.address, state: this.state, version: config.version, lastSeen: Date.now(), self: true, games: counts.get(config.nodeId) ?? 0 };
+        const self = { id: config.nodeId, address: this.address, state: this.life.state, version: config.version, lastSeen: Date.now(), self: true, games: counts.get(config.nodeId) ?? 0 };
         const peers = (mesh?.members() ?? [])
           .filter((m) => m.id !== config.nodeId)
           .map((m) => ({ id: m.id, address: m.address, state: m.state, version: m.version, lastSeen: m.lastSeen, self: false, games: counts.get(m.id) ?? 0 }));
@@ -216,34 +213,21 @@ export class MinotaurNode {
       games,
       hub: this.hub,
       cluster,
-      isReady: () => this.state === 'ready',
-      isDraining: () => this.state === 'draining' || this.state === 'stopped',
-      ...(mesh ? { acceptMesh: (socket, req) => mesh.accept(socket as never, req as never) } : {}),
+      lifecycle: this.life,
+      ...(mesh ? { mesh } : {}),
       passwords: {
         hash: (p) => hashPassword(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
         verify: verifyPassword,
         dummyVerify: (p) => dummyVerify(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
       },
       now: Date.now,
-      beforeMetrics: () => {
-        this.metrics.gamesOwned.set(sessions.ownedCodes().length);
-        this.metrics.gamesReplicated.set(replica.live().length);
-        this.metrics.playersConnected.set(this.hub.size);
-        if (mesh) {
-          const st = mesh.stats();
-          this.metrics.meshPeers.set(st.peers);
-          this.metrics.meshMessages.inc({ direction: 'in' }, st.messagesIn - counted.msgIn);
-          this.metrics.meshMessages.inc({ direction: 'out' }, st.messagesOut - counted.msgOut);
-          counted.msgIn = st.messagesIn;
-          counted.msgOut = st.messagesOut;
-        }
-        const s = sync.stats();
-        this.metrics.replicationOps.inc({ direction: 'in' }, s.opsIn - counted.opsIn);
-        this.metrics.replicationOps.inc({ direction: 'out' }, s.opsOut - counted.opsOut);
-        counted.opsIn = s.opsIn;
-        counted.opsOut = s.opsOut;
-        if (s.lastCatchUpMs !== null) this.metrics.catchUpSeconds.set(s.lastCatchUpMs / 1000);
-      },
+    });
+    this.metrics.observe({
+      gamesOwned: () => sessions.ownedCodes().length,
+      gamesReplicated: () => replica.live().length,
+      playersConnected: () => this.hub.size,
+      ...(mesh ? { mesh: () => mesh.stats() } : {}),
+      replication: () => sync.stats(),
     });
 
     await new Promise<void>((resolve, reject) => {

@@ -1,11 +1,15 @@
-// The mesh wire protocol: every envelope two nodes exchange, its zod schema, the frame size
-// limit and the close codes. Decoding never throws; it says what was wrong and how to close.
+// The mesh wire protocol: where it is served, every envelope two nodes exchange, its zod
+// schema, the frame size limit and the close codes. Decoding never throws; it says what was
+// wrong and how to close.
 
 import { z } from 'zod';
 
 export const MESH_PROTOCOL = 1;
 /** Protocol versions this node can talk to (a range, so a rolling update can overlap two). */
 export const MESH_PROTOCOL_MIN = 1;
+
+/** The HTTP path of the mesh's WebSocket endpoint (never routed to players by the proxy). */
+export const MESH_PATH = '/_cluster/mesh';
 
 /** Largest frame accepted or sent (also the ws maxPayload). */
 export const MAX_FRAME_BYTES = 1024 * 1024;

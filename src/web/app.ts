@@ -13,27 +13,20 @@ import cookieParser from 'cookie-parser';
 import { csrfSync } from 'csrf-sync';
 import { outageClass } from '../db/errors.js';
 import { doubleCsrf } from 'csrf-csrf';
-import { WebSocketServer } from 'ws';
-import { MAX_FRAME_BYTES as MESH_MAX_FRAME_BYTES } from '../cluster/protocol.js';
-import { MAX_FRAME_BYTES as PLAYER_MAX_FRAME_BYTES } from '../live/messages.js';
+import { MAX_FRAME_BYTES } from '../live/messages.js';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { mountGameRoutes } from './game-routes.js';
 import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
 import { originAllowed } from './origin.js';
 import { saveSessionBeforeAnswering } from './session-saved.js';
+import type { WebUser } from './user.js';
 
 declare module 'express-session' {
   interface SessionData {
     userId?: string;
     flash?: { kind: 'info' | 'error'; message: string };
   }
-}
-
-export interface WebUser {
-  id: string;
-  username: string;
-  isAdmin: boolean;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -53,23 +46,24 @@ export function createWebServer(deps: WebDeps): WebServer {
   // Longer than load balancers' idle timeouts, so they never reuse a connection the node is closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  const meshPath = deps.meshPath ?? '/_cluster/mesh';
+  const { lifecycle, mesh } = deps;
 
   // Two WebSocket servers on one port, chosen by path before the handshake: the mesh accepts
-  // whole game records (1 MiB frames), a player's page never needs more than a few KiB, and
-  // ws enforces its frame limit per server (an over-size frame closes the socket with 1009
-  // before it is buffered). express-ws's server is attached to a server that never listens;
-  // the real one hands it only the player paths.
-  const players = expressWs(app as never, createServer(), {
+  // whole game records (its own server, with its own frame limit), a player's page never needs
+  // more than a few KiB, and ws enforces its frame limit per server (an over-size frame closes
+  // the socket with 1009 before it is buffered). express-ws's server is attached to a server
+  // that never listens; the real one hands it only the player paths.
+  const live = expressWs(app, createServer(), {
     wsOptions: {
-      maxPayload: PLAYER_MAX_FRAME_BYTES,
+      maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
       verifyClient: (info: { origin: string; req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
         const path = (info.req.url ?? '').split('?')[0];
         // Draining or still joining: refuse before the handshake. A load balancer retries the
         // upgrade on another node, and a browser reconnects (htmx treats 1006 as retryable).
-        if (!deps.isReady()) {
-          deps.metrics.wsRejected.inc({ reason: deps.isDraining() ? 'draining' : 'not-ready' });
+        const state = lifecycle.state;
+        if (state !== 'ready') {
+          deps.metrics.wsRejected.inc({ reason: state === 'draining' || state === 'stopped' ? 'draining' : 'not-ready' });
           return done(false, 503, 'Service Unavailable');
         }
         if (!originAllowed(info.origin, info.req.headers.host, config.allowedOrigins)) {
@@ -79,19 +73,14 @@ export function createWebServer(deps: WebDeps): WebServer {
         }
         done(true);
       },
-    } as never,
-  }).getWss();
-  const mesh = deps.acceptMesh ? new WebSocketServer({ noServer: true, maxPayload: MESH_MAX_FRAME_BYTES, perMessageDeflate: false }) : null;
+    },
+  });
+  const players = live.getWss();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
-    if (mesh && deps.acceptMesh && path === meshPath) {
-      const accept = deps.acceptMesh;
-      mesh.handleUpgrade(req, socket, head, (ws) => accept(ws as never, req as never));
-      return;
-    }
+    if (mesh && path === mesh.path) return mesh.handleUpgrade(req, socket, head);
     players.handleUpgrade(req, socket, head, (ws) => players.emit('connection', ws, req));
   });
-  server.on('close', () => mesh?.close());
 
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -139,7 +128,7 @@ export function createWebServer(deps: WebDeps): WebServer {
 
   // Until the database answers and is migrated there is nothing to serve: say so, briefly.
   app.use((_req: Request, res: Response, next: NextFunction) => {
-    if (deps.cluster.state() !== 'starting') return next();
+    if (lifecycle.state !== 'starting') return next();
     res.status(503).set('Retry-After', '2').render('pages/error', {
       title: 'Starting',
       heading: 'Starting up',
@@ -209,7 +198,7 @@ export function createWebServer(deps: WebDeps): WebServer {
   });
 
   mountAuthRoutes(app, deps);
-  mountGameRoutes(app as unknown as expressWs.Application, deps);
+  mountGameRoutes(live.app, deps);
   mountGameInspector(app, deps, (code) => deps.cluster.record(code));
 
   app.use((req: Request, res: Response) => {

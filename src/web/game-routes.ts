@@ -3,23 +3,20 @@
 import type { NextFunction, Request, Response } from 'express';
 import type expressWs from 'express-ws';
 import { z } from 'zod';
+import { LiveClose } from '../live/close-codes.js';
 import { GameLiveSocket } from '../live/game-socket.js';
 import { InboundBudget } from '../live/inbound.js';
 import { LobbyLiveSocket, lobbyPage, pageParam } from '../live/lobby-socket.js';
 import { RenderCache } from '../live/render-cache.js';
-import { SERVICE_RESTART } from '../live/hub.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
-import type { WebUser } from './app.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
 import { GameCreationPolicy } from './game-limits.js';
 import { adminAllowed } from './ops-routes.js';
+import type { WebUser } from './user.js';
 
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
-
-/** Close codes for refused live sockets; 4xxx are application codes, htmx does not reconnect on them. */
-export const WS_CLOSE = { unauthorised: 4401, notFound: 4404, elsewhere: SERVICE_RESTART } as const;
 
 function flash(req: Request, kind: 'info' | 'error', message: string): void {
   req.session.flash = { kind, message };
@@ -115,7 +112,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const code = parsed.data.toUpperCase();
     if (code !== req.params.code) return void res.redirect(301, `/games/${code}`);
     const state = await games.awaitGame(code);
-    if (!state && !deps.isReady() && !deps.isDraining()) {
+    if (!state && (deps.lifecycle.state === 'starting' || deps.lifecycle.state === 'joining')) {
       res.set('Retry-After', '1');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This server is still starting. Reload the page in a second.' });
     }
@@ -142,13 +139,13 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) {
       metrics.wsRejected.inc({ reason: 'unauthorised' });
-      return wire.close(WS_CLOSE.unauthorised, 'log in first');
+      return wire.close(LiveClose.unauthorised, 'log in first');
     }
     // Upgrades reaching a node that is not ready (joining, draining) were refused with 503 in
     // verifyClient (web/app.ts), before the handshake.
     const parsed = codeParam.safeParse(req.params.code);
     const code = parsed.success ? parsed.data.toUpperCase() : '';
-    if (code && games.unreadable(code)) return wire.close(WS_CLOSE.elsewhere, 'game moved to a newer release');
+    if (code && games.unreadable(code)) return wire.close(LiveClose.restart, 'game moved to a newer release');
     // The first render shows at least what the database holds (see awaitGame); what the page
     // sends meanwhile is kept for the socket.
     const early: [unknown, boolean | undefined][] = [];
@@ -160,7 +157,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       if (!code || !state) {
         metrics.wsRejected.inc({ reason: 'no-game' });
         // A game still resuming: close as a restart so the page reconnects shortly.
-        void games.pending(code).then((resuming) => (resuming ? wire.close(WS_CLOSE.elsewhere, 'game resuming') : wire.close(WS_CLOSE.notFound, 'no such game')));
+        void games.pending(code).then((resuming) => (resuming ? wire.close(LiveClose.restart, 'game resuming') : wire.close(LiveClose.notFound, 'no such game')));
         return;
       }
       openGameSocket(wire, code, user, req, early);
@@ -186,7 +183,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   app.ws('/lobby/live', (ws, req) => {
     const wire = ws as unknown as LiveWire;
     const user = req.res?.locals.user as WebUser | null | undefined;
-    if (!user) return wire.close(WS_CLOSE.unauthorised, 'log in first');
+    if (!user) return wire.close(LiveClose.unauthorised, 'log in first');
     const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger, budget, pageParam(req.query.page));
     admit(socket, user);
     wire.on('close', () => hub.remove(socket));
@@ -227,7 +224,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 function clusterLocals(deps: WebDeps) {
   return {
     nodeId: deps.cluster.nodeId,
-    state: deps.cluster.state(),
+    state: deps.lifecycle.state,
     members: deps.cluster.members(),
     replication: deps.cluster.replication(),
     database: deps.cluster.database(),

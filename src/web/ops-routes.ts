@@ -15,13 +15,12 @@ function tokenMatches(given: string | undefined, expected: string | null): boole
 export function mountOpsRoutes(app: Express, deps: WebDeps): void {
   app.get('/health_check', (_req: Request, res: Response) => {
     res.set('Cache-Control', 'no-store');
-    const state = deps.cluster.state();
-    if (deps.isReady()) res.status(200).type('text/plain').send('ok');
+    const state = deps.lifecycle.state;
+    if (state === 'ready') res.status(200).type('text/plain').send('ok');
     else res.status(503).type('text/plain').send(state);
   });
 
   app.get('/metrics', async (_req: Request, res: Response) => {
-    deps.beforeMetrics?.();
     res.set('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
   });
@@ -30,7 +29,7 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
   app.get('/admin/cluster.json', (req: Request, res: Response) => {
     if (!adminAllowed(req, deps)) return void res.status(403).json({ error: 'admin only: log in as an admin or send the ADMIN_TOKEN bearer token' });
     res.set('Cache-Control', 'no-store');
-    res.json({ node: deps.cluster.nodeId, state: deps.cluster.state(), members: deps.cluster.members(), replication: deps.cluster.replication(), database: deps.cluster.database() });
+    res.json({ node: deps.cluster.nodeId, state: deps.lifecycle.state, members: deps.cluster.members(), replication: deps.cluster.replication(), database: deps.cluster.database() });
   });
 }
 

@@ -16,13 +16,14 @@ export function saveSessionBeforeAnswering(logger: Pick<Logger, 'warn'>): Reques
   return (req: Request, res: Response, next: NextFunction) => {
     const loadedId = req.sessionID;
     const loaded = req.session ? fingerprint(req.session) : null;
-    const end = res.end;
+    // The original end(), typed by what it receives here (its overloads all end in a Response).
+    const end = res.end.bind(res) as (...args: unknown[]) => Response;
     let saving = false;
     res.end = function (this: Response, ...args: unknown[]) {
       const session = req.session;
       // Unchanged, or a fresh session nobody wrote to (never stored): nothing to wait for.
       const changed = session && (req.sessionID !== loadedId ? fingerprint(session) !== '{}' : fingerprint(session) !== loaded);
-      if (!changed || saving || res.headersSent) return end.apply(this, args as never);
+      if (!changed || saving || res.headersSent) return end(...args);
       saving = true;
       session.save((err?: unknown) => {
         if (err && !res.headersSent) {
@@ -31,10 +32,10 @@ export function saveSessionBeforeAnswering(logger: Pick<Logger, 'warn'>): Reques
           for (const h of ['Location', 'Content-Length', 'Content-Type', 'ETag']) res.removeHeader(h);
           res.setHeader('Content-Type', 'text/plain; charset=utf-8');
           res.setHeader('Retry-After', '5');
-          end.apply(this, ['We could not save your session. Please try again in a moment.'] as never);
+          end('We could not save your session. Please try again in a moment.');
           return;
         }
-        end.apply(this, args as never);
+        end(...args);
       });
       return this;
     } as typeof res.end;

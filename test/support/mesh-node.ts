@@ -62,7 +62,7 @@ app.post('/state/:state', (req, res) => {
     res.status(400).json({ error: `unknown state ${req.params.state}` });
     return;
   }
-  mesh.setState(parsed.data);
+  mesh.lifecycle.to(parsed.data);
   res.json({ state: parsed.data });
 });
 app.post('/broadcast', (req, res) => {
@@ -72,7 +72,7 @@ app.post('/broadcast', (req, res) => {
 const server = app.listen(port, host, () => {
   logger.info({ address }, `mesh node ${nodeId} listening on ${address}`);
   mesh.start();
-  mesh.setState('ready');
+  mesh.lifecycle.to('ready');
   const query = env.DNS_CLUSTER_QUERY;
   if (query) {
     const discovery = new Discovery({

@@ -193,8 +193,8 @@ describe('Mesh', () => {
     const b = await node('b');
     a.mesh.connect(b.address);
     await waitFor(() => peerIds(b.mesh).length === 1, 5000, 'link');
-    a.mesh.setState('ready');
-    a.mesh.setState('draining');
+    a.mesh.lifecycle.to('ready');
+    a.mesh.lifecycle.to('draining');
     await waitFor(() => b.mesh.members().find((m) => m.id === 'a')?.state === 'draining', 5000, 'draining');
     const seen = b.mesh.stats().messagesIn;
     await waitFor(() => b.mesh.stats().messagesIn >= seen + 4, 5000, 'heartbeats');
