@@ -28,7 +28,7 @@ import { upgradeState } from '../game/upgrade.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { GameRecord } from './game-record.js';
-import type { WriteOutcome } from '../replication/sync.js';
+import type { WriteOutcome } from '../replication/pending-writes.js';
 import { refusal, type Command, type CommandResult } from './commands.js';
 import type { Ledger } from './ledger.js';
 

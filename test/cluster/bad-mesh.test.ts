@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createNonce, createProof } from '../../src/cluster/auth.js';
-import { MESH_PROTOCOL } from '../../src/cluster/protocol.js';
+import { MESH_PATH, MESH_PROTOCOL } from '../../src/cluster/protocol.js';
 import { essence, type AdminRecord } from '../support/admin.js';
 import { CLUSTER_SECRET, TestCluster, recordOn, waitForPeers } from '../support/cluster.js';
 import { waitFor, type LogLine, type NodeProcess } from '../support/node-process.js';
@@ -147,7 +147,7 @@ describe('bad mesh input from an authenticated peer', () => {
 
 describe('a caller that does not know the cluster secret', () => {
   it('gets nothing it could test guesses against offline: a hello, no proof, then 4001', async () => {
-    const ws = new WebSocket(`ws://${n2.address}/_cluster/mesh`, { perMessageDeflate: false, localAddress: '127.0.0.7' });
+    const ws = new WebSocket(`ws://${n2.address}${MESH_PATH}`, { perMessageDeflate: false, localAddress: '127.0.0.7' });
     const frames: Record<string, unknown>[] = [];
     ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, unknown>));
     const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));

@@ -4,7 +4,7 @@
 
 import WebSocket from 'ws';
 import { createNonce, createProof, verifyProof } from '../../src/cluster/auth.js';
-import { MESH_PROTOCOL } from '../../src/cluster/protocol.js';
+import { MESH_PATH, MESH_PROTOCOL } from '../../src/cluster/protocol.js';
 import { waitFor } from './node-process.js';
 
 export interface RawMeshOptions {
@@ -43,7 +43,7 @@ export class RawMeshPeer {
 
   /** Connects and completes the handshake; rejects if the node refuses. */
   static async connect(opts: RawMeshOptions): Promise<RawMeshPeer> {
-    const ws = new WebSocket(`ws://${opts.target}${opts.path ?? '/_cluster/mesh'}`, {
+    const ws = new WebSocket(`ws://${opts.target}${opts.path ?? MESH_PATH}`, {
       perMessageDeflate: false,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createNonce, createProof } from '../../../src/cluster/auth.js';
 import { Mesh, type MeshOptions } from '../../../src/cluster/mesh.js';
-import { CloseCode, MAX_FRAME_BYTES } from '../../../src/cluster/protocol.js';
+import { CloseCode, MAX_FRAME_BYTES, MESH_PATH } from '../../../src/cluster/protocol.js';
 import type { Member } from '../../../src/cluster/types.js';
 import { recordingLogger, waitFor } from './recording-logger.js';
 
@@ -22,7 +22,7 @@ interface Events {
 }
 
 async function node(nodeId: string, options: Partial<MeshOptions> = {}, advertise?: (port: number) => string) {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/_cluster/mesh', maxPayload: MAX_FRAME_BYTES });
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: MESH_PATH, maxPayload: MAX_FRAME_BYTES });
   await once(wss, 'listening');
   const listening = `127.0.0.1:${(wss.address() as AddressInfo).port}`;
   const address = advertise ? advertise((wss.address() as AddressInfo).port) : listening;
@@ -60,7 +60,7 @@ const peerIds = (mesh: Mesh) => mesh.channel('test').peers().map((p) => p.id).so
 /** A hand-driven peer that speaks the handshake itself, then does only what the test says. */
 async function rawPeer(target: string, opts: { nodeId?: string; secret?: string; protocol?: number; handshake?: boolean } = {}) {
   const nodeId = opts.nodeId ?? 'raw';
-  const ws = new WebSocket(`ws://${target}/_cluster/mesh`);
+  const ws = new WebSocket(`ws://${target}${MESH_PATH}`);
   const inbox: Record<string, unknown>[] = [];
   ws.on('message', (data) => inbox.push(JSON.parse(String(data))));
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
