@@ -38,7 +38,11 @@ export function createMetrics(nodeId: string): Metrics {
   const r = [registry];
   let sources: MetricSources | undefined;
   /** A gauge read from the sources at scrape time. */
-  const observed = (name: string, help: string, read: (s: MetricSources) => number | null | undefined): Gauge =>
+  const observed = (
+    name: string,
+    help: string,
+    read: (s: MetricSources) => number | null | undefined,
+  ): Gauge =>
     new Gauge({
       name,
       help,
@@ -49,7 +53,11 @@ export function createMetrics(nodeId: string): Metrics {
       },
     });
   /** A total by direction, read from the sources at scrape time. */
-  const totals = (name: string, help: string, read: (s: MetricSources) => { in: number; out: number } | undefined): Counter<'direction'> =>
+  const totals = (
+    name: string,
+    help: string,
+    read: (s: MetricSources) => { in: number; out: number } | undefined,
+  ): Counter<'direction'> =>
     new Counter({
       name,
       help,
@@ -63,8 +71,12 @@ export function createMetrics(nodeId: string): Metrics {
         this.inc({ direction: 'out' }, value.out);
       },
     });
-  observed('minotaur_players_connected', 'Open live page sockets (game pages and lobbies)', (s) => s.playersConnected());
-  observed('minotaur_games_owned', 'Games this node owns and runs the clock of', (s) => s.gamesOwned());
+  observed('minotaur_players_connected', 'Open live page sockets (game pages and lobbies)', (s) =>
+    s.playersConnected(),
+  );
+  observed('minotaur_games_owned', 'Games this node owns and runs the clock of', (s) =>
+    s.gamesOwned(),
+  );
   observed('minotaur_games_replicated', "Games in this node's replica", (s) => s.gamesReplicated());
   observed('minotaur_mesh_peers', 'Live authenticated peers', (s) => s.mesh?.().peers ?? 0);
   observed('minotaur_catch_up_seconds', 'Duration of the last anti-entropy catch-up', (s) => {
@@ -84,22 +96,72 @@ export function createMetrics(nodeId: string): Metrics {
     observe: (s) => {
       sources = s;
     },
-    actions: new Counter({ name: 'minotaur_actions_total', help: 'Player actions by result', labelNames: ['result'], registers: r }),
-    rounds: new Counter({ name: 'minotaur_rounds_resolved_total', help: 'Rounds resolved by this node', registers: r }),
+    actions: new Counter({
+      name: 'minotaur_actions_total',
+      help: 'Player actions by result',
+      labelNames: ['result'],
+      registers: r,
+    }),
+    rounds: new Counter({
+      name: 'minotaur_rounds_resolved_total',
+      help: 'Rounds resolved by this node',
+      registers: r,
+    }),
     renderSeconds: new Histogram({
       name: 'minotaur_render_seconds',
-      help: 'Time to render a page\'s partials for one update',
+      help: "Time to render a page's partials for one update",
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers: r,
     }),
-    partialsSent: new Counter({ name: 'minotaur_partials_sent_total', help: 'Changed partials pushed to pages', registers: r }),
-    wsRejected: new Counter({ name: 'minotaur_ws_rejected_total', help: 'Refused WebSocket upgrades or messages', labelNames: ['reason'], registers: r }),
-    replicationLagSeconds: new Gauge({ name: 'minotaur_replication_lag_seconds', help: 'Age of the newest applied remote write when it arrived', registers: r }),
-    handoffSeconds: new Histogram({ name: 'minotaur_handoff_seconds', help: 'Time to hand one game to a peer', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
-    adoptions: new Counter({ name: 'minotaur_adoptions_total', help: 'Games adopted by this node', labelNames: ['reason'], registers: r }),
-    forwarded: new Counter({ name: 'minotaur_commands_forwarded_total', help: 'Player commands forwarded to the owner node', registers: r }),
-    loginFailures: new Counter({ name: 'minotaur_login_failures_total', help: 'Failed logins', registers: r }),
-    databaseUp: new Gauge({ name: 'minotaur_database_up', help: '1 while the database (SQLite or PostgreSQL) answers, 0 while it cannot be reached', labelNames: ['engine'], registers: r }),
-    gamesRefused: new Counter({ name: 'minotaur_games_refused_total', help: 'Game creations refused by a per-account limit (open games, hourly rate)', labelNames: ['reason'], registers: r }),
+    partialsSent: new Counter({
+      name: 'minotaur_partials_sent_total',
+      help: 'Changed partials pushed to pages',
+      registers: r,
+    }),
+    wsRejected: new Counter({
+      name: 'minotaur_ws_rejected_total',
+      help: 'Refused WebSocket upgrades or messages',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    replicationLagSeconds: new Gauge({
+      name: 'minotaur_replication_lag_seconds',
+      help: 'Age of the newest applied remote write when it arrived',
+      registers: r,
+    }),
+    handoffSeconds: new Histogram({
+      name: 'minotaur_handoff_seconds',
+      help: 'Time to hand one game to a peer',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
+    adoptions: new Counter({
+      name: 'minotaur_adoptions_total',
+      help: 'Games adopted by this node',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    forwarded: new Counter({
+      name: 'minotaur_commands_forwarded_total',
+      help: 'Player commands forwarded to the owner node',
+      registers: r,
+    }),
+    loginFailures: new Counter({
+      name: 'minotaur_login_failures_total',
+      help: 'Failed logins',
+      registers: r,
+    }),
+    databaseUp: new Gauge({
+      name: 'minotaur_database_up',
+      help: '1 while the database (SQLite or PostgreSQL) answers, 0 while it cannot be reached',
+      labelNames: ['engine'],
+      registers: r,
+    }),
+    gamesRefused: new Counter({
+      name: 'minotaur_games_refused_total',
+      help: 'Game creations refused by a per-account limit (open games, hourly rate)',
+      labelNames: ['reason'],
+      registers: r,
+    }),
   };
 }

@@ -9,7 +9,13 @@ import { Lifecycle } from './cluster/lifecycle.js';
 import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
-import { dummyVerify, hashPassword, openStorage, verifyPassword, type Storage } from './db/index.js';
+import {
+  dummyVerify,
+  hashPassword,
+  openStorage,
+  verifyPassword,
+  type Storage,
+} from './db/index.js';
 import { checkGameState } from './game/schema.js';
 import type { GameState } from './game/types.js';
 import { canRead, checkStoredState, readableSchemas } from './game/upgrade.js';
@@ -75,7 +81,8 @@ export class MinotaurNode {
 
   private setState(next: NodeState): void {
     const from = this.life.state;
-    if (this.life.to(next)) this.logger.info({ from, to: next }, `node ${this.config.nodeId} is ${next}`);
+    if (this.life.to(next))
+      this.logger.info({ from, to: next }, `node ${this.config.nodeId} is ${next}`);
   }
 
   private advertiseHost = '127.0.0.1';
@@ -102,7 +109,9 @@ export class MinotaurNode {
 
     const replica = new Replica<GameState>();
     const clustered = config.cluster.query !== null;
-    this.advertiseHost = config.advertiseHost ?? (clustered ? await chooseAdvertiseHost(config.cluster, logger) : '127.0.0.1');
+    this.advertiseHost =
+      config.advertiseHost ??
+      (clustered ? await chooseAdvertiseHost(config.cluster, logger) : '127.0.0.1');
     let replicationChannel: MeshChannel;
     let sessionsChannel: MeshChannel;
     if (clustered) {
@@ -116,7 +125,9 @@ export class MinotaurNode {
         lifecycle: this.life,
         heartbeatMs: config.cluster.heartbeatMs,
         downAfterMs: config.cluster.peerDownMs,
-        ...(config.host !== '0.0.0.0' && config.host !== '::' ? { localAddress: this.advertiseHost } : {}),
+        ...(config.host !== '0.0.0.0' && config.host !== '::'
+          ? { localAddress: this.advertiseHost }
+          : {}),
       });
       replicationChannel = this.mesh.channel(REPLICATION_CHANNEL);
       sessionsChannel = this.mesh.channel(SESSIONS_CHANNEL);
@@ -131,11 +142,17 @@ export class MinotaurNode {
       logger,
       now: Date.now,
       checkContent: (record) => {
-        if (canRead(record.schema)) return checkStoredState(record.state, record.schema, checkGameState);
+        if (canRead(record.schema))
+          return checkStoredState(record.state, record.schema, checkGameState);
         // A schema this release cannot read is kept for a newer member that can; one that no
         // member of the cluster reads is junk that would wedge the game.
-        const readers = this.mesh?.members().filter((m) => m.id !== config.nodeId && m.schemas.includes(record.schema)) ?? [];
-        return readers.length > 0 ? undefined : `schema ${record.schema} is read by no member of the cluster`;
+        const readers =
+          this.mesh
+            ?.members()
+            .filter((m) => m.id !== config.nodeId && m.schemas.includes(record.schema)) ?? [];
+        return readers.length > 0
+          ? undefined
+          : `schema ${record.schema} is read by no member of the cluster`;
       },
     });
     this.sync = sync;
@@ -179,10 +196,26 @@ export class MinotaurNode {
       members: () => {
         const counts = new Map<string, number>();
         for (const r of replica.live()) counts.set(r.owner, (counts.get(r.owner) ?? 0) + 1);
-        const self = { id: config.nodeId, address: this.address, state: this.life.state, version: config.version, lastSeen: Date.now(), self: true, games: counts.get(config.nodeId) ?? 0 };
+        const self = {
+          id: config.nodeId,
+          address: this.address,
+          state: this.life.state,
+          version: config.version,
+          lastSeen: Date.now(),
+          self: true,
+          games: counts.get(config.nodeId) ?? 0,
+        };
         const peers = (mesh?.members() ?? [])
           .filter((m) => m.id !== config.nodeId)
-          .map((m) => ({ id: m.id, address: m.address, state: m.state, version: m.version, lastSeen: m.lastSeen, self: false, games: counts.get(m.id) ?? 0 }));
+          .map((m) => ({
+            id: m.id,
+            address: m.address,
+            state: m.state,
+            version: m.version,
+            lastSeen: m.lastSeen,
+            self: false,
+            games: counts.get(m.id) ?? 0,
+          }));
         return [self, ...peers];
       },
       record: (code) => replica.getAny(code) ?? null,
@@ -202,7 +235,7 @@ export class MinotaurNode {
       },
     };
 
-    this.web = createWebServer({
+    const web = createWebServer({
       config,
       logger,
       metrics: this.metrics,
@@ -230,15 +263,20 @@ export class MinotaurNode {
       replication: () => sync.stats(),
     });
 
+    this.web = web;
+
     await new Promise<void>((resolve, reject) => {
-      const server = this.web!.server;
+      const server = web.server;
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    logger.info({ address: this.address, host: config.host, port: this.port }, `listening on ${config.host}:${this.port}`);
+    logger.info(
+      { address: this.address, host: config.host, port: this.port },
+      `listening on ${config.host}:${this.port}`,
+    );
 
     // Retries (with backoff, one log line per kind of failure) while the database cannot be
     // reached; a migration problem stops the node.
@@ -246,7 +284,7 @@ export class MinotaurNode {
       const applied = await storage.open({ signal: this.startAborted.signal });
       if (applied.length) logger.info({ applied }, `applied ${applied.length} migrations`);
     } catch (err) {
-      if (this.draining) return; // SIGTERM while waiting for the database
+      if (this.isStopping()) return; // SIGTERM while waiting for the database
       throw err;
     }
 
@@ -256,19 +294,24 @@ export class MinotaurNode {
     sync.start();
     if (mesh) {
       mesh.start();
-      await this.join(mesh, storage);
+      await this.join(mesh, storage, sync);
     }
-    if (this.draining) return; // SIGTERM arrived while joining
+    if (this.isStopping()) return; // SIGTERM arrived while joining
     // Games in the database that no live node runs resume here (cold start).
     await sessions.resumeFromSnapshots();
-    if (this.draining) return;
+    if (this.isStopping()) return;
     this.setState('ready');
     sessions.start();
     sessions.sweep();
   }
 
+  /** SIGTERM came (read again after every wait: drain() may run meanwhile). */
+  private isStopping(): boolean {
+    return this.draining !== null;
+  }
+
   /** Finds the peers DNS names, connects, and catches up with their replicas before ready. */
-  private async join(mesh: Mesh, storage: Storage): Promise<void> {
+  private async join(mesh: Mesh, storage: Storage, sync: ReplicaSync<GameState>): Promise<void> {
     const { config, logger } = this;
     const discovery = new Discovery({
       query: config.cluster.query as string,
@@ -287,15 +330,26 @@ export class MinotaurNode {
       logger.warn({ err }, 'initial DNS lookup failed; starting without peers');
     }
     // Nodes that hold a live lease but that DNS does not list yet (starting with us).
-    const leases = (await storage.leases.fresh(Date.now() - config.cluster.peerDownMs).catch(() => [])).filter((l) => l.nodeId !== config.nodeId && l.state !== 'draining' && l.state !== 'stopped');
-    peers = [...new Set([...peers, ...leases.map((l) => l.address)])].filter((a) => a !== this.address);
+    const leases = (
+      await storage.leases.fresh(Date.now() - config.cluster.peerDownMs).catch(() => [])
+    ).filter((l) => l.nodeId !== config.nodeId && l.state !== 'draining' && l.state !== 'stopped');
+    peers = [...new Set([...peers, ...leases.map((l) => l.address)])].filter(
+      (a) => a !== this.address,
+    );
     mesh.setPeers(peers);
     discovery.start();
     // Wait (bounded) until every address DNS gave us answered the handshake.
     const joined = await mesh.waitForPeers(peers, Math.max(2000, config.cluster.peerDownMs));
-    if (joined.missing.length) logger.warn({ missing: joined.missing }, `peers named by DNS did not answer: ${joined.missing.join(', ')}`);
-    const result = await this.sync!.catchUp(Math.max(2000, config.cluster.peerDownMs));
-    logger.info({ peers: result.answered, missing: result.missing, ms: result.ms }, `joined the cluster: ${result.answered.length} peers, caught up in ${result.ms} ms`);
+    if (joined.missing.length)
+      logger.warn(
+        { missing: joined.missing },
+        `peers named by DNS did not answer: ${joined.missing.join(', ')}`,
+      );
+    const result = await sync.catchUp(Math.max(2000, config.cluster.peerDownMs));
+    logger.info(
+      { peers: result.answered, missing: result.missing, ms: result.ms },
+      `joined the cluster: ${result.answered.length} peers, caught up in ${result.ms} ms`,
+    );
   }
 
   /** SIGTERM: hand games off, close sockets with 1012, keep serving for the window, exit. */
@@ -316,7 +370,10 @@ export class MinotaurNode {
     const budget = Math.max(500, config.shutdownTimeoutMs - config.drainWindowMs - 2500);
     const { handed, kept } = (await this.sessions?.handOffAll(budget)) ?? { handed: 0, kept: 0 };
     const closed = await this.hub.closeAll();
-    logger.info({ handed, kept, sockets: closed, ms: Date.now() - started }, `drained: ${handed} games handed off, ${kept} left in the database, ${closed} sockets closed with 1012`);
+    logger.info(
+      { handed, kept, sockets: closed, ms: Date.now() - started },
+      `drained: ${handed} games handed off, ${kept} left in the database, ${closed} sockets closed with 1012`,
+    );
     // Requests that still reach us (the load balancer may lag) keep being served meanwhile.
     await sleep(config.drainWindowMs);
     await this.hub.closeAll();

@@ -19,7 +19,10 @@ export function pickAdvertiseHost(local: readonly string[], dnsAnswers: readonly
   return local.find((ip) => dnsAnswers.includes(ip)) ?? local[0] ?? '127.0.0.1';
 }
 
-export async function chooseAdvertiseHost(dns: { query: string | null; resolver: string | null }, logger: ClusterLogger): Promise<string> {
+export async function chooseAdvertiseHost(
+  dns: { query: string | null; resolver: string | null },
+  logger: ClusterLogger,
+): Promise<string> {
   const local = localIPv4s();
   let answers: string[] = [];
   if (dns.query) {
@@ -31,10 +34,16 @@ export async function chooseAdvertiseHost(dns: { query: string | null; resolver:
       }
       answers = await resolver.resolve4(dns.query);
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not resolve the cluster name to choose an address; using the first interface');
+      logger.warn(
+        { err: (err as Error).message },
+        'could not resolve the cluster name to choose an address; using the first interface',
+      );
     }
   }
   const chosen = pickAdvertiseHost(local, answers);
-  logger.info({ address: chosen, interfaces: local }, `advertising ${chosen} to peers (set ADVERTISE_ADDRESS to override)`);
+  logger.info(
+    { address: chosen, interfaces: local },
+    `advertising ${chosen} to peers (set ADVERTISE_ADDRESS to override)`,
+  );
   return chosen;
 }

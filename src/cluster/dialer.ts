@@ -49,6 +49,8 @@ export class Dialer extends EventEmitter<{ link: [link: Link] }> {
   readonly #alive = new Set<string>();
   /** Peers with an established link: their addresses need no dialling. */
   readonly #linked = new Set<string>();
+  /** Callers of waitFor, checked whenever an address is reached. */
+  readonly #waiters = new Set<() => void>();
   #stopped = false;
 
   constructor(options: DialerOptions) {
@@ -105,6 +107,7 @@ export class Dialer extends EventEmitter<{ link: [link: Link] }> {
       }
     }
     if (dialled) dialled.dialing = undefined;
+    this.#notify();
   }
 
   /** The peer's link closed and it has a grace period to come back: dial its address now. */
@@ -126,8 +129,36 @@ export class Dialer extends EventEmitter<{ link: [link: Link] }> {
     }
   }
 
+  /**
+   * Resolves once every address has an authenticated link (or turned out to be ourselves), or
+   * when timeoutMs passes: how startup knows it joined the peers DNS returned.
+   */
+  waitFor(
+    addresses: string[],
+    timeoutMs: number,
+  ): Promise<{ joined: string[]; missing: string[] }> {
+    return new Promise((resolve) => {
+      const check = (force: boolean): void => {
+        const missing = addresses.filter((a) => !this.#reached(a));
+        if (!force && missing.length > 0 && !this.#stopped) return;
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+        resolve({ joined: addresses.filter((a) => !missing.includes(a)), missing });
+      };
+      const waiter = (): void => {
+        check(false);
+      };
+      const timer = setTimeout(() => {
+        check(true);
+      }, timeoutMs);
+      timer.unref();
+      this.#waiters.add(waiter);
+      check(false);
+    });
+  }
+
   /** The address is ours, or has a linked peer behind it. */
-  reached(address: string): boolean {
+  #reached(address: string): boolean {
     if (address === this.#opts.selfAddress) return true;
     const target = this.#targets.get(address);
     return target !== undefined && (target.self || this.#isLinked(target.peerId));
@@ -136,6 +167,11 @@ export class Dialer extends EventEmitter<{ link: [link: Link] }> {
   stop(): void {
     this.#stopped = true;
     for (const target of this.#targets.values()) this.#clearRetry(target);
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const waiter of [...this.#waiters]) waiter();
   }
 
   #ensureTarget(address: string): Target {
@@ -157,7 +193,11 @@ export class Dialer extends EventEmitter<{ link: [link: Link] }> {
   /** DNS lists it, it was asked for, or it belongs to a peer not declared down. */
   #wanted(target: Target): boolean {
     if (target.self) return false;
-    return target.fromDns || target.manual || (target.peerId !== undefined && this.#alive.has(target.peerId));
+    return (
+      target.fromDns ||
+      target.manual ||
+      (target.peerId !== undefined && this.#alive.has(target.peerId))
+    );
   }
 
   #isLinked(peerId: string | undefined): boolean {
@@ -195,7 +235,10 @@ export class Dialer extends EventEmitter<{ link: [link: Link] }> {
   #dialEnded(target: Target, link: Link, info: LinkClosed): void {
     if (info.wasUp || target.dialing !== link) return;
     target.dialing = undefined;
-    const why = info.refused?.reason ?? info.error ?? `closed ${info.code}${info.reason ? ` ${info.reason}` : ''}`;
+    const why =
+      info.refused?.reason ??
+      info.error ??
+      `closed ${info.code}${info.reason ? ` ${info.reason}` : ''}`;
     // Our own refusal was already logged; do not log it again as a dial failure.
     if (info.refused !== undefined) target.errors.add(info.refused.reason);
     this.#failed(target, why, info.refused?.code ?? info.code);
@@ -205,6 +248,7 @@ export class Dialer extends EventEmitter<{ link: [link: Link] }> {
     this.failures++;
     if (this.#stopped || target.self || code === CloseCode.selfConnection) {
       target.self ||= code === CloseCode.selfConnection;
+      this.#notify();
       return;
     }
     if (!this.#wanted(target)) return this.#drop(target);

@@ -9,7 +9,10 @@ export interface LifecycleView {
   readonly state: NodeState;
 }
 
-export class Lifecycle extends EventEmitter<{ change: [next: NodeState, previous: NodeState] }> implements LifecycleView {
+export class Lifecycle
+  extends EventEmitter<{ change: [next: NodeState, previous: NodeState] }>
+  implements LifecycleView
+{
   #state: NodeState;
 
   constructor(initial: NodeState = 'starting') {

@@ -25,7 +25,8 @@ export interface MeshSocket {
   on(event: 'open', listener: () => void): unknown;
   on(event: 'message', listener: (data: unknown) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'close', listener: (code: number, reason: unknown) => void): unknown;
+  /** ws@8 gives the reason as a Buffer, ws@7 as a string. */
+  on(event: 'close', listener: (code: number, reason: Buffer | string) => void): unknown;
   terminate?(): void;
 }
 
@@ -156,7 +157,7 @@ export class Link extends EventEmitter<LinkEvents> {
       ctx.logger.debug({ link: remote, err: err.message }, 'mesh socket error');
     });
     socket.on('close', (code, reason) => {
-      this.#onClose(code, String(reason ?? ''));
+      this.#onClose(code, reason.toString());
       resolveClosed();
     });
   }
@@ -198,7 +199,10 @@ export class Link extends EventEmitter<LinkEvents> {
     try {
       this.#socket.send(frame);
     } catch (err) {
-      this.#ctx.logger.debug({ link: this.remote, err: (err as Error).message }, 'mesh send failed');
+      this.#ctx.logger.debug(
+        { link: this.remote, err: (err as Error).message },
+        'mesh send failed',
+      );
       return false;
     }
     this.counts.messagesOut++;
@@ -233,7 +237,8 @@ export class Link extends EventEmitter<LinkEvents> {
     const hello = this.#hello;
     const who = hello ? `${hello.nodeId} (${hello.address}, via ${this.remote})` : this.remote;
     const key = `${hello?.address ?? this.remote.replace(/:\d+$/, '')}|${reason}`;
-    const quiet = !this.#ctx.refusals.fresh(key, this.#ctx.now()) || code === CloseCode.selfConnection;
+    const quiet =
+      !this.#ctx.refusals.fresh(key, this.#ctx.now()) || code === CloseCode.selfConnection;
     this.#ctx.logger[quiet ? 'debug' : 'warn'](
       { peer: hello?.nodeId, address: hello?.address, remote: this.remote, code, reason },
       `refused mesh link ${this.direction === 'in' ? 'from' : 'to'} ${who}: ${reason}`,
@@ -300,14 +305,19 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   #unexpected(type: string): void {
-    this.refuse(CloseCode.badMessage, `unexpected ${type} message during handshake (${this.#phase})`);
+    this.refuse(
+      CloseCode.badMessage,
+      `unexpected ${type} message during handshake (${this.#phase})`,
+    );
   }
 
   #onHello(message: MeshMessage): void {
     if (message.type !== 'hello') return this.#unexpected(message.type);
     this.#hello = message;
-    if (message.nodeId === this.#ctx.identity.nodeId) return this.refuse(CloseCode.selfConnection, 'connected to itself');
-    if (message.nonce === this.#nonce) return this.refuse(CloseCode.badMessage, 'nonce echoed back');
+    if (message.nodeId === this.#ctx.identity.nodeId)
+      return this.refuse(CloseCode.selfConnection, 'connected to itself');
+    if (message.nonce === this.#nonce)
+      return this.refuse(CloseCode.badMessage, 'nonce echoed back');
     this.#phase = 'auth';
     // The acceptor answers a hello with its own (the challenge) and no proof: a caller learns
     // nothing it could test a guessed secret against until it has proved it knows the secret.

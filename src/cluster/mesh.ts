@@ -1,12 +1,17 @@
 // The authenticated node-to-node mesh: the peers and the one link each keeps (the tie-break
 // between duplicate links), heartbeats carrying lifecycle state into the failure detector and
-// its verdicts carried out, named channels for the layers above, membership and statistics.
-// Links (link.ts) run the handshake; the dialer (dialer.ts) decides what to dial. Nothing here
-// knows about games.
+// its verdicts carried out, membership and statistics. Links (link.ts) run the handshake, the
+// dialer (dialer.ts) decides what to dial, channels.ts hands messages to the layers above, and
+// failure-detector.ts judges silence. Nothing here knows about games.
+//
+// Longer than ~400 lines on purpose: the peer table, the duplicate-link choice and the
+// detector's verdicts change the same peers in the same steps; split further, they would have
+// to call each other back.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { Channels } from './channels.js';
 import { Dialer } from './dialer.js';
 import { FailureDetector, type Verdict } from './failure-detector.js';
 import { Lifecycle } from './lifecycle.js';
@@ -21,7 +26,6 @@ import {
 } from './link.js';
 import {
   CloseCode,
-  MAX_CHANNEL_NAME,
   MAX_FRAME_BYTES,
   MESH_PATH,
   MESH_PROTOCOL,
@@ -29,7 +33,7 @@ import {
   type Hello,
   type MeshMessage,
 } from './protocol.js';
-import type { ClusterLogger, Member, MemberHandler, MeshChannel, MessageHandler, NodeState } from './types.js';
+import type { ClusterLogger, Member, MeshChannel, NodeState } from './types.js';
 
 /** The part of the upgrade request the mesh reads (for logs). */
 export interface MeshRequest {
@@ -79,13 +83,6 @@ interface Peer {
   link?: Link;
 }
 
-interface ChannelHandlers {
-  message: MessageHandler[];
-  up: MemberHandler[];
-  down: MemberHandler[];
-  state: MemberHandler[];
-}
-
 export class Mesh {
   readonly nodeId: string;
   readonly address: string;
@@ -101,8 +98,7 @@ export class Mesh {
   readonly #linkContext: LinkContext;
   readonly #peers = new Map<string, Peer>();
   readonly #links = new Set<Link>();
-  readonly #channels = new Map<string, ChannelHandlers>();
-  readonly #waiters = new Set<() => void>();
+  readonly #channels: Channels;
   /** Counts of links already closed (live links keep their own). */
   readonly #retired: LinkCounts = emptyCounts();
   #server: WebSocketServer | undefined;
@@ -111,7 +107,16 @@ export class Mesh {
   #stalls = 0;
 
   constructor(options: MeshOptions) {
-    const { nodeId, address, secret, version, schemas, logger, heartbeatMs = 500, downAfterMs = 3000 } = options;
+    const {
+      nodeId,
+      address,
+      secret,
+      version,
+      schemas,
+      logger,
+      heartbeatMs = 500,
+      downAfterMs = 3000,
+    } = options;
     if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) throw new Error(`invalid node id "${nodeId}"`);
     if (!/^(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(address)) {
       throw new Error(`mesh address "${address}" is not host:port`);
@@ -119,7 +124,9 @@ export class Mesh {
     if (!secret) throw new Error('the mesh needs a cluster secret');
     if (!(heartbeatMs > 0)) throw new Error(`invalid heartbeatMs ${heartbeatMs}`);
     if (!(downAfterMs > 2 * heartbeatMs)) {
-      throw new Error(`downAfterMs (${downAfterMs}) must exceed two heartbeats (${2 * heartbeatMs})`);
+      throw new Error(
+        `downAfterMs (${downAfterMs}) must exceed two heartbeats (${2 * heartbeatMs})`,
+      );
     }
     const reconnectGraceMs = options.reconnectGraceMs ?? Math.min(1000, downAfterMs);
     const handshakeTimeoutMs = options.handshakeTimeoutMs ?? Math.max(2000, downAfterMs);
@@ -152,6 +159,14 @@ export class Mesh {
       link: this.#linkContext,
     });
     this.#dialer.on('link', (link) => this.#adopt(link));
+    this.#channels = new Channels(
+      nodeId,
+      {
+        livePeers: () => this.#livePeers().map((p) => copyMember(p.member)),
+        sendApp: (ch, peerIds, body) => this.#sendApp(ch, peerIds, body),
+      },
+      logger,
+    );
     this.lifecycle.on('change', (state) => this.#announce(state));
   }
 
@@ -188,7 +203,6 @@ export class Mesh {
     if (waitTimer) clearTimeout(waitTimer);
     for (const link of this.#links) link.terminate();
     this.#server?.close();
-    this.#notifyWaiters();
     this.#logger.info({}, 'mesh stopped');
   }
 
@@ -208,26 +222,11 @@ export class Mesh {
    * Resolves once every address has an authenticated link (or turned out to be ourselves), or
    * when timeoutMs passes: how startup knows it joined the peers DNS returned.
    */
-  waitForPeers(addresses: string[], timeoutMs: number): Promise<{ joined: string[]; missing: string[] }> {
-    const split = () => {
-      const missing = addresses.filter((a) => !this.#dialer.reached(a));
-      return { joined: addresses.filter((a) => !missing.includes(a)), missing };
-    };
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const check = (force: boolean): void => {
-        const result = split();
-        if (!force && result.missing.length > 0 && !this.#stopped) return;
-        if (timer) clearTimeout(timer);
-        this.#waiters.delete(waiter);
-        resolve(result);
-      };
-      const waiter = (): void => check(false);
-      this.#waiters.add(waiter);
-      timer = setTimeout(() => check(true), timeoutMs);
-      timer.unref();
-      check(false);
-    });
+  waitForPeers(
+    addresses: string[],
+    timeoutMs: number,
+  ): Promise<{ joined: string[]; missing: string[] }> {
+    return this.#dialer.waitFor(addresses, timeoutMs);
   }
 
   /** Handles an inbound mesh WebSocket (see handleUpgrade). */
@@ -251,7 +250,11 @@ export class Mesh {
    * server, with the mesh's frame limit rather than the players' sockets' one.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.#server ??= new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    this.#server ??= new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+    });
     this.#server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
   }
 
@@ -269,38 +272,16 @@ export class Mesh {
     return [self, ...[...this.#peers.values()].map((p) => copyMember(p.member))];
   }
 
-  /** A named channel over the mesh; the same handlers object for the same name. */
+  /** A named channel over the mesh; the same handlers for the same name. */
   channel(name: string): MeshChannel {
-    if (name.length < 1 || name.length > MAX_CHANNEL_NAME) {
-      throw new Error(`channel name must be 1–${MAX_CHANNEL_NAME} characters, got "${name}"`);
-    }
-    let handlers = this.#channels.get(name);
-    if (!handlers) {
-      handlers = { message: [], up: [], down: [], state: [] };
-      this.#channels.set(name, handlers);
-    }
-    const h = handlers;
-    return {
-      selfId: this.nodeId,
-      peers: () => this.#livePeers().map((p) => copyMember(p.member)),
-      send: (peerId, body) => this.#sendApp(name, [peerId], body).length === 1,
-      broadcast: (body) =>
-        this.#sendApp(
-          name,
-          this.#livePeers().map((p) => p.member.id),
-          body,
-        ),
-      onMessage: (handler) => void h.message.push(handler),
-      onPeerUp: (handler) => void h.up.push(handler),
-      onPeerDown: (handler) => void h.down.push(handler),
-      onPeerState: (handler) => void h.state.push(handler),
-    };
+    return this.#channels.open(name);
   }
 
   stats(): MeshStats {
     const totals = { ...this.#retired };
     for (const link of this.#links) {
-      for (const key of Object.keys(totals) as (keyof LinkCounts)[]) totals[key] += link.counts[key];
+      for (const key of Object.keys(totals) as (keyof LinkCounts)[])
+        totals[key] += link.counts[key];
     }
     return {
       peers: this.#peers.size,
@@ -366,7 +347,10 @@ export class Mesh {
           `event loop stalled for ${verdict.ms} ms; holding peer verdicts until fresh heartbeats arrive`,
         );
       } else if (verdict.kind === 'trusted') {
-        this.#logger.info({ peers: this.#peers.size }, 'heard from every peer since the stall; no longer suspect');
+        this.#logger.info(
+          { peers: this.#peers.size },
+          'heard from every peer since the stall; no longer suspect',
+        );
       } else {
         const peer = this.#peers.get(verdict.peer);
         if (peer) this.#declareDown(peer, verdict.reason);
@@ -396,7 +380,7 @@ export class Mesh {
       { peer: id, address: peer.member.address, reason },
       `peer ${id} (${peer.member.address}) down: ${reason}`,
     );
-    this.#emit('down', peer.member);
+    this.#channels.emit('down', peer.member);
     this.#act(this.#detector.remove(id));
   }
 
@@ -415,7 +399,12 @@ export class Mesh {
     const now = this.#now();
     const existing = this.#peers.get(peerId);
     const current = existing?.link;
-    if (current && current !== link && current.isOpen && !this.#prefer(link, current, peerId, now)) {
+    if (
+      current &&
+      current !== link &&
+      current.isOpen &&
+      !this.#prefer(link, current, peerId, now)
+    ) {
       this.#logger.debug({ peer: peerId }, 'closing duplicate mesh link');
       link.close(CloseCode.duplicateLink, 'duplicate link');
       return;
@@ -439,11 +428,18 @@ export class Mesh {
       });
       this.#updateState(existing, hello.state);
       this.#sendHeartbeat(existing, now);
-      this.#notifyWaiters();
       return;
     }
     const { address, state, version, protocol, schemas } = hello;
-    const member: Member = { id: peerId, address, state, version, protocol, schemas: [...schemas], lastSeen: now };
+    const member: Member = {
+      id: peerId,
+      address,
+      state,
+      version,
+      protocol,
+      schemas: [...schemas],
+      lastSeen: now,
+    };
     const peer: Peer = { member, link };
     this.#peers.set(peerId, peer);
     this.#detector.linkUp(peerId, now);
@@ -452,8 +448,7 @@ export class Mesh {
       `peer ${peerId} (${address}) up, ${link.direction === 'out' ? 'dialled' : 'connected to us'}`,
     );
     this.#sendHeartbeat(peer, now);
-    this.#emit('up', peer.member);
-    this.#notifyWaiters();
+    this.#channels.emit('up', peer.member);
   }
 
   /**
@@ -479,7 +474,8 @@ export class Mesh {
     switch (message.type) {
       case 'hb': {
         this.#updateState(peer, message.state);
-        const beat = message.ack === undefined ? { t: message.t } : { t: message.t, ack: message.ack };
+        const beat =
+          message.ack === undefined ? { t: message.t } : { t: message.t, ack: message.ack };
         this.#act(this.#detector.heartbeat(peer.member.id, beat));
         return;
       }
@@ -487,7 +483,13 @@ export class Mesh {
         this.#updateState(peer, message.state);
         return;
       case 'app':
-        this.#deliver(link, peer.member.id, message.ch, message.body);
+        if (!this.#channels.deliver(peer.member.id, message.ch, message.body)) {
+          link.counts.invalid++;
+          this.#logger.warn(
+            { peer: peerId, channel: message.ch },
+            `dropped a message from ${peerId} on unknown channel ${message.ch.slice(0, 32)}`,
+          );
+        }
         return;
       case 'bye':
         this.#updateState(peer, 'stopped');
@@ -506,13 +508,13 @@ export class Mesh {
     if (peer.member.state === state) return;
     peer.member.state = state;
     this.#logger.info({ peer: peer.member.id, state }, `peer ${peer.member.id} is ${state}`);
-    this.#emit('state', peer.member);
+    this.#channels.emit('state', peer.member);
   }
 
   #closed(link: Link, { code, reason, wasUp, error }: LinkClosed): void {
     this.#links.delete(link);
-    for (const key of Object.keys(this.#retired) as (keyof LinkCounts)[]) this.#retired[key] += link.counts[key];
-    this.#notifyWaiters();
+    for (const key of Object.keys(this.#retired) as (keyof LinkCounts)[])
+      this.#retired[key] += link.counts[key];
     if (!wasUp) return;
     const peerId = link.hello?.nodeId;
     const peer = peerId === undefined ? undefined : this.#peers.get(peerId);
@@ -554,41 +556,6 @@ export class Mesh {
       if (link?.isOpen && link.sendFrame(frame)) sent.push(id);
     }
     return sent;
-  }
-
-  #deliver(link: Link, from: string, ch: string, body: unknown): void {
-    const handlers = this.#channels.get(ch);
-    if (!handlers) {
-      link.counts.invalid++;
-      this.#logger.warn(
-        { peer: from, channel: ch },
-        `dropped a message from ${from} on unknown channel ${ch.slice(0, 32)}`,
-      );
-      return;
-    }
-    for (const handler of handlers.message) {
-      try {
-        handler(from, body);
-      } catch (err) {
-        this.#logger.error({ channel: ch, err }, `message handler on ${ch} failed`);
-      }
-    }
-  }
-
-  #emit(kind: 'up' | 'down' | 'state', member: Member): void {
-    for (const [name, handlers] of this.#channels) {
-      for (const handler of handlers[kind]) {
-        try {
-          handler(copyMember(member));
-        } catch (err) {
-          this.#logger.error({ channel: name, err }, `peer ${kind} handler on ${name} failed`);
-        }
-      }
-    }
-  }
-
-  #notifyWaiters(): void {
-    for (const waiter of [...this.#waiters]) waiter();
   }
 }
 

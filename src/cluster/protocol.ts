@@ -36,7 +36,9 @@ export const CloseCode = {
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 
 export const nodeStateSchema = z.enum(['starting', 'joining', 'ready', 'draining', 'stopped']);
-const nodeId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'node id must be 1–64 of [A-Za-z0-9._:-]');
+const nodeId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'node id must be 1–64 of [A-Za-z0-9._:-]');
 const address = z
   .string()
   .max(255)
@@ -63,9 +65,9 @@ export const heartbeatSchema = z.object({
   type: z.literal('hb'),
   state: nodeStateSchema,
   /** Sender's clock when sent. */
-  t: z.number().finite(),
+  t: z.number(),
   /** The latest `t` the sender received from the receiver: a round-trip proof of freshness. */
-  ack: z.number().finite().optional(),
+  ack: z.number().optional(),
 });
 export const stateSchema = z.object({ type: z.literal('state'), state: nodeStateSchema });
 export const appSchema = z.object({
@@ -73,7 +75,10 @@ export const appSchema = z.object({
   ch: z.string().min(1).max(MAX_CHANNEL_NAME),
   body: z.unknown(),
 });
-export const byeSchema = z.object({ type: z.literal('bye'), reason: z.string().max(200).optional() });
+export const byeSchema = z.object({
+  type: z.literal('bye'),
+  reason: z.string().max(200).optional(),
+});
 
 export const meshMessageSchema = z.discriminatedUnion('type', [
   helloSchema,
@@ -98,7 +103,9 @@ export function isCompatibleProtocol(protocol: number): boolean {
   return protocol >= MESH_PROTOCOL_MIN && protocol <= MESH_PROTOCOL;
 }
 
-function frameText(data: unknown): { text: string; bytes: number } | { error: string; bytes: number } {
+function frameText(
+  data: unknown,
+): { text: string; bytes: number } | { error: string; bytes: number } {
   if (typeof data === 'string') return { text: data, bytes: Buffer.byteLength(data) };
   let buf: Buffer;
   if (Buffer.isBuffer(data)) buf = data;
@@ -113,7 +120,8 @@ function frameText(data: unknown): { text: string; bytes: number } | { error: st
 export function decodeFrame(data: unknown): Decoded {
   const frame = frameText(data);
   const bytes = frame.bytes;
-  if ('error' in frame) return { ok: false, reason: frame.error, code: CloseCode.badMessage, bytes };
+  if ('error' in frame)
+    return { ok: false, reason: frame.error, code: CloseCode.badMessage, bytes };
   if (bytes > MAX_FRAME_BYTES) {
     return {
       ok: false,
@@ -134,7 +142,12 @@ export function decodeFrame(data: unknown): Decoded {
   const { type, protocol } = raw as { type?: unknown; protocol?: unknown };
   if (typeof type !== 'string' || !MESSAGE_TYPES.has(type)) {
     const shown = typeof type === 'string' ? `"${type.slice(0, 32)}"` : String(type);
-    return { ok: false, reason: `unknown message type ${shown}`, code: CloseCode.badMessage, bytes };
+    return {
+      ok: false,
+      reason: `unknown message type ${shown}`,
+      code: CloseCode.badMessage,
+      bytes,
+    };
   }
   // Checked before the schema: a future protocol may change the rest of the hello.
   if (type === 'hello' && typeof protocol === 'number' && !isCompatibleProtocol(protocol)) {

@@ -15,16 +15,16 @@ export interface PostgresOptions {
   onIdleError?: (err: Error) => void;
 }
 
-const INT8_OID = 20;
-
 /**
  * bigint columns (times in ms, ids, counts) as JavaScript numbers: every value stored here is
  * far below 2^53, and the rest of the code compares and adds them as numbers.
  */
-const types = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format as 'text');
+const types: pg.CustomTypesConfig = {
+  getTypeParser(oid, format) {
+    if (oid === pg.types.builtins.INT8 && format !== 'binary')
+      return (value: string) => Number(value);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- pg-types types every parser as any
+    return pg.types.getTypeParser(oid, format);
   },
 };
 

@@ -51,7 +51,10 @@ export class ResultsError extends Error {
 function rowId(id: string, gameId: string): number {
   const n = accountRowId(id);
   if (n === null) {
-    throw new ResultsError('UNKNOWN_ACCOUNT', `result of game ${gameId} names ${JSON.stringify(id)}, which is not an account id`);
+    throw new ResultsError(
+      'UNKNOWN_ACCOUNT',
+      `result of game ${gameId} names ${JSON.stringify(id)}, which is not an account id`,
+    );
   }
   return n;
 }
@@ -66,7 +69,13 @@ export class Results {
     return this.db.transaction().execute(async (trx) => {
       const inserted = await trx
         .insertInto('results')
-        .values({ game_id: result.gameId, code: result.code, finished_at: result.finishedAt, rounds: result.rounds, winner_account_id: winner })
+        .values({
+          game_id: result.gameId,
+          code: result.code,
+          finished_at: result.finishedAt,
+          rounds: result.rounds,
+          winner_account_id: winner,
+        })
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
       // Another node recorded this game first: its players are in, count nothing twice.
@@ -74,7 +83,14 @@ export class Results {
       if (players.length > 0) {
         await trx
           .insertInto('result_players')
-          .values(players.map((p) => ({ game_id: result.gameId, account_id: p.rowId, won: p.won ? 1 : 0, eliminated_round: p.eliminatedRound })))
+          .values(
+            players.map((p) => ({
+              game_id: result.gameId,
+              account_id: p.rowId,
+              won: p.won ? 1 : 0,
+              eliminated_round: p.eliminatedRound,
+            })),
+          )
           .onConflict((oc) => oc.doNothing())
           .execute();
       }
@@ -87,10 +103,13 @@ export class Results {
     if (id === null) return { played: 0, won: 0 };
     const row = await this.db
       .selectFrom('result_players')
-      .select((eb) => [eb.fn.countAll<number>().as('played'), eb.fn.coalesce(eb.fn.sum<number>('won'), sql<number>`0`).as('won')])
+      .select((eb) => [
+        eb.fn.countAll<number>().as('played'),
+        eb.fn.coalesce(eb.fn.sum<number>('won'), sql<number>`0`).as('won'),
+      ])
       .where('account_id', '=', id)
       .executeTakeFirstOrThrow();
-    return { played: Number(row.played), won: Number(row.won) };
+    return { played: row.played, won: row.won };
   }
 
   /** Most wins first; among equal wins, fewer games played first, then by name. */
@@ -98,7 +117,12 @@ export class Results {
     const rows = await this.db
       .selectFrom('result_players as rp')
       .innerJoin('accounts as a', 'a.id', 'rp.account_id')
-      .select((eb) => ['a.id as accountId', 'a.username as username', eb.fn.countAll<number>().as('played'), eb.fn.sum<number>('rp.won').as('won')])
+      .select((eb) => [
+        'a.id as accountId',
+        'a.username as username',
+        eb.fn.countAll<number>().as('played'),
+        eb.fn.sum<number>('rp.won').as('won'),
+      ])
       .groupBy('a.id')
       .orderBy('won', 'desc')
       .orderBy('played', 'asc')
@@ -106,9 +130,14 @@ export class Results {
       .limit(limit)
       .execute();
     return rows.map((r) => {
-      const played = Number(r.played);
-      const won = Number(r.won);
-      return { accountId: String(r.accountId), username: r.username, played, won, winRate: played > 0 ? won / played : 0 };
+      const { played, won } = r;
+      return {
+        accountId: String(r.accountId),
+        username: r.username,
+        played,
+        won,
+        winRate: played > 0 ? won / played : 0,
+      };
     });
   }
 
@@ -119,7 +148,15 @@ export class Results {
       .selectFrom('result_players as rp')
       .innerJoin('results as r', 'r.game_id', 'rp.game_id')
       .leftJoin('accounts as w', 'w.id', 'r.winner_account_id')
-      .select(['r.game_id as gameId', 'r.code as code', 'r.finished_at as finishedAt', 'r.rounds as rounds', 'rp.won as won', 'rp.eliminated_round as eliminatedRound', 'w.username as winnerUsername'])
+      .select([
+        'r.game_id as gameId',
+        'r.code as code',
+        'r.finished_at as finishedAt',
+        'r.rounds as rounds',
+        'rp.won as won',
+        'rp.eliminated_round as eliminatedRound',
+        'w.username as winnerUsername',
+      ])
       .where('rp.account_id', '=', id)
       .orderBy('r.finished_at', 'desc')
       .orderBy('r.game_id')

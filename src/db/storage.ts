@@ -3,9 +3,17 @@
 // cluster across hosts), through one set of Kysely queries. Also knows whether the database
 // answers: it waits for it at start, watches it afterwards, and says so once per change.
 
-import { Kysely, type DatabaseConnection, type Dialect, type Driver, type LogEvent, type QueryCompiler, type TransactionSettings } from 'kysely';
+import {
+  Kysely,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type LogEvent,
+  type QueryCompiler,
+  type TransactionSettings,
+} from 'kysely';
 import { Accounts } from './accounts.js';
-import { describeOutage, outageClass, type OutageClass } from './errors.js';
+import { describeError, describeOutage, outageClass, type OutageClass } from './errors.js';
 import type { DbLogger } from './logger.js';
 import { migrate, MIGRATIONS_DIR } from './migrate.js';
 import { createPool, postgresDialect, redactUrl } from './postgres.js';
@@ -16,7 +24,8 @@ import { NodeLeases } from './leases.js';
 import { Snapshots } from './snapshots.js';
 import { ImmediateSqliteDialect, openDatabase } from './sqlite.js';
 
-export type StorageTarget = { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
+export type StorageTarget =
+  { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
 
 export type DatabaseState = 'connecting' | 'up' | 'down';
 
@@ -91,7 +100,7 @@ class TrackedDialect implements Dialect {
   createAdapter() {
     return this.inner.createAdapter();
   }
-  createIntrospector(db: Kysely<any>) {
+  createIntrospector(db: Parameters<Dialect['createIntrospector']>[0]) {
     return this.inner.createIntrospector(db);
   }
   createQueryCompiler(): QueryCompiler {
@@ -114,12 +123,17 @@ class TrackedDialect implements Dialect {
           throw err;
         }
       },
-      beginTransaction: (c: DatabaseConnection, s: TransactionSettings) => driver.beginTransaction(c, s),
+      beginTransaction: (c: DatabaseConnection, s: TransactionSettings) =>
+        driver.beginTransaction(c, s),
       commitTransaction: (c: DatabaseConnection) => driver.commitTransaction(c),
       rollbackTransaction: (c: DatabaseConnection) => driver.rollbackTransaction(c),
       ...(driver.savepoint ? { savepoint: driver.savepoint.bind(driver) } : {}),
-      ...(driver.rollbackToSavepoint ? { rollbackToSavepoint: driver.rollbackToSavepoint.bind(driver) } : {}),
-      ...(driver.releaseSavepoint ? { releaseSavepoint: driver.releaseSavepoint.bind(driver) } : {}),
+      ...(driver.rollbackToSavepoint
+        ? { rollbackToSavepoint: driver.rollbackToSavepoint.bind(driver) }
+        : {}),
+      ...(driver.releaseSavepoint
+        ? { releaseSavepoint: driver.releaseSavepoint.bind(driver) }
+        : {}),
       releaseConnection: async (c: DatabaseConnection) => {
         try {
           await driver.releaseConnection(c);
@@ -175,13 +189,21 @@ class KyselyStorage implements Storage {
     let inner: Dialect;
     let shown: string;
     if (target.engine === 'sqlite') {
-      inner = new ImmediateSqliteDialect(openDatabase(target.path, options.logger, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}));
+      inner = new ImmediateSqliteDialect(
+        openDatabase(
+          target.path,
+          options.logger,
+          options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {},
+        ),
+      );
       shown = target.path;
     } else {
       const pool = createPool(target.url, {
         logger: options.logger,
         ...(options.poolMax !== undefined ? { poolMax: options.poolMax } : {}),
-        ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+        ...(options.connectTimeoutMs !== undefined
+          ? { connectTimeoutMs: options.connectTimeoutMs }
+          : {}),
         onIdleError: () => this.checkSoon(),
       });
       inner = postgresDialect(pool);
@@ -189,12 +211,23 @@ class KyselyStorage implements Storage {
     }
     this.dialect = new TrackedDialect(inner);
     this.db = new Kysely<Database>({ dialect: this.dialect, log: (event) => this.onQuery(event) });
-    this.state = { engine: this.engine, target: shown, state: 'connecting', since: this.now(), outage: null, lastError: null };
+    this.state = {
+      engine: this.engine,
+      target: shown,
+      state: 'connecting',
+      since: this.now(),
+      outage: null,
+      lastError: null,
+    };
     this.accounts = new Accounts(this.db, this.now);
     this.results = new Results(this.db);
     this.snapshots = new Snapshots(this.db, { now: this.now, logger: options.logger });
     this.leases = new NodeLeases(this.db);
-    this.sessions = new DatabaseSessionStore(this.db, { ...options.sessions, now: this.now, logger: options.logger });
+    this.sessions = new DatabaseSessionStore(this.db, {
+      ...options.sessions,
+      now: this.now,
+      logger: options.logger,
+    });
   }
 
   migrate(): Promise<string[]> {
@@ -213,7 +246,10 @@ class KyselyStorage implements Storage {
         const applied = await this.migrate();
         if (attempts > 1) {
           const s = ((this.now() - started) / 1000).toFixed(1);
-          this.logger.info({ attempts, seconds: Number(s) }, `database ${this.state.target} reachable after ${attempts} attempts (${s} s)`);
+          this.logger.info(
+            { attempts, seconds: Number(s) },
+            `database ${this.state.target} reachable after ${attempts} attempts (${s} s)`,
+          );
         }
         this.setState('up', null);
         this.watch();
@@ -226,7 +262,7 @@ class KyselyStorage implements Storage {
         // minutes must not flood the log, and a change (refused → authentication) must show.
         if (kind !== lastClass) {
           this.logger.warn(
-            { outage: kind, attempts, err: (err as Error).message },
+            { outage: kind, attempts, err: describeError(err) },
             `database ${this.state.target} unreachable: ${describeOutage(kind)}; retrying until it answers (health check answers 503 meanwhile)`,
           );
           lastClass = kind;
@@ -259,13 +295,20 @@ class KyselyStorage implements Storage {
       const finished = work.then(
         () => true,
         (err: unknown) => {
-          this.logger.debug({ err }, `database ${this.state.target}: error while waiting for ${what}`);
+          this.logger.debug(
+            { err },
+            `database ${this.state.target}: error while waiting for ${what}`,
+          );
           return true;
         },
       );
       const done = await Promise.race([finished, late]);
       clearTimeout(timer);
-      if (!done) this.logger.warn({ active: this.dialect.active }, `database ${this.state.target}: gave up waiting for ${what} after ${this.closeTimeoutMs} ms`);
+      if (!done)
+        this.logger.warn(
+          { active: this.dialect.active },
+          `database ${this.state.target}: gave up waiting for ${what} after ${this.closeTimeoutMs} ms`,
+        );
     };
     await inTime(this.dialect.settled(), 'queries in flight');
     await inTime(this.db.destroy(), 'the connections to close');
@@ -278,7 +321,7 @@ class KyselyStorage implements Storage {
       state,
       since: state !== this.state.state ? this.now() : this.state.since,
       outage,
-      lastError: err ? String((err as Error).message ?? err) : state === 'up' ? null : this.state.lastError,
+      lastError: err ? describeError(err) : state === 'up' ? null : this.state.lastError,
     };
     if (changed) for (const l of this.listeners) l(this.health());
   }
@@ -308,7 +351,10 @@ class KyselyStorage implements Storage {
       await this.ping();
       if (this.state.state === 'down') {
         const s = ((this.now() - this.downSince) / 1000).toFixed(1);
-        this.logger.info({ seconds: Number(s) }, `database ${this.state.target} answers again after ${s} s`);
+        this.logger.info(
+          { seconds: Number(s) },
+          `database ${this.state.target} answers again after ${s} s`,
+        );
       }
       this.setState('up', null);
       this.retryMs = 250;
@@ -317,7 +363,10 @@ class KyselyStorage implements Storage {
       const kind = outageClass(err) ?? 'lost';
       if (this.state.state !== 'down' || this.state.outage !== kind) {
         if (this.state.state !== 'down') this.downSince = this.now();
-        this.logger.warn({ outage: kind, err: (err as Error).message }, `database ${this.state.target} down: ${describeOutage(kind)}; games go on from memory, writes that fail are logged`);
+        this.logger.warn(
+          { outage: kind, err: (err as Error).message },
+          `database ${this.state.target} down: ${describeOutage(kind)}; games go on from memory, writes that fail are logged`,
+        );
       }
       this.setState('down', kind, err);
       this.schedule(this.retryMs);
@@ -331,7 +380,10 @@ class KyselyStorage implements Storage {
   private async ping(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error('ping: no answer in time'), { code: 'ETIMEDOUT' })), Math.max(1000, this.checkMs));
+      timer = setTimeout(
+        () => reject(Object.assign(new Error('ping: no answer in time'), { code: 'ETIMEDOUT' })),
+        Math.max(1000, this.checkMs),
+      );
     });
     try {
       await Promise.race([this.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute(), timeout]);
@@ -355,7 +407,8 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     function abort() {
       clearTimeout(timer);
-      reject(signal!.reason);
+      const reason: unknown = signal?.reason;
+      reject(reason instanceof Error ? reason : new Error('aborted'));
     }
     signal?.addEventListener('abort', abort, { once: true });
   });

@@ -4,7 +4,12 @@
 // timeout, on the peer going down, or when replication stops).
 
 import type { Clock, TimerHandle } from '../clock.js';
-import { serialisedBytes, type DigestMessage, type RecordsMessage, type ReplicationLogger } from './protocol.js';
+import {
+  serialisedBytes,
+  type DigestMessage,
+  type RecordsMessage,
+  type ReplicationLogger,
+} from './protocol.js';
 import type { StoreRecord } from './record.js';
 import type { DigestEntry } from './replica.js';
 
@@ -14,8 +19,15 @@ export const ENVELOPE_BYTES = 1024;
 const DIGEST_ENTRY_BYTES = 128;
 
 /** Our digest in key ranges that each fit one message (at least one message, maybe empty). */
-export function digestMessages(entries: DigestEntry[], maxMessageBytes: number, nextId: () => string): DigestMessage[] {
-  const perMessage = Math.max(1, Math.floor((maxMessageBytes - ENVELOPE_BYTES) / DIGEST_ENTRY_BYTES));
+export function digestMessages(
+  entries: DigestEntry[],
+  maxMessageBytes: number,
+  nextId: () => string,
+): DigestMessage[] {
+  const perMessage = Math.max(
+    1,
+    Math.floor((maxMessageBytes - ENVELOPE_BYTES) / DIGEST_ENTRY_BYTES),
+  );
   const messages: DigestMessage[] = [];
   for (let i = 0; i === 0 || i < entries.length; i += perMessage) {
     const slice = entries.slice(i, i + perMessage);
@@ -102,7 +114,12 @@ export class Exchanges {
    * Opens an exchange with `peer` whose digest went out as `parts`. `send` sends each part and
    * says whether it went; one that does not ends the exchange unanswered.
    */
-  open(peer: string, parts: DigestMessage[], timeoutMs: number, send: (part: DigestMessage) => boolean): Promise<boolean> {
+  open(
+    peer: string,
+    parts: DigestMessage[],
+    timeoutMs: number,
+    send: (part: DigestMessage) => boolean,
+  ): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const exchange: Exchange = {
         peer,
@@ -134,7 +151,8 @@ export class Exchanges {
   }
 
   peerDown(peer: string): void {
-    for (const exchange of new Set(this.#byPart.values())) if (exchange.peer === peer) this.#end(exchange, false);
+    for (const exchange of new Set(this.#byPart.values()))
+      if (exchange.peer === peer) this.#end(exchange, false);
   }
 
   endAll(): void {

@@ -72,7 +72,14 @@ export class PendingWrites {
     return new Promise<WriteOutcome>((resolve) => {
       const { key, epoch } = write;
       const timer = this.#clock.setTimeout(() => this.#timedOut(id), this.#timeoutMs);
-      this.#entries.set(id, { key, epoch, sentTo: new Set(sentTo), waiting: new Set(sentTo), timer, resolve });
+      this.#entries.set(id, {
+        key,
+        epoch,
+        sentTo: new Set(sentTo),
+        waiting: new Set(sentTo),
+        timer,
+        resolve,
+      });
     });
   }
 
@@ -86,7 +93,10 @@ export class PendingWrites {
   peerDown(peer: string): void {
     for (const [id, entry] of [...this.#entries]) {
       if (entry.waiting.delete(peer) && entry.waiting.size === 0) {
-        this.#logger.warn({ key: entry.key, peer }, `write of ${entry.key}: last waiting peer went down`);
+        this.#logger.warn(
+          { key: entry.key, peer },
+          `write of ${entry.key}: last waiting peer went down`,
+        );
         this.settle(id, timedOut());
       }
     }

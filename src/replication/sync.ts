@@ -4,7 +4,7 @@
 // waiting for acknowledgements (pending-writes.ts) and the exchanges waiting for answers
 // (anti-entropy.ts) are kept apart; this file routes messages between them and the replica.
 
-import { every, systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { every, systemClock, type Clock } from '../clock.js';
 import type { Member, MeshChannel } from '../cluster/types.js';
 import { ENVELOPE_BYTES, Exchanges, digestMessages, recordsMessages } from './anti-entropy.js';
 import { PendingWrites, fenced, rejected, type WriteOutcome } from './pending-writes.js';
@@ -172,7 +172,10 @@ export class ReplicaSync<S extends object = object> {
     if (this.#stopped) return Promise.resolve(rejected('replication is stopped'));
     const invalid = checkRecord(record);
     if (invalid !== undefined) {
-      this.#logger.warn({ key: record.key, reason: invalid }, `write of ${record.key} rejected: invalid record`);
+      this.#logger.warn(
+        { key: record.key, reason: invalid },
+        `write of ${record.key} rejected: invalid record`,
+      );
       return Promise.resolve(rejected(`invalid record: ${invalid}`));
     }
     const id = this.#id();
@@ -183,13 +186,26 @@ export class ReplicaSync<S extends object = object> {
         { key: record.key, bytes, limit: this.#opts.maxMessageBytes },
         `write of ${record.key} rejected: ${bytes} bytes exceed the message limit`,
       );
-      return Promise.resolve(rejected(`record is ${bytes} bytes, limit ${this.#opts.maxMessageBytes}`));
+      return Promise.resolve(
+        rejected(`record is ${bytes} bytes, limit ${this.#opts.maxMessageBytes}`),
+      );
     }
 
     const previous = this.replica.getAny(record.key);
-    if (previous !== undefined && compareVersion(previous, record) === 0 && compareRecords(previous, record) !== 0) {
-      this.#logger.warn({ key: record.key, version: versionOf(record) }, `write of ${record.key} rejected: version already used`);
-      return Promise.resolve(rejected(`epoch ${record.epoch} seq ${record.seq} of ${record.owner} already names a different record`));
+    if (
+      previous !== undefined &&
+      compareVersion(previous, record) === 0 &&
+      compareRecords(previous, record) !== 0
+    ) {
+      this.#logger.warn(
+        { key: record.key, version: versionOf(record) },
+        `write of ${record.key} rejected: version already used`,
+      );
+      return Promise.resolve(
+        rejected(
+          `epoch ${record.epoch} seq ${record.seq} of ${record.owner} already names a different record`,
+        ),
+      );
     }
     const result = this.replica.apply(record);
     if (result === 'stale' && previous !== undefined) {
@@ -228,7 +244,10 @@ export class ReplicaSync<S extends object = object> {
     this.#stats.lastCatchUpAt = this.#now();
     const answered = peers.filter((_, i) => answers[i]);
     const missing = peers.filter((_, i) => !answers[i]);
-    this.#logger.info({ answered, missing, ms }, `catch-up with ${answered.length}/${peers.length} peers in ${ms} ms`);
+    this.#logger.info(
+      { answered, missing, ms },
+      `catch-up with ${answered.length}/${peers.length} peers in ${ms} ms`,
+    );
     return { answered, missing, ms };
   }
 
@@ -255,7 +274,8 @@ export class ReplicaSync<S extends object = object> {
     const digest = idle.length > 0 ? this.replica.digest() : [];
     for (const peer of idle) void this.#exchange(peer.id, this.#opts.antiEntropyMs, digest);
     const dropped = this.compact();
-    if (dropped.length > 0) this.#logger.debug({ keys: dropped }, `compacted ${dropped.length} tombstones`);
+    if (dropped.length > 0)
+      this.#logger.debug({ keys: dropped }, `compacted ${dropped.length} tombstones`);
   }
 
   // ── peers ──────────────────────────────────────────────────────────────────────────────
@@ -275,7 +295,9 @@ export class ReplicaSync<S extends object = object> {
   /** Sends our digest to one peer (in key ranges that each fit a message). */
   #exchange(peer: string, timeoutMs: number, digest?: DigestEntry[]): Promise<boolean> {
     if (this.#stopped) return Promise.resolve(false);
-    const parts = digestMessages(digest ?? this.replica.digest(), this.#opts.maxMessageBytes, () => this.#id());
+    const parts = digestMessages(digest ?? this.replica.digest(), this.#opts.maxMessageBytes, () =>
+      this.#id(),
+    );
     this.#stats.exchanges++;
     return this.#exchanges.open(peer, parts, timeoutMs, (part) => this.#channel.send(peer, part));
   }
@@ -283,7 +305,8 @@ export class ReplicaSync<S extends object = object> {
   /** Sends records (split into messages under the size limit); `want` rides on the last. */
   #sendRecords(peer: string, id: string, records: StoreRecord[], want?: string[]): void {
     const { messages, skipped } = recordsMessages(id, records, this.#opts.maxMessageBytes, want);
-    for (const { key, bytes } of skipped) this.#logger.warn({ key, bytes }, `record ${key} too large to send; skipped`);
+    for (const { key, bytes } of skipped)
+      this.#logger.warn({ key, bytes }, `record ${key} too large to send; skipped`);
     for (const message of messages) {
       if (this.#channel.send(peer, message)) this.#stats.recordsOut += message.records.length;
     }
@@ -321,7 +344,14 @@ export class ReplicaSync<S extends object = object> {
       ack.current = versionOf(held);
       this.#stats.staleIn++;
       this.#logger.info(
-        { peer: from, key: record.key, epoch: record.epoch, owner: record.owner, seq: record.seq, current: ack.current },
+        {
+          peer: from,
+          key: record.key,
+          epoch: record.epoch,
+          owner: record.owner,
+          seq: record.seq,
+          current: ack.current,
+        },
         `stale op for ${record.key} from ${from} refused: epoch ${record.epoch} seq ${record.seq} of ${record.owner} is older than epoch ${held.epoch} seq ${held.seq} of ${held.owner}`,
       );
     }
@@ -341,9 +371,14 @@ export class ReplicaSync<S extends object = object> {
       this.#writes.settle(message.id, { kind: 'acked', acked: [from] });
       return;
     }
-    const current = message.current ?? versionOf(this.replica.getAny(pending.key) as StoreRecord<S>);
+    const current =
+      message.current ?? versionOf(this.replica.getAny(pending.key) as StoreRecord<S>);
     // Our own later write in the same epoch got there first: the peer holds what follows this one.
-    if (current.owner === this.#channel.selfId && current.epoch === pending.epoch && this.#channel.peers().some((p) => p.id === from)) {
+    if (
+      current.owner === this.#channel.selfId &&
+      current.epoch === pending.epoch &&
+      this.#channel.peers().some((p) => p.id === from)
+    ) {
       this.#writes.settle(message.id, { kind: 'acked', acked: [from] });
       return;
     }
@@ -385,7 +420,10 @@ export class ReplicaSync<S extends object = object> {
     const problem = received.state === null ? undefined : this.#checkContent?.(received);
     if (problem !== undefined) {
       this.#stats.rejectedIn++;
-      this.#logger.warn({ peer: from, key: received.key, problem }, `record of ${received.key} from ${from} refused: ${problem}`);
+      this.#logger.warn(
+        { peer: from, key: received.key, problem },
+        `record of ${received.key} from ${from} refused: ${problem}`,
+      );
       return 'refused';
     }
     // Checked (checkContent is the owner's word for what a state of this store looks like).

@@ -63,7 +63,10 @@ const action = z.object({
 });
 
 export const commandSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('join'), player: z.object({ id: playerId, name: z.string().min(1).max(32) }) }),
+  z.object({
+    kind: z.literal('join'),
+    player: z.object({ id: playerId, name: z.string().min(1).max(32) }),
+  }),
   z.object({ kind: z.literal('leave'), playerId }),
   z.object({ kind: z.literal('start'), playerId }),
   z.object({ kind: z.literal('act'), playerId, action }),
@@ -78,7 +81,12 @@ const refusalCode = z
 
 export const commandResultSchema = z.union([
   z.object({ ok: z.literal(true), duplicate: z.boolean() }),
-  z.object({ ok: z.literal(false), code: refusalCode, message: z.string().max(500), retry: z.boolean().optional() }),
+  z.object({
+    ok: z.literal(false),
+    code: refusalCode,
+    message: z.string().max(500),
+    retry: z.boolean().optional(),
+  }),
 ]);
 
 export function refusal(code: RefusalCode, message: string, retry = false): CommandResult {

@@ -86,9 +86,19 @@ export class GameSessions {
 
   constructor(private readonly d: SessionsDeps) {
     this.clock = d.clock ?? systemClock;
-    this.opts = { forwardTimeoutMs: d.forwardTimeoutMs ?? 4000, commandDeadlineMs: d.commandDeadlineMs ?? 8000 };
+    this.opts = {
+      forwardTimeoutMs: d.forwardTimeoutMs ?? 4000,
+      commandDeadlineMs: d.commandDeadlineMs ?? 8000,
+    };
     this.requests = new PeerRequests(d.channel, this.clock);
-    this.ledger = new Ledger({ nodeId: d.nodeId, snapshots: d.snapshots, leases: d.leases, clock: this.clock, logger: d.logger, leaseMs: d.leaseMs ?? d.orphanGraceMs });
+    this.ledger = new Ledger({
+      nodeId: d.nodeId,
+      snapshots: d.snapshots,
+      leases: d.leases,
+      clock: this.clock,
+      logger: d.logger,
+      leaseMs: d.leaseMs ?? d.orphanGraceMs,
+    });
     this.env = {
       nodeId: d.nodeId,
       clock: this.clock,
@@ -96,7 +106,7 @@ export class GameSessions {
       ledger: this.ledger,
       logger: d.logger,
       metrics: d.metrics,
-      clockHealthy: d.clockHealthy,
+      clockHealthy: () => d.clockHealthy(),
       recordResult: (state) => this.recordResult(state),
       finishedRetentionMs: d.finishedRetentionMs ?? 5 * 60_000,
       openGameTtlMs: d.openGameTtlMs ?? 60 * 60_000,
@@ -119,7 +129,7 @@ export class GameSessions {
       ledger: this.ledger,
       logger: d.logger,
       metrics: d.metrics,
-      selfState: d.selfState,
+      selfState: () => d.selfState(),
       orphanGraceMs: d.orphanGraceMs,
       running: (key) => this.sessions.get(key),
       owned: () => [...this.sessions.values()],
@@ -158,7 +168,15 @@ export class GameSessions {
     if (row && row !== 'unavailable') {
       const held = this.d.replica.getAny(code);
       if (!held || compareVersion(held, row) < 0) {
-        this.d.sync.absorb({ key: row.code, owner: row.owner, epoch: row.epoch, seq: row.seq, schema: row.schema, state: row.state, at: row.updatedAt });
+        this.d.sync.absorb({
+          key: row.code,
+          owner: row.owner,
+          epoch: row.epoch,
+          seq: row.seq,
+          schema: row.schema,
+          state: row.state,
+          at: row.updatedAt,
+        });
       }
     }
     const now = this.game(code);
@@ -237,7 +255,8 @@ export class GameSessions {
   /** Renews this node's lease from now on (before it resumes anything, so peers starting with it see it). */
   async startLease(): Promise<void> {
     if (this.stopLease) return;
-    const renew = (): Promise<void> => this.ledger.renew(this.d.address?.() ?? this.d.nodeId, this.d.selfState());
+    const renew = (): Promise<void> =>
+      this.ledger.renew(this.d.address?.() ?? this.d.nodeId, this.d.selfState());
     this.stopLease = every(this.clock, LEASE_RENEW_MS, () => void renew());
     await renew();
   }
@@ -248,7 +267,8 @@ export class GameSessions {
     let ticks = 0;
     this.stopSweep = every(this.clock, 1000, () => {
       this.transfers.sweep();
-      if (++ticks % 5 === 0 && this.d.selfState() === 'ready') void this.transfers.resumeFromLedger();
+      if (++ticks % 5 === 0 && this.d.selfState() === 'ready')
+        void this.transfers.resumeFromLedger();
     });
   }
 
@@ -293,7 +313,8 @@ export class GameSessions {
       const rec = this.d.replica.get(code);
       if (!rec?.state) {
         // Created a moment ago elsewhere: wait for it rather than say there is no such game.
-        if (attempt > 0 || !(await this.awaitGame(code))) return refusal('no-game', `There is no game ${code}.`);
+        if (attempt > 0 || !(await this.awaitGame(code)))
+          return refusal('no-game', `There is no game ${code}.`);
         continue;
       }
       const mine = this.sessions.get(code);
@@ -306,14 +327,22 @@ export class GameSessions {
       }
       if (result && !isMoving(result)) return result;
       if (this.clock.now() >= deadline) {
-        return refusal('unavailable', 'The game is moving to another server. Your action is kept and will be sent again.', true);
+        return refusal(
+          'unavailable',
+          'The game is moving to another server. Your action is kept and will be sent again.',
+          true,
+        );
       }
       await sleep(this.clock, Math.min(50 * (attempt + 1), 400));
     }
   }
 
   private async forward(owner: string, code: string, command: Command): Promise<CommandResult> {
-    const reply = await this.requests.ask(owner, { type: 'command', id: this.requests.newId(), code, command }, this.opts.forwardTimeoutMs);
+    const reply = await this.requests.ask(
+      owner,
+      { type: 'command', id: this.requests.newId(), code, command },
+      this.opts.forwardTimeoutMs,
+    );
     if (reply?.type === 'result') return reply.result;
     return refusal('owner-unreachable', 'The server running this game did not answer.', true);
   }
@@ -326,15 +355,26 @@ export class GameSessions {
       finishedAt: state.finishedAt ?? this.clock.now(),
       rounds: state.round,
       winnerId: state.winner,
-      players: state.players.map((p) => ({ accountId: p.id, won: p.id === state.winner, eliminatedRound: p.eliminatedRound })),
+      players: state.players.map((p) => ({
+        accountId: p.id,
+        won: p.id === state.winner,
+        eliminatedRound: p.eliminatedRound,
+      })),
     };
     void this.d.results.record(result).then(
       (recorded) => {
         if (!recorded) return;
         const winner = state.players.find((p) => p.id === state.winner)?.name ?? 'nobody';
-        this.d.logger.info({ game: state.code, rounds: state.round, winner }, `game ${state.code} finished after ${state.round} rounds; winner ${winner}`);
+        this.d.logger.info(
+          { game: state.code, rounds: state.round, winner },
+          `game ${state.code} finished after ${state.round} rounds; winner ${winner}`,
+        );
       },
-      (err: unknown) => this.d.logger.error({ err, game: state.code }, `could not record the result of ${state.code}`),
+      (err: unknown) =>
+        this.d.logger.error(
+          { err, game: state.code },
+          `could not record the result of ${state.code}`,
+        ),
     );
   }
 
@@ -344,26 +384,63 @@ export class GameSessions {
     if (this.d.selfState() !== 'ready') {
       // A draining or joining node places no new game on itself: ask a ready peer.
       const peer = this.d.channel.peers().find((p) => p.state === 'ready');
-      if (!peer) return { ok: false, message: 'No server can take a new game right now. Try again in a moment.' };
-      const reply = await this.requests.ask(peer.id, { type: 'create', id: this.requests.newId(), creator }, this.opts.forwardTimeoutMs);
-      if (reply?.type === 'created' && reply.ok && reply.code) return { ok: true, code: reply.code };
-      return { ok: false, message: reply?.type === 'created' && reply.message ? reply.message : 'Could not create a game right now. Try again.' };
+      if (!peer)
+        return {
+          ok: false,
+          message: 'No server can take a new game right now. Try again in a moment.',
+        };
+      const reply = await this.requests.ask(
+        peer.id,
+        { type: 'create', id: this.requests.newId(), creator },
+        this.opts.forwardTimeoutMs,
+      );
+      if (reply?.type === 'created' && reply.ok && reply.code)
+        return { ok: true, code: reply.code };
+      return {
+        ok: false,
+        message:
+          reply?.type === 'created' && reply.message
+            ? reply.message
+            : 'Could not create a game right now. Try again.',
+      };
     }
     for (let attempt = 0; attempt < 20; attempt++) {
       const code = this.d.random.code();
       if (this.d.replica.getAny(code) || this.sessions.has(code)) continue;
       const now = this.clock.now();
-      const state = createGame({ id: this.d.random.id(), code, seed: this.d.random.seed(), creator, now, roundMs: this.d.roundMs });
+      const state = createGame({
+        id: this.d.random.id(),
+        code,
+        seed: this.d.random.seed(),
+        creator,
+        now,
+        roundMs: this.d.roundMs,
+      });
       // A new game's first epoch is its creation second, so it outranks any tombstone of an
       // earlier game with the same code that some replica may still hold.
-      const record: GameRecord = { key: code, owner: this.d.nodeId, epoch: Math.floor(now / 1000), seq: 0, schema: GAME_SCHEMA, state, at: now };
+      const record: GameRecord = {
+        key: code,
+        owner: this.d.nodeId,
+        epoch: Math.floor(now / 1000),
+        seq: 0,
+        schema: GAME_SCHEMA,
+        state,
+        at: now,
+      };
       const session = this.install(new GameSession(record, this.env));
       const out = await session.publish();
-      if (out === 'fenced' || out === 'rejected' || this.d.replica.get(code)?.state?.id !== state.id) {
+      if (
+        out === 'fenced' ||
+        out === 'rejected' ||
+        this.d.replica.get(code)?.state?.id !== state.id
+      ) {
         session.end('abandoned');
         continue; // another node took this code in the same instant
       }
-      this.d.logger.info({ game: code, by: creator.name }, `game ${code} created by ${creator.name}`);
+      this.d.logger.info(
+        { game: code, by: creator.name },
+        `game ${code} created by ${creator.name}`,
+      );
       return { ok: true, code };
     }
     return { ok: false, message: 'Could not find a free game code. Try again.' };
@@ -386,10 +463,19 @@ export class GameSessions {
     if (running?.running) return running.record;
     if (!base.state) return null;
     if (!canRead(base.schema)) {
-      this.d.logger.warn({ game: base.key, schema: base.schema }, `game ${base.key}: not adopting, its schema ${base.schema} is newer than this release reads`);
+      this.d.logger.warn(
+        { game: base.key, schema: base.schema },
+        `game ${base.key}: not adopting, its schema ${base.schema} is newer than this release reads`,
+      );
       return null;
     }
-    const record = GameSession.adoption(this.d.nodeId, { ...base, state: base.state }, reason, this.clock.now(), this.env.holdMs);
+    const record = GameSession.adoption(
+      this.d.nodeId,
+      { ...base, state: base.state },
+      reason,
+      this.clock.now(),
+      this.env.holdMs,
+    );
     const session = this.install(new GameSession(record, this.env));
     return (await session.takeOwnership(base, reason)) ? record : null;
   }
@@ -425,7 +511,10 @@ export class GameSessions {
   private onMessage(from: string, body: unknown): void {
     const parsed = sessionsMessage.safeParse(body);
     if (!parsed.success) {
-      this.d.logger.warn({ from, issue: parsed.error.issues[0]?.message }, `dropped an invalid sessions message from ${from}`);
+      this.d.logger.warn(
+        { from, issue: parsed.error.issues[0]?.message },
+        `dropped an invalid sessions message from ${from}`,
+      );
       return;
     }
     const msg = parsed.data;
@@ -438,8 +527,10 @@ export class GameSessions {
         return;
       case 'command': {
         const mine = this.sessions.get(msg.code);
-        const reply = (result: CommandResult): void => void channel.send(from, { type: 'result', id: msg.id, result });
-        if (!mine?.running) return reply(refusal('not-owner', 'This server does not run that game.', true));
+        const reply = (result: CommandResult): void =>
+          void channel.send(from, { type: 'result', id: msg.id, result });
+        if (!mine?.running)
+          return reply(refusal('not-owner', 'This server does not run that game.', true));
         void mine.run(msg.command).then(reply, (err: unknown) => {
           this.d.logger.error({ err, game: msg.code }, 'a forwarded command failed');
           reply(refusal('internal', 'The command failed on the owner.', true));
@@ -448,13 +539,25 @@ export class GameSessions {
       }
       case 'create':
         void this.create(msg.creator).then((out) =>
-          channel.send(from, out.ok ? { type: 'created', id: msg.id, ok: true, code: out.code } : { type: 'created', id: msg.id, ok: false, message: out.message }),
+          channel.send(
+            from,
+            out.ok
+              ? { type: 'created', id: msg.id, ok: true, code: out.code }
+              : { type: 'created', id: msg.id, ok: false, message: out.message },
+          ),
         );
         return;
       case 'handoff':
-        void this.transfers.acceptHandoff(receivedRecord(msg.record)).then((out) =>
-          channel.send(from, out.ok ? { type: 'handoff-result', id: msg.id, ok: true, epoch: out.epoch } : { type: 'handoff-result', id: msg.id, ok: false, reason: out.reason }),
-        );
+        void this.transfers
+          .acceptHandoff(receivedRecord(msg.record))
+          .then((out) =>
+            channel.send(
+              from,
+              out.ok
+                ? { type: 'handoff-result', id: msg.id, ok: true, epoch: out.epoch }
+                : { type: 'handoff-result', id: msg.id, ok: false, reason: out.reason },
+            ),
+          );
         return;
     }
   }

@@ -27,7 +27,15 @@ export interface Games extends GameSource {
 /** What the operator pages show about the cluster; null fields when running single-node. */
 export interface ClusterView {
   nodeId: string;
-  members(): { id: string; address: string; state: string; version: string; lastSeen: number; self: boolean; games: number }[];
+  members(): {
+    id: string;
+    address: string;
+    state: string;
+    version: string;
+    lastSeen: number;
+    self: boolean;
+    games: number;
+  }[];
   replication(): Record<string, number | string | null>;
   /** The replicated record of a game (incl. tombstones), for the operator inspector. */
   record(code: string): unknown;

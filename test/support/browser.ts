@@ -8,7 +8,15 @@ import { ROOT } from './node-process.js';
 
 export const SHOTS = join(ROOT, 'test-results');
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 export class BrowserSession {
   private readonly contexts: BrowserContext[] = [];
@@ -17,7 +25,9 @@ export class BrowserSession {
 
   static async launch(): Promise<BrowserSession> {
     mkdirSync(SHOTS, { recursive: true });
-    return new BrowserSession(await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS }));
+    return new BrowserSession(
+      await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS }),
+    );
   }
 
   /** A page in a context of its own (its own cookies: one player each). */
@@ -36,9 +46,17 @@ export class BrowserSession {
 }
 
 /** Signs up through the form and waits for the lobby. */
-export async function signUp(page: Page, base: string, username: string, password = 'correct horse battery'): Promise<void> {
+export async function signUp(
+  page: Page,
+  base: string,
+  username: string,
+  password = 'correct horse battery',
+): Promise<void> {
   await page.goto(`${base}/signup`);
   await page.fill('input[name="username"]', username);
   await page.fill('input[name="password"]', password);
-  await Promise.all([page.waitForURL(`${base}/lobby`), page.click('form[action="/signup"] button[type="submit"]')]);
+  await Promise.all([
+    page.waitForURL(`${base}/lobby`),
+    page.click('form[action="/signup"] button[type="submit"]'),
+  ]);
 }

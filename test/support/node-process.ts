@@ -50,7 +50,10 @@ export class NodeProcess {
       ...(opts.nodeId ? { NODE_ID: opts.nodeId } : {}),
       ...opts.env,
     };
-    this.child = spawn(process.execPath, [opts.main ?? MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [opts.main ?? MAIN], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let buf = '';
     const onData = (chunk: Buffer) => {
       buf += chunk.toString('utf8');
@@ -59,7 +62,8 @@ export class NodeProcess {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         this.raw.push(line);
-        if (process.env.MINOTAUR_TEST_LOGS) process.stderr.write(`[${opts.nodeId ?? opts.host}] ${line}\n`);
+        if (process.env.MINOTAUR_TEST_LOGS)
+          process.stderr.write(`[${opts.nodeId ?? opts.host}] ${line}\n`);
         try {
           this.lines.push(JSON.parse(line) as LogLine);
         } catch {
@@ -96,7 +100,10 @@ export class NodeProcess {
   async ready(timeoutMs = 20_000): Promise<void> {
     await waitFor(
       async () => {
-        if (!this.alive) throw new Error(`node ${this.address} exited (${this.exitCode ?? this.exitSignal}):\n${this.raw.slice(-20).join('\n')}`);
+        if (!this.alive)
+          throw new Error(
+            `node ${this.address} exited (${this.exitCode ?? this.exitSignal}):\n${this.raw.slice(-20).join('\n')}`,
+          );
         try {
           const res = await fetch(`${this.url}/health_check`);
           return res.status === 200;
@@ -130,18 +137,26 @@ export function startNode(opts: NodeOptions): NodeProcess {
 }
 
 /** Polls `check` until it returns true (or a truthy value), or throws after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | false | null | undefined> | T | false | null | undefined, timeoutMs: number, what: string, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | false | null | undefined> | T | false | null | undefined,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v as T;
+      if (v) return v;
     } catch (e) {
       lastError = e;
       if (e instanceof Error && /exited/.test(e.message)) throw e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${describe(lastError)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -182,6 +197,12 @@ export function tempDir(prefix = 'minotaur-test-'): string {
 /** Log lines of `nodes` whose message matches `re`, as "node: msg" (for assertions and reports). */
 export function logLines(nodes: NodeProcess[], re: RegExp): { node: string; line: LogLine }[] {
   const out: { node: string; line: LogLine }[] = [];
-  for (const n of nodes) for (const l of n.lines) if (re.test(l.msg)) out.push({ node: String(l.node), line: l });
+  for (const n of nodes)
+    for (const l of n.lines) if (re.test(l.msg)) out.push({ node: String(l.node), line: l });
   return out;
+}
+
+/** A thrown value as text for a failure message. */
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
 }

@@ -9,7 +9,16 @@
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -75,10 +84,16 @@ process.once('exit', () => {
 
 export async function startPostgres(opts: { port?: number } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
-  if (!bin) throw new Error('PostgreSQL is not installed: run `bash scripts/ensure-postgres.sh` (apt-get install -y postgresql)');
+  if (!bin)
+    throw new Error(
+      'PostgreSQL is not installed: run `bash scripts/ensure-postgres.sh` (apt-get install -y postgresql)',
+    );
   const root = process.getuid?.() === 0;
   const owner = root ? systemUser('postgres') : null;
-  if (root && !owner) throw new Error('running as root but there is no `postgres` user (Debian\'s postgresql package creates it)');
+  if (root && !owner)
+    throw new Error(
+      "running as root but there is no `postgres` user (Debian's postgresql package creates it)",
+    );
 
   const dir = mkdtempSync(join(tmpdir(), 'minotaur-pg-'));
   const data = join(dir, 'data');
@@ -96,11 +111,30 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
     const r = owner
       ? spawnSync('runuser', ['-u', 'postgres', '--', full, ...args], { encoding: 'utf8' })
       : spawnSync(full, args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}\n${safeRead(logFile)}`);
+    if (r.status !== 0)
+      throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}\n${safeRead(logFile)}`);
     return r.stdout;
   };
 
-  run('initdb', ['-D', data, '-U', 'postgres', '--pwfile', pwFile, '--auth', 'scram-sha-256', '-E', 'UTF8', '--locale', 'C.UTF-8', '--locale-provider', 'icu', '--icu-locale', 'en-US', '--no-sync']);
+  run('initdb', [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--pwfile',
+    pwFile,
+    '--auth',
+    'scram-sha-256',
+    '-E',
+    'UTF8',
+    '--locale',
+    'C.UTF-8',
+    '--locale-provider',
+    'icu',
+    '--icu-locale',
+    'en-US',
+    '--no-sync',
+  ]);
   rmSync(pwFile);
   const port = opts.port ?? (await freePort(['127.0.0.1']));
   const host = '127.0.0.1';
@@ -120,7 +154,9 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
     running = true;
   };
   start();
-  const admin = new pg.Client({ connectionString: `postgres://postgres:${password}@${host}:${port}/postgres` });
+  const admin = new pg.Client({
+    connectionString: `postgres://postgres:${password}@${host}:${port}/postgres`,
+  });
   await admin.connect();
   try {
     await admin.query(`CREATE ROLE minotaur LOGIN PASSWORD '${password}'`);
@@ -128,7 +164,8 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
     await admin.end();
   }
 
-  const url = (database = 'postgres') => `postgres://postgres:${password}@${host}:${port}/${database}`;
+  const url = (database = 'postgres') =>
+    `postgres://postgres:${password}@${host}:${port}/${database}`;
   let n = 0;
   const server: PostgresServer = {
     host,
@@ -154,7 +191,14 @@ export async function startPostgres(opts: { port?: number } = {}): Promise<Postg
       signalAll('SIGCONT');
       if (running) {
         try {
-          run('pg_ctl', ['-D', data, '-m', o.crash || !o.keep ? 'immediate' : 'fast', '-w', 'stop']);
+          run('pg_ctl', [
+            '-D',
+            data,
+            '-m',
+            o.crash || !o.keep ? 'immediate' : 'fast',
+            '-w',
+            'stop',
+          ]);
         } catch {
           /* already gone */
         }
