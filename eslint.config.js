@@ -3,6 +3,7 @@
 // Formatting is Prettier's job (.prettierrc.json); `npm run lint` runs both.
 
 import js from '@eslint/js';
+import stylistic from '@stylistic/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -14,7 +15,22 @@ export default tseslint.config(
       parserOptions: { project: ['./tsconfig.test.json'], tsconfigRootDir: import.meta.dirname },
     },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
+    plugins: { '@stylistic': stylistic },
     rules: {
+      // No line longer than Prettier's printWidth. Prettier never splits a literal, and a log
+      // line, error message or test title is easiest to find when it is one literal: those may
+      // run longer; code and comments may not.
+      '@stylistic/max-len': [
+        'error',
+        {
+          code: 100,
+          ignoreStrings: true,
+          ignoreTemplateLiterals: true,
+          ignoreRegExpLiterals: true,
+          ignoreUrls: true,
+          ignorePattern: String.raw`^\s*(it|test|describe)(\.\w+)?\(`,
+        },
+      ],
       // Numbers read the same in every template; booleans, objects and nullish values do not.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       // `(x) => this.handle(x)` as a callback, and `return this.refuse(…)` as an early exit from a

@@ -36,7 +36,10 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('0.0.0.0'),
-  /** Address peers and load balancers reach this node at; defaults to HOST (or the first non-internal IPv4). */
+  /**
+   * Address peers and load balancers reach this node at; defaults to HOST (or the first
+   * non-internal IPv4).
+   */
   ADVERTISE_ADDRESS: z.string().min(1).optional(),
   NODE_ID: z
     .string()
@@ -72,7 +75,9 @@ const schema = z.object({
   TRUST_PROXY: z.string().optional(),
   COOKIE_SECURE: bool.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** scrypt cost exponent; the default 17 (N=131072) is OWASP's recommendation. Only tests lower it. */
+  /**
+   * scrypt cost exponent; the default 17 (N=131072) is OWASP's recommendation. Only tests lower it.
+   */
   PASSWORD_COST: z.coerce.number().int().min(10).max(20).default(17),
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
   /** Games an account may have created and not yet finished (open or playing). */
@@ -92,13 +97,17 @@ export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
   host: string;
-  /** Address peers reach this node at; null means "work it out at start" (see cluster/advertise). */
+  /**
+   * Address peers reach this node at; null means "work it out at start" (see cluster/advertise).
+   */
   advertiseHost: string | null;
   nodeId: string;
   secretKeyBase: string;
   /** SQLite file; used when `database` is SQLite. */
   databasePath: string;
-  /** Where accounts, sessions, results and snapshots live: DATABASE_URL if set, else DATABASE_PATH. */
+  /**
+   * Where accounts, sessions, results and snapshots live: DATABASE_URL if set, else DATABASE_PATH.
+   */
   database: { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
   databasePoolMax: number;
   dataDir: string;

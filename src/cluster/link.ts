@@ -96,7 +96,10 @@ const CLOSE_WAIT_MS = 1000;
 /** A repeated refusal (same address, same reason) is logged at warn once per this period. */
 const REFUSAL_LOG_MS = 60_000;
 
-/** Remembers which refusals were logged recently, so a peer retrying every second is one line a minute. */
+/**
+ * Remembers which refusals were logged recently, so a peer retrying every second is one line a
+ * minute.
+ */
 export class RefusalLog {
   readonly #loggedAt = new Map<string, number>();
 

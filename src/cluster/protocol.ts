@@ -59,7 +59,9 @@ export const authSchema = z.object({
   type: z.literal('auth'),
   proof: z.string().regex(/^[0-9a-f]{64}$/, 'proof must be 64 hex characters'),
 });
-/** Sent by the acceptor once it verified the initiator's proof; the link is then up on both ends. */
+/**
+ * Sent by the acceptor once it verified the initiator's proof; the link is then up on both ends.
+ */
 export const acceptSchema = z.object({ type: z.literal('accept') });
 export const heartbeatSchema = z.object({
   type: z.literal('hb'),

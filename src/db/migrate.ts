@@ -40,7 +40,9 @@ export interface MigrationModule {
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
-/** Kysely's own bookkeeping tables (the defaults, named here because legacy adoption writes one). */
+/**
+ * Kysely's own bookkeeping tables (the defaults, named here because legacy adoption writes one).
+ */
 const MIGRATION_TABLE = 'kysely_migration';
 const MIGRATION_LOCK_TABLE = 'kysely_migration_lock';
 
@@ -180,7 +182,9 @@ async function adoptLegacy<DB>(db: Kysely<DB>, logger: DbLogger): Promise<void> 
   });
 }
 
-/** Refuses a database migrated by a release with migrations this one lacks or orders differently. */
+/**
+ * Refuses a database migrated by a release with migrations this one lacks or orders differently.
+ */
 async function checkApplied<DB>(
   db: Kysely<DB>,
   engine: Engine,

@@ -23,7 +23,8 @@ const types: pg.CustomTypesConfig = {
   getTypeParser(oid, format) {
     if (oid === pg.types.builtins.INT8 && format !== 'binary')
       return (value: string) => Number(value);
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- pg-types types every parser as any
+    // pg-types declares every parser as returning any:
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return
     return pg.types.getTypeParser(oid, format);
   },
 };

@@ -11,7 +11,10 @@ export interface SessionStoreOptions {
   ttlMs?: number;
   /** How often expired rows are deleted; 0 disables the timer. Default 10 minutes. */
   pruneIntervalMs?: number;
-  /** Delay of the first prune after start (nodes are often replaced before the interval). Default 5 s. */
+  /**
+   * Delay of the first prune after start (nodes are often replaced before the interval). Default 5
+   * s.
+   */
   firstPruneMs?: number;
   /** Minimum time a destroyed session's tombstone is kept. Default 10 minutes. */
   tombstoneMs?: number;

@@ -27,7 +27,10 @@ export interface Snapshot extends SnapshotVersion {
   gameId: string;
   schema: number;
   state: GameState;
-  /** When the game's owner wrote this version (ms); kept as `updatedAt`, so a copy read back is that very write. Default: now. */
+  /**
+   * When the game's owner wrote this version (ms); kept as `updatedAt`, so a copy read back is that
+   * very write. Default: now.
+   */
   at?: number;
 }
 

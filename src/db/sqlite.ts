@@ -85,7 +85,9 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
-/** SQLite runs DDL in transactions; Kysely's migrator then applies each run under one write lock. */
+/**
+ * SQLite runs DDL in transactions; Kysely's migrator then applies each run under one write lock.
+ */
 class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
     return true;

@@ -52,7 +52,9 @@ export interface StorageOptions {
   connectTimeoutMs?: number;
   /** SQLite: how long a write waits for another process's lock. */
   busyTimeoutMs?: number;
-  /** How often the database is checked while up, and the longest pause between retries while down. */
+  /**
+   * How often the database is checked while up, and the longest pause between retries while down.
+   */
   checkMs?: number;
   /** Longest wait in close() for queries in flight and for the pool to end (default 3 s). */
   closeTimeoutMs?: number;
@@ -66,7 +68,9 @@ export interface Storage {
   readonly snapshots: Snapshots;
   /** Node leases (who may claim whose games). */
   readonly leases: NodeLeases;
-  /** Applies pending migrations once; throws the driver's error when the database cannot be reached. */
+  /**
+   * Applies pending migrations once; throws the driver's error when the database cannot be reached.
+   */
   migrate(): Promise<string[]>;
   /**
    * Waits until the database answers and is migrated, retrying with backoff while it cannot be
@@ -175,7 +179,9 @@ class KyselyStorage implements Storage {
   private watching = false;
   private checking = false;
   private closed = false;
-  /** While watching: when the database was first seen down, and the next pause before asking again. */
+  /**
+   * While watching: when the database was first seen down, and the next pause before asking again.
+   */
   private downSince = 0;
   private retryMs = 250;
 

@@ -83,7 +83,9 @@ export class PendingWrites {
     });
   }
 
-  /** The write `id`, if it is still pending and was sent to `peer` (only its senders' acks count). */
+  /**
+   * The write `id`, if it is still pending and was sent to `peer` (only its senders' acks count).
+   */
   sentTo(id: string, peer: string): PendingWrite | undefined {
     const entry = this.#entries.get(id);
     return entry?.sentTo.has(peer) ? entry : undefined;

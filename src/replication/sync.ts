@@ -382,7 +382,8 @@ export class ReplicaSync<S extends object = object> {
       this.#writes.settle(message.id, { kind: 'acked', acked: [from] });
       return;
     }
-    // A peer holding a newer version of another owner proves this write can never win: the writer is fenced.
+    // A peer holding a newer version of another owner proves this write can never win: the writer
+    // is fenced.
     this.#logger.warn(
       { key: pending.key, peer: from, current },
       `write of ${pending.key} fenced by ${from}: it holds epoch ${current.epoch} of ${current.owner}`,

@@ -200,7 +200,8 @@ export class GameSession {
       `game ${this.key} adopted from node ${base.owner} (epoch ${record.epoch}, round ${state.round})${reason === 'handoff' ? '' : ` [${reason}]`}`,
     );
     this.#arm();
-    // The former owner may have stopped between finishing the game and recording it (recording is idempotent).
+    // The former owner may have stopped between finishing the game and recording it (recording is
+    // idempotent).
     if (state.status === 'finished') env.recordResult(state);
     // A round that fell due while nobody owned the game resolves now.
     if (state.status === 'playing') void this.tick();

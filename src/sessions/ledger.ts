@@ -175,7 +175,10 @@ export class Ledger {
     return written;
   }
 
-  /** A fresh lease of a node that still runs games (a draining node hands over or leaves what it has). */
+  /**
+   * A fresh lease of a node that still runs games (a draining node hands over or leaves what it
+   * has).
+   */
   async #leaseAlive(nodeId: string): Promise<boolean> {
     const lease = await this.#o.leases.get(nodeId);
     return (

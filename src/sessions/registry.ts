@@ -60,11 +60,17 @@ export interface SessionsDeps {
 
 export type CreateResult = { ok: true; code: string } | { ok: false; message: string };
 
-/** How long a node asked for a game it does not hold yet waits for it (a game just created elsewhere). */
+/**
+ * How long a node asked for a game it does not hold yet waits for it (a game just created
+ * elsewhere).
+ */
 const AWAIT_GAME_MS = 3000;
 const LEASE_RENEW_MS = 1000;
 
-/** The game in a record, lifted to the current schema; undefined for tombstones and schemas this release cannot read. */
+/**
+ * The game in a record, lifted to the current schema; undefined for tombstones and schemas this
+ * release cannot read.
+ */
 function readState(rec: GameRecord): GameState | undefined {
   if (!rec.state || !canRead(rec.schema)) return undefined;
   return rec.schema === GAME_SCHEMA ? rec.state : upgradeState(rec.state, rec.schema);
@@ -195,7 +201,10 @@ export class GameSessions {
     });
   }
 
-  /** True while the ledger holds a running game this node does not have yet (it is resuming or on its way). */
+  /**
+   * True while the ledger holds a running game this node does not have yet (it is resuming or on
+   * its way).
+   */
   async pending(code: string): Promise<boolean> {
     if (this.game(code)) return false;
     const row = await this.ledger.row(code);
@@ -252,7 +261,10 @@ export class GameSessions {
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────
 
-  /** Renews this node's lease from now on (before it resumes anything, so peers starting with it see it). */
+  /**
+   * Renews this node's lease from now on (before it resumes anything, so peers starting with it see
+   * it).
+   */
   async startLease(): Promise<void> {
     if (this.stopLease) return;
     const renew = (): Promise<void> =>
@@ -347,7 +359,10 @@ export class GameSessions {
     return refusal('owner-unreachable', 'The server running this game did not answer.', true);
   }
 
-  /** Stores a finished game's result (idempotent per game); a failure is logged, and retried at the drop. */
+  /**
+   * Stores a finished game's result (idempotent per game); a failure is logged, and retried at the
+   * drop.
+   */
   private recordResult(state: GameState): void {
     const result: GameResult = {
       gameId: state.id,

@@ -44,7 +44,8 @@ export function createWebServer(deps: WebDeps): WebServer {
   const { config, logger } = deps;
   const app = express();
   const server = createServer(app);
-  // Longer than load balancers' idle timeouts, so they never reuse a connection the node is closing.
+  // Longer than load balancers' idle timeouts, so they never reuse a connection the node is
+  // closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   const { lifecycle, mesh } = deps;

@@ -1,6 +1,7 @@
 // A tiny runnable node for multi-process mesh tests, before the full node exists: Express 5 +
 // express-ws with only the mesh route, GET /members and POST /state/:state.
-// Run: HOST=127.0.0.2 PORT=4000 NODE_ID=a CLUSTER_SECRET=s DNS_CLUSTER_QUERY=... npx tsx test/support/mesh-node.ts
+// Run: HOST=127.0.0.2 PORT=4000 NODE_ID=a CLUSTER_SECRET=s DNS_CLUSTER_QUERY=... \
+//        npx tsx test/support/mesh-node.ts
 
 import { randomBytes } from 'node:crypto';
 import express from 'express';

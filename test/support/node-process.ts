@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** The build under test: this checkout's, or another's (MINOTAUR_TEST_MAIN, e.g. to check a test fails on an older release). */
+/**
+ * The build under test: this checkout's, or another's (MINOTAUR_TEST_MAIN, e.g. to check a test
+ * fails on an older release).
+ */
 export const MAIN = process.env.MINOTAUR_TEST_MAIN ?? join(ROOT, 'dist', 'main.js');
 
 export interface NodeOptions {

@@ -31,7 +31,10 @@ export interface PostgresServer {
   password: string;
   /** URL of a database on this server (default: the `postgres` maintenance database). */
   url(database?: string): string;
-  /** Creates an empty database with a fresh name, owned by the role `minotaur`, and returns its URL (as that role). */
+  /**
+   * Creates an empty database with a fresh name, owned by the role `minotaur`, and returns its URL
+   * (as that role).
+   */
   createDatabase(prefix?: string): Promise<string>;
   /** Starts the server again after stop({ keep: true }) (same port, same data). */
   restart(): void;

@@ -79,8 +79,10 @@ export class Rig {
     return new Rig(dns, port, dir, join(dir, 'minotaur.db'), env, opts.secret);
   }
 
-  /** Starts a node; clustered ones get the DNS settings and (by default) their address added to DNS. */
-  /** Starts n1..n3 on 127.0.0.2..4, waits until all are ready and puts them behind the load balancer. */
+  /**
+   * Starts n1..n3 on 127.0.0.2..4, waits until all are ready and puts them behind the load
+   * balancer.
+   */
   async startThree(): Promise<NodeProcess[]> {
     const nodes = [
       this.start('n1', '127.0.0.2'),
@@ -92,6 +94,10 @@ export class Rig {
     return nodes;
   }
 
+  /**
+   * Starts a node; clustered ones get the DNS settings and (by default) their address added to
+   * DNS.
+   */
   start(
     nodeId: string,
     host: string,
