@@ -88,8 +88,6 @@ const schema = z.object({
   SOCKETS_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(8),
 });
 
-export type Env = z.input<typeof schema>;
-
 /** Every environment variable the node reads (the README's configuration table lists them all). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
 

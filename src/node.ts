@@ -10,7 +10,7 @@ import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
 import {
-  dummyVerify,
+  verifyNoAccount,
   hashPassword,
   openStorage,
   verifyPassword,
@@ -251,7 +251,7 @@ export class MinotaurNode {
       passwords: {
         hash: (p) => hashPassword(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
         verify: verifyPassword,
-        dummyVerify: (p) => dummyVerify(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
+        dummyVerify: (p) => verifyNoAccount(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
       },
       now: Date.now,
     });

@@ -94,7 +94,6 @@ export const meshMessageSchema = z.discriminatedUnion('type', [
 
 export type Hello = z.infer<typeof helloSchema>;
 export type MeshMessage = z.infer<typeof meshMessageSchema>;
-export type MessageType = MeshMessage['type'];
 const MESSAGE_TYPES = new Set<string>(['hello', 'auth', 'accept', 'hb', 'state', 'app', 'bye']);
 
 export type Decoded =

@@ -24,7 +24,6 @@ export {
   hashPassword,
   verifyPassword,
   verifyNoAccount,
-  dummyVerify,
   needsRehash,
   OWASP_SCRYPT,
   type ScryptCost,

@@ -115,9 +115,6 @@ export async function verifyNoAccount(
   return false;
 }
 
-/** The name the web layer's dependencies use for {@link verifyNoAccount}. */
-export const dummyVerify = verifyNoAccount;
-
 /** True when `stored` was hashed below `cost` (or is unreadable): rehash it at next login. */
 export function needsRehash(stored: string, cost: ScryptCost = OWASP_SCRYPT): boolean {
   const parsed = parseHash(stored);

@@ -2,7 +2,7 @@
 // outside this process (peers, snapshots): a malformed state is refused, never rendered.
 
 import { z } from 'zod';
-import { DIRECTIONS, GAME_SCHEMA, MAX_PLAYERS, type GameState } from './types.js';
+import { DIRECTIONS, GAME_SCHEMA, MAX_PLAYERS } from './types.js';
 
 const int = z.number().int();
 const hex = z.object({ q: int.min(-64).max(64), r: int.min(-64).max(64) });
@@ -51,8 +51,4 @@ export function checkGameState(state: unknown): string | undefined {
   if (r.success) return undefined;
   const issue = r.error.issues[0];
   return `invalid game state: ${issue ? `${issue.path.join('.') || 'state'}: ${issue.message}` : 'bad shape'}`;
-}
-
-export function isGameState(state: unknown): state is GameState {
-  return checkGameState(state) === undefined;
 }

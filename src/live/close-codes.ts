@@ -17,5 +17,3 @@ export const LiveClose = {
   /** The account opened more live pages than it may hold; its oldest is closed. */
   tooManySockets: 4429,
 } as const;
-
-export type LiveCloseCode = (typeof LiveClose)[keyof typeof LiveClose];

@@ -246,8 +246,3 @@ function safeRead(file: string): string {
     return '';
   }
 }
-
-/** True when the tests can run a private server here (binaries present). */
-export function postgresAvailable(): boolean {
-  return postgresBinDir() !== null;
-}
