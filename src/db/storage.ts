@@ -2,6 +2,7 @@
 // snapshots over SQLite (one file, the embedded default) or PostgreSQL (DATABASE_URL, for a
 // cluster across hosts), through one set of Kysely queries. Also knows whether the database
 // answers: it waits for it at start, watches it afterwards, and says so once per change.
+// (A little over ~400 lines: the watch needs the same pool and dialect as the queries.)
 
 import {
   Kysely,

@@ -3,6 +3,9 @@
 // on demand (catchUp) and periodically. Owns the timers; the Replica stays pure. The writes
 // waiting for acknowledgements (pending-writes.ts) and the exchanges waiting for answers
 // (anti-entropy.ts) are kept apart; this file routes messages between them and the replica.
+//
+// Longer than ~400 lines: each kind of message changes the replica and the writes or exchanges
+// waiting on it in one step, and reads best in one place.
 
 import { every, systemClock, type Clock } from '../clock.js';
 import type { Member, MeshChannel } from '../cluster/types.js';

@@ -1,13 +1,16 @@
-// The registry of games on this node: reads from the local replica, the games this node runs
-// (GameSession each), how a player's command reaches the game's owner wherever it is, and
-// game creation. Moving games between nodes is in transfer.ts, the ownership ledger in
-// ledger.ts, peer request/reply in requests.ts.
+// The registry of games on this node: the games this node runs (GameSession each), how a
+// player's command reaches the game's owner wherever it is, and game creation. Reads from the
+// local replica are in reads.ts, moving games between nodes in transfer.ts, the ownership
+// ledger in ledger.ts, peer request/reply in requests.ts.
+//
+// Longer than ~400 lines: command routing, creation, adoption and the peers' messages are each
+// a few lines around the one map of running games; what stands alone has its own file.
 
 import { every, sleep, systemClock, type Clock } from '../clock.js';
 import type { MeshChannel, NodeState } from '../cluster/types.js';
 import type { GameResult } from '../db/results.js';
 import { GAME_SCHEMA, createGame, type GameState } from '../game/index.js';
-import { canRead, upgradeState } from '../game/upgrade.js';
+import { canRead } from '../game/upgrade.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { compareVersion } from '../replication/record.js';
@@ -18,6 +21,7 @@ import { isMoving, refusal, type Command, type CommandResult } from './commands.
 import { GameSession, type AdoptReason, type SessionEnv } from './game-session.js';
 import { Ledger, type LeaseStore, type SnapshotStore } from './ledger.js';
 import { receivedRecord, sessionsMessage } from './protocol.js';
+import { GameReads } from './reads.js';
 import { PeerRequests } from './requests.js';
 import { Transfers, type HandoffReport } from './transfer.js';
 
@@ -60,26 +64,11 @@ export interface SessionsDeps {
 
 export type CreateResult = { ok: true; code: string } | { ok: false; message: string };
 
-/**
- * How long a node asked for a game it does not hold yet waits for it (a game just created
- * elsewhere).
- */
-const AWAIT_GAME_MS = 3000;
 const LEASE_RENEW_MS = 1000;
-
-/**
- * The game in a record, lifted to the current schema; undefined for tombstones and schemas this
- * release cannot read.
- */
-function readState(rec: GameRecord): GameState | undefined {
-  if (!rec.state || !canRead(rec.schema)) return undefined;
-  return rec.schema === GAME_SCHEMA ? rec.state : upgradeState(rec.state, rec.schema);
-}
 
 export class GameSessions {
   private readonly sessions = new Map<string, GameSession>();
-  private readonly all = new Set<(code: string) => void>();
-  private readonly byGame = new Map<string, Set<() => void>>();
+  private readonly reads: GameReads;
   private readonly clock: Clock;
   private readonly requests: PeerRequests;
   private readonly ledger: Ledger;
@@ -141,7 +130,15 @@ export class GameSessions {
       owned: () => [...this.sessions.values()],
       adopt: (base, reason) => this.adopt(base, reason),
     });
+    // Fencing first, then the pages: both hear the replica's changes, in this order.
     d.sync.onChange((key, current) => this.onReplicaChange(key, current));
+    this.reads = new GameReads({
+      replica: d.replica,
+      sync: d.sync,
+      ledger: this.ledger,
+      clock: this.clock,
+      logger: d.logger,
+    });
     d.channel.onMessage((from, body) => this.onMessage(from, body));
     d.channel.onPeerDown((m) => {
       this.transfers.peerDown(m.id);
@@ -151,104 +148,17 @@ export class GameSessions {
     d.channel.onPeerState(() => this.transfers.sweep());
   }
 
-  // ── reads (local replica) ─────────────────────────────────────────────────────────────
+  // ── reads: the local replica (reads.ts) ───────────────────────────────────────────────
 
-  game(code: string): GameState | undefined {
-    const rec = this.d.replica.get(code);
-    return rec ? readState(rec) : undefined;
-  }
-
-  unreadable(code: string): boolean {
-    const rec = this.d.replica.get(code);
-    return !!rec?.state && !canRead(rec.schema);
-  }
-
-  /**
-   * The game as a page should show it: at least the version the database holds. Every write a
-   * player saw was saved there first, so a page opening on a node whose replica lags (a game
-   * created a moment ago elsewhere, an owner cut off or just gone) never shows an earlier
-   * state, nor "no such game". Without the database, waits briefly for the replica instead.
-   */
-  async awaitGame(code: string, timeoutMs = AWAIT_GAME_MS): Promise<GameState | undefined> {
-    const row = await this.ledger.row(code);
-    if (row && row !== 'unavailable') {
-      const held = this.d.replica.getAny(code);
-      if (!held || compareVersion(held, row) < 0) {
-        this.d.sync.absorb({
-          key: row.code,
-          owner: row.owner,
-          epoch: row.epoch,
-          seq: row.seq,
-          schema: row.schema,
-          state: row.state,
-          at: row.updatedAt,
-        });
-      }
-    }
-    const now = this.game(code);
-    if (now || row !== 'unavailable' || this.d.replica.getAny(code)) return now;
-    return new Promise((resolve) => {
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        unwatch();
-        this.clock.clearTimeout(timer);
-        resolve(this.game(code));
-      };
-      const unwatch = this.watch(code, finish);
-      const timer = this.clock.setTimeout(finish, timeoutMs);
-    });
-  }
-
-  /**
-   * True while the ledger holds a running game this node does not have yet (it is resuming or on
-   * its way).
-   */
-  async pending(code: string): Promise<boolean> {
-    if (this.game(code)) return false;
-    const row = await this.ledger.row(code);
-    return row !== undefined && row !== 'unavailable' && row.state.status !== 'finished';
-  }
-
-  private states(): GameState[] {
-    const out: GameState[] = [];
-    for (const rec of this.d.replica.live()) {
-      const state = readState(rec);
-      if (state) out.push(state);
-    }
-    return out;
-  }
-
-  openGames(): GameState[] {
-    return this.states().filter((g) => g.status === 'open');
-  }
-
-  gamesOf(playerId: string): GameState[] {
-    return this.states().filter((g) => g.players.some((p) => p.id === playerId));
-  }
-
-  /** Hears every game that changes (the lobby). */
-  subscribe(listener: (code: string) => void): () => void {
-    this.all.add(listener);
-    return () => this.all.delete(listener);
-  }
-
-  /** Hears changes of one game only (a game page). */
-  watch(code: string, listener: () => void): () => void {
-    let set = this.byGame.get(code);
-    if (!set) {
-      set = new Set();
-      this.byGame.set(code, set);
-    }
-    set.add(listener);
-    return () => {
-      const s = this.byGame.get(code);
-      if (!s) return;
-      s.delete(listener);
-      if (s.size === 0) this.byGame.delete(code);
-    };
-  }
+  readonly game = (code: string): GameState | undefined => this.reads.game(code);
+  readonly unreadable = (code: string): boolean => this.reads.unreadable(code);
+  readonly awaitGame: GameReads['awaitGame'] = (code, timeoutMs) =>
+    this.reads.awaitGame(code, timeoutMs);
+  readonly pending = (code: string): Promise<boolean> => this.reads.pending(code);
+  readonly openGames = (): GameState[] => this.reads.openGames();
+  readonly gamesOf = (playerId: string): GameState[] => this.reads.gamesOf(playerId);
+  readonly subscribe: GameReads['subscribe'] = (listener) => this.reads.subscribe(listener);
+  readonly watch: GameReads['watch'] = (code, listener) => this.reads.watch(code, listener);
 
   ownedCodes(): string[] {
     return [...this.sessions.values()].filter((s) => s.running).map((s) => s.key);
@@ -495,6 +405,7 @@ export class GameSessions {
     return (await session.takeOwnership(base, reason)) ? record : null;
   }
 
+  /** A newer owner of a game this node runs appeared: stop running it (fencing). */
   private onReplicaChange(key: string, current: GameRecord | undefined): void {
     const mine = this.sessions.get(key);
     if (mine && mine.status !== 'stopped') {
@@ -504,16 +415,6 @@ export class GameSessions {
       } else if (!current && any && compareVersion(any, mine.record) > 0) {
         mine.fence('it was dropped elsewhere');
       }
-    }
-    for (const l of this.byGame.get(key) ?? []) this.notify(l, key);
-    for (const l of this.all) this.notify(l, key);
-  }
-
-  private notify(listener: (code: string) => void, key: string): void {
-    try {
-      listener(key);
-    } catch (err) {
-      this.d.logger.error({ err }, 'a game listener failed');
     }
   }
 
