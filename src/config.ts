@@ -24,7 +24,10 @@ function checkDatabaseUrl(value: string, ctx: z.RefinementCtx): void {
     return;
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    ctx.addIssue({ code: 'custom', message: `must start with postgres:// or postgresql:// (got ${url.protocol}//), ${example}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must start with postgres:// or postgresql:// (got ${url.protocol}//), ${example}`,
+    });
   } else if (!url.hostname && !url.searchParams.get('host')) {
     ctx.addIssue({ code: 'custom', message: `names no host, ${example}` });
   }
@@ -34,7 +37,12 @@ function checkDatabaseUrl(value: string, ctx: z.RefinementCtx): void {
  * Secrets an orchestrator mounts as files (Docker and Kubernetes secrets): NAME_FILE names a
  * file whose content is NAME's value, so the value never sits in the environment.
  */
-export const FILE_VARIABLES = ['SECRET_KEY_BASE', 'CLUSTER_SECRET', 'DATABASE_URL', 'ADMIN_TOKEN'] as const;
+export const FILE_VARIABLES = [
+  'SECRET_KEY_BASE',
+  'CLUSTER_SECRET',
+  'DATABASE_URL',
+  'ADMIN_TOKEN',
+] as const;
 
 const filePath = z.string().min(1).optional();
 
@@ -48,7 +56,10 @@ const schema = z.object({
    */
   ADVERTISE_ADDRESS: z
     .string()
-    .regex(/^[A-Za-z0-9.:[\]-]+(\/\d{1,2})?$/, 'must be an address, a host name, or an IPv4 subnet such as 10.0.9.0/24')
+    .regex(
+      /^[A-Za-z0-9.:[\]-]+(\/\d{1,2})?$/,
+      'must be an address, a host name, or an IPv4 subnet such as 10.0.9.0/24',
+    )
     .optional(),
   NODE_ID: z
     .string()
@@ -57,10 +68,16 @@ const schema = z.object({
   SECRET_KEY_BASE: z.string().min(32, 'must be at least 32 characters').optional(),
   DATABASE_PATH: z.string().min(1).default('./data/minotaur.db'),
   /** PostgreSQL instead of SQLite (a cluster across hosts). Empty counts as unset. */
-  DATABASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.string().superRefine(checkDatabaseUrl).optional()),
+  DATABASE_URL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().superRefine(checkDatabaseUrl).optional(),
+  ),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DNS_CLUSTER_QUERY: z.string().min(1).optional(),
-  DNS_CLUSTER_RESOLVER: z.string().regex(hostPort, 'must be host:port, e.g. 127.0.0.1:5353').optional(),
+  DNS_CLUSTER_RESOLVER: z
+    .string()
+    .regex(hostPort, 'must be host:port, e.g. 127.0.0.1:5353')
+    .optional(),
   DNS_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   HEARTBEAT_MS: z.coerce.number().int().min(50).max(10_000).default(500),
@@ -78,7 +95,9 @@ const schema = z.object({
   TRUST_PROXY: z.string().optional(),
   COOKIE_SECURE: bool.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** scrypt cost exponent; the default 17 (N=131072) is OWASP's recommendation. Only tests lower it. */
+  /**
+   * scrypt cost exponent; the default 17 (N=131072) is OWASP's recommendation. Only tests lower it.
+   */
   PASSWORD_COST: z.coerce.number().int().min(10).max(20).default(17),
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
   /** Games an account may have created and not yet finished (open or playing). */
@@ -93,8 +112,6 @@ const schema = z.object({
   ADMIN_TOKEN_FILE: filePath,
 });
 
-export type Env = z.input<typeof schema>;
-
 /** Every environment variable the node reads (the README's configuration table lists them all). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
 
@@ -102,7 +119,9 @@ export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
   host: string;
-  /** Address peers reach this node at; null means "work it out at start" (see cluster/advertise). */
+  /**
+   * Address peers reach this node at; null means "work it out at start" (see cluster/advertise).
+   */
   advertiseHost: string | null;
   /** The subnet whose local address to advertise (ADVERTISE_ADDRESS=a.b.c.d/n), or null. */
   advertiseSubnet: string | null;
@@ -110,7 +129,9 @@ export interface Config {
   secretKeyBase: string;
   /** SQLite file; used when `database` is SQLite. */
   databasePath: string;
-  /** Where accounts, sessions, results and snapshots live: DATABASE_URL if set, else DATABASE_PATH. */
+  /**
+   * Where accounts, sessions, results and snapshots live: DATABASE_URL if set, else DATABASE_PATH.
+   */
   database: { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
   databasePoolMax: number;
   dataDir: string;
@@ -151,7 +172,9 @@ export class ConfigError extends Error {
 
 function readVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';
@@ -184,14 +207,21 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
   if (value === 'true') return true;
   if (/^\d+$/.test(value)) {
     const hops = Number(value);
-    if (!Number.isSafeInteger(hops) || hops > 100) throw invalid('TRUST_PROXY', `${value} hops is not a plausible number of proxies`);
+    if (!Number.isSafeInteger(hops) || hops > 100)
+      throw invalid('TRUST_PROXY', `${value} hops is not a plausible number of proxies`);
     return hops === 0 ? false : hops;
   }
-  const list = value.split(',').map((v) => v.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   try {
     proxyaddr.compile(list);
   } catch (err) {
-    throw invalid('TRUST_PROXY', `${(err as Error).message}; expected true, false, a hop count (e.g. 1) or addresses/subnets (e.g. 10.0.0.0/8,loopback)`);
+    throw invalid(
+      'TRUST_PROXY',
+      `${(err as Error).message}; expected true, false, a hop count (e.g. 1) or addresses/subnets (e.g. 10.0.0.0/8,loopback)`,
+    );
   }
   return list;
 }
@@ -209,10 +239,12 @@ export function weakClusterSecret(secret: string): string | null {
   const body = secret.replace(/=+$/, '');
   if (!BASE64.test(secret)) return `must be base64 or hex (${advice})`;
   const bits = HEX.test(body) ? body.length * 4 : body.length * 6;
-  if (bits < 256) return `too short: ${body.length} characters carry at most ${bits} bits, 256 needed (${advice})`;
+  if (bits < 256)
+    return `too short: ${body.length} characters carry at most ${bits} bits, 256 needed (${advice})`;
   const counts = new Map<string, number>();
   for (const c of body) counts.set(c, (counts.get(c) ?? 0) + 1);
-  if (counts.size < 8 || Math.max(...counts.values()) > body.length / 4) return `does not look random (${advice})`;
+  if (counts.size < 8 || Math.max(...counts.values()) > body.length / 4)
+    return `does not look random (${advice})`;
   return null;
 }
 
@@ -221,7 +253,10 @@ export function weakClusterSecret(secret: string): string | null {
  * newline dropped, as `echo` and `openssl rand` leave one). Setting both, or a file that cannot
  * be read or is empty, is a configuration error naming the variable.
  */
-export function readSecretFiles(env: Record<string, string | undefined>, names: readonly string[] = FILE_VARIABLES): Record<string, string | undefined> {
+export function readSecretFiles(
+  env: Record<string, string | undefined>,
+  names: readonly string[] = FILE_VARIABLES,
+): Record<string, string | undefined> {
   const out = { ...env };
   const problems: string[] = [];
   for (const name of names) {
@@ -235,7 +270,9 @@ export function readSecretFiles(env: Record<string, string | undefined>, names: 
     try {
       value = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      problems.push(`  ${name}_FILE: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      problems.push(
+        `  ${name}_FILE: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
       continue;
     }
     if (value.trim() === '') problems.push(`  ${name}_FILE: ${path} is empty`);
@@ -255,31 +292,48 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
   const e = parsed.data;
   const dataDir = e.DATABASE_PATH === ':memory:' ? './data' : dirname(e.DATABASE_PATH);
   if (e.NODE_ENV === 'production' && !e.SECRET_KEY_BASE) {
-    throw new ConfigError('invalid configuration:\n  SECRET_KEY_BASE: required in production (64 random characters, e.g. `openssl rand -base64 48`)');
+    throw new ConfigError(
+      'invalid configuration:\n  SECRET_KEY_BASE: required in production (64 random characters, e.g. `openssl rand -base64 48`)',
+    );
   }
   if (e.DNS_CLUSTER_QUERY && !e.CLUSTER_SECRET) {
-    throw new ConfigError('invalid configuration:\n  CLUSTER_SECRET: required when DNS_CLUSTER_QUERY is set (nodes authenticate each other with it)');
+    throw new ConfigError(
+      'invalid configuration:\n  CLUSTER_SECRET: required when DNS_CLUSTER_QUERY is set (nodes authenticate each other with it)',
+    );
   }
   if (e.NODE_ENV === 'production' && e.PASSWORD_COST < 17) {
-    throw new ConfigError('invalid configuration:\n  PASSWORD_COST: may not be lowered below 17 (OWASP) in production');
+    throw new ConfigError(
+      'invalid configuration:\n  PASSWORD_COST: may not be lowered below 17 (OWASP) in production',
+    );
   }
   if (e.NODE_ENV === 'production' && e.CLUSTER_SECRET) {
     const weak = weakClusterSecret(e.CLUSTER_SECRET);
     if (weak) throw invalid('CLUSTER_SECRET', weak);
   }
   const advertiseSubnet = e.ADVERTISE_ADDRESS?.includes('/') ? e.ADVERTISE_ADDRESS : null;
-  if (advertiseSubnet && !parseSubnet(advertiseSubnet)) throw invalid('ADVERTISE_ADDRESS', `${advertiseSubnet} is not an IPv4 subnet (e.g. 10.0.9.0/24)`);
-  const advertiseHost = advertiseSubnet ? null : (e.ADVERTISE_ADDRESS ?? (e.HOST === '0.0.0.0' || e.HOST === '::' ? null : e.HOST));
+  if (advertiseSubnet && !parseSubnet(advertiseSubnet))
+    throw invalid(
+      'ADVERTISE_ADDRESS',
+      `${advertiseSubnet} is not an IPv4 subnet (e.g. 10.0.9.0/24)`,
+    );
+  const advertiseHost = advertiseSubnet
+    ? null
+    : (e.ADVERTISE_ADDRESS ?? (e.HOST === '0.0.0.0' || e.HOST === '::' ? null : e.HOST));
   const trustProxy = parseTrustProxy(e.TRUST_PROXY);
   const cookieSecure = e.COOKIE_SECURE ?? e.NODE_ENV === 'production';
   if (e.NODE_ENV === 'production' && cookieSecure && trustProxy === false) {
     // The node speaks plain HTTP: it knows a request came over HTTPS only from the proxy that
     // terminated TLS (X-Forwarded-Proto). Trusting none, it would never set the session cookie.
-    throw invalid('TRUST_PROXY', 'required in production with secure cookies: set it to the number of proxies in front of the node (1 behind HAProxy or an Ingress), or their addresses');
+    throw invalid(
+      'TRUST_PROXY',
+      'required in production with secure cookies: set it to the number of proxies in front of the node (1 behind HAProxy or an Ingress), or their addresses',
+    );
   }
   const warnings: string[] = [];
   if (e.ADMIN_USERS !== undefined) {
-    warnings.push('ADMIN_USERS is no longer read: grant operator rights with `npm run admin -- grant NAME` (a list of names could be claimed by whoever signed up first)');
+    warnings.push(
+      'ADMIN_USERS is no longer read: grant operator rights with `npm run admin -- grant NAME` (a list of names could be claimed by whoever signed up first)',
+    );
   }
   return Object.freeze({
     env: e.NODE_ENV,
@@ -290,7 +344,11 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     nodeId: e.NODE_ID ?? randomUUID().slice(0, 8),
     secretKeyBase: e.SECRET_KEY_BASE ?? localSecret(dataDir),
     databasePath: e.DATABASE_PATH,
-    database: Object.freeze(e.DATABASE_URL ? { engine: 'postgres' as const, url: e.DATABASE_URL } : { engine: 'sqlite' as const, path: e.DATABASE_PATH }),
+    database: Object.freeze(
+      e.DATABASE_URL
+        ? { engine: 'postgres' as const, url: e.DATABASE_URL }
+        : { engine: 'sqlite' as const, path: e.DATABASE_PATH },
+    ),
     databasePoolMax: e.DATABASE_POOL_MAX,
     dataDir,
     cluster: Object.freeze({
@@ -309,7 +367,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    trustProxy: Array.isArray(trustProxy) ? Object.freeze([...trustProxy]) as string[] : trustProxy,
+    trustProxy: Array.isArray(trustProxy)
+      ? (Object.freeze([...trustProxy]) as string[])
+      : trustProxy,
     cookieSecure,
     logLevel: e.LOG_LEVEL,
     passwordCost: e.PASSWORD_COST,
@@ -328,7 +388,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
  * For operator commands (`npm run admin`), which run beside the nodes without their secrets:
  * only where the database is (DATABASE_URL, or the SQLite file DATABASE_PATH).
  */
-export function loadDatabaseConfig(rawEnv: Record<string, string | undefined> = process.env): Config['database'] {
+export function loadDatabaseConfig(
+  rawEnv: Record<string, string | undefined> = process.env,
+): Config['database'] {
   const env = readSecretFiles(rawEnv, ['DATABASE_URL']);
   const parsed = schema.pick({ DATABASE_PATH: true, DATABASE_URL: true }).safeParse(env);
   if (!parsed.success) {
@@ -336,5 +398,7 @@ export function loadDatabaseConfig(rawEnv: Record<string, string | undefined> = 
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  return e.DATABASE_URL ? { engine: 'postgres', url: e.DATABASE_URL } : { engine: 'sqlite', path: e.DATABASE_PATH };
+  return e.DATABASE_URL
+    ? { engine: 'postgres', url: e.DATABASE_URL }
+    : { engine: 'sqlite', path: e.DATABASE_PATH };
 }

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     hard.unref();
     node.drain().then(
       () => process.exit(0),
-      (err) => {
+      (err: unknown) => {
         logger.error({ err }, 'drain failed');
         process.exit(1);
       },
@@ -67,9 +67,12 @@ async function main(): Promise<void> {
 function listenError(err: unknown, host: string, port: number): string | null {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   const at = `HOST=${host} PORT=${port}`;
-  if (code === 'EADDRINUSE') return `cannot listen on ${at}: the address is already in use (another process listens there); choose another PORT or stop that process`;
-  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${at}: no interface of this machine has that address; set HOST to one of its addresses or 0.0.0.0`;
-  if (code === 'EACCES') return `cannot listen on ${at}: permission denied (ports below 1024 need privileges); choose a PORT of 1024 or more`;
+  if (code === 'EADDRINUSE')
+    return `cannot listen on ${at}: the address is already in use (another process listens there); choose another PORT or stop that process`;
+  if (code === 'EADDRNOTAVAIL')
+    return `cannot listen on ${at}: no interface of this machine has that address; set HOST to one of its addresses or 0.0.0.0`;
+  if (code === 'EACCES')
+    return `cannot listen on ${at}: permission denied (ports below 1024 need privileges); choose a PORT of 1024 or more`;
   return null;
 }
 

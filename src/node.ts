@@ -5,10 +5,18 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import { chooseAdvertiseHost } from './cluster/advertise.js';
 import { Discovery } from './cluster/discovery.js';
+import { Lifecycle } from './cluster/lifecycle.js';
 import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
-import { dummyVerify, hashPassword, openStorage, ResultOutbox, verifyPassword, type Storage } from './db/index.js';
+import {
+  verifyNoAccount,
+  hashPassword,
+  openStorage,
+  ResultOutbox,
+  verifyPassword,
+  type Storage,
+} from './db/index.js';
 import { checkGameState } from './game/schema.js';
 import type { GameState } from './game/types.js';
 import { canRead, checkStoredState, readableSchemas } from './game/upgrade.js';
@@ -17,6 +25,7 @@ import { Renderer } from './live/render.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Replica } from './replication/replica.js';
+import { REPLICATION_CHANNEL } from './replication/protocol.js';
 import { ReplicaSync } from './replication/sync.js';
 import { GameSessions } from './sessions/registry.js';
 import { SESSIONS_CHANNEL } from './sessions/protocol.js';
@@ -25,7 +34,7 @@ import type { ClusterView, Games } from './web/deps.js';
 
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** How long a stopping node lets requests already in progress finish. */
 const STOP_REQUESTS_MS = 2000;
@@ -46,7 +55,8 @@ function closeServer(server: import('node:http').Server, graceMs: number): Promi
 }
 
 export class MinotaurNode {
-  private state: NodeState = 'starting';
+  /** The one record of this node's state: the mesh announces it, the web layer reads it. */
+  private readonly life = new Lifecycle('starting');
   private storage: Storage | null = null;
   private web: WebServer | null = null;
   private mesh: Mesh | null = null;
@@ -68,16 +78,13 @@ export class MinotaurNode {
   }
 
   get lifecycle(): NodeState {
-    return this.state;
+    return this.life.state;
   }
 
   private setState(next: NodeState): void {
-    if (this.state === next) return;
-    // Once draining, a node only ever stops (a SIGTERM during start must not be undone).
-    if ((this.state === 'draining' || this.state === 'stopped') && next !== 'stopped') return;
-    this.logger.info({ from: this.state, to: next }, `node ${this.config.nodeId} is ${next}`);
-    this.state = next;
-    this.mesh?.setState(next);
+    const from = this.life.state;
+    if (this.life.to(next))
+      this.logger.info({ from, to: next }, `node ${this.config.nodeId} is ${next}`);
   }
 
   private advertiseHost = '127.0.0.1';
@@ -110,7 +117,11 @@ export class MinotaurNode {
 
     const replica = new Replica<GameState>();
     const clustered = config.cluster.query !== null;
-    this.advertiseHost = config.advertiseHost ?? (clustered ? await chooseAdvertiseHost(config.cluster, logger, config.advertiseSubnet) : '127.0.0.1');
+    this.advertiseHost =
+      config.advertiseHost ??
+      (clustered
+        ? await chooseAdvertiseHost(config.cluster, logger, config.advertiseSubnet)
+        : '127.0.0.1');
     let replicationChannel: MeshChannel;
     let sessionsChannel: MeshChannel;
     if (clustered) {
@@ -121,12 +132,14 @@ export class MinotaurNode {
         version: config.version,
         schemas: readableSchemas(),
         logger,
+        lifecycle: this.life,
         heartbeatMs: config.cluster.heartbeatMs,
         downAfterMs: config.cluster.peerDownMs,
-        initialState: 'starting',
-        ...(config.host !== '0.0.0.0' && config.host !== '::' ? { localAddress: this.advertiseHost } : {}),
+        ...(config.host !== '0.0.0.0' && config.host !== '::'
+          ? { localAddress: this.advertiseHost }
+          : {}),
       });
-      replicationChannel = this.mesh.channel('replication');
+      replicationChannel = this.mesh.channel(REPLICATION_CHANNEL);
       sessionsChannel = this.mesh.channel(SESSIONS_CHANNEL);
     } else {
       replicationChannel = soloChannel(config.nodeId);
@@ -139,11 +152,17 @@ export class MinotaurNode {
       logger,
       now: Date.now,
       checkContent: (record) => {
-        if (canRead(record.schema)) return checkStoredState(record.state, record.schema, checkGameState);
+        if (canRead(record.schema))
+          return checkStoredState(record.state, record.schema, checkGameState);
         // A schema this release cannot read is kept for a newer member that can; one that no
         // member of the cluster reads is junk that would wedge the game.
-        const readers = this.mesh?.members().filter((m) => m.id !== config.nodeId && m.schemas.includes(record.schema)) ?? [];
-        return readers.length > 0 ? undefined : `schema ${record.schema} is read by no member of the cluster`;
+        const readers =
+          this.mesh
+            ?.members()
+            .filter((m) => m.id !== config.nodeId && m.schemas.includes(record.schema)) ?? [];
+        return readers.length > 0
+          ? undefined
+          : `schema ${record.schema} is read by no member of the cluster`;
       },
     });
     this.sync = sync;
@@ -154,7 +173,6 @@ export class MinotaurNode {
         this.metrics.replicationLagSeconds.set(lastLagMs / 1000);
       }
     });
-    const counted = { opsIn: 0, opsOut: 0, msgIn: 0, msgOut: 0 };
     let lastLagMs: number | null = null;
     const mesh = this.mesh;
     const sessions = new GameSessions({
@@ -175,7 +193,7 @@ export class MinotaurNode {
         id: () => randomUUID(),
       },
       roundMs: config.roundMs,
-      selfState: () => this.state,
+      selfState: () => this.life.state,
       clockHealthy: () => !mesh || !mesh.isSuspect(),
       orphanGraceMs: config.cluster.peerDownMs,
     });
@@ -185,18 +203,36 @@ export class MinotaurNode {
     const games: Games = sessions;
     const cluster: ClusterView = {
       nodeId: config.nodeId,
-      state: () => this.state,
       members: () => {
         const counts = new Map<string, number>();
         for (const r of replica.live()) counts.set(r.owner, (counts.get(r.owner) ?? 0) + 1);
-        const self = { id: config.nodeId, address: this.address, state: this.state, version: config.version, lastSeen: Date.now(), self: true, games: counts.get(config.nodeId) ?? 0 };
+        const self = {
+          id: config.nodeId,
+          address: this.address,
+          state: this.life.state,
+          version: config.version,
+          lastSeen: Date.now(),
+          self: true,
+          games: counts.get(config.nodeId) ?? 0,
+        };
         const peers = (mesh?.members() ?? [])
           .filter((m) => m.id !== config.nodeId)
-          .map((m) => ({ id: m.id, address: m.address, state: m.state, version: m.version, lastSeen: m.lastSeen, self: false, games: counts.get(m.id) ?? 0 }));
+          .map((m) => ({
+            id: m.id,
+            address: m.address,
+            state: m.state,
+            version: m.version,
+            lastSeen: m.lastSeen,
+            self: false,
+            games: counts.get(m.id) ?? 0,
+          }));
         return [self, ...peers];
       },
       record: (code) => replica.getAny(code) ?? null,
-      database: () => ({ ...storage.health(), waiting: { snapshots: sessions.storage().unsaved, results: outbox.waiting } }),
+      database: () => ({
+        ...storage.health(),
+        waiting: { snapshots: sessions.storage().unsaved, results: outbox.waiting },
+      }),
       replication: () => {
         const s = sync.stats();
         return {
@@ -212,7 +248,7 @@ export class MinotaurNode {
       },
     };
 
-    this.web = createWebServer({
+    const web = createWebServer({
       config,
       logger,
       metrics: this.metrics,
@@ -223,47 +259,38 @@ export class MinotaurNode {
       games,
       hub: this.hub,
       cluster,
-      isReady: () => this.state === 'ready',
-      isDraining: () => this.state === 'draining' || this.state === 'stopped',
-      ...(mesh ? { acceptMesh: (socket, req) => mesh.accept(socket as never, req as never) } : {}),
+      lifecycle: this.life,
+      ...(mesh ? { mesh } : {}),
       passwords: {
         hash: (p) => hashPassword(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
         verify: verifyPassword,
-        dummyVerify: (p) => dummyVerify(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
+        dummyVerify: (p) => verifyNoAccount(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
       },
       now: Date.now,
-      beforeMetrics: () => {
-        this.metrics.gamesOwned.set(sessions.ownedCodes().length);
-        this.metrics.gamesReplicated.set(replica.live().length);
-        this.metrics.playersConnected.set(this.hub.size);
-        this.metrics.databaseWaiting.set({ kind: 'snapshots' }, sessions.storage().unsaved);
-        this.metrics.databaseWaiting.set({ kind: 'results' }, outbox.waiting);
-        if (mesh) {
-          const st = mesh.stats();
-          this.metrics.meshPeers.set(st.peers);
-          this.metrics.meshMessages.inc({ direction: 'in' }, st.messagesIn - counted.msgIn);
-          this.metrics.meshMessages.inc({ direction: 'out' }, st.messagesOut - counted.msgOut);
-          counted.msgIn = st.messagesIn;
-          counted.msgOut = st.messagesOut;
-        }
-        const s = sync.stats();
-        this.metrics.replicationOps.inc({ direction: 'in' }, s.opsIn - counted.opsIn);
-        this.metrics.replicationOps.inc({ direction: 'out' }, s.opsOut - counted.opsOut);
-        counted.opsIn = s.opsIn;
-        counted.opsOut = s.opsOut;
-        if (s.lastCatchUpMs !== null) this.metrics.catchUpSeconds.set(s.lastCatchUpMs / 1000);
-      },
+    });
+    this.metrics.observe({
+      gamesOwned: () => sessions.ownedCodes().length,
+      gamesReplicated: () => replica.live().length,
+      playersConnected: () => this.hub.size,
+      ...(mesh ? { mesh: () => mesh.stats() } : {}),
+      replication: () => sync.stats(),
+      databaseWaiting: () => ({ snapshots: sessions.storage().unsaved, results: outbox.waiting }),
     });
 
+    this.web = web;
+
     await new Promise<void>((resolve, reject) => {
-      const server = this.web!.server;
+      const server = web.server;
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    logger.info({ address: this.address, host: config.host, port: this.port }, `listening on ${config.host}:${this.port}`);
+    logger.info(
+      { address: this.address, host: config.host, port: this.port },
+      `listening on ${config.host}:${this.port}`,
+    );
 
     // Retries (with backoff, one log line per kind of failure) while the database cannot be
     // reached; a migration problem stops the node.
@@ -271,7 +298,7 @@ export class MinotaurNode {
       const applied = await storage.open({ signal: this.startAborted.signal });
       if (applied.length) logger.info({ applied }, `applied ${applied.length} migrations`);
     } catch (err) {
-      if (this.draining) return; // SIGTERM while waiting for the database
+      if (this.isStopping()) return; // SIGTERM while waiting for the database
       throw err;
     }
 
@@ -281,19 +308,24 @@ export class MinotaurNode {
     sync.start();
     if (mesh) {
       mesh.start();
-      await this.join(mesh, storage);
+      await this.join(mesh, storage, sync);
     }
-    if (this.draining) return; // SIGTERM arrived while joining
+    if (this.isStopping()) return; // SIGTERM arrived while joining
     // Games in the database that no live node runs resume here (cold start).
     await sessions.resumeFromSnapshots();
-    if (this.draining) return;
+    if (this.isStopping()) return;
     this.setState('ready');
     sessions.start();
     sessions.sweep();
   }
 
+  /** SIGTERM came (read again after every wait: drain() may run meanwhile). */
+  private isStopping(): boolean {
+    return this.draining !== null;
+  }
+
   /** Finds the peers DNS names, connects, and catches up with their replicas before ready. */
-  private async join(mesh: Mesh, storage: Storage): Promise<void> {
+  private async join(mesh: Mesh, storage: Storage, sync: ReplicaSync<GameState>): Promise<void> {
     const { config, logger } = this;
     const discovery = new Discovery({
       query: config.cluster.query as string,
@@ -312,15 +344,26 @@ export class MinotaurNode {
       logger.warn({ err }, 'initial DNS lookup failed; starting without peers');
     }
     // Nodes that hold a live lease but that DNS does not list yet (starting with us).
-    const leases = (await storage.leases.fresh(Date.now() - config.cluster.peerDownMs).catch(() => [])).filter((l) => l.nodeId !== config.nodeId && l.state !== 'draining' && l.state !== 'stopped');
-    peers = [...new Set([...peers, ...leases.map((l) => l.address)])].filter((a) => a !== this.address);
+    const leases = (
+      await storage.leases.fresh(Date.now() - config.cluster.peerDownMs).catch(() => [])
+    ).filter((l) => l.nodeId !== config.nodeId && l.state !== 'draining' && l.state !== 'stopped');
+    peers = [...new Set([...peers, ...leases.map((l) => l.address)])].filter(
+      (a) => a !== this.address,
+    );
     mesh.setPeers(peers);
     discovery.start();
     // Wait (bounded) until every address DNS gave us answered the handshake.
     const joined = await mesh.waitForPeers(peers, Math.max(2000, config.cluster.peerDownMs));
-    if (joined.missing.length) logger.warn({ missing: joined.missing }, `peers named by DNS did not answer: ${joined.missing.join(', ')}`);
-    const result = await this.sync!.catchUp(Math.max(2000, config.cluster.peerDownMs));
-    logger.info({ peers: result.answered, missing: result.missing, ms: result.ms }, `joined the cluster: ${result.answered.length} peers, caught up in ${result.ms} ms`);
+    if (joined.missing.length)
+      logger.warn(
+        { missing: joined.missing },
+        `peers named by DNS did not answer: ${joined.missing.join(', ')}`,
+      );
+    const result = await sync.catchUp(Math.max(2000, config.cluster.peerDownMs));
+    logger.info(
+      { peers: result.answered, missing: result.missing, ms: result.ms },
+      `joined the cluster: ${result.answered.length} peers, caught up in ${result.ms} ms`,
+    );
   }
 
   /** SIGTERM: hand games off, close sockets with 1012, keep serving for the window, exit. */
@@ -341,7 +384,10 @@ export class MinotaurNode {
     const budget = Math.max(500, config.shutdownTimeoutMs - config.drainWindowMs - 2500);
     const { handed, kept } = (await this.sessions?.handOffAll(budget)) ?? { handed: 0, kept: 0 };
     const closed = await this.hub.closeAll();
-    logger.info({ handed, kept, sockets: closed, ms: Date.now() - started }, `drained: ${handed} games handed off, ${kept} left in the database, ${closed} sockets closed with 1012`);
+    logger.info(
+      { handed, kept, sockets: closed, ms: Date.now() - started },
+      `drained: ${handed} games handed off, ${kept} left in the database, ${closed} sockets closed with 1012`,
+    );
     // Requests that still reach us (the load balancer may lag) keep being served meanwhile.
     await sleep(config.drainWindowMs);
     await this.hub.closeAll();

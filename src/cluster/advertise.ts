@@ -17,7 +17,8 @@ export interface LocalAddress {
 export function localIPv4s(): LocalAddress[] {
   const out: LocalAddress[] = [];
   for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push({ address: a.address, cidr: a.cidr });
+    for (const a of list ?? [])
+      if (a.family === 'IPv4' && !a.internal) out.push({ address: a.address, cidr: a.cidr });
   }
   return out;
 }
@@ -42,7 +43,11 @@ function inSubnet(address: string, cidr: string): boolean {
  * address DNS names for the service; a local address on the same network as an address DNS
  * names (a node that DNS does not list yet, beside peers it does); the first local one.
  */
-export function pickAdvertiseHost(local: readonly (LocalAddress | string)[], dnsAnswers: readonly string[], subnet: string | null = null): string {
+export function pickAdvertiseHost(
+  local: readonly (LocalAddress | string)[],
+  dnsAnswers: readonly string[],
+  subnet: string | null = null,
+): string {
   const all = local.map((l) => (typeof l === 'string' ? { address: l, cidr: null } : l));
   if (subnet) {
     const inside = all.find((l) => inSubnet(l.address, subnet));
@@ -56,7 +61,11 @@ export function pickAdvertiseHost(local: readonly (LocalAddress | string)[], dns
   );
 }
 
-export async function chooseAdvertiseHost(dns: { query: string | null; resolver: string | null }, logger: ClusterLogger, subnet: string | null = null): Promise<string> {
+export async function chooseAdvertiseHost(
+  dns: { query: string | null; resolver: string | null },
+  logger: ClusterLogger,
+  subnet: string | null = null,
+): Promise<string> {
   const local = localIPv4s();
   let answers: string[] = [];
   if (dns.query) {
@@ -68,13 +77,22 @@ export async function chooseAdvertiseHost(dns: { query: string | null; resolver:
       }
       answers = await resolver.resolve4(dns.query);
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not resolve the cluster name to choose an address; using the first interface');
+      logger.warn(
+        { err: (err as Error).message },
+        'could not resolve the cluster name to choose an address; using the first interface',
+      );
     }
   }
   const chosen = pickAdvertiseHost(local, answers, subnet);
   if (subnet && !local.some((l) => l.address === chosen && inSubnet(chosen, subnet))) {
-    logger.warn({ subnet, interfaces: local.map((l) => l.cidr ?? l.address) }, `no interface in ADVERTISE_ADDRESS's subnet ${subnet}; advertising ${chosen}`);
+    logger.warn(
+      { subnet, interfaces: local.map((l) => l.cidr ?? l.address) },
+      `no interface in ADVERTISE_ADDRESS's subnet ${subnet}; advertising ${chosen}`,
+    );
   }
-  logger.info({ address: chosen, interfaces: local.map((l) => l.cidr ?? l.address) }, `advertising ${chosen} to peers (set ADVERTISE_ADDRESS to override)`);
+  logger.info(
+    { address: chosen, interfaces: local.map((l) => l.cidr ?? l.address) },
+    `advertising ${chosen} to peers (set ADVERTISE_ADDRESS to override)`,
+  );
   return chosen;
 }

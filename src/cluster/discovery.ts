@@ -35,7 +35,8 @@ export function parseHostPort(value: string): { host: string; port: number } {
   const m = v6 ?? v4;
   if (!m || !m[1]) throw new Error(`"${value}" is not host:port`);
   const port = m[2] === undefined ? 53 : Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`"${value}" has an invalid port`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`"${value}" has an invalid port`);
   return { host: m[1], port };
 }
 
@@ -59,7 +60,8 @@ export class Discovery {
   constructor(options: DiscoveryOptions) {
     const { query, resolver, intervalMs = 5000, port, selfAddress, logger } = options;
     if (!query) throw new Error('Discovery needs a DNS query');
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port ${port}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new Error(`invalid port ${port}`);
     if (!(intervalMs > 0)) throw new Error(`invalid intervalMs ${intervalMs}`);
     if (resolver !== undefined) parseHostPort(resolver);
     this.query = query;
@@ -111,7 +113,8 @@ export class Discovery {
     if (!this.running) return;
     // Alone (e.g. every task of a first deploy starts before DNS lists any of them): ask again
     // soon, so the nodes find each other in about a second instead of a whole poll interval.
-    const next = peers.length === 0 ? Math.min(this.intervalMs, this.lonelyIntervalMs) : this.intervalMs;
+    const next =
+      peers.length === 0 ? Math.min(this.intervalMs, this.lonelyIntervalMs) : this.intervalMs;
     this.timer = setTimeout(() => void this.poll(), next);
     this.timer.unref();
   }
@@ -127,12 +130,18 @@ export class Discovery {
         ips = [];
         this.noteError(`${this.query} has no A records (${code})`, 'info');
       } else {
-        this.noteError(`cannot resolve ${this.query}${this.via()}: ${(err as Error).message}`, 'warn');
+        this.noteError(
+          `cannot resolve ${this.query}${this.via()}: ${(err as Error).message}`,
+          'warn',
+        );
         return this.peers();
       }
     }
     if (ips.length > 0 && this.lastError !== undefined) {
-      this.logger.info({ query: this.query, records: ips.length }, `DNS answers for ${this.query} again`);
+      this.logger.info(
+        { query: this.query, records: ips.length },
+        `DNS answers for ${this.query} again`,
+      );
       this.lastError = undefined;
     }
     const next = [...new Set(ips.map((ip) => `${ip}:${this.port}`))]

@@ -53,9 +53,12 @@ export class FailureDetector {
     const { heartbeatMs, downAfterMs, reconnectGraceMs } = options;
     if (!(heartbeatMs > 0)) throw new RangeError(`invalid heartbeatMs ${heartbeatMs}`);
     if (!(downAfterMs > 2 * heartbeatMs)) {
-      throw new RangeError(`downAfterMs (${downAfterMs}) must exceed two heartbeats (${2 * heartbeatMs})`);
+      throw new RangeError(
+        `downAfterMs (${downAfterMs}) must exceed two heartbeats (${2 * heartbeatMs})`,
+      );
     }
-    if (!(reconnectGraceMs >= 0)) throw new RangeError(`invalid reconnectGraceMs ${reconnectGraceMs}`);
+    if (!(reconnectGraceMs >= 0))
+      throw new RangeError(`invalid reconnectGraceMs ${reconnectGraceMs}`);
     this.#opts = { heartbeatMs, downAfterMs, reconnectGraceMs };
   }
 
@@ -72,7 +75,13 @@ export class FailureDetector {
   linkUp(peer: string, now: number): void {
     const track = this.#peers.get(peer);
     if (track === undefined) {
-      this.#peers.set(peer, { lastSeen: now, graceFrom: now, linkLostAt: undefined, theirT: undefined, ackedAt: Number.NEGATIVE_INFINITY });
+      this.#peers.set(peer, {
+        lastSeen: now,
+        graceFrom: now,
+        linkLostAt: undefined,
+        theirT: undefined,
+        ackedAt: Number.NEGATIVE_INFINITY,
+      });
       return;
     }
     track.lastSeen = now;
@@ -141,7 +150,8 @@ export class FailureDetector {
         continue;
       }
       const silence = now - Math.max(track.lastSeen, track.graceFrom);
-      if (silence > this.#opts.downAfterMs) verdicts.push({ kind: 'down', peer, reason: `silent for ${silence} ms` });
+      if (silence > this.#opts.downAfterMs)
+        verdicts.push({ kind: 'down', peer, reason: `silent for ${silence} ms` });
     }
     return verdicts;
   }
@@ -153,7 +163,8 @@ export class FailureDetector {
    * timers can run before the tick that records it.
    */
   isSuspect(now: number): boolean {
-    if (this.#lastTickAt !== undefined && now - this.#lastTickAt >= this.#stallThresholdMs()) return true;
+    if (this.#lastTickAt !== undefined && now - this.#lastTickAt >= this.#stallThresholdMs())
+      return true;
     return this.#stallEndedAt !== undefined && !this.heardFromPeersSince(this.#stallEndedAt);
   }
 
@@ -172,7 +183,12 @@ export class FailureDetector {
   }
 
   #checkTrusted(): Verdict[] {
-    if (!this.#suspect || this.#stallEndedAt === undefined || !this.heardFromPeersSince(this.#stallEndedAt)) return [];
+    if (
+      !this.#suspect ||
+      this.#stallEndedAt === undefined ||
+      !this.heardFromPeersSince(this.#stallEndedAt)
+    )
+      return [];
     this.#suspect = false;
     return [{ kind: 'trusted' }];
   }

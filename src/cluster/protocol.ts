@@ -1,11 +1,15 @@
-// The mesh wire protocol: every envelope two nodes exchange, its zod schema, the frame size
-// limit and the close codes. Decoding never throws; it says what was wrong and how to close.
+// The mesh wire protocol: where it is served, every envelope two nodes exchange, its zod
+// schema, the frame size limit and the close codes. Decoding never throws; it says what was
+// wrong and how to close.
 
 import { z } from 'zod';
 
 export const MESH_PROTOCOL = 1;
 /** Protocol versions this node can talk to (a range, so a rolling update can overlap two). */
 export const MESH_PROTOCOL_MIN = 1;
+
+/** The HTTP path of the mesh's WebSocket endpoint (never routed to players by the proxy). */
+export const MESH_PATH = '/_cluster/mesh';
 
 /** Largest frame accepted or sent (also the ws maxPayload). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -32,7 +36,9 @@ export const CloseCode = {
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 
 export const nodeStateSchema = z.enum(['starting', 'joining', 'ready', 'draining', 'stopped']);
-const nodeId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'node id must be 1–64 of [A-Za-z0-9._:-]');
+const nodeId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'node id must be 1–64 of [A-Za-z0-9._:-]');
 const address = z
   .string()
   .max(255)
@@ -53,15 +59,17 @@ export const authSchema = z.object({
   type: z.literal('auth'),
   proof: z.string().regex(/^[0-9a-f]{64}$/, 'proof must be 64 hex characters'),
 });
-/** Sent by the acceptor once it verified the initiator's proof; the link is then up on both ends. */
+/**
+ * Sent by the acceptor once it verified the initiator's proof; the link is then up on both ends.
+ */
 export const acceptSchema = z.object({ type: z.literal('accept') });
 export const heartbeatSchema = z.object({
   type: z.literal('hb'),
   state: nodeStateSchema,
   /** Sender's clock when sent. */
-  t: z.number().finite(),
+  t: z.number(),
   /** The latest `t` the sender received from the receiver: a round-trip proof of freshness. */
-  ack: z.number().finite().optional(),
+  ack: z.number().optional(),
 });
 export const stateSchema = z.object({ type: z.literal('state'), state: nodeStateSchema });
 export const appSchema = z.object({
@@ -69,7 +77,10 @@ export const appSchema = z.object({
   ch: z.string().min(1).max(MAX_CHANNEL_NAME),
   body: z.unknown(),
 });
-export const byeSchema = z.object({ type: z.literal('bye'), reason: z.string().max(200).optional() });
+export const byeSchema = z.object({
+  type: z.literal('bye'),
+  reason: z.string().max(200).optional(),
+});
 
 export const meshMessageSchema = z.discriminatedUnion('type', [
   helloSchema,
@@ -83,7 +94,6 @@ export const meshMessageSchema = z.discriminatedUnion('type', [
 
 export type Hello = z.infer<typeof helloSchema>;
 export type MeshMessage = z.infer<typeof meshMessageSchema>;
-export type MessageType = MeshMessage['type'];
 const MESSAGE_TYPES = new Set<string>(['hello', 'auth', 'accept', 'hb', 'state', 'app', 'bye']);
 
 export type Decoded =
@@ -94,7 +104,9 @@ export function isCompatibleProtocol(protocol: number): boolean {
   return protocol >= MESH_PROTOCOL_MIN && protocol <= MESH_PROTOCOL;
 }
 
-function frameText(data: unknown): { text: string; bytes: number } | { error: string; bytes: number } {
+function frameText(
+  data: unknown,
+): { text: string; bytes: number } | { error: string; bytes: number } {
   if (typeof data === 'string') return { text: data, bytes: Buffer.byteLength(data) };
   let buf: Buffer;
   if (Buffer.isBuffer(data)) buf = data;
@@ -109,7 +121,8 @@ function frameText(data: unknown): { text: string; bytes: number } | { error: st
 export function decodeFrame(data: unknown): Decoded {
   const frame = frameText(data);
   const bytes = frame.bytes;
-  if ('error' in frame) return { ok: false, reason: frame.error, code: CloseCode.badMessage, bytes };
+  if ('error' in frame)
+    return { ok: false, reason: frame.error, code: CloseCode.badMessage, bytes };
   if (bytes > MAX_FRAME_BYTES) {
     return {
       ok: false,
@@ -130,7 +143,12 @@ export function decodeFrame(data: unknown): Decoded {
   const { type, protocol } = raw as { type?: unknown; protocol?: unknown };
   if (typeof type !== 'string' || !MESSAGE_TYPES.has(type)) {
     const shown = typeof type === 'string' ? `"${type.slice(0, 32)}"` : String(type);
-    return { ok: false, reason: `unknown message type ${shown}`, code: CloseCode.badMessage, bytes };
+    return {
+      ok: false,
+      reason: `unknown message type ${shown}`,
+      code: CloseCode.badMessage,
+      bytes,
+    };
   }
   // Checked before the schema: a future protocol may change the rest of the hello.
   if (type === 'hello' && typeof protocol === 'number' && !isCompatibleProtocol(protocol)) {

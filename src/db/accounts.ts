@@ -15,8 +15,7 @@ export interface Account {
 }
 
 export type CreateAccountResult =
-  | { ok: true; account: Account }
-  | { ok: false; code: 'taken' | 'invalid'; message: string };
+  { ok: true; account: Account } | { ok: false; code: 'taken' | 'invalid'; message: string };
 
 const COLUMNS = ['id', 'username', 'password_hash', 'is_admin', 'created_at'] as const;
 
@@ -66,7 +65,11 @@ export class Accounts {
   /** Creates an account; a username whose usernameKey is already used is 'taken'. */
   async create(username: string, passwordHash: string): Promise<CreateAccountResult> {
     if (!STORABLE.test(username) || usernameKey(username) !== username.toLowerCase()) {
-      return { ok: false, code: 'invalid', message: `The username ${JSON.stringify(username)} is not printable ASCII in its normal form.` };
+      return {
+        ok: false,
+        code: 'invalid',
+        message: `The username ${JSON.stringify(username)} is not printable ASCII in its normal form.`,
+      };
     }
     const row = await this.db
       .insertInto('accounts')
@@ -74,7 +77,8 @@ export class Accounts {
       .onConflict((oc) => oc.doNothing())
       .returning(COLUMNS)
       .executeTakeFirst();
-    if (!row) return { ok: false, code: 'taken', message: `The username ${username} is already taken.` };
+    if (!row)
+      return { ok: false, code: 'taken', message: `The username ${username} is already taken.` };
     return { ok: true, account: toAccount(row) };
   }
 
@@ -84,7 +88,11 @@ export class Accounts {
     // PostgreSQL's collation match invisible characters that the login limit keys apart.
     const key = usernameKey(username);
     if (!STORABLE.test(key)) return null;
-    const row = await this.db.selectFrom('accounts').select(COLUMNS).where('username', '=', key).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('accounts')
+      .select(COLUMNS)
+      .where('username', '=', key)
+      .executeTakeFirst();
     return row ? toAccount(row) : null;
   }
 
@@ -92,7 +100,11 @@ export class Accounts {
     const rowId = accountRowId(id);
     if (rowId === null) return null;
     return this.#byId.read(String(rowId), async () => {
-      const row = await this.db.selectFrom('accounts').select(COLUMNS).where('id', '=', rowId).executeTakeFirst();
+      const row = await this.db
+        .selectFrom('accounts')
+        .select(COLUMNS)
+        .where('id', '=', rowId)
+        .executeTakeFirst();
       return row ? toAccount(row) : null;
     });
   }
@@ -101,13 +113,22 @@ export class Accounts {
   async setAdmin(id: string | number, isAdmin: boolean): Promise<boolean> {
     const rowId = accountRowId(id);
     if (rowId === null) return false;
-    const r = await this.db.updateTable('accounts').set({ is_admin: isAdmin ? 1 : 0 }).where('id', '=', rowId).executeTakeFirst();
+    const r = await this.db
+      .updateTable('accounts')
+      .set({ is_admin: isAdmin ? 1 : 0 })
+      .where('id', '=', rowId)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
 
   /** Accounts holding operator rights, by name. */
   async listOperators(): Promise<Account[]> {
-    const rows = await this.db.selectFrom('accounts').select(COLUMNS).where('is_admin', '=', 1).orderBy('username').execute();
+    const rows = await this.db
+      .selectFrom('accounts')
+      .select(COLUMNS)
+      .where('is_admin', '=', 1)
+      .orderBy('username')
+      .execute();
     return rows.map(toAccount);
   }
 
@@ -115,7 +136,11 @@ export class Accounts {
   async setPasswordHash(id: string | number, passwordHash: string): Promise<boolean> {
     const rowId = accountRowId(id);
     if (rowId === null) return false;
-    const r = await this.db.updateTable('accounts').set({ password_hash: passwordHash }).where('id', '=', rowId).executeTakeFirst();
+    const r = await this.db
+      .updateTable('accounts')
+      .set({ password_hash: passwordHash })
+      .where('id', '=', rowId)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
 }

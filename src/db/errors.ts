@@ -69,14 +69,36 @@ export function outageClass(err: unknown): OutageClass | null {
   }
   const code = typeof e.code === 'string' ? e.code : '';
   // Refused by the storage layer itself while the database is known to be down.
-  if (code === 'DATABASE_DOWN') return typeof (e as { outage?: unknown }).outage === 'string' ? ((e as { outage: OutageClass }).outage) : 'lost';
+  if (code === 'DATABASE_DOWN')
+    return typeof (e as { outage?: unknown }).outage === 'string'
+      ? (e as { outage: OutageClass }).outage
+      : 'lost';
   if (SOCKET_CODES[code]) return SOCKET_CODES[code];
   if (SQLSTATES[code]) return SQLSTATES[code];
   if (code.startsWith('08')) return 'lost'; // connection_exception
   if (/^(ERR_TLS|ERR_SSL)|CERT|SELF_SIGNED/.test(code)) return 'tls';
   const message = typeof e.message === 'string' ? e.message : '';
-  if (/timeout exceeded when trying to connect|connection timeout|Query read timeout/i.test(message)) return 'timeout';
-  if (/Connection terminated|Client has encountered a connection error|connection is closed/i.test(message)) return 'lost';
+  if (
+    /timeout exceeded when trying to connect|connection timeout|Query read timeout/i.test(message)
+  )
+    return 'timeout';
+  if (
+    /Connection terminated|Client has encountered a connection error|connection is closed/i.test(
+      message,
+    )
+  )
+    return 'lost';
   if (/does not support SSL|SSL/i.test(message) && !code) return 'tls';
   return null;
+}
+
+/** What was thrown, as one line for logs and the operator page (drivers throw non-Errors too). */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message === 'string') return message;
+  // undefined for undefined and functions, whatever lib.d.ts says
+  const json = JSON.stringify(err) as string | undefined;
+  return json ?? typeof err;
 }

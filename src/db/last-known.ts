@@ -29,14 +29,24 @@ export class LastKnown<V> {
    * Runs the read; keeps what it returned; while the database is away, answers the last value
    * (if `usable` says it still is).
    */
-  async read(key: string, run: () => Promise<V>, usable: (kept: V) => boolean = () => true): Promise<V> {
+  async read(
+    key: string,
+    run: () => Promise<V>,
+    usable: (kept: V) => boolean = () => true,
+  ): Promise<V> {
     try {
       const value = await run();
       this.remember(key, value);
       return value;
     } catch (err) {
       const kept = this.#entries.get(key);
-      if (!kept || !outageClass(err) || this.#now() - kept.at > this.#maxAgeMs || !usable(kept.value)) throw err;
+      if (
+        !kept ||
+        !outageClass(err) ||
+        this.#now() - kept.at > this.#maxAgeMs ||
+        !usable(kept.value)
+      )
+        throw err;
       return kept.value;
     }
   }
@@ -44,7 +54,8 @@ export class LastKnown<V> {
   remember(key: string, value: V): void {
     this.#entries.delete(key);
     this.#entries.set(key, { value, at: this.#now() });
-    if (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value as string);
+    if (this.#entries.size > this.#max)
+      this.#entries.delete(this.#entries.keys().next().value as string);
   }
 
   forget(key: string): void {

@@ -21,19 +21,32 @@ export class NodeLeases {
       .insertInto('node_leases')
       .values({ node_id: nodeId, address, state, renewed_at: Math.round(now) })
       .onConflict((oc) =>
-        oc.column('node_id').doUpdateSet((eb) => ({ address: eb.ref('excluded.address'), state: eb.ref('excluded.state'), renewed_at: eb.ref('excluded.renewed_at') })),
+        oc.column('node_id').doUpdateSet((eb) => ({
+          address: eb.ref('excluded.address'),
+          state: eb.ref('excluded.state'),
+          renewed_at: eb.ref('excluded.renewed_at'),
+        })),
       )
       .execute();
   }
 
   async get(nodeId: string): Promise<NodeLease | undefined> {
-    const row = await this.db.selectFrom('node_leases').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('node_leases')
+      .selectAll()
+      .where('node_id', '=', nodeId)
+      .executeTakeFirst();
     return row ? toLease(row) : undefined;
   }
 
   /** Leases renewed after `since`. */
   async fresh(since: number): Promise<NodeLease[]> {
-    const rows = await this.db.selectFrom('node_leases').selectAll().where('renewed_at', '>', Math.round(since)).orderBy('node_id').execute();
+    const rows = await this.db
+      .selectFrom('node_leases')
+      .selectAll()
+      .where('renewed_at', '>', Math.round(since))
+      .orderBy('node_id')
+      .execute();
     return rows.map(toLease);
   }
 

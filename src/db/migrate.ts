@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import { outageClass } from './errors.js';
+import { describeError, outageClass } from './errors.js';
 import type { DbLogger } from './logger.js';
 import type { Engine } from './schema.js';
 
@@ -30,14 +30,19 @@ export class MigrationError extends Error {
   }
 }
 
-/** What a file in migrations/ exports. `engine` says which SQL dialect the schema builder speaks. */
+/**
+ * What a file in migrations/ exports. `engine` says which SQL dialect the schema builder
+ * speaks. A migration sees no table types: it runs against whatever schema came before it.
+ */
 export interface MigrationModule {
-  up(db: Kysely<any>, engine: Engine): Promise<void>;
+  up(db: Kysely<unknown>, engine: Engine): Promise<void>;
 }
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
-/** Kysely's own bookkeeping tables (the defaults, named here because legacy adoption writes one). */
+/**
+ * Kysely's own bookkeeping tables (the defaults, named here because legacy adoption writes one).
+ */
 const MIGRATION_TABLE = 'kysely_migration';
 const MIGRATION_LOCK_TABLE = 'kysely_migration_lock';
 
@@ -46,7 +51,10 @@ const MIGRATION_LOCK_TABLE = 'kysely_migration_lock';
  * sha256 of the file with LF line endings), and the name each has here.
  */
 export const LEGACY_MIGRATIONS: Readonly<Record<string, { checksum: string; name: string }>> = {
-  '001_init.sql': { checksum: 'fe1dda8059510aeb92eda7bdce623b0fd767280324adfcc48703e92fb1368f15', name: '001_init' },
+  '001_init.sql': {
+    checksum: 'fe1dda8059510aeb92eda7bdce623b0fd767280324adfcc48703e92fb1368f15',
+    name: '001_init',
+  },
 };
 
 const FILE_PATTERN = /^(\d{3})_[a-z0-9][a-z0-9_]*\.(ts|js|mjs)$/;
@@ -62,17 +70,23 @@ export function readMigrations(dir: string): MigrationFile[] {
   for (const file of readdirSync(dir).sort()) {
     if (!/\.(ts|js|mjs)$/.test(file) || file.endsWith('.d.ts')) continue;
     if (!FILE_PATTERN.test(file)) {
-      throw new MigrationError('MIGRATION_BAD_NAME', `migration file ${file} is not named NNN_name.ts (three digits, lower-case name)`);
+      throw new MigrationError(
+        'MIGRATION_BAD_NAME',
+        `migration file ${file} is not named NNN_name.ts (three digits, lower-case name)`,
+      );
     }
     const name = file.replace(/\.(ts|js|mjs)$/, '');
     // A source file next to its compiled twin is one migration.
     if (files.at(-1)?.name === name) continue;
     files.push({ name, path: join(dir, file) });
   }
-  for (let i = 1; i < files.length; i++) {
-    const [prev, cur] = [files[i - 1]!, files[i]!];
-    if (prev.name.slice(0, 3) === cur.name.slice(0, 3)) {
-      throw new MigrationError('MIGRATION_DUPLICATE_NUMBER', `migrations ${prev.name} and ${cur.name} share the number ${cur.name.slice(0, 3)}; renumber the newer one`);
+  for (const [i, cur] of files.entries()) {
+    const prev = files[i - 1];
+    if (prev && prev.name.slice(0, 3) === cur.name.slice(0, 3)) {
+      throw new MigrationError(
+        'MIGRATION_DUPLICATE_NUMBER',
+        `migrations ${prev.name} and ${cur.name} share the number ${cur.name.slice(0, 3)}; renumber the newer one`,
+      );
     }
   }
   return files;
@@ -89,19 +103,31 @@ class DirectoryProvider implements MigrationProvider {
     for (const file of this.files) {
       const mod = (await import(pathToFileURL(file.path).href)) as Partial<MigrationModule>;
       const up = mod.up;
-      if (typeof up !== 'function') throw new MigrationError('MIGRATION_BAD_NAME', `migration ${file.name} exports no up(db, engine) function`);
+      if (typeof up !== 'function')
+        throw new MigrationError(
+          'MIGRATION_BAD_NAME',
+          `migration ${file.name} exports no up(db, engine) function`,
+        );
       out[file.name] = { up: (db) => up(db, this.engine) };
     }
     return out;
   }
 }
 
-async function tableExists(db: Kysely<any>, engine: Engine, table: string): Promise<boolean> {
+async function tableExists<DB>(db: Kysely<DB>, engine: Engine, table: string): Promise<boolean> {
   const found =
     engine === 'sqlite'
-      ? await sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table' and name = ${table}`.execute(db)
-      : await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = current_schema() and table_name = ${table}`.execute(db);
-  return Number(found.rows[0]?.n ?? 0) > 0;
+      ? await sql<{
+          n: number;
+        }>`select count(*) as n from sqlite_master where type = 'table' and name = ${table}`.execute(
+          db,
+        )
+      : await sql<{
+          n: number;
+        }>`select count(*)::int as n from information_schema.tables where table_schema = current_schema() and table_name = ${table}`.execute(
+          db,
+        );
+  return (found.rows[0]?.n ?? 0) > 0;
 }
 
 /**
@@ -109,18 +135,32 @@ async function tableExists(db: Kysely<any>, engine: Engine, table: string): Prom
  * their names here, so they are not applied twice. schema_migrations stays as it was, so that
  * release could still open the file.
  */
-async function adoptLegacy(db: Kysely<any>, logger: DbLogger): Promise<void> {
+async function adoptLegacy<DB>(db: Kysely<DB>, logger: DbLogger): Promise<void> {
   if (!(await tableExists(db, 'sqlite', 'schema_migrations'))) return;
   await db.transaction().execute(async (trx) => {
-    const rows = (await sql<{ name: string; checksum: string; applied_at: number }>`select name, checksum, applied_at from schema_migrations order by version`.execute(trx)).rows;
+    const rows = (
+      await sql<{
+        name: string;
+        checksum: string;
+        applied_at: number;
+      }>`select name, checksum, applied_at from schema_migrations order by version`.execute(trx)
+    ).rows;
+    const adopt: { name: string; appliedAt: number; legacy: string }[] = [];
     for (const row of rows) {
       const known = LEGACY_MIGRATIONS[row.name];
       if (!known) {
-        throw new MigrationError('MIGRATION_MISSING', `migration ${row.name} was applied to this database by another release but this release does not know it; run the release that applied it`);
+        throw new MigrationError(
+          'MIGRATION_MISSING',
+          `migration ${row.name} was applied to this database by another release but this release does not know it; run the release that applied it`,
+        );
       }
       if (known.checksum !== row.checksum) {
-        throw new MigrationError('MIGRATION_EDITED', `migration ${row.name} was edited after it was applied to this database; restore the released file`);
+        throw new MigrationError(
+          'MIGRATION_EDITED',
+          `migration ${row.name} was edited after it was applied to this database; restore the released file`,
+        );
       }
+      adopt.push({ name: known.name, appliedAt: row.applied_at, legacy: row.name });
     }
     await trx.schema
       .createTable(MIGRATION_TABLE)
@@ -128,15 +168,15 @@ async function adoptLegacy(db: Kysely<any>, logger: DbLogger): Promise<void> {
       .addColumn('name', 'varchar(255)', (c) => c.notNull().primaryKey())
       .addColumn('timestamp', 'varchar(255)', (c) => c.notNull())
       .execute();
-    for (const row of rows) {
-      const name = LEGACY_MIGRATIONS[row.name]!.name;
-      const adopted = await trx
-        .insertInto(MIGRATION_TABLE)
-        .values({ name, timestamp: new Date(row.applied_at).toISOString() })
-        .onConflict((oc) => oc.doNothing())
-        .executeTakeFirst();
-      if (Number(adopted.numInsertedOrUpdatedRows ?? 0) > 0) {
-        logger.info({ migration: name, legacy: row.name }, `migration ${name} recorded as applied (${row.name}, from an earlier release)`);
+    for (const { name, appliedAt, legacy } of adopt) {
+      const timestamp = new Date(appliedAt).toISOString();
+      const adopted = await sql`insert into ${sql.table(MIGRATION_TABLE)} (name, timestamp)
+        values (${name}, ${timestamp}) on conflict do nothing`.execute(trx);
+      if (Number(adopted.numAffectedRows ?? 0) > 0) {
+        logger.info(
+          { migration: name, legacy },
+          `migration ${name} recorded as applied (${legacy}, from an earlier release)`,
+        );
       }
     }
   });
@@ -151,9 +191,16 @@ async function adoptLegacy(db: Kysely<any>, logger: DbLogger): Promise<void> {
  * release cannot be part of: an unknown migration among its own, or a new one of its own that
  * sorts before one already applied.
  */
-async function checkApplied(db: Kysely<any>, engine: Engine, files: MigrationFile[]): Promise<string[]> {
+async function checkApplied<DB>(
+  db: Kysely<DB>,
+  engine: Engine,
+  files: MigrationFile[],
+): Promise<string[]> {
   if (!(await tableExists(db, engine, MIGRATION_TABLE))) return [];
-  const applied = (await db.selectFrom(MIGRATION_TABLE).select('name').execute()).map((r) => r.name as string).sort();
+  const { rows } = await sql<{
+    name: string;
+  }>`select name from ${sql.table(MIGRATION_TABLE)}`.execute(db);
+  const applied = rows.map((r) => r.name).sort();
   const names = new Set(files.map((f) => f.name));
   const ours = files.at(-1)?.name ?? '';
   const newer = applied.filter((name) => !names.has(name) && name > ours);
@@ -168,7 +215,10 @@ async function checkApplied(db: Kysely<any>, engine: Engine, files: MigrationFil
   const last = applied.at(-1);
   const early = last ? files.find((f) => !applied.includes(f.name) && f.name < last) : undefined;
   if (early) {
-    throw new MigrationError('MIGRATION_ORDER', `migration ${early.name} is new but sorts before ${last}, which was already applied; renumber it after ${last}`);
+    throw new MigrationError(
+      'MIGRATION_ORDER',
+      `migration ${early.name} is new but sorts before ${last}, which was already applied; renumber it after ${last}`,
+    );
   }
   return newer;
 }
@@ -178,14 +228,22 @@ async function checkApplied(db: Kysely<any>, engine: Engine, files: MigrationFil
  * transaction. Returns the names applied by this call. A database that cannot be reached
  * throws the driver's error (the caller retries); anything else is a MigrationError.
  */
-export async function migrate(db: Kysely<any>, engine: Engine, logger: DbLogger, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function migrate<DB>(
+  db: Kysely<DB>,
+  engine: Engine,
+  logger: DbLogger,
+  dir = MIGRATIONS_DIR,
+): Promise<string[]> {
   const files = readMigrations(dir);
   if (engine === 'sqlite') await adoptLegacy(db, logger);
   const newer = await checkApplied(db, engine, files);
   if (newer.length > 0) {
     // Everything this release has is applied (checkApplied made sure); the rest is a newer
     // release's, additive, and this one runs without it.
-    logger.warn({ newer }, `the database has migrations from a newer release (${newer.join(', ')}); running without them (a rollback, or an old node during an update)`);
+    logger.warn(
+      { newer },
+      `the database has migrations from a newer release (${newer.join(', ')}); running without them (a rollback, or an old node during an update)`,
+    );
     return [];
   }
   const migrator = new Migrator({
@@ -196,10 +254,18 @@ export async function migrate(db: Kysely<any>, engine: Engine, logger: DbLogger,
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error) {
-    if (error instanceof MigrationError || outageClass(error)) throw error;
+    if (error instanceof MigrationError || (error instanceof Error && outageClass(error))) {
+      throw error;
+    }
     const failed = results.find((r) => r.status === 'Error');
-    const message = (error as Error).message ?? String(error);
-    throw new MigrationError('MIGRATION_FAILED', failed ? `migration ${failed.migrationName} failed: ${message}` : `migrations failed: ${message}`, { cause: error });
+    const message = describeError(error);
+    throw new MigrationError(
+      'MIGRATION_FAILED',
+      failed
+        ? `migration ${failed.migrationName} failed: ${message}`
+        : `migrations failed: ${message}`,
+      { cause: error },
+    );
   }
   const applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
   for (const name of applied) logger.info({ migration: name }, `migration ${name} applied`);

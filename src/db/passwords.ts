@@ -1,7 +1,12 @@
 // Password hashing with scrypt at OWASP's recommended cost, in a self-describing string
 // (`scrypt$N$r$p$salt$hash`, base64) so the cost can be raised later without breaking logins.
 
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import {
+  randomBytes,
+  scrypt as scryptCallback,
+  timingSafeEqual,
+  type ScryptOptions,
+} from 'node:crypto';
 
 export interface ScryptCost {
   N: number;
@@ -19,7 +24,12 @@ const MAX_N = 2 ** 20;
 
 function scrypt(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
   // scrypt needs about 128·N·r·p bytes; Node's default cap (32 MiB) is below OWASP's 128 MiB.
-  const options: ScryptOptions = { N: cost.N, r: cost.r, p: cost.p, maxmem: 256 * cost.N * cost.r * cost.p };
+  const options: ScryptOptions = {
+    N: cost.N,
+    r: cost.r,
+    p: cost.p,
+    maxmem: 256 * cost.N * cost.r * cost.p,
+  };
   return new Promise((resolve, reject) => {
     // The callback form runs on libuv's thread pool, so hashing never blocks the event loop.
     scryptCallback(password.normalize('NFC'), salt, KEY_BYTES, options, (err, key) =>
@@ -31,9 +41,16 @@ function scrypt(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffe
 function checkCost(cost: ScryptCost): void {
   const { N, r, p } = cost;
   const ok =
-    Number.isInteger(N) && N > 1 && N <= MAX_N && (N & (N - 1)) === 0 &&
-    Number.isInteger(r) && r >= 1 && r <= 32 &&
-    Number.isInteger(p) && p >= 1 && p <= 16;
+    Number.isInteger(N) &&
+    N > 1 &&
+    N <= MAX_N &&
+    (N & (N - 1)) === 0 &&
+    Number.isInteger(r) &&
+    r >= 1 &&
+    r <= 32 &&
+    Number.isInteger(p) &&
+    p >= 1 &&
+    p <= 16;
   if (!ok) throw new RangeError(`invalid scrypt cost N=${N} r=${r} p=${p}`);
 }
 
@@ -41,11 +58,16 @@ function checkCost(cost: ScryptCost): void {
  * Hashes a password. The cost is OWASP's unless the caller passes another one explicitly
  * (tests pass a low N to stay fast); it is recorded in the result, so verify needs no options.
  */
-export async function hashPassword(password: string, cost: ScryptCost = OWASP_SCRYPT): Promise<string> {
+export async function hashPassword(
+  password: string,
+  cost: ScryptCost = OWASP_SCRYPT,
+): Promise<string> {
   checkCost(cost);
   const salt = randomBytes(SALT_BYTES);
   const key = await scrypt(password, salt, cost);
-  return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64'), key.toString('base64')].join('$');
+  return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64'), key.toString('base64')].join(
+    '$',
+  );
 }
 
 interface ParsedHash {
@@ -57,15 +79,16 @@ interface ParsedHash {
 function parseHash(stored: string): ParsedHash | null {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return null;
-  const [N, r, p] = parts.slice(1, 4).map((s) => (/^\d{1,10}$/.test(s!) ? Number(s) : NaN));
-  const cost = { N: N!, r: r!, p: p! };
+  const [, n, r, p, salt64, key64] = parts;
+  const int = (s: string | undefined): number => (s && /^\d{1,10}$/.test(s) ? Number(s) : NaN);
+  const cost = { N: int(n), r: int(r), p: int(p) };
   try {
     checkCost(cost);
   } catch {
     return null;
   }
-  const salt = Buffer.from(parts[4]!, 'base64');
-  const key = Buffer.from(parts[5]!, 'base64');
+  const salt = Buffer.from(salt64 ?? '', 'base64');
+  const key = Buffer.from(key64 ?? '', 'base64');
   if (salt.length < SALT_BYTES || key.length !== KEY_BYTES) return null;
   return { cost, salt, key };
 }
@@ -82,15 +105,15 @@ export async function verifyPassword(password: string, stored: string): Promise<
  * Does the same work as verifying a real password and always answers false: call it when the
  * username is unknown so the response time does not reveal which usernames exist.
  */
-export async function verifyNoAccount(password: string, cost: ScryptCost = OWASP_SCRYPT): Promise<false> {
+export async function verifyNoAccount(
+  password: string,
+  cost: ScryptCost = OWASP_SCRYPT,
+): Promise<false> {
   checkCost(cost);
   const key = await scrypt(password, randomBytes(SALT_BYTES), cost);
   timingSafeEqual(key, Buffer.alloc(KEY_BYTES));
   return false;
 }
-
-/** The name the web layer's dependencies use for {@link verifyNoAccount}. */
-export const dummyVerify = verifyNoAccount;
 
 /** True when `stored` was hashed below `cost` (or is unreadable): rehash it at next login. */
 export function needsRehash(stored: string, cost: ScryptCost = OWASP_SCRYPT): boolean {

@@ -31,10 +31,13 @@ const INT8_OID = 20;
  * bigint columns (times in ms, ids, counts) as JavaScript numbers: every value stored here is
  * far below 2^53, and the rest of the code compares and adds them as numbers.
  */
-const types = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format as 'text');
+const types: pg.CustomTypesConfig = {
+  getTypeParser(oid, format) {
+    if (oid === pg.types.builtins.INT8 && format !== 'binary')
+      return (value: string) => Number(value);
+    // pg-types declares every parser as returning any:
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return
+    return pg.types.getTypeParser(oid, format);
   },
 };
 
@@ -75,13 +78,19 @@ export function createPool(url: string, options: PostgresOptions): pg.Pool {
  * their saves). A connection whose query timed out still has that query in flight, so it is
  * destroyed on release instead of going back to the pool.
  */
-export function postgresDialect(pool: pg.Pool, queryTimeout: QueryTimeout = () => 0): PostgresDialect {
+export function postgresDialect(
+  pool: pg.Pool,
+  queryTimeout: QueryTimeout = () => 0,
+): PostgresDialect {
   const guarded = {
     async connect(): Promise<pg.PoolClient> {
       const client = (await pool.connect()) as GuardedClient;
       if (!client[GUARDED]) {
         client[GUARDED] = true;
-        const query = client.query.bind(client) as (config: unknown, values?: unknown) => Promise<pg.QueryResult>;
+        const query = client.query.bind(client) as (
+          config: unknown,
+          values?: unknown,
+        ) => Promise<pg.QueryResult>;
         (client as { query: unknown }).query = (text: unknown, values?: unknown) => {
           const ms = queryTimeout();
           if (typeof text !== 'string' || ms <= 0) return query(text, values);
@@ -92,7 +101,11 @@ export function postgresDialect(pool: pg.Pool, queryTimeout: QueryTimeout = () =
         };
       }
       const release = client.release;
-      client.release = (err?: Error | boolean) => release.call(client, client[TIMED_OUT] ? new Error('query timed out: connection discarded') : err);
+      client.release = (err?: Error | boolean) =>
+        release.call(
+          client,
+          client[TIMED_OUT] ? new Error('query timed out: connection discarded') : err,
+        );
       return client;
     },
     end: () => pool.end(),

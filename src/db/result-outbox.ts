@@ -57,7 +57,10 @@ export class ResultOutbox implements ResultWriter {
         const held = this.#waiting.get(result.gameId);
         if (held) return this.#chain(held, resolve, reject);
         this.#waiting.set(result.gameId, { result, settle: resolve, fail: reject });
-        this.#logger.warn({ game: result.code, waiting: this.#waiting.size }, `result of ${result.code} kept until the database answers (${this.#waiting.size} waiting)`);
+        this.#logger.warn(
+          { game: result.code, waiting: this.#waiting.size },
+          `result of ${result.code} kept until the database answers (${this.#waiting.size} waiting)`,
+        );
         this.#schedule();
       });
     });
@@ -84,7 +87,10 @@ export class ResultOutbox implements ResultWriter {
     this.#timer = null;
     if (this.#waiting.size > 0) {
       const codes = [...this.#waiting.values()].map((w) => w.result.code);
-      this.#logger.warn({ games: codes }, `stopping with ${codes.length} results not yet recorded (${codes.join(', ')}); the nodes that hold these games record them when they drop them`);
+      this.#logger.warn(
+        { games: codes },
+        `stopping with ${codes.length} results not yet recorded (${codes.join(', ')}); the nodes that hold these games record them when they drop them`,
+      );
     }
   }
 
@@ -93,7 +99,10 @@ export class ResultOutbox implements ResultWriter {
       try {
         const recorded = await this.#writer.record(w.result);
         this.#waiting.delete(gameId);
-        this.#logger.info({ game: w.result.code, waiting: this.#waiting.size }, `result of ${w.result.code} recorded after the database came back`);
+        this.#logger.info(
+          { game: w.result.code, waiting: this.#waiting.size },
+          `result of ${w.result.code} recorded after the database came back`,
+        );
         w.settle(recorded);
       } catch (err) {
         if (outageClass(err)) return;

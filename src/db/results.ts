@@ -66,7 +66,10 @@ export class ResultsError extends Error {
 function rowId(id: string, gameId: string): number {
   const n = accountRowId(id);
   if (n === null) {
-    throw new ResultsError('UNKNOWN_ACCOUNT', `result of game ${gameId} names ${JSON.stringify(id)}, which is not an account id`);
+    throw new ResultsError(
+      'UNKNOWN_ACCOUNT',
+      `result of game ${gameId} names ${JSON.stringify(id)}, which is not an account id`,
+    );
   }
   return n;
 }
@@ -106,7 +109,15 @@ export class Results {
       if (players.length > 0) {
         await trx
           .insertInto('result_players')
-          .values(players.map((p) => ({ game_id: result.gameId, account_id: p.rowId, won: p.won ? 1 : 0, eliminated_round: p.eliminatedRound, dealt: p.dealt ?? 0 })))
+          .values(
+            players.map((p) => ({
+              game_id: result.gameId,
+              account_id: p.rowId,
+              won: p.won ? 1 : 0,
+              eliminated_round: p.eliminatedRound,
+              dealt: p.dealt ?? 0,
+            })),
+          )
           .onConflict((oc) => oc.doNothing())
           .execute();
       }
@@ -116,7 +127,11 @@ export class Results {
 
   /** The last state of the latest finished game with this code, if it was kept. */
   async finalByCode(code: string): Promise<FinalState | null> {
-    const row = await this.finals().where('code', '=', code).orderBy('finished_at', 'desc').limit(1).executeTakeFirst();
+    const row = await this.finals()
+      .where('code', '=', code)
+      .orderBy('finished_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     return parseFinal(row);
   }
 
@@ -128,7 +143,13 @@ export class Results {
   private finals() {
     return this.db
       .selectFrom('results')
-      .select(['game_id as gameId', 'code', 'finished_at as finishedAt', 'final_schema as schema', 'final_state as state'])
+      .select([
+        'game_id as gameId',
+        'code',
+        'finished_at as finishedAt',
+        'final_schema as schema',
+        'final_state as state',
+      ])
       .where('final_state', 'is not', null);
   }
 
@@ -153,10 +174,13 @@ export class Results {
   async #recordFor(id: number): Promise<PlayerRecord> {
     const row = await this.db
       .selectFrom('result_players')
-      .select((eb) => [eb.fn.countAll<number>().as('played'), eb.fn.coalesce(eb.fn.sum<number>('won'), sql<number>`0`).as('won')])
+      .select((eb) => [
+        eb.fn.countAll<number>().as('played'),
+        eb.fn.coalesce(eb.fn.sum<number>('won'), sql<number>`0`).as('won'),
+      ])
       .where('account_id', '=', id)
       .executeTakeFirstOrThrow();
-    return { played: Number(row.played), won: Number(row.won) };
+    return { played: row.played, won: row.won };
   }
 
   /** Most wins first; among equal wins, fewer games played first, then by name. */
@@ -168,7 +192,12 @@ export class Results {
     const rows = await this.db
       .selectFrom('result_players as rp')
       .innerJoin('accounts as a', 'a.id', 'rp.account_id')
-      .select((eb) => ['a.id as accountId', 'a.username as username', eb.fn.countAll<number>().as('played'), eb.fn.sum<number>('rp.won').as('won')])
+      .select((eb) => [
+        'a.id as accountId',
+        'a.username as username',
+        eb.fn.countAll<number>().as('played'),
+        eb.fn.sum<number>('rp.won').as('won'),
+      ])
       .groupBy('a.id')
       .orderBy('won', 'desc')
       .orderBy('played', 'asc')
@@ -176,9 +205,14 @@ export class Results {
       .limit(limit)
       .execute();
     return rows.map((r) => {
-      const played = Number(r.played);
-      const won = Number(r.won);
-      return { accountId: String(r.accountId), username: r.username, played, won, winRate: played > 0 ? won / played : 0 };
+      const { played, won } = r;
+      return {
+        accountId: String(r.accountId),
+        username: r.username,
+        played,
+        won,
+        winRate: played > 0 ? won / played : 0,
+      };
     });
   }
 
@@ -193,7 +227,16 @@ export class Results {
       .selectFrom('result_players as rp')
       .innerJoin('results as r', 'r.game_id', 'rp.game_id')
       .leftJoin('accounts as w', 'w.id', 'r.winner_account_id')
-      .select(['r.game_id as gameId', 'r.code as code', 'r.finished_at as finishedAt', 'r.rounds as rounds', 'rp.won as won', 'rp.eliminated_round as eliminatedRound', 'rp.dealt as dealt', 'w.username as winnerUsername'])
+      .select([
+        'r.game_id as gameId',
+        'r.code as code',
+        'r.finished_at as finishedAt',
+        'r.rounds as rounds',
+        'rp.won as won',
+        'rp.eliminated_round as eliminatedRound',
+        'rp.dealt as dealt',
+        'w.username as winnerUsername',
+      ])
       .where('rp.account_id', '=', id)
       .orderBy('r.finished_at', 'desc')
       .orderBy('r.game_id')
@@ -205,7 +248,11 @@ export class Results {
       .selectFrom('result_players as o')
       .innerJoin('accounts as a', 'a.id', 'o.account_id')
       .select(['o.game_id as gameId', 'a.username as username'])
-      .where('o.game_id', 'in', rows.map((r) => r.gameId))
+      .where(
+        'o.game_id',
+        'in',
+        rows.map((r) => r.gameId),
+      )
       .where('o.account_id', '!=', id)
       .orderBy('a.username')
       .execute();
@@ -218,10 +265,26 @@ export class Results {
   }
 }
 
-function parseFinal(row: { gameId: string; code: string; finishedAt: number; schema: number | null; state: string | null } | undefined): FinalState | null {
+function parseFinal(
+  row:
+    | {
+        gameId: string;
+        code: string;
+        finishedAt: number;
+        schema: number | null;
+        state: string | null;
+      }
+    | undefined,
+): FinalState | null {
   if (!row || row.state === null || row.schema === null) return null;
   try {
-    return { gameId: row.gameId, code: row.code, finishedAt: row.finishedAt, schema: row.schema, state: JSON.parse(row.state) as unknown };
+    return {
+      gameId: row.gameId,
+      code: row.code,
+      finishedAt: row.finishedAt,
+      schema: row.schema,
+      state: JSON.parse(row.state) as unknown,
+    };
   } catch {
     return null;
   }

@@ -5,14 +5,20 @@ import type { Generated } from 'kysely';
 
 export interface AccountsTable {
   id: Generated<number>;
-  /** Unique whatever the letter case (SQLite NOCASE, a case-insensitive ICU collation on PostgreSQL). */
+  /**
+   * Unique whatever the letter case (SQLite NOCASE, a case-insensitive ICU collation on
+   * PostgreSQL).
+   */
   username: string;
   password_hash: string;
   is_admin: Generated<number>;
   created_at: number;
 }
 
-/** One row per express-session session; a destroyed one stays as a tombstone (ended_at set) until it expires. */
+/**
+ * One row per express-session session; a destroyed one stays as a tombstone (ended_at set) until it
+ * expires.
+ */
 export interface SessionsTable {
   sid: string;
   sess: string;

@@ -13,7 +13,10 @@ export interface SessionStoreOptions {
   ttlMs?: number;
   /** How often expired rows are deleted; 0 disables the timer. Default 10 minutes. */
   pruneIntervalMs?: number;
-  /** Delay of the first prune after start (nodes are often replaced before the interval). Default 5 s. */
+  /**
+   * Delay of the first prune after start (nodes are often replaced before the interval). Default 5
+   * s.
+   */
   firstPruneMs?: number;
   /** Minimum time a destroyed session's tombstone is kept. Default 10 minutes. */
   tombstoneMs?: number;
@@ -35,7 +38,11 @@ interface SessionRow {
 }
 
 /** Callbacks, never thrown errors: express-session expects a store to call back with an error. */
-function settle<T>(work: Promise<T>, callback: ((err: unknown, value?: T) => void) | undefined, onUnhandled: (err: unknown) => void): void {
+function settle<T>(
+  work: Promise<T>,
+  callback: ((err: unknown, value?: T) => void) | undefined,
+  onUnhandled: (err: unknown) => void,
+): void {
   work.then(
     (value) => callback?.(null, value),
     (err: unknown) => (callback ? callback(err) : onUnhandled(err)),
@@ -65,7 +72,10 @@ export class DatabaseSessionStore extends session.Store {
     if (pruneIntervalMs > 0) {
       this.pruneTimer = setInterval(() => this.pruneOnTimer(), pruneIntervalMs);
       this.pruneTimer.unref();
-      this.firstPruneTimer = setTimeout(() => this.pruneOnTimer(), Math.min(options.firstPruneMs ?? 5000, pruneIntervalMs));
+      this.firstPruneTimer = setTimeout(
+        () => this.pruneOnTimer(),
+        Math.min(options.firstPruneMs ?? 5000, pruneIntervalMs),
+      );
       this.firstPruneTimer.unref();
     }
   }
@@ -97,13 +107,17 @@ export class DatabaseSessionStore extends session.Store {
       .onConflict((oc) =>
         oc
           .column('sid')
-          .doUpdateSet((eb) => ({ sess: eb.ref('excluded.sess'), expires: eb.ref('excluded.expires') }))
+          .doUpdateSet((eb) => ({
+            sess: eb.ref('excluded.sess'),
+            expires: eb.ref('excluded.expires'),
+          }))
           .where('sessions.ended_at', 'is', null),
       )
       .executeTakeFirst()
       .then((r) => {
         // Kept only when written: a save that hit a tombstone must not be served later.
-        if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) this.recent.remember(sid, JSON.stringify(sess));
+        if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0)
+          this.recent.remember(sid, JSON.stringify(sess));
         else this.recent.forget(sid);
       });
     settle(work, callback, (err) => this.writeFailed(err));
@@ -120,7 +134,12 @@ export class DatabaseSessionStore extends session.Store {
           sess: '{}',
           ended_at: eb.ref('excluded.ended_at'),
           // The later of the two: the tombstone outlives the session it ends.
-          expires: eb.case().when('sessions.expires', '>', eb.ref('excluded.expires')).then(eb.ref('sessions.expires')).else(eb.ref('excluded.expires')).end(),
+          expires: eb
+            .case()
+            .when('sessions.expires', '>', eb.ref('excluded.expires'))
+            .then(eb.ref('sessions.expires'))
+            .else(eb.ref('excluded.expires'))
+            .end(),
         })),
       )
       .execute();
@@ -129,7 +148,12 @@ export class DatabaseSessionStore extends session.Store {
 
   override touch(sid: string, sess: SessionData, callback?: () => void): void {
     // Only the expiry: rewriting the data here could undo a newer save from another node.
-    const work = this.db.updateTable('sessions').set({ expires: this.expiresOf(sess) }).where('sid', '=', sid).where('ended_at', 'is', null).execute();
+    const work = this.db
+      .updateTable('sessions')
+      .set({ expires: this.expiresOf(sess) })
+      .where('sid', '=', sid)
+      .where('ended_at', 'is', null)
+      .execute();
     settle(work, callback ? () => callback() : undefined, (err) => this.writeFailed(err));
   }
 
@@ -141,11 +165,13 @@ export class DatabaseSessionStore extends session.Store {
     const work = this.live()
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow()
-      .then((r) => Number(r.n));
+      .then((r) => r.n);
     settle(work, callback, () => {});
   }
 
-  override all(callback: (err: unknown, obj?: { [sid: string]: SessionData } | null) => void): void {
+  override all(
+    callback: (err: unknown, obj?: { [sid: string]: SessionData } | null) => void,
+  ): void {
     const work = this.live()
       .select(['sid', 'sess'])
       .execute()
@@ -162,7 +188,10 @@ export class DatabaseSessionStore extends session.Store {
 
   /** Deletes expired sessions and tombstones; returns how many rows went. */
   async prune(): Promise<number> {
-    const r = await this.db.deleteFrom('sessions').where('expires', '<=', this.now()).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('sessions')
+      .where('expires', '<=', this.now())
+      .executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 
@@ -175,7 +204,10 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   private live() {
-    return this.db.selectFrom('sessions').where('ended_at', 'is', null).where('expires', '>', this.now());
+    return this.db
+      .selectFrom('sessions')
+      .where('ended_at', 'is', null)
+      .where('expires', '>', this.now());
   }
 
   private async read(sid: string): Promise<SessionData | null> {
@@ -195,7 +227,11 @@ export class DatabaseSessionStore extends session.Store {
 
   private writeFailed(err: unknown): void {
     // While the database is away every request would say so: the storage layer logs the outage once.
-    if (outageClass(err)) this.logger?.debug({ err: (err as Error).message }, 'session store write failed: database unreachable');
+    if (outageClass(err))
+      this.logger?.debug(
+        { err: (err as Error).message },
+        'session store write failed: database unreachable',
+      );
     else this.logger?.error({ err }, 'session store write failed');
   }
 
@@ -206,7 +242,10 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   private expiresOf(sess: SessionData): number {
-    const expires = sess.cookie?.expires;
+    // express-session keeps the expiry on the cookie (its typings deprecate setting it, which
+    // is not done here); a session stored by hand may lack the cookie.
+    const cookie = sess.cookie as { expires?: Date | string | null | false } | undefined;
+    const expires = cookie?.expires;
     if (expires) {
       const ms = new Date(expires).getTime();
       if (Number.isFinite(ms)) return ms;

@@ -3,7 +3,15 @@
 // by epoch, then owner (byte-wise), then seq, and compared by the database inside the write,
 // so two nodes writing the same game at once leave the right row whatever the timing.
 
-import type { Expression, ExpressionBuilder, Kysely, OnConflictDatabase, OnConflictTables, Selectable, SqlBool } from 'kysely';
+import type {
+  Expression,
+  ExpressionBuilder,
+  Kysely,
+  OnConflictDatabase,
+  OnConflictTables,
+  Selectable,
+  SqlBool,
+} from 'kysely';
 import type { GameState } from '../game/types.js';
 import type { DbLogger } from './logger.js';
 import type { Database, SnapshotsTable } from './schema.js';
@@ -19,7 +27,10 @@ export interface Snapshot extends SnapshotVersion {
   gameId: string;
   schema: number;
   state: GameState;
-  /** When the game's owner wrote this version (ms); kept as `updatedAt`, so a copy read back is that very write. Default: now. */
+  /**
+   * When the game's owner wrote this version (ms); kept as `updatedAt`, so a copy read back is that
+   * very write. Default: now.
+   */
   at?: number;
 }
 
@@ -55,7 +66,11 @@ export class Snapshots {
    */
   async save(snapshot: Snapshot): Promise<boolean> {
     return this.upsert(snapshot, (eb) =>
-      eb(eb.refTuple('excluded.epoch', 'excluded.owner', 'excluded.seq'), '>', eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq')),
+      eb(
+        eb.refTuple('excluded.epoch', 'excluded.owner', 'excluded.seq'),
+        '>',
+        eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq'),
+      ),
     );
   }
 
@@ -65,17 +80,32 @@ export class Snapshots {
    * from the same base, exactly one wins. `next` must be newer than `base`.
    */
   async claim(code: string, base: SnapshotVersion, next: Snapshot): Promise<boolean> {
-    if (next.code !== code) throw new SnapshotError('CLAIM_OTHER_GAME', `a claim of ${code} cannot write a snapshot of ${next.code}`);
+    if (next.code !== code)
+      throw new SnapshotError(
+        'CLAIM_OTHER_GAME',
+        `a claim of ${code} cannot write a snapshot of ${next.code}`,
+      );
     if (!newer(next, base)) {
-      throw new SnapshotError('CLAIM_NOT_NEWER', `a claim of ${code} must write a newer version than its base (${base.epoch}/${base.owner}/${base.seq})`);
+      throw new SnapshotError(
+        'CLAIM_NOT_NEWER',
+        `a claim of ${code} must write a newer version than its base (${base.epoch}/${base.owner}/${base.seq})`,
+      );
     }
     return this.upsert(next, (eb) =>
-      eb(eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq'), '<=', eb.tuple(base.epoch, base.owner, base.seq)),
+      eb(
+        eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq'),
+        '<=',
+        eb.tuple(base.epoch, base.owner, base.seq),
+      ),
     );
   }
 
   async get(code: string): Promise<StoredSnapshot | null> {
-    const row = await this.db.selectFrom('snapshots').selectAll().where('code', '=', code).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('snapshots')
+      .selectAll()
+      .where('code', '=', code)
+      .executeTakeFirst();
     return row ? this.parse(row) : null;
   }
 
@@ -87,7 +117,11 @@ export class Snapshots {
 
   /** Removes the snapshot of `code` only if it is still of game `gameId`; true if removed. */
   async remove(code: string, gameId: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('snapshots').where('code', '=', code).where('game_id', '=', gameId).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('snapshots')
+      .where('code', '=', code)
+      .where('game_id', '=', gameId)
+      .executeTakeFirst();
     return Number(r.numDeletedRows) === 1;
   }
 
@@ -128,7 +162,10 @@ export class Snapshots {
     try {
       state = JSON.parse(row.state) as GameState;
     } catch (err) {
-      this.options.logger?.warn({ err, code: row.code }, `snapshot of game ${row.code} is unreadable; skipped`);
+      this.options.logger?.warn(
+        { err, code: row.code },
+        `snapshot of game ${row.code} is unreadable; skipped`,
+      );
       return null;
     }
     return {
@@ -145,4 +182,6 @@ export class Snapshots {
 }
 
 /** When an existing row is replaced: a condition over the stored row and the `excluded` one. */
-type ReplaceWhen = (eb: ExpressionBuilder<OnConflictDatabase<Database, 'snapshots'>, OnConflictTables<'snapshots'>>) => Expression<SqlBool>;
+type ReplaceWhen = (
+  eb: ExpressionBuilder<OnConflictDatabase<Database, 'snapshots'>, OnConflictTables<'snapshots'>>,
+) => Expression<SqlBool>;

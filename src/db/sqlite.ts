@@ -5,7 +5,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { CompiledQuery, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
+import {
+  CompiledQuery,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+} from 'kysely';
 import type { DbLogger } from './logger.js';
 
 export type Db = Database.Database;
@@ -45,9 +52,15 @@ export function openDatabase(path: string, logger: DbLogger, options: OpenOption
   const db = new Database(path, { timeout: busyTimeoutMs });
   try {
     db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
-    const mode = withBusyRetry(() => db.pragma('journal_mode = WAL', { simple: true }), busyTimeoutMs);
+    const mode = withBusyRetry(
+      () => db.pragma('journal_mode = WAL', { simple: true }),
+      busyTimeoutMs,
+    );
     if (!inMemory && String(mode).toLowerCase() !== 'wal') {
-      logger.warn({ path, mode }, `database ${path} could not switch to WAL (journal_mode=${String(mode)})`);
+      logger.warn(
+        { path, mode },
+        `database ${path} could not switch to WAL (journal_mode=${String(mode)})`,
+      );
     }
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
@@ -72,7 +85,9 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
-/** SQLite runs DDL in transactions; Kysely's migrator then applies each run under one write lock. */
+/**
+ * SQLite runs DDL in transactions; Kysely's migrator then applies each run under one write lock.
+ */
 class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
     return true;

@@ -2,10 +2,19 @@
 // snapshots over SQLite (one file, the embedded default) or PostgreSQL (DATABASE_URL, for a
 // cluster across hosts), through one set of Kysely queries. Also knows whether the database
 // answers: it waits for it at start, watches it afterwards, and says so once per change.
+// (A little over ~400 lines: the watch needs the same pool and dialect as the queries.)
 
-import { Kysely, type DatabaseConnection, type Dialect, type Driver, type LogEvent, type QueryCompiler, type TransactionSettings } from 'kysely';
+import {
+  Kysely,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type LogEvent,
+  type QueryCompiler,
+  type TransactionSettings,
+} from 'kysely';
 import { Accounts } from './accounts.js';
-import { describeOutage, outageClass, type OutageClass } from './errors.js';
+import { describeError, describeOutage, outageClass, type OutageClass } from './errors.js';
 import type { DbLogger } from './logger.js';
 import { migrate, MIGRATIONS_DIR } from './migrate.js';
 import { createPool, postgresDialect, redactUrl } from './postgres.js';
@@ -16,7 +25,8 @@ import { NodeLeases } from './leases.js';
 import { Snapshots } from './snapshots.js';
 import { ImmediateSqliteDialect, openDatabase } from './sqlite.js';
 
-export type StorageTarget = { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
+export type StorageTarget =
+  { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
 
 export type DatabaseState = 'connecting' | 'up' | 'down';
 
@@ -43,7 +53,9 @@ export interface StorageOptions {
   connectTimeoutMs?: number;
   /** SQLite: how long a write waits for another process's lock. */
   busyTimeoutMs?: number;
-  /** How often the database is checked while up, and the longest pause between retries while down. */
+  /**
+   * How often the database is checked while up, and the longest pause between retries while down.
+   */
   checkMs?: number;
   /** Longest wait in close() for queries in flight and for the pool to end (default 3 s). */
   closeTimeoutMs?: number;
@@ -62,7 +74,9 @@ export interface Storage {
   readonly snapshots: Snapshots;
   /** Node leases (who may claim whose games). */
   readonly leases: NodeLeases;
-  /** Applies pending migrations once; throws the driver's error when the database cannot be reached. */
+  /**
+   * Applies pending migrations once; throws the driver's error when the database cannot be reached.
+   */
   migrate(): Promise<string[]>;
   /**
    * Waits until the database answers and is migrated, retrying with backoff while it cannot be
@@ -103,7 +117,7 @@ class TrackedDialect implements Dialect {
   createAdapter() {
     return this.inner.createAdapter();
   }
-  createIntrospector(db: Kysely<any>) {
+  createIntrospector(db: Parameters<Dialect['createIntrospector']>[0]) {
     return this.inner.createIntrospector(db);
   }
   createQueryCompiler(): QueryCompiler {
@@ -128,12 +142,17 @@ class TrackedDialect implements Dialect {
           throw err;
         }
       },
-      beginTransaction: (c: DatabaseConnection, s: TransactionSettings) => driver.beginTransaction(c, s),
+      beginTransaction: (c: DatabaseConnection, s: TransactionSettings) =>
+        driver.beginTransaction(c, s),
       commitTransaction: (c: DatabaseConnection) => driver.commitTransaction(c),
       rollbackTransaction: (c: DatabaseConnection) => driver.rollbackTransaction(c),
       ...(driver.savepoint ? { savepoint: driver.savepoint.bind(driver) } : {}),
-      ...(driver.rollbackToSavepoint ? { rollbackToSavepoint: driver.rollbackToSavepoint.bind(driver) } : {}),
-      ...(driver.releaseSavepoint ? { releaseSavepoint: driver.releaseSavepoint.bind(driver) } : {}),
+      ...(driver.rollbackToSavepoint
+        ? { rollbackToSavepoint: driver.rollbackToSavepoint.bind(driver) }
+        : {}),
+      ...(driver.releaseSavepoint
+        ? { releaseSavepoint: driver.releaseSavepoint.bind(driver) }
+        : {}),
       releaseConnection: async (c: DatabaseConnection) => {
         try {
           await driver.releaseConnection(c);
@@ -175,7 +194,9 @@ class KyselyStorage implements Storage {
   private watching = false;
   private checking = false;
   private closed = false;
-  /** While watching: when the database was first seen down, and the next pause before asking again. */
+  /**
+   * While watching: when the database was first seen down, and the next pause before asking again.
+   */
   private downSince = 0;
   private retryMs = 250;
   private readonly queryTimeoutMs: number;
@@ -195,26 +216,49 @@ class KyselyStorage implements Storage {
     let inner: Dialect;
     let shown: string;
     if (target.engine === 'sqlite') {
-      inner = new ImmediateSqliteDialect(openDatabase(target.path, options.logger, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}));
+      inner = new ImmediateSqliteDialect(
+        openDatabase(
+          target.path,
+          options.logger,
+          options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {},
+        ),
+      );
       shown = target.path;
     } else {
       const pool = createPool(target.url, {
         logger: options.logger,
         ...(options.poolMax !== undefined ? { poolMax: options.poolMax } : {}),
-        ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+        ...(options.connectTimeoutMs !== undefined
+          ? { connectTimeoutMs: options.connectTimeoutMs }
+          : {}),
         onIdleError: () => this.checkSoon(),
       });
       inner = postgresDialect(pool, () => (this.migrating > 0 ? 0 : this.queryTimeoutMs));
       shown = redactUrl(target.url);
     }
-    this.dialect = new TrackedDialect(inner, () => (this.state.state === 'down' && !this.probing ? new DatabaseDownError(this.state.outage ?? 'lost') : null));
+    this.dialect = new TrackedDialect(inner, () =>
+      this.state.state === 'down' && !this.probing
+        ? new DatabaseDownError(this.state.outage ?? 'lost')
+        : null,
+    );
     this.db = new Kysely<Database>({ dialect: this.dialect, log: (event) => this.onQuery(event) });
-    this.state = { engine: this.engine, target: shown, state: 'connecting', since: this.now(), outage: null, lastError: null };
+    this.state = {
+      engine: this.engine,
+      target: shown,
+      state: 'connecting',
+      since: this.now(),
+      outage: null,
+      lastError: null,
+    };
     this.accounts = new Accounts(this.db, this.now);
     this.results = new Results(this.db);
     this.snapshots = new Snapshots(this.db, { now: this.now, logger: options.logger });
     this.leases = new NodeLeases(this.db);
-    this.sessions = new DatabaseSessionStore(this.db, { ...options.sessions, now: this.now, logger: options.logger });
+    this.sessions = new DatabaseSessionStore(this.db, {
+      ...options.sessions,
+      now: this.now,
+      logger: options.logger,
+    });
   }
 
   async migrate(): Promise<string[]> {
@@ -238,7 +282,10 @@ class KyselyStorage implements Storage {
         const applied = await this.migrate();
         if (attempts > 1) {
           const s = ((this.now() - started) / 1000).toFixed(1);
-          this.logger.info({ attempts, seconds: Number(s) }, `database ${this.state.target} reachable after ${attempts} attempts (${s} s)`);
+          this.logger.info(
+            { attempts, seconds: Number(s) },
+            `database ${this.state.target} reachable after ${attempts} attempts (${s} s)`,
+          );
         }
         this.setState('up', null);
         this.watch();
@@ -251,7 +298,7 @@ class KyselyStorage implements Storage {
         // minutes must not flood the log, and a change (refused → authentication) must show.
         if (kind !== lastClass) {
           this.logger.warn(
-            { outage: kind, attempts, err: (err as Error).message },
+            { outage: kind, attempts, err: describeError(err) },
             `database ${this.state.target} unreachable: ${describeOutage(kind)}; retrying until it answers (health check answers 503 meanwhile)`,
           );
           lastClass = kind;
@@ -284,13 +331,20 @@ class KyselyStorage implements Storage {
       const finished = work.then(
         () => true,
         (err: unknown) => {
-          this.logger.debug({ err }, `database ${this.state.target}: error while waiting for ${what}`);
+          this.logger.debug(
+            { err },
+            `database ${this.state.target}: error while waiting for ${what}`,
+          );
           return true;
         },
       );
       const done = await Promise.race([finished, late]);
       clearTimeout(timer);
-      if (!done) this.logger.warn({ active: this.dialect.active }, `database ${this.state.target}: gave up waiting for ${what} after ${this.closeTimeoutMs} ms`);
+      if (!done)
+        this.logger.warn(
+          { active: this.dialect.active },
+          `database ${this.state.target}: gave up waiting for ${what} after ${this.closeTimeoutMs} ms`,
+        );
     };
     await inTime(this.dialect.settled(), 'queries in flight');
     await inTime(this.db.destroy(), 'the connections to close');
@@ -303,7 +357,7 @@ class KyselyStorage implements Storage {
       state,
       since: state !== this.state.state ? this.now() : this.state.since,
       outage,
-      lastError: err ? String((err as Error).message ?? err) : state === 'up' ? null : this.state.lastError,
+      lastError: err ? describeError(err) : state === 'up' ? null : this.state.lastError,
     };
     if (changed) for (const l of this.listeners) l(this.health());
   }
@@ -333,7 +387,10 @@ class KyselyStorage implements Storage {
       await this.ping();
       if (this.state.state === 'down') {
         const s = ((this.now() - this.downSince) / 1000).toFixed(1);
-        this.logger.info({ seconds: Number(s) }, `database ${this.state.target} answers again after ${s} s`);
+        this.logger.info(
+          { seconds: Number(s) },
+          `database ${this.state.target} answers again after ${s} s`,
+        );
       }
       this.setState('up', null);
       this.retryMs = 250;
@@ -342,7 +399,10 @@ class KyselyStorage implements Storage {
       const kind = outageClass(err) ?? 'lost';
       if (this.state.state !== 'down' || this.state.outage !== kind) {
         if (this.state.state !== 'down') this.downSince = this.now();
-        this.logger.warn({ outage: kind, err: (err as Error).message }, `database ${this.state.target} down: ${describeOutage(kind)}; games go on from memory, writes that fail are logged`);
+        this.logger.warn(
+          { outage: kind, err: (err as Error).message },
+          `database ${this.state.target} down: ${describeOutage(kind)}; games go on from memory, writes that fail are logged`,
+        );
       }
       this.setState('down', kind, err);
       this.schedule(this.retryMs);
@@ -356,7 +416,10 @@ class KyselyStorage implements Storage {
   private async ping(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error('ping: no answer in time'), { code: 'ETIMEDOUT' })), Math.max(1000, this.checkMs));
+      timer = setTimeout(
+        () => reject(Object.assign(new Error('ping: no answer in time'), { code: 'ETIMEDOUT' })),
+        Math.max(1000, this.checkMs),
+      );
     });
     this.probing = true;
     try {
@@ -391,7 +454,8 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     function abort() {
       clearTimeout(timer);
-      reject(signal!.reason);
+      const reason: unknown = signal?.reason;
+      reject(reason instanceof Error ? reason : new Error('aborted'));
     }
     signal?.addEventListener('abort', abort, { once: true });
   });

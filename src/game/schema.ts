@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { CHAT_KEEP, CHAT_MAX_CHARS } from './social.js';
-import { DIRECTIONS, EMOTES, GAME_SCHEMA, MAX_PLAYERS, type GameState } from './types.js';
+import { DIRECTIONS, EMOTES, GAME_SCHEMA, MAX_PLAYERS } from './types.js';
 
 const int = z.number().int();
 const hex = z.object({ q: int.min(-64).max(64), r: int.min(-64).max(64) });
@@ -24,7 +24,15 @@ const player = z.object({
 
 const code = z.string().regex(/^[A-Z]{4}$/);
 const chatLine = z.discriminatedUnion('kind', [
-  z.object({ n: int.min(1), by: id, kind: z.literal('say'), text: z.string().min(1).max(CHAT_MAX_CHARS * 2) }),
+  z.object({
+    n: int.min(1),
+    by: id,
+    kind: z.literal('say'),
+    text: z
+      .string()
+      .min(1)
+      .max(CHAT_MAX_CHARS * 2),
+  }),
   z.object({ n: int.min(1), by: id, kind: z.literal('react'), emote: z.enum(EMOTES) }),
 ]);
 
@@ -61,8 +69,4 @@ export function checkGameState(state: unknown): string | undefined {
   if (r.success) return undefined;
   const issue = r.error.issues[0];
   return `invalid game state: ${issue ? `${issue.path.join('.') || 'state'}: ${issue.message}` : 'bad shape'}`;
-}
-
-export function isGameState(state: unknown): state is GameState {
-  return checkGameState(state) === undefined;
 }

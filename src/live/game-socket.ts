@@ -3,8 +3,8 @@
 
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { LiveClose } from './close-codes.js';
 import type { Partials } from './diff.js';
-import { SERVICE_RESTART } from './hub.js';
 import type { InboundBudget } from './inbound.js';
 import { LiveSocket } from './live-socket.js';
 import type { RenderCache } from './render-cache.js';
@@ -100,7 +100,7 @@ export class GameLiveSocket extends LiveSocket {
     if (!state) {
       if (this.deps.source.unreadable(this.code)) {
         // A newer release runs this game now: reconnect (through the load balancer) to it.
-        this.close(SERVICE_RESTART, 'game moved to a newer release');
+        this.close(LiveClose.restart, 'game moved to a newer release');
         return;
       }
       this.sendJson({ type: 'redirect', to: '/lobby' });
@@ -145,7 +145,7 @@ export class GameLiveSocket extends LiveSocket {
       if (strikes <= 5) this.deps.logger.info({ code: this.code, user: this.viewer.username, reason: parsed.code }, 'refused a live message');
       if (strikes > MAX_INVALID_PER_WINDOW) {
         this.deps.logger.warn({ code: this.code, user: this.viewer.username }, 'closed a live socket that kept sending invalid messages');
-        this.close(1008, 'too many invalid messages');
+        this.close(LiveClose.policy, 'too many invalid messages');
         return;
       }
       this.sendJson({ type: 'error', code: parsed.code, message: parsed.message });

@@ -2,7 +2,7 @@
 // rounds, with 1012 (Service Restart) — the code that makes htmx reconnect elsewhere — and
 // so one account cannot hold more than its share of them.
 
-import { CLOSE_TOO_MANY_SOCKETS } from './inbound.js';
+import { LiveClose } from './close-codes.js';
 
 export interface Closable {
   close(code: number, reason: string): void;
@@ -10,8 +10,6 @@ export interface Closable {
   /** The account whose page this is, when the socket counts against a per-account cap. */
   readonly account?: string;
 }
-
-export const SERVICE_RESTART = 1012;
 
 export class LiveHub {
   private readonly sockets = new Set<Closable>();
@@ -30,7 +28,7 @@ export class LiveHub {
     const mine = [...this.sockets].filter((s) => s.account === socket.account && !s.isClosed);
     const excess = mine.slice(0, Math.max(0, mine.length - cap));
     for (const s of excess) {
-      s.close(CLOSE_TOO_MANY_SOCKETS, `too many open pages (at most ${cap})`);
+      s.close(LiveClose.tooManySockets, `too many open pages (at most ${cap})`);
       this.sockets.delete(s);
     }
     return excess.length;
@@ -54,7 +52,7 @@ export class LiveHub {
     const all = [...this.sockets];
     for (let i = 0; i < all.length; i += batch) {
       for (const s of all.slice(i, i + batch)) {
-        s.close(SERVICE_RESTART, reason);
+        s.close(LiveClose.restart, reason);
         this.sockets.delete(s);
         closed++;
       }

@@ -33,8 +33,3 @@ export class InboundBudget {
     }
   }
 }
-
-/** Application close codes (4000-4999): htmx does not reconnect on them. */
-export const CLOSE_TOO_MANY_SOCKETS = 4429;
-/** RFC 6455 policy violation: a page never floods; htmx does not reconnect on it either. */
-export const CLOSE_FLOOD = 1008;

@@ -2,7 +2,8 @@
 // the partials last sent (for diffing), and closing exactly once.
 
 import { diffPartials, partialsMessage, type Partials } from './diff.js';
-import { CLOSE_FLOOD, type InboundBudget, type Verdict } from './inbound.js';
+import { LiveClose } from './close-codes.js';
+import type { InboundBudget, Verdict } from './inbound.js';
 import type { LiveWire } from './source.js';
 
 const OPEN = 1;
@@ -43,7 +44,7 @@ export abstract class LiveSocket {
       .then((verdict) => {
         if (verdict === 'flood' && !this.closed) {
           this.onFlood();
-          this.close(CLOSE_FLOOD, 'too many messages');
+          this.close(LiveClose.policy, 'too many messages');
         }
         return verdict;
       });

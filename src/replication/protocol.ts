@@ -88,8 +88,12 @@ export const replicationMessage = z.discriminatedUnion('type', [
 
 export type OpMessage = Omit<z.infer<typeof opMessage>, 'record'> & { record: StoreRecord };
 export type AckMessage = z.infer<typeof ackMessage>;
-export type DigestMessage = Omit<z.infer<typeof digestMessage>, 'entries'> & { entries: DigestEntry[] };
-export type RecordsMessage = Omit<z.infer<typeof recordsMessage>, 'records'> & { records: StoreRecord[] };
+export type DigestMessage = Omit<z.infer<typeof digestMessage>, 'entries'> & {
+  entries: DigestEntry[];
+};
+export type RecordsMessage = Omit<z.infer<typeof recordsMessage>, 'records'> & {
+  records: StoreRecord[];
+};
 export type ReplicationMessage = OpMessage | AckMessage | DigestMessage | RecordsMessage;
 
 export type RejectCode = 'too-large' | 'not-json' | 'invalid';
@@ -101,7 +105,8 @@ export type ParseResult =
 /** Size of a value once serialised as JSON, in bytes; -1 when it cannot be serialised. */
 export function serialisedBytes(value: unknown): number {
   try {
-    const text = JSON.stringify(value);
+    // undefined for undefined and functions, whatever lib.d.ts says
+    const text = JSON.stringify(value) as string | undefined;
     return text === undefined ? -1 : Buffer.byteLength(text, 'utf8');
   } catch {
     return -1;
@@ -122,7 +127,7 @@ export function parseMessage(
   if (!parsed.success) {
     return { ok: false, code: 'invalid', reason: z.prettifyError(parsed.error), bytes };
   }
-  return { ok: true, message: parsed.data as ReplicationMessage, bytes };
+  return { ok: true, message: parsed.data, bytes };
 }
 
 /**

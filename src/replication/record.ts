@@ -14,7 +14,9 @@ export interface StoreRecord<S extends object = object> {
   seq: number;
   /** Schema version of `state`; lets a node refuse what it cannot read. */
   schema: number;
-  /** The value, or null for a tombstone (e.g. a game that finished: its result is in the database). */
+  /**
+   * The value, or null for a tombstone (e.g. a game that finished: its result is in the database).
+   */
   state: S | null;
   /** Wall-clock ms of the write; used only to expire tombstones. */
   at: number;

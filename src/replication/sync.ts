@@ -1,9 +1,16 @@
 // The process around a Replica: ships local writes to peers as operations, applies theirs,
 // acknowledges, and repairs whatever was lost by anti-entropy (digest exchange) on peer-up,
-// on demand (catchUp) and periodically. Owns the timers; the Replica stays pure.
+// on demand (catchUp) and periodically. Owns the timers; the Replica stays pure. The writes
+// waiting for acknowledgements (pending-writes.ts) and the exchanges waiting for answers
+// (anti-entropy.ts) are kept apart; this file routes messages between them and the replica.
+//
+// Longer than ~400 lines: each kind of message changes the replica and the writes or exchanges
+// waiting on it in one step, and reads best in one place.
 
-import { every, systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { every, systemClock, type Clock } from '../clock.js';
 import type { Member, MeshChannel } from '../cluster/types.js';
+import { ENVELOPE_BYTES, Exchanges, digestMessages, recordsMessages } from './anti-entropy.js';
+import { PendingWrites, fenced, rejected, type WriteOutcome } from './pending-writes.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   acceptMessage,
@@ -15,7 +22,7 @@ import {
   type RecordsMessage,
   type ReplicationLogger,
 } from './protocol.js';
-import { compareVersion, type StoreRecord, type Version } from './record.js';
+import { compareVersion, type StoreRecord } from './record.js';
 import { compareRecords, versionOf, type DigestEntry, type Replica } from './replica.js';
 
 export interface ReplicaSyncOptions<S extends object = object> {
@@ -47,22 +54,6 @@ const DEFAULTS = {
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   tombstoneTtlMs: 10 * 60_000,
 };
-
-/**
- * What became of a write. `acked` is always present (empty unless a peer applied it).
- * - acked: a peer that is still live holds the record.
- * - alone: there was no live peer to send it to; only this node holds it. Whether that is
- *   enough to acknowledge anything is the caller's decision (see sessions/ledger.ts).
- * - timed-out: peers exist but none acknowledged in time, or all went down.
- * - fenced: a newer version of the key exists (this node is no longer the owner).
- * - rejected: the record was not written at all (invalid, too large, sync stopped).
- */
-export type WriteOutcome =
-  | { kind: 'acked'; acked: string[] }
-  | { kind: 'alone'; acked: [] }
-  | { kind: 'timed-out'; acked: []; timedOut: true }
-  | { kind: 'fenced'; acked: []; fenced: true; current: Version }
-  | { kind: 'rejected'; acked: []; reason: string };
 
 /**
  * Called whenever the local replica changed. `current` and `previous` are live records, or
@@ -101,33 +92,6 @@ export interface ReplicaSyncStats {
   lastCatchUpAt: number | null;
 }
 
-interface PendingWrite {
-  key: string;
-  /** The written record's epoch. */
-  epoch: number;
-  /** Peers the op was sent to; only their acks count. */
-  sentTo: ReadonlySet<string>;
-  /** Of those, the ones still live and silent. */
-  waiting: Set<string>;
-  timer: TimerHandle;
-  resolve: (outcome: WriteOutcome) => void;
-}
-
-interface Exchange {
-  peer: string;
-  /** Digest parts (message ids) not yet fully answered. */
-  parts: Set<string>;
-  /** For each digest part, the indices of the records messages received so far. */
-  received: Map<string, Set<number>>;
-  timer: TimerHandle;
-  resolve: (answered: boolean) => void;
-}
-
-/** Room kept for the envelope around records or digest entries. */
-const ENVELOPE_BYTES = 1024;
-/** Upper bound of one serialised digest entry: 4-letter key, 64-char owner, two safe ints. */
-const DIGEST_ENTRY_BYTES = 128;
-
 export class ReplicaSync<S extends object = object> {
   readonly replica: Replica<S>;
   readonly #channel: MeshChannel;
@@ -137,8 +101,8 @@ export class ReplicaSync<S extends object = object> {
   readonly #opts: typeof DEFAULTS;
   readonly #checkContent: ((record: StoreRecord) => string | undefined) | undefined;
   readonly #handlers: ChangeHandler<S>[] = [];
-  readonly #writes = new Map<string, PendingWrite>();
-  readonly #exchanges = new Map<string, Exchange>();
+  readonly #writes: PendingWrites;
+  readonly #exchanges: Exchanges;
   #nextId = 0;
   /** Distinguishes this process's message ids from those of an earlier run of the node. */
   readonly #incarnation: string;
@@ -180,6 +144,8 @@ export class ReplicaSync<S extends object = object> {
     this.#now = options.now ?? (() => this.#clock.now());
     this.#checkContent = options.checkContent;
     this.#incarnation = Math.floor(this.#now()).toString(36);
+    this.#writes = new PendingWrites(this.#clock, this.#logger, opts.ackTimeoutMs);
+    this.#exchanges = new Exchanges(this.#clock, this.#logger);
     this.#channel.onMessage((from, body) => this.#receive(from, body));
     this.#channel.onPeerUp((member) => this.#peerUp(member));
     this.#channel.onPeerDown((member) => this.#peerDown(member));
@@ -196,8 +162,8 @@ export class ReplicaSync<S extends object = object> {
     this.#stopped = true;
     this.#stopTimer?.();
     this.#stopTimer = undefined;
-    for (const id of [...this.#writes.keys()]) this.#finishWrite(id, timedOut());
-    for (const exchange of new Set(this.#exchanges.values())) this.#endExchange(exchange, false);
+    this.#writes.settleAll();
+    this.#exchanges.endAll();
   }
 
   onChange(handler: ChangeHandler<S>): void {
@@ -209,7 +175,10 @@ export class ReplicaSync<S extends object = object> {
     if (this.#stopped) return Promise.resolve(rejected('replication is stopped'));
     const invalid = checkRecord(record);
     if (invalid !== undefined) {
-      this.#logger.warn({ key: record.key, reason: invalid }, `write of ${record.key} rejected: invalid record`);
+      this.#logger.warn(
+        { key: record.key, reason: invalid },
+        `write of ${record.key} rejected: invalid record`,
+      );
       return Promise.resolve(rejected(`invalid record: ${invalid}`));
     }
     const id = this.#id();
@@ -220,13 +189,26 @@ export class ReplicaSync<S extends object = object> {
         { key: record.key, bytes, limit: this.#opts.maxMessageBytes },
         `write of ${record.key} rejected: ${bytes} bytes exceed the message limit`,
       );
-      return Promise.resolve(rejected(`record is ${bytes} bytes, limit ${this.#opts.maxMessageBytes}`));
+      return Promise.resolve(
+        rejected(`record is ${bytes} bytes, limit ${this.#opts.maxMessageBytes}`),
+      );
     }
 
     const previous = this.replica.getAny(record.key);
-    if (previous !== undefined && compareVersion(previous, record) === 0 && compareRecords(previous, record) !== 0) {
-      this.#logger.warn({ key: record.key, version: versionOf(record) }, `write of ${record.key} rejected: version already used`);
-      return Promise.resolve(rejected(`epoch ${record.epoch} seq ${record.seq} of ${record.owner} already names a different record`));
+    if (
+      previous !== undefined &&
+      compareVersion(previous, record) === 0 &&
+      compareRecords(previous, record) !== 0
+    ) {
+      this.#logger.warn(
+        { key: record.key, version: versionOf(record) },
+        `write of ${record.key} rejected: version already used`,
+      );
+      return Promise.resolve(
+        rejected(
+          `epoch ${record.epoch} seq ${record.seq} of ${record.owner} already names a different record`,
+        ),
+      );
     }
     const result = this.replica.apply(record);
     if (result === 'stale' && previous !== undefined) {
@@ -242,10 +224,7 @@ export class ReplicaSync<S extends object = object> {
     this.#stats.opsOut += sent.length;
     if (sent.length === 0) return Promise.resolve({ kind: 'alone', acked: [] });
 
-    return new Promise<WriteOutcome>((resolve) => {
-      const timer = this.#clock.setTimeout(() => this.#ackTimeout(id), this.#opts.ackTimeoutMs);
-      this.#writes.set(id, { key: record.key, epoch: record.epoch, sentTo: new Set(sent), waiting: new Set(sent), timer, resolve });
-    });
+    return this.#writes.wait(id, record, sent);
   }
 
   /**
@@ -268,7 +247,10 @@ export class ReplicaSync<S extends object = object> {
     this.#stats.lastCatchUpAt = this.#now();
     const answered = peers.filter((_, i) => answers[i]);
     const missing = peers.filter((_, i) => !answers[i]);
-    this.#logger.info({ answered, missing, ms }, `catch-up with ${answered.length}/${peers.length} peers in ${ms} ms`);
+    this.#logger.info(
+      { answered, missing, ms },
+      `catch-up with ${answered.length}/${peers.length} peers in ${ms} ms`,
+    );
     return { answered, missing, ms };
   }
 
@@ -290,27 +272,13 @@ export class ReplicaSync<S extends object = object> {
   // ── timers ─────────────────────────────────────────────────────────────────────────────
 
   #antiEntropyTick(): void {
-    const busy = new Set([...this.#exchanges.values()].map((e) => e.peer));
+    const busy = this.#exchanges.busy();
     const idle = this.#channel.peers().filter((peer) => !busy.has(peer.id));
     const digest = idle.length > 0 ? this.replica.digest() : [];
     for (const peer of idle) void this.#exchange(peer.id, this.#opts.antiEntropyMs, digest);
     const dropped = this.compact();
-    if (dropped.length > 0) this.#logger.debug({ keys: dropped }, `compacted ${dropped.length} tombstones`);
-  }
-
-  #ackTimeout(id: string): void {
-    const pending = this.#writes.get(id);
-    if (pending === undefined) return;
-    this.#logger.warn(
-      { key: pending.key, waiting: [...pending.waiting], ms: this.#opts.ackTimeoutMs },
-      `write of ${pending.key} not acknowledged within ${this.#opts.ackTimeoutMs} ms`,
-    );
-    this.#finishWrite(id, timedOut());
-  }
-
-  #exchangeTimeout(exchange: Exchange): void {
-    this.#logger.debug({ peer: exchange.peer }, `anti-entropy with ${exchange.peer} timed out`);
-    this.#endExchange(exchange, false);
+    if (dropped.length > 0)
+      this.#logger.debug({ keys: dropped }, `compacted ${dropped.length} tombstones`);
   }
 
   // ── peers ──────────────────────────────────────────────────────────────────────────────
@@ -321,15 +289,8 @@ export class ReplicaSync<S extends object = object> {
   }
 
   #peerDown(member: Member): void {
-    for (const [id, pending] of [...this.#writes]) {
-      if (pending.waiting.delete(member.id) && pending.waiting.size === 0) {
-        this.#logger.warn({ key: pending.key, peer: member.id }, `write of ${pending.key}: last waiting peer went down`);
-        this.#finishWrite(id, timedOut());
-      }
-    }
-    for (const exchange of new Set(this.#exchanges.values())) {
-      if (exchange.peer === member.id) this.#endExchange(exchange, false);
-    }
+    this.#writes.peerDown(member.id);
+    this.#exchanges.peerDown(member.id);
   }
 
   // ── anti-entropy ───────────────────────────────────────────────────────────────────────
@@ -337,82 +298,21 @@ export class ReplicaSync<S extends object = object> {
   /** Sends our digest to one peer (in key ranges that each fit a message). */
   #exchange(peer: string, timeoutMs: number, digest?: DigestEntry[]): Promise<boolean> {
     if (this.#stopped) return Promise.resolve(false);
-    const entries = digest ?? this.replica.digest();
-    const perMessage = Math.max(
-      1,
-      Math.floor((this.#opts.maxMessageBytes - ENVELOPE_BYTES) / DIGEST_ENTRY_BYTES),
+    const parts = digestMessages(digest ?? this.replica.digest(), this.#opts.maxMessageBytes, () =>
+      this.#id(),
     );
-    const messages: DigestMessage[] = [];
-    for (let i = 0; i === 0 || i < entries.length; i += perMessage) {
-      const slice = entries.slice(i, i + perMessage);
-      const next = entries[i + perMessage];
-      const message: DigestMessage = { type: 'digest', id: this.#id(), entries: slice };
-      if (i > 0) message.from = (slice[0] as DigestEntry)[0];
-      if (next !== undefined) message.to = next[0];
-      messages.push(message);
-    }
     this.#stats.exchanges++;
-    return new Promise<boolean>((resolve) => {
-      // One Exchange shared by every part: it resolves when all parts are answered.
-      const exchange: Exchange = {
-        peer,
-        parts: new Set(messages.map((m) => m.id)),
-        received: new Map(),
-        timer: this.#clock.setTimeout(() => this.#exchangeTimeout(exchange), timeoutMs),
-        resolve,
-      };
-      for (const id of exchange.parts) this.#exchanges.set(id, exchange);
-      for (const message of messages) {
-        if (!this.#channel.send(peer, message)) return this.#endExchange(exchange, false);
-      }
-    });
-  }
-
-  /** One part of an exchange was answered; the exchange ends when the last one is. */
-  #partAnswered(id: string): void {
-    const exchange = this.#exchanges.get(id);
-    if (exchange === undefined) return;
-    this.#exchanges.delete(id);
-    exchange.parts.delete(id);
-    if (exchange.parts.size === 0) this.#endExchange(exchange, true);
-  }
-
-  #endExchange(exchange: Exchange, answered: boolean): void {
-    for (const part of exchange.parts) this.#exchanges.delete(part);
-    exchange.parts.clear();
-    this.#clock.clearTimeout(exchange.timer);
-    exchange.resolve(answered);
+    return this.#exchanges.open(peer, parts, timeoutMs, (part) => this.#channel.send(peer, part));
   }
 
   /** Sends records (split into messages under the size limit); `want` rides on the last. */
   #sendRecords(peer: string, id: string, records: StoreRecord[], want?: string[]): void {
-    const base = serialisedBytes({ type: 'records', id, records: [], want, part: 1e6, parts: 1e6 });
-    const budget = this.#opts.maxMessageBytes - base - 16;
-    const batches: StoreRecord[][] = [[]];
-    let used = 0;
-    for (const record of records) {
-      const size = serialisedBytes(record) + 1;
-      if (size > budget) {
-        this.#logger.warn({ key: record.key, bytes: size }, `record ${record.key} too large to send; skipped`);
-        continue;
-      }
-      if (used + size > budget) {
-        batches.push([]);
-        used = 0;
-      }
-      (batches[batches.length - 1] as StoreRecord[]).push(record);
-      used += size;
+    const { messages, skipped } = recordsMessages(id, records, this.#opts.maxMessageBytes, want);
+    for (const { key, bytes } of skipped)
+      this.#logger.warn({ key, bytes }, `record ${key} too large to send; skipped`);
+    for (const message of messages) {
+      if (this.#channel.send(peer, message)) this.#stats.recordsOut += message.records.length;
     }
-    batches.forEach((batch, i) => {
-      const last = i === batches.length - 1;
-      const message: RecordsMessage = { type: 'records', id, records: batch };
-      if (last && want !== undefined && want.length > 0) message.want = want;
-      if (batches.length > 1) {
-        message.part = i;
-        message.parts = batches.length;
-      }
-      if (this.#channel.send(peer, message)) this.#stats.recordsOut += batch.length;
-    });
   }
 
   // ── incoming ───────────────────────────────────────────────────────────────────────────
@@ -447,7 +347,14 @@ export class ReplicaSync<S extends object = object> {
       ack.current = versionOf(held);
       this.#stats.staleIn++;
       this.#logger.info(
-        { peer: from, key: record.key, epoch: record.epoch, owner: record.owner, seq: record.seq, current: ack.current },
+        {
+          peer: from,
+          key: record.key,
+          epoch: record.epoch,
+          owner: record.owner,
+          seq: record.seq,
+          current: ack.current,
+        },
         `stale op for ${record.key} from ${from} refused: epoch ${record.epoch} seq ${record.seq} of ${record.owner} is older than epoch ${held.epoch} seq ${held.seq} of ${held.owner}`,
       );
     }
@@ -456,29 +363,35 @@ export class ReplicaSync<S extends object = object> {
 
   #receiveAck(from: string, message: AckMessage): void {
     this.#stats.acksIn++;
-    const pending = this.#writes.get(message.id);
-    if (pending === undefined || !pending.sentTo.has(from)) {
+    const pending = this.#writes.sentTo(message.id, from);
+    if (pending === undefined) {
       this.#logger.debug({ peer: from, id: message.id }, 'late or unknown ack ignored');
       return;
     }
     if (message.result !== 'stale') {
       // Only a peer the cluster still counts as live vouches for the write.
       if (!this.#channel.peers().some((p) => p.id === from)) return;
-      this.#finishWrite(message.id, { kind: 'acked', acked: [from] });
+      this.#writes.settle(message.id, { kind: 'acked', acked: [from] });
       return;
     }
-    const current = message.current ?? versionOf(this.replica.getAny(pending.key) as StoreRecord<S>);
+    const current =
+      message.current ?? versionOf(this.replica.getAny(pending.key) as StoreRecord<S>);
     // Our own later write in the same epoch got there first: the peer holds what follows this one.
-    if (current.owner === this.#channel.selfId && current.epoch === pending.epoch && this.#channel.peers().some((p) => p.id === from)) {
-      this.#finishWrite(message.id, { kind: 'acked', acked: [from] });
+    if (
+      current.owner === this.#channel.selfId &&
+      current.epoch === pending.epoch &&
+      this.#channel.peers().some((p) => p.id === from)
+    ) {
+      this.#writes.settle(message.id, { kind: 'acked', acked: [from] });
       return;
     }
-    // A peer holding a newer version of another owner proves this write can never win: the writer is fenced.
+    // A peer holding a newer version of another owner proves this write can never win: the writer
+    // is fenced.
     this.#logger.warn(
       { key: pending.key, peer: from, current },
       `write of ${pending.key} fenced by ${from}: it holds epoch ${current.epoch} of ${current.owner}`,
     );
-    this.#finishWrite(message.id, fenced(current));
+    this.#writes.settle(message.id, fenced(current));
     // Fetch the newer record so the local replica (and its listeners) learn the new owner.
     this.#channel.send(from, { type: 'records', id: this.#id(), records: [], want: [pending.key] });
   }
@@ -502,14 +415,7 @@ export class ReplicaSync<S extends object = object> {
       }
       if (wanted.length > 0) this.#sendRecords(from, message.id, wanted);
     }
-    const exchange = this.#exchanges.get(message.id);
-    if (exchange !== undefined && exchange.peer === from) {
-      // Count distinct parts: messages may arrive reordered or twice.
-      const got = exchange.received.get(message.id) ?? new Set<number>();
-      exchange.received.set(message.id, got);
-      got.add(message.part ?? 0);
-      if (got.size >= (message.parts ?? 1)) this.#partAnswered(message.id);
-    }
+    this.#exchanges.answered(message.id, from, message.part, message.parts);
   }
 
   // ── helpers ────────────────────────────────────────────────────────────────────────────
@@ -518,7 +424,10 @@ export class ReplicaSync<S extends object = object> {
     const problem = received.state === null ? undefined : this.#checkContent?.(received);
     if (problem !== undefined) {
       this.#stats.rejectedIn++;
-      this.#logger.warn({ peer: from, key: received.key, problem }, `record of ${received.key} from ${from} refused: ${problem}`);
+      this.#logger.warn(
+        { peer: from, key: received.key, problem },
+        `record of ${received.key} from ${from} refused: ${problem}`,
+      );
       return 'refused';
     }
     // Checked (checkContent is the owner's word for what a state of this store looks like).
@@ -548,27 +457,7 @@ export class ReplicaSync<S extends object = object> {
     }
   }
 
-  #finishWrite(id: string, outcome: WriteOutcome): void {
-    const pending = this.#writes.get(id);
-    if (pending === undefined) return;
-    this.#writes.delete(id);
-    this.#clock.clearTimeout(pending.timer);
-    pending.resolve(outcome);
-  }
-
   #id(): string {
     return `${this.#channel.selfId}:${this.#incarnation}:${(this.#nextId++).toString(36)}`;
   }
-}
-
-function timedOut(): WriteOutcome {
-  return { kind: 'timed-out', acked: [], timedOut: true };
-}
-
-function fenced(current: Version): WriteOutcome {
-  return { kind: 'fenced', acked: [], fenced: true, current };
-}
-
-function rejected(reason: string): WriteOutcome {
-  return { kind: 'rejected', acked: [], reason };
 }

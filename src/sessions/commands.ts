@@ -71,7 +71,10 @@ const action = z.object({
 });
 
 export const commandSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('join'), player: z.object({ id: playerId, name: z.string().min(1).max(32) }) }),
+  z.object({
+    kind: z.literal('join'),
+    player: z.object({ id: playerId, name: z.string().min(1).max(32) }),
+  }),
   z.object({ kind: z.literal('leave'), playerId }),
   z.object({ kind: z.literal('start'), playerId }),
   z.object({ kind: z.literal('act'), playerId, action }),
@@ -83,7 +86,10 @@ export const commandSchema = z.discriminatedUnion('kind', [
       z.object({ type: z.literal('say'), text: z.string().min(1).max(500) }),
       z.object({ type: z.literal('react'), emote: z.enum(EMOTES) }),
       z.object({ type: z.literal('offer-rematch'), code: gameCode }),
-      z.object({ type: z.literal('mark-rematch'), of: z.object({ code: gameCode, players: z.array(playerId).max(8) }) }),
+      z.object({
+        type: z.literal('mark-rematch'),
+        of: z.object({ code: gameCode, players: z.array(playerId).max(8) }),
+      }),
     ]),
   }),
 ]);
@@ -96,7 +102,12 @@ const refusalCode = z
 
 export const commandResultSchema = z.union([
   z.object({ ok: z.literal(true), duplicate: z.boolean() }),
-  z.object({ ok: z.literal(false), code: refusalCode, message: z.string().max(500), retry: z.boolean().optional() }),
+  z.object({
+    ok: z.literal(false),
+    code: refusalCode,
+    message: z.string().max(500),
+    retry: z.boolean().optional(),
+  }),
 ]);
 
 export function refusal(code: RefusalCode, message: string, retry = false): CommandResult {

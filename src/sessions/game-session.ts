@@ -7,6 +7,9 @@
 // newer) and no live peer said a newer owner exists, or (2) the database cannot be reached
 // and a live peer holds it. A node that is alone, frozen or cut off therefore never
 // acknowledges an action its successor cannot see.
+//
+// A little over ~400 lines: every step of a game's life here acts on the one record through
+// the one queue; split, the pieces would hand that record back and forth.
 
 import type { Clock, TimerHandle } from '../clock.js';
 import {
@@ -29,7 +32,7 @@ import { upgradeState } from '../game/upgrade.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { GameRecord } from './game-record.js';
-import type { WriteOutcome } from '../replication/sync.js';
+import type { WriteOutcome } from '../replication/pending-writes.js';
 import { refusal, type Command, type CommandResult } from './commands.js';
 import type { Ledger } from './ledger.js';
 
@@ -101,7 +104,10 @@ export class GameSession {
   /** A newer owner exists: stop at once (nothing more is written or acknowledged here). */
   fence(why: string): void {
     if (this.status === 'stopped') return;
-    this.env.logger.warn({ game: this.key, epoch: this.record.epoch }, `game ${this.key}: stopped running it, ${why}`);
+    this.env.logger.warn(
+      { game: this.key, epoch: this.record.epoch },
+      `game ${this.key}: stopped running it, ${why}`,
+    );
     this.end('fenced');
   }
 
@@ -111,10 +117,24 @@ export class GameSession {
    * The record this node would write to adopt `base`: the same game at epoch + 1. After a
    * takeover or a cold start a running round waits for the players who were away.
    */
-  static adoption(nodeId: string, base: GameRecord & { state: object }, reason: AdoptReason, now: number, holdMs: number): GameRecord {
+  static adoption(
+    nodeId: string,
+    base: GameRecord & { state: object },
+    reason: AdoptReason,
+    now: number,
+    holdMs: number,
+  ): GameRecord {
     let state = upgradeState(base.state, base.schema);
     if (reason !== 'handoff' && state.status === 'playing') state = holdRound(state, now, holdMs);
-    return { key: base.key, owner: nodeId, epoch: base.epoch + 1, seq: 0, schema: GAME_SCHEMA, state, at: now };
+    return {
+      key: base.key,
+      owner: nodeId,
+      epoch: base.epoch + 1,
+      seq: 0,
+      schema: GAME_SCHEMA,
+      state,
+      at: now,
+    };
   }
 
   /**
@@ -130,19 +150,42 @@ export class GameSession {
     const { env } = this;
     const record = this.record;
     const claim = await env.ledger.claim(base, record, reason !== 'handoff');
-    if (claim === 'owner-alive' || claim === 'newer' || (claim === 'unavailable' && reason !== 'handoff')) {
-      const why = claim === 'owner-alive' ? `node ${base.owner} still holds its lease` : claim === 'newer' ? 'a newer version is saved' : 'the database is unavailable';
+    if (
+      claim === 'owner-alive' ||
+      claim === 'newer' ||
+      (claim === 'unavailable' && reason !== 'handoff')
+    ) {
+      const why =
+        claim === 'owner-alive'
+          ? `node ${base.owner} still holds its lease`
+          : claim === 'newer'
+            ? 'a newer version is saved'
+            : 'the database is unavailable';
       // Said once per game and reason: a sweep asks again every second while it lasts.
-      env.logger[env.logOnce(`${this.key}:${reason}:${claim}:${base.owner}`) ? 'info' : 'debug']({ game: this.key, reason, claim }, `game ${this.key}: not adopted (${reason}): ${why}`);
+      env.logger[env.logOnce(`${this.key}:${reason}:${claim}:${base.owner}`) ? 'info' : 'debug'](
+        { game: this.key, reason, claim },
+        `game ${this.key}: not adopted (${reason}): ${why}`,
+      );
       this.end('abandoned');
       return false;
     }
     // A handoff proceeds without the database: the former owner stopped and waits for us.
     if (claim === 'unavailable') await env.ledger.save(record);
-    env.logger.debug({ game: this.key, base: { epoch: base.epoch, owner: base.owner, seq: base.seq }, epoch: record.epoch, reason }, `game ${this.key} claimed (epoch ${record.epoch})`);
+    env.logger.debug(
+      {
+        game: this.key,
+        base: { epoch: base.epoch, owner: base.owner, seq: base.seq },
+        epoch: record.epoch,
+        reason,
+      },
+      `game ${this.key} claimed (epoch ${record.epoch})`,
+    );
     const outcome = await env.sync.write(record);
     if (outcome.kind === 'fenced' || outcome.kind === 'rejected') {
-      env.logger.info({ game: this.key, reason }, `game ${this.key}: adoption abandoned (${outcome.kind})`);
+      env.logger.info(
+        { game: this.key, reason },
+        `game ${this.key}: adoption abandoned (${outcome.kind})`,
+      );
       this.end('abandoned');
       return false;
     }
@@ -150,11 +193,19 @@ export class GameSession {
     const state = record.state as GameState;
     env.metrics.adoptions.inc({ reason });
     env.logger.info(
-      { game: this.key, from: base.owner, base: { epoch: base.epoch, owner: base.owner, seq: base.seq }, epoch: record.epoch, round: state.round, reason },
+      {
+        game: this.key,
+        from: base.owner,
+        base: { epoch: base.epoch, owner: base.owner, seq: base.seq },
+        epoch: record.epoch,
+        round: state.round,
+        reason,
+      },
       `game ${this.key} adopted from node ${base.owner} (epoch ${record.epoch}, round ${state.round})${reason === 'handoff' ? '' : ` [${reason}]`}`,
     );
     this.#arm();
-    // The former owner may have stopped between finishing the game and recording it (recording is idempotent).
+    // The former owner may have stopped between finishing the game and recording it (recording is
+    // idempotent).
     if (state.status === 'finished') env.recordResult(state);
     // A round that fell due while nobody owned the game resolves now.
     if (state.status === 'playing') void this.tick();
@@ -240,8 +291,12 @@ export class GameSession {
       const epoch = this.record.epoch;
       const out = await this.commit(resolveRound(state, now));
       this.#logResolved(epoch, state, out);
-      if (out === 'unconfirmed' && this.running) {
-        this.env.logger.warn({ game: this.key, round: state.round }, `round ${state.round} of ${this.key} resolved but not yet confirmed`);
+      // The commit may have stopped the game (a refused save fences it): read the status again.
+      if (out === 'unconfirmed' && this.status === 'running') {
+        this.env.logger.warn(
+          { game: this.key, round: state.round },
+          `round ${state.round} of ${this.key} resolved but not yet confirmed`,
+        );
       }
     });
   }
@@ -257,7 +312,12 @@ export class GameSession {
       if (state.status === 'finished') this.env.recordResult(state);
       await this.env.ledger.remove(this.key, state.id);
       const prev = this.record;
-      const tomb: GameRecord = { ...prev, seq: prev.seq + 1, state: null, at: this.env.clock.now() };
+      const tomb: GameRecord = {
+        ...prev,
+        seq: prev.seq + 1,
+        state: null,
+        at: this.env.clock.now(),
+      };
       this.record = tomb;
       this.end('dropped');
       await this.env.sync.write(tomb);
@@ -284,7 +344,17 @@ export class GameSession {
     const { env } = this;
     const prev = this.record;
     const rewrite = state === null;
-    const record: GameRecord = rewrite ? prev : { key: prev.key, owner: env.nodeId, epoch: prev.epoch, seq: prev.seq + 1, schema: GAME_SCHEMA, state, at: env.clock.now() };
+    const record: GameRecord = rewrite
+      ? prev
+      : {
+          key: prev.key,
+          owner: env.nodeId,
+          epoch: prev.epoch,
+          seq: prev.seq + 1,
+          schema: GAME_SCHEMA,
+          state,
+          at: env.clock.now(),
+        };
     this.record = record;
     this.confirmed = false;
     this.#arm();
@@ -301,7 +371,10 @@ export class GameSession {
     }
     if (outcome.kind === 'rejected') {
       // Never happens with valid states; if it does, keep running the last state that was stored.
-      env.logger.error({ game: this.key, reason: outcome.reason }, `write of ${this.key} rejected: ${outcome.reason}`);
+      env.logger.error(
+        { game: this.key, reason: outcome.reason },
+        `write of ${this.key} rejected: ${outcome.reason}`,
+      );
       if (this.record === record && !rewrite) {
         this.record = prev;
         this.#arm();
@@ -347,13 +420,23 @@ export class GameSession {
 
   /** Debug trace of every round resolution (tests check that no round resolves twice). */
   #logResolved(epoch: number, state: GameState, outcome: string): void {
-    const applied = Object.fromEntries(Object.entries(state.submitted).map(([id, a]) => [id, a.id]));
-    this.env.logger.debug({ game: this.key, round: state.round, epoch, outcome, applied }, `round ${state.round} of ${this.key} resolved (epoch ${epoch})`);
+    const applied = Object.fromEntries(
+      Object.entries(state.submitted).map(([id, a]) => [id, a.id]),
+    );
+    this.env.logger.debug(
+      { game: this.key, round: state.round, epoch, outcome, applied },
+      `round ${state.round} of ${this.key} resolved (epoch ${epoch})`,
+    );
   }
 }
 
 function writeFailure(out: Exclude<CommitOutcome, 'ok'>): CommandResult {
   if (out === 'fenced') return refusal('not-owner', 'The game moved to another server.', true);
-  if (out === 'unconfirmed') return refusal('unavailable', 'Your action could not be saved safely yet; it will be sent again.', true);
+  if (out === 'unconfirmed')
+    return refusal(
+      'unavailable',
+      'Your action could not be saved safely yet; it will be sent again.',
+      true,
+    );
   return refusal('unavailable', 'The game could not be saved. Try again.', true);
 }

@@ -44,10 +44,23 @@ export interface LedgerOptions {
   leaseMs: number;
 }
 
-const version = (r: { epoch: number; owner: string; seq: number }): SnapshotVersion => ({ epoch: r.epoch, owner: r.owner, seq: r.seq });
+const version = (r: { epoch: number; owner: string; seq: number }): SnapshotVersion => ({
+  epoch: r.epoch,
+  owner: r.owner,
+  seq: r.seq,
+});
 
 export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot {
-  return { code: record.key, gameId: record.state.id, owner: record.owner, epoch: record.epoch, seq: record.seq, schema: record.schema, state: record.state, at: record.at };
+  return {
+    code: record.key,
+    gameId: record.state.id,
+    owner: record.owner,
+    epoch: record.epoch,
+    seq: record.seq,
+    schema: record.schema,
+    state: record.state,
+    at: record.at,
+  };
 }
 
 export class Ledger {
@@ -81,7 +94,9 @@ export class Ledger {
     const out = await this.#call(async () => {
       if (await this.#o.snapshots.save(toSnapshot(rec))) return 'saved' as const;
       const held = await this.#o.snapshots.get(rec.key);
-      return held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq ? ('saved' as const) : ('newer' as const);
+      return held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq
+        ? ('saved' as const)
+        : ('newer' as const);
     });
     if (out === undefined) {
       this.#unsaved.set(rec.key, rec);
@@ -95,12 +110,19 @@ export class Ledger {
    * Adoption by compare-and-set: writes `next` if no version newer than `base` is saved.
    * With `requireDeadOwner`, also only if `base.owner`'s lease has run out (a takeover).
    */
-  async claim(base: { epoch: number; owner: string; seq: number }, next: GameRecord, requireDeadOwner: boolean): Promise<ClaimResult> {
+  async claim(
+    base: { epoch: number; owner: string; seq: number },
+    next: GameRecord,
+    requireDeadOwner: boolean,
+  ): Promise<ClaimResult> {
     if (!next.state) return 'newer';
     const rec = next as GameRecord & { state: GameState };
     const out = await this.#call(async (): Promise<ClaimResult> => {
-      if (requireDeadOwner && base.owner !== this.#o.nodeId && (await this.#leaseAlive(base.owner))) return 'owner-alive';
-      return (await this.#o.snapshots.claim(rec.key, version(base), toSnapshot(rec))) ? 'claimed' : 'newer';
+      if (requireDeadOwner && base.owner !== this.#o.nodeId && (await this.#leaseAlive(base.owner)))
+        return 'owner-alive';
+      return (await this.#o.snapshots.claim(rec.key, version(base), toSnapshot(rec)))
+        ? 'claimed'
+        : 'newer';
     });
     return out ?? 'unavailable';
   }
@@ -127,7 +149,10 @@ export class Ledger {
 
   /** Nodes with a live lease (including ones still starting, which DNS does not list yet). */
   async liveNodes(): Promise<NodeLease[] | 'unavailable'> {
-    return (await this.#call(() => this.#o.leases.fresh(this.#o.clock.now() - this.#o.leaseMs))) ?? 'unavailable';
+    return (
+      (await this.#call(() => this.#o.leases.fresh(this.#o.clock.now() - this.#o.leaseMs))) ??
+      'unavailable'
+    );
   }
 
   /**
@@ -137,7 +162,9 @@ export class Ledger {
   renew(address: string, state: string): Promise<void> {
     this.#renewing ??= (async () => {
       try {
-        await this.#try(() => this.#o.leases.renew(this.#o.nodeId, address, state, this.#o.clock.now()));
+        await this.#try(() =>
+          this.#o.leases.renew(this.#o.nodeId, address, state, this.#o.clock.now()),
+        );
         if (this.#available && this.#unsaved.size > 0) await this.flush();
       } finally {
         this.#renewing = null;
@@ -162,10 +189,18 @@ export class Ledger {
     return written;
   }
 
-  /** A fresh lease of a node that still runs games (a draining node hands over or leaves what it has). */
+  /**
+   * A fresh lease of a node that still runs games (a draining node hands over or leaves what it
+   * has).
+   */
   async #leaseAlive(nodeId: string): Promise<boolean> {
     const lease = await this.#o.leases.get(nodeId);
-    return lease !== undefined && lease.renewedAt > this.#o.clock.now() - this.#o.leaseMs && lease.state !== 'draining' && lease.state !== 'stopped';
+    return (
+      lease !== undefined &&
+      lease.renewedAt > this.#o.clock.now() - this.#o.leaseMs &&
+      lease.state !== 'draining' &&
+      lease.state !== 'stopped'
+    );
   }
 
   /** A database call, or undefined at once while the database is known to be away. */
@@ -185,7 +220,10 @@ export class Ledger {
     } catch (err) {
       if (this.#available) {
         this.#available = false;
-        this.#o.logger.error({ err }, 'database unavailable: running games continue from memory; saves are kept until it answers');
+        this.#o.logger.error(
+          { err },
+          'database unavailable: running games continue from memory; saves are kept until it answers',
+        );
       }
       return undefined;
     }

@@ -43,8 +43,18 @@ function fnv1a(text: string): number {
  */
 export function eligible(candidates: readonly Candidate[], schema: number): Candidate[] {
   const ok = candidates.filter((c) => c.state === 'ready' && c.schemas.includes(schema));
-  const newest = ok.reduce<string | null>((best, c) => (c.version === undefined ? best : best === null || compareReleases(c.version, best) > 0 ? c.version : best), null);
-  return newest === null ? ok : ok.filter((c) => c.version === undefined || compareReleases(c.version, newest) === 0);
+  const newest = ok.reduce<string | null>(
+    (best, c) =>
+      c.version === undefined
+        ? best
+        : best === null || compareReleases(c.version, best) > 0
+          ? c.version
+          : best,
+    null,
+  );
+  return newest === null
+    ? ok
+    : ok.filter((c) => c.version === undefined || compareReleases(c.version, newest) === 0);
 }
 
 /** The members in order of preference for `key`: the first is the owner, the rest are fallbacks. */
@@ -55,6 +65,10 @@ export function rankFor(key: string, candidates: readonly Candidate[], schema: n
     .map((c) => c.id);
 }
 
-export function placeGame(key: string, candidates: readonly Candidate[], schema: number): string | null {
+export function placeGame(
+  key: string,
+  candidates: readonly Candidate[],
+  schema: number,
+): string | null {
   return rankFor(key, candidates, schema)[0] ?? null;
 }

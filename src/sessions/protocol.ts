@@ -15,10 +15,26 @@ const code = z.string().regex(/^[A-Z]{4}$/);
 export const sessionsMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('command'), id, code, command: commandSchema }),
   z.object({ type: z.literal('result'), id, result: commandResultSchema }),
-  z.object({ type: z.literal('create'), id, creator: z.object({ id: z.string().min(1).max(64), name: z.string().min(1).max(32) }) }),
-  z.object({ type: z.literal('created'), id, ok: z.boolean(), code: code.optional(), message: z.string().max(300).optional() }),
+  z.object({
+    type: z.literal('create'),
+    id,
+    creator: z.object({ id: z.string().min(1).max(64), name: z.string().min(1).max(32) }),
+  }),
+  z.object({
+    type: z.literal('created'),
+    id,
+    ok: z.boolean(),
+    code: code.optional(),
+    message: z.string().max(300).optional(),
+  }),
   z.object({ type: z.literal('handoff'), id, record: recordSchema }),
-  z.object({ type: z.literal('handoff-result'), id, ok: z.boolean(), epoch: z.number().int().nonnegative().optional(), reason: z.string().max(300).optional() }),
+  z.object({
+    type: z.literal('handoff-result'),
+    id,
+    ok: z.boolean(),
+    epoch: z.number().int().nonnegative().optional(),
+    reason: z.string().max(300).optional(),
+  }),
 ]);
 
 export type SessionsMessage = z.infer<typeof sessionsMessage>;

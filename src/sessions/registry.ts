@@ -1,13 +1,16 @@
-// The registry of games on this node: reads from the local replica, the games this node runs
-// (GameSession each), how a player's command reaches the game's owner wherever it is, and
-// game creation. Moving games between nodes is in transfer.ts, the ownership ledger in
-// ledger.ts, peer request/reply in requests.ts.
+// The registry of games on this node: the games this node runs (GameSession each), how a
+// player's command reaches the game's owner wherever it is, and game creation. Reads from the
+// local replica are in reads.ts, moving games between nodes in transfer.ts, the ownership
+// ledger in ledger.ts, peer request/reply in requests.ts.
+//
+// Longer than ~400 lines: command routing, creation, adoption and the peers' messages are each
+// a few lines around the one map of running games; what stands alone has its own file.
 
 import { every, sleep, systemClock, type Clock } from '../clock.js';
 import type { MeshChannel, NodeState } from '../cluster/types.js';
 import type { GameResult } from '../db/results.js';
 import { GAME_SCHEMA, createGame, type GameState } from '../game/index.js';
-import { canRead, upgradeState } from '../game/upgrade.js';
+import { canRead } from '../game/upgrade.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { compareVersion } from '../replication/record.js';
@@ -18,6 +21,7 @@ import { isMoving, refusal, type Command, type CommandResult } from './commands.
 import { GameSession, type AdoptReason, type SessionEnv } from './game-session.js';
 import { Ledger, type LeaseStore, type SnapshotStore } from './ledger.js';
 import { receivedRecord, sessionsMessage } from './protocol.js';
+import { GameReads } from './reads.js';
 import { PeerRequests } from './requests.js';
 import { Transfers, type HandoffReport } from './transfer.js';
 
@@ -60,20 +64,11 @@ export interface SessionsDeps {
 
 export type CreateResult = { ok: true; code: string } | { ok: false; message: string };
 
-/** How long a node asked for a game it does not hold yet waits for it (a game just created elsewhere). */
-const AWAIT_GAME_MS = 3000;
 const LEASE_RENEW_MS = 1000;
-
-/** The game in a record, lifted to the current schema; undefined for tombstones and schemas this release cannot read. */
-function readState(rec: GameRecord): GameState | undefined {
-  if (!rec.state || !canRead(rec.schema)) return undefined;
-  return rec.schema === GAME_SCHEMA ? rec.state : upgradeState(rec.state, rec.schema);
-}
 
 export class GameSessions {
   private readonly sessions = new Map<string, GameSession>();
-  private readonly all = new Set<(code: string) => void>();
-  private readonly byGame = new Map<string, Set<() => void>>();
+  private readonly reads: GameReads;
   private readonly clock: Clock;
   private readonly requests: PeerRequests;
   private readonly ledger: Ledger;
@@ -86,9 +81,19 @@ export class GameSessions {
 
   constructor(private readonly d: SessionsDeps) {
     this.clock = d.clock ?? systemClock;
-    this.opts = { forwardTimeoutMs: d.forwardTimeoutMs ?? 4000, commandDeadlineMs: d.commandDeadlineMs ?? 8000 };
+    this.opts = {
+      forwardTimeoutMs: d.forwardTimeoutMs ?? 4000,
+      commandDeadlineMs: d.commandDeadlineMs ?? 8000,
+    };
     this.requests = new PeerRequests(d.channel, this.clock);
-    this.ledger = new Ledger({ nodeId: d.nodeId, snapshots: d.snapshots, leases: d.leases, clock: this.clock, logger: d.logger, leaseMs: d.leaseMs ?? d.orphanGraceMs });
+    this.ledger = new Ledger({
+      nodeId: d.nodeId,
+      snapshots: d.snapshots,
+      leases: d.leases,
+      clock: this.clock,
+      logger: d.logger,
+      leaseMs: d.leaseMs ?? d.orphanGraceMs,
+    });
     this.env = {
       nodeId: d.nodeId,
       clock: this.clock,
@@ -96,7 +101,7 @@ export class GameSessions {
       ledger: this.ledger,
       logger: d.logger,
       metrics: d.metrics,
-      clockHealthy: d.clockHealthy,
+      clockHealthy: () => d.clockHealthy(),
       recordResult: (state) => this.recordResult(state),
       finishedRetentionMs: d.finishedRetentionMs ?? 5 * 60_000,
       openGameTtlMs: d.openGameTtlMs ?? 60 * 60_000,
@@ -119,13 +124,21 @@ export class GameSessions {
       ledger: this.ledger,
       logger: d.logger,
       metrics: d.metrics,
-      selfState: d.selfState,
+      selfState: () => d.selfState(),
       orphanGraceMs: d.orphanGraceMs,
       running: (key) => this.sessions.get(key),
       owned: () => [...this.sessions.values()],
       adopt: (base, reason) => this.adopt(base, reason),
     });
+    // Fencing first, then the pages: both hear the replica's changes, in this order.
     d.sync.onChange((key, current) => this.onReplicaChange(key, current));
+    this.reads = new GameReads({
+      replica: d.replica,
+      sync: d.sync,
+      ledger: this.ledger,
+      clock: this.clock,
+      logger: d.logger,
+    });
     d.channel.onMessage((from, body) => this.onMessage(from, body));
     d.channel.onPeerDown((m) => {
       this.transfers.peerDown(m.id);
@@ -135,94 +148,17 @@ export class GameSessions {
     d.channel.onPeerState(() => this.transfers.sweep());
   }
 
-  // ── reads (local replica) ─────────────────────────────────────────────────────────────
+  // ── reads: the local replica (reads.ts) ───────────────────────────────────────────────
 
-  game(code: string): GameState | undefined {
-    const rec = this.d.replica.get(code);
-    return rec ? readState(rec) : undefined;
-  }
-
-  unreadable(code: string): boolean {
-    const rec = this.d.replica.get(code);
-    return !!rec?.state && !canRead(rec.schema);
-  }
-
-  /**
-   * The game as a page should show it: at least the version the database holds. Every write a
-   * player saw was saved there first, so a page opening on a node whose replica lags (a game
-   * created a moment ago elsewhere, an owner cut off or just gone) never shows an earlier
-   * state, nor "no such game". Without the database, waits briefly for the replica instead.
-   */
-  async awaitGame(code: string, timeoutMs = AWAIT_GAME_MS): Promise<GameState | undefined> {
-    const row = await this.ledger.row(code);
-    if (row && row !== 'unavailable') {
-      const held = this.d.replica.getAny(code);
-      // A finished game this node no longer holds is shown from its result (read-only), not revived.
-      if (held ? compareVersion(held, row) < 0 : row.state.status !== 'finished') {
-        this.d.sync.absorb({ key: row.code, owner: row.owner, epoch: row.epoch, seq: row.seq, schema: row.schema, state: row.state, at: row.updatedAt });
-      }
-    }
-    const now = this.game(code);
-    if (now || row !== 'unavailable' || this.d.replica.getAny(code)) return now;
-    return new Promise((resolve) => {
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        unwatch();
-        this.clock.clearTimeout(timer);
-        resolve(this.game(code));
-      };
-      const unwatch = this.watch(code, finish);
-      const timer = this.clock.setTimeout(finish, timeoutMs);
-    });
-  }
-
-  /** True while the ledger holds a running game this node does not have yet (it is resuming or on its way). */
-  async pending(code: string): Promise<boolean> {
-    if (this.game(code)) return false;
-    const row = await this.ledger.row(code);
-    return row !== undefined && row !== 'unavailable' && row.state.status !== 'finished';
-  }
-
-  private states(): GameState[] {
-    const out: GameState[] = [];
-    for (const rec of this.d.replica.live()) {
-      const state = readState(rec);
-      if (state) out.push(state);
-    }
-    return out;
-  }
-
-  openGames(): GameState[] {
-    return this.states().filter((g) => g.status === 'open');
-  }
-
-  gamesOf(playerId: string): GameState[] {
-    return this.states().filter((g) => g.players.some((p) => p.id === playerId));
-  }
-
-  /** Hears every game that changes (the lobby). */
-  subscribe(listener: (code: string) => void): () => void {
-    this.all.add(listener);
-    return () => this.all.delete(listener);
-  }
-
-  /** Hears changes of one game only (a game page). */
-  watch(code: string, listener: () => void): () => void {
-    let set = this.byGame.get(code);
-    if (!set) {
-      set = new Set();
-      this.byGame.set(code, set);
-    }
-    set.add(listener);
-    return () => {
-      const s = this.byGame.get(code);
-      if (!s) return;
-      s.delete(listener);
-      if (s.size === 0) this.byGame.delete(code);
-    };
-  }
+  readonly game = (code: string): GameState | undefined => this.reads.game(code);
+  readonly unreadable = (code: string): boolean => this.reads.unreadable(code);
+  readonly awaitGame: GameReads['awaitGame'] = (code, timeoutMs) =>
+    this.reads.awaitGame(code, timeoutMs);
+  readonly pending = (code: string): Promise<boolean> => this.reads.pending(code);
+  readonly openGames = (): GameState[] => this.reads.openGames();
+  readonly gamesOf = (playerId: string): GameState[] => this.reads.gamesOf(playerId);
+  readonly subscribe: GameReads['subscribe'] = (listener) => this.reads.subscribe(listener);
+  readonly watch: GameReads['watch'] = (code, listener) => this.reads.watch(code, listener);
 
   ownedCodes(): string[] {
     return [...this.sessions.values()].filter((s) => s.running).map((s) => s.key);
@@ -235,10 +171,14 @@ export class GameSessions {
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────
 
-  /** Renews this node's lease from now on (before it resumes anything, so peers starting with it see it). */
+  /**
+   * Renews this node's lease from now on (before it resumes anything, so peers starting with it see
+   * it).
+   */
   async startLease(): Promise<void> {
     if (this.stopLease) return;
-    const renew = (): Promise<void> => this.ledger.renew(this.d.address?.() ?? this.d.nodeId, this.d.selfState());
+    const renew = (): Promise<void> =>
+      this.ledger.renew(this.d.address?.() ?? this.d.nodeId, this.d.selfState());
     this.stopLease = every(this.clock, LEASE_RENEW_MS, () => void renew());
     await renew();
   }
@@ -249,7 +189,8 @@ export class GameSessions {
     let ticks = 0;
     this.stopSweep = every(this.clock, 1000, () => {
       this.transfers.sweep();
-      if (++ticks % 5 === 0 && this.d.selfState() === 'ready') void this.transfers.resumeFromLedger();
+      if (++ticks % 5 === 0 && this.d.selfState() === 'ready')
+        void this.transfers.resumeFromLedger();
     });
   }
 
@@ -294,7 +235,8 @@ export class GameSessions {
       const rec = this.d.replica.get(code);
       if (!rec?.state) {
         // Created a moment ago elsewhere: wait for it rather than say there is no such game.
-        if (attempt > 0 || !(await this.awaitGame(code))) return refusal('no-game', `There is no game ${code}.`);
+        if (attempt > 0 || !(await this.awaitGame(code)))
+          return refusal('no-game', `There is no game ${code}.`);
         continue;
       }
       const mine = this.sessions.get(code);
@@ -307,19 +249,30 @@ export class GameSessions {
       }
       if (result && !isMoving(result)) return result;
       if (this.clock.now() >= deadline) {
-        return refusal('unavailable', 'The game is moving to another server. Your action is kept and will be sent again.', true);
+        return refusal(
+          'unavailable',
+          'The game is moving to another server. Your action is kept and will be sent again.',
+          true,
+        );
       }
       await sleep(this.clock, Math.min(50 * (attempt + 1), 400));
     }
   }
 
   private async forward(owner: string, code: string, command: Command): Promise<CommandResult> {
-    const reply = await this.requests.ask(owner, { type: 'command', id: this.requests.newId(), code, command }, this.opts.forwardTimeoutMs);
+    const reply = await this.requests.ask(
+      owner,
+      { type: 'command', id: this.requests.newId(), code, command },
+      this.opts.forwardTimeoutMs,
+    );
     if (reply?.type === 'result') return reply.result;
     return refusal('owner-unreachable', 'The server running this game did not answer.', true);
   }
 
-  /** Stores a finished game's result (idempotent per game); a failure is logged, and retried at the drop. */
+  /**
+   * Stores a finished game's result (idempotent per game); a failure is logged, and retried at the
+   * drop.
+   */
   private recordResult(state: GameState): void {
     const result: GameResult = {
       gameId: state.id,
@@ -327,16 +280,28 @@ export class GameSessions {
       finishedAt: state.finishedAt ?? this.clock.now(),
       rounds: state.round,
       winnerId: state.winner,
-      players: state.players.map((p) => ({ accountId: p.id, won: p.id === state.winner, eliminatedRound: p.eliminatedRound, dealt: p.dealt })),
+      players: state.players.map((p) => ({
+        accountId: p.id,
+        won: p.id === state.winner,
+        eliminatedRound: p.eliminatedRound,
+        dealt: p.dealt,
+      })),
       final: { schema: GAME_SCHEMA, state },
     };
     void this.d.results.record(result).then(
       (recorded) => {
         if (!recorded) return;
         const winner = state.players.find((p) => p.id === state.winner)?.name ?? 'nobody';
-        this.d.logger.info({ game: state.code, rounds: state.round, winner }, `game ${state.code} finished after ${state.round} rounds; winner ${winner}`);
+        this.d.logger.info(
+          { game: state.code, rounds: state.round, winner },
+          `game ${state.code} finished after ${state.round} rounds; winner ${winner}`,
+        );
       },
-      (err: unknown) => this.d.logger.error({ err, game: state.code }, `could not record the result of ${state.code}`),
+      (err: unknown) =>
+        this.d.logger.error(
+          { err, game: state.code },
+          `could not record the result of ${state.code}`,
+        ),
     );
   }
 
@@ -346,26 +311,63 @@ export class GameSessions {
     if (this.d.selfState() !== 'ready') {
       // A draining or joining node places no new game on itself: ask a ready peer.
       const peer = this.d.channel.peers().find((p) => p.state === 'ready');
-      if (!peer) return { ok: false, message: 'No server can take a new game right now. Try again in a moment.' };
-      const reply = await this.requests.ask(peer.id, { type: 'create', id: this.requests.newId(), creator }, this.opts.forwardTimeoutMs);
-      if (reply?.type === 'created' && reply.ok && reply.code) return { ok: true, code: reply.code };
-      return { ok: false, message: reply?.type === 'created' && reply.message ? reply.message : 'Could not create a game right now. Try again.' };
+      if (!peer)
+        return {
+          ok: false,
+          message: 'No server can take a new game right now. Try again in a moment.',
+        };
+      const reply = await this.requests.ask(
+        peer.id,
+        { type: 'create', id: this.requests.newId(), creator },
+        this.opts.forwardTimeoutMs,
+      );
+      if (reply?.type === 'created' && reply.ok && reply.code)
+        return { ok: true, code: reply.code };
+      return {
+        ok: false,
+        message:
+          reply?.type === 'created' && reply.message
+            ? reply.message
+            : 'Could not create a game right now. Try again.',
+      };
     }
     for (let attempt = 0; attempt < 20; attempt++) {
       const code = this.d.random.code();
       if (this.d.replica.getAny(code) || this.sessions.has(code)) continue;
       const now = this.clock.now();
-      const state = createGame({ id: this.d.random.id(), code, seed: this.d.random.seed(), creator, now, roundMs: this.d.roundMs });
+      const state = createGame({
+        id: this.d.random.id(),
+        code,
+        seed: this.d.random.seed(),
+        creator,
+        now,
+        roundMs: this.d.roundMs,
+      });
       // A new game's first epoch is its creation second, so it outranks any tombstone of an
       // earlier game with the same code that some replica may still hold.
-      const record: GameRecord = { key: code, owner: this.d.nodeId, epoch: Math.floor(now / 1000), seq: 0, schema: GAME_SCHEMA, state, at: now };
+      const record: GameRecord = {
+        key: code,
+        owner: this.d.nodeId,
+        epoch: Math.floor(now / 1000),
+        seq: 0,
+        schema: GAME_SCHEMA,
+        state,
+        at: now,
+      };
       const session = this.install(new GameSession(record, this.env));
       const out = await session.publish();
-      if (out === 'fenced' || out === 'rejected' || this.d.replica.get(code)?.state?.id !== state.id) {
+      if (
+        out === 'fenced' ||
+        out === 'rejected' ||
+        this.d.replica.get(code)?.state?.id !== state.id
+      ) {
         session.end('abandoned');
         continue; // another node took this code in the same instant
       }
-      this.d.logger.info({ game: code, by: creator.name }, `game ${code} created by ${creator.name}`);
+      this.d.logger.info(
+        { game: code, by: creator.name },
+        `game ${code} created by ${creator.name}`,
+      );
       return { ok: true, code };
     }
     return { ok: false, message: 'Could not find a free game code. Try again.' };
@@ -388,14 +390,24 @@ export class GameSessions {
     if (running?.running) return running.record;
     if (!base.state) return null;
     if (!canRead(base.schema)) {
-      this.d.logger.warn({ game: base.key, schema: base.schema }, `game ${base.key}: not adopting, its schema ${base.schema} is newer than this release reads`);
+      this.d.logger.warn(
+        { game: base.key, schema: base.schema },
+        `game ${base.key}: not adopting, its schema ${base.schema} is newer than this release reads`,
+      );
       return null;
     }
-    const record = GameSession.adoption(this.d.nodeId, { ...base, state: base.state }, reason, this.clock.now(), this.env.holdMs);
+    const record = GameSession.adoption(
+      this.d.nodeId,
+      { ...base, state: base.state },
+      reason,
+      this.clock.now(),
+      this.env.holdMs,
+    );
     const session = this.install(new GameSession(record, this.env));
     return (await session.takeOwnership(base, reason)) ? record : null;
   }
 
+  /** A newer owner of a game this node runs appeared: stop running it (fencing). */
   private onReplicaChange(key: string, current: GameRecord | undefined): void {
     const mine = this.sessions.get(key);
     if (mine && mine.status !== 'stopped') {
@@ -405,16 +417,6 @@ export class GameSessions {
       } else if (!current && any && compareVersion(any, mine.record) > 0) {
         mine.fence('it was dropped elsewhere');
       }
-    }
-    for (const l of this.byGame.get(key) ?? []) this.notify(l, key);
-    for (const l of this.all) this.notify(l, key);
-  }
-
-  private notify(listener: (code: string) => void, key: string): void {
-    try {
-      listener(key);
-    } catch (err) {
-      this.d.logger.error({ err }, 'a game listener failed');
     }
   }
 
@@ -427,7 +429,10 @@ export class GameSessions {
   private onMessage(from: string, body: unknown): void {
     const parsed = sessionsMessage.safeParse(body);
     if (!parsed.success) {
-      this.d.logger.warn({ from, issue: parsed.error.issues[0]?.message }, `dropped an invalid sessions message from ${from}`);
+      this.d.logger.warn(
+        { from, issue: parsed.error.issues[0]?.message },
+        `dropped an invalid sessions message from ${from}`,
+      );
       return;
     }
     const msg = parsed.data;
@@ -440,8 +445,10 @@ export class GameSessions {
         return;
       case 'command': {
         const mine = this.sessions.get(msg.code);
-        const reply = (result: CommandResult): void => void channel.send(from, { type: 'result', id: msg.id, result });
-        if (!mine?.running) return reply(refusal('not-owner', 'This server does not run that game.', true));
+        const reply = (result: CommandResult): void =>
+          void channel.send(from, { type: 'result', id: msg.id, result });
+        if (!mine?.running)
+          return reply(refusal('not-owner', 'This server does not run that game.', true));
         void mine.run(msg.command).then(reply, (err: unknown) => {
           this.d.logger.error({ err, game: msg.code }, 'a forwarded command failed');
           reply(refusal('internal', 'The command failed on the owner.', true));
@@ -450,13 +457,25 @@ export class GameSessions {
       }
       case 'create':
         void this.create(msg.creator).then((out) =>
-          channel.send(from, out.ok ? { type: 'created', id: msg.id, ok: true, code: out.code } : { type: 'created', id: msg.id, ok: false, message: out.message }),
+          channel.send(
+            from,
+            out.ok
+              ? { type: 'created', id: msg.id, ok: true, code: out.code }
+              : { type: 'created', id: msg.id, ok: false, message: out.message },
+          ),
         );
         return;
       case 'handoff':
-        void this.transfers.acceptHandoff(receivedRecord(msg.record)).then((out) =>
-          channel.send(from, out.ok ? { type: 'handoff-result', id: msg.id, ok: true, epoch: out.epoch } : { type: 'handoff-result', id: msg.id, ok: false, reason: out.reason }),
-        );
+        void this.transfers
+          .acceptHandoff(receivedRecord(msg.record))
+          .then((out) =>
+            channel.send(
+              from,
+              out.ok
+                ? { type: 'handoff-result', id: msg.id, ok: true, epoch: out.epoch }
+                : { type: 'handoff-result', id: msg.id, ok: false, reason: out.reason },
+            ),
+          );
         return;
     }
   }

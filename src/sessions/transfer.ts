@@ -64,8 +64,18 @@ export class Transfers {
   }
 
   candidates(): Candidate[] {
-    const self: Candidate = { id: this.d.nodeId, state: this.d.selfState(), schemas: readableSchemas(), version: this.d.version };
-    return [self, ...this.d.channel.peers().map((p) => ({ id: p.id, state: p.state, schemas: p.schemas, version: p.version }))];
+    const self: Candidate = {
+      id: this.d.nodeId,
+      state: this.d.selfState(),
+      schemas: readableSchemas(),
+      version: this.d.version,
+    };
+    return [
+      self,
+      ...this.d.channel
+        .peers()
+        .map((p) => ({ id: p.id, state: p.state, schemas: p.schemas, version: p.version })),
+    ];
   }
 
   #isLivePeer(id: string): boolean {
@@ -95,10 +105,14 @@ export class Transfers {
   #handOff(game: GameSession, deadline: number): Promise<'handed' | 'kept' | 'gone'> {
     return game.exclusive(async () => {
       // Stopped meanwhile (fenced, dropped): there is nothing left to hand over.
-      if (!game.running || !game.record.state) return 'gone';
+      const { state } = game.record;
+      if (!game.running || !state) return 'gone';
+      // Held from here on: the record handed over is the one read above.
       game.pauseForHandoff();
       const started = this.d.clock.now();
-      const peers = this.d.channel.peers().map((p) => ({ id: p.id, state: p.state, schemas: p.schemas, version: p.version }));
+      const peers = this.d.channel
+        .peers()
+        .map((p) => ({ id: p.id, state: p.state, schemas: p.schemas, version: p.version }));
       const targets = rankFor(game.key, peers, game.record.schema);
       for (const [i, target] of targets.entries()) {
         // Whatever the peers do, the drain ends inside its budget: the time left is shared
@@ -106,42 +120,69 @@ export class Transfers {
         const left = deadline - this.d.clock.now();
         if (left <= 0) break;
         const timeout = Math.min(HANDOFF_ATTEMPT_MS, left / (targets.length - i));
-        const reply = await this.d.requests.ask(target, { type: 'handoff', id: this.d.requests.newId(), record: game.record }, timeout);
+        const reply = await this.d.requests.ask(
+          target,
+          { type: 'handoff', id: this.d.requests.newId(), record: game.record },
+          timeout,
+        );
         if (reply?.type === 'handoff-result' && reply.ok) {
           game.end('handed-off');
           this.d.metrics.handoffSeconds.observe((this.d.clock.now() - started) / 1000);
-          const round = game.record.state?.round;
-          this.d.logger.info({ game: game.key, to: target, epoch: reply.epoch, round }, `game ${game.key} handed to node ${target} (epoch ${reply.epoch}, round ${round})`);
+          const { round } = state;
+          this.d.logger.info(
+            { game: game.key, to: target, epoch: reply.epoch, round },
+            `game ${game.key} handed to node ${target} (epoch ${reply.epoch}, round ${round})`,
+          );
           return 'handed';
         }
         // A peer that adopted the game but whose answer was lost shows in the replica.
         const held = this.d.replica.getAny(game.key);
         if (held && held.owner === target && compareVersion(held, game.record) > 0) {
           game.end('handed-off');
-          this.d.logger.info({ game: game.key, to: target, epoch: held.epoch }, `game ${game.key} handed to node ${target} (epoch ${held.epoch}; its answer was lost)`);
+          this.d.logger.info(
+            { game: game.key, to: target, epoch: held.epoch },
+            `game ${game.key} handed to node ${target} (epoch ${held.epoch}; its answer was lost)`,
+          );
           return 'handed';
         }
-        this.d.logger.warn({ game: game.key, to: target, reason: reply?.type === 'handoff-result' ? reply.reason : 'no answer' }, `handoff of ${game.key} to ${target} failed`);
+        this.d.logger.warn(
+          {
+            game: game.key,
+            to: target,
+            reason: reply?.type === 'handoff-result' ? reply.reason : 'no answer',
+          },
+          `handoff of ${game.key} to ${target} failed`,
+        );
       }
       // Nobody took it: its latest write is in the ledger; stop running it here.
       await this.d.ledger.save(game.record);
       game.end('stopped');
-      this.d.logger.info({ game: game.key, round: game.record.state.round }, `game ${game.key} left in the database for the next node (no ready peer took it)`);
+      this.d.logger.info(
+        { game: game.key, round: state.round },
+        `game ${game.key} left in the database for the next node (no ready peer took it)`,
+      );
       return 'kept';
     });
   }
 
   /** A draining peer offers us a game. */
-  async acceptHandoff(record: GameRecord): Promise<{ ok: true; epoch: number } | { ok: false; reason: string }> {
+  async acceptHandoff(
+    record: GameRecord,
+  ): Promise<{ ok: true; epoch: number } | { ok: false; reason: string }> {
     const state = this.d.selfState();
     if (state !== 'ready') return { ok: false, reason: `node is ${state}` };
-    if (!canRead(record.schema)) return { ok: false, reason: `schema ${record.schema} unreadable here` };
-    const problem = record.state === null ? 'a tombstone' : checkStoredState(record.state, record.schema, checkGameState);
+    if (!canRead(record.schema))
+      return { ok: false, reason: `schema ${record.schema} unreadable here` };
+    const problem =
+      record.state === null
+        ? 'a tombstone'
+        : checkStoredState(record.state, record.schema, checkGameState);
     if (problem) return { ok: false, reason: `invalid record: ${problem}` };
     const held = this.d.replica.getAny(record.key);
     if (held && compareVersion(held, record) > 0) {
       // We already hold something newer (e.g. we adopted it already): confirm if it is ours.
-      if (held.owner === this.d.nodeId && this.d.running(record.key)?.running) return { ok: true, epoch: held.epoch };
+      if (held.owner === this.d.nodeId && this.d.running(record.key)?.running)
+        return { ok: true, epoch: held.epoch };
       return { ok: false, reason: 'a newer version exists' };
     }
     const adopted = await this.d.adopt(record, 'handoff');
@@ -165,13 +206,15 @@ export class Transfers {
     for (const rec of this.d.replica.live()) {
       if (rec.owner === this.d.nodeId) {
         // Ours by the replica but not running here: an earlier run of this node id owned it.
-        if (!this.d.running(rec.key)?.running && this.#orphanForMe(rec, now, candidates, seen)) mine.push(rec.key);
+        if (!this.d.running(rec.key)?.running && this.#orphanForMe(rec, now, candidates, seen))
+          mine.push(rec.key);
         continue;
       }
       if (live.has(rec.owner)) continue;
       if (this.#orphanForMe(rec, now, candidates, seen)) mine.push(rec.key);
     }
-    for (const id of [...this.#missingSince.keys()]) if (live.has(id)) this.#missingSince.delete(id);
+    for (const id of [...this.#missingSince.keys()])
+      if (live.has(id)) this.#missingSince.delete(id);
     if (mine.length === 0) return;
     this.#sweeping = true;
     void this.#takeOver(mine).finally(() => {
@@ -199,8 +242,17 @@ export class Transfers {
   async #newest(rec: GameRecord): Promise<GameRecord | null> {
     const row = await this.d.ledger.row(rec.key);
     if (row === 'unavailable') return null;
-    if (!row || row.gameId !== (rec.state?.id ?? row.gameId) || compareVersion(row, rec) <= 0) return rec;
-    return { key: row.code, owner: row.owner, epoch: row.epoch, seq: row.seq, schema: row.schema, state: row.state, at: row.updatedAt };
+    if (!row || row.gameId !== (rec.state?.id ?? row.gameId) || compareVersion(row, rec) <= 0)
+      return rec;
+    return {
+      key: row.code,
+      owner: row.owner,
+      epoch: row.epoch,
+      seq: row.seq,
+      schema: row.schema,
+      state: row.state,
+      at: row.updatedAt,
+    };
   }
 
   #orphanForMe(rec: GameRecord, now: number, candidates: Candidate[], seen: Set<string>): boolean {
@@ -214,7 +266,10 @@ export class Transfers {
     if (ranked.length === 0) {
       if (!this.#warned.has(rec.key)) {
         this.#warned.add(rec.key);
-        this.d.logger.warn({ game: rec.key, schema: rec.schema }, `game ${rec.key}: no ready node can read schema ${rec.schema}; leaving it`);
+        this.d.logger.warn(
+          { game: rec.key, schema: rec.schema },
+          `game ${rec.key}: no ready node can read schema ${rec.schema}; leaving it`,
+        );
       }
       return false;
     }
@@ -235,20 +290,34 @@ export class Transfers {
     const leases = await this.d.ledger.liveNodes();
     if (leases === 'unavailable') return 0;
     // A draining node runs nothing it could not hand over: what it left here is ours to resume.
-    const alive = new Set(leases.filter((l) => l.state !== 'draining' && l.state !== 'stopped').map((l) => l.nodeId));
+    const alive = new Set(
+      leases.filter((l) => l.state !== 'draining' && l.state !== 'stopped').map((l) => l.nodeId),
+    );
     // Members: the live peers, plus nodes that hold a lease but are not yet in the mesh
     // (starting together with us), counted as ready so that the games split between us.
-    const candidates = this.candidates().map((c) => (c.id === this.d.nodeId ? { ...c, state: 'ready' } : c));
+    const candidates = this.candidates().map((c) =>
+      c.id === this.d.nodeId ? { ...c, state: 'ready' } : c,
+    );
     for (const l of leases) {
-      if (candidates.some((c) => c.id === l.nodeId) || (l.state !== 'starting' && l.state !== 'joining' && l.state !== 'ready')) continue;
-      candidates.push({ id: l.nodeId, state: 'ready', schemas: readableSchemas(), version: this.d.version });
+      if (
+        candidates.some((c) => c.id === l.nodeId) ||
+        (l.state !== 'starting' && l.state !== 'joining' && l.state !== 'ready')
+      )
+        continue;
+      candidates.push({
+        id: l.nodeId,
+        state: 'ready',
+        schemas: readableSchemas(),
+        version: this.d.version,
+      });
     }
     let resumed = 0;
     for (const snap of rows) {
       if (snap.state.status === 'finished') continue;
       if (this.d.running(snap.code)?.running) continue;
       // A game whose owner is alive is running (even if we cannot reach it yet).
-      if (snap.owner !== this.d.nodeId && (alive.has(snap.owner) || this.#isLivePeer(snap.owner))) continue;
+      if (snap.owner !== this.d.nodeId && (alive.has(snap.owner) || this.#isLivePeer(snap.owner)))
+        continue;
       const held = this.d.replica.getAny(snap.code);
       if (held && this.#isLivePeer(held.owner)) continue;
       if (held && compareVersion(held, snap) >= 0) continue; // the replica is as new or newer
@@ -256,12 +325,23 @@ export class Transfers {
       if (problem) {
         if (!this.#warned.has(`snap:${snap.code}`)) {
           this.#warned.add(`snap:${snap.code}`);
-          this.d.logger.warn({ game: snap.code, problem }, `saved game ${snap.code} not resumed: ${problem}`);
+          this.d.logger.warn(
+            { game: snap.code, problem },
+            `saved game ${snap.code} not resumed: ${problem}`,
+          );
         }
         continue;
       }
       if (rankFor(snap.code, candidates, snap.schema)[0] !== this.d.nodeId) continue;
-      const base: GameRecord = { key: snap.code, owner: snap.owner, epoch: snap.epoch, seq: snap.seq, schema: snap.schema, state: snap.state, at: snap.updatedAt };
+      const base: GameRecord = {
+        key: snap.code,
+        owner: snap.owner,
+        epoch: snap.epoch,
+        seq: snap.seq,
+        schema: snap.schema,
+        state: snap.state,
+        at: snap.updatedAt,
+      };
       if (await this.d.adopt(base, 'cold-start')) resumed++;
     }
     if (resumed) this.d.logger.info({ resumed }, `resumed ${resumed} games from the database`);

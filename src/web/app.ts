@@ -13,9 +13,7 @@ import cookieParser from 'cookie-parser';
 import { csrfSync } from 'csrf-sync';
 import { outageClass } from '../db/errors.js';
 import { doubleCsrf } from 'csrf-csrf';
-import { WebSocketServer } from 'ws';
-import { MAX_FRAME_BYTES as MESH_MAX_FRAME_BYTES } from '../cluster/protocol.js';
-import { MAX_FRAME_BYTES as PLAYER_MAX_FRAME_BYTES } from '../live/messages.js';
+import { MAX_FRAME_BYTES } from '../live/messages.js';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
 import { mountGameRoutes } from './game-routes.js';
@@ -23,18 +21,14 @@ import { mountPlayerRoutes } from './player-routes.js';
 import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
 import { originAllowed } from './origin.js';
 import { saveSessionBeforeAnswering } from './session-saved.js';
+import { formField, sessionOf } from './request.js';
+import { currentUser, type WebUser } from './user.js';
 
 declare module 'express-session' {
   interface SessionData {
     userId?: string;
     flash?: { kind: 'info' | 'error'; message: string };
   }
-}
-
-export interface WebUser {
-  id: string;
-  username: string;
-  isAdmin: boolean;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,48 +45,53 @@ export function createWebServer(deps: WebDeps): WebServer {
   const { config, logger } = deps;
   const app = express();
   const server = createServer(app);
-  // Longer than load balancers' idle timeouts, so they never reuse a connection the node is closing.
+  // Longer than load balancers' idle timeouts, so they never reuse a connection the node is
+  // closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  const meshPath = deps.meshPath ?? '/_cluster/mesh';
+  const { lifecycle, mesh } = deps;
 
   // Two WebSocket servers on one port, chosen by path before the handshake: the mesh accepts
-  // whole game records (1 MiB frames), a player's page never needs more than a few KiB, and
-  // ws enforces its frame limit per server (an over-size frame closes the socket with 1009
-  // before it is buffered). express-ws's server is attached to a server that never listens;
-  // the real one hands it only the player paths.
-  const players = expressWs(app as never, createServer(), {
+  // whole game records (its own server, with its own frame limit), a player's page never needs
+  // more than a few KiB, and ws enforces its frame limit per server (an over-size frame closes
+  // the socket with 1009 before it is buffered). express-ws's server is attached to a server
+  // that never listens; the real one hands it only the player paths.
+  const live = expressWs(app, createServer(), {
     wsOptions: {
-      maxPayload: PLAYER_MAX_FRAME_BYTES,
+      maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
-      verifyClient: (info: { origin: string; req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+      verifyClient: (
+        info: { origin: string; req: IncomingMessage },
+        done: (ok: boolean, code?: number, message?: string) => void,
+      ) => {
         const path = (info.req.url ?? '').split('?')[0];
         // Draining or still joining: refuse before the handshake. A load balancer retries the
         // upgrade on another node, and a browser reconnects (htmx treats 1006 as retryable).
-        if (!deps.isReady()) {
-          deps.metrics.wsRejected.inc({ reason: deps.isDraining() ? 'draining' : 'not-ready' });
+        const state = lifecycle.state;
+        if (state !== 'ready') {
+          deps.metrics.wsRejected.inc({
+            reason: state === 'draining' || state === 'stopped' ? 'draining' : 'not-ready',
+          });
           return done(false, 503, 'Service Unavailable');
         }
         if (!originAllowed(info.origin, info.req.headers.host, config.allowedOrigins)) {
           deps.metrics.wsRejected.inc({ reason: 'origin' });
-          logger.warn({ origin: info.origin || null, path }, 'refused a WebSocket upgrade from a foreign origin');
+          logger.warn(
+            { origin: info.origin || null, path },
+            'refused a WebSocket upgrade from a foreign origin',
+          );
           return done(false, 403, 'Origin not allowed');
         }
         done(true);
       },
-    } as never,
-  }).getWss();
-  const mesh = deps.acceptMesh ? new WebSocketServer({ noServer: true, maxPayload: MESH_MAX_FRAME_BYTES, perMessageDeflate: false }) : null;
+    },
+  });
+  const players = live.getWss();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
-    if (mesh && deps.acceptMesh && path === meshPath) {
-      const accept = deps.acceptMesh;
-      mesh.handleUpgrade(req, socket, head, (ws) => accept(ws as never, req as never));
-      return;
-    }
+    if (mesh && path === mesh.path) return mesh.handleUpgrade(req, socket, head);
     players.handleUpgrade(req, socket, head, (ws) => players.emit('connection', ws, req));
   });
-  server.on('close', () => mesh?.close());
 
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -119,8 +118,12 @@ export function createWebServer(deps: WebDeps): WebServer {
     }),
   );
 
-  app.use('/static/vendor/htmx.min.js', (_req, res) => res.sendFile(join(HTMX_DIR, 'htmx.min.js'), { maxAge: '1d' }));
-  app.use('/static/vendor/hx-ws.min.js', (_req, res) => res.sendFile(join(HTMX_DIR, 'ext', 'hx-ws.min.js'), { maxAge: '1d' }));
+  app.use('/static/vendor/htmx.min.js', (_req, res) =>
+    res.sendFile(join(HTMX_DIR, 'htmx.min.js'), { maxAge: '1d' }),
+  );
+  app.use('/static/vendor/hx-ws.min.js', (_req, res) =>
+    res.sendFile(join(HTMX_DIR, 'ext', 'hx-ws.min.js'), { maxAge: '1d' }),
+  );
   app.use('/static', express.static(PUBLIC_DIR, { maxAge: '1h', index: false }));
 
   // What every page template needs, set before anything that can fail (a session store
@@ -140,7 +143,10 @@ export function createWebServer(deps: WebDeps): WebServer {
 
   // Until the database answers and is migrated there is nothing to serve: say so, briefly.
   app.use((_req: Request, res: Response, next: NextFunction) => {
-    if (deps.cluster.state() !== 'starting') return next();
+    if (lifecycle.state !== 'starting') {
+      next();
+      return;
+    }
     res.status(503).set('Retry-After', '2').render('pages/error', {
       title: 'Starting',
       heading: 'Starting up',
@@ -162,18 +168,27 @@ export function createWebServer(deps: WebDeps): WebServer {
       resave: false,
       saveUninitialized: false,
       rolling: true,
-      cookie: { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, maxAge: 30 * 24 * 3600 * 1000 },
+      cookie: {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: config.cookieSecure,
+        maxAge: 30 * 24 * 3600 * 1000,
+      },
     }),
   );
   app.use(saveSessionBeforeAnswering(logger));
 
   app.use(cookieParser());
 
-  const formToken = (req: Request): string | undefined => (req.body && typeof req.body._csrf === 'string' ? req.body._csrf : undefined);
+  const formToken = (req: Request): string | undefined => formField(req, '_csrf');
   // Logged-in players: the synchroniser token, kept in their session.
   const csrf = csrfSync({
     getTokenFromRequest: formToken,
-    errorConfig: { statusCode: 403, message: 'Invalid or missing form token', code: 'EBADCSRFTOKEN' },
+    errorConfig: {
+      statusCode: 403,
+      message: 'Invalid or missing form token',
+      code: 'EBADCSRFTOKEN',
+    },
   });
   // Anonymous visitors: an HMAC-signed token in a cookie that the form must repeat.
   const anonymousCsrf = doubleCsrf({
@@ -182,24 +197,36 @@ export function createWebServer(deps: WebDeps): WebServer {
     cookieName: config.cookieSecure ? '__Host-minotaur.csrf' : 'minotaur.csrf',
     cookieOptions: { sameSite: 'lax', path: '/', secure: config.cookieSecure, httpOnly: true },
     getCsrfTokenFromRequest: formToken,
-    errorConfig: { statusCode: 403, message: 'Invalid or missing form token', code: 'EBADCSRFTOKEN' },
+    errorConfig: {
+      statusCode: 403,
+      message: 'Invalid or missing form token',
+      code: 'EBADCSRFTOKEN',
+    },
   });
-  const signedIn = (req: Request): boolean => typeof req.session?.userId === 'string';
+  const signedIn = (req: Request): boolean => typeof sessionOf(req)?.userId === 'string';
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
-    const userId = req.session?.userId;
-    if (userId) {
+    const session = sessionOf(req);
+    const userId = session?.userId;
+    if (session && userId) {
       const account = await deps.accounts.findById(userId);
-      if (account) res.locals.user = { id: account.id, username: account.username, isAdmin: account.isAdmin } satisfies WebUser;
-      else delete req.session.userId;
+      if (account)
+        res.locals.user = {
+          id: account.id,
+          username: account.username,
+          isAdmin: account.isAdmin,
+        } satisfies WebUser;
+      else delete session.userId;
     }
-    if (req.session?.flash) {
-      res.locals.flash = req.session.flash;
-      delete req.session.flash;
+    if (session?.flash) {
+      res.locals.flash = session.flash;
+      delete session.flash;
     }
     res.locals.csrfToken = '';
     if (req.method === 'GET') {
-      res.locals.csrfToken = signedIn(req) ? csrf.generateToken(req) : anonymousCsrf.generateCsrfToken(req, res);
+      res.locals.csrfToken = signedIn(req)
+        ? csrf.generateToken(req)
+        : anonymousCsrf.generateCsrfToken(req, res);
     }
     next();
   });
@@ -210,55 +237,77 @@ export function createWebServer(deps: WebDeps): WebServer {
   });
 
   mountAuthRoutes(app, deps);
-  mountGameRoutes(app as unknown as expressWs.Application, deps);
+  mountGameRoutes(live.app, deps);
   mountPlayerRoutes(app, deps);
   mountGameInspector(app, deps, (code) => deps.cluster.record(code));
 
   app.use((req: Request, res: Response) => {
-    res.status(404).render('pages/error', { title: 'Not found', heading: 'Lost in the labyrinth', message: `There is nothing at ${req.path}.` });
-  });
-
-  app.use((err: Error & { code?: string; status?: number; statusCode?: number }, req: Request, res: Response, _next: NextFunction) => {
-    if (err.code === 'EBADCSRFTOKEN') {
-      logger.info({ path: req.path }, 'refused a form post without a valid CSRF token');
-      res.status(403).render('pages/error', {
-        title: 'Form expired',
-        heading: 'That form has expired',
-        message: 'The form was missing its security token or it had expired. Go back, reload the page and try again.',
-        user: res.locals.user ?? null,
-        csrfToken: '',
-      });
-      return;
-    }
-    // The database cannot be reached: a passing outage, not a bug (games go on from memory).
-    // The outage itself is logged once by the storage layer, not once per request.
-    const unreachable = outageClass(err) !== null;
-    if (res.headersSent) {
-      // Too late for a page (a store write that failed after the answer went out).
-      logger.debug({ err: err.message, path: req.path }, 'error after the response was sent');
-      return;
-    }
-    const status = unreachable ? 503 : (err.status ?? err.statusCode ?? 500);
-    if (unreachable) {
-      logger.debug({ err: err.message, path: req.path }, 'request failed: database unreachable');
-      res.status(503).set('Retry-After', '5').render('pages/error', {
-        title: 'Try again',
-        heading: 'Back in a moment',
-        message: 'We cannot reach our records right now. Running games go on; try this page again in a moment.',
-        user: res.locals.user ?? null,
-        csrfToken: '',
-      });
-      return;
-    }
-    if (status >= 500) logger.error({ err, path: req.path }, 'request failed');
-    res.status(status).render('pages/error', {
-      title: 'Error',
-      heading: status === 413 ? 'Too much' : status < 500 ? 'That did not work' : 'Something went wrong',
-      message: status === 413 ? 'That request was too large.' : status < 500 ? 'The request was not understood.' : 'We could not finish that request. Please try again.',
-      user: res.locals.user ?? null,
-      csrfToken: '',
+    res.status(404).render('pages/error', {
+      title: 'Not found',
+      heading: 'Lost in the labyrinth',
+      message: `There is nothing at ${req.path}.`,
     });
   });
+
+  app.use(
+    (
+      err: Error & { code?: string; status?: number; statusCode?: number },
+      req: Request,
+      res: Response,
+      _next: NextFunction,
+    ) => {
+      if (err.code === 'EBADCSRFTOKEN') {
+        logger.info({ path: req.path }, 'refused a form post without a valid CSRF token');
+        res.status(403).render('pages/error', {
+          title: 'Form expired',
+          heading: 'That form has expired',
+          message:
+            'The form was missing its security token or it had expired. Go back, reload the page and try again.',
+          user: currentUser(res),
+          csrfToken: '',
+        });
+        return;
+      }
+      // The database cannot be reached: a passing outage, not a bug (games go on from memory).
+      // The outage itself is logged once by the storage layer, not once per request.
+      const unreachable = outageClass(err) !== null;
+      if (res.headersSent) {
+        // Too late for a page (a store write that failed after the answer went out).
+        logger.debug({ err: err.message, path: req.path }, 'error after the response was sent');
+        return;
+      }
+      const status = unreachable ? 503 : (err.status ?? err.statusCode ?? 500);
+      if (unreachable) {
+        logger.debug({ err: err.message, path: req.path }, 'request failed: database unreachable');
+        res
+          .status(503)
+          .set('Retry-After', '5')
+          .render('pages/error', {
+            title: 'Try again',
+            heading: 'Back in a moment',
+            message:
+              'We cannot reach our records right now. Running games go on; try this page again in a moment.',
+            user: currentUser(res),
+            csrfToken: '',
+          });
+        return;
+      }
+      if (status >= 500) logger.error({ err, path: req.path }, 'request failed');
+      res.status(status).render('pages/error', {
+        title: 'Error',
+        heading:
+          status === 413 ? 'Too much' : status < 500 ? 'That did not work' : 'Something went wrong',
+        message:
+          status === 413
+            ? 'That request was too large.'
+            : status < 500
+              ? 'The request was not understood.'
+              : 'We could not finish that request. Please try again.',
+        user: currentUser(res),
+        csrfToken: '',
+      });
+    },
+  );
 
   app.set('view engine', 'ejs');
   app.set('views', VIEWS_DIR);

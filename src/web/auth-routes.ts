@@ -6,13 +6,18 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import { usernameKey } from '../db/accounts.js';
 import type { WebDeps } from './deps.js';
+import { formField } from './request.js';
+import { currentUser } from './user.js';
 
 // A new name must already be in its normal form (no surrounding spaces, no full-width or
 // compatibility letters): what the player typed is exactly what others see, and the
 // account is found by its usernameKey however the name is typed at login.
 const username = z
   .string()
-  .refine((n) => n === n.normalize('NFKC').trim(), 'Usernames cannot start or end with spaces or use special forms of letters.')
+  .refine(
+    (n) => n === n.normalize('NFKC').trim(),
+    'Usernames cannot start or end with spaces or use special forms of letters.',
+  )
   .pipe(
     z
       .string()
@@ -23,29 +28,54 @@ const username = z
 
 const signupForm = z.object({
   username,
-  password: z.string().min(8, 'Passwords need at least 8 characters.').max(128, 'Passwords can have at most 128 characters.'),
+  password: z
+    .string()
+    .min(8, 'Passwords need at least 8 characters.')
+    .max(128, 'Passwords can have at most 128 characters.'),
 });
 
 const loginForm = z.object({
-  username: z.string().transform(usernameKey).pipe(z.string().min(1, 'Enter your username.').max(64)),
+  username: z
+    .string()
+    .transform(usernameKey)
+    .pipe(z.string().min(1, 'Enter your username.').max(64)),
   password: z.string().min(1, 'Enter your password.').max(128),
 });
 
 export function requireUser(req: Request, res: Response, next: NextFunction): void {
-  if (res.locals.user) return next();
+  if (currentUser(res)) {
+    next();
+    return;
+  }
   if (req.method === 'GET') {
     res.redirect(`/login?next=${encodeURIComponent(req.originalUrl)}`);
     return;
   }
-  res.status(401).render('pages/error', { title: 'Log in', heading: 'Please log in', message: 'You need to be logged in to do that.' });
+  res.status(401).render('pages/error', {
+    title: 'Log in',
+    heading: 'Please log in',
+    message: 'You need to be logged in to do that.',
+  });
 }
 
 function safeNext(value: unknown): string {
-  return typeof value === 'string' && /^\/[A-Za-z0-9/_-]*$/.test(value) && !value.startsWith('//') ? value : '/lobby';
+  return typeof value === 'string' && /^\/[A-Za-z0-9/_-]*$/.test(value) && !value.startsWith('//')
+    ? value
+    : '/lobby';
 }
 
 function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    req.session.regenerate((err: unknown) => {
+      if (err)
+        reject(
+          err instanceof Error
+            ? err
+            : new Error('could not regenerate the session', { cause: err }),
+        );
+      else resolve();
+    }),
+  );
 }
 
 export function mountAuthRoutes(app: Express, deps: WebDeps): void {
@@ -60,7 +90,8 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
     // The client's address (the real one behind a trusted proxy, see TRUST_PROXY) and the
     // account the attempt is for, in the form login looks it up by: padding or re-casing the
     // name reaches the same account and so the same counter.
-    keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? '')}|${usernameKey(String(req.body?.username ?? '').slice(0, 256)).slice(0, 64)}`,
+    keyGenerator: (req) =>
+      `${ipKeyGenerator(req.ip ?? '')}|${usernameKey((formField(req, 'username') ?? '').slice(0, 256)).slice(0, 64)}`,
     handler: (req, res) => {
       logger.warn({ ip: req.ip }, 'login rate limit reached');
       res.status(429).render('pages/auth', {
@@ -79,7 +110,13 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (_req, res) => {
-      res.status(429).render('pages/auth', { title: 'Sign up', mode: 'signup', error: 'Too many sign-ups from your address. Try again later.', username: '', csrfToken: _req.csrfToken?.() ?? '' });
+      res.status(429).render('pages/auth', {
+        title: 'Sign up',
+        mode: 'signup',
+        error: 'Too many sign-ups from your address. Try again later.',
+        username: '',
+        csrfToken: _req.csrfToken?.() ?? '',
+      });
     },
   });
 
@@ -87,21 +124,38 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
 
   app.get('/signup', (req, res) => {
     const next = safeNext(req.query.next);
-    if (res.locals.user) return res.redirect(next);
+    if (currentUser(res)) {
+      res.redirect(next);
+      return;
+    }
     res.render('pages/auth', { title: 'Sign up', mode: 'signup', error: null, username: '', next });
   });
 
   app.post('/signup', signupLimiter, async (req, res, next) => {
     try {
       const parsed = signupForm.safeParse(req.body ?? {});
-      const given = typeof req.body?.username === 'string' ? req.body.username.slice(0, 20) : '';
+      const given = (formField(req, 'username') ?? '').slice(0, 20);
       const again = (status: number, error: string) => {
-        res.status(status).render('pages/auth', { title: 'Sign up', mode: 'signup', error, username: given, next: safeNext(req.query.next), csrfToken: req.csrfToken?.() ?? '' });
+        res.status(status).render('pages/auth', {
+          title: 'Sign up',
+          mode: 'signup',
+          error,
+          username: given,
+          next: safeNext(req.query.next),
+          csrfToken: req.csrfToken?.() ?? '',
+        });
       };
-      if (!parsed.success) return again(422, parsed.error.issues[0]?.message ?? 'Check the form.');
+      if (!parsed.success) {
+        again(422, parsed.error.issues[0]?.message ?? 'Check the form.');
+        return;
+      }
       const hash = await passwords.hash(parsed.data.password);
       const created = await accounts.create(parsed.data.username, hash);
-      if (!created.ok) return created.code === 'taken' ? again(409, 'That username is taken. Pick another.') : again(422, 'Usernames may use letters, digits, - and _ only.');
+      if (!created.ok) {
+        if (created.code === 'taken') again(409, 'That username is taken. Pick another.');
+        else again(422, 'Usernames may use letters, digits, - and _ only.');
+        return;
+      }
       await regenerate(req);
       req.session.userId = created.account.id;
       logger.info({ user: created.account.username }, 'account created');
@@ -112,25 +166,49 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
   });
 
   app.get('/login', (req, res) => {
-    if (res.locals.user) return res.redirect(safeNext(req.query.next));
-    res.render('pages/auth', { title: 'Log in', mode: 'login', error: null, username: '', next: safeNext(req.query.next) });
+    if (currentUser(res)) {
+      res.redirect(safeNext(req.query.next));
+      return;
+    }
+    res.render('pages/auth', {
+      title: 'Log in',
+      mode: 'login',
+      error: null,
+      username: '',
+      next: safeNext(req.query.next),
+    });
   });
 
   app.post('/login', loginLimiter, async (req, res, next) => {
     try {
       const parsed = loginForm.safeParse(req.body ?? {});
-      const given = typeof req.body?.username === 'string' ? req.body.username.slice(0, 20) : '';
+      const given = (formField(req, 'username') ?? '').slice(0, 20);
       const fail = (error: string) => {
         metrics.loginFailures.inc();
-        res.status(401).render('pages/auth', { title: 'Log in', mode: 'login', error, username: given, next: safeNext(req.query.next), csrfToken: req.csrfToken?.() ?? '' });
+        res.status(401).render('pages/auth', {
+          title: 'Log in',
+          mode: 'login',
+          error,
+          username: given,
+          next: safeNext(req.query.next),
+          csrfToken: req.csrfToken?.() ?? '',
+        });
       };
-      if (!parsed.success) return fail(parsed.error.issues[0]?.message ?? 'Check the form.');
+      if (!parsed.success) {
+        fail(parsed.error.issues[0]?.message ?? 'Check the form.');
+        return;
+      }
       const account = await accounts.findByUsername(parsed.data.username);
       // Unknown usernames cost the same time as wrong passwords, so timing reveals nothing.
-      const ok = account ? await passwords.verify(parsed.data.password, account.passwordHash) : await passwords.dummyVerify(parsed.data.password);
-      if (!account || !ok) return fail('Wrong username or password.');
+      const ok = account
+        ? await passwords.verify(parsed.data.password, account.passwordHash)
+        : await passwords.dummyVerify(parsed.data.password);
+      if (!account || !ok) {
+        fail('Wrong username or password.');
+        return;
+      }
       await regenerate(req);
-      req.session.userId = String(account.id);
+      req.session.userId = account.id;
       res.redirect(303, safeNext(req.query.next));
     } catch (e) {
       next(e);

@@ -1,13 +1,16 @@
 // What the web layer is given by the node that composes it.
 
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Store } from 'express-session';
+import type { LifecycleView } from '../cluster/lifecycle.js';
 import type { Config } from '../config.js';
 import type { Accounts } from '../db/accounts.js';
 import type { Results } from '../db/results.js';
 import type { DatabaseHealth } from '../db/storage.js';
 import type { LiveHub } from '../live/hub.js';
 import type { Renderer } from '../live/render.js';
-import type { GameSource, LiveWire } from '../live/source.js';
+import type { GameSource } from '../live/source.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 
@@ -29,8 +32,15 @@ export interface DatabaseView extends DatabaseHealth {
 /** What the operator pages show about the cluster; null fields when running single-node. */
 export interface ClusterView {
   nodeId: string;
-  state(): string;
-  members(): { id: string; address: string; state: string; version: string; lastSeen: number; self: boolean; games: number }[];
+  members(): {
+    id: string;
+    address: string;
+    state: string;
+    version: string;
+    lastSeen: number;
+    self: boolean;
+    games: number;
+  }[];
   replication(): Record<string, number | string | null>;
   /** The replicated record of a game (incl. tombstones), for the operator inspector. */
   record(code: string): unknown;
@@ -45,22 +55,24 @@ export interface WebDeps {
   renderer: Renderer;
   accounts: Accounts;
   results: Results;
-  sessionStore: import('express-session').Store;
+  sessionStore: Store;
   games: Games;
   hub: LiveHub;
   cluster: ClusterView;
-  /** True only while the node is ready (health check). */
-  isReady(): boolean;
-  isDraining(): boolean;
-  /** Mounts the cluster mesh endpoint, when clustering is on. */
-  acceptMesh?: (socket: LiveWire, req: IncomingMessage) => void;
-  meshPath?: string;
+  /** The node's lifecycle state: the health check, upgrades and pages read it. */
+  lifecycle: LifecycleView;
+  /** The cluster mesh's endpoint, when clustering is on. */
+  mesh?: MeshEndpoint;
   passwords: {
     hash(password: string): Promise<string>;
     verify(password: string, stored: string): Promise<boolean>;
     dummyVerify(password: string): Promise<boolean>;
   };
   now(): number;
-  /** Refreshes gauges just before /metrics is scraped. */
-  beforeMetrics?: () => void;
+}
+
+/** Where the mesh is served: upgrades on `path` go to it, with its own frame limit. */
+export interface MeshEndpoint {
+  readonly path: string;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }

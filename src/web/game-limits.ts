@@ -12,7 +12,8 @@ export interface GameLimits {
   gamesPerHour: number;
 }
 
-export type Admission = { ok: true; release(): void } | { ok: false; reason: 'open' | 'rate'; message: string };
+export type Admission =
+  { ok: true; release(): void } | { ok: false; reason: 'open' | 'rate'; message: string };
 
 export class GameCreationPolicy {
   private readonly hourly: RateLimiterMemory;
@@ -30,7 +31,9 @@ export class GameCreationPolicy {
    * call release() if the game was not created after all.
    */
   async admit(accountId: string): Promise<Admission> {
-    const open = this.gamesOf(accountId).filter((g) => g.createdBy === accountId && g.status !== 'finished').length;
+    const open = this.gamesOf(accountId).filter(
+      (g) => g.createdBy === accountId && g.status !== 'finished',
+    ).length;
     const max = this.limits.openGamesPerAccount;
     if (open >= max) {
       return {

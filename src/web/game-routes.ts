@@ -4,27 +4,24 @@
 import type { NextFunction, Request, Response } from 'express';
 import type expressWs from 'express-ws';
 import { z } from 'zod';
+import { LiveClose } from '../live/close-codes.js';
 import { GameLiveSocket } from '../live/game-socket.js';
 import { InboundBudget } from '../live/inbound.js';
 import { LobbyLiveSocket, lobbyPage, pageParam } from '../live/lobby-socket.js';
 import { RenderCache } from '../live/render-cache.js';
-import { SERVICE_RESTART } from '../live/hub.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
 import { GAME_SCHEMA, type GameState } from '../game/types.js';
 import { canRead, upgradeState } from '../game/upgrade.js';
-import type { WebUser } from './app.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { GameCreationPolicy } from './game-limits.js';
 import { adminAllowed } from './ops-routes.js';
 import { openRematch } from './rematch.js';
+import type { WebUser } from './user.js';
 
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
-
-/** Close codes for refused live sockets; 4xxx are application codes, htmx does not reconnect on them. */
-export const WS_CLOSE = { unauthorised: 4401, notFound: 4404, elsewhere: SERVICE_RESTART } as const;
 
 function flash(req: Request, kind: 'info' | 'error', message: string): void {
   req.session.flash = { kind, message };
@@ -120,15 +117,19 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const parsed = codeParam.safeParse(req.params.code);
     if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters, like KEPS.' });
     const code = parsed.data.toUpperCase();
-    if (code !== req.params.code) return void res.redirect(301, `/games/${code}${req.originalUrl.slice(req.path.length)}`);
+    if (code !== req.params.code)
+      return void res.redirect(301, `/games/${code}${req.originalUrl.slice(req.path.length)}`);
     const user = res.locals.user as WebUser | null;
     // An invite link opened logged out: sign up (or log in) first, then come straight back.
     if (!user) return void res.redirect(`/signup?next=${encodeURIComponent(`/games/${code}`)}`);
-    const wanted = typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game) ? req.query.game : null;
+    const wanted =
+      typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game)
+        ? req.query.game
+        : null;
     // At least what the database holds (a game created a moment ago elsewhere, a lagging replica).
     const live = await games.awaitGame(code);
     const state = live && (!wanted || live.id === wanted) ? live : undefined;
-    if (!state && !live && !wanted && !deps.isReady() && !deps.isDraining()) {
+    if (!state && !live && !wanted && (deps.lifecycle.state === 'starting' || deps.lifecycle.state === 'joining')) {
       res.set('Retry-After', '1');
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This server is still starting. Reload the page in a second.' });
     }
@@ -139,7 +140,12 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     res.set('Cache-Control', 'no-store');
     if (state) {
       const g = gameView(state, user.id, cache.board(state), cache.shared(state));
-      return void res.render('pages/game', { title: `Game ${code}`, g, now: deps.now(), archived: false });
+      return void res.render('pages/game', {
+        title: `Game ${code}`,
+        g,
+        now: deps.now(),
+        archived: false,
+      });
     }
     // Not running any more: show its final board and result from the database.
     const final = await finishedGame(code, wanted);
@@ -149,7 +155,13 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game is resuming after a restart. Reload the page in a second.' });
     }
     if (!final) {
-      return void res.status(404).render('pages/error', { title: 'Not found', heading: `No game ${code}`, message: 'The code may be wrong, or the game was never played to the end.' });
+      return void res
+        .status(404)
+        .render('pages/error', {
+          title: 'Not found',
+          heading: `No game ${code}`,
+          message: 'The code may be wrong, or the game was never played to the end.',
+        });
     }
     const g = { ...gameView(final, user.id, cache.board(final)), canRematch: false };
     res.render('pages/game', { title: `Game ${code}`, g, now: deps.now(), archived: true });
@@ -157,10 +169,13 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 
   /** The final state of a finished game kept in the database, lifted to the current schema; null if none (or unreadable). */
   async function finishedGame(code: string, gameId: string | null): Promise<GameState | null> {
-    const row = await (gameId ? results.finalById(gameId) : results.finalByCode(code)).catch(() => null);
+    const row = await (gameId ? results.finalById(gameId) : results.finalByCode(code)).catch(
+      () => null,
+    );
     if (!row || row.code !== code || !canRead(row.schema)) return null;
     try {
-      const state = row.schema === GAME_SCHEMA ? (row.state as GameState) : upgradeState(row.state, row.schema);
+      const state =
+        row.schema === GAME_SCHEMA ? (row.state as GameState) : upgradeState(row.state, row.schema);
       return state.status === 'finished' ? state : null;
     } catch (err) {
       logger.warn({ err, game: code }, `final state of game ${code} could not be read`);
@@ -168,36 +183,50 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     }
   }
 
-  app.post('/games/:code/rematch', requireUser, async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const parsed = codeParam.safeParse(req.params.code);
-      if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters.' });
-      const code = parsed.data.toUpperCase();
-      const user = res.locals.user as WebUser;
-      const out = await openRematch(games, code, { id: user.id, name: user.username }, logger);
-      if (!out.ok) {
-        flash(req, 'error', out.message);
-        return void res.redirect(303, games.game(code)?.players.some((p) => p.id === user.id) ? `/games/${code}` : '/lobby');
+  app.post(
+    '/games/:code/rematch',
+    requireUser,
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const parsed = codeParam.safeParse(req.params.code);
+        if (!parsed.success)
+          return void res
+            .status(404)
+            .render('pages/error', {
+              title: 'Not found',
+              heading: 'No such game',
+              message: 'Game codes are four letters.',
+            });
+        const code = parsed.data.toUpperCase();
+        const user = res.locals.user as WebUser;
+        const out = await openRematch(games, code, { id: user.id, name: user.username }, logger);
+        if (!out.ok) {
+          flash(req, 'error', out.message);
+          return void res.redirect(
+            303,
+            games.game(code)?.players.some((p) => p.id === user.id) ? `/games/${code}` : '/lobby',
+          );
+        }
+        const target = out.code;
+        await joinAndRedirect(req, res, target);
+      } catch (e) {
+        next(e);
       }
-      const target = out.code;
-      await joinAndRedirect(req, res, target);
-    } catch (e) {
-      next(e);
-    }
-  });
+    },
+  );
 
   app.ws('/games/:code/live', (ws, req) => {
     const wire = ws as unknown as LiveWire;
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) {
       metrics.wsRejected.inc({ reason: 'unauthorised' });
-      return wire.close(WS_CLOSE.unauthorised, 'log in first');
+      return wire.close(LiveClose.unauthorised, 'log in first');
     }
     // Upgrades reaching a node that is not ready (joining, draining) were refused with 503 in
     // verifyClient (web/app.ts), before the handshake.
     const parsed = codeParam.safeParse(req.params.code);
     const code = parsed.success ? parsed.data.toUpperCase() : '';
-    if (code && games.unreadable(code)) return wire.close(WS_CLOSE.elsewhere, 'game moved to a newer release');
+    if (code && games.unreadable(code)) return wire.close(LiveClose.restart, 'game moved to a newer release');
     // The first render shows at least what the database holds (see awaitGame); what the page
     // sends meanwhile is kept for the socket.
     const early: [unknown, boolean | undefined][] = [];
@@ -209,25 +238,36 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       if (!code || !state) {
         metrics.wsRejected.inc({ reason: 'no-game' });
         // A game still resuming: close as a restart so the page reconnects shortly.
-        void games.pending(code).then((resuming) => (resuming ? wire.close(WS_CLOSE.elsewhere, 'game resuming') : wire.close(WS_CLOSE.notFound, 'no such game')));
+        void games.pending(code).then((resuming) => (resuming ? wire.close(LiveClose.restart, 'game resuming') : wire.close(LiveClose.notFound, 'no such game')));
         return;
       }
       openGameSocket(wire, code, user, req, early);
     });
   });
 
-  function openGameSocket(wire: LiveWire, code: string, user: WebUser, req: Request, early: [unknown, boolean | undefined][] = []): void {
-    const socket = new GameLiveSocket(wire, code, { id: user.id, username: user.username }, {
-      source: games,
-      renderer,
-      logger,
-      metrics,
-      budget,
-      chatLimiter,
-      now: deps.now,
-      cache,
-      csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
-    });
+  function openGameSocket(
+    wire: LiveWire,
+    code: string,
+    user: WebUser,
+    req: Request,
+    early: [unknown, boolean | undefined][] = [],
+  ): void {
+    const socket = new GameLiveSocket(
+      wire,
+      code,
+      { id: user.id, username: user.username },
+      {
+        source: games,
+        renderer,
+        logger,
+        metrics,
+        budget,
+        chatLimiter,
+        now: deps.now,
+        cache,
+        csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
+      },
+    );
     admit(socket, user);
     wire.on('close', () => hub.remove(socket));
     socket.start(early);
@@ -236,9 +276,18 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   app.ws('/lobby/live', (ws, req) => {
     const wire = ws as unknown as LiveWire;
     const user = req.res?.locals.user as WebUser | null | undefined;
-    if (!user) return wire.close(WS_CLOSE.unauthorised, 'log in first');
+    if (!user) return wire.close(LiveClose.unauthorised, 'log in first');
     const csrfToken = typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '';
-    const socket = new LobbyLiveSocket(wire, { id: user.id, username: user.username }, games, renderer, logger, budget, csrfToken, pageParam(req.query.page));
+    const socket = new LobbyLiveSocket(
+      wire,
+      { id: user.id, username: user.username },
+      games,
+      renderer,
+      logger,
+      budget,
+      csrfToken,
+      pageParam(req.query.page),
+    );
     admit(socket, user);
     wire.on('close', () => hub.remove(socket));
     socket.start();
@@ -269,7 +318,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 function clusterLocals(deps: WebDeps) {
   return {
     nodeId: deps.cluster.nodeId,
-    state: deps.cluster.state(),
+    state: deps.lifecycle.state,
     members: deps.cluster.members(),
     replication: deps.cluster.replication(),
     database: deps.cluster.database(),

@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import type { WebDeps } from './deps.js';
+import { currentUser } from './user.js';
 
 function tokenMatches(given: string | undefined, expected: string | null): boolean {
   if (!given || !expected) return false;
@@ -15,22 +16,30 @@ function tokenMatches(given: string | undefined, expected: string | null): boole
 export function mountOpsRoutes(app: Express, deps: WebDeps): void {
   app.get('/health_check', (_req: Request, res: Response) => {
     res.set('Cache-Control', 'no-store');
-    const state = deps.cluster.state();
-    if (deps.isReady()) res.status(200).type('text/plain').send('ok');
+    const state = deps.lifecycle.state;
+    if (state === 'ready') res.status(200).type('text/plain').send('ok');
     else res.status(503).type('text/plain').send(state);
   });
 
   app.get('/metrics', async (_req: Request, res: Response) => {
-    deps.beforeMetrics?.();
     res.set('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
   });
 
   /** JSON for operators' scripts and the deploy rehearsal; same access rule as the page. */
   app.get('/admin/cluster.json', (req: Request, res: Response) => {
-    if (!adminAllowed(req, deps)) return void res.status(403).json({ error: 'admin only: log in as an admin or send the ADMIN_TOKEN bearer token' });
+    if (!adminAllowed(req, deps))
+      return void res
+        .status(403)
+        .json({ error: 'admin only: log in as an admin or send the ADMIN_TOKEN bearer token' });
     res.set('Cache-Control', 'no-store');
-    res.json({ node: deps.cluster.nodeId, state: deps.cluster.state(), members: deps.cluster.members(), replication: deps.cluster.replication(), database: deps.cluster.database() });
+    res.json({
+      node: deps.cluster.nodeId,
+      state: deps.lifecycle.state,
+      members: deps.cluster.members(),
+      replication: deps.cluster.replication(),
+      database: deps.cluster.database(),
+    });
   });
 }
 
@@ -40,12 +49,17 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
  * round stay secret (only who has chosen, and for which round); ADMIN_TOKEN, which no player
  * holds, reads them too.
  */
-export function mountGameInspector(app: Express, deps: WebDeps, read: (code: string) => unknown): void {
+export function mountGameInspector(
+  app: Express,
+  deps: WebDeps,
+  read: (code: string) => unknown,
+): void {
   app.get('/admin/games/:code.json', (req: Request, res: Response) => {
     const access = adminAccess(req, deps);
     if (!access) return void res.status(403).json({ error: 'admin only' });
     const code = String(req.params.code ?? '').toUpperCase();
-    if (!/^[A-Z]{4}$/.test(code)) return void res.status(400).json({ error: 'a game code is four letters' });
+    if (!/^[A-Z]{4}$/.test(code))
+      return void res.status(400).json({ error: 'a game code is four letters' });
     const rec = read(code);
     if (!rec) return void res.status(404).json({ error: `no game ${code} in this node's replica` });
     res.set('Cache-Control', 'no-store');
@@ -55,9 +69,21 @@ export function mountGameInspector(app: Express, deps: WebDeps, read: (code: str
 
 /** A record whose running round's chosen moves are reduced to "chosen, for round R". */
 export function withoutSecretMoves(rec: unknown): unknown {
-  const state = (rec as { state?: { status?: unknown; submitted?: Record<string, { round?: unknown }> } | null }).state;
+  const state = (
+    rec as {
+      state?: {
+        status?: unknown;
+        submitted?: Record<string, { round?: unknown } | null | undefined>;
+      } | null;
+    }
+  ).state;
   if (!state || state.status !== 'playing' || !state.submitted) return rec;
-  const submitted = Object.fromEntries(Object.entries(state.submitted).map(([player, action]) => [player, { round: action?.round, hidden: true }]));
+  const submitted = Object.fromEntries(
+    Object.entries(state.submitted).map(([player, action]) => [
+      player,
+      { round: action?.round, hidden: true },
+    ]),
+  );
   return { ...(rec as object), state: { ...state, submitted } };
 }
 
@@ -66,7 +92,7 @@ export function adminAccess(req: Request, deps: WebDeps): 'token' | 'account' | 
   const header = req.get('authorization');
   const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
   if (tokenMatches(bearer, deps.config.adminToken)) return 'token';
-  const user = (req.res?.locals.user ?? null) as { isAdmin?: boolean } | null;
+  const user = req.res ? currentUser(req.res) : null;
   return user?.isAdmin ? 'account' : null;
 }
 

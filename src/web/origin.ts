@@ -1,7 +1,11 @@
 // Cross-site WebSocket hijacking guard: a browser always sends Origin on a WebSocket
 // upgrade, and a page of ours always has the same host as the request it makes.
 
-export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[]): boolean {
+export function originAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  allowed: readonly string[],
+): boolean {
   if (!origin) return false;
   if (allowed.includes(origin)) return true;
   let url: URL;

@@ -4,7 +4,7 @@
 import type { Express, Request, Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
-import type { WebUser } from './app.js';
+import type { WebUser } from './user.js';
 import type { WebDeps } from './deps.js';
 
 const profileName = z.string().min(1).max(64);

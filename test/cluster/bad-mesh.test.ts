@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createNonce, createProof } from '../../src/cluster/auth.js';
-import { MESH_PROTOCOL } from '../../src/cluster/protocol.js';
+import { MESH_PATH, MESH_PROTOCOL } from '../../src/cluster/protocol.js';
 import { essence, type AdminRecord } from '../support/admin.js';
 import { CLUSTER_SECRET, TestCluster, recordOn, waitForPeers } from '../support/cluster.js';
 import { waitFor, type LogLine, type NodeProcess } from '../support/node-process.js';
@@ -15,9 +15,9 @@ import { RawMeshPeer } from '../support/raw-mesh.js';
 
 const HOSTS = ['127.0.0.2', '127.0.0.3'];
 
-let cluster: TestCluster;
+let cluster: TestCluster | undefined;
 let n1: NodeProcess, n2: NodeProcess;
-let probe: RawMeshPeer;
+let probe: RawMeshPeer | undefined;
 let code: string;
 let before: AdminRecord;
 
@@ -34,6 +34,7 @@ beforeAll(async () => {
   expect((await a.start(code)).status).toBe(303);
   before = await recordOn(n1, code);
   expect(before.state.status).toBe('playing');
+  expect(before.owner).toBe('n1');
   await waitFor(async () => (await recordOn(n2, code)).seq === before.seq, 5000, 'n2 in step');
   probe = await RawMeshPeer.connect({
     target: n1.address,
@@ -51,7 +52,12 @@ afterAll(async () => {
 
 /** Waits for a new log line of n1 (from index `since`) matching `re`. */
 function logged(since: number, re: RegExp, what = re.source): Promise<LogLine> {
-  return waitFor(() => n1.lines.slice(since).find((l) => re.test(l.msg)) ?? null, 5000, `n1 to log ${what}`, 10);
+  return waitFor(
+    () => n1.lines.slice(since).find((l) => re.test(l.msg)) ?? null,
+    5000,
+    `n1 to log ${what}`,
+    10,
+  );
 }
 
 /** Sends a frame and expects one log line about it, with the node and the link still up. */
@@ -61,69 +67,169 @@ async function rejected(send: () => void, re: RegExp): Promise<LogLine> {
   const line = await logged(since, re);
   expect(['warn', 'info']).toContain(line.level);
   expect(n1.alive).toBe(true);
-  expect(probe.open).toBe(true);
+  expect(probe!.open).toBe(true);
   return line;
 }
 
 function staleRecord(): AdminRecord {
   // An older epoch with a much higher seq, by an owner id that would win a tie: still older.
-  return { ...before, owner: 'probe', epoch: before.epoch - 1, seq: before.seq + 100, state: { ...before.state, round: 42 } };
+  return {
+    ...before,
+    owner: 'probe',
+    epoch: before.epoch - 1,
+    seq: before.seq + 100,
+    state: { ...before.state, round: 42 },
+  };
 }
 
 describe('bad mesh input from an authenticated peer', () => {
   it('the probe joined the mesh like a peer', async () => {
-    expect(probe.peerId).toBe('n1');
+    expect(probe!.peerId).toBe('n1');
     await logged(0, /peer probe \(127\.0\.0\.7:\d+\) up/);
   });
 
   it('mesh envelope: malformed, not an object, unknown type, invalid field, handshake message after the handshake', async () => {
-    await rejected(() => probe.send('this is {not json'), /dropped message from probe.*not valid JSON/);
-    await rejected(() => probe.send('[1,2,3]'), /dropped message from probe.*not a JSON object/);
-    await rejected(() => probe.sendJson({ type: 'gossip', rumour: 'the minotaur is friendly' }), /dropped message from probe.*unknown message type "gossip"/);
-    await rejected(() => probe.sendJson({ type: 'hb', state: 'sleepy', t: 1 }), /dropped message from probe.*invalid hb message/);
-    await rejected(() => probe.sendJson({ type: 'app', ch: '', body: {} }), /dropped message from probe.*invalid app message/);
     await rejected(
-      () => probe.sendJson({ type: 'hello', nodeId: 'probe', address: `127.0.0.7:${cluster.port}`, version: 'x', protocol: 1, schemas: [], state: 'ready', nonce: 'a'.repeat(43) }),
+      () => probe!.send('this is {not json'),
+      /dropped message from probe.*not valid JSON/,
+    );
+    await rejected(() => probe!.send('[1,2,3]'), /dropped message from probe.*not a JSON object/);
+    await rejected(
+      () => probe!.sendJson({ type: 'gossip', rumour: 'the minotaur is friendly' }),
+      /dropped message from probe.*unknown message type "gossip"/,
+    );
+    await rejected(
+      () => probe!.sendJson({ type: 'hb', state: 'sleepy', t: 1 }),
+      /dropped message from probe.*invalid hb message/,
+    );
+    await rejected(
+      () => probe!.sendJson({ type: 'app', ch: '', body: {} }),
+      /dropped message from probe.*invalid app message/,
+    );
+    await rejected(
+      () =>
+        probe!.sendJson({
+          type: 'hello',
+          nodeId: 'probe',
+          address: `127.0.0.7:${cluster!.port}`,
+          version: 'x',
+          protocol: 1,
+          schemas: [],
+          state: 'ready',
+          nonce: 'a'.repeat(43),
+        }),
       /dropped hello message from probe: not valid after the handshake/,
     );
   });
 
   it('replication: malformed, unknown type, invalid record, oversized op, stale epoch', async () => {
-    await rejected(() => probe.sendApp('replication', 'nonsense'), /replication message from probe dropped: invalid/);
-    await rejected(() => probe.sendApp('replication', { type: 'teleport', id: 't1' }), /replication message from probe dropped: invalid/);
-    await rejected(() => probe.sendApp('replication', { type: 'op', id: 'o1', record: { key: 'bad!', owner: 'probe' } }), /replication message from probe dropped: invalid/);
+    await rejected(
+      () => probe!.sendApp('replication', 'nonsense'),
+      /replication message from probe dropped: invalid/,
+    );
+    await rejected(
+      () => probe!.sendApp('replication', { type: 'teleport', id: 't1' }),
+      /replication message from probe dropped: invalid/,
+    );
+    await rejected(
+      () =>
+        probe!.sendApp('replication', {
+          type: 'op',
+          id: 'o1',
+          record: { key: 'bad!', owner: 'probe' },
+        }),
+      /replication message from probe dropped: invalid/,
+    );
     // Over the replication limit (256 KiB) but under the frame limit, with a version that would
     // win if it were applied.
-    const huge = { ...before, owner: 'probe', epoch: before.epoch + 1000, seq: 0, state: { ...before.state, pad: 'x'.repeat(300 * 1024) } };
-    await rejected(() => probe.sendApp('replication', { type: 'op', id: 'o2', record: huge }), /replication message from probe dropped: too-large/);
+    const huge = {
+      ...before,
+      owner: 'probe',
+      epoch: before.epoch + 1000,
+      seq: 0,
+      state: { ...before.state, pad: 'x'.repeat(300 * 1024) },
+    };
+    await rejected(
+      () => probe!.sendApp('replication', { type: 'op', id: 'o2', record: huge }),
+      /replication message from probe dropped: too-large/,
+    );
     // A stale epoch: refused, and the sender is told which version beat it.
-    const since = probe.frames.length;
-    await rejected(() => probe.sendApp('replication', { type: 'op', id: 'o3', record: staleRecord() }), new RegExp(`stale op for ${code} from probe refused`));
-    const ack = await probe.nextApp('replication', (b) => b.type === 'ack' && b.id === 'o3', since);
-    expect(ack).toMatchObject({ result: 'stale', current: { epoch: before.epoch, owner: before.owner, seq: before.seq } });
-    // The same stale record inside an anti-entropy answer is ignored too.
-    probe.sendApp('replication', { type: 'records', id: 'r1', records: [staleRecord()] });
+    const since = probe!.frames.length;
+    await rejected(
+      () => probe!.sendApp('replication', { type: 'op', id: 'o3', record: staleRecord() }),
+      new RegExp(`stale op for ${code} from probe refused`),
+    );
+    const ack = await probe!.nextApp(
+      'replication',
+      (b) => b.type === 'ack' && b.id === 'o3',
+      since,
+    );
+    expect(ack).toMatchObject({
+      result: 'stale',
+      current: { epoch: before.epoch, owner: before.owner, seq: before.seq },
+    });
+    // The same stale record inside an anti-entropy answer is ignored too. Asking for the game in
+    // the same message makes n1 answer once it handled the message: with its own record.
+    const sent = probe!.frames.length;
+    probe!.sendApp('replication', {
+      type: 'records',
+      id: 'r1',
+      records: [staleRecord()],
+      want: [code],
+    });
+    const answer = await probe!.nextApp(
+      'replication',
+      (b) => b.type === 'records' && b.id === 'r1',
+      sent,
+    );
+    const held = (answer.records as AdminRecord[]).map((r) => [
+      r.key,
+      r.owner,
+      r.epoch,
+      r.seq,
+      r.state.round,
+    ]);
+    expect(held).toEqual([[code, before.owner, before.epoch, before.seq, before.state.round]]);
+    const now = await recordOn(n1, code);
+    expect([now.owner, now.epoch, now.seq, now.state.round]).toEqual([
+      before.owner,
+      before.epoch,
+      before.seq,
+      before.state.round,
+    ]);
   });
 
   it('sessions: malformed, unknown type, stale handoff', async () => {
-    await rejected(() => probe.sendApp('sessions', { type: 'command', id: 'c1', code: 'nope' }), /dropped an invalid sessions message from probe/);
-    await rejected(() => probe.sendApp('sessions', { type: 'detonate', id: 'd1' }), /dropped an invalid sessions message from probe/);
-    await rejected(() => probe.sendApp('sessions', 12345), /dropped an invalid sessions message from probe/);
-    const since = probe.frames.length;
-    probe.sendApp('sessions', { type: 'handoff', id: 'h1', record: staleRecord() });
-    const answer = await probe.nextApp('sessions', (b) => b.type === 'handoff-result' && b.id === 'h1', since);
-    // Not adopted: refused as older, or (n1 owns the game) confirmed at n1's own epoch.
-    if (answer.ok === false) expect(String(answer.reason)).toMatch(/newer/);
-    else expect(answer.epoch).toBe(before.epoch);
+    await rejected(
+      () => probe!.sendApp('sessions', { type: 'command', id: 'c1', code: 'nope' }),
+      /dropped an invalid sessions message from probe/,
+    );
+    await rejected(
+      () => probe!.sendApp('sessions', { type: 'detonate', id: 'd1' }),
+      /dropped an invalid sessions message from probe/,
+    );
+    await rejected(
+      () => probe!.sendApp('sessions', 12345),
+      /dropped an invalid sessions message from probe/,
+    );
+    const since = probe!.frames.length;
+    probe!.sendApp('sessions', { type: 'handoff', id: 'h1', record: staleRecord() });
+    const answer = await probe!.nextApp(
+      'sessions',
+      (b) => b.type === 'handoff-result' && b.id === 'h1',
+      since,
+    );
+    // Not adopted: n1 runs the game itself, so it confirms it at its own epoch.
+    expect(answer).toMatchObject({ ok: true, epoch: before.epoch });
     const now = await recordOn(n1, code);
     expect([now.owner, now.epoch, now.seq]).toEqual([before.owner, before.epoch, before.seq]);
   });
 
   it('a frame over the mesh size limit closes only that link; the node and its game are intact', async () => {
     const since = n1.lines.length;
-    probe.send('x'.repeat(1024 * 1024 + 100));
-    await waitFor(() => probe.closeCode !== null, 5000, 'n1 to close the probe link');
-    expect(probe.closeCode).toBe(1009);
+    probe!.send('x'.repeat(1024 * 1024 + 100));
+    await waitFor(() => probe!.closeCode !== null, 5000, 'n1 to close the probe link');
+    expect(probe!.closeCode).toBe(1009);
     // ws trips its maxPayload and closes the link (1009 to the sender). The receiving node sees
     // its own socket end abnormally (1006); the size error itself is only logged at debug.
     await logged(since, /link to probe closed \((1009|1006)/);
@@ -132,11 +238,15 @@ describe('bad mesh input from an authenticated peer', () => {
     // No game changed anywhere, and the real peers still work together.
     for (const node of [n1, n2]) {
       const now = await recordOn(node, code);
-      expect([now.owner, now.epoch, now.seq], `${code} on ${node.opts.nodeId}`).toEqual([before.owner, before.epoch, before.seq]);
+      expect([now.owner, now.epoch, now.seq], `${code} on ${node.opts.nodeId}`).toEqual([
+        before.owner,
+        before.epoch,
+        before.seq,
+      ]);
       expect(essence(now.state)).toEqual(essence(before.state));
     }
     await waitForPeers(n2, ['n1']);
-    const p = new Player(n2.url, `cid${cluster.port}`);
+    const p = new Player(n2.url, `cid${cluster!.port}`);
     await p.signup();
     const fresh = await p.createGame();
     await waitFor(() => recordOn(n1, fresh).catch(() => null), 5000, `${fresh} on n1`);
@@ -147,18 +257,41 @@ describe('bad mesh input from an authenticated peer', () => {
 
 describe('a caller that does not know the cluster secret', () => {
   it('gets nothing it could test guesses against offline: a hello, no proof, then 4001', async () => {
-    const ws = new WebSocket(`ws://${n2.address}/_cluster/mesh`, { perMessageDeflate: false, localAddress: '127.0.0.7' });
+    const ws = new WebSocket(`ws://${n2.address}${MESH_PATH}`, {
+      perMessageDeflate: false,
+      localAddress: '127.0.0.7',
+    });
     const frames: Record<string, unknown>[] = [];
-    ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, unknown>));
+    ws.on('message', (d: Buffer) =>
+      frames.push(JSON.parse(d.toString()) as Record<string, unknown>),
+    );
     const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const nonce = createNonce();
-    ws.send(JSON.stringify({ type: 'hello', nodeId: 'guesser', address: `127.0.0.7:${cluster.port}`, version: '9', protocol: MESH_PROTOCOL, schemas: [], state: 'joining', nonce }));
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        nodeId: 'guesser',
+        address: `127.0.0.7:${cluster!.port}`,
+        version: '9',
+        protocol: MESH_PROTOCOL,
+        schemas: [],
+        state: 'joining',
+        nonce,
+      }),
+    );
     const hello = await waitFor(() => frames.find((f) => f.type === 'hello'), 5000, "n2's hello");
     // Whatever it waits for, no proof comes until it has proved itself.
     await new Promise((r) => setTimeout(r, 300));
     expect(frames.map((f) => f.type)).toEqual(['hello']);
-    const guess = createProof('a guessed secret', { role: 'initiator', protocol: MESH_PROTOCOL, proverId: 'guesser', verifierId: String(hello.nodeId), proverNonce: nonce, verifierNonce: String(hello.nonce) });
+    const guess = createProof('a guessed secret', {
+      role: 'initiator',
+      protocol: MESH_PROTOCOL,
+      proverId: 'guesser',
+      verifierId: String(hello.nodeId),
+      proverNonce: nonce,
+      verifierNonce: String(hello.nonce),
+    });
     ws.send(JSON.stringify({ type: 'auth', proof: guess }));
     expect(await closed).toBe(4001);
     expect(frames.map((f) => f.type)).toEqual(['hello']);

@@ -18,7 +18,10 @@ describe('a game created on another node', () => {
     rig = await Rig.create({ roundSeconds: 30 });
     const n1 = rig.start('n1', '127.0.0.2');
     await n1.ready();
-    const lag = rig.start('n9', '127.0.0.3', { inDns: false, env: { CLUSTER_SECRET: 'another-cluster-secret-0123456789' } });
+    const lag = rig.start('n9', '127.0.0.3', {
+      inDns: false,
+      env: { CLUSTER_SECRET: 'another-cluster-secret-0123456789' },
+    });
     await lag.ready();
     const tag = Date.now().toString(36).slice(-5);
     const a = new Player(n1.url, `ga${tag}`);

@@ -12,7 +12,7 @@ import { Player, roundIn } from '../support/player.js';
 
 const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
-let cluster: TestCluster;
+let cluster: TestCluster | undefined;
 let n1: NodeProcess, n2: NodeProcess, n3: NodeProcess;
 
 beforeAll(async () => {
@@ -25,19 +25,20 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-const newer = (a: AdminRecord, b: AdminRecord): boolean => a.epoch > b.epoch || (a.epoch === b.epoch && a.seq >= b.seq);
+const newer = (a: AdminRecord, b: AdminRecord): boolean =>
+  a.epoch > b.epoch || (a.epoch === b.epoch && a.seq >= b.seq);
 
 describe('a node that joins late', () => {
   it('holds every game at the owner’s version before it first reports ready, and logs joining before ready', async () => {
     // Games on n1 and n2: open ones, started ones, one with an action submitted through n3.
     const codes: string[] = [];
     for (const [i, node] of [n1, n2, n1, n2, n1, n2].entries()) {
-      const host = new Player(node.url, `host${cluster.port}x${i}`);
+      const host = new Player(node.url, `host${cluster!.port}x${i}`);
       await host.signup();
       const code = await host.createGame();
       codes.push(code);
       if (i < 2) continue; // the first two stay open
-      const guest = new Player(n3.url, `guest${cluster.port}x${i}`);
+      const guest = new Player(n3.url, `guest${cluster!.port}x${i}`);
       await guest.signup();
       await waitFor(() => recordOn(n3, code).catch(() => null), 5000, `${code} on n3`);
       expect((await guest.join(code)).status).toBe(303);
@@ -45,28 +46,42 @@ describe('a node that joins late', () => {
       if (i >= 4) {
         const c = guest.connect(code);
         await c.opened;
-        const round = await waitFor(() => roundIn(c.latestPartial('game-status')) || null, 5000, 'round 1');
-        expect(await c.act(round, 'defend', undefined, randomUUID())).toMatchObject({ type: 'ack' });
+        const round = await waitFor(
+          () => roundIn(c.latestPartial('game-status')) || null,
+          5000,
+          'round 1',
+        );
+        expect(await c.act(round, 'defend', undefined, randomUUID())).toMatchObject({
+          type: 'ack',
+        });
         c.ws.terminate();
       }
     }
     // Each game's record as its owner (the node it was created on) holds it.
     const owners = new Map<string, AdminRecord>();
-    for (const [i, code] of codes.entries()) owners.set(code, await recordOn(i % 2 === 0 ? n1 : n2, code));
-    expect([...owners.values()].map((r) => r.owner).sort()).toEqual(['n1', 'n1', 'n1', 'n2', 'n2', 'n2']);
+    for (const [i, code] of codes.entries())
+      owners.set(code, await recordOn(i % 2 === 0 ? n1 : n2, code));
+    expect([...owners.values()].map((r) => r.owner).sort()).toEqual([
+      'n1',
+      'n1',
+      'n1',
+      'n2',
+      'n2',
+      'n2',
+    ]);
     expect([...owners.values()].filter((r) => r.state.status === 'playing')).toHaveLength(4);
     expect([...owners.values()].some((r) => Object.keys(r.state.submitted).length > 0)).toBe(true);
 
     // Node 4 starts; DNS lists the three old nodes only (Swarm adds a task once it is healthy).
-    const n4 = cluster.add('127.0.0.5', { nodeId: 'n4', inDns: false });
-    let sawUnready = false;
+    const n4 = cluster!.add('127.0.0.5', { nodeId: 'n4', inDns: false });
+    const seen = { unready: false };
     await waitFor(
       async () => {
         if (!n4.alive) throw new Error(`node n4 exited:\n${n4.raw.slice(-20).join('\n')}`);
         try {
           const res = await fetch(`${n4.url}/health_check`);
           if (res.status === 200) return true;
-          sawUnready = true;
+          seen.unready = true;
           expect(res.status).toBe(503);
         } catch {
           /* not listening yet */
@@ -78,14 +93,19 @@ describe('a node that joins late', () => {
       5,
     );
     // Immediately: every game, at the owner's version or newer.
-    const held = await Promise.all(codes.map((code) => recordOn(n4, code).catch((e: Error) => e)));
+    const held = await Promise.all(
+      codes.map((code) => recordOn(n4, code).catch((e: unknown) => e)),
+    );
     for (const [i, code] of codes.entries()) {
       const rec = held[i];
       expect(rec, `${code} on n4 when it first reported ready`).not.toBeInstanceOf(Error);
       const own = owners.get(code)!;
       const mine = rec as AdminRecord;
       expect(mine.owner).toBe(own.owner);
-      expect(newer(mine, own), `${code}: n4 holds (${mine.epoch}, ${mine.seq}), owner had (${own.epoch}, ${own.seq})`).toBe(true);
+      expect(
+        newer(mine, own),
+        `${code}: n4 holds (${mine.epoch}, ${mine.seq}), owner had (${own.epoch}, ${own.seq})`,
+      ).toBe(true);
       expect(mine.state.round).toBe(own.state.round);
       expect(mine.state.submitted).toEqual(own.state.submitted);
     }
@@ -102,11 +122,15 @@ describe('a node that joins late', () => {
     expect(ready).toBeGreaterThan(joined);
     expect(n4.lines[joined]).toMatchObject({ missing: [] });
     expect((n4.lines[joined]!.peers as string[]).sort()).toEqual(['n1', 'n2', 'n3']);
-    expect(sawUnready || n4.lines.some((l) => /is joining/.test(l.msg))).toBe(true);
+    expect(seen.unready || n4.lines.some((l) => /is joining/.test(l.msg))).toBe(true);
     expect(metricValue(await metricsOf(n4), 'minotaur_catch_up_seconds')).not.toBeNull();
 
     // Swarm now adds it to DNS; everyone lists it as ready.
-    cluster.addToDns('127.0.0.5');
-    for (const node of [n1, n2, n3, n4]) await waitForPeers(node, ['n1', 'n2', 'n3', 'n4'].filter((id) => id !== node.opts.nodeId));
+    cluster!.addToDns('127.0.0.5');
+    for (const node of [n1, n2, n3, n4])
+      await waitForPeers(
+        node,
+        ['n1', 'n2', 'n3', 'n4'].filter((id) => id !== node.opts.nodeId),
+      );
   });
 });

@@ -31,10 +31,9 @@ interface RunningNode {
   exited: boolean;
 }
 
-let dns: TestDnsServer;
+let dns: TestDnsServer | undefined;
 let port: number;
 const nodes: RunningNode[] = [];
-
 
 function startNode(id: string, host: string, env: Record<string, string> = {}): RunningNode {
   const child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT], {
@@ -45,7 +44,7 @@ function startNode(id: string, host: string, env: Record<string, string> = {}): 
       NODE_ID: id,
       CLUSTER_SECRET: SECRET,
       DNS_CLUSTER_QUERY: QUERY,
-      DNS_CLUSTER_RESOLVER: dns.address,
+      DNS_CLUSTER_RESOLVER: dns!.address,
       DNS_INTERVAL_MS: '250',
       HEARTBEAT_MS: String(HEARTBEAT_MS),
       DOWN_AFTER_MS: String(DOWN_AFTER_MS),
@@ -55,8 +54,10 @@ function startNode(id: string, host: string, env: Record<string, string> = {}): 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const node: RunningNode = { id, host, child, output: [], exited: false };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => node.output.push(...chunk.split('\n').filter(Boolean)));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => node.output.push(chunk));
+  child.stdout
+    .setEncoding('utf8')
+    .on('data', (chunk: string) => node.output.push(...chunk.split('\n').filter(Boolean)));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => node.output.push(chunk));
   child.on('exit', () => {
     node.exited = true;
   });
@@ -66,25 +67,36 @@ function startNode(id: string, host: string, env: Record<string, string> = {}): 
 
 async function view(node: RunningNode): Promise<MeshNodeView | undefined> {
   try {
-    const res = await fetch(`http://${node.host}:${port}/members`, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(`http://${node.host}:${port}/members`, {
+      signal: AbortSignal.timeout(1000),
+    });
     return res.ok ? ((await res.json()) as MeshNodeView) : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false>): Promise<T> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
 /** Waits until `node` lists exactly `peers` as live peers. */
-async function peersOf(node: RunningNode, peers: string[], timeoutMs = 15_000): Promise<MeshNodeView> {
+async function peersOf(
+  node: RunningNode,
+  peers: string[],
+  timeoutMs = 15_000,
+): Promise<MeshNodeView> {
   const want = [...peers].sort().join(',');
   return until(`${node.id} to see [${want}]`, timeoutMs, async () => {
     const v = await view(node);
@@ -93,16 +105,25 @@ async function peersOf(node: RunningNode, peers: string[], timeoutMs = 15_000): 
 }
 
 /** Waits until `node`'s membership (peers not declared down, self excluded) is exactly `ids`. */
-async function membersOf(node: RunningNode, ids: string[], timeoutMs: number): Promise<MeshNodeView> {
+async function membersOf(
+  node: RunningNode,
+  ids: string[],
+  timeoutMs: number,
+): Promise<MeshNodeView> {
   const want = [...ids].sort().join(',');
   return until(`${node.id} to have members [${want}]`, timeoutMs, async () => {
     const v = await view(node);
-    const have = v?.members.map((m) => m.id).filter((id) => id !== node.id).sort().join(',');
+    const have = v?.members
+      .map((m) => m.id)
+      .filter((id) => id !== node.id)
+      .sort()
+      .join(',');
     return v && have === want ? v : undefined;
   });
 }
 
-const logged = (node: RunningNode, text: string): boolean => node.output.some((l) => l.includes(text));
+const logged = (node: RunningNode, text: string): boolean =>
+  node.output.some((l) => l.includes(text));
 
 describe('mesh with real processes', () => {
   let a: RunningNode;
@@ -118,24 +139,29 @@ describe('mesh with real processes', () => {
 
   afterAll(async () => {
     // MESH_TEST_LOGS=1 prints every node's log, for reading what an operator would see.
-    if (process.env.MESH_TEST_LOGS) for (const node of nodes) console.log(`--- ${node.id}\n${node.output.join('\n')}`);
+    if (process.env.MESH_TEST_LOGS)
+      for (const node of nodes) console.log(`--- ${node.id}\n${node.output.join('\n')}`);
     for (const node of nodes) {
       if (!node.exited) node.child.kill('SIGKILL');
     }
     await Promise.all(
-      nodes.filter((n) => !n.exited).map((n) => new Promise((resolve) => n.child.once('exit', resolve))),
+      nodes
+        .filter((n) => !n.exited)
+        .map((n) => new Promise((resolve) => n.child.once('exit', resolve))),
     );
     await dns?.close();
   });
 
   it('three nodes find each other through DNS', async () => {
-    dns.setRecords(QUERY, HOSTS.slice(0, 3));
+    dns!.setRecords(QUERY, HOSTS.slice(0, 3));
     a = startNode('a', HOSTS[0]!);
     b = startNode('b', HOSTS[1]!);
     c = startNode('c', HOSTS[2]!);
     await Promise.all([peersOf(a, ['b', 'c']), peersOf(b, ['a', 'c']), peersOf(c, ['a', 'b'])]);
     const v = await view(a);
-    expect(v?.members.map((m) => m.address).sort()).toEqual(HOSTS.slice(0, 3).map((h) => `${h}:${port}`));
+    expect(v?.members.map((m) => m.address).sort()).toEqual(
+      HOSTS.slice(0, 3).map((h) => `${h}:${port}`),
+    );
   });
 
   it('a fourth node added to DNS is joined by the others', async () => {
@@ -143,8 +169,13 @@ describe('mesh with real processes', () => {
     d = startNode('d', HOSTS[3]!, { DNS_CLUSTER_QUERY: '' });
     await until('d to listen', 15_000, () => view(d));
     expect((await view(d))?.peers).toEqual([]);
-    dns.setRecords(QUERY, HOSTS.slice(0, 4));
-    await Promise.all([peersOf(a, ['b', 'c', 'd']), peersOf(b, ['a', 'c', 'd']), peersOf(c, ['a', 'b', 'd']), peersOf(d, ['a', 'b', 'c'])]);
+    dns!.setRecords(QUERY, HOSTS.slice(0, 4));
+    await Promise.all([
+      peersOf(a, ['b', 'c', 'd']),
+      peersOf(b, ['a', 'c', 'd']),
+      peersOf(c, ['a', 'b', 'd']),
+      peersOf(d, ['a', 'b', 'c']),
+    ]);
   });
 
   it('a node that only connects inbound (not in DNS) is learned by the others', async () => {
@@ -160,7 +191,11 @@ describe('mesh with real processes', () => {
 
   it('refuses a node with the wrong secret, and logs it', async () => {
     const intruder = startNode('intruder', HOSTS[5]!, { CLUSTER_SECRET: 'not-the-secret' });
-    await until('a refusal logged by a', 15_000, async () => logged(a, 'bad secret') && logged(a, 'intruder'));
+    await until(
+      'a refusal logged by a',
+      15_000,
+      () => logged(a, 'bad secret') && logged(a, 'intruder'),
+    );
     const line = a.output.find((l) => l.includes('bad secret'))!;
     expect(line).toContain(`refused mesh link from intruder (${HOSTS[5]}:${port}`);
     expect((await view(intruder))?.peers).toEqual([]);
@@ -172,8 +207,10 @@ describe('mesh with real processes', () => {
     const res = await fetch(`http://${d.host}:${port}/state/draining`, { method: 'POST' });
     expect(res.status).toBe(200);
     for (const node of [a, b, c, e]) {
-      await until(`${node.id} to see d draining`, 5000, async () =>
-        (await view(node))?.members.find((m) => m.id === 'd')?.state === 'draining',
+      await until(
+        `${node.id} to see d draining`,
+        5000,
+        async () => (await view(node))?.members.find((m) => m.id === 'd')?.state === 'draining',
       );
     }
   });
@@ -181,14 +218,12 @@ describe('mesh with real processes', () => {
   it('a node killed with SIGKILL is declared down within downAfterMs plus slack', async () => {
     const killedAt = Date.now();
     b.child.kill('SIGKILL');
-    await Promise.all(
-      [
-        membersOf(a, ['c', 'd', 'e'], DOWN_AFTER_MS + 3000),
-        membersOf(c, ['a', 'd', 'e'], DOWN_AFTER_MS + 3000),
-        membersOf(d, ['a', 'c', 'e'], DOWN_AFTER_MS + 3000),
-        membersOf(e, ['a', 'c', 'd'], DOWN_AFTER_MS + 3000),
-      ],
-    );
+    await Promise.all([
+      membersOf(a, ['c', 'd', 'e'], DOWN_AFTER_MS + 3000),
+      membersOf(c, ['a', 'd', 'e'], DOWN_AFTER_MS + 3000),
+      membersOf(d, ['a', 'c', 'e'], DOWN_AFTER_MS + 3000),
+      membersOf(e, ['a', 'c', 'd'], DOWN_AFTER_MS + 3000),
+    ]);
     expect(Date.now() - killedAt).toBeLessThan(DOWN_AFTER_MS + 3000);
     expect(logged(a, 'peer b (')).toBe(true);
   });
@@ -196,7 +231,10 @@ describe('mesh with real processes', () => {
   it('a stalled node (SIGSTOP/SIGCONT) does not declare its peers down and fences itself', async () => {
     c.child.kill('SIGSTOP');
     // The others stop hearing from c and declare it down.
-    await Promise.all([membersOf(a, ['d', 'e'], DOWN_AFTER_MS + 5000), membersOf(d, ['a', 'e'], DOWN_AFTER_MS + 5000)]);
+    await Promise.all([
+      membersOf(a, ['d', 'e'], DOWN_AFTER_MS + 5000),
+      membersOf(d, ['a', 'e'], DOWN_AFTER_MS + 5000),
+    ]);
     c.child.kill('SIGCONT');
     const after = await until('c to report its stall', 10_000, async () => {
       const v = await view(c);
@@ -204,10 +242,16 @@ describe('mesh with real processes', () => {
     });
     expect(after.lastStallAt).not.toBeNull();
     // The log line travels through a pipe, so it may arrive after the /members answer.
-    await until('c to log its stall', 5000, async () => (logged(c, 'event loop stalled') ? true : undefined));
+    await until('c to log its stall', 5000, () =>
+      logged(c, 'event loop stalled') ? true : undefined,
+    );
     // c rejoins everyone, stops being suspect, and never declared a live peer down.
     await Promise.all([peersOf(c, ['a', 'd', 'e']), peersOf(a, ['c', 'd', 'e'])]);
-    await until('c to stop suspecting itself', 5000, async () => (await view(c))?.suspect === false);
+    await until(
+      'c to stop suspecting itself',
+      5000,
+      async () => (await view(c))?.suspect === false,
+    );
     const downLines = c.output.filter((l) => /peer [ade] \(.*down/.test(l));
     expect(downLines).toEqual([]);
   });

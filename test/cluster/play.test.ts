@@ -10,7 +10,7 @@ import { Player, roundIn, type LiveConnection } from '../support/player.js';
 
 const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
-let cluster: TestCluster;
+let cluster: TestCluster | undefined;
 let n1: NodeProcess, n2: NodeProcess, n3: NodeProcess;
 const conns: LiveConnection[] = [];
 let seq = 0;
@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 async function player(node: NodeProcess, prefix: string): Promise<Player> {
-  const p = new Player(node.url, `${prefix}${cluster.port}x${++seq}`);
+  const p = new Player(node.url, `${prefix}${cluster!.port}x${++seq}`);
   await p.signup();
   return p;
 }
@@ -43,13 +43,23 @@ function live(c: LiveConnection): LiveConnection {
   return c;
 }
 
-const finished = (c: LiveConnection): boolean => /Game over after/.test(c.latestPartial('game-status') ?? '');
+const finished = (c: LiveConnection): boolean =>
+  /Game over after/.test(c.latestPartial('game-status') ?? '');
 
 /** Rounds shown by every status partial a socket received, in order. */
-const roundsShown = (c: LiveConnection): number[] => c.allPartials('game-status').map(roundIn).filter((r) => r > 0);
+const roundsShown = (c: LiveConnection): number[] =>
+  c
+    .allPartials('game-status')
+    .map(roundIn)
+    .filter((r) => r > 0);
 
 /** Acts like a bot: sends one action for `round`, retrying what the server says to retry. */
-async function bot(c: LiveConnection, round: number, kind: 'defend' | 'move' | 'attack', dir?: string): Promise<Record<string, unknown>> {
+async function bot(
+  c: LiveConnection,
+  round: number,
+  kind: 'defend' | 'move' | 'attack',
+  dir?: string,
+): Promise<Record<string, unknown>> {
   const id = randomUUID();
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -62,7 +72,9 @@ async function bot(c: LiveConnection, round: number, kind: 'defend' | 'move' | '
 /** The record shown on the leaderboard page: [won, played]. */
 async function recordOnPage(p: Player): Promise<[number, number]> {
   const { html } = await p.page('/leaderboard');
-  const m = html.match(/Your record: <strong>(\d+)<\/strong> won of <strong>(\d+)<\/strong> played/);
+  const m = html.match(
+    /Your record: <strong>(\d+)<\/strong> won of <strong>(\d+)<\/strong> played/,
+  );
   if (!m) throw new Error(`no record on the leaderboard of ${p.base}`);
   return [Number(m[1]), Number(m[2])];
 }
@@ -72,7 +84,11 @@ describe('any node serves any player', () => {
     const a = await player(n1, 'ann');
     const b = await player(n2, 'bob');
     const code = await a.createGame();
-    await waitFor(async () => (await b.page('/lobby')).html.includes(code), 5000, `${code} in the lobby of n2`);
+    await waitFor(
+      async () => (await b.page('/lobby')).html.includes(code),
+      5000,
+      `${code} in the lobby of n2`,
+    );
     expect((await b.join(code)).status).toBe(303);
     expect((await a.start(code)).status).toBe(303);
     const owner = (await recordOn(n1, code)).owner;
@@ -88,7 +104,10 @@ describe('any node serves any player', () => {
     for (; round <= 61; round++) {
       const r = round;
       await waitFor(
-        () => (finished(ca) && finished(cb)) || (roundIn(ca.latestPartial('game-status')) >= r && roundIn(cb.latestPartial('game-status')) >= r),
+        () =>
+          (finished(ca) && finished(cb)) ||
+          (roundIn(ca.latestPartial('game-status')) >= r &&
+            roundIn(cb.latestPartial('game-status')) >= r),
         10_000,
         `round ${r} on both sockets`,
         10,
@@ -113,10 +132,14 @@ describe('any node serves any player', () => {
     expect([...new Set(roundsShown(cb))]).toEqual(want);
     // The replicas agree on the end.
     for (const node of [n2, n3]) {
-      const rec = await waitFor(async () => {
-        const r = await recordOn(node, code).catch(() => null);
-        return r && r.seq === final.seq && r.epoch === final.epoch ? r : null;
-      }, 5000, `final record of ${code} on ${node.opts.nodeId}`);
+      const rec = await waitFor(
+        async () => {
+          const r = await recordOn(node, code).catch(() => null);
+          return r && r.seq === final.seq && r.epoch === final.epoch ? r : null;
+        },
+        5000,
+        `final record of ${code} on ${node.opts.nodeId}`,
+      );
       expect(rec.state.winner).toBe(final.state.winner);
     }
 
@@ -135,10 +158,14 @@ describe('any node serves any player', () => {
     // Recorded once: both records on node 3 say one game played.
     const a3 = via(a, n3);
     const b3 = via(b, n3);
-    const [wonA, playedA] = await waitFor(async () => {
-      const r = await recordOnPage(a3);
-      return r[1] >= 1 ? r : null;
-    }, 5000, 'the result on the leaderboard of n3');
+    const [wonA, playedA] = await waitFor(
+      async () => {
+        const r = await recordOnPage(a3);
+        return r[1] >= 1 ? r : null;
+      },
+      5000,
+      'the result on the leaderboard of n3',
+    );
     const [wonB, playedB] = await recordOnPage(b3);
     expect(playedA).toBe(1);
     expect(playedB).toBe(1);
@@ -148,7 +175,9 @@ describe('any node serves any player', () => {
     const board = (await a3.page('/leaderboard')).html;
     for (const name of [a.username, b.username]) {
       // The name links to the hero's profile.
-      const row = board.match(new RegExp(`<td><a href="/players/${name}">${name}</a></td><td>(\\d+)</td><td>(\\d+)</td>`));
+      const row = board.match(
+        new RegExp(`<td><a href="/players/${name}">${name}</a></td><td>(\\d+)</td><td>(\\d+)</td>`),
+      );
       expect(row?.[2], `leaderboard row of ${name}`).toBe('1');
     }
   });
@@ -164,11 +193,16 @@ describe('any node serves any player', () => {
     expect(started.owner).toBe('n1');
     expect(started.state.status).toBe('playing');
     const idD = started.state.players.find((p) => p.name === d.username)!.id;
-    const forwardedBefore = metricValue(await metricsOf(n3), 'minotaur_commands_forwarded_total') ?? 0;
+    const forwardedBefore =
+      metricValue(await metricsOf(n3), 'minotaur_commands_forwarded_total') ?? 0;
 
     const cd = live(d.connect(code));
     await cd.opened;
-    const round = await waitFor(() => roundIn(cd.latestPartial('game-status')) || null, 5000, 'a round on n3');
+    const round = await waitFor(
+      () => roundIn(cd.latestPartial('game-status')) || null,
+      5000,
+      'a round on n3',
+    );
     const actionId = randomUUID();
     const reply = await cd.act(round, 'defend', undefined, actionId);
     expect(reply).toMatchObject({ type: 'ack', actionId, duplicate: false });
@@ -178,10 +212,17 @@ describe('any node serves any player', () => {
     expect(rec.owner).toBe('n1');
     const held = rec.state.round === round ? rec.state.submitted[idD]?.id : rec.state.previous[idD];
     expect(held).toBe(actionId);
-    expect(metricValue(await metricsOf(n3), 'minotaur_commands_forwarded_total')!).toBeGreaterThan(forwardedBefore);
-    expect(metricValue(await metricsOf(n1), 'minotaur_actions_total', { result: 'accepted' }) ?? 0).toBeGreaterThan(0);
+    expect(metricValue(await metricsOf(n3), 'minotaur_commands_forwarded_total')).toBeGreaterThan(
+      forwardedBefore,
+    );
+    expect(
+      metricValue(await metricsOf(n1), 'minotaur_actions_total', { result: 'accepted' }) ?? 0,
+    ).toBeGreaterThan(0);
     // Sent again (a resend after a reconnect): acknowledged as a duplicate, applied once.
-    expect(await cd.act(round, 'defend', undefined, actionId)).toMatchObject({ type: 'ack', actionId });
+    expect(await cd.act(round, 'defend', undefined, actionId)).toMatchObject({
+      type: 'ack',
+      actionId,
+    });
     cd.close();
   });
 
@@ -193,10 +234,14 @@ describe('any node serves any player', () => {
     await waitFor(() => lobby.latestPartial('open-games') !== null, 5000, 'the first lobby render');
     const code = await f.createGame();
     expect((await recordOn(n2, code)).owner).toBe('n2');
-    const html = await waitFor(() => {
-      const p = lobby.latestPartial('open-games');
-      return p?.includes(`/games/${code}`) ? p : null;
-    }, 5000, `${code} pushed to the lobby socket on n3`);
+    const html = await waitFor(
+      () => {
+        const p = lobby.latestPartial('open-games');
+        return p?.includes(`/games/${code}`) ? p : null;
+      },
+      5000,
+      `${code} pushed to the lobby socket on n3`,
+    );
     expect(html).toContain(f.username);
     const page = await e.page('/lobby');
     expect(page.status).toBe(200);

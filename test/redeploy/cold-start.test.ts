@@ -8,7 +8,7 @@
 //    passed), or the next round; then play goes on.
 // 2. A single node (no DNS query at all) is stopped and started again: its games resume.
 //
-// Invariants (test/support/bots.ts checkInvariants): no game reset; no round repeated or
+// Invariants (test/support/invariants.ts): no game reset; no round repeated or
 // skipped; no acknowledged action lost; none applied twice; never two owners resolving a round.
 
 import { pino } from 'pino';

@@ -7,7 +7,7 @@
 // no takeover), close player sockets with 1012, and exit 0 within the stop budget; the games
 // keep going.
 //
-// Invariants (test/support/bots.ts checkInvariants): no game reset (same game, rounds never
+// Invariants (test/support/invariants.ts): no game reset (same game, rounds never
 // go back, hp never goes up, in version order through every node's replica); no round repeated
 // or skipped (each round resolved exactly once, rounds 1, 2, 3, … ; no bot sees an earlier
 // round after a later one); no acknowledged action lost (every acked action is the one the

@@ -13,7 +13,10 @@ import type { Metrics } from '../../src/metrics.js';
 import type { GameState } from '../../src/game/types.js';
 import type { GameRecord } from '../../src/sessions/game-record.js';
 import { Replica } from '../../src/replication/replica.js';
-import { ReplicaSync, type WriteOutcome } from '../../src/replication/sync.js';
+import { REPLICATION_CHANNEL } from '../../src/replication/protocol.js';
+import type { WriteOutcome } from '../../src/replication/pending-writes.js';
+import { ReplicaSync } from '../../src/replication/sync.js';
+import { SESSIONS_CHANNEL } from '../../src/sessions/protocol.js';
 import { GameSessions } from '../../src/sessions/registry.js';
 import { SimMesh, type SimNetwork } from './network.js';
 import { Proc, type World } from './world.js';
@@ -87,7 +90,7 @@ export class SimNode {
     );
     this.sync = new ReplicaSync({
       replica: this.replica,
-      channel: this.mesh.channel('replication'),
+      channel: this.mesh.channel(REPLICATION_CHANNEL),
       logger: this.logger,
       clock: this.proc.clock,
       checkContent: (record) => checkStoredState(record.state, record.schema, checkGameState),
@@ -108,7 +111,7 @@ export class SimNode {
       version: '1.0.0',
       replica: this.replica,
       sync: this.sync,
-      channel: this.mesh.channel('sessions'),
+      channel: this.mesh.channel(SESSIONS_CHANNEL),
       results: d.results,
       snapshots: d.snapshots,
       leases: d.leases,

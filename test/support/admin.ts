@@ -15,9 +15,16 @@ export interface AdminRecord {
 }
 
 /** The full record of a game as the node at `base` holds it (throws unless 200). */
-export async function adminGame(base: string, code: string, token = TEST_ADMIN_TOKEN): Promise<AdminRecord> {
-  const res = await fetch(`${base}/admin/games/${code}.json`, { headers: { authorization: `Bearer ${token}` } });
-  if (res.status !== 200) throw new Error(`admin record of ${code}: ${res.status} ${await res.text()}`);
+export async function adminGame(
+  base: string,
+  code: string,
+  token = TEST_ADMIN_TOKEN,
+): Promise<AdminRecord> {
+  const res = await fetch(`${base}/admin/games/${code}.json`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (res.status !== 200)
+    throw new Error(`admin record of ${code}: ${res.status} ${await res.text()}`);
   return (await res.json()) as AdminRecord;
 }
 

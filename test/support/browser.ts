@@ -3,12 +3,26 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+} from 'playwright-core';
 import { ROOT } from './node-process.js';
 
 export const SHOTS = join(ROOT, 'test-results');
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 export class BrowserSession {
   private readonly contexts: BrowserContext[] = [];
@@ -17,12 +31,17 @@ export class BrowserSession {
 
   static async launch(): Promise<BrowserSession> {
     mkdirSync(SHOTS, { recursive: true });
-    return new BrowserSession(await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS }));
+    return new BrowserSession(
+      await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS }),
+    );
   }
 
   /** A page in a context of its own (its own cookies: one player each); a desktop window unless told otherwise. */
   async newPage(options: BrowserContextOptions = {}): Promise<Page> {
-    const ctx = await this.browser.newContext({ viewport: { width: 1200, height: 860 }, ...options });
+    const ctx = await this.browser.newContext({
+      viewport: { width: 1200, height: 860 },
+      ...options,
+    });
     this.contexts.push(ctx);
     const page = await ctx.newPage();
     page.setDefaultTimeout(15_000);
@@ -36,12 +55,25 @@ export class BrowserSession {
 }
 
 /** A phone: 390×844 CSS pixels, touch, mobile viewport rules. */
-export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+export const PHONE: BrowserContextOptions = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+};
 
 /** Signs up through the form and waits for the lobby. */
-export async function signUp(page: Page, base: string, username: string, password = 'correct horse battery'): Promise<void> {
+export async function signUp(
+  page: Page,
+  base: string,
+  username: string,
+  password = 'correct horse battery',
+): Promise<void> {
   await page.goto(`${base}/signup`);
   await page.fill('input[name="username"]', username);
   await page.fill('input[name="password"]', password);
-  await Promise.all([page.waitForURL(`${base}/lobby`), page.click('form[action="/signup"] button[type="submit"]')]);
+  await Promise.all([
+    page.waitForURL(`${base}/lobby`),
+    page.click('form[action="/signup"] button[type="submit"]'),
+  ]);
 }

@@ -62,7 +62,14 @@ export class TestCluster {
   ) {}
 
   static async create(options: ClusterOptions = {}): Promise<TestCluster> {
-    const hosts = options.hosts ?? ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7'];
+    const hosts = options.hosts ?? [
+      '127.0.0.2',
+      '127.0.0.3',
+      '127.0.0.4',
+      '127.0.0.5',
+      '127.0.0.6',
+      '127.0.0.7',
+    ];
     const dns = await createDnsServer();
     const port = await freePortOn(hosts);
     const query = options.query ?? `tasks.minotaur-test-${port}`;
@@ -132,7 +139,10 @@ export class TestCluster {
 }
 
 async function adminJson<T>(base: string, path: string): Promise<T> {
-  const res = await fetch(base + path, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(3000) });
+  const res = await fetch(base + path, {
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    signal: AbortSignal.timeout(3000),
+  });
   if (res.status !== 200) throw new Error(`${path} on ${base}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -148,12 +158,20 @@ export async function peersOf(node: NodeProcess): Promise<ClusterMember[]> {
 }
 
 /** Waits until `node` lists exactly the nodes `ids` as other members, all in `state`. */
-export function waitForPeers(node: NodeProcess, ids: string[], state = 'ready', timeoutMs = 15_000): Promise<ClusterMember[]> {
+export function waitForPeers(
+  node: NodeProcess,
+  ids: string[],
+  state = 'ready',
+  timeoutMs = 15_000,
+): Promise<ClusterMember[]> {
   const want = [...ids].sort().join(',');
   return waitFor(
     async () => {
       const peers = await peersOf(node);
-      const have = peers.map((m) => m.id).sort().join(',');
+      const have = peers
+        .map((m) => m.id)
+        .sort()
+        .join(',');
       return have === want && peers.every((m) => m.state === state) ? peers : false;
     },
     timeoutMs,

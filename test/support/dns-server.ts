@@ -19,7 +19,9 @@ export interface TestDnsServer {
 const normalise = (name: string): string => name.toLowerCase().replace(/\.$/, '');
 
 /** `ttl` is what answers advertise (Swarm's embedded DNS says 600); the server never caches. */
-export async function createDnsServer(options: { port?: number; ttl?: number; host?: string } = {}): Promise<TestDnsServer> {
+export async function createDnsServer(
+  options: { port?: number; ttl?: number; host?: string } = {},
+): Promise<TestDnsServer> {
   const host = options.host ?? '127.0.0.1';
   const ttl = options.ttl ?? 0;
   const records = new Map<string, string[]>();

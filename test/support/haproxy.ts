@@ -13,7 +13,10 @@ import { ROOT, freePort, waitFor } from './node-process.js';
 export const HAPROXY_CFG = join(ROOT, 'deploy', 'haproxy.cfg');
 
 /** Debian puts haproxy in /usr/sbin, which a non-root PATH may lack. */
-const HAPROXY_BIN = spawnSync('haproxy', ['-v']).error && existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
+const HAPROXY_BIN =
+  spawnSync('haproxy', ['-v']).error && existsSync('/usr/sbin/haproxy')
+    ? '/usr/sbin/haproxy'
+    : 'haproxy';
 
 /** `haproxy -v`'s first line, or null when HAProxy is not installed. */
 export function haproxyVersion(): string | null {
@@ -34,10 +37,29 @@ export function selfSignedCertificate(dir: string, ips: string[] = []): Certific
   const crt = join(dir, 'tls-cert.pem');
   const made = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=minotaur test', '-addext', `subjectAltName=${['127.0.0.1', ...ips].map((ip) => `IP:${ip}`).join(',')},DNS:localhost`, '-keyout', key, '-out', crt],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=minotaur test',
+      '-addext',
+      `subjectAltName=${['127.0.0.1', ...ips].map((ip) => `IP:${ip}`).join(',')},DNS:localhost`,
+      '-keyout',
+      key,
+      '-out',
+      crt,
+    ],
     { encoding: 'utf8' },
   );
-  if (made.error || made.status !== 0) throw new Error(`openssl could not make a certificate: ${made.error?.message ?? made.stderr}`);
+  if (made.error || made.status !== 0)
+    throw new Error(`openssl could not make a certificate: ${made.error?.message ?? made.stderr}`);
   const cert = readFileSync(crt, 'utf8');
   const pemFile = join(dir, 'haproxy.pem');
   writeFileSync(pemFile, cert + readFileSync(key, 'utf8'), { mode: 0o600 });
@@ -83,7 +105,10 @@ export class HaProxy {
     prefix: string[] = [],
   ) {
     const argv = [...prefix, HAPROXY_BIN, '-db', '-f', HAPROXY_CFG];
-    this.child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(argv[0]!, argv.slice(1), {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let buf = '';
     const onData = (chunk: Buffer) => {
       buf += chunk.toString('utf8');
@@ -106,17 +131,24 @@ export class HaProxy {
     while (ports.size < 3) ports.add(await freePort(['127.0.0.1']));
     const [tlsPort, plainPort, statsPort] = [...ports] as [number, number, number];
     const socket = join(opts.dir, 'haproxy.sock');
-    const lb = new HaProxy(`https://${host}:${tlsPort}`, `http://${host}:${plainPort}`, cert.cert, socket, {
-      HAPROXY_TLS_BIND: `${host}:${tlsPort}`,
-      HAPROXY_CERT: cert.pemFile,
-      HAPROXY_BIND: `${host}:${plainPort}`,
-      HAPROXY_MAXCONN: String(opts.maxconn ?? 2000),
-      HAPROXY_STATS_BIND: `127.0.0.1:${statsPort}`,
-      HAPROXY_ADMIN_SOCKET: socket,
-      DNS_NAMESERVER: opts.dns,
-      MINOTAUR_DNS: opts.query,
-      MINOTAUR_PORT: String(opts.nodePort),
-    }, opts.prefix);
+    const lb = new HaProxy(
+      `https://${host}:${tlsPort}`,
+      `http://${host}:${plainPort}`,
+      cert.cert,
+      socket,
+      {
+        HAPROXY_TLS_BIND: `${host}:${tlsPort}`,
+        HAPROXY_CERT: cert.pemFile,
+        HAPROXY_BIND: `${host}:${plainPort}`,
+        HAPROXY_MAXCONN: String(opts.maxconn ?? 2000),
+        HAPROXY_STATS_BIND: `127.0.0.1:${statsPort}`,
+        HAPROXY_ADMIN_SOCKET: socket,
+        DNS_NAMESERVER: opts.dns,
+        MINOTAUR_DNS: opts.query,
+        MINOTAUR_PORT: String(opts.nodePort),
+      },
+      opts.prefix,
+    );
     await waitFor(
       async () => {
         if (lb.exited) throw new Error(`haproxy exited:\n${lb.lines.slice(-20).join('\n')}`);
@@ -150,8 +182,17 @@ export class HaProxy {
     const at = (name: string) => cols.indexOf(name);
     return rows
       .map((r) => r.split(','))
-      .filter((f) => f[at('pxname')] === 'minotaur' && f[at('svname')] !== 'BACKEND' && f[at('svname')] !== 'FRONTEND')
-      .map((f) => ({ name: f[at('svname')]!, addr: f[at('addr')] ?? '', status: f[at('status')] ?? '' }))
+      .filter(
+        (f) =>
+          f[at('pxname')] === 'minotaur' &&
+          f[at('svname')] !== 'BACKEND' &&
+          f[at('svname')] !== 'FRONTEND',
+      )
+      .map((f) => ({
+        name: f[at('svname')]!,
+        addr: f[at('addr')] ?? '',
+        status: f[at('status')] ?? '',
+      }))
       .filter((s) => s.addr !== '' && !s.addr.startsWith('0.0.0.0') && !/MAINT/.test(s.status));
   }
 
@@ -169,8 +210,9 @@ export class HaProxy {
       timeoutMs,
       `HAProxy to have ${addresses.join(', ')} UP`,
       100,
-    ).catch((e) => {
-      throw new Error(`${(e as Error).message}\n${this.lines.slice(-20).join('\n')}`);
+    ).catch((e: unknown) => {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`${why}\n${this.lines.slice(-20).join('\n')}`);
     });
   }
 
@@ -192,9 +234,9 @@ export class HaProxy {
 
   async stop(): Promise<void> {
     if (this.exited) return;
-    const gone = new Promise((r) => this.child.once('exit', r));
+    const gone = new Promise<boolean>((r) => this.child.once('exit', () => r(true)));
     this.child.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 2000))]);
-    if (!this.exited) this.child.kill('SIGKILL');
+    const late = new Promise<boolean>((r) => setTimeout(() => r(false), 2000));
+    if (!(await Promise.race([gone, late]))) this.child.kill('SIGKILL');
   }
 }

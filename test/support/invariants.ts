@@ -18,7 +18,14 @@ import type { Bot } from './bots.js';
 import type { NodeProcess } from './node-process.js';
 import { compareVersion } from '../../src/replication/record.js';
 
-export type ViolationKind = 'reset' | 'round-repeated' | 'round-skipped' | 'final-mismatch' | 'seen-regressed' | 'ack-lost' | 'doubled';
+export type ViolationKind =
+  | 'reset'
+  | 'round-repeated'
+  | 'round-skipped'
+  | 'final-mismatch'
+  | 'seen-regressed'
+  | 'ack-lost'
+  | 'doubled';
 
 export interface Violation {
   kind: ViolationKind;
@@ -62,7 +69,8 @@ export function resolutions(nodes: NodeProcess[], code?: string): Resolution[] {
 }
 
 /** A resolution whose write was not discarded (fenced writes never reach the store). */
-export const effective = (r: Resolution): boolean => r.outcome === 'ok' || r.outcome === 'unconfirmed';
+export const effective = (r: Resolution): boolean =>
+  r.outcome === 'ok' || r.outcome === 'unconfirmed';
 
 export interface Sample {
   via: string;
@@ -121,7 +129,10 @@ export class Sampler {
         this.nodes().flatMap((base) =>
           this.codes().map(async (code) => {
             try {
-              const res = await fetch(`${base}/admin/games/${code}.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(800) });
+              const res = await fetch(`${base}/admin/games/${code}.json`, {
+                headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+                signal: AbortSignal.timeout(800),
+              });
               if (res.status !== 200) return;
               this.samples.push(toSample(base, (await res.json()) as AdminRecord));
             } catch {
@@ -161,7 +172,16 @@ export interface InvariantInput {
 export interface InvariantReport {
   violations: Violation[];
   /** Per game: rounds resolved, acks checked, resolutions by node. */
-  summary: Record<string, { rounds: number; acks: number; byNode: Record<string, number>; finalRound: number; status: string }>;
+  summary: Record<
+    string,
+    {
+      rounds: number;
+      acks: number;
+      byNode: Record<string, number>;
+      finalRound: number;
+      status: string;
+    }
+  >;
 }
 
 export function checkInvariants(input: InvariantInput): InvariantReport {
@@ -177,17 +197,33 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
     // Never two owners resolving a round; no round resolved twice.
     for (const [round, rs] of byRound) {
       if (rs.length > 1) {
-        violations.push({ kind: 'round-repeated', game: code, text: `${code}: round ${round} resolved ${rs.length} times: ${rs.map((r) => `${r.node} (epoch ${r.epoch}, ${r.outcome}, ${r.time})`).join('; ')}` });
+        violations.push({
+          kind: 'round-repeated',
+          game: code,
+          text: `${code}: round ${round} resolved ${rs.length} times: ${rs.map((r) => `${r.node} (epoch ${r.epoch}, ${r.outcome}, ${r.time})`).join('; ')}`,
+        });
       }
     }
     // No round skipped: 1..max, and the final record continues from the last resolution.
     const rounds = [...byRound.keys()].sort((a, b) => a - b);
     const max = rounds.at(-1) ?? 0;
     const from = input.fromRound?.get(code) ?? 1;
-    for (let r = from; r <= max; r++) if (!byRound.has(r)) violations.push({ kind: 'round-skipped', game: code, text: `${code}: round ${r} was never resolved (resolved: ${rounds.join(',')})` });
+    for (let r = from; r <= max; r++)
+      if (!byRound.has(r))
+        violations.push({
+          kind: 'round-skipped',
+          game: code,
+          text: `${code}: round ${r} was never resolved (resolved: ${rounds.join(',')})`,
+        });
     if (final) {
-      const expected = final.state.status === 'finished' ? final.state.round : final.state.round - 1;
-      if (expected !== max) violations.push({ kind: 'final-mismatch', game: code, text: `${code}: final record is at round ${final.state.round} (${final.state.status}) but the last resolution logged is round ${max}` });
+      const expected =
+        final.state.status === 'finished' ? final.state.round : final.state.round - 1;
+      if (expected !== max)
+        violations.push({
+          kind: 'final-mismatch',
+          game: code,
+          text: `${code}: final record is at round ${final.state.round} (${final.state.status}) but the last resolution logged is round ${max}`,
+        });
     } else {
       violations.push({ kind: 'final-mismatch', game: code, text: `${code}: no final record` });
     }
@@ -196,12 +232,26 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
     const bots = input.bots.filter((b) => b.code === code);
     let acks = 0;
     const appliedIn = new Map<string, number>();
-    for (const r of res) for (const id of Object.values(r.applied)) appliedIn.set(id, (appliedIn.get(id) ?? 0) + 1);
-    for (const [id, n] of appliedIn) if (n > 1) violations.push({ kind: 'doubled', game: code, text: `${code}: action ${id} applied in ${n} resolutions` });
+    for (const r of res)
+      for (const id of Object.values(r.applied)) appliedIn.set(id, (appliedIn.get(id) ?? 0) + 1);
+    for (const [id, n] of appliedIn)
+      if (n > 1)
+        violations.push({
+          kind: 'doubled',
+          game: code,
+          text: `${code}: action ${id} applied in ${n} resolutions`,
+        });
     for (const b of bots) {
       const fresh = new Map<string, number>();
-      for (const a of b.acks) if (!a.duplicate) fresh.set(a.actionId, (fresh.get(a.actionId) ?? 0) + 1);
-      for (const [id, n] of fresh) if (n > 1) violations.push({ kind: 'doubled', game: code, text: `${code}: ${b.name}'s action ${id} acknowledged as new ${n} times` });
+      for (const a of b.acks)
+        if (!a.duplicate) fresh.set(a.actionId, (fresh.get(a.actionId) ?? 0) + 1);
+      for (const [id, n] of fresh)
+        if (n > 1)
+          violations.push({
+            kind: 'doubled',
+            game: code,
+            text: `${code}: ${b.name}'s action ${id} acknowledged as new ${n} times`,
+          });
       const seen = new Set<string>();
       for (const a of b.acks) {
         if (seen.has(a.actionId) || a.round < from) continue;
@@ -210,13 +260,32 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
         const rs = byRound.get(a.round)?.[0];
         if (rs) {
           if (rs.applied[b.playerId] !== a.actionId) {
-            violations.push({ kind: 'ack-lost', game: code, at: a.at, text: `${code}: ${b.name}'s action ${a.actionId} for round ${a.round} was acknowledged (via ${a.node}) but round ${a.round} (resolved by ${rs.node}, epoch ${rs.epoch}) applied ${rs.applied[b.playerId] ?? 'nothing'} for that player` });
+            violations.push({
+              kind: 'ack-lost',
+              game: code,
+              at: a.at,
+              text: `${code}: ${b.name}'s action ${a.actionId} for round ${a.round} was acknowledged (via ${a.node}) but round ${a.round} (resolved by ${rs.node}, epoch ${rs.epoch}) applied ${rs.applied[b.playerId] ?? 'nothing'} for that player`,
+            });
           }
-        } else if (!final || final.state.round !== a.round || final.state.submitted[b.playerId]?.id !== a.actionId) {
-          violations.push({ kind: 'ack-lost', game: code, at: a.at, text: `${code}: ${b.name}'s action ${a.actionId} for round ${a.round} was acknowledged but round ${a.round} has no resolution and the final record (round ${final?.state.round}) does not hold it` });
+        } else if (
+          !final ||
+          final.state.round !== a.round ||
+          final.state.submitted[b.playerId]?.id !== a.actionId
+        ) {
+          violations.push({
+            kind: 'ack-lost',
+            game: code,
+            at: a.at,
+            text: `${code}: ${b.name}'s action ${a.actionId} for round ${a.round} was acknowledged but round ${a.round} has no resolution and the final record (round ${final?.state.round}) does not hold it`,
+          });
         }
       }
-      for (const g of b.regressions) violations.push({ kind: 'seen-regressed', game: code, text: `${code}: ${b.name} saw round ${g.to} after round ${g.from} (via ${g.node})` });
+      for (const g of b.regressions)
+        violations.push({
+          kind: 'seen-regressed',
+          game: code,
+          text: `${code}: ${b.name} saw round ${g.to} after round ${g.from} (via ${g.node})`,
+        });
     }
 
     // No game reset: in version order, same game, round never decreases, hp never increases.
@@ -225,19 +294,52 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
       const a = samples[i - 1]!;
       const b = samples[i]!;
       const at = `${a.owner}/${a.epoch}/${a.seq} → ${b.owner}/${b.epoch}/${b.seq}`;
-      if (a.gameId !== b.gameId) violations.push({ kind: 'reset', game: code, text: `${code}: game id changed ${a.gameId} → ${b.gameId} (${at})` });
-      if (b.round < a.round) violations.push({ kind: 'reset', game: code, text: `${code}: round went back ${a.round} → ${b.round} (${at})` });
-      if (compareVersion(a, b) === 0 && (a.round !== b.round || JSON.stringify(a.hp) !== JSON.stringify(b.hp))) violations.push({ kind: 'reset', game: code, text: `${code}: two different records under one version ${at}` });
+      if (a.gameId !== b.gameId)
+        violations.push({
+          kind: 'reset',
+          game: code,
+          text: `${code}: game id changed ${a.gameId} → ${b.gameId} (${at})`,
+        });
+      if (b.round < a.round)
+        violations.push({
+          kind: 'reset',
+          game: code,
+          text: `${code}: round went back ${a.round} → ${b.round} (${at})`,
+        });
+      if (
+        compareVersion(a, b) === 0 &&
+        (a.round !== b.round || JSON.stringify(a.hp) !== JSON.stringify(b.hp))
+      )
+        violations.push({
+          kind: 'reset',
+          game: code,
+          text: `${code}: two different records under one version ${at}`,
+        });
       for (const [pid, hp] of Object.entries(b.hp)) {
-        if (hp > (a.hp[pid] ?? Infinity)) violations.push({ kind: 'reset', game: code, text: `${code}: hp of ${pid} went up ${a.hp[pid]} → ${hp} (${at})` });
+        if (hp > (a.hp[pid] ?? Infinity))
+          violations.push({
+            kind: 'reset',
+            game: code,
+            text: `${code}: hp of ${pid} went up ${a.hp[pid]} → ${hp} (${at})`,
+          });
       }
-      if (a.status === 'finished' && b.status !== 'finished') violations.push({ kind: 'reset', game: code, text: `${code}: finished game playing again (${at})` });
+      if (a.status === 'finished' && b.status !== 'finished')
+        violations.push({
+          kind: 'reset',
+          game: code,
+          text: `${code}: finished game playing again (${at})`,
+        });
     }
 
     const byNode: Record<string, number> = {};
     for (const r of res) byNode[r.node] = (byNode[r.node] ?? 0) + 1;
-    summary[code] = { rounds: max, acks, byNode, finalRound: final?.state.round ?? -1, status: final?.state.status ?? 'missing' };
+    summary[code] = {
+      rounds: max,
+      acks,
+      byNode,
+      finalRound: final?.state.round ?? -1,
+      status: final?.state.status ?? 'missing',
+    };
   }
   return { violations, summary };
 }
-

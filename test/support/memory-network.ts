@@ -226,7 +226,8 @@ export class MemoryNetwork {
     if (from === to || !this.#links.has(linkId(from, to))) return false;
     this.counts.sent++;
     // Serialise as the wire would, so a sender cannot share objects with a receiver.
-    const text = JSON.stringify(body);
+    // undefined for undefined and functions, whatever lib.d.ts says
+    const text = JSON.stringify(body) as string | undefined;
     if (this.#random() < this.options.drop) {
       this.counts.dropped++;
       return true;
@@ -237,13 +238,14 @@ export class MemoryNetwork {
       this.counts.duplicated++;
     }
     for (let i = 0; i < copies; i++) {
-      const delay = this.options.reorder > 0 ? Math.floor(this.#random() * (this.options.reorder + 1)) : 0;
+      const delay =
+        this.options.reorder > 0 ? Math.floor(this.#random() * (this.options.reorder + 1)) : 0;
       this.#queue.push({
         due: this.#step + 1 + delay,
         order: this.#order++,
         from,
         to,
-        body: text === undefined ? undefined : JSON.parse(text),
+        body: text === undefined ? undefined : (JSON.parse(text) as unknown),
       });
     }
     this.#schedule();

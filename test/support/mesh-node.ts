@@ -1,6 +1,7 @@
 // A tiny runnable node for multi-process mesh tests, before the full node exists: Express 5 +
 // express-ws with only the mesh route, GET /members and POST /state/:state.
-// Run: HOST=127.0.0.2 PORT=4000 NODE_ID=a CLUSTER_SECRET=s DNS_CLUSTER_QUERY=... npx tsx test/support/mesh-node.ts
+// Run: HOST=127.0.0.2 PORT=4000 NODE_ID=a CLUSTER_SECRET=s DNS_CLUSTER_QUERY=... \
+//        npx tsx test/support/mesh-node.ts
 
 import { randomBytes } from 'node:crypto';
 import express from 'express';
@@ -62,7 +63,7 @@ app.post('/state/:state', (req, res) => {
     res.status(400).json({ error: `unknown state ${req.params.state}` });
     return;
   }
-  mesh.setState(parsed.data);
+  mesh.lifecycle.to(parsed.data);
   res.json({ state: parsed.data });
 });
 app.post('/broadcast', (req, res) => {
@@ -72,7 +73,7 @@ app.post('/broadcast', (req, res) => {
 const server = app.listen(port, host, () => {
   logger.info({ address }, `mesh node ${nodeId} listening on ${address}`);
   mesh.start();
-  mesh.setState('ready');
+  mesh.lifecycle.to('ready');
   const query = env.DNS_CLUSTER_QUERY;
   if (query) {
     const discovery = new Discovery({

@@ -1,14 +1,18 @@
 // Reading a node's Prometheus metrics in tests and benchmarks.
 
 /** Sum of a metric's samples whose labels include `labels`, or null when it has none. */
-export function metricValue(body: string, name: string, labels: Record<string, string> = {}): number | null {
+export function metricValue(
+  body: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | null {
   let total: number | null = null;
   for (const line of body.split('\n')) {
     if (line.startsWith('#')) continue;
     const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/);
     if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (!Object.entries(labels).every(([k, v]) => have[k] === v)) continue;
+    const have = new Map([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (!Object.entries(labels).every(([k, v]) => have.get(k) === v)) continue;
     total = (total ?? 0) + Number(m[4]);
   }
   return total;

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** The build under test: this checkout's, or another's (MINOTAUR_TEST_MAIN, e.g. to check a test fails on an older release). */
+/**
+ * The build under test: this checkout's, or another's (MINOTAUR_TEST_MAIN, e.g. to check a test
+ * fails on an older release).
+ */
 export const MAIN = process.env.MINOTAUR_TEST_MAIN ?? join(ROOT, 'dist', 'main.js');
 
 export interface NodeOptions {
@@ -60,7 +63,9 @@ export class NodeProcess {
       ...(opts.nodeId ? { NODE_ID: opts.nodeId } : {}),
       ...opts.env,
     };
-    const argv = opts.launcher ? opts.launcher.argv(process.execPath, opts.main ?? MAIN) : [process.execPath, opts.main ?? MAIN];
+    const argv = opts.launcher
+      ? opts.launcher.argv(process.execPath, opts.main ?? MAIN)
+      : [process.execPath, opts.main ?? MAIN];
     this.child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (chunk: Buffer) => {
@@ -70,7 +75,8 @@ export class NodeProcess {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         this.raw.push(line);
-        if (process.env.MINOTAUR_TEST_LOGS) process.stderr.write(`[${opts.nodeId ?? opts.host}] ${line}\n`);
+        if (process.env.MINOTAUR_TEST_LOGS)
+          process.stderr.write(`[${opts.nodeId ?? opts.host}] ${line}\n`);
         try {
           this.lines.push(JSON.parse(line) as LogLine);
         } catch {
@@ -107,7 +113,10 @@ export class NodeProcess {
   async ready(timeoutMs = 20_000): Promise<void> {
     await waitFor(
       async () => {
-        if (!this.alive) throw new Error(`node ${this.address} exited (${this.exitCode ?? this.exitSignal}):\n${this.raw.slice(-20).join('\n')}`);
+        if (!this.alive)
+          throw new Error(
+            `node ${this.address} exited (${this.exitCode ?? this.exitSignal}):\n${this.raw.slice(-20).join('\n')}`,
+          );
         try {
           const res = await fetch(`${this.url}/health_check`);
           return res.status === 200;
@@ -143,18 +152,26 @@ export function startNode(opts: NodeOptions): NodeProcess {
 }
 
 /** Polls `check` until it returns true (or a truthy value), or throws after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | false | null | undefined> | T | false | null | undefined, timeoutMs: number, what: string, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | false | null | undefined> | T | false | null | undefined,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v as T;
+      if (v) return v;
     } catch (e) {
       lastError = e;
       if (e instanceof Error && /exited/.test(e.message)) throw e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${describe(lastError)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -195,6 +212,12 @@ export function tempDir(prefix = 'minotaur-test-'): string {
 /** Log lines of `nodes` whose message matches `re`, as "node: msg" (for assertions and reports). */
 export function logLines(nodes: NodeProcess[], re: RegExp): { node: string; line: LogLine }[] {
   const out: { node: string; line: LogLine }[] = [];
-  for (const n of nodes) for (const l of n.lines) if (re.test(l.msg)) out.push({ node: String(l.node), line: l });
+  for (const n of nodes)
+    for (const l of n.lines) if (re.test(l.msg)) out.push({ node: String(l.node), line: l });
   return out;
+}
+
+/** A thrown value as text for a failure message. */
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
 }

@@ -1,8 +1,9 @@
 // Earlier releases, built from git, for version-skew and upgrade tests: a commit extracted with
 // `git archive` into a temp folder (cached there by commit) and compiled with this checkout's
-// TypeScript and node_modules. The previous schema's release is the parent of the commit that
-// introduced the current GAME_SCHEMA; the last SQL-migrator release is the parent of the
-// commit that removed that migrator (the one creating schema_migrations).
+// TypeScript and node_modules. The previous schema's release is the last commit whose
+// src/game/types.ts declares GAME_SCHEMA - 1 (HEAD itself while a bump is not committed yet);
+// the last SQL-migrator release is the parent of the commit that removed that migrator (the
+// one creating schema_migrations).
 
 import { execFileSync, execSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
@@ -20,20 +21,50 @@ export interface OldRelease {
   schema: number;
 }
 
-/** Null when this release has no older schema (GAME_SCHEMA is 1) or git history is missing. */
-export function buildPreviousSchemaRelease(): OldRelease | null {
-  if (GAME_SCHEMA <= 1) return null;
-  let introduced: string;
+const TYPES_FILE = 'src/game/types.ts';
+
+function git(...args: string[]): string {
+  return execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * Why no earlier release can be built from this checkout (not a git work tree, or a shallow
+ * clone), or null when its history is all there.
+ */
+export function historyMissing(): string | null {
+  let shallow: string;
   try {
-    const out = execFileSync('git', ['-C', ROOT, 'log', `-SGAME_SCHEMA = ${GAME_SCHEMA};`, '--format=%H', '--', 'src/game/types.ts'], { encoding: 'utf8' }).trim().split('\n');
-    introduced = out.at(-1) ?? '';
-    if (!introduced) return null;
+    shallow = git('rev-parse', '--is-shallow-repository');
   } catch {
-    return null;
+    return `${ROOT} is not a git checkout`;
   }
-  const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', `${introduced}~1`], { encoding: 'utf8' }).trim();
-  const { main } = buildRelease(commit);
-  return { commit, main, schema: GAME_SCHEMA - 1 };
+  return shallow === 'true'
+    ? 'this is a shallow clone (git fetch --unshallow fetches the history)'
+    : null;
+}
+
+/**
+ * The release that writes the schema before GAME_SCHEMA, built. Throws when the history is there
+ * but holds no such release (or it does not build): a version-skew test must not pass by
+ * running nothing.
+ */
+export function buildPreviousSchemaRelease(): OldRelease {
+  const schema = GAME_SCHEMA - 1;
+  const line = `GAME_SCHEMA = ${schema};`;
+  const declares = (commit: string): boolean =>
+    git('show', `${commit}:${TYPES_FILE}`).includes(line);
+  let commit: string;
+  if (declares('HEAD')) {
+    commit = git('rev-parse', 'HEAD');
+  } else {
+    // The newest commit that changed how often the line appears is the one that bumped it away.
+    const bumped = git('log', '-1', `-S${line}`, '--format=%H', '--', TYPES_FILE);
+    if (!bumped)
+      throw new Error(`no commit in this checkout's history declares ${line} in ${TYPES_FILE}`);
+    commit = git('rev-parse', `${bumped}~1`);
+    if (!declares(commit)) throw new Error(`${commit}, before ${bumped}, does not declare ${line}`);
+  }
+  return { commit, main: buildRelease(commit).main, schema };
 }
 
 /** Extracts and compiles `commit` (once; cached in the temp folder). */
@@ -43,8 +74,13 @@ export function buildRelease(commit: string): { dir: string; main: string } {
   if (!existsSync(main)) {
     mkdirSync(dir, { recursive: true });
     execSync(`git -C '${ROOT}' archive ${commit} | tar -x -C '${dir}'`);
-    if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'pipe' });
+    if (!existsSync(join(dir, 'node_modules')))
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')],
+      { stdio: 'pipe' },
+    );
   }
   return { dir, main };
 }
@@ -56,9 +92,24 @@ export function buildRelease(commit: string): { dir: string; main: string } {
 export function buildLastSqlMigratorRelease(): { commit: string; dir: string } | null {
   let removed: string;
   try {
-    removed = execFileSync('git', ['-C', ROOT, 'log', '-1', '-SCREATE TABLE IF NOT EXISTS schema_migrations', '--format=%H', '--', 'src/db/migrate.ts'], { encoding: 'utf8' }).trim();
+    removed = execFileSync(
+      'git',
+      [
+        '-C',
+        ROOT,
+        'log',
+        '-1',
+        '-SCREATE TABLE IF NOT EXISTS schema_migrations',
+        '--format=%H',
+        '--',
+        'src/db/migrate.ts',
+      ],
+      { encoding: 'utf8' },
+    ).trim();
     if (!removed) return null;
-    const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', `${removed}~1`], { encoding: 'utf8' }).trim();
+    const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', `${removed}~1`], {
+      encoding: 'utf8',
+    }).trim();
     return { commit, dir: buildRelease(commit).dir };
   } catch {
     return null;

@@ -9,7 +9,17 @@
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -22,7 +32,10 @@ export interface PostgresServer {
   password: string;
   /** URL of a database on this server (default: the `postgres` maintenance database). */
   url(database?: string): string;
-  /** Creates an empty database with a fresh name, owned by the role `minotaur`, and returns its URL (as that role). */
+  /**
+   * Creates an empty database with a fresh name, owned by the role `minotaur`, and returns its URL
+   * (as that role).
+   */
   createDatabase(prefix?: string): Promise<string>;
   /** Starts the server again after stop({ keep: true }) (same port, same data). */
   restart(): void;
@@ -83,10 +96,16 @@ export interface PostgresOptions {
 
 export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
-  if (!bin) throw new Error('PostgreSQL is not installed: run `bash scripts/ensure-debian.sh` (apt-get install -y postgresql)');
+  if (!bin)
+    throw new Error(
+      'PostgreSQL is not installed: run `bash scripts/ensure-debian.sh` (apt-get install -y postgresql)',
+    );
   const root = process.getuid?.() === 0;
   const owner = root ? systemUser('postgres') : null;
-  if (root && !owner) throw new Error('running as root but there is no `postgres` user (Debian\'s postgresql package creates it)');
+  if (root && !owner)
+    throw new Error(
+      "running as root but there is no `postgres` user (Debian's postgresql package creates it)",
+    );
 
   const dir = mkdtempSync(join(tmpdir(), 'minotaur-pg-'));
   const data = join(dir, 'data');
@@ -101,18 +120,45 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
   chmodSync(dir, 0o700);
   const run = (cmd: string, args: string[]) => {
     const full = join(bin, cmd);
-    const argv = [...(opts.prefix ?? []), ...(owner ? ['runuser', '-u', 'postgres', '--', full] : [full]), ...args];
+    const argv = [
+      ...(opts.prefix ?? []),
+      ...(owner ? ['runuser', '-u', 'postgres', '--', full] : [full]),
+      ...args,
+    ];
     const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}\n${safeRead(logFile)}`);
+    if (r.status !== 0)
+      throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}\n${safeRead(logFile)}`);
     return r.stdout;
   };
 
-  run('initdb', ['-D', data, '-U', 'postgres', '--pwfile', pwFile, '--auth', 'scram-sha-256', '-E', 'UTF8', '--locale', 'C.UTF-8', '--locale-provider', 'icu', '--icu-locale', 'en-US', '--no-sync']);
+  run('initdb', [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--pwfile',
+    pwFile,
+    '--auth',
+    'scram-sha-256',
+    '-E',
+    'UTF8',
+    '--locale',
+    'C.UTF-8',
+    '--locale-provider',
+    'icu',
+    '--icu-locale',
+    'en-US',
+    '--no-sync',
+  ]);
   rmSync(pwFile);
   const host = opts.host ?? '127.0.0.1';
   // initdb admits local connections only; a server on a test host admits that host's network
   // (its namespace is reachable from nowhere else), still with a password.
-  if (host !== '127.0.0.1') appendFileSync(join(data, 'pg_hba.conf'), `host all all ${host.replace(/\.\d+$/, '.0')}/24 scram-sha-256\n`);
+  if (host !== '127.0.0.1')
+    appendFileSync(
+      join(data, 'pg_hba.conf'),
+      `host all all ${host.replace(/\.\d+$/, '.0')}/24 scram-sha-256\n`,
+    );
   const port = opts.port ?? (await freePort(['127.0.0.1']));
   const serverOptions = [
     `-c listen_addresses=${host}`,
@@ -130,7 +176,9 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     running = true;
   };
   start();
-  const admin = new pg.Client({ connectionString: `postgres://postgres:${password}@${host}:${port}/postgres` });
+  const admin = new pg.Client({
+    connectionString: `postgres://postgres:${password}@${host}:${port}/postgres`,
+  });
   await admin.connect();
   try {
     await admin.query(`CREATE ROLE minotaur LOGIN PASSWORD '${password}'`);
@@ -138,7 +186,8 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     await admin.end();
   }
 
-  const url = (database = 'postgres') => `postgres://postgres:${password}@${host}:${port}/${database}`;
+  const url = (database = 'postgres') =>
+    `postgres://postgres:${password}@${host}:${port}/${database}`;
   let n = 0;
   const server: PostgresServer = {
     host,
@@ -164,7 +213,14 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       signalAll('SIGCONT');
       if (running) {
         try {
-          run('pg_ctl', ['-D', data, '-m', o.crash || !o.keep ? 'immediate' : 'fast', '-w', 'stop']);
+          run('pg_ctl', [
+            '-D',
+            data,
+            '-m',
+            o.crash || !o.keep ? 'immediate' : 'fast',
+            '-w',
+            'stop',
+          ]);
         } catch {
           /* already gone */
         }
@@ -208,9 +264,4 @@ function safeRead(file: string): string {
   } catch {
     return '';
   }
-}
-
-/** True when the tests can run a private server here (binaries present). */
-export function postgresAvailable(): boolean {
-  return postgresBinDir() !== null;
 }

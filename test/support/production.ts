@@ -13,7 +13,10 @@ export const STACK_FILE = join(ROOT, 'deploy', 'docker-stack.yml');
  * The `environment:` map of one service in a compose/stack file: a small reader for the
  * block form this project uses (`KEY: value` lines, quotes optional, comments skipped).
  */
-export function stackEnvironment(service = 'minotaur', text = readFileSync(STACK_FILE, 'utf8')): Record<string, string> {
+export function stackEnvironment(
+  service = 'minotaur',
+  text = readFileSync(STACK_FILE, 'utf8'),
+): Record<string, string> {
   const lines = text.split('\n');
   const start = lines.findIndex((l) => l === `  ${service}:`);
   if (start < 0) throw new Error(`no service ${service} in the stack file`);
@@ -35,7 +38,10 @@ export function stackEnvironment(service = 'minotaur', text = readFileSync(STACK
 
 /** SECRET_KEY_BASE and CLUSTER_SECRET as `openssl rand -base64 48` / `-base64 32` make them. */
 export function productionSecrets(): { SECRET_KEY_BASE: string; CLUSTER_SECRET: string } {
-  return { SECRET_KEY_BASE: randomBytes(48).toString('base64'), CLUSTER_SECRET: randomBytes(32).toString('base64') };
+  return {
+    SECRET_KEY_BASE: randomBytes(48).toString('base64'),
+    CLUSTER_SECRET: randomBytes(32).toString('base64'),
+  };
 }
 
 /** Where the stack puts a node: each run of a test sets these for its own set-up. */
@@ -45,7 +51,11 @@ const PLACEMENT = ['PORT', 'DATABASE_PATH', 'DNS_CLUSTER_QUERY', 'ADVERTISE_ADDR
  * Writes secrets as Swarm mounts them (one file each, readable by the node's user only) and
  * returns the NAME_FILE variables that point at them.
  */
-export function secretFiles(dir: string, secrets: Record<string, string>, owner?: { uid: number; gid: number }): Record<string, string> {
+export function secretFiles(
+  dir: string,
+  secrets: Record<string, string>,
+  owner?: { uid: number; gid: number },
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(secrets)) {
     const file = `${dir}/${name.toLowerCase()}`;
@@ -65,7 +75,11 @@ export function secretFiles(dir: string, secrets: Record<string, string>, owner?
  * which NodeProcess's test values must not replace.
  */
 export function productionEnv(overrides: Record<string, string> = {}): Record<string, string> {
-  const stack = Object.fromEntries(Object.entries(stackEnvironment()).filter(([k]) => !PLACEMENT.includes(k) && !k.endsWith('_FILE')));
+  const stack = Object.fromEntries(
+    Object.entries(stackEnvironment()).filter(
+      ([k]) => !PLACEMENT.includes(k) && !k.endsWith('_FILE'),
+    ),
+  );
   return {
     ...stack,
     ...productionSecrets(),

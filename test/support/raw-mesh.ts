@@ -4,7 +4,7 @@
 
 import WebSocket from 'ws';
 import { createNonce, createProof, verifyProof } from '../../src/cluster/auth.js';
-import { MESH_PROTOCOL } from '../../src/cluster/protocol.js';
+import { MESH_PATH, MESH_PROTOCOL } from '../../src/cluster/protocol.js';
 import { waitFor } from './node-process.js';
 
 export interface RawMeshOptions {
@@ -43,7 +43,7 @@ export class RawMeshPeer {
 
   /** Connects and completes the handshake; rejects if the node refuses. */
   static async connect(opts: RawMeshOptions): Promise<RawMeshPeer> {
-    const ws = new WebSocket(`ws://${opts.target}${opts.path ?? '/_cluster/mesh'}`, {
+    const ws = new WebSocket(`ws://${opts.target}${opts.path ?? MESH_PATH}`, {
       perMessageDeflate: false,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     });
@@ -52,9 +52,9 @@ export class RawMeshPeer {
     const state = opts.state ?? 'joining';
     let up = false;
     let failure: Error | null = null;
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       const raw = data.toString();
-      let json: Record<string, unknown> | null = null;
+      let json: Record<string, unknown> | null;
       try {
         json = JSON.parse(raw) as Record<string, unknown>;
       } catch {
@@ -119,7 +119,8 @@ export class RawMeshPeer {
     await waitFor(
       () => {
         if (failure) throw failure;
-        if (peer.closeCode !== null) throw new Error(`refused: ${peer.closeCode} ${peer.closeReason}`);
+        if (peer.closeCode !== null)
+          throw new Error(`refused: ${peer.closeCode} ${peer.closeReason}`);
         return up;
       },
       5000,
@@ -127,7 +128,12 @@ export class RawMeshPeer {
       10,
     );
     peer.hb = setInterval(() => {
-      peer.sendJson({ type: 'hb', state, t: Date.now(), ...(peer.theirT !== undefined ? { ack: peer.theirT } : {}) });
+      peer.sendJson({
+        type: 'hb',
+        state,
+        t: Date.now(),
+        ...(peer.theirT !== undefined ? { ack: peer.theirT } : {}),
+      });
     }, opts.heartbeatMs ?? 200);
     peer.hb.unref();
     return peer;
@@ -152,12 +158,24 @@ export class RawMeshPeer {
   }
 
   /** The first application message on `ch` whose body matches, from index `since` on. */
-  nextApp(ch: string, pred: (body: Record<string, unknown>) => boolean, since = 0, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  nextApp(
+    ch: string,
+    pred: (body: Record<string, unknown>) => boolean,
+    since = 0,
+    timeoutMs = 5000,
+  ): Promise<Record<string, unknown>> {
     return waitFor(
       () => {
         for (const f of this.frames.slice(since)) {
           const j = f.json;
-          if (j?.type === 'app' && j.ch === ch && j.body && typeof j.body === 'object' && pred(j.body as Record<string, unknown>)) return j.body as Record<string, unknown>;
+          if (
+            j?.type === 'app' &&
+            j.ch === ch &&
+            j.body &&
+            typeof j.body === 'object' &&
+            pred(j.body as Record<string, unknown>)
+          )
+            return j.body as Record<string, unknown>;
         }
         return null;
       },

@@ -8,7 +8,14 @@ import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, type BotOptions } from './bots.js';
 import { Sampler } from './invariants.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
-import { freePort, startNode, tempDir, waitFor, type Launcher, type NodeProcess } from './node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type Launcher,
+  type NodeProcess,
+} from './node-process.js';
 import { Player, openStartedGame } from './player.js';
 
 export const RIG_SECRET = 'redeploy-cluster-secret-0123456789';
@@ -59,7 +66,10 @@ export class Rig {
   ) {
     this.sampler = new Sampler(
       () => this.codes,
-      () => this.live().filter((n) => !this.paused.has(n)).map((n) => n.url),
+      () =>
+        this.live()
+          .filter((n) => !this.paused.has(n))
+          .map((n) => n.url),
     );
   }
 
@@ -80,24 +90,59 @@ export class Rig {
     return new Rig(dns, port, dir, join(dir, 'minotaur.db'), env, opts.secret);
   }
 
-  /** Starts a node; clustered ones get the DNS settings and (by default) their address added to DNS. */
-  /** Starts n1..n3 on 127.0.0.2..4, waits until all are ready and puts them behind the load balancer. */
+  /**
+   * Starts n1..n3 on 127.0.0.2..4, waits until all are ready and puts them behind the load
+   * balancer.
+   */
   async startThree(): Promise<NodeProcess[]> {
-    const nodes = [this.start('n1', '127.0.0.2'), this.start('n2', '127.0.0.3'), this.start('n3', '127.0.0.4')];
+    const nodes = [
+      this.start('n1', '127.0.0.2'),
+      this.start('n2', '127.0.0.3'),
+      this.start('n3', '127.0.0.4'),
+    ];
     await Promise.all(nodes.map((n) => n.ready()));
     for (const n of nodes) this.lb.add(n);
     return nodes;
   }
 
-  start(nodeId: string, host: string, opts: { cluster?: boolean; inDns?: boolean; env?: Record<string, string>; main?: string; launcher?: Launcher } = {}): NodeProcess {
+  /**
+   * Starts a node; clustered ones get the DNS settings and (by default) their address added to
+   * DNS.
+   */
+  start(
+    nodeId: string,
+    host: string,
+    opts: {
+      cluster?: boolean;
+      inDns?: boolean;
+      env?: Record<string, string>;
+      main?: string;
+      launcher?: Launcher;
+    } = {},
+  ): NodeProcess {
     const cluster = opts.cluster ?? true;
-    if (cluster && (opts.inDns ?? true)) this.setDns([...this.dnsHosts.filter((h) => h !== host), host]);
+    if (cluster && (opts.inDns ?? true))
+      this.setDns([...this.dnsHosts.filter((h) => h !== host), host]);
     const env = {
       ...this.env,
-      ...(cluster ? { DNS_CLUSTER_QUERY: RIG_QUERY, DNS_CLUSTER_RESOLVER: this.dns.address, CLUSTER_SECRET: this.secret } : {}),
+      ...(cluster
+        ? {
+            DNS_CLUSTER_QUERY: RIG_QUERY,
+            DNS_CLUSTER_RESOLVER: this.dns.address,
+            CLUSTER_SECRET: this.secret,
+          }
+        : {}),
       ...opts.env,
     };
-    const node = startNode({ host, port: this.port, nodeId, databasePath: this.dbPath, env, ...(opts.main ? { main: opts.main } : {}), ...(opts.launcher ? { launcher: opts.launcher } : {}) });
+    const node = startNode({
+      host,
+      port: this.port,
+      nodeId,
+      databasePath: this.dbPath,
+      env,
+      ...(opts.main ? { main: opts.main } : {}),
+      ...(opts.launcher ? { launcher: opts.launcher } : {}),
+    });
     this.all.push(node);
     return node;
   }
@@ -130,13 +175,21 @@ export class Rig {
    * `botsPerGame - 1` more and started; then one Bot per player plays it through the load
    * balancer. Returns once every bot saw round 1.
    */
-  async setupGames(games: number, botsPerGame: number, via: NodeProcess[], botOpts: Partial<BotOptions> = {}): Promise<GameSetup[]> {
+  async setupGames(
+    games: number,
+    botsPerGame: number,
+    via: NodeProcess[],
+    botOpts: Partial<BotOptions> = {},
+  ): Promise<GameSetup[]> {
     const out: GameSetup[] = [];
     await Promise.all(
       Array.from({ length: games }, async (_, g) => {
         const node = via[g % via.length]!;
         const tag = `${Date.now().toString(36).slice(-4)}${this.names++}`;
-        const players = Array.from({ length: botsPerGame }, (_, i) => new Player(node.url, `bot${tag}g${g}p${i}`));
+        const players = Array.from(
+          { length: botsPerGame },
+          (_, i) => new Player(node.url, `bot${tag}g${g}p${i}`),
+        );
         const code = await openStartedGame(players);
         const rec = await adminGame(node.url, code);
         const bots = players.map(
@@ -158,7 +211,11 @@ export class Rig {
       this.bots.push(...s.bots);
     }
     for (const b of out.flatMap((s) => s.bots)) b.start();
-    await waitFor(() => this.bots.every((b) => b.currentRound >= 1), 15_000, 'every bot to see round 1');
+    await waitFor(
+      () => this.bots.every((b) => b.currentRound >= 1),
+      15_000,
+      'every bot to see round 1',
+    );
     return out;
   }
 
@@ -168,7 +225,13 @@ export class Rig {
     for (const n of this.live().filter((x) => !this.paused.has(x))) {
       try {
         const r = await adminGame(n.url, code);
-        if (!best || r.epoch > best.epoch || (r.epoch === best.epoch && (r.owner > best.owner || (r.owner === best.owner && r.seq > best.seq)))) best = r;
+        if (
+          !best ||
+          r.epoch > best.epoch ||
+          (r.epoch === best.epoch &&
+            (r.owner > best.owner || (r.owner === best.owner && r.seq > best.seq)))
+        )
+          best = r;
       } catch {
         /* not there */
       }
@@ -210,7 +273,11 @@ export class Rig {
     return waitFor(
       async () => {
         const r = await this.newest(code);
-        return r.state.status === 'playing' && r.state.round > from && (r.state.deadline ?? 0) - Date.now() >= minLeftMs ? r : false;
+        return r.state.status === 'playing' &&
+          r.state.round > from &&
+          (r.state.deadline ?? 0) - Date.now() >= minLeftMs
+          ? r
+          : false;
       },
       timeoutMs,
       `a fresh round of ${code} with ${minLeftMs} ms left`,
@@ -229,7 +296,13 @@ export class Rig {
   /** The last lines of every node's log, for failure messages. */
   tail(n = 40, re?: RegExp): string {
     return this.all
-      .map((p) => `── ${p.opts.nodeId} (${p.opts.host}) ${p.alive ? 'alive' : `exited ${p.exitCode ?? p.exitSignal}`}\n${p.raw.filter((l) => !re || re.test(l)).slice(-n).join('\n')}`)
+      .map(
+        (p) =>
+          `── ${p.opts.nodeId} (${p.opts.host}) ${p.alive ? 'alive' : `exited ${p.exitCode ?? p.exitSignal}`}\n${p.raw
+            .filter((l) => !re || re.test(l))
+            .slice(-n)
+            .join('\n')}`,
+      )
       .join('\n');
   }
 

@@ -5,24 +5,38 @@
 import { sql, type Kysely } from 'kysely';
 import type { Engine } from '../schema.js';
 
-export async function up(db: Kysely<any>, engine: Engine): Promise<void> {
+export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
   const pg = engine === 'postgres';
   // SQLite's INTEGER is 64-bit; PostgreSQL needs bigint for times in ms and for ids.
   const big = pg ? 'bigint' : 'integer';
   // SQLite's STRICT tables refuse values of the wrong type, as PostgreSQL always does.
-  const strict = <T extends { modifyEnd(m: ReturnType<typeof sql>): T }>(t: T): T => (pg ? t : t.modifyEnd(sql`strict`));
+  const strict = <T extends { modifyEnd(m: ReturnType<typeof sql>): T }>(t: T): T =>
+    pg ? t : t.modifyEnd(sql`strict`);
 
   if (pg) {
     // Usernames are unique whatever their letter case, as with SQLite's NOCASE.
-    await sql`CREATE COLLATION IF NOT EXISTS case_insensitive (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`.execute(db);
+    await sql`CREATE COLLATION IF NOT EXISTS case_insensitive (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`.execute(
+      db,
+    );
   }
 
   await db.schema
     .createTable('accounts')
-    .addColumn('id', big, (c) => (pg ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey()))
-    .addColumn('username', pg ? sql`text collate case_insensitive` : sql`text collate nocase`, (c) => c.notNull().unique())
+    .addColumn('id', big, (c) =>
+      pg ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey(),
+    )
+    .addColumn(
+      'username',
+      pg ? sql`text collate case_insensitive` : sql`text collate nocase`,
+      (c) => c.notNull().unique(),
+    )
     .addColumn('password_hash', 'text', (c) => c.notNull())
-    .addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0).check(sql`is_admin in (0, 1)`))
+    .addColumn('is_admin', 'integer', (c) =>
+      c
+        .notNull()
+        .defaultTo(0)
+        .check(sql`is_admin in (0, 1)`),
+    )
     .addColumn('created_at', big, (c) => c.notNull())
     .$call(strict)
     .execute();
@@ -52,14 +66,20 @@ export async function up(db: Kysely<any>, engine: Engine): Promise<void> {
 
   await db.schema
     .createTable('result_players')
-    .addColumn('game_id', 'text', (c) => c.notNull().references('results.game_id').onDelete('cascade'))
+    .addColumn('game_id', 'text', (c) =>
+      c.notNull().references('results.game_id').onDelete('cascade'),
+    )
     .addColumn('account_id', big, (c) => c.notNull().references('accounts.id').onDelete('cascade'))
     .addColumn('won', 'integer', (c) => c.notNull().check(sql`won in (0, 1)`))
     .addColumn('eliminated_round', 'integer')
     .addPrimaryKeyConstraint('result_players_pkey', ['game_id', 'account_id'])
     .$call(strict)
     .execute();
-  await db.schema.createIndex('result_players_account').on('result_players').column('account_id').execute();
+  await db.schema
+    .createIndex('result_players_account')
+    .on('result_players')
+    .column('account_id')
+    .execute();
 
   // Keyed by code like the replicated store; (epoch, owner, seq) orders writes the same way,
   // owner compared byte-wise as JavaScript compares strings, whatever the server's collation.

@@ -6,7 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Engine } from '../schema.js';
 
-export async function up(db: Kysely<any>, engine: Engine): Promise<void> {
+export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
   const pg = engine === 'postgres';
   await db.schema
     .createTable('node_leases')

@@ -9,6 +9,13 @@ import type { Engine } from '../schema.js';
 export async function up(db: Kysely<any>, _engine: Engine): Promise<void> {
   await db.schema.alterTable('results').addColumn('final_schema', 'integer').execute();
   await db.schema.alterTable('results').addColumn('final_state', 'text').execute();
-  await db.schema.alterTable('result_players').addColumn('dealt', 'integer', (c) => c.notNull().defaultTo(0)).execute();
-  await db.schema.createIndex('results_code').on('results').columns(['code', 'finished_at']).execute();
+  await db.schema
+    .alterTable('result_players')
+    .addColumn('dealt', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .createIndex('results_code')
+    .on('results')
+    .columns(['code', 'finished_at'])
+    .execute();
 }

@@ -3,9 +3,11 @@ import { pickAdvertiseHost } from '../../../src/cluster/advertise.js';
 
 describe('pickAdvertiseHost', () => {
   it('prefers the local address that the cluster DNS name lists', () => {
-    expect(pickAdvertiseHost(['172.18.0.5', '10.0.1.7'], ['10.0.1.6', '10.0.1.7'])).toBe('10.0.1.7');
+    expect(pickAdvertiseHost(['172.18.0.5', '10.0.1.7'], ['10.0.1.6', '10.0.1.7'])).toBe(
+      '10.0.1.7',
+    );
   });
-  it('takes the interface inside ADVERTISE_ADDRESS\'s subnet first (a container on several networks)', () => {
+  it("takes the interface inside ADVERTISE_ADDRESS's subnet first (a container on several networks)", () => {
     const local = [
       { address: '172.18.0.5', cidr: '172.18.0.5/16' },
       { address: '10.0.9.4', cidr: '10.0.9.4/24' },

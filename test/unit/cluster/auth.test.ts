@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createNonce, createProof, verifyProof, type ProofContext } from '../../../src/cluster/auth.js';
+import {
+  createNonce,
+  createProof,
+  verifyProof,
+  type ProofContext,
+} from '../../../src/cluster/auth.js';
 
 const secret = 'correct horse battery staple';
 
@@ -7,8 +12,22 @@ function contexts(): { a: ProofContext; b: ProofContext } {
   const nA = createNonce();
   const nB = createNonce();
   // a dials b: a is the initiator, b the acceptor; each proves over the other's challenge.
-  const a: ProofContext = { role: 'initiator', protocol: 1, proverId: 'a', verifierId: 'b', proverNonce: nA, verifierNonce: nB };
-  const b: ProofContext = { role: 'acceptor', protocol: 1, proverId: 'b', verifierId: 'a', proverNonce: nB, verifierNonce: nA };
+  const a: ProofContext = {
+    role: 'initiator',
+    protocol: 1,
+    proverId: 'a',
+    verifierId: 'b',
+    proverNonce: nA,
+    verifierNonce: nB,
+  };
+  const b: ProofContext = {
+    role: 'acceptor',
+    protocol: 1,
+    proverId: 'b',
+    verifierId: 'a',
+    proverNonce: nB,
+    verifierNonce: nA,
+  };
   return { a, b };
 }
 
@@ -44,7 +63,9 @@ describe('auth', () => {
     expect(verifyProof(secret, a, fromB)).toBe(false);
     // Even a node claiming our own id and echoing our nonce cannot reuse our proof.
     const self: ProofContext = { ...a, verifierId: 'a', verifierNonce: a.proverNonce };
-    expect(verifyProof(secret, { ...self, role: 'acceptor' }, createProof(secret, self))).toBe(false);
+    expect(verifyProof(secret, { ...self, role: 'acceptor' }, createProof(secret, self))).toBe(
+      false,
+    );
   });
 
   it('binds the proof to the protocol version and node ids', () => {
@@ -57,7 +78,13 @@ describe('auth', () => {
 
   it('rejects malformed proofs without throwing', () => {
     const { a } = contexts();
-    for (const bad of ['', 'zz', 'A'.repeat(64), createProof(secret, a).slice(2), 42 as unknown as string]) {
+    for (const bad of [
+      '',
+      'zz',
+      'A'.repeat(64),
+      createProof(secret, a).slice(2),
+      42 as unknown as string,
+    ]) {
       expect(verifyProof(secret, a, bad)).toBe(false);
     }
   });

@@ -10,14 +10,24 @@ afterEach(async () => {
 });
 
 async function dns(port?: number, ttl?: number): Promise<TestDnsServer> {
-  const server = await createDnsServer({ ...(port === undefined ? {} : { port }), ...(ttl === undefined ? {} : { ttl }) });
+  const server = await createDnsServer({
+    ...(port === undefined ? {} : { port }),
+    ...(ttl === undefined ? {} : { ttl }),
+  });
   cleanups.push(() => server.close());
   return server;
 }
 
 function discovery(resolver: string, intervalMs = 50) {
   const logger = recordingLogger();
-  const d = new Discovery({ query, resolver, intervalMs, port: 4000, selfAddress: '127.0.0.2:4000', logger });
+  const d = new Discovery({
+    query,
+    resolver,
+    intervalMs,
+    port: 4000,
+    selfAddress: '127.0.0.2:4000',
+    logger,
+  });
   const changes: string[][] = [];
   d.onChange((peers) => changes.push(peers));
   cleanups.push(() => d.stop());

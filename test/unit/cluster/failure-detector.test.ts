@@ -14,7 +14,8 @@ function detector(): FailureDetector {
   return new FailureDetector({ heartbeatMs: HB, downAfterMs: DOWN, reconnectGraceMs: GRACE });
 }
 
-const downs = (vs: Verdict[]) => vs.filter((v) => v.kind === 'down').map((v) => (v as { peer: string }).peer);
+const downs = (vs: Verdict[]) =>
+  vs.filter((v) => v.kind === 'down').map((v) => (v as { peer: string }).peer);
 
 describe('FailureDetector', () => {
   it('never declares down a peer whose heartbeats keep arriving, whatever their jitter', () => {
@@ -48,23 +49,27 @@ describe('FailureDetector', () => {
 
   it('declares a silent peer down after downAfterMs, within one heartbeat', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 0, max: HB - 1 }), (lastHeard, phase) => {
-        const d = detector();
-        d.start(phase);
-        d.linkUp('b', 0);
-        d.heard('b', lastHeard);
-        let downAt: number | undefined;
-        for (let now = phase + HB; now < lastHeard + 2 * DOWN; now += HB) {
-          d.heard('b', Math.min(now, lastHeard));
-          if (downs(d.tick(now)).includes('b')) {
-            downAt = now;
-            break;
+      fc.property(
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.integer({ min: 0, max: HB - 1 }),
+        (lastHeard, phase) => {
+          const d = detector();
+          d.start(phase);
+          d.linkUp('b', 0);
+          d.heard('b', lastHeard);
+          let downAt: number | undefined;
+          for (let now = phase + HB; now < lastHeard + 2 * DOWN; now += HB) {
+            d.heard('b', Math.min(now, lastHeard));
+            if (downs(d.tick(now)).includes('b')) {
+              downAt = now;
+              break;
+            }
           }
-        }
-        expect(downAt).toBeDefined();
-        expect(downAt! - lastHeard).toBeGreaterThan(DOWN);
-        expect(downAt! - lastHeard).toBeLessThanOrEqual(DOWN + HB);
-      }),
+          expect(downAt).toBeDefined();
+          expect(downAt! - lastHeard).toBeGreaterThan(DOWN);
+          expect(downAt! - lastHeard).toBeLessThanOrEqual(DOWN + HB);
+        },
+      ),
     );
   });
 
@@ -77,7 +82,8 @@ describe('FailureDetector', () => {
         d.linkLost('b', 100);
         let down: number | undefined;
         for (let now = HB; now <= 100 + 4 * GRACE; now += HB) {
-          if (comesBack && now >= 100 + backAfter && down === undefined && d.has('b')) d.linkUp('b', now);
+          if (comesBack && now >= 100 + backAfter && down === undefined && d.has('b'))
+            d.linkUp('b', now);
           d.heard('b', now);
           if (downs(d.tick(now)).includes('b')) {
             down = now;
@@ -143,6 +149,8 @@ describe('FailureDetector', () => {
   });
 
   it('refuses settings that could declare a live peer down between two heartbeats', () => {
-    expect(() => new FailureDetector({ heartbeatMs: 500, downAfterMs: 900, reconnectGraceMs: 0 })).toThrow(/two heartbeats/);
+    expect(
+      () => new FailureDetector({ heartbeatMs: 500, downAfterMs: 900, reconnectGraceMs: 0 }),
+    ).toThrow(/two heartbeats/);
   });
 });

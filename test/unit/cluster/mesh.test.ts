@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createNonce, createProof } from '../../../src/cluster/auth.js';
 import { Mesh, type MeshOptions } from '../../../src/cluster/mesh.js';
-import { CloseCode, MAX_FRAME_BYTES } from '../../../src/cluster/protocol.js';
+import { CloseCode, MAX_FRAME_BYTES, MESH_PATH } from '../../../src/cluster/protocol.js';
 import type { Member } from '../../../src/cluster/types.js';
 import { recordingLogger, waitFor } from './recording-logger.js';
 
@@ -21,8 +21,17 @@ interface Events {
   messages: { from: string; body: unknown }[];
 }
 
-async function node(nodeId: string, options: Partial<MeshOptions> = {}, advertise?: (port: number) => string) {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/_cluster/mesh', maxPayload: MAX_FRAME_BYTES });
+async function node(
+  nodeId: string,
+  options: Partial<MeshOptions> = {},
+  advertise?: (port: number) => string,
+) {
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    path: MESH_PATH,
+    maxPayload: MAX_FRAME_BYTES,
+  });
   await once(wss, 'listening');
   const listening = `127.0.0.1:${(wss.address() as AddressInfo).port}`;
   const address = advertise ? advertise((wss.address() as AddressInfo).port) : listening;
@@ -55,14 +64,24 @@ async function node(nodeId: string, options: Partial<MeshOptions> = {}, advertis
   return { mesh, logger, wss, address, listening, events, channel };
 }
 
-const peerIds = (mesh: Mesh) => mesh.channel('test').peers().map((p) => p.id).sort();
+const peerIds = (mesh: Mesh) =>
+  mesh
+    .channel('test')
+    .peers()
+    .map((p) => p.id)
+    .sort();
 
 /** A hand-driven peer that speaks the handshake itself, then does only what the test says. */
-async function rawPeer(target: string, opts: { nodeId?: string; secret?: string; protocol?: number; handshake?: boolean } = {}) {
+async function rawPeer(
+  target: string,
+  opts: { nodeId?: string; secret?: string; protocol?: number; handshake?: boolean } = {},
+) {
   const nodeId = opts.nodeId ?? 'raw';
-  const ws = new WebSocket(`ws://${target}/_cluster/mesh`);
+  const ws = new WebSocket(`ws://${target}${MESH_PATH}`);
   const inbox: Record<string, unknown>[] = [];
-  ws.on('message', (data) => inbox.push(JSON.parse(String(data))));
+  ws.on('message', (data: Buffer) =>
+    inbox.push(JSON.parse(data.toString()) as Record<string, unknown>),
+  );
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
   );
@@ -71,9 +90,22 @@ async function rawPeer(target: string, opts: { nodeId?: string; secret?: string;
   if (opts.handshake === false) return { ws, inbox, closed };
   const nonce = createNonce();
   const protocol = opts.protocol ?? 1;
-  ws.send(JSON.stringify({ type: 'hello', nodeId, address: '127.0.0.1:1', version: '1', protocol, schemas: [1], state: 'ready', nonce }));
+  ws.send(
+    JSON.stringify({
+      type: 'hello',
+      nodeId,
+      address: '127.0.0.1:1',
+      version: '1',
+      protocol,
+      schemas: [1],
+      state: 'ready',
+      nonce,
+    }),
+  );
   const hello = await Promise.race([
-    waitFor(() => inbox.find((m) => m.type === 'hello') as { nodeId: string; nonce: string } | undefined),
+    waitFor(
+      () => inbox.find((m) => m.type === 'hello') as { nodeId: string; nonce: string } | undefined,
+    ),
     closed.then(() => undefined),
   ]);
   if (!hello) return { ws, inbox, closed };
@@ -101,7 +133,11 @@ describe('Mesh', () => {
     expect(a.channel.send('b', { hello: [1, 2] })).toBe(true);
     expect(b.channel.broadcast('hi')).toEqual(['a']);
     expect(a.channel.send('nobody', 1)).toBe(false);
-    await waitFor(() => a.events.messages.length === 1 && b.events.messages.length === 1, 5000, 'messages');
+    await waitFor(
+      () => a.events.messages.length === 1 && b.events.messages.length === 1,
+      5000,
+      'messages',
+    );
     expect(b.events.messages).toEqual([{ from: 'a', body: { hello: [1, 2] } }]);
     expect(a.events.messages).toEqual([{ from: 'b', body: 'hi' }]);
     // Another channel's messages do not leak into this one.
@@ -117,7 +153,15 @@ describe('Mesh', () => {
       const b = await node(`b${round}`);
       a.mesh.connect(b.address);
       b.mesh.connect(a.address);
-      await waitFor(() => a.mesh.stats().links === 1 && b.mesh.stats().links === 1 && peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'one link');
+      await waitFor(
+        () =>
+          a.mesh.stats().links === 1 &&
+          b.mesh.stats().links === 1 &&
+          peerIds(a.mesh).length === 1 &&
+          peerIds(b.mesh).length === 1,
+        5000,
+        'one link',
+      );
       // Several heartbeats later still the same single link, with no down or repeat up.
       const seen = b.mesh.stats().messagesIn;
       await waitFor(() => b.mesh.stats().messagesIn >= seen + 6, 5000, 'heartbeats');
@@ -132,8 +176,18 @@ describe('Mesh', () => {
     const bad = await node('intruder', { secret: 'wrong' });
     bad.mesh.connect(a.address);
     // The acceptor checks the caller's proof first, so only it refuses; the caller hears why.
-    await waitFor(() => a.mesh.stats().refused > 0 && bad.logger.at('warn').some((l) => l.includes('4001 bad secret')), 5000, 'refusal');
-    expect(a.logger.at('warn').some((l) => l.includes('refused mesh link from intruder') && l.includes('bad secret'))).toBe(true);
+    await waitFor(
+      () =>
+        a.mesh.stats().refused > 0 &&
+        bad.logger.at('warn').some((l) => l.includes('4001 bad secret')),
+      5000,
+      'refusal',
+    );
+    expect(
+      a.logger
+        .at('warn')
+        .some((l) => l.includes('refused mesh link from intruder') && l.includes('bad secret')),
+    ).toBe(true);
     expect(peerIds(a.mesh)).toEqual([]);
     expect(peerIds(bad.mesh)).toEqual([]);
     expect(a.events.up).toEqual([]);
@@ -169,7 +223,10 @@ describe('Mesh', () => {
     garbage.ws.send('{"type":"hb","state":"ready","t":1}');
     expect((await garbage.closed).code).toBe(CloseCode.badMessage);
     const silent = await rawPeer(a.address, { handshake: false });
-    expect(await silent.closed).toEqual({ code: CloseCode.handshakeTimeout, reason: 'handshake timeout' });
+    expect(await silent.closed).toEqual({
+      code: CloseCode.handshakeTimeout,
+      reason: 'handshake timeout',
+    });
     const oversized = await rawPeer(a.address, { handshake: false });
     oversized.ws.send(Buffer.alloc(MAX_FRAME_BYTES + 10, 0x20));
     expect((await oversized.closed).code).toBe(CloseCode.tooBig);
@@ -193,9 +250,13 @@ describe('Mesh', () => {
     const b = await node('b');
     a.mesh.connect(b.address);
     await waitFor(() => peerIds(b.mesh).length === 1, 5000, 'link');
-    a.mesh.setState('ready');
-    a.mesh.setState('draining');
-    await waitFor(() => b.mesh.members().find((m) => m.id === 'a')?.state === 'draining', 5000, 'draining');
+    a.mesh.lifecycle.to('ready');
+    a.mesh.lifecycle.to('draining');
+    await waitFor(
+      () => b.mesh.members().find((m) => m.id === 'a')?.state === 'draining',
+      5000,
+      'draining',
+    );
     const seen = b.mesh.stats().messagesIn;
     await waitFor(() => b.mesh.stats().messagesIn >= seen + 4, 5000, 'heartbeats');
     expect(b.events.state).toEqual(['a:ready', 'a:draining']);
@@ -231,7 +292,14 @@ describe('Mesh', () => {
     await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'link');
     const before = b.mesh.stats().messagesIn;
     for (const client of b.wss.clients) client.terminate();
-    await waitFor(() => b.mesh.stats().messagesIn > before + 10 && peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'relinked');
+    await waitFor(
+      () =>
+        b.mesh.stats().messagesIn > before + 10 &&
+        peerIds(a.mesh).length === 1 &&
+        peerIds(b.mesh).length === 1,
+      5000,
+      'relinked',
+    );
     expect([a.events.down, b.events.down]).toEqual([[], []]);
     expect([a.events.up, b.events.up]).toEqual([['b'], ['a']]);
   });
@@ -244,7 +312,12 @@ describe('Mesh', () => {
     expect(a.mesh.members().find((m) => m.id === 'b')?.address).toBe(b.address);
     // Drop every link from a's side: both ends dial again, a using b's advertised address.
     for (const client of a.wss.clients) client.terminate();
-    await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1 && a.mesh.stats().links === 1, 5000, 'relinked');
+    await waitFor(
+      () =>
+        peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1 && a.mesh.stats().links === 1,
+      5000,
+      'relinked',
+    );
     expect(a.events.down).toEqual([]);
   });
 
@@ -259,7 +332,10 @@ describe('Mesh', () => {
       missing: [],
     });
     a.mesh.setPeers([b.address, c.address, dead]);
-    expect(await a.mesh.waitForPeers([b.address, dead], 300)).toEqual({ joined: [b.address], missing: [dead] });
+    expect(await a.mesh.waitForPeers([b.address, dead], 300)).toEqual({
+      joined: [b.address],
+      missing: [dead],
+    });
   });
 
   it('recognises its own address behind another name and stops dialling it', async () => {
@@ -293,7 +369,7 @@ describe('Mesh', () => {
     await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'link');
     expect(a.mesh.isSuspect()).toBe(false);
     let suspectWhenDetected: boolean | undefined;
-    const warn = a.logger.warn;
+    const warn = a.logger.warn.bind(a.logger);
     a.logger.warn = (fields, msg) => {
       if (msg?.startsWith('event loop stalled')) suspectWhenDetected = a.mesh.isSuspect();
       warn(fields, msg);

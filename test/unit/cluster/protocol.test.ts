@@ -57,7 +57,10 @@ describe('protocol', () => {
       code: CloseCode.badMessage,
       reason: 'unknown message type "gossip"',
     });
-    expect(decodeFrame('{"t":1}')).toMatchObject({ ok: false, reason: 'unknown message type undefined' });
+    expect(decodeFrame('{"t":1}')).toMatchObject({
+      ok: false,
+      reason: 'unknown message type undefined',
+    });
   });
 
   it('says which field of a known message is wrong', () => {
@@ -65,14 +68,24 @@ describe('protocol', () => {
     expect(decoded.ok).toBe(false);
     if (!decoded.ok) expect(decoded.reason).toMatch(/^invalid hb message: state/);
     expect(decodeFrame(JSON.stringify({ ...hello, nonce: 'short' }))).toMatchObject({ ok: false });
-    expect(decodeFrame(JSON.stringify({ ...hello, address: 'no-port' }))).toMatchObject({ ok: false });
-    expect(decodeFrame(JSON.stringify({ type: 'app', ch: 'x'.repeat(33), body: 1 }))).toMatchObject({ ok: false });
-    expect(decodeFrame(JSON.stringify({ type: 'app', ch: '', body: 1 }))).toMatchObject({ ok: false });
-    expect(decodeFrame(JSON.stringify({ type: 'auth', proof: 'XYZ' }))).toMatchObject({ ok: false });
+    expect(decodeFrame(JSON.stringify({ ...hello, address: 'no-port' }))).toMatchObject({
+      ok: false,
+    });
+    expect(decodeFrame(JSON.stringify({ type: 'app', ch: 'x'.repeat(33), body: 1 }))).toMatchObject(
+      { ok: false },
+    );
+    expect(decodeFrame(JSON.stringify({ type: 'app', ch: '', body: 1 }))).toMatchObject({
+      ok: false,
+    });
+    expect(decodeFrame(JSON.stringify({ type: 'auth', proof: 'XYZ' }))).toMatchObject({
+      ok: false,
+    });
   });
 
   it('flags an incompatible protocol with its own close code, even if the rest changed', () => {
-    expect(decodeFrame(JSON.stringify({ type: 'hello', protocol: MESH_PROTOCOL + 1, whatever: true }))).toMatchObject({
+    expect(
+      decodeFrame(JSON.stringify({ type: 'hello', protocol: MESH_PROTOCOL + 1, whatever: true })),
+    ).toMatchObject({
       ok: false,
       code: CloseCode.incompatibleProtocol,
     });
@@ -81,7 +94,11 @@ describe('protocol', () => {
   it('rejects oversized frames before parsing them', () => {
     const big = Buffer.alloc(MAX_FRAME_BYTES + 1, 0x20);
     const decoded = decodeFrame(big);
-    expect(decoded).toMatchObject({ ok: false, code: CloseCode.tooBig, bytes: MAX_FRAME_BYTES + 1 });
+    expect(decoded).toMatchObject({
+      ok: false,
+      code: CloseCode.tooBig,
+      bytes: MAX_FRAME_BYTES + 1,
+    });
     const bigText = JSON.stringify({ type: 'app', ch: 'x', body: 'y'.repeat(MAX_FRAME_BYTES) });
     expect(decodeFrame(bigText)).toMatchObject({ ok: false, code: CloseCode.tooBig });
   });

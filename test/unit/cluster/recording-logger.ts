@@ -8,7 +8,10 @@ export interface LogLine {
   fields: object;
 }
 
-export function recordingLogger(): ClusterLogger & { lines: LogLine[]; at(level: LogLine['level']): string[] } {
+export function recordingLogger(): ClusterLogger & {
+  lines: LogLine[];
+  at(level: LogLine['level']): string[];
+} {
   const lines: LogLine[] = [];
   const log = (level: LogLine['level']) => (fields: object, msg?: string) => {
     lines.push({ level, msg: msg ?? '', fields });
@@ -24,12 +27,17 @@ export function recordingLogger(): ClusterLogger & { lines: LogLine[]; at(level:
 }
 
 /** Polls a condition until it holds or the deadline passes (no fixed sleeps in tests). */
-export async function waitFor<T>(check: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { MemoryNetwork } from '../../support/memory-network.js';
 import { compareVersion, type StoreRecord as GameRecord } from '../../../src/replication/record.js';
-import type { WriteOutcome } from '../../../src/replication/sync.js';
+import type { WriteOutcome } from '../../../src/replication/pending-writes.js';
 import { addNode, cluster, contents, record, type TestNode } from './helpers.js';
 
 const stopAll: TestNode[] = [];

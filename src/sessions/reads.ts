@@ -1,0 +1,156 @@
+// Reads are local: the games of this node's replica as the pages show them (lifted to the
+// current schema), lists for the lobby, and listeners told whenever a game changes. A page for
+// a game the replica lacks or holds an older copy of reads the ledger first.
+
+import type { Clock } from '../clock.js';
+import { GAME_SCHEMA, type GameState } from '../game/index.js';
+import { canRead, upgradeState } from '../game/upgrade.js';
+import type { Logger } from '../log.js';
+import { compareVersion } from '../replication/record.js';
+import type { Replica } from '../replication/replica.js';
+import type { ReplicaSync } from '../replication/sync.js';
+import type { GameRecord } from './game-record.js';
+import type { Ledger } from './ledger.js';
+
+export interface GameReadsDeps {
+  replica: Replica<GameState>;
+  sync: ReplicaSync<GameState>;
+  ledger: Ledger;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * How long a node asked for a game it does not hold yet waits for it (a game just created
+ * elsewhere).
+ */
+const AWAIT_GAME_MS = 3000;
+
+/**
+ * The game in a record, lifted to the current schema; undefined for tombstones and schemas this
+ * release cannot read.
+ */
+function readState(rec: GameRecord): GameState | undefined {
+  if (!rec.state || !canRead(rec.schema)) return undefined;
+  return rec.schema === GAME_SCHEMA ? rec.state : upgradeState(rec.state, rec.schema);
+}
+
+export class GameReads {
+  readonly #d: GameReadsDeps;
+  readonly #all = new Set<(code: string) => void>();
+  readonly #byGame = new Map<string, Set<() => void>>();
+
+  constructor(deps: GameReadsDeps) {
+    this.#d = deps;
+    deps.sync.onChange((key) => {
+      for (const l of this.#byGame.get(key) ?? []) this.#notify(l, key);
+      for (const l of this.#all) this.#notify(l, key);
+    });
+  }
+
+  game(code: string): GameState | undefined {
+    const rec = this.#d.replica.get(code);
+    return rec ? readState(rec) : undefined;
+  }
+
+  unreadable(code: string): boolean {
+    const rec = this.#d.replica.get(code);
+    return !!rec?.state && !canRead(rec.schema);
+  }
+
+  /**
+   * The game as a page should show it: at least the version the database holds. Every write a
+   * player saw was saved there first, so a page opening on a node whose replica lags (a game
+   * created a moment ago elsewhere, an owner cut off or just gone) never shows an earlier
+   * state, nor "no such game". Without the database, waits briefly for the replica instead.
+   */
+  async awaitGame(code: string, timeoutMs = AWAIT_GAME_MS): Promise<GameState | undefined> {
+    const row = await this.#d.ledger.row(code);
+    if (row && row !== 'unavailable') {
+      const held = this.#d.replica.getAny(code);
+      // A finished game this node no longer holds is shown from its result (read-only), not revived.
+      if (held ? compareVersion(held, row) < 0 : row.state.status !== 'finished') {
+        this.#d.sync.absorb({
+          key: row.code,
+          owner: row.owner,
+          epoch: row.epoch,
+          seq: row.seq,
+          schema: row.schema,
+          state: row.state,
+          at: row.updatedAt,
+        });
+      }
+    }
+    const now = this.game(code);
+    if (now || row !== 'unavailable' || this.#d.replica.getAny(code)) return now;
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        unwatch();
+        this.#d.clock.clearTimeout(timer);
+        resolve(this.game(code));
+      };
+      const unwatch = this.watch(code, finish);
+      const timer = this.#d.clock.setTimeout(finish, timeoutMs);
+    });
+  }
+
+  /**
+   * True while the ledger holds a running game this node does not have yet (it is resuming or on
+   * its way).
+   */
+  async pending(code: string): Promise<boolean> {
+    if (this.game(code)) return false;
+    const row = await this.#d.ledger.row(code);
+    return row !== undefined && row !== 'unavailable' && row.state.status !== 'finished';
+  }
+
+  #states(): GameState[] {
+    const out: GameState[] = [];
+    for (const rec of this.#d.replica.live()) {
+      const state = readState(rec);
+      if (state) out.push(state);
+    }
+    return out;
+  }
+
+  openGames(): GameState[] {
+    return this.#states().filter((g) => g.status === 'open');
+  }
+
+  gamesOf(playerId: string): GameState[] {
+    return this.#states().filter((g) => g.players.some((p) => p.id === playerId));
+  }
+
+  /** Hears every game that changes (the lobby). */
+  subscribe(listener: (code: string) => void): () => void {
+    this.#all.add(listener);
+    return () => this.#all.delete(listener);
+  }
+
+  /** Hears changes of one game only (a game page). */
+  watch(code: string, listener: () => void): () => void {
+    let set = this.#byGame.get(code);
+    if (!set) {
+      set = new Set();
+      this.#byGame.set(code, set);
+    }
+    set.add(listener);
+    return () => {
+      const s = this.#byGame.get(code);
+      if (!s) return;
+      s.delete(listener);
+      if (s.size === 0) this.#byGame.delete(code);
+    };
+  }
+
+  #notify(listener: (code: string) => void, key: string): void {
+    try {
+      listener(key);
+    } catch (err) {
+      this.#d.logger.error({ err }, 'a game listener failed');
+    }
+  }
+}
