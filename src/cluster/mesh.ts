@@ -465,7 +465,11 @@ export class Mesh {
     if (peer.link) this.closeLink(peer.link, CloseCode.peerDown, 'declared down');
     peer.link = undefined;
     for (const target of [...this.targets.values()]) {
-      if (target.peerId === id && !this.wanted(target)) this.dropTarget(target);
+      if (target.peerId !== id) continue;
+      if (!this.wanted(target)) this.dropTarget(target);
+      // Still listed by DNS (or asked for): keep dialling it, with backoff. After a partition
+      // both sides declared the other down and DNS did not change: nothing else would dial.
+      else this.ensureDial(target);
     }
     this.logger.info(
       { peer: id, address: peer.member.address, reason },
