@@ -31,7 +31,7 @@ import { meshed, type Stage } from './cluster.js';
 import { Players } from './players.js';
 import { report, type Section } from './report.js';
 import { coldStart, finalRecords, playingGames, rollingUpdate, roundsPass, type ColdStart, type Context, type Replacement } from './scenarios.js';
-import { ms, pct, say, sayTo, sleep } from './say.js';
+import { ms, pct, say, sayTo, secs, sleep } from './say.js';
 
 export interface HostsOptions {
   /** The short form for CI: one rolling update, shorter phases, fewer games. */
@@ -240,7 +240,8 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   ).catch(() => undefined);
   clearTimeout(dnsDrop);
   cluster.leaveService(victim);
-  const stuck = watched.filter((b) => !back.has(b.name)).map((b) => b.name);
+  const stuck = watched.filter((b) => !back.has(b.name));
+  for (const b of stuck) say(`(stuck: ${b.name} of ${b.code}, round ${b.currentRound}, ${b.status}, ${b.connected ? 'connected' : 'not connected'} since ${secs(b.connects.at(-1)?.at ?? 0)}, ${b.closes.filter((x) => x.at > at).length} closes since the loss)`);
   const seen = [...back.values()].filter(Number.isFinite);
   const fresh = cluster.launch(`r${cluster.rig.all.length + 1}`);
   await fresh.ready(cluster.readyTimeoutMs);
@@ -250,7 +251,7 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   say(`host loss: games taken over after ${ms(adoptedMs)}, players back after ${ms(Math.max(...seen))} at most; ${fresh.opts.nodeId} replaces ${id}`);
   const problems: string[] = [];
   if (!Number.isFinite(adoptedMs)) problems.push('the lost host’s games were not taken over');
-  if (stuck.length) problems.push(`${stuck.length} players saw no new round within 45 s of the host loss`);
+  if (stuck.length) problems.push(`${stuck.length} players saw no new round within 45 s of the host loss (${stuck.map((b) => `${b.name} of ${b.code}`).join(', ')})`);
   return {
     lines: [
       `host loss      ${host.name} (${host.address}) lost (link cut, every process killed) while running ${lost.length} games: taken over ${ms(adoptedMs)} after, out of HAProxy after ${ms(outMs)}; its players and the others saw a new round after p50 ${ms(pct(seen, 50))}, max ${ms(Math.max(...seen))} (${seen.length} players${stuck.length ? `; ${stuck.length} never` : ''}); replacement ${fresh.opts.nodeId} on a new host`,
@@ -408,7 +409,7 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
     const advertised = first[0]!.lines.find((l) => /^advertising /.test(l.msg))?.msg ?? '?';
     say(`3 nodes on hosts ${first.map((n) => n.opts.host).join(', ')} (${advertised}), PostgreSQL on ${c.pgHost.address}, HAProxy (TLS) on ${c.lbHost.address}`);
 
-    players = new Players(c, { games, bots, prefix: 'h', botDelayMs: [300, 1500], connectTimeoutMs: 8000, playingWithinMs: 10_000, firstRoundWithinMs: 30_000, load: { timeoutMs: LOAD_TIMEOUT_MS, pauseMs: 25 } });
+    players = new Players(c, { games, bots, prefix: 'h', maxGames: games * 8, botDelayMs: [300, 1500], connectTimeoutMs: 8000, playingWithinMs: 10_000, firstRoundWithinMs: 30_000, load: { timeoutMs: LOAD_TIMEOUT_MS, pauseMs: 25 } });
     await players.start(short ? 2 : 3);
     const ctx: HostContext = { cluster: c, current: first, playingGames: () => playingGames(c), players };
     say(`${rig.codes.length} games × ${bots} bots playing through HAProxy`);
@@ -418,9 +419,14 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
     const replacements: Replacement[] = [];
     for (let d = 1; d <= deploys; d++) replacements.push(...(await rollingUpdate(ctx, d, deploys)));
     const sections: Section[] = [];
+    // Each scenario starts under full play (the keeper replaces games that ended).
+    await players.full();
     sections.push(await hostLoss(ctx));
+    await players.full();
     sections.push(await partition(ctx));
+    await players.full();
     sections.push(await latency(ctx, playMs, baseline));
+    await players.full();
     sections.push(await postgresRestart(ctx));
     // The cold start resumes running games: stop opening new ones, and make sure one runs.
     await players.pause();

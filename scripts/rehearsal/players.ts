@@ -24,6 +24,8 @@ export interface PlayersOptions {
   playingWithinMs?: number;
   /** How long the first bots may take to see round 1. */
   firstRoundWithinMs?: number;
+  /** Most games opened in all (default 4 × games). */
+  maxGames?: number;
   load?: HttpLoadOptions;
 }
 
@@ -40,7 +42,7 @@ export class Players {
     private readonly stage: Stage,
     options: PlayersOptions,
   ) {
-    this.#o = { prefix: 'r', botDelayMs: [400, 1800], connectTimeoutMs: 2000, playingWithinMs: 5000, firstRoundWithinMs: 15_000, load: {}, ...options };
+    this.#o = { prefix: 'r', botDelayMs: [400, 1800], connectTimeoutMs: 2000, playingWithinMs: 5000, firstRoundWithinMs: 15_000, maxGames: options.games * 4, load: {}, ...options };
   }
 
   get rig() {
@@ -117,16 +119,22 @@ export class Players {
     this.load.start(httpWorkers);
   }
 
-  /** A game that ends is replaced by a new one, so every scenario happens under play (at most 4 × games in all). */
+  /** A game that ends is replaced by a new one, so every scenario happens under play (at most maxGames in all). */
   keep(): void {
     if (this.#keeping) return;
     this.#keeping = true;
     this.#keeper = (async () => {
-      while (this.#keeping && this.opened < this.#o.games * 4) {
+      while (this.#keeping && this.opened < this.#o.maxGames) {
         if (this.playingCodes().length + this.#opening < this.#o.games) void this.tryOpen();
         await sleep(250);
       }
     })();
+  }
+
+  /** Waits (bounded) until the keeper has every game playing again, so a scenario starts under full play. */
+  async full(timeoutMs = 30_000): Promise<number> {
+    await waitFor(() => this.playingCodes().length >= this.#o.games || this.opened >= this.#o.maxGames || !this.#keeping, timeoutMs, `${this.#o.games} games playing`).catch(() => undefined);
+    return this.playingCodes().length;
   }
 
   /** Stops replacing games and waits for the games being opened (each is bounded in time). */
