@@ -51,7 +51,7 @@ export interface Outcome {
   /** Defaults to the single-host rehearsal's. */
   title?: string;
   setup?: string;
-  /** More scenarios, reported after the handoffs. */
+  /** More scenarios, reported after the handoffs and the frozen owner, before the cold start. */
   sections?: Section[];
 }
 
@@ -214,13 +214,13 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
     line(`frozen owner   ${f.node.opts.nodeId} SIGSTOPped for ${ms(f.thawedAt - f.frozenAt)} while running ${f.owned.length} games: taken over after ${tk.length ? `${ms(Math.min(...tk))}–${ms(Math.max(...tk))}` : '–'} (${f.owned.length - f.takeovers.size} not taken over); on SIGCONT it stopped running ${f.fencedMs.length} games (fenced ${f.fencedMs.length ? ms(Math.max(...f.fencedMs)) : '–'} after) and was UP in HAProxy again after ${ms(f.upAgainMs ?? NaN)}`);
     line(`               around the freeze: ${ackedIn(f.frozenAt - 2000, f.thawedAt + 10_000)} actions acknowledged, ${lostIn(f.frozenAt - 2000, f.thawedAt + 10_000)} of them lost`);
   }
+  for (const x of sections) for (const l of x.lines) line(l);
   const c = o.cold;
   if (c) {
     const res = [...c.resumed.values()];
     line(`cold start     ${c.lost.length} nodes ${c.signal === 'SIGKILL' ? 'SIGKILLed' : 'stopped (SIGTERM)'} at once, ${c.fresh.length} new ones started together ${ms(c.startedAt - c.killedAt)} later (ready in ${c.readyMs.map(ms).join(', ')}); ${c.resumed.size} games resumed (${res.length ? `${ms(Math.min(...res))}–${ms(Math.max(...res))}` : '–'} after the start), ${c.twice.length} resumed twice, ${c.notResumed.length} not resumed`);
     line(`               around the restart: ${ackedIn(c.killedAt - 3000, c.startedAt + 20_000)} actions acknowledged, ${lostIn(c.killedAt - 3000, c.startedAt + 20_000)} of them lost`);
   }
-  for (const x of sections) for (const l of x.lines) line(l);
   line(`reconnects     ${gaps.length} socket closes → first partial on the new connection: p50 ${ms(pct(gaps, 50))}, p95 ${ms(pct(gaps, 95))}, max ${ms(Math.max(...gaps))}; close codes ${[...closeCodes].map(([code, n]) => `${code}×${n}`).join(' ') || 'none'}, ${bounced} of them on a connection that had shown nothing yet${unrecovered ? `; ${unrecovered} never got a partial again` : ''}${outageCloses ? ` (and ${outageCloses} closed or refused connections while no node answered)` : ''}`);
 
   const problems: string[] = [];
