@@ -346,10 +346,10 @@ async function postgresRestart(ctx: HostContext): Promise<Section> {
   say(`PostgreSQL back; every node caught up ${ms(caughtMs)} after the stop`);
   const problems: string[] = [];
   if (!Number.isFinite(caughtMs)) problems.push('the nodes did not catch up with PostgreSQL within 30 s');
-  const down = logLines(cluster.rig.all, /^database .* down: /).filter((x) => Date.parse(String(x.line.time)) >= at).length;
+  const down = new Set(logLines(cluster.rig.all, /^database .* down: /).filter((x) => Date.parse(String(x.line.time)) >= at).map((x) => x.node)).size;
   return {
     lines: [
-      `PostgreSQL     stopped mid-game and started again (down ${ms(outage)}; ${down} nodes noticed): ${during} rounds resolved until every node had written what waited, ${ms(caughtMs)} after the stop`,
+      `PostgreSQL     stopped mid-game and started again (down ${ms(outage)}; ${down} of ${ctx.current.length} nodes noticed): ${during} rounds resolved until every node had written what waited, ${ms(caughtMs)} after the stop`,
     ],
     problems,
     // Sign-ups and new games need the database: a node answers 503 "back in a moment" meanwhile.
