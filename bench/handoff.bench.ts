@@ -12,6 +12,7 @@
 //     at once to n2, and the gap ends with the first status partial from n2.
 // Baseline, same run: the same cluster and SIGTERM with no games at all (G = 0).
 
+import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import { TestCluster } from '../test/support/cluster.js';
 import type { NodeProcess } from '../test/support/node-process.js';
@@ -68,7 +69,7 @@ function histQuantile(body: string, name: string, q: number): number {
   return buckets.find((b) => b.n >= q * total)?.le ?? NaN;
 }
 
-interface SizeResult {
+export interface SizeResult {
   games: number;
   adoptedS: number;
   adopted: number;
@@ -87,12 +88,27 @@ interface SizeResult {
   setupS: number;
 }
 
-async function run(games: number): Promise<SizeResult> {
-  const setup0 = Date.now();
+/** Two nodes n1 and n2, ready and meshed, and how to stop them. */
+export interface TwoNodes {
+  n1: NodeProcess;
+  n2: NodeProcess;
+  close(): Promise<void>;
+}
+
+/** Two nodes on this host's loopback addresses, one SQLite file (the default). */
+async function onLoopback(): Promise<TwoNodes> {
   const c = await TestCluster.start(['127.0.0.2', '127.0.0.3'], { env: { ...NODE_ENV_BASE, ROUND_SECONDS: '10' } });
   c.nodes.forEach(track);
   onCleanup(() => c.close());
   const [n1, n2] = c.nodes as [NodeProcess, NodeProcess];
+  return { n1, n2, close: () => c.close() };
+}
+
+/** SIGTERM to n1 while it owns `games` games: until n2 adopted them all, n1's drain and exit, the watchers' reconnect gaps. */
+export async function run(games: number, start: () => Promise<TwoNodes> = onLoopback): Promise<SizeResult> {
+  const setup0 = Date.now();
+  const c = await start();
+  const { n1, n2 } = c;
   const [p0, p1] = await signupMany(n1.url, 2, 'ho', 2);
   // One creator, one joiner for every game (a player may sit in several games).
   const codes = await pool(Array.from({ length: games }), 8, async () => {
@@ -189,4 +205,5 @@ async function main(): Promise<{ sizes: SizeResult[] }> {
   return { sizes };
 }
 
-await runBench('handoff', QUICK ? 120_000 : 200_000, main);
+// Run directly (bench/index.ts does); bench/hosts.bench.ts imports run().
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runBench('handoff', QUICK ? 120_000 : 200_000, main);

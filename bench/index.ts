@@ -16,6 +16,8 @@ const BENCHES: { name: string; file: string; limitS: number; env?: Record<string
   { name: 'capacity', file: 'capacity.bench.ts', limitS: 220 },
   { name: 'handoff', file: 'handoff.bench.ts', limitS: 220 },
   { name: 'pages', file: 'pages.bench.ts', limitS: 240 },
+  // Needs root (network namespaces): otherwise it says why and is skipped.
+  { name: 'hosts', file: 'hosts.bench.ts', limitS: 440 },
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const dir = mkdtempSync(join(tmpdir(), 'minotaur-bench-'));
@@ -99,6 +101,12 @@ for (const r of ran) {
         s.games === 0 ? `${fmt(s.exitS, 2)} s` : `${fmt(s.adoptedS, 3)} s`,
         s.games === 0 ? `drained after ${fmt(s.drainedS, 3)} s` : `exit ${fmt(s.exitS, 2)} s, reconnect gap p50 ${ms(s.gapP50Ms)} (max ${ms(s.gapMaxMs)})`,
       ]);
+    }
+  } else if (r.name === 'hosts') {
+    if (r.result.skipped) rows.push(['hosts', 'skipped', 'not root', r.result.skipped]);
+    for (const m of r.result.live) rows.push(['hosts', `${m.mode}: act → update p50 / p95`, `${ms(m.p50)} / ${ms(m.p95)}`, `ack p50 ${ms(m.ackP50)}, ${m.samples} rounds`]);
+    for (const h of r.result.handoff) {
+      for (const s of h.sizes) rows.push(['hosts', `${h.setup}, ${s.games} games: SIGTERM → all adopted`, `${fmt(s.adoptedS, 3)} s`, `reconnect gap p50 ${ms(s.gapP50Ms)} (max ${ms(s.gapMaxMs)})`]);
     }
   } else if (r.name === 'pages') {
     for (const p of r.result.rows) rows.push(['pages', p.target, `${fmt(p.reqPerSec, 0)} req/s`, `p50 ${p.p50} ms, p99 ${p.p99} ms, ${p.bytes} B${p.non2xx || p.errors ? `, ${p.non2xx} non-2xx, ${p.errors} errors` : ''}`]);

@@ -19,6 +19,7 @@ import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/
 import { LiveConnection, type Player } from '../test/support/player.js';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { NODE_ENV_BASE, QUICK, fmt, machine, now, onCleanup, openGame, pct, runBench, signupMany, sleep, spawnModule, statusIn, table, track } from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_LIVE_ROUNDS ?? (QUICK ? 60 : 300));
@@ -90,7 +91,7 @@ interface Pair {
   last: number;
 }
 
-interface ModeResult {
+export interface ModeResult {
   mode: string;
   samples: number;
   p50: number;
@@ -105,7 +106,8 @@ interface ModeResult {
 
 const wsUrl = (base: string, code: string) => `${base.replace(/^http/, 'ws')}/games/${code}/live`;
 
-async function measure(mode: string, owner: NodeProcess, viaA: NodeProcess, viaB: NodeProcess): Promise<ModeResult> {
+/** A's action → B's update, `rounds` times (and a warm-up), with the game on `owner`, A on `viaA`, B on `viaB`. */
+export async function measure(mode: string, owner: NodeProcess, viaA: NodeProcess, viaB: NodeProcess, rounds = ROUNDS): Promise<ModeResult> {
   const deadline = Date.now() + MODE_LIMIT_MS;
   const players = await signupMany(owner.url, GAMES * 2, 'lv', 4);
   let gamesOpened = 0;
@@ -126,7 +128,7 @@ async function measure(mode: string, owner: NodeProcess, viaA: NodeProcess, viaB
   const acks: number[] = [];
   const bytes: number[] = [];
   let i = 0;
-  for (let n = 0; n < ROUNDS + WARMUP && Date.now() < deadline; n++, i = (i + 1) % GAMES) {
+  for (let n = 0; n < rounds + WARMUP && Date.now() < deadline; n++, i = (i + 1) % GAMES) {
     let p = pairs[i]!;
     if (p.wb.over || p.wa.over) {
       p.wa.close();
@@ -264,4 +266,5 @@ export async function main(): Promise<{ rows: ModeResult[]; rounds: number }> {
   return { rows, rounds: ROUNDS };
 }
 
-await runBench('live', QUICK ? 90_000 : 180_000, main);
+// Run directly (bench/index.ts does); bench/hosts.bench.ts imports measure().
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runBench('live', QUICK ? 90_000 : 180_000, main);

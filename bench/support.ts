@@ -20,6 +20,9 @@ export const NODE_ENV_BASE: Record<string, string> = {
   PASSWORD_COST: '12',
   // The config accepts at most 10,000 (100,000 stops the node with exit code 78).
   LOGIN_RATE_LIMIT: '10000',
+  // The handoff bench opens hundreds of games from one account; the limits are not measured here.
+  OPEN_GAMES_PER_ACCOUNT: '1000',
+  GAMES_PER_HOUR: '10000',
   ADMIN_TOKEN: TEST_ADMIN_TOKEN,
   LOG_LEVEL: 'info',
 };

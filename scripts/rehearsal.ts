@@ -38,7 +38,7 @@ import { LocalCluster } from './rehearsal/cluster.js';
 import { USAGE, readOptions, type Options } from './rehearsal/options.js';
 import { Players } from './rehearsal/players.js';
 import { report } from './rehearsal/report.js';
-import { coldStart, freezeOwner, rollingUpdate, type ColdStart, type Context, type Freeze, type Replacement } from './rehearsal/scenarios.js';
+import { coldStart, finalRecords, freezeOwner, playingGames, rollingUpdate, roundsPass, type ColdStart, type Context, type Freeze, type Replacement } from './rehearsal/scenarios.js';
 import { say, sleep } from './rehearsal/say.js';
 
 const TIME_LIMIT_MS = 240_000;
@@ -60,7 +60,7 @@ async function main(o: Options): Promise<number> {
   preflight(o);
   const cluster = await LocalCluster.create(5);
   const rig = cluster.rig;
-  const players = new Players(cluster, o.games, o.bots);
+  const players = new Players(cluster, { games: o.games, bots: o.bots });
   let failed = true;
   const cleanup = async () => {
     for (const b of rig.bots) b.stop();
@@ -79,41 +79,30 @@ async function main(o: Options): Promise<number> {
   });
 
   try {
-    const hosts = cluster.nextAddresses();
-    const first = hosts.map((h, i) => cluster.launch(`a${i + 1}`, h));
-    await Promise.all(first.map((n) => n.ready()));
+    const first = ['a1', 'a2', 'a3'].map((id) => cluster.launch(id));
+    await Promise.all(first.map((n) => n.ready(cluster.readyTimeoutMs)));
     for (const n of first) await cluster.enterService(n);
     // A first deploy: each node became ready before DNS listed the others; wait until they meshed.
     await cluster.meshed(first);
     say(`3 nodes ready on ${first.map((n) => n.address).join(', ')} (NODE_ENV=production, environment of deploy/docker-stack.yml); HAProxy on ${cluster.url} (TLS) has them UP`);
 
     await players.start(o.httpWorkers);
-    const ctx: Context = {
-      cluster,
-      current: first,
-      playingGames: async () => {
-        const out: { code: string; owner: string }[] = [];
-        for (const code of rig.codes) {
-          const r = await rig.newest(code).catch(() => null);
-          if (r?.state.status === 'playing') out.push({ code, owner: r.owner });
-        }
-        return out;
-      },
-    };
+    const ctx: Context = { cluster, current: first, playingGames: () => playingGames(cluster) };
     say(`${rig.codes.length} games × ${o.bots} bots playing through HAProxy (${(await ctx.playingGames()).map((g) => `${g.code}@${g.owner}`).join(' ')})`);
-    await rig.roundsPass(2);
+    await roundsPass(cluster, 2);
 
     const replacements: Replacement[] = [];
     for (let d = 1; d <= o.deploys; d++) replacements.push(...(await rollingUpdate(ctx, d, o.deploys)));
     const freeze: Freeze | null = o.scenarios.includes('freeze-owner') ? await freezeOwner(ctx) : null;
     const cold: ColdStart | null = o.scenarios.includes('cold-start') ? await coldStart(ctx) : null;
-    await rig.roundsPass(1).catch(() => undefined);
+    await roundsPass(cluster, 1).catch(() => undefined);
 
     await players.stop();
     await rig.quiesce();
-    const finals = await rig.finals();
-    const invariants = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
-    const out = report({ cluster, players, invariants, finals, replacements, deploys: o.deploys, freeze, cold });
+    const { finals, missing } = await finalRecords(cluster, cold);
+    const codes = rig.codes.filter((c) => finals.has(c));
+    const invariants = checkInvariants({ codes, bots: rig.bots.filter((b) => finals.has(b.code)), nodes: rig.all, samples: rig.sampler.samples, finals });
+    const out = report({ cluster, players, invariants, finals, missing, replacements, deploys: o.deploys, freeze, cold });
     process.stdout.write(out.lines.join('\n') + '\n');
     failed = out.failed;
     writeFileSync(join(rig.dir, 'report.txt'), out.lines.join('\n') + '\n');

@@ -1,7 +1,8 @@
 // The cluster under rehearsal, on this machine: nodes of the shipped production setup on
 // loopback addresses, sharing one database, found through a DNS server that lists only the
 // nodes "in service" (as Swarm's DNS lists healthy tasks), behind HAProxy running
-// deploy/haproxy.cfg and terminating TLS. Scenarios act on it only through these methods.
+// deploy/haproxy.cfg and terminating TLS. Scenarios, players and the report act on a cluster
+// only through `Stage`, which the multi-host rehearsal's cluster (hosts.ts) implements too.
 
 import { TEST_ADMIN_TOKEN } from '../../test/support/admin.js';
 import { HaProxy } from '../../test/support/haproxy.js';
@@ -10,16 +11,52 @@ import type { Network } from '../../test/support/player.js';
 import { productionEnv, productionSecrets } from '../../test/support/production.js';
 import { RIG_QUERY, Rig } from '../../test/support/redeploy-rig.js';
 
-/** Two address sets the nodes alternate between, as new tasks get new addresses. */
-const ADDRESS_SETS = [
-  ['127.0.0.2', '127.0.0.3', '127.0.0.4'],
-  ['127.0.0.5', '127.0.0.6', '127.0.0.7'],
-] as const;
+/** What a rehearsal needs of a cluster, wherever its nodes run. */
+export interface Stage {
+  readonly rig: Rig;
+  readonly haproxy: HaProxy;
+  /** Where players go: HAProxy, over TLS. */
+  readonly url: string;
+  /** How long a new node may take to be ready. */
+  readonly readyTimeoutMs: number;
+  /** A network identity for one player (an address of its own). */
+  net(): Network;
+  /** Starts a node at a new address; it enters DNS only once it is in service. */
+  launch(id: string): NodeProcess;
+  /** The node is ready: DNS lists it and HAProxy has it UP. */
+  enterService(node: NodeProcess, timeoutMs?: number): Promise<void>;
+  leaveService(node: NodeProcess): void;
+  /** Waits until each of `nodes` sees all the others as ready members. */
+  meshed(nodes: NodeProcess[], timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
 
-export class LocalCluster {
+/** The loopback addresses nodes take, a new task the one left longest ago (as new tasks get new addresses). */
+const ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7'] as const;
+
+/** Waits until each of `nodes` sees all the others as ready members (read from /admin/cluster.json). */
+export async function meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const n of nodes) {
+        const res = await fetch(`${n.url}/admin/cluster.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(2000) });
+        const c = (await res.json()) as { members: { id: string; state: string }[] };
+        if (nodes.some((m) => !c.members.some((x) => x.id === m.opts.nodeId && x.state === 'ready'))) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+    `${nodes.map((n) => n.opts.nodeId).join(', ')} to see each other`,
+    100,
+  );
+}
+
+export class LocalCluster implements Stage {
+  readonly readyTimeoutMs = 20_000;
   #inService: string[] = [];
   #addresses = 0;
-  #set = 0;
+  /** When each address was last left by its node (never used: 0). */
+  #released = new Map<string, number>();
 
   private constructor(
     readonly rig: Rig,
@@ -55,45 +92,30 @@ export class LocalCluster {
     return { ca: this.haproxy.ca, localAddress: `127.0.${1 + Math.floor(n / 250)}.${1 + (n % 250)}` };
   }
 
-  /** The addresses the next set of nodes will use (the other set from the running one). */
-  nextAddresses(): readonly string[] {
-    this.#set = 1 - this.#set;
-    return ADDRESS_SETS[this.#set]!;
+  /** Starts a node on the free address left longest ago; it enters DNS only once it is in service. */
+  launch(id: string): NodeProcess {
+    const used = new Set(this.rig.live().map((n) => n.opts.host));
+    const host = ADDRESSES.filter((a) => !used.has(a)).sort((a, b) => (this.#released.get(a) ?? 0) - (this.#released.get(b) ?? 0))[0];
+    if (!host) throw new Error(`every rehearsal address (${ADDRESSES.join(', ')}) has a live node`);
+    const node = this.rig.start(id, host, { inDns: false });
+    this.#released.set(host, Infinity);
+    void node.exited.then(() => this.#released.set(host, Date.now()));
+    return node;
   }
 
-  /** Starts a node on `host`; it enters DNS only once it is in service. */
-  launch(id: string, host: string): NodeProcess {
-    return this.rig.start(id, host, { inDns: false });
-  }
-
-  /** The node is ready: DNS lists it and HAProxy has it UP. */
   async enterService(node: NodeProcess, timeoutMs = 15_000): Promise<void> {
     this.#inService = [...this.#inService, node.opts.host];
     this.rig.setDns(this.#inService);
     await waitFor(() => this.haproxy.isUp(node.address), timeoutMs, `HAProxy to put ${node.opts.nodeId} UP`, 50);
   }
 
-  /** The node leaves DNS (Swarm removes a stopping task before it sends SIGTERM). */
   leaveService(node: NodeProcess): void {
     this.#inService = this.#inService.filter((h) => h !== node.opts.host);
     this.rig.setDns(this.#inService);
   }
 
-  /** Waits until each of `nodes` sees all the others as ready members. */
-  async meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
-    await waitFor(
-      async () => {
-        for (const n of nodes) {
-          const res = await fetch(`${n.url}/admin/cluster.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
-          const c = (await res.json()) as { members: { id: string; state: string }[] };
-          if (nodes.some((m) => !c.members.some((x) => x.id === m.opts.nodeId && x.state === 'ready'))) return false;
-        }
-        return true;
-      },
-      timeoutMs,
-      `${nodes.map((n) => n.opts.nodeId).join(', ')} to see each other`,
-      100,
-    );
+  meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
+    return meshed(nodes, timeoutMs);
   }
 
   async stop(): Promise<void> {

@@ -7,25 +7,31 @@
 // advertise their address by the hosts' subnet (ADVERTISE_ADDRESS, as the stack file does) and
 // find each other through DNS.
 //
-// Scenarios, in order, under play: start-first replacement of every node (twice); loss of a
-// whole host; a network partition between node hosts for 10 s, then healed; 50 ± 10 ms and 1 %
-// loss between all hosts; PostgreSQL restarted mid-game; every node stopped and the cluster
-// started again from PostgreSQL. The exit code is 0 only if no request failed, no acknowledged
-// action was lost or doubled, no round was repeated or skipped and no game was reset.
+// Scenarios, in order, under play: start-first replacement of every node (twice; once in the
+// short form), each new node on a new host; loss of a whole host; a network partition between
+// node hosts for 10 s, then healed; 50 ± 10 ms and 1 % loss between all hosts; PostgreSQL
+// restarted mid-game; every node stopped and the cluster started again from PostgreSQL. The
+// players, the rolling update, the cold start and the report are the single-host rehearsal's
+// (players.ts, scenarios.ts, report.ts); what only hosts can do is here. Exit code 0 only if
+// nothing a player could notice went wrong beyond what a scenario makes happen by nature.
 
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_ADMIN_TOKEN } from '../../test/support/admin.js';
 import { checkInvariants } from '../../test/support/invariants.js';
-import { Bot } from '../../test/support/bots.js';
-import { HaProxy } from '../../test/support/haproxy.js';
+import { HaProxy, haproxyVersion } from '../../test/support/haproxy.js';
 import { HostNetwork, hostsUnavailable, type Host } from '../../test/support/netns.js';
-import { logLines, waitFor, type NodeProcess } from '../../test/support/node-process.js';
-import { Player, fetchVia, openStartedGame, type Network } from '../../test/support/player.js';
-import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
+import { MAIN, logLines, waitFor, type NodeProcess } from '../../test/support/node-process.js';
+import type { Network } from '../../test/support/player.js';
+import { postgresBinDir, startPostgres, type PostgresServer } from '../../test/support/postgres.js';
 import { productionSecrets, secretFiles, stackEnvironment } from '../../test/support/production.js';
 import { RIG_QUERY, Rig } from '../../test/support/redeploy-rig.js';
+import { meshed, type Stage } from './cluster.js';
+import { Players } from './players.js';
+import { report, type Section } from './report.js';
+import { coldStart, finalRecords, playingGames, rollingUpdate, roundsPass, type ColdStart, type Context, type Replacement } from './scenarios.js';
+import { ms, pct, say, sayTo, secs, sleep } from './say.js';
 
 export interface HostsOptions {
   /** The short form for CI: one rolling update, shorter phases, fewer games. */
@@ -39,103 +45,43 @@ export interface HostsOptions {
 
 const NOBODY = { uid: 65534, gid: 65534 };
 const PORT = 4000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long a page request may take before the load counts it as failed. */
+const LOAD_TIMEOUT_MS = 8000;
 
-function pct(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
-const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)} ms` : '–');
+const admin = (url: string, path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(3000) });
 
-interface Failure {
-  at: number;
-  path: string;
-  what: string;
-}
+/** The cluster on hosts of its own: each node, PostgreSQL and HAProxy in a network namespace. */
+class HostCluster implements Stage {
+  readonly readyTimeoutMs = 60_000;
+  readonly #hosts = new Map<NodeProcess, Host>();
+  #inService: string[] = [];
+  #hostNo = 1;
 
-/** Logged-in page loads through HAProxy, from a player address, until stopped. */
-class PageLoad {
-  total = 0;
-  readonly failures: Failure[] = [];
-  readonly latencies: number[] = [];
-  private stopped = false;
-  private workers: Promise<void>[] = [];
-  constructor(
-    private readonly base: string,
-    private readonly cookies: string[],
-    private readonly paths: () => string[],
-    private readonly net: Network,
+  private constructor(
+    readonly network: HostNetwork,
+    readonly rig: Rig,
+    readonly haproxy: HaProxy,
+    readonly pg: PostgresServer,
+    readonly pgHost: Host,
+    readonly lbHost: Host,
+    private readonly secretsDir: string,
   ) {}
-  start(n: number): void {
-    this.workers = Array.from({ length: n }, (_, w) => this.worker(w));
-  }
-  private async worker(w: number): Promise<void> {
-    for (let i = w; !this.stopped && this.total < 30_000; i++) {
-      const paths = this.paths();
-      const path = paths[i % paths.length]!;
-      const started = Date.now();
-      this.total++;
-      try {
-        const res = await fetchVia(this.net, this.base + path, { headers: { cookie: this.cookies[i % this.cookies.length]! }, redirect: 'manual', signal: AbortSignal.timeout(8000) });
-        const body = await res.text();
-        if (res.status >= 400) this.failures.push({ at: started, path, what: `${res.status} ${body.replace(/\s+/g, ' ').slice(0, 100)}` });
-        else if (res.status >= 300 && /\/login/.test(res.headers.get('location') ?? '')) this.failures.push({ at: started, path, what: `${res.status} to /login (session lost)` });
-      } catch (err) {
-        this.failures.push({ at: started, path, what: String((err as Error).cause ?? err) });
-      }
-      this.latencies.push(Date.now() - started);
-      await sleep(25);
-    }
-  }
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.all(this.workers);
-  }
-}
 
-export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number> {
-  const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const t0 = Date.now();
-  const say = (m: string) => out(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s  ${m}`);
-  const why = hostsUnavailable();
-  if (why) {
-    out(`rehearsal --hosts: ${why}`);
-    return 2;
-  }
-  const short = opts.short ?? false;
-  const GAMES = opts.games ?? (short ? 2 : 4);
-  const BOTS = opts.bots ?? (short ? 3 : 4);
-  const DEPLOYS = short ? 1 : 2;
-  const PLAY_MS = short ? 6000 : 15_000;
-  const dir = mkdtempSync(join(tmpdir(), 'minotaur-hosts-'));
-  const report: string[] = [];
-  const line = (s: string) => report.push(s);
-  const problems: string[] = [];
-
-  const net = HostNetwork.create();
-  let pg: PostgresServer | undefined;
-  let haproxy: HaProxy | undefined;
-  let rig: Rig | undefined;
-  let load: PageLoad | undefined;
-  let failed = true;
-  let hostNo = 1;
-  const secretsDirs: string[] = [];
-  try {
-    // ── the hosts ──
-    const pgHost = net.addHost('pg', 100);
-    const lbHost = net.addHost('lb', 101);
-    pg = await startPostgres({ host: pgHost.address, port: 5432, prefix: pgHost.prefix });
+  static async create(network: HostNetwork, cleanups: (() => unknown)[]): Promise<HostCluster> {
+    const pgHost = network.addHost('pg', 100);
+    const lbHost = network.addHost('lb', 101);
+    const pg = await startPostgres({ host: pgHost.address, port: 5432, prefix: pgHost.prefix });
+    cleanups.push(() => pg.stop());
     const dbUrl = await pg.createDatabase('hosts');
     const secrets = productionSecrets();
     const secretsDir = mkdtempSync(join(tmpdir(), 'minotaur-secrets-'));
-    secretsDirs.push(secretsDir);
+    cleanups.push(() => rmSync(secretsDir, { recursive: true, force: true }));
     chmodSync(secretsDir, 0o711); // like /run/secrets: the node's user reads its own files only
     const files = secretFiles(secretsDir, { ...secrets, DATABASE_URL: dbUrl, ADMIN_TOKEN: TEST_ADMIN_TOKEN }, NOBODY);
     const stack = Object.fromEntries(Object.entries(stackEnvironment()).filter(([k]) => !['PORT', 'DNS_CLUSTER_QUERY', 'ADVERTISE_ADDRESS', 'DATABASE_PATH'].includes(k) && !k.endsWith('_FILE')));
-    rig = await Rig.create({
+    const rig = await Rig.create({
       port: PORT,
-      dnsHost: net.gateway,
+      dnsHost: network.gateway,
       roundSeconds: 3,
       secret: secrets.CLUSTER_SECRET,
       env: {
@@ -144,340 +90,405 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
         // NodeProcess's test defaults, unset: the files say what they are.
         SECRET_KEY_BASE: '',
         ADMIN_TOKEN: '',
-        CLUSTER_SECRET: '',
         HOST: '0.0.0.0',
-        ADVERTISE_ADDRESS: net.subnet,
+        // As the stack file does: advertise the address on the hosts' network.
+        ADVERTISE_ADDRESS: network.subnet,
         PASSWORD_COST: '17',
         LOGIN_RATE_LIMIT: '10',
         HEARTBEAT_MS: '500',
         PEER_DOWN_MS: '3000',
         DNS_POLL_MS: '2000',
+        // The invariant checker reads the debug line of every round resolution.
         LOG_LEVEL: 'debug',
       },
     });
-    const r = rig;
-    // The rig passes CLUSTER_SECRET itself; the node reads it from the file instead.
-    const start = (id: string): { node: NodeProcess; host: Host } => {
-      const host = net.addHost(id, ++hostNo);
-      const node = r.start(id, host.address, { inDns: false, launcher: net.launcher(host), env: { CLUSTER_SECRET: '' } });
-      return { node, host };
-    };
-    haproxy = await HaProxy.start({ dir, dns: rig.dns.address, query: RIG_QUERY, nodePort: PORT, host: lbHost.address, prefix: lbHost.prefix });
-    const lb = haproxy;
-    const playerNet = (): Network => ({ ca: lb.ca, localAddress: net.playerAddress() });
-    let inDns: string[] = [];
-    const setDns = (hosts: string[]) => {
-      inDns = [...hosts];
-      r.setDns(inDns);
-    };
-
-    let current = ['a1', 'a2', 'a3'].map((id) => start(id));
-    await Promise.all(current.map((c) => c.node.ready(60_000)));
-    setDns(current.map((c) => c.host.address));
-    await lb.waitUp(current.map((c) => c.node.address), 30_000);
-    await waitFor(async () => {
-      for (const c of current) {
-        const res = await fetch(`${c.node.url}/admin/cluster.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
-        const j = (await res.json()) as { members: { id: string; state: string }[] };
-        if (current.some((m) => !j.members.some((x) => x.id === m.node.opts.nodeId && x.state === 'ready'))) return false;
-      }
-      return true;
-    }, 20_000, 'the three nodes to mesh', 200);
-    const advertised = current.map((c) => c.node.lines.find((l) => /^advertising /.test(l.msg))?.msg ?? '?');
-    say(`3 nodes on hosts ${current.map((c) => c.host.address).join(', ')} (${advertised[0]}), PostgreSQL on ${pgHost.address}, HAProxy (TLS) on ${lbHost.address}`);
-
-    // ── players ──
-    let opened = 0;
-    const openGame = async (): Promise<string> => {
-      const tag = `${Date.now().toString(36).slice(-4)}${opened++}`;
-      const players = Array.from({ length: BOTS }, (_, i) => new Player(lb.url, `h${tag}p${i}`, 'correct horse battery', playerNet()));
-      const code = await openStartedGame(players);
-      const rec = await waitFor(async () => {
-        const x = await r.newest(code);
-        return x.state.status === 'playing' && x.state.players.length === BOTS ? x : false;
-      }, 10_000, `${code} playing`);
-      const bots = players.map((p) => new Bot({ name: p.username, code, player: p, playerId: rec.state.players.find((x) => x.name === p.username)!.id, backends: () => [lb.url], defendRate: 0.8, delayMs: [300, 1500], connectTimeoutMs: 8000 }));
-      r.codes.push(code);
-      r.bots.push(...bots);
-      for (const b of bots) b.start();
-      return code;
-    };
-    const setupFailures: Failure[] = [];
-    const tryOpen = async () => {
-      const at = Date.now();
-      try {
-        return await openGame();
-      } catch (err) {
-        setupFailures.push({ at, path: 'new game', what: (err as Error).message });
-        return null;
-      }
-    };
-    await Promise.all(Array.from({ length: GAMES }, () => tryOpen()));
-    if (r.codes.length === 0) throw new Error(`no game could be opened: ${setupFailures.map((f) => f.what).join('; ')}`);
-    await waitFor(() => r.bots.every((b) => b.currentRound >= 1), 30_000, 'every bot to see round 1');
-    r.sampler.start();
-    const playing = (code: string) => r.bots.some((b) => b.code === code && b.status !== 'finished' && b.status !== 'gone');
-    let keeping = true;
-    const keeper = (async () => {
-      const active = new Set(r.codes);
-      while (keeping && opened < GAMES * 4) {
-        for (const c of [...active]) {
-          if (playing(c) || !keeping) continue;
-          active.delete(c);
-          const code = await tryOpen();
-          if (code) active.add(code);
-        }
-        await sleep(500);
-      }
-    })();
-    const loaders = [new Player(lb.url, `hload1${Date.now().toString(36).slice(-4)}`, 'correct horse battery', playerNet()), new Player(lb.url, `hload2${Date.now().toString(36).slice(-4)}`, 'correct horse battery', playerNet())];
-    for (const p of loaders) await p.signup();
-    load = new PageLoad(lb.url, loaders.map((p) => p.cookie), () => ['/lobby', '/leaderboard', ...r.codes.filter(playing).map((c) => `/games/${c}`)], playerNet());
-    load.start(short ? 2 : 3);
-    say(`${r.codes.length} games × ${BOTS} bots playing through HAProxy`);
-    await r.roundsPass(1, 30_000);
-
-    const ackLatency = (from: number, to: number): number[] => {
-      const out: number[] = [];
-      for (const b of r.bots) {
-        const sentAt = new Map(b.sent.map((s) => [s.actionId, s.at]));
-        for (const a of b.acks) if (!a.duplicate && a.at >= from && a.at <= to && sentAt.has(a.actionId)) out.push(a.at - sentAt.get(a.actionId)!);
-      }
-      return out;
-    };
-    const owners = async (nodeId: string) => {
-      const codes: string[] = [];
-      for (const c of r.codes) {
-        const x = await r.newest(c).catch(() => null);
-        if (x && x.owner === nodeId && x.state.status === 'playing') codes.push(c);
-      }
-      return codes;
-    };
-    const roundsResolved = () => logLines(r.all, /^round \d+ of [A-Z]{4} resolved/).length;
-    const converged = async (): Promise<boolean> => {
-      for (const c of r.codes) {
-        const versions = new Set<string>();
-        for (const n of r.live()) {
-          const res = await fetch(`${n.url}/admin/games/${c}.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } }).catch(() => null);
-          if (!res || res.status !== 200) continue;
-          const x = (await res.json()) as { epoch: number; owner: string; seq: number };
-          versions.add(`${x.epoch}/${x.owner}/${x.seq}`);
-        }
-        if (versions.size > 1) return false;
-      }
-      return true;
-    };
-
-    // ── 1. start-first replacement of every node ──
-    const baseline = ackLatency(0, Date.now());
-    line(`baseline       acknowledgement latency before any fault: p50 ${ms(pct(baseline, 50))}, p95 ${ms(pct(baseline, 95))} (${baseline.length} actions)`);
-    const replaced: string[] = [];
-    for (let d = 0; d < DEPLOYS; d++) {
-      const next: typeof current = [];
-      for (let i = 0; i < current.length; i++) {
-        const old = current[i]!;
-        const id = `${String.fromCharCode(98 + d)}${i + 1}`;
-        const at = Date.now();
-        const fresh = start(id);
-        await fresh.node.ready(60_000);
-        const readyMs = Date.now() - at;
-        setDns([...inDns, fresh.host.address]);
-        await waitFor(() => lb.isUp(fresh.node.address), 20_000, `HAProxy to put ${id} UP`, 100);
-        next.push(fresh);
-        const owned = await owners(old.node.opts.nodeId!);
-        setDns(inDns.filter((h) => h !== old.host.address));
-        const sig = Date.now();
-        old.node.signal('SIGTERM');
-        await waitFor(() => !old.node.alive, 15_000, `${old.node.opts.nodeId} to exit`, 20).catch(() => undefined);
-        const handed = logLines([old.node], /^game [A-Z]{4} handed to node /).length;
-        replaced.push(`${old.node.opts.nodeId}→${id} ready ${ms(readyMs)}, exit ${old.node.exitCode ?? old.node.exitSignal} after ${ms(Date.now() - sig)}, ${handed}/${owned.length} games handed`);
-        if (old.node.alive || old.node.exitCode !== 0) problems.push(`${old.node.opts.nodeId} did not exit 0 after SIGTERM`);
-        await r.roundsPass(1, 30_000).catch((e) => say(`(${(e as Error).message})`));
-      }
-      current = next;
-    }
-    say(`rolling updates done: ${replaced.length} replacements`);
-    line(`replacements   ${DEPLOYS} start-first rolling update(s), ${replaced.length} node replacements, each node on a new host:`);
-    for (const x of replaced) line(`                 ${x}`);
-
-    // ── 2. loss of a whole host ──
-    {
-      let victim = current[0]!;
-      let most = -1;
-      for (const c of current) {
-        const n = (await owners(c.node.opts.nodeId!)).length;
-        if (n > most) [victim, most] = [c, n];
-      }
-      const lost = await owners(victim.node.opts.nodeId!);
-      const at = Date.now();
-      net.loseHost(victim.host.name);
-      await waitFor(() => !victim.node.alive, 5000, 'the lost host\'s node to be gone', 20);
-      // The orchestrator notices the host gone and drops its task from DNS a moment later.
-      setTimeout(() => setDns(inDns.filter((h) => h !== victim.host.address)), 3000);
-      const adopted = await waitFor(async () => {
-        for (const c of lost) if ((await r.newest(c).catch(() => null))?.owner === victim.node.opts.nodeId) return false;
-        return Date.now() - at;
-      }, 30_000, `the lost host's ${lost.length} games to be taken over`, 100).catch(() => NaN);
-      const down = await waitFor(async () => ((await lb.isUp(victim.node.address)) ? false : Date.now() - at), 20_000, 'HAProxy to take the lost node out', 100).catch(() => NaN);
-      const fresh = start(`r${hostNo}`);
-      await fresh.node.ready(60_000);
-      setDns([...inDns, fresh.host.address]);
-      current = [...current.filter((c) => c !== victim), fresh];
-      await r.roundsPass(1, 30_000).catch(() => undefined);
-      line(`host loss      ${victim.host.name} (${victim.host.address}) killed and cut: its ${lost.length} games taken over ${ms(adopted)} after, out of HAProxy after ${ms(down)}; replacement ${fresh.node.opts.nodeId} ready`);
-      if (!Number.isFinite(adopted)) problems.push('games of the lost host not taken over');
-      say('host loss done');
-    }
-
-    // ── 3. partition between hosts for 10 s ──
-    {
-      const [alone, ...rest] = current;
-      const aloneOwns = await owners(alone!.node.opts.nodeId!);
-      const before = roundsResolved();
-      const at = Date.now();
-      net.partition([alone!.host.name], rest.map((c) => c.host.name));
-      await sleep(10_000);
-      net.heal();
-      const during = roundsResolved() - before;
-      const healed = await waitFor(async () => ((await converged()) ? Date.now() - at - 10_000 : false), 30_000, 'the replicas to converge after the partition', 200).catch(() => NaN);
-      const takeovers = logLines(r.all, /\[takeover\]/).filter((x) => Date.parse(String(x.line.time)) >= at).length;
-      line(`partition      ${alone!.host.name} cut from ${rest.map((c) => c.host.name).join(', ')} for 10 s (all still reach PostgreSQL and HAProxy): ${during} rounds resolved meanwhile, ${takeovers} takeovers (${aloneOwns.length} games owned by the cut node, kept by its lease), converged ${ms(healed)} after healing`);
-      if (!Number.isFinite(healed)) problems.push('replicas did not converge after the partition');
-      say('partition done');
-    }
-
-    // ── 4. 50 ± 10 ms and 1 % loss between hosts ──
-    {
-      const names = [...current.map((c) => c.host.name), 'pg', 'lb'];
-      const kind = await net.impair(names, { delayMs: 50, jitterMs: 10, lossPct: 1 });
-      const at = Date.now();
-      const before = roundsResolved();
-      await sleep(PLAY_MS);
-      const acks = ackLatency(at, Date.now());
-      const passed = await net.unimpair();
-      line(`latency        50 ± 10 ms, 1 % loss on every packet between hosts (${kind === 'netem' ? 'tc netem' : `NFQUEUE delayer: the kernel has no netem; ${passed.accepted} packets delayed, ${passed.dropped} dropped`}) for ${PLAY_MS / 1000} s: ${roundsResolved() - before} rounds, acknowledgement latency p50 ${ms(pct(acks, 50))}, p95 ${ms(pct(acks, 95))} (${acks.length} actions)`);
-      say('latency done');
-    }
-
-    // ── 5. PostgreSQL restarted mid-game ──
-    {
-      const at = Date.now();
-      pg.stop({ keep: true });
-      await sleep(2000);
-      pg.restart();
-      const outage = Date.now() - at;
-      const caught = await waitFor(async () => {
-        for (const c of current) {
-          const res = await fetch(`${c.node.url}/admin/cluster.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
-          const j = (await res.json()) as { database: { state: string; waiting: { snapshots: number; results: number } } };
-          if (j.database.state !== 'up' || j.database.waiting.snapshots + j.database.waiting.results > 0) return false;
-        }
-        return Date.now() - at;
-      }, 30_000, 'every node to write what waited for PostgreSQL', 200).catch(() => NaN);
-      await r.roundsPass(1, 30_000).catch(() => undefined);
-      line(`PostgreSQL     restarted mid-game (down ${ms(outage)}): every node up with nothing waiting ${ms(caught)} after the stop`);
-      if (!Number.isFinite(caught)) problems.push('nodes did not catch up with PostgreSQL');
-      say('PostgreSQL restart done');
-    }
-
-    // ── 6. every node stopped; the cluster started again from PostgreSQL ──
-    const beforeCold = new Map<string, Awaited<ReturnType<typeof r.newest>>>();
-    {
-      keeping = false;
-      await Promise.race([keeper, sleep(20_000)]);
-      for (const c of r.codes) {
-        const rec = await r.newest(c).catch(() => null);
-        if (rec) beforeCold.set(c, rec);
-      }
-      const at = Date.now();
-      setDns([]);
-      for (const c of current) c.node.signal('SIGTERM');
-      await waitFor(() => current.every((c) => !c.node.alive), 20_000, 'every node to stop', 50);
-      const stoppedMs = Date.now() - at;
-      const restartAt = Date.now();
-      const fresh = ['z1', 'z2', 'z3'].map((id) => start(id));
-      await Promise.all(fresh.map((f) => f.node.ready(60_000)));
-      setDns(fresh.map((f) => f.host.address));
-      const readyMs = Date.now() - restartAt;
-      const resumed = logLines(fresh.map((f) => f.node), /\[cold-start\]/).length;
-      await r.roundsPass(1, 40_000).catch((e) => problems.push(`no round after the cold start: ${(e as Error).message}`));
-      current = fresh;
-      line(`cold start     every node stopped (${ms(stoppedMs)}), three new nodes started together on new hosts: ready after ${ms(readyMs)}, ${resumed} games resumed from PostgreSQL, play went on`);
-      say('cold start done');
-    }
-
-    // ── check ──
-    await load.stop();
-    await r.quiesce();
-    // A game that finished before the cold start is not resumed (its result is recorded): it is
-    // checked up to its last sample. Any other game no node holds is lost.
-    const finals = new Map<string, Awaited<ReturnType<typeof r.newest>>>();
-    const checked: string[] = [];
-    for (const c of r.codes) {
-      const rec = await r.newest(c).catch(() => null);
-      if (rec) {
-        finals.set(c, rec);
-        checked.push(c);
-      } else if (beforeCold.get(c)?.state.status === 'finished') {
-        finals.set(c, beforeCold.get(c)!);
-        checked.push(c);
-      } else problems.push(`game ${c} is on no node after the cold start`);
-    }
-    const inv = checkInvariants({ codes: checked, bots: r.bots.filter((b) => checked.includes(b.code)), nodes: r.all, samples: r.sampler.samples, finals });
-    const lost = inv.violations.filter((v) => v.kind === 'ack-lost');
-    const doubled = inv.violations.filter((v) => v.kind === 'doubled');
-    const rounds = inv.violations.filter((v) => v.kind === 'round-repeated' || v.kind === 'round-skipped' || v.kind === 'final-mismatch');
-    const other = inv.violations.filter((v) => v.kind === 'reset' || v.kind === 'seen-regressed');
-    const sent = r.bots.reduce((n, b) => n + b.sent.length, 0);
-    const acked = r.bots.reduce((n, b) => n + b.acks.filter((a) => !a.duplicate).length, 0);
-    const roundsPlayed = Object.values(inv.summary).reduce((n, s) => n + s.rounds, 0);
-    const lbLog = lb.statuses();
-
-    out('');
-    out('══ Multi-host rehearsal report ══════════════════════════════════════════════════════');
-    out(`setup          hosts in network namespaces on a bridge (${net.subnet}); each node under tini as PID 1 of its own PID namespace, as nobody, NODE_ENV=production with deploy/docker-stack.yml's environment and secrets from files; PostgreSQL and HAProxy (TLS) on hosts of their own; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    for (const l of report) out(l);
-    out(`HTTP load      ${load.failures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in); latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}`);
-    for (const f of load.failures.slice(0, 10)) out(`                 ${((f.at - t0) / 1000).toFixed(1)}s ${f.path}: ${f.what}`);
-    out(`new games      ${opened} opened through HAProxy; ${setupFailures.length} failed`);
-    for (const f of setupFailures.slice(0, 5)) out(`                 ${f.what}`);
-    out(`HAProxy log    ${lbLog.total} requests: ${[...lbLog.byStatus].sort().map(([s, n]) => `${s}×${n}`).join(' ')}; ${lbLog.bad.length} answered 5xx`);
-    out(`actions        ${sent} sent, ${acked} acknowledged; ${lost.length} acknowledged actions lost, ${doubled.length} doubled`);
-    out(`rounds         ${roundsPlayed} rounds resolved in ${r.codes.length} games; ${rounds.length} repeated or skipped; ${other.length} other violations (resets, rounds seen going back)`);
-    for (const v of inv.violations.slice(0, 20)) out(`  VIOLATION [${v.kind}] ${v.text}`);
-    if (load.failures.length) problems.push(`${load.failures.length} failed HTTP requests`);
-    if (setupFailures.length) problems.push(`${setupFailures.length} games could not be opened`);
-    if (lbLog.bad.length) problems.push(`${lbLog.bad.length} 5xx answers in HAProxy's log`);
-    if (lost.length) problems.push(`${lost.length} acknowledged actions lost`);
-    if (doubled.length) problems.push(`${doubled.length} actions doubled`);
-    if (rounds.length || other.length) problems.push(`${rounds.length + other.length} other invariant violations`);
-    if (roundsPlayed === 0) problems.push('no round was played');
-    out(problems.length ? `RESULT         FAILED: ${problems.join('; ')}` : 'RESULT         OK: no failed request, no lost or doubled action, no repeated or skipped round, no game reset');
-    failed = problems.length > 0;
-    return failed ? 1 : 0;
-  } catch (err) {
-    out(`rehearsal --hosts aborted: ${(err as Error).stack ?? String(err)}`);
-    if (rig) out(rig.tail(12));
-    return 1;
-  } finally {
-    if (rig) for (const n of rig.all) writeFileSync(join(dir, `node-${n.opts.nodeId}.log`), n.raw.join('\n') + '\n');
-    if (haproxy) writeFileSync(join(dir, 'haproxy.log'), haproxy.lines.join('\n') + '\n');
-    if (pg) writeFileSync(join(dir, 'postgres.log'), pg.log());
-    await load?.stop();
-    if (rig) for (const b of rig.bots) b.stop();
-    rig?.sampler.stop();
-    await haproxy?.stop();
-    await rig?.close();
-    pg?.stop();
-    net.close();
-    if (secretsDirs.length) for (const d of secretsDirs) rmSync(d, { recursive: true, force: true });
-    if (failed || opts.keep) out(`logs kept in ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
+    cleanups.push(() => rig.close());
+    const haproxy = await HaProxy.start({ dir: rig.dir, dns: rig.dns.address, query: RIG_QUERY, nodePort: PORT, host: lbHost.address, prefix: lbHost.prefix });
+    cleanups.push(() => haproxy.stop());
+    return new HostCluster(network, rig, haproxy, pg, pgHost, lbHost, secretsDir);
   }
+
+  get url(): string {
+    return this.haproxy.url;
+  }
+
+  net(): Network {
+    return { ca: this.haproxy.ca, localAddress: this.network.playerAddress() };
+  }
+
+  /** A new node on a new host (as a new task lands on another machine with a new address). */
+  launch(id: string): NodeProcess {
+    const host = this.network.addHost(id, ++this.#hostNo);
+    // The rig passes CLUSTER_SECRET itself; the node reads it from its file instead.
+    const node = this.rig.start(id, host.address, { inDns: false, launcher: this.network.launcher(host), env: { CLUSTER_SECRET: '' } });
+    this.#hosts.set(node, host);
+    return node;
+  }
+
+  hostOf(node: NodeProcess): Host {
+    return this.#hosts.get(node)!;
+  }
+
+  async enterService(node: NodeProcess, timeoutMs = 20_000): Promise<void> {
+    this.#inService = [...this.#inService, node.opts.host];
+    this.rig.setDns(this.#inService);
+    await waitFor(() => this.haproxy.isUp(node.address), timeoutMs, `HAProxy to put ${node.opts.nodeId} UP`, 100);
+  }
+
+  leaveService(node: NodeProcess): void {
+    this.#inService = this.#inService.filter((h) => h !== node.opts.host);
+    this.rig.setDns(this.#inService);
+  }
+
+  meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
+    return meshed(nodes, timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    await this.haproxy.stop();
+    await this.rig.close();
+    this.pg.stop();
+    rmSync(this.secretsDir, { recursive: true, force: true });
+  }
+}
+
+interface HostContext extends Context {
+  cluster: HostCluster;
+  players: Players;
+}
+
+/** Acknowledgement latencies (ms) of actions acknowledged between `from` and `to`. */
+function ackLatency(rig: Rig, from: number, to: number): number[] {
+  const out: number[] = [];
+  for (const b of rig.bots) {
+    const sentAt = new Map(b.sent.map((s) => [s.actionId, s.at]));
+    for (const a of b.acks) if (!a.duplicate && a.at >= from && a.at <= to && sentAt.has(a.actionId)) out.push(a.at - sentAt.get(a.actionId)!);
+  }
+  return out;
+}
+
+const roundsResolved = (rig: Rig) => logLines(rig.all, /^round \d+ of [A-Z]{4} resolved/).length;
+
+/** Whether every live node holds the same version of every game it has. */
+async function converged(rig: Rig): Promise<boolean> {
+  for (const c of rig.codes) {
+    const versions = new Set<string>();
+    for (const n of rig.live()) {
+      const res = await admin(n.url, `/admin/games/${c}.json`).catch(() => null);
+      if (!res || res.status !== 200) continue;
+      const x = (await res.json()) as { epoch: number; owner: string; seq: number };
+      versions.add(`${x.epoch}/${x.owner}/${x.seq}`);
+    }
+    if (versions.size > 1) return false;
+  }
+  return true;
+}
+
+/** The node running the most games (a scenario's victim should matter). */
+async function busiest(ctx: HostContext): Promise<{ node: NodeProcess; games: string[] }> {
+  const games = await playingGames(ctx.cluster);
+  let best = { node: ctx.current[0]!, games: [] as string[] };
+  for (const n of ctx.current) {
+    const owned = games.filter((g) => g.owner === n.opts.nodeId).map((g) => g.code);
+    if (owned.length > best.games.length) best = { node: n, games: owned };
+  }
+  return best;
+}
+
+/**
+ * Loss of a whole host: its link cut and every process in it killed, as a machine that loses
+ * power. Its games are taken over once its lease runs out; the players connected to it through
+ * HAProxy must be playing again on another node.
+ */
+async function hostLoss(ctx: HostContext): Promise<Section> {
+  const { cluster } = ctx;
+  const { node: victim, games: lost } = await busiest(ctx);
+  const host = cluster.hostOf(victim);
+  const id = victim.opts.nodeId!;
+  // The players of every game still playing: each must see a new round after the loss.
+  const watched = cluster.rig.bots.filter((b) => b.status === 'playing' && ctx.players.playing(b.code));
+  say(`── host loss: ${host.name} (${host.address}), which runs ${lost.join(',') || 'no game'}`);
+  const at = Date.now();
+  cluster.network.loseHost(host.name);
+  await waitFor(() => !victim.alive, 5000, "the lost host's node to be gone", 20);
+  // The orchestrator notices the host gone and drops its task from DNS a moment later.
+  const dnsDrop = setTimeout(() => cluster.leaveService(victim), 3000);
+  const adoptedMs = await waitFor(
+    async () => {
+      for (const c of lost) if ((await cluster.rig.newest(c).catch(() => null))?.owner === id) return false;
+      return Date.now() - at;
+    },
+    30_000,
+    `the lost host's ${lost.length} games to be taken over`,
+    100,
+  ).catch(() => NaN);
+  const outMs = await waitFor(async () => ((await cluster.haproxy.isUp(victim.address)) ? false : Date.now() - at), 20_000, 'HAProxy to take the lost node out', 100).catch(() => NaN);
+  const back = new Map<string, number>();
+  await waitFor(
+    () => {
+      for (const b of watched) {
+        if (back.has(b.name)) continue;
+        const seen = b.rounds.find((r) => r.at > at);
+        if (seen) back.set(b.name, seen.at - at);
+        else if (b.status === 'finished' || !ctx.players.playing(b.code)) back.set(b.name, NaN);
+      }
+      return back.size === watched.length;
+    },
+    45_000,
+    'every player to see a new round after the host loss',
+    100,
+  ).catch(() => undefined);
+  clearTimeout(dnsDrop);
+  cluster.leaveService(victim);
+  const stuck = watched.filter((b) => !back.has(b.name));
+  for (const b of stuck) say(`(stuck: ${b.name} of ${b.code}, round ${b.currentRound}, ${b.status}, ${b.connected ? 'connected' : 'not connected'} since ${secs(b.connects.at(-1)?.at ?? 0)}, ${b.closes.filter((x) => x.at > at).length} closes since the loss)`);
+  const seen = [...back.values()].filter(Number.isFinite);
+  const fresh = cluster.launch(`r${cluster.rig.all.length + 1}`);
+  await fresh.ready(cluster.readyTimeoutMs);
+  await cluster.enterService(fresh);
+  ctx.current = [...ctx.current.filter((n) => n !== victim), fresh];
+  await roundsPass(cluster, 1, 30_000).catch((e) => say(`(${(e as Error).message})`));
+  say(`host loss: games taken over after ${ms(adoptedMs)}, players back after ${ms(Math.max(...seen))} at most; ${fresh.opts.nodeId} replaces ${id}`);
+  const problems: string[] = [];
+  if (!Number.isFinite(adoptedMs)) problems.push('the lost host’s games were not taken over');
+  if (stuck.length) problems.push(`${stuck.length} players saw no new round within 45 s of the host loss (${stuck.map((b) => `${b.name} of ${b.code}`).join(', ')})`);
+  return {
+    lines: [
+      `host loss      ${host.name} (${host.address}) lost (link cut, every process killed) while running ${lost.length} games: taken over ${ms(adoptedMs)} after, out of HAProxy after ${ms(outMs)}; its players and the others saw a new round after p50 ${ms(pct(seen, 50))}, max ${ms(Math.max(...seen))} (${seen.length} players${stuck.length ? `; ${stuck.length} never` : ''}); replacement ${fresh.opts.nodeId} on a new host`,
+      `               around the loss: ${ackLatency(cluster.rig, at - 2000, at + 20_000).length} actions acknowledged`,
+    ],
+    problems,
+    excuses: [{ kind: 'hung', from: at - LOAD_TIMEOUT_MS, to: at + (Number.isFinite(outMs) ? outMs : 20_000) + 2000, label: 'in flight to the lost host' }],
+  };
+}
+
+/** One node's host cut from the other nodes' hosts for 10 s (all still reach PostgreSQL and HAProxy), then healed. */
+async function partition(ctx: HostContext): Promise<Section> {
+  const { cluster } = ctx;
+  const { node: alone, games: aloneOwns } = await busiest(ctx);
+  const rest = ctx.current.filter((n) => n !== alone);
+  const names = (nodes: NodeProcess[]) => nodes.map((n) => cluster.hostOf(n).name);
+  say(`── partition: ${names([alone])} cut from ${names(rest).join(', ')} for 10 s (it runs ${aloneOwns.join(',') || 'no game'})`);
+  const before = roundsResolved(cluster.rig);
+  const at = Date.now();
+  cluster.network.partition(names([alone]), names(rest));
+  await sleep(10_000);
+  cluster.network.heal();
+  const healedAt = Date.now();
+  const during = roundsResolved(cluster.rig) - before;
+  const meshMs = await meshed(ctx.current, 30_000).then(
+    () => Date.now() - healedAt,
+    () => NaN,
+  );
+  const convergedMs = await waitFor(async () => ((await converged(cluster.rig)) ? Date.now() - healedAt : false), 30_000, 'the replicas to converge after the partition', 200).catch(() => NaN);
+  const takeovers = logLines(cluster.rig.all, /\[takeover\]/).filter((x) => Date.parse(String(x.line.time)) >= at).length;
+  await roundsPass(cluster, 1, 30_000).catch((e) => say(`(${(e as Error).message})`));
+  say(`partition healed: the nodes met again after ${ms(meshMs)}, replicas converged after ${ms(convergedMs)}`);
+  const problems: string[] = [];
+  if (!Number.isFinite(meshMs)) problems.push('the nodes did not meet again after the partition healed');
+  if (!Number.isFinite(convergedMs)) problems.push('the replicas did not converge after the partition');
+  return {
+    lines: [
+      `partition      ${names([alone])} cut from ${names(rest).join(', ')} for 10 s (all still reach PostgreSQL and HAProxy): ${during} rounds resolved meanwhile, ${takeovers} takeovers (the cut node kept its ${aloneOwns.length} games by its lease); after healing the nodes met again in ${ms(meshMs)} and the replicas converged in ${ms(convergedMs)}`,
+    ],
+    problems,
+    excuses: [],
+  };
+}
+
+/** 50 ± 10 ms and 1 % loss on every packet between hosts (nodes, PostgreSQL, HAProxy) during play. */
+async function latency(ctx: HostContext, playMs: number, baseline: number[]): Promise<Section> {
+  const { cluster } = ctx;
+  const names = [...ctx.current.map((n) => cluster.hostOf(n).name), cluster.pgHost.name, cluster.lbHost.name];
+  say(`── latency: 50 ± 10 ms and 1 % loss between ${names.join(', ')} for ${playMs / 1000} s`);
+  const kind = await cluster.network.impair(names, { delayMs: 50, jitterMs: 10, lossPct: 1 });
+  const at = Date.now();
+  const before = roundsResolved(cluster.rig);
+  await sleep(playMs);
+  const acks = ackLatency(cluster.rig, at, Date.now());
+  const rounds = roundsResolved(cluster.rig) - before;
+  const passed = await cluster.network.unimpair();
+  const problems: string[] = [];
+  if (rounds === 0) problems.push('no round resolved with latency and loss between the hosts');
+  return {
+    lines: [
+      `latency        50 ± 10 ms, 1 % loss on every packet between hosts (${kind === 'netem' ? 'tc netem' : `NFQUEUE delayer, the kernel has no netem: ${passed.accepted} packets delayed, ${passed.dropped} dropped`}) for ${playMs / 1000} s: ${rounds} rounds; acknowledgement latency p50 ${ms(pct(acks, 50))}, p95 ${ms(pct(acks, 95))} (${acks.length} actions), against p50 ${ms(pct(baseline, 50))}, p95 ${ms(pct(baseline, 95))} before any fault`,
+    ],
+    problems,
+    excuses: [],
+  };
+}
+
+/** PostgreSQL stopped mid-game and started again 2 s later: games go on, what waited is written after. */
+async function postgresRestart(ctx: HostContext): Promise<Section> {
+  const { cluster } = ctx;
+  say('── PostgreSQL restart');
+  const before = roundsResolved(cluster.rig);
+  const at = Date.now();
+  cluster.pg.stop({ keep: true });
+  await sleep(2000);
+  cluster.pg.restart();
+  const outage = Date.now() - at;
+  const caughtMs = await waitFor(
+    async () => {
+      for (const n of ctx.current) {
+        const j = (await (await admin(n.url, '/admin/cluster.json')).json()) as { database: { state: string; waiting: { snapshots: number; results: number } } };
+        if (j.database.state !== 'up' || j.database.waiting.snapshots + j.database.waiting.results > 0) return false;
+      }
+      return Date.now() - at;
+    },
+    30_000,
+    'every node to write what waited for PostgreSQL',
+    200,
+  ).catch(() => NaN);
+  const during = roundsResolved(cluster.rig) - before;
+  await roundsPass(cluster, 1, 30_000).catch((e) => say(`(${(e as Error).message})`));
+  say(`PostgreSQL back; every node caught up ${ms(caughtMs)} after the stop`);
+  const problems: string[] = [];
+  if (!Number.isFinite(caughtMs)) problems.push('the nodes did not catch up with PostgreSQL within 30 s');
+  const down = new Set(logLines(cluster.rig.all, /^database .* down: /).filter((x) => Date.parse(String(x.line.time)) >= at).map((x) => x.node)).size;
+  return {
+    lines: [
+      `PostgreSQL     stopped mid-game and started again (down ${ms(outage)}; ${down} of ${ctx.current.length} nodes noticed): ${during} rounds resolved until every node had written what waited, ${ms(caughtMs)} after the stop`,
+    ],
+    problems,
+    // Sign-ups and new games need the database: a node answers 503 "back in a moment" meanwhile.
+    excuses: [{ kind: 'database', from: at, to: at + (Number.isFinite(caughtMs) ? caughtMs : 30_000) + 1000, label: 'that needed the database while it restarted' }],
+  };
+}
+
+export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number> {
+  const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  sayTo(out);
+  const why = hostsUnavailable() ?? (haproxyVersion() ? null : '`haproxy` is not installed: run `bash scripts/ensure-haproxy.sh`') ?? (postgresBinDir() ? null : 'PostgreSQL is not installed: run `bash scripts/ensure-postgres.sh`') ?? (existsSync(MAIN) ? null : 'dist/main.js is missing: run `npm run build` first');
+  if (why) {
+    out(`rehearsal --hosts: ${why}`);
+    return 2;
+  }
+  const short = opts.short ?? false;
+  const games = opts.games ?? 3;
+  const bots = opts.bots ?? (short ? 3 : 4);
+  const deploys = short ? 1 : 2;
+  const playMs = short ? 6000 : 15_000;
+  const limitMs = short ? 360_000 : 600_000;
+
+  const cleanups: (() => unknown)[] = [];
+  let cluster: HostCluster | undefined;
+  let players: Players | undefined;
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    if (cluster) {
+      const { rig, haproxy } = cluster;
+      writeFileSync(join(rig.dir, 'haproxy.log'), haproxy.lines.join('\n') + '\n');
+      writeFileSync(join(rig.dir, 'postgres.log'), cluster.pg.log());
+      for (const n of rig.all) writeFileSync(join(rig.dir, `node-${n.opts.nodeId}.log`), n.raw.join('\n') + '\n');
+    }
+    for (const b of cluster?.rig.bots ?? []) b.stop();
+    await players?.load?.stop();
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch {
+        /* the rest is still cleaned up */
+      }
+    }
+  };
+
+  const rehearse = async (): Promise<number> => {
+    const network = HostNetwork.create();
+    cleanups.push(() => network.close());
+    cluster = await HostCluster.create(network, cleanups);
+    const c = cluster;
+    const rig = c.rig;
+    const first = ['a1', 'a2', 'a3'].map((id) => c.launch(id));
+    await Promise.all(first.map((n) => n.ready(c.readyTimeoutMs)));
+    for (const n of first) await c.enterService(n);
+    await c.meshed(first);
+    const advertised = first[0]!.lines.find((l) => /^advertising /.test(l.msg))?.msg ?? '?';
+    say(`3 nodes on hosts ${first.map((n) => n.opts.host).join(', ')} (${advertised}), PostgreSQL on ${c.pgHost.address}, HAProxy (TLS) on ${c.lbHost.address}`);
+
+    players = new Players(c, { games, bots, prefix: 'h', maxGames: games * 8, botDelayMs: [300, 1500], connectTimeoutMs: 8000, playingWithinMs: 10_000, firstRoundWithinMs: 30_000, load: { timeoutMs: LOAD_TIMEOUT_MS, pauseMs: 25 } });
+    await players.start(short ? 2 : 3);
+    const ctx: HostContext = { cluster: c, current: first, playingGames: () => playingGames(c), players };
+    say(`${rig.codes.length} games × ${bots} bots playing through HAProxy`);
+    await roundsPass(c, 1, 30_000);
+    const baseline = ackLatency(rig, 0, Date.now());
+
+    const replacements: Replacement[] = [];
+    for (let d = 1; d <= deploys; d++) replacements.push(...(await rollingUpdate(ctx, d, deploys)));
+    const sections: Section[] = [];
+    // Each scenario starts under full play (the keeper replaces games that ended).
+    await players.full();
+    sections.push(await hostLoss(ctx));
+    await players.full();
+    sections.push(await partition(ctx));
+    await players.full();
+    sections.push(await latency(ctx, playMs, baseline));
+    await players.full();
+    sections.push(await postgresRestart(ctx));
+    // The cold start resumes running games: stop opening new ones, and make sure one runs.
+    await players.pause();
+    if ((await ctx.playingGames()).length === 0) await players.tryOpen();
+    const cold: ColdStart = await coldStart(ctx, 'SIGTERM');
+    if (cold.resumed.size === 0) sections.push({ lines: [], problems: ['the cold start had no running game to resume'], excuses: [] });
+
+    await players.stop();
+    await rig.quiesce();
+    const { finals, missing } = await finalRecords(c, cold);
+    const invariants = checkInvariants({ codes: rig.codes.filter((x) => finals.has(x)), bots: rig.bots.filter((b) => finals.has(b.code)), nodes: rig.all, samples: rig.sampler.samples, finals });
+    const result = report({
+      cluster: c,
+      players,
+      invariants,
+      finals,
+      missing,
+      replacements,
+      deploys,
+      freeze: null,
+      cold,
+      title: 'Multi-host rehearsal report',
+      setup: `hosts in network namespaces on a bridge (${network.subnet}); each node under tini as PID 1 of its own PID namespace, as nobody, NODE_ENV=production with deploy/docker-stack.yml's environment and secrets from files; PostgreSQL (${c.pgHost.address}) and HAProxy with TLS (${c.lbHost.address}) on hosts of their own; ${deploys} start-first rolling update(s) = ${replacements.length} node replacements on new hosts, a host lost, a partition, latency and loss, PostgreSQL restarted, every node stopped (SIGTERM) and a cold start`,
+      sections,
+    });
+    for (const l of result.lines) out(l);
+    writeFileSync(join(rig.dir, 'report.txt'), result.lines.join('\n') + '\n');
+    return result.failed ? 1 : 0;
+  };
+
+  let code = 1;
+  let timer: NodeJS.Timeout | undefined;
+  const overTime = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), limitMs);
+  });
+  const run = rehearse().catch((err: unknown) => {
+    say(`rehearsal --hosts aborted: ${(err as Error).stack ?? String(err)}`);
+    if (cluster) say(cluster.rig.tail(12));
+    return 1;
+  });
+  try {
+    const first = await Promise.race([run, overTime]);
+    if (first === 'late') say(`rehearsal --hosts: over its ${limitMs / 1000} s limit; stopping`);
+    else code = first;
+  } finally {
+    clearTimeout(timer);
+    await cleanup();
+    // A rehearsal stopped at its limit fails on its own once its processes are gone.
+    void run.catch(() => undefined);
+    const dir = cluster?.rig.dir;
+    if (dir) {
+      if (code !== 0 || opts.keep) out(`logs kept in ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
+    }
+    sayTo((l) => void process.stdout.write(`${l}\n`));
+  }
+  return code;
 }
 
 // Run directly: tsx scripts/rehearsal/hosts.ts [--short] [--keep]
 if (process.argv[1] && /rehearsal[/\\]hosts\.ts$/.test(process.argv[1])) {
+  process.once('SIGINT', () => process.exit(130)); // the test hosts are removed on exit (netns.ts)
   runHostsRehearsal({ short: process.argv.includes('--short'), keep: process.argv.includes('--keep') }).then(
     (code) => process.exit(code),
     (err) => {

@@ -10,6 +10,25 @@ export interface Failure {
   what: string;
 }
 
+/**
+ * A failure in a few words: an HTML page as the text of its main part (our pages) or of its
+ * body (HAProxy's), so "503 Back in a moment …" and "503 … No server is available" stay apart.
+ */
+export function brief(text: string, max = 120): string {
+  const main = /<main[^>]*>([\s\S]*?)<\/main>/i.exec(text)?.[1];
+  const html = main ?? (/<(!doctype|html|body)/i.test(text) ? text.replace(/<head>[\s\S]*?<\/head>/i, '') : null);
+  const plain = html === null ? text : text.slice(0, text.search(/<(!doctype|html|body)/i)) + html.replace(/<[^>]*>/g, ' ');
+  return plain.replace(/\s+/g, ' ').trim().slice(0, max);
+}
+
+export interface HttpLoadOptions {
+  maxRequests?: number;
+  /** A request that takes longer fails as a timeout. */
+  timeoutMs?: number;
+  /** Pause between two requests of one worker. */
+  pauseMs?: number;
+}
+
 export class HttpLoad {
   total = 0;
   readonly failures: Failure[] = [];
@@ -22,8 +41,13 @@ export class HttpLoad {
     private readonly cookies: string[],
     private readonly paths: () => string[],
     private readonly net: Network,
-    private readonly maxRequests = 40_000,
+    private readonly o: HttpLoadOptions = {},
   ) {}
+
+  /** How long a request may take before it fails as a timeout. */
+  get timeoutMs(): number {
+    return this.o.timeoutMs ?? 5000;
+  }
 
   start(workers: number): void {
     this.#workers = Array.from({ length: workers }, (_, w) => this.#worker(w));
@@ -31,7 +55,7 @@ export class HttpLoad {
 
   async #worker(w: number): Promise<void> {
     let i = w;
-    while (!this.#stopped && this.total < this.maxRequests) {
+    while (!this.#stopped && this.total < (this.o.maxRequests ?? 40_000)) {
       const paths = this.paths();
       const path = paths[i % paths.length]!;
       const cookie = this.cookies[i % this.cookies.length]!;
@@ -39,15 +63,15 @@ export class HttpLoad {
       const started = Date.now();
       this.total++;
       try {
-        const res = await fetchVia(this.net, this.base + path, { headers: { cookie }, redirect: 'manual', signal: AbortSignal.timeout(5000) });
+        const res = await fetchVia(this.net, this.base + path, { headers: { cookie }, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
         const body = await res.text();
-        if (res.status >= 400) this.failures.push({ at: started, path, what: `${res.status} ${body.replace(/\s+/g, ' ').slice(0, 120)}` });
+        if (res.status >= 400) this.failures.push({ at: started, path, what: `${res.status} ${brief(body)}` });
         else if (res.status >= 300 && /\/login/.test(res.headers.get('location') ?? '')) this.failures.push({ at: started, path, what: `${res.status} to /login (session lost)` });
       } catch (err) {
         this.failures.push({ at: started, path, what: String((err as Error).cause ?? err) });
       }
       this.latencies.push(Date.now() - started);
-      await sleep(10);
+      await sleep(this.o.pauseMs ?? 10);
     }
   }
 

@@ -5,9 +5,29 @@
 import { Bot } from '../../test/support/bots.js';
 import { waitFor } from '../../test/support/node-process.js';
 import { Player, openStartedGame } from '../../test/support/player.js';
-import type { LocalCluster } from './cluster.js';
-import { HttpLoad, type Failure } from './load.js';
+import type { Stage } from './cluster.js';
+import { HttpLoad, brief, type Failure, type HttpLoadOptions } from './load.js';
 import { sleep } from './say.js';
+
+export interface PlayersOptions {
+  /** Games kept playing. */
+  games: number;
+  /** Bots (players) per game. */
+  bots: number;
+  /** First letter of the players' names. */
+  prefix?: string;
+  /** A bot acts this long after it sees a round, uniform in [min, max] ms. */
+  botDelayMs?: [number, number];
+  /** How long a bot's WebSocket upgrade may take before it tries again. */
+  connectTimeoutMs?: number;
+  /** How long a started game may take to show up as playing with every player. */
+  playingWithinMs?: number;
+  /** How long the first bots may take to see round 1. */
+  firstRoundWithinMs?: number;
+  /** Most games opened in all (default 4 × games). */
+  maxGames?: number;
+  load?: HttpLoadOptions;
+}
 
 export class Players {
   opened = 0;
@@ -15,35 +35,56 @@ export class Players {
   load: HttpLoad | null = null;
   #keeping = false;
   #keeper: Promise<void> | null = null;
+  #opening = 0;
+  readonly #o: Required<Omit<PlayersOptions, 'load'>> & { load: HttpLoadOptions };
 
   constructor(
-    private readonly cluster: LocalCluster,
-    private readonly games: number,
-    private readonly bots: number,
-  ) {}
+    private readonly stage: Stage,
+    options: PlayersOptions,
+  ) {
+    this.#o = { prefix: 'r', botDelayMs: [400, 1800], connectTimeoutMs: 2000, playingWithinMs: 5000, firstRoundWithinMs: 15_000, maxGames: options.games * 4, load: {}, ...options };
+  }
 
   get rig() {
-    return this.cluster.rig;
+    return this.stage.rig;
   }
 
   playing(code: string): boolean {
     return this.rig.bots.some((b) => b.code === code && b.status !== 'finished' && b.status !== 'gone');
   }
 
+  /** Games whose players still play (as the bots see them). */
+  playingCodes(): string[] {
+    return this.rig.codes.filter((c) => this.playing(c));
+  }
+
   async #open(): Promise<string> {
+    const o = this.#o;
     const tag = `${Date.now().toString(36).slice(-4)}${this.opened++}`;
-    const url = this.cluster.url;
-    const players = Array.from({ length: this.bots }, (_, i) => new Player(url, `r${tag}p${i}`, 'correct horse battery', this.cluster.net()));
+    const url = this.stage.url;
+    const players = Array.from({ length: o.bots }, (_, i) => new Player(url, `${o.prefix}${tag}p${i}`, 'correct horse battery', this.stage.net()));
     const code = await openStartedGame(players);
     const rec = await waitFor(
       async () => {
         const r = await this.rig.newest(code);
-        return r.state.status === 'playing' && r.state.players.length === this.bots ? r : false;
+        return r.state.status === 'playing' && r.state.players.length === o.bots ? r : false;
       },
-      5_000,
-      `${code} to be playing with ${this.bots} players after create, join × ${this.bots - 1}, start (every answer was 303)`,
+      o.playingWithinMs,
+      `${code} to be playing with ${o.bots} players after create, join × ${o.bots - 1}, start (every answer was 303)`,
     );
-    const bots = players.map((p) => new Bot({ name: p.username, code, player: p, playerId: rec.state.players.find((x) => x.name === p.username)!.id, backends: () => [url], defendRate: 0.8, delayMs: [400, 1800] }));
+    const bots = players.map(
+      (p) =>
+        new Bot({
+          name: p.username,
+          code,
+          player: p,
+          playerId: rec.state.players.find((x) => x.name === p.username)!.id,
+          backends: () => [url],
+          defendRate: 0.8,
+          delayMs: o.botDelayMs,
+          connectTimeoutMs: o.connectTimeoutMs,
+        }),
+    );
     this.rig.codes.push(code);
     this.rig.bots.push(...bots);
     for (const b of bots) b.start();
@@ -52,45 +93,60 @@ export class Players {
 
   async tryOpen(): Promise<string | null> {
     const at = Date.now();
+    this.#opening++;
     try {
       return await this.#open();
     } catch (err) {
-      this.setupFailures.push({ at, path: 'new game', what: (err as Error).message });
+      this.setupFailures.push({ at, path: 'new game', what: brief((err as Error).message, 200) });
       return null;
+    } finally {
+      this.#opening--;
     }
   }
 
   /** Opens the first games, waits until every bot plays, and starts the HTTP load. */
   async start(httpWorkers: number): Promise<void> {
-    await Promise.all(Array.from({ length: this.games }, () => this.tryOpen()));
+    const o = this.#o;
+    await Promise.all(Array.from({ length: o.games }, () => this.tryOpen()));
     if (this.rig.codes.length === 0) throw new Error(`no game could be opened: ${this.setupFailures.map((f) => f.what).join('; ')}`);
-    await waitFor(() => this.rig.bots.every((b) => b.currentRound >= 1), 15_000, 'every bot to see round 1');
+    await waitFor(() => this.rig.bots.every((b) => b.currentRound >= 1), o.firstRoundWithinMs, 'every bot to see round 1');
     this.rig.sampler.start();
-    // A game that ends is replaced by a new one, so every scenario happens under play. Bounded.
+    this.keep();
+    const tag = Date.now().toString(36).slice(-4);
+    const loaders = [new Player(this.stage.url, `${o.prefix}${tag}load1`, 'correct horse battery', this.stage.net()), new Player(this.stage.url, `${o.prefix}${tag}load2`, 'correct horse battery', this.stage.net())];
+    for (const p of loaders) await p.signup();
+    this.load = new HttpLoad(this.stage.url, loaders.map((p) => p.cookie), () => ['/lobby', '/leaderboard', ...this.playingCodes().map((c) => `/games/${c}`)], this.stage.net(), o.load);
+    this.load.start(httpWorkers);
+  }
+
+  /** A game that ends is replaced by a new one, so every scenario happens under play (at most maxGames in all). */
+  keep(): void {
+    if (this.#keeping) return;
     this.#keeping = true;
     this.#keeper = (async () => {
-      const active = new Set(this.rig.codes);
-      while (this.#keeping && this.opened < this.games * 4) {
-        for (const c of [...active]) {
-          if (this.playing(c) || !this.#keeping) continue;
-          active.delete(c);
-          const code = await this.tryOpen();
-          if (code) active.add(code);
-        }
+      while (this.#keeping && this.opened < this.#o.maxGames) {
+        if (this.playingCodes().length + this.#opening < this.#o.games) void this.tryOpen();
         await sleep(250);
       }
     })();
-    const tag = Date.now().toString(36).slice(-4);
-    const loaders = [new Player(this.cluster.url, `r${tag}load1`, 'correct horse battery', this.cluster.net()), new Player(this.cluster.url, `r${tag}load2`, 'correct horse battery', this.cluster.net())];
-    for (const p of loaders) await p.signup();
-    this.load = new HttpLoad(this.cluster.url, loaders.map((p) => p.cookie), () => ['/lobby', '/leaderboard', ...this.rig.codes.filter((c) => this.playing(c)).map((c) => `/games/${c}`)], this.cluster.net());
-    this.load.start(httpWorkers);
+  }
+
+  /** Waits (bounded) until the keeper has every game playing again, so a scenario starts under full play. */
+  async full(timeoutMs = 30_000): Promise<number> {
+    await waitFor(() => this.playingCodes().length >= this.#o.games || this.opened >= this.#o.maxGames || !this.#keeping, timeoutMs, `${this.#o.games} games playing`).catch(() => undefined);
+    return this.playingCodes().length;
+  }
+
+  /** Stops replacing games and waits for the games being opened (each is bounded in time). */
+  async pause(): Promise<void> {
+    this.#keeping = false;
+    await this.#keeper;
+    await waitFor(() => this.#opening === 0, 60_000, 'the games being opened').catch(() => undefined);
   }
 
   /** Stops opening games and the load; the bots go on until the rig is quiesced. */
   async stop(): Promise<void> {
-    this.#keeping = false;
-    await this.#keeper;
+    await this.pause();
     await this.load?.stop();
   }
 }

@@ -1,24 +1,58 @@
 // The rehearsal's report: everything a player or an operator could have noticed, counted from
 // the bots, the HTTP load, HAProxy's log, the nodes' logs and the invariants (by kind, not by
-// reading their text), scenario by scenario; and the verdict.
+// reading their text), scenario by scenario; and the verdict. Failures a scenario makes happen
+// by nature (requests in flight to a node as it froze or its host was lost, pages sent while
+// every node was down, sign-ups while the database restarted) are counted apart, each under
+// the scenario that explains it, and only inside its window.
 
 import { logLines, type LogLine } from '../../test/support/node-process.js';
 import type { InvariantReport, Violation } from '../../test/support/invariants.js';
 import type { AdminRecord } from '../../test/support/admin.js';
-import type { LocalCluster } from './cluster.js';
+import type { Stage } from './cluster.js';
+import type { Failure } from './load.js';
 import type { Players } from './players.js';
 import type { ColdStart, Freeze, Replacement } from './scenarios.js';
 import { ms, pct, secs, t0 } from './say.js';
 
+/**
+ * A window in which some failures are what a scenario does by nature:
+ *   - outage: nothing answers (every node down): every failure;
+ *   - hung: requests in flight to a node that froze or whose host was lost: timeouts, cut
+ *     connections, HAProxy's 502 and 504;
+ *   - database: forms that need the database while it restarts (a sign-up, a new game): a
+ *     node's own 503. Pages are not covered: they answer from what the node last read.
+ */
+export interface Excuse {
+  kind: 'outage' | 'hung' | 'database';
+  from: number;
+  to: number;
+  /** How the report names what it covers, e.g. "while every node was down". */
+  label: string;
+}
+
+/** Lines and verdicts of a scenario the shared report does not know (the multi-host ones). */
+export interface Section {
+  lines: string[];
+  problems: string[];
+  excuses: Excuse[];
+}
+
 export interface Outcome {
-  cluster: LocalCluster;
+  cluster: Stage;
   players: Players;
   invariants: InvariantReport;
   finals: Map<string, AdminRecord>;
+  /** Games no node had at the end and that had not finished before a cold start. */
+  missing?: string[];
   replacements: Replacement[];
   deploys: number;
   freeze: Freeze | null;
   cold: ColdStart | null;
+  /** Defaults to the single-host rehearsal's. */
+  title?: string;
+  setup?: string;
+  /** More scenarios, reported after the handoffs and the frozen owner, before the cold start. */
+  sections?: Section[];
 }
 
 const logTime = (l: LogLine): number => Date.parse(String(l.time));
@@ -30,9 +64,44 @@ function haproxyTime(line: string): number {
   return m ? Date.UTC(Number(m[3]), MONTHS.indexOf(m[2]!), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7])) : NaN;
 }
 
+const HUNG = /Timeout|aborted|other side closed|SocketError|ECONNRESET|socket hang up|^50[24] |failed: 50[24] /;
+/** A node's own 503 (not HAProxy's "No server is available"). */
+const NODE_503 = (what: string) => /(^|failed: )503 /.test(what) && !/No server is available/.test(what);
+
+/** The excuse that covers a failed request (or opening of a game, `setup`), if any. */
+function excuseOf(excuses: Excuse[], f: Failure, setup = false): Excuse | undefined {
+  return excuses.find((e) => {
+    // Opening a game takes several requests (sign-ups, create, join, start): it may have started before the window.
+    const from = setup && e.kind !== 'hung' ? e.from - 10_000 : e.from;
+    if (f.at < from || f.at > e.to) return false;
+    if (e.kind === 'outage') return true;
+    if (e.kind === 'hung') return HUNG.test(f.what);
+    return setup && NODE_503(f.what);
+  });
+}
+
+/** The excuse that covers an HAProxy log line answered 5xx, if any. */
+function excuseOfLb(excuses: Excuse[], line: string): Excuse | undefined {
+  const at = haproxyTime(line);
+  const status = /\s-?\d+\/-?\d+\/-?\d+\/-?\d+\/\+?-?\d+\s(-?\d+)\s/.exec(line)?.[1];
+  return excuses.find((e) => {
+    if (at < e.from || at > e.to) return false;
+    if (e.kind === 'outage') return true;
+    if (e.kind === 'hung') return status === '502' || status === '504';
+    return status === '503' && !/<NOSRV>/.test(line) && /"POST /.test(line);
+  });
+}
+
+function countBy<T>(items: T[], key: (t: T) => string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
+  return m;
+}
+
 export function report(o: Outcome): { lines: string[]; failed: boolean } {
   const { cluster, players, invariants: inv, replacements } = o;
   const rig = cluster.rig;
+  const sections = o.sections ?? [];
   const load = players.load!;
   const by = (kind: Violation['kind'][]) => inv.violations.filter((v) => kind.includes(v.kind));
   const lost = by(['ack-lost']);
@@ -40,21 +109,22 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   const rounds = by(['round-repeated', 'round-skipped', 'final-mismatch']);
   const other = by(['reset', 'seen-regressed']);
 
-  // While every node was down (cold start), failing requests are what a player sees, not a
-  // fault: from the loss (requests in flight then, started up to the load's 5 s timeout
-  // before) until the new nodes are in service.
-  const outage = o.cold ? { from: o.cold.killedAt - 5000, to: o.cold.startedAt + Math.max(...o.cold.readyMs, 0) + 3000 } : null;
-  const inOutage = (at: number) => outage !== null && at >= outage.from && at <= outage.to;
-  // A request that reached the node just as it froze hangs until it runs again (or the client
-  // gives up): from the load's timeout before the freeze until HAProxy's check takes it out.
-  const frozeOn = (f: { at: number; what: string }) =>
-    o.freeze !== null && /Timeout|aborted/.test(f.what) && f.at >= o.freeze.frozenAt - 5000 && f.at <= o.freeze.frozenAt + 3000;
-  const hung = load.failures.filter((f) => !inOutage(f.at) && frozeOn(f));
-  // Opening a game takes several requests (sign-ups, create, join, start): it started in time to be caught by the loss.
-  const setupFailures = players.setupFailures.filter((f) => !(outage !== null && f.at >= outage.from - 10_000 && f.at <= outage.to));
-  const loadFailures = load.failures.filter((f) => !inOutage(f.at) && !frozeOn(f));
+  // Failures the scenarios make happen by nature, each within its window.
+  const loadTimeout = load.timeoutMs;
+  const excuses: Excuse[] = [...sections.flatMap((x) => x.excuses)];
+  if (o.cold) excuses.push({ kind: 'outage', from: o.cold.killedAt - loadTimeout, to: o.cold.startedAt + Math.max(...o.cold.readyMs, 0) + 3000, label: `while every node was ${o.cold.signal === 'SIGKILL' ? 'down' : 'stopped'}` });
+  // A request that reached the node just as it froze hangs until it runs again (or the client gives up).
+  if (o.freeze) excuses.push({ kind: 'hung', from: o.freeze.frozenAt - loadTimeout, to: o.freeze.frozenAt + 3000, label: 'that hung on the node as it froze' });
+  const outages = excuses.filter((e) => e.kind === 'outage');
+  const inOutage = (at: number) => outages.some((e) => at >= e.from && at <= e.to);
+  const excusedLoad = load.failures.filter((f) => excuseOf(excuses, f));
+  const loadFailures = load.failures.filter((f) => !excuseOf(excuses, f));
+  const setupFailures = players.setupFailures.filter((f) => !excuseOf(excuses, f, true));
+  const excusedSetup = players.setupFailures.filter((f) => excuseOf(excuses, f, true));
   const lbLog = cluster.haproxy.statuses();
-  const bad5xx = lbLog.bad.filter((l) => !inOutage(haproxyTime(l)));
+  const bad5xx = lbLog.bad.filter((l) => !excuseOfLb(excuses, l));
+  const excusedLb = lbLog.bad.filter((l) => excuseOfLb(excuses, l));
+  const byLabel = (items: Map<string, number>) => [...items].map(([label, n]) => `${n} ${label}`).join(' and ');
 
   // Handoffs, from the logs.
   const handoffs: { game: string; from: string; to: string; round: number; afterSigtermMs: number; adoptedAfterSigtermMs: number }[] = [];
@@ -110,15 +180,17 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   const out: string[] = [];
   const line = (s = '') => out.push(s);
   line();
-  line('══ Deploy rehearsal report ══════════════════════════════════════════════════════════');
-  const scen = [o.deploys ? `${o.deploys} start-first rolling update(s) = ${replacements.length} node replacements` : '', o.freeze ? 'an owner frozen (SIGSTOP) until taken over' : '', o.cold ? 'every node lost at once (SIGKILL) and a cold start' : ''].filter(Boolean);
-  line(`setup          3 production nodes (deploy/docker-stack.yml's environment) behind HAProxy terminating TLS (deploy/haproxy.cfg), DNS discovery; ${scen.join('; ')}; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  const besides = [hung.length ? `${hung.length} that hung on the node as it froze` : '', outage ? `${load.failures.length - loadFailures.length - hung.length} while every node was down` : ''].filter(Boolean);
-  line(`HTTP load      ${loadFailures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in)${besides.length ? `, besides ${besides.join(' and ')}` : ''}; latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`);
+  line(`══ ${o.title ?? 'Deploy rehearsal report'} ${'═'.repeat(Math.max(3, 80 - (o.title ?? 'Deploy rehearsal report').length))}`);
+  const scen = [o.deploys ? `${o.deploys} start-first rolling update(s) = ${replacements.length} node replacements` : '', o.freeze ? 'an owner frozen (SIGSTOP) until taken over' : '', o.cold ? (o.cold.signal === 'SIGKILL' ? 'every node lost at once (SIGKILL) and a cold start' : 'every node stopped (SIGTERM) and a cold start') : ''].filter(Boolean);
+  line(`setup          ${o.setup ?? `3 production nodes (deploy/docker-stack.yml's environment) behind HAProxy terminating TLS (deploy/haproxy.cfg), DNS discovery; ${scen.join('; ')}`}; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const besides = byLabel(countBy(excusedLoad, (f) => excuseOf(excuses, f)!.label));
+  line(`HTTP load      ${loadFailures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in)${besides ? `, besides ${besides}` : ''}; latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`);
   for (const f of loadFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.path}: ${f.what}`);
-  line(`new games      ${players.opened} games opened through HAProxy (sign-up, create, join, start); ${setupFailures.length} failed${players.setupFailures.length > setupFailures.length ? ` (and ${players.setupFailures.length - setupFailures.length} caught by the loss of every node)` : ''}`);
+  const setupBesides = byLabel(countBy(excusedSetup, (f) => excuseOf(excuses, f, true)!.label));
+  line(`new games      ${players.opened} games opened through HAProxy (sign-up, create, join, start); ${setupFailures.length} failed${setupBesides ? `, besides ${setupBesides}` : ''}`);
   for (const f of setupFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.what}`);
-  line(`HAProxy log    ${lbLog.total} requests logged (pages, forms, WebSocket upgrades): ${[...lbLog.byStatus].sort().map(([s, n]) => `${s}×${n}`).join(' ')}; ${bad5xx.length} answered 5xx${outage ? ` outside the outage (${lbLog.bad.length - bad5xx.length} during it)` : ''}`);
+  const lbBesides = byLabel(countBy(excusedLb, (l) => excuseOfLb(excuses, l)!.label));
+  line(`HAProxy log    ${lbLog.total} requests logged (pages, forms, WebSocket upgrades): ${[...lbLog.byStatus].sort().map(([s, n]) => `${s}×${n}`).join(' ')}; ${bad5xx.length} answered 5xx${lbBesides ? `, besides ${lbBesides}` : ''}`);
   for (const l of bad5xx.slice(0, 5)) line(`                 ${l}`);
   line(`actions        ${sent} sent, ${acks.filter((a) => !a.duplicate).length} acknowledged, ${acks.filter((a) => a.duplicate).length} resends recognised as duplicates; ${lost.length} acknowledged actions lost, ${doubled.length} doubled`);
   if (refusals.size) line(`               refusals: ${[...refusals].map(([c, n]) => `${c}×${n}`).join(' ')}`);
@@ -142,13 +214,14 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
     line(`frozen owner   ${f.node.opts.nodeId} SIGSTOPped for ${ms(f.thawedAt - f.frozenAt)} while running ${f.owned.length} games: taken over after ${tk.length ? `${ms(Math.min(...tk))}–${ms(Math.max(...tk))}` : '–'} (${f.owned.length - f.takeovers.size} not taken over); on SIGCONT it stopped running ${f.fencedMs.length} games (fenced ${f.fencedMs.length ? ms(Math.max(...f.fencedMs)) : '–'} after) and was UP in HAProxy again after ${ms(f.upAgainMs ?? NaN)}`);
     line(`               around the freeze: ${ackedIn(f.frozenAt - 2000, f.thawedAt + 10_000)} actions acknowledged, ${lostIn(f.frozenAt - 2000, f.thawedAt + 10_000)} of them lost`);
   }
+  for (const x of sections) for (const l of x.lines) line(l);
   const c = o.cold;
   if (c) {
     const res = [...c.resumed.values()];
-    line(`cold start     ${c.lost.length} nodes SIGKILLed at once, ${c.fresh.length} new ones started together ${ms(c.startedAt - c.killedAt)} later (ready in ${c.readyMs.map(ms).join(', ')}); ${c.resumed.size} games resumed (${res.length ? `${ms(Math.min(...res))}–${ms(Math.max(...res))}` : '–'} after the start), ${c.twice.length} resumed twice, ${c.notResumed.length} not resumed`);
+    line(`cold start     ${c.lost.length} nodes ${c.signal === 'SIGKILL' ? 'SIGKILLed' : 'stopped (SIGTERM)'} at once, ${c.fresh.length} new ones started together ${ms(c.startedAt - c.killedAt)} later (ready in ${c.readyMs.map(ms).join(', ')}); ${c.resumed.size} games resumed (${res.length ? `${ms(Math.min(...res))}–${ms(Math.max(...res))}` : '–'} after the start), ${c.twice.length} resumed twice, ${c.notResumed.length} not resumed`);
     line(`               around the restart: ${ackedIn(c.killedAt - 3000, c.startedAt + 20_000)} actions acknowledged, ${lostIn(c.killedAt - 3000, c.startedAt + 20_000)} of them lost`);
   }
-  line(`reconnects     ${gaps.length} socket closes → first partial on the new connection: p50 ${ms(pct(gaps, 50))}, p95 ${ms(pct(gaps, 95))}, max ${ms(Math.max(...gaps))}; close codes ${[...closeCodes].map(([code, n]) => `${code}×${n}`).join(' ') || 'none'}, ${bounced} of them on a connection that had shown nothing yet${unrecovered ? `; ${unrecovered} never got a partial again` : ''}${outage ? ` (and ${outageCloses} closed or refused connections while every node was down)` : ''}`);
+  line(`reconnects     ${gaps.length} socket closes → first partial on the new connection: p50 ${ms(pct(gaps, 50))}, p95 ${ms(pct(gaps, 95))}, max ${ms(Math.max(...gaps))}; close codes ${[...closeCodes].map(([code, n]) => `${code}×${n}`).join(' ') || 'none'}, ${bounced} of them on a connection that had shown nothing yet${unrecovered ? `; ${unrecovered} never got a partial again` : ''}${outageCloses ? ` (and ${outageCloses} closed or refused connections while no node answered)` : ''}`);
 
   const problems: string[] = [];
   if (loadFailures.length) problems.push(`${loadFailures.length} failed HTTP requests`);
@@ -162,6 +235,8 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   if (f && f.takeovers.size < f.owned.length) problems.push('the frozen owner’s games were not all taken over');
   if (c && (c.twice.length || c.notResumed.length)) problems.push(`cold start: ${c.twice.length} games resumed twice, ${c.notResumed.length} not resumed`);
   if (unrecovered) problems.push(`${unrecovered} bots never saw their game again after a close`);
+  if (o.missing?.length) problems.push(`games on no node at the end: ${o.missing.join(', ')}`);
+  for (const x of sections) problems.push(...x.problems);
   line(problems.length ? `RESULT         FAILED: ${problems.join('; ')}` : 'RESULT         OK: no failed request, no lost or doubled action, every game handed over or taken over once');
   line();
   return { lines: out, failed: problems.length > 0 };

@@ -2,7 +2,12 @@
 
 export const t0 = Date.now();
 export const secs = (at: number): string => `${((at - t0) / 1000).toFixed(1).padStart(6)}s`;
-export const say = (msg: string): void => void process.stdout.write(`${secs(Date.now())}  ${msg}\n`);
+let output = (line: string): void => void process.stdout.write(`${line}\n`);
+/** Where progress lines go (default stdout; a test collects them instead). */
+export function sayTo(out: (line: string) => void): void {
+  output = out;
+}
+export const say = (msg: string): void => output(`${secs(Date.now())}  ${msg}`);
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export function pct(values: number[], p: number): number {

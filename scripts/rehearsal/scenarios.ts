@@ -3,11 +3,14 @@
 //   - rolling: a start-first rolling update of every node, in Swarm's order;
 //   - freeze-owner: the node running games freezes (SIGSTOP: a paused VM, a long GC pause)
 //     until its peers take its games over, then runs again (SIGCONT);
-//   - cold-start: every node is lost at once (SIGKILL: a power cut), and new nodes start
-//     together, each entering DNS only once it is ready.
+//   - cold-start: every node is lost at once (SIGKILL: a power cut) or stopped (SIGTERM: the
+//     service scaled to zero), and new nodes start together, each entering DNS only once it is
+//     ready.
+// The multi-host rehearsal adds its own (scripts/rehearsal/hosts.ts).
 
+import type { AdminRecord } from '../../test/support/admin.js';
 import { waitFor, type NodeProcess } from '../../test/support/node-process.js';
-import type { LocalCluster } from './cluster.js';
+import type { Stage } from './cluster.js';
 import { say, sleep, ms } from './say.js';
 
 export interface Replacement {
@@ -35,6 +38,8 @@ export interface Freeze {
 }
 
 export interface ColdStart {
+  /** SIGKILL: every node lost at once; SIGTERM: every node stopped (each drains alone). */
+  signal: 'SIGKILL' | 'SIGTERM';
   lost: NodeProcess[];
   killedAt: number;
   startedAt: number;
@@ -46,18 +51,69 @@ export interface ColdStart {
   twice: string[];
   /** Games still playing before the loss that no new node resumed. */
   notResumed: string[];
+  /** The newest record of every game just before the loss (a finished game is not resumed: its final record). */
+  before: Map<string, AdminRecord>;
 }
 
 export interface Context {
-  cluster: LocalCluster;
+  cluster: Stage;
   current: NodeProcess[];
   playingGames(): Promise<{ code: string; owner: string }[]>;
+}
+
+/** Games still playing, with their owners, from the newest record each live node holds. */
+export async function playingGames(stage: Stage): Promise<{ code: string; owner: string }[]> {
+  const out: { code: string; owner: string }[] = [];
+  for (const code of stage.rig.codes) {
+    const r = await stage.rig.newest(code).catch(() => null);
+    if (r?.state.status === 'playing') out.push({ code, owner: r.owner });
+  }
+  return out;
+}
+
+/** Waits until every game still playing is at least `n` rounds further than now (finished ones may leave the nodes). */
+export async function roundsPass(stage: Stage, n: number, timeoutMs = 20_000): Promise<void> {
+  const start = new Map<string, number>();
+  for (const c of stage.rig.codes) {
+    const r = await stage.rig.newest(c).catch(() => null);
+    if (r?.state.status === 'playing') start.set(c, r.state.round);
+  }
+  await waitFor(
+    async () => {
+      for (const [c, from] of start) {
+        const r = await stage.rig.newest(c).catch(() => null);
+        if (r === null) throw new Error(`no live node has ${c}`);
+        if (r.state.status === 'playing' && r.state.round < from + n) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+    `${n} more rounds in every game`,
+    100,
+  );
+}
+
+/**
+ * The final record of every game: the newest a live node holds, or for a game that finished
+ * before a cold start (not resumed: its result is recorded) its record then. A game neither
+ * has is missing.
+ */
+export async function finalRecords(stage: Stage, cold: ColdStart | null): Promise<{ finals: Map<string, AdminRecord>; missing: string[] }> {
+  const finals = new Map<string, AdminRecord>();
+  const missing: string[] = [];
+  for (const c of stage.rig.codes) {
+    const r = await stage.rig.newest(c).catch(() => null);
+    const earlier = cold?.before.get(c);
+    if (r) finals.set(c, r);
+    else if (earlier?.state.status === 'finished') finals.set(c, earlier);
+    else missing.push(c);
+  }
+  return { finals, missing };
 }
 
 /** Every node replaced, one at a time, start-first: ready, in DNS, UP; then the old one leaves DNS and gets SIGTERM. */
 export async function rollingUpdate(ctx: Context, n: number, of: number): Promise<Replacement[]> {
   const { cluster } = ctx;
-  const hosts = cluster.nextAddresses();
   const next: NodeProcess[] = [];
   const out: Replacement[] = [];
   say(`── rolling update ${n}/${of}: parallelism 1, start-first`);
@@ -66,8 +122,8 @@ export async function rollingUpdate(ctx: Context, n: number, of: number): Promis
     const oldId = old.opts.nodeId!;
     const freshId = `${String.fromCharCode(97 + n)}${i + 1}`;
     const startedAt = Date.now();
-    const fresh = cluster.launch(freshId, hosts[i]!);
-    await fresh.ready();
+    const fresh = cluster.launch(freshId);
+    await fresh.ready(cluster.readyTimeoutMs);
     const freshReadyMs = Date.now() - startedAt;
     await cluster.enterService(fresh);
     const lbUpMs = Date.now() - startedAt;
@@ -93,7 +149,7 @@ export async function rollingUpdate(ctx: Context, n: number, of: number): Promis
     await watchLb;
     say(`${oldId} (${old.address}) → ${freshId} (${fresh.address}): new node ready in ${ms(freshReadyMs)}, UP in HAProxy after ${ms(lbUpMs)}; old one owned ${owned.join(',') || 'no game'}, out of HAProxy ${ms(rep.lbOutMs ?? NaN)} and exited ${old.alive ? 'NOT' : `${old.exitCode ?? old.exitSignal}`} ${ms(rep.exitMs ?? NaN)} after SIGTERM`);
     if (old.alive) throw new Error(`${oldId} did not exit within 12 s of SIGTERM`);
-    await cluster.rig.roundsPass(1).catch((e) => say(`(${(e as Error).message})`));
+    await roundsPass(cluster, 1).catch((e) => say(`(${(e as Error).message})`));
   }
   ctx.current = next;
   return out;
@@ -142,30 +198,37 @@ export async function freezeOwner(ctx: Context): Promise<Freeze> {
   const fencedMs = node.lines
     .filter((l) => /^game [A-Z]{4}: stopped running it/.test(l.msg) && Date.parse(String(l.time)) >= frozenAt)
     .map((l) => Date.parse(String(l.time)) - thawedAt);
-  await cluster.rig.roundsPass(1).catch((e) => say(`(${(e as Error).message})`));
+  await roundsPass(cluster, 1).catch((e) => say(`(${(e as Error).message})`));
   return { node, owned, frozenAt, thawedAt, takeovers, fencedMs, upAgainMs };
 }
 
-/** Every node lost at once (SIGKILL); new nodes start together and enter DNS as each is ready. */
-export async function coldStart(ctx: Context): Promise<ColdStart> {
+/**
+ * Every node lost at once (SIGKILL) or stopped (SIGTERM: each drains with no peer to hand to
+ * and leaves its games in the database); new nodes start together and enter DNS as each is ready.
+ */
+export async function coldStart(ctx: Context, signal: ColdStart['signal'] = 'SIGKILL'): Promise<ColdStart> {
   const { cluster } = ctx;
-  const before = (await ctx.playingGames()).map((g) => g.code);
+  const records = new Map<string, AdminRecord>();
+  for (const c of cluster.rig.codes) {
+    const r = await cluster.rig.newest(c).catch(() => null);
+    if (r) records.set(c, r);
+  }
+  const before = [...records].filter(([, r]) => r.state.status === 'playing').map(([c]) => c);
   const lost = ctx.current;
-  say(`── cold start: SIGKILL ${lost.map((n) => n.opts.nodeId).join(', ')} (running ${before.join(',') || 'no game'})`);
+  say(`── cold start: ${signal} ${lost.map((n) => n.opts.nodeId).join(', ')} (running ${before.join(',') || 'no game'})`);
   const killedAt = Date.now();
   for (const n of lost) {
     cluster.leaveService(n);
-    n.signal('SIGKILL');
+    n.signal(signal);
   }
-  await waitFor(() => lost.every((n) => !n.alive), 10_000, 'the nodes to die');
+  await waitFor(() => lost.every((n) => !n.alive), signal === 'SIGKILL' ? 10_000 : 30_000, `the nodes to ${signal === 'SIGKILL' ? 'die' : 'stop'}`);
   await sleep(2000);
-  const hosts = cluster.nextAddresses();
   const startedAt = Date.now();
-  const fresh = hosts.map((h, i) => cluster.launch(`z${i + 1}`, h));
+  const fresh = lost.map((_, i) => cluster.launch(`z${i + 1}`));
   const readyMs: number[] = [];
   await Promise.all(
     fresh.map(async (n) => {
-      await n.ready();
+      await n.ready(cluster.readyTimeoutMs);
       readyMs.push(Date.now() - startedAt);
       await cluster.enterService(n);
     }),
@@ -189,6 +252,6 @@ export async function coldStart(ctx: Context): Promise<ColdStart> {
   const notResumed = before.filter((c) => !resumed.has(c));
   say(`new nodes ${fresh.map((n) => n.opts.nodeId).join(', ')} ready in ${readyMs.map(ms).join(', ')}; games resumed in ${[...resumed].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`);
   await cluster.meshed(fresh).catch((e) => say(`(${(e as Error).message})`));
-  await cluster.rig.roundsPass(2).catch((e) => say(`(${(e as Error).message})`));
-  return { lost, killedAt, startedAt, fresh, readyMs, resumed, twice, notResumed };
+  await roundsPass(cluster, 2).catch((e) => say(`(${(e as Error).message})`));
+  return { signal, lost, killedAt, startedAt, fresh, readyMs, resumed, twice, notResumed, before: records };
 }

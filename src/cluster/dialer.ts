@@ -120,12 +120,18 @@ export class Dialer extends EventEmitter<{ link: [link: Link] }> {
     this.#ensureDial(target);
   }
 
-  /** The peer was declared down: addresses wanted only because of it are dropped. */
+  /**
+   * The peer was declared down: addresses wanted only because of it are dropped; one DNS still
+   * lists (or that was asked for) is dialled again with backoff. After a partition both sides
+   * declared the other down and DNS did not change: nothing else would dial.
+   */
   gone(peerId: string): void {
     this.#alive.delete(peerId);
     this.#linked.delete(peerId);
     for (const target of [...this.#targets.values()]) {
-      if (target.peerId === peerId && !this.#wanted(target)) this.#drop(target);
+      if (target.peerId !== peerId) continue;
+      if (!this.#wanted(target)) this.#drop(target);
+      else this.#ensureDial(target);
     }
   }
 

@@ -11,7 +11,7 @@ export interface PostgresOptions {
   /** How long to wait for a connection (new or from the pool) before failing. */
   connectTimeoutMs?: number;
   logger: DbLogger;
-  /** A pooled connection broke while idle (the server restarted or the network dropped it). */
+  /** A pooled connection broke, idle or in use (the server restarted or the network dropped it). */
   onIdleError?: (err: Error) => void;
 }
 
@@ -23,7 +23,8 @@ export type QueryTimeout = () => number;
 
 const TIMED_OUT = Symbol('minotaur.timedOut');
 const GUARDED = Symbol('minotaur.guarded');
-type GuardedClient = pg.PoolClient & { [TIMED_OUT]?: boolean; [GUARDED]?: boolean };
+const IN_USE = Symbol('minotaur.inUse');
+type GuardedClient = pg.PoolClient & { [TIMED_OUT]?: boolean; [GUARDED]?: boolean; [IN_USE]?: boolean };
 
 const INT8_OID = 20;
 
@@ -69,6 +70,17 @@ export function createPool(url: string, options: PostgresOptions): pg.Pool {
     options.logger.debug({ err }, 'idle database connection closed');
     options.onIdleError?.(err);
   });
+  // The pool listens only while a connection is idle. One checked out (between a query and its
+  // release, or in a transaction) that the server drops (a restart terminates every backend)
+  // emits 'error' with no listener, which would crash the process. Its queries fail on their
+  // own; the pool discards the broken connection on release.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      if (!(client as GuardedClient)[IN_USE]) return; // idle: the pool's listener reports it
+      options.logger.debug({ err }, 'database connection closed while in use');
+      options.onIdleError?.(err);
+    });
+  });
   return pool;
 }
 
@@ -100,12 +112,15 @@ export function postgresDialect(
           });
         };
       }
+      client[IN_USE] = true;
       const release = client.release;
-      client.release = (err?: Error | boolean) =>
-        release.call(
+      client.release = (err?: Error | boolean) => {
+        client[IN_USE] = false;
+        return release.call(
           client,
           client[TIMED_OUT] ? new Error('query timed out: connection discarded') : err,
         );
+      };
       return client;
     },
     end: () => pool.end(),

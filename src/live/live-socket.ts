@@ -10,9 +10,11 @@ const OPEN = 1;
 /**
  * Pings keep idle pages' connections open through proxies with idle timeouts (nginx's default is
  * 60 s) and find pages that vanished without a close (a sleeping laptop): no pong by the next
- * ping, and the socket is terminated.
+ * ping, and the socket is terminated. Every 10 s, so a proxy may give up on a connection silent
+ * for longer (deploy/haproxy.cfg: 25 s): that is how a page whose node's host was lost, and so
+ * never closed its socket, is sent to a live node within seconds.
  */
-export const PING_MS = 30_000;
+export const PING_MS = 10_000;
 
 export abstract class LiveSocket {
   private sent: Partials | null = null;

@@ -14,7 +14,10 @@ export interface AdminRecord {
   state: GameState;
 }
 
-/** The full record of a game as the node at `base` holds it (throws unless 200). */
+/**
+ * The full record of a game as the node at `base` holds it (throws unless 200, or after 5 s: a
+ * node behind a cut link never answers).
+ */
 export async function adminGame(
   base: string,
   code: string,
@@ -22,6 +25,7 @@ export async function adminGame(
 ): Promise<AdminRecord> {
   const res = await fetch(`${base}/admin/games/${code}.json`, {
     headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(5000),
   });
   if (res.status !== 200)
     throw new Error(`admin record of ${code}: ${res.status} ${await res.text()}`);

@@ -61,6 +61,9 @@ export interface BotOptions {
 
 let rotation = 0;
 
+/** Close codes on which htmx's WebSocket extension reconnects (its defaults, which the page keeps). */
+const RECONNECT_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1014]);
+
 const PARTIAL = /<hx-partial hx-target="#([a-z-]+)"[^>]*>([\s\S]*?)<\/hx-partial>/g;
 
 export class Bot {
@@ -86,6 +89,8 @@ export class Bot {
   node: string | null = null;
   private ws: WebSocket | null = null;
   private lastActed = 0;
+  /** The bot closed its socket to open the game again (a redirect with onRedirect 'return'). */
+  private returning = false;
   private openDirs: string[] = [];
   private stopped = false;
   private timers = new Set<NodeJS.Timeout>();
@@ -173,6 +178,10 @@ export class Bot {
       this.node = null;
       this.closes.push({ node: base, code, at: Date.now() });
       if (this.status === 'gone') return;
+      // As the page (htmx): a refusal with an application code (no such game, not logged in,
+      // too many pages) or a flood verdict is final; a restart, a cut or a timeout is not.
+      if (!RECONNECT_CODES.has(code) && !this.returning) return;
+      this.returning = false;
       this.later(100 + Math.floor(Math.random() * 200), () => this.connect());
     });
   }
@@ -210,6 +219,7 @@ export class Bot {
       } else if (msg.type === 'redirect') {
         this.redirects.push({ node, at: Date.now() });
         if (this.o.onRedirect === 'stop') this.status = 'gone';
+        else this.returning = true; // the page opens the game again
         this.ws?.close();
       }
       return;

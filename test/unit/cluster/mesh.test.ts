@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createNonce, createProof } from '../../../src/cluster/auth.js';
@@ -62,6 +62,47 @@ async function node(
     await new Promise((resolve) => wss.close(resolve));
   });
   return { mesh, logger, wss, address, listening, events, channel };
+}
+
+/**
+ * A TCP hop between two nodes that can be cut like a partitioned network: while cut, bytes in
+ * either direction are dropped and new connections are accepted but never answered (a dial
+ * times out); heal() forwards again.
+ */
+async function cuttableLink() {
+  let cut = false;
+  let target = '';
+  const held = new Set<Socket>();
+  const server = createServer((client) => {
+    client.on('error', () => undefined);
+    if (cut) {
+      held.add(client);
+      client.on('close', () => held.delete(client));
+      return;
+    }
+    const upstream = connect(Number(target.slice(target.lastIndexOf(':') + 1)), target.slice(0, target.lastIndexOf(':')));
+    upstream.on('error', () => undefined);
+    client.on('data', (d) => void (cut || upstream.write(d)));
+    upstream.on('data', (d) => void (cut || client.write(d)));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => {
+    for (const s of held) s.destroy();
+    server.close();
+  });
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    /** Where the link leads (the node's own listening address). */
+    to: (address: string) => void (target = address),
+    cut: () => void (cut = true),
+    heal: () => {
+      cut = false;
+      for (const s of held) s.destroy();
+    },
+  };
 }
 
 const peerIds = (mesh: Mesh) =>
@@ -302,6 +343,24 @@ describe('Mesh', () => {
     );
     expect([a.events.down, b.events.down]).toEqual([[], []]);
     expect([a.events.up, b.events.up]).toEqual([['b'], ['a']]);
+  });
+
+  it('meets a peer again once a partition heals, though both declared the other down and DNS did not change', async () => {
+    // Each node is reached through a link that can be cut; each advertises that link's address.
+    const links = [await cuttableLink(), await cuttableLink()];
+    const options = { handshakeTimeoutMs: 600, maxBackoffMs: 400 };
+    const a = await node('a', options, () => links[0]!.address);
+    const b = await node('b', options, () => links[1]!.address);
+    links[0]!.to(a.listening);
+    links[1]!.to(b.listening);
+    a.mesh.setPeers([links[1]!.address]);
+    b.mesh.setPeers([links[0]!.address]);
+    await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'link');
+    for (const l of links) l.cut();
+    await waitFor(() => a.events.down.length === 1 && b.events.down.length === 1, 5000, 'both sides to declare the other down');
+    for (const l of links) l.heal();
+    await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'the peers to meet again after the partition healed');
+    expect([a.events.up, b.events.up]).toEqual([['b', 'b'], ['a', 'a']]);
   });
 
   it('learns a peer that only connects inbound, and redials its advertised address', async () => {

@@ -122,7 +122,7 @@ describe('GameLiveSocket', () => {
     expect(wire.closed?.[0]).toBe(1008);
   });
 
-  it('pings the page every 30 s and terminates a socket whose page stopped answering', () => {
+  it('pings the page every 10 s and terminates a socket whose page stopped answering', () => {
     vi.useFakeTimers();
     try {
       const wire = Object.assign(new FakeWire(), { pings: 0, terminated: false, ping() { this.pings++; }, terminate() { this.terminated = true; } });
