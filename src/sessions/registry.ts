@@ -88,7 +88,17 @@ export class GameSessions {
     this.clock = d.clock ?? systemClock;
     this.opts = { forwardTimeoutMs: d.forwardTimeoutMs ?? 4000, commandDeadlineMs: d.commandDeadlineMs ?? 8000 };
     this.requests = new PeerRequests(d.channel, this.clock);
-    this.ledger = new Ledger({ nodeId: d.nodeId, snapshots: d.snapshots, leases: d.leases, clock: this.clock, logger: d.logger, leaseMs: d.leaseMs ?? d.orphanGraceMs });
+    this.ledger = new Ledger({
+      nodeId: d.nodeId,
+      snapshots: d.snapshots,
+      leases: d.leases,
+      clock: this.clock,
+      logger: d.logger,
+      leaseMs: d.leaseMs ?? d.orphanGraceMs,
+      // On real time, a group is written once the turn's I/O is read (every action that arrived
+      // with it joins the group); virtual clocks (the simulator) schedule it as a timer.
+      ...(this.clock === systemClock ? { defer: (flush: () => void) => void setImmediate(flush) } : {}),
+    });
     this.env = {
       nodeId: d.nodeId,
       clock: this.clock,
