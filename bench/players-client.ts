@@ -16,6 +16,8 @@ export interface Seat {
   cookie: string;
   code: string;
   name: string;
+  /** The live socket's path, as the game page gives it (hx-ws:connect). */
+  path: string;
 }
 
 export interface ClientInit {
@@ -31,8 +33,6 @@ export interface ClientInit {
   moveRate: number;
   attackRate: number;
   connectParallel: number;
-  /** Query string added to each socket's path (e.g. to ask for a wire format). */
-  query: string;
 }
 
 export interface Dist {
@@ -60,7 +60,7 @@ export interface ClientStats {
   /** `stale-round` refusals of actions sent before their round's deadline. */
   lateRefusals: number;
   rounds: number;
-  /** Rounds seen to end on their deadline (not every living player acted). */
+  /** Sockets closed, by close code. */
   closes: Record<string, number>;
   clientCpu: number;
   clientLoopP99Ms: number;
@@ -146,7 +146,7 @@ class Player {
   }
 
   open(): Promise<void> {
-    const ws = new WebSocket(`${this.o.base}/games/${this.seat.code}/live${this.o.query}`, {
+    const ws = new WebSocket(`${this.o.base}${this.seat.path}`, {
       headers: { cookie: this.seat.cookie, origin: this.o.origin },
       perMessageDeflate: false,
     });

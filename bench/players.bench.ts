@@ -38,7 +38,8 @@ const WARMUP_MS = QUICK ? 4000 : 6000;
 const WINDOW_MS = QUICK ? 6000 : 20_000;
 const HOST = '127.0.0.2';
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
-const QUERY = process.env.BENCH_PLAYERS_QUERY ?? '';
+/** BENCH_PLAYERS_WIRE=html: sockets ask for whole partials, as pages of earlier releases did. */
+const WIRE = process.env.BENCH_PLAYERS_WIRE === 'html' ? 'html' : 'page';
 
 /** What players do: a fifth of actions are moves, a tenth attacks, the rest defend. */
 const MIX = { moveRate: 0.2, attackRate: 0.1 };
@@ -122,7 +123,6 @@ async function drive(
     marginMs: 250,
     ...MIX,
     connectParallel: 32,
-    query: QUERY,
   };
   const connected = nextMessage<{ failed: number; sockets: number; first: Dist }>(client, 'connected', 180_000);
   client.send(init);
@@ -169,7 +169,14 @@ async function appSide(players: number): Promise<{ side: Side; seats: Seat[]; pr
   const accounts = await signupMany(node.url, players, 'pl', 32);
   const groups = Array.from({ length: Math.ceil(players / PER_GAME) }, (_, g) => accounts.slice(g * PER_GAME, (g + 1) * PER_GAME));
   const codes = await pool(groups, 16, (ps) => openGame(ps, false));
-  const seats: Seat[] = groups.flatMap((ps, g) => ps.map((p) => ({ cookie: p.cookie, code: codes[g]!, name: p.username })));
+  // The live socket's path as the game page gives it (with the wire format the page asks for).
+  const paths = await pool(groups, 16, async (ps, g) => {
+    const { html } = await ps[0]!.page(`/games/${codes[g]}`);
+    const path = /hx-ws:connect="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+    if (!path) throw new Error(`no live socket on the page of ${codes[g]}`);
+    return WIRE === 'html' ? path.split('?')[0]! : path;
+  });
+  const seats: Seat[] = groups.flatMap((ps, g) => ps.map((p) => ({ cookie: p.cookie, code: codes[g]!, name: p.username, path: paths[g]! })));
   const setupS = (Date.now() - setup0) / 1000;
   console.log(`  ${players} players: signed up and seated in ${fmt(setupS, 0)} s`);
 

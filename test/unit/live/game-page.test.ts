@@ -5,11 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { createGame, joinGame, resolveRound, startGame, type GameState } from '../../../src/game/index.js';
 import { renderGamePartials } from '../../../src/live/game-socket.js';
-import { Renderer } from '../../../src/live/render.js';
-import { RenderCache } from '../../../src/live/render-cache.js';
-import { VIEWS_DIR } from '../../../src/web/app.js';
+import { GameFrames } from '../../../src/live/game-frame.js';
 
-const renderer = new Renderer(VIEWS_DIR);
 
 function open(): GameState {
   const s = createGame({ id: 'g', code: 'KEPS', seed: 7, creator: { id: '1', name: 'ariadne' }, now: 0, roundMs: 10_000 });
@@ -28,7 +25,7 @@ function finished(): GameState {
   return end;
 }
 
-const page = (state: GameState, viewer: string | null) => [...renderGamePartials(renderer, state, viewer, 'tok', new RenderCache(), 0).values()].join('\n');
+const page = (state: GameState, viewer: string | null) => [...renderGamePartials(state, viewer, 'tok', new GameFrames(), 0).values()].join('\n');
 const count = (html: string, text: string) => html.split(text).length - 1;
 
 describe('game page partials', () => {
@@ -36,7 +33,7 @@ describe('game page partials', () => {
     const html = page(open(), '1');
     expect(html).not.toContain('Last round');
     expect(html).not.toMatch(/Round \d+<\/h2>/);
-    expect(renderGamePartials(renderer, open(), '1', 'tok', new RenderCache(), 0).get('game-log')).toBe('');
+    expect(renderGamePartials(open(), '1', 'tok', new GameFrames(), 0).get('game-log')).toBe('');
   });
 
   it('at the end, players and spectators get the same box, with one way back to the lobby', () => {
