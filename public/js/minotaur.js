@@ -176,6 +176,22 @@
     setBadge(true);
   });
 
+  // Live renders (public/js/live-render.js): the server sends what changed in each partial; the
+  // page rebuilds the partials' HTML and hands htmx the same <hx-partial> elements it would
+  // have been sent in full. One reader per connection (template ids are the server's own).
+  var livePage = null;
+  var liveSocket = null;
+  document.addEventListener('htmx:ws:before:message:incoming', function (evt) {
+    var message = evt.detail.message;
+    if (!window.MinotaurLive || !window.MinotaurLive.LivePage.isRender(message.data)) return;
+    var socket = evt.detail.connection && evt.detail.connection.socket;
+    if (!livePage || socket !== liveSocket) {
+      livePage = new window.MinotaurLive.LivePage();
+      liveSocket = socket;
+    }
+    message.data = window.MinotaurLive.LivePage.partials(livePage.apply(message.data));
+  });
+
   // Incoming data-only messages (JSON without "content"): acks, refusals, clock sync.
   document.addEventListener('htmx:ws:after:message:incoming', function (evt) {
     var data = evt.detail.message.data;

@@ -75,6 +75,31 @@ export class Snapshots {
   }
 
   /**
+   * Saves several games in one statement (each at most once), with save()'s rule for each;
+   * returns the codes written. Group commit: an owner's writes of one moment cost one round
+   * trip and one transaction instead of one each.
+   */
+  async saveMany(snapshots: readonly Snapshot[]): Promise<Set<string>> {
+    const written = new Set<string>();
+    for (let i = 0; i < snapshots.length; i += SAVE_MANY_ROWS) {
+      const chunk = snapshots.slice(i, i + SAVE_MANY_ROWS);
+      const rows = await this.db
+        .insertInto('snapshots')
+        .values(chunk.map((s) => this.row(s)))
+        .onConflict((oc) =>
+          oc
+            .column('code')
+            .doUpdateSet(REPLACE_ALL)
+            .where((eb) => eb(eb.refTuple('excluded.epoch', 'excluded.owner', 'excluded.seq'), '>', eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq'))),
+        )
+        .returning('code')
+        .execute();
+      for (const r of rows) written.add(r.code);
+    }
+    return written;
+  }
+
+  /**
    * Compare-and-set: writes `next` only if there is no row for `code` or the stored version is
    * at most `base` (the version the caller read); true if written. Of several nodes claiming
    * from the same base, exactly one wins. `next` must be newer than `base`.
@@ -125,8 +150,8 @@ export class Snapshots {
     return Number(r.numDeletedRows) === 1;
   }
 
-  private async upsert(snap: Snapshot, replaceWhen: ReplaceWhen): Promise<boolean> {
-    const row = {
+  private row(snap: Snapshot) {
+    return {
       code: snap.code,
       game_id: snap.gameId,
       owner: snap.owner,
@@ -136,23 +161,13 @@ export class Snapshots {
       state: JSON.stringify(snap.state),
       updated_at: Math.round(snap.at ?? (this.options.now ?? Date.now)()),
     };
+  }
+
+  private async upsert(snap: Snapshot, replaceWhen: ReplaceWhen): Promise<boolean> {
     const r = await this.db
       .insertInto('snapshots')
-      .values(row)
-      .onConflict((oc) =>
-        oc
-          .column('code')
-          .doUpdateSet((eb) => ({
-            game_id: eb.ref('excluded.game_id'),
-            owner: eb.ref('excluded.owner'),
-            epoch: eb.ref('excluded.epoch'),
-            seq: eb.ref('excluded.seq'),
-            schema: eb.ref('excluded.schema'),
-            state: eb.ref('excluded.state'),
-            updated_at: eb.ref('excluded.updated_at'),
-          }))
-          .where(replaceWhen),
-      )
+      .values(this.row(snap))
+      .onConflict((oc) => oc.column('code').doUpdateSet(REPLACE_ALL).where(replaceWhen))
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
   }
@@ -180,6 +195,20 @@ export class Snapshots {
     };
   }
 }
+
+/** Rows per statement of saveMany (8 parameters each: far below SQLite's and PostgreSQL's limits). */
+const SAVE_MANY_ROWS = 500;
+
+/** An upsert that replaces the stored row replaces all of it. */
+const REPLACE_ALL = (eb: ExpressionBuilder<OnConflictDatabase<Database, 'snapshots'>, OnConflictTables<'snapshots'>>) => ({
+  game_id: eb.ref('excluded.game_id'),
+  owner: eb.ref('excluded.owner'),
+  epoch: eb.ref('excluded.epoch'),
+  seq: eb.ref('excluded.seq'),
+  schema: eb.ref('excluded.schema'),
+  state: eb.ref('excluded.state'),
+  updated_at: eb.ref('excluded.updated_at'),
+});
 
 /** When an existing row is replaced: a condition over the stored row and the `excluded` one. */
 type ReplaceWhen = (

@@ -5,17 +5,16 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { LiveClose } from './close-codes.js';
 import type { Partials } from './diff.js';
+import { GAME_TARGETS, type GameFrames, type GameTarget } from './game-frame.js';
+import { toHtml, type Dyn } from './html.js';
 import type { InboundBudget } from './inbound.js';
-import { LiveSocket } from './live-socket.js';
-import type { RenderCache } from './render-cache.js';
+import { LiveSocket, type WireFormat } from './live-socket.js';
 import { awaitsPlayer } from '../game/hold.js';
 import type { SocialOp } from '../game/social.js';
 import type { GameState, PlayerAction } from '../game/types.js';
 import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import { parseLiveMessage } from './messages.js';
-import type { Renderer } from './render.js';
 import type { GameSource, LiveWire } from './source.js';
-import { gameView } from './view-model.js';
 
 /** A page never sends invalid messages; a client that sends this many in 10 s is cut off (1008). */
 const MAX_INVALID_PER_WINDOW = 50;
@@ -27,7 +26,6 @@ export interface Viewer {
 
 export interface LiveSocketDeps {
   source: GameSource;
-  renderer: Renderer;
   logger: Logger;
   metrics: Metrics;
   /** Every frame the viewer's pages send counts against their account's budget. */
@@ -36,30 +34,19 @@ export interface LiveSocketDeps {
   chatLimiter: RateLimiterMemory;
   now: () => number;
   csrfToken: string;
-  cache: RenderCache;
+  frames: GameFrames;
+  /** 'patch' for pages that rebuild partials from trees (this release's pages). */
+  format?: WireFormat;
+  /** The game the page was rendered for: its fixed board is already on it (patch format). */
+  shownGame?: string | null;
 }
 
-/** Partials of a game page: the same for every viewer of a state, then per viewer. */
-const SHARED_PARTIALS = ['status', 'log'] as const;
-const VIEWER_PARTIALS = ['board', 'players', 'actions', 'overlay', 'chat'] as const;
-
 /**
- * Renders every partial of a game page for one viewer, with the templates the page itself
- * includes (views/pages/game.ejs), so the first response and the live updates look the same.
+ * Every partial of a game page for one viewer as HTML: what the page itself shows on its first
+ * response (views/pages/game.ejs), and what a live update brings.
  */
-export function renderGamePartials(renderer: Renderer, state: GameState, viewer: string | null, csrfToken: string, cache: RenderCache, now: number): Partials {
-  const g = gameView(state, viewer, cache.board(state), cache.shared(state));
-  const out = new Map<string, string>();
-  out.set('game-board-tiles', cache.boardHtml(state, 'tiles', () => renderer.render('partials/game/tiles', { g })));
-  for (const name of SHARED_PARTIALS) {
-    // The countdown's first text uses the time of the state's first render; the page's clock
-    // takes over within a frame (it counts from data-deadline against the server's time).
-    out.set(`game-${name}`, cache.stateHtml(state, name, () => renderer.render(`partials/game/${name}`, { g, now, csrfToken: '' })));
-  }
-  for (const name of VIEWER_PARTIALS) {
-    out.set(`game-${name}`, renderer.render(`partials/game/${name}`, { g, now: null, csrfToken }));
-  }
-  return out;
+export function renderGamePartials(state: GameState, viewer: string | null, csrfToken: string, frames: GameFrames, now: number): Partials {
+  return new Map(frames.frame(state, now).partials(viewer, csrfToken).map(([target, tree]) => [target, toHtml(tree)]));
 }
 
 export class GameLiveSocket extends LiveSocket {
@@ -69,7 +56,7 @@ export class GameLiveSocket extends LiveSocket {
     readonly viewer: Viewer,
     private readonly deps: LiveSocketDeps,
   ) {
-    super(wire, viewer.id, deps.budget);
+    super(wire, viewer.id, deps.budget, deps.format ?? 'html');
   }
 
   protected onFlood(): void {
@@ -108,10 +95,14 @@ export class GameLiveSocket extends LiveSocket {
     }
     this.announcePresence(state);
     const end = this.deps.metrics.renderSeconds.startTimer();
-    const rendered = renderGamePartials(this.deps.renderer, state, this.viewer.id, this.deps.csrfToken, this.deps.cache, this.deps.now());
-    end();
+    // The countdown's first text uses the time of the state's first render on this node; the
+    // page's clock takes over within a frame (it counts from data-deadline against the server's time).
+    let trees: [GameTarget, Dyn][] = this.deps.frames.frame(state, this.deps.now()).partials(this.viewer.id, this.deps.csrfToken);
+    // The page was rendered with this game's fixed board, which never changes: it needs no copy.
+    if (this.format === 'patch' && this.deps.shownGame === state.id) trees = trees.filter(([target]) => target !== 'game-board-tiles');
     this.shown = state.status;
-    const sent = this.push(rendered);
+    const sent = this.push(trees);
+    end();
     if (sent) this.deps.metrics.partialsSent.inc(sent);
   }
   /** The hold (by its end time) this page already told the game it is back for. */

@@ -1,8 +1,15 @@
 // What every live page socket shares: a subscription to store changes, coalesced renders,
-// the partials last sent (for diffing), and closing exactly once.
+// what the page holds (for diffing), and closing exactly once.
+//
+// Two wire formats. 'patch' (pages of this release ask for it): the trees of the partials,
+// each template's fixed text sent once, then only what changed (patch.ts; the page rebuilds
+// the HTML). 'html' (pages of an earlier release, scripts): every changed partial as a whole
+// htmx 4 <hx-partial>.
 
 import { diffPartials, partialsMessage, type Partials } from './diff.js';
 import { LiveClose } from './close-codes.js';
+import { Rendered, toHtml, type Dyn } from './html.js';
+import { newPatchState, patch, type PatchState } from './patch.js';
 import type { InboundBudget, Verdict } from './inbound.js';
 import type { LiveWire } from './source.js';
 
@@ -16,8 +23,23 @@ const OPEN = 1;
  */
 export const PING_MS = 10_000;
 
+export type WireFormat = 'html' | 'patch';
+
+/** The HTML of trees shared by many sockets, made once (html format). */
+const htmlOf = new WeakMap<Rendered, string>();
+function htmlText(tree: Dyn): string {
+  if (!(tree instanceof Rendered)) return toHtml(tree);
+  let text = htmlOf.get(tree);
+  if (text === undefined) {
+    text = toHtml(tree);
+    htmlOf.set(tree, text);
+  }
+  return text;
+}
+
 export abstract class LiveSocket {
   private sent: Partials | null = null;
+  private patchState: PatchState | null = null;
   private unsubscribe: (() => void) | null = null;
   private queued = false;
   private closed = false;
@@ -30,6 +52,7 @@ export abstract class LiveSocket {
     /** The account whose page this is: its frames count against the account's budget. */
     readonly account: string,
     private readonly budget: InboundBudget,
+    protected readonly format: WireFormat = 'html',
   ) {}
 
   /** Called once when a flood closes the socket (for a log line). */
@@ -85,8 +108,15 @@ export abstract class LiveSocket {
     else setImmediate(run);
   }
 
-  /** Sends the partials whose HTML differs from what this page last received. */
-  protected push(rendered: Partials): number {
+  /** Sends what differs from what this page holds, as one message; returns how many partials changed. */
+  protected push(trees: Iterable<readonly [string, Dyn]>): number {
+    if (this.format === 'patch') {
+      const msg = patch((this.patchState ??= newPatchState()), trees);
+      if (msg) this.send(msg.text);
+      return msg?.targets ?? 0;
+    }
+    const rendered = new Map<string, string>();
+    for (const [target, tree] of trees) rendered.set(target, htmlText(tree));
     const { changed, next } = diffPartials(this.sent, rendered);
     this.sent = next;
     if (changed.length) this.send(partialsMessage(changed));

@@ -42,7 +42,7 @@ export const EMOTE_VIEW: Record<Emote, { text: string; label: string }> = {
 export const EMOTE_BUTTONS: readonly { id: Emote; text: string; label: string }[] = EMOTES.map((id) => ({ id, ...EMOTE_VIEW[id] }));
 
 /** Reactions drawn over the heroes: only the latest few lines of table talk. */
-const BUBBLE_LINES = 4;
+export const BUBBLE_LINES = 4;
 
 export interface TileView {
   q: number;
@@ -190,7 +190,7 @@ export interface GameView {
   rematchOf: { code: string; back: number; total: number } | null;
 }
 
-function pixel(h: Hex): { x: number; y: number } {
+export function pixel(h: Hex): { x: number; y: number } {
   return { x: round2(HEX_SIZE * SQRT3 * (h.q + h.r / 2)), y: round2(HEX_SIZE * 1.5 * h.r) };
 }
 
@@ -207,11 +207,11 @@ function corners(x: number, y: number): string {
   return pts.join(' ');
 }
 
-function colorOf(p: Player): string {
+export function colorOf(p: Player): string {
   return PALETTE[p.color % PALETTE.length] ?? PALETTE[0];
 }
 
-function playerRow(g: GameState, p: Player, viewer: string | null): PlayerRow {
+export function playerRow(g: GameState, p: Player, viewer: string | null): PlayerRow {
   return {
     id: p.id,
     name: p.name,
@@ -233,7 +233,7 @@ function nameIn(g: GameState, id: string | null | undefined): string {
   return id === 'minotaur' ? 'the Minotaur' : (g.players.find((p) => p.id === id)?.name ?? 'someone');
 }
 
-function describe(g: GameState, e: RoundEvent): string {
+export function describe(g: GameState, e: RoundEvent): string {
   const name = (id: string | null | undefined) => nameIn(g, id);
   switch (e.kind) {
     case 'move':
@@ -288,7 +288,7 @@ function hitsOf(g: GameState, round: number): SharedView['hits'] {
   return out;
 }
 
-function chatLine(g: GameState, l: ChatLine, viewer: string | null): ChatLineView {
+export function chatLine(g: GameState, l: ChatLine, viewer: string | null): ChatLineView {
   const p = g.players.find((x) => x.id === l.by);
   return {
     n: l.n,
@@ -320,7 +320,7 @@ export function boardView(g: GameState): BoardView {
   return { viewBox, tiles, points: new Map(tiles.map((t) => [`${t.q},${t.r}`, t.points])) };
 }
 
-function pointsOf(board: BoardView, h: Hex): string {
+export function pointsOf(board: BoardView, h: Hex): string {
   const known = board.points.get(key(h));
   if (known !== undefined) return known;
   const { x, y } = pixel(h);
@@ -328,12 +328,12 @@ function pointsOf(board: BoardView, h: Hex): string {
 }
 
 /** Compass order of the direction buttons (two rows of the hex's six neighbours). */
-const COMPASS: readonly Direction[] = ['nw', 'ne', 'w', 'e', 'sw', 'se'];
+export const COMPASS: readonly Direction[] = ['nw', 'ne', 'w', 'e', 'sw', 'se'];
 
 /**
  * What does not depend on who is looking: what the Minotaur will do this round (given where
  * everyone stands now), the damage of the last round and where heroes fell. Computed once per
- * state and shared by every viewer's render (see RenderCache).
+ * state and shared by every viewer's render (see game-frame.ts).
  */
 export interface SharedView {
   danger: { points: string }[];

@@ -5,6 +5,10 @@
 // an owner that was frozen, cut off or raced at a cold start finds its next save refused
 // instead of acknowledging an action its successor will never see.
 //
+// Saves are written in groups (group commit): every save asked for in one turn of the event loop
+// goes to the database in one statement, and each caller hears the outcome of its own record,
+// exactly as if it had been written alone. Nothing is acknowledged before its group committed.
+//
 // When the database cannot be reached, saves are kept (latest per game) and written once it
 // answers again; nothing is claimed meanwhile. While it is away, calls fail at once instead of
 // each waiting for a timeout (a frozen server or a cut link answers nothing): the lease renewal,
@@ -18,6 +22,8 @@ import type { GameRecord } from './game-record.js';
 
 export interface SnapshotStore {
   save(snapshot: Snapshot): Promise<boolean>;
+  /** Saves each snapshot with save()'s rule, in one statement; returns the codes written. */
+  saveMany(snapshots: readonly Snapshot[]): Promise<Set<string>>;
   claim(code: string, base: SnapshotVersion, next: Snapshot): Promise<boolean>;
   get(code: string): Promise<StoredSnapshot | null>;
   all(): Promise<StoredSnapshot[]>;
@@ -42,6 +48,14 @@ export interface LedgerOptions {
   logger: Logger;
   /** A lease not renewed for this long has run out. */
   leaseMs: number;
+  /** Runs the group of saves asked for meanwhile, soon (default: a 0 ms timer on the clock). */
+  defer?: (flush: () => void) => void;
+}
+
+/** Saves asked for in one moment, written together: at most one record per game. */
+interface SaveGroup {
+  records: Map<string, GameRecord & { state: GameState }>;
+  waiters: Map<string, (result: SaveResult) => void>;
 }
 
 const version = (r: { epoch: number; owner: string; seq: number }): SnapshotVersion => ({
@@ -70,9 +84,14 @@ export class Ledger {
   #available = true;
   /** The renewal in flight: a slow database must not pile renewals up (each holds a connection). */
   #renewing: Promise<void> | null = null;
+  /** Groups waiting to be written, oldest first; the last one takes new saves. */
+  readonly #groups: SaveGroup[] = [];
+  #writing = false;
+  readonly #defer: (flush: () => void) => void;
 
   constructor(options: LedgerOptions) {
     this.#o = options;
+    this.#defer = options.defer ?? ((flush) => void options.clock.setTimeout(flush, 0));
   }
 
   /** False since a database call failed, until one succeeds again. */
@@ -88,22 +107,56 @@ export class Ledger {
    * Saves an owner's write. `saved` also when this very version is already saved (a write
    * confirmed again); `newer` when another version at or above it is saved (we are fenced).
    */
-  async save(record: GameRecord): Promise<SaveResult> {
-    if (!record.state) return 'saved';
+  save(record: GameRecord): Promise<SaveResult> {
+    if (!record.state) return Promise.resolve('saved');
     const rec = record as GameRecord & { state: GameState };
-    const out = await this.#call(async () => {
-      if (await this.#o.snapshots.save(toSnapshot(rec))) return 'saved' as const;
-      const held = await this.#o.snapshots.get(rec.key);
-      return held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq
-        ? ('saved' as const)
-        : ('newer' as const);
+    return new Promise((resolve) => {
+      let group = this.#groups.at(-1);
+      // A game's second save of the moment waits for the next group (one row per game per statement).
+      if (!group || group.records.has(rec.key)) {
+        group = { records: new Map(), waiters: new Map() };
+        this.#groups.push(group);
+        if (this.#groups.length === 1 && !this.#writing) this.#defer(() => void this.#writeGroups());
+      }
+      group.records.set(rec.key, rec);
+      group.waiters.set(rec.key, resolve);
     });
-    if (out === undefined) {
-      this.#unsaved.set(rec.key, rec);
-      return 'unavailable';
+  }
+
+  /** Writes the waiting groups one after the other; saves asked for meanwhile join the next. */
+  async #writeGroups(): Promise<void> {
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      for (let group = this.#groups.shift(); group; group = this.#groups.shift()) {
+        const results = await this.#writeGroup([...group.records.values()]);
+        for (const [key, resolve] of group.waiters) resolve(results.get(key) ?? 'unavailable');
+      }
+    } finally {
+      this.#writing = false;
     }
-    this.#unsaved.delete(rec.key);
-    return out;
+  }
+
+  async #writeGroup(records: (GameRecord & { state: GameState })[]): Promise<Map<string, SaveResult>> {
+    const out = await this.#call(async () => {
+      const written = await this.#o.snapshots.saveMany(records.map(toSnapshot));
+      const results = new Map<string, SaveResult>();
+      for (const rec of records) {
+        if (written.has(rec.key)) {
+          results.set(rec.key, 'saved');
+          continue;
+        }
+        // Not written: this very version was saved before (a write confirmed again), or a newer one is there.
+        const held = await this.#o.snapshots.get(rec.key);
+        results.set(rec.key, held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq ? 'saved' : 'newer');
+      }
+      return results;
+    });
+    for (const rec of records) {
+      if (out === undefined) this.#unsaved.set(rec.key, rec);
+      else this.#unsaved.delete(rec.key);
+    }
+    return out ?? new Map();
   }
 
   /**

@@ -8,7 +8,10 @@ import { LiveClose } from '../live/close-codes.js';
 import { GameLiveSocket } from '../live/game-socket.js';
 import { InboundBudget } from '../live/inbound.js';
 import { LobbyLiveSocket, lobbyPage, pageParam } from '../live/lobby-socket.js';
-import { RenderCache } from '../live/render-cache.js';
+import { GameFrames } from '../live/game-frame.js';
+import { renderGamePartials } from '../live/game-socket.js';
+import { pagePartials } from '../live/game-templates.js';
+import { toHtml } from '../live/html.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
 import { GAME_SCHEMA, type GameState } from '../game/types.js';
@@ -34,7 +37,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   const creation = new GameCreationPolicy(config.limits, (id) => games.gamesOf(id));
   // Table talk: a burst of five lines, then about one every two seconds.
   const chatLimiter = new RateLimiterMemory({ points: 5, duration: 10 });
-  const cache = new RenderCache();
+  // Renders shared by every page of a game on this node; a game's are dropped once it leaves the replica.
+  const frames = new GameFrames();
+  games.subscribe((code) => {
+    if (!games.game(code)) frames.forget(code);
+  });
 
   app.get('/lobby', requireUser, async (req: Request, res: Response) => {
     const user = res.locals.user as WebUser;
@@ -139,13 +146,12 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     }
     res.set('Cache-Control', 'no-store');
     if (state) {
-      const g = gameView(state, user.id, cache.board(state), cache.shared(state));
-      return void res.render('pages/game', {
-        title: `Game ${code}`,
-        g,
-        now: deps.now(),
-        archived: false,
-      });
+      const now = deps.now();
+      const frame = frames.frame(state, now);
+      const g = gameView(state, user.id, frames.board(state), frame.shared);
+      const partials = Object.fromEntries(renderGamePartials(state, user.id, String(res.locals.csrfToken ?? ''), frames, now));
+      partials['game-status'] = toHtml(frame.statusAt(now));
+      return void res.render('pages/game', { title: `Game ${code}`, g, gameId: state.id, partials, now, archived: false });
     }
     // Not running any more: show its final board and result from the database.
     const final = await finishedGame(code, wanted);
@@ -163,8 +169,9 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
           message: 'The code may be wrong, or the game was never played to the end.',
         });
     }
-    const g = { ...gameView(final, user.id, cache.board(final)), canRematch: false };
-    res.render('pages/game', { title: `Game ${code}`, g, now: deps.now(), archived: true });
+    const g = { ...gameView(final, user.id), canRematch: false };
+    const now = deps.now();
+    res.render('pages/game', { title: `Game ${code}`, g, gameId: final.id, partials: pagePartials(g, now, String(res.locals.csrfToken ?? ''), true), now, archived: true });
   });
 
   /** The final state of a finished game kept in the database, lifted to the current schema; null if none (or unreadable). */
@@ -245,32 +252,28 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     });
   });
 
-  function openGameSocket(
-    wire: LiveWire,
-    code: string,
-    user: WebUser,
-    req: Request,
-    early: [unknown, boolean | undefined][] = [],
-  ): void {
-    const socket = new GameLiveSocket(
-      wire,
-      code,
-      { id: user.id, username: user.username },
-      {
-        source: games,
-        renderer,
-        logger,
-        metrics,
-        budget,
-        chatLimiter,
-        now: deps.now,
-        cache,
-        csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
-      },
-    );
+  function openGameSocket(wire: LiveWire, code: string, user: WebUser, req: Request, early: [unknown, boolean | undefined][] = []): void {
+    const socket = new GameLiveSocket(wire, code, { id: user.id, username: user.username }, {
+      source: games,
+      logger,
+      metrics,
+      budget,
+      chatLimiter,
+      now: deps.now,
+      frames,
+      ...liveFormat(req),
+      csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
+    });
     admit(socket, user);
     wire.on('close', () => hub.remove(socket));
     socket.start(early);
+  }
+
+  /** The wire format the page asked for (?render=patch&game=ID), validated like any input. */
+  function liveFormat(req: Request): { format: 'html' | 'patch'; shownGame: string | null } {
+    const format = req.query.render === 'patch' ? 'patch' : 'html';
+    const shown = typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game) ? req.query.game : null;
+    return { format, shownGame: shown };
   }
 
   app.ws('/lobby/live', (ws, req) => {

@@ -308,6 +308,13 @@ export class SimNetwork {
     this.#cut.clear();
   }
 
+  /** Ends the hostile mode: from now on messages on open connections arrive, once and in order. */
+  calm(): void {
+    this.opts.drop = 0;
+    this.opts.duplicate = 0;
+    this.opts.reorder = 0;
+  }
+
   reachable(a: string, b: string): boolean {
     return !this.#cut.has(pair(a, b));
   }

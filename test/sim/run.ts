@@ -5,6 +5,7 @@
 import { pino } from 'pino';
 import { openStorage, type GameResult } from '../../src/db/index.js';
 import { createMetrics } from '../../src/metrics.js';
+import { compareVersion } from '../../src/replication/record.js';
 import { check, type CheckReport } from './checker.js';
 import { SimClient } from './clients.js';
 import { SimNetwork, type NetworkOptions } from './network.js';
@@ -284,8 +285,9 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
   }
   await world.runUntil(t0 + schedule.playMs);
 
-  // Heal everything and let the cluster settle: thaw, reconnect, at least one node running.
+  // Heal everything and let the cluster settle: no more lost messages, thaw, reconnect, at least one node running.
   net.healAll();
+  net.calm();
   for (const n of nodes) if (n.proc.paused) world.resume(n.proc);
   if (running().length === 0) newNode();
   await world.runUntil(world.now + 15_000);
@@ -293,6 +295,15 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
   await world.runUntil(world.now + 10_000);
   for (const c of clients) c.stop();
   await world.runUntil(world.now + 15_000);
+  // Replicas agree eventually, not at every instant: rounds still resolve on their deadlines and
+  // each write takes a moment to reach every node. Check at an instant when they agree, waiting
+  // up to two anti-entropy periods for one (a replica that never catches up is still reported).
+  const agree = (): boolean =>
+    codes.every((code) => {
+      const held = ready().map((n) => n.replica.getAny(code));
+      return held.every((r) => (r === undefined ? held[0] === undefined : held[0] !== undefined && compareVersion(r, held[0]) === 0));
+    });
+  for (let waited = 0; waited < 10_000 && !agree(); waited += 50) await world.runUntil(world.now + 50);
 
   if (process.env.SIM_LOGS) for (const l of logs) if (l.level >= Number(process.env.SIM_LOGS)) console.log(l.at - start, l.node, l.msg, l.err ? JSON.stringify(l.err).slice(0, 300) : "");
   const report = check({ codes, clients, writes, logs, nodes: ready(), recorded });

@@ -471,6 +471,30 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(await snapshots.get('KEPS')).toMatchObject({ epoch: 3, owner: 'a', seq: 0 });
     });
 
+    it('saves many games in one statement, each by the same rule as save(), and names the ones written', async () => {
+      const { snapshots } = await node();
+      await snapshots.save(snap(2, 'b', 5));
+      await snapshots.save(snap(1, 'a', 1, { code: 'ZORB', gameId: 'game-2' }));
+      const written = await snapshots.saveMany([
+        snap(2, 'b', 4), // KEPS: older than the row, refused
+        snap(1, 'a', 2, { code: 'ZORB', gameId: 'game-2' }), // newer: written
+        snap(1, 'a', 0, { code: 'MAZE', gameId: 'game-3' }), // no row yet: written
+      ]);
+      expect([...written].sort()).toEqual(['MAZE', 'ZORB']);
+      expect(await snapshots.get('KEPS')).toMatchObject({ epoch: 2, owner: 'b', seq: 5 });
+      expect(await snapshots.get('ZORB')).toMatchObject({ epoch: 1, owner: 'a', seq: 2, state: { marker: '1/a/2' } });
+      expect(await snapshots.get('MAZE')).toMatchObject({ epoch: 1, owner: 'a', seq: 0 });
+      expect(await snapshots.saveMany([snap(2, 'b', 5)])).toEqual(new Set()); // the same version again
+      expect(await snapshots.saveMany([])).toEqual(new Set());
+    });
+
+    it('saves more games at once than fit one statement', async () => {
+      const { snapshots } = await node();
+      const many = Array.from({ length: 1203 }, (_, i) => snap(1, 'a', i, { code: `G${i}`, gameId: `game-${i}` }));
+      expect((await snapshots.saveMany(many)).size).toBe(1203);
+      expect(await snapshots.get('G1202')).toMatchObject({ seq: 1202 });
+    });
+
     it('orders owners byte-wise, as JavaScript does, whatever the database collation', async () => {
       // 'B1' < 'a1' in JavaScript (and in byte order); a natural-language collation says otherwise.
       expect(compareVersion({ epoch: 1, owner: 'B1', seq: 0 }, { epoch: 1, owner: 'a1', seq: 0 })).toBe(-1);

@@ -5,11 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { createGame, holdRound, joinGame, markPresent, resolveRound, startGame, type GameState } from '../../../src/game/index.js';
 import { renderGamePartials } from '../../../src/live/game-socket.js';
-import { Renderer } from '../../../src/live/render.js';
-import { RenderCache } from '../../../src/live/render-cache.js';
-import { VIEWS_DIR } from '../../../src/web/app.js';
+import { GameFrames } from '../../../src/live/game-frame.js';
 
-const renderer = new Renderer(VIEWS_DIR);
 
 function open(): GameState {
   const s = createGame({ id: 'g', code: 'KEPS', seed: 7, creator: { id: '1', name: 'ariadne' }, now: 0, roundMs: 10_000 });
@@ -28,7 +25,7 @@ function finished(): GameState {
   return end;
 }
 
-const page = (state: GameState, viewer: string | null) => [...renderGamePartials(renderer, state, viewer, 'tok', new RenderCache(), 0).values()].join('\n');
+const page = (state: GameState, viewer: string | null) => [...renderGamePartials(state, viewer, 'tok', new GameFrames(), 0).values()].join('\n');
 const count = (html: string, text: string) => html.split(text).length - 1;
 
 describe('game page partials', () => {
@@ -36,7 +33,7 @@ describe('game page partials', () => {
     const html = page(open(), '1');
     expect(html).not.toContain('Last round');
     expect(html).not.toMatch(/Round \d+<\/h2>/);
-    expect(renderGamePartials(renderer, open(), '1', 'tok', new RenderCache(), 0).get('game-log')).toBe('');
+    expect(renderGamePartials(open(), '1', 'tok', new GameFrames(), 0).get('game-log')).toBe('');
   });
 
   it('at the end, players and spectators get the same box, with one way back to the lobby', () => {
@@ -68,7 +65,7 @@ describe('game page partials', () => {
     const held = holdRound(st.state, 5000, 10_000);
     const back = markPresent(held, '1', 5500);
     if (!back.ok) throw new Error(back.message);
-    const status = renderGamePartials(renderer, back.state, '1', 'tok', new RenderCache(), 6000).get('game-status') ?? '';
+    const status = renderGamePartials(back.state, '1', 'tok', new GameFrames(), 6000).get('game-status') ?? '';
     expect(status).toContain('waiting for theseus to come back');
     expect(status).not.toContain('ariadne');
     expect(status).toContain(`data-deadline="${held.hold!.until}"`);
@@ -76,7 +73,7 @@ describe('game page partials', () => {
     // Once everyone is back, a normal round with a full countdown.
     const all = markPresent(back.state, '2', 7000);
     if (!all.ok) throw new Error(all.message);
-    const normal = renderGamePartials(renderer, all.state, '1', 'tok', new RenderCache(), 7000).get('game-status') ?? '';
+    const normal = renderGamePartials(all.state, '1', 'tok', new GameFrames(), 7000).get('game-status') ?? '';
     expect(normal).not.toContain('come back');
     expect(normal).toContain(`data-deadline="${7000 + 10_000}"`);
   });

@@ -9,7 +9,7 @@ import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/liv
 import { LobbyLiveSocket } from '../../../src/live/lobby-socket.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
 import { Renderer } from '../../../src/live/render.js';
-import { RenderCache } from '../../../src/live/render-cache.js';
+import { GameFrames } from '../../../src/live/game-frame.js';
 import type { GameSource, LiveWire } from '../../../src/live/source.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { VIEWS_DIR } from '../../../src/web/app.js';
@@ -58,14 +58,13 @@ function source(state: GameState | undefined, unreadable = false): GameSource & 
 
 const deps = (src: GameSource) => ({
   source: src,
-  renderer: new Renderer(VIEWS_DIR),
   logger: pino({ level: 'silent' }),
   metrics: createMetrics('t'),
   budget: new InboundBudget(),
   chatLimiter: new RateLimiterMemory({ points: 3, duration: 10 }),
   now: () => 1000,
   csrfToken: 'tok',
-  cache: new RenderCache(),
+  frames: new GameFrames(),
 });
 
 const game = createGame({ id: 'g', code: 'KEPS', seed: 1, creator: { id: '1', name: 'ariadne' }, now: 0, roundMs: 10_000 });
@@ -81,6 +80,29 @@ describe('GameLiveSocket', () => {
     src.fire();
     await new Promise((r) => setImmediate(r));
     expect(wire.sent).toHaveLength(2); // nothing changed, nothing sent
+  });
+
+  it('sends a page that asks for trees only what changed in them; it rebuilds the same partials', async () => {
+    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
+    const { LivePage } = (globalThis as unknown as { MinotaurLive: { LivePage: { new (): { apply(t: string): [string, string][] }; isRender(t: string): boolean } } }).MinotaurLive;
+    const [htmlWire, treeWire] = [new FakeWire(), new FakeWire()];
+    const [htmlSrc, treeSrc] = [source(game), source(game)];
+    new GameLiveSocket(htmlWire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(htmlSrc)).start();
+    new GameLiveSocket(treeWire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(treeSrc), format: 'patch', shownGame: game.id }).start();
+    const page = new LivePage();
+    const shown = new Map(page.apply(treeWire.sent[1]!));
+    // The page already has the game's fixed board; everything else is the same HTML as sent in full.
+    expect(shown.has('game-board-tiles')).toBe(false);
+    for (const [target, html] of shown) expect(htmlWire.sent[1]).toContain(`<hx-partial hx-target="#${target}" hx-swap="innerMorph">${html}</hx-partial>`);
+    const joined = { ...game, players: [...game.players, { ...game.players[0]!, id: '2', name: 'theseus', color: 1 }] };
+    for (const src of [htmlSrc, treeSrc]) {
+      src.set(joined);
+      src.fire();
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(LivePage.isRender(treeWire.sent[2]!)).toBe(true);
+    expect(treeWire.sent[2]!.length).toBeLessThan(htmlWire.sent[2]!.length / 2);
+    for (const [target, html] of page.apply(treeWire.sent[2]!)) expect(htmlWire.sent[2]).toContain(`<hx-partial hx-target="#${target}" hx-swap="innerMorph">${html}</hx-partial>`);
   });
 
   it('answers bad messages with a clear error and keeps the socket open', async () => {

@@ -1,0 +1,345 @@
+// Benchmark (not a timed test): players per node. Run: npx tsx bench/players.bench.ts [--quick]
+//
+// Steps of 250, 1,000, 2,000 and 5,000 players on one node (a fresh node and database per
+// step): games of five, 2-second rounds, each player acting once per round at a random moment
+// of the round (a defend, a move or an attack), so a round ends when the fifth player acts or on
+// its deadline. The players are one load client in a process of its own (bench/players-client.ts,
+// plain `ws`), so the node has one core and the client the other (the machine has two; nothing
+// else of the benchmark runs meanwhile).
+//
+// Per step, over a measured window after a warm-up:
+//   - act → update: a player's action until each other player of the game receives the update
+//     that shows it (p50/p95/p99), and until the acting player sees it; act → ack;
+//   - bytes on the wire per message kind (own action: the ack and the update; other's action;
+//     round resolved; first render), median and p99;
+//   - refusals, and late refusals: `stale-round` for an action sent before its round's deadline;
+//   - node CPU (from /proc), RSS, heap, event-loop delay; the client's CPU and event-loop delay.
+// Baseline, same run, same client, same players: a bare `ws` server (bench/players-raw-server.ts)
+// that plays the same rounds and sends messages of the sizes the node sent, per kind.
+//
+// BENCH_PLAYERS_STEPS=250,1000 picks steps; BENCH_PROFILE_DIR=dir records a CPU profile of the
+// node over each step's window (through the inspector) and prints its top functions.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/node-process.js';
+import type { ClientInit, ClientStats, Dist, Seat } from './players-client.js';
+import type { RawInit } from './players-raw-server.js';
+import { Profiler, summarise } from './profile.js';
+import { NODE_ENV_BASE, QUICK, fmt, machine, metric, metrics, onCleanup, openGame, pool, runBench, signupMany, sleep, table, track } from './support.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const STEPS = (process.env.BENCH_PLAYERS_STEPS ?? (QUICK ? '50,250' : '250,1000,2000,5000')).split(',').map(Number);
+const PER_GAME = 5;
+const ROUND_MS = 2000;
+const WARMUP_MS = QUICK ? 4000 : 6000;
+const WINDOW_MS = QUICK ? 6000 : 20_000;
+const HOST = '127.0.0.2';
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+/** BENCH_PLAYERS_WIRE=html: sockets ask for whole partials, as pages of earlier releases did. */
+const WIRE = process.env.BENCH_PLAYERS_WIRE === 'html' ? 'html' : 'page';
+
+/** What players do: a fifth of actions are moves, a tenth attacks, the rest defend. */
+const MIX = { moveRate: 0.2, attackRate: 0.1 };
+
+interface Side {
+  stats: ClientStats;
+  cpu: number;
+  rssMB: number;
+  heapMB: number | null;
+  loopP99Ms: number | null;
+  sockets: number;
+  failed: number;
+  firstBytes: Dist;
+  setupS: number;
+}
+
+interface StepResult {
+  players: number;
+  games: number;
+  app: Side;
+  raw: Side;
+  profile?: { busy: number; rows: { name: string; share: number; busyShare: number }[]; file: string };
+}
+
+// ── processes ─────────────────────────────────────────────────────────────────────────────
+
+const children = new Set<ChildProcess>();
+onCleanup(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+function forkChild(file: string): ChildProcess {
+  const child = fork(join(HERE, file), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { PATH: process.env.PATH ?? '' } });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no ${type} from child within ${timeoutMs} ms`)), timeoutMs);
+    const on = (m: { type?: string }) => {
+      if (m.type !== type) return;
+      clearTimeout(t);
+      child.off('message', on);
+      resolve(m as T);
+    };
+    child.on('message', on);
+    child.once('exit', (c) => reject(new Error(`child exited (${c}) waiting for ${type}`)));
+  });
+}
+
+/** CPU seconds (user + system) of a process, from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// ── one side of a step: the client against a server ─────────────────────────────────────────
+
+async function drive(
+  base: string,
+  seats: Seat[],
+  pid: number,
+  startGames: () => Promise<void>,
+  around: { before?: () => Promise<void>; after?: () => Promise<void> } = {},
+): Promise<Omit<Side, 'heapMB' | 'loopP99Ms' | 'setupS'>> {
+  const client = forkChild('players-client.ts');
+  const init: ClientInit = {
+    type: 'init',
+    base: base.replace(/^http/, 'ws'),
+    origin: base,
+    seats,
+    roundMs: ROUND_MS,
+    marginMs: 250,
+    ...MIX,
+    connectParallel: 32,
+  };
+  const connected = nextMessage<{ failed: number; sockets: number; first: Dist }>(client, 'connected', 180_000);
+  client.send(init);
+  const c = await connected;
+  await startGames();
+  await sleep(WARMUP_MS);
+  await around.before?.();
+  const cpu0 = cpuSeconds(pid);
+  const t0 = Date.now();
+  client.send({ type: 'measure' });
+  await sleep(WINDOW_MS);
+  const statsP = nextMessage<ClientStats>(client, 'stats', 30_000);
+  client.send({ type: 'report' });
+  const cpu1 = cpuSeconds(pid);
+  const t1 = Date.now();
+  const rss = rssMB(pid);
+  await around.after?.();
+  const stats = await statsP;
+  client.send({ type: 'stop' });
+  return { stats, cpu: (cpu1 - cpu0) / ((t1 - t0) / 1000), rssMB: rss, sockets: c.sockets, failed: c.failed, firstBytes: c.first };
+}
+
+// ── the node ──────────────────────────────────────────────────────────────────────────────
+
+async function appSide(players: number): Promise<{ side: Side; seats: Seat[]; profile?: StepResult['profile'] }> {
+  const setup0 = Date.now();
+  const port = await freePort([HOST]);
+  const inspectPort = PROFILE_DIR ? await freePort([HOST]) : 0;
+  const node: NodeProcess = track(
+    startNode({
+      host: HOST,
+      port,
+      nodeId: `players${players}`,
+      databasePath: join(tempDir('minotaur-bench-players-'), 'minotaur.db'),
+      env: {
+        ...NODE_ENV_BASE,
+        PASSWORD_COST: '10',
+        ROUND_SECONDS: String(ROUND_MS / 1000),
+        ...(PROFILE_DIR ? { NODE_OPTIONS: `--inspect=${HOST}:${inspectPort}` } : {}),
+      },
+    }),
+  );
+  await node.ready(30_000);
+  const accounts = await signupMany(node.url, players, 'pl', 32);
+  const groups = Array.from({ length: Math.ceil(players / PER_GAME) }, (_, g) => accounts.slice(g * PER_GAME, (g + 1) * PER_GAME));
+  const codes = await pool(groups, 16, (ps) => openGame(ps, false));
+  // The live socket's path as the game page gives it (with the wire format the page asks for).
+  const paths = await pool(groups, 16, async (ps, g) => {
+    const { html } = await ps[0]!.page(`/games/${codes[g]}`);
+    const path = /hx-ws:connect="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+    if (!path) throw new Error(`no live socket on the page of ${codes[g]}`);
+    return WIRE === 'html' ? path.split('?')[0]! : path;
+  });
+  const seats: Seat[] = groups.flatMap((ps, g) => ps.map((p) => ({ cookie: p.cookie, code: codes[g]!, name: p.username, path: paths[g]! })));
+  const setupS = (Date.now() - setup0) / 1000;
+  console.log(`  ${players} players: signed up and seated in ${fmt(setupS, 0)} s`);
+
+  const startGames = async (): Promise<void> => {
+    // Spread over one round, as games started by people would be.
+    const t0 = Date.now();
+    await pool(groups, 32, async (ps, g) => {
+      const wait = t0 + (g * ROUND_MS) / groups.length - Date.now();
+      if (wait > 0) await sleep(wait);
+      const res = await ps[0]!.start(codes[g]!);
+      if (res.status !== 303) throw new Error(`start ${codes[g]}: ${res.status}`);
+    });
+  };
+
+  let profiler: Profiler | null = null;
+  let m1 = '';
+  let profile: StepResult['profile'];
+  const side = await drive(node.url, seats, node.child.pid!, startGames, {
+    before: async () => {
+      // A scrape resets prom-client's event-loop delay histogram: the next one covers the window.
+      await metrics(node.url);
+      if (PROFILE_DIR) {
+        const line = node.raw.find((l) => l.includes('Debugger listening on'));
+        const url = line?.match(/ws:\/\/\S+/)?.[0];
+        if (url) {
+          profiler = new Profiler();
+          await profiler.attach(url);
+          await profiler.start();
+        }
+      }
+    },
+    after: async () => {
+      if (profiler) {
+        mkdirSync(PROFILE_DIR!, { recursive: true });
+        const file = join(PROFILE_DIR!, `players-${players}-${Date.now()}.cpuprofile`);
+        const p = await (profiler as Profiler).stop(file);
+        profile = { ...summarise(p, 20), file };
+      }
+      m1 = await metrics(node.url);
+    },
+  });
+  await node.kill();
+  return {
+    side: {
+      ...side,
+      heapMB: (metric(m1, 'minotaur_nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
+      loopP99Ms: (metric(m1, 'minotaur_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
+      setupS,
+    },
+    seats,
+    ...(profile ? { profile } : {}),
+  };
+}
+
+// ── the floor: a bare ws server playing the same rounds ────────────────────────────────────
+
+async function rawSide(seats: Seat[], app: Side): Promise<Side> {
+  const port = await freePort([HOST]);
+  const server = forkChild('players-raw-server.ts');
+  const header = (n: number) => (n < 126 ? 2 : n < 65536 ? 4 : 10);
+  const payload = (d: Dist) => Math.max(1, Math.round(d.p50 - header(d.p50)));
+  const own = app.stats.bytes.own.p50 - app.stats.bytes.ack.p50;
+  const init: RawInit = {
+    type: 'init',
+    host: HOST,
+    port,
+    seats,
+    roundMs: ROUND_MS,
+    sizes: {
+      first: payload(app.firstBytes),
+      own: Math.max(1, Math.round(own - header(own))),
+      other: payload(app.stats.bytes.other),
+      round: payload(app.stats.bytes.round),
+    },
+  };
+  const listening = nextMessage(server, 'listening', 10_000);
+  server.send(init);
+  await listening;
+  const side = await drive(`http://${HOST}:${port}`, seats, server.pid!, async () => {
+    server.send({ type: 'start', spreadMs: ROUND_MS });
+  });
+  server.kill('SIGKILL');
+  return { ...side, heapMB: null, loopP99Ms: null, setupS: 0 };
+}
+
+// ── report ────────────────────────────────────────────────────────────────────────────────
+
+const ms = (n: number) => fmt(n, n < 10 ? 1 : 0);
+const kb = (d: Dist) => `${fmt(d.p50, 0)} (${fmt(d.p99, 0)})`;
+
+function rows(steps: StepResult[]): string[][] {
+  const out: string[][] = [];
+  for (const s of steps) {
+    for (const [label, side] of [
+      ['minotaur', s.app],
+      ['raw ws', s.raw],
+    ] as const) {
+      const st = side.stats;
+      out.push([
+        `${fmt(s.players, 0)}`,
+        label,
+        `${side.sockets}${side.failed ? ` (${side.failed} failed)` : ''}`,
+        fmt(st.actions / st.windowS, 0),
+        `${ms(st.othersUpdate.p50)} / ${ms(st.othersUpdate.p95)} / ${ms(st.othersUpdate.p99)}`,
+        label === 'minotaur' ? `${fmt(s.app.stats.othersUpdate.p99 / s.raw.stats.othersUpdate.p99, 1)}×` : '',
+        `${ms(st.acks.p50)} / ${ms(st.acks.p99)}`,
+        `${ms(st.ownUpdate.p99)}`,
+        String(st.lateRefusals),
+        fmt(side.cpu * 100, 0),
+        fmt(side.rssMB, 0),
+        kb(st.bytes.own),
+        kb(st.bytes.other),
+        kb(st.bytes.round),
+        kb(side.firstBytes),
+        fmt(st.bytesPerSocketPerS, 0),
+        `${fmt(st.clientCpu * 100, 0)} % / ${ms(st.clientLoopP99Ms)}`,
+      ]);
+    }
+  }
+  return out;
+}
+
+export const HEADER = [
+  'players',
+  'server',
+  'sockets',
+  'actions/s',
+  'act → others p50 / p95 / p99 ms',
+  'app / raw p99',
+  'ack p50 / p99 ms',
+  'act → own update p99 ms',
+  'late refusals',
+  'server CPU %',
+  'RSS MB',
+  'own action B p50 (p99)',
+  "other's action B",
+  'round resolved B',
+  'first render B',
+  'B/socket/s',
+  'client CPU / loop p99 ms',
+];
+
+async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: number }> {
+  console.log(`Players per node — steps of ${STEPS.join(', ')} players, games of ${PER_GAME}, ${ROUND_MS / 1000} s rounds, ${WARMUP_MS / 1000} s warm-up + ${WINDOW_MS / 1000} s measured per step`);
+  console.log(`machine: ${machine()}; the load client runs in its own process on the same machine`);
+  const steps: StepResult[] = [];
+  for (const players of STEPS) {
+    const app = await appSide(players);
+    const raw = await rawSide(app.seats, app.side);
+    const step: StepResult = { players, games: Math.ceil(players / PER_GAME), app: app.side, raw, ...(app.profile ? { profile: app.profile } : {}) };
+    steps.push(step);
+    const a = app.side.stats;
+    console.log(
+      `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}`,
+    );
+    if (app.profile) {
+      console.log(`  CPU profile (${app.profile.file}): busy ${fmt(app.profile.busy * 100, 0)} % of the window; self time, share of busy time:`);
+      for (const r of app.profile.rows) console.log(`    ${fmt(r.busyShare * 100, 1).padStart(5)} %  ${r.name}`);
+    }
+  }
+  console.log('');
+  console.log(table(HEADER, rows(steps), [0, 1]));
+  return { steps, roundMs: ROUND_MS, windowS: WINDOW_MS / 1000 };
+}
+
+await runBench('players', QUICK ? 300_000 : 1_200_000, main);

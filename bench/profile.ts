@@ -1,0 +1,113 @@
+// CPU profiles of a benchmarked node, taken over the measured window only: the node runs with
+// --inspect on a loopback port, and the benchmark starts and stops V8's sampling profiler
+// through the DevTools protocol (the same .cpuprofile that --cpu-prof writes, without the
+// set-up phase in it). summarise() lists where the busy time went.
+
+import { writeFileSync } from 'node:fs';
+import WebSocket from 'ws';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export class Profiler {
+  private ws: WebSocket | null = null;
+  private seq = 0;
+  private readonly waiting = new Map<number, (result: unknown) => void>();
+
+  /** Connects to the inspector that the node announced on its log ("Debugger listening on ws://…"). */
+  async attach(url: string): Promise<void> {
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
+    this.ws = ws;
+    ws.on('message', (data) => {
+      const m = JSON.parse(data.toString()) as { id?: number; result?: unknown };
+      if (m.id !== undefined) this.waiting.get(m.id)?.(m.result);
+    });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    await this.call('Profiler.enable');
+  }
+
+  private call(method: string, params: object = {}): Promise<unknown> {
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`inspector: ${method} timed out`)), 60_000);
+      this.waiting.set(id, (r) => {
+        clearTimeout(t);
+        resolve(r);
+      });
+      this.ws!.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  start(): Promise<unknown> {
+    return this.call('Profiler.start');
+  }
+
+  async stop(file: string): Promise<CpuProfile> {
+    const r = (await this.call('Profiler.stop')) as { profile: CpuProfile };
+    writeFileSync(file, JSON.stringify(r.profile));
+    this.ws?.close();
+    return r.profile;
+  }
+}
+
+export interface ProfileRow {
+  name: string;
+  /** Share of all samples (idle included). */
+  share: number;
+  /** Share of the busy samples (idle excluded). */
+  busyShare: number;
+}
+
+/** Self time per function (name and file:line), largest first; `busy` is the share of samples not idle. */
+export function summarise(profile: CpuProfile, top = 15): { busy: number; rows: ProfileRow[] } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let idle = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]!);
+    if (!node) continue;
+    const dt = profile.timeDeltas[i] ?? 0;
+    const f = node.callFrame;
+    if (f.functionName === '(idle)') {
+      idle += dt;
+      continue;
+    }
+    const key = f.url ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}` : f.functionName || '(anonymous)';
+    self.set(key, (self.get(key) ?? 0) + dt);
+  }
+  const total = profile.timeDeltas.reduce((a, b) => a + b, 0);
+  const busy = total - idle;
+  const rows = [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, t]) => ({ name, share: t / total, busyShare: t / busy }));
+  return { busy: busy / total, rows };
+}
+
+function shortUrl(url: string): string {
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
+  const dist = url.lastIndexOf('/dist/');
+  if (dist >= 0) return url.slice(dist + 1);
+  return url;
+}

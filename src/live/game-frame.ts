@@ -1,0 +1,376 @@
+// One render per game state per node, shared by every page that shows it: a Frame holds what
+// every viewer of a state sees alike (status, round log, the Minotaur's intent, the pieces),
+// and builds each viewer's partials from it, reusing the trees of earlier states whose inputs
+// did not change (a hero who did not move keeps the very same token tree). A page's differ then
+// compares trees by identity first, so an unchanged part costs nothing to render or to diff.
+//
+// Per game, the trees kept are bounded (two generations of a few hundred); a game's entry goes
+// when the game leaves this node's replica (GameFrames.forget).
+
+import { RULES } from '../game/balance.js';
+import { key, neighbor } from '../game/hex.js';
+import { defendedLastRound, livingPlayers, submittedBy, tileKind } from '../game/queries.js';
+import type { GameState, Player } from '../game/types.js';
+import { MAX_PLAYERS } from '../game/types.js';
+import {
+  actionsPartial,
+  boardPartial,
+  type BoardParts,
+  bubble,
+  chatLine as chatLineTree,
+  chatPartial,
+  compass,
+  dangerTile,
+  fallenMark,
+  hit,
+  intentLine,
+  roundLog,
+  minotaurNext,
+  minotaurPiece,
+  NO_OVERLAY,
+  overlayPartial,
+  playerRow as playerRowTree,
+  playersPartial,
+  reachTile,
+  statusPartial,
+  type StatusView,
+  submitted,
+  tilesPartial,
+  token,
+  yourMove,
+} from './game-templates.js';
+import { html, Memo, type Dyn, type Rendered } from './html.js';
+import {
+  BUBBLE_LINES,
+  COMPASS,
+  DIRECTION_LABELS,
+  EMOTE_VIEW,
+  boardView,
+  chatLine,
+  colorOf,
+  describe,
+  gameView,
+  pixel,
+  playerRow,
+  pointsOf,
+  sharedView,
+  type BoardView,
+  type GameView,
+  type PlayerRow,
+  type ReachTile,
+  type SharedView,
+} from './view-model.js';
+
+/** The partials of a game page, in the order the page lays them out. */
+export const GAME_TARGETS = ['game-status', 'game-board-tiles', 'game-board', 'game-overlay', 'game-actions', 'game-players', 'game-log', 'game-chat'] as const;
+export type GameTarget = (typeof GAME_TARGETS)[number];
+
+const NO_TREES: readonly Rendered[] = Object.freeze([]);
+
+/** What a node keeps per game: its fixed board and the trees of recent states. */
+class GameMemo {
+  readonly board: BoardView;
+  readonly tiles: Rendered;
+  readonly trees = new Memo<Rendered>(400);
+  readonly lists = new Memo<readonly Rendered[]>(200);
+  /** The shared view of the last state, and what it was computed from (see Frame.shared). */
+  lastShared: { from: readonly unknown[]; view: SharedView } | null = null;
+
+  constructor(readonly id: string, state: GameState) {
+    this.board = boardView(state);
+    this.tiles = tilesPartial(this.board);
+  }
+}
+
+export class GameFrames {
+  private readonly games = new Map<string, GameMemo>();
+  private readonly frames = new WeakMap<GameState, Frame>();
+
+  /** The frame of a state; `now` is the time of its first render (the countdown's first text). */
+  frame(state: GameState, now: number): Frame {
+    let f = this.frames.get(state);
+    if (f === undefined) {
+      f = new Frame(state, this.memo(state), now);
+      this.frames.set(state, f);
+    }
+    return f;
+  }
+
+  /** The fixed board of a game (computed once per game per node). */
+  board(state: GameState): BoardView {
+    return this.memo(state).board;
+  }
+
+  /** Drops what is kept for a game code (its game left the replica). */
+  forget(code: string): void {
+    this.games.delete(code);
+  }
+
+  get size(): number {
+    return this.games.size;
+  }
+
+  private memo(state: GameState): GameMemo {
+    let m = this.games.get(state.code);
+    if (m === undefined || m.id !== state.id) {
+      m = new GameMemo(state.id, state);
+      this.games.set(state.code, m);
+    }
+    return m;
+  }
+}
+
+/** A state as every viewer on this node sees it. */
+export class Frame {
+  private sharedView?: SharedView;
+  private statusTree?: Rendered;
+  private logTree?: Rendered | '';
+  private baseRows?: PlayerRow[];
+  private living?: Player[];
+  private defending?: Set<string>;
+  private held?: Set<string>;
+  /** Trees of this state's pieces and rows, by player and whether the viewer is that player. */
+  private readonly pieces = new Map<string, Rendered>();
+  private boardParts?: Omit<BoardParts, 'reach' | 'tokens' | 'hits'>;
+  /** The last round's blows, by the viewer whose own are marked ('' for none). */
+  private readonly hitLists = new Map<string, readonly Rendered[]>();
+
+  constructor(
+    readonly state: GameState,
+    private readonly game: GameMemo,
+    private readonly now: number,
+  ) {}
+
+  /**
+   * What every viewer shares. It depends on where everyone stands, the round and its events,
+   * not on who has chosen: while heroes choose (states that differ only in `submitted`), the
+   * same one serves, and the Minotaur's path is not searched again.
+   */
+  get shared(): SharedView {
+    if (this.sharedView) return this.sharedView;
+    const s = this.state;
+    const from = [s.status, s.round, s.players, s.minotaur, s.events, s.walls, s.radius];
+    const last = this.game.lastShared;
+    if (last && last.from.every((v, i) => v === from[i])) return (this.sharedView = last.view);
+    const view = sharedView(s, this.game.board);
+    this.game.lastShared = { from, view };
+    return (this.sharedView = view);
+  }
+
+  /** Every partial of the page of `viewer` (null: nobody logged in), by target. */
+  partials(viewer: string | null, csrfToken: string): [GameTarget, Dyn][] {
+    const me = viewer === null ? undefined : this.state.players.find((p) => p.id === viewer);
+    return [
+      ['game-status', this.status()],
+      ['game-board-tiles', this.game.tiles],
+      ['game-board', this.board(me)],
+      ['game-overlay', this.overlay(me, viewer, csrfToken)],
+      ['game-actions', this.actions(me, viewer, csrfToken)],
+      ['game-players', this.players(me)],
+      ['game-log', this.log()],
+      ['game-chat', this.chat(me)],
+    ];
+  }
+
+  // ── shared by every viewer of the state ───────────────────────────────────────────────
+
+  status(): Rendered {
+    return (this.statusTree ??= this.statusAt(this.now));
+  }
+
+  /** The status bar with its countdown as of `now` (a page's first response shows the time left then). */
+  statusAt(now: number): Rendered {
+    const s = this.state;
+    const sh = this.shared;
+    const i = sh.intent;
+    const intent = i ? this.game.trees.get(`intent:${i.besideSomeone}:${i.steps}:${i.hunted}`, () => intentLine(i)) : '';
+    const rematchOf = s.rematchOf && s.status === 'open' ? { code: s.rematchOf.code, back: s.rematchOf.players.filter((id) => s.players.some((p) => p.id === id)).length, total: s.rematchOf.players.length } : null;
+    const view: StatusView = {
+      status: s.status,
+      playerCount: s.players.length,
+      maxPlayers: MAX_PLAYERS,
+      rematchOf,
+      round: s.round,
+      maxRounds: s.maxRounds,
+      deadline: s.deadline,
+      roundSeconds: Math.round(s.roundMs / 1000),
+      waitingFor: this.waitingFor(),
+      hold:
+        s.status === 'playing' && s.hold
+          ? { names: s.hold.waiting.map((id) => s.players.find((p) => p.id === id)?.name ?? '?'), until: s.hold.until }
+          : null,
+    };
+    return statusPartial(view, now, intent);
+  }
+
+  log(): Rendered | '' {
+    if (this.logTree !== undefined) return this.logTree;
+    const s = this.state;
+    if (s.status === 'open') return (this.logTree = '');
+    const logRound = s.status === 'finished' ? s.round : s.round - 1;
+    // The log changes only when a round resolves: the events array is then a new one.
+    return (this.logTree = this.game.trees.get(`log:${logRound}:${eventsId(s.events)}`, () => roundLog(logRound, s.events.map((e) => describe(s, e)))));
+  }
+
+  private waitingFor(): string[] {
+    return this.state.status === 'playing' ? this.livingPlayers().filter((p) => submittedBy(this.state, p.id) === undefined).map((p) => p.name) : [];
+  }
+
+  private livingPlayers(): Player[] {
+    return (this.living ??= livingPlayers(this.state));
+  }
+
+  private rows(): PlayerRow[] {
+    return (this.baseRows ??= this.state.players.map((p) => playerRow(this.state, p, null)));
+  }
+
+  // ── per viewer, from shared pieces ────────────────────────────────────────────────────
+
+  private board(me: Player | undefined): Rendered {
+    const parts = (this.boardParts ??= this.sharedBoardParts());
+    const tokens = this.livingPlayers().map((p) => this.token(p, p.id === me?.id));
+    return boardPartial({ ...parts, reach: this.reach(me), tokens, hits: this.hits(me) });
+  }
+
+  /** The pieces every viewer sees alike. */
+  private sharedBoardParts(): Omit<BoardParts, 'reach' | 'tokens' | 'hits'> {
+    const s = this.state;
+    const sh = this.shared;
+    const { trees, lists } = this.game;
+    const at = s.minotaur.pos;
+    const danger = sh.danger.length === 0 ? NO_TREES : lists.get(`danger:${at.q},${at.r}`, () => sh.danger.map((t) => dangerTile(t.points)));
+    const next = sh.minotaurNext ? trees.get(`next:${sh.minotaurNext.points}`, () => minotaurNext(sh.minotaurNext!.points)) : '';
+    const fallen = sh.fallen.length === 0 ? NO_TREES : lists.get(`fallen:${sh.fallen.map((f) => `${f.id}@${f.x},${f.y}:${f.round}`).join('|')}`, () => sh.fallen.map(fallenMark));
+    const mp = pixel(at);
+    const minotaur = trees.get(`minotaur:${mp.x},${mp.y}`, () => minotaurPiece(mp));
+    return { viewBox: this.game.board.viewBox, danger, next, fallen, minotaur, bubbles: this.bubbles() };
+  }
+
+  /** Blows of the last round where they landed; the viewer's own are marked. */
+  private hits(me: Player | undefined): readonly Rendered[] {
+    const sh = this.shared;
+    if (sh.hits.length === 0) return NO_TREES;
+    const mineId = me && sh.hits.some((h) => h.playerId === me.id) ? me.id : '';
+    let list = this.hitLists.get(mineId);
+    if (list === undefined) {
+      list = sh.hits.map(({ playerId, ...h }) => {
+        const mine = playerId === mineId;
+        return this.game.trees.get(`hit:${h.id}:${mine}:${h.x},${h.y}:${h.kind}:${h.text}:${h.label}`, () => hit({ ...h, me: mine }));
+      });
+      this.hitLists.set(mineId, list);
+    }
+    return list;
+  }
+
+  private token(p: Player, mine: boolean): Rendered {
+    const id = `${mine ? 'me' : 'other'}:token:${p.id}`;
+    let tree = this.pieces.get(id);
+    if (tree === undefined) {
+      const s = this.state;
+      const defending = (this.defending ??= new Set(s.events.filter((e) => e.kind === 'defend').map((e) => (e as { actor: string }).actor)));
+      const def = defending.has(p.id);
+      const hunted = p.id === this.shared.huntedId;
+      tree = this.game.trees.get(`token:${p.id}:${p.pos.q},${p.pos.r}:${p.hp}:${mine}:${def}:${hunted}:${p.color}:${p.name}`, () =>
+        token({ id: p.id, name: p.name, initial: (p.name[0] ?? '?').toUpperCase(), color: colorOf(p), ...pixel(p.pos), hp: p.hp, me: mine, defending: def, hunted }),
+      );
+      this.pieces.set(id, tree);
+    }
+    return tree;
+  }
+
+  private canAct(me: Player | undefined): me is Player {
+    return this.state.status === 'playing' && !!me && me.alive && !submittedBy(this.state, me.id);
+  }
+
+  private reach(me: Player | undefined): readonly Rendered[] {
+    if (!this.canAct(me)) return NO_TREES;
+    const s = this.state;
+    const held = (this.held ??= new Set([key(s.minotaur.pos), ...this.livingPlayers().map((p) => key(p.pos))]));
+    const tiles: ReachTile[] = [];
+    for (const dir of COMPASS) {
+      const to = neighbor(me.pos, dir);
+      if (tileKind(s, to) !== 'floor') continue;
+      tiles.push({ dir, ...pixel(to), points: pointsOf(this.game.board, to), ...DIRECTION_LABELS[dir], walkable: !held.has(key(to)) });
+    }
+    return this.game.lists.get(`reach:${me.pos.q},${me.pos.r}:${s.round}:${tiles.map((t) => (t.walkable ? t.dir : `-${t.dir}`)).join(',')}`, () => tiles.map((t) => reachTile(t, s.round)));
+  }
+
+  private bubbles(): readonly Rendered[] {
+    const s = this.state;
+    const out: Rendered[] = [];
+    for (const l of s.chat.slice(-BUBBLE_LINES)) {
+      if (l.kind !== 'react') continue;
+      const p = s.players.find((x) => x.id === l.by && x.alive);
+      if (!p) continue;
+      const at = pixel(p.pos);
+      const text = EMOTE_VIEW[l.emote].text;
+      out.push(this.game.trees.get(`bubble:${l.n}:${at.x},${at.y}:${text}`, () => bubble({ id: `bubble-${l.n}`, ...at, text })));
+    }
+    return out.length === 0 ? NO_TREES : out;
+  }
+
+  private players(me: Player | undefined): Rendered {
+    const s = this.state;
+    const rows = this.rows().map((r) => {
+      const mine = r.id === me?.id;
+      const id = `${mine ? 'me' : 'other'}:row:${r.id}`;
+      let tree = this.pieces.get(id);
+      if (tree === undefined) {
+        const row = mine ? { ...r, me: true } : r;
+        tree = this.game.trees.get(
+          `row:${row.id}:${row.me}:${s.status}:${row.hp}:${row.alive}:${row.submitted}:${row.creator}:${s.winner === row.id}:${row.colorIndex}:${row.name}`,
+          () => playerRowTree(row, { status: s.status, winnerId: s.winner }),
+        );
+        this.pieces.set(id, tree);
+      }
+      return tree;
+    });
+    return playersPartial(rows);
+  }
+
+  private actions(me: Player | undefined, viewer: string | null, csrfToken: string): Rendered {
+    const s = this.state;
+    if (s.status === 'playing' && me && me.alive) {
+      const mine = submittedBy(s, me.id);
+      const { trees } = this.game;
+      if (mine) {
+        const label = mine.kind === 'defend' ? 'Defend' : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`;
+        const others = this.waitingFor().filter((n) => n !== me.name);
+        return trees.get(`actions:submitted:${s.round}:${label}:${others.join(',')}`, () => html`${yourMove(s.round, submitted(s.round, label, others))}\n`);
+      }
+      const dirs = COMPASS.map((d) => ({ dir: d, ...DIRECTION_LABELS[d], open: tileKind(s, neighbor(me.pos, d)) === 'floor' }));
+      const tired = RULES.tiredShield && defendedLastRound(s, me.id);
+      return trees.get(`actions:compass:${s.round}:${dirs.map((d) => (d.open ? 1 : 0)).join('')}:${tired}`, () => html`${yourMove(s.round, compass(s.round, dirs, tired))}\n`);
+    }
+    return actionsPartial(this.view(viewer), csrfToken);
+  }
+
+  private overlay(me: Player | undefined, viewer: string | null, csrfToken: string): Rendered {
+    const s = this.state;
+    if (s.status !== 'finished' && !(s.status === 'playing' && me && !me.alive)) return NO_OVERLAY;
+    return overlayPartial(this.view(viewer), csrfToken);
+  }
+
+  private chat(me: Player | undefined): Rendered {
+    const s = this.state;
+    const lines = s.chat.map((l) => this.game.trees.get(`chat:${l.n}:${l.by === me?.id}`, () => chatLineTree(chatLine(s, l, me?.id ?? null))));
+    return chatPartial(lines, { player: !!me, archived: false });
+  }
+
+  /** The whole view of a viewer, for the parts that are rare enough not to need sharing. */
+  private view(viewer: string | null): GameView {
+    return gameView(this.state, viewer, this.game.board, this.shared);
+  }
+}
+
+/** Distinguishes two arrays of events of the same length and round (e.g. a held round's). */
+const eventIds = new WeakMap<object, number>();
+let nextEventsId = 0;
+function eventsId(events: object): number {
+  let id = eventIds.get(events);
+  if (id === undefined) {
+    id = nextEventsId++;
+    eventIds.set(events, id);
+  }
+  return id;
+}

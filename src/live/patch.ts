@@ -1,0 +1,215 @@
+// The live differ: what a page must be sent to turn the trees it holds into the trees just
+// rendered, as one message. Pure: it takes the page's state (what it holds) and updates it in
+// step with what the page will do on receipt (public/js/live-render.js applies the message).
+//
+// A message is JSON: {"type":"render","t":{templates},"p":{target: change}}.
+//   - "t": the fixed text of each template the page has not been sent yet, by id;
+//   - a change is a string (new text), a full tree {"t":id,"d":[…]}, a list of full trees, or a
+//     diff: {"d":{index: change}} of a tree with the same template, {"n":length,"d":{…}} of a list,
+//     or {"n":length,"a":change} of a list whose every item changed alike (the round number in
+//     each of twelve buttons is sent once); in a list diff, {"=":j} is "the change of item j";
+//   - a long text the page was sent before is {"$":id}; the first time, {"$":id,"v":text} (a
+//     tile's outline comes back as the Minotaur and the heroes move about).
+//   - "k":1 on a change: before applying it, the page keeps the value it replaces (per path);
+//     "p":1: the change applies to that kept value instead of the current one. A panel that
+//     alternates (the move buttons, then "submitted", then the buttons of the next round) is
+//     sent as the few values that differ from the last time it was shown.
+// Unchanged parts cost nothing: trees reused from a cache are the same objects, compared by
+// identity before anything else.
+
+import { Rendered, type Dyn } from './html.js';
+
+export interface PatchState {
+  /** The tree of each target the page holds. */
+  readonly trees: Map<string, Dyn>;
+  /** Long texts the page keeps, by id. */
+  readonly words: Map<string, number>;
+  /** Values the page kept when they were replaced, by path. */
+  readonly kept: Map<string, Dyn>;
+  /** Templates whose fixed text the page has. */
+  readonly known: Set<number>;
+}
+
+export function newPatchState(): PatchState {
+  return { trees: new Map(), words: new Map(), kept: new Map(), known: new Set() };
+}
+
+type Full = string | Word | FullNode | Full[];
+interface Word {
+  $: number;
+  v?: string;
+}
+interface FullNode {
+  t: number;
+  d: Full[];
+  k?: 1;
+}
+interface Diff {
+  d?: Record<number, Change>;
+  /** A list's length (a list diff). */
+  n?: number;
+  /** The change of every item of the list. */
+  a?: Change;
+  p?: 1;
+  k?: 1;
+}
+export type Change = Full | Diff;
+
+interface Run {
+  st: PatchState;
+  /** Templates sent in full in this message that the page does not know yet. */
+  statics: Record<number, readonly string[]>;
+}
+
+export interface PatchMessage {
+  text: string;
+  /** How many targets it changes. */
+  targets: number;
+}
+
+/**
+ * The message that brings the page from what it holds to `trees` (target → tree), or null when
+ * nothing changed. Updates `st` as the page will update itself on receipt.
+ */
+export function patch(st: PatchState, trees: Iterable<readonly [string, Dyn]>): PatchMessage | null {
+  const run: Run = { st, statics: {} };
+  const changes: Record<string, Change> = {};
+  let targets = 0;
+  for (const [target, next] of trees) {
+    const old = st.trees.get(target);
+    const c = change(run, target, old, next);
+    if (c === undefined) continue;
+    changes[target] = c;
+    st.trees.set(target, next);
+    targets++;
+  }
+  if (targets === 0) return null;
+  let statics = '';
+  for (const id in run.statics) statics += `${statics ? ',' : ''}"${id}":${JSON.stringify(run.statics[id])}`;
+  return { text: `{"type":"render","t":{${statics}},"p":${JSON.stringify(changes)}}`, targets };
+}
+
+/** Texts at least this long are kept by the page and sent again as a reference. */
+const WORD_MIN = 24;
+/** Long texts a page keeps at most (past that, they are sent as they are). */
+const WORDS_MAX = 4096;
+
+function text(run: Run, s: string): string | Word {
+  if (s.length < WORD_MIN) return s;
+  const { words } = run.st;
+  const id = words.get(s);
+  if (id !== undefined) return { $: id };
+  if (words.size >= WORDS_MAX) return s;
+  words.set(s, words.size);
+  return { $: words.size - 1, v: s };
+}
+
+function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change | undefined {
+  if (old === next) return undefined;
+  if (typeof next === 'string') return text(run, next);
+  const { kept } = run.st;
+  if (Array.isArray(next)) {
+    const list = next as readonly Rendered[];
+    const held = Array.isArray(old) ? (old as readonly Rendered[]) : null;
+    let base: readonly Rendered[] = held ?? [];
+    const out: Diff = { n: list.length };
+    if (held !== null && held.length > 0 && list.length === 0) {
+      // Emptied: the page keeps what it showed, for when it comes back.
+      out.k = 1;
+      kept.set(path, held);
+    } else if (base.length === 0 && list.length > 0) {
+      const prev = kept.get(path);
+      if (Array.isArray(prev) && prev.length > 0) {
+        out.p = 1;
+        base = prev as readonly Rendered[];
+      }
+    }
+    let changed = out.p === 1 || out.k === 1 || held === null || list.length !== base.length;
+    const d: Record<number, Change> = {};
+    let count = 0;
+    for (let i = 0; i < list.length; i++) {
+      const c = change(run, `${path}.${i}`, base[i], list[i] as Rendered);
+      if (c !== undefined) {
+        d[i] = c;
+        count++;
+      }
+    }
+    if (count === 0) return changed ? out : undefined;
+    const all = count > 1 && count === list.length ? alike(d, count) : undefined;
+    if (all !== undefined) out.a = all;
+    else out.d = count > 1 ? dedupe(d) : d;
+    return out;
+  }
+  const node = next as Rendered;
+  if (old instanceof Rendered && old.t === node.t) {
+    const d = dynsDiff(run, path, old, node);
+    return d === null ? undefined : { d };
+  }
+  const keepOld = old !== undefined && typeof old !== 'string';
+  const prev = kept.get(path);
+  if (prev instanceof Rendered && prev.t === node.t) {
+    if (keepOld) kept.set(path, old);
+    const out: Diff = { d: dynsDiff(run, path, prev, node) ?? {}, p: 1 };
+    if (keepOld) out.k = 1;
+    return out;
+  }
+  if (keepOld) kept.set(path, old);
+  const f = full(run, node);
+  if (keepOld) f.k = 1;
+  return f;
+}
+
+/** The one change every item of a list had, if they were all alike (and small: this is about saving bytes). */
+function alike(d: Record<number, Change>, count: number): Change | undefined {
+  const first = d[0] as Change;
+  if (typeof first === 'string') {
+    for (let i = 1; i < count; i++) if (d[i] !== first) return undefined;
+    return first;
+  }
+  const text = JSON.stringify(first);
+  if (text.length > 200) return undefined;
+  for (let i = 1; i < count; i++) if (JSON.stringify(d[i]) !== text) return undefined;
+  return first;
+}
+
+/** Item changes equal to an earlier item's become a reference to it. */
+function dedupe(d: Record<number, Change>): Record<number, Change> {
+  const seen = new Map<string, number>();
+  for (const key in d) {
+    const i = Number(key);
+    const c = d[i] as Change;
+    if (typeof c !== 'object' || c === null) continue;
+    const json = JSON.stringify(c);
+    if (json.length > 300) continue;
+    const j = seen.get(json);
+    if (j === undefined) seen.set(json, i);
+    else d[i] = { '=': j } as unknown as Change;
+  }
+  return d;
+}
+
+function dynsDiff(run: Run, path: string, old: Rendered, next: Rendered): Record<number, Change> | null {
+  let d: Record<number, Change> | null = null;
+  for (let i = 0; i < next.d.length; i++) {
+    const c = change(run, `${path}.${i}`, old.d[i], next.d[i] as Dyn);
+    if (c !== undefined) (d ??= {})[i] = c;
+  }
+  return d;
+}
+
+function full(run: Run, node: Rendered): FullNode {
+  const { t } = node;
+  if (!run.st.known.has(t.id)) {
+    run.st.known.add(t.id);
+    run.statics[t.id] = t.s;
+  }
+  const d: Full[] = new Array(node.d.length);
+  for (let i = 0; i < node.d.length; i++) d[i] = fullDyn(run, node.d[i] as Dyn);
+  return { t: t.id, d };
+}
+
+function fullDyn(run: Run, v: Dyn): Full {
+  if (typeof v === 'string') return text(run, v);
+  if (Array.isArray(v)) return (v as readonly Rendered[]).map((r) => full(run, r));
+  return full(run, v as Rendered);
+}

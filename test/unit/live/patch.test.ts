@@ -1,0 +1,111 @@
+// The live differ (src/live/patch.ts) against the page's reader (public/js/live-render.js): a
+// page that applies every message holds exactly the HTML of the trees last rendered, through
+// whole games and through random trees.
+
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { actionsPartial, boardOf, chatLine, chatPartial, intentOf, logPartial, overlayPartial, playerRow, playersPartial, statusPartial } from '../../../src/live/game-templates.js';
+import { html, toHtml, type Dyn, type Rendered } from '../../../src/live/html.js';
+import { newPatchState, patch } from '../../../src/live/patch.js';
+import { gameView } from '../../../src/live/view-model.js';
+import { playedGame } from './corpus.js';
+
+interface Page {
+  apply(text: string): [string, string][];
+  html(tree: unknown): string;
+  trees: Record<string, unknown>;
+}
+let LivePage: { new (): Page; isRender(text: string): boolean; partials(changed: [string, string][]): string };
+
+beforeAll(async () => {
+  await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
+  LivePage = (globalThis as unknown as { MinotaurLive: { LivePage: typeof LivePage } }).MinotaurLive.LivePage;
+});
+
+/** Sends `steps` (each a set of target → tree) through the differ to a page; checks the page after each. */
+function roundTrip(steps: Map<string, Dyn>[]): number[] {
+  const st = newPatchState();
+  const page = new LivePage();
+  const sizes: number[] = [];
+  for (const trees of steps) {
+    const msg = patch(st, trees)?.text ?? null;
+    if (msg !== null) {
+      expect(LivePage.isRender(msg)).toBe(true);
+      sizes.push(Buffer.byteLength(msg));
+      page.apply(msg);
+    }
+    for (const [target, tree] of trees) expect(page.html(page.trees[target]), target).toBe(toHtml(tree));
+  }
+  return sizes;
+}
+
+function partials(state: Parameters<typeof gameView>[0], viewer: string | null): Map<string, Dyn> {
+  const g = gameView(state, viewer);
+  return new Map<string, Dyn>([
+    ['game-status', statusPartial(g, null, intentOf(g))],
+    ['game-log', logPartial(g)],
+    ['game-board', boardOf(g)],
+    ['game-players', playersPartial(g.players.map((p) => playerRow(p, { status: g.status, winnerId: g.winner?.id ?? null })))],
+    ['game-actions', actionsPartial(g, 'tok')],
+    ['game-overlay', overlayPartial(g, 'tok')],
+    ['game-chat', chatPartial(g.chat.map(chatLine), { player: !!g.me, archived: false })],
+  ]);
+}
+
+describe('patch', () => {
+  it('keeps a page in step with every state of whole games, for players and a spectator', () => {
+    for (const [seed, n] of [
+      [11, 5],
+      [13, 8],
+      [7, 2],
+    ] as const) {
+      const states = playedGame(seed, n, { maxRounds: 15 }).map((s) => s.state);
+      for (const viewer of ['1', '2', 'spectator']) roundTrip(states.map((s) => partials(s, viewer)));
+    }
+  });
+
+  it('sends nothing when nothing changed, and a template’s fixed text only once', () => {
+    const st = newPatchState();
+    const tree = (x: string) => html`<p class="a">${x}</p>`;
+    const first = patch(st, [['t', tree('one')]])!.text;
+    expect(JSON.parse(first).t).not.toEqual({});
+    expect(patch(st, [['t', st.trees.get('t')!]])).toBeNull();
+    const second = JSON.parse(patch(st, [['t', tree('two')]])!.text);
+    expect(second.t).toEqual({});
+    expect(second.p).toEqual({ t: { d: { 0: 'two' } } });
+  });
+
+  it('sends a panel that comes back as the values that differ from when it was last shown', () => {
+    const buttons = (round: number) =>
+      html`<div>${['nw', 'ne', 'e', 'w', 'se', 'sw'].map((d) => html`<button type="button" class="dir dir-${d}" hx-ws:send hx-vals='{"kind":"move","dir":"${d}","round":${round}}' data-action="move" data-dir="${d}"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg></button>`)}</div>`;
+    const done = (round: number) => html`<p>Submitted for round ${round}</p>`;
+    const panel = (inner: Rendered) => html`<section>${inner}</section>`;
+    const steps = [panel(buttons(1)), panel(done(1)), panel(buttons(2)), panel(done(2)), panel(buttons(3))].map((p) => new Map<string, Dyn>([['actions', p]]));
+    const sizes = roundTrip(steps);
+    const whole = toHtml(steps[2]!.get('actions')!).length;
+    expect(sizes[2]).toBeLessThan(whole / 4);
+    expect(sizes[4]).toBeLessThan(whole / 4);
+  });
+
+  it('keeps a page in step through random trees', () => {
+    // Short texts, and long ones that come back (sent once, then by reference).
+    const long = ['-53.26,120.75 -53.26,149.25 -77.94,163.5', 'ariadne, theseus, minos, icarus', 'x'.repeat(40)];
+    const leaf = fc.oneof(fc.constantFrom('', 'a', '<b>', '"q"'), fc.string({ maxLength: 6 }), fc.constantFrom(...long));
+    const T = [(a: string, b: Dyn) => html`<i>${a}</i>${b}`, (a: string, b: Dyn) => html`<u a="${a}">${b}</u>`, (a: string, b: Dyn) => html`${a}|${b}`];
+    const tree: fc.Arbitrary<Dyn> = fc.letrec<{ t: Dyn }>((tie) => ({
+      t: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        leaf,
+        fc.tuple(fc.nat(2), leaf, tie('t')).map(([i, a, b]) => T[i]!(a, b)),
+        fc.array(fc.tuple(fc.nat(2), leaf, leaf).map(([i, a, b]) => T[i]!(a, b)), { maxLength: 4 }),
+      ),
+    })).t;
+    const wrap = (d: Dyn) => html`<root>${typeof d === 'string' || Array.isArray(d) ? d : [d as Rendered]}</root>`;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(tree, tree), { minLength: 1, maxLength: 12 }), (seq) => {
+        roundTrip(seq.map(([a, b]) => new Map<string, Dyn>([['x', wrap(a)], ['y', b]])));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

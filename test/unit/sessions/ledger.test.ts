@@ -1,0 +1,96 @@
+// The ledger's group commit: saves asked for in one moment go to the database in one statement,
+// and each caller hears the outcome of its own record, as if it had been saved alone.
+
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../../src/clock.js';
+import { openStorage, type Snapshot, type Storage } from '../../../src/db/index.js';
+import type { GameState } from '../../../src/game/types.js';
+import type { GameRecord } from '../../../src/sessions/game-record.js';
+import { Ledger, type SnapshotStore } from '../../../src/sessions/ledger.js';
+
+const logger = pino({ level: 'silent' });
+const stores: Storage[] = [];
+
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+});
+
+function record(key: string, epoch: number, owner: string, seq: number): GameRecord {
+  return { key, owner, epoch, seq, schema: 3, at: 1, state: { id: `game-${key}`, code: key, round: seq } as unknown as GameState };
+}
+
+/** The real snapshot store on SQLite in memory, counting statements, and able to fail or hold them. */
+async function store() {
+  const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
+  await storage.migrate();
+  stores.push(storage);
+  const calls: string[][] = [];
+  const ctl = { failing: false, hold: null as Promise<void> | null };
+  const snapshots: SnapshotStore = {
+    save: (s) => (ctl.failing ? Promise.reject(new Error('database down')) : storage.snapshots.save(s)),
+    async saveMany(list: readonly Snapshot[]) {
+      calls.push(list.map((s) => `${s.code}@${s.epoch}/${s.owner}/${s.seq}`));
+      if (ctl.hold) await ctl.hold;
+      if (ctl.failing) throw new Error('database down');
+      return storage.snapshots.saveMany(list);
+    },
+    claim: (c, b, n) => storage.snapshots.claim(c, b, n),
+    get: (c) => storage.snapshots.get(c),
+    all: () => storage.snapshots.all(),
+    remove: (c, g) => storage.snapshots.remove(c, g),
+  };
+  const ledger = new Ledger({ nodeId: 'n1', snapshots, leases: storage.leases, clock: systemClock, logger, leaseMs: 3000 });
+  return { storage, ledger, calls, ctl };
+}
+
+describe('Ledger group commit', () => {
+  it('writes the saves of one moment in one statement; each caller gets its own outcome', async () => {
+    const { storage, ledger, calls } = await store();
+    await storage.snapshots.save({ code: 'OLDR', gameId: 'game-OLDR', owner: 'n2', epoch: 5, seq: 0, schema: 3, state: { id: 'game-OLDR' } as unknown as GameState });
+    await ledger.save(record('SAME', 1, 'n1', 3));
+    calls.length = 0;
+    const outcomes = await Promise.all([
+      ledger.save(record('KEPS', 1, 'n1', 1)), // new
+      ledger.save(record('OLDR', 4, 'n1', 9)), // a newer owner saved epoch 5: fenced
+      ledger.save(record('SAME', 1, 'n1', 3)), // this very version again: saved
+      ledger.save(record('ZORB', 1, 'n1', 0)),
+    ]);
+    expect(outcomes).toEqual(['saved', 'newer', 'saved', 'saved']);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toHaveLength(4);
+    expect(await storage.snapshots.get('OLDR')).toMatchObject({ epoch: 5, owner: 'n2' });
+  });
+
+  it('answers nobody before the statement that holds their record has finished', async () => {
+    const { ledger, ctl } = await store();
+    let release!: () => void;
+    ctl.hold = new Promise((r) => (release = r));
+    let answered = false;
+    const saved = ledger.save(record('KEPS', 1, 'n1', 1)).then((r) => ((answered = true), r));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(answered).toBe(false);
+    release();
+    expect(await saved).toBe('saved');
+  });
+
+  it("puts a game's second save of the moment in the next statement, so the later version wins", async () => {
+    const { storage, ledger, calls } = await store();
+    const [a, b] = await Promise.all([ledger.save(record('KEPS', 1, 'n1', 1)), ledger.save(record('KEPS', 1, 'n1', 2))]);
+    expect([a, b]).toEqual(['saved', 'saved']);
+    expect(calls).toEqual([['KEPS@1/n1/1'], ['KEPS@1/n1/2']]);
+    expect(await storage.snapshots.get('KEPS')).toMatchObject({ seq: 2 });
+  });
+
+  it('keeps every save of a failed statement and writes them once the database answers', async () => {
+    const { storage, ledger, ctl } = await store();
+    ctl.failing = true;
+    expect(await Promise.all([ledger.save(record('KEPS', 1, 'n1', 1)), ledger.save(record('ZORB', 1, 'n1', 1))])).toEqual(['unavailable', 'unavailable']);
+    expect(ledger.available).toBe(false);
+    expect(ledger.unsaved).toBe(2);
+    ctl.failing = false;
+    expect(await ledger.flush()).toBe(2);
+    expect(ledger.unsaved).toBe(0);
+    expect((await storage.snapshots.all()).map((s) => s.code)).toEqual(['KEPS', 'ZORB']);
+  });
+});
