@@ -55,6 +55,12 @@ export const LEGACY_MIGRATIONS: Readonly<Record<string, { checksum: string; name
     checksum: 'fe1dda8059510aeb92eda7bdce623b0fd767280324adfcc48703e92fb1368f15',
     name: '001_init',
   },
+  // Released with the SQL-file migrator just before the move to these migrations, where the
+  // same change is 003 (after 002_node_leases, which that release did not have).
+  '002_finished_games.sql': {
+    checksum: 'cadd9c5c0a61d8b6e124457126effc7a502b16f750367152ff4a687ee553bdd0',
+    name: '003_finished_games',
+  },
 };
 
 const FILE_PATTERN = /^(\d{3})_[a-z0-9][a-z0-9_]*\.(ts|js|mjs)$/;
@@ -135,9 +141,9 @@ async function tableExists<DB>(db: Kysely<DB>, engine: Engine, table: string): P
  * their names here, so they are not applied twice. schema_migrations stays as it was, so that
  * release could still open the file.
  */
-async function adoptLegacy<DB>(db: Kysely<DB>, logger: DbLogger): Promise<void> {
-  if (!(await tableExists(db, 'sqlite', 'schema_migrations'))) return;
-  await db.transaction().execute(async (trx) => {
+async function adoptLegacy<DB>(db: Kysely<DB>, logger: DbLogger): Promise<Set<string>> {
+  if (!(await tableExists(db, 'sqlite', 'schema_migrations'))) return new Set();
+  return db.transaction().execute(async (trx) => {
     const rows = (
       await sql<{
         name: string;
@@ -179,6 +185,7 @@ async function adoptLegacy<DB>(db: Kysely<DB>, logger: DbLogger): Promise<void> 
         );
       }
     }
+    return new Set(adopt.map((a) => a.name));
   });
 }
 
@@ -195,6 +202,7 @@ async function checkApplied<DB>(
   db: Kysely<DB>,
   engine: Engine,
   files: MigrationFile[],
+  adopted: ReadonlySet<string>,
 ): Promise<string[]> {
   if (!(await tableExists(db, engine, MIGRATION_TABLE))) return [];
   const { rows } = await sql<{
@@ -212,7 +220,8 @@ async function checkApplied<DB>(
       );
     }
   }
-  const last = applied.at(-1);
+  // A migration adopted from the SQL-file era may sort after ones that era did not have.
+  const last = applied.filter((name) => !adopted.has(name)).at(-1);
   const early = last ? files.find((f) => !applied.includes(f.name) && f.name < last) : undefined;
   if (early) {
     throw new MigrationError(
@@ -235,8 +244,8 @@ export async function migrate<DB>(
   dir = MIGRATIONS_DIR,
 ): Promise<string[]> {
   const files = readMigrations(dir);
-  if (engine === 'sqlite') await adoptLegacy(db, logger);
-  const newer = await checkApplied(db, engine, files);
+  const adopted = engine === 'sqlite' ? await adoptLegacy(db, logger) : new Set<string>();
+  const newer = await checkApplied(db, engine, files, adopted);
   if (newer.length > 0) {
     // Everything this release has is applied (checkApplied made sure); the rest is a newer
     // release's, additive, and this one runs without it.
@@ -251,6 +260,8 @@ export async function migrate<DB>(
     provider: new DirectoryProvider(files, engine),
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: MIGRATION_LOCK_TABLE,
+    // Only where the SQL-file era left a later migration applied before an earlier one.
+    allowUnorderedMigrations: adopted.size > 0,
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error) {

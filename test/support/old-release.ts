@@ -6,7 +6,7 @@
 // one creating schema_migrations).
 
 import { execFileSync, execSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GAME_SCHEMA } from '../../src/game/types.js';
@@ -71,11 +71,23 @@ export function buildPreviousSchemaRelease(): OldRelease {
 export function buildRelease(commit: string): { dir: string; main: string } {
   const dir = join(tmpdir(), `minotaur-release-${commit.slice(0, 12)}`);
   const main = join(dir, 'dist', 'main.js');
+  // The release runs on this checkout's packages: a link left by another checkout (one since
+  // removed, or with other packages) is replaced.
+  const modules = join(dir, 'node_modules');
+  const linked = (() => {
+    try {
+      return readlinkSync(modules);
+    } catch {
+      return null;
+    }
+  })();
+  if (linked !== null && linked !== join(ROOT, 'node_modules')) rmSync(modules);
   if (!existsSync(main)) {
     mkdirSync(dir, { recursive: true });
     execSync(`git -C '${ROOT}' archive ${commit} | tar -x -C '${dir}'`);
-    if (!existsSync(join(dir, 'node_modules')))
-      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  }
+  if (linked !== join(ROOT, 'node_modules')) symlinkSync(join(ROOT, 'node_modules'), modules);
+  if (!existsSync(main)) {
     execFileSync(
       process.execPath,
       [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')],
