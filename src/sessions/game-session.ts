@@ -43,8 +43,12 @@ export interface SessionEnv {
   ledger: Ledger;
   logger: Logger;
   metrics: Metrics;
-  /** False while this node may have been paused and has not yet heard from its peers again. */
-  clockHealthy(): boolean;
+  /**
+   * False while a round this node resolves might not stand: it may have been paused and has
+   * not yet heard from its peers again, or neither the database nor any live peer would hold
+   * the write (a resolution shown here that a successor resolves again differently).
+   */
+  mayResolve(): boolean;
   /** Stores a finished game's result (idempotent). */
   recordResult(state: GameState): void;
   /** How long a finished game stays visible (winner screen) before it is dropped. */
@@ -57,6 +61,9 @@ export interface SessionEnv {
   logOnce(key: string): boolean;
 }
 
+/** How soon an unconfirmed record is sent again. */
+const CONFIRM_RETRY_MS = 500;
+
 export type CommitOutcome = 'ok' | 'fenced' | 'unconfirmed' | 'rejected';
 export type SessionEnd = 'fenced' | 'dropped' | 'handed-off' | 'abandoned' | 'stopped';
 export type AdoptReason = 'handoff' | 'takeover' | 'cold-start';
@@ -67,6 +74,8 @@ export class GameSession {
   confirmed = false;
   #queue: Promise<unknown> = Promise.resolve();
   #timer: TimerHandle | undefined;
+  /** Sends an unconfirmed record again until a peer or the database holds it. */
+  #confirmTimer: TimerHandle | undefined;
   readonly #onEnd: ((why: SessionEnd) => void)[] = [];
 
   constructor(
@@ -98,6 +107,8 @@ export class GameSession {
     if (this.status === 'stopped') return;
     this.status = 'stopped';
     this.#disarm();
+    this.env.clock.clearTimeout(this.#confirmTimer);
+    this.#confirmTimer = undefined;
     for (const listener of this.#onEnd) listener(why);
   }
 
@@ -256,13 +267,14 @@ export class GameSession {
       let next = r.state;
       const before = next;
       // Everyone has acted: resolve now, in the same write, instead of waiting for the deadline.
-      if (command.kind === 'act' && isRoundDue(next, now) && this.env.clockHealthy()) {
+      if (command.kind === 'act' && isRoundDue(next, now) && this.env.mayResolve()) {
         next = resolveRound(releaseHold(next, now), now);
         this.env.metrics.rounds.inc();
       }
       const epoch = this.record.epoch;
       const out = await this.commit(next);
       if (next !== before) this.#logResolved(epoch, before, out);
+
       if (out !== 'ok') return writeFailure(out);
       return { ok: true, duplicate: false };
     });
@@ -282,8 +294,9 @@ export class GameSession {
         this.#arm();
         return;
       }
-      if (!this.env.clockHealthy()) {
-        // We may have been paused: hold the clock until peers confirm we still own the game.
+      if (!this.env.mayResolve()) {
+        // Paused, or cut off from the database and every peer: hold the clock until the round
+        // can be confirmed (or a successor, which then resolves it once, fences us).
         this.#armAt(now + 100, () => void this.tick());
         return;
       }
@@ -382,10 +395,16 @@ export class GameSession {
       return 'rejected';
     }
     const safe = saved === 'saved' || outcome.kind === 'acked';
-    if (!safe) return 'unconfirmed';
+    if (!safe) {
+      this.#confirmSoon();
+      return 'unconfirmed';
+    }
     // A result goes into the database only once the final state may be acknowledged: a
-    // fenced former owner must never record a game its successor is still playing.
-    if (state?.status === 'finished' && prev.state?.status !== 'finished') env.recordResult(state);
+    // fenced former owner must never record a game its successor is still playing. A final
+    // state confirmed late (sent again) is recorded then; recording is idempotent.
+    const final = record.state;
+    if (final?.status === 'finished' && (rewrite || prev.state?.status !== 'finished'))
+      env.recordResult(final);
     if (this.record === record) this.confirmed = true;
     return 'ok';
   }
@@ -396,13 +415,32 @@ export class GameSession {
     if (!state) return this.#disarm();
     const { env } = this;
     if (state.status === 'playing') {
-      const at = state.hold ? state.hold.until : state.deadline;
+      const now = env.clock.now();
+      // Everyone acted but the round is not resolved (it could not be confirmed then): soon.
+      const due = !state.hold && isRoundDue(state, now) ? now + 100 : null;
+      const at = due ?? (state.hold ? state.hold.until : state.deadline);
       if (at !== null) this.#armAt(at, () => void this.tick());
     } else if (state.status === 'finished') {
       this.#armAt(env.clock.now() + env.finishedRetentionMs, () => void this.drop('finished'));
     } else {
       this.#armAt(state.createdAt + env.openGameTtlMs, () => void this.drop('abandoned'));
     }
+  }
+
+  /**
+   * A record neither a peer nor the database holds yet (both out of reach) is sent again
+   * shortly, and again, until one holds it (then it is confirmed: e.g. a final state's result
+   * is recorded) or a newer owner fences this one. Nothing else would ask: a finished game
+   * writes nothing more.
+   */
+  #confirmSoon(): void {
+    if (this.#confirmTimer !== undefined || this.status !== 'running') return;
+    this.#confirmTimer = this.env.clock.setTimeout(() => {
+      this.#confirmTimer = undefined;
+      void this.exclusive(async () => {
+        if (this.status === 'running' && !this.confirmed) await this.commit(null);
+      });
+    }, CONFIRM_RETRY_MS);
   }
 
   #armAt(at: number, onDue: () => void): void {

@@ -104,7 +104,8 @@ export class GameSessions {
       ledger: this.ledger,
       logger: d.logger,
       metrics: d.metrics,
-      clockHealthy: () => d.clockHealthy(),
+      mayResolve: () =>
+        d.clockHealthy() && (this.ledger.available || d.channel.peers().length > 0),
       recordResult: (state) => this.recordResult(state),
       finishedRetentionMs: d.finishedRetentionMs ?? 5 * 60_000,
       openGameTtlMs: d.openGameTtlMs ?? 60 * 60_000,
