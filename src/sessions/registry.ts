@@ -133,6 +133,7 @@ export class GameSessions {
       running: (key) => this.sessions.get(key),
       owned: () => [...this.sessions.values()],
       adopt: (base, reason) => this.adopt(base, reason),
+      settleFinished: (state) => this.settleFinished(state),
     });
     // Fencing first, then the pages: both hear the replica's changes, in this order.
     d.sync.onChange((key, current) => this.onReplicaChange(key, current));
@@ -278,6 +279,18 @@ export class GameSessions {
    * drop.
    */
   private recordResult(state: GameState): void {
+    void this.storeResult(state).catch((err: unknown) =>
+      this.d.logger.error({ err, game: state.code }, `could not record the result of ${state.code}`),
+    );
+  }
+
+  /** A finished game whose owner stopped before recording it: its result, then its record goes. */
+  private async settleFinished(state: GameState): Promise<void> {
+    await this.storeResult(state);
+    await this.ledger.remove(state.code, state.id);
+  }
+
+  private async storeResult(state: GameState): Promise<void> {
     const result: GameResult = {
       gameId: state.id,
       code: state.code,
@@ -292,20 +305,12 @@ export class GameSessions {
       })),
       final: { schema: GAME_SCHEMA, state },
     };
-    void this.d.results.record(result).then(
-      (recorded) => {
-        if (!recorded) return;
-        const winner = state.players.find((p) => p.id === state.winner)?.name ?? 'nobody';
-        this.d.logger.info(
-          { game: state.code, rounds: state.round, winner },
-          `game ${state.code} finished after ${state.round} rounds; winner ${winner}`,
-        );
-      },
-      (err: unknown) =>
-        this.d.logger.error(
-          { err, game: state.code },
-          `could not record the result of ${state.code}`,
-        ),
+    const recorded = await this.d.results.record(result);
+    if (!recorded) return;
+    const winner = state.players.find((p) => p.id === state.winner)?.name ?? 'nobody';
+    this.d.logger.info(
+      { game: state.code, rounds: state.round, winner },
+      `game ${state.code} finished after ${state.round} rounds; winner ${winner}`,
     );
   }
 

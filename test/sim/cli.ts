@@ -72,6 +72,10 @@ async function main(): Promise<void> {
 }
 
 function report(seed: number, schedule: Schedule, violations: string[]): void {
+  if (violations.length === 0) {
+    process.stdout.write(`seed ${seed}: no violation\n`);
+    return;
+  }
   process.stdout.write(`\nseed ${seed} FAILED:\n${violations.slice(0, 20).map((v) => `  - ${v}`).join('\n')}\n`);
   process.stdout.write(`schedule (replay with: npm run simulate -- --replay FILE, FILE holding this line):\n${JSON.stringify({ seed, schedule })}\n`);
 }

@@ -155,12 +155,22 @@ export class SimNode {
     const clock = this.proc.clock;
     // Opening the database, migrating and listening take a moment.
     await sleep(clock, this.world.rng.int(50, 600));
+    // Until the database answers the node does not join (the real one retries opening it).
+    for (;;) {
+      if (this.proc.dead || this.#draining) return;
+      try {
+        await this.d.leases.fresh(0);
+        break;
+      } catch {
+        await sleep(clock, 500);
+      }
+    }
     this.#setState('joining');
     await this.sessions.startLease();
     this.sync.start();
     this.mesh.start();
     // DNS names ready nodes; leases also name the ones starting with us.
-    const leased = (await this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs)).filter((l) => l.state !== 'draining' && l.state !== 'stopped').map((l) => l.nodeId);
+    const leased = (await this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs).catch(() => [])).filter((l) => l.state !== 'draining' && l.state !== 'stopped').map((l) => l.nodeId);
     const peers = [...new Set([...this.d.dns(), ...leased])].filter((id) => id !== this.id);
     this.mesh.want(peers);
     this.#pollDns();

@@ -22,7 +22,8 @@ export type Fault =
   | { at: number; kind: 'partition'; a: Target; b: Target; ms: number }
   | { at: number; kind: 'isolate'; who: Target; ms: number }
   | { at: number; kind: 'replace'; who: Target }
-  | { at: number; kind: 'cold-restart'; downMs: number; nodes: number; spreadMs: number; kill: boolean };
+  | { at: number; kind: 'cold-restart'; downMs: number; nodes: number; spreadMs: number; kill: boolean }
+  | { at: number; kind: 'db-outage'; ms: number };
 
 export interface Schedule {
   nodes: number;
@@ -44,7 +45,7 @@ export interface RunResult extends CheckReport {
 const target = (rng: Rng): Target => (rng.chance(0.6) ? { owner: round2(rng.next()) } : { node: round2(rng.next()) });
 const round2 = (x: number): number => Math.floor(x * 100) / 100;
 
-export const FAULT_KINDS = ['kill', 'stall', 'partition', 'isolate', 'replace', 'cold-restart'] as const;
+export const FAULT_KINDS = ['kill', 'stall', 'partition', 'isolate', 'replace', 'cold-restart', 'db-outage'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play. */
@@ -76,6 +77,9 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
       case 'cold-restart':
         faults.push({ at, kind, downMs: rng.int(200, 15_000), nodes: rng.int(1, 3), spreadMs: rng.pick([0, 0, 50, 300, 2000]), kill: rng.chance(0.5) });
         break;
+      case 'db-outage':
+        faults.push({ at, kind, ms: rng.int(500, 20_000) });
+        break;
     }
   }
   faults.sort((a, b) => a.at - b.at);
@@ -96,10 +100,24 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
   // One database for every node, as the nodes of one host share a SQLite file.
   const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger, now: () => world.now });
   await storage.migrate();
-  const { snapshots, leases, accounts } = storage;
+  const { accounts } = storage;
+  // The database as the nodes reach it: while an outage lasts every call fails (as a refused
+  // connection does), alone or together with the mesh's faults.
+  const db = { down: false };
+  const reachable = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(obj, name, receiver) {
+        const v = Reflect.get(obj, name, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]): unknown => (db.down ? Promise.reject(new Error('connect ECONNREFUSED (database outage)')) : (v as (...a: unknown[]) => unknown).apply(obj, args));
+      },
+    });
+  const snapshots = reachable(storage.snapshots);
+  const leases = reachable(storage.leases);
   const recorded = new Set<string>();
   const results = {
     record: async (r: GameResult): Promise<boolean> => {
+      if (db.down) throw new Error('connect ECONNREFUSED (database outage)');
       const written = await storage.results.record(r);
       recorded.add(r.gameId);
       return written;
@@ -266,6 +284,16 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
           world.after(100, waitReady);
           return;
         }
+        case 'db-outage': {
+          if (db.down) return;
+          trace(`${world.now - start} database down for ${f.ms} ms`);
+          db.down = true;
+          world.after(f.ms, () => {
+            trace(`${world.now - start} database back`);
+            db.down = false;
+          });
+          return;
+        }
         case 'cold-restart': {
           const all = running();
           trace(`${world.now - start} cold restart: ${f.kill ? 'SIGKILL' : 'SIGTERM'} ${all.map((n) => n.id).join(',')}, ${f.nodes} new after ${f.downMs} ms`);
@@ -288,6 +316,7 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
   // Heal everything and let the cluster settle: no more lost messages, thaw, reconnect, at least one node running.
   net.healAll();
   net.calm();
+  db.down = false;
   for (const n of nodes) if (n.proc.paused) world.resume(n.proc);
   if (running().length === 0) newNode();
   await world.runUntil(world.now + 15_000);
