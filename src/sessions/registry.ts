@@ -95,7 +95,9 @@ export class GameSessions {
       leaseMs: d.leaseMs ?? d.orphanGraceMs,
       // On real time, a group is written once the turn's I/O is read (every action that arrived
       // with it joins the group); virtual clocks (the simulator) schedule it as a timer.
-      ...(this.clock === systemClock ? { defer: (flush: () => void) => void setImmediate(flush) } : {}),
+      ...(this.clock === systemClock
+        ? { defer: (flush: () => void) => void setImmediate(flush) }
+        : {}),
     });
     this.env = {
       nodeId: d.nodeId,
