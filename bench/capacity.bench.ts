@@ -19,9 +19,30 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/node-process.js';
 import type { Player } from '../test/support/player.js';
-import { NODE_ENV_BASE, QUICK, fmt, machine, metric, metrics, now, onCleanup, openGame, pct, pool, runBench, signupMany, sleep, statusIn, table, track, waitFor } from './support.js';
+import {
+  NODE_ENV_BASE,
+  QUICK,
+  fmt,
+  machine,
+  metric,
+  metrics,
+  now,
+  onCleanup,
+  openGame,
+  pct,
+  pool,
+  runBench,
+  signupMany,
+  sleep,
+  statusIn,
+  table,
+  track,
+  waitFor,
+} from './support.js';
 
-const STEPS = (process.env.BENCH_CAPACITY_STEPS ?? (QUICK ? '2,5' : '5,10,20,50')).split(',').map(Number);
+const STEPS = (process.env.BENCH_CAPACITY_STEPS ?? (QUICK ? '2,5' : '5,10,20,50'))
+  .split(',')
+  .map(Number);
 const WARMUP_MS = QUICK ? 1500 : 3000;
 const WINDOW_MS = QUICK ? 4000 : 15_000;
 const ROUND_SECONDS = 1;
@@ -97,7 +118,9 @@ class CapacityBot {
     if (a) {
       const html = a[1] ?? '';
       if (/You have fallen/.test(html)) this.eliminated = true;
-      this.openDirs = [...html.matchAll(/data-action="move" data-dir="(\w+)"\s*(disabled)?/g)].filter((m) => !m[2]).map((m) => m[1]!);
+      this.openDirs = [...html.matchAll(/data-action="move" data-dir="(\w+)"\s*(disabled)?/g)]
+        .filter((m) => !m[2])
+        .map((m) => m[1]!);
     }
     const s = statusIn(raw);
     if (!s) return;
@@ -106,7 +129,12 @@ class CapacityBot {
       return;
     }
     if (s.round > this.round) {
-      if (this.round > 0 && s.round === this.round + 1 && this.lastDeadline !== null && s.deadline !== null) {
+      if (
+        this.round > 0 &&
+        s.round === this.round + 1 &&
+        this.lastDeadline !== null &&
+        s.deadline !== null
+      ) {
         const resolvedAt = s.deadline - ROUND_SECONDS * 1000;
         const lag = resolvedAt - this.lastDeadline;
         if (lag >= -2) {
@@ -124,7 +152,8 @@ class CapacityBot {
 
   private maybeAct(): void {
     const round = this.round;
-    if (this.idle || this.stopped || this.eliminated || this.over || round <= this.lastActed) return;
+    if (this.idle || this.stopped || this.eliminated || this.over || round <= this.lastActed)
+      return;
     this.lastActed = round;
     const delay = ACT_DELAY[0] + Math.random() * (ACT_DELAY[1] - ACT_DELAY[0]);
     const t = setTimeout(() => {
@@ -133,7 +162,13 @@ class CapacityBot {
       const actionId = randomUUID();
       const move = Math.random() < 0.3 && this.openDirs.length > 0;
       const msg = move
-        ? { type: 'act', actionId, round, kind: 'move', dir: this.openDirs[Math.floor(Math.random() * this.openDirs.length)] }
+        ? {
+            type: 'act',
+            actionId,
+            round,
+            kind: 'move',
+            dir: this.openDirs[Math.floor(Math.random() * this.openDirs.length)],
+          }
         : { type: 'act', actionId, round, kind: 'defend' };
       this.sent.set(actionId, now());
       if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
@@ -174,7 +209,8 @@ interface StepResult {
   setupS: number;
 }
 
-const inWindow = (xs: Sample[], from: number, to: number) => xs.filter((x) => x.at >= from && x.at <= to).map((x) => x.value);
+const inWindow = (xs: Sample[], from: number, to: number) =>
+  xs.filter((x) => x.at >= from && x.at <= to).map((x) => x.value);
 
 async function step(games: number): Promise<StepResult> {
   const setup0 = Date.now();
@@ -185,14 +221,20 @@ async function step(games: number): Promise<StepResult> {
       port,
       nodeId: `cap${games}`,
       databasePath: join(tempDir('minotaur-bench-cap-'), 'minotaur.db'),
-      env: { ...NODE_ENV_BASE, ROUND_SECONDS: String(ROUND_SECONDS), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) },
+      env: {
+        ...NODE_ENV_BASE,
+        ROUND_SECONDS: String(ROUND_SECONDS),
+        ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+      },
     }),
   );
   await node.ready(30_000);
   const players = await signupMany(node.url, games * PLAYERS_PER_GAME, 'cp', 8);
   const bots: CapacityBot[] = [];
   onCleanup(() => bots.forEach((b) => b.stop()));
-  const groups = Array.from({ length: games }, (_, g) => players.slice(g * PLAYERS_PER_GAME, (g + 1) * PLAYERS_PER_GAME));
+  const groups = Array.from({ length: games }, (_, g) =>
+    players.slice(g * PLAYERS_PER_GAME, (g + 1) * PLAYERS_PER_GAME),
+  );
   // Open every game (not started yet), connect its bots, then start them all at once.
   const codes = await pool(groups, 8, (ps) => openGame(ps, false));
   await pool(groups, 16, async (ps, g) => {
@@ -234,7 +276,9 @@ async function step(games: number): Promise<StepResult> {
 
   const secs = (to - from) / 1000;
   const acks = bots.flatMap((b) => inWindow(b.acks, from, to));
-  const lag = bots.filter((_, i) => i % PLAYERS_PER_GAME === PLAYERS_PER_GAME - 1).flatMap((b) => inWindow(b.serverLag, from, to));
+  const lag = bots
+    .filter((_, i) => i % PLAYERS_PER_GAME === PLAYERS_PER_GAME - 1)
+    .flatMap((b) => inWindow(b.serverLag, from, to));
   const seen = bots.flatMap((b) => inWindow(b.clientLag, from, to));
   const refusals: Record<string, number> = {};
   for (const b of bots) for (const [k, v] of b.refusals) refusals[k] = (refusals[k] ?? 0) + v;
@@ -253,7 +297,9 @@ async function step(games: number): Promise<StepResult> {
     seenLagP50: pct(seen, 50),
     seenLagP95: pct(seen, 95),
     rounds: lag.length,
-    earlyRounds: bots.filter((_, i) => i % PLAYERS_PER_GAME === PLAYERS_PER_GAME - 1).reduce((n, b) => n + b.early, 0),
+    earlyRounds: bots
+      .filter((_, i) => i % PLAYERS_PER_GAME === PLAYERS_PER_GAME - 1)
+      .reduce((n, b) => n + b.early, 0),
     refusals,
     rssMB: (metric(m1, 'minotaur_process_resident_memory_bytes') ?? NaN) / 2 ** 20,
     loopP99: (metric(m1, 'minotaur_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
@@ -266,8 +312,15 @@ async function step(games: number): Promise<StepResult> {
   };
 }
 
-async function main(): Promise<{ steps: StepResult[]; roundSeconds: number; windowS: number; stoppedEarly: boolean }> {
-  console.log(`Players per node — steps of ${STEPS.join(', ')} games × ${PLAYERS_PER_GAME} players, ${ROUND_SECONDS} s rounds, ${WARMUP_MS / 1000} s warm-up + ${WINDOW_MS / 1000} s measured per step`);
+async function main(): Promise<{
+  steps: StepResult[];
+  roundSeconds: number;
+  windowS: number;
+  stoppedEarly: boolean;
+}> {
+  console.log(
+    `Players per node — steps of ${STEPS.join(', ')} games × ${PLAYERS_PER_GAME} players, ${ROUND_SECONDS} s rounds, ${WARMUP_MS / 1000} s warm-up + ${WINDOW_MS / 1000} s measured per step`,
+  );
   console.log(`machine: ${machine()} (the bots run on the same machine)`);
   const steps: StepResult[] = [];
   let stoppedEarly = false;
@@ -275,7 +328,11 @@ async function main(): Promise<{ steps: StepResult[]; roundSeconds: number; wind
     const r = await step(games);
     steps.push(r);
     console.log(
-      `  ${games} games: ack p95 ${fmt(r.ackP95)} ms, lag p95 ${fmt(r.lagP95)} ms, rss ${fmt(r.rssMB)} MB, event loop delay p99 ${fmt(r.loopP99)} ms max ${fmt(r.loopMax)} ms, lag samples ${r.rounds}, early ${r.earlyRounds}, node cpu ${fmt(r.nodeCpu * 100, 0)} %, ${Object.entries(r.refusals).map(([k, v]) => `${k}: ${v}`).join(', ') || 'no refusals'}`,
+      `  ${games} games: ack p95 ${fmt(r.ackP95)} ms, lag p95 ${fmt(r.lagP95)} ms, rss ${fmt(r.rssMB)} MB, event loop delay p99 ${fmt(r.loopP99)} ms max ${fmt(r.loopMax)} ms, lag samples ${r.rounds}, early ${r.earlyRounds}, node cpu ${fmt(r.nodeCpu * 100, 0)} %, ${
+        Object.entries(r.refusals)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ') || 'no refusals'
+      }`,
     );
     if (r.ackP95 > P95_LIMIT_MS) {
       stoppedEarly = games !== STEPS.at(-1);
@@ -285,7 +342,22 @@ async function main(): Promise<{ steps: StepResult[]; roundSeconds: number; wind
   console.log('');
   console.log(
     table(
-      ['games', 'sockets', 'actions/s', 'ack p50 ms', 'ack p95 ms', 'ack p99 ms', 'round lag p50 ms', 'lag p95 ms', 'lag max ms', 'seen lag p95 ms', 'node RSS MB', 'node CPU %', 'bots CPU %', 'pushed KB/s'],
+      [
+        'games',
+        'sockets',
+        'actions/s',
+        'ack p50 ms',
+        'ack p95 ms',
+        'ack p99 ms',
+        'round lag p50 ms',
+        'lag p95 ms',
+        'lag max ms',
+        'seen lag p95 ms',
+        'node RSS MB',
+        'node CPU %',
+        'bots CPU %',
+        'pushed KB/s',
+      ],
       steps.map((r) => [
         String(r.games),
         String(r.sockets),

@@ -11,7 +11,11 @@ import { performance } from 'node:perf_hooks';
 import { LWWSet, ORSet } from 'crdts';
 import * as Y from 'yjs';
 import { Replica } from '../src/replication/replica.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, parseMessage, serialisedBytes } from '../src/replication/protocol.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  parseMessage,
+  serialisedBytes,
+} from '../src/replication/protocol.js';
 import type { StoreRecord as GameRecord } from '../src/replication/record.js';
 import type { GameState } from '../src/game/types.js';
 
@@ -94,7 +98,16 @@ function benchReplica(): Row {
   const lookupUs = microsPer(lookups, (i) => {
     sink += r.get(codes[(i * 31) % N] as string)?.seq ?? 0;
   });
-  return { name: 'minotaur Replica', insertOps, updateOps, lookupUs, heapMB, heapPerOverwrite, wirePerOverwrite, note: 'one record per key' };
+  return {
+    name: 'minotaur Replica',
+    insertOps,
+    updateOps,
+    lookupUs,
+    heapMB,
+    heapPerOverwrite,
+    wirePerOverwrite,
+    note: 'one record per key',
+  };
 }
 
 function benchCrdtsSet(name: string, make: () => LWWSet<string> | ORSet<string>): Row {
@@ -126,7 +139,16 @@ function benchCrdtsSet(name: string, make: () => LWWSet<string> | ORSet<string>)
     const key = codes[(i * 31) % N] as string;
     if (set.has(key)) sink += values.get(key)?.seq ?? 0;
   });
-  return { name, insertOps, updateOps, lookupUs, heapMB, heapPerOverwrite, wirePerOverwrite, note: `${updates} keys overwritten` };
+  return {
+    name,
+    insertOps,
+    updateOps,
+    lookupUs,
+    heapMB,
+    heapPerOverwrite,
+    wirePerOverwrite,
+    note: `${updates} keys overwritten`,
+  };
 }
 
 /**
@@ -151,7 +173,8 @@ function tagGrowth(
   const before = make();
   for (const code of codes) before.add(code, 0);
   const wirePerOverwrite =
-    (JSON.stringify(set.toJSON()).length - JSON.stringify(before.toJSON()).length) / (overwrites + updates);
+    (JSON.stringify(set.toJSON()).length - JSON.stringify(before.toJSON()).length) /
+    (overwrites + updates);
   sink += set.size;
   return { heapPerOverwrite, wirePerOverwrite };
 }
@@ -171,19 +194,32 @@ function benchYjs(): Row {
   });
   const size0 = Y.encodeStateAsUpdate(doc).byteLength;
   const h1 = heap();
-  for (let seq = 2; seq <= OVERWRITE_ROUNDS + 1; seq++) for (const c of codes) map.set(c, rec(c, seq));
+  for (let seq = 2; seq <= OVERWRITE_ROUNDS + 1; seq++)
+    for (const c of codes) map.set(c, rec(c, seq));
   const heapPerOverwrite = (heap() - h1) / (OVERWRITE_ROUNDS * N);
   const wirePerOverwrite = (Y.encodeStateAsUpdate(doc).byteLength - size0) / (OVERWRITE_ROUNDS * N);
   const lookups = 200_000;
   const lookupUs = microsPer(lookups, (i) => {
     sink += (map.get(codes[(i * 31) % N] as string) as GameRecord | undefined)?.seq ?? 0;
   });
-  return { name: 'yjs Y.Map', insertOps, updateOps, lookupUs, heapMB, heapPerOverwrite, wirePerOverwrite, note: 'gc on (default)' };
+  return {
+    name: 'yjs Y.Map',
+    insertOps,
+    updateOps,
+    lookupUs,
+    heapMB,
+    heapPerOverwrite,
+    wirePerOverwrite,
+    note: 'gc on (default)',
+  };
 }
 
 function fmt(n: number | null, digits = 0): string {
   if (n === null) return '—';
-  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  return n.toLocaleString('en-US', {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
 }
 
 const rows = [
@@ -194,10 +230,23 @@ const rows = [
 ];
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-console.log(`CRDT store benchmark — ${N.toLocaleString('en-US')} entries, ${OVERWRITE_ROUNDS} overwrite rounds`);
-console.log(`machine: ${cpu}, ${os.cpus().length} cores, node ${process.version}, ${os.platform()} ${os.arch()}`);
+console.log(
+  `CRDT store benchmark — ${N.toLocaleString('en-US')} entries, ${OVERWRITE_ROUNDS} overwrite rounds`,
+);
+console.log(
+  `machine: ${cpu}, ${os.cpus().length} cores, node ${process.version}, ${os.platform()} ${os.arch()}`,
+);
 console.log('');
-const header = ['store', 'insert ops/s', 'update ops/s', 'lookup µs', 'heap MB', 'heap B/overwrite', 'wire B/overwrite', 'note'];
+const header = [
+  'store',
+  'insert ops/s',
+  'update ops/s',
+  'lookup µs',
+  'heap MB',
+  'heap B/overwrite',
+  'wire B/overwrite',
+  'note',
+];
 const table = rows.map((r) => [
   r.name,
   fmt(r.insertOps),
@@ -208,10 +257,15 @@ const table = rows.map((r) => [
   fmt(r.wirePerOverwrite, 1),
   r.note,
 ]);
-const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
-const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(' | ')} |`;
+const widths = header.map((h, i) =>
+  Math.max(h.length, ...table.map((row) => (row[i] as string).length)),
+);
+const line = (cells: string[]) =>
+  `| ${cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(' | ')} |`;
 console.log(line(header));
-console.log(`|${widths.map((w, i) => (i === 0 || i === widths.length - 1 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+console.log(
+  `|${widths.map((w, i) => (i === 0 || i === widths.length - 1 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+);
 for (const row of table) console.log(line(row));
 
 // ── the protocol around the store: what each write and each anti-entropy round costs ─────
@@ -242,7 +296,9 @@ function fullGame(code: string): GameState {
     round: 7,
     roundMs: 10_000,
     deadline: 1_700_000_070_000,
-    submitted: Object.fromEntries(players.map((pl, i) => [pl.id, { id: `a-${i}`, round: 7, kind: 'move', dir: 'e' }])),
+    submitted: Object.fromEntries(
+      players.map((pl, i) => [pl.id, { id: `a-${i}`, round: 7, kind: 'move', dir: 'e' }]),
+    ),
     previous: Object.fromEntries(players.map((pl, i) => [pl.id, `a-${i}-prev`])),
     events: players.map((pl) => ({ kind: 'move', actor: pl.id, from: pl.pos, to: pl.pos })),
     maxRounds: 100,
@@ -251,7 +307,11 @@ function fullGame(code: string): GameState {
   } as unknown as GameState;
 }
 
-const op = { type: 'op', id: 'node-a:lx2k:1f', record: { ...rec('KEPS', 9), state: fullGame('KEPS') } };
+const op = {
+  type: 'op',
+  id: 'node-a:lx2k:1f',
+  record: { ...rec('KEPS', 9), state: fullGame('KEPS') },
+};
 const opBytes = serialisedBytes(op);
 const wire = JSON.parse(JSON.stringify(op)) as unknown;
 const validateUs = microsPer(20_000, () => {
@@ -264,9 +324,15 @@ const digestBytes = serialisedBytes(digest);
 const digestUs = microsPer(20, () => (sink += store.digest().length));
 const compareUs = microsPer(20, () => (sink += store.compare(digest).newerHere.length));
 console.log('');
-console.log(`protocol (${N.toLocaleString('en-US')} games, message limit ${DEFAULT_MAX_MESSAGE_BYTES / 1024} KiB):`);
-console.log(`- op of a full 8-player game: ${opBytes.toLocaleString('en-US')} bytes, validated in ${fmt(validateUs, 1)} µs (size check + zod)`);
+console.log(
+  `protocol (${N.toLocaleString('en-US')} games, message limit ${DEFAULT_MAX_MESSAGE_BYTES / 1024} KiB):`,
+);
+console.log(
+  `- op of a full 8-player game: ${opBytes.toLocaleString('en-US')} bytes, validated in ${fmt(validateUs, 1)} µs (size check + zod)`,
+);
 // ReplicaSync splits a digest by key range, budgeting 128 bytes per entry (64-char owners).
 const perMessage = Math.floor((DEFAULT_MAX_MESSAGE_BYTES - 1024) / 128);
-console.log(`- digest of every game: ${digestBytes.toLocaleString('en-US')} bytes, sent as ${Math.ceil(N / perMessage)} messages of ≤${perMessage.toLocaleString('en-US')} entries; built in ${fmt(digestUs / 1000, 1)} ms, compared in ${fmt(compareUs / 1000, 1)} ms`);
+console.log(
+  `- digest of every game: ${digestBytes.toLocaleString('en-US')} bytes, sent as ${Math.ceil(N / perMessage)} messages of ≤${perMessage.toLocaleString('en-US')} entries; built in ${fmt(digestUs / 1000, 1)} ms, compared in ${fmt(compareUs / 1000, 1)} ms`,
+);
 if (sink === -1) console.log(sink);

@@ -1,7 +1,10 @@
 // Minimal types for the parts of the untyped `crdts` package the benchmark uses.
 declare module 'crdts' {
   class CmRDTSet<T> extends Set<T> {
-    constructor(iterable?: unknown[], options?: { compareFunc?: (a: unknown, b: unknown) => number });
+    constructor(
+      iterable?: unknown[],
+      options?: { compareFunc?: (a: unknown, b: unknown) => number },
+    );
     add(value: T, tag?: unknown): this;
     remove(value: T, tag?: unknown): void;
     has(value: T): boolean;

@@ -17,9 +17,28 @@ import WebSocket from 'ws';
 import { TestCluster } from '../test/support/cluster.js';
 import type { NodeProcess } from '../test/support/node-process.js';
 import type { Player } from '../test/support/player.js';
-import { NODE_ENV_BASE, QUICK, fmt, machine, metric, metrics, onCleanup, pct, pool, runBench, signupMany, sleep, statusIn, table, track, waitFor } from './support.js';
+import {
+  NODE_ENV_BASE,
+  QUICK,
+  fmt,
+  machine,
+  metric,
+  metrics,
+  onCleanup,
+  pct,
+  pool,
+  runBench,
+  signupMany,
+  sleep,
+  statusIn,
+  table,
+  track,
+  waitFor,
+} from './support.js';
 
-const SIZES = (process.env.BENCH_HANDOFF_GAMES ?? (QUICK ? '0,10,50' : '0,10,100,500')).split(',').map(Number);
+const SIZES = (process.env.BENCH_HANDOFF_GAMES ?? (QUICK ? '0,10,50' : '0,10,100,500'))
+  .split(',')
+  .map(Number);
 const WATCHERS = 10;
 
 interface Watch {
@@ -97,7 +116,9 @@ export interface TwoNodes {
 
 /** Two nodes on this host's loopback addresses, one SQLite file (the default). */
 async function onLoopback(): Promise<TwoNodes> {
-  const c = await TestCluster.start(['127.0.0.2', '127.0.0.3'], { env: { ...NODE_ENV_BASE, ROUND_SECONDS: '10' } });
+  const c = await TestCluster.start(['127.0.0.2', '127.0.0.3'], {
+    env: { ...NODE_ENV_BASE, ROUND_SECONDS: '10' },
+  });
   c.nodes.forEach(track);
   onCleanup(() => c.close());
   const [n1, n2] = c.nodes as [NodeProcess, NodeProcess];
@@ -105,7 +126,10 @@ async function onLoopback(): Promise<TwoNodes> {
 }
 
 /** SIGTERM to n1 while it owns `games` games: until n2 adopted them all, n1's drain and exit, the watchers' reconnect gaps. */
-export async function run(games: number, start: () => Promise<TwoNodes> = onLoopback): Promise<SizeResult> {
+export async function run(
+  games: number,
+  start: () => Promise<TwoNodes> = onLoopback,
+): Promise<SizeResult> {
   const setup0 = Date.now();
   const c = await start();
   const { n1, n2 } = c;
@@ -119,9 +143,16 @@ export async function run(games: number, start: () => Promise<TwoNodes> = onLoop
     if (s.status !== 303) throw new Error(`start ${code}: ${s.status}`);
     return code;
   });
-  const watches = await Promise.all(codes.slice(0, WATCHERS).map((code) => watch(p1!, code, n1, n2)));
+  const watches = await Promise.all(
+    codes.slice(0, WATCHERS).map((code) => watch(p1!, code, n1, n2)),
+  );
   // Every game replicated to n2 before the signal.
-  await waitFor(async () => (metric(await metrics(n2.url), 'minotaur_games_replicated') ?? 0) >= games, 30_000, `n2 to hold ${games} games`, 100);
+  await waitFor(
+    async () => (metric(await metrics(n2.url), 'minotaur_games_replicated') ?? 0) >= games,
+    30_000,
+    `n2 to hold ${games} games`,
+    100,
+  );
   const setupS = (Date.now() - setup0) / 1000;
   await sleep(300);
 
@@ -129,7 +160,12 @@ export async function run(games: number, start: () => Promise<TwoNodes> = onLoop
   n1.signal('SIGTERM');
   // n1 keeps serving for its drain window after the handoffs: read its histogram then.
   let hist = '';
-  await waitFor(() => n1.lines.some((l) => /^drained:/.test(l.msg)) || !n1.alive, 30_000, 'n1 to finish draining', 20);
+  await waitFor(
+    () => n1.lines.some((l) => /^drained:/.test(l.msg)) || !n1.alive,
+    30_000,
+    'n1 to finish draining',
+    20,
+  );
   try {
     hist = await metrics(n1.url);
   } catch {
@@ -137,14 +173,21 @@ export async function run(games: number, start: () => Promise<TwoNodes> = onLoop
   }
   await Promise.race([n1.exited, sleep(30_000)]);
   const exitS = (Date.now() - t0) / 1000;
-  await waitFor(() => watches.every((w) => w.backAt !== null), 10_000, 'every watcher back on n2', 20).catch(() => undefined);
+  await waitFor(
+    () => watches.every((w) => w.backAt !== null),
+    10_000,
+    'every watcher back on n2',
+    20,
+  ).catch(() => undefined);
 
   const adoptedLines = n2.lines.filter((l) => /^game [A-Z]{4} adopted from node n1/.test(l.msg));
   const adoptedAt = Math.max(...adoptedLines.map((l) => Date.parse(String(l.time))));
   const drained = n1.lines.find((l) => /^drained:/.test(l.msg));
   const histCount = metric(hist, 'minotaur_handoff_seconds_count') ?? 0;
   const histSum = metric(hist, 'minotaur_handoff_seconds_sum') ?? NaN;
-  const gaps = watches.filter((w) => w.backAt !== null && w.closedAt !== null).map((w) => w.backAt! - w.closedAt!);
+  const gaps = watches
+    .filter((w) => w.backAt !== null && w.closedAt !== null)
+    .map((w) => w.backAt! - w.closedAt!);
   const closes = watches.filter((w) => w.closedAt !== null).map((w) => w.closedAt! - t0);
   const result: SizeResult = {
     games,
@@ -165,20 +208,28 @@ export async function run(games: number, start: () => Promise<TwoNodes> = onLoop
     setupS,
   };
   const wrong = watches.filter((w) => w.closeCode !== null && w.closeCode !== 1012);
-  if (wrong.length) console.log(`  note: ${wrong.length} sockets closed with ${wrong.map((w) => w.closeCode).join(',')} instead of 1012`);
-  if (result.adopted !== games) console.log(`  note: n2 logged ${result.adopted} adoptions for ${games} games`);
+  if (wrong.length)
+    console.log(
+      `  note: ${wrong.length} sockets closed with ${wrong.map((w) => w.closeCode).join(',')} instead of 1012`,
+    );
+  if (result.adopted !== games)
+    console.log(`  note: n2 logged ${result.adopted} adoptions for ${games} games`);
   await c.close();
   return result;
 }
 
 async function main(): Promise<{ sizes: SizeResult[] }> {
-  console.log(`Handoff time — 2 nodes, games owned by n1, SIGTERM n1; games: ${SIZES.join(', ')} (0 = baseline)`);
+  console.log(
+    `Handoff time — 2 nodes, games owned by n1, SIGTERM n1; games: ${SIZES.join(', ')} (0 = baseline)`,
+  );
   console.log(`machine: ${machine()}`);
   const sizes: SizeResult[] = [];
   for (const g of SIZES) {
     const r = await run(g);
     sizes.push(r);
-    console.log(`  ${g} games: all adopted after ${fmt(r.adoptedS, 3)} s, n1 exited after ${fmt(r.exitS, 2)} s (code ${r.exitCode}), setup ${fmt(r.setupS)} s`);
+    console.log(
+      `  ${g} games: all adopted after ${fmt(r.adoptedS, 3)} s, n1 exited after ${fmt(r.exitS, 2)} s (code ${r.exitCode}), setup ${fmt(r.setupS)} s`,
+    );
   }
   const base = sizes.find((s) => s.games === 0);
   for (const s of sizes) {
@@ -187,7 +238,18 @@ async function main(): Promise<{ sizes: SizeResult[] }> {
   console.log('');
   console.log(
     table(
-      ['games', 'all adopted s', 'n1 drained s', 'extra drain ms/game', 'handoff mean ms', 'handoff p95 ≤ ms', 'last 1012 close s', 'reconnect gap p50 ms', 'gap max ms', 'n1 exit s'],
+      [
+        'games',
+        'all adopted s',
+        'n1 drained s',
+        'extra drain ms/game',
+        'handoff mean ms',
+        'handoff p95 ≤ ms',
+        'last 1012 close s',
+        'reconnect gap p50 ms',
+        'gap max ms',
+        'n1 exit s',
+      ],
       sizes.map((s) => [
         s.games === 0 ? '0 (baseline)' : String(s.games),
         s.games ? fmt(s.adoptedS, 3) : '—',
@@ -206,4 +268,5 @@ async function main(): Promise<{ sizes: SizeResult[] }> {
 }
 
 // Run directly (bench/index.ts does); bench/hosts.bench.ts imports run().
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runBench('handoff', QUICK ? 120_000 : 200_000, main);
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  await runBench('handoff', QUICK ? 120_000 : 200_000, main);

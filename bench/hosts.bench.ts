@@ -22,7 +22,16 @@ import { Rig } from '../test/support/redeploy-rig.js';
 import { TEST_ADMIN_TOKEN } from '../test/support/admin.js';
 import { run as handoff, type SizeResult } from './handoff.bench.js';
 import { measure, type ModeResult } from './live.bench.js';
-import { NODE_ENV_BASE, QUICK, fmt, machine, onCleanup, runBench, table, track } from './support.js';
+import {
+  NODE_ENV_BASE,
+  QUICK,
+  fmt,
+  machine,
+  onCleanup,
+  runBench,
+  table,
+  track,
+} from './support.js';
 
 const DELAY_MS = 50;
 const LIVE_ROUNDS = Number(process.env.BENCH_HOSTS_ROUNDS ?? (QUICK ? 30 : 100));
@@ -49,9 +58,15 @@ async function meshed(nodes: NodeProcess[]): Promise<void> {
   await waitFor(
     async () => {
       for (const n of nodes) {
-        const res = await fetch(`${n.url}/admin/cluster.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(2000) });
+        const res = await fetch(`${n.url}/admin/cluster.json`, {
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+          signal: AbortSignal.timeout(2000),
+        });
         const c = (await res.json()) as { members: { id: string; state: string }[] };
-        if (nodes.some((m) => !c.members.some((x) => x.id === m.opts.nodeId && x.state === 'ready'))) return false;
+        if (
+          nodes.some((m) => !c.members.some((x) => x.id === m.opts.nodeId && x.state === 'ready'))
+        )
+          return false;
       }
       return true;
     },
@@ -71,7 +86,9 @@ async function oneHost(): Promise<Setup> {
   return {
     name: 'one host',
     async start(k) {
-      const nodes = Array.from({ length: k }, (_, i) => track(rig.start(`n${i + 1}`, `127.0.0.${i + 2}`)));
+      const nodes = Array.from({ length: k }, (_, i) =>
+        track(rig.start(`n${i + 1}`, `127.0.0.${i + 2}`)),
+      );
       await Promise.all(nodes.map((n) => n.ready(60_000)));
       await meshed(nodes);
       return nodes;
@@ -91,16 +108,23 @@ async function onHosts(delayMs: number): Promise<Setup> {
   const pg = await startPostgres({ host: pgHost.address, port: 5432, prefix: pgHost.prefix });
   onCleanup(() => pg.stop());
   const url = await pg.createDatabase('bench');
-  const rig = await Rig.create({ dnsHost: net.gateway, port: 4000, env: { ...ENV, DATABASE_URL: url } });
+  const rig = await Rig.create({
+    dnsHost: net.gateway,
+    port: 4000,
+    env: { ...ENV, DATABASE_URL: url },
+  });
   onCleanup(() => rig.close());
   return {
     name: delayMs ? `hosts, ${delayMs} ms between hosts` : 'hosts, no added delay',
     async start(k) {
       const hosts = Array.from({ length: k }, (_, i) => net.addHost(`n${i + 1}`, i + 2));
-      const nodes = hosts.map((h, i) => track(rig.start(`n${i + 1}`, h.address, { launcher: net.launcher(h) })));
+      const nodes = hosts.map((h, i) =>
+        track(rig.start(`n${i + 1}`, h.address, { launcher: net.launcher(h) })),
+      );
       await Promise.all(nodes.map((n) => n.ready(60_000)));
       await meshed(nodes);
-      if (delayMs) await net.impair(['pg', ...hosts.map((h) => h.name)], { delayMs, jitterMs: 0, lossPct: 0 });
+      if (delayMs)
+        await net.impair(['pg', ...hosts.map((h) => h.name)], { delayMs, jitterMs: 0, lossPct: 0 });
       return nodes;
     },
     async close() {
@@ -123,22 +147,36 @@ interface HandoffRow {
   sizes: SizeResult[];
 }
 
-export async function main(): Promise<{ skipped?: string; live: ModeResult[]; handoff: HandoffRow[] }> {
+export async function main(): Promise<{
+  skipped?: string;
+  live: ModeResult[];
+  handoff: HandoffRow[];
+}> {
   const why = hostsUnavailable();
   if (why) {
     console.log(`hosts benchmark skipped: ${why}`);
     return { skipped: why, live: [], handoff: [] };
   }
-  console.log(`Live-update latency and handoff time: one host against hosts ${DELAY_MS} ms apart (PostgreSQL in every setup); ${LIVE_ROUNDS} measured rounds, handoff of ${SIZES.join(', ')} games`);
+  console.log(
+    `Live-update latency and handoff time: one host against hosts ${DELAY_MS} ms apart (PostgreSQL in every setup); ${LIVE_ROUNDS} measured rounds, handoff of ${SIZES.join(', ')} games`,
+  );
   console.log(`machine: ${machine()}`);
   const live: ModeResult[] = [];
   const handoffs: HandoffRow[] = [];
   for (const [label, make] of SETUPS) {
     const setup = await make();
     const [n1, n2, n3] = (await setup.start(3)) as [NodeProcess, NodeProcess, NodeProcess];
-    const r = await measure(`${setup.name}: 3 nodes (owner n1, A on n2, B on n3)`, n1, n2, n3, LIVE_ROUNDS);
+    const r = await measure(
+      `${setup.name}: 3 nodes (owner n1, A on n2, B on n3)`,
+      n1,
+      n2,
+      n3,
+      LIVE_ROUNDS,
+    );
     live.push(r);
-    console.log(`  live, ${label}: p50 ${fmt(r.p50, 1)} ms, p95 ${fmt(r.p95, 1)} ms (${r.samples} rounds)`);
+    console.log(
+      `  live, ${label}: p50 ${fmt(r.p50, 1)} ms, p95 ${fmt(r.p95, 1)} ms (${r.samples} rounds)`,
+    );
     await setup.close();
     const row: HandoffRow = { setup: setup.name, sizes: [] };
     for (const games of SIZES) {
@@ -148,22 +186,60 @@ export async function main(): Promise<{ skipped?: string; live: ModeResult[]; ha
         return { n1: a, n2: b, close: () => s.close() };
       });
       row.sizes.push(result);
-      console.log(`  handoff, ${label}, ${games} games: all adopted after ${fmt(result.adoptedS, 3)} s, reconnect gap p50 ${fmt(result.gapP50Ms, 0)} ms`);
+      console.log(
+        `  handoff, ${label}, ${games} games: all adopted after ${fmt(result.adoptedS, 3)} s, reconnect gap p50 ${fmt(result.gapP50Ms, 0)} ms`,
+      );
     }
     handoffs.push(row);
   }
   console.log('');
   console.log(
     table(
-      ['setup', 'samples', 'A act → B update p50 ms', 'p95 ms', 'p99 ms', 'A ack p50 ms', 'A ack p95 ms'],
-      live.map((r) => [r.mode, String(r.samples), fmt(r.p50, 1), fmt(r.p95, 1), fmt(r.p99, 1), fmt(r.ackP50, 1), fmt(r.ackP95, 1)]),
+      [
+        'setup',
+        'samples',
+        'A act → B update p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'A ack p50 ms',
+        'A ack p95 ms',
+      ],
+      live.map((r) => [
+        r.mode,
+        String(r.samples),
+        fmt(r.p50, 1),
+        fmt(r.p95, 1),
+        fmt(r.p99, 1),
+        fmt(r.ackP50, 1),
+        fmt(r.ackP95, 1),
+      ]),
     ),
   );
   console.log('');
   console.log(
     table(
-      ['setup', 'games', 'SIGTERM → all adopted s', 'n1 drained s', 'handoff mean ms', 'reconnect gap p50 ms', 'gap max ms', 'n1 exit s'],
-      handoffs.flatMap((h) => h.sizes.map((s) => [h.setup, String(s.games), fmt(s.adoptedS, 3), fmt(s.drainedS, 3), fmt(s.histMeanMs, 1), s.reconnected ? `${fmt(s.gapP50Ms, 0)} (${s.reconnected}/${s.watchers})` : '—', fmt(s.gapMaxMs, 0), fmt(s.exitS, 2)])),
+      [
+        'setup',
+        'games',
+        'SIGTERM → all adopted s',
+        'n1 drained s',
+        'handoff mean ms',
+        'reconnect gap p50 ms',
+        'gap max ms',
+        'n1 exit s',
+      ],
+      handoffs.flatMap((h) =>
+        h.sizes.map((s) => [
+          h.setup,
+          String(s.games),
+          fmt(s.adoptedS, 3),
+          fmt(s.drainedS, 3),
+          fmt(s.histMeanMs, 1),
+          s.reconnected ? `${fmt(s.gapP50Ms, 0)} (${s.reconnected}/${s.watchers})` : '—',
+          fmt(s.gapMaxMs, 0),
+          fmt(s.exitS, 2),
+        ]),
+      ),
     ),
   );
   return { live, handoff: handoffs };

@@ -20,7 +20,23 @@ import { LiveConnection, type Player } from '../test/support/player.js';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { NODE_ENV_BASE, QUICK, fmt, machine, now, onCleanup, openGame, pct, runBench, signupMany, sleep, spawnModule, statusIn, table, track } from './support.js';
+import {
+  NODE_ENV_BASE,
+  QUICK,
+  fmt,
+  machine,
+  now,
+  onCleanup,
+  openGame,
+  pct,
+  runBench,
+  signupMany,
+  sleep,
+  spawnModule,
+  statusIn,
+  table,
+  track,
+} from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_LIVE_ROUNDS ?? (QUICK ? 60 : 300));
 const WARMUP = QUICK ? 10 : 30;
@@ -38,7 +54,9 @@ class Wire {
   over = false;
 
   constructor(url: string, cookie: string, origin: string) {
-    this.conn = new LiveConnection(new WebSocket(url, { headers: { cookie, origin }, perMessageDeflate: false }));
+    this.conn = new LiveConnection(
+      new WebSocket(url, { headers: { cookie, origin }, perMessageDeflate: false }),
+    );
     this.conn.ws.on('message', (data) => {
       const t = now();
       const raw = data.toString();
@@ -107,7 +125,13 @@ export interface ModeResult {
 const wsUrl = (base: string, code: string) => `${base.replace(/^http/, 'ws')}/games/${code}/live`;
 
 /** A's action → B's update, `rounds` times (and a warm-up), with the game on `owner`, A on `viaA`, B on `viaB`. */
-export async function measure(mode: string, owner: NodeProcess, viaA: NodeProcess, viaB: NodeProcess, rounds = ROUNDS): Promise<ModeResult> {
+export async function measure(
+  mode: string,
+  owner: NodeProcess,
+  viaA: NodeProcess,
+  viaB: NodeProcess,
+  rounds = ROUNDS,
+): Promise<ModeResult> {
   const deadline = Date.now() + MODE_LIMIT_MS;
   const players = await signupMany(owner.url, GAMES * 2, 'lv', 4);
   let gamesOpened = 0;
@@ -153,7 +177,7 @@ export async function measure(mode: string, owner: NodeProcess, viaA: NodeProces
       bytes.push(p.wb.bytes.at(-1) ?? 0);
     }
   }
-  for (const p of pairs) p.wa.close(), p.wb.close();
+  for (const p of pairs) (p.wa.close(), p.wb.close());
   return {
     mode,
     samples: lat.length,
@@ -233,21 +257,31 @@ async function baseline(size: number): Promise<ModeResult[]> {
 }
 
 export async function main(): Promise<{ rows: ModeResult[]; rounds: number }> {
-  console.log(`Live-update latency — ${ROUNDS} measured rounds per setup (after ${WARMUP} warm-up), ${GAMES} 2-player games in rotation`);
+  console.log(
+    `Live-update latency — ${ROUNDS} measured rounds per setup (after ${WARMUP} warm-up), ${GAMES} 2-player games in rotation`,
+  );
   console.log(`machine: ${machine()}`);
   const rows: ModeResult[] = [];
 
   // Single node.
   const port = await freePort();
   const single = track(
-    startNode({ host: '127.0.0.2', port, nodeId: 'solo', databasePath: join(tempDir('minotaur-bench-live-'), 'minotaur.db'), env: { ...NODE_ENV_BASE, ROUND_SECONDS: '60' } }),
+    startNode({
+      host: '127.0.0.2',
+      port,
+      nodeId: 'solo',
+      databasePath: join(tempDir('minotaur-bench-live-'), 'minotaur.db'),
+      env: { ...NODE_ENV_BASE, ROUND_SECONDS: '60' },
+    }),
   );
   await single.ready(30_000);
   rows.push(await measure('single node (A, B, owner on one node)', single, single, single));
   await single.kill();
 
   // Three nodes: owner n1, A on n2, B on n3.
-  const cluster = await TestCluster.start(['127.0.0.2', '127.0.0.3', '127.0.0.4'], { env: { ...NODE_ENV_BASE, ROUND_SECONDS: '60' } });
+  const cluster = await TestCluster.start(['127.0.0.2', '127.0.0.3', '127.0.0.4'], {
+    env: { ...NODE_ENV_BASE, ROUND_SECONDS: '60' },
+  });
   cluster.nodes.forEach(track);
   onCleanup(() => cluster.close());
   const [n1, n2, n3] = cluster.nodes as [NodeProcess, NodeProcess, NodeProcess];
@@ -259,12 +293,35 @@ export async function main(): Promise<{ rows: ModeResult[]; rounds: number }> {
   console.log('');
   console.log(
     table(
-      ['setup', 'samples', 'A act → B update p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'A ack p50 ms', 'A ack p95 ms', 'update bytes', 'games'],
-      rows.map((r) => [r.mode, String(r.samples), fmt(r.p50, 2), fmt(r.p95, 2), fmt(r.p99, 2), fmt(r.max, 2), fmt(r.ackP50, 2), fmt(r.ackP95, 2), String(r.updateBytes), r.games ? String(r.games) : '—']),
+      [
+        'setup',
+        'samples',
+        'A act → B update p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'max ms',
+        'A ack p50 ms',
+        'A ack p95 ms',
+        'update bytes',
+        'games',
+      ],
+      rows.map((r) => [
+        r.mode,
+        String(r.samples),
+        fmt(r.p50, 2),
+        fmt(r.p95, 2),
+        fmt(r.p99, 2),
+        fmt(r.max, 2),
+        fmt(r.ackP50, 2),
+        fmt(r.ackP95, 2),
+        String(r.updateBytes),
+        r.games ? String(r.games) : '—',
+      ]),
     ),
   );
   return { rows, rounds: ROUNDS };
 }
 
 // Run directly (bench/index.ts does); bench/hosts.bench.ts imports measure().
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runBench('live', QUICK ? 90_000 : 180_000, main);
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  await runBench('live', QUICK ? 90_000 : 180_000, main);

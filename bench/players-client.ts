@@ -87,8 +87,18 @@ class Samples {
   }
   dist(): Dist {
     const s = this.xs.sort((a, b) => a - b);
-    const at = (p: number) => (s.length ? (s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number) : NaN);
-    return { n: s.length, p50: at(50), p95: at(95), p99: at(99), max: at(100), mean: s.length ? s.reduce((a, b) => a + b, 0) / s.length : NaN };
+    const at = (p: number) =>
+      s.length
+        ? (s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number)
+        : NaN;
+    return {
+      n: s.length,
+      p50: at(50),
+      p95: at(95),
+      p99: at(99),
+      max: at(100),
+      mean: s.length ? s.reduce((a, b) => a + b, 0) / s.length : NaN,
+    };
   }
 }
 
@@ -115,7 +125,13 @@ let bytesInWindow = 0;
 const acks = new Samples();
 const ownUpdate = new Samples();
 const othersUpdate = new Samples();
-const bytes: Record<Kind, Samples> = { own: new Samples(), other: new Samples(), round: new Samples(), first: new Samples(), ack: new Samples() };
+const bytes: Record<Kind, Samples> = {
+  own: new Samples(),
+  other: new Samples(),
+  round: new Samples(),
+  first: new Samples(),
+  ack: new Samples(),
+};
 let actions = 0;
 let rounds = 0;
 let lateRefusals = 0;
@@ -182,7 +198,8 @@ class Player {
         if (measuring) refusals[code] = (refusals[code] ?? 0) + 1;
         if (this.mine && m.actionId === this.mine.id) {
           const d = this.deadlines.get(this.mine.round);
-          if (code === 'stale-round' && d !== undefined && this.mine.sentEpoch < d && measuring) lateRefusals++;
+          if (code === 'stale-round' && d !== undefined && this.mine.sentEpoch < d && measuring)
+            lateRefusals++;
           if (code === 'eliminated') this.eliminated = true;
           this.forget(this.mine);
           this.mine = null;
@@ -226,7 +243,12 @@ class Player {
     for (const p of [...game.pending]) {
       if (!p.unseen.has(this)) continue;
       // Shown once the round moved on, or the actor is no longer among those still choosing.
-      if (newRound || (status.round === p.round && status.waiting !== null && !status.waiting.includes(p.actor.seat.name))) {
+      if (
+        newRound ||
+        (status.round === p.round &&
+          status.waiting !== null &&
+          !status.waiting.includes(p.actor.seat.name))
+      ) {
         p.unseen.delete(this);
         if (measuring) (p.actor === this ? ownUpdate : othersUpdate).add(at - p.sentAt);
         if (p.actor === this) {
@@ -242,8 +264,10 @@ class Player {
       this.round = status.round;
       this.deadline = status.deadline;
       if (status.deadline !== null) this.deadlines.set(status.round, status.deadline);
-      if (this.deadlines.size > 8) this.deadlines.delete(this.deadlines.keys().next().value as number);
-      if (status.waiting !== null && !status.waiting.includes(this.seat.name)) this.eliminated = true;
+      if (this.deadlines.size > 8)
+        this.deadlines.delete(this.deadlines.keys().next().value as number);
+      if (status.waiting !== null && !status.waiting.includes(this.seat.name))
+        this.eliminated = true;
       this.schedule();
     }
     return ownShown;
@@ -251,7 +275,8 @@ class Player {
 
   private flushAll(at: number): void {
     for (const p of [...this.game.pending]) {
-      if (p.unseen.delete(this) && measuring) (p.actor === this ? ownUpdate : othersUpdate).add(at - p.sentAt);
+      if (p.unseen.delete(this) && measuring)
+        (p.actor === this ? ownUpdate : othersUpdate).add(at - p.sentAt);
       if (p.unseen.size === 0) this.game.pending.splice(this.game.pending.indexOf(p), 1);
     }
   }
@@ -264,7 +289,8 @@ class Player {
   /** Acts once in this round, at a random moment of its first roundMs − marginMs. */
   private schedule(): void {
     const round = this.round;
-    if (this.eliminated || this.over || this.deadline === null || round <= this.acted || stopped) return;
+    if (this.eliminated || this.over || this.deadline === null || round <= this.acted || stopped)
+      return;
     this.acted = round;
     const start = this.deadline - this.o.roundMs;
     const at = start + Math.random() * (this.o.roundMs - this.o.marginMs);
@@ -277,9 +303,18 @@ class Player {
   }
 
   private act(round: number): void {
-    if (stopped || this.round !== round || this.over || this.eliminated || !this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (
+      stopped ||
+      this.round !== round ||
+      this.over ||
+      this.eliminated ||
+      !this.ws ||
+      this.ws.readyState !== WebSocket.OPEN
+    )
+      return;
     const r = Math.random();
-    const kind = r < this.o.moveRate ? 'move' : r < this.o.moveRate + this.o.attackRate ? 'attack' : 'defend';
+    const kind =
+      r < this.o.moveRate ? 'move' : r < this.o.moveRate + this.o.attackRate ? 'attack' : 'defend';
     const id = randomUUID();
     const msg: Record<string, unknown> = { type: 'act', actionId: id, round, kind };
     if (kind !== 'defend') msg.dir = DIRS[Math.floor(Math.random() * DIRS.length)];
@@ -337,14 +372,24 @@ async function init(o: ClientInit): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(o.connectParallel, all.length) }, worker));
   // Every socket has its first render before the games start.
   const deadline = Date.now() + 60_000;
-  while (all.some((p) => p.ws?.readyState === WebSocket.OPEN && !p.firstDone) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  reply({ type: 'connected', failed, sockets: all.filter((p) => p.ws?.readyState === WebSocket.OPEN).length, first: bytes.first.dist() });
+  while (
+    all.some((p) => p.ws?.readyState === WebSocket.OPEN && !p.firstDone) &&
+    Date.now() < deadline
+  )
+    await new Promise((r) => setTimeout(r, 50));
+  reply({
+    type: 'connected',
+    failed,
+    sockets: all.filter((p) => p.ws?.readyState === WebSocket.OPEN).length,
+    first: bytes.first.dist(),
+  });
 }
 
 process.on('message', (m: { type: string } & Partial<ClientInit>) => {
   if (m.type === 'init') void init(m as ClientInit);
   else if (m.type === 'measure') {
-    for (const s of [acks, ownUpdate, othersUpdate, bytes.own, bytes.other, bytes.round, bytes.ack]) s.reset();
+    for (const s of [acks, ownUpdate, othersUpdate, bytes.own, bytes.other, bytes.round, bytes.ack])
+      s.reset();
     actions = 0;
     rounds = 0;
     lateRefusals = 0;
@@ -367,7 +412,13 @@ process.on('message', (m: { type: string } & Partial<ClientInit>) => {
       acks: acks.dist(),
       ownUpdate: ownUpdate.dist(),
       othersUpdate: othersUpdate.dist(),
-      bytes: { own: bytes.own.dist(), other: bytes.other.dist(), round: bytes.round.dist(), first: bytes.first.dist(), ack: bytes.ack.dist() },
+      bytes: {
+        own: bytes.own.dist(),
+        other: bytes.other.dist(),
+        round: bytes.round.dist(),
+        first: bytes.first.dist(),
+        ack: bytes.ack.dist(),
+      },
       bytesPerSocketPerS: bytesInWindow / Math.max(1, all.length) / windowS,
       refusals: { ...refusals },
       lateRefusals,

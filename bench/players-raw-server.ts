@@ -41,14 +41,24 @@ interface Player {
 
 function status(g: Game, size: number): string {
   const waiting = g.players.filter((p) => !g.submitted.has(p)).map((p) => p.name);
-  const line = g.round === 0 ? '' : waiting.length ? `Waiting for ${waiting.join(', ')}` : 'Everyone has chosen';
+  const line =
+    g.round === 0
+      ? ''
+      : waiting.length
+        ? `Waiting for ${waiting.join(', ')}`
+        : 'Everyone has chosen';
   const body =
     g.round === 0
       ? '<span class="phase waiting">Waiting for heroes</span>'
       : `<span class="countdown" data-deadline="${g.deadline}" data-round="${g.round}"></span><p class="waiting-for">${line}</p>`;
   const html = `<hx-partial hx-target="#game-status" hx-swap="innerMorph">${body}</hx-partial>`;
-  const pad = size - Buffer.byteLength(html) - '<hx-partial hx-target="#pad" hx-swap="innerMorph"></hx-partial>'.length;
-  return pad > 0 ? `${html}<hx-partial hx-target="#pad" hx-swap="innerMorph">${'x'.repeat(pad)}</hx-partial>` : html;
+  const pad =
+    size -
+    Buffer.byteLength(html) -
+    '<hx-partial hx-target="#pad" hx-swap="innerMorph"></hx-partial>'.length;
+  return pad > 0
+    ? `${html}<hx-partial hx-target="#pad" hx-swap="innerMorph">${'x'.repeat(pad)}</hx-partial>`
+    : html;
 }
 
 function send(p: Player, text: string): void {
@@ -83,11 +93,28 @@ function onMessage(p: Player, data: Buffer): void {
   if (m.type !== 'act' || typeof m.actionId !== 'string') return;
   const g = p.game;
   if (m.round !== g.round) {
-    send(p, JSON.stringify({ type: 'error', actionId: m.actionId, code: 'stale-round', message: `That action was for round ${m.round}, which is over; the game is in round ${g.round}.`, quiet: true }));
+    send(
+      p,
+      JSON.stringify({
+        type: 'error',
+        actionId: m.actionId,
+        code: 'stale-round',
+        message: `That action was for round ${m.round}, which is over; the game is in round ${g.round}.`,
+        quiet: true,
+      }),
+    );
     return;
   }
   if (g.submitted.has(p)) {
-    send(p, JSON.stringify({ type: 'error', actionId: m.actionId, code: 'already-submitted', message: 'You have already chosen.' }));
+    send(
+      p,
+      JSON.stringify({
+        type: 'error',
+        actionId: m.actionId,
+        code: 'already-submitted',
+        message: 'You have already chosen.',
+      }),
+    );
     return;
   }
   g.submitted.add(p);
@@ -102,12 +129,28 @@ function listen(init: RawInit): void {
   o = init;
   for (const s of o.seats) {
     let g = games.get(s.code);
-    if (!g) games.set(s.code, (g = { code: s.code, players: [], round: 0, deadline: null, submitted: new Set(), timer: null }));
+    if (!g)
+      games.set(
+        s.code,
+        (g = {
+          code: s.code,
+          players: [],
+          round: 0,
+          deadline: null,
+          submitted: new Set(),
+          timer: null,
+        }),
+      );
     const p: Player = { name: s.name, game: g, ws: null };
     g.players.push(p);
     bySeat.set(s.cookie, p);
   }
-  const wss = new WebSocketServer({ host: o.host, port: o.port, perMessageDeflate: false, maxPayload: 4096 });
+  const wss = new WebSocketServer({
+    host: o.host,
+    port: o.port,
+    perMessageDeflate: false,
+    maxPayload: 4096,
+  });
   wss.on('connection', (ws, req) => {
     const p = bySeat.get(req.headers.cookie ?? '');
     if (!p) return ws.close(4401, 'unknown player');

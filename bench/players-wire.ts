@@ -15,7 +15,8 @@ export interface StatusView {
 const STATUS = /<hx-partial hx-target="#game-status"[^>]*>([\s\S]*?)<\/hx-partial>/;
 
 export function parseStatus(html: string): StatusView {
-  if (html.includes('class="phase over"')) return { round: 0, deadline: null, waiting: null, over: true };
+  if (html.includes('class="phase over"'))
+    return { round: 0, deadline: null, waiting: null, over: true };
   const r = /data-round="(\d+)"/.exec(html);
   const d = /data-deadline="(\d+)"/.exec(html);
   const w = /class="waiting-for">([^<]*)</.exec(html);
@@ -38,7 +39,8 @@ interface LivePageClass {
 
 // The very script the browser runs (it defines globalThis.MinotaurLive).
 await import(new URL('../public/js/live-render.js', import.meta.url).href);
-const { LivePage } = (globalThis as unknown as { MinotaurLive: { LivePage: LivePageClass } }).MinotaurLive;
+const { LivePage } = (globalThis as unknown as { MinotaurLive: { LivePage: LivePageClass } })
+  .MinotaurLive;
 
 /** Reads one socket's messages (it keeps the page's trees across them). */
 export class WireReader {
@@ -52,7 +54,9 @@ export class WireReader {
   /** The status this message shows, or null when it does not change it. */
   read(raw: string): StatusView | null {
     if (LivePage.isRender(raw)) {
-      return this.page.update(raw).includes('game-status') ? parseStatus(this.page.partial('game-status')) : null;
+      return this.page.update(raw).includes('game-status')
+        ? parseStatus(this.page.partial('game-status'))
+        : null;
     }
     const m = STATUS.exec(raw);
     return m ? parseStatus(m[1] ?? '') : null;

@@ -92,7 +92,9 @@ export function summarise(profile: CpuProfile, top = 15): { busy: number; rows: 
       idle += dt;
       continue;
     }
-    const key = f.url ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}` : f.functionName || '(anonymous)';
+    const key = f.url
+      ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`
+      : f.functionName || '(anonymous)';
     self.set(key, (self.get(key) ?? 0) + dt);
   }
   const total = profile.timeDeltas.reduce((a, b) => a + b, 0);

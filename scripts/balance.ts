@@ -32,14 +32,22 @@ const ABLATIONS: [string, Rules][] = [
   ['in force, no riposte', { ...RULES, riposteDamage: 0 }],
 ];
 
-const sets: [string, Readonly<Rules>][] = [['classic (schema 2)', CLASSIC_RULES], ...(values.explore ? ABLATIONS : []), ['in force', RULES]];
-const reports: RulesReport[] = sets.map(([name, rules]) => summarise(name, rules, STRATEGIES, games));
+const sets: [string, Readonly<Rules>][] = [
+  ['classic (schema 2)', CLASSIC_RULES],
+  ...(values.explore ? ABLATIONS : []),
+  ['in force', RULES],
+];
+const reports: RulesReport[] = sets.map(([name, rules]) =>
+  summarise(name, rules, STRATEGIES, games),
+);
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 const one = (x: number) => x.toFixed(1);
 
 if (values.markdown) {
-  console.log('| Rules | Median rounds (p10–p90) | Draws | Winner dealt 0 damage | Eliminations by heroes | Top damage-dealer wins | Defensive vs random | Aggressive vs avoider |');
+  console.log(
+    '| Rules | Median rounds (p10–p90) | Draws | Winner dealt 0 damage | Eliminations by heroes | Top damage-dealer wins | Defensive vs random | Aggressive vs avoider |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of reports) {
     console.log(
@@ -48,21 +56,42 @@ if (values.markdown) {
   }
   console.log('');
   for (const r of reports) {
-    console.log(`**${r.name}**, two heroes (row's score against column: wins plus half the draws):\n`);
+    console.log(
+      `**${r.name}**, two heroes (row's score against column: wins plus half the draws):\n`,
+    );
     console.log(`| | ${r.strategies.join(' | ')} |`);
     console.log(`| --- |${r.strategies.map(() => ' --- |').join('')}`);
-    for (const a of r.strategies) console.log(`| ${a} | ${r.strategies.map((b) => (a === b ? '–' : pct(r.pair(a, b)))).join(' | ')} |`);
-    console.log(`\nFour heroes, one of each: ${r.strategies.map((s) => `${s} ${pct(r.ffa[s] ?? 0)}`).join(', ')}, draws ${pct(r.ffaDraws)}.\n`);
+    for (const a of r.strategies)
+      console.log(
+        `| ${a} | ${r.strategies.map((b) => (a === b ? '–' : pct(r.pair(a, b)))).join(' | ')} |`,
+      );
+    console.log(
+      `\nFour heroes, one of each: ${r.strategies.map((s) => `${s} ${pct(r.ffa[s] ?? 0)}`).join(', ')}, draws ${pct(r.ffaDraws)}.\n`,
+    );
   }
 } else {
   for (const r of reports) {
     console.log(`\n${r.name}: ${r.games} games`);
-    console.log(`  rounds       median ${r.rounds.median}, mean ${one(r.rounds.mean)}, p10 ${r.rounds.p10}, p90 ${r.rounds.p90}; draws ${pct(r.drawRate)}`);
-    console.log(`  damage       winners who dealt 0 damage ${pct(r.winnerDealtNothing)}; eliminations by heroes ${pct(r.heroKills)} (rest by the Minotaur)`);
-    console.log(`               games where heroes dealt damage: the top damage-dealer won ${pct(r.topDealerWins)}`);
+    console.log(
+      `  rounds       median ${r.rounds.median}, mean ${one(r.rounds.mean)}, p10 ${r.rounds.p10}, p90 ${r.rounds.p90}; draws ${pct(r.drawRate)}`,
+    );
+    console.log(
+      `  damage       winners who dealt 0 damage ${pct(r.winnerDealtNothing)}; eliminations by heroes ${pct(r.heroKills)} (rest by the Minotaur)`,
+    );
+    console.log(
+      `               games where heroes dealt damage: the top damage-dealer won ${pct(r.topDealerWins)}`,
+    );
     console.log(`  two heroes   row's score against column (wins plus half the draws)`);
     console.log(`               ${r.strategies.map((s) => s.padStart(11)).join('')}`);
-    for (const a of r.strategies) console.log(`    ${a.padEnd(11)}${r.strategies.map((b) => (a === b ? '–' : pct(r.pair(a, b)))).map((x) => x.padStart(11)).join('')}`);
-    console.log(`  four heroes  ${r.strategies.map((s) => `${s} ${pct(r.ffa[s] ?? 0)}`).join(', ')}, draws ${pct(r.ffaDraws)}`);
+    for (const a of r.strategies)
+      console.log(
+        `    ${a.padEnd(11)}${r.strategies
+          .map((b) => (a === b ? '–' : pct(r.pair(a, b))))
+          .map((x) => x.padStart(11))
+          .join('')}`,
+      );
+    console.log(
+      `  four heroes  ${r.strategies.map((s) => `${s} ${pct(r.ffa[s] ?? 0)}`).join(', ')}, draws ${pct(r.ffaDraws)}`,
+    );
   }
 }

@@ -38,7 +38,18 @@ import { LocalCluster } from './rehearsal/cluster.js';
 import { USAGE, readOptions, type Options } from './rehearsal/options.js';
 import { Players } from './rehearsal/players.js';
 import { report } from './rehearsal/report.js';
-import { coldStart, finalRecords, freezeOwner, playingGames, rollingUpdate, roundsPass, type ColdStart, type Context, type Freeze, type Replacement } from './rehearsal/scenarios.js';
+import {
+  coldStart,
+  finalRecords,
+  freezeOwner,
+  playingGames,
+  rollingUpdate,
+  roundsPass,
+  type ColdStart,
+  type Context,
+  type Freeze,
+  type Replacement,
+} from './rehearsal/scenarios.js';
 import { say, sleep } from './rehearsal/say.js';
 
 const TIME_LIMIT_MS = 240_000;
@@ -46,14 +57,20 @@ const TIME_LIMIT_MS = 240_000;
 function preflight(o: Options): void {
   const hv = haproxyVersion();
   if (!hv) {
-    process.stderr.write('rehearsal: `haproxy` is not installed (or not on PATH).\n  Debian/Ubuntu: apt-get install -y haproxy openssl   (2.2 or newer)\n');
+    process.stderr.write(
+      'rehearsal: `haproxy` is not installed (or not on PATH).\n  Debian/Ubuntu: apt-get install -y haproxy openssl   (2.2 or newer)\n',
+    );
     process.exit(2);
   }
   if (!existsSync(MAIN)) {
-    process.stderr.write('rehearsal: dist/main.js is missing; run `npm run build` first (npm run rehearsal does).\n');
+    process.stderr.write(
+      'rehearsal: dist/main.js is missing; run `npm run build` first (npm run rehearsal does).\n',
+    );
     process.exit(2);
   }
-  say(`${hv}; node ${process.version}; scenarios ${o.scenarios.join(', ')} (${o.deploys} rolling updates of 3 nodes); ${o.games} games × ${o.bots} bots, ${o.httpWorkers} HTTP load workers`);
+  say(
+    `${hv}; node ${process.version}; scenarios ${o.scenarios.join(', ')} (${o.deploys} rolling updates of 3 nodes); ${o.games} games × ${o.bots} bots, ${o.httpWorkers} HTTP load workers`,
+  );
 }
 
 async function main(o: Options): Promise<number> {
@@ -84,16 +101,23 @@ async function main(o: Options): Promise<number> {
     for (const n of first) await cluster.enterService(n);
     // A first deploy: each node became ready before DNS listed the others; wait until they meshed.
     await cluster.meshed(first);
-    say(`3 nodes ready on ${first.map((n) => n.address).join(', ')} (NODE_ENV=production, environment of deploy/docker-stack.yml); HAProxy on ${cluster.url} (TLS) has them UP`);
+    say(
+      `3 nodes ready on ${first.map((n) => n.address).join(', ')} (NODE_ENV=production, environment of deploy/docker-stack.yml); HAProxy on ${cluster.url} (TLS) has them UP`,
+    );
 
     await players.start(o.httpWorkers);
     const ctx: Context = { cluster, current: first, playingGames: () => playingGames(cluster) };
-    say(`${rig.codes.length} games × ${o.bots} bots playing through HAProxy (${(await ctx.playingGames()).map((g) => `${g.code}@${g.owner}`).join(' ')})`);
+    say(
+      `${rig.codes.length} games × ${o.bots} bots playing through HAProxy (${(await ctx.playingGames()).map((g) => `${g.code}@${g.owner}`).join(' ')})`,
+    );
     await roundsPass(cluster, 2);
 
     const replacements: Replacement[] = [];
-    for (let d = 1; d <= o.deploys; d++) replacements.push(...(await rollingUpdate(ctx, d, o.deploys)));
-    const freeze: Freeze | null = o.scenarios.includes('freeze-owner') ? await freezeOwner(ctx) : null;
+    for (let d = 1; d <= o.deploys; d++)
+      replacements.push(...(await rollingUpdate(ctx, d, o.deploys)));
+    const freeze: Freeze | null = o.scenarios.includes('freeze-owner')
+      ? await freezeOwner(ctx)
+      : null;
     const cold: ColdStart | null = o.scenarios.includes('cold-start') ? await coldStart(ctx) : null;
     await roundsPass(cluster, 1).catch(() => undefined);
 
@@ -101,8 +125,24 @@ async function main(o: Options): Promise<number> {
     await rig.quiesce();
     const { finals, missing } = await finalRecords(cluster, cold);
     const codes = rig.codes.filter((c) => finals.has(c));
-    const invariants = checkInvariants({ codes, bots: rig.bots.filter((b) => finals.has(b.code)), nodes: rig.all, samples: rig.sampler.samples, finals });
-    const out = report({ cluster, players, invariants, finals, missing, replacements, deploys: o.deploys, freeze, cold });
+    const invariants = checkInvariants({
+      codes,
+      bots: rig.bots.filter((b) => finals.has(b.code)),
+      nodes: rig.all,
+      samples: rig.sampler.samples,
+      finals,
+    });
+    const out = report({
+      cluster,
+      players,
+      invariants,
+      finals,
+      missing,
+      replacements,
+      deploys: o.deploys,
+      freeze,
+      cold,
+    });
     process.stdout.write(out.lines.join('\n') + '\n');
     failed = out.failed;
     writeFileSync(join(rig.dir, 'report.txt'), out.lines.join('\n') + '\n');
@@ -115,7 +155,8 @@ async function main(o: Options): Promise<number> {
   } finally {
     clearTimeout(watchdog);
     writeFileSync(join(rig.dir, 'haproxy.log'), cluster.haproxy.lines.join('\n') + '\n');
-    for (const n of rig.all) writeFileSync(join(rig.dir, `node-${n.opts.nodeId}.log`), n.raw.join('\n') + '\n');
+    for (const n of rig.all)
+      writeFileSync(join(rig.dir, `node-${n.opts.nodeId}.log`), n.raw.join('\n') + '\n');
     await cleanup();
     if (failed || o.keep) say(`logs and report kept in ${rig.dir}`);
     else rmSync(rig.dir, { recursive: true, force: true });
@@ -131,7 +172,11 @@ try {
 }
 // The multi-host mode (every node, PostgreSQL and HAProxy on hosts of their own) lives in
 // scripts/rehearsal/hosts.ts.
-const run = options.hosts ? import('./rehearsal/hosts.js').then((m) => m.runHostsRehearsal({ short: options.short, keep: options.keep })) : main(options);
+const run = options.hosts
+  ? import('./rehearsal/hosts.js').then((m) =>
+      m.runHostsRehearsal({ short: options.short, keep: options.keep }),
+    )
+  : main(options);
 run.then(
   (code) => process.exit(code),
   (err) => {

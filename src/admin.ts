@@ -11,13 +11,24 @@ import { destination, pino } from 'pino';
 import { ConfigError, loadDatabaseConfig } from './config.js';
 import { MigrationError, openStorage, redactUrl } from './db/index.js';
 
-const USAGE = 'usage: npm run admin -- grant NAME | revoke NAME | list   (node dist/admin.js … in a container)';
+const USAGE =
+  'usage: npm run admin -- grant NAME | revoke NAME | list   (node dist/admin.js … in a container)';
 
 /** Runs one command; returns the exit code. Output goes to `out`, problems to `err`. */
-export async function runAdmin(args: string[], out: (line: string) => void, err: (line: string) => void, env?: Record<string, string | undefined>): Promise<number> {
+export async function runAdmin(
+  args: string[],
+  out: (line: string) => void,
+  err: (line: string) => void,
+  env?: Record<string, string | undefined>,
+): Promise<number> {
   const [command, name, ...rest] = args;
   const needsName = command === 'grant' || command === 'revoke';
-  if (!(needsName || command === 'list') || (needsName && !name) || rest.length > 0 || (command === 'list' && name)) {
+  if (
+    !(needsName || command === 'list') ||
+    (needsName && !name) ||
+    rest.length > 0 ||
+    (command === 'list' && name)
+  ) {
     err(USAGE);
     return 64; // EX_USAGE
   }
@@ -32,7 +43,9 @@ export async function runAdmin(args: string[], out: (line: string) => void, err:
     throw e;
   }
   if (target.engine === 'sqlite' && target.path !== ':memory:' && !existsSync(target.path)) {
-    err(`minotaur admin: no database at ${target.path}; set DATABASE_PATH (or DATABASE_URL) to the database the nodes use`);
+    err(
+      `minotaur admin: no database at ${target.path}; set DATABASE_PATH (or DATABASE_URL) to the database the nodes use`,
+    );
     return 66; // EX_NOINPUT
   }
   const storage = openStorage(target, { logger: pino({ level: 'warn' }, destination(2)) });
@@ -47,7 +60,9 @@ export async function runAdmin(args: string[], out: (line: string) => void, err:
     }
     const account = await accounts.findByUsername(name!);
     if (!account) {
-      err(`minotaur admin: there is no account named ${JSON.stringify(name)}; it must sign up first`);
+      err(
+        `minotaur admin: there is no account named ${JSON.stringify(name)}; it must sign up first`,
+      );
       return 1;
     }
     const grant = command === 'grant';
@@ -56,7 +71,11 @@ export async function runAdmin(args: string[], out: (line: string) => void, err:
       return 0;
     }
     await accounts.setAdmin(account.id, grant);
-    out(grant ? `${account.username} now holds operator rights (/admin/cluster)` : `${account.username} no longer holds operator rights`);
+    out(
+      grant
+        ? `${account.username} now holds operator rights (/admin/cluster)`
+        : `${account.username} no longer holds operator rights`,
+    );
     return 0;
   } catch (e) {
     if (e instanceof MigrationError) {

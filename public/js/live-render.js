@@ -53,7 +53,13 @@
   /** The HTML of one partial as the server would send it: <hx-partial> elements. */
   LivePage.partials = function (changed) {
     var s = '';
-    for (var i = 0; i < changed.length; i++) s += '<hx-partial hx-target="#' + changed[i][0] + '" hx-swap="innerMorph">' + changed[i][1] + '</hx-partial>';
+    for (var i = 0; i < changed.length; i++)
+      s +=
+        '<hx-partial hx-target="#' +
+        changed[i][0] +
+        '" hx-swap="innerMorph">' +
+        changed[i][1] +
+        '</hx-partial>';
     return s;
   };
 

@@ -14,36 +14,63 @@
   var NativeWebSocket = window.WebSocket;
   if (NativeWebSocket && !NativeWebSocket.quiet) {
     var QuietWebSocket = function (url, protocols) {
-      var ws = protocols === undefined ? new NativeWebSocket(url) : new NativeWebSocket(url, protocols);
-      ws.addEventListener('error', function (e) { e.stopImmediatePropagation(); });
+      var ws =
+        protocols === undefined ? new NativeWebSocket(url) : new NativeWebSocket(url, protocols);
+      ws.addEventListener('error', function (e) {
+        e.stopImmediatePropagation();
+      });
       return ws;
     };
     QuietWebSocket.prototype = NativeWebSocket.prototype;
-    ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach(function (k) { QuietWebSocket[k] = NativeWebSocket[k]; });
+    ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach(function (k) {
+      QuietWebSocket[k] = NativeWebSocket[k];
+    });
     QuietWebSocket.quiet = true;
     window.WebSocket = QuietWebSocket;
   }
 
   var offset = 0; // server time minus local time, in ms
-  var pendingKey = function (code) { return 'minotaur:pending:' + code; };
+  var pendingKey = function (code) {
+    return 'minotaur:pending:' + code;
+  };
   var openSocket = null;
 
-  function liveRoot() { return document.querySelector('[data-live]'); }
-  function gameCode() { var g = document.getElementById('game'); return g ? g.getAttribute('data-code') : null; }
+  function liveRoot() {
+    return document.querySelector('[data-live]');
+  }
+  function gameCode() {
+    var g = document.getElementById('game');
+    return g ? g.getAttribute('data-code') : null;
+  }
 
   function loadPending(code) {
-    try { return JSON.parse(sessionStorage.getItem(pendingKey(code)) || '[]'); } catch (e) { return []; }
+    try {
+      return JSON.parse(sessionStorage.getItem(pendingKey(code)) || '[]');
+    } catch (e) {
+      return [];
+    }
   }
   function savePending(code, list) {
-    try { sessionStorage.setItem(pendingKey(code), JSON.stringify(list)); } catch (e) { /* private mode: memory only */ }
+    try {
+      sessionStorage.setItem(pendingKey(code), JSON.stringify(list));
+    } catch (e) {
+      /* private mode: memory only */
+    }
   }
   function addPending(code, msg) {
-    var list = loadPending(code).filter(function (m) { return m.actionId !== msg.actionId; });
+    var list = loadPending(code).filter(function (m) {
+      return m.actionId !== msg.actionId;
+    });
     list.push(msg);
     savePending(code, list.slice(-20));
   }
   function dropPending(code, actionId) {
-    savePending(code, loadPending(code).filter(function (m) { return m.actionId !== actionId; }));
+    savePending(
+      code,
+      loadPending(code).filter(function (m) {
+        return m.actionId !== actionId;
+      }),
+    );
   }
   function uuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -62,7 +89,9 @@
     n.textContent = text;
     n.classList.add('show');
     clearTimeout(n._t);
-    n._t = setTimeout(function () { n.classList.remove('show'); }, 3500);
+    n._t = setTimeout(function () {
+      n.classList.remove('show');
+    }, 3500);
   }
 
   function sendRaw(msg) {
@@ -77,7 +106,13 @@
   // Off until the player turns it on (and browsers only allow audio after a click anyway).
   var SOUND_KEY = 'minotaur:sound';
   var audio = null;
-  function soundOn() { try { return localStorage.getItem(SOUND_KEY) === 'on'; } catch (e) { return false; } }
+  function soundOn() {
+    try {
+      return localStorage.getItem(SOUND_KEY) === 'on';
+    } catch (e) {
+      return false;
+    }
+  }
   function showSoundToggle() {
     var on = soundOn();
     document.querySelectorAll('[data-sound-toggle]').forEach(function (b) {
@@ -99,11 +134,27 @@
     osc.stop(audio.currentTime + start + length + 0.02);
   }
   var SOUNDS = {
-    round: function () { tone(660, 0, 0.08, 'triangle', 0.08); },
-    hurt: function () { tone(110, 0, 0.25, 'sawtooth', 0.25); tone(70, 0.05, 0.3, 'sine', 0.3); },
-    blocked: function () { tone(900, 0, 0.06, 'square', 0.06); tone(1200, 0.05, 0.08, 'square', 0.05); },
-    win: function () { [523, 659, 784, 1047].forEach(function (f, i) { tone(f, i * 0.12, 0.3, 'triangle', 0.15); }); },
-    lose: function () { [392, 330, 262].forEach(function (f, i) { tone(f, i * 0.18, 0.35, 'sine', 0.18); }); },
+    round: function () {
+      tone(660, 0, 0.08, 'triangle', 0.08);
+    },
+    hurt: function () {
+      tone(110, 0, 0.25, 'sawtooth', 0.25);
+      tone(70, 0.05, 0.3, 'sine', 0.3);
+    },
+    blocked: function () {
+      tone(900, 0, 0.06, 'square', 0.06);
+      tone(1200, 0.05, 0.08, 'square', 0.05);
+    },
+    win: function () {
+      [523, 659, 784, 1047].forEach(function (f, i) {
+        tone(f, i * 0.12, 0.3, 'triangle', 0.15);
+      });
+    },
+    lose: function () {
+      [392, 330, 262].forEach(function (f, i) {
+        tone(f, i * 0.18, 0.35, 'sine', 0.18);
+      });
+    },
   };
   function play(name) {
     if (!soundOn() || !SOUNDS[name]) return;
@@ -111,7 +162,9 @@
       if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
       if (audio.state === 'suspended') audio.resume();
       SOUNDS[name]();
-    } catch (e) { /* no audio on this device */ }
+    } catch (e) {
+      /* no audio on this device */
+    }
   }
 
   // What the page last showed, to notice new rounds, hits and endings after each swap.
@@ -124,7 +177,8 @@
     hits.forEach(function (h) {
       if (seen.hits[h.id]) return;
       seen.hits[h.id] = true;
-      if (h.classList.contains('mine')) mine = h.classList.contains('hit-hurt') ? 'hurt' : 'blocked';
+      if (h.classList.contains('mine'))
+        mine = h.classList.contains('hit-hurt') ? 'hurt' : 'blocked';
     });
     var overlay = document.querySelector('#game-overlay .overlay');
     var ended = !!overlay && document.querySelector('#game-status .phase.over') !== null;
@@ -146,7 +200,10 @@
     var v = evt.detail.message.values || {};
     if (!code) return;
     if (v.say !== undefined || v.react !== undefined) {
-      var talk = v.react !== undefined ? { type: 'react', emote: String(v.react) } : { type: 'say', text: String(v.say) };
+      var talk =
+        v.react !== undefined
+          ? { type: 'react', emote: String(v.react) }
+          : { type: 'say', text: String(v.say) };
       evt.detail.message.data = JSON.stringify(talk);
       var input = document.getElementById('chat-input');
       if (v.say !== undefined && input) input.value = '';
@@ -168,7 +225,9 @@
     setBadge(false);
     var code = gameCode();
     if (!code) return;
-    loadPending(code).forEach(function (m) { sendRaw(m); });
+    loadPending(code).forEach(function (m) {
+      sendRaw(m);
+    });
   });
 
   document.addEventListener('htmx:ws:close', function () {
@@ -197,7 +256,11 @@
     var data = evt.detail.message.data;
     if (typeof data !== 'string' || data.charAt(0) !== '{') return;
     var msg;
-    try { msg = JSON.parse(data); } catch (e) { return; }
+    try {
+      msg = JSON.parse(data);
+    } catch (e) {
+      return;
+    }
     var code = gameCode();
     if (msg.type === 'time' && typeof msg.now === 'number') {
       offset = msg.now - Date.now();
@@ -209,7 +272,9 @@
       if (code && msg.actionId && !msg.retry) dropPending(code, msg.actionId);
       if (msg.retry && code && msg.actionId) {
         setTimeout(function () {
-          var m = loadPending(code).filter(function (p) { return p.actionId === msg.actionId; })[0];
+          var m = loadPending(code).filter(function (p) {
+            return p.actionId === msg.actionId;
+          })[0];
           if (m) sendRaw(m);
         }, 1000);
       }
@@ -232,7 +297,10 @@
     if (focusWasInPlay && (document.activeElement === document.body || !document.activeElement)) {
       var next = actions && actions.querySelector('button:not([disabled]), [tabindex="0"]');
       if (next) next.focus({ preventScroll: true });
-      else if (actions) { actions.setAttribute('tabindex', '-1'); actions.focus({ preventScroll: true }); }
+      else if (actions) {
+        actions.setAttribute('tabindex', '-1');
+        actions.focus({ preventScroll: true });
+      }
     }
     focusWasInPlay = false;
     noticeChanges();
@@ -253,7 +321,8 @@
       if (num && num.textContent !== String(left)) num.textContent = String(left);
       var urgent = left <= 3;
       el.classList.toggle('urgent', urgent);
-      var bar = el.closest('#game-status') && el.closest('#game-status').querySelector('.timer-fill');
+      var bar =
+        el.closest('#game-status') && el.closest('#game-status').querySelector('.timer-fill');
       if (bar) {
         bar.style.transform = 'scaleX(' + (leftMs / (seconds * 1000)).toFixed(3) + ')';
         bar.parentNode.classList.toggle('urgent', urgent);
@@ -296,7 +365,12 @@
   document.addEventListener('keydown', function (evt) {
     var t = evt.target;
     // SVG tiles with role="button" act on Enter and Space like real buttons.
-    if ((evt.key === 'Enter' || evt.key === ' ') && t instanceof Element && t.getAttribute('role') === 'button' && !(t instanceof HTMLButtonElement)) {
+    if (
+      (evt.key === 'Enter' || evt.key === ' ') &&
+      t instanceof Element &&
+      t.getAttribute('role') === 'button' &&
+      !(t instanceof HTMLButtonElement)
+    ) {
       evt.preventDefault();
       activate(t);
       return;
@@ -308,7 +382,14 @@
     var k = evt.key.toLowerCase();
     var button = null;
     if (k === 's') button = panel.querySelector('button[data-action="defend"]');
-    else if (KEYS[k]) button = panel.querySelector('button[data-action="' + (evt.shiftKey ? 'attack' : 'move') + '"][data-dir="' + KEYS[k] + '"]');
+    else if (KEYS[k])
+      button = panel.querySelector(
+        'button[data-action="' +
+          (evt.shiftKey ? 'attack' : 'move') +
+          '"][data-dir="' +
+          KEYS[k] +
+          '"]',
+      );
     if (button && activate(button)) evt.preventDefault();
   });
 
@@ -341,16 +422,25 @@
         copy.classList.add('copied');
         label.textContent = 'Link copied';
         notice('Invite link copied: ' + url);
-        setTimeout(function () { copy.classList.remove('copied'); label.textContent = 'Copy invite link'; }, 2500);
+        setTimeout(function () {
+          copy.classList.remove('copied');
+          label.textContent = 'Copy invite link';
+        }, 2500);
       };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(url).then(done, function () { window.prompt('Copy this link:', url); });
+        navigator.clipboard.writeText(url).then(done, function () {
+          window.prompt('Copy this link:', url);
+        });
       } else {
         window.prompt('Copy this link:', url);
       }
     }
     if (t.closest('[data-sound-toggle]')) {
-      try { localStorage.setItem(SOUND_KEY, soundOn() ? 'off' : 'on'); } catch (e) { /* private mode */ }
+      try {
+        localStorage.setItem(SOUND_KEY, soundOn() ? 'off' : 'on');
+      } catch (e) {
+        /* private mode */
+      }
       showSoundToggle();
       play('round');
     }
@@ -365,17 +455,29 @@
     var asked = '';
     function check() {
       var name = input.value.trim();
-      if (name.length < 3 || !input.checkValidity()) { status.textContent = ''; input.setCustomValidity(''); return; }
+      if (name.length < 3 || !input.checkValidity()) {
+        status.textContent = '';
+        input.setCustomValidity('');
+        return;
+      }
       asked = name;
-      fetch('/signup/available?username=' + encodeURIComponent(name), { headers: { accept: 'application/json' } })
-        .then(function (r) { return r.ok ? r.json() : null; })
+      fetch('/signup/available?username=' + encodeURIComponent(name), {
+        headers: { accept: 'application/json' },
+      })
+        .then(function (r) {
+          return r.ok ? r.json() : null;
+        })
         .then(function (res) {
           if (!res || asked !== input.value.trim()) return;
           input.setCustomValidity(res.available ? '' : 'That username is taken. Pick another.');
-          status.textContent = res.available ? '✓ ' + name + ' is free' : name + ' is taken: pick another';
+          status.textContent = res.available
+            ? '✓ ' + name + ' is free'
+            : name + ' is taken: pick another';
           status.className = 'field-status ' + (res.available ? 'ok' : 'bad');
         })
-        .catch(function () { /* the server decides on submit */ });
+        .catch(function () {
+          /* the server decides on submit */
+        });
     }
     input.addEventListener('input', function () {
       input.setCustomValidity('');
@@ -383,7 +485,10 @@
       timer = setTimeout(check, 250);
     });
     form.addEventListener('submit', function (evt) {
-      if (!input.checkValidity()) { evt.preventDefault(); input.reportValidity(); }
+      if (!input.checkValidity()) {
+        evt.preventDefault();
+        input.reportValidity();
+      }
     });
     if (input.value) check();
   }
@@ -396,7 +501,9 @@
     }
     if (liveRoot()) {
       // Show the badge only if the first connection takes noticeably long.
-      setTimeout(function () { if (!openSocket) setBadge(true); }, 1500);
+      setTimeout(function () {
+        if (!openSocket) setBadge(true);
+      }, 1500);
     }
     var signup = document.querySelector('form[data-signup]');
     if (signup) watchSignup(signup);

@@ -32,16 +32,29 @@ export interface Stage {
 }
 
 /** The loopback addresses nodes take, a new task the one left longest ago (as new tasks get new addresses). */
-const ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7'] as const;
+const ADDRESSES = [
+  '127.0.0.2',
+  '127.0.0.3',
+  '127.0.0.4',
+  '127.0.0.5',
+  '127.0.0.6',
+  '127.0.0.7',
+] as const;
 
 /** Waits until each of `nodes` sees all the others as ready members (read from /admin/cluster.json). */
 export async function meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
   await waitFor(
     async () => {
       for (const n of nodes) {
-        const res = await fetch(`${n.url}/admin/cluster.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(2000) });
+        const res = await fetch(`${n.url}/admin/cluster.json`, {
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+          signal: AbortSignal.timeout(2000),
+        });
         const c = (await res.json()) as { members: { id: string; state: string }[] };
-        if (nodes.some((m) => !c.members.some((x) => x.id === m.opts.nodeId && x.state === 'ready'))) return false;
+        if (
+          nodes.some((m) => !c.members.some((x) => x.id === m.opts.nodeId && x.state === 'ready'))
+        )
+          return false;
       }
       return true;
     },
@@ -78,7 +91,12 @@ export class LocalCluster implements Stage {
         LOG_LEVEL: 'debug',
       }),
     });
-    const haproxy = await HaProxy.start({ dir: rig.dir, dns: rig.dns.address, query: RIG_QUERY, nodePort: rig.port });
+    const haproxy = await HaProxy.start({
+      dir: rig.dir,
+      dns: rig.dns.address,
+      query: RIG_QUERY,
+      nodePort: rig.port,
+    });
     return new LocalCluster(rig, haproxy);
   }
 
@@ -89,13 +107,18 @@ export class LocalCluster implements Stage {
   /** Each player connects from an address of its own, as players on the internet do. */
   net(): Network {
     const n = this.#addresses++;
-    return { ca: this.haproxy.ca, localAddress: `127.0.${1 + Math.floor(n / 250)}.${1 + (n % 250)}` };
+    return {
+      ca: this.haproxy.ca,
+      localAddress: `127.0.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`,
+    };
   }
 
   /** Starts a node on the free address left longest ago; it enters DNS only once it is in service. */
   launch(id: string): NodeProcess {
     const used = new Set(this.rig.live().map((n) => n.opts.host));
-    const host = ADDRESSES.filter((a) => !used.has(a)).sort((a, b) => (this.#released.get(a) ?? 0) - (this.#released.get(b) ?? 0))[0];
+    const host = ADDRESSES.filter((a) => !used.has(a)).sort(
+      (a, b) => (this.#released.get(a) ?? 0) - (this.#released.get(b) ?? 0),
+    )[0];
     if (!host) throw new Error(`every rehearsal address (${ADDRESSES.join(', ')}) has a live node`);
     const node = this.rig.start(id, host, { inDns: false });
     this.#released.set(host, Infinity);
@@ -106,7 +129,12 @@ export class LocalCluster implements Stage {
   async enterService(node: NodeProcess, timeoutMs = 15_000): Promise<void> {
     this.#inService = [...this.#inService, node.opts.host];
     this.rig.setDns(this.#inService);
-    await waitFor(() => this.haproxy.isUp(node.address), timeoutMs, `HAProxy to put ${node.opts.nodeId} UP`, 50);
+    await waitFor(
+      () => this.haproxy.isUp(node.address),
+      timeoutMs,
+      `HAProxy to put ${node.opts.nodeId} UP`,
+      50,
+    );
   }
 
   leaveService(node: NodeProcess): void {

@@ -30,7 +30,16 @@ import { RIG_QUERY, Rig } from '../../test/support/redeploy-rig.js';
 import { meshed, type Stage } from './cluster.js';
 import { Players } from './players.js';
 import { report, type Section } from './report.js';
-import { coldStart, finalRecords, playingGames, rollingUpdate, roundsPass, type ColdStart, type Context, type Replacement } from './scenarios.js';
+import {
+  coldStart,
+  finalRecords,
+  playingGames,
+  rollingUpdate,
+  roundsPass,
+  type ColdStart,
+  type Context,
+  type Replacement,
+} from './scenarios.js';
 import { ms, pct, say, sayTo, secs, sleep } from './say.js';
 
 export interface HostsOptions {
@@ -48,7 +57,11 @@ const PORT = 4000;
 /** How long a page request may take before the load counts it as failed. */
 const LOAD_TIMEOUT_MS = 8000;
 
-const admin = (url: string, path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(3000) });
+const admin = (url: string, path: string) =>
+  fetch(`${url}${path}`, {
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    signal: AbortSignal.timeout(3000),
+  });
 
 /** The cluster on hosts of its own: each node, PostgreSQL and HAProxy in a network namespace. */
 class HostCluster implements Stage {
@@ -77,8 +90,18 @@ class HostCluster implements Stage {
     const secretsDir = mkdtempSync(join(tmpdir(), 'minotaur-secrets-'));
     cleanups.push(() => rmSync(secretsDir, { recursive: true, force: true }));
     chmodSync(secretsDir, 0o711); // like /run/secrets: the node's user reads its own files only
-    const files = secretFiles(secretsDir, { ...secrets, DATABASE_URL: dbUrl, ADMIN_TOKEN: TEST_ADMIN_TOKEN }, NOBODY);
-    const stack = Object.fromEntries(Object.entries(stackEnvironment()).filter(([k]) => !['PORT', 'DNS_CLUSTER_QUERY', 'ADVERTISE_ADDRESS', 'DATABASE_PATH'].includes(k) && !k.endsWith('_FILE')));
+    const files = secretFiles(
+      secretsDir,
+      { ...secrets, DATABASE_URL: dbUrl, ADMIN_TOKEN: TEST_ADMIN_TOKEN },
+      NOBODY,
+    );
+    const stack = Object.fromEntries(
+      Object.entries(stackEnvironment()).filter(
+        ([k]) =>
+          !['PORT', 'DNS_CLUSTER_QUERY', 'ADVERTISE_ADDRESS', 'DATABASE_PATH'].includes(k) &&
+          !k.endsWith('_FILE'),
+      ),
+    );
     const rig = await Rig.create({
       port: PORT,
       dnsHost: network.gateway,
@@ -103,7 +126,14 @@ class HostCluster implements Stage {
       },
     });
     cleanups.push(() => rig.close());
-    const haproxy = await HaProxy.start({ dir: rig.dir, dns: rig.dns.address, query: RIG_QUERY, nodePort: PORT, host: lbHost.address, prefix: lbHost.prefix });
+    const haproxy = await HaProxy.start({
+      dir: rig.dir,
+      dns: rig.dns.address,
+      query: RIG_QUERY,
+      nodePort: PORT,
+      host: lbHost.address,
+      prefix: lbHost.prefix,
+    });
     cleanups.push(() => haproxy.stop());
     return new HostCluster(network, rig, haproxy, pg, pgHost, lbHost, secretsDir);
   }
@@ -120,7 +150,11 @@ class HostCluster implements Stage {
   launch(id: string): NodeProcess {
     const host = this.network.addHost(id, ++this.#hostNo);
     // The rig passes CLUSTER_SECRET itself; the node reads it from its file instead.
-    const node = this.rig.start(id, host.address, { inDns: false, launcher: this.network.launcher(host), env: { CLUSTER_SECRET: '' } });
+    const node = this.rig.start(id, host.address, {
+      inDns: false,
+      launcher: this.network.launcher(host),
+      env: { CLUSTER_SECRET: '' },
+    });
     this.#hosts.set(node, host);
     return node;
   }
@@ -132,7 +166,12 @@ class HostCluster implements Stage {
   async enterService(node: NodeProcess, timeoutMs = 20_000): Promise<void> {
     this.#inService = [...this.#inService, node.opts.host];
     this.rig.setDns(this.#inService);
-    await waitFor(() => this.haproxy.isUp(node.address), timeoutMs, `HAProxy to put ${node.opts.nodeId} UP`, 100);
+    await waitFor(
+      () => this.haproxy.isUp(node.address),
+      timeoutMs,
+      `HAProxy to put ${node.opts.nodeId} UP`,
+      100,
+    );
   }
 
   leaveService(node: NodeProcess): void {
@@ -162,7 +201,9 @@ function ackLatency(rig: Rig, from: number, to: number): number[] {
   const out: number[] = [];
   for (const b of rig.bots) {
     const sentAt = new Map(b.sent.map((s) => [s.actionId, s.at]));
-    for (const a of b.acks) if (!a.duplicate && a.at >= from && a.at <= to && sentAt.has(a.actionId)) out.push(a.at - sentAt.get(a.actionId)!);
+    for (const a of b.acks)
+      if (!a.duplicate && a.at >= from && a.at <= to && sentAt.has(a.actionId))
+        out.push(a.at - sentAt.get(a.actionId)!);
   }
   return out;
 }
@@ -206,7 +247,9 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   const host = cluster.hostOf(victim);
   const id = victim.opts.nodeId!;
   // The players of every game still playing: each must see a new round after the loss.
-  const watched = cluster.rig.bots.filter((b) => b.status === 'playing' && ctx.players.playing(b.code));
+  const watched = cluster.rig.bots.filter(
+    (b) => b.status === 'playing' && ctx.players.playing(b.code),
+  );
   say(`── host loss: ${host.name} (${host.address}), which runs ${lost.join(',') || 'no game'}`);
   const at = Date.now();
   cluster.network.loseHost(host.name);
@@ -215,14 +258,20 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   const dnsDrop = setTimeout(() => cluster.leaveService(victim), 3000);
   const adoptedMs = await waitFor(
     async () => {
-      for (const c of lost) if ((await cluster.rig.newest(c).catch(() => null))?.owner === id) return false;
+      for (const c of lost)
+        if ((await cluster.rig.newest(c).catch(() => null))?.owner === id) return false;
       return Date.now() - at;
     },
     30_000,
     `the lost host's ${lost.length} games to be taken over`,
     100,
   ).catch(() => NaN);
-  const outMs = await waitFor(async () => ((await cluster.haproxy.isUp(victim.address)) ? false : Date.now() - at), 20_000, 'HAProxy to take the lost node out', 100).catch(() => NaN);
+  const outMs = await waitFor(
+    async () => ((await cluster.haproxy.isUp(victim.address)) ? false : Date.now() - at),
+    20_000,
+    'HAProxy to take the lost node out',
+    100,
+  ).catch(() => NaN);
   const back = new Map<string, number>();
   await waitFor(
     () => {
@@ -241,24 +290,39 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   clearTimeout(dnsDrop);
   cluster.leaveService(victim);
   const stuck = watched.filter((b) => !back.has(b.name));
-  for (const b of stuck) say(`(stuck: ${b.name} of ${b.code}, round ${b.currentRound}, ${b.status}, ${b.connected ? 'connected' : 'not connected'} since ${secs(b.connects.at(-1)?.at ?? 0)}, ${b.closes.filter((x) => x.at > at).length} closes since the loss)`);
+  for (const b of stuck)
+    say(
+      `(stuck: ${b.name} of ${b.code}, round ${b.currentRound}, ${b.status}, ${b.connected ? 'connected' : 'not connected'} since ${secs(b.connects.at(-1)?.at ?? 0)}, ${b.closes.filter((x) => x.at > at).length} closes since the loss)`,
+    );
   const seen = [...back.values()].filter(Number.isFinite);
   const fresh = cluster.launch(`r${cluster.rig.all.length + 1}`);
   await fresh.ready(cluster.readyTimeoutMs);
   await cluster.enterService(fresh);
   ctx.current = [...ctx.current.filter((n) => n !== victim), fresh];
   await roundsPass(cluster, 1, 30_000).catch((e) => say(`(${(e as Error).message})`));
-  say(`host loss: games taken over after ${ms(adoptedMs)}, players back after ${ms(Math.max(...seen))} at most; ${fresh.opts.nodeId} replaces ${id}`);
+  say(
+    `host loss: games taken over after ${ms(adoptedMs)}, players back after ${ms(Math.max(...seen))} at most; ${fresh.opts.nodeId} replaces ${id}`,
+  );
   const problems: string[] = [];
   if (!Number.isFinite(adoptedMs)) problems.push('the lost host’s games were not taken over');
-  if (stuck.length) problems.push(`${stuck.length} players saw no new round within 45 s of the host loss (${stuck.map((b) => `${b.name} of ${b.code}`).join(', ')})`);
+  if (stuck.length)
+    problems.push(
+      `${stuck.length} players saw no new round within 45 s of the host loss (${stuck.map((b) => `${b.name} of ${b.code}`).join(', ')})`,
+    );
   return {
     lines: [
       `host loss      ${host.name} (${host.address}) lost (link cut, every process killed) while running ${lost.length} games: taken over ${ms(adoptedMs)} after, out of HAProxy after ${ms(outMs)}; its players and the others saw a new round after p50 ${ms(pct(seen, 50))}, max ${ms(Math.max(...seen))} (${seen.length} players${stuck.length ? `; ${stuck.length} never` : ''}); replacement ${fresh.opts.nodeId} on a new host`,
       `               around the loss: ${ackLatency(cluster.rig, at - 2000, at + 20_000).length} actions acknowledged`,
     ],
     problems,
-    excuses: [{ kind: 'hung', from: at - LOAD_TIMEOUT_MS, to: at + (Number.isFinite(outMs) ? outMs : 20_000) + 2000, label: 'in flight to the lost host' }],
+    excuses: [
+      {
+        kind: 'hung',
+        from: at - LOAD_TIMEOUT_MS,
+        to: at + (Number.isFinite(outMs) ? outMs : 20_000) + 2000,
+        label: 'in flight to the lost host',
+      },
+    ],
   };
 }
 
@@ -268,7 +332,9 @@ async function partition(ctx: HostContext): Promise<Section> {
   const { node: alone, games: aloneOwns } = await busiest(ctx);
   const rest = ctx.current.filter((n) => n !== alone);
   const names = (nodes: NodeProcess[]) => nodes.map((n) => cluster.hostOf(n).name);
-  say(`── partition: ${names([alone])} cut from ${names(rest).join(', ')} for 10 s (it runs ${aloneOwns.join(',') || 'no game'})`);
+  say(
+    `── partition: ${names([alone])} cut from ${names(rest).join(', ')} for 10 s (it runs ${aloneOwns.join(',') || 'no game'})`,
+  );
   const before = roundsResolved(cluster.rig);
   const at = Date.now();
   cluster.network.partition(names([alone]), names(rest));
@@ -280,13 +346,24 @@ async function partition(ctx: HostContext): Promise<Section> {
     () => Date.now() - healedAt,
     () => NaN,
   );
-  const convergedMs = await waitFor(async () => ((await converged(cluster.rig)) ? Date.now() - healedAt : false), 30_000, 'the replicas to converge after the partition', 200).catch(() => NaN);
-  const takeovers = logLines(cluster.rig.all, /\[takeover\]/).filter((x) => Date.parse(String(x.line.time)) >= at).length;
+  const convergedMs = await waitFor(
+    async () => ((await converged(cluster.rig)) ? Date.now() - healedAt : false),
+    30_000,
+    'the replicas to converge after the partition',
+    200,
+  ).catch(() => NaN);
+  const takeovers = logLines(cluster.rig.all, /\[takeover\]/).filter(
+    (x) => Date.parse(String(x.line.time)) >= at,
+  ).length;
   await roundsPass(cluster, 1, 30_000).catch((e) => say(`(${(e as Error).message})`));
-  say(`partition healed: the nodes met again after ${ms(meshMs)}, replicas converged after ${ms(convergedMs)}`);
+  say(
+    `partition healed: the nodes met again after ${ms(meshMs)}, replicas converged after ${ms(convergedMs)}`,
+  );
   const problems: string[] = [];
-  if (!Number.isFinite(meshMs)) problems.push('the nodes did not meet again after the partition healed');
-  if (!Number.isFinite(convergedMs)) problems.push('the replicas did not converge after the partition');
+  if (!Number.isFinite(meshMs))
+    problems.push('the nodes did not meet again after the partition healed');
+  if (!Number.isFinite(convergedMs))
+    problems.push('the replicas did not converge after the partition');
   return {
     lines: [
       `partition      ${names([alone])} cut from ${names(rest).join(', ')} for 10 s (all still reach PostgreSQL and HAProxy): ${during} rounds resolved meanwhile, ${takeovers} takeovers (the cut node kept its ${aloneOwns.length} games by its lease); after healing the nodes met again in ${ms(meshMs)} and the replicas converged in ${ms(convergedMs)}`,
@@ -299,7 +376,11 @@ async function partition(ctx: HostContext): Promise<Section> {
 /** 50 ± 10 ms and 1 % loss on every packet between hosts (nodes, PostgreSQL, HAProxy) during play. */
 async function latency(ctx: HostContext, playMs: number, baseline: number[]): Promise<Section> {
   const { cluster } = ctx;
-  const names = [...ctx.current.map((n) => cluster.hostOf(n).name), cluster.pgHost.name, cluster.lbHost.name];
+  const names = [
+    ...ctx.current.map((n) => cluster.hostOf(n).name),
+    cluster.pgHost.name,
+    cluster.lbHost.name,
+  ];
   say(`── latency: 50 ± 10 ms and 1 % loss between ${names.join(', ')} for ${playMs / 1000} s`);
   const kind = await cluster.network.impair(names, { delayMs: 50, jitterMs: 10, lossPct: 1 });
   const at = Date.now();
@@ -332,8 +413,14 @@ async function postgresRestart(ctx: HostContext): Promise<Section> {
   const caughtMs = await waitFor(
     async () => {
       for (const n of ctx.current) {
-        const j = (await (await admin(n.url, '/admin/cluster.json')).json()) as { database: { state: string; waiting: { snapshots: number; results: number } } };
-        if (j.database.state !== 'up' || j.database.waiting.snapshots + j.database.waiting.results > 0) return false;
+        const j = (await (await admin(n.url, '/admin/cluster.json')).json()) as {
+          database: { state: string; waiting: { snapshots: number; results: number } };
+        };
+        if (
+          j.database.state !== 'up' ||
+          j.database.waiting.snapshots + j.database.waiting.results > 0
+        )
+          return false;
       }
       return Date.now() - at;
     },
@@ -345,22 +432,42 @@ async function postgresRestart(ctx: HostContext): Promise<Section> {
   await roundsPass(cluster, 1, 30_000).catch((e) => say(`(${(e as Error).message})`));
   say(`PostgreSQL back; every node caught up ${ms(caughtMs)} after the stop`);
   const problems: string[] = [];
-  if (!Number.isFinite(caughtMs)) problems.push('the nodes did not catch up with PostgreSQL within 30 s');
-  const down = new Set(logLines(cluster.rig.all, /^database .* down: /).filter((x) => Date.parse(String(x.line.time)) >= at).map((x) => x.node)).size;
+  if (!Number.isFinite(caughtMs))
+    problems.push('the nodes did not catch up with PostgreSQL within 30 s');
+  const down = new Set(
+    logLines(cluster.rig.all, /^database .* down: /)
+      .filter((x) => Date.parse(String(x.line.time)) >= at)
+      .map((x) => x.node),
+  ).size;
   return {
     lines: [
       `PostgreSQL     stopped mid-game and started again (down ${ms(outage)}; ${down} of ${ctx.current.length} nodes noticed): ${during} rounds resolved until every node had written what waited, ${ms(caughtMs)} after the stop`,
     ],
     problems,
     // Sign-ups and new games need the database: a node answers 503 "back in a moment" meanwhile.
-    excuses: [{ kind: 'database', from: at, to: at + (Number.isFinite(caughtMs) ? caughtMs : 30_000) + 1000, label: 'that needed the database while it restarted' }],
+    excuses: [
+      {
+        kind: 'database',
+        from: at,
+        to: at + (Number.isFinite(caughtMs) ? caughtMs : 30_000) + 1000,
+        label: 'that needed the database while it restarted',
+      },
+    ],
   };
 }
 
 export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number> {
   const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   sayTo(out);
-  const why = hostsUnavailable() ?? (haproxyVersion() ? null : '`haproxy` is not installed: run `bash scripts/ensure-haproxy.sh`') ?? (postgresBinDir() ? null : 'PostgreSQL is not installed: run `bash scripts/ensure-postgres.sh`') ?? (existsSync(MAIN) ? null : 'dist/main.js is missing: run `npm run build` first');
+  const why =
+    hostsUnavailable() ??
+    (haproxyVersion()
+      ? null
+      : '`haproxy` is not installed: run `bash scripts/ensure-haproxy.sh`') ??
+    (postgresBinDir()
+      ? null
+      : 'PostgreSQL is not installed: run `bash scripts/ensure-postgres.sh`') ??
+    (existsSync(MAIN) ? null : 'dist/main.js is missing: run `npm run build` first');
   if (why) {
     out(`rehearsal --hosts: ${why}`);
     return 2;
@@ -383,7 +490,8 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
       const { rig, haproxy } = cluster;
       writeFileSync(join(rig.dir, 'haproxy.log'), haproxy.lines.join('\n') + '\n');
       writeFileSync(join(rig.dir, 'postgres.log'), cluster.pg.log());
-      for (const n of rig.all) writeFileSync(join(rig.dir, `node-${n.opts.nodeId}.log`), n.raw.join('\n') + '\n');
+      for (const n of rig.all)
+        writeFileSync(join(rig.dir, `node-${n.opts.nodeId}.log`), n.raw.join('\n') + '\n');
     }
     for (const b of cluster?.rig.bots ?? []) b.stop();
     await players?.load?.stop();
@@ -407,11 +515,28 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
     for (const n of first) await c.enterService(n);
     await c.meshed(first);
     const advertised = first[0]!.lines.find((l) => /^advertising /.test(l.msg))?.msg ?? '?';
-    say(`3 nodes on hosts ${first.map((n) => n.opts.host).join(', ')} (${advertised}), PostgreSQL on ${c.pgHost.address}, HAProxy (TLS) on ${c.lbHost.address}`);
+    say(
+      `3 nodes on hosts ${first.map((n) => n.opts.host).join(', ')} (${advertised}), PostgreSQL on ${c.pgHost.address}, HAProxy (TLS) on ${c.lbHost.address}`,
+    );
 
-    players = new Players(c, { games, bots, prefix: 'h', maxGames: games * 8, botDelayMs: [300, 1500], connectTimeoutMs: 8000, playingWithinMs: 10_000, firstRoundWithinMs: 30_000, load: { timeoutMs: LOAD_TIMEOUT_MS, pauseMs: 25 } });
+    players = new Players(c, {
+      games,
+      bots,
+      prefix: 'h',
+      maxGames: games * 8,
+      botDelayMs: [300, 1500],
+      connectTimeoutMs: 8000,
+      playingWithinMs: 10_000,
+      firstRoundWithinMs: 30_000,
+      load: { timeoutMs: LOAD_TIMEOUT_MS, pauseMs: 25 },
+    });
     await players.start(short ? 2 : 3);
-    const ctx: HostContext = { cluster: c, current: first, playingGames: () => playingGames(c), players };
+    const ctx: HostContext = {
+      cluster: c,
+      current: first,
+      playingGames: () => playingGames(c),
+      players,
+    };
     say(`${rig.codes.length} games × ${bots} bots playing through HAProxy`);
     await roundsPass(c, 1, 30_000);
     const baseline = ackLatency(rig, 0, Date.now());
@@ -432,12 +557,23 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
     await players.pause();
     if ((await ctx.playingGames()).length === 0) await players.tryOpen();
     const cold: ColdStart = await coldStart(ctx, 'SIGTERM');
-    if (cold.resumed.size === 0) sections.push({ lines: [], problems: ['the cold start had no running game to resume'], excuses: [] });
+    if (cold.resumed.size === 0)
+      sections.push({
+        lines: [],
+        problems: ['the cold start had no running game to resume'],
+        excuses: [],
+      });
 
     await players.stop();
     await rig.quiesce();
     const { finals, missing } = await finalRecords(c, cold);
-    const invariants = checkInvariants({ codes: rig.codes.filter((x) => finals.has(x)), bots: rig.bots.filter((b) => finals.has(b.code)), nodes: rig.all, samples: rig.sampler.samples, finals });
+    const invariants = checkInvariants({
+      codes: rig.codes.filter((x) => finals.has(x)),
+      bots: rig.bots.filter((b) => finals.has(b.code)),
+      nodes: rig.all,
+      samples: rig.sampler.samples,
+      finals,
+    });
     const result = report({
       cluster: c,
       players,
@@ -489,7 +625,10 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
 // Run directly: tsx scripts/rehearsal/hosts.ts [--short] [--keep]
 if (process.argv[1] && /rehearsal[/\\]hosts\.ts$/.test(process.argv[1])) {
   process.once('SIGINT', () => process.exit(130)); // the test hosts are removed on exit (netns.ts)
-  runHostsRehearsal({ short: process.argv.includes('--short'), keep: process.argv.includes('--keep') }).then(
+  runHostsRehearsal({
+    short: process.argv.includes('--short'),
+    keep: process.argv.includes('--keep'),
+  }).then(
     (code) => process.exit(code),
     (err) => {
       process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);

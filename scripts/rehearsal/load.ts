@@ -16,8 +16,13 @@ export interface Failure {
  */
 export function brief(text: string, max = 120): string {
   const main = /<main[^>]*>([\s\S]*?)<\/main>/i.exec(text)?.[1];
-  const html = main ?? (/<(!doctype|html|body)/i.test(text) ? text.replace(/<head>[\s\S]*?<\/head>/i, '') : null);
-  const plain = html === null ? text : text.slice(0, text.search(/<(!doctype|html|body)/i)) + html.replace(/<[^>]*>/g, ' ');
+  const html =
+    main ??
+    (/<(!doctype|html|body)/i.test(text) ? text.replace(/<head>[\s\S]*?<\/head>/i, '') : null);
+  const plain =
+    html === null
+      ? text
+      : text.slice(0, text.search(/<(!doctype|html|body)/i)) + html.replace(/<[^>]*>/g, ' ');
   return plain.replace(/\s+/g, ' ').trim().slice(0, max);
 }
 
@@ -63,10 +68,16 @@ export class HttpLoad {
       const started = Date.now();
       this.total++;
       try {
-        const res = await fetchVia(this.net, this.base + path, { headers: { cookie }, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
+        const res = await fetchVia(this.net, this.base + path, {
+          headers: { cookie },
+          redirect: 'manual',
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
         const body = await res.text();
-        if (res.status >= 400) this.failures.push({ at: started, path, what: `${res.status} ${brief(body)}` });
-        else if (res.status >= 300 && /\/login/.test(res.headers.get('location') ?? '')) this.failures.push({ at: started, path, what: `${res.status} to /login (session lost)` });
+        if (res.status >= 400)
+          this.failures.push({ at: started, path, what: `${res.status} ${brief(body)}` });
+        else if (res.status >= 300 && /\/login/.test(res.headers.get('location') ?? ''))
+          this.failures.push({ at: started, path, what: `${res.status} to /login (session lost)` });
       } catch (err) {
         this.failures.push({ at: started, path, what: String((err as Error).cause ?? err) });
       }

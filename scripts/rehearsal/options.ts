@@ -23,10 +23,17 @@ export const USAGE = `usage: npm run rehearsal -- [--deploys 0-3] [--games 1-8] 
                          [--scenarios ${SCENARIOS.join(',')}] [--keep]
        npm run rehearsal -- --hosts [--short] [--keep]     (as root: every node on a host of its own)`;
 
-function int(name: string, value: string | undefined, dflt: number, min: number, max: number): number {
+function int(
+  name: string,
+  value: string | undefined,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return dflt;
   const v = Number(value);
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${value}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${value}`);
   return v;
 }
 
@@ -44,9 +51,13 @@ export function readOptions(argv: string[]): Options {
       short: { type: 'boolean', default: false },
     },
   });
-  const scenarios = (values.scenarios?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...SCENARIOS]) as Scenario[];
+  const scenarios = (values.scenarios
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) ?? [...SCENARIOS]) as Scenario[];
   const unknown = scenarios.filter((s) => !SCENARIOS.includes(s));
-  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
+  if (unknown.length)
+    throw new Error(`unknown scenario ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
   const deploys = int('deploys', values.deploys, 2, 0, 3);
   return {
     deploys: scenarios.includes('rolling') ? deploys : 0,

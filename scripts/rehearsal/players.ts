@@ -42,7 +42,16 @@ export class Players {
     private readonly stage: Stage,
     options: PlayersOptions,
   ) {
-    this.#o = { prefix: 'r', botDelayMs: [400, 1800], connectTimeoutMs: 2000, playingWithinMs: 5000, firstRoundWithinMs: 15_000, maxGames: options.games * 4, load: {}, ...options };
+    this.#o = {
+      prefix: 'r',
+      botDelayMs: [400, 1800],
+      connectTimeoutMs: 2000,
+      playingWithinMs: 5000,
+      firstRoundWithinMs: 15_000,
+      maxGames: options.games * 4,
+      load: {},
+      ...options,
+    };
   }
 
   get rig() {
@@ -50,7 +59,9 @@ export class Players {
   }
 
   playing(code: string): boolean {
-    return this.rig.bots.some((b) => b.code === code && b.status !== 'finished' && b.status !== 'gone');
+    return this.rig.bots.some(
+      (b) => b.code === code && b.status !== 'finished' && b.status !== 'gone',
+    );
   }
 
   /** Games whose players still play (as the bots see them). */
@@ -62,7 +73,11 @@ export class Players {
     const o = this.#o;
     const tag = `${Date.now().toString(36).slice(-4)}${this.opened++}`;
     const url = this.stage.url;
-    const players = Array.from({ length: o.bots }, (_, i) => new Player(url, `${o.prefix}${tag}p${i}`, 'correct horse battery', this.stage.net()));
+    const players = Array.from(
+      { length: o.bots },
+      (_, i) =>
+        new Player(url, `${o.prefix}${tag}p${i}`, 'correct horse battery', this.stage.net()),
+    );
     const code = await openStartedGame(players);
     const rec = await waitFor(
       async () => {
@@ -108,14 +123,40 @@ export class Players {
   async start(httpWorkers: number): Promise<void> {
     const o = this.#o;
     await Promise.all(Array.from({ length: o.games }, () => this.tryOpen()));
-    if (this.rig.codes.length === 0) throw new Error(`no game could be opened: ${this.setupFailures.map((f) => f.what).join('; ')}`);
-    await waitFor(() => this.rig.bots.every((b) => b.currentRound >= 1), o.firstRoundWithinMs, 'every bot to see round 1');
+    if (this.rig.codes.length === 0)
+      throw new Error(
+        `no game could be opened: ${this.setupFailures.map((f) => f.what).join('; ')}`,
+      );
+    await waitFor(
+      () => this.rig.bots.every((b) => b.currentRound >= 1),
+      o.firstRoundWithinMs,
+      'every bot to see round 1',
+    );
     this.rig.sampler.start();
     this.keep();
     const tag = Date.now().toString(36).slice(-4);
-    const loaders = [new Player(this.stage.url, `${o.prefix}${tag}load1`, 'correct horse battery', this.stage.net()), new Player(this.stage.url, `${o.prefix}${tag}load2`, 'correct horse battery', this.stage.net())];
+    const loaders = [
+      new Player(
+        this.stage.url,
+        `${o.prefix}${tag}load1`,
+        'correct horse battery',
+        this.stage.net(),
+      ),
+      new Player(
+        this.stage.url,
+        `${o.prefix}${tag}load2`,
+        'correct horse battery',
+        this.stage.net(),
+      ),
+    ];
     for (const p of loaders) await p.signup();
-    this.load = new HttpLoad(this.stage.url, loaders.map((p) => p.cookie), () => ['/lobby', '/leaderboard', ...this.playingCodes().map((c) => `/games/${c}`)], this.stage.net(), o.load);
+    this.load = new HttpLoad(
+      this.stage.url,
+      loaders.map((p) => p.cookie),
+      () => ['/lobby', '/leaderboard', ...this.playingCodes().map((c) => `/games/${c}`)],
+      this.stage.net(),
+      o.load,
+    );
     this.load.start(httpWorkers);
   }
 
@@ -133,7 +174,14 @@ export class Players {
 
   /** Waits (bounded) until the keeper has every game playing again, so a scenario starts under full play. */
   async full(timeoutMs = 30_000): Promise<number> {
-    await waitFor(() => this.playingCodes().length >= this.#o.games || this.opened >= this.#o.maxGames || !this.#keeping, timeoutMs, `${this.#o.games} games playing`).catch(() => undefined);
+    await waitFor(
+      () =>
+        this.playingCodes().length >= this.#o.games ||
+        this.opened >= this.#o.maxGames ||
+        !this.#keeping,
+      timeoutMs,
+      `${this.#o.games} games playing`,
+    ).catch(() => undefined);
     return this.playingCodes().length;
   }
 
@@ -141,7 +189,9 @@ export class Players {
   async pause(): Promise<void> {
     this.#keeping = false;
     await this.#keeper;
-    await waitFor(() => this.#opening === 0, 60_000, 'the games being opened').catch(() => undefined);
+    await waitFor(() => this.#opening === 0, 60_000, 'the games being opened').catch(
+      () => undefined,
+    );
   }
 
   /** Stops opening games and the load; the bots go on until the rig is quiesced. */

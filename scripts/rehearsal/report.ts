@@ -61,12 +61,24 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 /** When HAProxy accepted the request of a log line (its clock is this machine's, UTC). */
 function haproxyTime(line: string): number {
   const m = /\[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})\.(\d{3})\]/.exec(line);
-  return m ? Date.UTC(Number(m[3]), MONTHS.indexOf(m[2]!), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7])) : NaN;
+  return m
+    ? Date.UTC(
+        Number(m[3]),
+        MONTHS.indexOf(m[2]!),
+        Number(m[1]),
+        Number(m[4]),
+        Number(m[5]),
+        Number(m[6]),
+        Number(m[7]),
+      )
+    : NaN;
 }
 
-const HUNG = /Timeout|aborted|other side closed|SocketError|ECONNRESET|socket hang up|^50[24] |failed: 50[24] /;
+const HUNG =
+  /Timeout|aborted|other side closed|SocketError|ECONNRESET|socket hang up|^50[24] |failed: 50[24] /;
 /** A node's own 503 (not HAProxy's "No server is available"). */
-const NODE_503 = (what: string) => /(^|failed: )503 /.test(what) && !/No server is available/.test(what);
+const NODE_503 = (what: string) =>
+  /(^|failed: )503 /.test(what) && !/No server is available/.test(what);
 
 /** The excuse that covers a failed request (or opening of a game, `setup`), if any. */
 function excuseOf(excuses: Excuse[], f: Failure, setup = false): Excuse | undefined {
@@ -112,9 +124,21 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   // Failures the scenarios make happen by nature, each within its window.
   const loadTimeout = load.timeoutMs;
   const excuses: Excuse[] = [...sections.flatMap((x) => x.excuses)];
-  if (o.cold) excuses.push({ kind: 'outage', from: o.cold.killedAt - loadTimeout, to: o.cold.startedAt + Math.max(...o.cold.readyMs, 0) + 3000, label: `while every node was ${o.cold.signal === 'SIGKILL' ? 'down' : 'stopped'}` });
+  if (o.cold)
+    excuses.push({
+      kind: 'outage',
+      from: o.cold.killedAt - loadTimeout,
+      to: o.cold.startedAt + Math.max(...o.cold.readyMs, 0) + 3000,
+      label: `while every node was ${o.cold.signal === 'SIGKILL' ? 'down' : 'stopped'}`,
+    });
   // A request that reached the node just as it froze hangs until it runs again (or the client gives up).
-  if (o.freeze) excuses.push({ kind: 'hung', from: o.freeze.frozenAt - loadTimeout, to: o.freeze.frozenAt + 3000, label: 'that hung on the node as it froze' });
+  if (o.freeze)
+    excuses.push({
+      kind: 'hung',
+      from: o.freeze.frozenAt - loadTimeout,
+      to: o.freeze.frozenAt + 3000,
+      label: 'that hung on the node as it froze',
+    });
   const outages = excuses.filter((e) => e.kind === 'outage');
   const inOutage = (at: number) => outages.some((e) => at >= e.from && at <= e.to);
   const excusedLoad = load.failures.filter((f) => excuseOf(excuses, f));
@@ -124,10 +148,18 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   const lbLog = cluster.haproxy.statuses();
   const bad5xx = lbLog.bad.filter((l) => !excuseOfLb(excuses, l));
   const excusedLb = lbLog.bad.filter((l) => excuseOfLb(excuses, l));
-  const byLabel = (items: Map<string, number>) => [...items].map(([label, n]) => `${n} ${label}`).join(' and ');
+  const byLabel = (items: Map<string, number>) =>
+    [...items].map(([label, n]) => `${n} ${label}`).join(' and ');
 
   // Handoffs, from the logs.
-  const handoffs: { game: string; from: string; to: string; round: number; afterSigtermMs: number; adoptedAfterSigtermMs: number }[] = [];
+  const handoffs: {
+    game: string;
+    from: string;
+    to: string;
+    round: number;
+    afterSigtermMs: number;
+    adoptedAfterSigtermMs: number;
+  }[] = [];
   const missingAdoption: string[] = [];
   for (const r of replacements) {
     const oldId = r.old.opts.nodeId!;
@@ -136,15 +168,37 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
     for (const { line } of logLines([r.old], /^game [A-Z]{4} handed to node /)) {
       const m = /^game ([A-Z]{4}) handed to node (\S+) \(epoch (\d+), round (\d+)/.exec(line.msg)!;
       const [game, to, epoch, round] = [m[1]!, m[2]!, m[3]!, Number(m[4])];
-      const adopted = rig.node(to).lines.find((l) => l.msg === `game ${game} adopted from node ${oldId} (epoch ${epoch}, round ${round})`);
+      const adopted = rig
+        .node(to)
+        .lines.find(
+          (l) =>
+            l.msg === `game ${game} adopted from node ${oldId} (epoch ${epoch}, round ${round})`,
+        );
       if (!adopted) missingAdoption.push(`${game} ${oldId}→${to}`);
-      handoffs.push({ game, from: oldId, to, round, afterSigtermMs: logTime(line) - sigAt, adoptedAfterSigtermMs: adopted ? logTime(adopted) - sigAt : NaN });
+      handoffs.push({
+        game,
+        from: oldId,
+        to,
+        round,
+        afterSigtermMs: logTime(line) - sigAt,
+        adoptedAfterSigtermMs: adopted ? logTime(adopted) - sigAt : NaN,
+      });
     }
   }
   // During rolling updates a game moves only by handoff.
-  const rollingEnd = replacements.length ? Math.max(...replacements.map((r) => r.sigtermAt + (r.exitMs ?? 0))) : 0;
-  const unplanned = logLines(rig.all, /\[takeover\]|left in the database for the next node/).filter((t) => logTime(t.line) <= rollingEnd && (!o.freeze || logTime(t.line) < o.freeze.frozenAt));
-  const notHanded = replacements.flatMap((r) => r.owned.filter((c) => !handoffs.some((h) => h.game === c && h.from === r.old.opts.nodeId) && o.finals.get(c)?.state.status === 'playing'));
+  const rollingEnd = replacements.length
+    ? Math.max(...replacements.map((r) => r.sigtermAt + (r.exitMs ?? 0)))
+    : 0;
+  const unplanned = logLines(rig.all, /\[takeover\]|left in the database for the next node/).filter(
+    (t) => logTime(t.line) <= rollingEnd && (!o.freeze || logTime(t.line) < o.freeze.frozenAt),
+  );
+  const notHanded = replacements.flatMap((r) =>
+    r.owned.filter(
+      (c) =>
+        !handoffs.some((h) => h.game === c && h.from === r.old.opts.nodeId) &&
+        o.finals.get(c)?.state.status === 'playing',
+    ),
+  );
   const badExits = replacements.filter((r) => r.old.exitCode !== 0);
 
   // Reconnect gaps the bots saw: socket closed → first partial on the next connection.
@@ -171,57 +225,116 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
 
   const acks = rig.bots.flatMap((b) => b.acks);
   const sent = rig.bots.reduce((n, b) => n + b.sent.length, 0);
-  const ackedIn = (from: number, to: number) => acks.filter((a) => !a.duplicate && a.at >= from && a.at <= to).length;
-  const lostIn = (from: number, to: number) => lost.filter((v) => v.at !== undefined && v.at >= from && v.at <= to).length;
+  const ackedIn = (from: number, to: number) =>
+    acks.filter((a) => !a.duplicate && a.at >= from && a.at <= to).length;
+  const lostIn = (from: number, to: number) =>
+    lost.filter((v) => v.at !== undefined && v.at >= from && v.at <= to).length;
   const refusals = new Map<string, number>();
-  for (const b of rig.bots) for (const r of b.refusals) refusals.set(r.code, (refusals.get(r.code) ?? 0) + 1);
+  for (const b of rig.bots)
+    for (const r of b.refusals) refusals.set(r.code, (refusals.get(r.code) ?? 0) + 1);
   const roundsPlayed = Object.values(inv.summary).reduce((n, s) => n + s.rounds, 0);
 
   const out: string[] = [];
   const line = (s = '') => out.push(s);
   line();
-  line(`══ ${o.title ?? 'Deploy rehearsal report'} ${'═'.repeat(Math.max(3, 80 - (o.title ?? 'Deploy rehearsal report').length))}`);
-  const scen = [o.deploys ? `${o.deploys} start-first rolling update(s) = ${replacements.length} node replacements` : '', o.freeze ? 'an owner frozen (SIGSTOP) until taken over' : '', o.cold ? (o.cold.signal === 'SIGKILL' ? 'every node lost at once (SIGKILL) and a cold start' : 'every node stopped (SIGTERM) and a cold start') : ''].filter(Boolean);
-  line(`setup          ${o.setup ?? `3 production nodes (deploy/docker-stack.yml's environment) behind HAProxy terminating TLS (deploy/haproxy.cfg), DNS discovery; ${scen.join('; ')}`}; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  line(
+    `══ ${o.title ?? 'Deploy rehearsal report'} ${'═'.repeat(Math.max(3, 80 - (o.title ?? 'Deploy rehearsal report').length))}`,
+  );
+  const scen = [
+    o.deploys
+      ? `${o.deploys} start-first rolling update(s) = ${replacements.length} node replacements`
+      : '',
+    o.freeze ? 'an owner frozen (SIGSTOP) until taken over' : '',
+    o.cold
+      ? o.cold.signal === 'SIGKILL'
+        ? 'every node lost at once (SIGKILL) and a cold start'
+        : 'every node stopped (SIGTERM) and a cold start'
+      : '',
+  ].filter(Boolean);
+  line(
+    `setup          ${o.setup ?? `3 production nodes (deploy/docker-stack.yml's environment) behind HAProxy terminating TLS (deploy/haproxy.cfg), DNS discovery; ${scen.join('; ')}`}; ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+  );
   const besides = byLabel(countBy(excusedLoad, (f) => excuseOf(excuses, f)!.label));
-  line(`HTTP load      ${loadFailures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in)${besides ? `, besides ${besides}` : ''}; latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`);
-  for (const f of loadFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.path}: ${f.what}`);
+  line(
+    `HTTP load      ${loadFailures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in)${besides ? `, besides ${besides}` : ''}; latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`,
+  );
+  for (const f of loadFailures.slice(0, 10))
+    line(`                 ${secs(f.at)} ${f.path}: ${f.what}`);
   const setupBesides = byLabel(countBy(excusedSetup, (f) => excuseOf(excuses, f, true)!.label));
-  line(`new games      ${players.opened} games opened through HAProxy (sign-up, create, join, start); ${setupFailures.length} failed${setupBesides ? `, besides ${setupBesides}` : ''}`);
+  line(
+    `new games      ${players.opened} games opened through HAProxy (sign-up, create, join, start); ${setupFailures.length} failed${setupBesides ? `, besides ${setupBesides}` : ''}`,
+  );
   for (const f of setupFailures.slice(0, 10)) line(`                 ${secs(f.at)} ${f.what}`);
   const lbBesides = byLabel(countBy(excusedLb, (l) => excuseOfLb(excuses, l)!.label));
-  line(`HAProxy log    ${lbLog.total} requests logged (pages, forms, WebSocket upgrades): ${[...lbLog.byStatus].sort().map(([s, n]) => `${s}×${n}`).join(' ')}; ${bad5xx.length} answered 5xx${lbBesides ? `, besides ${lbBesides}` : ''}`);
+  line(
+    `HAProxy log    ${lbLog.total} requests logged (pages, forms, WebSocket upgrades): ${[
+      ...lbLog.byStatus,
+    ]
+      .sort()
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' ')}; ${bad5xx.length} answered 5xx${lbBesides ? `, besides ${lbBesides}` : ''}`,
+  );
   for (const l of bad5xx.slice(0, 5)) line(`                 ${l}`);
-  line(`actions        ${sent} sent, ${acks.filter((a) => !a.duplicate).length} acknowledged, ${acks.filter((a) => a.duplicate).length} resends recognised as duplicates; ${lost.length} acknowledged actions lost, ${doubled.length} doubled`);
-  if (refusals.size) line(`               refusals: ${[...refusals].map(([c, n]) => `${c}×${n}`).join(' ')}`);
-  line(`rounds         ${roundsPlayed} rounds resolved in ${rig.codes.length} games; ${rounds.length} repeated or skipped; ${other.length} other violations (resets, rounds seen going back)`);
-  for (const [code, s] of Object.entries(inv.summary)) line(`                 ${code}: ${s.rounds} rounds, final round ${s.finalRound} (${s.status}), acks checked ${s.acks}, resolved by ${Object.entries(s.byNode).map(([n, k]) => `${n}×${k}`).join(' ')}`);
+  line(
+    `actions        ${sent} sent, ${acks.filter((a) => !a.duplicate).length} acknowledged, ${acks.filter((a) => a.duplicate).length} resends recognised as duplicates; ${lost.length} acknowledged actions lost, ${doubled.length} doubled`,
+  );
+  if (refusals.size)
+    line(`               refusals: ${[...refusals].map(([c, n]) => `${c}×${n}`).join(' ')}`);
+  line(
+    `rounds         ${roundsPlayed} rounds resolved in ${rig.codes.length} games; ${rounds.length} repeated or skipped; ${other.length} other violations (resets, rounds seen going back)`,
+  );
+  for (const [code, s] of Object.entries(inv.summary))
+    line(
+      `                 ${code}: ${s.rounds} rounds, final round ${s.finalRound} (${s.status}), acks checked ${s.acks}, resolved by ${Object.entries(
+        s.byNode,
+      )
+        .map(([n, k]) => `${n}×${k}`)
+        .join(' ')}`,
+    );
   for (const v of inv.violations.slice(0, 20)) line(`  VIOLATION [${v.kind}] ${v.text}`);
   if (replacements.length) {
     const hs = handoffs.map((h) => h.adoptedAfterSigtermMs).filter(Number.isFinite);
-    line(`handoffs       ${handoffs.length} games handed over (SIGTERM → adopted by the successor: median ${ms(pct(hs, 50))}, max ${ms(Math.max(...hs))}); ${unplanned.length} takeovers or games left in the database; ${missingAdoption.length} without adoption log; ${notHanded.length} owned games not handed over`);
+    line(
+      `handoffs       ${handoffs.length} games handed over (SIGTERM → adopted by the successor: median ${ms(pct(hs, 50))}, max ${ms(Math.max(...hs))}); ${unplanned.length} takeovers or games left in the database; ${missingAdoption.length} without adoption log; ${notHanded.length} owned games not handed over`,
+    );
     for (const t of unplanned) line(`  TAKEOVER ${t.node}: ${t.line.msg}`);
-    line('old nodes      SIGTERM → out of HAProxy / drained (games handed, sockets closed 1012) / exit:');
+    line(
+      'old nodes      SIGTERM → out of HAProxy / drained (games handed, sockets closed 1012) / exit:',
+    );
     for (const r of replacements) {
       const drained = r.old.lines.find((l) => /^drained: /.test(l.msg));
-      line(`                 ${r.old.opts.nodeId!.padEnd(3)} out ${ms(r.lbOutMs ?? NaN).padStart(7)}, drained ${ms(drained ? Number(drained.ms) : NaN).padStart(7)}, exit ${r.old.exitCode ?? r.old.exitSignal} after ${ms(r.exitMs ?? NaN)}   (successor ${r.fresh.opts.nodeId} ready ${ms(r.freshReadyMs)}, UP in HAProxy ${ms(r.lbUpMs)})`);
+      line(
+        `                 ${r.old.opts.nodeId!.padEnd(3)} out ${ms(r.lbOutMs ?? NaN).padStart(7)}, drained ${ms(drained ? Number(drained.ms) : NaN).padStart(7)}, exit ${r.old.exitCode ?? r.old.exitSignal} after ${ms(r.exitMs ?? NaN)}   (successor ${r.fresh.opts.nodeId} ready ${ms(r.freshReadyMs)}, UP in HAProxy ${ms(r.lbUpMs)})`,
+      );
     }
-    line(`               during the updates: ${ackedIn(t0, rollingEnd)} actions acknowledged, ${lostIn(t0, rollingEnd)} of them lost`);
+    line(
+      `               during the updates: ${ackedIn(t0, rollingEnd)} actions acknowledged, ${lostIn(t0, rollingEnd)} of them lost`,
+    );
   }
   const f = o.freeze;
   if (f) {
     const tk = [...f.takeovers.values()];
-    line(`frozen owner   ${f.node.opts.nodeId} SIGSTOPped for ${ms(f.thawedAt - f.frozenAt)} while running ${f.owned.length} games: taken over after ${tk.length ? `${ms(Math.min(...tk))}–${ms(Math.max(...tk))}` : '–'} (${f.owned.length - f.takeovers.size} not taken over); on SIGCONT it stopped running ${f.fencedMs.length} games (fenced ${f.fencedMs.length ? ms(Math.max(...f.fencedMs)) : '–'} after) and was UP in HAProxy again after ${ms(f.upAgainMs ?? NaN)}`);
-    line(`               around the freeze: ${ackedIn(f.frozenAt - 2000, f.thawedAt + 10_000)} actions acknowledged, ${lostIn(f.frozenAt - 2000, f.thawedAt + 10_000)} of them lost`);
+    line(
+      `frozen owner   ${f.node.opts.nodeId} SIGSTOPped for ${ms(f.thawedAt - f.frozenAt)} while running ${f.owned.length} games: taken over after ${tk.length ? `${ms(Math.min(...tk))}–${ms(Math.max(...tk))}` : '–'} (${f.owned.length - f.takeovers.size} not taken over); on SIGCONT it stopped running ${f.fencedMs.length} games (fenced ${f.fencedMs.length ? ms(Math.max(...f.fencedMs)) : '–'} after) and was UP in HAProxy again after ${ms(f.upAgainMs ?? NaN)}`,
+    );
+    line(
+      `               around the freeze: ${ackedIn(f.frozenAt - 2000, f.thawedAt + 10_000)} actions acknowledged, ${lostIn(f.frozenAt - 2000, f.thawedAt + 10_000)} of them lost`,
+    );
   }
   for (const x of sections) for (const l of x.lines) line(l);
   const c = o.cold;
   if (c) {
     const res = [...c.resumed.values()];
-    line(`cold start     ${c.lost.length} nodes ${c.signal === 'SIGKILL' ? 'SIGKILLed' : 'stopped (SIGTERM)'} at once, ${c.fresh.length} new ones started together ${ms(c.startedAt - c.killedAt)} later (ready in ${c.readyMs.map(ms).join(', ')}); ${c.resumed.size} games resumed (${res.length ? `${ms(Math.min(...res))}–${ms(Math.max(...res))}` : '–'} after the start), ${c.twice.length} resumed twice, ${c.notResumed.length} not resumed`);
-    line(`               around the restart: ${ackedIn(c.killedAt - 3000, c.startedAt + 20_000)} actions acknowledged, ${lostIn(c.killedAt - 3000, c.startedAt + 20_000)} of them lost`);
+    line(
+      `cold start     ${c.lost.length} nodes ${c.signal === 'SIGKILL' ? 'SIGKILLed' : 'stopped (SIGTERM)'} at once, ${c.fresh.length} new ones started together ${ms(c.startedAt - c.killedAt)} later (ready in ${c.readyMs.map(ms).join(', ')}); ${c.resumed.size} games resumed (${res.length ? `${ms(Math.min(...res))}–${ms(Math.max(...res))}` : '–'} after the start), ${c.twice.length} resumed twice, ${c.notResumed.length} not resumed`,
+    );
+    line(
+      `               around the restart: ${ackedIn(c.killedAt - 3000, c.startedAt + 20_000)} actions acknowledged, ${lostIn(c.killedAt - 3000, c.startedAt + 20_000)} of them lost`,
+    );
   }
-  line(`reconnects     ${gaps.length} socket closes → first partial on the new connection: p50 ${ms(pct(gaps, 50))}, p95 ${ms(pct(gaps, 95))}, max ${ms(Math.max(...gaps))}; close codes ${[...closeCodes].map(([code, n]) => `${code}×${n}`).join(' ') || 'none'}, ${bounced} of them on a connection that had shown nothing yet${unrecovered ? `; ${unrecovered} never got a partial again` : ''}${outageCloses ? ` (and ${outageCloses} closed or refused connections while no node answered)` : ''}`);
+  line(
+    `reconnects     ${gaps.length} socket closes → first partial on the new connection: p50 ${ms(pct(gaps, 50))}, p95 ${ms(pct(gaps, 95))}, max ${ms(Math.max(...gaps))}; close codes ${[...closeCodes].map(([code, n]) => `${code}×${n}`).join(' ') || 'none'}, ${bounced} of them on a connection that had shown nothing yet${unrecovered ? `; ${unrecovered} never got a partial again` : ''}${outageCloses ? ` (and ${outageCloses} closed or refused connections while no node answered)` : ''}`,
+  );
 
   const problems: string[] = [];
   if (loadFailures.length) problems.push(`${loadFailures.length} failed HTTP requests`);
@@ -229,15 +342,25 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   if (bad5xx.length) problems.push(`${bad5xx.length} 5xx answers in HAProxy's log`);
   if (lost.length) problems.push(`${lost.length} acknowledged actions lost`);
   if (doubled.length) problems.push(`${doubled.length} actions doubled`);
-  if (rounds.length || other.length) problems.push(`${rounds.length + other.length} other invariant violations`);
+  if (rounds.length || other.length)
+    problems.push(`${rounds.length + other.length} other invariant violations`);
   if (badExits.length) problems.push(`${badExits.length} old nodes did not exit 0`);
-  if (unplanned.length || notHanded.length || missingAdoption.length) problems.push('games not handed over cleanly');
-  if (f && f.takeovers.size < f.owned.length) problems.push('the frozen owner’s games were not all taken over');
-  if (c && (c.twice.length || c.notResumed.length)) problems.push(`cold start: ${c.twice.length} games resumed twice, ${c.notResumed.length} not resumed`);
+  if (unplanned.length || notHanded.length || missingAdoption.length)
+    problems.push('games not handed over cleanly');
+  if (f && f.takeovers.size < f.owned.length)
+    problems.push('the frozen owner’s games were not all taken over');
+  if (c && (c.twice.length || c.notResumed.length))
+    problems.push(
+      `cold start: ${c.twice.length} games resumed twice, ${c.notResumed.length} not resumed`,
+    );
   if (unrecovered) problems.push(`${unrecovered} bots never saw their game again after a close`);
   if (o.missing?.length) problems.push(`games on no node at the end: ${o.missing.join(', ')}`);
   for (const x of sections) problems.push(...x.problems);
-  line(problems.length ? `RESULT         FAILED: ${problems.join('; ')}` : 'RESULT         OK: no failed request, no lost or doubled action, every game handed over or taken over once');
+  line(
+    problems.length
+      ? `RESULT         FAILED: ${problems.join('; ')}`
+      : 'RESULT         OK: no failed request, no lost or doubled action, every game handed over or taken over once',
+  );
   line();
   return { lines: out, failed: problems.length > 0 };
 }

@@ -98,7 +98,10 @@ export async function roundsPass(stage: Stage, n: number, timeoutMs = 20_000): P
  * before a cold start (not resumed: its result is recorded) its record then. A game neither
  * has is missing.
  */
-export async function finalRecords(stage: Stage, cold: ColdStart | null): Promise<{ finals: Map<string, AdminRecord>; missing: string[] }> {
+export async function finalRecords(
+  stage: Stage,
+  cold: ColdStart | null,
+): Promise<{ finals: Map<string, AdminRecord>; missing: string[] }> {
   const finals = new Map<string, AdminRecord>();
   const missing: string[] = [];
   for (const c of stage.rig.codes) {
@@ -132,7 +135,16 @@ export async function rollingUpdate(ctx: Context, n: number, of: number): Promis
     cluster.leaveService(old);
     const sigtermAt = Date.now();
     old.signal('SIGTERM');
-    const rep: Replacement = { old, fresh, freshReadyMs, lbUpMs, sigtermAt, lbOutMs: null, exitMs: null, owned };
+    const rep: Replacement = {
+      old,
+      fresh,
+      freshReadyMs,
+      lbUpMs,
+      sigtermAt,
+      lbOutMs: null,
+      exitMs: null,
+      owned,
+    };
     out.push(rep);
     const watchLb = (async () => {
       while (old.alive || rep.lbOutMs === null) {
@@ -144,10 +156,14 @@ export async function rollingUpdate(ctx: Context, n: number, of: number): Promis
         if (Date.now() - sigtermAt > 15_000) return;
       }
     })();
-    await waitFor(() => !old.alive, 12_000, `${oldId} to exit after SIGTERM`, 10).catch(() => undefined);
+    await waitFor(() => !old.alive, 12_000, `${oldId} to exit after SIGTERM`, 10).catch(
+      () => undefined,
+    );
     rep.exitMs = old.alive ? null : Date.now() - sigtermAt;
     await watchLb;
-    say(`${oldId} (${old.address}) → ${freshId} (${fresh.address}): new node ready in ${ms(freshReadyMs)}, UP in HAProxy after ${ms(lbUpMs)}; old one owned ${owned.join(',') || 'no game'}, out of HAProxy ${ms(rep.lbOutMs ?? NaN)} and exited ${old.alive ? 'NOT' : `${old.exitCode ?? old.exitSignal}`} ${ms(rep.exitMs ?? NaN)} after SIGTERM`);
+    say(
+      `${oldId} (${old.address}) → ${freshId} (${fresh.address}): new node ready in ${ms(freshReadyMs)}, UP in HAProxy after ${ms(lbUpMs)}; old one owned ${owned.join(',') || 'no game'}, out of HAProxy ${ms(rep.lbOutMs ?? NaN)} and exited ${old.alive ? 'NOT' : `${old.exitCode ?? old.exitSignal}`} ${ms(rep.exitMs ?? NaN)} after SIGTERM`,
+    );
     if (old.alive) throw new Error(`${oldId} did not exit within 12 s of SIGTERM`);
     await roundsPass(cluster, 1).catch((e) => say(`(${(e as Error).message})`));
   }
@@ -174,7 +190,14 @@ export async function freezeOwner(ctx: Context): Promise<Freeze> {
     () => {
       for (const code of owned) {
         if (takeovers.has(code)) continue;
-        const line = cluster.rig.all.filter((n) => n !== node).flatMap((n) => n.lines).find((l) => l.msg.startsWith(`game ${code} adopted from node ${id} `) && Date.parse(String(l.time)) >= frozenAt);
+        const line = cluster.rig.all
+          .filter((n) => n !== node)
+          .flatMap((n) => n.lines)
+          .find(
+            (l) =>
+              l.msg.startsWith(`game ${code} adopted from node ${id} `) &&
+              Date.parse(String(l.time)) >= frozenAt,
+          );
         if (line) takeovers.set(code, Date.parse(String(line.time)) - frozenAt);
       }
       return takeovers.size === owned.length;
@@ -188,15 +211,25 @@ export async function freezeOwner(ctx: Context): Promise<Freeze> {
   node.signal('SIGCONT');
   cluster.rig.paused.delete(node);
   const thawedAt = Date.now();
-  say(`SIGCONT ${id} after ${ms(thawedAt - frozenAt)}; its games were taken over in ${[...takeovers].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`);
+  say(
+    `SIGCONT ${id} after ${ms(thawedAt - frozenAt)}; its games were taken over in ${[...takeovers].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`,
+  );
   let upAgainMs: number | null = null;
-  await waitFor(() => cluster.haproxy.isUp(node.address), 20_000, `HAProxy to put ${id} UP again`, 100)
+  await waitFor(
+    () => cluster.haproxy.isUp(node.address),
+    20_000,
+    `HAProxy to put ${id} UP again`,
+    100,
+  )
     .then(() => {
       upAgainMs = Date.now() - thawedAt;
     })
     .catch((e) => say(`(${(e as Error).message})`));
   const fencedMs = node.lines
-    .filter((l) => /^game [A-Z]{4}: stopped running it/.test(l.msg) && Date.parse(String(l.time)) >= frozenAt)
+    .filter(
+      (l) =>
+        /^game [A-Z]{4}: stopped running it/.test(l.msg) && Date.parse(String(l.time)) >= frozenAt,
+    )
     .map((l) => Date.parse(String(l.time)) - thawedAt);
   await roundsPass(cluster, 1).catch((e) => say(`(${(e as Error).message})`));
   return { node, owned, frozenAt, thawedAt, takeovers, fencedMs, upAgainMs };
@@ -206,7 +239,10 @@ export async function freezeOwner(ctx: Context): Promise<Freeze> {
  * Every node lost at once (SIGKILL) or stopped (SIGTERM: each drains with no peer to hand to
  * and leaves its games in the database); new nodes start together and enter DNS as each is ready.
  */
-export async function coldStart(ctx: Context, signal: ColdStart['signal'] = 'SIGKILL'): Promise<ColdStart> {
+export async function coldStart(
+  ctx: Context,
+  signal: ColdStart['signal'] = 'SIGKILL',
+): Promise<ColdStart> {
   const { cluster } = ctx;
   const records = new Map<string, AdminRecord>();
   for (const c of cluster.rig.codes) {
@@ -215,13 +251,19 @@ export async function coldStart(ctx: Context, signal: ColdStart['signal'] = 'SIG
   }
   const before = [...records].filter(([, r]) => r.state.status === 'playing').map(([c]) => c);
   const lost = ctx.current;
-  say(`── cold start: ${signal} ${lost.map((n) => n.opts.nodeId).join(', ')} (running ${before.join(',') || 'no game'})`);
+  say(
+    `── cold start: ${signal} ${lost.map((n) => n.opts.nodeId).join(', ')} (running ${before.join(',') || 'no game'})`,
+  );
   const killedAt = Date.now();
   for (const n of lost) {
     cluster.leaveService(n);
     n.signal(signal);
   }
-  await waitFor(() => lost.every((n) => !n.alive), signal === 'SIGKILL' ? 10_000 : 30_000, `the nodes to ${signal === 'SIGKILL' ? 'die' : 'stop'}`);
+  await waitFor(
+    () => lost.every((n) => !n.alive),
+    signal === 'SIGKILL' ? 10_000 : 30_000,
+    `the nodes to ${signal === 'SIGKILL' ? 'die' : 'stop'}`,
+  );
   await sleep(2000);
   const startedAt = Date.now();
   const fresh = lost.map((_, i) => cluster.launch(`z${i + 1}`));
@@ -239,7 +281,9 @@ export async function coldStart(ctx: Context, signal: ColdStart['signal'] = 'SIG
     () => {
       for (const code of before) {
         if (resumed.has(code)) continue;
-        const line = fresh.flatMap((n) => n.lines).find((l) => l.msg.startsWith(`game ${code} adopted from node `));
+        const line = fresh
+          .flatMap((n) => n.lines)
+          .find((l) => l.msg.startsWith(`game ${code} adopted from node `));
         if (line) resumed.set(code, Date.parse(String(line.time)) - startedAt);
       }
       return resumed.size === before.length;
@@ -248,10 +292,28 @@ export async function coldStart(ctx: Context, signal: ColdStart['signal'] = 'SIG
     'every game to be resumed',
     100,
   ).catch((e) => say(`(${(e as Error).message})`));
-  const twice = before.filter((code) => fresh.flatMap((n) => n.lines).filter((l) => l.msg.startsWith(`game ${code} adopted from node `)).length > 1);
+  const twice = before.filter(
+    (code) =>
+      fresh
+        .flatMap((n) => n.lines)
+        .filter((l) => l.msg.startsWith(`game ${code} adopted from node `)).length > 1,
+  );
   const notResumed = before.filter((c) => !resumed.has(c));
-  say(`new nodes ${fresh.map((n) => n.opts.nodeId).join(', ')} ready in ${readyMs.map(ms).join(', ')}; games resumed in ${[...resumed].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`);
+  say(
+    `new nodes ${fresh.map((n) => n.opts.nodeId).join(', ')} ready in ${readyMs.map(ms).join(', ')}; games resumed in ${[...resumed].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`,
+  );
   await cluster.meshed(fresh).catch((e) => say(`(${(e as Error).message})`));
   await roundsPass(cluster, 2).catch((e) => say(`(${(e as Error).message})`));
-  return { signal, lost, killedAt, startedAt, fresh, readyMs, resumed, twice, notResumed, before: records };
+  return {
+    signal,
+    lost,
+    killedAt,
+    startedAt,
+    fresh,
+    readyMs,
+    resumed,
+    twice,
+    notResumed,
+    before: records,
+  };
 }

@@ -24,7 +24,11 @@ export type QueryTimeout = () => number;
 const TIMED_OUT = Symbol('minotaur.timedOut');
 const GUARDED = Symbol('minotaur.guarded');
 const IN_USE = Symbol('minotaur.inUse');
-type GuardedClient = pg.PoolClient & { [TIMED_OUT]?: boolean; [GUARDED]?: boolean; [IN_USE]?: boolean };
+type GuardedClient = pg.PoolClient & {
+  [TIMED_OUT]?: boolean;
+  [GUARDED]?: boolean;
+  [IN_USE]?: boolean;
+};
 
 const INT8_OID = 20;
 

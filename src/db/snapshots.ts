@@ -90,7 +90,13 @@ export class Snapshots {
           oc
             .column('code')
             .doUpdateSet(REPLACE_ALL)
-            .where((eb) => eb(eb.refTuple('excluded.epoch', 'excluded.owner', 'excluded.seq'), '>', eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq'))),
+            .where((eb) =>
+              eb(
+                eb.refTuple('excluded.epoch', 'excluded.owner', 'excluded.seq'),
+                '>',
+                eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq'),
+              ),
+            ),
         )
         .returning('code')
         .execute();
@@ -200,7 +206,9 @@ export class Snapshots {
 const SAVE_MANY_ROWS = 500;
 
 /** An upsert that replaces the stored row replaces all of it. */
-const REPLACE_ALL = (eb: ExpressionBuilder<OnConflictDatabase<Database, 'snapshots'>, OnConflictTables<'snapshots'>>) => ({
+const REPLACE_ALL = (
+  eb: ExpressionBuilder<OnConflictDatabase<Database, 'snapshots'>, OnConflictTables<'snapshots'>>,
+) => ({
   game_id: eb.ref('excluded.game_id'),
   owner: eb.ref('excluded.owner'),
   epoch: eb.ref('excluded.epoch'),

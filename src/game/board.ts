@@ -24,7 +24,9 @@ export interface Board {
 
 export function assertRadius(radius: number): void {
   if (!Number.isInteger(radius) || radius < MIN_RADIUS || radius > MAX_RADIUS) {
-    throw new RangeError(`Board radius must be an integer from ${MIN_RADIUS} to ${MAX_RADIUS}, got ${radius}.`);
+    throw new RangeError(
+      `Board radius must be an integer from ${MIN_RADIUS} to ${MAX_RADIUS}, got ${radius}.`,
+    );
   }
 }
 

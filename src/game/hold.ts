@@ -23,10 +23,15 @@ export function releaseHold(state: GameState, now: number): GameState {
 export function markPresent(state: GameState, playerId: PlayerId, now: number): RuleResult {
   const hold = state.hold;
   if (!hold || !hold.waiting.includes(playerId)) return { ok: true, state, duplicate: true };
-  if (!playerById(state, playerId)) return { ok: false, code: 'not-in-game', message: 'You are not playing in this game.' };
+  if (!playerById(state, playerId))
+    return { ok: false, code: 'not-in-game', message: 'You are not playing in this game.' };
   const waiting = hold.waiting.filter((id) => id !== playerId);
   const next: GameState = { ...state, hold: { ...hold, waiting } };
-  return { ok: true, state: waiting.length === 0 ? releaseHold(next, now) : next, duplicate: false };
+  return {
+    ok: true,
+    state: waiting.length === 0 ? releaseHold(next, now) : next,
+    duplicate: false,
+  };
 }
 
 /** The hold has run out (or everyone is back): the round clock should start. */

@@ -10,7 +10,12 @@ import { DIRECTIONS, type Hex, type Player } from './types.js';
  * character and spreads over free tiles (not walls, not other characters), so the Minotaur follows
  * a shortest path to whichever character is nearest; ties go to the first direction in DIRECTIONS.
  */
-export function minotaurStep(from: Hex, living: readonly Player[], walls: ReadonlySet<string>, radius: number): Hex | null {
+export function minotaurStep(
+  from: Hex,
+  living: readonly Player[],
+  walls: ReadonlySet<string>,
+  radius: number,
+): Hex | null {
   if (living.length === 0) return null;
   const occupied = new Set(living.map((p) => key(p.pos)));
   const free = (h: Hex): boolean => {
@@ -64,7 +69,12 @@ export function minotaurTarget(at: Hex, living: readonly Player[]): Player | nul
  * The character the Minotaur is after: the nearest one by a free path from where it stands
  * (the one its steps lead to). Null when nobody can be reached.
  */
-export function minotaurQuarry(from: Hex, living: readonly Player[], walls: ReadonlySet<string>, radius: number): Player | null {
+export function minotaurQuarry(
+  from: Hex,
+  living: readonly Player[],
+  walls: ReadonlySet<string>,
+  radius: number,
+): Player | null {
   const at = new Map(living.map((p) => [key(p.pos), p]));
   const seen = new Set<string>([key(from)]);
   const queue: Hex[] = [from];

@@ -8,13 +8,18 @@ import { defendedLastRound, submittedBy, wallKeys } from './queries.js';
 import type { GameState, Hex, Player, PlayerAction, PlayerId, RoundEvent } from './types.js';
 
 /** Resolves the current round once and returns the next state; not playing => state unchanged. */
-export function resolveRound(state: GameState, now: number, rules: Readonly<Rules> = RULES): GameState {
+export function resolveRound(
+  state: GameState,
+  now: number,
+  rules: Readonly<Rules> = RULES,
+): GameState {
   if (state.status !== 'playing') return state;
 
   const players: Player[] = state.players.map((p) => ({ ...p, pos: { ...p.pos } }));
   const walls = wallKeys(state);
   const events: RoundEvent[] = [];
-  const actionOf = (p: Player): PlayerAction | undefined => (p.alive ? submittedBy(state, p.id) : undefined);
+  const actionOf = (p: Player): PlayerAction | undefined =>
+    p.alive ? submittedBy(state, p.id) : undefined;
 
   // 1. Defends: a defending character takes no damage from players and less from the Minotaur.
   const defending = new Set<PlayerId>();
@@ -88,10 +93,12 @@ export function resolveRound(state: GameState, now: number, rules: Readonly<Rule
       minotaurPos = step;
     }
   }
-  const target = rules.strikeAfterStep || besideAlready ? minotaurTarget(minotaurPos, living) : null;
+  const target =
+    rules.strikeAfterStep || besideAlready ? minotaurTarget(minotaurPos, living) : null;
   if (target) {
     // A shield raised two rounds running is tired and lets the Minotaur through (rules.tiredShield).
-    const shielded = defending.has(target.id) && !(rules.tiredShield && defendedLastRound(state, target.id));
+    const shielded =
+      defending.has(target.id) && !(rules.tiredShield && defendedLastRound(state, target.id));
     const dealt = shielded ? rules.minotaurDamageDefended : rules.minotaurDamage;
     target.hp = Math.max(0, target.hp - dealt);
     events.push({ kind: 'minotaur-attack', target: target.id, damage: dealt });
@@ -99,7 +106,9 @@ export function resolveRound(state: GameState, now: number, rules: Readonly<Rule
   eliminate(players, state.round, events);
 
   // 5. Bookkeeping and the end of the game.
-  const previous: Record<PlayerId, string> = Object.fromEntries(Object.entries(state.submitted).map(([id, a]) => [id, a.id]));
+  const previous: Record<PlayerId, string> = Object.fromEntries(
+    Object.entries(state.submitted).map(([id, a]) => [id, a.id]),
+  );
   const next: GameState = {
     ...state,
     players,
@@ -158,7 +167,8 @@ export function resolveMoves(
   const targets = new Map<PlayerId, Hex>();
   for (const p of players) {
     const a = actionOf(p);
-    if (p.alive && a?.kind === 'move' && a.dir !== undefined) targets.set(p.id, neighbor(p.pos, a.dir));
+    if (p.alive && a?.kind === 'move' && a.dir !== undefined)
+      targets.set(p.id, neighbor(p.pos, a.dir));
   }
   const wanted = new Map<string, number>();
   for (const t of targets.values()) wanted.set(key(t), (wanted.get(key(t)) ?? 0) + 1);
@@ -166,7 +176,8 @@ export function resolveMoves(
   const going = new Set<PlayerId>();
   for (const [id, t] of targets) {
     const k = key(t);
-    if (onBoard(t, radius) && !walls.has(k) && !equals(t, minotaur) && wanted.get(k) === 1) going.add(id);
+    if (onBoard(t, radius) && !walls.has(k) && !equals(t, minotaur) && wanted.get(k) === 1)
+      going.add(id);
   }
 
   const holder = new Map<string, Player>();

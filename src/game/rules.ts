@@ -21,7 +21,16 @@ import {
 } from './types.js';
 
 export { resolveRound } from './round.js';
-export { allTiles, defendedLastRound, livingPlayers, occupantAt, playerById, previousBy, submittedBy, tileKind } from './queries.js';
+export {
+  allTiles,
+  defendedLastRound,
+  livingPlayers,
+  occupantAt,
+  playerById,
+  previousBy,
+  submittedBy,
+  tileKind,
+} from './queries.js';
 
 export const DEFAULT_MAX_ROUNDS = 60;
 const ASSIGN_STREAM = 3;
@@ -45,8 +54,10 @@ export function createGame(options: NewGame): GameState {
   const maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
   assertRadius(radius);
   if (!Number.isInteger(seed)) throw new RangeError(`Game seed must be an integer, got ${seed}.`);
-  if (!Number.isFinite(roundMs) || roundMs <= 0) throw new RangeError(`Round length must be a positive number of milliseconds, got ${roundMs}.`);
-  if (!Number.isInteger(maxRounds) || maxRounds < 1) throw new RangeError(`maxRounds must be a positive integer, got ${maxRounds}.`);
+  if (!Number.isFinite(roundMs) || roundMs <= 0)
+    throw new RangeError(`Round length must be a positive number of milliseconds, got ${roundMs}.`);
+  if (!Number.isInteger(maxRounds) || maxRounds < 1)
+    throw new RangeError(`maxRounds must be a positive integer, got ${maxRounds}.`);
   const seed32 = seed >>> 0;
   const board = generateBoard(seed32, radius);
   return {
@@ -81,10 +92,19 @@ export function createGame(options: NewGame): GameState {
  * Adds a player to an open game. Joining twice is harmless. A rematch starts (at `now`) as
  * soon as every player of the game before it is back.
  */
-export function joinGame(state: GameState, who: { id: PlayerId; name: string }, now?: number): RuleResult {
+export function joinGame(
+  state: GameState,
+  who: { id: PlayerId; name: string },
+  now?: number,
+): RuleResult {
   if (playerById(state, who.id)) return same(state);
-  if (state.status !== 'open') return fail('not-open', 'This game has already started or finished, so nobody can join it any more.');
-  if (state.players.length >= MAX_PLAYERS) return fail('game-full', `This game is full: it already has ${MAX_PLAYERS} players.`);
+  if (state.status !== 'open')
+    return fail(
+      'not-open',
+      'This game has already started or finished, so nobody can join it any more.',
+    );
+  if (state.players.length >= MAX_PLAYERS)
+    return fail('game-full', `This game is full: it already has ${MAX_PLAYERS} players.`);
   const used = new Set(state.players.map((p) => p.color));
   let color = 0;
   while (used.has(color)) color++;
@@ -100,7 +120,11 @@ export function joinGame(state: GameState, who: { id: PlayerId; name: string }, 
 /** True when an open rematch holds every player of the game before it. */
 export function everyoneBack(state: GameState): boolean {
   const group = state.rematchOf?.players;
-  return !!group && group.length >= MIN_PLAYERS && group.every((id) => playerById(state, id) !== undefined);
+  return (
+    !!group &&
+    group.length >= MIN_PLAYERS &&
+    group.every((id) => playerById(state, id) !== undefined)
+  );
 }
 
 /**
@@ -109,23 +133,40 @@ export function everyoneBack(state: GameState): boolean {
  * Leaving a game one is not in is harmless.
  */
 export function leaveGame(state: GameState, playerId: PlayerId, now?: number): RuleResult {
-  if (state.status !== 'open') return fail('not-open', 'You can only leave a game before it starts.');
+  if (state.status !== 'open')
+    return fail('not-open', 'You can only leave a game before it starts.');
   if (!playerById(state, playerId)) return same(state);
   const players = state.players.filter((p) => p.id !== playerId);
   const first = players[0];
   if (!first) {
-    return changed({ ...state, players, status: 'finished', winner: null, finishedAt: now ?? null });
+    return changed({
+      ...state,
+      players,
+      status: 'finished',
+      winner: null,
+      finishedAt: now ?? null,
+    });
   }
   const createdBy = state.createdBy === playerId ? first.id : state.createdBy;
   return changed({ ...state, players, createdBy });
 }
 
 /** The creator starts an open game of at least MIN_PLAYERS: characters go to their start tiles. */
-export function startGame(state: GameState, playerId: PlayerId, now: number, rules: Readonly<Rules> = RULES): RuleResult {
-  if (state.status !== 'open') return fail('not-open', 'This game has already started or finished.');
-  if (state.createdBy !== playerId) return fail('not-creator', 'Only the player who created this game can start it.');
+export function startGame(
+  state: GameState,
+  playerId: PlayerId,
+  now: number,
+  rules: Readonly<Rules> = RULES,
+): RuleResult {
+  if (state.status !== 'open')
+    return fail('not-open', 'This game has already started or finished.');
+  if (state.createdBy !== playerId)
+    return fail('not-creator', 'Only the player who created this game can start it.');
   if (state.players.length < MIN_PLAYERS) {
-    return fail('not-enough-players', `A game needs at least ${MIN_PLAYERS} players to start; wait for someone to join.`);
+    return fail(
+      'not-enough-players',
+      `A game needs at least ${MIN_PLAYERS} players to start; wait for someone to join.`,
+    );
   }
   const starts = startTiles(state.seed, state.radius);
   const n = state.players.length;
@@ -133,7 +174,8 @@ export function startGame(state: GameState, playerId: PlayerId, now: number, rul
   // Take n of the evenly spread rim tiles as far apart as possible, rotated by the seed, and
   // deal them to the players in a seeded order so the creator has no fixed advantage.
   const offset = rng.int(starts.length);
-  const slot = (i: number) => (rules.startGap === null ? Math.floor((i * starts.length) / n) : i * rules.startGap);
+  const slot = (i: number) =>
+    rules.startGap === null ? Math.floor((i * starts.length) / n) : i * rules.startGap;
   const chosen = Array.from({ length: n }, (_, i) => starts[(offset + slot(i)) % starts.length]!);
   const order = rng.shuffle(state.players.map((_, i) => i));
   const players = state.players.map((p, i) => ({
@@ -161,27 +203,50 @@ export function startGame(state: GameState, playerId: PlayerId, now: number, rul
  * Records a player's action for the current round. A resend of an action that was already
  * recorded (this round) or applied (last round) is acknowledged as a duplicate and changes nothing.
  */
-export function submitAction(state: GameState, playerId: PlayerId, action: PlayerAction): RuleResult {
+export function submitAction(
+  state: GameState,
+  playerId: PlayerId,
+  action: PlayerAction,
+): RuleResult {
   const player = playerById(state, playerId);
-  if (player && state.status !== 'open' && isKnownAction(state, playerId, action.id)) return same(state);
-  if (state.status !== 'playing') return fail('not-playing', 'This game is not being played right now.');
+  if (player && state.status !== 'open' && isKnownAction(state, playerId, action.id))
+    return same(state);
+  if (state.status !== 'playing')
+    return fail('not-playing', 'This game is not being played right now.');
   if (!player) return fail('not-in-game', 'You are not a player in this game.');
-  if (!player.alive) return fail('eliminated', 'Your character has been eliminated, so you cannot act any more.');
+  if (!player.alive)
+    return fail('eliminated', 'Your character has been eliminated, so you cannot act any more.');
   if (action.round < state.round) {
-    return fail('stale-round', `That action was for round ${action.round}, which is over; the game is in round ${state.round}.`);
+    return fail(
+      'stale-round',
+      `That action was for round ${action.round}, which is over; the game is in round ${state.round}.`,
+    );
   }
   if (action.round > state.round) {
-    return fail('future-round', `That action is for round ${action.round}, but the game is only in round ${state.round}.`);
+    return fail(
+      'future-round',
+      `That action is for round ${action.round}, but the game is only in round ${state.round}.`,
+    );
   }
-  if (action.round !== state.round) return fail('stale-round', `The action's round must be a round number; the game is in round ${state.round}.`);
+  if (action.round !== state.round)
+    return fail(
+      'stale-round',
+      `The action's round must be a round number; the game is in round ${state.round}.`,
+    );
   if (!ACTION_KINDS.includes(action.kind)) {
     return fail('bad-direction', 'An action must be a move, an attack or a defend.');
   }
   if (action.kind !== 'defend' && !isDirection(action.dir)) {
-    return fail('bad-direction', `To ${action.kind} you must pick one of the six directions (e, ne, nw, w, sw, se).`);
+    return fail(
+      'bad-direction',
+      `To ${action.kind} you must pick one of the six directions (e, ne, nw, w, sw, se).`,
+    );
   }
   if (submittedBy(state, playerId)) {
-    return fail('already-submitted', `You have already chosen your action for round ${state.round}.`);
+    return fail(
+      'already-submitted',
+      `You have already chosen your action for round ${state.round}.`,
+    );
   }
   const recorded: PlayerAction =
     action.kind === 'defend'
@@ -201,11 +266,24 @@ function isKnownAction(state: GameState, playerId: PlayerId, actionId: string): 
   return submittedBy(state, playerId)?.id === actionId || previousBy(state, playerId) === actionId;
 }
 
-function newPlayer(who: { id: PlayerId; name: string }, color: number, starts: readonly { q: number; r: number }[]): Player {
+function newPlayer(
+  who: { id: PlayerId; name: string },
+  color: number,
+  starts: readonly { q: number; r: number }[],
+): Player {
   // While the game is open a character waits on the start tile of its colour (a lobby preview);
   // startGame deals the real start tiles.
   const pos = starts[color % starts.length] ?? LAIR;
-  return { id: who.id, name: who.name, color, hp: START_HP, pos: { ...pos }, alive: true, eliminatedRound: null, dealt: 0 };
+  return {
+    id: who.id,
+    name: who.name,
+    color,
+    hp: START_HP,
+    pos: { ...pos },
+    alive: true,
+    eliminatedRound: null,
+    dealt: 0,
+  };
 }
 
 function same(state: GameState): RuleResult {

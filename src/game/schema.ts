@@ -9,7 +9,12 @@ const int = z.number().int();
 const hex = z.object({ q: int.min(-64).max(64), r: int.min(-64).max(64) });
 const id = z.string().min(1).max(64);
 const dir = z.enum(DIRECTIONS);
-const action = z.object({ id, round: int.min(0), kind: z.enum(['move', 'attack', 'defend']), dir: dir.optional() });
+const action = z.object({
+  id,
+  round: int.min(0),
+  kind: z.enum(['move', 'attack', 'defend']),
+  dir: dir.optional(),
+});
 
 const player = z.object({
   id,

@@ -32,9 +32,22 @@ export interface SimulatedGame {
 }
 
 /** One game: hero i plays strategies[i]; seats (start tiles) come from the seed. */
-export function simulateGame(seed: number, strategies: readonly Strategy[], rules: Readonly<Rules> = RULES, maxRounds = 60): SimulatedGame {
+export function simulateGame(
+  seed: number,
+  strategies: readonly Strategy[],
+  rules: Readonly<Rules> = RULES,
+  maxRounds = 60,
+): SimulatedGame {
   const ids = strategies.map((_, i) => `h${i}`);
-  let s: GameState = createGame({ id: `sim-${seed}`, code: 'SIMU', seed, creator: { id: ids[0]!, name: 'h0' }, now: 0, roundMs: 1000, maxRounds });
+  let s: GameState = createGame({
+    id: `sim-${seed}`,
+    code: 'SIMU',
+    seed,
+    creator: { id: ids[0]!, name: 'h0' },
+    now: 0,
+    roundMs: 1000,
+    maxRounds,
+  });
   for (const id of ids.slice(1)) s = expectOk(joinGame(s, { id, name: id }));
   s = expectOk(startGame(s, ids[0]!, 0, rules));
   const rng = createRng(deriveSeed(seed, STRATEGY_STREAM));
@@ -53,10 +66,12 @@ export function simulateGame(seed: number, strategies: readonly Strategy[], rule
     // Eliminations logged after the Minotaur's strike are its doing; earlier ones the heroes'.
     let minotaurStruck = false;
     for (const e of s.events) {
-      if (e.kind === 'eliminated') lastBlow[ids.indexOf(e.actor)] = minotaurStruck ? 'minotaur' : 'hero';
+      if (e.kind === 'eliminated')
+        lastBlow[ids.indexOf(e.actor)] = minotaurStruck ? 'minotaur' : 'hero';
       if (e.kind === 'minotaur-attack') minotaurStruck = true;
       if (e.kind === 'minotaur-attack') taken[ids.indexOf(e.target)]!.fromMinotaur += e.damage;
-      else if (e.kind === 'attack' && typeof e.target === 'string' && e.target !== 'minotaur') taken[ids.indexOf(e.target)]!.fromHeroes += e.damage;
+      else if (e.kind === 'attack' && typeof e.target === 'string' && e.target !== 'minotaur')
+        taken[ids.indexOf(e.target)]!.fromHeroes += e.damage;
       else if (e.kind === 'riposte') taken[ids.indexOf(e.target)]!.fromHeroes += e.damage;
     }
   }
@@ -103,7 +118,13 @@ export interface RulesReport {
  * Plays `games` two-hero games for every pairing of different strategies (seats alternate)
  * and `games` games with one hero of each strategy, and sums them up.
  */
-export function summarise(name: string, rules: Readonly<Rules>, strategies: readonly Strategy[], games: number, maxRounds = 60): RulesReport {
+export function summarise(
+  name: string,
+  rules: Readonly<Rules>,
+  strategies: readonly Strategy[],
+  games: number,
+  maxRounds = 60,
+): RulesReport {
   const all: SimulatedGame[] = [];
   const wins = new Map<string, { won: number; played: number }>();
   const names = strategies.map((s) => s.name);
@@ -112,10 +133,14 @@ export function summarise(name: string, rules: Readonly<Rules>, strategies: read
     for (let b = a + 1; b < strategies.length; b++) {
       stream++;
       for (let i = 0; i < games; i++) {
-        const seats = i % 2 === 0 ? [strategies[a]!, strategies[b]!] : [strategies[b]!, strategies[a]!];
+        const seats =
+          i % 2 === 0 ? [strategies[a]!, strategies[b]!] : [strategies[b]!, strategies[a]!];
         const g = simulateGame(deriveSeed(i, stream), seats, rules, maxRounds);
         all.push(g);
-        for (const [x, y] of [[0, 1], [1, 0]] as const) {
+        for (const [x, y] of [
+          [0, 1],
+          [1, 0],
+        ] as const) {
           const k = `${g.heroes[x]!.strategy}>${g.heroes[y]!.strategy}`;
           const w = wins.get(k) ?? { won: 0, played: 0 };
           w.played++;
@@ -162,9 +187,16 @@ export function summarise(name: string, rules: Readonly<Rules>, strategies: read
     name,
     games: all.length,
     strategies: names,
-    rounds: { median: at(0.5), mean: rounds.reduce((x, y) => x + y, 0) / rounds.length, p10: at(0.1), p90: at(0.9) },
+    rounds: {
+      median: at(0.5),
+      mean: rounds.reduce((x, y) => x + y, 0) / rounds.length,
+      p10: at(0.1),
+      p90: at(0.9),
+    },
     drawRate: (all.length - won.length) / all.length,
-    winnerDealtNothing: won.length ? won.filter((g) => g.heroes[g.winner!]!.dealt === 0).length / won.length : 0,
+    winnerDealtNothing: won.length
+      ? won.filter((g) => g.heroes[g.winner!]!.dealt === 0).length / won.length
+      : 0,
     heroKills: eliminations ? byHeroes / eliminations : 0,
     topDealerWins: decided.length ? topWon.length / decided.length : 0,
     pair: (a, b) => {

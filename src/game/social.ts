@@ -2,7 +2,15 @@
 // Pure like the rest of the rules; rate limits live where the clock is (the live layer).
 
 import { playerById } from './queries.js';
-import { EMOTES, type ChatLine, type Emote, type GameState, type PlayerId, type RuleErrorCode, type RuleResult } from './types.js';
+import {
+  EMOTES,
+  type ChatLine,
+  type Emote,
+  type GameState,
+  type PlayerId,
+  type RuleErrorCode,
+  type RuleResult,
+} from './types.js';
 
 /** Longest message, in characters (code points). */
 export const CHAT_MAX_CHARS = 120;
@@ -30,7 +38,8 @@ export function isEmote(value: unknown): value is Emote {
 
 /** A player of the game says something (in any phase: the waiting room, the fight, after it). */
 export function say(state: GameState, playerId: PlayerId, text: string): RuleResult {
-  if (!playerById(state, playerId)) return fail('not-in-game', 'Only the players of this game can talk at its table.');
+  if (!playerById(state, playerId))
+    return fail('not-in-game', 'Only the players of this game can talk at its table.');
   const clean = cleanMessage(text);
   if (clean === null) return fail('empty-message', 'Write something before sending.');
   return ok(append(state, { n: nextLine(state), by: playerId, kind: 'say', text: clean }));
@@ -38,7 +47,8 @@ export function say(state: GameState, playerId: PlayerId, text: string): RuleRes
 
 /** A player of the game sends a quick reaction. */
 export function react(state: GameState, playerId: PlayerId, emote: string): RuleResult {
-  if (!playerById(state, playerId)) return fail('not-in-game', 'Only the players of this game can react.');
+  if (!playerById(state, playerId))
+    return fail('not-in-game', 'Only the players of this game can react.');
   if (!isEmote(emote)) return fail('bad-emote', `Reactions are ${EMOTES.join(', ')}.`);
   return ok(append(state, { n: nextLine(state), by: playerId, kind: 'react', emote }));
 }
@@ -48,11 +58,16 @@ export function react(state: GameState, playerId: PlayerId, emote: string): Rule
  * call counts: a second player calling for a rematch joins that one instead.
  */
 export function offerRematch(state: GameState, playerId: PlayerId, code: string): RuleResult {
-  if (!playerById(state, playerId)) return fail('not-in-game', 'Only the players of this game can call for a rematch.');
-  if (state.status !== 'finished') return fail('not-finished', 'A rematch can be called once the game is over.');
+  if (!playerById(state, playerId))
+    return fail('not-in-game', 'Only the players of this game can call for a rematch.');
+  if (state.status !== 'finished')
+    return fail('not-finished', 'A rematch can be called once the game is over.');
   if (state.rematch) {
     if (state.rematch.code === code) return { ok: true, state, duplicate: true };
-    return fail('rematch-exists', `${nameOf(state, state.rematch.by)} has already opened a rematch: game ${state.rematch.code}.`);
+    return fail(
+      'rematch-exists',
+      `${nameOf(state, state.rematch.by)} has already opened a rematch: game ${state.rematch.code}.`,
+    );
   }
   return ok({ ...state, rematch: { code, by: playerId } });
 }
@@ -61,14 +76,25 @@ export function offerRematch(state: GameState, playerId: PlayerId, code: string)
  * Marks an open game as the rematch of `previous`: it starts by itself once every player of
  * the previous game is back (see joinGame). Only its creator can do this, once.
  */
-export function markRematch(state: GameState, playerId: PlayerId, previous: { code: string; players: PlayerId[] }): RuleResult {
-  if (state.createdBy !== playerId) return fail('not-creator', 'Only the player who opened this game can make it a rematch.');
+export function markRematch(
+  state: GameState,
+  playerId: PlayerId,
+  previous: { code: string; players: PlayerId[] },
+): RuleResult {
+  if (state.createdBy !== playerId)
+    return fail('not-creator', 'Only the player who opened this game can make it a rematch.');
   if (state.status !== 'open') return fail('not-open', 'This game has already started.');
   if (state.rematchOf) {
     if (state.rematchOf.code === previous.code) return { ok: true, state, duplicate: true };
-    return fail('rematch-exists', `This game is already the rematch of game ${state.rematchOf.code}.`);
+    return fail(
+      'rematch-exists',
+      `This game is already the rematch of game ${state.rematchOf.code}.`,
+    );
   }
-  return ok({ ...state, rematchOf: { code: previous.code, players: [...new Set(previous.players)] } });
+  return ok({
+    ...state,
+    rematchOf: { code: previous.code, players: [...new Set(previous.players)] },
+  });
 }
 
 function nextLine(state: GameState): number {

@@ -6,7 +6,14 @@ import { distance, equals, key, neighbor, onBoard } from './hex.js';
 import { minotaurStepsIn } from './round.js';
 import { defendedLastRound, livingPlayers, playerById, wallKeys } from './queries.js';
 import type { Rng } from './rng.js';
-import { DIRECTIONS, type Direction, type GameState, type Hex, type Player, type PlayerId } from './types.js';
+import {
+  DIRECTIONS,
+  type Direction,
+  type GameState,
+  type Hex,
+  type Player,
+  type PlayerId,
+} from './types.js';
 
 export type Choice = { kind: 'defend' } | { kind: 'move' | 'attack'; dir: Direction };
 
@@ -27,7 +34,12 @@ function openDirs(state: GameState, from: Hex, walls: ReadonlySet<string>): Dire
 }
 
 /** Path lengths from `from` over floor tiles, not entering `blocked` tiles. */
-function pathLengths(state: GameState, from: Hex, walls: ReadonlySet<string>, blocked: ReadonlySet<string> = new Set()): Map<string, number> {
+function pathLengths(
+  state: GameState,
+  from: Hex,
+  walls: ReadonlySet<string>,
+  blocked: ReadonlySet<string> = new Set(),
+): Map<string, number> {
   const dist = new Map<string, number>([[key(from), 0]]);
   const queue: Hex[] = [from];
   for (let i = 0; i < queue.length; i++) {
@@ -53,7 +65,8 @@ function adjacentFoe(state: GameState, me: Player): Direction | null {
   let best: { dir: Direction; hp: number } | null = null;
   for (const f of foesOf(state, me)) {
     for (const d of DIRECTIONS) {
-      if (equals(neighbor(me.pos, d), f.pos) && (best === null || f.hp < best.hp)) best = { dir: d, hp: f.hp };
+      if (equals(neighbor(me.pos, d), f.pos) && (best === null || f.hp < best.hp))
+        best = { dir: d, hp: f.hp };
     }
   }
   return best?.dir ?? null;
@@ -63,15 +76,28 @@ function adjacentFoe(state: GameState, me: Player): Direction | null {
  * Whether the Minotaur can strike a hero who ends its move at `pos`: the tile is within its
  * reach this round (steps + 1) and no other hero is nearer to it, so it would come this way.
  */
-export function threatened(state: GameState, me: PlayerId, pos: Hex, dist: ReadonlyMap<string, number>, rules: Readonly<Rules>): boolean {
+export function threatened(
+  state: GameState,
+  me: PlayerId,
+  pos: Hex,
+  dist: ReadonlyMap<string, number>,
+  rules: Readonly<Rules>,
+): boolean {
   const reach = rules.strikeAfterStep && minotaurStepsIn(state.round, rules) ? 2 : 1;
   const mine = dist.get(key(pos)) ?? Infinity;
   if (mine > reach) return false;
-  return livingPlayers(state).every((p) => p.id === me || (dist.get(key(p.pos)) ?? Infinity) >= mine);
+  return livingPlayers(state).every(
+    (p) => p.id === me || (dist.get(key(p.pos)) ?? Infinity) >= mine,
+  );
 }
 
 /** The first step toward the nearest foe (by path, around walls and the Minotaur), if any. */
-function stepToward(state: GameState, me: Player, walls: ReadonlySet<string>, avoid: (h: Hex) => boolean = () => false): Direction | null {
+function stepToward(
+  state: GameState,
+  me: Player,
+  walls: ReadonlySet<string>,
+  avoid: (h: Hex) => boolean = () => false,
+): Direction | null {
   const foes = foesOf(state, me);
   if (foes.length === 0) return null;
   const blocked = new Set([key(state.minotaur.pos), ...foes.map((f) => key(f.pos))]);
@@ -134,7 +160,9 @@ export const aggressiveHero: Strategy = {
     const foe = adjacentFoe(state, p);
     if (foe) return { kind: 'attack', dir: foe };
     const dist = pathLengths(state, state.minotaur.pos, walls);
-    const step = stepToward(state, p, walls, (h) => threatened(state, me, h, dist, rules)) ?? stepToward(state, p, walls);
+    const step =
+      stepToward(state, p, walls, (h) => threatened(state, me, h, dist, rules)) ??
+      stepToward(state, p, walls);
     return step ? { kind: 'move', dir: step } : idle(state, p, walls);
   },
 };
@@ -155,7 +183,12 @@ export const defensiveHero: Strategy = {
       // Shield down: step out of reach if a tile is safe.
       for (const dir of openDirs(state, p.pos, walls)) {
         const n = neighbor(p.pos, dir);
-        if (!equals(n, state.minotaur.pos) && !isHeld(state, n) && !threatened(state, me, n, dist, rules)) return { kind: 'move', dir };
+        if (
+          !equals(n, state.minotaur.pos) &&
+          !isHeld(state, n) &&
+          !threatened(state, me, n, dist, rules)
+        )
+          return { kind: 'move', dir };
       }
     }
     if (foe) return { kind: 'attack', dir: foe };
@@ -202,4 +235,9 @@ function idle(state: GameState, p: Player, walls: ReadonlySet<string>): Choice {
   return free ? { kind: 'move', dir: free } : { kind: 'attack', dir: dirs[0] ?? 'e' };
 }
 
-export const STRATEGIES: readonly Strategy[] = [randomHero, aggressiveHero, defensiveHero, avoidingHero];
+export const STRATEGIES: readonly Strategy[] = [
+  randomHero,
+  aggressiveHero,
+  defensiveHero,
+  avoidingHero,
+];

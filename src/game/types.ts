@@ -15,7 +15,14 @@ export interface Hex {
 
 /** The six neighbours of a pointy-top hex. */
 export type Direction = 'e' | 'ne' | 'nw' | 'w' | 'sw' | 'se';
-export const DIRECTIONS = ['e', 'ne', 'nw', 'w', 'sw', 'se'] as const satisfies readonly Direction[];
+export const DIRECTIONS = [
+  'e',
+  'ne',
+  'nw',
+  'w',
+  'sw',
+  'se',
+] as const satisfies readonly Direction[];
 
 export type ActionKind = 'move' | 'attack' | 'defend';
 
@@ -53,7 +60,13 @@ export type GameStatus = 'open' | 'playing' | 'finished';
 export type RoundEvent =
   | { kind: 'move'; actor: PlayerId; from: Hex; to: Hex }
   | { kind: 'blocked'; actor: PlayerId; at: Hex }
-  | { kind: 'attack'; actor: PlayerId; target: PlayerId | 'minotaur' | null; at: Hex; damage: number }
+  | {
+      kind: 'attack';
+      actor: PlayerId;
+      target: PlayerId | 'minotaur' | null;
+      at: Hex;
+      damage: number;
+    }
   | { kind: 'defend'; actor: PlayerId }
   | { kind: 'riposte'; actor: PlayerId; target: PlayerId; damage: number }
   | { kind: 'minotaur-move'; from: Hex; to: Hex }

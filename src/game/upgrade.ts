@@ -11,14 +11,19 @@ const STEPS: Record<number, Step> = {
   // started under schema 1 begin counting when they are upgraded.
   1: (old) => ({
     ...old,
-    players: (old.players as Record<string, unknown>[]).map((p) => ({ ...p, dealt: typeof p.dealt === 'number' ? p.dealt : 0 })),
+    players: (old.players as Record<string, unknown>[]).map((p) => ({
+      ...p,
+      dealt: typeof p.dealt === 'number' ? p.dealt : 0,
+    })),
   }),
   // Schema 3 can hold a round for players who are away after an outage, and adds table talk
   // and rematches; older games have had none of them.
   2: (old) => ({ ...old, hold: null, chat: [], rematch: null, rematchOf: null }),
 };
 
-const READABLE: readonly number[] = Object.freeze(Array.from({ length: GAME_SCHEMA }, (_, i) => i + 1));
+const READABLE: readonly number[] = Object.freeze(
+  Array.from({ length: GAME_SCHEMA }, (_, i) => i + 1),
+);
 
 export function readableSchemas(): number[] {
   return [...READABLE];
@@ -34,7 +39,9 @@ export class SchemaError extends Error {
 
 export function upgradeState(state: unknown, schema: number): GameState {
   if (!Number.isInteger(schema) || schema < 1 || schema > GAME_SCHEMA) {
-    throw new SchemaError(`game state schema ${schema} cannot be read by this release (reads 1–${GAME_SCHEMA})`);
+    throw new SchemaError(
+      `game state schema ${schema} cannot be read by this release (reads 1–${GAME_SCHEMA})`,
+    );
   }
   let s = state as Record<string, unknown>;
   for (let v = schema; v < GAME_SCHEMA; v++) {
@@ -49,7 +56,11 @@ export function upgradeState(state: unknown, schema: number): GameState {
  * Checks a stored or received state of any schema: one this release cannot read is left
  * alone (a newer node may own it), one it can read must upgrade to a valid current state.
  */
-export function checkStoredState(state: unknown, schema: number, check: (s: unknown) => string | undefined): string | undefined {
+export function checkStoredState(
+  state: unknown,
+  schema: number,
+  check: (s: unknown) => string | undefined,
+): string | undefined {
   if (!canRead(schema)) return undefined;
   try {
     return check(upgradeState(state, schema));

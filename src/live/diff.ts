@@ -18,5 +18,7 @@ export function diffPartials(previous: Partials | null, rendered: Partials): Par
 
 /** One WebSocket message carrying the changed partials as htmx 4 <hx-partial> elements. */
 export function partialsMessage(changed: [string, string][], swap = 'innerMorph'): string {
-  return changed.map(([id, html]) => `<hx-partial hx-target="#${id}" hx-swap="${swap}">${html}</hx-partial>`).join('');
+  return changed
+    .map(([id, html]) => `<hx-partial hx-target="#${id}" hx-swap="${swap}">${html}</hx-partial>`)
+    .join('');
 }

@@ -62,7 +62,16 @@ import {
 } from './view-model.js';
 
 /** The partials of a game page, in the order the page lays them out. */
-export const GAME_TARGETS = ['game-status', 'game-board-tiles', 'game-board', 'game-overlay', 'game-actions', 'game-players', 'game-log', 'game-chat'] as const;
+export const GAME_TARGETS = [
+  'game-status',
+  'game-board-tiles',
+  'game-board',
+  'game-overlay',
+  'game-actions',
+  'game-players',
+  'game-log',
+  'game-chat',
+] as const;
 export type GameTarget = (typeof GAME_TARGETS)[number];
 
 const NO_TREES: readonly Rendered[] = Object.freeze([]);
@@ -76,7 +85,10 @@ class GameMemo {
   /** The shared view of the last state, and what it was computed from (see Frame.shared). */
   lastShared: { from: readonly unknown[]; view: SharedView } | null = null;
 
-  constructor(readonly id: string, state: GameState) {
+  constructor(
+    readonly id: string,
+    state: GameState,
+  ) {
     this.board = boardView(state);
     this.tiles = tilesPartial(this.board);
   }
@@ -183,8 +195,17 @@ export class Frame {
     const s = this.state;
     const sh = this.shared;
     const i = sh.intent;
-    const intent = i ? this.game.trees.get(`intent:${i.besideSomeone}:${i.steps}:${i.hunted}`, () => intentLine(i)) : '';
-    const rematchOf = s.rematchOf && s.status === 'open' ? { code: s.rematchOf.code, back: s.rematchOf.players.filter((id) => s.players.some((p) => p.id === id)).length, total: s.rematchOf.players.length } : null;
+    const intent = i
+      ? this.game.trees.get(`intent:${i.besideSomeone}:${i.steps}:${i.hunted}`, () => intentLine(i))
+      : '';
+    const rematchOf =
+      s.rematchOf && s.status === 'open'
+        ? {
+            code: s.rematchOf.code,
+            back: s.rematchOf.players.filter((id) => s.players.some((p) => p.id === id)).length,
+            total: s.rematchOf.players.length,
+          }
+        : null;
     const view: StatusView = {
       status: s.status,
       playerCount: s.players.length,
@@ -197,7 +218,10 @@ export class Frame {
       waitingFor: this.waitingFor(),
       hold:
         s.status === 'playing' && s.hold
-          ? { names: s.hold.waiting.map((id) => s.players.find((p) => p.id === id)?.name ?? '?'), until: s.hold.until }
+          ? {
+              names: s.hold.waiting.map((id) => s.players.find((p) => p.id === id)?.name ?? '?'),
+              until: s.hold.until,
+            }
           : null,
     };
     return statusPartial(view, now, intent);
@@ -209,11 +233,20 @@ export class Frame {
     if (s.status === 'open') return (this.logTree = '');
     const logRound = s.status === 'finished' ? s.round : s.round - 1;
     // The log changes only when a round resolves: the events array is then a new one.
-    return (this.logTree = this.game.trees.get(`log:${logRound}:${eventsId(s.events)}`, () => roundLog(logRound, s.events.map((e) => describe(s, e)))));
+    return (this.logTree = this.game.trees.get(`log:${logRound}:${eventsId(s.events)}`, () =>
+      roundLog(
+        logRound,
+        s.events.map((e) => describe(s, e)),
+      ),
+    ));
   }
 
   private waitingFor(): string[] {
-    return this.state.status === 'playing' ? this.livingPlayers().filter((p) => submittedBy(this.state, p.id) === undefined).map((p) => p.name) : [];
+    return this.state.status === 'playing'
+      ? this.livingPlayers()
+          .filter((p) => submittedBy(this.state, p.id) === undefined)
+          .map((p) => p.name)
+      : [];
   }
 
   private livingPlayers(): Player[] {
@@ -238,12 +271,30 @@ export class Frame {
     const sh = this.shared;
     const { trees, lists } = this.game;
     const at = s.minotaur.pos;
-    const danger = sh.danger.length === 0 ? NO_TREES : lists.get(`danger:${at.q},${at.r}`, () => sh.danger.map((t) => dangerTile(t.points)));
-    const next = sh.minotaurNext ? trees.get(`next:${sh.minotaurNext.points}`, () => minotaurNext(sh.minotaurNext!.points)) : '';
-    const fallen = sh.fallen.length === 0 ? NO_TREES : lists.get(`fallen:${sh.fallen.map((f) => `${f.id}@${f.x},${f.y}:${f.round}`).join('|')}`, () => sh.fallen.map(fallenMark));
+    const danger =
+      sh.danger.length === 0
+        ? NO_TREES
+        : lists.get(`danger:${at.q},${at.r}`, () => sh.danger.map((t) => dangerTile(t.points)));
+    const next = sh.minotaurNext
+      ? trees.get(`next:${sh.minotaurNext.points}`, () => minotaurNext(sh.minotaurNext!.points))
+      : '';
+    const fallen =
+      sh.fallen.length === 0
+        ? NO_TREES
+        : lists.get(
+            `fallen:${sh.fallen.map((f) => `${f.id}@${f.x},${f.y}:${f.round}`).join('|')}`,
+            () => sh.fallen.map(fallenMark),
+          );
     const mp = pixel(at);
     const minotaur = trees.get(`minotaur:${mp.x},${mp.y}`, () => minotaurPiece(mp));
-    return { viewBox: this.game.board.viewBox, danger, next, fallen, minotaur, bubbles: this.bubbles() };
+    return {
+      viewBox: this.game.board.viewBox,
+      danger,
+      next,
+      fallen,
+      minotaur,
+      bubbles: this.bubbles(),
+    };
   }
 
   /** Blows of the last round where they landed; the viewer's own are marked. */
@@ -255,7 +306,10 @@ export class Frame {
     if (list === undefined) {
       list = sh.hits.map(({ playerId, ...h }) => {
         const mine = playerId === mineId;
-        return this.game.trees.get(`hit:${h.id}:${mine}:${h.x},${h.y}:${h.kind}:${h.text}:${h.label}`, () => hit({ ...h, me: mine }));
+        return this.game.trees.get(
+          `hit:${h.id}:${mine}:${h.x},${h.y}:${h.kind}:${h.text}:${h.label}`,
+          () => hit({ ...h, me: mine }),
+        );
       });
       this.hitLists.set(mineId, list);
     }
@@ -267,11 +321,25 @@ export class Frame {
     let tree = this.pieces.get(id);
     if (tree === undefined) {
       const s = this.state;
-      const defending = (this.defending ??= new Set(s.events.filter((e) => e.kind === 'defend').map((e) => (e as { actor: string }).actor)));
+      const defending = (this.defending ??= new Set(
+        s.events.filter((e) => e.kind === 'defend').map((e) => (e as { actor: string }).actor),
+      ));
       const def = defending.has(p.id);
       const hunted = p.id === this.shared.huntedId;
-      tree = this.game.trees.get(`token:${p.id}:${p.pos.q},${p.pos.r}:${p.hp}:${mine}:${def}:${hunted}:${p.color}:${p.name}`, () =>
-        token({ id: p.id, name: p.name, initial: (p.name[0] ?? '?').toUpperCase(), color: colorOf(p), ...pixel(p.pos), hp: p.hp, me: mine, defending: def, hunted }),
+      tree = this.game.trees.get(
+        `token:${p.id}:${p.pos.q},${p.pos.r}:${p.hp}:${mine}:${def}:${hunted}:${p.color}:${p.name}`,
+        () =>
+          token({
+            id: p.id,
+            name: p.name,
+            initial: (p.name[0] ?? '?').toUpperCase(),
+            color: colorOf(p),
+            ...pixel(p.pos),
+            hp: p.hp,
+            me: mine,
+            defending: def,
+            hunted,
+          }),
       );
       this.pieces.set(id, tree);
     }
@@ -285,14 +353,26 @@ export class Frame {
   private reach(me: Player | undefined): readonly Rendered[] {
     if (!this.canAct(me)) return NO_TREES;
     const s = this.state;
-    const held = (this.held ??= new Set([key(s.minotaur.pos), ...this.livingPlayers().map((p) => key(p.pos))]));
+    const held = (this.held ??= new Set([
+      key(s.minotaur.pos),
+      ...this.livingPlayers().map((p) => key(p.pos)),
+    ]));
     const tiles: ReachTile[] = [];
     for (const dir of COMPASS) {
       const to = neighbor(me.pos, dir);
       if (tileKind(s, to) !== 'floor') continue;
-      tiles.push({ dir, ...pixel(to), points: pointsOf(this.game.board, to), ...DIRECTION_LABELS[dir], walkable: !held.has(key(to)) });
+      tiles.push({
+        dir,
+        ...pixel(to),
+        points: pointsOf(this.game.board, to),
+        ...DIRECTION_LABELS[dir],
+        walkable: !held.has(key(to)),
+      });
     }
-    return this.game.lists.get(`reach:${me.pos.q},${me.pos.r}:${s.round}:${tiles.map((t) => (t.walkable ? t.dir : `-${t.dir}`)).join(',')}`, () => tiles.map((t) => reachTile(t, s.round)));
+    return this.game.lists.get(
+      `reach:${me.pos.q},${me.pos.r}:${s.round}:${tiles.map((t) => (t.walkable ? t.dir : `-${t.dir}`)).join(',')}`,
+      () => tiles.map((t) => reachTile(t, s.round)),
+    );
   }
 
   private bubbles(): readonly Rendered[] {
@@ -304,7 +384,11 @@ export class Frame {
       if (!p) continue;
       const at = pixel(p.pos);
       const text = EMOTE_VIEW[l.emote].text;
-      out.push(this.game.trees.get(`bubble:${l.n}:${at.x},${at.y}:${text}`, () => bubble({ id: `bubble-${l.n}`, ...at, text })));
+      out.push(
+        this.game.trees.get(`bubble:${l.n}:${at.x},${at.y}:${text}`, () =>
+          bubble({ id: `bubble-${l.n}`, ...at, text }),
+        ),
+      );
     }
     return out.length === 0 ? NO_TREES : out;
   }
@@ -334,13 +418,26 @@ export class Frame {
       const mine = submittedBy(s, me.id);
       const { trees } = this.game;
       if (mine) {
-        const label = mine.kind === 'defend' ? 'Defend' : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`;
+        const label =
+          mine.kind === 'defend'
+            ? 'Defend'
+            : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`;
         const others = this.waitingFor().filter((n) => n !== me.name);
-        return trees.get(`actions:submitted:${s.round}:${label}:${others.join(',')}`, () => html`${yourMove(s.round, submitted(s.round, label, others))}\n`);
+        return trees.get(
+          `actions:submitted:${s.round}:${label}:${others.join(',')}`,
+          () => html`${yourMove(s.round, submitted(s.round, label, others))} `,
+        );
       }
-      const dirs = COMPASS.map((d) => ({ dir: d, ...DIRECTION_LABELS[d], open: tileKind(s, neighbor(me.pos, d)) === 'floor' }));
+      const dirs = COMPASS.map((d) => ({
+        dir: d,
+        ...DIRECTION_LABELS[d],
+        open: tileKind(s, neighbor(me.pos, d)) === 'floor',
+      }));
       const tired = RULES.tiredShield && defendedLastRound(s, me.id);
-      return trees.get(`actions:compass:${s.round}:${dirs.map((d) => (d.open ? 1 : 0)).join('')}:${tired}`, () => html`${yourMove(s.round, compass(s.round, dirs, tired))}\n`);
+      return trees.get(
+        `actions:compass:${s.round}:${dirs.map((d) => (d.open ? 1 : 0)).join('')}:${tired}`,
+        () => html`${yourMove(s.round, compass(s.round, dirs, tired))} `,
+      );
     }
     return actionsPartial(this.view(viewer), csrfToken);
   }
@@ -353,7 +450,11 @@ export class Frame {
 
   private chat(me: Player | undefined): Rendered {
     const s = this.state;
-    const lines = s.chat.map((l) => this.game.trees.get(`chat:${l.n}:${l.by === me?.id}`, () => chatLineTree(chatLine(s, l, me?.id ?? null))));
+    const lines = s.chat.map((l) =>
+      this.game.trees.get(`chat:${l.n}:${l.by === me?.id}`, () =>
+        chatLineTree(chatLine(s, l, me?.id ?? null)),
+      ),
+    );
     return chatPartial(lines, { player: !!me, archived: false });
   }
 

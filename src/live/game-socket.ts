@@ -45,8 +45,19 @@ export interface LiveSocketDeps {
  * Every partial of a game page for one viewer as HTML: what the page itself shows on its first
  * response (views/pages/game.ejs), and what a live update brings.
  */
-export function renderGamePartials(state: GameState, viewer: string | null, csrfToken: string, frames: GameFrames, now: number): Partials {
-  return new Map(frames.frame(state, now).partials(viewer, csrfToken).map(([target, tree]) => [target, toHtml(tree)]));
+export function renderGamePartials(
+  state: GameState,
+  viewer: string | null,
+  csrfToken: string,
+  frames: GameFrames,
+  now: number,
+): Partials {
+  return new Map(
+    frames
+      .frame(state, now)
+      .partials(viewer, csrfToken)
+      .map(([target, tree]) => [target, toHtml(tree)]),
+  );
 }
 
 export class GameLiveSocket extends LiveSocket {
@@ -61,17 +72,30 @@ export class GameLiveSocket extends LiveSocket {
 
   protected onFlood(): void {
     this.deps.metrics.wsRejected.inc({ reason: 'flood' });
-    this.deps.logger.warn({ code: this.code, user: this.viewer.username }, 'closed a live socket that flooded the server with messages');
+    this.deps.logger.warn(
+      { code: this.code, user: this.viewer.username },
+      'closed a live socket that flooded the server with messages',
+    );
   }
 
   /** Starts the page's live updates; `early` holds messages that arrived before the socket was set up. */
   start(early: [unknown, boolean | undefined][] = []): void {
     // ws@8 says whether a frame was binary; ws@7 (under express-ws) does not, but hands text
     // frames over as strings and binary frames as Buffers.
-    const receive = (data: unknown, isBinary: boolean | undefined): void => void this.onMessage(data, isBinary === true || (isBinary === undefined && typeof data !== 'string'));
+    const receive = (data: unknown, isBinary: boolean | undefined): void =>
+      void this.onMessage(
+        data,
+        isBinary === true || (isBinary === undefined && typeof data !== 'string'),
+      );
     this.wire.on('message', receive);
-    this.wire.on('error', (err) => this.deps.logger.debug({ err: err.message, code: this.code }, 'game socket error'));
-    this.listen((l) => this.deps.source.watch(this.code, () => l(this.code)), () => true, 0);
+    this.wire.on('error', (err) =>
+      this.deps.logger.debug({ err: err.message, code: this.code }, 'game socket error'),
+    );
+    this.listen(
+      (l) => this.deps.source.watch(this.code, () => l(this.code)),
+      () => true,
+      0,
+    );
     this.sendJson({ type: 'time', now: this.deps.now() });
     this.render();
     for (const [data, isBinary] of early) receive(data, isBinary);
@@ -97,9 +121,12 @@ export class GameLiveSocket extends LiveSocket {
     const end = this.deps.metrics.renderSeconds.startTimer();
     // The countdown's first text uses the time of the state's first render on this node; the
     // page's clock takes over within a frame (it counts from data-deadline against the server's time).
-    let trees: [GameTarget, Dyn][] = this.deps.frames.frame(state, this.deps.now()).partials(this.viewer.id, this.deps.csrfToken);
+    let trees: [GameTarget, Dyn][] = this.deps.frames
+      .frame(state, this.deps.now())
+      .partials(this.viewer.id, this.deps.csrfToken);
     // The page was rendered with this game's fixed board, which never changes: it needs no copy.
-    if (this.format === 'patch' && this.deps.shownGame === state.id) trees = trees.filter(([target]) => target !== 'game-board-tiles');
+    if (this.format === 'patch' && this.deps.shownGame === state.id)
+      trees = trees.filter(([target]) => target !== 'game-board-tiles');
     this.shown = state.status;
     const sent = this.push(trees);
     end();
@@ -112,9 +139,11 @@ export class GameLiveSocket extends LiveSocket {
   private announcePresence(state: GameState): void {
     if (!awaitsPlayer(state, this.viewer.id) || this.announced === state.hold?.until) return;
     this.announced = state.hold?.until ?? null;
-    void this.deps.source.execute(this.code, { kind: 'present', playerId: this.viewer.id }).then((r) => {
-      if (!r.ok) this.announced = null;
-    });
+    void this.deps.source
+      .execute(this.code, { kind: 'present', playerId: this.viewer.id })
+      .then((r) => {
+        if (!r.ok) this.announced = null;
+      });
   }
 
   private invalid = { count: 0, since: 0 };
@@ -133,9 +162,16 @@ export class GameLiveSocket extends LiveSocket {
     if (!parsed.ok) {
       this.deps.metrics.wsRejected.inc({ reason: parsed.code });
       const strikes = this.strike();
-      if (strikes <= 5) this.deps.logger.info({ code: this.code, user: this.viewer.username, reason: parsed.code }, 'refused a live message');
+      if (strikes <= 5)
+        this.deps.logger.info(
+          { code: this.code, user: this.viewer.username, reason: parsed.code },
+          'refused a live message',
+        );
       if (strikes > MAX_INVALID_PER_WINDOW) {
-        this.deps.logger.warn({ code: this.code, user: this.viewer.username }, 'closed a live socket that kept sending invalid messages');
+        this.deps.logger.warn(
+          { code: this.code, user: this.viewer.username },
+          'closed a live socket that kept sending invalid messages',
+        );
         this.close(LiveClose.policy, 'too many invalid messages');
         return;
       }
@@ -146,7 +182,13 @@ export class GameLiveSocket extends LiveSocket {
     if (verdict === 'slow') {
       // Over the account's budget: refused, and an action may be sent again a moment later.
       this.deps.metrics.wsRejected.inc({ reason: 'rate-limited' });
-      this.sendJson({ type: 'error', code: 'rate-limited', ...(msg.type === 'act' ? { actionId: msg.actionId } : {}), retry: true, message: 'Slow down: too many messages at once.' });
+      this.sendJson({
+        type: 'error',
+        code: 'rate-limited',
+        ...(msg.type === 'act' ? { actionId: msg.actionId } : {}),
+        retry: true,
+        message: 'Slow down: too many messages at once.',
+      });
       return;
     }
     if (msg.type === 'ping') {
@@ -154,12 +196,25 @@ export class GameLiveSocket extends LiveSocket {
       return;
     }
     if (msg.type === 'say' || msg.type === 'react') {
-      await this.talk(msg.type === 'say' ? { type: 'say', text: msg.text } : { type: 'react', emote: msg.emote });
+      await this.talk(
+        msg.type === 'say' ? { type: 'say', text: msg.text } : { type: 'react', emote: msg.emote },
+      );
       return;
     }
-    const action: PlayerAction = { id: msg.actionId, round: msg.round, kind: msg.kind, ...(msg.dir ? { dir: msg.dir } : {}) };
-    const result = await this.deps.source.execute(this.code, { kind: 'act', playerId: this.viewer.id, action });
-    this.deps.metrics.actions.inc({ result: result.ok ? (result.duplicate ? 'duplicate' : 'accepted') : result.code });
+    const action: PlayerAction = {
+      id: msg.actionId,
+      round: msg.round,
+      kind: msg.kind,
+      ...(msg.dir ? { dir: msg.dir } : {}),
+    };
+    const result = await this.deps.source.execute(this.code, {
+      kind: 'act',
+      playerId: this.viewer.id,
+      action,
+    });
+    this.deps.metrics.actions.inc({
+      result: result.ok ? (result.duplicate ? 'duplicate' : 'accepted') : result.code,
+    });
     if (result.ok) {
       this.sendJson({ type: 'ack', actionId: msg.actionId, duplicate: result.duplicate });
     } else {
@@ -179,10 +234,18 @@ export class GameLiveSocket extends LiveSocket {
       await this.deps.chatLimiter.consume(this.viewer.id);
     } catch {
       this.deps.metrics.wsRejected.inc({ reason: 'rate-limited' });
-      this.sendJson({ type: 'error', code: 'rate-limited', message: 'Easy there: wait a few seconds before saying more.' });
+      this.sendJson({
+        type: 'error',
+        code: 'rate-limited',
+        message: 'Easy there: wait a few seconds before saying more.',
+      });
       return;
     }
-    const result = await this.deps.source.execute(this.code, { kind: 'social', playerId: this.viewer.id, op });
+    const result = await this.deps.source.execute(this.code, {
+      kind: 'social',
+      playerId: this.viewer.id,
+      op,
+    });
     if (!result.ok) this.sendJson({ type: 'error', code: result.code, message: result.message });
   }
 }

@@ -45,7 +45,13 @@ export function templateById(id: number): Template | undefined {
 
 const SPECIAL = /[&<>'"]/;
 const SPECIAL_ALL = /[&<>'"]/g;
-const ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
+const ENTITY: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&#34;',
+  "'": '&#39;',
+};
 const entity = (c: string): string => ENTITY[c] ?? c;
 
 /** Escapes text for HTML exactly as EJS's <%= %> does (null and undefined are the empty string). */
@@ -59,7 +65,10 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Rendere
   const d: Dyn[] = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    d[i] = v instanceof Rendered || Array.isArray(v) ? (v as Dyn) : escape(v as string | number | null | undefined);
+    d[i] =
+      v instanceof Rendered || Array.isArray(v)
+        ? (v as Dyn)
+        : escape(v as string | number | null | undefined);
   }
   return new Rendered(templateOf(strings), d);
 }
@@ -68,7 +77,9 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Rendere
 export function trusted(text: string): Rendered {
   return new Rendered(TRUSTED, [text]);
 }
-const TRUSTED = templateOf(Object.assign(['', ''], { raw: ['', ''] }) as unknown as TemplateStringsArray);
+const TRUSTED = templateOf(
+  Object.assign(['', ''], { raw: ['', ''] }) as unknown as TemplateStringsArray,
+);
 
 /** The tree as one HTML string. */
 export function toHtml(r: Dyn): string {

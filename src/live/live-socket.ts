@@ -80,7 +80,11 @@ export abstract class LiveSocket {
   /** Renders the page's partials now; called on connect and after store changes. */
   protected abstract render(): void;
 
-  protected listen(subscribe: (listener: (code: string) => void) => () => void, relevant: (code: string) => boolean, delayMs: number): void {
+  protected listen(
+    subscribe: (listener: (code: string) => void) => () => void,
+    relevant: (code: string) => boolean,
+    delayMs: number,
+  ): void {
     this.wire.on('close', () => this.dispose());
     this.wire.on('pong', () => {
       this.answered = true;

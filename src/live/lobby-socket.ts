@@ -38,7 +38,9 @@ export function pageParam(value: unknown): number {
 
 /** One page of the open games, newest first. */
 export function lobbyPage(games: GameState[], viewerId: string | null, page: number): LobbyPage {
-  const open = games.filter((g) => g.status === 'open').sort((a, b) => b.createdAt - a.createdAt || (a.code < b.code ? -1 : 1));
+  const open = games
+    .filter((g) => g.status === 'open')
+    .sort((a, b) => b.createdAt - a.createdAt || (a.code < b.code ? -1 : 1));
   const pages = Math.max(1, Math.ceil(open.length / LOBBY_PAGE_SIZE));
   const at = Math.min(Math.max(1, page), pages);
   const rows = openGameRows(open.slice((at - 1) * LOBBY_PAGE_SIZE, at * LOBBY_PAGE_SIZE), viewerId);
@@ -55,7 +57,10 @@ export function openGameRows(games: GameState[], viewerId: string | null): OpenG
       players: g.players.length,
       max: MAX_PLAYERS,
       joined: viewerId !== null && g.players.some((p) => p.id === viewerId),
-      canJoin: viewerId !== null && !g.players.some((p) => p.id === viewerId) && g.players.length < MAX_PLAYERS,
+      canJoin:
+        viewerId !== null &&
+        !g.players.some((p) => p.id === viewerId) &&
+        g.players.length < MAX_PLAYERS,
     }));
 }
 
@@ -74,7 +79,10 @@ export class LobbyLiveSocket extends LiveSocket {
   }
 
   protected onFlood(): void {
-    this.logger.warn({ user: this.viewer.username }, 'closed a lobby socket that flooded the server with messages');
+    this.logger.warn(
+      { user: this.viewer.username },
+      'closed a lobby socket that flooded the server with messages',
+    );
   }
 
   start(): void {
@@ -82,12 +90,20 @@ export class LobbyLiveSocket extends LiveSocket {
     this.wire.on('message', () => void this.admit());
     this.wire.on('error', (err) => this.logger.debug({ err: err.message }, 'lobby socket error'));
     // Lobby lists change with every game's every round; 100 ms of coalescing is invisible to people.
-    this.listen((l) => this.source.subscribe(l), () => true, 100);
+    this.listen(
+      (l) => this.source.subscribe(l),
+      () => true,
+      100,
+    );
     this.render();
   }
 
   protected render(): void {
-    const html = this.renderer.render('partials/open-games', { lobby: lobbyPage(this.source.openGames(), this.viewer.id, this.page), user: this.viewer, csrfToken: this.csrfToken });
+    const html = this.renderer.render('partials/open-games', {
+      lobby: lobbyPage(this.source.openGames(), this.viewer.id, this.page),
+      user: this.viewer,
+      csrfToken: this.csrfToken,
+    });
     this.push(new Map([['open-games', html]]));
   }
 }

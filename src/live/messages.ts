@@ -12,19 +12,30 @@ export const MAX_FRAME_BYTES = 4096;
 export const actMessage = z
   .object({
     type: z.literal('act'),
-    actionId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'actionId must be 8–64 letters, digits or dashes'),
+    actionId: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{8,64}$/, 'actionId must be 8–64 letters, digits or dashes'),
     round: z.number().int().min(1).max(1_000_000),
     kind: z.enum(['move', 'attack', 'defend']),
     dir: z.enum(DIRECTIONS).optional(),
   })
   .strict()
-  .refine((m) => m.kind === 'defend' || m.dir !== undefined, { message: 'move and attack need a direction', path: ['dir'] });
+  .refine((m) => m.kind === 'defend' || m.dir !== undefined, {
+    message: 'move and attack need a direction',
+    path: ['dir'],
+  });
 
 export const pingMessage = z.object({ type: z.literal('ping') }).strict();
 
 /** Table talk: at most 120 characters once cleaned (game/social.ts); the raw text may carry some spaces more. */
 export const sayMessage = z
-  .object({ type: z.literal('say'), text: z.string().min(1, 'write something first').max(240, 'messages are at most 120 characters') })
+  .object({
+    type: z.literal('say'),
+    text: z
+      .string()
+      .min(1, 'write something first')
+      .max(240, 'messages are at most 120 characters'),
+  })
   .strict();
 
 export const reactMessage = z.object({ type: z.literal('react'), emote: z.enum(EMOTES) }).strict();
@@ -32,7 +43,8 @@ export const reactMessage = z.object({ type: z.literal('react'), emote: z.enum(E
 export const liveMessage = z.union([actMessage, pingMessage, sayMessage, reactMessage]);
 export type LiveMessage = z.infer<typeof liveMessage>;
 
-export type ParseResult = { ok: true; message: LiveMessage } | { ok: false; code: string; message: string };
+export type ParseResult =
+  { ok: true; message: LiveMessage } | { ok: false; code: string; message: string };
 
 function byteLength(data: unknown): number {
   if (typeof data === 'string') return Buffer.byteLength(data);
@@ -45,23 +57,42 @@ function byteLength(data: unknown): number {
 export function parseLiveMessage(data: unknown, isBinary = false): ParseResult {
   if (isBinary) return { ok: false, code: 'binary', message: 'Binary messages are not accepted.' };
   const size = byteLength(data);
-  if (size > MAX_MESSAGE_BYTES) return { ok: false, code: 'too-large', message: `Message too large (${size} bytes, limit ${MAX_MESSAGE_BYTES}).` };
-  const text = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : String(data);
+  if (size > MAX_MESSAGE_BYTES)
+    return {
+      ok: false,
+      code: 'too-large',
+      message: `Message too large (${size} bytes, limit ${MAX_MESSAGE_BYTES}).`,
+    };
+  const text =
+    typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : String(data);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return { ok: false, code: 'malformed', message: 'Message is not valid JSON.' };
   }
-  if (typeof json !== 'object' || json === null || typeof (json as { type?: unknown }).type !== 'string') {
+  if (
+    typeof json !== 'object' ||
+    json === null ||
+    typeof (json as { type?: unknown }).type !== 'string'
+  ) {
     return { ok: false, code: 'malformed', message: 'Message needs a "type".' };
   }
   const type = (json as { type: string }).type;
-  if (type !== 'act' && type !== 'ping' && type !== 'say' && type !== 'react') return { ok: false, code: 'unknown-type', message: `Unknown message type "${type.slice(0, 32)}".` };
+  if (type !== 'act' && type !== 'ping' && type !== 'say' && type !== 'react')
+    return {
+      ok: false,
+      code: 'unknown-type',
+      message: `Unknown message type "${type.slice(0, 32)}".`,
+    };
   const parsed = liveMessage.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, code: 'invalid', message: `Invalid message: ${issue ? `${issue.path.join('.') || 'message'} ${issue.message}` : 'bad shape'}.` };
+    return {
+      ok: false,
+      code: 'invalid',
+      message: `Invalid message: ${issue ? `${issue.path.join('.') || 'message'} ${issue.message}` : 'bad shape'}.`,
+    };
   }
   return { ok: true, message: parsed.data };
 }

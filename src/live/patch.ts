@@ -71,7 +71,10 @@ export interface PatchMessage {
  * The message that brings the page from what it holds to `trees` (target → tree), or null when
  * nothing changed. Updates `st` as the page will update itself on receipt.
  */
-export function patch(st: PatchState, trees: Iterable<readonly [string, Dyn]>): PatchMessage | null {
+export function patch(
+  st: PatchState,
+  trees: Iterable<readonly [string, Dyn]>,
+): PatchMessage | null {
   const run: Run = { st, statics: {} };
   const changes: Record<string, Change> = {};
   let targets = 0;
@@ -85,7 +88,8 @@ export function patch(st: PatchState, trees: Iterable<readonly [string, Dyn]>): 
   }
   if (targets === 0) return null;
   let statics = '';
-  for (const id in run.statics) statics += `${statics ? ',' : ''}"${id}":${JSON.stringify(run.statics[id])}`;
+  for (const id in run.statics)
+    statics += `${statics ? ',' : ''}"${id}":${JSON.stringify(run.statics[id])}`;
   return { text: `{"type":"render","t":{${statics}},"p":${JSON.stringify(changes)}}`, targets };
 }
 
@@ -188,7 +192,12 @@ function dedupe(d: Record<number, Change>): Record<number, Change> {
   return d;
 }
 
-function dynsDiff(run: Run, path: string, old: Rendered, next: Rendered): Record<number, Change> | null {
+function dynsDiff(
+  run: Run,
+  path: string,
+  old: Rendered,
+  next: Rendered,
+): Record<number, Change> | null {
   let d: Record<number, Change> | null = null;
   for (let i = 0; i < next.d.length; i++) {
     const c = change(run, `${path}.${i}`, old.d[i], next.d[i] as Dyn);

@@ -3,16 +3,49 @@
 // the danger is. Pure: the same input always gives the same output, so the partial differ
 // can compare HTML.
 
-import type { ChatLine, Direction, Emote, GameState, Hex, Player, RoundEvent } from '../game/types.js';
+import type {
+  ChatLine,
+  Direction,
+  Emote,
+  GameState,
+  Hex,
+  Player,
+  RoundEvent,
+} from '../game/types.js';
 import { EMOTES, MAX_PLAYERS, MIN_PLAYERS } from '../game/types.js';
 import { RULES } from '../game/balance.js';
 import { equals, key, neighbor, neighbors } from '../game/hex.js';
 import { minotaurQuarry, minotaurStep, minotaurTarget } from '../game/minotaur.js';
-import { allTiles, defendedLastRound, livingPlayers, submittedBy, tileKind, wallKeys } from '../game/queries.js';
+import {
+  allTiles,
+  defendedLastRound,
+  livingPlayers,
+  submittedBy,
+  tileKind,
+  wallKeys,
+} from '../game/queries.js';
 import { minotaurStepsIn } from '../game/round.js';
 
-export const PALETTE = ['#e4572e', '#29a3d6', '#f2c14e', '#6bbf59', '#b467d6', '#ef7fb0', '#45c4b0', '#f08a4b'] as const;
-export const PALETTE_NAMES = ['Ember', 'Sky', 'Gold', 'Moss', 'Violet', 'Rose', 'Teal', 'Amber'] as const;
+export const PALETTE = [
+  '#e4572e',
+  '#29a3d6',
+  '#f2c14e',
+  '#6bbf59',
+  '#b467d6',
+  '#ef7fb0',
+  '#45c4b0',
+  '#f08a4b',
+] as const;
+export const PALETTE_NAMES = [
+  'Ember',
+  'Sky',
+  'Gold',
+  'Moss',
+  'Violet',
+  'Rose',
+  'Teal',
+  'Amber',
+] as const;
 
 const HEX_SIZE = 30;
 const SQRT3 = Math.sqrt(3);
@@ -39,7 +72,9 @@ export const EMOTE_VIEW: Record<Emote, { text: string; label: string }> = {
 };
 
 /** The reaction buttons, in order. */
-export const EMOTE_BUTTONS: readonly { id: Emote; text: string; label: string }[] = EMOTES.map((id) => ({ id, ...EMOTE_VIEW[id] }));
+export const EMOTE_BUTTONS: readonly { id: Emote; text: string; label: string }[] = EMOTES.map(
+  (id) => ({ id, ...EMOTE_VIEW[id] }),
+);
 
 /** Reactions drawn over the heroes: only the latest few lines of table talk. */
 export const BUBBLE_LINES = 4;
@@ -202,7 +237,9 @@ function corners(x: number, y: number): string {
   const pts: string[] = [];
   for (let i = 0; i < 6; i++) {
     const a = (Math.PI / 180) * (60 * i - 30);
-    pts.push(`${round2(x + (HEX_SIZE - 1.5) * Math.cos(a))},${round2(y + (HEX_SIZE - 1.5) * Math.sin(a))}`);
+    pts.push(
+      `${round2(x + (HEX_SIZE - 1.5) * Math.cos(a))},${round2(y + (HEX_SIZE - 1.5) * Math.sin(a))}`,
+    );
   }
   return pts.join(' ');
 }
@@ -230,7 +267,9 @@ export function playerRow(g: GameState, p: Player, viewer: string | null): Playe
 }
 
 function nameIn(g: GameState, id: string | null | undefined): string {
-  return id === 'minotaur' ? 'the Minotaur' : (g.players.find((p) => p.id === id)?.name ?? 'someone');
+  return id === 'minotaur'
+    ? 'the Minotaur'
+    : (g.players.find((p) => p.id === id)?.name ?? 'someone');
 }
 
 export function describe(g: GameState, e: RoundEvent): string {
@@ -255,7 +294,9 @@ export function describe(g: GameState, e: RoundEvent): string {
     case 'minotaur-move':
       return 'The Minotaur prowled closer.';
     case 'minotaur-attack':
-      return e.damage > 0 ? `The Minotaur gored ${name(e.target)} for ${e.damage}!` : `The Minotaur charged ${name(e.target)}, who held firm.`;
+      return e.damage > 0
+        ? `The Minotaur gored ${name(e.target)} for ${e.damage}!`
+        : `The Minotaur charged ${name(e.target)}, who held firm.`;
     case 'eliminated':
       return `${name(e.actor)} has fallen.`;
   }
@@ -271,7 +312,8 @@ function hitsOf(g: GameState, round: number): SharedView['hits'] {
     taken.set(id, t);
   };
   for (const e of g.events) {
-    if (e.kind === 'attack' && typeof e.target === 'string' && e.target !== 'minotaur') note(e.target, e.damage);
+    if (e.kind === 'attack' && typeof e.target === 'string' && e.target !== 'minotaur')
+      note(e.target, e.damage);
     else if (e.kind === 'riposte' || e.kind === 'minotaur-attack') note(e.target, e.damage);
   }
   const out: SharedView['hits'] = [];
@@ -281,8 +323,24 @@ function hitsOf(g: GameState, round: number): SharedView['hits'] {
     const { x, y } = pixel(p.pos);
     out.push(
       t.damage > 0
-        ? { id: `hit-${round}-${p.id}`, playerId: p.id, x, y, text: `−${t.damage}`, kind: 'hurt', label: `${p.name} lost ${t.damage} health` }
-        : { id: `hit-${round}-${p.id}`, playerId: p.id, x, y, text: 'blocked', kind: 'blocked', label: `${p.name} blocked every blow` },
+        ? {
+            id: `hit-${round}-${p.id}`,
+            playerId: p.id,
+            x,
+            y,
+            text: `−${t.damage}`,
+            kind: 'hurt',
+            label: `${p.name} lost ${t.damage} health`,
+          }
+        : {
+            id: `hit-${round}-${p.id}`,
+            playerId: p.id,
+            x,
+            y,
+            text: 'blocked',
+            kind: 'blocked',
+            label: `${p.name} blocked every blow`,
+          },
     );
   }
   return out;
@@ -347,8 +405,14 @@ export interface SharedView {
 export function sharedView(g: GameState, board: BoardView = boardView(g)): SharedView {
   const logRound = g.status === 'finished' ? g.round : g.round - 1;
   const hits = g.status === 'open' ? [] : hitsOf(g, logRound);
-  const fallen = g.status === 'open' ? [] : g.players.filter((p) => !p.alive).map((p) => ({ id: p.id, name: p.name, ...pixel(p.pos), round: p.eliminatedRound }));
-  if (g.status !== 'playing') return { danger: [], minotaurNext: null, intent: null, huntedId: null, hits, fallen };
+  const fallen =
+    g.status === 'open'
+      ? []
+      : g.players
+          .filter((p) => !p.alive)
+          .map((p) => ({ id: p.id, name: p.name, ...pixel(p.pos), round: p.eliminatedRound }));
+  if (g.status !== 'playing')
+    return { danger: [], minotaurNext: null, intent: null, huntedId: null, hits, fallen };
   const living = livingPlayers(g);
   const walls = wallKeys(g);
   const at = g.minotaur.pos;
@@ -373,11 +437,21 @@ export function sharedView(g: GameState, board: BoardView = boardView(g)): Share
 function standingsOf(g: GameState, rows: PlayerRow[]): PlayerRow[] {
   const rank = (r: PlayerRow) => (g.winner === r.id ? 0 : r.alive ? 1 : 2);
   return [...rows].sort(
-    (a, b) => rank(a) - rank(b) || b.hp - a.hp || (b.eliminatedRound ?? 0) - (a.eliminatedRound ?? 0) || b.dealt - a.dealt || a.name.localeCompare(b.name),
+    (a, b) =>
+      rank(a) - rank(b) ||
+      b.hp - a.hp ||
+      (b.eliminatedRound ?? 0) - (a.eliminatedRound ?? 0) ||
+      b.dealt - a.dealt ||
+      a.name.localeCompare(b.name),
   );
 }
 
-export function gameView(g: GameState, viewer: string | null, board: BoardView = boardView(g), shared: SharedView = sharedView(g, board)): GameView {
+export function gameView(
+  g: GameState,
+  viewer: string | null,
+  board: BoardView = boardView(g),
+  shared: SharedView = sharedView(g, board),
+): GameView {
   const meP = viewer ? g.players.find((p) => p.id === viewer) : undefined;
   const mine = meP ? submittedBy(g, meP.id) : undefined;
   const canAct = g.status === 'playing' && !!meP && meP.alive && !mine;
@@ -395,7 +469,14 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
         .filter((m) => m.open)
         .map((m) => {
           const to = neighbor(meP!.pos, m.dir);
-          return { dir: m.dir, ...pixel(to), points: pointsOf(board, to), name: m.name, key: m.key, walkable: !held.has(key(to)) };
+          return {
+            dir: m.dir,
+            ...pixel(to),
+            points: pointsOf(board, to),
+            name: m.name,
+            key: m.key,
+            walkable: !held.has(key(to)),
+          };
         });
 
   const { danger, minotaurNext, intent, huntedId } = shared;
@@ -418,14 +499,25 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
   const myAction = mine
     ? {
         kind: mine.kind,
-        label: mine.kind === 'defend' ? 'Defend' : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`,
+        label:
+          mine.kind === 'defend'
+            ? 'Defend'
+            : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`,
       }
     : null;
 
   const winnerP = g.winner ? g.players.find((p) => p.id === g.winner) : undefined;
   let outcome: GameView['outcome'] = null;
   if (meP) {
-    if (g.status === 'finished') outcome = g.winner === meP.id ? 'won' : g.winner === null ? 'draw' : meP.alive ? 'lost' : 'eliminated';
+    if (g.status === 'finished')
+      outcome =
+        g.winner === meP.id
+          ? 'won'
+          : g.winner === null
+            ? 'draw'
+            : meP.alive
+              ? 'lost'
+              : 'eliminated';
     else if (g.status === 'playing' && !meP.alive) outcome = 'eliminated';
   }
 
@@ -438,7 +530,14 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     if (!p) continue;
     bubbles.push({ id: `bubble-${l.n}`, ...pixel(p.pos), text: EMOTE_VIEW[l.emote].text });
   }
-  const rematchOf = g.rematchOf && g.status === 'open' ? { code: g.rematchOf.code, back: g.rematchOf.players.filter((id) => g.players.some((p) => p.id === id)).length, total: g.rematchOf.players.length } : null;
+  const rematchOf =
+    g.rematchOf && g.status === 'open'
+      ? {
+          code: g.rematchOf.code,
+          back: g.rematchOf.players.filter((id) => g.players.some((p) => p.id === id)).length,
+          total: g.rematchOf.players.length,
+        }
+      : null;
 
   return {
     code: g.code,
@@ -469,8 +568,19 @@ export function gameView(g: GameState, viewer: string | null, board: BoardView =
     moveDirs,
     canAct,
     shieldTired: !!meP && RULES.tiredShield && defendedLastRound(g, meP.id),
-    waitingFor: g.status === 'playing' ? livingPlayers(g).filter((p) => submittedBy(g, p.id) === undefined).map((p) => p.name) : [],
-    hold: g.status === 'playing' && g.hold ? { names: g.hold.waiting.map((id) => g.players.find((p) => p.id === id)?.name ?? '?'), until: g.hold.until } : null,
+    waitingFor:
+      g.status === 'playing'
+        ? livingPlayers(g)
+            .filter((p) => submittedBy(g, p.id) === undefined)
+            .map((p) => p.name)
+        : [],
+    hold:
+      g.status === 'playing' && g.hold
+        ? {
+            names: g.hold.waiting.map((id) => g.players.find((p) => p.id === id)?.name ?? '?'),
+            until: g.hold.until,
+          }
+        : null,
     log: g.events.map((e) => describe(g, e)),
     logRound,
     hits: shared.hits.map(({ playerId, ...h }) => ({ ...h, me: playerId === viewer })),

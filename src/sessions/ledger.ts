@@ -116,7 +116,8 @@ export class Ledger {
       if (!group || group.records.has(rec.key)) {
         group = { records: new Map(), waiters: new Map() };
         this.#groups.push(group);
-        if (this.#groups.length === 1 && !this.#writing) this.#defer(() => void this.#writeGroups());
+        if (this.#groups.length === 1 && !this.#writing)
+          this.#defer(() => void this.#writeGroups());
       }
       group.records.set(rec.key, rec);
       group.waiters.set(rec.key, resolve);
@@ -137,7 +138,9 @@ export class Ledger {
     }
   }
 
-  async #writeGroup(records: (GameRecord & { state: GameState })[]): Promise<Map<string, SaveResult>> {
+  async #writeGroup(
+    records: (GameRecord & { state: GameState })[],
+  ): Promise<Map<string, SaveResult>> {
     const out = await this.#call(async () => {
       const written = await this.#o.snapshots.saveMany(records.map(toSnapshot));
       const results = new Map<string, SaveResult>();
@@ -148,7 +151,12 @@ export class Ledger {
         }
         // Not written: this very version was saved before (a write confirmed again), or a newer one is there.
         const held = await this.#o.snapshots.get(rec.key);
-        results.set(rec.key, held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq ? 'saved' : 'newer');
+        results.set(
+          rec.key,
+          held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq
+            ? 'saved'
+            : 'newer',
+        );
       }
       return results;
     });

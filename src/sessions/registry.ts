@@ -95,7 +95,9 @@ export class GameSessions {
       leaseMs: d.leaseMs ?? d.orphanGraceMs,
       // On real time, a group is written once the turn's I/O is read (every action that arrived
       // with it joins the group); virtual clocks (the simulator) schedule it as a timer.
-      ...(this.clock === systemClock ? { defer: (flush: () => void) => void setImmediate(flush) } : {}),
+      ...(this.clock === systemClock
+        ? { defer: (flush: () => void) => void setImmediate(flush) }
+        : {}),
     });
     this.env = {
       nodeId: d.nodeId,
@@ -104,8 +106,7 @@ export class GameSessions {
       ledger: this.ledger,
       logger: d.logger,
       metrics: d.metrics,
-      mayResolve: () =>
-        d.clockHealthy() && (this.ledger.available || d.channel.peers().length > 0),
+      mayResolve: () => d.clockHealthy() && (this.ledger.available || d.channel.peers().length > 0),
       recordResult: (state) => this.recordResult(state),
       finishedRetentionMs: d.finishedRetentionMs ?? 5 * 60_000,
       openGameTtlMs: d.openGameTtlMs ?? 60 * 60_000,
@@ -280,7 +281,10 @@ export class GameSessions {
    */
   private recordResult(state: GameState): void {
     void this.storeResult(state).catch((err: unknown) =>
-      this.d.logger.error({ err, game: state.code }, `could not record the result of ${state.code}`),
+      this.d.logger.error(
+        { err, game: state.code },
+        `could not record the result of ${state.code}`,
+      ),
     );
   }
 

@@ -366,7 +366,10 @@ export class Transfers {
       () => this.#settling.delete(state.id),
       (err: unknown) => {
         this.#settling.delete(state.id);
-        this.d.logger.error({ err, game: state.code }, `could not settle finished game ${state.code}`);
+        this.d.logger.error(
+          { err, game: state.code },
+          `could not settle finished game ${state.code}`,
+        );
       },
     );
   }

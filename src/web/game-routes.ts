@@ -60,14 +60,21 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       const admission = await creation.admit(user.id);
       if (!admission.ok) {
         metrics.gamesRefused.inc({ reason: admission.reason });
-        logger.info({ user: user.username, reason: admission.reason }, 'refused to create a game: limit reached');
+        logger.info(
+          { user: user.username, reason: admission.reason },
+          'refused to create a game: limit reached',
+        );
         flash(req, 'error', admission.message);
         return res.redirect(303, '/lobby');
       }
       const out = await games.create({ id: user.id, name: user.username });
       if (!out.ok || !out.code) {
         admission.release();
-        flash(req, 'error', out.message ?? 'Could not create a game right now. Try again in a moment.');
+        flash(
+          req,
+          'error',
+          out.message ?? 'Could not create a game right now. Try again in a moment.',
+        );
         return res.redirect(303, '/lobby');
       }
       res.redirect(303, `/games/${out.code}`);
@@ -78,7 +85,9 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 
   app.post('/lobby/join', requireUser, async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const parsed = codeParam.safeParse(typeof req.body?.code === 'string' ? req.body.code.trim() : '');
+      const parsed = codeParam.safeParse(
+        typeof req.body?.code === 'string' ? req.body.code.trim() : '',
+      );
       if (!parsed.success) {
         flash(req, 'error', 'A game code is four letters, like KEPS.');
         return res.redirect(303, '/lobby');
@@ -96,33 +105,49 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       flash(req, 'error', `There is no game ${code}. Check the code and try again.`);
       return void res.redirect(303, '/lobby');
     }
-    if (game.players.some((p) => p.id === user.id) || game.status !== 'open') return void res.redirect(303, `/games/${code}`);
-    const result = await games.execute(code, { kind: 'join', player: { id: user.id, name: user.username } });
+    if (game.players.some((p) => p.id === user.id) || game.status !== 'open')
+      return void res.redirect(303, `/games/${code}`);
+    const result = await games.execute(code, {
+      kind: 'join',
+      player: { id: user.id, name: user.username },
+    });
     if (!result.ok) flash(req, 'error', result.message);
     res.redirect(303, `/games/${code}`);
   }
 
-  const gameCommand = (kind: 'join' | 'start' | 'leave') => async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const parsed = codeParam.safeParse(req.params.code);
-      if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters.' });
-      const code = parsed.data.toUpperCase();
-      const user = res.locals.user as WebUser;
-      if (kind === 'join') return void (await joinAndRedirect(req, res, code));
-      const result = await games.execute(code, { kind, playerId: user.id });
-      if (!result.ok) flash(req, 'error', result.message);
-      res.redirect(303, kind === 'leave' && result.ok ? '/lobby' : `/games/${code}`);
-    } catch (e) {
-      next(e);
-    }
-  };
+  const gameCommand =
+    (kind: 'join' | 'start' | 'leave') =>
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const parsed = codeParam.safeParse(req.params.code);
+        if (!parsed.success)
+          return void res.status(404).render('pages/error', {
+            title: 'Not found',
+            heading: 'No such game',
+            message: 'Game codes are four letters.',
+          });
+        const code = parsed.data.toUpperCase();
+        const user = res.locals.user as WebUser;
+        if (kind === 'join') return void (await joinAndRedirect(req, res, code));
+        const result = await games.execute(code, { kind, playerId: user.id });
+        if (!result.ok) flash(req, 'error', result.message);
+        res.redirect(303, kind === 'leave' && result.ok ? '/lobby' : `/games/${code}`);
+      } catch (e) {
+        next(e);
+      }
+    };
   app.post('/games/:code/join', requireUser, gameCommand('join'));
   app.post('/games/:code/start', requireUser, gameCommand('start'));
   app.post('/games/:code/leave', requireUser, gameCommand('leave'));
 
   app.get('/games/:code', async (req: Request, res: Response) => {
     const parsed = codeParam.safeParse(req.params.code);
-    if (!parsed.success) return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such game', message: 'Game codes are four letters, like KEPS.' });
+    if (!parsed.success)
+      return void res.status(404).render('pages/error', {
+        title: 'Not found',
+        heading: 'No such game',
+        message: 'Game codes are four letters, like KEPS.',
+      });
     const code = parsed.data.toUpperCase();
     if (code !== req.params.code)
       return void res.redirect(301, `/games/${code}${req.originalUrl.slice(req.path.length)}`);
@@ -136,42 +161,74 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     // At least what the database holds (a game created a moment ago elsewhere, a lagging replica).
     const live = await games.awaitGame(code);
     const state = live && (!wanted || live.id === wanted) ? live : undefined;
-    if (!state && !live && !wanted && (deps.lifecycle.state === 'starting' || deps.lifecycle.state === 'joining')) {
+    if (
+      !state &&
+      !live &&
+      !wanted &&
+      (deps.lifecycle.state === 'starting' || deps.lifecycle.state === 'joining')
+    ) {
       res.set('Retry-After', '1');
-      return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This server is still starting. Reload the page in a second.' });
+      return void res.status(503).render('pages/error', {
+        title: `Game ${code}`,
+        heading: 'One moment',
+        message: 'This server is still starting. Reload the page in a second.',
+      });
     }
     if (!state && !wanted && games.unreadable(code)) {
       res.set('Retry-After', '2');
-      return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.' });
+      return void res.status(503).render('pages/error', {
+        title: `Game ${code}`,
+        heading: 'One moment',
+        message:
+          'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.',
+      });
     }
     res.set('Cache-Control', 'no-store');
     if (state) {
       const now = deps.now();
       const frame = frames.frame(state, now);
       const g = gameView(state, user.id, frames.board(state), frame.shared);
-      const partials = Object.fromEntries(renderGamePartials(state, user.id, String(res.locals.csrfToken ?? ''), frames, now));
+      const partials = Object.fromEntries(
+        renderGamePartials(state, user.id, String(res.locals.csrfToken ?? ''), frames, now),
+      );
       partials['game-status'] = toHtml(frame.statusAt(now));
-      return void res.render('pages/game', { title: `Game ${code}`, g, gameId: state.id, partials, now, archived: false });
+      return void res.render('pages/game', {
+        title: `Game ${code}`,
+        g,
+        gameId: state.id,
+        partials,
+        now,
+        archived: false,
+      });
     }
     // Not running any more: show its final board and result from the database.
     const final = await finishedGame(code, wanted);
     if (!final && !wanted && (await games.pending(code))) {
       // The game is being resumed (or the database cannot be read right now): not a 404.
       res.set('Retry-After', '1');
-      return void res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message: 'This game is resuming after a restart. Reload the page in a second.' });
+      return void res.status(503).render('pages/error', {
+        title: `Game ${code}`,
+        heading: 'One moment',
+        message: 'This game is resuming after a restart. Reload the page in a second.',
+      });
     }
     if (!final) {
-      return void res
-        .status(404)
-        .render('pages/error', {
-          title: 'Not found',
-          heading: `No game ${code}`,
-          message: 'The code may be wrong, or the game was never played to the end.',
-        });
+      return void res.status(404).render('pages/error', {
+        title: 'Not found',
+        heading: `No game ${code}`,
+        message: 'The code may be wrong, or the game was never played to the end.',
+      });
     }
     const g = { ...gameView(final, user.id), canRematch: false };
     const now = deps.now();
-    res.render('pages/game', { title: `Game ${code}`, g, gameId: final.id, partials: pagePartials(g, now, String(res.locals.csrfToken ?? ''), true), now, archived: true });
+    res.render('pages/game', {
+      title: `Game ${code}`,
+      g,
+      gameId: final.id,
+      partials: pagePartials(g, now, String(res.locals.csrfToken ?? ''), true),
+      now,
+      archived: true,
+    });
   });
 
   /** The final state of a finished game kept in the database, lifted to the current schema; null if none (or unreadable). */
@@ -197,13 +254,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       try {
         const parsed = codeParam.safeParse(req.params.code);
         if (!parsed.success)
-          return void res
-            .status(404)
-            .render('pages/error', {
-              title: 'Not found',
-              heading: 'No such game',
-              message: 'Game codes are four letters.',
-            });
+          return void res.status(404).render('pages/error', {
+            title: 'Not found',
+            heading: 'No such game',
+            message: 'Game codes are four letters.',
+          });
         const code = parsed.data.toUpperCase();
         const user = res.locals.user as WebUser;
         const out = await openRematch(games, code, { id: user.id, name: user.username }, logger);
@@ -233,7 +288,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     // verifyClient (web/app.ts), before the handshake.
     const parsed = codeParam.safeParse(req.params.code);
     const code = parsed.success ? parsed.data.toUpperCase() : '';
-    if (code && games.unreadable(code)) return wire.close(LiveClose.restart, 'game moved to a newer release');
+    if (code && games.unreadable(code))
+      return wire.close(LiveClose.restart, 'game moved to a newer release');
     // The first render shows at least what the database holds (see awaitGame); what the page
     // sends meanwhile is kept for the socket.
     const early: [unknown, boolean | undefined][] = [];
@@ -245,25 +301,42 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       if (!code || !state) {
         metrics.wsRejected.inc({ reason: 'no-game' });
         // A game still resuming: close as a restart so the page reconnects shortly.
-        void games.pending(code).then((resuming) => (resuming ? wire.close(LiveClose.restart, 'game resuming') : wire.close(LiveClose.notFound, 'no such game')));
+        void games
+          .pending(code)
+          .then((resuming) =>
+            resuming
+              ? wire.close(LiveClose.restart, 'game resuming')
+              : wire.close(LiveClose.notFound, 'no such game'),
+          );
         return;
       }
       openGameSocket(wire, code, user, req, early);
     });
   });
 
-  function openGameSocket(wire: LiveWire, code: string, user: WebUser, req: Request, early: [unknown, boolean | undefined][] = []): void {
-    const socket = new GameLiveSocket(wire, code, { id: user.id, username: user.username }, {
-      source: games,
-      logger,
-      metrics,
-      budget,
-      chatLimiter,
-      now: deps.now,
-      frames,
-      ...liveFormat(req),
-      csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
-    });
+  function openGameSocket(
+    wire: LiveWire,
+    code: string,
+    user: WebUser,
+    req: Request,
+    early: [unknown, boolean | undefined][] = [],
+  ): void {
+    const socket = new GameLiveSocket(
+      wire,
+      code,
+      { id: user.id, username: user.username },
+      {
+        source: games,
+        logger,
+        metrics,
+        budget,
+        chatLimiter,
+        now: deps.now,
+        frames,
+        ...liveFormat(req),
+        csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
+      },
+    );
     admit(socket, user);
     wire.on('close', () => hub.remove(socket));
     socket.start(early);
@@ -272,7 +345,10 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   /** The wire format the page asked for (?render=patch&game=ID), validated like any input. */
   function liveFormat(req: Request): { format: 'html' | 'patch'; shownGame: string | null } {
     const format = req.query.render === 'patch' ? 'patch' : 'html';
-    const shown = typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game) ? req.query.game : null;
+    const shown =
+      typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game)
+        ? req.query.game
+        : null;
     return { format, shownGame: shown };
   }
 
@@ -301,12 +377,20 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const closed = hub.admit(socket, config.limits.socketsPerAccount);
     if (closed > 0) {
       metrics.wsRejected.inc({ reason: 'too-many-sockets' }, closed);
-      logger.info({ user: user.username, closed }, `closed ${closed} older live sockets of ${user.username}: at most ${config.limits.socketsPerAccount} per account`);
+      logger.info(
+        { user: user.username, closed },
+        `closed ${closed} older live sockets of ${user.username}: at most ${config.limits.socketsPerAccount} per account`,
+      );
     }
   }
 
   app.get('/admin/cluster', (req: Request, res: Response) => {
-    if (!adminAllowed(req, deps)) return void res.status(403).render('pages/error', { title: 'Forbidden', heading: 'Operators only', message: 'Log in with an admin account to see the cluster.' });
+    if (!adminAllowed(req, deps))
+      return void res.status(403).render('pages/error', {
+        title: 'Forbidden',
+        heading: 'Operators only',
+        message: 'Log in with an admin account to see the cluster.',
+      });
     res.set('Cache-Control', 'no-store');
     res.render('pages/admin', { title: 'Cluster', c: clusterLocals(deps) });
   });

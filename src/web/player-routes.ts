@@ -25,10 +25,19 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
     const parsed = profileName.safeParse(req.params.name);
     const account = parsed.success ? await accounts.findByUsername(parsed.data) : null;
     if (!account) {
-      return void res.status(404).render('pages/error', { title: 'Not found', heading: 'No such hero', message: `Nobody here goes by ${parsed.success ? parsed.data : 'that name'}.` });
+      return void res.status(404).render('pages/error', {
+        title: 'Not found',
+        heading: 'No such hero',
+        message: `Nobody here goes by ${parsed.success ? parsed.data : 'that name'}.`,
+      });
     }
-    if (account.username !== req.params.name) return void res.redirect(301, `/players/${encodeURIComponent(account.username)}`);
-    const [record, dealt, recent] = await Promise.all([results.recordFor(account.id), results.dealtBy(account.id), results.recentFor(account.id, 15)]);
+    if (account.username !== req.params.name)
+      return void res.redirect(301, `/players/${encodeURIComponent(account.username)}`);
+    const [record, dealt, recent] = await Promise.all([
+      results.recordFor(account.id),
+      results.dealtBy(account.id),
+      results.recentFor(account.id, 15),
+    ]);
     const user = res.locals.user as WebUser | null;
     res.render('pages/profile', {
       title: account.username,
@@ -37,15 +46,27 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
       dealt,
       winRate: record.played ? record.won / record.played : 0,
       recent,
-      playing: games.gamesOf(account.id).filter((g) => g.status !== 'finished').map((g) => ({ code: g.code, status: g.status, round: g.round })),
+      playing: games
+        .gamesOf(account.id)
+        .filter((g) => g.status !== 'finished')
+        .map((g) => ({ code: g.code, status: g.status, round: g.round })),
     });
   });
 
   // The sign-up form asks before it submits, so a taken name is caught without a failed request.
-  const checkLimiter = rateLimit({ windowMs: 60_000, limit: 60, standardHeaders: 'draft-8', legacyHeaders: false });
+  const checkLimiter = rateLimit({
+    windowMs: 60_000,
+    limit: 60,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+  });
   app.get('/signup/available', checkLimiter, async (req: Request, res: Response) => {
-    const name = typeof req.query.username === 'string' ? req.query.username.trim().slice(0, 64) : '';
+    const name =
+      typeof req.query.username === 'string' ? req.query.username.trim().slice(0, 64) : '';
     res.set('Cache-Control', 'no-store');
-    res.json({ username: name, available: name.length > 0 && (await accounts.findByUsername(name)) === null });
+    res.json({
+      username: name,
+      available: name.length > 0 && (await accounts.findByUsername(name)) === null,
+    });
   });
 }

@@ -10,25 +10,53 @@ export type RematchOutcome = { ok: true; code: string } | { ok: false; message: 
 /** How long a caller who lost the race waits for the winner's rematch to reach this node's replica. */
 const CATCH_UP_MS = 2000;
 
-export async function openRematch(games: Games, code: string, user: { id: string; name: string }, logger: Logger): Promise<RematchOutcome> {
+export async function openRematch(
+  games: Games,
+  code: string,
+  user: { id: string; name: string },
+  logger: Logger,
+): Promise<RematchOutcome> {
   const old = games.game(code);
   if (!old || old.status !== 'finished' || !old.players.some((p) => p.id === user.id)) {
-    return { ok: false, message: 'That game cannot be played again from here: start a new one in the lobby.' };
+    return {
+      ok: false,
+      message: 'That game cannot be played again from here: start a new one in the lobby.',
+    };
   }
   if (old.rematch) return { ok: true, code: old.rematch.code };
   const created = await games.create({ id: user.id, name: user.name });
-  if (!created.ok || !created.code) return { ok: false, message: created.message ?? 'Could not open a rematch right now. Try again in a moment.' };
-  const claim = await games.execute(code, { kind: 'social', playerId: user.id, op: { type: 'offer-rematch', code: created.code } });
+  if (!created.ok || !created.code)
+    return {
+      ok: false,
+      message: created.message ?? 'Could not open a rematch right now. Try again in a moment.',
+    };
+  const claim = await games.execute(code, {
+    kind: 'social',
+    playerId: user.id,
+    op: { type: 'offer-rematch', code: created.code },
+  });
   if (claim.ok) {
     const group = { code, players: old.players.map((p) => p.id) };
-    const marked = await games.execute(created.code, { kind: 'social', playerId: user.id, op: { type: 'mark-rematch', of: group } });
+    const marked = await games.execute(created.code, {
+      kind: 'social',
+      playerId: user.id,
+      op: { type: 'mark-rematch', of: group },
+    });
     // Unmarked, it is still a good game for the group: the host starts it instead of it starting by itself.
-    if (!marked.ok) logger.warn({ game: created.code, reason: marked.code }, `rematch ${created.code} of ${code} could not be marked`);
+    if (!marked.ok)
+      logger.warn(
+        { game: created.code, reason: marked.code },
+        `rematch ${created.code} of ${code} could not be marked`,
+      );
     return { ok: true, code: created.code };
   }
   // Someone else's rematch came first: drop ours (nobody is left in it) and go to theirs.
   const left = await games.execute(created.code, { kind: 'leave', playerId: user.id });
-  if (!left.ok) logger.warn({ game: created.code, reason: left.code }, `could not drop the unused rematch ${created.code}`);
+  if (!left.ok)
+    logger.warn(
+      { game: created.code, reason: left.code },
+      `could not drop the unused rematch ${created.code}`,
+    );
   const theirs = await rematchPointer(games, code, CATCH_UP_MS);
   return theirs ? { ok: true, code: theirs } : { ok: false, message: claim.message };
 }

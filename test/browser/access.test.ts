@@ -9,14 +9,21 @@ import type { Page } from 'playwright-core';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { axeViolations } from '../support/axe.js';
 import { BrowserSession, PHONE, SHOTS } from '../support/browser.js';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { Player, type LiveConnection } from '../support/player.js';
 
 const nodes: NodeProcess[] = [];
 let session: BrowserSession;
 const tag = String(Date.now() % 100000);
 const env = { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '30', DRAIN_WINDOW_MS: '200' };
-const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), animations: 'disabled' });
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(SHOTS, `${name}.png`), animations: 'disabled' });
 const DIR_KEYS: Record<string, string> = { nw: 'q', ne: 'e', w: 'a', e: 'd', sw: 'z', se: 'c' };
 
 beforeAll(async () => {
@@ -46,13 +53,25 @@ async function tabTo(page: Page, match: (el: Element) => boolean, max = 60): Pro
   throw new Error('Tab never reached the element');
 }
 
-const roundShown = (page: Page, round: number) => page.locator(`#game-status .countdown[data-round="${round}"]`).waitFor({ timeout: 15_000 });
+const roundShown = (page: Page, round: number) =>
+  page.locator(`#game-status .countdown[data-round="${round}"]`).waitFor({ timeout: 15_000 });
 
 /** Audits the page once its entrance animations are over; an empty list means no serious or critical violation. */
 async function audit(page: Page, what: string): Promise<string[]> {
   // Fading in, text has not its final contrast yet. (Transitions, such as the round bar's, are not waited for.)
-  await page.waitForFunction(() => document.getAnimations().every((a) => !(a instanceof CSSAnimation) || a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity));
-  return (await axeViolations(page)).map((v) => `${what}: ${v.id} (${v.impact}) ${v.help} — ${v.targets.join(' | ')}`);
+  await page.waitForFunction(() =>
+    document
+      .getAnimations()
+      .every(
+        (a) =>
+          !(a instanceof CSSAnimation) ||
+          a.playState !== 'running' ||
+          a.effect?.getTiming().iterations === Infinity,
+      ),
+  );
+  return (await axeViolations(page)).map(
+    (v) => `${what}: ${v.id} (${v.impact}) ${v.help} — ${v.targets.join(' | ')}`,
+  );
 }
 
 describe('keyboard and accessibility', () => {
@@ -97,15 +116,28 @@ describe('keyboard and accessibility', () => {
     await page.locator('#game-actions button:has-text("Start the game")').waitFor();
     problems.push(...(await audit(page, 'waiting room')));
     await tabTo(page, (el) => el.textContent?.includes('Start the game') === true);
-    await Promise.all([page.waitForResponse((r) => r.url() === `${base}/games/${code}` && r.request().method() === 'GET'), page.keyboard.press('Enter')]);
+    await Promise.all([
+      page.waitForResponse(
+        (r) => r.url() === `${base}/games/${code}` && r.request().method() === 'GET',
+      ),
+      page.keyboard.press('Enter'),
+    ]);
     await roundShown(page, 1);
     const conn: LiveConnection = other.connect(code);
     await conn.opened;
     const idMe = (await adminGame(base, code)).state.players.find((p) => p.name === me)!.id;
 
     // The arrow buttons say what they do, not just "↖".
-    for (const name of ['Move north-west (Q)', 'Move east (D)', 'Attack south-west (Z)', 'Attack east (D)']) {
-      expect(await page.locator('#game-actions').getByRole('button', { name, exact: true }).count(), name).toBe(1);
+    for (const name of [
+      'Move north-west (Q)',
+      'Move east (D)',
+      'Attack south-west (Z)',
+      'Attack east (D)',
+    ]) {
+      expect(
+        await page.locator('#game-actions').getByRole('button', { name, exact: true }).count(),
+        name,
+      ).toBe(1);
     }
     problems.push(...(await audit(page, 'game in play')));
     await shot(page, 'keyboard-round-1');
@@ -126,7 +158,10 @@ describe('keyboard and accessibility', () => {
     await shot(page, 'keyboard-tile-focus');
     await page.keyboard.press('Enter');
     await page.locator('#game-actions .submitted').waitFor();
-    expect((await adminGame(base, code)).state.submitted[idMe]).toMatchObject({ kind: 'move', dir: tileDir });
+    expect((await adminGame(base, code)).state.submitted[idMe]).toMatchObject({
+      kind: 'move',
+      dir: tileDir,
+    });
     expect((await conn.act(1, 'defend')).type).toBe('ack');
 
     // Round 2: S defends.
@@ -138,26 +173,36 @@ describe('keyboard and accessibility', () => {
 
     // Round 3: focusing an attack button lights up its target tile; Shift + a direction key attacks.
     await roundShown(page, 3);
-    const open = await page.$$eval('#game-actions button[data-action="attack"]:not([disabled])', (bs) => bs.map((b) => b.getAttribute('data-dir')!));
+    const open = await page.$$eval(
+      '#game-actions button[data-action="attack"]:not([disabled])',
+      (bs) => bs.map((b) => b.getAttribute('data-dir')!),
+    );
     expect(open.length).toBeGreaterThan(0);
     await page.focus(`#game-actions button[data-action="attack"][data-dir="${open[0]}"]`);
     expect(await page.locator(`#game-board .aim.on.attack[data-aim="${open[0]}"]`).count()).toBe(1);
     await shot(page, 'keyboard-aim-attack');
     await page.keyboard.press(`Shift+${DIR_KEYS[open[0]!]!.toUpperCase()}`);
     await page.locator('#game-actions .submitted').waitFor();
-    expect((await adminGame(base, code)).state.submitted[idMe]).toMatchObject({ kind: 'attack', dir: open[0] });
+    expect((await adminGame(base, code)).state.submitted[idMe]).toMatchObject({
+      kind: 'attack',
+      dir: open[0],
+    });
     expect((await conn.act(3, 'defend')).type).toBe('ack');
 
     // Play on (both defend) to the end, then audit the end of the game, the profile and the leaderboard.
     for (let round = 4; ; round++) {
       const done = await Promise.race([
         roundShown(page, round).then(() => false),
-        page.locator('#game-status .phase.over').waitFor({ timeout: 15_000 }).then(() => true),
+        page
+          .locator('#game-status .phase.over')
+          .waitFor({ timeout: 15_000 })
+          .then(() => true),
       ]);
       if (done) break;
       if (await page.locator('#game-actions button.defend').count()) await page.keyboard.press('s');
       const reply = await conn.act(round, 'defend');
-      if (reply.type !== 'ack') expect(String(reply.code)).toMatch(/eliminated|stale-round|not-playing/);
+      if (reply.type !== 'ack')
+        expect(String(reply.code)).toMatch(/eliminated|stale-round|not-playing/);
     }
     await page.locator('#game-overlay .overlay').waitFor();
     problems.push(...(await audit(page, 'game over')));
@@ -174,7 +219,9 @@ describe('keyboard and accessibility', () => {
     const phone = await session.newPage(PHONE);
     const watcher = new Player(base, `ariadne${tag}`);
     await watcher.signup();
-    await phone.context().addCookies(watcher.cookies.map(({ name, value }) => ({ name, value, url: base })));
+    await phone
+      .context()
+      .addCookies(watcher.cookies.map(({ name, value }) => ({ name, value, url: base })));
     const code2 = await other.createGame();
     await phone.goto(`${base}/games/${code2}`);
     await phone.locator('#game-actions button:has-text("Join this game")').waitFor();
@@ -211,16 +258,27 @@ describe('console errors and reconnecting', () => {
     await page.locator('#username-status.bad').waitFor();
     expect(await page.locator('#username-status').textContent()).toContain('taken');
     await page.click('form[data-signup] button[type="submit"]');
-    expect(await page.evaluate(() => (document.querySelector('input[name="username"]') as HTMLInputElement).validationMessage)).toContain('taken');
+    expect(
+      await page.evaluate(
+        () =>
+          (document.querySelector('input[name="username"]') as HTMLInputElement).validationMessage,
+      ),
+    ).toContain('taken');
     expect(posts).toEqual([]);
     await shot(page, 'signup-taken');
     await page.fill('input[name="username"]', `icarus${tag}`);
     await page.locator('#username-status.ok').waitFor();
-    await Promise.all([page.waitForURL(`${base}/lobby`), page.click('form[data-signup] button[type="submit"]')]);
+    await Promise.all([
+      page.waitForURL(`${base}/lobby`),
+      page.click('form[data-signup] button[type="submit"]'),
+    ]);
     expect(consoleErrors).toEqual([]);
 
     // A game page while its server restarts.
-    await Promise.all([page.waitForURL(/\/games\/[A-Z]{4}$/), page.click('form[action="/lobby/games"] button')]);
+    await Promise.all([
+      page.waitForURL(/\/games\/[A-Z]{4}$/),
+      page.click('form[action="/lobby/games"] button'),
+    ]);
     await page.waitForFunction(() => (document.getElementById('conn-badge') as HTMLElement).hidden);
     const attempts: number[] = [];
     page.on('websocket', () => attempts.push(Date.now()));
@@ -229,7 +287,11 @@ describe('console errors and reconnecting', () => {
     await waitFor(() => !node.alive, 10_000, 'node to exit');
     const downAt = Date.now();
     // Down long enough for an uncapped back-off (0.5, 1, 2, 4, 8 s…) to show itself.
-    await waitFor(() => attempts.filter((t) => t > downAt).length >= 6 || Date.now() - downAt > 12_000, 15_000, 'reconnect attempts');
+    await waitFor(
+      () => attempts.filter((t) => t > downAt).length >= 6 || Date.now() - downAt > 12_000,
+      15_000,
+      'reconnect attempts',
+    );
     node = startNode({ port, databasePath: db, env });
     nodes.push(node);
     await node.ready();

@@ -9,7 +9,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { BrowserSession, signUp } from '../support/browser.js';
-import { freePort, ROOT, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  ROOT,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { Player } from '../support/player.js';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
 import type { Direction, GameState, Hex } from '../../src/game/types.js';
@@ -19,14 +26,25 @@ const nodes: NodeProcess[] = [];
 let session: BrowserSession;
 const tag = String(Date.now() % 100000);
 
-const VEC: Record<Direction, Hex> = { e: { q: 1, r: 0 }, ne: { q: 1, r: -1 }, nw: { q: 0, r: -1 }, w: { q: -1, r: 0 }, sw: { q: -1, r: 1 }, se: { q: 0, r: 1 } };
+const VEC: Record<Direction, Hex> = {
+  e: { q: 1, r: 0 },
+  ne: { q: 1, r: -1 },
+  nw: { q: 0, r: -1 },
+  w: { q: -1, r: 0 },
+  sw: { q: -1, r: 1 },
+  se: { q: 0, r: 1 },
+};
 const DIRS = Object.keys(VEC) as Direction[];
 const add = (a: Hex, d: Direction): Hex => ({ q: a.q + VEC[d].q, r: a.r + VEC[d].r });
 const key = (h: Hex) => `${h.q},${h.r}`;
-const dist = (a: Hex, b: Hex) => (Math.abs(a.q - b.q) + Math.abs(a.q + a.r - b.q - b.r) + Math.abs(a.r - b.r)) / 2;
+const dist = (a: Hex, b: Hex) =>
+  (Math.abs(a.q - b.q) + Math.abs(a.q + a.r - b.q - b.r) + Math.abs(a.r - b.r)) / 2;
 
 /** A simple, deterministic strategy: hit the other hero when adjacent, else walk toward them, else defend. */
-function choose(g: GameState, meId: string): { kind: 'move' | 'attack' | 'defend'; dir?: Direction } {
+function choose(
+  g: GameState,
+  meId: string,
+): { kind: 'move' | 'attack' | 'defend'; dir?: Direction } {
   const me = g.players.find((p) => p.id === meId);
   const foe = g.players.find((p) => p.id !== meId && p.alive);
   if (!me || !foe) return { kind: 'defend' };
@@ -38,7 +56,8 @@ function choose(g: GameState, meId: string): { kind: 'move' | 'attack' | 'defend
   const queue: Hex[] = [me.pos];
   for (let i = 0; i < queue.length; i++) {
     const cur = queue[i]!;
-    if (dist(cur, foe.pos) === 1 && first.get(key(cur))) return { kind: 'move', dir: first.get(key(cur))! };
+    if (dist(cur, foe.pos) === 1 && first.get(key(cur)))
+      return { kind: 'move', dir: first.get(key(cur))! };
     for (const d of DIRS) {
       const n = add(cur, d);
       if (first.has(key(n)) || !free(n)) continue;
@@ -53,13 +72,19 @@ function choose(g: GameState, meId: string): { kind: 'move' | 'attack' | 'defend
 function boardFacts(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const out: string[] = [];
-    document.querySelectorAll('#game-board-tiles polygon.wall').forEach((p) => out.push(`wall ${p.getAttribute('points')}`));
-    document.querySelectorAll('#game-board g.token, #game-board g.minotaur').forEach((g) => out.push(`${g.getAttribute('class')} ${g.getAttribute('transform')} ${g.querySelector('title')?.textContent}`));
+    document
+      .querySelectorAll('#game-board-tiles polygon.wall')
+      .forEach((p) => out.push(`wall ${p.getAttribute('points')}`));
+    document
+      .querySelectorAll('#game-board g.token, #game-board g.minotaur')
+      .forEach((g) =>
+        out.push(
+          `${g.getAttribute('class')} ${g.getAttribute('transform')} ${g.querySelector('title')?.textContent}`,
+        ),
+      );
     return out;
   });
 }
-
-
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -73,7 +98,11 @@ afterAll(async () => {
 
 describe('two players in a browser', () => {
   it('sign up, create, see it live in the lobby, join, start, play to the end, and see the result', async () => {
-    const node = startNode({ port: await freePort(), databasePath: join(tempDir(), 'play.db'), env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '2' } });
+    const node = startNode({
+      port: await freePort(),
+      databasePath: join(tempDir(), 'play.db'),
+      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '2' },
+    });
     nodes.push(node);
     await node.ready();
     const base = node.url;
@@ -87,7 +116,9 @@ describe('two players in a browser', () => {
     await expect(pb.locator('.whoami').textContent()).resolves.toContain(nameB);
 
     // B stays on the lobby; A opens a game.
-    await pb.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    await pb.evaluate(
+      () => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true),
+    );
     await expect(pb.locator('#open-games').textContent()).resolves.toContain('No open games');
     const create = pa.locator('form[action="/lobby/games"] button[type="submit"]');
     expect(await create.textContent()).toMatch(/New game/);
@@ -99,18 +130,30 @@ describe('two players in a browser', () => {
     const row = pb.locator(`#open-games a.code[href="/games/${code}"]`);
     await row.waitFor({ state: 'visible', timeout: 10_000 });
     expect(await pb.locator('#open-games').textContent()).toContain(`hosted by ${nameA}`);
-    expect(await pb.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    expect(
+      await pb.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument),
+    ).toBe(true);
 
     // B opens it and joins; A's page shows the start button live.
     await Promise.all([pb.waitForURL(`${base}/games/${code}`), row.click()]);
-    await Promise.all([pb.waitForURL(`${base}/games/${code}`), pb.click('button:has-text("Join this game")')]);
+    await Promise.all([
+      pb.waitForURL(`${base}/games/${code}`),
+      pb.click('button:has-text("Join this game")'),
+    ]);
     await pb.locator('#game-players').getByText(nameB).waitFor();
     const start = pa.locator('#game-actions button:has-text("Start the game")');
     await start.waitFor({ state: 'visible', timeout: 10_000 });
-    await Promise.all([pa.waitForResponse((r) => r.request().method() === 'GET' && r.url() === `${base}/games/${code}`), start.click()]);
+    await Promise.all([
+      pa.waitForResponse(
+        (r) => r.request().method() === 'GET' && r.url() === `${base}/games/${code}`,
+      ),
+      start.click(),
+    ]);
     await pa.waitForLoadState('load');
     await pa.locator('#game-status .countdown[data-round]').waitFor();
-    await pa.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    await pa.evaluate(
+      () => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true),
+    );
 
     const rec = await adminGame(base, code);
     const idA = rec.state.players.find((p) => p.name === nameA)!.id;
@@ -130,8 +173,14 @@ describe('two players in a browser', () => {
             if (document.querySelector('#game-status .phase.over')) return 'over';
             const cd = document.querySelector('#game-status .countdown[data-round]');
             const round = cd ? Number(cd.getAttribute('data-round')) : 0;
-            if (document.querySelector('.overlay.lose') && !document.querySelector('#game-actions button.defend')) return 'fallen';
-            return round > last && document.querySelector('#game-actions button.defend') ? round : false;
+            if (
+              document.querySelector('.overlay.lose') &&
+              !document.querySelector('#game-actions button.defend')
+            )
+              return 'fallen';
+            return round > last && document.querySelector('#game-actions button.defend')
+              ? round
+              : false;
           },
           acted,
           { timeout: 20_000, polling: 50 },
@@ -147,7 +196,10 @@ describe('two players in a browser', () => {
         if (g.status !== 'playing' || g.round !== round) continue; // the round moved on meanwhile
         if (!midShot && round >= 2 && meId === idA) {
           midShot = true;
-          await page.screenshot({ path: join(SHOTS, 'browser-play-mid-game.png'), animations: 'disabled' });
+          await page.screenshot({
+            path: join(SHOTS, 'browser-play-mid-game.png'),
+            animations: 'disabled',
+          });
         }
         const choice = choose(g, meId);
         const sel =
@@ -169,22 +221,34 @@ describe('two players in a browser', () => {
 
     const end = await adminGame(base, code);
     expect(end.state.status).toBe('finished');
-    const nameOf = (id: string | null) => end.state.players.find((p) => p.id === id)?.name ?? 'nobody (draw)';
-    console.log(`browser game ${code}: ${end.state.round} rounds, ${clicks[idA]}+${clicks[idB]} clicks, winner ${nameOf(end.state.winner)}`);
+    const nameOf = (id: string | null) =>
+      end.state.players.find((p) => p.id === id)?.name ?? 'nobody (draw)';
+    console.log(
+      `browser game ${code}: ${end.state.round} rounds, ${clicks[idA]}+${clicks[idB]} clicks, winner ${nameOf(end.state.winner)}`,
+    );
     expect(clicks[idA]! + clicks[idB]!).toBeGreaterThan(0);
     // Clicked actions reached the server: something other than the Minotaur happened at some point.
     const winner = end.state.winner;
-    const [winPage, losePage] = winner === idA ? [pa, pb] : winner === idB ? [pb, pa] : [null, null];
+    const [winPage, losePage] =
+      winner === idA ? [pa, pb] : winner === idB ? [pb, pa] : [null, null];
     if (winPage && losePage) {
       await winPage.locator('.overlay.win').waitFor({ state: 'visible' });
       expect(await winPage.locator('.overlay.win h2').textContent()).toBe('Victory!');
       await losePage.locator('.overlay.lose').waitFor({ state: 'visible' });
       expect(await losePage.locator('.overlay.lose h2').textContent()).toBe('Game Over');
-      expect(await losePage.locator('.overlay.lose').textContent()).toContain(`${winner === idA ? nameA : nameB} won the game.`);
+      expect(await losePage.locator('.overlay.lose').textContent()).toContain(
+        `${winner === idA ? nameA : nameB} won the game.`,
+      );
       expect(await winPage.locator('.overlay.lose').count()).toBe(0);
       expect(await losePage.locator('.overlay.win').count()).toBe(0);
-      await winPage.screenshot({ path: join(SHOTS, 'browser-play-winner.png'), animations: 'disabled' });
-      await losePage.screenshot({ path: join(SHOTS, 'browser-play-game-over.png'), animations: 'disabled' });
+      await winPage.screenshot({
+        path: join(SHOTS, 'browser-play-winner.png'),
+        animations: 'disabled',
+      });
+      await losePage.screenshot({
+        path: join(SHOTS, 'browser-play-game-over.png'),
+        animations: 'disabled',
+      });
     } else {
       // A draw: the Minotaur (or a double knock-out) left nobody standing; both see Game Over.
       for (const p of [pa, pb]) {
@@ -192,31 +256,44 @@ describe('two players in a browser', () => {
         expect(await p.locator('.overlay.lose h2').textContent()).toBe('Game Over');
         expect(await p.locator('.overlay.win').count()).toBe(0);
       }
-      await pa.screenshot({ path: join(SHOTS, 'browser-play-game-over.png'), animations: 'disabled' });
+      await pa.screenshot({
+        path: join(SHOTS, 'browser-play-game-over.png'),
+        animations: 'disabled',
+      });
       await pb.screenshot({ path: join(SHOTS, 'browser-play-draw-b.png'), animations: 'disabled' });
     }
     // The game pages were updated live the whole time (no navigation since start).
-    expect(await pa.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    expect(
+      await pa.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument),
+    ).toBe(true);
     for (const p of [pa, pb]) {
       const back = p.locator('.overlay a:has-text("Back to the lobby")');
       expect(await back.getAttribute('href')).toBe('/lobby');
     }
 
     // Back to the lobby: the record counts the game; the leaderboard lists both heroes.
-    await Promise.all([pa.waitForURL(`${base}/lobby`), pa.click('.overlay a:has-text("Back to the lobby")')]);
+    await Promise.all([
+      pa.waitForURL(`${base}/lobby`),
+      pa.click('.overlay a:has-text("Back to the lobby")'),
+    ]);
     const recordA = (await pa.locator('.record').textContent())!.replace(/\s+/g, ' ');
     expect(recordA).toContain(`${winner === idA ? 1 : 0} won of 1 played`);
     await pb.click('.overlay a:has-text("Back to the lobby")');
     await pb.waitForURL(`${base}/lobby`);
-    expect((await pb.locator('.record').textContent())!.replace(/\s+/g, ' ')).toContain(`${winner === idB ? 1 : 0} won of 1 played`);
+    expect((await pb.locator('.record').textContent())!.replace(/\s+/g, ' ')).toContain(
+      `${winner === idB ? 1 : 0} won of 1 played`,
+    );
     await pb.goto(`${base}/leaderboard`);
     const table = pb.locator('table.board-table tbody');
     const rows: string[] = [];
-    for (const tr of await table.locator('tr').all()) rows.push((await tr.locator('td').allTextContents()).map((t) => t.trim()).join(' ') + ' ');
+    for (const tr of await table.locator('tr').all())
+      rows.push((await tr.locator('td').allTextContents()).map((t) => t.trim()).join(' ') + ' ');
     const rowOf = (name: string) => rows.find((r) => r.includes(` ${name} `));
     expect(rowOf(nameA)).toMatch(new RegExp(`${nameA} ${winner === idA ? 1 : 0} 1 `));
     expect(rowOf(nameB)).toMatch(new RegExp(`${nameB} ${winner === idB ? 1 : 0} 1 `));
-    expect((await pb.locator('.record').textContent())!.replace(/\s+/g, ' ')).toContain('of 1 played');
+    expect((await pb.locator('.record').textContent())!.replace(/\s+/g, ' ')).toContain(
+      'of 1 played',
+    );
   });
 });
 
@@ -238,56 +315,105 @@ describe('the page across a node restart', () => {
     await b.join(code);
     await a.start(code);
     const page = await session!.newPage();
-    await page.context().addCookies(a.cookies.map(({ name, value }) => ({ name, value, url: base })));
+    await page
+      .context()
+      .addCookies(a.cookies.map(({ name, value }) => ({ name, value, url: base })));
     const wsLog: string[] = [];
     const t0 = Date.now();
     page.on('console', (m) => wsLog.push(`${Date.now() - t0} console ${m.text()}`));
     page.on('framenavigated', (f) => wsLog.push(`${Date.now() - t0} navigated ${f.url()}`));
-    page.on('requestfailed', (r) => wsLog.push(`${Date.now() - t0} request failed ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+    page.on('requestfailed', (r) =>
+      wsLog.push(
+        `${Date.now() - t0} request failed ${r.method()} ${r.url()} ${r.failure()?.errorText}`,
+      ),
+    );
     page.on('request', (r) => wsLog.push(`${Date.now() - t0} request ${r.method()} ${r.url()}`));
     await page.addInitScript(() => {
       const t = Date.now();
-      document.addEventListener('visibilitychange', () => ((window as unknown as { __log: string[] }).__log ??= []).push(`${Date.now() - t} visibility ${document.visibilityState}`));
-      for (const ev of ['htmx:ws:close', 'htmx:ws:after:connection', 'htmx:ws:error', 'htmx:ws:before:connection']) {
-        document.addEventListener(ev, (e) => ((window as unknown as { __log: string[] }).__log ??= []).push(`${Date.now() - t} ${ev} ${(e as CustomEvent).detail?.code ?? ''} ${(e as CustomEvent).detail?.reason ?? ''} attempt=${(e as CustomEvent).detail?.connection?.attempt}`));
+      document.addEventListener('visibilitychange', () =>
+        ((window as unknown as { __log: string[] }).__log ??= []).push(
+          `${Date.now() - t} visibility ${document.visibilityState}`,
+        ),
+      );
+      for (const ev of [
+        'htmx:ws:close',
+        'htmx:ws:after:connection',
+        'htmx:ws:error',
+        'htmx:ws:before:connection',
+      ]) {
+        document.addEventListener(ev, (e) =>
+          ((window as unknown as { __log: string[] }).__log ??= []).push(
+            `${Date.now() - t} ${ev} ${(e as CustomEvent).detail?.code ?? ''} ${(e as CustomEvent).detail?.reason ?? ''} attempt=${(e as CustomEvent).detail?.connection?.attempt}`,
+          ),
+        );
       }
     });
     (globalThis as { __wsLog?: string[] }).__wsLog = wsLog;
     await page.goto(`${base}/games/${code}`);
     await page.locator('#game-actions button.defend').waitFor();
     // The socket is up: the countdown is synced and the badge hidden.
-    await page.waitForFunction(() => ((window as unknown as { __log?: string[] }).__log ?? []).some((l) => l.includes('htmx:ws:after:connection')));
-    await page.waitForFunction(() => !document.documentElement.classList.contains('offline') && (document.getElementById('conn-badge') as HTMLElement).hidden);
-    const roundBefore = Number(await page.locator('#game-status .countdown').getAttribute('data-round'));
+    await page.waitForFunction(() =>
+      ((window as unknown as { __log?: string[] }).__log ?? []).some((l) =>
+        l.includes('htmx:ws:after:connection'),
+      ),
+    );
+    await page.waitForFunction(
+      () =>
+        !document.documentElement.classList.contains('offline') &&
+        (document.getElementById('conn-badge') as HTMLElement).hidden,
+    );
+    const roundBefore = Number(
+      await page.locator('#game-status .countdown').getAttribute('data-round'),
+    );
     expect(roundBefore).toBe(1);
     const boardBefore = await boardFacts(page);
-    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    await page.evaluate(
+      () => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true),
+    );
 
     node.signal('SIGTERM');
     await page.locator('#conn-badge').waitFor({ state: 'visible', timeout: 10_000 });
     expect(await page.locator('#conn-badge').textContent()).toContain('reconnecting');
     await waitFor(() => !node.alive, 10_000, 'old node to exit');
     expect(node.exitCode).toBe(0);
-    await page.screenshot({ path: join(SHOTS, 'browser-reconnecting.png'), animations: 'disabled' });
+    await page.screenshot({
+      path: join(SHOTS, 'browser-reconnecting.png'),
+      animations: 'disabled',
+    });
     // Clicked while offline: kept by the page and sent after reconnecting.
     await page.click('#game-actions button.defend');
 
     node = startNode({ port, databasePath: db, env });
     nodes.push(node);
     await node.ready();
-    await page.locator('#conn-badge').waitFor({ state: 'hidden', timeout: 20_000 }).catch(async (e) => {
-      const inPage = await page.evaluate(() => [...((window as unknown as { __log?: string[] }).__log ?? []), `now visibility=${document.visibilityState}`]);
-      console.log([...wsLog, ...inPage, '--- new node:', ...node.raw.slice(-15)].join('\n'));
-      throw e;
-    });
-    if (process.env.DEBUG_BROWSER) console.log(await page.evaluate(() => (window as unknown as { __log?: string[] }).__log));
-    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    await page
+      .locator('#conn-badge')
+      .waitFor({ state: 'hidden', timeout: 20_000 })
+      .catch(async (e) => {
+        const inPage = await page.evaluate(() => [
+          ...((window as unknown as { __log?: string[] }).__log ?? []),
+          `now visibility=${document.visibilityState}`,
+        ]);
+        console.log([...wsLog, ...inPage, '--- new node:', ...node.raw.slice(-15)].join('\n'));
+        throw e;
+      });
+    if (process.env.DEBUG_BROWSER)
+      console.log(await page.evaluate(() => (window as unknown as { __log?: string[] }).__log));
+    expect(
+      await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument),
+    ).toBe(true);
     const rec = await adminGame(base, code);
     expect(rec.state.round).toBe(roundBefore);
-    expect(Number(await page.locator('#game-status .countdown').getAttribute('data-round'))).toBe(roundBefore);
+    expect(Number(await page.locator('#game-status .countdown').getAttribute('data-round'))).toBe(
+      roundBefore,
+    );
     const idA = rec.state.players.find((p) => p.name === a.username)!.id;
     // The action clicked while offline arrives once.
-    await waitFor(async () => (await adminGame(base, code)).state.submitted[idA]?.kind === 'defend', 10_000, 'offline click to be submitted');
+    await waitFor(
+      async () => (await adminGame(base, code)).state.submitted[idA]?.kind === 'defend',
+      10_000,
+      'offline click to be submitted',
+    );
     await page.locator('#game-actions .submitted').waitFor();
     const after = await adminGame(base, code);
     expect(Object.keys(after.state.submitted)).toEqual([idA]);

@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { BrowserSession, PHONE, SHOTS, signUp } from '../support/browser.js';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { Player } from '../support/player.js';
 
 const nodes: NodeProcess[] = [];
@@ -19,7 +25,8 @@ let db: string;
 const tag = String(Date.now() % 100000);
 const env = { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '3', DRAIN_WINDOW_MS: '200' };
 
-const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(SHOTS, `${name}.png`), animations: 'disabled', fullPage });
+const shot = (page: Page, name: string, fullPage = false) =>
+  page.screenshot({ path: join(SHOTS, `${name}.png`), animations: 'disabled', fullPage });
 
 /** Plays a page through to the end of its game by defending (the S key) in every round it is alive. */
 async function defendToTheEnd(page: Page): Promise<void> {
@@ -31,8 +38,14 @@ async function defendToTheEnd(page: Page): Promise<void> {
         if (document.querySelector('#game-status .phase.over')) return 'over';
         const cd = document.querySelector('#game-status .countdown[data-round]');
         const round = cd ? Number(cd.getAttribute('data-round')) : 0;
-        if (!document.querySelector('#game-actions button.defend') && document.querySelector('#game-overlay .overlay')) return 'fallen';
-        return round > last && document.querySelector('#game-actions button.defend') ? round : false;
+        if (
+          !document.querySelector('#game-actions button.defend') &&
+          document.querySelector('#game-overlay .overlay')
+        )
+          return 'fallen';
+        return round > last && document.querySelector('#game-actions button.defend')
+          ? round
+          : false;
       },
       acted,
       { timeout: 20_000, polling: 50 },
@@ -50,7 +63,8 @@ async function defendToTheEnd(page: Page): Promise<void> {
 }
 
 /** Whether the page scrolls sideways. */
-const scrollsSideways = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+const scrollsSideways = (page: Page) =>
+  page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
 
 beforeAll(async () => {
   session = await BrowserSession.launch();
@@ -78,12 +92,17 @@ describe('invite, rematch, profile', () => {
     const base = node.url;
     pa = await session.newPage({ permissions: ['clipboard-read', 'clipboard-write'] });
     await signUp(pa, base, host);
-    await Promise.all([pa.waitForURL(/\/games\/[A-Z]{4}$/), pa.click('form[action="/lobby/games"] button')]);
+    await Promise.all([
+      pa.waitForURL(/\/games\/[A-Z]{4}$/),
+      pa.click('form[action="/lobby/games"] button'),
+    ]);
     code = pa.url().slice(-4);
 
     // "Copy invite link" copies the full address of the game.
     await pa.click('button.copy-link');
-    await expect.poll(() => pa.evaluate(() => navigator.clipboard.readText())).toBe(`${base}/games/${code}`);
+    await expect
+      .poll(() => pa.evaluate(() => navigator.clipboard.readText()))
+      .toBe(`${base}/games/${code}`);
     const invite = await pa.evaluate(() => navigator.clipboard.readText());
 
     // A new player opens it: sign-up (not log-in) first, with the invitation shown.
@@ -93,12 +112,17 @@ describe('invite, rematch, profile', () => {
     expect(new URL(pb.url()).searchParams.get('next')).toBe(`/games/${code}`);
     expect(await pb.locator('.invite').textContent()).toContain(code);
     // Someone with an account can log in instead and still land in the game.
-    expect(await pb.locator('.switch a').getAttribute('href')).toBe(`/login?next=${encodeURIComponent(`/games/${code}`)}`);
+    expect(await pb.locator('.switch a').getAttribute('href')).toBe(
+      `/login?next=${encodeURIComponent(`/games/${code}`)}`,
+    );
     await pb.fill('input[name="username"]', guest);
     await pb.fill('input[name="password"]', 'correct horse battery');
     await pb.locator('#username-status.ok').waitFor();
     await shot(pb, 'invite-signup');
-    await Promise.all([pb.waitForURL(`${base}/games/${code}`), pb.click('form[data-signup] button[type="submit"]')]);
+    await Promise.all([
+      pb.waitForURL(`${base}/games/${code}`),
+      pb.click('form[data-signup] button[type="submit"]'),
+    ]);
 
     // In the game, ready to join with one click; the host sees the guest arrive live.
     const join = pb.locator('#game-actions button:has-text("Join this game")');
@@ -114,7 +138,12 @@ describe('invite, rematch, profile', () => {
 
   it('a rematch brings the same group back: one click each, and it starts once both are in', async () => {
     const base = node.url;
-    await Promise.all([pa.waitForResponse((r) => r.url() === `${base}/games/${code}` && r.request().method() === 'GET'), pa.click('#game-actions button:has-text("Start the game")')]);
+    await Promise.all([
+      pa.waitForResponse(
+        (r) => r.url() === `${base}/games/${code}` && r.request().method() === 'GET',
+      ),
+      pa.click('#game-actions button:has-text("Start the game")'),
+    ]);
     await pa.locator('#game-status .countdown[data-round]').waitFor();
     await pb.locator('#game-status .countdown[data-round]').waitFor();
     // Table talk: a quick call and a typed line, escaped, shown to the other player live.
@@ -122,7 +151,10 @@ describe('invite, rematch, profile', () => {
     await pb.fill('#chat-input', 'watch the <b>red</b> tiles');
     await pb.press('#chat-input', 'Enter');
     await pa.locator('#game-chat li', { hasText: 'watch the <b>red</b> tiles' }).waitFor();
-    expect(await pa.locator('#game-chat li').allTextContents()).toEqual([expect.stringContaining('Nice!'), expect.stringContaining('watch the <b>red</b> tiles')]);
+    expect(await pa.locator('#game-chat li').allTextContents()).toEqual([
+      expect.stringContaining('Nice!'),
+      expect.stringContaining('watch the <b>red</b> tiles'),
+    ]);
     expect(await pb.inputValue('#chat-input')).toBe('');
     expect(await pa.locator('#game-board .bubble').count()).toBe(1);
     await pa.click('a[href="#howto"]');
@@ -142,10 +174,15 @@ describe('invite, rematch, profile', () => {
     await shot(pa, 'game-over');
 
     // The host calls for a rematch and lands in its waiting room.
-    await Promise.all([pa.waitForURL((u) => /\/games\/[A-Z]{4}$/.test(u.pathname) && !u.pathname.endsWith(code)), pa.click('.overlay button:has-text("Rematch")')]);
+    await Promise.all([
+      pa.waitForURL((u) => /\/games\/[A-Z]{4}$/.test(u.pathname) && !u.pathname.endsWith(code)),
+      pa.click('.overlay button:has-text("Rematch")'),
+    ]);
     rematchCode = pa.url().slice(-4);
     expect(rematchCode).not.toBe(code);
-    expect(await pa.locator('#game-status').textContent()).toMatch(new RegExp(`Rematch of ${code}: 1 of 2 back`));
+    expect(await pa.locator('#game-status').textContent()).toMatch(
+      new RegExp(`Rematch of ${code}: 1 of 2 back`),
+    );
     // The guest's end-of-game box offers to join it, live.
     const joinRematch = pb.locator('.overlay button:has-text("Join the rematch")');
     await joinRematch.waitFor({ timeout: 10_000 });
@@ -154,7 +191,8 @@ describe('invite, rematch, profile', () => {
     await Promise.all([pb.waitForURL(`${base}/games/${rematchCode}`), joinRematch.click()]);
 
     // Everyone is back: it starts by itself, on both pages.
-    for (const p of [pa, pb]) await p.locator('#game-status .countdown[data-round="1"]').waitFor({ timeout: 10_000 });
+    for (const p of [pa, pb])
+      await p.locator('#game-status .countdown[data-round="1"]').waitFor({ timeout: 10_000 });
     const rematch = await adminGame(base, rematchCode);
     expect(rematch.state.status).toBe('playing');
     expect(rematch.state.rematchOf).toEqual({ code, players: end.state.players.map((p) => p.id) });
@@ -174,7 +212,14 @@ describe('invite, rematch, profile', () => {
     await link.waitFor();
     await Promise.all([pa.waitForURL(`${base}/players/${guest}`), link.click()]);
     expect(await pa.locator('h1').textContent()).toContain(guest);
-    const stats = await pa.evaluate(() => Object.fromEntries([...document.querySelectorAll('.stats div')].map((d) => [d.querySelector('dt')!.textContent, d.querySelector('dd')!.textContent])));
+    const stats = await pa.evaluate(() =>
+      Object.fromEntries(
+        [...document.querySelectorAll('.stats div')].map((d) => [
+          d.querySelector('dt')!.textContent,
+          d.querySelector('dd')!.textContent,
+        ]),
+      ),
+    );
     expect(stats).toMatchObject({ Won: String(winner === guest ? 1 : 0), Played: '1' });
     const row = pa.locator('table.recent tbody tr').first();
     expect(await row.locator('a.code').textContent()).toBe(code);
@@ -196,9 +241,19 @@ describe('invite, rematch, profile', () => {
       const res = await pa.goto(`${base}${path}`);
       expect(res?.status(), path).toBe(200);
       expect(await pa.locator('.archived-badge').textContent()).toBe('Finished game');
-      expect(await pa.locator('#game-status').textContent()).toContain(`Game over after ${finished.state.round} rounds`);
-      expect(await pa.locator('.overlay .outcome-line').textContent()).toContain(winner ? (winner === host ? 'You are the last hero standing' : `${winner} won the game.`) : 'Nobody walks out');
-      expect(await pa.locator('#game-board-tiles polygon.wall').count()).toBe(finished.state.walls.length);
+      expect(await pa.locator('#game-status').textContent()).toContain(
+        `Game over after ${finished.state.round} rounds`,
+      );
+      expect(await pa.locator('.overlay .outcome-line').textContent()).toContain(
+        winner
+          ? winner === host
+            ? 'You are the last hero standing'
+            : `${winner} won the game.`
+          : 'Nobody walks out',
+      );
+      expect(await pa.locator('#game-board-tiles polygon.wall').count()).toBe(
+        finished.state.walls.length,
+      );
       // Nothing to reconnect to: the page of a finished game is not live.
       expect(await pa.locator('[data-live]').count()).toBe(0);
     }
@@ -227,7 +282,10 @@ describe('a phone, 390×844', () => {
     await phone.fill('input[name="username"]', `icarus${tag}`);
     await phone.fill('input[name="password"]', 'correct horse battery');
     await phone.locator('#username-status.ok').waitFor();
-    await Promise.all([phone.waitForURL(`${base}/games/${code}`), phone.tap('form[data-signup] button[type="submit"]')]);
+    await Promise.all([
+      phone.waitForURL(`${base}/games/${code}`),
+      phone.tap('form[data-signup] button[type="submit"]'),
+    ]);
 
     // The header fits: "Log out" is entirely on screen.
     const logout = await phone.locator('header button:has-text("Log out")').boundingBox();
@@ -247,7 +305,12 @@ describe('a phone, 390×844', () => {
 
     // Countdown, board and action bar all on the first screen.
     const box = async (sel: string) => (await phone.locator(sel).first().boundingBox())!;
-    const [countdown, board, actions, defend] = await Promise.all([box('#game-status .countdown'), box('#game-board svg'), box('#game-actions'), box('#game-actions button.defend')]);
+    const [countdown, board, actions, defend] = await Promise.all([
+      box('#game-status .countdown'),
+      box('#game-board svg'),
+      box('#game-actions'),
+      box('#game-actions button.defend'),
+    ]);
     expect(countdown.y + countdown.height).toBeLessThanOrEqual(844);
     expect(board.y).toBeLessThan(400);
     expect(actions.y + actions.height).toBeLessThanOrEqual(844);
@@ -262,7 +325,9 @@ describe('a phone, 390×844', () => {
     await shot(phone, 'phone-game');
 
     // A tap plays.
-    const move = phone.locator('#game-actions .compass:not(.attack) button:not([disabled])').first();
+    const move = phone
+      .locator('#game-actions .compass:not(.attack) button:not([disabled])')
+      .first();
     await move.tap();
     await phone.locator('#game-actions .submitted').waitFor();
     await shot(phone, 'phone-submitted');
@@ -279,9 +344,14 @@ describe('a phone, 390×844', () => {
     await shot(phone, 'phone-profile');
     // One tap on "Join" in the lobby, and the phone's player is in that game.
     await phone.goto(`${base}/lobby`);
-    await Promise.all([phone.waitForURL(`${base}/games/${another}`), phone.tap(`#open-games form[action="/games/${another}/join"] button`)]);
+    await Promise.all([
+      phone.waitForURL(`${base}/games/${another}`),
+      phone.tap(`#open-games form[action="/games/${another}/join"] button`),
+    ]);
     await phone.locator('#game-players').getByText(`icarus${tag}`).waitFor();
-    expect((await adminGame(base, another)).state.players.map((p) => p.name)).toContain(`icarus${tag}`);
+    expect((await adminGame(base, another)).state.players.map((p) => p.name)).toContain(
+      `icarus${tag}`,
+    );
     expect(errors).toEqual([]);
   });
 });

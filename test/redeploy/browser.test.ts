@@ -63,23 +63,44 @@ afterAll(async () => {
   await rig?.close();
 });
 
-
-
-const round = (p: Page) => p.evaluate(() => Number(document.querySelector('#game-status .countdown')?.getAttribute('data-round') ?? 0));
-const deadline = (p: Page) => p.evaluate(() => Number(document.querySelector('#game-status .countdown')?.getAttribute('data-deadline') ?? 0));
-const badgeShown = (p: Page) => p.evaluate(() => !(document.getElementById('conn-badge') as HTMLElement).hidden);
+const round = (p: Page) =>
+  p.evaluate(() =>
+    Number(document.querySelector('#game-status .countdown')?.getAttribute('data-round') ?? 0),
+  );
+const deadline = (p: Page) =>
+  p.evaluate(() =>
+    Number(document.querySelector('#game-status .countdown')?.getAttribute('data-deadline') ?? 0),
+  );
+const badgeShown = (p: Page) =>
+  p.evaluate(() => !(document.getElementById('conn-badge') as HTMLElement).hidden);
 /** What the board and the players' panel show (independent of htmx's decorations). */
 const view = (p: Page) =>
   p.evaluate(() => {
     const out: string[] = [];
-    document.querySelectorAll('#game-board-tiles polygon.wall').forEach((e) => out.push(`wall ${e.getAttribute('points')}`));
-    document.querySelectorAll('#game-board g.token, #game-board g.minotaur').forEach((g) => out.push(`${g.getAttribute('class')} ${g.getAttribute('transform')} ${g.querySelector('title')?.textContent}`));
-    out.push(`players ${document.getElementById('game-players')?.textContent?.replace(/\s+/g, ' ').trim()}`);
+    document
+      .querySelectorAll('#game-board-tiles polygon.wall')
+      .forEach((e) => out.push(`wall ${e.getAttribute('points')}`));
+    document
+      .querySelectorAll('#game-board g.token, #game-board g.minotaur')
+      .forEach((g) =>
+        out.push(
+          `${g.getAttribute('class')} ${g.getAttribute('transform')} ${g.querySelector('title')?.textContent}`,
+        ),
+      );
+    out.push(
+      `players ${document.getElementById('game-players')?.textContent?.replace(/\s+/g, ' ').trim()}`,
+    );
     return out;
   });
 
 async function waitRound(p: Page, r: number): Promise<void> {
-  await p.waitForFunction((n) => Number(document.querySelector('#game-status .countdown')?.getAttribute('data-round') ?? 0) >= n, r, { timeout: 20_000 });
+  await p.waitForFunction(
+    (n) =>
+      Number(document.querySelector('#game-status .countdown')?.getAttribute('data-round') ?? 0) >=
+      n,
+    r,
+    { timeout: 20_000 },
+  );
 }
 
 /** Records (in the page) every moment the badge became visible. */
@@ -106,7 +127,10 @@ describe('browser: two players keep playing while the node serving them is repla
     const b = await session!.newPage();
     await signUp(a, base, `ariadne${tag}`);
     await signUp(b, base, `theseus${tag}`);
-    await Promise.all([a.waitForURL(/\/games\/[A-Z]{4}$/), a.click('form[action="/lobby/games"] button')]);
+    await Promise.all([
+      a.waitForURL(/\/games\/[A-Z]{4}$/),
+      a.click('form[action="/lobby/games"] button'),
+    ]);
     const code = a.url().slice(-4);
     await b.goto(`${base}/games/${code}`);
     await b.click('#game-actions form[action$="/join"] button');
@@ -144,14 +168,30 @@ describe('browser: two players keep playing while the node serving them is repla
 
     n1.signal('SIGTERM');
     // The badge shows on both pages, then goes away when htmx reconnected through the proxy.
-    await a.waitForFunction(() => (window as unknown as { __badge: number }).__badge > 0, null, { timeout: 10_000 });
-    await b.waitForFunction(() => (window as unknown as { __badge: number }).__badge > 0, null, { timeout: 10_000 });
+    await a.waitForFunction(() => (window as unknown as { __badge: number }).__badge > 0, null, {
+      timeout: 10_000,
+    });
+    await b.waitForFunction(() => (window as unknown as { __badge: number }).__badge > 0, null, {
+      timeout: 10_000,
+    });
     await a.screenshot({ path: join(SHOTS, 'redeploy-reconnecting-a.png') });
     await waitFor(() => !n1.alive, 10_000, 'n1 to exit');
     expect(n1.exitCode).toBe(0);
-    expect(n1.hasLog((l) => new RegExp(`^game ${code} handed to node n2 \\(epoch \\d+, round 3\\)$`).test(l.msg))).toBe(true);
-    await a.waitForFunction(() => (document.getElementById('conn-badge') as HTMLElement).hidden, null, { timeout: 15_000 });
-    await b.waitForFunction(() => (document.getElementById('conn-badge') as HTMLElement).hidden, null, { timeout: 15_000 });
+    expect(
+      n1.hasLog((l) =>
+        new RegExp(`^game ${code} handed to node n2 \\(epoch \\d+, round 3\\)$`).test(l.msg),
+      ),
+    ).toBe(true);
+    await a.waitForFunction(
+      () => (document.getElementById('conn-badge') as HTMLElement).hidden,
+      null,
+      { timeout: 15_000 },
+    );
+    await b.waitForFunction(
+      () => (document.getElementById('conn-badge') as HTMLElement).hidden,
+      null,
+      { timeout: 15_000 },
+    );
     expect(await badgeShown(a)).toBe(false);
 
     // Same round, same countdown, same board; A's action still shows as submitted.
@@ -179,7 +219,12 @@ describe('browser: two players keep playing while the node serving them is repla
     const res = resolutions(rig.all, code).filter(effective);
     const byRound = new Map<number, number>();
     for (const r of res) byRound.set(r.round, (byRound.get(r.round) ?? 0) + 1);
-    expect([...byRound.entries()].sort((x, y) => x[0] - y[0])).toEqual([[1, 1], [2, 1], [3, 1], [4, 1]]);
+    expect([...byRound.entries()].sort((x, y) => x[0] - y[0])).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 1],
+      [4, 1],
+    ]);
     const third = res.find((r) => r.round === 3)!;
     expect(third.node).toBe('n2');
     expect(Object.keys(third.applied)).toHaveLength(2);

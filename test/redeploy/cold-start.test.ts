@@ -30,7 +30,9 @@ afterEach(async () => {
 afterAll(() => pg?.stop());
 
 /** SQLite: the rig's file. PostgreSQL: a new database on a private server, passed as DATABASE_URL. */
-async function database(engine: 'sqlite' | 'postgres'): Promise<{ env: Record<string, string>; target: (r: Rig) => StorageTarget }> {
+async function database(
+  engine: 'sqlite' | 'postgres',
+): Promise<{ env: Record<string, string>; target: (r: Rig) => StorageTarget }> {
   if (engine === 'sqlite') return { env: {}, target: (r) => ({ engine, path: r.dbPath }) };
   pg ??= await startPostgres();
   const url = await pg.createDatabase('coldstart');
@@ -46,7 +48,10 @@ interface SnapRow {
 }
 
 async function snapshots(target: StorageTarget): Promise<Map<string, SnapRow>> {
-  const storage = openStorage(target, { logger: pino({ level: 'silent' }), sessions: { pruneIntervalMs: 0 } });
+  const storage = openStorage(target, {
+    logger: pino({ level: 'silent' }),
+    sessions: { pruneIntervalMs: 0 },
+  });
   try {
     return new Map((await storage.snapshots.all()).map((s) => [s.code, s]));
   } finally {
@@ -65,67 +70,108 @@ async function stopAll(r: Rig, nodes: NodeProcess[]): Promise<void> {
 }
 
 /** Each game resumed once, from its snapshot, at the same round (same hp, fresh deadline) or the next. */
-async function expectResumed(r: Rig, before: Map<string, SnapRow>, restartedAt: number): Promise<void> {
+async function expectResumed(
+  r: Rig,
+  before: Map<string, SnapRow>,
+  restartedAt: number,
+): Promise<void> {
   for (const code of r.codes) {
     const snap = before.get(code)!;
     expect(snap, `snapshot of ${code}`).toBeDefined();
-    const adopted = logLines(r.all, new RegExp(`^game ${code} adopted from node ${snap.owner} \\(epoch ${snap.epoch + 1}, round ${snap.state.round}\\) \\[cold-start\\]$`));
-    expect(adopted.map((a) => `${a.node}: ${a.line.msg}`), `${code} resumed once (its snapshot: epoch ${snap.epoch}, round ${snap.state.round}, ${snap.state.status})\n${r.tail(15, /adopted|adoption|claimed|snapshot|left in|stopped running|resum|finished/)}`).toHaveLength(1);
+    const adopted = logLines(
+      r.all,
+      new RegExp(
+        `^game ${code} adopted from node ${snap.owner} \\(epoch ${snap.epoch + 1}, round ${snap.state.round}\\) \\[cold-start\\]$`,
+      ),
+    );
+    expect(
+      adopted.map((a) => `${a.node}: ${a.line.msg}`),
+      `${code} resumed once (its snapshot: epoch ${snap.epoch}, round ${snap.state.round}, ${snap.state.status})\n${r.tail(15, /adopted|adoption|claimed|snapshot|left in|stopped running|resum|finished/)}`,
+    ).toHaveLength(1);
     // Once after the restart (nodes stopping together may hand games to each other first).
-    const after = logLines(r.all, new RegExp(`^game ${code} adopted`)).filter((a) => Date.parse(String(a.line.time)) >= restartedAt);
-    expect(after.map((a) => `${a.node}: ${a.line.msg}`), r.tail(30, /adopted|claimed|left in|stopped running/)).toHaveLength(1);
+    const after = logLines(r.all, new RegExp(`^game ${code} adopted`)).filter(
+      (a) => Date.parse(String(a.line.time)) >= restartedAt,
+    );
+    expect(
+      after.map((a) => `${a.node}: ${a.line.msg}`),
+      r.tail(30, /adopted|claimed|left in|stopped running/),
+    ).toHaveLength(1);
     const now = await r.newest(code);
     expect(now.state.id).toBe(snap.state.id);
     expect(now.epoch).toBe(snap.epoch + 1);
     expect([snap.state.round, snap.state.round + 1]).toContain(now.state.round);
     if (now.state.round === snap.state.round) {
-      expect(now.state.players.map((p) => [p.id, p.hp, p.pos, p.alive])).toEqual(snap.state.players.map((p) => [p.id, p.hp, p.pos, p.alive]));
+      expect(now.state.players.map((p) => [p.id, p.hp, p.pos, p.alive])).toEqual(
+        snap.state.players.map((p) => [p.id, p.hp, p.pos, p.alive]),
+      );
       // Actions in the snapshot are still there (the bots may have added more since).
       expect(now.state.submitted).toMatchObject(snap.state.submitted);
       // The round waits for the players who were away, then runs a full round from when they are back.
       if (now.state.hold) expect(now.state.deadline).toBeNull();
       else expect(now.state.deadline!).toBeGreaterThanOrEqual(restartedAt + now.state.roundMs);
     } else {
-      for (const p of now.state.players) expect(p.hp).toBeLessThanOrEqual(snap.state.players.find((x) => x.id === p.id)!.hp);
+      for (const p of now.state.players)
+        expect(p.hp).toBeLessThanOrEqual(snap.state.players.find((x) => x.id === p.id)!.hp);
     }
   }
 }
 
 describe('cold start from snapshots', () => {
-  it.each(['sqlite', 'postgres'] as const)('a whole cluster stopped (SIGTERM all three) and started again on the same database resumes every game (%s)', async (engine) => {
-    const db = await database(engine);
-    rig = await Rig.create({ roundSeconds: 2, env: db.env });
-    const olds = [rig.start('a1', '127.0.0.2'), rig.start('a2', '127.0.0.3'), rig.start('a3', '127.0.0.4')];
-    await Promise.all(olds.map((n) => n.ready()));
-    for (const n of olds) rig.lb.add(n);
-    await rig.setupGames(2, 3, [olds[0]!, olds[1]!]);
-    rig.sampler.start();
-    await rig.roundsPass(2);
+  it.each(['sqlite', 'postgres'] as const)(
+    'a whole cluster stopped (SIGTERM all three) and started again on the same database resumes every game (%s)',
+    async (engine) => {
+      const db = await database(engine);
+      rig = await Rig.create({ roundSeconds: 2, env: db.env });
+      const olds = [
+        rig.start('a1', '127.0.0.2'),
+        rig.start('a2', '127.0.0.3'),
+        rig.start('a3', '127.0.0.4'),
+      ];
+      await Promise.all(olds.map((n) => n.ready()));
+      for (const n of olds) rig.lb.add(n);
+      await rig.setupGames(2, 3, [olds[0]!, olds[1]!]);
+      rig.sampler.start();
+      await rig.roundsPass(2);
 
-    await stopAll(rig, olds);
-    const kept = logLines(olds, /left in the database for the next node/);
-    expect(kept.length).toBeGreaterThanOrEqual(rig.codes.length);
-    const before = await snapshots(db.target(rig));
-    // Down for a while: longer than a round, so the deadlines pass.
-    await new Promise((r) => setTimeout(r, 2500));
+      await stopAll(rig, olds);
+      const kept = logLines(olds, /left in the database for the next node/);
+      expect(kept.length).toBeGreaterThanOrEqual(rig.codes.length);
+      const before = await snapshots(db.target(rig));
+      // Down for a while: longer than a round, so the deadlines pass.
+      await new Promise((r) => setTimeout(r, 2500));
 
-    const restartedAt = Date.now();
-    const news = [rig.start('c1', '127.0.0.2'), rig.start('c2', '127.0.0.3'), rig.start('c3', '127.0.0.4')];
-    await Promise.all(news.map((n) => n.ready()));
-    for (const n of news) rig.lb.add(n);
-    await expectResumed(rig, before, restartedAt);
-    await rig.roundsPass(2);
+      const restartedAt = Date.now();
+      const news = [
+        rig.start('c1', '127.0.0.2'),
+        rig.start('c2', '127.0.0.3'),
+        rig.start('c3', '127.0.0.4'),
+      ];
+      await Promise.all(news.map((n) => n.ready()));
+      for (const n of news) rig.lb.add(n);
+      await expectResumed(rig, before, restartedAt);
+      await rig.roundsPass(2);
 
-    await rig.quiesce();
-    const finals = await rig.finals();
-    const report = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
-    console.log('cold-start cluster', JSON.stringify(report.summary));
-    expect(report.violations).toEqual([]);
-  });
+      await rig.quiesce();
+      const finals = await rig.finals();
+      const report = checkInvariants({
+        codes: rig.codes,
+        bots: rig.bots,
+        nodes: rig.all,
+        samples: rig.sampler.samples,
+        finals,
+      });
+      console.log('cold-start cluster', JSON.stringify(report.summary));
+      expect(report.violations).toEqual([]);
+    },
+  );
 
   it('nodes started together while DNS lists only ready nodes resume each game once: one owner, nothing acknowledged lost', async () => {
     rig = await Rig.create({ roundSeconds: 2 });
-    const olds = [rig.start('a1', '127.0.0.2'), rig.start('a2', '127.0.0.3'), rig.start('a3', '127.0.0.4')];
+    const olds = [
+      rig.start('a1', '127.0.0.2'),
+      rig.start('a2', '127.0.0.3'),
+      rig.start('a3', '127.0.0.4'),
+    ];
     await Promise.all(olds.map((n) => n.ready()));
     for (const n of olds) rig.lb.add(n);
     await rig.setupGames(4, 2, olds);
@@ -137,24 +183,50 @@ describe('cold start from snapshots', () => {
     // cannot find each other through it while they start.
     rig.setDns([]);
     const restartedAt = Date.now();
-    const news = [rig.start('c1', '127.0.0.2', { inDns: false }), rig.start('c2', '127.0.0.3', { inDns: false }), rig.start('c3', '127.0.0.4', { inDns: false })];
+    const news = [
+      rig.start('c1', '127.0.0.2', { inDns: false }),
+      rig.start('c2', '127.0.0.3', { inDns: false }),
+      rig.start('c3', '127.0.0.4', { inDns: false }),
+    ];
     await Promise.all(
       news.map(async (n) => {
         await n.ready();
-        rig!.setDns([...new Set([...rig!.live().filter((x) => news.includes(x) && rig!.lb.has(x)).map((x) => x.opts.host), n.opts.host])]);
+        rig!.setDns([
+          ...new Set([
+            ...rig!
+              .live()
+              .filter((x) => news.includes(x) && rig!.lb.has(x))
+              .map((x) => x.opts.host),
+            n.opts.host,
+          ]),
+        ]);
         rig!.lb.add(n);
       }),
     );
     await rig.roundsPass(3);
 
     for (const code of rig.codes) {
-      const adoptions = logLines(news, new RegExp(`^game ${code} adopted`)).filter((a) => Date.parse(String(a.line.time)) >= restartedAt);
-      expect(adoptions.map((a) => `${a.node}: ${a.line.msg}`), `${code} resumed by exactly one node\n${rig.tail(20, /adopted|claimed|stopped running/)}`).toHaveLength(1);
-      expect(logLines(news, new RegExp(`^game ${code}: stopped running it`)), `${code} never had two owners`).toEqual([]);
+      const adoptions = logLines(news, new RegExp(`^game ${code} adopted`)).filter(
+        (a) => Date.parse(String(a.line.time)) >= restartedAt,
+      );
+      expect(
+        adoptions.map((a) => `${a.node}: ${a.line.msg}`),
+        `${code} resumed by exactly one node\n${rig.tail(20, /adopted|claimed|stopped running/)}`,
+      ).toHaveLength(1);
+      expect(
+        logLines(news, new RegExp(`^game ${code}: stopped running it`)),
+        `${code} never had two owners`,
+      ).toEqual([]);
     }
     await rig.quiesce();
     const finals = await rig.finals();
-    const report = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
+    const report = checkInvariants({
+      codes: rig.codes,
+      bots: rig.bots,
+      nodes: rig.all,
+      samples: rig.sampler.samples,
+      finals,
+    });
     console.log('cold-start together', JSON.stringify(report.summary));
     expect(report.violations).toEqual([]);
   });
@@ -182,7 +254,13 @@ describe('cold start from snapshots', () => {
 
     await rig.quiesce();
     const finals = await rig.finals();
-    const report = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
+    const report = checkInvariants({
+      codes: rig.codes,
+      bots: rig.bots,
+      nodes: rig.all,
+      samples: rig.sampler.samples,
+      finals,
+    });
     console.log('cold-start single', JSON.stringify(report.summary));
     expect(report.violations).toEqual([]);
   });

@@ -32,7 +32,9 @@ interface DatabaseJson {
 }
 
 async function database(node: NodeProcess): Promise<DatabaseJson> {
-  const res = await fetch(`${node.url}/admin/cluster.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+  const res = await fetch(`${node.url}/admin/cluster.json`, {
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+  });
   return ((await res.json()) as { database: DatabaseJson }).database;
 }
 
@@ -57,23 +59,44 @@ describe('PostgreSQL away for 30 s under play', () => {
     await rig.roundsPass(1);
     // Two players who never act: the game finishes once the Minotaur has reached one of them
     // (about ten rounds), during the outage.
-    const pair = [new Player(nodes[0]!.url, `pairA${Date.now().toString(36)}`), new Player(nodes[0]!.url, `pairB${Date.now().toString(36)}`)];
+    const pair = [
+      new Player(nodes[0]!.url, `pairA${Date.now().toString(36)}`),
+      new Player(nodes[0]!.url, `pairB${Date.now().toString(36)}`),
+    ];
     const pairCode = await openStartedGame(pair);
-    const pairGame = await waitFor(async () => {
-      const r = await rig!.newest(pairCode);
-      return r.state.status === 'playing' ? r : false;
-    }, 5000, `${pairCode} playing`);
+    const pairGame = await waitFor(
+      async () => {
+        const r = await rig!.newest(pairCode);
+        return r.state.status === 'playing' ? r : false;
+      },
+      5000,
+      `${pairCode} playing`,
+    );
     const pairOwner = rig.node(pairGame.owner);
 
     // ── frozen: connections stay open, nothing answers ──
     const outageAt = Date.now();
     server.pause();
     const acksBefore = rig.bots.reduce((n, b) => n + b.acks.length, 0);
-    await waitFor(async () => (await Promise.all(nodes.map(async (n) => metricValue(await fetchMetrics(n.url), 'minotaur_database_up')))).every((v) => v === 0), 20_000, 'every node to see the frozen database down');
+    await waitFor(
+      async () =>
+        (
+          await Promise.all(
+            nodes.map(async (n) => metricValue(await fetchMetrics(n.url), 'minotaur_database_up')),
+          )
+        ).every((v) => v === 0),
+      20_000,
+      'every node to see the frozen database down',
+    );
     await rig.roundsPass(2, 15_000);
-    for (const n of nodes) expect((await fetch(`${n.url}/health_check`)).status, n.opts.nodeId).toBe(200);
+    for (const n of nodes)
+      expect((await fetch(`${n.url}/health_check`)).status, n.opts.nodeId).toBe(200);
     // Saves of the running games wait in memory.
-    await waitFor(async () => (await Promise.all(nodes.map(database))).some((d) => d.waiting.snapshots > 0), 10_000, 'saves waiting on an owner');
+    await waitFor(
+      async () => (await Promise.all(nodes.map(database))).some((d) => d.waiting.snapshots > 0),
+      10_000,
+      'saves waiting on an owner',
+    );
     const frozenFor = Date.now() - outageAt;
 
     // ── stopped: connections refused ──
@@ -83,27 +106,56 @@ describe('PostgreSQL away for 30 s under play', () => {
     expect(page.status).toBe(200);
     expect(page.html).toContain(pair[1]!.username);
     expect((await pair[0]!.page('/lobby')).status).toBe(200);
-    await waitFor(async () => (await rig!.newest(pairCode)).state.status === 'finished', 90_000, `${pairCode} to finish`, 250);
-    const waitingResult = await waitFor(async () => {
-      const d = await database(pairOwner);
-      return d.waiting.results === 1 ? d : false;
-    }, 5000, `the result of ${pairCode} waiting on ${pairOwner.opts.nodeId}`);
+    await waitFor(
+      async () => (await rig!.newest(pairCode)).state.status === 'finished',
+      90_000,
+      `${pairCode} to finish`,
+      250,
+    );
+    const waitingResult = await waitFor(
+      async () => {
+        const d = await database(pairOwner);
+        return d.waiting.results === 1 ? d : false;
+      },
+      5000,
+      `the result of ${pairCode} waiting on ${pairOwner.opts.nodeId}`,
+    );
     expect(waitingResult.state).toBe('down');
-    expect(metricValue(await fetchMetrics(pairOwner.url), 'minotaur_database_waiting_writes', { kind: 'results' })).toBe(1);
+    expect(
+      metricValue(await fetchMetrics(pairOwner.url), 'minotaur_database_waiting_writes', {
+        kind: 'results',
+      }),
+    ).toBe(1);
     await rig.roundsPass(2, 15_000);
     const remaining = 30_000 - (Date.now() - outageAt);
     if (remaining > 0) await new Promise((r) => setTimeout(r, remaining)); // the outage lasts 30 s; play goes on meanwhile
-    for (const n of nodes) expect((await fetch(`${n.url}/health_check`)).status, n.opts.nodeId).toBe(200);
+    for (const n of nodes)
+      expect((await fetch(`${n.url}/health_check`)).status, n.opts.nodeId).toBe(200);
     const acksDuring = rig.bots.reduce((n, b) => n + b.acks.length, 0) - acksBefore;
     expect(acksDuring).toBeGreaterThan(0);
 
     // ── back ──
     server.restart();
     const outageMs = Date.now() - outageAt;
-    await waitFor(async () => (await Promise.all(nodes.map(database))).every((d) => d.state === 'up' && d.waiting.snapshots === 0 && d.waiting.results === 0), 30_000, 'every node to write what waited');
-    const [row] = await query<{ n: string }>(url, 'SELECT count(*) AS n FROM results WHERE game_id = $1', [pairGame.state.id]);
+    await waitFor(
+      async () =>
+        (await Promise.all(nodes.map(database))).every(
+          (d) => d.state === 'up' && d.waiting.snapshots === 0 && d.waiting.results === 0,
+        ),
+      30_000,
+      'every node to write what waited',
+    );
+    const [row] = await query<{ n: string }>(
+      url,
+      'SELECT count(*) AS n FROM results WHERE game_id = $1',
+      [pairGame.state.id],
+    );
     expect(Number(row!.n)).toBe(1);
-    expect(pairOwner.hasLog((l) => l.msg === `result of ${pairCode} recorded after the database came back`)).toBe(true);
+    expect(
+      pairOwner.hasLog(
+        (l) => l.msg === `result of ${pairCode} recorded after the database came back`,
+      ),
+    ).toBe(true);
     // Sign-ups and logins work again.
     const fresh = new Player(nodes[2]!.url, `after${Date.now().toString(36)}`);
     await fresh.signup();
@@ -112,20 +164,42 @@ describe('PostgreSQL away for 30 s under play', () => {
     // Their record counts the game that finished during the outage.
     const lobby = await again.page('/lobby');
     expect(lobby.status).toBe(200);
-    expect(lobby.html).toMatch(/<span class="big">[01]<\/span> won of <span class="big">1<\/span> played/);
+    expect(lobby.html).toMatch(
+      /<span class="big">[01]<\/span> won of <span class="big">1<\/span> played/,
+    );
 
     // Every running game's saved version is the newest record (no acknowledged write only in memory).
     await rig.quiesce();
     const finals = await rig.finals();
-    await waitFor(async () => {
-      for (const [code, rec] of finals) {
-        if (rec.state.status !== 'playing') continue;
-        const [saved] = await query<{ epoch: number; owner: string; seq: number }>(url, 'SELECT epoch, owner, seq FROM snapshots WHERE code = $1', [code]);
-        if (!saved || Number(saved.epoch) !== rec.epoch || saved.owner !== rec.owner || Number(saved.seq) !== rec.seq) return false;
-      }
-      return true;
-    }, 10_000, 'the saved snapshots to match the newest records');
-    const inv = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
+    await waitFor(
+      async () => {
+        for (const [code, rec] of finals) {
+          if (rec.state.status !== 'playing') continue;
+          const [saved] = await query<{ epoch: number; owner: string; seq: number }>(
+            url,
+            'SELECT epoch, owner, seq FROM snapshots WHERE code = $1',
+            [code],
+          );
+          if (
+            !saved ||
+            Number(saved.epoch) !== rec.epoch ||
+            saved.owner !== rec.owner ||
+            Number(saved.seq) !== rec.seq
+          )
+            return false;
+        }
+        return true;
+      },
+      10_000,
+      'the saved snapshots to match the newest records',
+    );
+    const inv = checkInvariants({
+      codes: rig.codes,
+      bots: rig.bots,
+      nodes: rig.all,
+      samples: rig.sampler.samples,
+      finals,
+    });
     expect(inv.violations, rig.tail(20)).toEqual([]);
     expect(Object.values(inv.summary).reduce((n, s) => n + s.rounds, 0)).toBeGreaterThan(0);
     expect(frozenFor).toBeGreaterThan(5000);

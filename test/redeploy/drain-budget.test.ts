@@ -19,7 +19,15 @@ afterAll(async () => {
 describe('drain with stalled peers', () => {
   it('exits 0 within SHUTDOWN_TIMEOUT_MS and the games resume on the peers afterwards', async () => {
     // Peers are declared down only after 20 s: during the drain they look alive but never answer.
-    rig = await Rig.create({ roundSeconds: 30, env: { PEER_DOWN_MS: '20000', HEARTBEAT_MS: '500', DRAIN_WINDOW_MS: '2000', SHUTDOWN_TIMEOUT_MS: '8000' } });
+    rig = await Rig.create({
+      roundSeconds: 30,
+      env: {
+        PEER_DOWN_MS: '20000',
+        HEARTBEAT_MS: '500',
+        DRAIN_WINDOW_MS: '2000',
+        SHUTDOWN_TIMEOUT_MS: '8000',
+      },
+    });
     const n1 = rig.start('n1', '127.0.0.2');
     await n1.ready();
     const peers = [rig.start('n2', '127.0.0.3'), rig.start('n3', '127.0.0.4')];
@@ -27,7 +35,9 @@ describe('drain with stalled peers', () => {
     const codes: string[] = [];
     for (let g = 0; g < 3; g++) {
       const tag = `${Date.now().toString(36).slice(-4)}${g}`;
-      codes.push(await openStartedGame([new Player(n1.url, `da${tag}`), new Player(n1.url, `db${tag}`)]));
+      codes.push(
+        await openStartedGame([new Player(n1.url, `da${tag}`), new Player(n1.url, `db${tag}`)]),
+      );
     }
 
     for (const p of peers) {
@@ -49,7 +59,11 @@ describe('drain with stalled peers', () => {
       rig.paused.delete(p);
     }
     for (const code of codes) {
-      await waitFor(() => logLines(peers, new RegExp(`^game ${code} adopted from node n1`)).length === 1, 15_000, `${code} to be resumed by a peer`);
+      await waitFor(
+        () => logLines(peers, new RegExp(`^game ${code} adopted from node n1`)).length === 1,
+        15_000,
+        `${code} to be resumed by a peer`,
+      );
     }
   });
 });

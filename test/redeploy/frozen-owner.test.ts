@@ -46,11 +46,21 @@ describe('SIGSTOP of an owner while an action is on its way to it', () => {
 
     const ca = live(a, code);
     await ca.opened;
-    await waitFor(() => roundIn(ca.latestPartial('game-status')) === round, 5000, 'the page to show the round');
+    await waitFor(
+      () => roundIn(ca.latestPartial('game-status')) === round,
+      5000,
+      'the page to show the round',
+    );
 
     n1.signal('SIGSTOP');
     rig.paused.add(n1);
-    await waitFor(() => logLines([n2], new RegExp(`^game ${code} adopted from node n1 .*\\[takeover\\]$`)).length > 0, 15_000, `n2 to take ${code} over`);
+    await waitFor(
+      () =>
+        logLines([n2], new RegExp(`^game ${code} adopted from node n1 .*\\[takeover\\]$`)).length >
+        0,
+      15_000,
+      `n2 to take ${code} over`,
+    );
     // n2 has closed its link to n1 by now; the action reaches n1's socket after that, so when
     // n1 runs again it may see its peer gone before it reads the action (as in the field).
     await new Promise((r) => setTimeout(r, 1500));
@@ -62,18 +72,35 @@ describe('SIGSTOP of an owner while an action is on its way to it', () => {
     rig.paused.delete(n1);
 
     // n1 answers the action (or its socket closes) once it runs again.
-    const reply = await waitFor(() => ca.messages.slice(since).find((m) => m.json?.actionId === actionId)?.json ?? (ca.closeCode !== null ? { closed: ca.closeCode } : null), 15_000, 'n1 to answer the action');
-    rec = await waitFor(async () => {
-      const r = await adminGame(n2.url, code);
-      return r.owner === 'n2' ? r : null;
-    }, 5000, 'n2 to own the game');
+    const reply = await waitFor(
+      () =>
+        ca.messages.slice(since).find((m) => m.json?.actionId === actionId)?.json ??
+        (ca.closeCode !== null ? { closed: ca.closeCode } : null),
+      15_000,
+      'n1 to answer the action',
+    );
+    rec = await waitFor(
+      async () => {
+        const r = await adminGame(n2.url, code);
+        return r.owner === 'n2' ? r : null;
+      },
+      5000,
+      'n2 to own the game',
+    );
     if (reply.type === 'ack') {
-      expect(rec.state.submitted[idA]?.id, `n1 acknowledged ${actionId} but n2's game does not hold it`).toBe(actionId);
+      expect(
+        rec.state.submitted[idA]?.id,
+        `n1 acknowledged ${actionId} but n2's game does not hold it`,
+      ).toBe(actionId);
     } else {
       expect(rec.state.submitted[idA]).toBeUndefined();
     }
     // n1 stopped running the game: it was fenced by the database or by n2.
-    await waitFor(() => n1.hasLog((l) => new RegExp(`^game ${code}: stopped running it`).test(l.msg)), 10_000, 'n1 to stop running the game');
+    await waitFor(
+      () => n1.hasLog((l) => new RegExp(`^game ${code}: stopped running it`).test(l.msg)),
+      10_000,
+      'n1 to stop running the game',
+    );
 
     // The page resends its unacknowledged action (to n2 now): applied exactly once.
     const direct = new Player(n2.url, a.username);

@@ -31,7 +31,11 @@ afterAll(async () => {
 describe('start-first replacement of every node while bots play', () => {
   it('hands every game over on SIGTERM, exits 0 in budget, and loses, repeats or doubles nothing', async () => {
     rig = await Rig.create({ roundSeconds: 2 });
-    const olds = [rig.start('a1', '127.0.0.2'), rig.start('a2', '127.0.0.3'), rig.start('a3', '127.0.0.4')];
+    const olds = [
+      rig.start('a1', '127.0.0.2'),
+      rig.start('a2', '127.0.0.3'),
+      rig.start('a3', '127.0.0.4'),
+    ];
     await Promise.all(olds.map((n) => n.ready()));
     for (const n of olds) rig.lb.add(n);
     // One game created on each node, so each owns one; 4 bots each keep the games long enough.
@@ -39,7 +43,14 @@ describe('start-first replacement of every node while bots play', () => {
     rig.sampler.start();
     await rig.roundsPass(1);
 
-    const handoffs: { game: string; from: string; to: string; epoch: number; round: number; ms: number }[] = [];
+    const handoffs: {
+      game: string;
+      from: string;
+      to: string;
+      epoch: number;
+      round: number;
+      ms: number;
+    }[] = [];
     for (let i = 0; i < olds.length; i++) {
       const old = olds[i]!;
       const oldId = old.opts.nodeId!;
@@ -63,12 +74,21 @@ describe('start-first replacement of every node while bots play', () => {
       expect(old.hasLog((l) => /^drained: /.test(l.msg))).toBe(true);
       // Every game the old node owned was handed over, and the receiver logged the adoption.
       for (const c of owned) {
-        const handed = logLines([old], new RegExp(`^game ${c} handed to node (\\S+) \\(epoch (\\d+), round (\\d+)\\)$`));
+        const handed = logLines(
+          [old],
+          new RegExp(`^game ${c} handed to node (\\S+) \\(epoch (\\d+), round (\\d+)\\)$`),
+        );
         expect(handed, `handoff of ${c} by ${oldId}\n${rig.tail(30)}`).toHaveLength(1);
         const m = /handed to node (\S+) \(epoch (\d+), round (\d+)\)/.exec(handed[0]!.line.msg)!;
         const [to, epoch, round] = [m[1]!, Number(m[2]), Number(m[3])];
         const receiver = rig.node(to);
-        expect(receiver.hasLog((l) => l.msg === `game ${c} adopted from node ${oldId} (epoch ${epoch}, round ${round})`), `adoption of ${c} on ${to}`).toBe(true);
+        expect(
+          receiver.hasLog(
+            (l) =>
+              l.msg === `game ${c} adopted from node ${oldId} (epoch ${epoch}, round ${round})`,
+          ),
+          `adoption of ${c} on ${to}`,
+        ).toBe(true);
         handoffs.push({ game: c, from: oldId, to, epoch, round, ms: took });
       }
       expect(old.hasLog((l) => /left in the database for the next node/.test(l.msg))).toBe(false);
@@ -76,8 +96,16 @@ describe('start-first replacement of every node while bots play', () => {
       await rig.roundsPass(2);
     }
     // Every game started on an old node and ends on a new one, so each was handed over at least once.
-    const states = await Promise.all(rig.codes.map(async (c) => { const r = await rig!.newest(c); return `${c}:${r.owner}/${r.state.status}/${r.state.round}`; }));
-    expect(new Set(handoffs.map((h) => h.game)).size, `handoffs ${JSON.stringify(handoffs)}; games ${states.join(' ')}\n${rig.tail(20, /handed|adopted|kept|drained/)}`).toBe(rig.codes.length);
+    const states = await Promise.all(
+      rig.codes.map(async (c) => {
+        const r = await rig!.newest(c);
+        return `${c}:${r.owner}/${r.state.status}/${r.state.round}`;
+      }),
+    );
+    expect(
+      new Set(handoffs.map((h) => h.game)).size,
+      `handoffs ${JSON.stringify(handoffs)}; games ${states.join(' ')}\n${rig.tail(20, /handed|adopted|kept|drained/)}`,
+    ).toBe(rig.codes.length);
     // Planned handoffs only: nobody had to take a game over.
     expect(logLines(rig.all, /\[takeover\]/)).toEqual([]);
 
@@ -87,12 +115,29 @@ describe('start-first replacement of every node while bots play', () => {
     // A handoff continues the same round with the same deadline: the successor's first
     // record (epoch E, round R) carries the deadline the old owner's last record of R had.
     for (const h of handoffs) {
-      const before = rig.sampler.samples.filter((x) => x.key === h.game && x.epoch < h.epoch && x.round === h.round);
-      const after = rig.sampler.samples.filter((x) => x.key === h.game && x.epoch === h.epoch && x.round === h.round);
-      for (const a of after) for (const b of before) expect(a.deadline, `deadline of ${h.game} round ${h.round} across the handoff`).toBe(b.deadline);
+      const before = rig.sampler.samples.filter(
+        (x) => x.key === h.game && x.epoch < h.epoch && x.round === h.round,
+      );
+      const after = rig.sampler.samples.filter(
+        (x) => x.key === h.game && x.epoch === h.epoch && x.round === h.round,
+      );
+      for (const a of after)
+        for (const b of before)
+          expect(a.deadline, `deadline of ${h.game} round ${h.round} across the handoff`).toBe(
+            b.deadline,
+          );
     }
-    const report = checkInvariants({ codes: rig.codes, bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals });
-    console.log('replace-all', JSON.stringify({ handoffs, summary: report.summary, samples: rig.sampler.samples.length }));
+    const report = checkInvariants({
+      codes: rig.codes,
+      bots: rig.bots,
+      nodes: rig.all,
+      samples: rig.sampler.samples,
+      finals,
+    });
+    console.log(
+      'replace-all',
+      JSON.stringify({ handoffs, summary: report.summary, samples: rig.sampler.samples.length }),
+    );
     expect(report.violations).toEqual([]);
     // The bots really played through the redeploy: reconnects happened and acks kept coming.
     const closes = rig.bots.flatMap((b) => b.closes);

@@ -22,7 +22,10 @@ afterAll(async () => {
 describe('SIGKILL of an owner mid-round', () => {
   it('one survivor takes the game over and the acknowledged actions of the round are kept', async () => {
     rig = await Rig.create({ roundSeconds: 3 });
-    const { victim, code, otherCode, acting, lazy, record, round, acked } = await ownerMidRound(rig, 2200);
+    const { victim, code, otherCode, acting, lazy, record, round, acked } = await ownerMidRound(
+      rig,
+      2200,
+    );
     expect(Date.now()).toBeLessThan(record.state.deadline! - 300); // still mid-round
 
     await victim.kill();

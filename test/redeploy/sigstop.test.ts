@@ -86,7 +86,10 @@ describe('SIGSTOP of an owner until declared down, then SIGCONT', () => {
     );
     await flushLog(victim);
     const late = resolutions([victim], code).filter((r) => Date.parse(r.time) >= stoppedAt);
-    expect(late, `n1 resolved rounds after SIGSTOP (SIGCONT at ${new Date(contAt).toISOString()})`).toEqual([]);
+    expect(
+      late,
+      `n1 resolved rounds after SIGSTOP (SIGCONT at ${new Date(contAt).toISOString()})`,
+    ).toEqual([]);
     expect(logLines(rig.all, new RegExp(`^game ${code} adopted`))).toHaveLength(1);
 
     await checkAll(rig, 'sigstop', { round, successor });

@@ -70,17 +70,33 @@ describe('version skew: a record of an older schema', () => {
     await rig.freshRound(code, 2500);
     const lastOld = await adminGame(o1.url, code);
     o1.signal('SIGTERM');
-    const handedTo = new RegExp(`^game ${code} handed to node new1 \\(epoch (\\d+), round (\\d+)\\)$`);
-    const handed = await waitFor(() => logLines([o1], handedTo)[0], 10_000, `old1 to hand ${code} over`);
+    const handedTo = new RegExp(
+      `^game ${code} handed to node new1 \\(epoch (\\d+), round (\\d+)\\)$`,
+    );
+    const handed = await waitFor(
+      () => logLines([o1], handedTo)[0],
+      10_000,
+      `old1 to hand ${code} over`,
+    );
     const adopted = await adminGame(n1.url, code);
     for (const bot of rig.bots) bot.resume();
     const [, epoch, round] = handedTo.exec(handed.line.msg)!.map(Number);
     expect(round, rig.tail(20)).toBe(lastOld.state.round);
-    expect(n1.hasLog((l) => l.msg === `game ${code} adopted from node old1 (epoch ${epoch}, round ${round})`)).toBe(true);
+    expect(
+      n1.hasLog(
+        (l) => l.msg === `game ${code} adopted from node old1 (epoch ${epoch}, round ${round})`,
+      ),
+    ).toBe(true);
     // The adopted record is of the current schema and holds the same game at the same point.
-    expect([adopted.owner, adopted.epoch, adopted.schema, adopted.state.schema]).toEqual(['new1', epoch, GAME_SCHEMA, GAME_SCHEMA]);
+    expect([adopted.owner, adopted.epoch, adopted.schema, adopted.state.schema]).toEqual([
+      'new1',
+      epoch,
+      GAME_SCHEMA,
+      GAME_SCHEMA,
+    ]);
     expect([adopted.state.round, adopted.state.deadline]).toEqual([round, lastOld.state.deadline]);
-    const bodies = (r: AdminRecord) => r.state.players.map((p) => ({ id: p.id, hp: p.hp, pos: p.pos, alive: p.alive }));
+    const bodies = (r: AdminRecord) =>
+      r.state.players.map((p) => ({ id: p.id, hp: p.hp, pos: p.pos, alive: p.alive }));
     expect(bodies(adopted)).toEqual(bodies(lastOld));
     await waitFor(() => !o1.alive, 10_000, 'old1 to exit');
     expect(o1.exitCode).toBe(0);
@@ -88,8 +104,22 @@ describe('version skew: a record of an older schema', () => {
     await rig.quiesce();
     const finals = await rig.finals();
     // The old release does not log its resolutions: rounds from the handoff on are checked.
-    const report = checkInvariants({ codes: [code], bots: rig.bots, nodes: rig.all, samples: rig.sampler.samples, finals, fromRound: new Map([[code, round!]]) });
-    console.log('version-skew', JSON.stringify({ old: old.commit.slice(0, 8), summary: report.summary, redirects: rig.bots.flatMap((b) => b.redirects.map((r) => r.node)) }));
+    const report = checkInvariants({
+      codes: [code],
+      bots: rig.bots,
+      nodes: rig.all,
+      samples: rig.sampler.samples,
+      finals,
+      fromRound: new Map([[code, round!]]),
+    });
+    console.log(
+      'version-skew',
+      JSON.stringify({
+        old: old.commit.slice(0, 8),
+        summary: report.summary,
+        redirects: rig.bots.flatMap((b) => b.redirects.map((r) => r.node)),
+      }),
+    );
     expect(report.violations).toEqual([]);
     // Neither release sends a player to the lobby when the game moves to a newer schema.
     expect(rig.bots.flatMap((b) => b.redirects)).toEqual([]);
@@ -100,12 +130,26 @@ describe('version skew: a record of an older schema', () => {
     await o2.ready();
     await n1.kill();
     rig.removeFromDns(n1);
-    await waitFor(() => o2.hasLog((l) => l.msg === `game ${code}: no ready node can read schema ${GAME_SCHEMA}; leaving it`), 10_000, `old2 to leave ${code} alone\n${rig.tail(10)}`);
+    await waitFor(
+      () =>
+        o2.hasLog(
+          (l) => l.msg === `game ${code}: no ready node can read schema ${GAME_SCHEMA}; leaving it`,
+        ),
+      10_000,
+      `old2 to leave ${code} alone\n${rig.tail(10)}`,
+    );
     expect(logLines([o2], new RegExp(`^game ${code} adopted`))).toEqual([]);
     // A node of the current release takes it over.
     const n2 = rig.start('new2', '127.0.0.5');
     await n2.ready();
-    await waitFor(() => n2.hasLog((l) => new RegExp(`^game ${code} adopted from node new1 .*\\[takeover\\]$`).test(l.msg)), 10_000, `new2 to take ${code} over`);
+    await waitFor(
+      () =>
+        n2.hasLog((l) =>
+          new RegExp(`^game ${code} adopted from node new1 .*\\[takeover\\]$`).test(l.msg),
+        ),
+      10_000,
+      `new2 to take ${code} over`,
+    );
     const taken = await adminGame(n2.url, code);
     expect(taken.owner).toBe('new2');
     expect(taken.state.round).toBeGreaterThanOrEqual(finals.get(code)!.state.round);

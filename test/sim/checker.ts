@@ -52,7 +52,13 @@ export function check(input: CheckInput): CheckReport {
   const bases = new Map<string, Version>();
   for (const l of input.logs) {
     // The claim names the base even when the adoption is then abandoned.
-    if (typeof l.game === 'string' && l.base && typeof l.epoch === 'number' && typeof l.node === 'string' && / claimed \(epoch/.test(l.msg)) {
+    if (
+      typeof l.game === 'string' &&
+      l.base &&
+      typeof l.epoch === 'number' &&
+      typeof l.node === 'string' &&
+      / claimed \(epoch/.test(l.msg)
+    ) {
       bases.set(`${l.game}@${l.epoch}/${l.node}/0`, l.base as Version);
     }
     if (/adopted from/.test(l.msg)) stats.adoptions++;
@@ -61,7 +67,8 @@ export function check(input: CheckInput): CheckReport {
   // Two different records under one version: a writer reused a version, or a copy of a record
   // (from the database) differs from the write it copies.
   for (const n of input.nodes) {
-    if (n.replica.conflicts > 0) violations.push(`node ${n.id}: ${n.replica.conflicts} versions named two different records`);
+    if (n.replica.conflicts > 0)
+      violations.push(`node ${n.id}: ${n.replica.conflicts} versions named two different records`);
   }
 
   for (const code of input.codes) {
@@ -69,15 +76,23 @@ export function check(input: CheckInput): CheckReport {
     // The final record: what the running nodes hold (they must agree).
     const held = input.nodes.map((n) => ({ node: n.id, rec: n.replica.getAny(code) }));
     const finals = held.filter((h) => h.rec !== undefined) as { node: string; rec: GameRecord }[];
-    const final = finals.reduce<GameRecord | undefined>((best, h) => (best === undefined || compareVersion(h.rec, best) > 0 ? h.rec : best), undefined);
+    const final = finals.reduce<GameRecord | undefined>(
+      (best, h) => (best === undefined || compareVersion(h.rec, best) > 0 ? h.rec : best),
+      undefined,
+    );
     for (const h of held) {
       if (final && (!h.rec || compareVersion(h.rec, final) !== 0)) {
-        violations.push(`${code}: node ${h.node} holds ${h.rec ? key(h.rec) : 'nothing'} but ${key(final)} exists (not converged)`);
+        violations.push(
+          `${code}: node ${h.node} holds ${h.rec ? key(h.rec) : 'nothing'} but ${key(final)} exists (not converged)`,
+        );
       }
     }
     if (!final) {
       // A finished game leaves the replicas after a restart; its result stays in the database.
-      const newest = [...byVersion.values()].reduce<GameRecord | undefined>((best, r) => (best === undefined || compareVersion(r, best) > 0 ? r : best), undefined);
+      const newest = [...byVersion.values()].reduce<GameRecord | undefined>(
+        (best, r) => (best === undefined || compareVersion(r, best) > 0 ? r : best),
+        undefined,
+      );
       const done = newest?.state?.status === 'finished' && input.recorded.has(newest.state.id);
       if (!done) violations.push(`${code}: no running node holds the game (lost)`);
       continue;
@@ -97,7 +112,9 @@ export function check(input: CheckInput): CheckReport {
       if (!parent) break; // the creation
       const next = byVersion.get(key(parent));
       if (!next) {
-        violations.push(`${code}: history broken: ${key(cur)} continues ${key(parent)}, which no node wrote`);
+        violations.push(
+          `${code}: history broken: ${key(cur)} continues ${key(parent)}, which no node wrote`,
+        );
         break;
       }
       cur = next;
@@ -107,7 +124,8 @@ export function check(input: CheckInput): CheckReport {
     const last = states.at(-1);
     if (last?.status === 'finished') {
       stats.finished++;
-      if (!input.recorded.has(last.id)) violations.push(`${code}: finished but its result was never recorded`);
+      if (!input.recorded.has(last.id))
+        violations.push(`${code}: finished but its result was never recorded`);
     }
 
     // Rounds resolved in the history: the state after a resolution names what it applied.
@@ -115,11 +133,14 @@ export function check(input: CheckInput): CheckReport {
     for (let i = 1; i < states.length; i++) {
       const a = states[i - 1] as GameState;
       const b = states[i] as GameState;
-      if (a.id !== b.id) violations.push(`${code}: game id changed in its history ${a.id} → ${b.id}`);
-      if (b.round < a.round) violations.push(`${code}: round went back in its history ${a.round} → ${b.round}`);
+      if (a.id !== b.id)
+        violations.push(`${code}: game id changed in its history ${a.id} → ${b.id}`);
+      if (b.round < a.round)
+        violations.push(`${code}: round went back in its history ${a.round} → ${b.round}`);
       const resolved = a.status === 'playing' && (b.round > a.round || b.status === 'finished');
       if (resolved) {
-        if (applied.has(a.round)) violations.push(`${code}: round ${a.round} resolved twice in its history`);
+        if (applied.has(a.round))
+          violations.push(`${code}: round ${a.round} resolved twice in its history`);
         applied.set(a.round, b.previous);
         stats.rounds++;
       }
@@ -127,16 +148,28 @@ export function check(input: CheckInput): CheckReport {
 
     // Resolutions outside the history that someone could see.
     const inHistory = new Set(chain.map(key));
-    const outside = [...byVersion.values()].filter((r) => !inHistory.has(key(r)) && r.state !== null);
+    const outside = [...byVersion.values()].filter(
+      (r) => !inHistory.has(key(r)) && r.state !== null,
+    );
     for (const r of outside) {
       const s = r.state as GameState;
-      const parent = r.seq > 0 ? byVersion.get(key({ epoch: r.epoch, owner: r.owner, seq: r.seq - 1 })) : undefined;
-      if (!parent?.state || parent.state.round === s.round || parent.state.status !== 'playing') continue;
-      const seenBy = input.clients.filter((c) => c.code === code && c.seen.some((v) => v.epoch === r.epoch && v.owner === r.owner && v.seq === r.seq));
+      const parent =
+        r.seq > 0
+          ? byVersion.get(key({ epoch: r.epoch, owner: r.owner, seq: r.seq - 1 }))
+          : undefined;
+      if (!parent?.state || parent.state.round === s.round || parent.state.status !== 'playing')
+        continue;
+      const seenBy = input.clients.filter(
+        (c) =>
+          c.code === code &&
+          c.seen.some((v) => v.epoch === r.epoch && v.owner === r.owner && v.seq === r.seq),
+      );
       if (seenBy.length > 0 || acked.has(`${code}@${key(r)}`)) {
         violations.push(
           `${code}: round ${parent.state.round} was also resolved by ${r.owner} (epoch ${r.epoch}, seq ${r.seq}) outside the final history` +
-            (seenBy.length ? `, seen by ${seenBy.map((c) => c.name).join(', ')}` : ', acknowledged by a peer'),
+            (seenBy.length
+              ? `, seen by ${seenBy.map((c) => c.name).join(', ')}`
+              : ', acknowledged by a peer'),
         );
       }
     }
@@ -145,8 +178,11 @@ export function check(input: CheckInput): CheckReport {
     const current = last;
     for (const c of input.clients.filter((x) => x.code === code)) {
       const fresh = new Map<string, number>();
-      for (const a of c.acks) if (!a.duplicate) fresh.set(a.actionId, (fresh.get(a.actionId) ?? 0) + 1);
-      for (const [id, n] of fresh) if (n > 1) violations.push(`${code}: ${c.name}'s action ${id} acknowledged as new ${n} times`);
+      for (const a of c.acks)
+        if (!a.duplicate) fresh.set(a.actionId, (fresh.get(a.actionId) ?? 0) + 1);
+      for (const [id, n] of fresh)
+        if (n > 1)
+          violations.push(`${code}: ${c.name}'s action ${id} acknowledged as new ${n} times`);
       const checked = new Set<string>();
       for (const a of c.acks) {
         if (checked.has(a.actionId)) continue;
@@ -155,19 +191,34 @@ export function check(input: CheckInput): CheckReport {
         const round = applied.get(a.round);
         if (round) {
           if (round[c.playerId] !== a.actionId) {
-            violations.push(`${code}: ${c.name}'s action ${a.actionId} for round ${a.round} was acknowledged by ${a.node} at ${a.at} but round ${a.round} applied ${round[c.playerId] ?? 'nothing'} for that player`);
+            violations.push(
+              `${code}: ${c.name}'s action ${a.actionId} for round ${a.round} was acknowledged by ${a.node} at ${a.at} but round ${a.round} applied ${round[c.playerId] ?? 'nothing'} for that player`,
+            );
           }
-        } else if (!(current && current.status === 'playing' && current.round === a.round && current.submitted[c.playerId]?.id === a.actionId)) {
-          violations.push(`${code}: ${c.name}'s action ${a.actionId} for round ${a.round} was acknowledged by ${a.node} at ${a.at} but is in no resolution and not in the final record (round ${current?.round}, ${current?.status})`);
+        } else if (!(
+          current &&
+          current.status === 'playing' &&
+          current.round === a.round &&
+          current.submitted[c.playerId]?.id === a.actionId
+        )) {
+          violations.push(
+            `${code}: ${c.name}'s action ${a.actionId} for round ${a.round} was acknowledged by ${a.node} at ${a.at} but is in no resolution and not in the final record (round ${current?.round}, ${current?.status})`,
+          );
         }
       }
       // Rounds seen never go back.
       for (let i = 1; i < c.seen.length; i++) {
         const a = c.seen[i - 1]!;
         const b = c.seen[i]!;
-        if (b.round < a.round) violations.push(`${code}: ${c.name} saw round ${b.round} (via ${b.node} at ${b.at}) after round ${a.round} (via ${a.node})`);
+        if (b.round < a.round)
+          violations.push(
+            `${code}: ${c.name} saw round ${b.round} (via ${b.node} at ${b.at}) after round ${a.round} (via ${a.node})`,
+          );
       }
-      for (const nf of c.notFound) violations.push(`${code}: ${c.name}'s game page on ${nf.node} said there is no such game at ${nf.at}`);
+      for (const nf of c.notFound)
+        violations.push(
+          `${code}: ${c.name}'s game page on ${nf.node} said there is no such game at ${nf.at}`,
+        );
     }
   }
   return { violations, stats };

@@ -4,7 +4,14 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, generate, runSchedule, shrink, type FaultKind, type Schedule } from './run.js';
+import {
+  FAULT_KINDS,
+  generate,
+  runSchedule,
+  shrink,
+  type FaultKind,
+  type Schedule,
+} from './run.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,20 +38,37 @@ function int(name: string, value: string | undefined): number {
 async function main(): Promise<void> {
   const trace = values.trace ? (line: string) => process.stdout.write(`  ${line}\n`) : undefined;
   if (values.replay !== undefined) {
-    const { seed, schedule } = JSON.parse(readFileSync(values.replay, 'utf8')) as { seed: number; schedule: Schedule };
+    const { seed, schedule } = JSON.parse(readFileSync(values.replay, 'utf8')) as {
+      seed: number;
+      schedule: Schedule;
+    };
     const r = await runSchedule(seed, schedule, trace ? { trace } : {});
     report(r.seed, r.schedule, r.violations);
     process.exit(r.violations.length ? 1 : 0);
   }
-  const seeds = values.seed !== undefined ? [int('seed', values.seed)] : Array.from({ length: int('seeds', values.seeds) }, (_, i) => int('from', values.from) + i);
+  const seeds =
+    values.seed !== undefined
+      ? [int('seed', values.seed)]
+      : Array.from({ length: int('seeds', values.seeds) }, (_, i) => int('from', values.from) + i);
   const kinds = (values.faults?.split(',') ?? [...FAULT_KINDS]) as FaultKind[];
   const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k));
   if (unknown.length) {
-    process.stderr.write(`simulate: unknown fault kind ${unknown.join(', ')} (known: ${FAULT_KINDS.join(', ')})\n`);
+    process.stderr.write(
+      `simulate: unknown fault kind ${unknown.join(', ')} (known: ${FAULT_KINDS.join(', ')})\n`,
+    );
     process.exit(2);
   }
   const started = Date.now();
-  const totals = { runs: 0, failed: 0, acks: 0, rounds: 0, adoptions: 0, finished: 0, events: 0, virtualMs: 0 };
+  const totals = {
+    runs: 0,
+    failed: 0,
+    acks: 0,
+    rounds: 0,
+    adoptions: 0,
+    finished: 0,
+    events: 0,
+    virtualMs: 0,
+  };
   for (const seed of seeds) {
     const r = await runSchedule(seed, generate(seed, kinds), trace ? { trace } : {});
     totals.runs++;
@@ -60,7 +84,10 @@ async function main(): Promise<void> {
       report(seed, small, r.violations);
       if (!values['keep-going']) break;
     }
-    if (totals.runs % 500 === 0) process.stdout.write(`${totals.runs} seeds, ${totals.failed} failed, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    if (totals.runs % 500 === 0)
+      process.stdout.write(
+        `${totals.runs} seeds, ${totals.failed} failed, ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+      );
   }
   const s = (Date.now() - started) / 1000;
   process.stdout.write(
@@ -76,8 +103,15 @@ function report(seed: number, schedule: Schedule, violations: string[]): void {
     process.stdout.write(`seed ${seed}: no violation\n`);
     return;
   }
-  process.stdout.write(`\nseed ${seed} FAILED:\n${violations.slice(0, 20).map((v) => `  - ${v}`).join('\n')}\n`);
-  process.stdout.write(`schedule (replay with: npm run simulate -- --replay FILE, FILE holding this line):\n${JSON.stringify({ seed, schedule })}\n`);
+  process.stdout.write(
+    `\nseed ${seed} FAILED:\n${violations
+      .slice(0, 20)
+      .map((v) => `  - ${v}`)
+      .join('\n')}\n`,
+  );
+  process.stdout.write(
+    `schedule (replay with: npm run simulate -- --replay FILE, FILE holding this line):\n${JSON.stringify({ seed, schedule })}\n`,
+  );
 }
 
 void main();

@@ -74,7 +74,12 @@ export class SimClient {
       const node = this.world.rng.pick(ready);
       this.node = node;
       // The page request and the socket open run inside the node.
-      this.world.after(this.env.latency(), () => this.#opened(conn, node), node.proc, `client:${this.name}`);
+      this.world.after(
+        this.env.latency(),
+        () => this.#opened(conn, node),
+        node.proc,
+        `client:${this.name}`,
+      );
     });
   }
 
@@ -102,7 +107,8 @@ export class SimClient {
       if (state) return this.#subscribe(conn, node);
       void node.sessions.pending(this.code).then((resuming) => {
         // "One moment" while it resumes; after the game ended, "gone" is right (its result stays).
-        if (!resuming && !this.seen.some((s) => s.status === 'finished')) this.notFound.push({ at: this.world.now, node: node.id });
+        if (!resuming && !this.seen.some((s) => s.status === 'finished'))
+          this.notFound.push({ at: this.world.now, node: node.id });
         this.connect(1000);
       });
     });
@@ -121,7 +127,15 @@ export class SimClient {
     const rec = node.replica.get(this.code);
     const state = node.sessions.game(this.code);
     if (!rec || !state) return;
-    const seen: Seen = { at: 0, node: node.id, round: state.round, status: state.status, epoch: rec.epoch, owner: rec.owner, seq: rec.seq };
+    const seen: Seen = {
+      at: 0,
+      node: node.id,
+      round: state.round,
+      status: state.status,
+      epoch: rec.epoch,
+      owner: rec.owner,
+      seq: rec.seq,
+    };
     // The page is open: a round held after an outage hears that this player is back (as the
     // server's live socket does for a real page).
     if (awaitsPlayer(state, this.playerId) && this.#announced !== state.hold?.until) {
@@ -130,7 +144,11 @@ export class SimClient {
     }
     const me = state.players.find((p) => p.id === this.playerId);
     const round = state.round;
-    const mayAct = state.status === 'playing' && me?.alive === true && !state.submitted[this.playerId] && this.chosenRound < round;
+    const mayAct =
+      state.status === 'playing' &&
+      me?.alive === true &&
+      !state.submitted[this.playerId] &&
+      this.chosenRound < round;
     // One socket delivers in order.
     this.#pushDue = Math.max(this.world.now + this.env.latency(), this.#pushDue);
     this.world.schedule(this.#pushDue, () => {
@@ -160,9 +178,11 @@ export class SimClient {
       this.env.latency(),
       () => {
         if (!node.alive) return;
-        void node.sessions.execute(this.code, { kind: 'act', playerId: this.playerId, action }).then((result) => {
-          this.world.after(this.env.latency(), () => this.#result(conn, node, action, result));
-        });
+        void node.sessions
+          .execute(this.code, { kind: 'act', playerId: this.playerId, action })
+          .then((result) => {
+            this.world.after(this.env.latency(), () => this.#result(conn, node, action, result));
+          });
       },
       node.proc,
       `client:${this.name}`,
@@ -173,7 +193,13 @@ export class SimClient {
     if (this.stopped) return;
     if (result.ok) {
       if (this.pending.delete(action.id) || !this.acks.some((a) => a.actionId === action.id)) {
-        this.acks.push({ actionId: action.id, round: action.round, duplicate: result.duplicate, node: node.id, at: this.world.now });
+        this.acks.push({
+          actionId: action.id,
+          round: action.round,
+          duplicate: result.duplicate,
+          node: node.id,
+          at: this.world.now,
+        });
       }
       return;
     }
@@ -183,7 +209,8 @@ export class SimClient {
     }
     // The page sends a refused-for-now action again a second later, on the same socket.
     this.world.after(1000, () => {
-      if (conn === this.#conn && this.node === node && this.pending.has(action.id)) this.#send(conn, node, action);
+      if (conn === this.#conn && this.node === node && this.pending.has(action.id))
+        this.#send(conn, node, action);
     });
   }
 }

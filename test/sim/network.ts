@@ -9,7 +9,13 @@
 // hostile mode drops, duplicates and reorders individual messages.
 
 import { FailureDetector, type Verdict } from '../../src/cluster/failure-detector.js';
-import type { Member, MemberHandler, MeshChannel, MessageHandler, NodeState } from '../../src/cluster/types.js';
+import type {
+  Member,
+  MemberHandler,
+  MeshChannel,
+  MessageHandler,
+  NodeState,
+} from '../../src/cluster/types.js';
 import type { Proc, World } from './world.js';
 
 export interface NetworkOptions {
@@ -95,7 +101,8 @@ export class SimMesh {
   setState(state: NodeState): void {
     if (this.state === state) return;
     this.state = state;
-    for (const p of this.peers.values()) if (p.conn) this.net.send(p.conn, this.id, { type: 'state', state });
+    for (const p of this.peers.values())
+      if (p.conn) this.net.send(p.conn, this.id, { type: 'state', state });
   }
 
   isSuspect(): boolean {
@@ -104,7 +111,8 @@ export class SimMesh {
 
   livePeers(): Member[] {
     const out: Member[] = [];
-    for (const p of this.peers.values()) if (p.conn && p.conn.open[this.id]) out.push({ ...p.member, schemas: [...p.member.schemas] });
+    for (const p of this.peers.values())
+      if (p.conn && p.conn.open[this.id]) out.push({ ...p.member, schemas: [...p.member.schemas] });
     return out;
   }
 
@@ -119,7 +127,10 @@ export class SimMesh {
       selfId: this.id,
       peers: () => this.livePeers(),
       send: (peer, body) => this.#sendApp(name, peer, body),
-      broadcast: (body) => this.livePeers().filter((p) => this.#sendApp(name, p.id, body)).map((p) => p.id),
+      broadcast: (body) =>
+        this.livePeers()
+          .filter((p) => this.#sendApp(name, p.id, body))
+          .map((p) => p.id),
       onMessage: (fn) => void handlers.message.push(fn),
       onPeerUp: (fn) => void handlers.up.push(fn),
       onPeerDown: (fn) => void handlers.down.push(fn),
@@ -162,7 +173,12 @@ export class SimMesh {
     const now = this.world.now;
     this.#act(this.detector.tick(now));
     for (const p of this.peers.values()) {
-      if (p.conn?.open[this.id]) this.net.send(p.conn, this.id, { type: 'hb', state: this.state, ...this.detector.beat(p.member.id, now) });
+      if (p.conn?.open[this.id])
+        this.net.send(p.conn, this.id, {
+          type: 'hb',
+          state: this.state,
+          ...this.detector.beat(p.member.id, now),
+        });
     }
     this.proc.clock.setTimeout(() => this.#tick(), this.net.opts.heartbeatMs);
   }
@@ -187,7 +203,8 @@ export class SimMesh {
 
   #emit(kind: keyof Channel, member: Member): void {
     if (kind === 'message') return;
-    for (const h of this.channels.values()) for (const fn of h[kind]) fn({ ...member, schemas: [...member.schemas] });
+    for (const h of this.channels.values())
+      for (const fn of h[kind]) fn({ ...member, schemas: [...member.schemas] });
   }
 
   #ensureDial(peer: string): void {
@@ -223,7 +240,15 @@ export class SimMesh {
       this.detector.linkUp(peer.id, now);
       return;
     }
-    const member: Member = { id: peer.id, address: `${peer.id}:4000`, state: peer.state, version: peer.version, protocol: 1, schemas: [...peer.schemas], lastSeen: now };
+    const member: Member = {
+      id: peer.id,
+      address: `${peer.id}:4000`,
+      state: peer.state,
+      version: peer.version,
+      protocol: 1,
+      schemas: [...peer.schemas],
+      lastSeen: now,
+    };
     this.peers.set(peer.id, { member, conn });
     this.detector.linkUp(peer.id, now);
     this.log.push(`${now} ${peer.id} up`);
@@ -248,7 +273,12 @@ export class SimMesh {
     switch (wire.type) {
       case 'hb':
         this.#updateState(p, wire.state);
-        this.#act(this.detector.heartbeat(from, wire.ack === undefined ? { t: wire.t } : { t: wire.t, ack: wire.ack }));
+        this.#act(
+          this.detector.heartbeat(
+            from,
+            wire.ack === undefined ? { t: wire.t } : { t: wire.t, ack: wire.ack },
+          ),
+        );
         return;
       case 'state':
         this.#updateState(p, wire.state);
@@ -332,7 +362,8 @@ export class SimNetwork {
       2 * rtt,
       () => {
         const peer = this.meshes.get(to);
-        const alive = peer !== undefined && !peer.proc.dead && !peer.stopped && peer.state !== 'stopped';
+        const alive =
+          peer !== undefined && !peer.proc.dead && !peer.stopped && peer.state !== 'stopped';
         if (!alive || !this.reachable(from.id, to) || peer.proc.paused || from.stopped) {
           // A dead or unreachable peer: refused at once (dead) or after the handshake timeout.
           const wait = alive || peer?.proc.paused ? this.opts.handshakeTimeoutMs : 0;
@@ -345,7 +376,13 @@ export class SimNetwork {
           this.close(existing, from.id);
           this.close(existing, to);
         }
-        const conn: Conn = { id: ++this.#connIds, a: from.id, b: to, open: { [from.id]: true, [to]: true }, lastDue: { [from.id]: world.now, [to]: world.now } };
+        const conn: Conn = {
+          id: ++this.#connIds,
+          a: from.id,
+          b: to,
+          open: { [from.id]: true, [to]: true },
+          lastDue: { [from.id]: world.now, [to]: world.now },
+        };
         this.#conns.set(pair(from.id, to), conn);
         peer.connUp(conn, from);
         from.connUp(conn, peer);

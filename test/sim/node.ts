@@ -170,13 +170,21 @@ export class SimNode {
     this.sync.start();
     this.mesh.start();
     // DNS names ready nodes; leases also name the ones starting with us.
-    const leased = (await this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs).catch(() => [])).filter((l) => l.state !== 'draining' && l.state !== 'stopped').map((l) => l.nodeId);
+    const leased = (
+      await this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs).catch(() => [])
+    )
+      .filter((l) => l.state !== 'draining' && l.state !== 'stopped')
+      .map((l) => l.nodeId);
     const peers = [...new Set([...this.d.dns(), ...leased])].filter((id) => id !== this.id);
     this.mesh.want(peers);
     this.#pollDns();
     // Wait (bounded) until every peer DNS named answered the handshake.
     const deadline = clock.now() + Math.max(2000, this.d.net.opts.downAfterMs);
-    while (clock.now() < deadline && !peers.every((p) => this.mesh.livePeers().some((m) => m.id === p))) await sleep(clock, 50);
+    while (
+      clock.now() < deadline &&
+      !peers.every((p) => this.mesh.livePeers().some((m) => m.id === p))
+    )
+      await sleep(clock, 50);
     await this.sync.catchUp(Math.max(2000, this.d.net.opts.downAfterMs));
     if (this.#draining) return;
     await this.sessions.resumeFromSnapshots();

@@ -12,7 +12,6 @@ import { SimNetwork, type NetworkOptions } from './network.js';
 import { SimNode, type LogEntry, type WriteTrace } from './node.js';
 import { Rng, World } from './world.js';
 
-
 /** Picks a node: the owner of a game (by fraction of the games), or any running node (by fraction of them). */
 export type Target = { owner: number } | { node: number };
 
@@ -22,7 +21,14 @@ export type Fault =
   | { at: number; kind: 'partition'; a: Target; b: Target; ms: number }
   | { at: number; kind: 'isolate'; who: Target; ms: number }
   | { at: number; kind: 'replace'; who: Target }
-  | { at: number; kind: 'cold-restart'; downMs: number; nodes: number; spreadMs: number; kill: boolean }
+  | {
+      at: number;
+      kind: 'cold-restart';
+      downMs: number;
+      nodes: number;
+      spreadMs: number;
+      kill: boolean;
+    }
   | { at: number; kind: 'db-outage'; ms: number };
 
 export interface Schedule {
@@ -42,10 +48,19 @@ export interface RunResult extends CheckReport {
   virtualMs: number;
 }
 
-const target = (rng: Rng): Target => (rng.chance(0.6) ? { owner: round2(rng.next()) } : { node: round2(rng.next()) });
+const target = (rng: Rng): Target =>
+  rng.chance(0.6) ? { owner: round2(rng.next()) } : { node: round2(rng.next()) };
 const round2 = (x: number): number => Math.floor(x * 100) / 100;
 
-export const FAULT_KINDS = ['kill', 'stall', 'partition', 'isolate', 'replace', 'cold-restart', 'db-outage'] as const;
+export const FAULT_KINDS = [
+  'kill',
+  'stall',
+  'partition',
+  'isolate',
+  'replace',
+  'cold-restart',
+  'db-outage',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play. */
@@ -60,7 +75,14 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
     const kind = rng.pick(kinds.includes('stall') ? [...kinds, 'stall' as const] : kinds);
     switch (kind) {
       case 'kill':
-        faults.push({ at, kind, who: target(rng), ...(rng.chance(0.8) ? { restartAfter: rng.int(500, 10_000), sameId: rng.chance(0.3) } : {}) });
+        faults.push({
+          at,
+          kind,
+          who: target(rng),
+          ...(rng.chance(0.8)
+            ? { restartAfter: rng.int(500, 10_000), sameId: rng.chance(0.3) }
+            : {}),
+        });
         break;
       case 'stall':
         faults.push({ at, kind, who: target(rng), ms: rng.int(1000, 9000) });
@@ -75,7 +97,14 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
         faults.push({ at, kind, who: target(rng) });
         break;
       case 'cold-restart':
-        faults.push({ at, kind, downMs: rng.int(200, 15_000), nodes: rng.int(1, 3), spreadMs: rng.pick([0, 0, 50, 300, 2000]), kill: rng.chance(0.5) });
+        faults.push({
+          at,
+          kind,
+          downMs: rng.int(200, 15_000),
+          nodes: rng.int(1, 3),
+          spreadMs: rng.pick([0, 0, 50, 300, 2000]),
+          kill: rng.chance(0.5),
+        });
         break;
       case 'db-outage':
         faults.push({ at, kind, ms: rng.int(500, 20_000) });
@@ -87,18 +116,31 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
     nodes: rng.int(1, 3),
     games: Array.from({ length: rng.int(1, 3) }, () => rng.int(2, 4)),
     roundMs: rng.pick([1000, 2000, 2000, 5000]),
-    network: hostile ? { drop: rng.pick([0.01, 0.03]), duplicate: rng.pick([0, 0.02]), reorder: rng.pick([0, 0.05]) } : { drop: 0, duplicate: 0, reorder: 0 },
+    network: hostile
+      ? {
+          drop: rng.pick([0.01, 0.03]),
+          duplicate: rng.pick([0, 0.02]),
+          reorder: rng.pick([0, 0.05]),
+        }
+      : { drop: 0, duplicate: 0, reorder: 0 },
     faults,
     playMs,
   };
 }
 
-export async function runSchedule(seed: number, schedule: Schedule, opts: { trace?: (line: string) => void } = {}): Promise<RunResult> {
+export async function runSchedule(
+  seed: number,
+  schedule: Schedule,
+  opts: { trace?: (line: string) => void } = {},
+): Promise<RunResult> {
   const world = new World(seed);
   const trace = opts.trace ?? (() => undefined);
   const logger = pino({ level: 'silent' });
   // One database for every node, as the nodes of one host share a SQLite file.
-  const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger, now: () => world.now });
+  const storage = openStorage(
+    { engine: 'sqlite', path: ':memory:' },
+    { logger, now: () => world.now },
+  );
   await storage.migrate();
   const { accounts } = storage;
   // The database as the nodes reach it: while an outage lasts every call fails (as a refused
@@ -109,7 +151,10 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
       get(obj, name, receiver) {
         const v = Reflect.get(obj, name, receiver) as unknown;
         if (typeof v !== 'function') return v;
-        return (...args: unknown[]): unknown => (db.down ? Promise.reject(new Error('connect ECONNREFUSED (database outage)')) : (v as (...a: unknown[]) => unknown).apply(obj, args));
+        return (...args: unknown[]): unknown =>
+          db.down
+            ? Promise.reject(new Error('connect ECONNREFUSED (database outage)'))
+            : (v as (...a: unknown[]) => unknown).apply(obj, args);
       },
     });
   const snapshots = reachable(storage.snapshots);
@@ -140,7 +185,8 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
   const nextCode = (): string => {
     let i = codeIndex++;
     let code = '';
-    for (let k = 0; k < 4; k++, i = Math.floor(i / 26)) code = String.fromCharCode(65 + (i % 26)) + code;
+    for (let k = 0; k < 4; k++, i = Math.floor(i / 26))
+      code = String.fromCharCode(65 + (i % 26)) + code;
     return code;
   };
   const running = (): SimNode[] => nodes.filter((n) => n.alive);
@@ -156,7 +202,15 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
       results,
       metrics,
       // Like Swarm: a task enters DNS once its health check passed (up to a couple of seconds after it is ready).
-      dns: () => running().filter((n) => n.state === 'ready' && n.readyAt !== undefined && world.now - n.readyAt >= n.healthDelayMs).map((n) => n.id),
+      dns: () =>
+        running()
+          .filter(
+            (n) =>
+              n.state === 'ready' &&
+              n.readyAt !== undefined &&
+              world.now - n.readyAt >= n.healthDelayMs,
+          )
+          .map((n) => n.id),
       roundMs: schedule.roundMs,
       drainWindowMs: 2000,
       writes,
@@ -200,19 +254,29 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
     }
     const host = world.rng.pick(ready());
     let code: string | undefined;
-    world.after(1, () => {
-      void host.sessions.create(players[0]!).then(async (out) => {
-        if (!out.ok) return;
-        code = out.code;
-        for (const p of players.slice(1)) await host.sessions.execute(out.code, { kind: 'join', player: p });
-        await host.sessions.execute(out.code, { kind: 'start', playerId: players[0]!.id });
-      });
-    }, host.proc);
+    world.after(
+      1,
+      () => {
+        void host.sessions.create(players[0]!).then(async (out) => {
+          if (!out.ok) return;
+          code = out.code;
+          for (const p of players.slice(1))
+            await host.sessions.execute(out.code, { kind: 'join', player: p });
+          await host.sessions.execute(out.code, { kind: 'start', playerId: players[0]!.id });
+        });
+      },
+      host.proc,
+    );
     for (let i = 0; i < 20 && code === undefined; i++) await world.runUntil(world.now + 500);
     if (code === undefined) throw new Error(`game for ${players[0]!.name} was not created`);
     codes.push(code);
     for (const p of players) {
-      const c = new SimClient({ world, ready, latency: () => 0.2 + world.rng.next() * 5 }, p.id, p.name, code);
+      const c = new SimClient(
+        { world, ready, latency: () => 0.2 + world.rng.next() * 5 },
+        p.id,
+        p.name,
+        code,
+      );
       clients.push(c);
       c.connect(world.rng.int(0, 300));
     }
@@ -296,7 +360,9 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
         }
         case 'cold-restart': {
           const all = running();
-          trace(`${world.now - start} cold restart: ${f.kill ? 'SIGKILL' : 'SIGTERM'} ${all.map((n) => n.id).join(',')}, ${f.nodes} new after ${f.downMs} ms`);
+          trace(
+            `${world.now - start} cold restart: ${f.kill ? 'SIGKILL' : 'SIGTERM'} ${all.map((n) => n.id).join(',')}, ${f.nodes} new after ${f.downMs} ms`,
+          );
           for (const n of all) {
             if (f.kill) {
               n.kill();
@@ -304,7 +370,8 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
             } else n.drain(() => dropClientsOf(n));
           }
           world.after(f.downMs, () => {
-            for (let i = 0; i < f.nodes; i++) world.after(f.spreadMs === 0 ? 0 : world.rng.int(0, f.spreadMs), () => newNode());
+            for (let i = 0; i < f.nodes; i++)
+              world.after(f.spreadMs === 0 ? 0 : world.rng.int(0, f.spreadMs), () => newNode());
           });
           return;
         }
@@ -330,25 +397,36 @@ export async function runSchedule(seed: number, schedule: Schedule, opts: { trac
   const agree = (): boolean =>
     codes.every((code) => {
       const held = ready().map((n) => n.replica.getAny(code));
-      return held.every((r) => (r === undefined ? held[0] === undefined : held[0] !== undefined && compareVersion(r, held[0]) === 0));
+      return held.every((r) =>
+        r === undefined
+          ? held[0] === undefined
+          : held[0] !== undefined && compareVersion(r, held[0]) === 0,
+      );
     });
-  for (let waited = 0; waited < 10_000 && !agree(); waited += 50) await world.runUntil(world.now + 50);
+  for (let waited = 0; waited < 10_000 && !agree(); waited += 50)
+    await world.runUntil(world.now + 50);
 
-  if (process.env.SIM_LOGS) for (const l of logs) if (l.level >= Number(process.env.SIM_LOGS)) console.log(l.at - start, l.node, l.msg, l.err ? JSON.stringify(l.err).slice(0, 300) : "");
+  if (process.env.SIM_LOGS)
+    for (const l of logs)
+      if (l.level >= Number(process.env.SIM_LOGS))
+        console.log(l.at - start, l.node, l.msg, l.err ? JSON.stringify(l.err).slice(0, 300) : '');
   const report = check({ codes, clients, writes, logs, nodes: ready(), recorded });
   for (const n of running()) n.stop();
   await storage.close();
   return { ...report, seed, schedule, events: world.events, virtualMs: world.now - start };
 }
 
-export function runSeed(seed: number, opts: { trace?: (line: string) => void; kinds?: readonly FaultKind[] } = {}): Promise<RunResult> {
+export function runSeed(
+  seed: number,
+  opts: { trace?: (line: string) => void; kinds?: readonly FaultKind[] } = {},
+): Promise<RunResult> {
   return runSchedule(seed, generate(seed, opts.kinds), opts);
 }
 
 /** Removes faults one at a time while the run still fails: a shorter schedule to replay. */
 export async function shrink(seed: number, schedule: Schedule): Promise<Schedule> {
   let best = schedule;
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (let i = 0; i < best.faults.length; i++) {
       const candidate: Schedule = { ...best, faults: best.faults.filter((_, j) => j !== i) };
@@ -358,7 +436,10 @@ export async function shrink(seed: number, schedule: Schedule): Promise<Schedule
         break;
       }
     }
-    if (!changed && (best.network.drop > 0 || best.network.duplicate > 0 || best.network.reorder > 0)) {
+    if (
+      !changed &&
+      (best.network.drop > 0 || best.network.duplicate > 0 || best.network.reorder > 0)
+    ) {
       const calm: Schedule = { ...best, network: { drop: 0, duplicate: 0, reorder: 0 } };
       if ((await runSchedule(seed, calm)).violations.length > 0) {
         best = calm;

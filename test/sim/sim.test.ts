@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runSchedule, runSeed, type Schedule } from './run.js';
 
-const regressions = JSON.parse(readFileSync(new URL('./regressions.json', import.meta.url), 'utf8')) as {
+const regressions = JSON.parse(
+  readFileSync(new URL('./regressions.json', import.meta.url), 'utf8'),
+) as {
   schedules: { found: string; seed: number; schedule: Schedule }[];
 };
 
@@ -19,7 +21,10 @@ async function runBudget(from: number, count: number): Promise<void> {
   for (let seed = from; seed < from + count; seed++) {
     const r = await runSeed(seed);
     acks += r.stats.acks;
-    if (r.violations.length > 0) failed.push(`seed ${seed}: ${r.violations.slice(0, 3).join(' | ')}\n  replay: ${JSON.stringify({ seed, schedule: r.schedule })}`);
+    if (r.violations.length > 0)
+      failed.push(
+        `seed ${seed}: ${r.violations.slice(0, 3).join(' | ')}\n  replay: ${JSON.stringify({ seed, schedule: r.schedule })}`,
+      );
   }
   expect(acks).toBeGreaterThan(count * 10);
   expect(failed).toEqual([]);
@@ -42,6 +47,14 @@ describe('cluster simulator', () => {
     expect(b.virtualMs).toBe(a.virtualMs);
   });
 
-  it(`finds no violation in ${BUDGET} random fault schedules (seeds 1…)`, () => runBudget(1, BUDGET), 600_000);
-  it(`finds no violation in ${BUDGET} more (seeds 100001…)`, () => runBudget(100_001, BUDGET), 600_000);
+  it(
+    `finds no violation in ${BUDGET} random fault schedules (seeds 1…)`,
+    () => runBudget(1, BUDGET),
+    600_000,
+  );
+  it(
+    `finds no violation in ${BUDGET} more (seeds 100001…)`,
+    () => runBudget(100_001, BUDGET),
+    600_000,
+  );
 });

@@ -66,7 +66,12 @@ export class Proc {
     this.clock = {
       now: () => world.now,
       setTimeout(fn, ms) {
-        const event = world.schedule(world.now + Math.max(0, ms), fn, proc, `timer:${proc.name}:${world.nextOrder()}`);
+        const event = world.schedule(
+          world.now + Math.max(0, ms),
+          fn,
+          proc,
+          `timer:${proc.name}:${world.nextOrder()}`,
+        );
         return { timer: event };
       },
       clearTimeout(handle: TimerHandle | undefined) {
@@ -96,7 +101,14 @@ export class World {
   /** Queues `run` at time `at`, in process `proc` (held while it is paused, dropped once dead). */
   schedule(at: number, run: () => void, proc?: Proc, source = 'world'): Event {
     // Whole milliseconds, like Date.now.
-    const event: Event = { at: Math.max(Math.ceil(at), this.now), order: this.#order++, proc, source, run, cancelled: false };
+    const event: Event = {
+      at: Math.max(Math.ceil(at), this.now),
+      order: this.#order++,
+      proc,
+      source,
+      run,
+      cancelled: false,
+    };
     this.#push(event);
     return event;
   }

@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { TEST_ADMIN_TOKEN, adminGame } from '../support/admin.js';
-import { ROOT, freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  ROOT,
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { LiveConnection, Player, roundIn } from '../support/player.js';
 import { productionEnv } from '../support/production.js';
 
@@ -36,7 +43,10 @@ function track(conn: LiveConnection): LiveConnection {
 
 /** `npm run admin -- …` against the node's database. */
 function admin(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'admin.js'), ...args], { env: { PATH: process.env.PATH ?? '', DATABASE_PATH: dbPath }, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'admin.js'), ...args], {
+    env: { PATH: process.env.PATH ?? '', DATABASE_PATH: dbPath },
+    encoding: 'utf8',
+  });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -44,7 +54,9 @@ function admin(...args: string[]): { status: number | null; stdout: string; stde
 function sessionRows(): number {
   const db = new Database(dbPath, { readonly: true });
   try {
-    return (db.prepare('SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL').get() as { n: number }).n;
+    return (
+      db.prepare('SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL').get() as { n: number }
+    ).n;
   } finally {
     db.close();
   }
@@ -67,7 +79,13 @@ beforeAll(async () => {
     host: HOST,
     port: await freePort(),
     databasePath: dbPath,
-    env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ADMIN_USERS: 'boss', LOGIN_RATE_LIMIT: '3', GAMES_PER_HOUR: '5', ROUND_SECONDS: '120' },
+    env: {
+      ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      ADMIN_USERS: 'boss',
+      LOGIN_RATE_LIMIT: '3',
+      GAMES_PER_HOUR: '5',
+      ROUND_SECONDS: '120',
+    },
   });
   nodes.push(node);
   await node.ready();
@@ -82,12 +100,22 @@ describe('usernames: one form for sign-up, login, the login limit and uniqueness
   it('does not let padded, full-width or re-cased names escape the login limit', async () => {
     const owner = visitor(`rita${tag}`);
     await owner.signup();
-    const forms = [owner.username, ` ${owner.username}`, `${owner.username}\u00a0`, `\u3000${owner.username}`, owner.username.toUpperCase(), `ｒｉｔａ${tag}`];
+    const forms = [
+      owner.username,
+      ` ${owner.username}`,
+      `${owner.username}\u00a0`,
+      `\u3000${owner.username}`,
+      owner.username.toUpperCase(),
+      `ｒｉｔａ${tag}`,
+    ];
     const statuses: number[] = [];
-    for (const name of forms) statuses.push((await visitor(name, 'guess guess guess', '127.0.3.1').login()).status);
+    for (const name of forms)
+      statuses.push((await visitor(name, 'guess guess guess', '127.0.3.1').login()).status);
     expect(statuses).toEqual([401, 401, 401, 429, 429, 429]);
     // …and they name the same account: from that address, even the right password waits now.
-    expect((await visitor(` ${owner.username}`, owner.password, '127.0.3.1').login()).status).toBe(429);
+    expect((await visitor(` ${owner.username}`, owner.password, '127.0.3.1').login()).status).toBe(
+      429,
+    );
   });
 
   it('logs in with any form of the name, and refuses to create a name that changes under it', async () => {
@@ -96,11 +124,21 @@ describe('usernames: one form for sign-up, login, the login limit and uniqueness
     const padded = await visitor(`  vera${tag}\u00a0`, p.password).login();
     expect(padded.status).toBe(303);
     for (const name of [` kim${tag}`, `kim${tag}\u3000`, `ｋｉｍ${tag}`]) {
-      const res = await visitor(name).post('/signup', { username: name, password: 'correct horse battery' }, '/signup');
+      const res = await visitor(name).post(
+        '/signup',
+        { username: name, password: 'correct horse battery' },
+        '/signup',
+      );
       expect(res.status, JSON.stringify(name)).toBe(422);
-      expect(await res.text()).toContain('Usernames cannot start or end with spaces or use special forms of letters.');
+      expect(await res.text()).toContain(
+        'Usernames cannot start or end with spaces or use special forms of letters.',
+      );
     }
-    const taken = await visitor(`VERA${tag}`).post('/signup', { username: `VERA${tag}`, password: 'correct horse battery' }, '/signup');
+    const taken = await visitor(`VERA${tag}`).post(
+      '/signup',
+      { username: `VERA${tag}`, password: 'correct horse battery' },
+      '/signup',
+    );
     expect(taken.status).toBe(409);
   });
 });
@@ -112,7 +150,9 @@ describe('operator rights', () => {
     const page = await stranger.request('/admin/cluster');
     expect(page.status).toBe(403);
     expect((await stranger.request('/admin/cluster/members')).status).toBe(403);
-    expect(node.hasLog((l) => l.level === 'warn' && /ADMIN_USERS is no longer read/.test(l.msg))).toBe(true);
+    expect(
+      node.hasLog((l) => l.level === 'warn' && /ADMIN_USERS is no longer read/.test(l.msg)),
+    ).toBe(true);
   });
 
   it('are granted and revoked with npm run admin, at once on the running node', async () => {
@@ -120,13 +160,22 @@ describe('operator rights', () => {
     await op.signup();
     expect((await op.request('/admin/cluster')).status).toBe(403);
     const granted = admin('grant', ` OPAL${tag}`);
-    expect(granted).toMatchObject({ status: 0, stdout: `opal${tag} now holds operator rights (/admin/cluster)\n` });
+    expect(granted).toMatchObject({
+      status: 0,
+      stdout: `opal${tag} now holds operator rights (/admin/cluster)\n`,
+    });
     expect((await op.request('/admin/cluster')).status).toBe(200);
     expect(admin('list').stdout).toBe(`opal${tag}\n`);
     expect(admin('grant', `opal${tag}`).stdout).toMatch(/already holds/);
-    expect(admin('revoke', `opal${tag}`)).toMatchObject({ status: 0, stdout: `opal${tag} no longer holds operator rights\n` });
+    expect(admin('revoke', `opal${tag}`)).toMatchObject({
+      status: 0,
+      stdout: `opal${tag} no longer holds operator rights\n`,
+    });
     expect((await op.request('/admin/cluster')).status).toBe(403);
-    expect(admin('grant', 'nobody-here')).toMatchObject({ status: 1, stderr: expect.stringContaining('there is no account named "nobody-here"') });
+    expect(admin('grant', 'nobody-here')).toMatchObject({
+      status: 1,
+      stderr: expect.stringContaining('there is no account named "nobody-here"'),
+    });
     expect(admin('promote', 'x').status).toBe(64);
     expect(admin('grant').status).toBe(64);
   });
@@ -151,7 +200,9 @@ describe('operator rights', () => {
     expect(text).not.toMatch(/attack/);
     // The operators' token (held by tools, never by a player) reads the whole record.
     const full = await adminGame(node.url, code);
-    expect(Object.values(full.state.submitted)).toMatchObject([{ round: 1, kind: 'attack', dir: 'e' }]);
+    expect(Object.values(full.state.submitted)).toMatchObject([
+      { round: 1, kind: 'attack', dir: 'e' },
+    ]);
     admin('revoke', op.username);
   });
 });
@@ -164,7 +215,9 @@ describe('creating games', () => {
     const res = await p.post('/lobby/games', {}, '/lobby');
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/lobby');
-    expect(await flashed(p)).toBe('You already have 3 games of your own waiting or in play (at most 3). Start, finish or leave one before you open another.');
+    expect(await flashed(p)).toBe(
+      'You already have 3 games of your own waiting or in play (at most 3). Start, finish or leave one before you open another.',
+    );
     const lobby = await p.page('/lobby');
     expect([...lobby.html.matchAll(/hosted by gail/g)]).toHaveLength(3);
     // Leaving one makes room again.
@@ -181,7 +234,9 @@ describe('creating games', () => {
     }
     const res = await p.post('/lobby/games', {}, '/lobby');
     expect(res.headers.get('location')).toBe('/lobby');
-    expect(await flashed(p)).toMatch(/^You have opened 5 games in the last hour, the most allowed\. You can open another in \d+ minutes?\.$/);
+    expect(await flashed(p)).toMatch(
+      /^You have opened 5 games in the last hour, the most allowed\. You can open another in \d+ minutes?\.$/,
+    );
   });
 
   it('pages the lobby: 20 open games a page, newest first, live per page', async () => {
@@ -226,14 +281,22 @@ describe('anonymous visitors', () => {
 
   it('still need a valid form token (from their cookie) to sign up or log in', async () => {
     const before = sessionRows();
-    const bare = await fetch(`${node.url}/signup`, { method: 'POST', body: new URLSearchParams({ username: `eve${tag}`, password: 'correct horse battery' }), redirect: 'manual' });
+    const bare = await fetch(`${node.url}/signup`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: `eve${tag}`, password: 'correct horse battery' }),
+      redirect: 'manual',
+    });
     expect(bare.status).toBe(403);
     // A token from one visitor's page does not work with another visitor's cookie.
     const a = visitor(`eve${tag}`);
     const b = visitor(`eve${tag}`);
     const { csrf } = await a.page('/signup');
     await b.page('/signup');
-    const crossed = await b.request('/signup', { method: 'POST', body: new URLSearchParams({ _csrf: csrf, username: b.username, password: b.password }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const crossed = await b.request('/signup', {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: csrf, username: b.username, password: b.password }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(crossed.status).toBe(403);
     expect(sessionRows()).toBe(before);
     // The real thing: one row, for the account that now exists.
@@ -271,7 +334,10 @@ describe('live sockets', () => {
     expect(conn.closeCode).toBe(1008);
     const times = conn.messages.filter((m) => m.json?.type === 'time').length;
     expect(times).toBeLessThanOrEqual(21); // the welcome clock + the 20 a second allowed
-    expect(conn.messages.some((m) => m.json?.code === 'rate-limited'), JSON.stringify(conn.messages.map((m) => m.json?.type ?? m.raw.slice(0, 20)))).toBe(true);
+    expect(
+      conn.messages.some((m) => m.json?.code === 'rate-limited'),
+      JSON.stringify(conn.messages.map((m) => m.json?.type ?? m.raw.slice(0, 20))),
+    ).toBe(true);
   });
 
   it('count WebSocket pings and lobby input too', async () => {
@@ -297,7 +363,8 @@ describe('live sockets', () => {
   it('keep at most SOCKETS_PER_ACCOUNT (8) open per account: the oldest is closed with 4429', async () => {
     await new Promise((r) => setTimeout(r, 1100));
     const opened: LiveConnection[] = [];
-    for (let i = 0; i < 9; i++) opened.push(await open(i % 2 ? '/lobby/live' : `/games/${code}/live`));
+    for (let i = 0; i < 9; i++)
+      opened.push(await open(i % 2 ? '/lobby/live' : `/games/${code}/live`));
     await closedWithin(opened[0]!);
     expect(opened[0]!.closeCode).toBe(4429);
     expect(opened[0]!.closeReason).toBe('too many open pages (at most 8)');
@@ -318,7 +385,10 @@ describe('live sockets', () => {
     await conn.nextJson((m) => m.type === 'time', 0, 5000, 'the clock');
     const id = randomUUID();
     // The game is open (not started): the action is refused for that reason, not for the budget.
-    expect(await conn.act(1, 'defend', undefined, id)).toMatchObject({ type: 'error', actionId: id });
+    expect(await conn.act(1, 'defend', undefined, id)).toMatchObject({
+      type: 'error',
+      actionId: id,
+    });
     expect((await conn.act(1, 'defend')).code).not.toBe('rate-limited');
     expect((await fetch(`${node.url}/health_check`)).status).toBe(200);
   });
@@ -335,7 +405,9 @@ describe('configuration an attacker or a slip could exploit', () => {
       await waitFor(() => !n.alive, 20_000, 'the node to exit');
       expect(n.exitCode).toBe(78);
       const said = n.raw.filter((l) => l.startsWith('minotaur: '));
-      expect(said).toEqual([`minotaur: cannot listen on HOST=127.0.0.4 PORT=${port}: the address is already in use (another process listens there); choose another PORT or stop that process`]);
+      expect(said).toEqual([
+        `minotaur: cannot listen on HOST=127.0.0.4 PORT=${port}: the address is already in use (another process listens there); choose another PORT or stop that process`,
+      ]);
       expect(n.raw.join('\n')).not.toMatch(/\n\s+at /); // no stack trace
     } finally {
       blocker.close();
@@ -347,7 +419,10 @@ describe('configuration an attacker or a slip could exploit', () => {
       host: '127.0.0.4',
       port: await freePort(),
       databasePath: join(tempDir(), 'weak.db'),
-      env: productionEnv({ DNS_CLUSTER_QUERY: 'tasks.nowhere', CLUSTER_SECRET: 'redeploy-cluster-secret-0123456789' }),
+      env: productionEnv({
+        DNS_CLUSTER_QUERY: 'tasks.nowhere',
+        CLUSTER_SECRET: 'redeploy-cluster-secret-0123456789',
+      }),
     });
     nodes.push(n);
     await waitFor(() => !n.alive, 20_000, 'the node to refuse to start');
@@ -357,7 +432,9 @@ describe('configuration an attacker or a slip could exploit', () => {
 
   it('still answers health checks after every attack above', async () => {
     expect((await fetch(`${node.url}/health_check`)).status).toBe(200);
-    const ws = new WebSocket(`${node.url.replace('http', 'ws')}/lobby/live`, { headers: { origin: node.url } });
+    const ws = new WebSocket(`${node.url.replace('http', 'ws')}/lobby/live`, {
+      headers: { origin: node.url },
+    });
     const c = track(new LiveConnection(ws));
     await closedWithin(c);
     expect(c.closeCode).toBe(4401);

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { LiveConnection, Player, roundIn } from '../support/player.js';
 import { adminGame, essence, TEST_ADMIN_TOKEN, type AdminRecord } from '../support/admin.js';
 
@@ -27,14 +33,21 @@ function track(conn: LiveConnection): LiveConnection {
 }
 
 async function shownRound(conn: LiveConnection, atLeast = 1): Promise<number> {
-  return waitFor(() => {
-    const r = roundIn(conn.latestPartial('game-status'));
-    return r >= atLeast ? r : false;
-  }, 10_000, `round ≥ ${atLeast} shown`);
+  return waitFor(
+    () => {
+      const r = roundIn(conn.latestPartial('game-status'));
+      return r >= atLeast ? r : false;
+    },
+    10_000,
+    `round ≥ ${atLeast} shown`,
+  );
 }
 
 /** The socket still answers, the node is healthy, and the given games did not change at all. */
-async function intact(conn: LiveConnection | null, baseline: Record<string, AdminRecord>): Promise<void> {
+async function intact(
+  conn: LiveConnection | null,
+  baseline: Record<string, AdminRecord>,
+): Promise<void> {
   if (conn) {
     expect(conn.closeCode).toBeNull();
     const since = conn.messages.length;
@@ -58,7 +71,11 @@ async function snapshot(...codes: string[]): Promise<Record<string, AdminRecord>
 }
 
 /** Sends raw data and returns the next error the socket answers with. */
-async function refusal(conn: LiveConnection, data: string | Buffer | object, opts: { binary?: boolean } = {}): Promise<Record<string, unknown>> {
+async function refusal(
+  conn: LiveConnection,
+  data: string | Buffer | object,
+  opts: { binary?: boolean } = {},
+): Promise<Record<string, unknown>> {
   const since = conn.messages.length;
   if (Buffer.isBuffer(data)) conn.ws.send(data, { binary: opts.binary ?? true });
   else conn.send(data);
@@ -66,7 +83,11 @@ async function refusal(conn: LiveConnection, data: string | Buffer | object, opt
 }
 
 beforeAll(async () => {
-  node = startNode({ port: await freePort(), databasePath: join(tempDir(), 'bad.db'), env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '120' } });
+  node = startNode({
+    port: await freePort(),
+    databasePath: join(tempDir(), 'bad.db'),
+    env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '120' },
+  });
   nodes.push(node);
   await node.ready();
   a = new Player(node.url, `ann${tag}`);
@@ -105,22 +126,82 @@ describe('bad input on the game socket', () => {
     ['malformed JSON', () => '{"type":"act",', 'malformed'],
     ['JSON that is not an object', () => '[1,2,3]', 'malformed'],
     ['JSON null', () => 'null', 'malformed'],
-    ['a binary frame', () => Buffer.from(JSON.stringify({ type: 'act', actionId: randomUUID(), round: 2, kind: 'defend' })), 'binary', { binary: true }],
-    ['an oversized message (> 2 KiB)', () => JSON.stringify({ type: 'act', actionId: randomUUID(), round: 2, kind: 'defend', pad: 'x'.repeat(3000) }), 'too-large'],
+    [
+      'a binary frame',
+      () =>
+        Buffer.from(
+          JSON.stringify({ type: 'act', actionId: randomUUID(), round: 2, kind: 'defend' }),
+        ),
+      'binary',
+      { binary: true },
+    ],
+    [
+      'an oversized message (> 2 KiB)',
+      () =>
+        JSON.stringify({
+          type: 'act',
+          actionId: randomUUID(),
+          round: 2,
+          kind: 'defend',
+          pad: 'x'.repeat(3000),
+        }),
+      'too-large',
+    ],
     ['an unknown type', () => ({ type: 'hack', round: 2 }), 'unknown-type'],
     ['no type at all', () => ({ actionId: randomUUID(), round: 2, kind: 'defend' }), 'malformed'],
     ['an act without fields', () => ({ type: 'act' }), 'invalid'],
     ['an act without actionId', () => ({ type: 'act', round: 2, kind: 'defend' }), 'invalid'],
-    ['an act without round', () => ({ type: 'act', actionId: randomUUID(), kind: 'defend' }), 'invalid'],
-    ['a move without direction', () => ({ type: 'act', actionId: randomUUID(), round: 2, kind: 'move' }), 'invalid'],
-    ['an invalid direction', () => ({ type: 'act', actionId: randomUUID(), round: 2, kind: 'move', dir: 'n' }), 'invalid'],
-    ['an unknown kind', () => ({ type: 'act', actionId: randomUUID(), round: 2, kind: 'teleport' }), 'invalid'],
-    ['a round that is not an integer', () => ({ type: 'act', actionId: randomUUID(), round: '2', kind: 'defend' }), 'invalid'],
-    ['a markup actionId', () => ({ type: 'act', actionId: '<script>alert(1)</script>', round: 2, kind: 'defend' }), 'invalid'],
-    ['an extra field naming another game', () => ({ type: 'act', actionId: randomUUID(), round: 2, kind: 'defend', game: 'ZZZZ' }), 'invalid'],
-    ['a prototype-polluting key', () => '{"type":"act","actionId":"aaaaaaaa-1","round":2,"kind":"defend","__proto__":{"admin":true}}', 'invalid'],
-    ['an action for a past round', () => ({ type: 'act', actionId: randomUUID(), round: 1, kind: 'defend' }), 'stale-round'],
-    ['an action for a future round', () => ({ type: 'act', actionId: randomUUID(), round: 3, kind: 'defend' }), 'future-round'],
+    [
+      'an act without round',
+      () => ({ type: 'act', actionId: randomUUID(), kind: 'defend' }),
+      'invalid',
+    ],
+    [
+      'a move without direction',
+      () => ({ type: 'act', actionId: randomUUID(), round: 2, kind: 'move' }),
+      'invalid',
+    ],
+    [
+      'an invalid direction',
+      () => ({ type: 'act', actionId: randomUUID(), round: 2, kind: 'move', dir: 'n' }),
+      'invalid',
+    ],
+    [
+      'an unknown kind',
+      () => ({ type: 'act', actionId: randomUUID(), round: 2, kind: 'teleport' }),
+      'invalid',
+    ],
+    [
+      'a round that is not an integer',
+      () => ({ type: 'act', actionId: randomUUID(), round: '2', kind: 'defend' }),
+      'invalid',
+    ],
+    [
+      'a markup actionId',
+      () => ({ type: 'act', actionId: '<script>alert(1)</script>', round: 2, kind: 'defend' }),
+      'invalid',
+    ],
+    [
+      'an extra field naming another game',
+      () => ({ type: 'act', actionId: randomUUID(), round: 2, kind: 'defend', game: 'ZZZZ' }),
+      'invalid',
+    ],
+    [
+      'a prototype-polluting key',
+      () =>
+        '{"type":"act","actionId":"aaaaaaaa-1","round":2,"kind":"defend","__proto__":{"admin":true}}',
+      'invalid',
+    ],
+    [
+      'an action for a past round',
+      () => ({ type: 'act', actionId: randomUUID(), round: 1, kind: 'defend' }),
+      'stale-round',
+    ],
+    [
+      'an action for a future round',
+      () => ({ type: 'act', actionId: randomUUID(), round: 3, kind: 'defend' }),
+      'future-round',
+    ],
   ];
 
   for (const [name, make, code, opts] of cases) {
@@ -149,12 +230,19 @@ describe('bad input on the game socket', () => {
   it('a valid action is still acknowledged after all of that, exactly once', async () => {
     const before = await adminGame(node.url, x);
     const id = randomUUID();
-    expect(await ca.act(2, 'defend', undefined, id)).toMatchObject({ type: 'ack', actionId: id, duplicate: false });
+    expect(await ca.act(2, 'defend', undefined, id)).toMatchObject({
+      type: 'ack',
+      actionId: id,
+      duplicate: false,
+    });
     const after = await adminGame(node.url, x);
     const me = after.state.players.find((p) => p.name === a.username)!.id;
     expect(after.state.submitted[me]).toMatchObject({ id, round: 2, kind: 'defend' });
     expect(after.seq).toBe(before.seq + 1);
-    expect(await ca.act(2, 'defend', undefined, id)).toMatchObject({ type: 'ack', duplicate: true });
+    expect(await ca.act(2, 'defend', undefined, id)).toMatchObject({
+      type: 'ack',
+      duplicate: true,
+    });
     expect((await adminGame(node.url, x)).seq).toBe(after.seq);
   });
 });
@@ -174,7 +262,11 @@ describe('one game cannot touch another', () => {
     expect((await adminGame(node.url, y)).state.status).toBe('open');
     // The creator can.
     expect((await c.start(y)).status).toBe(303);
-    await waitFor(async () => (await adminGame(node.url, y)).state.status === 'playing', 5000, 'Y playing');
+    await waitFor(
+      async () => (await adminGame(node.url, y)).state.status === 'playing',
+      5000,
+      'Y playing',
+    );
   });
 
   it("actions on game X's socket never reach game Y, and X's players cannot act in Y", async () => {
@@ -190,7 +282,9 @@ describe('one game cannot touch another', () => {
       const r = await ca.act(round, 'move', 'e');
       expect(r.type).toBe('error');
     }
-    expect((await refusal(ca, { type: 'act', actionId: randomUUID(), round: 1, kind: 'defend', code: y }))).toMatchObject({ code: 'invalid' });
+    expect(
+      await refusal(ca, { type: 'act', actionId: randomUUID(), round: 1, kind: 'defend', code: y }),
+    ).toMatchObject({ code: 'invalid' });
     // A opens Y's socket (anyone logged in may watch) but is not a player there.
     const cay = track(a.connect(y));
     await cay.opened;
@@ -245,7 +339,9 @@ describe('bad input on the WebSocket upgrade', () => {
   });
 
   it('a raw ws client with our origin but no cookie gets no game data', async () => {
-    const ws = new WebSocket(`${node.url.replace('http', 'ws')}/games/${x}/live`, { headers: { origin: node.url } });
+    const ws = new WebSocket(`${node.url.replace('http', 'ws')}/games/${x}/live`, {
+      headers: { origin: node.url },
+    });
     const conn = track(new LiveConnection(ws));
     await conn.closed;
     expect(conn.closeCode).toBe(4401);
@@ -256,20 +352,35 @@ describe('bad input on the WebSocket upgrade', () => {
 describe('bad input over HTTP', () => {
   it('refuses form posts without a CSRF token with 403 and a clear message', async () => {
     const baseline = await snapshot(x, y);
-    for (const [path, body] of [['/lobby/games', ''], [`/games/${x}/start`, ''], [`/games/${y}/join`, ''], ['/logout', '']] as const) {
-      const res = await a.request(path, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    for (const [path, body] of [
+      ['/lobby/games', ''],
+      [`/games/${x}/start`, ''],
+      [`/games/${y}/join`, ''],
+      ['/logout', ''],
+    ] as const) {
+      const res = await a.request(path, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(res.status, path).toBe(403);
       const html = await res.text();
       expect(html).toContain('That form has expired');
       expect(html).toContain('security token');
     }
     // A wrong token is as bad as none.
-    const res = await a.request('/lobby/games', { method: 'POST', body: '_csrf=not-the-token', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await a.request('/lobby/games', {
+      method: 'POST',
+      body: '_csrf=not-the-token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(res.status).toBe(403);
     // Still logged in, and nothing was created or changed.
     expect((await a.page('/lobby')).status).toBe(200);
     await intact(null, baseline);
-    expect((await adminGame(node.url, y)).state.players.map((p) => p.name)).not.toContain(a.username);
+    expect((await adminGame(node.url, y)).state.players.map((p) => p.name)).not.toContain(
+      a.username,
+    );
   });
 
   it('answers a wrong password and an unknown username alike: 401, "Wrong username or password."', async () => {
@@ -277,7 +388,9 @@ describe('bad input over HTTP', () => {
     const r1 = await wrong.login();
     expect(r1.status).toBe(401);
     expect(await r1.text()).toContain('Wrong username or password.');
-    expect(wrong.cookie === '' || !(await wrong.page('/lobby')).html.includes('Lobby</h1>')).toBe(true);
+    expect(wrong.cookie === '' || !(await wrong.page('/lobby')).html.includes('Lobby</h1>')).toBe(
+      true,
+    );
     const ghost = new Player(node.url, `ghost${tag}`);
     const r2 = await ghost.login();
     expect(r2.status).toBe(401);
@@ -289,22 +402,42 @@ describe('bad input over HTTP', () => {
   });
 
   it('refuses usernames with markup at sign-up and escapes what it echoes', async () => {
-    for (const name of ['<script>alert(1)</script>', '<b>x</b>', 'a"onmouseover="x', "o'neil", 'émile']) {
+    for (const name of [
+      '<script>alert(1)</script>',
+      '<b>x</b>',
+      'a"onmouseover="x',
+      "o'neil",
+      'émile',
+    ]) {
       const p = new Player(node.url, name);
-      const res = await p.post('/signup', { username: name, password: 'correct horse battery' }, '/signup');
+      const res = await p.post(
+        '/signup',
+        { username: name, password: 'correct horse battery' },
+        '/signup',
+      );
       expect(res.status, name).toBe(422);
       const html = await res.text();
-      expect(html).toMatch(/Usernames (may use letters, digits, - and _ only|can have at most 20 characters)\./);
+      expect(html).toMatch(
+        /Usernames (may use letters, digits, - and _ only|can have at most 20 characters)\./,
+      );
       expect(html).not.toContain('<script>alert');
       expect(html).not.toContain('<b>x</b>');
       expect(html).not.toContain('"onmouseover="');
     }
     const short = new Player(node.url, 'ab');
-    const res = await short.post('/signup', { username: 'ab', password: 'correct horse battery' }, '/signup');
+    const res = await short.post(
+      '/signup',
+      { username: 'ab', password: 'correct horse battery' },
+      '/signup',
+    );
     expect(res.status).toBe(422);
     // A taken name (case-insensitively) is refused too.
     const dup = new Player(node.url, a.username.toUpperCase());
-    const r2 = await dup.post('/signup', { username: a.username.toUpperCase(), password: 'correct horse battery' }, '/signup');
+    const r2 = await dup.post(
+      '/signup',
+      { username: a.username.toUpperCase(), password: 'correct horse battery' },
+      '/signup',
+    );
     expect(r2.status).toBe(409);
     expect((await fetch(`${node.url}/health_check`)).status).toBe(200);
   });
@@ -318,7 +451,12 @@ describe('bad input over HTTP', () => {
 
 describe('login rate limit', () => {
   it('answers the 4th failed attempt with 429 when LOGIN_RATE_LIMIT=3', async () => {
-    const n = startNode({ port: await freePort(), host: '127.0.0.2', databasePath: join(tempDir(), 'rl.db'), env: { LOGIN_RATE_LIMIT: '3' } });
+    const n = startNode({
+      port: await freePort(),
+      host: '127.0.0.2',
+      databasePath: join(tempDir(), 'rl.db'),
+      env: { LOGIN_RATE_LIMIT: '3' },
+    });
     nodes.push(n);
     await n.ready();
     const owner = new Player(n.url, `rita${tag}`);

@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { createDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { HaProxy } from '../support/haproxy.js';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { Player, fetchVia, type Network } from '../support/player.js';
 import { productionEnv } from '../support/production.js';
 
@@ -25,7 +31,12 @@ beforeAll(async () => {
   const dir = tempDir('minotaur-tls-');
   dns = await createDnsServer();
   const port = await freePort();
-  node = startNode({ host: '127.0.0.2', port, databasePath: join(dir, 'tls.db'), env: productionEnv({ LOGIN_RATE_LIMIT: '3' }) });
+  node = startNode({
+    host: '127.0.0.2',
+    port,
+    databasePath: join(dir, 'tls.db'),
+    env: productionEnv({ LOGIN_RATE_LIMIT: '3' }),
+  });
   dns.setRecords(QUERY, ['127.0.0.2']);
   await node.ready();
   lb = await HaProxy.start({ dir, dns: dns.address, query: QUERY, nodePort: port });
@@ -67,7 +78,9 @@ describe('a production node behind HAProxy terminating TLS', () => {
     for (const headers of [{}, { 'x-forwarded-proto': 'https' }] as Record<string, string>[]) {
       const res = await fetch(`${lb.plainUrl}/login`, { headers, redirect: 'manual' });
       expect(res.status).toBe(301);
-      expect(res.headers.get('location')).toBe(`https://127.0.0.1:${new URL(lb.plainUrl).port}/login`);
+      expect(res.headers.get('location')).toBe(
+        `https://127.0.0.1:${new URL(lb.plainUrl).port}/login`,
+      );
     }
   });
 
@@ -82,7 +95,10 @@ describe('a production node behind HAProxy terminating TLS', () => {
     const { csrf } = await attacker.page('/login');
     const spoofed = await attacker.request('/login', {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.7' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-forwarded-for': '203.0.113.7',
+      },
       body: new URLSearchParams({ _csrf: csrf, username: owner.username, password: 'x' }),
     });
     expect(spoofed.status).toBe(429);

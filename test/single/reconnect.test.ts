@@ -5,7 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { Player, roundIn, type LiveConnection } from '../support/player.js';
 import { adminGame, essence, TEST_ADMIN_TOKEN } from '../support/admin.js';
 
@@ -16,7 +22,11 @@ let dbPath: string;
 
 function boot(): NodeProcess {
   // Long rounds: nothing resolves on its own while the node is replaced.
-  const n = startNode({ port, databasePath: dbPath, env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '60', DRAIN_WINDOW_MS: '300' } });
+  const n = startNode({
+    port,
+    databasePath: dbPath,
+    env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '60', DRAIN_WINDOW_MS: '300' },
+  });
   nodes.push(n);
   return n;
 }
@@ -28,10 +38,14 @@ function live(p: Player, code: string): LiveConnection {
 }
 
 async function shownRound(c: LiveConnection, atLeast = 1): Promise<number> {
-  return waitFor(() => {
-    const r = roundIn(c.latestPartial('game-status'));
-    return r >= atLeast ? r : false;
-  }, 10_000, `status partial showing round ≥ ${atLeast}`);
+  return waitFor(
+    () => {
+      const r = roundIn(c.latestPartial('game-status'));
+      return r >= atLeast ? r : false;
+    },
+    10_000,
+    `status partial showing round ≥ ${atLeast}`,
+  );
 }
 
 beforeAll(() => {
@@ -67,10 +81,18 @@ describe('reconnect after a restart on the same database', () => {
 
     // The same action twice: applied once, acknowledged twice.
     const x = randomUUID();
-    expect(await ca.act(round, 'defend', undefined, x)).toMatchObject({ type: 'ack', actionId: x, duplicate: false });
+    expect(await ca.act(round, 'defend', undefined, x)).toMatchObject({
+      type: 'ack',
+      actionId: x,
+      duplicate: false,
+    });
     const afterFirst = await adminGame(node.url, code);
     expect(afterFirst.state.submitted[idA]).toMatchObject({ id: x, kind: 'defend', round });
-    expect(await ca.act(round, 'defend', undefined, x)).toMatchObject({ type: 'ack', actionId: x, duplicate: true });
+    expect(await ca.act(round, 'defend', undefined, x)).toMatchObject({
+      type: 'ack',
+      actionId: x,
+      duplicate: true,
+    });
     const afterDup = await adminGame(node.url, code);
     expect(afterDup.seq).toBe(afterFirst.seq);
     expect(essence(afterDup.state)).toEqual(essence(afterFirst.state));
@@ -79,11 +101,19 @@ describe('reconnect after a restart on the same database', () => {
     expect(other).toMatchObject({ type: 'error', code: 'already-submitted' });
 
     // Wait for the page's view to settle, then remember what it shows.
-    await waitFor(() => ca.latestPartial('game-actions')?.includes('Submitted'), 5000, 'submitted notice');
+    await waitFor(
+      () => ca.latestPartial('game-actions')?.includes('Submitted'),
+      5000,
+      'submitted notice',
+    );
     const boardBefore = ca.latestPartial('game-board');
     const tilesBefore = ca.latestPartial('game-board-tiles');
     expect(tilesBefore).toContain('polygon');
-    const playersBefore = await waitFor(() => ca.latestPartial('game-players'), 5000, 'players partial');
+    const playersBefore = await waitFor(
+      () => ca.latestPartial('game-players'),
+      5000,
+      'players partial',
+    );
     const before = await adminGame(node.url, code);
 
     // SIGTERM: the socket closes with 1012 (Service Restart) and the node exits 0.
@@ -115,15 +145,22 @@ describe('reconnect after a restart on the same database', () => {
 
     // The round waited for both players after the restart; a's open page told the game a is back.
     expect(after.state.hold?.waiting.sort()).toEqual([idA, idB].sort());
-    const back = await waitFor(async () => {
-      const r = await adminGame(node.url, code);
-      return r.state.hold && !r.state.hold.waiting.includes(idA) ? r : null;
-    }, 5000, 'a marked present');
+    const back = await waitFor(
+      async () => {
+        const r = await adminGame(node.url, code);
+        return r.state.hold && !r.state.hold.waiting.includes(idA) ? r : null;
+      },
+      5000,
+      'a marked present',
+    );
     expect(back.state.hold?.waiting).toEqual([idB]);
     expect(back.state.deadline).toBeNull();
 
     // The page resends its unacknowledged action after reconnecting: recognised, not applied again.
-    expect(await ca.act(round, 'defend', undefined, x)).toMatchObject({ type: 'ack', duplicate: true });
+    expect(await ca.act(round, 'defend', undefined, x)).toMatchObject({
+      type: 'ack',
+      duplicate: true,
+    });
     const afterResend = await adminGame(node.url, code);
     expect(afterResend.seq).toBe(back.seq);
     expect(essence(afterResend.state)).toEqual(essence(before.state));
@@ -139,11 +176,16 @@ describe('reconnect after a restart on the same database', () => {
     const resolved = await adminGame(node.url, code);
     expect(resolved.state.round).toBe(round + 1);
     expect(resolved.state.previous[idA]).toBe(x);
-    expect(resolved.state.events.filter((e) => e.kind === 'defend' && e.actor === idA)).toHaveLength(1);
+    expect(
+      resolved.state.events.filter((e) => e.kind === 'defend' && e.actor === idA),
+    ).toHaveLength(1);
     expect(resolved.state.players.find((p) => p.id === idB)!.pos).toEqual(posB);
 
     // The round-1 action sent once more in round 2: still a duplicate, round 2 untouched.
-    expect(await ca.act(round, 'defend', undefined, x)).toMatchObject({ type: 'ack', duplicate: true });
+    expect(await ca.act(round, 'defend', undefined, x)).toMatchObject({
+      type: 'ack',
+      duplicate: true,
+    });
     const stillResolved = await adminGame(node.url, code);
     expect(stillResolved.state.submitted[idA]).toBeUndefined();
     expect(stillResolved.seq).toBe(resolved.seq);

@@ -7,7 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { openStartedGame, Player, roundIn, type LiveConnection } from '../support/player.js';
 
 const nodes: NodeProcess[] = [];
@@ -34,10 +40,14 @@ async function playOut(base: string, code: string, players: Player[]): Promise<v
   conns.push(...live);
   await Promise.all(live.map((c) => c.opened));
   for (let round = 1; round <= 61; round++) {
-    const over = await waitFor(async () => {
-      if ((await adminGame(base, code)).state.status === 'finished') return 'over';
-      return live.every((c) => roundIn(c.latestPartial('game-status')) >= round) ? 'next' : false;
-    }, 10_000, `round ${round}`);
+    const over = await waitFor(
+      async () => {
+        if ((await adminGame(base, code)).state.status === 'finished') return 'over';
+        return live.every((c) => roundIn(c.latestPartial('game-status')) >= round) ? 'next' : false;
+      },
+      10_000,
+      `round ${round}`,
+    );
     if (over === 'over') return;
     await Promise.all(live.map((c) => defend(c, round)));
   }
@@ -45,7 +55,11 @@ async function playOut(base: string, code: string, players: Player[]): Promise<v
 
 describe('rematch', () => {
   it('two calls close together lead to one new game, which starts once both are in', async () => {
-    const node = startNode({ port: await freePort(), databasePath: join(tempDir(), 'rematch.db'), env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '20' } });
+    const node = startNode({
+      port: await freePort(),
+      databasePath: join(tempDir(), 'rematch.db'),
+      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '20' },
+    });
     nodes.push(node);
     await node.ready();
     const base = node.url;
@@ -64,7 +78,10 @@ describe('rematch', () => {
     expect(refused.status).toBe(303);
     expect(refused.headers.get('location')).toBe('/lobby');
 
-    const [ra, rb] = await Promise.all([a.post(`/games/${code}/rematch`, {}, `/games/${code}`), b.post(`/games/${code}/rematch`, {}, `/games/${code}`)]);
+    const [ra, rb] = await Promise.all([
+      a.post(`/games/${code}/rematch`, {}, `/games/${code}`),
+      b.post(`/games/${code}/rematch`, {}, `/games/${code}`),
+    ]);
     expect([ra.status, rb.status]).toEqual([303, 303]);
     const target = ra.headers.get('location');
     expect(target).toMatch(/^\/games\/[A-Z]{4}$/);
@@ -72,11 +89,17 @@ describe('rematch', () => {
     const next = target!.slice(-4);
     expect(next).not.toBe(code);
 
-    const rematch = await waitFor(async () => {
-      const r = await adminGame(base, next);
-      return r.state.status === 'playing' ? r : false;
-    }, 10_000, 'the rematch to start');
-    expect(rematch.state.players.map((p) => p.name).sort()).toEqual([a.username, b.username].sort());
+    const rematch = await waitFor(
+      async () => {
+        const r = await adminGame(base, next);
+        return r.state.status === 'playing' ? r : false;
+      },
+      10_000,
+      'the rematch to start',
+    );
+    expect(rematch.state.players.map((p) => p.name).sort()).toEqual(
+      [a.username, b.username].sort(),
+    );
     expect(rematch.state.rematchOf?.code).toBe(code);
     expect((await adminGame(base, code)).state.rematch?.code).toBe(next);
 

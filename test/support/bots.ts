@@ -97,7 +97,13 @@ export class Bot {
   private readonly o: Required<BotOptions>;
 
   constructor(opts: BotOptions) {
-    this.o = { delayMs: [300, 1500], defendRate: 0.7, connectTimeoutMs: 2000, onRedirect: 'stop', ...opts };
+    this.o = {
+      delayMs: [300, 1500],
+      defendRate: 0.7,
+      connectTimeoutMs: 2000,
+      onRedirect: 'stop',
+      ...opts,
+    };
   }
 
   get name(): string {
@@ -151,7 +157,10 @@ export class Bot {
     const base = list[rotation++ % list.length]!;
     this.o.player.base = base;
     const url = base.replace(/^http/, 'ws') + `/games/${this.o.code}/live`;
-    const ws = new WebSocket(url, { headers: { cookie: this.o.player.cookie, origin: base }, ...wsOptionsFor(this.o.player.net) });
+    const ws = new WebSocket(url, {
+      headers: { cookie: this.o.player.cookie, origin: base },
+      ...wsOptionsFor(this.o.player.net),
+    });
     this.ws = ws;
     const giveUp = setTimeout(() => ws.terminate(), this.o.connectTimeoutMs);
     let first = true;
@@ -200,13 +209,26 @@ export class Bot {
       }
       if (msg.type === 'ack' && typeof msg.actionId === 'string') {
         const m = this.sent.find((s) => s.actionId === msg.actionId);
-        this.acks.push({ actionId: msg.actionId, round: m?.round ?? -1, duplicate: msg.duplicate === true, node, at: Date.now() });
+        this.acks.push({
+          actionId: msg.actionId,
+          round: m?.round ?? -1,
+          duplicate: msg.duplicate === true,
+          node,
+          at: Date.now(),
+        });
         this.pending.delete(msg.actionId);
       } else if (msg.type === 'error') {
         const id = typeof msg.actionId === 'string' ? msg.actionId : null;
         const m = id ? this.sent.find((s) => s.actionId === id) : undefined;
         const retry = msg.retry === true;
-        this.refusals.push({ actionId: id, round: m?.round ?? null, code: String(msg.code), retry, node, at: Date.now() });
+        this.refusals.push({
+          actionId: id,
+          round: m?.round ?? null,
+          code: String(msg.code),
+          retry,
+          node,
+          at: Date.now(),
+        });
         if (id && retry) {
           this.later(300, () => {
             const p = this.pending.get(id);
@@ -242,7 +264,8 @@ export class Bot {
     this.status = 'playing';
     const round = Number(r[1]);
     this.deadline = d ? Number(d[1]) : null;
-    if (round < this.currentRound) this.regressions.push({ from: this.currentRound, to: round, node, at: Date.now() });
+    if (round < this.currentRound)
+      this.regressions.push({ from: this.currentRound, to: round, node, at: Date.now() });
     if (round > this.currentRound) {
       this.currentRound = round;
       this.rounds.push({ round, node, at: Date.now() });
@@ -253,13 +276,15 @@ export class Bot {
   private onActions(html: string): void {
     if (/You have fallen/.test(html)) this.eliminated = true;
     const dirs: string[] = [];
-    for (const m of html.matchAll(/data-action="move" data-dir="(\w+)"\s*(disabled)?/g)) if (!m[2]) dirs.push(m[1]!);
+    for (const m of html.matchAll(/data-action="move" data-dir="(\w+)"\s*(disabled)?/g))
+      if (!m[2]) dirs.push(m[1]!);
     this.openDirs = dirs;
   }
 
   private maybeAct(): void {
     const round = this.currentRound;
-    if (this.paused || this.eliminated || this.status !== 'playing' || round <= this.lastActed) return;
+    if (this.paused || this.eliminated || this.status !== 'playing' || round <= this.lastActed)
+      return;
     this.lastActed = round;
     const [lo, hi] = this.o.delayMs;
     this.later(lo + Math.floor(Math.random() * (hi - lo)), () => {
@@ -276,7 +301,13 @@ export class Bot {
   act(round = this.currentRound): ActMsg {
     const move = Math.random() >= this.o.defendRate && this.openDirs.length > 0;
     const m: ActMsg = move
-      ? { type: 'act', actionId: randomUUID(), round, kind: 'move', dir: this.openDirs[Math.floor(Math.random() * this.openDirs.length)]! }
+      ? {
+          type: 'act',
+          actionId: randomUUID(),
+          round,
+          kind: 'move',
+          dir: this.openDirs[Math.floor(Math.random() * this.openDirs.length)]!,
+        }
       : { type: 'act', actionId: randomUUID(), round, kind: 'defend' };
     this.lastActed = Math.max(this.lastActed, round);
     this.pending.set(m.actionId, m);
@@ -292,6 +323,10 @@ export class Bot {
 
   /** Waits until this bot has an ack for an action of `round`. */
   async waitAck(round: number, timeoutMs = 10_000): Promise<AckRec> {
-    return waitFor(() => this.acks.find((a) => a.round === round), timeoutMs, `${this.name}: an ack for round ${round}`);
+    return waitFor(
+      () => this.acks.find((a) => a.round === round),
+      timeoutMs,
+      `${this.name}: an ack for round ${round}`,
+    );
   }
 }

@@ -29,7 +29,8 @@ const QUEUE_NUM = 7;
 
 function run(argv: string[], opts: { allowFail?: boolean } = {}): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-  if (!opts.allowFail && (r.error || r.status !== 0)) throw new Error(`${argv.join(' ')} failed: ${r.error?.message ?? r.stderr.trim()}`);
+  if (!opts.allowFail && (r.error || r.status !== 0))
+    throw new Error(`${argv.join(' ')} failed: ${r.error?.message ?? r.stderr.trim()}`);
   return r.stdout ?? '';
 }
 
@@ -39,8 +40,11 @@ export function hostsUnavailable(): string | null {
   if (process.getuid?.() !== 0) {
     return 'test hosts need root: creating network namespaces, veth links and iptables rules needs CAP_NET_ADMIN (CI runs as root; run `sudo npm test`, or `sudo npm run rehearsal -- --hosts`)';
   }
-  const missing = ['ip', 'iptables', 'tini', 'unshare', 'setpriv', 'python3'].filter((cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0);
-  if (missing.length) return `test hosts need ${missing.join(', ')}: run \`bash scripts/ensure-debian.sh\` (Debian packages iproute2, iptables, tini, util-linux, python3)`;
+  const missing = ['ip', 'iptables', 'tini', 'unshare', 'setpriv', 'python3'].filter(
+    (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0,
+  );
+  if (missing.length)
+    return `test hosts need ${missing.join(', ')}: run \`bash scripts/ensure-debian.sh\` (Debian packages iproute2, iptables, tini, util-linux, python3)`;
   return null;
 }
 
@@ -55,7 +59,9 @@ function pidAlive(pid: number): boolean {
 
 /** Kills every process in a namespace (by pid) and deletes it. */
 function removeNamespace(ns: string): void {
-  for (const pid of run(['ip', 'netns', 'pids', ns], { allowFail: true }).split('\n').filter(Boolean)) {
+  for (const pid of run(['ip', 'netns', 'pids', ns], { allowFail: true })
+    .split('\n')
+    .filter(Boolean)) {
     try {
       process.kill(Number(pid), 'SIGKILL');
     } catch {
@@ -66,7 +72,9 @@ function removeNamespace(ns: string): void {
 }
 
 function removeRun(prefix: string): void {
-  for (const ns of run(['ip', 'netns', 'list'], { allowFail: true }).split('\n').map((l) => l.split(' ')[0] ?? '')) {
+  for (const ns of run(['ip', 'netns', 'list'], { allowFail: true })
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')) {
     if (ns.startsWith(`${prefix}-`)) removeNamespace(ns);
   }
   run(['ip', 'link', 'del', `${prefix}r`], { allowFail: true });
@@ -84,14 +92,20 @@ export function removeLeftovers(): string[] {
     }
   }
   const seen = new Set<string>();
-  for (const ns of run(['ip', 'netns', 'list'], { allowFail: true }).split('\n').map((l) => l.split(' ')[0] ?? '')) {
+  for (const ns of run(['ip', 'netns', 'list'], { allowFail: true })
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')) {
     const prefix = ns.split('-')[0] ?? '';
     if (PREFIX_RE.test(prefix) && !live.has(prefix)) seen.add(prefix);
   }
-  for (const link of run(['ip', '-o', 'link', 'show'], { allowFail: true }).matchAll(/^\d+: (mh[0-9a-f]{4})r[@:]/gm)) {
+  for (const link of run(['ip', '-o', 'link', 'show'], { allowFail: true }).matchAll(
+    /^\d+: (mh[0-9a-f]{4})r[@:]/gm,
+  )) {
     if (!live.has(link[1]!)) seen.add(link[1]!);
   }
-  if (existsSync(MARKERS)) for (const prefix of readdirSync(MARKERS).filter((p) => PREFIX_RE.test(p) && !live.has(p))) seen.add(prefix);
+  if (existsSync(MARKERS))
+    for (const prefix of readdirSync(MARKERS).filter((p) => PREFIX_RE.test(p) && !live.has(p)))
+      seen.add(prefix);
   for (const prefix of seen) {
     removeRun(prefix);
     removed.push(prefix);
@@ -176,7 +190,8 @@ export class HostNetwork {
 
   /** A new host on the bridge at .n of this run's /24 (1–127). */
   addHost(name: string, n: number): Host {
-    if (!/^[a-z0-9]{1,8}$/.test(name)) throw new Error(`host name ${name}: 1–8 lower-case letters or digits`);
+    if (!/^[a-z0-9]{1,8}$/.test(name))
+      throw new Error(`host name ${name}: 1–8 lower-case letters or digits`);
     if (!Number.isInteger(n) || n < 1 || n > 127) throw new Error(`host number ${n}: 1–127`);
     const ns = `${this.id}-${name}`;
     const link = `${this.id}h${n}`;
@@ -220,9 +235,19 @@ export class HostNetwork {
     return {
       argv: (...command: string[]) => [
         ...host.prefix,
-        'unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL',
-        'setpriv', `--reuid=${user}`, `--regid=${user === 'nobody' ? 'nogroup' : user}`, '--clear-groups', '--',
-        'tini', '--', ...command,
+        'unshare',
+        '--pid',
+        '--fork',
+        '--mount-proc',
+        '--kill-child=SIGKILL',
+        'setpriv',
+        `--reuid=${user}`,
+        `--regid=${user === 'nobody' ? 'nogroup' : user}`,
+        '--clear-groups',
+        '--',
+        'tini',
+        '--',
+        ...command,
       ],
       signal: (child: ChildProcess, sig: NodeJS.Signals) => {
         const init = child.pid ? childrenOf(child.pid)[0] : undefined;
@@ -239,7 +264,9 @@ export class HostNetwork {
   /** Loss of a whole host: every process in it killed, its link cut. */
   loseHost(name: string): void {
     this.cut(name);
-    for (const pid of run(['ip', 'netns', 'pids', this.host(name).ns], { allowFail: true }).split('\n').filter(Boolean)) {
+    for (const pid of run(['ip', 'netns', 'pids', this.host(name).ns], { allowFail: true })
+      .split('\n')
+      .filter(Boolean)) {
       try {
         process.kill(Number(pid), 'SIGKILL');
       } catch {
@@ -267,20 +294,49 @@ export class HostNetwork {
         const ns = this.host(name).ns;
         for (const peer of other) {
           const address = this.host(peer).address;
-          run(['ip', 'netns', 'exec', ns, 'iptables', '-A', 'MINOTAUR-CUT', '-s', address, '-j', 'DROP']);
-          run(['ip', 'netns', 'exec', ns, 'iptables', '-A', 'MINOTAUR-CUT', '-d', address, '-j', 'DROP']);
+          run([
+            'ip',
+            'netns',
+            'exec',
+            ns,
+            'iptables',
+            '-A',
+            'MINOTAUR-CUT',
+            '-s',
+            address,
+            '-j',
+            'DROP',
+          ]);
+          run([
+            'ip',
+            'netns',
+            'exec',
+            ns,
+            'iptables',
+            '-A',
+            'MINOTAUR-CUT',
+            '-d',
+            address,
+            '-j',
+            'DROP',
+          ]);
         }
       }
     }
   }
 
   heal(): void {
-    for (const host of this.hosts.values()) run(['ip', 'netns', 'exec', host.ns, 'iptables', '-F', 'MINOTAUR-CUT'], { allowFail: true });
+    for (const host of this.hosts.values())
+      run(['ip', 'netns', 'exec', host.ns, 'iptables', '-F', 'MINOTAUR-CUT'], { allowFail: true });
   }
 
   /** Whether the kernel has sch_netem (most distributions' kernels do; minimal VM kernels often not). */
   static hasNetem(): boolean {
-    return existsSync('/proc/config.gz') ? /CONFIG_NET_SCH_NETEM=[ym]/.test(spawnSync('sh', ['-c', 'zcat /proc/config.gz'], { encoding: 'utf8' }).stdout) : existsSync('/sys/module/sch_netem');
+    return existsSync('/proc/config.gz')
+      ? /CONFIG_NET_SCH_NETEM=[ym]/.test(
+          spawnSync('sh', ['-c', 'zcat /proc/config.gz'], { encoding: 'utf8' }).stdout,
+        )
+      : existsSync('/sys/module/sch_netem');
   }
 
   /**
@@ -293,10 +349,40 @@ export class HostNetwork {
     for (const name of names) {
       const host = this.host(name);
       if (netem) {
-        run([...host.prefix, 'tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem', 'delay', `${how.delayMs}ms`, `${how.jitterMs}ms`, 'loss', `${how.lossPct}%`]);
+        run([
+          ...host.prefix,
+          'tc',
+          'qdisc',
+          'replace',
+          'dev',
+          'eth0',
+          'root',
+          'netem',
+          'delay',
+          `${how.delayMs}ms`,
+          `${how.jitterMs}ms`,
+          'loss',
+          `${how.lossPct}%`,
+        ]);
         continue;
       }
-      const child = spawn(host.prefix[0]!, [...host.prefix.slice(1), 'python3', NETEM_QUEUE, '--queue', String(QUEUE_NUM), '--delay', String(how.delayMs), '--jitter', String(how.jitterMs), '--loss', String(how.lossPct)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        host.prefix[0]!,
+        [
+          ...host.prefix.slice(1),
+          'python3',
+          NETEM_QUEUE,
+          '--queue',
+          String(QUEUE_NUM),
+          '--delay',
+          String(how.delayMs),
+          '--jitter',
+          String(how.jitterMs),
+          '--loss',
+          String(how.lossPct),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       this.delayers.set(name, child);
       await new Promise<void>((resolve, reject) => {
         let out = '';
@@ -305,9 +391,23 @@ export class HostNetwork {
           if (out.includes('ready')) resolve();
         });
         child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-        child.once('exit', (code) => reject(new Error(`netem-queue.py in ${name} exited ${code}: ${out}`)));
+        child.once('exit', (code) =>
+          reject(new Error(`netem-queue.py in ${name} exited ${code}: ${out}`)),
+        );
       });
-      run([...host.prefix, 'iptables', '-A', 'OUTPUT', '-d', this.hostRange, '-j', 'NFQUEUE', '--queue-num', String(QUEUE_NUM), '--queue-bypass']);
+      run([
+        ...host.prefix,
+        'iptables',
+        '-A',
+        'OUTPUT',
+        '-d',
+        this.hostRange,
+        '-j',
+        'NFQUEUE',
+        '--queue-num',
+        String(QUEUE_NUM),
+        '--queue-bypass',
+      ]);
     }
     return netem ? 'netem' : 'nfqueue';
   }
@@ -317,7 +417,22 @@ export class HostNetwork {
     const totals = { accepted: 0, dropped: 0 };
     for (const host of this.hosts.values()) {
       run([...host.prefix, 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'], { allowFail: true });
-      run([...host.prefix, 'iptables', '-D', 'OUTPUT', '-d', this.hostRange, '-j', 'NFQUEUE', '--queue-num', String(QUEUE_NUM), '--queue-bypass'], { allowFail: true });
+      run(
+        [
+          ...host.prefix,
+          'iptables',
+          '-D',
+          'OUTPUT',
+          '-d',
+          this.hostRange,
+          '-j',
+          'NFQUEUE',
+          '--queue-num',
+          String(QUEUE_NUM),
+          '--queue-bypass',
+        ],
+        { allowFail: true },
+      );
     }
     for (const [name, child] of this.delayers) {
       let out = '';

@@ -21,23 +21,36 @@ function agentFor(net: Network): Agent {
   const key = `${net.localAddress ?? ''}|${net.ca ?? ''}`;
   let agent = agents.get(key);
   if (!agent) {
-    agent = new Agent({ ...(net.localAddress ? { localAddress: net.localAddress } : {}), connect: net.ca ? { ca: net.ca } : {} });
+    agent = new Agent({
+      ...(net.localAddress ? { localAddress: net.localAddress } : {}),
+      connect: net.ca ? { ca: net.ca } : {},
+    });
     agents.set(key, agent);
   }
   return agent;
 }
 
 /** fetch through `net` (undici with its own agent), or the global fetch for plain defaults. */
-export function fetchVia(net: Network | undefined, url: string, init: RequestInit = {}): Promise<Response> {
+export function fetchVia(
+  net: Network | undefined,
+  url: string,
+  init: RequestInit = {},
+): Promise<Response> {
   // A request never waits for ever (a server behind a cut link answers nothing).
   init = { ...init, signal: init.signal ?? AbortSignal.timeout(30_000) };
   if (!net || (!net.ca && !net.localAddress)) return fetch(url, init);
-  return undiciFetch(url, { ...(init as object), dispatcher: agentFor(net) } as never) as unknown as Promise<Response>;
+  return undiciFetch(url, {
+    ...(init as object),
+    dispatcher: agentFor(net),
+  } as never) as unknown as Promise<Response>;
 }
 
 /** WebSocket client options for `net` (ws takes the TLS and socket options directly). */
 export function wsOptionsFor(net: Network | undefined): { ca?: string; localAddress?: string } {
-  return { ...(net?.ca ? { ca: net.ca } : {}), ...(net?.localAddress ? { localAddress: net.localAddress } : {}) };
+  return {
+    ...(net?.ca ? { ca: net.ca } : {}),
+    ...(net?.localAddress ? { localAddress: net.localAddress } : {}),
+  };
 }
 
 export interface LiveMessage {
@@ -78,13 +91,21 @@ export class Player {
   async request(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.jar.size) headers.set('cookie', this.cookie);
-    const res = await fetchVia(this.net, this.base + path, { ...init, headers, redirect: 'manual' });
+    const res = await fetchVia(this.net, this.base + path, {
+      ...init,
+      headers,
+      redirect: 'manual',
+    });
     for (const c of res.headers.getSetCookie()) {
       const [pair = '', ...attrs] = c.split(';');
       const i = pair.indexOf('=');
       if (i <= 0) continue;
       const name = pair.slice(0, i).trim();
-      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a) || (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1] ?? '') < Date.now()));
+      const expired = attrs.some(
+        (a) =>
+          /^\s*max-age=0\s*$/i.test(a) ||
+          (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1] ?? '') < Date.now()),
+      );
       if (expired) this.jar.delete(name);
       else this.jar.set(name, pair.slice(i + 1).trim());
     }
@@ -108,12 +129,21 @@ export class Player {
   async post(path: string, form: Record<string, string>, csrfFrom = path): Promise<Response> {
     const { csrf } = await this.page(csrfFrom);
     const body = new URLSearchParams({ _csrf: csrf, ...form });
-    return this.request(path, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    return this.request(path, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
   }
 
   async signup(): Promise<void> {
-    const res = await this.post('/signup', { username: this.username, password: this.password }, '/signup');
-    if (res.status !== 303) throw new Error(`signup of ${this.username} failed: ${res.status} ${await res.text()}`);
+    const res = await this.post(
+      '/signup',
+      { username: this.username, password: this.password },
+      '/signup',
+    );
+    if (res.status !== 303)
+      throw new Error(`signup of ${this.username} failed: ${res.status} ${await res.text()}`);
   }
 
   async login(): Promise<Response> {
@@ -173,11 +203,13 @@ export class LiveConnection {
       ws.once('error', reject);
     });
     this.opened.catch(() => undefined);
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => {
-      this.closeCode = code;
-      this.closeReason = reason.toString();
-      resolve();
-    }));
+    this.closed = new Promise((resolve) =>
+      ws.once('close', (code, reason) => {
+        this.closeCode = code;
+        this.closeReason = reason.toString();
+        resolve();
+      }),
+    );
     ws.on('message', (data) => {
       const raw = data.toString();
       let json: Record<string, unknown> | null = null;
@@ -197,7 +229,13 @@ export class LiveConnection {
   }
 
   /** Sends an action and resolves with the server's ack or error for it. */
-  async act(round: number, kind: 'move' | 'attack' | 'defend', dir?: string, actionId = randomUUID(), timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  async act(
+    round: number,
+    kind: 'move' | 'attack' | 'defend',
+    dir?: string,
+    actionId = randomUUID(),
+    timeoutMs = 10_000,
+  ): Promise<Record<string, unknown>> {
     const since = this.messages.length;
     this.send({ type: 'act', actionId, round, kind, ...(dir ? { dir } : {}) });
     return this.reply(actionId, timeoutMs, since);
@@ -205,12 +243,27 @@ export class LiveConnection {
 
   /** The first reply to `actionId` among the messages received from index `since` on. */
   reply(actionId: string, timeoutMs = 10_000, since = 0): Promise<Record<string, unknown>> {
-    return waitFor(() => this.messages.slice(since).find((m) => m.json && m.json.actionId === actionId)?.json ?? null, timeoutMs, `reply to ${actionId}`);
+    return waitFor(
+      () =>
+        this.messages.slice(since).find((m) => m.json && m.json.actionId === actionId)?.json ??
+        null,
+      timeoutMs,
+      `reply to ${actionId}`,
+    );
   }
 
   /** Resolves with the next data-only JSON message (from index `since` on) that matches `pred`. */
-  nextJson(pred: (m: Record<string, unknown>) => boolean, since = 0, timeoutMs = 10_000, what = 'a matching message'): Promise<Record<string, unknown>> {
-    return waitFor(() => this.messages.slice(since).find((m) => m.json && pred(m.json))?.json ?? null, timeoutMs, what);
+  nextJson(
+    pred: (m: Record<string, unknown>) => boolean,
+    since = 0,
+    timeoutMs = 10_000,
+    what = 'a matching message',
+  ): Promise<Record<string, unknown>> {
+    return waitFor(
+      () => this.messages.slice(since).find((m) => m.json && pred(m.json))?.json ?? null,
+      timeoutMs,
+      what,
+    );
   }
 
   /** The latest HTML received for a partial id (e.g. "game-status"). */

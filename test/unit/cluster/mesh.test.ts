@@ -80,7 +80,10 @@ async function cuttableLink() {
       client.on('close', () => held.delete(client));
       return;
     }
-    const upstream = connect(Number(target.slice(target.lastIndexOf(':') + 1)), target.slice(0, target.lastIndexOf(':')));
+    const upstream = connect(
+      Number(target.slice(target.lastIndexOf(':') + 1)),
+      target.slice(0, target.lastIndexOf(':')),
+    );
     upstream.on('error', () => undefined);
     client.on('data', (d) => void (cut || upstream.write(d)));
     upstream.on('data', (d) => void (cut || client.write(d)));
@@ -357,10 +360,21 @@ describe('Mesh', () => {
     b.mesh.setPeers([links[0]!.address]);
     await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'link');
     for (const l of links) l.cut();
-    await waitFor(() => a.events.down.length === 1 && b.events.down.length === 1, 5000, 'both sides to declare the other down');
+    await waitFor(
+      () => a.events.down.length === 1 && b.events.down.length === 1,
+      5000,
+      'both sides to declare the other down',
+    );
     for (const l of links) l.heal();
-    await waitFor(() => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1, 5000, 'the peers to meet again after the partition healed');
-    expect([a.events.up, b.events.up]).toEqual([['b', 'b'], ['a', 'a']]);
+    await waitFor(
+      () => peerIds(a.mesh).length === 1 && peerIds(b.mesh).length === 1,
+      5000,
+      'the peers to meet again after the partition healed',
+    );
+    expect([a.events.up, b.events.up]).toEqual([
+      ['b', 'b'],
+      ['a', 'a'],
+    ]);
   });
 
   it('learns a peer that only connects inbound, and redials its advertised address', async () => {

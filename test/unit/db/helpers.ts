@@ -6,7 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { openStorage, type Storage, type StorageOptions, type StorageTarget } from '../../../src/db/storage.js';
+import {
+  openStorage,
+  type Storage,
+  type StorageOptions,
+  type StorageTarget,
+} from '../../../src/db/storage.js';
 import type { Engine } from '../../../src/db/schema.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 
@@ -46,7 +51,11 @@ export function engineFixture(engine: Engine): EngineFixture {
       return { engine, path: join(dir!, `db${++files}`, 'minotaur.db') };
     },
     async open(target, options = {}) {
-      const storage = openStorage(target ?? (await fixture.fresh()), { logger: silentLogger, sessions: { pruneIntervalMs: 0 }, ...options });
+      const storage = openStorage(target ?? (await fixture.fresh()), {
+        logger: silentLogger,
+        sessions: { pruneIntervalMs: 0 },
+        ...options,
+      });
       handles.push(storage);
       return storage;
     },

@@ -31,7 +31,14 @@ interface OldRelease {
 async function loadOld(dir: string): Promise<OldRelease> {
   const mod = (file: string) => import(pathToFileURL(join(dir, 'dist', 'db', file)).href);
   const [database, migrate, accounts, results, snapshots, sessions] = await Promise.all(
-    ['database.js', 'migrate.js', 'accounts.js', 'results.js', 'snapshots.js', 'session-store.js'].map(mod),
+    [
+      'database.js',
+      'migrate.js',
+      'accounts.js',
+      'results.js',
+      'snapshots.js',
+      'session-store.js',
+    ].map(mod),
   );
   return {
     dir,
@@ -44,8 +51,13 @@ async function loadOld(dir: string): Promise<OldRelease> {
   };
 }
 
-const cookie = (extra: Record<string, unknown>) => ({ cookie: { originalMaxAge: HOUR, expires: new Date(T0 + HOUR) }, ...extra }) as unknown as SessionData;
-const callback = <T>(run: (cb: (err: unknown, v?: T) => void) => void) => new Promise<T | undefined>((res, rej) => run((e, v) => (e ? rej(e) : res(v))));
+const cookie = (extra: Record<string, unknown>) =>
+  ({
+    cookie: { originalMaxAge: HOUR, expires: new Date(T0 + HOUR) },
+    ...extra,
+  }) as unknown as SessionData;
+const callback = <T>(run: (cb: (err: unknown, v?: T) => void) => void) =>
+  new Promise<T | undefined>((res, rej) => run((e, v) => (e ? rej(e) : res(v))));
 
 let old: OldRelease | null = null;
 let tmp: string;
@@ -67,8 +79,26 @@ function fillWithOldRelease(path: string): { ariadne: string; theseus: string } 
     const ariadne = accounts.create('Ariadne', 'scrypt$a').account.id as string;
     const theseus = accounts.create('theseus', 'scrypt$t').account.id as string;
     accounts.setAdmin(ariadne, true);
-    new o.Results(db).record({ gameId: 'g1', code: 'KEPS', finishedAt: T0, rounds: 9, winnerId: ariadne, players: [{ accountId: ariadne, won: true, eliminatedRound: null }, { accountId: theseus, won: false, eliminatedRound: 4 }] });
-    new o.Snapshots(db, { now: () => T0 }).save({ code: 'ZORB', gameId: 'game-2', owner: 'a1', epoch: 3, seq: 17, schema: 1, state: { id: 'game-2', code: 'ZORB', round: 5 } });
+    new o.Results(db).record({
+      gameId: 'g1',
+      code: 'KEPS',
+      finishedAt: T0,
+      rounds: 9,
+      winnerId: ariadne,
+      players: [
+        { accountId: ariadne, won: true, eliminatedRound: null },
+        { accountId: theseus, won: false, eliminatedRound: 4 },
+      ],
+    });
+    new o.Snapshots(db, { now: () => T0 }).save({
+      code: 'ZORB',
+      gameId: 'game-2',
+      owner: 'a1',
+      epoch: 3,
+      seq: 17,
+      schema: 1,
+      state: { id: 'game-2', code: 'ZORB', round: 5 },
+    });
     const sessions = new o.SqliteSessionStore(db, { now: () => T0, pruneIntervalMs: 0 });
     sessions.set('live-sid', cookie({ userId: ariadne }));
     sessions.set('ended-sid', cookie({ userId: theseus }));
@@ -80,7 +110,10 @@ function fillWithOldRelease(path: string): { ariadne: string; theseus: string } 
 }
 
 async function openNew(path: string): Promise<Storage> {
-  return openStorage({ engine: 'sqlite', path }, { logger: silentLogger, now: () => T0, sessions: { pruneIntervalMs: 0 } });
+  return openStorage(
+    { engine: 'sqlite', path },
+    { logger: silentLogger, now: () => T0, sessions: { pruneIntervalMs: 0 } },
+  );
 }
 
 describe('upgrading a SQLite file from the SQL-file migrator', () => {
@@ -94,25 +127,84 @@ describe('upgrading a SQLite file from the SQL-file migrator', () => {
       expect(await storage.migrate()).not.toContain('001_init');
       expect(await storage.migrate()).toEqual([]);
 
-      expect(await storage.accounts.findByUsername('ARIADNE')).toEqual({ id: ids.ariadne, username: 'Ariadne', passwordHash: 'scrypt$a', isAdmin: true, createdAt: T0 });
-      expect(await storage.accounts.findById(ids.theseus)).toMatchObject({ username: 'theseus', isAdmin: false });
-      expect(await storage.accounts.create('Theseus', 'x')).toMatchObject({ ok: false, code: 'taken' });
+      expect(await storage.accounts.findByUsername('ARIADNE')).toEqual({
+        id: ids.ariadne,
+        username: 'Ariadne',
+        passwordHash: 'scrypt$a',
+        isAdmin: true,
+        createdAt: T0,
+      });
+      expect(await storage.accounts.findById(ids.theseus)).toMatchObject({
+        username: 'theseus',
+        isAdmin: false,
+      });
+      expect(await storage.accounts.create('Theseus', 'x')).toMatchObject({
+        ok: false,
+        code: 'taken',
+      });
       const created = await storage.accounts.create('minos', 'scrypt$m');
       expect(created.ok && Number(created.account.id)).toBeGreaterThan(Number(ids.theseus));
 
       expect(await storage.results.recordFor(ids.ariadne)).toEqual({ played: 1, won: 1 });
-      expect(await storage.results.leaderboard()).toMatchObject([{ username: 'Ariadne', won: 1 }, { username: 'theseus', won: 0 }]);
-      expect(await storage.results.recentFor(ids.theseus)).toEqual([{ gameId: 'g1', code: 'KEPS', finishedAt: T0, rounds: 9, won: false, eliminatedRound: 4, dealt: 0, winnerUsername: 'Ariadne', opponents: ['Ariadne'] }]);
-      expect(await storage.results.record({ gameId: 'g1', code: 'KEPS', finishedAt: T0, rounds: 9, winnerId: ids.ariadne, players: [] })).toBe(false);
+      expect(await storage.results.leaderboard()).toMatchObject([
+        { username: 'Ariadne', won: 1 },
+        { username: 'theseus', won: 0 },
+      ]);
+      expect(await storage.results.recentFor(ids.theseus)).toEqual([
+        {
+          gameId: 'g1',
+          code: 'KEPS',
+          finishedAt: T0,
+          rounds: 9,
+          won: false,
+          eliminatedRound: 4,
+          dealt: 0,
+          winnerUsername: 'Ariadne',
+          opponents: ['Ariadne'],
+        },
+      ]);
+      expect(
+        await storage.results.record({
+          gameId: 'g1',
+          code: 'KEPS',
+          finishedAt: T0,
+          rounds: 9,
+          winnerId: ids.ariadne,
+          players: [],
+        }),
+      ).toBe(false);
 
-      expect(await storage.snapshots.get('ZORB')).toEqual({ code: 'ZORB', gameId: 'game-2', owner: 'a1', epoch: 3, seq: 17, schema: 1, state: { id: 'game-2', code: 'ZORB', round: 5 }, updatedAt: T0 });
-      expect(await storage.snapshots.save({ code: 'ZORB', gameId: 'game-2', owner: 'a1', epoch: 3, seq: 16, schema: 1, state: {} as never })).toBe(false);
+      expect(await storage.snapshots.get('ZORB')).toEqual({
+        code: 'ZORB',
+        gameId: 'game-2',
+        owner: 'a1',
+        epoch: 3,
+        seq: 17,
+        schema: 1,
+        state: { id: 'game-2', code: 'ZORB', round: 5 },
+        updatedAt: T0,
+      });
+      expect(
+        await storage.snapshots.save({
+          code: 'ZORB',
+          gameId: 'game-2',
+          owner: 'a1',
+          epoch: 3,
+          seq: 16,
+          schema: 1,
+          state: {} as never,
+        }),
+      ).toBe(false);
 
       const live = await callback<SessionData | null>((cb) => storage.sessions.get('live-sid', cb));
       expect(live).toMatchObject({ userId: ids.ariadne });
       // The old release's logout stays a logout.
-      await callback((cb) => storage.sessions.set('ended-sid', cookie({ userId: ids.theseus }), cb));
-      expect(await callback<SessionData | null>((cb) => storage.sessions.get('ended-sid', cb))).toBeNull();
+      await callback((cb) =>
+        storage.sessions.set('ended-sid', cookie({ userId: ids.theseus }), cb),
+      );
+      expect(
+        await callback<SessionData | null>((cb) => storage.sessions.get('ended-sid', cb)),
+      ).toBeNull();
     } finally {
       await storage.close();
     }
@@ -132,21 +224,36 @@ describe('upgrading a SQLite file from the SQL-file migrator', () => {
     const edited = join(tmp, 'edited', 'minotaur.db');
     fillWithOldRelease(edited);
     const raw = new Database(edited);
-    raw.prepare(`update schema_migrations set checksum = 'edited-elsewhere' where name = '001_init.sql'`).run();
+    raw
+      .prepare(
+        `update schema_migrations set checksum = 'edited-elsewhere' where name = '001_init.sql'`,
+      )
+      .run();
     raw.close();
     const a = await openNew(edited);
-    await expect(a.migrate()).rejects.toMatchObject({ name: 'MigrationError', code: 'MIGRATION_EDITED', message: expect.stringContaining('001_init.sql') });
+    await expect(a.migrate()).rejects.toMatchObject({
+      name: 'MigrationError',
+      code: 'MIGRATION_EDITED',
+      message: expect.stringContaining('001_init.sql'),
+    });
     await a.close();
 
     const further = join(tmp, 'further', 'minotaur.db');
     fillWithOldRelease(further);
     const raw2 = new Database(further);
-    raw2.prepare(`insert into schema_migrations (name, version, checksum, applied_at) values ('002_extra.sql', 2, 'x', 1)`).run();
+    raw2
+      .prepare(
+        `insert into schema_migrations (name, version, checksum, applied_at) values ('002_extra.sql', 2, 'x', 1)`,
+      )
+      .run();
     raw2.close();
     const b = await openNew(further);
     const err = await b.migrate().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationError);
-    expect(err).toMatchObject({ code: 'MIGRATION_MISSING', message: expect.stringContaining('002_extra.sql') });
+    expect(err).toMatchObject({
+      code: 'MIGRATION_MISSING',
+      message: expect.stringContaining('002_extra.sql'),
+    });
     await b.close();
   });
 
@@ -154,7 +261,9 @@ describe('upgrading a SQLite file from the SQL-file migrator', () => {
     if (!old) return ctx.skip();
     const db = new Database(join(tmp, 'upgrade', 'minotaur.db'), { readonly: true });
     try {
-      const row = db.prepare(`select checksum from schema_migrations where name = '001_init.sql'`).get() as { checksum: string };
+      const row = db
+        .prepare(`select checksum from schema_migrations where name = '001_init.sql'`)
+        .get() as { checksum: string };
       expect(row.checksum).toBe(LEGACY_MIGRATIONS['001_init.sql']!.checksum);
     } finally {
       db.close();

@@ -28,7 +28,9 @@ async function tables(storage: Storage): Promise<string[]> {
 }
 
 async function applied(storage: Storage): Promise<string[]> {
-  return (await kysely(storage).selectFrom('kysely_migration').select('name').orderBy('name').execute()).map((r) => r.name as string);
+  return (
+    await kysely(storage).selectFrom('kysely_migration').select('name').orderBy('name').execute()
+  ).map((r) => r.name as string);
 }
 
 async function migrationError(work: Promise<unknown>): Promise<MigrationError> {
@@ -59,7 +61,10 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     // subject here), re-exported from a folder the test can add files to.
     dir = mkdtempSync(join(tmpdir(), 'minotaur-migrations-'));
     for (const m of readMigrations(MIGRATIONS_DIR).filter((x) => x.name === '001_init')) {
-      writeFileSync(join(dir, `${m.name}.mjs`), `export { up } from ${JSON.stringify(pathToFileURL(m.path).href)};\n`);
+      writeFileSync(
+        join(dir, `${m.name}.mjs`),
+        `export { up } from ${JSON.stringify(pathToFileURL(m.path).href)};\n`,
+      );
     }
   });
   afterEach(async () => {
@@ -70,7 +75,9 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
   it('applies every migration on a fresh database, records it, and is a no-op when run again', async () => {
     const s = await open();
     expect(await s.migrate()).toEqual(['001_init']);
-    expect(await tables(s)).toEqual(expect.arrayContaining([...APP_TABLES, 'kysely_migration', 'kysely_migration_lock']));
+    expect(await tables(s)).toEqual(
+      expect.arrayContaining([...APP_TABLES, 'kysely_migration', 'kysely_migration_lock']),
+    );
     expect(await applied(s)).toEqual(['001_init']);
     expect(await s.migrate()).toEqual([]);
     expect(await (await open()).migrate()).toEqual([]);
@@ -79,14 +86,23 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
   it('applies only the new migrations, in order', async () => {
     const s = await open();
     await s.migrate();
-    writeFileSync(join(dir, '003_c.mjs'), `export async function up(db) { await db.schema.createTable('c').addColumn('x', 'integer', (c) => c.references('b.x')).execute(); }\n`);
-    writeFileSync(join(dir, '002_b.mjs'), `export async function up(db) { await db.schema.createTable('b').addColumn('x', 'integer', (c) => c.primaryKey()).execute(); }\n`);
+    writeFileSync(
+      join(dir, '003_c.mjs'),
+      `export async function up(db) { await db.schema.createTable('c').addColumn('x', 'integer', (c) => c.references('b.x')).execute(); }\n`,
+    );
+    writeFileSync(
+      join(dir, '002_b.mjs'),
+      `export async function up(db) { await db.schema.createTable('b').addColumn('x', 'integer', (c) => c.primaryKey()).execute(); }\n`,
+    );
     expect(await s.migrate()).toEqual(['002_b', '003_c']);
     expect(await applied(s)).toEqual(['001_init', '002_b', '003_c']);
   });
 
   it('tells a migration which engine it runs on', async () => {
-    writeFileSync(join(dir, '002_engine.mjs'), `export async function up(db, engine) { await db.schema.createTable('engine_' + engine).addColumn('x', 'integer').execute(); }\n`);
+    writeFileSync(
+      join(dir, '002_engine.mjs'),
+      `export async function up(db, engine) { await db.schema.createTable('engine_' + engine).addColumn('x', 'integer').execute(); }\n`,
+    );
     const s = await open();
     await s.migrate();
     expect(await tables(s)).toContain(`engine_${engine}`);
@@ -104,7 +120,9 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     rmSync(join(dir, '002_b.mjs'));
     const err = await migrationError((await open()).migrate());
     expect(err.code).toBe('MIGRATION_MISSING');
-    expect(err.message).toBe('migration 002_b was applied to this database but this release does not have it; run a release that has it');
+    expect(err.message).toBe(
+      'migration 002_b was applied to this database but this release does not have it; run a release that has it',
+    );
   });
 
   it('refuses a new migration numbered before one already applied', async () => {
@@ -121,7 +139,10 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     const s = await open();
     await s.migrate();
     writeFileSync(join(dir, '002_good.mjs'), createTable('good'));
-    writeFileSync(join(dir, '003_bad.mjs'), `export async function up(db) { await db.schema.createTable('half').addColumn('x', 'integer').execute(); await db.schema.createTable('half').addColumn('x', 'integer').execute(); }\n`);
+    writeFileSync(
+      join(dir, '003_bad.mjs'),
+      `export async function up(db) { await db.schema.createTable('half').addColumn('x', 'integer').execute(); await db.schema.createTable('half').addColumn('x', 'integer').execute(); }\n`,
+    );
     const err = await migrationError(s.migrate());
     expect(err.code).toBe('MIGRATION_FAILED');
     expect(err.message).toMatch(/^migration 003_bad failed: /);
@@ -137,7 +158,9 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     writeFileSync(join(dir, '001_other.mjs'), createTable('other'));
     const err = await migrationError((await open()).migrate());
     expect(err.code).toBe('MIGRATION_DUPLICATE_NUMBER');
-    expect(err.message).toBe('migrations 001_init and 001_other share the number 001; renumber the newer one');
+    expect(err.message).toBe(
+      'migrations 001_init and 001_other share the number 001; renumber the newer one',
+    );
   });
 
   it('lets six processes open one fresh database and migrate it at the same instant; each migration runs once', async () => {
@@ -184,7 +207,12 @@ describe('sqlite file', () => {
     const s = await fx.open({ engine: 'sqlite', path: ':memory:' });
     try {
       expect(await s.migrate()).toEqual(RELEASED);
-      expect(Number((await sql<{ n: number }>`select count(*) as n from accounts`.execute(kysely(s))).rows[0]!.n)).toBe(0);
+      expect(
+        Number(
+          (await sql<{ n: number }>`select count(*) as n from accounts`.execute(kysely(s))).rows[0]!
+            .n,
+        ),
+      ).toBe(0);
     } finally {
       await fx.closeAll();
     }
@@ -197,12 +225,30 @@ describe('sqlite file', () => {
     await fx.closeAll();
     const db = openDatabase(path, silentLogger);
     try {
-      const ddl = db.prepare(`select name, sql from sqlite_master where type = 'table' and name in (${APP_TABLES.map(() => '?').join(',')})`).all(...APP_TABLES) as { name: string; sql: string }[];
+      const ddl = db
+        .prepare(
+          `select name, sql from sqlite_master where type = 'table' and name in (${APP_TABLES.map(() => '?').join(',')})`,
+        )
+        .all(...APP_TABLES) as { name: string; sql: string }[];
       expect(ddl).toHaveLength(APP_TABLES.length);
       for (const t of ddl) expect(t.sql, t.name).toMatch(/\)\s*strict$/i);
-      db.prepare(`insert into accounts (username, password_hash, created_at) values ('Ariadne', 'h', 1)`).run();
-      expect(() => db.prepare(`insert into accounts (username, password_hash, created_at) values ('ARIADNE', 'h', 1)`).run()).toThrow(/UNIQUE/);
-      expect(() => db.prepare(`insert into snapshots (code, game_id, owner, epoch, seq, schema, state, updated_at) values ('K', 'g', 'o', 'one', 1, 1, '{}', 1)`).run()).toThrow(/cannot store TEXT/);
+      db.prepare(
+        `insert into accounts (username, password_hash, created_at) values ('Ariadne', 'h', 1)`,
+      ).run();
+      expect(() =>
+        db
+          .prepare(
+            `insert into accounts (username, password_hash, created_at) values ('ARIADNE', 'h', 1)`,
+          )
+          .run(),
+      ).toThrow(/UNIQUE/);
+      expect(() =>
+        db
+          .prepare(
+            `insert into snapshots (code, game_id, owner, epoch, seq, schema, state, updated_at) values ('K', 'g', 'o', 'one', 1, 1, '{}', 1)`,
+          )
+          .run(),
+      ).toThrow(/cannot store TEXT/);
     } finally {
       db.close();
     }

@@ -7,9 +7,8 @@ vi.mock('node:crypto', async (importOriginal) => {
   return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
 });
 
-const { hashPassword, verifyPassword, verifyNoAccount, needsRehash, OWASP_SCRYPT } = await import(
-  '../../../src/db/passwords.js'
-);
+const { hashPassword, verifyPassword, verifyNoAccount, needsRehash, OWASP_SCRYPT } =
+  await import('../../../src/db/passwords.js');
 
 // Low cost, passed explicitly, keeps the suite fast; one test checks the default is OWASP's.
 const FAST = { N: 2 ** 10, r: 8, p: 1 };
@@ -52,7 +51,9 @@ describe('passwords', () => {
     const stored = await hashPassword('x', FAST);
     expect(await verifyPassword('x', 'plain-text')).toBe(false);
     expect(await verifyPassword('x', stored.replace('scrypt$1024', 'scrypt$1000'))).toBe(false);
-    expect(await verifyPassword('x', stored.replace('scrypt$1024', `scrypt$${2 ** 30}`))).toBe(false);
+    expect(await verifyPassword('x', stored.replace('scrypt$1024', `scrypt$${2 ** 30}`))).toBe(
+      false,
+    );
     expect(await verifyPassword('x', stored.slice(0, -8))).toBe(false);
   });
 

@@ -31,22 +31,27 @@ describe('PostgreSQL pool', () => {
     cleanups.push(() => server.stop());
     const logger = recordingLogger();
     const broke: Error[] = [];
-    const pool = createPool(await server.createDatabase(), { logger: logger as unknown as DbLogger, onIdleError: (err) => broke.push(err) });
+    const pool = createPool(await server.createDatabase(), {
+      logger: logger as unknown as DbLogger,
+      onIdleError: (err) => broke.push(err),
+    });
     const db = new Kysely<any>({ dialect: postgresDialect(pool) });
     cleanups.push(() => db.destroy());
 
-    const failed = await db
-      .connection()
-      .execute(async (conn) => {
-        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(conn);
-        // The connection is ours, no query running on it: what a restart of the server finds.
-        await terminate(server, rows[0]!.pid);
-        await waitFor(() => logger.at('debug').includes('database connection closed while in use'), 10_000, 'the broken connection to be reported');
-        return sql`select 1`.execute(conn).then(
-          () => null,
-          (err: unknown) => err as Error,
-        );
-      });
+    const failed = await db.connection().execute(async (conn) => {
+      const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(conn);
+      // The connection is ours, no query running on it: what a restart of the server finds.
+      await terminate(server, rows[0]!.pid);
+      await waitFor(
+        () => logger.at('debug').includes('database connection closed while in use'),
+        10_000,
+        'the broken connection to be reported',
+      );
+      return sql`select 1`.execute(conn).then(
+        () => null,
+        (err: unknown) => err as Error,
+      );
+    });
     expect(failed).toBeInstanceOf(Error);
     expect(broke.length).toBeGreaterThanOrEqual(1);
     // The broken connection did not go back to the pool: the next query gets a working one.

@@ -6,10 +6,18 @@ import { ResultOutbox } from '../../../src/db/result-outbox.js';
 import type { GameResult } from '../../../src/db/results.js';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} } as never;
-const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+const refused = () =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 
 function result(gameId: string): GameResult {
-  return { gameId, code: 'KEPS', finishedAt: 1, rounds: 3, winnerId: '1', players: [{ accountId: '1', won: true, eliminatedRound: null }] };
+  return {
+    gameId,
+    code: 'KEPS',
+    finishedAt: 1,
+    rounds: 3,
+    winnerId: '1',
+    players: [{ accountId: '1', won: true, eliminatedRound: null }],
+  };
 }
 
 /** A database that is down until `up` is set; records each game id once. */
@@ -73,7 +81,10 @@ describe('ResultOutbox', () => {
   });
 
   it('does not keep a result that can never be written', async () => {
-    const outbox = new ResultOutbox({ record: () => Promise.reject(new Error('names no account')) }, { logger: silent });
+    const outbox = new ResultOutbox(
+      { record: () => Promise.reject(new Error('names no account')) },
+      { logger: silent },
+    );
     await expect(outbox.record(result('g3'))).rejects.toThrow('names no account');
     expect(outbox.waiting).toBe(0);
   });
@@ -85,9 +96,17 @@ describe('LastKnown', () => {
     const kept = new LastKnown<number>({ maxAgeMs: 1000, now: () => now });
     expect(await kept.read('a', async () => 1)).toBe(1);
     expect(await kept.read('a', () => Promise.reject(refused()))).toBe(1);
-    await expect(kept.read('a', () => Promise.reject(new Error('syntax error')))).rejects.toThrow('syntax error');
+    await expect(kept.read('a', () => Promise.reject(new Error('syntax error')))).rejects.toThrow(
+      'syntax error',
+    );
     await expect(kept.read('b', () => Promise.reject(refused()))).rejects.toThrow('ECONNREFUSED');
-    await expect(kept.read('a', () => Promise.reject(refused()), (v) => v > 1)).rejects.toThrow('ECONNREFUSED');
+    await expect(
+      kept.read(
+        'a',
+        () => Promise.reject(refused()),
+        (v) => v > 1,
+      ),
+    ).rejects.toThrow('ECONNREFUSED');
     now = 1001;
     await expect(kept.read('a', () => Promise.reject(refused()))).rejects.toThrow('ECONNREFUSED');
     kept.remember('a', 2);

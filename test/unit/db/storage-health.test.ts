@@ -6,7 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { outageClass } from '../../../src/db/errors.js';
 import type { DbLogger } from '../../../src/db/logger.js';
-import { openStorage, type DatabaseHealth, type Storage, type StorageOptions } from '../../../src/db/storage.js';
+import {
+  openStorage,
+  type DatabaseHealth,
+  type Storage,
+  type StorageOptions,
+} from '../../../src/db/storage.js';
 import { freePort, waitFor } from '../../support/node-process.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 import { recordingLogger } from '../cluster/recording-logger.js';
@@ -26,7 +31,15 @@ afterEach(async () => {
 
 function storage(url: string, options: Partial<StorageOptions> = {}) {
   const logger = recordingLogger();
-  const s = openStorage({ engine: 'postgres', url }, { logger: logger as unknown as DbLogger, sessions: { pruneIntervalMs: 0 }, connectTimeoutMs: 2000, ...options });
+  const s = openStorage(
+    { engine: 'postgres', url },
+    {
+      logger: logger as unknown as DbLogger,
+      sessions: { pruneIntervalMs: 0 },
+      connectTimeoutMs: 2000,
+      ...options,
+    },
+  );
   opened.push(s);
   const changes: DatabaseHealth[] = [];
   s.onHealthChange((h) => changes.push(h));
@@ -56,12 +69,20 @@ describe('storage health on PostgreSQL', () => {
     await waitFor(() => s.health().outage === 'authentication', 20_000, 'authentication to fail');
     const warned = logger.lines.filter((l) => l.level === 'warn');
     const byKind = new Map<string, number>();
-    for (const l of warned) byKind.set((l.fields as { outage: string }).outage, (byKind.get((l.fields as { outage: string }).outage) ?? 0) + 1);
+    for (const l of warned)
+      byKind.set(
+        (l.fields as { outage: string }).outage,
+        (byKind.get((l.fields as { outage: string }).outage) ?? 0) + 1,
+      );
     expect(byKind.get('refused')).toBe(1);
     expect(byKind.get('authentication')).toBe(1);
     for (const [kind, n] of byKind) expect(n, kind).toBe(1);
-    expect(warned[0]!.msg).toBe(`database postgres://postgres:***@127.0.0.1:${port}/postgres unreachable: connection refused (is the server running and listening on that address?); retrying until it answers (health check answers 503 meanwhile)`);
-    expect(warned.at(-1)!.msg).toContain('authentication failed (check the user and password in DATABASE_URL)');
+    expect(warned[0]!.msg).toBe(
+      `database postgres://postgres:***@127.0.0.1:${port}/postgres unreachable: connection refused (is the server running and listening on that address?); retrying until it answers (health check answers 503 meanwhile)`,
+    );
+    expect(warned.at(-1)!.msg).toContain(
+      'authentication failed (check the user and password in DATABASE_URL)',
+    );
     expect(JSON.stringify(logger.lines)).not.toContain(password);
     expect(JSON.stringify(logger.lines)).not.toContain(pg.password);
     expect(await Promise.race([outcome, Promise.resolve('pending')])).toBe('pending');
@@ -80,7 +101,9 @@ describe('storage health on PostgreSQL', () => {
     expect(s.health()).toMatchObject({ state: 'up', outage: null, lastError: null });
     expect(changes.map((c) => c.state).at(-1)).toBe('up');
     const info = logger.at('info').find((m) => /reachable after/.test(m));
-    expect(info).toMatch(/^database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres reachable after \d+ attempts \(\d+\.\d s\)$/);
+    expect(info).toMatch(
+      /^database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres reachable after \d+ attempts \(\d+\.\d s\)$/,
+    );
     expect(Number(/after (\d+) attempts/.exec(info!)![1])).toBeGreaterThanOrEqual(2);
   });
 
@@ -99,16 +122,25 @@ describe('storage health on PostgreSQL', () => {
     await waitFor(() => s.health().state === 'up', 20_000, 'the database to be seen up again');
     expect(await s.accounts.findByUsername('x')).toBeNull();
     expect(logger.at('warn').filter((m) => / down: /.test(m))).toHaveLength(1);
-    expect(logger.at('info').filter((m) => /answers again after \d+\.\d s$/.test(m))).toHaveLength(1);
+    expect(logger.at('info').filter((m) => /answers again after \d+\.\d s$/.test(m))).toHaveLength(
+      1,
+    );
   });
 
   it('counts a database that stops answering as down, and does not let it hold close() past its limit', async () => {
     const pg = await server();
-    const { s, logger } = storage(await pg.createDatabase(), { checkMs: 200, closeTimeoutMs: 1500 });
+    const { s, logger } = storage(await pg.createDatabase(), {
+      checkMs: 200,
+      closeTimeoutMs: 1500,
+    });
     await s.open();
     pg.pause();
     try {
-      await waitFor(() => s.health().state === 'down', 10_000, 'the silent database to be seen down');
+      await waitFor(
+        () => s.health().state === 'down',
+        10_000,
+        'the silent database to be seen down',
+      );
       expect(s.health().outage).toBe('timeout');
       // A write sent now never gets an answer; closing waits for it only so long.
       void s.snapshots.remove('KEPS', 'g').catch(() => {});
@@ -126,8 +158,14 @@ describe('storage health on PostgreSQL', () => {
     const { s, logger } = storage(pg.url('no_such_db'));
     const controller = new AbortController();
     const opening = s.open({ signal: controller.signal });
-    await waitFor(() => s.health().outage === 'no-database', 10_000, 'the missing database to be named');
-    expect(logger.at('warn')[0]).toContain('the database does not exist (create it, or fix the name in DATABASE_URL)');
+    await waitFor(
+      () => s.health().outage === 'no-database',
+      10_000,
+      'the missing database to be named',
+    );
+    expect(logger.at('warn')[0]).toContain(
+      'the database does not exist (create it, or fix the name in DATABASE_URL)',
+    );
     controller.abort(new Error('draining'));
     await expect(opening).rejects.toThrow('draining');
   });

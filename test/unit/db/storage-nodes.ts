@@ -32,13 +32,25 @@ export class StorageNode {
       this.pending.delete(m.id);
     });
     child.on('exit', (code) => {
-      for (const settle of this.pending.values()) settle({ ok: false, error: { message: `storage child exited (${code}): ${this.stderr}`, code: null, name: 'Error' } });
+      for (const settle of this.pending.values())
+        settle({
+          ok: false,
+          error: {
+            message: `storage child exited (${code}): ${this.stderr}`,
+            code: null,
+            name: 'Error',
+          },
+        });
       this.pending.clear();
     });
   }
 
   static async start(): Promise<StorageNode> {
-    const child = fork(CHILD, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(CHILD, [], {
+      cwd: ROOT,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
     const node = new StorageNode(child);
     await node.ready;
     return node;

@@ -28,7 +28,12 @@ const HOUR = 60 * 60 * 1000;
 const T0 = 1_700_000_000_000;
 
 /** The snapshot layer treats state as opaque JSON; a marker is enough to tell versions apart. */
-function snap(epoch: number, owner: string, seq: number, overrides: Partial<Snapshot> = {}): Snapshot {
+function snap(
+  epoch: number,
+  owner: string,
+  seq: number,
+  overrides: Partial<Snapshot> = {},
+): Snapshot {
   return {
     code: 'KEPS',
     gameId: 'game-1',
@@ -36,14 +41,22 @@ function snap(epoch: number, owner: string, seq: number, overrides: Partial<Snap
     epoch,
     seq,
     schema: 1,
-    state: { id: 'game-1', code: 'KEPS', round: seq, marker: `${epoch}/${owner}/${seq}` } as unknown as GameState,
+    state: {
+      id: 'game-1',
+      code: 'KEPS',
+      round: seq,
+      marker: `${epoch}/${owner}/${seq}`,
+    } as unknown as GameState,
     ...overrides,
   };
 }
 
 function sessionData(expires: number | null, extra: Record<string, unknown> = {}): SessionData {
   return {
-    cookie: { originalMaxAge: expires === null ? null : HOUR, expires: expires === null ? undefined : new Date(expires) },
+    cookie: {
+      originalMaxAge: expires === null ? null : HOUR,
+      expires: expires === null ? undefined : new Date(expires),
+    },
     ...extra,
   } as unknown as SessionData;
 }
@@ -51,13 +64,23 @@ function sessionData(expires: number | null, extra: Record<string, unknown> = {}
 /** The store's callbacks as promises. */
 function api(store: DatabaseSessionStore) {
   return {
-    get: (sid: string) => new Promise<SessionData | null | undefined>((res, rej) => store.get(sid, (e, s) => (e ? rej(e) : res(s)))),
-    set: (sid: string, s: SessionData) => new Promise<void>((res, rej) => store.set(sid, s, (e) => (e ? rej(e) : res()))),
-    destroy: (sid: string) => new Promise<void>((res, rej) => store.destroy(sid, (e) => (e ? rej(e) : res()))),
-    touch: (sid: string, s: SessionData) => new Promise<void>((res) => store.touch(sid, s, () => res())),
+    get: (sid: string) =>
+      new Promise<SessionData | null | undefined>((res, rej) =>
+        store.get(sid, (e, s) => (e ? rej(e) : res(s))),
+      ),
+    set: (sid: string, s: SessionData) =>
+      new Promise<void>((res, rej) => store.set(sid, s, (e) => (e ? rej(e) : res()))),
+    destroy: (sid: string) =>
+      new Promise<void>((res, rej) => store.destroy(sid, (e) => (e ? rej(e) : res()))),
+    touch: (sid: string, s: SessionData) =>
+      new Promise<void>((res) => store.touch(sid, s, () => res())),
     clear: () => new Promise<void>((res, rej) => store.clear((e) => (e ? rej(e) : res()))),
-    length: () => new Promise<number | undefined>((res, rej) => store.length((e, n) => (e ? rej(e) : res(n)))),
-    all: () => new Promise<Record<string, SessionData>>((res, rej) => store.all((e, all) => (e ? rej(e) : res((all ?? {}) as Record<string, SessionData>)))),
+    length: () =>
+      new Promise<number | undefined>((res, rej) => store.length((e, n) => (e ? rej(e) : res(n)))),
+    all: () =>
+      new Promise<Record<string, SessionData>>((res, rej) =>
+        store.all((e, all) => (e ? rej(e) : res((all ?? {}) as Record<string, SessionData>))),
+      ),
   };
 }
 
@@ -67,7 +90,8 @@ describe.each(ENGINES)('storage on %s', (engine) => {
   let now: number;
 
   /** A migrated handle on the test's database: another node, as far as the database can tell. */
-  const node = (options: { now?: () => number } = {}) => fx.openMigrated(target, { now: () => now, ...options });
+  const node = (options: { now?: () => number } = {}) =>
+    fx.openMigrated(target, { now: () => now, ...options });
 
   beforeAll(() => fx.setup());
   afterAll(() => fx.teardown());
@@ -84,7 +108,6 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(await s.migrate()).toEqual([]);
       expect(await (await fx.open(target)).migrate()).toEqual([]);
     });
-
   });
 
   describe('accounts', () => {
@@ -92,7 +115,13 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       const { accounts } = await node();
       const created = await accounts.create('Ariadne', 'scrypt$hash');
       if (!created.ok) throw new Error(created.message);
-      expect(created.account).toEqual({ id: expect.stringMatching(/^\d+$/), username: 'Ariadne', passwordHash: 'scrypt$hash', isAdmin: false, createdAt: T0 });
+      expect(created.account).toEqual({
+        id: expect.stringMatching(/^\d+$/),
+        username: 'Ariadne',
+        passwordHash: 'scrypt$hash',
+        isAdmin: false,
+        createdAt: T0,
+      });
       expect(await accounts.findByUsername('Ariadne')).toEqual(created.account);
       expect(await accounts.findById(created.account.id)).toEqual(created.account);
       expect(await accounts.findById(Number(created.account.id))).toEqual(created.account);
@@ -103,7 +132,11 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect((await accounts.create('Theseus', 'h1')).ok).toBe(true);
       expect((await accounts.findByUsername('theseus'))?.username).toBe('Theseus');
       expect((await accounts.findByUsername('THESEUS'))?.username).toBe('Theseus');
-      expect(await accounts.create('THESEUS', 'h2')).toEqual({ ok: false, code: 'taken', message: 'The username THESEUS is already taken.' });
+      expect(await accounts.create('THESEUS', 'h2')).toEqual({
+        ok: false,
+        code: 'taken',
+        message: 'The username THESEUS is already taken.',
+      });
       expect(await accounts.findByUsername('theseu')).toBeNull();
     });
 
@@ -132,9 +165,20 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       const { accounts } = await node();
       const created = await accounts.create('alice', 'h');
       if (!created.ok) throw new Error(created.message);
-      for (const form of [' alice', 'alice\u00a0', '\u3000alice', 'ALICE\t', 'ａｌｉｃｅ', 'Ａlice']) {
-        expect((await accounts.findByUsername(form))?.id, JSON.stringify(form)).toBe(created.account.id);
-        expect(await accounts.create(form, 'h2'), JSON.stringify(form)).toMatchObject({ ok: false });
+      for (const form of [
+        ' alice',
+        'alice\u00a0',
+        '\u3000alice',
+        'ALICE\t',
+        'ａｌｉｃｅ',
+        'Ａlice',
+      ]) {
+        expect((await accounts.findByUsername(form))?.id, JSON.stringify(form)).toBe(
+          created.account.id,
+        );
+        expect(await accounts.create(form, 'h2'), JSON.stringify(form)).toMatchObject({
+          ok: false,
+        });
       }
       expect(await accounts.create('ALICE', 'h2')).toMatchObject({ ok: false, code: 'taken' });
       expect(await accounts.findByUsername('alice\u200b')).toBeNull();
@@ -143,7 +187,10 @@ describe.each(ENGINES)('storage on %s', (engine) => {
     it('stores only names already in their normal form (the web layer refuses the others first)', async () => {
       const { accounts } = await node();
       for (const name of [' bob', 'bob\u00a0', 'ｂｏｂ', 'bøb', '']) {
-        expect(await accounts.create(name, 'h'), JSON.stringify(name)).toMatchObject({ ok: false, code: 'invalid' });
+        expect(await accounts.create(name, 'h'), JSON.stringify(name)).toMatchObject({
+          ok: false,
+          code: 'invalid',
+        });
       }
       expect((await accounts.create('Bob', 'h')).ok).toBe(true);
     });
@@ -157,7 +204,10 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(await accounts.listOperators()).toEqual([]);
       await accounts.setAdmin(a.account.id, true);
       await accounts.setAdmin(b.account.id, true);
-      expect((await accounts.listOperators()).map((x) => x.username).sort()).toEqual(['Athena', 'zeus']);
+      expect((await accounts.listOperators()).map((x) => x.username).sort()).toEqual([
+        'Athena',
+        'zeus',
+      ]);
     });
 
     it('replaces a password hash', async () => {
@@ -171,15 +221,23 @@ describe.each(ENGINES)('storage on %s', (engine) => {
   });
 
   describe('sessions', () => {
-    const store = async (options: { ttlMs?: number; tombstoneMs?: number; now?: () => number } = {}) => {
-      const s = await fx.openMigrated(target, { now: options.now ?? (() => now), sessions: { pruneIntervalMs: 0, ...options } });
+    const store = async (
+      options: { ttlMs?: number; tombstoneMs?: number; now?: () => number } = {},
+    ) => {
+      const s = await fx.openMigrated(target, {
+        now: options.now ?? (() => now),
+        sessions: { pruneIntervalMs: 0, ...options },
+      });
       return s.sessions;
     };
 
     it('stores, reads and destroys a session', async () => {
       const s = api(await store());
       await s.set('sid-1', sessionData(now + HOUR, { accountId: '7' }));
-      expect(await s.get('sid-1')).toMatchObject({ accountId: '7', cookie: { expires: new Date(now + HOUR).toISOString() } });
+      expect(await s.get('sid-1')).toMatchObject({
+        accountId: '7',
+        cookie: { expires: new Date(now + HOUR).toISOString() },
+      });
       await s.destroy('sid-1');
       expect(await s.get('sid-1')).toBeNull();
       expect(await s.get('never-existed')).toBeNull();
@@ -286,12 +344,20 @@ describe.each(ENGINES)('storage on %s', (engine) => {
 
     it('prunes on a timer that stop() clears', async () => {
       const reader = await node();
-      const storage = await fx.openMigrated(target, { now: () => now, sessions: { pruneIntervalMs: 10 } });
+      const storage = await fx.openMigrated(target, {
+        now: () => now,
+        sessions: { pruneIntervalMs: 10 },
+      });
       const s = api(storage.sessions);
       await s.set('old', sessionData(now - 1));
-      const count = async () => Number((await sql<{ n: number }>`select count(*) as n from sessions`.execute(kysely(reader))).rows[0]!.n);
+      const count = async () =>
+        Number(
+          (await sql<{ n: number }>`select count(*) as n from sessions`.execute(kysely(reader)))
+            .rows[0]!.n,
+        );
       const deadline = Date.now() + 5000;
-      while ((await count()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while ((await count()) > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
       expect(await count()).toBe(0);
       storage.sessions.stop();
     });
@@ -301,11 +367,19 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       const s = api(reader.sessions);
       await s.set('old', sessionData(now + 1000));
       now += 2000;
-      const count = async () => Number((await sql<{ n: number }>`select count(*) as n from sessions`.execute(kysely(reader))).rows[0]!.n);
+      const count = async () =>
+        Number(
+          (await sql<{ n: number }>`select count(*) as n from sessions`.execute(kysely(reader)))
+            .rows[0]!.n,
+        );
       expect(await count()).toBe(1);
-      const storage = await fx.openMigrated(target, { now: () => now, sessions: { pruneIntervalMs: 10 * 60 * 1000, firstPruneMs: 20 } });
+      const storage = await fx.openMigrated(target, {
+        now: () => now,
+        sessions: { pruneIntervalMs: 10 * 60 * 1000, firstPruneMs: 20 },
+      });
       const deadline = Date.now() + 5000;
-      while ((await count()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while ((await count()) > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
       expect(await count()).toBe(0);
       storage.sessions.stop();
     });
@@ -318,7 +392,9 @@ describe.each(ENGINES)('storage on %s', (engine) => {
         const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
         expect(await (await fetch(`${nodeB.url}/me`, { headers: { cookie } })).text()).toBe('7');
         await fetch(`${nodeB.url}/logout`, { method: 'POST', headers: { cookie } });
-        expect(await (await fetch(`${nodeA.url}/me`, { headers: { cookie } })).text()).toBe('anonymous');
+        expect(await (await fetch(`${nodeA.url}/me`, { headers: { cookie } })).text()).toBe(
+          'anonymous',
+        );
       } finally {
         await nodeA.close();
         await nodeB.close();
@@ -340,14 +416,23 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       }
     });
 
-    function game(gameId: string, players: string[], winner: string | null, finishedAt = 1000): GameResult {
+    function game(
+      gameId: string,
+      players: string[],
+      winner: string | null,
+      finishedAt = 1000,
+    ): GameResult {
       return {
         gameId,
         code: 'KEPS',
         finishedAt,
         rounds: 7,
         winnerId: winner ? ids[winner]! : null,
-        players: players.map((p) => ({ accountId: ids[p]!, won: p === winner, eliminatedRound: p === winner ? null : 1 })),
+        players: players.map((p) => ({
+          accountId: ids[p]!,
+          won: p === winner,
+          eliminatedRound: p === winner ? null : 1,
+        })),
       };
     }
 
@@ -366,7 +451,9 @@ describe.each(ENGINES)('storage on %s', (engine) => {
     it('records a game nobody won', async () => {
       expect(await storage.results.record(game('g1', ['ariadne', 'theseus'], null))).toBe(true);
       expect(await storage.results.recordFor(ids.ariadne!)).toEqual({ played: 1, won: 0 });
-      expect(await storage.results.recentFor(ids.ariadne!)).toMatchObject([{ gameId: 'g1', won: false, winnerUsername: null }]);
+      expect(await storage.results.recentFor(ids.ariadne!)).toMatchObject([
+        { gameId: 'g1', won: false, winnerUsername: null },
+      ]);
     });
 
     it('orders the leaderboard by wins, then by fewer games played, then by name', async () => {
@@ -381,7 +468,12 @@ describe.each(ENGINES)('storage on %s', (engine) => {
         { accountId: ids.minos, username: 'minos', played: 3, won: 1, winRate: 1 / 3 },
       ]);
       await results.record(game('g5', ['icarus', 'minos'], 'icarus'));
-      expect((await results.leaderboard()).map((r) => r.username)).toEqual(['theseus', 'icarus', 'ariadne', 'minos']);
+      expect((await results.leaderboard()).map((r) => r.username)).toEqual([
+        'theseus',
+        'icarus',
+        'ariadne',
+        'minos',
+      ]);
       expect(await results.leaderboard(2)).toHaveLength(2);
     });
 
@@ -390,8 +482,28 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       await results.record(game('g1', ['ariadne', 'theseus'], 'ariadne', 1000));
       await results.record(game('g2', ['ariadne', 'minos'], 'minos', 2000));
       expect(await results.recentFor(ids.ariadne!)).toEqual([
-        { gameId: 'g2', code: 'KEPS', finishedAt: 2000, rounds: 7, won: false, eliminatedRound: 1, dealt: 0, winnerUsername: 'minos', opponents: ['minos'] },
-        { gameId: 'g1', code: 'KEPS', finishedAt: 1000, rounds: 7, won: true, eliminatedRound: null, dealt: 0, winnerUsername: 'ariadne', opponents: ['theseus'] },
+        {
+          gameId: 'g2',
+          code: 'KEPS',
+          finishedAt: 2000,
+          rounds: 7,
+          won: false,
+          eliminatedRound: 1,
+          dealt: 0,
+          winnerUsername: 'minos',
+          opponents: ['minos'],
+        },
+        {
+          gameId: 'g1',
+          code: 'KEPS',
+          finishedAt: 1000,
+          rounds: 7,
+          won: true,
+          eliminatedRound: null,
+          dealt: 0,
+          winnerUsername: 'ariadne',
+          opponents: ['theseus'],
+        },
       ]);
       expect(await results.recentFor(ids.ariadne!, 1)).toHaveLength(1);
       expect(await results.recentFor('nope')).toEqual([]);
@@ -400,10 +512,22 @@ describe.each(ENGINES)('storage on %s', (engine) => {
     it('keeps the final state of a game, found by code (latest game of that code) or by id', async () => {
       const { results } = storage;
       expect(await results.finalByCode('KEPS')).toBeNull();
-      await results.record({ ...game('g1', ['ariadne', 'theseus'], 'ariadne', 1000), final: { schema: 3, state: { round: 7, who: 'first' } } });
-      await results.record({ ...game('g2', ['minos', 'icarus'], 'minos', 2000), final: { schema: 3, state: { round: 9, who: 'second' } } });
+      await results.record({
+        ...game('g1', ['ariadne', 'theseus'], 'ariadne', 1000),
+        final: { schema: 3, state: { round: 7, who: 'first' } },
+      });
+      await results.record({
+        ...game('g2', ['minos', 'icarus'], 'minos', 2000),
+        final: { schema: 3, state: { round: 9, who: 'second' } },
+      });
       await results.record(game('g3', ['minos', 'icarus'], 'minos', 3000)); // recorded without its state
-      expect(await results.finalByCode('KEPS')).toEqual({ gameId: 'g2', code: 'KEPS', finishedAt: 2000, schema: 3, state: { round: 9, who: 'second' } });
+      expect(await results.finalByCode('KEPS')).toEqual({
+        gameId: 'g2',
+        code: 'KEPS',
+        finishedAt: 2000,
+        schema: 3,
+        state: { round: 9, who: 'second' },
+      });
       expect((await results.finalById('g1'))?.state).toEqual({ round: 7, who: 'first' });
       expect(await results.finalById('g3')).toBeNull();
       expect(await results.finalByCode('NOPE')).toBeNull();
@@ -420,7 +544,9 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(await results.dealtBy(ids.ariadne!)).toBe(4);
       expect(await results.dealtBy(ids.theseus!)).toBe(2);
       expect(await results.dealtBy('nope')).toBe(0);
-      expect((await results.recentFor(ids.ariadne!)).map((r) => [r.gameId, r.dealt, r.opponents])).toEqual([
+      expect(
+        (await results.recentFor(ids.ariadne!)).map((r) => [r.gameId, r.dealt, r.opponents]),
+      ).toEqual([
         ['g1', 3, ['minos', 'theseus']],
         ['g2', 1, ['icarus']],
       ]);
@@ -428,7 +554,16 @@ describe.each(ENGINES)('storage on %s', (engine) => {
 
     it('does not record a game nobody was left in (everyone left before it started)', async () => {
       const { results } = storage;
-      expect(await results.record({ gameId: 'g0', code: 'KEPS', finishedAt: 1, rounds: 0, winnerId: null, players: [] })).toBe(false);
+      expect(
+        await results.record({
+          gameId: 'g0',
+          code: 'KEPS',
+          finishedAt: 1,
+          rounds: 0,
+          winnerId: null,
+          players: [],
+        }),
+      ).toBe(false);
       expect(await results.finalByCode('KEPS')).toBeNull();
     });
 
@@ -482,7 +617,12 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       ]);
       expect([...written].sort()).toEqual(['MAZE', 'ZORB']);
       expect(await snapshots.get('KEPS')).toMatchObject({ epoch: 2, owner: 'b', seq: 5 });
-      expect(await snapshots.get('ZORB')).toMatchObject({ epoch: 1, owner: 'a', seq: 2, state: { marker: '1/a/2' } });
+      expect(await snapshots.get('ZORB')).toMatchObject({
+        epoch: 1,
+        owner: 'a',
+        seq: 2,
+        state: { marker: '1/a/2' },
+      });
       expect(await snapshots.get('MAZE')).toMatchObject({ epoch: 1, owner: 'a', seq: 0 });
       expect(await snapshots.saveMany([snap(2, 'b', 5)])).toEqual(new Set()); // the same version again
       expect(await snapshots.saveMany([])).toEqual(new Set());
@@ -490,30 +630,44 @@ describe.each(ENGINES)('storage on %s', (engine) => {
 
     it('saves more games at once than fit one statement', async () => {
       const { snapshots } = await node();
-      const many = Array.from({ length: 1203 }, (_, i) => snap(1, 'a', i, { code: `G${i}`, gameId: `game-${i}` }));
+      const many = Array.from({ length: 1203 }, (_, i) =>
+        snap(1, 'a', i, { code: `G${i}`, gameId: `game-${i}` }),
+      );
       expect((await snapshots.saveMany(many)).size).toBe(1203);
       expect(await snapshots.get('G1202')).toMatchObject({ seq: 1202 });
     });
 
     it('orders owners byte-wise, as JavaScript does, whatever the database collation', async () => {
       // 'B1' < 'a1' in JavaScript (and in byte order); a natural-language collation says otherwise.
-      expect(compareVersion({ epoch: 1, owner: 'B1', seq: 0 }, { epoch: 1, owner: 'a1', seq: 0 })).toBe(-1);
+      expect(
+        compareVersion({ epoch: 1, owner: 'B1', seq: 0 }, { epoch: 1, owner: 'a1', seq: 0 }),
+      ).toBe(-1);
       const { snapshots } = await node();
       await snapshots.save(snap(1, 'a1', 0));
       expect(await snapshots.save(snap(1, 'B1', 9))).toBe(false);
-      expect(await snapshots.claim('KEPS', { epoch: 1, owner: 'B1', seq: 9 }, snap(1, 'b1', 0))).toBe(false);
+      expect(
+        await snapshots.claim('KEPS', { epoch: 1, owner: 'B1', seq: 9 }, snap(1, 'b1', 0)),
+      ).toBe(false);
       expect(await snapshots.save(snap(1, 'b1', 0))).toBe(true);
-      expect(await snapshots.claim('KEPS', { epoch: 1, owner: 'b1', seq: 0 }, snap(1, 'c', 0))).toBe(true);
+      expect(
+        await snapshots.claim('KEPS', { epoch: 1, owner: 'b1', seq: 0 }, snap(1, 'c', 0)),
+      ).toBe(true);
     });
 
     it('keeps the newest version whatever the order of saves, across nodes (property)', async () => {
       const [a, b] = [(await node()).snapshots, (await node()).snapshots];
-      const version = fc.record({ epoch: fc.integer({ min: 0, max: 3 }), owner: fc.constantFrom('a1', 'b2', 'C3'), seq: fc.integer({ min: 0, max: 5 }) });
+      const version = fc.record({
+        epoch: fc.integer({ min: 0, max: 3 }),
+        owner: fc.constantFrom('a1', 'b2', 'C3'),
+        seq: fc.integer({ min: 0, max: 5 }),
+      });
       await fc.assert(
         fc.asyncProperty(fc.array(version, { minLength: 1, maxLength: 12 }), async (versions) => {
           await a.remove('KEPS', 'game-1');
           // Half of them at once, as two nodes would.
-          await Promise.all(versions.map((v, i) => (i % 2 ? b : a).save(snap(v.epoch, v.owner, v.seq))));
+          await Promise.all(
+            versions.map((v, i) => (i % 2 ? b : a).save(snap(v.epoch, v.owner, v.seq))),
+          );
           const newest = [...versions].sort(compareVersion).at(-1)!;
           const saved = await a.all();
           expect(saved).toHaveLength(1);
@@ -532,16 +686,31 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(await snapshots.claim('KEPS', base, snap(2, 'c3', 0))).toBe(false);
       expect(await snapshots.get('KEPS')).toMatchObject({ epoch: 2, owner: 'b2', seq: 0 });
       // A claim from the current version, or from one ahead of it, writes.
-      expect(await snapshots.claim('KEPS', { epoch: 2, owner: 'b2', seq: 0 }, snap(3, 'c3', 0))).toBe(true);
-      expect(await snapshots.claim('KEPS', { epoch: 3, owner: 'c3', seq: 7 }, snap(4, 'a1', 0))).toBe(true);
-      expect(await snapshots.get('KEPS')).toMatchObject({ epoch: 4, owner: 'a1', seq: 0, state: { marker: '4/a1/0' } });
+      expect(
+        await snapshots.claim('KEPS', { epoch: 2, owner: 'b2', seq: 0 }, snap(3, 'c3', 0)),
+      ).toBe(true);
+      expect(
+        await snapshots.claim('KEPS', { epoch: 3, owner: 'c3', seq: 7 }, snap(4, 'a1', 0)),
+      ).toBe(true);
+      expect(await snapshots.get('KEPS')).toMatchObject({
+        epoch: 4,
+        owner: 'a1',
+        seq: 0,
+        state: { marker: '4/a1/0' },
+      });
     });
 
     it('refuses a claim that would not move the version forward, or of another game', async () => {
       const { snapshots } = await node();
-      await expect(snapshots.claim('KEPS', { epoch: 2, owner: 'a', seq: 1 }, snap(2, 'a', 1))).rejects.toThrow(SnapshotError);
-      await expect(snapshots.claim('KEPS', { epoch: 2, owner: 'b', seq: 1 }, snap(2, 'a', 9))).rejects.toMatchObject({ code: 'CLAIM_NOT_NEWER' });
-      await expect(snapshots.claim('ZORB', { epoch: 1, owner: 'a', seq: 1 }, snap(2, 'a', 1))).rejects.toMatchObject({ code: 'CLAIM_OTHER_GAME' });
+      await expect(
+        snapshots.claim('KEPS', { epoch: 2, owner: 'a', seq: 1 }, snap(2, 'a', 1)),
+      ).rejects.toThrow(SnapshotError);
+      await expect(
+        snapshots.claim('KEPS', { epoch: 2, owner: 'b', seq: 1 }, snap(2, 'a', 9)),
+      ).rejects.toMatchObject({ code: 'CLAIM_NOT_NEWER' });
+      await expect(
+        snapshots.claim('ZORB', { epoch: 1, owner: 'a', seq: 1 }, snap(2, 'a', 1)),
+      ).rejects.toMatchObject({ code: 'CLAIM_OTHER_GAME' });
       expect(await snapshots.all()).toEqual([]);
     });
 
@@ -602,7 +771,15 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       await node();
       const nodes = await processes(4);
       const at = soon();
-      const created = await Promise.all(nodes.map((n, i) => n.value<{ ok: boolean }>('accounts.create', [['minos', 'Minos', 'MINOS', 'mINOS'][i], 'h'], at)));
+      const created = await Promise.all(
+        nodes.map((n, i) =>
+          n.value<{ ok: boolean }>(
+            'accounts.create',
+            [['minos', 'Minos', 'MINOS', 'mINOS'][i], 'h'],
+            at,
+          ),
+        ),
+      );
       expect(created.filter((r) => r.ok)).toHaveLength(1);
     });
 
@@ -620,11 +797,17 @@ describe.each(ENGINES)('storage on %s', (engine) => {
         finishedAt: 1000,
         rounds: 7,
         winnerId: ids[2]!,
-        players: ids.map((id, i) => ({ accountId: id, won: i === 2, eliminatedRound: i === 2 ? null : 3 })),
+        players: ids.map((id, i) => ({
+          accountId: id,
+          won: i === 2,
+          eliminatedRound: i === 2 ? null : 3,
+        })),
       };
       const nodes = await processes(4);
       const at = soon();
-      const outcomes = await Promise.all(nodes.map((n) => n.value<boolean>('results.record', [result], at)));
+      const outcomes = await Promise.all(
+        nodes.map((n) => n.value<boolean>('results.record', [result], at)),
+      );
       expect(outcomes.filter(Boolean)).toHaveLength(1);
       expect(await results.recordFor(ids[2]!)).toEqual({ played: 1, won: 1 });
       expect(await results.recordFor(ids[0]!)).toEqual({ played: 1, won: 0 });
@@ -635,15 +818,25 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       const base = { epoch: 3, owner: 'old', seq: 9 };
       const codes = Array.from({ length: 12 }, (_, i) => `G${String.fromCharCode(65 + i)}AA`);
       // Half the games have a snapshot at the base version, half have none yet.
-      for (const [i, code] of codes.entries()) if (i % 2 === 0) await snapshots.save(snap(3, 'old', 9, { code }));
+      for (const [i, code] of codes.entries())
+        if (i % 2 === 0) await snapshots.save(snap(3, 'old', 9, { code }));
       const nodes = await processes(4);
       const at = soon();
       const won = await Promise.all(
-        codes.map((code) => Promise.all(nodes.map((n, i) => n.value<boolean>('snapshots.claim', [code, base, snap(4, `n${i}`, 0, { code })], at)))),
+        codes.map((code) =>
+          Promise.all(
+            nodes.map((n, i) =>
+              n.value<boolean>('snapshots.claim', [code, base, snap(4, `n${i}`, 0, { code })], at),
+            ),
+          ),
+        ),
       );
       for (const [i, code] of codes.entries()) {
         expect(won[i]!.filter(Boolean), code).toHaveLength(1);
-        expect(await snapshots.get(code)).toMatchObject({ epoch: 4, owner: `n${won[i]!.indexOf(true)}` });
+        expect(await snapshots.get(code)).toMatchObject({
+          epoch: 4,
+          owner: `n${won[i]!.indexOf(true)}`,
+        });
       }
     });
   });
@@ -668,9 +861,19 @@ async function rawExec(storage: Storage, _target: StorageTarget, statement: stri
   await sql.raw(statement).execute(kysely(storage));
 }
 
-async function startApp(store: DatabaseSessionStore): Promise<{ url: string; close: () => Promise<void> }> {
+async function startApp(
+  store: DatabaseSessionStore,
+): Promise<{ url: string; close: () => Promise<void> }> {
   const app = express();
-  app.use(session({ store, secret: 'test-secret', resave: false, saveUninitialized: false, cookie: { maxAge: HOUR } }));
+  app.use(
+    session({
+      store,
+      secret: 'test-secret',
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: HOUR },
+    }),
+  );
   app.post('/login', (req, res, next) => {
     (req.session as unknown as { accountId: string }).accountId = '7';
     // express-session answers before an asynchronous store saved the session; save first.
@@ -679,11 +882,16 @@ async function startApp(store: DatabaseSessionStore): Promise<{ url: string; clo
   app.get('/me', (req, res) => {
     res.send((req.session as unknown as { accountId?: string }).accountId ?? 'anonymous');
   });
-  app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.send('bye'))));
+  app.post('/logout', (req, res, next) =>
+    req.session.destroy((err) => (err ? next(err) : res.send('bye'))),
+  );
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((res) => server.close(() => res())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((res) => server.close(() => res())),
+  };
 }
 
 describe('usernameKey', () => {

@@ -13,14 +13,23 @@ function heroesMatter(r: RulesReport): string[] {
   const problems: string[] = [];
   // Defending well: the hero who fights and raises its shield in time beats every other way of playing.
   for (const other of ['random', 'aggressive', 'avoider']) {
-    if (r.pair('defensive', other) <= 0.55) problems.push(`defensive scores only ${r.pair('defensive', other).toFixed(2)} against ${other}`);
+    if (r.pair('defensive', other) <= 0.55)
+      problems.push(
+        `defensive scores only ${r.pair('defensive', other).toFixed(2)} against ${other}`,
+      );
   }
-  if (r.pair('defensive', 'random') < 0.65) problems.push(`defensive beats random by too little (${r.pair('defensive', 'random').toFixed(2)})`);
+  if (r.pair('defensive', 'random') < 0.65)
+    problems.push(
+      `defensive beats random by too little (${r.pair('defensive', 'random').toFixed(2)})`,
+    );
   // Fighting: among games where heroes hurt each other, the one who hurt most wins far more
   // often than chance (at most one in two here: half the games have two heroes, the rest four).
-  if (r.topDealerWins < 0.6) problems.push(`the top damage-dealer wins only ${r.topDealerWins.toFixed(2)} of games`);
-  if (r.winnerDealtNothing > 0.5) problems.push(`${r.winnerDealtNothing.toFixed(2)} of winners dealt no damage`);
-  if (r.heroKills < 0.3) problems.push(`heroes dealt only ${r.heroKills.toFixed(2)} of the final blows`);
+  if (r.topDealerWins < 0.6)
+    problems.push(`the top damage-dealer wins only ${r.topDealerWins.toFixed(2)} of games`);
+  if (r.winnerDealtNothing > 0.5)
+    problems.push(`${r.winnerDealtNothing.toFixed(2)} of winners dealt no damage`);
+  if (r.heroKills < 0.3)
+    problems.push(`heroes dealt only ${r.heroKills.toFixed(2)} of the final blows`);
   return problems;
 }
 

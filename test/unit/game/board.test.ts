@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { LAIR, generateBoard, generateWalls, isFloorConnected, startTiles } from '../../../src/game/board.js';
+import {
+  LAIR,
+  generateBoard,
+  generateWalls,
+  isFloorConnected,
+  startTiles,
+} from '../../../src/game/board.js';
 import { distance, hexesWithin, key, onBoard } from '../../../src/game/hex.js';
 import { MAX_PLAYERS } from '../../../src/game/types.js';
 
@@ -19,26 +25,31 @@ describe('board', () => {
 
   it('keeps the floor connected, the lair free and the start tiles free and spread (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 2, max: 7 }), (seed, radius) => {
-        const { walls, starts } = generateBoard(seed, radius);
-        const wallSet = new Set(walls.map(key));
-        expect(isFloorConnected(walls, radius)).toBe(true);
-        expect(wallSet.has(key(LAIR))).toBe(false);
-        expect(walls.every((w) => onBoard(w, radius))).toBe(true);
-        expect(new Set(walls.map(key)).size).toBe(walls.length);
-        expect(starts).toHaveLength(MAX_PLAYERS);
-        expect(new Set(starts.map(key)).size).toBe(MAX_PLAYERS);
-        for (const s of starts) {
-          expect(wallSet.has(key(s))).toBe(false);
-          expect(distance(s, LAIR)).toBe(radius);
-        }
-        if (radius >= 5) {
-          for (let i = 0; i < starts.length; i++) {
-            for (let j = i + 1; j < starts.length; j++) expect(distance(starts[i]!, starts[j]!)).toBeGreaterThanOrEqual(2);
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.integer({ min: 2, max: 7 }),
+        (seed, radius) => {
+          const { walls, starts } = generateBoard(seed, radius);
+          const wallSet = new Set(walls.map(key));
+          expect(isFloorConnected(walls, radius)).toBe(true);
+          expect(wallSet.has(key(LAIR))).toBe(false);
+          expect(walls.every((w) => onBoard(w, radius))).toBe(true);
+          expect(new Set(walls.map(key)).size).toBe(walls.length);
+          expect(starts).toHaveLength(MAX_PLAYERS);
+          expect(new Set(starts.map(key)).size).toBe(MAX_PLAYERS);
+          for (const s of starts) {
+            expect(wallSet.has(key(s))).toBe(false);
+            expect(distance(s, LAIR)).toBe(radius);
           }
-          expect(walls.length / hexesWithin(radius).length).toBeGreaterThan(0.15);
-        }
-      }),
+          if (radius >= 5) {
+            for (let i = 0; i < starts.length; i++) {
+              for (let j = i + 1; j < starts.length; j++)
+                expect(distance(starts[i]!, starts[j]!)).toBeGreaterThanOrEqual(2);
+            }
+            expect(walls.length / hexesWithin(radius).length).toBeGreaterThan(0.15);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -1,7 +1,13 @@
 // Builders for hand-made game states, so each rule can be tested on a board drawn for it.
 
 import { createGame, joinGame, startGame, submitAction } from '../../../src/game/rules.js';
-import { START_HP, type GameState, type Hex, type PlayerAction, type RuleResult } from '../../../src/game/types.js';
+import {
+  START_HP,
+  type GameState,
+  type Hex,
+  type PlayerAction,
+  type RuleResult,
+} from '../../../src/game/types.js';
 
 export function ok(result: RuleResult): GameState {
   if (!result.ok) throw new Error(`expected ok, got ${result.code}: ${result.message}`);
@@ -10,7 +16,14 @@ export function ok(result: RuleResult): GameState {
 
 export function lobby(playerIds: string[], seed = 1): GameState {
   const [creator, ...rest] = playerIds;
-  let state = createGame({ id: 'g1', code: 'KEPS', seed, creator: { id: creator!, name: creator! }, now: 1000, roundMs: 10_000 });
+  let state = createGame({
+    id: 'g1',
+    code: 'KEPS',
+    seed,
+    creator: { id: creator!, name: creator! },
+    now: 1000,
+    roundMs: 10_000,
+  });
   for (const id of rest) state = ok(joinGame(state, { id, name: id.toUpperCase() }));
   return state;
 }
@@ -26,7 +39,10 @@ export interface Placement {
 }
 
 /** A playing game on an open board (no walls unless given) with characters where the test wants. */
-export function arena(placements: Placement[], opts: { walls?: Hex[]; minotaur?: Hex; radius?: number; round?: number; maxRounds?: number } = {}): GameState {
+export function arena(
+  placements: Placement[],
+  opts: { walls?: Hex[]; minotaur?: Hex; radius?: number; round?: number; maxRounds?: number } = {},
+): GameState {
   const base = started(placements.map((p) => p.id));
   return {
     ...base,
@@ -35,13 +51,26 @@ export function arena(placements: Placement[], opts: { walls?: Hex[]; minotaur?:
     minotaur: { pos: opts.minotaur ?? { q: 0, r: 0 } },
     round: opts.round ?? 1,
     maxRounds: opts.maxRounds ?? base.maxRounds,
-    players: base.players.map((p, i) => ({ ...p, pos: placements[i]!.pos, hp: placements[i]!.hp ?? START_HP })),
+    players: base.players.map((p, i) => ({
+      ...p,
+      pos: placements[i]!.pos,
+      hp: placements[i]!.hp ?? START_HP,
+    })),
   };
 }
 
 let counter = 0;
-export function act(state: GameState, playerId: string, action: Omit<PlayerAction, 'id' | 'round'> & { id?: string }): GameState {
-  const full: PlayerAction = { id: action.id ?? `a${++counter}`, round: state.round, kind: action.kind, ...(action.dir ? { dir: action.dir } : {}) };
+export function act(
+  state: GameState,
+  playerId: string,
+  action: Omit<PlayerAction, 'id' | 'round'> & { id?: string },
+): GameState {
+  const full: PlayerAction = {
+    id: action.id ?? `a${++counter}`,
+    round: state.round,
+    kind: action.kind,
+    ...(action.dir ? { dir: action.dir } : {}),
+  };
   return ok(submitAction(state, playerId, full));
 }
 

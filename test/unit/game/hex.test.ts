@@ -15,7 +15,10 @@ import {
 } from '../../../src/game/hex.js';
 import { DIRECTIONS } from '../../../src/game/types.js';
 
-const arbHex = fc.record({ q: fc.integer({ min: -20, max: 20 }), r: fc.integer({ min: -20, max: 20 }) });
+const arbHex = fc.record({
+  q: fc.integer({ min: -20, max: 20 }),
+  r: fc.integer({ min: -20, max: 20 }),
+});
 
 describe('hex', () => {
   it('has the pointy-top axial direction vectors', () => {

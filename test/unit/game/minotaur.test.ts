@@ -4,7 +4,16 @@ import { minotaurQuarry, minotaurStep, minotaurTarget } from '../../../src/game/
 import type { Hex, Player } from '../../../src/game/types.js';
 import { h } from './fixtures.js';
 
-const player = (id: string, pos: Hex, hp = 5): Player => ({ id, name: id, color: 0, hp, pos, alive: true, eliminatedRound: null, dealt: 0 });
+const player = (id: string, pos: Hex, hp = 5): Player => ({
+  id,
+  name: id,
+  color: 0,
+  hp,
+  pos,
+  alive: true,
+  eliminatedRound: null,
+  dealt: 0,
+});
 const walls = (...hs: Hex[]) => new Set(hs.map(key));
 
 describe('minotaurStep', () => {
@@ -21,7 +30,9 @@ describe('minotaurStep', () => {
   it('returns null with nobody alive, when adjacent, or when walled in', () => {
     expect(minotaurStep(h(0, 0), [], walls(), 5)).toBeNull();
     expect(minotaurStep(h(0, 0), [player('a', h(0, 1))], walls(), 5)).toBeNull();
-    expect(minotaurStep(h(5, -5), [player('a', h(0, 0))], walls(h(4, -5), h(4, -4), h(5, -4)), 5)).toBeNull();
+    expect(
+      minotaurStep(h(5, -5), [player('a', h(0, 0))], walls(h(4, -5), h(4, -4), h(5, -4)), 5),
+    ).toBeNull();
   });
 });
 

@@ -4,12 +4,30 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { distance, hexesWithin, key, onBoard } from '../../../src/game/hex.js';
-import { createGame, isRoundDue, joinGame, resolveRound, startGame, submitAction } from '../../../src/game/rules.js';
-import { DIRECTIONS, type Direction, type GameState, type PlayerAction } from '../../../src/game/types.js';
+import {
+  createGame,
+  isRoundDue,
+  joinGame,
+  resolveRound,
+  startGame,
+  submitAction,
+} from '../../../src/game/rules.js';
+import {
+  DIRECTIONS,
+  type Direction,
+  type GameState,
+  type PlayerAction,
+} from '../../../src/game/types.js';
 import { arena } from './fixtures.js';
 
 type Command =
-  | { t: 'submit'; who: number; kind: 'move' | 'attack' | 'defend' | 'bogus'; dir: string | undefined; roundDelta: number }
+  | {
+      t: 'submit';
+      who: number;
+      kind: 'move' | 'attack' | 'defend' | 'bogus';
+      dir: string | undefined;
+      roundDelta: number;
+    }
   | { t: 'resend'; who: number; fromPrevious: boolean }
   | { t: 'tick'; dt: number };
 
@@ -19,13 +37,34 @@ const arbCommand: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant('submit' as const),
       who: fc.integer({ min: 0, max: 8 }),
-      kind: fc.constantFrom('move' as const, 'attack' as const, 'defend' as const, 'bogus' as const),
-      dir: fc.oneof(fc.constantFrom<string | undefined>(...DIRECTIONS), fc.constantFrom<string | undefined>(undefined, 'north', '')),
+      kind: fc.constantFrom(
+        'move' as const,
+        'attack' as const,
+        'defend' as const,
+        'bogus' as const,
+      ),
+      dir: fc.oneof(
+        fc.constantFrom<string | undefined>(...DIRECTIONS),
+        fc.constantFrom<string | undefined>(undefined, 'north', ''),
+      ),
       roundDelta: fc.constantFrom(0, 0, 0, 0, -1, 1),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('resend' as const), who: fc.integer({ min: 0, max: 8 }), fromPrevious: fc.boolean() }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('tick' as const), dt: fc.integer({ min: 0, max: 25_000 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('resend' as const),
+      who: fc.integer({ min: 0, max: 8 }),
+      fromPrevious: fc.boolean(),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('tick' as const),
+      dt: fc.integer({ min: 0, max: 25_000 }),
+    }),
+  },
 );
 
 const arbGame = fc.record({
@@ -109,7 +148,11 @@ function play(game: Game): GameState[] {
       const pid = c.who < ids.length ? (ids[c.who] as string) : 'outsider';
       let action: PlayerAction;
       if (c.t === 'submit') {
-        action = { id: `x${++counter}`, round: s.round + c.roundDelta, kind: c.kind as PlayerAction['kind'] };
+        action = {
+          id: `x${++counter}`,
+          round: s.round + c.roundDelta,
+          kind: c.kind as PlayerAction['kind'],
+        };
         if (c.dir !== undefined) action.dir = c.dir as PlayerAction['dir'];
       } else {
         const known = c.fromPrevious ? s.previous[pid] : s.submitted[pid]?.id;
@@ -168,7 +211,10 @@ function play(game: Game): GameState[] {
 
 describe('random games', () => {
   it('keep every invariant and end within maxRounds', () => {
-    fc.assert(fc.property(arbGame, (game) => void play(game)), { numRuns: 150 });
+    fc.assert(
+      fc.property(arbGame, (game) => void play(game)),
+      { numRuns: 150 },
+    );
   });
 
   it('are deterministic: the same seed and inputs give deep-equal states', () => {
@@ -182,12 +228,23 @@ describe('random games', () => {
 
   it('with nobody acting, the Minotaur alone eventually ends long games', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 2, max: 8 }), (seed, players) => {
-        const trace = play({ seed, players, radius: 5, maxRounds: 400, roundMs: 1000, commands: [] });
-        const end = trace.at(-1) as GameState;
-        expect(end.status).toBe('finished');
-        expect(end.round).toBeLessThan(400);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.integer({ min: 2, max: 8 }),
+        (seed, players) => {
+          const trace = play({
+            seed,
+            players,
+            radius: 5,
+            maxRounds: 400,
+            roundMs: 1000,
+            commands: [],
+          });
+          const end = trace.at(-1) as GameState;
+          expect(end.status).toBe('finished');
+          expect(end.round).toBeLessThan(400);
+        },
+      ),
       { numRuns: 30 },
     );
   });
@@ -203,7 +260,13 @@ describe('crowded rounds', () => {
       players: fc.integer({ min: 2, max: 8 }),
       actions: fc.array(
         fc.oneof(
-          { weight: 5, arbitrary: fc.record({ kind: fc.constant('move' as const), dir: fc.constantFrom(...DIRECTIONS) }) },
+          {
+            weight: 5,
+            arbitrary: fc.record({
+              kind: fc.constant('move' as const),
+              dir: fc.constantFrom(...DIRECTIONS),
+            }),
+          },
           fc.record({ kind: fc.constant('attack' as const), dir: fc.constantFrom(...DIRECTIONS) }),
           fc.record({ kind: fc.constant('defend' as const) }),
           fc.constant(null),
@@ -227,7 +290,13 @@ describe('crowded rounds', () => {
         const submitted: GameState['submitted'] = {};
         spots.forEach((_, i) => {
           const a = c.actions[i];
-          if (a) submitted[`p${i}`] = { id: `a${i}`, round: s.round, kind: a.kind, ...('dir' in a ? { dir: a.dir as Direction } : {}) };
+          if (a)
+            submitted[`p${i}`] = {
+              id: `a${i}`,
+              round: s.round,
+              kind: a.kind,
+              ...('dir' in a ? { dir: a.dir as Direction } : {}),
+            };
         });
         s = { ...s, submitted };
         checkInvariants(s);
@@ -239,7 +308,8 @@ describe('crowded rounds', () => {
           if (a?.kind !== 'move') expect(p.pos).toEqual(before.pos);
           else expect(distance(p.pos, before.pos)).toBeLessThanOrEqual(1);
           for (const [j, q] of n.players.entries()) {
-            const swapped = j !== i && key(q.pos) === key(before.pos) && key(p.pos) === key(s.players[j]!.pos);
+            const swapped =
+              j !== i && key(q.pos) === key(before.pos) && key(p.pos) === key(s.players[j]!.pos);
             expect(swapped && key(p.pos) !== key(before.pos)).toBe(false);
           }
         });

@@ -16,7 +16,13 @@ import {
   submitAction,
   tileKind,
 } from '../../../src/game/rules.js';
-import { GAME_SCHEMA, START_HP, type GameState, type PlayerAction, type RuleResult } from '../../../src/game/types.js';
+import {
+  GAME_SCHEMA,
+  START_HP,
+  type GameState,
+  type PlayerAction,
+  type RuleResult,
+} from '../../../src/game/types.js';
 import { lobby, ok, started } from './fixtures.js';
 
 function err(result: RuleResult): { code: string; message: string } {
@@ -27,7 +33,14 @@ function err(result: RuleResult): { code: string; message: string } {
 
 describe('createGame', () => {
   it('opens a game with its creator as player 0 and the Minotaur in its lair', () => {
-    const s = createGame({ id: 'g', code: 'KEPS', seed: 9, creator: { id: 'u1', name: 'Ann' }, now: 500, roundMs: 10_000 });
+    const s = createGame({
+      id: 'g',
+      code: 'KEPS',
+      seed: 9,
+      creator: { id: 'u1', name: 'Ann' },
+      now: 500,
+      roundMs: 10_000,
+    });
     expect(s).toMatchObject({
       schema: GAME_SCHEMA,
       id: 'g',
@@ -49,12 +62,28 @@ describe('createGame', () => {
       minotaur: { pos: { q: 0, r: 0 } },
     });
     expect(DEFAULT_MAX_ROUNDS).toBe(60);
-    expect(s.players).toEqual([expect.objectContaining({ id: 'u1', name: 'Ann', color: 0, hp: START_HP, alive: true, eliminatedRound: null })]);
+    expect(s.players).toEqual([
+      expect.objectContaining({
+        id: 'u1',
+        name: 'Ann',
+        color: 0,
+        hp: START_HP,
+        alive: true,
+        eliminatedRound: null,
+      }),
+    ]);
     expect(s.walls).toEqual(generateBoard(9, 5).walls);
   });
 
   it('takes radius and maxRounds, and rejects nonsense settings', () => {
-    const base = { id: 'g', code: 'KEPS', seed: 9, creator: { id: 'u1', name: 'Ann' }, now: 0, roundMs: 1000 };
+    const base = {
+      id: 'g',
+      code: 'KEPS',
+      seed: 9,
+      creator: { id: 'u1', name: 'Ann' },
+      now: 0,
+      roundMs: 1000,
+    };
     const s = createGame({ ...base, radius: 3, maxRounds: 5 });
     expect(s.radius).toBe(3);
     expect(s.maxRounds).toBe(5);
@@ -149,7 +178,9 @@ describe('startGame', () => {
         const starts = startTiles(s.seed, s.radius).map(key);
         const slots = s.players.map((p) => starts.indexOf(key(p.pos))).sort((a, b) => a - b);
         // n consecutive start tiles round the rim (the run may wrap past the last one).
-        const gaps = slots.map((x, i) => (i === 0 ? x + starts.length - slots.at(-1)! : x - slots[i - 1]!));
+        const gaps = slots.map((x, i) =>
+          i === 0 ? x + starts.length - slots.at(-1)! : x - slots[i - 1]!,
+        );
         expect(gaps.filter((g) => g !== 1).length).toBeLessThanOrEqual(1);
         const walls = new Set(s.walls.map(key));
         const tiles = s.players.map((p) => p.pos);
@@ -159,7 +190,8 @@ describe('startGame', () => {
           expect(distance(t, LAIR)).toBe(s.radius);
         }
         let min = Infinity;
-        for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) min = Math.min(min, distance(tiles[i]!, tiles[j]!));
+        for (let i = 0; i < n; i++)
+          for (let j = i + 1; j < n; j++) min = Math.min(min, distance(tiles[i]!, tiles[j]!));
         expect(min).toBeGreaterThanOrEqual(3);
         expect(started(ids, seed)).toEqual(s);
       }
@@ -169,9 +201,21 @@ describe('startGame', () => {
   it('spreads characters as far apart as the rim allows under the classic rules', () => {
     for (let n = 2; n <= 4; n++) {
       for (const seed of [1, 2, 3]) {
-        const s = ok(startGame(lobby(Array.from({ length: n }, (_, i) => `p${i}`), seed), 'p0', 2000, CLASSIC_RULES));
+        const s = ok(
+          startGame(
+            lobby(
+              Array.from({ length: n }, (_, i) => `p${i}`),
+              seed,
+            ),
+            'p0',
+            2000,
+            CLASSIC_RULES,
+          ),
+        );
         let min = Infinity;
-        for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) min = Math.min(min, distance(s.players[i]!.pos, s.players[j]!.pos));
+        for (let i = 0; i < n; i++)
+          for (let j = i + 1; j < n; j++)
+            min = Math.min(min, distance(s.players[i]!.pos, s.players[j]!.pos));
         expect(min).toBeGreaterThanOrEqual(5);
       }
     }
@@ -179,7 +223,13 @@ describe('startGame', () => {
 });
 
 describe('submitAction', () => {
-  const move = (s: GameState, id: string, extra: Partial<PlayerAction> = {}): PlayerAction => ({ id, round: s.round, kind: 'move', dir: 'e', ...extra });
+  const move = (s: GameState, id: string, extra: Partial<PlayerAction> = {}): PlayerAction => ({
+    id,
+    round: s.round,
+    kind: 'move',
+    dir: 'e',
+    ...extra,
+  });
 
   it('records an action for the current round', () => {
     const s = started(['a', 'b']);
@@ -202,15 +252,23 @@ describe('submitAction', () => {
 
   it('refuses a second, different action in the same round', () => {
     const s = ok(submitAction(started(['a', 'b']), 'a', { id: 'x1', round: 1, kind: 'defend' }));
-    expect(err(submitAction(s, 'a', { id: 'x2', round: 1, kind: 'defend' })).code).toBe('already-submitted');
+    expect(err(submitAction(s, 'a', { id: 'x2', round: 1, kind: 'defend' })).code).toBe(
+      'already-submitted',
+    );
   });
 
   it('acknowledges a late resend of the action applied last round', () => {
     let s = ok(submitAction(started(['a', 'b']), 'a', { id: 'x1', round: 1, kind: 'defend' }));
     s = resolve(s);
     expect(s.round).toBe(2);
-    expect(submitAction(s, 'a', { id: 'x1', round: 1, kind: 'defend' })).toEqual({ ok: true, state: s, duplicate: true });
-    expect(err(submitAction(s, 'a', { id: 'other', round: 1, kind: 'defend' })).code).toBe('stale-round');
+    expect(submitAction(s, 'a', { id: 'x1', round: 1, kind: 'defend' })).toEqual({
+      ok: true,
+      state: s,
+      duplicate: true,
+    });
+    expect(err(submitAction(s, 'a', { id: 'other', round: 1, kind: 'defend' })).code).toBe(
+      'stale-round',
+    );
   });
 
   it('acknowledges a resend after the game ended or the character fell, instead of refusing it', () => {
@@ -219,8 +277,14 @@ describe('submitAction', () => {
     s = ok(submitAction(s, 'a', { id: 'last', round: 1, kind: 'defend' }));
     const done = resolve(s);
     expect(done.status).toBe('finished');
-    expect(submitAction(done, 'a', { id: 'last', round: 1, kind: 'defend' })).toEqual({ ok: true, state: done, duplicate: true });
-    expect(err(submitAction(done, 'a', { id: 'new', round: 1, kind: 'defend' })).code).toBe('not-playing');
+    expect(submitAction(done, 'a', { id: 'last', round: 1, kind: 'defend' })).toEqual({
+      ok: true,
+      state: done,
+      duplicate: true,
+    });
+    expect(err(submitAction(done, 'a', { id: 'new', round: 1, kind: 'defend' })).code).toBe(
+      'not-playing',
+    );
   });
 
   it('treats player ids that name Object.prototype members as plain ids', () => {
@@ -240,9 +304,15 @@ describe('submitAction', () => {
 
   it('refuses a move or attack without a valid direction', () => {
     const s = started(['a', 'b']);
-    expect(err(submitAction(s, 'a', { id: 'x', round: 1, kind: 'move' })).code).toBe('bad-direction');
-    expect(err(submitAction(s, 'a', { id: 'x', round: 1, kind: 'attack', dir: 'north' as never })).code).toBe('bad-direction');
-    expect(err(submitAction(s, 'a', { id: 'x', round: 1, kind: 'dance' as never })).code).toBe('bad-direction');
+    expect(err(submitAction(s, 'a', { id: 'x', round: 1, kind: 'move' })).code).toBe(
+      'bad-direction',
+    );
+    expect(
+      err(submitAction(s, 'a', { id: 'x', round: 1, kind: 'attack', dir: 'north' as never })).code,
+    ).toBe('bad-direction');
+    expect(err(submitAction(s, 'a', { id: 'x', round: 1, kind: 'dance' as never })).code).toBe(
+      'bad-direction',
+    );
   });
 
   it('refuses a round that is not a number', () => {
@@ -254,7 +324,12 @@ describe('submitAction', () => {
     const s = started(['a', 'b', 'c']);
     expect(err(submitAction(s, 'zz', move(s, 'x'))).code).toBe('not-in-game');
     expect(err(submitAction(lobby(['a', 'b']), 'a', move(s, 'x'))).code).toBe('not-playing');
-    const dead: GameState = { ...s, players: s.players.map((p) => (p.id === 'b' ? { ...p, hp: 0, alive: false, eliminatedRound: 1 } : p)) };
+    const dead: GameState = {
+      ...s,
+      players: s.players.map((p) =>
+        p.id === 'b' ? { ...p, hp: 0, alive: false, eliminatedRound: 1 } : p,
+      ),
+    };
     expect(err(submitAction(dead, 'b', move(s, 'x'))).code).toBe('eliminated');
   });
 
@@ -281,8 +356,13 @@ describe('isRoundDue', () => {
     const s = started(['a', 'b', 'c']);
     const dead: GameState = {
       ...s,
-      players: s.players.map((p) => (p.id === 'c' ? { ...p, hp: 0, alive: false, eliminatedRound: 1 } : p)),
-      submitted: { a: { id: '1', round: 1, kind: 'defend' }, b: { id: '2', round: 1, kind: 'defend' } },
+      players: s.players.map((p) =>
+        p.id === 'c' ? { ...p, hp: 0, alive: false, eliminatedRound: 1 } : p,
+      ),
+      submitted: {
+        a: { id: '1', round: 1, kind: 'defend' },
+        b: { id: '2', round: 1, kind: 'defend' },
+      },
     };
     expect(isRoundDue(dead, 0)).toBe(true);
     expect(isRoundDue(lobby(['a', 'b']), Number.MAX_SAFE_INTEGER)).toBe(false);

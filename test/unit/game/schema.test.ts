@@ -1,34 +1,59 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createGame, joinGame, resolveRound, startGame, submitAction } from '../../../src/game/index.js';
+import {
+  createGame,
+  joinGame,
+  resolveRound,
+  startGame,
+  submitAction,
+} from '../../../src/game/index.js';
 import { checkGameState } from '../../../src/game/schema.js';
 import { checkStoredState, upgradeState } from '../../../src/game/upgrade.js';
 
-const fixture = JSON.parse(readFileSync(new URL('../../fixtures/game-record-schema1.json', import.meta.url), 'utf8'));
+const fixture = JSON.parse(
+  readFileSync(new URL('../../fixtures/game-record-schema1.json', import.meta.url), 'utf8'),
+);
 
 describe('checkGameState', () => {
   it('accepts every state the rules produce', () => {
     fc.assert(
-      fc.property(fc.integer(), fc.integer({ min: 2, max: 8 }), fc.array(fc.constantFrom('defend', 'move', 'attack'), { maxLength: 30 }), (seed, n, kinds) => {
-        let s = createGame({ id: 'g', code: 'ABCD', seed, creator: { id: 'p0', name: 'p0' }, now: 0, roundMs: 1000 });
-        expect(checkGameState(s)).toBeUndefined();
-        for (let i = 1; i < n; i++) {
-          const j = joinGame(s, { id: `p${i}`, name: `p${i}` });
-          if (j.ok) s = j.state;
-        }
-        const st = startGame(s, 'p0', 1);
-        if (!st.ok) return;
-        s = st.state;
-        for (const [i, kind] of kinds.entries()) {
-          if (s.status !== 'playing') break;
-          const r = submitAction(s, 'p0', { id: `a${i}`, round: s.round, kind: kind as 'defend', ...(kind === 'defend' ? {} : { dir: 'e' }) });
-          if (r.ok) s = r.state;
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 2, max: 8 }),
+        fc.array(fc.constantFrom('defend', 'move', 'attack'), { maxLength: 30 }),
+        (seed, n, kinds) => {
+          let s = createGame({
+            id: 'g',
+            code: 'ABCD',
+            seed,
+            creator: { id: 'p0', name: 'p0' },
+            now: 0,
+            roundMs: 1000,
+          });
           expect(checkGameState(s)).toBeUndefined();
-          s = resolveRound(s, 1000 * (i + 2));
-          expect(checkGameState(s)).toBeUndefined();
-        }
-      }),
+          for (let i = 1; i < n; i++) {
+            const j = joinGame(s, { id: `p${i}`, name: `p${i}` });
+            if (j.ok) s = j.state;
+          }
+          const st = startGame(s, 'p0', 1);
+          if (!st.ok) return;
+          s = st.state;
+          for (const [i, kind] of kinds.entries()) {
+            if (s.status !== 'playing') break;
+            const r = submitAction(s, 'p0', {
+              id: `a${i}`,
+              round: s.round,
+              kind: kind as 'defend',
+              ...(kind === 'defend' ? {} : { dir: 'e' }),
+            });
+            if (r.ok) s = r.state;
+            expect(checkGameState(s)).toBeUndefined();
+            s = resolveRound(s, 1000 * (i + 2));
+            expect(checkGameState(s)).toBeUndefined();
+          }
+        },
+      ),
       { numRuns: 50 },
     );
   });

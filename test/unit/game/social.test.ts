@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { CHAT_KEEP, CHAT_MAX_CHARS, cleanMessage, markRematch, offerRematch, react, say } from '../../../src/game/social.js';
+import {
+  CHAT_KEEP,
+  CHAT_MAX_CHARS,
+  cleanMessage,
+  markRematch,
+  offerRematch,
+  react,
+  say,
+} from '../../../src/game/social.js';
 import { joinGame, resolveRound } from '../../../src/game/rules.js';
 import { checkGameState } from '../../../src/game/schema.js';
 import type { GameState } from '../../../src/game/types.js';
 import { arena, h, lobby, ok } from './fixtures.js';
 
 const finished = (): GameState => {
-  const s = arena([{ id: 'a', pos: h(1, 0), hp: 1 }, { id: 'b', pos: h(-5, 5) }], { minotaur: h(0, 0), walls: [] });
+  const s = arena(
+    [
+      { id: 'a', pos: h(1, 0), hp: 1 },
+      { id: 'b', pos: h(-5, 5) },
+    ],
+    { minotaur: h(0, 0), walls: [] },
+  );
   const end = resolveRound(s, 5000);
   expect(end.status).toBe('finished');
   return end;
@@ -57,7 +71,12 @@ describe('say and react', () => {
 
   it('refuse outsiders, empty messages and unknown reactions, each with a sentence', () => {
     const s = lobby(['a', 'b']);
-    for (const r of [say(s, 'zed', 'hi'), say(s, 'a', ' \u200B '), react(s, 'a', 'rocket'), react(s, 'zed', 'gg')]) {
+    for (const r of [
+      say(s, 'zed', 'hi'),
+      say(s, 'a', ' \u200B '),
+      react(s, 'a', 'rocket'),
+      react(s, 'zed', 'gg'),
+    ]) {
       expect(r.ok).toBe(false);
       if (!r.ok) expect(r.message).toMatch(/^[A-Z].+\.$/);
     }
@@ -75,14 +94,23 @@ describe('rematches', () => {
   });
 
   it('only after the game, only by its players', () => {
-    expect(offerRematch(lobby(['a', 'b']), 'a', 'NEXT')).toMatchObject({ ok: false, code: 'not-finished' });
-    expect(offerRematch(finished(), 'zed', 'NEXT')).toMatchObject({ ok: false, code: 'not-in-game' });
+    expect(offerRematch(lobby(['a', 'b']), 'a', 'NEXT')).toMatchObject({
+      ok: false,
+      code: 'not-finished',
+    });
+    expect(offerRematch(finished(), 'zed', 'NEXT')).toMatchObject({
+      ok: false,
+      code: 'not-in-game',
+    });
   });
 
   it('a rematch starts by itself once everyone from the game before is back', () => {
     let s = lobby(['a']);
     s = ok(markRematch(s, 'a', { code: 'PREV', players: ['a', 'b', 'c'] }));
-    expect(markRematch(s, 'b', { code: 'PREV', players: ['a'] })).toMatchObject({ ok: false, code: 'not-creator' });
+    expect(markRematch(s, 'b', { code: 'PREV', players: ['a'] })).toMatchObject({
+      ok: false,
+      code: 'not-creator',
+    });
     s = ok(joinGame(s, { id: 'b', name: 'B' }, 10_000));
     expect(s.status).toBe('open');
     s = ok(joinGame(s, { id: 'c', name: 'C' }, 20_000));

@@ -4,8 +4,12 @@ import { GAME_SCHEMA, resolveRound, submitAction } from '../../../src/game/index
 import { checkGameState } from '../../../src/game/schema.js';
 import { SchemaError, readableSchemas, upgradeState } from '../../../src/game/upgrade.js';
 
-const fixture = JSON.parse(readFileSync(new URL('../../fixtures/game-record-schema1.json', import.meta.url), 'utf8'));
-const fixture2 = JSON.parse(readFileSync(new URL('../../fixtures/game-record-schema2.json', import.meta.url), 'utf8'));
+const fixture = JSON.parse(
+  readFileSync(new URL('../../fixtures/game-record-schema1.json', import.meta.url), 'utf8'),
+);
+const fixture2 = JSON.parse(
+  readFileSync(new URL('../../fixtures/game-record-schema2.json', import.meta.url), 'utf8'),
+);
 
 describe('upgradeState', () => {
   it('reads every schema from 1 to the current one', () => {
@@ -23,7 +27,9 @@ describe('upgradeState', () => {
     expect(s.deadline).toBe(old.deadline);
     expect(s.submitted).toEqual(old.submitted);
     expect(s.previous).toEqual(old.previous);
-    expect(s.players.map((p) => [p.id, p.hp, p.pos])).toEqual(old.players.map((p: { id: string; hp: number; pos: unknown }) => [p.id, p.hp, p.pos]));
+    expect(s.players.map((p) => [p.id, p.hp, p.pos])).toEqual(
+      old.players.map((p: { id: string; hp: number; pos: unknown }) => [p.id, p.hp, p.pos]),
+    );
   });
 
   it('lifts a schema-2 game (no hold, no table talk, no rematch) to the current schema, keeping the damage counters', () => {
@@ -32,7 +38,9 @@ describe('upgradeState', () => {
     const s = upgradeState(old, 2);
     expect(s.schema).toBe(GAME_SCHEMA);
     expect(s).toMatchObject({ hold: null, chat: [], rematch: null, rematchOf: null });
-    expect(s.players.map((p) => p.dealt)).toEqual(old.players.map((p: { dealt: number }) => p.dealt));
+    expect(s.players.map((p) => p.dealt)).toEqual(
+      old.players.map((p: { dealt: number }) => p.dealt),
+    );
     const { schema: _a, chat: _b, rematch: _c, rematchOf: _d, hold: _h, ...rest } = s;
     const { schema: _e, ...oldRest } = old;
     expect(rest).toEqual(oldRest);
@@ -42,7 +50,12 @@ describe('upgradeState', () => {
 
   it('gives a state the current rules play on', () => {
     let s = upgradeState(fixture.state, 1);
-    const r = submitAction(s, '1', { id: 'act-cccc-0003', round: s.round, kind: 'attack', dir: 'e' });
+    const r = submitAction(s, '1', {
+      id: 'act-cccc-0003',
+      round: s.round,
+      kind: 'attack',
+      dir: 'e',
+    });
     expect(r.ok).toBe(true);
     if (r.ok) s = resolveRound(r.state, (s.deadline ?? 0) + 1);
     expect(s.round).toBe(fixture.state.round + 1);

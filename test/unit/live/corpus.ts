@@ -4,14 +4,29 @@
 
 import { RULES } from '../../../src/game/balance.js';
 import { holdRound, releaseHold } from '../../../src/game/hold.js';
-import { createGame, joinGame, resolveRound, startGame, submitAction } from '../../../src/game/rules.js';
+import {
+  createGame,
+  joinGame,
+  resolveRound,
+  startGame,
+  submitAction,
+} from '../../../src/game/rules.js';
 import { livingPlayers } from '../../../src/game/queries.js';
 import { createRng } from '../../../src/game/rng.js';
 import { applySocial, markRematch, offerRematch } from '../../../src/game/social.js';
 import { STRATEGIES } from '../../../src/game/strategies.js';
 import { EMOTES, type GameState, type RuleResult } from '../../../src/game/types.js';
 
-const NAMES = ['ariadne', 'theseus', 'minos', 'icarus', 'daedalus', 'pasiphae', 'phaedra', 'androgeos'];
+const NAMES = [
+  'ariadne',
+  'theseus',
+  'minos',
+  'icarus',
+  'daedalus',
+  'pasiphae',
+  'phaedra',
+  'androgeos',
+];
 const AWKWARD = ['<b>hi</b> & "bye"', "it's a trap", 'x'.repeat(120), 'Ünïcödé ♉ ✓', '  spaced  '];
 
 function ok(r: RuleResult): GameState {
@@ -25,12 +40,24 @@ export interface Shown {
 }
 
 /** Every state of one game of `players` heroes (2–8), seeded. */
-export function playedGame(seed: number, players: number, opts: { rematchOf?: boolean; maxRounds?: number } = {}): Shown[] {
+export function playedGame(
+  seed: number,
+  players: number,
+  opts: { rematchOf?: boolean; maxRounds?: number } = {},
+): Shown[] {
   const rng = createRng(seed);
   const ids = NAMES.slice(0, players).map((_, i) => String(i + 1));
   const out: Shown[] = [];
   let now = 1_000_000;
-  let s = createGame({ id: `g${seed}`, code: 'KEPS', seed, creator: { id: '1', name: NAMES[0]! }, now, roundMs: 2000, maxRounds: opts.maxRounds ?? 60 });
+  let s = createGame({
+    id: `g${seed}`,
+    code: 'KEPS',
+    seed,
+    creator: { id: '1', name: NAMES[0]! },
+    now,
+    roundMs: 2000,
+    maxRounds: opts.maxRounds ?? 60,
+  });
   if (opts.rematchOf) s = ok(markRematch(s, '1', { code: 'ZORB', players: ids }));
   out.push({ label: 'created', state: s });
   for (const [i, id] of ids.slice(1).entries()) {
@@ -52,7 +79,10 @@ export function playedGame(seed: number, players: number, opts: { rematchOf?: bo
       s = ok(submitAction(s, p.id, { id: `r${s.round}-${p.id}`, round: s.round, ...choice }));
       out.push({ label: `round ${s.round}: ${p.id} acted`, state: s });
       if (rng.next() < 0.15) {
-        const op = rng.next() < 0.5 ? { type: 'say' as const, text: AWKWARD[talk++ % AWKWARD.length]! } : { type: 'react' as const, emote: EMOTES[talk++ % EMOTES.length]! };
+        const op =
+          rng.next() < 0.5
+            ? { type: 'say' as const, text: AWKWARD[talk++ % AWKWARD.length]! }
+            : { type: 'react' as const, emote: EMOTES[talk++ % EMOTES.length]! };
         const said = applySocial(s, p.id, op);
         if (said.ok) {
           s = said.state;

@@ -3,12 +3,28 @@
 
 import { describe, expect, it } from 'vitest';
 import { GameFrames } from '../../../src/live/game-frame.js';
-import { actionsPartial, boardOf, chatLine, chatPartial, intentOf, logPartial, overlayPartial, playerRow, playersPartial, statusPartial, tilesPartial } from '../../../src/live/game-templates.js';
+import {
+  actionsPartial,
+  boardOf,
+  chatLine,
+  chatPartial,
+  intentOf,
+  logPartial,
+  overlayPartial,
+  playerRow,
+  playersPartial,
+  statusPartial,
+  tilesPartial,
+} from '../../../src/live/game-templates.js';
 import { toHtml, type Dyn } from '../../../src/live/html.js';
 import { gameView } from '../../../src/live/view-model.js';
 import { corpus, playedGame } from './corpus.js';
 
-function expected(state: Parameters<typeof gameView>[0], viewer: string | null, now: number): Record<string, string> {
+function expected(
+  state: Parameters<typeof gameView>[0],
+  viewer: string | null,
+  now: number,
+): Record<string, string> {
   const g = gameView(state, viewer);
   return {
     'game-status': toHtml(statusPartial(g, now, intentOf(g))),
@@ -16,21 +32,29 @@ function expected(state: Parameters<typeof gameView>[0], viewer: string | null, 
     'game-board': toHtml(boardOf(g)),
     'game-overlay': toHtml(overlayPartial(g, 'tok')),
     'game-actions': toHtml(actionsPartial(g, 'tok')),
-    'game-players': toHtml(playersPartial(g.players.map((p) => playerRow(p, { status: g.status, winnerId: g.winner?.id ?? null })))),
+    'game-players': toHtml(
+      playersPartial(
+        g.players.map((p) => playerRow(p, { status: g.status, winnerId: g.winner?.id ?? null })),
+      ),
+    ),
     'game-log': toHtml(logPartial(g)),
     'game-chat': toHtml(chatPartial(g.chat.map(chatLine), { player: !!g.me, archived: false })),
   };
 }
 
 describe('GameFrames', () => {
-  it("gives each viewer exactly their page of each state, sharing what viewers and states have in common", () => {
+  it('gives each viewer exactly their page of each state, sharing what viewers and states have in common', () => {
     const frames = new GameFrames();
     for (const { label, state } of corpus()) {
       const now = (state.deadline ?? 1_000_000) - 700;
       const frame = frames.frame(state, now);
       for (const viewer of [...state.players.map((p) => p.id), 'spectator', null]) {
         const want = expected(state, viewer, now);
-        const got = Object.fromEntries(frame.partials(viewer, 'tok').map(([target, tree]: [string, Dyn]) => [target, toHtml(tree)]));
+        const got = Object.fromEntries(
+          frame
+            .partials(viewer, 'tok')
+            .map(([target, tree]: [string, Dyn]) => [target, toHtml(tree)]),
+        );
         expect(got, `${label}, viewer ${viewer}`).toEqual(want);
       }
     }
@@ -41,7 +65,8 @@ describe('GameFrames', () => {
     const states = playedGame(11, 5).map((s) => s.state);
     const started = states.findIndex((s) => s.status === 'playing');
     const [a, b] = [frames.frame(states[started + 1]!, 0), frames.frame(states[started + 2]!, 0)];
-    const tree = (f: typeof a, viewer: string, target: string) => f.partials(viewer, 'tok').find(([t]) => t === target)![1];
+    const tree = (f: typeof a, viewer: string, target: string) =>
+      f.partials(viewer, 'tok').find(([t]) => t === target)![1];
     // Two viewers of one state: the same status; a state later (one more hero acted): the same log.
     expect(tree(a, '1', 'game-status')).toBe(tree(a, '2', 'game-status'));
     expect(tree(a, '1', 'game-log')).toBe(tree(b, '3', 'game-log'));

@@ -37,7 +37,10 @@ class FakeWire {
   }
 }
 
-function source(state: GameState | undefined, unreadable = false): GameSource & { fire(): void; set(s: GameState | undefined): void; commands: Command[] } {
+function source(
+  state: GameState | undefined,
+  unreadable = false,
+): GameSource & { fire(): void; set(s: GameState | undefined): void; commands: Command[] } {
   let listener: (code: string) => void = () => undefined;
   const commands: Command[] = [];
   return {
@@ -67,13 +70,25 @@ const deps = (src: GameSource) => ({
   frames: new GameFrames(),
 });
 
-const game = createGame({ id: 'g', code: 'KEPS', seed: 1, creator: { id: '1', name: 'ariadne' }, now: 0, roundMs: 10_000 });
+const game = createGame({
+  id: 'g',
+  code: 'KEPS',
+  seed: 1,
+  creator: { id: '1', name: 'ariadne' },
+  now: 0,
+  roundMs: 10_000,
+});
 
 describe('GameLiveSocket', () => {
   it('sends the clock and every partial on connect, then only what changed', async () => {
     const wire = new FakeWire();
     const src = source(game);
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    new GameLiveSocket(
+      wire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      deps(src),
+    ).start();
     expect(JSON.parse(wire.sent[0]!)).toEqual({ type: 'time', now: 1000 });
     expect(wire.sent[1]).toContain('hx-target="#game-board"');
     expect(wire.sent[1]).toContain('hx-target="#game-players"');
@@ -84,17 +99,42 @@ describe('GameLiveSocket', () => {
 
   it('sends a page that asks for trees only what changed in them; it rebuilds the same partials', async () => {
     await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
-    const { LivePage } = (globalThis as unknown as { MinotaurLive: { LivePage: { new (): { apply(t: string): [string, string][] }; isRender(t: string): boolean } } }).MinotaurLive;
+    const { LivePage } = (
+      globalThis as unknown as {
+        MinotaurLive: {
+          LivePage: {
+            new (): { apply(t: string): [string, string][] };
+            isRender(t: string): boolean;
+          };
+        };
+      }
+    ).MinotaurLive;
     const [htmlWire, treeWire] = [new FakeWire(), new FakeWire()];
     const [htmlSrc, treeSrc] = [source(game), source(game)];
-    new GameLiveSocket(htmlWire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(htmlSrc)).start();
-    new GameLiveSocket(treeWire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(treeSrc), format: 'patch', shownGame: game.id }).start();
+    new GameLiveSocket(
+      htmlWire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      deps(htmlSrc),
+    ).start();
+    new GameLiveSocket(
+      treeWire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      { ...deps(treeSrc), format: 'patch', shownGame: game.id },
+    ).start();
     const page = new LivePage();
     const shown = new Map(page.apply(treeWire.sent[1]!));
     // The page already has the game's fixed board; everything else is the same HTML as sent in full.
     expect(shown.has('game-board-tiles')).toBe(false);
-    for (const [target, html] of shown) expect(htmlWire.sent[1]).toContain(`<hx-partial hx-target="#${target}" hx-swap="innerMorph">${html}</hx-partial>`);
-    const joined = { ...game, players: [...game.players, { ...game.players[0]!, id: '2', name: 'theseus', color: 1 }] };
+    for (const [target, html] of shown)
+      expect(htmlWire.sent[1]).toContain(
+        `<hx-partial hx-target="#${target}" hx-swap="innerMorph">${html}</hx-partial>`,
+      );
+    const joined = {
+      ...game,
+      players: [...game.players, { ...game.players[0]!, id: '2', name: 'theseus', color: 1 }],
+    };
     for (const src of [htmlSrc, treeSrc]) {
       src.set(joined);
       src.fire();
@@ -102,12 +142,20 @@ describe('GameLiveSocket', () => {
     await new Promise((r) => setImmediate(r));
     expect(LivePage.isRender(treeWire.sent[2]!)).toBe(true);
     expect(treeWire.sent[2]!.length).toBeLessThan(htmlWire.sent[2]!.length / 2);
-    for (const [target, html] of page.apply(treeWire.sent[2]!)) expect(htmlWire.sent[2]).toContain(`<hx-partial hx-target="#${target}" hx-swap="innerMorph">${html}</hx-partial>`);
+    for (const [target, html] of page.apply(treeWire.sent[2]!))
+      expect(htmlWire.sent[2]).toContain(
+        `<hx-partial hx-target="#${target}" hx-swap="innerMorph">${html}</hx-partial>`,
+      );
   });
 
   it('answers bad messages with a clear error and keeps the socket open', async () => {
     const wire = new FakeWire();
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
+    new GameLiveSocket(
+      wire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      deps(source(game)),
+    ).start();
     wire.emit('message', '{nope', false);
     await new Promise((r) => setImmediate(r));
     expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'malformed' });
@@ -116,13 +164,23 @@ describe('GameLiveSocket', () => {
 
   it('sends the page back to the lobby when the game is gone', () => {
     const wire = new FakeWire();
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(undefined))).start();
+    new GameLiveSocket(
+      wire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      deps(source(undefined)),
+    ).start();
     expect(JSON.parse(wire.sent.at(-1)!)).toEqual({ type: 'redirect', to: '/lobby' });
   });
 
   it('closes with 1012 (reconnect elsewhere) when a newer release runs the game', () => {
     const wire = new FakeWire();
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(undefined, true))).start();
+    new GameLiveSocket(
+      wire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      deps(source(undefined, true)),
+    ).start();
     expect(wire.closed?.[0]).toBe(1012);
     expect(wire.sent.some((m) => m.includes('redirect'))).toBe(false);
   });
@@ -131,7 +189,12 @@ describe('GameLiveSocket', () => {
     const wire = new FakeWire();
     let t = 1000;
     // A budget large enough that only the invalid-message rule is at work here.
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(source(game)), budget: new InboundBudget(1000), now: () => t }).start();
+    new GameLiveSocket(
+      wire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      { ...deps(source(game)), budget: new InboundBudget(1000), now: () => t },
+    ).start();
     for (let i = 0; i < 50; i++) wire.emit('message', 'x', false);
     await new Promise((r) => setImmediate(r));
     expect(wire.closed).toBeNull();
@@ -147,8 +210,22 @@ describe('GameLiveSocket', () => {
   it('pings the page every 10 s and terminates a socket whose page stopped answering', () => {
     vi.useFakeTimers();
     try {
-      const wire = Object.assign(new FakeWire(), { pings: 0, terminated: false, ping() { this.pings++; }, terminate() { this.terminated = true; } });
-      new GameLiveSocket(wire as unknown as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
+      const wire = Object.assign(new FakeWire(), {
+        pings: 0,
+        terminated: false,
+        ping() {
+          this.pings++;
+        },
+        terminate() {
+          this.terminated = true;
+        },
+      });
+      new GameLiveSocket(
+        wire as unknown as LiveWire,
+        'KEPS',
+        { id: '1', username: 'ariadne' },
+        deps(source(game)),
+      ).start();
       vi.advanceTimersByTime(PING_MS);
       expect(wire.pings).toBe(1);
       wire.emit('pong');
@@ -164,7 +241,12 @@ describe('GameLiveSocket', () => {
 
   it('counts every frame against the account: pings and actions past the budget are refused, a flood is closed with 1008', async () => {
     const wire = new FakeWire();
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
+    new GameLiveSocket(
+      wire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      deps(source(game)),
+    ).start();
     const before = wire.sent.length;
     for (let i = 0; i < FRAMES_PER_SECOND; i++) wire.emit('message', '{"type":"ping"}', false);
     await new Promise((r) => setImmediate(r));
@@ -172,12 +254,27 @@ describe('GameLiveSocket', () => {
     expect(replies.every((m) => m.type === 'time')).toBe(true);
     expect(replies).toHaveLength(FRAMES_PER_SECOND);
     // Over the budget: an action is refused (to be sent again), a ping too.
-    wire.emit('message', JSON.stringify({ type: 'act', actionId: 'abcdefgh-1', round: 1, kind: 'defend' }), false);
+    wire.emit(
+      'message',
+      JSON.stringify({ type: 'act', actionId: 'abcdefgh-1', round: 1, kind: 'defend' }),
+      false,
+    );
     wire.emit('message', '{"type":"ping"}', false);
     await new Promise((r) => setImmediate(r));
     expect(wire.sent.slice(-2).map((m) => JSON.parse(m))).toEqual([
-      { type: 'error', code: 'rate-limited', actionId: 'abcdefgh-1', retry: true, message: 'Slow down: too many messages at once.' },
-      { type: 'error', code: 'rate-limited', retry: true, message: 'Slow down: too many messages at once.' },
+      {
+        type: 'error',
+        code: 'rate-limited',
+        actionId: 'abcdefgh-1',
+        retry: true,
+        message: 'Slow down: too many messages at once.',
+      },
+      {
+        type: 'error',
+        code: 'rate-limited',
+        retry: true,
+        message: 'Slow down: too many messages at once.',
+      },
     ]);
     expect(wire.closed).toBeNull();
     // WebSocket-level pings count too; a flood closes the socket.
@@ -191,9 +288,27 @@ describe('GameLiveSocket', () => {
     const game1 = new FakeWire();
     const lobby = new FakeWire();
     const other = new FakeWire();
-    new GameLiveSocket(game1 as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, { ...deps(source(game)), budget }).start();
-    new LobbyLiveSocket(lobby as LiveWire, { id: '1', username: 'ariadne' }, source(game), new Renderer(VIEWS_DIR), pino({ level: 'silent' }), budget, '').start();
-    new GameLiveSocket(other as LiveWire, 'KEPS', { id: '2', username: 'theseus' }, { ...deps(source(game)), budget }).start();
+    new GameLiveSocket(
+      game1 as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      { ...deps(source(game)), budget },
+    ).start();
+    new LobbyLiveSocket(
+      lobby as LiveWire,
+      { id: '1', username: 'ariadne' },
+      source(game),
+      new Renderer(VIEWS_DIR),
+      pino({ level: 'silent' }),
+      budget,
+      '',
+    ).start();
+    new GameLiveSocket(
+      other as LiveWire,
+      'KEPS',
+      { id: '2', username: 'theseus' },
+      { ...deps(source(game)), budget },
+    ).start();
     // The lobby sends nothing a page would; what it gets still counts against the account.
     for (let i = 0; i < FRAMES_PER_SECOND; i++) lobby.emit('message', 'x'.repeat(100), false);
     await new Promise((r) => setImmediate(r));
@@ -203,7 +318,8 @@ describe('GameLiveSocket', () => {
     expect(JSON.parse(game1.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'rate-limited' });
     expect(JSON.parse(other.sent.at(-1)!)).toMatchObject({ type: 'time' });
     // A flood closes the socket it arrives on.
-    for (let i = 0; i < FRAMES_PER_SECOND * FLOOD_FACTOR; i++) lobby.emit('message', 'x'.repeat(100), false);
+    for (let i = 0; i < FRAMES_PER_SECOND * FLOOD_FACTOR; i++)
+      lobby.emit('message', 'x'.repeat(100), false);
     await new Promise((r) => setImmediate(r));
     expect(lobby.closed).toEqual([1008, 'too many messages']);
     expect(other.closed).toBeNull();
@@ -213,7 +329,15 @@ describe('GameLiveSocket', () => {
 describe('LiveHub', () => {
   it('keeps at most `cap` sockets per account, closing the oldest with 4429', () => {
     const hub = new LiveHub();
-    const made = Array.from({ length: 4 }, (_, i) => ({ account: i < 3 ? 'a' : 'b', isClosed: false, closedWith: null as number | null, close(code: number) { this.closedWith = code; this.isClosed = true; } }));
+    const made = Array.from({ length: 4 }, (_, i) => ({
+      account: i < 3 ? 'a' : 'b',
+      isClosed: false,
+      closedWith: null as number | null,
+      close(code: number) {
+        this.closedWith = code;
+        this.isClosed = true;
+      },
+    }));
     expect(hub.admit(made[0]!, 2)).toBe(0);
     expect(hub.admit(made[1]!, 2)).toBe(0);
     expect(hub.admit(made[3]!, 2)).toBe(0);
@@ -227,7 +351,12 @@ describe('GameLiveSocket, finished games and table talk', () => {
   it('keeps showing a finished game after it is dropped from the replica (no trip to the lobby)', async () => {
     const wire = new FakeWire();
     const src = source({ ...game, status: 'finished', finishedAt: 900 });
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    new GameLiveSocket(
+      wire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      deps(src),
+    ).start();
     const before = wire.sent.length;
     src.set(undefined);
     src.fire();
@@ -239,7 +368,12 @@ describe('GameLiveSocket, finished games and table talk', () => {
   it('passes table talk on as a social command, and limits how much a player says', async () => {
     const wire = new FakeWire();
     const src = source(game);
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    new GameLiveSocket(
+      wire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      deps(src),
+    ).start();
     wire.emit('message', JSON.stringify({ type: 'say', text: 'hello <b>there</b>' }), false);
     wire.emit('message', JSON.stringify({ type: 'react', emote: 'gg' }), false);
     await new Promise((r) => setTimeout(r, 10));
@@ -258,8 +392,17 @@ describe('GameLiveSocket, finished games and table talk', () => {
   it('refuses an unknown reaction before anything else sees it', async () => {
     const wire = new FakeWire();
     const src = source(game);
-    new GameLiveSocket(wire as LiveWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
-    wire.emit('message', JSON.stringify({ type: 'react', emote: '<img src=x onerror=alert(1)>' }), false);
+    new GameLiveSocket(
+      wire as LiveWire,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      deps(src),
+    ).start();
+    wire.emit(
+      'message',
+      JSON.stringify({ type: 'react', emote: '<img src=x onerror=alert(1)>' }),
+      false,
+    );
     await new Promise((r) => setTimeout(r, 10));
     expect(src.commands).toEqual([]);
     expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'invalid' });

@@ -6,7 +6,10 @@ const act = { type: 'act', actionId: '0b6c2a52-5f1e-4b8a', round: 3, kind: 'move
 describe('parseLiveMessage', () => {
   it('accepts a well-formed action, a message and a reaction', () => {
     expect(parseLiveMessage(JSON.stringify(act)).ok).toBe(true);
-    expect(parseLiveMessage(JSON.stringify({ type: 'say', text: 'well played' }))).toEqual({ ok: true, message: { type: 'say', text: 'well played' } });
+    expect(parseLiveMessage(JSON.stringify({ type: 'say', text: 'well played' }))).toEqual({
+      ok: true,
+      message: { type: 'say', text: 'well played' },
+    });
     expect(parseLiveMessage(JSON.stringify({ type: 'react', emote: 'gg' })).ok).toBe(true);
   });
 
@@ -17,12 +20,24 @@ describe('parseLiveMessage', () => {
     ['an unknown type', '{"type":"teleport"}', 'unknown-type'],
     ['a move without a direction', JSON.stringify({ ...act, dir: undefined }), 'invalid'],
     ['an unknown direction', JSON.stringify({ ...act, dir: 'up' }), 'invalid'],
-    ['an extra field (e.g. a game or player id)', JSON.stringify({ ...act, playerId: '7' }), 'invalid'],
+    [
+      'an extra field (e.g. a game or player id)',
+      JSON.stringify({ ...act, playerId: '7' }),
+      'invalid',
+    ],
     ['a negative round', JSON.stringify({ ...act, round: -1 }), 'invalid'],
     ['a short action id', JSON.stringify({ ...act, actionId: 'x' }), 'invalid'],
     ['an empty message', JSON.stringify({ type: 'say', text: '' }), 'invalid'],
-    ['a message far over the limit', JSON.stringify({ type: 'say', text: 'x'.repeat(241) }), 'invalid'],
-    ['a message with extra fields', JSON.stringify({ type: 'say', text: 'hi', by: '7' }), 'invalid'],
+    [
+      'a message far over the limit',
+      JSON.stringify({ type: 'say', text: 'x'.repeat(241) }),
+      'invalid',
+    ],
+    [
+      'a message with extra fields',
+      JSON.stringify({ type: 'say', text: 'hi', by: '7' }),
+      'invalid',
+    ],
     ['an unknown reaction', JSON.stringify({ type: 'react', emote: 'rocket' }), 'invalid'],
   ])('refuses %s with a clear message', (_what, text, code) => {
     const r = parseLiveMessage(text);

@@ -4,7 +4,18 @@
 
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { actionsPartial, boardOf, chatLine, chatPartial, intentOf, logPartial, overlayPartial, playerRow, playersPartial, statusPartial } from '../../../src/live/game-templates.js';
+import {
+  actionsPartial,
+  boardOf,
+  chatLine,
+  chatPartial,
+  intentOf,
+  logPartial,
+  overlayPartial,
+  playerRow,
+  playersPartial,
+  statusPartial,
+} from '../../../src/live/game-templates.js';
 import { html, toHtml, type Dyn, type Rendered } from '../../../src/live/html.js';
 import { newPatchState, patch } from '../../../src/live/patch.js';
 import { gameView } from '../../../src/live/view-model.js';
@@ -15,11 +26,16 @@ interface Page {
   html(tree: unknown): string;
   trees: Record<string, unknown>;
 }
-let LivePage: { new (): Page; isRender(text: string): boolean; partials(changed: [string, string][]): string };
+let LivePage: {
+  new (): Page;
+  isRender(text: string): boolean;
+  partials(changed: [string, string][]): string;
+};
 
 beforeAll(async () => {
   await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
-  LivePage = (globalThis as unknown as { MinotaurLive: { LivePage: typeof LivePage } }).MinotaurLive.LivePage;
+  LivePage = (globalThis as unknown as { MinotaurLive: { LivePage: typeof LivePage } }).MinotaurLive
+    .LivePage;
 });
 
 /** Sends `steps` (each a set of target → tree) through the differ to a page; checks the page after each. */
@@ -34,7 +50,8 @@ function roundTrip(steps: Map<string, Dyn>[]): number[] {
       sizes.push(Buffer.byteLength(msg));
       page.apply(msg);
     }
-    for (const [target, tree] of trees) expect(page.html(page.trees[target]), target).toBe(toHtml(tree));
+    for (const [target, tree] of trees)
+      expect(page.html(page.trees[target]), target).toBe(toHtml(tree));
   }
   return sizes;
 }
@@ -45,7 +62,12 @@ function partials(state: Parameters<typeof gameView>[0], viewer: string | null):
     ['game-status', statusPartial(g, null, intentOf(g))],
     ['game-log', logPartial(g)],
     ['game-board', boardOf(g)],
-    ['game-players', playersPartial(g.players.map((p) => playerRow(p, { status: g.status, winnerId: g.winner?.id ?? null })))],
+    [
+      'game-players',
+      playersPartial(
+        g.players.map((p) => playerRow(p, { status: g.status, winnerId: g.winner?.id ?? null })),
+      ),
+    ],
     ['game-actions', actionsPartial(g, 'tok')],
     ['game-overlay', overlayPartial(g, 'tok')],
     ['game-chat', chatPartial(g.chat.map(chatLine), { player: !!g.me, archived: false })],
@@ -60,7 +82,8 @@ describe('patch', () => {
       [7, 2],
     ] as const) {
       const states = playedGame(seed, n, { maxRounds: 15 }).map((s) => s.state);
-      for (const viewer of ['1', '2', 'spectator']) roundTrip(states.map((s) => partials(s, viewer)));
+      for (const viewer of ['1', '2', 'spectator'])
+        roundTrip(states.map((s) => partials(s, viewer)));
     }
   });
 
@@ -77,10 +100,32 @@ describe('patch', () => {
 
   it('sends a panel that comes back as the values that differ from when it was last shown', () => {
     const buttons = (round: number) =>
-      html`<div>${['nw', 'ne', 'e', 'w', 'se', 'sw'].map((d) => html`<button type="button" class="dir dir-${d}" hx-ws:send hx-vals='{"kind":"move","dir":"${d}","round":${round}}' data-action="move" data-dir="${d}"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg></button>`)}</div>`;
+      html`<div>
+        ${['nw', 'ne', 'e', 'w', 'se', 'sw'].map(
+          (d) =>
+            html`<button
+              type="button"
+              class="dir dir-${d}"
+              hx-ws:send
+              hx-vals='{"kind":"move","dir":"${d}","round":${round}}'
+              data-action="move"
+              data-dir="${d}"
+            >
+              <svg class="arrow" viewBox="0 0 24 24" aria-hidden="true">
+                <path d="M12 3 20 12h-5v9H9v-9H4z" />
+              </svg>
+            </button>`,
+        )}
+      </div>`;
     const done = (round: number) => html`<p>Submitted for round ${round}</p>`;
     const panel = (inner: Rendered) => html`<section>${inner}</section>`;
-    const steps = [panel(buttons(1)), panel(done(1)), panel(buttons(2)), panel(done(2)), panel(buttons(3))].map((p) => new Map<string, Dyn>([['actions', p]]));
+    const steps = [
+      panel(buttons(1)),
+      panel(done(1)),
+      panel(buttons(2)),
+      panel(done(2)),
+      panel(buttons(3)),
+    ].map((p) => new Map<string, Dyn>([['actions', p]]));
     const sizes = roundTrip(steps);
     const whole = toHtml(steps[2]!.get('actions')!).length;
     expect(sizes[2]).toBeLessThan(whole / 4);
@@ -89,21 +134,45 @@ describe('patch', () => {
 
   it('keeps a page in step through random trees', () => {
     // Short texts, and long ones that come back (sent once, then by reference).
-    const long = ['-53.26,120.75 -53.26,149.25 -77.94,163.5', 'ariadne, theseus, minos, icarus', 'x'.repeat(40)];
-    const leaf = fc.oneof(fc.constantFrom('', 'a', '<b>', '"q"'), fc.string({ maxLength: 6 }), fc.constantFrom(...long));
-    const T = [(a: string, b: Dyn) => html`<i>${a}</i>${b}`, (a: string, b: Dyn) => html`<u a="${a}">${b}</u>`, (a: string, b: Dyn) => html`${a}|${b}`];
+    const long = [
+      '-53.26,120.75 -53.26,149.25 -77.94,163.5',
+      'ariadne, theseus, minos, icarus',
+      'x'.repeat(40),
+    ];
+    const leaf = fc.oneof(
+      fc.constantFrom('', 'a', '<b>', '"q"'),
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom(...long),
+    );
+    const T = [
+      (a: string, b: Dyn) => html`<i>${a}</i>${b}`,
+      (a: string, b: Dyn) => html`<u a="${a}">${b}</u>`,
+      (a: string, b: Dyn) => html`${a}|${b}`,
+    ];
     const tree: fc.Arbitrary<Dyn> = fc.letrec<{ t: Dyn }>((tie) => ({
       t: fc.oneof(
         { depthSize: 'small', withCrossShrink: true },
         leaf,
         fc.tuple(fc.nat(2), leaf, tie('t')).map(([i, a, b]) => T[i]!(a, b)),
-        fc.array(fc.tuple(fc.nat(2), leaf, leaf).map(([i, a, b]) => T[i]!(a, b)), { maxLength: 4 }),
+        fc.array(
+          fc.tuple(fc.nat(2), leaf, leaf).map(([i, a, b]) => T[i]!(a, b)),
+          { maxLength: 4 },
+        ),
       ),
     })).t;
-    const wrap = (d: Dyn) => html`<root>${typeof d === 'string' || Array.isArray(d) ? d : [d as Rendered]}</root>`;
+    const wrap = (d: Dyn) =>
+      html`<root>${typeof d === 'string' || Array.isArray(d) ? d : [d as Rendered]}</root>`;
     fc.assert(
       fc.property(fc.array(fc.tuple(tree, tree), { minLength: 1, maxLength: 12 }), (seq) => {
-        roundTrip(seq.map(([a, b]) => new Map<string, Dyn>([['x', wrap(a)], ['y', b]])));
+        roundTrip(
+          seq.map(
+            ([a, b]) =>
+              new Map<string, Dyn>([
+                ['x', wrap(a)],
+                ['y', b],
+              ]),
+          ),
+        );
       }),
       { numRuns: 300 },
     );

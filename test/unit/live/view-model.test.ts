@@ -1,9 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { createGame, joinGame, resolveRound, startGame, submitAction, type GameState } from '../../../src/game/index.js';
+import {
+  createGame,
+  joinGame,
+  resolveRound,
+  startGame,
+  submitAction,
+  type GameState,
+} from '../../../src/game/index.js';
 import { gameView } from '../../../src/live/view-model.js';
 
 function playing(): GameState {
-  let s = createGame({ id: 'g1', code: 'KEPS', seed: 99, creator: { id: '1', name: 'ariadne' }, now: 0, roundMs: 10_000 });
+  let s = createGame({
+    id: 'g1',
+    code: 'KEPS',
+    seed: 99,
+    creator: { id: '1', name: 'ariadne' },
+    now: 0,
+    roundMs: 10_000,
+  });
   const j = joinGame(s, { id: '2', name: 'theseus' });
   if (!j.ok) throw new Error(j.message);
   const st = startGame(j.state, '1', 1000);
@@ -27,9 +41,17 @@ describe('gameView', () => {
     expect(v.me?.id).toBe('1');
     expect(v.canAct).toBe(true);
     expect(v.reach.length).toBeGreaterThan(0);
-    expect(v.reach.map((t) => t.dir).sort()).toEqual(v.moveDirs.filter((m) => m.open).map((m) => m.dir).sort());
+    expect(v.reach.map((t) => t.dir).sort()).toEqual(
+      v.moveDirs
+        .filter((m) => m.open)
+        .map((m) => m.dir)
+        .sort(),
+    );
     const walls = new Set(g.walls.map((w) => `${w.q},${w.r}`));
-    for (const t of v.reach) expect(v.tiles.some((b) => b.x === t.x && b.y === t.y && !walls.has(`${b.q},${b.r}`))).toBe(true);
+    for (const t of v.reach)
+      expect(v.tiles.some((b) => b.x === t.x && b.y === t.y && !walls.has(`${b.q},${b.r}`))).toBe(
+        true,
+      );
     // Another viewer (a spectator) gets no clickable tiles.
     expect(gameView(g, '9').reach).toEqual([]);
   });
@@ -48,7 +70,12 @@ describe('gameView', () => {
 
   it('tells the winner and the fallen apart at the end', () => {
     let g = playing();
-    g = { ...g, players: g.players.map((p) => (p.id === '2' ? { ...p, hp: 0, alive: false, eliminatedRound: 1 } : p)) };
+    g = {
+      ...g,
+      players: g.players.map((p) =>
+        p.id === '2' ? { ...p, hp: 0, alive: false, eliminatedRound: 1 } : p,
+      ),
+    };
     g = resolveRound(g, 20_000);
     expect(g.status).toBe('finished');
     expect(gameView(g, '1').outcome).toBe('won');
@@ -59,7 +86,16 @@ describe('gameView', () => {
   it('shows where the Minotaur strikes (its free neighbours), where it steps, and whom it is after', () => {
     const base = playing();
     // Round 2 is a stepping round; the Minotaur in an open arena with ariadne nearer.
-    const g: GameState = { ...base, round: 2, walls: [], minotaur: { pos: { q: 0, r: 0 } }, players: base.players.map((p) => ({ ...p, pos: p.id === '1' ? { q: 3, r: 0 } : { q: -5, r: 5 } })) };
+    const g: GameState = {
+      ...base,
+      round: 2,
+      walls: [],
+      minotaur: { pos: { q: 0, r: 0 } },
+      players: base.players.map((p) => ({
+        ...p,
+        pos: p.id === '1' ? { q: 3, r: 0 } : { q: -5, r: 5 },
+      })),
+    };
     const v = gameView(g, '2');
     expect(v.danger).toHaveLength(6);
     expect(v.minotaurNext).not.toBeNull();
@@ -67,7 +103,10 @@ describe('gameView', () => {
     expect(v.tokens.find((t) => t.id === '1')?.hunted).toBe(true);
     // Odd rounds it does not step; beside a hero it strikes instead of stepping.
     expect(gameView({ ...g, round: 3 }, '2').minotaurNext).toBeNull();
-    const beside = gameView({ ...g, players: g.players.map((p) => (p.id === '1' ? { ...p, pos: { q: 1, r: 0 } } : p)) }, '2');
+    const beside = gameView(
+      { ...g, players: g.players.map((p) => (p.id === '1' ? { ...p, pos: { q: 1, r: 0 } } : p)) },
+      '2',
+    );
     expect(beside.minotaurNext).toBeNull();
     expect(beside.intent?.besideSomeone).toBe(true);
   });

@@ -18,7 +18,12 @@ export function record(
   // The state is derived from the version: one version names exactly one write.
   const state = opts.tombstone
     ? null
-    : ({ code: key, round: seq, note: `${epoch}/${owner}/${seq}`, payload: opts.payload } as unknown as GameState);
+    : ({
+        code: key,
+        round: seq,
+        note: `${epoch}/${owner}/${seq}`,
+        payload: opts.payload,
+      } as unknown as GameState);
   return { key, owner, epoch, seq, schema: 1, state, at: opts.at ?? 1000 + seq };
 }
 

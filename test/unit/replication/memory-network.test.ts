@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { MemoryNetwork } from '../../support/memory-network.js';
 
 function trace(seed: number): string[] {
-  const net = new MemoryNetwork({ seed, drop: 0.2, duplicate: 0.3, reorder: 3, autoDeliver: false });
+  const net = new MemoryNetwork({
+    seed,
+    drop: 0.2,
+    duplicate: 0.3,
+    reorder: 3,
+    autoDeliver: false,
+  });
   const a = net.join('a');
   const b = net.join('b');
   net.connect('a', 'b');

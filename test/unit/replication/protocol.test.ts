@@ -53,7 +53,11 @@ describe('replication protocol', () => {
   });
 
   it('rejects oversized messages against the default and a configured limit', () => {
-    const big = { type: 'op', id: 'x', record: { ...good, state: { blob: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES) } } };
+    const big = {
+      type: 'op',
+      id: 'x',
+      record: { ...good, state: { blob: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES) } },
+    };
     const result = parseMessage(big);
     expect(result).toMatchObject({ ok: false, code: 'too-large' });
     const small = { type: 'op', id: 'x', record: { ...good, state: { blob: 'x'.repeat(2000) } } };
@@ -65,7 +69,10 @@ describe('replication protocol', () => {
     const cyclic: Record<string, unknown> = { type: 'ack' };
     cyclic.self = cyclic;
     expect(parseMessage(cyclic)).toMatchObject({ ok: false, code: 'not-json' });
-    expect(parseMessage({ type: 'ack', id: 'x', result: 'applied', n: 10n })).toMatchObject({ ok: false, code: 'not-json' });
+    expect(parseMessage({ type: 'ack', id: 'x', result: 'applied', n: 10n })).toMatchObject({
+      ok: false,
+      code: 'not-json',
+    });
     expect(parseMessage(undefined)).toMatchObject({ ok: false, code: 'not-json' });
   });
 
@@ -73,9 +80,14 @@ describe('replication protocol', () => {
     const logger = new TestLogger();
     expect(acceptMessage({ type: 'nope' }, 'peer-9', logger)).toBeUndefined();
     expect(logger.lines).toHaveLength(1);
-    expect(logger.lines[0]).toMatchObject({ level: 'warn', obj: { peer: 'peer-9', code: 'invalid' } });
+    expect(logger.lines[0]).toMatchObject({
+      level: 'warn',
+      obj: { peer: 'peer-9', code: 'invalid' },
+    });
     expect(logger.lines[0]?.msg).toContain('peer-9');
-    expect(acceptMessage({ type: 'ack', id: 'x', result: 'applied' }, 'peer-9', logger)).toBeDefined();
+    expect(
+      acceptMessage({ type: 'ack', id: 'x', result: 'applied' }, 'peer-9', logger),
+    ).toBeDefined();
     expect(logger.lines).toHaveLength(1);
   });
 

@@ -116,16 +116,20 @@ const arbRecord: fc.Arbitrary<GameRecord> = fc
     seq: fc.nat(6),
   })
   .map(({ key, epoch, owner, seq }) =>
-    record(key, epoch, owner, seq, { tombstone: (epoch * 7 + seq + owner.charCodeAt(0)) % 5 === 0 }),
+    record(key, epoch, owner, seq, {
+      tombstone: (epoch * 7 + seq + owner.charCodeAt(0)) % 5 === 0,
+    }),
   );
 
 /** A delivery schedule: every op at least once, some twice or more, in a random order. */
 function arbSchedule(ops: GameRecord[]): fc.Arbitrary<GameRecord[]> {
   return fc
     .array(fc.nat(ops.length === 0 ? 0 : ops.length - 1), { maxLength: ops.length * 2 })
-    .chain((extra) => fc.shuffledSubarray([...ops, ...extra.map((i) => ops[i] as GameRecord)], {
-      minLength: ops.length + extra.length,
-    }));
+    .chain((extra) =>
+      fc.shuffledSubarray([...ops, ...extra.map((i) => ops[i] as GameRecord)], {
+        minLength: ops.length + extra.length,
+      }),
+    );
 }
 
 function model(ops: GameRecord[]): Map<string, GameRecord> {
@@ -141,7 +145,9 @@ describe('Replica properties', () => {
   it('converges: the same ops in any order, with duplicates, give the same map', () => {
     const arb = fc
       .array(arbRecord, { maxLength: 40 })
-      .chain((ops) => fc.tuple(fc.constant(ops), arbSchedule(ops), arbSchedule(ops), arbSchedule(ops)));
+      .chain((ops) =>
+        fc.tuple(fc.constant(ops), arbSchedule(ops), arbSchedule(ops), arbSchedule(ops)),
+      );
     fc.assert(
       fc.property(arb, ([ops, ...schedules]) => {
         const replicas = schedules.map((schedule) => {
@@ -191,7 +197,9 @@ describe('Replica properties', () => {
         tombstone: fc.boolean(),
         payload: fc.constantFrom('x', 'y', 'z'),
       })
-      .map(({ key, seq, at, tombstone, payload }) => record(key, 1, 'a', seq, { tombstone, at, payload }));
+      .map(({ key, seq, at, tombstone, payload }) =>
+        record(key, 1, 'a', seq, { tombstone, at, payload }),
+      );
     const arb = fc
       .array(arbConflicting, { maxLength: 30 })
       .chain((ops) => fc.tuple(fc.constant(ops), arbSchedule(ops), arbSchedule(ops)));
@@ -215,25 +223,30 @@ describe('Replica properties', () => {
 
   it('compare() + apply repairs any two divergent replicas to equality', () => {
     fc.assert(
-      fc.property(fc.array(arbRecord, { maxLength: 40 }), fc.array(arbRecord, { maxLength: 40 }), fc.boolean(), (left, right, ranged) => {
-        const a = new Replica();
-        const b = new Replica();
-        for (const op of left) a.apply(op);
-        for (const op of right) b.apply(op);
-        // B sends its digest (whole, or split into two key ranges); A answers; B sends wants.
-        const parts = ranged
-          ? [{ to: 'CCCC' }, { from: 'CCCC' }]
-          : [undefined];
-        for (const range of parts) {
-          const { newerHere, newerThere } = a.compare(b.digest(range), range);
-          for (const rec of newerHere) b.apply(rec);
-          for (const key of newerThere) a.apply(b.getAny(key) as GameRecord);
-        }
-        expect(contents(a)).toEqual(contents(b));
-        expect(a.compare(b.digest())).toEqual({ newerHere: [], newerThere: [] });
-        const expected = [...model([...left, ...right]).values()].sort((x, y) => (x.key < y.key ? -1 : 1));
-        expect(contents(a)).toEqual(expected);
-      }),
+      fc.property(
+        fc.array(arbRecord, { maxLength: 40 }),
+        fc.array(arbRecord, { maxLength: 40 }),
+        fc.boolean(),
+        (left, right, ranged) => {
+          const a = new Replica();
+          const b = new Replica();
+          for (const op of left) a.apply(op);
+          for (const op of right) b.apply(op);
+          // B sends its digest (whole, or split into two key ranges); A answers; B sends wants.
+          const parts = ranged ? [{ to: 'CCCC' }, { from: 'CCCC' }] : [undefined];
+          for (const range of parts) {
+            const { newerHere, newerThere } = a.compare(b.digest(range), range);
+            for (const rec of newerHere) b.apply(rec);
+            for (const key of newerThere) a.apply(b.getAny(key) as GameRecord);
+          }
+          expect(contents(a)).toEqual(contents(b));
+          expect(a.compare(b.digest())).toEqual({ newerHere: [], newerThere: [] });
+          const expected = [...model([...left, ...right]).values()].sort((x, y) =>
+            x.key < y.key ? -1 : 1,
+          );
+          expect(contents(a)).toEqual(expected);
+        },
+      ),
       { numRuns: 300 },
     );
   });

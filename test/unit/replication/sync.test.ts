@@ -71,7 +71,9 @@ describe('ReplicaSync writes', () => {
   });
 
   it('times out as soon as the last waiting peer goes down', async () => {
-    const { net, nodes } = track(await cluster(['a', 'b', 'c'], { autoDeliver: false }, { ackTimeoutMs: 60_000 }));
+    const { net, nodes } = track(
+      await cluster(['a', 'b', 'c'], { autoDeliver: false }, { ackTimeoutMs: 60_000 }),
+    );
     const a = nodes[0] as TestNode;
     const w = watch(a.sync.write(record('KEPS', 1, 'a', 1)));
     net.cut('a', 'b');
@@ -99,11 +101,16 @@ describe('ReplicaSync writes', () => {
     const late = a.sync.write(record('KEPS', 1, 'a', 2));
     while (net.pending > 0) net.deliver();
     const outcome = await late;
-    expect(outcome).toMatchObject({ kind: 'fenced', fenced: true, current: { epoch: 2, owner: 'b', seq: 0 } });
+    expect(outcome).toMatchObject({
+      kind: 'fenced',
+      fenced: true,
+      current: { epoch: 2, owner: 'b', seq: 0 },
+    });
     await microtasks();
     while (net.pending > 0) net.deliver();
     // Nobody took the late write, and a learned the new owner.
-    for (const node of [a, b, c]) expect(node.replica.get('KEPS')).toMatchObject({ epoch: 2, owner: 'b' });
+    for (const node of [a, b, c])
+      expect(node.replica.get('KEPS')).toMatchObject({ epoch: 2, owner: 'b' });
     expect(b.logger.at('info').some((l) => l.msg.includes('stale op for KEPS'))).toBe(true);
     // Writing again as the old owner is now refused locally, without the network.
     expect(await a.sync.write(record('KEPS', 1, 'a', 3))).toMatchObject({
@@ -123,7 +130,10 @@ describe('ReplicaSync writes', () => {
     // Reusing a version for a different record is a writer bug: refused, not fenced.
     await a.sync.write(record('KEPS', 1, 'a', 1));
     const reused = await a.sync.write({ ...record('KEPS', 1, 'a', 1), at: 5 });
-    expect(reused).toMatchObject({ kind: 'rejected', reason: expect.stringContaining('already names') });
+    expect(reused).toMatchObject({
+      kind: 'rejected',
+      reason: expect.stringContaining('already names'),
+    });
   });
 });
 
@@ -133,7 +143,9 @@ describe('ReplicaSync change events', () => {
     const [a, b] = nodes as [TestNode, TestNode];
     const seen: string[] = [];
     b.sync.onChange((key, current, previous, applied) =>
-      seen.push(`${key} ${current?.seq ?? '-'} ${previous?.seq ?? '-'} ${applied.state === null ? 'tomb' : 'live'}`),
+      seen.push(
+        `${key} ${current?.seq ?? '-'} ${previous?.seq ?? '-'} ${applied.state === null ? 'tomb' : 'live'}`,
+      ),
     );
     b.sync.onChange(() => {
       throw new Error('a broken listener must not break replication');
@@ -146,7 +158,13 @@ describe('ReplicaSync change events', () => {
     a.replica.apply(record('LATE', 1, 'a', 0)); // reaches b only by anti-entropy
     net.connect('a', 'b');
     await net.settle();
-    expect(seen).toEqual(['BBBB 0 - live', 'KEPS 1 - live', 'KEPS 2 1 live', 'KEPS - 2 tomb', 'LATE 0 - live']);
+    expect(seen).toEqual([
+      'BBBB 0 - live',
+      'KEPS 1 - live',
+      'KEPS 2 1 live',
+      'KEPS - 2 tomb',
+      'LATE 0 - live',
+    ]);
     expect(b.logger.at('warn').some((l) => l.msg.includes('change listener failed'))).toBe(true);
   });
 });
@@ -160,50 +178,69 @@ describe('ReplicaSync anti-entropy', () => {
       seq: fc.nat(20),
     });
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 1e9 }), fc.array(writeArb, { minLength: 1, maxLength: 40 }), async (seed, writes) => {
-        const net = new MemoryNetwork({ seed, drop: 0.3, duplicate: 0.3, reorder: 4 });
-        const nodes = ['n0', 'n1', 'n2'].map((id) => addNode(net, id, { ackTimeoutMs: 20 }));
-        await Promise.resolve();
-        const written: GameRecord[] = [];
-        const outcomes: Promise<WriteOutcome>[] = [];
-        for (const w of writes) {
-          const node = nodes[w.node] as TestNode;
-          // One version names one write: whether it is a tombstone follows from the version.
-          const rec = record(w.key, w.epoch, node.id, w.seq, { tombstone: (w.seq + w.epoch) % 4 === 0 });
-          written.push(rec);
-          outcomes.push(node.sync.write(rec));
-        }
-        await net.settle();
-        await Promise.all(outcomes); // every write resolves (acked, timed out or fenced)
-        // The weather clears; one anti-entropy round per node repairs everything.
-        net.options.drop = 0;
-        net.options.duplicate = 0;
-        const results = await Promise.all(nodes.map((n) => n.sync.catchUp(2000)));
-        for (const r of results) expect(r.missing).toEqual([]);
-        await net.settle();
-        const expected = new Map<string, GameRecord>();
-        for (const rec of written) {
-          const held = expected.get(rec.key);
-          if (held === undefined || compareVersion(rec, held) > 0) expected.set(rec.key, rec);
-        }
-        const want = [...expected.values()].sort((x, y) => (x.key < y.key ? -1 : 1));
-        for (const node of nodes) expect(contents(node.replica)).toEqual(want);
-        for (const node of nodes) node.sync.stop();
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1e9 }),
+        fc.array(writeArb, { minLength: 1, maxLength: 40 }),
+        async (seed, writes) => {
+          const net = new MemoryNetwork({ seed, drop: 0.3, duplicate: 0.3, reorder: 4 });
+          const nodes = ['n0', 'n1', 'n2'].map((id) => addNode(net, id, { ackTimeoutMs: 20 }));
+          await Promise.resolve();
+          const written: GameRecord[] = [];
+          const outcomes: Promise<WriteOutcome>[] = [];
+          for (const w of writes) {
+            const node = nodes[w.node] as TestNode;
+            // One version names one write: whether it is a tombstone follows from the version.
+            const rec = record(w.key, w.epoch, node.id, w.seq, {
+              tombstone: (w.seq + w.epoch) % 4 === 0,
+            });
+            written.push(rec);
+            outcomes.push(node.sync.write(rec));
+          }
+          await net.settle();
+          await Promise.all(outcomes); // every write resolves (acked, timed out or fenced)
+          // The weather clears; one anti-entropy round per node repairs everything.
+          net.options.drop = 0;
+          net.options.duplicate = 0;
+          const results = await Promise.all(nodes.map((n) => n.sync.catchUp(2000)));
+          for (const r of results) expect(r.missing).toEqual([]);
+          await net.settle();
+          const expected = new Map<string, GameRecord>();
+          for (const rec of written) {
+            const held = expected.get(rec.key);
+            if (held === undefined || compareVersion(rec, held) > 0) expected.set(rec.key, rec);
+          }
+          const want = [...expected.values()].sort((x, y) => (x.key < y.key ? -1 : 1));
+          for (const node of nodes) expect(contents(node.replica)).toEqual(want);
+          for (const node of nodes) node.sync.stop();
+        },
+      ),
       { numRuns: 40 },
     );
   });
 
   it('a late joiner catches up through catchUp(), over many small reordered messages', async () => {
     const options = { maxMessageBytes: 4096 };
-    const { net, nodes } = track(await cluster(['a', 'b'], { reorder: 5, duplicate: 0.2, seed: 7 }, options));
+    const { net, nodes } = track(
+      await cluster(['a', 'b'], { reorder: 5, duplicate: 0.2, seed: 7 }, options),
+    );
     const [a, b] = nodes as [TestNode, TestNode];
     const codes: string[] = [];
     for (let i = 0; codes.length < 300; i++) {
-      codes.push(String.fromCharCode(65 + (i % 26), 65 + ((i / 26) % 26), 65 + ((i * 7) % 26), 65 + ((i * 11) % 26)));
+      codes.push(
+        String.fromCharCode(
+          65 + (i % 26),
+          65 + ((i / 26) % 26),
+          65 + ((i * 7) % 26),
+          65 + ((i * 11) % 26),
+        ),
+      );
     }
     // Written straight into the replicas: only anti-entropy can ship them.
-    codes.forEach((code, i) => (i % 2 === 0 ? a : b).replica.apply(record(code, 1, i % 2 === 0 ? 'a' : 'b', i, { payload: 'p'.repeat(150) })));
+    codes.forEach((code, i) =>
+      (i % 2 === 0 ? a : b).replica.apply(
+        record(code, 1, i % 2 === 0 ? 'a' : 'b', i, { payload: 'p'.repeat(150) }),
+      ),
+    );
     a.replica.apply(record('ZZZZ', 1, 'a', 1, { tombstone: true }));
     const c = addNode(net, 'c', options);
     stopAll.push(c);
@@ -238,7 +275,13 @@ describe('ReplicaSync anti-entropy', () => {
     const done = watch(c.sync.catchUp(5000));
     net.deliver();
     const id = (digests[0] as { id: string }).id;
-    const part = (n: number) => ({ type: 'records', id, records: [record(n === 0 ? 'AAAA' : 'BBBB', 1, 'p', 0)], part: n, parts: 2 });
+    const part = (n: number) => ({
+      type: 'records',
+      id,
+      records: [record(n === 0 ? 'AAAA' : 'BBBB', 1, 'p', 0)],
+      part: n,
+      parts: 2,
+    });
     peer.send('c', part(1));
     peer.send('c', part(1)); // a duplicate does not count twice
     net.deliver();
@@ -260,7 +303,10 @@ describe('ReplicaSync anti-entropy', () => {
 
   it('catchUp() with no peers resolves at once', async () => {
     const { nodes } = track(await cluster(['solo']));
-    expect(await (nodes[0] as TestNode).sync.catchUp(1000)).toMatchObject({ answered: [], missing: [] });
+    expect(await (nodes[0] as TestNode).sync.catchUp(1000)).toMatchObject({
+      answered: [],
+      missing: [],
+    });
   });
 
   it('runs anti-entropy and compaction periodically between start() and stop()', async () => {
@@ -363,10 +409,14 @@ describe('ReplicaSync against bad peers', () => {
     // A valid but stale op (an old epoch) is refused, answered with the current version.
     rogue.send('a', { type: 'op', id: 'r:1', record: record('KEPS', 2, 'zzz', 99) });
     await net.settle();
-    expect(replies).toEqual([{ type: 'ack', id: 'r:1', result: 'stale', current: { epoch: 3, owner: 'a', seq: 5 } }]);
+    expect(replies).toEqual([
+      { type: 'ack', id: 'r:1', result: 'stale', current: { epoch: 3, owner: 'a', seq: 5 } },
+    ]);
     expect(contents(a.replica)).toEqual(before);
     expect(a.sync.stats().staleIn).toBe(1);
-    expect(a.logger.at('info').some((l) => l.msg.includes('stale op for KEPS from rogue'))).toBe(true);
+    expect(a.logger.at('info').some((l) => l.msg.includes('stale op for KEPS from rogue'))).toBe(
+      true,
+    );
 
     // Still working afterwards.
     rogue.send('a', { type: 'op', id: 'r:2', record: record('KEPS', 4, 'rogue', 0) });

@@ -17,7 +17,15 @@ afterEach(async () => {
 });
 
 function record(key: string, epoch: number, owner: string, seq: number): GameRecord {
-  return { key, owner, epoch, seq, schema: 3, at: 1, state: { id: `game-${key}`, code: key, round: seq } as unknown as GameState };
+  return {
+    key,
+    owner,
+    epoch,
+    seq,
+    schema: 3,
+    at: 1,
+    state: { id: `game-${key}`, code: key, round: seq } as unknown as GameState,
+  };
 }
 
 /** The real snapshot store on SQLite in memory, counting statements, and able to fail or hold them. */
@@ -28,7 +36,8 @@ async function store() {
   const calls: string[][] = [];
   const ctl = { failing: false, hold: null as Promise<void> | null };
   const snapshots: SnapshotStore = {
-    save: (s) => (ctl.failing ? Promise.reject(new Error('database down')) : storage.snapshots.save(s)),
+    save: (s) =>
+      ctl.failing ? Promise.reject(new Error('database down')) : storage.snapshots.save(s),
     async saveMany(list: readonly Snapshot[]) {
       calls.push(list.map((s) => `${s.code}@${s.epoch}/${s.owner}/${s.seq}`));
       if (ctl.hold) await ctl.hold;
@@ -40,14 +49,29 @@ async function store() {
     all: () => storage.snapshots.all(),
     remove: (c, g) => storage.snapshots.remove(c, g),
   };
-  const ledger = new Ledger({ nodeId: 'n1', snapshots, leases: storage.leases, clock: systemClock, logger, leaseMs: 3000 });
+  const ledger = new Ledger({
+    nodeId: 'n1',
+    snapshots,
+    leases: storage.leases,
+    clock: systemClock,
+    logger,
+    leaseMs: 3000,
+  });
   return { storage, ledger, calls, ctl };
 }
 
 describe('Ledger group commit', () => {
   it('writes the saves of one moment in one statement; each caller gets its own outcome', async () => {
     const { storage, ledger, calls } = await store();
-    await storage.snapshots.save({ code: 'OLDR', gameId: 'game-OLDR', owner: 'n2', epoch: 5, seq: 0, schema: 3, state: { id: 'game-OLDR' } as unknown as GameState });
+    await storage.snapshots.save({
+      code: 'OLDR',
+      gameId: 'game-OLDR',
+      owner: 'n2',
+      epoch: 5,
+      seq: 0,
+      schema: 3,
+      state: { id: 'game-OLDR' } as unknown as GameState,
+    });
     await ledger.save(record('SAME', 1, 'n1', 3));
     calls.length = 0;
     const outcomes = await Promise.all([
@@ -76,7 +100,10 @@ describe('Ledger group commit', () => {
 
   it("puts a game's second save of the moment in the next statement, so the later version wins", async () => {
     const { storage, ledger, calls } = await store();
-    const [a, b] = await Promise.all([ledger.save(record('KEPS', 1, 'n1', 1)), ledger.save(record('KEPS', 1, 'n1', 2))]);
+    const [a, b] = await Promise.all([
+      ledger.save(record('KEPS', 1, 'n1', 1)),
+      ledger.save(record('KEPS', 1, 'n1', 2)),
+    ]);
     expect([a, b]).toEqual(['saved', 'saved']);
     expect(calls).toEqual([['KEPS@1/n1/1'], ['KEPS@1/n1/2']]);
     expect(await storage.snapshots.get('KEPS')).toMatchObject({ seq: 2 });
@@ -85,7 +112,12 @@ describe('Ledger group commit', () => {
   it('keeps every save of a failed statement and writes them once the database answers', async () => {
     const { storage, ledger, ctl } = await store();
     ctl.failing = true;
-    expect(await Promise.all([ledger.save(record('KEPS', 1, 'n1', 1)), ledger.save(record('ZORB', 1, 'n1', 1))])).toEqual(['unavailable', 'unavailable']);
+    expect(
+      await Promise.all([
+        ledger.save(record('KEPS', 1, 'n1', 1)),
+        ledger.save(record('ZORB', 1, 'n1', 1)),
+      ]),
+    ).toEqual(['unavailable', 'unavailable']);
     expect(ledger.available).toBe(false);
     expect(ledger.unsaved).toBe(2);
     ctl.failing = false;

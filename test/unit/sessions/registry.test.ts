@@ -18,7 +18,10 @@ const stores: Storage[] = [];
 
 /** The database the nodes of one test cluster share (SQLite in memory). */
 async function sharedDb(now?: () => number) {
-  const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger, ...(now ? { now } : {}) });
+  const storage = openStorage(
+    { engine: 'sqlite', path: ':memory:' },
+    { logger, ...(now ? { now } : {}) },
+  );
   await storage.migrate();
   stores.push(storage);
   return storage;
@@ -51,7 +54,10 @@ function outage(store: Storage) {
         };
       },
     });
-  return { ctl, store: { ...store, snapshots: guard(store.snapshots), leases: guard(store.leases) } as Storage };
+  return {
+    ctl,
+    store: { ...store, snapshots: guard(store.snapshots), leases: guard(store.leases) } as Storage,
+  };
 }
 
 async function cluster(ids: string[], given?: Storage) {
@@ -62,8 +68,21 @@ async function cluster(ids: string[], given?: Storage) {
   const made = ids.map((id) => {
     const member = { schemas: readableSchemas(), state: 'ready' as NodeState };
     const replica = new Replica<GameState>();
-    const sync = new ReplicaSync<GameState>({ replica, channel: repl.join(id, member), logger, now: Date.now, ackTimeoutMs: 300 });
-    const node: TestNode = { id, state: 'ready', replica, sync, sessions: null as never, results: [] };
+    const sync = new ReplicaSync<GameState>({
+      replica,
+      channel: repl.join(id, member),
+      logger,
+      now: Date.now,
+      ackTimeoutMs: 300,
+    });
+    const node: TestNode = {
+      id,
+      state: 'ready',
+      replica,
+      sync,
+      sessions: null as never,
+      results: [],
+    };
     node.sessions = new GameSessions({
       nodeId: id,
       version: '1.0.0',
@@ -75,7 +94,11 @@ async function cluster(ids: string[], given?: Storage) {
       leases: store.leases,
       logger,
       metrics: createMetrics(id),
-      random: { code: () => ['KEPS', 'ABCD', 'QWER', 'ZXCV', 'MNOP'][codes++ % 5]!, seed: () => 7, id: () => `game-${codes}` },
+      random: {
+        code: () => ['KEPS', 'ABCD', 'QWER', 'ZXCV', 'MNOP'][codes++ % 5]!,
+        seed: () => 7,
+        id: () => `game-${codes}`,
+      },
       roundMs: 60_000,
       selfState: () => node.state,
       clockHealthy: () => true,
@@ -114,8 +137,13 @@ async function startedGame(c: Awaited<ReturnType<typeof cluster>>) {
   const created = await a.sessions.create({ id: '1', name: 'ariadne' });
   if (!created.ok) throw new Error(created.message);
   const code = created.code;
-  expect(await b.sessions.execute(code, { kind: 'join', player: { id: '2', name: 'theseus' } })).toEqual({ ok: true, duplicate: false });
-  expect(await a.sessions.execute(code, { kind: 'start', playerId: '1' })).toEqual({ ok: true, duplicate: false });
+  expect(
+    await b.sessions.execute(code, { kind: 'join', player: { id: '2', name: 'theseus' } }),
+  ).toEqual({ ok: true, duplicate: false });
+  expect(await a.sessions.execute(code, { kind: 'start', playerId: '1' })).toEqual({
+    ok: true,
+    duplicate: false,
+  });
   return code;
 }
 
@@ -124,26 +152,52 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
     const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
-    const r = await n3.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0001', round: 1, kind: 'defend' } });
+    const r = await n3.sessions.execute(code, {
+      kind: 'act',
+      playerId: '2',
+      action: { id: 'act-0001', round: 1, kind: 'defend' },
+    });
     expect(r).toEqual({ ok: true, duplicate: false });
     // At the moment of the ack, some node other than the owner already holds the action.
-    const holders = [n2, n3].filter((n) => n.replica.get(code)?.state?.submitted['2']?.id === 'act-0001');
+    const holders = [n2, n3].filter(
+      (n) => n.replica.get(code)?.state?.submitted['2']?.id === 'act-0001',
+    );
     expect(holders.length).toBeGreaterThan(0);
     expect(n1.replica.get(code)?.owner).toBe('n1');
     // The same action again is recognised, from any node.
-    expect(await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0001', round: 1, kind: 'defend' } })).toEqual({ ok: true, duplicate: true });
+    expect(
+      await n2.sessions.execute(code, {
+        kind: 'act',
+        playerId: '2',
+        action: { id: 'act-0001', round: 1, kind: 'defend' },
+      }),
+    ).toEqual({ ok: true, duplicate: true });
   });
 
   it('resolves the round at once when every living player has acted, exactly once', async () => {
     const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
-    await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-b1', round: 1, kind: 'defend' } });
-    await n1.sessions.execute(code, { kind: 'act', playerId: '1', action: { id: 'act-a1', round: 1, kind: 'defend' } });
+    await n2.sessions.execute(code, {
+      kind: 'act',
+      playerId: '2',
+      action: { id: 'act-b1', round: 1, kind: 'defend' },
+    });
+    await n1.sessions.execute(code, {
+      kind: 'act',
+      playerId: '1',
+      action: { id: 'act-a1', round: 1, kind: 'defend' },
+    });
     await until(() => n2.sessions.game(code)?.round === 2);
     expect(n1.sessions.game(code)?.previous).toEqual({ '1': 'act-a1', '2': 'act-b1' });
     // A late resend of a round-1 action is a duplicate, not an error and not a round-2 action.
-    expect(await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-b1', round: 1, kind: 'defend' } })).toEqual({ ok: true, duplicate: true });
+    expect(
+      await n2.sessions.execute(code, {
+        kind: 'act',
+        playerId: '2',
+        action: { id: 'act-b1', round: 1, kind: 'defend' },
+      }),
+    ).toEqual({ ok: true, duplicate: true });
     expect(n1.sessions.game(code)?.submitted).toEqual({});
   });
 
@@ -151,7 +205,11 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
     const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
-    await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0002', round: 1, kind: 'defend' } });
+    await n2.sessions.execute(code, {
+      kind: 'act',
+      playerId: '2',
+      action: { id: 'act-0002', round: 1, kind: 'defend' },
+    });
     const before = n1.replica.get(code)!;
     n1.state = 'draining';
     c.sess.setState('n1', 'draining');
@@ -167,14 +225,24 @@ describe('GameSessions', () => {
     const successor = after.owner === 'n2' ? n2 : n3;
     expect(successor.sessions.ownedCodes()).toEqual([code]);
     // Commands sent to the old node now reach the successor.
-    expect(await n1.sessions.execute(code, { kind: 'act', playerId: '1', action: { id: 'act-0003', round: 1, kind: 'defend' } })).toEqual({ ok: true, duplicate: false });
+    expect(
+      await n1.sessions.execute(code, {
+        kind: 'act',
+        playerId: '1',
+        action: { id: 'act-0003', round: 1, kind: 'defend' },
+      }),
+    ).toEqual({ ok: true, duplicate: false });
   });
 
   it('takes over the games of a crashed owner on exactly one survivor, and fences the old owner when it returns', async () => {
     const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
     const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
-    await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0009', round: 1, kind: 'defend' } });
+    await n2.sessions.execute(code, {
+      kind: 'act',
+      playerId: '2',
+      action: { id: 'act-0009', round: 1, kind: 'defend' },
+    });
     const epoch = n2.replica.get(code)!.epoch;
     c.repl.disconnect('n1');
     c.sess.disconnect('n1');
@@ -201,9 +269,16 @@ describe('GameSessions', () => {
       const a = first.nodes[0]!;
       const created = await a.sessions.create({ id: '1', name: 'ariadne' });
       if (!created.ok) throw new Error('create failed');
-      await a.sessions.execute(created.code, { kind: 'join', player: { id: '2', name: 'theseus' } });
+      await a.sessions.execute(created.code, {
+        kind: 'join',
+        player: { id: '2', name: 'theseus' },
+      });
       await a.sessions.execute(created.code, { kind: 'start', playerId: '1' });
-      await a.sessions.execute(created.code, { kind: 'act', playerId: '1', action: { id: 'act-cold', round: 1, kind: 'defend' } });
+      await a.sessions.execute(created.code, {
+        kind: 'act',
+        playerId: '1',
+        action: { id: 'act-cold', round: 1, kind: 'defend' },
+      });
       return created.code;
     })();
     const saved = (await store.snapshots.get(code))!;
@@ -221,9 +296,13 @@ describe('GameSessions', () => {
     // The round waits until both players' pages are open again.
     expect(rec.state?.deadline).toBeNull();
     expect(rec.state?.hold?.waiting).toEqual(['1', '2']);
-    expect(await second.nodes[0]!.sessions.execute(code, { kind: 'present', playerId: '2' })).toEqual({ ok: true, duplicate: false });
+    expect(
+      await second.nodes[0]!.sessions.execute(code, { kind: 'present', playerId: '2' }),
+    ).toEqual({ ok: true, duplicate: false });
     expect(second.nodes[0]!.replica.get(code)!.state?.hold?.waiting).toEqual(['1']);
-    expect(await second.nodes[0]!.sessions.execute(code, { kind: 'present', playerId: '1' })).toEqual({ ok: true, duplicate: false });
+    expect(
+      await second.nodes[0]!.sessions.execute(code, { kind: 'present', playerId: '1' }),
+    ).toEqual({ ok: true, duplicate: false });
     const resumed = second.nodes[0]!.replica.get(code)!.state!;
     expect(resumed.hold).toBeNull();
     expect(resumed.deadline).toBeGreaterThan(Date.now() + 50_000);
@@ -236,7 +315,13 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2'], store);
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
-    expect(await n1.sessions.execute(code, { kind: 'act', playerId: '1', action: { id: 'act-0001', round: 1, kind: 'defend' } })).toEqual({ ok: true, duplicate: false });
+    expect(
+      await n1.sessions.execute(code, {
+        kind: 'act',
+        playerId: '1',
+        action: { id: 'act-0001', round: 1, kind: 'defend' },
+      }),
+    ).toEqual({ ok: true, duplicate: false });
     // The database goes away (the owner notices: its lease renewal fails) and the owner is cut
     // off from its peer; then the last hero acts.
     ctl.down = true;
@@ -244,7 +329,11 @@ describe('GameSessions', () => {
     c.sess.disconnect('n1');
     await n1.sessions.startLease();
     expect(n1.sessions.storage().available).toBe(false);
-    const r = await n1.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-0002', round: 1, kind: 'defend' } });
+    const r = await n1.sessions.execute(code, {
+      kind: 'act',
+      playerId: '2',
+      action: { id: 'act-0002', round: 1, kind: 'defend' },
+    });
     expect(r.ok).toBe(false);
     // Round 1 stays unresolved on the owner: nobody could confirm it.
     expect(n1.replica.get(code)?.state?.round).toBe(1);
@@ -258,10 +347,30 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const n2 = c.nodes[1]!;
-    expect(await n2.sessions.execute(code, { kind: 'act', playerId: '9', action: { id: 'act-x1', round: 1, kind: 'defend' } })).toMatchObject({ ok: false, code: 'not-in-game' });
-    expect(await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: 'act-x2', round: 5, kind: 'defend' } })).toMatchObject({ ok: false, code: 'future-round' });
-    expect(await n2.sessions.execute('NOPE', { kind: 'act', playerId: '2', action: { id: 'act-x3', round: 1, kind: 'defend' } })).toMatchObject({ ok: false, code: 'no-game' });
-    expect(await n2.sessions.execute(code, { kind: 'start', playerId: '2' })).toMatchObject({ ok: false });
+    expect(
+      await n2.sessions.execute(code, {
+        kind: 'act',
+        playerId: '9',
+        action: { id: 'act-x1', round: 1, kind: 'defend' },
+      }),
+    ).toMatchObject({ ok: false, code: 'not-in-game' });
+    expect(
+      await n2.sessions.execute(code, {
+        kind: 'act',
+        playerId: '2',
+        action: { id: 'act-x2', round: 5, kind: 'defend' },
+      }),
+    ).toMatchObject({ ok: false, code: 'future-round' });
+    expect(
+      await n2.sessions.execute('NOPE', {
+        kind: 'act',
+        playerId: '2',
+        action: { id: 'act-x3', round: 1, kind: 'defend' },
+      }),
+    ).toMatchObject({ ok: false, code: 'no-game' });
+    expect(await n2.sessions.execute(code, { kind: 'start', playerId: '2' })).toMatchObject({
+      ok: false,
+    });
   });
 
   it('records a finished game once, on the owner, after its final state reached a peer', async () => {
@@ -270,14 +379,26 @@ describe('GameSessions', () => {
     const [n1, n2] = c.nodes as [TestNode, TestNode];
     for (let i = 0; i < 70 && n1.sessions.game(code)?.status === 'playing'; i++) {
       const round = n1.sessions.game(code)!.round;
-      await n2.sessions.execute(code, { kind: 'act', playerId: '2', action: { id: `b-${round}`, round, kind: 'attack', dir: 'e' } });
-      await n1.sessions.execute(code, { kind: 'act', playerId: '1', action: { id: `a-${round}`, round, kind: 'attack', dir: 'w' } });
+      await n2.sessions.execute(code, {
+        kind: 'act',
+        playerId: '2',
+        action: { id: `b-${round}`, round, kind: 'attack', dir: 'e' },
+      });
+      await n1.sessions.execute(code, {
+        kind: 'act',
+        playerId: '1',
+        action: { id: `a-${round}`, round, kind: 'attack', dir: 'w' },
+      });
     }
     const end = n2.sessions.game(code)!;
     expect(end.status).toBe('finished');
     expect(n1.results).toHaveLength(1);
     expect(n2.results).toHaveLength(0);
-    expect(n1.results[0]).toMatchObject({ gameId: end.id, winnerId: end.winner, rounds: end.round });
+    expect(n1.results[0]).toMatchObject({
+      gameId: end.id,
+      winnerId: end.winner,
+      rounds: end.round,
+    });
   });
 
   it('never resumes from the database a game whose owner is alive, even when the database is ahead of the replica', async () => {

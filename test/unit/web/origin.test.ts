@@ -14,6 +14,8 @@ describe('originAllowed', () => {
     expect(originAllowed('file://localhost:4000', 'localhost:4000', [])).toBe(false);
   });
   it('accepts configured extra origins', () => {
-    expect(originAllowed('https://admin.example', 'localhost:4000', ['https://admin.example'])).toBe(true);
+    expect(
+      originAllowed('https://admin.example', 'localhost:4000', ['https://admin.example']),
+    ).toBe(true);
   });
 });

@@ -8,14 +8,25 @@ import { openRematch } from '../../../src/web/rematch.js';
 const logger = pino({ level: 'silent' });
 
 function finished(): GameState {
-  const s = createGame({ id: 'g1', code: 'PREV', seed: 3, creator: { id: '1', name: 'ann' }, now: 0, roundMs: 1000 });
+  const s = createGame({
+    id: 'g1',
+    code: 'PREV',
+    seed: 3,
+    creator: { id: '1', name: 'ann' },
+    now: 0,
+    roundMs: 1000,
+  });
   const j = joinGame(s, { id: '2', name: 'bob' });
   if (!j.ok) throw new Error(j.message);
   return { ...j.state, status: 'finished', winner: '1', finishedAt: 5 };
 }
 
 /** Games whose finished game PREV starts without a rematch; `onClaim` decides the owner's answer. */
-function fakeGames(onClaim: (g: FakeGames) => { ok: true; duplicate: boolean } | { ok: false; code: string; message: string }) {
+function fakeGames(
+  onClaim: (
+    g: FakeGames,
+  ) => { ok: true; duplicate: boolean } | { ok: false; code: string; message: string },
+) {
   const games = new Map<string, GameState>([['PREV', finished()]]);
   const listeners = new Set<(code: string) => void>();
   const commands: [string, Command][] = [];
@@ -46,20 +57,38 @@ type FakeGames = ReturnType<typeof fakeGames>;
 describe('openRematch', () => {
   it('opens a new game, points the finished one at it, and marks it as the rematch of the group', async () => {
     const g = fakeGames(() => ({ ok: true, duplicate: false }));
-    expect(await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger)).toEqual({ ok: true, code: 'MINE' });
+    expect(
+      await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger),
+    ).toEqual({ ok: true, code: 'MINE' });
     expect(g.commands).toEqual([
       ['PREV', { kind: 'social', playerId: '2', op: { type: 'offer-rematch', code: 'MINE' } }],
-      ['MINE', { kind: 'social', playerId: '2', op: { type: 'mark-rematch', of: { code: 'PREV', players: ['1', '2'] } } }],
+      [
+        'MINE',
+        {
+          kind: 'social',
+          playerId: '2',
+          op: { type: 'mark-rematch', of: { code: 'PREV', players: ['1', '2'] } },
+        },
+      ],
     ]);
   });
 
   it('losing the race to another player: drops its own game and joins theirs once this replica hears of it', async () => {
     const g = fakeGames((fake) => {
       // The owner already recorded ann's rematch; this replica hears of it a moment later.
-      setTimeout(() => fake.arrive('PREV', { ...finished(), rematch: { code: 'ANNS', by: '1' } }), 20);
-      return { ok: false, code: 'rematch-exists', message: 'ann has already opened a rematch: game ANNS.' };
+      setTimeout(
+        () => fake.arrive('PREV', { ...finished(), rematch: { code: 'ANNS', by: '1' } }),
+        20,
+      );
+      return {
+        ok: false,
+        code: 'rematch-exists',
+        message: 'ann has already opened a rematch: game ANNS.',
+      };
     });
-    expect(await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger)).toEqual({ ok: true, code: 'ANNS' });
+    expect(
+      await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger),
+    ).toEqual({ ok: true, code: 'ANNS' });
     expect(g.commands.map(([code, c]) => [code, c.kind])).toEqual([
       ['PREV', 'social'],
       ['MINE', 'leave'],
@@ -69,10 +98,16 @@ describe('openRematch', () => {
   it('an existing rematch is simply returned; outsiders and unfinished games are refused', async () => {
     const g = fakeGames(() => ({ ok: true, duplicate: false }));
     g.games.set('PREV', { ...finished(), rematch: { code: 'ANNS', by: '1' } });
-    expect(await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger)).toEqual({ ok: true, code: 'ANNS' });
+    expect(
+      await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger),
+    ).toEqual({ ok: true, code: 'ANNS' });
     expect(g.commands).toEqual([]);
-    expect((await openRematch(g as unknown as Games, 'PREV', { id: '9', name: 'zed' }, logger)).ok).toBe(false);
+    expect(
+      (await openRematch(g as unknown as Games, 'PREV', { id: '9', name: 'zed' }, logger)).ok,
+    ).toBe(false);
     g.games.set('PREV', { ...finished(), status: 'playing' });
-    expect((await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger)).ok).toBe(false);
+    expect(
+      (await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger)).ok,
+    ).toBe(false);
   });
 });

@@ -42,7 +42,16 @@ afterEach(() => {
 
 async function app(store: SlowStore, withFix: boolean): Promise<string> {
   const a = express();
-  a.use(session({ store, secret: 'test-secret', resave: false, saveUninitialized: false, rolling: true, cookie: { maxAge: 60_000 } }));
+  a.use(
+    session({
+      store,
+      secret: 'test-secret',
+      resave: false,
+      saveUninitialized: false,
+      rolling: true,
+      cookie: { maxAge: 60_000 },
+    }),
+  );
   if (withFix) a.use(saveSessionBeforeAnswering(pino({ level: 'silent' })));
   a.post('/login', (req, res) => {
     (req.session as unknown as { userId: string }).userId = '7';
