@@ -3,6 +3,7 @@
 // the nodes of one host share a SQLite file. Its lifecycle follows src/node.ts: joining (DNS,
 // links, catch-up), cold start from snapshots, ready, draining (handoff), stopped.
 
+import { ResultOutbox } from '../../src/db/result-outbox.js';
 import { pino, type Logger } from 'pino';
 import { sleep } from '../../src/clock.js';
 import type { NodeState } from '../../src/cluster/types.js';
@@ -112,7 +113,9 @@ export class SimNode {
       replica: this.replica,
       sync: this.sync,
       channel: this.mesh.channel(SESSIONS_CHANNEL),
-      results: d.results,
+      // Results of games that finish while the database is away wait in memory, as on a node
+      // (and are lost with the process, as there).
+      results: new ResultOutbox(d.results, { logger: this.logger, clock: this.proc.clock }),
       snapshots: d.snapshots,
       leases: d.leases,
       logger: this.logger,

@@ -146,6 +146,8 @@ export async function runSchedule(
   // The database as the nodes reach it: while an outage lasts every call fails (as a refused
   // connection does), alone or together with the mesh's faults.
   const db = { down: false };
+  const refused = (): Error =>
+    Object.assign(new Error('connect ECONNREFUSED (database outage)'), { code: 'ECONNREFUSED' });
   const reachable = <T extends object>(target: T): T =>
     new Proxy(target, {
       get(obj, name, receiver) {
@@ -153,7 +155,7 @@ export async function runSchedule(
         if (typeof v !== 'function') return v;
         return (...args: unknown[]): unknown =>
           db.down
-            ? Promise.reject(new Error('connect ECONNREFUSED (database outage)'))
+            ? Promise.reject(refused())
             : (v as (...a: unknown[]) => unknown).apply(obj, args);
       },
     });
@@ -162,7 +164,7 @@ export async function runSchedule(
   const recorded = new Set<string>();
   const results = {
     record: async (r: GameResult): Promise<boolean> => {
-      if (db.down) throw new Error('connect ECONNREFUSED (database outage)');
+      if (db.down) throw refused();
       const written = await storage.results.record(r);
       recorded.add(r.gameId);
       return written;
