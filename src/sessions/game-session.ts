@@ -59,6 +59,8 @@ export interface SessionEnv {
   holdMs: number;
   /** True the first time it is asked about `key` (repeated conditions are logged once). */
   logOnce(key: string): boolean;
+  /** What pages on this node may show of the game changed (see GameSession.shown). */
+  shownChanged(key: string): void;
 }
 
 /** How soon an unconfirmed record is sent again. */
@@ -77,6 +79,8 @@ export class GameSession {
   /** Sends an unconfirmed record again until a peer or the database holds it. */
   #confirmTimer: TimerHandle | undefined;
   readonly #onEnd: ((why: SessionEnd) => void)[] = [];
+  /** The last record a peer or the database held; null before the first. */
+  #confirmedRecord: GameRecord | null = null;
 
   constructor(
     public record: GameRecord,
@@ -89,6 +93,21 @@ export class GameSession {
 
   get running(): boolean {
     return this.status === 'running';
+  }
+
+  /**
+   * What pages on this node show of the game: the latest record once a peer or the database
+   * holds it, the last such record until then. A write nobody else holds may yet be replaced by
+   * a successor's (this node cut off from its peers and the database): no player sees it first.
+   */
+  get shown(): GameRecord | null {
+    return this.confirmed ? this.record : this.#confirmedRecord;
+  }
+
+  #confirm(record: GameRecord): void {
+    this.confirmed = true;
+    this.#confirmedRecord = record;
+    this.env.shownChanged(this.key);
   }
 
   onEnd(listener: (why: SessionEnd) => void): void {
@@ -109,6 +128,8 @@ export class GameSession {
     this.#disarm();
     this.env.clock.clearTimeout(this.#confirmTimer);
     this.#confirmTimer = undefined;
+    // Pages here show the replica's record again.
+    this.env.shownChanged(this.key);
     for (const listener of this.#onEnd) listener(why);
   }
 
@@ -160,6 +181,8 @@ export class GameSession {
   async #takeOwnership(base: GameRecord, reason: AdoptReason): Promise<boolean> {
     const { env } = this;
     const record = this.record;
+    // Until the adoption is confirmed, pages show the record it continues.
+    this.#confirmedRecord = base;
     const claim = await env.ledger.claim(base, record, reason !== 'handoff');
     if (
       claim === 'owner-alive' ||
@@ -200,7 +223,7 @@ export class GameSession {
       this.end('abandoned');
       return false;
     }
-    this.confirmed = true;
+    this.#confirm(record);
     const state = record.state as GameState;
     env.metrics.adoptions.inc({ reason });
     env.logger.info(
@@ -405,7 +428,7 @@ export class GameSession {
     const final = record.state;
     if (final?.status === 'finished' && (rewrite || prev.state?.status !== 'finished'))
       env.recordResult(final);
-    if (this.record === record) this.confirmed = true;
+    if (this.record === record) this.#confirm(record);
     return 'ok';
   }
 

@@ -111,6 +111,7 @@ export class GameSessions {
       finishedRetentionMs: d.finishedRetentionMs ?? 5 * 60_000,
       openGameTtlMs: d.openGameTtlMs ?? 60 * 60_000,
       holdMs: d.holdMs ?? 10_000,
+      shownChanged: (key) => this.reads.changed(key),
       logOnce: (key) => {
         if (this.logged.has(key)) return false;
         if (this.logged.size > 10_000) this.logged.clear();
@@ -139,6 +140,10 @@ export class GameSessions {
     // Fencing first, then the pages: both hear the replica's changes, in this order.
     d.sync.onChange((key, current) => this.onReplicaChange(key, current));
     this.reads = new GameReads({
+      own: (code) => {
+        const session = this.sessions.get(code);
+        return session && session.status !== 'stopped' ? session : undefined;
+      },
       replica: d.replica,
       sync: d.sync,
       ledger: this.ledger,
@@ -157,6 +162,7 @@ export class GameSessions {
   // ── reads: the local replica (reads.ts) ───────────────────────────────────────────────
 
   readonly game = (code: string): GameState | undefined => this.reads.game(code);
+  readonly shownRecord = (code: string): GameRecord | undefined => this.reads.record(code);
   readonly unreadable = (code: string): boolean => this.reads.unreadable(code);
   readonly awaitGame: GameReads['awaitGame'] = (code, timeoutMs) =>
     this.reads.awaitGame(code, timeoutMs);

@@ -62,6 +62,8 @@ export const FAULT_KINDS = [
   'db-outage',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/** The faults of the mesh and its processes: every kind but the database's outage. */
+export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== 'db-outage');
 
 /** A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play. */
 export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS): Schedule {
