@@ -228,7 +228,13 @@ export class MinotaurNode {
           }));
         return [self, ...peers];
       },
-      record: (code) => replica.getAny(code) ?? null,
+      record: (code) => {
+        const rec = replica.getAny(code);
+        if (!rec) return null;
+        // A write of this node that no peer or database holds yet is marked: it may be replaced.
+        const shown = sessions.shownRecord(code);
+        return shown !== rec && rec.owner === config.nodeId ? { ...rec, unconfirmed: true } : rec;
+      },
       database: () => ({
         ...storage.health(),
         waiting: { snapshots: sessions.storage().unsaved, results: outbox.waiting },

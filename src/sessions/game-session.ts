@@ -294,9 +294,9 @@ export class GameSession {
         next = resolveRound(releaseHold(next, now), now);
         this.env.metrics.rounds.inc();
       }
-      const epoch = this.record.epoch;
+      const { epoch, seq } = this.record;
       const out = await this.commit(next);
-      if (next !== before) this.#logResolved(epoch, before, out);
+      if (next !== before) this.#logResolved(epoch, seq + 1, before, out);
 
       if (out !== 'ok') return writeFailure(out);
       return { ok: true, duplicate: false };
@@ -324,9 +324,9 @@ export class GameSession {
         return;
       }
       this.env.metrics.rounds.inc();
-      const epoch = this.record.epoch;
+      const { epoch, seq } = this.record;
       const out = await this.commit(resolveRound(state, now));
-      this.#logResolved(epoch, state, out);
+      this.#logResolved(epoch, seq + 1, state, out);
       // The commit may have stopped the game (a refused save fences it): read the status again.
       if (out === 'unconfirmed' && this.status === 'running') {
         this.env.logger.warn(
@@ -428,7 +428,15 @@ export class GameSession {
     const final = record.state;
     if (final?.status === 'finished' && (rewrite || prev.state?.status !== 'finished'))
       env.recordResult(final);
-    if (this.record === record) this.#confirm(record);
+    if (this.record === record) {
+      // A write sent again and now held: what it resolved stands (the rehearsal's checks read it).
+      if (rewrite)
+        env.logger.debug(
+          { game: this.key, epoch: record.epoch, seq: record.seq },
+          `record ${record.seq} of ${this.key} confirmed (epoch ${record.epoch})`,
+        );
+      this.#confirm(record);
+    }
     return 'ok';
   }
 
@@ -480,12 +488,12 @@ export class GameSession {
   }
 
   /** Debug trace of every round resolution (tests check that no round resolves twice). */
-  #logResolved(epoch: number, state: GameState, outcome: string): void {
+  #logResolved(epoch: number, seq: number, state: GameState, outcome: string): void {
     const applied = Object.fromEntries(
       Object.entries(state.submitted).map(([id, a]) => [id, a.id]),
     );
     this.env.logger.debug(
-      { game: this.key, round: state.round, epoch, outcome, applied },
+      { game: this.key, round: state.round, epoch, seq, outcome, applied },
       `round ${state.round} of ${this.key} resolved (epoch ${epoch})`,
     );
   }

@@ -106,7 +106,10 @@ export class GameSessions {
       ledger: this.ledger,
       logger: d.logger,
       metrics: d.metrics,
-      mayResolve: () => d.clockHealthy() && (this.ledger.available || d.channel.peers().length > 0),
+      // Alone, only while our lease is surely alive (no one may have taken a game over).
+      mayResolve: () =>
+        d.clockHealthy() &&
+        (d.channel.peers().length > 0 || (this.ledger.available && this.ledger.leaseFresh())),
       recordResult: (state) => this.recordResult(state),
       finishedRetentionMs: d.finishedRetentionMs ?? 5 * 60_000,
       openGameTtlMs: d.openGameTtlMs ?? 60 * 60_000,

@@ -60,7 +60,7 @@ function outage(store: Storage) {
   };
 }
 
-async function cluster(ids: string[], given?: Storage) {
+async function cluster(ids: string[], given?: Storage, extra: { leaseMs?: number } = {}) {
   const store = given ?? (await sharedDb());
   const repl = new MemoryNetwork();
   const sess = new MemoryNetwork();
@@ -103,6 +103,7 @@ async function cluster(ids: string[], given?: Storage) {
       selfState: () => node.state,
       clockHealthy: () => true,
       orphanGraceMs: 0,
+      ...extra,
       forwardTimeoutMs: 500,
       commandDeadlineMs: 2000,
     });
@@ -312,7 +313,7 @@ describe('GameSessions', () => {
 
   it('resolves no round while neither the database nor any peer would hold it (no resolution a successor redoes)', async () => {
     const { ctl, store } = outage(await sharedDb());
-    const c = await cluster(['n1', 'n2'], store);
+    const c = await cluster(['n1', 'n2'], store, { leaseMs: 3000 });
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
     expect(
