@@ -6,7 +6,13 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { fetchMetrics, metricValue } from '../support/metrics.js';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { Player } from '../support/player.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { join } from 'node:path';
@@ -15,7 +21,13 @@ const nodes: NodeProcess[] = [];
 const servers: PostgresServer[] = [];
 
 function node(host: string, port: number, databaseUrl: string, nodeId: string): NodeProcess {
-  const n = startNode({ host, port, nodeId, databasePath: join(tempDir(), 'unused.db'), env: { DATABASE_URL: databaseUrl, ADMIN_TOKEN: TEST_ADMIN_TOKEN, DRAIN_WINDOW_MS: '0' } });
+  const n = startNode({
+    host,
+    port,
+    nodeId,
+    databasePath: join(tempDir(), 'unused.db'),
+    env: { DATABASE_URL: databaseUrl, ADMIN_TOKEN: TEST_ADMIN_TOKEN, DRAIN_WINDOW_MS: '0' },
+  });
   nodes.push(n);
   return n;
 }
@@ -27,8 +39,15 @@ afterAll(() => {
   for (const s of servers) s.stop();
 });
 
-async function admin(base: string): Promise<{ state: string; database: { engine: string; state: string; outage: string | null; target: string } }> {
-  const res = await fetch(`${base}/admin/cluster.json`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+async function admin(
+  base: string,
+): Promise<{
+  state: string;
+  database: { engine: string; state: string; outage: string | null; target: string };
+}> {
+  const res = await fetch(`${base}/admin/cluster.json`, {
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+  });
   return (await res.json()) as never;
 }
 
@@ -41,30 +60,55 @@ describe('a node on PostgreSQL', () => {
     pg.stop({ keep: true });
 
     const n = node('127.0.0.2', await freePort(), url, 'pg1');
-    await waitFor(() => n.hasLog((l) => /unreachable: connection refused/.test(l.msg)), 20_000, 'the refused database to be logged');
+    await waitFor(
+      () => n.hasLog((l) => /unreachable: connection refused/.test(l.msg)),
+      20_000,
+      'the refused database to be logged',
+    );
     const health = await fetch(`${n.url}/health_check`);
     expect(health.status).toBe(503);
     expect(await health.text()).toBe('starting');
     const page = await fetch(`${n.url}/login`);
     expect(page.status).toBe(503);
     expect(await page.text()).toContain('still starting');
-    expect(metricValue(await fetchMetrics(n.url), 'minotaur_database_up', { engine: 'postgres', node: 'pg1' })).toBe(0);
+    expect(
+      metricValue(await fetchMetrics(n.url), 'minotaur_database_up', {
+        engine: 'postgres',
+        node: 'pg1',
+      }),
+    ).toBe(0);
     const before = await admin(n.url);
-    expect(before.database).toMatchObject({ engine: 'postgres', state: 'connecting', outage: 'refused' });
+    expect(before.database).toMatchObject({
+      engine: 'postgres',
+      state: 'connecting',
+      outage: 'refused',
+    });
     expect(before.database.target).not.toContain(pg.password);
     expect(n.raw.join('\n')).not.toContain(pg.password);
 
     pg.restart();
     await n.ready(30_000);
-    expect(metricValue(await fetchMetrics(n.url), 'minotaur_database_up', { engine: 'postgres' })).toBe(1);
+    expect(
+      metricValue(await fetchMetrics(n.url), 'minotaur_database_up', { engine: 'postgres' }),
+    ).toBe(1);
     expect((await admin(n.url)).database).toMatchObject({ state: 'up', outage: null });
     const refused = n.lines.filter((l) => /unreachable: connection refused/.test(l.msg));
     expect(refused).toHaveLength(1);
     expect(refused[0]!.level).toBe('warn');
-    expect(n.hasLog((l) => /^database postgres:\/\/minotaur:\*\*\*@127\.0\.0\.1:\d+\/\S+ reachable after \d+ attempts/.test(l.msg))).toBe(true);
+    expect(
+      n.hasLog((l) =>
+        /^database postgres:\/\/minotaur:\*\*\*@127\.0\.0\.1:\d+\/\S+ reachable after \d+ attempts/.test(
+          l.msg,
+        ),
+      ),
+    ).toBe(true);
     expect(n.hasLog((l) => l.msg === 'migration 001_init applied')).toBe(true);
     // The admin page shows the same.
-    const html = await (await fetch(`${n.url}/admin/cluster/members`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).text();
+    const html = await (
+      await fetch(`${n.url}/admin/cluster/members`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      })
+    ).text();
     expect(html).toMatch(/PostgreSQL[\s\S]*state-db-up/);
   });
 
@@ -96,7 +140,11 @@ describe('a node on PostgreSQL', () => {
     await expect(rival.signup()).rejects.toThrow(/409/);
 
     pg.stop({ keep: true, crash: true });
-    await waitFor(async () => metricValue(await fetchMetrics(b.url), 'minotaur_database_up') === 0, 20_000, 'node b to see the database down');
+    await waitFor(
+      async () => metricValue(await fetchMetrics(b.url), 'minotaur_database_up') === 0,
+      20_000,
+      'node b to see the database down',
+    );
     const down = await ariadne.request('/leaderboard');
     expect(down.status).toBe(503);
     expect(await down.text()).toContain('We cannot reach our records right now');
@@ -105,8 +153,49 @@ describe('a node on PostgreSQL', () => {
     expect(b.hasLog((l) => l.level === 'warn' && /^database \S+ down: /.test(l.msg))).toBe(true);
 
     pg.restart();
-    await waitFor(async () => metricValue(await fetchMetrics(b.url), 'minotaur_database_up') === 1, 30_000, 'node b to see the database again');
+    await waitFor(
+      async () => metricValue(await fetchMetrics(b.url), 'minotaur_database_up') === 1,
+      30_000,
+      'node b to see the database again',
+    );
     expect((await ariadne.page('/leaderboard')).status).toBe(200);
     expect(b.hasLog((l) => /^database \S+ answers again after \d+\.\d s$/.test(l.msg))).toBe(true);
+  });
+
+  it('gives a player one form token from the moment they log in, whatever pages load at once', async () => {
+    // Regression: the token was made by the first page a session loaded. Pages loaded at once
+    // right after logging in (several tabs, or the lobby's parallel requests) each made one and
+    // saved it, the last save winning, so a form from the other pages failed "That form has
+    // expired" (seen as 1 game in 8 refused when one account opened games in parallel).
+    const pg = await startPostgres();
+    servers.push(pg);
+    const n = node('127.0.0.2', await freePort(), await pg.createDatabase('tokens'), 'pt');
+    await n.ready(30_000);
+    for (const how of ['signup', 'login'] as const) {
+      const p = new Player(n.url, `theseus-${how}`);
+      if (how === 'signup') await p.signup();
+      else {
+        await new Player(n.url, p.username).signup();
+        const res = await p.login();
+        expect(res.status).toBe(303);
+      }
+      const pages = await Promise.all(Array.from({ length: 12 }, () => p.page('/lobby')));
+      expect(new Set(pages.map((x) => x.csrf)).size, how).toBe(1);
+      const created = await Promise.all(
+        pages
+          .slice(0, 3)
+          .map((x) =>
+            p.request('/lobby/games', {
+              method: 'POST',
+              body: new URLSearchParams({ _csrf: x.csrf }),
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            }),
+          ),
+      );
+      expect(
+        created.map((r) => r.status),
+        how,
+      ).toEqual([303, 303, 303]);
+    }
   });
 });
