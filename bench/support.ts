@@ -23,6 +23,8 @@ export const NODE_ENV_BASE: Record<string, string> = {
   // The handoff bench opens hundreds of games from one account; the limits are not measured here.
   OPEN_GAMES_PER_ACCOUNT: '1000',
   GAMES_PER_HOUR: '10000',
+  // The handoff bench watches many games as one account; each watcher is a live socket.
+  SOCKETS_PER_ACCOUNT: '1000',
   ADMIN_TOKEN: TEST_ADMIN_TOKEN,
   LOG_LEVEL: 'info',
 };
@@ -49,13 +51,17 @@ export function mean(xs: number[]): number {
 
 export function fmt(n: number | null | undefined, digits = 1): string {
   if (n === null || n === undefined || Number.isNaN(n)) return '—';
-  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  return n.toLocaleString('en-US', {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
 }
 
 /** A markdown table: the `left` columns left-aligned, the others right-aligned. */
 export function table(header: string[], rows: string[][], left: number[] = [0]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const sep = `|${widths.map((w, i) => (left.includes(i) ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(header), sep, ...rows.map(line)].join('\n');
 }
@@ -103,7 +109,11 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
  * Runs a benchmark's main: a hard time limit (the bench is killed, with its nodes, if it runs
  * longer), cleanup, and the JSON result written where bench/index.ts asked (BENCH_RESULT_FILE).
  */
-export async function runBench<T>(name: string, limitMs: number, main: () => Promise<T>): Promise<void> {
+export async function runBench<T>(
+  name: string,
+  limitMs: number,
+  main: () => Promise<T>,
+): Promise<void> {
   const watchdog = setTimeout(() => {
     console.error(`${name}: hard time limit of ${limitMs / 1000} s reached; stopping`);
     killNow();
@@ -113,7 +123,11 @@ export async function runBench<T>(name: string, limitMs: number, main: () => Pro
   let code = 0;
   try {
     const result = await main();
-    if (process.env.BENCH_RESULT_FILE) writeFileSync(process.env.BENCH_RESULT_FILE, JSON.stringify({ name, machine: machine(), quick: QUICK, result }, null, 2));
+    if (process.env.BENCH_RESULT_FILE)
+      writeFileSync(
+        process.env.BENCH_RESULT_FILE,
+        JSON.stringify({ name, machine: machine(), quick: QUICK, result }, null, 2),
+      );
   } catch (e) {
     console.error(`${name} failed:`, e);
     code = 1;
@@ -125,7 +139,10 @@ export async function runBench<T>(name: string, limitMs: number, main: () => Pro
 }
 
 /** Starts a plain Node child process running an inline ES module (from the repo, so `ws` and `express` resolve). */
-export function spawnModule(source: string, env: Record<string, string> = {}): { child: ChildProcess; firstLine: Promise<string> } {
+export function spawnModule(
+  source: string,
+  env: Record<string, string> = {},
+): { child: ChildProcess; firstLine: Promise<string> } {
   const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -159,7 +176,12 @@ let nameSeq = 0;
 const runTag = Date.now().toString(36).slice(-5);
 
 /** `count` new signed-up players on `base`, `parallel` sign-ups at a time. */
-export async function signupMany(base: string, count: number, prefix: string, parallel = 8): Promise<Player[]> {
+export async function signupMany(
+  base: string,
+  count: number,
+  prefix: string,
+  parallel = 8,
+): Promise<Player[]> {
   const out: Player[] = new Array(count);
   let next = 0;
   const worker = async () => {
@@ -188,7 +210,11 @@ export async function openGame(players: Player[], startIt = true): Promise<strin
 }
 
 /** Runs `fn` over `items`, `parallel` at a time. */
-export async function pool<T, R>(items: T[], parallel: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+  items: T[],
+  parallel: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
@@ -203,11 +229,18 @@ export { waitFor };
 const STATUS = /<hx-partial hx-target="#game-status"[^>]*>([\s\S]*?)<\/hx-partial>/;
 
 /** The status partial in one live message, parsed (null when the message has none). */
-export function statusIn(raw: string): { round: number; deadline: number | null; over: boolean } | null {
+export function statusIn(
+  raw: string,
+): { round: number; deadline: number | null; over: boolean } | null {
   const m = STATUS.exec(raw);
   if (!m) return null;
   const html = m[1] ?? '';
-  if (/Game over/.test(html)) return { round: Number(html.match(/after (\d+) rounds/)?.[1] ?? 0), deadline: null, over: true };
+  if (/Game over/.test(html))
+    return {
+      round: Number(html.match(/after (\d+) rounds/)?.[1] ?? 0),
+      deadline: null,
+      over: true,
+    };
   const r = html.match(/data-round="(\d+)"/);
   const d = html.match(/data-deadline="(\d+)"/);
   return { round: r ? Number(r[1]) : 0, deadline: d ? Number(d[1]) : null, over: false };
