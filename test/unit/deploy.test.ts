@@ -13,7 +13,10 @@ import { ROOT } from '../support/node-process.js';
 import { stackEnvironment } from '../support/production.js';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-const secrets = { SECRET_KEY_BASE: randomBytes(48).toString('base64'), CLUSTER_SECRET: randomBytes(32).toString('base64') };
+const secrets = {
+  SECRET_KEY_BASE: randomBytes(48).toString('base64'),
+  CLUSTER_SECRET: randomBytes(32).toString('base64'),
+};
 
 /** The container's `env:` of the Deployment: name → value (secret and field references as null). */
 function kubernetesEnv(): Record<string, string | null> {
@@ -30,8 +33,13 @@ function kubernetesEnv(): Record<string, string | null> {
 describe('README configuration table', () => {
   it('documents every variable the node reads, and no other', () => {
     const readme = read('README.md');
-    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## ', readme.indexOf('## Configuration') + 5));
-    const documented = [...table.matchAll(/^\| `([A-Z_]+)`(?: \/ `([A-Z_]+)`)? \|/gm)].flatMap((m) => [m[1]!, m[2]].filter(Boolean) as string[]);
+    const table = readme.slice(
+      readme.indexOf('## Configuration'),
+      readme.indexOf('## ', readme.indexOf('## Configuration') + 5),
+    );
+    const documented = [...table.matchAll(/^\| `([A-Z_]+)`(?: \/ `([A-Z_]+)`)? *\|/gm)].flatMap(
+      (m) => [m[1]!, m[2]].filter(Boolean) as string[],
+    );
     expect([...documented].sort()).toEqual([...CONFIG_VARIABLES].sort());
   });
 });
@@ -39,7 +47,11 @@ describe('README configuration table', () => {
 /** The stack's secret files, made here: each NAME_FILE path replaced by a file with a fresh value. */
 function withSecretFiles(env: Record<string, string>): Record<string, string> {
   const dir = mkdtempSync(join(tmpdir(), 'minotaur-secrets-'));
-  const values: Record<string, string> = { ...secrets, DATABASE_URL: 'postgres://minotaur:pw@db.internal:5432/minotaur', ADMIN_TOKEN: randomBytes(24).toString('hex') };
+  const values: Record<string, string> = {
+    ...secrets,
+    DATABASE_URL: 'postgres://minotaur:pw@db.internal:5432/minotaur',
+    ADMIN_TOKEN: randomBytes(24).toString('hex'),
+  };
   const out = { ...env };
   for (const [k, path] of Object.entries(env)) {
     if (!k.endsWith('_FILE')) continue;
@@ -62,7 +74,10 @@ describe('deploy/docker-stack.yml', () => {
     expect(config.env).toBe('production');
     expect(config.trustProxy).toBe(1);
     expect(config.cookieSecure).toBe(true);
-    expect(config.database).toEqual({ engine: 'postgres', url: 'postgres://minotaur:pw@db.internal:5432/minotaur' });
+    expect(config.database).toEqual({
+      engine: 'postgres',
+      url: 'postgres://minotaur:pw@db.internal:5432/minotaur',
+    });
     expect(config.secretKeyBase).toBe(secrets.SECRET_KEY_BASE);
     expect(config.cluster.secret).toBe(secrets.CLUSTER_SECRET);
     // Every secret file the node reads is a secret the service mounts, and an external one.
@@ -94,15 +109,24 @@ describe('deploy/docker-stack.yml', () => {
 
   const docker = spawnSync('docker', ['--version']).status === 0;
   it.runIf(docker)('is a valid stack file (docker stack config)', () => {
-    const r = spawnSync('docker', ['stack', 'config', '-c', join(ROOT, 'deploy/docker-stack.yml')], { encoding: 'utf8' });
+    const r = spawnSync(
+      'docker',
+      ['stack', 'config', '-c', join(ROOT, 'deploy/docker-stack.yml')],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('max_replicas_per_node: 2');
   });
 
   it('encrypts the overlay network and terminates TLS at HAProxy', () => {
     const text = read('deploy/docker-stack.yml');
-    expect(text).toMatch(/networks:\n {2}minotaur:\n {4}driver: overlay\n(?: {4}#.*\n)* {4}driver_opts:\n {6}encrypted: "true"/);
-    expect(stackEnvironment('haproxy')).toMatchObject({ HAPROXY_TLS_BIND: ':8443', HAPROXY_CERT: '/run/secrets/minotaur_tls.pem' });
+    expect(text).toMatch(
+      /networks:\n {2}minotaur:\n {4}driver: overlay\n(?: {4}#.*\n)* {4}driver_opts:\n {6}encrypted: "true"/,
+    );
+    expect(stackEnvironment('haproxy')).toMatchObject({
+      HAPROXY_TLS_BIND: ':8443',
+      HAPROXY_CERT: '/run/secrets/minotaur_tls.pem',
+    });
     expect(text).not.toMatch(/ADMIN_USERS/);
   });
 });
@@ -111,28 +135,60 @@ describe('deploy/kubernetes.yaml', () => {
   it('sets only variables the node reads, and they make a valid production node', () => {
     const env = kubernetesEnv();
     for (const name of Object.keys(env)) expect(CONFIG_VARIABLES, name).toContain(name);
-    const plain = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== null)) as Record<string, string>;
-    const config = loadConfig({ ...plain, ...secrets, DATABASE_URL: 'postgres://minotaur:pw@db:5432/minotaur', DNS_CLUSTER_QUERY: 'x' });
+    const plain = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== null)) as Record<
+      string,
+      string
+    >;
+    const config = loadConfig({
+      ...plain,
+      ...secrets,
+      DATABASE_URL: 'postgres://minotaur:pw@db:5432/minotaur',
+      DNS_CLUSTER_QUERY: 'x',
+    });
     expect(config.trustProxy).toBe(1);
     expect(config.cookieSecure).toBe(true);
     expect(config.database.engine).toBe('postgres');
     // The database URL (it holds a password) comes from the Secret, like the other secrets.
-    for (const name of ['DATABASE_URL', 'SECRET_KEY_BASE', 'CLUSTER_SECRET']) expect(env[name], name).toBeNull();
-    expect(read('deploy/kubernetes.yaml')).toMatch(/- name: DATABASE_URL\n {14}valueFrom:\n {16}secretKeyRef:\n {18}name: minotaur-secrets\n {18}key: database-url/);
+    for (const name of ['DATABASE_URL', 'SECRET_KEY_BASE', 'CLUSTER_SECRET'])
+      expect(env[name], name).toBeNull();
+    expect(read('deploy/kubernetes.yaml')).toMatch(
+      /- name: DATABASE_URL\n {14}valueFrom:\n {16}secretKeyRef:\n {18}name: minotaur-secrets\n {18}key: database-url/,
+    );
   });
 
   it('spreads the pods over nodes: anti-affinity and a topology spread, no node pin, no volume', () => {
     const text = read('deploy/kubernetes.yaml');
-    expect(text).toMatch(/podAntiAffinity:\n\s+# [^\n]*\n(?:\s+#[^\n]*\n)*\s+preferredDuringSchedulingIgnoredDuringExecution:[\s\S]*?topologyKey: kubernetes\.io\/hostname/);
-    expect(text).toMatch(/topologySpreadConstraints:\n(?:\s+#[^\n]*\n)*\s+- maxSkew: 1\n\s+topologyKey: kubernetes\.io\/hostname/);
-    expect(text).not.toMatch(/\bpodAffinity:|nodeSelector:|nodeName:|PersistentVolumeClaim|volumeMounts:/);
+    expect(text).toMatch(
+      /podAntiAffinity:\n\s+# [^\n]*\n(?:\s+#[^\n]*\n)*\s+preferredDuringSchedulingIgnoredDuringExecution:[\s\S]*?topologyKey: kubernetes\.io\/hostname/,
+    );
+    expect(text).toMatch(
+      /topologySpreadConstraints:\n(?:\s+#[^\n]*\n)*\s+- maxSkew: 1\n\s+topologyKey: kubernetes\.io\/hostname/,
+    );
+    expect(text).not.toMatch(
+      /\bpodAffinity:|nodeSelector:|nodeName:|PersistentVolumeClaim|volumeMounts:/,
+    );
   });
 
   it('routes only the players’ paths (and the operator pages) through the Ingress, and fences the pods', () => {
     const text = read('deploy/kubernetes.yaml');
-    const ingress = text.slice(text.indexOf('kind: Ingress'), text.indexOf('---', text.indexOf('kind: Ingress')));
-    const paths = [...ingress.matchAll(/- path: (\S+)\n\s+pathType: (\S+)/g)].map((m) => `${m[2]} ${m[1]}`);
-    expect(paths.sort()).toEqual(['Exact /', 'Exact /leaderboard', 'Exact /login', 'Exact /logout', 'Exact /signup', 'Prefix /admin', 'Prefix /games', 'Prefix /lobby', 'Prefix /static']);
+    const ingress = text.slice(
+      text.indexOf('kind: Ingress'),
+      text.indexOf('---', text.indexOf('kind: Ingress')),
+    );
+    const paths = [...ingress.matchAll(/- path: (\S+)\n\s+pathType: (\S+)/g)].map(
+      (m) => `${m[2]} ${m[1]}`,
+    );
+    expect(paths.sort()).toEqual([
+      'Exact /',
+      'Exact /leaderboard',
+      'Exact /login',
+      'Exact /logout',
+      'Exact /signup',
+      'Prefix /admin',
+      'Prefix /games',
+      'Prefix /lobby',
+      'Prefix /static',
+    ]);
     expect(text).toMatch(/kind: NetworkPolicy[\s\S]*policyTypes: \["Ingress"\]/);
   });
 });
