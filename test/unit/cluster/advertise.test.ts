@@ -35,18 +35,17 @@ describe('pickAdvertiseHost', () => {
 });
 
 describe('chooseAdvertiseHost', () => {
-  const first = localIPv4s()[0];
+  const first = localIPv4s()[0]?.address;
   // Regression: the line told an operator who had set ADVERTISE_ADDRESS to a subnet to set it.
   it.skipIf(!first)(
     'says the subnet chose the address when it did, and invites an override only when nothing was set',
     async () => {
+      const addr = first ?? '';
       const noDns = { query: null, resolver: null };
       const bySubnet = recordingLogger();
-      expect(await chooseAdvertiseHost(noDns, bySubnet, `${first!.address}/32`)).toBe(
-        first!.address,
-      );
+      expect(await chooseAdvertiseHost(noDns, bySubnet, `${addr}/32`)).toBe(addr);
       expect(bySubnet.at('info')).toEqual([
-        `advertising ${first!.address} to peers (its interface in ADVERTISE_ADDRESS's subnet ${first!.address}/32)`,
+        `advertising ${addr} to peers (its interface in ADVERTISE_ADDRESS's subnet ${addr}/32)`,
       ]);
       expect(bySubnet.at('warn')).toEqual([]);
       const unset = recordingLogger();
@@ -59,7 +58,7 @@ describe('chooseAdvertiseHost', () => {
       const outside = recordingLogger();
       await chooseAdvertiseHost(noDns, outside, elsewhere);
       expect(outside.at('warn')).toEqual([
-        `no interface in ADVERTISE_ADDRESS's subnet ${elsewhere}; advertising ${first!.address}`,
+        `no interface in ADVERTISE_ADDRESS's subnet ${elsewhere}; advertising ${addr}`,
       ]);
       expect(outside.at('info')[0]).toMatch(/\(set ADVERTISE_ADDRESS to override\)$/);
     },
