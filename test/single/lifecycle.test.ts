@@ -3,8 +3,15 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { freePort, startNode, tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { Player } from '../support/player.js';
 
@@ -32,7 +39,11 @@ async function status(url: string): Promise<number | 'down'> {
 describe('node lifecycle', () => {
   it('answers /health_check 200 when ready, 503 right after SIGTERM, then exits 0', async () => {
     const dir = tempDir();
-    const n = node({ port: await freePort(), databasePath: join(dir, 'm.db'), env: { DRAIN_WINDOW_MS: '1500' } });
+    const n = node({
+      port: await freePort(),
+      databasePath: join(dir, 'm.db'),
+      env: { DRAIN_WINDOW_MS: '1500' },
+    });
     await n.ready();
     const ok = await fetch(`${n.url}/health_check`);
     expect(ok.status).toBe(200);
@@ -42,12 +53,17 @@ describe('node lifecycle', () => {
     const t0 = Date.now();
     n.signal('SIGTERM');
     // Poll fast: the node keeps serving during its drain window but reports 503.
-    const seen = await waitFor(async () => {
-      const s = await status(`${n.url}/health_check`);
-      if (s === 503) return 'draining';
-      if (s === 'down' && !n.alive) throw new Error('node exited before it was seen draining');
-      return false;
-    }, 5000, '/health_check 503 after SIGTERM', 10);
+    const seen = await waitFor(
+      async () => {
+        const s = await status(`${n.url}/health_check`);
+        if (s === 503) return 'draining';
+        if (s === 'down' && !n.alive) throw new Error('node exited before it was seen draining');
+        return false;
+      },
+      5000,
+      '/health_check 503 after SIGTERM',
+      10,
+    );
     expect(seen).toBe('draining');
     const res = await fetch(`${n.url}/health_check`).catch(() => null);
     if (res) {
@@ -65,17 +81,75 @@ describe('node lifecycle', () => {
     // Regression: stopping cut every connection at once, so a sign-up that reached a draining
     // node near the end of its drain window failed with a reset (HAProxy: 502).
     const dir = tempDir();
-    const n = node({ port: await freePort(), databasePath: join(dir, 'm.db'), env: { DRAIN_WINDOW_MS: '50', PASSWORD_COST: '17' } });
+    const n = node({
+      port: await freePort(),
+      databasePath: join(dir, 'm.db'),
+      env: { DRAIN_WINDOW_MS: '50', PASSWORD_COST: '17' },
+    });
     await n.ready();
     const p = new Player(n.url, `slow${Date.now() % 100000}`);
     const { csrf } = await p.page('/signup');
     const body = new URLSearchParams({ _csrf: csrf, username: p.username, password: p.password });
-    const signup = p.request('/signup', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const signup = p.request('/signup', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     // The node has the request (and is hashing, ~0.3 s at production cost) when it gets SIGTERM.
     await new Promise((r) => setTimeout(r, 100));
     n.signal('SIGTERM');
     const res = await signup;
     expect(res.status).toBe(303);
+    await waitFor(() => !n.alive, 10_000, 'the node to exit');
+    expect(n.exitCode).toBe(0);
+    expect(n.hasLog((l) => l.msg === 'account created')).toBe(true);
+  });
+
+  it('lets a request in progress finish for as long as the shutdown budget allows, not 2 s', async () => {
+    // Regression: a stopping node cut requests still in progress 2 s after its drain window,
+    // whatever was left of SHUTDOWN_TIMEOUT_MS: in the multi-host rehearsal under heavy load a
+    // sign-up that reached a draining node took 3.7 s and got a reset (HAProxy: 502), with
+    // 3.5 s of the budget unused. Here the request is a form whose body arrives slowly.
+    const n = node({
+      port: await freePort(),
+      databasePath: join(tempDir(), 'm.db'),
+      env: { DRAIN_WINDOW_MS: '50', SHUTDOWN_TIMEOUT_MS: '8000' },
+    });
+    await n.ready();
+    const p = new Player(n.url, `late${Date.now() % 100000}`);
+    const { csrf } = await p.page('/signup');
+    const body = new URLSearchParams({
+      _csrf: csrf,
+      username: p.username,
+      password: p.password,
+    }).toString();
+    const url = new URL('/signup', n.url);
+    const answer = new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            cookie: p.cookie,
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': String(body.length),
+          },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      n.signal('SIGTERM');
+      // The rest of the form arrives 3 s after the node began to stop: past the old 2 s bound,
+      // well inside the 8 s budget.
+      void waitFor(() => n.hasLog((l) => /is stopped$/.test(l.msg)), 5000, 'the node to stop')
+        .then(() => new Promise((r) => setTimeout(r, 3000)))
+        .then(() => req.end(body.slice(10)), reject);
+    });
+    expect(await answer).toBe(303);
     await waitFor(() => !n.alive, 10_000, 'the node to exit');
     expect(n.exitCode).toBe(0);
     expect(n.hasLog((l) => l.msg === 'account created')).toBe(true);
@@ -89,7 +163,14 @@ describe('node lifecycle', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const body = await res.text();
-    for (const name of ['minotaur_players_connected', 'minotaur_games_owned', 'minotaur_games_replicated', 'minotaur_actions_total', 'minotaur_rounds_resolved_total', 'minotaur_process_']) {
+    for (const name of [
+      'minotaur_players_connected',
+      'minotaur_games_owned',
+      'minotaur_games_replicated',
+      'minotaur_actions_total',
+      'minotaur_rounds_resolved_total',
+      'minotaur_process_',
+    ]) {
       expect(body, name).toContain(name);
     }
     expect(body).toMatch(/^# TYPE minotaur_players_connected gauge$/m);
@@ -114,22 +195,38 @@ describe('node lifecycle', () => {
     const sqlite = new Database(db);
     const rows = sqlite.prepare('SELECT name FROM kysely_migration').all() as { name: string }[];
     expect(rows.map((r) => r.name)).toContain('001_init');
-    sqlite.prepare("INSERT INTO kysely_migration (name, timestamp) VALUES ('999_from_the_future', '2100-01-01T00:00:00.000Z')").run();
+    sqlite
+      .prepare(
+        "INSERT INTO kysely_migration (name, timestamp) VALUES ('999_from_the_future', '2100-01-01T00:00:00.000Z')",
+      )
+      .run();
     sqlite.close();
     const second = node({ port, databasePath: db, env: { DRAIN_WINDOW_MS: '0' } });
     await second.ready();
-    expect(second.lines.some((l) => l.level === 'warn' && /migrations from a newer release \(999_from_the_future\)/.test(l.msg))).toBe(true);
+    expect(
+      second.lines.some(
+        (l) =>
+          l.level === 'warn' &&
+          /migrations from a newer release \(999_from_the_future\)/.test(l.msg),
+      ),
+    ).toBe(true);
     second.signal('SIGTERM');
     await second.exited;
 
     // A migration this release should have but does not: a different history, refused.
     const again = new Database(db);
-    again.prepare("INSERT INTO kysely_migration (name, timestamp) VALUES ('001_from_a_fork', '2100-01-01T00:00:00.000Z')").run();
+    again
+      .prepare(
+        "INSERT INTO kysely_migration (name, timestamp) VALUES ('001_from_a_fork', '2100-01-01T00:00:00.000Z')",
+      )
+      .run();
     again.close();
     const third = node({ port, databasePath: db });
     await waitFor(() => !third.alive, 15_000, 'node to refuse to start');
     expect(third.exitCode).not.toBe(0);
-    const fatal = third.lines.find((l) => /001_from_a_fork was applied to this database but this release does not have it/.test(l.msg));
+    const fatal = third.lines.find((l) =>
+      /001_from_a_fork was applied to this database but this release does not have it/.test(l.msg),
+    );
     expect(fatal?.level).toBe('fatal');
     expect(third.lines.some((l) => /node \S+ is ready/.test(l.msg))).toBe(false);
     expect(await status(`${third.url}/health_check`)).toBe('down');
@@ -144,7 +241,11 @@ describe('node lifecycle', () => {
     expect(out).toContain('invalid configuration');
     expect(out).toMatch(/PORT/);
 
-    const m = node({ port: 4000, databasePath: join(dir, 'm2.db'), env: { PORT: String(await freePort()), ROUND_SECONDS: '0' } });
+    const m = node({
+      port: 4000,
+      databasePath: join(dir, 'm2.db'),
+      env: { PORT: String(await freePort()), ROUND_SECONDS: '0' },
+    });
     await waitFor(() => !m.alive, 10_000, 'node to exit on bad ROUND_SECONDS');
     expect(m.exitCode).toBe(78);
     expect(m.raw.join('\n')).toMatch(/ROUND_SECONDS/);
