@@ -9,6 +9,28 @@ import type { Stage } from './cluster.js';
 import { HttpLoad, brief, type Failure, type HttpLoadOptions } from './load.js';
 import { sleep } from './say.js';
 
+/** A player that notes when its latest request left, so a failure is dated by the request that failed. */
+class DatedPlayer extends Player {
+  constructor(
+    private readonly sent: { at: number },
+    ...args: ConstructorParameters<typeof Player>
+  ) {
+    super(...args);
+  }
+
+  override request(path: string, init?: RequestInit): Promise<Response> {
+    this.sent.at = Date.now();
+    return super.request(path, init);
+  }
+}
+
+/** An error's message with its causes ("fetch failed: other side closed"). */
+function withCauses(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
+  return parts.join(': ') || String(err);
+}
+
 export interface PlayersOptions {
   /** Games kept playing. */
   games: number;
@@ -42,7 +64,16 @@ export class Players {
     private readonly stage: Stage,
     options: PlayersOptions,
   ) {
-    this.#o = { prefix: 'r', botDelayMs: [400, 1800], connectTimeoutMs: 2000, playingWithinMs: 5000, firstRoundWithinMs: 15_000, maxGames: options.games * 4, load: {}, ...options };
+    this.#o = {
+      prefix: 'r',
+      botDelayMs: [400, 1800],
+      connectTimeoutMs: 2000,
+      playingWithinMs: 5000,
+      firstRoundWithinMs: 15_000,
+      maxGames: options.games * 4,
+      load: {},
+      ...options,
+    };
   }
 
   get rig() {
@@ -50,7 +81,9 @@ export class Players {
   }
 
   playing(code: string): boolean {
-    return this.rig.bots.some((b) => b.code === code && b.status !== 'finished' && b.status !== 'gone');
+    return this.rig.bots.some(
+      (b) => b.code === code && b.status !== 'finished' && b.status !== 'gone',
+    );
   }
 
   /** Games whose players still play (as the bots see them). */
@@ -58,11 +91,21 @@ export class Players {
     return this.rig.codes.filter((c) => this.playing(c));
   }
 
-  async #open(): Promise<string> {
+  async #open(sent: { at: number }): Promise<string> {
     const o = this.#o;
     const tag = `${Date.now().toString(36).slice(-4)}${this.opened++}`;
     const url = this.stage.url;
-    const players = Array.from({ length: o.bots }, (_, i) => new Player(url, `${o.prefix}${tag}p${i}`, 'correct horse battery', this.stage.net()));
+    const players = Array.from(
+      { length: o.bots },
+      (_, i) =>
+        new DatedPlayer(
+          sent,
+          url,
+          `${o.prefix}${tag}p${i}`,
+          'correct horse battery',
+          this.stage.net(),
+        ),
+    );
     const code = await openStartedGame(players);
     const rec = await waitFor(
       async () => {
@@ -92,12 +135,14 @@ export class Players {
   }
 
   async tryOpen(): Promise<string | null> {
-    const at = Date.now();
+    // Opening a game takes a dozen requests, seconds apart on a loaded machine: a failure is
+    // dated by the request that failed, so that a scenario's window can cover it.
+    const sent = { at: Date.now() };
     this.#opening++;
     try {
-      return await this.#open();
+      return await this.#open(sent);
     } catch (err) {
-      this.setupFailures.push({ at, path: 'new game', what: brief((err as Error).message, 200) });
+      this.setupFailures.push({ at: sent.at, path: 'new game', what: brief(withCauses(err), 200) });
       return null;
     } finally {
       this.#opening--;
@@ -108,14 +153,40 @@ export class Players {
   async start(httpWorkers: number): Promise<void> {
     const o = this.#o;
     await Promise.all(Array.from({ length: o.games }, () => this.tryOpen()));
-    if (this.rig.codes.length === 0) throw new Error(`no game could be opened: ${this.setupFailures.map((f) => f.what).join('; ')}`);
-    await waitFor(() => this.rig.bots.every((b) => b.currentRound >= 1), o.firstRoundWithinMs, 'every bot to see round 1');
+    if (this.rig.codes.length === 0)
+      throw new Error(
+        `no game could be opened: ${this.setupFailures.map((f) => f.what).join('; ')}`,
+      );
+    await waitFor(
+      () => this.rig.bots.every((b) => b.currentRound >= 1),
+      o.firstRoundWithinMs,
+      'every bot to see round 1',
+    );
     this.rig.sampler.start();
     this.keep();
     const tag = Date.now().toString(36).slice(-4);
-    const loaders = [new Player(this.stage.url, `${o.prefix}${tag}load1`, 'correct horse battery', this.stage.net()), new Player(this.stage.url, `${o.prefix}${tag}load2`, 'correct horse battery', this.stage.net())];
+    const loaders = [
+      new Player(
+        this.stage.url,
+        `${o.prefix}${tag}load1`,
+        'correct horse battery',
+        this.stage.net(),
+      ),
+      new Player(
+        this.stage.url,
+        `${o.prefix}${tag}load2`,
+        'correct horse battery',
+        this.stage.net(),
+      ),
+    ];
     for (const p of loaders) await p.signup();
-    this.load = new HttpLoad(this.stage.url, loaders.map((p) => p.cookie), () => ['/lobby', '/leaderboard', ...this.playingCodes().map((c) => `/games/${c}`)], this.stage.net(), o.load);
+    this.load = new HttpLoad(
+      this.stage.url,
+      loaders.map((p) => p.cookie),
+      () => ['/lobby', '/leaderboard', ...this.playingCodes().map((c) => `/games/${c}`)],
+      this.stage.net(),
+      o.load,
+    );
     this.load.start(httpWorkers);
   }
 
@@ -133,7 +204,14 @@ export class Players {
 
   /** Waits (bounded) until the keeper has every game playing again, so a scenario starts under full play. */
   async full(timeoutMs = 30_000): Promise<number> {
-    await waitFor(() => this.playingCodes().length >= this.#o.games || this.opened >= this.#o.maxGames || !this.#keeping, timeoutMs, `${this.#o.games} games playing`).catch(() => undefined);
+    await waitFor(
+      () =>
+        this.playingCodes().length >= this.#o.games ||
+        this.opened >= this.#o.maxGames ||
+        !this.#keeping,
+      timeoutMs,
+      `${this.#o.games} games playing`,
+    ).catch(() => undefined);
     return this.playingCodes().length;
   }
 
@@ -141,7 +219,9 @@ export class Players {
   async pause(): Promise<void> {
     this.#keeping = false;
     await this.#keeper;
-    await waitFor(() => this.#opening === 0, 60_000, 'the games being opened').catch(() => undefined);
+    await waitFor(() => this.#opening === 0, 60_000, 'the games being opened').catch(
+      () => undefined,
+    );
   }
 
   /** Stops opening games and the load; the bots go on until the rig is quiesced. */
