@@ -39,9 +39,7 @@ afterAll(() => {
   for (const s of servers) s.stop();
 });
 
-async function admin(
-  base: string,
-): Promise<{
+async function admin(base: string): Promise<{
   state: string;
   database: { engine: string; state: string; outage: string | null; target: string };
 }> {
@@ -182,15 +180,13 @@ describe('a node on PostgreSQL', () => {
       const pages = await Promise.all(Array.from({ length: 12 }, () => p.page('/lobby')));
       expect(new Set(pages.map((x) => x.csrf)).size, how).toBe(1);
       const created = await Promise.all(
-        pages
-          .slice(0, 3)
-          .map((x) =>
-            p.request('/lobby/games', {
-              method: 'POST',
-              body: new URLSearchParams({ _csrf: x.csrf }),
-              headers: { 'content-type': 'application/x-www-form-urlencoded' },
-            }),
-          ),
+        pages.slice(0, 3).map((x) =>
+          p.request('/lobby/games', {
+            method: 'POST',
+            body: new URLSearchParams({ _csrf: x.csrf }),
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          }),
+        ),
       );
       expect(
         created.map((r) => r.status),
