@@ -26,8 +26,9 @@ export function localIPv4s(): LocalAddress[] {
 /** Parses `a.b.c.d/n`; null when it is not an IPv4 subnet. */
 export function parseSubnet(value: string): { network: string; prefix: number } | null {
   const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(value);
-  if (!m || !isIPv4(m[1]!) || Number(m[2]) > 32) return null;
-  return { network: m[1]!, prefix: Number(m[2]) };
+  const network = m?.[1];
+  if (!network || !isIPv4(network) || Number(m[2]) > 32) return null;
+  return { network, prefix: Number(m[2]) };
 }
 
 function inSubnet(address: string, cidr: string): boolean {
@@ -55,7 +56,10 @@ export function pickAdvertiseHost(
   }
   return (
     all.find((l) => dnsAnswers.includes(l.address))?.address ??
-    all.find((l) => l.cidr !== null && dnsAnswers.some((a) => inSubnet(a, l.cidr!)))?.address ??
+    all.find((l) => {
+      const cidr = l.cidr;
+      return cidr !== null && dnsAnswers.some((a) => inSubnet(a, cidr));
+    })?.address ??
     all[0]?.address ??
     '127.0.0.1'
   );
@@ -84,7 +88,9 @@ export async function chooseAdvertiseHost(
     }
   }
   const chosen = pickAdvertiseHost(local, answers, subnet);
-  if (subnet && !local.some((l) => l.address === chosen && inSubnet(chosen, subnet))) {
+  const bySubnet =
+    subnet !== null && local.some((l) => l.address === chosen && inSubnet(chosen, subnet));
+  if (subnet && !bySubnet) {
     logger.warn(
       { subnet, interfaces: local.map((l) => l.cidr ?? l.address) },
       `no interface in ADVERTISE_ADDRESS's subnet ${subnet}; advertising ${chosen}`,
@@ -92,7 +98,9 @@ export async function chooseAdvertiseHost(
   }
   logger.info(
     { address: chosen, interfaces: local.map((l) => l.cidr ?? l.address) },
-    `advertising ${chosen} to peers (set ADVERTISE_ADDRESS to override)`,
+    bySubnet
+      ? `advertising ${chosen} to peers (its interface in ADVERTISE_ADDRESS's subnet ${subnet})`
+      : `advertising ${chosen} to peers (set ADVERTISE_ADDRESS to override)`,
   );
   return chosen;
 }
