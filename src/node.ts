@@ -193,6 +193,7 @@ export class MinotaurNode {
         id: () => randomUUID(),
       },
       roundMs: config.roundMs,
+      finishedRetentionMs: config.finishedRetentionMs,
       selfState: () => this.life.state,
       clockHealthy: () => !mesh || !mesh.isSuspect(),
       orphanGraceMs: config.cluster.peerDownMs,

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, loadDatabaseConfig, parseTrustProxy, weakClusterSecret } from '../../src/config.js';
+import {
+  ConfigError,
+  loadConfig,
+  loadDatabaseConfig,
+  parseTrustProxy,
+  weakClusterSecret,
+} from '../../src/config.js';
 
 const base = { DATABASE_PATH: ':memory:', SECRET_KEY_BASE: 'x'.repeat(40) };
 
@@ -14,6 +20,7 @@ describe('loadConfig', () => {
     expect(c.port).toBe(4000);
     expect(c.host).toBe('0.0.0.0');
     expect(c.roundMs).toBe(10_000);
+    expect(c.finishedRetentionMs).toBe(300_000);
     expect(c.cluster.query).toBeNull();
     expect(c.cluster.peerDownMs).toBe(3000);
     expect(c.passwordCost).toBe(17);
@@ -21,24 +28,43 @@ describe('loadConfig', () => {
 
   it('names the variable that is wrong', () => {
     expect(() => loadConfig({ ...base, PORT: 'abc' })).toThrow(/PORT/);
-    expect(() => loadConfig({ ...base, DNS_CLUSTER_RESOLVER: 'nonsense' })).toThrow(/DNS_CLUSTER_RESOLVER/);
+    expect(() => loadConfig({ ...base, DNS_CLUSTER_RESOLVER: 'nonsense' })).toThrow(
+      /DNS_CLUSTER_RESOLVER/,
+    );
     expect(() => loadConfig({ ...base, ROUND_SECONDS: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, FINISHED_GAME_SECONDS: '1' })).toThrow(
+      /FINISHED_GAME_SECONDS/,
+    );
+    expect(loadConfig({ ...base, FINISHED_GAME_SECONDS: '20' }).finishedRetentionMs).toBe(20_000);
   });
 
   it('requires a secret key in production and a cluster secret with clustering', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_PATH: ':memory:' })).toThrow(/SECRET_KEY_BASE/);
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_PATH: ':memory:' })).toThrow(
+      /SECRET_KEY_BASE/,
+    );
     expect(() => loadConfig({ ...base, DNS_CLUSTER_QUERY: 'tasks.x' })).toThrow(/CLUSTER_SECRET/);
-    expect(() => loadConfig({ ...base, NODE_ENV: 'production', TRUST_PROXY: '1', PASSWORD_COST: '12' })).toThrow(/PASSWORD_COST/);
+    expect(() =>
+      loadConfig({ ...base, NODE_ENV: 'production', TRUST_PROXY: '1', PASSWORD_COST: '12' }),
+    ).toThrow(/PASSWORD_COST/);
   });
 
   it('uses SQLite at DATABASE_PATH unless DATABASE_URL names a PostgreSQL database', () => {
-    expect(loadConfig({ ...base, DATABASE_PATH: './data/x.db' }).database).toEqual({ engine: 'sqlite', path: './data/x.db' });
-    expect(loadConfig({ ...base, DATABASE_URL: '' }).database).toEqual({ engine: 'sqlite', path: ':memory:' });
+    expect(loadConfig({ ...base, DATABASE_PATH: './data/x.db' }).database).toEqual({
+      engine: 'sqlite',
+      path: './data/x.db',
+    });
+    expect(loadConfig({ ...base, DATABASE_URL: '' }).database).toEqual({
+      engine: 'sqlite',
+      path: ':memory:',
+    });
     const url = 'postgres://minotaur:s3cret@db.internal:5432/minotaur?sslmode=require';
     const c = loadConfig({ ...base, DATABASE_URL: url, DATABASE_POOL_MAX: '25' });
     expect(c.database).toEqual({ engine: 'postgres', url });
     expect(c.databasePoolMax).toBe(25);
-    expect(loadConfig({ ...base, DATABASE_URL: 'postgresql:///minotaur?host=/var/run/postgresql' }).database.engine).toBe('postgres');
+    expect(
+      loadConfig({ ...base, DATABASE_URL: 'postgresql:///minotaur?host=/var/run/postgresql' })
+        .database.engine,
+    ).toBe('postgres');
     expect(loadConfig(base).databasePoolMax).toBe(10);
   });
 
@@ -51,10 +77,18 @@ describe('loadConfig', () => {
       }
       return 'accepted';
     };
-    expect(message({ DATABASE_URL: 'mysql://db/minotaur' })).toMatch(/DATABASE_URL: must start with postgres:\/\/ or postgresql:\/\/ \(got mysql:\/\/\)/);
-    expect(message({ DATABASE_URL: 'db.internal:5432' })).toMatch(/DATABASE_URL: must start with postgres/);
-    expect(message({ DATABASE_URL: 'not a url' })).toMatch(/DATABASE_URL: must be a postgres:\/\/ URL/);
-    expect(message({ DATABASE_URL: 'postgres:///minotaur' })).toMatch(/DATABASE_URL: names no host/);
+    expect(message({ DATABASE_URL: 'mysql://db/minotaur' })).toMatch(
+      /DATABASE_URL: must start with postgres:\/\/ or postgresql:\/\/ \(got mysql:\/\/\)/,
+    );
+    expect(message({ DATABASE_URL: 'db.internal:5432' })).toMatch(
+      /DATABASE_URL: must start with postgres/,
+    );
+    expect(message({ DATABASE_URL: 'not a url' })).toMatch(
+      /DATABASE_URL: must be a postgres:\/\/ URL/,
+    );
+    expect(message({ DATABASE_URL: 'postgres:///minotaur' })).toMatch(
+      /DATABASE_URL: names no host/,
+    );
     expect(message({ DATABASE_POOL_MAX: '0' })).toMatch(/DATABASE_POOL_MAX/);
   });
 
@@ -64,19 +98,42 @@ describe('loadConfig', () => {
     writeFileSync(join(dir, 'empty'), '\n');
     const c = loadConfig({ ...base, DATABASE_URL_FILE: join(dir, 'url') });
     expect(c.database).toEqual({ engine: 'postgres', url: 'postgres://m:pw@db:5432/m' });
-    expect(loadDatabaseConfig({ DATABASE_URL_FILE: join(dir, 'url') })).toEqual({ engine: 'postgres', url: 'postgres://m:pw@db:5432/m' });
-    expect(() => loadConfig({ ...base, DATABASE_URL: 'postgres://x@y/z', DATABASE_URL_FILE: join(dir, 'url') })).toThrow(/DATABASE_URL_FILE: set DATABASE_URL or DATABASE_URL_FILE, not both/);
-    expect(() => loadConfig({ ...base, CLUSTER_SECRET_FILE: join(dir, 'missing') })).toThrow(/CLUSTER_SECRET_FILE: cannot read .*missing: ENOENT/);
-    expect(() => loadConfig({ ...base, ADMIN_TOKEN_FILE: join(dir, 'empty') })).toThrow(/ADMIN_TOKEN_FILE: .*empty is empty/);
+    expect(loadDatabaseConfig({ DATABASE_URL_FILE: join(dir, 'url') })).toEqual({
+      engine: 'postgres',
+      url: 'postgres://m:pw@db:5432/m',
+    });
+    expect(() =>
+      loadConfig({
+        ...base,
+        DATABASE_URL: 'postgres://x@y/z',
+        DATABASE_URL_FILE: join(dir, 'url'),
+      }),
+    ).toThrow(/DATABASE_URL_FILE: set DATABASE_URL or DATABASE_URL_FILE, not both/);
+    expect(() => loadConfig({ ...base, CLUSTER_SECRET_FILE: join(dir, 'missing') })).toThrow(
+      /CLUSTER_SECRET_FILE: cannot read .*missing: ENOENT/,
+    );
+    expect(() => loadConfig({ ...base, ADMIN_TOKEN_FILE: join(dir, 'empty') })).toThrow(
+      /ADMIN_TOKEN_FILE: .*empty is empty/,
+    );
     // The value is validated like the variable itself.
     writeFileSync(join(dir, 'short'), 'short\n');
-    expect(() => loadConfig({ ...base, SECRET_KEY_BASE: undefined, SECRET_KEY_BASE_FILE: join(dir, 'short') })).toThrow(/SECRET_KEY_BASE: must be at least 32 characters/);
+    expect(() =>
+      loadConfig({ ...base, SECRET_KEY_BASE: undefined, SECRET_KEY_BASE_FILE: join(dir, 'short') }),
+    ).toThrow(/SECRET_KEY_BASE: must be at least 32 characters/);
   });
 
   it('takes ADVERTISE_ADDRESS as an address or as the subnet of the interface to advertise', () => {
-    expect(loadConfig({ ...base, ADVERTISE_ADDRESS: '10.0.9.0/24' })).toMatchObject({ advertiseHost: null, advertiseSubnet: '10.0.9.0/24' });
-    expect(loadConfig({ ...base, ADVERTISE_ADDRESS: '10.0.9.7' })).toMatchObject({ advertiseHost: '10.0.9.7', advertiseSubnet: null });
-    expect(() => loadConfig({ ...base, ADVERTISE_ADDRESS: '10.0.9.0/40' })).toThrow(/ADVERTISE_ADDRESS/);
+    expect(loadConfig({ ...base, ADVERTISE_ADDRESS: '10.0.9.0/24' })).toMatchObject({
+      advertiseHost: null,
+      advertiseSubnet: '10.0.9.0/24',
+    });
+    expect(loadConfig({ ...base, ADVERTISE_ADDRESS: '10.0.9.7' })).toMatchObject({
+      advertiseHost: '10.0.9.7',
+      advertiseSubnet: null,
+    });
+    expect(() => loadConfig({ ...base, ADVERTISE_ADDRESS: '10.0.9.0/40' })).toThrow(
+      /ADVERTISE_ADDRESS/,
+    );
   });
 
   it('uses HOST as the advertised address when it is specific', () => {
@@ -125,28 +182,48 @@ describe('TRUST_PROXY', () => {
   });
 
   it('is required in production with secure cookies (the node would never set its session cookie)', () => {
-    expect(() => loadConfig({ ...base, NODE_ENV: 'production' })).toThrow(/TRUST_PROXY: required in production/);
+    expect(() => loadConfig({ ...base, NODE_ENV: 'production' })).toThrow(
+      /TRUST_PROXY: required in production/,
+    );
     expect(loadConfig(production).cookieSecure).toBe(true);
     // A plain-HTTP trial without a proxy says so explicitly.
-    expect(loadConfig({ ...base, NODE_ENV: 'production', COOKIE_SECURE: '0' }).trustProxy).toBe(false);
+    expect(loadConfig({ ...base, NODE_ENV: 'production', COOKIE_SECURE: '0' }).trustProxy).toBe(
+      false,
+    );
   });
 });
 
 describe('CLUSTER_SECRET in production', () => {
   it('refuses fewer than 256 bits, non-base64 and patterned secrets, naming the variable', () => {
     const clustered = { ...production, DNS_CLUSTER_QUERY: 'tasks.x' };
-    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET: 'test-cluster-secret-0123456789abcdef' })).toThrow(/CLUSTER_SECRET: too short/);
-    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET: randomBytes(24).toString('base64') })).toThrow(/CLUSTER_SECRET/);
-    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET: 'correct horse battery staple correct horse' })).toThrow(/CLUSTER_SECRET: must be base64/);
-    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET: 'ab'.repeat(40) })).toThrow(/CLUSTER_SECRET: does not look random/);
-    expect(loadConfig({ ...clustered, CLUSTER_SECRET: strongSecret }).cluster.secret).toBe(strongSecret);
+    expect(() =>
+      loadConfig({ ...clustered, CLUSTER_SECRET: 'test-cluster-secret-0123456789abcdef' }),
+    ).toThrow(/CLUSTER_SECRET: too short/);
+    expect(() =>
+      loadConfig({ ...clustered, CLUSTER_SECRET: randomBytes(24).toString('base64') }),
+    ).toThrow(/CLUSTER_SECRET/);
+    expect(() =>
+      loadConfig({ ...clustered, CLUSTER_SECRET: 'correct horse battery staple correct horse' }),
+    ).toThrow(/CLUSTER_SECRET: must be base64/);
+    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET: 'ab'.repeat(40) })).toThrow(
+      /CLUSTER_SECRET: does not look random/,
+    );
+    expect(loadConfig({ ...clustered, CLUSTER_SECRET: strongSecret }).cluster.secret).toBe(
+      strongSecret,
+    );
     expect(weakClusterSecret(randomBytes(32).toString('hex'))).toBeNull();
     expect(weakClusterSecret(randomBytes(32).toString('base64url'))).toBeNull();
     expect(weakClusterSecret(randomBytes(31).toString('hex'))).toMatch(/too short/);
   });
 
   it('keeps accepting short secrets outside production (tests, local clusters)', () => {
-    expect(loadConfig({ ...base, DNS_CLUSTER_QUERY: 'tasks.x', CLUSTER_SECRET: 'test-cluster-secret-0123' }).cluster.secret).toBe('test-cluster-secret-0123');
+    expect(
+      loadConfig({
+        ...base,
+        DNS_CLUSTER_QUERY: 'tasks.x',
+        CLUSTER_SECRET: 'test-cluster-secret-0123',
+      }).cluster.secret,
+    ).toBe('test-cluster-secret-0123');
   });
 });
 
@@ -159,15 +236,36 @@ describe('operator settings', () => {
   });
 
   it('gives the admin command only where the database is, without the node secrets', () => {
-    expect(loadDatabaseConfig({ NODE_ENV: 'production', DATABASE_PATH: '/data/m.db' })).toEqual({ engine: 'sqlite', path: '/data/m.db' });
+    expect(loadDatabaseConfig({ NODE_ENV: 'production', DATABASE_PATH: '/data/m.db' })).toEqual({
+      engine: 'sqlite',
+      path: '/data/m.db',
+    });
     expect(loadDatabaseConfig({})).toEqual({ engine: 'sqlite', path: './data/minotaur.db' });
-    expect(loadDatabaseConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u:p@db:5432/minotaur' })).toEqual({ engine: 'postgres', url: 'postgres://u:p@db:5432/minotaur' });
+    expect(
+      loadDatabaseConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://u:p@db:5432/minotaur',
+      }),
+    ).toEqual({ engine: 'postgres', url: 'postgres://u:p@db:5432/minotaur' });
     expect(() => loadDatabaseConfig({ DATABASE_URL: 'mysql://db/x' })).toThrow(/DATABASE_URL/);
   });
 
   it('has limits on games and sockets per account', () => {
-    expect(loadConfig(base).limits).toEqual({ openGamesPerAccount: 3, gamesPerHour: 20, socketsPerAccount: 8 });
-    expect(loadConfig({ ...base, OPEN_GAMES_PER_ACCOUNT: '5', GAMES_PER_HOUR: '50', SOCKETS_PER_ACCOUNT: '2' }).limits).toEqual({ openGamesPerAccount: 5, gamesPerHour: 50, socketsPerAccount: 2 });
-    expect(() => loadConfig({ ...base, OPEN_GAMES_PER_ACCOUNT: '0' })).toThrow(/OPEN_GAMES_PER_ACCOUNT/);
+    expect(loadConfig(base).limits).toEqual({
+      openGamesPerAccount: 3,
+      gamesPerHour: 20,
+      socketsPerAccount: 8,
+    });
+    expect(
+      loadConfig({
+        ...base,
+        OPEN_GAMES_PER_ACCOUNT: '5',
+        GAMES_PER_HOUR: '50',
+        SOCKETS_PER_ACCOUNT: '2',
+      }).limits,
+    ).toEqual({ openGamesPerAccount: 5, gamesPerHour: 50, socketsPerAccount: 2 });
+    expect(() => loadConfig({ ...base, OPEN_GAMES_PER_ACCOUNT: '0' })).toThrow(
+      /OPEN_GAMES_PER_ACCOUNT/,
+    );
   });
 });
