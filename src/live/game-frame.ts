@@ -62,10 +62,30 @@ import {
 } from './view-model.js';
 
 /** The partials of a game page, in the order the page lays them out. */
-export const GAME_TARGETS = ['game-status', 'game-board-tiles', 'game-board', 'game-overlay', 'game-actions', 'game-players', 'game-log', 'game-chat'] as const;
+export const GAME_TARGETS = [
+  'game-status',
+  'game-board-tiles',
+  'game-board',
+  'game-overlay',
+  'game-actions',
+  'game-players',
+  'game-log',
+  'game-chat',
+] as const;
 export type GameTarget = (typeof GAME_TARGETS)[number];
 
 const NO_TREES: readonly Rendered[] = Object.freeze([]);
+
+/** A value and what it was built from (compared by identity: states are immutable). */
+interface Kept<T> {
+  from: readonly unknown[];
+  value: T;
+}
+
+function same(a: readonly unknown[], b: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return a.length === b.length;
+}
 
 /** What a node keeps per game: its fixed board and the trees of recent states. */
 class GameMemo {
@@ -74,9 +94,18 @@ class GameMemo {
   readonly trees = new Memo<Rendered>(400);
   readonly lists = new Memo<readonly Rendered[]>(200);
   /** The shared view of the last state, and what it was computed from (see Frame.shared). */
-  lastShared: { from: readonly unknown[]; view: SharedView } | null = null;
+  lastShared: Kept<SharedView> | null = null;
+  lastLog: Kept<Rendered | ''> | null = null;
+  /** Each viewer's last partials, with what they were built from. */
+  readonly viewers = new Map<
+    string,
+    Partial<Record<'board' | 'players' | 'actions' | 'overlay' | 'chat', Kept<Rendered>>>
+  >();
 
-  constructor(readonly id: string, state: GameState) {
+  constructor(
+    readonly id: string,
+    state: GameState,
+  ) {
     this.board = boardView(state);
     this.tiles = tilesPartial(this.board);
   }
@@ -151,24 +180,78 @@ export class Frame {
     const s = this.state;
     const from = [s.status, s.round, s.players, s.minotaur, s.events, s.walls, s.radius];
     const last = this.game.lastShared;
-    if (last && last.from.every((v, i) => v === from[i])) return (this.sharedView = last.view);
-    const view = sharedView(s, this.game.board);
-    this.game.lastShared = { from, view };
-    return (this.sharedView = view);
+    if (last && same(last.from, from)) return (this.sharedView = last.value);
+    const value = sharedView(s, this.game.board);
+    this.game.lastShared = { from, value };
+    return (this.sharedView = value);
   }
 
-  /** Every partial of the page of `viewer` (null: nobody logged in), by target. */
+  /**
+   * Every partial of the page of `viewer` (null: nobody logged in), by target. A viewer's
+   * partial whose inputs are the same objects as for the last state this viewer was shown is
+   * the same tree (a hero choosing does not change anyone's board).
+   */
   partials(viewer: string | null, csrfToken: string): [GameTarget, Dyn][] {
-    const me = viewer === null ? undefined : this.state.players.find((p) => p.id === viewer);
+    const s = this.state;
+    const me = viewer === null ? undefined : s.players.find((p) => p.id === viewer);
+    const key = viewer ?? '';
+    let kept = this.game.viewers.get(key);
+    if (kept === undefined) this.game.viewers.set(key, (kept = {}));
+    const mine = me ? submittedBy(s, me.id) : undefined;
+    const canAct = s.status === 'playing' && !!me && me.alive && !mine;
+    const reuse = (
+      part: 'board' | 'players' | 'actions' | 'overlay' | 'chat',
+      from: unknown[],
+      make: () => Rendered,
+    ): Rendered => {
+      const k = kept[part];
+      if (k && same(k.from, from)) return k.value;
+      const value = make();
+      kept[part] = { from, value };
+      return value;
+    };
+    const ended = s.status === 'finished' || (s.status === 'playing' && !!me && !me.alive);
     return [
       ['game-status', this.status()],
       ['game-board-tiles', this.game.tiles],
-      ['game-board', this.board(me)],
-      ['game-overlay', this.overlay(me, viewer, csrfToken)],
-      ['game-actions', this.actions(me, viewer, csrfToken)],
-      ['game-players', this.players(me)],
+      [
+        'game-board',
+        reuse('board', [this.shared, s.players, s.chat, s.round, canAct], () => this.board(me)),
+      ],
+      [
+        'game-overlay',
+        ended
+          ? reuse('overlay', [s.status, s.players, s.round, s.winner, s.rematch, csrfToken], () =>
+              overlayPartial(this.view(viewer), csrfToken),
+            )
+          : NO_OVERLAY,
+      ],
+      [
+        'game-actions',
+        reuse(
+          'actions',
+          [
+            s.status,
+            s.round,
+            s.players,
+            mine ? s.submitted : canAct,
+            s.events,
+            s.winner,
+            s.createdBy,
+            s.rematchOf,
+            csrfToken,
+          ],
+          () => this.actions(me, viewer, csrfToken),
+        ),
+      ],
+      [
+        'game-players',
+        reuse('players', [s.status, s.players, s.submitted, s.winner, s.createdBy], () =>
+          this.players(me),
+        ),
+      ],
       ['game-log', this.log()],
-      ['game-chat', this.chat(me)],
+      ['game-chat', reuse('chat', [s.chat, s.players], () => this.chat(me))],
     ];
   }
 
@@ -183,8 +266,17 @@ export class Frame {
     const s = this.state;
     const sh = this.shared;
     const i = sh.intent;
-    const intent = i ? this.game.trees.get(`intent:${i.besideSomeone}:${i.steps}:${i.hunted}`, () => intentLine(i)) : '';
-    const rematchOf = s.rematchOf && s.status === 'open' ? { code: s.rematchOf.code, back: s.rematchOf.players.filter((id) => s.players.some((p) => p.id === id)).length, total: s.rematchOf.players.length } : null;
+    const intent = i
+      ? this.game.trees.get(`intent:${i.besideSomeone}:${i.steps}:${i.hunted}`, () => intentLine(i))
+      : '';
+    const rematchOf =
+      s.rematchOf && s.status === 'open'
+        ? {
+            code: s.rematchOf.code,
+            back: s.rematchOf.players.filter((id) => s.players.some((p) => p.id === id)).length,
+            total: s.rematchOf.players.length,
+          }
+        : null;
     const view: StatusView = {
       status: s.status,
       playerCount: s.players.length,
@@ -197,7 +289,10 @@ export class Frame {
       waitingFor: this.waitingFor(),
       hold:
         s.status === 'playing' && s.hold
-          ? { names: s.hold.waiting.map((id) => s.players.find((p) => p.id === id)?.name ?? '?'), until: s.hold.until }
+          ? {
+              names: s.hold.waiting.map((id) => s.players.find((p) => p.id === id)?.name ?? '?'),
+              until: s.hold.until,
+            }
           : null,
     };
     return statusPartial(view, now, intent);
@@ -206,14 +301,28 @@ export class Frame {
   log(): Rendered | '' {
     if (this.logTree !== undefined) return this.logTree;
     const s = this.state;
-    if (s.status === 'open') return (this.logTree = '');
-    const logRound = s.status === 'finished' ? s.round : s.round - 1;
     // The log changes only when a round resolves: the events array is then a new one.
-    return (this.logTree = this.game.trees.get(`log:${logRound}:${eventsId(s.events)}`, () => roundLog(logRound, s.events.map((e) => describe(s, e)))));
+    const from = [s.status, s.round, s.events];
+    const last = this.game.lastLog;
+    if (last && same(last.from, from)) return (this.logTree = last.value);
+    const logRound = s.status === 'finished' ? s.round : s.round - 1;
+    const value =
+      s.status === 'open'
+        ? ''
+        : roundLog(
+            logRound,
+            s.events.map((e) => describe(s, e)),
+          );
+    this.game.lastLog = { from, value };
+    return (this.logTree = value);
   }
 
   private waitingFor(): string[] {
-    return this.state.status === 'playing' ? this.livingPlayers().filter((p) => submittedBy(this.state, p.id) === undefined).map((p) => p.name) : [];
+    return this.state.status === 'playing'
+      ? this.livingPlayers()
+          .filter((p) => submittedBy(this.state, p.id) === undefined)
+          .map((p) => p.name)
+      : [];
   }
 
   private livingPlayers(): Player[] {
@@ -238,12 +347,30 @@ export class Frame {
     const sh = this.shared;
     const { trees, lists } = this.game;
     const at = s.minotaur.pos;
-    const danger = sh.danger.length === 0 ? NO_TREES : lists.get(`danger:${at.q},${at.r}`, () => sh.danger.map((t) => dangerTile(t.points)));
-    const next = sh.minotaurNext ? trees.get(`next:${sh.minotaurNext.points}`, () => minotaurNext(sh.minotaurNext!.points)) : '';
-    const fallen = sh.fallen.length === 0 ? NO_TREES : lists.get(`fallen:${sh.fallen.map((f) => `${f.id}@${f.x},${f.y}:${f.round}`).join('|')}`, () => sh.fallen.map(fallenMark));
+    const danger =
+      sh.danger.length === 0
+        ? NO_TREES
+        : lists.get(`danger:${at.q},${at.r}`, () => sh.danger.map((t) => dangerTile(t.points)));
+    const next = sh.minotaurNext
+      ? trees.get(`next:${sh.minotaurNext.points}`, () => minotaurNext(sh.minotaurNext!.points))
+      : '';
+    const fallen =
+      sh.fallen.length === 0
+        ? NO_TREES
+        : lists.get(
+            `fallen:${sh.fallen.map((f) => `${f.id}@${f.x},${f.y}:${f.round}`).join('|')}`,
+            () => sh.fallen.map(fallenMark),
+          );
     const mp = pixel(at);
     const minotaur = trees.get(`minotaur:${mp.x},${mp.y}`, () => minotaurPiece(mp));
-    return { viewBox: this.game.board.viewBox, danger, next, fallen, minotaur, bubbles: this.bubbles() };
+    return {
+      viewBox: this.game.board.viewBox,
+      danger,
+      next,
+      fallen,
+      minotaur,
+      bubbles: this.bubbles(),
+    };
   }
 
   /** Blows of the last round where they landed; the viewer's own are marked. */
@@ -255,7 +382,10 @@ export class Frame {
     if (list === undefined) {
       list = sh.hits.map(({ playerId, ...h }) => {
         const mine = playerId === mineId;
-        return this.game.trees.get(`hit:${h.id}:${mine}:${h.x},${h.y}:${h.kind}:${h.text}:${h.label}`, () => hit({ ...h, me: mine }));
+        return this.game.trees.get(
+          `hit:${h.id}:${mine}:${h.x},${h.y}:${h.kind}:${h.text}:${h.label}`,
+          () => hit({ ...h, me: mine }),
+        );
       });
       this.hitLists.set(mineId, list);
     }
@@ -267,11 +397,25 @@ export class Frame {
     let tree = this.pieces.get(id);
     if (tree === undefined) {
       const s = this.state;
-      const defending = (this.defending ??= new Set(s.events.filter((e) => e.kind === 'defend').map((e) => (e as { actor: string }).actor)));
+      const defending = (this.defending ??= new Set(
+        s.events.filter((e) => e.kind === 'defend').map((e) => (e as { actor: string }).actor),
+      ));
       const def = defending.has(p.id);
       const hunted = p.id === this.shared.huntedId;
-      tree = this.game.trees.get(`token:${p.id}:${p.pos.q},${p.pos.r}:${p.hp}:${mine}:${def}:${hunted}:${p.color}:${p.name}`, () =>
-        token({ id: p.id, name: p.name, initial: (p.name[0] ?? '?').toUpperCase(), color: colorOf(p), ...pixel(p.pos), hp: p.hp, me: mine, defending: def, hunted }),
+      tree = this.game.trees.get(
+        `token:${p.id}:${p.pos.q},${p.pos.r}:${p.hp}:${mine}:${def}:${hunted}:${p.color}:${p.name}`,
+        () =>
+          token({
+            id: p.id,
+            name: p.name,
+            initial: (p.name[0] ?? '?').toUpperCase(),
+            color: colorOf(p),
+            ...pixel(p.pos),
+            hp: p.hp,
+            me: mine,
+            defending: def,
+            hunted,
+          }),
       );
       this.pieces.set(id, tree);
     }
@@ -285,14 +429,26 @@ export class Frame {
   private reach(me: Player | undefined): readonly Rendered[] {
     if (!this.canAct(me)) return NO_TREES;
     const s = this.state;
-    const held = (this.held ??= new Set([key(s.minotaur.pos), ...this.livingPlayers().map((p) => key(p.pos))]));
+    const held = (this.held ??= new Set([
+      key(s.minotaur.pos),
+      ...this.livingPlayers().map((p) => key(p.pos)),
+    ]));
     const tiles: ReachTile[] = [];
     for (const dir of COMPASS) {
       const to = neighbor(me.pos, dir);
       if (tileKind(s, to) !== 'floor') continue;
-      tiles.push({ dir, ...pixel(to), points: pointsOf(this.game.board, to), ...DIRECTION_LABELS[dir], walkable: !held.has(key(to)) });
+      tiles.push({
+        dir,
+        ...pixel(to),
+        points: pointsOf(this.game.board, to),
+        ...DIRECTION_LABELS[dir],
+        walkable: !held.has(key(to)),
+      });
     }
-    return this.game.lists.get(`reach:${me.pos.q},${me.pos.r}:${s.round}:${tiles.map((t) => (t.walkable ? t.dir : `-${t.dir}`)).join(',')}`, () => tiles.map((t) => reachTile(t, s.round)));
+    return this.game.lists.get(
+      `reach:${me.pos.q},${me.pos.r}:${s.round}:${tiles.map((t) => (t.walkable ? t.dir : `-${t.dir}`)).join(',')}`,
+      () => tiles.map((t) => reachTile(t, s.round)),
+    );
   }
 
   private bubbles(): readonly Rendered[] {
@@ -304,7 +460,11 @@ export class Frame {
       if (!p) continue;
       const at = pixel(p.pos);
       const text = EMOTE_VIEW[l.emote].text;
-      out.push(this.game.trees.get(`bubble:${l.n}:${at.x},${at.y}:${text}`, () => bubble({ id: `bubble-${l.n}`, ...at, text })));
+      out.push(
+        this.game.trees.get(`bubble:${l.n}:${at.x},${at.y}:${text}`, () =>
+          bubble({ id: `bubble-${l.n}`, ...at, text }),
+        ),
+      );
     }
     return out.length === 0 ? NO_TREES : out;
   }
@@ -334,26 +494,37 @@ export class Frame {
       const mine = submittedBy(s, me.id);
       const { trees } = this.game;
       if (mine) {
-        const label = mine.kind === 'defend' ? 'Defend' : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`;
+        const label =
+          mine.kind === 'defend'
+            ? 'Defend'
+            : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`;
         const others = this.waitingFor().filter((n) => n !== me.name);
-        return trees.get(`actions:submitted:${s.round}:${label}:${others.join(',')}`, () => html`${yourMove(s.round, submitted(s.round, label, others))}\n`);
+        return trees.get(
+          `actions:submitted:${s.round}:${label}:${others.join(',')}`,
+          () => html`${yourMove(s.round, submitted(s.round, label, others))} `,
+        );
       }
-      const dirs = COMPASS.map((d) => ({ dir: d, ...DIRECTION_LABELS[d], open: tileKind(s, neighbor(me.pos, d)) === 'floor' }));
+      const dirs = COMPASS.map((d) => ({
+        dir: d,
+        ...DIRECTION_LABELS[d],
+        open: tileKind(s, neighbor(me.pos, d)) === 'floor',
+      }));
       const tired = RULES.tiredShield && defendedLastRound(s, me.id);
-      return trees.get(`actions:compass:${s.round}:${dirs.map((d) => (d.open ? 1 : 0)).join('')}:${tired}`, () => html`${yourMove(s.round, compass(s.round, dirs, tired))}\n`);
+      return trees.get(
+        `actions:compass:${s.round}:${dirs.map((d) => (d.open ? 1 : 0)).join('')}:${tired}`,
+        () => html`${yourMove(s.round, compass(s.round, dirs, tired))} `,
+      );
     }
     return actionsPartial(this.view(viewer), csrfToken);
   }
 
-  private overlay(me: Player | undefined, viewer: string | null, csrfToken: string): Rendered {
-    const s = this.state;
-    if (s.status !== 'finished' && !(s.status === 'playing' && me && !me.alive)) return NO_OVERLAY;
-    return overlayPartial(this.view(viewer), csrfToken);
-  }
-
   private chat(me: Player | undefined): Rendered {
     const s = this.state;
-    const lines = s.chat.map((l) => this.game.trees.get(`chat:${l.n}:${l.by === me?.id}`, () => chatLineTree(chatLine(s, l, me?.id ?? null))));
+    const lines = s.chat.map((l) =>
+      this.game.trees.get(`chat:${l.n}:${l.by === me?.id}`, () =>
+        chatLineTree(chatLine(s, l, me?.id ?? null)),
+      ),
+    );
     return chatPartial(lines, { player: !!me, archived: false });
   }
 
@@ -361,16 +532,4 @@ export class Frame {
   private view(viewer: string | null): GameView {
     return gameView(this.state, viewer, this.game.board, this.shared);
   }
-}
-
-/** Distinguishes two arrays of events of the same length and round (e.g. a held round's). */
-const eventIds = new WeakMap<object, number>();
-let nextEventsId = 0;
-function eventsId(events: object): number {
-  let id = eventIds.get(events);
-  if (id === undefined) {
-    id = nextEventsId++;
-    eventIds.set(events, id);
-  }
-  return id;
 }
