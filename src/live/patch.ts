@@ -114,7 +114,9 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
     const items: (Change | undefined)[] = [];
     let count = 0;
     for (let i = 0; i < list.length; i++) {
-      const c = change(run, `${path}.${i}`, base[i], list[i] as Rendered);
+      // The same tree is no change: skipped before its path is even built (most items are).
+      const c =
+        base[i] === list[i] ? undefined : change(run, `${path}.${i}`, base[i], list[i] as Rendered);
       items.push(c);
       if (c !== undefined) count++;
     }
@@ -155,6 +157,7 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
 function dynsDiff(run: Run, path: string, old: Rendered, next: Rendered): string | null {
   let d: string | null = null;
   for (let i = 0; i < next.d.length; i++) {
+    if (old.d[i] === next.d[i]) continue;
     const c = change(run, `${path}.${i}`, old.d[i], next.d[i] as Dyn);
     if (c !== undefined) d = `${d === null ? '' : `${d},`}"${i}":${c}`;
   }
