@@ -14,6 +14,10 @@ const BENCHES: { name: string; file: string; limitS: number; env?: Record<string
   { name: 'crdt', file: 'crdt.bench.ts', limitS: 120, env: QUICK ? { BENCH_ENTRIES: '2000' } : {} },
   { name: 'live', file: 'live.bench.ts', limitS: 200 },
   { name: 'capacity', file: 'capacity.bench.ts', limitS: 220 },
+  // Players per node: 250 to 5,000 players, each step against a bare ws server (~15 min).
+  { name: 'players', file: 'players.bench.ts', limitS: 1500 },
+  // Heap after GC over 100,000 actions with games ending all along (~5 min).
+  { name: 'memory', file: 'memory.bench.ts', limitS: 1100 },
   { name: 'handoff', file: 'handoff.bench.ts', limitS: 220 },
   { name: 'pages', file: 'pages.bench.ts', limitS: 240 },
   // Needs root (network namespaces): otherwise it says why and is skipped.
@@ -34,10 +38,14 @@ function runOne(b: (typeof BENCHES)[number]): Promise<Ran> {
   const resultFile = join(dir, `${b.name}.json`);
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, b.file), ...(QUICK ? ['--quick'] : [])], {
-      env: { ...process.env, ...b.env, BENCH_RESULT_FILE: resultFile },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(HERE, b.file), ...(QUICK ? ['--quick'] : [])],
+      {
+        env: { ...process.env, ...b.env, BENCH_RESULT_FILE: resultFile },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
@@ -50,7 +58,9 @@ function runOne(b: (typeof BENCHES)[number]): Promise<Ran> {
     }, b.limitS * 1000);
     child.on('exit', (code) => {
       clearTimeout(limit);
-      const result = existsSync(resultFile) ? JSON.parse(readFileSync(resultFile, 'utf8')).result : null;
+      const result = existsSync(resultFile)
+        ? JSON.parse(readFileSync(resultFile, 'utf8')).result
+        : null;
       resolve({ name: b.name, code, seconds: (Date.now() - started) / 1000, stdout, result });
     });
   });
@@ -78,11 +88,22 @@ for (const r of ran) {
     for (const line of r.stdout.split('\n')) {
       const cells = line.split('|').map((c) => c.trim());
       if (cells.length > 8 && /Replica|crdts|yjs/.test(cells[1] ?? '')) {
-        rows.push(['crdt', `${cells[1]}: update ops/s`, cells[3]!, `lookup ${cells[4]} µs, heap ${cells[6]} B/overwrite`]);
+        rows.push([
+          'crdt',
+          `${cells[1]}: update ops/s`,
+          cells[3]!,
+          `lookup ${cells[4]} µs, heap ${cells[6]} B/overwrite`,
+        ]);
       }
     }
   } else if (r.name === 'live') {
-    for (const m of r.result.rows) rows.push(['live', `${m.mode}: act → update p50 / p95 / p99`, `${ms(m.p50)} / ${ms(m.p95)} / ${ms(m.p99)}`, `${m.samples} rounds`]);
+    for (const m of r.result.rows)
+      rows.push([
+        'live',
+        `${m.mode}: act → update p50 / p95 / p99`,
+        `${ms(m.p50)} / ${ms(m.p95)} / ${ms(m.p99)}`,
+        `${m.samples} rounds`,
+      ]);
   } else if (r.name === 'capacity') {
     for (const s of r.result.steps) {
       rows.push([
@@ -93,26 +114,69 @@ for (const r of ran) {
       ]);
     }
     if (r.result.stoppedEarly) rows.push(['capacity', 'stopped stepping', 'ack p95 > 1 s', '']);
+  } else if (r.name === 'players') {
+    for (const s of r.result.steps) {
+      const a = s.app.stats;
+      rows.push([
+        'players',
+        `${s.players} players (games of 5, ${r.result.roundMs / 1000} s rounds): act → others p99`,
+        `${ms(a.othersUpdate.p99)} (raw ws ${ms(s.raw.stats.othersUpdate.p99)})`,
+        `ack p99 ${ms(a.acks.p99)}, node CPU ${fmt(s.app.cpu * 100, 0)} %, ${a.lateRefusals} late refusals, RSS ${fmt(s.app.rssMB, 0)} MB`,
+      ]);
+    }
+  } else if (r.name === 'memory') {
+    const xs = r.result.samples;
+    const [first, last] = [xs[1] ?? xs[0], xs[xs.length - 1]];
+    rows.push([
+      'memory',
+      `heap after GC at ${fmt(first.actions, 0)} → ${fmt(last.actions, 0)} actions`,
+      `${fmt(first.heapMB, 1)} → ${fmt(last.heapMB, 1)} MB`,
+      `${last.gamesEnded} games ended, RSS ${fmt(last.rssMB, 0)} MB`,
+    ]);
   } else if (r.name === 'handoff') {
     for (const s of r.result.sizes) {
       rows.push([
         'handoff',
-        s.games === 0 ? 'baseline, 0 games: SIGTERM → exit' : `${s.games} games: SIGTERM → all adopted`,
+        s.games === 0
+          ? 'baseline, 0 games: SIGTERM → exit'
+          : `${s.games} games: SIGTERM → all adopted`,
         s.games === 0 ? `${fmt(s.exitS, 2)} s` : `${fmt(s.adoptedS, 3)} s`,
-        s.games === 0 ? `drained after ${fmt(s.drainedS, 3)} s` : `exit ${fmt(s.exitS, 2)} s, reconnect gap p50 ${ms(s.gapP50Ms)} (max ${ms(s.gapMaxMs)})`,
+        s.games === 0
+          ? `drained after ${fmt(s.drainedS, 3)} s`
+          : `exit ${fmt(s.exitS, 2)} s, reconnect gap p50 ${ms(s.gapP50Ms)} (max ${ms(s.gapMaxMs)})`,
       ]);
     }
   } else if (r.name === 'hosts') {
     if (r.result.skipped) rows.push(['hosts', 'skipped', 'not root', r.result.skipped]);
-    for (const m of r.result.live) rows.push(['hosts', `${m.mode}: act → update p50 / p95`, `${ms(m.p50)} / ${ms(m.p95)}`, `ack p50 ${ms(m.ackP50)}, ${m.samples} rounds`]);
+    for (const m of r.result.live)
+      rows.push([
+        'hosts',
+        `${m.mode}: act → update p50 / p95`,
+        `${ms(m.p50)} / ${ms(m.p95)}`,
+        `ack p50 ${ms(m.ackP50)}, ${m.samples} rounds`,
+      ]);
     for (const h of r.result.handoff) {
-      for (const s of h.sizes) rows.push(['hosts', `${h.setup}, ${s.games} games: SIGTERM → all adopted`, `${fmt(s.adoptedS, 3)} s`, `reconnect gap p50 ${ms(s.gapP50Ms)} (max ${ms(s.gapMaxMs)})`]);
+      for (const s of h.sizes)
+        rows.push([
+          'hosts',
+          `${h.setup}, ${s.games} games: SIGTERM → all adopted`,
+          `${fmt(s.adoptedS, 3)} s`,
+          `reconnect gap p50 ${ms(s.gapP50Ms)} (max ${ms(s.gapMaxMs)})`,
+        ]);
     }
   } else if (r.name === 'pages') {
-    for (const p of r.result.rows) rows.push(['pages', p.target, `${fmt(p.reqPerSec, 0)} req/s`, `p50 ${p.p50} ms, p99 ${p.p99} ms, ${p.bytes} B${p.non2xx || p.errors ? `, ${p.non2xx} non-2xx, ${p.errors} errors` : ''}`]);
+    for (const p of r.result.rows)
+      rows.push([
+        'pages',
+        p.target,
+        `${fmt(p.reqPerSec, 0)} req/s`,
+        `p50 ${p.p50} ms, p99 ${p.p99} ms, ${p.bytes} B${p.non2xx || p.errors ? `, ${p.non2xx} non-2xx, ${p.errors} errors` : ''}`,
+      ]);
   }
 }
 console.log(`\n━━ summary ${'━'.repeat(60)}`);
-console.log(`machine: ${machine()}; total ${fmt((Date.now() - started) / 1000, 0)} s${QUICK ? ' (quick run)' : ''}`);
+console.log(
+  `machine: ${machine()}; total ${fmt((Date.now() - started) / 1000, 0)} s${QUICK ? ' (quick run)' : ''}`,
+);
 console.log(table(['bench', 'measure', 'value', 'also'], rows, [0, 1, 3]));
 process.exit(ran.every((r) => r.code === 0) ? 0 : 1);

@@ -28,10 +28,27 @@ import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/
 import type { ClientInit, ClientStats, Dist, Seat } from './players-client.js';
 import type { RawInit } from './players-raw-server.js';
 import { Profiler, summarise } from './profile.js';
-import { NODE_ENV_BASE, QUICK, fmt, machine, metric, metrics, onCleanup, openGame, pool, runBench, signupMany, sleep, table, track } from './support.js';
+import {
+  NODE_ENV_BASE,
+  QUICK,
+  fmt,
+  machine,
+  metric,
+  metrics,
+  onCleanup,
+  openGame,
+  pool,
+  runBench,
+  signupMany,
+  sleep,
+  table,
+  track,
+} from './support.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const STEPS = (process.env.BENCH_PLAYERS_STEPS ?? (QUICK ? '50,250' : '250,1000,2000,5000')).split(',').map(Number);
+const STEPS = (process.env.BENCH_PLAYERS_STEPS ?? (QUICK ? '50,250' : '250,1000,2000,5000'))
+  .split(',')
+  .map(Number);
 const PER_GAME = 5;
 const ROUND_MS = 2000;
 const WARMUP_MS = QUICK ? 4000 : 6000;
@@ -61,7 +78,11 @@ interface StepResult {
   games: number;
   app: Side;
   raw: Side;
-  profile?: { busy: number; rows: { name: string; share: number; busyShare: number }[]; file: string };
+  profile?: {
+    busy: number;
+    rows: { name: string; share: number; busyShare: number }[];
+    file: string;
+  };
 }
 
 // ── processes ─────────────────────────────────────────────────────────────────────────────
@@ -72,7 +93,11 @@ onCleanup(() => {
 });
 
 function forkChild(file: string): ChildProcess {
-  const child = fork(join(HERE, file), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { PATH: process.env.PATH ?? '' } });
+  const child = fork(join(HERE, file), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { PATH: process.env.PATH ?? '' },
+  });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
@@ -80,7 +105,10 @@ function forkChild(file: string): ChildProcess {
 
 function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no ${type} from child within ${timeoutMs} ms`)), timeoutMs);
+    const t = setTimeout(
+      () => reject(new Error(`no ${type} from child within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const on = (m: { type?: string }) => {
       if (m.type !== type) return;
       clearTimeout(t);
@@ -124,7 +152,11 @@ async function drive(
     ...MIX,
     connectParallel: 32,
   };
-  const connected = nextMessage<{ failed: number; sockets: number; first: Dist }>(client, 'connected', 180_000);
+  const connected = nextMessage<{ failed: number; sockets: number; first: Dist }>(
+    client,
+    'connected',
+    180_000,
+  );
   client.send(init);
   const c = await connected;
   await startGames();
@@ -142,12 +174,21 @@ async function drive(
   await around.after?.();
   const stats = await statsP;
   client.send({ type: 'stop' });
-  return { stats, cpu: (cpu1 - cpu0) / ((t1 - t0) / 1000), rssMB: rss, sockets: c.sockets, failed: c.failed, firstBytes: c.first };
+  return {
+    stats,
+    cpu: (cpu1 - cpu0) / ((t1 - t0) / 1000),
+    rssMB: rss,
+    sockets: c.sockets,
+    failed: c.failed,
+    firstBytes: c.first,
+  };
 }
 
 // ── the node ──────────────────────────────────────────────────────────────────────────────
 
-async function appSide(players: number): Promise<{ side: Side; seats: Seat[]; profile?: StepResult['profile'] }> {
+async function appSide(
+  players: number,
+): Promise<{ side: Side; seats: Seat[]; profile?: StepResult['profile'] }> {
   const setup0 = Date.now();
   const port = await freePort([HOST]);
   const inspectPort = PROFILE_DIR ? await freePort([HOST]) : 0;
@@ -167,7 +208,9 @@ async function appSide(players: number): Promise<{ side: Side; seats: Seat[]; pr
   );
   await node.ready(30_000);
   const accounts = await signupMany(node.url, players, 'pl', 32);
-  const groups = Array.from({ length: Math.ceil(players / PER_GAME) }, (_, g) => accounts.slice(g * PER_GAME, (g + 1) * PER_GAME));
+  const groups = Array.from({ length: Math.ceil(players / PER_GAME) }, (_, g) =>
+    accounts.slice(g * PER_GAME, (g + 1) * PER_GAME),
+  );
   const codes = await pool(groups, 16, (ps) => openGame(ps, false));
   // The live socket's path as the game page gives it (with the wire format the page asks for).
   const paths = await pool(groups, 16, async (ps, g) => {
@@ -176,7 +219,9 @@ async function appSide(players: number): Promise<{ side: Side; seats: Seat[]; pr
     if (!path) throw new Error(`no live socket on the page of ${codes[g]}`);
     return WIRE === 'html' ? path.split('?')[0]! : path;
   });
-  const seats: Seat[] = groups.flatMap((ps, g) => ps.map((p) => ({ cookie: p.cookie, code: codes[g]!, name: p.username, path: paths[g]! })));
+  const seats: Seat[] = groups.flatMap((ps, g) =>
+    ps.map((p) => ({ cookie: p.cookie, code: codes[g]!, name: p.username, path: paths[g]! })),
+  );
   const setupS = (Date.now() - setup0) / 1000;
   console.log(`  ${players} players: signed up and seated in ${fmt(setupS, 0)} s`);
 
@@ -281,11 +326,14 @@ function rows(steps: StepResult[]): string[][] {
         `${side.sockets}${side.failed ? ` (${side.failed} failed)` : ''}`,
         fmt(st.actions / st.windowS, 0),
         `${ms(st.othersUpdate.p50)} / ${ms(st.othersUpdate.p95)} / ${ms(st.othersUpdate.p99)}`,
-        label === 'minotaur' ? `${fmt(s.app.stats.othersUpdate.p99 / s.raw.stats.othersUpdate.p99, 1)}×` : '',
+        label === 'minotaur'
+          ? `${fmt(s.app.stats.othersUpdate.p99 / s.raw.stats.othersUpdate.p99, 1)}×`
+          : '',
         `${ms(st.acks.p50)} / ${ms(st.acks.p99)}`,
         `${ms(st.ownUpdate.p99)}`,
         String(st.lateRefusals),
         fmt(side.cpu * 100, 0),
+        fmt((side.cpu * 1000) / (st.actions / st.windowS), 2),
         fmt(side.rssMB, 0),
         kb(st.bytes.own),
         kb(st.bytes.other),
@@ -310,6 +358,8 @@ export const HEADER = [
   'act → own update p99 ms',
   'late refusals',
   'server CPU %',
+  // Less sensitive than latency to other work on the machine: CPU time per action, all its updates included.
+  'server CPU ms/action',
   'RSS MB',
   'own action B p50 (p99)',
   "other's action B",
@@ -320,21 +370,32 @@ export const HEADER = [
 ];
 
 async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: number }> {
-  console.log(`Players per node — steps of ${STEPS.join(', ')} players, games of ${PER_GAME}, ${ROUND_MS / 1000} s rounds, ${WARMUP_MS / 1000} s warm-up + ${WINDOW_MS / 1000} s measured per step`);
+  console.log(
+    `Players per node — steps of ${STEPS.join(', ')} players, games of ${PER_GAME}, ${ROUND_MS / 1000} s rounds, ${WARMUP_MS / 1000} s warm-up + ${WINDOW_MS / 1000} s measured per step`,
+  );
   console.log(`machine: ${machine()}; the load client runs in its own process on the same machine`);
   const steps: StepResult[] = [];
   for (const players of STEPS) {
     const app = await appSide(players);
     const raw = await rawSide(app.seats, app.side);
-    const step: StepResult = { players, games: Math.ceil(players / PER_GAME), app: app.side, raw, ...(app.profile ? { profile: app.profile } : {}) };
+    const step: StepResult = {
+      players,
+      games: Math.ceil(players / PER_GAME),
+      app: app.side,
+      raw,
+      ...(app.profile ? { profile: app.profile } : {}),
+    };
     steps.push(step);
     const a = app.side.stats;
     console.log(
       `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}`,
     );
     if (app.profile) {
-      console.log(`  CPU profile (${app.profile.file}): busy ${fmt(app.profile.busy * 100, 0)} % of the window; self time, share of busy time:`);
-      for (const r of app.profile.rows) console.log(`    ${fmt(r.busyShare * 100, 1).padStart(5)} %  ${r.name}`);
+      console.log(
+        `  CPU profile (${app.profile.file}): busy ${fmt(app.profile.busy * 100, 0)} % of the window; self time, share of busy time:`,
+      );
+      for (const r of app.profile.rows)
+        console.log(`    ${fmt(r.busyShare * 100, 1).padStart(5)} %  ${r.name}`);
     }
   }
   console.log('');

@@ -62,6 +62,17 @@ export class Profiler {
     return this.call('Profiler.start');
   }
 
+  /** The heap in use right after a full garbage collection, in bytes. */
+  async heapAfterGc(): Promise<number> {
+    await this.call('HeapProfiler.collectGarbage');
+    const r = (await this.call('Runtime.getHeapUsage')) as { usedSize: number };
+    return r.usedSize;
+  }
+
+  close(): void {
+    this.ws?.close();
+  }
+
   async stop(file: string): Promise<CpuProfile> {
     const r = (await this.call('Profiler.stop')) as { profile: CpuProfile };
     writeFileSync(file, JSON.stringify(r.profile));
@@ -92,7 +103,9 @@ export function summarise(profile: CpuProfile, top = 15): { busy: number; rows: 
       idle += dt;
       continue;
     }
-    const key = f.url ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}` : f.functionName || '(anonymous)';
+    const key = f.url
+      ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`
+      : f.functionName || '(anonymous)';
     self.set(key, (self.get(key) ?? 0) + dt);
   }
   const total = profile.timeDeltas.reduce((a, b) => a + b, 0);
