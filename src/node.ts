@@ -198,6 +198,7 @@ export class MinotaurNode {
         id: () => randomUUID(),
       },
       roundMs: config.roundMs,
+      finishedRetentionMs: config.finishedRetentionMs,
       selfState: () => this.life.state,
       clockHealthy: () => !mesh || !mesh.isSuspect(),
       orphanGraceMs: config.cluster.peerDownMs,
