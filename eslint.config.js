@@ -4,10 +4,11 @@
 
 import js from '@eslint/js';
 import stylistic from '@stylistic/eslint-plugin';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'data/', 'node_modules/', 'test-results/', 'public/', 'views/'] },
+  { ignores: ['dist/', 'data/', 'node_modules/', 'test-results/', 'public/vendor/', 'views/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -55,5 +56,10 @@ export default tseslint.config(
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // The page's own scripts: classic scripts run by the browser as they are, without a build.
+    files: ['public/js/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
   },
 );
