@@ -37,72 +37,29 @@ export type StatusView = Pick<
 >;
 
 export function statusPartial(g: StatusView, now: number | null, intent: Rendered | ''): Rendered {
-  return html`${statusBranch(g, now, intent)} `;
+  return html`${statusBranch(g, now, intent)}\n`;
 }
 
 function statusBranch(g: StatusView, now: number | null, intent: Rendered | ''): Rendered {
   if (g.status === 'open') {
     const rematch = g.rematchOf
-      ? html`<span class="dim rematch-note"
-          >Rematch of ${g.rematchOf.code}: ${g.rematchOf.back} of ${g.rematchOf.total} back · starts
-          when all are in</span
-        >`
+      ? html`<span class="dim rematch-note">Rematch of ${g.rematchOf.code}: ${g.rematchOf.back} of ${g.rematchOf.total} back · starts when all are in</span>`
       : '';
-    return html`
-      <span class="phase waiting">Waiting for heroes · ${g.playerCount}/${g.maxPlayers}</span>
-      ${rematch}
-    `;
+    return html`\n  <span class="phase waiting">Waiting for heroes · ${g.playerCount}/${g.maxPlayers}</span>\n  ${rematch}\n`;
   }
   if (g.status === 'playing' && g.hold) {
     // A round held after an outage: whom it waits for, and when it starts anyway.
     const left = now === null ? '' : Math.max(0, Math.ceil((g.hold.until - now) / 1000));
-    return html`
-      <div class="round-line">
-        <span class="phase">Round <strong>${g.round}</strong> waits</span>
-        <span
-          class="countdown"
-          data-deadline="${g.hold.until}"
-          data-round="${g.round}"
-          data-seconds="60"
-          role="timer"
-          aria-label="Seconds until round ${g.round} starts anyway"
-        >
-          <span class="countdown-num">${left}</span>s
-        </span>
-      </div>
-      <p class="waiting-for hold">
-        A server restarted: waiting for ${g.hold.names.join(', ')} to come back. The round starts
-        when everyone is here, or when the countdown ends.
-      </p>
-    `;
+    return html`\n  <div class="round-line">\n    <span class="phase">Round <strong>${g.round}</strong> waits</span>\n    <span class="countdown" data-deadline="${g.hold.until}" data-round="${g.round}" data-seconds="60" role="timer" aria-label="Seconds until round ${g.round} starts anyway">\n      <span class="countdown-num">${left}</span>s\n    </span>\n  </div>\n  <p class="waiting-for hold">A server restarted: waiting for ${g.hold.names.join(', ')} to come back. The round starts when everyone is here, or when the countdown ends.</p>\n`;
   }
   if (g.status === 'playing') {
     const left =
       now === null
         ? g.roundSeconds
         : Math.min(g.roundSeconds, Math.max(0, Math.ceil(((g.deadline || now) - now) / 1000)));
-    return html`
-      <div class="round-line">
-        <span class="phase"
-          >Round <strong>${g.round}</strong><span class="dim"> / ${g.maxRounds}</span></span
-        >
-        <span
-          class="countdown"
-          data-deadline="${g.deadline}"
-          data-round="${g.round}"
-          data-seconds="${g.roundSeconds}"
-          role="timer"
-          aria-label="Seconds left in round ${g.round}"
-        >
-          <span class="countdown-num">${left}</span>s
-        </span>
-      </div>
-      <div class="timer-bar" aria-hidden="true"><span class="timer-fill"></span></div>
-      <p class="waiting-for">${waitingLine(g.waitingFor)}</p>
-      ${intent}
-    `;
+    return html`\n  <div class="round-line">\n    <span class="phase">Round <strong>${g.round}</strong><span class="dim"> / ${g.maxRounds}</span></span>\n    <span class="countdown" data-deadline="${g.deadline}" data-round="${g.round}" data-seconds="${g.roundSeconds}" role="timer" aria-label="Seconds left in round ${g.round}">\n      <span class="countdown-num">${left}</span>s\n    </span>\n  </div>\n  <div class="timer-bar" aria-hidden="true"><span class="timer-fill"></span></div>\n  <p class="waiting-for">${waitingLine(g.waitingFor)}</p>\n  ${intent}\n`;
   }
-  return html` <span class="phase over">Game over after ${g.round} rounds</span> `;
+  return html`\n  <span class="phase over">Game over after ${g.round} rounds</span>\n`;
 }
 
 export function waitingLine(waitingFor: readonly string[]): Rendered {
@@ -116,18 +73,13 @@ export function intentOf(g: Pick<GameView, 'intent'>): Rendered | '' {
 
 export function intentLine(i: NonNullable<GameView['intent']>): Rendered {
   let line: Rendered;
-  if (i.besideSomeone) line = html`The Minotaur gores whoever ends this round beside it. `;
+  if (i.besideSomeone) line = html`The Minotaur gores whoever ends this round beside it.\n      `;
   else if (i.steps && i.hunted)
-    line = html`The Minotaur steps toward <strong>${i.hunted}</strong> this round. `;
+    line = html`The Minotaur steps toward <strong>${i.hunted}</strong> this round.\n      `;
   else if (i.hunted)
-    line = html`The Minotaur watches <strong>${i.hunted}</strong>; it steps next round. `;
+    line = html`The Minotaur watches <strong>${i.hunted}</strong>; it steps next round.\n      `;
   else line = html`The Minotaur waits.`;
-  return html`
-    <p class="intent">
-      <span class="intent-mark" aria-hidden="true">♉</span>
-      ${line}
-    </p>
-  `;
+  return html`\n    <p class="intent"><span class="intent-mark" aria-hidden="true">♉</span>\n      ${line}\n    </p>\n  `;
 }
 
 // ── round log ───────────────────────────────────────────────────────────────────────────
@@ -141,48 +93,19 @@ export function roundLog(logRound: number, log: readonly string[]): Rendered {
   const g = { logRound, log };
   const title = g.logRound > 0 ? 'Round ' + g.logRound : 'The first round';
   if (!g.log.length)
-    return html`<h2>${title}</h2>
-      <p class="dim">
-        ${g.logRound > 0 ? 'Nothing happened.' : 'What happens each round shows here.'}
-      </p> `;
-  return html`<h2>${title}</h2>
-    <ul class="events">
-      ${g.log.map((line) => html`<li>${line}</li>`)}
-    </ul> `;
+    return html`<h2>${title}</h2>\n<p class="dim">${g.logRound > 0 ? 'Nothing happened.' : 'What happens each round shows here.'}</p>\n`;
+  return html`<h2>${title}</h2>\n<ul class="events">${g.log.map((line) => html`<li>${line}</li>`)}</ul>\n`;
 }
 
 // ── board ───────────────────────────────────────────────────────────────────────────────
 
 /** The fixed labyrinth: tile shapes and walls (rendered once per game). */
 export function tilesPartial(g: Pick<GameView, 'viewBox' | 'tiles'>): Rendered {
-  return html`<svg
-    viewBox="${g.viewBox}"
-    role="img"
-    aria-label="The labyrinth"
-    class="hexboard tiles"
-  >
-    <defs>
-      <pattern
-        id="rock"
-        width="8"
-        height="8"
-        patternUnits="userSpaceOnUse"
-        patternTransform="rotate(35)"
-      >
-        <rect width="8" height="8" fill="#241d17" />
-        <line x1="0" y1="0" x2="0" y2="8" stroke="#3a3027" stroke-width="3" />
-      </pattern>
-    </defs>
-    <g class="tiles">${g.tiles.map(tile)}</g>
-  </svg> `;
+  return html`<svg viewBox="${g.viewBox}" role="img" aria-label="The labyrinth" class="hexboard tiles">\n  <defs>\n    <pattern id="rock" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(35)">\n      <rect width="8" height="8" fill="#241d17"/>\n      <line x1="0" y1="0" x2="0" y2="8" stroke="#3a3027" stroke-width="3"/>\n    </pattern>\n  </defs>\n  <g class="tiles">\n  ${g.tiles.map(tile)}\n  </g>\n</svg>\n`;
 }
 
 function tile(t: TileView): Rendered {
-  return html`<polygon points="${t.points}" class="tile ${t.kind}"
-    ><title>
-      ${t.kind === 'wall' ? 'Wall' : t.kind === 'lair' ? 'The lair' : 'Floor'} (${t.q}, ${t.r})
-    </title></polygon
-  > `;
+  return html`<polygon points="${t.points}" class="tile ${t.kind}"><title>${t.kind === 'wall' ? 'Wall' : t.kind === 'lair' ? 'The lair' : 'Floor'} (${t.q}, ${t.r})</title></polygon>\n  `;
 }
 
 /** The pieces on the board, from its parts (each a tree or a list of trees). */
@@ -199,24 +122,7 @@ export interface BoardParts {
 }
 
 export function boardPartial(p: BoardParts): Rendered {
-  return html`<svg
-    viewBox="${p.viewBox}"
-    role="group"
-    aria-label="Heroes and the Minotaur"
-    class="hexboard pieces"
-  >
-    <defs>
-      <filter id="glow" x="-50%" y="-50%" width="200%" height="200%">
-        <feGaussianBlur stdDeviation="3" result="b" />
-        <feMerge>
-          <feMergeNode in="b" />
-          <feMergeNode in="SourceGraphic" />
-        </feMerge>
-      </filter>
-    </defs>
-    <g class="danger-zone" aria-hidden="true">${p.danger}</g>
-    ${p.next} ${p.reach} ${p.fallen} ${p.minotaur} ${p.tokens} ${p.hits} ${p.bubbles}
-  </svg> `;
+  return html`<svg viewBox="${p.viewBox}" role="group" aria-label="Heroes and the Minotaur" class="hexboard pieces">\n  <defs>\n    <filter id="glow" x="-50%" y="-50%" width="200%" height="200%">\n      <feGaussianBlur stdDeviation="3" result="b"/><feMerge><feMergeNode in="b"/><feMergeNode in="SourceGraphic"/></feMerge>\n    </filter>\n  </defs>\n  <g class="danger-zone" aria-hidden="true">\n    ${p.danger}\n  </g>\n  ${p.next}\n  ${p.reach}\n  ${p.fallen}\n  ${p.minotaur}\n  ${p.tokens}\n  ${p.hits}\n  ${p.bubbles}\n</svg>\n`;
 }
 
 /** The board of one viewer from a whole view (the caller may share the parts instead). */
@@ -235,111 +141,47 @@ export function boardOf(g: GameView): Rendered {
 }
 
 export function dangerTile(points: string): Rendered {
-  return html`<polygon points="${points}" class="tile danger" />`;
+  return html`<polygon points="${points}" class="tile danger"/>`;
 }
 
 export function minotaurNext(points: string): Rendered {
-  return html`<polygon points="${points}" class="tile minotaur-next"
-    ><title>
-      The Minotaur steps here this round, unless someone ends the round beside it
-    </title></polygon
-  >`;
+  return html`<polygon points="${points}" class="tile minotaur-next"><title>The Minotaur steps here this round, unless someone ends the round beside it</title></polygon>`;
 }
 
 export function reachTile(t: ReachTile, round: number): Rendered {
   const move = t.walkable
-    ? html`
-        <polygon
-          points="${t.points}"
-          class="tile reach"
-          tabindex="0"
-          role="button"
-          aria-label="Move ${t.name} (${t.key})"
-          hx-ws:send
-          hx-vals='{"kind":"move","dir":"${t.dir}","round":${round}}'
-          data-action="move"
-          data-dir="${t.dir}"
-          ><title>Move ${t.name}</title></polygon
-        >
-      `
+    ? html`\n    <polygon points="${t.points}" class="tile reach" tabindex="0" role="button" aria-label="Move ${t.name} (${t.key})" hx-ws:send hx-vals='{"kind":"move","dir":"${t.dir}","round":${round}}' data-action="move" data-dir="${t.dir}"><title>Move ${t.name}</title></polygon>\n    `
     : '';
-  return html`
-    <polygon points="${t.points}" class="aim" data-aim="${t.dir}" aria-hidden="true" />
-    ${move}
-  `;
+  return html`\n    <polygon points="${t.points}" class="aim" data-aim="${t.dir}" aria-hidden="true"/>\n    ${move}\n  `;
 }
 
 export function fallenMark(f: FallenView): Rendered {
-  return html`
-    <g class="fallen" transform="translate(${f.x} ${f.y})"
-      ><circle r="11" class="fallen-mark" /><path
-        d="M-5,-5 L5,5 M5,-5 L-5,5"
-        class="fallen-cross"
-      /><title>${f.name} fell here${f.round ? ' in round ' + f.round : ''}</title></g
-    >
-  `;
+  return html`\n    <g class="fallen" transform="translate(${f.x} ${f.y})"><circle r="11" class="fallen-mark"/><path d="M-5,-5 L5,5 M5,-5 L-5,5" class="fallen-cross"/><title>${f.name} fell here${f.round ? ' in round ' + f.round : ''}</title></g>\n  `;
 }
 
 export function minotaurPiece(at: { x: number; y: number }): Rendered {
-  return html`<g class="minotaur" transform="translate(${at.x} ${at.y})">
-    <circle r="19" class="minotaur-body" filter="url(#glow)" />
-    <path d="M-14,-8 C-20,-18 -12,-22 -8,-14 M14,-8 C20,-18 12,-22 8,-14" class="horns" />
-    <text y="6" text-anchor="middle" class="minotaur-face">♉</text>
-    <title>The Minotaur</title>
-  </g>`;
+  return html`<g class="minotaur" transform="translate(${at.x} ${at.y})">\n    <circle r="19" class="minotaur-body" filter="url(#glow)"/>\n    <path d="M-14,-8 C-20,-18 -12,-22 -8,-14 M14,-8 C20,-18 12,-22 8,-14" class="horns"/>\n    <text y="6" text-anchor="middle" class="minotaur-face">♉</text>\n    <title>The Minotaur</title>\n  </g>`;
 }
 
 export function token(t: TokenView): Rendered {
   const pips: Rendered[] = [];
   for (let i = 0; i < t.hp; i++)
-    pips.push(html`<circle cx="${-10 + i * 5}" cy="23" r="2" class="pip" />`);
-  return html`
-    <g
-      class="token${t.me ? ' me' : ''}${t.defending ? ' defending' : ''}${t.hunted ? ' hunted' : ''}"
-      transform="translate(${t.x} ${t.y})"
-    >
-      ${t.hunted ? html`<circle r="25" class="hunted-ring" />` : ''}
-      ${t.me ? html`<circle r="22" class="me-ring" />` : ''}
-      <circle r="16" fill="${t.color}" class="token-body" />
-      <text y="5.5" text-anchor="middle" class="token-initial">${t.initial}</text>
-      ${pips}
-      <title>
-        ${t.name} · ${t.hp}
-        HP${t.me ? ' (you)' : ''}${t.hunted ? ' · the Minotaur is after this hero' : ''}
-      </title>
-    </g>
-  `;
+    pips.push(html`<circle cx="${-10 + i * 5}" cy="23" r="2" class="pip"/>`);
+  return html`\n    <g class="token${t.me ? ' me' : ''}${t.defending ? ' defending' : ''}${t.hunted ? ' hunted' : ''}" transform="translate(${t.x} ${t.y})">\n      ${t.hunted ? html`<circle r="25" class="hunted-ring"/>` : ''}\n      ${t.me ? html`<circle r="22" class="me-ring"/>` : ''}\n      <circle r="16" fill="${t.color}" class="token-body"/>\n      <text y="5.5" text-anchor="middle" class="token-initial">${t.initial}</text>\n      ${pips}\n      <title>${t.name} · ${t.hp} HP${t.me ? ' (you)' : ''}${t.hunted ? ' · the Minotaur is after this hero' : ''}</title>\n    </g>\n  `;
 }
 
 export function hit(h: HitView): Rendered {
-  return html`
-    <g
-      class="hit hit-${h.kind}${h.me ? ' mine' : ''}"
-      id="${h.id}"
-      transform="translate(${h.x} ${h.y})"
-    >
-      <circle r="18" class="hit-flash" />
-      <text y="-24" text-anchor="middle" class="hit-text">${h.text}</text>
-      <title>${h.label}</title>
-    </g>
-  `;
+  return html`\n    <g class="hit hit-${h.kind}${h.me ? ' mine' : ''}" id="${h.id}" transform="translate(${h.x} ${h.y})">\n      <circle r="18" class="hit-flash"/>\n      <text y="-24" text-anchor="middle" class="hit-text">${h.text}</text>\n      <title>${h.label}</title>\n    </g>\n  `;
 }
 
 export function bubble(b: BubbleView): Rendered {
-  return html`
-    <g class="bubble" id="${b.id}" transform="translate(${b.x} ${b.y - 36})"
-      ><text text-anchor="middle" class="bubble-text">${b.text}</text></g
-    >
-  `;
+  return html`\n    <g class="bubble" id="${b.id}" transform="translate(${b.x} ${b.y - 36})"><text text-anchor="middle" class="bubble-text">${b.text}</text></g>\n  `;
 }
 
 // ── heroes ──────────────────────────────────────────────────────────────────────────────
 
 export function playersPartial(rows: readonly Rendered[]): Rendered {
-  return html`<h2>Heroes</h2>
-    <ul class="players">
-      ${rows}
-    </ul> `;
+  return html`<h2>Heroes</h2>\n<ul class="players">\n  ${rows}\n</ul>\n`;
 }
 
 export function playerRow(
@@ -369,21 +211,9 @@ export function playerRow(
         : p.submitted
           ? '✓'
           : '…';
-    health = html`
-      <span class="hp" role="img" aria-label="${p.hp} of ${p.maxHp} health"> ${pips} </span>
-      <span class="tick" title="${title}">${mark}</span>
-    `;
+    health = html`\n        <span class="hp" role="img" aria-label="${p.hp} of ${p.maxHp} health">\n          ${pips}\n        </span>\n        <span class="tick" title="${title}">${mark}</span>\n      `;
   }
-  return html`
-    <li class="player${p.me ? ' me' : ''}${p.alive ? '' : ' fallen'}">
-      <span class="swatch c${p.colorIndex}" title="${p.colorName}"></span>
-      <span class="pname"
-        ><span class="n">${p.name}</span
-        >${p.me ? html`<span class="tag">&nbsp;(you)</span>` : ''}${p.creator ? html`<span class="tag" title="Opened this game">&nbsp;★</span>` : ''}</span
-      >
-      ${health}
-    </li>
-  `;
+  return html`\n    <li class="player${p.me ? ' me' : ''}${p.alive ? '' : ' fallen'}">\n      <span class="swatch c${p.colorIndex}" title="${p.colorName}"></span>\n      <span class="pname"><span class="n">${p.name}</span>${p.me ? html`<span class="tag">&nbsp;(you)</span>` : ''}${p.creator ? html`<span class="tag" title="Opened this game">&nbsp;★</span>` : ''}</span>\n      ${health}\n    </li>\n  `;
 }
 
 const pip = (full: boolean): Rendered => html`<i class="${full ? 'full' : ''}"></i>`;
@@ -393,57 +223,25 @@ const EMPTY_PIP = pip(false);
 // ── the viewer's actions ────────────────────────────────────────────────────────────────
 
 export function actionsPartial(g: GameView, csrfToken: string): Rendered {
-  return html`${actionsBranch(g, csrfToken)} `;
+  return html`${actionsBranch(g, csrfToken)}\n`;
 }
 
 function actionsBranch(g: GameView, csrfToken: string): Rendered {
   if (g.status === 'open') {
     let choice: Rendered;
     if (g.canJoin)
-      choice = html`
-        <form method="post" action="/games/${g.code}/join">
-          <input type="hidden" name="_csrf" value="${csrfToken}" /><button type="submit">
-            Join this game
-          </button>
-        </form>
-      `;
+      choice = html`\n    <form method="post" action="/games/${g.code}/join"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit">Join this game</button></form>\n  `;
     else if (g.canStart)
-      choice = html`
-        <form method="post" action="/games/${g.code}/start">
-          <input type="hidden" name="_csrf" value="${csrfToken}" /><button type="submit" class="go">
-            Start the game
-          </button>
-        </form>
-      `;
+      choice = html`\n    <form method="post" action="/games/${g.code}/start"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit" class="go">Start the game</button></form>\n  `;
     else if (g.isCreator)
-      choice = html` <p class="hint">You can start as soon as another hero joins.</p> `;
+      choice = html`\n    <p class="hint">You can start as soon as another hero joins.</p>\n  `;
     else if (g.me)
-      choice = html`
-        <p class="hint">
-          ${g.rematchOf ? 'The rematch starts when everyone is back, or when the host starts it.' : 'The host starts the game.'}
-        </p>
-      `;
-    else choice = html` <p class="hint">This game is full.</p> `;
+      choice = html`\n    <p class="hint">${g.rematchOf ? 'The rematch starts when everyone is back, or when the host starts it.' : 'The host starts the game.'}</p>\n  `;
+    else choice = html`\n    <p class="hint">This game is full.</p>\n  `;
     const leave = g.me
-      ? html`
-          <form method="post" action="/games/${g.code}/leave">
-            <input type="hidden" name="_csrf" value="${csrfToken}" /><button
-              type="submit"
-              class="link"
-            >
-              Leave
-            </button>
-          </form>
-        `
+      ? html`\n    <form method="post" action="/games/${g.code}/leave"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit" class="link">Leave</button></form>\n  `
       : '';
-    return html`
-      <h2>Waiting room</h2>
-      <p class="hint">
-        Invite friends with the link above, or share the code
-        <strong class="code">${g.code}</strong>. ${g.minPlayers}–${g.maxPlayers} heroes can play.
-      </p>
-      ${choice} ${leave}
-    `;
+    return html`\n  <h2>Waiting room</h2>\n  <p class="hint">Invite friends with the link above, or share the code <strong class="code">${g.code}</strong>. ${g.minPlayers}–${g.maxPlayers} heroes can play.</p>\n  ${choice}\n  ${leave}\n`;
   }
   if (g.status === 'playing' && g.me && g.me.alive) {
     const me = g.me;
@@ -457,117 +255,35 @@ function actionsBranch(g: GameView, csrfToken: string): Rendered {
     return yourMove(g.round, inner);
   }
   if (g.status === 'playing' && g.me)
-    return html`
-      <h2>You have fallen</h2>
-      <p class="hint">You fell in round ${g.me.eliminatedRound}. Watch the others fight on.</p>
-    `;
+    return html`\n  <h2>You have fallen</h2>\n  <p class="hint">You fell in round ${g.me.eliminatedRound}. Watch the others fight on.</p>\n`;
   if (g.status === 'playing') return SPECTATING;
-  return html`
-    <h2>Game over</h2>
-    <p class="hint">
-      ${g.winner ? g.winner.name + ' won after ' + g.round + ' rounds.' : 'Nobody walked out after ' + g.round + ' rounds.'}
-    </p>
-    <button type="button" class="small ghost" data-show-result>Show the result</button>
-  `;
+  return html`\n  <h2>Game over</h2>\n  <p class="hint">${g.winner ? g.winner.name + ' won after ' + g.round + ' rounds.' : 'Nobody walked out after ' + g.round + ' rounds.'}</p>\n  <button type="button" class="small ghost" data-show-result>Show the result</button>\n`;
 }
 
-const SPECTATING = html`
-  <h2>Spectating</h2>
-  <p class="hint">You are watching this game.</p>
-`;
+const SPECTATING = html`\n  <h2>Spectating</h2>\n  <p class="hint">You are watching this game.</p>\n`;
 
 export function yourMove(round: number, inner: Rendered): Rendered {
-  return html`
-    <h2>Your move <span class="dim">· round ${round}</span></h2>
-    ${inner}
-  `;
+  return html`\n  <h2>Your move <span class="dim">· round ${round}</span></h2>\n  ${inner}\n`;
 }
 
 /** The viewer already chose: what, and whom the round still waits for (others than the viewer). */
 export function submitted(round: number, label: string, others: readonly string[]): Rendered {
-  return html`
-    <p class="submitted" data-submitted-round="${round}">
-      ✓ Submitted: <strong>${label}</strong>.
-      ${others.length ? 'Waiting for ' + others.join(', ') + '…' : 'Resolving…'}
-    </p>
-  `;
+  return html`\n    <p class="submitted" data-submitted-round="${round}">✓ Submitted: <strong>${label}</strong>.\n      \n      ${others.length ? 'Waiting for ' + others.join(', ') + '…' : 'Resolving…'}</p>\n  `;
 }
 
 type MoveDir = GameView['moveDirs'][number];
 
 /** The move and attack buttons and the shield, for a round. */
 export function compass(round: number, dirs: readonly MoveDir[], shieldTired: boolean): Rendered {
-  return html`
-    <div class="compass-pair">
-      <div class="compass" role="group" aria-label="Move">
-        <span class="compass-title" aria-hidden="true">Move</span>
-        ${dirs.map((d) => moveButton(d, round))}
-      </div>
-      <div class="compass attack" role="group" aria-label="Attack">
-        <span class="compass-title" aria-hidden="true">Attack</span>
-        ${dirs.map((d) => attackButton(d, round))}
-      </div>
-    </div>
-    <button
-      type="button"
-      class="defend${shieldTired ? ' tired' : ''}"
-      hx-ws:send
-      hx-vals='{"kind":"defend","round":${round}}'
-      data-action="defend"
-      aria-keyshortcuts="S"
-      aria-describedby="defend-note"
-    >
-      <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
-        <path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z" />
-      </svg>
-      Defend <kbd aria-hidden="true">S</kbd>
-    </button>
-    <p class="hint defend-note" id="defend-note">
-      ${shieldTired ? 'Your shield is tired from last round: it stops heroes, not the Minotaur.' : 'Blocks every blow this round and hits back at heroes who strike it.'}
-    </p>
-  `;
+  return html`\n    <div class="compass-pair">\n      <div class="compass" role="group" aria-label="Move">\n        <span class="compass-title" aria-hidden="true">Move</span>\n        ${dirs.map((d) => moveButton(d, round))}\n      </div>\n      <div class="compass attack" role="group" aria-label="Attack">\n        <span class="compass-title" aria-hidden="true">Attack</span>\n        ${dirs.map((d) => attackButton(d, round))}\n      </div>\n    </div>\n    <button type="button" class="defend${shieldTired ? ' tired' : ''}" hx-ws:send hx-vals='{"kind":"defend","round":${round}}' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">${shieldTired ? 'Your shield is tired from last round: it stops heroes, not the Minotaur.' : 'Blocks every blow this round and hits back at heroes who strike it.'}</p>\n  `;
 }
 
 function moveButton(d: MoveDir, round: number): Rendered {
-  return html`
-    <button
-      type="button"
-      class="dir dir-${d.dir}"
-      hx-ws:send
-      hx-vals='{"kind":"move","dir":"${d.dir}","round":${round}}'
-      data-action="move"
-      data-dir="${d.dir}"
-      ${d.open ? '' : 'disabled'}
-      aria-label="Move ${d.name} (${d.key})"
-      aria-keyshortcuts="${d.key}"
-      title="Move ${d.name} (${d.key})"
-    >
-      <svg class="arrow" viewBox="0 0 24 24" aria-hidden="true">
-        <path d="M12 3 20 12h-5v9H9v-9H4z" /></svg
-      ><kbd aria-hidden="true">${d.key}</kbd>
-    </button>
-  `;
+  return html`\n          <button type="button" class="dir dir-${d.dir}" hx-ws:send hx-vals='{"kind":"move","dir":"${d.dir}","round":${round}}' data-action="move" data-dir="${d.dir}" ${d.open ? '' : 'disabled'} aria-label="Move ${d.name} (${d.key})" aria-keyshortcuts="${d.key}" title="Move ${d.name} (${d.key})"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;
 }
 
 function attackButton(d: MoveDir, round: number): Rendered {
-  return html`
-    <button
-      type="button"
-      class="dir dir-${d.dir}"
-      hx-ws:send
-      hx-vals='{"kind":"attack","dir":"${d.dir}","round":${round}}'
-      data-action="attack"
-      data-dir="${d.dir}"
-      ${d.open ? '' : 'disabled'}
-      aria-label="Attack ${d.name} (${d.key})"
-      aria-keyshortcuts="Shift+${d.key}"
-      title="Attack ${d.name} (Shift+${d.key})"
-    >
-      <svg class="arrow" viewBox="0 0 24 24" aria-hidden="true">
-        <path d="M12 3 20 12h-5v9H9v-9H4z" /></svg
-      ><kbd aria-hidden="true">${d.key}</kbd>
-    </button>
-  `;
+  return html`\n          <button type="button" class="dir dir-${d.dir}" hx-ws:send hx-vals='{"kind":"attack","dir":"${d.dir}","round":${round}}' data-action="attack" data-dir="${d.dir}" ${d.open ? '' : 'disabled'} aria-label="Attack ${d.name} (${d.key})" aria-keyshortcuts="Shift+${d.key}" title="Attack ${d.name} (Shift+${d.key})"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;
 }
 
 // ── the end box ─────────────────────────────────────────────────────────────────────────
@@ -580,10 +296,7 @@ export function overlayPartial(g: GameView, csrfToken: string | undefined): Rend
   const icon = win ? TROPHY : SKULL;
   let body: Rendered;
   if (!finished) {
-    body = html`
-      <p>You fell in round ${g.me && g.me.eliminatedRound}. The others fight on.</p>
-      ${g.me ? html`<p class="dim">You dealt ${g.me.dealt} damage.</p>` : ''}
-    `;
+    body = html`\n        <p>You fell in round ${g.me && g.me.eliminatedRound}. The others fight on.</p>\n        ${g.me ? html`<p class="dim">You dealt ${g.me.dealt} damage.</p>` : ''}\n      `;
   } else {
     const line = win
       ? 'You are the last hero standing after ' + g.round + ' rounds.'
@@ -591,101 +304,29 @@ export function overlayPartial(g: GameView, csrfToken: string | undefined): Rend
         ? g.winner.name + ' won the game.'
         : 'Nobody walks out of the labyrinth this time.';
     const rows = g.standings.map(
-      (p, i) => html`
-        <tr class="${p.me ? 'me' : ''}">
-          <td>${i + 1}</td>
-          <td>
-            <span class="swatch c${p.colorIndex}" aria-hidden="true"></span>
-            ${p.name}${p.me ? ' (you)' : ''}
-          </td>
-          <td>${p.hp}</td>
-          <td>${p.dealt}</td>
-          <td>
-            ${g.winner && g.winner.id === p.id ? 'Winner' : p.alive ? 'Survived' : 'Fell in round ' + p.eliminatedRound}
-          </td>
-        </tr>
-      `,
+      (p, i) =>
+        html`\n              <tr class="${p.me ? 'me' : ''}"><td>${i + 1}</td><td><span class="swatch c${p.colorIndex}" aria-hidden="true"></span> ${p.name}${p.me ? ' (you)' : ''}</td><td>${p.hp}</td><td>${p.dealt}</td><td>${g.winner && g.winner.id === p.id ? 'Winner' : p.alive ? 'Survived' : 'Fell in round ' + p.eliminatedRound}</td></tr>\n            `,
     );
-    body = html`
-      <p class="outcome-line">${line}</p>
-      <table class="standings">
-        <caption class="visually-hidden">
-          Final standings
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Hero</th>
-            <th scope="col">Health</th>
-            <th scope="col">Damage dealt</th>
-            <th scope="col">Fate</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>
-    `;
+    body = html`\n        <p class="outcome-line">${line}</p>\n        <table class="standings">\n          <caption class="visually-hidden">Final standings</caption>\n          <thead><tr><th scope="col">#</th><th scope="col">Hero</th><th scope="col">Health</th><th scope="col">Damage dealt</th><th scope="col">Fate</th></tr></thead>\n          <tbody>\n            ${rows}\n          </tbody>\n        </table>\n      `;
   }
   const rematch =
     finished && g.canRematch && csrfToken !== undefined
-      ? html`
-          <form method="post" action="/games/${g.code}/rematch" class="inline">
-            <input type="hidden" name="_csrf" value="${csrfToken}" />
-            <button type="submit" class="go">${g.rematch ? 'Join the rematch' : 'Rematch'}</button>
-          </form>
-        `
+      ? html`\n          <form method="post" action="/games/${g.code}/rematch" class="inline">\n            <input type="hidden" name="_csrf" value="${csrfToken}">\n            <button type="submit" class="go">${g.rematch ? 'Join the rematch' : 'Rematch'}</button>\n          </form>\n        `
       : '';
   const note =
     finished && g.rematch
-      ? html`<p class="hint rematch-note">
-          ${g.rematch.by} opened a rematch (game ${g.rematch.code}): it starts when everyone is
-          back.
-        </p> `
+      ? html`<p class="hint rematch-note">${g.rematch.by} opened a rematch (game ${g.rematch.code}): it starts when everyone is back.</p>\n      `
       : finished && g.canRematch
-        ? html`<p class="hint rematch-note">
-            Rematch opens a new game for this group; it starts once everyone has joined.
-          </p>`
+        ? html`<p class="hint rematch-note">Rematch opens a new game for this group; it starts once everyone has joined.</p>`
         : '';
-  const box = html`
-    <div
-      class="overlay ${win ? 'win' : 'lose'}"
-      role="dialog"
-      aria-labelledby="overlay-title"
-      data-overlay
-    >
-      <div class="overlay-card">
-        <div class="overlay-icon" aria-hidden="true">${icon}</div>
-        <h2 id="overlay-title">${win ? 'Victory!' : 'Game Over'}</h2>
-        ${body}
-        <div class="overlay-actions">
-          ${rematch}
-          <a class="button${finished && g.canRematch ? ' ghost' : ''}" href="/lobby"
-            >Back to the lobby</a
-          >
-          <button type="button" class="link dismiss" data-dismiss>
-            ${finished ? 'See the board' : 'Keep watching'}
-          </button>
-        </div>
-        ${note}
-      </div>
-    </div>
-  `;
-  return html` ${box} `;
+  const box = html`\n  \n  <div class="overlay ${win ? 'win' : 'lose'}" role="dialog" aria-labelledby="overlay-title" data-overlay>\n    <div class="overlay-card">\n      <div class="overlay-icon" aria-hidden="true">\n        ${icon}\n      </div>\n      <h2 id="overlay-title">${win ? 'Victory!' : 'Game Over'}</h2>\n      ${body}\n      <div class="overlay-actions">\n        ${rematch}\n        <a class="button${finished && g.canRematch ? ' ghost' : ''}" href="/lobby">Back to the lobby</a>\n        <button type="button" class="link dismiss" data-dismiss>${finished ? 'See the board' : 'Keep watching'}</button>\n      </div>\n      ${note}\n    </div>\n  </div>\n`;
+  return html`\n${box}\n`;
 }
 
 /** The end box when there is none to show. */
-export const NO_OVERLAY = html`  `;
-const TROPHY = html`<svg viewBox="0 0 24 24">
-  <path
-    d="M7 3h10v2h4v3a5 5 0 0 1-5 5h-.3A5 5 0 0 1 13 15.9V19h3v2H8v-2h3v-3.1A5 5 0 0 1 8.3 13H8a5 5 0 0 1-5-5V5h4zm0 4H5v1a3 3 0 0 0 2 2.8zm10 0v3.8A3 3 0 0 0 19 8V7z"
-  />
-</svg> `;
-const SKULL = html`<svg viewBox="0 0 24 24">
-  <path
-    d="M12 2C6.5 2 3 5.6 3 10.3c0 2.7 1.3 4.6 3 5.7V19a1 1 0 0 0 1 1h2v-2h2v2h2v-2h2v2h2a1 1 0 0 0 1-1v-3c1.7-1.1 3-3 3-5.7C21 5.6 17.5 2 12 2zM8.5 14a2 2 0 1 1 0-4 2 2 0 0 1 0 4zm7 0a2 2 0 1 1 0-4 2 2 0 0 1 0 4z"
-  />
-</svg>`;
+export const NO_OVERLAY = html`\n\n`;
+const TROPHY = html`<svg viewBox="0 0 24 24"><path d="M7 3h10v2h4v3a5 5 0 0 1-5 5h-.3A5 5 0 0 1 13 15.9V19h3v2H8v-2h3v-3.1A5 5 0 0 1 8.3 13H8a5 5 0 0 1-5-5V5h4zm0 4H5v1a3 3 0 0 0 2 2.8zm10 0v3.8A3 3 0 0 0 19 8V7z"/></svg>\n        `;
+const SKULL = html`<svg viewBox="0 0 24 24"><path d="M12 2C6.5 2 3 5.6 3 10.3c0 2.7 1.3 4.6 3 5.7V19a1 1 0 0 0 1 1h2v-2h2v2h2v-2h2v2h2a1 1 0 0 0 1-1v-3c1.7-1.1 3-3 3-5.7C21 5.6 17.5 2 12 2zM8.5 14a2 2 0 1 1 0-4 2 2 0 0 1 0 4zm7 0a2 2 0 1 1 0-4 2 2 0 0 1 0 4z"/></svg>`;
 
 // ── table talk ──────────────────────────────────────────────────────────────────────────
 
@@ -695,25 +336,12 @@ export function chatPartial(
   empty: { player: boolean; archived: boolean },
 ): Rendered {
   if (!lines.length)
-    return html`
-      <p class="dim chat-empty">
-        ${empty.archived ? 'Nothing was said.' : empty.player ? 'Say hello, or send a quick call.' : 'Nothing said yet.'}
-      </p>
-    `;
-  return html`
-    <ol class="chat-lines" aria-live="polite" aria-relevant="additions">
-      ${lines}
-    </ol>
-  `;
+    return html`\n  <p class="dim chat-empty">${empty.archived ? 'Nothing was said.' : empty.player ? 'Say hello, or send a quick call.' : 'Nothing said yet.'}</p>\n\n`;
+  return html`\n  <ol class="chat-lines" aria-live="polite" aria-relevant="additions">\n    ${lines}\n  </ol>\n\n`;
 }
 
 export function chatLine(l: ChatLineView): Rendered {
-  return html`
-    <li id="chat-${l.n}" class="${l.me ? 'me' : ''}">
-      <span class="swatch c${l.colorIndex}" aria-hidden="true"></span> <strong>${l.name}</strong>
-      <span class="chat-text${l.call ? ' call' : ''}">${l.text}</span>
-    </li>
-  `;
+  return html`\n      <li id="chat-${l.n}" class="${l.me ? 'me' : ''}"><span class="swatch c${l.colorIndex}" aria-hidden="true"></span> <strong>${l.name}</strong> <span class="chat-text${l.call ? ' call' : ''}">${l.text}</span></li>\n    `;
 }
 
 // ── a whole page's partials from one view ───────────────────────────────────────────────

@@ -121,13 +121,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       try {
         const parsed = codeParam.safeParse(req.params.code);
         if (!parsed.success)
-          return void res
-            .status(404)
-            .render('pages/error', {
-              title: 'Not found',
-              heading: 'No such game',
-              message: 'Game codes are four letters.',
-            });
+          return void res.status(404).render('pages/error', {
+            title: 'Not found',
+            heading: 'No such game',
+            message: 'Game codes are four letters.',
+          });
         const code = parsed.data.toUpperCase();
         const user = res.locals.user as WebUser;
         if (kind === 'join') return void (await joinAndRedirect(req, res, code));
@@ -145,13 +143,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   app.get('/games/:code', async (req: Request, res: Response) => {
     const parsed = codeParam.safeParse(req.params.code);
     if (!parsed.success)
-      return void res
-        .status(404)
-        .render('pages/error', {
-          title: 'Not found',
-          heading: 'No such game',
-          message: 'Game codes are four letters, like KEPS.',
-        });
+      return void res.status(404).render('pages/error', {
+        title: 'Not found',
+        heading: 'No such game',
+        message: 'Game codes are four letters, like KEPS.',
+      });
     const code = parsed.data.toUpperCase();
     if (code !== req.params.code)
       return void res.redirect(301, `/games/${code}${req.originalUrl.slice(req.path.length)}`);
@@ -172,24 +168,20 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       (deps.lifecycle.state === 'starting' || deps.lifecycle.state === 'joining')
     ) {
       res.set('Retry-After', '1');
-      return void res
-        .status(503)
-        .render('pages/error', {
-          title: `Game ${code}`,
-          heading: 'One moment',
-          message: 'This server is still starting. Reload the page in a second.',
-        });
+      return void res.status(503).render('pages/error', {
+        title: `Game ${code}`,
+        heading: 'One moment',
+        message: 'This server is still starting. Reload the page in a second.',
+      });
     }
     if (!state && !wanted && games.unreadable(code)) {
       res.set('Retry-After', '2');
-      return void res
-        .status(503)
-        .render('pages/error', {
-          title: `Game ${code}`,
-          heading: 'One moment',
-          message:
-            'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.',
-        });
+      return void res.status(503).render('pages/error', {
+        title: `Game ${code}`,
+        heading: 'One moment',
+        message:
+          'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.',
+      });
     }
     res.set('Cache-Control', 'no-store');
     if (state) {
@@ -214,13 +206,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     if (!final && !wanted && (await games.pending(code))) {
       // The game is being resumed (or the database cannot be read right now): not a 404.
       res.set('Retry-After', '1');
-      return void res
-        .status(503)
-        .render('pages/error', {
-          title: `Game ${code}`,
-          heading: 'One moment',
-          message: 'This game is resuming after a restart. Reload the page in a second.',
-        });
+      return void res.status(503).render('pages/error', {
+        title: `Game ${code}`,
+        heading: 'One moment',
+        message: 'This game is resuming after a restart. Reload the page in a second.',
+      });
     }
     if (!final) {
       return void res.status(404).render('pages/error', {
@@ -396,13 +386,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 
   app.get('/admin/cluster', (req: Request, res: Response) => {
     if (!adminAllowed(req, deps))
-      return void res
-        .status(403)
-        .render('pages/error', {
-          title: 'Forbidden',
-          heading: 'Operators only',
-          message: 'Log in with an admin account to see the cluster.',
-        });
+      return void res.status(403).render('pages/error', {
+        title: 'Forbidden',
+        heading: 'Operators only',
+        message: 'Log in with an admin account to see the cluster.',
+      });
     res.set('Cache-Control', 'no-store');
     res.render('pages/admin', { title: 'Cluster', c: clusterLocals(deps) });
   });

@@ -25,13 +25,11 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
     const parsed = profileName.safeParse(req.params.name);
     const account = parsed.success ? await accounts.findByUsername(parsed.data) : null;
     if (!account) {
-      return void res
-        .status(404)
-        .render('pages/error', {
-          title: 'Not found',
-          heading: 'No such hero',
-          message: `Nobody here goes by ${parsed.success ? parsed.data : 'that name'}.`,
-        });
+      return void res.status(404).render('pages/error', {
+        title: 'Not found',
+        heading: 'No such hero',
+        message: `Nobody here goes by ${parsed.success ? parsed.data : 'that name'}.`,
+      });
     }
     if (account.username !== req.params.name)
       return void res.redirect(301, `/players/${encodeURIComponent(account.username)}`);

@@ -39,9 +39,7 @@ afterAll(() => {
   for (const s of servers) s.stop();
 });
 
-async function admin(
-  base: string,
-): Promise<{
+async function admin(base: string): Promise<{
   state: string;
   database: { engine: string; state: string; outage: string | null; target: string };
 }> {

@@ -100,23 +100,7 @@ describe('patch', () => {
 
   it('sends a panel that comes back as the values that differ from when it was last shown', () => {
     const buttons = (round: number) =>
-      html`<div>
-        ${['nw', 'ne', 'e', 'w', 'se', 'sw'].map(
-          (d) =>
-            html`<button
-              type="button"
-              class="dir dir-${d}"
-              hx-ws:send
-              hx-vals='{"kind":"move","dir":"${d}","round":${round}}'
-              data-action="move"
-              data-dir="${d}"
-            >
-              <svg class="arrow" viewBox="0 0 24 24" aria-hidden="true">
-                <path d="M12 3 20 12h-5v9H9v-9H4z" />
-              </svg>
-            </button>`,
-        )}
-      </div>`;
+      html`<div>${['nw', 'ne', 'e', 'w', 'se', 'sw'].map((d) => html`<button type="button" class="dir dir-${d}" hx-ws:send hx-vals='{"kind":"move","dir":"${d}","round":${round}}' data-action="move" data-dir="${d}"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg></button>`)}</div>`;
     const done = (round: number) => html`<p>Submitted for round ${round}</p>`;
     const panel = (inner: Rendered) => html`<section>${inner}</section>`;
     const steps = [
