@@ -26,8 +26,10 @@ export function localIPv4s(): LocalAddress[] {
 /** Parses `a.b.c.d/n`; null when it is not an IPv4 subnet. */
 export function parseSubnet(value: string): { network: string; prefix: number } | null {
   const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(value);
-  if (!m || !isIPv4(m[1]!) || Number(m[2]) > 32) return null;
-  return { network: m[1]!, prefix: Number(m[2]) };
+  const network = m?.[1];
+  const prefix = Number(m?.[2]);
+  if (network === undefined || !isIPv4(network) || prefix > 32) return null;
+  return { network, prefix };
 }
 
 function inSubnet(address: string, cidr: string): boolean {
@@ -55,7 +57,7 @@ export function pickAdvertiseHost(
   }
   return (
     all.find((l) => dnsAnswers.includes(l.address))?.address ??
-    all.find((l) => l.cidr !== null && dnsAnswers.some((a) => inSubnet(a, l.cidr!)))?.address ??
+    all.find(({ cidr }) => cidr !== null && dnsAnswers.some((a) => inSubnet(a, cidr)))?.address ??
     all[0]?.address ??
     '127.0.0.1'
   );
