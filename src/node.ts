@@ -406,7 +406,8 @@ export class MinotaurNode {
     await httpClosed;
     this.sessions?.stop();
     await this.sessions?.releaseLease();
-    // Last chance for results kept during an outage (each is recorded again by the node that drops its game).
+    // Last chance for results kept during an outage (each is recorded again by the node that drops
+    // its game).
     await this.outbox?.flush();
     this.outbox?.stop();
     this.sync?.stop();
