@@ -124,7 +124,10 @@ export interface ModeResult {
 
 const wsUrl = (base: string, code: string) => `${base.replace(/^http/, 'ws')}/games/${code}/live`;
 
-/** A's action → B's update, `rounds` times (and a warm-up), with the game on `owner`, A on `viaA`, B on `viaB`. */
+/**
+ * A's action → B's update, `rounds` times (and a warm-up), with the game on `owner`, A on `viaA`, B
+ * on `viaB`.
+ */
 export async function measure(
   mode: string,
   owner: NodeProcess,

@@ -72,7 +72,9 @@ type Kind = 'own' | 'other' | 'round' | 'first' | 'ack';
 
 const DIRS = ['e', 'ne', 'nw', 'w', 'sw', 'se'];
 
-/** Wire size of one WebSocket frame from the server (unmasked): payload + 2, 4 or 10 header bytes. */
+/**
+ * Wire size of one WebSocket frame from the server (unmasked): payload + 2, 4 or 10 header bytes.
+ */
 function frameBytes(payload: number): number {
   return payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
 }

@@ -124,7 +124,8 @@ function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): P
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  // utime, stime in clock ticks (USER_HZ = 100)
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssMB(pid: number): number {

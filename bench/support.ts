@@ -136,7 +136,10 @@ export async function runBench<T>(
   process.exit(code);
 }
 
-/** Starts a plain Node child process running an inline ES module (from the repo, so `ws` and `express` resolve). */
+/**
+ * Starts a plain Node child process running an inline ES module (from the repo, so `ws` and
+ * `express` resolve).
+ */
 export function spawnModule(
   source: string,
   env: Record<string, string> = {},

@@ -326,7 +326,10 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   };
 }
 
-/** One node's host cut from the other nodes' hosts for 10 s (all still reach PostgreSQL and HAProxy), then healed. */
+/**
+ * One node's host cut from the other nodes' hosts for 10 s (all still reach PostgreSQL and
+ * HAProxy), then healed.
+ */
 async function partition(ctx: HostContext): Promise<Section> {
   const { cluster } = ctx;
   const { node: alone, games: aloneOwns } = await busiest(ctx);
@@ -373,7 +376,9 @@ async function partition(ctx: HostContext): Promise<Section> {
   };
 }
 
-/** 50 ± 10 ms and 1 % loss on every packet between hosts (nodes, PostgreSQL, HAProxy) during play. */
+/**
+ * 50 ± 10 ms and 1 % loss on every packet between hosts (nodes, PostgreSQL, HAProxy) during play.
+ */
 async function latency(ctx: HostContext, playMs: number, baseline: number[]): Promise<Section> {
   const { cluster } = ctx;
   const names = [
@@ -400,7 +405,10 @@ async function latency(ctx: HostContext, playMs: number, baseline: number[]): Pr
   };
 }
 
-/** PostgreSQL stopped mid-game and started again 2 s later: games go on, what waited is written after. */
+/**
+ * PostgreSQL stopped mid-game and started again 2 s later: games go on, what waited is written
+ * after.
+ */
 async function postgresRestart(ctx: HostContext): Promise<Section> {
   const { cluster } = ctx;
   say('── PostgreSQL restart');

@@ -51,7 +51,10 @@ export interface ColdStart {
   twice: string[];
   /** Games still playing before the loss that no new node resumed. */
   notResumed: string[];
-  /** The newest record of every game just before the loss (a finished game is not resumed: its final record). */
+  /**
+   * The newest record of every game just before the loss (a finished game is not resumed: its final
+   * record).
+   */
   before: Map<string, AdminRecord>;
 }
 
@@ -71,7 +74,10 @@ export async function playingGames(stage: Stage): Promise<{ code: string; owner:
   return out;
 }
 
-/** Waits until every game still playing is at least `n` rounds further than now (finished ones may leave the nodes). */
+/**
+ * Waits until every game still playing is at least `n` rounds further than now (finished ones may
+ * leave the nodes).
+ */
 export async function roundsPass(stage: Stage, n: number, timeoutMs = 20_000): Promise<void> {
   const start = new Map<string, number>();
   for (const c of stage.rig.codes) {
@@ -114,7 +120,10 @@ export async function finalRecords(
   return { finals, missing };
 }
 
-/** Every node replaced, one at a time, start-first: ready, in DNS, UP; then the old one leaves DNS and gets SIGTERM. */
+/**
+ * Every node replaced, one at a time, start-first: ready, in DNS, UP; then the old one leaves DNS
+ * and gets SIGTERM.
+ */
 export async function rollingUpdate(ctx: Context, n: number, of: number): Promise<Replacement[]> {
   const { cluster } = ctx;
   const next: NodeProcess[] = [];
@@ -171,7 +180,9 @@ export async function rollingUpdate(ctx: Context, n: number, of: number): Promis
   return out;
 }
 
-/** The busiest owner freezes until its peers took its games over, plus a moment; then it runs again. */
+/**
+ * The busiest owner freezes until its peers took its games over, plus a moment; then it runs again.
+ */
 export async function freezeOwner(ctx: Context): Promise<Freeze> {
   const { cluster } = ctx;
   const games = await ctx.playingGames();

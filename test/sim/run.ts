@@ -12,7 +12,10 @@ import { SimNetwork, type NetworkOptions } from './network.js';
 import { SimNode, type LogEntry, type WriteTrace } from './node.js';
 import { Rng, World } from './world.js';
 
-/** Picks a node: the owner of a game (by fraction of the games), or any running node (by fraction of them). */
+/**
+ * Picks a node: the owner of a game (by fraction of the games), or any running node (by fraction of
+ * them).
+ */
 export type Target = { owner: number } | { node: number };
 
 export type Fault =
@@ -61,7 +64,9 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play. */
+/**
+ * A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play.
+ */
 export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS): Schedule {
   const rng = new Rng(seed ^ 0x5eed);
   const playMs = rng.int(30, 60) * 1000;
@@ -179,7 +184,8 @@ export async function runSchedule(
       leases,
       results,
       metrics,
-      // Like Swarm: a task enters DNS once its health check passed (up to a couple of seconds after it is ready).
+      // Like Swarm: a task enters DNS once its health check passed (up to a couple of seconds after
+      // it is ready).
       dns: () =>
         running()
           .filter(
@@ -348,7 +354,8 @@ export async function runSchedule(
   }
   await world.runUntil(t0 + schedule.playMs);
 
-  // Heal everything and let the cluster settle: no more lost messages, thaw, reconnect, at least one node running.
+  // Heal everything and let the cluster settle: no more lost messages, thaw, reconnect, at least
+  // one node running.
   net.healAll();
   net.calm();
   for (const n of nodes) if (n.proc.paused) world.resume(n.proc);

@@ -61,7 +61,9 @@ export interface BotOptions {
 
 let rotation = 0;
 
-/** Close codes on which htmx's WebSocket extension reconnects (its defaults, which the page keeps). */
+/**
+ * Close codes on which htmx's WebSocket extension reconnects (its defaults, which the page keeps).
+ */
 const RECONNECT_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1014]);
 
 const PARTIAL = /<hx-partial hx-target="#([a-z-]+)"[^>]*>([\s\S]*?)<\/hx-partial>/g;
