@@ -48,9 +48,9 @@ export default tseslint.config(
     },
   },
   {
-    // A wrong `!` in a test throws and fails the test, which is what it should do; spelling out
-    // every lookup of a fixture the test itself just made would only hide what it checks.
-    files: ['test/**/*.ts'],
+    // A wrong `!` in a test, benchmark or tool throws and fails the run, which is what it should
+    // do; spelling out every lookup of a fixture the run itself just made would hide what it checks.
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
@@ -61,5 +61,7 @@ export default tseslint.config(
     // The page's own scripts: classic scripts run by the browser as they are, without a build.
     files: ['public/js/**/*.js'],
     languageOptions: { sourceType: 'script', globals: globals.browser },
+    // They keep to ES5 syntax throughout, which has no `catch` without a binding.
+    rules: { '@typescript-eslint/no-unused-vars': ['error', { caughtErrors: 'none' }] },
   },
 );
