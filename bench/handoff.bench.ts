@@ -60,7 +60,7 @@ function watch(player: Player, code: string, from: NodeProcess, to: NodeProcess)
     const again = new WebSocket(url(to), { headers: { cookie: player.cookie, origin: to.url } });
     onCleanup(() => again.terminate());
     again.on('error', () => undefined);
-    again.on('message', (data) => {
+    again.on('message', (data: Buffer) => {
       if (w.backAt === null && statusIn(data.toString())) {
         w.backAt = Date.now();
         again.close();
@@ -68,7 +68,7 @@ function watch(player: Player, code: string, from: NodeProcess, to: NodeProcess)
     });
   });
   return new Promise((resolve, reject) => {
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       if (statusIn(data.toString())) resolve(w);
     });
     ws.once('error', reject);

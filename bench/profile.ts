@@ -37,7 +37,7 @@ export class Profiler {
   async attach(url: string): Promise<void> {
     const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
     this.ws = ws;
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       const m = JSON.parse(data.toString()) as { id?: number; result?: unknown };
       if (m.id !== undefined) this.waiting.get(m.id)?.(m.result);
     });

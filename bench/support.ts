@@ -152,7 +152,7 @@ export function spawnModule(
   children.add(child);
   const firstLine = new Promise<string>((resolve, reject) => {
     let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       const i = buf.indexOf('\n');
       if (i >= 0) resolve(buf.slice(0, i));
@@ -183,7 +183,7 @@ export async function signupMany(
   prefix: string,
   parallel = 8,
 ): Promise<Player[]> {
-  const out: Player[] = new Array(count);
+  const out = new Array<Player>(count);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < count; i = next++) {
@@ -216,7 +216,7 @@ export async function pool<T, R>(
   parallel: number,
   fn: (item: T, i: number) => Promise<R>,
 ): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!, i);

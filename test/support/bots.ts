@@ -173,7 +173,7 @@ export class Bot {
       // Exactly as the page: send every unacknowledged action again.
       for (const m of this.pending.values()) ws.send(JSON.stringify(m));
     });
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       const raw = data.toString();
       if (first && raw.startsWith('<')) {
         first = false;
