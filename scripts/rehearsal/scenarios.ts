@@ -174,7 +174,7 @@ export async function rollingUpdate(ctx: Context, n: number, of: number): Promis
       `${oldId} (${old.address}) → ${freshId} (${fresh.address}): new node ready in ${ms(freshReadyMs)}, UP in HAProxy after ${ms(lbUpMs)}; old one owned ${owned.join(',') || 'no game'}, out of HAProxy ${ms(rep.lbOutMs ?? NaN)} and exited ${old.alive ? 'NOT' : `${old.exitCode ?? old.exitSignal}`} ${ms(rep.exitMs ?? NaN)} after SIGTERM`,
     );
     if (old.alive) throw new Error(`${oldId} did not exit within 12 s of SIGTERM`);
-    await roundsPass(cluster, 1).catch((e) => say(`(${(e as Error).message})`));
+    await roundsPass(cluster, 1).catch((e: unknown) => say(`(${(e as Error).message})`));
   }
   ctx.current = next;
   return out;
@@ -216,7 +216,7 @@ export async function freezeOwner(ctx: Context): Promise<Freeze> {
     20_000,
     `the peers to take over ${owned.join(',')}`,
     50,
-  ).catch((e) => say(`(${(e as Error).message})`));
+  ).catch((e: unknown) => say(`(${(e as Error).message})`));
   // A while longer frozen: the successors run rounds, players act, the frozen node's sockets wait.
   await sleep(3000);
   node.signal('SIGCONT');
@@ -235,14 +235,14 @@ export async function freezeOwner(ctx: Context): Promise<Freeze> {
     .then(() => {
       upAgainMs = Date.now() - thawedAt;
     })
-    .catch((e) => say(`(${(e as Error).message})`));
+    .catch((e: unknown) => say(`(${(e as Error).message})`));
   const fencedMs = node.lines
     .filter(
       (l) =>
         /^game [A-Z]{4}: stopped running it/.test(l.msg) && Date.parse(String(l.time)) >= frozenAt,
     )
     .map((l) => Date.parse(String(l.time)) - thawedAt);
-  await roundsPass(cluster, 1).catch((e) => say(`(${(e as Error).message})`));
+  await roundsPass(cluster, 1).catch((e: unknown) => say(`(${(e as Error).message})`));
   return { node, owned, frozenAt, thawedAt, takeovers, fencedMs, upAgainMs };
 }
 
@@ -302,7 +302,7 @@ export async function coldStart(
     20_000,
     'every game to be resumed',
     100,
-  ).catch((e) => say(`(${(e as Error).message})`));
+  ).catch((e: unknown) => say(`(${(e as Error).message})`));
   const twice = before.filter(
     (code) =>
       fresh
@@ -313,8 +313,8 @@ export async function coldStart(
   say(
     `new nodes ${fresh.map((n) => n.opts.nodeId).join(', ')} ready in ${readyMs.map(ms).join(', ')}; games resumed in ${[...resumed].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`,
   );
-  await cluster.meshed(fresh).catch((e) => say(`(${(e as Error).message})`));
-  await roundsPass(cluster, 2).catch((e) => say(`(${(e as Error).message})`));
+  await cluster.meshed(fresh).catch((e: unknown) => say(`(${(e as Error).message})`));
+  await roundsPass(cluster, 2).catch((e: unknown) => say(`(${(e as Error).message})`));
   return {
     signal,
     lost,
