@@ -89,7 +89,7 @@ class CapacityBot {
       perMessageDeflate: false,
     });
     this.ws = ws;
-    ws.on('message', (data) => this.onMessage(data.toString()));
+    ws.on('message', (data: Buffer) => this.onMessage(data.toString()));
     ws.on('error', () => undefined);
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve());

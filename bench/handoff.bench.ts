@@ -60,7 +60,7 @@ function watch(player: Player, code: string, from: NodeProcess, to: NodeProcess)
     const again = new WebSocket(url(to), { headers: { cookie: player.cookie, origin: to.url } });
     onCleanup(() => again.terminate());
     again.on('error', () => undefined);
-    again.on('message', (data) => {
+    again.on('message', (data: Buffer) => {
       if (w.backAt === null && statusIn(data.toString())) {
         w.backAt = Date.now();
         again.close();
@@ -68,14 +68,16 @@ function watch(player: Player, code: string, from: NodeProcess, to: NodeProcess)
     });
   });
   return new Promise((resolve, reject) => {
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       if (statusIn(data.toString())) resolve(w);
     });
     ws.once('error', reject);
   });
 }
 
-/** Quantile estimate from a Prometheus histogram's cumulative buckets (upper bound of the bucket). */
+/**
+ * Quantile estimate from a Prometheus histogram's cumulative buckets (upper bound of the bucket).
+ */
 function histQuantile(body: string, name: string, q: number): number {
   const buckets: { le: number; n: number }[] = [];
   for (const m of body.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\}\\s+(\\S+)`, 'gm'))) {
@@ -125,7 +127,10 @@ async function onLoopback(): Promise<TwoNodes> {
   return { n1, n2, close: () => c.close() };
 }
 
-/** SIGTERM to n1 while it owns `games` games: until n2 adopted them all, n1's drain and exit, the watchers' reconnect gaps. */
+/**
+ * SIGTERM to n1 while it owns `games` games: until n2 adopted them all, n1's drain and exit, the
+ * watchers' reconnect gaps.
+ */
 export async function run(
   games: number,
   start: () => Promise<TwoNodes> = onLoopback,

@@ -37,7 +37,10 @@ const DELAY_MS = 50;
 const LIVE_ROUNDS = Number(process.env.BENCH_HOSTS_ROUNDS ?? (QUICK ? 30 : 100));
 const SIZES = (process.env.BENCH_HOSTS_GAMES ?? (QUICK ? '10' : '10,50')).split(',').map(Number);
 
-/** The same node settings in every setup: production's cluster timings, long rounds (the bench drives them). */
+/**
+ * The same node settings in every setup: production's cluster timings, long rounds (the bench
+ * drives them).
+ */
 const ENV: Record<string, string> = {
   ...NODE_ENV_BASE,
   ROUND_SECONDS: '60',

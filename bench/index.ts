@@ -31,7 +31,56 @@ interface Ran {
   code: number | null;
   seconds: number;
   stdout: string;
-  result: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The JSON result the benchmark wrote (see runBench), or null when it wrote none. */
+  result: unknown;
+}
+
+// The parts of each benchmark's result the summary reads (the benchmarks write more).
+interface Latency {
+  mode: string;
+  p50: number;
+  p95: number;
+  samples: number;
+}
+interface LiveResult {
+  rows: (Latency & { p99: number })[];
+}
+interface CapacityResult {
+  steps: {
+    games: number;
+    sockets: number;
+    ackP50: number;
+    ackP95: number;
+    lagP95: number;
+    rssMB: number;
+    nodeCpu: number;
+  }[];
+  stoppedEarly?: boolean;
+}
+interface Handoff {
+  games: number;
+  adoptedS: number;
+  gapP50Ms: number;
+  gapMaxMs: number;
+}
+interface HandoffResult {
+  sizes: (Handoff & { exitS: number; drainedS: number })[];
+}
+interface HostsResult {
+  skipped?: string;
+  live: (Latency & { ackP50: number })[];
+  handoff: { setup: string; sizes: Handoff[] }[];
+}
+interface PagesResult {
+  rows: {
+    target: string;
+    reqPerSec: number;
+    p50: number;
+    p99: number;
+    bytes: number;
+    non2xx: number;
+    errors: number;
+  }[];
 }
 
 function runOne(b: (typeof BENCHES)[number]): Promise<Ran> {
@@ -59,7 +108,7 @@ function runOne(b: (typeof BENCHES)[number]): Promise<Ran> {
     child.on('exit', (code) => {
       clearTimeout(limit);
       const result = existsSync(resultFile)
-        ? JSON.parse(readFileSync(resultFile, 'utf8')).result
+        ? (JSON.parse(readFileSync(resultFile, 'utf8')) as { result: unknown }).result
         : null;
       resolve({ name: b.name, code, seconds: (Date.now() - started) / 1000, stdout, result });
     });
@@ -97,7 +146,7 @@ for (const r of ran) {
       }
     }
   } else if (r.name === 'live') {
-    for (const m of r.result.rows)
+    for (const m of (r.result as LiveResult).rows)
       rows.push([
         'live',
         `${m.mode}: act → update p50 / p95 / p99`,
@@ -105,7 +154,8 @@ for (const r of ran) {
         `${m.samples} rounds`,
       ]);
   } else if (r.name === 'capacity') {
-    for (const s of r.result.steps) {
+    const result = r.result as CapacityResult;
+    for (const s of result.steps) {
       rows.push([
         'capacity',
         `${s.games} games, ${s.sockets} sockets: ack p50 / p95`,
@@ -113,7 +163,7 @@ for (const r of ran) {
         `round lag p95 ${ms(s.lagP95)}, RSS ${fmt(s.rssMB, 0)} MB, node CPU ${fmt(s.nodeCpu * 100, 0)} %`,
       ]);
     }
-    if (r.result.stoppedEarly) rows.push(['capacity', 'stopped stepping', 'ack p95 > 1 s', '']);
+    if (result.stoppedEarly) rows.push(['capacity', 'stopped stepping', 'ack p95 > 1 s', '']);
   } else if (r.name === 'players') {
     for (const s of r.result.steps) {
       const a = s.app.stats;
@@ -134,7 +184,7 @@ for (const r of ran) {
       `${last.gamesEnded} games ended, RSS ${fmt(last.rssMB, 0)} MB`,
     ]);
   } else if (r.name === 'handoff') {
-    for (const s of r.result.sizes) {
+    for (const s of (r.result as HandoffResult).sizes) {
       rows.push([
         'handoff',
         s.games === 0
@@ -147,15 +197,16 @@ for (const r of ran) {
       ]);
     }
   } else if (r.name === 'hosts') {
-    if (r.result.skipped) rows.push(['hosts', 'skipped', 'not root', r.result.skipped]);
-    for (const m of r.result.live)
+    const result = r.result as HostsResult;
+    if (result.skipped) rows.push(['hosts', 'skipped', 'not root', result.skipped]);
+    for (const m of result.live)
       rows.push([
         'hosts',
         `${m.mode}: act → update p50 / p95`,
         `${ms(m.p50)} / ${ms(m.p95)}`,
         `ack p50 ${ms(m.ackP50)}, ${m.samples} rounds`,
       ]);
-    for (const h of r.result.handoff) {
+    for (const h of result.handoff) {
       for (const s of h.sizes)
         rows.push([
           'hosts',
@@ -165,7 +216,7 @@ for (const r of ran) {
         ]);
     }
   } else if (r.name === 'pages') {
-    for (const p of r.result.rows)
+    for (const p of (r.result as PagesResult).rows)
       rows.push([
         'pages',
         p.target,

@@ -57,7 +57,7 @@ class Wire {
     this.conn = new LiveConnection(
       new WebSocket(url, { headers: { cookie, origin }, perMessageDeflate: false }),
     );
-    this.conn.ws.on('message', (data) => {
+    this.conn.ws.on('message', (data: Buffer) => {
       const t = now();
       const raw = data.toString();
       this.conn.messages.length = 0; // LiveConnection keeps every message; we do not need them
@@ -78,7 +78,13 @@ class Wire {
 
   next(pred: (raw: string) => boolean, what: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (t: number) => (clearTimeout(timer), resolve(t)) };
+      const w = {
+        pred,
+        resolve: (t: number) => {
+          clearTimeout(timer);
+          resolve(t);
+        },
+      };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(w), 1);
         reject(new Error(`timed out waiting for ${what}`));
@@ -124,7 +130,10 @@ export interface ModeResult {
 
 const wsUrl = (base: string, code: string) => `${base.replace(/^http/, 'ws')}/games/${code}/live`;
 
-/** A's action → B's update, `rounds` times (and a warm-up), with the game on `owner`, A on `viaA`, B on `viaB`. */
+/**
+ * A's action → B's update, `rounds` times (and a warm-up), with the game on `owner`, A on `viaA`, B
+ * on `viaB`.
+ */
 export async function measure(
   mode: string,
   owner: NodeProcess,
@@ -146,7 +155,12 @@ export async function measure(
   };
   const pairs: Pair[] = [];
   for (let i = 0; i < GAMES; i++) pairs.push(await open(players[2 * i]!, players[2 * i + 1]!));
-  onCleanup(() => pairs.forEach((p) => (p.wa.close(), p.wb.close())));
+  onCleanup(() => {
+    for (const p of pairs) {
+      p.wa.close();
+      p.wb.close();
+    }
+  });
 
   const lat: number[] = [];
   const acks: number[] = [];
@@ -177,7 +191,10 @@ export async function measure(
       bytes.push(p.wb.bytes.at(-1) ?? 0);
     }
   }
-  for (const p of pairs) (p.wa.close(), p.wb.close());
+  for (const p of pairs) {
+    p.wa.close();
+    p.wb.close();
+  }
   return {
     mode,
     samples: lat.length,
@@ -199,7 +216,7 @@ const peers = new Set();
 wss.on('connection', (ws) => {
   peers.add(ws);
   ws.on('close', () => peers.delete(ws));
-  ws.on('message', (data) => {
+  ws.on('message', (data: Buffer) => {
     const m = JSON.parse(data.toString());
     const reply = JSON.stringify({ n: m.n, pad: 'x'.repeat(m.size) });
     if (m.relay) { for (const p of peers) if (p !== ws) p.send(reply); }
@@ -224,7 +241,10 @@ async function baseline(size: number): Promise<ModeResult[]> {
   const once = (ws: WebSocket) =>
     new Promise<number>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('echo timed out')), STEP_TIMEOUT_MS);
-      ws.once('message', () => (clearTimeout(t), resolve(now())));
+      ws.once('message', () => {
+        clearTimeout(t);
+        resolve(now());
+      });
     });
   const run = async (relay: boolean): Promise<ModeResult> => {
     const lat: number[] = [];

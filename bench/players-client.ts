@@ -72,7 +72,9 @@ type Kind = 'own' | 'other' | 'round' | 'first' | 'ack';
 
 const DIRS = ['e', 'ne', 'nw', 'w', 'sw', 'se'];
 
-/** Wire size of one WebSocket frame from the server (unmasked): payload + 2, 4 or 10 header bytes. */
+/**
+ * Wire size of one WebSocket frame from the server (unmasked): payload + 2, 4 or 10 header bytes.
+ */
 function frameBytes(payload: number): number {
   return payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
 }
@@ -135,7 +137,7 @@ const bytes: Record<Kind, Samples> = {
 let actions = 0;
 let rounds = 0;
 let lateRefusals = 0;
-const refusals: Record<string, number> = {};
+const refusals = new Map<string, number>();
 const closes: Record<string, number> = {};
 
 class Player {
@@ -195,7 +197,7 @@ class Player {
         this.mine.ackBytes = size;
       } else if (m.type === 'error') {
         const code = String(m.code);
-        if (measuring) refusals[code] = (refusals[code] ?? 0) + 1;
+        if (measuring) refusals.set(code, (refusals.get(code) ?? 0) + 1);
         if (this.mine && m.actionId === this.mine.id) {
           const d = this.deadlines.get(this.mine.round);
           if (code === 'stale-round' && d !== undefined && this.mine.sentEpoch < d && measuring)
@@ -385,7 +387,7 @@ async function init(o: ClientInit): Promise<void> {
   });
 }
 
-process.on('message', (m: { type: string } & Partial<ClientInit>) => {
+process.on('message', (m: { type: string } & Partial<Omit<ClientInit, 'type'>>) => {
   if (m.type === 'init') void init(m as ClientInit);
   else if (m.type === 'measure') {
     for (const s of [acks, ownUpdate, othersUpdate, bytes.own, bytes.other, bytes.round, bytes.ack])
@@ -394,7 +396,7 @@ process.on('message', (m: { type: string } & Partial<ClientInit>) => {
     rounds = 0;
     lateRefusals = 0;
     bytesInWindow = 0;
-    for (const k of Object.keys(refusals)) delete refusals[k];
+    refusals.clear();
     loop.reset();
     loop.enable();
     cpuStart = process.cpuUsage();
@@ -420,7 +422,7 @@ process.on('message', (m: { type: string } & Partial<ClientInit>) => {
         ack: bytes.ack.dist(),
       },
       bytesPerSocketPerS: bytesInWindow / Math.max(1, all.length) / windowS,
-      refusals: { ...refusals },
+      refusals: Object.fromEntries(refusals),
       lateRefusals,
       rounds,
       closes: { ...closes },

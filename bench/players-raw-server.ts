@@ -164,7 +164,7 @@ function listen(init: RawInit): void {
   wss.on('listening', () => process.send?.({ type: 'listening' }));
 }
 
-process.on('message', (m: { type: string; spreadMs?: number } & Partial<RawInit>) => {
+process.on('message', (m: { type: string; spreadMs?: number } & Partial<Omit<RawInit, 'type'>>) => {
   if (m.type === 'init') listen(m as RawInit);
   else if (m.type === 'start') {
     // Starts spread over one round, as the node's games are started.

@@ -124,7 +124,8 @@ function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): P
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  // utime, stime in clock ticks (USER_HZ = 100)
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssMB(pid: number): number {
@@ -257,7 +258,7 @@ async function appSide(
       if (profiler) {
         mkdirSync(PROFILE_DIR!, { recursive: true });
         const file = join(PROFILE_DIR!, `players-${players}-${Date.now()}.cpuprofile`);
-        const p = await (profiler as Profiler).stop(file);
+        const p = await profiler.stop(file);
         profile = { ...summarise(p, 20), file };
       }
       m1 = await metrics(node.url);
@@ -300,8 +301,9 @@ async function rawSide(seats: Seat[], app: Side): Promise<Side> {
   const listening = nextMessage(server, 'listening', 10_000);
   server.send(init);
   await listening;
-  const side = await drive(`http://${HOST}:${port}`, seats, server.pid!, async () => {
+  const side = await drive(`http://${HOST}:${port}`, seats, server.pid!, () => {
     server.send({ type: 'start', spreadMs: ROUND_MS });
+    return Promise.resolve();
   });
   server.kill('SIGKILL');
   return { ...side, heapMB: null, loopP99Ms: null, setupS: 0 };
@@ -321,7 +323,7 @@ function rows(steps: StepResult[]): string[][] {
     ] as const) {
       const st = side.stats;
       out.push([
-        `${fmt(s.players, 0)}`,
+        fmt(s.players, 0),
         label,
         `${side.sockets}${side.failed ? ` (${side.failed} failed)` : ''}`,
         fmt(st.actions / st.windowS, 0),
@@ -330,7 +332,7 @@ function rows(steps: StepResult[]): string[][] {
           ? `${fmt(s.app.stats.othersUpdate.p99 / s.raw.stats.othersUpdate.p99, 1)}×`
           : '',
         `${ms(st.acks.p50)} / ${ms(st.acks.p99)}`,
-        `${ms(st.ownUpdate.p99)}`,
+        ms(st.ownUpdate.p99),
         String(st.lateRefusals),
         fmt(side.cpu * 100, 0),
         fmt((side.cpu * 1000) / (st.actions / st.windowS), 2),

@@ -31,11 +31,13 @@ export class Profiler {
   private seq = 0;
   private readonly waiting = new Map<number, (result: unknown) => void>();
 
-  /** Connects to the inspector that the node announced on its log ("Debugger listening on ws://…"). */
+  /**
+   * Connects to the inspector that the node announced on its log ("Debugger listening on ws://…").
+   */
   async attach(url: string): Promise<void> {
     const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
     this.ws = ws;
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       const m = JSON.parse(data.toString()) as { id?: number; result?: unknown };
       if (m.id !== undefined) this.waiting.get(m.id)?.(m.result);
     });
@@ -89,7 +91,10 @@ export interface ProfileRow {
   busyShare: number;
 }
 
-/** Self time per function (name and file:line), largest first; `busy` is the share of samples not idle. */
+/**
+ * Self time per function (name and file:line), largest first; `busy` is the share of samples not
+ * idle.
+ */
 export function summarise(profile: CpuProfile, top = 15): { busy: number; rows: ProfileRow[] } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();

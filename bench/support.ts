@@ -138,7 +138,10 @@ export async function runBench<T>(
   process.exit(code);
 }
 
-/** Starts a plain Node child process running an inline ES module (from the repo, so `ws` and `express` resolve). */
+/**
+ * Starts a plain Node child process running an inline ES module (from the repo, so `ws` and
+ * `express` resolve).
+ */
 export function spawnModule(
   source: string,
   env: Record<string, string> = {},
@@ -151,7 +154,7 @@ export function spawnModule(
   children.add(child);
   const firstLine = new Promise<string>((resolve, reject) => {
     let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       const i = buf.indexOf('\n');
       if (i >= 0) resolve(buf.slice(0, i));
@@ -182,7 +185,7 @@ export async function signupMany(
   prefix: string,
   parallel = 8,
 ): Promise<Player[]> {
-  const out: Player[] = new Array(count);
+  const out = new Array<Player>(count);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < count; i = next++) {
@@ -215,7 +218,7 @@ export async function pool<T, R>(
   parallel: number,
   fn: (item: T, i: number) => Promise<R>,
 ): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!, i);

@@ -1,8 +1,8 @@
 // npm run balance: thousands of seeded games between scripted heroes (random, aggressive,
 // defensive, Minotaur-avoiding) under the rules in force and the classic rules, printing
 // win rates, game lengths and who did the damage. `--games N` per pairing (default 500),
-// `--explore` adds the rules in force with one change undone at a time, `--markdown` prints tables for
-// docs/balance.md. The same options always print the same numbers.
+// `--explore` adds the rules in force with one change undone at a time, `--markdown` prints tables
+// for docs/balance.md. The same options always print the same numbers.
 
 import { parseArgs } from 'node:util';
 import { CLASSIC_RULES, RULES, type Rules } from '../src/game/balance.js';

@@ -179,7 +179,7 @@ const run = options.hosts
   : main(options);
 run.then(
   (code) => process.exit(code),
-  (err) => {
+  (err: unknown) => {
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   },

@@ -14,6 +14,17 @@ import { MigrationError, openStorage, redactUrl } from './db/index.js';
 const USAGE =
   'usage: npm run admin -- grant NAME | revoke NAME | list   (node dist/admin.js … in a container)';
 
+type Command = { verb: 'list' } | { verb: 'grant' | 'revoke'; name: string };
+
+/** The command `args` spell, or null when they are not one of USAGE's. */
+function parseCommand(args: string[]): Command | null {
+  const [verb, name, ...rest] = args;
+  if (rest.length > 0) return null;
+  if (verb === 'list') return name ? null : { verb };
+  if ((verb === 'grant' || verb === 'revoke') && name) return { verb, name };
+  return null;
+}
+
 /** Runs one command; returns the exit code. Output goes to `out`, problems to `err`. */
 export async function runAdmin(
   args: string[],
@@ -21,14 +32,8 @@ export async function runAdmin(
   err: (line: string) => void,
   env?: Record<string, string | undefined>,
 ): Promise<number> {
-  const [command, name, ...rest] = args;
-  const needsName = command === 'grant' || command === 'revoke';
-  if (
-    !(needsName || command === 'list') ||
-    (needsName && !name) ||
-    rest.length > 0 ||
-    (command === 'list' && name)
-  ) {
+  const command = parseCommand(args);
+  if (!command) {
     err(USAGE);
     return 64; // EX_USAGE
   }
@@ -52,20 +57,21 @@ export async function runAdmin(
   try {
     await storage.migrate();
     const { accounts } = storage;
-    if (command === 'list') {
+    if (command.verb === 'list') {
       const operators = await accounts.listOperators();
       if (operators.length === 0) out('no account holds operator rights');
       for (const a of operators) out(a.username);
       return 0;
     }
-    const account = await accounts.findByUsername(name!);
+    const { name } = command;
+    const account = await accounts.findByUsername(name);
     if (!account) {
       err(
         `minotaur admin: there is no account named ${JSON.stringify(name)}; it must sign up first`,
       );
       return 1;
     }
-    const grant = command === 'grant';
+    const grant = command.verb === 'grant';
     if (account.isAdmin === grant) {
       out(`${account.username} ${grant ? 'already holds' : 'does not hold'} operator rights`);
       return 0;

@@ -217,7 +217,8 @@
     if (actions) actions.classList.add('sending');
     evt.detail.message.data = JSON.stringify(msg);
     var socket = evt.detail.connection && evt.detail.connection.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) evt.detail.cancelled = true; // resent on reconnect
+    // While the socket is down the action stays pending, and is sent on reconnect.
+    if (!socket || socket.readyState !== WebSocket.OPEN) evt.detail.cancelled = true;
   });
 
   document.addEventListener('htmx:ws:after:connection', function (evt) {
@@ -293,7 +294,8 @@
   document.addEventListener('htmx:after:swap', function () {
     var actions = document.getElementById('game-actions');
     if (actions) actions.classList.remove('sending');
-    // Keyboard players keep their place: if the button they used went away, focus the panel's first control.
+    // Keyboard players keep their place: if the button they used went away, focus the panel's first
+    // control.
     if (focusWasInPlay && (document.activeElement === document.body || !document.activeElement)) {
       var next = actions && actions.querySelector('button:not([disabled]), [tabindex="0"]');
       if (next) next.focus({ preventScroll: true });

@@ -31,7 +31,10 @@ export interface Stage {
   stop(): Promise<void>;
 }
 
-/** The loopback addresses nodes take, a new task the one left longest ago (as new tasks get new addresses). */
+/**
+ * The loopback addresses nodes take, a new task the one left longest ago (as new tasks get new
+ * addresses).
+ */
 const ADDRESSES = [
   '127.0.0.2',
   '127.0.0.3',
@@ -41,7 +44,9 @@ const ADDRESSES = [
   '127.0.0.7',
 ] as const;
 
-/** Waits until each of `nodes` sees all the others as ready members (read from /admin/cluster.json). */
+/**
+ * Waits until each of `nodes` sees all the others as ready members (read from /admin/cluster.json).
+ */
 export async function meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
   await waitFor(
     async () => {
@@ -83,7 +88,8 @@ export class LocalCluster implements Stage {
       secret: secrets.CLUSTER_SECRET,
       env: productionEnv({
         ...secrets,
-        // Defaults the rig would otherwise shorten for tests: production's, as the stack leaves them.
+        // Defaults the rig would otherwise shorten for tests: production's, as the stack leaves
+        // them.
         HEARTBEAT_MS: '500',
         PEER_DOWN_MS: '3000',
         DNS_POLL_MS: '5000',
@@ -113,7 +119,9 @@ export class LocalCluster implements Stage {
     };
   }
 
-  /** Starts a node on the free address left longest ago; it enters DNS only once it is in service. */
+  /**
+   * Starts a node on the free address left longest ago; it enters DNS only once it is in service.
+   */
   launch(id: string): NodeProcess {
     const used = new Set(this.rig.live().map((n) => n.opts.host));
     const host = ADDRESSES.filter((a) => !used.has(a)).sort(

@@ -299,7 +299,7 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   await fresh.ready(cluster.readyTimeoutMs);
   await cluster.enterService(fresh);
   ctx.current = [...ctx.current.filter((n) => n !== victim), fresh];
-  await roundsPass(cluster, 1, 30_000).catch((e) => say(`(${(e as Error).message})`));
+  await roundsPass(cluster, 1, 30_000).catch((e: unknown) => say(`(${(e as Error).message})`));
   say(
     `host loss: games taken over after ${ms(adoptedMs)}, players back after ${ms(Math.max(...seen))} at most; ${fresh.opts.nodeId} replaces ${id}`,
   );
@@ -326,14 +326,17 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   };
 }
 
-/** One node's host cut from the other nodes' hosts for 10 s (all still reach PostgreSQL and HAProxy), then healed. */
+/**
+ * One node's host cut from the other nodes' hosts for 10 s (all still reach PostgreSQL and
+ * HAProxy), then healed.
+ */
 async function partition(ctx: HostContext): Promise<Section> {
   const { cluster } = ctx;
   const { node: alone, games: aloneOwns } = await busiest(ctx);
   const rest = ctx.current.filter((n) => n !== alone);
   const names = (nodes: NodeProcess[]) => nodes.map((n) => cluster.hostOf(n).name);
   say(
-    `── partition: ${names([alone])} cut from ${names(rest).join(', ')} for 10 s (it runs ${aloneOwns.join(',') || 'no game'})`,
+    `── partition: ${names([alone]).join(', ')} cut from ${names(rest).join(', ')} for 10 s (it runs ${aloneOwns.join(',') || 'no game'})`,
   );
   const before = roundsResolved(cluster.rig);
   const at = Date.now();
@@ -355,7 +358,7 @@ async function partition(ctx: HostContext): Promise<Section> {
   const takeovers = logLines(cluster.rig.all, /\[takeover\]/).filter(
     (x) => Date.parse(String(x.line.time)) >= at,
   ).length;
-  await roundsPass(cluster, 1, 30_000).catch((e) => say(`(${(e as Error).message})`));
+  await roundsPass(cluster, 1, 30_000).catch((e: unknown) => say(`(${(e as Error).message})`));
   say(
     `partition healed: the nodes met again after ${ms(meshMs)}, replicas converged after ${ms(convergedMs)}`,
   );
@@ -366,14 +369,16 @@ async function partition(ctx: HostContext): Promise<Section> {
     problems.push('the replicas did not converge after the partition');
   return {
     lines: [
-      `partition      ${names([alone])} cut from ${names(rest).join(', ')} for 10 s (all still reach PostgreSQL and HAProxy): ${during} rounds resolved meanwhile, ${takeovers} takeovers (the cut node kept its ${aloneOwns.length} games by its lease); after healing the nodes met again in ${ms(meshMs)} and the replicas converged in ${ms(convergedMs)}`,
+      `partition      ${names([alone]).join(', ')} cut from ${names(rest).join(', ')} for 10 s (all still reach PostgreSQL and HAProxy): ${during} rounds resolved meanwhile, ${takeovers} takeovers (the cut node kept its ${aloneOwns.length} games by its lease); after healing the nodes met again in ${ms(meshMs)} and the replicas converged in ${ms(convergedMs)}`,
     ],
     problems,
     excuses: [],
   };
 }
 
-/** 50 ± 10 ms and 1 % loss on every packet between hosts (nodes, PostgreSQL, HAProxy) during play. */
+/**
+ * 50 ± 10 ms and 1 % loss on every packet between hosts (nodes, PostgreSQL, HAProxy) during play.
+ */
 async function latency(ctx: HostContext, playMs: number, baseline: number[]): Promise<Section> {
   const { cluster } = ctx;
   const names = [
@@ -400,7 +405,10 @@ async function latency(ctx: HostContext, playMs: number, baseline: number[]): Pr
   };
 }
 
-/** PostgreSQL stopped mid-game and started again 2 s later: games go on, what waited is written after. */
+/**
+ * PostgreSQL stopped mid-game and started again 2 s later: games go on, what waited is written
+ * after.
+ */
 async function postgresRestart(ctx: HostContext): Promise<Section> {
   const { cluster } = ctx;
   say('── PostgreSQL restart');
@@ -429,7 +437,7 @@ async function postgresRestart(ctx: HostContext): Promise<Section> {
     200,
   ).catch(() => NaN);
   const during = roundsResolved(cluster.rig) - before;
-  await roundsPass(cluster, 1, 30_000).catch((e) => say(`(${(e as Error).message})`));
+  await roundsPass(cluster, 1, 30_000).catch((e: unknown) => say(`(${(e as Error).message})`));
   say(`PostgreSQL back; every node caught up ${ms(caughtMs)} after the stop`);
   const problems: string[] = [];
   if (!Number.isFinite(caughtMs))
@@ -630,7 +638,7 @@ if (process.argv[1] && /rehearsal[/\\]hosts\.ts$/.test(process.argv[1])) {
     keep: process.argv.includes('--keep'),
   }).then(
     (code) => process.exit(code),
-    (err) => {
+    (err: unknown) => {
       process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
       process.exit(1);
     },

@@ -65,8 +65,8 @@ export function readOptions(argv: string[]): Options {
     bots: int('bots', values.bots, 4, 2, 8),
     httpWorkers: int('http-workers', values['http-workers'], 4, 0, 16),
     scenarios,
-    keep: values.keep ?? false,
-    hosts: values.hosts ?? false,
-    short: values.short ?? false,
+    keep: values.keep,
+    hosts: values.hosts,
+    short: values.short,
   };
 }

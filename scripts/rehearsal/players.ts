@@ -190,7 +190,10 @@ export class Players {
     this.load.start(httpWorkers);
   }
 
-  /** A game that ends is replaced by a new one, so every scenario happens under play (at most maxGames in all). */
+  /**
+   * A game that ends is replaced by a new one, so every scenario happens under play (at most
+   * maxGames in all).
+   */
   keep(): void {
     if (this.#keeping) return;
     this.#keeping = true;
@@ -202,7 +205,10 @@ export class Players {
     })();
   }
 
-  /** Waits (bounded) until the keeper has every game playing again, so a scenario starts under full play. */
+  /**
+   * Waits (bounded) until the keeper has every game playing again, so a scenario starts under full
+   * play.
+   */
   async full(timeoutMs = 30_000): Promise<number> {
     await waitFor(
       () =>

@@ -83,7 +83,8 @@ const NODE_503 = (what: string) =>
 /** The excuse that covers a failed request (or opening of a game, `setup`), if any. */
 function excuseOf(excuses: Excuse[], f: Failure, setup = false): Excuse | undefined {
   return excuses.find((e) => {
-    // Opening a game takes several requests (sign-ups, create, join, start): it may have started before the window.
+    // Opening a game takes several requests (sign-ups, create, join, start): it may have started
+    // before the window.
     const from = setup && e.kind !== 'hung' ? e.from - 10_000 : e.from;
     if (f.at < from || f.at > e.to) return false;
     if (e.kind === 'outage') return true;
@@ -131,7 +132,8 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
       to: o.cold.startedAt + Math.max(...o.cold.readyMs, 0) + 3000,
       label: `while every node was ${o.cold.signal === 'SIGKILL' ? 'down' : 'stopped'}`,
     });
-  // A request that reached the node just as it froze hangs until it runs again (or the client gives up).
+  // A request that reached the node just as it froze hangs until it runs again (or the client gives
+  // up).
   if (o.freeze)
     excuses.push({
       kind: 'hung',

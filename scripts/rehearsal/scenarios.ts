@@ -51,7 +51,10 @@ export interface ColdStart {
   twice: string[];
   /** Games still playing before the loss that no new node resumed. */
   notResumed: string[];
-  /** The newest record of every game just before the loss (a finished game is not resumed: its final record). */
+  /**
+   * The newest record of every game just before the loss (a finished game is not resumed: its final
+   * record).
+   */
   before: Map<string, AdminRecord>;
 }
 
@@ -71,7 +74,10 @@ export async function playingGames(stage: Stage): Promise<{ code: string; owner:
   return out;
 }
 
-/** Waits until every game still playing is at least `n` rounds further than now (finished ones may leave the nodes). */
+/**
+ * Waits until every game still playing is at least `n` rounds further than now (finished ones may
+ * leave the nodes).
+ */
 export async function roundsPass(stage: Stage, n: number, timeoutMs = 20_000): Promise<void> {
   const start = new Map<string, number>();
   for (const c of stage.rig.codes) {
@@ -114,7 +120,10 @@ export async function finalRecords(
   return { finals, missing };
 }
 
-/** Every node replaced, one at a time, start-first: ready, in DNS, UP; then the old one leaves DNS and gets SIGTERM. */
+/**
+ * Every node replaced, one at a time, start-first: ready, in DNS, UP; then the old one leaves DNS
+ * and gets SIGTERM.
+ */
 export async function rollingUpdate(ctx: Context, n: number, of: number): Promise<Replacement[]> {
   const { cluster } = ctx;
   const next: NodeProcess[] = [];
@@ -165,13 +174,15 @@ export async function rollingUpdate(ctx: Context, n: number, of: number): Promis
       `${oldId} (${old.address}) → ${freshId} (${fresh.address}): new node ready in ${ms(freshReadyMs)}, UP in HAProxy after ${ms(lbUpMs)}; old one owned ${owned.join(',') || 'no game'}, out of HAProxy ${ms(rep.lbOutMs ?? NaN)} and exited ${old.alive ? 'NOT' : `${old.exitCode ?? old.exitSignal}`} ${ms(rep.exitMs ?? NaN)} after SIGTERM`,
     );
     if (old.alive) throw new Error(`${oldId} did not exit within 12 s of SIGTERM`);
-    await roundsPass(cluster, 1).catch((e) => say(`(${(e as Error).message})`));
+    await roundsPass(cluster, 1).catch((e: unknown) => say(`(${(e as Error).message})`));
   }
   ctx.current = next;
   return out;
 }
 
-/** The busiest owner freezes until its peers took its games over, plus a moment; then it runs again. */
+/**
+ * The busiest owner freezes until its peers took its games over, plus a moment; then it runs again.
+ */
 export async function freezeOwner(ctx: Context): Promise<Freeze> {
   const { cluster } = ctx;
   const games = await ctx.playingGames();
@@ -205,7 +216,7 @@ export async function freezeOwner(ctx: Context): Promise<Freeze> {
     20_000,
     `the peers to take over ${owned.join(',')}`,
     50,
-  ).catch((e) => say(`(${(e as Error).message})`));
+  ).catch((e: unknown) => say(`(${(e as Error).message})`));
   // A while longer frozen: the successors run rounds, players act, the frozen node's sockets wait.
   await sleep(3000);
   node.signal('SIGCONT');
@@ -224,14 +235,14 @@ export async function freezeOwner(ctx: Context): Promise<Freeze> {
     .then(() => {
       upAgainMs = Date.now() - thawedAt;
     })
-    .catch((e) => say(`(${(e as Error).message})`));
+    .catch((e: unknown) => say(`(${(e as Error).message})`));
   const fencedMs = node.lines
     .filter(
       (l) =>
         /^game [A-Z]{4}: stopped running it/.test(l.msg) && Date.parse(String(l.time)) >= frozenAt,
     )
     .map((l) => Date.parse(String(l.time)) - thawedAt);
-  await roundsPass(cluster, 1).catch((e) => say(`(${(e as Error).message})`));
+  await roundsPass(cluster, 1).catch((e: unknown) => say(`(${(e as Error).message})`));
   return { node, owned, frozenAt, thawedAt, takeovers, fencedMs, upAgainMs };
 }
 
@@ -291,7 +302,7 @@ export async function coldStart(
     20_000,
     'every game to be resumed',
     100,
-  ).catch((e) => say(`(${(e as Error).message})`));
+  ).catch((e: unknown) => say(`(${(e as Error).message})`));
   const twice = before.filter(
     (code) =>
       fresh
@@ -302,8 +313,8 @@ export async function coldStart(
   say(
     `new nodes ${fresh.map((n) => n.opts.nodeId).join(', ')} ready in ${readyMs.map(ms).join(', ')}; games resumed in ${[...resumed].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`,
   );
-  await cluster.meshed(fresh).catch((e) => say(`(${(e as Error).message})`));
-  await roundsPass(cluster, 2).catch((e) => say(`(${(e as Error).message})`));
+  await cluster.meshed(fresh).catch((e: unknown) => say(`(${(e as Error).message})`));
+  await roundsPass(cluster, 2).catch((e: unknown) => say(`(${(e as Error).message})`));
   return {
     signal,
     lost,

@@ -27,8 +27,9 @@ export function localIPv4s(): LocalAddress[] {
 export function parseSubnet(value: string): { network: string; prefix: number } | null {
   const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(value);
   const network = m?.[1];
-  if (!network || !isIPv4(network) || Number(m[2]) > 32) return null;
-  return { network, prefix: Number(m[2]) };
+  const prefix = Number(m?.[2]);
+  if (network === undefined || !isIPv4(network) || prefix > 32) return null;
+  return { network, prefix };
 }
 
 function inSubnet(address: string, cidr: string): boolean {
@@ -56,10 +57,7 @@ export function pickAdvertiseHost(
   }
   return (
     all.find((l) => dnsAnswers.includes(l.address))?.address ??
-    all.find((l) => {
-      const cidr = l.cidr;
-      return cidr !== null && dnsAnswers.some((a) => inSubnet(a, cidr));
-    })?.address ??
+    all.find(({ cidr }) => cidr !== null && dnsAnswers.some((a) => inSubnet(a, cidr)))?.address ??
     all[0]?.address ??
     '127.0.0.1'
   );

@@ -30,8 +30,6 @@ type GuardedClient = pg.PoolClient & {
   [IN_USE]?: boolean;
 };
 
-const INT8_OID = 20;
-
 /**
  * bigint columns (times in ms, ids, counts) as JavaScript numbers: every value stored here is
  * far below 2^53, and the rest of the code compares and adds them as numbers.
@@ -111,23 +109,21 @@ export function postgresDialect(
           const ms = queryTimeout();
           if (typeof text !== 'string' || ms <= 0) return query(text, values);
           return query({ text, values, query_timeout: ms }).catch((err: unknown) => {
-            if ((err as Error)?.message === 'Query read timeout') client[TIMED_OUT] = true;
+            if (err instanceof Error && err.message === 'Query read timeout')
+              client[TIMED_OUT] = true;
             throw err;
           });
         };
       }
       client[IN_USE] = true;
-      const release = client.release;
+      const release = client.release.bind(client);
       client.release = (err?: Error | boolean) => {
         client[IN_USE] = false;
-        return release.call(
-          client,
-          client[TIMED_OUT] ? new Error('query timed out: connection discarded') : err,
-        );
+        release(client[TIMED_OUT] ? new Error('query timed out: connection discarded') : err);
       };
       return client;
     },
     end: () => pool.end(),
   };
-  return new PostgresDialect({ pool: guarded as unknown as pg.Pool });
+  return new PostgresDialect({ pool: guarded });
 }

@@ -85,7 +85,10 @@ export class ResultOutbox implements ResultWriter {
     return this.#flushing;
   }
 
-  /** No more retries; whatever still waits is reported (its game's next owner records it again when it drops the game). */
+  /**
+   * No more retries; whatever still waits is reported (its game's next owner records it again
+   * when it drops the game).
+   */
   stop(): void {
     this.#stopped = true;
     if (this.#timer) this.#clock.clearTimeout(this.#timer);

@@ -159,7 +159,8 @@ export class Results {
     if (id === null) return 0;
     const row = await this.db
       .selectFrom('result_players')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('dealt'), sql<number>`0`).as('dealt'))
+      // A sum's type depends on the driver (PostgreSQL's is bigint), hence Number() below.
+      .select((eb) => eb.fn.coalesce(eb.fn.sum('dealt'), sql<number>`0`).as('dealt'))
       .where('account_id', '=', id)
       .executeTakeFirstOrThrow();
     return Number(row.dealt);
@@ -259,7 +260,6 @@ export class Results {
     return rows.map((r) => ({
       ...r,
       won: r.won === 1,
-      dealt: Number(r.dealt),
       opponents: others.filter((o) => o.gameId === r.gameId).map((o) => o.username),
     }));
   }

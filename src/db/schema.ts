@@ -32,7 +32,10 @@ export interface ResultsTable {
   finished_at: number;
   rounds: number;
   winner_account_id: number | null;
-  /** The game's last state and its schema, for its page after the replicas dropped it (migration 003). */
+  /**
+   * The game's last state and its schema, for its page after the replicas dropped it
+   * (migration 003).
+   */
   final_schema: number | null;
   final_state: string | null;
 }

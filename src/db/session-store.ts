@@ -226,7 +226,8 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   private writeFailed(err: unknown): void {
-    // While the database is away every request would say so: the storage layer logs the outage once.
+    // While the database is away every request would say so: the storage layer logs the outage
+    // once.
     if (outageClass(err))
       this.logger?.debug(
         { err: (err as Error).message },
@@ -237,15 +238,12 @@ export class DatabaseSessionStore extends session.Store {
 
   /** A kept session whose cookie has expired since it was read. */
   private expired(sess: SessionData): boolean {
-    const expires = sess.cookie?.expires;
+    const expires = storedExpiry(sess);
     return expires ? new Date(expires).getTime() <= this.now() : false;
   }
 
   private expiresOf(sess: SessionData): number {
-    // express-session keeps the expiry on the cookie (its typings deprecate setting it, which
-    // is not done here); a session stored by hand may lack the cookie.
-    const cookie = sess.cookie as { expires?: Date | string | null | false } | undefined;
-    const expires = cookie?.expires;
+    const expires = storedExpiry(sess);
     if (expires) {
       const ms = new Date(expires).getTime();
       if (Number.isFinite(ms)) return ms;
@@ -263,4 +261,13 @@ export class DatabaseSessionStore extends session.Store {
       return null;
     }
   }
+}
+
+/**
+ * express-session keeps the expiry on the cookie (its typings deprecate setting it, which is not
+ * done here); a session stored by hand may lack the cookie.
+ */
+function storedExpiry(sess: SessionData): Date | string | null | false | undefined {
+  const cookie = sess.cookie as { expires?: Date | string | null | false } | undefined;
+  return cookie?.expires;
 }

@@ -202,7 +202,10 @@ export class Snapshots {
   }
 }
 
-/** Rows per statement of saveMany (8 parameters each: far below SQLite's and PostgreSQL's limits). */
+/**
+ * Rows per statement of saveMany (8 parameters each: far below SQLite's and PostgreSQL's
+ * limits).
+ */
 const SAVE_MANY_ROWS = 500;
 
 /** An upsert that replaces the stored row replaces all of it. */

@@ -200,9 +200,15 @@ class KyselyStorage implements Storage {
   private downSince = 0;
   private retryMs = 250;
   private readonly queryTimeoutMs: number;
-  /** Migrations in progress: no query timeout then (a node may wait for another's migration lock). */
+  /**
+   * Migrations in progress: no query timeout then (a node may wait for another's migration
+   * lock).
+   */
   private migrating = 0;
-  /** The health check's own query goes through while the database is down (it is how we learn it is back). */
+  /**
+   * The health check's own query goes through while the database is down (it is how we learn
+   * it is back).
+   */
   private probing = false;
 
   constructor(target: StorageTarget, options: StorageOptions) {

@@ -17,7 +17,10 @@ export interface Rules {
   minotaurDamageDefended: number;
   /** A hero who defends and is struck by another hero hits back for this much (0: no riposte). */
   riposteDamage: number;
-  /** A shield raised two rounds running is tired: it still stops heroes' blows, but not the Minotaur. */
+  /**
+   * A shield raised two rounds running is tired: it still stops heroes' blows, but not the
+   * Minotaur.
+   */
   tiredShield: boolean;
   /**
    * Whether the Minotaur strikes in the round it steps (true), or either strikes a hero already

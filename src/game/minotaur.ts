@@ -55,7 +55,9 @@ export function minotaurStep(
   return best;
 }
 
-/** The character the Minotaur strikes: the neighbour with the lowest hp, then the earliest joined. */
+/**
+ * The character the Minotaur strikes: the neighbour with the lowest hp, then the earliest joined.
+ */
 export function minotaurTarget(at: Hex, living: readonly Player[]): Player | null {
   const around = new Set(neighbors(at).map(key));
   let target: Player | null = null;

@@ -33,7 +33,9 @@ export function createRng(seed: number): Rng {
   return { next, int, shuffle };
 }
 
-/** A seed for an independent stream derived from a game seed, e.g. one for walls, one for starts. */
+/**
+ * A seed for an independent stream derived from a game seed, e.g. one for walls, one for starts.
+ */
 export function deriveSeed(seed: number, salt: number): number {
   let h = (seed ^ Math.imul(salt, 0x9e3779b1)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);

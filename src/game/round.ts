@@ -66,12 +66,12 @@ export function resolveRound(
     }
     const dealt = defending.has(victim.id) ? 0 : rules.attackDamage;
     damage.set(victim.id, (damage.get(victim.id) ?? 0) + dealt);
-    p.dealt = (p.dealt ?? 0) + dealt;
+    p.dealt += dealt;
     events.push({ kind: 'attack', actor: p.id, target: victim.id, at, damage: dealt });
     if (dealt === 0 && rules.riposteDamage > 0) {
       // The shield throws the blow back at the attacker.
       damage.set(p.id, (damage.get(p.id) ?? 0) + rules.riposteDamage);
-      victim.dealt = (victim.dealt ?? 0) + rules.riposteDamage;
+      victim.dealt += rules.riposteDamage;
       events.push({ kind: 'riposte', actor: victim.id, target: p.id, damage: rules.riposteDamage });
     }
   }
@@ -96,7 +96,8 @@ export function resolveRound(
   const target =
     rules.strikeAfterStep || besideAlready ? minotaurTarget(minotaurPos, living) : null;
   if (target) {
-    // A shield raised two rounds running is tired and lets the Minotaur through (rules.tiredShield).
+    // A shield raised two rounds running is tired and lets the Minotaur through
+    // (rules.tiredShield).
     const shielded =
       defending.has(target.id) && !(rules.tiredShield && defendedLastRound(state, target.id));
     const dealt = shielded ? rules.minotaurDamageDefended : rules.minotaurDamage;

@@ -4,6 +4,7 @@
 import { RULES, type Rules } from './balance.js';
 import { DEFAULT_RADIUS, LAIR, assertRadius, generateBoard, startTiles } from './board.js';
 import { isDirection } from './hex.js';
+import { itemAt } from './lists.js';
 import { livingPlayers, playerById, previousBy, submittedBy } from './queries.js';
 import { createRng, deriveSeed } from './rng.js';
 import {
@@ -176,7 +177,9 @@ export function startGame(
   const offset = rng.int(starts.length);
   const slot = (i: number) =>
     rules.startGap === null ? Math.floor((i * starts.length) / n) : i * rules.startGap;
-  const chosen = Array.from({ length: n }, (_, i) => starts[(offset + slot(i)) % starts.length]!);
+  const chosen = Array.from({ length: n }, (_, i) =>
+    itemAt(starts, (offset + slot(i)) % starts.length),
+  );
   const order = rng.shuffle(state.players.map((_, i) => i));
   const players = state.players.map((p, i) => ({
     ...p,
@@ -184,7 +187,7 @@ export function startGame(
     dealt: 0,
     alive: true,
     eliminatedRound: null,
-    pos: { ...chosen[order[i]!]! },
+    pos: { ...itemAt(chosen, itemAt(order, i)) },
   }));
   return changed({
     ...state,
@@ -236,26 +239,28 @@ export function submitAction(
   if (!ACTION_KINDS.includes(action.kind)) {
     return fail('bad-direction', 'An action must be a move, an attack or a defend.');
   }
-  if (action.kind !== 'defend' && !isDirection(action.dir)) {
+  let recorded: PlayerAction;
+  if (action.kind === 'defend') recorded = { id: action.id, round: action.round, kind: 'defend' };
+  else if (isDirection(action.dir))
+    recorded = { id: action.id, round: action.round, kind: action.kind, dir: action.dir };
+  else
     return fail(
       'bad-direction',
       `To ${action.kind} you must pick one of the six directions (e, ne, nw, w, sw, se).`,
     );
-  }
   if (submittedBy(state, playerId)) {
     return fail(
       'already-submitted',
       `You have already chosen your action for round ${state.round}.`,
     );
   }
-  const recorded: PlayerAction =
-    action.kind === 'defend'
-      ? { id: action.id, round: action.round, kind: 'defend' }
-      : { id: action.id, round: action.round, kind: action.kind, dir: action.dir! };
   return changed({ ...state, submitted: { ...state.submitted, [playerId]: recorded } });
 }
 
-/** True when the current round should be resolved: its deadline passed or every living player acted. */
+/**
+ * True when the current round should be resolved: its deadline passed or every living player
+ * acted.
+ */
 export function isRoundDue(state: GameState, now: number): boolean {
   if (state.status !== 'playing') return false;
   if (state.deadline !== null && now >= state.deadline) return true;

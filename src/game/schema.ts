@@ -59,7 +59,7 @@ export const gameStateSchema = z.object({
   hold: z.object({ until: z.number(), waiting: z.array(id).max(MAX_PLAYERS) }).nullable(),
   submitted: z.record(z.string(), action),
   previous: z.record(z.string(), z.string().max(64)),
-  events: z.array(z.object({ kind: z.string() }).passthrough()).max(200),
+  events: z.array(z.looseObject({ kind: z.string() })).max(200),
   maxRounds: int.min(1),
   winner: id.nullable(),
   finishedAt: z.number().nullable(),

@@ -4,6 +4,7 @@
 import { RULES, type Rules } from './balance.js';
 import { createRng, deriveSeed } from './rng.js';
 import { createGame, joinGame, resolveRound, startGame, submitAction } from './rules.js';
+import { itemAt } from './lists.js';
 import { livingPlayers } from './queries.js';
 import type { Strategy } from './strategies.js';
 import type { GameState } from './types.js';
@@ -43,13 +44,13 @@ export function simulateGame(
     id: `sim-${seed}`,
     code: 'SIMU',
     seed,
-    creator: { id: ids[0]!, name: 'h0' },
+    creator: { id: itemAt(ids, 0), name: 'h0' },
     now: 0,
     roundMs: 1000,
     maxRounds,
   });
   for (const id of ids.slice(1)) s = expectOk(joinGame(s, { id, name: id }));
-  s = expectOk(startGame(s, ids[0]!, 0, rules));
+  s = expectOk(startGame(s, itemAt(ids, 0), 0, rules));
   const rng = createRng(deriveSeed(seed, STRATEGY_STREAM));
   const taken = ids.map(() => ({ fromMinotaur: 0, fromHeroes: 0 }));
   const lastBlow = ids.map((): 'hero' | 'minotaur' | null => null);
@@ -57,7 +58,7 @@ export function simulateGame(
   while (s.status === 'playing') {
     for (const p of livingPlayers(s)) {
       const i = ids.indexOf(p.id);
-      const choice = strategies[i]!.choose(s, p.id, rng, rules);
+      const choice = itemAt(strategies, i).choose(s, p.id, rng, rules);
       const r = submitAction(s, p.id, { id: `r${s.round}-${p.id}`, round: s.round, ...choice });
       if (r.ok) s = r.state;
     }
@@ -69,10 +70,11 @@ export function simulateGame(
       if (e.kind === 'eliminated')
         lastBlow[ids.indexOf(e.actor)] = minotaurStruck ? 'minotaur' : 'hero';
       if (e.kind === 'minotaur-attack') minotaurStruck = true;
-      if (e.kind === 'minotaur-attack') taken[ids.indexOf(e.target)]!.fromMinotaur += e.damage;
+      if (e.kind === 'minotaur-attack')
+        itemAt(taken, ids.indexOf(e.target)).fromMinotaur += e.damage;
       else if (e.kind === 'attack' && typeof e.target === 'string' && e.target !== 'minotaur')
-        taken[ids.indexOf(e.target)]!.fromHeroes += e.damage;
-      else if (e.kind === 'riposte') taken[ids.indexOf(e.target)]!.fromHeroes += e.damage;
+        itemAt(taken, ids.indexOf(e.target)).fromHeroes += e.damage;
+      else if (e.kind === 'riposte') itemAt(taken, ids.indexOf(e.target)).fromHeroes += e.damage;
     }
   }
   return {
@@ -80,14 +82,19 @@ export function simulateGame(
     rounds: s.round,
     winner: s.winner === null ? null : ids.indexOf(s.winner),
     heroes: s.players.map((p, i) => ({
-      strategy: strategies[i]!.name,
+      strategy: itemAt(strategies, i).name,
       won: s.winner === p.id,
       dealt: p.dealt,
-      ...taken[i]!,
+      ...itemAt(taken, i),
       eliminatedRound: p.eliminatedRound,
-      lastBlow: lastBlow[i]!,
+      lastBlow: itemAt(lastBlow, i),
     })),
   };
+}
+
+/** The hero who won `g`, or null for a draw. */
+function winnerOf(g: SimulatedGame): SimulatedHero | null {
+  return g.winner === null ? null : itemAt(g.heroes, g.winner);
 }
 
 function expectOk(r: ReturnType<typeof joinGame>): GameState {
@@ -105,7 +112,10 @@ export interface RulesReport {
   winnerDealtNothing: number;
   /** Of all eliminations: the share where heroes, not the Minotaur, dealt the last blow. */
   heroKills: number;
-  /** Of games with a winner where one hero dealt more damage than any other: the share that hero won. */
+  /**
+   * Of games with a winner where one hero dealt more damage than any other: the share that hero
+   * won.
+   */
   topDealerWins: number;
   /** Score of strategy a against b in two-hero games: wins plus half the draws, over games. */
   pair(a: string, b: string): number;
@@ -134,14 +144,16 @@ export function summarise(
       stream++;
       for (let i = 0; i < games; i++) {
         const seats =
-          i % 2 === 0 ? [strategies[a]!, strategies[b]!] : [strategies[b]!, strategies[a]!];
+          i % 2 === 0
+            ? [itemAt(strategies, a), itemAt(strategies, b)]
+            : [itemAt(strategies, b), itemAt(strategies, a)];
         const g = simulateGame(deriveSeed(i, stream), seats, rules, maxRounds);
         all.push(g);
         for (const [x, y] of [
           [0, 1],
           [1, 0],
         ] as const) {
-          const k = `${g.heroes[x]!.strategy}>${g.heroes[y]!.strategy}`;
+          const k = `${itemAt(g.heroes, x).strategy}>${itemAt(g.heroes, y).strategy}`;
           const w = wins.get(k) ?? { won: 0, played: 0 };
           w.played++;
           if (g.winner === x) w.won++;
@@ -151,7 +163,7 @@ export function summarise(
       }
     }
   }
-  const ffaWins: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  const ffaWins = new Map(names.map((n) => [n, 0]));
   let ffaDraws = 0;
   stream++;
   for (let i = 0; i < games; i++) {
@@ -159,12 +171,15 @@ export function summarise(
     const seats = [...strategies.slice(rot), ...strategies.slice(0, rot)];
     const g = simulateGame(deriveSeed(i, stream), seats, rules, maxRounds);
     all.push(g);
-    if (g.winner === null) ffaDraws++;
-    else ffaWins[g.heroes[g.winner]!.strategy]!++;
+    const winner = winnerOf(g);
+    if (winner === null) ffaDraws++;
+    else ffaWins.set(winner.strategy, (ffaWins.get(winner.strategy) ?? 0) + 1);
   }
 
   const rounds = all.map((g) => g.rounds).sort((x, y) => x - y);
-  const at = (q: number) => rounds[Math.min(rounds.length - 1, Math.floor(q * rounds.length))]!;
+  // No games, no rounds: NaN, as the mean is then.
+  const at = (q: number) =>
+    rounds[Math.min(rounds.length - 1, Math.floor(q * rounds.length))] ?? NaN;
   const won = all.filter((g) => g.winner !== null);
   let eliminations = 0;
   let byHeroes = 0;
@@ -181,7 +196,7 @@ export function summarise(
   });
   const topWon = decided.filter((g) => {
     const top = Math.max(...g.heroes.map((h) => h.dealt));
-    return g.heroes[g.winner!]!.dealt === top;
+    return winnerOf(g)?.dealt === top;
   });
   return {
     name,
@@ -195,7 +210,7 @@ export function summarise(
     },
     drawRate: (all.length - won.length) / all.length,
     winnerDealtNothing: won.length
-      ? won.filter((g) => g.heroes[g.winner!]!.dealt === 0).length / won.length
+      ? won.filter((g) => winnerOf(g)?.dealt === 0).length / won.length
       : 0,
     heroKills: eliminations ? byHeroes / eliminations : 0,
     topDealerWins: decided.length ? topWon.length / decided.length : 0,
@@ -203,7 +218,7 @@ export function summarise(
       const w = wins.get(`${a}>${b}`);
       return w && w.played ? w.won / w.played : 0;
     },
-    ffa: Object.fromEntries(names.map((n) => [n, ffaWins[n]! / games])),
+    ffa: Object.fromEntries(names.map((n) => [n, (ffaWins.get(n) ?? 0) / games])),
     ffaDraws: ffaDraws / games,
   };
 }

@@ -29,6 +29,9 @@ export function cleanMessage(text: string): string | null {
     .replace(/\s+/gu, ' ')
     .trim();
   if (!clean) return null;
+  // The limit counts code points (the schema allows two UTF-16 units for each), so the cut
+  // never splits a surrogate pair.
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points on purpose
   return [...clean].slice(0, CHAT_MAX_CHARS).join('');
 }
 

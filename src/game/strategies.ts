@@ -150,7 +150,10 @@ export const randomHero: Strategy = {
   },
 };
 
-/** Goes for the nearest hero and hits it, never raising a shield; walks round the Minotaur's reach when it can. */
+/**
+ * Goes for the nearest hero and hits it, never raising a shield; walks round the Minotaur's reach
+ * when it can.
+ */
 export const aggressiveHero: Strategy = {
   name: 'aggressive',
   choose(state, me, _rng, rules) {
@@ -228,7 +231,9 @@ function isHeld(state: GameState, h: Hex): boolean {
   return equals(h, state.minotaur.pos) || livingPlayers(state).some((p) => equals(p.pos, h));
 }
 
-/** Something harmless to do when nothing else makes sense: step to a free tile, or swing at the air. */
+/**
+ * Something harmless to do when nothing else makes sense: step to a free tile, or swing at the air.
+ */
 function idle(state: GameState, p: Player, walls: ReadonlySet<string>): Choice {
   const dirs = openDirs(state, p.pos, walls);
   const free = dirs.find((d) => !isHeld(state, neighbor(p.pos, d)));

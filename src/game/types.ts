@@ -63,7 +63,8 @@ export type RoundEvent =
   | {
       kind: 'attack';
       actor: PlayerId;
-      target: PlayerId | 'minotaur' | null;
+      /** The hero struck; 'minotaur' when the blow fell on the Minotaur; null on an empty tile. */
+      target: PlayerId | null;
       at: Hex;
       damage: number;
     }
@@ -125,7 +126,10 @@ export interface GameState {
   /** 0 while open; the current round number while playing; the last round once finished. */
   round: number;
   roundMs: number;
-  /** Absolute time (ms since epoch) at which the current round resolves; null unless playing (and not held). */
+  /**
+   * Absolute time (ms since epoch) at which the current round resolves; null unless playing (and
+   * not held).
+   */
   deadline: number | null;
   /** Set while the round waits for players to come back after an outage (schema 3). */
   hold: RoundHold | null;

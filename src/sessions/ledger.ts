@@ -128,7 +128,8 @@ export class Ledger {
     const rec = record as GameRecord & { state: GameState };
     return new Promise((resolve) => {
       let group = this.#groups.at(-1);
-      // A game's second save of the moment waits for the next group (one row per game per statement).
+      // A game's second save of the moment waits for the next group (one row per game per
+      // statement).
       if (!group || group.records.has(rec.key)) {
         group = { records: new Map(), waiters: new Map() };
         this.#groups.push(group);
@@ -165,7 +166,8 @@ export class Ledger {
           results.set(rec.key, 'saved');
           continue;
         }
-        // Not written: this very version was saved before (a write confirmed again), or a newer one is there.
+        // Not written: this very version was saved before (a write confirmed again), or a newer one
+        // is there.
         const held = await this.#o.snapshots.get(rec.key);
         results.set(
           rec.key,

@@ -22,6 +22,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { GameCreationPolicy } from './game-limits.js';
 import { adminAllowed } from './ops-routes.js';
 import { openRematch } from './rematch.js';
+import { formField, sessionOf } from './request.js';
 import type { WebUser } from './user.js';
 
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
@@ -37,7 +38,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   const creation = new GameCreationPolicy(config.limits, (id) => games.gamesOf(id));
   // Table talk: a burst of five lines, then about one every two seconds.
   const chatLimiter = new RateLimiterMemory({ points: 5, duration: 10 });
-  // Renders shared by every page of a game on this node; a game's are dropped once it leaves the replica.
+  // Renders shared by every page of a game on this node; a game's are dropped once it leaves the
+  // replica.
   const frames = new GameFrames();
   games.subscribe((code) => {
     if (!games.game(code)) frames.forget(code);
@@ -65,7 +67,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
           'refused to create a game: limit reached',
         );
         flash(req, 'error', admission.message);
-        return res.redirect(303, '/lobby');
+        res.redirect(303, '/lobby');
+        return;
       }
       const out = await games.create({ id: user.id, name: user.username });
       if (!out.ok || !out.code) {
@@ -75,7 +78,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
           'error',
           out.message ?? 'Could not create a game right now. Try again in a moment.',
         );
-        return res.redirect(303, '/lobby');
+        res.redirect(303, '/lobby');
+        return;
       }
       res.redirect(303, `/games/${out.code}`);
     } catch (e) {
@@ -85,12 +89,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 
   app.post('/lobby/join', requireUser, async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const parsed = codeParam.safeParse(
-        typeof req.body?.code === 'string' ? req.body.code.trim() : '',
-      );
+      const parsed = codeParam.safeParse(formField(req, 'code')?.trim() ?? '');
       if (!parsed.success) {
         flash(req, 'error', 'A game code is four letters, like KEPS.');
-        return res.redirect(303, '/lobby');
+        res.redirect(303, '/lobby');
+        return;
       }
       await joinAndRedirect(req, res, parsed.data.toUpperCase());
     } catch (e) {
@@ -103,10 +106,13 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const game = games.game(code);
     if (!game) {
       flash(req, 'error', `There is no game ${code}. Check the code and try again.`);
-      return void res.redirect(303, '/lobby');
+      res.redirect(303, '/lobby');
+      return;
     }
-    if (game.players.some((p) => p.id === user.id) || game.status !== 'open')
-      return void res.redirect(303, `/games/${code}`);
+    if (game.players.some((p) => p.id === user.id) || game.status !== 'open') {
+      res.redirect(303, `/games/${code}`);
+      return;
+    }
     const result = await games.execute(code, {
       kind: 'join',
       player: { id: user.id, name: user.username },
@@ -120,15 +126,20 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     async (req: Request, res: Response, next: NextFunction) => {
       try {
         const parsed = codeParam.safeParse(req.params.code);
-        if (!parsed.success)
-          return void res.status(404).render('pages/error', {
+        if (!parsed.success) {
+          res.status(404).render('pages/error', {
             title: 'Not found',
             heading: 'No such game',
             message: 'Game codes are four letters.',
           });
+          return;
+        }
         const code = parsed.data.toUpperCase();
         const user = res.locals.user as WebUser;
-        if (kind === 'join') return void (await joinAndRedirect(req, res, code));
+        if (kind === 'join') {
+          await joinAndRedirect(req, res, code);
+          return;
+        }
         const result = await games.execute(code, { kind, playerId: user.id });
         if (!result.ok) flash(req, 'error', result.message);
         res.redirect(303, kind === 'leave' && result.ok ? '/lobby' : `/games/${code}`);
@@ -142,18 +153,25 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 
   app.get('/games/:code', async (req: Request, res: Response) => {
     const parsed = codeParam.safeParse(req.params.code);
-    if (!parsed.success)
-      return void res.status(404).render('pages/error', {
+    if (!parsed.success) {
+      res.status(404).render('pages/error', {
         title: 'Not found',
         heading: 'No such game',
         message: 'Game codes are four letters, like KEPS.',
       });
+      return;
+    }
     const code = parsed.data.toUpperCase();
-    if (code !== req.params.code)
-      return void res.redirect(301, `/games/${code}${req.originalUrl.slice(req.path.length)}`);
+    if (code !== req.params.code) {
+      res.redirect(301, `/games/${code}${req.originalUrl.slice(req.path.length)}`);
+      return;
+    }
     const user = res.locals.user as WebUser | null;
     // An invite link opened logged out: sign up (or log in) first, then come straight back.
-    if (!user) return void res.redirect(`/signup?next=${encodeURIComponent(`/games/${code}`)}`);
+    if (!user) {
+      res.redirect(`/signup?next=${encodeURIComponent(`/games/${code}`)}`);
+      return;
+    }
     const wanted =
       typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game)
         ? req.query.game
@@ -168,20 +186,22 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       (deps.lifecycle.state === 'starting' || deps.lifecycle.state === 'joining')
     ) {
       res.set('Retry-After', '1');
-      return void res.status(503).render('pages/error', {
+      res.status(503).render('pages/error', {
         title: `Game ${code}`,
         heading: 'One moment',
         message: 'This server is still starting. Reload the page in a second.',
       });
+      return;
     }
     if (!state && !wanted && games.unreadable(code)) {
       res.set('Retry-After', '2');
-      return void res.status(503).render('pages/error', {
+      res.status(503).render('pages/error', {
         title: `Game ${code}`,
         heading: 'One moment',
         message:
           'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.',
       });
+      return;
     }
     res.set('Cache-Control', 'no-store');
     if (state) {
@@ -192,7 +212,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         renderGamePartials(state, user.id, String(res.locals.csrfToken ?? ''), frames, now),
       );
       partials['game-status'] = toHtml(frame.statusAt(now));
-      return void res.render('pages/game', {
+      res.render('pages/game', {
         title: `Game ${code}`,
         g,
         gameId: state.id,
@@ -200,24 +220,27 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         now,
         archived: false,
       });
+      return;
     }
     // Not running any more: show its final board and result from the database.
     const final = await finishedGame(code, wanted);
     if (!final && !wanted && (await games.pending(code))) {
       // The game is being resumed (or the database cannot be read right now): not a 404.
       res.set('Retry-After', '1');
-      return void res.status(503).render('pages/error', {
+      res.status(503).render('pages/error', {
         title: `Game ${code}`,
         heading: 'One moment',
         message: 'This game is resuming after a restart. Reload the page in a second.',
       });
+      return;
     }
     if (!final) {
-      return void res.status(404).render('pages/error', {
+      res.status(404).render('pages/error', {
         title: 'Not found',
         heading: `No game ${code}`,
         message: 'The code may be wrong, or the game was never played to the end.',
       });
+      return;
     }
     const g = { ...gameView(final, user.id), canRematch: false };
     const now = deps.now();
@@ -231,7 +254,10 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     });
   });
 
-  /** The final state of a finished game kept in the database, lifted to the current schema; null if none (or unreadable). */
+  /**
+   * The final state of a finished game kept in the database, lifted to the current schema; null if
+   * none (or unreadable).
+   */
   async function finishedGame(code: string, gameId: string | null): Promise<GameState | null> {
     const row = await (gameId ? results.finalById(gameId) : results.finalByCode(code)).catch(
       () => null,
@@ -253,21 +279,24 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     async (req: Request, res: Response, next: NextFunction) => {
       try {
         const parsed = codeParam.safeParse(req.params.code);
-        if (!parsed.success)
-          return void res.status(404).render('pages/error', {
+        if (!parsed.success) {
+          res.status(404).render('pages/error', {
             title: 'Not found',
             heading: 'No such game',
             message: 'Game codes are four letters.',
           });
+          return;
+        }
         const code = parsed.data.toUpperCase();
         const user = res.locals.user as WebUser;
         const out = await openRematch(games, code, { id: user.id, name: user.username }, logger);
         if (!out.ok) {
           flash(req, 'error', out.message);
-          return void res.redirect(
+          res.redirect(
             303,
             games.game(code)?.players.some((p) => p.id === user.id) ? `/games/${code}` : '/lobby',
           );
+          return;
         }
         const target = out.code;
         await joinAndRedirect(req, res, target);
@@ -331,15 +360,21 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         metrics,
         budget,
         chatLimiter,
-        now: deps.now,
+        now: () => deps.now(),
         frames,
         ...liveFormat(req),
-        csrfToken: typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '',
+        csrfToken: csrfTokenOf(req),
       },
     );
     admit(socket, user);
     wire.on('close', () => hub.remove(socket));
     socket.start(early);
+  }
+
+  /** The session's CSRF token for a live socket's forms; '' when the session could not load. */
+  function csrfTokenOf(req: Request): string {
+    const token: unknown = sessionOf(req)?.csrfToken;
+    return typeof token === 'string' ? token : '';
   }
 
   /** The wire format the page asked for (?render=patch&game=ID), validated like any input. */
@@ -356,7 +391,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const wire = ws as unknown as LiveWire;
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(LiveClose.unauthorised, 'log in first');
-    const csrfToken = typeof req.session?.csrfToken === 'string' ? req.session.csrfToken : '';
+    const csrfToken = csrfTokenOf(req);
     const socket = new LobbyLiveSocket(
       wire,
       { id: user.id, username: user.username },
@@ -385,12 +420,14 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   }
 
   app.get('/admin/cluster', (req: Request, res: Response) => {
-    if (!adminAllowed(req, deps))
-      return void res.status(403).render('pages/error', {
+    if (!adminAllowed(req, deps)) {
+      res.status(403).render('pages/error', {
         title: 'Forbidden',
         heading: 'Operators only',
         message: 'Log in with an admin account to see the cluster.',
       });
+      return;
+    }
     res.set('Cache-Control', 'no-store');
     res.render('pages/admin', { title: 'Cluster', c: clusterLocals(deps) });
   });

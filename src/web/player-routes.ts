@@ -25,14 +25,17 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
     const parsed = profileName.safeParse(req.params.name);
     const account = parsed.success ? await accounts.findByUsername(parsed.data) : null;
     if (!account) {
-      return void res.status(404).render('pages/error', {
+      res.status(404).render('pages/error', {
         title: 'Not found',
         heading: 'No such hero',
         message: `Nobody here goes by ${parsed.success ? parsed.data : 'that name'}.`,
       });
+      return;
     }
-    if (account.username !== req.params.name)
-      return void res.redirect(301, `/players/${encodeURIComponent(account.username)}`);
+    if (account.username !== req.params.name) {
+      res.redirect(301, `/players/${encodeURIComponent(account.username)}`);
+      return;
+    }
     const [record, dealt, recent] = await Promise.all([
       results.recordFor(account.id),
       results.dealtBy(account.id),

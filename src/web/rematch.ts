@@ -7,7 +7,9 @@ import type { Games } from './deps.js';
 
 export type RematchOutcome = { ok: true; code: string } | { ok: false; message: string };
 
-/** How long a caller who lost the race waits for the winner's rematch to reach this node's replica. */
+/**
+ * How long a caller who lost the race waits for the winner's rematch to reach this node's replica.
+ */
 const CATCH_UP_MS = 2000;
 
 export async function openRematch(
@@ -42,7 +44,8 @@ export async function openRematch(
       playerId: user.id,
       op: { type: 'mark-rematch', of: group },
     });
-    // Unmarked, it is still a good game for the group: the host starts it instead of it starting by itself.
+    // Unmarked, it is still a good game for the group: the host starts it instead of it starting by
+    // itself.
     if (!marked.ok)
       logger.warn(
         { game: created.code, reason: marked.code },
@@ -61,7 +64,9 @@ export async function openRematch(
   return theirs ? { ok: true, code: theirs } : { ok: false, message: claim.message };
 }
 
-/** The rematch code recorded on `code`, waiting up to `timeoutMs` for it to reach the local replica. */
+/**
+ * The rematch code recorded on `code`, waiting up to `timeoutMs` for it to reach the local replica.
+ */
 function rematchPointer(games: Games, code: string, timeoutMs: number): Promise<string | null> {
   const now = games.game(code)?.rematch?.code;
   if (now) return Promise.resolve(now);

@@ -56,9 +56,13 @@ async function tabTo(page: Page, match: (el: Element) => boolean, max = 60): Pro
 const roundShown = (page: Page, round: number) =>
   page.locator(`#game-status .countdown[data-round="${round}"]`).waitFor({ timeout: 15_000 });
 
-/** Audits the page once its entrance animations are over; an empty list means no serious or critical violation. */
+/**
+ * Audits the page once its entrance animations are over; an empty list means no serious or critical
+ * violation.
+ */
 async function audit(page: Page, what: string): Promise<string[]> {
-  // Fading in, text has not its final contrast yet. (Transitions, such as the round bar's, are not waited for.)
+  // Fading in, text has not its final contrast yet. (Transitions, such as the round bar's, are not
+  // waited for.)
   await page.waitForFunction(() =>
     document
       .getAnimations()
@@ -171,7 +175,8 @@ describe('keyboard and accessibility', () => {
     expect((await adminGame(base, code)).state.submitted[idMe]).toMatchObject({ kind: 'defend' });
     expect((await conn.act(2, 'defend')).type).toBe('ack');
 
-    // Round 3: focusing an attack button lights up its target tile; Shift + a direction key attacks.
+    // Round 3: focusing an attack button lights up its target tile; Shift + a direction key
+    // attacks.
     await roundShown(page, 3);
     const open = await page.$$eval(
       '#game-actions button[data-action="attack"]:not([disabled])',
@@ -189,7 +194,8 @@ describe('keyboard and accessibility', () => {
     });
     expect((await conn.act(3, 'defend')).type).toBe('ack');
 
-    // Play on (both defend) to the end, then audit the end of the game, the profile and the leaderboard.
+    // Play on (both defend) to the end, then audit the end of the game, the profile and the
+    // leaderboard.
     for (let round = 4; ; round++) {
       const done = await Promise.race([
         roundShown(page, round).then(() => false),

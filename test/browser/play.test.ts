@@ -40,7 +40,10 @@ const key = (h: Hex) => `${h.q},${h.r}`;
 const dist = (a: Hex, b: Hex) =>
   (Math.abs(a.q - b.q) + Math.abs(a.q + a.r - b.q - b.r) + Math.abs(a.r - b.r)) / 2;
 
-/** A simple, deterministic strategy: hit the other hero when adjacent, else walk toward them, else defend. */
+/**
+ * A simple, deterministic strategy: hit the other hero when adjacent, else walk toward them, else
+ * defend.
+ */
 function choose(
   g: GameState,
   meId: string,

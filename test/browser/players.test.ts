@@ -28,7 +28,9 @@ const env = { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '3', DRAIN_WINDOW_MS
 const shot = (page: Page, name: string, fullPage = false) =>
   page.screenshot({ path: join(SHOTS, `${name}.png`), animations: 'disabled', fullPage });
 
-/** Plays a page through to the end of its game by defending (the S key) in every round it is alive. */
+/**
+ * Plays a page through to the end of its game by defending (the S key) in every round it is alive.
+ */
 async function defendToTheEnd(page: Page): Promise<void> {
   let acted = 0;
   const deadline = Date.now() + 120_000;

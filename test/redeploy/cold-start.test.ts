@@ -29,7 +29,9 @@ afterEach(async () => {
 });
 afterAll(() => pg?.stop());
 
-/** SQLite: the rig's file. PostgreSQL: a new database on a private server, passed as DATABASE_URL. */
+/**
+ * SQLite: the rig's file. PostgreSQL: a new database on a private server, passed as DATABASE_URL.
+ */
 async function database(
   engine: 'sqlite' | 'postgres',
 ): Promise<{ env: Record<string, string>; target: (r: Rig) => StorageTarget }> {
@@ -69,7 +71,10 @@ async function stopAll(r: Rig, nodes: NodeProcess[]): Promise<void> {
   for (const n of nodes) expect(n.exitCode, r.tail(20)).toBe(0);
 }
 
-/** Each game resumed once, from its snapshot, at the same round (same hp, fresh deadline) or the next. */
+/**
+ * Each game resumed once, from its snapshot, at the same round (same hp, fresh deadline) or the
+ * next.
+ */
 async function expectResumed(
   r: Rig,
   before: Map<string, SnapRow>,
@@ -106,7 +111,8 @@ async function expectResumed(
       );
       // Actions in the snapshot are still there (the bots may have added more since).
       expect(now.state.submitted).toMatchObject(snap.state.submitted);
-      // The round waits for the players who were away, then runs a full round from when they are back.
+      // The round waits for the players who were away, then runs a full round from when they are
+      // back.
       if (now.state.hold) expect(now.state.deadline).toBeNull();
       else expect(now.state.deadline!).toBeGreaterThanOrEqual(restartedAt + now.state.roundMs);
     } else {

@@ -128,7 +128,8 @@ describe('PostgreSQL away for 30 s under play', () => {
     ).toBe(1);
     await rig.roundsPass(2, 15_000);
     const remaining = 30_000 - (Date.now() - outageAt);
-    if (remaining > 0) await new Promise((r) => setTimeout(r, remaining)); // the outage lasts 30 s; play goes on meanwhile
+    // The outage lasts 30 s; play goes on meanwhile.
+    if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
     for (const n of nodes)
       expect((await fetch(`${n.url}/health_check`)).status, n.opts.nodeId).toBe(200);
     const acksDuring = rig.bots.reduce((n, b) => n + b.acks.length, 0) - acksBefore;
@@ -168,7 +169,8 @@ describe('PostgreSQL away for 30 s under play', () => {
       /<span class="big">[01]<\/span> won of <span class="big">1<\/span> played/,
     );
 
-    // Every running game's saved version is the newest record (no acknowledged write only in memory).
+    // Every running game's saved version is the newest record (no acknowledged write only in
+    // memory).
     await rig.quiesce();
     const finals = await rig.finals();
     await waitFor(

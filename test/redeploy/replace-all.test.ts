@@ -95,7 +95,8 @@ describe('start-first replacement of every node while bots play', () => {
       // The games continue on the remaining nodes.
       await rig.roundsPass(2);
     }
-    // Every game started on an old node and ends on a new one, so each was handed over at least once.
+    // Every game started on an old node and ends on a new one, so each was handed over at least
+    // once.
     const states = await Promise.all(
       rig.codes.map(async (c) => {
         const r = await rig!.newest(c);

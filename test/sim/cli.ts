@@ -1,6 +1,6 @@
-// npm run simulate -- [--seeds N] [--from S] [--seed S] [--faults kill,stall,…] [--replay FILE] [--trace]
-// Runs seeded fault schedules against the real sessions and replication code; on a failure
-// prints the violations, a shrunk schedule and the command that replays it.
+// npm run simulate -- [--seeds N] [--from S] [--seed S] [--faults kill,stall,…] [--replay FILE]
+// [--trace] Runs seeded fault schedules against the real sessions and replication code; on a
+// failure prints the violations, a shrunk schedule and the command that replays it.
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -12,7 +12,10 @@ import { SimNetwork, type NetworkOptions } from './network.js';
 import { SimNode, type LogEntry, type WriteTrace } from './node.js';
 import { Rng, World } from './world.js';
 
-/** Picks a node: the owner of a game (by fraction of the games), or any running node (by fraction of them). */
+/**
+ * Picks a node: the owner of a game (by fraction of the games), or any running node (by fraction of
+ * them).
+ */
 export type Target = { owner: number } | { node: number };
 
 export type Fault =
@@ -65,7 +68,9 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 /** The faults of the mesh and its processes: every kind but the database's outage. */
 export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== 'db-outage');
 
-/** A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play. */
+/**
+ * A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play.
+ */
 export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS): Schedule {
   const rng = new Rng(seed ^ 0x5eed);
   const playMs = rng.int(30, 60) * 1000;
@@ -205,7 +210,8 @@ export async function runSchedule(
       leases,
       results,
       metrics,
-      // Like Swarm: a task enters DNS once its health check passed (up to a couple of seconds after it is ready).
+      // Like Swarm: a task enters DNS once its health check passed (up to a couple of seconds after
+      // it is ready).
       dns: () =>
         running()
           .filter(
@@ -384,7 +390,8 @@ export async function runSchedule(
   }
   await world.runUntil(t0 + schedule.playMs);
 
-  // Heal everything and let the cluster settle: no more lost messages, thaw, reconnect, at least one node running.
+  // Heal everything and let the cluster settle: no more lost messages, thaw, reconnect, at least
+  // one node running.
   net.healAll();
   net.calm();
   db.down = false;

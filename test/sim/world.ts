@@ -121,7 +121,10 @@ export class World {
     proc.paused = true;
   }
 
-  /** Resumes a paused process: what it missed runs now, timers and deliveries interleaved by the seed. */
+  /**
+   * Resumes a paused process: what it missed runs now, timers and deliveries interleaved by the
+   * seed.
+   */
   resume(proc: Proc): void {
     if (!proc.paused) return;
     proc.paused = false;

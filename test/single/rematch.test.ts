@@ -24,13 +24,16 @@ afterAll(async () => {
   await Promise.all(nodes.map((n) => n.kill()));
 });
 
-/** Defends in `round`, sending the same action again while the server says to retry (rate limit). */
+/**
+ * Defends in `round`, sending the same action again while the server says to retry (rate limit).
+ */
 async function defend(c: LiveConnection, round: number): Promise<void> {
   const id = randomUUID();
   for (;;) {
     const reply = await c.act(round, 'defend', undefined, id);
     if (reply.type === 'ack' || reply.retry !== true) return;
-    await new Promise((r) => setTimeout(r, 200)); // a client's back-off before sending again, as the page does
+    // A client's back-off before sending again, as the page does.
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 

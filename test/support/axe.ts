@@ -17,7 +17,9 @@ export interface AxeViolation {
   targets: string[];
 }
 
-/** The WCAG 2.1 A/AA and best-practice violations of the page as it is now, of the given impacts. */
+/**
+ * The WCAG 2.1 A/AA and best-practice violations of the page as it is now, of the given impacts.
+ */
 export async function axeViolations(
   page: Page,
   impacts: string[] = ['serious', 'critical'],

@@ -61,7 +61,9 @@ export interface BotOptions {
 
 let rotation = 0;
 
-/** Close codes on which htmx's WebSocket extension reconnects (its defaults, which the page keeps). */
+/**
+ * Close codes on which htmx's WebSocket extension reconnects (its defaults, which the page keeps).
+ */
 const RECONNECT_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1014]);
 
 const PARTIAL = /<hx-partial hx-target="#([a-z-]+)"[^>]*>([\s\S]*?)<\/hx-partial>/g;
@@ -171,7 +173,7 @@ export class Bot {
       // Exactly as the page: send every unacknowledged action again.
       for (const m of this.pending.values()) ws.send(JSON.stringify(m));
     });
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       const raw = data.toString();
       if (first && raw.startsWith('<')) {
         first = false;

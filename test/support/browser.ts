@@ -36,7 +36,10 @@ export class BrowserSession {
     );
   }
 
-  /** A page in a context of its own (its own cookies: one player each); a desktop window unless told otherwise. */
+  /**
+   * A page in a context of its own (its own cookies: one player each); a desktop window unless told
+   * otherwise.
+   */
   async newPage(options: BrowserContextOptions = {}): Promise<Page> {
     const ctx = await this.browser.newContext({
       viewport: { width: 1200, height: 860 },

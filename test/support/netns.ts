@@ -219,7 +219,10 @@ export class HostNetwork {
     return h;
   }
 
-  /** A new address of the operator's machine for one player (players on the internet each have their own). */
+  /**
+   * A new address of the operator's machine for one player (players on the internet each have their
+   * own).
+   */
   playerAddress(): string {
     if (this.players >= 100) throw new Error('at most 100 player addresses');
     const address = `${this.net}.${150 + this.players++}`;
@@ -330,7 +333,10 @@ export class HostNetwork {
       run(['ip', 'netns', 'exec', host.ns, 'iptables', '-F', 'MINOTAUR-CUT'], { allowFail: true });
   }
 
-  /** Whether the kernel has sch_netem (most distributions' kernels do; minimal VM kernels often not). */
+  /**
+   * Whether the kernel has sch_netem (most distributions' kernels do; minimal VM kernels often
+   * not).
+   */
   static hasNetem(): boolean {
     return existsSync('/proc/config.gz')
       ? /CONFIG_NET_SCH_NETEM=[ym]/.test(

@@ -210,7 +210,7 @@ export class LiveConnection {
         resolve();
       }),
     );
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       const raw = data.toString();
       let json: Record<string, unknown> | null = null;
       if (raw.startsWith('{')) {

@@ -90,7 +90,10 @@ export interface PostgresOptions {
   port?: number;
   /** Address to listen on (default 127.0.0.1). */
   host?: string;
-  /** Runs the server's commands under this prefix, e.g. ['ip', 'netns', 'exec', NS] (a host of its own). */
+  /**
+   * Runs the server's commands under this prefix, e.g. ['ip', 'netns', 'exec', NS] (a host of its
+   * own).
+   */
   prefix?: string[];
 }
 

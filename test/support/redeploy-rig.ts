@@ -26,7 +26,9 @@ export interface RigOptions {
   env?: Record<string, string>;
   /** CLUSTER_SECRET of the nodes (production refuses RIG_SECRET: too short). */
   secret?: string;
-  /** Address the DNS server listens on (default 127.0.0.1; test hosts reach the operator's address). */
+  /**
+   * Address the DNS server listens on (default 127.0.0.1; test hosts reach the operator's address).
+   */
   dnsHost?: string;
   /** Port every node listens on (default: one free on the loopback test addresses). */
   port?: number;

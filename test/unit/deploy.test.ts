@@ -44,7 +44,9 @@ describe('README configuration table', () => {
   });
 });
 
-/** The stack's secret files, made here: each NAME_FILE path replaced by a file with a fresh value. */
+/**
+ * The stack's secret files, made here: each NAME_FILE path replaced by a file with a fresh value.
+ */
 function withSecretFiles(env: Record<string, string>): Record<string, string> {
   const dir = mkdtempSync(join(tmpdir(), 'minotaur-secrets-'));
   const values: Record<string, string> = {
@@ -95,7 +97,8 @@ describe('deploy/docker-stack.yml', () => {
     const replicas = Number(/\n {6}replicas: (\d+)/.exec(service)?.[1]);
     const perNode = Number(/max_replicas_per_node: (\d+)/.exec(service)?.[1]);
     expect(perNode).toBeGreaterThanOrEqual(1);
-    // Below the replica count (never all on one host), above one (a start-first update runs one more task).
+    // Below the replica count (never all on one host), above one (a start-first update runs one
+    // more task).
     expect(perNode).toBeLessThan(replicas);
     expect(perNode).toBeGreaterThan(1);
     expect(service).toMatch(/preferences:\n\s+- spread: node\.labels\.\S+/);

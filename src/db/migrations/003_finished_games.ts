@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { Engine } from '../schema.js';
 
-export async function up(db: Kysely<any>, _engine: Engine): Promise<void> {
+export async function up(db: Kysely<unknown>, _engine: Engine): Promise<void> {
   await db.schema.alterTable('results').addColumn('final_schema', 'integer').execute();
   await db.schema.alterTable('results').addColumn('final_state', 'text').execute();
   await db.schema

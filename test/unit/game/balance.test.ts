@@ -11,7 +11,8 @@ const GAMES = 60; // per pairing: 6 pairings and the four-hero games, 420 games 
 
 function heroesMatter(r: RulesReport): string[] {
   const problems: string[] = [];
-  // Defending well: the hero who fights and raises its shield in time beats every other way of playing.
+  // Defending well: the hero who fights and raises its shield in time beats every other way of
+  // playing.
   for (const other of ['random', 'aggressive', 'avoider']) {
     if (r.pair('defensive', other) <= 0.55)
       problems.push(

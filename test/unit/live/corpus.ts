@@ -99,7 +99,10 @@ export function playedGame(
   return out;
 }
 
-/** A varied set: small and full games, a rematch's waiting room, a game cut short (draw or survivors). */
+/**
+ * A varied set: small and full games, a rematch's waiting room, a game cut short (draw or
+ * survivors).
+ */
 export function corpus(): Shown[] {
   return [
     ...playedGame(7, 2),

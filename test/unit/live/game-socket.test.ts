@@ -125,7 +125,8 @@ describe('GameLiveSocket', () => {
     ).start();
     const page = new LivePage();
     const shown = new Map(page.apply(treeWire.sent[1]!));
-    // The page already has the game's fixed board; everything else is the same HTML as sent in full.
+    // The page already has the game's fixed board; everything else is the same HTML as sent in
+    // full.
     expect(shown.has('game-board-tiles')).toBe(false);
     for (const [target, html] of shown)
       expect(htmlWire.sent[1]).toContain(

@@ -38,7 +38,10 @@ beforeAll(async () => {
     .LivePage;
 });
 
-/** Sends `steps` (each a set of target → tree) through the differ to a page; checks the page after each. */
+/**
+ * Sends `steps` (each a set of target → tree) through the differ to a page; checks the page after
+ * each.
+ */
 function roundTrip(steps: Map<string, Dyn>[]): number[] {
   const st = newPatchState();
   const page = new LivePage();

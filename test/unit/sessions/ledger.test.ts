@@ -28,7 +28,9 @@ function record(key: string, epoch: number, owner: string, seq: number): GameRec
   };
 }
 
-/** The real snapshot store on SQLite in memory, counting statements, and able to fail or hold them. */
+/**
+ * The real snapshot store on SQLite in memory, counting statements, and able to fail or hold them.
+ */
 async function store() {
   const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
   await storage.migrate();

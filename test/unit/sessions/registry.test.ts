@@ -415,7 +415,8 @@ describe('GameSessions', () => {
   });
 
   it('shows a game it has not received from the database, as the very record its owner wrote', async () => {
-    // The database's clock runs a second ahead: a copy that took its time from the row would differ.
+    // The database's clock runs a second ahead: a copy that took its time from the row would
+    // differ.
     const c = await cluster(['n1', 'n2'], await sharedDb(() => Date.now() + 1000));
     await new Promise((r) => setTimeout(r, 5));
     const [n1, n2] = c.nodes as [TestNode, TestNode];

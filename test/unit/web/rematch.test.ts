@@ -21,7 +21,9 @@ function finished(): GameState {
   return { ...j.state, status: 'finished', winner: '1', finishedAt: 5 };
 }
 
-/** Games whose finished game PREV starts without a rematch; `onClaim` decides the owner's answer. */
+/**
+ * Games whose finished game PREV starts without a rematch; `onClaim` decides the owner's answer.
+ */
 function fakeGames(
   onClaim: (
     g: FakeGames,
