@@ -57,6 +57,24 @@ interface CapacityResult {
   }[];
   stoppedEarly?: boolean;
 }
+interface Sample {
+  p99: number;
+}
+interface PlayersResult {
+  roundMs: number;
+  steps: {
+    players: number;
+    app: {
+      stats: { othersUpdate: Sample; acks: Sample; lateRefusals: number };
+      cpu: number;
+      rssMB: number;
+    };
+    raw: { stats: { othersUpdate: Sample } };
+  }[];
+}
+interface MemoryResult {
+  samples: { actions: number; heapMB: number; rssMB: number; gamesEnded: number }[];
+}
 interface Handoff {
   games: number;
   adoptedS: number;
@@ -165,24 +183,27 @@ for (const r of ran) {
     }
     if (result.stoppedEarly) rows.push(['capacity', 'stopped stepping', 'ack p95 > 1 s', '']);
   } else if (r.name === 'players') {
-    for (const s of r.result.steps) {
+    const result = r.result as PlayersResult;
+    for (const s of result.steps) {
       const a = s.app.stats;
       rows.push([
         'players',
-        `${s.players} players (games of 5, ${r.result.roundMs / 1000} s rounds): act → others p99`,
+        `${s.players} players (games of 5, ${result.roundMs / 1000} s rounds): act → others p99`,
         `${ms(a.othersUpdate.p99)} (raw ws ${ms(s.raw.stats.othersUpdate.p99)})`,
         `ack p99 ${ms(a.acks.p99)}, node CPU ${fmt(s.app.cpu * 100, 0)} %, ${a.lateRefusals} late refusals, RSS ${fmt(s.app.rssMB, 0)} MB`,
       ]);
     }
   } else if (r.name === 'memory') {
-    const xs = r.result.samples;
-    const [first, last] = [xs[1] ?? xs[0], xs[xs.length - 1]];
-    rows.push([
-      'memory',
-      `heap after GC at ${fmt(first.actions, 0)} → ${fmt(last.actions, 0)} actions`,
-      `${fmt(first.heapMB, 1)} → ${fmt(last.heapMB, 1)} MB`,
-      `${last.gamesEnded} games ended, RSS ${fmt(last.rssMB, 0)} MB`,
-    ]);
+    const xs = (r.result as MemoryResult).samples;
+    const first = xs[1] ?? xs[0];
+    const last = xs[xs.length - 1];
+    if (first !== undefined && last !== undefined)
+      rows.push([
+        'memory',
+        `heap after GC at ${fmt(first.actions, 0)} → ${fmt(last.actions, 0)} actions`,
+        `${fmt(first.heapMB, 1)} → ${fmt(last.heapMB, 1)} MB`,
+        `${last.gamesEnded} games ended, RSS ${fmt(last.rssMB, 0)} MB`,
+      ]);
   } else if (r.name === 'handoff') {
     for (const s of (r.result as HandoffResult).sizes) {
       rows.push([
