@@ -51,6 +51,8 @@ export interface ColdStart {
   twice: string[];
   /** Games still playing before the loss that no new node resumed. */
   notResumed: string[];
+  /** Games that finished while the old nodes stopped (their result is recorded; nothing to resume). */
+  finishedAtStop: Set<string>;
   /**
    * The newest record of every game just before the loss (a finished game is not resumed: its final
    * record).
@@ -115,7 +117,8 @@ export async function finalRecords(
     const earlier = cold?.before.get(c);
     if (r) finals.set(c, r);
     else if (earlier?.state.status === 'finished') finals.set(c, earlier);
-    else missing.push(c);
+    // Finished while the old nodes stopped: its result is recorded, no node holds it.
+    else if (!cold?.finishedAtStop.has(c)) missing.push(c);
   }
   return { finals, missing };
 }
@@ -297,7 +300,11 @@ export async function coldStart(
           .find((l) => l.msg.startsWith(`game ${code} adopted from node `));
         if (line) resumed.set(code, Date.parse(String(line.time)) - startedAt);
       }
-      return resumed.size === before.length;
+      return before.every(
+        (code) =>
+          resumed.has(code) ||
+          lost.some((n) => n.lines.some((l) => l.msg.startsWith(`game ${code} finished after `))),
+      );
     },
     20_000,
     'every game to be resumed',
@@ -309,7 +316,12 @@ export async function coldStart(
         .flatMap((n) => n.lines)
         .filter((l) => l.msg.startsWith(`game ${code} adopted from node `)).length > 1,
   );
-  const notResumed = before.filter((c) => !resumed.has(c));
+  const finishedAtStop = new Set(
+    before.filter((code) =>
+      lost.some((n) => n.lines.some((l) => l.msg.startsWith(`game ${code} finished after `))),
+    ),
+  );
+  const notResumed = before.filter((c) => !resumed.has(c) && !finishedAtStop.has(c));
   say(
     `new nodes ${fresh.map((n) => n.opts.nodeId).join(', ')} ready in ${readyMs.map(ms).join(', ')}; games resumed in ${[...resumed].map(([c, t]) => `${c} ${ms(t)}`).join(', ') || '–'}`,
   );
@@ -325,6 +337,7 @@ export async function coldStart(
     resumed,
     twice,
     notResumed,
+    finishedAtStop,
     before: records,
   };
 }

@@ -33,6 +33,8 @@ export interface ClientEnv {
   /** Nodes a load balancer would send a new connection to (ready ones). */
   ready: () => SimNode[];
   latency: () => number;
+  /** Whether the result of a game with this code is recorded (its page is then shown from it). */
+  ended: (code: string) => boolean;
 }
 
 export class SimClient {
@@ -107,7 +109,11 @@ export class SimClient {
       if (state) return this.#subscribe(conn, node);
       void node.sessions.pending(this.code).then((resuming) => {
         // "One moment" while it resumes; after the game ended, "gone" is right (its result stays).
-        if (!resuming && !this.seen.some((s) => s.status === 'finished'))
+        if (
+          !resuming &&
+          !this.env.ended(this.code) &&
+          !this.seen.some((s) => s.status === 'finished')
+        )
           this.notFound.push({ at: this.world.now, node: node.id });
         this.connect(1000);
       });

@@ -169,11 +169,13 @@ export async function runSchedule(
   const snapshots = reachable(storage.snapshots);
   const leases = reachable(storage.leases);
   const recorded = new Set<string>();
+  const endedCodes = new Set<string>();
   const results = {
     record: async (r: GameResult): Promise<boolean> => {
       if (db.down) throw refused();
       const written = await storage.results.record(r);
       recorded.add(r.gameId);
+      endedCodes.add(r.code);
       return written;
     },
   };
@@ -282,7 +284,12 @@ export async function runSchedule(
     codes.push(code);
     for (const p of players) {
       const c = new SimClient(
-        { world, ready, latency: () => 0.2 + world.rng.next() * 5 },
+        {
+          world,
+          ready,
+          latency: () => 0.2 + world.rng.next() * 5,
+          ended: (c) => endedCodes.has(c),
+        },
         p.id,
         p.name,
         code,
