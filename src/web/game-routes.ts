@@ -27,6 +27,18 @@ import type { WebUser } from './user.js';
 
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
 
+/** The game code of the route, upper-cased; null after answering 404 for one that is not a code. */
+function gameCodeOr404(req: Request, res: Response): string | null {
+  const parsed = codeParam.safeParse(req.params.code);
+  if (parsed.success) return parsed.data.toUpperCase();
+  res.status(404).render('pages/error', {
+    title: 'Not found',
+    heading: 'No such game',
+    message: 'Game codes are four letters.',
+  });
+  return null;
+}
+
 function flash(req: Request, kind: 'info' | 'error', message: string): void {
   req.session.flash = { kind, message };
 }
@@ -125,16 +137,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     (kind: 'join' | 'start' | 'leave') =>
     async (req: Request, res: Response, next: NextFunction) => {
       try {
-        const parsed = codeParam.safeParse(req.params.code);
-        if (!parsed.success) {
-          res.status(404).render('pages/error', {
-            title: 'Not found',
-            heading: 'No such game',
-            message: 'Game codes are four letters.',
-          });
-          return;
-        }
-        const code = parsed.data.toUpperCase();
+        const code = gameCodeOr404(req, res);
+        if (code === null) return;
         const user = res.locals.user as WebUser;
         if (kind === 'join') {
           await joinAndRedirect(req, res, code);
@@ -278,16 +282,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     requireUser,
     async (req: Request, res: Response, next: NextFunction) => {
       try {
-        const parsed = codeParam.safeParse(req.params.code);
-        if (!parsed.success) {
-          res.status(404).render('pages/error', {
-            title: 'Not found',
-            heading: 'No such game',
-            message: 'Game codes are four letters.',
-          });
-          return;
-        }
-        const code = parsed.data.toUpperCase();
+        const code = gameCodeOr404(req, res);
+        if (code === null) return;
         const user = res.locals.user as WebUser;
         const out = await openRematch(games, code, { id: user.id, name: user.username }, logger);
         if (!out.ok) {
