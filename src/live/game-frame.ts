@@ -501,7 +501,7 @@ export class Frame {
         const others = this.waitingFor().filter((n) => n !== me.name);
         return trees.get(
           `actions:submitted:${s.round}:${label}:${others.join(',')}`,
-          () => html`${yourMove(s.round, submitted(s.round, label, others))} `,
+          () => html`${yourMove(s.round, submitted(s.round, label, others))}\n`,
         );
       }
       const dirs = COMPASS.map((d) => ({
@@ -512,7 +512,7 @@ export class Frame {
       const tired = RULES.tiredShield && defendedLastRound(s, me.id);
       return trees.get(
         `actions:compass:${s.round}:${dirs.map((d) => (d.open ? 1 : 0)).join('')}:${tired}`,
-        () => html`${yourMove(s.round, compass(s.round, dirs, tired))} `,
+        () => html`${yourMove(s.round, compass(s.round, dirs, tired))}\n`,
       );
     }
     return actionsPartial(this.view(viewer), csrfToken);
