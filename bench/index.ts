@@ -14,6 +14,10 @@ const BENCHES: { name: string; file: string; limitS: number; env?: Record<string
   { name: 'crdt', file: 'crdt.bench.ts', limitS: 120, env: QUICK ? { BENCH_ENTRIES: '2000' } : {} },
   { name: 'live', file: 'live.bench.ts', limitS: 200 },
   { name: 'capacity', file: 'capacity.bench.ts', limitS: 220 },
+  // Players per node: 250 to 5,000 players, each step against a bare ws server (~15 min).
+  { name: 'players', file: 'players.bench.ts', limitS: 1500 },
+  // Heap after GC over 100,000 actions with games ending all along (~5 min).
+  { name: 'memory', file: 'memory.bench.ts', limitS: 1100 },
   { name: 'handoff', file: 'handoff.bench.ts', limitS: 220 },
   { name: 'pages', file: 'pages.bench.ts', limitS: 240 },
   // Needs root (network namespaces): otherwise it says why and is skipped.
@@ -52,6 +56,24 @@ interface CapacityResult {
     nodeCpu: number;
   }[];
   stoppedEarly?: boolean;
+}
+interface Sample {
+  p99: number;
+}
+interface PlayersResult {
+  roundMs: number;
+  steps: {
+    players: number;
+    app: {
+      stats: { othersUpdate: Sample; acks: Sample; lateRefusals: number };
+      cpu: number;
+      rssMB: number;
+    };
+    raw: { stats: { othersUpdate: Sample } };
+  }[];
+}
+interface MemoryResult {
+  samples: { actions: number; heapMB: number; rssMB: number; gamesEnded: number }[];
 }
 interface Handoff {
   games: number;
@@ -160,6 +182,28 @@ for (const r of ran) {
       ]);
     }
     if (result.stoppedEarly) rows.push(['capacity', 'stopped stepping', 'ack p95 > 1 s', '']);
+  } else if (r.name === 'players') {
+    const result = r.result as PlayersResult;
+    for (const s of result.steps) {
+      const a = s.app.stats;
+      rows.push([
+        'players',
+        `${s.players} players (games of 5, ${result.roundMs / 1000} s rounds): act → others p99`,
+        `${ms(a.othersUpdate.p99)} (raw ws ${ms(s.raw.stats.othersUpdate.p99)})`,
+        `ack p99 ${ms(a.acks.p99)}, node CPU ${fmt(s.app.cpu * 100, 0)} %, ${a.lateRefusals} late refusals, RSS ${fmt(s.app.rssMB, 0)} MB`,
+      ]);
+    }
+  } else if (r.name === 'memory') {
+    const xs = (r.result as MemoryResult).samples;
+    const first = xs[1] ?? xs[0];
+    const last = xs[xs.length - 1];
+    if (first !== undefined && last !== undefined)
+      rows.push([
+        'memory',
+        `heap after GC at ${fmt(first.actions, 0)} → ${fmt(last.actions, 0)} actions`,
+        `${fmt(first.heapMB, 1)} → ${fmt(last.heapMB, 1)} MB`,
+        `${last.gamesEnded} games ended, RSS ${fmt(last.rssMB, 0)} MB`,
+      ]);
   } else if (r.name === 'handoff') {
     for (const s of (r.result as HandoffResult).sizes) {
       rows.push([

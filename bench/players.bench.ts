@@ -335,6 +335,7 @@ function rows(steps: StepResult[]): string[][] {
         ms(st.ownUpdate.p99),
         String(st.lateRefusals),
         fmt(side.cpu * 100, 0),
+        fmt((side.cpu * 1000) / (st.actions / st.windowS), 2),
         fmt(side.rssMB, 0),
         kb(st.bytes.own),
         kb(st.bytes.other),
@@ -359,6 +360,8 @@ export const HEADER = [
   'act → own update p99 ms',
   'late refusals',
   'server CPU %',
+  // Less sensitive than latency to other work on the machine: CPU time per action, all its updates included.
+  'server CPU ms/action',
   'RSS MB',
   'own action B p50 (p99)',
   "other's action B",

@@ -64,6 +64,17 @@ export class Profiler {
     return this.call('Profiler.start');
   }
 
+  /** The heap in use right after a full garbage collection, in bytes. */
+  async heapAfterGc(): Promise<number> {
+    await this.call('HeapProfiler.collectGarbage');
+    const r = (await this.call('Runtime.getHeapUsage')) as { usedSize: number };
+    return r.usedSize;
+  }
+
+  close(): void {
+    this.ws?.close();
+  }
+
   async stop(file: string): Promise<CpuProfile> {
     const r = (await this.call('Profiler.stop')) as { profile: CpuProfile };
     writeFileSync(file, JSON.stringify(r.profile));

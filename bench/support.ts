@@ -23,6 +23,8 @@ export const NODE_ENV_BASE: Record<string, string> = {
   // The handoff bench opens hundreds of games from one account; the limits are not measured here.
   OPEN_GAMES_PER_ACCOUNT: '1000',
   GAMES_PER_HOUR: '10000',
+  // The handoff bench watches many games as one account; each watcher is a live socket.
+  SOCKETS_PER_ACCOUNT: '1000',
   ADMIN_TOKEN: TEST_ADMIN_TOKEN,
   LOG_LEVEL: 'info',
 };

@@ -83,6 +83,8 @@ const schema = z.object({
   HEARTBEAT_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   PEER_DOWN_MS: z.coerce.number().int().min(200).max(60_000).default(3000),
   ROUND_SECONDS: z.coerce.number().min(1).max(600).default(10),
+  /** How long a finished game stays on its players' screens before the node drops it. */
+  FINISHED_GAME_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
   /** How long a draining node keeps serving requests that still reach it before it exits. */
   DRAIN_WINDOW_MS: z.coerce.number().int().min(0).max(120_000).default(2000),
   /** Hard limit for the whole shutdown; must fit inside the orchestrator's stop grace period. */
@@ -144,6 +146,8 @@ export interface Config {
     peerDownMs: number;
   };
   roundMs: number;
+  /** How long a finished game stays in the replica (its winner screen) before it is dropped. */
+  finishedRetentionMs: number;
   drainWindowMs: number;
   shutdownTimeoutMs: number;
   adminToken: string | null;
@@ -360,6 +364,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       peerDownMs: e.PEER_DOWN_MS,
     }),
     roundMs: Math.round(e.ROUND_SECONDS * 1000),
+    finishedRetentionMs: e.FINISHED_GAME_SECONDS * 1000,
     drainWindowMs: e.DRAIN_WINDOW_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     adminToken: e.ADMIN_TOKEN ?? null,

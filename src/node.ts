@@ -36,8 +36,13 @@ const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** How long a stopping node lets requests already in progress finish. */
+/** How long a node stopped outside a drain lets requests already in progress finish. */
 const STOP_REQUESTS_MS = 2000;
+/**
+ * What a drain keeps of its budget once requests are cut: the 0.5 s closeServer gives upgraded
+ * sockets, then the lease, the last writes and the database's close.
+ */
+const STOP_AFTER_REQUESTS_MS = 1500;
 
 /** Stops accepting connections and waits for requests in progress, at most `graceMs`. */
 function closeServer(server: import('node:http').Server, graceMs: number): Promise<void> {
@@ -193,6 +198,7 @@ export class MinotaurNode {
         id: () => randomUUID(),
       },
       roundMs: config.roundMs,
+      finishedRetentionMs: config.finishedRetentionMs,
       selfState: () => this.life.state,
       clockHealthy: () => !mesh || !mesh.isSuspect(),
       orphanGraceMs: config.cluster.peerDownMs,
@@ -228,7 +234,13 @@ export class MinotaurNode {
           }));
         return [self, ...peers];
       },
-      record: (code) => replica.getAny(code) ?? null,
+      record: (code) => {
+        const rec = replica.getAny(code);
+        if (!rec) return null;
+        // A write of this node that no peer or database holds yet is marked: it may be replaced.
+        const shown = sessions.shownRecord(code);
+        return shown !== rec && rec.owner === config.nodeId ? { ...rec, unconfirmed: true } : rec;
+      },
       database: () => ({
         ...storage.health(),
         waiting: { snapshots: sessions.storage().unsaved, results: outbox.waiting },
@@ -391,23 +403,25 @@ export class MinotaurNode {
     // Requests that still reach us (the load balancer may lag) keep being served meanwhile.
     await sleep(config.drainWindowMs);
     await this.hub.closeAll();
-    await this.stop();
+    // Requests still in progress (a sign-up on a loaded machine) get what the budget has left.
+    const left = started + config.shutdownTimeoutMs - STOP_AFTER_REQUESTS_MS - Date.now();
+    await this.stop(Math.max(500, left));
     logger.info({ ms: Date.now() - started }, `stopped after ${Date.now() - started} ms`);
   }
 
-  async stop(): Promise<void> {
+  async stop(requestsMs = STOP_REQUESTS_MS): Promise<void> {
     this.setState('stopped');
     // No new connections; idle keep-alive ones close now. Requests in progress (a page, a
     // sign-up's password hashing) may finish within a bound, then whatever is left is cut.
     const server = this.web?.server;
-    const httpClosed = server ? closeServer(server, STOP_REQUESTS_MS) : Promise.resolve();
+    const httpClosed = server ? closeServer(server, requestsMs) : Promise.resolve();
     this.discovery?.stop();
     await this.mesh?.stop();
     await httpClosed;
     this.sessions?.stop();
     await this.sessions?.releaseLease();
-    // Last chance for results kept during an outage (each is recorded again by the node that drops
-    // its game).
+    // Last chance for results kept during an outage (each is recorded again by the node that
+    // drops its game).
     await this.outbox?.flush();
     this.outbox?.stop();
     this.sync?.stop();

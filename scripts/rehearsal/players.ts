@@ -9,6 +9,28 @@ import type { Stage } from './cluster.js';
 import { HttpLoad, brief, type Failure, type HttpLoadOptions } from './load.js';
 import { sleep } from './say.js';
 
+/** A player that notes when its latest request left, so a failure is dated by the request that failed. */
+class DatedPlayer extends Player {
+  constructor(
+    private readonly sent: { at: number },
+    ...args: ConstructorParameters<typeof Player>
+  ) {
+    super(...args);
+  }
+
+  override request(path: string, init?: RequestInit): Promise<Response> {
+    this.sent.at = Date.now();
+    return super.request(path, init);
+  }
+}
+
+/** An error's message with its causes ("fetch failed: other side closed"). */
+function withCauses(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
+  return parts.join(': ') || String(err);
+}
+
 export interface PlayersOptions {
   /** Games kept playing. */
   games: number;
@@ -69,14 +91,20 @@ export class Players {
     return this.rig.codes.filter((c) => this.playing(c));
   }
 
-  async #open(): Promise<string> {
+  async #open(sent: { at: number }): Promise<string> {
     const o = this.#o;
     const tag = `${Date.now().toString(36).slice(-4)}${this.opened++}`;
     const url = this.stage.url;
     const players = Array.from(
       { length: o.bots },
       (_, i) =>
-        new Player(url, `${o.prefix}${tag}p${i}`, 'correct horse battery', this.stage.net()),
+        new DatedPlayer(
+          sent,
+          url,
+          `${o.prefix}${tag}p${i}`,
+          'correct horse battery',
+          this.stage.net(),
+        ),
     );
     const code = await openStartedGame(players);
     const rec = await waitFor(
@@ -107,12 +135,14 @@ export class Players {
   }
 
   async tryOpen(): Promise<string | null> {
-    const at = Date.now();
+    // Opening a game takes a dozen requests, seconds apart on a loaded machine: a failure is
+    // dated by the request that failed, so that a scenario's window can cover it.
+    const sent = { at: Date.now() };
     this.#opening++;
     try {
-      return await this.#open();
+      return await this.#open(sent);
     } catch (err) {
-      this.setupFailures.push({ at, path: 'new game', what: brief((err as Error).message, 200) });
+      this.setupFailures.push({ at: sent.at, path: 'new game', what: brief(withCauses(err), 200) });
       return null;
     } finally {
       this.#opening--;

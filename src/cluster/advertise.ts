@@ -86,7 +86,9 @@ export async function chooseAdvertiseHost(
     }
   }
   const chosen = pickAdvertiseHost(local, answers, subnet);
-  if (subnet && !local.some((l) => l.address === chosen && inSubnet(chosen, subnet))) {
+  const bySubnet =
+    subnet !== null && local.some((l) => l.address === chosen && inSubnet(chosen, subnet));
+  if (subnet && !bySubnet) {
     logger.warn(
       { subnet, interfaces: local.map((l) => l.cidr ?? l.address) },
       `no interface in ADVERTISE_ADDRESS's subnet ${subnet}; advertising ${chosen}`,
@@ -94,7 +96,9 @@ export async function chooseAdvertiseHost(
   }
   logger.info(
     { address: chosen, interfaces: local.map((l) => l.cidr ?? l.address) },
-    `advertising ${chosen} to peers (set ADVERTISE_ADDRESS to override)`,
+    bySubnet
+      ? `advertising ${chosen} to peers (its interface in ADVERTISE_ADDRESS's subnet ${subnet})`
+      : `advertising ${chosen} to peers (set ADVERTISE_ADDRESS to override)`,
   );
   return chosen;
 }

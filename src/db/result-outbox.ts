@@ -3,6 +3,7 @@
 // at once when the storage sees it back, and on a timer meanwhile. Writing is idempotent per
 // game id, so a result recorded again by another node (or later by this one) counts once.
 
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { outageClass } from './errors.js';
 import type { DbLogger } from './logger.js';
 import type { GameResult } from './results.js';
@@ -15,6 +16,8 @@ export interface ResultOutboxOptions {
   logger: DbLogger;
   /** Pause between attempts while results wait (default 2 s). */
   retryMs?: number;
+  /** Timers (default: Node's). */
+  clock?: Clock;
 }
 
 interface Waiting {
@@ -28,7 +31,8 @@ export class ResultOutbox implements ResultWriter {
   readonly #logger: DbLogger;
   readonly #retryMs: number;
   readonly #waiting = new Map<string, Waiting>();
-  #timer: NodeJS.Timeout | null = null;
+  readonly #clock: Clock;
+  #timer: TimerHandle | null = null;
   #flushing: Promise<void> | null = null;
   #stopped = false;
 
@@ -36,6 +40,7 @@ export class ResultOutbox implements ResultWriter {
     this.#writer = writer;
     this.#logger = options.logger;
     this.#retryMs = options.retryMs ?? 2000;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Results waiting for the database. */
@@ -86,7 +91,7 @@ export class ResultOutbox implements ResultWriter {
    */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#timer) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
     if (this.#waiting.size > 0) {
       const codes = [...this.#waiting.values()].map((w) => w.result.code);
@@ -117,11 +122,10 @@ export class ResultOutbox implements ResultWriter {
 
   #schedule(): void {
     if (this.#stopped || this.#timer || this.#waiting.size === 0) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null;
       void this.flush();
     }, this.#retryMs);
-    this.#timer.unref();
   }
 
   /** A second report of a game already waiting settles with the first (counted once). */

@@ -76,6 +76,17 @@ export type GameTarget = (typeof GAME_TARGETS)[number];
 
 const NO_TREES: readonly Rendered[] = Object.freeze([]);
 
+/** A value and what it was built from (compared by identity: states are immutable). */
+interface Kept<T> {
+  from: readonly unknown[];
+  value: T;
+}
+
+function same(a: readonly unknown[], b: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return a.length === b.length;
+}
+
 /** What a node keeps per game: its fixed board and the trees of recent states. */
 class GameMemo {
   readonly board: BoardView;
@@ -83,7 +94,13 @@ class GameMemo {
   readonly trees = new Memo<Rendered>(400);
   readonly lists = new Memo<readonly Rendered[]>(200);
   /** The shared view of the last state, and what it was computed from (see Frame.shared). */
-  lastShared: { from: readonly unknown[]; view: SharedView } | null = null;
+  lastShared: Kept<SharedView> | null = null;
+  lastLog: Kept<Rendered | ''> | null = null;
+  /** Each viewer's last partials, with what they were built from. */
+  readonly viewers = new Map<
+    string,
+    Partial<Record<'board' | 'players' | 'actions' | 'overlay' | 'chat', Kept<Rendered>>>
+  >();
 
   constructor(
     readonly id: string,
@@ -163,24 +180,78 @@ export class Frame {
     const s = this.state;
     const from = [s.status, s.round, s.players, s.minotaur, s.events, s.walls, s.radius];
     const last = this.game.lastShared;
-    if (last && last.from.every((v, i) => v === from[i])) return (this.sharedView = last.view);
-    const view = sharedView(s, this.game.board);
-    this.game.lastShared = { from, view };
-    return (this.sharedView = view);
+    if (last && same(last.from, from)) return (this.sharedView = last.value);
+    const value = sharedView(s, this.game.board);
+    this.game.lastShared = { from, value };
+    return (this.sharedView = value);
   }
 
-  /** Every partial of the page of `viewer` (null: nobody logged in), by target. */
+  /**
+   * Every partial of the page of `viewer` (null: nobody logged in), by target. A viewer's
+   * partial whose inputs are the same objects as for the last state this viewer was shown is
+   * the same tree (a hero choosing does not change anyone's board).
+   */
   partials(viewer: string | null, csrfToken: string): [GameTarget, Dyn][] {
-    const me = viewer === null ? undefined : this.state.players.find((p) => p.id === viewer);
+    const s = this.state;
+    const me = viewer === null ? undefined : s.players.find((p) => p.id === viewer);
+    const key = viewer ?? '';
+    let kept = this.game.viewers.get(key);
+    if (kept === undefined) this.game.viewers.set(key, (kept = {}));
+    const mine = me ? submittedBy(s, me.id) : undefined;
+    const canAct = s.status === 'playing' && !!me && me.alive && !mine;
+    const reuse = (
+      part: 'board' | 'players' | 'actions' | 'overlay' | 'chat',
+      from: unknown[],
+      make: () => Rendered,
+    ): Rendered => {
+      const k = kept[part];
+      if (k && same(k.from, from)) return k.value;
+      const value = make();
+      kept[part] = { from, value };
+      return value;
+    };
+    const ended = s.status === 'finished' || (s.status === 'playing' && !!me && !me.alive);
     return [
       ['game-status', this.status()],
       ['game-board-tiles', this.game.tiles],
-      ['game-board', this.board(me)],
-      ['game-overlay', this.overlay(me, viewer, csrfToken)],
-      ['game-actions', this.actions(me, viewer, csrfToken)],
-      ['game-players', this.players(me)],
+      [
+        'game-board',
+        reuse('board', [this.shared, s.players, s.chat, s.round, canAct], () => this.board(me)),
+      ],
+      [
+        'game-overlay',
+        ended
+          ? reuse('overlay', [s.status, s.players, s.round, s.winner, s.rematch, csrfToken], () =>
+              overlayPartial(this.view(viewer), csrfToken),
+            )
+          : NO_OVERLAY,
+      ],
+      [
+        'game-actions',
+        reuse(
+          'actions',
+          [
+            s.status,
+            s.round,
+            s.players,
+            mine ? s.submitted : canAct,
+            s.events,
+            s.winner,
+            s.createdBy,
+            s.rematchOf,
+            csrfToken,
+          ],
+          () => this.actions(me, viewer, csrfToken),
+        ),
+      ],
+      [
+        'game-players',
+        reuse('players', [s.status, s.players, s.submitted, s.winner, s.createdBy], () =>
+          this.players(me),
+        ),
+      ],
       ['game-log', this.log()],
-      ['game-chat', this.chat(me)],
+      ['game-chat', reuse('chat', [s.chat, s.players], () => this.chat(me))],
     ];
   }
 
@@ -230,15 +301,20 @@ export class Frame {
   log(): Rendered | '' {
     if (this.logTree !== undefined) return this.logTree;
     const s = this.state;
-    if (s.status === 'open') return (this.logTree = '');
-    const logRound = s.status === 'finished' ? s.round : s.round - 1;
     // The log changes only when a round resolves: the events array is then a new one.
-    return (this.logTree = this.game.trees.get(`log:${logRound}:${eventsId(s.events)}`, () =>
-      roundLog(
-        logRound,
-        s.events.map((e) => describe(s, e)),
-      ),
-    ));
+    const from = [s.status, s.round, s.events];
+    const last = this.game.lastLog;
+    if (last && same(last.from, from)) return (this.logTree = last.value);
+    const logRound = s.status === 'finished' ? s.round : s.round - 1;
+    const value =
+      s.status === 'open'
+        ? ''
+        : roundLog(
+            logRound,
+            s.events.map((e) => describe(s, e)),
+          );
+    this.game.lastLog = { from, value };
+    return (this.logTree = value);
   }
 
   private waitingFor(): string[] {
@@ -442,12 +518,6 @@ export class Frame {
     return actionsPartial(this.view(viewer), csrfToken);
   }
 
-  private overlay(me: Player | undefined, viewer: string | null, csrfToken: string): Rendered {
-    const s = this.state;
-    if (s.status !== 'finished' && !(s.status === 'playing' && me && !me.alive)) return NO_OVERLAY;
-    return overlayPartial(this.view(viewer), csrfToken);
-  }
-
   private chat(me: Player | undefined): Rendered {
     const s = this.state;
     const lines = s.chat.map((l) =>
@@ -462,16 +532,4 @@ export class Frame {
   private view(viewer: string | null): GameView {
     return gameView(this.state, viewer, this.game.board, this.shared);
   }
-}
-
-/** Distinguishes two arrays of events of the same length and round (e.g. a held round's). */
-const eventIds = new WeakMap<object, number>();
-let nextEventsId = 0;
-function eventsId(events: object): number {
-  let id = eventIds.get(events);
-  if (id === undefined) {
-    id = nextEventsId++;
-    eventIds.set(events, id);
-  }
-  return id;
 }

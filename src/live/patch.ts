@@ -34,26 +34,8 @@ export function newPatchState(): PatchState {
   return { trees: new Map(), words: new Map(), kept: new Map(), known: new Set() };
 }
 
-type Full = string | Word | FullNode | Full[];
-interface Word {
-  $: number;
-  v?: string;
-}
-interface FullNode {
-  t: number;
-  d: Full[];
-  k?: 1;
-}
-interface Diff {
-  d?: Record<number, Change>;
-  /** A list's length (a list diff). */
-  n?: number;
-  /** The change of every item of the list. */
-  a?: Change;
-  p?: 1;
-  k?: 1;
-}
-export type Change = Full | Diff;
+/** A change, as JSON text (the differ writes the message as it goes: no objects to serialise). */
+export type Change = string;
 
 interface Run {
   st: PatchState;
@@ -76,13 +58,13 @@ export function patch(
   trees: Iterable<readonly [string, Dyn]>,
 ): PatchMessage | null {
   const run: Run = { st, statics: {} };
-  const changes: Record<string, Change> = {};
+  let changes = '';
   let targets = 0;
   for (const [target, next] of trees) {
     const old = st.trees.get(target);
     const c = change(run, target, old, next);
     if (c === undefined) continue;
-    changes[target] = c;
+    changes += `${targets ? ',' : ''}${JSON.stringify(target)}:${c}`;
     st.trees.set(target, next);
     targets++;
   }
@@ -90,7 +72,7 @@ export function patch(
   let statics = '';
   for (const id in run.statics)
     statics += `${statics ? ',' : ''}"${id}":${JSON.stringify(run.statics[id])}`;
-  return { text: `{"type":"render","t":{${statics}},"p":${JSON.stringify(changes)}}`, targets };
+  return { text: `{"type":"render","t":{${statics}},"p":{${changes}}}`, targets };
 }
 
 /** Texts at least this long are kept by the page and sent again as a reference. */
@@ -98,14 +80,14 @@ const WORD_MIN = 24;
 /** Long texts a page keeps at most (past that, they are sent as they are). */
 const WORDS_MAX = 4096;
 
-function text(run: Run, s: string): string | Word {
-  if (s.length < WORD_MIN) return s;
+function text(run: Run, s: string): Change {
+  if (s.length < WORD_MIN) return JSON.stringify(s);
   const { words } = run.st;
   const id = words.get(s);
-  if (id !== undefined) return { $: id };
-  if (words.size >= WORDS_MAX) return s;
+  if (id !== undefined) return `{"$":${id}}`;
+  if (words.size >= WORDS_MAX) return JSON.stringify(s);
   words.set(s, words.size);
-  return { $: words.size - 1, v: s };
+  return `{"$":${words.size - 1},"v":${JSON.stringify(s)}}`;
 }
 
 function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change | undefined {
@@ -116,109 +98,90 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
     const list = next as readonly Rendered[];
     const held = Array.isArray(old) ? (old as readonly Rendered[]) : null;
     let base: readonly Rendered[] = held ?? [];
-    const out: Diff = { n: list.length };
+    let flags = '';
     if (held !== null && held.length > 0 && list.length === 0) {
       // Emptied: the page keeps what it showed, for when it comes back.
-      out.k = 1;
+      flags = ',"k":1';
       kept.set(path, held);
     } else if (base.length === 0 && list.length > 0) {
       const prev = kept.get(path);
       if (Array.isArray(prev) && prev.length > 0) {
-        out.p = 1;
+        flags = ',"p":1';
         base = prev as readonly Rendered[];
       }
     }
-    let changed = out.p === 1 || out.k === 1 || held === null || list.length !== base.length;
-    const d: Record<number, Change> = {};
+    const changed = flags !== '' || held === null || list.length !== base.length;
+    const items: (Change | undefined)[] = [];
     let count = 0;
     for (let i = 0; i < list.length; i++) {
-      const c = change(run, `${path}.${i}`, base[i], list[i] as Rendered);
-      if (c !== undefined) {
-        d[i] = c;
-        count++;
+      // The same tree is no change: skipped before its path is even built (most items are).
+      const c =
+        base[i] === list[i] ? undefined : change(run, `${path}.${i}`, base[i], list[i] as Rendered);
+      items.push(c);
+      if (c !== undefined) count++;
+    }
+    if (count === 0) return changed ? `{"n":${list.length}${flags}}` : undefined;
+    if (count > 1 && count === list.length && items.every((c) => c === items[0]))
+      return `{"n":${list.length},"a":${items[0]}${flags}}`;
+    // An item changed like an earlier one is sent as a reference to it.
+    const seen = count > 1 ? new Map<string, number>() : null;
+    let d = '';
+    for (let i = 0; i < items.length; i++) {
+      const c = items[i];
+      if (c === undefined) continue;
+      const j = seen?.get(c);
+      if (j !== undefined) d += `${d ? ',' : ''}"${i}":{"=":${j}}`;
+      else {
+        if (seen && c.length > 8) seen.set(c, i);
+        d += `${d ? ',' : ''}"${i}":${c}`;
       }
     }
-    if (count === 0) return changed ? out : undefined;
-    const all = count > 1 && count === list.length ? alike(d, count) : undefined;
-    if (all !== undefined) out.a = all;
-    else out.d = count > 1 ? dedupe(d) : d;
-    return out;
+    return `{"n":${list.length},"d":{${d}}${flags}}`;
   }
   const node = next as Rendered;
   if (old instanceof Rendered && old.t === node.t) {
     const d = dynsDiff(run, path, old, node);
-    return d === null ? undefined : { d };
+    return d === null ? undefined : `{"d":{${d}}}`;
   }
   const keepOld = old !== undefined && typeof old !== 'string';
   const prev = kept.get(path);
   if (prev instanceof Rendered && prev.t === node.t) {
     if (keepOld) kept.set(path, old);
-    const out: Diff = { d: dynsDiff(run, path, prev, node) ?? {}, p: 1 };
-    if (keepOld) out.k = 1;
-    return out;
+    return `{"d":{${dynsDiff(run, path, prev, node) ?? ''}},"p":1${keepOld ? ',"k":1' : ''}}`;
   }
   if (keepOld) kept.set(path, old);
-  const f = full(run, node);
-  if (keepOld) f.k = 1;
-  return f;
+  return full(run, node, keepOld ? ',"k":1' : '');
 }
 
-/** The one change every item of a list had, if they were all alike (and small: this is about saving bytes). */
-function alike(d: Record<number, Change>, count: number): Change | undefined {
-  const first = d[0] as Change;
-  if (typeof first === 'string') {
-    for (let i = 1; i < count; i++) if (d[i] !== first) return undefined;
-    return first;
-  }
-  const text = JSON.stringify(first);
-  if (text.length > 200) return undefined;
-  for (let i = 1; i < count; i++) if (JSON.stringify(d[i]) !== text) return undefined;
-  return first;
-}
-
-/** Item changes equal to an earlier item's become a reference to it. */
-function dedupe(d: Record<number, Change>): Record<number, Change> {
-  const seen = new Map<string, number>();
-  for (const key in d) {
-    const i = Number(key);
-    const c = d[i] as Change;
-    if (typeof c !== 'object' || c === null) continue;
-    const json = JSON.stringify(c);
-    if (json.length > 300) continue;
-    const j = seen.get(json);
-    if (j === undefined) seen.set(json, i);
-    else d[i] = { '=': j } as unknown as Change;
-  }
-  return d;
-}
-
-function dynsDiff(
-  run: Run,
-  path: string,
-  old: Rendered,
-  next: Rendered,
-): Record<number, Change> | null {
-  let d: Record<number, Change> | null = null;
+/** The changed values of a tree, as JSON members ("index":change), or null. */
+function dynsDiff(run: Run, path: string, old: Rendered, next: Rendered): string | null {
+  let d: string | null = null;
   for (let i = 0; i < next.d.length; i++) {
+    if (old.d[i] === next.d[i]) continue;
     const c = change(run, `${path}.${i}`, old.d[i], next.d[i] as Dyn);
-    if (c !== undefined) (d ??= {})[i] = c;
+    if (c !== undefined) d = `${d === null ? '' : `${d},`}"${i}":${c}`;
   }
   return d;
 }
 
-function full(run: Run, node: Rendered): FullNode {
+function full(run: Run, node: Rendered, flags = ''): Change {
   const { t } = node;
   if (!run.st.known.has(t.id)) {
     run.st.known.add(t.id);
     run.statics[t.id] = t.s;
   }
-  const d: Full[] = new Array(node.d.length);
-  for (let i = 0; i < node.d.length; i++) d[i] = fullDyn(run, node.d[i] as Dyn);
-  return { t: t.id, d };
+  let d = '';
+  for (let i = 0; i < node.d.length; i++) d += `${i ? ',' : ''}${fullDyn(run, node.d[i] as Dyn)}`;
+  return `{"t":${t.id},"d":[${d}]${flags}}`;
 }
 
-function fullDyn(run: Run, v: Dyn): Full {
+function fullDyn(run: Run, v: Dyn): Change {
   if (typeof v === 'string') return text(run, v);
-  if (Array.isArray(v)) return (v as readonly Rendered[]).map((r) => full(run, r));
+  if (Array.isArray(v)) {
+    let items = '';
+    for (let i = 0; i < v.length; i++)
+      items += `${i ? ',' : ''}${full(run, (v as readonly Rendered[])[i] as Rendered)}`;
+    return `[${items}]`;
+  }
   return full(run, v as Rendered);
 }

@@ -43,8 +43,12 @@ export interface SessionEnv {
   ledger: Ledger;
   logger: Logger;
   metrics: Metrics;
-  /** False while this node may have been paused and has not yet heard from its peers again. */
-  clockHealthy(): boolean;
+  /**
+   * False while a round this node resolves might not stand: it may have been paused and has
+   * not yet heard from its peers again, or neither the database nor any live peer would hold
+   * the write (a resolution shown here that a successor resolves again differently).
+   */
+  mayResolve(): boolean;
   /** Stores a finished game's result (idempotent). */
   recordResult(state: GameState): void;
   /** How long a finished game stays visible (winner screen) before it is dropped. */
@@ -55,7 +59,12 @@ export interface SessionEnv {
   holdMs: number;
   /** True the first time it is asked about `key` (repeated conditions are logged once). */
   logOnce(key: string): boolean;
+  /** What pages on this node may show of the game changed (see GameSession.shown). */
+  shownChanged(key: string): void;
 }
+
+/** How soon an unconfirmed record is sent again. */
+const CONFIRM_RETRY_MS = 500;
 
 export type CommitOutcome = 'ok' | 'fenced' | 'unconfirmed' | 'rejected';
 export type SessionEnd = 'fenced' | 'dropped' | 'handed-off' | 'abandoned' | 'stopped';
@@ -67,7 +76,11 @@ export class GameSession {
   confirmed = false;
   #queue: Promise<unknown> = Promise.resolve();
   #timer: TimerHandle | undefined;
+  /** Sends an unconfirmed record again until a peer or the database holds it. */
+  #confirmTimer: TimerHandle | undefined;
   readonly #onEnd: ((why: SessionEnd) => void)[] = [];
+  /** The last record a peer or the database held; null before the first. */
+  #confirmedRecord: GameRecord | null = null;
 
   constructor(
     public record: GameRecord,
@@ -80,6 +93,21 @@ export class GameSession {
 
   get running(): boolean {
     return this.status === 'running';
+  }
+
+  /**
+   * What pages on this node show of the game: the latest record once a peer or the database
+   * holds it, the last such record until then. A write nobody else holds may yet be replaced by
+   * a successor's (this node cut off from its peers and the database): no player sees it first.
+   */
+  get shown(): GameRecord | null {
+    return this.confirmed ? this.record : this.#confirmedRecord;
+  }
+
+  #confirm(record: GameRecord): void {
+    this.confirmed = true;
+    this.#confirmedRecord = record;
+    this.env.shownChanged(this.key);
   }
 
   onEnd(listener: (why: SessionEnd) => void): void {
@@ -98,6 +126,10 @@ export class GameSession {
     if (this.status === 'stopped') return;
     this.status = 'stopped';
     this.#disarm();
+    this.env.clock.clearTimeout(this.#confirmTimer);
+    this.#confirmTimer = undefined;
+    // Pages here show the replica's record again.
+    this.env.shownChanged(this.key);
     for (const listener of this.#onEnd) listener(why);
   }
 
@@ -149,6 +181,8 @@ export class GameSession {
   async #takeOwnership(base: GameRecord, reason: AdoptReason): Promise<boolean> {
     const { env } = this;
     const record = this.record;
+    // Until the adoption is confirmed, pages show the record it continues.
+    this.#confirmedRecord = base;
     const claim = await env.ledger.claim(base, record, reason !== 'handoff');
     if (
       claim === 'owner-alive' ||
@@ -189,7 +223,7 @@ export class GameSession {
       this.end('abandoned');
       return false;
     }
-    this.confirmed = true;
+    this.#confirm(record);
     const state = record.state as GameState;
     env.metrics.adoptions.inc({ reason });
     env.logger.info(
@@ -256,13 +290,14 @@ export class GameSession {
       let next = r.state;
       const before = next;
       // Everyone has acted: resolve now, in the same write, instead of waiting for the deadline.
-      if (command.kind === 'act' && isRoundDue(next, now) && this.env.clockHealthy()) {
+      if (command.kind === 'act' && isRoundDue(next, now) && this.env.mayResolve()) {
         next = resolveRound(releaseHold(next, now), now);
         this.env.metrics.rounds.inc();
       }
-      const epoch = this.record.epoch;
+      const { epoch, seq } = this.record;
       const out = await this.commit(next);
-      if (next !== before) this.#logResolved(epoch, before, out);
+      if (next !== before) this.#logResolved(epoch, seq + 1, before, out);
+
       if (out !== 'ok') return writeFailure(out);
       return { ok: true, duplicate: false };
     });
@@ -282,15 +317,16 @@ export class GameSession {
         this.#arm();
         return;
       }
-      if (!this.env.clockHealthy()) {
-        // We may have been paused: hold the clock until peers confirm we still own the game.
+      if (!this.env.mayResolve()) {
+        // Paused, or cut off from the database and every peer: hold the clock until the round
+        // can be confirmed (or a successor, which then resolves it once, fences us).
         this.#armAt(now + 100, () => void this.tick());
         return;
       }
       this.env.metrics.rounds.inc();
-      const epoch = this.record.epoch;
+      const { epoch, seq } = this.record;
       const out = await this.commit(resolveRound(state, now));
-      this.#logResolved(epoch, state, out);
+      this.#logResolved(epoch, seq + 1, state, out);
       // The commit may have stopped the game (a refused save fences it): read the status again.
       if (out === 'unconfirmed' && this.status === 'running') {
         this.env.logger.warn(
@@ -382,11 +418,25 @@ export class GameSession {
       return 'rejected';
     }
     const safe = saved === 'saved' || outcome.kind === 'acked';
-    if (!safe) return 'unconfirmed';
+    if (!safe) {
+      this.#confirmSoon();
+      return 'unconfirmed';
+    }
     // A result goes into the database only once the final state may be acknowledged: a
-    // fenced former owner must never record a game its successor is still playing.
-    if (state?.status === 'finished' && prev.state?.status !== 'finished') env.recordResult(state);
-    if (this.record === record) this.confirmed = true;
+    // fenced former owner must never record a game its successor is still playing. A final
+    // state confirmed late (sent again) is recorded then; recording is idempotent.
+    const final = record.state;
+    if (final?.status === 'finished' && (rewrite || prev.state?.status !== 'finished'))
+      env.recordResult(final);
+    if (this.record === record) {
+      // A write sent again and now held: what it resolved stands (the rehearsal's checks read it).
+      if (rewrite)
+        env.logger.debug(
+          { game: this.key, epoch: record.epoch, seq: record.seq },
+          `record ${record.seq} of ${this.key} confirmed (epoch ${record.epoch})`,
+        );
+      this.#confirm(record);
+    }
     return 'ok';
   }
 
@@ -396,13 +446,32 @@ export class GameSession {
     if (!state) return this.#disarm();
     const { env } = this;
     if (state.status === 'playing') {
-      const at = state.hold ? state.hold.until : state.deadline;
+      const now = env.clock.now();
+      // Everyone acted but the round is not resolved (it could not be confirmed then): soon.
+      const due = !state.hold && isRoundDue(state, now) ? now + 100 : null;
+      const at = due ?? (state.hold ? state.hold.until : state.deadline);
       if (at !== null) this.#armAt(at, () => void this.tick());
     } else if (state.status === 'finished') {
       this.#armAt(env.clock.now() + env.finishedRetentionMs, () => void this.drop('finished'));
     } else {
       this.#armAt(state.createdAt + env.openGameTtlMs, () => void this.drop('abandoned'));
     }
+  }
+
+  /**
+   * A record neither a peer nor the database holds yet (both out of reach) is sent again
+   * shortly, and again, until one holds it (then it is confirmed: e.g. a final state's result
+   * is recorded) or a newer owner fences this one. Nothing else would ask: a finished game
+   * writes nothing more.
+   */
+  #confirmSoon(): void {
+    if (this.#confirmTimer !== undefined || this.status !== 'running') return;
+    this.#confirmTimer = this.env.clock.setTimeout(() => {
+      this.#confirmTimer = undefined;
+      void this.exclusive(async () => {
+        if (this.status === 'running' && !this.confirmed) await this.commit(null);
+      });
+    }, CONFIRM_RETRY_MS);
   }
 
   #armAt(at: number, onDue: () => void): void {
@@ -419,12 +488,12 @@ export class GameSession {
   }
 
   /** Debug trace of every round resolution (tests check that no round resolves twice). */
-  #logResolved(epoch: number, state: GameState, outcome: string): void {
+  #logResolved(epoch: number, seq: number, state: GameState, outcome: string): void {
     const applied = Object.fromEntries(
       Object.entries(state.submitted).map(([id, a]) => [id, a.id]),
     );
     this.env.logger.debug(
-      { game: this.key, round: state.round, epoch, outcome, applied },
+      { game: this.key, round: state.round, epoch, seq, outcome, applied },
       `round ${state.round} of ${this.key} resolved (epoch ${epoch})`,
     );
   }

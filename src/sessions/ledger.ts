@@ -77,11 +77,16 @@ export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot 
   };
 }
 
+/** How much sooner than the lease lasts an owner stops trusting it (a renewal in flight, clocks). */
+const LEASE_MARGIN_MS = 1000;
+
 export class Ledger {
   readonly #o: LedgerOptions;
   /** Saves that could not be written, latest per game, written when the database answers. */
   readonly #unsaved = new Map<string, GameRecord & { state: GameState }>();
   #available = true;
+  /** The time the last successful lease renewal wrote, or null before the first. */
+  #renewedAt: number | null = null;
   /** The renewal in flight: a slow database must not pile renewals up (each holds a connection). */
   #renewing: Promise<void> | null = null;
   /** Groups waiting to be written, oldest first; the last one takes new saves. */
@@ -97,6 +102,17 @@ export class Ledger {
   /** False since a database call failed, until one succeeds again. */
   get available(): boolean {
     return this.#available;
+  }
+
+  /**
+   * True while this node's lease is surely alive in the database: renewed (as of the time it
+   * wrote) more recently than the lease lasts, less a margin for a renewal in flight and for
+   * clocks. While it is, no other node may claim this node's games; once it may have run out,
+   * a node alone must not resolve rounds (a successor may have taken the game over).
+   */
+  leaseFresh(): boolean {
+    if (this.#renewedAt === null) return false;
+    return this.#o.clock.now() - this.#renewedAt < this.#o.leaseMs - LEASE_MARGIN_MS;
   }
 
   get unsaved(): number {
@@ -225,9 +241,12 @@ export class Ledger {
   renew(address: string, state: string): Promise<void> {
     this.#renewing ??= (async () => {
       try {
-        await this.#try(() =>
-          this.#o.leases.renew(this.#o.nodeId, address, state, this.#o.clock.now()),
-        );
+        const at = this.#o.clock.now();
+        const renewed = await this.#try(async () => {
+          await this.#o.leases.renew(this.#o.nodeId, address, state, at);
+          return true;
+        });
+        if (renewed) this.#renewedAt = Math.max(this.#renewedAt ?? at, at);
         if (this.#available && this.#unsaved.size > 0) await this.flush();
       } finally {
         this.#renewing = null;

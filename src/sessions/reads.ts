@@ -13,6 +13,13 @@ import type { GameRecord } from './game-record.js';
 import type { Ledger } from './ledger.js';
 
 export interface GameReadsDeps {
+  /**
+   * A game running on this node: its latest record, whether a peer or the database holds it,
+   * and the record its pages may show meanwhile.
+   */
+  own(
+    code: string,
+  ): { record: GameRecord; confirmed: boolean; shown: GameRecord | null } | undefined;
   replica: Replica<GameState>;
   sync: ReplicaSync<GameState>;
   ledger: Ledger;
@@ -43,14 +50,37 @@ export class GameReads {
   constructor(deps: GameReadsDeps) {
     this.#d = deps;
     deps.sync.onChange((key) => {
-      for (const l of this.#byGame.get(key) ?? []) this.#notify(l, key);
-      for (const l of this.#all) this.#notify(l, key);
+      // An owner's write no one else holds yet changes nothing pages show: they hear of it once
+      // it is confirmed (changed()).
+      const rec = deps.replica.get(key);
+      const own = deps.own(key);
+      if (own && !own.confirmed && rec && compareVersion(rec, own.record) === 0) return;
+      this.changed(key);
     });
   }
 
+  /** Tells the listeners of `key` that what pages show of it changed. */
+  changed(key: string): void {
+    for (const l of this.#byGame.get(key) ?? []) this.#notify(l, key);
+    for (const l of this.#all) this.#notify(l, key);
+  }
+
+  /** The record pages may show in place of `rec` (see GameSession.shown). */
+  #visible(rec: GameRecord): GameRecord | null {
+    const own = this.#d.own(rec.key);
+    if (!own || own.confirmed || compareVersion(rec, own.record) !== 0) return rec;
+    return own.shown;
+  }
+
   game(code: string): GameState | undefined {
+    const shown = this.record(code);
+    return shown ? readState(shown) : undefined;
+  }
+
+  /** The record of `code` pages show (for tests and tools that need its version). */
+  record(code: string): GameRecord | undefined {
     const rec = this.#d.replica.get(code);
-    return rec ? readState(rec) : undefined;
+    return (rec && this.#visible(rec)) ?? undefined;
   }
 
   unreadable(code: string): boolean {
@@ -110,7 +140,8 @@ export class GameReads {
   #states(): GameState[] {
     const out: GameState[] = [];
     for (const rec of this.#d.replica.live()) {
-      const state = readState(rec);
+      const shown = this.#visible(rec);
+      const state = shown ? readState(shown) : undefined;
       if (state) out.push(state);
     }
     return out;

@@ -106,11 +106,15 @@ export class GameSessions {
       ledger: this.ledger,
       logger: d.logger,
       metrics: d.metrics,
-      clockHealthy: () => d.clockHealthy(),
+      // Alone, only while our lease is surely alive (no one may have taken a game over).
+      mayResolve: () =>
+        d.clockHealthy() &&
+        (d.channel.peers().length > 0 || (this.ledger.available && this.ledger.leaseFresh())),
       recordResult: (state) => this.recordResult(state),
       finishedRetentionMs: d.finishedRetentionMs ?? 5 * 60_000,
       openGameTtlMs: d.openGameTtlMs ?? 60 * 60_000,
       holdMs: d.holdMs ?? 10_000,
+      shownChanged: (key) => this.reads.changed(key),
       logOnce: (key) => {
         if (this.logged.has(key)) return false;
         if (this.logged.size > 10_000) this.logged.clear();
@@ -134,10 +138,15 @@ export class GameSessions {
       running: (key) => this.sessions.get(key),
       owned: () => [...this.sessions.values()],
       adopt: (base, reason) => this.adopt(base, reason),
+      settleFinished: (state) => this.settleFinished(state),
     });
     // Fencing first, then the pages: both hear the replica's changes, in this order.
     d.sync.onChange((key, current) => this.onReplicaChange(key, current));
     this.reads = new GameReads({
+      own: (code) => {
+        const session = this.sessions.get(code);
+        return session && session.status !== 'stopped' ? session : undefined;
+      },
       replica: d.replica,
       sync: d.sync,
       ledger: this.ledger,
@@ -156,6 +165,7 @@ export class GameSessions {
   // ── reads: the local replica (reads.ts) ───────────────────────────────────────────────
 
   readonly game = (code: string): GameState | undefined => this.reads.game(code);
+  readonly shownRecord = (code: string): GameRecord | undefined => this.reads.record(code);
   readonly unreadable = (code: string): boolean => this.reads.unreadable(code);
   readonly awaitGame: GameReads['awaitGame'] = (code, timeoutMs) =>
     this.reads.awaitGame(code, timeoutMs);
@@ -279,6 +289,21 @@ export class GameSessions {
    * drop.
    */
   private recordResult(state: GameState): void {
+    void this.storeResult(state).catch((err: unknown) =>
+      this.d.logger.error(
+        { err, game: state.code },
+        `could not record the result of ${state.code}`,
+      ),
+    );
+  }
+
+  /** A finished game whose owner stopped before recording it: its result, then its record goes. */
+  private async settleFinished(state: GameState): Promise<void> {
+    await this.storeResult(state);
+    await this.ledger.remove(state.code, state.id);
+  }
+
+  private async storeResult(state: GameState): Promise<void> {
     const result: GameResult = {
       gameId: state.id,
       code: state.code,
@@ -293,20 +318,12 @@ export class GameSessions {
       })),
       final: { schema: GAME_SCHEMA, state },
     };
-    void this.d.results.record(result).then(
-      (recorded) => {
-        if (!recorded) return;
-        const winner = state.players.find((p) => p.id === state.winner)?.name ?? 'nobody';
-        this.d.logger.info(
-          { game: state.code, rounds: state.round, winner },
-          `game ${state.code} finished after ${state.round} rounds; winner ${winner}`,
-        );
-      },
-      (err: unknown) =>
-        this.d.logger.error(
-          { err, game: state.code },
-          `could not record the result of ${state.code}`,
-        ),
+    const recorded = await this.d.results.record(result);
+    if (!recorded) return;
+    const winner = state.players.find((p) => p.id === state.winner)?.name ?? 'nobody';
+    this.d.logger.info(
+      { game: state.code, rounds: state.round, winner },
+      `game ${state.code} finished after ${state.round} rounds; winner ${winner}`,
     );
   }
 

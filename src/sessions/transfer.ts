@@ -39,6 +39,8 @@ export interface TransferDeps {
   owned(): GameSession[];
   /** Adopts `base` here (claim, then write); the adopted record, or null. */
   adopt(base: GameRecord, reason: AdoptReason): Promise<GameRecord | null>;
+  /** Records a finished game's result (idempotent), then removes its saved record. */
+  settleFinished(state: GameState): Promise<void>;
 }
 
 /** Longest wait for one peer's answer to a handoff. */
@@ -55,6 +57,8 @@ export class Transfers {
   /** When this node first noticed each missing owner. */
   readonly #missingSince = new Map<string, number>();
   readonly #warned = new Set<string>();
+  /** Finished games whose result is being recorded here (see resumeFromLedger). */
+  readonly #settling = new Set<string>();
   #sweeping = false;
 
   constructor(private readonly d: TransferDeps) {}
@@ -313,13 +317,20 @@ export class Transfers {
     }
     let resumed = 0;
     for (const snap of rows) {
-      if (snap.state.status === 'finished') continue;
       if (this.d.running(snap.code)?.running) continue;
       // A game whose owner is alive is running (even if we cannot reach it yet).
       if (snap.owner !== this.d.nodeId && (alive.has(snap.owner) || this.#isLivePeer(snap.owner)))
         continue;
       const held = this.d.replica.getAny(snap.code);
       if (held && this.#isLivePeer(held.owner)) continue;
+      if (snap.state.status === 'finished') {
+        // Its owner stopped between saving the final state and recording the result (which it
+        // does once a peer or the database confirmed the write): the result is recorded here,
+        // once, and the saved record goes (the game's page is then shown from its result).
+        if (rankFor(snap.code, candidates, snap.schema)[0] === this.d.nodeId)
+          this.#settle(snap.state);
+        continue;
+      }
       if (held && compareVersion(held, snap) >= 0) continue; // the replica is as new or newer
       const problem = checkStoredState(snap.state, snap.schema, checkGameState);
       if (problem) {
@@ -346,5 +357,20 @@ export class Transfers {
     }
     if (resumed) this.d.logger.info({ resumed }, `resumed ${resumed} games from the database`);
     return resumed;
+  }
+
+  #settle(state: GameState): void {
+    if (this.#settling.has(state.id)) return;
+    this.#settling.add(state.id);
+    this.d.settleFinished(state).then(
+      () => this.#settling.delete(state.id),
+      (err: unknown) => {
+        this.#settling.delete(state.id);
+        this.d.logger.error(
+          { err, game: state.code },
+          `could not settle finished game ${state.code}`,
+        );
+      },
+    );
   }
 }

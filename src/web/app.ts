@@ -236,7 +236,7 @@ export function createWebServer(deps: WebDeps): WebServer {
     else anonymousCsrf.doubleCsrfProtection(req, res, next);
   });
 
-  mountAuthRoutes(app, deps);
+  mountAuthRoutes(app, deps, (req) => void csrf.generateToken(req, true));
   mountGameRoutes(live.app, deps);
   mountPlayerRoutes(app, deps);
   mountGameInspector(app, deps, (code) => deps.cluster.record(code));

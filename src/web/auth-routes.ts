@@ -78,7 +78,15 @@ function regenerate(req: Request): Promise<void> {
   );
 }
 
-export function mountAuthRoutes(app: Express, deps: WebDeps): void {
+/**
+ * Makes the logged-in session's form token. Called at login, in the same save as the login:
+ * made lazily instead, by the first page the session loaded, pages loaded at once (several
+ * tabs, right after logging in) would each make one and the last save would win, so a form
+ * from the other pages would be refused as expired.
+ */
+export type IssueFormToken = (req: Request) => void;
+
+export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: IssueFormToken): void {
   const { accounts, passwords, logger, metrics, config } = deps;
 
   const loginLimiter = rateLimit({
@@ -158,6 +166,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
       }
       await regenerate(req);
       req.session.userId = created.account.id;
+      issueFormToken(req);
       logger.info({ user: created.account.username }, 'account created');
       res.redirect(303, safeNext(req.query.next));
     } catch (e) {
@@ -209,6 +218,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps): void {
       }
       await regenerate(req);
       req.session.userId = account.id;
+      issueFormToken(req);
       res.redirect(303, safeNext(req.query.next));
     } catch (e) {
       next(e);

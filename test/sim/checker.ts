@@ -76,7 +76,7 @@ export function check(input: CheckInput): CheckReport {
     // The final record: what the running nodes hold (they must agree).
     const held = input.nodes.map((n) => ({ node: n.id, rec: n.replica.getAny(code) }));
     const finals = held.filter((h) => h.rec !== undefined) as { node: string; rec: GameRecord }[];
-    const final = finals.reduce<GameRecord | undefined>(
+    let final = finals.reduce<GameRecord | undefined>(
       (best, h) => (best === undefined || compareVersion(h.rec, best) > 0 ? h.rec : best),
       undefined,
     );
@@ -94,8 +94,12 @@ export function check(input: CheckInput): CheckReport {
         undefined,
       );
       const done = newest?.state?.status === 'finished' && input.recorded.has(newest.state.id);
-      if (!done) violations.push(`${code}: no running node holds the game (lost)`);
-      continue;
+      if (!done) {
+        violations.push(`${code}: no running node holds the game (lost)`);
+        continue;
+      }
+      // Its history is still checked, from the final state.
+      final = newest;
     }
 
     // The final history: parents back to the creation.

@@ -99,6 +99,10 @@ async function main(): Promise<void> {
 }
 
 function report(seed: number, schedule: Schedule, violations: string[]): void {
+  if (violations.length === 0) {
+    process.stdout.write(`seed ${seed}: no violation\n`);
+    return;
+  }
   process.stdout.write(
     `\nseed ${seed} FAILED:\n${violations
       .slice(0, 20)

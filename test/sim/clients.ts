@@ -124,7 +124,8 @@ export class SimClient {
 
   /** The node pushes the page's new state to us. */
   #observe(conn: number, node: SimNode): void {
-    const rec = node.replica.get(this.code);
+    // What the page shows, and the version it comes from.
+    const rec = node.sessions.shownRecord(this.code);
     const state = node.sessions.game(this.code);
     if (!rec || !state) return;
     const seen: Seen = {

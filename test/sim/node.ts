@@ -3,6 +3,7 @@
 // the nodes of one host share a SQLite file. Its lifecycle follows src/node.ts: joining (DNS,
 // links, catch-up), cold start from snapshots, ready, draining (handoff), stopped.
 
+import { ResultOutbox } from '../../src/db/result-outbox.js';
 import { pino, type Logger } from 'pino';
 import { sleep } from '../../src/clock.js';
 import type { NodeState } from '../../src/cluster/types.js';
@@ -112,7 +113,9 @@ export class SimNode {
       replica: this.replica,
       sync: this.sync,
       channel: this.mesh.channel(SESSIONS_CHANNEL),
-      results: d.results,
+      // Results of games that finish while the database is away wait in memory, as on a node
+      // (and are lost with the process, as there).
+      results: new ResultOutbox(d.results, { logger: this.logger, clock: this.proc.clock }),
       snapshots: d.snapshots,
       leases: d.leases,
       logger: this.logger,
@@ -155,12 +158,24 @@ export class SimNode {
     const clock = this.proc.clock;
     // Opening the database, migrating and listening take a moment.
     await sleep(clock, this.world.rng.int(50, 600));
+    // Until the database answers the node does not join (the real one retries opening it).
+    for (;;) {
+      if (this.proc.dead || this.#draining) return;
+      try {
+        await this.d.leases.fresh(0);
+        break;
+      } catch {
+        await sleep(clock, 500);
+      }
+    }
     this.#setState('joining');
     await this.sessions.startLease();
     this.sync.start();
     this.mesh.start();
     // DNS names ready nodes; leases also name the ones starting with us.
-    const leased = (await this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs))
+    const leased = (
+      await this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs).catch(() => [])
+    )
       .filter((l) => l.state !== 'draining' && l.state !== 'stopped')
       .map((l) => l.nodeId);
     const peers = [...new Set([...this.d.dns(), ...leased])].filter((id) => id !== this.id);

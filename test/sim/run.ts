@@ -31,7 +31,8 @@ export type Fault =
       nodes: number;
       spreadMs: number;
       kill: boolean;
-    };
+    }
+  | { at: number; kind: 'db-outage'; ms: number };
 
 export interface Schedule {
   nodes: number;
@@ -61,8 +62,11 @@ export const FAULT_KINDS = [
   'isolate',
   'replace',
   'cold-restart',
+  'db-outage',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/** The faults of the mesh and its processes: every kind but the database's outage. */
+export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== 'db-outage');
 
 /**
  * A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play.
@@ -109,6 +113,9 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
           kill: rng.chance(0.5),
         });
         break;
+      case 'db-outage':
+        faults.push({ at, kind, ms: rng.int(500, 20_000) });
+        break;
     }
   }
   faults.sort((a, b) => a.at - b.at);
@@ -142,10 +149,29 @@ export async function runSchedule(
     { logger, now: () => world.now },
   );
   await storage.migrate();
-  const { snapshots, leases, accounts } = storage;
+  const { accounts } = storage;
+  // The database as the nodes reach it: while an outage lasts every call fails (as a refused
+  // connection does), alone or together with the mesh's faults.
+  const db = { down: false };
+  const refused = (): Error =>
+    Object.assign(new Error('connect ECONNREFUSED (database outage)'), { code: 'ECONNREFUSED' });
+  const reachable = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(obj, name, receiver) {
+        const v = Reflect.get(obj, name, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]): unknown =>
+          db.down
+            ? Promise.reject(refused())
+            : (v as (...a: unknown[]) => unknown).apply(obj, args);
+      },
+    });
+  const snapshots = reachable(storage.snapshots);
+  const leases = reachable(storage.leases);
   const recorded = new Set<string>();
   const results = {
     record: async (r: GameResult): Promise<boolean> => {
+      if (db.down) throw refused();
       const written = await storage.results.record(r);
       recorded.add(r.gameId);
       return written;
@@ -332,6 +358,16 @@ export async function runSchedule(
           world.after(100, waitReady);
           return;
         }
+        case 'db-outage': {
+          if (db.down) return;
+          trace(`${world.now - start} database down for ${f.ms} ms`);
+          db.down = true;
+          world.after(f.ms, () => {
+            trace(`${world.now - start} database back`);
+            db.down = false;
+          });
+          return;
+        }
         case 'cold-restart': {
           const all = running();
           trace(
@@ -358,6 +394,7 @@ export async function runSchedule(
   // one node running.
   net.healAll();
   net.calm();
+  db.down = false;
   for (const n of nodes) if (n.proc.paused) world.resume(n.proc);
   if (running().length === 0) newNode();
   await world.runUntil(world.now + 15_000);

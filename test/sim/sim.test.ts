@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runSchedule, runSeed, type Schedule } from './run.js';
+import { MESH_FAULT_KINDS, runSchedule, runSeed, type FaultKind, type Schedule } from './run.js';
 
 const regressions = JSON.parse(
   readFileSync(new URL('./regressions.json', import.meta.url), 'utf8'),
@@ -15,11 +15,15 @@ const regressions = JSON.parse(
 /** Seeds each of the two budget tests runs (the suite runs them in parallel workers). */
 const BUDGET = Number(process.env.SIM_SEEDS ?? 600);
 
-async function runBudget(from: number, count: number): Promise<void> {
+async function runBudget(
+  from: number,
+  count: number,
+  kinds: readonly FaultKind[] = MESH_FAULT_KINDS,
+): Promise<void> {
   const failed: string[] = [];
   let acks = 0;
   for (let seed = from; seed < from + count; seed++) {
-    const r = await runSeed(seed);
+    const r = await runSeed(seed, { kinds });
     acks += r.stats.acks;
     if (r.violations.length > 0)
       failed.push(
@@ -55,6 +59,13 @@ describe('cluster simulator', () => {
   it(
     `finds no violation in ${BUDGET} more (seeds 100001…)`,
     () => runBudget(100_001, BUDGET),
+    600_000,
+  );
+  // Outages of the database on their own (combined with the mesh's faults the search still
+  // finds violations: see docs/ownership.md, "What the simulator still finds").
+  it(
+    `finds no violation in ${BUDGET / 4} schedules of database outages (seeds 600001…)`,
+    () => runBudget(600_001, BUDGET / 4, ['db-outage']),
     600_000,
   );
 });

@@ -159,4 +159,39 @@ describe('a node on PostgreSQL', () => {
     expect((await ariadne.page('/leaderboard')).status).toBe(200);
     expect(b.hasLog((l) => /^database \S+ answers again after \d+\.\d s$/.test(l.msg))).toBe(true);
   });
+
+  it('gives a player one form token from the moment they log in, whatever pages load at once', async () => {
+    // Regression: the token was made by the first page a session loaded. Pages loaded at once
+    // right after logging in (several tabs, or the lobby's parallel requests) each made one and
+    // saved it, the last save winning, so a form from the other pages failed "That form has
+    // expired" (seen as 1 game in 8 refused when one account opened games in parallel).
+    const pg = await startPostgres();
+    servers.push(pg);
+    const n = node('127.0.0.2', await freePort(), await pg.createDatabase('tokens'), 'pt');
+    await n.ready(30_000);
+    for (const how of ['signup', 'login'] as const) {
+      const p = new Player(n.url, `theseus-${how}`);
+      if (how === 'signup') await p.signup();
+      else {
+        await new Player(n.url, p.username).signup();
+        const res = await p.login();
+        expect(res.status).toBe(303);
+      }
+      const pages = await Promise.all(Array.from({ length: 12 }, () => p.page('/lobby')));
+      expect(new Set(pages.map((x) => x.csrf)).size, how).toBe(1);
+      const created = await Promise.all(
+        pages.slice(0, 3).map((x) =>
+          p.request('/lobby/games', {
+            method: 'POST',
+            body: new URLSearchParams({ _csrf: x.csrf }),
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          }),
+        ),
+      );
+      expect(
+        created.map((r) => r.status),
+        how,
+      ).toEqual([303, 303, 303]);
+    }
+  });
 });

@@ -3,6 +3,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import {
   freePort,
@@ -99,6 +100,56 @@ describe('node lifecycle', () => {
     n.signal('SIGTERM');
     const res = await signup;
     expect(res.status).toBe(303);
+    await waitFor(() => !n.alive, 10_000, 'the node to exit');
+    expect(n.exitCode).toBe(0);
+    expect(n.hasLog((l) => l.msg === 'account created')).toBe(true);
+  });
+
+  it('lets a request in progress finish for as long as the shutdown budget allows, not 2 s', async () => {
+    // Regression: a stopping node cut requests still in progress 2 s after its drain window,
+    // whatever was left of SHUTDOWN_TIMEOUT_MS: in the multi-host rehearsal under heavy load a
+    // sign-up that reached a draining node took 3.7 s and got a reset (HAProxy: 502), with
+    // 3.5 s of the budget unused. Here the request is a form whose body arrives slowly.
+    const n = node({
+      port: await freePort(),
+      databasePath: join(tempDir(), 'm.db'),
+      env: { DRAIN_WINDOW_MS: '50', SHUTDOWN_TIMEOUT_MS: '8000' },
+    });
+    await n.ready();
+    const p = new Player(n.url, `late${Date.now() % 100000}`);
+    const { csrf } = await p.page('/signup');
+    const body = new URLSearchParams({
+      _csrf: csrf,
+      username: p.username,
+      password: p.password,
+    }).toString();
+    const url = new URL('/signup', n.url);
+    const answer = new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            cookie: p.cookie,
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': String(body.length),
+          },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      n.signal('SIGTERM');
+      // The rest of the form arrives 3 s after the node began to stop: past the old 2 s bound,
+      // well inside the 8 s budget.
+      void waitFor(() => n.hasLog((l) => /is stopped$/.test(l.msg)), 5000, 'the node to stop')
+        .then(() => new Promise((r) => setTimeout(r, 3000)))
+        .then(() => req.end(body.slice(10)), reject);
+    });
+    expect(await answer).toBe(303);
     await waitFor(() => !n.alive, 10_000, 'the node to exit');
     expect(n.exitCode).toBe(0);
     expect(n.hasLog((l) => l.msg === 'account created')).toBe(true);

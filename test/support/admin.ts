@@ -12,6 +12,8 @@ export interface AdminRecord {
   schema: number;
   at: number;
   state: GameState;
+  /** Set on the owner's own write that no peer or database holds yet (pages do not show it). */
+  unconfirmed?: true;
 }
 
 /**

@@ -46,11 +46,20 @@ export interface Resolution {
 }
 
 const RESOLVED = /^round (\d+) of ([A-Z]{4}) resolved/;
+const CONFIRMED = /^record (\d+) of ([A-Z]{4}) confirmed/;
 
 /** Every round resolution logged by any of `nodes` (the debug line of the registry). */
 export function resolutions(nodes: NodeProcess[], code?: string): Resolution[] {
   const out: Resolution[] = [];
   for (const n of nodes) {
+    // Writes sent again until a peer or the database held them: node/game/epoch → highest seq.
+    const confirmed = new Map<string, number>();
+    for (const l of n.lines) {
+      const m = CONFIRMED.exec(l.msg);
+      if (!m) continue;
+      const k = `${m[2]!}/${String(l.epoch)}`;
+      confirmed.set(k, Math.max(confirmed.get(k) ?? 0, Number(m[1])));
+    }
     for (const l of n.lines) {
       const m = RESOLVED.exec(l.msg);
       if (!m || (code && m[2] !== code)) continue;
@@ -59,7 +68,14 @@ export function resolutions(nodes: NodeProcess[], code?: string): Resolution[] {
         game: m[2]!,
         round: Number(m[1]),
         epoch: Number(l.epoch),
-        outcome: String(l.outcome),
+        // An unconfirmed resolution stands only if its write was confirmed later; otherwise no
+        // player saw it (pages show confirmed writes) and its node was fenced.
+        outcome:
+          String(l.outcome) === 'unconfirmed' &&
+          typeof l.seq === 'number' &&
+          (confirmed.get(`${m[2]!}/${String(l.epoch)}`) ?? -1) >= l.seq
+            ? 'ok'
+            : String(l.outcome),
         applied: (l.applied ?? {}) as Record<string, string>,
         time: String(l.time),
       });
@@ -69,8 +85,7 @@ export function resolutions(nodes: NodeProcess[], code?: string): Resolution[] {
 }
 
 /** A resolution whose write was not discarded (fenced writes never reach the store). */
-export const effective = (r: Resolution): boolean =>
-  r.outcome === 'ok' || r.outcome === 'unconfirmed';
+export const effective = (r: Resolution): boolean => r.outcome === 'ok';
 
 export interface Sample {
   via: string;
@@ -134,7 +149,10 @@ export class Sampler {
                 signal: AbortSignal.timeout(800),
               });
               if (res.status !== 200) return;
-              this.samples.push(toSample(base, (await res.json()) as AdminRecord));
+              const rec = (await res.json()) as AdminRecord;
+              // Not yet held by anyone else, so not yet shown: it may be replaced.
+              if (rec.unconfirmed) return;
+              this.samples.push(toSample(base, rec));
             } catch {
               /* node down or paused */
             }

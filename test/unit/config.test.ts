@@ -20,6 +20,7 @@ describe('loadConfig', () => {
     expect(c.port).toBe(4000);
     expect(c.host).toBe('0.0.0.0');
     expect(c.roundMs).toBe(10_000);
+    expect(c.finishedRetentionMs).toBe(300_000);
     expect(c.cluster.query).toBeNull();
     expect(c.cluster.peerDownMs).toBe(3000);
     expect(c.passwordCost).toBe(17);
@@ -31,6 +32,10 @@ describe('loadConfig', () => {
       /DNS_CLUSTER_RESOLVER/,
     );
     expect(() => loadConfig({ ...base, ROUND_SECONDS: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, FINISHED_GAME_SECONDS: '1' })).toThrow(
+      /FINISHED_GAME_SECONDS/,
+    );
+    expect(loadConfig({ ...base, FINISHED_GAME_SECONDS: '20' }).finishedRetentionMs).toBe(20_000);
   });
 
   it('requires a secret key in production and a cluster secret with clustering', () => {

@@ -37,7 +37,7 @@ describe('README configuration table', () => {
       readme.indexOf('## Configuration'),
       readme.indexOf('## ', readme.indexOf('## Configuration') + 5),
     );
-    const documented = [...table.matchAll(/^\| `([A-Z_]+)`(?: \/ `([A-Z_]+)`)? \|/gm)].flatMap(
+    const documented = [...table.matchAll(/^\| `([A-Z_]+)`(?: \/ `([A-Z_]+)`)? *\|/gm)].flatMap(
       (m) => [m[1]!, m[2]].filter(Boolean) as string[],
     );
     expect([...documented].sort()).toEqual([...CONFIG_VARIABLES].sort());

@@ -73,6 +73,25 @@ describe('GameFrames', () => {
     expect(frames.frame(states[started + 1]!, 5)).toBe(a);
   });
 
+  it('gives a viewer the very same board while other heroes choose', () => {
+    const frames = new GameFrames();
+    const shown = playedGame(11, 5);
+    const i = shown.findIndex((s) => s.label === 'round 1: 1 acted');
+    const [before, after] = [shown[i]!, shown[i + 1]!];
+    expect(after.label).toBe('round 1: 2 acted');
+    const tree = (state: typeof before.state, viewer: string, target: string) =>
+      frames
+        .frame(state, 0)
+        .partials(viewer, 'tok')
+        .find(([t]) => t === target)![1];
+    const board3 = tree(before.state, '3', 'game-board');
+    const board2 = tree(before.state, '2', 'game-board');
+    // Hero 2 chose: hero 3's board is the same tree; hero 2's is not
+    // (their move buttons are gone).
+    expect(tree(after.state, '3', 'game-board')).toBe(board3);
+    expect(tree(after.state, '2', 'game-board')).not.toBe(board2);
+  });
+
   it('forgets a game', () => {
     const frames = new GameFrames();
     const states = playedGame(7, 2).map((s) => s.state);

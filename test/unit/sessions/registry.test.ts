@@ -40,7 +40,27 @@ let codes = 0;
 const nets: MemoryNetwork[] = [];
 const nodes: TestNode[] = [];
 
-async function cluster(ids: string[], given?: Storage) {
+/** Storage whose snapshot and lease calls fail while `down` is set (a database outage). */
+function outage(store: Storage) {
+  const ctl = { down: false };
+  const guard = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(obj, key, receiver) {
+        const v = Reflect.get(obj, key, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (ctl.down) return Promise.reject(new Error('connect ECONNREFUSED (test outage)'));
+          return (v as (...a: unknown[]) => unknown).apply(obj, args);
+        };
+      },
+    });
+  return {
+    ctl,
+    store: { ...store, snapshots: guard(store.snapshots), leases: guard(store.leases) } as Storage,
+  };
+}
+
+async function cluster(ids: string[], given?: Storage, extra: { leaseMs?: number } = {}) {
   const store = given ?? (await sharedDb());
   const repl = new MemoryNetwork();
   const sess = new MemoryNetwork();
@@ -83,6 +103,7 @@ async function cluster(ids: string[], given?: Storage) {
       selfState: () => node.state,
       clockHealthy: () => true,
       orphanGraceMs: 0,
+      ...extra,
       forwardTimeoutMs: 500,
       commandDeadlineMs: 2000,
     });
@@ -288,6 +309,39 @@ describe('GameSessions', () => {
     expect(resumed.deadline).toBeGreaterThan(Date.now() + 50_000);
     // The database never overrides a newer replica: resuming again changes nothing.
     expect(await second.nodes[0]!.sessions.resumeFromSnapshots()).toBe(0);
+  });
+
+  it('resolves no round while neither the database nor any peer would hold it (no resolution a successor redoes)', async () => {
+    const { ctl, store } = outage(await sharedDb());
+    const c = await cluster(['n1', 'n2'], store, { leaseMs: 3000 });
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    expect(
+      await n1.sessions.execute(code, {
+        kind: 'act',
+        playerId: '1',
+        action: { id: 'act-0001', round: 1, kind: 'defend' },
+      }),
+    ).toEqual({ ok: true, duplicate: false });
+    // The database goes away (the owner notices: its lease renewal fails) and the owner is cut
+    // off from its peer; then the last hero acts.
+    ctl.down = true;
+    c.repl.disconnect('n1');
+    c.sess.disconnect('n1');
+    await n1.sessions.startLease();
+    expect(n1.sessions.storage().available).toBe(false);
+    const r = await n1.sessions.execute(code, {
+      kind: 'act',
+      playerId: '2',
+      action: { id: 'act-0002', round: 1, kind: 'defend' },
+    });
+    expect(r.ok).toBe(false);
+    // Round 1 stays unresolved on the owner: nobody could confirm it.
+    expect(n1.replica.get(code)?.state?.round).toBe(1);
+    // Once the database answers again (the next renewal finds it), the owner resolves it.
+    ctl.down = false;
+    await until(() => (n1.replica.get(code)?.state?.round ?? 0) === 2, 3000);
+    expect(n2.replica.get(code)?.state?.round ?? 1).toBeLessThanOrEqual(2);
   });
 
   it('refuses actions for another round, another player or a game it does not know', async () => {
