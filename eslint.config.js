@@ -48,8 +48,8 @@ export default tseslint.config(
     },
   },
   {
-    // A wrong `!` in a test, benchmark or tool throws and fails the run, which is what it should
-    // do; spelling out every lookup of a fixture the run itself just made would hide what it checks.
+    // A wrong `!` in a test, benchmark or tool throws and fails the run, as it should; spelling
+    // out every lookup of a fixture the run itself just made would hide what it checks.
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
