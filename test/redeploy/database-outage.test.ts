@@ -112,10 +112,11 @@ describe('PostgreSQL away for 30 s under play', () => {
       `${pairCode} to finish`,
       250,
     );
+    // The pair's result waits on its owner (with any other game's that ended meanwhile there).
     const waitingResult = await waitFor(
       async () => {
         const d = await database(pairOwner);
-        return d.waiting.results === 1 ? d : false;
+        return d.waiting.results >= 1 ? d : false;
       },
       5000,
       `the result of ${pairCode} waiting on ${pairOwner.opts.nodeId}`,
@@ -125,7 +126,7 @@ describe('PostgreSQL away for 30 s under play', () => {
       metricValue(await fetchMetrics(pairOwner.url), 'minotaur_database_waiting_writes', {
         kind: 'results',
       }),
-    ).toBe(1);
+    ).toBeGreaterThanOrEqual(waitingResult.waiting.results);
     await rig.roundsPass(2, 15_000);
     const remaining = 30_000 - (Date.now() - outageAt);
     // The outage lasts 30 s; play goes on meanwhile.
