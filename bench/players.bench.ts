@@ -360,7 +360,8 @@ export const HEADER = [
   'act → own update p99 ms',
   'late refusals',
   'server CPU %',
-  // Less sensitive than latency to other work on the machine: CPU time per action, all its updates included.
+  // Less sensitive than latency to other work on the machine: CPU time per action, all its updates
+  // included.
   'server CPU ms/action',
   'RSS MB',
   'own action B p50 (p99)',

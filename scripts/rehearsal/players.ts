@@ -9,7 +9,10 @@ import type { Stage } from './cluster.js';
 import { HttpLoad, brief, type Failure, type HttpLoadOptions } from './load.js';
 import { sleep } from './say.js';
 
-/** A player that notes when its latest request left, so a failure is dated by the request that failed. */
+/**
+ * A player that notes when its latest request left, so a failure is dated by the request that
+ * failed.
+ */
 class DatedPlayer extends Player {
   constructor(
     private readonly sent: { at: number },

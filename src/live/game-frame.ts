@@ -261,7 +261,10 @@ export class Frame {
     return (this.statusTree ??= this.statusAt(this.now));
   }
 
-  /** The status bar with its countdown as of `now` (a page's first response shows the time left then). */
+  /**
+   * The status bar with its countdown as of `now` (a page's first response shows the time left
+   * then).
+   */
   statusAt(now: number): Rendered {
     const s = this.state;
     const sh = this.shared;
@@ -351,9 +354,8 @@ export class Frame {
       sh.danger.length === 0
         ? NO_TREES
         : lists.get(`danger:${at.q},${at.r}`, () => sh.danger.map((t) => dangerTile(t.points)));
-    const next = sh.minotaurNext
-      ? trees.get(`next:${sh.minotaurNext.points}`, () => minotaurNext(sh.minotaurNext!.points))
-      : '';
+    const mn = sh.minotaurNext;
+    const next = mn ? trees.get(`next:${mn.points}`, () => minotaurNext(mn.points)) : '';
     const fallen =
       sh.fallen.length === 0
         ? NO_TREES

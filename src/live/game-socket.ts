@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { LiveClose } from './close-codes.js';
 import type { Partials } from './diff.js';
-import { GAME_TARGETS, type GameFrames, type GameTarget } from './game-frame.js';
+import type { GameFrames, GameTarget } from './game-frame.js';
 import { toHtml, type Dyn } from './html.js';
 import type { InboundBudget } from './inbound.js';
 import { LiveSocket, type WireFormat } from './live-socket.js';
@@ -78,7 +78,10 @@ export class GameLiveSocket extends LiveSocket {
     );
   }
 
-  /** Starts the page's live updates; `early` holds messages that arrived before the socket was set up. */
+  /**
+   * Starts the page's live updates; `early` holds messages that arrived before the socket was set
+   * up.
+   */
   start(early: [unknown, boolean | undefined][] = []): void {
     // ws@8 says whether a frame was binary; ws@7 (under express-ws) does not, but hands text
     // frames over as strings and binary frames as Buffers.
@@ -101,7 +104,10 @@ export class GameLiveSocket extends LiveSocket {
     for (const [data, isBinary] of early) receive(data, isBinary);
   }
 
-  /** Status of the game this page last showed: a finished game dropped from the replica stays on screen. */
+  /**
+   * Status of the game this page last showed: a finished game dropped from the replica stays on
+   * screen.
+   */
   private shown: GameState['status'] | null = null;
 
   protected render(): void {
@@ -120,7 +126,8 @@ export class GameLiveSocket extends LiveSocket {
     this.announcePresence(state);
     const end = this.deps.metrics.renderSeconds.startTimer();
     // The countdown's first text uses the time of the state's first render on this node; the
-    // page's clock takes over within a frame (it counts from data-deadline against the server's time).
+    // page's clock takes over within a frame (it counts from data-deadline against the server's
+    // time).
     let trees: [GameTarget, Dyn][] = this.deps.frames
       .frame(state, this.deps.now())
       .partials(this.viewer.id, this.deps.csrfToken);

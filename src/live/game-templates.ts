@@ -21,7 +21,10 @@ import type {
 
 // ── status ──────────────────────────────────────────────────────────────────────────────
 
-/** The status bar. `now` (ms) is the time of the first render of the state; null shows the full round. */
+/**
+ * The status bar. `now` (ms) is the time of the first render of the state; null shows the full
+ * round.
+ */
 export type StatusView = Pick<
   GameView,
   | 'status'
@@ -91,7 +94,7 @@ export function logPartial(g: Pick<GameView, 'status' | 'logRound' | 'log'>): Re
 /** What happened in round `logRound` (0: before the first round was played). */
 export function roundLog(logRound: number, log: readonly string[]): Rendered {
   const g = { logRound, log };
-  const title = g.logRound > 0 ? 'Round ' + g.logRound : 'The first round';
+  const title = g.logRound > 0 ? `Round ${g.logRound}` : 'The first round';
   if (!g.log.length)
     return html`<h2>${title}</h2>\n<p class="dim">${g.logRound > 0 ? 'Nothing happened.' : 'What happens each round shows here.'}</p>\n`;
   return html`<h2>${title}</h2>\n<ul class="events">${g.log.map((line) => html`<li>${line}</li>`)}</ul>\n`;
@@ -156,7 +159,7 @@ export function reachTile(t: ReachTile, round: number): Rendered {
 }
 
 export function fallenMark(f: FallenView): Rendered {
-  return html`\n    <g class="fallen" transform="translate(${f.x} ${f.y})"><circle r="11" class="fallen-mark"/><path d="M-5,-5 L5,5 M5,-5 L-5,5" class="fallen-cross"/><title>${f.name} fell here${f.round ? ' in round ' + f.round : ''}</title></g>\n  `;
+  return html`\n    <g class="fallen" transform="translate(${f.x} ${f.y})"><circle r="11" class="fallen-mark"/><path d="M-5,-5 L5,5 M5,-5 L-5,5" class="fallen-cross"/><title>${f.name} fell here${f.round ? ` in round ${f.round}` : ''}</title></g>\n  `;
 }
 
 export function minotaurPiece(at: { x: number; y: number }): Rendered {
@@ -257,7 +260,7 @@ function actionsBranch(g: GameView, csrfToken: string): Rendered {
   if (g.status === 'playing' && g.me)
     return html`\n  <h2>You have fallen</h2>\n  <p class="hint">You fell in round ${g.me.eliminatedRound}. Watch the others fight on.</p>\n`;
   if (g.status === 'playing') return SPECTATING;
-  return html`\n  <h2>Game over</h2>\n  <p class="hint">${g.winner ? g.winner.name + ' won after ' + g.round + ' rounds.' : 'Nobody walked out after ' + g.round + ' rounds.'}</p>\n  <button type="button" class="small ghost" data-show-result>Show the result</button>\n`;
+  return html`\n  <h2>Game over</h2>\n  <p class="hint">${g.winner ? `${g.winner.name} won after ${g.round} rounds.` : `Nobody walked out after ${g.round} rounds.`}</p>\n  <button type="button" class="small ghost" data-show-result>Show the result</button>\n`;
 }
 
 const SPECTATING = html`\n  <h2>Spectating</h2>\n  <p class="hint">You are watching this game.</p>\n`;
@@ -299,13 +302,13 @@ export function overlayPartial(g: GameView, csrfToken: string | undefined): Rend
     body = html`\n        <p>You fell in round ${g.me && g.me.eliminatedRound}. The others fight on.</p>\n        ${g.me ? html`<p class="dim">You dealt ${g.me.dealt} damage.</p>` : ''}\n      `;
   } else {
     const line = win
-      ? 'You are the last hero standing after ' + g.round + ' rounds.'
+      ? `You are the last hero standing after ${g.round} rounds.`
       : g.winner
         ? g.winner.name + ' won the game.'
         : 'Nobody walks out of the labyrinth this time.';
     const rows = g.standings.map(
       (p, i) =>
-        html`\n              <tr class="${p.me ? 'me' : ''}"><td>${i + 1}</td><td><span class="swatch c${p.colorIndex}" aria-hidden="true"></span> ${p.name}${p.me ? ' (you)' : ''}</td><td>${p.hp}</td><td>${p.dealt}</td><td>${g.winner && g.winner.id === p.id ? 'Winner' : p.alive ? 'Survived' : 'Fell in round ' + p.eliminatedRound}</td></tr>\n            `,
+        html`\n              <tr class="${p.me ? 'me' : ''}"><td>${i + 1}</td><td><span class="swatch c${p.colorIndex}" aria-hidden="true"></span> ${p.name}${p.me ? ' (you)' : ''}</td><td>${p.hp}</td><td>${p.dealt}</td><td>${g.winner && g.winner.id === p.id ? 'Winner' : p.alive ? 'Survived' : 'Fell in round ' + String(p.eliminatedRound)}</td></tr>\n            `,
     );
     body = html`\n        <p class="outcome-line">${line}</p>\n        <table class="standings">\n          <caption class="visually-hidden">Final standings</caption>\n          <thead><tr><th scope="col">#</th><th scope="col">Hero</th><th scope="col">Health</th><th scope="col">Damage dealt</th><th scope="col">Fate</th></tr></thead>\n          <tbody>\n            ${rows}\n          </tbody>\n        </table>\n      `;
   }
@@ -330,7 +333,10 @@ const SKULL = html`<svg viewBox="0 0 24 24"><path d="M12 2C6.5 2 3 5.6 3 10.3c0 
 
 // ── table talk ──────────────────────────────────────────────────────────────────────────
 
-/** The table talk: its lines, or what to say when there are none (to a player, a spectator, on a finished game's page). */
+/**
+ * The table talk: its lines, or what to say when there are none (to a player, a spectator, on a
+ * finished game's page).
+ */
 export function chatPartial(
   lines: readonly Rendered[],
   empty: { player: boolean; archived: boolean },

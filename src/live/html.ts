@@ -62,7 +62,7 @@ export function escape(value: string | number | null | undefined): string {
 }
 
 export function html(strings: TemplateStringsArray, ...values: Value[]): Rendered {
-  const d: Dyn[] = new Array(values.length);
+  const d = new Array<Dyn>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     d[i] =
@@ -77,9 +77,7 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Rendere
 export function trusted(text: string): Rendered {
   return new Rendered(TRUSTED, [text]);
 }
-const TRUSTED = templateOf(
-  Object.assign(['', ''], { raw: ['', ''] }) as unknown as TemplateStringsArray,
-);
+const TRUSTED = templateOf(Object.assign(['', ''], { raw: ['', ''] }));
 
 /** The tree as one HTML string. */
 export function toHtml(r: Dyn): string {

@@ -112,7 +112,10 @@ export abstract class LiveSocket {
     else setImmediate(run);
   }
 
-  /** Sends what differs from what this page holds, as one message; returns how many partials changed. */
+  /**
+   * Sends what differs from what this page holds, as one message; returns how many partials
+   * changed.
+   */
   protected push(trees: Iterable<readonly [string, Dyn]>): number {
     if (this.format === 'patch') {
       const msg = patch((this.patchState ??= newPatchState()), trees);

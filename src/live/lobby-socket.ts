@@ -89,7 +89,8 @@ export class LobbyLiveSocket extends LiveSocket {
     // The lobby page sends nothing; whatever arrives still counts against the account's budget.
     this.wire.on('message', () => void this.admit());
     this.wire.on('error', (err) => this.logger.debug({ err: err.message }, 'lobby socket error'));
-    // Lobby lists change with every game's every round; 100 ms of coalescing is invisible to people.
+    // Lobby lists change with every game's every round; 100 ms of coalescing is invisible to
+    // people.
     this.listen(
       (l) => this.source.subscribe(l),
       () => true,

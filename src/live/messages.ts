@@ -21,13 +21,16 @@ export const actMessage = z
   })
   .strict()
   .refine((m) => m.kind === 'defend' || m.dir !== undefined, {
-    message: 'move and attack need a direction',
+    error: 'move and attack need a direction',
     path: ['dir'],
   });
 
 export const pingMessage = z.object({ type: z.literal('ping') }).strict();
 
-/** Table talk: at most 120 characters once cleaned (game/social.ts); the raw text may carry some spaces more. */
+/**
+ * Table talk: at most 120 characters once cleaned (game/social.ts); the raw text may carry some
+ * spaces more.
+ */
 export const sayMessage = z
   .object({
     type: z.literal('say'),
@@ -50,7 +53,7 @@ function byteLength(data: unknown): number {
   if (typeof data === 'string') return Buffer.byteLength(data);
   if (Buffer.isBuffer(data)) return data.length;
   if (data instanceof ArrayBuffer) return data.byteLength;
-  if (Array.isArray(data)) return data.reduce((n: number, b: Buffer) => n + b.length, 0);
+  if (Array.isArray(data)) return (data as Buffer[]).reduce((n, b) => n + b.length, 0);
   return Infinity;
 }
 

@@ -14,7 +14,10 @@ export interface GameSource {
   subscribe(listener: (code: string) => void): () => void;
   /** Called whenever this one game's record changed in the local replica. */
   watch(code: string, listener: () => void): () => void;
-  /** The game, after a short wait when it was just created on another node and is still on its way here. */
+  /**
+   * The game, after a short wait when it was just created on another node and is still on its way
+   * here.
+   */
   awaitGame(code: string, timeoutMs?: number): Promise<GameState | undefined>;
   /** True while a running game this node does not hold yet is being resumed or is on its way. */
   pending(code: string): Promise<boolean>;
@@ -27,10 +30,8 @@ export interface LiveWire {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   on(event: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown;
-  on(event: 'ping', listener: () => void): unknown;
-  on(event: 'close', listener: () => void): unknown;
+  on(event: 'ping' | 'pong' | 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'pong', listener: () => void): unknown;
   off?(event: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown;
   ping?(): void;
   terminate?(): void;

@@ -88,7 +88,9 @@ export interface TileView {
   kind: 'wall' | 'floor' | 'lair';
 }
 
-/** A tile next to the viewer's character: clickable to move there, and highlighted when aimed at. */
+/**
+ * A tile next to the viewer's character: clickable to move there, and highlighted when aimed at.
+ */
 export interface ReachTile {
   dir: Direction;
   x: number;
@@ -96,7 +98,10 @@ export interface ReachTile {
   points: string;
   name: string;
   key: string;
-  /** False for a tile a hero cannot move onto (someone or the Minotaur stands there): it can still be attacked. */
+  /**
+   * False for a tile a hero cannot move onto (someone or the Minotaur stands there): it can still
+   * be attacked.
+   */
   walkable: boolean;
 }
 
@@ -199,7 +204,9 @@ export interface GameView {
   canStart: boolean;
   /** The viewer's action for this round, if already submitted. */
   myAction: { kind: string; label: string } | null;
-  /** Directions the viewer can act in this round (adjacent tiles that are not walls / off board). */
+  /**
+   * Directions the viewer can act in this round (adjacent tiles that are not walls / off board).
+   */
   moveDirs: { dir: Direction; arrow: string; name: string; key: string; open: boolean }[];
   canAct: boolean;
   /** The viewer raised a shield last round: a second one in a row does not stop the Minotaur. */
@@ -261,7 +268,7 @@ export function playerRow(g: GameState, p: Player, viewer: string | null): Playe
     me: p.id === viewer,
     submitted: g.status === 'playing' && submittedBy(g, p.id) !== undefined,
     creator: p.id === g.createdBy,
-    dealt: p.dealt ?? 0,
+    dealt: p.dealt,
     eliminatedRound: p.eliminatedRound,
   };
 }
@@ -426,7 +433,7 @@ export function sharedView(g: GameState, board: BoardView = boardView(g)): Share
   const showNext = steps && !besideSomeone && next !== null && !equals(next, at);
   return {
     danger,
-    minotaurNext: showNext && next ? { ...pixel(next), points: pointsOf(board, next) } : null,
+    minotaurNext: showNext ? { ...pixel(next), points: pointsOf(board, next) } : null,
     intent: { hunted: nearest?.name ?? null, steps, besideSomeone },
     huntedId: nearest?.id ?? null,
     hits,
@@ -468,7 +475,7 @@ export function gameView(
     : moveDirs
         .filter((m) => m.open)
         .map((m) => {
-          const to = neighbor(meP!.pos, m.dir);
+          const to = neighbor(meP.pos, m.dir);
           return {
             dir: m.dir,
             ...pixel(to),

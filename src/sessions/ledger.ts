@@ -77,7 +77,9 @@ export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot 
   };
 }
 
-/** How much sooner than the lease lasts an owner stops trusting it (a renewal in flight, clocks). */
+/**
+ * How much sooner than the lease lasts an owner stops trusting it (a renewal in flight, clocks).
+ */
 const LEASE_MARGIN_MS = 1000;
 
 export class Ledger {

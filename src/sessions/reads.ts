@@ -98,7 +98,8 @@ export class GameReads {
     const row = await this.#d.ledger.row(code);
     if (row && row !== 'unavailable') {
       const held = this.#d.replica.getAny(code);
-      // A finished game this node no longer holds is shown from its result (read-only), not revived.
+      // A finished game this node no longer holds is shown from its result (read-only), not
+      // revived.
       if (held ? compareVersion(held, row) < 0 : row.state.status !== 'finished') {
         this.#d.sync.absorb({
           key: row.code,

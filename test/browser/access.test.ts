@@ -19,7 +19,7 @@ import {
 import { Player, type LiveConnection } from '../support/player.js';
 
 const nodes: NodeProcess[] = [];
-let session: BrowserSession;
+let session: BrowserSession | undefined;
 const tag = String(Date.now() % 100000);
 const env = { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '30', DRAIN_WINDOW_MS: '200' };
 const shot = (page: Page, name: string) =>
@@ -83,7 +83,7 @@ describe('keyboard and accessibility', () => {
     const { node } = await newNode('access');
     const base = node.url;
     const problems: string[] = [];
-    const page = await session.newPage();
+    const page = await session!.newPage();
 
     // Logged out: home, sign-up (with an invitation), log-in, leaderboard.
     await page.goto(`${base}/`);
@@ -113,13 +113,13 @@ describe('keyboard and accessibility', () => {
     await page.screenshot({ path: join(SHOTS, 'lobby.png'), animations: 'disabled' });
 
     // Open a game from the lobby by keyboard; the other player joins over HTTP.
-    await tabTo(page, (el) => el.textContent?.includes('New game') === true);
+    await tabTo(page, (el) => el.textContent.includes('New game'));
     await Promise.all([page.waitForURL(/\/games\/[A-Z]{4}$/), page.keyboard.press('Enter')]);
     const code = page.url().slice(-4);
     expect((await other.join(code)).status).toBe(303);
     await page.locator('#game-actions button:has-text("Start the game")').waitFor();
     problems.push(...(await audit(page, 'waiting room')));
-    await tabTo(page, (el) => el.textContent?.includes('Start the game') === true);
+    await tabTo(page, (el) => el.textContent.includes('Start the game'));
     await Promise.all([
       page.waitForResponse(
         (r) => r.url() === `${base}/games/${code}` && r.request().method() === 'GET',
@@ -222,7 +222,7 @@ describe('keyboard and accessibility', () => {
     problems.push(...(await audit(page, 'leaderboard')));
 
     // A phone's game page.
-    const phone = await session.newPage(PHONE);
+    const phone = await session!.newPage(PHONE);
     const watcher = new Player(base, `ariadne${tag}`);
     await watcher.signup();
     await phone
@@ -246,7 +246,7 @@ describe('console errors and reconnecting', () => {
     const taken = new Player(base, `daedalus${tag}`);
     await taken.signup();
 
-    const page = await session.newPage();
+    const page = await session!.newPage();
     const consoleErrors: string[] = [];
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());

@@ -23,7 +23,7 @@ import type { Direction, GameState, Hex } from '../../src/game/types.js';
 
 const SHOTS = join(ROOT, 'test-results');
 const nodes: NodeProcess[] = [];
-let session: BrowserSession;
+let session: BrowserSession | undefined;
 const tag = String(Date.now() % 100000);
 
 const VEC: Record<Direction, Hex> = {
@@ -234,7 +234,7 @@ describe('two players in a browser', () => {
     const winner = end.state.winner;
     const [winPage, losePage] =
       winner === idA ? [pa, pb] : winner === idB ? [pb, pa] : [null, null];
-    if (winPage && losePage) {
+    if (winPage) {
       await winPage.locator('.overlay.win').waitFor({ state: 'visible' });
       expect(await winPage.locator('.overlay.win h2').textContent()).toBe('Victory!');
       await losePage.locator('.overlay.lose').waitFor({ state: 'visible' });
@@ -334,7 +334,7 @@ describe('the page across a node restart', () => {
     await page.addInitScript(() => {
       const t = Date.now();
       document.addEventListener('visibilitychange', () =>
-        ((window as unknown as { __log: string[] }).__log ??= []).push(
+        ((window as unknown as { __log?: string[] }).__log ??= []).push(
           `${Date.now() - t} visibility ${document.visibilityState}`,
         ),
       );
@@ -345,7 +345,7 @@ describe('the page across a node restart', () => {
         'htmx:ws:before:connection',
       ]) {
         document.addEventListener(ev, (e) =>
-          ((window as unknown as { __log: string[] }).__log ??= []).push(
+          ((window as unknown as { __log?: string[] }).__log ??= []).push(
             `${Date.now() - t} ${ev} ${(e as CustomEvent).detail?.code ?? ''} ${(e as CustomEvent).detail?.reason ?? ''} attempt=${(e as CustomEvent).detail?.connection?.attempt}`,
           ),
         );
@@ -392,7 +392,7 @@ describe('the page across a node restart', () => {
     await page
       .locator('#conn-badge')
       .waitFor({ state: 'hidden', timeout: 20_000 })
-      .catch(async (e) => {
+      .catch(async (e: unknown) => {
         const inPage = await page.evaluate(() => [
           ...((window as unknown as { __log?: string[] }).__log ?? []),
           `now visibility=${document.visibilityState}`,

@@ -18,7 +18,7 @@ import {
 import { Player } from '../support/player.js';
 
 const nodes: NodeProcess[] = [];
-let session: BrowserSession;
+let session: BrowserSession | undefined;
 let node: NodeProcess;
 let port: number;
 let db: string;
@@ -92,7 +92,7 @@ describe('invite, rematch, profile', () => {
 
   it('an invite link opened logged out leads through sign-up into the game, ready to join', async () => {
     const base = node.url;
-    pa = await session.newPage({ permissions: ['clipboard-read', 'clipboard-write'] });
+    pa = await session!.newPage({ permissions: ['clipboard-read', 'clipboard-write'] });
     await signUp(pa, base, host);
     await Promise.all([
       pa.waitForURL(/\/games\/[A-Z]{4}$/),
@@ -108,7 +108,7 @@ describe('invite, rematch, profile', () => {
     const invite = await pa.evaluate(() => navigator.clipboard.readText());
 
     // A new player opens it: sign-up (not log-in) first, with the invitation shown.
-    pb = await session.newPage();
+    pb = await session!.newPage();
     await pb.goto(invite);
     expect(new URL(pb.url()).pathname).toBe('/signup');
     expect(new URL(pb.url()).searchParams.get('next')).toBe(`/games/${code}`);
@@ -272,7 +272,7 @@ describe('a phone, 390×844', () => {
     const host = new Player(base, `minos${tag}`);
     await host.signup();
     const code = await host.createGame();
-    const phone = await session.newPage(PHONE);
+    const phone = await session!.newPage(PHONE);
     const errors: string[] = [];
     phone.on('pageerror', (e) => errors.push(e.message));
 

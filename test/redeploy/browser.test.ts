@@ -88,7 +88,7 @@ const view = (p: Page) =>
         ),
       );
     out.push(
-      `players ${document.getElementById('game-players')?.textContent?.replace(/\s+/g, ' ').trim()}`,
+      `players ${document.getElementById('game-players')?.textContent.replace(/\s+/g, ' ').trim()}`,
     );
     return out;
   });

@@ -178,11 +178,11 @@ describe('PostgreSQL away for 30 s under play', () => {
       async () => {
         for (const [code, rec] of finals) {
           if (rec.state.status !== 'playing') continue;
-          const [saved] = await query<{ epoch: number; owner: string; seq: number }>(
-            url,
-            'SELECT epoch, owner, seq FROM snapshots WHERE code = $1',
-            [code],
-          );
+          const [saved] = await query<{
+            epoch: number | string;
+            owner: string;
+            seq: number | string;
+          }>(url, 'SELECT epoch, owner, seq FROM snapshots WHERE code = $1', [code]);
           if (
             !saved ||
             Number(saved.epoch) !== rec.epoch ||

@@ -104,9 +104,10 @@ export function check(input: CheckInput): CheckReport {
 
     // The final history: parents back to the creation.
     const chain: GameRecord[] = [];
-    let cur: GameRecord | undefined = final;
+    let cur: GameRecord = final;
     const visited = new Set<string>();
-    while (cur) {
+    // Each turn steps to the parent or ends the walk.
+    for (;;) {
       if (visited.has(key(cur))) break;
       visited.add(key(cur));
       chain.push(cur);

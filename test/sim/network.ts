@@ -162,7 +162,8 @@ export class SimMesh {
   #sendApp(ch: string, peer: string, body: unknown): boolean {
     const p = this.peers.get(peer);
     if (!p?.conn || !p.conn.open[this.id]) return false;
-    const text = JSON.stringify(body);
+    // undefined for a body JSON cannot hold (its typings say it is always a string).
+    const text = JSON.stringify(body) as string | undefined;
     if (text === undefined) return false;
     this.net.send(p.conn, this.id, { type: 'app', ch, body: text });
     return true;

@@ -189,9 +189,9 @@ export class SimNode {
     )
       await sleep(clock, 50);
     await this.sync.catchUp(Math.max(2000, this.d.net.opts.downAfterMs));
-    if (this.#draining) return;
+    if (this.#drainBegun()) return;
     await this.sessions.resumeFromSnapshots();
-    if (this.#draining) return;
+    if (this.#drainBegun()) return;
     this.#setState('ready');
     this.readyAt = this.world.now;
     this.sessions.start();
@@ -211,6 +211,11 @@ export class SimNode {
   /** SIGTERM: hand games off, keep serving for the drain window, stop. */
   drain(onClosed: () => void): void {
     this.world.after(0, () => void this.#drain(onClosed), this.proc, `drain:${this.id}`);
+  }
+
+  /** Read through a call, so a check after an await is not taken for the one before it. */
+  #drainBegun(): boolean {
+    return this.#draining;
   }
 
   async #drain(onClosed: () => void): Promise<void> {

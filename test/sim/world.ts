@@ -62,19 +62,18 @@ export class Proc {
     readonly world: World,
     readonly name: string,
   ) {
-    const proc = this;
     this.clock = {
       now: () => world.now,
-      setTimeout(fn, ms) {
+      setTimeout: (fn, ms) => {
         const event = world.schedule(
           world.now + Math.max(0, ms),
           fn,
-          proc,
-          `timer:${proc.name}:${world.nextOrder()}`,
+          this,
+          `timer:${this.name}:${world.nextOrder()}`,
         );
         return { timer: event };
       },
-      clearTimeout(handle: TimerHandle | undefined) {
+      clearTimeout: (handle: TimerHandle | undefined) => {
         if (handle !== undefined) (handle.timer as Event).cancelled = true;
       },
     };

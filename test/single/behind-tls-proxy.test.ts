@@ -19,13 +19,14 @@ import { Player, fetchVia, type Network } from '../support/player.js';
 import { productionEnv } from '../support/production.js';
 
 const QUERY = 'tasks.minotaur-tls';
-let dns: TestDnsServer;
-let node: NodeProcess;
-let lb: HaProxy;
+// Undefined until beforeAll has made them (and in afterAll, when it failed half way).
+let dns: TestDnsServer | undefined;
+let node: NodeProcess | undefined;
+let lb: HaProxy | undefined;
 const tag = String(Date.now() % 100000);
 
 /** A player on the internet: its own address, trusting the test's certificate. */
-const from = (octet: number): Network => ({ ca: lb.ca, localAddress: `127.0.1.${octet}` });
+const from = (octet: number): Network => ({ ca: lb!.ca, localAddress: `127.0.1.${octet}` });
 
 beforeAll(async () => {
   const dir = tempDir('minotaur-tls-');
@@ -51,7 +52,7 @@ afterAll(async () => {
 
 describe('a production node behind HAProxy terminating TLS', () => {
   it('sets its Secure session cookie over HTTPS: sign-up, lobby, a game and its live socket work', async () => {
-    const ann = new Player(lb.url, `ann${tag}`, 'correct horse battery', from(10));
+    const ann = new Player(lb!.url, `ann${tag}`, 'correct horse battery', from(10));
     const { csrf } = await ann.page('/signup');
     const res = await ann.request('/signup', {
       method: 'POST',
@@ -76,18 +77,18 @@ describe('a production node behind HAProxy terminating TLS', () => {
 
   it('sends plain HTTP to HTTPS, whatever X-Forwarded-Proto the client claims', async () => {
     for (const headers of [{}, { 'x-forwarded-proto': 'https' }] as Record<string, string>[]) {
-      const res = await fetch(`${lb.plainUrl}/login`, { headers, redirect: 'manual' });
+      const res = await fetch(`${lb!.plainUrl}/login`, { headers, redirect: 'manual' });
       expect(res.status).toBe(301);
       expect(res.headers.get('location')).toBe(
-        `https://127.0.0.1:${new URL(lb.plainUrl).port}/login`,
+        `https://127.0.0.1:${new URL(lb!.plainUrl).port}/login`,
       );
     }
   });
 
   it('limits failed logins per client address: an attacker locks out only itself, spoofed X-Forwarded-For or not', async () => {
-    const owner = new Player(lb.url, `rita${tag}`, 'correct horse battery', from(20));
+    const owner = new Player(lb!.url, `rita${tag}`, 'correct horse battery', from(20));
     await owner.signup();
-    const attacker = new Player(lb.url, owner.username, 'guess guess guess', from(21));
+    const attacker = new Player(lb!.url, owner.username, 'guess guess guess', from(21));
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await attacker.login()).status);
     expect(statuses).toEqual([401, 401, 401, 429]);
@@ -103,7 +104,7 @@ describe('a production node behind HAProxy terminating TLS', () => {
     });
     expect(spoofed.status).toBe(429);
     // The owner, on its own address, is not locked out.
-    const back = new Player(lb.url, owner.username, owner.password, from(20));
+    const back = new Player(lb!.url, owner.username, owner.password, from(20));
     const res = await back.login();
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/lobby');
@@ -111,7 +112,7 @@ describe('a production node behind HAProxy terminating TLS', () => {
 
   it('does not route the mesh path or the metrics to players', async () => {
     for (const path of ['/metrics', '/_cluster/mesh']) {
-      const res = await fetchVia(from(30), `${lb.url}${path}`);
+      const res = await fetchVia(from(30), `${lb!.url}${path}`);
       expect(res.status, path).toBe(404);
     }
   });

@@ -74,7 +74,7 @@ describe('reconnect after a restart on the same database', () => {
     await ca.opened;
     const round = await shownRound(ca);
     expect(round).toBe(1);
-    let rec = await adminGame(node.url, code);
+    const rec = await adminGame(node.url, code);
     expect(rec.state.status).toBe('playing');
     const idA = rec.state.players.find((p) => p.name === a.username)!.id;
     const idB = rec.state.players.find((p) => p.name === b.username)!.id;

@@ -31,7 +31,9 @@ function run(argv: string[], opts: { allowFail?: boolean } = {}): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
   if (!opts.allowFail && (r.error || r.status !== 0))
     throw new Error(`${argv.join(' ')} failed: ${r.error?.message ?? r.stderr.trim()}`);
-  return r.stdout ?? '';
+  // null when the command could not be started (its typings say it is always a string).
+  const stdout = r.stdout as string | null;
+  return stdout ?? '';
 }
 
 /** Why this machine cannot run test hosts, or null when it can. */
@@ -392,11 +394,11 @@ export class HostNetwork {
       this.delayers.set(name, child);
       await new Promise<void>((resolve, reject) => {
         let out = '';
-        child.stdout!.on('data', (d: Buffer) => {
+        child.stdout.on('data', (d: Buffer) => {
           out += d.toString();
           if (out.includes('ready')) resolve();
         });
-        child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
         child.once('exit', (code) =>
           reject(new Error(`netem-queue.py in ${name} exited ${code}: ${out}`)),
         );

@@ -42,7 +42,7 @@ export function fetchVia(
   return undiciFetch(url, {
     ...(init as object),
     dispatcher: agentFor(net),
-  } as never) as unknown as Promise<Response>;
+  }) as unknown as Promise<Response>;
 }
 
 /** WebSocket client options for `net` (ws takes the TLS and socket options directly). */

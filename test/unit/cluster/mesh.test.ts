@@ -85,8 +85,12 @@ async function cuttableLink() {
       target.slice(0, target.lastIndexOf(':')),
     );
     upstream.on('error', () => undefined);
-    client.on('data', (d) => void (cut || upstream.write(d)));
-    upstream.on('data', (d) => void (cut || client.write(d)));
+    client.on('data', (d) => {
+      if (!cut) upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!cut) client.write(d);
+    });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });

@@ -5,7 +5,6 @@
 import { Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DbLogger } from '../../../src/db/logger.js';
 import { createPool, postgresDialect } from '../../../src/db/postgres.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 import { recordingLogger, waitFor } from '../cluster/recording-logger.js';
@@ -32,10 +31,10 @@ describe('PostgreSQL pool', () => {
     const logger = recordingLogger();
     const broke: Error[] = [];
     const pool = createPool(await server.createDatabase(), {
-      logger: logger as unknown as DbLogger,
+      logger,
       onIdleError: (err) => broke.push(err),
     });
-    const db = new Kysely<any>({ dialect: postgresDialect(pool) });
+    const db = new Kysely<unknown>({ dialect: postgresDialect(pool) });
     cleanups.push(() => db.destroy());
 
     const failed = await db.connection().execute(async (conn) => {

@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { outageClass } from '../../../src/db/errors.js';
-import type { DbLogger } from '../../../src/db/logger.js';
 import {
   openStorage,
   type DatabaseHealth,
@@ -34,7 +33,7 @@ function storage(url: string, options: Partial<StorageOptions> = {}) {
   const s = openStorage(
     { engine: 'postgres', url },
     {
-      logger: logger as unknown as DbLogger,
+      logger,
       sessions: { pruneIntervalMs: 0 },
       connectTimeoutMs: 2000,
       ...options,

@@ -12,12 +12,7 @@ import {
   startGame,
   submitAction,
 } from '../../../src/game/rules.js';
-import {
-  DIRECTIONS,
-  type Direction,
-  type GameState,
-  type PlayerAction,
-} from '../../../src/game/types.js';
+import { DIRECTIONS, type GameState, type PlayerAction } from '../../../src/game/types.js';
 import { arena } from './fixtures.js';
 
 type Command =
@@ -295,7 +290,7 @@ describe('crowded rounds', () => {
               id: `a${i}`,
               round: s.round,
               kind: a.kind,
-              ...('dir' in a ? { dir: a.dir as Direction } : {}),
+              ...('dir' in a ? { dir: a.dir } : {}),
             };
         });
         s = { ...s, submitted };

@@ -44,7 +44,7 @@ describe('checkGameState', () => {
             const r = submitAction(s, 'p0', {
               id: `a${i}`,
               round: s.round,
-              kind: kind as 'defend',
+              kind,
               ...(kind === 'defend' ? {} : { dir: 'e' }),
             });
             if (r.ok) s = r.state;

@@ -58,7 +58,7 @@ describe('upgradeState', () => {
     });
     expect(r.ok).toBe(true);
     if (r.ok) s = resolveRound(r.state, (s.deadline ?? 0) + 1);
-    expect(s.round).toBe(fixture.state.round + 1);
+    expect(s.round).toBe((fixture.state.round as number) + 1);
     expect(s.players.every((p) => typeof p.dealt === 'number')).toBe(true);
   });
 

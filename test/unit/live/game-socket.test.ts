@@ -14,7 +14,7 @@ import type { GameSource, LiveWire } from '../../../src/live/source.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { VIEWS_DIR } from '../../../src/web/app.js';
 
-class FakeWire {
+class FakeWire implements LiveWire {
   readyState = 1;
   sent: string[] = [];
   closed: [number | undefined, string | undefined] | null = null;
@@ -83,12 +83,7 @@ describe('GameLiveSocket', () => {
   it('sends the clock and every partial on connect, then only what changed', async () => {
     const wire = new FakeWire();
     const src = source(game);
-    new GameLiveSocket(
-      wire as LiveWire,
-      'KEPS',
-      { id: '1', username: 'ariadne' },
-      deps(src),
-    ).start();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
     expect(JSON.parse(wire.sent[0]!)).toEqual({ type: 'time', now: 1000 });
     expect(wire.sent[1]).toContain('hx-target="#game-board"');
     expect(wire.sent[1]).toContain('hx-target="#game-players"');
@@ -111,14 +106,9 @@ describe('GameLiveSocket', () => {
     ).MinotaurLive;
     const [htmlWire, treeWire] = [new FakeWire(), new FakeWire()];
     const [htmlSrc, treeSrc] = [source(game), source(game)];
+    new GameLiveSocket(htmlWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(htmlSrc)).start();
     new GameLiveSocket(
-      htmlWire as LiveWire,
-      'KEPS',
-      { id: '1', username: 'ariadne' },
-      deps(htmlSrc),
-    ).start();
-    new GameLiveSocket(
-      treeWire as LiveWire,
+      treeWire,
       'KEPS',
       { id: '1', username: 'ariadne' },
       { ...deps(treeSrc), format: 'patch', shownGame: game.id },
@@ -151,12 +141,7 @@ describe('GameLiveSocket', () => {
 
   it('answers bad messages with a clear error and keeps the socket open', async () => {
     const wire = new FakeWire();
-    new GameLiveSocket(
-      wire as LiveWire,
-      'KEPS',
-      { id: '1', username: 'ariadne' },
-      deps(source(game)),
-    ).start();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
     wire.emit('message', '{nope', false);
     await new Promise((r) => setImmediate(r));
     expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'malformed' });
@@ -166,7 +151,7 @@ describe('GameLiveSocket', () => {
   it('sends the page back to the lobby when the game is gone', () => {
     const wire = new FakeWire();
     new GameLiveSocket(
-      wire as LiveWire,
+      wire,
       'KEPS',
       { id: '1', username: 'ariadne' },
       deps(source(undefined)),
@@ -177,7 +162,7 @@ describe('GameLiveSocket', () => {
   it('closes with 1012 (reconnect elsewhere) when a newer release runs the game', () => {
     const wire = new FakeWire();
     new GameLiveSocket(
-      wire as LiveWire,
+      wire,
       'KEPS',
       { id: '1', username: 'ariadne' },
       deps(source(undefined, true)),
@@ -191,7 +176,7 @@ describe('GameLiveSocket', () => {
     let t = 1000;
     // A budget large enough that only the invalid-message rule is at work here.
     new GameLiveSocket(
-      wire as LiveWire,
+      wire,
       'KEPS',
       { id: '1', username: 'ariadne' },
       { ...deps(source(game)), budget: new InboundBudget(1000), now: () => t },
@@ -222,7 +207,7 @@ describe('GameLiveSocket', () => {
         },
       });
       new GameLiveSocket(
-        wire as unknown as LiveWire,
+        wire,
         'KEPS',
         { id: '1', username: 'ariadne' },
         deps(source(game)),
@@ -242,12 +227,7 @@ describe('GameLiveSocket', () => {
 
   it('counts every frame against the account: pings and actions past the budget are refused, a flood is closed with 1008', async () => {
     const wire = new FakeWire();
-    new GameLiveSocket(
-      wire as LiveWire,
-      'KEPS',
-      { id: '1', username: 'ariadne' },
-      deps(source(game)),
-    ).start();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(source(game))).start();
     const before = wire.sent.length;
     for (let i = 0; i < FRAMES_PER_SECOND; i++) wire.emit('message', '{"type":"ping"}', false);
     await new Promise((r) => setImmediate(r));
@@ -290,13 +270,13 @@ describe('GameLiveSocket', () => {
     const lobby = new FakeWire();
     const other = new FakeWire();
     new GameLiveSocket(
-      game1 as LiveWire,
+      game1,
       'KEPS',
       { id: '1', username: 'ariadne' },
       { ...deps(source(game)), budget },
     ).start();
     new LobbyLiveSocket(
-      lobby as LiveWire,
+      lobby,
       { id: '1', username: 'ariadne' },
       source(game),
       new Renderer(VIEWS_DIR),
@@ -305,7 +285,7 @@ describe('GameLiveSocket', () => {
       '',
     ).start();
     new GameLiveSocket(
-      other as LiveWire,
+      other,
       'KEPS',
       { id: '2', username: 'theseus' },
       { ...deps(source(game)), budget },
@@ -352,12 +332,7 @@ describe('GameLiveSocket, finished games and table talk', () => {
   it('keeps showing a finished game after it is dropped from the replica (no trip to the lobby)', async () => {
     const wire = new FakeWire();
     const src = source({ ...game, status: 'finished', finishedAt: 900 });
-    new GameLiveSocket(
-      wire as LiveWire,
-      'KEPS',
-      { id: '1', username: 'ariadne' },
-      deps(src),
-    ).start();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
     const before = wire.sent.length;
     src.set(undefined);
     src.fire();
@@ -369,12 +344,7 @@ describe('GameLiveSocket, finished games and table talk', () => {
   it('passes table talk on as a social command, and limits how much a player says', async () => {
     const wire = new FakeWire();
     const src = source(game);
-    new GameLiveSocket(
-      wire as LiveWire,
-      'KEPS',
-      { id: '1', username: 'ariadne' },
-      deps(src),
-    ).start();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
     wire.emit('message', JSON.stringify({ type: 'say', text: 'hello <b>there</b>' }), false);
     wire.emit('message', JSON.stringify({ type: 'react', emote: 'gg' }), false);
     await new Promise((r) => setTimeout(r, 10));
@@ -393,12 +363,7 @@ describe('GameLiveSocket, finished games and table talk', () => {
   it('refuses an unknown reaction before anything else sees it', async () => {
     const wire = new FakeWire();
     const src = source(game);
-    new GameLiveSocket(
-      wire as LiveWire,
-      'KEPS',
-      { id: '1', username: 'ariadne' },
-      deps(src),
-    ).start();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
     wire.emit(
       'message',
       JSON.stringify({ type: 'react', emote: '<img src=x onerror=alert(1)>' }),

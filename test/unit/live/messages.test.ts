@@ -51,8 +51,8 @@ describe('parseLiveMessage', () => {
   it('refuses oversized and binary messages before parsing them', () => {
     const big = JSON.stringify({ ...act, pad: 'x'.repeat(MAX_MESSAGE_BYTES) });
     const r = parseLiveMessage(big);
-    expect(r.ok === false && r.code).toBe('too-large');
+    expect(!r.ok && r.code).toBe('too-large');
     const b = parseLiveMessage(Buffer.from(JSON.stringify(act)), true);
-    expect(b.ok === false && b.code).toBe('binary');
+    expect(!b.ok && b.code).toBe('binary');
   });
 });
