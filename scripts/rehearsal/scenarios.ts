@@ -51,7 +51,7 @@ export interface ColdStart {
   twice: string[];
   /** Games still playing before the loss that no new node resumed. */
   notResumed: string[];
-  /** Games that finished while the old nodes stopped (their result is recorded; nothing to resume). */
+  /** Games that finished while the old nodes stopped (result recorded; nothing to resume). */
   finishedAtStop: Set<string>;
   /**
    * The newest record of every game just before the loss (a finished game is not resumed: its final
