@@ -297,7 +297,8 @@ describe('Mesh', () => {
     const a = await node('a');
     const b = await node('b');
     a.mesh.connect(b.address);
-    await waitFor(() => peerIds(b.mesh).length === 1, 5000, 'link');
+    // Both ends must count the link (a announces its state only to the peers it has).
+    await waitFor(() => peerIds(b.mesh).length === 1 && peerIds(a.mesh).length === 1, 5000, 'link');
     a.mesh.lifecycle.to('ready');
     a.mesh.lifecycle.to('draining');
     await waitFor(
