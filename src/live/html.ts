@@ -26,21 +26,16 @@ export class Rendered {
 export type Value = string | number | null | undefined | Rendered | readonly Rendered[];
 
 const templates = new WeakMap<TemplateStringsArray, Template>();
-const byId: Template[] = [];
+let templateCount = 0;
 
 /** The template of a call site, created once per process (ids are small integers, per process). */
 function templateOf(strings: TemplateStringsArray): Template {
   let t = templates.get(strings);
   if (t === undefined) {
-    t = { id: byId.length, s: Object.freeze([...strings]) };
-    byId.push(t);
+    t = { id: templateCount++, s: Object.freeze([...strings]) };
     templates.set(strings, t);
   }
   return t;
-}
-
-export function templateById(id: number): Template | undefined {
-  return byId[id];
 }
 
 const SPECIAL = /[&<>'"]/;
@@ -72,12 +67,6 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Rendere
   }
   return new Rendered(templateOf(strings), d);
 }
-
-/** HTML text already escaped (or trusted), inserted as it is. */
-export function trusted(text: string): Rendered {
-  return new Rendered(TRUSTED, [text]);
-}
-const TRUSTED = templateOf(Object.assign(['', ''], { raw: ['', ''] }));
 
 /** The tree as one HTML string. */
 export function toHtml(r: Dyn): string {
