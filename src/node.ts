@@ -238,8 +238,9 @@ export class MinotaurNode {
         const rec = replica.getAny(code);
         if (!rec) return null;
         // A write of this node that no peer or database holds yet is marked: it may be replaced.
-        const shown = sessions.shownRecord(code);
-        return shown !== rec && rec.owner === config.nodeId ? { ...rec, unconfirmed: true } : rec;
+        return rec.owner === config.nodeId && sessions.unconfirmed(code)
+          ? { ...rec, unconfirmed: true }
+          : rec;
       },
       database: () => ({
         ...storage.health(),

@@ -166,6 +166,11 @@ export class GameSessions {
 
   readonly game = (code: string): GameState | undefined => this.reads.game(code);
   readonly shownRecord = (code: string): GameRecord | undefined => this.reads.record(code);
+  /** True while the latest write of a game running here is held by no peer or database yet. */
+  readonly unconfirmed = (code: string): boolean => {
+    const session = this.sessions.get(code);
+    return session !== undefined && session.status !== 'stopped' && !session.confirmed;
+  };
   readonly unreadable = (code: string): boolean => this.reads.unreadable(code);
   readonly awaitGame: GameReads['awaitGame'] = (code, timeoutMs) =>
     this.reads.awaitGame(code, timeoutMs);
