@@ -55,6 +55,8 @@ const WARMUP_MS = QUICK ? 4000 : 6000;
 const WINDOW_MS = QUICK ? 6000 : 20_000;
 const HOST = '127.0.0.2';
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+/** Options for the node under test (BENCH_NODE_OPTIONS, e.g. a garbage collector setting). */
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 /** BENCH_PLAYERS_WIRE=html: sockets ask for whole partials, as pages of earlier releases did. */
 const WIRE = process.env.BENCH_PLAYERS_WIRE === 'html' ? 'html' : 'page';
 
@@ -203,7 +205,9 @@ async function appSide(
         ...NODE_ENV_BASE,
         PASSWORD_COST: '10',
         ROUND_SECONDS: String(ROUND_MS / 1000),
-        ...(PROFILE_DIR ? { NODE_OPTIONS: `--inspect=${HOST}:${inspectPort}` } : {}),
+        NODE_OPTIONS: [NODE_OPTIONS, PROFILE_DIR ? `--inspect=${HOST}:${inspectPort}` : '']
+          .filter(Boolean)
+          .join(' '),
       },
     }),
   );

@@ -3,15 +3,17 @@
 // by epoch, then owner (byte-wise), then seq, and compared by the database inside the write,
 // so two nodes writing the same game at once leave the right row whatever the timing.
 
-import type {
-  Expression,
-  ExpressionBuilder,
-  Kysely,
-  OnConflictDatabase,
-  OnConflictTables,
-  Selectable,
-  SqlBool,
+import {
+  CompiledQuery,
+  type Expression,
+  type ExpressionBuilder,
+  type Kysely,
+  type OnConflictDatabase,
+  type OnConflictTables,
+  type Selectable,
+  type SqlBool,
 } from 'kysely';
+import { jsonText } from '../json-text.js';
 import type { GameState } from '../game/types.js';
 import type { DbLogger } from './logger.js';
 import type { Database, SnapshotsTable } from './schema.js';
@@ -83,27 +85,55 @@ export class Snapshots {
     const written = new Set<string>();
     for (let i = 0; i < snapshots.length; i += SAVE_MANY_ROWS) {
       const chunk = snapshots.slice(i, i + SAVE_MANY_ROWS);
-      const rows = await this.db
-        .insertInto('snapshots')
-        .values(chunk.map((s) => this.row(s)))
-        .onConflict((oc) =>
-          oc
-            .column('code')
-            .doUpdateSet(REPLACE_ALL)
-            .where((eb) =>
-              eb(
-                eb.refTuple('excluded.epoch', 'excluded.owner', 'excluded.seq'),
-                '>',
-                eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq'),
-              ),
-            ),
-        )
-        .returning('code')
-        .execute();
-      for (const r of rows) written.add(r.code);
+      const rows = chunk.map((s) => this.row(s));
+      const sql = this.saveManySql(rows.length);
+      const { rows: out } = await this.db.executeQuery<{ code: string }>(
+        CompiledQuery.raw(sql, rows.flatMap(rowValues)),
+      );
+      for (const r of out) written.add(r.code);
     }
     return written;
   }
+
+  /**
+   * The SQL of saveMany for `n` rows, built once per size: building and compiling the query
+   * took about 7 % of a busy node's time (a save per action), the statement itself about 5 %.
+   */
+  private saveManySql(n: number): string {
+    let sql = this.saveManyCache.get(n);
+    if (sql !== undefined) return sql;
+    const probe = Array.from({ length: n }, (_, i) => this.row(probeSnapshot(i)));
+    const compiled = this.db
+      .insertInto('snapshots')
+      .values(probe)
+      .onConflict((oc) =>
+        oc
+          .column('code')
+          .doUpdateSet(REPLACE_ALL)
+          .where((eb) =>
+            eb(
+              eb.refTuple('excluded.epoch', 'excluded.owner', 'excluded.seq'),
+              '>',
+              eb.refTuple('snapshots.epoch', 'snapshots.owner', 'snapshots.seq'),
+            ),
+          ),
+      )
+      .returning('code')
+      .compile();
+    // The parameters must be the rows' values, row by row, in ROW_COLUMNS order.
+    const expected = probe.flatMap(rowValues);
+    if (
+      compiled.parameters.length !== expected.length ||
+      compiled.parameters.some((v, i) => v !== expected[i])
+    )
+      throw new Error('saveMany: the compiled upsert does not take its rows in column order');
+    sql = compiled.sql;
+    if (this.saveManyCache.size >= SAVE_MANY_SIZES) this.saveManyCache.clear();
+    this.saveManyCache.set(n, sql);
+    return sql;
+  }
+
+  private readonly saveManyCache = new Map<number, string>();
 
   /**
    * Compare-and-set: writes `next` only if there is no row for `code` or the stored version is
@@ -156,7 +186,7 @@ export class Snapshots {
     return Number(r.numDeletedRows) === 1;
   }
 
-  private row(snap: Snapshot) {
+  private row(snap: Snapshot): SnapshotRow {
     return {
       code: snap.code,
       game_id: snap.gameId,
@@ -164,7 +194,7 @@ export class Snapshots {
       epoch: snap.epoch,
       seq: snap.seq,
       schema: snap.schema,
-      state: JSON.stringify(snap.state),
+      state: jsonText(snap.state),
       updated_at: Math.round(snap.at ?? (this.options.now ?? Date.now)()),
     };
   }
@@ -207,6 +237,50 @@ export class Snapshots {
  * limits).
  */
 const SAVE_MANY_ROWS = 500;
+
+/** Statement sizes of saveMany kept (a group commit is usually a few rows). */
+const SAVE_MANY_SIZES = 64;
+
+/** The columns of a snapshot row, in the order row() writes them. */
+const ROW_COLUMNS = [
+  'code',
+  'game_id',
+  'owner',
+  'epoch',
+  'seq',
+  'schema',
+  'state',
+  'updated_at',
+] as const satisfies readonly (keyof SnapshotRow)[];
+
+function rowValues(row: SnapshotRow): unknown[] {
+  return ROW_COLUMNS.map((c) => row[c]);
+}
+
+interface SnapshotRow {
+  code: string;
+  game_id: string;
+  owner: string;
+  epoch: number;
+  seq: number;
+  schema: number;
+  state: string;
+  updated_at: number;
+}
+
+/** A snapshot whose row values are all distinct (to check the compiled parameters' order). */
+function probeSnapshot(i: number): Snapshot {
+  return {
+    code: `probe-code-${i}`,
+    gameId: `probe-game-${i}`,
+    owner: `probe-owner-${i}`,
+    epoch: 1_000_000 + i * 8,
+    seq: 1_000_001 + i * 8,
+    schema: 1_000_002 + i * 8,
+    state: { probe: i } as unknown as GameState,
+    at: 1_000_003 + i * 8,
+  };
+}
 
 /** An upsert that replaces the stored row replaces all of it. */
 const REPLACE_ALL = (

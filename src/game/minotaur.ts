@@ -1,8 +1,44 @@
 // The Minotaur's behaviour, a pure function of the board: step toward the nearest living
 // character along a shortest free path, and strike one neighbouring character.
 
-import { equals, key, neighbor, neighbors, onBoard } from './hex.js';
+import { DIRECTION_VECTORS, key, neighbor, neighbors } from './hex.js';
 import { DIRECTIONS, type Hex, type Player } from './types.js';
+
+/**
+ * A board of `radius` as a square grid of (2·radius+1)² cells, for searches without string keys:
+ * cell (q, r) is at (r + radius)·w + (q + radius); cells off the hexagon are never entered. A
+ * round's searches ran once per round per game and per node, and were a few percent of a busy
+ * node's time with "q,r" keys.
+ */
+interface Grid {
+  radius: number;
+  w: number;
+  /** 1 for a wall; 2 for a tile a living character stands on. */
+  blocked: Uint8Array;
+}
+
+/** The six directions' steps, in DIRECTIONS order. */
+const STEPS = DIRECTIONS.map((dir) => ({ dir, ...DIRECTION_VECTORS[dir] }));
+
+function grid(radius: number, walls: ReadonlySet<string>): Grid {
+  const w = 2 * radius + 1;
+  const blocked = new Uint8Array(w * w);
+  const g = { radius, w, blocked };
+  for (const k of walls) {
+    const comma = k.indexOf(',');
+    const c = cell(g, Number(k.slice(0, comma)), Number(k.slice(comma + 1)));
+    if (c >= 0) blocked[c] = 1;
+  }
+  return g;
+}
+
+/** The cell of (q, r), or -1 off the board. */
+function cell(g: Grid, q: number, r: number): number {
+  const R = g.radius;
+  if (!Number.isInteger(q) || !Number.isInteger(r)) return -1;
+  if (q < -R || q > R || r < -R || r > R || q + r < -R || q + r > R) return -1;
+  return (r + R) * g.w + (q + R);
+}
 
 /**
  * The tile the Minotaur steps to, or null when it stays (already next to a character, or no
@@ -17,38 +53,49 @@ export function minotaurStep(
   radius: number,
 ): Hex | null {
   if (living.length === 0) return null;
-  const occupied = new Set(living.map((p) => key(p.pos)));
-  const free = (h: Hex): boolean => {
-    const k = key(h);
-    return onBoard(h, radius) && !walls.has(k) && !occupied.has(k);
-  };
-  const dist = new Map<string, number>();
-  const queue: Hex[] = [];
+  const g = grid(radius, walls);
+  const { w, blocked } = g;
+  const R = radius;
+  const start = cell(g, from.q, from.r);
+  if (start < 0) return null;
   for (const p of living) {
-    dist.set(key(p.pos), 0);
-    queue.push(p.pos);
+    const c = cell(g, p.pos.q, p.pos.r);
+    if (c >= 0 && blocked[c] === 0) blocked[c] = 2;
   }
-  for (let i = 0; i < queue.length; i++) {
-    const cur = queue[i] as Hex;
-    const d = dist.get(key(cur)) as number;
-    for (const n of neighbors(cur)) {
-      const k = key(n);
+  const dist = new Int32Array(w * w).fill(-1);
+  const queue = new Int32Array(w * w);
+  let tail = 0;
+  for (const p of living) {
+    const c = cell(g, p.pos.q, p.pos.r);
+    if (c >= 0 && dist[c] === -1) {
+      dist[c] = 0;
+      queue[tail++] = c;
+    }
+  }
+  for (let head = 0; head < tail; head++) {
+    const cur = queue[head] as number;
+    const q = (cur % w) - R;
+    const r = Math.floor(cur / w) - R;
+    const d = dist[cur] as number;
+    for (const step of STEPS) {
+      const n = cell(g, q + step.q, r + step.r);
       // The Minotaur's own tile is free for this search: the path may end there.
-      if (!dist.has(k) && (free(n) || equals(n, from))) {
-        dist.set(k, d + 1);
-        queue.push(n);
+      if (n >= 0 && dist[n] === -1 && (blocked[n] === 0 || n === start)) {
+        dist[n] = d + 1;
+        queue[tail++] = n;
       }
     }
   }
-  const here = dist.get(key(from));
-  if (here === undefined || here <= 1) return null;
+  const here = dist[start] as number;
+  if (here === -1 || here <= 1) return null;
   let best: Hex | null = null;
   let bestDist = here;
-  for (const dir of DIRECTIONS) {
-    const n = neighbor(from, dir);
-    const d = dist.get(key(n));
-    if (d !== undefined && d < bestDist && free(n)) {
-      best = n;
+  for (const step of STEPS) {
+    const n = cell(g, from.q + step.q, from.r + step.r);
+    if (n < 0) continue;
+    const d = dist[n] as number;
+    if (d !== -1 && d < bestDist && blocked[n] === 0) {
+      best = neighbor(from, step.dir);
       bestDist = d;
     }
   }
@@ -77,17 +124,33 @@ export function minotaurQuarry(
   walls: ReadonlySet<string>,
   radius: number,
 ): Player | null {
-  const at = new Map(living.map((p) => [key(p.pos), p]));
-  const seen = new Set<string>([key(from)]);
-  const queue: Hex[] = [from];
-  for (let i = 0; i < queue.length; i++) {
-    for (const n of neighbors(queue[i] as Hex)) {
-      const k = key(n);
-      if (seen.has(k) || !onBoard(n, radius) || walls.has(k)) continue;
-      seen.add(k);
-      const p = at.get(k);
+  const g = grid(radius, walls);
+  const { w, blocked } = g;
+  const R = radius;
+  const start = cell(g, from.q, from.r);
+  if (start < 0) return null;
+  // The last character listed on a tile is the one found there.
+  const at = new Int32Array(w * w).fill(-1);
+  living.forEach((p, i) => {
+    const c = cell(g, p.pos.q, p.pos.r);
+    if (c >= 0) at[c] = i;
+  });
+  const seen = new Uint8Array(w * w);
+  seen[start] = 1;
+  const queue = new Int32Array(w * w);
+  queue[0] = start;
+  let tail = 1;
+  for (let head = 0; head < tail; head++) {
+    const cur = queue[head] as number;
+    const q = (cur % w) - R;
+    const r = Math.floor(cur / w) - R;
+    for (const step of STEPS) {
+      const n = cell(g, q + step.q, r + step.r);
+      if (n < 0 || seen[n] === 1 || blocked[n] === 1) continue;
+      seen[n] = 1;
+      const p = living[at[n] as number];
       if (p) return p;
-      queue.push(n);
+      queue[tail++] = n;
     }
   }
   return null;

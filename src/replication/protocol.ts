@@ -2,6 +2,7 @@
 // is checked here before the replica sees it; an invalid message is dropped with a log line,
 // never thrown.
 
+import { jsonText } from '../json-text.js';
 import { z } from 'zod';
 import type { StoreRecord } from './record.js';
 import type { DigestEntry } from './replica.js';
@@ -111,6 +112,25 @@ export function serialisedBytes(value: unknown): number {
   } catch {
     return -1;
   }
+}
+
+/**
+ * The size of an op message as JSON, like serialisedBytes(op), with the record's state measured
+ * from its kept text (the database write of the same state uses that text too).
+ */
+export function opBytes(op: OpMessage): number {
+  const state = op.record.state;
+  if (state === null) return serialisedBytes(op);
+  const rest = serialisedBytes({ ...op, record: { ...op.record, state: 0 } });
+  if (rest < 0) return rest;
+  let text: string;
+  try {
+    text = jsonText(state);
+  } catch {
+    return -1;
+  }
+  // `"state":0` becomes `"state":<text>`.
+  return rest - 1 + Buffer.byteLength(text, 'utf8');
 }
 
 /** Validates a message body received from a peer. Never throws. */

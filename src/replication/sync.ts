@@ -15,7 +15,7 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   acceptMessage,
   checkRecord,
-  serialisedBytes,
+  opBytes,
   type AckMessage,
   type DigestMessage,
   type OpMessage,
@@ -183,7 +183,7 @@ export class ReplicaSync<S extends object = object> {
     }
     const id = this.#id();
     const op: OpMessage = { type: 'op', id, record };
-    const bytes = serialisedBytes(op);
+    const bytes = opBytes(op);
     if (bytes > this.#opts.maxMessageBytes) {
       this.#logger.warn(
         { key: record.key, bytes, limit: this.#opts.maxMessageBytes },

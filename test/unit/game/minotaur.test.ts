@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { key } from '../../../src/game/hex.js';
+import fc from 'fast-check';
+import { equals, key, neighbor, neighbors, onBoard } from '../../../src/game/hex.js';
 import { minotaurQuarry, minotaurStep, minotaurTarget } from '../../../src/game/minotaur.js';
-import type { Hex, Player } from '../../../src/game/types.js';
+import { DIRECTIONS, type Hex, type Player } from '../../../src/game/types.js';
 import { h } from './fixtures.js';
 
 const player = (id: string, pos: Hex, hp = 5): Player => ({
@@ -56,5 +57,104 @@ describe('minotaurQuarry', () => {
     expect(minotaurQuarry(h(0, 0), [a, b], pocket, 5)?.id).toBe('b');
     expect(minotaurQuarry(h(0, 0), [a, b], walls(), 5)?.id).toBe('a');
     expect(minotaurQuarry(h(5, -5), [a], walls(h(4, -5), h(4, -4), h(5, -4)), 5)).toBeNull();
+  });
+});
+
+// ── the grid searches against a plain search over "q,r" keys ──────────────────────────────
+
+/** The Minotaur's step as a plain breadth-first search over string keys (the rule as stated). */
+function referenceStep(
+  from: Hex,
+  living: readonly Player[],
+  wallSet: ReadonlySet<string>,
+  radius: number,
+): Hex | null {
+  if (living.length === 0) return null;
+  const occupied = new Set(living.map((p) => key(p.pos)));
+  const free = (x: Hex): boolean =>
+    onBoard(x, radius) && !wallSet.has(key(x)) && !occupied.has(key(x));
+  const dist = new Map<string, number>();
+  const queue: Hex[] = [];
+  for (const p of living) {
+    dist.set(key(p.pos), 0);
+    queue.push(p.pos);
+  }
+  for (let i = 0; i < queue.length; i++) {
+    const cur = queue[i]!;
+    const d = dist.get(key(cur))!;
+    for (const n of neighbors(cur)) {
+      if (!dist.has(key(n)) && (free(n) || equals(n, from))) {
+        dist.set(key(n), d + 1);
+        queue.push(n);
+      }
+    }
+  }
+  const here = dist.get(key(from));
+  if (here === undefined || here <= 1) return null;
+  let best: Hex | null = null;
+  let bestDist = here;
+  for (const dir of DIRECTIONS) {
+    const n = neighbor(from, dir);
+    const d = dist.get(key(n));
+    if (d !== undefined && d < bestDist && free(n)) {
+      best = n;
+      bestDist = d;
+    }
+  }
+  return best;
+}
+
+function referenceQuarry(
+  from: Hex,
+  living: readonly Player[],
+  wallSet: ReadonlySet<string>,
+  radius: number,
+): Player | null {
+  const at = new Map(living.map((p) => [key(p.pos), p]));
+  const seen = new Set<string>([key(from)]);
+  const queue: Hex[] = [from];
+  for (let i = 0; i < queue.length; i++) {
+    for (const n of neighbors(queue[i]!)) {
+      const k = key(n);
+      if (seen.has(k) || !onBoard(n, radius) || wallSet.has(k)) continue;
+      seen.add(k);
+      const p = at.get(k);
+      if (p) return p;
+      queue.push(n);
+    }
+  }
+  return null;
+}
+
+describe('the Minotaur searches the board as the rule states', () => {
+  const board = fc.integer({ min: 1, max: 7 }).chain((radius) => {
+    const tile = fc
+      .tuple(fc.integer({ min: -radius, max: radius }), fc.integer({ min: -radius, max: radius }))
+      .filter(([q, r]) => Math.abs(q + r) <= radius)
+      .map(([q, r]) => h(q, r));
+    return fc.record({
+      radius: fc.constant(radius),
+      from: tile,
+      heroes: fc.uniqueArray(tile, { maxLength: 6, selector: key }),
+      walls: fc.uniqueArray(tile, { maxLength: 3 * radius * radius, selector: key }),
+    });
+  });
+
+  it('takes the same step and hunts the same hero as a plain search', () => {
+    fc.assert(
+      fc.property(board, ({ radius, from, heroes, walls: ws }) => {
+        const living = heroes.filter((x) => !equals(x, from)).map((pos, i) => player(`p${i}`, pos));
+        const wallSet = new Set(
+          ws.filter((x) => !equals(x, from) && !living.some((p) => equals(p.pos, x))).map(key),
+        );
+        expect(minotaurStep(from, living, wallSet, radius)).toEqual(
+          referenceStep(from, living, wallSet, radius),
+        );
+        expect(minotaurQuarry(from, living, wallSet, radius)).toBe(
+          referenceQuarry(from, living, wallSet, radius),
+        );
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

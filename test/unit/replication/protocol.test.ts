@@ -3,7 +3,9 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   acceptMessage,
   checkRecord,
+  opBytes,
   parseMessage,
+  serialisedBytes,
 } from '../../../src/replication/protocol.js';
 import { TestLogger, record } from './helpers.js';
 
@@ -94,5 +96,19 @@ describe('replication protocol', () => {
   it('checkRecord explains what is wrong with a local record', () => {
     expect(checkRecord(good)).toBeUndefined();
     expect(checkRecord({ ...good, key: 'bad' })).toMatch(/four capital letters/);
+  });
+
+  it('opBytes measures an op exactly as its JSON text', () => {
+    const states = [
+      { players: [{ name: 'Zoë ☃', hp: 3 }], note: 'quotes " and \\ and \u2028' },
+      { a: [], b: {}, c: null },
+    ];
+    for (const state of states) {
+      const op = { type: 'op' as const, id: 'n1:7', record: { ...good, state } };
+      expect(opBytes(op)).toBe(serialisedBytes(op));
+      expect(opBytes(op)).toBe(Buffer.byteLength(JSON.stringify(op), 'utf8'));
+    }
+    const tombstone = { type: 'op' as const, id: 'n1:8', record: { ...good, state: null } };
+    expect(opBytes(tombstone)).toBe(Buffer.byteLength(JSON.stringify(tombstone), 'utf8'));
   });
 });
