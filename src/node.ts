@@ -402,12 +402,39 @@ export class MinotaurNode {
       `drained: ${handed} games handed off, ${kept} left in the database, ${closed} sockets closed with 1012`,
     );
     // Requests that still reach us (the load balancer may lag) keep being served meanwhile.
-    await sleep(config.drainWindowMs);
+    // Games left in the database while it was away (the whole cluster stopping during an
+    // outage) wait for it meanwhile, and after, within the budget: exiting would lose
+    // acknowledged writes that only this process holds now.
+    const saveBy = started + config.shutdownTimeoutMs - STOP_AFTER_REQUESTS_MS - 1000;
+    await Promise.all([sleep(config.drainWindowMs), this.saveBeforeExit(saveBy)]);
     await this.hub.closeAll();
     // Requests still in progress (a sign-up on a loaded machine) get what the budget has left.
     const left = started + config.shutdownTimeoutMs - STOP_AFTER_REQUESTS_MS - Date.now();
     await this.stop(Math.max(500, left));
     logger.info({ ms: Date.now() - started }, `stopped after ${Date.now() - started} ms`);
+  }
+
+  /** Writes games and results kept during a database outage, until `deadline` at the latest. */
+  private async saveBeforeExit(deadline: number): Promise<void> {
+    const { logger } = this;
+    const games = this.sessions?.storage().unsaved ?? 0;
+    const results = this.outbox?.waiting ?? 0;
+    if (games === 0 && results === 0) return;
+    logger.warn(
+      { games, results, ms: deadline - Date.now() },
+      `waiting for the database before stopping: ${games} games and ${results} results not yet saved`,
+    );
+    const [gamesLeft, resultsLeft] = await Promise.all([
+      this.sessions?.saveUnsaved(deadline) ?? 0,
+      this.outbox?.settle(deadline) ?? 0,
+    ]);
+    if (gamesLeft === 0 && resultsLeft === 0)
+      logger.info({ games, results }, 'the database answered: everything saved before stopping');
+    else
+      logger.error(
+        { games: gamesLeft, results: resultsLeft },
+        `stopping with ${gamesLeft} games and ${resultsLeft} results unsaved: the database did not answer in time`,
+      );
   }
 
   async stop(requestsMs = STOP_REQUESTS_MS): Promise<void> {

@@ -3,7 +3,7 @@
 // at once when the storage sees it back, and on a timer meanwhile. Writing is idempotent per
 // game id, so a result recorded again by another node (or later by this one) counts once.
 
-import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { sleep, systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { outageClass } from './errors.js';
 import type { DbLogger } from './logger.js';
 import type { GameResult } from './results.js';
@@ -83,6 +83,19 @@ export class ResultOutbox implements ResultWriter {
       this.#schedule();
     });
     return this.#flushing;
+  }
+
+  /**
+   * Before the process exits: keeps writing what waits, every `pauseMs`, until nothing waits or
+   * `deadline` passes. Returns how many results still wait.
+   */
+  async settle(deadline: number, pauseMs = 250): Promise<number> {
+    while (this.#waiting.size > 0 && !this.#stopped && this.#clock.now() < deadline) {
+      await this.flush();
+      if (this.#waiting.size === 0) break;
+      await sleep(this.#clock, Math.min(pauseMs, Math.max(0, deadline - this.#clock.now())));
+    }
+    return this.#waiting.size;
   }
 
   /**

@@ -85,9 +85,11 @@ export class LobbyLiveSocket extends LiveSocket {
     );
   }
 
-  start(): void {
+  /** Starts the lobby's updates; `early` frames arrived before the socket was set up. */
+  start(early = 0): void {
     // The lobby page sends nothing; whatever arrives still counts against the account's budget.
     this.wire.on('message', () => void this.admit());
+    for (let i = 0; i < early; i++) void this.admit();
     this.wire.on('error', (err) => this.logger.debug({ err: err.message }, 'lobby socket error'));
     // Lobby lists change with every game's every round; 100 ms of coalescing is invisible to
     // people.

@@ -14,7 +14,7 @@
 // each waiting for a timeout (a frozen server or a cut link answers nothing): the lease renewal,
 // once a second, is the one call that asks whether it is back.
 
-import type { Clock } from '../clock.js';
+import { sleep, type Clock } from '../clock.js';
 import type { NodeLease, Snapshot, SnapshotVersion, StoredSnapshot } from '../db/index.js';
 import type { GameState } from '../game/types.js';
 import type { Logger } from '../log.js';
@@ -271,6 +271,28 @@ export class Ledger {
       if (out) written++;
     }
     return written;
+  }
+
+  /**
+   * The last thing a stopping node does with its games: writes what could not be saved, asking
+   * the database again every `pauseMs` (even while it is known to be away) until everything is
+   * written or `deadline` passes. Returns how many games' latest writes are still unsaved.
+   */
+  async saveUnsaved(deadline: number, pauseMs = 250): Promise<number> {
+    while (this.#unsaved.size > 0 && this.#o.clock.now() < deadline) {
+      const [key, rec] = this.#unsaved.entries().next().value as [
+        string,
+        GameRecord & { state: GameState },
+      ];
+      const out = await this.#try(() => this.#o.snapshots.save(toSnapshot(rec)));
+      if (out !== undefined) {
+        if (this.#unsaved.get(key) === rec) this.#unsaved.delete(key);
+        await this.flush();
+        continue;
+      }
+      await sleep(this.#o.clock, Math.min(pauseMs, Math.max(0, deadline - this.#o.clock.now())));
+    }
+    return this.#unsaved.size;
   }
 
   /**

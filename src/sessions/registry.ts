@@ -224,6 +224,14 @@ export class GameSessions {
     this.requests.stop();
   }
 
+  /**
+   * A stopping node's last saves: games it kept while the database was away are written when it
+   * answers, until `deadline`; returns how many are still unsaved.
+   */
+  saveUnsaved(deadline: number): Promise<number> {
+    return this.ledger.saveUnsaved(deadline);
+  }
+
   /** A clean stop gives the lease up, so whatever is left can be resumed at once. */
   async releaseLease(): Promise<void> {
     this.stopLease?.();

@@ -13,6 +13,7 @@ import cookieParser from 'cookie-parser';
 import { csrfSync } from 'csrf-sync';
 import { outageClass } from '../db/errors.js';
 import { doubleCsrf } from 'csrf-csrf';
+import { holdEarlyFrames } from '../live/early.js';
 import { MAX_FRAME_BYTES } from '../live/messages.js';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
@@ -90,7 +91,10 @@ export function createWebServer(deps: WebDeps): WebServer {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
     if (mesh && path === mesh.path) return mesh.handleUpgrade(req, socket, head);
-    players.handleUpgrade(req, socket, head, (ws) => players.emit('connection', ws, req));
+    players.handleUpgrade(req, socket, head, (ws) => {
+      holdEarlyFrames(ws);
+      players.emit('connection', ws, req);
+    });
   });
 
   app.disable('x-powered-by');

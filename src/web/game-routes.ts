@@ -12,6 +12,7 @@ import { GameFrames } from '../live/game-frame.js';
 import { renderGamePartials } from '../live/game-socket.js';
 import { pagePartials } from '../live/game-templates.js';
 import { toHtml } from '../live/html.js';
+import { takeEarlyFrames } from '../live/early.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
 import { GAME_SCHEMA, type GameState } from '../game/types.js';
@@ -317,7 +318,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       return wire.close(LiveClose.restart, 'game moved to a newer release');
     // The first render shows at least what the database holds (see awaitGame); what the page
     // sends meanwhile is kept for the socket.
-    const early: [unknown, boolean | undefined][] = [];
+    const early = takeEarlyFrames(wire);
     const keep = (data: unknown, isBinary?: boolean): void => void early.push([data, isBinary]);
     wire.on('message', keep);
     void games.awaitGame(code).then((state) => {
@@ -385,6 +386,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 
   app.ws('/lobby/live', (ws, req) => {
     const wire = ws as unknown as LiveWire;
+    // The lobby's page sends nothing but pings: frames that came early only count (below).
+    const early = takeEarlyFrames(wire);
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(LiveClose.unauthorised, 'log in first');
     const csrfToken = csrfTokenOf(req);
@@ -400,7 +403,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     );
     admit(socket, user);
     wire.on('close', () => hub.remove(socket));
-    socket.start();
+    socket.start(early.length);
   });
 
   /** Counts the socket against its account's cap, closing that account's oldest past it. */

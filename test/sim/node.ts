@@ -62,6 +62,8 @@ export class SimNode {
   readonly replica = new Replica<GameState>();
   readonly sync: ReplicaSync<GameState>;
   readonly sessions: GameSessions;
+  /** Results of games that finished while the database was away, waiting for it. */
+  readonly results: ResultOutbox;
   state: NodeState = 'starting';
   /** When it turned ready (DNS lists it only once its health check has passed after that). */
   readyAt: number | undefined;
@@ -107,6 +109,7 @@ export class SimNode {
       });
     };
     const rng = world.rng;
+    this.results = new ResultOutbox(d.results, { logger: this.logger, clock: this.proc.clock });
     this.sessions = new GameSessions({
       nodeId: id,
       version: '1.0.0',
@@ -115,7 +118,7 @@ export class SimNode {
       channel: this.mesh.channel(SESSIONS_CHANNEL),
       // Results of games that finish while the database is away wait in memory, as on a node
       // (and are lost with the process, as there).
-      results: new ResultOutbox(d.results, { logger: this.logger, clock: this.proc.clock }),
+      results: this.results,
       snapshots: d.snapshots,
       leases: d.leases,
       logger: this.logger,
@@ -223,9 +226,17 @@ export class SimNode {
     this.#draining = true;
     const clock = this.proc.clock;
     this.#setState('draining');
+    const started = clock.now();
+    // The node's budget (SHUTDOWN_TIMEOUT_MS 8 s): 3.5 s for handoffs, then the drain window,
+    // while what the database did not take yet waits for it until 5.5 s (src/node.ts).
     await this.sessions.handOffAll(3500);
     onClosed();
-    await sleep(clock, this.d.drainWindowMs);
+    const saveBy = started + 5500;
+    await Promise.all([
+      sleep(clock, this.d.drainWindowMs),
+      this.sessions.saveUnsaved(saveBy),
+      this.results.settle(saveBy),
+    ]);
     this.stop();
   }
 

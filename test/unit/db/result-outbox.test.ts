@@ -121,4 +121,20 @@ describe('LastKnown', () => {
     await expect(kept.read('a', () => Promise.reject(refused()))).rejects.toThrow();
     expect(await kept.read('c', () => Promise.reject(refused()))).toBe(1);
   });
+
+  it('a stopping node waits for the database until its deadline', async () => {
+    const db = writer();
+    const outbox = new ResultOutbox(db, { logger: silent, retryMs: 60_000 });
+    const done = outbox.record(result('g1'));
+    await expect.poll(() => outbox.waiting).toBe(1);
+    const t0 = Date.now();
+    expect(await outbox.settle(t0 + 300, 50)).toBe(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(db.calls).toBeGreaterThan(2); // asked again and again meanwhile
+    setTimeout(() => (db.up = true), 200).unref();
+    expect(await outbox.settle(Date.now() + 5000, 50)).toBe(0);
+    await expect(done).resolves.toBe(true);
+    expect([...db.recorded]).toEqual(['g1']);
+    outbox.stop();
+  });
 });

@@ -130,4 +130,25 @@ describe('Ledger group commit', () => {
     expect(ledger.unsaved).toBe(0);
     expect((await storage.snapshots.all()).map((s) => s.code)).toEqual(['KEPS', 'ZORB']);
   });
+
+  it('a stopping node waits for the database until its deadline, then reports what is left', async () => {
+    const { storage, ledger, ctl } = await store();
+    ctl.failing = true;
+    await ledger.save(record('KEPS', 1, 'n1', 1));
+    await ledger.save(record('ZORB', 1, 'n1', 4));
+    expect(ledger.unsaved).toBe(2);
+    // Away past the deadline: both still unsaved when it passes, and no later.
+    const t0 = Date.now();
+    expect(await ledger.saveUnsaved(t0 + 300, 50)).toBe(2);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    // Back within the deadline: written as soon as it answers.
+    setTimeout(() => (ctl.failing = false), 200).unref();
+    expect(await ledger.saveUnsaved(Date.now() + 5000, 50)).toBe(0);
+    expect(ledger.available).toBe(true);
+    expect((await storage.snapshots.all()).map((s) => `${s.code}@${s.seq}`)).toEqual([
+      'KEPS@1',
+      'ZORB@4',
+    ]);
+  });
 });

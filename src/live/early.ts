@@ -1,0 +1,33 @@
+// Frames a page sends right after its WebSocket opens arrive while the upgrade request still
+// goes through the middleware (the session is read from the database, which takes a while on a
+// node that just started): ws drops a frame that no listener hears. Each player socket keeps
+// what arrives from the moment it opens, and the route that takes it over receives it.
+
+import type { LiveWire } from './source.js';
+
+type Frame = [data: unknown, isBinary: boolean | undefined];
+
+const held = new WeakMap<
+  object,
+  { frames: Frame[]; listener: (d: unknown, b?: boolean) => void }
+>();
+
+/** Starts keeping the frames of a socket that has just opened. */
+export function holdEarlyFrames(wire: LiveWire): void {
+  const frames: Frame[] = [];
+  const listener = (data: unknown, isBinary?: boolean): void => void frames.push([data, isBinary]);
+  wire.on('message', listener);
+  held.set(wire, { frames, listener });
+}
+
+/**
+ * The frames kept since the socket opened (in order), and no more keeping: the caller listens
+ * from here on, in the same tick, so nothing falls between.
+ */
+export function takeEarlyFrames(wire: LiveWire): Frame[] {
+  const h = held.get(wire);
+  if (!h) return [];
+  held.delete(wire);
+  wire.off?.('message', h.listener);
+  return h.frames;
+}
