@@ -257,16 +257,8 @@ function rowValues(row: SnapshotRow): unknown[] {
   return ROW_COLUMNS.map((c) => row[c]);
 }
 
-interface SnapshotRow {
-  code: string;
-  game_id: string;
-  owner: string;
-  epoch: number;
-  seq: number;
-  schema: number;
-  state: string;
-  updated_at: number;
-}
+/** A snapshot as its row. */
+type SnapshotRow = SnapshotsTable;
 
 /** A snapshot whose row values are all distinct (to check the compiled parameters' order). */
 function probeSnapshot(i: number): Snapshot {
