@@ -4,6 +4,7 @@
 // left for the database, which does not answer. The nodes wait for it within their budget,
 // write what they hold, and exit 0; the next node resumes the game with that action in it.
 
+import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fetchMetrics, metricValue } from '../support/metrics.js';
 import { logLines, waitFor } from '../support/node-process.js';
@@ -43,7 +44,7 @@ describe('the whole cluster stopped during a database outage', () => {
 
     server.stop({ keep: true });
     // Acknowledged through a peer: the database cannot take it.
-    const actionId = `stop-during-outage-${tag}`;
+    const actionId = randomUUID();
     const reply = await live.act(1, 'defend', undefined, actionId, 15_000);
     expect(reply.type, JSON.stringify(reply)).toBe('ack');
     expect(reply.duplicate).toBe(false);
@@ -76,7 +77,7 @@ describe('the whole cluster stopped during a database outage', () => {
     const resent = await again.act(1, 'defend', undefined, actionId, 15_000);
     expect(resent.type, JSON.stringify(resent)).toBe('ack');
     expect(resent.duplicate).toBe(true);
-    const other = await again.act(1, 'defend', undefined, `${actionId}-b`, 15_000);
+    const other = await again.act(1, 'defend', undefined, randomUUID(), 15_000);
     expect(other.code, JSON.stringify(other)).toBe('already-submitted');
     again.close();
   }, 120_000);
