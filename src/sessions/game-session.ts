@@ -400,7 +400,24 @@ export class GameSession {
       this.fence('a newer version of it is saved');
       return 'fenced';
     }
-    const outcome = await env.sync.write(record);
+    // Applied to the local replica and sent to the peers now. Saved: it stands whatever the
+    // peers answer (a successor adopts only from the database's newest, by compare-and-set), so
+    // it is confirmed at once, not after the slowest peer's ack; a peer that answers with a newer
+    // owner's version still fences us, later.
+    const writing = env.sync.write(record);
+    if (saved === 'saved') {
+      void writing.then((late) => {
+        if (late.kind === 'fenced' && this.record === record)
+          this.fence(`a newer owner holds epoch ${late.current.epoch} (${late.current.owner})`);
+        else if (late.kind === 'rejected')
+          env.logger.error(
+            { game: this.key, reason: late.reason },
+            `write of ${this.key} saved but not replicated: ${late.reason}`,
+          );
+      });
+      return this.#confirmed(record, prev, rewrite);
+    }
+    const outcome = await writing;
     if (outcome.kind === 'fenced') {
       this.fence(`a newer owner holds epoch ${outcome.current.epoch} (${outcome.current.owner})`);
       return 'fenced';
@@ -417,11 +434,16 @@ export class GameSession {
       }
       return 'rejected';
     }
-    const safe = saved === 'saved' || outcome.kind === 'acked';
-    if (!safe) {
+    if (outcome.kind !== 'acked') {
       this.#confirmSoon();
       return 'unconfirmed';
     }
+    return this.#confirmed(record, prev, rewrite);
+  }
+
+  /** A write the database or a peer holds: it may be shown and acknowledged. */
+  #confirmed(record: GameRecord, prev: GameRecord, rewrite: boolean): CommitOutcome {
+    const { env } = this;
     // A result goes into the database only once the final state may be acknowledged: a
     // fenced former owner must never record a game its successor is still playing. A final
     // state confirmed late (sent again) is recorded then; recording is idempotent.
