@@ -374,7 +374,7 @@ describe('GameSessions', () => {
     });
   });
 
-  it('records a finished game once, on the owner, after its final state reached a peer', async () => {
+  it('records a finished game once, on the owner, once its final state is held', async () => {
     const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
@@ -391,8 +391,9 @@ describe('GameSessions', () => {
         action: { id: `a-${round}`, round, kind: 'attack', dir: 'w' },
       });
     }
+    // The final state reaches the peer shortly after the owner's database took it.
+    await expect.poll(() => n2.sessions.game(code)?.status).toBe('finished');
     const end = n2.sessions.game(code)!;
-    expect(end.status).toBe('finished');
     expect(n1.results).toHaveLength(1);
     expect(n2.results).toHaveLength(0);
     expect(n1.results[0]).toMatchObject({
