@@ -87,6 +87,8 @@ export class Ledger {
   /** Saves that could not be written, latest per game, written when the database answers. */
   readonly #unsaved = new Map<string, GameRecord & { state: GameState }>();
   #available = true;
+  /** When the database last answered again after an outage (null: no outage seen). */
+  #backAt: number | null = null;
   /** The time the last successful lease renewal wrote, or null before the first. */
   #renewedAt: number | null = null;
   /** The renewal in flight: a slow database must not pile renewals up (each holds a connection). */
@@ -301,12 +303,13 @@ export class Ledger {
    */
   async #leaseAlive(nodeId: string): Promise<boolean> {
     const lease = await this.#o.leases.get(nodeId);
-    return (
-      lease !== undefined &&
-      lease.renewedAt > this.#o.clock.now() - this.#o.leaseMs &&
-      lease.state !== 'draining' &&
-      lease.state !== 'stopped'
-    );
+    if (lease === undefined || lease.state === 'draining' || lease.state === 'stopped') return false;
+    const now = this.#o.clock.now();
+    if (lease.renewedAt > now - this.#o.leaseMs) return true;
+    // Just after an outage every lease looks run out: nobody could renew. The owner may be
+    // alive and still acknowledging through its peers; it renews (and writes what it kept)
+    // within a renewal of the database's return, so its lease counts as alive until then.
+    return this.#backAt !== null && now - this.#backAt < this.#o.leaseMs + LEASE_MARGIN_MS;
   }
 
   /** A database call, or undefined at once while the database is known to be away. */
@@ -320,6 +323,7 @@ export class Ledger {
       const out = await run();
       if (!this.#available) {
         this.#available = true;
+        this.#backAt = this.#o.clock.now();
         this.#o.logger.info({ unsaved: this.#unsaved.size }, 'database reachable again');
       }
       return out;

@@ -7,7 +7,7 @@ import { systemClock } from '../../../src/clock.js';
 import { openStorage, type Snapshot, type Storage } from '../../../src/db/index.js';
 import type { GameState } from '../../../src/game/types.js';
 import type { GameRecord } from '../../../src/sessions/game-record.js';
-import { Ledger, type SnapshotStore } from '../../../src/sessions/ledger.js';
+import { Ledger, type LeaseStore, type SnapshotStore } from '../../../src/sessions/ledger.js';
 
 const logger = pino({ level: 'silent' });
 const stores: Storage[] = [];
@@ -151,4 +151,62 @@ describe('Ledger group commit', () => {
       'ZORB@4',
     ]);
   });
+
+  it('after an outage, counts a lease that ran out during it as alive until its owner could renew', async () => {
+    const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
+    await storage.migrate();
+    stores.push(storage);
+    let now = 1_000_000;
+    const clock = { now: () => now, setTimeout: () => ({ timer: null }), clearTimeout: () => {} };
+    const db = { down: false };
+    const leases: LeaseStore = {
+      renew: (...a) => (db.down ? Promise.reject(new Error('down')) : storage.leases.renew(...a)),
+      get: (id) => (db.down ? Promise.reject(new Error('down')) : storage.leases.get(id)),
+      fresh: (since) => storage.leases.fresh(since),
+      release: (id) => storage.leases.release(id),
+    };
+    const ledger = new Ledger({
+      nodeId: 'n2',
+      snapshots: storage.snapshots,
+      leases,
+      clock,
+      logger,
+      leaseMs: 3000,
+    });
+    // n1 owns KEPS and renewed its lease, then the database went away for 10 s.
+    await storage.leases.renew('n1', '127.0.0.2:1', 'ready', now);
+    await storage.snapshots.save({ ...toSnap(record('KEPS', 1, 'n1', 4)) });
+    const next = record('KEPS', 2, 'n2', 0);
+    db.down = true;
+    await ledger.renew('127.0.0.3:1', 'ready');
+    expect(ledger.available).toBe(false);
+    now += 10_000;
+    db.down = false;
+    await ledger.renew('127.0.0.3:1', 'ready');
+    expect(ledger.available).toBe(true);
+    // n1's lease ran out during the outage, but n1 has not had a chance to renew since.
+    expect(await ledger.claim(version4(), next, true)).toBe('owner-alive');
+    now += 2000;
+    expect(await ledger.claim(version4(), next, true)).toBe('owner-alive');
+    // A lease period (and the margin) after the database came back, n1 never renewed: dead.
+    now += 2100;
+    expect(await ledger.claim(version4(), next, true)).toBe('claimed');
+  });
 });
+
+function version4() {
+  return { epoch: 1, owner: 'n1', seq: 4 };
+}
+
+function toSnap(r: GameRecord): Snapshot {
+  return {
+    code: r.key,
+    gameId: (r.state as GameState).id,
+    owner: r.owner,
+    epoch: r.epoch,
+    seq: r.seq,
+    schema: r.schema,
+    state: r.state as GameState,
+    at: r.at,
+  };
+}
