@@ -303,7 +303,8 @@ export class Ledger {
    */
   async #leaseAlive(nodeId: string): Promise<boolean> {
     const lease = await this.#o.leases.get(nodeId);
-    if (lease === undefined || lease.state === 'draining' || lease.state === 'stopped') return false;
+    if (lease === undefined || lease.state === 'draining' || lease.state === 'stopped')
+      return false;
     const now = this.#o.clock.now();
     if (lease.renewedAt > now - this.#o.leaseMs) return true;
     // Just after an outage every lease looks run out: nobody could renew. The owner may be
