@@ -7,6 +7,13 @@ import type { LiveWire } from './source.js';
 
 type Frame = [data: unknown, isBinary: boolean | undefined];
 
+/**
+ * Frames kept at most before the route takes the socket over: a page sends one or two (an
+ * action it resends); past this, a client is flooding a socket nobody admitted yet, and the rest
+ * is dropped as ws would have dropped it.
+ */
+export const EARLY_FRAMES_MAX = 16;
+
 const held = new WeakMap<
   object,
   { frames: Frame[]; listener: (d: unknown, b?: boolean) => void }
@@ -15,7 +22,9 @@ const held = new WeakMap<
 /** Starts keeping the frames of a socket that has just opened. */
 export function holdEarlyFrames(wire: LiveWire): void {
   const frames: Frame[] = [];
-  const listener = (data: unknown, isBinary?: boolean): void => void frames.push([data, isBinary]);
+  const listener = (data: unknown, isBinary?: boolean): void => {
+    if (frames.length < EARLY_FRAMES_MAX) frames.push([data, isBinary]);
+  };
   wire.on('message', listener);
   held.set(wire, { frames, listener });
 }

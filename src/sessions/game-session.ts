@@ -407,8 +407,7 @@ export class GameSession {
     const writing = env.sync.write(record);
     if (saved === 'saved') {
       void writing.then((late) => {
-        if (late.kind === 'fenced' && this.record === record)
-          this.fence(`a newer owner holds epoch ${late.current.epoch} (${late.current.owner})`);
+        if (late.kind === 'fenced' && this.record === record) this.#fencedBy(late.current);
         else if (late.kind === 'rejected')
           env.logger.error(
             { game: this.key, reason: late.reason },
@@ -419,7 +418,7 @@ export class GameSession {
     }
     const outcome = await writing;
     if (outcome.kind === 'fenced') {
-      this.fence(`a newer owner holds epoch ${outcome.current.epoch} (${outcome.current.owner})`);
+      this.#fencedBy(outcome.current);
       return 'fenced';
     }
     if (outcome.kind === 'rejected') {
@@ -439,6 +438,11 @@ export class GameSession {
       return 'unconfirmed';
     }
     return this.#confirmed(record, prev, rewrite);
+  }
+
+  /** A peer holds a newer owner's version of the game. */
+  #fencedBy(current: { epoch: number; owner: string }): void {
+    this.fence(`a newer owner holds epoch ${current.epoch} (${current.owner})`);
   }
 
   /** A write the database or a peer holds: it may be shown and acknowledged. */
