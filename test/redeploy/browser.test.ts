@@ -117,7 +117,7 @@ async function watchBadge(p: Page): Promise<void> {
 
 describe('browser: two players keep playing while the node serving them is replaced', () => {
   it('shows the reconnecting badge, then the same board, round and countdown; actions keep working', async () => {
-    rig = await Rig.create({ roundSeconds: 8 });
+    rig = await Rig.create({ roundSeconds: 15 });
     const n1 = rig.start('n1', '127.0.0.2');
     await n1.ready();
     backend = n1;
@@ -138,22 +138,26 @@ describe('browser: two players keep playing while the node serving them is repla
     await waitRound(a, 1);
     await waitRound(b, 1);
 
-    // Two rounds on n1.
-    for (const r of [1, 2]) {
-      await a.click('#game-actions button.defend');
-      await b.click('#game-actions button.defend');
-      await waitRound(a, r + 1);
-      await waitRound(b, r + 1);
-    }
+    // Round 1 on n1.
+    await a.click('#game-actions button.defend');
+    await b.click('#game-actions button.defend');
+    await waitRound(a, 2);
+    await waitRound(b, 2);
 
-    // Start-first: n2 joins (DNS), the load balancer sends new connections to it.
+    // Start-first: n2 joins (DNS), the load balancer sends new connections to it. Round 2 waits
+    // for both players, so n2's start (slow on a loaded machine) does not eat into round 3.
     const n2 = rig.start('n2', '127.0.0.3');
     await n2.ready();
     backend = n2;
     rig.removeFromDns(n1);
 
-    // Mid-round 3: A has acted, B has not.
+    // Round 2 is played on n1 too; round 3 starts now with its full time.
+    await a.click('#game-actions button.defend');
+    await b.click('#game-actions button.defend');
     await waitRound(a, 3);
+    await waitRound(b, 3);
+
+    // Mid-round 3: A has acted, B has not.
     await a.click('#game-actions button.defend');
     await a.waitForSelector('#game-actions .submitted');
     const r3 = await round(a);

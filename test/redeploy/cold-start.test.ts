@@ -83,12 +83,15 @@ async function expectResumed(
   for (const code of r.codes) {
     const snap = before.get(code)!;
     expect(snap, `snapshot of ${code}`).toBeDefined();
-    const adopted = logLines(
-      r.all,
-      new RegExp(
-        `^game ${code} adopted from node ${snap.owner} \\(epoch ${snap.epoch + 1}, round ${snap.state.round}\\) \\[cold-start\\]$`,
-      ),
+    const pattern = new RegExp(
+      `^game ${code} adopted from node ${snap.owner} \\(epoch ${snap.epoch + 1}, round ${snap.state.round}\\) \\[cold-start\\]$`,
     );
+    // A node reports ready once its adoptions are done, but its log reaches us through a pipe
+    // that may trail the health check's answer: wait for the line, then count.
+    await waitFor(() => logLines(r.all, pattern).length > 0, 10_000, `${code} to be resumed`).catch(
+      () => undefined,
+    );
+    const adopted = logLines(r.all, pattern);
     expect(
       adopted.map((a) => `${a.node}: ${a.line.msg}`),
       `${code} resumed once (its snapshot: epoch ${snap.epoch}, round ${snap.state.round}, ${snap.state.status})\n${r.tail(15, /adopted|adoption|claimed|snapshot|left in|stopped running|resum|finished/)}`,
