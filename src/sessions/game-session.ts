@@ -128,9 +128,10 @@ export class GameSession {
     this.#disarm();
     this.env.clock.clearTimeout(this.#confirmTimer);
     this.#confirmTimer = undefined;
-    // Pages here show the replica's record again.
-    this.env.shownChanged(this.key);
     for (const listener of this.#onEnd) listener(why);
+    // Pages here show the replica's record again (but not a write of ours nobody else holds:
+    // the registry's listener above keeps that hidden).
+    this.env.shownChanged(this.key);
   }
 
   /** A newer owner exists: stop at once (nothing more is written or acknowledged here). */
@@ -185,18 +186,22 @@ export class GameSession {
     this.#confirmedRecord = base;
     const claim = await env.ledger.claim(base, record, reason !== 'handoff');
     if (
+      typeof claim === 'object' ||
       claim === 'owner-alive' ||
       claim === 'newer' ||
       (claim === 'unavailable' && reason !== 'handoff')
     ) {
       const why =
-        claim === 'owner-alive'
-          ? `node ${base.owner} still holds its lease`
-          : claim === 'newer'
-            ? 'a newer version is saved'
-            : 'the database is unavailable';
+        typeof claim === 'object'
+          ? `node ${claim.unreachable} holds a lease but cannot be reached (it may hold acknowledged writes of the game)`
+          : claim === 'owner-alive'
+            ? `node ${base.owner} still holds its lease`
+            : claim === 'newer'
+              ? 'a newer version is saved'
+              : 'the database is unavailable';
+      const kind = typeof claim === 'object' ? `unreachable ${claim.unreachable}` : claim;
       // Said once per game and reason: a sweep asks again every second while it lasts.
-      env.logger[env.logOnce(`${this.key}:${reason}:${claim}:${base.owner}`) ? 'info' : 'debug'](
+      env.logger[env.logOnce(`${this.key}:${reason}:${kind}:${base.owner}`) ? 'info' : 'debug'](
         { game: this.key, reason, claim },
         `game ${this.key}: not adopted (${reason}): ${why}`,
       );

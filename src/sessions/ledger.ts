@@ -38,7 +38,13 @@ export interface LeaseStore {
 }
 
 export type SaveResult = 'saved' | 'newer' | 'unavailable';
-export type ClaimResult = 'claimed' | 'newer' | 'owner-alive' | 'unavailable';
+export type ClaimResult =
+  | 'claimed'
+  | 'newer'
+  | 'owner-alive'
+  | 'unavailable'
+  /** A node that holds a lease cannot be reached over the mesh (see `claim`). */
+  | { unreachable: string };
 
 export interface LedgerOptions {
   nodeId: string;
@@ -48,6 +54,11 @@ export interface LedgerOptions {
   logger: Logger;
   /** A lease not renewed for this long has run out. */
   leaseMs: number;
+  /**
+   * Whether this node hears `nodeId` over the mesh now (a live peer). A takeover waits while a
+   * node that holds a lease is not one (see `claim`). Default: every node is.
+   */
+  reachable?: (nodeId: string) => boolean;
   /** Runs the group of saves asked for meanwhile, soon (default: a 0 ms timer on the clock). */
   defer?: (flush: () => void) => void;
 }
@@ -191,7 +202,12 @@ export class Ledger {
 
   /**
    * Adoption by compare-and-set: writes `next` if no version newer than `base` is saved.
-   * With `requireDeadOwner`, also only if `base.owner`'s lease has run out (a takeover).
+   * With `requireDeadOwner` (a takeover, a cold start), also only if `base.owner`'s lease has
+   * run out, and only while every other node that holds a lease is a live peer: an owner cut
+   * off from the database alone goes on acknowledging through the peers it reaches, and a node
+   * that reaches neither them nor it would continue from a saved version without those writes.
+   * A live peer's writes reach us by the catch-up before a takeover; an unreachable one's may
+   * not, so the claim waits (`{ unreachable: node }`).
    */
   async claim(
     base: { epoch: number; owner: string; seq: number },
@@ -201,8 +217,11 @@ export class Ledger {
     if (!next.state) return 'newer';
     const rec = next as GameRecord & { state: GameState };
     const out = await this.#call(async (): Promise<ClaimResult> => {
-      if (requireDeadOwner && base.owner !== this.#o.nodeId && (await this.#leaseAlive(base.owner)))
-        return 'owner-alive';
+      if (requireDeadOwner && base.owner !== this.#o.nodeId) {
+        if (await this.#leaseAlive(base.owner)) return 'owner-alive';
+        const holder = await this.#unreachableHolder();
+        if (holder !== null) return { unreachable: holder };
+      }
       return (await this.#o.snapshots.claim(rec.key, version(base), toSnapshot(rec)))
         ? 'claimed'
         : 'newer';
@@ -295,6 +314,26 @@ export class Ledger {
       await sleep(this.#o.clock, Math.min(pauseMs, Math.max(0, deadline - this.#o.clock.now())));
     }
     return this.#unsaved.size;
+  }
+
+  /**
+   * Another node that holds a lease (running games, or draining them, so possibly holding an
+   * owner's acknowledged writes) and that the mesh does not reach; null when there is none.
+   * Nodes still starting hold no game yet.
+   */
+  async #unreachableHolder(): Promise<string | null> {
+    const reachable = this.#o.reachable;
+    if (!reachable) return null;
+    const now = this.#o.clock.now();
+    const graceAfterOutage =
+      this.#backAt !== null && now - this.#backAt < this.#o.leaseMs + LEASE_MARGIN_MS;
+    // Leases that ran out during an outage count as held for the grace after it (as the owner's).
+    const since = graceAfterOutage ? 0 : now - this.#o.leaseMs;
+    for (const lease of await this.#o.leases.fresh(since)) {
+      if (lease.nodeId === this.#o.nodeId || reachable(lease.nodeId)) continue;
+      if (lease.state === 'ready' || lease.state === 'draining') return lease.nodeId;
+    }
+    return null;
   }
 
   /**

@@ -65,10 +65,15 @@ export class GameReads {
     for (const l of this.#all) this.#notify(l, key);
   }
 
-  /** The record pages may show in place of `rec` (see GameSession.shown). */
+  /**
+   * The record pages may show in place of `rec` (see GameSession.shown): a write of this
+   * node's run of the game newer than the last one a peer or the database held is not shown.
+   */
   #visible(rec: GameRecord): GameRecord | null {
     const own = this.#d.own(rec.key);
-    if (!own || own.confirmed || compareVersion(rec, own.record) !== 0) return rec;
+    if (!own || own.confirmed) return rec;
+    if (rec.owner !== own.record.owner || rec.epoch !== own.record.epoch) return rec;
+    if (own.shown && compareVersion(rec, own.shown) <= 0) return rec;
     return own.shown;
   }
 

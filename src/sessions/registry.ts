@@ -68,6 +68,11 @@ const LEASE_RENEW_MS = 1000;
 
 export class GameSessions {
   private readonly sessions = new Map<string, GameSession>();
+  /** Sessions that ended with a write nobody else held, while the replica still has it. */
+  private readonly unconfirmedEnds = new Map<
+    string,
+    { record: GameRecord; confirmed: false; shown: GameRecord | null }
+  >();
   private readonly reads: GameReads;
   private readonly clock: Clock;
   private readonly requests: PeerRequests;
@@ -93,6 +98,7 @@ export class GameSessions {
       clock: this.clock,
       logger: d.logger,
       leaseMs: d.leaseMs ?? d.orphanGraceMs,
+      reachable: (id) => this.isLivePeer(id),
       // On real time, a group is written once the turn's I/O is read (every action that arrived
       // with it joins the group); virtual clocks (the simulator) schedule it as a timer.
       ...(this.clock === systemClock
@@ -145,7 +151,16 @@ export class GameSessions {
     this.reads = new GameReads({
       own: (code) => {
         const session = this.sessions.get(code);
-        return session && session.status !== 'stopped' ? session : undefined;
+        if (session && session.status !== 'stopped') return session;
+        // A session that ended before its last write was confirmed: that write stays unseen
+        // until a newer record replaces it in the replica.
+        const ended = this.unconfirmedEnds.get(code);
+        const held = ended && d.replica.getAny(code);
+        if (ended && (!held || compareVersion(held, ended.record) !== 0)) {
+          this.unconfirmedEnds.delete(code);
+          return undefined;
+        }
+        return ended;
       },
       replica: d.replica,
       sync: d.sync,
@@ -221,6 +236,7 @@ export class GameSessions {
     this.stopLease = null;
     for (const s of [...this.sessions.values()]) s.end('stopped');
     this.sessions.clear();
+    this.unconfirmedEnds.clear();
     this.requests.stop();
   }
 
@@ -414,7 +430,21 @@ export class GameSessions {
     this.sessions.get(session.key)?.end('stopped');
     this.sessions.set(session.key, session);
     session.onEnd(() => {
-      if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
+      if (this.sessions.get(session.key) !== session) return;
+      this.sessions.delete(session.key);
+      // Fenced, or stopped, with a write nobody else holds: the replica keeps that write (it
+      // loses to any newer owner's), but pages must not show it (it may never stand).
+      // (The session's own record may be one the database refused, never written here: what
+      // is hidden is the replica's record if it is a write of this run nobody confirmed.)
+      const held = this.d.replica.getAny(session.key);
+      const shown = session.shown;
+      if (
+        !session.confirmed &&
+        held?.owner === this.d.nodeId &&
+        held.epoch === session.record.epoch &&
+        (!shown || compareVersion(held, shown) > 0)
+      )
+        this.unconfirmedEnds.set(session.key, { record: held, confirmed: false, shown });
     });
     return session;
   }

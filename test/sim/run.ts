@@ -32,7 +32,9 @@ export type Fault =
       spreadMs: number;
       kill: boolean;
     }
-  | { at: number; kind: 'db-outage'; ms: number };
+  | { at: number; kind: 'db-outage'; ms: number }
+  /** One node cut off from the database (its mesh links stay up). */
+  | { at: number; kind: 'db-cut'; who: Target; ms: number };
 
 export interface Schedule {
   nodes: number;
@@ -63,10 +65,13 @@ export const FAULT_KINDS = [
   'replace',
   'cold-restart',
   'db-outage',
+  'db-cut',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
-/** The faults of the mesh and its processes: every kind but the database's outage. */
-export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== 'db-outage');
+/** The faults of the mesh and its processes: every kind but the database's. */
+export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
+  (k) => k !== 'db-outage' && k !== 'db-cut',
+);
 
 /**
  * A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play.
@@ -116,6 +121,9 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
       case 'db-outage':
         faults.push({ at, kind, ms: rng.int(500, 20_000) });
         break;
+      case 'db-cut':
+        faults.push({ at, kind, who: target(rng), ms: rng.int(1000, 15_000) });
+        break;
     }
   }
   faults.sort((a, b) => a.at - b.at);
@@ -151,34 +159,34 @@ export async function runSchedule(
   await storage.migrate();
   const { accounts } = storage;
   // The database as the nodes reach it: while an outage lasts every call fails (as a refused
-  // connection does), alone or together with the mesh's faults.
-  const db = { down: false };
+  // connection does), alone or together with the mesh's faults; a node cut off from it alone
+  // fails the same way while the others reach it.
+  const db = { down: false, cut: new Set<string>() };
   const refused = (): Error =>
     Object.assign(new Error('connect ECONNREFUSED (database outage)'), { code: 'ECONNREFUSED' });
-  const reachable = <T extends object>(target: T): T =>
+  const unreachable = (node: string): boolean => db.down || db.cut.has(node);
+  const reachable = <T extends object>(target: T, node: string): T =>
     new Proxy(target, {
       get(obj, name, receiver) {
         const v = Reflect.get(obj, name, receiver) as unknown;
         if (typeof v !== 'function') return v;
         return (...args: unknown[]): unknown =>
-          db.down
+          unreachable(node)
             ? Promise.reject(refused())
             : (v as (...a: unknown[]) => unknown).apply(obj, args);
       },
     });
-  const snapshots = reachable(storage.snapshots);
-  const leases = reachable(storage.leases);
   const recorded = new Set<string>();
   const endedCodes = new Set<string>();
-  const results = {
+  const resultsOf = (node: string) => ({
     record: async (r: GameResult): Promise<boolean> => {
-      if (db.down) throw refused();
+      if (unreachable(node)) throw refused();
       const written = await storage.results.record(r);
       recorded.add(r.gameId);
       endedCodes.add(r.code);
       return written;
     },
-  };
+  });
   const metrics = createMetrics('sim');
   const net = new SimNetwork(world, {
     heartbeatMs: 500,
@@ -208,9 +216,9 @@ export async function runSchedule(
     const node = new SimNode(id, {
       world,
       net,
-      snapshots,
-      leases,
-      results,
+      snapshots: reachable(storage.snapshots, id),
+      leases: reachable(storage.leases, id),
+      results: resultsOf(id),
       metrics,
       // Like Swarm: a task enters DNS once its health check passed (up to a couple of seconds after
       // it is ready).
@@ -375,6 +383,18 @@ export async function runSchedule(
           });
           return;
         }
+        case 'db-cut': {
+          const n = resolve(f.who);
+          if (!n || db.cut.has(n.id)) return;
+          const id = n.id;
+          trace(`${world.now - start} ${id} cut off from the database for ${f.ms} ms`);
+          db.cut.add(id);
+          world.after(f.ms, () => {
+            trace(`${world.now - start} ${id} reaches the database again`);
+            db.cut.delete(id);
+          });
+          return;
+        }
         case 'cold-restart': {
           const all = running();
           trace(
@@ -402,6 +422,7 @@ export async function runSchedule(
   net.healAll();
   net.calm();
   db.down = false;
+  db.cut.clear();
   for (const n of nodes) if (n.proc.paused) world.resume(n.proc);
   if (running().length === 0) newNode();
   await world.runUntil(world.now + 15_000);

@@ -194,6 +194,62 @@ describe('Ledger group commit', () => {
   });
 });
 
+describe('Ledger takeover while a lease holder is out of reach', () => {
+  it("claims a dead owner's game only while every other node holding a lease is a live peer", async () => {
+    const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
+    await storage.migrate();
+    stores.push(storage);
+    const now = 1_000_000;
+    const clock = { now: () => now, setTimeout: () => ({ timer: null }), clearTimeout: () => {} };
+    const reachable = new Set<string>();
+    const ledger = new Ledger({
+      nodeId: 'n3',
+      snapshots: storage.snapshots,
+      leases: storage.leases,
+      clock,
+      logger,
+      leaseMs: 3000,
+      reachable: (id) => reachable.has(id),
+    });
+    // n1 owned KEPS and lost the database (its lease ran out); n2 still renews and may hold
+    // n1's later writes, acknowledged through it; n4 is starting (it holds no game yet).
+    await storage.leases.renew('n1', '127.0.0.2:1', 'ready', now - 5000);
+    await storage.leases.renew('n2', '127.0.0.3:1', 'ready', now - 500);
+    await storage.leases.renew('n4', '127.0.0.5:1', 'starting', now - 100);
+    await storage.snapshots.save({ ...toSnap(record('KEPS', 1, 'n1', 4)) });
+    const next = record('KEPS', 2, 'n3', 0);
+    expect(await ledger.claim(version4(), next, true)).toEqual({ unreachable: 'n2' });
+    expect((await storage.snapshots.get('KEPS'))?.owner).toBe('n1');
+    // A draining node may hold them as well.
+    await storage.leases.renew('n2', '127.0.0.3:1', 'draining', now - 500);
+    expect(await ledger.claim(version4(), next, true)).toEqual({ unreachable: 'n2' });
+    // Once n2 is a live peer, its writes reach us by the catch-up before a takeover: claimed.
+    reachable.add('n2');
+    expect(await ledger.claim(version4(), next, true)).toBe('claimed');
+    expect((await storage.snapshots.get('KEPS'))?.owner).toBe('n3');
+  });
+
+  it('a handoff claims without asking about other nodes', async () => {
+    const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
+    await storage.migrate();
+    stores.push(storage);
+    const now = 1_000_000;
+    const clock = { now: () => now, setTimeout: () => ({ timer: null }), clearTimeout: () => {} };
+    const ledger = new Ledger({
+      nodeId: 'n3',
+      snapshots: storage.snapshots,
+      leases: storage.leases,
+      clock,
+      logger,
+      leaseMs: 3000,
+      reachable: () => false,
+    });
+    await storage.leases.renew('n2', '127.0.0.3:1', 'ready', now - 500);
+    await storage.snapshots.save({ ...toSnap(record('KEPS', 1, 'n1', 4)) });
+    expect(await ledger.claim(version4(), record('KEPS', 2, 'n3', 0), false)).toBe('claimed');
+  });
+});
+
 function version4() {
   return { epoch: 1, owner: 'n1', seq: 4 };
 }
