@@ -19,8 +19,12 @@ export interface GameSource {
    * here.
    */
   awaitGame(code: string, timeoutMs?: number): Promise<GameState | undefined>;
-  /** True while a running game this node does not hold yet is being resumed or is on its way. */
-  pending(code: string): Promise<boolean>;
+  /**
+   * Why a game this node does not show may still exist: 'resuming' (a running game being resumed
+   * or on its way here), 'unreachable' (the database cannot be read and this node knows nothing of
+   * it); null when there is no such game.
+   */
+  pending(code: string): Promise<'resuming' | 'unreachable' | null>;
   execute(code: string, command: Command): Promise<CommandResult>;
 }
 

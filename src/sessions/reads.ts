@@ -23,6 +23,8 @@ export interface GameReadsDeps {
   replica: Replica<GameState>;
   sync: ReplicaSync<GameState>;
   ledger: Ledger;
+  /** Whether the writes of `rec`'s owner reach this node now (it runs here, or on a live peer). */
+  hears(rec: GameRecord): boolean;
   clock: Clock;
   logger: Logger;
 }
@@ -97,10 +99,12 @@ export class GameReads {
    * The game as a page should show it: at least the version the database holds. Every write a
    * player saw was saved there first, so a page opening on a node whose replica lags (a game
    * created a moment ago elsewhere, an owner cut off or just gone) never shows an earlier
-   * state, nor "no such game". Without the database, waits briefly for the replica instead.
+   * state, nor "no such game". Without the database, waits briefly for the replica instead,
+   * and shows no copy that may lag (see `#unsure`): the page is told to come back.
    */
   async awaitGame(code: string, timeoutMs = AWAIT_GAME_MS): Promise<GameState | undefined> {
     const row = await this.#d.ledger.row(code);
+    if (row === 'unavailable' && this.#unsure(code)) return undefined;
     if (row && row !== 'unavailable') {
       const held = this.#d.replica.getAny(code);
       // A finished game this node no longer holds is shown from its result (read-only), not
@@ -134,13 +138,26 @@ export class GameReads {
   }
 
   /**
-   * True while the ledger holds a running game this node does not have yet (it is resuming or on
-   * its way).
+   * Why a game this node does not show may still exist: 'resuming' while the ledger holds it
+   * running (it is resuming or on its way), 'unreachable' while the ledger cannot be read and
+   * this node knows nothing of it; null when it is not there.
    */
-  async pending(code: string): Promise<boolean> {
-    if (this.game(code)) return false;
+  async pending(code: string): Promise<'resuming' | 'unreachable' | null> {
     const row = await this.#d.ledger.row(code);
-    return row !== undefined && row !== 'unavailable' && row.state.status !== 'finished';
+    if (row === 'unavailable')
+      return !this.#d.replica.getAny(code) || this.#unsure(code) ? 'unreachable' : null;
+    if (this.game(code)) return null;
+    return row !== undefined && row.state.status !== 'finished' ? 'resuming' : null;
+  }
+
+  /**
+   * True when this node's copy of a running game may be older than what its players saw: its
+   * owner's writes no longer reach us (gone, or cut off), and the database that would tell
+   * cannot be read. A page shown that copy could see a round it already played come back.
+   */
+  #unsure(code: string): boolean {
+    const rec = this.#d.replica.get(code);
+    return !!rec?.state && rec.state.status !== 'finished' && !this.#d.hears(rec);
   }
 
   #states(): GameState[] {

@@ -165,6 +165,10 @@ export class GameSessions {
       replica: d.replica,
       sync: d.sync,
       ledger: this.ledger,
+      hears: (rec) =>
+        rec.owner === d.nodeId
+          ? this.sessions.get(rec.key)?.running === true
+          : this.isLivePeer(rec.owner),
       clock: this.clock,
       logger: d.logger,
     });
@@ -189,7 +193,7 @@ export class GameSessions {
   readonly unreadable = (code: string): boolean => this.reads.unreadable(code);
   readonly awaitGame: GameReads['awaitGame'] = (code, timeoutMs) =>
     this.reads.awaitGame(code, timeoutMs);
-  readonly pending = (code: string): Promise<boolean> => this.reads.pending(code);
+  readonly pending: GameReads['pending'] = (code) => this.reads.pending(code);
   readonly openGames = (): GameState[] => this.reads.openGames();
   readonly gamesOf = (playerId: string): GameState[] => this.reads.gamesOf(playerId);
   readonly subscribe: GameReads['subscribe'] = (listener) => this.reads.subscribe(listener);

@@ -229,13 +229,17 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     }
     // Not running any more: show its final board and result from the database.
     const final = await finishedGame(code, wanted);
-    if (!final && !wanted && (await games.pending(code))) {
-      // The game is being resumed (or the database cannot be read right now): not a 404.
-      res.set('Retry-After', '1');
+    const pending = !final && !wanted ? await games.pending(code) : null;
+    if (pending) {
+      // The game is being resumed, or the database cannot be read right now: not a 404.
+      res.set('Retry-After', pending === 'resuming' ? '1' : '3');
       res.status(503).render('pages/error', {
         title: `Game ${code}`,
         heading: 'One moment',
-        message: 'This game is resuming after a restart. Reload the page in a second.',
+        message:
+          pending === 'resuming'
+            ? 'This game is resuming after a restart. Reload the page in a second.'
+            : 'This game cannot be reached right now: the server is waiting for its database. Reload the page in a few seconds.',
       });
       return;
     }
@@ -326,12 +330,13 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       if (wire.readyState !== 1) return;
       if (!code || !state) {
         metrics.wsRejected.inc({ reason: 'no-game' });
-        // A game still resuming: close as a restart so the page reconnects shortly.
+        // A game still resuming, or a database that cannot be read: close as a restart so the
+        // page reconnects shortly.
         void games
           .pending(code)
-          .then((resuming) =>
-            resuming
-              ? wire.close(LiveClose.restart, 'game resuming')
+          .then((pending) =>
+            pending
+              ? wire.close(LiveClose.restart, `game ${pending}`)
               : wire.close(LiveClose.notFound, 'no such game'),
           );
         return;

@@ -68,4 +68,19 @@ describe('cluster simulator', () => {
     () => runBudget(600_001, BUDGET / 4, ['db-outage']),
     600_000,
   );
+  // One node cut off from the database while the others reach it, with the mesh's faults: an
+  // owner acknowledging through a peer while a node cut off from both reaches the database.
+  it(
+    `finds no violation in ${BUDGET / 4} schedules of a node cut off from the database (seeds 700001…)`,
+    () =>
+      runBudget(700_001, BUDGET / 4, [
+        'db-cut',
+        'isolate',
+        'partition',
+        'stall',
+        'kill',
+        'replace',
+      ]),
+    600_000,
+  );
 });

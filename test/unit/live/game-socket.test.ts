@@ -51,7 +51,7 @@ function source(
     subscribe: (l) => ((listener = l), () => undefined),
     watch: (_code, l) => ((listener = () => l()), () => undefined),
     awaitGame: async () => state,
-    pending: async () => false,
+    pending: async () => null,
     execute: async (_code, command) => (commands.push(command), { ok: true, duplicate: false }),
     fire: () => listener('KEPS'),
     set: (s) => (state = s),

@@ -433,4 +433,28 @@ describe('GameSessions', () => {
     expect(n2.replica.conflicts).toBe(0);
     expect(n2.replica.get(created.code)).toEqual(n1.replica.get(created.code));
   });
+
+  it('says a game it does not know may exist while the database cannot be read (not "no such game")', async () => {
+    const db = await sharedDb();
+    const { ctl, store } = outage(db);
+    const c = await cluster(['n1'], store);
+    const [n1] = c.nodes as [TestNode];
+    // A game saved by nodes that are gone (the whole cluster was stopped), not resumed yet.
+    const created = await n1.sessions.create({ id: '1', name: 'ariadne' });
+    if (!created.ok) throw new Error(created.message);
+    const row = (await db.snapshots.get(created.code))!;
+    await db.snapshots.save({
+      ...row,
+      code: 'GONE',
+      gameId: 'game-gone',
+      state: { ...row.state, code: 'GONE', id: 'game-gone' },
+    });
+    expect(await n1.sessions.pending('GONE')).toBe('resuming');
+    expect(await n1.sessions.pending('NONE')).toBeNull();
+    expect(await n1.sessions.pending(created.code)).toBeNull(); // shown here
+    ctl.down = true;
+    expect(await n1.sessions.pending('GONE')).toBe('unreachable');
+    expect(await n1.sessions.pending('NONE')).toBe('unreachable');
+    expect(await n1.sessions.pending(created.code)).toBeNull();
+  });
 });
