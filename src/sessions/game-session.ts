@@ -351,7 +351,7 @@ export class GameSession {
       // Still the owner after the retention period: record the result if its final write
       // was never confirmed at the time (idempotent otherwise).
       if (state.status === 'finished') this.env.recordResult(state);
-      await this.env.ledger.remove(this.key, state.id);
+      else await this.env.ledger.remove(this.key, state.id);
       const prev = this.record;
       const tomb: GameRecord = {
         ...prev,
@@ -361,7 +361,16 @@ export class GameSession {
       };
       this.record = tomb;
       this.end('dropped');
-      await this.env.sync.write(tomb);
+      const out = await this.env.sync.write(tomb);
+      // A finished game's saved row goes once no node can hold a copy the tombstone misses (a
+      // node out of reach whose copy lagged would otherwise find no row and play that copy on
+      // from its older round); else it stays, and the ledger prunes it later (see Transfers).
+      if (
+        state.status === 'finished' &&
+        (out.kind === 'acked' || out.kind === 'alone') &&
+        (await this.env.ledger.everyHolderReachable())
+      )
+        await this.env.ledger.remove(this.key, state.id);
       this.env.logger.info({ game: this.key }, `game ${this.key} dropped (${why})`);
     });
   }

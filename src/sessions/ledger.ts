@@ -316,6 +316,11 @@ export class Ledger {
     return this.#unsaved.size;
   }
 
+  /** True when every other node holding a lease is a live peer (false without the database). */
+  async everyHolderReachable(): Promise<boolean> {
+    return (await this.#call(() => this.#unreachableHolder())) === null;
+  }
+
   /**
    * Another node that holds a lease (running games, or draining them, so possibly holding an
    * owner's acknowledged writes) and that the mesh does not reach; null when there is none.

@@ -151,13 +151,13 @@ export class GameReads {
   }
 
   /**
-   * True when this node's copy of a running game may be older than what its players saw: its
+   * True when this node's copy of a game in play may be older than what its players saw: its
    * owner's writes no longer reach us (gone, or cut off), and the database that would tell
    * cannot be read. A page shown that copy could see a round it already played come back.
    */
   #unsure(code: string): boolean {
     const rec = this.#d.replica.get(code);
-    return !!rec?.state && rec.state.status !== 'finished' && !this.#d.hears(rec);
+    return rec?.state?.status === 'playing' && !this.#d.hears(rec);
   }
 
   #states(): GameState[] {

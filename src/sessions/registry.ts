@@ -68,6 +68,8 @@ const LEASE_RENEW_MS = 1000;
 
 export class GameSessions {
   private readonly sessions = new Map<string, GameSession>();
+  /** When each peer last came up, as this node saw it. */
+  private readonly peerUpAt = new Map<string, number>();
   /** Sessions that ended with a write nobody else held, while the replica still has it. */
   private readonly unconfirmedEnds = new Map<
     string,
@@ -165,14 +167,18 @@ export class GameSessions {
       replica: d.replica,
       sync: d.sync,
       ledger: this.ledger,
+      // A live owner streams its writes to us: our copy is its latest, unless it predates the
+      // owner's (re)connection (a partition that healed, or a new process with the same node id
+      // that runs nothing yet): then it may lag what its players saw until a newer write comes.
       hears: (rec) =>
         rec.owner === d.nodeId
           ? this.sessions.get(rec.key)?.running === true
-          : this.isLivePeer(rec.owner),
+          : this.isLivePeer(rec.owner) && rec.at >= (this.peerUpAt.get(rec.owner) ?? 0),
       clock: this.clock,
       logger: d.logger,
     });
     d.channel.onMessage((from, body) => this.onMessage(from, body));
+    d.channel.onPeerUp((m) => this.peerUpAt.set(m.id, this.clock.now()));
     d.channel.onPeerDown((m) => {
       this.transfers.peerDown(m.id);
       this.requests.peerDown(m.id);
@@ -330,10 +336,9 @@ export class GameSessions {
     );
   }
 
-  /** A finished game whose owner stopped before recording it: its result, then its record goes. */
+  /** A finished game whose owner may have stopped before recording it: its result. */
   private async settleFinished(state: GameState): Promise<void> {
     await this.storeResult(state);
-    await this.ledger.remove(state.code, state.id);
   }
 
   private async storeResult(state: GameState): Promise<void> {

@@ -39,9 +39,15 @@ export interface TransferDeps {
   owned(): GameSession[];
   /** Adopts `base` here (claim, then write); the adopted record, or null. */
   adopt(base: GameRecord, reason: AdoptReason): Promise<GameRecord | null>;
-  /** Records a finished game's result (idempotent), then removes its saved record. */
+  /** Records a finished game's result (idempotent). */
   settleFinished(state: GameState): Promise<void>;
 }
+
+/**
+ * How long a finished game's saved row is kept: well past the replicas' tombstones (10 min), so
+ * a copy of the game that lagged on some node finds the finished game there, not a gap.
+ */
+export const FINISHED_ROW_KEEP_MS = 30 * 60_000;
 
 /** Longest wait for one peer's answer to a handoff. */
 const HANDOFF_ATTEMPT_MS = 3000;
@@ -57,7 +63,7 @@ export class Transfers {
   /** When this node first noticed each missing owner. */
   readonly #missingSince = new Map<string, number>();
   readonly #warned = new Set<string>();
-  /** Finished games whose result is being recorded here (see resumeFromLedger). */
+  /** Finished games whose result is being recorded, or was, here (see resumeFromLedger). */
   readonly #settling = new Set<string>();
   #sweeping = false;
 
@@ -210,8 +216,9 @@ export class Transfers {
     for (const rec of this.d.replica.live()) {
       if (rec.owner === this.d.nodeId) {
         // Ours by the replica but not running here: an earlier run of this node id owned it.
-        if (!this.d.running(rec.key)?.running && this.#orphanForMe(rec, now, candidates, seen))
-          mine.push(rec.key);
+        // Only this node knows that (to its peers the owner is alive), so it takes the game
+        // over itself, whatever placement would pick.
+        if (!this.d.running(rec.key)?.running && canRead(rec.schema)) mine.push(rec.key);
         continue;
       }
       if (live.has(rec.owner)) continue;
@@ -316,7 +323,14 @@ export class Transfers {
       });
     }
     let resumed = 0;
+    const now = this.d.clock.now();
     for (const snap of rows) {
+      if (snap.state.status === 'finished' && now - snap.updatedAt > FINISHED_ROW_KEEP_MS) {
+        this.#settling.delete(snap.gameId);
+        if (rankFor(snap.code, candidates, snap.schema)[0] === this.d.nodeId)
+          await this.d.ledger.remove(snap.code, snap.gameId);
+        continue;
+      }
       if (this.d.running(snap.code)?.running) continue;
       // A game whose owner is alive is running (even if we cannot reach it yet).
       if (snap.owner !== this.d.nodeId && (alive.has(snap.owner) || this.#isLivePeer(snap.owner)))
@@ -324,9 +338,10 @@ export class Transfers {
       const held = this.d.replica.getAny(snap.code);
       if (held && this.#isLivePeer(held.owner)) continue;
       if (snap.state.status === 'finished') {
-        // Its owner stopped between saving the final state and recording the result (which it
-        // does once a peer or the database confirmed the write): the result is recorded here,
-        // once, and the saved record goes (the game's page is then shown from its result).
+        // Its owner may have stopped between saving the final state and recording the result
+        // (which it does once a peer or the database confirmed the write): the result is
+        // recorded here, once per process (recording is idempotent). The row stays until it is
+        // pruned above; the game's page is shown from its result.
         if (rankFor(snap.code, candidates, snap.schema)[0] === this.d.nodeId)
           this.#settle(snap.state);
         continue;
@@ -363,7 +378,7 @@ export class Transfers {
     if (this.#settling.has(state.id)) return;
     this.#settling.add(state.id);
     this.d.settleFinished(state).then(
-      () => this.#settling.delete(state.id),
+      () => undefined,
       (err: unknown) => {
         this.#settling.delete(state.id);
         this.d.logger.error(

@@ -12,8 +12,11 @@ import { MemoryNetwork } from '../../support/memory-network.js';
 import { Replica } from '../../../src/replication/replica.js';
 import { ReplicaSync } from '../../../src/replication/sync.js';
 import { GameSessions } from '../../../src/sessions/registry.js';
+import { FINISHED_ROW_KEEP_MS } from '../../../src/sessions/transfer.js';
 
-const logger = pino({ level: 'silent' });
+/** What the nodes logged (info and up), for tests that wait for a step to be done. */
+const logged: string[] = [];
+const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) });
 const stores: Storage[] = [];
 
 /** The database the nodes of one test cluster share (SQLite in memory). */
@@ -60,7 +63,11 @@ function outage(store: Storage) {
   };
 }
 
-async function cluster(ids: string[], given?: Storage, extra: { leaseMs?: number } = {}) {
+async function cluster(
+  ids: string[],
+  given?: Storage,
+  extra: { leaseMs?: number; finishedRetentionMs?: number } = {},
+) {
   const store = given ?? (await sharedDb());
   const repl = new MemoryNetwork();
   const sess = new MemoryNetwork();
@@ -130,6 +137,7 @@ afterEach(async () => {
   for (const net of nets.splice(0)) net.close();
   for (const s of stores.splice(0)) await s.close();
   codes = 0;
+  logged.length = 0;
 });
 
 async function startedGame(c: Awaited<ReturnType<typeof cluster>>) {
@@ -372,6 +380,72 @@ describe('GameSessions', () => {
     expect(await n2.sessions.execute(code, { kind: 'start', playerId: '2' })).toMatchObject({
       ok: false,
     });
+  });
+
+  /** Both heroes attack until the game ends; returns the final state as n1 holds it. */
+  async function playToTheEnd(n1: TestNode, n2: TestNode, code: string): Promise<GameState> {
+    for (let i = 0; i < 70 && n1.sessions.game(code)?.status === 'playing'; i++) {
+      const round = n1.sessions.game(code)!.round;
+      await n2.sessions.execute(code, {
+        kind: 'act',
+        playerId: '2',
+        action: { id: `b-${round}`, round, kind: 'attack', dir: 'e' },
+      });
+      await n1.sessions.execute(code, {
+        kind: 'act',
+        playerId: '1',
+        action: { id: `a-${round}`, round, kind: 'attack', dir: 'w' },
+      });
+    }
+    const end = n1.sessions.game(code)!;
+    expect(end.status).toBe('finished');
+    return end;
+  }
+
+  it.each([
+    ['every node holding a lease has the tombstone: the saved row goes', true],
+    ['a node holding a lease is out of reach (its copy may lag): the saved row stays', false],
+  ])('drops a finished game after its retention; %s', async (_what, reachable) => {
+    const store = await sharedDb();
+    const c = await cluster(['n1', 'n2'], store, { leaseMs: 3000, finishedRetentionMs: 300 });
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    await n1.sessions.startLease();
+    await n2.sessions.startLease();
+    const end = await playToTheEnd(n1, n2, code);
+    if (!reachable) {
+      // n2 renews its lease but hears nothing from n1 any more.
+      c.repl.disconnect('n2');
+      c.sess.disconnect('n2');
+    }
+    // The owner logs the drop once it decided about the row.
+    await until(() => logged.some((l) => l.includes(`game ${code} dropped (finished)`)), 3000);
+    expect(n1.results.map((r) => (r as { gameId: string }).gameId)).toContain(end.id);
+    const row = await store.snapshots.get(code);
+    if (reachable) expect(row).toBeNull();
+    else expect(row?.state).toMatchObject({ id: end.id, status: 'finished' });
+  });
+
+  it("prunes finished games' saved rows once they are old enough that no copy can lag", async () => {
+    const store = await sharedDb();
+    const c = await cluster(['n1'], store);
+    const [n1] = c.nodes as [TestNode];
+    const created = await n1.sessions.create({ id: '1', name: 'ariadne' });
+    if (!created.ok) throw new Error(created.message);
+    const row = (await store.snapshots.get(created.code))!;
+    const finished = (code: string, at: number) => ({
+      ...row,
+      code,
+      gameId: `game-${code}`,
+      state: { ...row.state, code, id: `game-${code}`, status: 'finished' as const },
+      at,
+    });
+    await store.snapshots.save(finished('OLDF', Date.now() - FINISHED_ROW_KEEP_MS - 1000));
+    await store.snapshots.save(finished('NEWF', Date.now() - 60_000));
+    await n1.sessions.resumeFromSnapshots();
+    expect(await store.snapshots.get('OLDF')).toBeNull();
+    expect(await store.snapshots.get('NEWF')).not.toBeNull();
+    expect(await store.snapshots.get(created.code)).not.toBeNull();
   });
 
   it('records a finished game once, on the owner, once its final state is held', async () => {
