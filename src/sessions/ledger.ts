@@ -217,8 +217,11 @@ export class Ledger {
     if (!next.state) return 'newer';
     const rec = next as GameRecord & { state: GameState };
     const out = await this.#call(async (): Promise<ClaimResult> => {
-      if (requireDeadOwner && base.owner !== this.#o.nodeId) {
-        if (await this.#leaseAlive(base.owner)) return 'owner-alive';
+      if (requireDeadOwner) {
+        // (A base of our own is an earlier run of this node id: its writes may be out of reach
+        // too.)
+        if (base.owner !== this.#o.nodeId && (await this.#leaseAlive(base.owner)))
+          return 'owner-alive';
         const holder = await this.#unreachableHolder();
         if (holder !== null) return { unreachable: holder };
       }
