@@ -195,13 +195,14 @@ describe('Ledger group commit', () => {
 });
 
 describe('Ledger takeover while a lease holder is out of reach', () => {
-  it("claims a dead owner's game only while every other node holding a lease is a live peer", async () => {
+  const now = 1_000_000;
+
+  /** n3's ledger on a fresh database, at a fixed time; `reachable`: its live peers. */
+  async function n3Ledger(reachable: (id: string) => boolean) {
     const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
     await storage.migrate();
     stores.push(storage);
-    const now = 1_000_000;
     const clock = { now: () => now, setTimeout: () => ({ timer: null }), clearTimeout: () => {} };
-    const reachable = new Set<string>();
     const ledger = new Ledger({
       nodeId: 'n3',
       snapshots: storage.snapshots,
@@ -209,8 +210,14 @@ describe('Ledger takeover while a lease holder is out of reach', () => {
       clock,
       logger,
       leaseMs: 3000,
-      reachable: (id) => reachable.has(id),
+      reachable,
     });
+    return { storage, ledger };
+  }
+
+  it("claims a dead owner's game only while every other node holding a lease is a live peer", async () => {
+    const reachable = new Set<string>();
+    const { storage, ledger } = await n3Ledger((id) => reachable.has(id));
     // n1 owned KEPS and lost the database (its lease ran out); n2 still renews and may hold
     // n1's later writes, acknowledged through it; n4 is starting (it holds no game yet).
     await storage.leases.renew('n1', '127.0.0.2:1', 'ready', now - 5000);
@@ -230,20 +237,7 @@ describe('Ledger takeover while a lease holder is out of reach', () => {
   });
 
   it('a handoff claims without asking about other nodes', async () => {
-    const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
-    await storage.migrate();
-    stores.push(storage);
-    const now = 1_000_000;
-    const clock = { now: () => now, setTimeout: () => ({ timer: null }), clearTimeout: () => {} };
-    const ledger = new Ledger({
-      nodeId: 'n3',
-      snapshots: storage.snapshots,
-      leases: storage.leases,
-      clock,
-      logger,
-      leaseMs: 3000,
-      reachable: () => false,
-    });
+    const { storage, ledger } = await n3Ledger(() => false);
     await storage.leases.renew('n2', '127.0.0.3:1', 'ready', now - 500);
     await storage.snapshots.save({ ...toSnap(record('KEPS', 1, 'n1', 4)) });
     expect(await ledger.claim(version4(), record('KEPS', 2, 'n3', 0), false)).toBe('claimed');

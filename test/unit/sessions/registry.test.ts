@@ -452,19 +452,7 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
-    for (let i = 0; i < 70 && n1.sessions.game(code)?.status === 'playing'; i++) {
-      const round = n1.sessions.game(code)!.round;
-      await n2.sessions.execute(code, {
-        kind: 'act',
-        playerId: '2',
-        action: { id: `b-${round}`, round, kind: 'attack', dir: 'e' },
-      });
-      await n1.sessions.execute(code, {
-        kind: 'act',
-        playerId: '1',
-        action: { id: `a-${round}`, round, kind: 'attack', dir: 'w' },
-      });
-    }
+    await playToTheEnd(n1, n2, code);
     // The final state reaches the peer shortly after the owner's database took it.
     await expect.poll(() => n2.sessions.game(code)?.status).toBe('finished');
     const end = n2.sessions.game(code)!;
