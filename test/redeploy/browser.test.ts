@@ -2,8 +2,9 @@
 // replaced, start-first, behind a load balancer (a small TCP proxy in this test that sends each
 // new connection to the backend the test chooses, like HAProxy or Swarm's routing mesh).
 //
-// n1 serves both pages; they play two rounds. n2 starts (DNS) and the proxy switches new
-// connections to it. Mid-round, with one action submitted, n1 gets SIGTERM: it hands the game
+// n1 serves both pages; they play two rounds (n2 starts during the second, which waits for
+// both players, so round 3 gets its full time). n2 is in DNS and the proxy switches new
+// connections to it. Mid-round 3, with one action submitted, n1 gets SIGTERM: it hands the game
 // to n2 and closes the sockets with 1012; each page shows the "reconnecting…" badge, htmx
 // reconnects through the proxy to n2, and the page shows the same board, the same round, the
 // same countdown (data-deadline unchanged: the handoff keeps the deadline) and the action
