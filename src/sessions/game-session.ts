@@ -34,7 +34,7 @@ import type { Metrics } from '../metrics.js';
 import type { GameRecord } from './game-record.js';
 import type { WriteOutcome } from '../replication/pending-writes.js';
 import { refusal, type Command, type CommandResult } from './commands.js';
-import type { Ledger } from './ledger.js';
+import type { ClaimResult, Ledger } from './ledger.js';
 
 export interface SessionEnv {
   nodeId: string;
@@ -185,20 +185,8 @@ export class GameSession {
     // Until the adoption is confirmed, pages show the record it continues.
     this.#confirmedRecord = base;
     const claim = await env.ledger.claim(base, record, reason !== 'handoff');
-    if (
-      typeof claim === 'object' ||
-      claim === 'owner-alive' ||
-      claim === 'newer' ||
-      (claim === 'unavailable' && reason !== 'handoff')
-    ) {
-      const why =
-        typeof claim === 'object'
-          ? `node ${claim.unreachable} holds a lease but cannot be reached (it may hold acknowledged writes of the game)`
-          : claim === 'owner-alive'
-            ? `node ${base.owner} still holds its lease`
-            : claim === 'newer'
-              ? 'a newer version is saved'
-              : 'the database is unavailable';
+    if (claim !== 'claimed' && (claim !== 'unavailable' || reason !== 'handoff')) {
+      const why = notAdopted(claim, base.owner);
       const kind = typeof claim === 'object' ? `unreachable ${claim.unreachable}` : claim;
       // Said once per game and reason: a sweep asks again every second while it lasts.
       env.logger[env.logOnce(`${this.key}:${reason}:${kind}:${base.owner}`) ? 'info' : 'debug'](
@@ -537,6 +525,15 @@ export class GameSession {
       `round ${state.round} of ${this.key} resolved (epoch ${epoch})`,
     );
   }
+}
+
+/** Why a claim did not adopt the game, for the log. */
+function notAdopted(claim: Exclude<ClaimResult, 'claimed'>, owner: string): string {
+  if (typeof claim === 'object')
+    return `node ${claim.unreachable} holds a lease but cannot be reached (it may hold acknowledged writes of the game)`;
+  if (claim === 'owner-alive') return `node ${owner} still holds its lease`;
+  if (claim === 'newer') return 'a newer version is saved';
+  return 'the database is unavailable';
 }
 
 function writeFailure(out: Exclude<CommitOutcome, 'ok'>): CommandResult {

@@ -333,10 +333,8 @@ export class Ledger {
     const reachable = this.#o.reachable;
     if (!reachable) return null;
     const now = this.#o.clock.now();
-    const graceAfterOutage =
-      this.#backAt !== null && now - this.#backAt < this.#o.leaseMs + LEASE_MARGIN_MS;
     // Leases that ran out during an outage count as held for the grace after it (as the owner's).
-    const since = graceAfterOutage ? 0 : now - this.#o.leaseMs;
+    const since = this.#justBack(now) ? 0 : now - this.#o.leaseMs;
     for (const lease of await this.#o.leases.fresh(since)) {
       if (lease.nodeId === this.#o.nodeId || reachable(lease.nodeId)) continue;
       if (lease.state === 'ready' || lease.state === 'draining') return lease.nodeId;
@@ -353,10 +351,16 @@ export class Ledger {
     if (lease === undefined || lease.state === 'draining' || lease.state === 'stopped')
       return false;
     const now = this.#o.clock.now();
-    if (lease.renewedAt > now - this.#o.leaseMs) return true;
-    // Just after an outage every lease looks run out: nobody could renew. The owner may be
-    // alive and still acknowledging through its peers; it renews (and writes what it kept)
-    // within a renewal of the database's return, so its lease counts as alive until then.
+    return lease.renewedAt > now - this.#o.leaseMs || this.#justBack(now);
+  }
+
+  /**
+   * Just after an outage every lease looks run out: nobody could renew. A node may be alive and
+   * still acknowledging through its peers; it renews (and writes what it kept) within a renewal
+   * of the database's return, so until one lease period (and the margin) after that return, a
+   * lease that ran out still counts as held.
+   */
+  #justBack(now: number): boolean {
     return this.#backAt !== null && now - this.#backAt < this.#o.leaseMs + LEASE_MARGIN_MS;
   }
 
