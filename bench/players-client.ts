@@ -7,6 +7,7 @@
 // It understands the server's live messages only as far as it needs: the status partial's round,
 // deadline and "waiting for" names, decoded by bench/players-wire.ts.
 
+import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -79,6 +80,50 @@ function frameBytes(payload: number): number {
   return payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
 }
 
+/**
+ * Wire sizes of the data frames a socket receives, read from the raw TCP stream before `ws`
+ * parses (and, with permessage-deflate, inflates) them: one size per message, in order.
+ */
+class FrameSizes {
+  private readonly sizes: number[] = [];
+  /** Header bytes of the next frame read so far. */
+  private header: number[] = [];
+  /** Bytes of the current frame's payload still to come. */
+  private rest = 0;
+
+  read(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.rest > 0) {
+        const n = Math.min(this.rest, chunk.length - at);
+        this.rest -= n;
+        at += n;
+        continue;
+      }
+      const h = this.header;
+      h.push(chunk[at++] as number);
+      if (h.length < 2) continue;
+      const len7 = (h[1] as number) & 0x7f;
+      const need = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+      if (h.length < need) continue;
+      let payload = len7;
+      if (len7 >= 126) {
+        payload = 0;
+        for (let i = 2; i < need; i++) payload = payload * 256 + (h[i] as number);
+      }
+      // Control frames (ping, pong, close) are not messages.
+      if (((h[0] as number) & 0x0f) < 8) this.sizes.push(need + payload);
+      this.header = [];
+      this.rest = payload;
+    }
+  }
+
+  /** The wire size of the next message, or null when the stream was not seen. */
+  next(): number | null {
+    return this.sizes.shift() ?? null;
+  }
+}
+
 class Samples {
   private xs: number[] = [];
   add(x: number): void {
@@ -143,6 +188,8 @@ const closes: Record<string, number> = {};
 class Player {
   ws: WebSocket | null = null;
   readonly reader: WireReader;
+  /** What each message weighed on the wire (compressed or not). */
+  private readonly frames = new FrameSizes();
   round = 0;
   deadline: number | null = null;
   over = false;
@@ -166,9 +213,16 @@ class Player {
   open(): Promise<void> {
     const ws = new WebSocket(`${this.o.base}${this.seat.path}`, {
       headers: { cookie: this.seat.cookie, origin: this.o.origin },
-      perMessageDeflate: false,
+      // Browsers offer permessage-deflate; the server decides (LIVE_COMPRESSION).
+      perMessageDeflate: true,
     });
     this.ws = ws;
+    // Runs before ws reads each chunk of the socket (ws emits 'open' before it reads any).
+    ws.once('open', () =>
+      (ws as unknown as { _socket: Socket })._socket.prependListener('data', (chunk: Buffer) =>
+        this.frames.read(chunk),
+      ),
+    );
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', (code) => {
       closes[String(code)] = (closes[String(code)] ?? 0) + 1;
@@ -182,7 +236,7 @@ class Player {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     const at = performance.now();
-    const size = frameBytes(data.length);
+    const size = this.frames.next() ?? frameBytes(data.length);
     if (measuring) bytesInWindow += size;
     if (isBinary) return;
     const raw = data.toString();

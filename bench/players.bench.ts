@@ -18,7 +18,9 @@
 // that plays the same rounds and sends messages of the sizes the node sent, per kind.
 //
 // BENCH_PLAYERS_STEPS=250,1000 picks steps; BENCH_PROFILE_DIR=dir records a CPU profile of the
-// node over each step's window (through the inspector) and prints its top functions.
+// node over each step's window (through the inspector) and prints its top functions;
+// BENCH_LIVE_COMPRESSION=on runs the node with LIVE_COMPRESSION=on (the client offers
+// permessage-deflate as browsers do; bytes are what crossed the wire, compressed or not).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
@@ -59,6 +61,8 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 /** BENCH_PLAYERS_WIRE=html: sockets ask for whole partials, as pages of earlier releases did. */
 const WIRE = process.env.BENCH_PLAYERS_WIRE === 'html' ? 'html' : 'page';
+/** BENCH_LIVE_COMPRESSION=on: the node compresses live sockets (LIVE_COMPRESSION). */
+const COMPRESSION = process.env.BENCH_LIVE_COMPRESSION === 'on' ? 'on' : 'off';
 
 /** What players do: a fifth of actions are moves, a tenth attacks, the rest defend. */
 const MIX = { moveRate: 0.2, attackRate: 0.1 };
@@ -205,6 +209,7 @@ async function appSide(
         ...NODE_ENV_BASE,
         PASSWORD_COST: '10',
         ROUND_SECONDS: String(ROUND_MS / 1000),
+        LIVE_COMPRESSION: COMPRESSION,
         NODE_OPTIONS: [NODE_OPTIONS, PROFILE_DIR ? `--inspect=${HOST}:${inspectPort}` : '']
           .filter(Boolean)
           .join(' '),
@@ -381,6 +386,7 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
     `Players per node — steps of ${STEPS.join(', ')} players, games of ${PER_GAME}, ${ROUND_MS / 1000} s rounds, ${WARMUP_MS / 1000} s warm-up + ${WINDOW_MS / 1000} s measured per step`,
   );
   console.log(`machine: ${machine()}; the load client runs in its own process on the same machine`);
+  console.log(`live socket compression (LIVE_COMPRESSION): ${COMPRESSION}`);
   const steps: StepResult[] = [];
   for (const players of STEPS) {
     const app = await appSide(players);

@@ -108,6 +108,8 @@ const schema = z.object({
   GAMES_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(20),
   /** Live sockets (open pages) one account may hold on one node. */
   SOCKETS_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(8),
+  /** permessage-deflate on players' live sockets (see docs/benchmarks.md for its cost). */
+  LIVE_COMPRESSION: z.enum(['off', 'on']).default('off'),
   SECRET_KEY_BASE_FILE: filePath,
   CLUSTER_SECRET_FILE: filePath,
   DATABASE_URL_FILE: filePath,
@@ -163,6 +165,8 @@ export interface Config {
     gamesPerHour: number;
     socketsPerAccount: number;
   };
+  /** Whether players' live sockets are compressed (permessage-deflate) when a page offers it. */
+  liveCompression: boolean;
   version: string;
   /** Settings that are accepted but deserve the operator's attention; logged at start. */
   warnings: string[];
@@ -384,6 +388,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       gamesPerHour: e.GAMES_PER_HOUR,
       socketsPerAccount: e.SOCKETS_PER_ACCOUNT,
     }),
+    liveCompression: e.LIVE_COMPRESSION === 'on',
     version: readVersion(),
     warnings,
   });

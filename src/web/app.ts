@@ -37,6 +37,18 @@ export const VIEWS_DIR = join(root, 'views');
 const PUBLIC_DIR = join(root, 'public');
 const HTMX_DIR = join(root, 'node_modules', 'htmx.org', 'dist');
 
+/**
+ * permessage-deflate for players' sockets when LIVE_COMPRESSION=on: small windows (4 KiB each
+ * way, ~50 KB of zlib state per socket instead of ~300 KB at zlib's defaults), and messages under
+ * 256 bytes (acks, the clock) sent as they are.
+ */
+const LIVE_DEFLATE = {
+  threshold: 256,
+  serverMaxWindowBits: 12,
+  clientMaxWindowBits: 12,
+  zlibDeflateOptions: { memLevel: 6 },
+};
+
 export interface WebServer {
   app: express.Express;
   server: Server;
@@ -60,7 +72,7 @@ export function createWebServer(deps: WebDeps): WebServer {
   const live = expressWs(app, createServer(), {
     wsOptions: {
       maxPayload: MAX_FRAME_BYTES,
-      perMessageDeflate: false,
+      perMessageDeflate: config.liveCompression ? LIVE_DEFLATE : false,
       verifyClient: (
         info: { origin: string; req: IncomingMessage },
         done: (ok: boolean, code?: number, message?: string) => void,

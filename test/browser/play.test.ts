@@ -104,13 +104,25 @@ describe('two players in a browser', () => {
     const node = startNode({
       port: await freePort(),
       databasePath: join(tempDir(), 'play.db'),
-      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '2' },
+      // This game's live sockets are compressed: Chromium offers permessage-deflate.
+      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '2', LIVE_COMPRESSION: 'on' },
     });
     nodes.push(node);
     await node.ready();
     const base = node.url;
     const pa = await session!.newPage();
     const pb = await session!.newPage();
+    // What the server answered to A's WebSocket handshakes (through Chromium's DevTools protocol).
+    const extensions: string[] = [];
+    const cdp = await pa.context().newCDPSession(pa);
+    await cdp.send('Network.enable');
+    cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
+      const headers = e.response.headers as Record<string, string>;
+      const ext = Object.entries(headers).find(
+        ([k]) => k.toLowerCase() === 'sec-websocket-extensions',
+      );
+      extensions.push(ext?.[1] ?? '');
+    });
     const nameA = `ariadne${tag}`;
     const nameB = `theseus${tag}`;
     await signUp(pa, base, nameA);
@@ -265,6 +277,9 @@ describe('two players in a browser', () => {
       });
       await pb.screenshot({ path: join(SHOTS, 'browser-play-draw-b.png'), animations: 'disabled' });
     }
+    // A's live sockets (lobby and game) were compressed, and the game was played through them.
+    expect(extensions.length).toBeGreaterThanOrEqual(2);
+    for (const e of extensions) expect(e).toMatch(/^permessage-deflate/);
     // The game pages were updated live the whole time (no navigation since start).
     expect(
       await pa.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument),

@@ -268,4 +268,11 @@ describe('operator settings', () => {
       /OPEN_GAMES_PER_ACCOUNT/,
     );
   });
+
+  it('compresses live sockets only when LIVE_COMPRESSION is on, and refuses other values', () => {
+    expect(loadConfig(base).liveCompression).toBe(false);
+    expect(loadConfig({ ...base, LIVE_COMPRESSION: 'on' }).liveCompression).toBe(true);
+    expect(loadConfig({ ...base, LIVE_COMPRESSION: 'off' }).liveCompression).toBe(false);
+    expect(() => loadConfig({ ...base, LIVE_COMPRESSION: 'yes' })).toThrow(/LIVE_COMPRESSION/);
+  });
 });
