@@ -19,6 +19,8 @@ export interface Seat {
   name: string;
   /** The live socket's path, as the game page gives it (hx-ws:connect). */
   path: string;
+  /** The node this seat's page is on (http://host:port), when not the init's `origin`. */
+  base?: string;
 }
 
 export interface ClientInit {
@@ -211,8 +213,10 @@ class Player {
   }
 
   open(): Promise<void> {
-    const ws = new WebSocket(`${this.o.base}${this.seat.path}`, {
-      headers: { cookie: this.seat.cookie, origin: this.o.origin },
+    const origin = this.seat.base ?? this.o.origin;
+    const base = this.seat.base ? this.seat.base.replace(/^http/, 'ws') : this.o.base;
+    const ws = new WebSocket(`${base}${this.seat.path}`, {
+      headers: { cookie: this.seat.cookie, origin },
       // Browsers offer permessage-deflate; the server decides (LIVE_COMPRESSION).
       perMessageDeflate: true,
     });

@@ -26,6 +26,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TestCluster, waitForPeers } from '../test/support/cluster.js';
 import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/node-process.js';
 import type { ClientInit, ClientStats, Dist, Seat } from './players-client.js';
 import type { RawInit } from './players-raw-server.js';
@@ -63,6 +64,15 @@ const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 const WIRE = process.env.BENCH_PLAYERS_WIRE === 'html' ? 'html' : 'page';
 /** BENCH_LIVE_COMPRESSION=on: the node compresses live sockets (LIVE_COMPRESSION). */
 const COMPRESSION = process.env.BENCH_LIVE_COMPRESSION === 'on' ? 'on' : 'off';
+/**
+ * BENCH_PLAYERS_PROCESSES=2: the node under test is that many processes (a cluster of that many
+ * nodes on this host, pages spread over them), measured against the same single raw server.
+ */
+const PROCESSES = Number(process.env.BENCH_PLAYERS_PROCESSES ?? '1');
+if (!Number.isInteger(PROCESSES) || PROCESSES < 1 || PROCESSES > 4)
+  throw new Error('BENCH_PLAYERS_PROCESSES must be 1, 2, 3 or 4');
+if (PROCESSES > 1 && PROFILE_DIR)
+  throw new Error('BENCH_PROFILE_DIR profiles one process: use it with BENCH_PLAYERS_PROCESSES=1');
 
 /** What players do: a fifth of actions are moves, a tenth attacks, the rest defend. */
 const MIX = { moveRate: 0.2, attackRate: 0.1 };
@@ -144,7 +154,7 @@ function rssMB(pid: number): number {
 async function drive(
   base: string,
   seats: Seat[],
-  pid: number,
+  pids: number[],
   startGames: () => Promise<void>,
   around: { before?: () => Promise<void>; after?: () => Promise<void> } = {},
 ): Promise<Omit<Side, 'heapMB' | 'loopP99Ms' | 'setupS'>> {
@@ -169,15 +179,16 @@ async function drive(
   await startGames();
   await sleep(WARMUP_MS);
   await around.before?.();
-  const cpu0 = cpuSeconds(pid);
+  const cpuAll = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const cpu0 = cpuAll();
   const t0 = Date.now();
   client.send({ type: 'measure' });
   await sleep(WINDOW_MS);
   const statsP = nextMessage<ClientStats>(client, 'stats', 30_000);
   client.send({ type: 'report' });
-  const cpu1 = cpuSeconds(pid);
+  const cpu1 = cpuAll();
   const t1 = Date.now();
-  const rss = rssMB(pid);
+  const rss = pids.reduce((sum, pid) => sum + rssMB(pid), 0);
   await around.after?.();
   const stats = await statsP;
   client.send({ type: 'stop' });
@@ -197,26 +208,51 @@ async function appSide(
   players: number,
 ): Promise<{ side: Side; seats: Seat[]; profile?: StepResult['profile'] }> {
   const setup0 = Date.now();
-  const port = await freePort([HOST]);
-  const inspectPort = PROFILE_DIR ? await freePort([HOST]) : 0;
-  const node: NodeProcess = track(
-    startNode({
-      host: HOST,
-      port,
-      nodeId: `players${players}`,
-      databasePath: join(tempDir('minotaur-bench-players-'), 'minotaur.db'),
-      env: {
-        ...NODE_ENV_BASE,
-        PASSWORD_COST: '10',
-        ROUND_SECONDS: String(ROUND_MS / 1000),
-        LIVE_COMPRESSION: COMPRESSION,
-        NODE_OPTIONS: [NODE_OPTIONS, PROFILE_DIR ? `--inspect=${HOST}:${inspectPort}` : '']
-          .filter(Boolean)
-          .join(' '),
-      },
-    }),
-  );
-  await node.ready(30_000);
+  const env = {
+    ...NODE_ENV_BASE,
+    PASSWORD_COST: '10',
+    ROUND_SECONDS: String(ROUND_MS / 1000),
+    LIVE_COMPRESSION: COMPRESSION,
+  };
+  let nodes: NodeProcess[];
+  let cluster: TestCluster | null = null;
+  if (PROCESSES === 1) {
+    const port = await freePort([HOST]);
+    const inspectPort = PROFILE_DIR ? await freePort([HOST]) : 0;
+    nodes = [
+      track(
+        startNode({
+          host: HOST,
+          port,
+          nodeId: `players${players}`,
+          databasePath: join(tempDir('minotaur-bench-players-'), 'minotaur.db'),
+          env: {
+            ...env,
+            NODE_OPTIONS: [NODE_OPTIONS, PROFILE_DIR ? `--inspect=${HOST}:${inspectPort}` : '']
+              .filter(Boolean)
+              .join(' '),
+          },
+        }),
+      ),
+    ];
+  } else {
+    // A node of several processes, as a cluster of that many nodes on one host: loopback
+    // addresses, one SQLite file, the mesh between them.
+    const hosts = Array.from({ length: PROCESSES }, (_, i) => `127.0.0.${i + 2}`);
+    cluster = await TestCluster.start(hosts, {
+      env: { ...env, ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}) },
+    });
+    nodes = cluster.nodes.map(track);
+    await Promise.all(
+      nodes.map((n, i) =>
+        waitForPeers(
+          n,
+          nodes.filter((_, j) => j !== i).map((m) => m.opts.nodeId ?? ''),
+        ),
+      ),
+    );
+  }
+  const node = nodes[0]!;
   const accounts = await signupMany(node.url, players, 'pl', 32);
   const groups = Array.from({ length: Math.ceil(players / PER_GAME) }, (_, g) =>
     accounts.slice(g * PER_GAME, (g + 1) * PER_GAME),
@@ -229,8 +265,17 @@ async function appSide(
     if (!path) throw new Error(`no live socket on the page of ${codes[g]}`);
     return WIRE === 'html' ? path.split('?')[0]! : path;
   });
+  // With several processes, pages are spread over them as a balancer would (the next seat, the
+  // next process), so most games have players on every process.
+  let seated = 0;
   const seats: Seat[] = groups.flatMap((ps, g) =>
-    ps.map((p) => ({ cookie: p.cookie, code: codes[g]!, name: p.username, path: paths[g]! })),
+    ps.map((p) => ({
+      cookie: p.cookie,
+      code: codes[g]!,
+      name: p.username,
+      path: paths[g]!,
+      ...(PROCESSES > 1 ? { base: nodes[seated++ % PROCESSES]!.url } : {}),
+    })),
   );
   const setupS = (Date.now() - setup0) / 1000;
   console.log(`  ${players} players: signed up and seated in ${fmt(setupS, 0)} s`);
@@ -247,38 +292,47 @@ async function appSide(
   };
 
   let profiler: Profiler | null = null;
-  let m1 = '';
+  let m1: string[] = [];
   let profile: StepResult['profile'];
-  const side = await drive(node.url, seats, node.child.pid!, startGames, {
-    before: async () => {
-      // A scrape resets prom-client's event-loop delay histogram: the next one covers the window.
-      await metrics(node.url);
-      if (PROFILE_DIR) {
-        const line = node.raw.find((l) => l.includes('Debugger listening on'));
-        const url = line?.match(/ws:\/\/\S+/)?.[0];
-        if (url) {
-          profiler = new Profiler();
-          await profiler.attach(url);
-          await profiler.start();
+  const side = await drive(
+    node.url,
+    seats,
+    nodes.map((n) => n.child.pid!),
+    startGames,
+    {
+      before: async () => {
+        // A scrape resets prom-client's event-loop delay histogram: the next one covers the window.
+        await Promise.all(nodes.map((n) => metrics(n.url)));
+        if (PROFILE_DIR) {
+          const line = node.raw.find((l) => l.includes('Debugger listening on'));
+          const url = line?.match(/ws:\/\/\S+/)?.[0];
+          if (url) {
+            profiler = new Profiler();
+            await profiler.attach(url);
+            await profiler.start();
+          }
         }
-      }
+      },
+      after: async () => {
+        if (profiler) {
+          mkdirSync(PROFILE_DIR!, { recursive: true });
+          const file = join(PROFILE_DIR!, `players-${players}-${Date.now()}.cpuprofile`);
+          const p = await profiler.stop(file);
+          profile = { ...summarise(p, 20), file };
+        }
+        m1 = await Promise.all(nodes.map((n) => metrics(n.url)));
+      },
     },
-    after: async () => {
-      if (profiler) {
-        mkdirSync(PROFILE_DIR!, { recursive: true });
-        const file = join(PROFILE_DIR!, `players-${players}-${Date.now()}.cpuprofile`);
-        const p = await profiler.stop(file);
-        profile = { ...summarise(p, 20), file };
-      }
-      m1 = await metrics(node.url);
-    },
-  });
-  await node.kill();
+  );
+  if (cluster) await cluster.close();
+  else await node.kill();
+  const each = (name: string) => m1.map((m) => metric(m, name) ?? NaN);
   return {
     side: {
       ...side,
-      heapMB: (metric(m1, 'minotaur_nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
-      loopP99Ms: (metric(m1, 'minotaur_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
+      // Summed over the processes (heap) or the worst of them (event-loop delay).
+      heapMB: each('minotaur_nodejs_heap_size_used_bytes').reduce((a, b) => a + b, 0) / 2 ** 20,
+      loopP99Ms: Math.max(...each('minotaur_nodejs_eventloop_lag_p99_seconds')) * 1000,
       setupS,
     },
     seats,
@@ -291,6 +345,8 @@ async function appSide(
 async function rawSide(seats: Seat[], app: Side): Promise<Side> {
   const port = await freePort([HOST]);
   const server = forkChild('players-raw-server.ts');
+  // Every seat on the one bare server.
+  const bare = seats.map(({ base: _base, ...seat }) => seat);
   const header = (n: number) => (n < 126 ? 2 : n < 65536 ? 4 : 10);
   const payload = (d: Dist) => Math.max(1, Math.round(d.p50 - header(d.p50)));
   const own = app.stats.bytes.own.p50 - app.stats.bytes.ack.p50;
@@ -298,7 +354,7 @@ async function rawSide(seats: Seat[], app: Side): Promise<Side> {
     type: 'init',
     host: HOST,
     port,
-    seats,
+    seats: bare,
     roundMs: ROUND_MS,
     sizes: {
       first: payload(app.firstBytes),
@@ -310,7 +366,7 @@ async function rawSide(seats: Seat[], app: Side): Promise<Side> {
   const listening = nextMessage(server, 'listening', 10_000);
   server.send(init);
   await listening;
-  const side = await drive(`http://${HOST}:${port}`, seats, server.pid!, () => {
+  const side = await drive(`http://${HOST}:${port}`, bare, [server.pid!], () => {
     server.send({ type: 'start', spreadMs: ROUND_MS });
     return Promise.resolve();
   });
@@ -387,6 +443,10 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
   );
   console.log(`machine: ${machine()}; the load client runs in its own process on the same machine`);
   console.log(`live socket compression (LIVE_COMPRESSION): ${COMPRESSION}`);
+  if (PROCESSES > 1)
+    console.log(
+      `the node: ${PROCESSES} processes (a cluster on 127.0.0.2…, one SQLite file; CPU and RSS summed)`,
+    );
   const steps: StepResult[] = [];
   for (const players of STEPS) {
     const app = await appSide(players);
