@@ -20,12 +20,16 @@
 // BENCH_PLAYERS_STEPS=250,1000 picks steps; BENCH_PROFILE_DIR=dir records a CPU profile of the
 // node over each step's window (through the inspector) and prints its top functions;
 // BENCH_LIVE_COMPRESSION=on runs the node with LIVE_COMPRESSION=on (the client offers
-// permessage-deflate as browsers do; bytes are what crossed the wire, compressed or not).
+// permessage-deflate as browsers do; bytes are what crossed the wire, compressed or not);
+// BENCH_PLAYERS_PROCESSES=2 makes the node under test two processes (a cluster of two nodes on
+// this host, one SQLite file), with pages spread over them in turn, or, with
+// BENCH_PLAYERS_ROUTE=owner, each game's pages on the process that runs the game.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { adminGame } from '../test/support/admin.js';
 import { TestCluster, waitForPeers } from '../test/support/cluster.js';
 import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/node-process.js';
 import type { ClientInit, ClientStats, Dist, Seat } from './players-client.js';
@@ -71,8 +75,8 @@ const COMPRESSION = process.env.BENCH_LIVE_COMPRESSION === 'on' ? 'on' : 'off';
 const PROCESSES = Number(process.env.BENCH_PLAYERS_PROCESSES ?? '1');
 if (!Number.isInteger(PROCESSES) || PROCESSES < 1 || PROCESSES > 4)
   throw new Error('BENCH_PLAYERS_PROCESSES must be 1, 2, 3 or 4');
-if (PROCESSES > 1 && PROFILE_DIR)
-  throw new Error('BENCH_PROFILE_DIR profiles one process: use it with BENCH_PLAYERS_PROCESSES=1');
+/** How pages find a process: the next one for each page (spread), or the game's owner. */
+const ROUTE = process.env.BENCH_PLAYERS_ROUTE === 'owner' ? 'owner' : 'spread';
 
 /** What players do: a fifth of actions are moves, a tenth attacks, the rest defend. */
 const MIX = { moveRate: 0.2, attackRate: 0.1 };
@@ -94,11 +98,12 @@ interface StepResult {
   games: number;
   app: Side;
   raw: Side;
-  profile?: {
+  /** One CPU profile per process of the node (BENCH_PROFILE_DIR). */
+  profiles?: {
     busy: number;
     rows: { name: string; share: number; busyShare: number }[];
     file: string;
-  };
+  }[];
 }
 
 // ── processes ─────────────────────────────────────────────────────────────────────────────
@@ -206,7 +211,7 @@ async function drive(
 
 async function appSide(
   players: number,
-): Promise<{ side: Side; seats: Seat[]; profile?: StepResult['profile'] }> {
+): Promise<{ side: Side; seats: Seat[]; profiles?: StepResult['profiles'] }> {
   const setup0 = Date.now();
   const env = {
     ...NODE_ENV_BASE,
@@ -239,8 +244,10 @@ async function appSide(
     // A node of several processes, as a cluster of that many nodes on one host: loopback
     // addresses, one SQLite file, the mesh between them.
     const hosts = Array.from({ length: PROCESSES }, (_, i) => `127.0.0.${i + 2}`);
+    // Each process's inspector on a port of its own choosing (its log line gives the address).
+    const options = [NODE_OPTIONS, PROFILE_DIR ? '--inspect=127.0.0.1:0' : ''].filter(Boolean);
     cluster = await TestCluster.start(hosts, {
-      env: { ...env, ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}) },
+      env: { ...env, ...(options.length ? { NODE_OPTIONS: options.join(' ') } : {}) },
     });
     nodes = cluster.nodes.map(track);
     await Promise.all(
@@ -253,11 +260,25 @@ async function appSide(
     );
   }
   const node = nodes[0]!;
+  await node.ready(30_000);
   const accounts = await signupMany(node.url, players, 'pl', 32);
   const groups = Array.from({ length: Math.ceil(players / PER_GAME) }, (_, g) =>
     accounts.slice(g * PER_GAME, (g + 1) * PER_GAME),
   );
+  // With several processes, games are opened on each in turn (a balancer's round robin).
+  if (PROCESSES > 1)
+    groups.forEach((ps, g) => ps.forEach((p) => (p.base = nodes[g % PROCESSES]!.url)));
   const codes = await pool(groups, 16, (ps) => openGame(ps, false));
+  // BENCH_PLAYERS_ROUTE=owner: each game's pages on the process that runs the game.
+  const owners =
+    PROCESSES > 1 && ROUTE === 'owner'
+      ? await pool(codes, 16, async (code) => {
+          const { owner } = await adminGame(node.url, code);
+          const at = nodes.find((n) => n.opts.nodeId === owner);
+          if (!at) throw new Error(`game ${code}: owner ${owner} is not a process of this node`);
+          return at.url;
+        })
+      : [];
   // The live socket's path as the game page gives it (with the wire format the page asks for).
   const paths = await pool(groups, 16, async (ps, g) => {
     const { html } = await ps[0]!.page(`/games/${codes[g]}`);
@@ -274,7 +295,9 @@ async function appSide(
       code: codes[g]!,
       name: p.username,
       path: paths[g]!,
-      ...(PROCESSES > 1 ? { base: nodes[seated++ % PROCESSES]!.url } : {}),
+      ...(PROCESSES > 1
+        ? { base: ROUTE === 'owner' ? owners[g]! : nodes[seated++ % PROCESSES]!.url }
+        : {}),
     })),
   );
   const setupS = (Date.now() - setup0) / 1000;
@@ -291,9 +314,9 @@ async function appSide(
     });
   };
 
-  let profiler: Profiler | null = null;
+  const profilers: Profiler[] = [];
   let m1: string[] = [];
-  let profile: StepResult['profile'];
+  const profiles: NonNullable<StepResult['profiles']> = [];
   const side = await drive(
     node.url,
     seats,
@@ -303,22 +326,24 @@ async function appSide(
       before: async () => {
         // A scrape resets prom-client's event-loop delay histogram: the next one covers the window.
         await Promise.all(nodes.map((n) => metrics(n.url)));
-        if (PROFILE_DIR) {
-          const line = node.raw.find((l) => l.includes('Debugger listening on'));
-          const url = line?.match(/ws:\/\/\S+/)?.[0];
-          if (url) {
-            profiler = new Profiler();
+        if (PROFILE_DIR)
+          for (const n of nodes) {
+            const line = n.raw.find((l) => l.includes('Debugger listening on'));
+            const url = line?.match(/ws:\/\/\S+/)?.[0];
+            if (!url) continue;
+            const profiler = new Profiler();
             await profiler.attach(url);
             await profiler.start();
+            profilers.push(profiler);
           }
-        }
       },
       after: async () => {
-        if (profiler) {
+        for (const [i, profiler] of profilers.entries()) {
           mkdirSync(PROFILE_DIR!, { recursive: true });
-          const file = join(PROFILE_DIR!, `players-${players}-${Date.now()}.cpuprofile`);
+          const name = `players-${players}${PROCESSES > 1 ? `-p${i + 1}` : ''}-${Date.now()}`;
+          const file = join(PROFILE_DIR!, `${name}.cpuprofile`);
           const p = await profiler.stop(file);
-          profile = { ...summarise(p, 20), file };
+          profiles.push({ ...summarise(p, 20), file });
         }
         m1 = await Promise.all(nodes.map((n) => metrics(n.url)));
       },
@@ -336,7 +361,7 @@ async function appSide(
       setupS,
     },
     seats,
-    ...(profile ? { profile } : {}),
+    ...(profiles.length ? { profiles } : {}),
   };
 }
 
@@ -445,7 +470,7 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
   console.log(`live socket compression (LIVE_COMPRESSION): ${COMPRESSION}`);
   if (PROCESSES > 1)
     console.log(
-      `the node: ${PROCESSES} processes (a cluster on 127.0.0.2…, one SQLite file; CPU and RSS summed)`,
+      `the node: ${PROCESSES} processes (a cluster on 127.0.0.2…, one SQLite file; CPU and RSS summed); pages go to ${ROUTE === 'owner' ? "their game's owner" : 'each process in turn'}`,
     );
   const steps: StepResult[] = [];
   for (const players of STEPS) {
@@ -456,18 +481,18 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
       games: Math.ceil(players / PER_GAME),
       app: app.side,
       raw,
-      ...(app.profile ? { profile: app.profile } : {}),
+      ...(app.profiles ? { profiles: app.profiles } : {}),
     };
     steps.push(step);
     const a = app.side.stats;
     console.log(
       `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}`,
     );
-    if (app.profile) {
+    for (const profile of app.profiles ?? []) {
       console.log(
-        `  CPU profile (${app.profile.file}): busy ${fmt(app.profile.busy * 100, 0)} % of the window; self time, share of busy time:`,
+        `  CPU profile (${profile.file}): busy ${fmt(profile.busy * 100, 0)} % of the window; self time, share of busy time:`,
       );
-      for (const r of app.profile.rows)
+      for (const r of profile.rows)
         console.log(`    ${fmt(r.busyShare * 100, 1).padStart(5)} %  ${r.name}`);
     }
   }

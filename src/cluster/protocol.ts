@@ -3,6 +3,7 @@
 // wrong and how to close.
 
 import { z } from 'zod';
+import { stringifyReusing } from '../json-text.js';
 
 export const MESH_PROTOCOL = 1;
 /** Protocol versions this node can talk to (a range, so a rolling update can overlap two). */
@@ -173,10 +174,13 @@ export function decodeFrame(data: unknown): Decoded {
   return { ok: true, message: parsed.data, bytes };
 }
 
-/** Serialises an envelope; undefined when the body cannot be JSON-encoded. */
+/**
+ * Serialises an envelope (JSON.stringify's text; a game state already serialised for its save is
+ * not serialised again); undefined when the body cannot be JSON-encoded.
+ */
 export function encodeFrame(message: MeshMessage): string | undefined {
   try {
-    return JSON.stringify(message);
+    return stringifyReusing(message);
   } catch {
     return undefined;
   }

@@ -1,0 +1,100 @@
+// stringifyReusing writes exactly JSON.stringify's text, taking kept texts (jsonText) for the
+// objects that have one; the mesh encodes every frame with it.
+
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { jsonText, stringifyReusing } from '../../src/json-text.js';
+import { decodeFrame, encodeFrame, type MeshMessage } from '../../src/cluster/protocol.js';
+import { createGame, joinGame, startGame } from '../../src/game/rules.js';
+import type { GameState } from '../../src/game/types.js';
+
+/** Values JSON.stringify treats specially, besides plain JSON. */
+const odd = fc.constantFrom<unknown>(
+  undefined,
+  () => 1,
+  Symbol('s'),
+  new Date(0),
+  new Map([[1, 2]]),
+  NaN,
+  -0,
+  Infinity,
+);
+const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({
+  tree: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.jsonValue({ maxDepth: 2 }),
+    odd,
+    fc.array(tie('tree'), { maxLength: 4 }),
+    fc.dictionary(fc.string({ maxLength: 6 }), tie('tree'), { maxKeys: 4 }),
+    fc.dictionary(fc.constantFrom('0', '1', '10', 'a', 'b'), tie('tree'), { maxKeys: 4 }),
+  ),
+}));
+
+/** Gives some of a value's objects a kept text, as the nodes do for the states they save. */
+function keepSome(value: unknown, pick: boolean[]): void {
+  let i = 0;
+  const walk = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null) return;
+    if (pick[i++ % pick.length]) jsonText(v);
+    for (const x of Object.values(v)) walk(x);
+  };
+  walk(value);
+}
+
+function game(): GameState {
+  let s = createGame({
+    id: 'g-1',
+    code: 'ABCD',
+    seed: 7,
+    creator: { id: 'u1', name: 'ann "the" <bold>' },
+    now: 1_000,
+    roundMs: 2000,
+  });
+  const joined = joinGame(s, { id: 'u2', name: 'bob\u2028' });
+  if (!joined.ok) throw new Error(joined.message);
+  s = joined.state;
+  const started = startGame(s, 'u1', 2_000);
+  if (!started.ok) throw new Error(started.message);
+  return started.state;
+}
+
+describe('stringifyReusing', () => {
+  it("is JSON.stringify's text for any value, with or without kept texts inside", () => {
+    fc.assert(
+      fc.property(tree, fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), (v, pick) => {
+        expect(stringifyReusing(v)).toBe(JSON.stringify(v));
+        keepSome(v, pick);
+        expect(stringifyReusing(v)).toBe(JSON.stringify(v));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('takes the kept text of an object instead of serialising it again', () => {
+    const state = { round: 1, players: ['a'] };
+    const before = jsonText(state);
+    // Kept texts are for values never changed in place; changing one shows which text is used.
+    state.round = 2;
+    expect(stringifyReusing({ op: { record: { state } } })).toBe(
+      `{"op":{"record":{"state":${before}}}}`,
+    );
+  });
+
+  it('encodes a mesh frame carrying a saved game state exactly as JSON.stringify does', () => {
+    const state = game();
+    jsonText(state);
+    const message = {
+      type: 'app',
+      ch: 'replica',
+      body: {
+        type: 'op',
+        id: 'n1:1',
+        record: { key: 'ABCD', owner: 'n1', epoch: 1, seq: 3, schema: 2, at: 5, state },
+      },
+    } as MeshMessage;
+    const frame = encodeFrame(message);
+    expect(frame).toBe(JSON.stringify(message));
+    const decoded = decodeFrame(frame);
+    expect(decoded.ok && decoded.message).toEqual(JSON.parse(JSON.stringify(message)));
+  });
+});
