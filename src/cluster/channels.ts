@@ -62,12 +62,12 @@ export class Channels {
   }
 
   /** Hands a peer's message to the channel's handlers; false when no such channel is open. */
-  deliver(from: string, ch: string, body: unknown): boolean {
+  deliver(from: string, ch: string, body: unknown, frameBytes?: number): boolean {
     const handlers = this.#handlers.get(ch);
     if (!handlers) return false;
     for (const handler of handlers.message) {
       try {
-        handler(from, body);
+        handler(from, body, frameBytes);
       } catch (err) {
         this.#logger.error({ channel: ch, err }, `message handler on ${ch} failed`);
       }

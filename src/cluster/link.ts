@@ -86,8 +86,8 @@ export interface LinkEvents {
    * listener must either establish() the link or close() it, before returning.
    */
   authenticated: [hello: Hello];
-  /** A valid message on an established link. */
-  message: [message: MeshMessage];
+  /** A valid message on an established link, and the size of its frame in bytes. */
+  message: [message: MeshMessage, bytes: number];
   closed: [info: LinkClosed];
 }
 
@@ -300,7 +300,7 @@ export class Link extends EventEmitter<LinkEvents> {
         if (message.type !== 'accept') return this.#unexpected(message.type);
         return this.#authenticated();
       case 'up':
-        this.emit('message', message);
+        this.emit('message', message, decoded.bytes);
         return;
       default:
         return this.#unexpected(message.type);

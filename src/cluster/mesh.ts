@@ -389,7 +389,7 @@ export class Mesh {
   #adopt(link: Link): void {
     this.#links.add(link);
     link.on('authenticated', (hello) => this.#authenticated(link, hello));
-    link.on('message', (message) => this.#onMessage(link, message));
+    link.on('message', (message, bytes) => this.#onMessage(link, message, bytes));
     link.on('closed', (info) => this.#closed(link, info));
   }
 
@@ -464,7 +464,7 @@ export class Mesh {
     return initiator(candidate) === lower;
   }
 
-  #onMessage(link: Link, message: MeshMessage): void {
+  #onMessage(link: Link, message: MeshMessage, bytes: number): void {
     const peerId = link.hello?.nodeId;
     const peer = peerId === undefined ? undefined : this.#peers.get(peerId);
     if (!peer) return;
@@ -483,7 +483,7 @@ export class Mesh {
         this.#updateState(peer, message.state);
         return;
       case 'app':
-        if (!this.#channels.deliver(peer.member.id, message.ch, message.body)) {
+        if (!this.#channels.deliver(peer.member.id, message.ch, message.body, bytes)) {
           link.counts.invalid++;
           this.#logger.warn(
             { peer: peerId, channel: message.ch },

@@ -20,7 +20,11 @@ export interface Member {
 }
 
 export type MemberHandler = (member: Member) => void;
-export type MessageHandler = (from: string, body: unknown) => void;
+/**
+ * A peer's message on a channel; `frameBytes` is the size of the frame that carried it (the body's
+ * JSON is at most that long), when the transport knows it.
+ */
+export type MessageHandler = (from: string, body: unknown, frameBytes?: number) => void;
 
 /**
  * One named channel over the mesh (e.g. "replication", "sessions"). Bodies are plain JSON

@@ -133,12 +133,18 @@ export function opBytes(op: OpMessage): number {
   return rest - 1 + Buffer.byteLength(text, 'utf8');
 }
 
-/** Validates a message body received from a peer. Never throws. */
+/**
+ * Validates a message body received from a peer. Never throws. `frameBytes`, the size of the frame
+ * that carried it, bounds the body's size: within the limit, the body is not serialised again to
+ * be measured (`bytes` is then that bound).
+ */
 export function parseMessage(
   body: unknown,
   maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
+  frameBytes?: number,
 ): ParseResult {
-  const bytes = serialisedBytes(body);
+  const bytes =
+    frameBytes !== undefined && frameBytes <= maxBytes ? frameBytes : serialisedBytes(body);
   if (bytes < 0) return { ok: false, code: 'not-json', reason: 'body is not JSON', bytes };
   if (bytes > maxBytes) {
     return { ok: false, code: 'too-large', reason: `${bytes} bytes > limit ${maxBytes}`, bytes };
@@ -159,8 +165,9 @@ export function acceptMessage(
   from: string,
   logger: ReplicationLogger,
   maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
+  frameBytes?: number,
 ): ReplicationMessage | undefined {
-  const result = parseMessage(body, maxBytes);
+  const result = parseMessage(body, maxBytes, frameBytes);
   if (result.ok) return result.message;
   logger.warn(
     { peer: from, code: result.code, bytes: result.bytes, reason: result.reason },

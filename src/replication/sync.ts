@@ -146,7 +146,7 @@ export class ReplicaSync<S extends object = object> {
     this.#incarnation = Math.floor(this.#now()).toString(36);
     this.#writes = new PendingWrites(this.#clock, this.#logger, opts.ackTimeoutMs);
     this.#exchanges = new Exchanges(this.#clock, this.#logger);
-    this.#channel.onMessage((from, body) => this.#receive(from, body));
+    this.#channel.onMessage((from, body, frameBytes) => this.#receive(from, body, frameBytes));
     this.#channel.onPeerUp((member) => this.#peerUp(member));
     this.#channel.onPeerDown((member) => this.#peerDown(member));
   }
@@ -317,9 +317,9 @@ export class ReplicaSync<S extends object = object> {
 
   // ── incoming ───────────────────────────────────────────────────────────────────────────
 
-  #receive(from: string, body: unknown): void {
+  #receive(from: string, body: unknown, frameBytes?: number): void {
     if (this.#stopped) return;
-    const message = acceptMessage(body, from, this.#logger, this.#opts.maxMessageBytes);
+    const message = acceptMessage(body, from, this.#logger, this.#opts.maxMessageBytes, frameBytes);
     if (message === undefined) {
       this.#stats.rejectedIn++;
       return;

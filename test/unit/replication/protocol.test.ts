@@ -67,6 +67,20 @@ describe('replication protocol', () => {
     expect(parseMessage(small, 1000)).toMatchObject({ ok: false, code: 'too-large' });
   });
 
+  it('takes the size of the frame that carried a body as its bound, and measures it past the limit', () => {
+    const body = { type: 'op', id: 'x', record: { ...good, state: { blob: 'x'.repeat(2000) } } };
+    const exact = JSON.stringify(body).length;
+    // Within the limit, the frame's size stands for the body's (it is never smaller).
+    expect(parseMessage(body, 4000, exact + 30)).toMatchObject({ ok: true, bytes: exact + 30 });
+    // A frame past the limit: the body itself is measured, and accepted when it fits.
+    expect(parseMessage(body, exact, exact + 30)).toMatchObject({ ok: true, bytes: exact });
+    expect(parseMessage(body, exact - 1, exact + 30)).toMatchObject({
+      ok: false,
+      code: 'too-large',
+      bytes: exact,
+    });
+  });
+
   it('rejects bodies that are not JSON without throwing', () => {
     const cyclic: Record<string, unknown> = { type: 'ack' };
     cyclic.self = cyclic;
