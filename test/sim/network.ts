@@ -8,6 +8,7 @@
 // accepting data that the process reads only after SIGCONT. On top of that, an optional
 // hostile mode drops, duplicates and reorders individual messages.
 
+import { stringifyReusing } from '../../src/json-text.js';
 import { FailureDetector, type Verdict } from '../../src/cluster/failure-detector.js';
 import type {
   Member,
@@ -162,8 +163,8 @@ export class SimMesh {
   #sendApp(ch: string, peer: string, body: unknown): boolean {
     const p = this.peers.get(peer);
     if (!p?.conn || !p.conn.open[this.id]) return false;
-    // undefined for a body JSON cannot hold (its typings say it is always a string).
-    const text = JSON.stringify(body) as string | undefined;
+    // As the mesh encodes it (a kept state text reused); undefined for a body JSON cannot hold.
+    const text = stringifyReusing(body);
     if (text === undefined) return false;
     this.net.send(p.conn, this.id, { type: 'app', ch, body: text });
     return true;
@@ -292,7 +293,9 @@ export class SimMesh {
       case 'app': {
         const handlers = this.channels.get(wire.ch);
         if (!handlers) return;
-        for (const fn of handlers.message) fn(from, JSON.parse(wire.body));
+        // With the size of what crossed the wire, as the mesh hands it on.
+        const bytes = Buffer.byteLength(wire.body);
+        for (const fn of handlers.message) fn(from, JSON.parse(wire.body), bytes);
         return;
       }
     }
