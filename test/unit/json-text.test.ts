@@ -5,8 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { jsonText, stringifyReusing } from '../../src/json-text.js';
 import { decodeFrame, encodeFrame, type MeshMessage } from '../../src/cluster/protocol.js';
-import { createGame, joinGame, startGame } from '../../src/game/rules.js';
-import type { GameState } from '../../src/game/types.js';
+import { started } from './game/fixtures.js';
 
 /** Values JSON.stringify treats specially, besides plain JSON. */
 const odd = fc.constantFrom<unknown>(
@@ -41,23 +40,6 @@ function keepSome(value: unknown, pick: boolean[]): void {
   walk(value);
 }
 
-function game(): GameState {
-  let s = createGame({
-    id: 'g-1',
-    code: 'ABCD',
-    seed: 7,
-    creator: { id: 'u1', name: 'ann "the" <bold>' },
-    now: 1_000,
-    roundMs: 2000,
-  });
-  const joined = joinGame(s, { id: 'u2', name: 'bob\u2028' });
-  if (!joined.ok) throw new Error(joined.message);
-  s = joined.state;
-  const started = startGame(s, 'u1', 2_000);
-  if (!started.ok) throw new Error(started.message);
-  return started.state;
-}
-
 describe('stringifyReusing', () => {
   it("is JSON.stringify's text for any value, with or without kept texts inside", () => {
     fc.assert(
@@ -81,7 +63,7 @@ describe('stringifyReusing', () => {
   });
 
   it('encodes a mesh frame carrying a saved game state exactly as JSON.stringify does', () => {
-    const state = game();
+    const state = started(['ann', 'bob']);
     jsonText(state);
     const message = {
       type: 'app',
