@@ -26,8 +26,13 @@ mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${need[*]} for the tests…" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  # A mirror that drops a download now and then gets two more tries.
+  for attempt in 1 2 3; do
+    if apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; then break; fi
+    if [ "$attempt" = 3 ]; then exit 1; fi
+    echo "apt-get failed (attempt $attempt of 3); trying again in 15 s" >&2
+    sleep 15
+  done
 else
   echo "The tests need ${need[*]}: sudo apt-get install -y ${need[*]}" >&2
   exit 1
