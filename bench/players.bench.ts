@@ -219,11 +219,15 @@ async function appSide(
     ROUND_SECONDS: String(ROUND_MS / 1000),
     LIVE_COMPRESSION: COMPRESSION,
   };
+  // Each process's inspector on a port of its own choosing (its log line gives the address).
+  const options = [NODE_OPTIONS, PROFILE_DIR ? `--inspect=${HOST}:0` : ''].filter(Boolean);
+  const nodeOptions: Record<string, string> = options.length
+    ? { NODE_OPTIONS: options.join(' ') }
+    : {};
   let nodes: NodeProcess[];
   let cluster: TestCluster | null = null;
   if (PROCESSES === 1) {
     const port = await freePort([HOST]);
-    const inspectPort = PROFILE_DIR ? await freePort([HOST]) : 0;
     nodes = [
       track(
         startNode({
@@ -231,12 +235,7 @@ async function appSide(
           port,
           nodeId: `players${players}`,
           databasePath: join(tempDir('minotaur-bench-players-'), 'minotaur.db'),
-          env: {
-            ...env,
-            NODE_OPTIONS: [NODE_OPTIONS, PROFILE_DIR ? `--inspect=${HOST}:${inspectPort}` : '']
-              .filter(Boolean)
-              .join(' '),
-          },
+          env: { ...env, ...nodeOptions },
         }),
       ),
     ];
@@ -244,11 +243,7 @@ async function appSide(
     // A node of several processes, as a cluster of that many nodes on one host: loopback
     // addresses, one SQLite file, the mesh between them.
     const hosts = Array.from({ length: PROCESSES }, (_, i) => `127.0.0.${i + 2}`);
-    // Each process's inspector on a port of its own choosing (its log line gives the address).
-    const options = [NODE_OPTIONS, PROFILE_DIR ? '--inspect=127.0.0.1:0' : ''].filter(Boolean);
-    cluster = await TestCluster.start(hosts, {
-      env: { ...env, ...(options.length ? { NODE_OPTIONS: options.join(' ') } : {}) },
-    });
+    cluster = await TestCluster.start(hosts, { env: { ...env, ...nodeOptions } });
     nodes = cluster.nodes.map(track);
     await Promise.all(
       nodes.map((n, i) =>

@@ -146,7 +146,7 @@ export class GameSessions {
       running: (key) => this.sessions.get(key),
       owned: () => [...this.sessions.values()],
       adopt: (base, reason) => this.adopt(base, reason),
-      settleFinished: (state) => this.settleFinished(state),
+      settleFinished: (state) => this.storeResult(state),
     });
     // Fencing first, then the pages: both hear the replica's changes, in this order.
     d.sync.onChange((key, current) => this.onReplicaChange(key, current));
@@ -334,11 +334,6 @@ export class GameSessions {
         `could not record the result of ${state.code}`,
       ),
     );
-  }
-
-  /** A finished game whose owner may have stopped before recording it: its result. */
-  private async settleFinished(state: GameState): Promise<void> {
-    await this.storeResult(state);
   }
 
   private async storeResult(state: GameState): Promise<void> {
