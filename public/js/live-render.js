@@ -3,10 +3,23 @@
 // new templates and only the values that changed. The page then gets the same HTML it would
 // have been sent in full, and htmx morphs it in as before.
 //
+// A page holds two sets of trees: its own (the parts only its viewer sees: the actions, the end
+// box, the reachable tiles) and the game's stream (the parts every viewer shares, sent once per
+// state to every page of the game: "g" in a message). Shared trees hold marks that differ by
+// viewer ({m: seat, y, n}: resolved with the page's seat, "me") and slots ({slot: target}: filled
+// from the page's own tree of that target, whose host partial is the part before "~").
+//
 // A classic script with no DOM access, so the benchmark and the tests run the very same code:
 // it defines globalThis.MinotaurLive.
 (function (root) {
   'use strict';
+
+  /** Trees, long texts and kept values of one differ (the page's own, or the stream's). */
+  function Space() {
+    this.trees = Object.create(null);
+    this.words = [];
+    this.kept = Object.create(null);
+  }
 
   function LivePage() {
     this.reset();
@@ -14,10 +27,12 @@
 
   /** A new connection (possibly to another server): template ids start over. */
   LivePage.prototype.reset = function () {
-    this.trees = Object.create(null);
-    this.words = [];
-    this.kept = Object.create(null);
+    this.own = new Space();
+    this.stream = new Space();
     this.statics = Object.create(null);
+    this.me = -1;
+    // The page's own trees, also as `trees` (what tests and tools read).
+    this.trees = this.own.trees;
   };
 
   /** True for a message this reader handles. */
@@ -28,18 +43,57 @@
   /** Applies one render message; returns the targets (partial ids) it changed. */
   LivePage.prototype.update = function (text) {
     var msg = JSON.parse(text);
-    for (var id in msg.t) this.statics[id] = msg.t[id];
     var changed = [];
-    for (var target in msg.p) {
-      this.trees[target] = this.change(target, this.trees[target], msg.p[target]);
-      changed.push(target);
+    var seen = Object.create(null);
+    var add = function (target) {
+      if (!seen[target]) {
+        seen[target] = true;
+        changed.push(target);
+      }
+    };
+    var target;
+    var g = msg.g;
+    if (g) {
+      var st = this.stream;
+      if (g.r) {
+        for (target in st.trees) add(target);
+        st = this.stream = new Space();
+        st.words = g.w || [];
+        this.readStatics(g.t);
+        for (var path in g.k) st.kept[path] = this.full(st, g.k[path]);
+        for (target in g.p) {
+          st.trees[target] = this.full(st, g.p[target]);
+          add(target);
+        }
+      } else {
+        this.readStatics(g.t);
+        for (target in g.p) {
+          st.trees[target] = this.change(st, target, st.trees[target], g.p[target]);
+          add(target);
+        }
+      }
+    }
+    this.readStatics(msg.t);
+    for (target in msg.p) {
+      this.own.trees[target] = this.change(this.own, target, this.own.trees[target], msg.p[target]);
+      var cut = target.indexOf('~');
+      add(cut < 0 ? target : target.slice(0, cut));
+    }
+    if (msg.me !== undefined && msg.me !== this.me) {
+      this.me = msg.me;
+      for (target in this.stream.trees) add(target);
     }
     return changed;
   };
 
+  LivePage.prototype.readStatics = function (t) {
+    for (var id in t) this.statics[id] = t[id];
+  };
+
   /** The HTML of one partial the page holds. */
   LivePage.prototype.partial = function (target) {
-    return this.html(this.trees[target]);
+    var tree = target in this.stream.trees ? this.stream.trees[target] : this.own.trees[target];
+    return this.html(tree);
   };
 
   /** Applies one render message; returns [target, html] of every partial it changed. */
@@ -63,13 +117,13 @@
     return s;
   };
 
-  LivePage.prototype.change = function (path, cur, ch) {
+  LivePage.prototype.change = function (sp, path, cur, ch) {
     if (typeof ch === 'string') return ch;
-    if (Array.isArray(ch)) return this.full(ch);
-    if (ch.$ !== undefined) return this.word(ch);
-    var base = ch.p ? this.kept[path] : cur;
-    if (ch.k) this.kept[path] = cur;
-    if (ch.t !== undefined) return this.full(ch);
+    if (Array.isArray(ch)) return this.full(sp, ch);
+    if (ch.$ !== undefined || ch['@'] !== undefined || ch.s !== undefined) return this.full(sp, ch);
+    var base = ch.p ? sp.kept[path] : cur;
+    if (ch.k) sp.kept[path] = cur;
+    if (ch.t !== undefined) return this.full(sp, ch);
     var d = ch.d || {};
     var i;
     if (ch.n !== undefined) {
@@ -78,42 +132,48 @@
       for (i = 0; i < ch.n; i++) {
         var c = ch.a !== undefined ? ch.a : d[i];
         if (c !== undefined && c['='] !== undefined) c = d[c['=']];
-        list[i] = c === undefined ? src[i] : this.change(path + '.' + i, src[i], c);
+        list[i] = c === undefined ? src[i] : this.change(sp, path + '.' + i, src[i], c);
       }
       return list;
     }
     var dyns = base.d.slice();
-    for (var k in d) dyns[k] = this.change(path + '.' + k, base.d[k], d[k]);
+    for (var k in d) dyns[k] = this.change(sp, path + '.' + k, base.d[k], d[k]);
     return { t: base.t, d: dyns };
   };
 
   /** A long text: kept the first time ({$, v}), then sent as its id ({$}). */
-  LivePage.prototype.word = function (w) {
-    if (w.v !== undefined) this.words[w.$] = w.v;
-    return this.words[w.$];
+  LivePage.prototype.word = function (sp, w) {
+    if (w.v !== undefined) sp.words[w.$] = w.v;
+    return sp.words[w.$];
   };
 
-  LivePage.prototype.full = function (f) {
+  LivePage.prototype.full = function (sp, f) {
     if (typeof f === 'string') return f;
-    if (f.$ !== undefined) return this.word(f);
+    if (f.$ !== undefined) return this.word(sp, f);
     if (Array.isArray(f)) {
       var items = new Array(f.length);
-      for (var i = 0; i < f.length; i++) items[i] = this.full(f[i]);
+      for (var i = 0; i < f.length; i++) items[i] = this.full(sp, f[i]);
       return items;
     }
+    if (f['@'] !== undefined) return { m: f['@'], y: this.full(sp, f.y), n: this.full(sp, f.n) };
+    if (f.s !== undefined) return { slot: f.s };
     var d = new Array(f.d.length);
-    for (var j = 0; j < f.d.length; j++) d[j] = this.full(f.d[j]);
+    for (var j = 0; j < f.d.length; j++) d[j] = this.full(sp, f.d[j]);
     return { t: f.t, d: d };
   };
 
   LivePage.prototype.html = function (tree) {
     if (typeof tree === 'string') return tree;
+    if (tree === undefined) return '';
     var out = '';
     var i;
     if (Array.isArray(tree)) {
       for (i = 0; i < tree.length; i++) out += this.html(tree[i]);
       return out;
     }
+    if (tree.m !== undefined)
+      return this.html((tree.m === 'seated' ? this.me >= 0 : tree.m === this.me) ? tree.y : tree.n);
+    if (tree.slot !== undefined) return this.html(this.own.trees[tree.slot]);
     var s = this.statics[tree.t];
     out = s[0];
     for (i = 0; i < tree.d.length; i++) out += this.html(tree.d[i]) + s[i + 1];

@@ -1,8 +1,11 @@
-// One render per game state per node, shared by every page that shows it: a Frame holds what
-// every viewer of a state sees alike (status, round log, the Minotaur's intent, the pieces),
-// and builds each viewer's partials from it, reusing the trees of earlier states whose inputs
-// did not change (a hero who did not move keeps the very same token tree). A page's differ then
-// compares trees by identity first, so an unchanged part costs nothing to render or to diff.
+// One render per game state per node, shared by every page that shows it: a Frame builds the
+// partials every viewer of a state sees alike (status, board, heroes, round log, table talk)
+// once, with marks where a viewer's own differ (the ring around your token, "(you)", your chat
+// lines: html.ts, Mark) and a slot for the viewer's reachable tiles; each viewer's own partials
+// (actions, end box, reachable tiles) are small. Trees of earlier states whose inputs did not
+// change are reused (a hero who did not move keeps the very same token tree), so a differ, which
+// compares trees by identity first, skips them at once. The shared partials go to every page of
+// the game through one Stream per game (patch.ts): diffed once per state, not once per page.
 //
 // Per game, the trees kept are bounded (two generations of a few hundred); a game's entry goes
 // when the game leaves this node's replica (GameFrames.forget).
@@ -15,7 +18,6 @@ import { MAX_PLAYERS } from '../game/types.js';
 import {
   actionsPartial,
   boardPartial,
-  type BoardParts,
   bubble,
   chatLine as chatLineTree,
   chatPartial,
@@ -39,7 +41,8 @@ import {
   token,
   yourMove,
 } from './game-templates.js';
-import { html, Memo, type Dyn, type Rendered } from './html.js';
+import { html, Memo, pageHtml, Slot, type Dyn, type Rendered } from './html.js';
+import { Stream } from './patch.js';
 import {
   BUBBLE_LINES,
   COMPASS,
@@ -74,7 +77,20 @@ export const GAME_TARGETS = [
 ] as const;
 export type GameTarget = (typeof GAME_TARGETS)[number];
 
+/** The page's own target that fills the board's slot: the viewer's reachable tiles. */
+export const REACH_SLOT = 'game-board~reach';
+
+/** A viewer's page of a state: the partials every viewer shares, and the viewer's own. */
+export interface PageTrees {
+  /** The viewer's seat (their colour) in the game, -1 for a spectator: it resolves the marks. */
+  seat: number;
+  /** The same array for every viewer of the state. */
+  shared: readonly (readonly [GameTarget, Dyn])[];
+  own: [string, Dyn][];
+}
+
 const NO_TREES: readonly Rendered[] = Object.freeze([]);
+const REACH = new Slot(REACH_SLOT);
 
 /** A value and what it was built from (compared by identity: states are immutable). */
 interface Kept<T> {
@@ -96,11 +112,12 @@ class GameMemo {
   /** The shared view of the last state, and what it was computed from (see Frame.shared). */
   lastShared: Kept<SharedView> | null = null;
   lastLog: Kept<Rendered | ''> | null = null;
-  /** Each viewer's last partials, with what they were built from. */
-  readonly viewers = new Map<
-    string,
-    Partial<Record<'board' | 'players' | 'actions' | 'overlay' | 'chat', Kept<Rendered>>>
-  >();
+  /** The last shared partials, with what they were built from. */
+  readonly parts: Partial<Record<'board' | 'players' | 'chat', Kept<Rendered>>> = {};
+  /** Each viewer's last own partials, with what they were built from. */
+  readonly viewers = new Map<string, Partial<Record<'actions' | 'overlay', Kept<Rendered>>>>();
+  /** What every page of the game on this node is sent of the shared partials. */
+  readonly stream = new Stream();
 
   constructor(
     readonly id: string,
@@ -123,6 +140,11 @@ export class GameFrames {
       this.frames.set(state, f);
     }
     return f;
+  }
+
+  /** The stream of a game's shared partials on this node (a new one for a new game). */
+  stream(state: GameState): Stream {
+    return this.memo(state).stream;
   }
 
   /** The fixed board of a game (computed once per game per node). */
@@ -158,11 +180,7 @@ export class Frame {
   private living?: Player[];
   private defending?: Set<string>;
   private held?: Set<string>;
-  /** Trees of this state's pieces and rows, by player and whether the viewer is that player. */
-  private readonly pieces = new Map<string, Rendered>();
-  private boardParts?: Omit<BoardParts, 'reach' | 'tokens' | 'hits'>;
-  /** The last round's blows, by the viewer whose own are marked ('' for none). */
-  private readonly hitLists = new Map<string, readonly Rendered[]>();
+  private sharedTrees?: PageTrees['shared'];
 
   constructor(
     readonly state: GameState,
@@ -187,11 +205,11 @@ export class Frame {
   }
 
   /**
-   * Every partial of the page of `viewer` (null: nobody logged in), by target. A viewer's
-   * partial whose inputs are the same objects as for the last state this viewer was shown is
-   * the same tree (a hero choosing does not change anyone's board).
+   * The page of `viewer` (null: nobody logged in): the shared partials, and the viewer's own. A
+   * viewer's partial whose inputs are the same objects as for the last state this viewer was
+   * shown is the same tree (a hero choosing does not change the others' actions).
    */
-  partials(viewer: string | null, csrfToken: string): [GameTarget, Dyn][] {
+  page(viewer: string | null, csrfToken: string): PageTrees {
     const s = this.state;
     const me = viewer === null ? undefined : s.players.find((p) => p.id === viewer);
     const key = viewer ?? '';
@@ -200,7 +218,7 @@ export class Frame {
     const mine = me ? submittedBy(s, me.id) : undefined;
     const canAct = s.status === 'playing' && !!me && me.alive && !mine;
     const reuse = (
-      part: 'board' | 'players' | 'actions' | 'overlay' | 'chat',
+      part: 'actions' | 'overlay',
       from: unknown[],
       make: () => Rendered,
     ): Rendered => {
@@ -211,48 +229,72 @@ export class Frame {
       return value;
     };
     const ended = s.status === 'finished' || (s.status === 'playing' && !!me && !me.alive);
-    return [
+    return {
+      seat: me ? me.color : -1,
+      shared: this.shared$(),
+      own: [
+        ['game-board-tiles', this.game.tiles],
+        [
+          'game-overlay',
+          ended
+            ? reuse('overlay', [s.status, s.players, s.round, s.winner, s.rematch, csrfToken], () =>
+                overlayPartial(this.view(viewer), csrfToken),
+              )
+            : NO_OVERLAY,
+        ],
+        [
+          'game-actions',
+          reuse(
+            'actions',
+            [
+              s.status,
+              s.round,
+              s.players,
+              mine ? s.submitted : canAct,
+              s.events,
+              s.winner,
+              s.createdBy,
+              s.rematchOf,
+              csrfToken,
+            ],
+            () => this.actions(me, viewer, csrfToken),
+          ),
+        ],
+        [REACH_SLOT, this.reach(me)],
+      ],
+    };
+  }
+
+  /** Every partial of the page of `viewer` as HTML, by target (a first response). */
+  html(viewer: string | null, csrfToken: string): Map<string, string> {
+    const p = this.page(viewer, csrfToken);
+    return pageHtml(p.shared, p.own, p.seat);
+  }
+
+  /** The partials every viewer shares, built once per state. */
+  private shared$(): PageTrees['shared'] {
+    if (this.sharedTrees) return this.sharedTrees;
+    const s = this.state;
+    const { parts } = this.game;
+    const keep = (part: 'board' | 'players' | 'chat', from: unknown[], make: () => Rendered) => {
+      const k = parts[part];
+      if (k && same(k.from, from)) return k.value;
+      const value = make();
+      parts[part] = { from, value };
+      return value;
+    };
+    return (this.sharedTrees = [
       ['game-status', this.status()],
-      ['game-board-tiles', this.game.tiles],
-      [
-        'game-board',
-        reuse('board', [this.shared, s.players, s.chat, s.round, canAct], () => this.board(me)),
-      ],
-      [
-        'game-overlay',
-        ended
-          ? reuse('overlay', [s.status, s.players, s.round, s.winner, s.rematch, csrfToken], () =>
-              overlayPartial(this.view(viewer), csrfToken),
-            )
-          : NO_OVERLAY,
-      ],
-      [
-        'game-actions',
-        reuse(
-          'actions',
-          [
-            s.status,
-            s.round,
-            s.players,
-            mine ? s.submitted : canAct,
-            s.events,
-            s.winner,
-            s.createdBy,
-            s.rematchOf,
-            csrfToken,
-          ],
-          () => this.actions(me, viewer, csrfToken),
-        ),
-      ],
+      ['game-board', keep('board', [this.shared, s.players, s.chat], () => this.board())],
       [
         'game-players',
-        reuse('players', [s.status, s.players, s.submitted, s.winner, s.createdBy], () =>
-          this.players(me),
+        keep('players', [s.status, s.players, s.submitted, s.winner, s.createdBy], () =>
+          this.players(),
         ),
       ],
       ['game-log', this.log()],
-      ['game-chat', reuse('chat', [s.chat, s.players], () => this.chat(me))],
-    ];
+      ['game-chat', keep('chat', [s.chat, s.players], () => this.chat())],
+    ]);
   }
 
   // ── shared by every viewer of the state ───────────────────────────────────────────────
@@ -336,16 +378,15 @@ export class Frame {
     return (this.baseRows ??= this.state.players.map((p) => playerRow(this.state, p, null)));
   }
 
-  // ── per viewer, from shared pieces ────────────────────────────────────────────────────
-
-  private board(me: Player | undefined): Rendered {
-    const parts = (this.boardParts ??= this.sharedBoardParts());
-    const tokens = this.livingPlayers().map((p) => this.token(p, p.id === me?.id));
-    return boardPartial({ ...parts, reach: this.reach(me), tokens, hits: this.hits(me) });
+  /** The seat of a hero of the game (a mark for their page), or false for anyone else. */
+  private seatOf(id: string | null | undefined): number | false {
+    const p = id ? this.state.players.find((x) => x.id === id) : undefined;
+    return p ? p.color : false;
   }
 
-  /** The pieces every viewer sees alike. */
-  private sharedBoardParts(): Omit<BoardParts, 'reach' | 'tokens' | 'hits'> {
+  // ── shared, with marks for each viewer's own ──────────────────────────────────────────
+
+  private board(): Rendered {
     const s = this.state;
     const sh = this.shared;
     const { trees, lists } = this.game;
@@ -365,63 +406,54 @@ export class Frame {
           );
     const mp = pixel(at);
     const minotaur = trees.get(`minotaur:${mp.x},${mp.y}`, () => minotaurPiece(mp));
-    return {
+    return boardPartial({
       viewBox: this.game.board.viewBox,
       danger,
       next,
+      reach: REACH,
       fallen,
       minotaur,
+      tokens: this.livingPlayers().map((p) => this.token(p)),
+      hits: this.hits(),
       bubbles: this.bubbles(),
-    };
+    });
   }
 
-  /** Blows of the last round where they landed; the viewer's own are marked. */
-  private hits(me: Player | undefined): readonly Rendered[] {
+  /** Blows of the last round where they landed; each striker's own are marked on their page. */
+  private hits(): readonly Rendered[] {
     const sh = this.shared;
     if (sh.hits.length === 0) return NO_TREES;
-    const mineId = me && sh.hits.some((h) => h.playerId === me.id) ? me.id : '';
-    let list = this.hitLists.get(mineId);
-    if (list === undefined) {
-      list = sh.hits.map(({ playerId, ...h }) => {
-        const mine = playerId === mineId;
-        return this.game.trees.get(
-          `hit:${h.id}:${mine}:${h.x},${h.y}:${h.kind}:${h.text}:${h.label}`,
-          () => hit({ ...h, me: mine }),
-        );
-      });
-      this.hitLists.set(mineId, list);
-    }
-    return list;
+    return sh.hits.map(({ playerId, ...h }) => {
+      const seat = this.seatOf(playerId);
+      return this.game.trees.get(
+        `hit:${h.id}:${seat}:${h.x},${h.y}:${h.kind}:${h.text}:${h.label}`,
+        () => hit({ ...h, me: seat }),
+      );
+    });
   }
 
-  private token(p: Player, mine: boolean): Rendered {
-    const id = `${mine ? 'me' : 'other'}:token:${p.id}`;
-    let tree = this.pieces.get(id);
-    if (tree === undefined) {
-      const s = this.state;
-      const defending = (this.defending ??= new Set(
-        s.events.filter((e) => e.kind === 'defend').map((e) => (e as { actor: string }).actor),
-      ));
-      const def = defending.has(p.id);
-      const hunted = p.id === this.shared.huntedId;
-      tree = this.game.trees.get(
-        `token:${p.id}:${p.pos.q},${p.pos.r}:${p.hp}:${mine}:${def}:${hunted}:${p.color}:${p.name}`,
-        () =>
-          token({
-            id: p.id,
-            name: p.name,
-            initial: (p.name[0] ?? '?').toUpperCase(),
-            color: colorOf(p),
-            ...pixel(p.pos),
-            hp: p.hp,
-            me: mine,
-            defending: def,
-            hunted,
-          }),
-      );
-      this.pieces.set(id, tree);
-    }
-    return tree;
+  private token(p: Player): Rendered {
+    const s = this.state;
+    const defending = (this.defending ??= new Set(
+      s.events.filter((e) => e.kind === 'defend').map((e) => (e as { actor: string }).actor),
+    ));
+    const def = defending.has(p.id);
+    const hunted = p.id === this.shared.huntedId;
+    return this.game.trees.get(
+      `token:${p.id}:${p.pos.q},${p.pos.r}:${p.hp}:${def}:${hunted}:${p.color}:${p.name}`,
+      () =>
+        token({
+          id: p.id,
+          name: p.name,
+          initial: (p.name[0] ?? '?').toUpperCase(),
+          color: colorOf(p),
+          ...pixel(p.pos),
+          hp: p.hp,
+          me: p.color,
+          defending: def,
+          hunted,
+        }),
+    );
   }
 
   private canAct(me: Player | undefined): me is Player {
@@ -471,22 +503,18 @@ export class Frame {
     return out.length === 0 ? NO_TREES : out;
   }
 
-  private players(me: Player | undefined): Rendered {
+  private players(): Rendered {
     const s = this.state;
-    const rows = this.rows().map((r) => {
-      const mine = r.id === me?.id;
-      const id = `${mine ? 'me' : 'other'}:row:${r.id}`;
-      let tree = this.pieces.get(id);
-      if (tree === undefined) {
-        const row = mine ? { ...r, me: true } : r;
-        tree = this.game.trees.get(
-          `row:${row.id}:${row.me}:${s.status}:${row.hp}:${row.alive}:${row.submitted}:${row.creator}:${s.winner === row.id}:${row.colorIndex}:${row.name}`,
-          () => playerRowTree(row, { status: s.status, winnerId: s.winner }),
-        );
-        this.pieces.set(id, tree);
-      }
-      return tree;
-    });
+    const rows = this.rows().map((r, i) =>
+      this.game.trees.get(
+        `row:${r.id}:${s.status}:${r.hp}:${r.alive}:${r.submitted}:${r.creator}:${s.winner === r.id}:${r.colorIndex}:${r.name}`,
+        () =>
+          playerRowTree(
+            { ...r, me: s.players[i]?.color ?? false },
+            { status: s.status, winnerId: s.winner },
+          ),
+      ),
+    );
     return playersPartial(rows);
   }
 
@@ -520,14 +548,14 @@ export class Frame {
     return actionsPartial(this.view(viewer), csrfToken);
   }
 
-  private chat(me: Player | undefined): Rendered {
+  private chat(): Rendered {
     const s = this.state;
     const lines = s.chat.map((l) =>
-      this.game.trees.get(`chat:${l.n}:${l.by === me?.id}`, () =>
-        chatLineTree(chatLine(s, l, me?.id ?? null)),
+      this.game.trees.get(`chat:${l.n}`, () =>
+        chatLineTree({ ...chatLine(s, l, null), me: this.seatOf(l.by) }),
       ),
     );
-    return chatPartial(lines, { player: !!me, archived: false });
+    return chatPartial(lines, { player: 'seated', archived: false });
   }
 
   /** The whole view of a viewer, for the parts that are rare enough not to need sharing. */

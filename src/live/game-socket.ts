@@ -5,8 +5,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { LiveClose } from './close-codes.js';
 import type { Partials } from './diff.js';
-import type { GameFrames, GameTarget } from './game-frame.js';
-import { toHtml, type Dyn } from './html.js';
+import type { GameFrames } from './game-frame.js';
 import type { InboundBudget } from './inbound.js';
 import { LiveSocket, type WireFormat } from './live-socket.js';
 import { awaitsPlayer } from '../game/hold.js';
@@ -52,12 +51,7 @@ export function renderGamePartials(
   frames: GameFrames,
   now: number,
 ): Partials {
-  return new Map(
-    frames
-      .frame(state, now)
-      .partials(viewer, csrfToken)
-      .map(([target, tree]) => [target, toHtml(tree)]),
-  );
+  return frames.frame(state, now).html(viewer, csrfToken);
 }
 
 export class GameLiveSocket extends LiveSocket {
@@ -128,14 +122,19 @@ export class GameLiveSocket extends LiveSocket {
     // The countdown's first text uses the time of the state's first render on this node; the
     // page's clock takes over within a frame (it counts from data-deadline against the server's
     // time).
-    let trees: [GameTarget, Dyn][] = this.deps.frames
-      .frame(state, this.deps.now())
-      .partials(this.viewer.id, this.deps.csrfToken);
+    const { frames } = this.deps;
+    const page = frames.frame(state, this.deps.now()).page(this.viewer.id, this.deps.csrfToken);
+    let own = page.own;
     // The page was rendered with this game's fixed board, which never changes: it needs no copy.
     if (this.format === 'patch' && this.deps.shownGame === state.id)
-      trees = trees.filter(([target]) => target !== 'game-board-tiles');
+      own = own.filter(([target]) => target !== 'game-board-tiles');
     this.shown = state.status;
-    const sent = this.push(trees);
+    const sent = this.push(own, {
+      stream: frames.stream(state),
+      key: page.shared,
+      trees: page.shared,
+      seat: page.seat,
+    });
     end();
     if (sent) this.deps.metrics.partialsSent.inc(sent);
   }

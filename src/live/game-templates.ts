@@ -4,9 +4,11 @@
 // here. Pure functions of the view data (view-model.ts); whitespace is part of the output.
 //
 // Pieces that many viewers or many states share are separate functions, so the caller
-// (game-frame.ts) can keep and reuse them while their inputs are unchanged.
+// (game-frame.ts) can keep and reuse them while their inputs are unchanged. A view's `me` is a
+// boolean for one viewer's page, or a seat: then the tree marks it for whoever sits there, and
+// serves every viewer (html.ts, Mark).
 
-import { html, toHtml, type Rendered } from './html.js';
+import { html, mark, toHtml, type Dyn, type Rendered, type Seat, type Slot } from './html.js';
 import type {
   BubbleView,
   ChatLineView,
@@ -18,6 +20,9 @@ import type {
   TileView,
   TokenView,
 } from './view-model.js';
+
+/** A view whose `me` may be a seat (a mark resolved by each page). */
+export type ForSeat<T extends { me: boolean }> = Omit<T, 'me'> & { me: boolean | Seat };
 
 // ── status ──────────────────────────────────────────────────────────────────────────────
 
@@ -116,7 +121,8 @@ export interface BoardParts {
   viewBox: string;
   danger: readonly Rendered[];
   next: Rendered | '';
-  reach: readonly Rendered[];
+  /** The viewer's reachable tiles, or the slot each page fills with its own. */
+  reach: readonly Rendered[] | Slot;
   fallen: readonly Rendered[];
   minotaur: Rendered;
   tokens: readonly Rendered[];
@@ -166,15 +172,17 @@ export function minotaurPiece(at: { x: number; y: number }): Rendered {
   return html`<g class="minotaur" transform="translate(${at.x} ${at.y})">\n    <circle r="19" class="minotaur-body" filter="url(#glow)"/>\n    <path d="M-14,-8 C-20,-18 -12,-22 -8,-14 M14,-8 C20,-18 12,-22 8,-14" class="horns"/>\n    <text y="6" text-anchor="middle" class="minotaur-face">♉</text>\n    <title>The Minotaur</title>\n  </g>`;
 }
 
-export function token(t: TokenView): Rendered {
+const ME_RING = html`<circle r="22" class="me-ring"/>`;
+
+export function token(t: ForSeat<TokenView>): Rendered {
   const pips: Rendered[] = [];
   for (let i = 0; i < t.hp; i++)
     pips.push(html`<circle cx="${-10 + i * 5}" cy="23" r="2" class="pip"/>`);
-  return html`\n    <g class="token${t.me ? ' me' : ''}${t.defending ? ' defending' : ''}${t.hunted ? ' hunted' : ''}" transform="translate(${t.x} ${t.y})">\n      ${t.hunted ? html`<circle r="25" class="hunted-ring"/>` : ''}\n      ${t.me ? html`<circle r="22" class="me-ring"/>` : ''}\n      <circle r="16" fill="${t.color}" class="token-body"/>\n      <text y="5.5" text-anchor="middle" class="token-initial">${t.initial}</text>\n      ${pips}\n      <title>${t.name} · ${t.hp} HP${t.me ? ' (you)' : ''}${t.hunted ? ' · the Minotaur is after this hero' : ''}</title>\n    </g>\n  `;
+  return html`\n    <g class="token${mark(t.me, ' me', '')}${t.defending ? ' defending' : ''}${t.hunted ? ' hunted' : ''}" transform="translate(${t.x} ${t.y})">\n      ${t.hunted ? html`<circle r="25" class="hunted-ring"/>` : ''}\n      ${mark(t.me, ME_RING, '')}\n      <circle r="16" fill="${t.color}" class="token-body"/>\n      <text y="5.5" text-anchor="middle" class="token-initial">${t.initial}</text>\n      ${pips}\n      <title>${t.name} · ${t.hp} HP${mark(t.me, ' (you)', '')}${t.hunted ? ' · the Minotaur is after this hero' : ''}</title>\n    </g>\n  `;
 }
 
-export function hit(h: HitView): Rendered {
-  return html`\n    <g class="hit hit-${h.kind}${h.me ? ' mine' : ''}" id="${h.id}" transform="translate(${h.x} ${h.y})">\n      <circle r="18" class="hit-flash"/>\n      <text y="-24" text-anchor="middle" class="hit-text">${h.text}</text>\n      <title>${h.label}</title>\n    </g>\n  `;
+export function hit(h: ForSeat<HitView>): Rendered {
+  return html`\n    <g class="hit hit-${h.kind}${mark(h.me, ' mine', '')}" id="${h.id}" transform="translate(${h.x} ${h.y})">\n      <circle r="18" class="hit-flash"/>\n      <text y="-24" text-anchor="middle" class="hit-text">${h.text}</text>\n      <title>${h.label}</title>\n    </g>\n  `;
 }
 
 export function bubble(b: BubbleView): Rendered {
@@ -187,8 +195,10 @@ export function playersPartial(rows: readonly Rendered[]): Rendered {
   return html`<h2>Heroes</h2>\n<ul class="players">\n  ${rows}\n</ul>\n`;
 }
 
+const YOU_TAG = html`<span class="tag">&nbsp;(you)</span>`;
+
 export function playerRow(
-  p: PlayerRow,
+  p: ForSeat<PlayerRow>,
   g: { status: GameView['status']; winnerId: string | null },
 ): Rendered {
   let health: Rendered | '' = '';
@@ -216,7 +226,7 @@ export function playerRow(
           : '…';
     health = html`\n        <span class="hp" role="img" aria-label="${p.hp} of ${p.maxHp} health">\n          ${pips}\n        </span>\n        <span class="tick" title="${title}">${mark}</span>\n      `;
   }
-  return html`\n    <li class="player${p.me ? ' me' : ''}${p.alive ? '' : ' fallen'}">\n      <span class="swatch c${p.colorIndex}" title="${p.colorName}"></span>\n      <span class="pname"><span class="n">${p.name}</span>${p.me ? html`<span class="tag">&nbsp;(you)</span>` : ''}${p.creator ? html`<span class="tag" title="Opened this game">&nbsp;★</span>` : ''}</span>\n      ${health}\n    </li>\n  `;
+  return html`\n    <li class="player${mark(p.me, ' me', '')}${p.alive ? '' : ' fallen'}">\n      <span class="swatch c${p.colorIndex}" title="${p.colorName}"></span>\n      <span class="pname"><span class="n">${p.name}</span>${mark(p.me, YOU_TAG, '')}${p.creator ? html`<span class="tag" title="Opened this game">&nbsp;★</span>` : ''}</span>\n      ${health}\n    </li>\n  `;
 }
 
 const pip = (full: boolean): Rendered => html`<i class="${full ? 'full' : ''}"></i>`;
@@ -339,15 +349,19 @@ const SKULL = html`<svg viewBox="0 0 24 24"><path d="M12 2C6.5 2 3 5.6 3 10.3c0 
  */
 export function chatPartial(
   lines: readonly Rendered[],
-  empty: { player: boolean; archived: boolean },
+  empty: { player: boolean | Seat; archived: boolean },
 ): Rendered {
-  if (!lines.length)
-    return html`\n  <p class="dim chat-empty">${empty.archived ? 'Nothing was said.' : empty.player ? 'Say hello, or send a quick call.' : 'Nothing said yet.'}</p>\n\n`;
+  if (!lines.length) {
+    const hint: Dyn = empty.archived
+      ? 'Nothing was said.'
+      : mark(empty.player, 'Say hello, or send a quick call.', 'Nothing said yet.');
+    return html`\n  <p class="dim chat-empty">${hint}</p>\n\n`;
+  }
   return html`\n  <ol class="chat-lines" aria-live="polite" aria-relevant="additions">\n    ${lines}\n  </ol>\n\n`;
 }
 
-export function chatLine(l: ChatLineView): Rendered {
-  return html`\n      <li id="chat-${l.n}" class="${l.me ? 'me' : ''}"><span class="swatch c${l.colorIndex}" aria-hidden="true"></span> <strong>${l.name}</strong> <span class="chat-text${l.call ? ' call' : ''}">${l.text}</span></li>\n    `;
+export function chatLine(l: ForSeat<ChatLineView>): Rendered {
+  return html`\n      <li id="chat-${l.n}" class="${mark(l.me, 'me', '')}"><span class="swatch c${l.colorIndex}" aria-hidden="true"></span> <strong>${l.name}</strong> <span class="chat-text${l.call ? ' call' : ''}">${l.text}</span></li>\n    `;
 }
 
 // ── a whole page's partials from one view ───────────────────────────────────────────────

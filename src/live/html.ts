@@ -5,6 +5,11 @@
 //
 // `html` is a tagged template: html`<p class="x">${name}</p>`. Values are escaped exactly as
 // EJS's <%= %> escapes them; a nested tree or a list of trees is inserted as it is.
+//
+// Two values let one tree serve every viewer of a game (game-frame.ts): a Mark ("this on the
+// page of the hero in seat n, that elsewhere": the ring around your own token) and a Slot (a
+// place filled from the page's own part: your reachable tiles inside the shared board). A
+// Viewpoint resolves both, on the server for a first response and on the page for live ones.
 
 /** The fixed text of one template call site: s.length is the number of values plus one. */
 export interface Template {
@@ -12,8 +17,11 @@ export interface Template {
   readonly s: readonly string[];
 }
 
-/** Escaped HTML text, a nested tree, or a list of trees (written one after the other). */
-export type Dyn = string | Rendered | readonly Rendered[];
+/**
+ * Escaped HTML text, a nested tree, a list of trees (written one after the other), or a value
+ * that depends on who looks (Mark, Slot).
+ */
+export type Dyn = string | Rendered | readonly Rendered[] | Mark | Slot;
 
 export class Rendered {
   constructor(
@@ -22,20 +30,68 @@ export class Rendered {
   ) {}
 }
 
+/** Who a mark is for: the hero of one seat (their colour, unique in a game), or any seated hero. */
+export type Seat = number | 'seated';
+
+/** `yes` on the page of the hero in seat `who` (any seated hero for 'seated'), `no` elsewhere. */
+export class Mark {
+  constructor(
+    readonly who: Seat,
+    readonly yes: Dyn,
+    readonly no: Dyn,
+  ) {}
+}
+
+/** A place in a shared tree that each page fills from its own part: its target `name`. */
+export class Slot {
+  constructor(readonly name: string) {}
+}
+
+/** Who looks, and what fills the slots of their page. `seat` -1: not a hero of the game. */
+export interface Viewpoint {
+  readonly seat: number;
+  readonly slots?: ReadonlyMap<string, Dyn>;
+}
+
+export const NOBODY: Viewpoint = Object.freeze({ seat: -1 });
+
 /** A value of a template: text and numbers are escaped; null and undefined are nothing. */
-export type Value = string | number | null | undefined | Rendered | readonly Rendered[];
+export type Value = string | number | null | undefined | Dyn;
+
+/** A template's value as a tree value: text escaped, trees and marks as they are. */
+export function dyn(v: Value): Dyn {
+  return v instanceof Rendered || Array.isArray(v) || v instanceof Mark || v instanceof Slot
+    ? (v as Dyn)
+    : escape(v as string | number | null | undefined);
+}
+
+/**
+ * `yes` for `me` true, `no` for false; for a seat, a Mark that the viewpoint resolves (the same
+ * template serves a page's own view and a tree shared by every viewer).
+ */
+export function mark(me: boolean | Seat, yes: Value, no: Value): Dyn {
+  if (me === true) return dyn(yes);
+  if (me === false) return dyn(no);
+  return new Mark(me, dyn(yes), dyn(no));
+}
 
 const templates = new WeakMap<TemplateStringsArray, Template>();
-let templateCount = 0;
+const byId: Template[] = [];
 
 /** The template of a call site, created once per process (ids are small integers, per process). */
 function templateOf(strings: TemplateStringsArray): Template {
   let t = templates.get(strings);
   if (t === undefined) {
-    t = { id: templateCount++, s: Object.freeze([...strings]) };
+    t = { id: byId.length, s: Object.freeze([...strings]) };
+    byId.push(t);
     templates.set(strings, t);
   }
   return t;
+}
+
+/** A template by its id (this process's). */
+export function templateById(id: number): Template | undefined {
+  return byId[id];
 }
 
 const SPECIAL = /[&<>'"]/;
@@ -58,28 +114,32 @@ export function escape(value: string | number | null | undefined): string {
 
 export function html(strings: TemplateStringsArray, ...values: Value[]): Rendered {
   const d = new Array<Dyn>(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    d[i] =
-      v instanceof Rendered || Array.isArray(v)
-        ? (v as Dyn)
-        : escape(v as string | number | null | undefined);
-  }
+  for (let i = 0; i < values.length; i++) d[i] = dyn(values[i]);
   return new Rendered(templateOf(strings), d);
 }
 
-/** The tree as one HTML string. */
-export function toHtml(r: Dyn): string {
+/** The tree as one HTML string, as `vp` sees it. */
+export function toHtml(r: Dyn, vp: Viewpoint = NOBODY): string {
   if (typeof r === 'string') return r;
   if (Array.isArray(r)) {
     let out = '';
-    for (const item of r as readonly Rendered[]) out += toHtml(item);
+    for (const item of r as readonly Rendered[]) out += toHtml(item, vp);
     return out;
+  }
+  if (r instanceof Mark) return toHtml(seen(r, vp.seat) ? r.yes : r.no, vp);
+  if (r instanceof Slot) {
+    const fill = vp.slots?.get(r.name);
+    return fill === undefined ? '' : toHtml(fill, vp);
   }
   const { t, d } = r as Rendered;
   let out = t.s[0] as string;
-  for (let i = 0; i < d.length; i++) out += toHtml(d[i] as Dyn) + (t.s[i + 1] as string);
+  for (let i = 0; i < d.length; i++) out += toHtml(d[i] as Dyn, vp) + (t.s[i + 1] as string);
   return out;
+}
+
+/** Whether the viewer in `seat` gets a mark's `yes`. */
+export function seen(m: Mark, seat: number): boolean {
+  return m.who === 'seated' ? seat >= 0 : m.who === seat;
 }
 
 /**
@@ -109,4 +169,28 @@ export class Memo<T> {
   get size(): number {
     return this.current.size + this.previous.size;
   }
+}
+
+/**
+ * A page's partials as HTML, by target: the shared trees as the viewer in `seat` sees them, and
+ * the page's own; own targets named `host~part` fill the slots of that name rather than a
+ * partial of their own.
+ */
+export function pageHtml(
+  shared: Iterable<readonly [string, Dyn]>,
+  own: Iterable<readonly [string, Dyn]>,
+  seat: number,
+  text: (tree: Dyn) => string = (tree) => toHtml(tree),
+): Map<string, string> {
+  const slots = new Map<string, Dyn>();
+  const mine: (readonly [string, Dyn])[] = [];
+  for (const entry of own) {
+    if (entry[0].includes('~')) slots.set(entry[0], entry[1]);
+    else mine.push(entry);
+  }
+  const vp: Viewpoint = { seat, slots };
+  const out = new Map<string, string>();
+  for (const [target, tree] of shared) out.set(target, toHtml(tree, vp));
+  for (const [target, tree] of mine) out.set(target, text(tree));
+  return out;
 }

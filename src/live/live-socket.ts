@@ -8,8 +8,8 @@
 
 import { diffPartials, partialsMessage, type Partials } from './diff.js';
 import { LiveClose } from './close-codes.js';
-import { Rendered, toHtml, type Dyn } from './html.js';
-import { newPatchState, patch, type PatchState } from './patch.js';
+import { pageHtml, Rendered, toHtml, type Dyn } from './html.js';
+import { newPatchState, patch, renderMessage, type PatchState, type Stream } from './patch.js';
 import type { InboundBudget, Verdict } from './inbound.js';
 import type { LiveWire } from './source.js';
 
@@ -24,6 +24,17 @@ const OPEN = 1;
 export const PING_MS = 10_000;
 
 export type WireFormat = 'html' | 'patch';
+
+/** What every page of a game shows alike, and how this page sees it. */
+export interface SharedPart {
+  /** The game's stream (patch format): advanced once per state, whichever page renders first. */
+  stream: Stream;
+  /** The state the trees are of (the stream advances once per key). */
+  key: object;
+  trees: readonly (readonly [string, Dyn])[];
+  /** The page's viewer; its slots are filled from the page's own targets of those names. */
+  seat: number;
+}
 
 /** The HTML of trees shared by many sockets, made once (html format). */
 const htmlOf = new WeakMap<Rendered, string>();
@@ -40,6 +51,10 @@ function htmlText(tree: Dyn): string {
 export abstract class LiveSocket {
   private sent: Partials | null = null;
   private patchState: PatchState | null = null;
+  /** The stream this page follows, the version of it the page holds, and the seat it was told. */
+  private stream: Stream | null = null;
+  private streamHeld = -1;
+  private seat: number | null = null;
   private unsubscribe: (() => void) | null = null;
   private queued = false;
   private closed = false;
@@ -116,14 +131,35 @@ export abstract class LiveSocket {
    * Sends what differs from what this page holds, as one message; returns how many partials
    * changed.
    */
-  protected push(trees: Iterable<readonly [string, Dyn]>): number {
+  protected push(trees: Iterable<readonly [string, Dyn]>, shared?: SharedPart): number {
     if (this.format === 'patch') {
-      const msg = patch((this.patchState ??= newPatchState()), trees);
-      if (msg) this.send(msg.text);
-      return msg?.targets ?? 0;
+      const own = patch((this.patchState ??= newPatchState()), trees);
+      let part: { body: string; targets: readonly string[] } | null = null;
+      let me = '';
+      if (shared) {
+        const { stream } = shared;
+        if (stream !== this.stream) {
+          this.stream = stream;
+          this.streamHeld = -1;
+        }
+        stream.advance(shared.key, shared.trees);
+        part = stream.since(this.streamHeld);
+        this.streamHeld = stream.version;
+        if (shared.seat !== this.seat) {
+          this.seat = shared.seat;
+          me = `"me":${shared.seat}`;
+        }
+      }
+      if (own === null && part === null && me === '') return 0;
+      const body = own === null ? me || null : me ? `${own.body},${me}` : own.body;
+      this.send(renderMessage(body, part?.body ?? null));
+      return (own?.targets.length ?? 0) + (part?.targets.length ?? 0);
     }
-    const rendered = new Map<string, string>();
-    for (const [target, tree] of trees) rendered.set(target, htmlText(tree));
+    // An older page: every partial as its viewer sees it (the shared trees' marks and slots
+    // resolved for this page).
+    const rendered = shared
+      ? pageHtml(shared.trees, trees, shared.seat, htmlText)
+      : new Map([...trees].map(([target, tree]) => [target, htmlText(tree)]));
     const { changed, next } = diffPartials(this.sent, rendered);
     this.sent = next;
     if (changed.length) this.send(partialsMessage(changed));

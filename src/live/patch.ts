@@ -14,10 +14,18 @@
 //     "p":1: the change applies to that kept value instead of the current one. A panel that
 //     alternates (the move buttons, then "submitted", then the buttons of the next round) is
 //     sent as the few values that differ from the last time it was shown.
+//   - a Mark is {"@":seat,"y":full,"n":full} (seat: a number, or "seated"), a Slot {"s":name};
+//     both are always sent whole (they are small).
 // Unchanged parts cost nothing: trees reused from a cache are the same objects, compared by
 // identity before anything else.
+//
+// A Stream is one differ shared by every page of a game on a node: it is advanced once per
+// state, and its change text goes as it is to every page that holds its previous version
+// ({"type":"render",…,"g":{"t":…,"p":…}}; the page keeps the stream's trees, texts and kept
+// values apart from its own). A page that is not in step gets the stream's whole state instead
+// ("g":{"r":1,"t":…,"w":[texts],"k":{path:tree},"p":{target:tree}}).
 
-import { Rendered, type Dyn } from './html.js';
+import { Mark, Rendered, Slot, templateById, type Dyn } from './html.js';
 
 export interface PatchState {
   /** The tree of each target the page holds. */
@@ -41,17 +49,25 @@ interface Run {
   st: PatchState;
   /** Templates sent in full in this message that the page does not know yet. */
   statics: Record<number, readonly string[]>;
+  /** A snapshot: long texts are looked up, never added. */
+  frozen?: boolean;
 }
 
 export interface PatchMessage {
-  text: string;
-  /** How many targets it changes. */
-  targets: number;
+  /** The message's members: "t":{…},"p":{…}. */
+  body: string;
+  /** The targets it changes. */
+  targets: string[];
+}
+
+/** The render message of one or two bodies (the page's own, and a stream's). */
+export function renderMessage(own: string | null, stream: string | null = null): string {
+  return `{"type":"render"${own === null ? '' : `,${own}`}${stream === null ? '' : `,"g":{${stream}}`}}`;
 }
 
 /**
- * The message that brings the page from what it holds to `trees` (target → tree), or null when
- * nothing changed. Updates `st` as the page will update itself on receipt.
+ * What brings the page from what it holds to `trees` (target → tree), or null when nothing
+ * changed. Updates `st` as the page will update itself on receipt.
  */
 export function patch(
   st: PatchState,
@@ -59,33 +75,100 @@ export function patch(
 ): PatchMessage | null {
   const run: Run = { st, statics: {} };
   let changes = '';
-  let targets = 0;
+  const targets: string[] = [];
   for (const [target, next] of trees) {
     const old = st.trees.get(target);
     const c = change(run, target, old, next);
     if (c === undefined) continue;
-    changes += `${targets ? ',' : ''}${JSON.stringify(target)}:${c}`;
+    changes += `${targets.length ? ',' : ''}${JSON.stringify(target)}:${c}`;
     st.trees.set(target, next);
-    targets++;
+    targets.push(target);
   }
-  if (targets === 0) return null;
+  if (targets.length === 0) return null;
+  return { body: `"t":{${staticsOf(run)}},"p":{${changes}}`, targets };
+}
+
+function staticsOf(run: Run): string {
   let statics = '';
   for (const id in run.statics)
     statics += `${statics ? ',' : ''}"${id}":${JSON.stringify(run.statics[id])}`;
-  return { text: `{"type":"render","t":{${statics}},"p":{${changes}}}`, targets };
+  return statics;
+}
+
+/**
+ * Everything a page needs to hold exactly what `st` says it holds: every template, long text,
+ * kept value and tree (a page that joins a stream, or fell behind it).
+ */
+export function snapshot(st: PatchState): string {
+  const run: Run = { st, statics: {}, frozen: true };
+  for (const id of st.known) {
+    const t = templateById(id);
+    if (t) run.statics[id] = t.s;
+  }
+  let kept = '';
+  for (const [path, v] of st.kept)
+    kept += `${kept ? ',' : ''}${JSON.stringify(path)}:${fullDyn(run, v)}`;
+  let trees = '';
+  for (const [target, v] of st.trees)
+    trees += `${trees ? ',' : ''}${JSON.stringify(target)}:${fullDyn(run, v)}`;
+  return `"r":1,"t":{${staticsOf(run)}},"w":${JSON.stringify([...st.words.keys()])},"k":{${kept}},"p":{${trees}}`;
+}
+
+/**
+ * One differ shared by the pages of a game: advanced once per state (`advance` with the same key
+ * is a no-op), it tells each page what it needs from the version the page holds.
+ */
+export class Stream {
+  private st = newPatchState();
+  private key: unknown = undefined;
+  private ver = 0;
+  /** The change from version - 1 to version. */
+  private delta: PatchMessage | null = null;
+  private whole: string | null = null;
+
+  get version(): number {
+    return this.ver;
+  }
+
+  /** Brings the stream to `trees`, once per `key` (a game state). */
+  advance(key: unknown, trees: Iterable<readonly [string, Dyn]>): void {
+    if (key === this.key) return;
+    this.key = key;
+    // A page that joins is sent every long text the stream keeps: past a few hundred, the
+    // stream starts over (its next change is the whole trees, with the texts they use).
+    if (this.st.words.size >= STREAM_WORDS) this.st = newPatchState();
+    const msg = patch(this.st, trees);
+    if (msg === null) return;
+    this.ver++;
+    this.delta = msg;
+    this.whole = null;
+  }
+
+  /**
+   * The stream's part of a message for a page that holds version `held` (-1: nothing yet), or
+   * null when it is in step; `targets` are those the part changes.
+   */
+  since(held: number): { body: string; targets: readonly string[] } | null {
+    if (held === this.ver) return null;
+    if (held === this.ver - 1 && this.delta !== null) return this.delta;
+    this.whole ??= snapshot(this.st);
+    return { body: this.whole, targets: [...this.st.trees.keys()] };
+  }
 }
 
 /** Texts at least this long are kept by the page and sent again as a reference. */
 const WORD_MIN = 24;
 /** Long texts a page keeps at most (past that, they are sent as they are). */
 const WORDS_MAX = 4096;
+/** Long texts a stream keeps before it starts over. */
+export const STREAM_WORDS = 256;
 
 function text(run: Run, s: string): Change {
   if (s.length < WORD_MIN) return JSON.stringify(s);
   const { words } = run.st;
   const id = words.get(s);
   if (id !== undefined) return `{"$":${id}}`;
-  if (words.size >= WORDS_MAX) return JSON.stringify(s);
+  if (words.size >= WORDS_MAX || run.frozen) return JSON.stringify(s);
   words.set(s, words.size);
   return `{"$":${words.size - 1},"v":${JSON.stringify(s)}}`;
 }
@@ -93,6 +176,12 @@ function text(run: Run, s: string): Change {
 function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change | undefined {
   if (old === next) return undefined;
   if (typeof next === 'string') return text(run, next);
+  if (next instanceof Mark)
+    return old instanceof Mark && old.who === next.who && old.yes === next.yes && old.no === next.no
+      ? undefined
+      : fullDyn(run, next);
+  if (next instanceof Slot)
+    return old instanceof Slot && old.name === next.name ? undefined : fullDyn(run, next);
   const { kept } = run.st;
   if (Array.isArray(next)) {
     const list = next as readonly Rendered[];
@@ -143,7 +232,7 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
     const d = dynsDiff(run, path, old, node);
     return d === null ? undefined : `{"d":{${d}}}`;
   }
-  const keepOld = old !== undefined && typeof old !== 'string';
+  const keepOld = old instanceof Rendered || Array.isArray(old);
   const prev = kept.get(path);
   if (prev instanceof Rendered && prev.t === node.t) {
     if (keepOld) kept.set(path, old);
@@ -177,6 +266,9 @@ function full(run: Run, node: Rendered, flags = ''): Change {
 
 function fullDyn(run: Run, v: Dyn): Change {
   if (typeof v === 'string') return text(run, v);
+  if (v instanceof Mark)
+    return `{"@":${JSON.stringify(v.who)},"y":${fullDyn(run, v.yes)},"n":${fullDyn(run, v.no)}}`;
+  if (v instanceof Slot) return `{"s":${JSON.stringify(v.name)}}`;
   if (Array.isArray(v)) {
     let items = '';
     for (let i = 0; i < v.length; i++)

@@ -2,7 +2,7 @@
 // be exactly the page of that viewer and state, whatever was reused.
 
 import { describe, expect, it } from 'vitest';
-import { GameFrames } from '../../../src/live/game-frame.js';
+import { GameFrames, REACH_SLOT } from '../../../src/live/game-frame.js';
 import {
   actionsPartial,
   boardOf,
@@ -16,7 +16,7 @@ import {
   statusPartial,
   tilesPartial,
 } from '../../../src/live/game-templates.js';
-import { toHtml, type Dyn } from '../../../src/live/html.js';
+import { toHtml } from '../../../src/live/html.js';
 import { gameView } from '../../../src/live/view-model.js';
 import { corpus, playedGame } from './corpus.js';
 
@@ -50,11 +50,7 @@ describe('GameFrames', () => {
       const frame = frames.frame(state, now);
       for (const viewer of [...state.players.map((p) => p.id), 'spectator', null]) {
         const want = expected(state, viewer, now);
-        const got = Object.fromEntries(
-          frame
-            .partials(viewer, 'tok')
-            .map(([target, tree]: [string, Dyn]) => [target, toHtml(tree)]),
-        );
+        const got = Object.fromEntries(frame.html(viewer, 'tok'));
         expect(got, `${label}, viewer ${viewer}`).toEqual(want);
       }
     }
@@ -65,37 +61,50 @@ describe('GameFrames', () => {
     const states = playedGame(11, 5).map((s) => s.state);
     const started = states.findIndex((s) => s.status === 'playing');
     const [a, b] = [frames.frame(states[started + 1]!, 0), frames.frame(states[started + 2]!, 0)];
-    const tree = (f: typeof a, viewer: string, target: string) =>
-      f.partials(viewer, 'tok').find(([t]) => t === target)![1];
-    // Two viewers of one state: the same status; a state later (one more hero acted): the same log.
-    expect(tree(a, '1', 'game-status')).toBe(tree(a, '2', 'game-status'));
+    const tree = (f: typeof a, viewer: string, target: string) => {
+      const page = f.page(viewer, 'tok');
+      return [...page.shared, ...page.own].find(([t]) => t === target)![1];
+    };
+    // Two viewers of one state share every partial but their own; a state later (one more hero
+    // acted): the same log.
+    expect(a.page('1', 'tok').shared).toBe(a.page('2', 'tok').shared);
+    expect(a.page('1', 'tok').shared.map(([t]) => t)).toEqual([
+      'game-status',
+      'game-board',
+      'game-players',
+      'game-log',
+      'game-chat',
+    ]);
     expect(tree(a, '1', 'game-log')).toBe(tree(b, '3', 'game-log'));
+    expect(tree(a, '1', 'game-actions')).not.toBe(tree(a, '2', 'game-actions'));
     expect(frames.frame(states[started + 1]!, 5)).toBe(a);
   });
 
-  it('gives a viewer the very same board while other heroes choose', () => {
+  it('gives every viewer the very same board while heroes choose', () => {
     const frames = new GameFrames();
     const shown = playedGame(11, 5);
     const i = shown.findIndex((s) => s.label === 'round 1: 1 acted');
     const [before, after] = [shown[i]!, shown[i + 1]!];
     expect(after.label).toBe('round 1: 2 acted');
-    const tree = (state: typeof before.state, viewer: string, target: string) =>
-      frames
-        .frame(state, 0)
-        .partials(viewer, 'tok')
-        .find(([t]) => t === target)![1];
-    const board3 = tree(before.state, '3', 'game-board');
-    const board2 = tree(before.state, '2', 'game-board');
-    // Hero 2 chose: hero 3's board is the same tree; hero 2's is not
-    // (their move buttons are gone).
-    expect(tree(after.state, '3', 'game-board')).toBe(board3);
-    expect(tree(after.state, '2', 'game-board')).not.toBe(board2);
+    const tree = (state: typeof before.state, viewer: string, target: string) => {
+      const page = frames.frame(state, 0).page(viewer, 'tok');
+      return [...page.shared, ...page.own].find(([t]) => t === target)![1];
+    };
+    const board = tree(before.state, '3', 'game-board');
+    const reach3 = tree(before.state, '3', REACH_SLOT);
+    const reach2 = tree(before.state, '2', REACH_SLOT);
+    // Hero 2 chose: the board is the same tree for everyone; hero 3's reachable tiles are the
+    // same, hero 2's are gone (toHtml: nothing).
+    expect(tree(after.state, '2', 'game-board')).toBe(board);
+    expect(tree(after.state, '3', REACH_SLOT)).toBe(reach3);
+    expect(toHtml(reach2)).toContain('tile reach');
+    expect(toHtml(tree(after.state, '2', REACH_SLOT))).toBe('');
   });
 
   it('forgets a game', () => {
     const frames = new GameFrames();
     const states = playedGame(7, 2).map((s) => s.state);
-    for (const s of states) frames.frame(s, 0).partials('1', 'tok');
+    for (const s of states) frames.frame(s, 0).page('1', 'tok');
     expect(frames.size).toBe(1);
     frames.forget(states[0]!.code);
     expect(frames.size).toBe(0);

@@ -10,6 +10,7 @@ import { LobbyLiveSocket } from '../../../src/live/lobby-socket.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
 import { Renderer } from '../../../src/live/render.js';
 import { GameFrames } from '../../../src/live/game-frame.js';
+import { playedGame } from './corpus.js';
 import type { GameSource, LiveWire } from '../../../src/live/source.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { VIEWS_DIR } from '../../../src/web/app.js';
@@ -137,6 +138,60 @@ describe('GameLiveSocket', () => {
       expect(htmlWire.sent[2]).toContain(
         `<hx-partial hx-target="#${target}" hx-swap="innerMorph">${html}</hx-partial>`,
       );
+  });
+
+  it('pages of one game follow one stream of its shared partials, each rebuilding exactly its viewer’s page', async () => {
+    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
+    const { LivePage } = (
+      globalThis as unknown as {
+        MinotaurLive: {
+          LivePage: new () => { apply(t: string): [string, string][]; partial(t: string): string };
+        };
+      }
+    ).MinotaurLive;
+    const shown = playedGame(13, 5, { maxRounds: 12 });
+    // Every page watches the game; a sleepy one is told of one change in three (its renders
+    // were coalesced, or it stalled): it falls behind the stream and must be caught up.
+    const watchers: { sleepy: boolean; l: () => void }[] = [];
+    const src = source(shown[0]!.state);
+    src.watch = (_code, l) => {
+      watchers.push({ sleepy: watchers.length === 4, l });
+      return () => undefined;
+    };
+    const d = { ...deps(src), format: 'patch' as const };
+    const pages: { viewer: string; wire: FakeWire; page: InstanceType<typeof LivePage> }[] = [];
+    const open = (viewer: string) => {
+      const wire = new FakeWire();
+      new GameLiveSocket(wire, 'KEPS', { id: viewer, username: viewer }, d).start();
+      pages.push({ viewer, wire, page: new LivePage() });
+    };
+    for (const viewer of ['1', '2', 'spectator']) open(viewer);
+    const read = new Map<FakeWire, number>();
+    let bytes = 0;
+    let messages = 0;
+    for (const [i, { label, state }] of shown.entries()) {
+      src.set(state);
+      if (i === 20) open('3'); // joins mid-game: catches up from the stream's whole state
+      if (i === 25) open('4'); // the sleepy one
+      for (const { sleepy, l } of watchers) if (!sleepy || i % 3 === 0) l();
+      await new Promise((r) => setImmediate(r));
+      const want = d.frames.frame(state, 1000);
+      for (const [k, p] of pages.entries()) {
+        for (let at = read.get(p.wire) ?? 0; at < p.wire.sent.length; at++) {
+          const text = p.wire.sent[at]!;
+          read.set(p.wire, at + 1);
+          if (!text.startsWith('{"type":"render"')) continue;
+          bytes += text.length;
+          messages++;
+          p.page.apply(text);
+        }
+        if (k === 4 && i % 3 !== 0) continue; // the sleepy page shows an older state
+        for (const [target, html] of want.html(p.viewer, 'tok'))
+          expect(p.page.partial(target), `${label}: ${p.viewer} ${target}`).toBe(html);
+      }
+    }
+    expect(messages).toBeGreaterThan(shown.length);
+    expect(bytes / messages).toBeLessThan(2000);
   });
 
   it('answers bad messages with a clear error and keeps the socket open', async () => {

@@ -16,13 +16,20 @@ import {
   playersPartial,
   statusPartial,
 } from '../../../src/live/game-templates.js';
-import { html, toHtml, type Dyn, type Rendered } from '../../../src/live/html.js';
-import { newPatchState, patch } from '../../../src/live/patch.js';
+import { html, Mark, Rendered, toHtml, type Dyn, type Seat } from '../../../src/live/html.js';
+import {
+  newPatchState,
+  patch,
+  renderMessage,
+  Stream,
+  STREAM_WORDS,
+} from '../../../src/live/patch.js';
 import { gameView } from '../../../src/live/view-model.js';
 import { playedGame } from './corpus.js';
 
 interface Page {
   apply(text: string): [string, string][];
+  partial(target: string): string;
   html(tree: unknown): string;
   trees: Record<string, unknown>;
 }
@@ -42,19 +49,23 @@ beforeAll(async () => {
  * Sends `steps` (each a set of target → tree) through the differ to a page; checks the page after
  * each.
  */
-function roundTrip(steps: Map<string, Dyn>[]): number[] {
+function roundTrip(steps: Map<string, Dyn>[], seat = -1): number[] {
   const st = newPatchState();
   const page = new LivePage();
   const sizes: number[] = [];
+  let told = false;
   for (const trees of steps) {
-    const msg = patch(st, trees)?.text ?? null;
+    const body = patch(st, trees)?.body;
+    const msg: string | null =
+      body === undefined ? null : renderMessage(told ? body : `${body},"me":${seat}`);
+    told ||= msg !== null;
     if (msg !== null) {
       expect(LivePage.isRender(msg)).toBe(true);
       sizes.push(Buffer.byteLength(msg));
       page.apply(msg);
     }
     for (const [target, tree] of trees)
-      expect(page.html(page.trees[target]), target).toBe(toHtml(tree));
+      expect(page.html(page.trees[target]), target).toBe(toHtml(tree, { seat }));
   }
   return sizes;
 }
@@ -93,10 +104,10 @@ describe('patch', () => {
   it('sends nothing when nothing changed, and a template’s fixed text only once', () => {
     const st = newPatchState();
     const tree = (x: string) => html`<p class="a">${x}</p>`;
-    const first = patch(st, [['t', tree('one')]])!.text;
+    const first = renderMessage(patch(st, [['t', tree('one')]])!.body);
     expect(JSON.parse(first).t).not.toEqual({});
     expect(patch(st, [['t', st.trees.get('t')!]])).toBeNull();
-    const second = JSON.parse(patch(st, [['t', tree('two')]])!.text);
+    const second = JSON.parse(renderMessage(patch(st, [['t', tree('two')]])!.body));
     expect(second.t).toEqual({});
     expect(second.p).toEqual({ t: { d: { 0: 'two' } } });
   });
@@ -119,6 +130,38 @@ describe('patch', () => {
     expect(sizes[4]).toBeLessThan(whole / 4);
   });
 
+  it('sends one stream to many pages; one that joins late gets the texts in use, not all ever sent', () => {
+    const stream = new Stream();
+    const line = (i: number) => `event number ${i} happened in the labyrinth`;
+    const step = (i: number) =>
+      new Map<string, Dyn>([
+        ['log', html`<ul>${[0, 1, 2].map((k) => html`<li>${line(i * 3 + k)}</li>`)}</ul>`],
+        ['mark', html`<p>${new Mark(1, 'yours', line(i))}</p>`],
+      ]);
+    const pages: { page: Page; held: number; seat: number }[] = [];
+    let joinedLate = 0;
+    for (let i = 0; i < 200; i++) {
+      const trees = step(i);
+      stream.advance(trees, trees);
+      if (i === 0 || i === 150) pages.push({ page: new LivePage(), held: -1, seat: pages.length });
+      for (const p of pages) {
+        const part = stream.since(p.held);
+        const first = p.held === -1;
+        p.held = stream.version;
+        if (part === null) continue;
+        const msg = renderMessage(first ? `"me":${p.seat}` : null, part.body);
+        if (first && i === 150) joinedLate = msg.length;
+        p.page.apply(msg);
+        for (const [target, tree] of trees)
+          expect(p.page.partial(target)).toBe(toHtml(tree, { seat: p.seat }));
+      }
+    }
+    // 800 long texts went by: the stream started over past STREAM_WORDS, so a page that joins
+    // is sent a few hundred at most.
+    expect(joinedLate).toBeLessThan(STREAM_WORDS * 60);
+    expect(joinedLate).toBeGreaterThan(0);
+  });
+
   it('keeps a page in step through random trees', () => {
     // Short texts, and long ones that come back (sent once, then by reference).
     const long = [
@@ -136,10 +179,14 @@ describe('patch', () => {
       (a: string, b: Dyn) => html`<u a="${a}">${b}</u>`,
       (a: string, b: Dyn) => html`${a}|${b}`,
     ];
+    // Marks for seat 0, seat 1 or any seated hero, seen by a page of seat 1 or a spectator's.
     const tree: fc.Arbitrary<Dyn> = fc.letrec<{ t: Dyn }>((tie) => ({
       t: fc.oneof(
         { depthSize: 'small', withCrossShrink: true },
         leaf,
+        fc
+          .tuple(fc.constantFrom<Seat>(0, 1, 'seated'), leaf, tie('t'))
+          .map(([who, yes, no]) => new Mark(who, yes, no)),
         fc.tuple(fc.nat(2), leaf, tie('t')).map(([i, a, b]) => T[i]!(a, b)),
         fc.array(
           fc.tuple(fc.nat(2), leaf, leaf).map(([i, a, b]) => T[i]!(a, b)),
@@ -147,20 +194,24 @@ describe('patch', () => {
         ),
       ),
     })).t;
-    const wrap = (d: Dyn) =>
-      html`<root>${typeof d === 'string' || Array.isArray(d) ? d : [d as Rendered]}</root>`;
+    const wrap = (d: Dyn) => html`<root>${d instanceof Rendered ? [d] : d}</root>`;
     fc.assert(
-      fc.property(fc.array(fc.tuple(tree, tree), { minLength: 1, maxLength: 12 }), (seq) => {
-        roundTrip(
-          seq.map(
-            ([a, b]) =>
-              new Map<string, Dyn>([
-                ['x', wrap(a)],
-                ['y', b],
-              ]),
-          ),
-        );
-      }),
+      fc.property(
+        fc.array(fc.tuple(tree, tree), { minLength: 1, maxLength: 12 }),
+        fc.constantFrom(-1, 1),
+        (seq, seat) => {
+          roundTrip(
+            seq.map(
+              ([a, b]) =>
+                new Map<string, Dyn>([
+                  ['x', wrap(a)],
+                  ['y', b],
+                ]),
+            ),
+            seat,
+          );
+        },
+      ),
       { numRuns: 300 },
     );
   });
