@@ -55,7 +55,6 @@ import {
   gameView,
   pixel,
   playerRow,
-  pointsOf,
   sharedView,
   type BoardView,
   type GameView,
@@ -91,6 +90,8 @@ export interface PageTrees {
 
 const NO_TREES: readonly Rendered[] = Object.freeze([]);
 const REACH = new Slot(REACH_SLOT);
+/** No reachable tile that way. */
+const NO_REACH = html``;
 
 /** A value and what it was built from (compared by identity: states are immutable). */
 interface Kept<T> {
@@ -103,6 +104,15 @@ function same(a: readonly unknown[], b: readonly unknown[]): boolean {
   return a.length === b.length;
 }
 
+/** The value kept under `k` if it was built from the same inputs, else a new one (then kept). */
+function reuse<T>(store: Map<string, Kept<T>>, k: string, from: unknown[], make: () => T): T {
+  const was = store.get(k);
+  if (was && same(was.from, from)) return was.value;
+  const value = make();
+  store.set(k, { from, value });
+  return value;
+}
+
 /** What a node keeps per game: its fixed board and the trees of recent states. */
 class GameMemo {
   readonly board: BoardView;
@@ -113,9 +123,13 @@ class GameMemo {
   lastShared: Kept<SharedView> | null = null;
   lastLog: Kept<Rendered | ''> | null = null;
   /** The last shared partials, with what they were built from. */
-  readonly parts: Partial<Record<'board' | 'players' | 'chat', Kept<Rendered>>> = {};
+  readonly parts = new Map<string, Kept<Rendered>>();
+  /** The last token and row of each hero, by player, compared by value (a replica's states are
+   * new objects on every change). */
+  readonly tokens = new Map<string, Kept<Rendered>>();
+  readonly rows = new Map<string, Kept<Rendered>>();
   /** Each viewer's last own partials, with what they were built from. */
-  readonly viewers = new Map<string, Partial<Record<'actions' | 'overlay', Kept<Rendered>>>>();
+  readonly viewers = new Map<string, Map<string, Kept<Dyn>>>();
   /** What every page of the game on this node is sent of the shared partials. */
   readonly stream = new Stream();
 
@@ -199,7 +213,7 @@ export class Frame {
     const from = [s.status, s.round, s.players, s.minotaur, s.events, s.walls, s.radius];
     const last = this.game.lastShared;
     if (last && same(last.from, from)) return (this.sharedView = last.value);
-    const value = sharedView(s, this.game.board);
+    const value = sharedView(s);
     this.game.lastShared = { from, value };
     return (this.sharedView = value);
   }
@@ -214,20 +228,9 @@ export class Frame {
     const me = viewer === null ? undefined : s.players.find((p) => p.id === viewer);
     const key = viewer ?? '';
     let kept = this.game.viewers.get(key);
-    if (kept === undefined) this.game.viewers.set(key, (kept = {}));
+    if (kept === undefined) this.game.viewers.set(key, (kept = new Map<string, Kept<Dyn>>()));
     const mine = me ? submittedBy(s, me.id) : undefined;
     const canAct = s.status === 'playing' && !!me && me.alive && !mine;
-    const reuse = (
-      part: 'actions' | 'overlay',
-      from: unknown[],
-      make: () => Rendered,
-    ): Rendered => {
-      const k = kept[part];
-      if (k && same(k.from, from)) return k.value;
-      const value = make();
-      kept[part] = { from, value };
-      return value;
-    };
     const ended = s.status === 'finished' || (s.status === 'playing' && !!me && !me.alive);
     return {
       seat: me ? me.color : -1,
@@ -237,14 +240,18 @@ export class Frame {
         [
           'game-overlay',
           ended
-            ? reuse('overlay', [s.status, s.players, s.round, s.winner, s.rematch, csrfToken], () =>
-                overlayPartial(this.view(viewer), csrfToken),
+            ? reuse(
+                kept,
+                'overlay',
+                [s.status, s.players, s.round, s.winner, s.rematch, csrfToken],
+                () => overlayPartial(this.view(viewer), csrfToken),
               )
             : NO_OVERLAY,
         ],
         [
           'game-actions',
           reuse(
+            kept,
             'actions',
             [
               s.status,
@@ -260,7 +267,12 @@ export class Frame {
             () => this.actions(me, viewer, csrfToken),
           ),
         ],
-        [REACH_SLOT, this.reach(me)],
+        [
+          REACH_SLOT,
+          reuse(kept, 'reach', [canAct, s.round, me?.pos, s.players, s.minotaur], () =>
+            this.reach(me),
+          ),
+        ],
       ],
     };
   }
@@ -276,13 +288,8 @@ export class Frame {
     if (this.sharedTrees) return this.sharedTrees;
     const s = this.state;
     const { parts } = this.game;
-    const keep = (part: 'board' | 'players' | 'chat', from: unknown[], make: () => Rendered) => {
-      const k = parts[part];
-      if (k && same(k.from, from)) return k.value;
-      const value = make();
-      parts[part] = { from, value };
-      return value;
-    };
+    const keep = (part: string, from: unknown[], make: () => Rendered) =>
+      reuse(parts, part, from, make);
     return (this.sharedTrees = [
       ['game-status', this.status()],
       ['game-board', keep('board', [this.shared, s.players, s.chat], () => this.board())],
@@ -394,9 +401,9 @@ export class Frame {
     const danger =
       sh.danger.length === 0
         ? NO_TREES
-        : lists.get(`danger:${at.q},${at.r}`, () => sh.danger.map((t) => dangerTile(t.points)));
+        : lists.get(`danger:${at.q},${at.r}`, () => sh.danger.map(dangerTile));
     const mn = sh.minotaurNext;
-    const next = mn ? trees.get(`next:${mn.points}`, () => minotaurNext(mn.points)) : '';
+    const next = mn ? trees.get(`next:${mn.x},${mn.y}`, () => minotaurNext(mn)) : '';
     const fallen =
       sh.fallen.length === 0
         ? NO_TREES
@@ -439,8 +446,10 @@ export class Frame {
     ));
     const def = defending.has(p.id);
     const hunted = p.id === this.shared.huntedId;
-    return this.game.trees.get(
-      `token:${p.id}:${p.pos.q},${p.pos.r}:${p.hp}:${def}:${hunted}:${p.color}:${p.name}`,
+    return reuse(
+      this.game.tokens,
+      p.id,
+      [p.pos.q, p.pos.r, p.hp, def, hunted, p.color, p.name],
       () =>
         token({
           id: p.id,
@@ -467,21 +476,20 @@ export class Frame {
       key(s.minotaur.pos),
       ...this.livingPlayers().map((p) => key(p.pos)),
     ]));
-    const tiles: ReachTile[] = [];
+    // One entry per direction, in compass order (nothing where there is no floor): from one
+    // round to the next, a direction's tile changes only in where it is.
+    const tiles: (ReachTile | null)[] = [];
     for (const dir of COMPASS) {
       const to = neighbor(me.pos, dir);
-      if (tileKind(s, to) !== 'floor') continue;
-      tiles.push({
-        dir,
-        ...pixel(to),
-        points: pointsOf(this.game.board, to),
-        ...DIRECTION_LABELS[dir],
-        walkable: !held.has(key(to)),
-      });
+      tiles.push(
+        tileKind(s, to) !== 'floor'
+          ? null
+          : { dir, ...pixel(to), ...DIRECTION_LABELS[dir], walkable: !held.has(key(to)) },
+      );
     }
     return this.game.lists.get(
-      `reach:${me.pos.q},${me.pos.r}:${s.round}:${tiles.map((t) => (t.walkable ? t.dir : `-${t.dir}`)).join(',')}`,
-      () => tiles.map((t) => reachTile(t, s.round)),
+      `reach:${me.pos.q},${me.pos.r}:${s.round}:${tiles.map((t) => (t === null ? '' : t.walkable ? 1 : 0)).join('')}`,
+      () => tiles.map((t) => (t === null ? NO_REACH : reachTile(t, s.round))),
     );
   }
 
@@ -506,8 +514,10 @@ export class Frame {
   private players(): Rendered {
     const s = this.state;
     const rows = this.rows().map((r, i) =>
-      this.game.trees.get(
-        `row:${r.id}:${s.status}:${r.hp}:${r.alive}:${r.submitted}:${r.creator}:${s.winner === r.id}:${r.colorIndex}:${r.name}`,
+      reuse(
+        this.game.rows,
+        r.id,
+        [s.status, r.hp, r.alive, r.submitted, r.creator, s.winner === r.id, r.colorIndex, r.name],
         () =>
           playerRowTree(
             { ...r, me: s.players[i]?.color ?? false },

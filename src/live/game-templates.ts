@@ -20,6 +20,7 @@ import type {
   TileView,
   TokenView,
 } from './view-model.js';
+import { tileOutline } from './view-model.js';
 
 /** A view whose `me` may be a seat (a mark resolved by each page). */
 export type ForSeat<T extends { me: boolean }> = Omit<T, 'me'> & { me: boolean | Seat };
@@ -138,8 +139,8 @@ export function boardPartial(p: BoardParts): Rendered {
 export function boardOf(g: GameView): Rendered {
   return boardPartial({
     viewBox: g.viewBox,
-    danger: g.danger.map((t) => dangerTile(t.points)),
-    next: g.minotaurNext ? minotaurNext(g.minotaurNext.points) : '',
+    danger: g.danger.map(dangerTile),
+    next: g.minotaurNext ? minotaurNext(g.minotaurNext) : '',
     reach: g.reach.map((t) => reachTile(t, g.round)),
     fallen: g.fallen.map(fallenMark),
     minotaur: minotaurPiece(g.minotaur),
@@ -149,19 +150,22 @@ export function boardOf(g: GameView): Rendered {
   });
 }
 
-export function dangerTile(points: string): Rendered {
-  return html`<polygon points="${points}" class="tile danger"/>`;
+/** A tile's outline, to be moved to a tile's centre (the same text for every overlay). */
+const OUTLINE = tileOutline();
+
+export function dangerTile(at: { x: number; y: number }): Rendered {
+  return html`<polygon points="${OUTLINE}" transform="translate(${at.x} ${at.y})" class="tile danger"/>`;
 }
 
-export function minotaurNext(points: string): Rendered {
-  return html`<polygon points="${points}" class="tile minotaur-next"><title>The Minotaur steps here this round, unless someone ends the round beside it</title></polygon>`;
+export function minotaurNext(at: { x: number; y: number }): Rendered {
+  return html`<polygon points="${OUTLINE}" transform="translate(${at.x} ${at.y})" class="tile minotaur-next"><title>The Minotaur steps here this round, unless someone ends the round beside it</title></polygon>`;
 }
 
 export function reachTile(t: ReachTile, round: number): Rendered {
   const move = t.walkable
-    ? html`\n    <polygon points="${t.points}" class="tile reach" tabindex="0" role="button" aria-label="Move ${t.name} (${t.key})" hx-ws:send hx-vals='{"kind":"move","dir":"${t.dir}","round":${round}}' data-action="move" data-dir="${t.dir}"><title>Move ${t.name}</title></polygon>\n    `
+    ? html`\n    <polygon points="${OUTLINE}" transform="translate(${t.x} ${t.y})" class="tile reach" tabindex="0" role="button" aria-label="Move ${t.name} (${t.key})" hx-ws:send hx-vals='{"kind":"move","dir":"${t.dir}","round":${round}}' data-action="move" data-dir="${t.dir}"><title>Move ${t.name}</title></polygon>\n    `
     : '';
-  return html`\n    <polygon points="${t.points}" class="aim" data-aim="${t.dir}" aria-hidden="true"/>\n    ${move}\n  `;
+  return html`\n    <polygon points="${OUTLINE}" transform="translate(${t.x} ${t.y})" class="aim" data-aim="${t.dir}" aria-hidden="true"/>\n    ${move}\n  `;
 }
 
 export function fallenMark(f: FallenView): Rendered {

@@ -95,7 +95,6 @@ export interface ReachTile {
   dir: Direction;
   x: number;
   y: number;
-  points: string;
   name: string;
   key: string;
   /**
@@ -187,9 +186,9 @@ export interface GameView {
   fallen: FallenView[];
   minotaur: { x: number; y: number };
   /** Tiles beside the Minotaur: whoever ends the round there is struck. */
-  danger: { points: string }[];
+  danger: { x: number; y: number }[];
   /** The tile the Minotaur steps to this round if nobody ends the round beside it. */
-  minotaurNext: { x: number; y: number; points: string } | null;
+  minotaurNext: { x: number; y: number } | null;
   /** Whom the Minotaur is after, and whether it takes a step this round. */
   intent: { hunted: string | null; steps: boolean; besideSomeone: boolean } | null;
   players: PlayerRow[];
@@ -238,6 +237,14 @@ export function pixel(h: Hex): { x: number; y: number } {
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+/**
+ * The outline of a tile around its centre: an overlay on a tile (danger, reach) is this shape
+ * moved to the tile's centre, so a page is sent two numbers per tile rather than twelve.
+ */
+export function tileOutline(): string {
+  return corners(0, 0);
 }
 
 function corners(x: number, y: number): string {
@@ -369,8 +376,6 @@ export function chatLine(g: GameState, l: ChatLine, viewer: string | null): Chat
 export interface BoardView {
   viewBox: string;
   tiles: TileView[];
-  /** Polygon points of every tile, by "q,r". */
-  points: ReadonlyMap<string, string>;
 }
 
 export function boardView(g: GameState): BoardView {
@@ -382,14 +387,7 @@ export function boardView(g: GameState): BoardView {
   const extent = HEX_SIZE * SQRT3 * (g.radius + 0.5) + 4;
   const extentY = HEX_SIZE * (1.5 * g.radius + 1) + 4;
   const viewBox = `${round2(-extent)} ${round2(-extentY)} ${round2(2 * extent)} ${round2(2 * extentY)}`;
-  return { viewBox, tiles, points: new Map(tiles.map((t) => [`${t.q},${t.r}`, t.points])) };
-}
-
-export function pointsOf(board: BoardView, h: Hex): string {
-  const known = board.points.get(key(h));
-  if (known !== undefined) return known;
-  const { x, y } = pixel(h);
-  return corners(x, y);
+  return { viewBox, tiles };
 }
 
 /** Compass order of the direction buttons (two rows of the hex's six neighbours). */
@@ -401,15 +399,15 @@ export const COMPASS: readonly Direction[] = ['nw', 'ne', 'w', 'e', 'sw', 'se'];
  * state and shared by every viewer's render (see game-frame.ts).
  */
 export interface SharedView {
-  danger: { points: string }[];
-  minotaurNext: { x: number; y: number; points: string } | null;
+  danger: { x: number; y: number }[];
+  minotaurNext: { x: number; y: number } | null;
   intent: GameView['intent'];
   huntedId: string | null;
   hits: (Omit<HitView, 'me'> & { playerId: string })[];
   fallen: FallenView[];
 }
 
-export function sharedView(g: GameState, board: BoardView = boardView(g)): SharedView {
+export function sharedView(g: GameState): SharedView {
   const logRound = g.status === 'finished' ? g.round : g.round - 1;
   const hits = g.status === 'open' ? [] : hitsOf(g, logRound);
   const fallen =
@@ -425,7 +423,7 @@ export function sharedView(g: GameState, board: BoardView = boardView(g)): Share
   const at = g.minotaur.pos;
   const danger = neighbors(at)
     .filter((h) => tileKind(g, h) === 'floor')
-    .map((h) => ({ points: pointsOf(board, h) }));
+    .map((h) => pixel(h));
   const besideSomeone = minotaurTarget(at, living) !== null;
   const steps = minotaurStepsIn(g.round, RULES);
   const next = minotaurStep(at, living, walls, g.radius);
@@ -433,7 +431,7 @@ export function sharedView(g: GameState, board: BoardView = boardView(g)): Share
   const showNext = steps && !besideSomeone && next !== null && !equals(next, at);
   return {
     danger,
-    minotaurNext: showNext ? { ...pixel(next), points: pointsOf(board, next) } : null,
+    minotaurNext: showNext ? pixel(next) : null,
     intent: { hunted: nearest?.name ?? null, steps, besideSomeone },
     huntedId: nearest?.id ?? null,
     hits,
@@ -457,7 +455,7 @@ export function gameView(
   g: GameState,
   viewer: string | null,
   board: BoardView = boardView(g),
-  shared: SharedView = sharedView(g, board),
+  shared: SharedView = sharedView(g),
 ): GameView {
   const meP = viewer ? g.players.find((p) => p.id === viewer) : undefined;
   const mine = meP ? submittedBy(g, meP.id) : undefined;
@@ -479,7 +477,6 @@ export function gameView(
           return {
             dir: m.dir,
             ...pixel(to),
-            points: pointsOf(board, to),
             name: m.name,
             key: m.key,
             walkable: !held.has(key(to)),
