@@ -13,6 +13,8 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const BENCHES: { name: string; file: string; limitS: number; env?: Record<string, string> }[] = [
   { name: 'crdt', file: 'crdt.bench.ts', limitS: 120, env: QUICK ? { BENCH_ENTRIES: '2000' } : {} },
   { name: 'live', file: 'live.bench.ts', limitS: 200 },
+  // The live render path alone, in one process (~1 min).
+  { name: 'render', file: 'render.bench.ts', limitS: 300 },
   { name: 'capacity', file: 'capacity.bench.ts', limitS: 220 },
   // Players per node: 250 to 5,000 players, each step against a bare ws server (~15 min).
   { name: 'players', file: 'players.bench.ts', limitS: 1500 },
@@ -162,6 +164,17 @@ for (const r of ran) {
           `lookup ${cells[4]} µs, heap ${cells[6]} B/overwrite`,
         ]);
       }
+    }
+  } else if (r.name === 'render') {
+    for (const line of r.stdout.split('\n')) {
+      const cells = line.split('|').map((c) => c.trim());
+      if (cells[1] === 'dist patch' || cells[1] === 'dist html')
+        rows.push([
+          'render',
+          `${cells[1] === 'dist patch' ? 'trees' : 'whole partials (baseline)'}: CPU ms per state · round resolved B p50 (p99)`,
+          cells[2]!,
+          cells[4]!,
+        ]);
     }
   } else if (r.name === 'live') {
     for (const m of (r.result as LiveResult).rows)
