@@ -50,12 +50,12 @@ import {
   EMOTE_VIEW,
   boardView,
   chatLine,
-  colorOf,
   describe,
   gameView,
   pixel,
   playerRow,
   sharedView,
+  tokenView,
   type BoardView,
   type GameView,
   type PlayerRow,
@@ -450,18 +450,7 @@ export class Frame {
       this.game.tokens,
       p.id,
       [p.pos.q, p.pos.r, p.hp, def, hunted, p.color, p.name],
-      () =>
-        token({
-          id: p.id,
-          name: p.name,
-          initial: (p.name[0] ?? '?').toUpperCase(),
-          color: colorOf(p),
-          ...pixel(p.pos),
-          hp: p.hp,
-          me: p.color,
-          defending: def,
-          hunted,
-        }),
+      () => token(tokenView(p, { me: p.color, defending: def, hunted })),
     );
   }
 

@@ -407,6 +407,22 @@ export interface SharedView {
   fallen: FallenView[];
 }
 
+/** A hero's token; `me` is a boolean for one viewer, or a seat for every viewer (a mark). */
+export function tokenView<M>(
+  p: Player,
+  marks: { me: M; defending: boolean; hunted: boolean },
+): Omit<TokenView, 'me'> & { me: M } {
+  return {
+    id: p.id,
+    name: p.name,
+    initial: (p.name[0] ?? '?').toUpperCase(),
+    color: colorOf(p),
+    ...pixel(p.pos),
+    hp: p.hp,
+    ...marks,
+  };
+}
+
 export function sharedView(g: GameState): SharedView {
   const logRound = g.status === 'finished' ? g.round : g.round - 1;
   const hits = g.status === 'open' ? [] : hitsOf(g, logRound);
@@ -486,17 +502,13 @@ export function gameView(
   const { danger, minotaurNext, intent, huntedId } = shared;
   const tokens: TokenView[] = g.players
     .filter((p) => p.alive)
-    .map((p) => ({
-      id: p.id,
-      name: p.name,
-      initial: (p.name[0] ?? '?').toUpperCase(),
-      color: colorOf(p),
-      ...pixel(p.pos),
-      hp: p.hp,
-      me: p.id === viewer,
-      defending: g.events.some((e) => e.kind === 'defend' && e.actor === p.id),
-      hunted: p.id === huntedId,
-    }));
+    .map((p) =>
+      tokenView(p, {
+        me: p.id === viewer,
+        defending: g.events.some((e) => e.kind === 'defend' && e.actor === p.id),
+        hunted: p.id === huntedId,
+      }),
+    );
 
   const players = g.players.map((p) => playerRow(g, p, viewer));
   const me = players.find((p) => p.me) ?? null;
