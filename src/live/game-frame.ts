@@ -10,6 +10,7 @@
 // Per game, the trees kept are bounded (two generations of a few hundred); a game's entry goes
 // when the game leaves this node's replica (GameFrames.forget).
 
+import { isDeepStrictEqual } from 'node:util';
 import { RULES } from '../game/balance.js';
 import { key, neighbor } from '../game/hex.js';
 import { defendedLastRound, livingPlayers, submittedBy, tileKind } from '../game/queries.js';
@@ -113,6 +114,34 @@ function reuse<T>(store: Map<string, Kept<T>>, k: string, from: unknown[], make:
   return value;
 }
 
+/** The parts of a state that trees and views are built from, compared by identity. */
+const PARTS = [
+  'walls',
+  'players',
+  'minotaur',
+  'submitted',
+  'events',
+  'chat',
+  'hold',
+  'rematch',
+  'rematchOf',
+] as const;
+
+/**
+ * `next`, with each part that equals the last state's taken from the last state. A node that
+ * does not run a game gets each of its states as new objects (parsed from the mesh), and what
+ * is built from a part is reused only while the part is the same object: without this, such a
+ * node would build every tree and search the Minotaur's path again on every action.
+ */
+function sharingParts(last: GameState, next: GameState): GameState {
+  let out: Record<string, unknown> | null = null;
+  for (const k of PARTS) {
+    const was = last[k];
+    if (was !== next[k] && isDeepStrictEqual(was, next[k])) (out ??= { ...next })[k] = was;
+  }
+  return (out as GameState | null) ?? next;
+}
+
 /** What a node keeps per game: its fixed board and the trees of recent states. */
 class GameMemo {
   readonly board: BoardView;
@@ -121,6 +150,8 @@ class GameMemo {
   readonly lists = new Memo<readonly Rendered[]>(200);
   /** The shared view of the last state, and what it was computed from (see Frame.shared). */
   lastShared: Kept<SharedView> | null = null;
+  /** The last state a frame was made of (its parts are shared with the next: sharingParts). */
+  lastState: GameState | null = null;
   lastLog: Kept<Rendered | ''> | null = null;
   /** The last shared partials, with what they were built from. */
   readonly parts = new Map<string, Kept<Rendered>>();
@@ -150,7 +181,10 @@ export class GameFrames {
   frame(state: GameState, now: number): Frame {
     let f = this.frames.get(state);
     if (f === undefined) {
-      f = new Frame(state, this.memo(state), now);
+      const m = this.memo(state);
+      const shaped = m.lastState ? sharingParts(m.lastState, state) : state;
+      m.lastState = shaped;
+      f = new Frame(shaped, m, now);
       this.frames.set(state, f);
     }
     return f;

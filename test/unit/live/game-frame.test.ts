@@ -101,6 +101,30 @@ describe('GameFrames', () => {
     expect(toHtml(tree(after.state, '2', REACH_SLOT))).toBe('');
   });
 
+  it('on a node that gets each state as new objects (a replica), still reuses what did not change', () => {
+    const frames = new GameFrames();
+    const shown = playedGame(11, 5);
+    const i = shown.findIndex((s) => s.label === 'round 1: 1 acted');
+    const copy = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+    const [before, after] = [copy(shown[i]!.state), copy(shown[i + 1]!.state)];
+    const board = (state: typeof before) =>
+      frames
+        .frame(state, 0)
+        .page('3', 'tok')
+        .shared.find(([t]) => t === 'game-board')![1];
+    const first = board(before);
+    // Hero 2 chose: nothing on the board changed, and the parsed copy of the next state gets the
+    // very same board tree and the same search of the Minotaur's path.
+    expect(board(after)).toBe(first);
+    expect(frames.frame(after, 0).shared).toBe(frames.frame(before, 0).shared);
+    // A round later the board is new, and exactly the page of that state.
+    const later = copy(shown.find((s, k) => k > i && s.label.endsWith('resolved'))!.state);
+    expect(board(later)).not.toBe(first);
+    expect(Object.fromEntries(frames.frame(later, 0).html('3', 'tok'))).toEqual(
+      expected(later, '3', 0),
+    );
+  });
+
   it('forgets a game', () => {
     const frames = new GameFrames();
     const states = playedGame(7, 2).map((s) => s.state);
