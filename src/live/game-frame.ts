@@ -322,19 +322,17 @@ export class Frame {
     if (this.sharedTrees) return this.sharedTrees;
     const s = this.state;
     const { parts } = this.game;
-    const keep = (part: string, from: unknown[], make: () => Rendered) =>
-      reuse(parts, part, from, make);
     return (this.sharedTrees = [
       ['game-status', this.status()],
-      ['game-board', keep('board', [this.shared, s.players, s.chat], () => this.board())],
+      ['game-board', reuse(parts, 'board', [this.shared, s.players, s.chat], () => this.board())],
       [
         'game-players',
-        keep('players', [s.status, s.players, s.submitted, s.winner, s.createdBy], () =>
+        reuse(parts, 'players', [s.status, s.players, s.submitted, s.winner, s.createdBy], () =>
           this.players(),
         ),
       ],
       ['game-log', this.log()],
-      ['game-chat', keep('chat', [s.chat, s.players], () => this.chat())],
+      ['game-chat', reuse(parts, 'chat', [s.chat, s.players], () => this.chat())],
     ]);
   }
 

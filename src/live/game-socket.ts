@@ -131,7 +131,6 @@ export class GameLiveSocket extends LiveSocket {
     this.shown = state.status;
     const sent = this.push(own, {
       stream: frames.stream(state),
-      key: page.shared,
       trees: page.shared,
       seat: page.seat,
     });

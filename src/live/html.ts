@@ -53,13 +53,13 @@ export interface Viewpoint {
   readonly slots?: ReadonlyMap<string, Dyn>;
 }
 
-export const NOBODY: Viewpoint = Object.freeze({ seat: -1 });
+const NOBODY: Viewpoint = Object.freeze({ seat: -1 });
 
 /** A value of a template: text and numbers are escaped; null and undefined are nothing. */
 export type Value = string | number | null | undefined | Dyn;
 
 /** A template's value as a tree value: text escaped, trees and marks as they are. */
-export function dyn(v: Value): Dyn {
+function dyn(v: Value): Dyn {
   return v instanceof Rendered || Array.isArray(v) || v instanceof Mark || v instanceof Slot
     ? (v as Dyn)
     : escape(v as string | number | null | undefined);
@@ -138,7 +138,7 @@ export function toHtml(r: Dyn, vp: Viewpoint = NOBODY): string {
 }
 
 /** Whether the viewer in `seat` gets a mark's `yes`. */
-export function seen(m: Mark, seat: number): boolean {
+function seen(m: Mark, seat: number): boolean {
   return m.who === 'seated' ? seat >= 0 : m.who === seat;
 }
 

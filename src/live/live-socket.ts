@@ -29,8 +29,7 @@ export type WireFormat = 'html' | 'patch';
 export interface SharedPart {
   /** The game's stream (patch format): advanced once per state, whichever page renders first. */
   stream: Stream;
-  /** The state the trees are of (the stream advances once per key). */
-  key: object;
+  /** The shared trees of one state: the same array for every page (the stream's key). */
   trees: readonly (readonly [string, Dyn])[];
   /** The page's viewer; its slots are filled from the page's own targets of those names. */
   seat: number;
@@ -142,7 +141,7 @@ export abstract class LiveSocket {
           this.stream = stream;
           this.streamHeld = -1;
         }
-        stream.advance(shared.key, shared.trees);
+        stream.advance(shared.trees);
         part = stream.since(this.streamHeld);
         this.streamHeld = stream.version;
         if (shared.seat !== this.seat) {

@@ -115,12 +115,12 @@ export function snapshot(st: PatchState): string {
 }
 
 /**
- * One differ shared by the pages of a game: advanced once per state (`advance` with the same key
- * is a no-op), it tells each page what it needs from the version the page holds.
+ * One differ shared by the pages of a game: advanced once per state (`advance` with the same
+ * trees object is a no-op), it tells each page what it needs from the version the page holds.
  */
 export class Stream {
   private st = newPatchState();
-  private key: unknown = undefined;
+  private last: unknown = undefined;
   private ver = 0;
   /** The change from version - 1 to version. */
   private delta: PatchMessage | null = null;
@@ -130,10 +130,10 @@ export class Stream {
     return this.ver;
   }
 
-  /** Brings the stream to `trees`, once per `key` (a game state). */
-  advance(key: unknown, trees: Iterable<readonly [string, Dyn]>): void {
-    if (key === this.key) return;
-    this.key = key;
+  /** Brings the stream to `trees` (one object per game state: the same one again is no change). */
+  advance(trees: Iterable<readonly [string, Dyn]>): void {
+    if (trees === this.last) return;
+    this.last = trees;
     // A page that joins is sent every long text the stream keeps: past a few hundred, the
     // stream starts over (its next change is the whole trees, with the texts they use).
     if (this.st.words.size >= STREAM_WORDS) this.st = newPatchState();

@@ -142,7 +142,7 @@ describe('patch', () => {
     let joinedLate = 0;
     for (let i = 0; i < 200; i++) {
       const trees = step(i);
-      stream.advance(trees, trees);
+      stream.advance(trees);
       if (i === 0 || i === 150) pages.push({ page: new LivePage(), held: -1, seat: pages.length });
       for (const p of pages) {
         const part = stream.since(p.held);
