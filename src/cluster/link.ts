@@ -51,7 +51,8 @@ export interface LinkContext {
   now: () => number;
 }
 
-export type Phase = 'connecting' | 'hello' | 'auth' | 'accept' | 'up' | 'closed';
+/** `declined`: authenticated, but the mesh keeps another link to the peer; closing. */
+export type Phase = 'connecting' | 'hello' | 'auth' | 'accept' | 'up' | 'declined' | 'closed';
 export type Direction = 'in' | 'out';
 
 export interface LinkClosed {
@@ -191,6 +192,17 @@ export class Link extends EventEmitter<LinkEvents> {
     if (this.direction === 'in') this.send({ type: 'accept' });
   }
 
+  /**
+   * The mesh keeps another link to this peer. A peer that accepted our dial may already have
+   * taken this link and sent on it before our tie-break ran: what it sent still arrives, and is
+   * delivered, until the close completes.
+   */
+  decline(code: number, reason: string): void {
+    if (this.#phase === 'closed') return;
+    this.#phase = 'declined';
+    this.close(code, reason);
+  }
+
   send(message: MeshMessage): boolean {
     const frame = encodeFrame(message);
     return frame !== undefined && this.sendFrame(frame);
@@ -279,7 +291,8 @@ export class Link extends EventEmitter<LinkEvents> {
     const decoded = decodeFrame(data);
     this.counts.bytesIn += decoded.bytes;
     if (!decoded.ok) {
-      if (this.#phase !== 'up') return this.refuse(decoded.code, decoded.reason);
+      if (this.#phase !== 'up' && this.#phase !== 'declined')
+        return this.refuse(decoded.code, decoded.reason);
       this.counts.invalid++;
       const peer = this.#hello?.nodeId;
       this.#ctx.logger.warn(
@@ -300,6 +313,7 @@ export class Link extends EventEmitter<LinkEvents> {
         if (message.type !== 'accept') return this.#unexpected(message.type);
         return this.#authenticated();
       case 'up':
+      case 'declined':
         this.emit('message', message, decoded.bytes);
         return;
       default:

@@ -406,7 +406,7 @@ export class Mesh {
       !this.#prefer(link, current, peerId, now)
     ) {
       this.#logger.debug({ peer: peerId }, 'closing duplicate mesh link');
-      link.close(CloseCode.duplicateLink, 'duplicate link');
+      link.decline(CloseCode.duplicateLink, 'duplicate link');
       return;
     }
     link.establish();

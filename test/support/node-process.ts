@@ -111,7 +111,7 @@ export class NodeProcess {
 
   /** Resolves when /health_check answers 200. */
   async ready(timeoutMs = 20_000): Promise<void> {
-    await waitFor(
+    const waited = waitFor(
       async () => {
         if (!this.alive)
           throw new Error(
@@ -127,6 +127,11 @@ export class NodeProcess {
       timeoutMs,
       `node ${this.address} ready`,
     );
+    // A node that never got ready says why in its log: the failure carries its last lines.
+    await waited.catch((err: unknown) => {
+      if (!(err instanceof Error) || /exited/.test(err.message)) throw err;
+      throw new Error(`${err.message}; its last log lines:\n${this.raw.slice(-20).join('\n')}`);
+    });
   }
 
   hasLog(pred: (l: LogLine) => boolean): boolean {

@@ -219,6 +219,42 @@ describe('Mesh', () => {
     }
   });
 
+  it('delivers what either side sent while both dialled at once, whichever link it went on', async () => {
+    // Each side may take the other's link first and send on it before the tie-break closes
+    // it: the receiver must still deliver those messages, or a catch-up sent then waits for
+    // its answer until the peer is declared down.
+    for (let round = 0; round < 40; round++) {
+      const a = await node(`a${round}`);
+      const b = await node(`b${round}`);
+      const sent = { a: 0, b: 0 };
+      a.channel.onPeerUp((m) => {
+        if (a.channel.send(m.id, 'from a')) sent.a++;
+      });
+      b.channel.onPeerUp((m) => {
+        if (b.channel.send(m.id, 'from b')) sent.b++;
+      });
+      a.mesh.connect(b.address);
+      b.mesh.connect(a.address);
+      await waitFor(
+        () => sent.a + sent.b === 2 && a.mesh.stats().links === 1 && b.mesh.stats().links === 1,
+        5000,
+        'one link',
+      );
+      await waitFor(
+        () => a.events.messages.length >= sent.b && b.events.messages.length >= sent.a,
+        2000,
+        `messages sent during the race (round ${round}: a sent ${sent.a}, b got ${b.events.messages.length}; b sent ${sent.b}, a got ${a.events.messages.length})`,
+      );
+      expect([sent.a, sent.b]).toEqual([1, 1]);
+      expect(a.events.messages).toEqual([{ from: `b${round}`, body: 'from b' }]);
+      expect(b.events.messages).toEqual([{ from: `a${round}`, body: 'from a' }]);
+      // No refusal of the losing link: it was authenticated, then closed on purpose.
+      for (const n of [a, b])
+        expect(n.logger.lines.filter((l) => /refused/.test(l.msg))).toEqual([]);
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    }
+  });
+
   it('refuses a node with the wrong secret, on both ends, with 4001 and a log line', async () => {
     const a = await node('a');
     const bad = await node('intruder', { secret: 'wrong' });
