@@ -43,6 +43,7 @@ export {
   Snapshots,
   SnapshotError,
   type Snapshot,
+  type SnapshotHead,
   type SnapshotVersion,
   type StoredSnapshot,
 } from './snapshots.js';

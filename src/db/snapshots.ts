@@ -40,6 +40,14 @@ export interface StoredSnapshot extends Snapshot {
   updatedAt: number;
 }
 
+/** A saved game without its state: what a node checks every few seconds for every game. */
+export interface SnapshotHead extends SnapshotVersion {
+  code: string;
+  gameId: string;
+  schema: number;
+  updatedAt: number;
+}
+
 export class SnapshotError extends Error {
   override readonly name = 'SnapshotError';
   constructor(
@@ -174,6 +182,28 @@ export class Snapshots {
   async all(): Promise<StoredSnapshot[]> {
     const rows = await this.db.selectFrom('snapshots').selectAll().orderBy('code').execute();
     return rows.map((r) => this.parse(r)).filter((s): s is StoredSnapshot => s !== null);
+  }
+
+  /**
+   * Every saved game's version, without its state: what a node checks every five seconds for
+   * games no live node runs. Reading and parsing every state instead cost 10 ms of CPU per check
+   * at 200 games and 42 ms at 1,000 (this: 1 and 4 ms).
+   */
+  async heads(): Promise<SnapshotHead[]> {
+    const rows = await this.db
+      .selectFrom('snapshots')
+      .select(['code', 'game_id', 'owner', 'epoch', 'seq', 'schema', 'updated_at'])
+      .orderBy('code')
+      .execute();
+    return rows.map((r) => ({
+      code: r.code,
+      gameId: r.game_id,
+      owner: r.owner,
+      epoch: r.epoch,
+      seq: r.seq,
+      schema: r.schema,
+      updatedAt: r.updated_at,
+    }));
   }
 
   /** Removes the snapshot of `code` only if it is still of game `gameId`; true if removed. */

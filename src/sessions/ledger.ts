@@ -15,7 +15,13 @@
 // once a second, is the one call that asks whether it is back.
 
 import { sleep, type Clock } from '../clock.js';
-import type { NodeLease, Snapshot, SnapshotVersion, StoredSnapshot } from '../db/index.js';
+import type {
+  NodeLease,
+  Snapshot,
+  SnapshotHead,
+  SnapshotVersion,
+  StoredSnapshot,
+} from '../db/index.js';
 import type { GameState } from '../game/types.js';
 import type { Logger } from '../log.js';
 import type { GameRecord } from './game-record.js';
@@ -26,7 +32,8 @@ export interface SnapshotStore {
   saveMany(snapshots: readonly Snapshot[]): Promise<Set<string>>;
   claim(code: string, base: SnapshotVersion, next: Snapshot): Promise<boolean>;
   get(code: string): Promise<StoredSnapshot | null>;
-  all(): Promise<StoredSnapshot[]>;
+  /** Every saved game's version, without its state. */
+  heads(): Promise<SnapshotHead[]>;
   remove(code: string, gameId: string): Promise<boolean>;
 }
 
@@ -238,8 +245,9 @@ export class Ledger {
     return out === undefined ? 'unavailable' : (out.row ?? undefined);
   }
 
-  async rows(): Promise<StoredSnapshot[] | 'unavailable'> {
-    return (await this.#call(() => this.#o.snapshots.all())) ?? 'unavailable';
+  /** Every saved game's version (no state), or 'unavailable'. */
+  async heads(): Promise<SnapshotHead[] | 'unavailable'> {
+    return (await this.#call(() => this.#o.snapshots.heads())) ?? 'unavailable';
   }
 
   async remove(code: string, gameId: string): Promise<void> {

@@ -5,6 +5,7 @@
 // that exactly one does is decided by the ledger's compare-and-set.
 
 import type { Clock } from '../clock.js';
+import type { SnapshotHead } from '../db/index.js';
 import type { MeshChannel, NodeState } from '../cluster/types.js';
 import { checkGameState } from '../game/schema.js';
 import type { GameState } from '../game/types.js';
@@ -296,8 +297,8 @@ export class Transfers {
    * the games by placement; the ledger's compare-and-set settles any overlap.
    */
   async resumeFromLedger(): Promise<number> {
-    const rows = await this.d.ledger.rows();
-    if (rows === 'unavailable') return 0;
+    const heads = await this.d.ledger.heads();
+    if (heads === 'unavailable') return 0;
     const leases = await this.d.ledger.liveNodes();
     if (leases === 'unavailable') return 0;
     // A draining node runs nothing it could not hand over: what it left here is ours to resume.
@@ -324,19 +325,22 @@ export class Transfers {
     }
     let resumed = 0;
     const now = this.d.clock.now();
-    for (const snap of rows) {
+    for (const head of heads) {
+      // Most rows are games running here or on a live node: known without reading the state.
+      // A row not written for FINISHED_ROW_KEEP_MS may be a finished game's, to prune: read it.
+      if (now - head.updatedAt <= FINISHED_ROW_KEEP_MS && this.#runningSomewhere(head, alive))
+        continue;
+      const snap = await this.d.ledger.row(head.code);
+      if (snap === 'unavailable') break;
+      if (snap === undefined) continue;
       if (snap.state.status === 'finished' && now - snap.updatedAt > FINISHED_ROW_KEEP_MS) {
         this.#settling.delete(snap.gameId);
         if (rankFor(snap.code, candidates, snap.schema)[0] === this.d.nodeId)
           await this.d.ledger.remove(snap.code, snap.gameId);
         continue;
       }
-      if (this.d.running(snap.code)?.running) continue;
-      // A game whose owner is alive is running (even if we cannot reach it yet).
-      if (snap.owner !== this.d.nodeId && (alive.has(snap.owner) || this.#isLivePeer(snap.owner)))
-        continue;
+      if (this.#runningSomewhere(snap, alive)) continue;
       const held = this.d.replica.getAny(snap.code);
-      if (held && this.#isLivePeer(held.owner)) continue;
       if (snap.state.status === 'finished') {
         // Its owner may have stopped between saving the final state and recording the result
         // (which it does once a peer or the database confirmed the write): the result is
@@ -372,6 +376,18 @@ export class Transfers {
     }
     if (resumed) this.d.logger.info({ resumed }, `resumed ${resumed} games from the database`);
     return resumed;
+  }
+
+  /**
+   * Whether the saved game `row` runs here or on a live node: its owner is alive (even if we
+   * cannot reach it yet), or a live peer holds a newer record of it.
+   */
+  #runningSomewhere(row: SnapshotHead, alive: ReadonlySet<string>): boolean {
+    if (this.d.running(row.code)?.running) return true;
+    if (row.owner !== this.d.nodeId && (alive.has(row.owner) || this.#isLivePeer(row.owner)))
+      return true;
+    const held = this.d.replica.getAny(row.code);
+    return held !== undefined && this.#isLivePeer(held.owner);
   }
 
   #settle(state: GameState): void {

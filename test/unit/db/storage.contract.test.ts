@@ -732,6 +732,18 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(await snapshots.all()).toEqual([]);
     });
 
+    it("lists every game's version without reading its state", async () => {
+      const storage = await node();
+      await storage.snapshots.save(snap(2, 'b', 7));
+      await storage.snapshots.save(snap(1, 'a', 1, { code: 'ZORB', gameId: 'game-2' }));
+      // A row whose state is unreadable is still listed: only get() parses a state.
+      await rawExec(storage, target, `UPDATE snapshots SET state = '{broken' WHERE code = 'ZORB'`);
+      expect(await storage.snapshots.heads()).toEqual([
+        { code: 'KEPS', gameId: 'game-1', epoch: 2, owner: 'b', seq: 7, schema: 1, updatedAt: T0 },
+        { code: 'ZORB', gameId: 'game-2', epoch: 1, owner: 'a', seq: 1, schema: 1, updatedAt: T0 },
+      ]);
+    });
+
     it('keeps games apart by code', async () => {
       const { snapshots } = await node();
       await snapshots.save(snap(1, 'a', 1));

@@ -48,7 +48,7 @@ async function store() {
     },
     claim: (c, b, n) => storage.snapshots.claim(c, b, n),
     get: (c) => storage.snapshots.get(c),
-    all: () => storage.snapshots.all(),
+    heads: () => storage.snapshots.heads(),
     remove: (c, g) => storage.snapshots.remove(c, g),
   };
   const ledger = new Ledger({
