@@ -18,9 +18,10 @@ interface Handlers {
   up: MemberHandler[];
   down: MemberHandler[];
   state: MemberHandler[];
+  relink: MemberHandler[];
 }
 
-export type PeerEvent = 'up' | 'down' | 'state';
+export type PeerEvent = 'up' | 'down' | 'state' | 'relink';
 
 export class Channels {
   readonly #selfId: string;
@@ -41,7 +42,7 @@ export class Channels {
     }
     let handlers = this.#handlers.get(name);
     if (!handlers) {
-      handlers = { message: [], up: [], down: [], state: [] };
+      handlers = { message: [], up: [], down: [], state: [], relink: [] };
       this.#handlers.set(name, handlers);
     }
     const h = handlers;
@@ -58,6 +59,7 @@ export class Channels {
       onPeerUp: (handler) => void h.up.push(handler),
       onPeerDown: (handler) => void h.down.push(handler),
       onPeerState: (handler) => void h.state.push(handler),
+      onPeerRelink: (handler) => void h.relink.push(handler),
     };
   }
 
@@ -75,7 +77,7 @@ export class Channels {
     return true;
   }
 
-  /** Tells every channel that a peer came up, went down or changed state. */
+  /** Tells every channel that a peer came up, went down, changed state or changed link. */
   emit(kind: PeerEvent, member: Member): void {
     for (const [name, handlers] of this.#handlers) {
       for (const handler of handlers[kind]) {

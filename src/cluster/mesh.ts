@@ -428,6 +428,7 @@ export class Mesh {
       });
       this.#updateState(existing, hello.state);
       this.#sendHeartbeat(existing, now);
+      if (current !== link) this.#channels.emit('relink', existing.member);
       return;
     }
     const { address, state, version, protocol, schemas } = hello;

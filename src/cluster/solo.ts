@@ -13,5 +13,6 @@ export function soloChannel(selfId: string): MeshChannel {
     onPeerUp: () => undefined,
     onPeerDown: () => undefined,
     onPeerState: () => undefined,
+    onPeerRelink: () => undefined,
   };
 }

@@ -45,6 +45,12 @@ export interface MeshChannel {
   onPeerDown(handler: MemberHandler): void;
   /** A live peer announced a new lifecycle state (e.g. draining). */
   onPeerState(handler: MemberHandler): void;
+  /**
+   * The link to a live peer was restored after it broke, or replaced by a newer one, without the
+   * peer being declared down: what was sent on the old link may be lost (a request still
+   * waiting for its answer is worth sending again).
+   */
+  onPeerRelink(handler: MemberHandler): void;
 }
 
 /**

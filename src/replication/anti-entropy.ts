@@ -86,8 +86,8 @@ export function recordsMessages(
 
 interface Exchange {
   peer: string;
-  /** Digest parts (message ids) not yet fully answered. */
-  parts: Set<string>;
+  /** Digest parts not yet fully answered, by message id (kept to be sent again). */
+  parts: Map<string, DigestMessage>;
   /** For each digest part, the indices of the records messages received so far. */
   received: Map<string, Set<number>>;
   timer: TimerHandle;
@@ -123,7 +123,7 @@ export class Exchanges {
     return new Promise<boolean>((resolve) => {
       const exchange: Exchange = {
         peer,
-        parts: new Set(parts.map((m) => m.id)),
+        parts: new Map(parts.map((m) => [m.id, m])),
         received: new Map(),
         timer: this.#clock.setTimeout(() => {
           this.#logger.debug({ peer }, `anti-entropy with ${peer} timed out`);
@@ -131,7 +131,7 @@ export class Exchanges {
         }, timeoutMs),
         resolve,
       };
-      for (const id of exchange.parts) this.#byPart.set(id, exchange);
+      for (const id of exchange.parts.keys()) this.#byPart.set(id, exchange);
       for (const part of parts) if (!send(part)) return this.#end(exchange, false);
     });
   }
@@ -150,6 +150,20 @@ export class Exchanges {
     if (exchange.parts.size === 0) this.#end(exchange, true);
   }
 
+  /**
+   * The link to `peer` changed (see MeshChannel.onPeerRelink): what went on the old one may be
+   * lost. Sends the parts of its exchanges not yet answered again; an answer that comes twice
+   * is counted once.
+   */
+  resend(peer: string, send: (part: DigestMessage) => boolean): number {
+    let sent = 0;
+    for (const exchange of new Set(this.#byPart.values())) {
+      if (exchange.peer !== peer) continue;
+      for (const part of exchange.parts.values()) if (send(part)) sent++;
+    }
+    return sent;
+  }
+
   peerDown(peer: string): void {
     for (const exchange of new Set(this.#byPart.values()))
       if (exchange.peer === peer) this.#end(exchange, false);
@@ -160,7 +174,7 @@ export class Exchanges {
   }
 
   #end(exchange: Exchange, answered: boolean): void {
-    for (const part of exchange.parts) this.#byPart.delete(part);
+    for (const id of exchange.parts.keys()) this.#byPart.delete(id);
     exchange.parts.clear();
     this.#clock.clearTimeout(exchange.timer);
     exchange.resolve(answered);

@@ -46,6 +46,8 @@ interface Entry extends PendingWrite {
   sentTo: ReadonlySet<string>;
   /** Of those, the ones still live and silent. */
   waiting: Set<string>;
+  /** The message that carried the write, to send again to a peer whose link changed. */
+  message: unknown;
   timer: TimerHandle;
   resolve: (outcome: WriteOutcome) => void;
 }
@@ -67,8 +69,10 @@ export class PendingWrites {
     return this.#entries.size;
   }
 
-  /** Waits for the write `id`, sent to `sentTo`, until it is settled or times out. */
-  wait(id: string, write: PendingWrite, sentTo: string[]): Promise<WriteOutcome> {
+  /**
+   * Waits for the write `id`, sent to `sentTo` as `message`, until it is settled or times out.
+   */
+  wait(id: string, write: PendingWrite, sentTo: string[], message: unknown): Promise<WriteOutcome> {
     return new Promise<WriteOutcome>((resolve) => {
       const { key, epoch } = write;
       const timer = this.#clock.setTimeout(() => this.#timedOut(id), this.#timeoutMs);
@@ -77,6 +81,7 @@ export class PendingWrites {
         epoch,
         sentTo: new Set(sentTo),
         waiting: new Set(sentTo),
+        message,
         timer,
         resolve,
       });
@@ -89,6 +94,14 @@ export class PendingWrites {
   sentTo(id: string, peer: string): PendingWrite | undefined {
     const entry = this.#entries.get(id);
     return entry?.sentTo.has(peer) ? entry : undefined;
+  }
+
+  /** The messages of the writes still waiting for `peer`'s answer. */
+  waitingOn(peer: string): unknown[] {
+    const out: unknown[] = [];
+    for (const entry of this.#entries.values())
+      if (entry.waiting.has(peer)) out.push(entry.message);
+    return out;
   }
 
   /** The peer went down: a write it was the last silent peer of times out now. */

@@ -149,6 +149,7 @@ export class ReplicaSync<S extends object = object> {
     this.#channel.onMessage((from, body, frameBytes) => this.#receive(from, body, frameBytes));
     this.#channel.onPeerUp((member) => this.#peerUp(member));
     this.#channel.onPeerDown((member) => this.#peerDown(member));
+    this.#channel.onPeerRelink((member) => this.#peerRelinked(member));
   }
 
   /** Starts periodic anti-entropy and compaction. */
@@ -224,7 +225,7 @@ export class ReplicaSync<S extends object = object> {
     this.#stats.opsOut += sent.length;
     if (sent.length === 0) return Promise.resolve({ kind: 'alone', acked: [] });
 
-    return this.#writes.wait(id, record, sent);
+    return this.#writes.wait(id, record, sent, op);
   }
 
   /**
@@ -286,6 +287,25 @@ export class ReplicaSync<S extends object = object> {
   #peerUp(member: Member): void {
     if (this.#stopped) return;
     void this.#exchange(member.id, this.#opts.antiEntropyMs);
+  }
+
+  /**
+   * The link to a live peer broke and came back (or was replaced): writes and digests sent on
+   * the old one may be lost, and their answers with them. Both are sent again (a write applied
+   * twice is acknowledged as a duplicate); otherwise a write would wait for its timeout and a
+   * catch-up, a node's join among them, for its own.
+   */
+  #peerRelinked(member: Member): void {
+    if (this.#stopped) return;
+    let sent = 0;
+    for (const message of this.#writes.waitingOn(member.id))
+      if (this.#channel.send(member.id, message)) sent++;
+    sent += this.#exchanges.resend(member.id, (part) => this.#channel.send(member.id, part));
+    if (sent > 0)
+      this.#logger.debug(
+        { peer: member.id, messages: sent },
+        `link to ${member.id} changed: sent ${sent} unanswered messages again`,
+      );
   }
 
   #peerDown(member: Member): void {

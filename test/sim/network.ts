@@ -59,6 +59,7 @@ interface Channel {
   up: MemberHandler[];
   down: MemberHandler[];
   state: MemberHandler[];
+  relink: MemberHandler[];
 }
 
 /** One node's end of the mesh. */
@@ -120,7 +121,7 @@ export class SimMesh {
   channel(name: string): MeshChannel {
     let h = this.channels.get(name);
     if (!h) {
-      h = { message: [], up: [], down: [], state: [] };
+      h = { message: [], up: [], down: [], state: [], relink: [] };
       this.channels.set(name, h);
     }
     const handlers = h;
@@ -136,6 +137,7 @@ export class SimMesh {
       onPeerUp: (fn) => void handlers.up.push(fn),
       onPeerDown: (fn) => void handlers.down.push(fn),
       onPeerState: (fn) => void handlers.state.push(fn),
+      onPeerRelink: (fn) => void handlers.relink.push(fn),
     };
   }
 
@@ -235,11 +237,14 @@ export class SimMesh {
     const now = this.world.now;
     const existing = this.peers.get(peer.id);
     if (existing) {
+      const relinked = existing.conn !== conn;
       if (existing.conn && existing.conn !== conn) this.net.close(existing.conn, this.id);
       existing.conn = conn;
       existing.member.state = peer.state;
       existing.member.lastSeen = now;
       this.detector.linkUp(peer.id, now);
+      // Like the mesh: what went on the old connection may be lost.
+      if (relinked) this.#emit('relink', existing.member);
       return;
     }
     const member: Member = {

@@ -45,6 +45,7 @@ interface Node {
   onPeerUp: MemberHandler[];
   onPeerDown: MemberHandler[];
   onPeerState: MemberHandler[];
+  onPeerRelink: MemberHandler[];
 }
 
 /** mulberry32: small, fast, good enough to make a test's network weather reproducible. */
@@ -104,6 +105,7 @@ export class MemoryNetwork {
       onPeerUp: [],
       onPeerDown: [],
       onPeerState: [],
+      onPeerRelink: [],
     };
     this.#nodes.set(id, node);
     const others = [...this.#nodes.keys()].filter((other) => other !== id);
@@ -146,6 +148,24 @@ export class MemoryNetwork {
       for (const h of na.onPeerDown) h({ ...nb.member });
       for (const h of nb.onPeerDown) h({ ...na.member });
     }
+  }
+
+  /**
+   * The link between two nodes broke and came back before either declared the other down:
+   * what was in flight on it is lost, and both hear onPeerRelink (no down, no up).
+   */
+  relink(a: string, b: string): void {
+    if (!this.#links.has(linkId(a, b))) return;
+    const lost = this.#queue.length;
+    this.#queue = this.#queue.filter(
+      (e) => !((e.from === a && e.to === b) || (e.from === b && e.to === a)),
+    );
+    this.counts.dropped += lost - this.#queue.length;
+    const na = this.#nodes.get(a);
+    const nb = this.#nodes.get(b);
+    if (na === undefined || nb === undefined) return;
+    for (const h of na.onPeerRelink) h({ ...nb.member });
+    for (const h of nb.onPeerRelink) h({ ...na.member });
   }
 
   /** Cuts every link of a node. */
@@ -280,6 +300,7 @@ export class MemoryNetwork {
       onPeerUp: (h) => void node.onPeerUp.push(h),
       onPeerDown: (h) => void node.onPeerDown.push(h),
       onPeerState: (h) => void node.onPeerState.push(h),
+      onPeerRelink: (h) => void node.onPeerRelink.push(h),
     };
   }
 }

@@ -18,6 +18,7 @@ interface Events {
   up: string[];
   down: string[];
   state: string[];
+  relink: string[];
   messages: { from: string; body: unknown }[];
 }
 
@@ -49,11 +50,12 @@ async function node(
     ...options,
   });
   wss.on('connection', (ws, req) => mesh.accept(ws, req));
-  const events: Events = { up: [], down: [], state: [], messages: [] };
+  const events: Events = { up: [], down: [], state: [], relink: [], messages: [] };
   const channel = mesh.channel('test');
   channel.onPeerUp((m: Member) => events.up.push(m.id));
   channel.onPeerDown((m: Member) => events.down.push(m.id));
   channel.onPeerState((m: Member) => events.state.push(`${m.id}:${m.state}`));
+  channel.onPeerRelink((m: Member) => events.relink.push(m.id));
   channel.onMessage((from, body) => events.messages.push({ from, body }));
   mesh.start();
   cleanups.push(async () => {
@@ -387,6 +389,9 @@ describe('Mesh', () => {
     );
     expect([a.events.down, b.events.down]).toEqual([[], []]);
     expect([a.events.up, b.events.up]).toEqual([['b'], ['a']]);
+    // What was in flight on the broken link may be lost: each side is told its link changed
+    // (once, or twice when both redialled and one of the new links replaced the other).
+    expect([[...new Set(a.events.relink)], [...new Set(b.events.relink)]]).toEqual([['b'], ['a']]);
   });
 
   it('meets a peer again once a partition heals, though both declared the other down and DNS did not change', async () => {

@@ -294,6 +294,31 @@ describe('ReplicaSync anti-entropy', () => {
     expect(c.replica.size).toBe(2);
   });
 
+  it('a link that broke and came back gets its unanswered writes and digests again', async () => {
+    // Without resending, the write below waits for its timeout (a minute) and the catch-up for
+    // its own: what a node joining the cluster waited before it became ready.
+    const { net, nodes } = track(
+      await cluster(['a', 'b'], { autoDeliver: false }, { ackTimeoutMs: 60_000 }),
+    );
+    const [a, b] = nodes as [TestNode, TestNode];
+    while (net.pending > 0) net.deliver(); // the peer-up exchanges
+    b.replica.apply(record('ZORB', 1, 'b', 1)); // only b holds it: a learns it by catching up
+    const write = watch(a.sync.write(record('KEPS', 1, 'a', 1)));
+    const caught = watch(a.sync.catchUp(60_000));
+    await microtasks();
+    net.relink('a', 'b'); // the op and the digest were on the old link
+    expect(b.replica.get('KEPS')).toBeUndefined();
+    while (net.pending > 0) {
+      net.deliver();
+      await microtasks();
+    }
+    expect(b.replica.get('KEPS')?.seq).toBe(1);
+    expect(write.value).toEqual({ kind: 'acked', acked: ['b'] });
+    expect(caught.value).toMatchObject({ answered: ['b'], missing: [] });
+    expect(a.replica.get('ZORB')?.seq).toBe(1);
+    expect(net.counts.dropped).toBeGreaterThan(0);
+  });
+
   it('catchUp() resolves at its timeout when a peer never answers', async () => {
     const { net, nodes } = track(await cluster(['a', 'b']));
     net.options.drop = 1;
