@@ -8,6 +8,7 @@
 import { logLines, type LogLine } from '../../test/support/node-process.js';
 import type { InvariantReport, Violation } from '../../test/support/invariants.js';
 import type { AdminRecord } from '../../test/support/admin.js';
+import { Player } from '../../test/support/player.js';
 import type { Stage } from './cluster.js';
 import type { Failure } from './load.js';
 import type { Players } from './players.js';
@@ -258,7 +259,7 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   );
   const besides = byLabel(countBy(excusedLoad, (f) => excuseOf(excuses, f)!.label));
   line(
-    `HTTP load      ${loadFailures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in)${besides ? `, besides ${besides}` : ''}; latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}`,
+    `HTTP load      ${loadFailures.length} failed of ${load.total} requests (https GET /lobby, /leaderboard, /games/:code, logged in)${besides ? `, besides ${besides}` : ''}; latency p50 ${ms(pct(load.latencies, 50))}, p99 ${ms(pct(load.latencies, 99))}, max ${ms(Math.max(...load.latencies))}${Player.resentGets ? `; ${Player.resentGets} GETs (pages and games opened included) sent again on a new connection, as a browser does: the kept-alive one they went out on was closed under them` : ''}`,
   );
   for (const f of loadFailures.slice(0, 10))
     line(`                 ${secs(f.at)} ${f.path}: ${f.what}`);

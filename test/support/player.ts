@@ -45,6 +45,16 @@ export function fetchVia(
   }) as unknown as Promise<Response>;
 }
 
+/** Whether a fetch failed because the server side closed the connection before answering. */
+function closedUnderUs(err: unknown): boolean {
+  const cause = err instanceof Error ? (err.cause as { code?: string; message?: string }) : null;
+  return (
+    err instanceof TypeError &&
+    cause != null &&
+    (cause.code === 'UND_ERR_SOCKET' || cause.code === 'ECONNRESET' || cause.code === 'EPIPE')
+  );
+}
+
 /** WebSocket client options for `net` (ws takes the TLS and socket options directly). */
 export function wsOptionsFor(net: Network | undefined): { ca?: string; localAddress?: string } {
   return {
@@ -59,6 +69,8 @@ export interface LiveMessage {
 }
 
 export class Player {
+  /** GETs sent again after the connection they went out on was closed (see request). */
+  static resentGets = 0;
   /** Cookies the site set (session, and the form-token cookie of anonymous visitors). */
   private readonly jar = new Map<string, string>();
   userId: string | null = null;
@@ -91,11 +103,19 @@ export class Player {
   async request(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.jar.size) headers.set('cookie', this.cookie);
-    const res = await fetchVia(this.net, this.base + path, {
-      ...init,
-      headers,
-      redirect: 'manual',
-    });
+    const send = () =>
+      fetchVia(this.net, this.base + path, { ...init, headers, redirect: 'manual' });
+    let res: Response;
+    try {
+      res = await send();
+    } catch (err) {
+      // A kept-alive connection the other side closed as this request went out: a browser sends
+      // a GET again on a new connection, and so does a player here (once; never a form).
+      const method = (init.method ?? 'GET').toUpperCase();
+      if ((method !== 'GET' && method !== 'HEAD') || !closedUnderUs(err)) throw err;
+      Player.resentGets++;
+      res = await send();
+    }
     for (const c of res.headers.getSetCookie()) {
       const [pair = '', ...attrs] = c.split(';');
       const i = pair.indexOf('=');
