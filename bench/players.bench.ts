@@ -34,7 +34,7 @@ import { TestCluster, waitForPeers } from '../test/support/cluster.js';
 import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/node-process.js';
 import type { ClientInit, ClientStats, Dist, Seat } from './players-client.js';
 import type { RawInit } from './players-raw-server.js';
-import { Profiler, summarise } from './profile.js';
+import { Profiler, busyStretches, summarise, type BusyStretches } from './profile.js';
 import {
   NODE_ENV_BASE,
   QUICK,
@@ -102,6 +102,7 @@ interface StepResult {
   profiles?: {
     busy: number;
     rows: { name: string; share: number; busyShare: number }[];
+    stretches: BusyStretches;
     file: string;
   }[];
 }
@@ -338,7 +339,7 @@ async function appSide(
           const name = `players-${players}${PROCESSES > 1 ? `-p${i + 1}` : ''}-${Date.now()}`;
           const file = join(PROFILE_DIR!, `${name}.cpuprofile`);
           const p = await profiler.stop(file);
-          profiles.push({ ...summarise(p, 20), file });
+          profiles.push({ ...summarise(p, 20), stretches: busyStretches(p), file });
         }
         m1 = await Promise.all(nodes.map((n) => metrics(n.url)));
       },
@@ -489,6 +490,10 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
       );
       for (const r of profile.rows)
         console.log(`    ${fmt(r.busyShare * 100, 1).padStart(5)} %  ${r.name}`);
+      const s = profile.stretches;
+      console.log(
+        `  busy stretches (no idle sample between): p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms; ${fmt(s.over20 * 100, 0)} % of busy time in stretches over 20 ms`,
+      );
     }
   }
   console.log('');

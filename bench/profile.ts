@@ -122,6 +122,48 @@ export function summarise(profile: CpuProfile, top = 15): { busy: number; rows: 
   return { busy: busy / total, rows };
 }
 
+export interface BusyStretches {
+  /** Stretches of consecutive busy samples (the event loop never idle in between), ms. */
+  p50: number;
+  p99: number;
+  max: number;
+  /** Share of the busy time spent in stretches longer than 20 ms. */
+  over20: number;
+}
+
+/**
+ * How the busy time comes: stretches of samples with no idle one between them. Long stretches
+ * made of many short tasks back to back are a queue (the loop had work waiting), not one slow
+ * task: what a tail latency at high utilisation looks like.
+ */
+export function busyStretches(profile: CpuProfile): BusyStretches {
+  const idleIds = new Set(
+    profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id),
+  );
+  const stretches: number[] = [];
+  let current = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    // A sample's time is the delta to the next one.
+    const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    if (idleIds.has(profile.samples[i]!)) {
+      if (current > 0) stretches.push(current);
+      current = 0;
+    } else current += dt;
+  }
+  if (current > 0) stretches.push(current);
+  stretches.sort((a, b) => a - b);
+  const at = (q: number) =>
+    stretches[Math.min(stretches.length - 1, Math.floor(stretches.length * q))] ?? 0;
+  const total = stretches.reduce((a, b) => a + b, 0);
+  const long = stretches.filter((s) => s > 20).reduce((a, b) => a + b, 0);
+  return {
+    p50: at(0.5),
+    p99: at(0.99),
+    max: stretches.at(-1) ?? 0,
+    over20: total ? long / total : 0,
+  };
+}
+
 function shortUrl(url: string): string {
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
