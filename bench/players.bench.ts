@@ -103,6 +103,8 @@ interface StepResult {
     busy: number;
     rows: { name: string; share: number; busyShare: number }[];
     stretches: BusyStretches;
+    /** The heap still held at the window's end, by allocation site (sampled). */
+    heap: { total: number; rows: { name: string; bytes: number }[] };
     file: string;
   }[];
 }
@@ -329,6 +331,7 @@ async function appSide(
             if (!url) continue;
             const profiler = new Profiler();
             await profiler.attach(url);
+            await profiler.startHeapSampling();
             await profiler.start();
             profilers.push(profiler);
           }
@@ -339,7 +342,9 @@ async function appSide(
           const name = `players-${players}${PROCESSES > 1 ? `-p${i + 1}` : ''}-${Date.now()}`;
           const file = join(PROFILE_DIR!, `${name}.cpuprofile`);
           const p = await profiler.stop(file);
-          profiles.push({ ...summarise(p, 20), stretches: busyStretches(p), file });
+          const heap = await profiler.liveHeapBySite();
+          profiler.close();
+          profiles.push({ ...summarise(p, 20), stretches: busyStretches(p), heap, file });
         }
         m1 = await Promise.all(nodes.map((n) => metrics(n.url)));
       },
@@ -494,6 +499,13 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
       console.log(
         `  busy stretches (no idle sample between): p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms; ${fmt(s.over20 * 100, 0)} % of busy time in stretches over 20 ms`,
       );
+      console.log(
+        `  heap held at the end of the window, sampled, ${fmt(profile.heap.total / 1e6, 0)} MB, by allocation site:`,
+      );
+      for (const r of profile.heap.rows)
+        console.log(
+          `    ${fmt((100 * r.bytes) / profile.heap.total, 1).padStart(5)} %  ${fmt(r.bytes / 1e6, 1)} MB  ${r.name}`,
+        );
     }
   }
   console.log('');

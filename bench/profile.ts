@@ -26,6 +26,12 @@ export interface CpuProfile {
   timeDeltas: number[];
 }
 
+interface HeapNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: HeapNode[];
+}
+
 export class Profiler {
   private ws: WebSocket | null = null;
   private seq = 0;
@@ -71,6 +77,44 @@ export class Profiler {
     return r.usedSize;
   }
 
+  /** Starts V8's sampling heap profiler (one sample per 32 KiB allocated, on average). */
+  startHeapSampling(): Promise<unknown> {
+    return this.call('HeapProfiler.startSampling', { samplingInterval: 32_768 });
+  }
+
+  /**
+   * What the samples still alive now were allocated by: bytes per function, largest first
+   * (after a full collection, so only what is held).
+   */
+  async liveHeapBySite(
+    top = 15,
+  ): Promise<{ total: number; rows: { name: string; bytes: number }[] }> {
+    await this.call('HeapProfiler.collectGarbage');
+    const r = (await this.call('HeapProfiler.getSamplingProfile')) as {
+      profile: { head: HeapNode };
+    };
+    await this.call('HeapProfiler.stopSampling');
+    const bytes = new Map<string, number>();
+    let total = 0;
+    const walk = (n: HeapNode): void => {
+      if (n.selfSize > 0) {
+        const f = n.callFrame;
+        const name = f.url
+          ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`
+          : f.functionName || '(anonymous)';
+        bytes.set(name, (bytes.get(name) ?? 0) + n.selfSize);
+        total += n.selfSize;
+      }
+      for (const c of n.children) walk(c);
+    };
+    walk(r.profile.head);
+    const rows = [...bytes]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, b]) => ({ name, bytes: b }));
+    return { total, rows };
+  }
+
   close(): void {
     this.ws?.close();
   }
@@ -78,7 +122,6 @@ export class Profiler {
   async stop(file: string): Promise<CpuProfile> {
     const r = (await this.call('Profiler.stop')) as { profile: CpuProfile };
     writeFileSync(file, JSON.stringify(r.profile));
-    this.ws?.close();
     return r.profile;
   }
 }
