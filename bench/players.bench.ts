@@ -18,7 +18,9 @@
 // that plays the same rounds and sends messages of the sizes the node sent, per kind.
 //
 // BENCH_PLAYERS_STEPS=250,1000 picks steps; BENCH_PROFILE_DIR=dir records a CPU profile of the
-// node over each step's window (through the inspector) and prints its top functions;
+// node over each step's window (through the inspector) and prints its top functions and how its
+// busy time came (stretches with no idle moment between), and with BENCH_HEAP_SITES=1 also the
+// heap still held at the window's end by allocation site (sampling costs the node CPU);
 // BENCH_LIVE_COMPRESSION=on runs the node with LIVE_COMPRESSION=on (the client offers
 // permessage-deflate as browsers do; bytes are what crossed the wire, compressed or not);
 // BENCH_PLAYERS_PROCESSES=2 makes the node under test two processes (a cluster of two nodes on
@@ -62,6 +64,8 @@ const WARMUP_MS = QUICK ? 4000 : 6000;
 const WINDOW_MS = QUICK ? 6000 : 20_000;
 const HOST = '127.0.0.2';
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+/** With BENCH_PROFILE_DIR: also sample the heap (it costs the node a fifth more CPU or so). */
+const HEAP_SITES = process.env.BENCH_HEAP_SITES === '1';
 /** Options for the node under test (BENCH_NODE_OPTIONS, e.g. a garbage collector setting). */
 const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 /** BENCH_PLAYERS_WIRE=html: sockets ask for whole partials, as pages of earlier releases did. */
@@ -103,8 +107,8 @@ interface StepResult {
     busy: number;
     rows: { name: string; share: number; busyShare: number }[];
     stretches: BusyStretches;
-    /** The heap still held at the window's end, by allocation site (sampled). */
-    heap: { total: number; rows: { name: string; bytes: number }[] };
+    /** The heap still held at the window's end, by allocation site (BENCH_HEAP_SITES=1). */
+    heap?: { total: number; rows: { name: string; bytes: number }[] };
     file: string;
   }[];
 }
@@ -331,7 +335,7 @@ async function appSide(
             if (!url) continue;
             const profiler = new Profiler();
             await profiler.attach(url);
-            await profiler.startHeapSampling();
+            if (HEAP_SITES) await profiler.startHeapSampling();
             await profiler.start();
             profilers.push(profiler);
           }
@@ -342,9 +346,14 @@ async function appSide(
           const name = `players-${players}${PROCESSES > 1 ? `-p${i + 1}` : ''}-${Date.now()}`;
           const file = join(PROFILE_DIR!, `${name}.cpuprofile`);
           const p = await profiler.stop(file);
-          const heap = await profiler.liveHeapBySite();
+          const heap = HEAP_SITES ? await profiler.liveHeapBySite() : undefined;
           profiler.close();
-          profiles.push({ ...summarise(p, 20), stretches: busyStretches(p), heap, file });
+          profiles.push({
+            ...summarise(p, 20),
+            stretches: busyStretches(p),
+            ...(heap ? { heap } : {}),
+            file,
+          });
         }
         m1 = await Promise.all(nodes.map((n) => metrics(n.url)));
       },
@@ -499,12 +508,14 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
       console.log(
         `  busy stretches (no idle sample between): p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms; ${fmt(s.over20 * 100, 0)} % of busy time in stretches over 20 ms`,
       );
+      const heap = profile.heap;
+      if (!heap) continue;
       console.log(
-        `  heap held at the end of the window, sampled, ${fmt(profile.heap.total / 1e6, 0)} MB, by allocation site:`,
+        `  heap held at the end of the window, sampled, ${fmt(heap.total / 1e6, 0)} MB, by allocation site:`,
       );
-      for (const r of profile.heap.rows)
+      for (const r of heap.rows)
         console.log(
-          `    ${fmt((100 * r.bytes) / profile.heap.total, 1).padStart(5)} %  ${fmt(r.bytes / 1e6, 1)} MB  ${r.name}`,
+          `    ${fmt((100 * r.bytes) / heap.total, 1).padStart(5)} %  ${fmt(r.bytes / 1e6, 1)} MB  ${r.name}`,
         );
     }
   }
