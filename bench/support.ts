@@ -45,10 +45,6 @@ export function pct(xs: number[], p: number): number {
   return s[i] as number;
 }
 
-export function mean(xs: number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
-}
-
 export function fmt(n: number | null | undefined, digits = 1): string {
   if (n === null || n === undefined || Number.isNaN(n)) return '—';
   return n.toLocaleString('en-US', {

@@ -15,7 +15,6 @@ export {
   playerById,
   tileKind,
   allTiles,
-  occupantAt,
   submittedBy,
   previousBy,
   defendedLastRound,

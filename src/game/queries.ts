@@ -28,12 +28,6 @@ export function tileKind(state: GameState, hex: Hex): TileKind {
   return state.walls.some((w) => equals(w, hex)) ? 'wall' : 'floor';
 }
 
-/** What stands on a tile while the game is playing: a living player, the Minotaur, or nothing. */
-export function occupantAt(state: GameState, hex: Hex): Player | 'minotaur' | null {
-  if (equals(state.minotaur.pos, hex)) return 'minotaur';
-  return state.players.find((p) => p.alive && equals(p.pos, hex)) ?? null;
-}
-
 /** The action a player submitted this round, if any. Own properties only, so a player id such as
  *  "constructor" cannot pick up something from Object.prototype. */
 export function submittedBy(state: GameState, id: PlayerId): PlayerAction | undefined {

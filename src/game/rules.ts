@@ -26,7 +26,6 @@ export {
   allTiles,
   defendedLastRound,
   livingPlayers,
-  occupantAt,
   playerById,
   previousBy,
   submittedBy,
