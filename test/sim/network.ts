@@ -474,6 +474,34 @@ export class SimNetwork {
     );
   }
 
+  /**
+   * The connection between `a` and `b` reset (an RST on the path): what was in flight on it is
+   * lost and both ends hear it close at once; each redials, and the peer is not declared down if
+   * it answers within the grace. True if there was an open connection to reset.
+   */
+  reset(a: string, b: string): boolean {
+    const conn = this.#conns.get(pair(a, b));
+    if (!conn || !conn.open[a] || !conn.open[b]) return false;
+    conn.open[a] = false;
+    conn.open[b] = false;
+    for (const [id, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const mesh = this.meshes.get(id);
+      if (!mesh) continue;
+      this.world.schedule(
+        this.world.now + this.#latency(),
+        () => {
+          if (!mesh.proc.dead) mesh.connClosed(conn, other);
+        },
+        mesh.proc,
+        `conn:${conn.id}:reset`,
+      );
+    }
+    return true;
+  }
+
   /** SIGKILL: the kernel closes every connection of the process. */
   killed(id: string): void {
     for (const conn of this.#conns.values()) {

@@ -22,6 +22,8 @@ export type Fault =
   | { at: number; kind: 'kill'; who: Target; restartAfter?: number; sameId?: boolean }
   | { at: number; kind: 'stall'; who: Target; ms: number }
   | { at: number; kind: 'partition'; a: Target; b: Target; ms: number }
+  /** The connection between two nodes reset (what was in flight on it lost); both redial. */
+  | { at: number; kind: 'reset'; a: Target; b: Target }
   | { at: number; kind: 'isolate'; who: Target; ms: number }
   | { at: number; kind: 'replace'; who: Target }
   | {
@@ -61,6 +63,7 @@ export const FAULT_KINDS = [
   'kill',
   'stall',
   'partition',
+  'reset',
   'isolate',
   'replace',
   'cold-restart',
@@ -101,6 +104,9 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
         break;
       case 'partition':
         faults.push({ at, kind, a: target(rng), b: target(rng), ms: rng.int(1000, 12_000) });
+        break;
+      case 'reset':
+        faults.push({ at, kind, a: target(rng), b: target(rng) });
         break;
       case 'isolate':
         faults.push({ at, kind, who: target(rng), ms: rng.int(1000, 12_000) });
@@ -346,6 +352,13 @@ export async function runSchedule(
           trace(`${world.now - start} partition ${a.id} | ${b.id} for ${f.ms} ms`);
           net.partition(a.id, b.id);
           world.after(f.ms, () => net.heal(a.id, b.id));
+          return;
+        }
+        case 'reset': {
+          const a = resolve(f.a);
+          const b = resolve(f.b);
+          if (!a || !b || a === b) return;
+          if (net.reset(a.id, b.id)) trace(`${world.now - start} reset ${a.id} — ${b.id}`);
           return;
         }
         case 'isolate': {
