@@ -380,7 +380,7 @@ export class Transfers {
 
   /**
    * Whether the saved game `row` runs here or on a live node: its owner is alive (even if we
-   * cannot reach it yet), or a live peer holds a newer record of it.
+   * cannot reach it yet), or this node's replica names a live peer as its owner.
    */
   #runningSomewhere(row: SnapshotHead, alive: ReadonlySet<string>): boolean {
     if (this.d.running(row.code)?.running) return true;
