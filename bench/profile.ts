@@ -98,10 +98,7 @@ export class Profiler {
     let total = 0;
     const walk = (n: HeapNode): void => {
       if (n.selfSize > 0) {
-        const f = n.callFrame;
-        const name = f.url
-          ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`
-          : f.functionName || '(anonymous)';
+        const name = frameName(n.callFrame);
         bytes.set(name, (bytes.get(name) ?? 0) + n.selfSize);
         total += n.selfSize;
       }
@@ -151,9 +148,7 @@ export function summarise(profile: CpuProfile, top = 15): { busy: number; rows: 
       idle += dt;
       continue;
     }
-    const key = f.url
-      ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`
-      : f.functionName || '(anonymous)';
+    const key = frameName(f);
     self.set(key, (self.get(key) ?? 0) + dt);
   }
   const total = profile.timeDeltas.reduce((a, b) => a + b, 0);
@@ -205,6 +200,13 @@ export function busyStretches(profile: CpuProfile): BusyStretches {
     max: stretches.at(-1) ?? 0,
     over20: total ? long / total : 0,
   };
+}
+
+/** A function as a profile names it: its name, and its file and line when it has one. */
+function frameName(f: CallFrame): string {
+  return f.url
+    ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`
+    : f.functionName || '(anonymous)';
 }
 
 function shortUrl(url: string): string {
