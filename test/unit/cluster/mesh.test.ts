@@ -471,7 +471,9 @@ describe('Mesh', () => {
     const a = await node('a');
     const b = await node('b', { downAfterMs: 10_000, reconnectGraceMs: 10_000 });
     a.mesh.connect(b.address);
-    await waitFor(() => peerIds(b.mesh).length === 1, 5000, 'link');
+    // Both ends up: b keeps the link once it checked a's proof, a only once b's accept arrived;
+    // a node stopping before that has no link of its own to say bye on.
+    await waitFor(() => peerIds(b.mesh).length === 1 && peerIds(a.mesh).length === 1, 5000, 'link');
     await a.mesh.stop();
     await waitFor(() => b.events.down.length === 1, 2000, 'down on bye');
     expect(b.logger.at('info').some((l) => l.includes('down: left'))).toBe(true);
