@@ -20,7 +20,8 @@
 // BENCH_PLAYERS_STEPS=250,1000 picks steps; BENCH_PROFILE_DIR=dir records a CPU profile of the
 // node over each step's window (through the inspector) and prints its top functions and how its
 // busy time came (stretches with no idle moment between), and with BENCH_HEAP_SITES=1 also the
-// heap still held at the window's end by allocation site (sampling costs the node CPU);
+// heap still held at the window's end by allocation site, with BENCH_HEAP_SITES=alloc what was
+// allocated over the window by site, freed or not (sampling costs the node CPU);
 // BENCH_LIVE_COMPRESSION=on runs the node with LIVE_COMPRESSION=on (the client offers
 // permessage-deflate as browsers do; bytes are what crossed the wire, compressed or not);
 // BENCH_PLAYERS_PROCESSES=2 makes the node under test two processes (a cluster of two nodes on
@@ -64,8 +65,13 @@ const WARMUP_MS = QUICK ? 4000 : 6000;
 const WINDOW_MS = QUICK ? 6000 : 20_000;
 const HOST = '127.0.0.2';
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
-/** With BENCH_PROFILE_DIR: also sample the heap (it costs the node a fifth more CPU or so). */
-const HEAP_SITES = process.env.BENCH_HEAP_SITES === '1';
+/**
+ * With BENCH_PROFILE_DIR: also sample the heap (it costs the node a fifth more CPU or so), for
+ * what is held at the window's end (BENCH_HEAP_SITES=1) or what was allocated over it (=alloc).
+ */
+const HEAP_SITES_MODE = process.env.BENCH_HEAP_SITES;
+const HEAP_SITES = HEAP_SITES_MODE === '1' || HEAP_SITES_MODE === 'alloc';
+const HEAP_ALLOCATED = HEAP_SITES_MODE === 'alloc';
 /** Options for the node under test (BENCH_NODE_OPTIONS, e.g. a garbage collector setting). */
 const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 /** BENCH_PLAYERS_WIRE=html: sockets ask for whole partials, as pages of earlier releases did. */
@@ -107,7 +113,8 @@ interface StepResult {
     busy: number;
     rows: { name: string; share: number; busyShare: number }[];
     stretches: BusyStretches;
-    /** The heap still held at the window's end, by allocation site (BENCH_HEAP_SITES=1). */
+    /** The heap held at the window's end (BENCH_HEAP_SITES=1) or allocated over it (=alloc), by
+     * allocation site. */
     heap?: { total: number; rows: { name: string; bytes: number }[] };
     file: string;
   }[];
@@ -335,7 +342,7 @@ async function appSide(
             if (!url) continue;
             const profiler = new Profiler();
             await profiler.attach(url);
-            if (HEAP_SITES) await profiler.startHeapSampling();
+            if (HEAP_SITES) await profiler.startHeapSampling(HEAP_ALLOCATED);
             await profiler.start();
             profilers.push(profiler);
           }
@@ -346,7 +353,13 @@ async function appSide(
           const name = `players-${players}${PROCESSES > 1 ? `-p${i + 1}` : ''}-${Date.now()}`;
           const file = join(PROFILE_DIR!, `${name}.cpuprofile`);
           const p = await profiler.stop(file);
-          const heap = HEAP_SITES ? await profiler.liveHeapBySite() : undefined;
+          const heap = HEAP_SITES
+            ? await profiler.heapBySite(
+                !HEAP_ALLOCATED,
+                file.replace(/\.cpuprofile$/, '.heapprofile'),
+                25,
+              )
+            : undefined;
           profiler.close();
           profiles.push({
             ...summarise(p, 20),
@@ -511,7 +524,9 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
       const heap = profile.heap;
       if (!heap) continue;
       console.log(
-        `  heap held at the end of the window, sampled, ${fmt(heap.total / 1e6, 0)} MB, by allocation site:`,
+        HEAP_ALLOCATED
+          ? `  allocated over the window, sampled, ${fmt(heap.total / 1e6, 0)} MB (${fmt(heap.total / 1e6 / (WINDOW_MS / 1000), 0)} MB/s), by allocation site:`
+          : `  heap held at the end of the window, sampled, ${fmt(heap.total / 1e6, 0)} MB, by allocation site:`,
       );
       for (const r of heap.rows)
         console.log(

@@ -77,23 +77,37 @@ export class Profiler {
     return r.usedSize;
   }
 
-  /** Starts V8's sampling heap profiler (one sample per 32 KiB allocated, on average). */
-  startHeapSampling(): Promise<unknown> {
-    return this.call('HeapProfiler.startSampling', { samplingInterval: 32_768 });
+  /**
+   * Starts V8's sampling heap profiler (one sample per 32 KiB allocated, on average); with
+   * `collected`, samples of objects the collector has freed since are kept too, so the profile
+   * says what was allocated over the window, not only what is still held.
+   */
+  startHeapSampling(collected = false): Promise<unknown> {
+    return this.call('HeapProfiler.startSampling', {
+      samplingInterval: 32_768,
+      ...(collected
+        ? { includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }
+        : {}),
+    });
   }
 
   /**
-   * What the samples still alive now were allocated by: bytes per function, largest first
-   * (after a full collection, so only what is held).
+   * Bytes per function of the samples, largest first: with `held`, after a full collection, of
+   * what is still alive; otherwise of everything sampled (what was allocated, with
+   * startHeapSampling(true)).
    */
-  async liveHeapBySite(
+  async heapBySite(
+    held: boolean,
+    file: string,
     top = 15,
   ): Promise<{ total: number; rows: { name: string; bytes: number }[] }> {
-    await this.call('HeapProfiler.collectGarbage');
+    if (held) await this.call('HeapProfiler.collectGarbage');
     const r = (await this.call('HeapProfiler.getSamplingProfile')) as {
       profile: { head: HeapNode };
     };
     await this.call('HeapProfiler.stopSampling');
+    // The whole profile, call stacks included (DevTools opens a .heapprofile).
+    writeFileSync(file, JSON.stringify(r.profile));
     const bytes = new Map<string, number>();
     let total = 0;
     const walk = (n: HeapNode): void => {
