@@ -6,15 +6,49 @@ const texts = new WeakMap<object, string>();
 
 /**
  * JSON.stringify of `value`, kept for as long as the value lives. Only for values that are never
- * changed in place (game states are replaced, never mutated).
+ * changed in place (game states are replaced, never mutated). The objects directly inside a plain
+ * object get kept texts of their own, and a later value that shares them is written from those:
+ * a game's next state shares most of its parts with the last (an action changes only who has
+ * chosen), so only what changed is serialised again.
  */
 export function jsonText(value: object): string {
   let text = texts.get(value);
   if (text === undefined) {
-    text = JSON.stringify(value);
+    text = plainObject(value) ? fromParts(value) : JSON.stringify(value);
     texts.set(value, text);
   }
   return text;
+}
+
+/** A plain object (or null-prototype one) without toJSON: JSON.stringify writes its own keys. */
+function plainObject(value: object): value is Record<string, unknown> {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return (proto === Object.prototype || proto === null) && !('toJSON' in value);
+}
+
+/** An object or array JSON.stringify writes as it is (no toJSON of its own). */
+function plainValue(value: object): boolean {
+  return Array.isArray(value) ? !('toJSON' in value) : plainObject(value);
+}
+
+/** JSON.stringify(value) of a plain object, its object members from their kept texts. */
+function fromParts(value: Record<string, unknown>): string {
+  let out = '';
+  for (const key of Object.keys(value)) {
+    const v = value[key];
+    let text: string | undefined;
+    if (typeof v === 'object' && v !== null && plainValue(v)) {
+      text = texts.get(v);
+      if (text === undefined) {
+        text = JSON.stringify(v);
+        texts.set(v, text);
+      }
+    } else text = stringifyReusing(v, 0);
+    // Undefined, functions and symbols: JSON.stringify leaves the member out.
+    if (text === undefined) continue;
+    out += `${out ? ',' : ''}${JSON.stringify(key)}:${text}`;
+  }
+  return `{${out}}`;
 }
 
 /**
@@ -35,12 +69,10 @@ export function stringifyReusing(value: unknown, depth = 5): string | undefined 
     }
     return `${out}]`;
   }
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value)
-    return JSON.stringify(value);
+  if (!plainObject(value)) return JSON.stringify(value);
   let out = '';
   for (const key of Object.keys(value)) {
-    const text = stringifyReusing((value as Record<string, unknown>)[key], depth - 1);
+    const text = stringifyReusing((value)[key], depth - 1);
     if (text === undefined) continue;
     out += `${out ? ',' : ''}${JSON.stringify(key)}:${text}`;
   }

@@ -132,12 +132,19 @@ const PARTS = [
  * does not run a game gets each of its states as new objects (parsed from the mesh), and what
  * is built from a part is reused only while the part is the same object: without this, such a
  * node would build every tree and search the Minotaur's path again on every action.
+ *
+ * `lastIn` is the state `last` was made from: a part `next` shares with it by identity is
+ * `last`'s at once. The owner's own states keep a part's object from one write to the next,
+ * but a round makes new ones (the heroes, the Minotaur) that often equal the last; compared
+ * only against `last`, those would be compared in depth again on every write of the round.
  */
-function sharingParts(last: GameState, next: GameState): GameState {
+function sharingParts(lastIn: GameState, last: GameState, next: GameState): GameState {
   let out: Record<string, unknown> | null = null;
   for (const k of PARTS) {
     const was = last[k];
-    if (was !== next[k] && isDeepStrictEqual(was, next[k])) (out ??= { ...next })[k] = was;
+    const now = next[k];
+    if (was === now) continue;
+    if (now === lastIn[k] || isDeepStrictEqual(was, now)) (out ??= { ...next })[k] = was;
   }
   return (out as GameState | null) ?? next;
 }
@@ -150,8 +157,10 @@ class GameMemo {
   readonly lists = new Memo<readonly Rendered[]>(200);
   /** The shared view of the last state, and what it was computed from (see Frame.shared). */
   lastShared: Kept<SharedView> | null = null;
-  /** The last state a frame was made of (its parts are shared with the next: sharingParts). */
+  /** The last state a frame was made of (its parts are shared with the next: sharingParts), and
+   * the state it was made from. */
   lastState: GameState | null = null;
+  lastIn: GameState | null = null;
   lastLog: Kept<Rendered | ''> | null = null;
   /** The last shared partials, with what they were built from. */
   readonly parts = new Map<string, Kept<Rendered>>();
@@ -182,8 +191,9 @@ export class GameFrames {
     let f = this.frames.get(state);
     if (f === undefined) {
       const m = this.memo(state);
-      const shaped = m.lastState ? sharingParts(m.lastState, state) : state;
+      const shaped = m.lastState && m.lastIn ? sharingParts(m.lastIn, m.lastState, state) : state;
       m.lastState = shaped;
+      m.lastIn = state;
       f = new Frame(shaped, m, now);
       this.frames.set(state, f);
     }

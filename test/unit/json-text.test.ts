@@ -1,5 +1,5 @@
-// stringifyReusing writes exactly JSON.stringify's text, taking kept texts (jsonText) for the
-// objects that have one; the mesh encodes every frame with it.
+// jsonText and stringifyReusing write exactly JSON.stringify's text, taking kept texts for the
+// objects that have one; the snapshots and the mesh's frames are written with them.
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -39,6 +39,31 @@ function keepSome(value: unknown, pick: boolean[]): void {
   };
   walk(value);
 }
+
+describe('jsonText', () => {
+  it("is JSON.stringify's text for any value, whichever of its parts had a text kept before", () => {
+    fc.assert(
+      fc.property(tree, fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), (v, pick) => {
+        keepSome(v, pick);
+        // A new object around the same parts, as a game's next state is.
+        const next = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...v } : [v];
+        expect(jsonText(next)).toBe(JSON.stringify(next));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("writes a state's unchanged parts from the texts kept for the last state", () => {
+    const s1 = started(['ann', 'bob']);
+    jsonText(s1);
+    // Kept texts are for values never changed in place; changing one shows which text is used.
+    const s2 = { ...s1, round: s1.round + 1 };
+    const walls = JSON.stringify(s1.walls);
+    (s1.walls as unknown as { q: number }[]).push({ q: 99 });
+    expect(jsonText(s2)).toContain(`"walls":${walls}`);
+    expect(jsonText(s2)).not.toContain('99');
+  });
+});
 
 describe('stringifyReusing', () => {
   it("is JSON.stringify's text for any value, with or without kept texts inside", () => {
