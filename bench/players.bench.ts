@@ -29,7 +29,7 @@
 // BENCH_PLAYERS_ROUTE=owner, each game's pages on the process that runs the game.
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { adminGame } from '../test/support/admin.js';
@@ -72,6 +72,11 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const HEAP_SITES_MODE = process.env.BENCH_HEAP_SITES;
 const HEAP_SITES = HEAP_SITES_MODE === '1' || HEAP_SITES_MODE === 'alloc';
 const HEAP_ALLOCATED = HEAP_SITES_MODE === 'alloc';
+/**
+ * BENCH_NODE_LOG=path: each node's output, and its /metrics at the end of the window, are written
+ * to path-<players>.log after its step.
+ */
+const NODE_LOG = process.env.BENCH_NODE_LOG;
 /** Options for the node under test (BENCH_NODE_OPTIONS, e.g. a garbage collector setting). */
 const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 /** BENCH_PLAYERS_WIRE=html: sockets ask for whole partials, as pages of earlier releases did. */
@@ -372,6 +377,12 @@ async function appSide(
       },
     },
   );
+  if (NODE_LOG)
+    for (const [i, n] of nodes.entries())
+      writeFileSync(
+        `${NODE_LOG}-${players}${nodes.length > 1 ? `-p${i + 1}` : ''}.log`,
+        `${n.raw.join('\n')}\n\n# /metrics at the end of the window\n${m1[i] ?? ''}`,
+      );
   if (cluster) await cluster.close();
   else await node.kill();
   const each = (name: string) => m1.map((m) => metric(m, name) ?? NaN);
