@@ -93,6 +93,34 @@ if (!Number.isInteger(PROCESSES) || PROCESSES < 1 || PROCESSES > 4)
 /** How pages find a process: the next one for each page (spread), or the game's owner. */
 const ROUTE = process.env.BENCH_PLAYERS_ROUTE === 'owner' ? 'owner' : 'spread';
 
+interface GcPauses {
+  /** Young-generation collections per second, and their mean pause. */
+  minorPerS: number;
+  minorMeanMs: number;
+  /** Full collections in the window, and their mean pause. */
+  major: number;
+  majorMeanMs: number;
+}
+
+/** The pauses between two scrapes of /metrics (prom-client's gc histogram, by kind). */
+function gcPauses(before: string[], after: string[], windowS: number): GcPauses {
+  const delta = (kind: string, what: 'sum' | 'count') =>
+    after.reduce((total, m, i) => {
+      const name = `minotaur_nodejs_gc_duration_seconds_${what}`;
+      return (
+        total + (metric(m, name, { kind }) ?? 0) - (metric(before[i] ?? '', name, { kind }) ?? 0)
+      );
+    }, 0);
+  const minor = delta('minor', 'count');
+  const major = delta('major', 'count');
+  return {
+    minorPerS: minor / windowS,
+    minorMeanMs: minor ? (delta('minor', 'sum') * 1000) / minor : 0,
+    major,
+    majorMeanMs: major ? (delta('major', 'sum') * 1000) / major : 0,
+  };
+}
+
 /** What players do: a fifth of actions are moves, a tenth attacks, the rest defend. */
 const MIX = { moveRate: 0.2, attackRate: 0.1 };
 
@@ -102,6 +130,8 @@ interface Side {
   rssMB: number;
   heapMB: number | null;
   loopP99Ms: number | null;
+  /** The garbage collector's pauses over the window (the node's processes together). */
+  gc: GcPauses | null;
   sockets: number;
   failed: number;
   firstBytes: Dist;
@@ -181,7 +211,7 @@ async function drive(
   pids: number[],
   startGames: () => Promise<void>,
   around: { before?: () => Promise<void>; after?: () => Promise<void> } = {},
-): Promise<Omit<Side, 'heapMB' | 'loopP99Ms' | 'setupS'>> {
+): Promise<Omit<Side, 'heapMB' | 'loopP99Ms' | 'gc' | 'setupS'>> {
   const client = forkChild('players-client.ts');
   const init: ClientInit = {
     type: 'init',
@@ -329,6 +359,7 @@ async function appSide(
   };
 
   const profilers: Profiler[] = [];
+  let m0: string[] = [];
   let m1: string[] = [];
   const profiles: NonNullable<StepResult['profiles']> = [];
   const side = await drive(
@@ -339,7 +370,7 @@ async function appSide(
     {
       before: async () => {
         // A scrape resets prom-client's event-loop delay histogram: the next one covers the window.
-        await Promise.all(nodes.map((n) => metrics(n.url)));
+        m0 = await Promise.all(nodes.map((n) => metrics(n.url)));
         if (PROFILE_DIR)
           for (const n of nodes) {
             const line = n.raw.find((l) => l.includes('Debugger listening on'));
@@ -392,6 +423,7 @@ async function appSide(
       // Summed over the processes (heap) or the worst of them (event-loop delay).
       heapMB: each('minotaur_nodejs_heap_size_used_bytes').reduce((a, b) => a + b, 0) / 2 ** 20,
       loopP99Ms: Math.max(...each('minotaur_nodejs_eventloop_lag_p99_seconds')) * 1000,
+      gc: gcPauses(m0, m1, side.stats.windowS),
       setupS,
     },
     seats,
@@ -430,7 +462,7 @@ async function rawSide(seats: Seat[], app: Side): Promise<Side> {
     return Promise.resolve();
   });
   server.kill('SIGKILL');
-  return { ...side, heapMB: null, loopP99Ms: null, setupS: 0 };
+  return { ...side, heapMB: null, loopP99Ms: null, gc: null, setupS: 0 };
 }
 
 // ── report ────────────────────────────────────────────────────────────────────────────────
@@ -461,6 +493,9 @@ function rows(steps: StepResult[]): string[][] {
         fmt(side.cpu * 100, 0),
         fmt((side.cpu * 1000) / (st.actions / st.windowS), 2),
         fmt(side.rssMB, 0),
+        side.gc
+          ? `${fmt(side.gc.minorPerS, 1)} · ${ms(side.gc.minorMeanMs)} (${side.gc.major} · ${ms(side.gc.majorMeanMs)})`
+          : '',
         kb(st.bytes.own),
         kb(st.bytes.other),
         kb(st.bytes.round),
@@ -488,6 +523,8 @@ export const HEADER = [
   // included.
   'server CPU ms/action',
   'RSS MB',
+  // Young-generation collections per second · their mean pause (full collections · their mean).
+  'GC pauses/s · mean ms (full · ms)',
   'own action B p50 (p99)',
   "other's action B",
   'round resolved B',
@@ -520,7 +557,7 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
     steps.push(step);
     const a = app.side.stats;
     console.log(
-      `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}`,
+      `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, GC ${app.side.gc ? `${fmt(app.side.gc.minorPerS, 1)} young collections/s of ${ms(app.side.gc.minorMeanMs)} ms, ${app.side.gc.major} full of ${ms(app.side.gc.majorMeanMs)} ms` : '—'}, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}`,
     );
     for (const profile of app.profiles ?? []) {
       console.log(
