@@ -21,7 +21,8 @@
 // node over each step's window (through the inspector) and prints its top functions and how its
 // busy time came (stretches with no idle moment between), and with BENCH_HEAP_SITES=1 also the
 // heap still held at the window's end by allocation site, with BENCH_HEAP_SITES=alloc what was
-// allocated over the window by site, freed or not (sampling costs the node CPU);
+// allocated over the window by site, freed or not, with =survived what of it outlived a young
+// collection (sampling costs the node CPU);
 // BENCH_LIVE_COMPRESSION=on runs the node with LIVE_COMPRESSION=on (the client offers
 // permessage-deflate as browsers do; bytes are what crossed the wire, compressed or not);
 // BENCH_PLAYERS_PROCESSES=2 makes the node under test two processes (a cluster of two nodes on
@@ -37,7 +38,13 @@ import { TestCluster, waitForPeers } from '../test/support/cluster.js';
 import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/node-process.js';
 import type { ClientInit, ClientStats, Dist, Seat } from './players-client.js';
 import type { RawInit } from './players-raw-server.js';
-import { Profiler, busyStretches, summarise, type BusyStretches } from './profile.js';
+import {
+  Profiler,
+  busyStretches,
+  summarise,
+  type BusyStretches,
+  type HeapMode,
+} from './profile.js';
 import {
   NODE_ENV_BASE,
   QUICK,
@@ -67,11 +74,14 @@ const HOST = '127.0.0.2';
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 /**
  * With BENCH_PROFILE_DIR: also sample the heap (it costs the node a fifth more CPU or so), for
- * what is held at the window's end (BENCH_HEAP_SITES=1) or what was allocated over it (=alloc).
+ * what is held at the window's end (BENCH_HEAP_SITES=1), what was allocated over it (=alloc), or
+ * what of that outlived a young-generation collection (=survived).
  */
-const HEAP_SITES_MODE = process.env.BENCH_HEAP_SITES;
-const HEAP_SITES = HEAP_SITES_MODE === '1' || HEAP_SITES_MODE === 'alloc';
-const HEAP_ALLOCATED = HEAP_SITES_MODE === 'alloc';
+const HEAP_MODE: HeapMode | null =
+  ({ '1': 'held', alloc: 'alloc', survived: 'survived' } as Record<string, HeapMode | undefined>)[
+    process.env.BENCH_HEAP_SITES ?? ''
+  ] ?? null;
+const HEAP_SITES = HEAP_MODE !== null;
 /**
  * BENCH_NODE_LOG=path: each node's output, and its /metrics at the end of the window, are written
  * to path-<players>.log after its step.
@@ -378,7 +388,7 @@ async function appSide(
             if (!url) continue;
             const profiler = new Profiler();
             await profiler.attach(url);
-            if (HEAP_SITES) await profiler.startHeapSampling(HEAP_ALLOCATED);
+            if (HEAP_MODE) await profiler.startHeapSampling(HEAP_MODE);
             await profiler.start();
             profilers.push(profiler);
           }
@@ -391,7 +401,7 @@ async function appSide(
           const p = await profiler.stop(file);
           const heap = HEAP_SITES
             ? await profiler.heapBySite(
-                !HEAP_ALLOCATED,
+                HEAP_MODE === 'held',
                 file.replace(/\.cpuprofile$/, '.heapprofile'),
                 25,
               )
@@ -572,9 +582,9 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
       const heap = profile.heap;
       if (!heap) continue;
       console.log(
-        HEAP_ALLOCATED
-          ? `  allocated over the window, sampled, ${fmt(heap.total / 1e6, 0)} MB (${fmt(heap.total / 1e6 / (WINDOW_MS / 1000), 0)} MB/s), by allocation site:`
-          : `  heap held at the end of the window, sampled, ${fmt(heap.total / 1e6, 0)} MB, by allocation site:`,
+        HEAP_MODE === 'held'
+          ? `  heap held at the end of the window, sampled, ${fmt(heap.total / 1e6, 0)} MB, by allocation site:`
+          : `  ${HEAP_MODE === 'alloc' ? 'allocated over the window' : 'allocated over the window and outliving a young-generation collection'}, sampled, ${fmt(heap.total / 1e6, 0)} MB (${fmt(heap.total / 1e6 / (WINDOW_MS / 1000), 1)} MB/s), by allocation site:`,
       );
       for (const r of heap.rows)
         console.log(

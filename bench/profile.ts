@@ -32,6 +32,8 @@ interface HeapNode {
   children: HeapNode[];
 }
 
+export type HeapMode = 'held' | 'alloc' | 'survived';
+
 export class Profiler {
   private ws: WebSocket | null = null;
   private seq = 0;
@@ -78,23 +80,22 @@ export class Profiler {
   }
 
   /**
-   * Starts V8's sampling heap profiler (one sample per 32 KiB allocated, on average); with
-   * `collected`, samples of objects the collector has freed since are kept too, so the profile
-   * says what was allocated over the window, not only what is still held.
+   * Starts V8's sampling heap profiler (one sample per 32 KiB allocated, on average). 'held':
+   * samples of objects still alive when read; 'alloc': of everything allocated since, freed or
+   * not; 'survived': of what outlived its first young-generation collection (promoted, or freed
+   * only by a full collection), the medium-lived objects that make those collections slow.
    */
-  startHeapSampling(collected = false): Promise<unknown> {
+  startHeapSampling(mode: HeapMode = 'held'): Promise<unknown> {
     return this.call('HeapProfiler.startSampling', {
       samplingInterval: 32_768,
-      ...(collected
-        ? { includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }
-        : {}),
+      includeObjectsCollectedByMajorGC: mode !== 'held',
+      includeObjectsCollectedByMinorGC: mode === 'alloc',
     });
   }
 
   /**
-   * Bytes per function of the samples, largest first: with `held`, after a full collection, of
-   * what is still alive; otherwise of everything sampled (what was allocated, with
-   * startHeapSampling(true)).
+   * Bytes per function of the samples, largest first: with `held`, after a full collection (only
+   * what is still alive); otherwise of everything sampled in startHeapSampling's mode.
    */
   async heapBySite(
     held: boolean,
