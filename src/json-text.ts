@@ -72,7 +72,7 @@ export function stringifyReusing(value: unknown, depth = 5): string | undefined 
   if (!plainObject(value)) return JSON.stringify(value);
   let out = '';
   for (const key of Object.keys(value)) {
-    const text = stringifyReusing((value)[key], depth - 1);
+    const text = stringifyReusing(value[key], depth - 1);
     if (text === undefined) continue;
     out += `${out ? ',' : ''}${JSON.stringify(key)}:${text}`;
   }
