@@ -81,7 +81,6 @@ const HEAP_MODE: HeapMode | null =
   ({ '1': 'held', alloc: 'alloc', survived: 'survived' } as Record<string, HeapMode | undefined>)[
     process.env.BENCH_HEAP_SITES ?? ''
   ] ?? null;
-const HEAP_SITES = HEAP_MODE !== null;
 /**
  * BENCH_NODE_LOG=path: each node's output, and its /metrics at the end of the window, are written
  * to path-<players>.log after its step.
@@ -158,8 +157,7 @@ interface StepResult {
     busy: number;
     rows: { name: string; share: number; busyShare: number }[];
     stretches: BusyStretches;
-    /** The heap held at the window's end (BENCH_HEAP_SITES=1) or allocated over it (=alloc), by
-     * allocation site. */
+    /** The heap sampled by allocation site, in BENCH_HEAP_SITES's mode (see HEAP_MODE). */
     heap?: { total: number; rows: { name: string; bytes: number }[] };
     file: string;
   }[];
@@ -399,9 +397,9 @@ async function appSide(
           const name = `players-${players}${PROCESSES > 1 ? `-p${i + 1}` : ''}-${Date.now()}`;
           const file = join(PROFILE_DIR!, `${name}.cpuprofile`);
           const p = await profiler.stop(file);
-          const heap = HEAP_SITES
+          const heap = HEAP_MODE
             ? await profiler.heapBySite(
-                HEAP_MODE === 'held',
+                HEAP_MODE,
                 file.replace(/\.cpuprofile$/, '.heapprofile'),
                 25,
               )

@@ -94,15 +94,16 @@ export class Profiler {
   }
 
   /**
-   * Bytes per function of the samples, largest first: with `held`, after a full collection (only
-   * what is still alive); otherwise of everything sampled in startHeapSampling's mode.
+   * Bytes per function of the samples, largest first, for the mode sampling was started in: for
+   * 'held', after a full collection (only what is still alive); otherwise everything sampled. The
+   * whole profile is written to `file`.
    */
   async heapBySite(
-    held: boolean,
+    mode: HeapMode,
     file: string,
     top = 15,
   ): Promise<{ total: number; rows: { name: string; bytes: number }[] }> {
-    if (held) await this.call('HeapProfiler.collectGarbage');
+    if (mode === 'held') await this.call('HeapProfiler.collectGarbage');
     const r = (await this.call('HeapProfiler.getSamplingProfile')) as {
       profile: { head: HeapNode };
     };

@@ -14,7 +14,7 @@ const texts = new WeakMap<object, string>();
 export function jsonText(value: object): string {
   let text = texts.get(value);
   if (text === undefined) {
-    text = plainObject(value) ? fromParts(value) : JSON.stringify(value);
+    text = plainObject(value) ? objectText(value, partText) : JSON.stringify(value);
     texts.set(value, text);
   }
   return text;
@@ -31,24 +31,32 @@ function plainValue(value: object): boolean {
   return Array.isArray(value) ? !('toJSON' in value) : plainObject(value);
 }
 
-/** JSON.stringify(value) of a plain object, its object members from their kept texts. */
-function fromParts(value: Record<string, unknown>): string {
+/**
+ * JSON.stringify(value) of a plain object, each member's text from `member` (undefined: left out,
+ * as JSON.stringify leaves out undefined, functions and symbols).
+ */
+function objectText(
+  value: Record<string, unknown>,
+  member: (v: unknown) => string | undefined,
+): string {
   let out = '';
   for (const key of Object.keys(value)) {
-    const v = value[key];
-    let text: string | undefined;
-    if (typeof v === 'object' && v !== null && plainValue(v)) {
-      text = texts.get(v);
-      if (text === undefined) {
-        text = JSON.stringify(v);
-        texts.set(v, text);
-      }
-    } else text = stringifyReusing(v, 0);
-    // Undefined, functions and symbols: JSON.stringify leaves the member out.
+    const text = member(value[key]);
     if (text === undefined) continue;
     out += `${out ? ',' : ''}${JSON.stringify(key)}:${text}`;
   }
   return `{${out}}`;
+}
+
+/** A state's member: an object or array from its kept text (made and kept the first time). */
+function partText(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || !plainValue(v)) return stringifyReusing(v, 0);
+  let text = texts.get(v);
+  if (text === undefined) {
+    text = JSON.stringify(v);
+    texts.set(v, text);
+  }
+  return text;
 }
 
 /**
@@ -70,11 +78,5 @@ export function stringifyReusing(value: unknown, depth = 5): string | undefined 
     return `${out}]`;
   }
   if (!plainObject(value)) return JSON.stringify(value);
-  let out = '';
-  for (const key of Object.keys(value)) {
-    const text = stringifyReusing(value[key], depth - 1);
-    if (text === undefined) continue;
-    out += `${out ? ',' : ''}${JSON.stringify(key)}:${text}`;
-  }
-  return `{${out}}`;
+  return objectText(value, (v) => stringifyReusing(v, depth - 1));
 }

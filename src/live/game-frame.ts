@@ -161,10 +161,9 @@ class GameMemo {
   readonly lists = new Memo<readonly Rendered[]>(200);
   /** The shared view of the last state, and what it was computed from (see Frame.shared). */
   lastShared: Kept<SharedView> | null = null;
-  /** The last state a frame was made of (its parts are shared with the next: sharingParts), and
-   * the state it was made from. */
-  lastState: GameState | null = null;
-  lastIn: GameState | null = null;
+  /** The last state a frame was made from, and the state the frame holds (its parts shared with
+   * the next: sharingParts). */
+  last: { from: GameState; shaped: GameState } | null = null;
   lastLog: Kept<Rendered | ''> | null = null;
   /** The last shared partials, with what they were built from. */
   readonly parts = new Map<string, Kept<Rendered>>();
@@ -195,9 +194,8 @@ export class GameFrames {
     let f = this.frames.get(state);
     if (f === undefined) {
       const m = this.memo(state);
-      const shaped = m.lastState && m.lastIn ? sharingParts(m.lastIn, m.lastState, state) : state;
-      m.lastState = shaped;
-      m.lastIn = state;
+      const shaped = m.last ? sharingParts(m.last.from, m.last.shaped, state) : state;
+      m.last = { from: state, shaped };
       f = new Frame(shaped, m, now);
       this.frames.set(state, f);
     }
