@@ -11,7 +11,13 @@ export interface MetricSources {
   playersConnected(): number;
   /** Absent when the node runs alone. */
   mesh?(): { peers: number; messagesIn: number; messagesOut: number };
-  replication(): { opsIn: number; opsOut: number; lastCatchUpMs: number | null };
+  replication(): {
+    opsIn: number;
+    opsOut: number;
+    deltasOut: number;
+    missingIn: number;
+    lastCatchUpMs: number | null;
+  };
   /** Writes kept in memory until the database answers. */
   databaseWaiting(): { snapshots: number; results: number };
 }
@@ -93,6 +99,19 @@ export function createMetrics(nodeId: string): Metrics {
   totals('minotaur_replication_ops_total', 'Replication operations', (s) => {
     const { opsIn, opsOut } = s.replication();
     return { in: opsIn, out: opsOut };
+  });
+  new Counter({
+    name: 'minotaur_replication_deltas_total',
+    help: 'Writes sent to peers as the members that changed (sent), and those a peer could not apply for want of the version before (missing: sent again whole)',
+    labelNames: ['outcome'],
+    registers: r,
+    collect() {
+      const stats = sources?.replication();
+      if (stats === undefined) return;
+      this.reset();
+      this.inc({ outcome: 'sent' }, stats.deltasOut);
+      this.inc({ outcome: 'missing' }, stats.missingIn);
+    },
   });
   return {
     registry,

@@ -17,15 +17,16 @@ import {
   verifyPassword,
   type Storage,
 } from './db/index.js';
-import { checkGameState } from './game/schema.js';
-import type { GameState } from './game/types.js';
+import { checkGameState, checkGameStateMembers } from './game/schema.js';
+import { GAME_SCHEMA, type GameState } from './game/types.js';
 import { canRead, checkStoredState, readableSchemas } from './game/upgrade.js';
 import { LiveHub } from './live/hub.js';
 import { Renderer } from './live/render.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Replica } from './replication/replica.js';
-import { REPLICATION_CHANNEL } from './replication/protocol.js';
+import { DELTA_CAPABILITY, REPLICATION_CHANNEL } from './replication/protocol.js';
+import type { StoreRecord } from './replication/record.js';
 import { ReplicaSync } from './replication/sync.js';
 import { GameSessions } from './sessions/registry.js';
 import { SESSIONS_CHANNEL } from './sessions/protocol.js';
@@ -136,6 +137,7 @@ export class MinotaurNode {
         secret: config.cluster.secret as string,
         version: config.version,
         schemas: readableSchemas(),
+        caps: [DELTA_CAPABILITY],
         logger,
         lifecycle: this.life,
         heartbeatMs: config.cluster.heartbeatMs,
@@ -151,24 +153,30 @@ export class MinotaurNode {
       sessionsChannel = soloChannel(config.nodeId);
     }
 
+    const checkContent = (record: StoreRecord): string | undefined => {
+      if (canRead(record.schema))
+        return checkStoredState(record.state, record.schema, checkGameState);
+      // A schema this release cannot read is kept for a newer member that can; one that no
+      // member of the cluster reads is junk that would wedge the game.
+      const readers =
+        this.mesh
+          ?.members()
+          .filter((m) => m.id !== config.nodeId && m.schemas.includes(record.schema)) ?? [];
+      return readers.length > 0
+        ? undefined
+        : `schema ${record.schema} is read by no member of the cluster`;
+    };
     const sync = new ReplicaSync<GameState>({
       replica,
       channel: replicationChannel,
       logger,
       now: Date.now,
-      checkContent: (record) => {
-        if (canRead(record.schema))
-          return checkStoredState(record.state, record.schema, checkGameState);
-        // A schema this release cannot read is kept for a newer member that can; one that no
-        // member of the cluster reads is junk that would wedge the game.
-        const readers =
-          this.mesh
-            ?.members()
-            .filter((m) => m.id !== config.nodeId && m.schemas.includes(record.schema)) ?? [];
-        return readers.length > 0
-          ? undefined
-          : `schema ${record.schema} is read by no member of the cluster`;
-      },
+      checkContent,
+      // A delta onto a current-schema state: only what changed (the rest was checked before).
+      checkChanged: (record, changed) =>
+        record.schema === GAME_SCHEMA
+          ? checkGameStateMembers(record.state, changed)
+          : checkContent(record),
     });
     this.sync = sync;
     sync.onChange((_key, _current, _previous, applied) => {
@@ -253,6 +261,8 @@ export class MinotaurNode {
           tombstones: s.tombstones,
           'ops in': s.opsIn,
           'ops out': s.opsOut,
+          'of them as deltas': s.deltasOut,
+          'deltas a peer lacked the base of': s.missingIn,
           'pending writes': s.pendingWrites,
           'replication lag of the last remote write (ms)': lastLagMs,
           'last catch-up (ms)': s.lastCatchUpMs,

@@ -37,6 +37,7 @@ export interface LinkIdentity {
   address: string;
   version: string;
   schemas: readonly number[];
+  caps: readonly string[];
 }
 
 /** What every link of one mesh shares. */
@@ -273,7 +274,7 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   #helloMessage(): MeshMessage {
-    const { nodeId, address, version, schemas } = this.#ctx.identity;
+    const { nodeId, address, version, schemas, caps } = this.#ctx.identity;
     return {
       type: 'hello',
       nodeId,
@@ -281,6 +282,7 @@ export class Link extends EventEmitter<LinkEvents> {
       version,
       protocol: MESH_PROTOCOL,
       schemas: [...schemas],
+      ...(caps.length > 0 && { caps: [...caps] }),
       state: this.#ctx.lifecycle.state,
       nonce: this.#nonce,
     };

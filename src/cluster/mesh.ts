@@ -49,6 +49,8 @@ export interface MeshOptions {
   version: string;
   /** Game record schemas this node can read. */
   schemas: number[];
+  /** What this node's channels can do beyond the protocol, told to peers (default none). */
+  caps?: string[];
   logger: ClusterLogger;
   /** The node's lifecycle: announced in every hello and heartbeat, and to peers on each change. */
   lifecycle?: Lifecycle;
@@ -90,6 +92,7 @@ export class Mesh {
   readonly lifecycle: Lifecycle;
   readonly #version: string;
   readonly #schemas: number[];
+  readonly #caps: string[];
   readonly #logger: ClusterLogger;
   readonly #heartbeatMs: number;
   readonly #now: () => number;
@@ -136,12 +139,13 @@ export class Mesh {
     this.lifecycle = options.lifecycle ?? new Lifecycle();
     this.#version = version;
     this.#schemas = [...schemas];
+    this.#caps = [...(options.caps ?? [])];
     this.#logger = logger;
     this.#heartbeatMs = heartbeatMs;
     this.#now = options.now ?? Date.now;
     this.#detector = new FailureDetector({ heartbeatMs, downAfterMs, reconnectGraceMs });
     this.#linkContext = {
-      identity: { nodeId, address, version, schemas: this.#schemas },
+      identity: { nodeId, address, version, schemas: this.#schemas, caps: this.#caps },
       secret,
       lifecycle: this.lifecycle,
       logger,
@@ -267,6 +271,7 @@ export class Mesh {
       version: this.#version,
       protocol: MESH_PROTOCOL,
       schemas: [...this.#schemas],
+      caps: [...this.#caps],
       lastSeen: this.#now(),
     };
     return [self, ...[...this.#peers.values()].map((p) => copyMember(p.member))];
@@ -425,6 +430,7 @@ export class Mesh {
         version: hello.version,
         protocol: hello.protocol,
         schemas: [...hello.schemas],
+        caps: [...(hello.caps ?? [])],
       });
       this.#updateState(existing, hello.state);
       this.#sendHeartbeat(existing, now);
@@ -439,6 +445,7 @@ export class Mesh {
       version,
       protocol,
       schemas: [...schemas],
+      caps: [...(hello.caps ?? [])],
       lastSeen: now,
     };
     const peer: Peer = { member, link };
@@ -561,5 +568,5 @@ export class Mesh {
 }
 
 function copyMember(member: Member): Member {
-  return { ...member, schemas: [...member.schemas] };
+  return { ...member, schemas: [...member.schemas], caps: [...member.caps] };
 }

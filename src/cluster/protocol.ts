@@ -44,6 +44,7 @@ const address = z
   .string()
   .max(255)
   .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):\d{1,5}$/, 'address must be host:port');
+const capability = z.string().regex(/^[a-z0-9-]{1,32}$/, 'a capability is 1–32 of [a-z0-9-]');
 const nonce = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'nonce must be 32 bytes base64url');
 
 export const helloSchema = z.object({
@@ -53,6 +54,11 @@ export const helloSchema = z.object({
   version: z.string().min(1).max(64),
   protocol: z.number().int().positive(),
   schemas: z.array(z.number().int().nonnegative()).max(64),
+  /**
+   * What the node's channels can do beyond the protocol version (e.g. "replication-delta").
+   * Absent from an older release's hello: it can do none of them. Unknown names are ignored.
+   */
+  caps: z.array(capability).max(16).optional(),
   state: nodeStateSchema,
   nonce,
 });

@@ -15,6 +15,8 @@ export interface Member {
   protocol: number;
   /** Game record schemas this node can read (e.g. [1, 2]). */
   schemas: number[];
+  /** What its channels can do beyond the protocol (its hello's `caps`; none for older releases). */
+  caps: string[];
   /** Local time (ms) the last message from this member arrived. */
   lastSeen: number;
 }

@@ -68,6 +68,28 @@ export const gameStateSchema = z.object({
   rematchOf: z.object({ code, players: z.array(id).max(MAX_PLAYERS) }).nullable(),
 });
 
+/**
+ * Why the members `names` of a current-schema state are unacceptable, or undefined: what
+ * checkGameState says of a state whose other members were checked before. Names the state does
+ * not have in its shape are left alone, as checkGameState leaves them.
+ */
+export function checkGameStateMembers(
+  state: unknown,
+  names: readonly string[],
+): string | undefined {
+  if (typeof state !== 'object' || state === null)
+    return 'invalid game state: state: not an object';
+  const shape = gameStateSchema.shape as Record<string, z.ZodType>;
+  for (const name of names) {
+    if (!Object.hasOwn(shape, name)) continue;
+    const r = (shape[name] as z.ZodType).safeParse((state as Record<string, unknown>)[name]);
+    if (r.success) continue;
+    const issue = r.error.issues[0];
+    return `invalid game state: ${[name, ...(issue?.path ?? [])].join('.')}: ${issue?.message ?? 'bad shape'}`;
+  }
+  return undefined;
+}
+
 /** Why a (current-schema) state is unacceptable, or undefined when it is fine. */
 export function checkGameState(state: unknown): string | undefined {
   const r = gameStateSchema.safeParse(state);

@@ -48,7 +48,7 @@ export type Change = string;
 interface Run {
   st: PatchState;
   /** Templates sent in full in this message that the page does not know yet. */
-  statics: Record<number, readonly string[]>;
+  statics: Record<number, readonly string[]> | null;
   /** A snapshot: long texts are looked up, never added. */
   frozen?: boolean;
 }
@@ -73,7 +73,7 @@ export function patch(
   st: PatchState,
   trees: Iterable<readonly [string, Dyn]>,
 ): PatchMessage | null {
-  const run: Run = { st, statics: {} };
+  const run: Run = { st, statics: null };
   let changes = '';
   const targets: string[] = [];
   for (const [target, next] of trees) {
@@ -89,6 +89,8 @@ export function patch(
 }
 
 function staticsOf(run: Run): string {
+  // Most messages bring no new template: no object to list.
+  if (run.statics === null) return '';
   let statics = '';
   for (const id in run.statics)
     statics += `${statics ? ',' : ''}"${id}":${JSON.stringify(run.statics[id])}`;
@@ -100,11 +102,12 @@ function staticsOf(run: Run): string {
  * kept value and tree (a page that joins a stream, or fell behind it).
  */
 export function snapshot(st: PatchState): string {
-  const run: Run = { st, statics: {}, frozen: true };
+  const statics: Record<number, readonly string[]> = {};
   for (const id of st.known) {
     const t = templateById(id);
-    if (t) run.statics[id] = t.s;
+    if (t) statics[id] = t.s;
   }
+  const run: Run = { st, statics, frozen: true };
   let kept = '';
   for (const [path, v] of st.kept)
     kept += `${kept ? ',' : ''}${JSON.stringify(path)}:${fullDyn(run, v)}`;
@@ -192,7 +195,7 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
       // Emptied: the page keeps what it showed, for when it comes back.
       flags = ',"k":1';
       kept.set(path, held);
-    } else if (base.length === 0 && list.length > 0) {
+    } else if (base.length === 0 && list.length > 0 && kept.size > 0) {
       const prev = kept.get(path);
       if (Array.isArray(prev) && prev.length > 0) {
         flags = ',"p":1';
@@ -212,18 +215,12 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
     if (count === 0) return changed ? `{"n":${list.length}${flags}}` : undefined;
     if (count > 1 && count === list.length && items.every((c) => c === items[0]))
       return `{"n":${list.length},"a":${items[0]}${flags}}`;
-    // An item changed like an earlier one is sent as a reference to it.
-    const seen = count > 1 ? new Map<string, number>() : null;
     let d = '';
     for (let i = 0; i < items.length; i++) {
       const c = items[i];
       if (c === undefined) continue;
-      const j = seen?.get(c);
-      if (j !== undefined) d += `${d ? ',' : ''}"${i}":{"=":${j}}`;
-      else {
-        if (seen && c.length > 8) seen.set(c, i);
-        d += `${d ? ',' : ''}"${i}":${c}`;
-      }
+      const j = count > 1 ? sameAs(items, i) : -1;
+      d += `${d ? ',' : ''}"${i}":${j < 0 ? c : `{"=":${j}}`}`;
     }
     return `{"n":${list.length},"d":{${d}}${flags}}`;
   }
@@ -233,7 +230,7 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
     return d === null ? undefined : `{"d":{${d}}}`;
   }
   const keepOld = old instanceof Rendered || Array.isArray(old);
-  const prev = kept.get(path);
+  const prev = kept.size === 0 ? undefined : kept.get(path);
   if (prev instanceof Rendered && prev.t === node.t) {
     if (keepOld) kept.set(path, old);
     return `{"d":{${dynsDiff(run, path, prev, node) ?? ''}},"p":1${keepOld ? ',"k":1' : ''}}`;
@@ -242,12 +239,29 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
   return full(run, node, keepOld ? ',"k":1' : '');
 }
 
+/**
+ * The first earlier item changed exactly like item `i` (sent as a reference to it), or -1. Only
+ * changes longer than a reference are worth one; lengths are compared before texts, so two
+ * changes are compared only when they may be the same (the texts are not hashed).
+ */
+function sameAs(items: readonly (Change | undefined)[], i: number): number {
+  const c = items[i] as Change;
+  if (c.length <= 8) return -1;
+  for (let j = 0; j < i; j++) {
+    const e = items[j];
+    if (e !== undefined && e.length === c.length && e === c) return j;
+  }
+  return -1;
+}
+
 /** The changed values of a tree, as JSON members ("index":change), or null. */
 function dynsDiff(run: Run, path: string, old: Rendered, next: Rendered): string | null {
   let d: string | null = null;
   for (let i = 0; i < next.d.length; i++) {
-    if (old.d[i] === next.d[i]) continue;
-    const c = change(run, `${path}.${i}`, old.d[i], next.d[i] as Dyn);
+    const v = next.d[i] as Dyn;
+    if (old.d[i] === v) continue;
+    // A text (the most common value) needs no path: it is sent as it is, or as a reference.
+    const c = typeof v === 'string' ? text(run, v) : change(run, `${path}.${i}`, old.d[i], v);
     if (c !== undefined) d = `${d === null ? '' : `${d},`}"${i}":${c}`;
   }
   return d;
@@ -257,7 +271,7 @@ function full(run: Run, node: Rendered, flags = ''): Change {
   const { t } = node;
   if (!run.st.known.has(t.id)) {
     run.st.known.add(t.id);
-    run.statics[t.id] = t.s;
+    (run.statics ??= {})[t.id] = t.s;
   }
   let d = '';
   for (let i = 0; i < node.d.length; i++) d += `${i ? ',' : ''}${fullDyn(run, node.d[i] as Dyn)}`;

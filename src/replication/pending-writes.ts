@@ -96,6 +96,11 @@ export class PendingWrites {
     return entry?.sentTo.has(peer) ? entry : undefined;
   }
 
+  /** The message (the whole record) of the write `id` while it is pending. */
+  message(id: string): unknown {
+    return this.#entries.get(id)?.message;
+  }
+
   /** The messages of the writes still waiting for `peer`'s answer. */
   waitingOn(peer: string): unknown[] {
     const out: unknown[] = [];

@@ -9,6 +9,12 @@ import type { DigestEntry } from './replica.js';
 
 export const REPLICATION_CHANNEL = 'replication';
 
+/**
+ * The capability (in the mesh hello) of a node that takes a write as a delta: the members of the
+ * state that changed since the version before it. A node without it is sent whole records.
+ */
+export const DELTA_CAPABILITY = 'replication-delta';
+
 /** Default limit of one serialised message (256 KiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
 
@@ -53,10 +59,51 @@ const range = { from: key.optional(), to: key.optional() };
 
 export const opMessage = z.object({ type: z.literal('op'), id, record: recordSchema });
 
+const MEMBER_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
+/** A member name of a state: a word, never one that would reach an object's prototype. */
+const member = z.string().regex(MEMBER_NAME, 'a member name is a word');
+
+/** Whether a delta can name this member of a state (else the record goes whole). */
+export function isMemberName(name: string): boolean {
+  return MEMBER_NAME.test(name);
+}
+
+/**
+ * A write as the change from the version before it: the record of `seq`, whose state is the
+ * state of (epoch, owner, `base`) with `set` assigned and `unset` removed. A peer that does not
+ * hold exactly that version answers "missing" and is sent the whole record.
+ */
+export const deltaMessage = z.object({
+  type: z.literal('delta'),
+  id,
+  key,
+  owner,
+  epoch: counter,
+  seq: counter,
+  base: counter,
+  schema: z.int().positive(),
+  at: z.number(),
+  // Checked on the keys as received: a record schema leaves out "__proto__" without a word.
+  set: z
+    .custom<object>(
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        !Array.isArray(v) &&
+        Object.keys(v).every((k) => MEMBER_NAME.test(k)),
+      'set must be an object whose member names are words',
+    )
+    .pipe(z.record(member, z.unknown())),
+  unset: z.array(member).max(64).optional(),
+});
+
 export const ackMessage = z.object({
   type: z.literal('ack'),
   id,
-  result: z.enum(['applied', 'duplicate', 'stale']),
+  /** 'missing': a delta's base version is not held here (only ever sent for a delta). */
+  result: z.enum(['applied', 'duplicate', 'stale', 'missing']),
+  /** With 'missing': the delta's key. */
+  key: key.optional(),
   /** With 'stale': the version of the newer record the peer holds. */
   current: versionSchema.optional(),
 });
@@ -82,12 +129,14 @@ export const recordsMessage = z.object({
 
 export const replicationMessage = z.discriminatedUnion('type', [
   opMessage,
+  deltaMessage,
   ackMessage,
   digestMessage,
   recordsMessage,
 ]);
 
 export type OpMessage = Omit<z.infer<typeof opMessage>, 'record'> & { record: StoreRecord };
+export type DeltaMessage = z.infer<typeof deltaMessage>;
 export type AckMessage = z.infer<typeof ackMessage>;
 export type DigestMessage = Omit<z.infer<typeof digestMessage>, 'entries'> & {
   entries: DigestEntry[];
@@ -95,7 +144,8 @@ export type DigestMessage = Omit<z.infer<typeof digestMessage>, 'entries'> & {
 export type RecordsMessage = Omit<z.infer<typeof recordsMessage>, 'records'> & {
   records: StoreRecord[];
 };
-export type ReplicationMessage = OpMessage | AckMessage | DigestMessage | RecordsMessage;
+export type ReplicationMessage =
+  OpMessage | DeltaMessage | AckMessage | DigestMessage | RecordsMessage;
 
 export type RejectCode = 'too-large' | 'not-json' | 'invalid';
 

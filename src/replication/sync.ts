@@ -10,13 +10,22 @@
 import { every, systemClock, type Clock } from '../clock.js';
 import type { Member, MeshChannel } from '../cluster/types.js';
 import { ENVELOPE_BYTES, Exchanges, digestMessages, recordsMessages } from './anti-entropy.js';
-import { PendingWrites, fenced, rejected, type WriteOutcome } from './pending-writes.js';
+import {
+  PendingWrites,
+  fenced,
+  rejected,
+  type PendingWrite,
+  type WriteOutcome,
+} from './pending-writes.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
+  DELTA_CAPABILITY,
   acceptMessage,
+  isMemberName,
   checkRecord,
   opBytes,
   type AckMessage,
+  type DeltaMessage,
   type DigestMessage,
   type OpMessage,
   type RecordsMessage,
@@ -46,6 +55,11 @@ export interface ReplicaSyncOptions<S extends object = object> {
    * returns why it is unacceptable, or undefined. Refused records are not applied nor acked.
    */
   checkContent?: (record: StoreRecord) => string | undefined;
+  /**
+   * Checks only the members `changed` of a state built from a delta (the others are those of a
+   * version that was checked when it arrived); default: checkContent on the whole state.
+   */
+  checkChanged?: (record: StoreRecord, changed: readonly string[]) => string | undefined;
 }
 
 const DEFAULTS = {
@@ -81,6 +95,10 @@ export interface ReplicaSyncStats {
   conflicts: number;
   opsIn: number;
   opsOut: number;
+  /** Of the writes sent, those sent as deltas (the members that changed). */
+  deltasOut: number;
+  /** Deltas a peer could not apply (it did not hold their base): sent again whole. */
+  missingIn: number;
   acksIn: number;
   staleIn: number;
   rejectedIn: number;
@@ -100,6 +118,8 @@ export class ReplicaSync<S extends object = object> {
   readonly #clock: Clock;
   readonly #opts: typeof DEFAULTS;
   readonly #checkContent: ((record: StoreRecord) => string | undefined) | undefined;
+  readonly #checkChanged:
+    ((record: StoreRecord, changed: readonly string[]) => string | undefined) | undefined;
   readonly #handlers: ChangeHandler<S>[] = [];
   readonly #writes: PendingWrites;
   readonly #exchanges: Exchanges;
@@ -111,6 +131,8 @@ export class ReplicaSync<S extends object = object> {
   readonly #stats = {
     opsIn: 0,
     opsOut: 0,
+    deltasOut: 0,
+    missingIn: 0,
     acksIn: 0,
     staleIn: 0,
     rejectedIn: 0,
@@ -143,6 +165,7 @@ export class ReplicaSync<S extends object = object> {
     this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? (() => this.#clock.now());
     this.#checkContent = options.checkContent;
+    this.#checkChanged = options.checkChanged;
     this.#incarnation = Math.floor(this.#now()).toString(36);
     this.#writes = new PendingWrites(this.#clock, this.#logger, opts.ackTimeoutMs);
     this.#exchanges = new Exchanges(this.#clock, this.#logger);
@@ -221,11 +244,30 @@ export class ReplicaSync<S extends object = object> {
     }
     if (result === 'applied') this.#emit(record, previous);
 
-    const sent = this.#channel.broadcast(op);
-    this.#stats.opsOut += sent.length;
+    const sent = this.#ship(op, previous);
     if (sent.length === 0) return Promise.resolve({ kind: 'alone', acked: [] });
 
     return this.#writes.wait(id, record, sent, op);
+  }
+
+  /**
+   * Sends a write to every live peer: as a delta from `previous` to a peer that takes deltas when
+   * `previous` is the owner's write just before it, else whole. Returns the peers it went to.
+   */
+  #ship(op: OpMessage, previous: StoreRecord<S> | undefined): string[] {
+    const peers = this.#channel.peers();
+    const delta = peers.some((p) => p.caps.includes(DELTA_CAPABILITY))
+      ? deltaOf(op, previous)
+      : null;
+    const sent: string[] = [];
+    for (const peer of peers) {
+      const asDelta = delta !== null && peer.caps.includes(DELTA_CAPABILITY);
+      if (!this.#channel.send(peer.id, asDelta ? delta : op)) continue;
+      sent.push(peer.id);
+      if (asDelta) this.#stats.deltasOut++;
+    }
+    this.#stats.opsOut += sent.length;
+    return sent;
   }
 
   /**
@@ -347,6 +389,8 @@ export class ReplicaSync<S extends object = object> {
     switch (message.type) {
       case 'op':
         return this.#receiveOp(from, message);
+      case 'delta':
+        return this.#receiveDelta(from, message);
       case 'ack':
         return this.#receiveAck(from, message);
       case 'digest':
@@ -358,10 +402,56 @@ export class ReplicaSync<S extends object = object> {
 
   #receiveOp(from: string, message: OpMessage): void {
     this.#stats.opsIn++;
-    const { record } = message;
-    const result = this.#applyRemote(record, from);
+    const result = this.#applyRemote(message.record, from);
+    this.#answerOp(from, message.id, message.record, result);
+  }
+
+  /**
+   * A write as the members that changed since its base version. Applied only onto exactly that
+   * version (the state is then the base's with the changes, and only the changes are checked);
+   * a version held already, or a newer one, is answered as a whole record would be.
+   */
+  #receiveDelta(from: string, message: DeltaMessage): void {
+    this.#stats.opsIn++;
+    const { id, key, owner, epoch, seq, base, schema, at } = message;
+    const held = this.replica.getAny(key);
+    if (held !== undefined && compareVersion(held, { epoch, owner, seq }) >= 0) {
+      const result = compareVersion(held, { epoch, owner, seq }) === 0 ? 'duplicate' : 'stale';
+      this.#answerOp(from, id, { key, owner, epoch, seq }, result);
+      return;
+    }
+    if (
+      held === undefined ||
+      held.state === null ||
+      held.epoch !== epoch ||
+      held.owner !== owner ||
+      held.seq !== base ||
+      held.schema !== schema
+    ) {
+      this.#channel.send(from, { type: 'ack', id, result: 'missing', key } satisfies AckMessage);
+      return;
+    }
+    // Spread and fromEntries define members (never an assignment that could set a prototype).
+    const merged = { ...(held.state as Record<string, unknown>), ...message.set };
+    const gone = message.unset ?? [];
+    const state =
+      gone.length === 0
+        ? merged
+        : Object.fromEntries(Object.entries(merged).filter(([name]) => !gone.includes(name)));
+    const record: StoreRecord = { key, owner, epoch, seq, schema, state, at };
+    const changed = [...Object.keys(message.set), ...(message.unset ?? [])];
+    const result = this.#applyRemote(record, from, changed);
+    this.#answerOp(from, id, record, result);
+  }
+
+  #answerOp(
+    from: string,
+    id: string,
+    record: Pick<StoreRecord, 'key' | 'owner' | 'epoch' | 'seq'>,
+    result: 'applied' | 'duplicate' | 'stale' | 'refused',
+  ): void {
     if (result === 'refused') return;
-    const ack: AckMessage = { type: 'ack', id: message.id, result };
+    const ack: AckMessage = { type: 'ack', id, result };
     if (result === 'stale') {
       const held = this.replica.getAny(record.key) as StoreRecord<S>;
       ack.current = versionOf(held);
@@ -384,6 +474,7 @@ export class ReplicaSync<S extends object = object> {
   #receiveAck(from: string, message: AckMessage): void {
     this.#stats.acksIn++;
     const pending = this.#writes.sentTo(message.id, from);
+    if (message.result === 'missing') return this.#resendWhole(from, message, pending);
     if (pending === undefined) {
       this.#logger.debug({ peer: from, id: message.id }, 'late or unknown ack ignored');
       return;
@@ -416,6 +507,22 @@ export class ReplicaSync<S extends object = object> {
     this.#channel.send(from, { type: 'records', id: this.#id(), records: [], want: [pending.key] });
   }
 
+  /**
+   * A peer could not apply a delta (it lacks the version before it: it missed a write, or just
+   * joined). While the write waits, its whole record goes under the same id (the peer's ack of it
+   * counts); after, the peer gets the key's current record, as anti-entropy would send it.
+   */
+  #resendWhole(from: string, message: AckMessage, pending: PendingWrite | undefined): void {
+    this.#stats.missingIn++;
+    const whole = pending === undefined ? undefined : this.#writes.message(message.id);
+    if (whole !== undefined) {
+      this.#channel.send(from, whole);
+      return;
+    }
+    const current = message.key === undefined ? undefined : this.replica.getAny(message.key);
+    if (current !== undefined) this.#sendRecords(from, this.#id(), [current]);
+  }
+
   #receiveDigest(from: string, message: DigestMessage): void {
     const { newerHere, newerThere } = this.replica.compare(message.entries, {
       from: message.from,
@@ -440,8 +547,17 @@ export class ReplicaSync<S extends object = object> {
 
   // ── helpers ────────────────────────────────────────────────────────────────────────────
 
-  #applyRemote(received: StoreRecord, from: string): 'applied' | 'duplicate' | 'stale' | 'refused' {
-    const problem = received.state === null ? undefined : this.#checkContent?.(received);
+  #applyRemote(
+    received: StoreRecord,
+    from: string,
+    changed?: readonly string[],
+  ): 'applied' | 'duplicate' | 'stale' | 'refused' {
+    const problem =
+      received.state === null
+        ? undefined
+        : changed !== undefined && this.#checkChanged !== undefined
+          ? this.#checkChanged(received, changed)
+          : this.#checkContent?.(received);
     if (problem !== undefined) {
       this.#stats.rejectedIn++;
       this.#logger.warn(
@@ -480,4 +596,52 @@ export class ReplicaSync<S extends object = object> {
   #id(): string {
     return `${this.#channel.selfId}:${this.#incarnation}:${(this.#nextId++).toString(36)}`;
   }
+}
+
+/**
+ * `op` as a delta from `previous`, when that is the write just before it (same owner and epoch,
+ * the seq before, the same schema): the top-level members of the state that are not the same
+ * value (states are immutable: an unchanged member is the very same object). Null otherwise, or
+ * when a member's name cannot travel in a delta.
+ */
+function deltaOf(op: OpMessage, previous: StoreRecord | undefined): DeltaMessage | null {
+  const r = op.record;
+  if (
+    previous === undefined ||
+    previous.state === null ||
+    r.state === null ||
+    previous.epoch !== r.epoch ||
+    previous.owner !== r.owner ||
+    previous.seq !== r.seq - 1 ||
+    previous.schema !== r.schema
+  )
+    return null;
+  const before = previous.state as Record<string, unknown>;
+  const after = r.state as Record<string, unknown>;
+  const set: Record<string, unknown> = {};
+  const unset: string[] = [];
+  for (const name of Object.keys(after)) {
+    const value = after[name];
+    // JSON leaves an undefined member out: for the peer, it is gone.
+    if (value === undefined) {
+      if (before[name] !== undefined && Object.hasOwn(before, name)) unset.push(name);
+    } else if (value !== before[name] || !Object.hasOwn(before, name)) set[name] = value;
+  }
+  for (const name of Object.keys(before))
+    if (!Object.hasOwn(after, name) && before[name] !== undefined) unset.push(name);
+  for (const name of Object.keys(set)) if (!isMemberName(name)) return null;
+  for (const name of unset) if (!isMemberName(name)) return null;
+  return {
+    type: 'delta',
+    id: op.id,
+    key: r.key,
+    owner: r.owner,
+    epoch: r.epoch,
+    seq: r.seq,
+    base: previous.seq,
+    schema: r.schema,
+    at: r.at,
+    set,
+    ...(unset.length > 0 && { unset }),
+  };
 }

@@ -81,6 +81,7 @@ export class SimMesh {
     readonly proc: Proc,
     readonly version: string,
     readonly schemas: number[],
+    readonly caps: string[] = [],
   ) {
     this.detector = new FailureDetector({
       heartbeatMs: net.opts.heartbeatMs,
@@ -254,6 +255,7 @@ export class SimMesh {
       version: peer.version,
       protocol: 1,
       schemas: [...peer.schemas],
+      caps: [...peer.caps],
       lastSeen: now,
     };
     this.peers.set(peer.id, { member, conn });

@@ -9,6 +9,7 @@ import type {
   MessageHandler,
   NodeState,
 } from '../../src/cluster/types.js';
+import { DELTA_CAPABILITY } from '../../src/replication/protocol.js';
 
 export interface MemoryNetworkOptions {
   /** Seed of the generator that decides drops, duplicates and delays. */
@@ -99,6 +100,7 @@ export class MemoryNetwork {
         version: member.version ?? '0.0.0',
         protocol: member.protocol ?? 1,
         schemas: member.schemas ?? [1],
+        caps: member.caps ?? [DELTA_CAPABILITY],
         lastSeen: member.lastSeen ?? 0,
       },
       onMessage: [],

@@ -8,7 +8,7 @@ import {
   startGame,
   submitAction,
 } from '../../../src/game/index.js';
-import { checkGameState } from '../../../src/game/schema.js';
+import { checkGameState, checkGameStateMembers } from '../../../src/game/schema.js';
 import { checkStoredState, upgradeState } from '../../../src/game/upgrade.js';
 
 const fixture = JSON.parse(
@@ -69,5 +69,20 @@ describe('checkGameState', () => {
     expect(checkStoredState(fixture.state, 1, checkGameState)).toBeUndefined();
     expect(checkStoredState({ players: 3 }, 1, checkGameState)).toBeTypeOf('string');
     expect(checkStoredState({ anything: true }, 99, checkGameState)).toBeUndefined();
+  });
+
+  it('checks the named members of a state as the whole check would, and only those', () => {
+    const good = upgradeState(fixture.state, 1);
+    const bad = { ...good, players: 'nope', code: 'kk' };
+    // Each member the whole check refuses, the member check refuses when named, in the same words.
+    expect(checkGameStateMembers(bad, ['players'])).toBe(
+      checkGameState({ ...good, players: 'nope' }),
+    );
+    expect(checkGameStateMembers(bad, ['code'])).toMatch(/^invalid game state: code: /);
+    expect(checkGameStateMembers(bad, ['round', 'submitted'])).toBeUndefined();
+    expect(checkGameStateMembers(good, Object.keys(good))).toBeUndefined();
+    // Members the shape does not have are left alone, as the whole check leaves them.
+    expect(checkGameStateMembers({ ...good, extra: 1 }, ['extra'])).toBeUndefined();
+    expect(checkGameStateMembers(null, ['round'])).toMatch(/not an object/);
   });
 });
