@@ -57,16 +57,20 @@ describe('a cluster found through DNS', () => {
   });
 
   it('metrics of a clustered node: two mesh peers, replication operations, catch-up time', async () => {
-    // A game created on n1 is one replicated operation out of n1 and into n2 and n3.
+    // A game created on n1 is one replicated operation out of n1 and into n2 and n3; a second
+    // player joining is the next, sent to both as a delta (the members that changed).
     const p = new Player(n1.url, `met${cluster!.port}`);
     await p.signup();
     const code = await p.createGame();
+    const q = new Player(n1.url, `met2${cluster!.port}`);
+    await q.signup();
+    expect((await q.join(code)).status).toBeLessThan(400);
     await waitFor(
       async () =>
-        (await recordOn(n2, code).catch(() => null)) &&
-        (await recordOn(n3, code).catch(() => null)),
+        (await recordOn(n2, code).catch(() => null))?.state.players.length === 2 &&
+        (await recordOn(n3, code).catch(() => null))?.state.players.length === 2,
       5000,
-      `${code} on n2 and n3`,
+      `${code} with two players on n2 and n3`,
     );
     for (const node of [n1, n2, n3]) {
       const body = await metricsOf(node);
@@ -81,6 +85,14 @@ describe('a cluster found through DNS', () => {
     expect(
       metricValue(await metricsOf(n2), 'minotaur_replication_ops_total', { direction: 'in' }),
     ).toBeGreaterThan(0);
+    // Whichever node owns the game sent the join to the other two as deltas.
+    let deltas = 0;
+    for (const node of [n1, n2, n3])
+      deltas +=
+        metricValue(await metricsOf(node), 'minotaur_replication_deltas_total', {
+          outcome: 'sent',
+        }) ?? 0;
+    expect(deltas).toBeGreaterThanOrEqual(2);
   });
 
   it('a fourth node added to DNS joins and everyone sees it; taken out of DNS and sent SIGTERM it is seen draining, then gone', async () => {
