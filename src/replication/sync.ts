@@ -1,9 +1,10 @@
 // The process around a Replica: ships local writes to peers as operations (whole records, or to
 // a peer that takes them, deltas: the members of the state that changed since the writer's
 // write before), applies theirs, acknowledges, and repairs whatever was lost by anti-entropy
-// (digest exchange) on peer-up, on demand (catchUp) and periodically. Owns the timers; the Replica stays pure. The writes
-// waiting for acknowledgements (pending-writes.ts) and the exchanges waiting for answers
-// (anti-entropy.ts) are kept apart; this file routes messages between them and the replica.
+// (digest exchange) on peer-up, on demand (catchUp) and periodically. Owns the timers; the
+// Replica stays pure. The writes waiting for acknowledgements (pending-writes.ts) and the
+// exchanges waiting for answers (anti-entropy.ts) are kept apart; this file routes messages
+// between them and the replica.
 //
 // Longer than ~400 lines: each kind of message changes the replica and the writes or exchanges
 // waiting on it in one step, and reads best in one place.
