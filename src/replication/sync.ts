@@ -417,9 +417,9 @@ export class ReplicaSync<S extends object = object> {
     this.#stats.opsIn++;
     const { id, key, owner, epoch, seq, base, schema, at } = message;
     const held = this.replica.getAny(key);
-    if (held !== undefined && compareVersion(held, { epoch, owner, seq }) >= 0) {
-      const result = compareVersion(held, { epoch, owner, seq }) === 0 ? 'duplicate' : 'stale';
-      this.#answerOp(from, id, { key, owner, epoch, seq }, result);
+    const order = held === undefined ? -1 : compareVersion(held, { epoch, owner, seq });
+    if (order >= 0) {
+      this.#answerOp(from, id, { key, owner, epoch, seq }, order === 0 ? 'duplicate' : 'stale');
       return;
     }
     if (
@@ -441,7 +441,7 @@ export class ReplicaSync<S extends object = object> {
         ? merged
         : Object.fromEntries(Object.entries(merged).filter(([name]) => !gone.includes(name)));
     const record: StoreRecord = { key, owner, epoch, seq, schema, state, at };
-    const changed = [...Object.keys(message.set), ...(message.unset ?? [])];
+    const changed = [...Object.keys(message.set), ...gone];
     const result = this.#applyRemote(record, from, changed);
     this.#answerOp(from, id, record, result);
   }
@@ -620,19 +620,19 @@ function deltaOf(op: OpMessage, previous: StoreRecord | undefined): DeltaMessage
     return null;
   const before = previous.state as Record<string, unknown>;
   const after = r.state as Record<string, unknown>;
+  // A member as JSON sees it: own, and left out when undefined.
+  const own = (o: Record<string, unknown>, name: string) =>
+    Object.hasOwn(o, name) ? o[name] : undefined;
   const set: Record<string, unknown> = {};
   const unset: string[] = [];
-  for (const name of Object.keys(after)) {
-    const value = after[name];
-    // JSON leaves an undefined member out: for the peer, it is gone.
-    if (value === undefined) {
-      if (before[name] !== undefined && Object.hasOwn(before, name)) unset.push(name);
-    } else if (value !== before[name] || !Object.hasOwn(before, name)) set[name] = value;
+  for (const name of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const was = own(before, name);
+    const now = own(after, name);
+    if (now === was) continue;
+    if (!isMemberName(name)) return null;
+    if (now === undefined) unset.push(name);
+    else set[name] = now;
   }
-  for (const name of Object.keys(before))
-    if (!Object.hasOwn(after, name) && before[name] !== undefined) unset.push(name);
-  for (const name of Object.keys(set)) if (!isMemberName(name)) return null;
-  for (const name of unset) if (!isMemberName(name)) return null;
   return {
     type: 'delta',
     id: op.id,
