@@ -93,14 +93,14 @@ describe('a node on PostgreSQL', () => {
     const refused = n.lines.filter((l) => /unreachable: connection refused/.test(l.msg));
     expect(refused).toHaveLength(1);
     expect(refused[0]!.level).toBe('warn');
-    expect(
-      n.hasLog((l) =>
+    await n.logged(
+      (l) =>
         /^database postgres:\/\/minotaur:\*\*\*@127\.0\.0\.1:\d+\/\S+ reachable after \d+ attempts/.test(
           l.msg,
         ),
-      ),
-    ).toBe(true);
-    expect(n.hasLog((l) => l.msg === 'migration 001_init applied')).toBe(true);
+      'database reachable',
+    );
+    await n.logged((l) => l.msg === 'migration 001_init applied', 'migration applied');
     // The admin page shows the same.
     const html = await (
       await fetch(`${n.url}/admin/cluster/members`, {
@@ -148,7 +148,7 @@ describe('a node on PostgreSQL', () => {
     expect(await down.text()).toContain('We cannot reach our records right now');
     // Still ready: it can serve running games from memory.
     expect((await fetch(`${b.url}/health_check`)).status).toBe(200);
-    expect(b.hasLog((l) => l.level === 'warn' && /^database \S+ down: /.test(l.msg))).toBe(true);
+    await b.logged((l) => l.level === 'warn' && /^database \S+ down: /.test(l.msg), 'outage');
 
     pg.restart();
     await waitFor(
@@ -157,7 +157,7 @@ describe('a node on PostgreSQL', () => {
       'node b to see the database again',
     );
     expect((await ariadne.page('/leaderboard')).status).toBe(200);
-    expect(b.hasLog((l) => /^database \S+ answers again after \d+\.\d s$/.test(l.msg))).toBe(true);
+    await b.logged((l) => /^database \S+ answers again after \d+\.\d s$/.test(l.msg), 'recovery');
   });
 
   it('gives a player one form token from the moment they log in, whatever pages load at once', async () => {

@@ -129,7 +129,7 @@ describe('reconnect after a restart on the same database', () => {
     // The next node on the same database and port resumes the game from its snapshot.
     node = boot();
     await node.ready();
-    expect(node.hasLog((l) => new RegExp(`game ${code} adopted`).test(l.msg))).toBe(true);
+    await node.logged((l) => new RegExp(`game ${code} adopted`).test(l.msg), 'adoption logged');
     const after = await adminGame(node.url, code);
     expect(after.epoch).toBeGreaterThan(before.epoch);
     expect(essence(after.state)).toEqual(essence(before.state));

@@ -138,6 +138,19 @@ export class NodeProcess {
     return this.lines.some(pred);
   }
 
+  /**
+   * Waits for a line the node wrote before something the test saw over HTTP. The node's log
+   * is written asynchronously, so its pipe may deliver a line after the answer of a request
+   * the node served later (seen under load: ready before its adoption line arrived).
+   */
+  async logged(pred: (l: LogLine) => boolean, what: string, timeoutMs = 5000): Promise<LogLine> {
+    return waitFor(
+      () => this.lines.find(pred) ?? false,
+      timeoutMs,
+      `node ${this.address}: ${what}`,
+    );
+  }
+
   signal(sig: NodeJS.Signals): void {
     if (!this.alive) return;
     if (this.opts.launcher) this.opts.launcher.signal(this.child, sig);
