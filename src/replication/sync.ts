@@ -25,7 +25,7 @@ import {
   acceptMessage,
   isMemberName,
   checkRecord,
-  opBytes,
+  opBytesIfOver,
   type AckMessage,
   type DeltaMessage,
   type DigestMessage,
@@ -209,8 +209,8 @@ export class ReplicaSync<S extends object = object> {
     }
     const id = this.#id();
     const op: OpMessage = { type: 'op', id, record };
-    const bytes = opBytes(op);
-    if (bytes > this.#opts.maxMessageBytes) {
+    const bytes = opBytesIfOver(op, this.#opts.maxMessageBytes);
+    if (bytes !== null && bytes > this.#opts.maxMessageBytes) {
       this.#logger.warn(
         { key: record.key, bytes, limit: this.#opts.maxMessageBytes },
         `write of ${record.key} rejected: ${bytes} bytes exceed the message limit`,

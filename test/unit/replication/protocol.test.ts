@@ -3,7 +3,9 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   acceptMessage,
   checkRecord,
+  OP_ENVELOPE_MAX_BYTES,
   opBytes,
+  opBytesIfOver,
   parseMessage,
   serialisedBytes,
 } from '../../../src/replication/protocol.js';
@@ -124,5 +126,38 @@ describe('replication protocol', () => {
     }
     const tombstone = { type: 'op' as const, id: 'n1:8', record: { ...good, state: null } };
     expect(opBytes(tombstone)).toBe(Buffer.byteLength(JSON.stringify(tombstone), 'utf8'));
+  });
+
+  it('opBytesIfOver settles a write by a bound that the largest envelope a check lets through stays within', () => {
+    // Every character of the id and owner escaped (\u0001: six bytes), the largest counters and
+    // schema, and the longest text of a number.
+    const worst = {
+      ...good,
+      owner: '\u0001'.repeat(64),
+      epoch: 2 ** 48,
+      seq: 2 ** 48,
+      schema: Number.MAX_SAFE_INTEGER,
+      at: -2.2250738585072014e-308,
+      state: { a: 1 },
+    };
+    expect(checkRecord(worst)).toBeUndefined();
+    const op = { type: 'op' as const, id: '\u0001'.repeat(128), record: worst };
+    const envelope = opBytes(op) - Buffer.byteLength(JSON.stringify(worst.state), 'utf8');
+    expect(envelope).toBeGreaterThan(OP_ENVELOPE_MAX_BYTES * 0.9);
+    expect(envelope).toBeLessThanOrEqual(OP_ENVELOPE_MAX_BYTES);
+
+    // Far under the limit: no need to know the size.
+    const small = { type: 'op' as const, id: 'n1:9', record: good };
+    expect(opBytesIfOver(small, DEFAULT_MAX_MESSAGE_BYTES)).toBeNull();
+    // Near or over it: the exact size, which the caller compares.
+    const big = { ...small, record: { ...good, state: { text: 'é'.repeat(2000) } } };
+    const exact = Buffer.byteLength(JSON.stringify(big), 'utf8');
+    expect(opBytesIfOver(big, exact - 1)).toBe(exact);
+    expect(opBytesIfOver(big, exact + OP_ENVELOPE_MAX_BYTES)).toBeNull();
+    // A member beyond the schema's is measured, never bounded.
+    const extra = { ...small, record: { ...good, note: 'x'.repeat(5000) } };
+    const extraBytes = Buffer.byteLength(JSON.stringify(extra), 'utf8');
+    expect(opBytesIfOver(extra, extraBytes)).toBe(extraBytes);
+    expect(opBytesIfOver(extra, extraBytes - 1)).toBe(extraBytes);
   });
 });
