@@ -521,8 +521,8 @@ export class Frame {
       );
     }
     return this.game.lists.get(
-      `reach:${me.pos.q},${me.pos.r}:${s.round}:${tiles.map((t) => (t === null ? '' : t.walkable ? 1 : 0)).join('')}`,
-      () => tiles.map((t) => (t === null ? NO_REACH : reachTile(t, s.round))),
+      `reach:${me.pos.q},${me.pos.r}:${tiles.map((t) => (t === null ? '' : t.walkable ? 1 : 0)).join('')}`,
+      () => tiles.map((t) => (t === null ? NO_REACH : reachTile(t))),
     );
   }
 

@@ -141,7 +141,7 @@ export function boardOf(g: GameView): Rendered {
     viewBox: g.viewBox,
     danger: g.danger.map(dangerTile),
     next: g.minotaurNext ? minotaurNext(g.minotaurNext) : '',
-    reach: g.reach.map((t) => reachTile(t, g.round)),
+    reach: g.reach.map((t) => reachTile(t)),
     fallen: g.fallen.map(fallenMark),
     minotaur: minotaurPiece(g.minotaur),
     tokens: g.tokens.map(token),
@@ -161,11 +161,16 @@ export function minotaurNext(at: { x: number; y: number }): Rendered {
   return html`<polygon points="${OUTLINE}" transform="translate(${at.x} ${at.y})" class="tile minotaur-next"><title>The Minotaur steps here this round, unless someone ends the round beside it</title></polygon>`;
 }
 
-export function reachTile(t: ReachTile, round: number): Rendered {
+/**
+ * A tile the viewer's hero can reach this round, and the aiming mark under it, placed once for
+ * both. A walkable one moves there when clicked, with the round of the actions panel's form (as
+ * its buttons do).
+ */
+export function reachTile(t: ReachTile): Rendered {
   const move = t.walkable
-    ? html`\n    <polygon points="${OUTLINE}" transform="translate(${t.x} ${t.y})" class="tile reach" tabindex="0" role="button" aria-label="Move ${t.name} (${t.key})" hx-ws:send hx-vals='{"kind":"move","dir":"${t.dir}","round":${round}}' data-action="move" data-dir="${t.dir}"><title>Move ${t.name}</title></polygon>\n    `
+    ? html`\n    <polygon points="${OUTLINE}" class="tile reach" tabindex="0" role="button" aria-label="Move ${t.name} (${t.key})" hx-ws:send hx-vals='{"kind":"move","dir":"${t.dir}"}' hx-include="#game-actions [name=round]" data-action="move" data-dir="${t.dir}"><title>Move ${t.name}</title></polygon>\n    `
     : '';
-  return html`\n    <polygon points="${OUTLINE}" transform="translate(${t.x} ${t.y})" class="aim" data-aim="${t.dir}" aria-hidden="true"/>\n    ${move}\n  `;
+  return html`\n    <g transform="translate(${t.x} ${t.y})"><polygon points="${OUTLINE}" class="aim" data-aim="${t.dir}" aria-hidden="true"/>\n    ${move}</g>\n  `;
 }
 
 export function fallenMark(f: FallenView): Rendered {
@@ -290,17 +295,21 @@ export function submitted(round: number, label: string, others: readonly string[
 
 type MoveDir = GameView['moveDirs'][number];
 
-/** The move and attack buttons and the shield, for a round. */
+/**
+ * The move and attack buttons and the shield, for a round. The round is one hidden field of the
+ * form around them (sent with whichever button is pressed), not a value of each button: so from
+ * one round to the next the buttons stay the same trees, and an update carries the round once.
+ */
 export function compass(round: number, dirs: readonly MoveDir[], shieldTired: boolean): Rendered {
-  return html`\n    <div class="compass-pair">\n      <div class="compass" role="group" aria-label="Move">\n        <span class="compass-title" aria-hidden="true">Move</span>\n        ${dirs.map((d) => moveButton(d, round))}\n      </div>\n      <div class="compass attack" role="group" aria-label="Attack">\n        <span class="compass-title" aria-hidden="true">Attack</span>\n        ${dirs.map((d) => attackButton(d, round))}\n      </div>\n    </div>\n    <button type="button" class="defend${shieldTired ? ' tired' : ''}" hx-ws:send hx-vals='{"kind":"defend","round":${round}}' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">${shieldTired ? 'Your shield is tired from last round: it stops heroes, not the Minotaur.' : 'Blocks every blow this round and hits back at heroes who strike it.'}</p>\n  `;
+  return html`\n    <form class="moves"><input type="hidden" name="round" value="${round}">\n    <div class="compass-pair">\n      <div class="compass" role="group" aria-label="Move">\n        <span class="compass-title" aria-hidden="true">Move</span>\n        ${dirs.map(moveButton)}\n      </div>\n      <div class="compass attack" role="group" aria-label="Attack">\n        <span class="compass-title" aria-hidden="true">Attack</span>\n        ${dirs.map(attackButton)}\n      </div>\n    </div>\n    <button type="button" class="defend${shieldTired ? ' tired' : ''}" hx-ws:send hx-vals='{"kind":"defend"}' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">${shieldTired ? 'Your shield is tired from last round: it stops heroes, not the Minotaur.' : 'Blocks every blow this round and hits back at heroes who strike it.'}</p>\n    </form>\n  `;
 }
 
-function moveButton(d: MoveDir, round: number): Rendered {
-  return html`\n          <button type="button" class="dir dir-${d.dir}" hx-ws:send hx-vals='{"kind":"move","dir":"${d.dir}","round":${round}}' data-action="move" data-dir="${d.dir}" ${d.open ? '' : 'disabled'} aria-label="Move ${d.name} (${d.key})" aria-keyshortcuts="${d.key}" title="Move ${d.name} (${d.key})"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;
+function moveButton(d: MoveDir): Rendered {
+  return html`\n          <button type="button" class="dir dir-${d.dir}" hx-ws:send hx-vals='{"kind":"move","dir":"${d.dir}"}' data-action="move" data-dir="${d.dir}" ${d.open ? '' : 'disabled'} aria-label="Move ${d.name} (${d.key})" aria-keyshortcuts="${d.key}" title="Move ${d.name} (${d.key})"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;
 }
 
-function attackButton(d: MoveDir, round: number): Rendered {
-  return html`\n          <button type="button" class="dir dir-${d.dir}" hx-ws:send hx-vals='{"kind":"attack","dir":"${d.dir}","round":${round}}' data-action="attack" data-dir="${d.dir}" ${d.open ? '' : 'disabled'} aria-label="Attack ${d.name} (${d.key})" aria-keyshortcuts="Shift+${d.key}" title="Attack ${d.name} (Shift+${d.key})"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;
+function attackButton(d: MoveDir): Rendered {
+  return html`\n          <button type="button" class="dir dir-${d.dir}" hx-ws:send hx-vals='{"kind":"attack","dir":"${d.dir}"}' data-action="attack" data-dir="${d.dir}" ${d.open ? '' : 'disabled'} aria-label="Attack ${d.name} (${d.key})" aria-keyshortcuts="Shift+${d.key}" title="Attack ${d.name} (Shift+${d.key})"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;
 }
 
 // ── the end box ─────────────────────────────────────────────────────────────────────────
