@@ -20,9 +20,9 @@ import type { ReplicaSync } from '../replication/sync.js';
 import { isMoving, refusal, type Command, type CommandResult } from './commands.js';
 import { GameSession, type AdoptReason, type SessionEnv } from './game-session.js';
 import { Ledger, type LeaseStore, type SnapshotStore } from './ledger.js';
-import { receivedRecord, sessionsMessage } from './protocol.js';
+import { receivedRecord, sessionsMessage, type SessionsMessage } from './protocol.js';
 import { GameReads } from './reads.js';
-import { PeerRequests } from './requests.js';
+import { Answers, PeerRequests } from './requests.js';
 import { Transfers, type HandoffReport } from './transfer.js';
 
 export interface SessionsDeps {
@@ -78,6 +78,8 @@ export class GameSessions {
   private readonly reads: GameReads;
   private readonly clock: Clock;
   private readonly requests: PeerRequests;
+  /** What this node answered its peers' requests (a request sent twice runs once). */
+  private readonly answers: Answers<SessionsMessage>;
   private readonly ledger: Ledger;
   private readonly transfers: Transfers;
   private readonly env: SessionEnv;
@@ -93,6 +95,7 @@ export class GameSessions {
       commandDeadlineMs: d.commandDeadlineMs ?? 8000,
     };
     this.requests = new PeerRequests(d.channel, this.clock);
+    this.answers = new Answers(this.clock);
     this.ledger = new Ledger({
       nodeId: d.nodeId,
       snapshots: d.snapshots,
@@ -185,6 +188,7 @@ export class GameSessions {
       this.transfers.sweep();
     });
     d.channel.onPeerState(() => this.transfers.sweep());
+    d.channel.onPeerRelink((m) => this.requests.resend(m.id));
   }
 
   // ── reads: the local replica (reads.ts) ───────────────────────────────────────────────
@@ -512,40 +516,53 @@ export class GameSessions {
       case 'handoff-result':
         this.requests.answer(from, msg);
         return;
-      case 'command': {
-        const mine = this.sessions.get(msg.code);
-        const reply = (result: CommandResult): void =>
-          void channel.send(from, { type: 'result', id: msg.id, result });
-        if (!mine?.running)
-          return reply(refusal('not-owner', 'This server does not run that game.', true));
-        void mine.run(msg.command).then(reply, (err: unknown) => {
-          this.d.logger.error({ err, game: msg.code }, 'a forwarded command failed');
-          reply(refusal('internal', 'The command failed on the owner.', true));
-        });
-        return;
-      }
+      case 'command':
       case 'create':
-        void this.create(msg.creator).then((out) =>
-          channel.send(
-            from,
-            out.ok
-              ? { type: 'created', id: msg.id, ok: true, code: out.code }
-              : { type: 'created', id: msg.id, ok: false, message: out.message },
-          ),
-        );
-        return;
       case 'handoff':
-        void this.transfers
-          .acceptHandoff(receivedRecord(msg.record))
-          .then((out) =>
-            channel.send(
-              from,
-              out.ok
-                ? { type: 'handoff-result', id: msg.id, ok: true, epoch: out.epoch }
-                : { type: 'handoff-result', id: msg.id, ok: false, reason: out.reason },
-            ),
+        // A request sent again (after a relink) gets the first one's answer; it never runs twice.
+        void this.answers
+          .once(from, msg.id, () => this.answer(msg))
+          .then(
+            (reply) => channel.send(from, reply),
+            (err: unknown) =>
+              this.d.logger.error({ err, from, request: msg.type }, `a ${msg.type} request failed`),
           );
         return;
+    }
+  }
+
+  /** The answer to a peer's request (never rejects). */
+  private async answer(
+    msg: Extract<SessionsMessage, { type: 'command' | 'create' | 'handoff' }>,
+  ): Promise<SessionsMessage> {
+    switch (msg.type) {
+      case 'command': {
+        const mine = this.sessions.get(msg.code);
+        let result: CommandResult;
+        if (!mine?.running) {
+          result = refusal('not-owner', 'This server does not run that game.', true);
+        } else {
+          try {
+            result = await mine.run(msg.command);
+          } catch (err) {
+            this.d.logger.error({ err, game: msg.code }, 'a forwarded command failed');
+            result = refusal('internal', 'The command failed on the owner.', true);
+          }
+        }
+        return { type: 'result', id: msg.id, result };
+      }
+      case 'create': {
+        const out = await this.create(msg.creator);
+        return out.ok
+          ? { type: 'created', id: msg.id, ok: true, code: out.code }
+          : { type: 'created', id: msg.id, ok: false, message: out.message };
+      }
+      case 'handoff': {
+        const out = await this.transfers.acceptHandoff(receivedRecord(msg.record));
+        return out.ok
+          ? { type: 'handoff-result', id: msg.id, ok: true, epoch: out.epoch }
+          : { type: 'handoff-result', id: msg.id, ok: false, reason: out.reason };
+      }
     }
   }
 }

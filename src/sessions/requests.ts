@@ -1,5 +1,8 @@
 // Request and reply over the sessions channel: each request carries an id; its answer resolves
-// the waiting promise, a timeout or the peer going down resolves it with null.
+// the waiting promise, a timeout or the peer going down resolves it with null. A request still
+// waiting when its link to the peer is replaced is sent again (the old link may have lost it or
+// its answer); the peer answers a request it already had with the same answer (Answers, below),
+// so nothing runs twice.
 
 import type { Clock, TimerHandle } from '../clock.js';
 import type { MeshChannel } from '../cluster/types.js';
@@ -9,6 +12,7 @@ type Reply = Extract<SessionsMessage, { type: 'result' | 'created' | 'handoff-re
 
 interface Pending {
   peer: string;
+  msg: SessionsMessage;
   resolve: (reply: Reply | null) => void;
   timer: TimerHandle;
 }
@@ -33,7 +37,7 @@ export class PeerRequests {
         this.#pending.delete(msg.id);
         resolve(null);
       }, timeoutMs);
-      this.#pending.set(msg.id, { peer, resolve, timer });
+      this.#pending.set(msg.id, { peer, msg, resolve, timer });
       if (!this.channel.send(peer, msg)) this.#finish(msg.id, null);
     });
   }
@@ -44,6 +48,15 @@ export class PeerRequests {
     if (!p || p.peer !== from) return false;
     this.#finish(reply.id, reply);
     return true;
+  }
+
+  /**
+   * The link to `peer` was replaced without the peer going down: what was in flight on the old
+   * one may be lost, so every request still waiting for it is sent again (same id, same timeout).
+   */
+  resend(peer: string): void {
+    for (const [id, p] of [...this.#pending])
+      if (p.peer === peer && !this.channel.send(peer, p.msg)) this.#finish(id, null);
   }
 
   /** A peer is gone: its answers will never come. */
@@ -61,5 +74,39 @@ export class PeerRequests {
     this.#pending.delete(id);
     this.clock.clearTimeout(p.timer);
     p.resolve(reply);
+  }
+}
+
+/**
+ * The answers this node gave to its peers' requests, by peer and request id, for `keepMs`: a
+ * request that arrives again (sent again after a relink) gets the answer of the first, or waits
+ * for it, instead of running twice (a second game created, a command applied again).
+ */
+export class Answers<A> {
+  readonly #given = new Map<string, { answer: Promise<A>; at: number }>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly keepMs = 30_000,
+  ) {}
+
+  /** The answer to `id` from `peer`: `run()`'s, the first time it is asked within keepMs. */
+  once(peer: string, id: string, run: () => Promise<A>): Promise<A> {
+    const now = this.clock.now();
+    // Oldest first (a Map keeps insertion order): drop what is past keeping.
+    for (const [key, entry] of this.#given) {
+      if (now - entry.at < this.keepMs) break;
+      this.#given.delete(key);
+    }
+    const key = `${peer}\u0000${id}`;
+    const given = this.#given.get(key);
+    if (given) return given.answer;
+    const answer = run();
+    this.#given.set(key, { answer, at: now });
+    return answer;
+  }
+
+  get size(): number {
+    return this.#given.size;
   }
 }

@@ -66,7 +66,7 @@ function outage(store: Storage) {
 async function cluster(
   ids: string[],
   given?: Storage,
-  extra: { leaseMs?: number; finishedRetentionMs?: number } = {},
+  extra: { leaseMs?: number; finishedRetentionMs?: number; forwardTimeoutMs?: number } = {},
 ) {
   const store = given ?? (await sharedDb());
   const repl = new MemoryNetwork();
@@ -110,9 +110,9 @@ async function cluster(
       selfState: () => node.state,
       clockHealthy: () => true,
       orphanGraceMs: 0,
-      ...extra,
       forwardTimeoutMs: 500,
       commandDeadlineMs: 2000,
+      ...extra,
     });
     sync.start();
     nodes.push(node);
@@ -181,6 +181,42 @@ describe('GameSessions', () => {
         action: { id: 'act-0001', round: 1, kind: 'defend' },
       }),
     ).toEqual({ ok: true, duplicate: true });
+  });
+
+  it('sends a forwarded command again when its link is replaced, and the owner applies it once', async () => {
+    // A forward that waited for its timeout would take 10 s here.
+    const c = await cluster(['n1', 'n2', 'n3'], undefined, { forwardTimeoutMs: 10_000 });
+    const code = await startedGame(c);
+    const [n1, , n3] = c.nodes as [TestNode, TestNode, TestNode];
+    expect(n1.replica.get(code)?.owner).toBe('n1');
+    const sent = n3.sessions.execute(code, {
+      kind: 'act',
+      playerId: '2',
+      action: { id: 'act-relink', round: 1, kind: 'defend' },
+    });
+    // The link between n3 and the owner breaks and comes back with the command in flight.
+    c.sess.relink('n3', 'n1');
+    const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 3000));
+    expect(await Promise.race([sent, late])).toEqual({ ok: true, duplicate: false });
+    expect(n1.replica.get(code)?.state?.submitted['2']?.id).toBe('act-relink');
+  });
+
+  it('answers a request that arrives twice with the first answer: one game, not two', async () => {
+    const c = await cluster(['n1', 'n2']);
+    await new Promise((r) => setTimeout(r, 5)); // peers meet
+    const [n1] = c.nodes as [TestNode, TestNode];
+    const raw = c.sess.join('n9', { schemas: readableSchemas(), state: 'joining' });
+    const replies: unknown[] = [];
+    raw.onMessage((_from, body) => void replies.push(body));
+    await until(() => raw.peers().some((p) => p.id === 'n1'));
+    const before = n1.replica.live().length;
+    const request = { type: 'create', id: 'n9-1', creator: { id: '7', name: 'minos' } };
+    expect(raw.send('n1', request)).toBe(true);
+    expect(raw.send('n1', request)).toBe(true);
+    await until(() => replies.length === 2);
+    expect(replies[0]).toMatchObject({ type: 'created', id: 'n9-1', ok: true });
+    expect(replies[1]).toEqual(replies[0]);
+    expect(n1.replica.live().length).toBe(before + 1);
   });
 
   it('resolves the round at once when every living player has acted, exactly once', async () => {
