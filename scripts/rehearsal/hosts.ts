@@ -372,7 +372,18 @@ async function partition(ctx: HostContext): Promise<Section> {
       `partition      ${names([alone]).join(', ')} cut from ${names(rest).join(', ')} for 10 s (all still reach PostgreSQL and HAProxy): ${during} rounds resolved meanwhile, ${takeovers} takeovers (the cut node kept its ${aloneOwns.length} games by its lease); after healing the nodes met again in ${ms(meshMs)} and the replicas converged in ${ms(convergedMs)}`,
     ],
     problems,
-    excuses: [],
+    // Joining or starting a game owned across the cut, through the cut node (HAProxy still
+    // sends players to it), fails after the command's deadline: that node cannot reach the
+    // owner. The page says so and the player tries again; the keeper's new games are counted
+    // apart for the window.
+    excuses: [
+      {
+        kind: 'partition',
+        from: at,
+        to: healedAt + 1000,
+        label: 'opened while a node was cut off from the others',
+      },
+    ],
   };
 }
 

@@ -24,7 +24,7 @@ import { ms, pct, secs, t0 } from './say.js';
  *     node's own 503. Pages are not covered: they answer from what the node last read.
  */
 export interface Excuse {
-  kind: 'outage' | 'hung' | 'database';
+  kind: 'outage' | 'hung' | 'database' | 'partition';
   from: number;
   to: number;
   /** How the report names what it covers, e.g. "while every node was down". */
@@ -90,6 +90,9 @@ function excuseOf(excuses: Excuse[], f: Failure, setup = false): Excuse | undefi
     if (f.at < from || f.at > e.to) return false;
     if (e.kind === 'outage') return true;
     if (e.kind === 'hung') return HUNG.test(f.what);
+    // A node cut off from the others cannot reach a game owned across the cut: a new game whose
+    // requests went through it is not opened (its pages and actions are counted as usual).
+    if (e.kind === 'partition') return setup;
     return setup && NODE_503(f.what);
   });
 }

@@ -116,9 +116,17 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 
   async function joinAndRedirect(req: Request, res: Response, code: string): Promise<void> {
     const user = res.locals.user as WebUser;
-    const game = games.game(code);
+    // A game created a moment ago on another node may not be in this node's replica yet: read
+    // it as the game's page does (the database has it) before saying there is no such game.
+    const game = games.game(code) ?? (await games.awaitGame(code));
     if (!game) {
-      flash(req, 'error', `There is no game ${code}. Check the code and try again.`);
+      flash(
+        req,
+        'error',
+        games.unreadable(code)
+          ? `We cannot reach game ${code} right now. Try again in a moment.`
+          : `There is no game ${code}. Check the code and try again.`,
+      );
       res.redirect(303, '/lobby');
       return;
     }

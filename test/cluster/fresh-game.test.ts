@@ -1,7 +1,8 @@
 // A game page asked of a node that does not hold the game yet (its record still on the way:
 // the game was created a moment ago on another node) shows the game, not "no such game": the
-// node reads the shared database first. Here the second node can never receive the record
-// through the mesh (another cluster secret), so only that path can show the game.
+// node reads the shared database first, for the page and for a join. Here the second node can
+// never receive the record through the mesh (another cluster secret), so only that path can
+// show the game.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { Player } from '../support/player.js';
@@ -42,5 +43,21 @@ describe('a game created on another node', () => {
     c.close();
     // An unknown code is still a 404, at once.
     expect((await a.page('/games/QQQQ')).status).toBe(404);
+
+    // Joining through that node: it finds the game the same way, instead of sending the player
+    // back to the lobby with "There is no game". (It cannot reach the owner here, so the join
+    // itself waits for its deadline and is refused as unavailable: the game's page says so.)
+    // A second game, that nothing has asked the other node about yet.
+    a.base = n1.url;
+    const second = await a.createGame();
+    const b = new Player(lag.url, `gb${tag}`);
+    await b.signup();
+    // The form's token from the lobby: the game's own page would read the game in first (when
+    // the page and the join reach different nodes through a balancer, the join's node has not).
+    const joined = await b.post(`/games/${second}/join`, {}, '/lobby');
+    expect(joined.status).toBe(303);
+    expect(joined.headers.get('location')).toBe(`/games/${second}`);
+    const after = await b.page(`/games/${second}`);
+    expect(after.html).not.toContain('There is no game');
   });
 });
