@@ -531,7 +531,10 @@ export class GameSessions {
     }
   }
 
-  /** The answer to a peer's request (never rejects). */
+  /**
+   * The answer to a peer's request. A command that fails is answered with a refusal; a create or
+   * handoff that throws rejects, and the caller logs it (the peer then waits for its timeout).
+   */
   private async answer(
     msg: Extract<SessionsMessage, { type: 'command' | 'create' | 'handoff' }>,
   ): Promise<SessionsMessage> {
