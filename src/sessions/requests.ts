@@ -20,14 +20,22 @@ interface Pending {
 export class PeerRequests {
   readonly #pending = new Map<string, Pending>();
   #next = 0;
+  /**
+   * When this process's requests began (base 36): ids never repeat across a restart with the
+   * same node id, so a peer that keeps its answers by id (Answers) cannot hand a new request
+   * the answer to an old one.
+   */
+  readonly #incarnation: string;
 
   constructor(
     private readonly channel: MeshChannel,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.#incarnation = clock.now().toString(36);
+  }
 
   newId(): string {
-    return `${this.channel.selfId}-${++this.#next}`;
+    return `${this.#incarnation}-${++this.#next}`;
   }
 
   /** Sends `msg` to `peer`; resolves with its answer, or null (timeout, peer down, not sent). */
