@@ -26,7 +26,10 @@ export interface ReplicationLogger {
 }
 
 const key = z.string().regex(/^[A-Z]{4}$/, 'a game code is four capital letters');
-const owner = z.string().min(1).max(64);
+/** Longest owner (node id) and op id a message may carry, in UTF-16 units. */
+const OWNER_MAX = 64;
+const ID_MAX = 128;
+const owner = z.string().min(1).max(OWNER_MAX);
 /**
  * Epochs and sequence numbers stay far below Number.MAX_SAFE_INTEGER: an epoch grows by one per
  * adoption from the creation second (about 2^31), so 2^48 is never reached honestly, and a
@@ -34,7 +37,7 @@ const owner = z.string().min(1).max(64);
  */
 export const MAX_COUNTER = 2 ** 48;
 const counter = z.int().nonnegative().max(MAX_COUNTER);
-const id = z.string().min(1).max(128);
+const id = z.string().min(1).max(ID_MAX);
 
 const state = z.custom<object | null>(
   (v) => v === null || (typeof v === 'object' && !Array.isArray(v)),
@@ -195,7 +198,7 @@ const RECORD_MEMBERS = Object.keys(recordSchema.shape).length;
 export const OP_ENVELOPE_MAX_BYTES =
   '{"type":"op","id":"","record":{"key":"","owner":"","epoch":,"seq":,"schema":,"state":,"at":}}'
     .length +
-  6 * (128 + 64 + 4) +
+  6 * (ID_MAX + OWNER_MAX + 4) +
   3 * 16 +
   24;
 

@@ -113,8 +113,4 @@ export class Answers<A> {
     this.#given.set(key, { answer, at: now });
     return answer;
   }
-
-  get size(): number {
-    return this.#given.size;
-  }
 }
