@@ -279,6 +279,7 @@ export class MinotaurNode {
       accounts,
       results,
       sessionStore: storage.sessions,
+      rateCounters: storage.rateLimits,
       games,
       hub: this.hub,
       cluster,

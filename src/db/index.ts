@@ -48,5 +48,6 @@ export {
   type StoredSnapshot,
 } from './snapshots.js';
 export { NodeLeases, type NodeLease } from './leases.js';
+export { RateCounters, type RateHit } from './rate-limits.js';
 export type { Database, Engine } from './schema.js';
 export type { DbLogger } from './logger.js';

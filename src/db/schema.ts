@@ -72,6 +72,14 @@ export interface NodeLeasesTable {
   renewed_at: number;
 }
 
+/** One row per rate-limited key while its window runs (see db/rate-limits.ts). */
+export interface RateLimitsTable {
+  key: string;
+  hits: number;
+  /** When the window ends (ms since the epoch). */
+  reset_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   sessions: SessionsTable;
@@ -79,6 +87,7 @@ export interface Database {
   result_players: ResultPlayersTable;
   snapshots: SnapshotsTable;
   node_leases: NodeLeasesTable;
+  rate_limits: RateLimitsTable;
 }
 
 export type Engine = 'sqlite' | 'postgres';

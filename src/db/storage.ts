@@ -22,6 +22,7 @@ import { Results } from './results.js';
 import type { Database, Engine } from './schema.js';
 import { DatabaseSessionStore, type SessionStoreOptions } from './session-store.js';
 import { NodeLeases } from './leases.js';
+import { RateCounters } from './rate-limits.js';
 import { Snapshots } from './snapshots.js';
 import { ImmediateSqliteDialect, openDatabase } from './sqlite.js';
 
@@ -74,6 +75,8 @@ export interface Storage {
   readonly snapshots: Snapshots;
   /** Node leases (who may claim whose games). */
   readonly leases: NodeLeases;
+  /** Rate-limit counters every node shares. */
+  readonly rateLimits: RateCounters;
   /**
    * Applies pending migrations once; throws the driver's error when the database cannot be reached.
    */
@@ -181,6 +184,7 @@ class KyselyStorage implements Storage {
   readonly results: Results;
   readonly snapshots: Snapshots;
   readonly leases: NodeLeases;
+  readonly rateLimits: RateCounters;
   private readonly db: Kysely<Database>;
   private readonly dialect: TrackedDialect;
   private readonly logger: DbLogger;
@@ -260,6 +264,7 @@ class KyselyStorage implements Storage {
     this.results = new Results(this.db);
     this.snapshots = new Snapshots(this.db, { now: this.now, logger: options.logger });
     this.leases = new NodeLeases(this.db);
+    this.rateLimits = new RateCounters(this.db);
     this.sessions = new DatabaseSessionStore(this.db, {
       ...options.sessions,
       now: this.now,

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { usernameKey } from '../db/accounts.js';
 import type { WebDeps } from './deps.js';
 import { formField } from './request.js';
+import { SharedRateStore } from './shared-rate-store.js';
 import { currentUser } from './user.js';
 
 // A new name must already be in its normal form (no surrounding spaces, no full-width or
@@ -88,8 +89,11 @@ export type IssueFormToken = (req: Request) => void;
 
 export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: IssueFormToken): void {
   const { accounts, passwords, logger, metrics, config } = deps;
+  // Counted in the database every node shares: a limit holds across the cluster.
+  const shared = { counters: deps.rateCounters, logger, now: () => deps.now() };
 
   const loginLimiter = rateLimit({
+    store: new SharedRateStore('login:', shared),
     windowMs: 15 * 60 * 1000,
     limit: config.loginRateLimit,
     skipSuccessfulRequests: true,
@@ -113,6 +117,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
   });
 
   const signupLimiter = rateLimit({
+    store: new SharedRateStore('signup:', shared),
     windowMs: 60 * 60 * 1000,
     limit: Math.max(config.loginRateLimit * 3, 20),
     standardHeaders: 'draft-8',

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Store } from 'express-session';
 import type { LifecycleView } from '../cluster/lifecycle.js';
+import type { SharedCounters } from './shared-rate-store.js';
 import type { Config } from '../config.js';
 import type { Accounts } from '../db/accounts.js';
 import type { Results } from '../db/results.js';
@@ -56,6 +57,8 @@ export interface WebDeps {
   accounts: Accounts;
   results: Results;
   sessionStore: Store;
+  /** Rate-limit counters every node shares (failed logins, sign-ups, new games). */
+  rateCounters: SharedCounters;
   games: Games;
   hub: LiveHub;
   cluster: ClusterView;

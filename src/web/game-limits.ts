@@ -1,10 +1,10 @@
 // How many games one account may open: at most `openGamesPerAccount` that it created and that
 // have not finished (waiting in the lobby or being played), and at most `gamesPerHour` new ones
 // an hour. Checked in the web layer before the registry is asked for a game, with a sentence
-// the player can act on when refused. The count of open games is read from the replica, so
-// it holds across nodes; the hourly rate is counted per node.
+// the player can act on when refused. The count of open games is read from the replica and the
+// hourly rate from the database the nodes share, so both hold across nodes.
 
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Store } from 'express-rate-limit';
 import type { GameState } from '../game/types.js';
 
 export interface GameLimits {
@@ -15,16 +15,18 @@ export interface GameLimits {
 export type Admission =
   { ok: true; release(): void } | { ok: false; reason: 'open' | 'rate'; message: string };
 
-export class GameCreationPolicy {
-  private readonly hourly: RateLimiterMemory;
+/** The window of `gamesPerHour`. */
+export const GAMES_WINDOW_MS = 60 * 60 * 1000;
 
+export class GameCreationPolicy {
   constructor(
     private readonly limits: GameLimits,
     /** Every game the account plays in, from the local replica. */
     private readonly gamesOf: (accountId: string) => GameState[],
-  ) {
-    this.hourly = new RateLimiterMemory({ points: limits.gamesPerHour, duration: 3600 });
-  }
+    /** Counts new games per account over GAMES_WINDOW_MS. */
+    private readonly hourly: Pick<Store, 'increment' | 'decrement'>,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /**
    * Whether `accountId` may create a game now. An admission counts against the hourly rate;
@@ -42,17 +44,16 @@ export class GameCreationPolicy {
         message: `You already have ${open} game${open === 1 ? '' : 's'} of your own waiting or in play (at most ${max}). Start, finish or leave one before you open another.`,
       };
     }
-    try {
-      await this.hourly.consume(accountId);
-    } catch (res) {
-      if (!(res instanceof RateLimiterRes)) throw res;
-      const minutes = Math.max(1, Math.ceil(res.msBeforeNext / 60_000));
+    const { totalHits, resetTime } = await this.hourly.increment(accountId);
+    if (totalHits > this.limits.gamesPerHour) {
+      const wait = (resetTime?.getTime() ?? this.now() + GAMES_WINDOW_MS) - this.now();
+      const minutes = Math.max(1, Math.ceil(wait / 60_000));
       return {
         ok: false,
         reason: 'rate',
         message: `You have opened ${this.limits.gamesPerHour} games in the last hour, the most allowed. You can open another in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
       };
     }
-    return { ok: true, release: () => void this.hourly.reward(accountId, 1) };
+    return { ok: true, release: () => void this.hourly.decrement(accountId) };
   }
 }

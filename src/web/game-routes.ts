@@ -20,7 +20,8 @@ import { canRead, upgradeState } from '../game/upgrade.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { GameCreationPolicy } from './game-limits.js';
+import { GAMES_WINDOW_MS, GameCreationPolicy } from './game-limits.js';
+import { SharedRateStore } from './shared-rate-store.js';
 import { adminAllowed } from './ops-routes.js';
 import { openRematch } from './rematch.js';
 import { formField, sessionOf } from './request.js';
@@ -48,7 +49,14 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   const { games, renderer, logger, metrics, results, hub, config } = deps;
   // Every frame a player's pages send, on every socket, counts against one budget per account.
   const budget = new InboundBudget();
-  const creation = new GameCreationPolicy(config.limits, (id) => games.gamesOf(id));
+  // New games an hour are counted in the database every node shares.
+  const clock = (): number => deps.now();
+  const hourly = new SharedRateStore(
+    'games:',
+    { counters: deps.rateCounters, logger, now: clock },
+    GAMES_WINDOW_MS,
+  );
+  const creation = new GameCreationPolicy(config.limits, (id) => games.gamesOf(id), hourly, clock);
   // Table talk: a burst of five lines, then about one every two seconds.
   const chatLimiter = new RateLimiterMemory({ points: 5, duration: 10 });
   // Renders shared by every page of a game on this node; a game's are dropped once it leaves the

@@ -763,6 +763,60 @@ describe.each(ENGINES)('storage on %s', (engine) => {
 
   // Nodes in separate processes, started on one database and sent the same call for the same
   // instant: what a cluster's nodes do when they start together or race for a game.
+  describe('rate limits', () => {
+    const MIN = 60_000;
+
+    it('counts hits on a key in one window, then starts a new window once it ended', async () => {
+      const { rateLimits } = await node();
+      expect(await rateLimits.hit('login:a', 15 * MIN, T0)).toEqual({
+        hits: 1,
+        resetAt: T0 + 15 * MIN,
+      });
+      expect(await rateLimits.hit('login:a', 15 * MIN, T0 + MIN)).toEqual({
+        hits: 2,
+        resetAt: T0 + 15 * MIN,
+      });
+      // Another key, another window.
+      expect((await rateLimits.hit('login:b', 15 * MIN, T0 + MIN)).hits).toBe(1);
+      expect(await rateLimits.get('login:a', T0 + 2 * MIN)).toEqual({
+        hits: 2,
+        resetAt: T0 + 15 * MIN,
+      });
+      // The window ended: the next hit is the first of a new one.
+      expect(await rateLimits.get('login:a', T0 + 15 * MIN)).toBeUndefined();
+      expect(await rateLimits.hit('login:a', 15 * MIN, T0 + 15 * MIN)).toEqual({
+        hits: 1,
+        resetAt: T0 + 30 * MIN,
+      });
+    });
+
+    it('takes a hit back only within its window and never below zero, and resets a key', async () => {
+      const { rateLimits } = await node();
+      await rateLimits.hit('k', MIN, T0);
+      await rateLimits.hit('k', MIN, T0);
+      await rateLimits.undo('k', T0 + 1);
+      expect((await rateLimits.get('k', T0 + 1))?.hits).toBe(1);
+      await rateLimits.undo('k', T0 + 1);
+      await rateLimits.undo('k', T0 + 1);
+      expect((await rateLimits.get('k', T0 + 1))?.hits).toBe(0);
+      await rateLimits.hit('k', MIN, T0 + 2);
+      await rateLimits.reset('k');
+      expect(await rateLimits.get('k', T0 + 2)).toBeUndefined();
+      expect((await rateLimits.hit('k', MIN, T0 + 3)).hits).toBe(1);
+    });
+
+    it('shares the counts between nodes, and prunes only the windows that ended', async () => {
+      const a = await node();
+      const b = await node();
+      await a.rateLimits.hit('games:x', MIN, T0);
+      expect((await b.rateLimits.hit('games:x', MIN, T0 + 1)).hits).toBe(2);
+      await a.rateLimits.hit('games:y', 10 * MIN, T0);
+      expect(await b.rateLimits.prune(T0 + MIN)).toBe(1);
+      expect(await a.rateLimits.get('games:x', T0)).toBeUndefined();
+      expect((await a.rateLimits.get('games:y', T0 + MIN))?.hits).toBe(1);
+    });
+  });
+
   describe('several nodes at once', () => {
     let started: StorageNode[] = [];
     beforeAll(async () => {
@@ -831,6 +885,18 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(outcomes.filter(Boolean)).toHaveLength(1);
       expect(await results.recordFor(ids[2]!)).toEqual({ played: 1, won: 1 });
       expect(await results.recordFor(ids[0]!)).toEqual({ played: 1, won: 0 });
+    });
+
+    it('counts every hit when several nodes hit one key at once', async () => {
+      await node();
+      const nodes = await processes(6);
+      const at = soon();
+      const hits = await Promise.all(
+        nodes.map((n) =>
+          n.value<{ hits: number }>('rateLimits.hit', ['login:1.2.3.4|minos', 60_000, T0], at),
+        ),
+      );
+      expect(hits.map((h) => h.hits).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6]);
     });
 
     it('lets exactly one of several nodes claiming a game from the same base win, row present or absent', async () => {
