@@ -16,9 +16,10 @@ const action = z.object({
   dir: dir.optional(),
 });
 
+const playerName = z.string().min(1).max(64);
 const player = z.object({
   id,
-  name: z.string().min(1).max(64),
+  name: playerName,
   color: int.min(0).max(MAX_PLAYERS - 1),
   hp: int.min(0).max(100),
   pos: hex,
@@ -32,13 +33,20 @@ const chatLine = z.discriminatedUnion('kind', [
   z.object({
     n: int.min(1),
     by: id,
+    name: playerName.optional(),
     kind: z.literal('say'),
     text: z
       .string()
       .min(1)
       .max(CHAT_MAX_CHARS * 2),
   }),
-  z.object({ n: int.min(1), by: id, kind: z.literal('react'), emote: z.enum(EMOTES) }),
+  z.object({
+    n: int.min(1),
+    by: id,
+    name: playerName.optional(),
+    kind: z.literal('react'),
+    emote: z.enum(EMOTES),
+  }),
 ]);
 
 export const gameStateSchema = z.object({

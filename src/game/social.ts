@@ -41,19 +41,21 @@ export function isEmote(value: unknown): value is Emote {
 
 /** A player of the game says something (in any phase: the waiting room, the fight, after it). */
 export function say(state: GameState, playerId: PlayerId, text: string): RuleResult {
-  if (!playerById(state, playerId))
-    return fail('not-in-game', 'Only the players of this game can talk at its table.');
+  const author = playerById(state, playerId);
+  if (!author) return fail('not-in-game', 'Only the players of this game can talk at its table.');
   const clean = cleanMessage(text);
   if (clean === null) return fail('empty-message', 'Write something before sending.');
-  return ok(append(state, { n: nextLine(state), by: playerId, kind: 'say', text: clean }));
+  const line = { n: nextLine(state), by: playerId, name: author.name };
+  return ok(append(state, { ...line, kind: 'say', text: clean }));
 }
 
 /** A player of the game sends a quick reaction. */
 export function react(state: GameState, playerId: PlayerId, emote: string): RuleResult {
-  if (!playerById(state, playerId))
-    return fail('not-in-game', 'Only the players of this game can react.');
+  const author = playerById(state, playerId);
+  if (!author) return fail('not-in-game', 'Only the players of this game can react.');
   if (!isEmote(emote)) return fail('bad-emote', `Reactions are ${EMOTES.join(', ')}.`);
-  return ok(append(state, { n: nextLine(state), by: playerId, kind: 'react', emote }));
+  const line = { n: nextLine(state), by: playerId, name: author.name };
+  return ok(append(state, { ...line, kind: 'react', emote }));
 }
 
 /**

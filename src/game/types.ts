@@ -91,9 +91,13 @@ export const EMOTES = ['gg', 'nice', 'oops', 'run', 'truce', 'traitor', 'help', 
 export type Emote = (typeof EMOTES)[number];
 
 /** One line of a game's table talk (schema 3): a short message or a reaction. */
+/**
+ * A line of table talk. `name` is its author's name when it was said, so the line keeps it after
+ * its author left a game that had not started (lines of earlier releases have none).
+ */
 export type ChatLine =
-  | { n: number; by: PlayerId; kind: 'say'; text: string }
-  | { n: number; by: PlayerId; kind: 'react'; emote: Emote };
+  | { n: number; by: PlayerId; name?: string; kind: 'say'; text: string }
+  | { n: number; by: PlayerId; name?: string; kind: 'react'; emote: Emote };
 
 /** The game that a finished game's group was invited to play next (schema 3). */
 export interface Rematch {

@@ -593,11 +593,14 @@ export class Frame {
 
   private chat(): Rendered {
     const s = this.state;
-    const lines = s.chat.map((l) =>
-      this.game.trees.get(`chat:${l.n}`, () =>
-        chatLineTree({ ...chatLine(s, l, null), me: this.seatOf(l.by) }),
-      ),
-    );
+    // A line is kept by its number and its author's seat: an author who left the game shows as
+    // such (and their colour may go to someone who joins after).
+    const lines = s.chat.map((l) => {
+      const seat = this.seatOf(l.by);
+      return this.game.trees.get(`chat:${l.n}:${seat}`, () =>
+        chatLineTree({ ...chatLine(s, l, null), me: seat }),
+      );
+    });
     return chatPartial(lines, { player: 'seated', archived: false });
   }
 

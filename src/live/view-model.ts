@@ -158,6 +158,7 @@ export interface HitView {
 export interface ChatLineView {
   n: number;
   name: string;
+  /** The author's seat colour, or -1 for an author who left the game. */
   colorIndex: number;
   me: boolean;
   text: string;
@@ -364,8 +365,9 @@ export function chatLine(g: GameState, l: ChatLine, viewer: string | null): Chat
   const p = g.players.find((x) => x.id === l.by);
   return {
     n: l.n,
-    name: p?.name ?? 'someone',
-    colorIndex: (p?.color ?? 0) % PALETTE.length,
+    name: p ? p.name : `${l.name ?? 'someone'} (left)`,
+    // An author who left the game has no seat (their colour may be someone else's by now).
+    colorIndex: p ? p.color % PALETTE.length : -1,
     me: l.by === viewer,
     text: l.kind === 'say' ? l.text : EMOTE_VIEW[l.emote].text,
     call: l.kind === 'react',

@@ -8,7 +8,8 @@ import {
   react,
   say,
 } from '../../../src/game/social.js';
-import { joinGame, resolveRound } from '../../../src/game/rules.js';
+import { joinGame, leaveGame, resolveRound } from '../../../src/game/rules.js';
+import { chatLine } from '../../../src/live/view-model.js';
 import { checkGameState } from '../../../src/game/schema.js';
 import type { GameState } from '../../../src/game/types.js';
 import { arena, h, lobby, ok } from './fixtures.js';
@@ -54,12 +55,29 @@ describe('say and react', () => {
     s = ok(say(s, 'a', 'ready?'));
     s = ok(react(s, 'b', 'gg'));
     expect(s.chat).toEqual([
-      { n: 1, by: 'a', kind: 'say', text: 'ready?' },
-      { n: 2, by: 'b', kind: 'react', emote: 'gg' },
+      { n: 1, by: 'a', name: 'a', kind: 'say', text: 'ready?' },
+      { n: 2, by: 'b', name: 'B', kind: 'react', emote: 'gg' },
     ]);
     expect(checkGameState(s)).toBeUndefined();
     s = ok(say(finished(), 'b', 'again!'));
     expect(s.chat.at(-1)).toMatchObject({ by: 'b', text: 'again!' });
+  });
+
+  it("keep their author's name, shown after the author left a game that had not started", () => {
+    let s = lobby(['a', 'b', 'c']);
+    s = ok(say(s, 'b', 'brb'));
+    s = ok(react(s, 'c', 'gg'));
+    s = ok(leaveGame(s, 'b'));
+    expect(checkGameState(s)).toBeUndefined();
+    const lines = s.chat.map((l) => chatLine(s, l, 'a'));
+    expect(lines.map((l) => [l.name, l.colorIndex])).toEqual([
+      ['B (left)', -1],
+      ['C', s.players.find((p) => p.id === 'c')!.color],
+    ]);
+    // A line of an earlier release, without a name, whose author left.
+    const old = { ...s, chat: [{ n: 9, by: 'gone', kind: 'say' as const, text: 'hi' }] };
+    expect(checkGameState(old)).toBeUndefined();
+    expect(chatLine(old, old.chat[0]!, 'a').name).toBe('someone (left)');
   });
 
   it('keep only the latest lines, numbering on', () => {

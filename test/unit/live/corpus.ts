@@ -7,6 +7,7 @@ import { holdRound, releaseHold } from '../../../src/game/hold.js';
 import {
   createGame,
   joinGame,
+  leaveGame,
   resolveRound,
   startGame,
   submitAction,
@@ -105,10 +106,40 @@ export function playedGame(
  */
 export function corpus(): Shown[] {
   return [
+    ...leftTheTable(),
     ...playedGame(7, 2),
     ...playedGame(11, 5),
     ...playedGame(13, 8, { maxRounds: 12 }),
     ...playedGame(17, 3, { rematchOf: true, maxRounds: 6 }),
     ...playedGame(19, 4),
   ];
+}
+
+/**
+ * A waiting room where a hero talks, leaves (their lines stay, marked as theirs no more), another
+ * takes a seat, and the first comes back.
+ */
+export function leftTheTable(): Shown[] {
+  const now = 1_000_000;
+  let s = createGame({
+    id: 'gleft',
+    code: 'LEFT',
+    seed: 3,
+    creator: { id: '1', name: NAMES[0]! },
+    now,
+    roundMs: 2000,
+  });
+  const out: Shown[] = [{ label: 'created', state: s }];
+  const step = (label: string, r: RuleResult): void => {
+    s = ok(r);
+    out.push({ label, state: s });
+  };
+  step('joined 2', joinGame(s, { id: '2', name: NAMES[1]! }, now));
+  step('joined 3', joinGame(s, { id: '3', name: NAMES[2]! }, now));
+  step('3 said', applySocial(s, '3', { type: 'say', text: 'back in a minute' }));
+  step('2 reacted', applySocial(s, '2', { type: 'react', emote: EMOTES[0] }));
+  step('3 left', leaveGame(s, '3', now));
+  step('4 joined', joinGame(s, { id: '4', name: NAMES[3]! }, now));
+  step('3 came back', joinGame(s, { id: '3', name: NAMES[2]! }, now));
+  return out;
 }
