@@ -34,6 +34,7 @@ export interface Metrics {
   adoptions: Counter<'reason'>;
   forwarded: Counter;
   loginFailures: Counter;
+  rateLimited: Counter<'limit'>;
   databaseUp: Gauge<'engine'>;
   databaseWaiting: Gauge<'kind'>;
   gamesRefused: Counter<'reason'>;
@@ -171,6 +172,12 @@ export function createMetrics(nodeId: string): Metrics {
     loginFailures: new Counter({
       name: 'minotaur_login_failures_total',
       help: 'Failed logins',
+      registers: r,
+    }),
+    rateLimited: new Counter({
+      name: 'minotaur_rate_limited_total',
+      help: 'Requests refused (429) by a rate limit the cluster counts together: failed logins per address and name, sign-ups per address',
+      labelNames: ['limit'],
       registers: r,
     }),
     databaseUp: new Gauge({

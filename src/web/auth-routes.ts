@@ -105,6 +105,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
     keyGenerator: (req) =>
       `${ipKeyGenerator(req.ip ?? '')}|${usernameKey((formField(req, 'username') ?? '').slice(0, 256)).slice(0, 64)}`,
     handler: (req, res) => {
+      metrics.rateLimited.inc({ limit: 'login' });
       logger.warn({ ip: req.ip }, 'login rate limit reached');
       res.status(429).render('pages/auth', {
         title: 'Log in',
@@ -123,6 +124,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (_req, res) => {
+      metrics.rateLimited.inc({ limit: 'signup' });
       res.status(429).render('pages/auth', {
         title: 'Sign up',
         mode: 'signup',

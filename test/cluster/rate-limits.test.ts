@@ -3,6 +3,7 @@
 // share of failed logins and new games through.
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { fetchMetrics, metricValue } from '../support/metrics.js';
 import { Player } from '../support/player.js';
 import { Rig } from '../support/redeploy-rig.js';
 
@@ -35,6 +36,13 @@ describe('rate limits on two nodes', () => {
       statuses.push((await guess.login()).status);
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    // Each node counts the refusals it answered, for its operators.
+    const refused = await Promise.all(
+      nodes.map(async (url) =>
+        metricValue(await fetchMetrics(url), 'minotaur_rate_limited_total', { limit: 'login' }),
+      ),
+    );
+    expect(refused).toEqual([1, 1]);
     // Another address is not held back by them.
     const elsewhere = new Player(n2.url, owner.username, owner.password, {
       localAddress: '127.0.4.2',
