@@ -1,7 +1,8 @@
 // What makes people play again, in real Chromium: an invite link opened logged out leads
 // through sign-up straight into the game; a rematch brings the same group back with one click
 // each; profiles show records and recent games, whose final board stays viewable after the
-// server restarts; and a phone (390×844) gets the whole game without scrolling sideways.
+// server restarts; a phone (390×844) gets the whole game without scrolling sideways; and the
+// table talk of a hero who left the waiting room stays, marked as theirs no more.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -355,5 +356,39 @@ describe('a phone, 390×844', () => {
       `icarus${tag}`,
     );
     expect(errors).toEqual([]);
+  });
+});
+
+describe('table talk in the waiting room', () => {
+  it('keeps the lines of a hero who left, marked as theirs no more, on the pages already open', async () => {
+    const base = node.url;
+    const pa = await session!.newPage();
+    const pb = await session!.newPage();
+    await signUp(pa, base, `phaedra${tag}`);
+    await signUp(pb, base, `icarus2${tag}`);
+    await Promise.all([
+      pa.waitForURL(/\/games\/[A-Z]{4}$/),
+      pa.click('form[action="/lobby/games"] button'),
+    ]);
+    const code = pa.url().slice(-4);
+    await pb.goto(`${base}/games/${code}`);
+    await Promise.all([
+      pb.waitForURL(`${base}/games/${code}`),
+      pb.click('#game-actions button:has-text("Join this game")'),
+    ]);
+    await pb.locator('#chat-input').fill('back in a minute');
+    await pb.locator('#chat-input').press('Enter');
+    const line = pa.locator('#game-chat li', { hasText: 'back in a minute' });
+    await line.waitFor();
+    expect(await line.locator('strong').textContent()).toBe(`icarus2${tag}`);
+
+    await Promise.all([pb.waitForURL(`${base}/lobby`), pb.click('form[action$="/leave"] button')]);
+    // The host's open page: the line stays, its author marked as gone, with no seat colour.
+    await line.locator('strong', { hasText: `icarus2${tag} (left)` }).waitFor();
+    expect(await line.locator('.swatch').getAttribute('class')).toContain('c-1');
+    await line.screenshot({ path: join(SHOTS, 'chat-left.png') });
+    // A page opened afterwards shows the same.
+    await pa.reload();
+    await pa.locator('#game-chat strong', { hasText: `icarus2${tag} (left)` }).waitFor();
   });
 });
