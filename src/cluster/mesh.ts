@@ -35,6 +35,9 @@ import {
 } from './protocol.js';
 import type { ClusterLogger, Member, MeshChannel, NodeState } from './types.js';
 
+/** The reason a stopping node gives, in its bye and in the close of each of its links. */
+const STOPPING = 'node stopping';
+
 /** The part of the upgrade request the mesh reads (for logs). */
 export interface MeshRequest {
   socket?: { remoteAddress?: string | undefined; remotePort?: number | undefined };
@@ -193,8 +196,10 @@ export class Mesh {
     this.#dialer.stop();
     const closing: Promise<void>[] = [];
     for (const link of this.#links) {
-      if (link.phase === 'up') link.send({ type: 'bye', reason: 'node stopping' });
-      link.close(CloseCode.goingAway, 'node stopping');
+      if (link.phase === 'up') link.send({ type: 'bye', reason: STOPPING });
+      // A link still waiting for the peer's accept cannot carry a bye, but the peer may hold it
+      // up already: this close says the same (see #closed).
+      link.close(CloseCode.goingAway, STOPPING);
       closing.push(link.closed);
     }
     let waitTimer: NodeJS.Timeout | undefined;
@@ -240,7 +245,7 @@ export class Mesh {
       : 'unknown';
     if (this.#stopped) {
       try {
-        socket.close(CloseCode.goingAway, 'node stopping');
+        socket.close(CloseCode.goingAway, STOPPING);
       } catch {
         // already closing
       }
@@ -529,6 +534,13 @@ export class Mesh {
     if (!peer || peer.link !== link) return;
     peer.link = undefined;
     if (this.#stopped) return;
+    if (code === CloseCode.goingAway && reason === STOPPING) {
+      // The peer closed an authenticated link because it is stopping: its bye, from a node that
+      // dialled this link and was still waiting for the accept (it has no link to say bye on).
+      this.#updateState(peer, 'stopped');
+      this.#declareDown(peer, `left (${STOPPING}, link closed)`);
+      return;
+    }
     const detail = `${code}${reason ? ` ${reason}` : ''}${error ? `: ${error}` : ''}`;
     this.#logger.info(
       { peer: peerId, code, reason, ...(error ? { error } : {}) },

@@ -482,6 +482,44 @@ describe('Mesh', () => {
     expect(a.mesh.stats().links).toBe(0);
   });
 
+  it('a node stopping while its dialled link waits for the accept: the peer, which holds it up, sees it leave at once', async () => {
+    const a = await node('a');
+    const b = await node('b', { downAfterMs: 10_000, reconnectGraceMs: 10_000 });
+    // A hop that forwards a's bytes to b, and b's to a until b holds the link up: b's accept
+    // (sent right after) is kept back, so a still waits for it.
+    const held: Buffer[] = [];
+    const server = createServer((client) => {
+      client.on('error', () => undefined);
+      const [host, port] = [
+        b.address.slice(0, b.address.lastIndexOf(':')),
+        b.address.split(':').pop(),
+      ];
+      const upstream = connect(Number(port), host);
+      upstream.on('error', () => undefined);
+      client.on('data', (d) => upstream.write(d));
+      upstream.on('data', (d) => {
+        if (peerIds(b.mesh).length === 1) held.push(d);
+        else client.write(d);
+      });
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => server.close());
+    a.mesh.connect(`127.0.0.1:${(server.address() as AddressInfo).port}`);
+    await waitFor(
+      () => peerIds(b.mesh).length === 1 && held.length > 0,
+      5000,
+      'b holds the link up',
+    );
+    expect(peerIds(a.mesh)).toEqual([]);
+    await a.mesh.stop();
+    // Before, b took the close for a lost link and waited 10 s (downAfterMs) to call a down.
+    await waitFor(() => b.events.down.length === 1, 2000, 'down on the stopping close');
+    expect(b.logger.at('info').some((l) => l.includes('down: left (node stopping'))).toBe(true);
+  });
+
   it('fences its own stall: no verdicts on a late tick, suspect until a heartbeat round trip', async () => {
     let offset = 0;
     const a = await node('a', { now: () => Date.now() + offset });
