@@ -11,17 +11,11 @@ import {
   type Options,
   type Store,
 } from 'express-rate-limit';
-import type { RateHit } from '../db/rate-limits.js';
+import type { RateCounters } from '../db/rate-limits.js';
 import type { Logger } from '../log.js';
 
-/** The shared counters (RateCounters in the database). */
-export interface SharedCounters {
-  hit(key: string, windowMs: number, now: number): Promise<RateHit>;
-  undo(key: string, now: number): Promise<void>;
-  get(key: string, now: number): Promise<RateHit | undefined>;
-  reset(key: string): Promise<void>;
-  prune(now: number): Promise<number>;
-}
+/** The shared counters: the database's (RateCounters), or a stand-in with the same methods. */
+export type SharedCounters = Pick<RateCounters, 'hit' | 'undo' | 'get' | 'reset' | 'prune'>;
 
 /** How often a node deletes the windows that ended (any node may; each does, now and then). */
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
