@@ -45,12 +45,23 @@ const STOP_REQUESTS_MS = 2000;
  */
 const STOP_AFTER_REQUESTS_MS = 1500;
 
-/** Stops accepting connections and waits for requests in progress, at most `graceMs`. */
-function closeServer(server: import('node:http').Server, graceMs: number): Promise<void> {
+/**
+ * Waits for requests in progress, at most `graceMs`, then stops accepting connections. The node
+ * listens on meanwhile so that its health check keeps answering (503: out of rotation, nothing
+ * new arrives): a load balancer whose checks found the port closed would mark the node down and
+ * cut what it still answers (HAProxy's `on-marked-down shutdown-sessions` turned a sign-up
+ * hashing its password on a loaded host into a 502).
+ */
+async function closeServer(web: WebServer, graceMs: number): Promise<void> {
+  const { server, requests } = web;
+  const deadline = Date.now() + graceMs;
+  server.closeIdleConnections();
+  await requests.settled(graceMs);
+  const left = Math.max(0, deadline - Date.now());
   return new Promise((resolve) => {
-    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    const cut = setTimeout(() => server.closeAllConnections(), left);
     // A socket that is no HTTP request any more (an upgraded one) ends with the process.
-    const giveUp = setTimeout(resolve, graceMs + 500);
+    const giveUp = setTimeout(resolve, left + 500);
     server.close(() => {
       clearTimeout(cut);
       clearTimeout(giveUp);
@@ -450,10 +461,9 @@ export class MinotaurNode {
 
   async stop(requestsMs = STOP_REQUESTS_MS): Promise<void> {
     this.setState('stopped');
-    // No new connections; idle keep-alive ones close now. Requests in progress (a page, a
-    // sign-up's password hashing) may finish within a bound, then whatever is left is cut.
-    const server = this.web?.server;
-    const httpClosed = server ? closeServer(server, requestsMs) : Promise.resolve();
+    // Idle keep-alive connections close now. Requests in progress (a page, a sign-up's password
+    // hashing) may finish within a bound, then the port closes and whatever is left is cut.
+    const httpClosed = this.web ? closeServer(this.web, requestsMs) : Promise.resolve();
     this.discovery?.stop();
     await this.mesh?.stop();
     await httpClosed;

@@ -1,7 +1,7 @@
 // The HTTP and WebSocket front door: security middleware, sessions, CSRF, static files and
 // the route groups. Knows nothing about clusters beyond what WebDeps hands it.
 
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -52,12 +52,56 @@ const LIVE_DEFLATE = {
 export interface WebServer {
   app: express.Express;
   server: Server;
+  /** The HTTP requests being answered (upgraded sockets are not requests any more). */
+  requests: RequestsInProgress;
+}
+
+/**
+ * Counts the requests a server is answering, so that a stopping node can keep listening (its
+ * health check answering 503) until they are answered.
+ */
+export class RequestsInProgress {
+  #count = 0;
+  #waiters = new Set<() => void>();
+
+  constructor(server: Server) {
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+      this.#count++;
+      res.once('close', () => {
+        this.#count--;
+        if (this.#count > 0) return;
+        for (const wake of this.#waiters) wake();
+        this.#waiters.clear();
+      });
+    });
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** True once no request is in progress, false if some still are after `ms`. */
+  settled(ms: number): Promise<boolean> {
+    if (this.#count === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        resolve(false);
+      }, ms);
+      this.#waiters.add(wake);
+    });
+  }
 }
 
 export function createWebServer(deps: WebDeps): WebServer {
   const { config, logger } = deps;
   const app = express();
   const server = createServer(app);
+  const requests = new RequestsInProgress(server);
   // Longer than load balancers' idle timeouts, so they never reuse a connection the node is
   // closing.
   server.keepAliveTimeout = 65_000;
@@ -336,5 +380,5 @@ export function createWebServer(deps: WebDeps): WebServer {
     }
   });
 
-  return { app, server };
+  return { app, server, requests };
 }

@@ -124,6 +124,7 @@ describe('node lifecycle', () => {
       password: p.password,
     }).toString();
     const url = new URL('/signup', n.url);
+    let checked: number | 'down' | null = null;
     const answer = new Promise<number>((resolve, reject) => {
       const req = httpRequest(
         url,
@@ -144,12 +145,19 @@ describe('node lifecycle', () => {
       req.write(body.slice(0, 10));
       n.signal('SIGTERM');
       // The rest of the form arrives 3 s after the node began to stop: past the old 2 s bound,
-      // well inside the 8 s budget.
+      // well inside the 8 s budget. Meanwhile the node still answers its health check (503):
+      // a port that refused connections would have a load balancer mark it down and cut the
+      // request (HAProxy's on-marked-down shutdown-sessions: a 502 in the multi-host rehearsal).
       void waitFor(() => n.hasLog((l) => /is stopped$/.test(l.msg)), 5000, 'the node to stop')
-        .then(() => new Promise((r) => setTimeout(r, 3000)))
+        .then(() => new Promise((r) => setTimeout(r, 1500)))
+        .then(async () => {
+          checked = await status(`${n.url}/health_check`);
+        })
+        .then(() => new Promise((r) => setTimeout(r, 1500)))
         .then(() => req.end(body.slice(10)), reject);
     });
     expect(await answer).toBe(303);
+    expect(checked).toBe(503);
     await waitFor(() => !n.alive, 10_000, 'the node to exit');
     expect(n.exitCode).toBe(0);
     expect(n.hasLog((l) => l.msg === 'account created')).toBe(true);

@@ -86,6 +86,8 @@ export interface LbServer {
   name: string;
   addr: string;
   status: string;
+  /** Connections to the server in progress (`scur`). */
+  sessions: number;
 }
 
 export class HaProxy {
@@ -192,6 +194,7 @@ export class HaProxy {
         name: f[at('svname')]!,
         addr: f[at('addr')] ?? '',
         status: f[at('status')] ?? '',
+        sessions: Number(f[at('scur')] ?? 0),
       }))
       .filter((s) => s.addr !== '' && !s.addr.startsWith('0.0.0.0') && !/MAINT/.test(s.status));
   }
