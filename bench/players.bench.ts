@@ -130,6 +130,56 @@ function gcPauses(before: string[], after: string[], windowS: number): GcPauses 
   };
 }
 
+/**
+ * The node's /health_check as a load balancer sees it over the window: asked once a second
+ * (HAProxy's `inter` in deploy/haproxy.cfg), each answer timed. An answer slower than the
+ * balancer's `timeout check` (3 s), or none, is a failed check: three in a row mark the node
+ * down and cut its players' connections.
+ */
+interface HealthChecks {
+  asked: number;
+  p50Ms: number;
+  maxMs: number;
+  /** Not 200 (the node is ready throughout), or slower than 3 s. */
+  failed: number;
+}
+
+const CHECK_TIMEOUT_MS = 3000;
+
+function checkHealth(url: string): { stop(): Promise<HealthChecks> } {
+  const times: number[] = [];
+  let failed = 0;
+  const done = new AbortController();
+  const loop = (async () => {
+    while (!done.signal.aborted) {
+      const t0 = performance.now();
+      const ok = await fetch(`${url}/health_check`, { signal: AbortSignal.timeout(10_000) })
+        .then(async (res) => {
+          await res.arrayBuffer();
+          return res.status === 200;
+        })
+        .catch(() => false);
+      const took = performance.now() - t0;
+      times.push(took);
+      if (!ok || took > CHECK_TIMEOUT_MS) failed++;
+      await sleep(Math.max(0, 1000 - took));
+    }
+  })();
+  return {
+    async stop() {
+      done.abort();
+      await loop;
+      const sorted = [...times].sort((a, b) => a - b);
+      return {
+        asked: sorted.length,
+        p50Ms: sorted[Math.floor(sorted.length / 2)] ?? NaN,
+        maxMs: sorted.at(-1) ?? NaN,
+        failed,
+      };
+    },
+  };
+}
+
 /** What players do: a fifth of actions are moves, a tenth attacks, the rest defend. */
 const MIX = { moveRate: 0.2, attackRate: 0.1 };
 
@@ -141,6 +191,8 @@ interface Side {
   loopP99Ms: number | null;
   /** The garbage collector's pauses over the window (the node's processes together). */
   gc: GcPauses | null;
+  /** The first process's health check over the window (the node under test only). */
+  health?: HealthChecks;
   sockets: number;
   failed: number;
   firstBytes: Dist;
@@ -369,6 +421,8 @@ async function appSide(
   const profilers: Profiler[] = [];
   let m0: string[] = [];
   let m1: string[] = [];
+  let checks: ReturnType<typeof checkHealth> | null = null;
+  let health: HealthChecks | undefined;
   const profiles: NonNullable<StepResult['profiles']> = [];
   const side = await drive(
     node.url,
@@ -379,6 +433,7 @@ async function appSide(
       before: async () => {
         // A scrape resets prom-client's event-loop delay histogram: the next one covers the window.
         m0 = await Promise.all(nodes.map((n) => metrics(n.url)));
+        checks = checkHealth(node.url);
         if (PROFILE_DIR)
           for (const n of nodes) {
             const line = n.raw.find((l) => l.includes('Debugger listening on'));
@@ -392,6 +447,7 @@ async function appSide(
           }
       },
       after: async () => {
+        health = await checks?.stop();
         for (const [i, profiler] of profilers.entries()) {
           mkdirSync(PROFILE_DIR!, { recursive: true });
           const name = `players-${players}${PROCESSES > 1 ? `-p${i + 1}` : ''}-${Date.now()}`;
@@ -432,6 +488,7 @@ async function appSide(
       heapMB: each('minotaur_nodejs_heap_size_used_bytes').reduce((a, b) => a + b, 0) / 2 ** 20,
       loopP99Ms: Math.max(...each('minotaur_nodejs_eventloop_lag_p99_seconds')) * 1000,
       gc: gcPauses(m0, m1, side.stats.windowS),
+      ...(health ? { health } : {}),
       setupS,
     },
     seats,
@@ -567,6 +624,11 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
     console.log(
       `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, GC ${app.side.gc ? `${fmt(app.side.gc.minorPerS, 1)} young collections/s of ${ms(app.side.gc.minorMeanMs)} ms, ${app.side.gc.major} full of ${ms(app.side.gc.majorMeanMs)} ms` : '—'}, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}`,
     );
+    const h = app.side.health;
+    if (h)
+      console.log(
+        `  health check once a second over the window: ${h.asked} asked, p50 ${ms(h.p50Ms)} ms, max ${ms(h.maxMs)} ms, ${h.failed} failed (not 200, or over ${CHECK_TIMEOUT_MS / 1000} s)`,
+      );
     for (const profile of app.profiles ?? []) {
       console.log(
         `  CPU profile (${profile.file}): busy ${fmt(profile.busy * 100, 0)} % of the window; self time, share of busy time:`,
