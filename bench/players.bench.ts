@@ -180,6 +180,35 @@ function checkHealth(url: string): { stop(): Promise<HealthChecks> } {
   };
 }
 
+/** Rounds that ran out of time over the window, and how late they were resolved. */
+interface LateRounds {
+  count: number;
+  meanMs: number;
+  /** Resolved more than 100 ms, and more than 1 s, after their deadline. */
+  over100ms: number;
+  over1s: number;
+}
+
+/** The node's minotaur_round_late_seconds between two scrapes (its processes together). */
+function lateRounds(before: string[], after: string[]): LateRounds {
+  const name = 'minotaur_round_late_seconds';
+  const delta = (suffix: string, labels?: Record<string, string>) =>
+    after.reduce(
+      (total, m, i) =>
+        total +
+        (metric(m, `${name}_${suffix}`, labels) ?? 0) -
+        (metric(before[i] ?? '', `${name}_${suffix}`, labels) ?? 0),
+      0,
+    );
+  const count = delta('count');
+  return {
+    count,
+    meanMs: count ? (delta('sum') * 1000) / count : 0,
+    over100ms: count - delta('bucket', { le: '0.1' }),
+    over1s: count - delta('bucket', { le: '1' }),
+  };
+}
+
 /** What players do: a fifth of actions are moves, a tenth attacks, the rest defend. */
 const MIX = { moveRate: 0.2, attackRate: 0.1 };
 
@@ -193,6 +222,8 @@ interface Side {
   gc: GcPauses | null;
   /** The first process's health check over the window (the node under test only). */
   health?: HealthChecks;
+  /** Rounds resolved on their deadline over the window (the node under test only). */
+  late?: LateRounds;
   sockets: number;
   failed: number;
   firstBytes: Dist;
@@ -489,6 +520,7 @@ async function appSide(
       loopP99Ms: Math.max(...each('minotaur_nodejs_eventloop_lag_p99_seconds')) * 1000,
       gc: gcPauses(m0, m1, side.stats.windowS),
       ...(health ? { health } : {}),
+      late: lateRounds(m0, m1),
       setupS,
     },
     seats,
@@ -624,6 +656,11 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
     console.log(
       `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, GC ${app.side.gc ? `${fmt(app.side.gc.minorPerS, 1)} young collections/s of ${ms(app.side.gc.minorMeanMs)} ms, ${app.side.gc.major} full of ${ms(app.side.gc.majorMeanMs)} ms` : '—'}, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}`,
     );
+    const late = app.side.late;
+    if (late)
+      console.log(
+        `  rounds that ran out of time: ${late.count}, resolved on average ${ms(late.meanMs)} ms after their deadline; ${late.over100ms} more than 100 ms late, ${late.over1s} more than 1 s`,
+      );
     const h = app.side.health;
     if (h)
       console.log(

@@ -26,6 +26,7 @@ export interface Metrics {
   registry: Registry;
   actions: Counter<'result'>;
   rounds: Counter;
+  roundLateSeconds: Histogram;
   renderSeconds: Histogram;
   partialsSent: Counter;
   wsRejected: Counter<'reason'>;
@@ -128,6 +129,12 @@ export function createMetrics(nodeId: string): Metrics {
     rounds: new Counter({
       name: 'minotaur_rounds_resolved_total',
       help: 'Rounds resolved by this node',
+      registers: r,
+    }),
+    roundLateSeconds: new Histogram({
+      name: 'minotaur_round_late_seconds',
+      help: 'How long after its deadline a round that ran out of time was resolved (players see the countdown at 0 meanwhile): an overloaded node, or one holding rounds while cut off',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     }),
     renderSeconds: new Histogram({

@@ -317,6 +317,9 @@ export class GameSession {
         return;
       }
       this.env.metrics.rounds.inc();
+      // Ran out of time (rather than every hero having chosen while it could not resolve).
+      if (state.deadline !== null && now >= state.deadline)
+        this.env.metrics.roundLateSeconds.observe((now - state.deadline) / 1000);
       const { epoch, seq } = this.record;
       const out = await this.commit(resolveRound(state, now));
       this.#logResolved(epoch, seq + 1, state, out);

@@ -7,7 +7,7 @@ import type { NodeState } from '../../../src/cluster/types.js';
 import { openStorage, type Storage } from '../../../src/db/index.js';
 import type { GameState } from '../../../src/game/types.js';
 import { readableSchemas } from '../../../src/game/upgrade.js';
-import { createMetrics } from '../../../src/metrics.js';
+import { createMetrics, type Metrics } from '../../../src/metrics.js';
 import { MemoryNetwork } from '../../support/memory-network.js';
 import { Replica } from '../../../src/replication/replica.js';
 import { ReplicaSync } from '../../../src/replication/sync.js';
@@ -36,6 +36,7 @@ interface TestNode {
   replica: Replica<GameState>;
   sync: ReplicaSync<GameState>;
   sessions: GameSessions;
+  metrics: Metrics;
   results: unknown[];
 }
 
@@ -66,7 +67,12 @@ function outage(store: Storage) {
 async function cluster(
   ids: string[],
   given?: Storage,
-  extra: { leaseMs?: number; finishedRetentionMs?: number; forwardTimeoutMs?: number } = {},
+  extra: {
+    leaseMs?: number;
+    finishedRetentionMs?: number;
+    forwardTimeoutMs?: number;
+    roundMs?: number;
+  } = {},
 ) {
   const store = given ?? (await sharedDb());
   const repl = new MemoryNetwork();
@@ -88,6 +94,7 @@ async function cluster(
       replica,
       sync,
       sessions: null as never,
+      metrics: createMetrics(id),
       results: [],
     };
     node.sessions = new GameSessions({
@@ -100,7 +107,7 @@ async function cluster(
       snapshots: store.snapshots,
       leases: store.leases,
       logger,
-      metrics: createMetrics(id),
+      metrics: node.metrics,
       random: {
         code: () => ['KEPS', 'ABCD', 'QWER', 'ZXCV', 'MNOP'][codes++ % 5]!,
         seed: () => 7,
@@ -244,6 +251,32 @@ describe('GameSessions', () => {
       }),
     ).toEqual({ ok: true, duplicate: true });
     expect(n1.sessions.game(code)?.submitted).toEqual({});
+  });
+
+  it('reports how late a round that ran out of time was resolved', async () => {
+    const c = await cluster(['n1', 'n2'], undefined, { roundMs: 1000 });
+    const code = await startedGame(c);
+    const [n1] = c.nodes as [TestNode, TestNode];
+    const deadline = n1.sessions.game(code)?.deadline;
+    if (deadline == null) throw new Error('the game has no deadline');
+    // The event loop stands still until 300 ms past the deadline (an overloaded node): the
+    // round's timer can only fire after that.
+    while (Date.now() < deadline + 300) {
+      /* busy */
+    }
+    await until(() => n1.sessions.game(code)?.round === 2);
+    let count = 0;
+    let sum = 0;
+    for (const n of c.nodes) {
+      const { values } = await n.metrics.roundLateSeconds.get();
+      for (const v of values) {
+        if (v.metricName === 'minotaur_round_late_seconds_count') count += v.value;
+        if (v.metricName === 'minotaur_round_late_seconds_sum') sum += v.value;
+      }
+    }
+    expect(count).toBe(1);
+    expect(sum).toBeGreaterThanOrEqual(0.3);
+    expect(sum).toBeLessThan(2);
   });
 
   it('hands every game to a ready peer on drain: higher epoch, same round and deadline', async () => {
