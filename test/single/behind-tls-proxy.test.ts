@@ -5,7 +5,6 @@
 // the balancer's, whatever X-Forwarded-For a client sends.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { createDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { HaProxy } from '../support/haproxy.js';
@@ -125,41 +124,15 @@ describe('a production node behind HAProxy terminating TLS', () => {
     // down and cut the request (on-marked-down shutdown-sessions). Here the form's body arrives
     // slowly, long after HAProxy would have seen a closed port three times.
     const p = new Player(lb!.url, `slow${tag}`, 'correct horse battery', from(40));
-    const { csrf } = await p.page('/signup');
-    const body = new URLSearchParams({
-      _csrf: csrf,
-      username: p.username,
-      password: p.password,
-    }).toString();
-    const answer = new Promise<number>((resolve, reject) => {
-      const req = httpsRequest(
-        new URL('/signup', lb!.url),
-        {
-          method: 'POST',
-          ca: lb!.ca,
-          localAddress: from(40).localAddress,
-          headers: {
-            cookie: p.cookie,
-            'content-type': 'application/x-www-form-urlencoded',
-            'content-length': String(body.length),
-          },
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.write(body.slice(0, 10));
-      // SIGTERM once HAProxy has passed the request on to the node.
-      const atNode = async () =>
-        (await lb!.servers()).some((s) => s.addr === node!.address && s.sessions > 0);
-      void waitFor(atNode, 5000, 'the request to reach the node', 20)
-        .then(() => node!.signal('SIGTERM'))
-        .then(() => waitFor(() => node!.hasLog((l) => /is stopped$/.test(l.msg)), 10_000, 'stop'))
-        .then(() => new Promise((r) => setTimeout(r, 3000)))
-        .then(() => req.end(body.slice(10)), reject);
-    });
+    const { answer, finish } = await p.signupHeldBack();
+    // SIGTERM once HAProxy has passed the request on to the node.
+    const atNode = async () =>
+      (await lb!.servers()).some((s) => s.addr === node!.address && s.sessions > 0);
+    await waitFor(atNode, 5000, 'the request to reach the node', 20);
+    node!.signal('SIGTERM');
+    await waitFor(() => node!.hasLog((l) => /is stopped$/.test(l.msg)), 10_000, 'the stop');
+    await new Promise((r) => setTimeout(r, 3000));
+    finish();
     expect(await answer).toBe(303);
     await waitFor(() => !node!.alive, 10_000, 'the node to exit');
     expect(node!.exitCode).toBe(0);

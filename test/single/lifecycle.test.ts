@@ -3,7 +3,6 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import {
   freePort,
@@ -117,45 +116,17 @@ describe('node lifecycle', () => {
     });
     await n.ready();
     const p = new Player(n.url, `late${Date.now() % 100000}`);
-    const { csrf } = await p.page('/signup');
-    const body = new URLSearchParams({
-      _csrf: csrf,
-      username: p.username,
-      password: p.password,
-    }).toString();
-    const url = new URL('/signup', n.url);
-    let checked: number | 'down' | null = null;
-    const answer = new Promise<number>((resolve, reject) => {
-      const req = httpRequest(
-        url,
-        {
-          method: 'POST',
-          headers: {
-            cookie: p.cookie,
-            'content-type': 'application/x-www-form-urlencoded',
-            'content-length': String(body.length),
-          },
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.write(body.slice(0, 10));
-      n.signal('SIGTERM');
-      // The rest of the form arrives 3 s after the node began to stop: past the old 2 s bound,
-      // well inside the 8 s budget. Meanwhile the node still answers its health check (503):
-      // a port that refused connections would have a load balancer mark it down and cut the
-      // request (HAProxy's on-marked-down shutdown-sessions: a 502 in the multi-host rehearsal).
-      void waitFor(() => n.hasLog((l) => /is stopped$/.test(l.msg)), 5000, 'the node to stop')
-        .then(() => new Promise((r) => setTimeout(r, 1500)))
-        .then(async () => {
-          checked = await status(`${n.url}/health_check`);
-        })
-        .then(() => new Promise((r) => setTimeout(r, 1500)))
-        .then(() => req.end(body.slice(10)), reject);
-    });
+    const { answer, finish } = await p.signupHeldBack();
+    n.signal('SIGTERM');
+    // The rest of the form arrives 3 s after the node began to stop: past the old 2 s bound,
+    // well inside the 8 s budget. Meanwhile the node still answers its health check (503):
+    // a port that refused connections would have a load balancer mark it down and cut the
+    // request (HAProxy's on-marked-down shutdown-sessions: a 502 in the multi-host rehearsal).
+    await waitFor(() => n.hasLog((l) => /is stopped$/.test(l.msg)), 5000, 'the node to stop');
+    await new Promise((r) => setTimeout(r, 1500));
+    const checked = await status(`${n.url}/health_check`);
+    await new Promise((r) => setTimeout(r, 1500));
+    finish();
     expect(await answer).toBe(303);
     expect(checked).toBe(503);
     await waitFor(() => !n.alive, 10_000, 'the node to exit');

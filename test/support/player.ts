@@ -2,6 +2,8 @@
 // cookie session, CSRF tokens from forms, the game's live socket with acks.
 
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import { waitFor } from './node-process.js';
@@ -81,6 +83,42 @@ export class Player {
     readonly password = 'correct horse battery',
     readonly net?: Network,
   ) {}
+
+  /**
+   * Posts the sign-up form with most of its body held back, so the request stays in progress
+   * at the server until `finish()` sends the rest; `answer` is the response's status.
+   */
+  async signupHeldBack(): Promise<{ answer: Promise<number>; finish: () => void }> {
+    const { csrf } = await this.page('/signup');
+    const { username, password } = this;
+    const body = new URLSearchParams({ _csrf: csrf, username, password }).toString();
+    const url = new URL('/signup', this.base);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    let finish = (): void => undefined;
+    const answer = new Promise<number>((resolve, reject) => {
+      const req = send(
+        url,
+        {
+          method: 'POST',
+          ...(this.net?.ca ? { ca: this.net.ca } : {}),
+          ...(this.net?.localAddress ? { localAddress: this.net.localAddress } : {}),
+          headers: {
+            cookie: this.cookie,
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': String(body.length),
+          },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      finish = () => void req.end(body.slice(10));
+    });
+    return { answer, finish: () => finish() };
+  }
 
   /** The Cookie header this player sends; assigning replaces every cookie. */
   get cookie(): string {
