@@ -222,7 +222,7 @@ interface Side {
   gc: GcPauses | null;
   /** The first process's health check over the window (the node under test only). */
   health?: HealthChecks;
-  /** Rounds resolved on their deadline over the window (the node under test only). */
+  /** Rounds that ran out of time over the window (the node under test only). */
   late?: LateRounds;
   sockets: number;
   failed: number;

@@ -76,10 +76,6 @@ export class RequestsInProgress {
     });
   }
 
-  get count(): number {
-    return this.#count;
-  }
-
   /** True once no request is in progress, false if some still are after `ms`. */
   settled(ms: number): Promise<boolean> {
     if (this.#count === 0) return Promise.resolve(true);
