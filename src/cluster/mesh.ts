@@ -505,8 +505,7 @@ export class Mesh {
         }
         return;
       case 'bye':
-        this.#updateState(peer, 'stopped');
-        this.#declareDown(peer, `left (${message.reason ?? 'bye'})`);
+        this.#left(peer, message.reason ?? 'bye');
         return;
       default:
         link.counts.invalid++;
@@ -515,6 +514,12 @@ export class Mesh {
           `dropped ${message.type} message from ${peerId}: not valid after the handshake`,
         );
     }
+  }
+
+  /** The peer said it is stopping (its bye, or its link's stopping close): down at once. */
+  #left(peer: Peer, why: string): void {
+    this.#updateState(peer, 'stopped');
+    this.#declareDown(peer, `left (${why})`);
   }
 
   #updateState(peer: Peer, state: NodeState): void {
@@ -537,8 +542,7 @@ export class Mesh {
     if (code === CloseCode.goingAway && reason === STOPPING) {
       // The peer closed an authenticated link because it is stopping: its bye, from a node that
       // dialled this link and was still waiting for the accept (it has no link to say bye on).
-      this.#updateState(peer, 'stopped');
-      this.#declareDown(peer, `left (${STOPPING}, link closed)`);
+      this.#left(peer, `${STOPPING}, link closed`);
       return;
     }
     const detail = `${code}${reason ? ` ${reason}` : ''}${error ? `: ${error}` : ''}`;

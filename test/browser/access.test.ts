@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { axeViolations } from '../support/axe.js';
-import { BrowserSession, PHONE, SHOTS } from '../support/browser.js';
+import { BrowserSession, PHONE, SHOTS, createGame } from '../support/browser.js';
 import {
   freePort,
   startNode,
@@ -281,10 +281,7 @@ describe('console errors and reconnecting', () => {
     expect(consoleErrors).toEqual([]);
 
     // A game page while its server restarts.
-    await Promise.all([
-      page.waitForURL(/\/games\/[A-Z]{4}$/),
-      page.click('form[action="/lobby/games"] button'),
-    ]);
+    await createGame(page);
     await page.waitForFunction(() => (document.getElementById('conn-badge') as HTMLElement).hidden);
     const attempts: number[] = [];
     page.on('websocket', () => attempts.push(Date.now()));

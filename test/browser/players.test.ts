@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
-import { BrowserSession, PHONE, SHOTS, signUp } from '../support/browser.js';
+import { BrowserSession, PHONE, SHOTS, createGame, signUp } from '../support/browser.js';
 import {
   freePort,
   startNode,
@@ -95,11 +95,7 @@ describe('invite, rematch, profile', () => {
     const base = node.url;
     pa = await session!.newPage({ permissions: ['clipboard-read', 'clipboard-write'] });
     await signUp(pa, base, host);
-    await Promise.all([
-      pa.waitForURL(/\/games\/[A-Z]{4}$/),
-      pa.click('form[action="/lobby/games"] button'),
-    ]);
-    code = pa.url().slice(-4);
+    code = await createGame(pa);
 
     // "Copy invite link" copies the full address of the game.
     await pa.click('button.copy-link');
@@ -366,11 +362,7 @@ describe('table talk in the waiting room', () => {
     const pb = await session!.newPage();
     await signUp(pa, base, `phaedra${tag}`);
     await signUp(pb, base, `icarus2${tag}`);
-    await Promise.all([
-      pa.waitForURL(/\/games\/[A-Z]{4}$/),
-      pa.click('form[action="/lobby/games"] button'),
-    ]);
-    const code = pa.url().slice(-4);
+    const code = await createGame(pa);
     await pb.goto(`${base}/games/${code}`);
     await Promise.all([
       pb.waitForURL(`${base}/games/${code}`),

@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { BrowserSession, signUp } from '../support/browser.js';
+import { BrowserSession, createGame, signUp } from '../support/browser.js';
 import { freePort, ROOT, waitFor, type NodeProcess } from '../support/node-process.js';
 import { Rig } from '../support/redeploy-rig.js';
 import { effective, resolutions } from '../support/invariants.js';
@@ -128,11 +128,7 @@ describe('browser: two players keep playing while the node serving them is repla
     const b = await session!.newPage();
     await signUp(a, base, `ariadne${tag}`);
     await signUp(b, base, `theseus${tag}`);
-    await Promise.all([
-      a.waitForURL(/\/games\/[A-Z]{4}$/),
-      a.click('form[action="/lobby/games"] button'),
-    ]);
-    const code = a.url().slice(-4);
+    const code = await createGame(a);
     await b.goto(`${base}/games/${code}`);
     await b.click('#game-actions form[action$="/join"] button');
     await a.click('#game-actions form[action$="/start"] button', { timeout: 15_000 });

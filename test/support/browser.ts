@@ -80,3 +80,12 @@ export async function signUp(
     page.click('form[action="/signup"] button[type="submit"]'),
   ]);
 }
+
+/** Opens a new game from the lobby the page shows; returns its code once the game's page is up. */
+export async function createGame(page: Page): Promise<string> {
+  await Promise.all([
+    page.waitForURL(/\/games\/[A-Z]{4}$/),
+    page.click('form[action="/lobby/games"] button[type="submit"]'),
+  ]);
+  return page.url().slice(-4);
+}
