@@ -326,6 +326,25 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   };
 }
 
+/** The end of a cut, in which players are counted as still acting. */
+const CUT_TAIL_MS = 4000;
+
+/**
+ * Whether players went on playing through a cut: of those who had an action acknowledged in the
+ * 5 s before it (and are still in play), how many had one acknowledged in its last seconds.
+ */
+function playersAcrossCut(rig: Rig, from: number, to: number): { playing: number; kept: number } {
+  const ackedIn = (b: Rig['bots'][number], a: number, z: number) =>
+    b.acks.some((x) => !x.duplicate && x.at >= a && x.at <= z);
+  const playing = rig.bots.filter(
+    (b) => !b.eliminated && b.status !== 'finished' && ackedIn(b, from - 5000, from),
+  );
+  return {
+    playing: playing.length,
+    kept: playing.filter((b) => ackedIn(b, to - CUT_TAIL_MS, to)).length,
+  };
+}
+
 /**
  * One node's host cut from the other nodes' hosts for 10 s (all still reach PostgreSQL and
  * HAProxy), then healed.
@@ -345,6 +364,7 @@ async function partition(ctx: HostContext): Promise<Section> {
   cluster.network.heal();
   const healedAt = Date.now();
   const during = roundsResolved(cluster.rig) - before;
+  const across = playersAcrossCut(cluster.rig, at, healedAt);
   const meshMs = await meshed(ctx.current, 30_000).then(
     () => Date.now() - healedAt,
     () => NaN,
@@ -370,6 +390,7 @@ async function partition(ctx: HostContext): Promise<Section> {
   return {
     lines: [
       `partition      ${names([alone]).join(', ')} cut from ${names(rest).join(', ')} for 10 s (all still reach PostgreSQL and HAProxy): ${during} rounds resolved meanwhile, ${takeovers} takeovers (the cut node kept its ${aloneOwns.length} games by its lease); after healing the nodes met again in ${ms(meshMs)} and the replicas converged in ${ms(convergedMs)}`,
+      `               players: ${across.kept} of the ${across.playing} who acted in the 5 s before the cut had an action acknowledged in its last ${CUT_TAIL_MS / 1000} s (the others' pages were on the other side of the cut from their game)`,
     ],
     problems,
     // Joining or starting a game owned across the cut, through the cut node (HAProxy still
