@@ -30,6 +30,7 @@ export interface Metrics {
   renderSeconds: Histogram;
   partialsSent: Counter;
   wsRejected: Counter<'reason'>;
+  liveMoved: Counter;
   replicationLagSeconds: Gauge;
   handoffSeconds: Histogram;
   adoptions: Counter<'reason'>;
@@ -152,6 +153,11 @@ export function createMetrics(nodeId: string): Metrics {
       name: 'minotaur_ws_rejected_total',
       help: 'Refused WebSocket upgrades or messages',
       labelNames: ['reason'],
+      registers: r,
+    }),
+    liveMoved: new Counter({
+      name: 'minotaur_live_moved_total',
+      help: 'Pages closed (1012) so they reconnect to a node that reaches their game across a network cut',
       registers: r,
     }),
     replicationLagSeconds: new Gauge({

@@ -326,14 +326,19 @@ async function hostLoss(ctx: HostContext): Promise<Section> {
   };
 }
 
-/** The end of a cut, in which players are counted as still acting. */
+/** The end of a cut, in which every player still in play must be acting again. */
 const CUT_TAIL_MS = 4000;
 
 /**
  * Whether players went on playing through a cut: of those who had an action acknowledged in the
- * 5 s before it (and are still in play), how many had one acknowledged in its last seconds.
+ * 5 s before it (and are still in play), how many had one acknowledged in its last seconds; and
+ * how many pages were closed with 1012 meanwhile (moved to a node that reaches their game).
  */
-function playersAcrossCut(rig: Rig, from: number, to: number): { playing: number; kept: number } {
+function playersAcrossCut(
+  rig: Rig,
+  from: number,
+  to: number,
+): { playing: number; kept: number; moved: number } {
   const ackedIn = (b: Rig['bots'][number], a: number, z: number) =>
     b.acks.some((x) => !x.duplicate && x.at >= a && x.at <= z);
   const playing = rig.bots.filter(
@@ -342,6 +347,9 @@ function playersAcrossCut(rig: Rig, from: number, to: number): { playing: number
   return {
     playing: playing.length,
     kept: playing.filter((b) => ackedIn(b, to - CUT_TAIL_MS, to)).length,
+    moved: rig.bots
+      .flatMap((b) => b.closes)
+      .filter((c) => c.code === 1012 && c.at >= from && c.at <= to).length,
   };
 }
 
@@ -387,10 +395,14 @@ async function partition(ctx: HostContext): Promise<Section> {
     problems.push('the nodes did not meet again after the partition healed');
   if (!Number.isFinite(convergedMs))
     problems.push('the replicas did not converge after the partition');
+  if (across.kept < across.playing)
+    problems.push(
+      `${across.playing - across.kept} players acting before the partition had no action acknowledged in its last ${CUT_TAIL_MS / 1000} s`,
+    );
   return {
     lines: [
       `partition      ${names([alone]).join(', ')} cut from ${names(rest).join(', ')} for 10 s (all still reach PostgreSQL and HAProxy): ${during} rounds resolved meanwhile, ${takeovers} takeovers (the cut node kept its ${aloneOwns.length} games by its lease); after healing the nodes met again in ${ms(meshMs)} and the replicas converged in ${ms(convergedMs)}`,
-      `               players: ${across.kept} of the ${across.playing} who acted in the 5 s before the cut had an action acknowledged in its last ${CUT_TAIL_MS / 1000} s (the others' pages were on the other side of the cut from their game)`,
+      `               players: ${across.kept} of the ${across.playing} who acted in the 5 s before the cut had an action acknowledged in its last ${CUT_TAIL_MS / 1000} s; ${across.moved} pages moved to their game's side (closed with 1012)`,
     ],
     problems,
     // Joining or starting a game owned across the cut, through the cut node (HAProxy still

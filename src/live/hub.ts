@@ -1,5 +1,6 @@
 // Keeps track of this node's open live sockets so a draining node can close them, in
-// rounds, with 1012 (Service Restart) — the code that makes htmx reconnect elsewhere — and
+// rounds, with 1012 (Service Restart) — the code that makes htmx reconnect elsewhere —, so
+// the pages of a game run beyond a network cut can reconnect to a node that reaches it, and
 // so one account cannot hold more than its share of them.
 
 import { LiveClose } from './close-codes.js';
@@ -9,6 +10,8 @@ export interface Closable {
   readonly isClosed: boolean;
   /** The account whose page this is, when the socket counts against a per-account cap. */
   readonly account?: string;
+  /** The game the page shows, for a game's page. */
+  readonly code?: string;
 }
 
 export class LiveHub {
@@ -41,6 +44,18 @@ export class LiveHub {
   get size(): number {
     for (const s of this.sockets) if (s.isClosed) this.sockets.delete(s);
     return this.sockets.size;
+  }
+
+  /** Closes the pages of these games with 1012, so that they reconnect; returns how many. */
+  closeGames(codes: ReadonlySet<string>, reason: string): number {
+    let closed = 0;
+    for (const s of this.sockets) {
+      if (s.code === undefined || !codes.has(s.code)) continue;
+      s.close(LiveClose.restart, reason);
+      this.sockets.delete(s);
+      closed++;
+    }
+    return closed;
   }
 
   /**

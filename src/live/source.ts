@@ -26,6 +26,15 @@ export interface GameSource {
    */
   pending(code: string): Promise<'resuming' | 'unreachable' | null>;
   execute(code: string, command: Command): Promise<CommandResult>;
+  /**
+   * True when the game runs on a node alive beyond a network cut from this one (it renews its
+   * lease; the mesh cannot reach it): its pages belong on a node that reaches it.
+   */
+  ownerBeyondCut(code: string): Promise<boolean>;
+  /** True when the game runs on this node. */
+  runsHere(code: string): boolean;
+  /** Called about once a second, while a cut lasts, with the games run beyond it. */
+  onBeyondCut(listener: (codes: string[]) => void): () => void;
 }
 
 /** The part of a WebSocket the live layer uses (ws@7 from express-ws and ws@8 both fit). */

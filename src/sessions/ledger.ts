@@ -260,6 +260,18 @@ export class Ledger {
     return out ?? 'unavailable';
   }
 
+  /**
+   * Whether `nodeId` renewed its lease as a node running games after `since` (it was alive
+   * then, whatever the mesh says); 'unavailable' when the database does not answer.
+   */
+  async renewedSince(nodeId: string, since: number): Promise<boolean | 'unavailable'> {
+    const out = await this.#call(async () => {
+      const lease = await this.#o.leases.get(nodeId);
+      return { alive: lease?.state === 'ready' && lease.renewedAt > since };
+    });
+    return out === undefined ? 'unavailable' : out.alive;
+  }
+
   /** Nodes with a live lease (including ones still starting, which DNS does not list yet). */
   async liveNodes(): Promise<NodeLease[] | 'unavailable'> {
     return (

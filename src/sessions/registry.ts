@@ -65,11 +65,18 @@ export interface SessionsDeps {
 export type CreateResult = { ok: true; code: string } | { ok: false; message: string };
 
 const LEASE_RENEW_MS = 1000;
+/** How long a peer that is down and runs no game this node holds is remembered as down. */
+const FORGET_DOWN_PEER_MS = 30_000;
 
 export class GameSessions {
   private readonly sessions = new Map<string, GameSession>();
   /** When each peer last came up, as this node saw it. */
   private readonly peerUpAt = new Map<string, number>();
+  /** When each peer that is down now was declared down. */
+  private readonly peerDownAt = new Map<string, number>();
+  /** Per peer that is down: whether it renewed its lease since (asked at most once a second). */
+  private readonly aliveSince = new Map<string, { at: number; alive: Promise<boolean> }>();
+  private readonly beyondCutListeners = new Set<(codes: string[]) => void>();
   /** Sessions that ended with a write nobody else held, while the replica still has it. */
   private readonly unconfirmedEnds = new Map<
     string,
@@ -181,8 +188,14 @@ export class GameSessions {
       logger: d.logger,
     });
     d.channel.onMessage((from, body) => this.onMessage(from, body));
-    d.channel.onPeerUp((m) => this.peerUpAt.set(m.id, this.clock.now()));
+    d.channel.onPeerUp((m) => {
+      this.peerUpAt.set(m.id, this.clock.now());
+      this.peerDownAt.delete(m.id);
+      this.aliveSince.delete(m.id);
+    });
     d.channel.onPeerDown((m) => {
+      this.peerDownAt.set(m.id, this.clock.now());
+      this.aliveSince.delete(m.id);
       this.transfers.peerDown(m.id);
       this.requests.peerDown(m.id);
       this.transfers.sweep();
@@ -195,6 +208,7 @@ export class GameSessions {
 
   readonly game = (code: string): GameState | undefined => this.reads.game(code);
   readonly shownRecord = (code: string): GameRecord | undefined => this.reads.record(code);
+  readonly runsHere = (code: string): boolean => this.sessions.get(code)?.running === true;
   /** True while the latest write of a game running here is held by no peer or database yet. */
   readonly unconfirmed = (code: string): boolean => {
     const session = this.sessions.get(code);
@@ -238,6 +252,7 @@ export class GameSessions {
     let ticks = 0;
     this.stopSweep = every(this.clock, 1000, () => {
       this.transfers.sweep();
+      void this.sweepBeyondCut();
       if (++ticks % 5 === 0 && this.d.selfState() === 'ready')
         void this.transfers.resumeFromLedger();
     });
@@ -490,6 +505,78 @@ export class GameSessions {
       } else if (!current && any && compareVersion(any, mine.record) > 0) {
         mine.fence('it was dropped elsewhere');
       }
+    }
+  }
+
+  // ── games run beyond a network cut ───────────────────────────────────────────────────────
+
+  /**
+   * True when the game runs on a node this one cannot reach although it is alive: the mesh
+   * declared it down, yet it renewed its lease since, so it keeps its games (a partition, not a
+   * loss). This node can neither show their moves nor pass their players' actions on; a node on
+   * the owner's side of the cut can.
+   */
+  async ownerBeyondCut(code: string): Promise<boolean> {
+    const owner = this.unreachableOwner(code);
+    return owner !== null && (await this.aliveBeyondCut(owner));
+  }
+
+  /**
+   * Called about once a second, while a cut lasts, with the games whose owner is alive beyond
+   * it (see ownerBeyondCut).
+   */
+  onBeyondCut(listener: (codes: string[]) => void): () => void {
+    this.beyondCutListeners.add(listener);
+    return () => this.beyondCutListeners.delete(listener);
+  }
+
+  /** The owner of an unfinished game, when it is another node the mesh declared down. */
+  private unreachableOwner(code: string): string | null {
+    const rec = this.d.replica.get(code);
+    if (!rec?.state || rec.state.status === 'finished' || rec.owner === this.d.nodeId) return null;
+    if (this.sessions.get(code)?.running) return null;
+    if (!this.peerDownAt.has(rec.owner) || this.isLivePeer(rec.owner)) return null;
+    return rec.owner;
+  }
+
+  private aliveBeyondCut(owner: string): Promise<boolean> {
+    const now = this.clock.now();
+    const asked = this.aliveSince.get(owner);
+    if (asked && now - asked.at < LEASE_RENEW_MS) return asked.alive;
+    const downAt = this.peerDownAt.get(owner) ?? now;
+    const alive = this.ledger.renewedSince(owner, downAt).then((r) => {
+      if (r === true && this.env.logOnce(`beyond-cut:${owner}:${downAt}`)) {
+        this.d.logger.warn(
+          { peer: owner },
+          `node ${owner} renews its lease but the mesh cannot reach it (a network cut): its games stay with it, and their pages are sent to nodes that reach it`,
+        );
+      }
+      return r === true;
+    });
+    this.aliveSince.set(owner, { at: now, alive });
+    return alive;
+  }
+
+  private async sweepBeyondCut(): Promise<void> {
+    if (this.beyondCutListeners.size === 0 || this.peerDownAt.size === 0) return;
+    const byOwner = new Map<string, string[]>();
+    for (const rec of this.d.replica.live()) {
+      const owner = this.unreachableOwner(rec.key);
+      if (owner === null) continue;
+      const codes = byOwner.get(owner);
+      if (codes) codes.push(rec.key);
+      else byOwner.set(owner, [rec.key]);
+    }
+    // A peer gone for good (replaced, drained) runs no game here: forgotten after a while.
+    const now = this.clock.now();
+    for (const [id, downAt] of this.peerDownAt)
+      if (!byOwner.has(id) && now - downAt > FORGET_DOWN_PEER_MS) {
+        this.peerDownAt.delete(id);
+        this.aliveSince.delete(id);
+      }
+    for (const [owner, codes] of byOwner) {
+      if (!(await this.aliveBeyondCut(owner))) continue;
+      for (const listener of this.beyondCutListeners) listener(codes);
     }
   }
 

@@ -22,7 +22,7 @@ import { mountPlayerRoutes } from './player-routes.js';
 import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
 import { originAllowed } from './origin.js';
 import { saveSessionBeforeAnswering } from './session-saved.js';
-import { formField, sessionOf } from './request.js';
+import { formField, RUNS_HEADER, sessionOf } from './request.js';
 import { currentUser, type WebUser } from './user.js';
 
 declare module 'express-session' {
@@ -36,6 +36,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const VIEWS_DIR = join(root, 'views');
 const PUBLIC_DIR = join(root, 'public');
 const HTMX_DIR = join(root, 'node_modules', 'htmx.org', 'dist');
+/** A game page's live socket, and its game code (validated again by the route). */
+const GAME_LIVE_PATH = /^\/games\/([A-Za-z]{4})\/live$/;
 
 /**
  * permessage-deflate for players' sockets when LIVE_COMPRESSION=on: small windows (4 KiB each
@@ -135,11 +137,28 @@ export function createWebServer(deps: WebDeps): WebServer {
           );
           return done(false, 403, 'Origin not allowed');
         }
-        done(true);
+        // A game run on a node alive beyond a network cut: this node could show none of its
+        // moves. The load balancer retries the upgrade on another node (503), one that reaches
+        // the game's owner.
+        const game = GAME_LIVE_PATH.exec(path ?? '')?.[1]?.toUpperCase();
+        if (game === undefined) return done(true);
+        deps.games.ownerBeyondCut(game).then(
+          (beyond) => {
+            if (!beyond) return done(true);
+            deps.metrics.wsRejected.inc({ reason: 'owner-beyond-cut' });
+            done(false, 503, 'Service Unavailable');
+          },
+          () => done(true),
+        );
       },
     },
   });
   const players = live.getWss();
+  // The handshake's answer names the game when this node runs it (see RUNS_HEADER).
+  players.on('headers', (headers: string[], req: IncomingMessage) => {
+    const code = GAME_LIVE_PATH.exec((req.url ?? '').split('?')[0] ?? '')?.[1]?.toUpperCase();
+    if (code !== undefined && deps.games.runsHere(code)) headers.push(`${RUNS_HEADER}: ${code}`);
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
     if (mesh && path === mesh.path) return mesh.handleUpgrade(req, socket, head);

@@ -24,7 +24,7 @@ import { GAMES_WINDOW_MS, GameCreationPolicy } from './game-limits.js';
 import { SharedRateStore } from './shared-rate-store.js';
 import { adminAllowed } from './ops-routes.js';
 import { openRematch } from './rematch.js';
-import { formField, sessionOf } from './request.js';
+import { formField, RUNS_HEADER, sessionOf } from './request.js';
 import type { WebUser } from './user.js';
 
 const codeParam = z.string().regex(/^[A-Za-z]{4}$/);
@@ -65,6 +65,27 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   games.subscribe((code) => {
     if (!games.game(code)) frames.forget(code);
   });
+  // Pages of games run beyond a network cut reconnect: the load balancer sends them to a node
+  // that reaches the game's owner (this one refuses them meanwhile, web/app.ts).
+  games.onBeyondCut((codes) => {
+    const closed = hub.closeGames(new Set(codes), 'game runs beyond a network cut');
+    if (closed === 0) return;
+    metrics.liveMoved.inc(closed);
+    logger.info(
+      { sockets: closed, games: codes.length },
+      `closed ${closed} pages of games whose node this one cannot reach (1012): they reconnect through the load balancer`,
+    );
+  });
+
+  /** Tells the load balancer that this node runs the game (see RUNS_HEADER). */
+  function tellRunner(res: Response, code: string): void {
+    if (games.runsHere(code)) res.setHeader(RUNS_HEADER, code);
+  }
+  app.use('/games/:code', (req: Request, res: Response, next: NextFunction) => {
+    const parsed = codeParam.safeParse(req.params.code);
+    if (parsed.success) tellRunner(res, parsed.data.toUpperCase());
+    next();
+  });
 
   app.get('/lobby', requireUser, async (req: Request, res: Response) => {
     const user = res.locals.user as WebUser;
@@ -102,6 +123,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         res.redirect(303, '/lobby');
         return;
       }
+      tellRunner(res, out.code);
       res.redirect(303, `/games/${out.code}`);
     } catch (e) {
       next(e);

@@ -12,6 +12,14 @@ export function formField(req: Request, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/**
+ * The response header naming the game a request was about when this node runs it: a load
+ * balancer that learns it (deploy/haproxy.cfg, `stick store-response`) sends that game's next
+ * requests and pages to this node, so its actions need no hop and its pages stay on its side of
+ * a network cut.
+ */
+export const RUNS_HEADER = 'X-Minotaur-Runs';
+
 /** The request's session, or undefined when express-session could not load one. */
 export function sessionOf(req: Request): Request['session'] | undefined {
   const session: Request['session'] | undefined = req.session;

@@ -588,4 +588,43 @@ describe('GameSessions', () => {
     expect(await n1.sessions.pending('NONE')).toBe('unreachable');
     expect(await n1.sessions.pending(created.code)).toBeNull();
   });
+
+  it('tells a game run beyond a network cut (its owner renews its lease) from one whose owner is gone', async () => {
+    const c = await cluster(['n1', 'n2', 'n3'], undefined, { leaseMs: 60_000 });
+    for (const n of c.nodes) await n.sessions.startLease();
+    const code = await startedGame(c);
+    const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
+    n2.sessions.start();
+    const heard: string[][] = [];
+    n2.sessions.onBeyondCut((codes) => heard.push(codes));
+    expect(await n2.sessions.ownerBeyondCut(code)).toBe(false); // the owner is a live peer
+    // n2 is cut off from the owner; the owner still reaches the database (and n3).
+    c.repl.cut('n1', 'n2');
+    c.sess.cut('n1', 'n2');
+    expect(n2.sessions.ownedCodes()).toEqual([]); // its lease keeps the game with n1
+    // Seen once the owner renewed its lease after the cut (once a second).
+    const deadline = Date.now() + 5000;
+    while (!(await n2.sessions.ownerBeyondCut(code))) {
+      if (Date.now() > deadline) throw new Error('the cut was not seen');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await until(() => heard.some((codes) => codes.includes(code)), 3000);
+    expect(await n3.sessions.ownerBeyondCut(code)).toBe(false); // n3 still reaches the owner
+    expect(n1.sessions.ownedCodes()).toEqual([code]);
+    // Healed: the owner is a live peer again.
+    c.repl.connect('n1', 'n2');
+    c.sess.connect('n1', 'n2');
+    expect(await n2.sessions.ownerBeyondCut(code)).toBe(false);
+
+    // An owner that stopped renewing (frozen or gone) is not beyond a cut: its lease runs out
+    // and its games are taken over instead.
+    n1.sessions.stop();
+    c.repl.cut('n1', 'n3');
+    c.sess.cut('n1', 'n3');
+    const waitUntil = Date.now() + 2500;
+    while (Date.now() < waitUntil) {
+      expect(await n3.sessions.ownerBeyondCut(code)).toBe(false);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
 });

@@ -1,0 +1,84 @@
+// Games routed to the node that runs them: two nodes behind real HAProxy running
+// deploy/haproxy.cfg. A node's answers name the games it runs (X-Minotaur-Runs); HAProxy learns
+// them and sends each game's pages, forms and live sockets to its node, where leastconn alone
+// would spread them over both.
+
+import type { IncomingMessage } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster } from '../support/cluster.js';
+import { HaProxy } from '../support/haproxy.js';
+import { tempDir } from '../support/node-process.js';
+import { Player, type LiveConnection, type Network } from '../support/player.js';
+
+const HOSTS = ['127.0.0.2', '127.0.0.3'];
+
+let cluster: TestCluster | undefined;
+let lb: HaProxy | undefined;
+const conns: LiveConnection[] = [];
+const tag = String(Date.now() % 100000);
+
+const from = (octet: number): Network => ({ ca: lb!.ca, localAddress: `127.0.1.${octet}` });
+
+beforeAll(async () => {
+  cluster = await TestCluster.start(HOSTS);
+  lb = await HaProxy.start({
+    dir: tempDir('minotaur-routing-'),
+    dns: cluster.dns.address,
+    query: cluster.query,
+    nodePort: cluster.port,
+  });
+  await lb.waitUp(cluster.nodes.map((n) => n.address));
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of conns) c.ws.terminate();
+  await lb?.stop();
+  await cluster?.close();
+});
+
+/** Opens a game's live socket through HAProxy; resolves with the node's `X-Minotaur-Runs`. */
+async function runsHeaderOfSocket(p: Player, code: string): Promise<string | null> {
+  const c = p.connect(code);
+  conns.push(c);
+  const header = new Promise<string | null>((resolve) =>
+    c.ws.once('upgrade', (res: IncomingMessage) =>
+      resolve((res.headers['x-minotaur-runs'] as string | undefined) ?? null),
+    ),
+  );
+  await c.opened;
+  const runs = await header;
+  c.ws.terminate();
+  return runs;
+}
+
+describe('HAProxy routes a game to the node that runs it', () => {
+  it("sends every page, form and live socket of a game to its node once a node's answer named it", async () => {
+    const players = [0, 1, 2, 3].map(
+      (i) => new Player(lb!.url, `ariadne${tag}r${i}`, 'correct horse battery', from(10 + i)),
+    );
+    for (const p of players) await p.signup();
+    const codes: string[] = [];
+    for (const p of players) {
+      // The game is created on whichever node leastconn picked: that node runs it and says so.
+      const res = await p.post('/lobby/games', {}, '/lobby');
+      const code = /^\/games\/([A-Z]{4})$/.exec(res.headers.get('location') ?? '')?.[1];
+      expect(code, `create answered ${res.status}`).toBeDefined();
+      expect(res.headers.get('x-minotaur-runs')).toBe(code);
+      codes.push(code!);
+    }
+    for (const [i, code] of codes.entries()) {
+      const owner = players[i]!;
+      const guest = players[(i + 1) % players.length]!;
+      for (let k = 0; k < 6; k++) {
+        // Each answer comes from the node that runs the game, which is the one that names it.
+        const page = await guest.request(`/games/${code}`);
+        expect(page.status).toBe(200);
+        expect(page.headers.get('x-minotaur-runs'), `page ${k} of ${code}`).toBe(code);
+        expect(await runsHeaderOfSocket(owner, code), `socket ${k} of ${code}`).toBe(code);
+      }
+      const joined = await guest.join(code);
+      expect(joined.status).toBe(303);
+      expect(joined.headers.get('x-minotaur-runs')).toBe(code);
+    }
+  });
+});
