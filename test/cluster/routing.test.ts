@@ -1,7 +1,7 @@
 // Games routed to the node that runs them: two nodes behind real HAProxy running
 // deploy/haproxy.cfg. A node's answers name the games it runs (X-Minotaur-Runs); HAProxy learns
-// them and sends each game's pages, forms and live sockets to its node, where leastconn alone
-// would spread them over both.
+// them and sends each game's pages and live sockets to its node, where leastconn alone would
+// spread them over both.
 
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +52,7 @@ async function runsHeaderOfSocket(p: Player, code: string): Promise<string | nul
 }
 
 describe('HAProxy routes a game to the node that runs it', () => {
-  it("sends every page, form and live socket of a game to its node once a node's answer named it", async () => {
+  it("sends every page and live socket of a game to its node once a node's answer named it", async () => {
     const players = [0, 1, 2, 3].map(
       (i) => new Player(lb!.url, `ariadne${tag}r${i}`, 'correct horse battery', from(10 + i)),
     );
@@ -76,9 +76,9 @@ describe('HAProxy routes a game to the node that runs it', () => {
         expect(page.headers.get('x-minotaur-runs'), `page ${k} of ${code}`).toBe(code);
         expect(await runsHeaderOfSocket(owner, code), `socket ${k} of ${code}`).toBe(code);
       }
-      const joined = await guest.join(code);
-      expect(joined.status).toBe(303);
-      expect(joined.headers.get('x-minotaur-runs')).toBe(code);
+      // Forms go by leastconn (a POST a draining node refused would not be retried); any node
+      // passes them on to the game's.
+      expect((await guest.join(code)).status).toBe(303);
     }
   });
 });

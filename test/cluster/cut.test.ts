@@ -1,0 +1,113 @@
+// A network cut between two nodes that both still reach the database: real processes on
+// loopback, cut by iptables rules that drop what either sends the other (root, as CI runs).
+// A page on one node for a game the other runs is closed with 1012 once the other is seen
+// alive beyond the cut (it keeps renewing its lease), so that the load balancer can take it to
+// the game's side; new ones are refused with 503 meanwhile. Once the cut heals they open again.
+
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, metricsOf } from '../support/cluster.js';
+import { metricValue } from '../support/metrics.js';
+import { waitFor, type NodeProcess } from '../support/node-process.js';
+import { Player, type LiveConnection } from '../support/player.js';
+
+const HOSTS = ['127.0.5.2', '127.0.5.3'];
+const RULE_TAG = 'minotaur-cut-test';
+
+let cluster: TestCluster | undefined;
+let n1: NodeProcess, n2: NodeProcess;
+const conns: LiveConnection[] = [];
+
+function iptables(args: string[]): void {
+  const out = spawnSync('iptables', args, { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`iptables ${args.join(' ')}: ${out.stderr.trim()}`);
+}
+
+/** The rules of the cut, both ways between the two nodes' addresses. */
+const rules = (): string[][] => [
+  ['INPUT', '-s', HOSTS[0]!, '-d', HOSTS[1]!],
+  ['INPUT', '-s', HOSTS[1]!, '-d', HOSTS[0]!],
+];
+
+function cut(): void {
+  for (const r of rules())
+    iptables(['-I', ...r, '-j', 'DROP', '-m', 'comment', '--comment', RULE_TAG]);
+}
+
+function heal(): void {
+  for (const r of rules())
+    spawnSync('iptables', ['-D', ...r, '-j', 'DROP', '-m', 'comment', '--comment', RULE_TAG]);
+}
+
+function unavailable(): string | null {
+  if (process.getuid?.() !== 0)
+    return 'cutting the network between nodes needs root (CI runs as root)';
+  if (spawnSync('sh', ['-c', 'command -v iptables']).status !== 0)
+    return 'iptables is missing: run `bash scripts/ensure-debian.sh`';
+  return null;
+}
+
+beforeAll(async () => {
+  const why = unavailable();
+  if (why) throw new Error(why);
+  heal(); // rules an interrupted run left
+  cluster = await TestCluster.start(HOSTS, { env: { ROUND_SECONDS: '2' } });
+  [n1, n2] = cluster.nodes as [NodeProcess, NodeProcess];
+}, 60_000);
+
+afterAll(async () => {
+  heal();
+  for (const c of conns) c.ws.terminate();
+  await cluster?.close();
+});
+
+function live(c: LiveConnection): LiveConnection {
+  conns.push(c);
+  return c;
+}
+
+describe('a network cut between the nodes', () => {
+  it('moves pages away from the side of the cut that cannot reach their game, and lets them back once it heals', async () => {
+    const owner = new Player(n1.url, `minos${cluster!.port}`);
+    await owner.signup();
+    const code = await owner.createGame(); // runs on n1, where it was created
+    const there = new Player(n2.url, owner.username, owner.password);
+    there.cookie = owner.cookie;
+    const far = live(there.connect(code));
+    await far.opened;
+
+    cut();
+    // n2 declares n1 down, then sees it renew its lease: a cut, not a loss.
+    await waitFor(() => far.closeCode !== null, 15_000, 'the page on n2 to be closed');
+    expect(far.closeCode).toBe(1012);
+    const refused = live(there.connect(code));
+    await expect(refused.opened).rejects.toThrow();
+    expect(refused.unexpectedResponse).toBe(503);
+    expect(n2.hasLog((l) => /renews its lease but the mesh cannot reach it/.test(l.msg))).toBe(
+      true,
+    );
+    // The game goes on where it runs, and its page opens there.
+    const near = live(owner.connect(code));
+    await near.opened;
+    expect(n2.hasLog((l) => new RegExp(`game ${code} adopted`).test(l.msg))).toBe(false);
+
+    heal();
+    await waitFor(
+      async () => {
+        const again = live(there.connect(code));
+        return again.opened.then(
+          () => true,
+          () => false,
+        );
+      },
+      20_000,
+      'a page of the game to open on n2 again',
+      500,
+    );
+    const metrics = await metricsOf(n2);
+    expect(metricValue(metrics, 'minotaur_live_moved_total')).toBeGreaterThanOrEqual(1);
+    expect(
+      metricValue(metrics, 'minotaur_ws_rejected_total', { reason: 'owner-beyond-cut' }),
+    ).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+});
