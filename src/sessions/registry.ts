@@ -534,7 +534,7 @@ export class GameSessions {
   private unreachableOwner(code: string): string | null {
     const rec = this.d.replica.get(code);
     if (!rec?.state || rec.state.status === 'finished' || rec.owner === this.d.nodeId) return null;
-    if (this.sessions.get(code)?.running) return null;
+    if (this.runsHere(code)) return null;
     if (!this.peerDownAt.has(rec.owner) || this.isLivePeer(rec.owner)) return null;
     return rec.owner;
   }

@@ -39,6 +39,11 @@ const HTMX_DIR = join(root, 'node_modules', 'htmx.org', 'dist');
 /** A game page's live socket, and its game code (validated again by the route). */
 const GAME_LIVE_PATH = /^\/games\/([A-Za-z]{4})\/live$/;
 
+/** The game whose live socket an upgrade's URL asks for, if it is one. */
+function liveGameOf(url: string | undefined): string | undefined {
+  return GAME_LIVE_PATH.exec((url ?? '').split('?')[0] ?? '')?.[1]?.toUpperCase();
+}
+
 /**
  * permessage-deflate for players' sockets when LIVE_COMPRESSION=on: small windows (4 KiB each
  * way, ~50 KB of zlib state per socket instead of ~300 KB at zlib's defaults), and messages under
@@ -140,7 +145,7 @@ export function createWebServer(deps: WebDeps): WebServer {
         // A game run on a node alive beyond a network cut: this node could show none of its
         // moves. The load balancer retries the upgrade on another node (503), one that reaches
         // the game's owner.
-        const game = GAME_LIVE_PATH.exec(path ?? '')?.[1]?.toUpperCase();
+        const game = liveGameOf(info.req.url);
         if (game === undefined) return done(true);
         deps.games.ownerBeyondCut(game).then(
           (beyond) => {
@@ -156,7 +161,7 @@ export function createWebServer(deps: WebDeps): WebServer {
   const players = live.getWss();
   // The handshake's answer names the game when this node runs it (see RUNS_HEADER).
   players.on('headers', (headers: string[], req: IncomingMessage) => {
-    const code = GAME_LIVE_PATH.exec((req.url ?? '').split('?')[0] ?? '')?.[1]?.toUpperCase();
+    const code = liveGameOf(req.url);
     if (code !== undefined && deps.games.runsHere(code)) headers.push(`${RUNS_HEADER}: ${code}`);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

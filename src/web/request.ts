@@ -14,9 +14,9 @@ export function formField(req: Request, name: string): string | undefined {
 
 /**
  * The response header naming the game a request was about when this node runs it: a load
- * balancer that learns it (deploy/haproxy.cfg, `stick store-response`) sends that game's next
- * requests and pages to this node, so its actions need no hop and its pages stay on its side of
- * a network cut.
+ * balancer that learns it (deploy/haproxy.cfg, `stick store-response`) sends that game's page
+ * and live socket to this node, so its actions need no hop and its pages stay on its side of a
+ * network cut.
  */
 export const RUNS_HEADER = 'X-Minotaur-Runs';
 
