@@ -221,7 +221,7 @@ export class GameLiveSocket extends LiveSocket {
       result: result.ok ? (result.duplicate ? 'duplicate' : 'accepted') : result.code,
     });
     if (result.ok) {
-      this.sendJson({ type: 'ack', actionId: msg.actionId, duplicate: result.duplicate });
+      this.reply({ type: 'ack', actionId: msg.actionId, duplicate: result.duplicate });
     } else {
       this.sendJson({
         type: 'error',

@@ -35,6 +35,18 @@ export interface SharedPart {
   seat: number;
 }
 
+/** The stream under a `ws` WebSocket (ws 7 and 8 both keep it as `_socket`). */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+function corkable(wire: LiveWire): Corkable | null {
+  const socket = (wire as { _socket?: Partial<Corkable> | null })._socket;
+  return typeof socket?.cork === 'function' && typeof socket.uncork === 'function'
+    ? (socket as Corkable)
+    : null;
+}
+
 /** The HTML of trees shared by many sockets, made once (html format). */
 const htmlOf = new WeakMap<Rendered, string>();
 function htmlText(tree: Dyn): string {
@@ -55,7 +67,9 @@ export abstract class LiveSocket {
   private streamHeld = -1;
   private seat: number | null = null;
   private unsubscribe: (() => void) | null = null;
+  /** A change waits to be rendered; `scheduled`: its render is on the event loop's queue. */
   private queued = false;
+  private scheduled = false;
   private closed = false;
   private pingTimer: NodeJS.Timeout | null = null;
   private answered = true;
@@ -116,14 +130,40 @@ export abstract class LiveSocket {
 
   /** Coalesces bursts of store changes into one render (next tick, or after `delayMs`). */
   private queueRender(delayMs: number): void {
-    if (this.queued || this.closed) return;
+    if (this.closed) return;
     this.queued = true;
+    if (this.scheduled) return;
+    this.scheduled = true;
     const run = () => {
-      this.queued = false;
-      if (!this.closed) this.render();
+      this.scheduled = false;
+      this.renderQueued();
     };
     if (delayMs > 0) setTimeout(run, delayMs).unref();
     else setImmediate(run);
+  }
+
+  /** Renders now if a change waits for its render (which then finds nothing left to do). */
+  private renderQueued(): void {
+    if (!this.queued || this.closed) return;
+    this.queued = false;
+    this.render();
+  }
+
+  /**
+   * Answers one of the page's own messages. The change it answers for is usually in the replica
+   * already, its render queued for the next turn: it is rendered now instead, and the answer and
+   * the update leave in one socket write (one syscall instead of two: the node's largest single
+   * cost is a `writev` per message). Two WebSocket messages as before, in the same order.
+   */
+  protected reply(obj: Record<string, unknown>): void {
+    const socket = this.wire.readyState === OPEN ? corkable(this.wire) : null;
+    socket?.cork();
+    try {
+      this.sendJson(obj);
+      this.renderQueued();
+    } finally {
+      socket?.uncork();
+    }
   }
 
   /**

@@ -96,6 +96,50 @@ describe('GameLiveSocket', () => {
     expect(wire.sent).toHaveLength(2); // nothing changed, nothing sent
   });
 
+  it('sends the ack and the change it acknowledges in one socket write, the ack first', async () => {
+    const wire = new FakeWire();
+    const writes: string[][] = [];
+    let corked: string[] | null = null;
+    // The stream under a real WebSocket: what is sent while it is corked leaves in one write.
+    Object.assign(wire, {
+      _socket: {
+        cork: () => (corked = []),
+        uncork: () => (writes.push(corked!), (corked = null)),
+      },
+    });
+    const send = wire.send.bind(wire);
+    wire.send = (data: string) => (send(data), corked ? corked.push(data) : writes.push([data]));
+    const src = source(game);
+    // Like the replica: the command changes the game and notifies before the caller hears back.
+    src.execute = async () => {
+      src.set({
+        ...game,
+        players: [...game.players, { ...game.players[0]!, id: '2', name: 'theseus', color: 1 }],
+      });
+      src.fire();
+      return { ok: true, duplicate: false };
+    };
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    const before = writes.length;
+    wire.emit(
+      'message',
+      JSON.stringify({ type: 'act', actionId: 'abcdefgh-1', round: 1, kind: 'defend' }),
+      false,
+    );
+    await vi.waitFor(() => expect(writes.length).toBeGreaterThan(before), { timeout: 2000 });
+    const [write] = writes.slice(before);
+    expect(write).toHaveLength(2);
+    expect(JSON.parse(write![0]!)).toEqual({
+      type: 'ack',
+      actionId: 'abcdefgh-1',
+      duplicate: false,
+    });
+    expect(write![1]).toContain('hx-partial');
+    // The render it queued finds nothing left to send.
+    await new Promise((r) => setImmediate(r));
+    expect(writes.length).toBe(before + 1);
+  });
+
   it('sends a page that asks for trees only what changed in them; it rebuilds the same partials', async () => {
     await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
     const { LivePage } = (
