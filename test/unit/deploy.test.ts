@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
 import { ROOT } from '../support/node-process.js';
 import { stackEnvironment } from '../support/production.js';
@@ -170,6 +171,21 @@ describe('deploy/kubernetes.yaml', () => {
     expect(text).not.toMatch(
       /\bpodAffinity:|nodeSelector:|nodeName:|PersistentVolumeClaim|volumeMounts:/,
     );
+  });
+
+  it('gives a busy pod as long as the other health checks to answer before taking it out', () => {
+    const docs = parseAllDocuments(read('deploy/kubernetes.yaml')).map((d) => d.toJS());
+    const deployment = docs.find((d) => d?.kind === 'Deployment');
+    const probe = deployment.spec.template.spec.containers[0].readinessProbe;
+    const stack = parse(read('deploy/docker-stack.yml'));
+    const check = Object.values(stack.services as Record<string, { healthcheck?: object }>).find(
+      (s) => s.healthcheck,
+    )!.healthcheck as { timeout: string; retries: number };
+    expect(probe.httpGet.path).toBe('/health_check');
+    // A node far over its capacity answered in up to 2.6 s (docs/benchmarks.md).
+    expect(probe.timeoutSeconds).toBeGreaterThanOrEqual(parseInt(check.timeout, 10));
+    expect(parseInt(check.timeout, 10)).toBeGreaterThanOrEqual(5);
+    expect(probe.failureThreshold).toBeGreaterThanOrEqual(check.retries);
   });
 
   it('routes only the players’ paths (and the operator pages) through the Ingress, and fences the pods', () => {
