@@ -39,6 +39,8 @@ export interface Metrics {
   rateLimited: Counter<'limit'>;
   databaseUp: Gauge<'engine'>;
   databaseWaiting: Gauge<'kind'>;
+  checkpointSeconds: Histogram;
+  checkpointLogPages: Gauge<'pages'>;
   gamesRefused: Counter<'reason'>;
   /** Registers where the scrape-time metrics read from (once the layers exist). */
   observe(sources: MetricSources): void;
@@ -197,6 +199,18 @@ export function createMetrics(nodeId: string): Metrics {
       name: 'minotaur_database_up',
       help: '1 while the database (SQLite or PostgreSQL) answers, 0 while it cannot be reached',
       labelNames: ['engine'],
+      registers: r,
+    }),
+    checkpointSeconds: new Histogram({
+      name: 'minotaur_sqlite_checkpoint_seconds',
+      help: "SQLite: time to copy the write-ahead log into the database file, on the node's checkpoint thread (not its event loop)",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: r,
+    }),
+    checkpointLogPages: new Gauge({
+      name: 'minotaur_sqlite_wal_pages',
+      help: 'SQLite: pages in the write-ahead log at the last checkpoint, and how many of them are in the database file',
+      labelNames: ['pages'],
       registers: r,
     }),
     databaseWaiting: new Gauge({

@@ -119,7 +119,16 @@ export class MinotaurNode {
     const { config, logger } = this;
     // PostgreSQL is not asked anything yet: the node listens first, so that while it waits
     // for the database its health check can say 503 instead of the port being closed.
-    const storage = openStorage(config.database, { logger, poolMax: config.databasePoolMax });
+    const storage = openStorage(config.database, {
+      logger,
+      poolMax: config.databasePoolMax,
+      onCheckpoint: (run) => {
+        if (run.busy) return;
+        this.metrics.checkpointSeconds.observe(run.ms / 1000);
+        this.metrics.checkpointLogPages.set({ pages: 'log' }, run.log);
+        this.metrics.checkpointLogPages.set({ pages: 'checkpointed' }, run.checkpointed);
+      },
+    });
     this.storage = storage;
     const { accounts, results, snapshots } = storage;
     const dbUp = this.metrics.databaseUp.labels({ engine: storage.engine });

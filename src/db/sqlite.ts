@@ -42,9 +42,14 @@ function withBusyRetry<T>(run: () => T, timeoutMs: number): T {
   }
 }
 
+/** A database that lives in this connection only (no file, no log to checkpoint). */
+export function isInMemory(path: string): boolean {
+  return path === ':memory:' || path === '';
+}
+
 export function openDatabase(path: string, logger: DbLogger, options: OpenOptions = {}): Db {
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-  const inMemory = path === ':memory:' || path === '';
+  const inMemory = isInMemory(path);
   if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
 
   // `timeout` sets busy_timeout before anything else runs, so even switching to WAL

@@ -24,7 +24,8 @@ import { DatabaseSessionStore, type SessionStoreOptions } from './session-store.
 import { NodeLeases } from './leases.js';
 import { RateCounters } from './rate-limits.js';
 import { Snapshots } from './snapshots.js';
-import { ImmediateSqliteDialect, openDatabase } from './sqlite.js';
+import { WalCheckpointer, type CheckpointRun } from './checkpointer.js';
+import { ImmediateSqliteDialect, isInMemory, openDatabase } from './sqlite.js';
 
 export type StorageTarget =
   { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
@@ -54,6 +55,10 @@ export interface StorageOptions {
   connectTimeoutMs?: number;
   /** SQLite: how long a write waits for another process's lock. */
   busyTimeoutMs?: number;
+  /** SQLite: how often the checkpoint thread copies the log into the file (default 1 s). */
+  checkpointMs?: number;
+  /** SQLite: each checkpoint the thread ran. */
+  onCheckpoint?: (run: CheckpointRun) => void;
   /**
    * How often the database is checked while up, and the longest pause between retries while down.
    */
@@ -198,6 +203,8 @@ class KyselyStorage implements Storage {
   private watching = false;
   private checking = false;
   private closed = false;
+  /** SQLite on a file: the thread that checkpoints its log. */
+  private readonly checkpointer: WalCheckpointer | null = null;
   /**
    * While watching: when the database was first seen down, and the next pause before asking again.
    */
@@ -226,13 +233,17 @@ class KyselyStorage implements Storage {
     let inner: Dialect;
     let shown: string;
     if (target.engine === 'sqlite') {
-      inner = new ImmediateSqliteDialect(
-        openDatabase(
-          target.path,
-          options.logger,
-          options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {},
-        ),
+      const file = openDatabase(
+        target.path,
+        options.logger,
+        options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {},
       );
+      if (!isInMemory(target.path))
+        this.checkpointer = new WalCheckpointer(file, target.path, options.logger, {
+          ...(options.checkpointMs !== undefined ? { intervalMs: options.checkpointMs } : {}),
+          ...(options.onCheckpoint ? { onRun: options.onCheckpoint } : {}),
+        });
+      inner = new ImmediateSqliteDialect(file);
       shown = target.path;
     } else {
       const pool = createPool(target.url, {
@@ -358,6 +369,8 @@ class KyselyStorage implements Storage {
         );
     };
     await inTime(this.dialect.settled(), 'queries in flight');
+    // The thread closes its connection first: the node's, closed last, copies what is left.
+    if (this.checkpointer) await inTime(this.checkpointer.stop(), 'the checkpoint thread');
     await inTime(this.db.destroy(), 'the connections to close');
   }
 
