@@ -1,6 +1,7 @@
-// npm run simulate -- [--seeds N] [--from S] [--seed S] [--faults kill,stall,…] [--replay FILE]
-// [--trace] Runs seeded fault schedules against the real sessions and replication code; on a
-// failure prints the violations, a shrunk schedule and the command that replays it.
+// npm run simulate -- [--seeds N] [--from S] [--seed S] [--faults kill,stall,…]
+// [--replay FILE] [--trace] [--help]
+// Runs seeded fault schedules against the real sessions and replication code; on a failure
+// prints the violations, a shrunk schedule and the command that replays it.
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -13,18 +14,48 @@ import {
   type Schedule,
 } from './run.js';
 
-const { values } = parseArgs({
-  options: {
-    seeds: { type: 'string', default: '100' },
-    from: { type: 'string', default: '1' },
-    seed: { type: 'string' },
-    replay: { type: 'string' },
-    trace: { type: 'boolean', default: false },
-    faults: { type: 'string' },
-    'no-shrink': { type: 'boolean', default: false },
-    'keep-going': { type: 'boolean', default: false },
-  },
-});
+const USAGE = `usage: npm run simulate -- [options]
+  --seeds N        how many seeded schedules to run (default 100)
+  --from S         the first seed (default 1)
+  --seed S         run this one seed only
+  --faults K,…     the fault kinds to draw from (default all: ${FAULT_KINDS.join(', ')})
+  --replay FILE    run the schedule a failure printed (a JSON line in FILE)
+  --trace          print every step of each schedule
+  --no-shrink      report a failing schedule as it is, without shrinking it
+  --keep-going     run every seed even after a failure
+  --help           this text
+`;
+
+function parse(): ReturnType<typeof parseWith> {
+  try {
+    return parseWith();
+  } catch (err) {
+    process.stderr.write(`simulate: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+function parseWith() {
+  return parseArgs({
+    options: {
+      seeds: { type: 'string', default: '100' },
+      from: { type: 'string', default: '1' },
+      seed: { type: 'string' },
+      replay: { type: 'string' },
+      trace: { type: 'boolean', default: false },
+      faults: { type: 'string' },
+      'no-shrink': { type: 'boolean', default: false },
+      'keep-going': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+}
+
+const { values } = parse();
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 function int(name: string, value: string | undefined): number {
   const n = Number(value);
