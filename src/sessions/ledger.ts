@@ -24,6 +24,7 @@ import type {
 } from '../db/index.js';
 import type { GameState } from '../game/types.js';
 import type { Logger } from '../log.js';
+import { compareVersion } from '../replication/record.js';
 import type { GameRecord } from './game-record.js';
 
 export interface SnapshotStore {
@@ -337,6 +338,29 @@ export class Ledger {
       await sleep(this.#o.clock, Math.min(pauseMs, Math.max(0, deadline - this.#o.clock.now())));
     }
     return this.#unsaved.size;
+  }
+
+  /**
+   * A stopping node's copies of other owners' writes: each record newer than the game's saved row
+   * is saved (save()'s rule: never over an equal or newer version). An owner that cannot reach
+   * the database confirms its writes through its peers' copies; when such a peer stops, what it
+   * held would otherwise live on one node only, or none. Games without a saved row are left
+   * alone (a finished game's row may be gone on purpose). Returns how many were written, or
+   * undefined when the database did not answer.
+   */
+  async saveEntrusted(
+    records: readonly (GameRecord & { state: GameState })[],
+  ): Promise<number | undefined> {
+    if (records.length === 0) return 0;
+    return this.#try(async () => {
+      const heads = new Map((await this.#o.snapshots.heads()).map((h) => [h.code, h]));
+      const behind = records.filter((rec) => {
+        const head = heads.get(rec.key);
+        return head !== undefined && head.gameId === rec.state.id && compareVersion(rec, head) > 0;
+      });
+      if (behind.length === 0) return 0;
+      return (await this.#o.snapshots.saveMany(behind.map(toSnapshot))).size;
+    });
   }
 
   /** True when every other node holding a lease is a live peer (false without the database). */

@@ -277,6 +277,22 @@ export class GameSessions {
     return this.ledger.saveUnsaved(deadline);
   }
 
+  /**
+   * A stopping node's last duty to its peers, once it no longer answers them: the copies it
+   * holds of their games that are newer than the saved rows are saved (an owner cut off from
+   * the database confirmed those writes through this node). Returns how many were written, or
+   * undefined when the database did not answer.
+   */
+  saveEntrusted(): Promise<number | undefined> {
+    const held = this.d.replica
+      .live()
+      .filter(
+        (r): r is GameRecord & { state: GameState } =>
+          r.owner !== this.d.nodeId && r.state !== null,
+      );
+    return this.ledger.saveEntrusted(held);
+  }
+
   /** A clean stop gives the lease up, so whatever is left can be resumed at once. */
   async releaseLease(): Promise<void> {
     this.stopLease?.();

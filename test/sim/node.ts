@@ -52,6 +52,8 @@ export interface SimNodeDeps {
   logs: LogEntry[];
   /** Game codes handed out by the world (unique per run, deterministic). */
   nextCode: () => string;
+  /** Called when the node's process ends (SIGKILL, or its stop after a drain). */
+  exited?: (node: SimNode) => void;
 }
 
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -245,6 +247,10 @@ export class SimNode {
       this.sessions.saveUnsaved(saveBy),
       this.results.settle(saveBy),
     ]);
+    // It answers its peers no more: the copies it holds of their games are final, and saved
+    // where they are newer than the database's (src/node.ts stop).
+    this.mesh.stop();
+    await this.sessions.saveEntrusted();
     this.stop();
   }
 
@@ -255,6 +261,7 @@ export class SimNode {
     this.mesh.stop();
     this.sync.stop();
     this.world.kill(this.proc);
+    this.d.exited?.(this);
   }
 
   /** SIGKILL. */
@@ -262,5 +269,6 @@ export class SimNode {
     this.state = 'stopped';
     this.world.kill(this.proc);
     this.d.net.killed(this.id);
+    this.d.exited?.(this);
   }
 }

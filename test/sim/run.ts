@@ -53,6 +53,13 @@ export interface RunResult extends CheckReport {
   schedule: Schedule;
   events: number;
   virtualMs: number;
+  /**
+   * Set when the run crossed the promise's boundary (docs/ownership.md): every node stopped
+   * while the database could not be reached, so writes acknowledged since then lived only in
+   * the memory of nodes that are gone. Its violations are what that boundary costs, reported
+   * apart from the search's failures.
+   */
+  beyondPromise?: string;
 }
 
 const target = (rng: Rng): Target =>
@@ -217,6 +224,22 @@ export async function runSchedule(
   const running = (): SimNode[] => nodes.filter((n) => n.alive);
   const ready = (): SimNode[] => running().filter((n) => n.state === 'ready' && !n.proc.paused);
   const clients: SimClient[] = [];
+  let beyondPromise: string | undefined;
+  // Nodes that stopped holding writes of their games the database did not have yet (saved by the
+  // next lease renewal once it answers, or by a takeover a lease period later).
+  const unsavedExits: { id: string; at: number }[] = [];
+  const exited = (node: SimNode): void => {
+    if (node.sessions.storage().unsaved > 0) unsavedExits.push({ id: node.id, at: world.now });
+    // A node still waiting for the database to start holds nothing (it has not joined the mesh).
+    if (beyondPromise !== undefined || running().some((n) => n.state !== 'starting')) return;
+    const when = `every node stopped ${world.now - start} ms into the run`;
+    const holding = unsavedExits.filter((e) => world.now - e.at <= 4000).map((e) => e.id);
+    if (db.down) beyondPromise = `${when} while the database was down`;
+    else if (db.cut.size > 0)
+      beyondPromise = `${when} while ${[...db.cut].join(', ')} could not reach the database`;
+    else if (holding.length > 0)
+      beyondPromise = `${when}, ${[...new Set(holding)].join(', ')} holding writes the database did not have yet`;
+  };
 
   const newNode = (id = `n${nextNode++}`): SimNode => {
     const node = new SimNode(id, {
@@ -242,6 +265,7 @@ export async function runSchedule(
       writes,
       logs,
       nextCode,
+      exited,
     });
     nodes.push(node);
     trace(`${world.now - start} start ${id}`);
@@ -465,7 +489,14 @@ export async function runSchedule(
   const report = check({ codes, clients, writes, logs, nodes: ready(), recorded });
   for (const n of running()) n.stop();
   await storage.close();
-  return { ...report, seed, schedule, events: world.events, virtualMs: world.now - start };
+  return {
+    ...report,
+    seed,
+    schedule,
+    events: world.events,
+    virtualMs: world.now - start,
+    ...(beyondPromise === undefined ? {} : { beyondPromise }),
+  };
 }
 
 export function runSeed(

@@ -4,7 +4,14 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MESH_FAULT_KINDS, runSchedule, runSeed, type FaultKind, type Schedule } from './run.js';
+import {
+  FAULT_KINDS,
+  MESH_FAULT_KINDS,
+  runSchedule,
+  runSeed,
+  type FaultKind,
+  type Schedule,
+} from './run.js';
 
 const regressions = JSON.parse(
   readFileSync(new URL('./regressions.json', import.meta.url), 'utf8'),
@@ -25,7 +32,9 @@ async function runBudget(
   for (let seed = from; seed < from + count; seed++) {
     const r = await runSeed(seed, { kinds });
     acks += r.stats.acks;
-    if (r.violations.length > 0)
+    // What the promise's boundary costs (every node stopped while acknowledged writes were only
+    // in their memory) is not a failure of the code; every other violation is.
+    if (r.violations.length > 0 && r.beyondPromise === undefined)
       failed.push(
         `seed ${seed}: ${r.violations.slice(0, 3).join(' | ')}\n  replay: ${JSON.stringify({ seed, schedule: r.schedule })}`,
       );
@@ -61,8 +70,7 @@ describe('cluster simulator', () => {
     () => runBudget(100_001, BUDGET),
     600_000,
   );
-  // Outages of the database on their own (combined with the mesh's faults the search still
-  // finds violations: see docs/ownership.md, "What the simulator still finds").
+  // Outages of the database on their own.
   it(
     `finds no violation in ${BUDGET / 4} schedules of database outages (seeds 600001…)`,
     () => runBudget(600_001, BUDGET / 4, ['db-outage']),
@@ -81,6 +89,14 @@ describe('cluster simulator', () => {
         'kill',
         'replace',
       ]),
+    600_000,
+  );
+  // Every fault kind together, the database's with the mesh's and whole-cluster restarts: runs
+  // that cross the promise's boundary are told apart (docs/ownership.md, "What the simulator
+  // still finds"); nothing else may fail.
+  it(
+    `finds no violation within the promise in ${BUDGET / 2} schedules of every fault kind (seeds 900001…)`,
+    () => runBudget(900_001, BUDGET / 2, FAULT_KINDS),
     600_000,
   );
 });

@@ -260,3 +260,40 @@ function toSnap(r: GameRecord): Snapshot {
     at: r.at,
   };
 }
+
+describe("Ledger.saveEntrusted (a stopping node saves the copies it holds of its peers' games)", () => {
+  const held = (r: GameRecord) => r as GameRecord & { state: GameState };
+
+  it('saves only copies newer than the saved row of the same game, never over a newer one', async () => {
+    const { storage, ledger, calls, ctl } = await store();
+    await storage.snapshots.save(toSnap(record('BHND', 1, 'n2', 3))); // the owner saved seq 3
+    await storage.snapshots.save(toSnap(record('NEWR', 2, 'n3', 0))); // taken over since
+    await storage.snapshots.save(toSnap(record('SAME', 1, 'n2', 7)));
+    calls.length = 0;
+    const written = await ledger.saveEntrusted([
+      held(record('BHND', 1, 'n2', 9)), // confirmed through us while n2 could not save it
+      held(record('NEWR', 1, 'n2', 12)), // an older epoch: must not win
+      held(record('SAME', 1, 'n2', 7)), // saved already
+      held(record('NORW', 1, 'n2', 4)), // no row (a finished game's row may be gone): left alone
+    ]);
+    expect(written).toBe(1);
+    expect(calls).toEqual([['BHND@1/n2/9']]);
+    expect((await storage.snapshots.get('BHND'))?.seq).toBe(9);
+    expect((await storage.snapshots.get('NEWR'))?.epoch).toBe(2);
+    expect(await storage.snapshots.get('NORW')).toBeNull();
+
+    // The database away: undefined, nothing thrown.
+    ctl.failing = true;
+    expect(await ledger.saveEntrusted([held(record('BHND', 1, 'n2', 10))])).toBeUndefined();
+  });
+
+  it('a row of another game under the same code is left alone', async () => {
+    const { storage, ledger } = await store();
+    await storage.snapshots.save({
+      ...toSnap(record('CODE', 1, 'n2', 1)),
+      gameId: 'another-game',
+    });
+    expect(await ledger.saveEntrusted([held(record('CODE', 1, 'n2', 5))])).toBe(0);
+    expect((await storage.snapshots.get('CODE'))?.seq).toBe(1);
+  });
+});
