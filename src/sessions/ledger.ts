@@ -273,6 +273,17 @@ export class Ledger {
     return out === undefined ? 'unavailable' : out.alive;
   }
 
+  /**
+   * Of `nodes`, those whose lease was not renewed since `since` (undefined when the database
+   * does not answer): alive in the mesh, such a node cannot reach the database.
+   */
+  async notRenewedSince(nodes: readonly string[], since: number): Promise<string[] | undefined> {
+    const fresh = await this.#call(() => this.#o.leases.fresh(since));
+    if (fresh === undefined) return undefined;
+    const renewed = new Set(fresh.map((l) => l.nodeId));
+    return nodes.filter((n) => !renewed.has(n));
+  }
+
   /** Nodes with a live lease (including ones still starting, which DNS does not list yet). */
   async liveNodes(): Promise<NodeLease[] | 'unavailable'> {
     return (

@@ -65,6 +65,8 @@ export interface SessionsDeps {
 export type CreateResult = { ok: true; code: string } | { ok: false; message: string };
 
 const LEASE_RENEW_MS = 1000;
+/** A live peer whose lease was not renewed for this long cannot reach the database. */
+const CUT_OFF_AFTER_MS = 2500;
 /** How long a peer that is down and runs no game this node holds is remembered as down. */
 const FORGET_DOWN_PEER_MS = 30_000;
 
@@ -253,6 +255,7 @@ export class GameSessions {
     this.stopSweep = every(this.clock, 1000, () => {
       this.transfers.sweep();
       void this.sweepBeyondCut();
+      void this.guardCutOffOwners();
       if (++ticks % 5 === 0 && this.d.selfState() === 'ready')
         void this.transfers.resumeFromLedger();
     });
@@ -593,6 +596,45 @@ export class GameSessions {
     for (const [owner, codes] of byOwner) {
       if (!(await this.aliveBeyondCut(owner))) continue;
       for (const listener of this.beyondCutListeners) listener(codes);
+    }
+  }
+
+  private guarding = false;
+
+  /**
+   * Once a second: copies this node holds of games whose owner is a live peer that has not
+   * renewed its lease lately (it cannot reach the database) are saved where newer than the saved
+   * rows. Such an owner confirms its writes through its peers' copies; a whole cluster killed
+   * before it reaches the database again would otherwise take them along. One read of the
+   * leases a second while this node holds copies of live peers' games; saves only when such an
+   * owner is found (never over a newer version: a false alarm costs a statement, nothing else).
+   */
+  private async guardCutOffOwners(): Promise<void> {
+    if (this.guarding || !this.ledger.available) return;
+    this.guarding = true;
+    try {
+      const byOwner = new Map<string, (GameRecord & { state: GameState })[]>();
+      for (const rec of this.d.replica.live()) {
+        if (rec.owner === this.d.nodeId || rec.state === null || !this.isLivePeer(rec.owner))
+          continue;
+        const held = byOwner.get(rec.owner);
+        if (held) held.push(rec as GameRecord & { state: GameState });
+        else byOwner.set(rec.owner, [rec as GameRecord & { state: GameState }]);
+      }
+      if (byOwner.size === 0) return;
+      const cutOff = await this.ledger.notRenewedSince(
+        [...byOwner.keys()],
+        this.clock.now() - CUT_OFF_AFTER_MS,
+      );
+      if (!cutOff?.length) return;
+      const written = await this.ledger.saveEntrusted(cutOff.flatMap((o) => byOwner.get(o) ?? []));
+      if (written && this.env.logOnce(`guarded:${cutOff.join(',')}`))
+        this.d.logger.warn(
+          { peers: cutOff, games: written },
+          `node(s) ${cutOff.join(', ')} renew no lease but answer the mesh (cut off from the database): saving the copies of their games held here`,
+        );
+    } finally {
+      this.guarding = false;
     }
   }
 

@@ -116,7 +116,11 @@ async function main(): Promise<void> {
       // Not a failure of the search: what the promise's stated boundary costs.
       totals.beyond++;
       process.stdout.write(
-        `seed ${seed}: beyond the promise (${r.beyondPromise}): ${r.violations.length} violation(s), not counted as failures\n`,
+        `seed ${seed}: beyond the promise (${r.beyondPromise}): ${r.violations.length} violation(s), not counted as failures\n` +
+          r.violations
+            .slice(0, 3)
+            .map((v) => `    ${v}\n`)
+            .join(''),
       );
     } else if (r.violations.length > 0) {
       totals.failed++;

@@ -297,3 +297,16 @@ describe("Ledger.saveEntrusted (a stopping node saves the copies it holds of its
     expect((await storage.snapshots.get('CODE'))?.seq).toBe(1);
   });
 });
+
+describe('Ledger.notRenewedSince', () => {
+  it('names the nodes whose lease was not renewed since a time, and nothing without the database', async () => {
+    const { storage, ledger } = await store();
+    const now = Date.now();
+    await storage.leases.renew('n2', '127.0.0.3:1', 'ready', now - 500);
+    await storage.leases.renew('n3', '127.0.0.4:1', 'ready', now - 5000);
+    expect(await ledger.notRenewedSince(['n2', 'n3', 'n4'], now - 2500)).toEqual(['n3', 'n4']);
+    await storage.close();
+    stores.length = 0;
+    expect(await ledger.notRenewedSince(['n2'], now - 2500)).toBeUndefined();
+  });
+});
