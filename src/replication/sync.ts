@@ -130,6 +130,7 @@ export class ReplicaSync<S extends object = object> {
   readonly #incarnation: string;
   #stopTimer: (() => void) | undefined;
   #stopped = false;
+  #ackGate: ((key: string, owner: string) => Promise<unknown> | undefined) | undefined;
   readonly #stats = {
     opsIn: 0,
     opsOut: 0,
@@ -184,6 +185,15 @@ export class ReplicaSync<S extends object = object> {
   }
 
   /** Stops timers, resolves pending writes as timed out, and ignores further messages. */
+  /**
+   * Runs `gate` before a remote write this node applied is acknowledged; when it returns a
+   * promise, the acknowledgement waits for it (settled either way). The sessions layer saves
+   * there the copy of an owner cut off from the database, so what the ack confirms is saved.
+   */
+  gateAcks(gate: (key: string, owner: string) => Promise<unknown> | undefined): void {
+    this.#ackGate = gate;
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#stopTimer?.();
@@ -454,6 +464,14 @@ export class ReplicaSync<S extends object = object> {
   ): void {
     if (result === 'refused') return;
     const ack: AckMessage = { type: 'ack', id, result };
+    const wait = result === 'applied' ? this.#ackGate?.(record.key, record.owner) : undefined;
+    if (wait !== undefined) {
+      const send = (): void => {
+        if (!this.#stopped) this.#channel.send(from, ack);
+      };
+      void wait.then(send, send);
+      return;
+    }
     if (result === 'stale') {
       const held = this.replica.getAny(record.key) as StoreRecord<S>;
       ack.current = versionOf(held);

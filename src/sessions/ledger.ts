@@ -274,6 +274,18 @@ export class Ledger {
   }
 
   /**
+   * One copy of another owner's game, saved if newer than the saved row of the same game (see
+   * saveEntrusted); true if written, undefined when the database did not answer.
+   */
+  saveCopy(rec: GameRecord & { state: GameState }): Promise<boolean | undefined> {
+    return this.#call(async () => {
+      const held = await this.#o.snapshots.get(rec.key);
+      if (!held || held.gameId !== rec.state.id || compareVersion(rec, held) <= 0) return false;
+      return (await this.#o.snapshots.saveMany([toSnapshot(rec)])).size > 0;
+    });
+  }
+
+  /**
    * Of `nodes`, those whose lease was not renewed since `since` (undefined when the database
    * does not answer): alive in the mesh, such a node cannot reach the database.
    */

@@ -162,6 +162,14 @@ export class GameSessions {
     });
     // Fencing first, then the pages: both hear the replica's changes, in this order.
     d.sync.onChange((key, current) => this.onReplicaChange(key, current));
+    // A write of an owner cut off from the database is saved here before this node confirms it
+    // (guardCutOffOwners names such owners): what the acknowledgement vouches for is then saved.
+    d.sync.gateAcks((key, owner) => {
+      if (!this.cutOff.has(owner) || !this.ledger.available) return undefined;
+      const rec = d.replica.get(key);
+      if (rec?.state == null || rec.owner !== owner) return undefined;
+      return this.ledger.saveCopy(rec as GameRecord & { state: GameState });
+    });
     this.reads = new GameReads({
       own: (code) => {
         const session = this.sessions.get(code);
@@ -600,6 +608,8 @@ export class GameSessions {
   }
 
   private guarding = false;
+  /** Live peers that renew no lease (cut off from the database), as the last guard found. */
+  private readonly cutOff = new Set<string>();
 
   /**
    * Once a second: copies this node holds of games whose owner is a live peer that has not
@@ -621,12 +631,18 @@ export class GameSessions {
         if (held) held.push(rec as GameRecord & { state: GameState });
         else byOwner.set(rec.owner, [rec as GameRecord & { state: GameState }]);
       }
-      if (byOwner.size === 0) return;
+      if (byOwner.size === 0) {
+        this.cutOff.clear();
+        return;
+      }
       const cutOff = await this.ledger.notRenewedSince(
         [...byOwner.keys()],
         this.clock.now() - CUT_OFF_AFTER_MS,
       );
-      if (!cutOff?.length) return;
+      if (cutOff === undefined) return;
+      this.cutOff.clear();
+      for (const o of cutOff) this.cutOff.add(o);
+      if (cutOff.length === 0) return;
       const written = await this.ledger.saveEntrusted(cutOff.flatMap((o) => byOwner.get(o) ?? []));
       if (written && this.env.logOnce(`guarded:${cutOff.join(',')}`))
         this.d.logger.warn(

@@ -47,6 +47,32 @@ describe('ReplicaSync writes', () => {
     expect(b.sync.stats()).toMatchObject({ opsIn: 1, records: 1 });
   });
 
+  it('an ack gate holds the acknowledgement of an applied write until its promise settles', async () => {
+    const { net, nodes } = track(await cluster(['a', 'b'], { autoDeliver: false }));
+    const [a, b] = nodes as [TestNode, TestNode];
+    while (net.pending > 0) net.deliver();
+    let release: () => void = () => undefined;
+    const gated: string[] = [];
+    b.sync.gateAcks((key, owner) => {
+      gated.push(`${key}/${owner}`);
+      return key === 'HOLD' ? new Promise<void>((r) => (release = r)) : undefined;
+    });
+    const held = watch(a.sync.write(record('HOLD', 1, 'a', 1)));
+    const free = watch(a.sync.write(record('FREE', 1, 'a', 1)));
+    net.deliver(); // both ops reach b: FREE is acked at once, HOLD waits for its gate
+    await microtasks();
+    expect(gated).toEqual(['HOLD/a', 'FREE/a']);
+    while (net.pending > 0) net.deliver();
+    await microtasks();
+    expect(free.value).toEqual({ kind: 'acked', acked: ['b'] });
+    expect(held.done).toBe(false);
+    release();
+    await microtasks();
+    while (net.pending > 0) net.deliver();
+    await microtasks();
+    expect(held.value).toEqual({ kind: 'acked', acked: ['b'] });
+  });
+
   it('resolves at once with no ack when there is no live peer', async () => {
     const { nodes } = track(await cluster(['solo']));
     const outcome = await (nodes[0] as TestNode).sync.write(record('KEPS', 1, 'solo', 1));
