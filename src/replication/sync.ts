@@ -184,7 +184,6 @@ export class ReplicaSync<S extends object = object> {
     this.#stopTimer = every(this.#clock, this.#opts.antiEntropyMs, () => this.#antiEntropyTick());
   }
 
-  /** Stops timers, resolves pending writes as timed out, and ignores further messages. */
   /**
    * Runs `gate` before a remote write this node applied is acknowledged; when it returns a
    * promise, the acknowledgement waits for it (settled either way). The sessions layer saves
@@ -194,6 +193,7 @@ export class ReplicaSync<S extends object = object> {
     this.#ackGate = gate;
   }
 
+  /** Stops timers, resolves pending writes as timed out, and ignores further messages. */
   stop(): void {
     this.#stopped = true;
     this.#stopTimer?.();

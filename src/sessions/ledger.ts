@@ -83,6 +83,17 @@ const version = (r: { epoch: number; owner: string; seq: number }): SnapshotVers
   seq: r.seq,
 });
 
+/**
+ * Whether the saved row `saved` is an older version of the same game as `rec` (a game without a
+ * row is not: a finished game's row may be gone on purpose).
+ */
+function savedBehind(
+  rec: GameRecord & { state: GameState },
+  saved: { gameId: string; epoch: number; owner: string; seq: number } | null | undefined,
+): boolean {
+  return !!saved && saved.gameId === rec.state.id && compareVersion(rec, saved) > 0;
+}
+
 export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot {
   return {
     code: record.key,
@@ -279,8 +290,7 @@ export class Ledger {
    */
   saveCopy(rec: GameRecord & { state: GameState }): Promise<boolean | undefined> {
     return this.#call(async () => {
-      const held = await this.#o.snapshots.get(rec.key);
-      if (!held || held.gameId !== rec.state.id || compareVersion(rec, held) <= 0) return false;
+      if (!savedBehind(rec, await this.#o.snapshots.get(rec.key))) return false;
       return (await this.#o.snapshots.saveMany([toSnapshot(rec)])).size > 0;
     });
   }
@@ -369,18 +379,16 @@ export class Ledger {
    * the database confirms its writes through its peers' copies; when such a peer stops, what it
    * held would otherwise live on one node only, or none. Games without a saved row are left
    * alone (a finished game's row may be gone on purpose). Returns how many were written, or
-   * undefined when the database did not answer.
+   * undefined when the database did not answer (or is known to be away: the stop has already
+   * waited for it, in saveUnsaved).
    */
   async saveEntrusted(
     records: readonly (GameRecord & { state: GameState })[],
   ): Promise<number | undefined> {
     if (records.length === 0) return 0;
-    return this.#try(async () => {
+    return this.#call(async () => {
       const heads = new Map((await this.#o.snapshots.heads()).map((h) => [h.code, h]));
-      const behind = records.filter((rec) => {
-        const head = heads.get(rec.key);
-        return head !== undefined && head.gameId === rec.state.id && compareVersion(rec, head) > 0;
-      });
+      const behind = records.filter((rec) => savedBehind(rec, heads.get(rec.key)));
       if (behind.length === 0) return 0;
       return (await this.#o.snapshots.saveMany(behind.map(toSnapshot))).size;
     });

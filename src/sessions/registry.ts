@@ -295,13 +295,17 @@ export class GameSessions {
    * undefined when the database did not answer.
    */
   saveEntrusted(): Promise<number | undefined> {
-    const held = this.d.replica
+    return this.ledger.saveEntrusted(this.peersCopies());
+  }
+
+  /** The copies this node's replica holds of games other nodes own. */
+  private peersCopies(): (GameRecord & { state: GameState })[] {
+    return this.d.replica
       .live()
       .filter(
         (r): r is GameRecord & { state: GameState } =>
           r.owner !== this.d.nodeId && r.state !== null,
       );
-    return this.ledger.saveEntrusted(held);
   }
 
   /** A clean stop gives the lease up, so whatever is left can be resumed at once. */
@@ -624,12 +628,11 @@ export class GameSessions {
     this.guarding = true;
     try {
       const byOwner = new Map<string, (GameRecord & { state: GameState })[]>();
-      for (const rec of this.d.replica.live()) {
-        if (rec.owner === this.d.nodeId || rec.state === null || !this.isLivePeer(rec.owner))
-          continue;
+      for (const rec of this.peersCopies()) {
+        if (!this.isLivePeer(rec.owner)) continue;
         const held = byOwner.get(rec.owner);
-        if (held) held.push(rec as GameRecord & { state: GameState });
-        else byOwner.set(rec.owner, [rec as GameRecord & { state: GameState }]);
+        if (held) held.push(rec);
+        else byOwner.set(rec.owner, [rec]);
       }
       if (byOwner.size === 0) {
         this.cutOff.clear();
