@@ -78,6 +78,7 @@ async function pass(dist: string, format: 'patch' | 'html'): Promise<Pass> {
     const listeners: (() => void)[] = [];
     const source = {
       game: () => state,
+      shownRecord: () => ({ epoch: 1 }),
       unreadable: () => false,
       watch: (_code: string, l: () => void) => (listeners.push(l), () => undefined),
       execute: () => Promise.resolve({ ok: true, duplicate: false }),

@@ -241,6 +241,7 @@
   // have been sent in full. One reader per connection (template ids are the server's own).
   var livePage = null;
   var liveSocket = null;
+  var seenToken = null;
   document.addEventListener('htmx:ws:before:message:incoming', function (evt) {
     var message = evt.detail.message;
     if (!window.MinotaurLive || !window.MinotaurLive.LivePage.isRender(message.data)) return;
@@ -250,6 +251,20 @@
       liveSocket = socket;
     }
     message.data = window.MinotaurLive.LivePage.partials(livePage.apply(message.data));
+    // A reconnect tells the server how far this page has seen the game (the token of its last
+    // render, src/live/seen.ts): a server whose copy is behind keeps the page waiting rather than
+    // show it rounds it already played. Every reconnect reuses the connection's URL.
+    var connection = evt.detail.connection;
+    if (livePage.seen && livePage.seen !== seenToken && connection) {
+      seenToken = livePage.seen;
+      try {
+        var url = new URL(connection.url, window.location.href);
+        url.searchParams.set('seen', seenToken);
+        connection.url = url.toString();
+      } catch (e) {
+        /* an address this page did not make: left as it is */
+      }
+    }
   });
 
   // Incoming data-only messages (JSON without "content"): acks, refusals, clock sync.

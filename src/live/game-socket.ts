@@ -13,6 +13,7 @@ import type { SocialOp } from '../game/social.js';
 import type { GameState, PlayerAction } from '../game/types.js';
 import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import { parseLiveMessage } from './messages.js';
+import { seenToken } from './seen.js';
 import type { GameSource, LiveWire } from './source.js';
 
 /** A page never sends invalid messages; a client that sends this many in 10 s is cut off (1008). */
@@ -129,11 +130,12 @@ export class GameLiveSocket extends LiveSocket {
     if (this.format === 'patch' && this.deps.shownGame === state.id)
       own = own.filter(([target]) => target !== 'game-board-tiles');
     this.shown = state.status;
-    const sent = this.push(own, {
-      stream: frames.stream(state),
-      trees: page.shared,
-      seat: page.seat,
-    });
+    const rec = this.deps.source.shownRecord(this.code);
+    const sent = this.push(
+      own,
+      { stream: frames.stream(state), trees: page.shared, seat: page.seat },
+      rec && seenToken(rec.epoch, state),
+    );
     end();
     if (sent) this.deps.metrics.partialsSent.inc(sent);
   }

@@ -66,6 +66,8 @@ export abstract class LiveSocket {
   private stream: Stream | null = null;
   private streamHeld = -1;
   private seat: number | null = null;
+  /** The last "seen" token this page was sent (see ./seen.ts). */
+  private seenSent: string | undefined;
   private unsubscribe: (() => void) | null = null;
   /** A change waits to be rendered; `scheduled`: its render is on the event loop's queue. */
   private queued = false;
@@ -170,7 +172,11 @@ export abstract class LiveSocket {
    * Sends what differs from what this page holds, as one message; returns how many partials
    * changed.
    */
-  protected push(trees: Iterable<readonly [string, Dyn]>, shared?: SharedPart): number {
+  protected push(
+    trees: Iterable<readonly [string, Dyn]>,
+    shared?: SharedPart,
+    seen?: string,
+  ): number {
     if (this.format === 'patch') {
       const own = patch((this.patchState ??= newPatchState()), trees);
       let part: { body: string; targets: readonly string[] } | null = null;
@@ -188,6 +194,11 @@ export abstract class LiveSocket {
           this.seat = shared.seat;
           me = `"me":${shared.seat}`;
         }
+      }
+      // What the page has now shown (a token it sends back when it reconnects), when it moved.
+      if (seen !== undefined && seen !== this.seenSent) {
+        this.seenSent = seen;
+        me = me ? `${me},"v":${JSON.stringify(seen)}` : `"v":${JSON.stringify(seen)}`;
       }
       if (own === null && part === null && me === '') return 0;
       const body = own === null ? me || null : me ? `${own.body},${me}` : own.body;

@@ -3,9 +3,17 @@
 
 import type { GameState } from '../game/types.js';
 import type { Command, CommandResult } from '../sessions/commands.js';
+import type { Seen } from './seen.js';
 
 export interface GameSource {
   game(code: string): GameState | undefined;
+  /** The version of the game pages show (its epoch: which run of the game it comes from). */
+  shownRecord(code: string): { epoch: number } | undefined;
+  /**
+   * Whether this node shows the game at least as far as a page saw it (`seen`, for the game
+   * `gameId`), after a short wait for a copy that is behind.
+   */
+  caughtUp(code: string, seen: Seen, gameId: string | null, timeoutMs?: number): Promise<boolean>;
   /** True when the replica holds this game in a schema newer than this release reads. */
   unreadable(code: string): boolean;
   openGames(): GameState[];

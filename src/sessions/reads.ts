@@ -5,6 +5,7 @@
 import type { Clock } from '../clock.js';
 import { GAME_SCHEMA, type GameState } from '../game/index.js';
 import { canRead, upgradeState } from '../game/upgrade.js';
+import { isBehind, type Seen } from '../live/seen.js';
 import type { Logger } from '../log.js';
 import { compareVersion } from '../replication/record.js';
 import type { Replica } from '../replication/replica.js';
@@ -132,6 +133,41 @@ export class GameReads {
         this.#d.clock.clearTimeout(timer);
         resolve(this.game(code));
       };
+      const unwatch = this.watch(code, finish);
+      const timer = this.#d.clock.setTimeout(finish, timeoutMs);
+    });
+  }
+
+  /**
+   * Whether this node shows `code` at least as far as a page saw it (`seen`, the token the page
+   * sent back; it applies to the game `gameId` only, as a code may later name another game).
+   * A copy that is behind (it missed the owner's last writes, and the database that would have
+   * told could not be read) is waited for, up to `timeoutMs`; false if it is still behind then.
+   */
+  async caughtUp(
+    code: string,
+    seen: Seen,
+    gameId: string | null,
+    timeoutMs = AWAIT_GAME_MS,
+  ): Promise<boolean> {
+    const ok = (): boolean => {
+      const rec = this.record(code);
+      const state = rec && readState(rec);
+      return (
+        !state || (gameId !== null && state.id !== gameId) || !isBehind(rec.epoch, state, seen)
+      );
+    };
+    if (ok()) return true;
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done || (!ok() && this.#d.clock.now() < deadline)) return;
+        done = true;
+        unwatch();
+        this.#d.clock.clearTimeout(timer);
+        resolve(ok());
+      };
+      const deadline = this.#d.clock.now() + timeoutMs;
       const unwatch = this.watch(code, finish);
       const timer = this.#d.clock.setTimeout(finish, timeoutMs);
     });

@@ -228,6 +228,8 @@ export class GameSessions {
   readonly awaitGame: GameReads['awaitGame'] = (code, timeoutMs) =>
     this.reads.awaitGame(code, timeoutMs);
   readonly pending: GameReads['pending'] = (code) => this.reads.pending(code);
+  readonly caughtUp: GameReads['caughtUp'] = (code, seen, gameId, timeoutMs) =>
+    this.reads.caughtUp(code, seen, gameId, timeoutMs);
   readonly openGames = (): GameState[] => this.reads.openGames();
   readonly gamesOf = (playerId: string): GameState[] => this.reads.gamesOf(playerId);
   readonly subscribe: GameReads['subscribe'] = (listener) => this.reads.subscribe(listener);
@@ -264,6 +266,7 @@ export class GameSessions {
       this.transfers.sweep();
       void this.sweepBeyondCut();
       void this.guardCutOffOwners();
+      void this.saveOrphanedCopies();
       if (++ticks % 5 === 0 && this.d.selfState() === 'ready')
         void this.transfers.resumeFromLedger();
     });
@@ -608,6 +611,48 @@ export class GameSessions {
     for (const [owner, codes] of byOwner) {
       if (!(await this.aliveBeyondCut(owner))) continue;
       for (const listener of this.beyondCutListeners) listener(codes);
+    }
+  }
+
+  private savingOrphans = false;
+  /** The version of each orphaned copy already compared with (or written to) the database. */
+  private readonly orphansChecked = new Map<string, GameRecord>();
+
+  /**
+   * Once a second: copies this node holds of games whose owner is no live peer (it died, froze,
+   * or the mesh lost it) are saved where newer than the saved rows, as soon as the database
+   * answers. A takeover adopts such games only once the owner's lease has run out, seconds
+   * later; until then these copies may be the only place where writes the owner acknowledged
+   * during a database outage (confirmed through this node) still live, and a cluster killed
+   * meanwhile would resume from the older saved row. Each copy's version is compared once; a
+   * save never goes over an equal or newer version, so an owner that is in fact alive loses
+   * nothing.
+   */
+  private async saveOrphanedCopies(): Promise<void> {
+    if (this.savingOrphans || !this.ledger.available) return;
+    const orphans = this.peersCopies().filter((rec) => !this.isLivePeer(rec.owner));
+    const held = new Set(orphans.map((rec) => rec.key));
+    for (const key of this.orphansChecked.keys())
+      if (!held.has(key)) this.orphansChecked.delete(key);
+    const fresh = orphans.filter((rec) => {
+      const checked = this.orphansChecked.get(rec.key);
+      return !checked || compareVersion(checked, rec) !== 0;
+    });
+    if (fresh.length === 0) return;
+    this.savingOrphans = true;
+    try {
+      const written = await this.ledger.saveEntrusted(fresh);
+      if (written === undefined) return;
+      for (const rec of fresh) this.orphansChecked.set(rec.key, rec);
+      if (written > 0) {
+        const owners = [...new Set(fresh.map((rec) => rec.owner))].join(', ');
+        this.d.logger.warn(
+          { owners, games: written },
+          `saved ${written} copies of games whose owner (${owners}) is gone, newer than the saved rows`,
+        );
+      }
+    } finally {
+      this.savingOrphans = false;
     }
   }
 

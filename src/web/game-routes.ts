@@ -13,6 +13,7 @@ import { renderGamePartials } from '../live/game-socket.js';
 import { pagePartials } from '../live/game-templates.js';
 import { toHtml } from '../live/html.js';
 import { takeEarlyFrames } from '../live/early.js';
+import { parseSeen, seenToken } from '../live/seen.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
 import { GAME_SCHEMA, type GameState } from '../game/types.js';
@@ -255,10 +256,12 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         renderGamePartials(state, user.id, String(res.locals.csrfToken ?? ''), frames, now),
       );
       partials['game-status'] = toHtml(frame.statusAt(now));
+      const rec = games.shownRecord(code);
       res.render('pages/game', {
         title: `Game ${code}`,
         g,
         gameId: state.id,
+        seen: rec ? seenToken(rec.epoch, state) : '',
         partials,
         now,
         archived: false,
@@ -363,9 +366,18 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const early = takeEarlyFrames(wire);
     const keep = (data: unknown, isBinary?: boolean): void => void early.push([data, isBinary]);
     wire.on('message', keep);
-    void games.awaitGame(code).then((state) => {
+    const seen = parseSeen(req.query.seen);
+    const { shownGame } = liveFormat(req);
+    void games.awaitGame(code).then(async (state) => {
+      // A page that saw more of the game than this node's copy holds keeps what it shows and
+      // comes back shortly (see live/seen.ts), rather than seeing its rounds played again.
+      const ok = !state || !seen || (await games.caughtUp(code, seen, shownGame));
       wire.off?.('message', keep);
       if (wire.readyState !== 1) return;
+      if (!ok) {
+        metrics.wsRejected.inc({ reason: 'behind' });
+        return wire.close(LiveClose.restart, 'catching up with the game');
+      }
       if (!code || !state) {
         metrics.wsRejected.inc({ reason: 'no-game' });
         // A game still resuming, or a database that cannot be read: close as a restart so the

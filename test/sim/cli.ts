@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${totals.runs} seeds (${seeds[0]}…${seeds[seeds.length - 1]}), ${totals.failed} failed` +
       (totals.beyond
-        ? ` (and ${totals.beyond} beyond the promise: every node stopped while the database could not be reached)`
+        ? ` (and ${totals.beyond} beyond the promise: every node stopped, or the last one frozen, while the database could not be reached)`
         : '') +
       `, in ${s.toFixed(1)} s: ` +
       `${totals.acks} acknowledged actions checked, ${totals.rounds} rounds, ${totals.adoptions} adoptions, ${totals.finished} games finished, ` +

@@ -104,7 +104,20 @@ export class SimClient {
       return this.connect(this.world.rng.int(100, 500));
     }
     // The page is shown at least what the database holds (as the web route does).
-    void node.sessions.awaitGame(this.code).then((state) => {
+    void node.sessions.awaitGame(this.code).then(async (state) => {
+      if (conn !== this.#conn) return;
+      // The page sends the token of what it showed last (as a real page's reconnect does): a node
+      // whose copy is behind it closes the socket, and the page comes back shortly.
+      const last = this.seen[this.seen.length - 1];
+      const seen = last && {
+        epoch: last.epoch,
+        round: last.round,
+        over: last.status === 'finished',
+      };
+      if (state && seen && !(await node.sessions.caughtUp(this.code, seen, null))) {
+        if (conn === this.#conn) this.connect(this.world.rng.int(500, 2000));
+        return;
+      }
       if (conn !== this.#conn) return;
       if (state) return this.#subscribe(conn, node);
       void node.sessions.pending(this.code).then((resuming) => {

@@ -241,6 +241,20 @@ export async function runSchedule(
       beyondPromise = `${when}, ${[...new Set(holding)].join(', ')} holding writes the database did not have yet`;
   };
 
+  // The last node holding unsaved writes, frozen past its lease while it cannot reach the
+  // database: the others take its games over from the saved rows meanwhile (it is as good as
+  // gone), and what it acknowledged through a peer that has stopped since lived on it alone.
+  const frozen = (node: SimNode, ms: number): void => {
+    if (beyondPromise !== undefined || ms <= net.opts.downAfterMs) return;
+    if (!db.down && !db.cut.has(node.id)) return;
+    if (node.sessions.storage().unsaved === 0) return;
+    const others = running().filter((n) => n !== node && !n.proc.paused && n.state !== 'starting');
+    if (others.length > 0) return;
+    beyondPromise =
+      `every other node stopped, and ${node.id} (holding writes the database did not have) ` +
+      `frozen for ${ms} ms, ${world.now - start} ms into the run, while it could not reach the database`;
+  };
+
   const newNode = (id = `n${nextNode++}`): SimNode => {
     const node = new SimNode(id, {
       world,
@@ -362,6 +376,7 @@ export async function runSchedule(
           const n = resolve(f.who);
           if (!n || n.proc.paused) return;
           trace(`${world.now - start} SIGSTOP ${n.id} for ${f.ms} ms`);
+          frozen(n, f.ms);
           world.pause(n.proc);
           world.after(f.ms, () => {
             trace(`${world.now - start} SIGCONT ${n.id}`);

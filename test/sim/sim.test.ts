@@ -52,6 +52,35 @@ describe('cluster simulator', () => {
     });
   }
 
+  it('tells the boundary apart: the last holder of unsaved writes frozen past its lease during an outage', async () => {
+    // Seed 1400098: during an outage the owner acknowledged through its one peer; the peer was
+    // SIGKILLed, then the owner SIGSTOPped for 7.7 s; a new node resumed from the saved row.
+    const schedule = {
+      nodes: 2,
+      games: [2, 2],
+      roundMs: 5000,
+      network: { drop: 0, duplicate: 0, reorder: 0 },
+      faults: [
+        { at: 13138, kind: 'kill', who: { owner: 0.11 }, restartAfter: 5443, sameId: false },
+        { at: 21745, kind: 'db-outage', ms: 9122 },
+        { at: 24606, kind: 'kill', who: { node: 0.61 }, restartAfter: 5914, sameId: true },
+        { at: 28506, kind: 'stall', who: { owner: 0.37 }, ms: 7712 },
+      ],
+      playMs: 35000,
+    } as Parameters<typeof runSchedule>[1];
+    const result = await runSchedule(1400098, schedule);
+    expect(result.violations.length).toBeGreaterThan(0);
+    expect(result.beyondPromise).toMatch(/frozen for 7712 ms/);
+    // Frozen for less than a lease: it comes back before anyone takes its games, nothing is lost.
+    const short = {
+      ...schedule,
+      faults: schedule.faults.map((f) => (f.kind === 'stall' ? { ...f, ms: 1500 } : f)),
+    };
+    const shorter = await runSchedule(1400098, short);
+    expect(shorter.beyondPromise).toBeUndefined();
+    expect(shorter.violations).toEqual([]);
+  });
+
   it('replays a seed exactly', async () => {
     const a = await runSeed(4242);
     const b = await runSeed(4242);

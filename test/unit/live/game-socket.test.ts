@@ -8,6 +8,7 @@ import { LiveHub } from '../../../src/live/hub.js';
 import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/live/inbound.js';
 import { LobbyLiveSocket } from '../../../src/live/lobby-socket.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
+import { seenToken } from '../../../src/live/seen.js';
 import { Renderer } from '../../../src/live/render.js';
 import { GameFrames } from '../../../src/live/game-frame.js';
 import { playedGame } from './corpus.js';
@@ -46,6 +47,8 @@ function source(
   const commands: Command[] = [];
   return {
     game: () => state,
+    shownRecord: () => (state ? { epoch: 7 } : undefined),
+    caughtUp: async () => true,
     unreadable: () => unreadable,
     openGames: () => [],
     gamesOf: () => [],
@@ -239,6 +242,40 @@ describe('GameLiveSocket', () => {
     }
     expect(messages).toBeGreaterThan(shown.length);
     expect(bytes / messages).toBeLessThan(2000);
+  });
+
+  it('tells a patch page how far it has seen the game, once per round, for its reconnects', async () => {
+    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
+    const { LivePage } = (
+      globalThis as unknown as {
+        MinotaurLive: { LivePage: new () => { apply(t: string): unknown; seen?: string } };
+      }
+    ).MinotaurLive;
+    const shown = playedGame(17, 4, { maxRounds: 8 });
+    const src = source(shown[0]!.state);
+    const wire = new FakeWire();
+    const d = { ...deps(src), format: 'patch' as const };
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: '1' }, d).start();
+    const page = new LivePage();
+    const tokens = new Set<string>();
+    let read = 0;
+    let told = 0;
+    for (const { label, state } of shown) {
+      src.set(state);
+      src.fire();
+      await new Promise((r) => setImmediate(r));
+      for (; read < wire.sent.length; read++) {
+        const text = wire.sent[read]!;
+        if (!text.startsWith('{"type":"render"')) continue;
+        if ((JSON.parse(text) as { v?: string }).v !== undefined) told++;
+        page.apply(text);
+      }
+      tokens.add(seenToken(7, state));
+      expect(page.seen, label).toBe(seenToken(7, state));
+    }
+    // Sent when it moves (a round, the end), not with every update.
+    expect(told).toBe(tokens.size);
+    expect(tokens.size).toBeLessThan(shown.length);
   });
 
   it('answers bad messages with a clear error and keeps the socket open', async () => {
