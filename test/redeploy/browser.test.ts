@@ -126,6 +126,8 @@ describe('browser: two players keep playing while the node serving them is repla
     const tag = String(Date.now() % 100000);
     const a = await session!.newPage();
     const b = await session!.newPage();
+    const socketsOfA: string[] = [];
+    a.on('websocket', (ws) => socketsOfA.push(ws.url()));
     await signUp(a, base, `ariadne${tag}`);
     await signUp(b, base, `theseus${tag}`);
     const code = await createGame(a);
@@ -194,6 +196,10 @@ describe('browser: two players keep playing while the node serving them is repla
       { timeout: 15_000 },
     );
     expect(await badgeShown(a)).toBe(false);
+    // The reconnect said how far the page had seen the game (src/live/seen.ts): round 3.
+    const games = socketsOfA.filter((u) => u.includes(`/games/${code}/live`));
+    expect(games.length).toBeGreaterThanOrEqual(2);
+    expect(games.at(-1)).toMatch(/[?&]seen=\d+\.3(&|$)/);
 
     // Same round, same countdown, same board; A's action still shows as submitted.
     expect(Date.now()).toBeLessThan(dl); // still the same round: the handoff happened mid-round
