@@ -426,6 +426,10 @@ export class GameSession {
       this.#fencedBy(outcome.current);
       return 'fenced';
     }
+    // Stopped while the peers answered (a newer owner's record reached us meanwhile): a peer
+    // that vouches for this write now has not heard of that owner yet, and drops the write when
+    // it does. Not acknowledged: the player's page sends the action again, to the new owner.
+    if (this.status === 'stopped' && outcome.kind === 'acked') return 'fenced';
     if (outcome.kind === 'rejected') {
       // Never happens with valid states; if it does, keep running the last state that was stored.
       env.logger.error(
