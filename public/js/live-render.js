@@ -79,7 +79,7 @@
       var cut = target.indexOf('~');
       add(cut < 0 ? target : target.slice(0, cut));
     }
-    // What the page now shows, as a token it sends back when it reconnects (src/live/seen.ts).
+    // What the page now shows, as a token it sends back when it reconnects (src/sessions/seen.ts).
     if (typeof msg.v === 'string') this.seen = msg.v;
     if (msg.me !== undefined && msg.me !== this.me) {
       this.me = msg.me;

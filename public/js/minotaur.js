@@ -252,8 +252,8 @@
     }
     message.data = window.MinotaurLive.LivePage.partials(livePage.apply(message.data));
     // A reconnect tells the server how far this page has seen the game (the token of its last
-    // render, src/live/seen.ts): a server whose copy is behind keeps the page waiting rather than
-    // show it rounds it already played. Every reconnect reuses the connection's URL.
+    // render, src/sessions/seen.ts): a server whose copy is behind keeps the page waiting rather
+    // than show it rounds it already played. Every reconnect reuses the connection's URL.
     var connection = evt.detail.connection;
     if (livePage.seen && livePage.seen !== seenToken && connection) {
       seenToken = livePage.seen;

@@ -13,7 +13,7 @@ import type { SocialOp } from '../game/social.js';
 import type { GameState, PlayerAction } from '../game/types.js';
 import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import { parseLiveMessage } from './messages.js';
-import { seenToken } from './seen.js';
+import { seenToken } from '../sessions/seen.js';
 import type { GameSource, LiveWire } from './source.js';
 
 /** A page never sends invalid messages; a client that sends this many in 10 s is cut off (1008). */

@@ -66,7 +66,7 @@ export abstract class LiveSocket {
   private stream: Stream | null = null;
   private streamHeld = -1;
   private seat: number | null = null;
-  /** The last "seen" token this page was sent (see ./seen.ts). */
+  /** The last "seen" token this page was sent (see ../sessions/seen.ts). */
   private seenSent: string | undefined;
   private unsubscribe: (() => void) | null = null;
   /** A change waits to be rendered; `scheduled`: its render is on the event loop's queue. */
@@ -180,7 +180,7 @@ export abstract class LiveSocket {
     if (this.format === 'patch') {
       const own = patch((this.patchState ??= newPatchState()), trees);
       let part: { body: string; targets: readonly string[] } | null = null;
-      let me = '';
+      let extra = '';
       if (shared) {
         const { stream } = shared;
         if (stream !== this.stream) {
@@ -192,16 +192,16 @@ export abstract class LiveSocket {
         this.streamHeld = stream.version;
         if (shared.seat !== this.seat) {
           this.seat = shared.seat;
-          me = `"me":${shared.seat}`;
+          extra = `"me":${shared.seat}`;
         }
       }
       // What the page has now shown (a token it sends back when it reconnects), when it moved.
       if (seen !== undefined && seen !== this.seenSent) {
         this.seenSent = seen;
-        me = me ? `${me},"v":${JSON.stringify(seen)}` : `"v":${JSON.stringify(seen)}`;
+        extra = extra ? `${extra},"v":${JSON.stringify(seen)}` : `"v":${JSON.stringify(seen)}`;
       }
-      if (own === null && part === null && me === '') return 0;
-      const body = own === null ? me || null : me ? `${own.body},${me}` : own.body;
+      if (own === null && part === null && extra === '') return 0;
+      const body = own === null ? extra || null : extra ? `${own.body},${extra}` : own.body;
       this.send(renderMessage(body, part?.body ?? null));
       return (own?.targets.length ?? 0) + (part?.targets.length ?? 0);
     }

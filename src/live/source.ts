@@ -3,7 +3,7 @@
 
 import type { GameState } from '../game/types.js';
 import type { Command, CommandResult } from '../sessions/commands.js';
-import type { Seen } from './seen.js';
+import type { Seen } from '../sessions/seen.js';
 
 export interface GameSource {
   game(code: string): GameState | undefined;

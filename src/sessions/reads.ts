@@ -5,7 +5,7 @@
 import type { Clock } from '../clock.js';
 import { GAME_SCHEMA, type GameState } from '../game/index.js';
 import { canRead, upgradeState } from '../game/upgrade.js';
-import { isBehind, type Seen } from '../live/seen.js';
+import { isBehind, type Seen } from './seen.js';
 import type { Logger } from '../log.js';
 import { compareVersion } from '../replication/record.js';
 import type { Replica } from '../replication/replica.js';

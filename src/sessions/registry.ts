@@ -265,8 +265,7 @@ export class GameSessions {
     this.stopSweep = every(this.clock, 1000, () => {
       this.transfers.sweep();
       void this.sweepBeyondCut();
-      void this.guardCutOffOwners();
-      void this.saveOrphanedCopies();
+      this.guardPeersCopies();
       if (++ticks % 5 === 0 && this.d.selfState() === 'ready')
         void this.transfers.resumeFromLedger();
     });
@@ -614,6 +613,27 @@ export class GameSessions {
     }
   }
 
+  /**
+   * Once a second, one pass over the copies this node holds of other owners' games: those of
+   * live peers go to the cut-off guard, those of owners no longer live to the orphans' save.
+   */
+  private guardPeersCopies(): void {
+    const live = new Set(this.d.channel.peers().map((p) => p.id));
+    const ofLive = new Map<string, (GameRecord & { state: GameState })[]>();
+    const orphans: (GameRecord & { state: GameState })[] = [];
+    for (const rec of this.peersCopies()) {
+      if (!live.has(rec.owner)) {
+        orphans.push(rec);
+        continue;
+      }
+      const held = ofLive.get(rec.owner);
+      if (held) held.push(rec);
+      else ofLive.set(rec.owner, [rec]);
+    }
+    void this.guardCutOffOwners(ofLive);
+    void this.saveOrphanedCopies(orphans);
+  }
+
   private savingOrphans = false;
   /** The version of each orphaned copy already compared with (or written to) the database. */
   private readonly orphansChecked = new Map<string, GameRecord>();
@@ -628,9 +648,8 @@ export class GameSessions {
    * save never goes over an equal or newer version, so an owner that is in fact alive loses
    * nothing.
    */
-  private async saveOrphanedCopies(): Promise<void> {
+  private async saveOrphanedCopies(orphans: (GameRecord & { state: GameState })[]): Promise<void> {
     if (this.savingOrphans || !this.ledger.available) return;
-    const orphans = this.peersCopies().filter((rec) => !this.isLivePeer(rec.owner));
     const held = new Set(orphans.map((rec) => rec.key));
     for (const key of this.orphansChecked.keys())
       if (!held.has(key)) this.orphansChecked.delete(key);
@@ -668,17 +687,12 @@ export class GameSessions {
    * leases a second while this node holds copies of live peers' games; saves only when such an
    * owner is found (never over a newer version: a false alarm costs a statement, nothing else).
    */
-  private async guardCutOffOwners(): Promise<void> {
+  private async guardCutOffOwners(
+    byOwner: Map<string, (GameRecord & { state: GameState })[]>,
+  ): Promise<void> {
     if (this.guarding || !this.ledger.available) return;
     this.guarding = true;
     try {
-      const byOwner = new Map<string, (GameRecord & { state: GameState })[]>();
-      for (const rec of this.peersCopies()) {
-        if (!this.isLivePeer(rec.owner)) continue;
-        const held = byOwner.get(rec.owner);
-        if (held) held.push(rec);
-        else byOwner.set(rec.owner, [rec]);
-      }
       if (byOwner.size === 0) {
         this.cutOff.clear();
         return;

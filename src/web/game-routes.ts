@@ -13,7 +13,7 @@ import { renderGamePartials } from '../live/game-socket.js';
 import { pagePartials } from '../live/game-templates.js';
 import { toHtml } from '../live/html.js';
 import { takeEarlyFrames } from '../live/early.js';
-import { parseSeen, seenToken } from '../live/seen.js';
+import { parseSeen, seenToken } from '../sessions/seen.js';
 import type { LiveWire } from '../live/source.js';
 import { gameView } from '../live/view-model.js';
 import { GAME_SCHEMA, type GameState } from '../game/types.js';
@@ -370,7 +370,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const { shownGame } = liveFormat(req);
     void games.awaitGame(code).then(async (state) => {
       // A page that saw more of the game than this node's copy holds keeps what it shows and
-      // comes back shortly (see live/seen.ts), rather than seeing its rounds played again.
+      // comes back shortly (see sessions/seen.ts), rather than seeing its rounds played again.
       const ok = !state || !seen || (await games.caughtUp(code, seen, shownGame));
       wire.off?.('message', keep);
       if (wire.readyState !== 1) return;

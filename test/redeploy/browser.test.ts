@@ -196,7 +196,7 @@ describe('browser: two players keep playing while the node serving them is repla
       { timeout: 15_000 },
     );
     expect(await badgeShown(a)).toBe(false);
-    // The reconnect said how far the page had seen the game (src/live/seen.ts): round 3.
+    // The reconnect said how far the page had seen the game (src/sessions/seen.ts): round 3.
     const games = socketsOfA.filter((u) => u.includes(`/games/${code}/live`));
     expect(games.length).toBeGreaterThanOrEqual(2);
     expect(games.at(-1)).toMatch(/[?&]seen=\d+\.3(&|$)/);

@@ -55,8 +55,9 @@ export interface RunResult extends CheckReport {
   virtualMs: number;
   /**
    * Set when the run crossed the promise's boundary (docs/ownership.md): every node stopped
-   * while the database could not be reached, so writes acknowledged since then lived only in
-   * the memory of nodes that are gone. Its violations are what that boundary costs, reported
+   * while the database could not be reached (or the last one holding unsaved writes was frozen
+   * past its lease), so writes acknowledged since then lived only in the memory of nodes that
+   * are gone. Its violations are what that boundary costs, reported
    * apart from the search's failures.
    */
   beyondPromise?: string;

@@ -8,7 +8,7 @@ import { LiveHub } from '../../../src/live/hub.js';
 import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/live/inbound.js';
 import { LobbyLiveSocket } from '../../../src/live/lobby-socket.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
-import { seenToken } from '../../../src/live/seen.js';
+import { seenToken } from '../../../src/sessions/seen.js';
 import { Renderer } from '../../../src/live/render.js';
 import { GameFrames } from '../../../src/live/game-frame.js';
 import { playedGame } from './corpus.js';

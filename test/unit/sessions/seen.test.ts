@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBehind, parseSeen, seenToken } from '../../../src/live/seen.js';
+import { isBehind, parseSeen, seenToken } from '../../../src/sessions/seen.js';
 
 describe('what a page has seen of a game', () => {
   it('writes a token a page can send back, and reads it again', () => {
