@@ -475,15 +475,6 @@ export class MinotaurNode {
     const httpClosed = this.web ? closeServer(this.web, requestsMs) : Promise.resolve();
     this.discovery?.stop();
     await this.mesh?.stop();
-    // It answers its peers no more: the copies it holds of their games are final. Where one is
-    // newer than the saved row (its owner cut off from the database confirmed it through this
-    // node), it is saved, or it would live on one node only, or none.
-    const entrusted = await this.sessions?.saveEntrusted();
-    if (entrusted)
-      this.logger.info(
-        { games: entrusted },
-        `saved ${entrusted} games whose owners could not reach the database`,
-      );
     await httpClosed;
     this.sessions?.stop();
     await this.sessions?.releaseLease();

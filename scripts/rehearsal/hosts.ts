@@ -450,8 +450,8 @@ async function latency(ctx: HostContext, playMs: number, baseline: number[]): Pr
 }
 
 /**
- * PostgreSQL stopped mid-game and started again 2 s later: games go on, what waited is written
- * after.
+ * PostgreSQL stopped mid-game and started again 2 s later: games wait (nothing is acknowledged
+ * that no database holds), what waited is written after, and play goes on.
  */
 async function postgresRestart(ctx: HostContext): Promise<Section> {
   const { cluster } = ctx;

@@ -8,7 +8,9 @@ import type { Version } from './record.js';
 
 /**
  * What became of a write. `acked` is always present (empty unless a peer applied it).
- * - acked: a peer that is still live holds the record.
+ * - acked: a peer that is still live holds the record. For a write sent with `persist`,
+ *   `saved` says whether one of them saved it (the first such ack settles it; otherwise every
+ *   peer answered and none could).
  * - alone: there was no live peer to send it to; only this node holds it. Whether that is
  *   enough to acknowledge anything is the caller's decision (see sessions/ledger.ts).
  * - timed-out: peers exist but none acknowledged in time, or all went down.
@@ -16,7 +18,7 @@ import type { Version } from './record.js';
  * - rejected: the record was not written at all (invalid, too large, sync stopped).
  */
 export type WriteOutcome =
-  | { kind: 'acked'; acked: string[] }
+  | { kind: 'acked'; acked: string[]; saved?: boolean }
   | { kind: 'alone'; acked: [] }
   | { kind: 'timed-out'; acked: []; timedOut: true }
   | { kind: 'fenced'; acked: []; fenced: true; current: Version }
@@ -34,6 +36,12 @@ export function rejected(reason: string): WriteOutcome {
   return { kind: 'rejected', acked: [], reason };
 }
 
+/**
+ * What a peer did with a write it was asked to save: saved (its database holds that version, or a
+ * later one of the same owner and epoch), could not (no database), or found a newer version.
+ */
+export type PersistResult = 'saved' | 'unavailable' | { newer: Version };
+
 /** A write waiting for its first acknowledgement. */
 export interface PendingWrite {
   readonly key: string;
@@ -48,6 +56,10 @@ interface Entry extends PendingWrite {
   waiting: Set<string>;
   /** The message that carried the write, to send again to a peer whose link changed. */
   message: unknown;
+  /** Sent to be saved by a peer: only an ack that says it was saved settles it early. */
+  persist: boolean;
+  /** Peers that applied it but did not save it (a write sent to be saved). */
+  held: string[];
   timer: TimerHandle;
   resolve: (outcome: WriteOutcome) => void;
 }
@@ -72,7 +84,13 @@ export class PendingWrites {
   /**
    * Waits for the write `id`, sent to `sentTo` as `message`, until it is settled or times out.
    */
-  wait(id: string, write: PendingWrite, sentTo: string[], message: unknown): Promise<WriteOutcome> {
+  wait(
+    id: string,
+    write: PendingWrite,
+    sentTo: string[],
+    message: unknown,
+    persist = false,
+  ): Promise<WriteOutcome> {
     return new Promise<WriteOutcome>((resolve) => {
       const { key, epoch } = write;
       const timer = this.#clock.setTimeout(() => this.#timedOut(id), this.#timeoutMs);
@@ -82,6 +100,8 @@ export class PendingWrites {
         sentTo: new Set(sentTo),
         waiting: new Set(sentTo),
         message,
+        persist,
+        held: [],
         timer,
         resolve,
       });
@@ -107,6 +127,21 @@ export class PendingWrites {
     for (const entry of this.#entries.values())
       if (entry.waiting.has(peer)) out.push(entry.message);
     return out;
+  }
+
+  /**
+   * `peer` applied the write `id` (and says whether it saved it): that settles it, unless it was
+   * sent to be saved and was not; then it settles once every peer it waits for has answered.
+   */
+  answered(id: string, peer: string, saved: boolean): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    if (!entry.persist) return this.settle(id, { kind: 'acked', acked: [peer] });
+    if (saved) return this.settle(id, { kind: 'acked', acked: [peer], saved: true });
+    if (!entry.held.includes(peer)) entry.held.push(peer);
+    entry.waiting.delete(peer);
+    if (entry.waiting.size === 0)
+      this.settle(id, { kind: 'acked', acked: [...entry.held], saved: false });
   }
 
   /** The peer went down: a write it was the last silent peer of times out now. */

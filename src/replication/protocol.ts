@@ -60,7 +60,13 @@ const digestEntry = z.tuple([key, counter, owner, counter]);
 
 const range = { from: key.optional(), to: key.optional() };
 
-export const opMessage = z.object({ type: z.literal('op'), id, record: recordSchema });
+/**
+ * Set on a write whose owner could not save it (its database does not answer): a peer saves it
+ * before it acknowledges it and says in the ack whether it did (`saved`).
+ */
+const persist = z.literal(true).optional();
+
+export const opMessage = z.object({ type: z.literal('op'), id, record: recordSchema, persist });
 
 const MEMBER_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 /** A member name of a state: a word, never one that would reach an object's prototype. */
@@ -98,6 +104,7 @@ export const deltaMessage = z.object({
     )
     .pipe(z.record(member, z.unknown())),
   unset: z.array(member).max(64).optional(),
+  persist,
 });
 
 export const ackMessage = z.object({
@@ -109,6 +116,8 @@ export const ackMessage = z.object({
   key: key.optional(),
   /** With 'stale': the version of the newer record the peer holds. */
   current: versionSchema.optional(),
+  /** The answer to a write sent with `persist`: whether the peer's database now holds it. */
+  saved: z.boolean().optional(),
 });
 
 export const digestMessage = z.object({

@@ -17,6 +17,7 @@ import {
   fenced,
   rejected,
   type PendingWrite,
+  type PersistResult,
   type WriteOutcome,
 } from './pending-writes.js';
 import {
@@ -130,7 +131,7 @@ export class ReplicaSync<S extends object = object> {
   readonly #incarnation: string;
   #stopTimer: (() => void) | undefined;
   #stopped = false;
-  #ackGate: ((key: string, owner: string) => Promise<unknown> | undefined) | undefined;
+  #persist: ((record: StoreRecord<S>) => Promise<PersistResult>) | undefined;
   readonly #stats = {
     opsIn: 0,
     opsOut: 0,
@@ -185,12 +186,12 @@ export class ReplicaSync<S extends object = object> {
   }
 
   /**
-   * Runs `gate` before a remote write this node applied is acknowledged; when it returns a
-   * promise, the acknowledgement waits for it (settled either way). The sessions layer saves
-   * there the copy of an owner cut off from the database, so what the ack confirms is saved.
+   * How this node saves a peer's write sent with `persist` (its owner's database did not answer)
+   * before acknowledging it: the ack then says whether it was saved, or names the newer version
+   * the database holds. Without it, such writes are acknowledged as not saved.
    */
-  gateAcks(gate: (key: string, owner: string) => Promise<unknown> | undefined): void {
-    this.#ackGate = gate;
+  persistWith(persist: (record: StoreRecord<S>) => Promise<PersistResult>): void {
+    this.#persist = persist;
   }
 
   /** Stops timers, resolves pending writes as timed out, and ignores further messages. */
@@ -206,8 +207,13 @@ export class ReplicaSync<S extends object = object> {
     this.#handlers.push(handler);
   }
 
-  /** Applies a record locally and ships it to every live peer. Never rejects. */
-  write(record: StoreRecord<S>): Promise<WriteOutcome> {
+  /**
+   * Applies a record locally and ships it to every live peer. Never rejects. With `persist` (the
+   * writer could not save it) the peers save it first, and apply and acknowledge it once saved;
+   * the outcome says whether one did (`saved`), and only then is it applied here too: replicas
+   * hold only what a database holds, so no page anywhere shows a write a successor could miss.
+   */
+  write(record: StoreRecord<S>, persist = false): Promise<WriteOutcome> {
     if (this.#stopped) return Promise.resolve(rejected('replication is stopped'));
     const invalid = checkRecord(record);
     if (invalid !== undefined) {
@@ -218,7 +224,7 @@ export class ReplicaSync<S extends object = object> {
       return Promise.resolve(rejected(`invalid record: ${invalid}`));
     }
     const id = this.#id();
-    const op: OpMessage = { type: 'op', id, record };
+    const op: OpMessage = { type: 'op', id, record, ...(persist && { persist: true as const }) };
     const bytes = opBytesIfOver(op, this.#opts.maxMessageBytes);
     if (bytes !== null && bytes > this.#opts.maxMessageBytes) {
       this.#logger.warn(
@@ -246,7 +252,8 @@ export class ReplicaSync<S extends object = object> {
         ),
       );
     }
-    const result = this.replica.apply(record);
+    const newer = previous !== undefined && compareVersion(previous, record) > 0;
+    const result = newer ? 'stale' : persist ? 'later' : this.replica.apply(record);
     if (result === 'stale' && previous !== undefined) {
       this.#logger.info(
         { key: record.key, epoch: record.epoch, seq: record.seq, current: versionOf(previous) },
@@ -259,7 +266,15 @@ export class ReplicaSync<S extends object = object> {
     const sent = this.#ship(op, previous);
     if (sent.length === 0) return Promise.resolve({ kind: 'alone', acked: [] });
 
-    return this.#writes.wait(id, record, sent, op);
+    const outcome = this.#writes.wait(id, record, sent, op, persist);
+    if (!persist) return outcome;
+    return outcome.then((out) => {
+      if (out.kind === 'acked' && out.saved) {
+        const before = this.replica.getAny(record.key);
+        if (this.replica.apply(record) === 'applied') this.#emit(record, before);
+      }
+      return out;
+    });
   }
 
   /**
@@ -414,6 +429,7 @@ export class ReplicaSync<S extends object = object> {
 
   #receiveOp(from: string, message: OpMessage): void {
     this.#stats.opsIn++;
+    if (message.persist) return void this.#persistOp(from, message.id, message.record);
     const result = this.#applyRemote(message.record, from);
     this.#answerOp(from, message.id, message.record, result);
   }
@@ -429,7 +445,10 @@ export class ReplicaSync<S extends object = object> {
     const held = this.replica.getAny(key);
     const order = held === undefined ? -1 : compareVersion(held, { epoch, owner, seq });
     if (order >= 0) {
-      this.#answerOp(from, id, { key, owner, epoch, seq }, order === 0 ? 'duplicate' : 'stale');
+      const version = { key, owner, epoch, seq };
+      // A write held here is saved (replicas hold only that): a duplicate is saved too.
+      const saved = message.persist && order === 0 ? { saved: true } : {};
+      this.#answerOp(from, id, version, order === 0 ? 'duplicate' : 'stale', saved);
       return;
     }
     if (
@@ -452,6 +471,7 @@ export class ReplicaSync<S extends object = object> {
         : Object.fromEntries(Object.entries(merged).filter(([name]) => !gone.includes(name)));
     const record: StoreRecord = { key, owner, epoch, seq, schema, state, at };
     const changed = [...Object.keys(message.set), ...gone];
+    if (message.persist) return void this.#persistOp(from, id, record, changed);
     const result = this.#applyRemote(record, from, changed);
     this.#answerOp(from, id, record, result);
   }
@@ -461,17 +481,10 @@ export class ReplicaSync<S extends object = object> {
     id: string,
     record: Pick<StoreRecord, 'key' | 'owner' | 'epoch' | 'seq'>,
     result: 'applied' | 'duplicate' | 'stale' | 'refused',
+    extra: Pick<AckMessage, 'saved'> = {},
   ): void {
     if (result === 'refused') return;
-    const ack: AckMessage = { type: 'ack', id, result };
-    const wait = result === 'applied' ? this.#ackGate?.(record.key, record.owner) : undefined;
-    if (wait !== undefined) {
-      const send = (): void => {
-        if (!this.#stopped) this.#channel.send(from, ack);
-      };
-      void wait.then(send, send);
-      return;
-    }
+    const ack: AckMessage = { type: 'ack', id, result, ...(result !== 'stale' && extra) };
     if (result === 'stale') {
       const held = this.replica.getAny(record.key) as StoreRecord<S>;
       ack.current = versionOf(held);
@@ -491,6 +504,46 @@ export class ReplicaSync<S extends object = object> {
     this.#channel.send(from, ack);
   }
 
+  /**
+   * A write its owner could not save: checked, saved here, and only then applied (replicas hold
+   * only what a database holds); the ack says whether it was saved, or names the newer version
+   * the database holds. One the replica holds already is saved already.
+   */
+  async #persistOp(
+    from: string,
+    id: string,
+    received: StoreRecord,
+    changed?: readonly string[],
+  ): Promise<void> {
+    if (this.#refused(received, from, changed)) return;
+    const held = this.replica.getAny(received.key);
+    const order = held === undefined ? -1 : compareVersion(held, received);
+    if (order >= 0) {
+      const saved = order === 0 ? { saved: true } : {};
+      this.#answerOp(from, id, received, order === 0 ? 'duplicate' : 'stale', saved);
+      return;
+    }
+    let out: PersistResult = 'unavailable';
+    try {
+      if (this.#persist) out = await this.#persist(received as StoreRecord<S>);
+    } catch (err) {
+      this.#logger.warn({ key: received.key, err }, `saving ${received.key} for its owner failed`);
+    }
+    if (this.#stopped) return;
+    if (typeof out === 'object') {
+      this.#stats.staleIn++;
+      const ack: AckMessage = { type: 'ack', id, result: 'stale', current: out.newer };
+      this.#channel.send(from, ack);
+      return;
+    }
+    if (out !== 'saved') {
+      this.#channel.send(from, { type: 'ack', id, result: 'applied', saved: false });
+      return;
+    }
+    const result = this.#applyRemote(received, from, changed);
+    this.#answerOp(from, id, received, result, { saved: true });
+  }
+
   #receiveAck(from: string, message: AckMessage): void {
     this.#stats.acksIn++;
     const pending = this.#writes.sentTo(message.id, from);
@@ -502,7 +555,7 @@ export class ReplicaSync<S extends object = object> {
     if (message.result !== 'stale') {
       // Only a peer the cluster still counts as live vouches for the write.
       if (!this.#channel.peers().some((p) => p.id === from)) return;
-      this.#writes.settle(message.id, { kind: 'acked', acked: [from] });
+      this.#writes.answered(message.id, from, message.saved === true);
       return;
     }
     const current =
@@ -513,7 +566,8 @@ export class ReplicaSync<S extends object = object> {
       current.epoch === pending.epoch &&
       this.#channel.peers().some((p) => p.id === from)
     ) {
-      this.#writes.settle(message.id, { kind: 'acked', acked: [from] });
+      // (Whether that later write is saved is not said: a write sent to be saved waits on.)
+      this.#writes.answered(message.id, from, false);
       return;
     }
     // A peer holding a newer version of another owner proves this write can never win: the writer
@@ -567,25 +621,29 @@ export class ReplicaSync<S extends object = object> {
 
   // ── helpers ────────────────────────────────────────────────────────────────────────────
 
-  #applyRemote(
-    received: StoreRecord,
-    from: string,
-    changed?: readonly string[],
-  ): 'applied' | 'duplicate' | 'stale' | 'refused' {
+  /** Whether a record from elsewhere fails its content checks (logged and counted). */
+  #refused(received: StoreRecord, from: string, changed?: readonly string[]): boolean {
     const problem =
       received.state === null
         ? undefined
         : changed !== undefined && this.#checkChanged !== undefined
           ? this.#checkChanged(received, changed)
           : this.#checkContent?.(received);
-    if (problem !== undefined) {
-      this.#stats.rejectedIn++;
-      this.#logger.warn(
-        { peer: from, key: received.key, problem },
-        `record of ${received.key} from ${from} refused: ${problem}`,
-      );
-      return 'refused';
-    }
+    if (problem === undefined) return false;
+    this.#stats.rejectedIn++;
+    this.#logger.warn(
+      { peer: from, key: received.key, problem },
+      `record of ${received.key} from ${from} refused: ${problem}`,
+    );
+    return true;
+  }
+
+  #applyRemote(
+    received: StoreRecord,
+    from: string,
+    changed?: readonly string[],
+  ): 'applied' | 'duplicate' | 'stale' | 'refused' {
+    if (this.#refused(received, from, changed)) return 'refused';
     // Checked (checkContent is the owner's word for what a state of this store looks like).
     const record = received as StoreRecord<S>;
     const previous = this.replica.getAny(record.key);
@@ -663,5 +721,6 @@ function deltaOf(op: OpMessage, previous: StoreRecord | undefined): DeltaMessage
     at: r.at,
     set,
     ...(unset.length > 0 && { unset }),
+    ...(op.persist && { persist: true as const }),
   };
 }

@@ -3,10 +3,12 @@
 // the rule for when a write may be acknowledged. It ends for good when the game is handed
 // off, fenced by a newer owner, dropped, or its adoption fails; it reports that by an event.
 //
-// A write is acknowledged only when (1) the ledger saved it (the database refused nothing
-// newer) and no live peer said a newer owner exists, or (2) the database cannot be reached
-// and a live peer holds it. A node that is alone, frozen or cut off therefore never
-// acknowledges an action its successor cannot see.
+// A write is acknowledged only once the database holds it: (1) the ledger saved it (the
+// database refused nothing newer), or (2) this node's database did not answer and a live peer
+// saved it for us (the write went with `persist`; the same conditional save). Every successor
+// continues from the database's newest version, so an acknowledged action is never one it
+// cannot see, whatever froze, died or was cut off. Rounds resolve only on top of a write the
+// database holds, so a game waits (its actions kept and sent again) while nobody can save it.
 //
 // A little over ~400 lines: every step of a game's life here acts on the one record through
 // the one queue; split, the pieces would hand that record back and forth.
@@ -39,7 +41,7 @@ import type { ClaimResult, Ledger } from './ledger.js';
 export interface SessionEnv {
   nodeId: string;
   clock: Clock;
-  sync: { write(record: GameRecord): Promise<WriteOutcome> };
+  sync: { write(record: GameRecord, persist?: boolean): Promise<WriteOutcome> };
   ledger: Ledger;
   logger: Logger;
   metrics: Metrics;
@@ -79,8 +81,15 @@ export class GameSession {
   /** Sends an unconfirmed record again until a peer or the database holds it. */
   #confirmTimer: TimerHandle | undefined;
   readonly #onEnd: ((why: SessionEnd) => void)[] = [];
-  /** The last record a peer or the database held; null before the first. */
+  /** The last record the database held; null before the first. */
   #confirmedRecord: GameRecord | null = null;
+  /**
+   * The version a handoff continued from while the database did not answer: the adoption is
+   * claimed from it (compare-and-set) by the first save that reaches the database.
+   */
+  #unclaimed: GameRecord | null = null;
+  /** The last confirmation was a peer's save (this node's own database did not answer). */
+  #savedByPeer = false;
 
   constructor(
     public record: GameRecord,
@@ -96,9 +105,9 @@ export class GameSession {
   }
 
   /**
-   * What pages on this node show of the game: the latest record once a peer or the database
-   * holds it, the last such record until then. A write nobody else holds may yet be replaced by
-   * a successor's (this node cut off from its peers and the database): no player sees it first.
+   * What pages on this node show of the game: the latest record once the database holds it, the
+   * last such record until then. A write the database does not hold may yet be replaced by a
+   * successor's: no player sees it first.
    */
   get shown(): GameRecord | null {
     return this.confirmed ? this.record : this.#confirmedRecord;
@@ -196,8 +205,9 @@ export class GameSession {
       this.end('abandoned');
       return false;
     }
-    // A handoff proceeds without the database: the former owner stopped and waits for us.
-    if (claim === 'unavailable') await env.ledger.save(record);
+    // A handoff proceeds without the database (the former owner stopped and waits for us); the
+    // first save that reaches it claims the game from `base`, and until then nothing is confirmed.
+    if (claim === 'unavailable') this.#unclaimed = base;
     env.logger.debug(
       {
         game: this.key,
@@ -207,8 +217,10 @@ export class GameSession {
       },
       `game ${this.key} claimed (epoch ${record.epoch})`,
     );
-    const outcome = await env.sync.write(record);
-    if (outcome.kind === 'fenced' || outcome.kind === 'rejected') {
+    // Replicas hold only what a database holds: an adoption not claimed yet goes to the peers
+    // with the save that claims it.
+    const outcome = claim === 'claimed' ? await env.sync.write(record) : null;
+    if (outcome?.kind === 'fenced' || outcome?.kind === 'rejected') {
       env.logger.info(
         { game: this.key, reason },
         `game ${this.key}: adoption abandoned (${outcome.kind})`,
@@ -216,7 +228,8 @@ export class GameSession {
       this.end('abandoned');
       return false;
     }
-    this.#confirm(record);
+    if (claim === 'claimed') this.#confirm(record);
+    else this.#confirmSoon();
     const state = record.state as GameState;
     env.metrics.adoptions.inc({ reason });
     env.logger.info(
@@ -232,8 +245,8 @@ export class GameSession {
     );
     this.#arm();
     // The former owner may have stopped between finishing the game and recording it (recording is
-    // idempotent).
-    if (state.status === 'finished') env.recordResult(state);
+    // idempotent; an adoption confirmed later records it then).
+    if (state.status === 'finished' && this.confirmed) env.recordResult(state);
     // A round that fell due while nobody owned the game resolves now.
     if (state.status === 'playing') void this.tick();
     return true;
@@ -283,7 +296,7 @@ export class GameSession {
       let next = r.state;
       const before = next;
       // Everyone has acted: resolve now, in the same write, instead of waiting for the deadline.
-      if (command.kind === 'act' && isRoundDue(next, now) && this.env.mayResolve()) {
+      if (command.kind === 'act' && isRoundDue(next, now) && this.#mayAdvance()) {
         next = resolveRound(releaseHold(next, now), now);
         this.env.metrics.rounds.inc();
       }
@@ -301,19 +314,20 @@ export class GameSession {
       if (!this.running || !this.record.state) return;
       const state = this.record.state;
       const now = this.env.clock.now();
-      if (state.hold) {
-        if (isHoldOver(state, now)) await this.commit(releaseHold(state, now));
-        else this.#arm();
-        return;
-      }
-      if (!isRoundDue(state, now)) {
+      const due = state.hold ? isHoldOver(state, now) : isRoundDue(state, now);
+      if (!due) {
         this.#arm();
         return;
       }
-      if (!this.env.mayResolve()) {
-        // Paused, or cut off from the database and every peer: hold the clock until the round
-        // can be confirmed (or a successor, which then resolves it once, fences us).
+      if (!this.#mayAdvance()) {
+        // Paused, or the last write is not saved yet (nobody can save it: the database is away):
+        // hold the clock until the round can be confirmed (or a successor, which then resolves it
+        // once, fences us). Actions sent meanwhile are kept, and count when it resolves.
         this.#armAt(now + 100, () => void this.tick());
+        return;
+      }
+      if (state.hold) {
+        await this.commit(releaseHold(state, now));
         return;
       }
       this.env.metrics.rounds.inc();
@@ -331,6 +345,21 @@ export class GameSession {
         );
       }
     });
+  }
+
+  /**
+   * Whether the clock may move the game on (resolve a round, end a hold): the node's own
+   * conditions (see SessionEnv.mayResolve), and the last write is saved and the next one can
+   * be (this node's database answers, or a peer saved the last one for it). A round resolved
+   * that nobody can save would be shown late, with the next round's time already run down.
+   */
+  #mayAdvance(): boolean {
+    return (
+      this.env.mayResolve() &&
+      this.confirmed &&
+      this.#unclaimed === null &&
+      (this.env.ledger.available || this.#savedByPeer)
+    );
   }
 
   /** Replaces a finished or abandoned game by a tombstone once nobody needs to see it. */
@@ -400,7 +429,9 @@ export class GameSession {
     this.confirmed = false;
     this.#arm();
     // Saved before anyone sees it: a write the ledger refuses is never shown to a player.
-    const saved = await env.ledger.save(record);
+    const saved = this.#unclaimed
+      ? await this.#claimAdoption(record)
+      : await env.ledger.save(record);
     if (saved === 'newer') {
       this.fence('a newer version of it is saved');
       return 'fenced';
@@ -408,9 +439,15 @@ export class GameSession {
     // Applied to the local replica and sent to the peers now. Saved: it stands whatever the
     // peers answer (a successor adopts only from the database's newest, by compare-and-set), so
     // it is confirmed at once, not after the slowest peer's ack; a peer that answers with a newer
-    // owner's version still fences us, later.
-    const writing = env.sync.write(record);
+    // owner's version still fences us, later. Not saved: the peers save it for us (`persist`),
+    // except an adoption not yet claimed, which only a compare-and-set may write: that waits.
+    if (saved === 'unavailable' && this.#unclaimed !== null) {
+      this.#confirmSoon();
+      return 'unconfirmed';
+    }
+    const writing = env.sync.write(record, saved === 'unavailable');
     if (saved === 'saved') {
+      this.#savedByPeer = false;
       void writing.then((late) => {
         if (late.kind === 'fenced' && this.record === record) this.#fencedBy(late.current);
         else if (late.kind === 'rejected')
@@ -442,11 +479,22 @@ export class GameSession {
       }
       return 'rejected';
     }
-    if (outcome.kind !== 'acked') {
+    if (outcome.kind !== 'acked' || outcome.saved !== true) {
       this.#confirmSoon();
       return 'unconfirmed';
     }
+    this.#savedByPeer = true;
     return this.#confirmed(record, prev, rewrite);
+  }
+
+  /** The first save of a handoff's adoption made without the database: its compare-and-set. */
+  async #claimAdoption(record: GameRecord): Promise<'saved' | 'newer' | 'unavailable'> {
+    const base = this.#unclaimed as GameRecord;
+    const claim = await this.env.ledger.claim(base, record, false);
+    if (claim === 'unavailable') return 'unavailable';
+    if (claim !== 'claimed') return 'newer';
+    this.#unclaimed = null;
+    return 'saved';
   }
 
   /** A peer holds a newer owner's version of the game. */
@@ -454,7 +502,7 @@ export class GameSession {
     this.fence(`a newer owner holds epoch ${current.epoch} (${current.owner})`);
   }
 
-  /** A write the database or a peer holds: it may be shown and acknowledged. */
+  /** A write the database holds: it may be shown and acknowledged. */
   #confirmed(record: GameRecord, prev: GameRecord, rewrite: boolean): CommitOutcome {
     const { env } = this;
     // A result goes into the database only once the final state may be acknowledged: a
@@ -494,10 +542,10 @@ export class GameSession {
   }
 
   /**
-   * A record neither a peer nor the database holds yet (both out of reach) is sent again
-   * shortly, and again, until one holds it (then it is confirmed: e.g. a final state's result
-   * is recorded) or a newer owner fences this one. Nothing else would ask: a finished game
-   * writes nothing more.
+   * A record the database does not hold yet (neither this node nor a peer could save it) is
+   * saved again shortly, and again, until it is (then it is confirmed: e.g. a final state's
+   * result is recorded) or a newer owner fences this one. Nothing else would ask: a finished
+   * game writes nothing more.
    */
   #confirmSoon(): void {
     if (this.#confirmTimer !== undefined || this.status !== 'running') return;

@@ -24,7 +24,7 @@ import type {
 } from '../db/index.js';
 import type { GameState } from '../game/types.js';
 import type { Logger } from '../log.js';
-import { compareVersion } from '../replication/record.js';
+import type { PersistResult } from '../replication/pending-writes.js';
 import type { GameRecord } from './game-record.js';
 
 export interface SnapshotStore {
@@ -82,17 +82,6 @@ const version = (r: { epoch: number; owner: string; seq: number }): SnapshotVers
   owner: r.owner,
   seq: r.seq,
 });
-
-/**
- * Whether the saved row `saved` is an older version of the same game as `rec` (a game without a
- * row is not: a finished game's row may be gone on purpose).
- */
-function savedBehind(
-  rec: GameRecord & { state: GameState },
-  saved: { gameId: string; epoch: number; owner: string; seq: number } | null | undefined,
-): boolean {
-  return !!saved && saved.gameId === rec.state.id && compareVersion(rec, saved) > 0;
-}
 
 export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot {
   return {
@@ -285,25 +274,22 @@ export class Ledger {
   }
 
   /**
-   * One copy of another owner's game, saved if newer than the saved row of the same game (see
-   * saveEntrusted); true if written, undefined when the database did not answer.
+   * A peer's write that its owner could not save (sent with `persist`), saved here before this
+   * node acknowledges it: 'saved' when the database now holds that version (or a later one of the
+   * same owner and epoch), the newer version when another owner's is there (the writer is
+   * fenced), 'unavailable' when the database does not answer.
    */
-  saveCopy(rec: GameRecord & { state: GameState }): Promise<boolean | undefined> {
-    return this.#call(async () => {
-      if (!savedBehind(rec, await this.#o.snapshots.get(rec.key))) return false;
-      return (await this.#o.snapshots.saveMany([toSnapshot(rec)])).size > 0;
+  async persistCopy(rec: GameRecord): Promise<PersistResult> {
+    if (!rec.state) return 'unavailable';
+    const snapshot = toSnapshot(rec as GameRecord & { state: GameState });
+    const out = await this.#call(async (): Promise<{ held: PersistResult }> => {
+      if ((await this.#o.snapshots.saveMany([snapshot])).size > 0) return { held: 'saved' };
+      const row = await this.#o.snapshots.get(rec.key);
+      if (!row) return { held: 'unavailable' };
+      const ours = row.epoch === rec.epoch && row.owner === rec.owner && row.seq >= rec.seq;
+      return { held: ours ? 'saved' : { newer: version(row) } };
     });
-  }
-
-  /**
-   * Of `nodes`, those whose lease was not renewed since `since` (undefined when the database
-   * does not answer): alive in the mesh, such a node cannot reach the database.
-   */
-  async notRenewedSince(nodes: readonly string[], since: number): Promise<string[] | undefined> {
-    const fresh = await this.#call(() => this.#o.leases.fresh(since));
-    if (fresh === undefined) return undefined;
-    const renewed = new Set(fresh.map((l) => l.nodeId));
-    return nodes.filter((n) => !renewed.has(n));
+    return out?.held ?? 'unavailable';
   }
 
   /** Nodes with a live lease (including ones still starting, which DNS does not list yet). */
@@ -371,27 +357,6 @@ export class Ledger {
       await sleep(this.#o.clock, Math.min(pauseMs, Math.max(0, deadline - this.#o.clock.now())));
     }
     return this.#unsaved.size;
-  }
-
-  /**
-   * A stopping node's copies of other owners' writes: each record newer than the game's saved row
-   * is saved (save()'s rule: never over an equal or newer version). An owner that cannot reach
-   * the database confirms its writes through its peers' copies; when such a peer stops, what it
-   * held would otherwise live on one node only, or none. Games without a saved row are left
-   * alone (a finished game's row may be gone on purpose). Returns how many were written, or
-   * undefined when the database did not answer (or is known to be away: the stop has already
-   * waited for it, in saveUnsaved).
-   */
-  async saveEntrusted(
-    records: readonly (GameRecord & { state: GameState })[],
-  ): Promise<number | undefined> {
-    if (records.length === 0) return 0;
-    return this.#call(async () => {
-      const heads = new Map((await this.#o.snapshots.heads()).map((h) => [h.code, h]));
-      const behind = records.filter((rec) => savedBehind(rec, heads.get(rec.key)));
-      if (behind.length === 0) return 0;
-      return (await this.#o.snapshots.saveMany(behind.map(toSnapshot))).size;
-    });
   }
 
   /** True when every other node holding a lease is a live peer (false without the database). */

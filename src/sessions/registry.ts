@@ -65,8 +65,6 @@ export interface SessionsDeps {
 export type CreateResult = { ok: true; code: string } | { ok: false; message: string };
 
 const LEASE_RENEW_MS = 1000;
-/** A live peer whose lease was not renewed for this long cannot reach the database. */
-const CUT_OFF_AFTER_MS = 2500;
 /** How long a peer that is down and runs no game this node holds is remembered as down. */
 const FORGET_DOWN_PEER_MS = 30_000;
 
@@ -162,14 +160,9 @@ export class GameSessions {
     });
     // Fencing first, then the pages: both hear the replica's changes, in this order.
     d.sync.onChange((key, current) => this.onReplicaChange(key, current));
-    // A write of an owner cut off from the database is saved here before this node confirms it
-    // (guardCutOffOwners names such owners): what the acknowledgement vouches for is then saved.
-    d.sync.gateAcks((key, owner) => {
-      if (!this.cutOff.has(owner) || !this.ledger.available) return undefined;
-      const rec = d.replica.get(key);
-      if (rec?.state == null || rec.owner !== owner) return undefined;
-      return this.ledger.saveCopy(rec as GameRecord & { state: GameState });
-    });
+    // A write whose owner could not save it is saved here before this node acknowledges it:
+    // the owner confirms it only once a database holds it.
+    d.sync.persistWith((rec) => this.ledger.persistCopy(rec));
     this.reads = new GameReads({
       own: (code) => {
         const session = this.sessions.get(code);
@@ -265,7 +258,6 @@ export class GameSessions {
     this.stopSweep = every(this.clock, 1000, () => {
       this.transfers.sweep();
       void this.sweepBeyondCut();
-      this.guardPeersCopies();
       if (++ticks % 5 === 0 && this.d.selfState() === 'ready')
         void this.transfers.resumeFromLedger();
     });
@@ -288,26 +280,6 @@ export class GameSessions {
    */
   saveUnsaved(deadline: number): Promise<number> {
     return this.ledger.saveUnsaved(deadline);
-  }
-
-  /**
-   * A stopping node's last duty to its peers, once it no longer answers them: the copies it
-   * holds of their games that are newer than the saved rows are saved (an owner cut off from
-   * the database confirmed those writes through this node). Returns how many were written, or
-   * undefined when the database did not answer.
-   */
-  saveEntrusted(): Promise<number | undefined> {
-    return this.ledger.saveEntrusted(this.peersCopies());
-  }
-
-  /** The copies this node's replica holds of games other nodes own. */
-  private peersCopies(): (GameRecord & { state: GameState })[] {
-    return this.d.replica
-      .live()
-      .filter(
-        (r): r is GameRecord & { state: GameState } =>
-          r.owner !== this.d.nodeId && r.state !== null,
-      );
   }
 
   /** A clean stop gives the lease up, so whatever is left can be resumed at once. */
@@ -610,109 +582,6 @@ export class GameSessions {
     for (const [owner, codes] of byOwner) {
       if (!(await this.aliveBeyondCut(owner))) continue;
       for (const listener of this.beyondCutListeners) listener(codes);
-    }
-  }
-
-  /**
-   * Once a second, one pass over the copies this node holds of other owners' games: those of
-   * live peers go to the cut-off guard, those of owners no longer live to the orphans' save.
-   */
-  private guardPeersCopies(): void {
-    const live = new Set(this.d.channel.peers().map((p) => p.id));
-    const ofLive = new Map<string, (GameRecord & { state: GameState })[]>();
-    const orphans: (GameRecord & { state: GameState })[] = [];
-    for (const rec of this.peersCopies()) {
-      if (!live.has(rec.owner)) {
-        orphans.push(rec);
-        continue;
-      }
-      const held = ofLive.get(rec.owner);
-      if (held) held.push(rec);
-      else ofLive.set(rec.owner, [rec]);
-    }
-    void this.guardCutOffOwners(ofLive);
-    void this.saveOrphanedCopies(orphans);
-  }
-
-  private savingOrphans = false;
-  /** The version of each orphaned copy already compared with (or written to) the database. */
-  private readonly orphansChecked = new Map<string, GameRecord>();
-
-  /**
-   * Once a second: copies this node holds of games whose owner is no live peer (it died, froze,
-   * or the mesh lost it) are saved where newer than the saved rows, as soon as the database
-   * answers. A takeover adopts such games only once the owner's lease has run out, seconds
-   * later; until then these copies may be the only place where writes the owner acknowledged
-   * during a database outage (confirmed through this node) still live, and a cluster killed
-   * meanwhile would resume from the older saved row. Each copy's version is compared once; a
-   * save never goes over an equal or newer version, so an owner that is in fact alive loses
-   * nothing.
-   */
-  private async saveOrphanedCopies(orphans: (GameRecord & { state: GameState })[]): Promise<void> {
-    if (this.savingOrphans || !this.ledger.available) return;
-    const held = new Set(orphans.map((rec) => rec.key));
-    for (const key of this.orphansChecked.keys())
-      if (!held.has(key)) this.orphansChecked.delete(key);
-    const fresh = orphans.filter((rec) => {
-      const checked = this.orphansChecked.get(rec.key);
-      return !checked || compareVersion(checked, rec) !== 0;
-    });
-    if (fresh.length === 0) return;
-    this.savingOrphans = true;
-    try {
-      const written = await this.ledger.saveEntrusted(fresh);
-      if (written === undefined) return;
-      for (const rec of fresh) this.orphansChecked.set(rec.key, rec);
-      if (written > 0) {
-        const owners = [...new Set(fresh.map((rec) => rec.owner))].join(', ');
-        this.d.logger.warn(
-          { owners, games: written },
-          `saved ${written} copies of games whose owner (${owners}) is gone, newer than the saved rows`,
-        );
-      }
-    } finally {
-      this.savingOrphans = false;
-    }
-  }
-
-  private guarding = false;
-  /** Live peers that renew no lease (cut off from the database), as the last guard found. */
-  private readonly cutOff = new Set<string>();
-
-  /**
-   * Once a second: copies this node holds of games whose owner is a live peer that has not
-   * renewed its lease lately (it cannot reach the database) are saved where newer than the saved
-   * rows. Such an owner confirms its writes through its peers' copies; a whole cluster killed
-   * before it reaches the database again would otherwise take them along. One read of the
-   * leases a second while this node holds copies of live peers' games; saves only when such an
-   * owner is found (never over a newer version: a false alarm costs a statement, nothing else).
-   */
-  private async guardCutOffOwners(
-    byOwner: Map<string, (GameRecord & { state: GameState })[]>,
-  ): Promise<void> {
-    if (this.guarding || !this.ledger.available) return;
-    this.guarding = true;
-    try {
-      if (byOwner.size === 0) {
-        this.cutOff.clear();
-        return;
-      }
-      const cutOff = await this.ledger.notRenewedSince(
-        [...byOwner.keys()],
-        this.clock.now() - CUT_OFF_AFTER_MS,
-      );
-      if (cutOff === undefined) return;
-      this.cutOff.clear();
-      for (const o of cutOff) this.cutOff.add(o);
-      if (cutOff.length === 0) return;
-      const written = await this.ledger.saveEntrusted(cutOff.flatMap((o) => byOwner.get(o) ?? []));
-      if (written && this.env.logOnce(`guarded:${cutOff.join(',')}`))
-        this.d.logger.warn(
-          { peers: cutOff, games: written },
-          `node(s) ${cutOff.join(', ')} renew no lease but answer the mesh (cut off from the database): saving the copies of their games held here`,
-        );
-    } finally {
-      this.guarding = false;
     }
   }
 

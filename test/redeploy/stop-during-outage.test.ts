@@ -1,8 +1,10 @@
 // The whole cluster stopped (SIGTERM) while PostgreSQL is away, and the database back a few
-// seconds later, inside the shutdown budget. An action acknowledged during the outage lives
-// only in the nodes' memory (a peer held it); no node is ready to take the games, so each is
-// left for the database, which does not answer. The nodes wait for it within their budget,
-// write what they hold, and exit 0; the next node resumes the game with that action in it.
+// seconds later, inside the shutdown budget. An action sent during the outage is applied in
+// the owner's memory (and its peers') but not acknowledged: nothing could save it, and the page
+// keeps it to send again. No node is ready to take the games, so each is left for the database,
+// which does not answer. The nodes wait for it within their budget, write what they hold, and
+// exit 0; the next node resumes the game with that action in it, and the page's resend is then
+// acknowledged as the one it is.
 
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('the whole cluster stopped during a database outage', () => {
-  it('waits for the database within its budget, so an action acknowledged meanwhile survives', async () => {
+  it('waits for the database within its budget, so an action sent meanwhile is kept, and acknowledged once saved', async () => {
     server = await startPostgres();
     const url = await server.createDatabase('stopout');
     rig = await Rig.create({
@@ -43,11 +45,15 @@ describe('the whole cluster stopped during a database outage', () => {
     await live.opened;
 
     server.stop({ keep: true });
-    // Acknowledged through a peer: the database cannot take it.
+    // Not acknowledged: neither the owner nor a peer can save it (a peer holding it would not
+    // keep it from a node that reaches the database first). The page is told to send it again.
     const actionId = randomUUID();
     const reply = await live.act(1, 'defend', undefined, actionId, 15_000);
-    expect(reply.type, JSON.stringify(reply)).toBe('ack');
-    expect(reply.duplicate).toBe(false);
+    expect(reply, JSON.stringify(reply)).toMatchObject({
+      type: 'error',
+      code: 'unavailable',
+      retry: true,
+    });
     live.close();
 
     for (const n of nodes) rig.removeFromDns(n);

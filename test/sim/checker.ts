@@ -4,7 +4,8 @@
 //     final history (the chain of records the final one descends from), applied that action
 //     for that player; no action id is acknowledged as new twice;
 //   - no round is resolved by two owners in a way anyone could see: a resolution outside the
-//     final history that a client observed, or that a peer acknowledged;
+//     final history that a client observed, or that a peer acknowledged (for a write its owner
+//     could not save: that a peer saved);
 //   - the rounds any one client sees never go back;
 //   - every game converges: every running node holds the same final record;
 //   - no game is lost: every game whose creation was acknowledged still exists, or finished
@@ -46,7 +47,9 @@ export function check(input: CheckInput): CheckReport {
     const byVersion = records.get(w.record.key) ?? new Map<string, GameRecord>();
     records.set(w.record.key, byVersion);
     byVersion.set(key(w.record), w.record);
-    if (w.outcome === 'acked') acked.add(`${w.record.key}@${key(w.record)}`);
+    // A peer's ack of a write its owner could not save confirms it only if that peer saved it.
+    if (w.outcome === 'acked' && (!w.persist || w.saved))
+      acked.add(`${w.record.key}@${key(w.record)}`);
   }
   // An adoption names the record it continued from.
   const bases = new Map<string, Version>();

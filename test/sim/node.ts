@@ -27,6 +27,10 @@ export interface WriteTrace {
   at: number;
   record: GameRecord;
   outcome?: WriteOutcome['kind'];
+  /** Sent for the peers to save (its owner's database did not answer). */
+  persist: boolean;
+  /** A peer saved it (a write sent with `persist`). */
+  saved?: boolean;
 }
 
 export interface LogEntry {
@@ -52,8 +56,6 @@ export interface SimNodeDeps {
   logs: LogEntry[];
   /** Game codes handed out by the world (unique per run, deterministic). */
   nextCode: () => string;
-  /** Called when the node's process ends (SIGKILL, or its stop after a drain). */
-  exited?: (node: SimNode) => void;
 }
 
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -110,11 +112,12 @@ export class SimNode {
     });
     // Every write this node makes, with what became of it, for the checker.
     const write = this.sync.write.bind(this.sync);
-    this.sync.write = (record: GameRecord) => {
-      const trace: WriteTrace = { node: id, at: world.now, record };
+    this.sync.write = (record: GameRecord, persist?: boolean) => {
+      const trace: WriteTrace = { node: id, at: world.now, record, persist: persist === true };
       d.writes.push(trace);
-      return write(record).then((outcome) => {
+      return write(record, persist).then((outcome) => {
         trace.outcome = outcome.kind;
+        if (outcome.kind === 'acked' && outcome.saved) trace.saved = true;
         return outcome;
       });
     };
@@ -247,10 +250,7 @@ export class SimNode {
       this.sessions.saveUnsaved(saveBy),
       this.results.settle(saveBy),
     ]);
-    // It answers its peers no more: the copies it holds of their games are final, and saved
-    // where they are newer than the database's (src/node.ts stop).
     this.mesh.stop();
-    await this.sessions.saveEntrusted();
     this.stop();
   }
 
@@ -261,7 +261,6 @@ export class SimNode {
     this.mesh.stop();
     this.sync.stop();
     this.world.kill(this.proc);
-    this.d.exited?.(this);
   }
 
   /** SIGKILL. */
@@ -269,6 +268,5 @@ export class SimNode {
     this.state = 'stopped';
     this.world.kill(this.proc);
     this.d.net.killed(this.id);
-    this.d.exited?.(this);
   }
 }

@@ -53,14 +53,6 @@ export interface RunResult extends CheckReport {
   schedule: Schedule;
   events: number;
   virtualMs: number;
-  /**
-   * Set when the run crossed the promise's boundary (docs/ownership.md): every node stopped
-   * while the database could not be reached (or the last one holding unsaved writes was frozen
-   * past its lease), so writes acknowledged since then lived only in the memory of nodes that
-   * are gone. Its violations are what that boundary costs, reported
-   * apart from the search's failures.
-   */
-  beyondPromise?: string;
 }
 
 const target = (rng: Rng): Target =>
@@ -225,37 +217,6 @@ export async function runSchedule(
   const running = (): SimNode[] => nodes.filter((n) => n.alive);
   const ready = (): SimNode[] => running().filter((n) => n.state === 'ready' && !n.proc.paused);
   const clients: SimClient[] = [];
-  let beyondPromise: string | undefined;
-  // Nodes that stopped holding writes of their games the database did not have yet (saved by the
-  // next lease renewal once it answers, or by a takeover a lease period later).
-  const unsavedExits: { id: string; at: number }[] = [];
-  const exited = (node: SimNode): void => {
-    if (node.sessions.storage().unsaved > 0) unsavedExits.push({ id: node.id, at: world.now });
-    // A node still waiting for the database to start holds nothing (it has not joined the mesh).
-    if (beyondPromise !== undefined || running().some((n) => n.state !== 'starting')) return;
-    const when = `every node stopped ${world.now - start} ms into the run`;
-    const holding = unsavedExits.filter((e) => world.now - e.at <= 4000).map((e) => e.id);
-    if (db.down) beyondPromise = `${when} while the database was down`;
-    else if (db.cut.size > 0)
-      beyondPromise = `${when} while ${[...db.cut].join(', ')} could not reach the database`;
-    else if (holding.length > 0)
-      beyondPromise = `${when}, ${[...new Set(holding)].join(', ')} holding writes the database did not have yet`;
-  };
-
-  // The last node holding unsaved writes, frozen past its lease while it cannot reach the
-  // database: the others take its games over from the saved rows meanwhile (it is as good as
-  // gone), and what it acknowledged through a peer that has stopped since lived on it alone.
-  const frozen = (node: SimNode, ms: number): void => {
-    if (beyondPromise !== undefined || ms <= net.opts.downAfterMs) return;
-    if (!db.down && !db.cut.has(node.id)) return;
-    if (node.sessions.storage().unsaved === 0) return;
-    const others = running().filter((n) => n !== node && !n.proc.paused && n.state !== 'starting');
-    if (others.length > 0) return;
-    beyondPromise =
-      `every other node stopped, and ${node.id} (holding writes the database did not have) ` +
-      `frozen for ${ms} ms, ${world.now - start} ms into the run, while it could not reach the database`;
-  };
-
   const newNode = (id = `n${nextNode++}`): SimNode => {
     const node = new SimNode(id, {
       world,
@@ -280,7 +241,6 @@ export async function runSchedule(
       writes,
       logs,
       nextCode,
-      exited,
     });
     nodes.push(node);
     trace(`${world.now - start} start ${id}`);
@@ -377,7 +337,6 @@ export async function runSchedule(
           const n = resolve(f.who);
           if (!n || n.proc.paused) return;
           trace(`${world.now - start} SIGSTOP ${n.id} for ${f.ms} ms`);
-          frozen(n, f.ms);
           world.pause(n.proc);
           world.after(f.ms, () => {
             trace(`${world.now - start} SIGCONT ${n.id}`);
@@ -511,7 +470,6 @@ export async function runSchedule(
     schedule,
     events: world.events,
     virtualMs: world.now - start,
-    ...(beyondPromise === undefined ? {} : { beyondPromise }),
   };
 }
 

@@ -47,30 +47,73 @@ describe('ReplicaSync writes', () => {
     expect(b.sync.stats()).toMatchObject({ opsIn: 1, records: 1 });
   });
 
-  it('an ack gate holds the acknowledgement of an applied write until its promise settles', async () => {
+  it('a write sent to be saved is acknowledged once a peer saved it, and says so', async () => {
+    const { net, nodes } = track(await cluster(['a', 'b', 'c'], { autoDeliver: false }));
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    while (net.pending > 0) net.deliver();
+    let release: (out: 'saved') => void = () => undefined;
+    const asked: string[] = [];
+    // b has no database (it cannot save); c saves, once released.
+    b.sync.persistWith((rec) => {
+      asked.push(`b:${rec.key}/${rec.seq}`);
+      return Promise.resolve('unavailable');
+    });
+    c.sync.persistWith((rec) => {
+      asked.push(`c:${rec.key}/${rec.seq}`);
+      return new Promise((r) => (release = r));
+    });
+    const plain = watch(a.sync.write(record('FREE', 1, 'a', 1)));
+    const kept = watch(a.sync.write(record('HOLD', 1, 'a', 1), true));
+    while (net.pending > 0) net.deliver();
+    await microtasks();
+    while (net.pending > 0) net.deliver();
+    await microtasks();
+    // A plain write asks nobody to save it and settles on the first ack.
+    expect(asked).toEqual(['b:HOLD/1', 'c:HOLD/1']);
+    expect(plain.value).toMatchObject({ kind: 'acked' });
+    expect(plain.value).not.toHaveProperty('saved');
+    // b answered "not saved": the write waits for c.
+    expect(kept.done).toBe(false);
+    release('saved');
+    await microtasks();
+    while (net.pending > 0) net.deliver();
+    await microtasks();
+    expect(kept.value).toEqual({ kind: 'acked', acked: ['c'], saved: true });
+    // Replicas hold only what a database holds: c applied it once saved, the writer once c had;
+    // b, which could not save it, never applied it.
+    expect(c.replica.get('HOLD')?.seq).toBe(1);
+    expect(a.replica.get('HOLD')?.seq).toBe(1);
+    expect(b.replica.get('HOLD')).toBeUndefined();
+  });
+
+  it('a write sent to be saved that no peer could save settles once every peer answered', async () => {
+    const { net, nodes } = track(await cluster(['a', 'b', 'c'], { autoDeliver: false }));
+    const [a, b] = nodes as [TestNode, TestNode, TestNode];
+    while (net.pending > 0) net.deliver();
+    b.sync.persistWith(() => Promise.resolve('unavailable'));
+    // c never set how to save: it answers "not saved" too.
+    const kept = watch(a.sync.write(record('HOLD', 1, 'a', 1), true));
+    for (let i = 0; i < 4; i++) {
+      while (net.pending > 0) net.deliver();
+      await microtasks();
+    }
+    expect(kept.value).toMatchObject({ kind: 'acked', saved: false });
+    // Saved nowhere, so held nowhere: not by the writer either.
+    for (const n of nodes) expect(n.replica.get('HOLD'), n.id).toBeUndefined();
+    expect([...(kept.value as { acked: string[] }).acked].sort()).toEqual(['b', 'c']);
+  });
+
+  it("a peer whose database holds a newer owner's version fences a write sent to be saved", async () => {
     const { net, nodes } = track(await cluster(['a', 'b'], { autoDeliver: false }));
     const [a, b] = nodes as [TestNode, TestNode];
     while (net.pending > 0) net.deliver();
-    let release: () => void = () => undefined;
-    const gated: string[] = [];
-    b.sync.gateAcks((key, owner) => {
-      gated.push(`${key}/${owner}`);
-      return key === 'HOLD' ? new Promise<void>((r) => (release = r)) : undefined;
-    });
-    const held = watch(a.sync.write(record('HOLD', 1, 'a', 1)));
-    const free = watch(a.sync.write(record('FREE', 1, 'a', 1)));
-    net.deliver(); // both ops reach b: FREE is acked at once, HOLD waits for its gate
-    await microtasks();
-    expect(gated).toEqual(['HOLD/a', 'FREE/a']);
-    while (net.pending > 0) net.deliver();
-    await microtasks();
-    expect(free.value).toEqual({ kind: 'acked', acked: ['b'] });
-    expect(held.done).toBe(false);
-    release();
-    await microtasks();
-    while (net.pending > 0) net.deliver();
-    await microtasks();
-    expect(held.value).toEqual({ kind: 'acked', acked: ['b'] });
+    b.sync.persistWith(() => Promise.resolve({ newer: { epoch: 2, owner: 'b', seq: 0 } }));
+    const kept = watch(a.sync.write(record('HOLD', 1, 'a', 1), true));
+    for (let i = 0; i < 3; i++) {
+      while (net.pending > 0) net.deliver();
+      await microtasks();
+    }
+    expect(kept.value).toMatchObject({ kind: 'fenced', current: { epoch: 2, owner: 'b', seq: 0 } });
   });
 
   it('resolves at once with no ack when there is no live peer', async () => {

@@ -261,52 +261,27 @@ function toSnap(r: GameRecord): Snapshot {
   };
 }
 
-describe("Ledger.saveEntrusted (a stopping node saves the copies it holds of its peers' games)", () => {
-  const held = (r: GameRecord) => r as GameRecord & { state: GameState };
-
-  it('saves only copies newer than the saved row of the same game, never over a newer one', async () => {
-    const { storage, ledger, calls, ctl } = await store();
+describe("Ledger.persistCopy (a peer saves an owner's write the owner could not save)", () => {
+  it('saves it over an older row, counts an equal or later write of the same run as saved, and names a newer owner', async () => {
+    const { storage, ledger, ctl } = await store();
     await storage.snapshots.save(toSnap(record('BHND', 1, 'n2', 3))); // the owner saved seq 3
     await storage.snapshots.save(toSnap(record('NEWR', 2, 'n3', 0))); // taken over since
-    await storage.snapshots.save(toSnap(record('SAME', 1, 'n2', 7)));
-    calls.length = 0;
-    const written = await ledger.saveEntrusted([
-      held(record('BHND', 1, 'n2', 9)), // confirmed through us while n2 could not save it
-      held(record('NEWR', 1, 'n2', 12)), // an older epoch: must not win
-      held(record('SAME', 1, 'n2', 7)), // saved already
-      held(record('NORW', 1, 'n2', 4)), // no row (a finished game's row may be gone): left alone
-    ]);
-    expect(written).toBe(1);
-    expect(calls).toEqual([['BHND@1/n2/9']]);
+    await storage.snapshots.save(toSnap(record('LATR', 1, 'n2', 8))); // a later write saved
+    expect(await ledger.persistCopy(record('BHND', 1, 'n2', 9))).toBe('saved');
     expect((await storage.snapshots.get('BHND'))?.seq).toBe(9);
-    expect((await storage.snapshots.get('NEWR'))?.epoch).toBe(2);
-    expect(await storage.snapshots.get('NORW')).toBeNull();
-
-    // The database away: undefined, nothing thrown.
-    ctl.failing = true;
-    expect(await ledger.saveEntrusted([held(record('BHND', 1, 'n2', 10))])).toBeUndefined();
-  });
-
-  it('a row of another game under the same code is left alone', async () => {
-    const { storage, ledger } = await store();
-    await storage.snapshots.save({
-      ...toSnap(record('CODE', 1, 'n2', 1)),
-      gameId: 'another-game',
+    expect(await ledger.persistCopy(record('BHND', 1, 'n2', 9))).toBe('saved'); // sent again
+    expect(await ledger.persistCopy(record('LATR', 1, 'n2', 7))).toBe('saved');
+    expect((await storage.snapshots.get('LATR'))?.seq).toBe(8);
+    // An older epoch never wins: the writer learns the version that beat it.
+    expect(await ledger.persistCopy(record('NEWR', 1, 'n2', 12))).toEqual({
+      newer: { epoch: 2, owner: 'n3', seq: 0 },
     });
-    expect(await ledger.saveEntrusted([held(record('CODE', 1, 'n2', 5))])).toBe(0);
-    expect((await storage.snapshots.get('CODE'))?.seq).toBe(1);
-  });
-});
-
-describe('Ledger.notRenewedSince', () => {
-  it('names the nodes whose lease was not renewed since a time, and nothing without the database', async () => {
-    const { storage, ledger } = await store();
-    const now = Date.now();
-    await storage.leases.renew('n2', '127.0.0.3:1', 'ready', now - 500);
-    await storage.leases.renew('n3', '127.0.0.4:1', 'ready', now - 5000);
-    expect(await ledger.notRenewedSince(['n2', 'n3', 'n4'], now - 2500)).toEqual(['n3', 'n4']);
-    await storage.close();
-    stores.length = 0;
-    expect(await ledger.notRenewedSince(['n2'], now - 2500)).toBeUndefined();
+    expect((await storage.snapshots.get('NEWR'))?.epoch).toBe(2);
+    // A game's first write (no row yet) is saved too: its owner asked for it.
+    expect(await ledger.persistCopy(record('FRST', 1, 'n2', 0))).toBe('saved');
+    expect((await storage.snapshots.get('FRST'))?.owner).toBe('n2');
+    // The database away: 'unavailable', nothing thrown.
+    ctl.failing = true;
+    expect(await ledger.persistCopy(record('BHND', 1, 'n2', 10))).toBe('unavailable');
   });
 });

@@ -72,8 +72,11 @@ async function cluster(
     finishedRetentionMs?: number;
     forwardTimeoutMs?: number;
     roundMs?: number;
+    /** A node's own way to the database (e.g. one that can be cut off alone). */
+    storeOf?: Record<string, Storage>;
   } = {},
 ) {
+  const { storeOf, ...options } = extra;
   const store = given ?? (await sharedDb());
   const repl = new MemoryNetwork();
   const sess = new MemoryNetwork();
@@ -104,8 +107,8 @@ async function cluster(
       sync,
       channel: sess.join(id, member),
       results: { record: async (r) => (node.results.push(r), true) },
-      snapshots: store.snapshots,
-      leases: store.leases,
+      snapshots: (storeOf?.[id] ?? store).snapshots,
+      leases: (storeOf?.[id] ?? store).leases,
       logger,
       metrics: node.metrics,
       random: {
@@ -119,7 +122,7 @@ async function cluster(
       orphanGraceMs: 0,
       forwardTimeoutMs: 500,
       commandDeadlineMs: 2000,
-      ...extra,
+      ...options,
     });
     sync.start();
     nodes.push(node);
@@ -419,6 +422,55 @@ describe('GameSessions', () => {
     ctl.down = false;
     await until(() => (n1.replica.get(code)?.state?.round ?? 0) === 2, 3000);
     expect(n2.replica.get(code)?.state?.round ?? 1).toBeLessThanOrEqual(2);
+  });
+
+  it('acknowledges and replicates nothing the database does not hold; once it answers, the resend is', async () => {
+    const { ctl, store } = outage(await sharedDb());
+    const c = await cluster(['n1', 'n2'], store, { leaseMs: 3000 });
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    // Every node loses the database; the mesh is fine.
+    ctl.down = true;
+    await n1.sessions.startLease();
+    const act = {
+      kind: 'act' as const,
+      playerId: '1',
+      action: { id: 'act-0001', round: 1, kind: 'defend' as const },
+    };
+    const r = await n1.sessions.execute(code, act);
+    expect(r).toMatchObject({ ok: false, code: 'unavailable', retry: true });
+    // Nobody could save it: not acknowledged (a node that reached the database could take the
+    // game over from the saved row without it), and not in any replica either (no page shows it).
+    expect(n1.replica.get(code)?.state?.submitted['1']).toBeUndefined();
+    expect(n2.replica.get(code)?.state?.submitted['1']).toBeUndefined();
+    ctl.down = false;
+    await until(() => n1.sessions.storage().available);
+    expect(await n1.sessions.execute(code, act)).toEqual({ ok: true, duplicate: true });
+    const row = await c.store.snapshots.get(code);
+    expect((row?.state as GameState).submitted['1']?.id).toBe('act-0001');
+    await until(() => n2.replica.get(code)?.state?.submitted['1']?.id === 'act-0001');
+  });
+
+  it('an owner cut off from the database alone acknowledges through a peer that saved the write first', async () => {
+    const db = await sharedDb();
+    const cut = outage(db);
+    const c = await cluster(['n1', 'n2'], db, { leaseMs: 3000, storeOf: { n1: cut.store } });
+    const code = await startedGame(c);
+    const [n1] = c.nodes as [TestNode, TestNode];
+    expect(n1.replica.get(code)?.owner).toBe('n1');
+    cut.ctl.down = true;
+    await n1.sessions.startLease();
+    expect(n1.sessions.storage().available).toBe(false);
+    const r = await n1.sessions.execute(code, {
+      kind: 'act',
+      playerId: '2',
+      action: { id: 'act-0002', round: 1, kind: 'defend' },
+    });
+    expect(r).toEqual({ ok: true, duplicate: false });
+    // At the moment of the ack the database holds it: n2 saved it for n1.
+    const row = await db.snapshots.get(code);
+    expect(row?.owner).toBe('n1');
+    expect((row?.state as GameState).submitted['2']?.id).toBe('act-0002');
   });
 
   it('refuses actions for another round, another player or a game it does not know', async () => {
