@@ -401,6 +401,24 @@ export class GameSession {
     this.#disarm();
   }
 
+  /**
+   * A stopping owner that found no peer to take the game leaves its latest write in the
+   * database (kept, and written when it answers, if it is away). An adoption not claimed yet can
+   * only be written by its compare-and-set: tried once; if the database is away it is not
+   * written, and the next node continues from the version it came from (its writes were never
+   * confirmed).
+   */
+  async leaveInDatabase(): Promise<void> {
+    if (this.#unclaimed === null) {
+      await this.env.ledger.save(this.record);
+      return;
+    }
+    if ((await this.#claimAdoption(this.record)) === 'saved') {
+      // Claimed: the peers learn it as from any save.
+      await this.env.sync.write(this.record);
+    }
+  }
+
   /** The first write of a game created here. */
   publish(): Promise<CommitOutcome> {
     return this.exclusive(() => this.commit(null));

@@ -165,8 +165,8 @@ export class Transfers {
           `handoff of ${game.key} to ${target} failed`,
         );
       }
-      // Nobody took it: its latest write is in the ledger; stop running it here.
-      await this.d.ledger.save(game.record);
+      // Nobody took it: its latest write goes to the ledger; stop running it here.
+      await game.leaveInDatabase();
       game.end('stopped');
       this.d.logger.info(
         { game: game.key, round: state.round },

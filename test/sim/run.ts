@@ -36,7 +36,13 @@ export type Fault =
     }
   | { at: number; kind: 'db-outage'; ms: number }
   /** One node cut off from the database (its mesh links stay up). */
-  | { at: number; kind: 'db-cut'; who: Target; ms: number };
+  | { at: number; kind: 'db-cut'; who: Target; ms: number }
+  /**
+   * A network partition in two sides, the database on one of them: side A is the node `a` and
+   * the next `size` share of the others (by id, wrapping), side B the rest; the side without
+   * the database (A when `dbWithA` is false) is cut off from it too.
+   */
+  | { at: number; kind: 'split'; a: Target; size: number; dbWithA: boolean; ms: number };
 
 export interface Schedule {
   nodes: number;
@@ -69,11 +75,12 @@ export const FAULT_KINDS = [
   'cold-restart',
   'db-outage',
   'db-cut',
+  'split',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** The faults of the mesh and its processes: every kind but the database's. */
 export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
-  (k) => k !== 'db-outage' && k !== 'db-cut',
+  (k) => k !== 'db-outage' && k !== 'db-cut' && k !== 'split',
 );
 
 /**
@@ -84,10 +91,13 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
   const playMs = rng.int(30, 60) * 1000;
   const hostile = rng.chance(0.25);
   const faults: Fault[] = [];
-  const count = rng.int(1, 4);
+  // A split is drawn apart, from a stream of its own, so that the schedules of the other kinds
+  // stay what they were for every seed before it existed.
+  const picked = kinds.filter((k) => k !== 'split');
+  const count = picked.length > 0 ? rng.int(1, 4) : 0;
   for (let i = 0; i < count; i++) {
     const at = rng.int(3000, playMs - 2000);
-    const kind = rng.pick(kinds.includes('stall') ? [...kinds, 'stall' as const] : kinds);
+    const kind = rng.pick(picked.includes('stall') ? [...picked, 'stall' as const] : picked);
     switch (kind) {
       case 'kill':
         faults.push({
@@ -132,6 +142,18 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
         break;
     }
   }
+  const other = new Rng(seed ^ 0x5b117);
+  // One run in five of every kind has a split; most runs of a list that names it.
+  const splitChance = picked.length === 0 ? 1 : kinds.length >= FAULT_KINDS.length ? 0.2 : 0.8;
+  if (kinds.includes('split') && other.chance(splitChance))
+    faults.push({
+      at: other.int(3000, playMs - 2000),
+      kind: 'split',
+      a: target(other),
+      size: round2(other.next()),
+      dbWithA: other.chance(0.5),
+      ms: other.int(2000, 15_000),
+    });
   faults.sort((a, b) => a.at - b.at);
   return {
     nodes: rng.int(1, 3),
@@ -392,6 +414,30 @@ export async function runSchedule(
           world.after(f.ms, () => {
             trace(`${world.now - start} database back`);
             db.down = false;
+          });
+          return;
+        }
+        case 'split': {
+          const first = resolve(f.a);
+          const live = running().sort((x, y) => (x.id < y.id ? -1 : 1));
+          if (!first || live.length < 2) return;
+          const i = live.indexOf(first);
+          const more = Math.min(live.length - 2, Math.floor(f.size * (live.length - 1)));
+          const sideA = Array.from({ length: more + 1 }, (_, j) => live[(i + j) % live.length]!);
+          const sideB = live.filter((n) => !sideA.includes(n));
+          const names = (side: SimNode[]) => side.map((n) => n.id).join(',');
+          const cutOff = (f.dbWithA ? sideB : sideA)
+            .map((n) => n.id)
+            .filter((id) => !db.cut.has(id));
+          trace(
+            `${world.now - start} split ${names(sideA)} | ${names(sideB)} for ${f.ms} ms, the database with ${f.dbWithA ? names(sideA) : names(sideB)}`,
+          );
+          for (const a of sideA) for (const b of sideB) net.partition(a.id, b.id);
+          for (const id of cutOff) db.cut.add(id);
+          world.after(f.ms, () => {
+            trace(`${world.now - start} split healed`);
+            for (const a of sideA) for (const b of sideB) net.heal(a.id, b.id);
+            for (const id of cutOff) db.cut.delete(id);
           });
           return;
         }
