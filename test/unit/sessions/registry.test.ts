@@ -166,6 +166,11 @@ async function startedGame(c: Awaited<ReturnType<typeof cluster>>) {
   return code;
 }
 
+/** A player's "defend" for a round, as a page sends it. */
+function defend(playerId: string, id: string, round = 1) {
+  return { kind: 'act' as const, playerId, action: { id, round, kind: 'defend' as const } };
+}
+
 describe('GameSessions', () => {
   it('forwards a command to the owner and acknowledges only once another node holds it', async () => {
     const c = await cluster(['n1', 'n2', 'n3']);
@@ -410,11 +415,7 @@ describe('GameSessions', () => {
     c.sess.disconnect('n1');
     await n1.sessions.startLease();
     expect(n1.sessions.storage().available).toBe(false);
-    const r = await n1.sessions.execute(code, {
-      kind: 'act',
-      playerId: '2',
-      action: { id: 'act-0002', round: 1, kind: 'defend' },
-    });
+    const r = await n1.sessions.execute(code, defend('2', 'act-0002'));
     expect(r.ok).toBe(false);
     // Round 1 stays unresolved on the owner: nobody could confirm it.
     expect(n1.replica.get(code)?.state?.round).toBe(1);
@@ -432,11 +433,7 @@ describe('GameSessions', () => {
     // Every node loses the database; the mesh is fine.
     ctl.down = true;
     await n1.sessions.startLease();
-    const act = {
-      kind: 'act' as const,
-      playerId: '1',
-      action: { id: 'act-0001', round: 1, kind: 'defend' as const },
-    };
+    const act = defend('1', 'act-0001');
     const r = await n1.sessions.execute(code, act);
     expect(r).toMatchObject({ ok: false, code: 'unavailable', retry: true });
     // Nobody could save it: not acknowledged (a node that reached the database could take the
@@ -461,11 +458,7 @@ describe('GameSessions', () => {
     cut.ctl.down = true;
     await n1.sessions.startLease();
     expect(n1.sessions.storage().available).toBe(false);
-    const r = await n1.sessions.execute(code, {
-      kind: 'act',
-      playerId: '2',
-      action: { id: 'act-0002', round: 1, kind: 'defend' },
-    });
+    const r = await n1.sessions.execute(code, defend('2', 'act-0002'));
     expect(r).toEqual({ ok: true, duplicate: false });
     // At the moment of the ack the database holds it: n2 saved it for n1.
     const row = await db.snapshots.get(code);
