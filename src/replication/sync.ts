@@ -444,11 +444,12 @@ export class ReplicaSync<S extends object = object> {
     const { id, key, owner, epoch, seq, base, schema, at } = message;
     const held = this.replica.getAny(key);
     const order = held === undefined ? -1 : compareVersion(held, { epoch, owner, seq });
+    if (order === 0 && message.persist && held !== undefined) {
+      void this.#persistOp(from, id, held);
+      return;
+    }
     if (order >= 0) {
-      const version = { key, owner, epoch, seq };
-      // A write held here is saved (replicas hold only that): a duplicate is saved too.
-      const saved = message.persist && order === 0 ? { saved: true } : {};
-      this.#answerOp(from, id, version, order === 0 ? 'duplicate' : 'stale', saved);
+      this.#answerOp(from, id, { key, owner, epoch, seq }, order === 0 ? 'duplicate' : 'stale');
       return;
     }
     if (
@@ -515,14 +516,15 @@ export class ReplicaSync<S extends object = object> {
     received: StoreRecord,
     changed?: readonly string[],
   ): Promise<void> {
-    if (this.#refused(received, from, changed)) return;
     const held = this.replica.getAny(received.key);
     const order = held === undefined ? -1 : compareVersion(held, received);
-    if (order >= 0) {
-      const saved = order === 0 ? { saved: true } : {};
-      this.#answerOp(from, id, received, order === 0 ? 'duplicate' : 'stale', saved);
+    if (order > 0) {
+      this.#answerOp(from, id, received, 'stale');
       return;
     }
+    // A version held here is saved already, but the writer asks whether this node can save now:
+    // that is how it learns, without a player acting, that its peers can save for it.
+    if (order < 0 && this.#refused(received, from, changed)) return;
     let out: PersistResult = 'unavailable';
     try {
       if (this.#persist) out = await this.#persist(received as StoreRecord<S>);
@@ -540,7 +542,7 @@ export class ReplicaSync<S extends object = object> {
       this.#channel.send(from, { type: 'ack', id, result: 'applied', saved: false });
       return;
     }
-    const result = this.#applyRemote(received, from, changed);
+    const result = order === 0 ? 'duplicate' : this.#applyRemote(received, from, changed);
     this.#answerOp(from, id, received, result, { saved: true });
   }
 

@@ -323,6 +323,10 @@ export class GameSession {
         // Paused, or the last write is not saved yet (nobody can save it: the database is away):
         // hold the clock until the round can be confirmed (or a successor, which then resolves it
         // once, fences us). Actions sent meanwhile are kept, and count when it resolves.
+        // Our own database does not answer: ask the peers to save the current write (a player
+        // acting would ask too); once one has, the round resolves through them.
+        if (this.confirmed && this.#unclaimed === null && this.env.mayResolve())
+          await this.commit(null);
         this.#armAt(now + 100, () => void this.tick());
         return;
       }

@@ -466,6 +466,28 @@ describe('GameSessions', () => {
     expect((row?.state as GameState).submitted['2']?.id).toBe('act-0002');
   });
 
+  it('an owner cut off from the database alone resolves its rounds through its peers even when nobody acts', async () => {
+    const db = await sharedDb();
+    const cut = outage(db);
+    const c = await cluster(['n1', 'n2'], db, {
+      leaseMs: 3000,
+      roundMs: 400,
+      storeOf: { n1: cut.store },
+    });
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    expect(n1.replica.get(code)?.owner).toBe('n1');
+    cut.ctl.down = true;
+    await n1.sessions.startLease();
+    expect(n1.sessions.storage().available).toBe(false);
+    const from = n2.replica.get(code)?.state?.round ?? 0;
+    // Rounds run out of time with no action to carry a write: the owner asks its peer to save.
+    await until(() => (n2.replica.get(code)?.state?.round ?? 0) >= from + 2, 5000);
+    const row = await db.snapshots.get(code);
+    expect((row?.state as GameState).round).toBeGreaterThanOrEqual(from + 2);
+    expect(row?.owner).toBe('n1');
+  });
+
   it('refuses actions for another round, another player or a game it does not know', async () => {
     const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
