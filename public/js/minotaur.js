@@ -242,6 +242,27 @@
   var livePage = null;
   var liveSocket = null;
   var seenToken = null;
+
+  // The same token goes into a cookie of the game's own path, so that a reload of the page
+  // carries it too (the server then does not render an older round than this page showed).
+  function rememberSeen(code, token) {
+    if (!code || !/^[\d.]+(end)?$/.test(token)) return;
+    document.cookie =
+      'minotaur_seen_' +
+      code +
+      '=' +
+      token +
+      '; path=/games/' +
+      code +
+      '; max-age=3600; samesite=lax' +
+      (window.location.protocol === 'https:' ? '; secure' : '');
+  }
+  (function rememberFirstRender() {
+    var g = document.getElementById('game');
+    var connect = g && g.getAttribute('hx-ws:connect');
+    var m = connect && /[?&]seen=([^&]+)/.exec(connect);
+    if (m) rememberSeen(gameCode(), decodeURIComponent(m[1]));
+  })();
   document.addEventListener('htmx:ws:before:message:incoming', function (evt) {
     var message = evt.detail.message;
     if (!window.MinotaurLive || !window.MinotaurLive.LivePage.isRender(message.data)) return;
@@ -257,6 +278,7 @@
     var connection = evt.detail.connection;
     if (livePage.seen && livePage.seen !== seenToken && connection) {
       seenToken = livePage.seen;
+      rememberSeen(gameCode(), seenToken);
       try {
         var url = new URL(connection.url, window.location.href);
         url.searchParams.set('seen', seenToken);

@@ -221,7 +221,23 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         ? req.query.game
         : null;
     // At least what the database holds (a game created a moment ago elsewhere, a lagging replica).
-    const live = await games.awaitGame(code);
+    let live = await games.awaitGame(code);
+    // A reload of a page that saw more of the game than this node's copy holds (its token, in a
+    // cookie of the game's path: see sessions/seen.ts) waits for the copy, or comes back.
+    const seen = parseSeen(req.cookies[`minotaur_seen_${code}`]);
+    if (live && seen) {
+      if (!(await games.caughtUp(code, seen, null))) {
+        logger.debug({ code, seen }, `page of ${code} behind what the player saw: retry`);
+        res.set('Retry-After', '1');
+        res.status(503).render('pages/error', {
+          title: `Game ${code}`,
+          heading: 'One moment',
+          message: 'This server is catching up with the game. Reload the page in a second.',
+        });
+        return;
+      }
+      live = games.game(code) ?? live;
+    }
     const state = live && (!wanted || live.id === wanted) ? live : undefined;
     if (
       !state &&

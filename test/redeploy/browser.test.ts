@@ -200,6 +200,9 @@ describe('browser: two players keep playing while the node serving them is repla
     const games = socketsOfA.filter((u) => u.includes(`/games/${code}/live`));
     expect(games.length).toBeGreaterThanOrEqual(2);
     expect(games.at(-1)).toMatch(/[?&]seen=\d+\.3(&|$)/);
+    // And a reload would say so too: the page keeps the token in a cookie of the game's path.
+    const jar = await a.context().cookies(`${base}/games/${code}`);
+    expect(jar.find((c) => c.name === `minotaur_seen_${code}`)?.value).toMatch(/^\d+\.3$/);
 
     // Same round, same countdown, same board; A's action still shows as submitted.
     expect(Date.now()).toBeLessThan(dl); // still the same round: the handoff happened mid-round

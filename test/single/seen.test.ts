@@ -1,6 +1,7 @@
 // A game page tells the server how far it has seen the game when its live socket reconnects
-// (`?seen=`, the token of its last render): a node whose copy is behind that keeps the page
-// waiting (1012, reconnect later) instead of showing it rounds it already played.
+// (`?seen=`, the token of its last render) and when it is reloaded (the same token in a cookie
+// of the game's path): a node whose copy is behind that keeps the page waiting (1012, or 503
+// for a reload; come back shortly) instead of showing it rounds it already played.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -64,6 +65,19 @@ describe('what a page has seen', () => {
     conns.push(bad);
     await bad.opened;
     expect((await waitForRender(bad)).v).toBe(`${epoch}.1`);
+    // A reload carries the token in a cookie of the game's path (the page writes it): a node
+    // whose copy is behind it answers 503 "catching up" once the short wait is over; a token it
+    // has reached, or one that is not a token, gets the page.
+    const session = a.cookie;
+    a.cookie = `${session}; minotaur_seen_${code}=${epoch + 1}.1`;
+    const behind = await a.page(`/games/${code}`);
+    expect(behind.status).toBe(503);
+    expect(behind.html).toContain('catching up with the game');
+    a.cookie = `${session}; minotaur_seen_${code}=${epoch}.1`;
+    expect((await a.page(`/games/${code}`)).status).toBe(200);
+    a.cookie = `${session}; minotaur_seen_${code}=nonsense`;
+    expect((await a.page(`/games/${code}`)).status).toBe(200);
+    a.cookie = session;
   });
 });
 
