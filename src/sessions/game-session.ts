@@ -214,8 +214,9 @@ export class GameSession {
         base: { epoch: base.epoch, owner: base.owner, seq: base.seq },
         epoch: record.epoch,
         reason,
+        ...(claim === 'unavailable' && { unclaimed: true }),
       },
-      `game ${this.key} claimed (epoch ${record.epoch})`,
+      `game ${this.key} claimed (epoch ${record.epoch})${claim === 'unavailable' ? ', once the database answers' : ''}`,
     );
     // Replicas hold only what a database holds: an adoption not claimed yet goes to the peers
     // with the save that claims it.
@@ -413,14 +414,21 @@ export class GameSession {
    * confirmed).
    */
   async leaveInDatabase(): Promise<void> {
-    if (this.#unclaimed === null) {
-      await this.env.ledger.save(this.record);
-      return;
-    }
-    if ((await this.#claimAdoption(this.record)) === 'saved') {
-      // Claimed: the peers learn it as from any save.
-      await this.env.sync.write(this.record);
-    }
+    if (this.#unclaimed === null) await this.env.ledger.save(this.record);
+    else await this.claimIfUnclaimed();
+  }
+
+  /**
+   * Before the game is handed on or left behind: an adoption not claimed yet is claimed now (its
+   * compare-and-set, then the peers learn it). False when it could not be (the database away, or
+   * a newer version there): it must not be handed on, since the next owner would claim from a
+   * version the database never held.
+   */
+  async claimIfUnclaimed(): Promise<boolean> {
+    if (this.#unclaimed === null) return true;
+    if ((await this.#claimAdoption(this.record)) !== 'saved') return false;
+    await this.env.sync.write(this.record);
+    return true;
   }
 
   /** The first write of a game created here. */

@@ -120,6 +120,17 @@ export class Transfers {
       if (!game.running || !state) return 'gone';
       // Held from here on: the record handed over is the one read above.
       game.pauseForHandoff();
+      // Adopted without the database and still not claimed: not handed on (the next owner would
+      // claim from a version the database never held). Left to the next node, which continues
+      // from the saved row; nothing of this run was acknowledged.
+      if (!(await game.claimIfUnclaimed())) {
+        game.end('stopped');
+        this.d.logger.info(
+          { game: game.key, round: state.round },
+          `game ${game.key} left for the next node (adopted while the database was away, not claimed)`,
+        );
+        return 'kept';
+      }
       const started = this.d.clock.now();
       const peers = this.d.channel
         .peers()

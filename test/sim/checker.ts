@@ -53,6 +53,9 @@ export function check(input: CheckInput): CheckReport {
   }
   // An adoption names the record it continued from.
   const bases = new Map<string, Version>();
+  // Runs adopted by a handoff while the adopter could not reach the database: their writes go to
+  // nobody until the first save that claims the run succeeds.
+  const unclaimedRuns = new Set<string>();
   for (const l of input.logs) {
     // The claim names the base even when the adoption is then abandoned.
     if (
@@ -63,6 +66,7 @@ export function check(input: CheckInput): CheckReport {
       / claimed \(epoch/.test(l.msg)
     ) {
       bases.set(`${l.game}@${l.epoch}/${l.node}/0`, l.base as Version);
+      if (l.unclaimed === true) unclaimedRuns.add(`${l.game}@${l.epoch}/${l.node}`);
     }
     if (/adopted from/.test(l.msg)) stats.adoptions++;
   }
@@ -114,9 +118,17 @@ export function check(input: CheckInput): CheckReport {
       if (visited.has(key(cur))) break;
       visited.add(key(cur));
       chain.push(cur);
+      // The owner's previous write, or, for writes nobody was sent (an adoption not claimed yet
+      // keeps its writes to itself until its compare-and-set), the last one before that was;
+      // past the run's first write, the version its adoption continued.
       let parent: Version | undefined;
-      if (cur.seq > 0) parent = { epoch: cur.epoch, owner: cur.owner, seq: cur.seq - 1 };
-      else parent = bases.get(`${code}@${cur.epoch}/${cur.owner}/0`);
+      if (unclaimedRuns.has(`${code}@${cur.epoch}/${cur.owner}`)) {
+        for (let seq = cur.seq - 1; seq >= 0 && !parent; seq--) {
+          const v = { epoch: cur.epoch, owner: cur.owner, seq };
+          if (byVersion.has(key(v))) parent = v;
+        }
+      } else if (cur.seq > 0) parent = { epoch: cur.epoch, owner: cur.owner, seq: cur.seq - 1 };
+      parent ??= bases.get(`${code}@${cur.epoch}/${cur.owner}/0`);
       if (!parent) break; // the creation
       const next = byVersion.get(key(parent));
       if (!next) {
