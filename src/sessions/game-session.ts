@@ -46,9 +46,9 @@ export interface SessionEnv {
   logger: Logger;
   metrics: Metrics;
   /**
-   * False while a round this node resolves might not stand: it may have been paused and has
-   * not yet heard from its peers again, or neither the database nor any live peer would hold
-   * the write (a resolution shown here that a successor resolves again differently).
+   * False while this node must not move a game on: it may have been paused and has not yet
+   * heard from its peers again, or it is alone and its lease may have run out (a successor may
+   * have taken the game over). The session adds its own condition: the last write is saved.
    */
   mayResolve(): boolean;
   /** Stores a finished game's result (idempotent). */

@@ -228,12 +228,12 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     if (live && seen) {
       if (!(await games.caughtUp(code, seen, null))) {
         logger.debug({ code, seen }, `page of ${code} behind what the player saw: retry`);
-        res.set('Retry-After', '1');
-        res.status(503).render('pages/error', {
-          title: `Game ${code}`,
-          heading: 'One moment',
-          message: 'This server is catching up with the game. Reload the page in a second.',
-        });
+        oneMoment(
+          res,
+          code,
+          1,
+          'This server is catching up with the game. Reload the page in a second.',
+        );
         return;
       }
       live = games.game(code) ?? live;
@@ -245,22 +245,16 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       !wanted &&
       (deps.lifecycle.state === 'starting' || deps.lifecycle.state === 'joining')
     ) {
-      res.set('Retry-After', '1');
-      res.status(503).render('pages/error', {
-        title: `Game ${code}`,
-        heading: 'One moment',
-        message: 'This server is still starting. Reload the page in a second.',
-      });
+      oneMoment(res, code, 1, 'This server is still starting. Reload the page in a second.');
       return;
     }
     if (!state && !wanted && games.unreadable(code)) {
-      res.set('Retry-After', '2');
-      res.status(503).render('pages/error', {
-        title: `Game ${code}`,
-        heading: 'One moment',
-        message:
-          'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.',
-      });
+      oneMoment(
+        res,
+        code,
+        2,
+        'This game has just moved to a newer version of Minotaur. Reload the page in a few seconds.',
+      );
       return;
     }
     res.set('Cache-Control', 'no-store');
@@ -289,15 +283,14 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const pending = !final && !wanted ? await games.pending(code) : null;
     if (pending) {
       // The game is being resumed, or the database cannot be read right now: not a 404.
-      res.set('Retry-After', pending === 'resuming' ? '1' : '3');
-      res.status(503).render('pages/error', {
-        title: `Game ${code}`,
-        heading: 'One moment',
-        message:
-          pending === 'resuming'
-            ? 'This game is resuming after a restart. Reload the page in a second.'
-            : 'This game cannot be reached right now: the server is waiting for its database. Reload the page in a few seconds.',
-      });
+      oneMoment(
+        res,
+        code,
+        pending === 'resuming' ? 1 : 3,
+        pending === 'resuming'
+          ? 'This game is resuming after a restart. Reload the page in a second.'
+          : 'This game cannot be reached right now: the server is waiting for its database. Reload the page in a few seconds.',
+      );
       return;
     }
     if (!final) {
@@ -518,4 +511,10 @@ function clusterLocals(deps: WebDeps) {
     database: deps.cluster.database(),
     now: deps.now(),
   };
+}
+
+/** A game page that cannot be shown yet: 503 "One moment", to be reloaded after `seconds`. */
+function oneMoment(res: Response, code: string, seconds: number, message: string): void {
+  res.set('Retry-After', String(seconds));
+  res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message });
 }
