@@ -160,16 +160,18 @@ export class GameReads {
     if (ok()) return true;
     return new Promise((resolve) => {
       let done = false;
-      const finish = (): void => {
-        if (done || (!ok() && this.#d.clock.now() < deadline)) return;
+      // A change settles it only once the copy caught up; the timer settles it in any case (it
+      // may fire a millisecond before the wall clock says the wait is over, and nothing may
+      // change afterwards for a whole round).
+      const finish = (timedOut: boolean): void => {
+        if (done || (!timedOut && !ok())) return;
         done = true;
         unwatch();
         this.#d.clock.clearTimeout(timer);
         resolve(ok());
       };
-      const deadline = this.#d.clock.now() + timeoutMs;
-      const unwatch = this.watch(code, finish);
-      const timer = this.#d.clock.setTimeout(finish, timeoutMs);
+      const unwatch = this.watch(code, () => finish(false));
+      const timer = this.#d.clock.setTimeout(() => finish(true), timeoutMs);
     });
   }
 
