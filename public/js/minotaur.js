@@ -2,7 +2,8 @@
 //  - keeps every game action until the server acknowledges it, and sends the unacknowledged
 //    ones again after a reconnect (the server recognises resends by their id);
 //  - shows a "reconnecting…" badge whenever the live socket is down;
-//  - runs the round countdown and its shrinking bar against the server's clock;
+//  - runs the round countdown and its shrinking bar against the server's clock, and says so
+//    when the server is late to close a round;
 //  - keyboard play (hotkeys, focusable tiles), aiming highlights, sounds with a mute toggle,
 //    table talk, the invite link, and the sign-up form's username check.
 (function () {
@@ -30,6 +31,7 @@
   }
 
   var offset = 0; // server time minus local time, in ms
+  var retried = new Set(); // ids of actions the server asked to send again
   var pendingKey = function (code) {
     return 'minotaur:pending:' + code;
   };
@@ -304,6 +306,7 @@
       offset = msg.now - Date.now();
     } else if (msg.type === 'ack' && code) {
       dropPending(code, msg.actionId);
+      retried.delete(msg.actionId);
     } else if (msg.type === 'error') {
       var actions = document.getElementById('game-actions');
       if (actions) actions.classList.remove('sending');
@@ -316,7 +319,10 @@
           if (m) sendRaw(m);
         }, 1000);
       }
-      if (msg.message && !msg.quiet) notice(msg.message);
+      // An action sent again every second while it cannot be saved says so once, not each time.
+      var repeat = msg.retry && msg.actionId && retried.has(msg.actionId);
+      if (msg.retry && msg.actionId) retried.add(msg.actionId);
+      if (msg.message && !msg.quiet && !repeat) notice(msg.message);
     } else if (msg.type === 'redirect' && typeof msg.to === 'string' && msg.to.charAt(0) === '/') {
       window.location.assign(msg.to);
     }
@@ -347,6 +353,29 @@
   });
 
   // ── the round clock ──────────────────────────────────────────────────────────────────
+  // A round the server has not closed this long after its deadline (a node paused or taking
+  // over, the database away) says so instead of showing a 0 that looks stuck; the next render
+  // (the new round) takes the note away with the old status.
+  var OVERDUE_MS = 2500;
+  function showOverdue(el, overdue) {
+    var line = el.closest('.round-line');
+    if (!line || !line.parentNode) return;
+    var note = line.parentNode.querySelector('.overdue-note');
+    if (!overdue) {
+      if (note) note.remove();
+      return;
+    }
+    if (note) return;
+    note = document.createElement('p');
+    note.className = 'overdue-note';
+    note.setAttribute('role', 'status');
+    note.textContent =
+      'Round ' +
+      (el.getAttribute('data-round') || '') +
+      ' is taking longer than usual to close: waiting for the server. Actions you send are kept.';
+    line.parentNode.insertBefore(note, line.nextSibling);
+  }
+
   function tick() {
     var els = document.querySelectorAll('.countdown[data-deadline]');
     for (var i = 0; i < els.length; i++) {
@@ -358,8 +387,11 @@
       var left = Math.ceil(leftMs / 1000);
       var num = el.querySelector('.countdown-num');
       if (num && num.textContent !== String(left)) num.textContent = String(left);
-      var urgent = left <= 3;
+      var overdue = Date.now() + offset - deadline > OVERDUE_MS;
+      var urgent = left <= 3 && !overdue;
       el.classList.toggle('urgent', urgent);
+      el.classList.toggle('overdue', overdue);
+      showOverdue(el, overdue);
       var bar =
         el.closest('#game-status') && el.closest('#game-status').querySelector('.timer-fill');
       if (bar) {

@@ -439,3 +439,56 @@ describe('the page across a node restart', () => {
     expect(await boardFacts(page)).toEqual(boardBefore);
   });
 });
+
+describe('a round the server is late to close', () => {
+  it('says the page is waiting for the server once the countdown is well past 0, and clears with the next round', async () => {
+    const node = startNode({
+      port: await freePort(),
+      databasePath: join(tempDir(), 'overdue.db'),
+      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '4' },
+    });
+    nodes.push(node);
+    await node.ready();
+    const a = new Player(node.url, `ariadne${tag}`);
+    const b = new Player(node.url, `daedalus${tag}`);
+    await a.signup();
+    await b.signup();
+    const code = await a.createGame();
+    await b.join(code);
+    const page = await session!.newPage();
+    await page
+      .context()
+      .addCookies(a.cookies.map(({ name, value }) => ({ name, value, url: node.url })));
+    await a.start(code);
+    await page.goto(`${node.url}/games/${code}`);
+    await page.locator('#game-actions button.defend').waitFor();
+    const round = Number(await page.locator('#game-status .countdown').getAttribute('data-round'));
+    // A round on time shows no note.
+    expect(await page.locator('.overdue-note').count()).toBe(0);
+
+    // The node stands still (as a paused container or a long database outage would leave it):
+    // the countdown reaches 0, and a moment later the page says what it is waiting for.
+    node.signal('SIGSTOP');
+    try {
+      const note = page.locator('#game-status .overdue-note');
+      await note.waitFor({ state: 'visible', timeout: 15_000 });
+      expect(await note.textContent()).toContain(`Round ${round} is taking longer than usual`);
+      expect(await page.locator('#game-status .countdown').getAttribute('class')).toContain(
+        'overdue',
+      );
+      expect(await page.locator('#game-status .countdown.urgent').count()).toBe(0);
+      await page.screenshot({ path: join(SHOTS, 'browser-overdue.png'), animations: 'disabled' });
+    } finally {
+      node.signal('SIGCONT');
+    }
+    // The node resolves the round: the next one is shown, and the note is gone.
+    await page.waitForFunction(
+      (r) =>
+        Number(document.querySelector('#game-status .countdown')?.getAttribute('data-round')) > r,
+      round,
+      { timeout: 15_000 },
+    );
+    expect(await page.locator('.overdue-note').count()).toBe(0);
+    expect(await page.locator('#game-status .countdown.overdue').count()).toBe(0);
+  });
+});
