@@ -83,6 +83,10 @@ const version = (r: { epoch: number; owner: string; seq: number }): SnapshotVers
   seq: r.seq,
 });
 
+/** Whether a saved row is a write of `rec`'s run: the same owner in the same epoch. */
+const sameRun = (row: { epoch: number; owner: string }, rec: GameRecord): boolean =>
+  row.epoch === rec.epoch && row.owner === rec.owner;
+
 export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot {
   return {
     code: record.key,
@@ -194,9 +198,7 @@ export class Ledger {
         const held = await this.#o.snapshots.get(rec.key);
         results.set(
           rec.key,
-          held && held.epoch === rec.epoch && held.owner === rec.owner && held.seq === rec.seq
-            ? 'saved'
-            : 'newer',
+          held && sameRun(held, rec) && held.seq === rec.seq ? 'saved' : 'newer',
         );
       }
       return results;
@@ -286,7 +288,7 @@ export class Ledger {
       if ((await this.#o.snapshots.saveMany([snapshot])).size > 0) return { held: 'saved' };
       const row = await this.#o.snapshots.get(rec.key);
       if (!row) return { held: 'unavailable' };
-      const ours = row.epoch === rec.epoch && row.owner === rec.owner && row.seq >= rec.seq;
+      const ours = sameRun(row, rec) && row.seq >= rec.seq;
       return { held: ours ? 'saved' : { newer: version(row) } };
     });
     return out?.held ?? 'unavailable';
