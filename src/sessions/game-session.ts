@@ -88,6 +88,8 @@ export class GameSession {
    * claimed from it (compare-and-set) by the first save that reaches the database.
    */
   #unclaimed: GameRecord | null = null;
+  /** That adoption's own record, the one its claim tried to write. */
+  #adoption: GameRecord | null = null;
   /** The last confirmation was a peer's save (this node's own database did not answer). */
   #savedByPeer = false;
 
@@ -207,7 +209,10 @@ export class GameSession {
     }
     // A handoff proceeds without the database (the former owner stopped and waits for us); the
     // first save that reaches it claims the game from `base`, and until then nothing is confirmed.
-    if (claim === 'unavailable') this.#unclaimed = base;
+    if (claim === 'unavailable') {
+      this.#unclaimed = base;
+      this.#adoption = record;
+    }
     env.logger.debug(
       {
         game: this.key,
@@ -520,11 +525,21 @@ export class GameSession {
   /** The first save of a handoff's adoption made without the database: its compare-and-set. */
   async #claimAdoption(record: GameRecord): Promise<'saved' | 'newer' | 'unavailable'> {
     const base = this.#unclaimed as GameRecord;
-    const claim = await this.env.ledger.claim(base, record, false);
+    const { ledger } = this.env;
+    const claim = await ledger.claim(base, record, false);
     if (claim === 'unavailable') return 'unavailable';
-    if (claim !== 'claimed') return 'newer';
+    if (claim === 'claimed') {
+      this.#unclaimed = null;
+      return 'saved';
+    }
+    // The claim made at the adoption may have been written after all, its answer lost (the
+    // connection dropped after the statement ran): then the database holds that very record,
+    // the game is ours, and this write is saved over it like any other.
+    const adoption = this.#adoption;
+    const ours = adoption ? await ledger.holds(adoption) : false;
+    if (ours !== true) return ours === 'unavailable' ? 'unavailable' : 'newer';
     this.#unclaimed = null;
-    return 'saved';
+    return ledger.save(record);
   }
 
   /** A peer holds a newer owner's version of the game. */

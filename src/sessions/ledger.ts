@@ -14,6 +14,7 @@
 // each waiting for a timeout (a frozen server or a cut link answers nothing): the lease renewal,
 // once a second, is the one call that asks whether it is back.
 
+import { isDeepStrictEqual } from 'node:util';
 import { sleep, type Clock } from '../clock.js';
 import type {
   NodeLease,
@@ -292,6 +293,19 @@ export class Ledger {
       return { held: ours ? 'saved' : { newer: version(row) } };
     });
     return out?.held ?? 'unavailable';
+  }
+
+  /**
+   * Whether the database holds `rec` itself, its version and its state: a claim whose answer was
+   * lost (the connection dropped after the statement ran) may have been written.
+   */
+  async holds(rec: GameRecord): Promise<boolean | 'unavailable'> {
+    const out = await this.#call(async () => ({ row: await this.#o.snapshots.get(rec.key) }));
+    if (out === undefined) return 'unavailable';
+    const { row } = out;
+    // As the database gives it back: members left undefined are not there, and order is its own.
+    const state: unknown = rec.state && JSON.parse(JSON.stringify(rec.state));
+    return !!row && sameRun(row, rec) && row.seq === rec.seq && isDeepStrictEqual(row.state, state);
   }
 
   /** Nodes with a live lease (including ones still starting, which DNS does not list yet). */

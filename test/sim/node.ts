@@ -31,6 +31,8 @@ export interface WriteTrace {
   persist: boolean;
   /** A peer saved it (a write sent with `persist`). */
   saved?: boolean;
+  /** Written to the database by a claim whose answer was lost: never sent to anyone. */
+  replyLost?: true;
 }
 
 export interface LogEntry {

@@ -3,7 +3,7 @@
 // seed or given explicitly, so a failing one can be shrunk and replayed.
 
 import { pino } from 'pino';
-import { openStorage, type GameResult } from '../../src/db/index.js';
+import { openStorage, type GameResult, type Snapshot } from '../../src/db/index.js';
 import { createMetrics } from '../../src/metrics.js';
 import { compareVersion } from '../../src/replication/record.js';
 import { check, type CheckReport } from './checker.js';
@@ -42,7 +42,13 @@ export type Fault =
    * the next `size` share of the others (by id, wrapping), side B the rest; the side without
    * the database (A when `dbWithA` is false) is cut off from it too.
    */
-  | { at: number; kind: 'split'; a: Target; size: number; dbWithA: boolean; ms: number };
+  | { at: number; kind: 'split'; a: Target; size: number; dbWithA: boolean; ms: number }
+  /**
+   * One node's connection to the database drops after its statements ran, before their answers
+   * came back: each call of that node, with probability `p`, takes effect and then fails as a
+   * lost connection does (a save or a claim that was made while its maker was told it failed).
+   */
+  | { at: number; kind: 'db-reply-lost'; who: Target; p: number; ms: number };
 
 export interface Schedule {
   nodes: number;
@@ -76,12 +82,15 @@ export const FAULT_KINDS = [
   'db-outage',
   'db-cut',
   'split',
+  'db-reply-lost',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** The faults of the mesh and its processes: every kind but the database's. */
 export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
-  (k) => k !== 'db-outage' && k !== 'db-cut' && k !== 'split',
+  (k) => k !== 'db-outage' && k !== 'db-cut' && k !== 'split' && k !== 'db-reply-lost',
 );
+/** Kinds drawn apart, each from a stream of its own (see generate). */
+const APART: readonly FaultKind[] = ['split', 'db-reply-lost'];
 
 /**
  * A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play.
@@ -91,9 +100,9 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
   const playMs = rng.int(30, 60) * 1000;
   const hostile = rng.chance(0.25);
   const faults: Fault[] = [];
-  // A split is drawn apart, from a stream of its own, so that the schedules of the other kinds
-  // stay what they were for every seed before it existed.
-  const picked = kinds.filter((k) => k !== 'split');
+  // A split and lost replies are drawn apart, each from a stream of its own, so that the
+  // schedules of the other kinds stay what they were for every seed before they existed.
+  const picked = kinds.filter((k) => !APART.includes(k));
   const count = picked.length > 0 ? rng.int(1, 4) : 0;
   for (let i = 0; i < count; i++) {
     const at = rng.int(3000, playMs - 2000);
@@ -144,8 +153,8 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
   }
   const other = new Rng(seed ^ 0x5b117);
   // One run in five of every kind has a split; most runs of a list that names it.
-  const splitChance = picked.length === 0 ? 1 : kinds.length >= FAULT_KINDS.length ? 0.2 : 0.8;
-  if (kinds.includes('split') && other.chance(splitChance))
+  const apartChance = picked.length === 0 ? 1 : kinds.length >= FAULT_KINDS.length ? 0.2 : 0.8;
+  if (kinds.includes('split') && other.chance(apartChance))
     faults.push({
       at: other.int(3000, playMs - 2000),
       kind: 'split',
@@ -153,6 +162,16 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
       size: round2(other.next()),
       dbWithA: other.chance(0.5),
       ms: other.int(2000, 15_000),
+    });
+  const lost = new Rng(seed ^ 0x1057);
+  // Like a split: one run in five of every kind, most runs of a list that names it.
+  if (kinds.includes('db-reply-lost') && lost.chance(apartChance))
+    faults.push({
+      at: lost.int(3000, playMs - 2000),
+      kind: 'db-reply-lost',
+      who: target(lost),
+      p: lost.pick([0.2, 0.5, 1]),
+      ms: lost.int(1000, 12_000),
     });
   faults.sort((a, b) => a.at - b.at);
   return {
@@ -189,31 +208,64 @@ export async function runSchedule(
   // The database as the nodes reach it: while an outage lasts every call fails (as a refused
   // connection does), alone or together with the mesh's faults; a node cut off from it alone
   // fails the same way while the others reach it.
-  const db = { down: false, cut: new Set<string>() };
+  // A node whose replies are lost has each call run, then fail as a dropped connection does.
+  const db = {
+    down: false,
+    cut: new Set<string>(),
+    lost: new Map<string, { p: number; rng: Rng }>(),
+  };
   const refused = (): Error =>
     Object.assign(new Error('connect ECONNREFUSED (database outage)'), { code: 'ECONNREFUSED' });
+  const reset = (): Error =>
+    Object.assign(new Error('read ECONNRESET (reply lost)'), { code: 'ECONNRESET' });
   const unreachable = (node: string): boolean => db.down || db.cut.has(node);
+  const replyLost = (node: string): boolean => {
+    const lost = db.lost.get(node);
+    return lost !== undefined && lost.rng.chance(lost.p);
+  };
+  const call = (node: string, run: () => unknown, landed?: (out: unknown) => void): unknown => {
+    if (unreachable(node)) return Promise.reject(refused());
+    if (!replyLost(node)) return run();
+    return Promise.resolve(run()).then((out) => {
+      landed?.(out);
+      return Promise.reject(reset());
+    });
+  };
+  // A claim that took effect while its node was told it failed: the database holds a record
+  // that node may never send anyone (it may adopt the game again from it). The checker counts
+  // it among the node's writes.
+  const claimLanded =
+    (node: string, args: unknown[]) =>
+    (written: unknown): void => {
+      const next = args[2] as Snapshot;
+      if (written !== true) return;
+      const { code: key, owner, epoch, seq, schema, state } = next;
+      const record = { key, owner, epoch, seq, schema, state, at: next.at ?? world.now };
+      writes.push({ node, at: world.now, record, persist: false, replyLost: true });
+    };
   const reachable = <T extends object>(target: T, node: string): T =>
     new Proxy(target, {
       get(obj, name, receiver) {
         const v = Reflect.get(obj, name, receiver) as unknown;
         if (typeof v !== 'function') return v;
         return (...args: unknown[]): unknown =>
-          unreachable(node)
-            ? Promise.reject(refused())
-            : (v as (...a: unknown[]) => unknown).apply(obj, args);
+          call(
+            node,
+            () => (v as (...a: unknown[]) => unknown).apply(obj, args),
+            name === 'claim' ? claimLanded(node, args) : undefined,
+          );
       },
     });
   const recorded = new Set<string>();
   const endedCodes = new Set<string>();
   const resultsOf = (node: string) => ({
-    record: async (r: GameResult): Promise<boolean> => {
-      if (unreachable(node)) throw refused();
-      const written = await storage.results.record(r);
-      recorded.add(r.gameId);
-      endedCodes.add(r.code);
-      return written;
-    },
+    record: (r: GameResult): Promise<boolean> =>
+      call(node, async () => {
+        const written = await storage.results.record(r);
+        recorded.add(r.gameId);
+        endedCodes.add(r.code);
+        return written;
+      }) as Promise<boolean>,
   });
   const metrics = createMetrics('sim');
   const net = new SimNetwork(world, {
@@ -441,6 +493,20 @@ export async function runSchedule(
           });
           return;
         }
+        case 'db-reply-lost': {
+          const n = resolve(f.who);
+          if (!n || db.lost.has(n.id)) return;
+          const id = n.id;
+          trace(
+            `${world.now - start} ${id} loses ${f.p * 100} % of its database replies for ${f.ms} ms`,
+          );
+          db.lost.set(id, { p: f.p, rng: new Rng(seed ^ f.at) });
+          world.after(f.ms, () => {
+            trace(`${world.now - start} ${id} gets its database replies again`);
+            db.lost.delete(id);
+          });
+          return;
+        }
         case 'db-cut': {
           const n = resolve(f.who);
           if (!n || db.cut.has(n.id)) return;
@@ -481,6 +547,7 @@ export async function runSchedule(
   net.calm();
   db.down = false;
   db.cut.clear();
+  db.lost.clear();
   for (const n of nodes) if (n.proc.paused) world.resume(n.proc);
   if (running().length === 0) newNode();
   await world.runUntil(world.now + 15_000);

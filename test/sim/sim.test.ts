@@ -97,6 +97,21 @@ describe('cluster simulator', () => {
     () => runBudget(2_100_001, BUDGET / 4, ['split', 'stall', 'kill']),
     600_000,
   );
+  // Database answers lost after their statements ran, with the faults that make nodes adopt
+  // games (on the release before, seeds 3100001…3101500 failed 3: a handoff's claim written
+  // while its maker was told it failed).
+  it(
+    `finds no violation in ${BUDGET / 4} schedules of lost database answers (seeds 3100001…)`,
+    () =>
+      runBudget(3_100_001, BUDGET / 4, [
+        'db-reply-lost',
+        'kill',
+        'replace',
+        'cold-restart',
+        'stall',
+      ]),
+    600_000,
+  );
   // Every fault kind together, the database's with the mesh's and whole-cluster restarts.
   it(
     `finds no violation in ${BUDGET / 2} schedules of every fault kind (seeds 900001…)`,

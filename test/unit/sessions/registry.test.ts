@@ -448,6 +448,53 @@ describe('GameSessions', () => {
     await until(() => n2.replica.get(code)?.state?.submitted['1']?.id === 'act-0001');
   });
 
+  it('a handoff whose claim was written but its answer lost: the successor finds its own record at its first save and plays on', async () => {
+    const db = await sharedDb();
+    // n2's connection drops after each claim statement ran, before the answer came back.
+    const lose = { claims: false };
+    const snapshots = new Proxy(db.snapshots, {
+      get(obj, key, receiver) {
+        const v = Reflect.get(obj, key, receiver) as unknown;
+        if (key !== 'claim' || typeof v !== 'function') return v;
+        return async (...args: unknown[]) => {
+          const out = (await (v as (...a: unknown[]) => Promise<unknown>).apply(
+            obj,
+            args,
+          )) as boolean;
+          if (lose.claims)
+            throw Object.assign(new Error('read ECONNRESET (test)'), { code: 'ECONNRESET' });
+          return out;
+        };
+      },
+    });
+    const c = await cluster(['n1', 'n2'], db, { storeOf: { n2: { ...db, snapshots } } });
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    const before = n1.replica.get(code)!;
+    lose.claims = true;
+    n1.state = 'draining';
+    c.sess.setState('n1', 'draining');
+    c.repl.setState('n1', 'draining');
+    expect(await n1.sessions.handOffAll()).toEqual({ handed: 1, kept: 0 });
+    // The claim took effect; n2 was told it failed, so it runs the game as not claimed yet.
+    expect((await db.snapshots.get(code))?.owner).toBe('n2');
+    expect(n2.sessions.ownedCodes()).toEqual([code]);
+    lose.claims = false;
+    // The failed claim made n2 take the database for away; its lease renewal finds it again.
+    await n2.sessions.startLease();
+    await until(() => n2.sessions.storage().available);
+    // Its first save's compare-and-set fails (the claim is there), and it finds its own record.
+    expect(await n2.sessions.execute(code, defend('2', 'act-0002'))).toEqual({
+      ok: true,
+      duplicate: false,
+    });
+    expect(n2.sessions.ownedCodes()).toEqual([code]);
+    const row = await db.snapshots.get(code);
+    expect(row?.owner).toBe('n2');
+    expect(row?.epoch).toBe(before.epoch + 1);
+    expect((row?.state as GameState).submitted['2']?.id).toBe('act-0002');
+  });
+
   it('an owner cut off from the database alone acknowledges through a peer that saved the write first', async () => {
     const db = await sharedDb();
     const cut = outage(db);
