@@ -48,7 +48,9 @@ export type Fault =
    * came back: each call of that node, with probability `p`, takes effect and then fails as a
    * lost connection does (a save or a claim that was made while its maker was told it failed).
    */
-  | { at: number; kind: 'db-reply-lost'; who: Target; p: number; ms: number };
+  | { at: number; kind: 'db-reply-lost'; who: Target; p: number; ms: number }
+  /** One node's wall clock steps by `ms` (ahead or behind) and stays there: a host set wrong. */
+  | { at: number; kind: 'skew'; who: Target; ms: number };
 
 export interface Schedule {
   nodes: number;
@@ -83,14 +85,16 @@ export const FAULT_KINDS = [
   'db-cut',
   'split',
   'db-reply-lost',
+  'skew',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** The faults of the mesh and its processes: every kind but the database's. */
 export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
-  (k) => k !== 'db-outage' && k !== 'db-cut' && k !== 'split' && k !== 'db-reply-lost',
+  (k) =>
+    k !== 'db-outage' && k !== 'db-cut' && k !== 'split' && k !== 'db-reply-lost' && k !== 'skew',
 );
 /** Kinds drawn apart, each from a stream of its own (see generate). */
-const APART: readonly FaultKind[] = ['split', 'db-reply-lost'];
+const APART: readonly FaultKind[] = ['split', 'db-reply-lost', 'skew'];
 
 /**
  * A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play.
@@ -172,6 +176,14 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
       who: target(lost),
       p: lost.pick([0.2, 0.5, 1]),
       ms: lost.int(1000, 12_000),
+    });
+  const skew = new Rng(seed ^ 0x5c3e);
+  if (kinds.includes('skew') && skew.chance(apartChance))
+    faults.push({
+      at: skew.int(3000, playMs - 2000),
+      kind: 'skew',
+      who: target(skew),
+      ms: skew.pick([-30_000, -5000, -2000, -700, 700, 2000, 5000, 30_000]),
     });
   faults.sort((a, b) => a.at - b.at);
   return {
@@ -505,6 +517,13 @@ export async function runSchedule(
             trace(`${world.now - start} ${id} gets its database replies again`);
             db.lost.delete(id);
           });
+          return;
+        }
+        case 'skew': {
+          const n = resolve(f.who);
+          if (!n) return;
+          trace(`${world.now - start} ${n.id}'s clock steps ${f.ms} ms`);
+          n.proc.offset += f.ms;
           return;
         }
         case 'db-cut': {

@@ -56,6 +56,8 @@ export class Proc {
   paused = false;
   dead = false;
   held: Event[] = [];
+  /** How far this process's wall clock is from the world's (a host's clock set wrong). */
+  offset = 0;
   readonly clock: Clock;
 
   constructor(
@@ -63,7 +65,7 @@ export class Proc {
     readonly name: string,
   ) {
     this.clock = {
-      now: () => world.now,
+      now: () => world.now + this.offset,
       setTimeout: (fn, ms) => {
         const event = world.schedule(
           world.now + Math.max(0, ms),
