@@ -462,16 +462,18 @@ describe('a round the server is late to close', () => {
     await a.start(code);
     await page.goto(`${node.url}/games/${code}`);
     await page.locator('#game-actions button.defend').waitFor();
-    const round = Number(await page.locator('#game-status .countdown').getAttribute('data-round'));
     // A round on time shows no note.
     expect(await page.locator('.overdue-note').count()).toBe(0);
 
     // The node stands still (as a paused container or a long database outage would leave it):
     // the countdown reaches 0, and a moment later the page says what it is waiting for.
     node.signal('SIGSTOP');
+    let round: number;
     try {
       const note = page.locator('#game-status .overdue-note');
       await note.waitFor({ state: 'visible', timeout: 15_000 });
+      // (Read now: the round may have moved on once between the page's load and the freeze.)
+      round = Number(await page.locator('#game-status .countdown').getAttribute('data-round'));
       expect(await note.textContent()).toContain(`Round ${round} is taking longer than usual`);
       expect(await page.locator('#game-status .countdown').getAttribute('class')).toContain(
         'overdue',
