@@ -155,36 +155,35 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
         break;
     }
   }
-  const other = new Rng(seed ^ 0x5b117);
-  // One run in five of every kind has a split; most runs of a list that names it.
+  // Kinds drawn apart, each from a random stream of its own: one run in five of every kind has
+  // each, and most runs of a list that names it.
   const apartChance = picked.length === 0 ? 1 : kinds.length >= FAULT_KINDS.length ? 0.2 : 0.8;
-  if (kinds.includes('split') && other.chance(apartChance))
-    faults.push({
-      at: other.int(3000, playMs - 2000),
-      kind: 'split',
-      a: target(other),
-      size: round2(other.next()),
-      dbWithA: other.chance(0.5),
-      ms: other.int(2000, 15_000),
-    });
-  const lost = new Rng(seed ^ 0x1057);
-  // Like a split: one run in five of every kind, most runs of a list that names it.
-  if (kinds.includes('db-reply-lost') && lost.chance(apartChance))
-    faults.push({
-      at: lost.int(3000, playMs - 2000),
-      kind: 'db-reply-lost',
-      who: target(lost),
-      p: lost.pick([0.2, 0.5, 1]),
-      ms: lost.int(1000, 12_000),
-    });
-  const skew = new Rng(seed ^ 0x5c3e);
-  if (kinds.includes('skew') && skew.chance(apartChance))
-    faults.push({
-      at: skew.int(3000, playMs - 2000),
-      kind: 'skew',
-      who: target(skew),
-      ms: skew.pick([-30_000, -5000, -2000, -700, 700, 2000, 5000, 30_000]),
-    });
+  const drawApart = (kind: FaultKind, salt: number, make: (r: Rng, at: number) => Fault): void => {
+    const r = new Rng(seed ^ salt);
+    if (kinds.includes(kind) && r.chance(apartChance))
+      faults.push(make(r, r.int(3000, playMs - 2000)));
+  };
+  drawApart('split', 0x5b117, (r, at) => ({
+    at,
+    kind: 'split',
+    a: target(r),
+    size: round2(r.next()),
+    dbWithA: r.chance(0.5),
+    ms: r.int(2000, 15_000),
+  }));
+  drawApart('db-reply-lost', 0x1057, (r, at) => ({
+    at,
+    kind: 'db-reply-lost',
+    who: target(r),
+    p: r.pick([0.2, 0.5, 1]),
+    ms: r.int(1000, 12_000),
+  }));
+  drawApart('skew', 0x5c3e, (r, at) => ({
+    at,
+    kind: 'skew',
+    who: target(r),
+    ms: r.pick([-30_000, -5000, -2000, -700, 700, 2000, 5000, 30_000]),
+  }));
   faults.sort((a, b) => a.at - b.at);
   return {
     nodes: rng.int(1, 3),
