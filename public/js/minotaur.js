@@ -310,7 +310,10 @@
     } else if (msg.type === 'error') {
       var actions = document.getElementById('game-actions');
       if (actions) actions.classList.remove('sending');
-      if (code && msg.actionId && !msg.retry) dropPending(code, msg.actionId);
+      if (code && msg.actionId && !msg.retry) {
+        dropPending(code, msg.actionId);
+        retried.delete(msg.actionId);
+      }
       if (msg.retry && code && msg.actionId) {
         setTimeout(function () {
           var m = loadPending(code).filter(function (p) {

@@ -72,6 +72,12 @@ export type CommitOutcome = 'ok' | 'fenced' | 'unconfirmed' | 'rejected';
 export type SessionEnd = 'fenced' | 'dropped' | 'handed-off' | 'abandoned' | 'stopped';
 export type AdoptReason = 'handoff' | 'takeover' | 'cold-start';
 
+/** A handoff's adoption not claimed yet: the version it continued from, and its first record. */
+interface Unclaimed {
+  base: GameRecord;
+  adoption: GameRecord;
+}
+
 export class GameSession {
   status: 'running' | 'handing-off' | 'stopped' = 'running';
   /** True once the latest write may be acknowledged (see the header). */
@@ -84,12 +90,11 @@ export class GameSession {
   /** The last record the database held; null before the first. */
   #confirmedRecord: GameRecord | null = null;
   /**
-   * The version a handoff continued from while the database did not answer: the adoption is
-   * claimed from it (compare-and-set) by the first save that reaches the database.
+   * A handoff adopted while the database did not answer: the version it continued from (`base`,
+   * from which the first save that reaches the database claims it by compare-and-set) and its
+   * own first record (`adoption`, which that claim may have written with its answer lost).
    */
-  #unclaimed: GameRecord | null = null;
-  /** That adoption's own record, the one its claim tried to write. */
-  #adoption: GameRecord | null = null;
+  #unclaimed: Unclaimed | null = null;
   /** The last confirmation was a peer's save (this node's own database did not answer). */
   #savedByPeer = false;
 
@@ -209,10 +214,7 @@ export class GameSession {
     }
     // A handoff proceeds without the database (the former owner stopped and waits for us); the
     // first save that reaches it claims the game from `base`, and until then nothing is confirmed.
-    if (claim === 'unavailable') {
-      this.#unclaimed = base;
-      this.#adoption = record;
-    }
+    if (claim === 'unavailable') this.#unclaimed = { base, adoption: record };
     env.logger.debug(
       {
         game: this.key,
@@ -524,7 +526,7 @@ export class GameSession {
 
   /** The first save of a handoff's adoption made without the database: its compare-and-set. */
   async #claimAdoption(record: GameRecord): Promise<'saved' | 'newer' | 'unavailable'> {
-    const base = this.#unclaimed as GameRecord;
+    const { base, adoption } = this.#unclaimed as Unclaimed;
     const { ledger } = this.env;
     const claim = await ledger.claim(base, record, false);
     if (claim === 'unavailable') return 'unavailable';
@@ -535,8 +537,7 @@ export class GameSession {
     // The claim made at the adoption may have been written after all, its answer lost (the
     // connection dropped after the statement ran): then the database holds that very record,
     // the game is ours, and this write is saved over it like any other.
-    const adoption = this.#adoption;
-    const ours = adoption ? await ledger.holds(adoption) : false;
+    const ours = await ledger.holds(adoption);
     if (ours !== true) return ours === 'unavailable' ? 'unavailable' : 'newer';
     this.#unclaimed = null;
     return ledger.save(record);
