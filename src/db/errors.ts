@@ -12,7 +12,8 @@ export type OutageClass =
   | 'too-many-connections'
   | 'authentication'
   | 'no-database'
-  | 'tls';
+  | 'tls'
+  | 'locked';
 
 const DESCRIPTIONS: Record<OutageClass, string> = {
   refused: 'connection refused (is the server running and listening on that address?)',
@@ -26,10 +27,18 @@ const DESCRIPTIONS: Record<OutageClass, string> = {
   authentication: 'authentication failed (check the user and password in DATABASE_URL)',
   'no-database': 'the database does not exist (create it, or fix the name in DATABASE_URL)',
   tls: 'TLS negotiation failed (check sslmode in DATABASE_URL)',
+  locked:
+    'another process holds the write lock on the file (a node stopped in the middle of a write, a backup, an open sqlite3 shell?)',
 };
 
 export function describeOutage(kind: OutageClass): string {
   return DESCRIPTIONS[kind];
+}
+
+/** SQLITE_BUSY and its extended codes: another connection holds a lock the statement needs. */
+export function isLockBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_BUSY(_|$)/.test(code);
 }
 
 const SOCKET_CODES: Record<string, OutageClass> = {
@@ -73,6 +82,7 @@ export function outageClass(err: unknown): OutageClass | null {
     return typeof (e as { outage?: unknown }).outage === 'string'
       ? (e as { outage: OutageClass }).outage
       : 'lost';
+  if (isLockBusy(err)) return 'locked';
   if (SOCKET_CODES[code]) return SOCKET_CODES[code];
   if (SQLSTATES[code]) return SQLSTATES[code];
   if (code.startsWith('08')) return 'lost'; // connection_exception

@@ -1,28 +1,46 @@
 // The SQLite engine: opens the file that every node of a cluster on this host may share (WAL
-// so readers never block the writer, a busy timeout so concurrent writers wait instead of
-// failing) and gives Kysely a dialect whose transactions take the write lock at BEGIN.
+// so readers never block the writer) and gives Kysely a dialect whose transactions take the
+// write lock at BEGIN and whose statements wait for another process's lock between turns of
+// the event loop, never inside one call.
 
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   CompiledQuery,
+  type QueryResult,
   SqliteAdapter,
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
   type Driver,
 } from 'kysely';
+import { isLockBusy } from './errors.js';
 import type { DbLogger } from './logger.js';
 
 export type Db = Database.Database;
 
 export interface OpenOptions {
-  /** How long a statement waits for another process's write lock before SQLITE_BUSY. */
+  /** How long opening the file waits for another process's lock before SQLITE_BUSY. */
   busyTimeoutMs?: number;
 }
 
+/** How long a statement waits for another process's write lock before it fails (SQLITE_BUSY). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * The longest a statement waits for a lock inside the synchronous driver call, that is with
+ * the event loop stopped. A transaction of another node holds the lock well under a
+ * millisecond, so this covers ordinary contention; a lock held longer (a node frozen in the
+ * middle of a write, a backup, an open `sqlite3` shell) is waited for in pauses between
+ * turns of the event loop (see LockPatientConnection), so sockets, timers and heartbeats go
+ * on. A driver-side wait of the whole 5 s froze every node of the host for 5 s per statement
+ * while one process held the lock (peers declared each other down).
+ */
+export const LOCK_SLICE_MS = 5;
+/** Pauses between attempts on a locked file: 5, 10, 20, 40, then 50 ms. */
+const LOCK_PAUSE_MS = 5;
+const LOCK_PAUSE_MAX_MS = 50;
 
 /**
  * Switching a fresh file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once,
@@ -36,7 +54,7 @@ function withBusyRetry<T>(run: () => T, timeoutMs: number): T {
     try {
       return run();
     } catch (err) {
-      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      if (!isLockBusy(err) || Date.now() >= deadline) throw err;
       Atomics.wait(pause, 0, 0, Math.min(5 * attempt, 50));
     }
   }
@@ -69,6 +87,9 @@ export function openDatabase(path: string, logger: DbLogger, options: OpenOption
     }
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
+    // From now on a statement blocks the event loop for a short slice at most; the longer
+    // wait happens in LockPatientConnection.
+    db.pragma(`busy_timeout = ${Math.min(LOCK_SLICE_MS, Math.trunc(busyTimeoutMs))}`);
   } catch (err) {
     db.close();
     throw err;
@@ -85,8 +106,55 @@ export function openDatabase(path: string, logger: DbLogger, options: OpenOption
  * upgrade a read lock.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
+  #patient: LockPatientConnection | null = null;
+
+  constructor(
+    config: ConstructorParameters<typeof SqliteDriver>[0],
+    private readonly lockWaitMs: number,
+  ) {
+    super(config);
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    this.#patient ??= new LockPatientConnection(connection, this.lockWaitMs);
+    return this.#patient;
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+/**
+ * The driver's one connection, with a statement that finds the file locked by another process
+ * tried again after a pause instead of inside the driver's busy handler: a statement that
+ * fails with SQLITE_BUSY has not run, so running it again is safe (inside a transaction too,
+ * which only BEGIN IMMEDIATE can find locked). Gives up after `waitMs` with the last error.
+ * The driver's mutex stays held meanwhile, so this node's other statements queue behind it as
+ * they would behind the busy handler.
+ */
+class LockPatientConnection implements DatabaseConnection {
+  constructor(
+    private readonly inner: DatabaseConnection,
+    private readonly waitMs: number,
+  ) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const deadline = performance.now() + this.waitMs;
+    for (let pause = LOCK_PAUSE_MS; ; pause = Math.min(pause * 2, LOCK_PAUSE_MAX_MS)) {
+      try {
+        return await this.inner.executeQuery<R>(query);
+      } catch (err) {
+        const left = deadline - performance.now();
+        if (!isLockBusy(err) || left <= 0) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      }
+    }
+  }
+
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.inner.streamQuery<R>(query, chunkSize);
   }
 }
 
@@ -128,14 +196,18 @@ type SqliteDialectDatabase = ConstructorParameters<typeof SqliteDialect>[0]['dat
 export class ImmediateSqliteDialect extends SqliteDialect {
   private readonly database: SqliteDialectDatabase;
 
-  constructor(db: Db) {
+  /** `lockWaitMs`: how long a statement waits for another process's lock before it fails. */
+  constructor(
+    db: Db,
+    private readonly lockWaitMs = DEFAULT_BUSY_TIMEOUT_MS,
+  ) {
     const database = preparedOnce(db);
     super({ database });
     this.database = database;
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver({ database: this.database });
+    return new ImmediateSqliteDriver({ database: this.database }, this.lockWaitMs);
   }
 
   override createAdapter(): SqliteAdapter {

@@ -25,7 +25,12 @@ import { NodeLeases } from './leases.js';
 import { RateCounters } from './rate-limits.js';
 import { Snapshots } from './snapshots.js';
 import { WalCheckpointer, type CheckpointRun } from './checkpointer.js';
-import { ImmediateSqliteDialect, isInMemory, openDatabase } from './sqlite.js';
+import {
+  DEFAULT_BUSY_TIMEOUT_MS,
+  ImmediateSqliteDialect,
+  isInMemory,
+  openDatabase,
+} from './sqlite.js';
 
 export type StorageTarget =
   { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
@@ -53,7 +58,7 @@ export interface StorageOptions {
   poolMax?: number;
   /** PostgreSQL: how long to wait for a connection before counting the database as unreachable. */
   connectTimeoutMs?: number;
-  /** SQLite: how long a write waits for another process's lock. */
+  /** SQLite: how long a write waits for another process's lock (default 5 s). */
   busyTimeoutMs?: number;
   /** SQLite: how often the checkpoint thread copies the log into the file (default 1 s). */
   checkpointMs?: number;
@@ -233,17 +238,14 @@ class KyselyStorage implements Storage {
     let inner: Dialect;
     let shown: string;
     if (target.engine === 'sqlite') {
-      const file = openDatabase(
-        target.path,
-        options.logger,
-        options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {},
-      );
+      const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+      const file = openDatabase(target.path, options.logger, { busyTimeoutMs });
       if (!isInMemory(target.path))
         this.checkpointer = new WalCheckpointer(file, target.path, options.logger, {
           ...(options.checkpointMs !== undefined ? { intervalMs: options.checkpointMs } : {}),
           ...(options.onCheckpoint ? { onRun: options.onCheckpoint } : {}),
         });
-      inner = new ImmediateSqliteDialect(file);
+      inner = new ImmediateSqliteDialect(file, busyTimeoutMs);
       shown = target.path;
     } else {
       const pool = createPool(target.url, {

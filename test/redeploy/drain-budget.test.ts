@@ -40,10 +40,7 @@ describe('drain with stalled peers', () => {
       );
     }
 
-    for (const p of peers) {
-      p.signal('SIGSTOP');
-      rig.paused.add(p);
-    }
+    for (const p of peers) await rig.freeze(p);
     rig.removeFromDns(n1);
     const t0 = Date.now();
     n1.signal('SIGTERM');

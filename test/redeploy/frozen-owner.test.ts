@@ -52,8 +52,7 @@ describe('SIGSTOP of an owner while an action is on its way to it', () => {
       'the page to show the round',
     );
 
-    n1.signal('SIGSTOP');
-    rig.paused.add(n1);
+    await rig.freeze(n1);
     await waitFor(
       () =>
         logLines([n2], new RegExp(`^game ${code} adopted from node n1 .*\\[takeover\\]$`)).length >

@@ -29,15 +29,20 @@ describe('SIGSTOP of an owner until declared down, then SIGCONT', () => {
     const { victim, code, lazy, record, round } = await ownerMidRound(rig, 2000);
 
     // Stop the owner just before the round's deadline: when it wakes, the deadline has passed.
-    const lastMoment = record.state.deadline! - 40;
+    // (Room for freeze() to let it finish a write it may be in the middle of.)
+    const lastMoment = record.state.deadline! - 150;
     await waitFor(() => Date.now() >= lastMoment, 5000, 'the last moment of the round', 5);
-    victim.signal('SIGSTOP');
-    rig.paused.add(victim);
+    await rig.freeze(victim);
+    expect(Date.now(), 'stopped before the deadline').toBeLessThan(record.state.deadline!);
     rig.lb.delete(victim);
     const stoppedAt = Date.now();
 
     const takeover = takeoverOf(code);
-    await waitFor(() => logLines(rig!.all, takeover).length > 0, 10_000, `a takeover of ${code}`);
+    await waitFor(
+      () => logLines(rig!.all, takeover).length > 0,
+      10_000,
+      `a takeover of ${code}\n${rig.tail(25)}`,
+    );
     const adoption = logLines(rig.all, takeover)[0]!;
     const successor = adoption.node;
     const epoch = Number(takeover.exec(adoption.line.msg)![1]);

@@ -4,6 +4,7 @@
 // the replicated records. Every process started here is killed by close().
 
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, type BotOptions } from './bots.js';
 import { Sampler } from './invariants.js';
@@ -56,6 +57,8 @@ export class Rig {
   readonly codes: string[] = [];
   readonly sampler: Sampler;
   private dnsHosts: string[] = [];
+  /** The test's own connection to the nodes' SQLite file (see freeze). */
+  private probe: Database.Database | null = null;
   private names = 0;
 
   private constructor(
@@ -308,7 +311,39 @@ export class Rig {
       .join('\n');
   }
 
+  /**
+   * SIGSTOPs `node` (and counts it paused) at a moment it holds no write lock on the nodes'
+   * shared SQLite file: a node frozen in the middle of a write stops every node's writes until
+   * it runs again, so no peer can claim its games. That case has a test of its own
+   * (test/redeploy/locked-database.test.ts); the tests of a frozen node are about the rest.
+   */
+  async freeze(node: NodeProcess): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      node.signal('SIGSTOP');
+      if (this.env.DATABASE_URL !== undefined || this.fileWritable()) break;
+      node.signal('SIGCONT');
+      if (attempt === 50)
+        throw new Error(`${node.opts.nodeId} held the database's write lock at 50 stops`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    this.paused.add(node);
+  }
+
+  /** True if the SQLite file's write lock can be taken now (waiting a moment for a live node). */
+  private fileWritable(): boolean {
+    this.probe ??= new Database(this.dbPath, { timeout: 20, fileMustExist: true });
+    try {
+      this.probe.exec('begin immediate');
+      this.probe.exec('rollback');
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
+    this.probe?.close();
     for (const b of this.bots) b.stop();
     this.sampler.stop();
     for (const n of this.paused) n.signal('SIGCONT');

@@ -1,0 +1,73 @@
+// Three nodes on one host share one SQLite file, and another process takes its write lock and
+// holds it for 7 s, as a node frozen (SIGSTOP, a paused VM) in the middle of a write does, or a
+// backup, or an operator's open sqlite3 shell. No node's event loop stops meanwhile: each
+// answers at once, none reports a stalled loop or declares a peer down. Their writes wait for
+// the lock, then fail as a database outage (`locked`), so the games wait as in any outage and
+// nothing is acknowledged that no database holds. Once the lock is released the games go on
+// from the round they were in, and no acknowledged action was lost (checkAll).
+//
+// Before the fix, the driver waited for the lock inside each call, with the event loop stopped:
+// every node of the host froze for 5 s per statement, and the peers declared each other down.
+
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkAll } from '../support/owner-loss.js';
+import { Rig } from '../support/redeploy-rig.js';
+
+let rig: Rig | undefined;
+let holder: Database.Database | undefined;
+
+afterAll(async () => {
+  if (holder?.open) holder.close();
+  await rig?.close();
+});
+
+const HOLD_MS = 7000;
+
+describe('the SQLite file locked by another process for 7 s under play', () => {
+  it('keeps every node answering and every acknowledged action; the games go on after', async () => {
+    rig = await Rig.create({ roundSeconds: 2 });
+    const nodes = await rig.startThree();
+    await rig.setupGames(3, 3, nodes);
+    rig.sampler.start();
+    await rig.roundsPass(1);
+    const from = nodes.map((n) => n.lines.length);
+
+    holder = new Database(rig.dbPath);
+    holder.exec('begin immediate');
+    const lockedAt = Date.now();
+    const slowest = new Map<string, number>(nodes.map((n) => [n.url, 0]));
+    while (Date.now() - lockedAt < HOLD_MS) {
+      await Promise.all(
+        nodes.map(async (n) => {
+          const started = performance.now();
+          const res = await fetch(`${n.url}/health_check`);
+          await res.arrayBuffer();
+          const ms = Math.round(performance.now() - started);
+          slowest.set(n.url, Math.max(slowest.get(n.url)!, ms));
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    holder.exec('commit');
+    holder.close();
+
+    const during = nodes.flatMap((n, i) => n.lines.slice(from[i]));
+    // The lock was felt: writes waited their budget and failed as an outage.
+    expect(
+      during.some((l) => /^database unavailable/.test(l.msg)),
+      rig.tail(20),
+    ).toBe(true);
+    // ... and no event loop stopped for it.
+    for (const [node, ms] of slowest) expect(ms, `${node}'s slowest answer`).toBeLessThan(1000);
+    expect(
+      during.filter((l) => /event loop stalled|^peer \S+ .*down/.test(l.msg)).map((l) => l.msg),
+    ).toEqual([]);
+
+    await rig.roundsPass(2, 30_000);
+    await checkAll(rig, 'locked-database', {
+      holdMs: HOLD_MS,
+      slowest: Object.fromEntries(slowest),
+    });
+  });
+});
