@@ -16,6 +16,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import { sleep, type Clock } from '../clock.js';
+import { describeOutage, outageClass } from '../db/errors.js';
 import type {
   NodeLease,
   Snapshot,
@@ -438,9 +439,10 @@ export class Ledger {
     } catch (err) {
       if (this.#available) {
         this.#available = false;
+        const outage = outageClass(err);
         this.#o.logger.error(
-          { err },
-          'database unavailable: running games continue from memory; saves are kept until it answers',
+          { err, outage },
+          `database unavailable${outage ? ` (${describeOutage(outage)})` : ''}: running games continue from memory; saves are kept until it answers`,
         );
       }
       return undefined;

@@ -50,7 +50,13 @@ export type Fault =
    */
   | { at: number; kind: 'db-reply-lost'; who: Target; p: number; ms: number }
   /** One node's wall clock steps by `ms` (ahead or behind) and stays there: a host set wrong. */
-  | { at: number; kind: 'skew'; who: Target; ms: number };
+  | { at: number; kind: 'skew'; who: Target; ms: number }
+  /**
+   * One node frozen for `ms` (as `stall`) in the middle of a write to a database with one write
+   * lock (the SQLite file the nodes of a host share): meanwhile every other node's database
+   * calls wait for the lock, each up to LOCK_WAIT_MS, then fail as SQLITE_BUSY does.
+   */
+  | { at: number; kind: 'frozen-writer'; who: Target; ms: number };
 
 export interface Schedule {
   nodes: number;
@@ -86,15 +92,24 @@ export const FAULT_KINDS = [
   'split',
   'db-reply-lost',
   'skew',
+  'frozen-writer',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** The faults of the mesh and its processes: every kind but the database's. */
 export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
   (k) =>
-    k !== 'db-outage' && k !== 'db-cut' && k !== 'split' && k !== 'db-reply-lost' && k !== 'skew',
+    k !== 'db-outage' &&
+    k !== 'db-cut' &&
+    k !== 'split' &&
+    k !== 'db-reply-lost' &&
+    k !== 'skew' &&
+    k !== 'frozen-writer',
 );
 /** Kinds drawn apart, each from a stream of its own (see generate). */
-const APART: readonly FaultKind[] = ['split', 'db-reply-lost', 'skew'];
+const APART: readonly FaultKind[] = ['split', 'db-reply-lost', 'skew', 'frozen-writer'];
+
+/** How long a call waits for the write lock before it fails (the node's SQLite budget). */
+export const LOCK_WAIT_MS = 5000;
 
 /**
  * A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play.
@@ -184,6 +199,12 @@ export function generate(seed: number, kinds: readonly FaultKind[] = FAULT_KINDS
     who: target(r),
     ms: r.pick([-30_000, -5000, -2000, -700, 700, 2000, 5000, 30_000]),
   }));
+  drawApart('frozen-writer', 0xf20c, (r, at) => ({
+    at,
+    kind: 'frozen-writer',
+    who: target(r),
+    ms: r.pick([300, 1500, 4000, 6000, 12_000]),
+  }));
   faults.sort((a, b) => a.at - b.at);
   return {
     nodes: rng.int(1, 3),
@@ -220,10 +241,17 @@ export async function runSchedule(
   // connection does), alone or together with the mesh's faults; a node cut off from it alone
   // fails the same way while the others reach it.
   // A node whose replies are lost has each call run, then fail as a dropped connection does.
+  // While a node frozen in a write holds the lock, the others' calls wait for it, then fail.
   const db = {
     down: false,
     cut: new Set<string>(),
     lost: new Map<string, { p: number; rng: Rng }>(),
+    lockedBy: null as string | null,
+    lockWaiters: [] as (() => void)[],
+  };
+  const unlock = (): void => {
+    db.lockedBy = null;
+    for (const wake of db.lockWaiters.splice(0)) wake();
   };
   const refused = (): Error =>
     Object.assign(new Error('connect ECONNREFUSED (database outage)'), { code: 'ECONNREFUSED' });
@@ -234,8 +262,26 @@ export async function runSchedule(
     const lost = db.lost.get(node);
     return lost !== undefined && lost.rng.chance(lost.p);
   };
+  const busy = (): Error => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
   const call = (node: string, run: () => unknown, landed?: (out: unknown) => void): unknown => {
     if (unreachable(node)) return Promise.reject(refused());
+    if (db.lockedBy !== null && db.lockedBy !== node) {
+      // Answered in the caller's process: held while it is paused, dropped once it is dead.
+      const proc = nodes.find((n) => n.id === node && n.alive)?.proc;
+      return new Promise((resolve, reject) => {
+        let settled = false;
+        const settle = (fn: () => void) => () => {
+          if (settled) return;
+          settled = true;
+          world.after(0, fn, proc);
+        };
+        db.lockWaiters.push(settle(() => resolve(call(node, run, landed))));
+        world.after(
+          LOCK_WAIT_MS,
+          settle(() => reject(busy())),
+        );
+      });
+    }
     if (!replyLost(node)) return run();
     return Promise.resolve(run()).then((out) => {
       landed?.(out);
@@ -408,6 +454,7 @@ export async function runSchedule(
           if (!n) return;
           trace(`${world.now - start} SIGKILL ${n.id}`);
           n.kill();
+          if (db.lockedBy === n.id) unlock(); // the lock dies with its process
           dropClientsOf(n);
           if (f.restartAfter !== undefined) {
             const id = f.sameId ? n.id : undefined;
@@ -525,6 +572,19 @@ export async function runSchedule(
           n.proc.offset += f.ms;
           return;
         }
+        case 'frozen-writer': {
+          const n = resolve(f.who);
+          if (!n || n.proc.paused || db.lockedBy !== null) return;
+          trace(`${world.now - start} SIGSTOP ${n.id} holding the write lock for ${f.ms} ms`);
+          world.pause(n.proc);
+          db.lockedBy = n.id;
+          world.after(f.ms, () => {
+            trace(`${world.now - start} SIGCONT ${n.id}, the write lock released`);
+            unlock();
+            world.resume(n.proc);
+          });
+          return;
+        }
         case 'db-cut': {
           const n = resolve(f.who);
           if (!n || db.cut.has(n.id)) return;
@@ -545,6 +605,7 @@ export async function runSchedule(
           for (const n of all) {
             if (f.kill) {
               n.kill();
+              if (db.lockedBy === n.id) unlock();
               dropClientsOf(n);
             } else n.drain(() => dropClientsOf(n));
           }
@@ -566,6 +627,7 @@ export async function runSchedule(
   db.down = false;
   db.cut.clear();
   db.lost.clear();
+  unlock();
   for (const n of nodes) if (n.proc.paused) world.resume(n.proc);
   if (running().length === 0) newNode();
   await world.runUntil(world.now + 15_000);

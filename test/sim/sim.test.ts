@@ -128,6 +128,23 @@ describe('cluster simulator', () => {
       ]),
     600_000,
   );
+  // A node frozen in the middle of a write to the shared SQLite file: every other node's
+  // database calls wait for its lock, up to 5 s each, then fail; no peer can claim its games
+  // until it runs again or dies.
+  it(
+    `finds no violation in ${BUDGET / 4} schedules of a node frozen holding the write lock (seeds 4000001…)`,
+    () =>
+      runBudget(4_000_001, BUDGET / 4, [
+        'frozen-writer',
+        'kill',
+        'stall',
+        'replace',
+        'partition',
+        'db-reply-lost',
+        'cold-restart',
+      ]),
+    600_000,
+  );
   // Every fault kind together, the database's with the mesh's and whole-cluster restarts.
   it(
     `finds no violation in ${BUDGET / 2} schedules of every fault kind (seeds 900001…)`,
