@@ -8,12 +8,11 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   CompiledQuery,
-  type QueryResult,
   SqliteAdapter,
   SqliteDialect,
-  SqliteDriver,
   type DatabaseConnection,
   type Driver,
+  type QueryResult,
 } from 'kysely';
 import { isLockBusy } from './errors.js';
 import type { DbLogger } from './logger.js';
@@ -33,7 +32,7 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
  * the event loop stopped. A transaction of another node holds the lock well under a
  * millisecond, so this covers ordinary contention; a lock held longer (a node frozen in the
  * middle of a write, a backup, an open `sqlite3` shell) is waited for in pauses between
- * turns of the event loop (see LockPatientConnection), so sockets, timers and heartbeats go
+ * turns of the event loop (see FileConnection), so sockets, timers and heartbeats go
  * on. A driver-side wait of the whole 5 s froze every node of the host for 5 s per statement
  * while one process held the lock (peers declared each other down).
  */
@@ -88,7 +87,7 @@ export function openDatabase(path: string, logger: DbLogger, options: OpenOption
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
     // From now on a statement blocks the event loop for a short slice at most; the longer
-    // wait happens in LockPatientConnection.
+    // wait happens in FileConnection.
     db.pragma(`busy_timeout = ${Math.min(LOCK_SLICE_MS, Math.trunc(busyTimeoutMs))}`);
   } catch (err) {
     db.close();
@@ -98,45 +97,39 @@ export function openDatabase(path: string, logger: DbLogger, options: OpenOption
   return db;
 }
 
-/**
- * Every transaction here reads and then writes (a version check before a save, a result
- * before its players, the migrations applied so far before the next one). BEGIN IMMEDIATE
- * takes the write lock first, so a second process waits at BEGIN (busy timeout) and then
- * reads what the first one wrote, instead of failing with SQLITE_BUSY when it tries to
- * upgrade a read lock.
- */
-class ImmediateSqliteDriver extends SqliteDriver {
-  #patient: LockPatientConnection | null = null;
+/** Turns at the file's one connection, first come first served. */
+class Turns {
+  #busy = false;
+  readonly #queue: (() => void)[] = [];
 
-  constructor(
-    config: ConstructorParameters<typeof SqliteDriver>[0],
-    private readonly lockWaitMs: number,
-  ) {
-    super(config);
+  take(): Promise<void> {
+    if (!this.#busy) {
+      this.#busy = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#queue.push(resolve));
   }
 
-  override async acquireConnection(): Promise<DatabaseConnection> {
-    const connection = await super.acquireConnection();
-    this.#patient ??= new LockPatientConnection(connection, this.lockWaitMs);
-    return this.#patient;
-  }
-
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  give(): void {
+    const next = this.#queue.shift();
+    if (next) next();
+    else this.#busy = false;
   }
 }
 
 /**
- * The driver's one connection, with a statement that finds the file locked by another process
- * tried again after a pause instead of inside the driver's busy handler: a statement that
- * fails with SQLITE_BUSY has not run, so running it again is safe (inside a transaction too,
- * which only BEGIN IMMEDIATE can find locked). Gives up after `waitMs` with the last error.
- * The driver's mutex stays held meanwhile, so this node's other statements queue behind it as
- * they would behind the busy handler.
+ * The node's one connection to the file. A statement that finds the file locked by another
+ * process is tried again after a pause (5, 10, 20, 40, then every 50 ms, up to `waitMs`, then
+ * it fails with SQLITE_BUSY), not inside the driver's busy handler with the event loop stopped.
+ * A statement that failed with SQLITE_BUSY has not run, so running it again is safe. Outside a
+ * transaction the pause gives the connection up, so this node's reads (which WAL serves while
+ * another process writes) and other statements go on meanwhile; inside one (where only BEGIN
+ * IMMEDIATE, before the transaction holds anything, can find the file locked) it keeps it.
  */
-class LockPatientConnection implements DatabaseConnection {
+class FileConnection implements DatabaseConnection {
   constructor(
-    private readonly inner: DatabaseConnection,
+    private readonly db: PreparedDb,
+    private readonly turns: Turns,
     private readonly waitMs: number,
   ) {}
 
@@ -144,17 +137,78 @@ class LockPatientConnection implements DatabaseConnection {
     const deadline = performance.now() + this.waitMs;
     for (let pause = LOCK_PAUSE_MS; ; pause = Math.min(pause * 2, LOCK_PAUSE_MAX_MS)) {
       try {
-        return await this.inner.executeQuery<R>(query);
+        return this.#run<R>(query);
       } catch (err) {
         const left = deadline - performance.now();
         if (!isLockBusy(err) || left <= 0) throw err;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+        const wait = new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+        if (this.db.inTransaction()) await wait;
+        else {
+          this.turns.give();
+          await wait;
+          await this.turns.take();
+        }
       }
     }
   }
 
-  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
-    return this.inner.streamQuery<R>(query, chunkSize);
+  #run<R>({ sql, parameters }: CompiledQuery): QueryResult<R> {
+    const stmt = this.db.prepare(sql);
+    if (stmt.reader) return { rows: stmt.all(parameters) as R[] };
+    const { changes, lastInsertRowid } = stmt.run(parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  }
+
+  /** Not used: every query here reads a bounded result. */
+  streamQuery(): never {
+    throw new Error('streaming queries are not supported on SQLite here');
+  }
+}
+
+/**
+ * Every transaction here reads and then writes (a version check before a save, a result
+ * before its players, the migrations applied so far before the next one). BEGIN IMMEDIATE
+ * takes the write lock first, so a second process waits at BEGIN and then reads what the
+ * first one wrote, instead of failing with SQLITE_BUSY when it tries to upgrade a read lock.
+ */
+class ImmediateSqliteDriver implements Driver {
+  readonly #turns = new Turns();
+  readonly #connection: FileConnection;
+
+  constructor(
+    private readonly db: PreparedDb,
+    lockWaitMs: number,
+  ) {
+    this.#connection = new FileConnection(db, this.#turns, lockWaitMs);
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.#turns.take();
+    return this.#connection;
+  }
+
+  async beginTransaction(): Promise<void> {
+    await this.#connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  async commitTransaction(): Promise<void> {
+    await this.#connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+
+  async rollbackTransaction(): Promise<void> {
+    await this.#connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+
+  releaseConnection(): Promise<void> {
+    this.#turns.give();
+    return Promise.resolve();
+  }
+
+  destroy(): Promise<void> {
+    this.db.close();
+    return Promise.resolve();
   }
 }
 
@@ -175,10 +229,17 @@ const STATEMENT_CACHE = 256;
  * prepares every query it runs, which took about 9 % of the time of a busy node (a save per
  * action); a query's SQL text is the same every time, only its parameters change.
  */
-function preparedOnce(db: Db): SqliteDialectDatabase {
+interface PreparedDb {
+  prepare(sql: string): ReturnType<Db['prepare']>;
+  inTransaction(): boolean;
+  close(): void;
+}
+
+function preparedOnce(db: Db): PreparedDb {
   const cache = new Map<string, ReturnType<Db['prepare']>>();
   return {
     close: () => void db.close(),
+    inTransaction: () => db.inTransaction,
     prepare: (sql: string) => {
       let stmt = cache.get(sql);
       if (!stmt) {
@@ -191,23 +252,21 @@ function preparedOnce(db: Db): SqliteDialectDatabase {
   };
 }
 
-type SqliteDialectDatabase = ConstructorParameters<typeof SqliteDialect>[0]['database'] & object;
-
 export class ImmediateSqliteDialect extends SqliteDialect {
-  private readonly database: SqliteDialectDatabase;
+  private readonly prepared: PreparedDb;
 
   /** `lockWaitMs`: how long a statement waits for another process's lock before it fails. */
   constructor(
     db: Db,
     private readonly lockWaitMs = DEFAULT_BUSY_TIMEOUT_MS,
   ) {
-    const database = preparedOnce(db);
-    super({ database });
-    this.database = database;
+    // Kysely's dialect wants a database; its own driver, which would use it, is replaced.
+    super({ database: db });
+    this.prepared = preparedOnce(db);
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver({ database: this.database }, this.lockWaitMs);
+    return new ImmediateSqliteDriver(this.prepared, this.lockWaitMs);
   }
 
   override createAdapter(): SqliteAdapter {

@@ -82,6 +82,51 @@ describe('SQLite file locked by another process', () => {
     });
   });
 
+  it("answers this node's reads while one of its writes waits for the lock", async () => {
+    const { storage, path } = await storageOn();
+    await storage.accounts.create('reader', 'x'.repeat(60));
+    const release = holdWriteLock(path);
+    let written = false;
+    const write = storage.accounts.create('waiting', 'x'.repeat(60)).then((out) => {
+      written = true;
+      return out;
+    });
+    // WAL serves reads while another process holds the write lock; the waiting write must not
+    // keep the node's connection from them (a page's session or account lookup).
+    const started = performance.now();
+    expect(await storage.accounts.findByUsername('reader')).toMatchObject({ username: 'reader' });
+    const readMs = performance.now() - started;
+    expect(written).toBe(false);
+    expect(readMs).toBeLessThan(250);
+    release();
+    expect(await write).toMatchObject({ ok: true });
+  });
+
+  it('lets reads through while a transaction waits to begin, then runs it whole', async () => {
+    const { storage, path } = await storageOn();
+    const made = await storage.accounts.create('player', 'x'.repeat(60));
+    if (!made.ok) throw new Error(made.message);
+    const release = holdWriteLock(path);
+    setTimeout(release, 300);
+    const started = performance.now();
+    const recording = storage.results
+      .record({
+        gameId: 'g-locked',
+        code: 'LOCK',
+        finishedAt: Date.now(),
+        rounds: 3,
+        winnerId: null,
+        players: [{ accountId: made.account.id, won: false, eliminatedRound: 2 }],
+      })
+      .then((out) => ({ out, ms: performance.now() - started }));
+    expect(await storage.accounts.findByUsername('player')).toMatchObject({ username: 'player' });
+    expect(performance.now() - started).toBeLessThan(250);
+    const { out, ms } = await recording;
+    expect(out).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(280);
+    expect(await storage.results.recordFor(made.account.id)).toMatchObject({ played: 1 });
+  });
+
   it('gives up after its budget with an outage the node knows (`locked`), and writes again once free', async () => {
     const { storage, path } = await storageOn(400);
     const release = holdWriteLock(path);
