@@ -121,10 +121,10 @@ class Turns {
  * The node's one connection to the file. A statement that finds the file locked by another
  * process is tried again after a pause (5, 10, 20, 40, then every 50 ms, up to `waitMs`, then
  * it fails with SQLITE_BUSY), not inside the driver's busy handler with the event loop stopped.
- * A statement that failed with SQLITE_BUSY has not run, so running it again is safe. Outside a
- * transaction the pause gives the connection up, so this node's reads (which WAL serves while
- * another process writes) and other statements go on meanwhile; inside one (where only BEGIN
- * IMMEDIATE, before the transaction holds anything, can find the file locked) it keeps it.
+ * A statement that failed with SQLITE_BUSY has not run, so running it again is safe. The pause
+ * gives the connection up, so this node's reads (which WAL serves while another process writes)
+ * and other statements go on meanwhile. A transaction's BEGIN IMMEDIATE waits this way (nothing
+ * is held yet); once begun, the transaction holds the write lock and its statements do not wait.
  */
 class FileConnection implements DatabaseConnection {
   constructor(
@@ -134,6 +134,9 @@ class FileConnection implements DatabaseConnection {
   ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    // Inside a transaction a statement is not tried again: SQLite may have rolled the whole
+    // transaction back on SQLITE_BUSY, and the rest must not run on its own.
+    if (this.db.inTransaction()) return this.#run<R>(query);
     const deadline = performance.now() + this.waitMs;
     for (let pause = LOCK_PAUSE_MS; ; pause = Math.min(pause * 2, LOCK_PAUSE_MAX_MS)) {
       try {
@@ -141,13 +144,9 @@ class FileConnection implements DatabaseConnection {
       } catch (err) {
         const left = deadline - performance.now();
         if (!isLockBusy(err) || left <= 0) throw err;
-        const wait = new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
-        if (this.db.inTransaction()) await wait;
-        else {
-          this.turns.give();
-          await wait;
-          await this.turns.take();
-        }
+        this.turns.give();
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+        await this.turns.take();
       }
     }
   }

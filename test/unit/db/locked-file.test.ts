@@ -11,6 +11,8 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { outageClass } from '../../../src/db/errors.js';
 import { openStorage, type Storage } from '../../../src/db/storage.js';
+import { waitFor } from '../../support/node-process.js';
+import { recordingLogger } from '../cluster/recording-logger.js';
 import { silentLogger } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'minotaur-locked-'));
@@ -145,5 +147,26 @@ describe('SQLite file locked by another process', () => {
     expect(await storage.accounts.findByUsername('lockfail')).toMatchObject({
       username: 'lockfail',
     });
+  });
+
+  it('a node that starts while the file is locked waits for it, saying why, and opens once free', async () => {
+    const { path } = await storageOn();
+    const release = holdWriteLock(path);
+    const logger = recordingLogger();
+    const starting = openStorage(
+      { engine: 'sqlite', path },
+      { logger, sessions: { pruneIntervalMs: 0 }, busyTimeoutMs: 200 },
+    );
+    opened.push(starting);
+    const opening = starting.open();
+    await waitFor(
+      () => logger.at('warn').some((m) => /another process holds the write lock/.test(m)),
+      5000,
+      'the starting node to say why it waits',
+    );
+    expect(starting.health()).toMatchObject({ state: 'connecting', outage: 'locked' });
+    release();
+    await opening;
+    expect(starting.health().state).toBe('up');
   });
 });
