@@ -13,7 +13,20 @@ export interface PostgresOptions {
   logger: DbLogger;
   /** A pooled connection broke, idle or in use (the server restarted or the network dropped it). */
   onIdleError?: (err: Error) => void;
+  /**
+   * How long the server lets one of our transactions sit idle (its node sends nothing) before it
+   * ends the session and rolls it back (default 10 s).
+   */
+  idleInTransactionMs?: number;
 }
+
+/**
+ * A node frozen (SIGSTOP, a paused VM) between a transaction's statements holds that
+ * transaction's row locks, and the migration lock while migrating, until it runs again: every
+ * other node that needs them waits as long. Our transactions never wait for anything but the
+ * database between their statements, so the server may end one idle for this long.
+ */
+export const IDLE_IN_TRANSACTION_MS = 10_000;
 
 /**
  * How long one query may take before it fails as `timeout`, read at each query (0: no limit,
@@ -65,6 +78,7 @@ export function createPool(url: string, options: PostgresOptions): pg.Pool {
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     application_name: 'minotaur',
+    idle_in_transaction_session_timeout: options.idleInTransactionMs ?? IDLE_IN_TRANSACTION_MS,
     types,
   });
   // Without a listener, an idle connection dropped by the server would crash the process.

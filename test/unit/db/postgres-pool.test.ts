@@ -57,4 +57,33 @@ describe('PostgreSQL pool', () => {
     const { rows } = await sql<{ one: number }>`select 1 as one`.execute(db);
     expect(rows).toEqual([{ one: 1 }]);
   });
+
+  it("ends a transaction left idle by a frozen node, so the others' writes go on", async () => {
+    const server = await startPostgres();
+    cleanups.push(() => server.stop());
+    const url = await server.createDatabase();
+    const pool = createPool(url, { logger: recordingLogger(), idleInTransactionMs: 500 });
+    cleanups.push(() => pool.end());
+    const frozen = await pool.connect();
+    cleanups.push(() => frozen.release(true));
+    const { rows } = await frozen.query<{ idle_in_transaction_session_timeout: string }>(
+      'show idle_in_transaction_session_timeout',
+    );
+    expect(rows[0]!.idle_in_transaction_session_timeout).toBe('500ms');
+    await frozen.query('create table held (id int primary key)');
+    // A transaction that took a row lock, then nothing more: its node stopped.
+    await frozen.query('begin');
+    await frozen.query('insert into held values (1)');
+
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    cleanups.push(() => other.end());
+    const started = Date.now();
+    // Waits for the frozen transaction's row; goes on once the server has ended it.
+    const out = await other.query('insert into held values (1) on conflict do nothing');
+    const waited = Date.now() - started;
+    expect(out.rowCount).toBe(1);
+    expect(waited).toBeGreaterThanOrEqual(300);
+    expect(waited).toBeLessThan(5000);
+  });
 });
