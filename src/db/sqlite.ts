@@ -223,17 +223,17 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 /** Most distinct statements kept prepared (the queries are a fixed set; this only bounds it). */
 const STATEMENT_CACHE = 256;
 
-/**
- * The file as Kysely's SQLite driver sees it, with each statement prepared once: the driver
- * prepares every query it runs, which took about 9 % of the time of a busy node (a save per
- * action); a query's SQL text is the same every time, only its parameters change.
- */
 interface PreparedDb {
   prepare(sql: string): ReturnType<Db['prepare']>;
   inTransaction(): boolean;
   close(): void;
 }
 
+/**
+ * The file as the driver sees it, with each statement prepared once: preparing every query it
+ * runs took about 9 % of the time of a busy node (a save per action); a query's SQL text is the
+ * same every time, only its parameters change.
+ */
 function preparedOnce(db: Db): PreparedDb {
   const cache = new Map<string, ReturnType<Db['prepare']>>();
   return {
