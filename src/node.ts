@@ -10,6 +10,7 @@ import { Mesh } from './cluster/mesh.js';
 import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
 import {
+  describeOutage,
   verifyNoAccount,
   hashPassword,
   openStorage,
@@ -270,10 +271,17 @@ export class MinotaurNode {
           ? { ...rec, unconfirmed: true }
           : rec;
       },
-      database: () => ({
-        ...storage.health(),
-        waiting: { snapshots: sessions.storage().unsaved, results: outbox.waiting },
-      }),
+      database: () => {
+        const { unsaved, failing } = sessions.storage();
+        return {
+          ...storage.health(),
+          waiting: { snapshots: unsaved, results: outbox.waiting },
+          savesFailing: failing && {
+            ...failing,
+            why: failing.outage && describeOutage(failing.outage),
+          },
+        };
+      },
       replication: () => {
         const s = sync.stats();
         return {

@@ -16,7 +16,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import { sleep, type Clock } from '../clock.js';
-import { describeOutage, outageClass } from '../db/errors.js';
+import { describeOutage, outageClass, type OutageClass } from '../db/errors.js';
 import type {
   NodeLease,
   Snapshot,
@@ -112,6 +112,8 @@ export class Ledger {
   /** Saves that could not be written, latest per game, written when the database answers. */
   readonly #unsaved = new Map<string, GameRecord & { state: GameState }>();
   #available = true;
+  /** Since when its calls fail, and why (null while they go through). */
+  #failing: { since: number; outage: OutageClass | null } | null = null;
   /** When the database last answered again after an outage (null: no outage seen). */
   #backAt: number | null = null;
   /** The time the last successful lease renewal wrote, or null before the first. */
@@ -142,6 +144,11 @@ export class Ledger {
   leaseFresh(): boolean {
     if (this.#renewedAt === null) return false;
     return this.#o.clock.now() - this.#renewedAt < this.#o.leaseMs - LEASE_MARGIN_MS;
+  }
+
+  /** Since when database calls fail, and the kind of outage if known; null while they work. */
+  get failing(): { since: number; outage: OutageClass | null } | null {
+    return this.#failing;
   }
 
   get unsaved(): number {
@@ -432,6 +439,7 @@ export class Ledger {
       const out = await run();
       if (!this.#available) {
         this.#available = true;
+        this.#failing = null;
         this.#backAt = this.#o.clock.now();
         this.#o.logger.info({ unsaved: this.#unsaved.size }, 'database reachable again');
       }
@@ -440,6 +448,7 @@ export class Ledger {
       if (this.#available) {
         this.#available = false;
         const outage = outageClass(err);
+        this.#failing = { since: this.#o.clock.now(), outage };
         this.#o.logger.error(
           { err, outage },
           `database unavailable${outage ? ` (${describeOutage(outage)})` : ''}: running games continue from memory; saves are kept until it answers`,

@@ -8,6 +8,7 @@
 
 import { every, sleep, systemClock, type Clock } from '../clock.js';
 import type { MeshChannel, NodeState } from '../cluster/types.js';
+import type { OutageClass } from '../db/errors.js';
 import type { GameResult } from '../db/results.js';
 import { GAME_SCHEMA, createGame, type GameState } from '../game/index.js';
 import { canRead } from '../game/upgrade.js';
@@ -232,9 +233,17 @@ export class GameSessions {
     return [...this.sessions.values()].filter((s) => s.running).map((s) => s.key);
   }
 
-  /** Database state, for health and metrics. */
-  storage(): { available: boolean; unsaved: number } {
-    return { available: this.ledger.available, unsaved: this.ledger.unsaved };
+  /** Database state, for health, metrics and the operator pages. */
+  storage(): {
+    available: boolean;
+    unsaved: number;
+    failing: { since: number; outage: OutageClass | null } | null;
+  } {
+    return {
+      available: this.ledger.available,
+      unsaved: this.ledger.unsaved,
+      failing: this.ledger.failing,
+    };
   }
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────

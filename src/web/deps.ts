@@ -8,6 +8,7 @@ import type { SharedCounters } from './shared-rate-store.js';
 import type { Config } from '../config.js';
 import type { Accounts } from '../db/accounts.js';
 import type { Results } from '../db/results.js';
+import type { OutageClass } from '../db/errors.js';
 import type { DatabaseHealth } from '../db/storage.js';
 import type { LiveHub } from '../live/hub.js';
 import type { Renderer } from '../live/render.js';
@@ -28,6 +29,11 @@ export interface Games extends GameSource {
 /** The database as operators see it: its health, and the writes kept until it answers. */
 export interface DatabaseView extends DatabaseHealth {
   waiting: { snapshots: number; results: number };
+  /**
+   * Since when this node's game saves fail, and why, while they do (null otherwise). On SQLite
+   * reads go on while another process holds the write lock: the database is up, saves fail.
+   */
+  savesFailing: { since: number; outage: OutageClass | null; why: string | null } | null;
 }
 
 /** What the operator pages show about the cluster; null fields when running single-node. */

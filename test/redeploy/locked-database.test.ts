@@ -11,6 +11,8 @@
 
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TEST_ADMIN_TOKEN } from '../support/admin.js';
+import { waitFor, type NodeProcess } from '../support/node-process.js';
 import { checkAll } from '../support/owner-loss.js';
 import { Rig } from '../support/redeploy-rig.js';
 
@@ -23,6 +25,24 @@ afterAll(async () => {
 });
 
 const HOLD_MS = 7000;
+
+interface SavesFailing {
+  since: number;
+  outage: string | null;
+}
+
+/** Each node's `database.savesFailing` as /admin/cluster.json shows it. */
+async function savesOf(nodes: NodeProcess[]): Promise<(SavesFailing | null)[]> {
+  return Promise.all(
+    nodes.map(async (n) => {
+      const res = await fetch(`${n.url}/admin/cluster.json`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      });
+      return ((await res.json()) as { database: { savesFailing: SavesFailing | null } }).database
+        .savesFailing;
+    }),
+  );
+}
 
 describe('the SQLite file locked by another process for 7 s under play', () => {
   it('keeps every node answering and every acknowledged action; the games go on after', async () => {
@@ -49,19 +69,38 @@ describe('the SQLite file locked by another process for 7 s under play', () => {
       );
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Operators see why: the database is up (reads go on) while saves fail for the lock.
+    await waitFor(
+      async () => (await savesOf(nodes)).some((v) => v?.outage === 'locked'),
+      10_000,
+      "a node's saves failing for the lock",
+    );
     holder.exec('commit');
     holder.close();
+    const page = await (
+      await fetch(`${nodes[0]!.url}/admin/cluster`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      })
+    ).text();
+    expect(page).toContain('game saves');
+    await waitFor(
+      async () => (await savesOf(nodes)).every((v) => v === null),
+      15_000,
+      'every node to save again',
+    );
 
-    const during = nodes.flatMap((n, i) => n.lines.slice(from[i]));
+    const logged = nodes.flatMap((n, i) => n.lines.slice(from[i]));
     // The lock was felt: writes waited their budget and failed as an outage.
     expect(
-      during.some((l) => /^database unavailable/.test(l.msg)),
+      logged.some((l) =>
+        /^database unavailable \(another process holds the write lock/.test(l.msg),
+      ),
       rig.tail(20),
     ).toBe(true);
     // ... and no event loop stopped for it.
     for (const [node, ms] of slowest) expect(ms, `${node}'s slowest answer`).toBeLessThan(1000);
     expect(
-      during.filter((l) => /event loop stalled|^peer \S+ .*down/.test(l.msg)).map((l) => l.msg),
+      logged.filter((l) => /event loop stalled|^peer \S+ .*down/.test(l.msg)).map((l) => l.msg),
     ).toEqual([]);
 
     await rig.roundsPass(2, 30_000);
