@@ -85,6 +85,12 @@ const version = (r: { epoch: number; owner: string; seq: number }): SnapshotVers
   seq: r.seq,
 });
 
+/** Database calls failing: since when, and the kind of outage if known. */
+export interface Failing {
+  since: number;
+  outage: OutageClass | null;
+}
+
 /** Whether a saved row is a write of `rec`'s run: the same owner in the same epoch. */
 const sameRun = (row: { epoch: number; owner: string }, rec: GameRecord): boolean =>
   row.epoch === rec.epoch && row.owner === rec.owner;
@@ -111,9 +117,8 @@ export class Ledger {
   readonly #o: LedgerOptions;
   /** Saves that could not be written, latest per game, written when the database answers. */
   readonly #unsaved = new Map<string, GameRecord & { state: GameState }>();
-  #available = true;
-  /** Since when its calls fail, and why (null while they go through). */
-  #failing: { since: number; outage: OutageClass | null } | null = null;
+  /** Since when its calls fail, and why; null while they go through. */
+  #failing: Failing | null = null;
   /** When the database last answered again after an outage (null: no outage seen). */
   #backAt: number | null = null;
   /** The time the last successful lease renewal wrote, or null before the first. */
@@ -132,7 +137,7 @@ export class Ledger {
 
   /** False since a database call failed, until one succeeds again. */
   get available(): boolean {
-    return this.#available;
+    return this.#failing === null;
   }
 
   /**
@@ -147,7 +152,7 @@ export class Ledger {
   }
 
   /** Since when database calls fail, and the kind of outage if known; null while they work. */
-  get failing(): { since: number; outage: OutageClass | null } | null {
+  get failing(): Failing | null {
     return this.#failing;
   }
 
@@ -337,7 +342,7 @@ export class Ledger {
           return true;
         });
         if (renewed) this.#renewedAt = Math.max(this.#renewedAt ?? at, at);
-        if (this.#available && this.#unsaved.size > 0) await this.flush();
+        if (this.available && this.#unsaved.size > 0) await this.flush();
       } finally {
         this.#renewing = null;
       }
@@ -430,23 +435,21 @@ export class Ledger {
 
   /** A database call, or undefined at once while the database is known to be away. */
   #call<T>(run: () => Promise<T>): Promise<T | undefined> {
-    return this.#available ? this.#try(run) : Promise.resolve(undefined);
+    return this.available ? this.#try(run) : Promise.resolve(undefined);
   }
 
   /** Runs a database call; undefined (logged once per outage) when it fails. */
   async #try<T>(run: () => Promise<T>): Promise<T | undefined> {
     try {
       const out = await run();
-      if (!this.#available) {
-        this.#available = true;
+      if (!this.available) {
         this.#failing = null;
         this.#backAt = this.#o.clock.now();
         this.#o.logger.info({ unsaved: this.#unsaved.size }, 'database reachable again');
       }
       return out;
     } catch (err) {
-      if (this.#available) {
-        this.#available = false;
+      if (this.available) {
         const outage = outageClass(err);
         this.#failing = { since: this.#o.clock.now(), outage };
         this.#o.logger.error(

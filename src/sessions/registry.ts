@@ -8,7 +8,6 @@
 
 import { every, sleep, systemClock, type Clock } from '../clock.js';
 import type { MeshChannel, NodeState } from '../cluster/types.js';
-import type { OutageClass } from '../db/errors.js';
 import type { GameResult } from '../db/results.js';
 import { GAME_SCHEMA, createGame, type GameState } from '../game/index.js';
 import { canRead } from '../game/upgrade.js';
@@ -20,7 +19,7 @@ import type { Replica } from '../replication/replica.js';
 import type { ReplicaSync } from '../replication/sync.js';
 import { isMoving, refusal, type Command, type CommandResult } from './commands.js';
 import { GameSession, type AdoptReason, type SessionEnv } from './game-session.js';
-import { Ledger, type LeaseStore, type SnapshotStore } from './ledger.js';
+import { Ledger, type Failing, type LeaseStore, type SnapshotStore } from './ledger.js';
 import { receivedRecord, sessionsMessage, type SessionsMessage } from './protocol.js';
 import { GameReads } from './reads.js';
 import { Answers, PeerRequests } from './requests.js';
@@ -237,7 +236,7 @@ export class GameSessions {
   storage(): {
     available: boolean;
     unsaved: number;
-    failing: { since: number; outage: OutageClass | null } | null;
+    failing: Failing | null;
   } {
     return {
       available: this.ledger.available,

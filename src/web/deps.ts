@@ -8,9 +8,9 @@ import type { SharedCounters } from './shared-rate-store.js';
 import type { Config } from '../config.js';
 import type { Accounts } from '../db/accounts.js';
 import type { Results } from '../db/results.js';
-import type { OutageClass } from '../db/errors.js';
 import type { DatabaseHealth } from '../db/storage.js';
 import type { LiveHub } from '../live/hub.js';
+import type { Failing } from '../sessions/ledger.js';
 import type { Renderer } from '../live/render.js';
 import type { GameSource } from '../live/source.js';
 import type { Logger } from '../log.js';
@@ -33,7 +33,7 @@ export interface DatabaseView extends DatabaseHealth {
    * Since when this node's game saves fail, and why, while they do (null otherwise). On SQLite
    * reads go on while another process holds the write lock: the database is up, saves fail.
    */
-  savesFailing: { since: number; outage: OutageClass | null; why: string | null } | null;
+  savesFailing: (Failing & { why: string | null }) | null;
 }
 
 /** What the operator pages show about the cluster; null fields when running single-node. */

@@ -4,6 +4,7 @@
 
 import { pino } from 'pino';
 import { openStorage, type GameResult, type Snapshot } from '../../src/db/index.js';
+import { DEFAULT_BUSY_TIMEOUT_MS } from '../../src/db/sqlite.js';
 import { createMetrics } from '../../src/metrics.js';
 import { compareVersion } from '../../src/replication/record.js';
 import { check, type CheckReport } from './checker.js';
@@ -97,19 +98,13 @@ export const FAULT_KINDS = [
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** The faults of the mesh and its processes: every kind but the database's. */
 export const MESH_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter(
-  (k) =>
-    k !== 'db-outage' &&
-    k !== 'db-cut' &&
-    k !== 'split' &&
-    k !== 'db-reply-lost' &&
-    k !== 'skew' &&
-    k !== 'frozen-writer',
+  (k) => !['db-outage', 'db-cut', 'split', 'db-reply-lost', 'skew', 'frozen-writer'].includes(k),
 );
 /** Kinds drawn apart, each from a stream of its own (see generate). */
 const APART: readonly FaultKind[] = ['split', 'db-reply-lost', 'skew', 'frozen-writer'];
 
-/** How long a call waits for the write lock before it fails (the node's SQLite budget). */
-export const LOCK_WAIT_MS = 5000;
+/** How long a call waits for the write lock before it fails: the node's SQLite budget. */
+const LOCK_WAIT_MS = DEFAULT_BUSY_TIMEOUT_MS;
 
 /**
  * A random schedule for `seed`: a few faults (of every kind, or of `kinds`) over a minute of play.
