@@ -20,6 +20,8 @@ export interface MetricSources {
   };
   /** Writes kept in memory until the database answers. */
   databaseWaiting(): { snapshots: number; results: number };
+  /** How long this node's game saves have been failing, in seconds; 0 while they work. */
+  savesFailingSeconds(): number;
 }
 
 export interface Metrics {
@@ -90,6 +92,11 @@ export function createMetrics(nodeId: string): Metrics {
   );
   observed('minotaur_games_owned', 'Games this node owns and runs the clock of', (s) =>
     s.gamesOwned(),
+  );
+  observed(
+    'minotaur_game_saves_failing_seconds',
+    "How long this node's game saves have been failing (0 while they work): the database may answer reads while saves fail, e.g. a SQLite file whose write lock another process holds",
+    (s) => s.savesFailingSeconds(),
   );
   observed('minotaur_games_replicated', "Games in this node's replica", (s) => s.gamesReplicated());
   observed('minotaur_mesh_peers', 'Live authenticated peers', (s) => s.mesh?.().peers ?? 0);

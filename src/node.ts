@@ -327,6 +327,10 @@ export class MinotaurNode {
       ...(mesh ? { mesh: () => mesh.stats() } : {}),
       replication: () => sync.stats(),
       databaseWaiting: () => ({ snapshots: sessions.storage().unsaved, results: outbox.waiting }),
+      savesFailingSeconds: () => {
+        const since = sessions.storage().failing?.since;
+        return since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000);
+      },
     });
 
     this.web = web;

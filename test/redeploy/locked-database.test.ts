@@ -12,6 +12,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN } from '../support/admin.js';
+import { fetchMetrics, metricValue } from '../support/metrics.js';
 import { waitFor, type NodeProcess } from '../support/node-process.js';
 import { checkAll } from '../support/owner-loss.js';
 import { Rig } from '../support/redeploy-rig.js';
@@ -75,6 +76,10 @@ describe('the SQLite file locked by another process for 7 s under play', () => {
       10_000,
       "a node's saves failing for the lock",
     );
+    const failingNode = nodes[(await savesOf(nodes)).findIndex((v) => v !== null)]!;
+    const during = await fetchMetrics(failingNode.url);
+    expect(metricValue(during, 'minotaur_database_up')).toBe(1);
+    expect(metricValue(during, 'minotaur_game_saves_failing_seconds')).toBeGreaterThan(0);
     holder.exec('commit');
     holder.close();
     const page = await (
@@ -88,6 +93,8 @@ describe('the SQLite file locked by another process for 7 s under play', () => {
       15_000,
       'every node to save again',
     );
+    for (const n of nodes)
+      expect(metricValue(await fetchMetrics(n.url), 'minotaur_game_saves_failing_seconds')).toBe(0);
 
     const logged = nodes.flatMap((n, i) => n.lines.slice(from[i]));
     // The lock was felt: writes waited their budget and failed as an outage.
