@@ -93,6 +93,8 @@ const NO_TREES: readonly Rendered[] = Object.freeze([]);
 const REACH = new Slot(REACH_SLOT);
 /** No reachable tile that way. */
 const NO_REACH = html``;
+/** The token of a hero who fell (nothing on the board; the fallen mark shows where). */
+const NO_TOKEN = html``;
 
 /** A value and what it was built from (compared by identity: states are immutable). */
 interface Kept<T> {
@@ -464,7 +466,9 @@ export class Frame {
       reach: REACH,
       fallen,
       minotaur,
-      tokens: this.livingPlayers().map((p) => this.token(p)),
+      // One place per seat, empty once its hero fell: the tokens after a fallen hero's keep their
+      // places in the list, so a fall changes one item instead of shifting every later token.
+      tokens: s.players.map((p) => (p.alive ? this.token(p) : NO_TOKEN)),
       hits: this.hits(),
       bubbles: this.bubbles(),
     });

@@ -16,7 +16,7 @@ import {
   statusPartial,
   tilesPartial,
 } from '../../../src/live/game-templates.js';
-import { toHtml } from '../../../src/live/html.js';
+import { toHtml, type Rendered } from '../../../src/live/html.js';
 import { gameView } from '../../../src/live/view-model.js';
 import { corpus, playedGame } from './corpus.js';
 
@@ -123,6 +123,38 @@ describe('GameFrames', () => {
     expect(Object.fromEntries(frames.frame(later, 0).html('3', 'tok'))).toEqual(
       expected(later, '3', 0),
     );
+  });
+
+  it("keeps each token in its seat's place when a hero falls, so a fall changes one item", () => {
+    const frames = new GameFrames();
+    const shown = playedGame(1000, 5, { maxRounds: 30 });
+    const k = shown.findIndex(
+      (s, j) =>
+        j > 0 &&
+        s.state.players
+          .slice(0, -1)
+          .some((p, seat) => !p.alive && shown[j - 1]!.state.players[seat]!.alive),
+    );
+    expect(k, 'a round in which a hero other than the last falls').toBeGreaterThan(0);
+    const tokens = (state: (typeof shown)[number]['state']) => {
+      const board = frames
+        .frame(state, 0)
+        .page(null, 'tok')
+        .shared.find(([t]) => t === 'game-board')!;
+      return (board[1] as Rendered).d.find(
+        (d) => Array.isArray(d) && d.some((t: Rendered) => toHtml(t).includes('class="token')),
+      ) as Rendered[];
+    };
+    const [before, after] = [tokens(shown[k - 1]!.state), tokens(shown[k]!.state)];
+    const fell = shown[k]!.state.players.findIndex(
+      (p, seat) => !p.alive && shown[k - 1]!.state.players[seat]!.alive,
+    );
+    // The fallen hero's place is empty; every other hero's token is in its seat's place.
+    expect(toHtml(after[fell]!)).toBe('');
+    shown[k]!.state.players.forEach((p, seat) => {
+      if (p.alive) expect(toHtml(after[seat]!)).toContain(`>${p.name} · `);
+    });
+    expect(toHtml(before[fell]!)).toContain(`>${shown[k - 1]!.state.players[fell]!.name} · `);
   });
 
   it('forgets a game', () => {
