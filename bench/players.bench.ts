@@ -25,6 +25,8 @@
 // collection (sampling costs the node CPU);
 // BENCH_LIVE_COMPRESSION=on runs the node with LIVE_COMPRESSION=on (the client offers
 // permessage-deflate as browsers do; bytes are what crossed the wire, compressed or not);
+// BENCH_SQLITE_SYNCHRONOUS=full runs it with SQLITE_SYNCHRONOUS=full (every commit waits for the
+// disk);
 // BENCH_PLAYERS_PROCESSES=2 makes the node under test two processes (a cluster of two nodes on
 // this host, one SQLite file), with pages spread over them in turn, or, with
 // BENCH_PLAYERS_ROUTE=owner, each game's pages on the process that runs the game.
@@ -92,6 +94,8 @@ const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 const WIRE = process.env.BENCH_PLAYERS_WIRE === 'html' ? 'html' : 'page';
 /** BENCH_LIVE_COMPRESSION=on: the node compresses live sockets (LIVE_COMPRESSION). */
 const COMPRESSION = process.env.BENCH_LIVE_COMPRESSION === 'on' ? 'on' : 'off';
+/** BENCH_SQLITE_SYNCHRONOUS=full: the node's commits wait for the disk (SQLITE_SYNCHRONOUS). */
+const SYNCHRONOUS = process.env.BENCH_SQLITE_SYNCHRONOUS === 'full' ? 'full' : 'normal';
 /**
  * BENCH_PLAYERS_PROCESSES=2: the node under test is that many processes (a cluster of that many
  * nodes on this host, pages spread over them), measured against the same single raw server.
@@ -358,6 +362,7 @@ async function appSide(
     PASSWORD_COST: '10',
     ROUND_SECONDS: String(ROUND_MS / 1000),
     LIVE_COMPRESSION: COMPRESSION,
+    SQLITE_SYNCHRONOUS: SYNCHRONOUS,
   };
   // Each process's inspector on a port of its own choosing (its log line gives the address).
   const options = [NODE_OPTIONS, PROFILE_DIR ? `--inspect=${HOST}:0` : ''].filter(Boolean);
@@ -636,6 +641,7 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
   );
   console.log(`machine: ${machine()}; the load client runs in its own process on the same machine`);
   console.log(`live socket compression (LIVE_COMPRESSION): ${COMPRESSION}`);
+  console.log(`SQLite commits (SQLITE_SYNCHRONOUS): ${SYNCHRONOUS}`);
   if (PROCESSES > 1)
     console.log(
       `the node: ${PROCESSES} processes (a cluster on 127.0.0.2…, one SQLite file; CPU and RSS summed); pages go to ${ROUTE === 'owner' ? "their game's owner" : 'each process in turn'}`,

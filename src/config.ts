@@ -73,6 +73,11 @@ const schema = z.object({
     z.string().superRefine(checkDatabaseUrl).optional(),
   ),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  /**
+   * SQLite: whether each commit waits for the disk (full) or only each checkpoint, about once a
+   * second (normal). See docs/storage.md for what a power cut may cost with normal.
+   */
+  SQLITE_SYNCHRONOUS: z.enum(['normal', 'full']).default('normal'),
   DNS_CLUSTER_QUERY: z.string().min(1).optional(),
   DNS_CLUSTER_RESOLVER: z
     .string()
@@ -138,6 +143,8 @@ export interface Config {
    */
   database: { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
   databasePoolMax: number;
+  /** SQLite: commits wait for the disk ('full') or only checkpoints do ('normal'). */
+  sqliteSynchronous: 'normal' | 'full';
   dataDir: string;
   cluster: {
     query: string | null;
@@ -358,6 +365,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
         : { engine: 'sqlite' as const, path: e.DATABASE_PATH },
     ),
     databasePoolMax: e.DATABASE_POOL_MAX,
+    sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
     dataDir,
     cluster: Object.freeze({
       query: e.DNS_CLUSTER_QUERY ?? null,

@@ -123,6 +123,7 @@ export class MinotaurNode {
     const storage = openStorage(config.database, {
       logger,
       poolMax: config.databasePoolMax,
+      synchronous: config.sqliteSynchronous,
       onCheckpoint: (run) => {
         if (run.busy) return;
         this.metrics.checkpointSeconds.observe(run.ms / 1000);

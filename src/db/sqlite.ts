@@ -22,7 +22,14 @@ export type Db = Database.Database;
 export interface OpenOptions {
   /** How long opening the file waits for another process's lock before SQLITE_BUSY. */
   busyTimeoutMs?: number;
+  /**
+   * 'normal' (default): a commit is written to the log without waiting for the disk, which the
+   * checkpoints do; 'full': every commit waits for the disk (an fsync on the event loop).
+   */
+  synchronous?: Synchronous;
 }
+
+export type Synchronous = 'normal' | 'full';
 
 /** How long a statement waits for another process's write lock before it fails (SQLITE_BUSY). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -85,7 +92,7 @@ export function openDatabase(path: string, logger: DbLogger, options: OpenOption
       );
     }
     db.pragma('foreign_keys = ON');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     // From now on a statement blocks the event loop for a short slice at most; the longer
     // wait happens in FileConnection.
     db.pragma(`busy_timeout = ${Math.min(LOCK_SLICE_MS, Math.trunc(busyTimeoutMs))}`);

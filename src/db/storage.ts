@@ -30,6 +30,7 @@ import {
   ImmediateSqliteDialect,
   isInMemory,
   openDatabase,
+  type Synchronous,
 } from './sqlite.js';
 
 export type StorageTarget =
@@ -60,6 +61,8 @@ export interface StorageOptions {
   connectTimeoutMs?: number;
   /** SQLite: how long a write waits for another process's lock (default 5 s). */
   busyTimeoutMs?: number;
+  /** SQLite: whether each commit waits for the disk ('full') or only checkpoints ('normal'). */
+  synchronous?: Synchronous;
   /** SQLite: how often the checkpoint thread copies the log into the file (default 1 s). */
   checkpointMs?: number;
   /** SQLite: each checkpoint the thread ran. */
@@ -239,7 +242,10 @@ class KyselyStorage implements Storage {
     let shown: string;
     if (target.engine === 'sqlite') {
       const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-      const file = openDatabase(target.path, options.logger, { busyTimeoutMs });
+      const file = openDatabase(target.path, options.logger, {
+        busyTimeoutMs,
+        ...(options.synchronous ? { synchronous: options.synchronous } : {}),
+      });
       if (!isInMemory(target.path))
         this.checkpointer = new WalCheckpointer(file, target.path, options.logger, {
           ...(options.checkpointMs !== undefined ? { intervalMs: options.checkpointMs } : {}),

@@ -66,6 +66,11 @@ describe('loadConfig', () => {
         .database.engine,
     ).toBe('postgres');
     expect(loadConfig(base).databasePoolMax).toBe(10);
+    expect(loadConfig(base).sqliteSynchronous).toBe('normal');
+    expect(loadConfig({ ...base, SQLITE_SYNCHRONOUS: 'full' }).sqliteSynchronous).toBe('full');
+    expect(() => loadConfig({ ...base, SQLITE_SYNCHRONOUS: 'extra' })).toThrow(
+      /SQLITE_SYNCHRONOUS/,
+    );
   });
 
   it('refuses a DATABASE_URL that is not a PostgreSQL URL, saying why', () => {

@@ -209,6 +209,16 @@ describe('sqlite file', () => {
     }
   });
 
+  it('makes every commit wait for the disk with synchronous full (SQLITE_SYNCHRONOUS=full)', () => {
+    const db = openDatabase(join(dir, 'm.db'), silentLogger, { synchronous: 'full' });
+    try {
+      expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      db.close();
+    }
+  });
+
   it('migrates an in-memory database', async () => {
     const fx = engineFixture('sqlite');
     const s = await fx.open({ engine: 'sqlite', path: ':memory:' });
