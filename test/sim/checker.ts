@@ -53,6 +53,10 @@ export function check(input: CheckInput): CheckReport {
   }
   // An adoption names the record it continued from.
   const bases = new Map<string, Version>();
+  // So does a claim that took effect while its node was told it failed (it logged nothing): a
+  // later adoption may continue from the record it left in the database.
+  for (const w of input.writes)
+    if (w.replyLost && w.base) bases.set(`${w.record.key}@${key(w.record)}`, w.base);
   // Runs adopted by a handoff while the adopter could not reach the database: their writes go to
   // nobody until the first save that claims the run succeeds.
   const unclaimedRuns = new Set<string>();

@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { sleep } from '../../src/clock.js';
 import type { NodeState } from '../../src/cluster/types.js';
 import type { GameResult, NodeLeases, Snapshots } from '../../src/db/index.js';
+import type { Version } from '../../src/replication/record.js';
 import { checkGameState, checkGameStateMembers } from '../../src/game/schema.js';
 import { checkStoredState, readableSchemas } from '../../src/game/upgrade.js';
 import type { Metrics } from '../../src/metrics.js';
@@ -33,6 +34,8 @@ export interface WriteTrace {
   saved?: boolean;
   /** Written to the database by a claim whose answer was lost: never sent to anyone. */
   replyLost?: true;
+  /** For such a claim: the version it continues (its node never logged the claim). */
+  base?: Version;
 }
 
 export interface LogEntry {

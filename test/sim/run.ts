@@ -3,7 +3,12 @@
 // seed or given explicitly, so a failing one can be shrunk and replayed.
 
 import { pino } from 'pino';
-import { openStorage, type GameResult, type Snapshot } from '../../src/db/index.js';
+import {
+  openStorage,
+  type GameResult,
+  type Snapshot,
+  type SnapshotVersion,
+} from '../../src/db/index.js';
 import { DEFAULT_BUSY_TIMEOUT_MS } from '../../src/db/sqlite.js';
 import { createMetrics } from '../../src/metrics.js';
 import { compareVersion } from '../../src/replication/record.js';
@@ -291,9 +296,11 @@ export async function runSchedule(
     (written: unknown): void => {
       const next = args[2] as Snapshot;
       if (written !== true) return;
+      const { epoch: baseEpoch, owner: baseOwner, seq: baseSeq } = args[1] as SnapshotVersion;
       const { code: key, owner, epoch, seq, schema, state } = next;
       const record = { key, owner, epoch, seq, schema, state, at: next.at ?? world.now };
-      writes.push({ node, at: world.now, record, persist: false, replyLost: true });
+      const base = { epoch: baseEpoch, owner: baseOwner, seq: baseSeq };
+      writes.push({ node, at: world.now, record, persist: false, replyLost: true, base });
     };
   const reachable = <T extends object>(target: T, node: string): T =>
     new Proxy(target, {
