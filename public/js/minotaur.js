@@ -567,7 +567,32 @@
     if (input.value) check();
   }
 
+  // Dates and times the server wrote in UTC (<time data-local>), shown in the reader's own time
+  // zone and language; the UTC text stays as the tooltip.
+  var LOCAL_FORMATS = {
+    date: { dateStyle: 'medium' },
+    datetime: { dateStyle: 'medium', timeStyle: 'short' },
+  };
+  function showLocalTimes(root) {
+    if (typeof Intl === 'undefined' || !Intl.DateTimeFormat) return;
+    var times = root.querySelectorAll('time[data-local][datetime]');
+    for (var i = 0; i < times.length; i++) {
+      var el = times[i];
+      var style = LOCAL_FORMATS[el.getAttribute('data-local')];
+      var at = new Date(el.getAttribute('datetime'));
+      if (!style || isNaN(at.getTime())) continue;
+      try {
+        var text = new Intl.DateTimeFormat(undefined, style).format(at);
+        if (!el.title) el.title = el.textContent.trim();
+        el.textContent = text;
+      } catch (e) {
+        // An engine without these options keeps the UTC text.
+      }
+    }
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    showLocalTimes(document);
     var root = document.getElementById('game');
     if (root) {
       var serverNow = Number(root.getAttribute('data-server-now'));

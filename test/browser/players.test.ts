@@ -225,6 +225,19 @@ describe('invite, rematch, profile', () => {
     expect(await row.textContent()).toContain(host);
     expect(await pa.locator('.now-playing').textContent()).toContain(rematchCode);
     await shot(pa, 'profile');
+    // Times show in the reader's own time zone and language (the page is written in UTC).
+    const tokyo = await session!.newPage({ timezoneId: 'Asia/Tokyo', locale: 'en-GB' });
+    await tokyo.goto(`${base}/players/${guest}`);
+    const when = tokyo.locator('table.recent tbody tr').first().locator('time');
+    const iso = (await when.getAttribute('datetime'))!;
+    const local = new Intl.DateTimeFormat('en-GB', {
+      dateStyle: 'medium',
+      timeStyle: 'short',
+      timeZone: 'Asia/Tokyo',
+    }).format(new Date(iso));
+    await expect.poll(() => when.textContent()).toBe(local);
+    expect(await when.getAttribute('title')).toBe(`${iso.slice(0, 16).replace('T', ' ')} UTC`);
+    await tokyo.close();
     const gameLink = (await row.locator('a.code').getAttribute('href'))!;
     expect(gameLink).toBe(`/games/${code}?game=${encodeURIComponent(finished.state.id)}`);
 
