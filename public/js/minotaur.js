@@ -583,7 +583,10 @@
       if (!style || isNaN(at.getTime())) continue;
       try {
         var text = new Intl.DateTimeFormat(undefined, style).format(at);
-        if (!el.title) el.title = el.textContent.trim();
+        if (!el.title) {
+          var utc = el.textContent.trim();
+          el.title = /UTC$/.test(utc) ? utc : utc + ' UTC';
+        }
         el.textContent = text;
       } catch (e) {
         // An engine without these options keeps the UTC text.
