@@ -1,0 +1,208 @@
+// The shipped Prometheus alerting rules (deploy/prometheus-alerts.yml): they name only metrics a
+// node exports, Prometheus's own checker accepts them, and each fires on the case it is written
+// for and not on the ordinary one (promtool's rule unit tests over synthetic series).
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { createMetrics } from '../../src/metrics.js';
+import { ROOT } from '../support/node-process.js';
+
+const RULES = join(ROOT, 'deploy/prometheus-alerts.yml');
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: { severity: string };
+  annotations: { summary: string; description: string };
+}
+
+const rules = (
+  parse(readFileSync(RULES, 'utf8')) as { groups: { name: string; rules: Rule[] }[] }
+).groups.flatMap((g) => g.rules);
+const byName = new Map(rules.map((r) => [r.alert, r]));
+
+/** What promtool must see fire: the rule's labels, its summary as written for these values. */
+function firing(alert: string, labels: Record<string, string>, summary: string) {
+  const rule = byName.get(alert)!;
+  return {
+    exp_labels: { severity: rule.labels.severity, ...labels },
+    exp_annotations: { summary, description: rule.annotations.description },
+  };
+}
+
+describe('deploy/prometheus-alerts.yml', () => {
+  it('names only metrics the node exports, and says what players notice and how bad it is', async () => {
+    const exported = new Set(
+      (await createMetrics('alerts').registry.getMetricsAsJSON()).map((m) => m.name),
+    );
+    expect(rules.length).toBeGreaterThanOrEqual(7);
+    for (const r of rules) {
+      expect(['critical', 'warning'], r.alert).toContain(r.labels.severity);
+      expect(r.annotations.summary.length, r.alert).toBeGreaterThan(10);
+      expect(r.annotations.description.length, r.alert).toBeGreaterThan(60);
+      for (const [name] of r.expr.matchAll(/\bminotaur_[a-z0-9_]+/g)) {
+        const base = name.replace(/_(bucket|count|sum)$/, '');
+        expect(exported.has(name) || exported.has(base), `${r.alert}: ${name}`).toBe(true);
+      }
+    }
+  });
+
+  it("passes promtool's check, and each alert fires on its case only", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'minotaur-alerts-'));
+    const check = spawnSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    const tests = {
+      rule_files: [RULES],
+      evaluation_interval: '15s',
+      tests: [
+        {
+          interval: '15s',
+          input_series: [
+            { series: 'minotaur_game_saves_failing_seconds{node="a"}', values: '0 0 12 30' },
+            { series: 'minotaur_game_saves_failing_seconds{node="b"}', values: '0 0 0 0' },
+            { series: 'minotaur_database_up{node="a",engine="sqlite"}', values: '1 0 0 0 0 0' },
+            { series: 'minotaur_database_up{node="b",engine="sqlite"}', values: '1 1 1 1 1 1' },
+          ],
+          alert_rule_test: [
+            { eval_time: '15s', alertname: 'MinotaurGameSavesFailing', exp_alerts: [] },
+            {
+              eval_time: '30s',
+              alertname: 'MinotaurGameSavesFailing',
+              exp_alerts: [
+                firing(
+                  'MinotaurGameSavesFailing',
+                  { node: 'a' },
+                  'Node a: game saves failing for 12s',
+                ),
+              ],
+            },
+            { eval_time: '30s', alertname: 'MinotaurDatabaseDown', exp_alerts: [] },
+            {
+              eval_time: '60s',
+              alertname: 'MinotaurDatabaseDown',
+              exp_alerts: [
+                firing(
+                  'MinotaurDatabaseDown',
+                  { node: 'a', engine: 'sqlite' },
+                  'Node a cannot reach its sqlite database',
+                ),
+              ],
+            },
+          ],
+        },
+        {
+          interval: '15s',
+          input_series: [
+            // Node a resolves every round that ran out of time later than 100 ms; node b on time.
+            { series: 'minotaur_round_late_seconds_count{node="a"}', values: '0+1x100' },
+            { series: 'minotaur_round_late_seconds_bucket{node="a",le="0.1"}', values: '0x100' },
+            { series: 'minotaur_round_late_seconds_count{node="b"}', values: '0+1x100' },
+            { series: 'minotaur_round_late_seconds_bucket{node="b",le="0.1"}', values: '0+1x100' },
+            { series: 'minotaur_nodejs_eventloop_lag_p99_seconds{node="a"}', values: '0.2x100' },
+            { series: 'minotaur_nodejs_eventloop_lag_p99_seconds{node="b"}', values: '0.01x100' },
+            { series: 'minotaur_process_cpu_seconds_total{node="a"}', values: '0+13.5x100' },
+            { series: 'minotaur_process_cpu_seconds_total{node="b"}', values: '0+3x100' },
+            {
+              series: 'minotaur_database_waiting_writes{node="a",kind="results"}',
+              values: '3x100',
+            },
+            {
+              series: 'minotaur_database_waiting_writes{node="b",kind="snapshots"}',
+              values: '3x100',
+            },
+          ],
+          alert_rule_test: [
+            {
+              eval_time: '14m',
+              alertname: 'MinotaurRoundsLate',
+              exp_alerts: [
+                firing(
+                  'MinotaurRoundsLate',
+                  { node: 'a' },
+                  'Node a resolves rounds more than 100 ms after their deadline',
+                ),
+              ],
+            },
+            {
+              eval_time: '6m',
+              alertname: 'MinotaurEventLoopSlow',
+              exp_alerts: [
+                firing(
+                  'MinotaurEventLoopSlow',
+                  { node: 'a' },
+                  'Node a: event loop delay p99 200ms',
+                ),
+              ],
+            },
+            { eval_time: '5m', alertname: 'MinotaurCpuSaturated', exp_alerts: [] },
+            {
+              eval_time: '20m',
+              alertname: 'MinotaurCpuSaturated',
+              exp_alerts: [
+                firing('MinotaurCpuSaturated', { node: 'a' }, 'Node a uses 90% of a core'),
+              ],
+            },
+            {
+              eval_time: '12m',
+              alertname: 'MinotaurResultsNotRecorded',
+              exp_alerts: [
+                firing(
+                  'MinotaurResultsNotRecorded',
+                  { node: 'a' },
+                  'Node a: results of finished games waiting for 10 min',
+                ),
+              ],
+            },
+          ],
+        },
+        {
+          interval: '15s',
+          input_series: [
+            { series: 'minotaur_mesh_peers{node="a"}', values: '2x20' },
+            { series: 'minotaur_mesh_peers{node="b"}', values: '2x20' },
+            { series: 'minotaur_mesh_peers{node="c"}', values: '2 2 1x18' },
+          ],
+          alert_rule_test: [
+            { eval_time: '1m', alertname: 'MinotaurMeshSplit', exp_alerts: [] },
+            {
+              eval_time: '4m',
+              alertname: 'MinotaurMeshSplit',
+              exp_alerts: [
+                firing(
+                  'MinotaurMeshSplit',
+                  {},
+                  'Nodes see different numbers of peers for 2 minutes',
+                ),
+              ],
+            },
+          ],
+        },
+        {
+          // A cluster whose nodes all see each other, and a node alone: nothing fires.
+          interval: '15s',
+          input_series: [
+            { series: 'minotaur_mesh_peers{node="a"}', values: '2x40' },
+            { series: 'minotaur_mesh_peers{node="b"}', values: '2x40' },
+            { series: 'minotaur_mesh_peers{node="c"}', values: '2x40' },
+            { series: 'minotaur_game_saves_failing_seconds{node="a"}', values: '0x40' },
+            { series: 'minotaur_database_up{node="a",engine="postgres"}', values: '1x40' },
+          ],
+          alert_rule_test: [
+            { eval_time: '9m', alertname: 'MinotaurMeshSplit', exp_alerts: [] },
+            { eval_time: '9m', alertname: 'MinotaurGameSavesFailing', exp_alerts: [] },
+            { eval_time: '9m', alertname: 'MinotaurDatabaseDown', exp_alerts: [] },
+          ],
+        },
+      ],
+    };
+    const file = join(dir, 'alerts.test.yml');
+    writeFileSync(file, stringify(tests));
+    const run = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8' });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+  });
+});
