@@ -233,6 +233,11 @@ export class MinotaurNode {
       clockHealthy: () => !mesh || !mesh.isSuspect(),
       orphanGraceMs: config.cluster.peerDownMs,
     });
+    /** Writes kept in memory until the database answers (operator page and metrics). */
+    const databaseWaiting = () => ({
+      snapshots: sessions.storage().unsaved,
+      results: outbox.waiting,
+    });
     this.sessions = sessions;
 
     const renderer = new Renderer(VIEWS_DIR);
@@ -273,10 +278,10 @@ export class MinotaurNode {
           : rec;
       },
       database: () => {
-        const { unsaved, failing } = sessions.storage();
+        const { failing } = sessions.storage();
         return {
           ...storage.health(),
-          waiting: { snapshots: unsaved, results: outbox.waiting },
+          waiting: databaseWaiting(),
           savesFailing: failing && {
             ...failing,
             why: failing.outage && describeOutage(failing.outage),
@@ -327,7 +332,7 @@ export class MinotaurNode {
       playersConnected: () => this.hub.size,
       ...(mesh ? { mesh: () => mesh.stats() } : {}),
       replication: () => sync.stats(),
-      databaseWaiting: () => ({ snapshots: sessions.storage().unsaved, results: outbox.waiting }),
+      databaseWaiting,
       savesFailingSeconds: () => {
         const since = sessions.storage().failing?.since;
         return since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000);
