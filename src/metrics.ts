@@ -143,7 +143,7 @@ export function createMetrics(nodeId: string): Metrics {
     }),
     roundLateSeconds: new Histogram({
       name: 'minotaur_round_late_seconds',
-      help: 'How long after its deadline a round that ran out of time was resolved (players see the countdown at 0 meanwhile): an overloaded node, or one holding rounds while cut off',
+      help: 'How long after its deadline a round was resolved, for each round resolved after it (players see the countdown at 0 meanwhile): an overloaded node, or one holding rounds while cut off',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     }),

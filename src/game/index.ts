@@ -10,6 +10,7 @@ export {
   startGame,
   submitAction,
   isRoundDue,
+  everyoneChose,
   resolveRound,
   livingPlayers,
   playerById,

@@ -263,6 +263,12 @@ export function submitAction(
 export function isRoundDue(state: GameState, now: number): boolean {
   if (state.status !== 'playing') return false;
   if (state.deadline !== null && now >= state.deadline) return true;
+  return everyoneChose(state);
+}
+
+/** True when every living player has chosen an action for the current round. */
+export function everyoneChose(state: GameState): boolean {
+  if (state.status !== 'playing') return false;
   return livingPlayers(state).every((p) => submittedBy(state, p.id) !== undefined);
 }
 

@@ -19,6 +19,7 @@ import {
   holdRound,
   isHoldOver,
   isRoundDue,
+  everyoneChose,
   joinGame,
   leaveGame,
   applySocial,
@@ -63,6 +64,12 @@ export interface SessionEnv {
   logOnce(key: string): boolean;
   /** What pages on this node may show of the game changed (see GameSession.shown). */
   shownChanged(key: string): void;
+  /**
+   * Runs `fn` once the input that is waiting has been read: on real time, after the event
+   * loop's next poll for I/O (a timer fires before it). A round that falls due resolves after
+   * the actions that reached this node before it.
+   */
+  afterInput(fn: () => void): void;
 }
 
 /** How soon an unconfirmed record is sent again. */
@@ -304,9 +311,11 @@ export class GameSession {
       let next = r.state;
       const before = next;
       // Everyone has acted: resolve now, in the same write, instead of waiting for the deadline.
-      if (command.kind === 'act' && isRoundDue(next, now) && this.#mayAdvance()) {
+      // (A round past its deadline is left to the clock's tick, which comes once the input that
+      // arrived with this action has been read: the others' actions of the round count too.)
+      if (command.kind === 'act' && everyoneChose(next) && this.#mayAdvance()) {
+        this.#countRound(next, now);
         next = resolveRound(releaseHold(next, now), now);
-        this.env.metrics.rounds.inc();
       }
       const { epoch, seq } = this.record;
       const out = await this.commit(next);
@@ -342,10 +351,7 @@ export class GameSession {
         await this.commit(releaseHold(state, now));
         return;
       }
-      this.env.metrics.rounds.inc();
-      // Ran out of time (rather than every hero having chosen while it could not resolve).
-      if (state.deadline !== null && now >= state.deadline)
-        this.env.metrics.roundLateSeconds.observe((now - state.deadline) / 1000);
+      this.#countRound(state, now);
       const { epoch, seq } = this.record;
       const out = await this.commit(resolveRound(state, now));
       this.#logResolved(epoch, seq + 1, state, out);
@@ -357,6 +363,13 @@ export class GameSession {
         );
       }
     });
+  }
+
+  /** A round resolved; how late, if after its deadline (however it came to be resolved). */
+  #countRound(state: GameState, now: number): void {
+    this.env.metrics.rounds.inc();
+    if (state.deadline !== null && now >= state.deadline)
+      this.env.metrics.roundLateSeconds.observe((now - state.deadline) / 1000);
   }
 
   /**
@@ -577,9 +590,12 @@ export class GameSession {
     if (state.status === 'playing') {
       const now = env.clock.now();
       // Everyone acted but the round is not resolved (it could not be confirmed then): soon.
-      const due = !state.hold && isRoundDue(state, now) ? now + 100 : null;
+      const due = !state.hold && everyoneChose(state) ? now + 100 : null;
       const at = due ?? (state.hold ? state.hold.until : state.deadline);
-      if (at !== null) this.#armAt(at, () => void this.tick());
+      // A busy node reads its sockets after its timers: an action that arrived before the
+      // deadline may still wait unread when the deadline's timer fires, and would be refused as
+      // late. The round resolves once the waiting input is read.
+      if (at !== null) this.#armAt(at, () => env.afterInput(() => void this.tick()));
     } else if (state.status === 'finished') {
       this.#armAt(env.clock.now() + env.finishedRetentionMs, () => void this.drop('finished'));
     } else {

@@ -84,6 +84,11 @@ export class GameSessions {
   >();
   private readonly reads: GameReads;
   private readonly clock: Clock;
+  /**
+   * Runs a function once the waiting I/O is read: after the event loop's poll on real time; on
+   * virtual clocks (the simulator) as a timer of no delay.
+   */
+  private readonly afterInput: (fn: () => void) => void;
   private readonly requests: PeerRequests;
   /** What this node answered its peers' requests (a request sent twice runs once). */
   private readonly answers: Answers<SessionsMessage>;
@@ -97,6 +102,9 @@ export class GameSessions {
 
   constructor(private readonly d: SessionsDeps) {
     this.clock = d.clock ?? systemClock;
+    const clock = this.clock;
+    this.afterInput =
+      clock === systemClock ? (fn) => void setImmediate(fn) : (fn) => void clock.setTimeout(fn, 0);
     this.opts = {
       forwardTimeoutMs: d.forwardTimeoutMs ?? 4000,
       commandDeadlineMs: d.commandDeadlineMs ?? 8000,
@@ -111,11 +119,8 @@ export class GameSessions {
       logger: d.logger,
       leaseMs: d.leaseMs ?? d.orphanGraceMs,
       reachable: (id) => this.isLivePeer(id),
-      // On real time, a group is written once the turn's I/O is read (every action that arrived
-      // with it joins the group); virtual clocks (the simulator) schedule it as a timer.
-      ...(this.clock === systemClock
-        ? { defer: (flush: () => void) => void setImmediate(flush) }
-        : {}),
+      // A group is written once the turn's I/O is read: every action that arrived with it joins.
+      defer: this.afterInput,
     });
     this.env = {
       nodeId: d.nodeId,
@@ -133,6 +138,7 @@ export class GameSessions {
       openGameTtlMs: d.openGameTtlMs ?? 60 * 60_000,
       holdMs: d.holdMs ?? 10_000,
       shownChanged: (key) => this.reads.changed(key),
+      afterInput: this.afterInput,
       logOnce: (key) => {
         if (this.logged.has(key)) return false;
         if (this.logged.size > 10_000) this.logged.clear();

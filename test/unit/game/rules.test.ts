@@ -7,6 +7,7 @@ import {
   createGame,
   DEFAULT_MAX_ROUNDS,
   isRoundDue,
+  everyoneChose,
   joinGame,
   leaveGame,
   livingPlayers,
@@ -350,6 +351,16 @@ describe('isRoundDue', () => {
     expect(isRoundDue(s, 0)).toBe(false);
     s = ok(submitAction(s, 'b', { id: '2', round: 1, kind: 'defend' }));
     expect(isRoundDue(s, 0)).toBe(true);
+  });
+
+  it('tells a round everyone chose in from one whose time ran out (everyoneChose)', () => {
+    let s = started(['a', 'b']);
+    s = ok(submitAction(s, 'a', { id: '1', round: 1, kind: 'defend' }));
+    expect(isRoundDue(s, s.deadline!)).toBe(true);
+    expect(everyoneChose(s)).toBe(false);
+    s = ok(submitAction(s, 'b', { id: '2', round: 1, kind: 'defend' }));
+    expect(everyoneChose(s)).toBe(true);
+    expect(everyoneChose(lobby(['a', 'b']))).toBe(false);
   });
 
   it('ignores eliminated players and is never due unless playing', () => {

@@ -287,6 +287,37 @@ describe('GameSessions', () => {
     expect(sum).toBeLessThan(2);
   });
 
+  it('counts every action that arrived before the round was resolved, and the round as late', async () => {
+    const c = await cluster(['n1', 'n2'], undefined, { roundMs: 1000 });
+    const code = await startedGame(c);
+    const [n1] = c.nodes as [TestNode, TestNode];
+    const deadline = n1.sessions.game(code)?.deadline;
+    if (deadline == null) throw new Error('the game has no deadline');
+    // Both heroes' actions come in after the deadline, in the same turn, before the round's timer
+    // could fire: neither is refused as late, and the round resolves with both.
+    while (Date.now() < deadline + 200) {
+      /* busy */
+    }
+    const replies = await Promise.all(
+      ['1', '2'].map((playerId) =>
+        n1.sessions.execute(code, {
+          kind: 'act',
+          playerId,
+          action: { id: `late-${playerId}`, round: 1, kind: 'defend' },
+        }),
+      ),
+    );
+    expect(replies).toEqual([
+      { ok: true, duplicate: false },
+      { ok: true, duplicate: false },
+    ]);
+    await until(() => n1.sessions.game(code)?.round === 2);
+    expect(n1.sessions.game(code)?.previous).toEqual({ '1': 'late-1', '2': 'late-2' });
+    const { values } = await n1.metrics.roundLateSeconds.get();
+    const count = values.find((v) => v.metricName === 'minotaur_round_late_seconds_count');
+    expect(count?.value).toBe(1);
+  });
+
   it('hands every game to a ready peer on drain: higher epoch, same round and deadline', async () => {
     const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
