@@ -184,7 +184,7 @@ function checkHealth(url: string): { stop(): Promise<HealthChecks> } {
   };
 }
 
-/** Rounds that ran out of time over the window, and how late they were resolved. */
+/** Rounds resolved after their deadline over the window, and how late. */
 interface LateRounds {
   count: number;
   meanMs: number;
@@ -226,7 +226,7 @@ interface Side {
   gc: GcPauses | null;
   /** The first process's health check over the window (the node under test only). */
   health?: HealthChecks;
-  /** Rounds that ran out of time over the window (the node under test only). */
+  /** Rounds resolved after their deadline over the window (the node under test only). */
   late?: LateRounds;
   sockets: number;
   failed: number;
@@ -665,7 +665,7 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
     const late = app.side.late;
     if (late)
       console.log(
-        `  rounds that ran out of time: ${late.count}, resolved on average ${ms(late.meanMs)} ms after their deadline; ${late.over100ms} more than 100 ms late, ${late.over1s} more than 1 s`,
+        `  rounds resolved after their deadline: ${late.count}, resolved on average ${ms(late.meanMs)} ms after their deadline; ${late.over100ms} more than 100 ms late, ${late.over1s} more than 1 s`,
       );
     const h = app.side.health;
     if (h)
