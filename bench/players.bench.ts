@@ -665,7 +665,7 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
     const late = app.side.late;
     if (late)
       console.log(
-        `  rounds resolved after their deadline: ${late.count}, resolved on average ${ms(late.meanMs)} ms after their deadline; ${late.over100ms} more than 100 ms late, ${late.over1s} more than 1 s`,
+        `  rounds resolved after their deadline: ${late.count}, on average ${ms(late.meanMs)} ms after it; ${late.over100ms} more than 100 ms late, ${late.over1s} more than 1 s`,
       );
     const h = app.side.health;
     if (h)
