@@ -33,7 +33,7 @@ describe('actions that reached a frozen node before the deadline', () => {
     const node = startNode({
       port: await freePort(),
       databasePath: join(tempDir(), 'late.db'),
-      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '4' },
+      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '6' },
     });
     nodes.push(node);
     await node.ready();
@@ -49,7 +49,7 @@ describe('actions that reached a frozen node before the deadline', () => {
       async () => {
         const { state } = await adminGame(node.url, code);
         const left = (state.deadline ?? 0) - Date.now();
-        return state.status === 'playing' && left > 2500
+        return state.status === 'playing' && left > 4000
           ? { round: state.round, deadline: state.deadline! }
           : null;
       },
