@@ -98,7 +98,7 @@ describe('deploy/prometheus-alerts.yml', () => {
         {
           interval: '15s',
           input_series: [
-            // Node a resolves every round that ran out of time later than 100 ms; node b on time.
+            // Node a resolves every round more than 100 ms after its deadline; node b on time.
             { series: 'minotaur_round_late_seconds_count{node="a"}', values: '0+1x100' },
             { series: 'minotaur_round_late_seconds_bucket{node="a",le="0.1"}', values: '0x100' },
             { series: 'minotaur_round_late_seconds_count{node="b"}', values: '0+1x100' },
