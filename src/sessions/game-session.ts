@@ -104,6 +104,8 @@ export class GameSession {
   #unclaimed: Unclaimed | null = null;
   /** The last confirmation was a peer's save (this node's own database did not answer). */
   #savedByPeer = false;
+  /** Adopting, its claim not answered yet: this node does not run the game yet. */
+  #claiming = false;
 
   constructor(
     public record: GameRecord,
@@ -160,10 +162,18 @@ export class GameSession {
   /** A newer owner exists: stop at once (nothing more is written or acknowledged here). */
   fence(why: string): void {
     if (this.status === 'stopped') return;
-    this.env.logger.warn(
-      { game: this.key, epoch: this.record.epoch },
-      `game ${this.key}: stopped running it, ${why}`,
-    );
+    // Two nodes adopting the same game at once (a cold start): the other's claim came first, and
+    // this node never ran the game.
+    if (this.#claiming)
+      this.env.logger.info(
+        { game: this.key, epoch: this.record.epoch },
+        `game ${this.key}: not adopted, ${why}`,
+      );
+    else
+      this.env.logger.warn(
+        { game: this.key, epoch: this.record.epoch },
+        `game ${this.key}: stopped running it, ${why}`,
+      );
     this.end('fenced');
   }
 
@@ -207,7 +217,9 @@ export class GameSession {
     const record = this.record;
     // Until the adoption is confirmed, pages show the record it continues.
     this.#confirmedRecord = base;
+    this.#claiming = true;
     const claim = await env.ledger.claim(base, record, reason !== 'handoff');
+    this.#claiming = false;
     if (claim !== 'claimed' && (claim !== 'unavailable' || reason !== 'handoff')) {
       const why = notAdopted(claim, base.owner);
       const kind = typeof claim === 'object' ? `unreachable ${claim.unreachable}` : claim;

@@ -1,0 +1,81 @@
+// A session that is still adopting a game (its claim not answered) and learns that another node
+// adopted it first never ran the game: it says so, instead of "stopped running it", which
+// operators (and the cold-start tests) read as a game that had two owners.
+
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../../src/clock.js';
+import { createMetrics } from '../../../src/metrics.js';
+import type { GameRecord } from '../../../src/sessions/game-record.js';
+import { GameSession, type SessionEnv } from '../../../src/sessions/game-session.js';
+import type { ClaimResult, Ledger } from '../../../src/sessions/ledger.js';
+import { GAME_SCHEMA } from '../../../src/game/types.js';
+import { started } from '../game/fixtures.js';
+
+function harness() {
+  const lines: { level: number; msg: string }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(l) as { level: number; msg: string });
+      done();
+    },
+  });
+  let answer: (r: ClaimResult) => void = () => undefined;
+  const ledger = {
+    claim: () => new Promise<ClaimResult>((resolve) => (answer = resolve)),
+  } as unknown as Ledger;
+  const env: SessionEnv = {
+    nodeId: 'n2',
+    clock: systemClock,
+    sync: { write: () => Promise.resolve({ kind: 'alone' }) } as unknown as SessionEnv['sync'],
+    ledger,
+    logger: pino({ level: 'debug' }, sink),
+    metrics: createMetrics('n2'),
+    mayResolve: () => true,
+    recordResult: () => undefined,
+    finishedRetentionMs: 60_000,
+    openGameTtlMs: 60_000,
+    holdMs: 10_000,
+    logOnce: () => true,
+    shownChanged: () => undefined,
+    afterInput: (fn) => void setImmediate(fn),
+  };
+  return { env, lines, answer: (r: ClaimResult) => answer(r) };
+}
+
+describe('GameSession fenced while adopting', () => {
+  it('says the game was not adopted, not that it stopped running it', async () => {
+    const { env, lines, answer } = harness();
+    const state = started(['a', 'b']);
+    const base: GameRecord & { state: object } = {
+      key: state.code,
+      owner: 'n0',
+      epoch: 1,
+      seq: 4,
+      schema: GAME_SCHEMA,
+      state,
+      at: 0,
+    };
+    const session = new GameSession(GameSession.adoption('n2', base, 'cold-start', 0, 0), env);
+    const adopted = session.takeOwnership(base, 'cold-start');
+    await new Promise((r) => setImmediate(r));
+    // Another node's adoption reaches this one while its own claim is still on its way.
+    session.fence('node n3 adopted it (epoch 3)');
+    answer('newer');
+    expect(await adopted).toBe(false);
+    expect(session.status).toBe('stopped');
+    const msgs = lines.map((l) => l.msg);
+    expect(msgs.filter((m) => m.includes('stopped running it'))).toEqual([]);
+    expect(msgs).toContain(`game ${state.code}: not adopted, node n3 adopted it (epoch 3)`);
+
+    // A session that runs the game and is fenced says it stopped running it.
+    const running = harness();
+    const owned = new GameSession(base, running.env);
+    owned.fence('node n3 adopted it (epoch 3)');
+    expect(running.lines.map((l) => l.msg)).toContain(
+      `game ${state.code}: stopped running it, node n3 adopted it (epoch 3)`,
+    );
+  });
+});
