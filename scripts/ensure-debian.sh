@@ -8,6 +8,7 @@
 #   iproute2, iptables, tini, util-linux, python3
 #                       the multi-host rehearsal: network namespaces, partitions and latency,
 #                       tini as each node's PID 1, unshare/setpriv, the NFQUEUE delayer
+#   faketime            a node whose clock is set wrong (libfaketime), in the network-cut test
 set -euo pipefail
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 need=()
@@ -20,6 +21,7 @@ for bin in /usr/lib/postgresql/*/bin; do
   if [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ]; then postgres=yes; fi
 done
 if [ "$postgres" = no ] && ! { have initdb && have pg_ctl; }; then need+=(postgresql); fi
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
 for pair in ip:iproute2 tc:iproute2 iptables:iptables tini:tini unshare:util-linux setpriv:util-linux python3:python3; do
   have "${pair%%:*}" || need+=("${pair#*:}")
 done

@@ -406,9 +406,9 @@ export class MinotaurNode {
       logger.warn({ err }, 'initial DNS lookup failed; starting without peers');
     }
     // Nodes that hold a live lease but that DNS does not list yet (starting with us).
-    const leases = (
-      await storage.leases.fresh(Date.now() - config.cluster.peerDownMs).catch(() => [])
-    ).filter((l) => l.nodeId !== config.nodeId && l.state !== 'draining' && l.state !== 'stopped');
+    const leases = (await storage.leases.fresh(config.cluster.peerDownMs).catch(() => [])).filter(
+      (l) => l.nodeId !== config.nodeId && l.state !== 'draining' && l.state !== 'stopped',
+    );
     peers = [...new Set([...peers, ...leases.map((l) => l.address)])].filter(
       (a) => a !== this.address,
     );

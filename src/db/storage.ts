@@ -282,7 +282,9 @@ class KyselyStorage implements Storage {
     this.accounts = new Accounts(this.db, this.now);
     this.results = new Results(this.db);
     this.snapshots = new Snapshots(this.db, { now: this.now, logger: options.logger });
-    this.leases = new NodeLeases(this.db);
+    // Leases are aged by one clock for every node: the server's on PostgreSQL (nodes on several
+    // hosts), this host's on SQLite (a file on one host).
+    this.leases = new NodeLeases(this.db, target.engine === 'postgres' ? 'database' : this.now);
     this.rateLimits = new RateCounters(this.db);
     this.sessions = new DatabaseSessionStore(this.db, {
       ...options.sessions,

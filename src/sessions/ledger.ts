@@ -40,10 +40,15 @@ export interface SnapshotStore {
   remove(code: string, gameId: string): Promise<boolean>;
 }
 
+/**
+ * Leases stamped and aged by the database's one clock (see db/leases.ts): a node compares a
+ * lease's age with durations of its own clock, never a time written by another host's.
+ */
 export interface LeaseStore {
-  renew(nodeId: string, address: string, state: string, now: number): Promise<void>;
+  renew(nodeId: string, address: string, state: string): Promise<void>;
   get(nodeId: string): Promise<NodeLease | undefined>;
-  fresh(since: number): Promise<NodeLease[]>;
+  /** Leases renewed within the last `withinMs`; every lease when undefined. */
+  fresh(withinMs?: number): Promise<NodeLease[]>;
   release(nodeId: string): Promise<void>;
 }
 
@@ -109,7 +114,8 @@ export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot 
 }
 
 /**
- * How much sooner than the lease lasts an owner stops trusting it (a renewal in flight, clocks).
+ * How much sooner than the lease lasts an owner stops trusting it (clocks that run at slightly
+ * different rates, a pause between reading the clock and acting on it).
  */
 const LEASE_MARGIN_MS = 1000;
 
@@ -121,7 +127,10 @@ export class Ledger {
   #failing: Failing | null = null;
   /** When the database last answered again after an outage (null: no outage seen). */
   #backAt: number | null = null;
-  /** The time the last successful lease renewal wrote, or null before the first. */
+  /**
+   * When, by this node's clock, the last successful lease renewal was sent (the database stamped
+   * it no earlier), or null before the first.
+   */
   #renewedAt: number | null = null;
   /** The renewal in flight: a slow database must not pile renewals up (each holds a connection). */
   #renewing: Promise<void> | null = null;
@@ -141,9 +150,11 @@ export class Ledger {
   }
 
   /**
-   * True while this node's lease is surely alive in the database: renewed (as of the time it
-   * wrote) more recently than the lease lasts, less a margin for a renewal in flight and for
-   * clocks. While it is, no other node may claim this node's games; once it may have run out,
+   * True while this node's lease is surely alive in the database: a renewal sent more recently
+   * than the lease lasts (by this node's clock), less a margin for clocks that run at slightly
+   * different rates. The database aged the lease from its own stamp, taken later than the
+   * renewal was sent, so other nodes see it alive at least as long. While this is true, no
+   * other node may claim this node's games; once it may have run out,
    * a node alone must not resolve rounds (a successor may have taken the game over).
    */
   leaseFresh(): boolean {
@@ -278,13 +289,15 @@ export class Ledger {
   }
 
   /**
-   * Whether `nodeId` renewed its lease as a node running games after `since` (it was alive
-   * then, whatever the mesh says); 'unavailable' when the database does not answer.
+   * Whether `nodeId` renewed its lease as a node running games after `since`, a time of this
+   * node's clock (it was alive then, whatever the mesh says); 'unavailable' when the database
+   * does not answer. The lease's age is the database's; the time since `since` is ours.
    */
   async renewedSince(nodeId: string, since: number): Promise<boolean | 'unavailable'> {
     const out = await this.#call(async () => {
+      const elapsed = this.#o.clock.now() - since;
       const lease = await this.#o.leases.get(nodeId);
-      return { alive: lease?.state === 'ready' && lease.renewedAt > since };
+      return { alive: lease?.state === 'ready' && lease.ageMs < elapsed };
     });
     return out === undefined ? 'unavailable' : out.alive;
   }
@@ -323,10 +336,7 @@ export class Ledger {
 
   /** Nodes with a live lease (including ones still starting, which DNS does not list yet). */
   async liveNodes(): Promise<NodeLease[] | 'unavailable'> {
-    return (
-      (await this.#call(() => this.#o.leases.fresh(this.#o.clock.now() - this.#o.leaseMs))) ??
-      'unavailable'
-    );
+    return (await this.#call(() => this.#o.leases.fresh(this.#o.leaseMs))) ?? 'unavailable';
   }
 
   /**
@@ -338,7 +348,7 @@ export class Ledger {
       try {
         const at = this.#o.clock.now();
         const renewed = await this.#try(async () => {
-          await this.#o.leases.renew(this.#o.nodeId, address, state, at);
+          await this.#o.leases.renew(this.#o.nodeId, address, state);
           return true;
         });
         if (renewed) this.#renewedAt = Math.max(this.#renewedAt ?? at, at);
@@ -401,10 +411,9 @@ export class Ledger {
   async #unreachableHolder(): Promise<string | null> {
     const reachable = this.#o.reachable;
     if (!reachable) return null;
-    const now = this.#o.clock.now();
     // Leases that ran out during an outage count as held for the grace after it (as the owner's).
-    const since = this.#justBack(now) ? 0 : now - this.#o.leaseMs;
-    for (const lease of await this.#o.leases.fresh(since)) {
+    const within = this.#justBack(this.#o.clock.now()) ? undefined : this.#o.leaseMs;
+    for (const lease of await this.#o.leases.fresh(within)) {
       if (lease.nodeId === this.#o.nodeId || reachable(lease.nodeId)) continue;
       if (lease.state === 'ready' || lease.state === 'draining') return lease.nodeId;
     }
@@ -419,8 +428,7 @@ export class Ledger {
     const lease = await this.#o.leases.get(nodeId);
     if (lease === undefined || lease.state === 'draining' || lease.state === 'stopped')
       return false;
-    const now = this.#o.clock.now();
-    return lease.renewedAt > now - this.#o.leaseMs || this.#justBack(now);
+    return lease.ageMs < this.#o.leaseMs || this.#justBack(this.#o.clock.now());
   }
 
   /**

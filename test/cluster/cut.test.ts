@@ -3,20 +3,26 @@
 // A page on one node for a game the other runs is closed with 1012 once the other is seen
 // alive beyond the cut (it keeps renewing its lease), so that the load balancer can take it to
 // the game's side; new ones are refused with 503 meanwhile. Once the cut heals they open again.
+// Twice: on SQLite (one host, one clock), and on PostgreSQL with n2's clock 20 s ahead of n1's
+// (libfaketime), where a lease aged by each node's own clock would have looked 20 s old to n2
+// and n2 would have taken a live owner's game over.
 
+import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, metricsOf } from '../support/cluster.js';
 import { metricValue } from '../support/metrics.js';
 import { waitFor, type NodeProcess } from '../support/node-process.js';
 import { Player, type LiveConnection } from '../support/player.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
 
 const HOSTS = ['127.0.5.2', '127.0.5.3'];
 const RULE_TAG = 'minotaur-cut-test';
-
-let cluster: TestCluster | undefined;
-let n1: NodeProcess, n2: NodeProcess;
-const conns: LiveConnection[] = [];
+/** Debian's libfaketime (package faketime): a process's clock set off by FAKETIME. */
+const FAKETIME_LIB =
+  ['x86_64', 'aarch64']
+    .map((arch) => `/usr/lib/${arch}-linux-gnu/faketime/libfaketime.so.1`)
+    .find((path) => existsSync(path)) ?? 'libfaketime.so.1';
 
 function iptables(args: string[]): void {
   const out = spawnSync('iptables', args, { encoding: 'utf8' });
@@ -39,34 +45,72 @@ function heal(): void {
     spawnSync('iptables', ['-D', ...r, '-j', 'DROP', '-m', 'comment', '--comment', RULE_TAG]);
 }
 
-function unavailable(): string | null {
+function unavailable(skewed: boolean): string | null {
   if (process.getuid?.() !== 0)
     return 'cutting the network between nodes needs root (CI runs as root)';
   if (spawnSync('sh', ['-c', 'command -v iptables']).status !== 0)
     return 'iptables is missing: run `bash scripts/ensure-debian.sh`';
+  if (skewed && !FAKETIME_LIB.startsWith('/'))
+    return 'libfaketime is missing: run `bash scripts/ensure-debian.sh`';
   return null;
 }
 
-beforeAll(async () => {
-  const why = unavailable();
-  if (why) throw new Error(why);
-  heal(); // rules an interrupted run left
-  cluster = await TestCluster.start(HOSTS, { env: { ROUND_SECONDS: '2' } });
-  [n1, n2] = cluster.nodes as [NodeProcess, NodeProcess];
-}, 60_000);
-
-afterAll(async () => {
-  heal();
-  for (const c of conns) c.ws.terminate();
-  await cluster?.close();
-});
-
-function live(c: LiveConnection): LiveConnection {
-  conns.push(c);
-  return c;
+interface Case {
+  name: string;
+  /** n2's clock, this far ahead of n1's (ms); on PostgreSQL when set. */
+  skewMs: number;
 }
 
-describe('a network cut between the nodes', () => {
+const CASES: Case[] = [
+  { name: 'on SQLite, one clock', skewMs: 0 },
+  { name: "on PostgreSQL, n2's clock 20 s ahead of n1's", skewMs: 20_000 },
+];
+
+describe.each(CASES)('a network cut between the nodes, $name', ({ skewMs }) => {
+  let cluster: TestCluster | undefined;
+  let server: PostgresServer | undefined;
+  let n1: NodeProcess, n2: NodeProcess;
+  const conns: LiveConnection[] = [];
+
+  beforeAll(async () => {
+    const why = unavailable(skewMs !== 0);
+    if (why) throw new Error(why);
+    heal(); // rules an interrupted run left
+    const env: Record<string, string> = { ROUND_SECONDS: '2' };
+    if (skewMs !== 0) {
+      server = await startPostgres();
+      env.DATABASE_URL = await server.createDatabase('cut');
+    }
+    cluster = await TestCluster.create({ env });
+    cluster.setDns(HOSTS);
+    n1 = cluster.add(HOSTS[0]!, { nodeId: 'n1' });
+    n2 = cluster.add(HOSTS[1]!, {
+      nodeId: 'n2',
+      env:
+        skewMs === 0
+          ? {}
+          : {
+              LD_PRELOAD: FAKETIME_LIB,
+              FAKETIME: `+${skewMs / 1000}s`,
+              // Timers run on the monotonic clock, which no host's wrong wall clock moves.
+              FAKETIME_DONT_FAKE_MONOTONIC: '1',
+            },
+    });
+    await Promise.all([n1.ready(30_000), n2.ready(30_000)]);
+  }, 60_000);
+
+  afterAll(async () => {
+    heal();
+    for (const c of conns) c.ws.terminate();
+    await cluster?.close();
+    server?.stop();
+  });
+
+  function live(c: LiveConnection): LiveConnection {
+    conns.push(c);
+    return c;
+  }
+
   it('moves pages away from the side of the cut that cannot reach their game, and lets them back once it heals', async () => {
     const owner = new Player(n1.url, `minos${cluster!.port}`);
     await owner.signup();

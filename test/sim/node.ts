@@ -183,7 +183,7 @@ export class SimNode {
     for (;;) {
       if (this.proc.dead || this.#draining) return;
       try {
-        await this.d.leases.fresh(0);
+        await this.d.leases.fresh();
         break;
       } catch {
         await sleep(clock, 500);
@@ -194,9 +194,7 @@ export class SimNode {
     this.sync.start();
     this.mesh.start();
     // DNS names ready nodes; leases also name the ones starting with us.
-    const leased = (
-      await this.d.leases.fresh(clock.now() - this.d.net.opts.downAfterMs).catch(() => [])
-    )
+    const leased = (await this.d.leases.fresh(this.d.net.opts.downAfterMs).catch(() => []))
       .filter((l) => l.state !== 'draining' && l.state !== 'stopped')
       .map((l) => l.nodeId);
     const peers = [...new Set([...this.d.dns(), ...leased])].filter((id) => id !== this.id);

@@ -113,8 +113,8 @@ describe('cluster simulator', () => {
     600_000,
   );
   // A node's clock set wrong (ahead or behind, and left so), with the faults that make nodes
-  // take games over: leases are compared across clocks, so it may cost a needless takeover,
-  // never an acknowledged action.
+  // take games over: leases are aged by the database's clock, but the node's own timers,
+  // deadlines and lease margin run on its clock; never an acknowledged action lost.
   it(
     `finds no violation in ${BUDGET / 4} schedules of a clock set wrong (seeds 3400001…)`,
     () =>

@@ -153,10 +153,10 @@ describe('Ledger group commit', () => {
   });
 
   it('after an outage, counts a lease that ran out during it as alive until its owner could renew', async () => {
-    const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
+    let now = 1_000_000;
+    const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger, now: () => now });
     await storage.migrate();
     stores.push(storage);
-    let now = 1_000_000;
     const clock = { now: () => now, setTimeout: () => ({ timer: null }), clearTimeout: () => {} };
     const db = { down: false };
     const leases: LeaseStore = {
@@ -174,7 +174,7 @@ describe('Ledger group commit', () => {
       leaseMs: 3000,
     });
     // n1 owns KEPS and renewed its lease, then the database went away for 10 s.
-    await storage.leases.renew('n1', '127.0.0.2:1', 'ready', now);
+    await storage.leases.renew('n1', '127.0.0.2:1', 'ready');
     await storage.snapshots.save({ ...toSnap(record('KEPS', 1, 'n1', 4)) });
     const next = record('KEPS', 2, 'n2', 0);
     db.down = true;
@@ -196,10 +196,15 @@ describe('Ledger group commit', () => {
 
 describe('Ledger takeover while a lease holder is out of reach', () => {
   const now = 1_000_000;
+  /** The database's clock: `now`, but for renewals stamped earlier (`renewAt`). */
+  let dbNow = now;
 
   /** n3's ledger on a fresh database, at a fixed time; `reachable`: its live peers. */
   async function n3Ledger(reachable: (id: string) => boolean) {
-    const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
+    const storage = openStorage(
+      { engine: 'sqlite', path: ':memory:' },
+      { logger, now: () => dbNow },
+    );
     await storage.migrate();
     stores.push(storage);
     const clock = { now: () => now, setTimeout: () => ({ timer: null }), clearTimeout: () => {} };
@@ -212,23 +217,32 @@ describe('Ledger takeover while a lease holder is out of reach', () => {
       leaseMs: 3000,
       reachable,
     });
-    return { storage, ledger };
+    /** `id` renews its lease at `at` (by the database's clock). */
+    const renewAt = async (id: string, address: string, state: string, at: number) => {
+      dbNow = at;
+      try {
+        await storage.leases.renew(id, address, state);
+      } finally {
+        dbNow = now;
+      }
+    };
+    return { storage, ledger, renewAt };
   }
 
   it("claims a dead owner's game only while every other node holding a lease is a live peer", async () => {
     const reachable = new Set<string>();
-    const { storage, ledger } = await n3Ledger((id) => reachable.has(id));
+    const { storage, ledger, renewAt } = await n3Ledger((id) => reachable.has(id));
     // n1 owned KEPS and lost the database (its lease ran out); n2 still renews and may hold
     // n1's later writes, acknowledged through it; n4 is starting (it holds no game yet).
-    await storage.leases.renew('n1', '127.0.0.2:1', 'ready', now - 5000);
-    await storage.leases.renew('n2', '127.0.0.3:1', 'ready', now - 500);
-    await storage.leases.renew('n4', '127.0.0.5:1', 'starting', now - 100);
+    await renewAt('n1', '127.0.0.2:1', 'ready', now - 5000);
+    await renewAt('n2', '127.0.0.3:1', 'ready', now - 500);
+    await renewAt('n4', '127.0.0.5:1', 'starting', now - 100);
     await storage.snapshots.save({ ...toSnap(record('KEPS', 1, 'n1', 4)) });
     const next = record('KEPS', 2, 'n3', 0);
     expect(await ledger.claim(version4(), next, true)).toEqual({ unreachable: 'n2' });
     expect((await storage.snapshots.get('KEPS'))?.owner).toBe('n1');
     // A draining node may hold them as well.
-    await storage.leases.renew('n2', '127.0.0.3:1', 'draining', now - 500);
+    await renewAt('n2', '127.0.0.3:1', 'draining', now - 500);
     expect(await ledger.claim(version4(), next, true)).toEqual({ unreachable: 'n2' });
     // Once n2 is a live peer, its writes reach us by the catch-up before a takeover: claimed.
     reachable.add('n2');
@@ -237,8 +251,8 @@ describe('Ledger takeover while a lease holder is out of reach', () => {
   });
 
   it('a handoff claims without asking about other nodes', async () => {
-    const { storage, ledger } = await n3Ledger(() => false);
-    await storage.leases.renew('n2', '127.0.0.3:1', 'ready', now - 500);
+    const { storage, ledger, renewAt } = await n3Ledger(() => false);
+    await renewAt('n2', '127.0.0.3:1', 'ready', now - 500);
     await storage.snapshots.save({ ...toSnap(record('KEPS', 1, 'n1', 4)) });
     expect(await ledger.claim(version4(), record('KEPS', 2, 'n3', 0), false)).toBe('claimed');
   });

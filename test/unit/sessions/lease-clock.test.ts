@@ -1,0 +1,73 @@
+// Leases across hosts whose clocks disagree: a lease is stamped and aged by the database's one
+// clock (the PostgreSQL server's; on SQLite, the one host's), so a node whose own clock is set
+// an hour wrong still sees a live owner's lease alive, and a dead owner's run out on time.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock, type Clock } from '../../../src/clock.js';
+import type { StorageTarget } from '../../../src/db/index.js';
+import { Ledger } from '../../../src/sessions/ledger.js';
+import { waitFor } from '../../support/node-process.js';
+import { ENGINES, engineFixture, silentLogger } from '../db/helpers.js';
+
+const HOUR = 60 * 60 * 1000;
+const LEASE_MS = 1500;
+
+/** This machine's clock set `offsetMs` wrong. */
+function clockOff(offsetMs: number): Clock {
+  return { ...systemClock, now: () => Date.now() + offsetMs };
+}
+
+describe.each(ENGINES)('node leases on %s, with clocks an hour apart', (engine) => {
+  const fx = engineFixture(engine);
+  let target: StorageTarget;
+
+  beforeAll(() => fx.setup());
+  afterAll(() => fx.teardown());
+  afterEach(() => fx.closeAll());
+
+  /** The ledger of node `nodeId`, on its own handle of the database, with its clock. */
+  async function node(nodeId: string, clock: Clock) {
+    const storage = await fx.openMigrated(target);
+    return new Ledger({
+      nodeId,
+      snapshots: storage.snapshots,
+      leases: storage.leases,
+      clock,
+      logger: silentLogger,
+      leaseMs: LEASE_MS,
+    });
+  }
+
+  it("sees a live owner's lease alive, and a stopped owner's run out, whatever its own clock says", async () => {
+    target = await fx.fresh();
+    const owner = await node('owner', systemClock);
+    const aheadClock = clockOff(HOUR);
+    const behindClock = clockOff(-HOUR);
+    const ahead = await node('ahead', aheadClock);
+    const behind = await node('behind', behindClock);
+
+    await owner.renew('127.0.0.2:1', 'ready');
+    const renewed = Date.now();
+    expect(owner.leaseFresh()).toBe(true);
+    // A clock an hour ahead would see the lease an hour old if it compared its time with the
+    // owner's stamp; one an hour behind would see it alive for an hour after the owner died.
+    expect(await ahead.ownerAlive('owner')).toBe(true);
+    expect(await behind.ownerAlive('owner')).toBe(true);
+    expect(await ahead.renewedSince('owner', aheadClock.now() - 5000)).toBe(true);
+    expect(await behind.renewedSince('owner', behindClock.now() - 5000)).toBe(true);
+    expect(await behind.renewedSince('owner', behindClock.now() + 5000)).toBe(false);
+    const live = await ahead.liveNodes();
+    expect(live !== 'unavailable' && live.map((l) => l.nodeId)).toEqual(['owner']);
+
+    // The owner stops renewing: both see its lease run out once it lasted, not before.
+    await waitFor(
+      async () => !(await behind.ownerAlive('owner')) && !(await ahead.ownerAlive('owner')),
+      10_000,
+      "the stopped owner's lease to run out for both",
+      20,
+    );
+    expect(Date.now() - renewed).toBeGreaterThanOrEqual(LEASE_MS);
+    expect(await ahead.liveNodes()).toEqual([]);
+    expect(owner.leaseFresh()).toBe(false);
+  });
+});
