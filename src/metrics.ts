@@ -22,6 +22,8 @@ export interface MetricSources {
   databaseWaiting(): { snapshots: number; results: number };
   /** How long this node's game saves have been failing, in seconds; 0 while they work. */
   savesFailingSeconds(): number;
+  /** This node's clock minus the database's, in seconds; null before the first lease renewal. */
+  databaseClockOffsetSeconds(): number | null;
 }
 
 export interface Metrics {
@@ -97,6 +99,11 @@ export function createMetrics(nodeId: string): Metrics {
     'minotaur_game_saves_failing_seconds',
     "How long this node's game saves have been failing (0 while they work): the database may answer reads while saves fail, e.g. a SQLite file whose write lock another process holds",
     (s) => s.savesFailingSeconds(),
+  );
+  observed(
+    'minotaur_database_clock_offset_seconds',
+    "This node's clock minus the database's, measured at each lease renewal (the database's stamp against the middle of the round trip; 0 on SQLite, which shares the host's clock). Leases do not depend on it; the rounds of the games this node runs end by its clock",
+    (s) => s.databaseClockOffsetSeconds(),
   );
   observed('minotaur_games_replicated', "Games in this node's replica", (s) => s.gamesReplicated());
   observed('minotaur_mesh_peers', 'Live authenticated peers', (s) => s.mesh?.().peers ?? 0);

@@ -278,10 +278,11 @@ export class MinotaurNode {
           : rec;
       },
       database: () => {
-        const { failing } = sessions.storage();
+        const { failing, clockOffsetMs } = sessions.storage();
         return {
           ...storage.health(),
           waiting: databaseWaiting(),
+          clockOffsetMs,
           savesFailing: failing && {
             ...failing,
             why: failing.outage && describeOutage(failing.outage),
@@ -336,6 +337,10 @@ export class MinotaurNode {
       savesFailingSeconds: () => {
         const since = sessions.storage().failing?.since;
         return since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000);
+      },
+      databaseClockOffsetSeconds: () => {
+        const ms = sessions.storage().clockOffsetMs;
+        return ms === null ? null : ms / 1000;
       },
     });
 

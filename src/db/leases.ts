@@ -37,8 +37,9 @@ export class NodeLeases {
       : sql<number>`${Math.round(this.clock())}`;
   }
 
-  async renew(nodeId: string, address: string, state: string): Promise<void> {
-    await this.db
+  /** Renews `nodeId`'s lease; returns the database's stamp (ms). */
+  async renew(nodeId: string, address: string, state: string): Promise<number> {
+    const row = await this.db
       .insertInto('node_leases')
       .values({ node_id: nodeId, address, state, renewed_at: this.#now() })
       .onConflict((oc) =>
@@ -48,7 +49,9 @@ export class NodeLeases {
           renewed_at: eb.ref('excluded.renewed_at'),
         })),
       )
-      .execute();
+      .returning('renewed_at')
+      .executeTakeFirstOrThrow();
+    return row.renewed_at;
   }
 
   async get(nodeId: string): Promise<NodeLease | undefined> {

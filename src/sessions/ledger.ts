@@ -45,7 +45,8 @@ export interface SnapshotStore {
  * lease's age with durations of its own clock, never a time written by another host's.
  */
 export interface LeaseStore {
-  renew(nodeId: string, address: string, state: string): Promise<void>;
+  /** Renews the lease; resolves to the database's stamp (ms). */
+  renew(nodeId: string, address: string, state: string): Promise<number>;
   get(nodeId: string): Promise<NodeLease | undefined>;
   /** Leases renewed within the last `withinMs`; every lease when undefined. */
   fresh(withinMs?: number): Promise<NodeLease[]>;
@@ -119,6 +120,12 @@ export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot 
  */
 const LEASE_MARGIN_MS = 1000;
 
+/**
+ * A node's clock this far from the database's is logged (once, until it comes back within):
+ * leases do not mind, but the rounds of the games it runs end by its clock.
+ */
+const CLOCK_OFFSET_WARN_MS = 1000;
+
 export class Ledger {
   readonly #o: LedgerOptions;
   /** Saves that could not be written, latest per game, written when the database answers. */
@@ -132,6 +139,11 @@ export class Ledger {
    * it no earlier), or null before the first.
    */
   #renewedAt: number | null = null;
+  /**
+   * This node's clock minus the database's (ms), from the last renewal: its stamp against the
+   * middle of its round trip; null before the first.
+   */
+  #clockOffsetMs: number | null = null;
   /** The renewal in flight: a slow database must not pile renewals up (each holds a connection). */
   #renewing: Promise<void> | null = null;
   /** Groups waiting to be written, oldest first; the last one takes new saves. */
@@ -347,17 +359,39 @@ export class Ledger {
     this.#renewing ??= (async () => {
       try {
         const at = this.#o.clock.now();
-        const renewed = await this.#try(async () => {
-          await this.#o.leases.renew(this.#o.nodeId, address, state);
-          return true;
-        });
-        if (renewed) this.#renewedAt = Math.max(this.#renewedAt ?? at, at);
+        const stamp = await this.#try(() => this.#o.leases.renew(this.#o.nodeId, address, state));
+        if (stamp !== undefined) {
+          this.#renewedAt = Math.max(this.#renewedAt ?? at, at);
+          this.#measureClock(at, stamp, this.#o.clock.now());
+        }
         if (this.available && this.#unsaved.size > 0) await this.flush();
       } finally {
         this.#renewing = null;
       }
     })();
     return this.#renewing;
+  }
+
+  /** This node's clock minus the database's, in ms (see #clockOffsetMs). */
+  get clockOffsetMs(): number | null {
+    return this.#clockOffsetMs;
+  }
+
+  /** A renewal sent at `sent` and answered at `back` (our clock) was stamped `stamp` (its). */
+  #measureClock(sent: number, stamp: number, back: number): void {
+    const was = this.#clockOffsetMs;
+    const offset = (sent + back) / 2 - stamp;
+    this.#clockOffsetMs = offset;
+    const off = Math.abs(offset) > CLOCK_OFFSET_WARN_MS;
+    if (off === (was !== null && Math.abs(was) > CLOCK_OFFSET_WARN_MS)) return;
+    const fields = { offsetMs: Math.round(offset), roundTripMs: Math.round(back - sent) };
+    if (off)
+      this.#o.logger.warn(
+        fields,
+        `this node's clock is ${(Math.abs(offset) / 1000).toFixed(1)} s ${offset > 0 ? 'ahead of' : 'behind'} the database's: leases do not mind, but rounds of the games it runs end by its clock; synchronise this host's clock (NTP)`,
+      );
+    else if (was !== null)
+      this.#o.logger.info(fields, "this node's clock is within 1 s of the database's again");
   }
 
   async release(): Promise<void> {

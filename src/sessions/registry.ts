@@ -243,11 +243,14 @@ export class GameSessions {
     available: boolean;
     unsaved: number;
     failing: Failing | null;
+    /** This node's clock minus the database's (ms), from the last lease renewal. */
+    clockOffsetMs: number | null;
   } {
     return {
       available: this.ledger.available,
       unsaved: this.ledger.unsaved,
       failing: this.ledger.failing,
+      clockOffsetMs: this.ledger.clockOffsetMs,
     };
   }
 

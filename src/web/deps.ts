@@ -34,6 +34,8 @@ export interface DatabaseView extends DatabaseHealth {
    * reads go on while another process holds the write lock: the database is up, saves fail.
    */
   savesFailing: (Failing & { why: string | null }) | null;
+  /** This node's clock minus the database's (ms), from its last lease renewal; null before it. */
+  clockOffsetMs: number | null;
 }
 
 /** What the operator pages show about the cluster; null fields when running single-node. */

@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { TestCluster, metricsOf } from '../support/cluster.js';
 import { metricValue } from '../support/metrics.js';
 import { waitFor, type NodeProcess } from '../support/node-process.js';
@@ -153,5 +154,19 @@ describe.each(CASES)('a network cut between the nodes, $name', ({ skewMs }) => {
     expect(
       metricValue(metrics, 'minotaur_ws_rejected_total', { reason: 'owner-beyond-cut' }),
     ).toBeGreaterThanOrEqual(1);
+    // How far each node's clock is from the database's, and the warning for the one that is off.
+    const offset = async (n: NodeProcess) =>
+      metricValue(await metricsOf(n), 'minotaur_database_clock_offset_seconds');
+    expect(Math.abs((await offset(n1))!)).toBeLessThan(0.5);
+    expect(Math.abs((await offset(n2))! - skewMs / 1000)).toBeLessThan(0.5);
+    expect(n2.hasLog((l) => /clock is [\d.]+ s ahead of the database's/.test(l.msg))).toBe(
+      skewMs !== 0,
+    );
+    const card = await fetch(`${n2.url}/admin/cluster/members`, {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    }).then((r) => r.text());
+    expect(card).toContain(
+      skewMs === 0 ? "in step with the database's" : "20.0 s ahead of the database's",
+    );
   }, 60_000);
 });

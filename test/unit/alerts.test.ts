@@ -198,6 +198,28 @@ describe('deploy/prometheus-alerts.yml', () => {
             { eval_time: '9m', alertname: 'MinotaurDatabaseDown', exp_alerts: [] },
           ],
         },
+        {
+          // Node a's clock 20 s behind the database's; b's off by a few milliseconds.
+          interval: '15s',
+          input_series: [
+            { series: 'minotaur_database_clock_offset_seconds{node="a"}', values: '-20x40' },
+            { series: 'minotaur_database_clock_offset_seconds{node="b"}', values: '0.004x40' },
+          ],
+          alert_rule_test: [
+            { eval_time: '3m', alertname: 'MinotaurClockOff', exp_alerts: [] },
+            {
+              eval_time: '8m',
+              alertname: 'MinotaurClockOff',
+              exp_alerts: [
+                firing(
+                  'MinotaurClockOff',
+                  { node: 'a' },
+                  "Node a: its clock is 20s off the database's",
+                ),
+              ],
+            },
+          ],
+        },
       ],
     };
     const file = join(dir, 'alerts.test.yml');
