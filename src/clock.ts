@@ -12,6 +12,13 @@ export interface Clock {
   /** Runs `fn` once after `ms`; timers never keep the process alive. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle | undefined): void;
+  /**
+   * A clock that follows the database's (SteeredClock): how far this clock is now from the
+   * database's was measured (ms, `roundTripMs` its uncertainty); the clock may step to it.
+   */
+  steer?(offsetMs: number, roundTripMs: number): void;
+  /** How much a steered clock takes off the host's (ms); the host's offset is this plus its own. */
+  readonly correctionMs?: number;
 }
 
 /** Node's own timers and Date.now. */
@@ -48,4 +55,46 @@ export function every(clock: Clock, ms: number, fn: () => void): () => void {
     stopped = true;
     clock.clearTimeout(handle);
   };
+}
+
+/** A measured offset under this is left alone (it is within what rounds and pages notice). */
+const STEER_STEP_MS = 250;
+/** A measurement whose round trip took longer than this is too uncertain to step on. */
+const STEER_MAX_ROUND_TRIP_MS = 200;
+
+/**
+ * The host's clock set to the database's: Date.now() less the offset measured at lease
+ * renewals, so that every node of a cluster, whatever its host's clock says, reads one time:
+ * a round's deadline written by one node is the same moment on the next, and pages served by
+ * any node count down alike. It moves only in steps, when a measurement it can trust (a short
+ * round trip) finds it more than STEER_STEP_MS off: between steps, durations on it are the
+ * host's own. Until the first renewal it is the host's clock (nodes run no game before it).
+ */
+export class SteeredClock implements Clock {
+  #correctionMs = 0;
+
+  /** `host`: the host's clock (Date.now). */
+  constructor(private readonly host: () => number = Date.now) {}
+
+  now(): number {
+    return this.host() - this.#correctionMs;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return systemClock.setTimeout(fn, ms);
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    systemClock.clearTimeout(handle);
+  }
+
+  get correctionMs(): number {
+    return this.#correctionMs;
+  }
+
+  steer(offsetMs: number, roundTripMs: number): void {
+    if (roundTripMs > STEER_MAX_ROUND_TRIP_MS) return;
+    if (Math.abs(offsetMs) <= STEER_STEP_MS + roundTripMs / 2) return;
+    this.#correctionMs += Math.round(offsetMs);
+  }
 }

@@ -102,7 +102,7 @@ export function createMetrics(nodeId: string): Metrics {
   );
   observed(
     'minotaur_database_clock_offset_seconds',
-    "This node's clock minus the database's, measured at each lease renewal (the database's stamp against the middle of the round trip; 0 on SQLite, which shares the host's clock). Leases do not depend on it; the rounds of the games this node runs end by its clock",
+    "This host's clock minus the database's, measured at each lease renewal (the database's stamp against the middle of the round trip; 0 on SQLite, which shares the host's clock). Leases do not depend on it, and the node keeps the database's time for games and pages (it steers its clock by this); its logs keep the host's",
     (s) => s.databaseClockOffsetSeconds(),
   );
   observed('minotaur_games_replicated', "Games in this node's replica", (s) => s.gamesReplicated());

@@ -2,6 +2,7 @@
 // cluster beside them) and walks the lifecycle starting → joining → ready → draining → stopped.
 
 import { randomInt, randomUUID } from 'node:crypto';
+import { SteeredClock } from './clock.js';
 import type { Config } from './config.js';
 import { chooseAdvertiseHost } from './cluster/advertise.js';
 import { Discovery } from './cluster/discovery.js';
@@ -82,6 +83,11 @@ export class MinotaurNode {
   private sync: ReplicaSync<GameState> | null = null;
   private sessions: GameSessions | null = null;
   private outbox: ResultOutbox | null = null;
+  /**
+   * The node's time for games, pages and replication: the host's clock set to the database's at
+   * each lease renewal, so that a round's deadline means one moment on every node (SteeredClock).
+   */
+  private readonly clock = new SteeredClock();
   private readonly hub = new LiveHub();
   readonly metrics: Metrics;
   private draining: Promise<void> | null = null;
@@ -143,6 +149,7 @@ export class MinotaurNode {
       if (h.state === 'up') outbox.retryNow();
     });
 
+    const { clock } = this;
     const replica = new Replica<GameState>();
     const clustered = config.cluster.query !== null;
     this.advertiseHost =
@@ -192,7 +199,7 @@ export class MinotaurNode {
       replica,
       channel: replicationChannel,
       logger,
-      now: Date.now,
+      now: () => clock.now(),
       checkContent,
       // A delta onto a current-schema state: only what changed (the rest was checked before).
       checkChanged: (record, changed) =>
@@ -204,7 +211,7 @@ export class MinotaurNode {
     sync.onChange((_key, _current, _previous, applied) => {
       // Nodes of one cluster share a clock source closely enough for this to be the lag.
       if (applied.owner !== config.nodeId) {
-        lastLagMs = Math.max(0, Date.now() - applied.at);
+        lastLagMs = Math.max(0, clock.now() - applied.at);
         this.metrics.replicationLagSeconds.set(lastLagMs / 1000);
       }
     });
@@ -213,6 +220,7 @@ export class MinotaurNode {
     const sessions = new GameSessions({
       nodeId: config.nodeId,
       version: config.version,
+      clock,
       replica,
       sync,
       channel: sessionsChannel,
@@ -325,7 +333,7 @@ export class MinotaurNode {
         verify: verifyPassword,
         dummyVerify: (p) => verifyNoAccount(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
       },
-      now: Date.now,
+      now: () => clock.now(),
     });
     this.metrics.observe({
       gamesOwned: () => sessions.ownedCodes().length,
@@ -336,7 +344,7 @@ export class MinotaurNode {
       databaseWaiting,
       savesFailingSeconds: () => {
         const since = sessions.storage().failing?.since;
-        return since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000);
+        return since === undefined ? 0 : Math.max(0, (clock.now() - since) / 1000);
       },
       databaseClockOffsetSeconds: () => {
         const ms = sessions.storage().clockOffsetMs;
@@ -479,7 +487,8 @@ export class MinotaurNode {
       `waiting for the database before stopping: ${games} games and ${results} results not yet saved`,
     );
     const [gamesLeft, resultsLeft] = await Promise.all([
-      this.sessions?.saveUnsaved(deadline) ?? 0,
+      // `deadline` is the host's time; the sessions keep the node's (the database's).
+      this.sessions?.saveUnsaved(deadline - this.clock.correctionMs) ?? 0,
       this.outbox?.settle(deadline) ?? 0,
     ]);
     if (gamesLeft === 0 && resultsLeft === 0)

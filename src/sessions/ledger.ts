@@ -358,11 +358,15 @@ export class Ledger {
   renew(address: string, state: string): Promise<void> {
     this.#renewing ??= (async () => {
       try {
-        const at = this.#o.clock.now();
+        const { clock } = this.#o;
+        const at = clock.now();
         const stamp = await this.#try(() => this.#o.leases.renew(this.#o.nodeId, address, state));
         if (stamp !== undefined) {
-          this.#renewedAt = Math.max(this.#renewedAt ?? at, at);
-          this.#measureClock(at, stamp, this.#o.clock.now());
+          const correction = clock.correctionMs ?? 0;
+          this.#measureClock(at, stamp, clock.now());
+          // A steered clock that stepped now reads `step` ms less: so do the times kept on it.
+          const step = (clock.correctionMs ?? 0) - correction;
+          this.#renewedAt = Math.max((this.#renewedAt ?? at) - step, at - step);
         }
         if (this.available && this.#unsaved.size > 0) await this.flush();
       } finally {
@@ -377,10 +381,17 @@ export class Ledger {
     return this.#clockOffsetMs;
   }
 
-  /** A renewal sent at `sent` and answered at `back` (our clock) was stamped `stamp` (its). */
+  /**
+   * A renewal sent at `sent` and answered at `back` (our clock) was stamped `stamp` (its). A
+   * clock that follows the database's is steered by it; the offset kept and logged is the
+   * host's (what that clock takes off it, and what is left).
+   */
   #measureClock(sent: number, stamp: number, back: number): void {
     const was = this.#clockOffsetMs;
-    const offset = (sent + back) / 2 - stamp;
+    const { clock } = this.#o;
+    const left = (sent + back) / 2 - stamp;
+    const offset = left + (clock.correctionMs ?? 0);
+    clock.steer?.(left, back - sent);
     this.#clockOffsetMs = offset;
     const off = Math.abs(offset) > CLOCK_OFFSET_WARN_MS;
     if (off === (was !== null && Math.abs(was) > CLOCK_OFFSET_WARN_MS)) return;
@@ -388,7 +399,7 @@ export class Ledger {
     if (off)
       this.#o.logger.warn(
         fields,
-        `this node's clock is ${(Math.abs(offset) / 1000).toFixed(1)} s ${offset > 0 ? 'ahead of' : 'behind'} the database's: leases do not mind, but rounds of the games it runs end by its clock; synchronise this host's clock (NTP)`,
+        `this node's clock is ${(Math.abs(offset) / 1000).toFixed(1)} s ${offset > 0 ? 'ahead of' : 'behind'} the database's: ${clock.steer ? 'the node keeps time by the database' : 'rounds of the games it runs end by its clock'}; synchronise this host's clock (NTP)`,
       );
     else if (was !== null)
       this.#o.logger.info(fields, "this node's clock is within 1 s of the database's again");

@@ -7,7 +7,6 @@
 // (libfaketime), where a lease aged by each node's own clock would have looked 20 s old to n2
 // and n2 would have taken a live owner's game over.
 
-import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN } from '../support/admin.js';
@@ -15,16 +14,11 @@ import { TestCluster, metricsOf } from '../support/cluster.js';
 import { metricValue } from '../support/metrics.js';
 import { waitFor, type NodeProcess } from '../support/node-process.js';
 import { Player, type LiveConnection } from '../support/player.js';
+import { clockOffEnv, faketimeMissing } from '../support/faketime.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 
 const HOSTS = ['127.0.5.2', '127.0.5.3'];
 const RULE_TAG = 'minotaur-cut-test';
-/** Debian's libfaketime (package faketime): a process's clock set off by FAKETIME. */
-const FAKETIME_LIB =
-  ['x86_64', 'aarch64']
-    .map((arch) => `/usr/lib/${arch}-linux-gnu/faketime/libfaketime.so.1`)
-    .find((path) => existsSync(path)) ?? 'libfaketime.so.1';
-
 function iptables(args: string[]): void {
   const out = spawnSync('iptables', args, { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`iptables ${args.join(' ')}: ${out.stderr.trim()}`);
@@ -51,9 +45,7 @@ function unavailable(skewed: boolean): string | null {
     return 'cutting the network between nodes needs root (CI runs as root)';
   if (spawnSync('sh', ['-c', 'command -v iptables']).status !== 0)
     return 'iptables is missing: run `bash scripts/ensure-debian.sh`';
-  if (skewed && !FAKETIME_LIB.startsWith('/'))
-    return 'libfaketime is missing: run `bash scripts/ensure-debian.sh`';
-  return null;
+  return skewed ? faketimeMissing() : null;
 }
 
 interface Case {
@@ -87,15 +79,7 @@ describe.each(CASES)('a network cut between the nodes, $name', ({ skewMs }) => {
     n1 = cluster.add(HOSTS[0]!, { nodeId: 'n1' });
     n2 = cluster.add(HOSTS[1]!, {
       nodeId: 'n2',
-      env:
-        skewMs === 0
-          ? {}
-          : {
-              LD_PRELOAD: FAKETIME_LIB,
-              FAKETIME: `+${skewMs / 1000}s`,
-              // Timers run on the monotonic clock, which no host's wrong wall clock moves.
-              FAKETIME_DONT_FAKE_MONOTONIC: '1',
-            },
+      env: skewMs === 0 ? {} : clockOffEnv(skewMs),
     });
     await Promise.all([n1.ready(30_000), n2.ready(30_000)]);
   }, 60_000);

@@ -4,7 +4,7 @@
 
 import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../../src/clock.js';
+import { SteeredClock, systemClock, type Clock } from '../../../src/clock.js';
 import type { StorageTarget } from '../../../src/db/index.js';
 import { Ledger } from '../../../src/sessions/ledger.js';
 import { waitFor } from '../../support/node-process.js';
@@ -90,7 +90,40 @@ describe.each(ENGINES)('node leases on %s, with clocks an hour apart', (engine) 
     expect(Math.abs(inStep.clockOffsetMs!)).toBeLessThan(500);
     expect(Math.abs(ahead.clockOffsetMs! - HOUR)).toBeLessThan(500);
     expect(warnings).toEqual([
-      "this node's clock is 3600.0 s ahead of the database's: leases do not mind, but rounds of the games it runs end by its clock; synchronise this host's clock (NTP)",
+      "this node's clock is 3600.0 s ahead of the database's: rounds of the games it runs end by its clock; synchronise this host's clock (NTP)",
     ]);
+  });
+
+  it("keeps the database's time on a host an hour ahead (a steered clock), and trusts its lease only as long as it lasts", async () => {
+    target = await fx.fresh();
+    const warnings: string[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => void warnings.push(String(JSON.parse(line).msg)) },
+    );
+    const clock = new SteeredClock(() => Date.now() + HOUR);
+    const ahead = await node('ahead', clock, logger);
+    const other = await node('other', systemClock);
+    expect(clock.now() - Date.now()).toBeGreaterThan(HOUR - 1000);
+
+    const sent = Date.now();
+    await ahead.renew('127.0.0.3:1', 'ready');
+    // One step to the database's time; the host's offset is still what is reported.
+    expect(Math.abs(clock.now() - Date.now())).toBeLessThan(300);
+    expect(Math.abs(ahead.clockOffsetMs! - HOUR)).toBeLessThan(500);
+    expect(warnings).toEqual([
+      "this node's clock is 3600.0 s ahead of the database's: the node keeps time by the database; synchronise this host's clock (NTP)",
+    ]);
+    // Its own lease: trusted now, and no longer once others may take it as run out (the renewal
+    // was timed before the step: an hour would have been added to its trust otherwise).
+    expect(ahead.leaseFresh()).toBe(true);
+    expect(await other.ownerAlive('ahead')).toBe(true);
+    await waitFor(() => !ahead.leaseFresh(), 5000, 'its own lease to be no longer trusted', 20);
+    expect(Date.now() - sent).toBeLessThan(LEASE_MS);
+    // Later renewals agree with the step: no more steps, no more warnings.
+    const correction = clock.correctionMs;
+    await ahead.renew('127.0.0.3:1', 'ready');
+    expect(clock.correctionMs).toBe(correction);
+    expect(warnings).toHaveLength(1);
   });
 });
