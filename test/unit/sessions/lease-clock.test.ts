@@ -13,6 +13,16 @@ import { ENGINES, engineFixture, silentLogger } from '../db/helpers.js';
 const HOUR = 60 * 60 * 1000;
 const LEASE_MS = 1500;
 
+/** A logger that keeps the text of every warning it is given. */
+function warningLog(): { warnings: string[]; logger: Logger } {
+  const warnings: string[] = [];
+  const logger = pino(
+    { level: 'warn' },
+    { write: (line: string) => void warnings.push(String(JSON.parse(line).msg)) },
+  );
+  return { warnings, logger };
+}
+
 /** This machine's clock set `offsetMs` wrong. */
 function clockOff(offsetMs: number): Clock {
   return { ...systemClock, now: () => Date.now() + offsetMs };
@@ -75,11 +85,7 @@ describe.each(ENGINES)('node leases on %s, with clocks an hour apart', (engine) 
 
   it("measures how far each node's clock is from the database's, and warns once when over a second", async () => {
     target = await fx.fresh();
-    const warnings: string[] = [];
-    const logger = pino(
-      { level: 'warn' },
-      { write: (line: string) => void warnings.push(String(JSON.parse(line).msg)) },
-    );
+    const { warnings, logger } = warningLog();
     const inStep = await node('in-step', systemClock, logger);
     const ahead = await node('ahead', clockOff(HOUR), logger);
     expect(ahead.clockOffsetMs).toBeNull();
@@ -96,11 +102,7 @@ describe.each(ENGINES)('node leases on %s, with clocks an hour apart', (engine) 
 
   it("keeps the database's time on a host an hour ahead (a steered clock), and trusts its lease only as long as it lasts", async () => {
     target = await fx.fresh();
-    const warnings: string[] = [];
-    const logger = pino(
-      { level: 'warn' },
-      { write: (line: string) => void warnings.push(String(JSON.parse(line).msg)) },
-    );
+    const { warnings, logger } = warningLog();
     const clock = new SteeredClock(() => Date.now() + HOUR);
     const ahead = await node('ahead', clock, logger);
     const other = await node('other', systemClock);
