@@ -142,7 +142,7 @@ export class MinotaurNode {
     const dbUp = this.metrics.databaseUp.labels({ engine: storage.engine });
     dbUp.set(0);
     // Results of games that finish while the database is away wait here, and go in when it answers.
-    const outbox = new ResultOutbox(results, { logger });
+    const outbox = new ResultOutbox(results, { logger, clock: this.clock });
     this.outbox = outbox;
     storage.onHealthChange((h) => {
       dbUp.set(h.state === 'up' ? 1 : 0);
@@ -451,7 +451,7 @@ export class MinotaurNode {
 
   private async runDrain(): Promise<void> {
     const { logger, config } = this;
-    const started = Date.now();
+    const started = this.clock.now();
     // Peers hear it at once (the mesh sends the new state to each); a peer that still offers
     // us a game or a new game meanwhile is refused and asks the next node.
     this.setState('draining');
@@ -460,7 +460,7 @@ export class MinotaurNode {
     const { handed, kept } = (await this.sessions?.handOffAll(budget)) ?? { handed: 0, kept: 0 };
     const closed = await this.hub.closeAll();
     logger.info(
-      { handed, kept, sockets: closed, ms: Date.now() - started },
+      { handed, kept, sockets: closed, ms: this.clock.now() - started },
       `drained: ${handed} games handed off, ${kept} left in the database, ${closed} sockets closed with 1012`,
     );
     // Requests that still reach us (the load balancer may lag) keep being served meanwhile.
@@ -471,9 +471,12 @@ export class MinotaurNode {
     await Promise.all([sleep(config.drainWindowMs), this.saveBeforeExit(saveBy)]);
     await this.hub.closeAll();
     // Requests still in progress (a sign-up on a loaded machine) get what the budget has left.
-    const left = started + config.shutdownTimeoutMs - STOP_AFTER_REQUESTS_MS - Date.now();
+    const left = started + config.shutdownTimeoutMs - STOP_AFTER_REQUESTS_MS - this.clock.now();
     await this.stop(Math.max(500, left));
-    logger.info({ ms: Date.now() - started }, `stopped after ${Date.now() - started} ms`);
+    logger.info(
+      { ms: this.clock.now() - started },
+      `stopped after ${this.clock.now() - started} ms`,
+    );
   }
 
   /** Writes games and results kept during a database outage, until `deadline` at the latest. */
@@ -483,12 +486,11 @@ export class MinotaurNode {
     const results = this.outbox?.waiting ?? 0;
     if (games === 0 && results === 0) return;
     logger.warn(
-      { games, results, ms: deadline - Date.now() },
+      { games, results, ms: deadline - this.clock.now() },
       `waiting for the database before stopping: ${games} games and ${results} results not yet saved`,
     );
     const [gamesLeft, resultsLeft] = await Promise.all([
-      // `deadline` is the host's time; the sessions keep the node's (the database's).
-      this.sessions?.saveUnsaved(deadline - this.clock.correctionMs) ?? 0,
+      this.sessions?.saveUnsaved(deadline) ?? 0,
       this.outbox?.settle(deadline) ?? 0,
     ]);
     if (gamesLeft === 0 && resultsLeft === 0)

@@ -47,7 +47,7 @@ export {
   type SnapshotVersion,
   type StoredSnapshot,
 } from './snapshots.js';
-export { NodeLeases, type LeaseClock, type NodeLease } from './leases.js';
+export { NodeLeases, type NodeLease } from './leases.js';
 export { RateCounters, type RateHit } from './rate-limits.js';
 export type { Database, Engine } from './schema.js';
 export type { DbLogger } from './logger.js';

@@ -122,7 +122,7 @@ const LEASE_MARGIN_MS = 1000;
 
 /**
  * A node's clock this far from the database's is logged (once, until it comes back within):
- * leases do not mind, but the rounds of the games it runs end by its clock.
+ * leases do not mind, and a steered clock keeps the database's time, but the host needs NTP.
  */
 const CLOCK_OFFSET_WARN_MS = 1000;
 
@@ -366,7 +366,7 @@ export class Ledger {
           this.#measureClock(at, stamp, clock.now());
           // A steered clock that stepped now reads `step` ms less: so do the times kept on it.
           const step = (clock.correctionMs ?? 0) - correction;
-          this.#renewedAt = Math.max((this.#renewedAt ?? at) - step, at - step);
+          this.#renewedAt = Math.max(this.#renewedAt ?? at, at) - step;
         }
         if (this.available && this.#unsaved.size > 0) await this.flush();
       } finally {
