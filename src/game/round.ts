@@ -5,6 +5,7 @@ import { equals, key, neighbor, onBoard } from './hex.js';
 import { RULES, type Rules } from './balance.js';
 import { minotaurStep, minotaurTarget } from './minotaur.js';
 import { defendedLastRound, submittedBy, wallKeys } from './queries.js';
+import { idRecordOf } from './records.js';
 import type { GameState, Hex, Player, PlayerAction, PlayerId, RoundEvent } from './types.js';
 
 /** Resolves the current round once and returns the next state; not playing => state unchanged. */
@@ -107,8 +108,8 @@ export function resolveRound(
   eliminate(players, state.round, events);
 
   // 5. Bookkeeping and the end of the game.
-  const previous: Record<PlayerId, string> = Object.fromEntries(
-    Object.entries(state.submitted).map(([id, a]) => [id, a.id]),
+  const previous: Record<PlayerId, string> = idRecordOf(
+    Object.entries(state.submitted).map(([id, a]) => [id, a.id] as const),
   );
   const next: GameState = {
     ...state,

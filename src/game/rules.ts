@@ -6,6 +6,7 @@ import { DEFAULT_RADIUS, LAIR, assertRadius, generateBoard, startTiles } from '.
 import { isDirection } from './hex.js';
 import { itemAt } from './lists.js';
 import { livingPlayers, playerById, previousBy, submittedBy } from './queries.js';
+import { withEntry } from './records.js';
 import { createRng, deriveSeed } from './rng.js';
 import {
   GAME_SCHEMA,
@@ -253,7 +254,7 @@ export function submitAction(
       `You have already chosen your action for round ${state.round}.`,
     );
   }
-  return changed({ ...state, submitted: { ...state.submitted, [playerId]: recorded } });
+  return changed({ ...state, submitted: withEntry(state.submitted, playerId, recorded) });
 }
 
 /**

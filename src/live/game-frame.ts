@@ -119,8 +119,8 @@ function reuse<T>(store: Map<string, Kept<T>>, k: string, from: unknown[], make:
 /**
  * The parts of a state that trees and views are built from, compared by identity. Not who has
  * chosen (`submitted`): it is a new object only when someone chose, so comparing it in depth
- * found nothing to share, and cost more than anything else here (its keys are player ids, so
- * nearly every copy has a shape of its own, and listing its keys allocated ~10 KB each time).
+ * found nothing to share, and cost more than anything else here (its keys are account ids, which
+ * V8 kept as array indices: listing its keys allocated ~10 KB each time; see game/records.ts).
  */
 const PARTS = [
   'walls',
