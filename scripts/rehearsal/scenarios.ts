@@ -222,6 +222,19 @@ export async function freezeOwner(ctx: Context): Promise<Freeze> {
   ).catch((e: unknown) => say(`(${(e as Error).message})`));
   // A while longer frozen: the successors run rounds, players act, the frozen node's sockets wait.
   await sleep(3000);
+  // A game that reached the node between the read above and SIGSTOP (the tail of a handover) was
+  // frozen with it too: counted among its games once a peer says it adopted it from the node.
+  const adopted = new RegExp(`^game ([A-Z]{4}) adopted from node ${id.replace(/[.]/g, '\\.')} `);
+  for (const n of cluster.rig.all) {
+    if (n === node) continue;
+    for (const l of n.lines) {
+      const code = adopted.exec(l.msg)?.[1];
+      const at = Date.parse(String(l.time));
+      if (code === undefined || at < frozenAt || takeovers.has(code)) continue;
+      takeovers.set(code, at - frozenAt);
+      if (!owned.includes(code)) owned.push(code);
+    }
+  }
   node.signal('SIGCONT');
   cluster.rig.paused.delete(node);
   const thawedAt = Date.now();
