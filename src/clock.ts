@@ -13,6 +13,11 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle | undefined): void;
   /**
+   * Runs `fn` once the input already received has been read (setImmediate), where timers are
+   * real; a virtual clock leaves it out and gets a timer of 0 ms instead (afterInput).
+   */
+  soon?(fn: () => void): void;
+  /**
    * A clock that follows the database's (SteeredClock): how far this clock is now from the
    * database's was measured (ms, `roundTripMs` its uncertainty); the clock may step to it.
    */
@@ -32,7 +37,15 @@ export const systemClock: Clock = {
   clearTimeout(handle) {
     if (handle !== undefined) clearTimeout(handle.timer as NodeJS.Timeout);
   },
+  soon(fn) {
+    setImmediate(fn);
+  },
 };
+
+/** `fn` once the input already received has been read, on `clock` (Clock.soon). */
+export function afterInput(clock: Clock): (fn: () => void) => void {
+  return clock.soon ? (fn) => clock.soon?.(fn) : (fn) => void clock.setTimeout(fn, 0);
+}
 
 /** Resolves after `ms` on `clock`. */
 export function sleep(clock: Clock, ms: number): Promise<void> {
@@ -86,6 +99,10 @@ export class SteeredClock implements Clock {
 
   clearTimeout(handle: TimerHandle | undefined): void {
     systemClock.clearTimeout(handle);
+  }
+
+  soon(fn: () => void): void {
+    setImmediate(fn);
   }
 
   get correctionMs(): number {

@@ -6,7 +6,7 @@
 // Longer than ~400 lines: command routing, creation, adoption and the peers' messages are each
 // a few lines around the one map of running games; what stands alone has its own file.
 
-import { SteeredClock, every, sleep, systemClock, type Clock } from '../clock.js';
+import { afterInput, every, sleep, systemClock, type Clock } from '../clock.js';
 import type { MeshChannel, NodeState } from '../cluster/types.js';
 import type { GameResult } from '../db/results.js';
 import { GAME_SCHEMA, createGame, type GameState } from '../game/index.js';
@@ -102,11 +102,7 @@ export class GameSessions {
 
   constructor(private readonly d: SessionsDeps) {
     this.clock = d.clock ?? systemClock;
-    const clock = this.clock;
-    this.afterInput =
-      clock === systemClock || clock instanceof SteeredClock
-        ? (fn) => void setImmediate(fn)
-        : (fn) => void clock.setTimeout(fn, 0);
+    this.afterInput = afterInput(this.clock);
     this.opts = {
       forwardTimeoutMs: d.forwardTimeoutMs ?? 4000,
       commandDeadlineMs: d.commandDeadlineMs ?? 8000,

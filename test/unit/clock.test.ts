@@ -2,7 +2,7 @@
 // moved only in steps it can trust.
 
 import { describe, expect, it } from 'vitest';
-import { SteeredClock } from '../../src/clock.js';
+import { SteeredClock, afterInput, type Clock } from '../../src/clock.js';
 
 describe('SteeredClock', () => {
   it('reads the host clock until a measurement moves it, then the host clock less the offset', () => {
@@ -27,5 +27,27 @@ describe('SteeredClock', () => {
     expect(clock.correctionMs).toBe(0);
     clock.steer(300, 90);
     expect(clock.correctionMs).toBe(300);
+  });
+});
+
+describe('afterInput', () => {
+  it('uses setImmediate on real clocks and a 0-ms timer on a virtual one', async () => {
+    const steered = new SteeredClock();
+    let timers = 0;
+    const original = steered.setTimeout.bind(steered);
+    steered.setTimeout = (fn, ms) => (timers++, original(fn, ms));
+    await new Promise<void>((resolve) => afterInput(steered)(resolve));
+    expect(timers).toBe(0);
+
+    const asked: number[] = [];
+    const virtual: Clock = {
+      now: () => 0,
+      setTimeout: (fn, ms) => (asked.push(ms), fn(), { timer: null }),
+      clearTimeout: () => undefined,
+    };
+    let ran = false;
+    afterInput(virtual)(() => (ran = true));
+    expect(asked).toEqual([0]);
+    expect(ran).toBe(true);
   });
 });
