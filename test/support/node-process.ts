@@ -15,6 +15,12 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  */
 export const MAIN = process.env.MINOTAUR_TEST_MAIN ?? join(ROOT, 'dist', 'main.js');
 
+/**
+ * BENCH_NODE_ARGS: options for the node program itself, before main (V8 options that Node
+ * refuses in NODE_OPTIONS, such as --single-threaded-gc or --trace-gc-nvp), for benchmarks.
+ */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 export interface NodeOptions {
   host?: string;
   port: number;
@@ -65,7 +71,7 @@ export class NodeProcess {
     };
     const argv = opts.launcher
       ? opts.launcher.argv(process.execPath, opts.main ?? MAIN)
-      : [process.execPath, opts.main ?? MAIN];
+      : [process.execPath, ...NODE_ARGS, opts.main ?? MAIN];
     this.child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (chunk: Buffer) => {
