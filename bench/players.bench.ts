@@ -40,6 +40,7 @@ import { TestCluster, waitForPeers } from '../test/support/cluster.js';
 import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/node-process.js';
 import type { ClientInit, ClientStats, Dist, Seat } from './players-client.js';
 import type { RawInit } from './players-raw-server.js';
+import { heapDiff, type HeapDiff } from './heap-diff.js';
 import {
   Profiler,
   busyStretches,
@@ -80,9 +81,12 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
  * what of that outlived a young-generation collection (=survived).
  */
 const HEAP_MODE: HeapMode | null =
-  ({ '1': 'held', alloc: 'alloc', survived: 'survived' } as Record<string, HeapMode | undefined>)[
-    process.env.BENCH_HEAP_SITES ?? ''
-  ] ?? null;
+  (
+    { '1': 'held', alloc: 'alloc', survived: 'survived', diff: 'diff' } as Record<
+      string,
+      HeapMode | undefined
+    >
+  )[process.env.BENCH_HEAP_SITES ?? ''] ?? null;
 /**
  * BENCH_NODE_LOG=path: each node's output, and its /metrics at the end of the window, are written
  * to path-<players>.log after its step.
@@ -246,6 +250,8 @@ interface StepResult {
     stretches: BusyStretches;
     /** The heap sampled by allocation site, in BENCH_HEAP_SITES's mode (see HEAP_MODE). */
     heap?: { total: number; rows: { name: string; bytes: number }[] };
+    /** With BENCH_HEAP_SITES=diff: what the node kept of a second's allocations, by holder. */
+    diff?: HeapDiff;
     file: string;
   }[];
 }
@@ -477,7 +483,7 @@ async function appSide(
             if (!url) continue;
             const profiler = new Profiler();
             await profiler.attach(url);
-            if (HEAP_MODE) await profiler.startHeapSampling(HEAP_MODE);
+            if (HEAP_MODE && HEAP_MODE !== 'diff') await profiler.startHeapSampling(HEAP_MODE);
             await profiler.start();
             profilers.push(profiler);
           }
@@ -489,18 +495,31 @@ async function appSide(
           const name = `players-${players}${PROCESSES > 1 ? `-p${i + 1}` : ''}-${Date.now()}`;
           const file = join(PROFILE_DIR!, `${name}.cpuprofile`);
           const p = await profiler.stop(file);
-          const heap = HEAP_MODE
-            ? await profiler.heapBySite(
-                HEAP_MODE,
-                file.replace(/\.cpuprofile$/, '.heapprofile'),
-                25,
-              )
-            : undefined;
+          let diff: HeapDiff | undefined;
+          if (HEAP_MODE === 'diff') {
+            // The players play on after the window: what the node keeps of a second of it.
+            const [a, b] = ['a', 'b'].map((x) =>
+              file.replace(/\.cpuprofile$/, `-${x}.heapsnapshot`),
+            );
+            await profiler.heapSnapshot(a!);
+            await sleep(1000);
+            await profiler.heapSnapshot(b!);
+            diff = heapDiff(a!, b!);
+          }
+          const heap =
+            HEAP_MODE && HEAP_MODE !== 'diff'
+              ? await profiler.heapBySite(
+                  HEAP_MODE,
+                  file.replace(/\.cpuprofile$/, '.heapprofile'),
+                  25,
+                )
+              : undefined;
           profiler.close();
           profiles.push({
             ...summarise(p, 20),
             stretches: busyStretches(p),
             ...(heap ? { heap } : {}),
+            ...(diff ? { diff } : {}),
             file,
           });
         }
@@ -682,6 +701,16 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
       console.log(
         `  busy stretches (no idle sample between): p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms; ${fmt(s.over20 * 100, 0)} % of busy time in stretches over 20 ms`,
       );
+      const { diff } = profile;
+      if (diff) {
+        console.log(
+          `  allocated in one second after the window and still held: ${fmt(diff.newCount, 0)} objects, ${fmt(diff.newBytes / 1e6, 1)} MB (of ${fmt(diff.totalBytes / 1e6, 0)} MB), by what holds them:`,
+        );
+        for (const h of diff.holders)
+          console.log(
+            `    ${fmt(diff.newBytes ? (100 * h.bytes) / diff.newBytes : 0, 1).padStart(5)} %  ${fmt(h.bytes / 1e6, 2)} MB  ${h.holder}`,
+          );
+      }
       const heap = profile.heap;
       if (!heap) continue;
       console.log(

@@ -32,12 +32,18 @@ interface HeapNode {
   children: HeapNode[];
 }
 
-export type HeapMode = 'held' | 'alloc' | 'survived';
+/**
+ * 'held', 'alloc', 'survived': sampled by allocation site (startHeapSampling); 'diff': two heap
+ * snapshots a second apart, and what the second holds that the first did not (heap-diff.ts).
+ */
+export type HeapMode = 'held' | 'alloc' | 'survived' | 'diff';
 
 export class Profiler {
   private ws: WebSocket | null = null;
   private seq = 0;
   private readonly waiting = new Map<number, (result: unknown) => void>();
+  /** The pieces of the heap snapshot being taken, if one is. */
+  private chunks: string[] | null = null;
 
   /**
    * Connects to the inspector that the node announced on its log ("Debugger listening on ws://…").
@@ -46,8 +52,15 @@ export class Profiler {
     const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
     this.ws = ws;
     ws.on('message', (data: Buffer) => {
-      const m = JSON.parse(data.toString()) as { id?: number; result?: unknown };
+      const m = JSON.parse(data.toString()) as {
+        id?: number;
+        result?: unknown;
+        method?: string;
+        params?: { chunk?: string };
+      };
       if (m.id !== undefined) this.waiting.get(m.id)?.(m.result);
+      else if (m.method === 'HeapProfiler.addHeapSnapshotChunk' && this.chunks)
+        this.chunks.push(m.params?.chunk ?? '');
     });
     await new Promise((resolve, reject) => {
       ws.once('open', resolve);
@@ -126,6 +139,17 @@ export class Profiler {
       .slice(0, top)
       .map(([name, b]) => ({ name, bytes: b }));
     return { total, rows };
+  }
+
+  /** Writes a heap snapshot of the node (what DevTools' Memory tab takes) to `file`. */
+  async heapSnapshot(file: string): Promise<void> {
+    this.chunks = [];
+    try {
+      await this.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+      writeFileSync(file, this.chunks.join(''));
+    } finally {
+      this.chunks = null;
+    }
   }
 
   close(): void {

@@ -301,8 +301,31 @@ type MoveDir = GameView['moveDirs'][number];
  * one round to the next the buttons stay the same trees, and an update carries the round once.
  */
 export function compass(round: number, dirs: readonly MoveDir[], shieldTired: boolean): Rendered {
-  return html`\n    <form class="moves"><input type="hidden" name="round" value="${round}">\n    <div class="compass-pair">\n      <div class="compass" role="group" aria-label="Move">\n        <span class="compass-title" aria-hidden="true">Move</span>\n        ${dirs.map(moveButton)}\n      </div>\n      <div class="compass attack" role="group" aria-label="Attack">\n        <span class="compass-title" aria-hidden="true">Attack</span>\n        ${dirs.map(attackButton)}\n      </div>\n    </div>\n    <button type="button" class="defend${shieldTired ? ' tired' : ''}" hx-ws:send hx-vals='{"kind":"defend"}' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">${shieldTired ? 'Your shield is tired from last round: it stops heroes, not the Minotaur.' : 'Blocks every blow this round and hits back at heroes who strike it.'}</p>\n    </form>\n  `;
+  return html`\n    <form class="moves"><input type="hidden" name="round" value="${round}">\n    <div class="compass-pair">\n      <div class="compass" role="group" aria-label="Move">\n        <span class="compass-title" aria-hidden="true">Move</span>\n        ${buttons('move', dirs)}\n      </div>\n      <div class="compass attack" role="group" aria-label="Attack">\n        <span class="compass-title" aria-hidden="true">Attack</span>\n        ${buttons('attack', dirs)}\n      </div>\n    </div>\n    <button type="button" class="defend${shieldTired ? ' tired' : ''}" hx-ws:send hx-vals='{"kind":"defend"}' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">${shieldTired ? 'Your shield is tired from last round: it stops heroes, not the Minotaur.' : 'Blocks every blow this round and hits back at heroes who strike it.'}</p>\n    </form>\n  `;
 }
+
+/**
+ * The six move or attack buttons for `dirs`, the same trees (and the same list) whenever the
+ * same directions are open: a button depends on its direction and whether it is open, never on
+ * the round, so the few dozen there can be are built once per process. Built anew for every
+ * player's every round they were most of what a node at 1,000 players kept alive past a
+ * young-generation collection (docs/benchmarks.md).
+ */
+function buttons(kind: 'move' | 'attack', dirs: readonly MoveDir[]): readonly Rendered[] {
+  let key: string = kind;
+  for (const d of dirs) key += `|${d.dir}:${d.name}:${d.key}:${d.open ? 1 : 0}`;
+  let list = BUTTON_LISTS.get(key);
+  if (list === undefined) {
+    list = Object.freeze(dirs.map(kind === 'move' ? moveButton : attackButton));
+    // Bounded by the directions (six, each open or not): the limit only guards the unexpected.
+    if (BUTTON_LISTS.size >= BUTTON_LISTS_MAX) BUTTON_LISTS.clear();
+    BUTTON_LISTS.set(key, list);
+  }
+  return list;
+}
+
+const BUTTON_LISTS = new Map<string, readonly Rendered[]>();
+const BUTTON_LISTS_MAX = 512;
 
 function moveButton(d: MoveDir): Rendered {
   return html`\n          <button type="button" class="dir dir-${d.dir}" hx-ws:send hx-vals='{"kind":"move","dir":"${d.dir}"}' data-action="move" data-dir="${d.dir}" ${d.open ? '' : 'disabled'} aria-label="Move ${d.name} (${d.key})" aria-keyshortcuts="${d.key}" title="Move ${d.name} (${d.key})"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;

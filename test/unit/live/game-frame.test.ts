@@ -16,7 +16,7 @@ import {
   statusPartial,
   tilesPartial,
 } from '../../../src/live/game-templates.js';
-import { toHtml, type Rendered } from '../../../src/live/html.js';
+import { Rendered, toHtml } from '../../../src/live/html.js';
 import { gameView } from '../../../src/live/view-model.js';
 import { corpus, playedGame } from './corpus.js';
 
@@ -155,6 +155,46 @@ describe('GameFrames', () => {
       if (p.alive) expect(toHtml(after[seat]!)).toContain(`>${p.name} · `);
     });
     expect(toHtml(before[fell]!)).toContain(`>${shown[k - 1]!.state.players[fell]!.name} · `);
+  });
+
+  it("gives a player's move and attack buttons of the next round as the very same trees when the same ways are open", () => {
+    const frames = new GameFrames();
+    // Each list of trees in a tree (the buttons are two of them), by its HTML.
+    const lists = (tree: Rendered): Map<string, readonly Rendered[]> => {
+      const out = new Map<string, readonly Rendered[]>();
+      const walk = (v: unknown): void => {
+        if (v instanceof Rendered) v.d.forEach(walk);
+        else if (Array.isArray(v)) {
+          out.set(v.map((x: Rendered) => toHtml(x)).join(''), v as readonly Rendered[]);
+          v.forEach(walk);
+        }
+      };
+      walk(tree);
+      return out;
+    };
+    let compared = 0;
+    for (const seed of [3, 5, 8]) {
+      let last = null as { round: number; lists: Map<string, readonly Rendered[]> } | null;
+      for (const { state } of playedGame(seed, 4)) {
+        const me = state.players.find((p) => p.id === '1');
+        if (state.status !== 'playing' || !me?.alive || Object.hasOwn(state.submitted, '1'))
+          continue;
+        if (last?.round === state.round) continue;
+        const actions = frames
+          .frame(state, 0)
+          .page('1', 'tok')
+          .own.find(([t]) => t === 'game-actions');
+        const now = lists(actions![1] as Rendered);
+        expect([...now.keys()].filter((h) => h.includes('data-action="move"'))).toHaveLength(1);
+        for (const [htmlText, list] of now)
+          if (last?.lists.has(htmlText) && htmlText.includes('data-dir=')) {
+            expect(list, `round ${state.round}`).toBe(last.lists.get(htmlText));
+            compared++;
+          }
+        last = { round: state.round, lists: now };
+      }
+    }
+    expect(compared).toBeGreaterThan(3);
   });
 
   it('forgets a game', () => {
