@@ -22,7 +22,8 @@
 // busy time came (stretches with no idle moment between), and with BENCH_HEAP_SITES=1 also the
 // heap still held at the window's end by allocation site, with BENCH_HEAP_SITES=alloc what was
 // allocated over the window by site, freed or not, with =survived what of it outlived a young
-// collection (sampling costs the node CPU);
+// collection (sampling costs the node CPU), with =diff two heap snapshots a second apart after
+// the window (the players play on) and what the node still holds of that second (heap-diff.ts);
 // BENCH_LIVE_COMPRESSION=on runs the node with LIVE_COMPRESSION=on (the client offers
 // permessage-deflate as browsers do; bytes are what crossed the wire, compressed or not);
 // BENCH_SQLITE_SYNCHRONOUS=full runs it with SQLITE_SYNCHRONOUS=full (every commit waits for the
