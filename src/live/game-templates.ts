@@ -307,9 +307,10 @@ export function compass(round: number, dirs: readonly MoveDir[], shieldTired: bo
 /**
  * The six move or attack buttons for `dirs`, the same trees (and the same list) whenever the
  * same directions are open: a button depends on its direction and whether it is open, never on
- * the round, so the few dozen there can be are built once per process. Built anew for every
- * player's every round they were most of what a node at 1,000 players kept alive past a
- * young-generation collection (docs/benchmarks.md).
+ * the round, so each list (at most 64 ways six directions can be open, for each kind) is built
+ * once per process. Built anew for every player's every round, they and the panels holding them
+ * were most of what a node at 1,000 players kept alive past young-generation collections
+ * (docs/benchmarks.md).
  */
 function buttons(kind: 'move' | 'attack', dirs: readonly MoveDir[]): readonly Rendered[] {
   let key: string = kind;
@@ -317,7 +318,7 @@ function buttons(kind: 'move' | 'attack', dirs: readonly MoveDir[]): readonly Re
   let list = BUTTON_LISTS.get(key);
   if (list === undefined) {
     list = Object.freeze(dirs.map(kind === 'move' ? moveButton : attackButton));
-    // Bounded by the directions (six, each open or not): the limit only guards the unexpected.
+    // Bounded by the directions (64 lists per kind): the limit only guards the unexpected.
     if (BUTTON_LISTS.size >= BUTTON_LISTS_MAX) BUTTON_LISTS.clear();
     BUTTON_LISTS.set(key, list);
   }
