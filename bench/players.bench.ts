@@ -88,6 +88,8 @@ const HEAP_MODE: HeapMode | null =
       HeapMode | undefined
     >
   )[process.env.BENCH_HEAP_SITES ?? ''] ?? null;
+/** The heap sampler's mode, when HEAP_MODE samples (not =diff, which takes snapshots). */
+const SAMPLING: Exclude<HeapMode, 'diff'> | null = HEAP_MODE === 'diff' ? null : HEAP_MODE;
 /**
  * BENCH_NODE_LOG=path: each node's output, and its /metrics at the end of the window, are written
  * to path-<players>.log after its step.
@@ -484,7 +486,7 @@ async function appSide(
             if (!url) continue;
             const profiler = new Profiler();
             await profiler.attach(url);
-            if (HEAP_MODE && HEAP_MODE !== 'diff') await profiler.startHeapSampling(HEAP_MODE);
+            if (SAMPLING) await profiler.startHeapSampling(SAMPLING);
             await profiler.start();
             profilers.push(profiler);
           }
@@ -507,14 +509,9 @@ async function appSide(
             await profiler.heapSnapshot(b!);
             diff = heapDiff(a!, b!);
           }
-          const heap =
-            HEAP_MODE && HEAP_MODE !== 'diff'
-              ? await profiler.heapBySite(
-                  HEAP_MODE,
-                  file.replace(/\.cpuprofile$/, '.heapprofile'),
-                  25,
-                )
-              : undefined;
+          const heap = SAMPLING
+            ? await profiler.heapBySite(SAMPLING, file.replace(/\.cpuprofile$/, '.heapprofile'), 25)
+            : undefined;
           profiler.close();
           profiles.push({
             ...summarise(p, 20),

@@ -8,7 +8,7 @@
 // boolean for one viewer's page, or a seat: then the tree marks it for whoever sits there, and
 // serves every viewer (html.ts, Mark).
 
-import { html, mark, toHtml, type Dyn, type Rendered, type Seat, type Slot } from './html.js';
+import { html, mark, Memo, toHtml, type Dyn, type Rendered, type Seat, type Slot } from './html.js';
 import type {
   BubbleView,
   ChatLineView,
@@ -315,18 +315,13 @@ export function compass(round: number, dirs: readonly MoveDir[], shieldTired: bo
 function buttons(kind: 'move' | 'attack', dirs: readonly MoveDir[]): readonly Rendered[] {
   let key: string = kind;
   for (const d of dirs) key += `|${d.dir}:${d.name}:${d.key}:${d.open ? 1 : 0}`;
-  let list = BUTTON_LISTS.get(key);
-  if (list === undefined) {
-    list = Object.freeze(dirs.map(kind === 'move' ? moveButton : attackButton));
-    // Bounded by the directions (64 lists per kind): the limit only guards the unexpected.
-    if (BUTTON_LISTS.size >= BUTTON_LISTS_MAX) BUTTON_LISTS.clear();
-    BUTTON_LISTS.set(key, list);
-  }
-  return list;
+  return BUTTON_LISTS.get(key, () =>
+    Object.freeze(dirs.map(kind === 'move' ? moveButton : attackButton)),
+  );
 }
 
-const BUTTON_LISTS = new Map<string, readonly Rendered[]>();
-const BUTTON_LISTS_MAX = 512;
+/** 128 lists at most (64 per kind): the cache never has to drop one. */
+const BUTTON_LISTS = new Memo<readonly Rendered[]>(256);
 
 function moveButton(d: MoveDir): Rendered {
   return html`\n          <button type="button" class="dir dir-${d.dir}" hx-ws:send hx-vals='{"kind":"move","dir":"${d.dir}"}' data-action="move" data-dir="${d.dir}" ${d.open ? '' : 'disabled'} aria-label="Move ${d.name} (${d.key})" aria-keyshortcuts="${d.key}" title="Move ${d.name} (${d.key})"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;
