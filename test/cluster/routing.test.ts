@@ -1,6 +1,6 @@
 // Games routed to the node that runs them: two nodes behind real HAProxy running
 // deploy/haproxy.cfg. A node's answers name the games it runs (X-Minotaur-Runs); HAProxy learns
-// them and sends each game's pages and live sockets to its node, where leastconn alone would
+// them and sends each game's pages and live sockets to its node, where balancing alone would
 // spread them over both.
 
 import type { IncomingMessage } from 'node:http';
@@ -59,7 +59,7 @@ describe('HAProxy routes a game to the node that runs it', () => {
     for (const p of players) await p.signup();
     const codes: string[] = [];
     for (const p of players) {
-      // The game is created on whichever node leastconn picked: that node runs it and says so.
+      // The game is created on whichever node HAProxy picked: that node runs it and says so.
       const res = await p.post('/lobby/games', {}, '/lobby');
       const code = /^\/games\/([A-Z]{4})$/.exec(res.headers.get('location') ?? '')?.[1];
       expect(code, `create answered ${res.status}`).toBeDefined();
@@ -76,8 +76,8 @@ describe('HAProxy routes a game to the node that runs it', () => {
         expect(page.headers.get('x-minotaur-runs'), `page ${k} of ${code}`).toBe(code);
         expect(await runsHeaderOfSocket(owner, code), `socket ${k} of ${code}`).toBe(code);
       }
-      // Forms go by leastconn (a POST a draining node refused would not be retried); any node
-      // passes them on to the game's.
+      // Forms are balanced, not routed (a POST a draining node refused would not be retried);
+      // any node passes them on to the game's.
       expect((await guest.join(code)).status).toBe(303);
     }
   });
