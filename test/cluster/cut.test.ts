@@ -7,7 +7,6 @@
 // (libfaketime), where a lease aged by each node's own clock would have looked 20 s old to n2
 // and n2 would have taken a live owner's game over.
 
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { TestCluster, metricsOf } from '../support/cluster.js';
@@ -15,37 +14,14 @@ import { metricValue } from '../support/metrics.js';
 import { waitFor, type NodeProcess } from '../support/node-process.js';
 import { Player, type LiveConnection } from '../support/player.js';
 import { clockOffEnv, faketimeMissing } from '../support/faketime.js';
+import { loopbackCut, loopbackCutUnavailable } from '../support/loopback-cut.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 
 const HOSTS = ['127.0.5.2', '127.0.5.3'];
-const RULE_TAG = 'minotaur-cut-test';
-function iptables(args: string[]): void {
-  const out = spawnSync('iptables', args, { encoding: 'utf8' });
-  if (out.status !== 0) throw new Error(`iptables ${args.join(' ')}: ${out.stderr.trim()}`);
-}
-
-/** The rules of the cut, both ways between the two nodes' addresses. */
-const rules = (): string[][] => [
-  ['INPUT', '-s', HOSTS[0]!, '-d', HOSTS[1]!],
-  ['INPUT', '-s', HOSTS[1]!, '-d', HOSTS[0]!],
-];
-
-function cut(): void {
-  for (const r of rules())
-    iptables(['-I', ...r, '-j', 'DROP', '-m', 'comment', '--comment', RULE_TAG]);
-}
-
-function heal(): void {
-  for (const r of rules())
-    spawnSync('iptables', ['-D', ...r, '-j', 'DROP', '-m', 'comment', '--comment', RULE_TAG]);
-}
+const links = loopbackCut([[HOSTS[0]!, HOSTS[1]!]], 'minotaur-cut-test');
 
 function unavailable(skewed: boolean): string | null {
-  if (process.getuid?.() !== 0)
-    return 'cutting the network between nodes needs root (CI runs as root)';
-  if (spawnSync('sh', ['-c', 'command -v iptables']).status !== 0)
-    return 'iptables is missing: run `bash scripts/ensure-debian.sh`';
-  return skewed ? faketimeMissing() : null;
+  return loopbackCutUnavailable() ?? (skewed ? faketimeMissing() : null);
 }
 
 interface Case {
@@ -68,7 +44,7 @@ describe.each(CASES)('a network cut between the nodes, $name', ({ skewMs }) => {
   beforeAll(async () => {
     const why = unavailable(skewMs !== 0);
     if (why) throw new Error(why);
-    heal(); // rules an interrupted run left
+    links.heal(); // rules an interrupted run left
     const env: Record<string, string> = { ROUND_SECONDS: '2' };
     if (skewMs !== 0) {
       server = await startPostgres();
@@ -85,7 +61,7 @@ describe.each(CASES)('a network cut between the nodes, $name', ({ skewMs }) => {
   }, 60_000);
 
   afterAll(async () => {
-    heal();
+    links.heal();
     for (const c of conns) c.ws.terminate();
     await cluster?.close();
     server?.stop();
@@ -105,7 +81,7 @@ describe.each(CASES)('a network cut between the nodes, $name', ({ skewMs }) => {
     const far = live(there.connect(code));
     await far.opened;
 
-    cut();
+    links.cut();
     // n2 declares n1 down, then sees it renew its lease: a cut, not a loss.
     await waitFor(() => far.closeCode !== null, 15_000, 'the page on n2 to be closed');
     expect(far.closeCode).toBe(1012);
@@ -120,7 +96,7 @@ describe.each(CASES)('a network cut between the nodes, $name', ({ skewMs }) => {
     await near.opened;
     expect(n2.hasLog((l) => new RegExp(`game ${code} adopted`).test(l.msg))).toBe(false);
 
-    heal();
+    links.heal();
     await waitFor(
       async () => {
         const again = live(there.connect(code));

@@ -8,47 +8,20 @@
 // takeover followed by a partition did in the multi-host rehearsal). HAProxy learns the route
 // from the answer of the node that runs the game; later pages go straight there.
 
-import { spawnSync } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../support/cluster.js';
 import { HaProxy } from '../support/haproxy.js';
+import { loopbackCut, loopbackCutUnavailable } from '../support/loopback-cut.js';
 import { tempDir, waitFor, type NodeProcess } from '../support/node-process.js';
 import { Player, type LiveConnection, type Network } from '../support/player.js';
 
 const HOSTS = ['127.0.6.2', '127.0.6.3', '127.0.6.4'];
-const RULE_TAG = 'minotaur-route-cut-test';
-
-/** The cut: n1 (HOSTS[0]) and each other node drop what the other sends them. */
-const rules = (): string[][] =>
-  HOSTS.slice(1).flatMap((other) => [
-    ['INPUT', '-s', HOSTS[0]!, '-d', other],
-    ['INPUT', '-s', other, '-d', HOSTS[0]!],
-  ]);
-
-function cut(): void {
-  for (const r of rules()) {
-    const out = spawnSync(
-      'iptables',
-      ['-I', ...r, '-j', 'DROP', '-m', 'comment', '--comment', RULE_TAG],
-      { encoding: 'utf8' },
-    );
-    if (out.status !== 0) throw new Error(`iptables ${r.join(' ')}: ${out.stderr.trim()}`);
-  }
-}
-
-function heal(): void {
-  for (const r of rules())
-    spawnSync('iptables', ['-D', ...r, '-j', 'DROP', '-m', 'comment', '--comment', RULE_TAG]);
-}
-
-function unavailable(): string | null {
-  if (process.getuid?.() !== 0)
-    return 'cutting the network between nodes needs root (CI runs as root)';
-  if (spawnSync('sh', ['-c', 'command -v iptables']).status !== 0)
-    return 'iptables is missing: run `bash scripts/ensure-debian.sh`';
-  return null;
-}
+// The cut: n1 (HOSTS[0]) from each other node.
+const links = loopbackCut(
+  HOSTS.slice(1).map((other) => [HOSTS[0]!, other]),
+  'minotaur-route-cut-test',
+);
 
 let cluster: TestCluster | undefined;
 let lb: HaProxy | undefined;
@@ -57,9 +30,9 @@ const conns: LiveConnection[] = [];
 const tag = String(Date.now() % 100000);
 
 beforeAll(async () => {
-  const why = unavailable();
+  const why = loopbackCutUnavailable();
   if (why) throw new Error(why);
-  heal(); // rules an interrupted run left
+  links.heal(); // rules an interrupted run left
   cluster = await TestCluster.create({ env: { ROUND_SECONDS: '2' } });
   cluster.setDns(HOSTS);
   nodes = HOSTS.map((h, i) => cluster!.add(h, { nodeId: `n${i + 1}` }));
@@ -74,7 +47,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  heal();
+  links.heal();
   for (const c of conns) c.ws.terminate();
   await lb?.stop();
   await cluster?.close();
@@ -134,7 +107,7 @@ describe("a game's page during a cut, its route not learnt yet", () => {
       'HAProxy to count three connections on n1 and none on the others',
     );
 
-    cut();
+    links.cut();
     // n2 and n3 declare n1 down, then see it renew its lease: a cut, not a loss. From then on
     // they refuse the game's live socket (503) so that HAProxy tries another node.
     const beyond = (n: NodeProcess) =>

@@ -1,0 +1,43 @@
+// A network cut between nodes on loopback addresses (one host): iptables rules that drop what
+// either side of each pair sends the other, while both still reach everything else (the
+// database, the load balancer, the test). Needs root, as CI runs.
+
+import { spawnSync } from 'node:child_process';
+
+export interface LoopbackCut {
+  cut(): void;
+  /** Removes the rules; also those an interrupted run left (same tag). */
+  heal(): void;
+}
+
+/** Why a loopback cut cannot be made here, or null when it can. */
+export function loopbackCutUnavailable(): string | null {
+  if (process.getuid?.() !== 0)
+    return 'cutting the network between nodes needs root (CI runs as root)';
+  if (spawnSync('sh', ['-c', 'command -v iptables']).status !== 0)
+    return 'iptables is missing: run `bash scripts/ensure-debian.sh`';
+  return null;
+}
+
+/** A cut between each of `pairs` (both ways), its rules tagged with `tag`. */
+export function loopbackCut(pairs: [string, string][], tag: string): LoopbackCut {
+  const rules = pairs.flatMap(([a, b]) => [
+    ['INPUT', '-s', a, '-d', b],
+    ['INPUT', '-s', b, '-d', a],
+  ]);
+  const tagged = (r: string[]) => [...r, '-j', 'DROP', '-m', 'comment', '--comment', tag];
+  return {
+    cut() {
+      for (const r of rules) {
+        const out = spawnSync('iptables', ['-I', ...tagged(r)], { encoding: 'utf8' });
+        if (out.status !== 0) throw new Error(`iptables ${r.join(' ')}: ${out.stderr.trim()}`);
+      }
+    },
+    heal() {
+      for (const r of rules) {
+        // A rule inserted twice is deleted once per call: delete until none is left.
+        while (spawnSync('iptables', ['-D', ...tagged(r)]).status === 0);
+      }
+    },
+  };
+}
