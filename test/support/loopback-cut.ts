@@ -19,12 +19,24 @@ export function loopbackCutUnavailable(): string | null {
   return null;
 }
 
-/** A cut between each of `pairs` (both ways), its rules tagged with `tag`. */
-export function loopbackCut(pairs: [string, string][], tag: string): LoopbackCut {
-  const rules = pairs.flatMap(([a, b]) => [
-    ['INPUT', '-s', a, '-d', b],
-    ['INPUT', '-s', b, '-d', a],
-  ]);
+/**
+ * A cut between each of `pairs` (both ways), its rules tagged with `tag`. With `port`, only the
+ * connections to and from that port are cut (other tests may use the same addresses).
+ */
+export function loopbackCut(pairs: [string, string][], tag: string, port?: number): LoopbackCut {
+  const ports =
+    port === undefined
+      ? [[]]
+      : [
+          ['-p', 'tcp', '--dport', String(port)],
+          ['-p', 'tcp', '--sport', String(port)],
+        ];
+  const rules = pairs.flatMap(([a, b]) =>
+    ports.flatMap((p) => [
+      ['INPUT', '-s', a, '-d', b, ...p],
+      ['INPUT', '-s', b, '-d', a, ...p],
+    ]),
+  );
   const tagged = (r: string[]) => [...r, '-j', 'DROP', '-m', 'comment', '--comment', tag];
   return {
     cut() {
