@@ -13,9 +13,9 @@
 // seeds: CHAOS_SEEDS=1-20 npx vitest run test/redeploy/chaos.test.ts (root, for the cuts).
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkInvariants } from '../support/invariants.js';
 import { loopbackCut, loopbackCutUnavailable } from '../support/loopback-cut.js';
 import { waitFor, type NodeProcess } from '../support/node-process.js';
+import { checkAll } from '../support/owner-loss.js';
 import { Rig } from '../support/redeploy-rig.js';
 import { Rng } from '../sim/world.js';
 
@@ -152,20 +152,13 @@ describe.each(seeds())('faults on a random schedule, seed %i', (seed) => {
 
     // The games go on after the last fault.
     await r.roundsPass(2, 30_000);
-    await r.quiesce();
-    const finals = await r.finals();
-    const report = checkInvariants({
-      codes: r.codes,
-      bots: r.bots,
-      nodes: r.all,
-      samples: r.sampler.samples,
-      finals,
-    });
-    console.log(`chaos seed ${seed}:`, JSON.stringify(report.summary));
-    expect(
-      report.violations,
-      `seed ${seed}, schedule:\n${schedule.join('\n')}\n${r.tail(15, /"level":"(warn|error)"/)}`,
-    ).toEqual([]);
+    const { report } = await checkAll(
+      r,
+      `chaos seed ${seed}`,
+      {},
+      () =>
+        `seed ${seed}, schedule:\n${schedule.join('\n')}\n${r.tail(15, /"level":"(warn|error)"/)}`,
+    );
     // Every game was played: actions acknowledged and rounds resolved.
     for (const [code, g] of Object.entries(report.summary)) {
       expect(g.acks, `${code}'s acknowledged actions`).toBeGreaterThan(0);

@@ -77,11 +77,15 @@ export async function flushLog(node: NodeProcess): Promise<void> {
   );
 }
 
-/** Stops the bots and checks every invariant over the games played; returns what was checked. */
+/**
+ * Stops the bots and checks every invariant over the games played; returns what was checked.
+ * `context` goes with a failure (e.g. the schedule that led to it).
+ */
 export async function checkAll(
   rig: Rig,
   label: string,
   details: object,
+  context?: () => string,
 ): Promise<{ report: InvariantReport; finals: Map<string, AdminRecord> }> {
   await rig.quiesce();
   const finals = await rig.finals();
@@ -93,6 +97,6 @@ export async function checkAll(
     finals,
   });
   console.log(label, JSON.stringify({ ...details, summary: report.summary }));
-  expect(report.violations).toEqual([]);
+  expect(report.violations, context?.()).toEqual([]);
   return { report, finals };
 }
