@@ -42,9 +42,6 @@ import {
 } from './scenarios.js';
 import { ms, pct, say, sayTo, secs, sleep } from './say.js';
 
-/** A node's log lines worth showing when a run failed. */
-const WARNINGS = /"level":"(warn|error|fatal)"/;
-
 export interface HostsOptions {
   /** The short form for CI: one rolling update, shorter phases, fewer games. */
   short?: boolean;
@@ -645,7 +642,7 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
     });
     for (const l of result.lines) out(l);
     // The logs stay in rig.dir on the machine that ran it; a CI run shows only what is said here.
-    if (result.failed) out(`each node's last warnings and errors:\n${rig.tail(12, WARNINGS)}`);
+    if (result.failed) out(`each node's last warnings and errors:\n${rig.warnings(12)}`);
     writeFileSync(join(rig.dir, 'report.txt'), result.lines.join('\n') + '\n');
     return result.failed ? 1 : 0;
   };

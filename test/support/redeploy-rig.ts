@@ -298,6 +298,11 @@ export class Rig {
     await this.sampler.once();
   }
 
+  /** The last `n` warnings and errors of every node's log, for failure messages. */
+  warnings(n = 12): string {
+    return this.tail(n, /"level":"(warn|error|fatal)"/);
+  }
+
   /** The last lines of every node's log, for failure messages. */
   tail(n = 40, re?: RegExp): string {
     return this.all
