@@ -659,6 +659,7 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
   console.log(`machine: ${machine()}; the load client runs in its own process on the same machine`);
   console.log(`live socket compression (LIVE_COMPRESSION): ${COMPRESSION}`);
   console.log(`SQLite commits (SQLITE_SYNCHRONOUS): ${SYNCHRONOUS}`);
+  if (NODE_OPTIONS) console.log(`the node's options (BENCH_NODE_OPTIONS): ${NODE_OPTIONS}`);
   if (PROCESSES > 1)
     console.log(
       `the node: ${PROCESSES} processes (a cluster on 127.0.0.2…, one SQLite file; CPU and RSS summed); pages go to ${ROUTE === 'owner' ? "their game's owner" : 'each process in turn'}`,
