@@ -165,6 +165,22 @@ async function reachesItsNode(p: Player, code: string): Promise<void> {
   for (let k = 0; k < 3; k++) expect((await open(p, code)).runs).toBe(code);
 }
 
+/**
+ * Cuts `owner` (the node that runs `code`) off from `others`, waits for them to refuse the game's
+ * socket, and checks that the page still reaches `owner` through HAProxy.
+ */
+async function cutOffAndReach(
+  rig: Rig,
+  owner: NodeProcess,
+  others: NodeProcess[],
+  p: Player,
+  code: string,
+): Promise<void> {
+  rig.cut(others.map((o) => [owner, o]));
+  await seenBeyondCut(others, owner, p, code);
+  await reachesItsNode(p, code);
+}
+
 describe("a game's page during a cut, its route not learnt yet", () => {
   const rig = routeRig(['127.0.6.2', '127.0.6.3', '127.0.6.4'], 'minotaur-route-cut-test');
 
@@ -176,13 +192,7 @@ describe("a game's page during a cut, its route not learnt yet", () => {
     const busy = await direct.createGame();
     const code = await direct.createGame();
     await busiest(r, player, busy, n1);
-
-    r.cut([
-      [n1, n2],
-      [n1, n3],
-    ]);
-    await seenBeyondCut([n2, n3], n1, player, code);
-    await reachesItsNode(player, code);
+    await cutOffAndReach(r, n1, [n2, n3], player, code);
   }, 90_000);
 });
 
@@ -223,12 +233,6 @@ describe("a game's page during a cut, its learnt route left to another node by a
     const onOwner = new Player(owner.url, player.username, player.password);
     onOwner.cookie = player.cookie;
     await busiest(r, player, await onOwner.createGame(), owner);
-
-    r.cut([
-      [owner, other],
-      [owner, n4],
-    ]);
-    await seenBeyondCut([other, n4], owner, player, code);
-    await reachesItsNode(player, code);
+    await cutOffAndReach(r, owner, [other, n4], player, code);
   }, 120_000);
 });
