@@ -235,7 +235,7 @@ export function playerRow(
           : '…';
     health = html`\n        <span class="hp" role="img" aria-label="${p.hp} of ${p.maxHp} health">\n          ${pips}\n        </span>\n        <span class="tick" title="${title}">${mark}</span>\n      `;
   }
-  return html`\n    <li class="player${mark(p.me, ' me', '')}${p.alive ? '' : ' fallen'}">\n      <span class="swatch c${p.colorIndex}" title="${p.colorName}"></span>\n      <span class="pname"><span class="n">${p.name}</span>${mark(p.me, YOU_TAG, '')}${p.creator ? html`<span class="tag" title="Opened this game">&nbsp;★</span>` : ''}</span>\n      ${health}\n    </li>\n  `;
+  return html`\n    <li class="player${mark(p.me, ' me', '')}${p.alive ? '' : ' fallen'}">\n      <span class="swatch c${p.colorIndex}" title="${p.colorName}"></span>\n      <span class="pname"><span class="n" title="${p.name}">${p.name}</span>${mark(p.me, YOU_TAG, '')}${p.creator ? html`<span class="tag" title="Opened this game">&nbsp;★</span>` : ''}</span>\n      ${health}\n    </li>\n  `;
 }
 
 const pip = (full: boolean): Rendered => html`<i class="${full ? 'full' : ''}"></i>`;

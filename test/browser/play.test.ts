@@ -156,6 +156,8 @@ describe('two players in a browser', () => {
       pb.click('button:has-text("Join this game")'),
     ]);
     await pb.locator('#game-players').getByText(nameB).waitFor();
+    // A name cut short in the Heroes panel (an ellipsis) shows in full on hover.
+    expect(await pb.locator('#game-players li.me .pname .n').getAttribute('title')).toBe(nameB);
     const start = pa.locator('#game-actions button:has-text("Start the game")');
     await start.waitFor({ state: 'visible', timeout: 10_000 });
     await Promise.all([
