@@ -205,7 +205,7 @@ export function createMetrics(nodeId: string): Metrics {
     }),
     rateLimited: new Counter({
       name: 'minotaur_rate_limited_total',
-      help: 'Requests refused (429) by a rate limit the cluster counts together: failed logins per address and name, sign-ups per address',
+      help: 'Requests refused (429) by a rate limit the cluster counts together: failed logins per address and name, sign-ups per address, wrong current passwords per account (limit="password")',
       labelNames: ['limit'],
       registers: r,
     }),

@@ -12,6 +12,7 @@ import { soloChannel } from './cluster/solo.js';
 import type { MeshChannel, NodeState } from './cluster/types.js';
 import {
   describeOutage,
+  needsRehash,
   verifyNoAccount,
   hashPassword,
   openStorage,
@@ -314,6 +315,8 @@ export class MinotaurNode {
       },
     };
 
+    // scrypt at the configured cost (N = 2^PASSWORD_COST, OWASP's r and p).
+    const passwordCost = { N: 2 ** config.passwordCost, r: 8, p: 1 };
     const web = createWebServer({
       config,
       logger,
@@ -329,9 +332,10 @@ export class MinotaurNode {
       lifecycle: this.life,
       ...(mesh ? { mesh } : {}),
       passwords: {
-        hash: (p) => hashPassword(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
+        hash: (p) => hashPassword(p, passwordCost),
         verify: verifyPassword,
-        dummyVerify: (p) => verifyNoAccount(p, { N: 2 ** config.passwordCost, r: 8, p: 1 }),
+        dummyVerify: (p) => verifyNoAccount(p, passwordCost),
+        needsRehash: (stored) => needsRehash(stored, passwordCost),
       },
       now: () => clock.now(),
     });

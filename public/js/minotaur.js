@@ -233,8 +233,22 @@
     });
   });
 
-  document.addEventListener('htmx:ws:close', function () {
+  // 4401: the server found no session on this page's reconnect (it was logged out elsewhere, or
+  // its password was changed): the page goes to the login, and comes back here after it. Not
+  // twice within a minute, so a server that answers 4401 to a session it accepts for pages
+  // cannot send the page round in circles (the badge then stays).
+  var LOGGED_OUT_KEY = 'minotaur_logged_out_at';
+  function toLogin() {
+    var last = Number(window.sessionStorage.getItem(LOGGED_OUT_KEY) || 0);
+    if (Date.now() - last < 60000) return false;
+    window.sessionStorage.setItem(LOGGED_OUT_KEY, String(Date.now()));
+    window.location.assign('/login?next=' + encodeURIComponent(window.location.pathname));
+    return true;
+  }
+
+  document.addEventListener('htmx:ws:close', function (evt) {
     openSocket = null;
+    if (evt.detail && evt.detail.code === 4401 && toLogin()) return;
     setBadge(true);
   });
 

@@ -132,15 +132,29 @@ export class Accounts {
     return rows.map(toAccount);
   }
 
-  /** Replaces the stored hash (after a login found it below the current cost). */
-  async setPasswordHash(id: string | number, passwordHash: string): Promise<boolean> {
+  /**
+   * Replaces the stored hash: a new password, or the same one hashed at a higher cost. With
+   * `expected`, only while the stored hash is still that one (the hash the caller verified a
+   * password against), so a rehash at login cannot undo a password changed meanwhile, and two
+   * changes cannot both win. False when nothing was replaced.
+   */
+  async setPasswordHash(
+    id: string | number,
+    passwordHash: string,
+    expected?: string,
+  ): Promise<boolean> {
     const rowId = accountRowId(id);
     if (rowId === null) return false;
     const r = await this.db
       .updateTable('accounts')
       .set({ password_hash: passwordHash })
       .where('id', '=', rowId)
+      .$if(expected !== undefined, (q) => q.where('password_hash', '=', expected as string))
       .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const ok = Number(r.numUpdatedRows) === 1;
+    // The next read of this account goes to the database anyway; an outage must not serve the
+    // hash from before the change.
+    if (ok) this.#byId.forget(String(rowId));
+    return ok;
   }
 }

@@ -186,6 +186,43 @@ export class DatabaseSessionStore extends session.Store {
     settle(work, callback, () => {});
   }
 
+  /**
+   * Ends every live session of the account `userId` but `keepSid` (a password change logs the
+   * account out everywhere else), on every node: each becomes a tombstone, so a save still in
+   * flight from one of them changes nothing. Returns how many ended. Sessions are found by the
+   * text of their data (written by JSON.stringify, so `"userId":"12"` is exactly that member),
+   * then checked parsed; sessions written by any release are found, no column needed.
+   */
+  async endSessionsOf(userId: string, keepSid?: string): Promise<number> {
+    if (!/^[1-9]\d{0,15}$/.test(userId)) return 0;
+    const rows = await this.live()
+      .select(['sid', 'sess'])
+      .where('sess', 'like', `%"userId":${JSON.stringify(userId)}%`)
+      .execute();
+    const ofAccount = (row: SessionRow): boolean =>
+      (this.parse(row) as { userId?: unknown } | null)?.userId === userId;
+    const sids = rows.filter((row) => row.sid !== keepSid && ofAccount(row)).map((row) => row.sid);
+    if (sids.length === 0) return 0;
+    for (const sid of sids) this.recent.forget(sid);
+    const now = this.now();
+    const r = await this.db
+      .updateTable('sessions')
+      .set((eb) => ({
+        sess: '{}',
+        ended_at: now,
+        expires: eb
+          .case()
+          .when('expires', '>', now + this.tombstoneMs)
+          .then(eb.ref('expires'))
+          .else(now + this.tombstoneMs)
+          .end(),
+      }))
+      .where('sid', 'in', sids)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
   /** Deletes expired sessions and tombstones; returns how many rows went. */
   async prune(): Promise<number> {
     const r = await this.db

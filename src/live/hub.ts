@@ -46,6 +46,21 @@ export class LiveHub {
     return this.sockets.size;
   }
 
+  /**
+   * Closes the pages of an account with 1012: each reconnects, and its upgrade is checked again
+   * (a page whose session has ended since is refused with 4401). Returns how many.
+   */
+  closeAccount(account: string, reason: string): number {
+    let closed = 0;
+    for (const s of this.sockets) {
+      if (s.account !== account) continue;
+      s.close(LiveClose.restart, reason);
+      this.sockets.delete(s);
+      closed++;
+    }
+    return closed;
+  }
+
   /** Closes the pages of these games with 1012, so that they reconnect; returns how many. */
   closeGames(codes: ReadonlySet<string>, reason: string): number {
     let closed = 0;

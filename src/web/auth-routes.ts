@@ -1,14 +1,16 @@
-// Sign up, log in, log out. Passwords are hashed with scrypt (db/passwords), login attempts
-// are rate-limited per address and username, and a session id is regenerated on login.
+// Sign up, log in, log out, change the password. Passwords are hashed with scrypt (db/passwords)
+// and hashed again at a login that finds them below the configured cost; login attempts are
+// rate-limited per address and username, password changes per account; a session id is
+// regenerated on login and on a password change, which also ends the account's other sessions.
 
 import type { Express, NextFunction, Request, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
-import { usernameKey } from '../db/accounts.js';
+import { usernameKey, type Account } from '../db/accounts.js';
 import type { WebDeps } from './deps.js';
 import { formField } from './request.js';
 import { SharedRateStore } from './shared-rate-store.js';
-import { currentUser } from './user.js';
+import { currentUser, type WebUser } from './user.js';
 
 // A new name must already be in its normal form (no surrounding spaces, no full-width or
 // compatibility letters): what the player typed is exactly what others see, and the
@@ -27,13 +29,21 @@ const username = z
       .regex(/^[A-Za-z0-9_-]+$/, 'Usernames may use letters, digits, - and _ only.'),
   );
 
-const signupForm = z.object({
-  username,
-  password: z
-    .string()
-    .min(8, 'Passwords need at least 8 characters.')
-    .max(128, 'Passwords can have at most 128 characters.'),
-});
+const newPassword = z
+  .string()
+  .min(8, 'Passwords need at least 8 characters.')
+  .max(128, 'Passwords can have at most 128 characters.');
+
+const signupForm = z.object({ username, password: newPassword });
+
+const passwordForm = z
+  .object({
+    current: z.string().min(1, 'Enter your current password.').max(128),
+    password: newPassword,
+    again: z.string().max(128),
+  })
+  .refine((f) => f.again === f.password, 'The new password and its repetition differ.')
+  .refine((f) => f.password !== f.current, 'That is your current password. Choose a new one.');
 
 const loginForm = z.object({
   username: z
@@ -88,7 +98,7 @@ function regenerate(req: Request): Promise<void> {
 export type IssueFormToken = (req: Request) => void;
 
 export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: IssueFormToken): void {
-  const { accounts, passwords, logger, metrics, config } = deps;
+  const { accounts, passwords, logger, metrics, config, sessionStore, hub } = deps;
   // Counted in the database every node shares: a limit holds across the cluster.
   const shared = { counters: deps.rateCounters, logger, now: () => deps.now() };
 
@@ -223,10 +233,116 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
         fail('Wrong username or password.');
         return;
       }
+      if (passwords.needsRehash(account.passwordHash)) await rehash(account, parsed.data.password);
       await regenerate(req);
       req.session.userId = account.id;
       issueFormToken(req);
       res.redirect(303, safeNext(req.query.next));
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  /**
+   * Stores the password just verified at the configured cost (an operator raised
+   * PASSWORD_COST), unless the hash changed meanwhile. The login goes on either way.
+   */
+  async function rehash(account: Account, password: string): Promise<void> {
+    try {
+      const hash = await passwords.hash(password);
+      if (await accounts.setPasswordHash(account.id, hash, account.passwordHash))
+        logger.info({ user: account.username }, 'password hashed again at the configured cost');
+    } catch (err) {
+      logger.warn(
+        { err, user: account.username },
+        'could not store the password at the configured cost; tried again at the next login',
+      );
+    }
+  }
+
+  const passwordLimiter = rateLimit({
+    store: new SharedRateStore('password:', shared),
+    windowMs: 15 * 60 * 1000,
+    limit: config.loginRateLimit,
+    // Only a wrong current password counts (a typo in the new one is not a guess).
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    // Per account: whoever holds a session cannot try current passwords faster than a login could.
+    keyGenerator: (req, res) => currentUser(res)?.id ?? ipKeyGenerator(req.ip ?? ''),
+    handler: (req, res) => {
+      metrics.rateLimited.inc({ limit: 'password' });
+      logger.warn({ user: currentUser(res)?.username }, 'password change rate limit reached');
+      passwordPage(req, res, 429, 'Too many wrong passwords. Wait a few minutes and try again.');
+    },
+  });
+
+  function passwordPage(req: Request, res: Response, status: number, error: string | null): void {
+    res.status(status).render('pages/password', {
+      title: 'Change your password',
+      error,
+      csrfToken: req.csrfToken?.() ?? (res.locals.csrfToken as string | undefined) ?? '',
+    });
+  }
+
+  app.get('/account/password', requireUser, (req, res) => passwordPage(req, res, 200, null));
+
+  app.post('/account/password', requireUser, passwordLimiter, async (req, res, next) => {
+    try {
+      const user = currentUser(res) as WebUser;
+      const parsed = passwordForm.safeParse(req.body ?? {});
+      if (!parsed.success) {
+        passwordPage(req, res, 422, parsed.error.issues[0]?.message ?? 'Check the form.');
+        return;
+      }
+      const account = await accounts.findById(user.id);
+      if (!account || !(await passwords.verify(parsed.data.current, account.passwordHash))) {
+        passwordPage(req, res, 401, 'That is not your current password.');
+        return;
+      }
+      const hash = await passwords.hash(parsed.data.password);
+      if (!(await accounts.setPasswordHash(account.id, hash, account.passwordHash))) {
+        passwordPage(
+          req,
+          res,
+          409,
+          'Your password was changed from another page meanwhile. Try again.',
+        );
+        return;
+      }
+      // A new session id for this browser; every other session of the account ends, and this
+      // node's live pages of the account reconnect (a page whose session ended is refused; pages
+      // on other nodes are checked when they next reconnect).
+      await regenerate(req);
+      req.session.userId = account.id;
+      issueFormToken(req);
+      let ended = 0;
+      try {
+        ended = await sessionStore.endSessionsOf(account.id, req.sessionID);
+        req.session.flash = {
+          kind: 'info',
+          message: ended
+            ? 'Password changed. You are logged out everywhere else.'
+            : 'Password changed.',
+        };
+      } catch (err) {
+        logger.warn({ err, user: account.username }, 'could not end the other sessions');
+        req.session.flash = {
+          kind: 'error',
+          message:
+            'Password changed, but your other devices could not be logged out just now. Change it again in a few minutes to log them out.',
+        };
+      }
+      // Once this browser has its new session cookie: its own pages come back with it.
+      res.once('finish', () => {
+        const reconnected = hub.closeAccount(account.id, 'password changed');
+        logger.info(
+          { user: account.username, sessionsEnded: ended, pagesReconnected: reconnected },
+          'password changed',
+        );
+      });
+      res.redirect(303, `/players/${encodeURIComponent(account.username)}`);
     } catch (e) {
       next(e);
     }

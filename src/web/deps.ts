@@ -64,7 +64,8 @@ export interface WebDeps {
   renderer: Renderer;
   accounts: Accounts;
   results: Results;
-  sessionStore: Store;
+  /** Sessions in the shared database; a password change ends the account's other sessions. */
+  sessionStore: Store & { endSessionsOf(userId: string, keepSid?: string): Promise<number> };
   /** Rate-limit counters every node shares (failed logins, sign-ups, new games). */
   rateCounters: SharedCounters;
   games: Games;
@@ -78,6 +79,8 @@ export interface WebDeps {
     hash(password: string): Promise<string>;
     verify(password: string, stored: string): Promise<boolean>;
     dummyVerify(password: string): Promise<boolean>;
+    /** Whether a stored hash is below the configured cost (it is redone at the next login). */
+    needsRehash(stored: string): boolean;
   };
   now(): number;
 }

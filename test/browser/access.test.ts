@@ -218,6 +218,9 @@ describe('keyboard and accessibility', () => {
     await page.locator('#game-overlay .overlay').waitFor({ state: 'hidden' });
     await page.goto(`${base}/players/${me}`);
     problems.push(...(await audit(page, 'profile')));
+    await page.click('a[href="/account/password"]');
+    await page.locator('h1:has-text("Change your password")').waitFor();
+    problems.push(...(await audit(page, 'change password')));
     await page.goto(`${base}/leaderboard`);
     problems.push(...(await audit(page, 'leaderboard')));
 

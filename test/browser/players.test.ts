@@ -2,7 +2,8 @@
 // through sign-up straight into the game; a rematch brings the same group back with one click
 // each; profiles show records and recent games, whose final board stays viewable after the
 // server restarts; a phone (390×844) gets the whole game without scrolling sideways; and the
-// table talk of a hero who left the waiting room stays, marked as theirs no more.
+// table talk of a hero who left the waiting room stays, marked as theirs no more; and a password
+// changed on one device sends the account's open pages on another to the login.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -395,5 +396,52 @@ describe('table talk in the waiting room', () => {
     // A page opened afterwards shows the same.
     await pa.reload();
     await pa.locator('#game-chat strong', { hasText: `icarus2${tag} (left)` }).waitFor();
+  });
+});
+
+describe('a password changed on another device', () => {
+  it("sends the other device's open page to the login, and back to it after logging in", async () => {
+    const base = node.url;
+    const name = `pasiphae${tag}`;
+    const laptop = await session!.newPage();
+    await signUp(laptop, base, name, 'first password');
+    // The same account in another browser, on the lobby.
+    const phone = await session!.newPage();
+    await phone.goto(`${base}/login?next=%2Flobby`);
+    await phone.fill('input[name="username"]', name);
+    await phone.fill('input[name="password"]', 'first password');
+    await Promise.all([
+      phone.waitForURL(`${base}/lobby`),
+      phone.click('form[action^="/login"] button[type="submit"]'),
+    ]);
+    await phone.locator('section.lobby[data-live]').waitFor();
+
+    await laptop.goto(`${base}/players/${name}`);
+    await Promise.all([
+      laptop.waitForURL(`${base}/account/password`),
+      laptop.click('a[href="/account/password"]'),
+    ]);
+    await laptop.fill('input[name="current"]', 'first password');
+    await laptop.fill('input[name="password"]', 'second password');
+    await laptop.fill('input[name="again"]', 'second password');
+    await Promise.all([
+      laptop.waitForURL(`${base}/players/${name}`),
+      laptop.click('form[action="/account/password"] button[type="submit"]'),
+    ]);
+    expect(await laptop.locator('.flash').textContent()).toContain(
+      'You are logged out everywhere else.',
+    );
+    await shot(laptop, 'password-changed');
+
+    await phone.waitForURL(`${base}/login?next=%2Flobby`, { timeout: 15_000 });
+    await phone.fill('input[name="username"]', name);
+    await phone.fill('input[name="password"]', 'second password');
+    await Promise.all([
+      phone.waitForURL(`${base}/lobby`),
+      phone.click('form[action^="/login"] button[type="submit"]'),
+    ]);
+    // The laptop stays logged in.
+    await laptop.goto(`${base}/lobby`);
+    expect(laptop.url()).toBe(`${base}/lobby`);
   });
 });

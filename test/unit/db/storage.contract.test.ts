@@ -220,6 +220,17 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect((await accounts.findByUsername('icarus'))?.passwordHash).toBe('new');
       expect(await accounts.setPasswordHash('999', 'new')).toBe(false);
     });
+
+    it('replaces a password hash only while it is still the one expected (compare-and-set)', async () => {
+      const { accounts } = await node();
+      const created = await accounts.create('daedalus', 'h1');
+      if (!created.ok) throw new Error(created.message);
+      const id = created.account.id;
+      // A password change wins; a rehash at login that verified the old hash then replaces nothing.
+      expect(await accounts.setPasswordHash(id, 'h2', 'h1')).toBe(true);
+      expect(await accounts.setPasswordHash(id, 'h1-rehashed', 'h1')).toBe(false);
+      expect((await accounts.findById(id))?.passwordHash).toBe('h2');
+    });
   });
 
   describe('sessions', () => {
@@ -333,6 +344,31 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(Object.keys(await s.all())).toEqual(['a']);
       await s.clear();
       expect(await s.length()).toBe(0);
+    });
+
+    it("ends every other session of one account, on every node, and no one else's", async () => {
+      const a = api(await store());
+      const st = await store();
+      const b = api(st);
+      await a.set('mine', sessionData(now + HOUR, { userId: '12' }));
+      await a.set('phone', sessionData(now + HOUR, { userId: '12', flash: { message: 'hi' } }));
+      await b.set('laptop', sessionData(null, { userId: '12' }));
+      await b.set('other', sessionData(now + HOUR, { userId: '123' }));
+      await b.set('quoted', sessionData(now + HOUR, { note: '"userId":"12"', userId: '7' }));
+      await b.set('visitor', sessionData(now + HOUR));
+      expect(await b.get('phone')).not.toBeNull();
+      expect(await st.endSessionsOf('12', 'mine')).toBe(2);
+      for (const sid of ['phone', 'laptop']) {
+        expect(await a.get(sid)).toBeNull();
+        expect(await b.get(sid)).toBeNull();
+      }
+      for (const sid of ['mine', 'other', 'quoted', 'visitor'])
+        expect(await a.get(sid), sid).not.toBeNull();
+      // A save in flight from an ended session (loaded before the change) brings nothing back.
+      await a.set('phone', sessionData(now + HOUR, { userId: '12' }));
+      expect(await b.get('phone')).toBeNull();
+      expect(await st.endSessionsOf('12', 'mine')).toBe(0);
+      expect(await st.endSessionsOf('not-an-id')).toBe(0);
     });
 
     it('treats unreadable session data as no session', async () => {

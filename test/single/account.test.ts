@@ -1,0 +1,203 @@
+// A player's password: changed from their profile (which logs them out everywhere else, and
+// sends the live pages of the account back through the login check), refused with a clear
+// message for every wrong form, limited per account; and hashed again at the next login once an
+// operator raises PASSWORD_COST.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
+import { Player, type LiveConnection } from '../support/player.js';
+
+const HOST = '127.0.0.4';
+const tag = String(Date.now() % 100000);
+const conns: LiveConnection[] = [];
+let node: NodeProcess;
+let dbPath: string;
+let port: number;
+
+function start(cost: number): NodeProcess {
+  return startNode({
+    host: HOST,
+    port,
+    databasePath: dbPath,
+    env: { PASSWORD_COST: String(cost), LOGIN_RATE_LIMIT: '3' },
+  });
+}
+
+/** The stored hash of an account, read from the node's database. */
+function storedHash(username: string): string {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const row = db
+      .prepare('SELECT password_hash FROM accounts WHERE username = ?')
+      .get(username) as { password_hash: string } | undefined;
+    return row?.password_hash ?? '';
+  } finally {
+    db.close();
+  }
+}
+
+/** The text of the form's error, or ''. */
+function errorOf(html: string): string {
+  return /<p class="error"[^>]*>([\s\S]*?)<\/p>/.exec(html)?.[1]?.trim() ?? '';
+}
+
+async function change(p: Player, form: Record<string, string>): Promise<Response> {
+  return p.post('/account/password', form, '/account/password');
+}
+
+beforeAll(async () => {
+  dbPath = join(tempDir(), 'account.db');
+  port = await freePort([HOST]);
+  node = start(12);
+  await node.ready();
+});
+
+afterAll(async () => {
+  for (const c of conns) c.ws.terminate();
+  await node.kill();
+});
+
+describe('changing the password', () => {
+  it('refuses each wrong form with its reason, then changes it and logs every other device out', async () => {
+    const name = `minos${tag}`;
+    const laptop = new Player(node.url, name, 'first password');
+    await laptop.signup();
+    const phone = new Player(node.url, name, 'first password');
+    expect((await phone.login()).status).toBe(303);
+    const phoneLobby = phone.connectLobby();
+    conns.push(phoneLobby);
+    await phoneLobby.opened;
+
+    // Reached from one's own profile only.
+    expect((await laptop.page(`/players/${name}`)).html).toContain('href="/account/password"');
+    const other = new Player(node.url, `pasiphae${tag}`);
+    await other.signup();
+    expect((await other.page(`/players/${name}`)).html).not.toContain('/account/password');
+
+    const refusals: [Record<string, string>, number, RegExp][] = [
+      [
+        { current: 'wrong password', password: 'second password', again: 'second password' },
+        401,
+        /not your current password/,
+      ],
+      [
+        { current: 'first password', password: 'second password', again: 'second passw0rd' },
+        422,
+        /differ/,
+      ],
+      [
+        { current: 'first password', password: 'short', again: 'short' },
+        422,
+        /at least 8 characters/,
+      ],
+      [
+        { current: 'first password', password: 'first password', again: 'first password' },
+        422,
+        /your current password/,
+      ],
+      [{ current: 'first password', password: 'second password' }, 422, /./],
+    ];
+    for (const [form, status, message] of refusals) {
+      const res = await change(laptop, form);
+      expect(res.status, JSON.stringify(form)).toBe(status);
+      expect(errorOf(await res.text()), JSON.stringify(form)).toMatch(message);
+    }
+    expect(storedHash(name)).toMatch(/^scrypt\$4096\$/);
+    const before = storedHash(name);
+
+    const done = await change(laptop, {
+      current: 'first password',
+      password: 'second password',
+      again: 'second password',
+    });
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe(`/players/${name}`);
+    expect(storedHash(name)).not.toBe(before);
+    const profile = await laptop.page(`/players/${name}`);
+    expect(profile.html).toContain('Password changed. You are logged out everywhere else.');
+    expect((await laptop.request('/lobby')).status).toBe(200);
+
+    // The phone's session ended: its pages go to the login, its live page was sent to
+    // reconnect, and the reconnect is refused.
+    await waitFor(() => phoneLobby.closeCode !== null, 5000, "the phone's lobby socket to close");
+    expect(phoneLobby.closeCode).toBe(1012);
+    const again = phone.connectLobby();
+    conns.push(again);
+    await waitFor(() => again.closeCode !== null, 5000, 'the reconnect to be refused');
+    expect(again.closeCode).toBe(4401);
+    const lobby = await phone.request('/lobby');
+    expect(lobby.status).toBe(302);
+    expect(lobby.headers.get('location')).toMatch(/^\/login/);
+
+    // The old password no longer opens the account; the new one does.
+    expect((await new Player(node.url, name, 'first password').login()).status).toBe(401);
+    expect((await new Player(node.url, name, 'second password').login()).status).toBe(303);
+    expect(node.lines.some((l) => l.msg === 'password changed' && l.sessionsEnded === 1)).toBe(
+      true,
+    );
+  });
+
+  it('needs a login, and a form token', async () => {
+    const visitor = new Player(node.url, 'nobody');
+    const page = await visitor.request('/account/password');
+    expect(page.status).toBe(302);
+    expect(page.headers.get('location')).toBe('/login?next=%2Faccount%2Fpassword');
+    const p = new Player(node.url, `ariadne${tag}`, 'first password');
+    await p.signup();
+    const forged = await p.request('/account/password', {
+      method: 'POST',
+      body: new URLSearchParams({
+        current: 'first password',
+        password: 'x'.repeat(9),
+        again: 'x'.repeat(9),
+      }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(forged.status).toBe(403);
+    expect((await new Player(node.url, p.username, 'first password').login()).status).toBe(303);
+  });
+
+  it('limits wrong current passwords per account, like logins (LOGIN_RATE_LIMIT)', async () => {
+    const p = new Player(node.url, `icarus${tag}`, 'first password');
+    await p.signup();
+    const wrong = { current: 'guess guess', password: 'second password', again: 'second password' };
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await change(p, wrong)).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    // The right one is refused too until the window ends: guessing gains nothing.
+    const right = await change(p, { ...wrong, current: 'first password' });
+    expect(right.status).toBe(429);
+    expect(errorOf(await right.text())).toMatch(/Too many wrong passwords/);
+  });
+});
+
+describe('a raised PASSWORD_COST', () => {
+  it('hashes a password again at the next login, and the login goes on', async () => {
+    const name = `talos${tag}`;
+    await new Player(node.url, name, 'bronze giant').signup();
+    expect(storedHash(name)).toMatch(/^scrypt\$4096\$8\$1\$/);
+    await node.kill();
+    node = start(13);
+    await node.ready();
+    const p = new Player(node.url, name, 'bronze giant');
+    expect((await p.login()).status).toBe(303);
+    expect(storedHash(name)).toMatch(/^scrypt\$8192\$8\$1\$/);
+    expect(node.lines.some((l) => l.msg === 'password hashed again at the configured cost')).toBe(
+      true,
+    );
+    // And the next login finds nothing to do.
+    const count = () =>
+      node.lines.filter((l) => l.msg === 'password hashed again at the configured cost').length;
+    expect((await new Player(node.url, name, 'bronze giant').login()).status).toBe(303);
+    expect(count()).toBe(1);
+    expect((await new Player(node.url, name, 'wrong wrong').login()).status).toBe(401);
+  });
+});
