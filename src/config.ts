@@ -113,6 +113,11 @@ const schema = z.object({
   GAMES_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(20),
   /** Live sockets (open pages) one account may hold on one node. */
   SOCKETS_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(8),
+  /**
+   * How often a node checks that the sessions its open live pages were opened with still exist
+   * (ended by a password change, a logout or their expiry: the page is sent to reconnect).
+   */
+  SESSION_CHECK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
   /** permessage-deflate on players' live sockets (see docs/benchmarks.md for its cost). */
   LIVE_COMPRESSION: z.enum(['off', 'on']).default('off'),
   SECRET_KEY_BASE_FILE: filePath,
@@ -174,6 +179,8 @@ export interface Config {
   };
   /** Whether players' live sockets are compressed (permessage-deflate) when a page offers it. */
   liveCompression: boolean;
+  /** How often the sessions of open live pages are checked (ms). */
+  sessionCheckMs: number;
   version: string;
   /** Settings that are accepted but deserve the operator's attention; logged at start. */
   warnings: string[];
@@ -397,6 +404,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       socketsPerAccount: e.SOCKETS_PER_ACCOUNT,
     }),
     liveCompression: e.LIVE_COMPRESSION === 'on',
+    sessionCheckMs: e.SESSION_CHECK_MS,
     version: readVersion(),
     warnings,
   });

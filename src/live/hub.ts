@@ -1,7 +1,8 @@
 // Keeps track of this node's open live sockets so a draining node can close them, in
 // rounds, with 1012 (Service Restart) — the code that makes htmx reconnect elsewhere —, so
-// the pages of a game run beyond a network cut can reconnect to a node that reaches it, and
-// so one account cannot hold more than its share of them.
+// the pages of a game run beyond a network cut can reconnect to a node that reaches it, so
+// one account cannot hold more than its share of them, and so a page whose session has ended
+// (a password change, a logout elsewhere) goes through the upgrade's login check again.
 
 import { LiveClose } from './close-codes.js';
 
@@ -16,6 +17,8 @@ export interface Closable {
 
 export class LiveHub {
   private readonly sockets = new Set<Closable>();
+  /** The session each socket was opened with. */
+  private readonly sessions = new WeakMap<Closable, string>();
 
   add(socket: Closable): void {
     this.sockets.add(socket);
@@ -26,8 +29,9 @@ export class LiveHub {
    * its oldest sockets are closed (4429), so the page the player just opened is the one that
    * works. Returns how many were closed.
    */
-  admit(socket: Closable & { account: string }, cap: number): number {
+  admit(socket: Closable & { account: string }, cap: number, sessionId?: string): number {
     this.add(socket);
+    if (sessionId !== undefined) this.sessions.set(socket, sessionId);
     const mine = [...this.sockets].filter((s) => s.account === socket.account && !s.isClosed);
     const excess = mine.slice(0, Math.max(0, mine.length - cap));
     for (const s of excess) {
@@ -57,6 +61,38 @@ export class LiveHub {
       s.close(LiveClose.restart, reason);
       this.sockets.delete(s);
       closed++;
+    }
+    return closed;
+  }
+
+  /**
+   * Closes with 1012 the sockets whose session `live` does not name any more (asked once, for
+   * every session of the open sockets): each page reconnects, and its upgrade is refused (4401)
+   * unless the browser holds a live session by then (the new one of a password change does).
+   * Returns how many.
+   */
+  async closeEnded(
+    live: (sessionIds: readonly string[]) => Promise<ReadonlySet<string>>,
+  ): Promise<number> {
+    const bySession = new Map<string, Closable[]>();
+    for (const s of this.sockets) {
+      const sid = this.sessions.get(s);
+      if (sid === undefined || s.isClosed) continue;
+      const list = bySession.get(sid);
+      if (list) list.push(s);
+      else bySession.set(sid, [s]);
+    }
+    if (bySession.size === 0) return 0;
+    const alive = await live([...bySession.keys()]);
+    let closed = 0;
+    for (const [sid, sockets] of bySession) {
+      if (alive.has(sid)) continue;
+      for (const s of sockets) {
+        if (s.isClosed) continue;
+        s.close(LiveClose.restart, 'session ended');
+        this.sockets.delete(s);
+        closed++;
+      }
     }
     return closed;
   }

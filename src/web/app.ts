@@ -400,5 +400,37 @@ export function createWebServer(deps: WebDeps): WebServer {
     }
   });
 
+  watchSessions(deps, server);
   return { app, server, requests };
+}
+
+/**
+ * A live page keeps its socket for as long as it stays open, while the session it was opened
+ * with can end meanwhile, on any node: a password change ends the account's other sessions, a
+ * logout its own. Every SESSION_CHECK_MS the node asks the database which of its sockets'
+ * sessions are still live (one query per 500) and sends the others to reconnect, where the
+ * upgrade checks the browser's session again. A database away skips a check.
+ */
+function watchSessions(deps: WebDeps, server: Server): void {
+  const { hub, sessionStore, logger, config } = deps;
+  let running = false;
+  const check = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    try {
+      const closed = await hub.closeEnded((sids) => sessionStore.liveOf(sids));
+      if (closed > 0)
+        logger.info(
+          { sockets: closed },
+          `${closed} live pages of ended sessions sent to reconnect`,
+        );
+    } catch (err) {
+      logger.debug({ err }, 'could not check the sessions of live pages; next time');
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void check(), config.sessionCheckMs);
+  timer.unref();
+  server.once('close', () => clearInterval(timer));
 }

@@ -313,7 +313,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
       }
       // A new session id for this browser; every other session of the account ends, and this
       // node's live pages of the account reconnect (a page whose session ended is refused; pages
-      // on other nodes are checked when they next reconnect).
+      // on other nodes within SESSION_CHECK_MS: app.ts, watchSessions).
       await regenerate(req);
       req.session.userId = account.id;
       issueFormToken(req);

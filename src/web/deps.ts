@@ -65,7 +65,10 @@ export interface WebDeps {
   accounts: Accounts;
   results: Results;
   /** Sessions in the shared database; a password change ends the account's other sessions. */
-  sessionStore: Store & { endSessionsOf(userId: string, keepSid?: string): Promise<number> };
+  sessionStore: Store & {
+    endSessionsOf(userId: string, keepSid?: string): Promise<number>;
+    liveOf(sids: readonly string[]): Promise<ReadonlySet<string>>;
+  };
   /** Rate-limit counters every node shares (failed logins, sign-ups, new games). */
   rateCounters: SharedCounters;
   games: Games;

@@ -427,7 +427,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         csrfToken: csrfTokenOf(req),
       },
     );
-    admit(socket, user);
+    admit(socket, user, req.sessionID);
     wire.on('close', () => hub.remove(socket));
     socket.start(early);
   }
@@ -465,14 +465,17 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       csrfToken,
       pageParam(req.query.page),
     );
-    admit(socket, user);
+    admit(socket, user, req.sessionID);
     wire.on('close', () => hub.remove(socket));
     socket.start(early.length);
   });
 
-  /** Counts the socket against its account's cap, closing that account's oldest past it. */
-  function admit(socket: GameLiveSocket | LobbyLiveSocket, user: WebUser): void {
-    const closed = hub.admit(socket, config.limits.socketsPerAccount);
+  /**
+   * Counts the socket against its account's cap, closing that account's oldest past it; the
+   * session it was opened with is checked while it stays open (see watchSessions in app.ts).
+   */
+  function admit(socket: GameLiveSocket | LobbyLiveSocket, user: WebUser, sessionId: string): void {
+    const closed = hub.admit(socket, config.limits.socketsPerAccount, sessionId);
     if (closed > 0) {
       metrics.wsRejected.inc({ reason: 'too-many-sockets' }, closed);
       logger.info(

@@ -371,6 +371,22 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(await st.endSessionsOf('not-an-id')).toBe(0);
     });
 
+    it('says which of many sessions are live: not ended, not expired, not unknown', async () => {
+      const st = await store();
+      const s = api(st);
+      const sids = Array.from({ length: 1203 }, (_, i) => `sid-${i}`);
+      for (const sid of sids) await s.set(sid, sessionData(now + (sid === 'sid-7' ? 1 : HOUR)));
+      await s.destroy('sid-3');
+      await s.destroy('sid-1202');
+      now += 1;
+      const live = await st.liveOf([...sids, 'never-existed']);
+      expect(live.size).toBe(1200);
+      for (const gone of ['sid-3', 'sid-7', 'sid-1202', 'never-existed'])
+        expect(live.has(gone), gone).toBe(false);
+      expect(live.has('sid-1201')).toBe(true);
+      expect((await st.liveOf([])).size).toBe(0);
+    });
+
     it('treats unreadable session data as no session', async () => {
       const storage = await node();
       const s = api(storage.sessions);
