@@ -10,7 +10,7 @@ export const LiveClose = {
   tooBig: 1009,
   /** Service Restart: the node is draining, or the game runs elsewhere now. Reconnect. */
   restart: 1012,
-  /** No session on the upgrade: log in first. */
+  /** No session on the upgrade: log in first (the page goes to the login). */
   unauthorised: 4401,
   /** No such game. */
   notFound: 4404,
