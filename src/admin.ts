@@ -1,27 +1,32 @@
-// Operator command: grants and revokes operator rights (the /admin pages) on the database the
-// nodes share. Rights are a flag on an existing account, set only from here, so no name can be
-// claimed by signing up first. Takes effect on every node at the account's next request.
+// Operator command on the database the nodes share: grants and revokes operator rights (the
+// /admin pages), and resets a player's password. Rights are a flag on an existing account, set
+// only from here, so no name can be claimed by signing up first; they take effect on every node
+// at the account's next request. A reset gives the account a new random password, printed once
+// for the operator to pass on, and logs it out everywhere (its live pages within
+// SESSION_CHECK_MS).
 //
-//   npm run admin -- grant NAME | revoke NAME | list
+//   npm run admin -- grant NAME | revoke NAME | list | reset-password NAME
 //   (in a container: node dist/admin.js grant NAME)
 
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { destination, pino } from 'pino';
-import { ConfigError, loadDatabaseConfig } from './config.js';
-import { MigrationError, openStorage, redactUrl } from './db/index.js';
+import { ConfigError, loadDatabaseConfig, loadPasswordCost } from './config.js';
+import { hashPassword, MigrationError, openStorage, redactUrl } from './db/index.js';
 
 const USAGE =
-  'usage: npm run admin -- grant NAME | revoke NAME | list   (node dist/admin.js … in a container)';
+  'usage: npm run admin -- grant NAME | revoke NAME | list | reset-password NAME   (node dist/admin.js … in a container)';
 
-type Command = { verb: 'list' } | { verb: 'grant' | 'revoke'; name: string };
+type Command = { verb: 'list' } | { verb: 'grant' | 'revoke' | 'reset-password'; name: string };
 
 /** The command `args` spell, or null when they are not one of USAGE's. */
 function parseCommand(args: string[]): Command | null {
   const [verb, name, ...rest] = args;
   if (rest.length > 0) return null;
   if (verb === 'list') return name ? null : { verb };
-  if ((verb === 'grant' || verb === 'revoke') && name) return { verb, name };
+  if ((verb === 'grant' || verb === 'revoke' || verb === 'reset-password') && name)
+    return { verb, name };
   return null;
 }
 
@@ -38,8 +43,10 @@ export async function runAdmin(
     return 64; // EX_USAGE
   }
   let target;
+  let passwordCost;
   try {
     target = loadDatabaseConfig(env);
+    passwordCost = loadPasswordCost(env);
   } catch (e) {
     if (e instanceof ConfigError) {
       err(`minotaur admin: ${e.message}`);
@@ -70,6 +77,18 @@ export async function runAdmin(
         `minotaur admin: there is no account named ${JSON.stringify(name)}; it must sign up first`,
       );
       return 1;
+    }
+    if (command.verb === 'reset-password') {
+      // 16 characters of base64url: 96 random bits.
+      const password = randomBytes(12).toString('base64url');
+      const hash = await hashPassword(password, { N: 2 ** passwordCost, r: 8, p: 1 });
+      await accounts.setPasswordHash(account.id, hash);
+      const ended = await storage.sessions.endSessionsOf(account.id);
+      out(`new password for ${account.username}: ${password}`);
+      out(
+        `${ended} session${ended === 1 ? '' : 's'} ended; tell them to log in with it and choose their own on their profile (Change password)`,
+      );
+      return 0;
     }
     const grant = command.verb === 'grant';
     if (account.isAdmin === grant) {

@@ -308,8 +308,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
   const env = readSecretFiles(rawEnv);
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+    throw invalidAll(parsed.error);
   }
   const e = parsed.data;
   const dataDir = e.DATABASE_PATH === ':memory:' ? './data' : dirname(e.DATABASE_PATH);
@@ -323,11 +322,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       'invalid configuration:\n  CLUSTER_SECRET: required when DNS_CLUSTER_QUERY is set (nodes authenticate each other with it)',
     );
   }
-  if (e.NODE_ENV === 'production' && e.PASSWORD_COST < 17) {
-    throw new ConfigError(
-      'invalid configuration:\n  PASSWORD_COST: may not be lowered below 17 (OWASP) in production',
-    );
-  }
+  checkPasswordCost(e);
   if (e.NODE_ENV === 'production' && e.CLUSTER_SECRET) {
     const weak = weakClusterSecret(e.CLUSTER_SECRET);
     if (weak) throw invalid('CLUSTER_SECRET', weak);
@@ -420,11 +415,37 @@ export function loadDatabaseConfig(
   const env = readSecretFiles(rawEnv, ['DATABASE_URL']);
   const parsed = schema.pick({ DATABASE_PATH: true, DATABASE_URL: true }).safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+    throw invalidAll(parsed.error);
   }
   const e = parsed.data;
   return e.DATABASE_URL
     ? { engine: 'postgres', url: e.DATABASE_URL }
     : { engine: 'sqlite', path: e.DATABASE_PATH };
+}
+
+/** Production never hashes below OWASP's cost. */
+function checkPasswordCost(e: { NODE_ENV: string; PASSWORD_COST: number }): void {
+  if (e.NODE_ENV === 'production' && e.PASSWORD_COST < 17) {
+    throw new ConfigError(
+      'invalid configuration:\n  PASSWORD_COST: may not be lowered below 17 (OWASP) in production',
+    );
+  }
+}
+
+/** The scrypt cost exponent alone, validated as the node does (for `npm run admin`). */
+export function loadPasswordCost(
+  rawEnv: Record<string, string | undefined> = process.env,
+): Config['passwordCost'] {
+  const parsed = schema.pick({ NODE_ENV: true, PASSWORD_COST: true }).safeParse(rawEnv);
+  if (!parsed.success) {
+    throw invalidAll(parsed.error);
+  }
+  checkPasswordCost(parsed.data);
+  return parsed.data.PASSWORD_COST;
+}
+
+/** A ConfigError naming each variable that failed validation, one per line. */
+function invalidAll(error: z.ZodError): ConfigError {
+  const lines = error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  return new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
 }

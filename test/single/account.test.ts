@@ -4,9 +4,11 @@
 // operator raises PASSWORD_COST.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  ROOT,
   freePort,
   startNode,
   tempDir,
@@ -27,7 +29,7 @@ function start(cost: number): NodeProcess {
     host: HOST,
     port,
     databasePath: dbPath,
-    env: { PASSWORD_COST: String(cost), LOGIN_RATE_LIMIT: '3' },
+    env: { PASSWORD_COST: String(cost), LOGIN_RATE_LIMIT: '3', SESSION_CHECK_MS: '1000' },
   });
 }
 
@@ -176,6 +178,51 @@ describe('changing the password', () => {
     const right = await change(p, { ...wrong, current: 'first password' });
     expect(right.status).toBe(429);
     expect(errorOf(await right.text())).toMatch(/Too many wrong passwords/);
+  });
+});
+
+describe('npm run admin -- reset-password', () => {
+  it('gives a new random password, printed once, and logs the account out everywhere', async () => {
+    const name = `theseus${tag}`;
+    const p = new Player(node.url, name, 'forgotten password');
+    await p.signup();
+    const page = p.connectLobby();
+    conns.push(page);
+    await page.opened;
+    const run = spawnSync(
+      process.execPath,
+      [join(ROOT, 'dist', 'admin.js'), 'reset-password', name.toUpperCase()],
+      {
+        env: { PATH: process.env.PATH ?? '', DATABASE_PATH: dbPath, PASSWORD_COST: '12' },
+        encoding: 'utf8',
+      },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const printed = new RegExp(`^new password for ${name}: ([A-Za-z0-9_-]{16})$`, 'm').exec(
+      run.stdout,
+    );
+    expect(printed, run.stdout).not.toBeNull();
+    expect(run.stdout).toContain('1 session ended');
+    expect(storedHash(name)).toMatch(/^scrypt\$4096\$/);
+
+    // Logged out: its pages go to the login, its live page is sent to reconnect (the node's
+    // next session check) and refused.
+    const lobby = await p.request('/lobby');
+    expect(lobby.status).toBe(302);
+    await waitFor(() => page.closeCode !== null, 5000, 'the live page to be closed');
+    expect(page.closeCode).toBe(1012);
+    expect((await new Player(node.url, name, 'forgotten password').login()).status).toBe(401);
+    expect((await new Player(node.url, name, printed![1]).login()).status).toBe(303);
+
+    const unknown = spawnSync(
+      process.execPath,
+      [join(ROOT, 'dist', 'admin.js'), 'reset-password', `nobody${tag}`],
+      { env: { PATH: process.env.PATH ?? '', DATABASE_PATH: dbPath }, encoding: 'utf8' },
+    );
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('there is no account named');
+    expect(unknown.stdout).toBe('');
   });
 });
 
