@@ -4,17 +4,16 @@
 // operator raises PASSWORD_COST.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  ROOT,
   freePort,
   startNode,
   tempDir,
   waitFor,
   type NodeProcess,
 } from '../support/node-process.js';
+import { adminCommand } from '../support/admin.js';
 import { Player, type LiveConnection } from '../support/player.js';
 
 const HOST = '127.0.0.4';
@@ -189,14 +188,9 @@ describe('npm run admin -- reset-password', () => {
     const page = p.connectLobby();
     conns.push(page);
     await page.opened;
-    const run = spawnSync(
-      process.execPath,
-      [join(ROOT, 'dist', 'admin.js'), 'reset-password', name.toUpperCase()],
-      {
-        env: { PATH: process.env.PATH ?? '', DATABASE_PATH: dbPath, PASSWORD_COST: '12' },
-        encoding: 'utf8',
-      },
-    );
+    const run = adminCommand(dbPath, ['reset-password', name.toUpperCase()], {
+      PASSWORD_COST: '12',
+    });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const printed = new RegExp(`^new password for ${name}: ([A-Za-z0-9_-]{16})$`, 'm').exec(
@@ -215,11 +209,7 @@ describe('npm run admin -- reset-password', () => {
     expect((await new Player(node.url, name, 'forgotten password').login()).status).toBe(401);
     expect((await new Player(node.url, name, printed![1]).login()).status).toBe(303);
 
-    const unknown = spawnSync(
-      process.execPath,
-      [join(ROOT, 'dist', 'admin.js'), 'reset-password', `nobody${tag}`],
-      { env: { PATH: process.env.PATH ?? '', DATABASE_PATH: dbPath }, encoding: 'utf8' },
-    );
+    const unknown = adminCommand(dbPath, ['reset-password', `nobody${tag}`]);
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('there is no account named');
     expect(unknown.stdout).toBe('');

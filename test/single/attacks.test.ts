@@ -5,15 +5,13 @@
 // the mesh handshake: test/cluster/bad-mesh.test.ts.)
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { TEST_ADMIN_TOKEN, adminGame } from '../support/admin.js';
+import { TEST_ADMIN_TOKEN, adminCommand, adminGame } from '../support/admin.js';
 import {
-  ROOT,
   freePort,
   startNode,
   tempDir,
@@ -42,13 +40,7 @@ function track(conn: LiveConnection): LiveConnection {
 }
 
 /** `npm run admin -- …` against the node's database. */
-function admin(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'admin.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', DATABASE_PATH: dbPath },
-    encoding: 'utf8',
-  });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const admin = (...args: string[]) => adminCommand(dbPath, args);
 
 /** Live session rows (not the short-lived tombstones of ended sessions). */
 function sessionRows(): number {

@@ -1,6 +1,10 @@
-// Operator views for tests: the replicated record of a game through /admin/games/:code.json.
+// Operator tools for tests: the replicated record of a game through /admin/games/:code.json,
+// and the operator's command (`npm run admin`) on a node's database.
 
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { GameState } from '../../src/game/types.js';
+import { ROOT } from './node-process.js';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -48,4 +52,17 @@ export function essence(s: GameState): Record<string, unknown> {
     submitted: s.submitted,
     winner: s.winner,
   };
+}
+
+/** Runs `npm run admin -- ARGS` (dist/admin.js) on the SQLite database at `databasePath`. */
+export function adminCommand(
+  databasePath: string,
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'admin.js'), ...args], {
+    env: { PATH: process.env.PATH ?? '', DATABASE_PATH: databasePath, ...env },
+    encoding: 'utf8',
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
