@@ -18,7 +18,7 @@ export interface Closable {
 export class LiveHub {
   private readonly sockets = new Set<Closable>();
   /** The session each socket was opened with. */
-  private readonly sessions = new WeakMap<Closable, string>();
+  private readonly sessionOf = new WeakMap<Closable, string>();
 
   add(socket: Closable): void {
     this.sockets.add(socket);
@@ -31,7 +31,7 @@ export class LiveHub {
    */
   admit(socket: Closable & { account: string }, cap: number, sessionId?: string): number {
     this.add(socket);
-    if (sessionId !== undefined) this.sessions.set(socket, sessionId);
+    if (sessionId !== undefined) this.sessionOf.set(socket, sessionId);
     const mine = [...this.sockets].filter((s) => s.account === socket.account && !s.isClosed);
     const excess = mine.slice(0, Math.max(0, mine.length - cap));
     for (const s of excess) {
@@ -76,7 +76,7 @@ export class LiveHub {
   ): Promise<number> {
     const bySession = new Map<string, Closable[]>();
     for (const s of this.sockets) {
-      const sid = this.sessions.get(s);
+      const sid = this.sessionOf.get(s);
       if (sid === undefined || s.isClosed) continue;
       const list = bySession.get(sid);
       if (list) list.push(s);
