@@ -1,7 +1,8 @@
-// Sign up, log in, log out, change the password. Passwords are hashed with scrypt (db/passwords)
-// and hashed again at a login that finds them below the configured cost; login attempts are
-// rate-limited per address and username, password changes per account; a session id is
-// regenerated on login and on a password change, which also ends the account's other sessions.
+// Sign up, log in, log out (here, or on every other device), change the password. Passwords
+// are hashed with scrypt (db/passwords) and hashed again at a login that finds them below the
+// configured cost; login attempts are rate-limited per address and username, password changes
+// per account; a session id is regenerated on login and on a password change, which also ends
+// the account's other sessions.
 
 import type { Express, NextFunction, Request, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
@@ -343,6 +344,31 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
         );
       });
       res.redirect(303, `/players/${encodeURIComponent(account.username)}`);
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  // A shared computer left logged in: every other session of the account ends, on every node,
+  // and this node's pages of them are sent to reconnect at once (other nodes' at their next
+  // session check).
+  app.post('/account/logout-others', requireUser, async (req, res, next) => {
+    try {
+      const user = currentUser(res) as WebUser;
+      const ended = await sessionStore.endSessionsOf(user.id, req.sessionID);
+      const reconnected = await hub.closeEnded((sids) => sessionStore.liveOf(sids));
+      logger.info(
+        { user: user.username, sessionsEnded: ended, pagesReconnected: reconnected },
+        'other sessions logged out',
+      );
+      req.session.flash = {
+        kind: 'info',
+        message:
+          ended === 0
+            ? 'You were not logged in anywhere else.'
+            : `Logged out on ${ended} other ${ended === 1 ? 'device' : 'devices'}.`,
+      };
+      res.redirect(303, `/players/${encodeURIComponent(user.username)}`);
     } catch (e) {
       next(e);
     }

@@ -180,6 +180,37 @@ describe('changing the password', () => {
   });
 });
 
+describe('log out other devices', () => {
+  it('ends every other session of the account from its profile, and keeps this one', async () => {
+    const name = `aegeus${tag}`;
+    const laptop = new Player(node.url, name, 'first password');
+    await laptop.signup();
+    const phone = new Player(node.url, name, 'first password');
+    expect((await phone.login()).status).toBe(303);
+    const phonePage = phone.connectLobby();
+    conns.push(phonePage);
+    await phonePage.opened;
+
+    const profile = `/players/${name}`;
+    expect((await laptop.page(profile)).html).toContain('action="/account/logout-others"');
+    const res = await laptop.post('/account/logout-others', {}, profile);
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(profile);
+    expect((await laptop.page(profile)).html).toContain('Logged out on 1 other device.');
+    // Its open page is sent to reconnect (this node closes it with the request; others at their
+    // next session check).
+    await waitFor(() => phonePage.closeCode !== null, 5000, "the phone's page to be closed");
+    expect(phonePage.closeCode).toBe(1012);
+    expect((await phone.request('/lobby')).status).toBe(302);
+    expect((await laptop.request('/lobby')).status).toBe(200);
+
+    await laptop.post('/account/logout-others', {}, profile);
+    expect((await laptop.page(profile)).html).toContain('You were not logged in anywhere else.');
+    // The password is unchanged.
+    expect((await new Player(node.url, name, 'first password').login()).status).toBe(303);
+  });
+});
+
 describe('npm run admin -- reset-password', () => {
   it('gives a new random password, printed once, and logs the account out everywhere', async () => {
     const name = `theseus${tag}`;
