@@ -51,21 +51,6 @@ export class LiveHub {
   }
 
   /**
-   * Closes the pages of an account with 1012: each reconnects, and its upgrade is checked again
-   * (a page whose session has ended since is refused with 4401). Returns how many.
-   */
-  closeAccount(account: string, reason: string): number {
-    let closed = 0;
-    for (const s of this.sockets) {
-      if (s.account !== account) continue;
-      s.close(LiveClose.restart, reason);
-      this.sockets.delete(s);
-      closed++;
-    }
-    return closed;
-  }
-
-  /**
    * Closes with 1012 the sockets whose session `live` does not name any more (asked once, for
    * every session of the open sockets): each page reconnects, and its upgrade is refused (4401)
    * unless the browser holds a live session by then (the new one of a password change does).

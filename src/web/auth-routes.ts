@@ -261,6 +261,14 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
     }
   }
 
+  /**
+   * Sends this node's live pages of ended sessions to reconnect now, rather than at the next
+   * session check; returns how many (0 when the database cannot say: the check comes anyway).
+   */
+  function reconnectEnded(): Promise<number> {
+    return hub.closeEnded((sids) => sessionStore.liveOf(sids)).catch(() => 0);
+  }
+
   const passwordLimiter = rateLimit({
     store: new SharedRateStore('password:', shared),
     windowMs: 15 * 60 * 1000,
@@ -313,8 +321,9 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
         return;
       }
       // A new session id for this browser; every other session of the account ends, and this
-      // node's live pages of the account reconnect (a page whose session ended is refused; pages
-      // on other nodes within SESSION_CHECK_MS: app.ts, watchSessions).
+      // node's live pages of ended sessions reconnect (this browser's come back with its new
+      // session, the others are refused; pages on other nodes within SESSION_CHECK_MS: app.ts,
+      // watchSessions).
       await regenerate(req);
       req.session.userId = account.id;
       issueFormToken(req);
@@ -335,14 +344,9 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
             'Password changed, but your other devices could not be logged out just now. Change it again in a few minutes to log them out.',
         };
       }
-      // Once this browser has its new session cookie: its own pages come back with it.
-      res.once('finish', () => {
-        const reconnected = hub.closeAccount(account.id, 'password changed');
-        logger.info(
-          { user: account.username, sessionsEnded: ended, pagesReconnected: reconnected },
-          'password changed',
-        );
-      });
+      logger.info({ user: account.username, sessionsEnded: ended }, 'password changed');
+      // Once this browser has its new session cookie, so that its own pages come back with it.
+      res.once('finish', () => void reconnectEnded());
       res.redirect(303, `/players/${encodeURIComponent(account.username)}`);
     } catch (e) {
       next(e);
@@ -356,7 +360,7 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
     try {
       const user = currentUser(res) as WebUser;
       const ended = await sessionStore.endSessionsOf(user.id, req.sessionID);
-      const reconnected = await hub.closeEnded((sids) => sessionStore.liveOf(sids));
+      const reconnected = await reconnectEnded();
       logger.info(
         { user: user.username, sessionsEnded: ended, pagesReconnected: reconnected },
         'other sessions logged out',
