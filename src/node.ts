@@ -33,6 +33,7 @@ import type { StoreRecord } from './replication/record.js';
 import { ReplicaSync } from './replication/sync.js';
 import { GameSessions } from './sessions/registry.js';
 import { SESSIONS_CHANNEL } from './sessions/protocol.js';
+import { ACCOUNTS_CHANNEL, SESSION_NOTICES_CAPABILITY } from './web/ended-sessions.js';
 import { createWebServer, VIEWS_DIR, type WebServer } from './web/app.js';
 import type { ClusterView, Games } from './web/deps.js';
 
@@ -160,6 +161,7 @@ export class MinotaurNode {
         : '127.0.0.1');
     let replicationChannel: MeshChannel;
     let sessionsChannel: MeshChannel;
+    let accountsChannel: MeshChannel;
     if (clustered) {
       this.mesh = new Mesh({
         nodeId: config.nodeId,
@@ -167,7 +169,7 @@ export class MinotaurNode {
         secret: config.cluster.secret as string,
         version: config.version,
         schemas: readableSchemas(),
-        caps: [DELTA_CAPABILITY],
+        caps: [DELTA_CAPABILITY, SESSION_NOTICES_CAPABILITY],
         logger,
         lifecycle: this.life,
         heartbeatMs: config.cluster.heartbeatMs,
@@ -178,9 +180,11 @@ export class MinotaurNode {
       });
       replicationChannel = this.mesh.channel(REPLICATION_CHANNEL);
       sessionsChannel = this.mesh.channel(SESSIONS_CHANNEL);
+      accountsChannel = this.mesh.channel(ACCOUNTS_CHANNEL);
     } else {
       replicationChannel = soloChannel(config.nodeId);
       sessionsChannel = soloChannel(config.nodeId);
+      accountsChannel = soloChannel(config.nodeId);
     }
 
     const checkContent = (record: StoreRecord): string | undefined => {
@@ -331,6 +335,7 @@ export class MinotaurNode {
       cluster,
       lifecycle: this.life,
       ...(mesh ? { mesh } : {}),
+      accountsChannel,
       passwords: {
         hash: (p) => hashPassword(p, passwordCost),
         verify: verifyPassword,

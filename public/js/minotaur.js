@@ -242,7 +242,9 @@
     var last = Number(window.sessionStorage.getItem(LOGGED_OUT_KEY) || 0);
     if (Date.now() - last < 60000) return false;
     window.sessionStorage.setItem(LOGGED_OUT_KEY, String(Date.now()));
-    window.location.assign('/login?next=' + encodeURIComponent(window.location.pathname));
+    window.location.assign(
+      '/login?next=' + encodeURIComponent(window.location.pathname) + '&ended=1',
+    );
     return true;
   }
 

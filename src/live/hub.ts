@@ -54,15 +54,17 @@ export class LiveHub {
    * Closes with 1012 the sockets whose session `live` does not name any more (asked once, for
    * every session of the open sockets): each page reconnects, and its upgrade is refused (4401)
    * unless the browser holds a live session by then (the new one of a password change does).
-   * Returns how many.
+   * With `account`, only that account's sockets are looked at. Returns how many were closed.
    */
   async closeEnded(
     live: (sessionIds: readonly string[]) => Promise<ReadonlySet<string>>,
+    account?: string,
   ): Promise<number> {
     const bySession = new Map<string, Closable[]>();
     for (const s of this.sockets) {
       const sid = this.sessionOf.get(s);
       if (sid === undefined || s.isClosed) continue;
+      if (account !== undefined && s.account !== account) continue;
       const list = bySession.get(sid);
       if (list) list.push(s);
       else bySession.set(sid, [s]);

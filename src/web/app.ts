@@ -17,6 +17,7 @@ import { holdEarlyFrames } from '../live/early.js';
 import { MAX_FRAME_BYTES } from '../live/messages.js';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
+import { EndedSessions } from './ended-sessions.js';
 import { mountGameRoutes } from './game-routes.js';
 import { mountPlayerRoutes } from './player-routes.js';
 import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
@@ -316,7 +317,13 @@ export function createWebServer(deps: WebDeps): WebServer {
     else anonymousCsrf.doubleCsrfProtection(req, res, next);
   });
 
-  mountAuthRoutes(app, deps, (req) => void csrf.generateToken(req, true));
+  const endedSessions = new EndedSessions(
+    deps.hub,
+    (sids) => deps.sessionStore.liveOf(sids),
+    deps.accountsChannel,
+    logger,
+  );
+  mountAuthRoutes(app, deps, (req) => void csrf.generateToken(req, true), endedSessions);
   mountGameRoutes(live.app, deps);
   mountPlayerRoutes(app, deps);
   mountGameInspector(app, deps, (code) => deps.cluster.record(code));
@@ -400,37 +407,13 @@ export function createWebServer(deps: WebDeps): WebServer {
     }
   });
 
-  watchSessions(deps, server);
+  watchSessions(endedSessions, config.sessionCheckMs, server);
   return { app, server, requests };
 }
 
-/**
- * A live page keeps its socket for as long as it stays open, while the session it was opened
- * with can end meanwhile, on any node: a password change ends the account's other sessions, a
- * logout its own. Every SESSION_CHECK_MS the node asks the database which of its sockets'
- * sessions are still live (one query per 500) and sends the others to reconnect, where the
- * upgrade checks the browser's session again. A database away skips a check.
- */
-function watchSessions(deps: WebDeps, server: Server): void {
-  const { hub, sessionStore, logger, config } = deps;
-  let running = false;
-  const check = async (): Promise<void> => {
-    if (running) return;
-    running = true;
-    try {
-      const closed = await hub.closeEnded((sids) => sessionStore.liveOf(sids));
-      if (closed > 0)
-        logger.info(
-          { sockets: closed },
-          `${closed} live pages of ended sessions sent to reconnect`,
-        );
-    } catch (err) {
-      logger.debug({ err }, 'could not check the sessions of live pages; next time');
-    } finally {
-      running = false;
-    }
-  };
-  const timer = setInterval(() => void check(), config.sessionCheckMs);
+/** Every SESSION_CHECK_MS: this node's pages of ended sessions reconnect (ended-sessions.ts). */
+function watchSessions(ended: EndedSessions, checkMs: number, server: Server): void {
+  const timer = setInterval(() => void ended.check(), checkMs);
   timer.unref();
   server.once('close', () => clearInterval(timer));
 }

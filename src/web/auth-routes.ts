@@ -9,6 +9,7 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import { usernameKey, type Account } from '../db/accounts.js';
 import type { WebDeps } from './deps.js';
+import type { EndedSessions } from './ended-sessions.js';
 import { formField } from './request.js';
 import { SharedRateStore } from './shared-rate-store.js';
 import { currentUser, type WebUser } from './user.js';
@@ -98,8 +99,13 @@ function regenerate(req: Request): Promise<void> {
  */
 export type IssueFormToken = (req: Request) => void;
 
-export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: IssueFormToken): void {
-  const { accounts, passwords, logger, metrics, config, sessionStore, hub } = deps;
+export function mountAuthRoutes(
+  app: Express,
+  deps: WebDeps,
+  issueFormToken: IssueFormToken,
+  endedSessions: EndedSessions,
+): void {
+  const { accounts, passwords, logger, metrics, config, sessionStore } = deps;
   // Counted in the database every node shares: a limit holds across the cluster.
   const shared = { counters: deps.rateCounters, logger, now: () => deps.now() };
 
@@ -197,6 +203,12 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
       res.redirect(safeNext(req.query.next));
       return;
     }
+    // A page whose live socket found its session ended (public/js/minotaur.js) comes here.
+    if (req.query.ended === '1')
+      res.locals.flash = {
+        kind: 'info',
+        message: 'Your session has ended. Log in to go back to where you were.',
+      };
     res.render('pages/auth', {
       title: 'Log in',
       mode: 'login',
@@ -261,14 +273,6 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
     }
   }
 
-  /**
-   * Sends this node's live pages of ended sessions to reconnect now, rather than at the next
-   * session check; returns how many (0 when the database cannot say: the check comes anyway).
-   */
-  function reconnectEnded(): Promise<number> {
-    return hub.closeEnded((sids) => sessionStore.liveOf(sids)).catch(() => 0);
-  }
-
   const passwordLimiter = rateLimit({
     store: new SharedRateStore('password:', shared),
     windowMs: 15 * 60 * 1000,
@@ -320,10 +324,9 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
         );
         return;
       }
-      // A new session id for this browser; every other session of the account ends, and this
-      // node's live pages of ended sessions reconnect (this browser's come back with its new
-      // session, the others are refused; pages on other nodes within SESSION_CHECK_MS: app.ts,
-      // watchSessions).
+      // A new session id for this browser; every other session of the account ends, and its
+      // live pages on every node reconnect (this browser's come back with its new session, the
+      // others are refused: ended-sessions.ts).
       await regenerate(req);
       req.session.userId = account.id;
       issueFormToken(req);
@@ -346,21 +349,20 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
       }
       logger.info({ user: account.username, sessionsEnded: ended }, 'password changed');
       // Once this browser has its new session cookie, so that its own pages come back with it.
-      res.once('finish', () => void reconnectEnded());
+      res.once('finish', () => void endedSessions.ended(account.id));
       res.redirect(303, `/players/${encodeURIComponent(account.username)}`);
     } catch (e) {
       next(e);
     }
   });
 
-  // A shared computer left logged in: every other session of the account ends, on every node,
-  // and this node's pages of them are sent to reconnect at once (other nodes' at their next
-  // session check).
+  // A shared computer left logged in: every other session of the account ends, and its pages
+  // on every node are sent to reconnect.
   app.post('/account/logout-others', requireUser, async (req, res, next) => {
     try {
       const user = currentUser(res) as WebUser;
       const ended = await sessionStore.endSessionsOf(user.id, req.sessionID);
-      const reconnected = await reconnectEnded();
+      const reconnected = await endedSessions.ended(user.id);
       logger.info(
         { user: user.username, sessionsEnded: ended, pagesReconnected: reconnected },
         'other sessions logged out',
@@ -378,10 +380,13 @@ export function mountAuthRoutes(app: Express, deps: WebDeps, issueFormToken: Iss
     }
   });
 
+  // The browser's other pages (tabs, on any node) go to the login page too.
   app.post('/logout', (req, res, next) => {
+    const account = currentUser(res)?.id;
     req.session.destroy((err) => {
       if (err) return next(err);
       res.clearCookie('minotaur.sid');
+      if (account !== undefined) res.once('finish', () => void endedSessions.ended(account));
       res.redirect(303, '/');
     });
   });

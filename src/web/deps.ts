@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Store } from 'express-session';
 import type { LifecycleView } from '../cluster/lifecycle.js';
+import type { MeshChannel } from '../cluster/types.js';
 import type { SharedCounters } from './shared-rate-store.js';
 import type { Config } from '../config.js';
 import type { Accounts } from '../db/accounts.js';
@@ -78,6 +79,8 @@ export interface WebDeps {
   lifecycle: LifecycleView;
   /** The cluster mesh's endpoint, when clustering is on. */
   mesh?: MeshEndpoint;
+  /** The mesh channel on which nodes tell each other of ended sessions (ended-sessions.ts). */
+  accountsChannel: MeshChannel;
   passwords: {
     hash(password: string): Promise<string>;
     verify(password: string, stored: string): Promise<boolean>;

@@ -433,7 +433,8 @@ describe('a password changed on another device', () => {
     );
     await shot(laptop, 'password-changed');
 
-    await phone.waitForURL(`${base}/login?next=%2Flobby`, { timeout: 15_000 });
+    await phone.waitForURL(`${base}/login?next=%2Flobby&ended=1`, { timeout: 15_000 });
+    expect(await phone.locator('.flash').textContent()).toContain('Your session has ended.');
     await phone.fill('input[name="username"]', name);
     await phone.fill('input[name="password"]', 'second password');
     await Promise.all([
@@ -443,5 +444,37 @@ describe('a password changed on another device', () => {
     // The laptop stays logged in.
     await laptop.goto(`${base}/lobby`);
     expect(laptop.url()).toBe(`${base}/lobby`);
+  });
+});
+
+describe('logging out in one tab', () => {
+  it("sends the browser's other open pages to the login at once, and this one home", async () => {
+    const base = node.url;
+    const name = `daedalus${tag}`;
+    const first = await session!.newPage();
+    // Counts each live socket a page opens.
+    await first.context().addInitScript(() => {
+      const w = window as unknown as { liveOpened: number };
+      w.liveOpened = 0;
+      document.addEventListener('htmx:ws:after:connection', () => {
+        w.liveOpened++;
+      });
+    });
+    await signUp(first, base, name, 'a password');
+    const second = await first.context().newPage();
+    await second.goto(`${base}/lobby`);
+    await second.waitForFunction(
+      () => (window as unknown as { liveOpened: number }).liveOpened > 0,
+    );
+
+    await Promise.all([
+      first.waitForURL(`${base}/`),
+      first.click('form[action="/logout"] button[type="submit"]'),
+    ]);
+    // Well within the 30-s session check: the node closed the other tab's page when it logged out.
+    await second.waitForURL(`${base}/login?next=%2Flobby&ended=1`, { timeout: 5_000 });
+    expect(await second.locator('.flash').textContent()).toContain('Your session has ended.');
+    expect(first.url()).toBe(`${base}/`);
+    await shot(second, 'logged-out-elsewhere');
   });
 });

@@ -1,0 +1,154 @@
+// Notices of ended sessions between nodes: who is told, what a peer does with a notice, and
+// what it does with one it cannot read.
+
+import { describe, expect, it } from 'vitest';
+import type { Member, MeshChannel, MessageHandler } from '../../../src/cluster/types.js';
+import { LiveHub, type Closable } from '../../../src/live/hub.js';
+import { EndedSessions, SESSION_NOTICES_CAPABILITY } from '../../../src/web/ended-sessions.js';
+import { waitFor } from '../../support/node-process.js';
+
+class FakeSocket implements Closable {
+  closed: number | null = null;
+  constructor(readonly account: string) {}
+  get isClosed(): boolean {
+    return this.closed !== null;
+  }
+  close(code: number): void {
+    this.closed = code;
+  }
+}
+
+function member(id: string, caps: string[]): Member {
+  return {
+    id,
+    address: `${id}:4000`,
+    state: 'ready',
+    version: '1',
+    protocol: 1,
+    schemas: [1],
+    caps,
+    lastSeen: 0,
+  };
+}
+
+function channel(peers: Member[]) {
+  const sent: { to: string; body: unknown }[] = [];
+  const handlers: MessageHandler[] = [];
+  const ch: MeshChannel = {
+    selfId: 'self',
+    peers: () => peers,
+    send: (to, body) => {
+      sent.push({ to, body });
+      return true;
+    },
+    broadcast: () => [],
+    onMessage: (h) => void handlers.push(h),
+    onPeerUp: () => undefined,
+    onPeerDown: () => undefined,
+    onPeerState: () => undefined,
+    onPeerRelink: () => undefined,
+  };
+  return {
+    ch,
+    sent,
+    receive: (from: string, body: unknown) => handlers.forEach((h) => h(from, body)),
+  };
+}
+
+function logger() {
+  const lines: { level: string; msg: string | undefined; obj: object }[] = [];
+  const at =
+    (level: string) =>
+    (obj: object, msg?: string): void =>
+      void lines.push({ level, msg, obj });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** A hub with pages of two accounts, each page opened with its own session. */
+function pages() {
+  const hub = new LiveHub();
+  const ann1 = new FakeSocket('ann');
+  const ann2 = new FakeSocket('ann');
+  const bob = new FakeSocket('bob');
+  hub.admit(ann1, 10, 'sid-ann-laptop');
+  hub.admit(ann2, 10, 'sid-ann-phone');
+  hub.admit(bob, 10, 'sid-bob');
+  const asked: string[][] = [];
+  // Every session has ended but the laptop's.
+  const live = (sids: readonly string[]): Promise<ReadonlySet<string>> => {
+    asked.push([...sids]);
+    return Promise.resolve(new Set(sids.filter((s) => s === 'sid-ann-laptop')));
+  };
+  return { hub, ann1, ann2, bob, asked, live };
+}
+
+describe('ended sessions', () => {
+  it("closes only that account's pages of ended sessions, and tells the peers that act on it", async () => {
+    const { hub, ann1, ann2, bob, asked, live } = pages();
+    const { ch, sent } = channel([
+      member('new', [SESSION_NOTICES_CAPABILITY]),
+      member('old', []),
+      member('newer', ['replication-delta', SESSION_NOTICES_CAPABILITY]),
+    ]);
+    const ended = new EndedSessions(hub, live, ch, logger());
+
+    expect(await ended.ended('ann')).toBe(1);
+    expect([ann1.closed, ann2.closed, bob.closed]).toEqual([null, 1012, null]);
+    // Only ann's sessions were asked about.
+    expect(asked).toEqual([['sid-ann-laptop', 'sid-ann-phone']]);
+    // The peer of an older release is not sent what it would drop as unknown.
+    expect(sent).toEqual([
+      { to: 'new', body: { type: 'sessions-ended', account: 'ann' } },
+      { to: 'newer', body: { type: 'sessions-ended', account: 'ann' } },
+    ]);
+  });
+
+  it("acts on a peer's notice, and drops one it cannot read with a warning", async () => {
+    const { hub, ann2, bob, live } = pages();
+    const { ch, receive } = channel([]);
+    const log = logger();
+    new EndedSessions(hub, live, ch, log);
+
+    for (const bad of [
+      null,
+      'sessions-ended',
+      { type: 'sessions-ended' },
+      { type: 'sessions-ended', account: '' },
+      { type: 'sessions-ended', account: 'x'.repeat(65) },
+      { type: 'sessions-ended', account: 'bob', extra: 1 },
+      { type: 'logout', account: 'bob' },
+    ])
+      receive('peer', bad);
+    await new Promise((r) => setImmediate(r));
+    expect(bob.closed).toBeNull();
+    expect(
+      log.lines.filter((l) => l.msg === 'dropped an invalid notice of ended sessions'),
+    ).toHaveLength(7);
+
+    receive('peer', { type: 'sessions-ended', account: 'ann' });
+    await waitFor(() => ann2.closed !== null, 2000, "ann's ended page to close", 5);
+    expect(ann2.closed).toBe(1012);
+    expect(bob.closed).toBeNull();
+    expect(
+      log.lines.some((l) => l.level === 'info' && (l.obj as { toldBy?: string }).toldBy === 'peer'),
+    ).toBe(true);
+  });
+
+  it('the periodic check closes every ended session, and a database away closes nothing', async () => {
+    const { hub, ann1, ann2, bob, live } = pages();
+    const { ch } = channel([]);
+    let down = true;
+    const ended = new EndedSessions(
+      hub,
+      (sids) => (down ? Promise.reject(new Error('database away')) : live(sids)),
+      ch,
+      logger(),
+    );
+    expect(await ended.check()).toBe(0);
+    expect(await ended.ended('ann')).toBe(0);
+    expect([ann1.closed, ann2.closed, bob.closed]).toEqual([null, null, null]);
+    down = false;
+    expect(await ended.check()).toBe(2);
+    expect([ann1.closed, ann2.closed, bob.closed]).toEqual([null, 1012, 1012]);
+  });
+});
