@@ -31,6 +31,22 @@ export interface PlayerRecord {
   won: number;
 }
 
+/** Where a player stands on the leaderboard: `place` among `of` heroes who finished a game. */
+export interface Standing extends LeaderboardRow {
+  place: number;
+  of: number;
+}
+
+/** How long a node answers the leaderboard from one read of it (ms). */
+export const STANDINGS_MS = 5_000;
+
+interface Standings {
+  /** Every hero who finished a game, in the leaderboard's order. */
+  rows: LeaderboardRow[];
+  /** Each one's place (1-based), by account id. */
+  places: Map<string, number>;
+}
+
 export interface LeaderboardRow {
   accountId: string;
   username: string;
@@ -77,10 +93,18 @@ function rowId(id: string, gameId: string): number {
 export class Results {
   /** Last read records and leaderboard, answered while the database is away. */
   readonly #records = new LastKnown<PlayerRecord>();
-  readonly #boards = new LastKnown<LeaderboardRow[]>({ max: 8 });
   readonly #recent = new LastKnown<RecentGame[]>();
+  readonly #standings = new LastKnown<Standings>({ max: 1 });
+  /** The last read of every hero's standing, and when it was asked for (see #table). */
+  #standingsRead: { at: number; table: Promise<Standings> } | null = null;
+  readonly #now: () => number;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    now: () => number = Date.now,
+  ) {
+    this.#now = now;
+  }
 
   /**
    * Records a finished game; true if this call recorded it, false if it was already there.
@@ -90,7 +114,7 @@ export class Results {
     if (result.players.length === 0) return false;
     const winner = result.winnerId === null ? null : rowId(result.winnerId, result.gameId);
     const players = result.players.map((p) => ({ ...p, rowId: rowId(p.accountId, result.gameId) }));
-    return this.db.transaction().execute(async (trx) => {
+    const recorded = await this.db.transaction().execute(async (trx) => {
       const inserted = await trx
         .insertInto('results')
         .values({
@@ -123,6 +147,9 @@ export class Results {
       }
       return true;
     });
+    // The leaderboard shows it at once on this node (see #table).
+    if (recorded) this.#standingsRead = null;
+    return recorded;
   }
 
   /** The last state of the latest finished game with this code, if it was kept. */
@@ -184,12 +211,45 @@ export class Results {
     return { played: row.played, won: row.won };
   }
 
-  /** Most wins first; among equal wins, fewer games played first, then by name. */
-  leaderboard(limit = 20): Promise<LeaderboardRow[]> {
-    return this.#boards.read(String(limit), () => this.#leaderboard(limit));
+  /**
+   * The first `limit` heroes of the leaderboard: most wins first; among equal wins, fewer games
+   * played first, then by name.
+   */
+  async leaderboard(limit = 20): Promise<LeaderboardRow[]> {
+    return (await this.#table()).rows.slice(0, limit);
   }
 
-  async #leaderboard(limit: number): Promise<LeaderboardRow[]> {
+  /**
+   * The player's place on the leaderboard (1 for the first) among how many heroes it ranks,
+   * with the totals it ranks them by; null for a player with no finished game.
+   */
+  async standingOf(accountId: string): Promise<Standing | null> {
+    const table = await this.#table();
+    const place = table.places.get(accountId);
+    return place === undefined ? null : { ...table.rows[place - 1]!, place, of: table.rows.length };
+  }
+
+  /**
+   * Every hero's totals in the leaderboard's order, read at most once per `STANDINGS_MS` per
+   * node whatever the number of pages asking (one aggregate over every result: on SQLite it runs
+   * on the node's own thread), and at once after this node recorded a game. A game recorded by
+   * another node shows within `STANDINGS_MS`.
+   */
+  #table(): Promise<Standings> {
+    const kept = this.#standingsRead;
+    if (kept && this.#now() - kept.at < STANDINGS_MS) return kept.table;
+    const at = this.#now();
+    const table = this.#standings.read('all', () => this.#readTable());
+    const read = { at, table };
+    this.#standingsRead = read;
+    // A failed read is not kept: the next page asks again.
+    table.catch(() => {
+      if (this.#standingsRead === read) this.#standingsRead = null;
+    });
+    return table;
+  }
+
+  async #readTable(): Promise<Standings> {
     const rows = await this.db
       .selectFrom('result_players as rp')
       .innerJoin('accounts as a', 'a.id', 'rp.account_id')
@@ -203,18 +263,21 @@ export class Results {
       .orderBy('won', 'desc')
       .orderBy('played', 'asc')
       .orderBy('a.username', 'asc')
-      .limit(limit)
       .execute();
-    return rows.map((r) => {
+    const table: Standings = { rows: [], places: new Map() };
+    for (const r of rows) {
       const { played, won } = r;
-      return {
-        accountId: String(r.accountId),
+      const accountId = String(r.accountId);
+      table.rows.push({
+        accountId,
         username: r.username,
         played,
         won,
         winRate: played > 0 ? won / played : 0,
-      };
-    });
+      });
+      table.places.set(accountId, table.rows.length);
+    }
+    return table;
   }
 
   async recentFor(accountId: string, limit = 10): Promise<RecentGame[]> {

@@ -280,7 +280,7 @@ class KyselyStorage implements Storage {
       lastError: null,
     };
     this.accounts = new Accounts(this.db, this.now);
-    this.results = new Results(this.db);
+    this.results = new Results(this.db, this.now);
     this.snapshots = new Snapshots(this.db, { now: this.now, logger: options.logger });
     // Leases are aged by one clock for every node: the server's on PostgreSQL (nodes on several
     // hosts), this host's on SQLite (a file on one host).

@@ -8,16 +8,26 @@ import type { WebUser } from './user.js';
 import type { WebDeps } from './deps.js';
 
 const profileName = z.string().min(1).max(64);
+/** Heroes listed on the leaderboard. */
+const LEADERBOARD_ROWS = 20;
 
 export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
   const { accounts, results, games } = deps;
 
   app.get('/leaderboard', async (_req: Request, res: Response) => {
     const user = res.locals.user as WebUser | null;
+    const [rows, record, standing] = await Promise.all([
+      results.leaderboard(LEADERBOARD_ROWS),
+      user ? results.recordFor(user.id) : { played: 0, won: 0 },
+      user ? results.standingOf(user.id) : null,
+    ]);
     res.render('pages/leaderboard', {
       title: 'Leaderboard',
-      rows: await results.leaderboard(20),
-      record: user ? await results.recordFor(user.id) : { played: 0, won: 0 },
+      rows,
+      record,
+      // The player's own line under the table, when they stand below it.
+      mine: standing && standing.place > rows.length ? standing : null,
+      standing,
     });
   });
 
@@ -36,16 +46,18 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
       res.redirect(301, `/players/${encodeURIComponent(account.username)}`);
       return;
     }
-    const [record, dealt, recent] = await Promise.all([
+    const [record, dealt, recent, standing] = await Promise.all([
       results.recordFor(account.id),
       results.dealtBy(account.id),
       results.recentFor(account.id, 15),
+      results.standingOf(account.id),
     ]);
     const user = res.locals.user as WebUser | null;
     res.render('pages/profile', {
       title: account.username,
       hero: { username: account.username, since: account.createdAt, self: user?.id === account.id },
       record,
+      standing,
       dealt,
       winRate: record.played ? record.won / record.played : 0,
       recent,

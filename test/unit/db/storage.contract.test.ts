@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseSessionStore } from '../../../src/db/session-store.js';
 import { usernameKey } from '../../../src/db/accounts.js';
-import { ResultsError, type GameResult } from '../../../src/db/results.js';
+import { ResultsError, STANDINGS_MS, type GameResult } from '../../../src/db/results.js';
 import { SnapshotError, type Snapshot, type SnapshotVersion } from '../../../src/db/snapshots.js';
 import type { Storage, StorageTarget } from '../../../src/db/storage.js';
 import type { GameState } from '../../../src/game/types.js';
@@ -527,14 +527,66 @@ describe.each(ENGINES)('storage on %s', (engine) => {
         { accountId: ids.ariadne, username: 'ariadne', played: 3, won: 1, winRate: 1 / 3 },
         { accountId: ids.minos, username: 'minos', played: 3, won: 1, winRate: 1 / 3 },
       ]);
+      // Each hero's standing is their place in that order.
+      expect(await results.standingOf(ids.ariadne!)).toMatchObject({ place: 2, of: 3 });
+      expect(await results.standingOf(ids.minos!)).toMatchObject({ place: 3, of: 3 });
+      expect(await results.standingOf(ids.icarus!)).toBeNull();
+      expect(await results.standingOf('nope')).toBeNull();
       await results.record(game('g5', ['icarus', 'minos'], 'icarus'));
-      expect((await results.leaderboard()).map((r) => r.username)).toEqual([
+      const board = await results.leaderboard();
+      expect(board.map((r) => r.username)).toEqual(['theseus', 'icarus', 'ariadne', 'minos']);
+      for (const [i, r] of board.entries())
+        expect(await results.standingOf(r.accountId)).toEqual({ ...r, place: i + 1, of: 4 });
+      expect(await results.leaderboard(2)).toHaveLength(2);
+    });
+
+    it('shows a game recorded on this node at once, and one recorded on another within STANDINGS_MS', async () => {
+      let now = 1_000_000;
+      const here = await node({ now: () => now });
+      const there = await node({ now: () => now });
+      expect(await here.results.leaderboard()).toEqual([]);
+      expect(await here.results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'))).toBe(true);
+      expect((await here.results.leaderboard()).map((r) => r.username)).toEqual([
+        'ariadne',
         'theseus',
-        'icarus',
+      ]);
+      // Recorded by another node: this one answers from its last read until it is due again.
+      expect(await there.results.record(game('g2', ['minos', 'icarus'], 'minos'))).toBe(true);
+      expect(await here.results.leaderboard()).toHaveLength(2);
+      expect(await here.results.standingOf(ids.minos!)).toBeNull();
+      now += STANDINGS_MS - 1;
+      expect(await here.results.leaderboard()).toHaveLength(2);
+      now += 1;
+      expect((await here.results.leaderboard()).map((r) => r.username)).toEqual([
         'ariadne',
         'minos',
+        'icarus',
+        'theseus',
       ]);
-      expect(await results.leaderboard(2)).toHaveLength(2);
+      expect(await here.results.standingOf(ids.minos!)).toMatchObject({ place: 2, of: 4, won: 1 });
+    });
+
+    it("places a hero by the leaderboard's order among many, ties on wins and games by name", async () => {
+      const { results } = storage;
+      // 30 more heroes: hero00..hero29, with wins and games that tie in groups.
+      for (let i = 0; i < 30; i++) {
+        const made = await storage.accounts.create(`hero${String(i).padStart(2, '0')}`, 'h');
+        if (!made.ok) throw new Error(made.message);
+        ids[`hero${i}`] = made.account.id;
+      }
+      let g = 0;
+      for (let i = 0; i < 30; i++) {
+        const wins = i % 4;
+        const games = wins + (i % 3);
+        for (let k = 0; k < Math.max(games, 1); k++) {
+          const players = [`hero${i}`, 'icarus'];
+          await results.record(game(`m${g++}`, players, k < wins ? `hero${i}` : 'icarus'));
+        }
+      }
+      const board = await results.leaderboard(100);
+      expect(board).toHaveLength(31);
+      for (const [i, r] of board.entries())
+        expect(await results.standingOf(r.accountId)).toEqual({ ...r, place: i + 1, of: 31 });
     });
 
     it("lists a player's recent games, newest first", async () => {
