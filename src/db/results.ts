@@ -226,7 +226,10 @@ export class Results {
   async standingOf(accountId: string): Promise<Standing | null> {
     const table = await this.#table();
     const place = table.places.get(accountId);
-    return place === undefined ? null : { ...table.rows[place - 1]!, place, of: table.rows.length };
+    const row = place === undefined ? undefined : table.rows[place - 1];
+    return place === undefined || row === undefined
+      ? null
+      : { ...row, place, of: table.rows.length };
   }
 
   /**
