@@ -1,7 +1,7 @@
 // Where a player stands: the leaderboard lists the first 20 heroes and, for a player below
-// them, their own line under the table; their profile shows their place among all heroes who
-// finished a game. Results are written into the node's database directly (25 finished games
-// per hero would take minutes to play); each hero is logged in from signing up.
+// them, their own line under the table; their profile and their lobby show their place among
+// all heroes who finished a game. Results are written into the node's database directly (25
+// finished games per hero would take minutes to play); each hero is logged in from signing up.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -85,6 +85,13 @@ describe('where a player stands', () => {
     const nonePage = (await none.page('/leaderboard')).html;
     expect(rows(nonePage)).toHaveLength(20);
     expect(nonePage).toContain('won of <strong>0</strong> played. ');
+  });
+
+  it('the lobby says the place beside the record', async () => {
+    expect((await heroes[22]!.page('/lobby')).html).toContain(
+      'Place 23 of 23 on the <a href="/leaderboard">leaderboard</a>',
+    );
+    expect((await heroes[23]!.page('/lobby')).html).not.toContain('Place ');
   });
 
   it("a profile shows the hero's place among all who finished a game", async () => {
