@@ -37,6 +37,15 @@ export interface Standing extends LeaderboardRow {
   of: number;
 }
 
+/** One page of the leaderboard. */
+export interface LeaderboardPage {
+  rows: (LeaderboardRow & { place: number })[];
+  page: number;
+  pages: number;
+  /** Heroes on the whole leaderboard. */
+  total: number;
+}
+
 /** How long a node answers the leaderboard from one read of it (ms). */
 export const STANDINGS_MS = 5_000;
 
@@ -217,6 +226,23 @@ export class Results {
    */
   async leaderboard(limit = 20): Promise<LeaderboardRow[]> {
     return (await this.#table()).rows.slice(0, limit);
+  }
+
+  /**
+   * Page `page` (from 1; past the last, the last) of the leaderboard, `size` heroes a page, each
+   * with their place.
+   */
+  async leaderboardPage(page: number, size: number): Promise<LeaderboardPage> {
+    const { rows } = await this.#table();
+    const pages = Math.max(1, Math.ceil(rows.length / size));
+    const at = Math.min(Math.max(1, Math.floor(page)), pages);
+    const first = (at - 1) * size;
+    return {
+      rows: rows.slice(first, first + size).map((r, i) => ({ ...r, place: first + i + 1 })),
+      page: at,
+      pages,
+      total: rows.length,
+    };
   }
 
   /**

@@ -6,6 +6,7 @@ import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import type { WebUser } from './user.js';
 import type { WebDeps } from './deps.js';
+import { pageParam } from '../live/lobby-socket.js';
 
 const profileName = z.string().min(1).max(64);
 /** Heroes listed on the leaderboard. */
@@ -14,20 +15,26 @@ const LEADERBOARD_ROWS = 20;
 export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
   const { accounts, results, games } = deps;
 
-  app.get('/leaderboard', async (_req: Request, res: Response) => {
+  app.get('/leaderboard', async (req: Request, res: Response) => {
     const user = res.locals.user as WebUser | null;
-    const [rows, record, standing] = await Promise.all([
-      results.leaderboard(LEADERBOARD_ROWS),
+    const [board, record, standing] = await Promise.all([
+      results.leaderboardPage(pageParam(req.query.page), LEADERBOARD_ROWS),
       user ? results.recordFor(user.id) : { played: 0, won: 0 },
       user ? results.standingOf(user.id) : null,
     ]);
+    const first = board.rows[0]?.place ?? 1;
     res.render('pages/leaderboard', {
-      title: 'Leaderboard',
-      rows,
+      title: board.page > 1 ? `Leaderboard, page ${board.page}` : 'Leaderboard',
+      board,
       record,
-      // The player's own line under the table, when they stand below it.
-      mine: standing && standing.place > rows.length ? standing : null,
+      // The player's own line, above or below the table when they stand on another page.
+      mine:
+        standing && (standing.place < first || standing.place >= first + board.rows.length)
+          ? { ...standing, above: standing.place < first }
+          : null,
       standing,
+      // The page the player stands on.
+      minePage: standing ? Math.ceil(standing.place / LEADERBOARD_ROWS) : null,
     });
   });
 

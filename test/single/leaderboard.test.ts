@@ -56,35 +56,54 @@ afterAll(async () => {
   await node.kill();
 });
 
-/** The leaderboard's rows: place and name. */
-function rows(html: string): [string, string][] {
+/** The leaderboard's rows: place and name, and which one is marked as the player's. */
+function rows(html: string): [string, string, boolean][] {
   return [
-    ...html.matchAll(/<tr class="(?:me)?"?[^>]*><td>([\d,]+)<\/td><td><a [^>]*>([^<]+)<\/a>/g),
-  ].map((m) => [m[1]!, m[2]!]);
+    ...html.matchAll(/<tr class="(me)?"(?: id="me")?><td>([\d,]+)<\/td><td><a [^>]*>([^<]+)<\/a>/g),
+  ].map((m) => [m[2]!, m[3]!, m[1] === 'me']);
 }
+
+const names = (from: number, to: number) =>
+  heroes.slice(from, to).map((h, i) => [String(from + i + 1), h.username, false]);
 
 describe('where a player stands', () => {
   it('the leaderboard adds the line of a player below its first 20, marked as theirs', async () => {
     const low = heroes[22]!;
     const { html } = await low.page('/leaderboard');
-    const listed = rows(html);
-    expect(listed).toHaveLength(21);
-    expect(listed.slice(0, 20).map(([, n]) => n)).toEqual(
-      heroes.slice(0, 20).map((h) => h.username),
+    expect(rows(html)).toEqual([...names(0, 20), ['23', low.username, true]]);
+    // Their place links to their page of the leaderboard.
+    expect(html).toContain(
+      'played, <a href="/leaderboard?page=2#me">place <strong>23</strong></a> of 23.',
     );
-    expect(listed[20]).toEqual(['23', low.username]);
-    expect(html).toMatch(new RegExp(`<tr class="me"><td>23</td><td><a [^>]*>${low.username}<`));
-    expect(html).toContain('played, place <strong>23</strong> of 23.');
+    expect(html).toContain('Page 1 of 2 · 23 heroes');
 
     // One in the first 20 gets no extra line; one with no finished game, no place.
     const top = heroes[3]!;
     const topPage = (await top.page('/leaderboard')).html;
-    expect(rows(topPage)).toHaveLength(20);
-    expect(topPage).toMatch(new RegExp(`<tr class="me"><td>4</td><td><a [^>]*>${top.username}<`));
+    expect(rows(topPage)).toEqual(names(0, 20).map((r, i) => (i === 3 ? [r[0], r[1], true] : r)));
+    expect(topPage).toContain('played, place <strong>4</strong> of 23.');
     const none = heroes[23]!;
     const nonePage = (await none.page('/leaderboard')).html;
-    expect(rows(nonePage)).toHaveLength(20);
+    expect(rows(nonePage)).toEqual(names(0, 20));
     expect(nonePage).toContain('won of <strong>0</strong> played. ');
+  });
+
+  it("pages through every hero, with the player's own line above a page below them", async () => {
+    const low = heroes[22]!;
+    const second = (await low.page('/leaderboard?page=2')).html;
+    expect(rows(second)).toEqual(names(20, 23).map((r, i) => (i === 2 ? [r[0], r[1], true] : r)));
+    expect(second).toContain('rel="prev">← Higher places</a>');
+    expect(second).not.toContain('rel="next"');
+    const top = heroes[3]!;
+    expect(rows((await top.page('/leaderboard?page=2')).html)).toEqual([
+      ['4', top.username, true],
+      ...names(20, 23),
+    ]);
+    // Past the last page, the last; anything else, the first.
+    expect(rows((await top.page('/leaderboard?page=9')).html)).toHaveLength(4);
+    for (const page of ['0', '-1', 'x', '1e3', '99999999'])
+      expect((await top.page(`/leaderboard?page=${page}`)).status).toBe(200);
+    expect(rows((await top.page('/leaderboard?page=x')).html)).toHaveLength(20);
   });
 
   it('the lobby says the place beside the record', async () => {
