@@ -221,16 +221,8 @@ export class Results {
   }
 
   /**
-   * The first `limit` heroes of the leaderboard: most wins first; among equal wins, fewer games
-   * played first, then by name.
-   */
-  async leaderboard(limit = 20): Promise<LeaderboardRow[]> {
-    return (await this.#table()).rows.slice(0, limit);
-  }
-
-  /**
    * Page `page` (from 1; past the last, the last) of the leaderboard, `size` heroes a page, each
-   * with their place.
+   * with their place: most wins first; among equal wins, fewer games played first, then by name.
    */
   async leaderboardPage(page: number, size: number): Promise<LeaderboardPage> {
     const { rows } = await this.#table();

@@ -146,7 +146,7 @@ describe('upgrading a SQLite file from the SQL-file migrator', () => {
       expect(created.ok && Number(created.account.id)).toBeGreaterThan(Number(ids.theseus));
 
       expect(await storage.results.recordFor(ids.ariadne)).toEqual({ played: 1, won: 1 });
-      expect(await storage.results.leaderboard()).toMatchObject([
+      expect((await storage.results.leaderboardPage(1, 20)).rows).toMatchObject([
         { username: 'Ariadne', won: 1 },
         { username: 'theseus', won: 0 },
       ]);

@@ -516,53 +516,80 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       ]);
     });
 
+    /** The names on the leaderboard's first page of 100. */
+    const names = async (results: Storage['results']) =>
+      (await results.leaderboardPage(1, 100)).rows.map((r) => r.username);
+
     it('orders the leaderboard by wins, then by fewer games played, then by name', async () => {
       const { results } = storage;
       await results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'));
       await results.record(game('g2', ['ariadne', 'theseus', 'minos'], 'theseus'));
       await results.record(game('g3', ['theseus', 'minos'], 'theseus'));
       await results.record(game('g4', ['ariadne', 'minos'], 'minos'));
-      expect(await results.leaderboard()).toEqual([
-        { accountId: ids.theseus, username: 'theseus', played: 3, won: 2, winRate: 2 / 3 },
-        { accountId: ids.ariadne, username: 'ariadne', played: 3, won: 1, winRate: 1 / 3 },
-        { accountId: ids.minos, username: 'minos', played: 3, won: 1, winRate: 1 / 3 },
-      ]);
+      expect(await results.leaderboardPage(1, 20)).toEqual({
+        rows: [
+          {
+            accountId: ids.theseus,
+            username: 'theseus',
+            played: 3,
+            won: 2,
+            winRate: 2 / 3,
+            place: 1,
+          },
+          {
+            accountId: ids.ariadne,
+            username: 'ariadne',
+            played: 3,
+            won: 1,
+            winRate: 1 / 3,
+            place: 2,
+          },
+          { accountId: ids.minos, username: 'minos', played: 3, won: 1, winRate: 1 / 3, place: 3 },
+        ],
+        page: 1,
+        pages: 1,
+        total: 3,
+      });
       // Each hero's standing is their place in that order.
       expect(await results.standingOf(ids.ariadne!)).toMatchObject({ place: 2, of: 3 });
       expect(await results.standingOf(ids.minos!)).toMatchObject({ place: 3, of: 3 });
       expect(await results.standingOf(ids.icarus!)).toBeNull();
       expect(await results.standingOf('nope')).toBeNull();
       await results.record(game('g5', ['icarus', 'minos'], 'icarus'));
-      const board = await results.leaderboard();
-      expect(board.map((r) => r.username)).toEqual(['theseus', 'icarus', 'ariadne', 'minos']);
-      for (const [i, r] of board.entries())
-        expect(await results.standingOf(r.accountId)).toEqual({ ...r, place: i + 1, of: 4 });
-      expect(await results.leaderboard(2)).toHaveLength(2);
+      const board = await names(results);
+      expect(board).toEqual(['theseus', 'icarus', 'ariadne', 'minos']);
+      // Pages of two: past the last, the last; before the first, the first.
+      for (const [asked, page, places] of [
+        [1, 1, [1, 2]],
+        [2, 2, [3, 4]],
+        [9, 2, [3, 4]],
+        [0, 1, [1, 2]],
+      ] as const) {
+        const got = await results.leaderboardPage(asked, 2);
+        expect([got.page, got.pages, got.total], `page ${asked}`).toEqual([page, 2, 4]);
+        expect(got.rows.map((r) => [r.place, r.username])).toEqual(
+          places.map((p) => [p, board[p - 1]]),
+        );
+        for (const r of got.rows)
+          expect(await results.standingOf(r.accountId)).toEqual({ ...r, of: 4 });
+      }
     });
 
     it('shows a game recorded on this node at once, and one recorded on another within STANDINGS_MS', async () => {
       let now = 1_000_000;
       const here = await node({ now: () => now });
       const there = await node({ now: () => now });
-      expect(await here.results.leaderboard()).toEqual([]);
+      expect(await names(here.results)).toEqual([]);
       expect(await here.results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'))).toBe(true);
-      expect((await here.results.leaderboard()).map((r) => r.username)).toEqual([
-        'ariadne',
-        'theseus',
-      ]);
+      expect(await names(here.results)).toEqual(['ariadne', 'theseus']);
       // Recorded by another node: this one answers from its last read until it is due again.
       expect(await there.results.record(game('g2', ['minos', 'icarus'], 'minos'))).toBe(true);
-      expect(await here.results.leaderboard()).toHaveLength(2);
+      expect(await names(here.results)).toHaveLength(2);
       expect(await here.results.standingOf(ids.minos!)).toBeNull();
       now += STANDINGS_MS - 1;
-      expect(await here.results.leaderboard()).toHaveLength(2);
+      expect(await names(here.results)).toHaveLength(2);
       now += 1;
-      expect((await here.results.leaderboard()).map((r) => r.username)).toEqual([
-        'ariadne',
-        'minos',
-        'icarus',
-        'theseus',
-      ]);
+      expect(await names(here.results)).toEqual(['ariadne', 'minos', 'icarus', 'theseus']);
       expect(await here.results.standingOf(ids.minos!)).toMatchObject({ place: 2, of: 4, won: 1 });
     });
 
@@ -583,10 +610,9 @@ describe.each(ENGINES)('storage on %s', (engine) => {
           await results.record(game(`m${g++}`, players, k < wins ? `hero${i}` : 'icarus'));
         }
       }
-      const board = await results.leaderboard(100);
-      expect(board).toHaveLength(31);
-      for (const [i, r] of board.entries())
-        expect(await results.standingOf(r.accountId)).toEqual({ ...r, place: i + 1, of: 31 });
+      const { rows } = await results.leaderboardPage(1, 100);
+      expect(rows.map((r) => r.place)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+      for (const r of rows) expect(await results.standingOf(r.accountId)).toEqual({ ...r, of: 31 });
     });
 
     it("lists a player's recent games, newest first", async () => {
