@@ -26,7 +26,9 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
     res.render('pages/leaderboard', {
       title: board.page > 1 ? `Leaderboard, page ${board.page}` : 'Leaderboard',
       board,
-      record,
+      // From the same read as the table when the player is on it, so the page agrees with itself
+      // (a game another node recorded reaches both within STANDINGS_MS).
+      record: standing ?? record,
       // The player's own line, above or below the table when they stand on another page.
       mine:
         standing && (standing.place < first || standing.place >= first + board.rows.length)

@@ -155,7 +155,8 @@ describe.each(seeds())('faults on a random schedule, seed %i', (seed) => {
       r,
       `chaos seed ${seed}`,
       {},
-      () => `seed ${seed}, schedule:\n${schedule.join('\n')}\n${r.warnings(15)}`,
+      () =>
+        `seed ${seed}, schedule:\n${schedule.join('\n')}\nwhole logs: ${r.saveLogs(`chaos-seed-${seed}`)}\n${r.warnings(15)}`,
     );
     // Every game was played: actions acknowledged and rounds resolved.
     for (const [code, g] of Object.entries(report.summary)) {

@@ -6,7 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { freePort, startNode, tempDir, type NodeProcess } from '../support/node-process.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
 import { Player } from '../support/player.js';
 
 const HOST = '127.0.0.5';
@@ -131,5 +137,60 @@ describe('where a player stands', () => {
       '—',
       undefined,
     ]);
+  });
+});
+
+describe('a game recorded by another node', () => {
+  it('reaches the leaderboard within STANDINGS_MS, its table and record line agreeing meanwhile', async () => {
+    const low = heroes[22]!;
+    const line = (html: string) =>
+      /Your record: <strong>(\d+)<\/strong> won of <strong>(\d+)<\/strong> played/
+        .exec(html)
+        ?.slice(1);
+    const row = (html: string) => rows(html).find(([, name]) => name === low.username);
+    const before = (await low.page('/leaderboard')).html;
+    expect(line(before)).toEqual(['2', '3']);
+    expect(row(before)).toEqual(['23', low.username, true]);
+
+    // Another node records two games the player won (written straight into the shared
+    // database): 4 of 5 puts them level with the 21st, ahead of the 22nd.
+    const db = new Database(dbPath);
+    const account = db
+      .prepare('SELECT id FROM accounts WHERE username = ?')
+      .pluck()
+      .get(low.username);
+    for (const game of ['elsewhere1', 'elsewhere2']) {
+      db.prepare(
+        'INSERT INTO results (game_id, code, finished_at, rounds, winner_account_id) VALUES (?, ?, ?, ?, ?)',
+      ).run(game, 'KEPS', 9999, 5, account);
+      db.prepare(
+        'INSERT INTO result_players (game_id, account_id, won, eliminated_round) VALUES (?, ?, 1, NULL)',
+      ).run(game, account);
+    }
+    db.close();
+
+    // The lobby reads the record itself: it has the games at once.
+    expect((await low.page('/lobby')).html).toMatch(
+      /<span class="big">4<\/span> won of <span class="big">5<\/span> played/,
+    );
+    // The leaderboard shows the game once its next read is due; until then it says the same
+    // everywhere on the page.
+    const seen: { line: string[] | undefined; place: string | undefined }[] = [];
+    const after = await waitFor(
+      async () => {
+        const html = (await low.page('/leaderboard')).html;
+        seen.push({ line: line(html), place: row(html)?.[0] });
+        return line(html)?.[0] === '4' ? html : null;
+      },
+      10_000,
+      "the other node's games on the leaderboard",
+    );
+    for (const s of seen)
+      expect(s, 'record line and table from one read').toEqual(
+        s.place === '22' ? { line: ['4', '5'], place: '22' } : { line: ['2', '3'], place: '23' },
+      );
+    expect(row(after)).toEqual(['22', low.username, true]);
+    expect(rows(after)).toHaveLength(21);
+    expect(after).toContain('place <strong>22</strong></a> of 23.');
   });
 });

@@ -3,6 +3,7 @@
 // balancer" list the bots reconnect through, games set up with bot players, and a sampler of
 // the replicated records. Every process started here is killed by close().
 
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
@@ -10,6 +11,7 @@ import { Bot, type BotOptions } from './bots.js';
 import { Sampler } from './invariants.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
 import {
+  ROOT,
   freePort,
   startNode,
   tempDir,
@@ -301,6 +303,19 @@ export class Rig {
   /** The last `n` warnings and errors of every node's log, for failure messages. */
   warnings(n = 12): string {
     return this.tail(n, /"level":"(warn|error|fatal)"/);
+  }
+
+  /**
+   * Writes every node's whole log (debug lines included: each round's resolution, each write
+   * confirmed) to test-results/NAME/NODE.log, for a failure to be read after the run; returns
+   * the folder.
+   */
+  saveLogs(name: string): string {
+    const dir = join(ROOT, 'test-results', name);
+    mkdirSync(dir, { recursive: true });
+    for (const p of this.all)
+      writeFileSync(join(dir, `${p.opts.nodeId}.log`), p.raw.join('\n') + '\n');
+    return dir;
   }
 
   /** The last lines of every node's log, for failure messages. */
