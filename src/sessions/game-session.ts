@@ -365,6 +365,7 @@ export class GameSession {
       }
       this.#countRound(state, now);
       const { epoch, seq } = this.record;
+      this.#logResolved(epoch, seq + 1, state, null);
       const out = await this.commit(resolveRound(state, now));
       this.#logResolved(epoch, seq + 1, state, out);
       // The commit may have stopped the game (a refused save fences it): read the status again.
@@ -644,16 +645,29 @@ export class GameSession {
     this.#timer = undefined;
   }
 
-  /** Debug trace of every round resolution (tests check that no round resolves twice). */
-  #logResolved(epoch: number, seq: number, state: GameState, outcome: string): void {
+  /**
+   * Debug trace of every round resolution (tests check that no round resolves twice): once as it
+   * is saved (`outcome` null) and once with the outcome. A node killed in between leaves only the
+   * first, which the tests then count if no other node resolved that round.
+   */
+  #logResolved(epoch: number, seq: number, state: GameState, outcome: string | null): void {
     // A debug line (the rehearsal reads it): not even built at a busier level.
     if (!this.env.logger.isLevelEnabled('debug')) return;
     const applied = Object.fromEntries(
       Object.entries(state.submitted).map(([id, a]) => [id, a.id]),
     );
     this.env.logger.debug(
-      { game: this.key, round: state.round, epoch, seq, outcome, applied },
-      `round ${state.round} of ${this.key} resolved (epoch ${epoch})`,
+      {
+        game: this.key,
+        round: state.round,
+        epoch,
+        seq,
+        ...(outcome !== null && { outcome }),
+        applied,
+      },
+      outcome === null
+        ? `round ${state.round} of ${this.key} resolving (epoch ${epoch})`
+        : `round ${state.round} of ${this.key} resolved (epoch ${epoch})`,
     );
   }
 }

@@ -46,6 +46,12 @@ export interface Resolution {
 }
 
 const RESOLVED = /^round (\d+) of ([A-Z]{4}) resolved/;
+const RESOLVING = /^round (\d+) of ([A-Z]{4}) resolving/;
+/**
+ * The outcome of a resolution whose node was killed (SIGKILL) between logging it and saving it:
+ * its save may or may not have committed. It counts only if no node resolved that round.
+ */
+export const KILLED_WHILE_SAVING = 'killed-while-saving';
 const CONFIRMED = /^record (\d+) of ([A-Z]{4}) confirmed/;
 
 /** Every round resolution logged by any of `nodes` (the debug line of the registry). */
@@ -76,6 +82,24 @@ export function resolutions(nodes: NodeProcess[], code?: string): Resolution[] {
           (confirmed.get(`${m[2]!}/${String(l.epoch)}`) ?? -1) >= l.seq
             ? 'ok'
             : String(l.outcome),
+        applied: (l.applied ?? {}) as Record<string, string>,
+        time: String(l.time),
+      });
+    }
+    // A killed node's last resolutions that never logged their outcome.
+    if (n.exitSignal !== 'SIGKILL') continue;
+    const outcomes = new Set(
+      n.lines.filter((l) => RESOLVED.test(l.msg)).map((l) => `${String(l.game)}/${String(l.seq)}`),
+    );
+    for (const l of n.lines) {
+      const m = RESOLVING.exec(l.msg);
+      if (!m || (code && m[2] !== code) || outcomes.has(`${m[2]!}/${String(l.seq)}`)) continue;
+      out.push({
+        node: String(l.node),
+        game: m[2]!,
+        round: Number(m[1]),
+        epoch: Number(l.epoch),
+        outcome: KILLED_WHILE_SAVING,
         applied: (l.applied ?? {}) as Record<string, string>,
         time: String(l.time),
       });
@@ -209,6 +233,12 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
   for (const code of input.codes) {
     const final = input.finals.get(code);
     const res = all.filter((r) => r.game === code && effective(r));
+    // A round resolved by a node killed as it saved: its save committed if no node resolved that
+    // round after it (a successor adopting the round unresolved would have resolved it).
+    for (const k of all
+      .filter((r) => r.game === code && r.outcome === KILLED_WHILE_SAVING)
+      .sort((a, b) => b.epoch - a.epoch))
+      if (!res.some((r) => r.round === k.round)) res.push(k);
     const byRound = new Map<number, Resolution[]>();
     for (const r of res) byRound.set(r.round, [...(byRound.get(r.round) ?? []), r]);
 
