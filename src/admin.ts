@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { destination, pino } from 'pino';
 import { ConfigError, loadDatabaseConfig, loadPasswordCost } from './config.js';
-import { hashPassword, MigrationError, openStorage, redactUrl } from './db/index.js';
+import { hashPassword, MigrationError, openStorage, redactUrl, scryptCost } from './db/index.js';
 
 const USAGE =
   'usage: npm run admin -- grant NAME | revoke NAME | list | reset-password NAME   (node dist/admin.js … in a container)';
@@ -81,7 +81,7 @@ export async function runAdmin(
     if (command.verb === 'reset-password') {
       // 16 characters of base64url: 96 random bits.
       const password = randomBytes(12).toString('base64url');
-      const hash = await hashPassword(password, { N: 2 ** passwordCost, r: 8, p: 1 });
+      const hash = await hashPassword(password, scryptCost(passwordCost));
       await accounts.setPasswordHash(account.id, hash);
       const ended = await storage.sessions.endSessionsOf(account.id);
       out(`new password for ${account.username}: ${password}`);

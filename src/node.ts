@@ -15,6 +15,7 @@ import {
   needsRehash,
   verifyNoAccount,
   hashPassword,
+  scryptCost,
   openStorage,
   ResultOutbox,
   verifyPassword,
@@ -319,8 +320,7 @@ export class MinotaurNode {
       },
     };
 
-    // scrypt at the configured cost (N = 2^PASSWORD_COST, OWASP's r and p).
-    const passwordCost = { N: 2 ** config.passwordCost, r: 8, p: 1 };
+    const passwordCost = scryptCost(config.passwordCost);
     const web = createWebServer({
       config,
       logger,

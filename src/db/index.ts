@@ -26,6 +26,7 @@ export {
   verifyNoAccount,
   needsRehash,
   OWASP_SCRYPT,
+  scryptCost,
   type ScryptCost,
 } from './passwords.js';
 export { DatabaseSessionStore, type SessionStoreOptions } from './session-store.js';

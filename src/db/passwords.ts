@@ -14,8 +14,13 @@ export interface ScryptCost {
   p: number;
 }
 
+/** scrypt at N = 2^`exponent` (PASSWORD_COST), with OWASP's r and p. */
+export function scryptCost(exponent: number): ScryptCost {
+  return { N: 2 ** exponent, r: 8, p: 1 };
+}
+
 /** OWASP Password Storage Cheat Sheet: N=2^17, r=8, p=1. */
-export const OWASP_SCRYPT: Readonly<ScryptCost> = Object.freeze({ N: 2 ** 17, r: 8, p: 1 });
+export const OWASP_SCRYPT: Readonly<ScryptCost> = Object.freeze(scryptCost(17));
 
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;

@@ -69,22 +69,14 @@ export class EndedSessions {
     if (this.running) return 0;
     this.running = true;
     try {
-      const closed = await this.hub.closeEnded(this.live);
-      if (closed > 0)
-        this.logger.info(
-          { sockets: closed },
-          `${closed} live pages of ended sessions sent to reconnect`,
-        );
-      return closed;
-    } catch (err) {
-      this.logger.debug({ err }, 'could not check the sessions of live pages; next time');
-      return 0;
+      return await this.reconnect();
     } finally {
       this.running = false;
     }
   }
 
-  private async reconnect(account: string, toldBy?: string): Promise<number> {
+  /** This node's pages of ended sessions (of `account` only, if given) reconnect. */
+  private async reconnect(account?: string, toldBy?: string): Promise<number> {
     try {
       const closed = await this.hub.closeEnded(this.live, account);
       if (closed > 0)

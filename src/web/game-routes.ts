@@ -479,7 +479,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 
   /**
    * Counts the socket against its account's cap, closing that account's oldest past it; the
-   * session it was opened with is checked while it stays open (see watchSessions in app.ts).
+   * session it was opened with is checked while it stays open (ended-sessions.ts).
    */
   function admit(socket: GameLiveSocket | LobbyLiveSocket, user: WebUser, sessionId: string): void {
     const closed = hub.admit(socket, config.limits.socketsPerAccount, sessionId);

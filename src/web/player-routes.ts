@@ -17,18 +17,18 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
 
   app.get('/leaderboard', async (req: Request, res: Response) => {
     const user = res.locals.user as WebUser | null;
-    const [board, record, standing] = await Promise.all([
+    const [board, standing] = await Promise.all([
       results.leaderboardPage(pageParam(req.query.page), LEADERBOARD_ROWS),
-      user ? results.recordFor(user.id) : { played: 0, won: 0 },
       user ? results.standingOf(user.id) : null,
     ]);
+    // From the same read as the table when the player is on it, so the page agrees with itself
+    // (a game another node recorded reaches both within STANDINGS_MS).
+    const record = standing ?? (user ? await results.recordFor(user.id) : { played: 0, won: 0 });
     const first = board.rows[0]?.place ?? 1;
     res.render('pages/leaderboard', {
       title: board.page > 1 ? `Leaderboard, page ${board.page}` : 'Leaderboard',
       board,
-      // From the same read as the table when the player is on it, so the page agrees with itself
-      // (a game another node recorded reaches both within STANDINGS_MS).
-      record: standing ?? record,
+      record,
       // The player's own line, above or below the table when they stand on another page.
       mine:
         standing && (standing.place < first || standing.place >= first + board.rows.length)
