@@ -40,8 +40,23 @@ function pathLengths(
   walls: ReadonlySet<string>,
   blocked: ReadonlySet<string> = new Set(),
 ): Map<string, number> {
-  const dist = new Map<string, number>([[key(from), 0]]);
-  const queue: Hex[] = [from];
+  return distancesFrom(state, [from], walls, blocked);
+}
+
+/** Each tile's path length from the nearest of `starts` (each at 0), breadth first. */
+function distancesFrom(
+  state: GameState,
+  starts: readonly Hex[],
+  walls: ReadonlySet<string>,
+  blocked: ReadonlySet<string>,
+): Map<string, number> {
+  const dist = new Map<string, number>();
+  const queue: Hex[] = [];
+  for (const s of starts) {
+    if (dist.has(key(s))) continue;
+    dist.set(key(s), 0);
+    queue.push(s);
+  }
   for (let i = 0; i < queue.length; i++) {
     const cur = queue[i] as Hex;
     const d = dist.get(key(cur)) as number;
@@ -102,28 +117,13 @@ function stepToward(
   if (foes.length === 0) return null;
   const blocked = new Set([key(state.minotaur.pos), ...foes.map((f) => key(f.pos))]);
   // One search outward from every tile next to a foe gives each tile its distance to a fight.
-  const dist = new Map<string, number>();
-  const queue: Hex[] = [];
-  for (const f of foes) {
-    for (const d of DIRECTIONS) {
-      const n = neighbor(f.pos, d);
+  const fronts = foes.flatMap((f) =>
+    DIRECTIONS.map((d) => neighbor(f.pos, d)).filter((n) => {
       const k = key(n);
-      if (dist.has(k) || !onBoard(n, state.radius) || walls.has(k) || blocked.has(k)) continue;
-      dist.set(k, 0);
-      queue.push(n);
-    }
-  }
-  for (let i = 0; i < queue.length; i++) {
-    const cur = queue[i] as Hex;
-    const d = dist.get(key(cur)) as number;
-    for (const dir of DIRECTIONS) {
-      const n = neighbor(cur, dir);
-      const k = key(n);
-      if (dist.has(k) || !onBoard(n, state.radius) || walls.has(k) || blocked.has(k)) continue;
-      dist.set(k, d + 1);
-      queue.push(n);
-    }
-  }
+      return onBoard(n, state.radius) && !walls.has(k) && !blocked.has(k);
+    }),
+  );
+  const dist = distancesFrom(state, fronts, walls, blocked);
   let best: { dir: Direction; d: number } | null = null;
   for (const dir of openDirs(state, me.pos, walls)) {
     const n = neighbor(me.pos, dir);

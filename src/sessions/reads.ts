@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { compareVersion } from '../replication/record.js';
 import type { Replica } from '../replication/replica.js';
 import type { ReplicaSync } from '../replication/sync.js';
-import type { GameRecord } from './game-record.js';
+import { recordOf, type GameRecord } from './game-record.js';
 import type { Ledger } from './ledger.js';
 
 export interface GameReadsDeps {
@@ -111,15 +111,7 @@ export class GameReads {
       // A finished game this node no longer holds is shown from its result (read-only), not
       // revived.
       if (held ? compareVersion(held, row) < 0 : row.state.status !== 'finished') {
-        this.#d.sync.absorb({
-          key: row.code,
-          owner: row.owner,
-          epoch: row.epoch,
-          seq: row.seq,
-          schema: row.schema,
-          state: row.state,
-          at: row.updatedAt,
-        });
+        this.#d.sync.absorb(recordOf(row));
       }
     }
     const now = this.game(code);

@@ -13,7 +13,7 @@ import { canRead, checkStoredState, readableSchemas } from '../game/upgrade.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { compareVersion } from '../replication/record.js';
-import type { GameRecord } from './game-record.js';
+import { recordOf, type GameRecord } from './game-record.js';
 import type { Replica } from '../replication/replica.js';
 import type { ReplicaSync } from '../replication/sync.js';
 import type { AdoptReason, GameSession } from './game-session.js';
@@ -267,15 +267,7 @@ export class Transfers {
     if (row === 'unavailable') return null;
     if (!row || row.gameId !== (rec.state?.id ?? row.gameId) || compareVersion(row, rec) <= 0)
       return rec;
-    return {
-      key: row.code,
-      owner: row.owner,
-      epoch: row.epoch,
-      seq: row.seq,
-      schema: row.schema,
-      state: row.state,
-      at: row.updatedAt,
-    };
+    return recordOf(row);
   }
 
   #orphanForMe(rec: GameRecord, now: number, candidates: Candidate[], seen: Set<string>): boolean {
@@ -374,16 +366,7 @@ export class Transfers {
         continue;
       }
       if (rankFor(snap.code, candidates, snap.schema)[0] !== this.d.nodeId) continue;
-      const base: GameRecord = {
-        key: snap.code,
-        owner: snap.owner,
-        epoch: snap.epoch,
-        seq: snap.seq,
-        schema: snap.schema,
-        state: snap.state,
-        at: snap.updatedAt,
-      };
-      if (await this.d.adopt(base, 'cold-start')) resumed++;
+      if (await this.d.adopt(recordOf(snap), 'cold-start')) resumed++;
     }
     if (resumed) this.d.logger.info({ resumed }, `resumed ${resumed} games from the database`);
     return resumed;
