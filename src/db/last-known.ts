@@ -62,6 +62,13 @@ export class LastKnown<V> {
     this.#entries.delete(key);
   }
 
+  /** The keys whose kept value `where` picks. */
+  keys(where: (value: V) => boolean = () => true): string[] {
+    const keys: string[] = [];
+    for (const [key, kept] of this.#entries) if (where(kept.value)) keys.push(key);
+    return keys;
+  }
+
   get size(): number {
     return this.#entries.size;
   }

@@ -223,7 +223,10 @@ export class DatabaseSessionStore extends session.Store {
     return Number(r.numUpdatedRows);
   }
 
-  /** Which of these sessions are live (neither ended nor expired), in one query per 500. */
+  /**
+   * Which of these sessions are live (neither ended nor expired), in one query per 500. What
+   * this node kept of the others is dropped: the database has just said they are over.
+   */
   async liveOf(sids: readonly string[]): Promise<Set<string>> {
     const live = new Set<string>();
     for (let i = 0; i < sids.length; i += 500) {
@@ -233,7 +236,33 @@ export class DatabaseSessionStore extends session.Store {
         .execute();
       for (const row of rows) live.add(row.sid);
     }
+    for (const sid of sids) if (!live.has(sid)) this.recent.forget(sid);
     return live;
+  }
+
+  /**
+   * Drops what this node kept of sessions that have ended elsewhere (of `userId` only, if
+   * given), so that none of them is answered from memory while the database is away. Told
+   * that an account's sessions ended, a node forgets those the database cannot vouch for; its
+   * periodic check asks about every kept session and, without the database, forgets none (they
+   * are what the outage needs). Returns how many were dropped.
+   */
+  async forgetEnded(userId?: string): Promise<number> {
+    const mark = userId === undefined ? null : `"userId":${JSON.stringify(userId)}`;
+    const ofAccount = (json: string | null): boolean =>
+      mark === null ||
+      (json !== null &&
+        json.includes(mark) &&
+        (JSON.parse(json) as { userId?: unknown }).userId === userId);
+    const sids = this.recent.keys(ofAccount);
+    if (sids.length === 0) return 0;
+    try {
+      return sids.length - (await this.liveOf(sids)).size;
+    } catch (err) {
+      if (userId === undefined) throw err;
+      for (const sid of sids) this.recent.forget(sid);
+      return sids.length;
+    }
   }
 
   /** Deletes expired sessions and tombstones; returns how many rows went. */

@@ -319,7 +319,7 @@ export function createWebServer(deps: WebDeps): WebServer {
 
   const endedSessions = new EndedSessions(
     deps.hub,
-    (sids) => deps.sessionStore.liveOf(sids),
+    deps.sessionStore,
     deps.accountsChannel,
     logger,
   );

@@ -6,6 +6,7 @@ import type { Store } from 'express-session';
 import type { LifecycleView } from '../cluster/lifecycle.js';
 import type { MeshChannel } from '../cluster/types.js';
 import type { SharedCounters } from './shared-rate-store.js';
+import type { SessionsView } from './ended-sessions.js';
 import type { Config } from '../config.js';
 import type { Accounts } from '../db/accounts.js';
 import type { Results } from '../db/results.js';
@@ -68,8 +69,7 @@ export interface WebDeps {
   /** Sessions in the shared database; a password change ends the account's other sessions. */
   sessionStore: Store & {
     endSessionsOf(userId: string, keepSid?: string): Promise<number>;
-    liveOf(sids: readonly string[]): Promise<ReadonlySet<string>>;
-  };
+  } & SessionsView;
   /** Rate-limit counters every node shares (failed logins, sign-ups, new games). */
   rateCounters: SharedCounters;
   games: Games;

@@ -11,6 +11,10 @@
 // told: an operator's reset, a peer of an older release (only peers that advertise the
 // capability are told: an older one would drop the message as unknown), a notice lost with a
 // link. A database away skips a check.
+//
+// Both also drop what this node kept of ended sessions to answer while the database is away
+// (db/last-known.ts), pages or not: a cookie logged out on one node must not log in on another
+// for the length of an outage that follows.
 
 import { z } from 'zod';
 import type { ClusterLogger, MeshChannel } from '../cluster/types.js';
@@ -27,15 +31,23 @@ const noticeSchema = z
   })
   .strict();
 
-/** Which of these sessions are still live (the shared session store). */
-export type LiveSessions = (sessionIds: readonly string[]) => Promise<ReadonlySet<string>>;
+/** The shared session store, as far as ended sessions go. */
+export interface SessionsView {
+  /** Which of these sessions are still live. */
+  liveOf(sessionIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /**
+   * Drops this node's kept copies of ended sessions (of `account` only, if given); returns how
+   * many.
+   */
+  forgetEnded(account?: string): Promise<number>;
+}
 
 export class EndedSessions {
   private running = false;
 
   constructor(
     private readonly hub: LiveHub,
-    private readonly live: LiveSessions,
+    private readonly sessions: SessionsView,
     private readonly channel: MeshChannel,
     private readonly logger: ClusterLogger,
   ) {
@@ -75,13 +87,27 @@ export class EndedSessions {
     }
   }
 
-  /** This node's pages of ended sessions (of `account` only, if given) reconnect. */
+  /**
+   * This node's pages of ended sessions (of `account` only, if given) reconnect, and what it
+   * kept of those sessions is dropped.
+   */
   private async reconnect(account?: string, toldBy?: string): Promise<number> {
+    const by = toldBy !== undefined && { toldBy };
     try {
-      const closed = await this.hub.closeEnded(this.live, account);
+      const forgotten = await this.sessions.forgetEnded(account);
+      if (forgotten > 0)
+        this.logger.info(
+          { forgotten, ...by },
+          `dropped this node's copies of ${forgotten} ended sessions`,
+        );
+    } catch (err) {
+      this.logger.debug({ err }, 'could not check the kept sessions; at the next check');
+    }
+    try {
+      const closed = await this.hub.closeEnded((sids) => this.sessions.liveOf(sids), account);
       if (closed > 0)
         this.logger.info(
-          { sockets: closed, ...(toldBy !== undefined && { toldBy }) },
+          { sockets: closed, ...by },
           `${closed} live pages of ended sessions sent to reconnect`,
         );
       return closed;

@@ -1,10 +1,11 @@
 // PostgreSQL away for about 30 s while three nodes run games: frozen first (connections open,
 // nothing answers, as behind a link that drops packets), then stopped. Every node stays ready,
 // the operators see the outage and the writes waiting for it, and a player's pages still answer
-// from what the node last read. The games wait: an action is acknowledged only once a database
-// holds it (a node that reached the database could take a game over from the saved row, so a
-// copy in the nodes' memory vouches for nothing), so no action is acknowledged and no round
-// resolves; the players' actions are kept and sent again. When the database is back, the
+// from what the node last read (but not from a session logged out on another node before it).
+// The games wait: an action is acknowledged only once a database holds it (a node that reached
+// the database could take a game over from the saved row, so a copy in the nodes' memory
+// vouches for nothing), so no action is acknowledged and no round resolves; the players'
+// actions are kept and sent again. When the database is back, the
 // waiting saves go in, the games go on from the round they were in, a game of two players who
 // never act finishes (the Minotaur reaches one of them) and its result is recorded once, logins
 // and sign-ups work, and nothing acknowledged was lost (test/support/bots.ts checkInvariants).
@@ -76,6 +77,19 @@ describe('PostgreSQL away for 30 s under play', () => {
     );
     const pairOwner = rig.node(pairGame.owner);
 
+    // A session that ended on one node is not answered from another's memory in the outage: a
+    // browser logged in, seen on n2, then logged out on n1.
+    const leaver = new Player(nodes[0]!.url, `leaver${Date.now().toString(36)}`);
+    await leaver.signup();
+    const sameCookie = new Player(nodes[1]!.url, leaver.username);
+    sameCookie.cookie = leaver.sessionCookie;
+    expect((await sameCookie.page('/lobby')).html).toContain(leaver.username);
+    expect((await leaver.post('/logout', {}, '/lobby')).status).toBe(303);
+    await nodes[1]!.logged(
+      (l) => l.msg === "dropped this node's copies of 1 ended sessions" && l.toldBy !== undefined,
+      "n2 to drop its copy of the ended session when n1's notice came",
+    );
+
     // ── frozen: connections stay open, nothing answers ──
     const outageAt = Date.now();
     server.pause();
@@ -111,6 +125,9 @@ describe('PostgreSQL away for 30 s under play', () => {
     expect(page.status).toBe(200);
     expect(page.html).toContain(pair[1]!.username);
     expect((await pair[0]!.page('/lobby')).status).toBe(200);
+    const ended = await sameCookie.page('/lobby');
+    expect(ended.status).toBe(503);
+    expect(ended.html).not.toContain(leaver.username);
     expect((await database(pairOwner)).state).toBe('down');
     expect(metricValue(await fetchMetrics(pairOwner.url), 'minotaur_database_up')).toBe(0);
     const remaining = 30_000 - (Date.now() - outageAt);

@@ -1,5 +1,5 @@
 // Notices of ended sessions between nodes: who is told, what a peer does with a notice, and
-// what it does with one it cannot read.
+// what it does with one it cannot read, and what the node kept of ended sessions.
 
 import { describe, expect, it } from 'vitest';
 import type { Member, MeshChannel, MessageHandler } from '../../../src/cluster/types.js';
@@ -79,20 +79,30 @@ function pages() {
     asked.push([...sids]);
     return Promise.resolve(new Set(sids.filter((s) => s === 'sid-ann-laptop')));
   };
-  return { hub, ann1, ann2, bob, asked, live };
+  // What the node kept of sessions, pages or not, by account ('*': the periodic check).
+  const forgot: string[] = [];
+  const sessions = {
+    liveOf: live,
+    forgetEnded: (account?: string) => {
+      forgot.push(account ?? '*');
+      return Promise.resolve(account === 'bob' ? 0 : 2);
+    },
+  };
+  return { hub, ann1, ann2, bob, asked, live, sessions, forgot };
 }
 
 describe('ended sessions', () => {
   it("closes only that account's pages of ended sessions, and tells the peers that act on it", async () => {
-    const { hub, ann1, ann2, bob, asked, live } = pages();
+    const { hub, ann1, ann2, bob, asked, sessions, forgot } = pages();
     const { ch, sent } = channel([
       member('new', [SESSION_NOTICES_CAPABILITY]),
       member('old', []),
       member('newer', ['replication-delta', SESSION_NOTICES_CAPABILITY]),
     ]);
-    const ended = new EndedSessions(hub, live, ch, logger());
+    const ended = new EndedSessions(hub, sessions, ch, logger());
 
     expect(await ended.ended('ann')).toBe(1);
+    expect(forgot).toEqual(['ann']);
     expect([ann1.closed, ann2.closed, bob.closed]).toEqual([null, 1012, null]);
     // Only ann's sessions were asked about.
     expect(asked).toEqual([['sid-ann-laptop', 'sid-ann-phone']]);
@@ -104,10 +114,10 @@ describe('ended sessions', () => {
   });
 
   it("acts on a peer's notice, and drops one it cannot read with a warning", async () => {
-    const { hub, ann2, bob, live } = pages();
+    const { hub, ann2, bob, sessions, forgot } = pages();
     const { ch, receive } = channel([]);
     const log = logger();
-    new EndedSessions(hub, live, ch, log);
+    new EndedSessions(hub, sessions, ch, log);
 
     for (const bad of [
       null,
@@ -121,6 +131,7 @@ describe('ended sessions', () => {
       receive('peer', bad);
     await new Promise((r) => setImmediate(r));
     expect(bob.closed).toBeNull();
+    expect(forgot).toEqual([]);
     expect(
       log.lines.filter((l) => l.msg === 'dropped an invalid notice of ended sessions'),
     ).toHaveLength(7);
@@ -129,18 +140,30 @@ describe('ended sessions', () => {
     await waitFor(() => ann2.closed !== null, 2000, "ann's ended page to close", 5);
     expect(ann2.closed).toBe(1012);
     expect(bob.closed).toBeNull();
-    expect(
-      log.lines.some((l) => l.level === 'info' && (l.obj as { toldBy?: string }).toldBy === 'peer'),
-    ).toBe(true);
+    const toldBy = (msg: string) =>
+      log.lines.some(
+        (l) =>
+          l.level === 'info' &&
+          l.msg?.includes(msg) &&
+          (l.obj as { toldBy?: string }).toldBy === 'peer',
+      );
+    expect(toldBy('live pages of ended sessions sent to reconnect')).toBe(true);
+    // The node's kept copies of the account's sessions went too.
+    expect(forgot).toEqual(['ann']);
+    expect(toldBy("dropped this node's copies of 2 ended sessions")).toBe(true);
   });
 
   it('the periodic check closes every ended session, and a database away closes nothing', async () => {
-    const { hub, ann1, ann2, bob, live } = pages();
+    const { hub, ann1, ann2, bob, sessions, forgot } = pages();
     const { ch } = channel([]);
     let down = true;
+    const away = () => Promise.reject(new Error('database away'));
     const ended = new EndedSessions(
       hub,
-      (sids) => (down ? Promise.reject(new Error('database away')) : live(sids)),
+      {
+        liveOf: (sids) => (down ? away() : sessions.liveOf(sids)),
+        forgetEnded: (account) => (down ? away() : sessions.forgetEnded(account)),
+      },
       ch,
       logger(),
     );
@@ -150,5 +173,7 @@ describe('ended sessions', () => {
     down = false;
     expect(await ended.check()).toBe(2);
     expect([ann1.closed, ann2.closed, bob.closed]).toEqual([null, 1012, 1012]);
+    // The check asks about every session the node kept, of every account.
+    expect(forgot).toEqual(['*']);
   });
 });
