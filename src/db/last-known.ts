@@ -62,10 +62,15 @@ export class LastKnown<V> {
     this.#entries.delete(key);
   }
 
-  /** The keys whose kept value `where` picks. */
+  /** The keys whose kept value `where` picks, of those still young enough to be served. */
   keys(where: (value: V) => boolean = () => true): string[] {
     const keys: string[] = [];
-    for (const [key, kept] of this.#entries) if (where(kept.value)) keys.push(key);
+    const oldest = this.#now() - this.#maxAgeMs;
+    for (const [key, kept] of this.#entries) {
+      // Never served again: dropped here rather than asked about.
+      if (kept.at < oldest) this.#entries.delete(key);
+      else if (where(kept.value)) keys.push(key);
+    }
     return keys;
   }
 

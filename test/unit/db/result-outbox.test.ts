@@ -122,6 +122,20 @@ describe('LastKnown', () => {
     expect(await kept.read('c', () => Promise.reject(refused()))).toBe(1);
   });
 
+  it('lists the keys it may still serve, by value, and drops those too old to serve', () => {
+    let now = 0;
+    const kept = new LastKnown<number>({ maxAgeMs: 1000, now: () => now });
+    kept.remember('old', 1);
+    now = 600;
+    kept.remember('even', 2);
+    kept.remember('odd', 3);
+    expect(kept.keys()).toEqual(['old', 'even', 'odd']);
+    expect(kept.keys((v) => v % 2 === 1)).toEqual(['old', 'odd']);
+    now = 1001;
+    expect(kept.keys((v) => v % 2 === 1)).toEqual(['odd']);
+    expect(kept.size).toBe(2);
+  });
+
   it('a stopping node waits for the database until its deadline', async () => {
     const db = writer();
     const outbox = new ResultOutbox(db, { logger: silent, retryMs: 60_000 });
