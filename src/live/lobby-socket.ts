@@ -1,4 +1,5 @@
-// One open lobby page: keeps its page of the open-games list live across the whole cluster.
+// One open lobby page: keeps its page of the open-games list, and the games being played, live
+// across the whole cluster.
 
 import type { GameState } from '../game/types.js';
 import { MAX_PLAYERS } from '../game/types.js';
@@ -19,8 +20,20 @@ export interface OpenGameRow {
   canJoin: boolean;
 }
 
+/** A game being played, as the lobby offers it to watch. */
+export interface PlayingGameRow {
+  code: string;
+  /** The heroes' names, in seat order. */
+  heroes: string[];
+  standing: number;
+  /** The viewer plays in it. */
+  joined: boolean;
+}
+
 /** Open games shown per lobby page. */
 export const LOBBY_PAGE_SIZE = 20;
+/** Games being played shown in the lobby (the newest); the rest are counted. */
+export const LOBBY_PLAYING_SHOWN = 8;
 
 export interface LobbyPage {
   rows: OpenGameRow[];
@@ -28,6 +41,8 @@ export interface LobbyPage {
   page: number;
   pages: number;
   total: number;
+  /** The newest games being played, and how many there are in all. */
+  playing: { rows: PlayingGameRow[]; total: number };
 }
 
 /** Reads a ?page= value: a positive integer, anything else is page 1. */
@@ -44,8 +59,40 @@ export function lobbyPage(games: GameState[], viewerId: string | null, page: num
   const pages = Math.max(1, Math.ceil(open.length / LOBBY_PAGE_SIZE));
   const at = Math.min(Math.max(1, page), pages);
   const rows = openGameRows(open.slice((at - 1) * LOBBY_PAGE_SIZE, at * LOBBY_PAGE_SIZE), viewerId);
-  return { rows, page: at, pages, total: open.length };
+  return { rows, page: at, pages, total: open.length, playing: playingRows(games, viewerId) };
 }
+
+/**
+ * The newest games being played. A row holds nothing that moves every round (the round, the
+ * countdown), so a lobby page is sent something only when a game starts, ends or a hero falls.
+ */
+function playingRows(games: GameState[], viewerId: string | null): LobbyPage['playing'] {
+  // One pass keeping the newest few: a node may hold a thousand games, and every open lobby
+  // page builds this at each change it hears.
+  const newest: GameState[] = [];
+  let total = 0;
+  for (const g of games) {
+    if (g.status !== 'playing') continue;
+    total++;
+    let i = newest.length;
+    while (i > 0 && newer(g, newest[i - 1] as GameState)) i--;
+    if (i < LOBBY_PLAYING_SHOWN) {
+      newest.splice(i, 0, g);
+      if (newest.length > LOBBY_PLAYING_SHOWN) newest.pop();
+    }
+  }
+  const rows = newest.map((g) => ({
+    code: g.code,
+    heroes: g.players.map((p) => p.name),
+    standing: g.players.filter((p) => p.alive).length,
+    joined: viewerId !== null && g.players.some((p) => p.id === viewerId),
+  }));
+  return { rows, total };
+}
+
+/** Whether `a` is listed before `b`: newer first, then by code. */
+const newer = (a: GameState, b: GameState): boolean =>
+  a.createdAt !== b.createdAt ? a.createdAt > b.createdAt : a.code < b.code;
 
 export function openGameRows(games: GameState[], viewerId: string | null): OpenGameRow[] {
   return games
@@ -103,7 +150,7 @@ export class LobbyLiveSocket extends LiveSocket {
 
   protected render(): void {
     const html = this.renderer.render('partials/open-games', {
-      lobby: lobbyPage(this.source.openGames(), this.viewer.id, this.page),
+      lobby: lobbyPage(this.source.lobbyGames(), this.viewer.id, this.page),
       user: this.viewer,
       csrfToken: this.csrfToken,
     });

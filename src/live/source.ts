@@ -16,7 +16,8 @@ export interface GameSource {
   caughtUp(code: string, seen: Seen, gameId: string | null, timeoutMs?: number): Promise<boolean>;
   /** True when the replica holds this game in a schema newer than this release reads. */
   unreadable(code: string): boolean;
-  openGames(): GameState[];
+  /** The games the lobby lists: open ones and those being played. */
+  lobbyGames(): GameState[];
   gamesOf(playerId: string): GameState[];
   /** Called with the code of every game whose record changed in the local replica. */
   subscribe(listener: (code: string) => void): () => void;

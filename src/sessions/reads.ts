@@ -200,8 +200,8 @@ export class GameReads {
     return out;
   }
 
-  openGames(): GameState[] {
-    return this.#states().filter((g) => g.status === 'open');
+  lobbyGames(): GameState[] {
+    return this.#states().filter((g) => g.status === 'open' || g.status === 'playing');
   }
 
   gamesOf(playerId: string): GameState[] {

@@ -227,7 +227,7 @@ export class GameSessions {
   readonly pending: GameReads['pending'] = (code) => this.reads.pending(code);
   readonly caughtUp: GameReads['caughtUp'] = (code, seen, gameId, timeoutMs) =>
     this.reads.caughtUp(code, seen, gameId, timeoutMs);
-  readonly openGames = (): GameState[] => this.reads.openGames();
+  readonly lobbyGames = (): GameState[] => this.reads.lobbyGames();
   readonly gamesOf = (playerId: string): GameState[] => this.reads.gamesOf(playerId);
   readonly subscribe: GameReads['subscribe'] = (listener) => this.reads.subscribe(listener);
   readonly watch: GameReads['watch'] = (code, listener) => this.reads.watch(code, listener);

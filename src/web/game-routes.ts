@@ -99,7 +99,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     ]);
     res.render('pages/lobby', {
       title: 'Lobby',
-      lobby: lobbyPage(games.openGames(), user.id, pageParam(req.query.page)),
+      lobby: lobbyPage(games.lobbyGames(), user.id, pageParam(req.query.page)),
       myGames: mine,
       record,
       standing,

@@ -235,7 +235,7 @@ describe('any node serves any player', () => {
     cd.close();
   });
 
-  it('a game created on node 2 appears live on a lobby socket on node 3, and on its lobby page', async () => {
+  it('a game created on node 2 appears live on a lobby socket on node 3, and on its lobby page, then among the games being played', async () => {
     const e = await player(n3, 'eve');
     const f = await player(n2, 'fay');
     const lobby = live(e.connectLobby());
@@ -255,6 +255,29 @@ describe('any node serves any player', () => {
     const page = await e.page('/lobby');
     expect(page.status).toBe(200);
     expect(page.html).toContain(`/games/${code}`);
+
+    // Once it starts, every node's lobby offers it to watch, live; no longer to join.
+    const g = await player(n2, 'gil');
+    expect((await g.join(code)).status).toBe(303);
+    expect((await f.start(code)).status).toBe(303);
+    const playing = await waitFor(
+      () => {
+        const p = lobby.latestPartial('open-games');
+        return p?.includes(`Watch game ${code}`) ? p : null;
+      },
+      5000,
+      `${code} offered to watch on n3's lobby socket`,
+    );
+    expect(playing).toContain('Being played');
+    expect(playing).toContain(`${f.username}, ${g.username}`);
+    expect(playing).toContain('2 of 2 standing');
+    expect(playing).not.toContain(`action="/games/${code}/join"`);
+    // A hero of the game is offered to open it, on any node's lobby page.
+    const theirs = await f.page('/lobby');
+    expect(theirs.html).toContain(`Open game ${code}`);
+    const watched = await e.page(`/games/${code}`);
+    expect(watched.status).toBe(200);
+    expect(watched.html).toContain(g.username);
     lobby.close();
   });
 });

@@ -50,7 +50,7 @@ function source(
     shownRecord: () => (state ? { epoch: 7 } : undefined),
     caughtUp: async () => true,
     unreadable: () => unreadable,
-    openGames: () => [],
+    lobbyGames: () => [],
     gamesOf: () => [],
     subscribe: (l) => ((listener = l), () => undefined),
     watch: (_code, l) => ((listener = () => l()), () => undefined),

@@ -37,7 +37,7 @@ function fakeGames(
     commands,
     game: (code: string) => games.get(code),
     unreadable: () => false,
-    openGames: () => [],
+    lobbyGames: () => [],
     gamesOf: () => [],
     subscribe: (l: (code: string) => void) => (listeners.add(l), () => void listeners.delete(l)),
     create: async () => ({ ok: true, code: 'MINE' }),
