@@ -14,6 +14,9 @@ export interface Account {
   createdAt: number;
 }
 
+/** What anyone may see of an account (its profile page). */
+export type PublicAccount = Pick<Account, 'id' | 'username' | 'createdAt'>;
+
 export type CreateAccountResult =
   { ok: true; account: Account } | { ok: false; code: 'taken' | 'invalid'; message: string };
 
@@ -56,6 +59,8 @@ export function accountRowId(id: string | number): number | null {
 export class Accounts {
   /** Accounts read by id, answered while the database is away (a logged-in player's pages). */
   readonly #byId = new LastKnown<Account | null>();
+  /** Profiles read by name, answered while the database is away (never to a login). */
+  readonly #profiles = new LastKnown<PublicAccount | null>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -94,6 +99,20 @@ export class Accounts {
       .where('username', '=', key)
       .executeTakeFirst();
     return row ? toAccount(row) : null;
+  }
+
+  /**
+   * The public part of the account named `username` (by usernameKey), for its profile page;
+   * while the database is away, what this node last read of it. A login never asks this: it
+   * must see the account as the database holds it.
+   */
+  async profileByName(username: string): Promise<PublicAccount | null> {
+    return this.#profiles.read(usernameKey(username), async () => {
+      const account = await this.findByUsername(username);
+      return (
+        account && { id: account.id, username: account.username, createdAt: account.createdAt }
+      );
+    });
   }
 
   async findById(id: string | number): Promise<Account | null> {

@@ -102,6 +102,7 @@ function rowId(id: string, gameId: string): number {
 export class Results {
   /** Last read records and leaderboard, answered while the database is away. */
   readonly #records = new LastKnown<PlayerRecord>();
+  readonly #dealt = new LastKnown<number>();
   readonly #recent = new LastKnown<RecentGame[]>();
   readonly #standings = new LastKnown<Standings>({ max: 1 });
   /** The last read of every hero's standing, and when it was asked for (see #table). */
@@ -193,13 +194,15 @@ export class Results {
   async dealtBy(accountId: string): Promise<number> {
     const id = accountRowId(accountId);
     if (id === null) return 0;
-    const row = await this.db
-      .selectFrom('result_players')
-      // A sum's type depends on the driver (PostgreSQL's is bigint), hence Number() below.
-      .select((eb) => eb.fn.coalesce(eb.fn.sum('dealt'), sql<number>`0`).as('dealt'))
-      .where('account_id', '=', id)
-      .executeTakeFirstOrThrow();
-    return Number(row.dealt);
+    return this.#dealt.read(String(id), async () => {
+      const row = await this.db
+        .selectFrom('result_players')
+        // A sum's type depends on the driver (PostgreSQL's is bigint), hence Number() below.
+        .select((eb) => eb.fn.coalesce(eb.fn.sum('dealt'), sql<number>`0`).as('dealt'))
+        .where('account_id', '=', id)
+        .executeTakeFirstOrThrow();
+      return Number(row.dealt);
+    });
   }
 
   async recordFor(accountId: string): Promise<PlayerRecord> {

@@ -42,7 +42,7 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
 
   app.get('/players/:name', async (req: Request, res: Response) => {
     const parsed = profileName.safeParse(req.params.name);
-    const account = parsed.success ? await accounts.findByUsername(parsed.data) : null;
+    const account = parsed.success ? await accounts.profileByName(parsed.data) : null;
     if (!account) {
       res.status(404).render('pages/error', {
         title: 'Not found',

@@ -89,6 +89,9 @@ describe('PostgreSQL away for 30 s under play', () => {
       (l) => l.msg === "dropped this node's copies of 1 ended sessions" && l.toldBy !== undefined,
       "n2 to drop its copy of the ended session when n1's notice came",
     );
+    // A profile the node showed before the outage it shows during it.
+    const profile = `/players/${pair[1]!.username}`;
+    expect((await pair[0]!.page(profile)).status).toBe(200);
 
     // ── frozen: connections stay open, nothing answers ──
     const outageAt = Date.now();
@@ -128,6 +131,11 @@ describe('PostgreSQL away for 30 s under play', () => {
     const ended = await sameCookie.page('/lobby');
     expect(ended.status).toBe(503);
     expect(ended.html).not.toContain(leaver.username);
+    const shown = await pair[0]!.page(profile);
+    expect(shown.status).toBe(200);
+    expect(shown.html).toContain(`${pair[1]!.username}</h1>`);
+    // One it never read, it cannot.
+    expect((await pair[0]!.page(`/players/${leaver.username}`)).status).toBe(503);
     expect((await database(pairOwner)).state).toBe('down');
     expect(metricValue(await fetchMetrics(pairOwner.url), 'minotaur_database_up')).toBe(0);
     const remaining = 30_000 - (Date.now() - outageAt);

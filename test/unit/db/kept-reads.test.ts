@@ -1,12 +1,14 @@
-// What a node keeps of sessions to answer while the database is away (db/last-known.ts) must not
-// outlive the session: a cookie logged out on one node must not log in on another for the
-// length of an outage that follows. Two stores on one SQLite file stand for two nodes; the one
-// under test refuses every query while `down`, as a node's storage does once it knows the
-// database is away.
+// What a node keeps to answer while the database is away (db/last-known.ts): profiles it showed,
+// but never to a login; sessions, but not once they ended: a cookie logged out on one node must
+// not log in on another for the length of an outage that follows. Two handles on one SQLite
+// file stand for two nodes; the one under test refuses every query while `down`, as a node's
+// storage does once it knows the database is away.
 
 import { Kysely, type KyselyPlugin } from 'kysely';
 import type { SessionData } from 'express-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Accounts } from '../../../src/db/accounts.js';
+import { Results } from '../../../src/db/results.js';
 import { DatabaseSessionStore } from '../../../src/db/session-store.js';
 import { openDatabase, ImmediateSqliteDialect } from '../../../src/db/sqlite.js';
 import { DatabaseDownError, type Storage } from '../../../src/db/storage.js';
@@ -17,6 +19,7 @@ const HOUR = 60 * 60 * 1000;
 const fx = engineFixture('sqlite');
 let other: Storage;
 let mine: DatabaseSessionStore;
+let db: Kysely<Database>;
 let down = false;
 
 const refusing: KyselyPlugin = {
@@ -48,7 +51,7 @@ beforeAll(async () => {
   const target = await fx.fresh();
   other = await fx.openMigrated(target);
   if (target.engine !== 'sqlite') throw new Error('a SQLite file expected');
-  const db = new Kysely<Database>({
+  db = new Kysely<Database>({
     dialect: new ImmediateSqliteDialect(openDatabase(target.path, silentLogger), 5000),
     plugins: [refusing],
   });
@@ -106,6 +109,28 @@ describe("a node's kept copies of sessions", () => {
     expect([...(await mine.liveOf(['page']))]).toEqual([]);
     down = true;
     await expect(get('page')).rejects.toBeInstanceOf(DatabaseDownError);
+    down = false;
+  });
+
+  it('hold the profiles this node showed, and never answer a login', async () => {
+    const accounts = new Accounts(db);
+    const results = new Results(db);
+    const made = await other.accounts.create('Ariadne', 'hash');
+    if (!made.ok) throw new Error(made.message);
+    await other.accounts.create('Theseus', 'hash');
+    expect(await accounts.profileByName('ariadne')).toEqual({
+      id: made.account.id,
+      username: 'Ariadne',
+      createdAt: made.account.createdAt,
+    });
+    expect(await results.dealtBy(made.account.id)).toBe(0);
+    down = true;
+    expect((await accounts.profileByName('ARIADNE'))?.username).toBe('Ariadne');
+    expect(await results.dealtBy(made.account.id)).toBe(0);
+    // Never read here: not known.
+    await expect(accounts.profileByName('Theseus')).rejects.toBeInstanceOf(DatabaseDownError);
+    // A login looks the account up in the database, whatever was shown.
+    await expect(accounts.findByUsername('Ariadne')).rejects.toBeInstanceOf(DatabaseDownError);
     down = false;
   });
 });
