@@ -1,6 +1,7 @@
 // Two people in headless Chromium: sign up through the form, open a game in the lobby, see it
 // appear in the other's lobby live, join, start, play by clicking until the game is over, see
-// the winner and Game Over screens, and find the result in their record and the leaderboard.
+// the winner and Game Over screens, and find the result in their record and the leaderboard. A
+// third finds the game under "Being played" in the lobby and watches it live to its end.
 // Then the node is replaced under an open game page: the "reconnecting…" badge shows, htmx
 // reconnects to the new node, and the page shows the same round.
 
@@ -172,6 +173,23 @@ describe('two players in a browser', () => {
       () => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true),
     );
 
+    // A third player finds the game under "Being played" in the lobby and watches it live.
+    const pc = await session!.newPage();
+    await signUp(pc, base, `pasiphae${tag}`);
+    const watch = pc.locator(`#open-games a.button[href="/games/${code}"]`);
+    await watch.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await watch.textContent()).toBe('Watch');
+    expect(await pc.locator('#open-games').textContent()).toContain(`${nameA}, ${nameB}`);
+    await Promise.all([pc.waitForURL(`${base}/games/${code}`), watch.click()]);
+    await pc.getByText('You are watching this game.').waitFor();
+    const countdown = '#game-status .countdown[data-round]';
+    const watchedFrom = Number(await pc.locator(countdown).getAttribute('data-round'));
+    await pc.waitForFunction(
+      ([sel, from]) => Number(document.querySelector(sel)?.getAttribute('data-round')) > from,
+      [countdown, watchedFrom] as const,
+      { timeout: 15_000 },
+    );
+
     const rec = await adminGame(base, code);
     const idA = rec.state.players.find((p) => p.name === nameA)!.id;
     const idB = rec.state.players.find((p) => p.name === nameB)!.id;
@@ -235,6 +253,8 @@ describe('two players in a browser', () => {
       }
     }
     await Promise.all([play(pa, idA), play(pb, idB)]);
+    // The watcher saw it to the end, live.
+    await pc.locator('#game-status .phase.over').waitFor({ timeout: 30_000 });
 
     const end = await adminGame(base, code);
     expect(end.state.status).toBe('finished');
