@@ -51,15 +51,20 @@ export function pageParam(value: unknown): number {
   return Math.max(1, n);
 }
 
-/** One page of the open games, newest first. */
+/** One page of the open games, and the newest games being played; each list newest first. */
 export function lobbyPage(games: GameState[], viewerId: string | null, page: number): LobbyPage {
-  const open = games
-    .filter((g) => g.status === 'open')
-    .sort((a, b) => b.createdAt - a.createdAt || (a.code < b.code ? -1 : 1));
+  const open = newest(games, 'open');
   const pages = Math.max(1, Math.ceil(open.length / LOBBY_PAGE_SIZE));
   const at = Math.min(Math.max(1, page), pages);
   const rows = openGameRows(open.slice((at - 1) * LOBBY_PAGE_SIZE, at * LOBBY_PAGE_SIZE), viewerId);
   return { rows, page: at, pages, total: open.length, playing: playingRows(games, viewerId) };
+}
+
+/** The games of one status, newest first (then by code). */
+function newest(games: GameState[], status: GameState['status']): GameState[] {
+  return games
+    .filter((g) => g.status === status)
+    .sort((a, b) => b.createdAt - a.createdAt || (a.code < b.code ? -1 : 1));
 }
 
 /**
@@ -67,48 +72,29 @@ export function lobbyPage(games: GameState[], viewerId: string | null, page: num
  * countdown), so a lobby page is sent something only when a game starts, ends or a hero falls.
  */
 function playingRows(games: GameState[], viewerId: string | null): LobbyPage['playing'] {
-  // One pass keeping the newest few: a node may hold a thousand games, and every open lobby
-  // page builds this at each change it hears.
-  const newest: GameState[] = [];
-  let total = 0;
-  for (const g of games) {
-    if (g.status !== 'playing') continue;
-    total++;
-    let i = newest.length;
-    while (i > 0 && newer(g, newest[i - 1] as GameState)) i--;
-    if (i < LOBBY_PLAYING_SHOWN) {
-      newest.splice(i, 0, g);
-      if (newest.length > LOBBY_PLAYING_SHOWN) newest.pop();
-    }
-  }
-  const rows = newest.map((g) => ({
+  const playing = newest(games, 'playing');
+  const rows = playing.slice(0, LOBBY_PLAYING_SHOWN).map((g) => ({
     code: g.code,
     heroes: g.players.map((p) => p.name),
     standing: g.players.filter((p) => p.alive).length,
     joined: viewerId !== null && g.players.some((p) => p.id === viewerId),
   }));
-  return { rows, total };
+  return { rows, total: playing.length };
 }
 
-/** Whether `a` is listed before `b`: newer first, then by code. */
-const newer = (a: GameState, b: GameState): boolean =>
-  a.createdAt !== b.createdAt ? a.createdAt > b.createdAt : a.code < b.code;
-
-export function openGameRows(games: GameState[], viewerId: string | null): OpenGameRow[] {
-  return games
-    .filter((g) => g.status === 'open')
-    .sort((a, b) => b.createdAt - a.createdAt || (a.code < b.code ? -1 : 1))
-    .map((g) => ({
-      code: g.code,
-      host: g.players.find((p) => p.id === g.createdBy)?.name ?? g.players[0]?.name ?? '—',
-      players: g.players.length,
-      max: MAX_PLAYERS,
-      joined: viewerId !== null && g.players.some((p) => p.id === viewerId),
-      canJoin:
-        viewerId !== null &&
-        !g.players.some((p) => p.id === viewerId) &&
-        g.players.length < MAX_PLAYERS,
-    }));
+/** The rows of these open games, in their order. */
+function openGameRows(games: GameState[], viewerId: string | null): OpenGameRow[] {
+  return games.map((g) => ({
+    code: g.code,
+    host: g.players.find((p) => p.id === g.createdBy)?.name ?? g.players[0]?.name ?? '—',
+    players: g.players.length,
+    max: MAX_PLAYERS,
+    joined: viewerId !== null && g.players.some((p) => p.id === viewerId),
+    canJoin:
+      viewerId !== null &&
+      !g.players.some((p) => p.id === viewerId) &&
+      g.players.length < MAX_PLAYERS,
+  }));
 }
 
 export class LobbyLiveSocket extends LiveSocket {

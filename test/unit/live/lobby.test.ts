@@ -45,7 +45,7 @@ describe('the lobby', () => {
     expect(lobbyPage([open, over], 'ann', 1).playing).toEqual({ rows: [], total: 0 });
   });
 
-  it('picks the same newest games being played as sorting them all would', () => {
+  it('lists the newest games being played first, ties by code, at most the shown number, and counts them all', () => {
     const base = started(['cy', 'dee']);
     fc.assert(
       fc.property(
