@@ -36,6 +36,14 @@ export interface ClientInit {
   moveRate: number;
   attackRate: number;
   connectParallel: number;
+  /** Pages that keep the lobby open (people between games): a socket each, counted apart. */
+  lobbies?: Lobby[];
+}
+
+/** A lobby page's live socket: an account's cookie and the path the lobby page gives. */
+export interface Lobby {
+  cookie: string;
+  path: string;
 }
 
 export interface Dist {
@@ -69,6 +77,8 @@ export interface ClientStats {
   clientLoopP99Ms: number;
   playing: number;
   over: number;
+  /** The lobby pages: how many were open, what each received per second in the window. */
+  lobby: { sockets: number; messagesPerS: number; bytesPerS: number };
 }
 
 type Kind = 'own' | 'other' | 'round' | 'first' | 'ack';
@@ -186,6 +196,29 @@ let rounds = 0;
 let lateRefusals = 0;
 const refusals = new Map<string, number>();
 const closes: Record<string, number> = {};
+let lobbyMessages = 0;
+let lobbyBytes = 0;
+const lobbySockets: WebSocket[] = [];
+
+/** Opens a lobby page's socket; what it receives in the window is counted. */
+function openLobby(o: ClientInit, lobby: Lobby): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${o.base}${lobby.path}`, {
+      headers: { cookie: lobby.cookie, origin: o.origin },
+      perMessageDeflate: true,
+    });
+    ws.once('open', () => {
+      lobbySockets.push(ws);
+      resolve();
+    });
+    ws.once('error', reject);
+    ws.on('message', (data: Buffer) => {
+      if (!measuring) return;
+      lobbyMessages++;
+      lobbyBytes += frameBytes(data.length);
+    });
+  });
+}
 
 class Player {
   ws: WebSocket | null = null;
@@ -430,6 +463,10 @@ async function init(o: ClientInit): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.connectParallel, all.length) }, worker));
+  for (const lobby of o.lobbies ?? [])
+    await openLobby(o, lobby).catch(() => {
+      failed++;
+    });
   // Every socket has its first render before the games start.
   const deadline = Date.now() + 60_000;
   while (
@@ -454,6 +491,8 @@ process.on('message', (m: { type: string } & Partial<Omit<ClientInit, 'type'>>) 
     rounds = 0;
     lateRefusals = 0;
     bytesInWindow = 0;
+    lobbyMessages = 0;
+    lobbyBytes = 0;
     refusals.clear();
     loop.reset();
     loop.enable();
@@ -488,11 +527,17 @@ process.on('message', (m: { type: string } & Partial<Omit<ClientInit, 'type'>>) 
       clientLoopP99Ms: loop.percentile(99) / 1e6,
       playing: new Set(all.filter((p) => !p.over).map((p) => p.seat.code)).size,
       over: new Set(all.filter((p) => p.over).map((p) => p.seat.code)).size,
+      lobby: {
+        sockets: lobbySockets.filter((ws) => ws.readyState === WebSocket.OPEN).length,
+        messagesPerS: lobbyMessages / Math.max(1, lobbySockets.length) / windowS,
+        bytesPerS: lobbyBytes / Math.max(1, lobbySockets.length) / windowS,
+      },
     };
     reply(stats);
   } else if (m.type === 'stop') {
     stopped = true;
     for (const p of all) p.stop();
+    for (const ws of lobbySockets) ws.close();
     setTimeout(() => process.exit(0), 200).unref();
   }
 });

@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { adminGame } from '../test/support/admin.js';
 import { TestCluster, waitForPeers } from '../test/support/cluster.js';
 import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/node-process.js';
-import type { ClientInit, ClientStats, Dist, Seat } from './players-client.js';
+import type { ClientInit, ClientStats, Dist, Lobby, Seat } from './players-client.js';
 import type { RawInit } from './players-raw-server.js';
 import { heapDiff, type HeapDiff } from './heap-diff.js';
 import {
@@ -112,6 +112,13 @@ if (!Number.isInteger(PROCESSES) || PROCESSES < 1 || PROCESSES > 4)
   throw new Error('BENCH_PLAYERS_PROCESSES must be 1, 2, 3 or 4');
 /** How pages find a process: the next one for each page (spread), or the game's owner. */
 const ROUTE = process.env.BENCH_PLAYERS_ROUTE === 'owner' ? 'owner' : 'spread';
+/**
+ * BENCH_PLAYERS_LOBBIES=N: N more accounts keep the lobby open during the step (people between
+ * games), a lobby socket each; the step reports what each received.
+ */
+const LOBBIES = Number(process.env.BENCH_PLAYERS_LOBBIES ?? '0');
+if (!Number.isInteger(LOBBIES) || LOBBIES < 0 || LOBBIES > 5000)
+  throw new Error('BENCH_PLAYERS_LOBBIES must be a whole number from 0 to 5000');
 
 interface GcPauses {
   /** Young-generation collections per second, and their mean pause. */
@@ -315,6 +322,7 @@ async function drive(
   pids: number[],
   startGames: () => Promise<void>,
   around: { before?: () => Promise<void>; after?: () => Promise<void> } = {},
+  lobbies: Lobby[] = [],
 ): Promise<Omit<Side, 'heapMB' | 'loopP99Ms' | 'gc' | 'setupS'>> {
   const client = forkChild('players-client.ts');
   const init: ClientInit = {
@@ -326,6 +334,7 @@ async function drive(
     marginMs: 250,
     ...MIX,
     connectParallel: 32,
+    lobbies,
   };
   const connected = nextMessage<{ failed: number; sockets: number; first: Dist }>(
     client,
@@ -449,6 +458,17 @@ async function appSide(
         : {}),
     })),
   );
+  // BENCH_PLAYERS_LOBBIES: accounts that keep the lobby open, each with the socket its page opens.
+  const lobbies: Lobby[] = await pool(
+    await signupMany(node.url, LOBBIES, 'lb', 32),
+    16,
+    async (p) => {
+      const { html } = await p.page('/lobby');
+      const path = /hx-ws:connect="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+      if (!path) throw new Error('no live socket on the lobby page');
+      return { cookie: p.cookie, path };
+    },
+  );
   const setupS = (Date.now() - setup0) / 1000;
   console.log(`  ${players} players: signed up and seated in ${fmt(setupS, 0)} s`);
 
@@ -524,6 +544,7 @@ async function appSide(
         m1 = await Promise.all(nodes.map((n) => metrics(n.url)));
       },
     },
+    lobbies,
   );
   if (NODE_LOG)
     for (const [i, n] of nodes.entries())
@@ -660,6 +681,8 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
   console.log(`live socket compression (LIVE_COMPRESSION): ${COMPRESSION}`);
   console.log(`SQLite commits (SQLITE_SYNCHRONOUS): ${SYNCHRONOUS}`);
   if (NODE_OPTIONS) console.log(`the node's options (BENCH_NODE_OPTIONS): ${NODE_OPTIONS}`);
+  if (LOBBIES)
+    console.log(`lobby pages open beside the players (BENCH_PLAYERS_LOBBIES): ${LOBBIES}`);
   if (PROCESSES > 1)
     console.log(
       `the node: ${PROCESSES} processes (a cluster on 127.0.0.2…, one SQLite file; CPU and RSS summed); pages go to ${ROUTE === 'owner' ? "their game's owner" : 'each process in turn'}`,
@@ -678,7 +701,7 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
     steps.push(step);
     const a = app.side.stats;
     console.log(
-      `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, GC ${app.side.gc ? `${fmt(app.side.gc.minorPerS, 1)} young collections/s of ${ms(app.side.gc.minorMeanMs)} ms, ${app.side.gc.major} full of ${ms(app.side.gc.majorMeanMs)} ms` : '—'}, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}`,
+      `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, GC ${app.side.gc ? `${fmt(app.side.gc.minorPerS, 1)} young collections/s of ${ms(app.side.gc.minorMeanMs)} ms, ${app.side.gc.major} full of ${ms(app.side.gc.majorMeanMs)} ms` : '—'}, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}${LOBBIES ? `, lobby pages ${a.lobby.sockets} of ${LOBBIES} open, each sent ${fmt(a.lobby.messagesPerS, 1)} messages (${fmt(a.lobby.bytesPerS, 0)} B) a second` : ''}`,
     );
     const late = app.side.late;
     if (late)

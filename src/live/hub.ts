@@ -17,6 +17,8 @@ export interface Closable {
 
 export class LiveHub {
   private readonly sockets = new Set<Closable>();
+  /** Each account's sockets, oldest first (a reconnect wave admits thousands at once). */
+  private readonly byAccount = new Map<string, Set<Closable>>();
   /** The session each socket was opened with. */
   private readonly sessionOf = new WeakMap<Closable, string>();
 
@@ -32,21 +34,30 @@ export class LiveHub {
   admit(socket: Closable & { account: string }, cap: number, sessionId?: string): number {
     this.add(socket);
     if (sessionId !== undefined) this.sessionOf.set(socket, sessionId);
-    const mine = [...this.sockets].filter((s) => s.account === socket.account && !s.isClosed);
-    const excess = mine.slice(0, Math.max(0, mine.length - cap));
-    for (const s of excess) {
+    let mine = this.byAccount.get(socket.account);
+    if (!mine) this.byAccount.set(socket.account, (mine = new Set()));
+    mine.add(socket);
+    for (const s of mine) if (s.isClosed) mine.delete(s);
+    let closed = 0;
+    for (const s of mine) {
+      if (mine.size <= cap) break;
       s.close(LiveClose.tooManySockets, `too many open pages (at most ${cap})`);
-      this.sockets.delete(s);
+      this.remove(s);
+      closed++;
     }
-    return excess.length;
+    return closed;
   }
 
   remove(socket: Closable): void {
     this.sockets.delete(socket);
+    if (socket.account === undefined) return;
+    const mine = this.byAccount.get(socket.account);
+    if (!mine?.delete(socket) || mine.size > 0) return;
+    this.byAccount.delete(socket.account);
   }
 
   get size(): number {
-    for (const s of this.sockets) if (s.isClosed) this.sockets.delete(s);
+    for (const s of this.sockets) if (s.isClosed) this.remove(s);
     return this.sockets.size;
   }
 
@@ -77,7 +88,7 @@ export class LiveHub {
       for (const s of sockets) {
         if (s.isClosed) continue;
         s.close(LiveClose.restart, 'session ended');
-        this.sockets.delete(s);
+        this.remove(s);
         closed++;
       }
     }
@@ -89,8 +100,9 @@ export class LiveHub {
     let closed = 0;
     for (const s of this.sockets) {
       if (s.code === undefined || !codes.has(s.code)) continue;
+      this.remove(s);
+      if (s.isClosed) continue;
       s.close(LiveClose.restart, reason);
-      this.sockets.delete(s);
       closed++;
     }
     return closed;
@@ -106,7 +118,7 @@ export class LiveHub {
     for (let i = 0; i < all.length; i += batch) {
       for (const s of all.slice(i, i + batch)) {
         s.close(LiveClose.restart, reason);
-        this.sockets.delete(s);
+        this.remove(s);
         closed++;
       }
       if (i + batch < all.length) await new Promise((r) => setTimeout(r, pauseMs));

@@ -51,28 +51,108 @@ export function pageParam(value: unknown): number {
   return Math.max(1, n);
 }
 
-/** One page of the open games, and the newest games being played; each list newest first. */
-export function lobbyPage(games: GameState[], viewerId: string | null, page: number): LobbyPage {
-  const open = newest(games, 'open');
+/** The games the lobby lists, each list newest first (then by code). */
+export interface LobbyLists {
+  readonly open: readonly GameState[];
+  readonly playing: readonly GameState[];
+}
+
+/** The lobby's two lists of these games: open ones and those being played. */
+export function lobbyLists(games: readonly GameState[]): LobbyLists {
+  return { open: newest(games, 'open'), playing: newest(games, 'playing') };
+}
+
+/** One page of the open games, and the newest games being played. */
+export function lobbyPage(lists: LobbyLists, viewerId: string | null, page: number): LobbyPage {
+  const { open } = lists;
   const pages = Math.max(1, Math.ceil(open.length / LOBBY_PAGE_SIZE));
   const at = Math.min(Math.max(1, page), pages);
   const rows = openGameRows(open.slice((at - 1) * LOBBY_PAGE_SIZE, at * LOBBY_PAGE_SIZE), viewerId);
-  return { rows, page: at, pages, total: open.length, playing: playingRows(games, viewerId) };
+  return {
+    rows,
+    page: at,
+    pages,
+    total: open.length,
+    playing: playingRows(lists.playing, viewerId),
+  };
 }
 
 /** The games of one status, newest first (then by code). */
-function newest(games: GameState[], status: GameState['status']): GameState[] {
+function newest(games: readonly GameState[], status: GameState['status']): GameState[] {
   return games
     .filter((g) => g.status === status)
     .sort((a, b) => b.createdAt - a.createdAt || (a.code < b.code ? -1 : 1));
+}
+
+/** What the lobby shows of a game; two states with the same face give the same rows. */
+function lobbyFace(g: GameState): string | undefined {
+  if (g.status !== 'open' && g.status !== 'playing') return undefined;
+  let face = `${g.status} ${g.createdAt} ${g.createdBy}`;
+  for (const p of g.players) face += ` ${p.id}:${p.alive ? 1 : 0}:${p.name}`;
+  return face;
+}
+
+/**
+ * The lobby's lists, kept once per node for every lobby page on it. A game's record changes
+ * with every action and every round, and almost none of those changes shows in the lobby (its
+ * rows hold no round and no position): the feed tells its listeners only of changes to what a
+ * row shows (a game opened, joined, started, ended, a hero fallen), and sorts the lists once
+ * per such change instead of once per page.
+ */
+export class LobbyFeed {
+  /** The last state seen of each game the lobby lists, and what the lobby shows of it. */
+  readonly #seen = new Map<string, { state: GameState; face: string }>();
+  readonly #listeners = new Set<(code: string) => void>();
+  #lists: LobbyLists | null = null;
+
+  constructor(private readonly source: Pick<GameSource, 'game' | 'lobbyGames' | 'subscribe'>) {
+    for (const g of source.lobbyGames()) {
+      const face = lobbyFace(g);
+      if (face !== undefined) this.#seen.set(g.code, { state: g, face });
+    }
+    source.subscribe((code) => this.#changed(code));
+  }
+
+  /** The lists as the lobby shows them now. */
+  lists(): LobbyLists {
+    return (this.#lists ??= lobbyLists(this.source.lobbyGames()));
+  }
+
+  /** Called with a game's code whenever what the lobby shows of it changed. */
+  subscribe(listener: (code: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(code: string): void {
+    const state = this.source.game(code);
+    const seen = this.#seen.get(code);
+    // An action leaves the players and the status as they were: the same objects.
+    if (
+      seen &&
+      state &&
+      seen.state.players === state.players &&
+      seen.state.status === state.status &&
+      seen.state.createdBy === state.createdBy
+    )
+      return;
+    const face = state && lobbyFace(state);
+    if (face === seen?.face) {
+      if (seen && state) seen.state = state;
+      return;
+    }
+    if (state && face !== undefined) this.#seen.set(code, { state, face });
+    else this.#seen.delete(code);
+    this.#lists = null;
+    for (const l of this.#listeners) l(code);
+  }
 }
 
 /**
  * The newest games being played. A row holds nothing that moves every round (the round, the
  * countdown), so a lobby page is sent something only when a game starts, ends or a hero falls.
  */
-function playingRows(games: GameState[], viewerId: string | null): LobbyPage['playing'] {
-  const playing = newest(games, 'playing');
+function playingRows(playing: readonly GameState[], viewerId: string | null): LobbyPage['playing'] {
   const rows = playing.slice(0, LOBBY_PLAYING_SHOWN).map((g) => ({
     code: g.code,
     heroes: g.players.map((p) => p.name),
@@ -83,7 +163,7 @@ function playingRows(games: GameState[], viewerId: string | null): LobbyPage['pl
 }
 
 /** The rows of these open games, in their order. */
-function openGameRows(games: GameState[], viewerId: string | null): OpenGameRow[] {
+function openGameRows(games: readonly GameState[], viewerId: string | null): OpenGameRow[] {
   return games.map((g) => ({
     code: g.code,
     host: g.players.find((p) => p.id === g.createdBy)?.name ?? g.players[0]?.name ?? '—',
@@ -101,7 +181,7 @@ export class LobbyLiveSocket extends LiveSocket {
   constructor(
     wire: LiveWire,
     readonly viewer: Viewer,
-    private readonly source: GameSource,
+    private readonly feed: LobbyFeed,
     private readonly renderer: Renderer,
     private readonly logger: Logger,
     budget: InboundBudget,
@@ -124,10 +204,10 @@ export class LobbyLiveSocket extends LiveSocket {
     this.wire.on('message', () => void this.admit());
     for (let i = 0; i < early; i++) void this.admit();
     this.wire.on('error', (err) => this.logger.debug({ err: err.message }, 'lobby socket error'));
-    // Lobby lists change with every game's every round; 100 ms of coalescing is invisible to
-    // people.
+    // A burst of changes (games starting together) is one render: 100 ms of coalescing is
+    // invisible to people.
     this.listen(
-      (l) => this.source.subscribe(l),
+      (l) => this.feed.subscribe(l),
       () => true,
       100,
     );
@@ -136,7 +216,7 @@ export class LobbyLiveSocket extends LiveSocket {
 
   protected render(): void {
     const html = this.renderer.render('partials/open-games', {
-      lobby: lobbyPage(this.source.lobbyGames(), this.viewer.id, this.page),
+      lobby: lobbyPage(this.feed.lists(), this.viewer.id, this.page),
       user: this.viewer,
       csrfToken: this.csrfToken,
     });

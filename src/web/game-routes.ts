@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { LiveClose } from '../live/close-codes.js';
 import { GameLiveSocket } from '../live/game-socket.js';
 import { InboundBudget } from '../live/inbound.js';
-import { LobbyLiveSocket, lobbyPage, pageParam } from '../live/lobby-socket.js';
+import { LobbyFeed, LobbyLiveSocket, lobbyPage, pageParam } from '../live/lobby-socket.js';
 import { GameFrames } from '../live/game-frame.js';
 import { renderGamePartials } from '../live/game-socket.js';
 import { pagePartials } from '../live/game-templates.js';
@@ -66,6 +66,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   games.subscribe((code) => {
     if (!games.game(code)) frames.forget(code);
   });
+  // The lobby's lists, kept once for every lobby page of this node.
+  const lobbyFeed = new LobbyFeed(games);
   // Pages of games run beyond a network cut reconnect: the load balancer sends them to a node
   // that reaches the game's owner (this one refuses them meanwhile, web/app.ts).
   games.onBeyondCut((codes) => {
@@ -99,7 +101,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     ]);
     res.render('pages/lobby', {
       title: 'Lobby',
-      lobby: lobbyPage(games.lobbyGames(), user.id, pageParam(req.query.page)),
+      lobby: lobbyPage(lobbyFeed.lists(), user.id, pageParam(req.query.page)),
       myGames: mine,
       record,
       standing,
@@ -465,7 +467,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const socket = new LobbyLiveSocket(
       wire,
       { id: user.id, username: user.username },
-      games,
+      lobbyFeed,
       renderer,
       logger,
       budget,

@@ -71,8 +71,8 @@ function rematchPointer(games: Games, code: string, timeoutMs: number): Promise<
   const now = games.game(code)?.rematch?.code;
   if (now) return Promise.resolve(now);
   return new Promise((resolve) => {
-    const stop = games.subscribe((changed) => {
-      const found = changed === code ? games.game(code)?.rematch?.code : undefined;
+    const stop = games.watch(code, () => {
+      const found = games.game(code)?.rematch?.code;
       if (found) finish(found);
     });
     const timer = setTimeout(function rematchNotSeen() {

@@ -6,7 +6,7 @@ import type { Command } from '../../../src/sessions/commands.js';
 import { GameLiveSocket } from '../../../src/live/game-socket.js';
 import { LiveHub } from '../../../src/live/hub.js';
 import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/live/inbound.js';
-import { LobbyLiveSocket } from '../../../src/live/lobby-socket.js';
+import { LobbyFeed, LobbyLiveSocket } from '../../../src/live/lobby-socket.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
 import { seenToken } from '../../../src/sessions/seen.js';
 import { Renderer } from '../../../src/live/render.js';
@@ -417,7 +417,7 @@ describe('GameLiveSocket', () => {
     new LobbyLiveSocket(
       lobby,
       { id: '1', username: 'ariadne' },
-      source(game),
+      new LobbyFeed(source(game)),
       new Renderer(VIEWS_DIR),
       pino({ level: 'silent' }),
       budget,
@@ -464,6 +464,36 @@ describe('LiveHub', () => {
     expect(hub.admit(made[2]!, 2)).toBe(1);
     expect(made.map((m) => m.closedWith)).toEqual([4429, null, null, null]);
     expect(hub.size).toBe(3);
+  });
+
+  it('counts only the open sockets of an account, however they were closed', async () => {
+    const hub = new LiveHub();
+    const page = (account: string) => ({
+      account,
+      code: 'KEPS',
+      isClosed: false,
+      closedWith: null as number | null,
+      close(code: number) {
+        this.closedWith = code;
+        this.isClosed = true;
+      },
+    });
+    const [a1, a2, a3, a4] = [page('a'), page('a'), page('a'), page('a')];
+    hub.admit(a1, 2);
+    hub.admit(a2, 2);
+    // One closed by the browser (not yet removed), one by the hub for its game, one removed.
+    a1.isClosed = true;
+    expect(hub.closeGames(new Set(['KEPS']), 'moved')).toBe(1);
+    expect(a2.closedWith).toBe(1012);
+    expect(hub.admit(a3, 2)).toBe(0);
+    expect(hub.admit(a4, 2)).toBe(0);
+    hub.remove(a3);
+    expect(hub.admit(page('a'), 2)).toBe(0);
+    expect(hub.admit(page('a'), 2)).toBe(1);
+    expect(a4.closedWith).toBe(4429);
+    expect(hub.size).toBe(2);
+    expect(await hub.closeAll()).toBe(2);
+    expect(hub.size).toBe(0);
   });
 });
 

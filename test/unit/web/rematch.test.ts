@@ -40,6 +40,11 @@ function fakeGames(
     lobbyGames: () => [],
     gamesOf: () => [],
     subscribe: (l: (code: string) => void) => (listeners.add(l), () => void listeners.delete(l)),
+    watch: (code: string, l: () => void) => {
+      const one = (changed: string) => changed === code && l();
+      listeners.add(one);
+      return () => void listeners.delete(one);
+    },
     create: async () => ({ ok: true, code: 'MINE' }),
     execute: async (code: string, command: Command) => {
       commands.push([code, command]);
