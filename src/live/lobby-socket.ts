@@ -1,6 +1,7 @@
 // One open lobby page: keeps its page of the open-games list, and the games being played, live
 // across the whole cluster.
 
+import { randomBytes } from 'node:crypto';
 import type { GameState } from '../game/types.js';
 import { MAX_PLAYERS } from '../game/types.js';
 import type { Logger } from '../log.js';
@@ -84,6 +85,13 @@ function newest(games: readonly GameState[], status: GameState['status']): GameS
     .sort((a, b) => b.createdAt - a.createdAt || (a.code < b.code ? -1 : 1));
 }
 
+/**
+ * Stands for a page's CSRF token in a rendering shared by many pages, each of which puts its
+ * own in its place. Random per process and never sent: no name or code a player chooses can hold
+ * it (names are at most 20 characters).
+ */
+const TOKEN_MARK = `csrf${randomBytes(16).toString('hex')}`;
+
 /** What the lobby shows of a game; two states with the same face give the same rows. */
 function lobbyFace(g: GameState): string | undefined {
   if (g.status !== 'open' && g.status !== 'playing') return undefined;
@@ -104,6 +112,8 @@ export class LobbyFeed {
   readonly #seen = new Map<string, { state: GameState; face: string }>();
   readonly #listeners = new Set<(code: string) => void>();
   #lists: LobbyLists | null = null;
+  /** Renderings of the lists, shared by the pages that show the same thing (see `shared`). */
+  readonly #rendered = new Map<string, readonly string[]>();
 
   constructor(private readonly source: Pick<GameSource, 'game' | 'lobbyGames' | 'subscribe'>) {
     for (const g of source.lobbyGames()) {
@@ -116,6 +126,17 @@ export class LobbyFeed {
   /** The lists as the lobby shows them now. */
   lists(): LobbyLists {
     return (this.#lists ??= lobbyLists(this.source.lobbyGames()));
+  }
+
+  /**
+   * What `render` makes of the lists now for `key`, made once per change of the lists for every
+   * page that asks with the same key (the same page of the lists, seen by a viewer in the same
+   * games), split where it holds TOKEN_MARK.
+   */
+  shared(key: string, render: () => string): readonly string[] {
+    let pieces = this.#rendered.get(key);
+    if (!pieces) this.#rendered.set(key, (pieces = render().split(TOKEN_MARK)));
+    return pieces;
   }
 
   /** Called with a game's code whenever what the lobby shows of it changed. */
@@ -144,6 +165,7 @@ export class LobbyFeed {
     if (state && face !== undefined) this.#seen.set(code, { state, face });
     else this.#seen.delete(code);
     this.#lists = null;
+    this.#rendered.clear();
     for (const l of this.#listeners) l(code);
   }
 }
@@ -215,11 +237,15 @@ export class LobbyLiveSocket extends LiveSocket {
   }
 
   protected render(): void {
-    const html = this.renderer.render('partials/open-games', {
-      lobby: lobbyPage(this.feed.lists(), this.viewer.id, this.page),
-      user: this.viewer,
-      csrfToken: this.csrfToken,
-    });
-    this.push(new Map([['open-games', html]]));
+    const lobby = lobbyPage(this.feed.lists(), this.viewer.id, this.page);
+    // Pages that show the same rows share one rendering: most viewers are in none of the games
+    // listed, and a change reaches every lobby page of the node at once.
+    let key = `${lobby.page}`;
+    for (const r of lobby.rows) key += r.joined ? 'j' : r.canJoin ? 'c' : '-';
+    for (const r of lobby.playing.rows) key += r.joined ? 'j' : '-';
+    const pieces = this.feed.shared(key, () =>
+      this.renderer.render('partials/open-games', { lobby, csrfToken: TOKEN_MARK }),
+    );
+    this.push(new Map([['open-games', pieces.join(this.csrfToken)]]));
   }
 }

@@ -446,6 +446,59 @@ describe('GameLiveSocket', () => {
   });
 });
 
+describe('LobbyLiveSocket', () => {
+  it('renders the lists once for pages that show the same rows, each page with its own token', async () => {
+    const all = new Map<string, GameState>();
+    let heard: (code: string) => void = () => undefined;
+    const feed = new LobbyFeed({
+      game: (code) => all.get(code),
+      lobbyGames: () => [...all.values()],
+      subscribe: (l) => ((heard = l), () => undefined),
+    });
+    const put = (g: GameState) => (all.set(g.code, g), heard(g.code));
+    const open = (code: string, creator: string) =>
+      createGame({
+        id: code,
+        code,
+        seed: 1,
+        creator: { id: creator, name: creator },
+        now: 1000,
+        roundMs: 10_000,
+      });
+    put(open('KEPS', 'ann'));
+    const renderer = new Renderer(VIEWS_DIR);
+    const render = vi.spyOn(renderer, 'render');
+    const pages = ['bob', 'cy', 'ann'].map((id, i) => {
+      const wire = new FakeWire();
+      new LobbyLiveSocket(
+        wire,
+        { id, username: id },
+        feed,
+        renderer,
+        pino({ level: 'silent' }),
+        new InboundBudget(),
+        `token${i}`,
+      ).start();
+      return wire;
+    });
+    const html = (w: FakeWire) => w.sent.at(-1)!;
+    // bob and cy may join KEPS and share one rendering; ann, its host, has her own.
+    expect(render).toHaveBeenCalledTimes(2);
+    expect(html(pages[0]!)).toContain('value="token0"');
+    expect(html(pages[1]!)).toContain('value="token1"');
+    expect(html(pages[1]!)).not.toContain('token0');
+    expect(html(pages[2]!)).not.toContain('_csrf');
+    expect(html(pages[2]!)).toContain('Open game KEPS');
+
+    // A new game reaches every page, rendered once more for each kind of viewer.
+    put(open('ZYXW', 'dee'));
+    await vi.waitFor(() => expect(pages.every((w) => w.sent.at(-1)!.includes('ZYXW'))).toBe(true));
+    expect(render).toHaveBeenCalledTimes(4);
+    expect(html(pages[0]!)).toContain('value="token0"');
+    expect(html(pages[2]!)).toContain('value="token2"');
+  });
+});
+
 describe('LiveHub', () => {
   it('keeps at most `cap` sockets per account, closing the oldest with 4429', () => {
     const hub = new LiveHub();
