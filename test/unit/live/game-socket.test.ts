@@ -455,7 +455,10 @@ describe('LobbyLiveSocket', () => {
       lobbyGames: () => [...all.values()],
       subscribe: (l) => ((heard = l), () => undefined),
     });
-    const put = (g: GameState) => (all.set(g.code, g), heard(g.code));
+    const put = (g: GameState): void => {
+      all.set(g.code, g);
+      heard(g.code);
+    };
     const open = (code: string, creator: string) =>
       createGame({
         id: code,
