@@ -150,11 +150,11 @@ describe('two players in a browser', () => {
       await pb.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument),
     ).toBe(true);
 
-    // B opens it and joins; A's page shows the start button live.
-    await Promise.all([pb.waitForURL(`${base}/games/${code}`), row.click()]);
+    // B joins from the row that arrived live (its form holds B's own CSRF token, put into the
+    // rendering every lobby page of the node shares); A's page shows the start button live.
     await Promise.all([
       pb.waitForURL(`${base}/games/${code}`),
-      pb.click('button:has-text("Join this game")'),
+      pb.click(`#open-games button[aria-label="Join game ${code}"]`),
     ]);
     await pb.locator('#game-players').getByText(nameB).waitFor();
     // A name cut short in the Heroes panel (an ellipsis) shows in full on hover.
