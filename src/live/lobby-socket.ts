@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { GameState } from '../game/types.js';
 import { MAX_PLAYERS } from '../game/types.js';
 import type { Logger } from '../log.js';
+import { escape } from './html.js';
 import type { InboundBudget } from './inbound.js';
 import { LiveSocket } from './live-socket.js';
 import type { Renderer } from './render.js';
@@ -246,6 +247,7 @@ export class LobbyLiveSocket extends LiveSocket {
     const pieces = this.feed.shared(key, () =>
       this.renderer.render('partials/open-games', { lobby, csrfToken: TOKEN_MARK }),
     );
-    this.push(new Map([['open-games', pieces.join(this.csrfToken)]]));
+    // Escaped as the template escapes the value it stands in for.
+    this.push(new Map([['open-games', pieces.join(escape(this.csrfToken))]]));
   }
 }

@@ -471,7 +471,8 @@ describe('LobbyLiveSocket', () => {
     put(open('KEPS', 'ann'));
     const renderer = new Renderer(VIEWS_DIR);
     const render = vi.spyOn(renderer, 'render');
-    const pages = ['bob', 'cy', 'ann'].map((id, i) => {
+    const tokens = ['token0', 'token1', 'token2', 'to"k<'];
+    const pages = ['bob', 'cy', 'ann', 'eve'].map((id, i) => {
       const wire = new FakeWire();
       new LobbyLiveSocket(
         wire,
@@ -480,7 +481,7 @@ describe('LobbyLiveSocket', () => {
         renderer,
         pino({ level: 'silent' }),
         new InboundBudget(),
-        `token${i}`,
+        tokens[i]!,
       ).start();
       return wire;
     });
@@ -492,6 +493,8 @@ describe('LobbyLiveSocket', () => {
     expect(html(pages[1]!)).not.toContain('token0');
     expect(html(pages[2]!)).not.toContain('_csrf');
     expect(html(pages[2]!)).toContain('Open game KEPS');
+    // A token is escaped as the template would escape it.
+    expect(html(pages[3]!)).toContain('value="to&#34;k&lt;"');
 
     // A new game reaches every page, rendered once more for each kind of viewer.
     put(open('ZYXW', 'dee'));
