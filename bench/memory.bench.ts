@@ -23,6 +23,7 @@ import {
   NODE_ENV_BASE,
   QUICK,
   fmt,
+  liveSocketPath,
   machine,
   metric,
   metrics,
@@ -135,9 +136,7 @@ async function playTable(base: string, ps: Player[]): Promise<void> {
 
 async function playGame(base: string, ps: Player[]): Promise<void> {
   const code = await openGame(ps, false);
-  const { html } = await ps[0]!.page(`/games/${code}`);
-  const path = /hx-ws:connect="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
-  if (!path) throw new Error(`no live socket on the page of ${code}`);
+  const path = await liveSocketPath(ps[0]!, `/games/${code}`);
   const seats = ps.map((p) => seat(base.replace(/^http/, 'ws'), base, p, path));
   try {
     await Promise.all(seats.map((s) => s.opened));

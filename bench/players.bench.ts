@@ -61,6 +61,7 @@ import {
   pool,
   runBench,
   signupMany,
+  liveSocketPath,
   sleep,
   table,
   track,
@@ -439,9 +440,7 @@ async function appSide(
       : [];
   // The live socket's path as the game page gives it (with the wire format the page asks for).
   const paths = await pool(groups, 16, async (ps, g) => {
-    const { html } = await ps[0]!.page(`/games/${codes[g]}`);
-    const path = /hx-ws:connect="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
-    if (!path) throw new Error(`no live socket on the page of ${codes[g]}`);
+    const path = await liveSocketPath(ps[0]!, `/games/${codes[g]}`);
     return WIRE === 'html' ? path.split('?')[0]! : path;
   });
   // With several processes, pages are spread over them as a balancer would (the next seat, the
@@ -462,12 +461,7 @@ async function appSide(
   const lobbies: Lobby[] = await pool(
     await signupMany(node.url, LOBBIES, 'lb', 32),
     16,
-    async (p) => {
-      const { html } = await p.page('/lobby');
-      const path = /hx-ws:connect="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
-      if (!path) throw new Error('no live socket on the lobby page');
-      return { cookie: p.cookie, path };
-    },
+    async (p) => ({ cookie: p.cookie, path: await liveSocketPath(p, '/lobby') }),
   );
   const setupS = (Date.now() - setup0) / 1000;
   console.log(`  ${players} players: signed up and seated in ${fmt(setupS, 0)} s`);

@@ -208,6 +208,14 @@ export async function openGame(players: Player[], startIt = true): Promise<strin
   return code;
 }
 
+/** The path of the live socket the page at `path` opens (hx-ws:connect), as `player` sees it. */
+export async function liveSocketPath(player: Player, path: string): Promise<string> {
+  const { html } = await player.page(path);
+  const socket = /hx-ws:connect="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+  if (!socket) throw new Error(`no live socket on ${path}`);
+  return socket;
+}
+
 /** Runs `fn` over `items`, `parallel` at a time. */
 export async function pool<T, R>(
   items: T[],

@@ -109,8 +109,8 @@ function lobbyFace(g: GameState): string | undefined {
  * per such change instead of once per page.
  */
 export class LobbyFeed {
-  /** The last state seen of each game the lobby lists, and what the lobby shows of it. */
-  readonly #seen = new Map<string, { state: GameState; face: string }>();
+  /** What the lobby shows of each game it lists (see lobbyFace). */
+  readonly #faces = new Map<string, string>();
   readonly #listeners = new Set<(code: string) => void>();
   #lists: LobbyLists | null = null;
   /** Renderings of the lists, shared by the pages that show the same thing (see `shared`). */
@@ -119,7 +119,7 @@ export class LobbyFeed {
   constructor(private readonly source: Pick<GameSource, 'game' | 'lobbyGames' | 'subscribe'>) {
     for (const g of source.lobbyGames()) {
       const face = lobbyFace(g);
-      if (face !== undefined) this.#seen.set(g.code, { state: g, face });
+      if (face !== undefined) this.#faces.set(g.code, face);
     }
     source.subscribe((code) => this.#changed(code));
   }
@@ -148,23 +148,10 @@ export class LobbyFeed {
 
   #changed(code: string): void {
     const state = this.source.game(code);
-    const seen = this.#seen.get(code);
-    // An action leaves the players and the status as they were: the same objects.
-    if (
-      seen &&
-      state &&
-      seen.state.players === state.players &&
-      seen.state.status === state.status &&
-      seen.state.createdBy === state.createdBy
-    )
-      return;
     const face = state && lobbyFace(state);
-    if (face === seen?.face) {
-      if (seen && state) seen.state = state;
-      return;
-    }
-    if (state && face !== undefined) this.#seen.set(code, { state, face });
-    else this.#seen.delete(code);
+    if (face === this.#faces.get(code)) return;
+    if (face === undefined) this.#faces.delete(code);
+    else this.#faces.set(code, face);
     this.#lists = null;
     this.#rendered.clear();
     for (const l of this.#listeners) l(code);
