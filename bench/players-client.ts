@@ -21,6 +21,8 @@ export interface Seat {
   path: string;
   /** The node this seat's page is on (http://host:port), when not the init's `origin`. */
   base?: string;
+  /** A spectator's page of the game (an account not in it): it never acts, counted apart. */
+  watch?: boolean;
 }
 
 export interface ClientInit {
@@ -79,6 +81,11 @@ export interface ClientStats {
   over: number;
   /** The lobby pages: how many were open, what each received per second in the window. */
   lobby: { sockets: number; messagesPerS: number; bytesPerS: number };
+  /**
+   * The spectators' pages: how many were open, a player's action → each spectator of the game
+   * receives an update that shows it, and what each received per second in the window.
+   */
+  spectators: { sockets: number; update: Dist; bytesPerS: number };
 }
 
 type Kind = 'own' | 'other' | 'round' | 'first' | 'ack';
@@ -175,6 +182,8 @@ interface Pending {
 
 class Game {
   readonly players: Player[] = [];
+  /** Spectators' pages (never act). */
+  readonly watchers: Player[] = [];
   /** Actions of the current rounds not yet shown to every player. */
   pending: Pending[] = [];
 }
@@ -184,6 +193,8 @@ let bytesInWindow = 0;
 const acks = new Samples();
 const ownUpdate = new Samples();
 const othersUpdate = new Samples();
+const watchUpdate = new Samples();
+let watcherBytes = 0;
 const bytes: Record<Kind, Samples> = {
   own: new Samples(),
   other: new Samples(),
@@ -225,6 +236,7 @@ class Player {
   readonly reader: WireReader;
   /** What each message weighed on the wire (compressed or not). */
   private readonly frames = new FrameSizes();
+  readonly watcher: boolean;
   round = 0;
   deadline: number | null = null;
   over = false;
@@ -243,6 +255,7 @@ class Player {
     private readonly o: ClientInit,
   ) {
     this.reader = new WireReader();
+    this.watcher = seat.watch === true;
   }
 
   open(): Promise<void> {
@@ -274,7 +287,10 @@ class Player {
   private onMessage(data: Buffer, isBinary: boolean): void {
     const at = performance.now();
     const size = this.frames.next() ?? frameBytes(data.length);
-    if (measuring) bytesInWindow += size;
+    if (measuring) {
+      if (this.watcher) watcherBytes += size;
+      else bytesInWindow += size;
+    }
     if (isBinary) return;
     const raw = data.toString();
     if (raw.charCodeAt(0) === 123 /* { */ && this.reader.isData(raw)) {
@@ -304,7 +320,7 @@ class Player {
     if (!this.firstDone) {
       this.firstBytes += size;
       this.firstDone = true;
-      bytes.first.add(this.firstBytes);
+      if (!this.watcher) bytes.first.add(this.firstBytes);
       if (status) this.see(status, at, null);
       return;
     }
@@ -314,7 +330,7 @@ class Player {
       const ownShown = this.see(status, at, kind);
       if (kind !== 'round' && ownShown) kind = 'own';
     }
-    if (measuring) {
+    if (measuring && !this.watcher) {
       if (kind === 'own' && this.shownOwnAck !== null) bytes.own.add(size + this.shownOwnAck);
       else bytes[kind].add(size);
     }
@@ -343,7 +359,7 @@ class Player {
           !status.waiting.includes(p.actor.seat.name))
       ) {
         p.unseen.delete(this);
-        if (measuring) (p.actor === this ? ownUpdate : othersUpdate).add(at - p.sentAt);
+        if (measuring) this.shown(p).add(at - p.sentAt);
         if (p.actor === this) {
           ownShown = true;
           this.shownOwnAck = p.ackBytes;
@@ -368,10 +384,14 @@ class Player {
 
   private flushAll(at: number): void {
     for (const p of [...this.game.pending]) {
-      if (p.unseen.delete(this) && measuring)
-        (p.actor === this ? ownUpdate : othersUpdate).add(at - p.sentAt);
+      if (p.unseen.delete(this) && measuring) this.shown(p).add(at - p.sentAt);
       if (p.unseen.size === 0) this.game.pending.splice(this.game.pending.indexOf(p), 1);
     }
+  }
+
+  /** Where the time from `p`'s sending to this page showing it is counted. */
+  private shown(p: Pending): Samples {
+    return p.actor === this ? ownUpdate : this.watcher ? watchUpdate : othersUpdate;
   }
 
   private forget(p: Pending): void {
@@ -382,7 +402,14 @@ class Player {
   /** Acts once in this round, at a random moment of its first roundMs − marginMs. */
   private schedule(): void {
     const round = this.round;
-    if (this.eliminated || this.over || this.deadline === null || round <= this.acted || stopped)
+    if (
+      this.watcher ||
+      this.eliminated ||
+      this.over ||
+      this.deadline === null ||
+      round <= this.acted ||
+      stopped
+    )
       return;
     this.acted = round;
     const start = this.deadline - this.o.roundMs;
@@ -417,7 +444,7 @@ class Player {
       round,
       sentAt: performance.now(),
       sentEpoch: Date.now(),
-      unseen: new Set(this.game.players.filter((x) => !x.over)),
+      unseen: new Set([...this.game.players, ...this.game.watchers].filter((x) => !x.over)),
       ackBytes: 0,
     };
     this.mine = p;
@@ -448,7 +475,7 @@ async function init(o: ClientInit): Promise<void> {
     let g = games.get(seat.code);
     if (!g) games.set(seat.code, (g = new Game()));
     const p = new Player(seat, g, o);
-    g.players.push(p);
+    (p.watcher ? g.watchers : g.players).push(p);
     all.push(p);
   }
   let next = 0;
@@ -485,8 +512,18 @@ async function init(o: ClientInit): Promise<void> {
 process.on('message', (m: { type: string } & Partial<Omit<ClientInit, 'type'>>) => {
   if (m.type === 'init') void init(m as ClientInit);
   else if (m.type === 'measure') {
-    for (const s of [acks, ownUpdate, othersUpdate, bytes.own, bytes.other, bytes.round, bytes.ack])
+    for (const s of [
+      acks,
+      ownUpdate,
+      othersUpdate,
+      watchUpdate,
+      bytes.own,
+      bytes.other,
+      bytes.round,
+      bytes.ack,
+    ])
       s.reset();
+    watcherBytes = 0;
     actions = 0;
     rounds = 0;
     lateRefusals = 0;
@@ -504,6 +541,8 @@ process.on('message', (m: { type: string } & Partial<Omit<ClientInit, 'type'>>) 
     const windowS = (performance.now() - windowStart) / 1000;
     const cpu = process.cpuUsage(cpuStart);
     loop.disable();
+    const players = all.filter((p) => !p.watcher);
+    const watchers = all.filter((p) => p.watcher);
     const stats: ClientStats = {
       type: 'stats',
       windowS,
@@ -518,19 +557,24 @@ process.on('message', (m: { type: string } & Partial<Omit<ClientInit, 'type'>>) 
         first: bytes.first.dist(),
         ack: bytes.ack.dist(),
       },
-      bytesPerSocketPerS: bytesInWindow / Math.max(1, all.length) / windowS,
+      bytesPerSocketPerS: bytesInWindow / Math.max(1, players.length) / windowS,
       refusals: Object.fromEntries(refusals),
       lateRefusals,
       rounds,
       closes: { ...closes },
       clientCpu: (cpu.user + cpu.system) / 1e6 / windowS,
       clientLoopP99Ms: loop.percentile(99) / 1e6,
-      playing: new Set(all.filter((p) => !p.over).map((p) => p.seat.code)).size,
-      over: new Set(all.filter((p) => p.over).map((p) => p.seat.code)).size,
+      playing: new Set(players.filter((p) => !p.over).map((p) => p.seat.code)).size,
+      over: new Set(players.filter((p) => p.over).map((p) => p.seat.code)).size,
       lobby: {
         sockets: lobbySockets.filter((ws) => ws.readyState === WebSocket.OPEN).length,
         messagesPerS: lobbyMessages / Math.max(1, lobbySockets.length) / windowS,
         bytesPerS: lobbyBytes / Math.max(1, lobbySockets.length) / windowS,
+      },
+      spectators: {
+        sockets: watchers.filter((p) => p.ws?.readyState === WebSocket.OPEN).length,
+        update: watchUpdate.dist(),
+        bytesPerS: watcherBytes / Math.max(1, watchers.length) / windowS,
       },
     };
     reply(stats);

@@ -12,6 +12,8 @@ interface Seat {
   cookie: string;
   code: string;
   name: string;
+  /** A spectator's page: sent what the game's other players are sent, never acts. */
+  watch?: boolean;
 }
 
 export interface RawInit {
@@ -27,6 +29,8 @@ export interface RawInit {
 interface Game {
   code: string;
   players: Player[];
+  /** Spectators' pages. */
+  watchers: Player[];
   round: number;
   deadline: number | null;
   submitted: Set<Player>;
@@ -37,6 +41,7 @@ interface Player {
   name: string;
   game: Game;
   ws: WebSocket | null;
+  watch: boolean;
 }
 
 function status(g: Game, size: number): string {
@@ -75,6 +80,7 @@ function resolve(g: Game): void {
   g.submitted.clear();
   const msg = status(g, o.sizes.round);
   for (const p of g.players) send(p, msg);
+  for (const p of g.watchers) send(p, msg);
   arm(g);
 }
 
@@ -123,6 +129,7 @@ function onMessage(p: Player, data: Buffer): void {
   send(p, status(g, o.sizes.own));
   const other = status(g, o.sizes.other);
   for (const q of g.players) if (q !== p) send(q, other);
+  for (const q of g.watchers) send(q, other);
 }
 
 function listen(init: RawInit): void {
@@ -135,14 +142,15 @@ function listen(init: RawInit): void {
         (g = {
           code: s.code,
           players: [],
+          watchers: [],
           round: 0,
           deadline: null,
           submitted: new Set(),
           timer: null,
         }),
       );
-    const p: Player = { name: s.name, game: g, ws: null };
-    g.players.push(p);
+    const p: Player = { name: s.name, game: g, ws: null, watch: s.watch === true };
+    (p.watch ? g.watchers : g.players).push(p);
     bySeat.set(s.cookie, p);
   }
   const wss = new WebSocketServer({
@@ -155,7 +163,7 @@ function listen(init: RawInit): void {
     const p = bySeat.get(req.headers.cookie ?? '');
     if (!p) return ws.close(4401, 'unknown player');
     p.ws = ws;
-    ws.on('message', (data: Buffer) => onMessage(p, data));
+    if (!p.watch) ws.on('message', (data: Buffer) => onMessage(p, data));
     ws.on('error', () => undefined);
     send(p, JSON.stringify({ type: 'time', now: Date.now() }));
     const clock = JSON.stringify({ type: 'time', now: Date.now() }).length;

@@ -120,6 +120,18 @@ const ROUTE = process.env.BENCH_PLAYERS_ROUTE === 'owner' ? 'owner' : 'spread';
 const LOBBIES = Number(process.env.BENCH_PLAYERS_LOBBIES ?? '0');
 if (!Number.isInteger(LOBBIES) || LOBBIES < 0 || LOBBIES > 5000)
   throw new Error('BENCH_PLAYERS_LOBBIES must be a whole number from 0 to 5000');
+/**
+ * BENCH_PLAYERS_SPECTATORS=N: N more accounts watch games during the step, a game page each,
+ * spread over the first BENCH_PLAYERS_WATCHED games (default: all of them; 1 puts every
+ * spectator on one game, as a streamed game would). The step reports act → each spectator's
+ * update and what each received; the bare server sends them the same messages.
+ */
+const SPECTATORS = Number(process.env.BENCH_PLAYERS_SPECTATORS ?? '0');
+if (!Number.isInteger(SPECTATORS) || SPECTATORS < 0 || SPECTATORS > 5000)
+  throw new Error('BENCH_PLAYERS_SPECTATORS must be a whole number from 0 to 5000');
+const WATCHED = Number(process.env.BENCH_PLAYERS_WATCHED ?? '0');
+if (!Number.isInteger(WATCHED) || WATCHED < 0)
+  throw new Error('BENCH_PLAYERS_WATCHED must be a whole number (0: every game)');
 
 interface GcPauses {
   /** Young-generation collections per second, and their mean pause. */
@@ -457,6 +469,22 @@ async function appSide(
         : {}),
     })),
   );
+  // BENCH_PLAYERS_SPECTATORS: accounts that watch, spread over the first WATCHED games.
+  const watched = WATCHED > 0 ? Math.min(WATCHED, codes.length) : codes.length;
+  seats.push(
+    ...(await pool(await signupMany(node.url, SPECTATORS, 'sp', 32), 16, async (p, i) => {
+      const g = i % watched;
+      const path = await liveSocketPath(p, `/games/${codes[g]}`);
+      return {
+        cookie: p.cookie,
+        code: codes[g]!,
+        name: p.username,
+        path: WIRE === 'html' ? path.split('?')[0]! : path,
+        watch: true,
+        ...(PROCESSES > 1 ? { base: ROUTE === 'owner' ? owners[g]! : node.url } : {}),
+      };
+    })),
+  );
   // BENCH_PLAYERS_LOBBIES: accounts that keep the lobby open, each with the socket its page opens.
   const lobbies: Lobby[] = await pool(
     await signupMany(node.url, LOBBIES, 'lb', 32),
@@ -677,6 +705,10 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
   if (NODE_OPTIONS) console.log(`the node's options (BENCH_NODE_OPTIONS): ${NODE_OPTIONS}`);
   if (LOBBIES)
     console.log(`lobby pages open beside the players (BENCH_PLAYERS_LOBBIES): ${LOBBIES}`);
+  if (SPECTATORS)
+    console.log(
+      `spectators (BENCH_PLAYERS_SPECTATORS): ${SPECTATORS}, over ${WATCHED || 'every'} game${WATCHED === 1 ? '' : 's'}`,
+    );
   if (PROCESSES > 1)
     console.log(
       `the node: ${PROCESSES} processes (a cluster on 127.0.0.2…, one SQLite file; CPU and RSS summed); pages go to ${ROUTE === 'owner' ? "their game's owner" : 'each process in turn'}`,
@@ -695,7 +727,7 @@ async function main(): Promise<{ steps: StepResult[]; roundMs: number; windowS: 
     steps.push(step);
     const a = app.side.stats;
     console.log(
-      `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, GC ${app.side.gc ? `${fmt(app.side.gc.minorPerS, 1)} young collections/s of ${ms(app.side.gc.minorMeanMs)} ms, ${app.side.gc.major} full of ${ms(app.side.gc.majorMeanMs)} ms` : '—'}, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}${LOBBIES ? `, lobby pages ${a.lobby.sockets} of ${LOBBIES} open, each sent ${fmt(a.lobby.messagesPerS, 1)} messages (${fmt(a.lobby.bytesPerS, 0)} B) a second` : ''}`,
+      `  ${players} players: act → others p99 ${ms(a.othersUpdate.p99)} ms (raw ws ${ms(raw.stats.othersUpdate.p99)} ms), ack p99 ${ms(a.acks.p99)} ms, node CPU ${fmt(app.side.cpu * 100, 0)} %, RSS ${fmt(app.side.rssMB, 0)} MB, heap ${fmt(app.side.heapMB ?? NaN, 0)} MB, loop p99 ${ms(app.side.loopP99Ms ?? NaN)} ms, GC ${app.side.gc ? `${fmt(app.side.gc.minorPerS, 1)} young collections/s of ${ms(app.side.gc.minorMeanMs)} ms, ${app.side.gc.major} full of ${ms(app.side.gc.majorMeanMs)} ms` : '—'}, late refusals ${a.lateRefusals}, refusals ${JSON.stringify(a.refusals)}, closes ${JSON.stringify(a.closes)}, games playing ${a.playing}/${a.playing + a.over}${LOBBIES ? `, lobby pages ${a.lobby.sockets} of ${LOBBIES} open, each sent ${fmt(a.lobby.messagesPerS, 1)} messages (${fmt(a.lobby.bytesPerS, 0)} B) a second` : ''}${SPECTATORS ? `, spectators ${a.spectators.sockets} of ${SPECTATORS} open, act → spectators p50 / p99 ${ms(a.spectators.update.p50)} / ${ms(a.spectators.update.p99)} ms (raw ws ${ms(raw.stats.spectators.update.p50)} / ${ms(raw.stats.spectators.update.p99)} ms), each sent ${fmt(a.spectators.bytesPerS, 0)} B a second` : ''}`,
     );
     const late = app.side.late;
     if (late)

@@ -104,6 +104,11 @@ export class GameLiveSocket extends LiveSocket {
    * screen.
    */
   private shown: GameState['status'] | null = null;
+  /** A spectator's page: the viewer has no seat in the game (as it is now, after the change). */
+  protected override watching(): boolean {
+    const state = this.deps.source.game(this.code);
+    return !!state && !state.players.some((p) => p.id === this.viewer.id);
+  }
 
   protected render(): void {
     if (this.isClosed) return;

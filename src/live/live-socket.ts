@@ -9,8 +9,16 @@
 import { diffPartials, partialsMessage, type Partials } from './diff.js';
 import { LiveClose } from './close-codes.js';
 import { pageHtml, Rendered, toHtml, type Dyn } from './html.js';
-import { newPatchState, patch, renderMessage, type PatchState, type Stream } from './patch.js';
+import {
+  newPatchState,
+  patch,
+  renderMessage,
+  type PatchMessage,
+  type PatchState,
+  type Stream,
+} from './patch.js';
 import type { InboundBudget, Verdict } from './inbound.js';
+import { RenderTurns } from './render-turns.js';
 import type { LiveWire } from './source.js';
 
 const OPEN = 1;
@@ -46,6 +54,9 @@ function corkable(wire: LiveWire): Corkable | null {
     ? (socket as Corkable)
     : null;
 }
+
+/** The node's pages render after a change in coming turns, players' pages first. */
+const renderTurns = new RenderTurns();
 
 /** The HTML of trees shared by many sockets, made once (html format). */
 const htmlOf = new WeakMap<Rendered, string>();
@@ -110,6 +121,11 @@ export abstract class LiveSocket {
   /** Renders the page's partials now; called on connect and after store changes. */
   protected abstract render(): void;
 
+  /** Whether this is a spectator's page: after a change it renders after the players' pages. */
+  protected watching(): boolean {
+    return false;
+  }
+
   protected listen(
     subscribe: (listener: (code: string) => void) => () => void,
     relevant: (code: string) => boolean,
@@ -130,7 +146,10 @@ export abstract class LiveSocket {
     });
   }
 
-  /** Coalesces bursts of store changes into one render (next tick, or after `delayMs`). */
+  /**
+   * Coalesces bursts of store changes into one render (in a coming turn, players' pages first:
+   * render-turns.ts; or after `delayMs`).
+   */
   private queueRender(delayMs: number): void {
     if (this.closed) return;
     this.queued = true;
@@ -141,7 +160,7 @@ export abstract class LiveSocket {
       this.renderQueued();
     };
     if (delayMs > 0) setTimeout(run, delayMs).unref();
-    else setImmediate(run);
+    else renderTurns.add(run, this.watching());
   }
 
   /** Renders now if a change waits for its render (which then finds nothing left to do). */
@@ -179,7 +198,7 @@ export abstract class LiveSocket {
   ): number {
     if (this.format === 'patch') {
       const own = patch((this.patchState ??= newPatchState()), trees);
-      let part: { body: string; targets: readonly string[] } | null = null;
+      let parts: readonly PatchMessage[] | null = null;
       let extra = '';
       if (shared) {
         const { stream } = shared;
@@ -188,7 +207,7 @@ export abstract class LiveSocket {
           this.streamHeld = -1;
         }
         stream.advance(shared.trees);
-        part = stream.since(this.streamHeld);
+        parts = stream.since(this.streamHeld);
         this.streamHeld = stream.version;
         if (shared.seat !== this.seat) {
           this.seat = shared.seat;
@@ -200,10 +219,26 @@ export abstract class LiveSocket {
         this.seenSent = seen;
         extra = extra ? `${extra},"v":${JSON.stringify(seen)}` : `"v":${JSON.stringify(seen)}`;
       }
-      if (own === null && part === null && extra === '') return 0;
+      if (own === null && parts === null && extra === '') return 0;
       const body = own === null ? extra || null : extra ? `${own.body},${extra}` : own.body;
-      this.send(renderMessage(body, part?.body ?? null));
-      return (own?.targets.length ?? 0) + (part?.targets.length ?? 0);
+      const last = parts?.at(-1) ?? null;
+      let count = own?.targets.length ?? 0;
+      for (const part of parts ?? []) count += part.targets.length;
+      // Changes of the stream this page missed go first, each in a message of its own and in
+      // order, with the page's update in the same socket write.
+      const socket =
+        parts !== null && parts.length > 1 && this.wire.readyState === OPEN
+          ? corkable(this.wire)
+          : null;
+      socket?.cork();
+      try {
+        for (const part of parts ?? [])
+          if (part !== last) this.send(renderMessage(null, part.body));
+        this.send(renderMessage(body, last?.body ?? null));
+      } finally {
+        socket?.uncork();
+      }
+      return count;
     }
     // An older page: every partial as its viewer sees it (the shared trees' marks and slots
     // resolved for this page).

@@ -125,8 +125,8 @@ export class Stream {
   private st = newPatchState();
   private last: unknown = undefined;
   private ver = 0;
-  /** The change from version - 1 to version. */
-  private delta: PatchMessage | null = null;
+  /** The latest changes, oldest first: the last one goes from version - 1 to version. */
+  private recent: PatchMessage[] = [];
   private whole: string | null = null;
 
   get version(): number {
@@ -143,21 +143,33 @@ export class Stream {
     const msg = patch(this.st, trees);
     if (msg === null) return;
     this.ver++;
-    this.delta = msg;
+    this.recent.push(msg);
+    if (this.recent.length > STREAM_RECENT) this.recent.shift();
     this.whole = null;
   }
 
   /**
-   * The stream's part of a message for a page that holds version `held` (-1: nothing yet), or
-   * null when it is in step; `targets` are those the part changes.
+   * The stream's parts of messages for a page that holds version `held` (-1: nothing yet), to
+   * be applied in order, or null when it is in step; `targets` are those a part changes. A page
+   * a few versions behind (a spectator's, rendered a few turns after the players': see
+   * render-turns.ts) gets the changes it missed, one by one; one further behind, or new, gets
+   * the stream's whole state.
    */
-  since(held: number): { body: string; targets: readonly string[] } | null {
+  since(held: number): readonly PatchMessage[] | null {
     if (held === this.ver) return null;
-    if (held === this.ver - 1 && this.delta !== null) return this.delta;
+    const behind = this.ver - held;
+    if (held >= 0 && behind <= this.recent.length)
+      return this.recent.slice(this.recent.length - behind);
     this.whole ??= snapshot(this.st);
-    return { body: this.whole, targets: [...this.st.trees.keys()] };
+    return [{ body: this.whole, targets: [...this.st.trees.keys()] }];
   }
 }
+
+/**
+ * Changes a stream keeps for pages that fell behind it: further behind, a page is sent the
+ * stream's whole state (a first render's size) instead.
+ */
+export const STREAM_RECENT = 8;
 
 /** Texts at least this long are kept by the page and sent again as a reference. */
 const WORD_MIN = 24;

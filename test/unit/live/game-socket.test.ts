@@ -244,6 +244,27 @@ describe('GameLiveSocket', () => {
     expect(bytes / messages).toBeLessThan(2000);
   });
 
+  it("renders the players' pages of a changed game before its spectators' pages", async () => {
+    const shown = playedGame(13, 5, { maxRounds: 4 });
+    const listeners: (() => void)[] = [];
+    const src = source(shown[0]!.state);
+    src.watch = (_code, l) => (listeners.push(l), () => undefined);
+    const d = { ...deps(src), format: 'patch' as const };
+    const order: string[] = [];
+    // Spectators' pages open first, so they hear of the change first.
+    for (const viewer of ['watcher-a', 'watcher-b', '1', '2']) {
+      const wire = new FakeWire();
+      wire.send = (data: string) => void order.push(`${viewer} ${data.slice(0, 16)}`);
+      new GameLiveSocket(wire, 'KEPS', { id: viewer, username: viewer }, d).start();
+    }
+    const state = shown.find((s) => s.state.status === 'playing')!.state;
+    src.set(state);
+    order.length = 0;
+    for (const l of listeners) l();
+    await vi.waitFor(() => expect(order).toHaveLength(4), { timeout: 2000, interval: 5 });
+    expect(order.map((o) => o.split(' ')[0])).toEqual(['1', '2', 'watcher-a', 'watcher-b']);
+  });
+
   it('tells a patch page how far it has seen the game, once per round, for its reconnects', async () => {
     await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
     const { LivePage } = (

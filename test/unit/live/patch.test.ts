@@ -22,6 +22,7 @@ import {
   patch,
   renderMessage,
   Stream,
+  STREAM_RECENT,
   STREAM_WORDS,
 } from '../../../src/live/patch.js';
 import { gameView } from '../../../src/live/view-model.js';
@@ -145,11 +146,12 @@ describe('patch', () => {
       stream.advance(trees);
       if (i === 0 || i === 150) pages.push({ page: new LivePage(), held: -1, seat: pages.length });
       for (const p of pages) {
-        const part = stream.since(p.held);
+        const parts = stream.since(p.held);
         const first = p.held === -1;
         p.held = stream.version;
-        if (part === null) continue;
-        const msg = renderMessage(first ? `"me":${p.seat}` : null, part.body);
+        if (parts === null) continue;
+        expect(parts).toHaveLength(1);
+        const msg = renderMessage(first ? `"me":${p.seat}` : null, parts[0]!.body);
         if (first && i === 150) joinedLate = msg.length;
         p.page.apply(msg);
         for (const [target, tree] of trees)
@@ -160,6 +162,52 @@ describe('patch', () => {
     // is sent a few hundred at most.
     expect(joinedLate).toBeLessThan(STREAM_WORDS * 60);
     expect(joinedLate).toBeGreaterThan(0);
+  });
+
+  it('keeps pages that skip versions in step: the changes they missed, or the whole state', () => {
+    // One stream; pages render at random moments, as spectators' pages do when they render a
+    // few turns after the players' (render-turns.ts). Over a played game's shared partials, and
+    // over texts enough to make the stream start over (STREAM_WORDS) several times.
+    const game = playedGame(7, 5, { maxRounds: 30 }).map((s) => partials(s.state, null));
+    const line = (i: number) => `event number ${i} happened in the labyrinth`;
+    const texts = Array.from(
+      { length: 200 },
+      (_, i) =>
+        new Map<string, Dyn>([
+          ['log', html`<ul>${[0, 1, 2].map((k) => html`<li>${line(i * 3 + k)}</li>`)}</ul>`],
+        ]),
+    );
+    for (const trees of [game, texts])
+      fc.assert(
+        fc.property(
+          fc.array(fc.array(fc.nat(3), { minLength: trees.length, maxLength: trees.length }), {
+            minLength: 1,
+            maxLength: 4,
+          }),
+          (schedules) => {
+            const stream = new Stream();
+            const pages = schedules.map(() => ({ page: new LivePage(), held: -1 }));
+            for (const [i, t] of trees.entries()) {
+              stream.advance(t);
+              for (const [k, p] of pages.entries()) {
+                // Each page renders at about one state in four (every page renders the last).
+                if (schedules[k]![i] !== 0 && i < trees.length - 1) continue;
+                const behind = stream.version - p.held;
+                const parts = stream.since(p.held);
+                const wasNew = p.held === -1;
+                p.held = stream.version;
+                if (parts === null) continue;
+                expect(parts).toHaveLength(!wasNew && behind <= STREAM_RECENT ? behind : 1);
+                for (const [j, part] of parts.entries())
+                  p.page.apply(renderMessage(wasNew && j === 0 ? '"me":-1' : null, part.body));
+                for (const [target, tree] of t)
+                  expect(p.page.partial(target), target).toBe(toHtml(tree, { seat: -1 }));
+              }
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
   });
 
   it('keeps a page in step through random trees', () => {
