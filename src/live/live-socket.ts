@@ -121,7 +121,10 @@ export abstract class LiveSocket {
   /** Renders the page's partials now; called on connect and after store changes. */
   protected abstract render(): void;
 
-  /** Whether this is a spectator's page: after a change it renders after the players' pages. */
+  /**
+   * Whether this page only watches (a spectator's, the lobby's): after a change it renders after
+   * the players' pages.
+   */
   protected watching(): boolean {
     return false;
   }
@@ -147,8 +150,8 @@ export abstract class LiveSocket {
   }
 
   /**
-   * Coalesces bursts of store changes into one render (in a coming turn, players' pages first:
-   * render-turns.ts; or after `delayMs`).
+   * Coalesces bursts of store changes into one render, in a coming turn (players' pages first:
+   * render-turns.ts), after `delayMs` if given.
    */
   private queueRender(delayMs: number): void {
     if (this.closed) return;
@@ -159,7 +162,7 @@ export abstract class LiveSocket {
       this.scheduled = false;
       this.renderQueued();
     };
-    if (delayMs > 0) setTimeout(run, delayMs).unref();
+    if (delayMs > 0) setTimeout(() => renderTurns.add(run, this.watching()), delayMs).unref();
     else renderTurns.add(run, this.watching());
   }
 

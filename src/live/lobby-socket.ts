@@ -224,6 +224,11 @@ export class LobbyLiveSocket extends LiveSocket {
     this.render();
   }
 
+  /** Nobody waits on the lobby to play: it renders after the players' pages of a change. */
+  protected override watching(): boolean {
+    return true;
+  }
+
   protected render(): void {
     const lobby = lobbyPage(this.feed.lists(), this.viewer.id, this.page);
     // Pages that show the same rows share one rendering: most viewers are in none of the games

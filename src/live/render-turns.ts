@@ -1,15 +1,16 @@
 // When live pages render after a change: in the next turn of the event loop, players' pages
-// before spectators', and spectators' pages a slice of time at a time.
+// before the pages that only watch (spectators', the lobby's), and those a slice of time at a
+// time.
 //
 // A change reaches every page of its game in the same turn. A game watched by a thousand
 // spectators made that turn a thousand renders and socket writes (30–60 ms on the benchmark's
 // machine), while every other game's actions, acknowledgements and updates waited behind it. Here
-// the players' pages of every changed game render first, all of them; then spectators' pages
-// render until the slice is used, and the rest wait for the next turn, after the event loop has
+// the players' pages of every changed game render first, all of them; then spectators' and lobby
+// pages render until the slice is used, and the rest wait for the next turn, after the event loop has
 // read what arrived meanwhile. A page's render always shows the game's latest state, so a page
 // that waits a turn longer misses nothing.
 
-/** How long spectators' renders may hold one turn of the event loop (ms). */
+/** How long the renders of pages that only watch may hold one turn of the event loop (ms). */
 export const WATCHERS_SLICE_MS = 4;
 
 export interface RenderTurnsOptions {
@@ -45,7 +46,7 @@ export class RenderTurns {
         }));
   }
 
-  /** Queues a page's render for a coming turn; `watching`: the page is a spectator's. */
+  /** Queues a page's render for a coming turn; `watching`: the page only watches. */
   add(render: () => void, watching: boolean): void {
     (watching ? this.#watchers : this.#players).push(render);
     this.#arm();
