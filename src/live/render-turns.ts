@@ -4,11 +4,12 @@
 //
 // A change reaches every page of its game in the same turn. A game watched by a thousand
 // spectators made that turn a thousand renders and socket writes (30–60 ms on the benchmark's
-// machine), while every other game's actions, acknowledgements and updates waited behind it. Here
-// the players' pages of every changed game render first, all of them; then spectators' and lobby
-// pages render until the slice is used, and the rest wait for the next turn, after the event loop has
-// read what arrived meanwhile. A page's render always shows the game's latest state, so a page
-// that waits a turn longer misses nothing.
+// machine), while every other game's actions, acknowledgements and updates waited behind it;
+// so did a thousand lobby pages told of the same change. Here the players' pages of every
+// changed game render first, all of them; then spectators' and lobby pages render until the
+// slice is used, and the rest wait for the next turn, after the event loop has read what
+// arrived meanwhile. A page's render always shows the game's latest state, so a page that waits
+// a turn longer misses nothing.
 
 /** How long the renders of pages that only watch may hold one turn of the event loop (ms). */
 export const WATCHERS_SLICE_MS = 4;
