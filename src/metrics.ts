@@ -24,6 +24,8 @@ export interface MetricSources {
   savesFailingSeconds(): number;
   /** This node's clock minus the database's, in seconds; null before the first lease renewal. */
   databaseClockOffsetSeconds(): number | null;
+  /** Renders of spectators' and lobby pages put off to a later turn of the event loop. */
+  rendersDeferred(): number;
 }
 
 export interface Metrics {
@@ -118,6 +120,16 @@ export function createMetrics(nodeId: string): Metrics {
   totals('minotaur_replication_ops_total', 'Replication operations', (s) => {
     const { opsIn, opsOut } = s.replication();
     return { in: opsIn, out: opsOut };
+  });
+  new Counter({
+    name: 'minotaur_live_renders_deferred_total',
+    help: "Renders of spectators' and lobby pages put off to a later turn of the event loop, so that players' pages and other games went first (each render counted once)",
+    registers: r,
+    collect() {
+      if (!sources) return;
+      this.reset();
+      this.inc(sources.rendersDeferred());
+    },
   });
   new Counter({
     name: 'minotaur_replication_deltas_total',

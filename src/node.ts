@@ -26,6 +26,7 @@ import { GAME_SCHEMA, type GameState } from './game/types.js';
 import { canRead, checkStoredState, readableSchemas } from './game/upgrade.js';
 import { LiveHub } from './live/hub.js';
 import { Renderer } from './live/render.js';
+import { rendersDeferred } from './live/live-socket.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Replica } from './replication/replica.js';
@@ -359,6 +360,7 @@ export class MinotaurNode {
         const ms = sessions.storage().clockOffsetMs;
         return ms === null ? null : ms / 1000;
       },
+      rendersDeferred,
     });
 
     this.web = web;

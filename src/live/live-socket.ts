@@ -58,6 +58,11 @@ function corkable(wire: LiveWire): Corkable | null {
 /** The node's pages render after a change in coming turns, players' pages first. */
 const renderTurns = new RenderTurns();
 
+/** Renders of spectators' and lobby pages put off to a later turn (see render-turns.ts). */
+export function rendersDeferred(): number {
+  return renderTurns.deferred;
+}
+
 /** The HTML of trees shared by many sockets, made once (html format). */
 const htmlOf = new WeakMap<Rendered, string>();
 function htmlText(tree: Dyn): string {

@@ -29,6 +29,9 @@ export class RenderTurns {
   #watchers: (() => void)[] = [];
   /** Where the next spectator's render starts in #watchers (those before it have run). */
   #next = 0;
+  /** Renders in #watchers before this index were counted as put off already. */
+  #counted = 0;
+  #deferred = 0;
   #armed = false;
   readonly #defer: (fn: () => void) => void;
   readonly #now: () => number;
@@ -51,6 +54,14 @@ export class RenderTurns {
   add(render: () => void, watching: boolean): void {
     (watching ? this.#watchers : this.#players).push(render);
     this.#arm();
+  }
+
+  /**
+   * Renders of pages that only watch that were put off to a later turn than the first they
+   * could have run in (each counted once, however many turns it waited).
+   */
+  get deferred(): number {
+    return this.#deferred;
   }
 
   /** Renders waiting. */
@@ -79,9 +90,15 @@ export class RenderTurns {
       // Every spectator's render ran: renders queued meanwhile went to this same list.
       this.#watchers = [];
       this.#next = 0;
-    } else if (this.#next > 1024 && this.#next * 2 > watchers.length) {
-      this.#watchers = watchers.slice(this.#next);
-      this.#next = 0;
+      this.#counted = 0;
+    } else {
+      this.#deferred += watchers.length - Math.max(this.#next, this.#counted);
+      this.#counted = watchers.length;
+      if (this.#next > 1024 && this.#next * 2 > watchers.length) {
+        this.#watchers = watchers.slice(this.#next);
+        this.#counted -= this.#next;
+        this.#next = 0;
+      }
     }
     if (this.waiting > 0) this.#arm();
   }

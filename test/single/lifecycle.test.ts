@@ -154,6 +154,8 @@ describe('node lifecycle', () => {
     }
     expect(body).toMatch(/^# TYPE minotaur_players_connected gauge$/m);
     expect(body).toMatch(/minotaur_players_connected\{node="metrics1"\} 0/);
+    expect(body).toMatch(/^# TYPE minotaur_live_renders_deferred_total counter$/m);
+    expect(body).toMatch(/minotaur_live_renders_deferred_total\{node="metrics1"\} 0/);
     n.signal('SIGTERM');
     await n.exited;
     expect(n.exitCode).toBe(0);

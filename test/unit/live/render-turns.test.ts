@@ -52,6 +52,24 @@ describe('RenderTurns', () => {
     expect(pending()).toBe(0);
   });
 
+  it('counts each spectator render put off to a later turn once, however long it waited', () => {
+    const { rt, page, turn } = crank(1, 2);
+    for (let i = 0; i < 5; i++) rt.add(page(`w${i}`), true);
+    expect(turn()).toEqual(['w0', 'w1']);
+    expect(rt.deferred).toBe(3);
+    // Queued between turns: eligible in the next one, put off from it too.
+    rt.add(page('w5'), true);
+    expect(turn()).toEqual(['w2', 'w3']);
+    expect(rt.deferred).toBe(4);
+    expect(turn()).toEqual(['w4', 'w5']);
+    expect(rt.deferred).toBe(4);
+    // Renders that fit in their turn are not counted.
+    rt.add(page('w6'), true);
+    rt.add(page('p0'), false);
+    expect(turn()).toEqual(['p0', 'w6']);
+    expect(rt.deferred).toBe(4);
+  });
+
   it("goes on with the other pages when one page's render throws", () => {
     const { rt, page, turn, errors } = crank();
     rt.add(page('p0'), false);
