@@ -185,8 +185,7 @@ export abstract class LiveSocket {
    * cost is a `writev` per message). Two WebSocket messages as before, in the same order.
    */
   protected reply(obj: Record<string, unknown>): void {
-    const socket = this.wire.readyState === OPEN ? corkable(this.wire) : null;
-    socket?.cork();
+    const socket = this.cork();
     try {
       this.sendJson(obj);
       this.renderQueued();
@@ -234,11 +233,7 @@ export abstract class LiveSocket {
       for (const part of parts ?? []) count += part.targets.length;
       // Changes of the stream this page missed go first, each in a message of its own and in
       // order, with the page's update in the same socket write.
-      const socket =
-        parts !== null && parts.length > 1 && this.wire.readyState === OPEN
-          ? corkable(this.wire)
-          : null;
-      socket?.cork();
+      const socket = parts !== null && parts.length > 1 ? this.cork() : null;
       try {
         for (const part of parts ?? [])
           if (part !== last) this.send(renderMessage(null, part.body));
@@ -257,6 +252,16 @@ export abstract class LiveSocket {
     this.sent = next;
     if (changed.length) this.send(partialsMessage(changed));
     return changed.length;
+  }
+
+  /**
+   * Holds the socket's writes until `uncork()` on what it returns, so the messages sent meanwhile
+   * leave in one write; null when the socket is closed or has no stream to hold.
+   */
+  private cork(): Corkable | null {
+    const socket = this.wire.readyState === OPEN ? corkable(this.wire) : null;
+    socket?.cork();
+    return socket;
   }
 
   protected send(text: string): void {
