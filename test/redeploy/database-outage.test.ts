@@ -209,29 +209,27 @@ describe('PostgreSQL away for 30 s under play', () => {
     // Every running game's saved version is the newest record (no acknowledged write only in
     // memory).
     await rig.quiesce();
-    const finals = await rig.finals();
-    await waitFor(
-      async () => {
-        for (const [code, rec] of finals) {
-          if (rec.state.status !== 'playing') continue;
-          const [saved] = await query<{
-            epoch: number | string;
-            owner: string;
-            seq: number | string;
-          }>(url, 'SELECT epoch, owner, seq FROM snapshots WHERE code = $1', [code]);
-          if (
-            !saved ||
-            Number(saved.epoch) !== rec.epoch ||
-            saved.owner !== rec.owner ||
-            Number(saved.seq) !== rec.seq
-          )
-            return false;
-        }
-        return true;
-      },
-      10_000,
-      'the saved snapshots to match the newest records',
-    );
+    let saved = false;
+    const finals = await rig.finals(async (newest) => {
+      saved = true;
+      for (const [code, rec] of newest) {
+        if (rec.state.status !== 'playing') continue;
+        const [row] = await query<{
+          epoch: number | string;
+          owner: string;
+          seq: number | string;
+        }>(url, 'SELECT epoch, owner, seq FROM snapshots WHERE code = $1', [code]);
+        if (
+          !row ||
+          Number(row.epoch) !== rec.epoch ||
+          row.owner !== rec.owner ||
+          Number(row.seq) !== rec.seq
+        )
+          saved = false;
+      }
+      return saved;
+    });
+    expect(saved, 'the saved snapshots to match the newest records').toBe(true);
     const inv = checkInvariants({
       codes: rig.codes,
       bots: rig.bots,

@@ -226,19 +226,51 @@ export interface InvariantReport {
   >;
 }
 
+/** The resolutions of `code` that count: effective ones, and saves of killed nodes that held. */
+function counted(all: Resolution[], code: string): Resolution[] {
+  const res = all.filter((r) => r.game === code && effective(r));
+  // A round resolved by a node killed as it saved: its save committed if no node resolved that
+  // round after it (a successor adopting the round unresolved would have resolved it).
+  for (const k of all
+    .filter((r) => r.game === code && r.outcome === KILLED_WHILE_SAVING)
+    .sort((a, b) => b.epoch - a.epoch))
+    if (!res.some((r) => r.round === k.round)) res.push(k);
+  return res;
+}
+
+/** Whether a game's record continues from `lastResolved`, the last round logged as resolved. */
+function continuesFrom(final: AdminRecord, lastResolved: number): boolean {
+  const expected = final.state.status === 'finished' ? final.state.round : final.state.round - 1;
+  return expected === lastResolved;
+}
+
+/**
+ * Whether every record of `finals` continues from the last round the nodes logged as resolved.
+ * Records read while games still run can be a round ahead of the logs (a line not yet read from
+ * a node's output) or behind them (a round resolved after the read): the rig reads them again
+ * until this holds, and the checker reports what still disagrees.
+ */
+export function finalsAgree(
+  codes: string[],
+  nodes: NodeProcess[],
+  finals: Map<string, AdminRecord>,
+): boolean {
+  const all = resolutions(nodes);
+  return codes.every((code) => {
+    const final = finals.get(code);
+    if (!final) return false;
+    const rounds = counted(all, code).map((r) => r.round);
+    return continuesFrom(final, rounds.length ? Math.max(...rounds) : 0);
+  });
+}
+
 export function checkInvariants(input: InvariantInput): InvariantReport {
   const violations: Violation[] = [];
   const summary: InvariantReport['summary'] = {};
   const all = resolutions(input.nodes);
   for (const code of input.codes) {
     const final = input.finals.get(code);
-    const res = all.filter((r) => r.game === code && effective(r));
-    // A round resolved by a node killed as it saved: its save committed if no node resolved that
-    // round after it (a successor adopting the round unresolved would have resolved it).
-    for (const k of all
-      .filter((r) => r.game === code && r.outcome === KILLED_WHILE_SAVING)
-      .sort((a, b) => b.epoch - a.epoch))
-      if (!res.some((r) => r.round === k.round)) res.push(k);
+    const res = counted(all, code);
     const byRound = new Map<number, Resolution[]>();
     for (const r of res) byRound.set(r.round, [...(byRound.get(r.round) ?? []), r]);
 
@@ -264,9 +296,7 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
           text: `${code}: round ${r} was never resolved (resolved: ${rounds.join(',')})`,
         });
     if (final) {
-      const expected =
-        final.state.status === 'finished' ? final.state.round : final.state.round - 1;
-      if (expected !== max)
+      if (!continuesFrom(final, max))
         violations.push({
           kind: 'final-mismatch',
           game: code,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, type BotOptions } from './bots.js';
-import { Sampler } from './invariants.js';
+import { finalsAgree, Sampler } from './invariants.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
 import {
   ROOT,
@@ -247,10 +247,24 @@ export class Rig {
     return best;
   }
 
-  async finals(): Promise<Map<string, AdminRecord>> {
-    const m = new Map<string, AdminRecord>();
-    for (const c of this.codes) m.set(c, await this.newest(c));
-    return m;
+  /**
+   * The newest record of every game, read again (for up to `timeoutMs`) until the records agree
+   * with the rounds the nodes logged as resolved, and with `also` when given: games still run
+   * while they are read. Returns the last reading either way, for the checker to report.
+   */
+  async finals(
+    also?: (finals: Map<string, AdminRecord>) => Promise<boolean>,
+    timeoutMs = 10_000,
+  ): Promise<Map<string, AdminRecord>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = new Map<string, AdminRecord>();
+      for (const c of this.codes) m.set(c, await this.newest(c));
+      const agree = finalsAgree(this.codes, this.all, m);
+      if (((await also?.(m)) ?? true) && agree) return m;
+      if (Date.now() >= deadline) return m;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Waits until every game still playing is at least `n` rounds further than now. */

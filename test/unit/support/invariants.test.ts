@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AdminRecord } from '../../support/admin.js';
 import type { Bot } from '../../support/bots.js';
-import { checkInvariants, type Violation } from '../../support/invariants.js';
+import { checkInvariants, finalsAgree, type Violation } from '../../support/invariants.js';
 import type { NodeProcess } from '../../support/node-process.js';
 
 type Line = Record<string, unknown> & { msg: string };
@@ -67,5 +67,22 @@ describe('a round resolved by a node killed as it saved', () => {
   it('does not count for a node that was not killed: its outcome line is missing for a reason', () => {
     const n1 = node('n1', [...first, resolving('n1', 3, 3, { p1: 'a3' })], null);
     expect(check(n1, [])).toEqual(['round-skipped', 'ack-lost']);
+  });
+});
+
+describe('records read while the games still run', () => {
+  const at = (round: number, status = 'playing'): Map<string, AdminRecord> =>
+    new Map([['KEPS', { state: { round, status, submitted: {} } } as unknown as AdminRecord]]);
+  const logs = [node('n1', [...first, resolved('n1', 3, 3)], null)];
+
+  it('agree with the logs when the record continues from the last round logged', () => {
+    expect(finalsAgree(['KEPS'], logs, at(4))).toBe(true);
+    expect(finalsAgree(['KEPS'], logs, at(3, 'finished'))).toBe(true);
+  });
+
+  it('do not when a round resolved after the read, or its line is not read yet', () => {
+    expect(finalsAgree(['KEPS'], logs, at(3))).toBe(false);
+    expect(finalsAgree(['KEPS'], logs, at(5))).toBe(false);
+    expect(finalsAgree(['KEPS', 'GONE'], logs, at(4))).toBe(false);
   });
 });
