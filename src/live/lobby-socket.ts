@@ -1,14 +1,14 @@
 // One open lobby page: keeps its page of the open-games list, and the games being played, live
 // across the whole cluster.
 
-import { randomBytes } from 'node:crypto';
 import type { GameState } from '../game/types.js';
 import { MAX_PLAYERS } from '../game/types.js';
 import type { Logger } from '../log.js';
-import { escape } from './html.js';
+import { escape, type Dyn } from './html.js';
 import type { InboundBudget } from './inbound.js';
-import { LiveSocket } from './live-socket.js';
-import type { Renderer } from './render.js';
+import { LiveSocket, type SharedPart, type WireFormat } from './live-socket.js';
+import { CSRF_PART, OPEN_GAMES, openGamesPartial } from './lobby-templates.js';
+import { Stream } from './patch.js';
 import type { GameSource, LiveWire } from './source.js';
 import type { Viewer } from './game-socket.js';
 
@@ -86,12 +86,16 @@ function newest(games: readonly GameState[], status: GameState['status']): GameS
     .sort((a, b) => b.createdAt - a.createdAt || (a.code < b.code ? -1 : 1));
 }
 
-/**
- * Stands for a page's CSRF token in a rendering shared by many pages, each of which puts its
- * own in its place. Random per process and never sent: no name or code a player chooses can hold
- * it (names are at most 20 characters).
- */
-const TOKEN_MARK = `csrf${randomBytes(16).toString('hex')}`;
+/** One stream of the lobby's partial, and its trees for the lists now (null: not built yet). */
+interface SharedView {
+  readonly stream: Stream;
+  trees: SharedPart['trees'] | null;
+  /** The lists' version it was last asked for at. */
+  used: number;
+}
+
+/** Changes of the lists a stream nobody asks for is kept through. */
+const STREAMS_KEPT = 64;
 
 /** What the lobby shows of a game; two states with the same face give the same rows. */
 function lobbyFace(g: GameState): string | undefined {
@@ -113,8 +117,10 @@ export class LobbyFeed {
   readonly #faces = new Map<string, string>();
   readonly #listeners = new Set<(code: string) => void>();
   #lists: LobbyLists | null = null;
-  /** Renderings of the lists, shared by the pages that show the same thing (see `shared`). */
-  readonly #rendered = new Map<string, readonly string[]>();
+  /** Changes of the lists so far. */
+  #version = 0;
+  /** The pages that show the same thing share a stream and its trees (see `shared`). */
+  readonly #shared = new Map<string, SharedView>();
 
   constructor(private readonly source: Pick<GameSource, 'game' | 'lobbyGames' | 'subscribe'>) {
     for (const g of source.lobbyGames()) {
@@ -130,14 +136,18 @@ export class LobbyFeed {
   }
 
   /**
-   * What `render` makes of the lists now for `key`, made once per change of the lists for every
-   * page that asks with the same key (the same page of the lists, seen by a viewer in the same
-   * games), split where it holds TOKEN_MARK.
+   * The lobby's partial as every page with `key` sees it (the same page of the lists, seen by a
+   * viewer in the same games): `build` makes its tree once per change of the lists, and the
+   * pages follow one stream of it, so a change is worked out once for all of them and each page
+   * is sent only what changed. A key nobody asked for in the last STREAMS_KEPT changes is
+   * dropped (a page that comes back to it is sent the whole partial).
    */
-  shared(key: string, render: () => string): readonly string[] {
-    let pieces = this.#rendered.get(key);
-    if (!pieces) this.#rendered.set(key, (pieces = render().split(TOKEN_MARK)));
-    return pieces;
+  shared(key: string, build: () => Dyn): Omit<SharedPart, 'seat'> {
+    let view = this.#shared.get(key);
+    if (!view) this.#shared.set(key, (view = { stream: new Stream(), trees: null, used: 0 }));
+    const trees = (view.trees ??= [[OPEN_GAMES, build()]]);
+    view.used = this.#version;
+    return { stream: view.stream, trees };
   }
 
   /** Called with a game's code whenever what the lobby shows of it changed. */
@@ -153,7 +163,11 @@ export class LobbyFeed {
     if (face === undefined) this.#faces.delete(code);
     else this.#faces.set(code, face);
     this.#lists = null;
-    this.#rendered.clear();
+    this.#version++;
+    for (const [key, view] of this.#shared) {
+      if (this.#version - view.used > STREAMS_KEPT) this.#shared.delete(key);
+      else view.trees = null;
+    }
     for (const l of this.#listeners) l(code);
   }
 }
@@ -188,17 +202,21 @@ function openGameRows(games: readonly GameState[], viewerId: string | null): Ope
 }
 
 export class LobbyLiveSocket extends LiveSocket {
+  /** The page's own part: the token of its join forms, escaped as the template escapes it. */
+  private readonly own: readonly (readonly [string, Dyn])[];
+
   constructor(
     wire: LiveWire,
     readonly viewer: Viewer,
     private readonly feed: LobbyFeed,
-    private readonly renderer: Renderer,
     private readonly logger: Logger,
     budget: InboundBudget,
-    private readonly csrfToken: string,
+    csrfToken: string,
     private readonly page = 1,
+    format: WireFormat = 'html',
   ) {
-    super(wire, viewer.id, budget);
+    super(wire, viewer.id, budget, format);
+    this.own = [[CSRF_PART, escape(csrfToken)]];
   }
 
   protected onFlood(): void {
@@ -231,15 +249,12 @@ export class LobbyLiveSocket extends LiveSocket {
 
   protected render(): void {
     const lobby = lobbyPage(this.feed.lists(), this.viewer.id, this.page);
-    // Pages that show the same rows share one rendering: most viewers are in none of the games
-    // listed, and a change reaches every lobby page of the node at once.
+    // Pages that show the same rows share one tree and one stream: most viewers are in none of
+    // the games listed, and a change reaches every lobby page of the node at once.
     let key = `${lobby.page}`;
     for (const r of lobby.rows) key += r.joined ? 'j' : r.canJoin ? 'c' : '-';
     for (const r of lobby.playing.rows) key += r.joined ? 'j' : '-';
-    const pieces = this.feed.shared(key, () =>
-      this.renderer.render('partials/open-games', { lobby, csrfToken: TOKEN_MARK }),
-    );
-    // Escaped as the template escapes the value it stands in for.
-    this.push(new Map([['open-games', pieces.join(escape(this.csrfToken))]]));
+    const { stream, trees } = this.feed.shared(key, () => openGamesPartial(lobby));
+    this.push(this.own, { stream, trees, seat: -1 });
   }
 }

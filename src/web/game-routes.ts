@@ -8,6 +8,7 @@ import { LiveClose } from '../live/close-codes.js';
 import { GameLiveSocket } from '../live/game-socket.js';
 import { InboundBudget } from '../live/inbound.js';
 import { LobbyFeed, LobbyLiveSocket, lobbyPage, pageParam } from '../live/lobby-socket.js';
+import { openGamesHtml } from '../live/lobby-templates.js';
 import { GameFrames } from '../live/game-frame.js';
 import { renderGamePartials } from '../live/game-socket.js';
 import { pagePartials } from '../live/game-templates.js';
@@ -99,9 +100,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       // has not read the leaderboard yet shows the record alone.
       results.standingOf(user.id).catch(() => null),
     ]);
+    const lobby = lobbyPage(lobbyFeed.lists(), user.id, pageParam(req.query.page));
     res.render('pages/lobby', {
       title: 'Lobby',
-      lobby: lobbyPage(lobbyFeed.lists(), user.id, pageParam(req.query.page)),
+      lobby,
+      openGames: openGamesHtml(lobby, String(res.locals.csrfToken ?? '')),
       myGames: mine,
       record,
       standing,
@@ -463,16 +466,15 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const early = takeEarlyFrames(wire);
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(LiveClose.unauthorised, 'log in first');
-    const csrfToken = csrfTokenOf(req);
     const socket = new LobbyLiveSocket(
       wire,
       { id: user.id, username: user.username },
       lobbyFeed,
-      renderer,
       logger,
       budget,
-      csrfToken,
+      csrfTokenOf(req),
       pageParam(req.query.page),
+      liveFormat(req).format,
     );
     admit(socket, user, req.sessionID);
     wire.on('close', () => hub.remove(socket));

@@ -249,7 +249,7 @@ describe('creating games', () => {
     expect(total).toBeGreaterThanOrEqual(24);
     const last = await viewer.page(`/lobby?page=${pages}`);
     expect(rows(last.html)).toBe(total - 20 * (pages - 1));
-    expect(last.html).toContain(`hx-ws:connect="/lobby/live?page=${pages}"`);
+    expect(last.html).toContain(`hx-ws:connect="/lobby/live?page=${pages}&amp;render=patch"`);
     // The live lobby of page 1 pushes 20 rows, not every open game.
     const live = track(viewer.connectLobby());
     await live.opened;

@@ -9,12 +9,10 @@ import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/liv
 import { LobbyFeed, LobbyLiveSocket } from '../../../src/live/lobby-socket.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
 import { seenToken } from '../../../src/sessions/seen.js';
-import { Renderer } from '../../../src/live/render.js';
 import { GameFrames } from '../../../src/live/game-frame.js';
 import { playedGame } from './corpus.js';
 import type { GameSource, LiveWire } from '../../../src/live/source.js';
 import { createMetrics } from '../../../src/metrics.js';
-import { VIEWS_DIR } from '../../../src/web/app.js';
 
 class FakeWire implements LiveWire {
   readyState = 1;
@@ -439,7 +437,6 @@ describe('GameLiveSocket', () => {
       lobby,
       { id: '1', username: 'ariadne' },
       new LobbyFeed(source(game)),
-      new Renderer(VIEWS_DIR),
       pino({ level: 'silent' }),
       budget,
       '',
@@ -468,7 +465,8 @@ describe('GameLiveSocket', () => {
 });
 
 describe('LobbyLiveSocket', () => {
-  it('renders the lists once for pages that show the same rows, each page with its own token', async () => {
+  /** A feed over games the test puts, counting the partial's trees it builds. */
+  function lobbyRig() {
     const all = new Map<string, GameState>();
     let heard: (code: string) => void = () => undefined;
     const feed = new LobbyFeed({
@@ -476,6 +474,9 @@ describe('LobbyLiveSocket', () => {
       lobbyGames: () => [...all.values()],
       subscribe: (l) => ((heard = l), () => undefined),
     });
+    const counted = { built: 0 };
+    const shared = feed.shared.bind(feed);
+    feed.shared = (key, build) => shared(key, () => (counted.built++, build()));
     const put = (g: GameState): void => {
       all.set(g.code, g);
       heard(g.code);
@@ -489,26 +490,31 @@ describe('LobbyLiveSocket', () => {
         now: 1000,
         roundMs: 10_000,
       });
-    put(open('KEPS', 'ann'));
-    const renderer = new Renderer(VIEWS_DIR);
-    const render = vi.spyOn(renderer, 'render');
-    const tokens = ['token0', 'token1', 'token2', 'to"k<'];
-    const pages = ['bob', 'cy', 'ann', 'eve'].map((id, i) => {
+    const page = (id: string, token: string, format: 'html' | 'patch' = 'html') => {
       const wire = new FakeWire();
       new LobbyLiveSocket(
         wire,
         { id, username: id },
         feed,
-        renderer,
         pino({ level: 'silent' }),
         new InboundBudget(),
-        tokens[i]!,
+        token,
+        1,
+        format,
       ).start();
       return wire;
-    });
+    };
+    return { feed, counted, put, open, page, all };
+  }
+
+  it('builds the lists once for pages that show the same rows, each page with its own token', async () => {
+    const { counted, put, open, page } = lobbyRig();
+    put(open('KEPS', 'ann'));
+    const tokens = ['token0', 'token1', 'token2', 'to"k<'];
+    const pages = ['bob', 'cy', 'ann', 'eve'].map((id, i) => page(id, tokens[i]!));
     const html = (w: FakeWire) => w.sent.at(-1)!;
-    // bob and cy may join KEPS and share one rendering; ann, its host, has her own.
-    expect(render).toHaveBeenCalledTimes(2);
+    // bob, cy and eve may join KEPS and share one tree; ann, its host, has her own.
+    expect(counted.built).toBe(2);
     expect(html(pages[0]!)).toContain('value="token0"');
     expect(html(pages[1]!)).toContain('value="token1"');
     expect(html(pages[1]!)).not.toContain('token0');
@@ -517,12 +523,54 @@ describe('LobbyLiveSocket', () => {
     // A token is escaped as the template would escape it.
     expect(html(pages[3]!)).toContain('value="to&#34;k&lt;"');
 
-    // A new game reaches every page, rendered once more for each kind of viewer.
+    // A new game reaches every page, built once more for each kind of viewer.
     put(open('ZYXW', 'dee'));
     await vi.waitFor(() => expect(pages.every((w) => w.sent.at(-1)!.includes('ZYXW'))).toBe(true));
-    expect(render).toHaveBeenCalledTimes(4);
+    expect(counted.built).toBe(4);
     expect(html(pages[0]!)).toContain('value="token0"');
     expect(html(pages[2]!)).toContain('value="token2"');
+  });
+
+  it('sends a page that asks for trees only what changed, the same text to every page alike', async () => {
+    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
+    const { LivePage } = (
+      globalThis as unknown as {
+        MinotaurLive: { LivePage: new () => { apply(t: string): [string, string][] } };
+      }
+    ).MinotaurLive;
+    const { put, open, page, all } = lobbyRig();
+    put(open('KEPS', 'ann'));
+    const viewers = [
+      { id: 'bob', token: 'tok"0' },
+      { id: 'cy', token: 'token1' },
+      { id: 'ann', token: 'token2' },
+    ];
+    const trees = viewers.map((v) => page(v.id, v.token, 'patch'));
+    const sent = viewers.map((v) => page(v.id, v.token));
+    const shown = trees.map(() => new LivePage());
+    const check = () =>
+      viewers.forEach((v, i) => {
+        const [target, html] = shown[i]!.apply(trees[i]!.sent.at(-1)!)[0]!;
+        expect(target).toBe('open-games');
+        expect(sent[i]!.sent.at(-1)).toBe(
+          `<hx-partial hx-target="#open-games" hx-swap="innerMorph">${html}</hx-partial>`,
+        );
+      });
+    check();
+    // A hero joins KEPS: its row's count is what changes, for pages of both kinds of viewer.
+    const before = trees.map((w) => w.sent.length);
+    const keps = all.get('KEPS')!;
+    put({ ...keps, players: [...keps.players, { ...keps.players[0]!, id: 'dee', name: 'dee' }] });
+    await vi.waitFor(() => expect(trees.every((w, i) => w.sent.length > before[i]!)).toBe(true));
+    await vi.waitFor(() => expect(sent.every((w) => w.sent.at(-1)!.includes('2/8'))).toBe(true));
+    check();
+    const update = trees.map((w) => w.sent.at(-1)!);
+    // bob and cy hold one stream: the same message, nothing of either's token.
+    expect(update[0]).toBe(update[1]);
+    expect(update[0]).not.toContain('tok');
+    // The changed count: a fraction of the partial in full, even with one game listed.
+    for (const [i, text] of update.entries())
+      expect(text.length).toBeLessThan(sent[i]!.sent.at(-1)!.length / 4);
   });
 });
 

@@ -1,6 +1,8 @@
 // The TypeScript templates against the EJS partials they replace: byte for byte, for every
-// state of several played games, every player, a spectator and the page's own variants.
+// state of several played games, every player, a spectator and the page's own variants; and the
+// lobby's partial for random lists.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   actionsPartial,
@@ -16,6 +18,8 @@ import {
   tilesPartial,
 } from '../../../src/live/game-templates.js';
 import { toHtml } from '../../../src/live/html.js';
+import type { LobbyPage } from '../../../src/live/lobby-socket.js';
+import { openGamesHtml } from '../../../src/live/lobby-templates.js';
 import { Renderer } from '../../../src/live/render.js';
 import { gameView } from '../../../src/live/view-model.js';
 import { VIEWS_DIR } from '../../../src/web/app.js';
@@ -72,5 +76,51 @@ describe('game templates', () => {
       );
     }
     expect(compared).toBeGreaterThan(1000);
+  });
+});
+
+describe('the lobby template', () => {
+  it('renders what the EJS partial rendered, for any lists, viewer and token', () => {
+    // Names and tokens with every character HTML escapes.
+    const text = fc.stringMatching(/^[a-z&<>"' ]{1,12}$/);
+    const code = fc.stringMatching(/^[A-Z]{4}$/);
+    const open = fc.record({
+      code,
+      host: text,
+      players: fc.integer({ min: 1, max: 8 }),
+      max: fc.constant(8),
+      joined: fc.boolean(),
+      canJoin: fc.boolean(),
+    });
+    const playing = fc.record({
+      code,
+      heroes: fc.array(text, { minLength: 1, maxLength: 8 }),
+      standing: fc.integer({ min: 0, max: 8 }),
+      joined: fc.boolean(),
+    });
+    const lobby: fc.Arbitrary<LobbyPage> = fc
+      .record({
+        rows: fc.array(open, { maxLength: 6 }),
+        page: fc.integer({ min: 1, max: 4 }),
+        pages: fc.integer({ min: 1, max: 4 }),
+        extra: fc.nat(5000),
+        playingRows: fc.array(playing, { maxLength: 8 }),
+        playingExtra: fc.constantFrom(0, 0, 1, 3, 1500),
+      })
+      .map((l) => ({
+        rows: l.rows,
+        page: Math.min(l.page, l.pages),
+        pages: l.pages,
+        total: l.rows.length + (l.rows.length ? l.extra : 0),
+        playing: { rows: l.playingRows, total: l.playingRows.length + l.playingExtra },
+      }));
+    fc.assert(
+      fc.property(lobby, text, (page, token) => {
+        expect(openGamesHtml(page, token)).toBe(
+          ejs.render('partials/open-games', { lobby: page, csrfToken: token }),
+        );
+      }),
+      { numRuns: 300 },
+    );
   });
 });
