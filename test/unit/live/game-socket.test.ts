@@ -1,12 +1,14 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
 import { createGame, type GameState } from '../../../src/game/index.js';
 import type { Command } from '../../../src/sessions/commands.js';
 import { GameLiveSocket } from '../../../src/live/game-socket.js';
 import { LiveHub } from '../../../src/live/hub.js';
 import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/live/inbound.js';
-import { LobbyFeed, LobbyLiveSocket } from '../../../src/live/lobby-socket.js';
+import { LobbyFeed, LobbyLiveSocket, lobbyPage } from '../../../src/live/lobby-socket.js';
+import { openGamesHtml } from '../../../src/live/lobby-templates.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
 import { seenToken } from '../../../src/sessions/seen.js';
 import { GameFrames } from '../../../src/live/game-frame.js';
@@ -571,6 +573,103 @@ describe('LobbyLiveSocket', () => {
     // The changed count: a fraction of the partial in full, even with one game listed.
     for (const [i, text] of update.entries())
       expect(text.length).toBeLessThan(sent[i]!.sent.at(-1)!.length / 4);
+  });
+});
+
+describe('LobbyLiveSocket, at random moments', () => {
+  it('keeps every page that asks for trees showing its viewer’s lobby, however changes and renders fall', async () => {
+    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
+    const { LivePage } = (
+      globalThis as unknown as {
+        MinotaurLive: {
+          LivePage: new () => { apply(t: string): [string, string][]; partial(t: string): string };
+        };
+      }
+    ).MinotaurLive;
+    const step = fc.record({
+      kind: fc.constantFrom('open', 'join', 'join', 'start', 'fall', 'end'),
+      game: fc.nat(9),
+      who: fc.nat(5),
+      // How long the node runs before the next change: pages render 100 ms after one.
+      waitMs: fc.constantFrom(0, 0, 30, 120, 400),
+    });
+    vi.useFakeTimers();
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 60 }), async (steps) => {
+          const all = new Map<string, GameState>();
+          let heard: (code: string) => void = () => undefined;
+          const feed = new LobbyFeed({
+            game: (code) => all.get(code),
+            lobbyGames: () => [...all.values()],
+            subscribe: (l) => ((heard = l), () => undefined),
+          });
+          const put = (g: GameState): void => {
+            all.set(g.code, g);
+            heard(g.code);
+          };
+          const viewers = ['p0', 'p1', 'p2', 'p3'];
+          const pages = viewers.map((id) => {
+            const wire = new FakeWire();
+            new LobbyLiveSocket(
+              wire,
+              { id, username: id },
+              feed,
+              pino({ level: 'silent' }),
+              new InboundBudget(),
+              `token<${id}>`,
+              1,
+              'patch',
+            ).start();
+            return { id, wire, page: new LivePage(), read: 0 };
+          });
+          const catchUp = () => {
+            for (const p of pages)
+              for (; p.read < p.wire.sent.length; p.read++) p.page.apply(p.wire.sent[p.read]!);
+          };
+          let opened = 0;
+          for (const s of steps) {
+            const codes = [...all.keys()];
+            const state = all.get(codes[s.game % Math.max(1, codes.length)] ?? '');
+            const who = { id: `p${s.who}`, name: `hero <${s.who}>` };
+            if (s.kind === 'open' || !state) {
+              const n = opened++;
+              put(
+                createGame({
+                  id: `g${n}`,
+                  code: `C${String(n).padStart(3, '0')}`,
+                  seed: n,
+                  creator: who,
+                  now: 1000 + n,
+                  roundMs: 2000,
+                }),
+              );
+            } else if (s.kind === 'join' && state.status === 'open') {
+              if (!state.players.some((p) => p.id === who.id))
+                put({ ...state, players: [...state.players, { ...state.players[0]!, ...who }] });
+            } else if (s.kind === 'start' && state.status === 'open') {
+              put({ ...state, status: 'playing' });
+            } else if (s.kind === 'fall' && state.status === 'playing') {
+              const [first, ...rest] = state.players;
+              put({ ...state, players: [{ ...first!, alive: false }, ...rest] });
+            } else if (s.kind === 'end') {
+              put({ ...state, status: 'finished' });
+            }
+            await vi.advanceTimersByTimeAsync(s.waitMs);
+            catchUp();
+          }
+          await vi.advanceTimersByTimeAsync(500);
+          catchUp();
+          for (const p of pages)
+            expect(p.page.partial('open-games')).toBe(
+              openGamesHtml(lobbyPage(feed.lists(), p.id, 1), `token<${p.id}>`),
+            );
+        }),
+        { numRuns: 60 },
+      );
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
