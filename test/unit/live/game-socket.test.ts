@@ -16,6 +16,21 @@ import { playedGame } from './corpus.js';
 import type { GameSource, LiveWire } from '../../../src/live/source.js';
 import { createMetrics } from '../../../src/metrics.js';
 
+/** The page's reader of live messages (public/js/live-render.js), as the page runs it. */
+interface LivePageClass {
+  new (): {
+    apply(text: string): [string, string][];
+    partial(target: string): string;
+    seen?: string;
+  };
+  isRender(text: string): boolean;
+}
+async function livePageClass(): Promise<LivePageClass> {
+  await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
+  return (globalThis as unknown as { MinotaurLive: { LivePage: LivePageClass } }).MinotaurLive
+    .LivePage;
+}
+
 class FakeWire implements LiveWire {
   readyState = 1;
   sent: string[] = [];
@@ -144,17 +159,7 @@ describe('GameLiveSocket', () => {
   });
 
   it('sends a page that asks for trees only what changed in them; it rebuilds the same partials', async () => {
-    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
-    const { LivePage } = (
-      globalThis as unknown as {
-        MinotaurLive: {
-          LivePage: {
-            new (): { apply(t: string): [string, string][] };
-            isRender(t: string): boolean;
-          };
-        };
-      }
-    ).MinotaurLive;
+    const LivePage = await livePageClass();
     const [htmlWire, treeWire] = [new FakeWire(), new FakeWire()];
     const [htmlSrc, treeSrc] = [source(game), source(game)];
     new GameLiveSocket(htmlWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(htmlSrc)).start();
@@ -191,14 +196,7 @@ describe('GameLiveSocket', () => {
   });
 
   it('pages of one game follow one stream of its shared partials, each rebuilding exactly its viewer’s page', async () => {
-    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
-    const { LivePage } = (
-      globalThis as unknown as {
-        MinotaurLive: {
-          LivePage: new () => { apply(t: string): [string, string][]; partial(t: string): string };
-        };
-      }
-    ).MinotaurLive;
+    const LivePage = await livePageClass();
     const shown = playedGame(13, 5, { maxRounds: 12 });
     // Every page watches the game; a sleepy one is told of one change in three (its renders
     // were coalesced, or it stalled): it falls behind the stream and must be caught up.
@@ -266,12 +264,7 @@ describe('GameLiveSocket', () => {
   });
 
   it('tells a patch page how far it has seen the game, once per round, for its reconnects', async () => {
-    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
-    const { LivePage } = (
-      globalThis as unknown as {
-        MinotaurLive: { LivePage: new () => { apply(t: string): unknown; seen?: string } };
-      }
-    ).MinotaurLive;
+    const LivePage = await livePageClass();
     const shown = playedGame(17, 4, { maxRounds: 8 });
     const src = source(shown[0]!.state);
     const wire = new FakeWire();
@@ -466,49 +459,49 @@ describe('GameLiveSocket', () => {
   });
 });
 
-describe('LobbyLiveSocket', () => {
-  /** A feed over games the test puts, counting the partial's trees it builds. */
-  function lobbyRig() {
-    const all = new Map<string, GameState>();
-    let heard: (code: string) => void = () => undefined;
-    const feed = new LobbyFeed({
-      game: (code) => all.get(code),
-      lobbyGames: () => [...all.values()],
-      subscribe: (l) => ((heard = l), () => undefined),
+/** A feed over games the test puts, counting the partial's trees it builds. */
+function lobbyRig() {
+  const all = new Map<string, GameState>();
+  let heard: (code: string) => void = () => undefined;
+  const feed = new LobbyFeed({
+    game: (code) => all.get(code),
+    lobbyGames: () => [...all.values()],
+    subscribe: (l) => ((heard = l), () => undefined),
+  });
+  const counted = { built: 0 };
+  const shared = feed.shared.bind(feed);
+  feed.shared = (key, build) => shared(key, () => (counted.built++, build()));
+  const put = (g: GameState): void => {
+    all.set(g.code, g);
+    heard(g.code);
+  };
+  const open = (code: string, creator: string) =>
+    createGame({
+      id: code,
+      code,
+      seed: 1,
+      creator: { id: creator, name: creator },
+      now: 1000,
+      roundMs: 10_000,
     });
-    const counted = { built: 0 };
-    const shared = feed.shared.bind(feed);
-    feed.shared = (key, build) => shared(key, () => (counted.built++, build()));
-    const put = (g: GameState): void => {
-      all.set(g.code, g);
-      heard(g.code);
-    };
-    const open = (code: string, creator: string) =>
-      createGame({
-        id: code,
-        code,
-        seed: 1,
-        creator: { id: creator, name: creator },
-        now: 1000,
-        roundMs: 10_000,
-      });
-    const page = (id: string, token: string, format: 'html' | 'patch' = 'html') => {
-      const wire = new FakeWire();
-      new LobbyLiveSocket(
-        wire,
-        { id, username: id },
-        feed,
-        pino({ level: 'silent' }),
-        new InboundBudget(),
-        token,
-        1,
-        format,
-      ).start();
-      return wire;
-    };
-    return { feed, counted, put, open, page, all };
-  }
+  const page = (id: string, token: string, format: 'html' | 'patch' = 'html') => {
+    const wire = new FakeWire();
+    new LobbyLiveSocket(
+      wire,
+      { id, username: id },
+      feed,
+      pino({ level: 'silent' }),
+      new InboundBudget(),
+      token,
+      1,
+      format,
+    ).start();
+    return wire;
+  };
+  return { feed, counted, put, open, page, all };
+}
 
+describe('LobbyLiveSocket', () => {
   it('builds the lists once for pages that show the same rows, each page with its own token', async () => {
     const { counted, put, open, page } = lobbyRig();
     put(open('KEPS', 'ann'));
@@ -534,12 +527,7 @@ describe('LobbyLiveSocket', () => {
   });
 
   it('sends a page that asks for trees only what changed, the same text to every page alike', async () => {
-    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
-    const { LivePage } = (
-      globalThis as unknown as {
-        MinotaurLive: { LivePage: new () => { apply(t: string): [string, string][] } };
-      }
-    ).MinotaurLive;
+    const LivePage = await livePageClass();
     const { put, open, page, all } = lobbyRig();
     put(open('KEPS', 'ann'));
     const viewers = [
@@ -578,14 +566,7 @@ describe('LobbyLiveSocket', () => {
 
 describe('LobbyLiveSocket, at random moments', () => {
   it('keeps every page that asks for trees showing its viewer’s lobby, however changes and renders fall', async () => {
-    await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
-    const { LivePage } = (
-      globalThis as unknown as {
-        MinotaurLive: {
-          LivePage: new () => { apply(t: string): [string, string][]; partial(t: string): string };
-        };
-      }
-    ).MinotaurLive;
+    const LivePage = await livePageClass();
     const step = fc.record({
       kind: fc.constantFrom('open', 'join', 'join', 'start', 'fall', 'end'),
       game: fc.nat(9),
@@ -597,32 +578,13 @@ describe('LobbyLiveSocket, at random moments', () => {
     try {
       await fc.assert(
         fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 60 }), async (steps) => {
-          const all = new Map<string, GameState>();
-          let heard: (code: string) => void = () => undefined;
-          const feed = new LobbyFeed({
-            game: (code) => all.get(code),
-            lobbyGames: () => [...all.values()],
-            subscribe: (l) => ((heard = l), () => undefined),
-          });
-          const put = (g: GameState): void => {
-            all.set(g.code, g);
-            heard(g.code);
-          };
-          const viewers = ['p0', 'p1', 'p2', 'p3'];
-          const pages = viewers.map((id) => {
-            const wire = new FakeWire();
-            new LobbyLiveSocket(
-              wire,
-              { id, username: id },
-              feed,
-              pino({ level: 'silent' }),
-              new InboundBudget(),
-              `token<${id}>`,
-              1,
-              'patch',
-            ).start();
-            return { id, wire, page: new LivePage(), read: 0 };
-          });
+          const { feed, put, page, all } = lobbyRig();
+          const pages = ['p0', 'p1', 'p2', 'p3'].map((id) => ({
+            id,
+            wire: page(id, `token<${id}>`, 'patch'),
+            page: new LivePage(),
+            read: 0,
+          }));
           const catchUp = () => {
             for (const p of pages)
               for (; p.read < p.wire.sent.length; p.read++) p.page.apply(p.wire.sent[p.read]!);
