@@ -34,7 +34,7 @@ export interface PlayingGameRow {
 
 /** Open games shown per lobby page. */
 export const LOBBY_PAGE_SIZE = 20;
-/** Games being played shown in the lobby (the newest); the rest are counted. */
+/** Games being played shown per lobby page, newest first. */
 export const LOBBY_PLAYING_SHOWN = 8;
 
 export interface LobbyPage {
@@ -43,8 +43,8 @@ export interface LobbyPage {
   page: number;
   pages: number;
   total: number;
-  /** The newest games being played, and how many there are in all. */
-  playing: { rows: PlayingGameRow[]; total: number };
+  /** A page of the games being played (`page` 1-based, clamped), and how many there are. */
+  playing: { rows: PlayingGameRow[]; total: number; page: number; pages: number };
 }
 
 /** Reads a ?page= value: a positive integer, anything else is page 1. */
@@ -64,19 +64,29 @@ export function lobbyLists(games: readonly GameState[]): LobbyLists {
   return { open: newest(games, 'open'), playing: newest(games, 'playing') };
 }
 
-/** One page of the open games, and the newest games being played. */
-export function lobbyPage(lists: LobbyLists, viewerId: string | null, page: number): LobbyPage {
+/** One page of the open games (`page`), and one of the games being played (`watch`). */
+export function lobbyPage(
+  lists: LobbyLists,
+  viewerId: string | null,
+  page: number,
+  watch = 1,
+): LobbyPage {
   const { open } = lists;
-  const pages = Math.max(1, Math.ceil(open.length / LOBBY_PAGE_SIZE));
-  const at = Math.min(Math.max(1, page), pages);
+  const [at, pages] = pageOf(open.length, LOBBY_PAGE_SIZE, page);
   const rows = openGameRows(open.slice((at - 1) * LOBBY_PAGE_SIZE, at * LOBBY_PAGE_SIZE), viewerId);
   return {
     rows,
     page: at,
     pages,
     total: open.length,
-    playing: playingRows(lists.playing, viewerId),
+    playing: playingRows(lists.playing, viewerId, watch),
   };
+}
+
+/** The page asked for, clamped to the pages there are, and how many there are (at least one). */
+function pageOf(count: number, size: number, page: number): [number, number] {
+  const pages = Math.max(1, Math.ceil(count / size));
+  return [Math.min(Math.max(1, page), pages), pages];
 }
 
 /** The games of one status, newest first (then by code). */
@@ -173,17 +183,24 @@ export class LobbyFeed {
 }
 
 /**
- * The newest games being played. A row holds nothing that moves every round (the round, the
- * countdown), so a lobby page is sent something only when a game starts, ends or a hero falls.
+ * A page of the games being played, newest first. A row holds nothing that moves every round
+ * (the round, the countdown), so a lobby page is sent something only when a game starts, ends or
+ * a hero falls.
  */
-function playingRows(playing: readonly GameState[], viewerId: string | null): LobbyPage['playing'] {
-  const rows = playing.slice(0, LOBBY_PLAYING_SHOWN).map((g) => ({
+function playingRows(
+  playing: readonly GameState[],
+  viewerId: string | null,
+  watch: number,
+): LobbyPage['playing'] {
+  const [page, pages] = pageOf(playing.length, LOBBY_PLAYING_SHOWN, watch);
+  const shown = playing.slice((page - 1) * LOBBY_PLAYING_SHOWN, page * LOBBY_PLAYING_SHOWN);
+  const rows = shown.map((g) => ({
     code: g.code,
     heroes: g.players.map((p) => p.name),
     standing: g.players.filter((p) => p.alive).length,
     joined: viewerId !== null && g.players.some((p) => p.id === viewerId),
   }));
-  return { rows, total: playing.length };
+  return { rows, total: playing.length, page, pages };
 }
 
 /** The rows of these open games, in their order. */
@@ -214,6 +231,8 @@ export class LobbyLiveSocket extends LiveSocket {
     csrfToken: string,
     private readonly page = 1,
     format: WireFormat = 'html',
+    /** The page of the games being played. */
+    private readonly watch = 1,
   ) {
     super(wire, viewer.id, budget, format);
     this.own = [[CSRF_PART, escape(csrfToken)]];
@@ -248,10 +267,10 @@ export class LobbyLiveSocket extends LiveSocket {
   }
 
   protected render(): void {
-    const lobby = lobbyPage(this.feed.lists(), this.viewer.id, this.page);
+    const lobby = lobbyPage(this.feed.lists(), this.viewer.id, this.page, this.watch);
     // Pages that show the same rows share one tree and one stream: most viewers are in none of
     // the games listed, and a change reaches every lobby page of the node at once.
-    let key = `${lobby.page}`;
+    let key = `${lobby.page}/${lobby.playing.page}`;
     for (const r of lobby.rows) key += r.joined ? 'j' : r.canJoin ? 'c' : '-';
     for (const r of lobby.playing.rows) key += r.joined ? 'j' : '-';
     const { stream, trees } = this.feed.shared(key, () => openGamesPartial(lobby));

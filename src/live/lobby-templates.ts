@@ -17,7 +17,7 @@ const NO_LINK = html`<span></span>`;
 
 /** The open games (a page of them) and the games being played, for any viewer with these rows. */
 export function openGamesPartial(lobby: LobbyPage): Rendered {
-  return html`<h2 class="list-head">Open games</h2>\n${lobby.total ? openList(lobby) : NO_OPEN_GAMES}\n${lobby.playing.total ? playingList(lobby.playing) : ''}\n`;
+  return html`<h2 class="list-head">Open games</h2>\n${lobby.total ? openList(lobby) : NO_OPEN_GAMES}\n${lobby.playing.total ? playingList(lobby) : ''}\n`;
 }
 
 /** The partial as HTML for a page whose form token is `csrfToken`. */
@@ -45,19 +45,37 @@ function openLink(code: string, joined: boolean): Rendered {
   return html`<a class="button small ghost" href="/games/${code}" aria-label="${verb} game ${code}">${verb}</a>`;
 }
 
+/** The lobby's address showing page `page` of the open games and `watch` of those played. */
+function lobbyHref(page: number, watch: number, fragment = ''): string {
+  return `/lobby?page=${page}${watch > 1 ? `&watch=${watch}` : ''}${fragment}`;
+}
+
+/** Links to the pages before and after `page` of `pages` ("Newer" and "Older"). */
+function pageLinks(page: number, pages: number, href: (page: number) => string): [Dyn, Dyn] {
+  return [
+    page > 1 ? html`<a href="${href(page - 1)}" rel="prev">← Newer</a>` : NO_LINK,
+    page < pages ? html`<a href="${href(page + 1)}" rel="next">Older →</a>` : NO_LINK,
+  ];
+}
+
 function pager(lobby: LobbyPage): Rendered {
-  const newer =
-    lobby.page > 1 ? html`<a href="/lobby?page=${lobby.page - 1}" rel="prev">← Newer</a>` : NO_LINK;
-  const older =
-    lobby.page < lobby.pages
-      ? html`<a href="/lobby?page=${lobby.page + 1}" rel="next">Older →</a>`
-      : NO_LINK;
+  const [newer, older] = pageLinks(lobby.page, lobby.pages, (p) =>
+    lobbyHref(p, lobby.playing.page),
+  );
   return html`\n    <nav class="pager" aria-label="Open games pages">\n      ${newer}\n      <span class="pages">Page ${lobby.page} of ${lobby.pages} · ${lobby.total} open games</span>\n      ${older}\n    </nav>\n  `;
 }
 
-function playingList(playing: LobbyPage['playing']): Rendered {
-  const more = playing.total - playing.rows.length;
-  return html`\n  <h2 class="list-head">Being played</h2>\n  <ul class="game-list">\n    ${playing.rows.map(playingRow)}\n  </ul>\n  ${more > 0 ? html`\n    <p class="dim more-games">and ${more.toLocaleString('en')} more being played</p>\n  ` : ''}\n`;
+function playingList(lobby: LobbyPage): Rendered {
+  const { playing } = lobby;
+  return html`\n  <h2 class="list-head" id="being-played">Being played</h2>\n  <ul class="game-list">\n    ${playing.rows.map(playingRow)}\n  </ul>\n  ${playing.pages > 1 ? playingPager(lobby) : ''}\n`;
+}
+
+function playingPager(lobby: LobbyPage): Rendered {
+  const { playing } = lobby;
+  const [newer, older] = pageLinks(playing.page, playing.pages, (w) =>
+    lobbyHref(lobby.page, w, '#being-played'),
+  );
+  return html`\n    <nav class="pager" aria-label="Pages of games being played">\n      ${newer}\n      <span class="pages">Page ${playing.page} of ${playing.pages} · ${playing.total.toLocaleString('en')} being played</span>\n      ${older}\n    </nav>\n  `;
 }
 
 function playingRow(g: PlayingGameRow): Rendered {

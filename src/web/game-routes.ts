@@ -100,7 +100,12 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       // has not read the leaderboard yet shows the record alone.
       results.standingOf(user.id).catch(() => null),
     ]);
-    const lobby = lobbyPage(lobbyFeed.lists(), user.id, pageParam(req.query.page));
+    const lobby = lobbyPage(
+      lobbyFeed.lists(),
+      user.id,
+      pageParam(req.query.page),
+      pageParam(req.query.watch),
+    );
     res.render('pages/lobby', {
       title: 'Lobby',
       lobby,
@@ -475,6 +480,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       csrfTokenOf(req),
       pageParam(req.query.page),
       liveFormat(req).format,
+      pageParam(req.query.watch),
     );
     admit(socket, user, req.sessionID);
     wire.on('close', () => hub.remove(socket));

@@ -231,17 +231,47 @@ describe('creating games', () => {
     );
   });
 
-  it('pages the lobby: 20 open games a page, newest first, live per page', async () => {
-    const hosts = Array.from({ length: 8 }, (_, i) => visitor(`host${tag}x${i}`));
+  it('pages the lobby: 20 open games a page and 8 games being played, newest first, live per page', async () => {
+    const hosts = Array.from({ length: 12 }, (_, i) => visitor(`host${tag}x${i}`));
+    const opened: string[] = [];
     for (const h of hosts) {
       await h.signup();
-      for (let g = 0; g < 3; g++) await h.createGame();
+      for (let g = 0; g < 3; g++) opened.push(await h.createGame());
+    }
+    // Nine of them start, with a second hero each.
+    const joiner = visitor(`join${tag}`);
+    await joiner.signup();
+    for (let i = 0; i < 9; i++) {
+      await joiner.join(opened[i * 3]!);
+      expect((await hosts[i]!.start(opened[i * 3]!)).status).toBe(303);
     }
     const viewer = hosts[0]!;
     const first = await viewer.page('/lobby');
-    // Rows of the open games (the games being played, listed after them, are not paged).
+    // Rows of the open games, and of the games being played (listed after them).
     const rows = (html: string) =>
       [...(html.split('Being played</h2>')[0] ?? '').matchAll(/class="game-item"/g)].length;
+    const playingRows = (html: string) =>
+      [...(html.split('Being played</h2>')[1] ?? '').matchAll(/class="game-item"/g)].length;
+    expect(playingRows(first.html)).toBe(8);
+    const watching = /Page 1 of (\d+) · ([\d,]+) being played/.exec(first.html);
+    expect(watching, 'pager of the games being played').not.toBeNull();
+    const [watchPages, playing] = [Number(watching![1]), Number(watching![2]!.replace(/,/g, ''))];
+    expect(playing).toBeGreaterThanOrEqual(9);
+    expect(first.html).toContain('href="/lobby?page=1&amp;watch=2#being-played" rel="next"');
+    const lastWatch = await viewer.page(`/lobby?watch=${watchPages}`);
+    expect(playingRows(lastWatch.html)).toBe(playing - 8 * (watchPages - 1));
+    expect(rows(lastWatch.html)).toBe(20);
+    expect(lastWatch.html).toContain(
+      `hx-ws:connect="/lobby/live?page=1&amp;watch=${watchPages}&amp;render=patch"`,
+    );
+    // The live lobby of that page pushes the same rows.
+    const liveWatch = track(viewer.connectPath(`/lobby/live?watch=${watchPages}`));
+    await liveWatch.opened;
+    expect(
+      playingRows(
+        await waitFor(() => liveWatch.latestPartial('open-games'), 5000, 'the lobby partial'),
+      ),
+    ).toBe(playing - 8 * (watchPages - 1));
     expect(rows(first.html)).toBe(20);
     const pager = /Page 1 of (\d+) · (\d+) open games/.exec(first.html);
     expect(pager, 'pager on page 1').not.toBeNull();

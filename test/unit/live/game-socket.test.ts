@@ -484,7 +484,7 @@ function lobbyRig() {
       now: 1000,
       roundMs: 10_000,
     });
-  const page = (id: string, token: string, format: 'html' | 'patch' = 'html') => {
+  const page = (id: string, token: string, format: 'html' | 'patch' = 'html', watch = 1) => {
     const wire = new FakeWire();
     new LobbyLiveSocket(
       wire,
@@ -495,6 +495,7 @@ function lobbyRig() {
       token,
       1,
       format,
+      watch,
     ).start();
     return wire;
   };
@@ -564,12 +565,25 @@ describe('LobbyLiveSocket', () => {
   });
 });
 
+describe('LobbyLiveSocket, pages of the games being played', () => {
+  it('shows each page its own rows, though both pages hold as many rows alike', () => {
+    const { put, open, page } = lobbyRig();
+    for (let i = 0; i < 16; i++)
+      put({ ...open(`G${String(i).padStart(3, '0')}`, `host${i}`), status: 'playing' });
+    const [first, second] = [page('bob', 't', 'html', 1), page('cy', 't', 'html', 2)];
+    expect(first.sent.at(-1)).toContain('Page 1 of 2');
+    expect(second.sent.at(-1)).toContain('Page 2 of 2');
+    expect(second.sent.at(-1)).not.toContain('aria-label="Game G000"');
+    expect(first.sent.at(-1)).toContain('aria-label="Game G000"');
+  });
+});
+
 describe('LobbyLiveSocket, at random moments', () => {
   it('keeps every page that asks for trees showing its viewer’s lobby, however changes and renders fall', async () => {
     const LivePage = await livePageClass();
     const step = fc.record({
       kind: fc.constantFrom('open', 'join', 'join', 'start', 'fall', 'end'),
-      game: fc.nat(9),
+      game: fc.nat(14),
       who: fc.nat(5),
       // How long the node runs before the next change: pages render 100 ms after one.
       waitMs: fc.constantFrom(0, 0, 30, 120, 400),
@@ -577,11 +591,13 @@ describe('LobbyLiveSocket, at random moments', () => {
     vi.useFakeTimers();
     try {
       await fc.assert(
-        fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 60 }), async (steps) => {
+        fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 80 }), async (steps) => {
           const { feed, put, page, all } = lobbyRig();
-          const pages = ['p0', 'p1', 'p2', 'p3'].map((id) => ({
+          // Two of them on the second page of the games being played.
+          const pages = ['p0', 'p1', 'p2', 'p3'].map((id, i) => ({
             id,
-            wire: page(id, `token<${id}>`, 'patch'),
+            watch: 1 + (i % 2),
+            wire: page(id, `token<${id}>`, 'patch', 1 + (i % 2)),
             page: new LivePage(),
             read: 0,
           }));
@@ -624,7 +640,7 @@ describe('LobbyLiveSocket, at random moments', () => {
           catchUp();
           for (const p of pages)
             expect(p.page.partial('open-games')).toBe(
-              openGamesHtml(lobbyPage(feed.lists(), p.id, 1), `token<${p.id}>`),
+              openGamesHtml(lobbyPage(feed.lists(), p.id, 1, p.watch), `token<${p.id}>`),
             );
         }),
         { numRuns: 60 },

@@ -40,7 +40,8 @@ describe('the lobby', () => {
     expect(page.total).toBe(1);
     expect(page.playing.total).toBe(LOBBY_PLAYING_SHOWN + 4);
     expect(page.playing.rows).toHaveLength(LOBBY_PLAYING_SHOWN);
-    // Newest first; the oldest are counted, not listed.
+    expect(page.playing).toMatchObject({ page: 1, pages: 2 });
+    // Newest first; the oldest on the next page.
     expect(page.playing.rows[0]).toEqual({
       code: 'FELL',
       heroes: ['cy', 'DEE', 'EVE'],
@@ -52,11 +53,23 @@ describe('the lobby', () => {
     );
     expect(page.playing.rows.map((r) => r.code)).not.toContain('PAAA');
     expect(page.playing.rows.every((r) => r.standing === 3 || r.code === 'FELL')).toBe(true);
+    // The second page holds the rest, oldest last; a page past the end shows the last one.
+    const second = lobbyPage(lobbyLists([open, ...playing, fallen, over]), 'ann', 1, 2).playing;
+    expect(second.page).toBe(2);
+    expect(second.rows.map((r) => r.code)).toEqual(['PDAA', 'PCAA', 'PBAA', 'PAAA']);
+    expect(lobbyPage(lobbyLists([open, ...playing, fallen]), 'ann', 1, 99).playing).toEqual(second);
+    // Each list pages on its own: the open games' page stays as asked.
+    expect(lobbyPage(lobbyLists([open, ...playing, fallen]), 'ann', 1, 2).page).toBe(1);
 
     // A hero of a game being played is offered to open it.
     expect(lobbyPage(lobbyLists([fallen]), 'dee', 1).playing.rows[0]?.joined).toBe(true);
     expect(lobbyPage(lobbyLists([fallen]), null, 1).playing.rows[0]?.joined).toBe(false);
-    expect(lobbyPage(lobbyLists([open, over]), 'ann', 1).playing).toEqual({ rows: [], total: 0 });
+    expect(lobbyPage(lobbyLists([open, over]), 'ann', 1).playing).toEqual({
+      rows: [],
+      total: 0,
+      page: 1,
+      pages: 1,
+    });
   });
 
   it('lists the newest games being played first, ties by code, at most the shown number, and counts them all', () => {

@@ -106,14 +106,24 @@ describe('the lobby template', () => {
         extra: fc.nat(5000),
         playingRows: fc.array(playing, { maxLength: 8 }),
         playingExtra: fc.constantFrom(0, 0, 1, 3, 1500),
+        watch: fc.integer({ min: 1, max: 200 }),
       })
       .map((l) => ({
         rows: l.rows,
         page: Math.min(l.page, l.pages),
         pages: l.pages,
         total: l.rows.length + (l.rows.length ? l.extra : 0),
-        playing: { rows: l.playingRows, total: l.playingRows.length + l.playingExtra },
+        playing: {
+          rows: l.playingRows,
+          total: l.playingRows.length + l.playingExtra,
+          ...pageOf(l.playingRows.length + l.playingExtra, l.watch),
+        },
       }));
+    // A page of the games being played: `watch` clamped to the pages there are.
+    function pageOf(total: number, watch: number): { page: number; pages: number } {
+      const pages = Math.max(1, Math.ceil(total / 8));
+      return { page: Math.min(watch, pages), pages };
+    }
     fc.assert(
       fc.property(lobby, text, (page, token) => {
         expect(openGamesHtml(page, token)).toBe(
