@@ -134,6 +134,13 @@
       for (i = 0; i < ch.n; i++) {
         var c = ch.a !== undefined ? ch.a : d[i];
         if (c !== undefined && c['='] !== undefined) c = d[c['=']];
+        if (c !== undefined && c['<'] !== undefined) {
+          // Items the list held at other indexes, in order: {"<": first, "l": how many}.
+          var end = Math.min(ch.n, i + (c.l || 1));
+          for (var from = c['<'] - i; i < end; i++) list[i] = src[i + from];
+          i--;
+          continue;
+        }
         list[i] = c === undefined ? src[i] : this.change(sp, path + '.' + i, src[i], c);
       }
       return list;

@@ -1,10 +1,10 @@
 // What every live page socket shares: a subscription to store changes, coalesced renders,
 // what the page holds (for diffing), and closing exactly once.
 //
-// Two wire formats. 'patch' (pages of this release ask for it): the trees of the partials,
-// each template's fixed text sent once, then only what changed (patch.ts; the page rebuilds
-// the HTML). 'html' (pages of an earlier release, scripts): every changed partial as a whole
-// htmx 4 <hx-partial>.
+// Two wire formats. 'patch' (pages of this release ask for it: ?render=PATCH_RENDER): the trees
+// of the partials, each template's fixed text sent once, then only what changed (patch.ts; the
+// page rebuilds the HTML). 'html' (pages of an earlier release, scripts): every changed partial
+// as a whole htmx 4 <hx-partial>.
 
 import { diffPartials, partialsMessage, type Partials } from './diff.js';
 import { LiveClose } from './close-codes.js';
@@ -32,6 +32,15 @@ const OPEN = 1;
 export const PING_MS = 10_000;
 
 export type WireFormat = 'html' | 'patch';
+
+/**
+ * What a page of this release asks for as `?render=` to be sent trees. It names the version of
+ * the tree messages the page's reader (public/js/live-render.js) understands: a page that names
+ * another (`patch`, the release before items moved within a list were sent as references) is
+ * sent whole partials, which every release's page applies, so pages left open through a rolling
+ * update stay right on the new nodes until they are reloaded.
+ */
+export const PATCH_RENDER = 'patch2';
 
 /** What every page of a game shows alike, and how this page sees it. */
 export interface SharedPart {

@@ -4,7 +4,7 @@
 import type { GameState } from '../game/types.js';
 import { MAX_PLAYERS } from '../game/types.js';
 import type { Logger } from '../log.js';
-import { escape, type Dyn } from './html.js';
+import { escape, Memo, type Dyn, type Rendered } from './html.js';
 import type { InboundBudget } from './inbound.js';
 import { LiveSocket, type SharedPart, type WireFormat } from './live-socket.js';
 import { CSRF_PART, OPEN_GAMES, openGamesPartial } from './lobby-templates.js';
@@ -106,6 +106,8 @@ interface SharedView {
 
 /** Changes of the lists a stream nobody asks for is kept through. */
 const STREAMS_KEPT = 64;
+/** Rows' trees kept (twice this at most: html.ts's Memo): pages of 20 open games and 8 played. */
+const ROWS_KEPT = 1024;
 
 /** What the lobby shows of a game; two states with the same face give the same rows. */
 function lobbyFace(g: GameState): string | undefined {
@@ -131,6 +133,11 @@ export class LobbyFeed {
   #version = 0;
   /** The pages that show the same thing share a stream and its trees (see `shared`). */
   readonly #shared = new Map<string, SharedView>();
+  /**
+   * The rows' trees, kept across changes of the lists: a row that moved is the same tree, sent
+   * to a page as a reference to the one it holds (lobby-templates.ts).
+   */
+  readonly rows = new Memo<Rendered>(ROWS_KEPT);
 
   constructor(private readonly source: Pick<GameSource, 'game' | 'lobbyGames' | 'subscribe'>) {
     for (const g of source.lobbyGames()) {
@@ -269,11 +276,15 @@ export class LobbyLiveSocket extends LiveSocket {
   protected render(): void {
     const lobby = lobbyPage(this.feed.lists(), this.viewer.id, this.page, this.watch);
     // Pages that show the same rows share one tree and one stream: most viewers are in none of
-    // the games listed, and a change reaches every lobby page of the node at once.
+    // the games listed, and a change reaches every lobby page of the node at once. What differs
+    // between viewers of one page of the lists is the games they are in (a row they may join is
+    // one they are not in, with a seat free): the key names those, so it stays the same as games
+    // come and go, and the page follows one stream (sent what changed, never all again).
     let key = `${lobby.page}/${lobby.playing.page}`;
-    for (const r of lobby.rows) key += r.joined ? 'j' : r.canJoin ? 'c' : '-';
-    for (const r of lobby.playing.rows) key += r.joined ? 'j' : '-';
-    const { stream, trees } = this.feed.shared(key, () => openGamesPartial(lobby));
+    for (const r of lobby.rows) if (r.joined) key += ` ${r.code}`;
+    key += ' /';
+    for (const r of lobby.playing.rows) if (r.joined) key += ` ${r.code}`;
+    const { stream, trees } = this.feed.shared(key, () => openGamesPartial(lobby, this.feed.rows));
     this.push(this.own, { stream, trees, seat: -1 });
   }
 }

@@ -5,7 +5,7 @@
 // views/partials/open-games.ejs renders (test/unit/live/templates-vs-ejs.test.ts), so a change to
 // the lobby's markup goes in both.
 
-import { html, Slot, toHtml, escape, type Dyn, type Rendered } from './html.js';
+import { html, Slot, toHtml, escape, type Dyn, type Memo, type Rendered } from './html.js';
 import type { LobbyPage, OpenGameRow, PlayingGameRow } from './lobby-socket.js';
 
 /** The partial's target on the page. */
@@ -17,9 +17,19 @@ const CSRF = new Slot(CSRF_PART);
 const NO_OPEN_GAMES = html`\n  <p class="empty">No open games right now. Start one and share its link.</p>\n`;
 const NO_LINK = html`<span></span>`;
 
+/**
+ * Where rows' trees are kept: the same row gives back the same tree, so a row that moved (a game
+ * opened above it, or one above it started) is sent to a page as a reference to the row it
+ * holds (patch.ts) rather than as the values that differ from the row it replaces.
+ */
+export type RowTrees = Pick<Memo<Rendered>, 'get'>;
+
+/** Rows made afresh (the first HTTP response renders them once). */
+const FRESH: RowTrees = { get: (_key, make) => make() };
+
 /** The open games (a page of them) and the games being played, for any viewer with these rows. */
-export function openGamesPartial(lobby: LobbyPage): Rendered {
-  return html`<h2 class="list-head">Open games</h2>\n${lobby.total ? openList(lobby) : NO_OPEN_GAMES}\n${lobby.playing.total ? playingList(lobby) : ''}\n`;
+export function openGamesPartial(lobby: LobbyPage, rows: RowTrees = FRESH): Rendered {
+  return html`<h2 class="list-head">Open games</h2>\n${lobby.total ? openList(lobby, rows) : NO_OPEN_GAMES}\n${lobby.playing.total ? playingList(lobby, rows) : ''}\n`;
 }
 
 /** The partial as HTML for a page whose form token is `csrfToken`. */
@@ -30,8 +40,9 @@ export function openGamesHtml(lobby: LobbyPage, csrfToken: string): string {
   });
 }
 
-function openList(lobby: LobbyPage): Rendered {
-  return html`\n  <ul class="game-list">\n    ${lobby.rows.map(openRow)}\n  </ul>\n  ${lobby.pages > 1 ? pager(lobby) : ''}\n`;
+function openList(lobby: LobbyPage, rows: RowTrees): Rendered {
+  const trees = lobby.rows.map((g) => rows.get(`open ${JSON.stringify(g)}`, () => openRow(g)));
+  return html`\n  <ul class="game-list">\n    ${trees}\n  </ul>\n  ${lobby.pages > 1 ? pager(lobby) : ''}\n`;
 }
 
 function openRow(g: OpenGameRow): Rendered {
@@ -67,9 +78,12 @@ function pager(lobby: LobbyPage): Rendered {
   return html`\n    <nav class="pager" aria-label="Open games pages">\n      ${newer}\n      <span class="pages">Page ${lobby.page} of ${lobby.pages} · ${lobby.total} open games</span>\n      ${older}\n    </nav>\n  `;
 }
 
-function playingList(lobby: LobbyPage): Rendered {
+function playingList(lobby: LobbyPage, rows: RowTrees): Rendered {
   const { playing } = lobby;
-  return html`\n  <h2 class="list-head" id="being-played">Being played</h2>\n  <ul class="game-list">\n    ${playing.rows.map(playingRow)}\n  </ul>\n  ${playing.pages > 1 ? playingPager(lobby) : ''}\n`;
+  const trees = playing.rows.map((g) =>
+    rows.get(`playing ${JSON.stringify(g)}`, () => playingRow(g)),
+  );
+  return html`\n  <h2 class="list-head" id="being-played">Being played</h2>\n  <ul class="game-list">\n    ${trees}\n  </ul>\n  ${playing.pages > 1 ? playingPager(lobby) : ''}\n`;
 }
 
 function playingPager(lobby: LobbyPage): Rendered {

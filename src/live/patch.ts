@@ -7,7 +7,9 @@
 //   - a change is a string (new text), a full tree {"t":id,"d":[…]}, a list of full trees, or a
 //     diff: {"d":{index: change}} of a tree with the same template, {"n":length,"d":{…}} of a list,
 //     or {"n":length,"a":change} of a list whose every item changed alike (the round number in
-//     each of twelve buttons is sent once); in a list diff, {"=":j} is "the change of item j";
+//     each of twelve buttons is sent once); in a list diff, {"=":j} is "the change of item j",
+//     and {"<":j,"l":n} is "the n items from index j of the list held before" (items that
+//     moved: n is 1 when absent);
 //   - a long text the page was sent before is {"$":id}; the first time, {"$":id,"v":text} (a
 //     tile's outline comes back as the Minotaur and the heroes move about).
 //   - "k":1 on a change: before applying it, the page keeps the value it replaces (per path);
@@ -216,23 +218,49 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
     }
     const changed = flags !== '' || held === null || list.length !== base.length;
     const items: (Change | undefined)[] = [];
+    // Items that are trees the page holds at another index (a chat line moved up, a lobby row
+    // moved down): from[i] is that index, or -1.
+    let from: number[] | null = null;
     let count = 0;
+    let shift = 1;
     for (let i = 0; i < list.length; i++) {
+      const item = list[i] as Rendered;
       // The same tree is no change: skipped before its path is even built (most items are).
-      const c =
-        base[i] === list[i] ? undefined : change(run, `${path}.${i}`, base[i], list[i] as Rendered);
+      if (base[i] === item) {
+        items.push(undefined);
+        continue;
+      }
+      const j = movedFrom(base, item, i, shift);
+      if (j >= 0) {
+        from ??= new Array<number>(list.length).fill(-1);
+        from[i] = j;
+        shift = j - i;
+        items.push(undefined);
+        count++;
+        continue;
+      }
+      const c = change(run, `${path}.${i}`, base[i], item);
       items.push(c);
       if (c !== undefined) count++;
     }
     if (count === 0) return changed ? `{"n":${list.length}${flags}}` : undefined;
-    if (count > 1 && count === list.length && items.every((c) => c === items[0]))
+    if (from === null && count > 1 && count === list.length && items.every((c) => c === items[0]))
       return `{"n":${list.length},"a":${items[0]}${flags}}`;
     let d = '';
     for (let i = 0; i < items.length; i++) {
+      const j = from === null ? -1 : (from[i] as number);
+      if (j >= 0) {
+        // A run of items that keep their order is one reference: {"<":first,"l":length}.
+        let run = 1;
+        while (i + run < items.length && from?.[i + run] === j + run) run++;
+        d += `${d ? ',' : ''}"${i}":{"<":${j}${run > 1 ? `,"l":${run}` : ''}}`;
+        i += run - 1;
+        continue;
+      }
       const c = items[i];
       if (c === undefined) continue;
-      const j = count > 1 ? sameAs(items, i) : -1;
-      d += `${d ? ',' : ''}"${i}":${j < 0 ? c : `{"=":${j}}`}`;
+      const k = count > 1 ? sameAs(items, i) : -1;
+      d += `${d ? ',' : ''}"${i}":${k < 0 ? c : `{"=":${k}}`}`;
     }
     return `{"n":${list.length},"d":{${d}}${flags}}`;
   }
@@ -249,6 +277,24 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
   }
   if (keepOld) kept.set(path, old);
   return full(run, node, keepOld ? ',"k":1' : '');
+}
+
+/** How far from its index a moved item is looked for in the list the page holds. */
+const MOVE_REACH = 4;
+
+/**
+ * The index at which the page's list `base` holds `item` itself, near index `i` (a few items
+ * inserted or removed before it: the offset found for the item before is tried first), or -1.
+ * Trees kept in a cache (chat lines, lobby rows) are the same objects when they move.
+ */
+function movedFrom(base: readonly Rendered[], item: Rendered, i: number, shift: number): number {
+  if (base.length === 0) return -1;
+  if (shift !== 0 && base[i + shift] === item) return i + shift;
+  for (let d = 1; d <= MOVE_REACH; d++) {
+    if (d !== shift && base[i + d] === item) return i + d;
+    if (-d !== shift && base[i - d] === item) return i - d;
+  }
+  return -1;
 }
 
 /**

@@ -25,6 +25,7 @@ import { originAllowed } from './origin.js';
 import { saveSessionBeforeAnswering } from './session-saved.js';
 import { formField, RUNS_HEADER, sessionOf } from './request.js';
 import { currentUser, type WebUser } from './user.js';
+import { PATCH_RENDER } from '../live/live-socket.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -211,6 +212,8 @@ export function createWebServer(deps: WebDeps): WebServer {
   // that cannot reach the database still gets a proper error page).
   app.use((_req: Request, res: Response, next: NextFunction) => {
     res.locals.version = config.version;
+    // The tree messages this release's pages read (live-socket.ts), in their live sockets' URLs.
+    res.locals.liveRender = PATCH_RENDER;
     res.locals.nodeId = config.nodeId;
     res.locals.title = '';
     res.locals.user = null;

@@ -16,6 +16,7 @@ import { toHtml } from '../live/html.js';
 import { takeEarlyFrames } from '../live/early.js';
 import { parseSeen, seenToken } from '../sessions/seen.js';
 import type { LiveWire } from '../live/source.js';
+import { PATCH_RENDER, type WireFormat } from '../live/live-socket.js';
 import { gameView } from '../live/view-model.js';
 import { GAME_SCHEMA, type GameState } from '../game/types.js';
 import { canRead, upgradeState } from '../game/upgrade.js';
@@ -455,9 +456,9 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     return typeof token === 'string' ? token : '';
   }
 
-  /** The wire format the page asked for (?render=patch&game=ID), validated like any input. */
-  function liveFormat(req: Request): { format: 'html' | 'patch'; shownGame: string | null } {
-    const format = req.query.render === 'patch' ? 'patch' : 'html';
+  /** The wire format the page asked for (?render=patch2&game=ID), validated like any input. */
+  function liveFormat(req: Request): { format: WireFormat; shownGame: string | null } {
+    const format = req.query.render === PATCH_RENDER ? 'patch' : 'html';
     const shown =
       typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game)
         ? req.query.game

@@ -262,7 +262,7 @@ describe('creating games', () => {
     expect(playingRows(lastWatch.html)).toBe(playing - 8 * (watchPages - 1));
     expect(rows(lastWatch.html)).toBe(20);
     expect(lastWatch.html).toContain(
-      `hx-ws:connect="/lobby/live?page=1&amp;watch=${watchPages}&amp;render=patch"`,
+      `hx-ws:connect="/lobby/live?page=1&amp;watch=${watchPages}&amp;render=patch2"`,
     );
     // The live lobby of that page pushes the same rows.
     const liveWatch = track(viewer.connectPath(`/lobby/live?watch=${watchPages}`));
@@ -279,13 +279,31 @@ describe('creating games', () => {
     expect(total).toBeGreaterThanOrEqual(24);
     const last = await viewer.page(`/lobby?page=${pages}`);
     expect(rows(last.html)).toBe(total - 20 * (pages - 1));
-    expect(last.html).toContain(`hx-ws:connect="/lobby/live?page=${pages}&amp;render=patch"`);
+    expect(last.html).toContain(`hx-ws:connect="/lobby/live?page=${pages}&amp;render=patch2"`);
     // The live lobby of page 1 pushes 20 rows, not every open game.
     const live = track(viewer.connectLobby());
     await live.opened;
     const html = await waitFor(() => live.latestPartial('open-games'), 5000, 'the lobby partial');
     expect(rows(html)).toBe(20);
     expect(Buffer.byteLength(first.html)).toBeLessThan(30_000);
+    // A page of this release is sent trees; one of the release before names the tree format it
+    // reads, `patch` (no items moved by reference), and is sent whole partials, as pages that
+    // ask for no trees are: a page left open through a rolling update stays right.
+    const current = track(viewer.connectPath(`/lobby/live?render=patch2`));
+    const older = track(viewer.connectPath(`/lobby/live?render=patch`));
+    await Promise.all([current.opened, older.opened]);
+    await waitFor(
+      () => current.messages.find((m) => m.json?.type === 'render') ?? null,
+      5000,
+      'the lobby as trees',
+    );
+    const olderHtml = await waitFor(
+      () => older.latestPartial('open-games'),
+      5000,
+      'the lobby partial, whole',
+    );
+    expect(rows(olderHtml)).toBe(20);
+    expect(older.messages.filter((m) => m.json?.type === 'render')).toEqual([]);
   });
 });
 

@@ -46,7 +46,7 @@ describe('what a page has seen', () => {
     expect(page.html).toContain(`&amp;seen=${epoch}.1"`);
 
     // A page that saw as much as the node holds connects and gets the token with its render.
-    const now = a.connectPath(`/games/${code}/live?render=patch&game=${state.id}&seen=${epoch}.1`);
+    const now = a.connectPath(`/games/${code}/live?render=patch2&game=${state.id}&seen=${epoch}.1`);
     conns.push(now);
     await now.opened;
     const render = await waitForRender(now);
@@ -54,14 +54,14 @@ describe('what a page has seen', () => {
 
     // One that saw a later run (or round) of the game than this node holds: closed with 1012
     // once the short wait for the copy to catch up is over; bad tokens are ignored.
-    const ahead = a.connectPath(`/games/${code}/live?render=patch&seen=${epoch + 1}.1`);
+    const ahead = a.connectPath(`/games/${code}/live?render=patch2&seen=${epoch + 1}.1`);
     conns.push(ahead);
     await ahead.closed;
     expect(ahead.closeCode).toBe(1012);
     expect(ahead.closeReason).toBe('catching up with the game');
     expect(ahead.messages.filter((m) => m.json?.type === 'render')).toHaveLength(0);
 
-    const bad = a.connectPath(`/games/${code}/live?render=patch&seen=not-a-token`);
+    const bad = a.connectPath(`/games/${code}/live?render=patch2&seen=not-a-token`);
     conns.push(bad);
     await bad.opened;
     expect((await waitForRender(bad)).v).toBe(`${epoch}.1`);

@@ -2,7 +2,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { createGame, type GameState } from '../../../src/game/index.js';
+import { CHAT_KEEP, createGame, say, type GameState } from '../../../src/game/index.js';
 import type { Command } from '../../../src/sessions/commands.js';
 import { GameLiveSocket } from '../../../src/live/game-socket.js';
 import { LiveHub } from '../../../src/live/hub.js';
@@ -193,6 +193,49 @@ describe('GameLiveSocket', () => {
       expect(htmlWire.sent[2]).toContain(
         `<hx-partial hx-target="#${target}" hx-swap="innerMorph">${html}</hx-partial>`,
       );
+  });
+
+  it('sends a line said at a full table as that line and one reference to the lines that moved up', async () => {
+    const LivePage = await livePageClass();
+    let state: GameState = {
+      ...game,
+      players: [...game.players, { ...game.players[0]!, id: '2', name: 'theseus', color: 1 }],
+    };
+    const talk = (n: number) => {
+      const said = say(state, n % 2 ? '1' : '2', `line ${n}: watch out for the Minotaur`);
+      if (!said.ok) throw new Error(said.message);
+      state = said.state;
+    };
+    for (let n = 0; n < CHAT_KEEP; n++) talk(n);
+    const [htmlWire, treeWire] = [new FakeWire(), new FakeWire()];
+    const [htmlSrc, treeSrc] = [source(state), source(state)];
+    new GameLiveSocket(htmlWire, 'KEPS', { id: '2', username: 'theseus' }, deps(htmlSrc)).start();
+    new GameLiveSocket(
+      treeWire,
+      'KEPS',
+      { id: '2', username: 'theseus' },
+      { ...deps(treeSrc), format: 'patch', shownGame: game.id },
+    ).start();
+    const page = new LivePage();
+    page.apply(treeWire.sent[1]!);
+    for (const extra of [CHAT_KEEP, CHAT_KEEP + 1]) {
+      talk(extra);
+      for (const src of [htmlSrc, treeSrc]) {
+        src.set(state);
+        src.fire();
+      }
+      await new Promise((r) => setImmediate(r));
+      const update = treeWire.sent.at(-1)!;
+      expect(update).toContain(`{"<":1,"l":${CHAT_KEEP - 1}}`);
+      // The new line and the reference: about 200 B, where the moved lines cost ~2.5 KB.
+      expect(update.length).toBeLessThan(400);
+      const chat = page.apply(update).find(([target]) => target === 'game-chat')!;
+      expect(htmlWire.sent.at(-1)).toContain(
+        `<hx-partial hx-target="#game-chat" hx-swap="innerMorph">${chat[1]}</hx-partial>`,
+      );
+      expect(chat[1]).toContain(`line ${extra}:`);
+      expect(chat[1]).not.toContain(`line ${extra - CHAT_KEEP}:`);
+    }
   });
 
   it('pages of one game follow one stream of its shared partials, each rebuilding exactly its viewer’s page', async () => {
@@ -562,6 +605,30 @@ describe('LobbyLiveSocket', () => {
     // The changed count: a fraction of the partial in full, even with one game listed.
     for (const [i, text] of update.entries())
       expect(text.length).toBeLessThan(sent[i]!.sent.at(-1)!.length / 4);
+  });
+});
+
+describe('LobbyLiveSocket, rows that move', () => {
+  it('sends the rows a new game pushed down as one reference to the rows the page holds', async () => {
+    const LivePage = await livePageClass();
+    const { put, open, page } = lobbyRig();
+    for (let i = 0; i < 6; i++) put({ ...open(`G00${i}`, `host${i}`), createdAt: 1000 + i });
+    const trees = page('bob', 'token', 'patch');
+    const sent = page('bob', 'token');
+    const shown = new LivePage();
+    shown.apply(trees.sent.at(-1)!);
+    // A game opened after the others goes on top; the six below it are the rows the page holds.
+    put({ ...open('NEWG', 'zed'), createdAt: 2000 });
+    await vi.waitFor(() => expect(sent.sent.at(-1)).toContain('NEWG'));
+    await vi.waitFor(() => expect(trees.sent.at(-1)).toContain('NEWG'));
+    const update = trees.sent.at(-1)!;
+    expect(update).toContain('{"<":0,"l":6}');
+    const [, html] = shown.apply(update)[0]!;
+    expect(sent.sent.at(-1)).toBe(
+      `<hx-partial hx-target="#open-games" hx-swap="innerMorph">${html}</hx-partial>`,
+    );
+    // The new row and the count, where each moved row's code, host and count went before.
+    expect(update.length).toBeLessThan(500);
   });
 });
 
