@@ -230,7 +230,11 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
         items.push(undefined);
         continue;
       }
-      const j = movedFrom(base, item, i, shift);
+      // Only in place of a tree of the same template (or past the end of the list held): a
+      // placeholder that takes another template's place (no token, no reachable tile) is a
+      // switch the page keeps the replaced tree for, and comes back to it by its path.
+      const was = base[i];
+      const j = was === undefined || was.t === item.t ? movedFrom(base, item, i, shift) : -1;
       if (j >= 0) {
         from ??= new Array<number>(list.length).fill(-1);
         from[i] = j;
@@ -239,7 +243,7 @@ function change(run: Run, path: string, old: Dyn | undefined, next: Dyn): Change
         count++;
         continue;
       }
-      const c = change(run, `${path}.${i}`, base[i], item);
+      const c = change(run, `${path}.${i}`, was, item);
       items.push(c);
       if (c !== undefined) count++;
     }

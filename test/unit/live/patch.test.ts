@@ -249,6 +249,27 @@ describe('patch', () => {
     for (const size of sizes.slice(1)) expect(size).toBeLessThan(400);
   });
 
+  it('leaves a placeholder that takes another template’s place to the page’s kept trees', () => {
+    // Reachable tiles (kept in a cache) and the placeholder of a tile out of reach: a tile that
+    // comes back where the placeholder stood is sent as "the tree you kept here", which a
+    // reference to the placeholder elsewhere would have lost.
+    const tile = (x: number) =>
+      html`<path d="M${x} 0 L${x + 10} 0 L${x + 5} 8 Z" class="reach" data-dir="${x}"></path>`;
+    const [t1, t2, t3] = [tile(1), tile(2), tile(3)];
+    const none = html`<g></g>`;
+    const steps = [
+      [t1, t2, t3],
+      [none, t2, t3],
+      [t1, none, t3],
+      [t1, t2, t3],
+    ].map((list) => new Map<string, Dyn>([['reach', list]]));
+    roundTrip(steps);
+    const st = newPatchState();
+    const bodies = steps.map((trees) => patch(st, trees)!.body);
+    expect(bodies[3]).toContain('"p":1');
+    expect(bodies[3]).not.toMatch(/"t":\d/);
+  });
+
   it('keeps a page in step through lists of trees that move about', () => {
     // Trees made once and drawn again (as caches give them back), some alike, nested in lists
     // that shrink, grow, empty and come back.
