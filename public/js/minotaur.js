@@ -209,6 +209,8 @@
       evt.detail.message.data = JSON.stringify(talk);
       var input = document.getElementById('chat-input');
       if (v.say !== undefined && input) input.value = '';
+      // Whoever talks wants to see their line come in, at the bottom.
+      chatToBottom(true);
       return;
     }
     if (!v.kind) return;
@@ -347,11 +349,30 @@
     }
   });
 
+  // ── table talk ───────────────────────────────────────────────────────────────────────
+  // The newest line is at the bottom of a list that scrolls. A page that shows the bottom keeps
+  // showing it as lines come in; one whose reader scrolled up to read stays where it is.
+  var chatAtBottom = true;
+  function chatToBottom(force) {
+    var list = document.querySelector('#game-chat .chat-lines');
+    if (list && (force || chatAtBottom)) list.scrollTop = list.scrollHeight;
+  }
+  function noteChatPlace() {
+    var list = document.querySelector('#game-chat .chat-lines');
+    chatAtBottom = !list || list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+  }
+  if (document.readyState === 'loading')
+    document.addEventListener('DOMContentLoaded', function () {
+      chatToBottom(true);
+    });
+  else chatToBottom(true);
+
   // A swap of the actions panel means the server's view of our action changed.
   var focusWasInPlay = false;
   document.addEventListener('htmx:before:swap', function () {
     var a = document.activeElement;
     focusWasInPlay = !!(a && a.closest && a.closest('#game-actions, #game-board'));
+    noteChatPlace();
   });
   document.addEventListener('htmx:after:swap', function () {
     var actions = document.getElementById('game-actions');
@@ -367,6 +388,7 @@
       }
     }
     focusWasInPlay = false;
+    chatToBottom(false);
     noticeChanges();
     tick();
   });

@@ -2,8 +2,10 @@
 // through sign-up straight into the game; a rematch brings the same group back with one click
 // each; profiles show records and recent games, whose final board stays viewable after the
 // server restarts; a phone (390×844) gets the whole game without scrolling sideways; and the
-// table talk of a hero who left the waiting room stays, marked as theirs no more; and a password
-// changed on one device sends the account's open pages on another to the login.
+// table talk of a hero who left the waiting room stays, marked as theirs no more; a password
+// changed on one device sends the account's open pages on another to the login; and a long
+// table talk keeps its newest line in view, past the 30 lines a game keeps, while a reader who
+// scrolled up stays where they were.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -476,5 +478,87 @@ describe('logging out in one tab', () => {
     expect(await second.locator('.flash').textContent()).toContain('Your session has ended.');
     expect(first.url()).toBe(`${base}/`);
     await shot(second, 'logged-out-elsewhere');
+  });
+});
+
+describe('table talk', () => {
+  it('keeps the newest line of a long talk in view, and a reader who scrolled up where they were', async () => {
+    const base = node.url;
+    // Seven heroes talk over sockets of their own; an eighth and a spectator in the browser.
+    const talkers = Array.from({ length: 7 }, (_, i) => new Player(base, `talk${i}${tag}`));
+    for (const p of talkers) await p.signup();
+    const code = await talkers[0]!.createGame();
+    for (const p of talkers.slice(1)) expect((await p.join(code)).status).toBe(303);
+    const hero = await session!.newPage();
+    await signUp(hero, base, `talk7${tag}`);
+    await hero.goto(`${base}/games/${code}`);
+    await Promise.all([
+      hero.waitForResponse((r) => r.url() === `${base}/games/${code}`),
+      hero.click('#game-actions button:has-text("Join")'),
+    ]);
+    const watcher = await session!.newPage();
+    await signUp(watcher, base, `watch${tag}`);
+    await watcher.goto(`${base}/games/${code}`);
+    const sockets = talkers.map((p) => p.connect(code));
+    await Promise.all(sockets.map((s) => s.opened));
+    let said = 0;
+    const talk = (each: number) => {
+      for (let k = 0; k < each; k++)
+        for (const s of sockets) s.send({ type: 'say', text: `line ${said++} of the talk` });
+    };
+    // What the list shows, and where it is scrolled to.
+    const chat = (page: Page) =>
+      page.evaluate(() => {
+        const list = document.querySelector('#game-chat .chat-lines')!;
+        return {
+          lines: [...list.querySelectorAll('.chat-text')].map((e) => e.textContent),
+          overflows: list.scrollHeight > list.clientHeight,
+          fromBottom: list.scrollHeight - list.scrollTop - list.clientHeight,
+          top: list.scrollTop,
+        };
+      });
+    // The lines as a fresh load of the page shows them: the order the game took them in.
+    const loaded = async () =>
+      [
+        ...(await talkers[0]!.page(`/games/${code}`)).html.matchAll(
+          /<span class="chat-text[^"]*">([^<]*)<\/span>/g,
+        ),
+      ].map((m) => m[1]);
+
+    talk(3);
+    for (const page of [hero, watcher])
+      await page
+        .locator('#game-chat .chat-text')
+        .nth(said - 1)
+        .waitFor();
+    const first = await chat(hero);
+    expect(first.overflows).toBe(true);
+    expect(first.fromBottom).toBeLessThan(2);
+    expect((await chat(watcher)).fromBottom).toBeLessThan(2);
+    // The spectator scrolls up to read; the talk goes on past the 30 lines a game keeps, the
+    // last line the hero's own.
+    await watcher.evaluate(() => {
+      document.querySelector('#game-chat .chat-lines')!.scrollTop = 0;
+    });
+    talk(2);
+    await hero.fill('#chat-input', 'the last word');
+    await hero.press('#chat-input', 'Enter');
+    await waitFor(
+      async () => {
+        const want = await loaded();
+        return want.length === 30 &&
+          want.at(-1) === 'the last word' &&
+          JSON.stringify((await chat(hero)).lines) === JSON.stringify(want) &&
+          JSON.stringify((await chat(watcher)).lines) === JSON.stringify(want)
+          ? true
+          : null;
+      },
+      15_000,
+      'both pages showing the last 30 lines, as a fresh load does',
+    );
+    expect((await chat(hero)).fromBottom).toBeLessThan(2);
+    expect((await chat(watcher)).top).toBe(0);
+    await hero.locator('#game-chat').screenshot({ path: join(SHOTS, 'chat-long.png') });
+    for (const s of sockets) s.ws.terminate();
   });
 });
