@@ -352,15 +352,47 @@
   // ── table talk ───────────────────────────────────────────────────────────────────────
   // The newest line is at the bottom of a list that scrolls. A page that shows the bottom keeps
   // showing it as lines come in; one whose reader scrolled up to read stays where it is.
+  // Lines that came in out of sight bring up a button that goes down to them.
   var chatAtBottom = true;
+  var chatSeen = null;
+  function chatList() {
+    return document.querySelector('#game-chat .chat-lines');
+  }
+  function atChatBottom(list) {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+  }
+  function newestLine(list) {
+    var last = list && list.lastElementChild;
+    return last ? last.id : null;
+  }
+  function showNewLines(show) {
+    var button = document.querySelector('[data-chat-new]');
+    if (button) button.hidden = !show;
+  }
   function chatToBottom(force) {
-    var list = document.querySelector('#game-chat .chat-lines');
-    if (list && (force || chatAtBottom)) list.scrollTop = list.scrollHeight;
+    var list = chatList();
+    if (list && (force || chatAtBottom)) {
+      list.scrollTop = list.scrollHeight;
+      chatSeen = newestLine(list);
+      showNewLines(false);
+    } else if (list && newestLine(list) !== chatSeen) showNewLines(true);
   }
   function noteChatPlace() {
-    var list = document.querySelector('#game-chat .chat-lines');
-    chatAtBottom = !list || list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+    var list = chatList();
+    chatAtBottom = !list || atChatBottom(list);
   }
+  // Scrolling down to the newest line by hand does what the button does.
+  document.addEventListener(
+    'scroll',
+    function (evt) {
+      var list = chatList();
+      if (evt.target === list && atChatBottom(list)) {
+        chatSeen = newestLine(list);
+        showNewLines(false);
+      }
+    },
+    true,
+  );
   if (document.readyState === 'loading')
     document.addEventListener('DOMContentLoaded', function () {
       chatToBottom(true);
@@ -518,6 +550,7 @@
       var howto = document.getElementById('howto');
       if (howto) howto.open = true;
     }
+    if (t.closest('[data-chat-new]')) chatToBottom(true);
     if (t.closest('[data-show-result]')) {
       var o = document.querySelector('#game-overlay .overlay');
       if (o) {

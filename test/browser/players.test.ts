@@ -5,7 +5,7 @@
 // table talk of a hero who left the waiting room stays, marked as theirs no more; a password
 // changed on one device sends the account's open pages on another to the login; and a long
 // table talk keeps its newest line in view, past the 30 lines a game keeps, while a reader who
-// scrolled up stays where they were.
+// scrolled up stays where they were, offered a button down to the new lines.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -559,6 +559,14 @@ describe('table talk', () => {
     expect((await chat(hero)).fromBottom).toBeLessThan(2);
     expect((await chat(watcher)).top).toBe(0);
     await hero.locator('#game-chat').screenshot({ path: join(SHOTS, 'chat-long.png') });
+    // The reader who scrolled up is offered the new lines; the hero, at the bottom, is not.
+    const newLines = (page: Page) => page.locator('[data-chat-new]');
+    expect(await newLines(watcher).isVisible()).toBe(true);
+    expect(await newLines(hero).isVisible()).toBe(false);
+    await watcher.locator('section.chat').screenshot({ path: join(SHOTS, 'chat-new-lines.png') });
+    await newLines(watcher).click();
+    expect((await chat(watcher)).fromBottom).toBeLessThan(2);
+    expect(await newLines(watcher).isVisible()).toBe(false);
     for (const s of sockets) s.ws.terminate();
   });
 });
