@@ -167,6 +167,8 @@ for (const r of ran) {
     }
   } else if (r.name === 'render') {
     for (const line of r.stdout.split('\n')) {
+      // The games' table comes first; the lobby's, after this line, has rows named alike.
+      if (line.startsWith('Lobby:')) break;
       const cells = line.split('|').map((c) => c.trim());
       if (cells[1] === 'dist patch' || cells[1] === 'dist html')
         rows.push([
