@@ -101,6 +101,29 @@ const game = createGame({
   roundMs: 10_000,
 });
 
+/**
+ * Two pages of one viewer: one sent whole partials, one that asks for trees; `show` gives both
+ * a new state and lets them render.
+ */
+function twinPages(state: GameState, viewer: { id: string; username: string }) {
+  const [htmlWire, treeWire] = [new FakeWire(), new FakeWire()];
+  const [htmlSrc, treeSrc] = [source(state), source(state)];
+  new GameLiveSocket(htmlWire, 'KEPS', viewer, deps(htmlSrc)).start();
+  new GameLiveSocket(treeWire, 'KEPS', viewer, {
+    ...deps(treeSrc),
+    format: 'patch',
+    shownGame: state.id,
+  }).start();
+  const show = async (next: GameState) => {
+    for (const src of [htmlSrc, treeSrc]) {
+      src.set(next);
+      src.fire();
+    }
+    await new Promise((r) => setImmediate(r));
+  };
+  return { htmlWire, treeWire, show };
+}
+
 describe('GameLiveSocket', () => {
   it('sends the clock and every partial on connect, then only what changed', async () => {
     const wire = new FakeWire();
@@ -160,15 +183,7 @@ describe('GameLiveSocket', () => {
 
   it('sends a page that asks for trees only what changed in them; it rebuilds the same partials', async () => {
     const LivePage = await livePageClass();
-    const [htmlWire, treeWire] = [new FakeWire(), new FakeWire()];
-    const [htmlSrc, treeSrc] = [source(game), source(game)];
-    new GameLiveSocket(htmlWire, 'KEPS', { id: '1', username: 'ariadne' }, deps(htmlSrc)).start();
-    new GameLiveSocket(
-      treeWire,
-      'KEPS',
-      { id: '1', username: 'ariadne' },
-      { ...deps(treeSrc), format: 'patch', shownGame: game.id },
-    ).start();
+    const { htmlWire, treeWire, show } = twinPages(game, { id: '1', username: 'ariadne' });
     const page = new LivePage();
     const shown = new Map(page.apply(treeWire.sent[1]!));
     // The page already has the game's fixed board; everything else is the same HTML as sent in
@@ -182,11 +197,7 @@ describe('GameLiveSocket', () => {
       ...game,
       players: [...game.players, { ...game.players[0]!, id: '2', name: 'theseus', color: 1 }],
     };
-    for (const src of [htmlSrc, treeSrc]) {
-      src.set(joined);
-      src.fire();
-    }
-    await new Promise((r) => setImmediate(r));
+    await show(joined);
     expect(LivePage.isRender(treeWire.sent[2]!)).toBe(true);
     expect(treeWire.sent[2]!.length).toBeLessThan(htmlWire.sent[2]!.length / 2);
     for (const [target, html] of page.apply(treeWire.sent[2]!))
@@ -207,24 +218,12 @@ describe('GameLiveSocket', () => {
       state = said.state;
     };
     for (let n = 0; n < CHAT_KEEP; n++) talk(n);
-    const [htmlWire, treeWire] = [new FakeWire(), new FakeWire()];
-    const [htmlSrc, treeSrc] = [source(state), source(state)];
-    new GameLiveSocket(htmlWire, 'KEPS', { id: '2', username: 'theseus' }, deps(htmlSrc)).start();
-    new GameLiveSocket(
-      treeWire,
-      'KEPS',
-      { id: '2', username: 'theseus' },
-      { ...deps(treeSrc), format: 'patch', shownGame: game.id },
-    ).start();
+    const { htmlWire, treeWire, show } = twinPages(state, { id: '2', username: 'theseus' });
     const page = new LivePage();
     page.apply(treeWire.sent[1]!);
     for (const extra of [CHAT_KEEP, CHAT_KEEP + 1]) {
       talk(extra);
-      for (const src of [htmlSrc, treeSrc]) {
-        src.set(state);
-        src.fire();
-      }
-      await new Promise((r) => setImmediate(r));
+      await show(state);
       const update = treeWire.sent.at(-1)!;
       expect(update).toContain(`{"<":1,"l":${CHAT_KEEP - 1}}`);
       // The new line and the reference: about 200 B, where the moved lines cost ~2.5 KB.
