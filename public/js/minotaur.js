@@ -365,17 +365,27 @@
     var last = list && list.lastElementChild;
     return last ? last.id : null;
   }
-  function showNewLines(show) {
+  // How many lines came in after the one last seen at the bottom (ids are chat-N, N rising).
+  function unseenLines(list) {
+    var seen = chatSeen ? Number(chatSeen.slice(5)) : -1;
+    var count = 0;
+    for (var li = list.firstElementChild; li; li = li.nextElementSibling)
+      if (Number(li.id.slice(5)) > seen) count++;
+    return count;
+  }
+  function showNewLines(count) {
     var button = document.querySelector('[data-chat-new]');
-    if (button) button.hidden = !show;
+    if (!button) return;
+    button.hidden = count === 0;
+    if (count > 0) button.textContent = count === 1 ? '1 new line ↓' : count + ' new lines ↓';
   }
   function chatToBottom(force) {
     var list = chatList();
     if (list && (force || chatAtBottom)) {
       list.scrollTop = list.scrollHeight;
       chatSeen = newestLine(list);
-      showNewLines(false);
-    } else if (list && newestLine(list) !== chatSeen) showNewLines(true);
+      showNewLines(0);
+    } else if (list && newestLine(list) !== chatSeen) showNewLines(unseenLines(list));
   }
   function noteChatPlace() {
     var list = chatList();
@@ -388,7 +398,7 @@
       var list = chatList();
       if (evt.target === list && atChatBottom(list)) {
         chatSeen = newestLine(list);
-        showNewLines(false);
+        showNewLines(0);
       }
     },
     true,

@@ -540,6 +540,7 @@ describe('table talk', () => {
     await watcher.evaluate(() => {
       document.querySelector('#game-chat .chat-lines')!.scrollTop = 0;
     });
+    const seenBefore = said;
     talk(2);
     await hero.fill('#chat-input', 'the last word');
     await hero.press('#chat-input', 'Enter');
@@ -562,6 +563,8 @@ describe('table talk', () => {
     // The reader who scrolled up is offered the new lines; the hero, at the bottom, is not.
     const newLines = (page: Page) => page.locator('[data-chat-new]');
     expect(await newLines(watcher).isVisible()).toBe(true);
+    // Every line said since it scrolled up, the hero's included.
+    expect(await newLines(watcher).textContent()).toBe(`${said - seenBefore + 1} new lines ↓`);
     expect(await newLines(hero).isVisible()).toBe(false);
     await watcher.locator('section.chat').screenshot({ path: join(SHOTS, 'chat-new-lines.png') });
     await newLines(watcher).click();
