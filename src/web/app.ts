@@ -105,6 +105,9 @@ export class RequestsInProgress {
 export function createWebServer(deps: WebDeps): WebServer {
   const { config, logger } = deps;
   const app = express();
+  // The tree messages this release's pages read (live-socket.ts), in their live sockets' URLs:
+  // the same for every page, so set once.
+  app.locals.liveRender = PATCH_RENDER;
   const server = createServer(app);
   const requests = new RequestsInProgress(server);
   // Longer than load balancers' idle timeouts, so they never reuse a connection the node is
@@ -212,8 +215,6 @@ export function createWebServer(deps: WebDeps): WebServer {
   // that cannot reach the database still gets a proper error page).
   app.use((_req: Request, res: Response, next: NextFunction) => {
     res.locals.version = config.version;
-    // The tree messages this release's pages read (live-socket.ts), in their live sockets' URLs.
-    res.locals.liveRender = PATCH_RENDER;
     res.locals.nodeId = config.nodeId;
     res.locals.title = '';
     res.locals.user = null;
