@@ -1,9 +1,10 @@
 // Benchmark (not a timed test): players per node. Run: npx tsx bench/capacity.bench.ts [--quick]
 //
 // One node with 1-second rounds; N games of 8 players, each player a bot on the game's live
-// socket. Seven bots per game submit an action every round (70 % defend, 30 % move), after a
-// random delay of 50–600 ms; the eighth seat is idle (an AFK player), so rounds end on their
-// deadline and the game clock's punctuality can be observed. N grows in steps (a fresh node
+// socket (the address the game page opens, so it is sent trees). Seven bots per game submit an
+// action every round (70 % defend, 30 % move), after a random delay of 50–600 ms; the eighth
+// seat is idle (an AFK player), so rounds end on their deadline and the game clock's
+// punctuality can be observed. N grows in steps (a fresh node
 // for each step, so each step's memory is its own); each step warms up, then is measured for
 // a fixed window. Reported per step:
 //   - action ack latency (send → ack) p50/p95/p99;
@@ -28,6 +29,7 @@ import {
   metrics,
   now,
   onCleanup,
+  liveSocketPath,
   openGame,
   pct,
   pool,
@@ -39,6 +41,7 @@ import {
   track,
   waitFor,
 } from './support.js';
+import { WireReader } from './players-wire.js';
 
 const STEPS = (process.env.BENCH_CAPACITY_STEPS ?? (QUICK ? '2,5' : '5,10,20,50'))
   .split(',')
@@ -65,6 +68,7 @@ class CapacityBot {
   private lastDeadline: number | null = null;
   private openDirs: string[] = [];
   private stopped = false;
+  private readonly reader = new WireReader();
   round = 0;
   over = false;
   eliminated = false;
@@ -83,8 +87,10 @@ class CapacityBot {
     private readonly idle: boolean,
   ) {}
 
-  open(): Promise<void> {
-    const ws = new WebSocket(`${this.base.replace(/^http/, 'ws')}/games/${this.code}/live`, {
+  /** Opens the socket the game page opens (its address: trees, read with the page's reader). */
+  async open(): Promise<void> {
+    const path = await liveSocketPath(this.player, `/games/${this.code}`);
+    const ws = new WebSocket(`${this.base.replace(/^http/, 'ws')}${path}`, {
       headers: { cookie: this.player.cookie, origin: this.base },
       perMessageDeflate: false,
     });
@@ -97,10 +103,11 @@ class CapacityBot {
     });
   }
 
-  private onMessage(raw: string): void {
+  private onMessage(wire: string): void {
     const at = Date.now();
-    this.bytes += Buffer.byteLength(raw);
+    this.bytes += Buffer.byteLength(wire);
     this.messages++;
+    const raw = this.reader.shown(wire);
     if (raw.startsWith('{')) {
       const m = JSON.parse(raw) as { type?: string; actionId?: string; code?: string };
       if (m.type === 'ack' && m.actionId) {

@@ -24,6 +24,7 @@ import {
   machine,
   metric,
   metrics,
+  liveSocketPath,
   onCleanup,
   pct,
   pool,
@@ -35,6 +36,7 @@ import {
   track,
   waitFor,
 } from './support.js';
+import { WireReader } from './players-wire.js';
 
 const SIZES = (process.env.BENCH_HANDOFF_GAMES ?? (QUICK ? '0,10,50' : '0,10,100,500'))
   .split(',')
@@ -47,10 +49,18 @@ interface Watch {
   backAt: number | null;
 }
 
-function watch(player: Player, code: string, from: NodeProcess, to: NodeProcess): Promise<Watch> {
+async function watch(
+  player: Player,
+  code: string,
+  from: NodeProcess,
+  to: NodeProcess,
+): Promise<Watch> {
   const w: Watch = { closedAt: null, closeCode: null, backAt: null };
-  const url = (n: NodeProcess) => `${n.url.replace(/^http/, 'ws')}/games/${code}/live`;
+  // The address the game page opens (trees, read with the page's reader, one per connection).
+  const path = await liveSocketPath(player, `/games/${code}`);
+  const url = (n: NodeProcess) => `${n.url.replace(/^http/, 'ws')}${path}`;
   const ws = new WebSocket(url(from), { headers: { cookie: player.cookie, origin: from.url } });
+  const first = new WireReader();
   onCleanup(() => ws.terminate());
   ws.on('error', () => undefined);
   ws.on('close', (closeCode) => {
@@ -60,8 +70,9 @@ function watch(player: Player, code: string, from: NodeProcess, to: NodeProcess)
     const again = new WebSocket(url(to), { headers: { cookie: player.cookie, origin: to.url } });
     onCleanup(() => again.terminate());
     again.on('error', () => undefined);
+    const reader = new WireReader();
     again.on('message', (data: Buffer) => {
-      if (w.backAt === null && statusIn(data.toString())) {
+      if (w.backAt === null && statusIn(reader.shown(data.toString()))) {
         w.backAt = Date.now();
         again.close();
       }
@@ -69,7 +80,7 @@ function watch(player: Player, code: string, from: NodeProcess, to: NodeProcess)
   });
   return new Promise((resolve, reject) => {
     ws.on('message', (data: Buffer) => {
-      if (statusIn(data.toString())) resolve(w);
+      if (statusIn(first.shown(data.toString()))) resolve(w);
     });
     ws.once('error', reject);
   });

@@ -2,8 +2,9 @@
 //
 // Two players A and B in a 2-player game. Each measured round, B submits first (and waits for
 // its ack), then A submits the action that completes the round, so the owner resolves it at
-// once; the time from A's send until B's socket receives the changed status partial is one
-// sample. Two setups:
+// once; the time from A's send until B's socket receives the update that changes the status is
+// one sample. Both sockets connect as the game page does (its socket address, so they are sent
+// trees, read with the page's own reader). Two setups:
 //   - single node: A, B and the game on one node;
 //   - 3-node cluster: the game owned by n1, A connected to n2, B to n3 — A's action is
 //     forwarded n2 → n1, resolved, replicated to n2 and n3, and n3 pushes B's partials.
@@ -27,6 +28,7 @@ import {
   machine,
   now,
   onCleanup,
+  liveSocketPath,
   openGame,
   pct,
   runBench,
@@ -37,6 +39,7 @@ import {
   table,
   track,
 } from './support.js';
+import { WireReader } from './players-wire.js';
 
 const ROUNDS = Number(process.env.BENCH_LIVE_ROUNDS ?? (QUICK ? 60 : 300));
 const WARMUP = QUICK ? 10 : 30;
@@ -50,6 +53,8 @@ class Wire {
   readonly conn: LiveConnection;
   private waiters: { pred: (raw: string) => boolean; resolve: (t: number) => void }[] = [];
   bytes: number[] = [];
+  /** The page's reader: the socket asks for trees, as a page does. */
+  private readonly reader = new WireReader();
   round = 0;
   over = false;
 
@@ -59,8 +64,9 @@ class Wire {
     );
     this.conn.ws.on('message', (data: Buffer) => {
       const t = now();
-      const raw = data.toString();
+      const wire = data.toString();
       this.conn.messages.length = 0; // LiveConnection keeps every message; we do not need them
+      const raw = this.reader.shown(wire);
       const s = statusIn(raw);
       if (s) {
         if (s.over) this.over = true;
@@ -69,7 +75,7 @@ class Wire {
       for (const w of [...this.waiters]) {
         if (w.pred(raw)) {
           this.waiters.splice(this.waiters.indexOf(w), 1);
-          if (s) this.bytes.push(Buffer.byteLength(raw));
+          if (s) this.bytes.push(Buffer.byteLength(wire));
           w.resolve(t);
         }
       }
@@ -128,7 +134,9 @@ export interface ModeResult {
   games: number;
 }
 
-const wsUrl = (base: string, code: string) => `${base.replace(/^http/, 'ws')}/games/${code}/live`;
+/** The address of `player`'s page of `code`'s live socket (as the page names it) on `node`. */
+const wsUrl = async (node: NodeProcess, player: Player, code: string) =>
+  node.url.replace(/^http/, 'ws') + (await liveSocketPath(player, `/games/${code}`));
 
 /**
  * A's action → B's update, `rounds` times (and a warm-up), with the game on `owner`, A on `viaA`, B
@@ -147,8 +155,8 @@ export async function measure(
   const open = async (a: Player, b: Player): Promise<Pair> => {
     const code = await openGame([a, b]);
     gamesOpened++;
-    const wa = new Wire(wsUrl(viaA.url, code), a.cookie, viaA.url);
-    const wb = new Wire(wsUrl(viaB.url, code), b.cookie, viaB.url);
+    const wa = new Wire(await wsUrl(viaA, a, code), a.cookie, viaA.url);
+    const wb = new Wire(await wsUrl(viaB, b, code), b.cookie, viaB.url);
     const firstB = wb.next((raw) => statusIn(raw) !== null, 'B first render');
     await Promise.all([wa.conn.opened, wb.conn.opened, firstB]);
     return { a, b, code, wa, wb, last: 0 };

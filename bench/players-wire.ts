@@ -28,19 +28,7 @@ export function parseStatus(html: string): StatusView {
   return { round: r ? Number(r[1]) : 0, deadline: d ? Number(d[1]) : null, waiting, over: false };
 }
 
-interface LivePageApi {
-  update(text: string): string[];
-  partial(target: string): string;
-}
-interface LivePageClass {
-  new (): LivePageApi;
-  isRender(text: string): boolean;
-}
-
-// The very script the browser runs (it defines globalThis.MinotaurLive).
-await import(new URL('../public/js/live-render.js', import.meta.url).href);
-const { LivePage } = (globalThis as unknown as { MinotaurLive: { LivePage: LivePageClass } })
-  .MinotaurLive;
+import { LivePage, type LivePageApi } from '../test/support/live-page.js';
 
 /** Reads one socket's messages (it keeps the page's trees across them). */
 export class WireReader {
@@ -60,5 +48,13 @@ export class WireReader {
     }
     const m = STATUS.exec(raw);
     return m ? parseStatus(m[1] ?? '') : null;
+  }
+
+  /**
+   * A message as the page hands it to htmx: a render message becomes the <hx-partial> elements
+   * of the partials it changed (what a node sends a page of the html format); others as they are.
+   */
+  shown(raw: string): string {
+    return LivePage.isRender(raw) ? LivePage.partials(this.page.apply(raw)) : raw;
   }
 }

@@ -125,6 +125,7 @@ export class Players {
           code,
           player: p,
           playerId: rec.state.players.find((x) => x.name === p.username)!.id,
+          gameId: rec.state.id,
           backends: () => [url],
           defendRate: 0.8,
           delayMs: o.botDelayMs,

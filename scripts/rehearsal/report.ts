@@ -5,6 +5,7 @@
 // every node was down, sign-ups while the database restarted) are counted apart, each under
 // the scenario that explains it, and only inside its window.
 
+import { BEHIND_REASON } from '../../src/live/close-codes.js';
 import { logLines, type LogLine } from '../../test/support/node-process.js';
 import type { InvariantReport, Violation } from '../../test/support/invariants.js';
 import type { AdminRecord } from '../../test/support/admin.js';
@@ -213,7 +214,12 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   let unrecovered = 0;
   let bounced = 0;
   let outageCloses = 0;
+  let seenConnects = 0;
+  let keptWaiting = 0;
   for (const b of rig.bots) {
+    seenConnects += b.seenConnects;
+    // A node whose copy was behind what the page had seen kept it waiting (src/sessions/seen.ts).
+    keptWaiting += b.closes.filter((c) => c.reason === BEHIND_REASON).length;
     for (const c of b.closes) {
       // Reconnect attempts while no node was up are the outage itself, counted apart.
       if (inOutage(c.at)) {
@@ -339,7 +345,7 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
     );
   }
   line(
-    `reconnects     ${gaps.length} socket closes → first partial on the new connection: p50 ${ms(pct(gaps, 50))}, p95 ${ms(pct(gaps, 95))}, max ${ms(Math.max(...gaps))}; close codes ${[...closeCodes].map(([code, n]) => `${code}×${n}`).join(' ') || 'none'}, ${bounced} of them on a connection that had shown nothing yet${unrecovered ? `; ${unrecovered} never got a partial again` : ''}${outageCloses ? ` (and ${outageCloses} closed or refused connections while no node answered)` : ''}`,
+    `reconnects     ${gaps.length} socket closes → first partial on the new connection: p50 ${ms(pct(gaps, 50))}, p95 ${ms(pct(gaps, 95))}, max ${ms(Math.max(...gaps))}; close codes ${[...closeCodes].map(([code, n]) => `${code}×${n}`).join(' ') || 'none'}, ${bounced} of them on a connection that had shown nothing yet; ${seenConnects} connections opened with the token of what the page had seen, ${keptWaiting} kept waiting by a node whose copy was behind${unrecovered ? `; ${unrecovered} never got a partial again` : ''}${outageCloses ? ` (and ${outageCloses} closed or refused connections while no node answered)` : ''}`,
   );
 
   const problems: string[] = [];

@@ -17,3 +17,9 @@ export const LiveClose = {
   /** The account opened more live pages than it may hold; its oldest is closed. */
   tooManySockets: 4429,
 } as const;
+
+/**
+ * The reason sent with `restart` to a page that saw more of the game than this node's copy holds
+ * (src/sessions/seen.ts): the page comes back shortly, to this node or another.
+ */
+export const BEHIND_REASON = 'catching up with the game';

@@ -4,7 +4,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type expressWs from 'express-ws';
 import { z } from 'zod';
-import { LiveClose } from '../live/close-codes.js';
+import { BEHIND_REASON, LiveClose } from '../live/close-codes.js';
 import { GameLiveSocket } from '../live/game-socket.js';
 import { InboundBudget } from '../live/inbound.js';
 import { LobbyFeed, LobbyLiveSocket, lobbyPage, pageParam } from '../live/lobby-socket.js';
@@ -403,7 +403,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       if (wire.readyState !== 1) return;
       if (!ok) {
         metrics.wsRejected.inc({ reason: 'behind' });
-        return wire.close(LiveClose.restart, 'catching up with the game');
+        return wire.close(LiveClose.restart, BEHIND_REASON);
       }
       if (!code || !state) {
         metrics.wsRejected.inc({ reason: 'no-game' });

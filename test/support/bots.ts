@@ -7,10 +7,19 @@
 // unacknowledged ones again after reconnecting (exactly as public/js/minotaur.js does). It
 // records what it sent, every ack and refusal, the rounds it saw, and every socket close.
 //
+// It speaks what a page of this release speaks: it asks for trees (?render=patch2 with the id of
+// the game it shows), reads them with the page's own reader (public/js/live-render.js), and
+// reconnects with the token of the last render it applied (?seen=), so that a node whose copy is
+// behind keeps it waiting rather than show it rounds it already saw. `wire: 'partials'` makes it
+// a page of the release before, sent whole partials (what a page left open through a rolling
+// update is sent).
+//
 // The invariants these records are checked against are in invariants.ts.
 
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+import { PATCH_RENDER } from '../../src/live/live-socket.js';
+import { LivePage, type LivePageApi } from './live-page.js';
 import { waitFor } from './node-process.js';
 import { wsOptionsFor, type Player } from './player.js';
 
@@ -57,6 +66,10 @@ export interface BotOptions {
    * or it cannot read it): 'stop' (default) or 'return' (the player opens the game again).
    */
   onRedirect?: 'stop' | 'return';
+  /** What the bot's page reads: trees (a page of this release, the default) or whole partials. */
+  wire?: 'trees' | 'partials';
+  /** The id of the game the page shows (the page's socket address names it: ?game=). */
+  gameId?: string;
 }
 
 let rotation = 0;
@@ -76,7 +89,9 @@ export class Bot {
   readonly rounds: { round: number; node: string; at: number }[] = [];
   /** A round shown lower than one shown before (a reset or a lagging replica). */
   readonly regressions: { from: number; to: number; node: string; at: number }[] = [];
-  readonly closes: { node: string; code: number; at: number }[] = [];
+  readonly closes: { node: string; code: number; reason: string; at: number }[] = [];
+  /** Connections opened with the token of what the page had seen (?seen=): reconnects. */
+  seenConnects = 0;
   readonly redirects: { node: string; at: number }[] = [];
   readonly connects: { node: string; at: number }[] = [];
   /** The first partial received on each connection (for reconnect gaps: close → first partial). */
@@ -96,7 +111,11 @@ export class Bot {
   private openDirs: string[] = [];
   private stopped = false;
   private timers = new Set<NodeJS.Timeout>();
-  private readonly o: Required<BotOptions>;
+  /** The page's reader of the current connection (trees): one per connection, as the page. */
+  private reader: LivePageApi | null = null;
+  /** The token of the last render applied: sent back on every reconnect, as the page does. */
+  seen: string | null = null;
+  private readonly o: Required<Omit<BotOptions, 'gameId'>> & Pick<BotOptions, 'gameId'>;
 
   constructor(opts: BotOptions) {
     this.o = {
@@ -104,6 +123,7 @@ export class Bot {
       defendRate: 0.7,
       connectTimeoutMs: 2000,
       onRedirect: 'stop',
+      wire: 'trees',
       ...opts,
     };
   }
@@ -158,7 +178,8 @@ export class Bot {
     // The load balancer picks round-robin among the live backends.
     const base = list[rotation++ % list.length]!;
     this.o.player.base = base;
-    const url = base.replace(/^http/, 'ws') + `/games/${this.o.code}/live`;
+    const url = base.replace(/^http/, 'ws') + this.socketPath();
+    if (this.o.wire === 'trees' && this.seen) this.seenConnects++;
     const ws = new WebSocket(url, {
       headers: { cookie: this.o.player.cookie, origin: base },
       ...wsOptionsFor(this.o.player.net),
@@ -168,13 +189,15 @@ export class Bot {
     let first = true;
     ws.on('open', () => {
       clearTimeout(giveUp);
+      this.reader = this.o.wire === 'trees' ? new LivePage() : null;
       this.node = base;
       this.connects.push({ node: base, at: Date.now() });
       // Exactly as the page: send every unacknowledged action again.
       for (const m of this.pending.values()) ws.send(JSON.stringify(m));
     });
     ws.on('message', (data: Buffer) => {
-      const raw = data.toString();
+      if (this.ws !== ws) return;
+      const raw = this.read(data.toString());
       if (first && raw.startsWith('<')) {
         first = false;
         this.firstPartials.push({ node: base, at: Date.now() });
@@ -182,12 +205,12 @@ export class Bot {
       this.onMessage(raw, base);
     });
     ws.on('error', () => undefined);
-    ws.on('close', (code) => {
+    ws.on('close', (code, why: Buffer) => {
       clearTimeout(giveUp);
       if (this.ws !== ws) return;
       this.ws = null;
       this.node = null;
-      this.closes.push({ node: base, code, at: Date.now() });
+      this.closes.push({ node: base, code, reason: why.toString(), at: Date.now() });
       if (this.status === 'gone') return;
       // As the page (htmx): a refusal with an application code (no such game, not logged in,
       // too many pages) or a flood verdict is final; a restart, a cut or a timeout is not.
@@ -195,6 +218,24 @@ export class Bot {
       this.returning = false;
       this.later(100 + Math.floor(Math.random() * 200), () => this.connect());
     });
+  }
+
+  /** The address the page's socket connects to (and reconnects to, with its last token). */
+  private socketPath(): string {
+    const path = `/games/${this.o.code}/live`;
+    if (this.o.wire === 'partials') return path;
+    const q = new URLSearchParams({ render: PATCH_RENDER });
+    if (this.o.gameId) q.set('game', this.o.gameId);
+    if (this.seen) q.set('seen', this.seen);
+    return `${path}?${q.toString()}`;
+  }
+
+  /** A render message as the page turns it into partials (other messages as they are). */
+  private read(raw: string): string {
+    if (!this.reader || !LivePage.isRender(raw)) return raw;
+    const html = LivePage.partials(this.reader.apply(raw));
+    if (this.reader.seen) this.seen = this.reader.seen;
+    return html;
   }
 
   private send(m: ActMsg): void {

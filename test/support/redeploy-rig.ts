@@ -180,14 +180,16 @@ export class Rig {
   /**
    * Opens `games` games, each created on `via[i % via.length]` by its first player, joined by
    * `botsPerGame - 1` more and started; then one Bot per player plays it through the load
-   * balancer. Returns once every bot saw round 1.
+   * balancer (`botOpts`: the same options for every bot, or options by seat). Returns once every
+   * bot saw round 1.
    */
   async setupGames(
     games: number,
     botsPerGame: number,
     via: NodeProcess[],
-    botOpts: Partial<BotOptions> = {},
+    botOpts: Partial<BotOptions> | ((seat: number) => Partial<BotOptions>) = {},
   ): Promise<GameSetup[]> {
+    const optsOf = typeof botOpts === 'function' ? botOpts : () => botOpts;
     const out: GameSetup[] = [];
     await Promise.all(
       Array.from({ length: games }, async (_, g) => {
@@ -200,14 +202,15 @@ export class Rig {
         const code = await openStartedGame(players);
         const rec = await adminGame(node.url, code);
         const bots = players.map(
-          (p) =>
+          (p, seat) =>
             new Bot({
               name: p.username,
               code,
               player: p,
               playerId: rec.state.players.find((x) => x.name === p.username)!.id,
+              gameId: rec.state.id,
               backends: this.backends,
-              ...botOpts,
+              ...optsOf(seat),
             }),
         );
         out[g] = { code, bots, players };

@@ -15,21 +15,7 @@ import { GameFrames } from '../../../src/live/game-frame.js';
 import { playedGame } from './corpus.js';
 import type { GameSource, LiveWire } from '../../../src/live/source.js';
 import { createMetrics } from '../../../src/metrics.js';
-
-/** The page's reader of live messages (public/js/live-render.js), as the page runs it. */
-interface LivePageClass {
-  new (): {
-    apply(text: string): [string, string][];
-    partial(target: string): string;
-    seen?: string;
-  };
-  isRender(text: string): boolean;
-}
-async function livePageClass(): Promise<LivePageClass> {
-  await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
-  return (globalThis as unknown as { MinotaurLive: { LivePage: LivePageClass } }).MinotaurLive
-    .LivePage;
-}
+import { LivePage } from '../../support/live-page.js';
 
 class FakeWire implements LiveWire {
   readyState = 1;
@@ -182,7 +168,6 @@ describe('GameLiveSocket', () => {
   });
 
   it('sends a page that asks for trees only what changed in them; it rebuilds the same partials', async () => {
-    const LivePage = await livePageClass();
     const { htmlWire, treeWire, show } = twinPages(game, { id: '1', username: 'ariadne' });
     const page = new LivePage();
     const shown = new Map(page.apply(treeWire.sent[1]!));
@@ -207,7 +192,6 @@ describe('GameLiveSocket', () => {
   });
 
   it('sends a line said at a full table as that line and one reference to the lines that moved up', async () => {
-    const LivePage = await livePageClass();
     let state: GameState = {
       ...game,
       players: [...game.players, { ...game.players[0]!, id: '2', name: 'theseus', color: 1 }],
@@ -238,7 +222,6 @@ describe('GameLiveSocket', () => {
   });
 
   it('pages of one game follow one stream of its shared partials, each rebuilding exactly its viewer’s page', async () => {
-    const LivePage = await livePageClass();
     const shown = playedGame(13, 5, { maxRounds: 12 });
     // Every page watches the game; a sleepy one is told of one change in three (its renders
     // were coalesced, or it stalled): it falls behind the stream and must be caught up.
@@ -306,7 +289,6 @@ describe('GameLiveSocket', () => {
   });
 
   it('tells a patch page how far it has seen the game, once per round, for its reconnects', async () => {
-    const LivePage = await livePageClass();
     const shown = playedGame(17, 4, { maxRounds: 8 });
     const src = source(shown[0]!.state);
     const wire = new FakeWire();
@@ -570,7 +552,6 @@ describe('LobbyLiveSocket', () => {
   });
 
   it('sends a page that asks for trees only what changed, the same text to every page alike', async () => {
-    const LivePage = await livePageClass();
     const { put, open, page, all } = lobbyRig();
     put(open('KEPS', 'ann'));
     const viewers = [
@@ -609,7 +590,6 @@ describe('LobbyLiveSocket', () => {
 
 describe('LobbyLiveSocket, rows that move', () => {
   it('sends the rows a new game pushed down as one reference to the rows the page holds', async () => {
-    const LivePage = await livePageClass();
     const { put, open, page } = lobbyRig();
     for (let i = 0; i < 6; i++) put({ ...open(`G00${i}`, `host${i}`), createdAt: 1000 + i });
     const trees = page('bob', 'token', 'patch');
@@ -646,7 +626,6 @@ describe('LobbyLiveSocket, pages of the games being played', () => {
 
 describe('LobbyLiveSocket, at random moments', () => {
   it('keeps every page that asks for trees showing its viewer’s lobby, however changes and renders fall', async () => {
-    const LivePage = await livePageClass();
     const step = fc.record({
       kind: fc.constantFrom('open', 'join', 'join', 'start', 'fall', 'end'),
       game: fc.nat(14),

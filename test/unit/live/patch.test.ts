@@ -3,7 +3,7 @@
 // whole games and through random trees.
 
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   actionsPartial,
   boardOf,
@@ -27,24 +27,7 @@ import {
 } from '../../../src/live/patch.js';
 import { gameView } from '../../../src/live/view-model.js';
 import { playedGame } from './corpus.js';
-
-interface Page {
-  apply(text: string): [string, string][];
-  partial(target: string): string;
-  html(tree: unknown): string;
-  trees: Record<string, unknown>;
-}
-let LivePage: {
-  new (): Page;
-  isRender(text: string): boolean;
-  partials(changed: [string, string][]): string;
-};
-
-beforeAll(async () => {
-  await import(new URL('../../../public/js/live-render.js', import.meta.url).href);
-  LivePage = (globalThis as unknown as { MinotaurLive: { LivePage: typeof LivePage } }).MinotaurLive
-    .LivePage;
-});
+import { LivePage, type LivePageApi } from '../../support/live-page.js';
 
 /**
  * Sends `steps` (each a set of target → tree) through the differ to a page; checks the page after
@@ -139,7 +122,7 @@ describe('patch', () => {
         ['log', html`<ul>${[0, 1, 2].map((k) => html`<li>${line(i * 3 + k)}</li>`)}</ul>`],
         ['mark', html`<p>${new Mark(1, 'yours', line(i))}</p>`],
       ]);
-    const pages: { page: Page; held: number; seat: number }[] = [];
+    const pages: { page: LivePageApi; held: number; seat: number }[] = [];
     let joinedLate = 0;
     for (let i = 0; i < 200; i++) {
       const trees = step(i);

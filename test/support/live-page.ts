@@ -1,0 +1,31 @@
+// The page's reader of live render messages (public/js/live-render.js), loaded as the browser
+// runs it: the very same script, which defines globalThis.MinotaurLive. Tests, bots and the
+// benchmarks' clients read what a node sends through it, so they read what a page reads.
+
+export interface LivePageApi {
+  /** Applies one render message; returns [target, html] of every partial it changed. */
+  apply(text: string): [string, string][];
+  /** Applies one render message; returns the targets it changed. */
+  update(text: string): string[];
+  /** The HTML of one partial the page holds. */
+  partial(target: string): string;
+  /** The HTML of one tree. */
+  html(tree: unknown): string;
+  /** The page's own trees, by target. */
+  trees: Record<string, unknown>;
+  /** The token of the last render (what the page sends back as ?seen= when it reconnects). */
+  seen?: string;
+}
+
+export interface LivePageClass {
+  new (): LivePageApi;
+  /** True for a message this reader handles. */
+  isRender(text: string): boolean;
+  /** The <hx-partial> elements of changed partials, as a node of the html format sends them. */
+  partials(changed: [string, string][]): string;
+}
+
+await import(new URL('../../public/js/live-render.js', import.meta.url).href);
+
+export const LivePage = (globalThis as unknown as { MinotaurLive: { LivePage: LivePageClass } })
+  .MinotaurLive.LivePage;
