@@ -217,27 +217,12 @@ export async function measure(
   };
 }
 
-const ECHO_SERVER = `
-import { WebSocketServer } from 'ws';
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-const peers = new Set();
-wss.on('connection', (ws) => {
-  peers.add(ws);
-  ws.on('close', () => peers.delete(ws));
-  ws.on('message', (data: Buffer) => {
-    const m = JSON.parse(data.toString());
-    const reply = JSON.stringify({ n: m.n, pad: 'x'.repeat(m.size) });
-    if (m.relay) { for (const p of peers) if (p !== ws) p.send(reply); }
-    else ws.send(reply);
-  });
-});
-wss.on('listening', () => console.log(wss.address().port));
-setTimeout(() => process.exit(0), ${MODE_LIMIT_MS}).unref();
-`;
-
 /** Bare ws: echo round trip, and A → server → B relay, with a reply of `size` bytes. */
 async function baseline(size: number): Promise<ModeResult[]> {
-  const { child, firstLine } = spawnModule(ECHO_SERVER);
+  const { child, firstLine } = spawnModule({
+    file: 'bench/live-echo-server.ts',
+    args: [String(MODE_LIMIT_MS)],
+  });
   const port = Number(await firstLine);
   const url = `ws://127.0.0.1:${port}`;
   const open = async () => {

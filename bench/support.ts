@@ -135,14 +135,18 @@ export async function runBench<T>(
 }
 
 /**
- * Starts a plain Node child process running an inline ES module (from the repo, so `ws` and
- * `express` resolve).
+ * Starts a plain Node child process running an inline ES module, or a TypeScript file of the
+ * repo with its arguments (run from the repo, so `ws` and `express` resolve).
  */
 export function spawnModule(
-  source: string,
+  source: string | { file: string; args: string[] },
   env: Record<string, string> = {},
 ): { child: ChildProcess; firstLine: Promise<string> } {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
+  const argv =
+    typeof source === 'string'
+      ? ['--input-type=module', '-e', source]
+      : ['--import', 'tsx', source.file, ...source.args];
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
