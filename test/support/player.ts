@@ -7,6 +7,8 @@ import { request as httpsRequest } from 'node:https';
 import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import { waitFor } from './node-process.js';
+import { PATCH_RENDER } from '../../src/live/live-socket.js';
+import { LivePage, type LivePageApi } from './live-page.js';
 
 /** How a player reaches the site when it is not plain HTTP from the default address. */
 export interface Network {
@@ -66,9 +68,22 @@ export function wsOptionsFor(net: Network | undefined): { ca?: string; localAddr
 }
 
 export interface LiveMessage {
+  /**
+   * The message as the page hands it to htmx: a render message (trees) becomes the
+   * <hx-partial> elements of the partials it changed; any other message as it came.
+   */
   raw: string;
   json: Record<string, unknown> | null;
+  /** The message as it came over the socket (a render message's JSON for trees). */
+  wire: string;
 }
+
+/**
+ * What a live socket of these tests reads: trees, as a page of this release asks for them
+ * (?render=patch2) and reads them (with the page's own script), or whole partials, as a page of
+ * the release before is sent them.
+ */
+export type LiveWireFormat = 'trees' | 'partials';
 
 export class Player {
   /** GETs sent again after the connection they went out on was closed (see request). */
@@ -224,22 +239,46 @@ export class Player {
     return this.post(`/games/${code}/start`, {}, `/games/${code}`);
   }
 
-  connect(code: string, opts: { origin?: string | null } = {}): LiveConnection {
-    return this.connectPath(`/games/${code}/live`, opts);
+  /** The game page's live socket, read as the page reads it (trees, unless `wire` says). */
+  connect(
+    code: string,
+    opts: { origin?: string | null; wire?: LiveWireFormat } = {},
+  ): LiveConnection {
+    return this.connectPage(`/games/${code}/live`, opts);
   }
 
-  /** The lobby page's live socket (/lobby/live): pushes the cluster-wide open-games list. */
-  connectLobby(opts: { origin?: string | null } = {}): LiveConnection {
-    return this.connectPath('/lobby/live', opts);
+  /**
+   * The lobby page's live socket (/lobby/live): pushes the cluster-wide open-games list, read
+   * as the page reads it (trees, unless `wire` says).
+   */
+  connectLobby(opts: { origin?: string | null; wire?: LiveWireFormat } = {}): LiveConnection {
+    return this.connectPage('/lobby/live', opts);
   }
 
-  /** A live socket on any path of this player's node, with its cookie and origin. */
-  connectPath(path: string, opts: { origin?: string | null } = {}): LiveConnection {
+  /** A page's socket at `path`: asks for trees and reads them, or asks for whole partials. */
+  private connectPage(
+    path: string,
+    opts: { origin?: string | null; wire?: LiveWireFormat },
+  ): LiveConnection {
+    if (opts.wire === 'partials') return this.connectPath(path, opts);
+    return this.connectPath(`${path}?render=${PATCH_RENDER}`, opts, new LivePage());
+  }
+
+  /**
+   * A live socket on any path of this player's node, with its cookie and origin. Messages are
+   * kept as they come, unless a `reader` is given (render messages then read as the page reads
+   * them).
+   */
+  connectPath(
+    path: string,
+    opts: { origin?: string | null } = {},
+    reader?: LivePageApi,
+  ): LiveConnection {
     const url = this.base.replace(/^http/, 'ws') + path;
     const origin = opts.origin === undefined ? this.base : opts.origin;
     const headers: Record<string, string> = { cookie: this.cookie };
     if (origin) headers.origin = origin;
-    return new LiveConnection(new WebSocket(url, { headers, ...wsOptionsFor(this.net) }));
+    return new LiveConnection(new WebSocket(url, { headers, ...wsOptionsFor(this.net) }), reader);
   }
 }
 
@@ -251,7 +290,10 @@ export class LiveConnection {
   readonly closed: Promise<void>;
   unexpectedResponse: number | null = null;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    private readonly reader?: LivePageApi,
+  ) {
     this.opened = new Promise((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('unexpected-response', (_req, res) => {
@@ -269,7 +311,13 @@ export class LiveConnection {
       }),
     );
     ws.on('message', (data: Buffer) => {
-      const raw = data.toString();
+      const wire = data.toString();
+      if (this.reader && LivePage.isRender(wire)) {
+        const raw = LivePage.partials(this.reader.apply(wire));
+        this.messages.push({ raw, json: null, wire });
+        return;
+      }
+      const raw = wire;
       let json: Record<string, unknown> | null = null;
       if (raw.startsWith('{')) {
         try {
@@ -278,7 +326,7 @@ export class LiveConnection {
           json = null;
         }
       }
-      this.messages.push({ raw, json });
+      this.messages.push({ raw, json, wire });
     });
   }
 
