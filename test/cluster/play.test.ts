@@ -94,8 +94,10 @@ describe('any node serves any player', () => {
     const owner = (await recordOn(n1, code)).owner;
     expect(owner).toBe('n1');
 
+    // Ann's page is of this release (trees); Bob kept a page of the release before open, which
+    // nodes send whole partials: both must see the same game.
     const ca = live(a.connect(code));
-    const cb = live(b.connect(code));
+    const cb = live(b.connect(code, { wire: 'partials' }));
     await Promise.all([ca.opened, cb.opened]);
 
     // Bots: each round both players defend (the Minotaur wears them down), acting only once
@@ -130,6 +132,12 @@ describe('any node serves any player', () => {
     const want = Array.from({ length: lastRound }, (_, i) => i + 1);
     expect([...new Set(roundsShown(ca))]).toEqual(want);
     expect([...new Set(roundsShown(cb))]).toEqual(want);
+    expect(ca.messages.filter((m) => m.wire.startsWith('{"type":"render"')).length).toBeGreaterThan(
+      lastRound,
+    );
+    expect(cb.messages.filter((m) => m.wire.startsWith('<hx-partial')).length).toBeGreaterThan(
+      lastRound,
+    );
     // The replicas agree on the end.
     for (const node of [n2, n3]) {
       const rec = await waitFor(
