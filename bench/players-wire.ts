@@ -4,6 +4,8 @@
 // render messages, and only the status partial is turned into HTML, when it changed; whole
 // <hx-partial> messages (the raw-ws baseline) are read with a regular expression.
 
+import { LivePage, shownBy, type LivePageApi } from '../test/support/live-page.js';
+
 export interface StatusView {
   round: number;
   deadline: number | null;
@@ -27,8 +29,6 @@ export function parseStatus(html: string): StatusView {
   }
   return { round: r ? Number(r[1]) : 0, deadline: d ? Number(d[1]) : null, waiting, over: false };
 }
-
-import { LivePage, type LivePageApi } from '../test/support/live-page.js';
 
 /** Reads one socket's messages (it keeps the page's trees across them). */
 export class WireReader {
@@ -55,6 +55,6 @@ export class WireReader {
    * of the partials it changed (what a node sends a page of the html format); others as they are.
    */
   shown(raw: string): string {
-    return LivePage.isRender(raw) ? LivePage.partials(this.page.apply(raw)) : raw;
+    return shownBy(this.page, raw);
   }
 }

@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { PATCH_RENDER } from '../../src/live/live-socket.js';
-import { LivePage, type LivePageApi } from './live-page.js';
+import { LivePage, shownBy, type LivePageApi } from './live-page.js';
 import { waitFor } from './node-process.js';
 import { wsOptionsFor, type Player } from './player.js';
 
@@ -232,8 +232,8 @@ export class Bot {
 
   /** A render message as the page turns it into partials (other messages as they are). */
   private read(raw: string): string {
-    if (!this.reader || !LivePage.isRender(raw)) return raw;
-    const html = LivePage.partials(this.reader.apply(raw));
+    if (!this.reader) return raw;
+    const html = shownBy(this.reader, raw);
     if (this.reader.seen) this.seen = this.reader.seen;
     return html;
   }

@@ -29,3 +29,12 @@ await import(new URL('../../public/js/live-render.js', import.meta.url).href);
 
 export const LivePage = (globalThis as unknown as { MinotaurLive: { LivePage: LivePageClass } })
   .MinotaurLive.LivePage;
+
+/**
+ * A message as the page hands it to htmx: a render message, applied to `page`, becomes the
+ * <hx-partial> elements of the partials it changed (what a node sends a page of the release
+ * before); any other message as it came.
+ */
+export function shownBy(page: LivePageApi, text: string): string {
+  return LivePage.isRender(text) ? LivePage.partials(page.apply(text)) : text;
+}

@@ -8,7 +8,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import { waitFor } from './node-process.js';
 import { PATCH_RENDER } from '../../src/live/live-socket.js';
-import { LivePage, type LivePageApi } from './live-page.js';
+import { LivePage, shownBy, type LivePageApi } from './live-page.js';
 
 /** How a player reaches the site when it is not plain HTTP from the default address. */
 export interface Network {
@@ -312,12 +312,7 @@ export class LiveConnection {
     );
     ws.on('message', (data: Buffer) => {
       const wire = data.toString();
-      if (this.reader && LivePage.isRender(wire)) {
-        const raw = LivePage.partials(this.reader.apply(wire));
-        this.messages.push({ raw, json: null, wire });
-        return;
-      }
-      const raw = wire;
+      const raw = this.reader ? shownBy(this.reader, wire) : wire;
       let json: Record<string, unknown> | null = null;
       if (raw.startsWith('{')) {
         try {
