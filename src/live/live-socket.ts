@@ -212,6 +212,8 @@ export abstract class LiveSocket {
     shared?: SharedPart,
     seen?: string,
   ): number {
+    // A closed page is sent nothing, and reads no stream (it left it: dispose).
+    if (this.closed) return 0;
     if (this.format === 'patch') {
       const own = patch((this.patchState ??= newPatchState()), trees);
       let parts: readonly PatchMessage[] | null = null;
@@ -219,11 +221,12 @@ export abstract class LiveSocket {
       if (shared) {
         const { stream } = shared;
         if (stream !== this.stream) {
+          this.stream?.leave(this.streamHeld);
           this.stream = stream;
           this.streamHeld = -1;
         }
         stream.advance(shared.trees);
-        parts = stream.since(this.streamHeld);
+        parts = stream.read(this.streamHeld);
         this.streamHeld = stream.version;
         if (shared.seat !== this.seat) {
           this.seat = shared.seat;
@@ -311,6 +314,8 @@ export abstract class LiveSocket {
     this.pingTimer = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.stream?.leave(this.streamHeld);
+    this.stream = null;
   }
 
   get isClosed(): boolean {

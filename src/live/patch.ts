@@ -122,14 +122,20 @@ export function snapshot(st: PatchState): string {
 /**
  * One differ shared by the pages of a game: advanced once per state (`advance` with the same
  * trees object is a no-op), it tells each page what it needs from the version the page holds.
+ * It keeps a change only while a page that reads it still needs it: once every page is in step
+ * (usually the turn after the change), the change goes, and what it was made of dies young
+ * instead of being copied into the garbage collector's old generation.
  */
 export class Stream {
   private st = newPatchState();
   private last: unknown = undefined;
   private ver = 0;
-  /** The latest changes, oldest first: the last one goes from version - 1 to version. */
+  /** The latest changes pages may still need, oldest first: the last goes from version - 1 to
+   * version. */
   private recent: PatchMessage[] = [];
   private whole: string | null = null;
+  /** How many reading pages hold each version (versions nobody holds are not listed). */
+  private readonly holding = new Map<number, number>();
 
   get version(): number {
     return this.ver;
@@ -151,19 +157,59 @@ export class Stream {
   }
 
   /**
+   * What a page that holds version `held` (-1: nothing yet) must be sent, as `since` says; the
+   * page then holds the stream's version, and the stream keeps the changes for it from there.
+   * A page that stops reading says so with `leave`.
+   */
+  read(held: number): readonly PatchMessage[] | null {
+    const parts = this.since(held);
+    if (held !== this.ver) {
+      this.drop(held);
+      this.holding.set(this.ver, (this.holding.get(this.ver) ?? 0) + 1);
+      this.trim();
+    }
+    return parts;
+  }
+
+  /** A page that read this stream at version `held` reads it no more (closed, or moved on). */
+  leave(held: number): void {
+    this.drop(held);
+    this.trim();
+  }
+
+  /**
    * The stream's parts of messages for a page that holds version `held` (-1: nothing yet), to
    * be applied in order, or null when it is in step; `targets` are those a part changes. A page
    * a few versions behind (a spectator's, rendered a few turns after the players': see
    * render-turns.ts) gets the changes it missed, one by one; one further behind, or new, gets
    * the stream's whole state.
    */
-  since(held: number): readonly PatchMessage[] | null {
+  private since(held: number): readonly PatchMessage[] | null {
     if (held === this.ver) return null;
     const behind = this.ver - held;
     if (held >= 0 && behind <= this.recent.length)
       return this.recent.slice(this.recent.length - behind);
     this.whole ??= snapshot(this.st);
     return [{ body: this.whole, targets: [...this.st.trees.keys()] }];
+  }
+
+  private drop(held: number): void {
+    const n = this.holding.get(held);
+    if (n === undefined) return;
+    if (n > 1) this.holding.set(held, n - 1);
+    else this.holding.delete(held);
+  }
+
+  /** Lets go of the changes no reading page needs (those up to the oldest version held). */
+  private trim(): void {
+    const from = this.ver - this.recent.length;
+    let needed = 0;
+    for (let k = 0; k < this.recent.length; k++)
+      if (this.holding.has(from + k)) {
+        needed = this.recent.length - k;
+        break;
+      }
+    if (needed < this.recent.length) this.recent = this.recent.slice(this.recent.length - needed);
   }
 }
 

@@ -129,7 +129,7 @@ describe('patch', () => {
       stream.advance(trees);
       if (i === 0 || i === 150) pages.push({ page: new LivePage(), held: -1, seat: pages.length });
       for (const p of pages) {
-        const parts = stream.since(p.held);
+        const parts = stream.read(p.held);
         const first = p.held === -1;
         p.held = stream.version;
         if (parts === null) continue;
@@ -145,6 +145,43 @@ describe('patch', () => {
     // is sent a few hundred at most.
     expect(joinedLate).toBeLessThan(STREAM_WORDS * 60);
     expect(joinedLate).toBeGreaterThan(0);
+  });
+
+  it('keeps a change only while a reading page still needs it', () => {
+    const stream = new Stream();
+    const step = (i: number) =>
+      new Map<string, Dyn>([['status', html`<p>round ${String(i)} of the labyrinth</p>`]]);
+    const whole = (parts: readonly { body: string }[] | null) =>
+      parts?.[0]?.body.startsWith('"r":1');
+    stream.advance(step(1));
+    let a = -1;
+    let b = -1;
+    expect(whole(stream.read(a))).toBe(true);
+    a = stream.version;
+    stream.read(b);
+    b = stream.version;
+    // B falls three changes behind while A keeps up: B is sent the three, one by one.
+    for (let i = 2; i <= 4; i++) {
+      stream.advance(step(i));
+      expect(stream.read(a)).toHaveLength(1);
+      a = stream.version;
+    }
+    const missed = stream.read(b)!;
+    expect(missed).toHaveLength(3);
+    expect(missed.some((p) => p.body.startsWith('"r":1'))).toBe(false);
+    b = stream.version;
+    // Both in step: the next change is kept for B only until B reads it...
+    stream.advance(step(5));
+    expect(stream.read(a)).toHaveLength(1);
+    a = stream.version;
+    expect(whole(stream.read(b))).toBe(false);
+    // ... and once B has left, a change A has read is kept for nobody: a page that comes back
+    // from B's version (not reading any more, so not counted) is sent the whole state.
+    const left = stream.version;
+    stream.leave(left);
+    stream.advance(step(6));
+    expect(whole(stream.read(a))).toBe(false);
+    expect(whole(stream.read(left))).toBe(true);
   });
 
   it('keeps pages that skip versions in step: the changes they missed, or the whole state', () => {
@@ -176,7 +213,7 @@ describe('patch', () => {
                 // Each page renders at about one state in four (every page renders the last).
                 if (schedules[k]![i] !== 0 && i < trees.length - 1) continue;
                 const behind = stream.version - p.held;
-                const parts = stream.since(p.held);
+                const parts = stream.read(p.held);
                 const wasNew = p.held === -1;
                 p.held = stream.version;
                 if (parts === null) continue;
