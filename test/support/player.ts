@@ -6,9 +6,9 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
-import { waitFor } from './node-process.js';
 import { PATCH_RENDER } from '../../src/live/live-socket.js';
 import { LivePage, shownBy, type LivePageApi } from './live-page.js';
+import { waitFor } from './node-process.js';
 
 /** How a player reaches the site when it is not plain HTTP from the default address. */
 export interface Network {
