@@ -113,12 +113,25 @@ async function main(o: Options): Promise<number> {
     await roundsPass(cluster, 2);
 
     const replacements: Replacement[] = [];
-    for (let d = 1; d <= o.deploys; d++)
+    // Each scenario starts under full play (the keeper replaces games that ended).
+    for (let d = 1; d <= o.deploys; d++) {
+      await players.full();
       replacements.push(...(await rollingUpdate(ctx, d, o.deploys)));
-    const freeze: Freeze | null = o.scenarios.includes('freeze-owner')
-      ? await freezeOwner(ctx)
-      : null;
-    const cold: ColdStart | null = o.scenarios.includes('cold-start') ? await coldStart(ctx) : null;
+    }
+    let freeze: Freeze | null = null;
+    if (o.scenarios.includes('freeze-owner')) {
+      await players.full();
+      freeze = await freezeOwner(ctx);
+    }
+    let cold: ColdStart | null = null;
+    if (o.scenarios.includes('cold-start')) {
+      // The cold start resumes running games: stop opening new ones (an opening would fail
+      // while every node is down), and make sure one runs.
+      await players.full();
+      await players.pause();
+      if ((await ctx.playingGames()).length === 0) await players.tryOpen();
+      cold = await coldStart(ctx);
+    }
     await roundsPass(cluster, 1).catch(() => undefined);
 
     await players.stop();

@@ -361,6 +361,9 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
     problems.push('games not handed over cleanly');
   if (f && f.takeovers.size < f.owned.length)
     problems.push('the frozen owner’s games were not all taken over');
+  // A scenario that ran with no game in play proved nothing of what it is there for.
+  if (f && f.owned.length === 0) problems.push('the frozen owner ran no game to take over');
+  if (c && c.resumed.size === 0) problems.push('the cold start had no running game to resume');
   if (c && (c.twice.length || c.notResumed.length))
     problems.push(
       `cold start: ${c.twice.length} games resumed twice, ${c.notResumed.length} not resumed`,
