@@ -30,6 +30,11 @@ export interface Excuse {
   to: number;
   /** How the report names what it covers, e.g. "while every node was down". */
   label: string;
+  /**
+   * Only what HAProxy must not send again (forms, and the game openings made of them): it sends a
+   * page that a node has not begun to answer within 3 s to another node, so no page may fail.
+   */
+  formsOnly?: boolean;
 }
 
 /** Lines and verdicts of a scenario the shared report does not know (the multi-host ones). */
@@ -89,6 +94,7 @@ function excuseOf(excuses: Excuse[], f: Failure, setup = false): Excuse | undefi
     // before the window.
     const from = setup && e.kind !== 'hung' ? e.from - 10_000 : e.from;
     if (f.at < from || f.at > e.to) return false;
+    if (e.formsOnly && !setup) return false;
     if (e.kind === 'outage') return true;
     if (e.kind === 'hung') return HUNG.test(f.what);
     // A node cut off from the others cannot reach a game owned across the cut: a new game whose
@@ -104,6 +110,7 @@ function excuseOfLb(excuses: Excuse[], line: string): Excuse | undefined {
   const status = /\s-?\d+\/-?\d+\/-?\d+\/-?\d+\/\+?-?\d+\s(-?\d+)\s/.exec(line)?.[1];
   return excuses.find((e) => {
     if (at < e.from || at > e.to) return false;
+    if (e.formsOnly && /"(GET|HEAD) /.test(line)) return false;
     if (e.kind === 'outage') return true;
     if (e.kind === 'hung') return status === '502' || status === '504';
     return status === '503' && !/<NOSRV>/.test(line) && /"POST /.test(line);
@@ -137,14 +144,15 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
       to: o.cold.startedAt + Math.max(...o.cold.readyMs, 0) + 3000,
       label: `while every node was ${o.cold.signal === 'SIGKILL' ? 'down' : 'stopped'}`,
     });
-  // A request that reached the node just as it froze hangs until it runs again (or the client gives
-  // up).
+  // A form that reached the node just as it froze hangs until it runs again (or the client gives
+  // up). Pages do not: HAProxy sends them to another node after 3 s (deploy/haproxy.cfg).
   if (o.freeze)
     excuses.push({
       kind: 'hung',
       from: o.freeze.frozenAt - loadTimeout,
       to: o.freeze.frozenAt + 3000,
       label: 'that hung on the node as it froze',
+      formsOnly: true,
     });
   const outages = excuses.filter((e) => e.kind === 'outage');
   const inOutage = (at: number) => outages.some((e) => at >= e.from && at <= e.to);
