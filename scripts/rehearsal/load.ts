@@ -51,7 +51,7 @@ export class HttpLoad {
 
   /** How long a request may take before it fails as a timeout. */
   get timeoutMs(): number {
-    return this.o.timeoutMs ?? 5000;
+    return this.o.timeoutMs ?? 10_000;
   }
 
   start(workers: number): void {

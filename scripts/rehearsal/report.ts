@@ -32,7 +32,7 @@ export interface Excuse {
   label: string;
   /**
    * Only what HAProxy must not send again (forms, and the game openings made of them): it sends a
-   * page that a node has not begun to answer within 3 s to another node, so no page may fail.
+   * page that a node has not begun to answer within 6 s to another node, so no page may fail.
    */
   formsOnly?: boolean;
 }
@@ -145,7 +145,7 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
       label: `while every node was ${o.cold.signal === 'SIGKILL' ? 'down' : 'stopped'}`,
     });
   // A form that reached the node just as it froze hangs until it runs again (or the client gives
-  // up). Pages do not: HAProxy sends them to another node after 3 s (deploy/haproxy.cfg).
+  // up). Pages do not: HAProxy sends them to another node after 6 s (deploy/haproxy.cfg).
   if (o.freeze)
     excuses.push({
       kind: 'hung',

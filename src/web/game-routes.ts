@@ -48,6 +48,14 @@ function flash(req: Request, kind: 'info' | 'error', message: string): void {
   req.session.flash = { kind, message };
 }
 
+/**
+ * How long a game's page may wait, in all, for this node's copy of the game (a database that
+ * does not answer, a copy behind what the player saw). Well under the 6 s after which the
+ * balancer sends a page a node has not begun to answer to another node (deploy/haproxy.cfg):
+ * past that, a waiting node would look frozen, and a page no node can show at once would be
+ * sent from node to node until the balancer gave up on it.
+ */
+const PAGE_WAIT_MS = 3000;
 export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void {
   const { games, renderer, logger, metrics, results, hub, config } = deps;
   // Every frame a player's pages send, on every socket, counts against one budget per account.
@@ -238,13 +246,15 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game)
         ? req.query.game
         : null;
+    // The page answers within PAGE_WAIT_MS, whatever it waits for below.
+    const waitUntil = clock() + PAGE_WAIT_MS;
     // At least what the database holds (a game created a moment ago elsewhere, a lagging replica).
-    let live = await games.awaitGame(code);
+    let live = await games.awaitGame(code, PAGE_WAIT_MS);
     // A reload of a page that saw more of the game than this node's copy holds (its token, in a
     // cookie of the game's path: see sessions/seen.ts) waits for the copy, or comes back.
     const seen = parseSeen(req.cookies[`minotaur_seen_${code}`]);
     if (live && seen) {
-      if (!(await games.caughtUp(code, seen, null))) {
+      if (!(await games.caughtUp(code, seen, null, Math.max(0, waitUntil - clock())))) {
         logger.debug({ code, seen }, `page of ${code} behind what the player saw: retry`);
         oneMoment(
           res,
