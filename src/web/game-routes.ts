@@ -50,12 +50,13 @@ function flash(req: Request, kind: 'info' | 'error', message: string): void {
 
 /**
  * How long a game's page may wait, in all, for this node's copy of the game (a database that
- * does not answer, a copy behind what the player saw). Well under the 6 s after which the
- * balancer sends a page a node has not begun to answer to another node (deploy/haproxy.cfg):
- * past that, a waiting node would look frozen, and a page no node can show at once would be
- * sent from node to node until the balancer gave up on it.
+ * does not answer, a copy behind what the player saw), after reading the game's row (at most
+ * 3 s on PostgreSQL). Together, under the 6 s after which the balancer sends a page a node has
+ * not begun to answer to another node (deploy/haproxy.cfg): past that, a waiting node would look
+ * frozen, and a page no node can show at once would be sent from node to node until the
+ * balancer gave up on it.
  */
-const PAGE_WAIT_MS = 3000;
+const PAGE_WAIT_MS = 2000;
 export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void {
   const { games, renderer, logger, metrics, results, hub, config } = deps;
   // Every frame a player's pages send, on every socket, counts against one budget per account.
