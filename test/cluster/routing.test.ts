@@ -137,3 +137,23 @@ describe('a frozen node behind HAProxy', () => {
     }
   }, 60_000);
 });
+
+describe('a live socket through HAProxy', () => {
+  it("stays open while idle longer than a page's 6-s timeout (tunnels keep their own)", async () => {
+    const p = new Player(lb!.url, `icarus${tag}i`, 'correct horse battery', from(30));
+    await p.signup();
+    const code = await p.createGame();
+    const c = p.connect(code);
+    conns.push(c);
+    await c.opened;
+    // Nothing from the page, and nothing from the node but its first render, until its first
+    // ping 10 s after the socket opened.
+    const idle = Date.now();
+    const closedEarly = await Promise.race([
+      c.closed.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 8000)),
+    ]);
+    expect(closedEarly, `closed ${c.closeCode} after ${Date.now() - idle} ms`).toBe(false);
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
+  }, 60_000);
+});
