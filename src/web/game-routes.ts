@@ -247,7 +247,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game)
         ? req.query.game
         : null;
-    // The page answers within PAGE_WAIT_MS, whatever it waits for below.
+    // At most PAGE_WAIT_MS of waiting below in all, besides awaitGame's read of the game's row.
     const waitUntil = clock() + PAGE_WAIT_MS;
     // At least what the database holds (a game created a moment ago elsewhere, a lagging replica).
     let live = await games.awaitGame(code, PAGE_WAIT_MS);
