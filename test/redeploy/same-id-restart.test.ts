@@ -49,6 +49,12 @@ describe('a node restarted with the same NODE_ID', () => {
         rig.tail(20, /adopted|not adopted|claimed/),
       ).toHaveLength(1);
     }
-    await checkAll(rig, 'same-id restart', {});
+    const r = rig;
+    await checkAll(
+      rig,
+      'same-id restart',
+      {},
+      () => `whole logs: ${r.saveLogs('same-id-restart')}`,
+    );
   });
 });

@@ -330,8 +330,14 @@ export class Rig {
   saveLogs(name: string): string {
     const dir = join(ROOT, 'test-results', name);
     mkdirSync(dir, { recursive: true });
-    for (const p of this.all)
-      writeFileSync(join(dir, `${p.opts.nodeId}.log`), p.raw.join('\n') + '\n');
+    // A node started again with the same id (a restart) gets its own file: NODE.2.log, …
+    const seen = new Map<string, number>();
+    for (const p of this.all) {
+      const id = p.opts.nodeId ?? p.opts.host;
+      const n = (seen.get(id) ?? 0) + 1;
+      seen.set(id, n);
+      writeFileSync(join(dir, `${id}${n > 1 ? `.${n}` : ''}.log`), p.raw.join('\n') + '\n');
+    }
     return dir;
   }
 
