@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import expressWs from 'express-ws';
-import { pino } from 'pino';
 import { Discovery } from '../../src/cluster/discovery.js';
 import { Mesh } from '../../src/cluster/mesh.js';
 import { MAX_FRAME_BYTES, nodeStateSchema } from '../../src/cluster/protocol.js';
+import { createLogger } from '../../src/log.js';
 
 const env = process.env;
 const host = env.HOST ?? '127.0.0.1';
@@ -21,7 +21,8 @@ const number = (name: string, fallback: number): number => {
   return value === undefined || value === '' ? fallback : Number(value);
 };
 
-const logger = pino({ level: env.LOG_LEVEL ?? 'info', base: { node: nodeId } });
+// The node's own logger: its lines are written before a SIGKILL, as a real node's are.
+const logger = createLogger({ nodeId, level: env.LOG_LEVEL ?? 'info' });
 if (!secret) {
   logger.fatal('CLUSTER_SECRET is required');
   process.exit(2);
