@@ -57,6 +57,31 @@ class CountingWire {
 interface Pass {
   cpuMsPerState: number;
   bytes: Record<Kind, number[]>;
+  /** What each page's message for a round resolved carries (patch format only). */
+  resolved: Carried[];
+}
+
+/** A render message's bytes: in all, of templates' fixed text ("t"), and per partial. */
+interface Carried {
+  bytes: number;
+  statics: number;
+  parts: Record<string, number>;
+}
+
+function carried(text: string): Carried {
+  const m = JSON.parse(text) as {
+    t?: object;
+    p?: Record<string, unknown>;
+    g?: { t?: object; p?: Record<string, unknown> };
+  };
+  // `{}` when there is none.
+  const fixed = (t: object | undefined) => (t ? JSON.stringify(t).length - 2 : 0);
+  const parts: Record<string, number> = {};
+  for (const [target, change] of Object.entries(m.p ?? {}))
+    parts[`own ${target}`] = Buffer.byteLength(JSON.stringify(change));
+  for (const [target, change] of Object.entries(m.g?.p ?? {}))
+    parts[`shared ${target}`] = Buffer.byteLength(JSON.stringify(change));
+  return { bytes: Buffer.byteLength(text), statics: fixed(m.t) + fixed(m.g?.t), parts };
 }
 
 /** The games played from seeds, each as the states its pages are shown. */
@@ -81,6 +106,7 @@ async function pass(
   const frames = new GameFrames();
   const metrics = createMetrics('render_bench');
   const bytes: Record<Kind, number[]> = { acted: [], resolved: [], talk: [], other: [] };
+  const resolved: Carried[] = [];
   let kind: Kind = 'other';
   let cpu = 0;
   let states = 0;
@@ -109,6 +135,7 @@ async function pass(
     const wire = new CountingWire((text) => {
       if (text.startsWith('{"type":"render"') || text.startsWith('<hx-partial'))
         bytes[kind].push(Buffer.byteLength(text));
+      if (kind === 'resolved' && text.startsWith('{"type":"render"')) resolved.push(carried(text));
     });
     for (const id of ['1', '2', '3', '4', '5'])
       new GameLiveSocket(wire, state.code, { id, username: id }, deps).start();
@@ -124,7 +151,7 @@ async function pass(
     }
     frames.forget(state.code);
   }
-  return { cpuMsPerState: cpu / states, bytes };
+  return { cpuMsPerState: cpu / states, bytes, resolved };
 }
 
 function* played(): Iterable<Shown> {
@@ -327,6 +354,43 @@ console.log(
     rows,
   ),
 );
+// What the largest messages of a round resolved are made of (this checkout's build, patch).
+{
+  const all = runs.get(`${builds[0]!} patch`)!.at(-1)!.resolved;
+  const p99 = pct(
+    all.map((c) => c.bytes),
+    99,
+  );
+  const withFixed = all.filter((c) => c.statics > 0);
+  const top = all.filter((c) => c.bytes >= p99);
+  const byPart = new Map<string, number>();
+  for (const c of top)
+    for (const [part, n] of Object.entries(c.parts))
+      byPart.set(part, (byPart.get(part) ?? 0) + n / top.length);
+  console.log(
+    `Round resolved (${builds[0]!} patch): ${all.length} messages, p99 ${fmt(p99, 0)} B; ` +
+      `${fmt((100 * withFixed.length) / all.length, 1)} % carry templates' fixed text ` +
+      `(median ${fmt(
+        pct(
+          withFixed.map((c) => c.statics),
+          50,
+        ),
+        0,
+      )} B of it); without that text p99 would be ${fmt(
+        pct(
+          all.map((c) => c.bytes - c.statics),
+          99,
+        ),
+        0,
+      )} B. The largest 1 % (${top.length}): fixed text ${fmt(
+        top.reduce((a, c) => a + c.statics, 0) / top.length,
+        0,
+      )} B on average, and by partial: ${[...byPart]
+        .sort((a, b) => b[1] - a[1])
+        .map(([part, n]) => `${part} ${fmt(n, 0)}`)
+        .join(', ')} B`,
+  );
+}
 const churn = lobbyChurn();
 const lobbyRows: string[][] = [];
 for (const b of builds)
