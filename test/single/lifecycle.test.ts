@@ -3,6 +3,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   freePort,
@@ -89,13 +90,29 @@ describe('node lifecycle', () => {
     const p = new Player(n.url, `slow${Date.now() % 100000}`);
     const { csrf } = await p.page('/signup');
     const body = new URLSearchParams({ _csrf: csrf, username: p.username, password: p.password });
+    const pid = n.child.pid!;
+    const before = residentBytes(pid);
+    let answered = false;
     const signup = p.request('/signup', {
       method: 'POST',
       body,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
-    // The node has the request (and is hashing, ~0.3 s at production cost) when it gets SIGTERM.
-    await new Promise((r) => setTimeout(r, 100));
+    void signup.then(
+      () => (answered = true),
+      () => (answered = true),
+    );
+    // The node has the request, and is hashing its password (~0.3 s at production cost), when it
+    // gets SIGTERM: scrypt at this cost fills 128 MB as it goes. (A fixed pause here was too
+    // short on a loaded machine: the request had not reached the node, which closed the idle
+    // kept-alive connection it was on.)
+    await waitFor(
+      () => residentBytes(pid) > before + 64 * 2 ** 20,
+      10_000,
+      'the node to be hashing the password',
+      5,
+    );
+    expect(answered).toBe(false);
     n.signal('SIGTERM');
     const res = await signup;
     expect(res.status).toBe(303);
@@ -236,3 +253,9 @@ describe('node lifecycle', () => {
     expect(m.raw.join('\n')).toMatch(/ROUND_SECONDS/);
   });
 });
+
+/** The resident memory of process `pid`, in bytes (Linux's /proc). */
+function residentBytes(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb ?? 0) * 1024;
+}
