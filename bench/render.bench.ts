@@ -9,8 +9,10 @@
 // heroes go on talking at a full table (each line pushes the oldest of the CHAT_KEEP kept out),
 // and the lobby: 25 lobby pages (20 of viewers in no game, 5 of hosts) through 600 seeded
 // changes of the lists (games opened, joined, started, a hero fallen, ended), each page rendered
-// after each change. No network: the socket writes and everything else a node does are left
-// out, so the numbers move only with the render path.
+// after each change. Last, what the largest messages of a round resolved carry (templates' fixed
+// text, and bytes per partial), in those games and in games whose heroes act as the players
+// benchmark's load client does. No network: the socket writes and everything else a node does
+// are left out, so the numbers move only with the render path.
 //
 // Each DIST is a build's dist directory (default: this checkout's). Several are measured in
 // turn, three passes each, alternating, so a comparison of two builds shares the machine's mood.
@@ -354,9 +356,9 @@ console.log(
     rows,
   ),
 );
-// What the largest messages of a round resolved are made of (this checkout's build, patch).
-{
-  const all = runs.get(`${builds[0]!} patch`)!.at(-1)!.resolved;
+// What the largest messages of a round resolved are made of (this checkout's build, patch): in
+// the games above, and in games whose heroes act as the players benchmark's load client does.
+function carriedSummary(label: string, all: Carried[]): string {
   const p99 = pct(
     all.map((c) => c.bytes),
     99,
@@ -367,30 +369,42 @@ console.log(
   for (const c of top)
     for (const [part, n] of Object.entries(c.parts))
       byPart.set(part, (byPart.get(part) ?? 0) + n / top.length);
-  console.log(
-    `Round resolved (${builds[0]!} patch): ${all.length} messages, p99 ${fmt(p99, 0)} B; ` +
-      `${fmt((100 * withFixed.length) / all.length, 1)} % carry templates' fixed text ` +
-      `(median ${fmt(
-        pct(
-          withFixed.map((c) => c.statics),
-          50,
-        ),
-        0,
-      )} B of it); without that text p99 would be ${fmt(
-        pct(
-          all.map((c) => c.bytes - c.statics),
-          99,
-        ),
-        0,
-      )} B. The largest 1 % (${top.length}): fixed text ${fmt(
-        top.reduce((a, c) => a + c.statics, 0) / top.length,
-        0,
-      )} B on average, and by partial: ${[...byPart]
-        .sort((a, b) => b[1] - a[1])
-        .map(([part, n]) => `${part} ${fmt(n, 0)}`)
-        .join(', ')} B`,
+  const share = (100 * withFixed.length) / all.length;
+  const fixed = pct(
+    withFixed.map((c) => c.statics),
+    50,
+  );
+  const without = pct(
+    all.map((c) => c.bytes - c.statics),
+    99,
+  );
+  const topFixed = top.reduce((a, c) => a + c.statics, 0) / top.length;
+  const parts = [...byPart]
+    .sort((a, b) => b[1] - a[1])
+    .map(([part, n]) => `${part} ${fmt(n, 0)}`)
+    .join(', ');
+  return (
+    `Round resolved, ${label}: ${all.length} messages, p99 ${fmt(p99, 0)} B; ` +
+    `${fmt(share, 1)} % carry templates' fixed text (median ${fmt(fixed, 0)} B of it); ` +
+    `without that text p99 would be ${fmt(without, 0)} B. The largest 1 % (${top.length}): ` +
+    `fixed text ${fmt(topFixed, 0)} B on average, and by partial: ${parts} B`
   );
 }
+function* playedLikeLoad(): Iterable<Shown> {
+  for (let g = 0; g < GAMES; g++) yield playedGame(2000 + g, 5, { asLoadClient: true });
+}
+console.log(
+  carriedSummary(
+    `the games above (${builds[0]!} patch)`,
+    runs.get(`${builds[0]!} patch`)!.at(-1)!.resolved,
+  ),
+);
+console.log(
+  carriedSummary(
+    `${GAMES} games of five whose heroes act as the players benchmark's load client does`,
+    (await pass(builds[0]!, 'patch', playedLikeLoad)).resolved,
+  ),
+);
 const churn = lobbyChurn();
 const lobbyRows: string[][] = [];
 for (const b of builds)

@@ -13,10 +13,10 @@ import {
   submitAction,
 } from '../../../src/game/rules.js';
 import { livingPlayers } from '../../../src/game/queries.js';
-import { createRng } from '../../../src/game/rng.js';
+import { createRng, type Rng } from '../../../src/game/rng.js';
 import { applySocial, markRematch, offerRematch } from '../../../src/game/social.js';
-import { STRATEGIES } from '../../../src/game/strategies.js';
-import { EMOTES, type GameState, type RuleResult } from '../../../src/game/types.js';
+import { STRATEGIES, type Choice } from '../../../src/game/strategies.js';
+import { DIRECTIONS, EMOTES, type GameState, type RuleResult } from '../../../src/game/types.js';
 
 const NAMES = [
   'ariadne',
@@ -40,11 +40,15 @@ export interface Shown {
   state: GameState;
 }
 
-/** Every state of one game of `players` heroes (2–8), seeded. */
+/**
+ * Every state of one game of `players` heroes (2–8), seeded. `asLoadClient`: the heroes act as
+ * the players benchmark's load client does (a fifth move, a tenth attack, the rest defend, in a
+ * random direction), with no table talk and no held round.
+ */
 export function playedGame(
   seed: number,
   players: number,
-  opts: { rematchOf?: boolean; maxRounds?: number } = {},
+  opts: { rematchOf?: boolean; maxRounds?: number; asLoadClient?: boolean } = {},
 ): Shown[] {
   const rng = createRng(seed);
   const ids = NAMES.slice(0, players).map((_, i) => String(i + 1));
@@ -69,17 +73,18 @@ export function playedGame(
   out.push({ label: 'started', state: s });
   let talk = 0;
   while (s.status === 'playing') {
-    if (s.round === 3) {
+    if (s.round === 3 && !opts.asLoadClient) {
       s = holdRound(s, now, 10_000);
       out.push({ label: 'held', state: s });
       s = releaseHold(s, now);
     }
     for (const p of livingPlayers(s)) {
-      const strategy = STRATEGIES[Number(p.id) % STRATEGIES.length]!;
-      const choice = strategy.choose(s, p.id, rng, RULES);
+      const choice = opts.asLoadClient
+        ? asLoadClient(rng)
+        : STRATEGIES[Number(p.id) % STRATEGIES.length]!.choose(s, p.id, rng, RULES);
       s = ok(submitAction(s, p.id, { id: `r${s.round}-${p.id}`, round: s.round, ...choice }));
       out.push({ label: `round ${s.round}: ${p.id} acted`, state: s });
-      if (rng.next() < 0.15) {
+      if (!opts.asLoadClient && rng.next() < 0.15) {
         const op =
           rng.next() < 0.5
             ? { type: 'say' as const, text: AWKWARD[talk++ % AWKWARD.length]! }
@@ -98,6 +103,16 @@ export function playedGame(
   s = ok(offerRematch(s, ids[ids.length - 1]!, 'MAZE'));
   out.push({ label: 'rematch offered', state: s });
   return out;
+}
+
+/** A choice as the players benchmark's load client makes it (bench/players-client.ts). */
+function asLoadClient(rng: Rng): Choice {
+  const r = rng.next();
+  if (r >= 0.3) return { kind: 'defend' };
+  return {
+    kind: r < 0.2 ? 'move' : 'attack',
+    dir: DIRECTIONS[Math.floor(rng.next() * DIRECTIONS.length)]!,
+  };
 }
 
 /**
