@@ -58,6 +58,7 @@ import {
   metrics,
   onCleanup,
   openGame,
+  PLAYERS_MIX,
   pool,
   runBench,
   signupMany,
@@ -240,9 +241,6 @@ function lateRounds(before: string[], after: string[]): LateRounds {
   };
 }
 
-/** What players do: a fifth of actions are moves, a tenth attacks, the rest defend. */
-const MIX = { moveRate: 0.2, attackRate: 0.1 };
-
 interface Side {
   stats: ClientStats;
   cpu: number;
@@ -345,7 +343,7 @@ async function drive(
     seats,
     roundMs: ROUND_MS,
     marginMs: 250,
-    ...MIX,
+    ...PLAYERS_MIX,
     connectParallel: 32,
     lobbies,
   };

@@ -27,7 +27,7 @@ import { CHAT_KEEP, createGame, joinGame, say, startGame } from '../src/game/ind
 import type { GameState } from '../src/game/types.js';
 import type { GameSource } from '../src/live/source.js';
 import { playedGame } from '../test/unit/live/corpus.js';
-import { fmt, machine, pct, table } from './support.js';
+import { fmt, machine, pct, PLAYERS_MIX, table } from './support.js';
 
 const GAMES = Number(process.env.BENCH_RENDER_GAMES ?? 100);
 const PASSES = 3;
@@ -391,7 +391,7 @@ function carriedSummary(label: string, all: Carried[]): string {
   );
 }
 function* playedLikeLoad(): Iterable<Shown> {
-  for (let g = 0; g < GAMES; g++) yield playedGame(2000 + g, 5, { asLoadClient: true });
+  for (let g = 0; g < GAMES; g++) yield playedGame(2000 + g, 5, { asLoadClient: PLAYERS_MIX });
 }
 console.log(
   carriedSummary(

@@ -256,3 +256,9 @@ export function statusIn(
   const d = html.match(/data-deadline="(\d+)"/);
   return { round: r ? Number(r[1]) : 0, deadline: d ? Number(d[1]) : null, over: false };
 }
+
+/**
+ * What the players benchmark's players do: a fifth of actions are moves, a tenth attacks, the
+ * rest defend (the render benchmark plays games the same way).
+ */
+export const PLAYERS_MIX = { moveRate: 0.2, attackRate: 0.1 };

@@ -40,15 +40,21 @@ export interface Shown {
   state: GameState;
 }
 
+/** How often a hero moves or attacks (else defends), as a load client chooses. */
+interface Mix {
+  moveRate: number;
+  attackRate: number;
+}
+
 /**
  * Every state of one game of `players` heroes (2–8), seeded. `asLoadClient`: the heroes act as
- * the players benchmark's load client does (a fifth move, a tenth attack, the rest defend, in a
- * random direction), with no table talk and no held round.
+ * a load client does (moves and attacks at these rates in a random direction, else defend),
+ * with no table talk and no held round.
  */
 export function playedGame(
   seed: number,
   players: number,
-  opts: { rematchOf?: boolean; maxRounds?: number; asLoadClient?: boolean } = {},
+  opts: { rematchOf?: boolean; maxRounds?: number; asLoadClient?: Mix } = {},
 ): Shown[] {
   const rng = createRng(seed);
   const ids = NAMES.slice(0, players).map((_, i) => String(i + 1));
@@ -80,7 +86,7 @@ export function playedGame(
     }
     for (const p of livingPlayers(s)) {
       const choice = opts.asLoadClient
-        ? asLoadClient(rng)
+        ? asLoadClient(rng, opts.asLoadClient)
         : STRATEGIES[Number(p.id) % STRATEGIES.length]!.choose(s, p.id, rng, RULES);
       s = ok(submitAction(s, p.id, { id: `r${s.round}-${p.id}`, round: s.round, ...choice }));
       out.push({ label: `round ${s.round}: ${p.id} acted`, state: s });
@@ -105,12 +111,12 @@ export function playedGame(
   return out;
 }
 
-/** A choice as the players benchmark's load client makes it (bench/players-client.ts). */
-function asLoadClient(rng: Rng): Choice {
+/** A choice as a load client makes it (bench/players-client.ts). */
+function asLoadClient(rng: Rng, mix: Mix): Choice {
   const r = rng.next();
-  if (r >= 0.3) return { kind: 'defend' };
+  if (r >= mix.moveRate + mix.attackRate) return { kind: 'defend' };
   return {
-    kind: r < 0.2 ? 'move' : 'attack',
+    kind: r < mix.moveRate ? 'move' : 'attack',
     dir: DIRECTIONS[Math.floor(rng.next() * DIRECTIONS.length)]!,
   };
 }
