@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { WireReader, type StatusView } from './players-wire.js';
+import type { TemplateTable } from '../test/support/live-page.js';
 
 export interface Seat {
   cookie: string;
@@ -40,6 +41,8 @@ export interface ClientInit {
   connectParallel: number;
   /** Pages that keep the lobby open (people between games): a socket each, counted apart. */
   lobbies?: Lobby[];
+  /** The release's template table, which the pages hold (their paths say so). */
+  table?: TemplateTable;
 }
 
 /** A lobby page's live socket: an account's cookie and the path the lobby page gives. */
@@ -254,7 +257,7 @@ class Player {
     readonly game: Game,
     private readonly o: ClientInit,
   ) {
-    this.reader = new WireReader();
+    this.reader = new WireReader(o.table ?? null);
     this.watcher = seat.watch === true;
   }
 

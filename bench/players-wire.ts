@@ -4,7 +4,12 @@
 // render messages, and only the status partial is turned into HTML, when it changed; whole
 // <hx-partial> messages (the raw-ws baseline) are read with a regular expression.
 
-import { LivePage, shownBy, type LivePageApi } from '../test/support/live-page.js';
+import {
+  LivePage,
+  shownBy,
+  type LivePageApi,
+  type TemplateTable,
+} from '../test/support/live-page.js';
 
 export interface StatusView {
   round: number;
@@ -30,9 +35,16 @@ export function parseStatus(html: string): StatusView {
   return { round: r ? Number(r[1]) : 0, deadline: d ? Number(d[1]) : null, waiting, over: false };
 }
 
-/** Reads one socket's messages (it keeps the page's trees across them). */
+/**
+ * Reads one socket's messages (it keeps the page's trees across them), holding the release's
+ * template table if given (the socket must then say so: liveSocketPath).
+ */
 export class WireReader {
-  private readonly page: LivePageApi = new LivePage();
+  private readonly page: LivePageApi;
+
+  constructor(table: TemplateTable | null = null) {
+    this.page = new LivePage(table);
+  }
 
   /** True for a data-only JSON message (ack, error, clock). */
   isData(raw: string): boolean {

@@ -37,6 +37,7 @@ import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { adminGame } from '../test/support/admin.js';
+import type { TemplateTable } from '../test/support/live-page.js';
 import { TestCluster, waitForPeers } from '../test/support/cluster.js';
 import { freePort, startNode, tempDir, type NodeProcess } from '../test/support/node-process.js';
 import type { ClientInit, ClientStats, Dist, Lobby, Seat } from './players-client.js';
@@ -101,6 +102,11 @@ const NODE_LOG = process.env.BENCH_NODE_LOG;
 const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 /** BENCH_PLAYERS_WIRE=html: sockets ask for whole partials, as pages of earlier releases did. */
 const WIRE = process.env.BENCH_PLAYERS_WIRE === 'html' ? 'html' : 'page';
+/**
+ * BENCH_PLAYERS_TABLE=off: pages do not hold the release's template table (as pages whose script
+ * did not load), so they are sent each template's fixed text the first time they need it.
+ */
+const TABLE = WIRE === 'page' && process.env.BENCH_PLAYERS_TABLE !== 'off';
 /** BENCH_LIVE_COMPRESSION=on: the node compresses live sockets (LIVE_COMPRESSION). */
 const COMPRESSION = process.env.BENCH_LIVE_COMPRESSION === 'on' ? 'on' : 'off';
 /** BENCH_SQLITE_SYNCHRONOUS=full: the node's commits wait for the disk (SQLITE_SYNCHRONOUS). */
@@ -334,6 +340,7 @@ async function drive(
   startGames: () => Promise<void>,
   around: { before?: () => Promise<void>; after?: () => Promise<void> } = {},
   lobbies: Lobby[] = [],
+  table?: TemplateTable,
 ): Promise<Omit<Side, 'heapMB' | 'loopP99Ms' | 'gc' | 'setupS'>> {
   const client = forkChild('players-client.ts');
   const init: ClientInit = {
@@ -346,6 +353,7 @@ async function drive(
     ...PLAYERS_MIX,
     connectParallel: 32,
     lobbies,
+    ...(table ? { table } : {}),
   };
   const connected = nextMessage<{ failed: number; sockets: number; first: Dist }>(
     client,
@@ -438,6 +446,8 @@ async function appSide(
   if (PROCESSES > 1)
     groups.forEach((ps, g) => ps.forEach((p) => (p.base = nodes[g % PROCESSES]!.url)));
   const codes = await pool(groups, 16, (ps) => openGame(ps, false));
+  // The template table, loaded once as a browser loads and keeps the script its pages name.
+  const table = TABLE ? await accounts[0]!.templates() : undefined;
   // BENCH_PLAYERS_ROUTE=owner: each game's pages on the process that runs the game.
   const owners =
     PROCESSES > 1 && ROUTE === 'owner'
@@ -450,7 +460,7 @@ async function appSide(
       : [];
   // The live socket's path as the game page gives it (with the wire format the page asks for).
   const paths = await pool(groups, 16, async (ps, g) => {
-    const path = await liveSocketPath(ps[0]!, `/games/${codes[g]}`);
+    const path = await liveSocketPath(ps[0]!, `/games/${codes[g]}`, table);
     return WIRE === 'html' ? path.split('?')[0]! : path;
   });
   // With several processes, pages are spread over them as a balancer would (the next seat, the
@@ -472,7 +482,7 @@ async function appSide(
   seats.push(
     ...(await pool(await signupMany(node.url, SPECTATORS, 'sp', 32), 16, async (p, i) => {
       const g = i % watched;
-      const path = await liveSocketPath(p, `/games/${codes[g]}`);
+      const path = await liveSocketPath(p, `/games/${codes[g]}`, table);
       return {
         cookie: p.cookie,
         code: codes[g]!,
@@ -487,7 +497,7 @@ async function appSide(
   const lobbies: Lobby[] = await pool(
     await signupMany(node.url, LOBBIES, 'lb', 32),
     16,
-    async (p) => ({ cookie: p.cookie, path: await liveSocketPath(p, '/lobby') }),
+    async (p) => ({ cookie: p.cookie, path: await liveSocketPath(p, '/lobby', table) }),
   );
   const setupS = (Date.now() - setup0) / 1000;
   console.log(`  ${players} players: signed up and seated in ${fmt(setupS, 0)} s`);
@@ -565,6 +575,7 @@ async function appSide(
       },
     },
     lobbies,
+    table,
   );
   if (NODE_LOG)
     for (const [i, n] of nodes.entries())

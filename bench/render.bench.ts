@@ -89,11 +89,14 @@ function carried(text: string): Carried {
 /** The games played from seeds, each as the states its pages are shown. */
 type Shown = ReturnType<typeof playedGame>;
 
-async function pass(
-  dist: string,
-  format: 'patch' | 'html',
-  games: () => Iterable<Shown>,
-): Promise<Pass> {
+/**
+ * What the pages ask for: trees holding the release's template table (as pages whose cached
+ * script loaded), trees without it, or whole partials (pages of an earlier release).
+ */
+type Format = 'patch+table' | 'patch' | 'html';
+const FORMATS: readonly Format[] = ['patch+table', 'patch', 'html'];
+
+async function pass(dist: string, format: Format, games: () => Iterable<Shown>): Promise<Pass> {
   const url = (m: string) => pathToFileURL(resolve(dist, m)).href;
   const { GameLiveSocket } = (await import(
     url('live/game-socket.js')
@@ -131,7 +134,8 @@ async function pass(
       now: () => 1000,
       csrfToken: 'tok',
       frames,
-      format,
+      format: format === 'html' ? ('html' as const) : ('patch' as const),
+      table: format === 'patch+table',
       shownGame: state.id,
     };
     const wire = new CountingWire((text) => {
@@ -316,7 +320,7 @@ console.log(`machine: ${machine()}`);
 const runs = new Map<string, Pass[]>();
 for (let i = 0; i < PASSES; i++)
   for (const b of builds)
-    for (const format of ['patch', 'html'] as const) {
+    for (const format of FORMATS) {
       const p = await pass(b, format, played);
       const name = `${b} ${format}`;
       runs.set(name, [...(runs.get(name) ?? []), p]);
@@ -325,7 +329,7 @@ for (let i = 0; i < PASSES; i++)
 // Table talk at a full table, once per build and format (bytes only).
 const fullTable = new Map<string, number[]>();
 for (const b of builds)
-  for (const format of ['patch', 'html'] as const)
+  for (const format of FORMATS)
     fullTable.set(`${b} ${format}`, (await pass(b, format, talk)).bytes.talk);
 const rows = [...runs].map(([b, passes]) => {
   const cpu = passes.map((p) => p.cpuMsPerState).sort((x, y) => x - y);
@@ -399,12 +403,13 @@ console.log(
     runs.get(`${builds[0]!} patch`)!.at(-1)!.resolved,
   ),
 );
-console.log(
-  carriedSummary(
-    `${GAMES} games of five whose heroes act as the players benchmark's load client does`,
-    (await pass(builds[0]!, 'patch', playedLikeLoad)).resolved,
-  ),
-);
+for (const format of ['patch', 'patch+table'] as const)
+  console.log(
+    carriedSummary(
+      `${GAMES} games of five whose heroes act as the players benchmark's load client does (${format})`,
+      (await pass(builds[0]!, format, playedLikeLoad)).resolved,
+    ),
+  );
 const churn = lobbyChurn();
 const lobbyRows: string[][] = [];
 for (const b of builds)

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { TEST_ADMIN_TOKEN } from '../test/support/admin.js';
 import { ROOT, waitFor, type NodeProcess } from '../test/support/node-process.js';
 import { Player } from '../test/support/player.js';
+import type { TemplateTable } from '../test/support/live-page.js';
 import { fetchMetrics, metricValue } from '../test/support/metrics.js';
 
 export const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -213,11 +214,16 @@ export async function openGame(players: Player[], startIt = true): Promise<strin
 }
 
 /** The path of the live socket the page at `path` opens (hx-ws:connect), as `player` sees it. */
-export async function liveSocketPath(player: Player, path: string): Promise<string> {
+export async function liveSocketPath(
+  player: Player,
+  path: string,
+  table?: TemplateTable,
+): Promise<string> {
   const { html } = await player.page(path);
   const socket = /hx-ws:connect="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
   if (!socket) throw new Error(`no live socket on ${path}`);
-  return socket;
+  // A page that holds the release's template table says so, as public/js/minotaur.js does.
+  return table ? `${socket}&templates=${table.v}` : socket;
 }
 
 /** Runs `fn` over `items`, `parallel` at a time. */

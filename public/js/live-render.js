@@ -9,6 +9,10 @@
 // viewer ({m: seat, y, n}: resolved with the page's seat, "me") and slots ({slot: target}: filled
 // from the page's own tree of that target, whose host partial is the part before "~").
 //
+// The fixed text of the release's templates comes from a script the page caches
+// (MinotaurTemplates, src/live/template-script.ts): a page that holds it says so when it opens
+// its socket (?templates=VERSION) and is sent only the fixed text of templates outside it.
+//
 // A classic script with no DOM access, so the benchmark and the tests run the very same code:
 // it defines globalThis.MinotaurLive.
 (function (root) {
@@ -21,18 +25,29 @@
     this.kept = Object.create(null);
   }
 
-  function LivePage() {
+  /** `table`: the release's templates ({v: version, s: [fixed texts by id]}), or nothing. */
+  function LivePage(table) {
+    this.table = table && typeof table.v === 'string' && Array.isArray(table.s) ? table : null;
     this.reset();
   }
 
-  /** A new connection (possibly to another server): template ids start over. */
+  /**
+   * A new connection (possibly to another server): the ids of templates outside the table start
+   * over (a server of another release sends every template it uses, which then takes the place
+   * of the table's).
+   */
   LivePage.prototype.reset = function () {
     this.own = new Space();
     this.stream = new Space();
-    this.statics = Object.create(null);
+    this.statics = Object.create(this.table ? this.table.s : null);
     this.me = -1;
     // The page's own trees, also as `trees` (what tests and tools read).
     this.trees = this.own.trees;
+  };
+
+  /** The version of the table this reader holds, for the socket's ?templates=, or null. */
+  LivePage.prototype.tableVersion = function () {
+    return this.table ? this.table.v : null;
   };
 
   /** True for a message this reader handles. */

@@ -263,6 +263,24 @@
   var liveSocket = null;
   var seenToken = null;
 
+  // The release's templates, from the script the page caches (src/live/template-script.ts): a
+  // page that holds them says so in its socket's URL, and is not sent their fixed text.
+  function liveReader() {
+    return new window.MinotaurLive.LivePage(window.MinotaurTemplates);
+  }
+  document.addEventListener('htmx:ws:before:connection', function (evt) {
+    var connection = evt.detail.connection;
+    var version = window.MinotaurLive && liveReader().tableVersion();
+    if (!version || !connection) return;
+    try {
+      var url = new URL(connection.url, window.location.href);
+      url.searchParams.set('templates', version);
+      connection.url = url.toString();
+    } catch (e) {
+      /* an address this page did not make: left as it is */
+    }
+  });
+
   // The same token goes into a cookie of the game's own path, so that a reload of the page
   // carries it too (the server then does not render an older round than this page showed).
   function rememberSeen(code, token) {
@@ -288,7 +306,7 @@
     if (!window.MinotaurLive || !window.MinotaurLive.LivePage.isRender(message.data)) return;
     var socket = evt.detail.connection && evt.detail.connection.socket;
     if (!livePage || socket !== liveSocket) {
-      livePage = new window.MinotaurLive.LivePage();
+      livePage = liveReader();
       liveSocket = socket;
     }
     message.data = window.MinotaurLive.LivePage.partials(livePage.apply(message.data));

@@ -39,6 +39,8 @@ export interface LiveSocketDeps {
   format?: WireFormat;
   /** The game the page was rendered for: its fixed board is already on it (patch format). */
   shownGame?: string | null;
+  /** The page holds this release's template table (patch format: template-script.ts). */
+  table?: boolean;
 }
 
 /**
@@ -62,7 +64,7 @@ export class GameLiveSocket extends LiveSocket {
     readonly viewer: Viewer,
     private readonly deps: LiveSocketDeps,
   ) {
-    super(wire, viewer.id, deps.budget, deps.format ?? 'html');
+    super(wire, viewer.id, deps.budget, deps.format ?? 'html', deps.table ?? false);
   }
 
   protected onFlood(): void {

@@ -11,6 +11,8 @@
 // place filled from the page's own part: your reachable tiles inside the shared board). A
 // Viewpoint resolves both, on the server for a first response and on the page for live ones.
 
+import { TEMPLATE_TABLE } from './template-table.js';
+
 /** The fixed text of one template call site: s.length is the number of values plus one. */
 export interface Template {
   readonly id: number;
@@ -78,20 +80,36 @@ export function mark(me: boolean | Seat, yes: Value, no: Value): Dyn {
 const templates = new WeakMap<TemplateStringsArray, Template>();
 const byId: Template[] = [];
 
-/** The template of a call site, created once per process (ids are small integers, per process). */
+/** The id of each template of this release's table (template-table.ts), by its fixed text. */
+const tableIds = new Map<string, number>(TEMPLATE_TABLE.map((s, id) => [s.join('\0'), id]));
+
+/**
+ * Templates of the table: their ids are the same on every node of a release (0 to TABLE_SIZE -
+ * 1), and a page that holds the table (template-script.ts) is never sent their fixed text.
+ */
+export const TABLE_SIZE = TEMPLATE_TABLE.length;
+
+/** Ids of templates missing from the table (the tests' own): this process's, past the table. */
+let nextId = TABLE_SIZE;
+
+/**
+ * The template of a call site, created once per process: its id in the table, found by its
+ * fixed text, or one of this process's own.
+ */
 function templateOf(strings: TemplateStringsArray): Template {
   let t = templates.get(strings);
   if (t === undefined) {
-    t = { id: byId.length, s: Object.freeze([...strings]) };
-    byId.push(t);
+    t = { id: tableIds.get(strings.join('\0')) ?? nextId++, s: Object.freeze([...strings]) };
+    byId[t.id] ??= t;
     templates.set(strings, t);
   }
   return t;
 }
 
-/** A template by its id (this process's). */
+/** A template by its id. */
 export function templateById(id: number): Template | undefined {
-  return byId[id];
+  const s = byId[id] === undefined && id < TABLE_SIZE ? TEMPLATE_TABLE[id] : undefined;
+  return s === undefined ? byId[id] : { id, s };
 }
 
 const SPECIAL = /[&<>'"]/;

@@ -11,6 +11,7 @@ import { LiveClose } from './close-codes.js';
 import { pageHtml, Rendered, toHtml, type Dyn } from './html.js';
 import {
   newPatchState,
+  owedFor,
   patch,
   renderMessage,
   type PatchMessage,
@@ -108,6 +109,8 @@ export abstract class LiveSocket {
     readonly account: string,
     private readonly budget: InboundBudget,
     protected readonly format: WireFormat = 'html',
+    /** The page holds this release's template table (patch format: template-script.ts). */
+    private readonly table = false,
   ) {}
 
   /** Called once when a flood closes the socket (for a log line). */
@@ -215,7 +218,7 @@ export abstract class LiveSocket {
     // A closed page is sent nothing, and reads no stream (it left it: dispose).
     if (this.closed) return 0;
     if (this.format === 'patch') {
-      const own = patch((this.patchState ??= newPatchState()), trees);
+      const st = (this.patchState ??= newPatchState(this.table));
       let parts: readonly PatchMessage[] | null = null;
       let extra = '';
       if (shared) {
@@ -233,6 +236,14 @@ export abstract class LiveSocket {
           extra = `"me":${shared.seat}`;
         }
       }
+      const last = parts?.at(-1) ?? null;
+      // Changes of the stream this page missed go first, each in a message of its own and in
+      // order. A page without the table is sent the fixed text each part counts on with it.
+      const missed: string[] = [];
+      for (const part of parts ?? [])
+        if (part !== last)
+          missed.push(renderMessage(patch(st, [], owedFor(st, part))?.body ?? null, part.body));
+      const own = patch(st, trees, owedFor(st, last));
       // What the page has now shown (a token it sends back when it reconnects), when it moved.
       if (seen !== undefined && seen !== this.seenSent) {
         this.seenSent = seen;
@@ -240,15 +251,12 @@ export abstract class LiveSocket {
       }
       if (own === null && parts === null && extra === '') return 0;
       const body = own === null ? extra || null : extra ? `${own.body},${extra}` : own.body;
-      const last = parts?.at(-1) ?? null;
       let count = own?.targets.length ?? 0;
       for (const part of parts ?? []) count += part.targets.length;
-      // Changes of the stream this page missed go first, each in a message of its own and in
-      // order, with the page's update in the same socket write.
-      const socket = parts !== null && parts.length > 1 ? this.cork() : null;
+      // The page's update leaves in the same socket write as the changes it missed.
+      const socket = missed.length > 0 ? this.cork() : null;
       try {
-        for (const part of parts ?? [])
-          if (part !== last) this.send(renderMessage(null, part.body));
+        for (const text of missed) this.send(text);
         this.send(renderMessage(body, last?.body ?? null));
       } finally {
         socket?.uncork();

@@ -240,8 +240,10 @@ export class LobbyLiveSocket extends LiveSocket {
     format: WireFormat = 'html',
     /** The page of the games being played. */
     private readonly watch = 1,
+    /** The page holds this release's template table (template-script.ts). */
+    table = false,
   ) {
-    super(wire, viewer.id, budget, format);
+    super(wire, viewer.id, budget, format, table);
     this.own = [[CSRF_PART, escape(csrfToken)]];
   }
 

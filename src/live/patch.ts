@@ -21,13 +21,19 @@
 // Unchanged parts cost nothing: trees reused from a cache are the same objects, compared by
 // identity before anything else.
 //
+// Templates of the release's table (template-table.ts) have the same ids on every node, and a
+// page that holds the table (template-script.ts) starts with all of them known: it is never sent
+// their fixed text. A stream counts on its pages holding the table; a page that does not is sent
+// the fixed text of the table's templates each part uses (PatchMessage.used) with its own
+// message, the first time it needs it.
+//
 // A Stream is one differ shared by every page of a game on a node: it is advanced once per
 // state, and its change text goes as it is to every page that holds its previous version
 // ({"type":"render",…,"g":{"t":…,"p":…}}; the page keeps the stream's trees, texts and kept
 // values apart from its own). A page that is not in step gets the stream's whole state instead
 // ("g":{"r":1,"t":…,"w":[texts],"k":{path:tree},"p":{target:tree}}).
 
-import { Mark, Rendered, Slot, templateById, type Dyn } from './html.js';
+import { Mark, Rendered, Slot, TABLE_SIZE, templateById, type Dyn } from './html.js';
 
 export interface PatchState {
   /** The tree of each target the page holds. */
@@ -36,12 +42,21 @@ export interface PatchState {
   readonly words: Map<string, number>;
   /** Values the page kept when they were replaced, by path. */
   readonly kept: Map<string, Dyn>;
-  /** Templates whose fixed text the page has. */
+  /** Templates whose fixed text the page has, besides those below `base`. */
   readonly known: Set<number>;
+  /** The page holds the fixed text of every template whose id is below this (the table's). */
+  readonly base: number;
 }
 
-export function newPatchState(): PatchState {
-  return { trees: new Map(), words: new Map(), kept: new Map(), known: new Set() };
+/** What a page holds before its first message: nothing, or (`table`) the release's templates. */
+export function newPatchState(table = false): PatchState {
+  return {
+    trees: new Map(),
+    words: new Map(),
+    kept: new Map(),
+    known: new Set(),
+    base: table ? TABLE_SIZE : 0,
+  };
 }
 
 /** A change, as JSON text (the differ writes the message as it goes: no objects to serialise). */
@@ -53,6 +68,8 @@ interface Run {
   statics: Record<number, readonly string[]> | null;
   /** A snapshot: long texts are looked up, never added. */
   frozen?: boolean;
+  /** A stream's: the table's templates the message uses are listed (null: not listed). */
+  used: Set<number> | null;
 }
 
 export interface PatchMessage {
@@ -60,6 +77,8 @@ export interface PatchMessage {
   body: string;
   /** The targets it changes. */
   targets: string[];
+  /** A stream's part: the table's templates it uses, whose fixed text it does not carry. */
+  used?: readonly number[];
 }
 
 /** The render message of one or two bodies (the page's own, and a stream's). */
@@ -69,13 +88,22 @@ export function renderMessage(own: string | null, stream: string | null = null):
 
 /**
  * What brings the page from what it holds to `trees` (target → tree), or null when nothing
- * changed. Updates `st` as the page will update itself on receipt.
+ * changed. Updates `st` as the page will update itself on receipt. `owed`: templates the page
+ * needs for the stream's parts sent with this message, also sent if it does not have them.
  */
 export function patch(
   st: PatchState,
   trees: Iterable<readonly [string, Dyn]>,
+  owed?: Iterable<number>,
 ): PatchMessage | null {
-  const run: Run = { st, statics: null };
+  const run: Run = { st, statics: null, used: null };
+  if (owed !== undefined) for (const id of owed) learn(run, id);
+  return patchRun(run, trees);
+}
+
+/** `patch` as the run says: a stream's run also lists the table's templates it uses. */
+function patchRun(run: Run, trees: Iterable<readonly [string, Dyn]>): PatchMessage | null {
+  const { st } = run;
   let changes = '';
   const targets: string[] = [];
   for (const [target, next] of trees) {
@@ -86,8 +114,35 @@ export function patch(
     st.trees.set(target, next);
     targets.push(target);
   }
-  if (targets.length === 0) return null;
-  return { body: `"t":{${staticsOf(run)}},"p":{${changes}}`, targets };
+  if (targets.length === 0 && run.statics === null) return null;
+  const msg: PatchMessage = { body: `"t":{${staticsOf(run)}},"p":{${changes}}`, targets };
+  if (run.used !== null && run.used.size > 0) msg.used = [...run.used];
+  return msg;
+}
+
+/**
+ * The table's templates that a stream's `part` uses and the page does not hold (a page without
+ * the table: `patch` sends their fixed text with the page's own message), or undefined.
+ */
+export function owedFor(st: PatchState, part: PatchMessage | null): number[] | undefined {
+  let owed: number[] | undefined;
+  if (part?.used === undefined || st.base >= TABLE_SIZE) return owed;
+  for (const id of part.used) if (id >= st.base && !st.known.has(id)) (owed ??= []).push(id);
+  return owed;
+}
+
+/** The template's fixed text goes with this message if the page has not been sent it. */
+function learn(run: Run, id: number): void {
+  const { st } = run;
+  if (id < st.base) {
+    run.used?.add(id);
+    return;
+  }
+  if (st.known.has(id)) return;
+  const t = templateById(id);
+  if (t === undefined) return;
+  st.known.add(id);
+  (run.statics ??= {})[id] = t.s;
 }
 
 function staticsOf(run: Run): string {
@@ -103,13 +158,13 @@ function staticsOf(run: Run): string {
  * Everything a page needs to hold exactly what `st` says it holds: every template, long text,
  * kept value and tree (a page that joins a stream, or fell behind it).
  */
-export function snapshot(st: PatchState): string {
+export function snapshot(st: PatchState, used: Set<number> | null = null): string {
   const statics: Record<number, readonly string[]> = {};
   for (const id of st.known) {
     const t = templateById(id);
     if (t) statics[id] = t.s;
   }
-  const run: Run = { st, statics, frozen: true };
+  const run: Run = { st, statics, frozen: true, used };
   let kept = '';
   for (const [path, v] of st.kept)
     kept += `${kept ? ',' : ''}${JSON.stringify(path)}:${fullDyn(run, v)}`;
@@ -127,13 +182,13 @@ export function snapshot(st: PatchState): string {
  * instead of being copied into the garbage collector's old generation.
  */
 export class Stream {
-  private st = newPatchState();
+  private st = newPatchState(true);
   private last: unknown = undefined;
   private ver = 0;
   /** The latest changes pages may still need, oldest first: the last goes from version - 1 to
    * version. */
   private recent: PatchMessage[] = [];
-  private whole: string | null = null;
+  private whole: PatchMessage | null = null;
   /** How many reading pages hold each version (versions nobody holds are not listed). */
   private readonly holding = new Map<number, number>();
 
@@ -147,8 +202,8 @@ export class Stream {
     this.last = trees;
     // A page that joins is sent every long text the stream keeps: past a few hundred, the
     // stream starts over (its next change is the whole trees, with the texts they use).
-    if (this.st.words.size >= STREAM_WORDS) this.st = newPatchState();
-    const msg = patch(this.st, trees);
+    if (this.st.words.size >= STREAM_WORDS) this.st = newPatchState(true);
+    const msg = patchRun({ st: this.st, statics: null, used: new Set() }, trees);
     if (msg === null) return;
     this.ver++;
     this.recent.push(msg);
@@ -189,8 +244,12 @@ export class Stream {
     const behind = this.ver - held;
     if (held >= 0 && behind <= this.recent.length)
       return this.recent.slice(this.recent.length - behind);
-    this.whole ??= snapshot(this.st);
-    return [{ body: this.whole, targets: [...this.st.trees.keys()] }];
+    if (this.whole === null) {
+      const used = new Set<number>();
+      this.whole = { body: snapshot(this.st, used), targets: [...this.st.trees.keys()] };
+      if (used.size > 0) this.whole.used = [...used];
+    }
+    return [this.whole];
   }
 
   private drop(held: number): void {
@@ -377,7 +436,8 @@ function dynsDiff(run: Run, path: string, old: Rendered, next: Rendered): string
 
 function full(run: Run, node: Rendered, flags = ''): Change {
   const { t } = node;
-  if (!run.st.known.has(t.id)) {
+  if (t.id < run.st.base) run.used?.add(t.id);
+  else if (!run.st.known.has(t.id)) {
     run.st.known.add(t.id);
     (run.statics ??= {})[t.id] = t.s;
   }

@@ -26,6 +26,7 @@ import { saveSessionBeforeAnswering } from './session-saved.js';
 import { formField, RUNS_HEADER, sessionOf } from './request.js';
 import { currentUser, type WebUser } from './user.js';
 import { PATCH_RENDER } from '../live/live-socket.js';
+import { TEMPLATES_PATH, TEMPLATES_SCRIPT } from '../live/template-script.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -108,6 +109,8 @@ export function createWebServer(deps: WebDeps): WebServer {
   // The tree messages this release's pages read (live-socket.ts), in their live sockets' URLs:
   // the same for every page, so set once.
   app.locals.liveRender = PATCH_RENDER;
+  // The release's template table, a script every page loads (template-script.ts).
+  app.locals.templatesPath = TEMPLATES_PATH;
   const server = createServer(app);
   const requests = new RequestsInProgress(server);
   // Longer than load balancers' idle timeouts, so they never reuse a connection the node is
@@ -209,6 +212,13 @@ export function createWebServer(deps: WebDeps): WebServer {
   app.use('/static/vendor/hx-ws.min.js', (_req, res) =>
     res.sendFile(join(HTMX_DIR, 'ext', 'hx-ws.min.js'), { maxAge: '1d' }),
   );
+  // Its address names its version: a browser keeps it until a release changes the templates.
+  app.get(TEMPLATES_PATH, (_req, res) => {
+    res
+      .type('text/javascript')
+      .set('Cache-Control', 'public, max-age=31536000, immutable')
+      .send(TEMPLATES_SCRIPT);
+  });
   app.use('/static', express.static(PUBLIC_DIR, { maxAge: '1h', index: false }));
 
   // What every page template needs, set before anything that can fail (a session store

@@ -17,6 +17,7 @@ import { takeEarlyFrames } from '../live/early.js';
 import { parseSeen, seenToken } from '../sessions/seen.js';
 import type { LiveWire } from '../live/source.js';
 import { PATCH_RENDER, type WireFormat } from '../live/live-socket.js';
+import { holdsTable } from '../live/template-script.js';
 import { gameView } from '../live/view-model.js';
 import { GAME_SCHEMA, type GameState } from '../game/types.js';
 import { canRead, upgradeState } from '../game/upgrade.js';
@@ -467,14 +468,21 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     return typeof token === 'string' ? token : '';
   }
 
-  /** The wire format the page asked for (?render=patch2&game=ID), validated like any input. */
-  function liveFormat(req: Request): { format: WireFormat; shownGame: string | null } {
+  /**
+   * The wire format the page asked for (?render=patch2&game=ID&templates=VERSION), validated like
+   * any input: a table of another version (or none) is not held.
+   */
+  function liveFormat(req: Request): {
+    format: WireFormat;
+    shownGame: string | null;
+    table: boolean;
+  } {
     const format = req.query.render === PATCH_RENDER ? 'patch' : 'html';
     const shown =
       typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game)
         ? req.query.game
         : null;
-    return { format, shownGame: shown };
+    return { format, shownGame: shown, table: holdsTable(req.query.templates) };
   }
 
   app.ws('/lobby/live', (ws, req) => {
@@ -483,6 +491,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const early = takeEarlyFrames(wire);
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(LiveClose.unauthorised, 'log in first');
+    const { format, table } = liveFormat(req);
     const socket = new LobbyLiveSocket(
       wire,
       { id: user.id, username: user.username },
@@ -491,8 +500,9 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       budget,
       csrfTokenOf(req),
       pageParam(req.query.page),
-      liveFormat(req).format,
+      format,
       pageParam(req.query.watch),
+      table,
     );
     admit(socket, user, req.sessionID);
     wire.on('close', () => hub.remove(socket));

@@ -124,6 +124,17 @@ describe('two players in a browser', () => {
       );
       extensions.push(ext?.[1] ?? '');
     });
+    // A's live sockets: their addresses, and the fixed text of templates each message carried.
+    const sockets: string[] = [];
+    const fixedText: string[] = [];
+    pa.on('websocket', (ws) => {
+      sockets.push(ws.url());
+      ws.on('framereceived', ({ payload }) => {
+        if (typeof payload !== 'string' || !payload.startsWith('{"type":"render"')) return;
+        const m = JSON.parse(payload) as { t?: object; g?: { t?: object } };
+        fixedText.push(...Object.keys(m.t ?? {}), ...Object.keys(m.g?.t ?? {}));
+      });
+    });
     const nameA = `ariadne${tag}`;
     const nameB = `theseus${tag}`;
     await signUp(pa, base, nameA);
@@ -301,6 +312,15 @@ describe('two players in a browser', () => {
     }
     // A's live sockets (lobby and game) were compressed, and the game was played through them.
     expect(extensions.length).toBeGreaterThanOrEqual(2);
+    // The pages held the release's template table (a script they loaded) and said so: no
+    // message carried a template's fixed text.
+    const version = await pa.evaluate(
+      () => (window as unknown as { MinotaurTemplates?: { v: string } }).MinotaurTemplates?.v,
+    );
+    expect(version).toMatch(/^[0-9a-f]{12}$/);
+    expect(sockets.length).toBeGreaterThanOrEqual(2);
+    for (const url of sockets) expect(url).toContain(`templates=${version!}`);
+    expect(fixedText).toEqual([]);
     for (const e of extensions) expect(e).toMatch(/^permessage-deflate/);
     // The game pages were updated live the whole time (no navigation since start).
     expect(

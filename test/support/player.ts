@@ -4,10 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { runInNewContext } from 'node:vm';
 import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
 import { PATCH_RENDER } from '../../src/live/live-socket.js';
-import { LivePage, shownBy, type LivePageApi } from './live-page.js';
+import { LivePage, shownBy, type LivePageApi, type TemplateTable } from './live-page.js';
 import { waitFor } from './node-process.js';
 
 /** How a player reaches the site when it is not plain HTTP from the default address. */
@@ -84,6 +85,14 @@ export interface LiveMessage {
  * the release before is sent them.
  */
 export type LiveWireFormat = 'trees' | 'partials';
+
+/** How a test's page opens its live socket. */
+export interface PageSocketOptions {
+  origin?: string | null;
+  wire?: LiveWireFormat;
+  /** The release's template table, which the page then holds (Player.templates). */
+  table?: TemplateTable;
+}
 
 export class Player {
   /** GETs sent again after the connection they went out on was closed (see request). */
@@ -240,10 +249,7 @@ export class Player {
   }
 
   /** The game page's live socket, read as the page reads it (trees, unless `wire` says). */
-  connect(
-    code: string,
-    opts: { origin?: string | null; wire?: LiveWireFormat } = {},
-  ): LiveConnection {
+  connect(code: string, opts: PageSocketOptions = {}): LiveConnection {
     return this.connectPage(`/games/${code}/live`, opts);
   }
 
@@ -251,17 +257,35 @@ export class Player {
    * The lobby page's live socket (/lobby/live): pushes the cluster-wide open-games list, read
    * as the page reads it (trees, unless `wire` says).
    */
-  connectLobby(opts: { origin?: string | null; wire?: LiveWireFormat } = {}): LiveConnection {
+  connectLobby(opts: PageSocketOptions = {}): LiveConnection {
     return this.connectPage('/lobby/live', opts);
   }
 
-  /** A page's socket at `path`: asks for trees and reads them, or asks for whole partials. */
-  private connectPage(
-    path: string,
-    opts: { origin?: string | null; wire?: LiveWireFormat },
-  ): LiveConnection {
+  /**
+   * A page's socket at `path`: asks for trees and reads them (holding the release's template
+   * table if `table` is given, and saying so as a page does), or asks for whole partials.
+   */
+  private connectPage(path: string, opts: PageSocketOptions): LiveConnection {
     if (opts.wire === 'partials') return this.connectPath(path, opts);
-    return this.connectPath(`${path}?render=${PATCH_RENDER}`, opts, new LivePage());
+    const { table } = opts;
+    const query = `?render=${PATCH_RENDER}${table ? `&templates=${table.v}` : ''}`;
+    return this.connectPath(`${path}${query}`, opts, new LivePage(table ?? null));
+  }
+
+  /**
+   * The release's template table as a page gets it: the script its pages name, run as a browser
+   * runs it (src/live/template-script.ts).
+   */
+  async templates(): Promise<TemplateTable> {
+    const page = await this.page('/');
+    const src = /<script src="(\/static\/live\/templates-[0-9a-f]+\.js)"/.exec(page.html)?.[1];
+    if (src === undefined) throw new Error('the page names no template script');
+    const res = await this.request(src);
+    if (res.status !== 200) throw new Error(`${src}: ${res.status}`);
+    const window: { MinotaurTemplates?: TemplateTable } = {};
+    runInNewContext(await res.text(), { window });
+    if (!window.MinotaurTemplates) throw new Error(`${src} defines no MinotaurTemplates`);
+    return window.MinotaurTemplates;
   }
 
   /**

@@ -10,12 +10,13 @@ import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/liv
 import { LobbyFeed, LobbyLiveSocket, lobbyPage } from '../../../src/live/lobby-socket.js';
 import { openGamesHtml } from '../../../src/live/lobby-templates.js';
 import { PING_MS } from '../../../src/live/live-socket.js';
+import { TABLE_SIZE } from '../../../src/live/html.js';
 import { seenToken } from '../../../src/sessions/seen.js';
 import { GameFrames } from '../../../src/live/game-frame.js';
 import { playedGame } from './corpus.js';
 import type { GameSource, LiveWire } from '../../../src/live/source.js';
 import { createMetrics } from '../../../src/metrics.js';
-import { LivePage } from '../../support/live-page.js';
+import { LivePage, RELEASE_TABLE } from '../../support/live-page.js';
 
 class FakeWire implements LiveWire {
   readyState = 1;
@@ -221,7 +222,7 @@ describe('GameLiveSocket', () => {
     }
   });
 
-  it('pages of one game follow one stream of its shared partials, each rebuilding exactly its viewer’s page', async () => {
+  it('pages of one game follow one stream of its shared partials, each rebuilding exactly its viewer’s page, with or without the template table', async () => {
     const shown = playedGame(13, 5, { maxRounds: 12 });
     // Every page watches the game; a sleepy one is told of one change in three (its renders
     // were coalesced, or it stalled): it falls behind the stream and must be caught up.
@@ -232,12 +233,22 @@ describe('GameLiveSocket', () => {
       return () => undefined;
     };
     const d = { ...deps(src), format: 'patch' as const };
-    const pages: { viewer: string; wire: FakeWire; page: InstanceType<typeof LivePage> }[] = [];
+    const pages: {
+      viewer: string;
+      wire: FakeWire;
+      page: InstanceType<typeof LivePage>;
+      table: boolean;
+    }[] = [];
+    // Pages that hold the release's template table, and pages that do not (another release's,
+    // or whose script did not load), side by side on the one stream.
+    const withTable = new Set(['1', 'spectator', '4']);
     const open = (viewer: string) => {
       const wire = new FakeWire();
-      new GameLiveSocket(wire, 'KEPS', { id: viewer, username: viewer }, d).start();
-      pages.push({ viewer, wire, page: new LivePage() });
+      const table = withTable.has(viewer);
+      new GameLiveSocket(wire, 'KEPS', { id: viewer, username: viewer }, { ...d, table }).start();
+      pages.push({ viewer, wire, page: new LivePage(table ? RELEASE_TABLE : null), table });
     };
+    const fixedText = { with: 0, without: 0 };
     for (const viewer of ['1', '2', 'spectator']) open(viewer);
     const read = new Map<FakeWire, number>();
     let bytes = 0;
@@ -257,6 +268,11 @@ describe('GameLiveSocket', () => {
           bytes += text.length;
           messages++;
           p.page.apply(text);
+          const m = JSON.parse(text) as { t?: object; g?: { t?: object } };
+          const ids = [...Object.keys(m.t ?? {}), ...Object.keys(m.g?.t ?? {})].map(Number);
+          // A page that holds the table is never sent a table template's fixed text.
+          if (p.table) expect(ids.filter((id) => id < TABLE_SIZE)).toEqual([]);
+          fixedText[p.table ? 'with' : 'without'] += ids.length;
         }
         if (k === 4 && i % 3 !== 0) continue; // the sleepy page shows an older state
         for (const [target, html] of want.html(p.viewer, 'tok'))
@@ -265,6 +281,8 @@ describe('GameLiveSocket', () => {
     }
     expect(messages).toBeGreaterThan(shown.length);
     expect(bytes / messages).toBeLessThan(2000);
+    expect(fixedText.with).toBe(0);
+    expect(fixedText.without).toBeGreaterThan(20);
   });
 
   it("renders the players' pages of a changed game before its spectators' pages", async () => {

@@ -19,15 +19,46 @@ import {
 import { html, Mark, Rendered, toHtml, type Dyn, type Seat } from '../../../src/live/html.js';
 import {
   newPatchState,
+  owedFor,
   patch,
   renderMessage,
   Stream,
   STREAM_RECENT,
   STREAM_WORDS,
+  type PatchMessage,
+  type PatchState,
 } from '../../../src/live/patch.js';
 import { gameView } from '../../../src/live/view-model.js';
 import { playedGame } from './corpus.js';
-import { LivePage, type LivePageApi } from '../../support/live-page.js';
+import { LivePage, RELEASE_TABLE, type LivePageApi } from '../../support/live-page.js';
+
+/** A page that reads a stream: it holds the release's template table, or (st) it does not. */
+interface Reader {
+  page: LivePageApi;
+  held: number;
+  st: PatchState | null;
+}
+
+function reader(table: boolean): Reader {
+  return table
+    ? { page: new LivePage(RELEASE_TABLE), held: -1, st: null }
+    : { page: new LivePage(), held: -1, st: newPatchState() };
+}
+
+/**
+ * The messages of the stream's parts as a node sends them to the page (live-socket.ts): a page
+ * without the table gets the fixed text each part uses with it; `own` goes with the last.
+ */
+function messages(r: Reader, parts: readonly PatchMessage[], own: string | null): string[] {
+  return parts.map((part, j) => {
+    const owed = r.st ? (patch(r.st, [], owedFor(r.st, part))?.body ?? null) : null;
+    const mine = j === parts.length - 1 ? own : null;
+    return renderMessage(
+      owed === null ? mine : mine === null ? owed : `${owed},${mine}`,
+      part.body,
+    );
+  });
+}
 
 /**
  * Sends `steps` (each a set of target → tree) through the differ to a page; checks the page after
@@ -122,19 +153,19 @@ describe('patch', () => {
         ['log', html`<ul>${[0, 1, 2].map((k) => html`<li>${line(i * 3 + k)}</li>`)}</ul>`],
         ['mark', html`<p>${new Mark(1, 'yours', line(i))}</p>`],
       ]);
-    const pages: { page: LivePageApi; held: number; seat: number }[] = [];
+    const pages: (Reader & { seat: number })[] = [];
     let joinedLate = 0;
     for (let i = 0; i < 200; i++) {
       const trees = step(i);
       stream.advance(trees);
-      if (i === 0 || i === 150) pages.push({ page: new LivePage(), held: -1, seat: pages.length });
+      if (i === 0 || i === 150) pages.push({ ...reader(i === 0), seat: pages.length });
       for (const p of pages) {
         const parts = stream.read(p.held);
         const first = p.held === -1;
         p.held = stream.version;
         if (parts === null) continue;
         expect(parts).toHaveLength(1);
-        const msg = renderMessage(first ? `"me":${p.seat}` : null, parts[0]!.body);
+        const [msg] = messages(p, parts, first ? `"me":${p.seat}` : null) as [string];
         if (first && i === 150) joinedLate = msg.length;
         p.page.apply(msg);
         for (const [target, tree] of trees)
@@ -200,26 +231,28 @@ describe('patch', () => {
     for (const trees of [game, texts])
       fc.assert(
         fc.property(
-          fc.array(fc.array(fc.nat(3), { minLength: trees.length, maxLength: trees.length }), {
-            minLength: 1,
-            maxLength: 4,
-          }),
+          fc.array(
+            fc.record({
+              table: fc.boolean(),
+              at: fc.array(fc.nat(3), { minLength: trees.length, maxLength: trees.length }),
+            }),
+            { minLength: 1, maxLength: 4 },
+          ),
           (schedules) => {
             const stream = new Stream();
-            const pages = schedules.map(() => ({ page: new LivePage(), held: -1 }));
+            const pages = schedules.map((s) => reader(s.table));
             for (const [i, t] of trees.entries()) {
               stream.advance(t);
               for (const [k, p] of pages.entries()) {
                 // Each page renders at about one state in four (every page renders the last).
-                if (schedules[k]![i] !== 0 && i < trees.length - 1) continue;
+                if (schedules[k]!.at[i] !== 0 && i < trees.length - 1) continue;
                 const behind = stream.version - p.held;
                 const parts = stream.read(p.held);
                 const wasNew = p.held === -1;
                 p.held = stream.version;
                 if (parts === null) continue;
                 expect(parts).toHaveLength(!wasNew && behind <= STREAM_RECENT ? behind : 1);
-                for (const [j, part] of parts.entries())
-                  p.page.apply(renderMessage(wasNew && j === 0 ? '"me":-1' : null, part.body));
+                for (const msg of messages(p, parts, wasNew ? '"me":-1' : null)) p.page.apply(msg);
                 for (const [target, tree] of t)
                   expect(p.page.partial(target), target).toBe(toHtml(tree, { seat: -1 }));
               }
