@@ -18,6 +18,7 @@ import type { GameState, Player } from '../game/types.js';
 import { MAX_PLAYERS } from '../game/types.js';
 import {
   actionsPartial,
+  around,
   boardPartial,
   bubble,
   chatLine as chatLineTree,
@@ -47,6 +48,7 @@ import { Stream } from './patch.js';
 import {
   BUBBLE_LINES,
   COMPASS,
+  NEIGHBOUR_AT,
   DIRECTION_LABELS,
   EMOTE_VIEW,
   boardView,
@@ -444,18 +446,31 @@ export class Frame {
     const sh = this.shared;
     const { trees, lists } = this.game;
     const at = s.minotaur.pos;
+    const beside = sh.danger;
+    // Placed from the Minotaur's tile: the same tiles wherever the same neighbours are floor.
     const danger =
-      sh.danger.length === 0
+      beside === null
         ? NO_TREES
-        : lists.get(`danger:${at.q},${at.r}`, () => sh.danger.map(dangerTile));
+        : lists.get(`danger:${at.q},${at.r}`, () => [
+            around(
+              beside,
+              lists.get(`danger-tiles:${beside.tiles.map((t) => `${t.x},${t.y}`).join('|')}`, () =>
+                beside.tiles.map(dangerTile),
+              ),
+            ),
+          ]);
     const mn = sh.minotaurNext;
     const next = mn ? trees.get(`next:${mn.x},${mn.y}`, () => minotaurNext(mn)) : '';
+    // Each mark kept as it is: one that a later fall pushed along the list is sent as a move.
     const fallen =
       sh.fallen.length === 0
         ? NO_TREES
         : lists.get(
             `fallen:${sh.fallen.map((f) => `${f.id}@${f.x},${f.y}:${f.round}`).join('|')}`,
-            () => sh.fallen.map(fallenMark),
+            () =>
+              sh.fallen.map((f) =>
+                trees.get(`fallen:${f.id}@${f.x},${f.y}:${f.round}:${f.name}`, () => fallenMark(f)),
+              ),
           );
     const mp = pixel(at);
     const minotaur = trees.get(`minotaur:${mp.x},${mp.y}`, () => minotaurPiece(mp));
@@ -513,21 +528,27 @@ export class Frame {
       key(s.minotaur.pos),
       ...this.livingPlayers().map((p) => key(p.pos)),
     ]));
-    // One entry per direction, in compass order (nothing where there is no floor): from one
-    // round to the next, a direction's tile changes only in where it is.
+    // One entry per direction, in compass order (nothing where there is no floor), placed from
+    // the hero's tile: wherever the hero stands, the same tiles where the same ones are open.
     const tiles: (ReachTile | null)[] = [];
     for (const dir of COMPASS) {
       const to = neighbor(me.pos, dir);
       tiles.push(
         tileKind(s, to) !== 'floor'
           ? null
-          : { dir, ...pixel(to), ...DIRECTION_LABELS[dir], walkable: !held.has(key(to)) },
+          : { dir, ...NEIGHBOUR_AT[dir], ...DIRECTION_LABELS[dir], walkable: !held.has(key(to)) },
       );
     }
-    return this.game.lists.get(
-      `reach:${me.pos.q},${me.pos.r}:${tiles.map((t) => (t === null ? '' : t.walkable ? 1 : 0)).join('')}`,
-      () => tiles.map((t) => (t === null ? NO_REACH : reachTile(t))),
-    );
+    const open = tiles.map((t) => (t === null ? '-' : t.walkable ? 1 : 0)).join('');
+    const { lists } = this.game;
+    return lists.get(`reach:${me.pos.q},${me.pos.r}:${open}`, () => [
+      around(
+        pixel(me.pos),
+        lists.get(`reach-tiles:${open}`, () =>
+          tiles.map((t) => (t === null ? NO_REACH : reachTile(t))),
+        ),
+      ),
+    ]);
   }
 
   private bubbles(): readonly Rendered[] {

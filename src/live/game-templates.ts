@@ -139,9 +139,9 @@ export function boardPartial(p: BoardParts): Rendered {
 export function boardOf(g: GameView): Rendered {
   return boardPartial({
     viewBox: g.viewBox,
-    danger: g.danger.map(dangerTile),
+    danger: g.danger ? [around(g.danger, g.danger.tiles.map(dangerTile))] : [],
     next: g.minotaurNext ? minotaurNext(g.minotaurNext) : '',
-    reach: g.reach.map((t) => reachTile(t)),
+    reach: g.reach ? [around(g.reach, g.reach.tiles.map(reachTile))] : [],
     fallen: g.fallen.map(fallenMark),
     minotaur: minotaurPiece(g.minotaur),
     tokens: g.tokens.map(token),
@@ -153,6 +153,15 @@ export function boardOf(g: GameView): Rendered {
 /** A tile's outline, to be moved to a tile's centre (the same text for every overlay). */
 const OUTLINE = tileOutline();
 
+/**
+ * Tiles placed around a tile's centre (view-model.ts, Around): when the piece at the centre
+ * moves, a page is sent its two numbers, and the tiles as they were.
+ */
+export function around(at: { x: number; y: number }, tiles: readonly Rendered[]): Rendered {
+  return html`<g transform="translate(${at.x} ${at.y})">${tiles}</g>`;
+}
+
+/** A tile beside the Minotaur, placed from its tile (`around`). */
 export function dangerTile(at: { x: number; y: number }): Rendered {
   return html`<polygon points="${OUTLINE}" transform="translate(${at.x} ${at.y})" class="tile danger"/>`;
 }
@@ -163,7 +172,7 @@ export function minotaurNext(at: { x: number; y: number }): Rendered {
 
 /**
  * A tile the viewer's hero can reach this round, and the aiming mark under it, placed once for
- * both. A walkable one moves there when clicked, with the round of the actions panel's form (as
+ * both, from the hero's tile (`around`). A walkable one moves there when clicked, with the round of the actions panel's form (as
  * its buttons do).
  */
 export function reachTile(t: ReachTile): Rendered {

@@ -64,6 +64,7 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
     '\n  ',
     '\n</svg>\n',
   ],
+  ['<g transform="translate(', ' ', ')">', '</g>'],
   ['<polygon points="', '" transform="translate(', ' ', ')" class="tile danger"/>'],
   [
     '<polygon points="',

@@ -91,6 +91,18 @@ export interface TileView {
 /**
  * A tile next to the viewer's character: clickable to move there, and highlighted when aimed at.
  */
+/**
+ * Tiles around one tile (the Minotaur's, the viewer's hero's): the centre in the board's pixels,
+ * and each tile placed from it. Where a neighbour lies from its tile is the same on every tile
+ * (NEIGHBOUR_AT), so when the piece moves, only the centre changes on the page.
+ */
+export interface Around<T> {
+  x: number;
+  y: number;
+  tiles: T[];
+}
+
+/** A tile the viewer's hero can reach: x and y from the hero's tile. */
 export interface ReachTile {
   dir: Direction;
   x: number;
@@ -182,12 +194,13 @@ export interface GameView {
   roundSeconds: number;
   viewBox: string;
   tiles: TileView[];
-  reach: ReachTile[];
+  /** The tiles the viewer's hero can reach this round, placed from the hero's tile; or null. */
+  reach: Around<ReachTile> | null;
   tokens: TokenView[];
   fallen: FallenView[];
   minotaur: { x: number; y: number };
-  /** Tiles beside the Minotaur: whoever ends the round there is struck. */
-  danger: { x: number; y: number }[];
+  /** Tiles beside the Minotaur, placed from its tile: whoever ends the round there is struck. */
+  danger: Around<{ x: number; y: number }> | null;
   /** The tile the Minotaur steps to this round if nobody ends the round beside it. */
   minotaurNext: { x: number; y: number } | null;
   /** Whom the Minotaur is after, and whether it takes a step this round. */
@@ -395,13 +408,20 @@ export function boardView(g: GameState): BoardView {
 /** Compass order of the direction buttons (two rows of the hex's six neighbours). */
 export const COMPASS: readonly Direction[] = ['nw', 'ne', 'w', 'e', 'sw', 'se'];
 
+/** Where the neighbour in each direction lies from a tile's centre, in the board's pixels. */
+export const NEIGHBOUR_AT: Readonly<Record<Direction, { x: number; y: number }>> =
+  Object.fromEntries(COMPASS.map((d) => [d, pixel(neighbor({ q: 0, r: 0 }, d))])) as Record<
+    Direction,
+    { x: number; y: number }
+  >;
+
 /**
  * What does not depend on who is looking: what the Minotaur will do this round (given where
  * everyone stands now), the damage of the last round and where heroes fell. Computed once per
  * state and shared by every viewer's render (see game-frame.ts).
  */
 export interface SharedView {
-  danger: { x: number; y: number }[];
+  danger: GameView['danger'];
   minotaurNext: { x: number; y: number } | null;
   intent: GameView['intent'];
   huntedId: string | null;
@@ -435,13 +455,12 @@ export function sharedView(g: GameState): SharedView {
           .filter((p) => !p.alive)
           .map((p) => ({ id: p.id, name: p.name, ...pixel(p.pos), round: p.eliminatedRound }));
   if (g.status !== 'playing')
-    return { danger: [], minotaurNext: null, intent: null, huntedId: null, hits, fallen };
+    return { danger: null, minotaurNext: null, intent: null, huntedId: null, hits, fallen };
   const living = livingPlayers(g);
   const walls = wallKeys(g);
   const at = g.minotaur.pos;
-  const danger = neighbors(at)
-    .filter((h) => tileKind(g, h) === 'floor')
-    .map((h) => pixel(h));
+  const beside = COMPASS.filter((d) => tileKind(g, neighbor(at, d)) === 'floor');
+  const danger = { ...pixel(at), tiles: beside.map((d) => NEIGHBOUR_AT[d]) };
   const besideSomeone = minotaurTarget(at, living) !== null;
   const steps = minotaurStepsIn(g.round, RULES);
   const next = minotaurStep(at, living, walls, g.radius);
@@ -486,20 +505,20 @@ export function gameView(
     return { dir: d, ...DIRECTION_LABELS[d], open };
   });
   const held = new Set([key(g.minotaur.pos), ...livingPlayers(g).map((p) => key(p.pos))]);
-  const reach: ReachTile[] = !canAct
-    ? []
-    : moveDirs
-        .filter((m) => m.open)
-        .map((m) => {
-          const to = neighbor(meP.pos, m.dir);
-          return {
+  const reach: GameView['reach'] = !canAct
+    ? null
+    : {
+        ...pixel(meP.pos),
+        tiles: moveDirs
+          .filter((m) => m.open)
+          .map((m) => ({
             dir: m.dir,
-            ...pixel(to),
+            ...NEIGHBOUR_AT[m.dir],
             name: m.name,
             key: m.key,
-            walkable: !held.has(key(to)),
-          };
-        });
+            walkable: !held.has(key(neighbor(meP.pos, m.dir))),
+          })),
+      };
 
   const { danger, minotaurNext, intent, huntedId } = shared;
   const tokens: TokenView[] = g.players

@@ -40,20 +40,28 @@ describe('gameView', () => {
     expect(v.tokens.find((t) => t.me)?.id).toBe('1');
     expect(v.me?.id).toBe('1');
     expect(v.canAct).toBe(true);
-    expect(v.reach.length).toBeGreaterThan(0);
-    expect(v.reach.map((t) => t.dir).sort()).toEqual(
+    const reach = v.reach!;
+    expect(reach.tiles.length).toBeGreaterThan(0);
+    expect(reach.tiles.map((t) => t.dir).sort()).toEqual(
       v.moveDirs
         .filter((m) => m.open)
         .map((m) => m.dir)
         .sort(),
     );
+    // Placed from the hero's tile: each lands on a floor tile of the board (within the board's
+    // rounding of pixels to hundredths).
+    expect(v.tokens.find((t) => t.me)).toMatchObject({ x: reach.x, y: reach.y });
     const walls = new Set(g.walls.map((w) => `${w.q},${w.r}`));
-    for (const t of v.reach)
-      expect(v.tiles.some((b) => b.x === t.x && b.y === t.y && !walls.has(`${b.q},${b.r}`))).toBe(
-        true,
-      );
+    const near = (a: number, b: number) => Math.abs(a - b) < 0.02;
+    for (const t of reach.tiles)
+      expect(
+        v.tiles.some(
+          (b) =>
+            near(b.x, reach.x + t.x) && near(b.y, reach.y + t.y) && !walls.has(`${b.q},${b.r}`),
+        ),
+      ).toBe(true);
     // Another viewer (a spectator) gets no clickable tiles.
-    expect(gameView(g, '9').reach).toEqual([]);
+    expect(gameView(g, '9').reach).toBeNull();
   });
 
   it('keeps another player’s chosen action secret and shows the viewer’s own', () => {
@@ -97,7 +105,8 @@ describe('gameView', () => {
       })),
     };
     const v = gameView(g, '2');
-    expect(v.danger).toHaveLength(6);
+    expect(v.danger?.tiles).toHaveLength(6);
+    expect(v.danger).toMatchObject(v.minotaur);
     expect(v.minotaurNext).not.toBeNull();
     expect(v.intent).toEqual({ hunted: 'ariadne', steps: true, besideSomeone: false });
     expect(v.tokens.find((t) => t.id === '1')?.hunted).toBe(true);
