@@ -172,8 +172,8 @@ export function minotaurNext(at: { x: number; y: number }): Rendered {
 
 /**
  * A tile the viewer's hero can reach this round, and the aiming mark under it, placed once for
- * both, from the hero's tile (`around`). A walkable one moves there when clicked, with the round of the actions panel's form (as
- * its buttons do).
+ * both, from the hero's tile (`around`). A walkable one moves there when clicked, with the round
+ * of the actions panel's form (as its buttons do).
  */
 export function reachTile(t: ReachTile): Rendered {
   const move = t.walkable

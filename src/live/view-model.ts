@@ -14,7 +14,7 @@ import type {
 } from '../game/types.js';
 import { EMOTES, MAX_PLAYERS, MIN_PLAYERS } from '../game/types.js';
 import { RULES } from '../game/balance.js';
-import { equals, key, neighbor, neighbors } from '../game/hex.js';
+import { equals, key, neighbor } from '../game/hex.js';
 import { minotaurQuarry, minotaurStep, minotaurTarget } from '../game/minotaur.js';
 import {
   allTiles,
