@@ -170,10 +170,15 @@ for (const r of ran) {
       // The games' table comes first; the lobby's, after this line, has rows named alike.
       if (line.startsWith('Lobby:')) break;
       const cells = line.split('|').map((c) => c.trim());
-      if (cells[1] === 'dist patch' || cells[1] === 'dist html')
+      const name = {
+        'dist patch+table': 'trees, the page holding the template table',
+        'dist patch': 'trees, without the table',
+        'dist html': 'whole partials (baseline)',
+      }[cells[1] ?? ''];
+      if (name)
         rows.push([
           'render',
-          `${cells[1] === 'dist patch' ? 'trees' : 'whole partials (baseline)'}: CPU ms per state · round resolved B p50 (p99)`,
+          `${name}: CPU ms per state · round resolved B p50 (p99)`,
           cells[2]!,
           cells[4]!,
         ]);

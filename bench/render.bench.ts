@@ -17,7 +17,9 @@
 // Each DIST is a build's dist directory (default: this checkout's). Several are measured in
 // turn, three passes each, alternating, so a comparison of two builds shares the machine's mood.
 // Baseline, same run: each build's whole-partials format (what pages of an earlier release ask
-// for: every changed partial as HTML), against this release's (trees, one stream per game).
+// for: every changed partial as HTML), against this release's (trees, one stream per game),
+// with pages that hold the release's template table (as pages whose cached script loaded) and
+// pages that do not.
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -94,7 +96,7 @@ type Shown = ReturnType<typeof playedGame>;
  * script loaded), trees without it, or whole partials (pages of an earlier release).
  */
 type Format = 'patch+table' | 'patch' | 'html';
-const FORMATS: readonly Format[] = ['patch+table', 'patch', 'html'];
+const FORMATS: readonly Format[] = ['patch', 'patch+table', 'html'];
 
 async function pass(dist: string, format: Format, games: () => Iterable<Shown>): Promise<Pass> {
   const url = (m: string) => pathToFileURL(resolve(dist, m)).href;

@@ -118,14 +118,18 @@ export class Players {
       o.playingWithinMs,
       `${code} to be playing with ${o.bots} players after create, join × ${o.bots - 1}, start (every answer was 303)`,
     );
+    // As browsers: the release's template table, loaded once (the script every page names).
+    // Every second bot holds it; the others are pages whose script did not load, in one game.
+    const table = await players[0]!.templates();
     const bots = players.map(
-      (p) =>
+      (p, i) =>
         new Bot({
           name: p.username,
           code,
           player: p,
           playerId: rec.state.players.find((x) => x.name === p.username)!.id,
           gameId: rec.state.id,
+          ...(i % 2 === 0 ? { table } : {}),
           backends: () => [url],
           defendRate: 0.8,
           delayMs: o.botDelayMs,

@@ -8,7 +8,8 @@
 // records what it sent, every ack and refusal, the rounds it saw, and every socket close.
 //
 // It speaks what a page of this release speaks: it asks for trees (?render=patch2 with the id of
-// the game it shows), reads them with the page's own reader (public/js/live-render.js), and
+// the game it shows, and the version of the template table it holds if given one), reads them
+// with the page's own reader (public/js/live-render.js), and
 // reconnects with the token of the last render it applied (?seen=), so that a node whose copy is
 // behind keeps it waiting rather than show it rounds it already saw. `wire: 'partials'` makes it
 // a page of the release before, sent whole partials (what a page left open through a rolling
@@ -19,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { PATCH_RENDER } from '../../src/live/live-socket.js';
-import { LivePage, shownBy, type LivePageApi } from './live-page.js';
+import { LivePage, shownBy, type LivePageApi, type TemplateTable } from './live-page.js';
 import { waitFor } from './node-process.js';
 import { wsOptionsFor, type Player } from './player.js';
 
@@ -70,6 +71,11 @@ export interface BotOptions {
   wire?: 'trees' | 'partials';
   /** The id of the game the page shows (the page's socket address names it: ?game=). */
   gameId?: string;
+  /**
+   * The release's template table, which the page then holds (its script loaded) and names in its
+   * socket's address (?templates=); without it, the page is sent each template's fixed text.
+   */
+  table?: TemplateTable;
 }
 
 let rotation = 0;
@@ -115,7 +121,8 @@ export class Bot {
   private reader: LivePageApi | null = null;
   /** The token of the last render applied: sent back on every reconnect, as the page does. */
   seen: string | null = null;
-  private readonly o: Required<Omit<BotOptions, 'gameId'>> & Pick<BotOptions, 'gameId'>;
+  private readonly o: Required<Omit<BotOptions, 'gameId' | 'table'>> &
+    Pick<BotOptions, 'gameId' | 'table'>;
 
   constructor(opts: BotOptions) {
     this.o = {
@@ -189,7 +196,7 @@ export class Bot {
     let first = true;
     ws.on('open', () => {
       clearTimeout(giveUp);
-      this.reader = this.o.wire === 'trees' ? new LivePage() : null;
+      this.reader = this.o.wire === 'trees' ? new LivePage(this.o.table ?? null) : null;
       this.node = base;
       this.connects.push({ node: base, at: Date.now() });
       // Exactly as the page: send every unacknowledged action again.
@@ -226,6 +233,7 @@ export class Bot {
     if (this.o.wire === 'partials') return path;
     const q = new URLSearchParams({ render: PATCH_RENDER });
     if (this.o.gameId) q.set('game', this.o.gameId);
+    if (this.o.table) q.set('templates', this.o.table.v);
     if (this.seen) q.set('seen', this.seen);
     return `${path}?${q.toString()}`;
   }
