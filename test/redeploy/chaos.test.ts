@@ -17,6 +17,7 @@ import { loopbackCut, loopbackCutUnavailable } from '../support/loopback-cut.js'
 import { waitFor, type NodeProcess } from '../support/node-process.js';
 import { checkAll } from '../support/owner-loss.js';
 import { Rig } from '../support/redeploy-rig.js';
+import { Player } from '../support/player.js';
 import { Rng } from '../sim/world.js';
 
 /** Seeds from CHAOS_SEEDS ("7", "1-20", "3,9,12"), or the two CI runs. */
@@ -61,8 +62,12 @@ describe.each(seeds())('faults on a random schedule, seed %i', (seed) => {
     };
     const nodes = await r.startThree();
     // The third player of each game keeps a page of the release before open (whole partials,
-    // no token of what it saw): both kinds of page go through every fault.
-    await r.setupGames(3, 3, nodes, (seat) => ({ wire: seat === 2 ? 'partials' : 'trees' }));
+    // no token of what it saw), the first a page that holds the release's template table, the
+    // second one whose table script did not load: every kind of page goes through every fault.
+    const table = await new Player(nodes[0]!.url, 'chaos-reader').templates();
+    await r.setupGames(3, 3, nodes, (seat) =>
+      seat === 2 ? { wire: 'partials' } : seat === 0 ? { wire: 'trees', table } : { wire: 'trees' },
+    );
     r.sampler.start();
     await r.roundsPass(1);
 
