@@ -13,7 +13,7 @@ import * as prettier from 'prettier';
 import ts from 'typescript';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const TABLE_FILE = join(ROOT, 'src', 'live', 'template-table.ts');
+const TABLE_FILE = join(ROOT, 'src', 'live', 'template-table.ts');
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];

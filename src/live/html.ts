@@ -106,10 +106,9 @@ function templateOf(strings: TemplateStringsArray): Template {
   return t;
 }
 
-/** A template by its id. */
+/** A template this process has rendered, by its id. */
 export function templateById(id: number): Template | undefined {
-  const s = byId[id] === undefined && id < TABLE_SIZE ? TEMPLATE_TABLE[id] : undefined;
-  return s === undefined ? byId[id] : { id, s };
+  return byId[id];
 }
 
 const SPECIAL = /[&<>'"]/;

@@ -33,7 +33,7 @@
 // values apart from its own). A page that is not in step gets the stream's whole state instead
 // ("g":{"r":1,"t":…,"w":[texts],"k":{path:tree},"p":{target:tree}}).
 
-import { Mark, Rendered, Slot, TABLE_SIZE, templateById, type Dyn } from './html.js';
+import { Mark, Rendered, Slot, TABLE_SIZE, templateById, type Dyn, type Template } from './html.js';
 
 export interface PatchState {
   /** The tree of each target the page holds. */
@@ -97,7 +97,11 @@ export function patch(
   owed?: Iterable<number>,
 ): PatchMessage | null {
   const run: Run = { st, statics: null, used: null };
-  if (owed !== undefined) for (const id of owed) learn(run, id);
+  if (owed !== undefined)
+    for (const id of owed) {
+      const t = templateById(id);
+      if (t !== undefined) know(run, t);
+    }
   return patchRun(run, trees);
 }
 
@@ -131,18 +135,17 @@ export function owedFor(st: PatchState, part: PatchMessage | null): number[] | u
   return owed;
 }
 
-/** The template's fixed text goes with this message if the page has not been sent it. */
-function learn(run: Run, id: number): void {
+/**
+ * The template's fixed text goes with this message if the page has not been sent it; one of the
+ * table's, which the page holds, is only listed (a stream's run).
+ */
+function know(run: Run, t: Template): void {
   const { st } = run;
-  if (id < st.base) {
-    run.used?.add(id);
-    return;
+  if (t.id < st.base) run.used?.add(t.id);
+  else if (!st.known.has(t.id)) {
+    st.known.add(t.id);
+    (run.statics ??= {})[t.id] = t.s;
   }
-  if (st.known.has(id)) return;
-  const t = templateById(id);
-  if (t === undefined) return;
-  st.known.add(id);
-  (run.statics ??= {})[id] = t.s;
 }
 
 function staticsOf(run: Run): string {
@@ -436,11 +439,7 @@ function dynsDiff(run: Run, path: string, old: Rendered, next: Rendered): string
 
 function full(run: Run, node: Rendered, flags = ''): Change {
   const { t } = node;
-  if (t.id < run.st.base) run.used?.add(t.id);
-  else if (!run.st.known.has(t.id)) {
-    run.st.known.add(t.id);
-    (run.statics ??= {})[t.id] = t.s;
-  }
+  know(run, t);
   let d = '';
   for (let i = 0; i < node.d.length; i++) d += `${i ? ',' : ''}${fullDyn(run, node.d[i] as Dyn)}`;
   return `{"t":${t.id},"d":[${d}]${flags}}`;
