@@ -7,12 +7,12 @@
 // It understands the server's live messages only as far as it needs: the status partial's round,
 // deadline and "waiting for" names, decoded by bench/players-wire.ts.
 
-import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { WireReader, type StatusView } from './players-wire.js';
 import type { TemplateTable } from '../test/support/live-page.js';
+import { frameBytes, WireFrames } from '../test/support/wire-frames.js';
 
 export interface Seat {
   cookie: string;
@@ -94,57 +94,6 @@ export interface ClientStats {
 type Kind = 'own' | 'other' | 'round' | 'first' | 'ack';
 
 const DIRS = ['e', 'ne', 'nw', 'w', 'sw', 'se'];
-
-/**
- * Wire size of one WebSocket frame from the server (unmasked): payload + 2, 4 or 10 header bytes.
- */
-function frameBytes(payload: number): number {
-  return payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
-}
-
-/**
- * Wire sizes of the data frames a socket receives, read from the raw TCP stream before `ws`
- * parses (and, with permessage-deflate, inflates) them: one size per message, in order.
- */
-class FrameSizes {
-  private readonly sizes: number[] = [];
-  /** Header bytes of the next frame read so far. */
-  private header: number[] = [];
-  /** Bytes of the current frame's payload still to come. */
-  private rest = 0;
-
-  read(chunk: Buffer): void {
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.rest > 0) {
-        const n = Math.min(this.rest, chunk.length - at);
-        this.rest -= n;
-        at += n;
-        continue;
-      }
-      const h = this.header;
-      h.push(chunk[at++] as number);
-      if (h.length < 2) continue;
-      const len7 = (h[1] as number) & 0x7f;
-      const need = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
-      if (h.length < need) continue;
-      let payload = len7;
-      if (len7 >= 126) {
-        payload = 0;
-        for (let i = 2; i < need; i++) payload = payload * 256 + (h[i] as number);
-      }
-      // Control frames (ping, pong, close) are not messages.
-      if (((h[0] as number) & 0x0f) < 8) this.sizes.push(need + payload);
-      this.header = [];
-      this.rest = payload;
-    }
-  }
-
-  /** The wire size of the next message, or null when the stream was not seen. */
-  next(): number | null {
-    return this.sizes.shift() ?? null;
-  }
-}
 
 class Samples {
   private xs: number[] = [];
@@ -238,7 +187,7 @@ class Player {
   ws: WebSocket | null = null;
   readonly reader: WireReader;
   /** What each message weighed on the wire (compressed or not). */
-  private readonly frames = new FrameSizes();
+  private frames = new WireFrames();
   readonly watcher: boolean;
   round = 0;
   deadline: number | null = null;
@@ -266,16 +215,12 @@ class Player {
     const base = this.seat.base ? this.seat.base.replace(/^http/, 'ws') : this.o.base;
     const ws = new WebSocket(`${base}${this.seat.path}`, {
       headers: { cookie: this.seat.cookie, origin },
-      // Browsers offer permessage-deflate; the server decides (LIVE_COMPRESSION).
-      perMessageDeflate: true,
+      // Browsers offer permessage-deflate and, once the server agrees, compress every message
+      // they send (Chromium does); the server decides (LIVE_COMPRESSION).
+      perMessageDeflate: { threshold: 0 },
     });
     this.ws = ws;
-    // Runs before ws reads each chunk of the socket (ws emits 'open' before it reads any).
-    ws.once('open', () =>
-      (ws as unknown as { _socket: Socket })._socket.prependListener('data', (chunk: Buffer) =>
-        this.frames.read(chunk),
-      ),
-    );
+    this.frames = WireFrames.of(ws);
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', (code) => {
       closes[String(code)] = (closes[String(code)] ?? 0) + 1;
@@ -289,7 +234,7 @@ class Player {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     const at = performance.now();
-    const size = this.frames.next() ?? frameBytes(data.length);
+    const size = this.frames.next()?.bytes ?? frameBytes(data.length);
     if (measuring) {
       if (this.watcher) watcherBytes += size;
       else bytesInWindow += size;

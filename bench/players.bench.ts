@@ -24,8 +24,9 @@
 // allocated over the window by site, freed or not, with =survived what of it outlived a young
 // collection (sampling costs the node CPU), with =diff two heap snapshots a second apart after
 // the window (the players play on) and what the node still holds of that second (heap-diff.ts);
-// BENCH_LIVE_COMPRESSION=on runs the node with LIVE_COMPRESSION=on (the client offers
-// permessage-deflate as browsers do; bytes are what crossed the wire, compressed or not);
+// BENCH_LIVE_COMPRESSION=off|large|on runs the node with that LIVE_COMPRESSION (default: the
+// node's default, large; the client offers permessage-deflate and compresses what it sends, as
+// browsers do; bytes are what crossed the wire, compressed or not);
 // BENCH_SQLITE_SYNCHRONOUS=full runs it with SQLITE_SYNCHRONOUS=full (every commit waits for the
 // disk);
 // BENCH_PLAYERS_PROCESSES=2 makes the node under test two processes (a cluster of two nodes on
@@ -107,8 +108,10 @@ const WIRE = process.env.BENCH_PLAYERS_WIRE === 'html' ? 'html' : 'page';
  * did not load), so they are sent each template's fixed text the first time they need it.
  */
 const TABLE = WIRE === 'page' && process.env.BENCH_PLAYERS_TABLE !== 'off';
-/** BENCH_LIVE_COMPRESSION=on: the node compresses live sockets (LIVE_COMPRESSION). */
-const COMPRESSION = process.env.BENCH_LIVE_COMPRESSION === 'on' ? 'on' : 'off';
+/** BENCH_LIVE_COMPRESSION=off|large|on: which messages the node compresses (LIVE_COMPRESSION). */
+const COMPRESSION = ((v) => (v === 'on' || v === 'off' ? v : 'large'))(
+  process.env.BENCH_LIVE_COMPRESSION,
+);
 /** BENCH_SQLITE_SYNCHRONOUS=full: the node's commits wait for the disk (SQLITE_SYNCHRONOUS). */
 const SYNCHRONOUS = process.env.BENCH_SQLITE_SYNCHRONOUS === 'full' ? 'full' : 'normal';
 /**

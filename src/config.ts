@@ -8,6 +8,9 @@ import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { parseSubnet } from './cluster/advertise.js';
 
+/** Which messages of players' live sockets are compressed (web/live-wire.ts). */
+export type LiveCompression = 'off' | 'large' | 'on';
+
 const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
 const bool = z
@@ -118,8 +121,11 @@ const schema = z.object({
    * (ended by a password change, a logout or their expiry: the page is sent to reconnect).
    */
   SESSION_CHECK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
-  /** permessage-deflate on players' live sockets (see docs/benchmarks.md for its cost). */
-  LIVE_COMPRESSION: z.enum(['off', 'on']).default('off'),
+  /**
+   * permessage-deflate on players' live sockets: `large` messages only (1 KiB and more, no zlib
+   * state kept), every message `on`, or `off` (web/live-wire.ts; costs in docs/benchmarks.md).
+   */
+  LIVE_COMPRESSION: z.enum(['off', 'large', 'on']).default('large'),
   SECRET_KEY_BASE_FILE: filePath,
   CLUSTER_SECRET_FILE: filePath,
   DATABASE_URL_FILE: filePath,
@@ -177,8 +183,8 @@ export interface Config {
     gamesPerHour: number;
     socketsPerAccount: number;
   };
-  /** Whether players' live sockets are compressed (permessage-deflate) when a page offers it. */
-  liveCompression: boolean;
+  /** Which messages of players' live sockets are compressed (if a page offers the extension). */
+  liveCompression: LiveCompression;
   /** How often the sessions of open live pages are checked (ms). */
   sessionCheckMs: number;
   version: string;
@@ -398,7 +404,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       gamesPerHour: e.GAMES_PER_HOUR,
       socketsPerAccount: e.SOCKETS_PER_ACCOUNT,
     }),
-    liveCompression: e.LIVE_COMPRESSION === 'on',
+    liveCompression: e.LIVE_COMPRESSION,
     sessionCheckMs: e.SESSION_CHECK_MS,
     version: readVersion(),
     warnings,

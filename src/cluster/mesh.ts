@@ -264,7 +264,12 @@ export class Mesh {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
     });
-    this.#server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    this.#server.handleUpgrade(req, socket, head, (ws) => {
+      // A malformed frame makes ws emit 'error' (then close): heard here even on a socket that
+      // accept() turns away, since an error with no listener would stop the process.
+      ws.on('error', (err) => this.#logger.debug({ err: err.message }, 'mesh socket error'));
+      this.accept(ws, req);
+    });
   }
 
   /** Self plus every peer not declared down, with state, version and lastSeen. */

@@ -53,18 +53,6 @@ export interface SharedPart {
   seat: number;
 }
 
-/** The stream under a `ws` WebSocket (ws 7 and 8 both keep it as `_socket`). */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-function corkable(wire: LiveWire): Corkable | null {
-  const socket = (wire as { _socket?: Partial<Corkable> | null })._socket;
-  return typeof socket?.cork === 'function' && typeof socket.uncork === 'function'
-    ? (socket as Corkable)
-    : null;
-}
-
 /** The node's pages render after a change in coming turns, players' pages first. */
 const renderTurns = new RenderTurns();
 
@@ -278,10 +266,11 @@ export abstract class LiveSocket {
    * Holds the socket's writes until `uncork()` on what it returns, so the messages sent meanwhile
    * leave in one write; null when the socket is closed or has no stream to hold.
    */
-  private cork(): Corkable | null {
-    const socket = this.wire.readyState === OPEN ? corkable(this.wire) : null;
-    socket?.cork();
-    return socket;
+  private cork(): { uncork(): void } | null {
+    const { wire } = this;
+    if (wire.readyState !== OPEN || !wire.cork) return null;
+    wire.cork();
+    return { uncork: () => wire.uncork?.() };
   }
 
   protected send(text: string): void {

@@ -46,7 +46,7 @@ export interface GameSource {
   onBeyondCut(listener: (codes: string[]) => void): () => void;
 }
 
-/** The part of a WebSocket the live layer uses (ws@7 from express-ws and ws@8 both fit). */
+/** The part of a WebSocket the live layer uses (web/live-wire.ts wraps a player's ws socket). */
 export interface LiveWire {
   readyState: number;
   send(data: string): void;
@@ -57,4 +57,7 @@ export interface LiveWire {
   off?(event: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown;
   ping?(): void;
   terminate?(): void;
+  /** Holds the socket's writes until `uncork`, so the messages sent meanwhile leave in one. */
+  cork?(): void;
+  uncork?(): void;
 }

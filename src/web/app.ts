@@ -14,6 +14,7 @@ import { csrfSync } from 'csrf-sync';
 import { outageClass } from '../db/errors.js';
 import { doubleCsrf } from 'csrf-csrf';
 import { holdEarlyFrames } from '../live/early.js';
+import { deflateOptions, PlayerWire } from './live-wire.js';
 import { MAX_FRAME_BYTES } from '../live/messages.js';
 import type { WebDeps } from './deps.js';
 import { mountAuthRoutes } from './auth-routes.js';
@@ -46,18 +47,6 @@ const GAME_LIVE_PATH = /^\/games\/([A-Za-z]{4})\/live$/;
 function liveGameOf(url: string | undefined): string | undefined {
   return GAME_LIVE_PATH.exec((url ?? '').split('?')[0] ?? '')?.[1]?.toUpperCase();
 }
-
-/**
- * permessage-deflate for players' sockets when LIVE_COMPRESSION=on: small windows (4 KiB each
- * way, ~50 KB of zlib state per socket instead of ~300 KB at zlib's defaults), and messages under
- * 256 bytes (acks, the clock) sent as they are.
- */
-const LIVE_DEFLATE = {
-  threshold: 256,
-  serverMaxWindowBits: 12,
-  clientMaxWindowBits: 12,
-  zlibDeflateOptions: { memLevel: 6 },
-};
 
 export interface WebServer {
   app: express.Express;
@@ -127,7 +116,7 @@ export function createWebServer(deps: WebDeps): WebServer {
   const live = expressWs(app, createServer(), {
     wsOptions: {
       maxPayload: MAX_FRAME_BYTES,
-      perMessageDeflate: config.liveCompression ? LIVE_DEFLATE : false,
+      perMessageDeflate: deflateOptions(config.liveCompression),
       verifyClient: (
         info: { origin: string; req: IncomingMessage },
         done: (ok: boolean, code?: number, message?: string) => void,
@@ -176,8 +165,14 @@ export function createWebServer(deps: WebDeps): WebServer {
     const path = (req.url ?? '').split('?')[0];
     if (mesh && path === mesh.path) return mesh.handleUpgrade(req, socket, head);
     players.handleUpgrade(req, socket, head, (ws) => {
-      holdEarlyFrames(ws);
-      players.emit('connection', ws, req);
+      // ws emits 'error' for a malformed frame, then closes the socket; an error with no
+      // listener would throw and stop the process. A route adds its own listener once it takes
+      // the socket; this one hears what comes before (the session is still being read) and
+      // after a route refused it.
+      ws.on('error', (err: Error) => logger.debug({ err: err.message }, 'player socket error'));
+      const wire = new PlayerWire(ws, config.liveCompression, MAX_FRAME_BYTES);
+      holdEarlyFrames(wire);
+      players.emit('connection', wire, req);
     });
   });
 

@@ -7,6 +7,7 @@ import { request as httpsRequest } from 'node:https';
 import { runInNewContext } from 'node:vm';
 import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
+import { WireFrames, type WireFrame } from './wire-frames.js';
 import { PATCH_RENDER } from '../../src/live/live-socket.js';
 import { LivePage, shownBy, type LivePageApi, type TemplateTable } from './live-page.js';
 import { waitFor } from './node-process.js';
@@ -77,6 +78,8 @@ export interface LiveMessage {
   json: Record<string, unknown> | null;
   /** The message as it came over the socket (a render message's JSON for trees). */
   wire: string;
+  /** Its frame as it crossed the wire (size, compressed or not). */
+  frame: WireFrame | null;
 }
 
 /**
@@ -92,6 +95,8 @@ export interface PageSocketOptions {
   wire?: LiveWireFormat;
   /** The release's template table, which the page then holds (Player.templates). */
   table?: TemplateTable;
+  /** What the socket offers of permessage-deflate (ws's default: the extension, as Chromium). */
+  perMessageDeflate?: WebSocket.PerMessageDeflateOptions | boolean;
 }
 
 export class Player {
@@ -295,14 +300,19 @@ export class Player {
    */
   connectPath(
     path: string,
-    opts: { origin?: string | null } = {},
+    opts: Pick<PageSocketOptions, 'origin' | 'perMessageDeflate'> = {},
     reader?: LivePageApi,
   ): LiveConnection {
     const url = this.base.replace(/^http/, 'ws') + path;
     const origin = opts.origin === undefined ? this.base : opts.origin;
     const headers: Record<string, string> = { cookie: this.cookie };
     if (origin) headers.origin = origin;
-    return new LiveConnection(new WebSocket(url, { headers, ...wsOptionsFor(this.net) }), reader);
+    const deflate =
+      opts.perMessageDeflate === undefined ? {} : { perMessageDeflate: opts.perMessageDeflate };
+    return new LiveConnection(
+      new WebSocket(url, { headers, ...deflate, ...wsOptionsFor(this.net) }),
+      reader,
+    );
   }
 }
 
@@ -318,6 +328,7 @@ export class LiveConnection {
     readonly ws: WebSocket,
     private readonly reader?: LivePageApi,
   ) {
+    const frames = WireFrames.of(ws);
     this.opened = new Promise((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('unexpected-response', (_req, res) => {
@@ -345,7 +356,7 @@ export class LiveConnection {
           json = null;
         }
       }
-      this.messages.push({ raw, json, wire });
+      this.messages.push({ raw, json, wire, frame: frames.next() });
     });
   }
 

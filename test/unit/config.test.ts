@@ -274,10 +274,11 @@ describe('operator settings', () => {
     );
   });
 
-  it('compresses live sockets only when LIVE_COMPRESSION is on, and refuses other values', () => {
-    expect(loadConfig(base).liveCompression).toBe(false);
-    expect(loadConfig({ ...base, LIVE_COMPRESSION: 'on' }).liveCompression).toBe(true);
-    expect(loadConfig({ ...base, LIVE_COMPRESSION: 'off' }).liveCompression).toBe(false);
+  it('compresses large live messages by default, all with LIVE_COMPRESSION=on, and refuses other values', () => {
+    expect(loadConfig(base).liveCompression).toBe('large');
+    expect(loadConfig({ ...base, LIVE_COMPRESSION: 'on' }).liveCompression).toBe('on');
+    expect(loadConfig({ ...base, LIVE_COMPRESSION: 'off' }).liveCompression).toBe('off');
+    expect(loadConfig({ ...base, LIVE_COMPRESSION: 'large' }).liveCompression).toBe('large');
     expect(() => loadConfig({ ...base, LIVE_COMPRESSION: 'yes' })).toThrow(/LIVE_COMPRESSION/);
   });
 });
