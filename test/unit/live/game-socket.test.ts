@@ -128,12 +128,10 @@ describe('GameLiveSocket', () => {
     const wire = new FakeWire();
     const writes: string[][] = [];
     let corked: string[] | null = null;
-    // The stream under a real WebSocket: what is sent while it is corked leaves in one write.
+    // As a player's wire (web/live-wire.ts): what is sent while it is corked leaves in one write.
     Object.assign(wire, {
-      _socket: {
-        cork: () => (corked = []),
-        uncork: () => (writes.push(corked!), (corked = null)),
-      },
+      cork: () => (corked = []),
+      uncork: () => (writes.push(corked!), (corked = null)),
     });
     const send = wire.send.bind(wire);
     wire.send = (data: string) => (send(data), corked ? corked.push(data) : writes.push([data]));
