@@ -43,6 +43,8 @@ export interface ClientInit {
   lobbies?: Lobby[];
   /** The release's template table, which the pages hold (their paths say so). */
   table?: TemplateTable;
+  /** Pages compress every message they send (as Chromium does), not only those of 1 KiB. */
+  deflateAll?: boolean;
 }
 
 /** A lobby page's live socket: an account's cookie and the path the lobby page gives. */
@@ -215,9 +217,9 @@ class Player {
     const base = this.seat.base ? this.seat.base.replace(/^http/, 'ws') : this.o.base;
     const ws = new WebSocket(`${base}${this.seat.path}`, {
       headers: { cookie: this.seat.cookie, origin },
-      // Browsers offer permessage-deflate and, once the server agrees, compress every message
-      // they send (Chromium does); the server decides (LIVE_COMPRESSION).
-      perMessageDeflate: { threshold: 0 },
+      // Browsers offer permessage-deflate; the server decides (LIVE_COMPRESSION). Once agreed,
+      // Chromium compresses every message it sends (deflateAll); ws, only those of 1 KiB.
+      perMessageDeflate: { threshold: this.o.deflateAll ? 0 : 1024 },
     });
     this.ws = ws;
     this.frames = WireFrames.of(ws);

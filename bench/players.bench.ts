@@ -25,8 +25,9 @@
 // collection (sampling costs the node CPU), with =diff two heap snapshots a second apart after
 // the window (the players play on) and what the node still holds of that second (heap-diff.ts);
 // BENCH_LIVE_COMPRESSION=off|large|on runs the node with that LIVE_COMPRESSION (default: the
-// node's default, large; the client offers permessage-deflate and compresses what it sends, as
-// browsers do; bytes are what crossed the wire, compressed or not);
+// node's default, large; the client offers permessage-deflate as browsers do; bytes are what
+// crossed the wire, compressed or not); BENCH_CLIENT_DEFLATE=all makes the pages compress every
+// message they send, as Chromium does (by default only those of 1 KiB and more: none);
 // BENCH_SQLITE_SYNCHRONOUS=full runs it with SQLITE_SYNCHRONOUS=full (every commit waits for the
 // disk);
 // BENCH_PLAYERS_PROCESSES=2 makes the node under test two processes (a cluster of two nodes on
@@ -108,6 +109,13 @@ const WIRE = process.env.BENCH_PLAYERS_WIRE === 'html' ? 'html' : 'page';
  * did not load), so they are sent each template's fixed text the first time they need it.
  */
 const TABLE = WIRE === 'page' && process.env.BENCH_PLAYERS_TABLE !== 'off';
+/**
+ * BENCH_CLIENT_DEFLATE=all: the pages compress every message they send once the node agrees, as
+ * Chromium does. Off by default: the load client's ws compresses on the thread pool, at most ten
+ * messages at a time for the whole process, so at 2,000 pages and more its actions leave late
+ * (late refusals the node is not the cause of), and its CPU is taken from the node's two cores.
+ */
+const CLIENT_DEFLATE_ALL = process.env.BENCH_CLIENT_DEFLATE === 'all';
 /** BENCH_LIVE_COMPRESSION=off|large|on: which messages the node compresses (LIVE_COMPRESSION). */
 const COMPRESSION = ((v) => (v === 'on' || v === 'off' ? v : 'large'))(
   process.env.BENCH_LIVE_COMPRESSION,
@@ -357,6 +365,7 @@ async function drive(
     connectParallel: 32,
     lobbies,
     ...(table ? { table } : {}),
+    deflateAll: CLIENT_DEFLATE_ALL,
   };
   const connected = nextMessage<{ failed: number; sockets: number; first: Dist }>(
     client,
