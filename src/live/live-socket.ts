@@ -185,12 +185,12 @@ export abstract class LiveSocket {
    * cost is a `writev` per message). Two WebSocket messages as before, in the same order.
    */
   protected reply(obj: Record<string, unknown>): void {
-    const socket = this.cork();
+    const corked = this.cork();
     try {
       this.sendJson(obj);
       this.renderQueued();
     } finally {
-      socket?.uncork();
+      if (corked) this.wire.uncork?.();
     }
   }
 
@@ -242,12 +242,12 @@ export abstract class LiveSocket {
       let count = own?.targets.length ?? 0;
       for (const part of parts ?? []) count += part.targets.length;
       // The page's update leaves in the same socket write as the changes it missed.
-      const socket = missed.length > 0 ? this.cork() : null;
+      const corked = missed.length > 0 && this.cork();
       try {
         for (const text of missed) this.send(text);
         this.send(renderMessage(body, last?.body ?? null));
       } finally {
-        socket?.uncork();
+        if (corked) this.wire.uncork?.();
       }
       return count;
     }
@@ -263,14 +263,14 @@ export abstract class LiveSocket {
   }
 
   /**
-   * Holds the socket's writes until `uncork()` on what it returns, so the messages sent meanwhile
-   * leave in one write; null when the socket is closed or has no stream to hold.
+   * Holds the socket's writes until the wire's `uncork()`, so the messages sent meanwhile leave
+   * in one write; false when the socket is closed or cannot hold them.
    */
-  private cork(): { uncork(): void } | null {
+  private cork(): boolean {
     const { wire } = this;
-    if (wire.readyState !== OPEN || !wire.cork) return null;
+    if (wire.readyState !== OPEN || !wire.cork) return false;
     wire.cork();
-    return { uncork: () => wire.uncork?.() };
+    return true;
   }
 
   protected send(text: string): void {

@@ -99,7 +99,6 @@ interface WsSocket {
   send(data: string, options?: { compress?: boolean }): void;
   close(code?: number, reason?: string): void;
   on(event: string, listener: (...args: never[]) => void): unknown;
-  off?(event: string, listener: (...args: never[]) => void): unknown;
   removeListener(event: string, listener: (...args: never[]) => void): unknown;
   ping(): void;
   terminate(): void;
@@ -165,11 +164,10 @@ export class PlayerWire implements LiveWire {
     /** The largest message a page may send (inflated). */
     maxPayload: number,
   ) {
-    this.windowBits = mode === 'large' ? negotiatedWindow(ws) : 0;
+    const ext = mode === 'large' ? ws._extensions?.[EXTENSION] : undefined;
+    this.windowBits = ext ? negotiatedWindow(ext) : 0;
     this.sendOptions = mode === 'on' ? {} : { compress: false };
-    const ext = ws._extensions?.[EXTENSION];
-    if (mode === 'large' && ext?.params?.client_no_context_takeover === true)
-      inflateEachMessage(ext, maxPayload);
+    if (ext?.params?.client_no_context_takeover === true) inflateEachMessage(ext, maxPayload);
   }
 
   get readyState(): number {
@@ -229,12 +227,10 @@ export class PlayerWire implements LiveWire {
 
 /**
  * The window this node may compress a socket's messages with: what the handshake agreed on
- * (15 when it named none), capped at WINDOW_BITS; 0 when the extension was not agreed on, or
- * only with a window zlib cannot write (8 bits).
+ * (15 when it named none), capped at WINDOW_BITS; 0 when that is a window zlib cannot write
+ * (8 bits).
  */
-function negotiatedWindow(ws: WsSocket): number {
-  const ext = ws._extensions?.[EXTENSION];
-  if (!ext) return 0;
+function negotiatedWindow(ext: Deflating): number {
   const agreed = ext.params?.server_max_window_bits;
   const bits = typeof agreed === 'number' ? agreed : 15;
   return bits < 9 ? 0 : Math.min(bits, WINDOW_BITS);
