@@ -3,6 +3,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { constants as zlibConstants } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -10,6 +11,7 @@ import expressWs from 'express-ws';
 import session from 'express-session';
 import helmet from 'helmet';
 import cookieParser from 'cookie-parser';
+import compression from 'compression';
 import { csrfSync } from 'csrf-sync';
 import { outageClass } from '../db/errors.js';
 import { doubleCsrf } from 'csrf-csrf';
@@ -201,6 +203,16 @@ export function createWebServer(deps: WebDeps): WebServer {
     }),
   );
 
+  // Scripts, styles and the template table go compressed to a browser that accepts it (about a
+  // quarter of their size on a page's first visit). Pages do not: they carry the CSRF token
+  // beside text a request can choose (a name, a query), which is what BREACH reads from the
+  // sizes of compressed responses over TLS.
+  // Brotli at quality 5: smaller than gzip for these files (htmx 13.1 against 13.4 KB) for about
+  // 2.6 ms of one thread-pool thread; the library's 4 is larger than gzip.
+  app.use(
+    '/static',
+    compression({ brotli: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5 } } }),
+  );
   app.use('/static/vendor/htmx.min.js', (_req, res) =>
     res.sendFile(join(HTMX_DIR, 'htmx.min.js'), { maxAge: '1d' }),
   );
