@@ -25,7 +25,8 @@ export interface ReplicationLogger {
   debug(obj: object, msg: string): void;
 }
 
-const key = z.string().regex(/^[A-Z]{4}$/, 'a game code is four capital letters');
+const KEY_FORM = /^[A-Z]{4}$/;
+const key = z.string().regex(KEY_FORM, 'a game code is four capital letters');
 /** Longest owner (node id) and op id a message may carry, in UTF-16 units. */
 const OWNER_MAX = 64;
 const ID_MAX = 128;
@@ -39,10 +40,12 @@ export const MAX_COUNTER = 2 ** 48;
 const counter = z.int().nonnegative().max(MAX_COUNTER);
 const id = z.string().min(1).max(ID_MAX);
 
-const state = z.custom<object | null>(
-  (v) => v === null || (typeof v === 'object' && !Array.isArray(v)),
-  'state must be an object or null',
-);
+const isState = (v: unknown): v is object | null =>
+  v === null || (typeof v === 'object' && !Array.isArray(v));
+const state = z.custom<object | null>(isState, 'state must be an object or null');
+
+const isCounter = (v: unknown): boolean =>
+  Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= MAX_COUNTER;
 
 export const versionSchema = z.object({ epoch: counter, owner, seq: counter });
 
@@ -277,8 +280,33 @@ export function acceptMessage(
   return undefined;
 }
 
+/**
+ * Whether recordSchema surely accepts a record, read member by member. A node checks every
+ * record it writes (one a player's action), and zod's parse of it took 3.5 % of a busy node's
+ * time at 1,000 players in a CPU profile, about 25 µs a write (`BENCH_PROFILE_DIR`, players
+ * benchmark); this takes 0.1 %. It is stricter than the schema where that is simpler (an owner
+ * counted in UTF-16 units, not code points): what it does not accept, the schema decides, and
+ * says why. A property test checks that it never accepts what the schema refuses.
+ */
+function surelyValid(r: StoreRecord): boolean {
+  return (
+    typeof r.key === 'string' &&
+    KEY_FORM.test(r.key) &&
+    typeof r.owner === 'string' &&
+    r.owner.length >= 1 &&
+    r.owner.length <= OWNER_MAX &&
+    isCounter(r.epoch) &&
+    isCounter(r.seq) &&
+    Number.isSafeInteger(r.schema) &&
+    r.schema > 0 &&
+    isState(r.state) &&
+    Number.isFinite(r.at)
+  );
+}
+
 /** Checks a record this node is about to write; returns why it is invalid, or undefined. */
 export function checkRecord(record: StoreRecord): string | undefined {
+  if (surelyValid(record)) return undefined;
   const parsed = recordSchema.safeParse(record);
   return parsed.success ? undefined : z.prettifyError(parsed.error);
 }

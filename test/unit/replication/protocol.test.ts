@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   acceptMessage,
@@ -6,9 +7,12 @@ import {
   OP_ENVELOPE_MAX_BYTES,
   opBytes,
   opBytesIfOver,
+  MAX_COUNTER,
   parseMessage,
+  recordSchema,
   serialisedBytes,
 } from '../../../src/replication/protocol.js';
+import type { StoreRecord } from '../../../src/replication/record.js';
 import { TestLogger, record } from './helpers.js';
 
 const good = record('KEPS', 2, 'node-a', 3);
@@ -112,6 +116,70 @@ describe('replication protocol', () => {
   it('checkRecord explains what is wrong with a local record', () => {
     expect(checkRecord(good)).toBeUndefined();
     expect(checkRecord({ ...good, key: 'bad' })).toMatch(/four capital letters/);
+  });
+
+  it('checkRecord accepts exactly the records the schema accepts (its fast path never lets more through)', () => {
+    // Each member valid most of the time, so that both answers come often.
+    const mostly = <T>(valid: fc.Arbitrary<T>, ...other: fc.Arbitrary<unknown>[]) =>
+      fc.oneof({ arbitrary: valid, weight: 12 }, ...other);
+    const counter = mostly(
+      fc.nat(),
+      fc.constantFrom(-0, -1, MAX_COUNTER, MAX_COUNTER + 1, 2 ** 53, 1.5, NaN, Infinity),
+      fc.double(),
+      fc.string({ maxLength: 3 }),
+    );
+    const text = (max: number) =>
+      fc.oneof(
+        fc.string({ maxLength: max }),
+        fc.string({ unit: 'binary', maxLength: max }),
+        fc.string({ unit: 'grapheme', maxLength: max }),
+      );
+    const anyRecord = fc.record(
+      {
+        key: mostly(fc.stringMatching(/^[A-Z]{4}$/), text(6), fc.constant(1234)),
+        owner: mostly(
+          text(70),
+          // At and past the limit, in units and in code points.
+          fc.constantFrom(
+            'n'.repeat(64),
+            'n'.repeat(65),
+            '\u{1F600}'.repeat(40),
+            '\u{1F600}'.repeat(65),
+          ),
+          fc.constant(null),
+        ),
+        epoch: counter,
+        seq: counter,
+        schema: mostly(
+          fc.integer({ min: 1, max: 9 }),
+          fc.integer({ min: -2, max: 0 }),
+          fc.constantFrom(Number.MAX_SAFE_INTEGER, 2 ** 53, 0.5, NaN),
+        ),
+        state: mostly(
+          fc.oneof(fc.constant(null), fc.object({ maxDepth: 1 })),
+          fc.array(fc.integer(), { maxLength: 3 }),
+          fc.integer(),
+          fc.string({ maxLength: 3 }),
+        ),
+        at: mostly(
+          fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer()),
+          fc.constantFrom(Infinity, -Infinity, NaN, '1'),
+        ),
+      },
+      { requiredKeys: ['key', 'owner', 'epoch', 'seq', 'schema', 'at'] },
+    );
+    let accepted = 0;
+    fc.assert(
+      fc.property(anyRecord, (r) => {
+        const ok = checkRecord(r as unknown as StoreRecord) === undefined;
+        if (ok) accepted++;
+        expect(ok).toBe(recordSchema.safeParse(r).success);
+      }),
+      { numRuns: 5000, seed: 4711 },
+    );
+    // Both answers were reached, and often.
+    expect(accepted).toBeGreaterThan(500);
+    expect(accepted).toBeLessThan(4500);
   });
 
   it('opBytes measures an op exactly as its JSON text', () => {
