@@ -117,6 +117,8 @@ interface Deflating {
 }
 
 const NOTHING = Buffer.alloc(0);
+/** A byte that never occurs in UTF-8. */
+const NOT_UTF8 = Buffer.from([0xff]);
 
 /**
  * Inflates what the page sends, one message at a time, with nothing kept between messages (the
@@ -144,9 +146,11 @@ function inflateEachMessage(ext: Deflating, maxPayload: number): void {
     } catch (err) {
       // Past the limit, ws is handed one byte more than it allows: it then closes the socket
       // with 1009, as it does for an uncompressed frame over the limit (zlib stopped there).
+      // Data that is not deflate at all is handed over as a byte no UTF-8 text holds, so ws
+      // closes with 1007, as its own inflater does (an error from here would close without a
+      // code). A page sends text only; a binary message would be refused as any other.
       const over = (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
-      if (over) process.nextTick(callback, null, Buffer.alloc(maxPayload + 1));
-      else process.nextTick(callback, err);
+      process.nextTick(callback, null, over ? Buffer.alloc(maxPayload + 1) : NOT_UTF8);
     }
   };
 }

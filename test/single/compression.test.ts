@@ -154,6 +154,25 @@ describe('live socket compression', () => {
     expect(await cb.act(round, 'defend')).toMatchObject({ type: 'ack', duplicate: false });
   });
 
+  it('closes a socket whose compressed message is not deflate data with 1007, and plays on', async () => {
+    const node = await nodeWith(null);
+    const { ca, cb } = await playing(node, 'zcr', [{}, {}]);
+    // One text frame marked compressed (RSV1) whose payload is no deflate stream (a block of the
+    // reserved type), masked with a zero key as a page must mask.
+    const junk = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    const frame = Buffer.concat([Buffer.from([0xc1, 0x80 | junk.length, 0, 0, 0, 0]), junk]);
+    (ca.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(frame);
+    await ca.closed;
+    expect(ca.closeCode).toBe(1007);
+    expect(node.alive).toBe(true);
+    const round = await waitFor(
+      () => roundIn(cb.latestPartial('game-status')) || false,
+      10_000,
+      'round',
+    );
+    expect(await cb.act(round, 'defend')).toMatchObject({ type: 'ack', duplicate: false });
+  });
+
   it('compresses every message of 256 bytes and more when LIVE_COMPRESSION=on, for every kind of offer', async () => {
     const node = await nodeWith('on');
     const { ca, cb } = await playing(node, 'zon', [
