@@ -49,6 +49,25 @@ async function nodeWith(compression: 'on' | 'off' | 'large' | null): Promise<Nod
   return node;
 }
 
+/** `closed` was closed with `code`, and only it: the node runs and the other page plays on. */
+async function closedAlone(
+  node: NodeProcess,
+  closed: LiveConnection,
+  other: LiveConnection,
+  code: number,
+): Promise<void> {
+  await closed.closed;
+  expect(closed.closeCode).toBe(code);
+  expect(node.alive).toBe(true);
+  expect(other.ws.readyState).toBe(other.ws.OPEN);
+  const round = await waitFor(
+    () => roundIn(other.latestPartial('game-status')) || false,
+    10_000,
+    'round',
+  );
+  expect(await other.act(round, 'defend')).toMatchObject({ type: 'ack', duplicate: false });
+}
+
 /** Two players in a started game, with live sockets that offer what `offers` say. */
 async function playing(node: NodeProcess, name: string, offers: PageSocketOptions[] = [{}, {}]) {
   const a = new Player(node.url, `${name}a${tag}`);
@@ -141,17 +160,7 @@ describe('live socket compression', () => {
     ]);
     // A few hundred bytes on the wire, 1 MiB once inflated.
     ca.ws.send(`{"type":"chat","text":"${'a'.repeat(1 << 20)}"}`);
-    await ca.closed;
-    expect(ca.closeCode).toBe(1009);
-    expect(node.alive).toBe(true);
-    // The other page plays on.
-    expect(cb.ws.readyState).toBe(cb.ws.OPEN);
-    const round = await waitFor(
-      () => roundIn(cb.latestPartial('game-status')) || false,
-      10_000,
-      'round',
-    );
-    expect(await cb.act(round, 'defend')).toMatchObject({ type: 'ack', duplicate: false });
+    await closedAlone(node, ca, cb, 1009);
   });
 
   it('closes a socket whose compressed message is not deflate data with 1007, and plays on', async () => {
@@ -162,15 +171,7 @@ describe('live socket compression', () => {
     const junk = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     const frame = Buffer.concat([Buffer.from([0xc1, 0x80 | junk.length, 0, 0, 0, 0]), junk]);
     (ca.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(frame);
-    await ca.closed;
-    expect(ca.closeCode).toBe(1007);
-    expect(node.alive).toBe(true);
-    const round = await waitFor(
-      () => roundIn(cb.latestPartial('game-status')) || false,
-      10_000,
-      'round',
-    );
-    expect(await cb.act(round, 'defend')).toMatchObject({ type: 'ack', duplicate: false });
+    await closedAlone(node, ca, cb, 1007);
   });
 
   it('compresses every message of 256 bytes and more when LIVE_COMPRESSION=on, for every kind of offer', async () => {
