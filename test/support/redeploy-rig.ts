@@ -263,8 +263,11 @@ export class Rig {
     for (;;) {
       const m = new Map<string, AdminRecord>();
       for (const c of this.codes) m.set(c, await this.newest(c));
-      const agree = finalsAgree(this.codes, this.all, m);
-      if (((await also?.(m)) ?? true) && agree) return m;
+      const alsoHolds = (await also?.(m)) ?? true;
+      // Judged after `also` (which may wait on a database): a round resolved meanwhile makes the
+      // records read above one behind the logs, and they are read again. From here to the
+      // caller's checkInvariants no log line can arrive (no turn of the event loop).
+      if (alsoHolds && finalsAgree(this.codes, this.all, m)) return m;
       if (Date.now() >= deadline) return m;
       await new Promise((r) => setTimeout(r, 100));
     }
