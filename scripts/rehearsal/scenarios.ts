@@ -9,7 +9,7 @@
 // The multi-host rehearsal adds its own (scripts/rehearsal/hosts.ts).
 
 import type { AdminRecord } from '../../test/support/admin.js';
-import { finalsAgree } from '../../test/support/invariants.js';
+import { agreedFinals } from '../../test/support/invariants.js';
 import { waitFor, type NodeProcess } from '../../test/support/node-process.js';
 import type { Stage } from './cluster.js';
 import { say, sleep, ms } from './say.js';
@@ -110,28 +110,23 @@ export async function roundsPass(stage: Stage, n: number, timeoutMs = 20_000): P
 export async function finalRecords(
   stage: Stage,
   cold: ColdStart | null,
-  timeoutMs = 10_000,
 ): Promise<{ finals: Map<string, AdminRecord>; missing: string[] }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const finals = new Map<string, AdminRecord>();
-    const missing: string[] = [];
+  let missing: string[] = [];
+  // Read until they agree with the logs: games still playing resolve rounds meanwhile.
+  const finals = await agreedFinals(stage.rig.all, async () => {
+    const m = new Map<string, AdminRecord>();
+    missing = [];
     for (const c of stage.rig.codes) {
       const r = await stage.rig.newest(c).catch(() => null);
       const earlier = cold?.before.get(c);
-      if (r) finals.set(c, r);
-      else if (earlier?.state.status === 'finished') finals.set(c, earlier);
+      if (r) m.set(c, r);
+      else if (earlier?.state.status === 'finished') m.set(c, earlier);
       // Finished while the old nodes stopped: its result is recorded, no node holds it.
       else if (!cold?.finishedAtStop.has(c)) missing.push(c);
     }
-    // Games still playing resolve rounds while they are read: a record read just before a
-    // resolution is one round behind the logs, one read just after it can be ahead of a log line
-    // not yet read. Read again until they agree (the checker reports what still disagrees);
-    // from here to the caller's check no log line can arrive (no turn of the event loop).
-    if (finalsAgree([...finals.keys()], stage.rig.all, finals) || Date.now() >= deadline)
-      return { finals, missing };
-    await sleep(100);
-  }
+    return m;
+  });
+  return { finals, missing };
 }
 
 /**

@@ -264,6 +264,31 @@ export function finalsAgree(
   });
 }
 
+/**
+ * The records `read` gives, read again (for up to `timeoutMs`) until they agree with the rounds
+ * `nodes` logged as resolved (finalsAgree), and with `also` when given: games still run while
+ * they are read. Returns the last reading either way, for the checker to report.
+ */
+export async function agreedFinals(
+  nodes: NodeProcess[],
+  read: () => Promise<Map<string, AdminRecord>>,
+  also?: (finals: Map<string, AdminRecord>) => Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<Map<string, AdminRecord>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await read();
+    const alsoHolds = (await also?.(m)) ?? true;
+    // Judged after `also` (which may wait on a database): a round resolved meanwhile makes the
+    // records read above one behind the logs, and they are read again (one read just after a
+    // resolution can be ahead of a log line not yet read). From here to the caller's
+    // checkInvariants no log line can arrive (no turn of the event loop).
+    if (alsoHolds && finalsAgree([...m.keys()], nodes, m)) return m;
+    if (Date.now() >= deadline) return m;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export function checkInvariants(input: InvariantInput): InvariantReport {
   const violations: Violation[] = [];
   const summary: InvariantReport['summary'] = {};

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, type BotOptions } from './bots.js';
-import { finalsAgree, Sampler } from './invariants.js';
+import { agreedFinals, Sampler } from './invariants.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
 import {
   ROOT,
@@ -250,27 +250,21 @@ export class Rig {
     return best;
   }
 
-  /**
-   * The newest record of every game, read again (for up to `timeoutMs`) until the records agree
-   * with the rounds the nodes logged as resolved, and with `also` when given: games still run
-   * while they are read. Returns the last reading either way, for the checker to report.
-   */
-  async finals(
+  /** The newest record of every game, once they agree with the logs (`agreedFinals`). */
+  finals(
     also?: (finals: Map<string, AdminRecord>) => Promise<boolean>,
     timeoutMs = 10_000,
   ): Promise<Map<string, AdminRecord>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = new Map<string, AdminRecord>();
-      for (const c of this.codes) m.set(c, await this.newest(c));
-      const alsoHolds = (await also?.(m)) ?? true;
-      // Judged after `also` (which may wait on a database): a round resolved meanwhile makes the
-      // records read above one behind the logs, and they are read again. From here to the
-      // caller's checkInvariants no log line can arrive (no turn of the event loop).
-      if (alsoHolds && finalsAgree(this.codes, this.all, m)) return m;
-      if (Date.now() >= deadline) return m;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    return agreedFinals(
+      this.all,
+      async () => {
+        const m = new Map<string, AdminRecord>();
+        for (const c of this.codes) m.set(c, await this.newest(c));
+        return m;
+      },
+      also,
+      timeoutMs,
+    );
   }
 
   /** Waits until every game still playing is at least `n` rounds further than now. */

@@ -5,7 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import type { AdminRecord } from '../../support/admin.js';
 import type { Bot } from '../../support/bots.js';
-import { checkInvariants, finalsAgree, type Violation } from '../../support/invariants.js';
+import {
+  agreedFinals,
+  checkInvariants,
+  finalsAgree,
+  type Violation,
+} from '../../support/invariants.js';
 import type { NodeProcess } from '../../support/node-process.js';
 
 type Line = Record<string, unknown> & { msg: string };
@@ -84,5 +89,27 @@ describe('records read while the games still run', () => {
     expect(finalsAgree(['KEPS'], logs, at(3))).toBe(false);
     expect(finalsAgree(['KEPS'], logs, at(5))).toBe(false);
     expect(finalsAgree(['KEPS', 'GONE'], logs, at(4))).toBe(false);
+  });
+
+  it('are read again when a round resolves while the extra check runs', async () => {
+    // Round 4 is playing when read; the extra check (a database read in the outage test) takes
+    // long enough for the node to resolve it: the first reading is then behind the logs.
+    const lines = [...first, resolved('n1', 3, 3)];
+    const nodes = [node('n1', lines, null)];
+    let reads = 0;
+    const finals = await agreedFinals(
+      nodes,
+      () => Promise.resolve(at(++reads === 1 ? 4 : 5)),
+      () => {
+        if (reads === 1) lines.push(resolved('n1', 4, 4));
+        return Promise.resolve(true);
+      },
+      5_000,
+    );
+    expect(reads).toBe(2);
+    expect(finals.get('KEPS')?.state.round).toBe(5);
+    expect(
+      checkInvariants({ codes: ['KEPS'], bots: [], nodes, samples: [], finals }).violations,
+    ).toEqual([]);
   });
 });
