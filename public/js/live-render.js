@@ -50,6 +50,13 @@
     return this.table ? this.table.v : null;
   };
 
+  /**
+   * The tree messages this reader understands (src/live/live-socket.ts, PATCH_RENDER): the page
+   * asks for them by this name when it opens a socket, so a reader of another release (a cached
+   * script) is sent whole partials instead, which every release's page applies.
+   */
+  LivePage.FORMAT = 'patch2';
+
   /** True for a message this reader handles. */
   LivePage.isRender = function (text) {
     return typeof text === 'string' && text.lastIndexOf('{"type":"render"', 0) === 0;

@@ -268,13 +268,23 @@
   function liveReader() {
     return new window.MinotaurLive.LivePage(window.MinotaurTemplates);
   }
+  // The socket's URL names the messages this page's reader understands, not those the page's
+  // HTML names: the reader may be a script cached from another release, or may have failed to
+  // load (then the page asks for whole partials, which htmx applies as they are).
   document.addEventListener('htmx:ws:before:connection', function (evt) {
     var connection = evt.detail.connection;
-    var version = window.MinotaurLive && liveReader().tableVersion();
-    if (!version || !connection) return;
+    if (!connection) return;
     try {
       var url = new URL(connection.url, window.location.href);
-      url.searchParams.set('templates', version);
+      if (!url.searchParams.has('render')) return;
+      var live = window.MinotaurLive;
+      if (live && typeof live.LivePage.FORMAT === 'string') {
+        url.searchParams.set('render', live.LivePage.FORMAT);
+        var version = liveReader().tableVersion();
+        if (version) url.searchParams.set('templates', version);
+      } else {
+        url.searchParams.delete('render');
+      }
       connection.url = url.toString();
     } catch (e) {
       /* an address this page did not make: left as it is */

@@ -30,6 +30,7 @@ import { formField, RUNS_HEADER, sessionOf } from './request.js';
 import { currentUser, type WebUser } from './user.js';
 import { PATCH_RENDER } from '../live/live-socket.js';
 import { TEMPLATES_PATH, TEMPLATES_SCRIPT } from '../live/template-script.js';
+import { Assets } from './assets.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -42,6 +43,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const VIEWS_DIR = join(root, 'views');
 const PUBLIC_DIR = join(root, 'public');
 const HTMX_DIR = join(root, 'node_modules', 'htmx.org', 'dist');
+/** htmx and its socket extension, by their addresses under /static. */
+const VENDOR = {
+  '/vendor/htmx.min.js': join(HTMX_DIR, 'htmx.min.js'),
+  '/vendor/hx-ws.min.js': join(HTMX_DIR, 'ext', 'hx-ws.min.js'),
+};
+/** The files of public/ that pages name (views/partials/head.ejs). */
+const PAGE_FILES = ['/css/minotaur.css', '/favicon.svg', '/js/live-render.js', '/js/minotaur.js'];
 /** A game page's live socket, and its game code (validated again by the route). */
 const GAME_LIVE_PATH = /^\/games\/([A-Za-z]{4})\/live$/;
 
@@ -102,6 +110,12 @@ export function createWebServer(deps: WebDeps): WebServer {
   app.locals.liveRender = PATCH_RENDER;
   // The release's template table, a script every page loads (template-script.ts).
   app.locals.templatesPath = TEMPLATES_PATH;
+  // The addresses of the other files every page loads, each naming its version (assets.ts).
+  const assets = new Assets(
+    { ...VENDOR, ...Object.fromEntries(PAGE_FILES.map((f) => [f, join(PUBLIC_DIR, f)])) },
+    config.env !== 'development',
+  );
+  app.locals.asset = (path: string): string => assets.url(path);
   const server = createServer(app);
   const requests = new RequestsInProgress(server);
   // Longer than load balancers' idle timeouts, so they never reuse a connection the node is
@@ -218,11 +232,16 @@ export function createWebServer(deps: WebDeps): WebServer {
       filter: (req, res) => req.headers.range === undefined && compression.filter(req, res),
     }),
   );
+  // Each file for a year at the address of its version, else checked again (assets.ts).
+  app.use('/static', (req, res, next) => {
+    res.set('Cache-Control', assets.cacheControl(req.path, req.query.v));
+    next();
+  });
   app.use('/static/vendor/htmx.min.js', (_req, res) =>
-    res.sendFile(join(HTMX_DIR, 'htmx.min.js'), { maxAge: '1d' }),
+    res.sendFile(VENDOR['/vendor/htmx.min.js'], { cacheControl: false }),
   );
   app.use('/static/vendor/hx-ws.min.js', (_req, res) =>
-    res.sendFile(join(HTMX_DIR, 'ext', 'hx-ws.min.js'), { maxAge: '1d' }),
+    res.sendFile(VENDOR['/vendor/hx-ws.min.js'], { cacheControl: false }),
   );
   // Its address names its version: a browser keeps it until a release changes the templates.
   app.get(TEMPLATES_PATH, (_req, res) => {
@@ -231,7 +250,7 @@ export function createWebServer(deps: WebDeps): WebServer {
       .set('Cache-Control', 'public, max-age=31536000, immutable')
       .send(TEMPLATES_SCRIPT);
   });
-  app.use('/static', express.static(PUBLIC_DIR, { maxAge: '1h', index: false }));
+  app.use('/static', express.static(PUBLIC_DIR, { cacheControl: false, index: false }));
 
   // What every page template needs, set before anything that can fail (a session store
   // that cannot reach the database still gets a proper error page).

@@ -321,7 +321,16 @@ describe('two players in a browser', () => {
     );
     expect(version).toMatch(/^[0-9a-f]{12}$/);
     expect(sockets.length).toBeGreaterThanOrEqual(2);
-    for (const url of sockets) expect(url).toContain(`templates=${version!}`);
+    // ...and asked for the tree messages their reader understands.
+    const format = await pa.evaluate(
+      () =>
+        (window as unknown as { MinotaurLive: { LivePage: { FORMAT: string } } }).MinotaurLive
+          .LivePage.FORMAT,
+    );
+    for (const url of sockets) {
+      expect(url).toContain(`templates=${version!}`);
+      expect(new URL(url).searchParams.get('render')).toBe(format);
+    }
     expect(fixedText).toEqual([]);
     for (const e of extensions) expect(e).toMatch(/^permessage-deflate/);
     // The game pages were updated live the whole time (no navigation since start).
@@ -360,6 +369,66 @@ describe('two players in a browser', () => {
 });
 
 describe('the page across a node restart', () => {
+  it("a page whose reader is another release's cached script is sent whole partials, and stays live", async () => {
+    const node = startNode({
+      port: await freePort(),
+      databasePath: join(tempDir(), 'stale-reader.db'),
+    });
+    nodes.push(node);
+    await node.ready();
+    const base = node.url;
+    const pa = await session!.newPage();
+    const pb = await session!.newPage();
+    // A's reader is a script of a release whose tree messages are named otherwise (as a browser
+    // that kept an older release's script would run it).
+    await pa.route('**/static/js/live-render.js*', async (route) => {
+      const res = await route.fetch();
+      const body = (await res.text()).replace(
+        /LivePage\.FORMAT = '[^']*'/,
+        "LivePage.FORMAT = 'patch-older'",
+      );
+      expect(body).toContain("'patch-older'");
+      await route.fulfill({ response: res, body });
+    });
+    const sockets: string[] = [];
+    const frames: string[] = [];
+    pa.on('websocket', (ws) => {
+      sockets.push(ws.url());
+      ws.on('framereceived', ({ payload }) => {
+        if (typeof payload === 'string') frames.push(payload);
+      });
+    });
+    const nameA = `minos${tag}`;
+    const nameB = `pasiphae${tag}`;
+    await signUp(pa, base, nameA);
+    await signUp(pb, base, nameB);
+    const create = pa.locator('form[action="/lobby/games"] button[type="submit"]');
+    await Promise.all([pa.waitForURL(/\/games\/[A-Z]{4}$/), create.click()]);
+    const code = pa.url().slice(-4);
+    await waitFor(
+      () => sockets.some((u) => u.includes(`/games/${code}/live`)),
+      10_000,
+      "A's game socket",
+    );
+
+    // B joins; A's page shows B and the start button without a reload.
+    await pb.goto(`${base}/games/${code}`);
+    await Promise.all([
+      pb.waitForURL(`${base}/games/${code}`),
+      pb.click('#game-actions button:has-text("Join this game")'),
+    ]);
+    await pa.locator('#game-players').getByText(nameB).waitFor({ timeout: 10_000 });
+    await pa
+      .locator('#game-actions button:has-text("Start the game")')
+      .waitFor({ state: 'visible', timeout: 10_000 });
+
+    const game = sockets.filter((u) => u.includes(`/games/${code}/live`));
+    for (const url of game) expect(new URL(url).searchParams.get('render')).toBe('patch-older');
+    // Whole partials, never a tree message its reader would misread.
+    expect(frames.some((f) => f.includes('<hx-partial'))).toBe(true);
+    expect(frames.filter((f) => f.startsWith('{"type":"render"'))).toEqual([]);
+  });
+
   it('shows "reconnecting…" while the node is down, reconnects, shows the same round, and sends an action clicked meanwhile once', async () => {
     const port = await freePort();
     const db = join(tempDir(), 'restart.db');

@@ -4,6 +4,7 @@
 // (they carry the CSRF token beside text a request chooses: BREACH).
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -19,6 +20,7 @@ interface Raw {
   status: number;
   encoding: string | undefined;
   vary: string | undefined;
+  cacheControl: string | undefined;
   body: Buffer;
 }
 
@@ -36,6 +38,7 @@ function get(url: string, acceptEncoding: string | null, range?: string): Promis
           status: res.statusCode ?? 0,
           encoding: res.headers['content-encoding'],
           vary: res.headers.vary,
+          cacheControl: res.headers['cache-control'],
           body: Buffer.concat(chunks),
         }),
       );
@@ -60,11 +63,12 @@ describe('a page and what it loads', () => {
     const html = page.body.toString('utf8');
     expect(html).toContain('name="_csrf"');
 
-    const assets = [...html.matchAll(/(?:src|href)="(\/static\/[^"]+\.(?:js|css))"/g)].map(
-      (m) => m[1]!,
-    );
+    const assets = [
+      ...html.matchAll(/(?:src|href)="(\/static\/[^"]+\.(?:js|css)(?:\?v=[0-9a-f]{12})?)"/g),
+    ].map((m) => m[1]!);
     // The stylesheet, htmx and its socket extension, the template table, the game's scripts.
     expect(assets.length).toBeGreaterThanOrEqual(6);
+    expect(html).toMatch(/<link rel="icon" href="\/static\/favicon\.svg\?v=[0-9a-f]{12}"/);
     expect(assets.some((a) => a.startsWith('/static/live/templates-'))).toBe(true);
 
     let plainBytes = 0;
@@ -97,6 +101,22 @@ describe('a page and what it loads', () => {
       } else {
         expect(part.status, path).toBe(206);
         expect(part.body.equals(plain.body.subarray(0, 2000)), path).toBe(true);
+      }
+
+      // The address names the version of what it serves; at that address it is kept for a
+      // year, at any other (a page of another release asking this node) checked again.
+      if (!path.startsWith('/static/live/templates-')) {
+        const [file, version] = path.split('?v=');
+        expect(version, path).toBe(
+          createHash('sha256').update(plain.body).digest('hex').slice(0, 12),
+        );
+        expect(plain.cacheControl, path).toBe('public, max-age=31536000, immutable');
+        for (const other of [file!, `${file!}?v=0123456789ab`, `${path}&v=${version!}`]) {
+          const older = await get(url + other, null);
+          expect(older.status, other).toBe(200);
+          expect(older.body.equals(plain.body), other).toBe(true);
+          expect(older.cacheControl, other).toBe('no-cache');
+        }
       }
 
       plainBytes += plain.body.length;

@@ -31,6 +31,8 @@ export interface TemplateTable {
 export interface LivePageClass {
   /** `table`: the templates the page holds from its cached script, or none. */
   new (table?: TemplateTable | null): LivePageApi;
+  /** The tree messages this reader understands: what its page asks for as ?render=. */
+  FORMAT: string;
   /** True for a message this reader handles. */
   isRender(text: string): boolean;
   /** The <hx-partial> elements of changed partials, as a node of the html format sends them. */
