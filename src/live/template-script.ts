@@ -7,6 +7,9 @@
 // year: a release whose templates changed has another address. A page whose table is not the
 // node's (a page of another release, or whose script failed to load) does not name the node's
 // version, and is sent each template's fixed text the first time it needs it, as before.
+// A node answers any version's address with its own table (which names its own version), so a
+// page whose request reached a node of the other release during a rolling update still gets a
+// table, one that this node's own sockets will take as held.
 
 import { createHash } from 'node:crypto';
 import { TEMPLATE_TABLE } from './template-table.js';
@@ -19,6 +22,9 @@ export const TEMPLATES_VERSION = createHash('sha256')
 
 /** Where pages load the table from. */
 export const TEMPLATES_PATH = `/static/live/templates-${TEMPLATES_VERSION}.js`;
+
+/** The addresses of every release's table. */
+export const TEMPLATES_ROUTE = /^\/static\/live\/templates-[0-9a-f]{12}\.js$/;
 
 /**
  * The script: a classic script with no DOM access that defines MinotaurTemplates, which the

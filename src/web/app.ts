@@ -29,8 +29,8 @@ import { saveSessionBeforeAnswering } from './session-saved.js';
 import { formField, RUNS_HEADER, sessionOf } from './request.js';
 import { currentUser, type WebUser } from './user.js';
 import { PATCH_RENDER } from '../live/live-socket.js';
-import { TEMPLATES_PATH, TEMPLATES_SCRIPT } from '../live/template-script.js';
-import { Assets } from './assets.js';
+import { TEMPLATES_PATH, TEMPLATES_ROUTE, TEMPLATES_SCRIPT } from '../live/template-script.js';
+import { Assets, IMMUTABLE, REVALIDATE } from './assets.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -244,10 +244,12 @@ export function createWebServer(deps: WebDeps): WebServer {
     res.sendFile(VENDOR['/vendor/hx-ws.min.js'], { cacheControl: false }),
   );
   // Its address names its version: a browser keeps it until a release changes the templates.
-  app.get(TEMPLATES_PATH, (_req, res) => {
+  // Another release's address (a page of the other release, during a rolling update) gets this
+  // node's table, which names its own version, checked again next time (template-script.ts).
+  app.get(TEMPLATES_ROUTE, (req, res) => {
     res
       .type('text/javascript')
-      .set('Cache-Control', 'public, max-age=31536000, immutable')
+      .set('Cache-Control', req.path === TEMPLATES_PATH ? IMMUTABLE : REVALIDATE)
       .send(TEMPLATES_SCRIPT);
   });
   app.use('/static', express.static(PUBLIC_DIR, { cacheControl: false, index: false }));

@@ -53,8 +53,14 @@ describe('the template table', () => {
     const script = await a.request(path);
     expect(script.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
-    // Another version is not this node's to serve.
-    expect((await a.request('/static/live/templates-0123456789ab.js')).status).toBe(404);
+    // Another release's address (a page of it, during a rolling update) gets this node's table,
+    // which names this node's version, and is checked again before it is used another time.
+    const older = await a.request('/static/live/templates-0123456789ab.js');
+    expect(older.status).toBe(200);
+    expect(older.headers.get('cache-control')).toBe('no-cache');
+    expect(await older.text()).toBe(await script.text());
+    expect((await a.request('/static/live/templates-0123456789ab.json')).status).toBe(404);
+    expect((await a.request('/static/live/templates-XYZ.js')).status).toBe(404);
 
     const code = await a.createGame();
     expect((await b.join(code)).status).toBe(303);

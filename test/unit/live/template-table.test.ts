@@ -11,6 +11,7 @@ import { TEMPLATE_TABLE } from '../../../src/live/template-table.js';
 import {
   holdsTable,
   TEMPLATES_PATH,
+  TEMPLATES_ROUTE,
   TEMPLATES_SCRIPT,
   TEMPLATES_VERSION,
 } from '../../../src/live/template-script.js';
@@ -37,6 +38,13 @@ describe('the template table', () => {
     runInNewContext(TEMPLATES_SCRIPT, { window });
     expect(window.MinotaurTemplates).toEqual({ v: TEMPLATES_VERSION, s: TEMPLATE_TABLE });
     expect(TEMPLATES_PATH).toBe(`/static/live/templates-${TEMPLATES_VERSION}.js`);
+    expect(TEMPLATES_ROUTE.test(TEMPLATES_PATH)).toBe(true);
+    expect(TEMPLATES_ROUTE.test('/static/live/templates-0123456789ab.js')).toBe(true);
+    for (const other of [
+      '/static/live/templates-0123456789ab.js.map',
+      '/static/live/templates-.js',
+    ])
+      expect(TEMPLATES_ROUTE.test(other)).toBe(false);
     expect(holdsTable(TEMPLATES_VERSION)).toBe(true);
     for (const other of [undefined, '', '0123456789ab', [TEMPLATES_VERSION], 42])
       expect(holdsTable(other)).toBe(false);
