@@ -237,12 +237,8 @@ export function createWebServer(deps: WebDeps): WebServer {
     res.set('Cache-Control', assets.cacheControl(req.path, req.query.v));
     next();
   });
-  app.use('/static/vendor/htmx.min.js', (_req, res) =>
-    res.sendFile(VENDOR['/vendor/htmx.min.js'], { cacheControl: false }),
-  );
-  app.use('/static/vendor/hx-ws.min.js', (_req, res) =>
-    res.sendFile(VENDOR['/vendor/hx-ws.min.js'], { cacheControl: false }),
-  );
+  for (const [path, file] of Object.entries(VENDOR))
+    app.use(`/static${path}`, (_req, res) => res.sendFile(file, { cacheControl: false }));
   // Its address names its version: a browser keeps it until a release changes the templates.
   // Another release's address (a page of the other release, during a rolling update) gets this
   // node's table, which names its own version, checked again next time (template-script.ts).

@@ -25,6 +25,8 @@ export const REVALIDATE = 'no-cache';
 export class Assets {
   /** Each file's version, by its address under /static (e.g. `/js/minotaur.js`). */
   private readonly versions = new Map<string, string>();
+  /** The address pages name for each, made once (every page names them all). */
+  private readonly urls = new Map<string, string>();
 
   /**
    * `files`: the file behind each address under /static; read once, here (files a node
@@ -34,14 +36,18 @@ export class Assets {
     files: Readonly<Record<string, string>>,
     private readonly keep: boolean,
   ) {
-    for (const [path, file] of Object.entries(files)) this.versions.set(path, versionOf(file));
+    for (const [path, file] of Object.entries(files)) {
+      const v = versionOf(file);
+      this.versions.set(path, v);
+      this.urls.set(path, `/static${path}?v=${v}`);
+    }
   }
 
   /** The address a page names for the file at `path` under /static. */
   url(path: string): string {
-    const v = this.versions.get(path);
-    if (v === undefined) throw new Error(`not a versioned asset: ${path}`);
-    return `/static${path}?v=${v}`;
+    const url = this.urls.get(path);
+    if (url === undefined) throw new Error(`not a versioned asset: ${path}`);
+    return url;
   }
 
   /**
