@@ -69,9 +69,46 @@ export async function meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<
   );
 }
 
-export class LocalCluster implements Stage {
-  readonly readyTimeoutMs = 20_000;
+/**
+ * What every stage does the same way: DNS lists the nodes in service, and a node is in service
+ * once HAProxy has it UP.
+ */
+export abstract class ServiceStage {
+  abstract readonly rig: Rig;
+  abstract readonly haproxy: HaProxy;
   #inService: string[] = [];
+
+  /**
+   * How long `enterService` waits for HAProxy by default, and how often it asks.
+   */
+  constructor(
+    private readonly upTimeoutMs: number,
+    private readonly upPollMs: number,
+  ) {}
+
+  async enterService(node: NodeProcess, timeoutMs = this.upTimeoutMs): Promise<void> {
+    this.#inService = [...this.#inService, node.opts.host];
+    this.rig.setDns(this.#inService);
+    await waitFor(
+      () => this.haproxy.isUp(node.address),
+      timeoutMs,
+      `HAProxy to put ${node.opts.nodeId} UP`,
+      this.upPollMs,
+    );
+  }
+
+  leaveService(node: NodeProcess): void {
+    this.#inService = this.#inService.filter((h) => h !== node.opts.host);
+    this.rig.setDns(this.#inService);
+  }
+
+  meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
+    return meshed(nodes, timeoutMs);
+  }
+}
+
+export class LocalCluster extends ServiceStage implements Stage {
+  readonly readyTimeoutMs = 20_000;
   #addresses = 0;
   /** When each address was last left by its node (never used: 0). */
   #released = new Map<string, number>();
@@ -79,7 +116,9 @@ export class LocalCluster implements Stage {
   private constructor(
     readonly rig: Rig,
     readonly haproxy: HaProxy,
-  ) {}
+  ) {
+    super(15_000, 50);
+  }
 
   static async create(roundSeconds: number): Promise<LocalCluster> {
     const secrets = productionSecrets();
@@ -132,26 +171,6 @@ export class LocalCluster implements Stage {
     this.#released.set(host, Infinity);
     void node.exited.then(() => this.#released.set(host, Date.now()));
     return node;
-  }
-
-  async enterService(node: NodeProcess, timeoutMs = 15_000): Promise<void> {
-    this.#inService = [...this.#inService, node.opts.host];
-    this.rig.setDns(this.#inService);
-    await waitFor(
-      () => this.haproxy.isUp(node.address),
-      timeoutMs,
-      `HAProxy to put ${node.opts.nodeId} UP`,
-      50,
-    );
-  }
-
-  leaveService(node: NodeProcess): void {
-    this.#inService = this.#inService.filter((h) => h !== node.opts.host);
-    this.rig.setDns(this.#inService);
-  }
-
-  meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
-    return meshed(nodes, timeoutMs);
   }
 
   async stop(): Promise<void> {

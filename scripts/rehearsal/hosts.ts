@@ -27,7 +27,7 @@ import type { Network } from '../../test/support/player.js';
 import { postgresBinDir, startPostgres, type PostgresServer } from '../../test/support/postgres.js';
 import { productionSecrets, secretFiles, stackEnvironment } from '../../test/support/production.js';
 import { RIG_QUERY, Rig } from '../../test/support/redeploy-rig.js';
-import { meshed, type Stage } from './cluster.js';
+import { ServiceStage, meshed, type Stage } from './cluster.js';
 import { Players } from './players.js';
 import { report, type Section } from './report.js';
 import {
@@ -64,10 +64,9 @@ const admin = (url: string, path: string) =>
   });
 
 /** The cluster on hosts of its own: each node, PostgreSQL and HAProxy in a network namespace. */
-class HostCluster implements Stage {
+class HostCluster extends ServiceStage implements Stage {
   readonly readyTimeoutMs = 60_000;
   readonly #hosts = new Map<NodeProcess, Host>();
-  #inService: string[] = [];
   #hostNo = 1;
 
   private constructor(
@@ -78,7 +77,9 @@ class HostCluster implements Stage {
     readonly pgHost: Host,
     readonly lbHost: Host,
     private readonly secretsDir: string,
-  ) {}
+  ) {
+    super(20_000, 100);
+  }
 
   static async create(network: HostNetwork, cleanups: (() => unknown)[]): Promise<HostCluster> {
     const pgHost = network.addHost('pg', 100);
@@ -161,26 +162,6 @@ class HostCluster implements Stage {
 
   hostOf(node: NodeProcess): Host {
     return this.#hosts.get(node)!;
-  }
-
-  async enterService(node: NodeProcess, timeoutMs = 20_000): Promise<void> {
-    this.#inService = [...this.#inService, node.opts.host];
-    this.rig.setDns(this.#inService);
-    await waitFor(
-      () => this.haproxy.isUp(node.address),
-      timeoutMs,
-      `HAProxy to put ${node.opts.nodeId} UP`,
-      100,
-    );
-  }
-
-  leaveService(node: NodeProcess): void {
-    this.#inService = this.#inService.filter((h) => h !== node.opts.host);
-    this.rig.setDns(this.#inService);
-  }
-
-  meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
-    return meshed(nodes, timeoutMs);
   }
 
   async stop(): Promise<void> {
