@@ -16,10 +16,10 @@
 // It needs root (network namespaces, veth links, iptables). Otherwise it says why and is skipped.
 
 import { HostNetwork, hostsUnavailable } from '../test/support/netns.js';
-import { waitFor, type NodeProcess } from '../test/support/node-process.js';
+import type { NodeProcess } from '../test/support/node-process.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { Rig } from '../test/support/redeploy-rig.js';
-import { TEST_ADMIN_TOKEN } from '../test/support/admin.js';
+import { meshed } from '../test/support/cluster.js';
 import { run as handoff, type SizeResult } from './handoff.bench.js';
 import { measure, type ModeResult } from './live.bench.js';
 import {
@@ -57,28 +57,6 @@ interface Setup {
   close(): Promise<void>;
 }
 
-async function meshed(nodes: NodeProcess[]): Promise<void> {
-  await waitFor(
-    async () => {
-      for (const n of nodes) {
-        const res = await fetch(`${n.url}/admin/cluster.json`, {
-          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
-          signal: AbortSignal.timeout(2000),
-        });
-        const c = (await res.json()) as { members: { id: string; state: string }[] };
-        if (
-          nodes.some((m) => !c.members.some((x) => x.id === m.opts.nodeId && x.state === 'ready'))
-        )
-          return false;
-      }
-      return true;
-    },
-    30_000,
-    'the nodes to mesh',
-    100,
-  );
-}
-
 /** Nodes on this host's loopback addresses, PostgreSQL on 127.0.0.1. */
 async function oneHost(): Promise<Setup> {
   const pg = await startPostgres();
@@ -93,7 +71,7 @@ async function oneHost(): Promise<Setup> {
         track(rig.start(`n${i + 1}`, `127.0.0.${i + 2}`)),
       );
       await Promise.all(nodes.map((n) => n.ready(60_000)));
-      await meshed(nodes);
+      await meshed(nodes, 30_000);
       return nodes;
     },
     async close() {
@@ -125,7 +103,7 @@ async function onHosts(delayMs: number): Promise<Setup> {
         track(rig.start(`n${i + 1}`, h.address, { launcher: net.launcher(h) })),
       );
       await Promise.all(nodes.map((n) => n.ready(60_000)));
-      await meshed(nodes);
+      await meshed(nodes, 30_000);
       if (delayMs)
         await net.impair(['pg', ...hosts.map((h) => h.name)], { delayMs, jitterMs: 0, lossPct: 0 });
       return nodes;

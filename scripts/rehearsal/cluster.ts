@@ -4,12 +4,12 @@
 // deploy/haproxy.cfg and terminating TLS. Scenarios, players and the report act on a cluster
 // only through `Stage`, which the multi-host rehearsal's cluster (hosts.ts) implements too.
 
-import { TEST_ADMIN_TOKEN } from '../../test/support/admin.js';
 import { HaProxy } from '../../test/support/haproxy.js';
 import { waitFor, type NodeProcess } from '../../test/support/node-process.js';
 import type { Network } from '../../test/support/player.js';
 import { productionEnv, productionSecrets } from '../../test/support/production.js';
 import { RIG_QUERY, Rig } from '../../test/support/redeploy-rig.js';
+import { meshed } from '../../test/support/cluster.js';
 
 /** What a rehearsal needs of a cluster, wherever its nodes run. */
 export interface Stage {
@@ -43,31 +43,6 @@ const ADDRESSES = [
   '127.0.0.6',
   '127.0.0.7',
 ] as const;
-
-/**
- * Waits until each of `nodes` sees all the others as ready members (read from /admin/cluster.json).
- */
-export async function meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
-  await waitFor(
-    async () => {
-      for (const n of nodes) {
-        const res = await fetch(`${n.url}/admin/cluster.json`, {
-          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
-          signal: AbortSignal.timeout(2000),
-        });
-        const c = (await res.json()) as { members: { id: string; state: string }[] };
-        if (
-          nodes.some((m) => !c.members.some((x) => x.id === m.opts.nodeId && x.state === 'ready'))
-        )
-          return false;
-      }
-      return true;
-    },
-    timeoutMs,
-    `${nodes.map((n) => n.opts.nodeId).join(', ')} to see each other`,
-    100,
-  );
-}
 
 /**
  * What every stage does the same way: DNS lists the nodes in service, and a node is in service

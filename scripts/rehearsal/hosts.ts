@@ -27,7 +27,8 @@ import type { Network } from '../../test/support/player.js';
 import { postgresBinDir, startPostgres, type PostgresServer } from '../../test/support/postgres.js';
 import { productionSecrets, secretFiles, stackEnvironment } from '../../test/support/production.js';
 import { RIG_QUERY, Rig } from '../../test/support/redeploy-rig.js';
-import { ServiceStage, meshed, type Stage } from './cluster.js';
+import { meshed } from '../../test/support/cluster.js';
+import { ServiceStage, type Stage } from './cluster.js';
 import { Players } from './players.js';
 import { report, type Section } from './report.js';
 import {

@@ -152,6 +152,26 @@ export function clusterOf(node: NodeProcess): Promise<ClusterJson> {
   return adminJson<ClusterJson>(node.url, '/admin/cluster.json');
 }
 
+/**
+ * Waits until each of `nodes` lists all the others as ready members (read from
+ * /admin/cluster.json).
+ */
+export async function meshed(nodes: NodeProcess[], timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const n of nodes) {
+        const { members } = await clusterOf(n);
+        if (nodes.some((m) => !members.some((x) => x.id === m.opts.nodeId && x.state === 'ready')))
+          return false;
+      }
+      return true;
+    },
+    timeoutMs,
+    `${nodes.map((n) => n.opts.nodeId).join(', ')} to see each other`,
+    100,
+  );
+}
+
 /** The other members a node lists (itself left out). */
 export async function peersOf(node: NodeProcess): Promise<ClusterMember[]> {
   return (await clusterOf(node)).members.filter((m) => !m.self);
