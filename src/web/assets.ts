@@ -8,8 +8,8 @@
 // release can ask a new node for `?v=<old hash>` (or the reverse). Only an address whose version
 // is the file this node holds is marked immutable; any other (no version, or another one) is
 // served with `no-cache`, so the browser checks it again (by ETag) before using it another time.
-// Outside production nothing is kept for a year: files edited while the node runs change
-// without changing the addresses it printed at start.
+// In development (NODE_ENV unset or `development`) nothing is kept for a year: files edited
+// while the node runs change without changing the addresses it printed at start.
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
