@@ -6,13 +6,11 @@
 // reconnects to the new node, and the page shows the same round.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { BrowserSession, signUp } from '../support/browser.js';
+import { BrowserSession, nextTurn, SHOTS, signUp } from '../support/browser.js';
 import {
   freePort,
-  ROOT,
   startNode,
   tempDir,
   waitFor,
@@ -22,7 +20,6 @@ import { Player } from '../support/player.js';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
 import type { Direction, GameState, Hex } from '../../src/game/types.js';
 
-const SHOTS = join(ROOT, 'test-results');
 const nodes: NodeProcess[] = [];
 let session: BrowserSession | undefined;
 const tag = String(Date.now() % 100000);
@@ -91,7 +88,6 @@ function boardFacts(page: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   session = await BrowserSession.launch();
 });
 
@@ -215,30 +211,8 @@ describe('two players in a browser', () => {
       for (;;) {
         if (Date.now() > deadline) throw new Error('game did not finish in time');
         // Wait until the game is over, or there is a round this page has not acted in yet.
-        const next = await page.waitForFunction(
-          (last) => {
-            if (document.querySelector('#game-status .phase.over')) return 'over';
-            const cd = document.querySelector('#game-status .countdown[data-round]');
-            const round = cd ? Number(cd.getAttribute('data-round')) : 0;
-            if (
-              document.querySelector('.overlay.lose') &&
-              !document.querySelector('#game-actions button.defend')
-            )
-              return 'fallen';
-            return round > last && document.querySelector('#game-actions button.defend')
-              ? round
-              : false;
-          },
-          acted,
-          { timeout: 20_000, polling: 50 },
-        );
-        const v = (await next.jsonValue()) as number | 'over' | 'fallen';
-        if (v === 'over') return;
-        if (v === 'fallen') {
-          await page.waitForSelector('#game-status .phase.over', { timeout: 30_000 });
-          return;
-        }
-        const round = v;
+        const round = await nextTurn(page, acted, 30_000);
+        if (round === 'over') return;
         const g = (await adminGame(base, code)).state;
         if (g.status !== 'playing' || g.round !== round) continue; // the round moved on meanwhile
         if (!midShot && round >= 2 && meId === idA) {

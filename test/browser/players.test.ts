@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
-import { BrowserSession, PHONE, SHOTS, createGame, signUp } from '../support/browser.js';
+import { BrowserSession, PHONE, SHOTS, createGame, nextTurn, signUp } from '../support/browser.js';
 import {
   freePort,
   startNode,
@@ -39,29 +39,8 @@ async function defendToTheEnd(page: Page): Promise<void> {
   let acted = 0;
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    const next = await page.waitForFunction(
-      (last) => {
-        if (document.querySelector('#game-status .phase.over')) return 'over';
-        const cd = document.querySelector('#game-status .countdown[data-round]');
-        const round = cd ? Number(cd.getAttribute('data-round')) : 0;
-        if (
-          !document.querySelector('#game-actions button.defend') &&
-          document.querySelector('#game-overlay .overlay')
-        )
-          return 'fallen';
-        return round > last && document.querySelector('#game-actions button.defend')
-          ? round
-          : false;
-      },
-      acted,
-      { timeout: 20_000, polling: 50 },
-    );
-    const v = (await next.jsonValue()) as number | 'over' | 'fallen';
+    const v = await nextTurn(page, acted, 60_000);
     if (v === 'over') return;
-    if (v === 'fallen') {
-      await page.waitForSelector('#game-status .phase.over', { timeout: 60_000 });
-      return;
-    }
     await page.keyboard.press('s');
     acted = v;
   }

@@ -14,7 +14,6 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStorage, type StorageTarget } from '../../src/db/storage.js';
-import { checkInvariants } from '../support/invariants.js';
 import { waitFor, type NodeProcess, logLines } from '../support/node-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { Rig } from '../support/redeploy-rig.js';
@@ -131,13 +130,7 @@ describe('cold start from snapshots', () => {
     async (engine) => {
       const db = await database(engine);
       rig = await Rig.create({ roundSeconds: 2, env: db.env });
-      const olds = [
-        rig.start('a1', '127.0.0.2'),
-        rig.start('a2', '127.0.0.3'),
-        rig.start('a3', '127.0.0.4'),
-      ];
-      await Promise.all(olds.map((n) => n.ready()));
-      for (const n of olds) rig.lb.add(n);
+      const olds = await rig.startThree('a');
       await rig.setupGames(2, 3, [olds[0]!, olds[1]!]);
       rig.sampler.start();
       await rig.roundsPass(2);
@@ -150,39 +143,17 @@ describe('cold start from snapshots', () => {
       await new Promise((r) => setTimeout(r, 2500));
 
       const restartedAt = Date.now();
-      const news = [
-        rig.start('c1', '127.0.0.2'),
-        rig.start('c2', '127.0.0.3'),
-        rig.start('c3', '127.0.0.4'),
-      ];
-      await Promise.all(news.map((n) => n.ready()));
-      for (const n of news) rig.lb.add(n);
+      await rig.startThree('c');
       await expectResumed(rig, before, restartedAt);
       await rig.roundsPass(2);
 
-      await rig.quiesce();
-      const finals = await rig.finals();
-      const report = checkInvariants({
-        codes: rig.codes,
-        bots: rig.bots,
-        nodes: rig.all,
-        samples: rig.sampler.samples,
-        finals,
-      });
-      console.log('cold-start cluster', JSON.stringify(report.summary));
-      expect(report.violations).toEqual([]);
+      await rig.checkAll('cold-start cluster');
     },
   );
 
   it('nodes started together while DNS lists only ready nodes resume each game once: one owner, nothing acknowledged lost', async () => {
     rig = await Rig.create({ roundSeconds: 2 });
-    const olds = [
-      rig.start('a1', '127.0.0.2'),
-      rig.start('a2', '127.0.0.3'),
-      rig.start('a3', '127.0.0.4'),
-    ];
-    await Promise.all(olds.map((n) => n.ready()));
-    for (const n of olds) rig.lb.add(n);
+    const olds = await rig.startThree('a');
     await rig.setupGames(4, 2, olds);
     rig.sampler.start();
     await rig.roundsPass(2);
@@ -227,17 +198,7 @@ describe('cold start from snapshots', () => {
         `${code} never had two owners`,
       ).toEqual([]);
     }
-    await rig.quiesce();
-    const finals = await rig.finals();
-    const report = checkInvariants({
-      codes: rig.codes,
-      bots: rig.bots,
-      nodes: rig.all,
-      samples: rig.sampler.samples,
-      finals,
-    });
-    console.log('cold-start together', JSON.stringify(report.summary));
-    expect(report.violations).toEqual([]);
+    await rig.checkAll('cold-start together');
   });
 
   it('a single node (no DNS) restarted on the same database resumes its games', async () => {
@@ -261,16 +222,6 @@ describe('cold start from snapshots', () => {
     await expectResumed(rig, before, restartedAt);
     await rig.roundsPass(2);
 
-    await rig.quiesce();
-    const finals = await rig.finals();
-    const report = checkInvariants({
-      codes: rig.codes,
-      bots: rig.bots,
-      nodes: rig.all,
-      samples: rig.sampler.samples,
-      finals,
-    });
-    console.log('cold-start single', JSON.stringify(report.summary));
-    expect(report.violations).toEqual([]);
+    await rig.checkAll('cold-start single');
   });
 });

@@ -31,13 +31,7 @@ afterAll(async () => {
 describe('start-first replacement of every node while bots play', () => {
   it('hands every game over on SIGTERM, exits 0 in budget, and loses, repeats or doubles nothing', async () => {
     rig = await Rig.create({ roundSeconds: 2 });
-    const olds = [
-      rig.start('a1', '127.0.0.2'),
-      rig.start('a2', '127.0.0.3'),
-      rig.start('a3', '127.0.0.4'),
-    ];
-    await Promise.all(olds.map((n) => n.ready()));
-    for (const n of olds) rig.lb.add(n);
+    const olds = await rig.startThree('a');
     // One game created on each node, so each owns one; 4 bots each keep the games long enough.
     const games = await rig.setupGames(3, 4, olds);
     rig.sampler.start();

@@ -10,7 +10,6 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { logLines } from '../support/node-process.js';
-import { checkAll } from '../support/owner-loss.js';
 import { Rig } from '../support/redeploy-rig.js';
 
 let rig: Rig | undefined;
@@ -50,11 +49,6 @@ describe('a node restarted with the same NODE_ID', () => {
       ).toHaveLength(1);
     }
     const r = rig;
-    await checkAll(
-      rig,
-      'same-id restart',
-      {},
-      () => `whole logs: ${r.saveLogs('same-id-restart')}`,
-    );
+    await rig.checkAll('same-id restart', {}, () => `whole logs: ${r.saveLogs('same-id-restart')}`);
   });
 });

@@ -5,7 +5,7 @@
 // late writes are ignored (every node, itself included, ends on the successor's epoch and
 // owner), and never do two clocks resolve one round.
 //
-// Invariants (test/support/invariants.ts, checked by checkAll in owner-loss.ts): no game reset;
+// Invariants (test/support/invariants.ts, checked by the rig's checkAll): no game reset;
 // no round repeated or skipped; no acknowledged action lost; none applied twice; never two
 // owners resolving a round.
 
@@ -14,7 +14,7 @@ import { adminGame } from '../support/admin.js';
 import { clusterOf } from '../support/cluster.js';
 import { resolutions } from '../support/invariants.js';
 import { logLines, waitFor } from '../support/node-process.js';
-import { checkAll, flushLog, ownerMidRound, takeoverOf } from '../support/owner-loss.js';
+import { flushLog, ownerMidRound, takeoverOf } from '../support/owner-loss.js';
 import { Rig } from '../support/redeploy-rig.js';
 
 let rig: Rig | undefined;
@@ -97,6 +97,6 @@ describe('SIGSTOP of an owner until declared down, then SIGCONT', () => {
     ).toEqual([]);
     expect(logLines(rig.all, new RegExp(`^game ${code} adopted`))).toHaveLength(1);
 
-    await checkAll(rig, 'sigstop', { round, successor });
+    await rig.checkAll('sigstop', { round, successor });
   });
 });

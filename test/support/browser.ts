@@ -89,3 +89,31 @@ export async function createGame(page: Page): Promise<string> {
   ]);
   return page.url().slice(-4);
 }
+
+/**
+ * Waits until the page's game is over, or shows a round after `last` in which the page's hero can
+ * still act; resolves 'over' or that round. A page whose hero has fallen waits (up to
+ * `overTimeoutMs`) for the game's end and resolves 'over'.
+ */
+export async function nextTurn(
+  page: Page,
+  last: number,
+  overTimeoutMs: number,
+): Promise<number | 'over'> {
+  const next = await page.waitForFunction(
+    (after) => {
+      if (document.querySelector('#game-status .phase.over')) return 'over';
+      const canAct = document.querySelector('#game-actions button.defend') !== null;
+      if (!canAct && document.querySelector('#game-overlay .overlay.lose')) return 'fallen';
+      const cd = document.querySelector('#game-status .countdown[data-round]');
+      const round = cd ? Number(cd.getAttribute('data-round')) : 0;
+      return round > after && canAct ? round : false;
+    },
+    last,
+    { timeout: 20_000, polling: 50 },
+  );
+  const v = (await next.jsonValue()) as number | 'over' | 'fallen';
+  if (v !== 'fallen') return v;
+  await page.waitForSelector('#game-status .phase.over', { timeout: overTimeoutMs });
+  return 'over';
+}

@@ -7,18 +7,12 @@ import { TEST_ADMIN_TOKEN, adminGame, type AdminRecord } from './admin.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
 import { freePort, startNode, tempDir, waitFor, type NodeProcess } from './node-process.js';
 import { fetchMetrics, metricValue } from './metrics.js';
+import type { ClusterView } from '../../src/web/deps.js';
 
 export const CLUSTER_SECRET = 'test-cluster-secret-0123456789abcdef';
 
-export interface ClusterMember {
-  id: string;
-  address: string;
-  state: string;
-  version: string;
-  lastSeen: number;
-  self: boolean;
-  games: number;
-}
+/** One member as `/admin/cluster.json` lists it (the operator pages' view, over JSON). */
+export type ClusterMember = ReturnType<ClusterView['members']>[number];
 
 export interface ClusterJson {
   node: string;

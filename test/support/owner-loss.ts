@@ -1,12 +1,11 @@
 // The scene the owner-failure tests share (SIGKILL, SIGSTOP): three nodes, two games of three
 // bots (the victim's owned by n1, the other by n2), and a round of the victim's game in which
 // two players acted and were acknowledged while the third holds back, so the round runs to its
-// deadline. Also the takeover log line they wait for and the closing check of the invariants.
+// deadline. Also the takeover log line they wait for.
 
 import { expect } from 'vitest';
 import type { AdminRecord } from './admin.js';
 import type { AckRec, Bot } from './bots.js';
-import { checkInvariants, type InvariantReport } from './invariants.js';
 import { waitFor, type NodeProcess } from './node-process.js';
 import type { Rig } from './redeploy-rig.js';
 
@@ -75,28 +74,4 @@ export async function flushLog(node: NodeProcess): Promise<void> {
     10_000,
     `${node.opts.nodeId} to log the refused form post`,
   );
-}
-
-/**
- * Stops the bots and checks every invariant over the games played; returns what was checked.
- * `context`, asked only when one fails, goes with the failure (e.g. the schedule that led to it).
- */
-export async function checkAll(
-  rig: Rig,
-  label: string,
-  details: object,
-  context?: () => string,
-): Promise<{ report: InvariantReport; finals: Map<string, AdminRecord> }> {
-  await rig.quiesce();
-  const finals = await rig.finals();
-  const report = checkInvariants({
-    codes: rig.codes,
-    bots: rig.bots,
-    nodes: rig.all,
-    samples: rig.sampler.samples,
-    finals,
-  });
-  console.log(label, JSON.stringify({ ...details, summary: report.summary }));
-  expect(report.violations, report.violations.length ? context?.() : undefined).toEqual([]);
-  return { report, finals };
 }

@@ -6,9 +6,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { expect } from 'vitest';
 import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, type BotOptions } from './bots.js';
-import { agreedFinals, Sampler } from './invariants.js';
+import { agreedFinals, checkInvariants, Sampler, type InvariantReport } from './invariants.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
 import {
   ROOT,
@@ -98,14 +99,14 @@ export class Rig {
   }
 
   /**
-   * Starts n1..n3 on 127.0.0.2..4, waits until all are ready and puts them behind the load
-   * balancer.
+   * Starts three nodes (ids `${prefix}1`..`${prefix}3`, default n1..n3) on 127.0.0.2..4, waits
+   * until all are ready and puts them behind the load balancer.
    */
-  async startThree(): Promise<NodeProcess[]> {
+  async startThree(prefix = 'n'): Promise<NodeProcess[]> {
     const nodes = [
-      this.start('n1', '127.0.0.2'),
-      this.start('n2', '127.0.0.3'),
-      this.start('n3', '127.0.0.4'),
+      this.start(`${prefix}1`, '127.0.0.2'),
+      this.start(`${prefix}2`, '127.0.0.3'),
+      this.start(`${prefix}3`, '127.0.0.4'),
     ];
     await Promise.all(nodes.map((n) => n.ready()));
     for (const n of nodes) this.lb.add(n);
@@ -265,6 +266,29 @@ export class Rig {
       also,
       timeoutMs,
     );
+  }
+
+  /**
+   * Stops the bots and checks every invariant over the games played; returns what was checked.
+   * `context`, asked only when one fails, goes with the failure (e.g. the schedule that led to it).
+   */
+  async checkAll(
+    label: string,
+    details: object = {},
+    context?: () => string,
+  ): Promise<{ report: InvariantReport; finals: Map<string, AdminRecord> }> {
+    await this.quiesce();
+    const finals = await this.finals();
+    const report = checkInvariants({
+      codes: this.codes,
+      bots: this.bots,
+      nodes: this.all,
+      samples: this.sampler.samples,
+      finals,
+    });
+    console.log(label, JSON.stringify({ ...details, summary: report.summary }));
+    expect(report.violations, report.violations.length ? context?.() : undefined).toEqual([]);
+    return { report, finals };
   }
 
   /** Waits until every game still playing is at least `n` rounds further than now. */

@@ -176,11 +176,7 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
     const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
-    const r = await n3.sessions.execute(code, {
-      kind: 'act',
-      playerId: '2',
-      action: { id: 'act-0001', round: 1, kind: 'defend' },
-    });
+    const r = await n3.sessions.execute(code, defend('2', 'act-0001'));
     expect(r).toEqual({ ok: true, duplicate: false });
     // At the moment of the ack, some node other than the owner already holds the action.
     const holders = [n2, n3].filter(
@@ -189,13 +185,10 @@ describe('GameSessions', () => {
     expect(holders.length).toBeGreaterThan(0);
     expect(n1.replica.get(code)?.owner).toBe('n1');
     // The same action again is recognised, from any node.
-    expect(
-      await n2.sessions.execute(code, {
-        kind: 'act',
-        playerId: '2',
-        action: { id: 'act-0001', round: 1, kind: 'defend' },
-      }),
-    ).toEqual({ ok: true, duplicate: true });
+    expect(await n2.sessions.execute(code, defend('2', 'act-0001'))).toEqual({
+      ok: true,
+      duplicate: true,
+    });
   });
 
   it('sends a forwarded command again when its link is replaced, and the owner applies it once', async () => {
@@ -204,11 +197,7 @@ describe('GameSessions', () => {
     const code = await startedGame(c);
     const [n1, , n3] = c.nodes as [TestNode, TestNode, TestNode];
     expect(n1.replica.get(code)?.owner).toBe('n1');
-    const sent = n3.sessions.execute(code, {
-      kind: 'act',
-      playerId: '2',
-      action: { id: 'act-relink', round: 1, kind: 'defend' },
-    });
+    const sent = n3.sessions.execute(code, defend('2', 'act-relink'));
     // The link between n3 and the owner breaks and comes back with the command in flight.
     c.sess.relink('n3', 'n1');
     const late = new Promise<'late'>((r) => setTimeout(() => r('late'), 3000));
@@ -238,26 +227,15 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
-    await n2.sessions.execute(code, {
-      kind: 'act',
-      playerId: '2',
-      action: { id: 'act-b1', round: 1, kind: 'defend' },
-    });
-    await n1.sessions.execute(code, {
-      kind: 'act',
-      playerId: '1',
-      action: { id: 'act-a1', round: 1, kind: 'defend' },
-    });
+    await n2.sessions.execute(code, defend('2', 'act-b1'));
+    await n1.sessions.execute(code, defend('1', 'act-a1'));
     await until(() => n2.sessions.game(code)?.round === 2);
     expect(n1.sessions.game(code)?.previous).toEqual({ '1': 'act-a1', '2': 'act-b1' });
     // A late resend of a round-1 action is a duplicate, not an error and not a round-2 action.
-    expect(
-      await n2.sessions.execute(code, {
-        kind: 'act',
-        playerId: '2',
-        action: { id: 'act-b1', round: 1, kind: 'defend' },
-      }),
-    ).toEqual({ ok: true, duplicate: true });
+    expect(await n2.sessions.execute(code, defend('2', 'act-b1'))).toEqual({
+      ok: true,
+      duplicate: true,
+    });
     expect(n1.sessions.game(code)?.submitted).toEqual({});
   });
 
@@ -322,11 +300,7 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
     const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
-    await n2.sessions.execute(code, {
-      kind: 'act',
-      playerId: '2',
-      action: { id: 'act-0002', round: 1, kind: 'defend' },
-    });
+    await n2.sessions.execute(code, defend('2', 'act-0002'));
     const before = n1.replica.get(code)!;
     n1.state = 'draining';
     c.sess.setState('n1', 'draining');
@@ -342,24 +316,17 @@ describe('GameSessions', () => {
     const successor = after.owner === 'n2' ? n2 : n3;
     expect(successor.sessions.ownedCodes()).toEqual([code]);
     // Commands sent to the old node now reach the successor.
-    expect(
-      await n1.sessions.execute(code, {
-        kind: 'act',
-        playerId: '1',
-        action: { id: 'act-0003', round: 1, kind: 'defend' },
-      }),
-    ).toEqual({ ok: true, duplicate: false });
+    expect(await n1.sessions.execute(code, defend('1', 'act-0003'))).toEqual({
+      ok: true,
+      duplicate: false,
+    });
   });
 
   it('takes over the games of a crashed owner on exactly one survivor, and fences the old owner when it returns', async () => {
     const c = await cluster(['n1', 'n2', 'n3']);
     const code = await startedGame(c);
     const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
-    await n2.sessions.execute(code, {
-      kind: 'act',
-      playerId: '2',
-      action: { id: 'act-0009', round: 1, kind: 'defend' },
-    });
+    await n2.sessions.execute(code, defend('2', 'act-0009'));
     const epoch = n2.replica.get(code)!.epoch;
     c.repl.disconnect('n1');
     c.sess.disconnect('n1');
@@ -391,11 +358,7 @@ describe('GameSessions', () => {
         player: { id: '2', name: 'theseus' },
       });
       await a.sessions.execute(created.code, { kind: 'start', playerId: '1' });
-      await a.sessions.execute(created.code, {
-        kind: 'act',
-        playerId: '1',
-        action: { id: 'act-cold', round: 1, kind: 'defend' },
-      });
+      await a.sessions.execute(created.code, defend('1', 'act-cold'));
       return created.code;
     })();
     const saved = (await store.snapshots.get(code))!;
@@ -432,13 +395,10 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2'], store, { leaseMs: 3000 });
     const code = await startedGame(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
-    expect(
-      await n1.sessions.execute(code, {
-        kind: 'act',
-        playerId: '1',
-        action: { id: 'act-0001', round: 1, kind: 'defend' },
-      }),
-    ).toEqual({ ok: true, duplicate: false });
+    expect(await n1.sessions.execute(code, defend('1', 'act-0001'))).toEqual({
+      ok: true,
+      duplicate: false,
+    });
     // The database goes away (the owner notices: its lease renewal fails) and the owner is cut
     // off from its peer; then the last hero acts.
     ctl.down = true;
@@ -570,27 +530,18 @@ describe('GameSessions', () => {
     const c = await cluster(['n1', 'n2']);
     const code = await startedGame(c);
     const n2 = c.nodes[1]!;
-    expect(
-      await n2.sessions.execute(code, {
-        kind: 'act',
-        playerId: '9',
-        action: { id: 'act-x1', round: 1, kind: 'defend' },
-      }),
-    ).toMatchObject({ ok: false, code: 'not-in-game' });
-    expect(
-      await n2.sessions.execute(code, {
-        kind: 'act',
-        playerId: '2',
-        action: { id: 'act-x2', round: 5, kind: 'defend' },
-      }),
-    ).toMatchObject({ ok: false, code: 'future-round' });
-    expect(
-      await n2.sessions.execute('NOPE', {
-        kind: 'act',
-        playerId: '2',
-        action: { id: 'act-x3', round: 1, kind: 'defend' },
-      }),
-    ).toMatchObject({ ok: false, code: 'no-game' });
+    expect(await n2.sessions.execute(code, defend('9', 'act-x1'))).toMatchObject({
+      ok: false,
+      code: 'not-in-game',
+    });
+    expect(await n2.sessions.execute(code, defend('2', 'act-x2', 5))).toMatchObject({
+      ok: false,
+      code: 'future-round',
+    });
+    expect(await n2.sessions.execute('NOPE', defend('2', 'act-x3'))).toMatchObject({
+      ok: false,
+      code: 'no-game',
+    });
     expect(await n2.sessions.execute(code, { kind: 'start', playerId: '2' })).toMatchObject({
       ok: false,
     });
