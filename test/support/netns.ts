@@ -299,32 +299,20 @@ export class HostNetwork {
         const ns = this.host(name).ns;
         for (const peer of other) {
           const address = this.host(peer).address;
-          run([
-            'ip',
-            'netns',
-            'exec',
-            ns,
-            'iptables',
-            '-A',
-            'MINOTAUR-CUT',
-            '-s',
-            address,
-            '-j',
-            'DROP',
-          ]);
-          run([
-            'ip',
-            'netns',
-            'exec',
-            ns,
-            'iptables',
-            '-A',
-            'MINOTAUR-CUT',
-            '-d',
-            address,
-            '-j',
-            'DROP',
-          ]);
+          for (const way of ['-s', '-d'])
+            run([
+              'ip',
+              'netns',
+              'exec',
+              ns,
+              'iptables',
+              '-A',
+              'MINOTAUR-CUT',
+              way,
+              address,
+              '-j',
+              'DROP',
+            ]);
         }
       }
     }
