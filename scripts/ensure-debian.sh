@@ -4,7 +4,8 @@
 #   chromium            the browser tests (driven by playwright-core, no browser download)
 #   haproxy, openssl    the TLS tests and `npm run rehearsal` (HAProxy ends TLS, openssl makes the certificate)
 #   postgresql          the storage tests start private PostgreSQL servers (initdb, pg_ctl)
-#   prometheus          promtool checks and unit-tests the shipped alerting rules (no server is run)
+#   prometheus          promtool checks and unit-tests the shipped alerting rules, and a private
+#                       Prometheus server scrapes a node to run the Grafana dashboard's queries
 #   iproute2, iptables, tini, util-linux, python3
 #                       the multi-host rehearsal: network namespaces, partitions and latency,
 #                       tini as each node's PID 1, unshare/setpriv, the NFQUEUE delayer
@@ -15,7 +16,7 @@ need=()
 have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
 have haproxy || need+=(haproxy)
 have openssl || need+=(openssl)
-have promtool || need+=(prometheus)
+{ have promtool && have prometheus; } || need+=(prometheus)
 postgres=no
 for bin in /usr/lib/postgresql/*/bin; do
   if [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ]; then postgres=yes; fi
