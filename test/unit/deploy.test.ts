@@ -211,3 +211,32 @@ describe('deploy/kubernetes.yaml', () => {
     expect(text).toMatch(/kind: NetworkPolicy[\s\S]*policyTypes: \["Ingress"\]/);
   });
 });
+
+describe('deploy/prometheus.yml', () => {
+  it("passes promtool's check with the alerting rules, and scrapes the stack's nodes where they listen", () => {
+    const check = spawnSync('promtool', ['check', 'config', join(ROOT, 'deploy/prometheus.yml')], {
+      encoding: 'utf8',
+    });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/SUCCESS: \d+ rules found/);
+    const config = parse(read('deploy/prometheus.yml')) as {
+      rule_files: string[];
+      scrape_configs: {
+        dns_sd_configs: { names: string[]; type: string; port: number }[];
+      }[];
+    };
+    expect(config.rule_files).toEqual(['prometheus-alerts.yml']);
+    const [sd] = config.scrape_configs.flatMap((s) => s.dns_sd_configs);
+    const env = stackEnvironment();
+    // The same name the nodes mesh through, on the port they listen on.
+    expect(sd!.names).toEqual([env.DNS_CLUSTER_QUERY]);
+    expect(sd!.port).toBe(Number(env.PORT));
+    expect(sd!.type).toBe('A');
+    // The Kubernetes alternative it names is the manifest's headless Service, whose NetworkPolicy
+    // admits Prometheus's namespace.
+    const kubernetes = read('deploy/kubernetes.yaml');
+    expect(kubernetesEnv().DNS_CLUSTER_QUERY).toBe('minotaur-peers.minotaur.svc.cluster.local');
+    expect(read('deploy/prometheus.yml')).toContain('minotaur-peers.minotaur.svc.cluster.local');
+    expect(kubernetes).toMatch(/kubernetes\.io\/metadata\.name: monitoring/);
+  });
+});
