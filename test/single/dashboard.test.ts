@@ -222,4 +222,19 @@ describe('deploy/grafana-dashboard.json', () => {
     // (a game adopted) may wait for it.
     expect(empty).toEqual(['Games adopted']);
   });
+
+  it("lists the scraped node in its Node menu, as Grafana asks Prometheus for the menu's values", async () => {
+    const menu = dashboard.templating.list.find((v) => v.name === 'node')!;
+    const m = /^label_values\((minotaur_[a-z_]+), node\)$/.exec(String(menu.query));
+    expect(m, String(menu.query)).not.toBeNull();
+    const res = await fetch(
+      `${prometheusUrl}/api/v1/label/node/values?match[]=${encodeURIComponent(m![1]!)}`,
+    );
+    const body = (await res.json()) as { status: string; data: string[] };
+    expect(body.status).toBe('success');
+    const exposition = await fetchMetrics(node!.url);
+    const id = new RegExp(`^${m![1]!}\\{node="([^"]+)"`, 'm').exec(exposition)?.[1];
+    expect(id).toBeDefined();
+    expect(body.data).toEqual([id]);
+  });
 });
