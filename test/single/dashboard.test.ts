@@ -122,13 +122,16 @@ beforeAll(async () => {
   await waitFor(
     async () => {
       const r = await query('count_over_time(minotaur_players_connected[1m])');
-      const n = Number((r.data?.[0] as { value?: [number, string] } | undefined)?.value?.[1]);
-      return n >= 3;
+      const scrapes = Number((r.data?.[0] as { value?: [number, string] } | undefined)?.value?.[1]);
+      return scrapes >= 3;
     },
     30_000,
-    `Prometheus to scrape the node three times\n${stderr}`,
+    'Prometheus to scrape the node three times',
     250,
-  );
+  ).catch((err: unknown) => {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`${why}\nPrometheus said: ${stderr || '(nothing)'}`);
+  });
 }, 60_000);
 
 afterAll(async () => {
