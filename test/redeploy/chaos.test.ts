@@ -15,6 +15,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loopbackCut, loopbackCutUnavailable } from '../support/loopback-cut.js';
 import { waitFor, type NodeProcess } from '../support/node-process.js';
+import { checkAll } from '../support/check-all.js';
 import { Rig } from '../support/redeploy-rig.js';
 import { Player } from '../support/player.js';
 import { Rng } from '../sim/world.js';
@@ -157,7 +158,8 @@ describe.each(seeds())('faults on a random schedule, seed %i', (seed) => {
 
     // The games go on after the last fault.
     await r.roundsPass(2, 30_000);
-    const { report } = await r.checkAll(
+    const { report } = await checkAll(
+      r,
       `chaos seed ${seed}`,
       {},
       () =>

@@ -16,6 +16,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStorage, type StorageTarget } from '../../src/db/storage.js';
 import { waitFor, type NodeProcess, logLines } from '../support/node-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { checkAll } from '../support/check-all.js';
 import { Rig } from '../support/redeploy-rig.js';
 import type { GameState } from '../../src/game/types.js';
 
@@ -147,7 +148,7 @@ describe('cold start from snapshots', () => {
       await expectResumed(rig, before, restartedAt);
       await rig.roundsPass(2);
 
-      await rig.checkAll('cold-start cluster');
+      await checkAll(rig, 'cold-start cluster');
     },
   );
 
@@ -198,7 +199,7 @@ describe('cold start from snapshots', () => {
         `${code} never had two owners`,
       ).toEqual([]);
     }
-    await rig.checkAll('cold-start together');
+    await checkAll(rig, 'cold-start together');
   });
 
   it('a single node (no DNS) restarted on the same database resumes its games', async () => {
@@ -222,6 +223,6 @@ describe('cold start from snapshots', () => {
     await expectResumed(rig, before, restartedAt);
     await rig.roundsPass(2);
 
-    await rig.checkAll('cold-start single');
+    await checkAll(rig, 'cold-start single');
   });
 });

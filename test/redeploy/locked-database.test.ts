@@ -4,7 +4,7 @@
 // answers at once, none reports a stalled loop or declares a peer down. Their writes wait for
 // the lock, then fail as a database outage (`locked`), so the games wait as in any outage and
 // nothing is acknowledged that no database holds. Once the lock is released the games go on
-// from the round they were in, and no acknowledged action was lost (the rig's checkAll).
+// from the round they were in, and no acknowledged action was lost (checkAll in check-all.ts).
 //
 // Before the fix, the driver waited for the lock inside each call, with the event loop stopped:
 // every node of the host froze for 5 s per statement, and the peers declared each other down.
@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { fetchMetrics, metricValue } from '../support/metrics.js';
 import { waitFor, type NodeProcess } from '../support/node-process.js';
+import { checkAll } from '../support/check-all.js';
 import { Rig } from '../support/redeploy-rig.js';
 
 let rig: Rig | undefined;
@@ -110,7 +111,7 @@ describe('the SQLite file locked by another process for 7 s under play', () => {
     ).toEqual([]);
 
     await rig.roundsPass(2, 30_000);
-    await rig.checkAll('locked-database', {
+    await checkAll(rig, 'locked-database', {
       holdMs: HOLD_MS,
       slowest: Object.fromEntries(slowest),
     });

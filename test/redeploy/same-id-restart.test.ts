@@ -10,6 +10,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { logLines } from '../support/node-process.js';
+import { checkAll } from '../support/check-all.js';
 import { Rig } from '../support/redeploy-rig.js';
 
 let rig: Rig | undefined;
@@ -49,6 +50,11 @@ describe('a node restarted with the same NODE_ID', () => {
       ).toHaveLength(1);
     }
     const r = rig;
-    await rig.checkAll('same-id restart', {}, () => `whole logs: ${r.saveLogs('same-id-restart')}`);
+    await checkAll(
+      rig,
+      'same-id restart',
+      {},
+      () => `whole logs: ${r.saveLogs('same-id-restart')}`,
+    );
   });
 });

@@ -3,7 +3,7 @@
 // ("game X adopted from node n1 (epoch E, round R) [takeover]"), the same round continues,
 // and the actions acknowledged before the kill are the ones that round applies.
 //
-// Invariants (test/support/invariants.ts, checked by the rig's checkAll): no game reset;
+// Invariants (test/support/invariants.ts, checked by checkAll in check-all.ts): no game reset;
 // no round repeated or skipped; no acknowledged action lost; none applied twice; never two
 // owners resolving a round.
 
@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { effective, resolutions } from '../support/invariants.js';
 import { logLines, waitFor } from '../support/node-process.js';
 import { ownerMidRound, takeoverOf } from '../support/owner-loss.js';
+import { checkAll } from '../support/check-all.js';
 import { Rig } from '../support/redeploy-rig.js';
 
 let rig: Rig | undefined;
@@ -51,7 +52,7 @@ describe('SIGKILL of an owner mid-round', () => {
     // The other game (owned by a survivor) was not touched.
     expect(logLines(rig.all, new RegExp(`^game ${otherCode} adopted`))).toEqual([]);
 
-    const { finals } = await rig.checkAll('sigkill', { round, adopter: adoptions[0]!.node });
+    const { finals } = await checkAll(rig, 'sigkill', { round, adopter: adoptions[0]!.node });
     expect(finals.get(code)!.owner).toBe(adoptions[0]!.node);
   });
 });

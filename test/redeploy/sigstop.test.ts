@@ -5,7 +5,7 @@
 // late writes are ignored (every node, itself included, ends on the successor's epoch and
 // owner), and never do two clocks resolve one round.
 //
-// Invariants (test/support/invariants.ts, checked by the rig's checkAll): no game reset;
+// Invariants (test/support/invariants.ts, checked by checkAll in check-all.ts): no game reset;
 // no round repeated or skipped; no acknowledged action lost; none applied twice; never two
 // owners resolving a round.
 
@@ -15,6 +15,7 @@ import { clusterOf } from '../support/cluster.js';
 import { resolutions } from '../support/invariants.js';
 import { logLines, waitFor } from '../support/node-process.js';
 import { flushLog, ownerMidRound, takeoverOf } from '../support/owner-loss.js';
+import { checkAll } from '../support/check-all.js';
 import { Rig } from '../support/redeploy-rig.js';
 
 let rig: Rig | undefined;
@@ -97,6 +98,6 @@ describe('SIGSTOP of an owner until declared down, then SIGCONT', () => {
     ).toEqual([]);
     expect(logLines(rig.all, new RegExp(`^game ${code} adopted`))).toHaveLength(1);
 
-    await rig.checkAll('sigstop', { round, successor });
+    await checkAll(rig, 'sigstop', { round, successor });
   });
 });

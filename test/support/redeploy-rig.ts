@@ -6,10 +6,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { expect } from 'vitest';
 import { adminGame, TEST_ADMIN_TOKEN, type AdminRecord } from './admin.js';
 import { Bot, type BotOptions } from './bots.js';
-import { agreedFinals, checkInvariants, Sampler, type InvariantReport } from './invariants.js';
+import { agreedFinals, Sampler } from './invariants.js';
 import { createDnsServer, type TestDnsServer } from './dns-server.js';
 import {
   ROOT,
@@ -266,29 +265,6 @@ export class Rig {
       also,
       timeoutMs,
     );
-  }
-
-  /**
-   * Stops the bots and checks every invariant over the games played; returns what was checked.
-   * `context`, asked only when one fails, goes with the failure (e.g. the schedule that led to it).
-   */
-  async checkAll(
-    label: string,
-    details: object = {},
-    context?: () => string,
-  ): Promise<{ report: InvariantReport; finals: Map<string, AdminRecord> }> {
-    await this.quiesce();
-    const finals = await this.finals();
-    const report = checkInvariants({
-      codes: this.codes,
-      bots: this.bots,
-      nodes: this.all,
-      samples: this.sampler.samples,
-      finals,
-    });
-    console.log(label, JSON.stringify({ ...details, summary: report.summary }));
-    expect(report.violations, report.violations.length ? context?.() : undefined).toEqual([]);
-    return { report, finals };
   }
 
   /** Waits until every game still playing is at least `n` rounds further than now. */
