@@ -511,7 +511,8 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
   const bots = opts.bots ?? (short ? 3 : 4);
   const deploys = short ? 1 : 2;
   const playMs = short ? 6000 : 15_000;
-  const limitMs = short ? 360_000 : 600_000;
+  // Limits for a stuck run, not for speed: on a loaded CI machine the short form took 300 s.
+  const limitMs = short ? 480_000 : 600_000;
 
   const cleanups: (() => unknown)[] = [];
   let cluster: HostCluster | undefined;
@@ -616,9 +617,10 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
       setup: `hosts in network namespaces on a bridge (${network.subnet}); each node under tini as PID 1 of its own PID namespace, as nobody, NODE_ENV=production with deploy/docker-stack.yml's environment and secrets from files; PostgreSQL (${c.pgHost.address}) and HAProxy with TLS (${c.lbHost.address}) on hosts of their own; ${deploys} start-first rolling update(s) = ${replacements.length} node replacements on new hosts, a host lost, a partition, latency and loss, PostgreSQL restarted, every node stopped (SIGTERM) and a cold start`,
       sections,
     });
-    for (const l of result.lines) out(l);
-    // The logs stay in rig.dir on the machine that ran it; a CI run shows only what is said here.
+    // The logs stay in rig.dir on the machine that ran it; a CI run shows only what is said here,
+    // and often only its end: the nodes' warnings come first, the report last.
     if (result.failed) out(`each node's last warnings and errors:\n${rig.warnings(12)}`);
+    for (const l of result.lines) out(l);
     writeFileSync(join(rig.dir, 'report.txt'), result.lines.join('\n') + '\n');
     return result.failed ? 1 : 0;
   };
@@ -629,8 +631,8 @@ export async function runHostsRehearsal(opts: HostsOptions = {}): Promise<number
     timer = setTimeout(() => resolve('late'), limitMs);
   });
   const run = rehearse().catch((err: unknown) => {
-    say(`rehearsal --hosts aborted: ${(err as Error).stack ?? String(err)}`);
     if (cluster) say(cluster.rig.tail(12));
+    say(`rehearsal --hosts aborted: ${(err as Error).stack ?? String(err)}`);
     return 1;
   });
   try {

@@ -26,6 +26,13 @@ export function brief(text: string, max = 120): string {
   return plain.replace(/\s+/g, ' ').trim().slice(0, max);
 }
 
+/** One answered request, for the report's slowest few. */
+export interface Timed {
+  at: number;
+  path: string;
+  ms: number;
+}
+
 export interface HttpLoadOptions {
   maxRequests?: number;
   /** A request that takes longer fails as a timeout. */
@@ -38,6 +45,8 @@ export class HttpLoad {
   total = 0;
   readonly failures: Failure[] = [];
   readonly latencies: number[] = [];
+  /** The slowest answered requests, slowest first (at most 5). */
+  readonly slowest: Timed[] = [];
   #stopped = false;
   #workers: Promise<void>[] = [];
 
@@ -78,12 +87,19 @@ export class HttpLoad {
           this.failures.push({ at: started, path, what: `${res.status} ${brief(body)}` });
         else if (res.status >= 300 && /\/login/.test(res.headers.get('location') ?? ''))
           this.failures.push({ at: started, path, what: `${res.status} to /login (session lost)` });
+        this.#timed({ at: started, path, ms: Date.now() - started });
       } catch (err) {
         this.failures.push({ at: started, path, what: String((err as Error).cause ?? err) });
       }
       this.latencies.push(Date.now() - started);
       await sleep(this.o.pauseMs ?? 10);
     }
+  }
+
+  #timed(t: Timed): void {
+    this.slowest.push(t);
+    this.slowest.sort((a, b) => b.ms - a.ms);
+    if (this.slowest.length > 5) this.slowest.pop();
   }
 
   async stop(): Promise<void> {

@@ -141,7 +141,8 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
     excuses.push({
       kind: 'outage',
       from: o.cold.killedAt - loadTimeout,
-      to: o.cold.startedAt + Math.max(...o.cold.readyMs, 0) + 3000,
+      // Until HAProxy has every new node UP (a loaded machine has taken over 2 s from ready).
+      to: o.cold.startedAt + Math.max(...o.cold.upMs, 0) + 3000,
       label: `while every node was ${o.cold.signal === 'SIGKILL' ? 'down' : 'stopped'}`,
     });
   // A form that reached the node just as it froze hangs until it runs again (or the client gives
@@ -280,6 +281,10 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   );
   for (const f of loadFailures.slice(0, 10))
     line(`                 ${secs(f.at)} ${f.path}: ${f.what}`);
+  if (load.slowest.length)
+    line(
+      `               slowest answered: ${load.slowest.map((t) => `${ms(t.ms)} (${t.path} sent at ${secs(t.at).trim()})`).join(', ')}`,
+    );
   const setupBesides = byLabel(countBy(excusedSetup, (f) => excuseOf(excuses, f, true)!.label));
   line(
     `new games      ${players.opened} games opened through HAProxy (sign-up, create, join, start); ${setupFailures.length} failed${setupBesides ? `, besides ${setupBesides}` : ''}`,
@@ -346,7 +351,7 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
   if (c) {
     const res = [...c.resumed.values()];
     line(
-      `cold start     ${c.lost.length} nodes ${c.signal === 'SIGKILL' ? 'SIGKILLed' : 'stopped (SIGTERM)'} at once, ${c.fresh.length} new ones started together ${ms(c.startedAt - c.killedAt)} later (ready in ${c.readyMs.map(ms).join(', ')}); ${c.resumed.size} games resumed (${res.length ? `${ms(Math.min(...res))}–${ms(Math.max(...res))}` : '–'} after the start), ${c.twice.length} resumed twice, ${c.notResumed.length} not resumed`,
+      `cold start     ${c.lost.length} nodes ${c.signal === 'SIGKILL' ? 'SIGKILLed' : 'stopped (SIGTERM)'} at once, ${c.fresh.length} new ones started together ${ms(c.startedAt - c.killedAt)} later (ready in ${c.readyMs.map(ms).join(', ')}, UP in HAProxy after ${c.upMs.map(ms).join(', ')}); ${c.resumed.size} games resumed (${res.length ? `${ms(Math.min(...res))}–${ms(Math.max(...res))}` : '–'} after the start), ${c.twice.length} resumed twice, ${c.notResumed.length} not resumed`,
     );
     line(
       `               around the restart: ${ackedIn(c.killedAt - 3000, c.startedAt + 20_000)} actions acknowledged, ${lostIn(c.killedAt - 3000, c.startedAt + 20_000)} of them lost`,

@@ -46,6 +46,8 @@ export interface ColdStart {
   startedAt: number;
   fresh: NodeProcess[];
   readyMs: number[];
+  /** When each new node was in service (in DNS and UP in HAProxy), after the start. */
+  upMs: number[];
   /** Game → ms from the start of the new nodes to its adoption after the restart. */
   resumed: Map<string, number>;
   /** Games resumed by more than one node (must be none). */
@@ -301,11 +303,13 @@ export async function coldStart(
   const startedAt = Date.now();
   const fresh = lost.map((_, i) => cluster.launch(`z${i + 1}`));
   const readyMs: number[] = [];
+  const upMs: number[] = [];
   await Promise.all(
     fresh.map(async (n) => {
       await n.ready(cluster.readyTimeoutMs);
       readyMs.push(Date.now() - startedAt);
       await cluster.enterService(n);
+      upMs.push(Date.now() - startedAt);
     }),
   );
   ctx.current = fresh;
@@ -353,6 +357,7 @@ export async function coldStart(
     startedAt,
     fresh,
     readyMs,
+    upMs,
     resumed,
     twice,
     notResumed,

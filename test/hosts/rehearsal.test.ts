@@ -15,5 +15,5 @@ describe('multi-host rehearsal (short form)', () => {
     const code = await runHostsRehearsal({ short: true, out: (l) => lines.push(l) });
     expect(code, lines.join('\n')).toBe(0);
     expect(lines.join('\n')).toMatch(/RESULT {9}OK/);
-  }, 420_000);
+  }, 540_000);
 });
