@@ -15,7 +15,7 @@
 // in at most one resolution); never two owners resolving a round.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkInvariants } from '../support/invariants.js';
+import { checkAll } from '../support/check-all.js';
 import { waitFor, logLines } from '../support/node-process.js';
 import { Rig } from '../support/redeploy-rig.js';
 
@@ -104,8 +104,10 @@ describe('start-first replacement of every node while bots play', () => {
     // Planned handoffs only: nobody had to take a game over.
     expect(logLines(rig.all, /\[takeover\]/)).toEqual([]);
 
-    await rig.quiesce();
-    const finals = await rig.finals();
+    const { report, finals } = await checkAll(rig, 'replace-all', {
+      handoffs,
+      samples: rig.sampler.samples.length,
+    });
     for (const f of finals.values()) expect(['b1', 'b2', 'b3']).toContain(f.owner);
     // A handoff continues the same round with the same deadline: the successor's first
     // record (epoch E, round R) carries the deadline the old owner's last record of R had.
@@ -122,18 +124,6 @@ describe('start-first replacement of every node while bots play', () => {
             b.deadline,
           );
     }
-    const report = checkInvariants({
-      codes: rig.codes,
-      bots: rig.bots,
-      nodes: rig.all,
-      samples: rig.sampler.samples,
-      finals,
-    });
-    console.log(
-      'replace-all',
-      JSON.stringify({ handoffs, summary: report.summary, samples: rig.sampler.samples.length }),
-    );
-    expect(report.violations).toEqual([]);
     // The bots really played through the redeploy: reconnects happened and acks kept coming.
     const closes = rig.bots.flatMap((b) => b.closes);
     expect(closes.some((c) => c.code === 1012)).toBe(true);
