@@ -123,6 +123,9 @@ function countBy<T>(items: T[], key: (t: T) => string): Map<string, number> {
   return m;
 }
 
+/** When HAProxy had the first of the cold start's new nodes UP, after their start (0: none). */
+const firstUp = (c: ColdStart): number => (c.upMs.length ? Math.min(...c.upMs) : 0);
+
 export function report(o: Outcome): { lines: string[]; failed: boolean } {
   const { cluster, players, invariants: inv, replacements } = o;
   const rig = cluster.rig;
@@ -141,8 +144,9 @@ export function report(o: Outcome): { lines: string[]; failed: boolean } {
     excuses.push({
       kind: 'outage',
       from: o.cold.killedAt - loadTimeout,
-      // Until HAProxy has every new node UP (a loaded machine has taken over 2 s from ready).
-      to: o.cold.startedAt + Math.max(...o.cold.upMs, 0) + 3000,
+      // Until every new node is ready and HAProxy has one of them UP, which on a loaded machine
+      // came up to 2.3 s after it was ready: until then every request fails.
+      to: o.cold.startedAt + Math.max(...o.cold.readyMs, firstUp(o.cold), 0) + 3000,
       label: `while every node was ${o.cold.signal === 'SIGKILL' ? 'down' : 'stopped'}`,
     });
   // A form that reached the node just as it froze hangs until it runs again (or the client gives
