@@ -330,6 +330,8 @@ export class GameSession {
         next = resolveRound(releaseHold(next, now), now);
       }
       const { epoch, seq } = this.record;
+      // As the clock's resolution: traced before the write too, for a node killed after it.
+      if (next !== before) this.#logResolved(epoch, seq + 1, before, null);
       const out = await this.commit(next);
       if (next !== before) this.#logResolved(epoch, seq + 1, before, out);
 
