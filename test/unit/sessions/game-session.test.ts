@@ -79,3 +79,56 @@ describe('GameSession fenced while adopting', () => {
     );
   });
 });
+
+// The invariant checks of the redeploy tests read a round's "resolving" line as the evidence of a
+// resolution whose write a killed node may have made without tracing it. The action that
+// completes a round resolves it in its own write, so it must trace it before that write, as the
+// clock does.
+describe('GameSession resolving a round with the last action', () => {
+  it('traces the resolution before its write, for a node killed during the write', async () => {
+    const { env, lines } = harness();
+    const saves: number[] = [];
+    env.ledger = {
+      available: true,
+      // The first action's write is saved; the second never returns (the node dies in it).
+      save: (r: GameRecord) => {
+        saves.push(r.seq);
+        return saves.length === 1 ? Promise.resolve('saved') : new Promise(() => undefined);
+      },
+    } as unknown as Ledger;
+    const state = { ...started(['a', 'b']), deadline: Date.now() + 60_000 };
+    const base: GameRecord & { state: object } = {
+      key: state.code,
+      owner: 'n2',
+      epoch: 3,
+      seq: 7,
+      schema: GAME_SCHEMA,
+      state,
+      at: 0,
+    };
+    const session = new GameSession(base, env);
+    const act = (playerId: string, id: string) =>
+      session.run({
+        kind: 'act',
+        playerId,
+        action: { id, round: state.round, kind: 'defend' },
+      });
+    expect(await act('a', 'a1')).toEqual({ ok: true, duplicate: false });
+    void act('b', 'b1');
+    const resolving = `round ${state.round} of ${state.code} resolving (epoch 3)`;
+    const deadline = Date.now() + 2000;
+    while (saves.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(saves).toEqual([8, 9]);
+    const line = lines.find((l) => l.msg === resolving) as
+      { seq: number; applied: Record<string, string> } | undefined;
+    expect(
+      line,
+      `no "${resolving}" line in ${JSON.stringify(lines.map((l) => l.msg))}`,
+    ).toBeDefined();
+    expect(line!.seq).toBe(9);
+    expect(line!.applied).toEqual({ a: 'a1', b: 'b1' });
+    // Nothing says it was resolved: the write never returned.
+    expect(lines.filter((l) => l.msg.includes(' resolved (epoch'))).toEqual([]);
+    session.fence('the test is over');
+  });
+});
