@@ -3,9 +3,18 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  symlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
+  ROOT,
   freePort,
   startNode,
   tempDir,
@@ -22,7 +31,19 @@ function node(opts: Parameters<typeof startNode>[0]): NodeProcess {
   return n;
 }
 
+/** Copies of the sources that a test ran `npm start` in. */
+const copies: string[] = [];
+
 afterAll(async () => {
+  // A node that outlived its npm (what the `npm start` test guards against) runs on in its copy,
+  // holding npm's output open: found by its working directory, killed first.
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (copies.includes(readlinkSync(`/proc/${pid}/cwd`))) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* gone meanwhile, or not ours to read */
+    }
+  }
   await Promise.all(nodes.map((n) => n.kill()));
 });
 
@@ -76,6 +97,48 @@ describe('node lifecycle', () => {
     expect(n.hasLog((l) => /draining/.test(l.msg))).toBe(true);
     expect(n.hasLog((l) => /^stopped after/.test(l.msg))).toBe(true);
   });
+
+  it('drains and exits when run by `npm start` and npm gets SIGTERM', async () => {
+    // The README runs the game with `npm start`, and so do process managers and platforms that
+    // run a package's start script: their SIGTERM goes to npm, which passes it to the script's
+    // shell. The script has the shell exec the node, so the node gets it. Before, the shell
+    // died of it and the node ran on as an orphan, never drained (a platform then kills it).
+    // In a copy of the sources, so that its build does not rewrite the dist/ other tests run.
+    const dir = realpathSync(tempDir('minotaur-npm-start-'));
+    copies.push(dir);
+    for (const f of ['package.json', 'tsconfig.json', 'src', 'views', 'public'])
+      cpSync(join(ROOT, f), join(dir, f), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    const n = node({
+      port: await freePort(),
+      databasePath: join(dir, 'm.db'),
+      // npm itself offline and quiet: no update check.
+      env: {
+        DRAIN_WINDOW_MS: '200',
+        HOME: dir,
+        npm_config_offline: 'true',
+        npm_config_update_notifier: 'false',
+      },
+      launcher: {
+        argv: () => ['npm', '--prefix', dir, 'start'],
+        signal: (child, sig) => child.kill(sig),
+      },
+    });
+    // The script builds first.
+    await n.ready(120_000);
+    expect(existsSync(join(dir, 'dist', 'main.js'))).toBe(true);
+
+    n.signal('SIGTERM');
+    await n.logged(
+      (l) => /^stopped after/.test(l.msg),
+      'the node stopped after npm got SIGTERM',
+      15_000,
+    );
+    expect(n.hasLog((l) => /^drained/.test(l.msg))).toBe(true);
+    // npm exits once the node has (its output closes when the last process holding it ends).
+    await waitFor(() => !n.alive, 15_000, 'npm and the node to exit');
+    expect(await status(`${n.url}/health_check`)).toBe('down');
+  }, 180_000);
 
   it('lets a request in progress when it stops finish (a sign-up hashing its password), then exits 0', async () => {
     // Regression: stopping cut every connection at once, so a sign-up that reached a draining
