@@ -5,6 +5,9 @@ import { createLogger } from './log.js';
 import { MinotaurNode } from './node.js';
 import { MigrationError } from './db/index.js';
 
+/** A signal this soon after the first is the same request, not a second one. */
+const REPEATED_SIGNAL_MS = 1000;
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -20,13 +23,22 @@ async function main(): Promise<void> {
   for (const warning of config.warnings) logger.warn({}, warning);
   const node = new MinotaurNode(config, logger);
 
-  let stopping = false;
+  let stoppingAt: number | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stoppingAt !== null) {
+      // Ctrl-C in a terminal under `npm start` comes twice at once: from the terminal, and
+      // passed on by npm. Only a signal sent later is a second request, to stop at once.
+      if (performance.now() - stoppingAt < REPEATED_SIGNAL_MS) {
+        logger.info(
+          { signal },
+          `${signal} again within ${REPEATED_SIGNAL_MS} ms (npm passes a terminal's Ctrl-C on): still draining`,
+        );
+        return;
+      }
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stoppingAt = performance.now();
     logger.info({ signal }, `${signal} received: draining`);
     const hard = setTimeout(() => {
       logger.error({ ms: config.shutdownTimeoutMs }, 'shutdown took too long: exiting');

@@ -1,7 +1,7 @@
 // A single node's lifecycle as an operator sees it: health check, metrics, drain on SIGTERM,
 // and refusing to start on a database from a newer release or an invalid configuration.
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import {
   cpSync,
@@ -98,47 +98,106 @@ describe('node lifecycle', () => {
     expect(n.hasLog((l) => /^stopped after/.test(l.msg))).toBe(true);
   });
 
-  it('drains and exits when run by `npm start` and npm gets SIGTERM', async () => {
-    // The README runs the game with `npm start`, and so do process managers and platforms that
-    // run a package's start script: their SIGTERM goes to npm, which passes it to the script's
-    // shell. The script has the shell exec the node, so the node gets it. Before, the shell
-    // died of it and the node ran on as an orphan, never drained (a platform then kills it).
-    // In a copy of the sources, so that its build does not rewrite the dist/ other tests run.
-    const dir = realpathSync(tempDir('minotaur-npm-start-'));
-    copies.push(dir);
-    for (const f of ['package.json', 'tsconfig.json', 'src', 'views', 'public'])
-      cpSync(join(ROOT, f), join(dir, f), { recursive: true });
-    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  it('drains once on a signal repeated within a second (npm passing a Ctrl-C on), exits at once on a later one', async () => {
+    const dir = tempDir();
     const n = node({
       port: await freePort(),
       databasePath: join(dir, 'm.db'),
-      // npm itself offline and quiet: no update check.
-      env: {
-        DRAIN_WINDOW_MS: '200',
-        HOME: dir,
-        npm_config_offline: 'true',
-        npm_config_update_notifier: 'false',
-      },
-      launcher: {
-        argv: () => ['npm', '--prefix', dir, 'start'],
-        signal: (child, sig) => child.kill(sig),
-      },
+      env: { DRAIN_WINDOW_MS: '2500' },
     });
-    // The script builds first.
-    await n.ready(120_000);
-    expect(existsSync(join(dir, 'dist', 'main.js'))).toBe(true);
+    await n.ready();
+    const t0 = Date.now();
+    n.signal('SIGINT');
+    // Sent once the first is handled (two sent at once may reach the process as one).
+    await n.logged((l) => l.msg === 'SIGINT received: draining', 'the first signal handled');
+    n.signal('SIGINT');
+    await waitFor(() => !n.alive, 10_000, 'the node to exit');
+    expect(n.exitCode).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2500);
+    expect(n.hasLog((l) => /^SIGINT again within 1000 ms/.test(l.msg))).toBe(true);
+    expect(n.hasLog((l) => /^stopped after/.test(l.msg))).toBe(true);
 
-    n.signal('SIGTERM');
-    await n.logged(
-      (l) => /^stopped after/.test(l.msg),
-      'the node stopped after npm got SIGTERM',
-      15_000,
+    // A second signal once the first is a second old: the operator wants it gone now.
+    const m = node({
+      port: await freePort(),
+      databasePath: join(tempDir(), 'm.db'),
+      env: { DRAIN_WINDOW_MS: '8000', SHUTDOWN_TIMEOUT_MS: '12000' },
+    });
+    await m.ready();
+    m.signal('SIGTERM');
+    await m.logged((l) => /^drained/.test(l.msg), 'drained');
+    await new Promise((r) => setTimeout(r, 1100)); // the first signal is now over a second old
+    const t1 = Date.now();
+    m.signal('SIGTERM');
+    await waitFor(() => !m.alive, 5000, 'the node to exit on the second signal');
+    expect(m.exitCode).toBe(1);
+    expect(Date.now() - t1).toBeLessThan(5000);
+    expect(m.hasLog((l) => l.msg === 'second signal: exiting now')).toBe(true);
+    expect(m.hasLog((l) => /^stopped after/.test(l.msg))).toBe(false);
+  });
+
+  describe('run by `npm start`', () => {
+    // The README runs the game with `npm start`, and so do process managers and platforms that
+    // run a package's start script. The script has its shell exec the node once built, so that
+    // the node is npm's child: npm passes SIGTERM and SIGINT on to it. Before, the shell got
+    // them and died, and the node ran on as an orphan, never drained (a platform then kills it).
+    // In a copy of the sources, so that its build does not rewrite the dist/ other tests run.
+    let dir = '';
+    beforeAll(() => {
+      dir = realpathSync(tempDir('minotaur-npm-start-'));
+      copies.push(dir);
+      for (const f of ['package.json', 'tsconfig.json', 'src', 'views', 'public'])
+        cpSync(join(ROOT, f), join(dir, f), { recursive: true });
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    });
+
+    const cases: { name: string; signal: NodeJS.Signals; setsid: boolean }[] = [
+      // A process manager or platform: SIGTERM to npm alone.
+      { name: 'SIGTERM to npm', signal: 'SIGTERM', setsid: false },
+      // Ctrl-C in a terminal: SIGINT to the whole foreground process group, npm and the node,
+      // and npm passes its own on too.
+      { name: 'Ctrl-C in its terminal', signal: 'SIGINT', setsid: true },
+    ];
+    it.each(cases)(
+      'drains and exits on $name',
+      async ({ signal, setsid }) => {
+        const n = node({
+          port: await freePort(),
+          databasePath: join(dir, `${signal}.db`),
+          // npm itself offline and quiet: no update check.
+          env: {
+            DRAIN_WINDOW_MS: '200',
+            HOME: dir,
+            npm_config_offline: 'true',
+            npm_config_update_notifier: 'false',
+          },
+          launcher: {
+            // setsid: npm leads a process group of its own, as in a terminal (it is not a group
+            // leader when spawned, so setsid execs it in place: the child's pid is the group's).
+            argv: () => [...(setsid ? ['setsid'] : []), 'npm', '--prefix', dir, 'start'],
+            signal: (child, sig) => (setsid ? process.kill(-child.pid!, sig) : child.kill(sig)),
+          },
+        });
+        // The script builds first.
+        await n.ready(120_000);
+        expect(existsSync(join(dir, 'dist', 'main.js'))).toBe(true);
+
+        n.signal(signal);
+        await n.logged(
+          (l) => /^stopped after/.test(l.msg),
+          `the node stopped after ${signal}`,
+          15_000,
+        );
+        expect(n.hasLog((l) => l.msg === `${signal} received: draining`)).toBe(true);
+        expect(n.hasLog((l) => /^drained/.test(l.msg))).toBe(true);
+        expect(n.hasLog((l) => /second signal/.test(l.msg))).toBe(false);
+        // npm exits once the node has (its output closes when the last process holding it ends).
+        await waitFor(() => !n.alive, 15_000, 'npm and the node to exit');
+        expect(await status(`${n.url}/health_check`)).toBe('down');
+      },
+      180_000,
     );
-    expect(n.hasLog((l) => /^drained/.test(l.msg))).toBe(true);
-    // npm exits once the node has (its output closes when the last process holding it ends).
-    await waitFor(() => !n.alive, 15_000, 'npm and the node to exit');
-    expect(await status(`${n.url}/health_check`)).toBe('down');
-  }, 180_000);
+  });
 
   it('lets a request in progress when it stops finish (a sign-up hashing its password), then exits 0', async () => {
     // Regression: stopping cut every connection at once, so a sign-up that reached a draining
