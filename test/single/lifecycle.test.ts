@@ -136,7 +136,7 @@ describe('node lifecycle', () => {
     expect(m.hasLog((l) => /^stopped after/.test(l.msg))).toBe(false);
   });
 
-  describe('run by `npm start`', () => {
+  describe('run by npm (`npm start`, `npm run dev`)', () => {
     // The README runs the game with `npm start`, and so do process managers and platforms that
     // run a package's start script. The script has its shell exec the node once built, so that
     // the node is npm's child: npm passes SIGTERM and SIGINT on to it. Before, the shell got
@@ -151,19 +151,23 @@ describe('node lifecycle', () => {
       symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     });
 
-    const cases: { name: string; signal: NodeJS.Signals; setsid: boolean }[] = [
+    const cases: { name: string; script: string; signal: NodeJS.Signals; setsid: boolean }[] = [
       // A process manager or platform: SIGTERM to npm alone.
-      { name: 'SIGTERM to npm', signal: 'SIGTERM', setsid: false },
+      { name: 'SIGTERM to npm', script: 'start', signal: 'SIGTERM', setsid: false },
       // Ctrl-C in a terminal: SIGINT to the whole foreground process group, npm and the node,
       // and npm passes its own on too.
-      { name: 'Ctrl-C in its terminal', signal: 'SIGINT', setsid: true },
+      { name: 'Ctrl-C in its terminal', script: 'start', signal: 'SIGINT', setsid: true },
+      // `npm run dev`: from the sources, tsx loaded into the node (tsx's own command, a parent
+      // that passes signals on, SIGKILLs a node that has not reported one within 30 ms).
+      { name: 'SIGTERM to npm', script: 'dev', signal: 'SIGTERM', setsid: false },
+      { name: 'Ctrl-C in its terminal', script: 'dev', signal: 'SIGINT', setsid: true },
     ];
     it.each(cases)(
-      'drains and exits on $name',
-      async ({ signal, setsid }) => {
+      'npm $script: drains and exits on $name',
+      async ({ script, signal, setsid }) => {
         const n = node({
           port: await freePort(),
-          databasePath: join(dir, `${signal}.db`),
+          databasePath: join(dir, `${script}-${signal}.db`),
           // npm itself offline and quiet: no update check.
           env: {
             DRAIN_WINDOW_MS: '200',
@@ -174,13 +178,13 @@ describe('node lifecycle', () => {
           launcher: {
             // setsid: npm leads a process group of its own, as in a terminal (it is not a group
             // leader when spawned, so setsid execs it in place: the child's pid is the group's).
-            argv: () => [...(setsid ? ['setsid'] : []), 'npm', '--prefix', dir, 'start'],
+            argv: () => [...(setsid ? ['setsid'] : []), 'npm', '--prefix', dir, 'run', script],
             signal: (child, sig) => (setsid ? process.kill(-child.pid!, sig) : child.kill(sig)),
           },
         });
-        // The script builds first.
+        // `start` builds first.
         await n.ready(120_000);
-        expect(existsSync(join(dir, 'dist', 'main.js'))).toBe(true);
+        if (script === 'start') expect(existsSync(join(dir, 'dist', 'main.js'))).toBe(true);
 
         n.signal(signal);
         await n.logged(
