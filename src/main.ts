@@ -31,7 +31,7 @@ async function main(): Promise<void> {
       if (performance.now() - stoppingAt < REPEATED_SIGNAL_MS) {
         logger.info(
           { signal },
-          `${signal} again within ${REPEATED_SIGNAL_MS} ms (npm passes a terminal's Ctrl-C on): still draining`,
+          `${signal} again within ${REPEATED_SIGNAL_MS} ms (npm passes a terminal's Ctrl-C on): still draining; a signal after that exits at once`,
         );
         return;
       }
