@@ -330,10 +330,11 @@ export class GameSession {
         next = resolveRound(releaseHold(next, now), now);
       }
       const { epoch, seq } = this.record;
+      const resolved = next !== before;
       // As the clock's resolution: traced before the write too, for a node killed after it.
-      if (next !== before) this.#logResolved(epoch, seq + 1, before, null);
+      if (resolved) this.#logResolved(epoch, seq + 1, before, null);
       const out = await this.commit(next);
-      if (next !== before) this.#logResolved(epoch, seq + 1, before, out);
+      if (resolved) this.#logResolved(epoch, seq + 1, before, out);
 
       if (out !== 'ok') return writeFailure(out);
       return { ok: true, duplicate: false };

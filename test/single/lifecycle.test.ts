@@ -31,6 +31,13 @@ function node(opts: Parameters<typeof startNode>[0]): NodeProcess {
   return n;
 }
 
+/** A node on its own fresh database, ready. */
+async function readyNode(env: Record<string, string>): Promise<NodeProcess> {
+  const n = node({ port: await freePort(), databasePath: join(tempDir(), 'm.db'), env });
+  await n.ready();
+  return n;
+}
+
 /** Copies of the sources that a test ran `npm start` in. */
 const copies: string[] = [];
 
@@ -59,13 +66,7 @@ async function status(url: string): Promise<number | 'down'> {
 
 describe('node lifecycle', () => {
   it('answers /health_check 200 when ready, 503 right after SIGTERM, then exits 0', async () => {
-    const dir = tempDir();
-    const n = node({
-      port: await freePort(),
-      databasePath: join(dir, 'm.db'),
-      env: { DRAIN_WINDOW_MS: '1500' },
-    });
-    await n.ready();
+    const n = await readyNode({ DRAIN_WINDOW_MS: '1500' });
     const ok = await fetch(`${n.url}/health_check`);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('cache-control')).toContain('no-store');
@@ -99,13 +100,7 @@ describe('node lifecycle', () => {
   });
 
   it('drains once on a signal repeated within a second (npm passing a Ctrl-C on), exits at once on a later one', async () => {
-    const dir = tempDir();
-    const n = node({
-      port: await freePort(),
-      databasePath: join(dir, 'm.db'),
-      env: { DRAIN_WINDOW_MS: '2500' },
-    });
-    await n.ready();
+    const n = await readyNode({ DRAIN_WINDOW_MS: '2500' });
     const t0 = Date.now();
     n.signal('SIGINT');
     // Sent once the first is handled (two sent at once may reach the process as one).
@@ -118,12 +113,7 @@ describe('node lifecycle', () => {
     expect(n.hasLog((l) => /^stopped after/.test(l.msg))).toBe(true);
 
     // A second signal once the first is a second old: the operator wants it gone now.
-    const m = node({
-      port: await freePort(),
-      databasePath: join(tempDir(), 'm.db'),
-      env: { DRAIN_WINDOW_MS: '8000', SHUTDOWN_TIMEOUT_MS: '12000' },
-    });
-    await m.ready();
+    const m = await readyNode({ DRAIN_WINDOW_MS: '8000', SHUTDOWN_TIMEOUT_MS: '12000' });
     m.signal('SIGTERM');
     await m.logged((l) => /^drained/.test(l.msg), 'drained');
     await new Promise((r) => setTimeout(r, 1100)); // the first signal is now over a second old
@@ -206,13 +196,7 @@ describe('node lifecycle', () => {
   it('lets a request in progress when it stops finish (a sign-up hashing its password), then exits 0', async () => {
     // Regression: stopping cut every connection at once, so a sign-up that reached a draining
     // node near the end of its drain window failed with a reset (HAProxy: 502).
-    const dir = tempDir();
-    const n = node({
-      port: await freePort(),
-      databasePath: join(dir, 'm.db'),
-      env: { DRAIN_WINDOW_MS: '50', PASSWORD_COST: '17' },
-    });
-    await n.ready();
+    const n = await readyNode({ DRAIN_WINDOW_MS: '50', PASSWORD_COST: '17' });
     const p = new Player(n.url, `slow${Date.now() % 100000}`);
     const { csrf } = await p.page('/signup');
     const body = new URLSearchParams({ _csrf: csrf, username: p.username, password: p.password });
@@ -252,12 +236,7 @@ describe('node lifecycle', () => {
     // whatever was left of SHUTDOWN_TIMEOUT_MS: in the multi-host rehearsal under heavy load a
     // sign-up that reached a draining node took 3.7 s and got a reset (HAProxy: 502), with
     // 3.5 s of the budget unused. Here the request is a form whose body arrives slowly.
-    const n = node({
-      port: await freePort(),
-      databasePath: join(tempDir(), 'm.db'),
-      env: { DRAIN_WINDOW_MS: '50', SHUTDOWN_TIMEOUT_MS: '8000' },
-    });
-    await n.ready();
+    const n = await readyNode({ DRAIN_WINDOW_MS: '50', SHUTDOWN_TIMEOUT_MS: '8000' });
     const p = new Player(n.url, `late${Date.now() % 100000}`);
     const { answer, finish } = await p.signupHeldBack();
     n.signal('SIGTERM');

@@ -12,6 +12,7 @@ import { GameSession, type SessionEnv } from '../../../src/sessions/game-session
 import type { ClaimResult, Ledger } from '../../../src/sessions/ledger.js';
 import { GAME_SCHEMA } from '../../../src/game/types.js';
 import { started } from '../game/fixtures.js';
+import { waitFor } from '../../support/node-process.js';
 
 function harness() {
   const lines: { level: number; msg: string }[] = [];
@@ -116,8 +117,7 @@ describe('GameSession resolving a round with the last action', () => {
     expect(await act('a', 'a1')).toEqual({ ok: true, duplicate: false });
     void act('b', 'b1');
     const resolving = `round ${state.round} of ${state.code} resolving (epoch 3)`;
-    const deadline = Date.now() + 2000;
-    while (saves.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => saves.length === 2, 2000, 'the second write', 5);
     expect(saves).toEqual([8, 9]);
     const line = lines.find((l) => l.msg === resolving) as
       { seq: number; applied: Record<string, string> } | undefined;
