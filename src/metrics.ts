@@ -217,7 +217,7 @@ export function createMetrics(nodeId: string): Metrics {
     }),
     rateLimited: new Counter({
       name: 'minotaur_rate_limited_total',
-      help: 'Requests refused (429) by a rate limit the cluster counts together: failed logins per address and name, sign-ups per address, wrong current passwords per account (limit="password")',
+      help: 'Requests refused by a limit: 429 for those the cluster counts together (failed logins per address and name, limit="login"; per address, "login-address"; sign-ups per address; wrong current passwords per account, "password"), 503 for a password check past those waiting their turn ("hashing")',
       labelNames: ['limit'],
       registers: r,
     }),

@@ -38,6 +38,7 @@ import { SESSIONS_CHANNEL } from './sessions/protocol.js';
 import { ACCOUNTS_CHANNEL, SESSION_NOTICES_CAPABILITY } from './web/ended-sessions.js';
 import { createWebServer, VIEWS_DIR, type WebServer } from './web/app.js';
 import type { ClusterView, Games } from './web/deps.js';
+import { gatePasswords } from './web/password-gate.js';
 
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
@@ -337,12 +338,12 @@ export class MinotaurNode {
       lifecycle: this.life,
       ...(mesh ? { mesh } : {}),
       accountsChannel,
-      passwords: {
+      passwords: gatePasswords({
         hash: (p) => hashPassword(p, passwordCost),
         verify: verifyPassword,
         dummyVerify: (p) => verifyNoAccount(p, passwordCost),
         needsRehash: (stored) => needsRehash(stored, passwordCost),
-      },
+      }),
       now: () => clock.now(),
     });
     this.metrics.observe({

@@ -14,19 +14,24 @@ type Frame = [data: unknown, isBinary: boolean | undefined];
  */
 export const EARLY_FRAMES_MAX = 16;
 
-const held = new WeakMap<
-  object,
-  { frames: Frame[]; listener: (d: unknown, b?: boolean) => void }
->();
+const held = new WeakMap<object, { frames: Frame[]; stop: () => void }>();
 
-/** Starts keeping the frames of a socket that has just opened. */
-export function holdEarlyFrames(wire: LiveWire): void {
-  const frames: Frame[] = [];
+/**
+ * Keeps the frames of `wire` in `frames` (at most EARLY_FRAMES_MAX there in all; the rest is
+ * dropped) until the returned function is called.
+ */
+export function keepFrames(wire: LiveWire, frames: Frame[]): () => void {
   const listener = (data: unknown, isBinary?: boolean): void => {
     if (frames.length < EARLY_FRAMES_MAX) frames.push([data, isBinary]);
   };
   wire.on('message', listener);
-  held.set(wire, { frames, listener });
+  return () => wire.off?.('message', listener);
+}
+
+/** Starts keeping the frames of a socket that has just opened. */
+export function holdEarlyFrames(wire: LiveWire): void {
+  const frames: Frame[] = [];
+  held.set(wire, { frames, stop: keepFrames(wire, frames) });
 }
 
 /**
@@ -37,6 +42,6 @@ export function takeEarlyFrames(wire: LiveWire): Frame[] {
   const h = held.get(wire);
   if (!h) return [];
   held.delete(wire);
-  wire.off?.('message', h.listener);
+  h.stop();
   return h.frames;
 }

@@ -31,6 +31,7 @@ import { currentUser, type WebUser } from './user.js';
 import { PATCH_RENDER } from '../live/live-socket.js';
 import { TEMPLATES_PATH, TEMPLATES_ROUTE, TEMPLATES_SCRIPT } from '../live/template-script.js';
 import { Assets, IMMUTABLE, REVALIDATE } from './assets.js';
+import { HashingBusy } from './password-gate.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -396,6 +397,22 @@ export function createWebServer(deps: WebDeps): WebServer {
           user: currentUser(res),
           csrfToken: '',
         });
+        return;
+      }
+      if (err instanceof HashingBusy && !res.headersSent) {
+        deps.metrics.rateLimited.inc({ limit: 'hashing' });
+        logger.debug({ path: req.path }, 'refused a password check: too many waiting');
+        res
+          .status(503)
+          .set('Retry-After', '5')
+          .render('pages/error', {
+            title: 'Try again',
+            heading: 'Busy for a moment',
+            message:
+              'Many people are logging in right now. Go back and try again in a few seconds.',
+            user: currentUser(res),
+            csrfToken: '',
+          });
         return;
       }
       // The database cannot be reached: a passing outage, not a bug (games go on from memory).

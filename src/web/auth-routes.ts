@@ -99,6 +99,9 @@ function regenerate(req: Request): Promise<void> {
  */
 export type IssueFormToken = (req: Request) => void;
 
+/** Failed logins one address may make in 15 minutes, in multiples of LOGIN_RATE_LIMIT. */
+export const ADDRESS_LOGINS_PER_NAME = 5;
+
 export function mountAuthRoutes(
   app: Express,
   deps: WebDeps,
@@ -109,6 +112,19 @@ export function mountAuthRoutes(
   // Counted in the database every node shares: a limit holds across the cluster.
   const shared = { counters: deps.rateCounters, logger, now: () => deps.now() };
 
+  const tooManyLogins =
+    (limit: 'login' | 'login-address') =>
+    (req: Request, res: Response): void => {
+      metrics.rateLimited.inc({ limit });
+      logger.warn({ ip: req.ip, limit }, 'login rate limit reached');
+      res.status(429).render('pages/auth', {
+        title: 'Log in',
+        mode: 'login',
+        error: 'Too many failed attempts. Wait a few minutes and try again.',
+        username: '',
+        csrfToken: req.csrfToken?.() ?? '',
+      });
+    };
   const loginLimiter = rateLimit({
     store: new SharedRateStore('login:', shared),
     windowMs: 15 * 60 * 1000,
@@ -121,17 +137,20 @@ export function mountAuthRoutes(
     // name reaches the same account and so the same counter.
     keyGenerator: (req) =>
       `${ipKeyGenerator(req.ip ?? '')}|${usernameKey((formField(req, 'username') ?? '').slice(0, 256)).slice(0, 64)}`,
-    handler: (req, res) => {
-      metrics.rateLimited.inc({ limit: 'login' });
-      logger.warn({ ip: req.ip }, 'login rate limit reached');
-      res.status(429).render('pages/auth', {
-        title: 'Log in',
-        mode: 'login',
-        error: 'Too many failed attempts. Wait a few minutes and try again.',
-        username: '',
-        csrfToken: req.csrfToken?.() ?? '',
-      });
-    },
+    handler: tooManyLogins('login'),
+  });
+  // And per address alone, whatever the name: a new name at each try (guessing one password
+  // over many accounts, or only making the node hash) is not a new counter. Five times the
+  // limit of one name, for the players who share an address (a school, a carrier's NAT).
+  const loginAddressLimiter = rateLimit({
+    store: new SharedRateStore('login-address:', shared),
+    windowMs: 15 * 60 * 1000,
+    limit: config.loginRateLimit * ADDRESS_LOGINS_PER_NAME,
+    skipSuccessfulRequests: true,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
+    handler: tooManyLogins('login-address'),
   });
 
   const signupLimiter = rateLimit({
@@ -218,7 +237,7 @@ export function mountAuthRoutes(
     });
   });
 
-  app.post('/login', loginLimiter, async (req, res, next) => {
+  app.post('/login', loginAddressLimiter, loginLimiter, async (req, res, next) => {
     try {
       const parsed = loginForm.safeParse(req.body ?? {});
       const given = (formField(req, 'username') ?? '').slice(0, 20);

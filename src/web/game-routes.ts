@@ -13,7 +13,7 @@ import { GameFrames } from '../live/game-frame.js';
 import { renderGamePartials } from '../live/game-socket.js';
 import { pagePartials } from '../live/game-templates.js';
 import { toHtml } from '../live/html.js';
-import { takeEarlyFrames } from '../live/early.js';
+import { keepFrames, takeEarlyFrames } from '../live/early.js';
 import { parseSeen, seenToken } from '../sessions/seen.js';
 import type { LiveWire } from '../live/source.js';
 import { PATCH_RENDER, type WireFormat } from '../live/live-socket.js';
@@ -24,7 +24,7 @@ import { canRead, upgradeState } from '../game/upgrade.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { GAMES_WINDOW_MS, GameCreationPolicy } from './game-limits.js';
+import { GAMES_WINDOW_MS, GameCreationPolicy, type Admission } from './game-limits.js';
 import { SharedRateStore } from './shared-rate-store.js';
 import { adminAllowed } from './ops-routes.js';
 import { openRematch } from './rematch.js';
@@ -127,16 +127,24 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     });
   });
 
+  /** Whether `user` may open a game now (a new one or a rematch); a refusal is counted. */
+  async function admitGame(user: WebUser): Promise<Admission> {
+    const admission = await creation.admit(user.id);
+    if (!admission.ok) {
+      metrics.gamesRefused.inc({ reason: admission.reason });
+      logger.info(
+        { user: user.username, reason: admission.reason },
+        'refused to create a game: limit reached',
+      );
+    }
+    return admission;
+  }
+
   app.post('/lobby/games', requireUser, async (req: Request, res: Response, next: NextFunction) => {
     try {
       const user = res.locals.user as WebUser;
-      const admission = await creation.admit(user.id);
+      const admission = await admitGame(user);
       if (!admission.ok) {
-        metrics.gamesRefused.inc({ reason: admission.reason });
-        logger.info(
-          { user: user.username, reason: admission.reason },
-          'refused to create a game: limit reached',
-        );
         flash(req, 'error', admission.message);
         res.redirect(303, '/lobby');
         return;
@@ -370,7 +378,13 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         const code = gameCodeOr404(req, res);
         if (code === null) return;
         const user = res.locals.user as WebUser;
-        const out = await openRematch(games, code, { id: user.id, name: user.username }, logger);
+        const out = await openRematch(
+          games,
+          code,
+          { id: user.id, name: user.username },
+          logger,
+          () => admitGame(user),
+        );
         if (!out.ok) {
           flash(req, 'error', out.message);
           res.redirect(
@@ -401,17 +415,16 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     if (code && games.unreadable(code))
       return wire.close(LiveClose.restart, 'game moved to a newer release');
     // The first render shows at least what the database holds (see awaitGame); what the page
-    // sends meanwhile is kept for the socket.
+    // sends meanwhile is kept for the socket, within the same cap as before the route.
     const early = takeEarlyFrames(wire);
-    const keep = (data: unknown, isBinary?: boolean): void => void early.push([data, isBinary]);
-    wire.on('message', keep);
+    const stopKeeping = keepFrames(wire, early);
     const seen = parseSeen(req.query.seen);
     const { shownGame } = liveFormat(req);
     void games.awaitGame(code).then(async (state) => {
       // A page that saw more of the game than this node's copy holds keeps what it shows and
       // comes back shortly (see sessions/seen.ts), rather than seeing its rounds played again.
       const ok = !state || !seen || (await games.caughtUp(code, seen, shownGame));
-      wire.off?.('message', keep);
+      stopKeeping();
       if (wire.readyState !== 1) return;
       if (!ok) {
         metrics.wsRejected.inc({ reason: 'behind' });

@@ -4,8 +4,10 @@
 
 import type { Logger } from '../log.js';
 import type { Games } from './deps.js';
+import type { Admission } from './game-limits.js';
 
-export type RematchOutcome = { ok: true; code: string } | { ok: false; message: string };
+export type RematchOutcome =
+  { ok: true; code: string } | { ok: false; message: string; refused?: 'open' | 'rate' };
 
 /**
  * How long a caller who lost the race waits for the winner's rematch to reach this node's replica.
@@ -17,6 +19,8 @@ export async function openRematch(
   code: string,
   user: { id: string; name: string },
   logger: Logger,
+  /** The account's game limits, as for a new game in the lobby: a rematch is a new game. */
+  admit: () => Promise<Admission>,
 ): Promise<RematchOutcome> {
   const old = games.game(code);
   if (!old || old.status !== 'finished' || !old.players.some((p) => p.id === user.id)) {
@@ -26,12 +30,16 @@ export async function openRematch(
     };
   }
   if (old.rematch) return { ok: true, code: old.rematch.code };
+  const admission = await admit();
+  if (!admission.ok) return { ok: false, message: admission.message, refused: admission.reason };
   const created = await games.create({ id: user.id, name: user.name });
-  if (!created.ok || !created.code)
+  if (!created.ok || !created.code) {
+    admission.release();
     return {
       ok: false,
       message: created.message ?? 'Could not open a rematch right now. Try again in a moment.',
     };
+  }
   const claim = await games.execute(code, {
     kind: 'social',
     playerId: user.id,
@@ -53,7 +61,9 @@ export async function openRematch(
       );
     return { ok: true, code: created.code };
   }
-  // Someone else's rematch came first: drop ours (nobody is left in it) and go to theirs.
+  // Someone else's rematch came first: drop ours (nobody is left in it, and it does not count
+  // against the account's games an hour) and go to theirs.
+  admission.release();
   const left = await games.execute(created.code, { kind: 'leave', playerId: user.id });
   if (!left.ok)
     logger.warn(

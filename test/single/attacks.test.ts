@@ -135,6 +135,72 @@ describe('usernames: one form for sign-up, login, the login limit and uniqueness
   });
 });
 
+describe('password checks', () => {
+  it('count failed logins per address whatever the name: a new name at each try is refused after 5× the limit', async () => {
+    // LOGIN_RATE_LIMIT=3: three per name, fifteen per address.
+    const statuses: number[] = [];
+    for (let i = 0; i < 16; i++)
+      statuses.push(
+        (await visitor(`nobody${i}x${tag}`, 'guess guess guess', '127.0.3.9').login()).status,
+      );
+    expect(statuses).toEqual([...Array<number>(15).fill(401), 429]);
+    // Another address is not held back by it.
+    expect(
+      (await visitor(`nobody0x${tag}`, 'guess guess guess', '127.0.3.10').login()).status,
+    ).toBe(401);
+  });
+
+  it('answer 503 with Retry-After past the hashes waiting their turn, and the node goes on', async () => {
+    // At OWASP's cost less one (64 MiB, ~0.2 s a hash here), 40 logins at once: two hash, 32
+    // wait, the rest are refused at once instead of queueing in the thread pool.
+    const busy = startNode({
+      host: HOST,
+      port: await freePort(),
+      databasePath: join(tempDir(), 'hashing.db'),
+      env: { PASSWORD_COST: '16' },
+    });
+    nodes.push(busy);
+    await busy.ready();
+    const owner = new Player(busy.url, `hash${tag}`, 'correct horse battery', {
+      localAddress: '127.0.3.20',
+    });
+    await owner.signup();
+    const guests = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const p = new Player(busy.url, `guess${i}x${tag}`, 'guess guess guess', {
+          localAddress: `127.0.4.${i + 1}`,
+        });
+        const { csrf } = await p.page('/login');
+        return { p, csrf };
+      }),
+    );
+    const answers = await Promise.all(
+      guests.map(({ p, csrf }) =>
+        p.request('/login', {
+          method: 'POST',
+          body: new URLSearchParams({ _csrf: csrf, username: p.username, password: p.password }),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+      ),
+    );
+    const statuses = answers.map((r) => r.status);
+    const refused = answers.filter((r) => r.status === 503);
+    expect(
+      statuses.every((s) => s === 401 || s === 503),
+      statuses.join(' '),
+    ).toBe(true);
+    expect(refused.length, statuses.join(' ')).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 401).length).toBeGreaterThanOrEqual(34);
+    expect(refused[0]!.headers.get('retry-after')).toBe('5');
+    expect(await refused[0]!.text()).toContain('Many people are logging in right now.');
+    // The line has emptied: the right password logs in.
+    const fresh = new Player(busy.url, owner.username, owner.password, {
+      localAddress: '127.0.3.21',
+    });
+    expect((await fresh.login()).status).toBe(303);
+  });
+});
+
 describe('operator rights', () => {
   it('are not given by ADMIN_USERS to whoever signs up with that name', async () => {
     const stranger = visitor('Boss');

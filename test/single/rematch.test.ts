@@ -113,4 +113,37 @@ describe('rematch', () => {
     const { html } = await a.page('/leaderboard');
     expect(html).toMatch(/Your record: <strong>[01]<\/strong> won of <strong>1<\/strong> played/);
   });
+
+  it("is a new game: the account's limit of open games applies to it as in the lobby", async () => {
+    const node = startNode({
+      port: await freePort(),
+      databasePath: join(tempDir(), 'rematch-limit.db'),
+      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '20', OPEN_GAMES_PER_ACCOUNT: '1' },
+    });
+    nodes.push(node);
+    await node.ready();
+    const base = node.url;
+    const tag = Date.now() % 100000;
+    const a = new Player(base, `dan${tag}`);
+    const b = new Player(base, `eve${tag}`);
+    const code = await openStartedGame([a, b]);
+    await playOut(base, code, [a, b]);
+    // dan opens a game of his own in the lobby: his one open game.
+    const opened = await a.post('/lobby/games', {}, '/lobby');
+    expect(opened.headers.get('location')).toMatch(/^\/games\/[A-Z]{4}$/);
+
+    const refused = await a.post(`/games/${code}/rematch`, {}, `/games/${code}`);
+    expect(refused.status).toBe(303);
+    expect(refused.headers.get('location')).toBe(`/games/${code}`);
+    const { html } = await a.page(`/games/${code}`);
+    expect(html).toContain('You already have 1 game of your own waiting or in play (at most 1).');
+    expect((await adminGame(base, code)).state.rematch).toBeNull();
+
+    // eve has no open game: her rematch opens, and dan may join it (joining opens nothing).
+    const hers = await b.post(`/games/${code}/rematch`, {}, `/games/${code}`);
+    const target = hers.headers.get('location');
+    expect(target).toMatch(/^\/games\/[A-Z]{4}$/);
+    const joined = await a.post(`/games/${code}/rematch`, {}, `/games/${code}`);
+    expect(joined.headers.get('location')).toBe(target);
+  });
 });

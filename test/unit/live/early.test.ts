@@ -3,7 +3,12 @@
 
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { EARLY_FRAMES_MAX, holdEarlyFrames, takeEarlyFrames } from '../../../src/live/early.js';
+import {
+  EARLY_FRAMES_MAX,
+  holdEarlyFrames,
+  keepFrames,
+  takeEarlyFrames,
+} from '../../../src/live/early.js';
 import type { LiveWire } from '../../../src/live/source.js';
 
 function wire(): LiveWire & EventEmitter {
@@ -37,5 +42,22 @@ describe('early frames', () => {
     const kept = takeEarlyFrames(w);
     expect(kept).toHaveLength(EARLY_FRAMES_MAX);
     expect(kept[0]).toEqual(['f0', false]);
+  });
+
+  it('keeps within the same cap while the route waits for the game, then stops', () => {
+    // The route takes the frames over, then keeps what comes while it waits for the game's copy
+    // (up to seconds): a client flooding a socket the route has not opened yet is still capped.
+    const w = wire();
+    holdEarlyFrames(w);
+    for (let i = 0; i < 10; i++) w.emit('message', `f${i}`, false);
+    const frames = takeEarlyFrames(w);
+    const stop = keepFrames(w, frames);
+    for (let i = 10; i < EARLY_FRAMES_MAX * 100; i++) w.emit('message', `f${i}`, false);
+    expect(frames).toHaveLength(EARLY_FRAMES_MAX);
+    expect(frames.at(-1)).toEqual([`f${EARLY_FRAMES_MAX - 1}`, false]);
+    stop();
+    w.emit('message', 'later', false);
+    expect(frames).toHaveLength(EARLY_FRAMES_MAX);
+    expect(w.listenerCount('message')).toBe(0);
   });
 });

@@ -3,9 +3,27 @@ import { describe, expect, it } from 'vitest';
 import { createGame, joinGame, type GameState } from '../../../src/game/index.js';
 import type { Command } from '../../../src/sessions/commands.js';
 import type { Games } from '../../../src/web/deps.js';
+import type { Admission } from '../../../src/web/game-limits.js';
 import { openRematch } from '../../../src/web/rematch.js';
 
 const logger = pino({ level: 'silent' });
+
+/** The account's game limits, always admitting; counts admissions and releases. */
+function admissions() {
+  const counts = { admitted: 0, released: 0 };
+  return {
+    counts,
+    admit: async (): Promise<Admission> => {
+      counts.admitted++;
+      return {
+        ok: true,
+        release: () => {
+          counts.released++;
+        },
+      };
+    },
+  };
+}
 
 function finished(): GameState {
   const s = createGame({
@@ -64,8 +82,15 @@ type FakeGames = ReturnType<typeof fakeGames>;
 describe('openRematch', () => {
   it('opens a new game, points the finished one at it, and marks it as the rematch of the group', async () => {
     const g = fakeGames(() => ({ ok: true, duplicate: false }));
+    const admitted = admissions();
     expect(
-      await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger),
+      await openRematch(
+        g as unknown as Games,
+        'PREV',
+        { id: '2', name: 'bob' },
+        logger,
+        admitted.admit,
+      ),
     ).toEqual({ ok: true, code: 'MINE' });
     expect(g.commands).toEqual([
       ['PREV', { kind: 'social', playerId: '2', op: { type: 'offer-rematch', code: 'MINE' } }],
@@ -78,9 +103,11 @@ describe('openRematch', () => {
         },
       ],
     ]);
+    expect(admitted.counts).toEqual({ admitted: 1, released: 0 });
   });
 
   it('losing the race to another player: drops its own game and joins theirs once this replica hears of it', async () => {
+    const admitted = admissions();
     const g = fakeGames((fake) => {
       // The owner already recorded ann's rematch; this replica hears of it a moment later.
       setTimeout(
@@ -94,27 +121,88 @@ describe('openRematch', () => {
       };
     });
     expect(
-      await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger),
+      await openRematch(
+        g as unknown as Games,
+        'PREV',
+        { id: '2', name: 'bob' },
+        logger,
+        admitted.admit,
+      ),
     ).toEqual({ ok: true, code: 'ANNS' });
     expect(g.commands.map(([code, c]) => [code, c.kind])).toEqual([
       ['PREV', 'social'],
       ['MINE', 'leave'],
     ]);
+    // The game it dropped does not count against the account's games an hour.
+    expect(admitted.counts).toEqual({ admitted: 1, released: 1 });
   });
 
   it('an existing rematch is simply returned; outsiders and unfinished games are refused', async () => {
     const g = fakeGames(() => ({ ok: true, duplicate: false }));
+    const admitted = admissions();
     g.games.set('PREV', { ...finished(), rematch: { code: 'ANNS', by: '1' } });
     expect(
-      await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger),
+      await openRematch(
+        g as unknown as Games,
+        'PREV',
+        { id: '2', name: 'bob' },
+        logger,
+        admitted.admit,
+      ),
     ).toEqual({ ok: true, code: 'ANNS' });
     expect(g.commands).toEqual([]);
+    expect(admitted.counts.admitted).toBe(0);
     expect(
-      (await openRematch(g as unknown as Games, 'PREV', { id: '9', name: 'zed' }, logger)).ok,
+      (
+        await openRematch(
+          g as unknown as Games,
+          'PREV',
+          { id: '9', name: 'zed' },
+          logger,
+          admitted.admit,
+        )
+      ).ok,
     ).toBe(false);
     g.games.set('PREV', { ...finished(), status: 'playing' });
     expect(
-      (await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger)).ok,
+      (
+        await openRematch(
+          g as unknown as Games,
+          'PREV',
+          { id: '2', name: 'bob' },
+          logger,
+          admitted.admit,
+        )
+      ).ok,
     ).toBe(false);
+  });
+
+  it("is refused by the account's game limits as a new game is, and opens nothing", async () => {
+    const g = fakeGames(() => ({ ok: true, duplicate: false }));
+    let created = 0;
+    g.create = async () => (created++, { ok: true, code: 'MINE' });
+    const message = 'You already have 1 game of your own waiting or in play (at most 1).';
+    const refuse = async (): Promise<Admission> => ({ ok: false, reason: 'open', message });
+    expect(
+      await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger, refuse),
+    ).toEqual({ ok: false, message, refused: 'open' });
+    expect(created).toBe(0);
+    expect(g.commands).toEqual([]);
+  });
+
+  it('a game that could not be created does not count against the limits', async () => {
+    const g = fakeGames(() => ({ ok: true, duplicate: false }));
+    const admitted = admissions();
+    Object.assign(g, { create: async () => ({ ok: false, message: 'No node can take it.' }) });
+    expect(
+      await openRematch(
+        g as unknown as Games,
+        'PREV',
+        { id: '2', name: 'bob' },
+        logger,
+        admitted.admit,
+      ),
+    ).toEqual({ ok: false, message: 'No node can take it.' });
+    expect(admitted.counts).toEqual({ admitted: 1, released: 1 });
   });
 });
