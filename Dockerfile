@@ -1,5 +1,8 @@
 # Minotaur: one image for every node of the cluster.
-# Build: docker build -t minotaur .   Run: docker run -p 4000:4000 -e SECRET_KEY_BASE=... -v minotaur-data:/app/data minotaur
+# Build: docker build -t minotaur .
+# Run behind a TLS proxy (one hop): docker run -p 4000:4000 -e SECRET_KEY_BASE=... -e TRUST_PROXY=1 -v minotaur-data:/app/data minotaur
+# Try it over plain HTTP on one machine: add -e COOKIE_SECURE=0 instead of TRUST_PROXY (production
+# refuses secure cookies without a trusted proxy, and a browser drops them over plain HTTP).
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app

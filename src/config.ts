@@ -49,9 +49,25 @@ export const FILE_VARIABLES = [
 
 const filePath = z.string().min(1).optional();
 
+/** What SHUTDOWN_TIMEOUT_MS less DRAIN_WINDOW_MS must leave: 2.5 s to stop, 0.5 s to hand over. */
+const STOP_RESERVE_MS = 3000;
+
+/**
+ * A number written in digits (`10`, `2.5`). z.coerce.number() would read '' and ' ' as 0 (an
+ * empty PORT listened on a random port), and '0x10' or '1e3' as numbers.
+ */
+const digits = () =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number written in digits, such as 10 or 2.5')
+    .transform(Number);
+/** A whole number written in digits. */
+const whole = () => digits().pipe(z.number().int('must be a whole number'));
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  PORT: whole().pipe(z.number().min(0).max(65535)).default(4000),
   HOST: z.string().min(1).default('0.0.0.0'),
   /**
    * Address peers reach this node at, or the subnet (a.b.c.d/n) of the interface to advertise;
@@ -75,7 +91,7 @@ const schema = z.object({
     (v) => (v === '' ? undefined : v),
     z.string().superRefine(checkDatabaseUrl).optional(),
   ),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_POOL_MAX: whole().pipe(z.number().min(1).max(200)).default(10),
   /**
    * SQLite: whether each commit waits for the disk (full) or only each checkpoint, about once a
    * second (normal). See docs/storage.md for what a power cut may cost with normal.
@@ -85,18 +101,22 @@ const schema = z.object({
   DNS_CLUSTER_RESOLVER: z
     .string()
     .regex(hostPort, 'must be host:port, e.g. 127.0.0.1:5353')
+    .refine(
+      (v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535,
+      'its port must be 65535 at most',
+    )
     .optional(),
-  DNS_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  DNS_POLL_MS: whole().pipe(z.number().min(100).max(600_000)).default(5000),
   CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  HEARTBEAT_MS: z.coerce.number().int().min(50).max(10_000).default(500),
-  PEER_DOWN_MS: z.coerce.number().int().min(200).max(60_000).default(3000),
-  ROUND_SECONDS: z.coerce.number().min(1).max(600).default(10),
+  HEARTBEAT_MS: whole().pipe(z.number().min(50).max(10_000)).default(500),
+  PEER_DOWN_MS: whole().pipe(z.number().min(200).max(60_000)).default(3000),
+  ROUND_SECONDS: digits().pipe(z.number().min(1).max(600)).default(10),
   /** How long a finished game stays on its players' screens before the node drops it. */
-  FINISHED_GAME_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
+  FINISHED_GAME_SECONDS: whole().pipe(z.number().min(5).max(86_400)).default(300),
   /** How long a draining node keeps serving requests that still reach it before it exits. */
-  DRAIN_WINDOW_MS: z.coerce.number().int().min(0).max(120_000).default(2000),
+  DRAIN_WINDOW_MS: whole().pipe(z.number().min(0).max(120_000)).default(2000),
   /** Hard limit for the whole shutdown; must fit inside the orchestrator's stop grace period. */
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(8000),
+  SHUTDOWN_TIMEOUT_MS: whole().pipe(z.number().min(1000).max(300_000)).default(8000),
   /** No longer read (operator rights are granted with `npm run admin`); only warned about. */
   ADMIN_USERS: z.string().optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -108,19 +128,19 @@ const schema = z.object({
   /**
    * scrypt cost exponent; the default 17 (N=131072) is OWASP's recommendation. Only tests lower it.
    */
-  PASSWORD_COST: z.coerce.number().int().min(10).max(20).default(17),
-  LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
+  PASSWORD_COST: whole().pipe(z.number().min(10).max(20)).default(17),
+  LOGIN_RATE_LIMIT: whole().pipe(z.number().min(1).max(10_000)).default(10),
   /** Games an account may have created and not yet finished (open or playing). */
-  OPEN_GAMES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(3),
+  OPEN_GAMES_PER_ACCOUNT: whole().pipe(z.number().min(1).max(1000)).default(3),
   /** Games an account may create per hour. */
-  GAMES_PER_HOUR: z.coerce.number().int().min(1).max(10_000).default(20),
+  GAMES_PER_HOUR: whole().pipe(z.number().min(1).max(10_000)).default(20),
   /** Live sockets (open pages) one account may hold on one node. */
-  SOCKETS_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(8),
+  SOCKETS_PER_ACCOUNT: whole().pipe(z.number().min(1).max(1000)).default(8),
   /**
    * How often a node checks that the sessions its open live pages were opened with still exist
    * (ended by a password change, a logout or their expiry: the page is sent to reconnect).
    */
-  SESSION_CHECK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+  SESSION_CHECK_MS: whole().pipe(z.number().min(1000).max(3_600_000)).default(30_000),
   /**
    * permessage-deflate on players' live sockets: `large` messages only (1 KiB and more, no zlib
    * state kept), every message `on`, or `off` (web/live-wire.ts; costs in docs/benchmarks.md).
@@ -212,11 +232,19 @@ function readVersion(): string {
 /** For local use only: a secret generated once and kept beside the database. */
 function localSecret(dataDir: string): string {
   const file = join(dataDir, 'secret_key_base');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
-  writeFileSync(file, secret + '\n', { mode: 0o600 });
-  return secret;
+  try {
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    mkdirSync(dataDir, { recursive: true });
+    const secret = randomBytes(48).toString('base64url');
+    writeFileSync(file, secret + '\n', { mode: 0o600 });
+    return secret;
+  } catch (err) {
+    // The directory of DATABASE_PATH cannot be made or written (a read-only mount, no rights).
+    throw invalid(
+      'DATABASE_PATH',
+      `its directory ${dataDir} must be writable, to keep the node's secret key (${file}) beside the database, or set SECRET_KEY_BASE: ${(err as Error).message}`,
+    );
+  }
 }
 
 function invalid(variable: string, message: string): ConfigError {
@@ -333,6 +361,13 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     const weak = weakClusterSecret(e.CLUSTER_SECRET);
     if (weak) throw invalid('CLUSTER_SECRET', weak);
   }
+  if (e.DRAIN_WINDOW_MS + STOP_RESERVE_MS > e.SHUTDOWN_TIMEOUT_MS)
+    // The stop keeps 2.5 s for itself and gives the handoff what is left after the drain window:
+    // a window that takes it all ends every drain at the hard limit, exit 1.
+    throw invalid(
+      'DRAIN_WINDOW_MS',
+      `${e.DRAIN_WINDOW_MS} leaves no time for handing games over within SHUTDOWN_TIMEOUT_MS ${e.SHUTDOWN_TIMEOUT_MS}: keep it at least ${STOP_RESERVE_MS} ms below`,
+    );
   const advertiseSubnet = e.ADVERTISE_ADDRESS?.includes('/') ? e.ADVERTISE_ADDRESS : null;
   if (advertiseSubnet && !parseSubnet(advertiseSubnet))
     throw invalid(
@@ -342,6 +377,12 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
   const advertiseHost = advertiseSubnet
     ? null
     : (e.ADVERTISE_ADDRESS ?? (e.HOST === '0.0.0.0' || e.HOST === '::' ? null : e.HOST));
+  if (e.DNS_CLUSTER_QUERY && advertiseHost?.includes(':'))
+    // Peers are found by their A records and reached at host:port: the mesh speaks IPv4.
+    throw invalid(
+      e.ADVERTISE_ADDRESS ? 'ADVERTISE_ADDRESS' : 'HOST',
+      `${advertiseHost} is an IPv6 address; the cluster's mesh runs over IPv4: advertise an IPv4 address or a host name (ADVERTISE_ADDRESS), or listen on 0.0.0.0`,
+    );
   const trustProxy = parseTrustProxy(e.TRUST_PROXY);
   const cookieSecure = e.COOKIE_SECURE ?? e.NODE_ENV === 'production';
   if (e.NODE_ENV === 'production' && cookieSecure && trustProxy === false) {

@@ -64,7 +64,8 @@ async function main(): Promise<void> {
       logger.fatal({ code: err.code }, err.message);
       process.exit(1);
     }
-    const listen = listenError(err, config.host, config.port);
+    const listen =
+      listenError(err, config.host, config.port) ?? databaseFileError(err, config.database);
     if (listen) {
       // A configuration error like any other: one line naming the variables, exit 78.
       process.stderr.write(`minotaur: ${listen}\n`);
@@ -75,6 +76,19 @@ async function main(): Promise<void> {
   }
 }
 
+/** The sentence for a SQLite file that cannot be opened at DATABASE_PATH, else null. */
+function databaseFileError(
+  err: unknown,
+  database: ReturnType<typeof loadConfig>['database'],
+): string | null {
+  if (
+    database.engine !== 'sqlite' ||
+    (err as { code?: unknown } | null)?.code !== 'SQLITE_CANTOPEN'
+  )
+    return null;
+  return `cannot open the SQLite database at DATABASE_PATH=${database.path}: it must be a file (or not exist yet) in a directory the node can write`;
+}
+
 /** The sentence for a listen() failure that the operator's HOST/PORT caused, else null. */
 function listenError(err: unknown, host: string, port: number): string | null {
   const code = (err as NodeJS.ErrnoException | null)?.code;
@@ -83,6 +97,8 @@ function listenError(err: unknown, host: string, port: number): string | null {
     return `cannot listen on ${at}: the address is already in use (another process listens there); choose another PORT or stop that process`;
   if (code === 'EADDRNOTAVAIL')
     return `cannot listen on ${at}: no interface of this machine has that address; set HOST to one of its addresses or 0.0.0.0`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `cannot listen on ${at}: HOST is neither an address nor a name this machine can resolve; set it to one of its addresses or 0.0.0.0`;
   if (code === 'EACCES')
     return `cannot listen on ${at}: permission denied (ports below 1024 need privileges); choose a PORT of 1024 or more`;
   return null;

@@ -176,7 +176,21 @@ export class Discovery {
     if (this.serversSet || this.resolverAddress === undefined) return;
     const { host, port } = parseHostPort(this.resolverAddress);
     // setServers takes IPs only; a resolver given by name is looked up once.
-    const ip = isIP(host) ? host : (await lookup(host)).address;
+    let ip = host;
+    if (!isIP(host)) {
+      try {
+        ip = (await lookup(host)).address;
+      } catch (err) {
+        // Not the cluster's name that is missing, but the resolver's: say which (a typo in
+        // DNS_CLUSTER_RESOLVER would otherwise read as "no A records", and each node run alone).
+        throw Object.assign(
+          new Error(
+            `DNS_CLUSTER_RESOLVER ${this.resolverAddress}: its name ${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+          ),
+          { code: 'ERESOLVERNAME' },
+        );
+      }
+    }
     this.resolver.setServers([isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`]);
     this.serversSet = true;
   }

@@ -43,8 +43,16 @@ export const sayMessage = z
 
 export const reactMessage = z.object({ type: z.literal('react'), emote: z.enum(EMOTES) }).strict();
 
-export const liveMessage = z.union([actMessage, pingMessage, sayMessage, reactMessage]);
-export type LiveMessage = z.infer<typeof liveMessage>;
+export type LiveMessage = z.infer<
+  typeof actMessage | typeof pingMessage | typeof sayMessage | typeof reactMessage
+>;
+
+const BY_TYPE: { [T in LiveMessage['type']]: z.ZodType<Extract<LiveMessage, { type: T }>> } = {
+  act: actMessage,
+  ping: pingMessage,
+  say: sayMessage,
+  react: reactMessage,
+};
 
 export type ParseResult =
   { ok: true; message: LiveMessage } | { ok: false; code: string; message: string };
@@ -82,13 +90,16 @@ export function parseLiveMessage(data: unknown, isBinary = false): ParseResult {
     return { ok: false, code: 'malformed', message: 'Message needs a "type".' };
   }
   const type = (json as { type: string }).type;
-  if (type !== 'act' && type !== 'ping' && type !== 'say' && type !== 'react')
+  // The schema of that type alone: the union's answer to a bad field is "Invalid input" for the
+  // whole message, where this one names the field and what it takes.
+  const schema = Object.hasOwn(BY_TYPE, type) ? BY_TYPE[type as LiveMessage['type']] : undefined;
+  if (!schema)
     return {
       ok: false,
       code: 'unknown-type',
       message: `Unknown message type "${type.slice(0, 32)}".`,
     };
-  const parsed = liveMessage.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return {

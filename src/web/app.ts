@@ -23,7 +23,7 @@ import { mountAuthRoutes } from './auth-routes.js';
 import { EndedSessions } from './ended-sessions.js';
 import { mountGameRoutes } from './game-routes.js';
 import { mountPlayerRoutes } from './player-routes.js';
-import { mountGameInspector, mountOpsRoutes } from './ops-routes.js';
+import { mountAdminJson, mountOpsRoutes } from './ops-routes.js';
 import { originAllowed } from './origin.js';
 import { saveSessionBeforeAnswering } from './session-saved.js';
 import { formField, RUNS_HEADER, sessionOf } from './request.js';
@@ -370,7 +370,7 @@ export function createWebServer(deps: WebDeps): WebServer {
   mountAuthRoutes(app, deps, (req) => void csrf.generateToken(req, true), endedSessions);
   mountGameRoutes(live.app, deps);
   mountPlayerRoutes(app, deps);
-  mountGameInspector(app, deps, (code) => deps.cluster.record(code));
+  mountAdminJson(app, deps, (code) => deps.cluster.record(code));
 
   app.use((req: Request, res: Response) => {
     res.status(404).render('pages/error', {

@@ -2,7 +2,7 @@
 // cluster views for accounts granted operator rights (npm run admin) or holders of ADMIN_TOKEN.
 
 import { timingSafeEqual } from 'node:crypto';
-import type { Express, Request, Response } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
 import type { WebDeps } from './deps.js';
 import { currentUser } from './user.js';
 
@@ -21,39 +21,53 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
     else res.status(503).type('text/plain').send(state);
   });
 
-  app.get('/metrics', async (_req: Request, res: Response) => {
+  // At this exact path only: Express would also match /METRICS and /metrics/, which a proxy
+  // rule that keeps /metrics from players (deploy/haproxy.cfg) need not know of.
+  app.get('/metrics', async (req: Request, res: Response, next: NextFunction) => {
+    if (req.path !== '/metrics') {
+      next();
+      return;
+    }
     res.set('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
   });
 
-  /** JSON for operators' scripts and the deploy rehearsal; same access rule as the page. */
+  // The cluster's JSON for the ADMIN_TOKEN bearer answers before the sessions, as health checks
+  // do: from the start-up on, through a database outage. An operator's login is checked later.
+  app.get('/admin/cluster.json', (req: Request, res: Response, next: NextFunction) => {
+    if (adminAccess(req, deps) === 'token') clusterJson(res, deps);
+    else next();
+  });
+}
+
+function clusterJson(res: Response, deps: WebDeps): void {
+  res.set('Cache-Control', 'no-store');
+  res.json({
+    node: deps.cluster.nodeId,
+    state: deps.lifecycle.state,
+    members: deps.cluster.members(),
+    replication: deps.cluster.replication(),
+    database: deps.cluster.database(),
+  });
+}
+
+/**
+ * The operators' JSON views for a login (the token's are answered earlier too): the cluster
+ * and one game's replicated record. After the sessions, so that an operator's login opens them
+ * as it opens the cluster page.
+ */
+export function mountAdminJson(app: Express, deps: WebDeps, read: (code: string) => unknown): void {
   app.get('/admin/cluster.json', (req: Request, res: Response) => {
     if (!adminAllowed(req, deps))
       return void res
         .status(403)
         .json({ error: 'admin only: log in as an admin or send the ADMIN_TOKEN bearer token' });
-    res.set('Cache-Control', 'no-store');
-    res.json({
-      node: deps.cluster.nodeId,
-      state: deps.lifecycle.state,
-      members: deps.cluster.members(),
-      replication: deps.cluster.replication(),
-      database: deps.cluster.database(),
-    });
+    clusterJson(res, deps);
   });
-}
 
-/**
- * Full replicated record of one game (owner, epoch, seq, state) for operators and tests. An
- * operator's account may also be playing: through a login, the moves chosen for the running
- * round stay secret (only who has chosen, and for which round); ADMIN_TOKEN, which no player
- * holds, reads them too.
- */
-export function mountGameInspector(
-  app: Express,
-  deps: WebDeps,
-  read: (code: string) => unknown,
-): void {
+  // One game's full record (owner, epoch, seq, state). An operator's account may also be
+  // playing: through a login, the moves chosen for the running round stay secret (only who has
+  // chosen, and for which round); ADMIN_TOKEN, which no player holds, reads them too.
   app.get('/admin/games/:code.json', (req: Request, res: Response) => {
     const access = adminAccess(req, deps);
     if (!access) return void res.status(403).json({ error: 'admin only' });

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
@@ -135,6 +136,15 @@ describe('usernames: one form for sign-up, login, the login limit and uniqueness
   });
 });
 
+describe('metrics', () => {
+  it('answer at /metrics exactly: other casings and a trailing slash, which a proxy rule may miss, are not found', async () => {
+    const p = visitor(`mona${tag}`);
+    expect((await p.request('/metrics')).status).toBe(200);
+    for (const path of ['/METRICS', '/Metrics', '/metrics/'])
+      expect((await p.request(path)).status, path).toBe(404);
+  });
+});
+
 describe('password checks', () => {
   it('count failed logins per address whatever the name: a new name at each try is refused after 5× the limit', async () => {
     // LOGIN_RATE_LIMIT=3: three per name, fifteen per address.
@@ -217,12 +227,17 @@ describe('operator rights', () => {
     const op = visitor(`opal${tag}`);
     await op.signup();
     expect((await op.request('/admin/cluster')).status).toBe(403);
+    expect((await op.request('/admin/cluster.json')).status).toBe(403);
     const granted = admin('grant', ` OPAL${tag}`);
     expect(granted).toMatchObject({
       status: 0,
       stdout: `opal${tag} now holds operator rights (/admin/cluster)\n`,
     });
     expect((await op.request('/admin/cluster')).status).toBe(200);
+    // The JSON too, as the README says (it used to answer before the session was read: 403).
+    const json = await op.request('/admin/cluster.json');
+    expect(json.status).toBe(200);
+    expect(((await json.json()) as { state: string }).state).toBe('ready');
     expect(admin('list').stdout).toBe(`opal${tag}\n`);
     expect(admin('grant', `opal${tag}`).stdout).toMatch(/already holds/);
     expect(admin('revoke', `opal${tag}`)).toMatchObject({
@@ -520,6 +535,19 @@ describe('configuration an attacker or a slip could exploit', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('exits 78 with one line, no stack trace, when DATABASE_PATH is a directory', async () => {
+    const dir = join(tempDir(), 'db.sqlite');
+    mkdirSync(dir);
+    const n = startNode({ host: '127.0.0.4', port: await freePort(), databasePath: dir });
+    nodes.push(n);
+    await waitFor(() => !n.alive, 20_000, 'the node to exit');
+    expect(n.exitCode).toBe(78);
+    expect(n.raw.filter((l) => l.startsWith('minotaur: '))).toEqual([
+      `minotaur: cannot open the SQLite database at DATABASE_PATH=${dir}: it must be a file (or not exist yet) in a directory the node can write`,
+    ]);
+    expect(n.raw.join('\n')).not.toMatch(/\n\s+at /);
   });
 
   it('refuses to start in production with a weak CLUSTER_SECRET (exit 78, naming it)', async () => {

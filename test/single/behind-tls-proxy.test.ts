@@ -112,8 +112,17 @@ describe('a production node behind HAProxy terminating TLS', () => {
     expect(res.headers.get('location')).toBe('/lobby');
   });
 
-  it('does not route the mesh path or the metrics to players', async () => {
-    for (const path of ['/metrics', '/_cluster/mesh']) {
+  it('does not route the mesh path or the metrics to players, in any casing or with extra slashes', async () => {
+    for (const path of [
+      '/metrics',
+      '/METRICS',
+      '/Metrics',
+      '/metrics/',
+      '//metrics',
+      '/_cluster/mesh',
+      '/_CLUSTER/mesh',
+      '//_cluster/mesh',
+    ]) {
       const res = await fetchVia(from(30), `${lb!.url}${path}`);
       expect(res.status, path).toBe(404);
     }

@@ -38,6 +38,50 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...base, FINISHED_GAME_SECONDS: '20' }).finishedRetentionMs).toBe(20_000);
   });
 
+  it('reads numbers written in digits only: empty, hexadecimal or exponent values stop the node', () => {
+    // An empty PORT used to be read as 0, and the node listened on a random port.
+    for (const bad of ['', ' ', '0x10', '1e3', '-1', '4000.5'])
+      expect(() => loadConfig({ ...base, PORT: bad }), JSON.stringify(bad)).toThrow(/PORT/);
+    expect(() => loadConfig({ ...base, DRAIN_WINDOW_MS: '' })).toThrow(/DRAIN_WINDOW_MS/);
+    expect(loadConfig({ ...base, PORT: ' 4100 ' }).port).toBe(4100);
+    expect(loadConfig({ ...base, ROUND_SECONDS: '2.5' }).roundMs).toBe(2500);
+    expect(() => loadConfig({ ...base, DNS_CLUSTER_RESOLVER: '127.0.0.1:99999' })).toThrow(
+      /DNS_CLUSTER_RESOLVER/,
+    );
+  });
+
+  it('refuses an IPv6 address to advertise to the mesh, which runs over IPv4, naming the variable', () => {
+    const clustered = {
+      ...base,
+      DNS_CLUSTER_QUERY: 'tasks.minotaur',
+      CLUSTER_SECRET: 'x'.repeat(44),
+    };
+    expect(() => loadConfig({ ...clustered, HOST: '::1' })).toThrow(/HOST: ::1 is an IPv6 address/);
+    expect(() => loadConfig({ ...clustered, ADVERTISE_ADDRESS: 'fd00::5' })).toThrow(
+      /ADVERTISE_ADDRESS: fd00::5 is an IPv6 address/,
+    );
+    expect(loadConfig({ ...base, HOST: '::1' }).host).toBe('::1');
+  });
+
+  it('says DATABASE_PATH when the secret key cannot be kept beside the database', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'a-file');
+    writeFileSync(file, '');
+    expect(() => loadConfig({ DATABASE_PATH: join(file, 'sub', 'x.db') })).toThrow(
+      /DATABASE_PATH: its directory .* must be writable, to keep the node's secret key .* or set SECRET_KEY_BASE: ENOTDIR/,
+    );
+  });
+
+  it('keeps the drain window 3 s below the hard limit of the shutdown, which needs them for the stop and the handoff', () => {
+    expect(() => loadConfig({ ...base, DRAIN_WINDOW_MS: '5001' })).toThrow(
+      /DRAIN_WINDOW_MS: 5001 leaves no time for handing games over within SHUTDOWN_TIMEOUT_MS 8000/,
+    );
+    expect(loadConfig({ ...base, DRAIN_WINDOW_MS: '5000' }).drainWindowMs).toBe(5000);
+    expect(
+      loadConfig({ ...base, DRAIN_WINDOW_MS: '8000', SHUTDOWN_TIMEOUT_MS: '12000' })
+        .shutdownTimeoutMs,
+    ).toBe(12_000);
+  });
+
   it('requires a secret key in production and a cluster secret with clustering', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_PATH: ':memory:' })).toThrow(
       /SECRET_KEY_BASE/,

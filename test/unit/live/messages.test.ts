@@ -48,6 +48,18 @@ describe('parseLiveMessage', () => {
     }
   });
 
+  it.each([
+    ['dir', { ...act, dir: 'up' }],
+    ['round', { ...act, round: 1.5 }],
+    ['round', { ...act, round: '1' }],
+    ['kind', { ...act, kind: 'fly' }],
+    ['emote', { type: 'react', emote: 'rocket' }],
+    ['text', { type: 'say', text: 7 }],
+  ])('names the field that is wrong (%s), not the whole message', (field, msg) => {
+    const r = parseLiveMessage(JSON.stringify(msg));
+    expect(!r.ok && r.message).toMatch(new RegExp(`^Invalid message: ${field} `));
+  });
+
   it('refuses oversized and binary messages before parsing them', () => {
     const big = JSON.stringify({ ...act, pad: 'x'.repeat(MAX_MESSAGE_BYTES) });
     const r = parseLiveMessage(big);
