@@ -286,17 +286,19 @@ const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const HEX = /^[0-9a-fA-F]+$/;
 
 /**
- * A production cluster secret must carry at least 256 bits: 43+ characters of base64 (e.g.
- * `openssl rand -base64 32`) or 64+ of hex (`openssl rand -hex 32`), and must not be a
- * repeated pattern. Returns what is wrong, or null.
+ * A production secret must carry at least `needed` bits: for the cluster secret 256, 43+
+ * characters of base64 (e.g. `openssl rand -base64 32`) or 64+ of hex (`openssl rand -hex 32`);
+ * for the operators' ADMIN_TOKEN 128. Neither may be a repeated pattern. Returns what is wrong,
+ * or null.
  */
-export function weakClusterSecret(secret: string): string | null {
-  const advice = 'use 32 random bytes, e.g. `openssl rand -base64 32` (44 characters)';
+export function weakSecret(secret: string, needed = 256): string | null {
+  const bytes = needed / 8;
+  const advice = `use ${bytes} random bytes, e.g. \`openssl rand -base64 ${bytes}\` (${Math.ceil(bytes / 3) * 4} characters)`;
   const body = secret.replace(/=+$/, '');
   if (!BASE64.test(secret)) return `must be base64 or hex (${advice})`;
   const bits = HEX.test(body) ? body.length * 4 : body.length * 6;
-  if (bits < 256)
-    return `too short: ${body.length} characters carry at most ${bits} bits, 256 needed (${advice})`;
+  if (bits < needed)
+    return `too short: ${body.length} characters carry at most ${bits} bits, ${needed} needed (${advice})`;
   const counts = new Map<string, number>();
   for (const c of body) counts.set(c, (counts.get(c) ?? 0) + 1);
   if (counts.size < 8 || Math.max(...counts.values()) > body.length / 4)
@@ -358,8 +360,14 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
   }
   checkPasswordCost(e);
   if (e.NODE_ENV === 'production' && e.CLUSTER_SECRET) {
-    const weak = weakClusterSecret(e.CLUSTER_SECRET);
+    const weak = weakSecret(e.CLUSTER_SECRET);
     if (weak) throw invalid('CLUSTER_SECRET', weak);
+  }
+  if (e.NODE_ENV === 'production' && e.ADMIN_TOKEN) {
+    // It opens every game's secret moves to whoever holds it, from the players' side of the
+    // balancer: no guessable token.
+    const weak = weakSecret(e.ADMIN_TOKEN, 128);
+    if (weak) throw invalid('ADMIN_TOKEN', weak);
   }
   if (e.DRAIN_WINDOW_MS + STOP_RESERVE_MS > e.SHUTDOWN_TIMEOUT_MS)
     // The stop keeps 2.5 s for itself and gives the handoff what is left after the drain window:

@@ -85,10 +85,12 @@
     document.documentElement.classList.toggle('offline', down);
   }
 
-  function notice(text) {
+  /** A short note at the bottom of the game page: a refusal, or with `ok` a thing done. */
+  function notice(text, ok) {
     var n = document.getElementById('game-notice');
     if (!n) return;
     n.textContent = text;
+    n.classList.toggle('ok', !!ok);
     n.classList.add('show');
     clearTimeout(n._t);
     n._t = setTimeout(function () {
@@ -372,6 +374,9 @@
       var repeat = msg.retry && msg.actionId && retried.has(msg.actionId);
       if (msg.retry && msg.actionId) retried.add(msg.actionId);
       if (msg.message && !msg.quiet && !repeat) notice(msg.message);
+      // A line of table talk refused (too many at once) goes back into the box, to send again.
+      var box = document.getElementById('chat-input');
+      if (typeof msg.unsaid === 'string' && box && !box.value) box.value = msg.unsaid;
     } else if (msg.type === 'redirect' && typeof msg.to === 'string' && msg.to.charAt(0) === '/') {
       window.location.assign(msg.to);
     }
@@ -604,7 +609,7 @@
       var done = function () {
         copy.classList.add('copied');
         label.textContent = 'Link copied';
-        notice('Invite link copied: ' + url);
+        notice('Invite link copied: ' + url, true);
         setTimeout(function () {
           copy.classList.remove('copied');
           label.textContent = 'Copy invite link';

@@ -200,6 +200,7 @@ export class GameLiveSocket extends LiveSocket {
         type: 'error',
         code: 'rate-limited',
         ...(msg.type === 'act' ? { actionId: msg.actionId } : {}),
+        ...(msg.type === 'say' ? { unsaid: msg.text } : {}),
         retry: true,
         message: 'Slow down: too many messages at once.',
       });
@@ -244,6 +245,8 @@ export class GameLiveSocket extends LiveSocket {
   }
 
   private async talk(op: SocialOp): Promise<void> {
+    // A line refused goes back to the page, which puts it back in the box it cleared.
+    const unsaid = op.type === 'say' ? { unsaid: op.text } : {};
     try {
       await this.deps.chatLimiter.consume(this.viewer.id);
     } catch {
@@ -252,6 +255,7 @@ export class GameLiveSocket extends LiveSocket {
         type: 'error',
         code: 'rate-limited',
         message: 'Easy there: wait a few seconds before saying more.',
+        ...unsaid,
       });
       return;
     }
@@ -260,6 +264,7 @@ export class GameLiveSocket extends LiveSocket {
       playerId: this.viewer.id,
       op,
     });
-    if (!result.ok) this.sendJson({ type: 'error', code: result.code, message: result.message });
+    if (!result.ok)
+      this.sendJson({ type: 'error', code: result.code, message: result.message, ...unsaid });
   }
 }

@@ -248,7 +248,21 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     }
     const user = res.locals.user as WebUser | null;
     // An invite link opened logged out: sign up (or log in) first, then come straight back.
+    // Only to a game there is: a wrong code in a link says so now, not after the sign-up.
     if (!user) {
+      const there =
+        (await games.awaitGame(code, PAGE_WAIT_MS)) ??
+        (await finishedGame(code, null)) ??
+        (await games.pending(code));
+      if (!there) {
+        res.status(404).render('pages/error', {
+          title: 'Not found',
+          heading: `No game ${code}`,
+          message:
+            'The code in the link may be wrong. Ask for the link again, or start a game of your own.',
+        });
+        return;
+      }
       res.redirect(`/signup?next=${encodeURIComponent(`/games/${code}`)}`);
       return;
     }

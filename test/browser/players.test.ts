@@ -88,6 +88,12 @@ describe('invite, rematch, profile', () => {
 
     // A new player opens it: sign-up (not log-in) first, with the invitation shown.
     pb = await session!.newPage();
+    // (A link to a game there is not says so at once, not after the sign-up.)
+    const wrong = code === 'ZZZZ' ? 'ZZZY' : 'ZZZZ';
+    const missing = await pb.goto(`${base}/games/${wrong}`);
+    expect(missing!.status()).toBe(404);
+    expect(await pb.locator('h1').textContent()).toBe(`No game ${wrong}`);
+    expect(new URL(pb.url()).pathname).toBe(`/games/${wrong}`);
     await pb.goto(invite);
     expect(new URL(pb.url()).pathname).toBe('/signup');
     expect(new URL(pb.url()).searchParams.get('next')).toBe(`/games/${code}`);
@@ -549,6 +555,19 @@ describe('table talk', () => {
     await newLines(watcher).click();
     expect((await chat(watcher)).fromBottom).toBeLessThan(2);
     expect(await newLines(watcher).isVisible()).toBe(false);
+    // Talking faster than the table allows (5 lines in 10 s; the hero said one): the line
+    // refused is not lost, it is back in the box with the notice.
+    for (let k = 1; k <= 5; k++) {
+      await hero.fill('#chat-input', `one more ${k}`);
+      await hero.press('#chat-input', 'Enter');
+    }
+    await hero.locator('#game-notice', { hasText: 'Easy there' }).waitFor();
+    await waitFor(
+      async () => (await hero.inputValue('#chat-input')) === 'one more 5',
+      5000,
+      'the refused line back in the box',
+    );
+    expect(await loaded()).not.toContain('one more 5');
     for (const s of sockets) s.ws.terminate();
   });
 });

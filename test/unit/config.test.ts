@@ -9,7 +9,7 @@ import {
   loadConfig,
   loadDatabaseConfig,
   parseTrustProxy,
-  weakClusterSecret,
+  weakSecret,
 } from '../../src/config.js';
 
 const base = { DATABASE_PATH: ':memory:', SECRET_KEY_BASE: 'x'.repeat(40) };
@@ -260,9 +260,24 @@ describe('CLUSTER_SECRET in production', () => {
     expect(loadConfig({ ...clustered, CLUSTER_SECRET: strongSecret }).cluster.secret).toBe(
       strongSecret,
     );
-    expect(weakClusterSecret(randomBytes(32).toString('hex'))).toBeNull();
-    expect(weakClusterSecret(randomBytes(32).toString('base64url'))).toBeNull();
-    expect(weakClusterSecret(randomBytes(31).toString('hex'))).toMatch(/too short/);
+    expect(weakSecret(randomBytes(32).toString('hex'))).toBeNull();
+    expect(weakSecret(randomBytes(32).toString('base64url'))).toBeNull();
+    expect(weakSecret(randomBytes(31).toString('hex'))).toMatch(/too short/);
+  });
+
+  it('refuses a guessable ADMIN_TOKEN in production (fewer than 128 bits, or a pattern), naming it', () => {
+    const production = { ...base, NODE_ENV: 'production', TRUST_PROXY: '1' };
+    expect(() => loadConfig({ ...production, ADMIN_TOKEN: 'adminadminadmin1' })).toThrow(
+      /ADMIN_TOKEN: too short: 16 characters carry at most 96 bits, 128 needed/,
+    );
+    expect(() => loadConfig({ ...production, ADMIN_TOKEN: 'ab'.repeat(20) })).toThrow(
+      /ADMIN_TOKEN: does not look random/,
+    );
+    const token = randomBytes(16).toString('base64');
+    expect(loadConfig({ ...production, ADMIN_TOKEN: token }).adminToken).toBe(token);
+    expect(loadConfig({ ...base, ADMIN_TOKEN: 'adminadminadmin1' }).adminToken).toBe(
+      'adminadminadmin1',
+    );
   });
 
   it('keeps accepting short secrets outside production (tests, local clusters)', () => {
