@@ -79,19 +79,20 @@ function fakeGames(
 }
 type FakeGames = ReturnType<typeof fakeGames>;
 
+/** A rematch of PREV called for by `who` (bob unless said). */
+function rematchOfPrev(
+  g: FakeGames,
+  admit: () => Promise<Admission>,
+  who = { id: '2', name: 'bob' },
+) {
+  return openRematch(g as unknown as Games, 'PREV', who, logger, admit);
+}
+
 describe('openRematch', () => {
   it('opens a new game, points the finished one at it, and marks it as the rematch of the group', async () => {
     const g = fakeGames(() => ({ ok: true, duplicate: false }));
     const admitted = admissions();
-    expect(
-      await openRematch(
-        g as unknown as Games,
-        'PREV',
-        { id: '2', name: 'bob' },
-        logger,
-        admitted.admit,
-      ),
-    ).toEqual({ ok: true, code: 'MINE' });
+    expect(await rematchOfPrev(g, admitted.admit)).toEqual({ ok: true, code: 'MINE' });
     expect(g.commands).toEqual([
       ['PREV', { kind: 'social', playerId: '2', op: { type: 'offer-rematch', code: 'MINE' } }],
       [
@@ -120,15 +121,7 @@ describe('openRematch', () => {
         message: 'ann has already opened a rematch: game ANNS.',
       };
     });
-    expect(
-      await openRematch(
-        g as unknown as Games,
-        'PREV',
-        { id: '2', name: 'bob' },
-        logger,
-        admitted.admit,
-      ),
-    ).toEqual({ ok: true, code: 'ANNS' });
+    expect(await rematchOfPrev(g, admitted.admit)).toEqual({ ok: true, code: 'ANNS' });
     expect(g.commands.map(([code, c]) => [code, c.kind])).toEqual([
       ['PREV', 'social'],
       ['MINE', 'leave'],
@@ -141,40 +134,12 @@ describe('openRematch', () => {
     const g = fakeGames(() => ({ ok: true, duplicate: false }));
     const admitted = admissions();
     g.games.set('PREV', { ...finished(), rematch: { code: 'ANNS', by: '1' } });
-    expect(
-      await openRematch(
-        g as unknown as Games,
-        'PREV',
-        { id: '2', name: 'bob' },
-        logger,
-        admitted.admit,
-      ),
-    ).toEqual({ ok: true, code: 'ANNS' });
+    expect(await rematchOfPrev(g, admitted.admit)).toEqual({ ok: true, code: 'ANNS' });
     expect(g.commands).toEqual([]);
     expect(admitted.counts.admitted).toBe(0);
-    expect(
-      (
-        await openRematch(
-          g as unknown as Games,
-          'PREV',
-          { id: '9', name: 'zed' },
-          logger,
-          admitted.admit,
-        )
-      ).ok,
-    ).toBe(false);
+    expect((await rematchOfPrev(g, admitted.admit, { id: '9', name: 'zed' })).ok).toBe(false);
     g.games.set('PREV', { ...finished(), status: 'playing' });
-    expect(
-      (
-        await openRematch(
-          g as unknown as Games,
-          'PREV',
-          { id: '2', name: 'bob' },
-          logger,
-          admitted.admit,
-        )
-      ).ok,
-    ).toBe(false);
+    expect((await rematchOfPrev(g, admitted.admit)).ok).toBe(false);
   });
 
   it("is refused by the account's game limits as a new game is, and opens nothing", async () => {
@@ -183,9 +148,7 @@ describe('openRematch', () => {
     g.create = async () => (created++, { ok: true, code: 'MINE' });
     const message = 'You already have 1 game of your own waiting or in play (at most 1).';
     const refuse = async (): Promise<Admission> => ({ ok: false, reason: 'open', message });
-    expect(
-      await openRematch(g as unknown as Games, 'PREV', { id: '2', name: 'bob' }, logger, refuse),
-    ).toEqual({ ok: false, message, refused: 'open' });
+    expect(await rematchOfPrev(g, refuse)).toEqual({ ok: false, message, refused: 'open' });
     expect(created).toBe(0);
     expect(g.commands).toEqual([]);
   });
@@ -194,15 +157,10 @@ describe('openRematch', () => {
     const g = fakeGames(() => ({ ok: true, duplicate: false }));
     const admitted = admissions();
     Object.assign(g, { create: async () => ({ ok: false, message: 'No node can take it.' }) });
-    expect(
-      await openRematch(
-        g as unknown as Games,
-        'PREV',
-        { id: '2', name: 'bob' },
-        logger,
-        admitted.admit,
-      ),
-    ).toEqual({ ok: false, message: 'No node can take it.' });
+    expect(await rematchOfPrev(g, admitted.admit)).toEqual({
+      ok: false,
+      message: 'No node can take it.',
+    });
     expect(admitted.counts).toEqual({ admitted: 1, released: 1 });
   });
 });
