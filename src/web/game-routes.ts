@@ -415,6 +415,9 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     },
   );
 
+  /** Game sockets per account accepted but not yet open (waiting for their game's copy). */
+  const waitingSockets = new Map<string, number>();
+
   app.ws('/games/:code/live', (ws, req) => {
     const wire = ws as unknown as LiveWire;
     const user = req.res?.locals.user as WebUser | null | undefined;
@@ -428,6 +431,23 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const code = parsed.success ? parsed.data.toUpperCase() : '';
     if (code && games.unreadable(code))
       return wire.close(LiveClose.restart, 'game moved to a newer release');
+    // Sockets still waiting for their game count against the account's cap too (they are not
+    // in the hub yet): past it, this one is closed at once rather than held for seconds.
+    const waiting = waitingSockets.get(user.id) ?? 0;
+    if (waiting >= config.limits.socketsPerAccount) {
+      metrics.wsRejected.inc({ reason: 'too-many-sockets' });
+      return wire.close(LiveClose.tooManySockets, 'too many sockets waiting for their game');
+    }
+    waitingSockets.set(user.id, waiting + 1);
+    let counted = true;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      const left = (waitingSockets.get(user.id) ?? 1) - 1;
+      if (left > 0) waitingSockets.set(user.id, left);
+      else waitingSockets.delete(user.id);
+    };
+    wire.on('close', uncount);
     // The first render shows at least what the database holds (see awaitGame); what the page
     // sends meanwhile is kept for the socket, within the same cap as before the route.
     const early = takeEarlyFrames(wire);
@@ -439,6 +459,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       // comes back shortly (see sessions/seen.ts), rather than seeing its rounds played again.
       const ok = !state || !seen || (await games.caughtUp(code, seen, shownGame));
       stopKeeping();
+      uncount();
       if (wire.readyState !== 1) return;
       if (!ok) {
         metrics.wsRejected.inc({ reason: 'behind' });

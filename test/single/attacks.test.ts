@@ -502,6 +502,26 @@ describe('live sockets', () => {
     for (const c of opened) c.close();
   });
 
+  it('count sockets still waiting for their game against the cap too: the 9th is closed at once', async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    // A page that claims to have seen far more of the game than the node holds is kept waiting
+    // (up to 3 s) for the node's copy to catch up, before it is open and in the hub.
+    const ahead = `/games/${code}/live?seen=999999999999.1`;
+    const waiting: LiveConnection[] = [];
+    for (let i = 0; i < 8; i++) waiting.push(await open(ahead));
+    const ninth = await open(ahead);
+    await closedWithin(ninth, 1500);
+    expect(ninth.closeCode).toBe(4429);
+    expect(ninth.closeReason).toBe('too many sockets waiting for their game');
+    expect(waiting.every((c) => c.closeCode === null)).toBe(true);
+    // Once they are answered (closed to come back later), the account opens sockets again.
+    for (const c of waiting) await closedWithin(c, 6000);
+    expect(waiting.map((c) => c.closeCode)).toEqual(Array<number>(8).fill(1012));
+    const fresh = await open();
+    await fresh.nextJson((m) => m.type === 'time', 0, 5000, 'the clock');
+    fresh.close();
+  });
+
   it('a valid action still works on a fresh socket after all of that', async () => {
     await new Promise((r) => setTimeout(r, 1100));
     const conn = await open();
