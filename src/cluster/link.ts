@@ -17,6 +17,11 @@ import {
 } from './protocol.js';
 import type { ClusterLogger } from './types.js';
 
+/** An invalid message of one kind is logged once per this long per link (with a count after). */
+const INVALID_LOG_MS = 10_000;
+/** Kinds of invalid message remembered per link (their reasons may name a type). */
+const INVALID_KINDS_KEPT = 32;
+
 /** The part of a WebSocket a link uses: satisfied by ws@8 and by express-ws's ws@7 sockets. */
 export interface MeshSocket {
   readonly readyState: number;
@@ -123,6 +128,8 @@ export class Link extends EventEmitter<LinkEvents> {
   readonly #socket: MeshSocket;
   readonly #nonce = createNonce();
   #phase: Phase;
+  /** Invalid messages logged, by reason: when last, and how many dropped quietly since. */
+  readonly #invalidLogged = new Map<string, { at: number; since: number }>();
   #hello: Hello | undefined;
   #lastMessageAt: number;
   #handshakeTimer: NodeJS.Timeout | undefined;
@@ -296,10 +303,21 @@ export class Link extends EventEmitter<LinkEvents> {
       if (this.#phase !== 'up' && this.#phase !== 'declined')
         return this.refuse(decoded.code, decoded.reason);
       this.counts.invalid++;
+      // One line per kind of problem every INVALID_LOG_MS, with how many more were dropped: a
+      // peer that keeps sending what this release cannot read does not fill the log.
+      const now = this.#ctx.now();
+      const last = this.#invalidLogged.get(decoded.reason);
+      if (last && now - last.at < INVALID_LOG_MS) {
+        last.since++;
+        return;
+      }
+      if (!last && this.#invalidLogged.size >= INVALID_KINDS_KEPT) this.#invalidLogged.clear();
+      this.#invalidLogged.set(decoded.reason, { at: now, since: 0 });
       const peer = this.#hello?.nodeId;
+      const more = last?.since ? ` (and ${last.since} more like it since the last line)` : '';
       this.#ctx.logger.warn(
-        { peer, address: this.remote, reason: decoded.reason },
-        `dropped message from ${peer} (${this.remote}): ${decoded.reason}`,
+        { peer, address: this.remote, reason: decoded.reason, more: last?.since ?? 0 },
+        `dropped message from ${peer} (${this.remote}): ${decoded.reason}${more}`,
       );
       return;
     }

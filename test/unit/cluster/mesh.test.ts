@@ -334,6 +334,17 @@ describe('Mesh', () => {
     expect(a.logger.at('warn').some((l) => l.startsWith('dropped message from raw'))).toBe(true);
     expect(peerIds(a.mesh)).toEqual(['raw']);
     expect(raw.ws.readyState).toBe(WebSocket.OPEN);
+    // A peer that keeps sending them: each kind is logged once, then counted, not logged again.
+    const logged = () =>
+      a.logger.at('warn').filter((l) => l.startsWith('dropped message from raw'));
+    const before = logged().length;
+    for (let i = 0; i < 50; i++) raw.ws.send('not json');
+    raw.ws.send('[1]');
+    await waitFor(() => a.mesh.stats().invalid === 53, 5000, 'all counted');
+    expect(logged().slice(before)).toEqual([
+      expect.stringMatching(/^dropped message from raw .*not a JSON object/),
+    ]);
+    expect(peerIds(a.mesh)).toEqual(['raw']);
   });
 
   it('replicates lifecycle state at once, firing one state event per transition', async () => {
