@@ -365,11 +365,11 @@ export function overlayPartial(g: GameView, csrfToken: string | undefined): Rend
   }
   const rematch =
     finished && g.canRematch && csrfToken !== undefined
-      ? html`\n          <form method="post" action="/games/${g.code}/rematch" class="inline">\n            <input type="hidden" name="_csrf" value="${csrfToken}">\n            <button type="submit" class="go">${g.rematch ? 'Join the rematch' : 'Rematch'}</button>\n          </form>\n        `
+      ? html`\n          <form method="post" action="/games/${g.code}/rematch" class="inline">\n            <input type="hidden" name="_csrf" value="${csrfToken}">\n            <button type="submit" class="go">${g.rematch ? 'Go to the rematch' : 'Rematch'}</button>\n          </form>\n        `
       : '';
   const note =
     finished && g.rematch
-      ? html`<p class="hint rematch-note">${g.rematch.by} opened a rematch (game ${g.rematch.code}): it starts when everyone is back.</p>\n      `
+      ? html`<p class="hint rematch-note">${g.rematch.by} opened a rematch for this group: game <a href="/games/${g.rematch.code}">${g.rematch.code}</a>.</p>\n      `
       : finished && g.canRematch
         ? html`<p class="hint rematch-note">Rematch opens a new game for this group; it starts once everyone has joined.</p>`
         : '';

@@ -264,8 +264,9 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
   ],
   [
     '<p class="hint rematch-note">',
-    ' opened a rematch (game ',
-    '): it starts when everyone is back.</p>\n      ',
+    ' opened a rematch for this group: game <a href="/games/',
+    '">',
+    '</a>.</p>\n      ',
   ],
   [
     '<p class="hint rematch-note">Rematch opens a new game for this group; it starts once everyone has joined.</p>',

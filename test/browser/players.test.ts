@@ -170,10 +170,13 @@ describe('invite, rematch, profile', () => {
     expect(await pa.locator('#game-status').textContent()).toMatch(
       new RegExp(`Rematch of ${code}: 1 of 2 back`),
     );
-    // The guest's end-of-game box offers to join it, live.
-    const joinRematch = pb.locator('.overlay button:has-text("Join the rematch")');
+    // The guest's end-of-game box offers to join it, live, and links to it.
+    const joinRematch = pb.locator('.overlay button:has-text("Go to the rematch")');
     await joinRematch.waitFor({ timeout: 10_000 });
     expect(await pb.locator('.overlay .rematch-note').textContent()).toContain(rematchCode);
+    expect(await pb.locator('.overlay .rematch-note a').getAttribute('href')).toBe(
+      `/games/${rematchCode}`,
+    );
     await shot(pb, 'rematch-offer');
     await Promise.all([pb.waitForURL(`${base}/games/${rematchCode}`), joinRematch.click()]);
 
