@@ -97,7 +97,14 @@ const schema = z.object({
    * second (normal). See docs/storage.md for what a power cut may cost with normal.
    */
   SQLITE_SYNCHRONOUS: z.enum(['normal', 'full']).default('normal'),
-  DNS_CLUSTER_QUERY: z.string().min(1).optional(),
+  DNS_CLUSTER_QUERY: z
+    .string()
+    .max(253, 'a DNS name has at most 253 characters')
+    .regex(
+      /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?$/,
+      'must be a DNS name, e.g. tasks.minotaur_minotaur (labels of letters, digits, - and _)',
+    )
+    .optional(),
   DNS_CLUSTER_RESOLVER: z
     .string()
     .regex(hostPort, 'must be host:port, e.g. 127.0.0.1:5353')

@@ -50,6 +50,21 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes DNS_CLUSTER_QUERY only as a DNS name that could resolve', () => {
+    const clustered = { ...base, CLUSTER_SECRET: 'x'.repeat(44) };
+    for (const name of [
+      'tasks.minotaur_minotaur',
+      'minotaur-peers.minotaur.svc.cluster.local',
+      'localhost',
+      'tasks.x.',
+    ])
+      expect(loadConfig({ ...clustered, DNS_CLUSTER_QUERY: name }).cluster.query).toBe(name);
+    for (const bad of ['bad name!', '..', 'a..b', '-a.b', `${'a'.repeat(64)}.b`, 'a.'.repeat(130)])
+      expect(() => loadConfig({ ...clustered, DNS_CLUSTER_QUERY: bad }), bad).toThrow(
+        /DNS_CLUSTER_QUERY/,
+      );
+  });
+
   it('refuses an IPv6 address to advertise to the mesh, which runs over IPv4, naming the variable', () => {
     const clustered = {
       ...base,
