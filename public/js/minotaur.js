@@ -577,6 +577,12 @@
           KEYS[k] +
           '"]',
       );
+    if (button && button.disabled && KEYS[k]) {
+      // Said, not ignored: a keyboard player cannot see that the key did nothing.
+      notice('That way is blocked: a wall or the edge of the labyrinth.');
+      evt.preventDefault();
+      return;
+    }
     if (button && activate(button)) evt.preventDefault();
   });
 

@@ -168,8 +168,16 @@ describe('keyboard and accessibility', () => {
     });
     expect((await conn.act(1, 'defend')).type).toBe('ack');
 
-    // Round 2: S defends.
+    // Round 2: a key toward a wall says so (and sends nothing); S defends.
     await roundShown(page, 2);
+    const blocked = await page.$$eval('#game-actions button[data-action="move"][disabled]', (bs) =>
+      bs.map((b) => b.getAttribute('data-dir')!),
+    );
+    if (blocked.length > 0) {
+      await page.keyboard.press(DIR_KEYS[blocked[0]!]!);
+      await page.locator('#game-notice.show', { hasText: 'That way is blocked' }).waitFor();
+      expect((await adminGame(base, code)).state.submitted[idMe]).toBeFalsy();
+    }
     await page.keyboard.press('s');
     await page.locator('#game-actions .submitted').waitFor();
     expect((await adminGame(base, code)).state.submitted[idMe]).toMatchObject({ kind: 'defend' });
