@@ -189,9 +189,14 @@ describe('deploy/grafana-dashboard.json', () => {
             ...(metric!.labelNames ?? []),
             ...(name.endsWith('_bucket') ? ['le'] : []),
           ]);
+          // The labels of this metric's own selectors (a query may subtract a histogram's
+          // bucket, le="0.1", from its count), and those it is aggregated by.
+          const selectors = [...t.expr.matchAll(new RegExp(`\\b${name}\\{([^}]*)\\}`, 'g'))];
           const used = [
             ...[...t.expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(/,\s*/)),
-            ...[...t.expr.matchAll(/[{,]\s*([a-z_]+)\s*=~?"/g)].map((m) => m[1]!),
+            ...selectors.flatMap((m) =>
+              [...m[1]!.matchAll(/(?:^|,)\s*([a-z_]+)\s*=~?"/g)].map((l) => l[1]!),
+            ),
           ];
           for (const label of used) expect(labels, `${p.title}: ${label}`).toContain(label);
         }
