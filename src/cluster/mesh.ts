@@ -38,6 +38,14 @@ import type { ClusterLogger, Member, MeshChannel, NodeState } from './types.js';
 /** The reason a stopping node gives, in its bye and in the close of each of its links. */
 const STOPPING = 'node stopping';
 
+/**
+ * Inbound mesh connections that have not proved the secret yet, at most this many at once: a
+ * frame may be up to MAX_FRAME_BYTES before the handshake too (ws has one limit per server), so
+ * unauthenticated connections can hold at most 32 MiB, each for the handshake timeout. A
+ * cluster's peers need one each; the rest are refused with 503 before the WebSocket upgrade.
+ */
+export const MAX_INBOUND_HANDSHAKES = 32;
+
 /** The part of the upgrade request the mesh reads (for logs). */
 export interface MeshRequest {
   socket?: { remoteAddress?: string | undefined; remotePort?: number | undefined };
@@ -108,6 +116,8 @@ export class Mesh {
   /** Counts of links already closed (live links keep their own). */
   readonly #retired: LinkCounts = emptyCounts();
   #server: WebSocketServer | undefined;
+  /** Inbound connections from their upgrade until they authenticate or close. */
+  readonly #handshaking = new Set<Duplex>();
   #tickTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #stalls = 0;
@@ -238,8 +248,8 @@ export class Mesh {
     return this.#dialer.waitFor(addresses, timeoutMs);
   }
 
-  /** Handles an inbound mesh WebSocket (see handleUpgrade). */
-  accept(socket: MeshSocket, req?: MeshRequest): void {
+  /** Handles an inbound mesh WebSocket (see handleUpgrade); the link, unless stopping. */
+  accept(socket: MeshSocket, req?: MeshRequest): Link | undefined {
     const remote = req?.socket?.remoteAddress
       ? `${req.socket.remoteAddress}:${req.socket.remotePort ?? '?'}`
       : 'unknown';
@@ -249,16 +259,36 @@ export class Mesh {
       } catch {
         // already closing
       }
-      return;
+      return undefined;
     }
-    this.#adopt(new Link(socket, 'in', remote, this.#linkContext));
+    const link = new Link(socket, 'in', remote, this.#linkContext);
+    this.#adopt(link);
+    return link;
   }
 
   /**
    * Takes an HTTP upgrade on `path` (the web layer routes it here): the mesh's own WebSocket
-   * server, with the mesh's frame limit rather than the players' sockets' one.
+   * server, with the mesh's frame limit rather than the players' sockets' one, for at most
+   * MAX_INBOUND_HANDSHAKES connections still in their handshake.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#handshaking.size >= MAX_INBOUND_HANDSHAKES) {
+      const from = req.socket.remoteAddress ?? 'unknown';
+      const quiet = !this.#linkContext.refusals.fresh(`${from}|handshakes`, this.#now());
+      this.#logger[quiet ? 'debug' : 'warn'](
+        { remote: from, handshaking: this.#handshaking.size },
+        `refused a mesh connection from ${from}: ${MAX_INBOUND_HANDSHAKES} connections are already in their handshake`,
+      );
+      socket.end(
+        'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      );
+      return;
+    }
+    this.#handshaking.add(socket);
+    const settled = (): void => {
+      this.#handshaking.delete(socket);
+    };
+    socket.once('close', settled);
     this.#server ??= new WebSocketServer({
       noServer: true,
       maxPayload: MAX_FRAME_BYTES,
@@ -268,7 +298,7 @@ export class Mesh {
       // A malformed frame makes ws emit 'error' (then close): heard here even on a socket that
       // accept() turns away, since an error with no listener would stop the process.
       ws.on('error', (err) => this.#logger.debug({ err: err.message }, 'mesh socket error'));
-      this.accept(ws, req);
+      this.accept(ws, req)?.once('authenticated', settled);
     });
   }
 

@@ -402,17 +402,11 @@ export function createWebServer(deps: WebDeps): WebServer {
       if (err instanceof HashingBusy && !res.headersSent) {
         deps.metrics.rateLimited.inc({ limit: 'hashing' });
         logger.debug({ path: req.path }, 'refused a password check: too many waiting');
-        res
-          .status(503)
-          .set('Retry-After', '5')
-          .render('pages/error', {
-            title: 'Try again',
-            heading: 'Busy for a moment',
-            message:
-              'Many people are logging in right now. Go back and try again in a few seconds.',
-            user: currentUser(res),
-            csrfToken: '',
-          });
+        tryAgain(
+          res,
+          'Busy for a moment',
+          'Many people are logging in right now. Go back and try again in a few seconds.',
+        );
         return;
       }
       // The database cannot be reached: a passing outage, not a bug (games go on from memory).
@@ -426,17 +420,11 @@ export function createWebServer(deps: WebDeps): WebServer {
       const status = unreachable ? 503 : (err.status ?? err.statusCode ?? 500);
       if (unreachable) {
         logger.debug({ err: err.message, path: req.path }, 'request failed: database unreachable');
-        res
-          .status(503)
-          .set('Retry-After', '5')
-          .render('pages/error', {
-            title: 'Try again',
-            heading: 'Back in a moment',
-            message:
-              'We cannot reach our records right now. Running games go on; try this page again in a moment.',
-            user: currentUser(res),
-            csrfToken: '',
-          });
+        tryAgain(
+          res,
+          'Back in a moment',
+          'We cannot reach our records right now. Running games go on; try this page again in a moment.',
+        );
         return;
       }
       if (status >= 500) logger.error({ err, path: req.path }, 'request failed');
@@ -476,4 +464,18 @@ function watchSessions(ended: EndedSessions, checkMs: number, server: Server): v
   const timer = setInterval(() => void ended.check(), checkMs);
   timer.unref();
   server.once('close', () => clearInterval(timer));
+}
+
+/** A passing refusal: 503, come back in five seconds. */
+function tryAgain(res: Response, heading: string, message: string): void {
+  res
+    .status(503)
+    .set('Retry-After', '5')
+    .render('pages/error', {
+      title: 'Try again',
+      heading,
+      message,
+      user: currentUser(res),
+      csrfToken: '',
+    });
 }

@@ -3,6 +3,7 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import type { Express, NextFunction, Request, Response } from 'express';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { WebDeps } from './deps.js';
 import { currentUser } from './user.js';
 
@@ -11,6 +12,15 @@ function tokenMatches(given: string | undefined, expected: string | null): boole
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Wrong ADMIN_TOKEN bearers allowed per address per window; then every bearer is refused. */
+export const TOKEN_GUESSES = 10;
+const TOKEN_GUESS_WINDOW_S = 15 * 60;
+
+function bearerOf(req: Request): string | undefined {
+  const header = req.get('authorization');
+  return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
 }
 
 export function mountOpsRoutes(app: Express, deps: WebDeps): void {
@@ -30,6 +40,32 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
     }
     res.set('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
+  });
+
+  // Guessing the token: from an address that sent TOKEN_GUESSES wrong ones, no bearer is even
+  // compared until the window has passed (the right one included, or the answer would tell).
+  const guesses = new RateLimiterMemory({ points: TOKEN_GUESSES, duration: TOKEN_GUESS_WINDOW_S });
+  app.use('/admin', async (req: Request, res: Response, next: NextFunction) => {
+    const bearer = bearerOf(req);
+    if (bearer === undefined) {
+      next();
+      return;
+    }
+    const key = req.ip ?? 'unknown';
+    const seen = await guesses.get(key);
+    if (seen && seen.consumedPoints >= TOKEN_GUESSES) {
+      deps.metrics.rateLimited.inc({ limit: 'admin-token' });
+      res
+        .status(429)
+        .set('Retry-After', String(Math.ceil(seen.msBeforeNext / 1000)))
+        .json({ error: 'too many wrong admin tokens from this address: try again later' });
+      return;
+    }
+    if (!tokenMatches(bearer, deps.config.adminToken)) {
+      await guesses.penalty(key, 1);
+      deps.logger.warn({ ip: key, path: req.path }, 'wrong admin token');
+    }
+    next();
   });
 
   // The cluster's JSON for the ADMIN_TOKEN bearer answers before the sessions, as health checks
@@ -103,9 +139,7 @@ export function withoutSecretMoves(rec: unknown): unknown {
 
 /** Who may read operator views: the ADMIN_TOKEN bearer, an account granted rights, or nobody. */
 export function adminAccess(req: Request, deps: WebDeps): 'token' | 'account' | null {
-  const header = req.get('authorization');
-  const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-  if (tokenMatches(bearer, deps.config.adminToken)) return 'token';
+  if (tokenMatches(bearerOf(req), deps.config.adminToken)) return 'token';
   const user = req.res ? currentUser(req.res) : null;
   return user?.isAdmin ? 'account' : null;
 }

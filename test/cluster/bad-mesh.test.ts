@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createNonce, createProof } from '../../src/cluster/auth.js';
+import { MAX_INBOUND_HANDSHAKES } from '../../src/cluster/mesh.js';
 import { MESH_PATH, MESH_PROTOCOL } from '../../src/cluster/protocol.js';
 import { essence, type AdminRecord } from '../support/admin.js';
 import { CLUSTER_SECRET, TestCluster, recordOn, waitForPeers } from '../support/cluster.js';
@@ -295,6 +296,49 @@ describe('a caller that does not know the cluster secret', () => {
     ws.send(JSON.stringify({ type: 'auth', proof: guess }));
     expect(await closed).toBe(4001);
     expect(frames.map((f) => f.type)).toEqual(['hello']);
+    expect(n2.alive).toBe(true);
+  });
+
+  it(`is one of at most ${MAX_INBOUND_HANDSHAKES} connections in their handshake at once; the rest get 503`, async () => {
+    const url = `ws://${n2.address}${MESH_PATH}`;
+    const sockets: WebSocket[] = [];
+    const outcomes = await Promise.all(
+      Array.from({ length: MAX_INBOUND_HANDSHAKES + 8 }, () => {
+        const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: '127.0.0.8' });
+        ws.on('error', () => {});
+        sockets.push(ws);
+        return new Promise<string>((resolve) => {
+          ws.once('open', () => resolve('open'));
+          ws.once('unexpected-response', (_req, res) => {
+            resolve(String(res.statusCode));
+            ws.terminate();
+          });
+        });
+      }),
+    );
+    expect(outcomes.filter((o) => o === 'open').length).toBe(MAX_INBOUND_HANDSHAKES);
+    expect(outcomes.filter((o) => o === '503').length).toBe(8);
+    await waitFor(
+      () => n2.lines.find((l) => /connections are already in their handshake/.test(l.msg)),
+      5000,
+      'n2 to log the refusal',
+    );
+    // Once they are gone, a peer gets in again.
+    for (const ws of sockets) ws.terminate();
+    const again = await waitFor(
+      () =>
+        RawMeshPeer.connect({
+          target: n2.address,
+          secret: CLUSTER_SECRET,
+          nodeId: 'late',
+          address: `127.0.0.9:${cluster!.port}`,
+          localAddress: '127.0.0.9',
+        }).catch(() => null),
+      10_000,
+      'a peer to link after the idle connections closed',
+      200,
+    );
+    again.terminate();
     expect(n2.alive).toBe(true);
   });
 });

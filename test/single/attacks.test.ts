@@ -20,6 +20,7 @@ import {
   type NodeProcess,
 } from '../support/node-process.js';
 import { LiveConnection, Player, roundIn } from '../support/player.js';
+import { TOKEN_GUESSES } from '../../src/web/ops-routes.js';
 import { productionEnv } from '../support/production.js';
 
 const HOST = '127.0.0.3';
@@ -221,6 +222,37 @@ describe('operator rights', () => {
     expect(
       node.hasLog((l) => l.level === 'warn' && /ADMIN_USERS is no longer read/.test(l.msg)),
     ).toBe(true);
+  });
+
+  it(`refuse every bearer token from an address that sent ${TOKEN_GUESSES} wrong ones`, async () => {
+    const guesser = visitor(`gus${tag}`);
+    const bearer = (token: string) =>
+      guesser.request('/admin/cluster.json', { headers: { authorization: `Bearer ${token}` } });
+    for (let i = 0; i < TOKEN_GUESSES; i++)
+      expect((await bearer(`guess-${i}-${randomUUID()}`)).status, `guess ${i + 1}`).toBe(403);
+    // Now even the right token is not compared: the answer would tell a guess that hit.
+    const refused = await bearer(TEST_ADMIN_TOKEN);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(60);
+    expect(((await refused.json()) as { error: string }).error).toMatch(
+      /too many wrong admin tokens/,
+    );
+    expect(
+      (
+        await guesser.request('/ADMIN/games/ABCD.json', {
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        })
+      ).status,
+    ).toBe(429);
+    // Another address with the right token is let in.
+    expect(
+      (
+        await visitor(`ops${tag}`).request('/admin/cluster.json', {
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        })
+      ).status,
+    ).toBe(200);
+    expect(node.hasLog((l) => l.level === 'warn' && /wrong admin token/.test(l.msg))).toBe(true);
   });
 
   it('are granted and revoked with npm run admin, at once on the running node', async () => {
