@@ -41,10 +41,12 @@ const STOPPING = 'node stopping';
 /**
  * Inbound mesh connections that have not proved the secret yet, at most this many at once: a
  * frame may be up to MAX_FRAME_BYTES before the handshake too (ws has one limit per server), so
- * unauthenticated connections can hold at most 32 MiB, each for the handshake timeout. A
- * cluster's peers need one each; the rest are refused with 503 before the WebSocket upgrade.
+ * unauthenticated connections can hold at most 32 MiB, each for the handshake timeout. A peer
+ * needs one at a time (two in a race of duplicate links), so a few per address keep one address
+ * from taking them all; the rest are refused with 503 before the WebSocket upgrade.
  */
 export const MAX_INBOUND_HANDSHAKES = 32;
+export const MAX_HANDSHAKES_PER_ADDRESS = 4;
 
 /** The part of the upgrade request the mesh reads (for logs). */
 export interface MeshRequest {
@@ -118,6 +120,8 @@ export class Mesh {
   #server: WebSocketServer | undefined;
   /** Inbound connections from their upgrade until they authenticate or close. */
   readonly #handshaking = new Set<Duplex>();
+  /** Of those, how many from each address. */
+  readonly #handshakingFrom = new Map<string, number>();
   #tickTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #stalls = 0;
@@ -272,12 +276,20 @@ export class Mesh {
    * MAX_INBOUND_HANDSHAKES connections still in their handshake.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.#handshaking.size >= MAX_INBOUND_HANDSHAKES) {
-      const from = req.socket.remoteAddress ?? 'unknown';
+    const from = req.socket.remoteAddress ?? 'unknown';
+    const fromThere = this.#handshakingFrom.get(from) ?? 0;
+    if (
+      this.#handshaking.size >= MAX_INBOUND_HANDSHAKES ||
+      fromThere >= MAX_HANDSHAKES_PER_ADDRESS
+    ) {
+      const why =
+        fromThere >= MAX_HANDSHAKES_PER_ADDRESS
+          ? `${fromThere} of its connections are already in their handshake`
+          : `${this.#handshaking.size} connections are already in their handshake`;
       const quiet = !this.#linkContext.refusals.fresh(`${from}|handshakes`, this.#now());
       this.#logger[quiet ? 'debug' : 'warn'](
         { remote: from, handshaking: this.#handshaking.size },
-        `refused a mesh connection from ${from}: ${MAX_INBOUND_HANDSHAKES} connections are already in their handshake`,
+        `refused a mesh connection from ${from}: ${why}`,
       );
       socket.end(
         'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
@@ -285,8 +297,12 @@ export class Mesh {
       return;
     }
     this.#handshaking.add(socket);
+    this.#handshakingFrom.set(from, fromThere + 1);
     const settled = (): void => {
-      this.#handshaking.delete(socket);
+      if (!this.#handshaking.delete(socket)) return;
+      const left = (this.#handshakingFrom.get(from) ?? 1) - 1;
+      if (left > 0) this.#handshakingFrom.set(from, left);
+      else this.#handshakingFrom.delete(from);
     };
     socket.once('close', settled);
     this.#server ??= new WebSocketServer({

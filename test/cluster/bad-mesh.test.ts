@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createNonce, createProof } from '../../src/cluster/auth.js';
-import { MAX_INBOUND_HANDSHAKES } from '../../src/cluster/mesh.js';
+import { MAX_HANDSHAKES_PER_ADDRESS, MAX_INBOUND_HANDSHAKES } from '../../src/cluster/mesh.js';
 import { MESH_PATH, MESH_PROTOCOL } from '../../src/cluster/protocol.js';
 import { essence, type AdminRecord } from '../support/admin.js';
 import { CLUSTER_SECRET, TestCluster, recordOn, waitForPeers } from '../support/cluster.js';
@@ -299,25 +299,43 @@ describe('a caller that does not know the cluster secret', () => {
     expect(n2.alive).toBe(true);
   });
 
-  it(`is one of at most ${MAX_INBOUND_HANDSHAKES} connections in their handshake at once; the rest get 503`, async () => {
+  it(`is one of at most ${MAX_HANDSHAKES_PER_ADDRESS} per address and ${MAX_INBOUND_HANDSHAKES} in all in their handshake at once; the rest get 503`, async () => {
     const url = `ws://${n2.address}${MESH_PATH}`;
     const sockets: WebSocket[] = [];
-    const outcomes = await Promise.all(
-      Array.from({ length: MAX_INBOUND_HANDSHAKES + 8 }, () => {
-        const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: '127.0.0.8' });
-        ws.on('error', () => {});
-        sockets.push(ws);
-        return new Promise<string>((resolve) => {
-          ws.once('open', () => resolve('open'));
-          ws.once('unexpected-response', (_req, res) => {
-            resolve(String(res.statusCode));
-            ws.terminate();
+    /** Opens connections that never say hello: how each upgrade ended ('open' or the status). */
+    const idle = (addresses: string[]) =>
+      Promise.all(
+        addresses.map((localAddress) => {
+          const ws = new WebSocket(url, { perMessageDeflate: false, localAddress });
+          ws.on('error', () => {});
+          sockets.push(ws);
+          return new Promise<string>((resolve) => {
+            ws.once('open', () => resolve('open'));
+            ws.once('unexpected-response', (_req, res) => {
+              resolve(String(res.statusCode));
+              ws.terminate();
+            });
           });
-        });
-      }),
+        }),
+      );
+    const tally = (outcomes: string[]) => ({
+      open: outcomes.filter((o) => o === 'open').length,
+      refused: outcomes.filter((o) => o === '503').length,
+    });
+    // One address: a few at a time.
+    const one = tally(await idle(Array.from({ length: 8 }, () => '127.0.0.8')));
+    expect(one).toEqual({
+      open: MAX_HANDSHAKES_PER_ADDRESS,
+      refused: 8 - MAX_HANDSHAKES_PER_ADDRESS,
+    });
+    // Many addresses: no more than the cap in all.
+    const many = Array.from(
+      { length: 9 * MAX_HANDSHAKES_PER_ADDRESS },
+      (_, i) => `127.0.1.${1 + (i % 9)}`,
     );
-    expect(outcomes.filter((o) => o === 'open').length).toBe(MAX_INBOUND_HANDSHAKES);
-    expect(outcomes.filter((o) => o === '503').length).toBe(8);
+    const all = tally(await idle(many));
+    expect(all.open + one.open).toBe(MAX_INBOUND_HANDSHAKES);
+    expect(all.refused).toBe(many.length - all.open);
     await waitFor(
       () => n2.lines.find((l) => /connections are already in their handshake/.test(l.msg)),
       5000,
