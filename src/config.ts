@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { closest, distance } from 'fastest-levenshtein';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { parseSubnet } from './cluster/advertise.js';
@@ -347,6 +348,54 @@ export function readSecretFiles(
   return out;
 }
 
+/**
+ * Names other servers use for what one of ours sets: each is ignored here, so a node started
+ * with one would quietly run on the default (e.g. DATA_DIR, and the database under ./data).
+ */
+const OTHER_NAMES: Readonly<Record<string, string>> = {
+  DATA_DIR: 'DATABASE_PATH',
+  DB_PATH: 'DATABASE_PATH',
+  DB_FILE: 'DATABASE_PATH',
+  SQLITE_PATH: 'DATABASE_PATH',
+  SQLITE_FILE: 'DATABASE_PATH',
+  DATABASE_FILE: 'DATABASE_PATH',
+  DB_URL: 'DATABASE_URL',
+  POSTGRES_URL: 'DATABASE_URL',
+  PG_URL: 'DATABASE_URL',
+  SESSION_SECRET: 'SECRET_KEY_BASE',
+  COOKIE_SECRET: 'SECRET_KEY_BASE',
+  TRUSTED_PROXIES: 'TRUST_PROXY',
+  LOGLEVEL: 'LOG_LEVEL',
+  ADMIN_TOKEN_PATH: 'ADMIN_TOKEN_FILE',
+};
+
+/**
+ * Warnings for variables the node does not read but an operator may have meant for it: another
+ * server's name for one of ours, a near miss of one (two letters at most, in names of six and
+ * more, so HOME is not taken for HOST), or _FILE on a setting that is not read from a file.
+ */
+export function unknownSettings(env: Record<string, string | undefined>): string[] {
+  const known = new Set(CONFIG_VARIABLES);
+  const names = [...known];
+  const warnings: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (known.has(name) || env[name] === undefined) continue;
+    const base = name.endsWith('_FILE') ? name.slice(0, -'_FILE'.length) : '';
+    if (known.has(base)) {
+      warnings.push(
+        `${name} is not read: only ${FILE_VARIABLES.join(', ')} can be given as files; set ${base} itself`,
+      );
+      continue;
+    }
+    const upper = name.toUpperCase();
+    const near = closest(upper, names);
+    const meant =
+      OTHER_NAMES[upper] ?? (name.length >= 6 && distance(upper, near) <= 2 ? near : undefined);
+    if (meant) warnings.push(`${name} is not read by the node: did you mean ${meant}?`);
+  }
+  return warnings;
+}
+
 export function loadConfig(rawEnv: Record<string, string | undefined> = process.env): Config {
   const env = readSecretFiles(rawEnv);
   const parsed = schema.safeParse(env);
@@ -408,7 +457,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       'required in production with secure cookies: set it to the number of proxies in front of the node (1 behind HAProxy or an Ingress), or their addresses',
     );
   }
-  const warnings: string[] = [];
+  const warnings = unknownSettings(rawEnv);
   if (e.ADMIN_USERS !== undefined) {
     warnings.push(
       'ADMIN_USERS is no longer read: grant operator rights with `npm run admin -- grant NAME` (a list of names could be claimed by whoever signed up first)',

@@ -314,6 +314,28 @@ describe('operator settings', () => {
     expect(c).not.toHaveProperty('adminUsers');
   });
 
+  it('warns of a variable it does not read that looks meant for it, and of no other', () => {
+    const c = loadConfig({
+      ...base,
+      DATA_DIR: '/data',
+      DNS_CLUSTER_QUERRY: 'tasks.minotaur',
+      round_seconds: '3',
+      DATABASE_PATH_FILE: '/run/secrets/path',
+      // Set on every host or by the platform, and near none of ours (HOME is 2 from HOST).
+      HOME: '/root',
+      HOSTNAME: 'a1b2',
+      NODE_VERSION: '20.20.2',
+      MINOTAUR_PORT: 'tcp://10.0.0.1:4000',
+      npm_package_name: 'minotaur',
+    });
+    expect(c.warnings).toEqual([
+      'DATABASE_PATH_FILE is not read: only SECRET_KEY_BASE, CLUSTER_SECRET, DATABASE_URL, ADMIN_TOKEN can be given as files; set DATABASE_PATH itself',
+      'DATA_DIR is not read by the node: did you mean DATABASE_PATH?',
+      'DNS_CLUSTER_QUERRY is not read by the node: did you mean DNS_CLUSTER_QUERY?',
+      'round_seconds is not read by the node: did you mean ROUND_SECONDS?',
+    ]);
+  });
+
   it('gives the admin command only where the database is, without the node secrets', () => {
     expect(loadDatabaseConfig({ NODE_ENV: 'production', DATABASE_PATH: '/data/m.db' })).toEqual({
       engine: 'sqlite',
