@@ -26,9 +26,16 @@ export function parseStatus(html: string): StatusView {
     return { round: 0, deadline: null, waiting: null, over: true };
   const r = /data-round="(\d+)"/.exec(html);
   const d = /data-deadline="(\d+)"/.exec(html);
-  const w = /class="waiting-for">([^<]*)</.exec(html);
+  const w = /class="waiting-for">([^<]*)(<span class="who-list">.*?<\/span><\/p>)?/.exec(html);
   let waiting: string[] | null = null;
-  if (w) {
+  if (w?.[2] !== undefined) {
+    // One element per hero (src/live/game-templates.ts, waitingLine); the reader's own reads
+    // "you" and names the hero in data-name.
+    waiting = [
+      ...w[2].matchAll(/<span class="who(?: me)?"(?: data-name="([^"]*)")?>([^<]*)</g),
+    ].map((m) => m[1] ?? m[2] ?? '');
+  } else if (w) {
+    // The raw-ws baseline's plain text (bench/players-raw-server.ts).
     const text = (w[1] ?? '').trim();
     waiting = text.startsWith('Waiting for ') ? text.slice('Waiting for '.length).split(', ') : [];
   }

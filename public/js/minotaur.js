@@ -465,8 +465,17 @@
     focusWasInPlay = false;
     chatToBottom(false);
     noticeChanges();
+    dropInviteOnceStarted();
     tick();
   });
+
+  // The invite link (views/pages/game.ejs) is for a game that still waits for heroes: it goes
+  // once the status no longer shows the waiting room (the game started, or ended).
+  function dropInviteOnceStarted() {
+    var copy = document.querySelector('[data-copy-link]');
+    var status = document.getElementById('game-status');
+    if (copy && status && !status.querySelector('.phase.waiting')) copy.remove();
+  }
 
   // ── the round clock ──────────────────────────────────────────────────────────────────
   // A round the server has not closed this long after its deadline (a node paused or taking

@@ -386,7 +386,8 @@ export class Frame {
       maxRounds: s.maxRounds,
       deadline: s.deadline,
       roundSeconds: Math.round(s.roundMs / 1000),
-      waitingFor: this.waitingFor(),
+      // Each hero marked by seat: their own page reads "you" (game-templates.ts, waitingLine).
+      waitingFor: this.waiting().map((p) => ({ name: p.name, me: p.color })),
       hold:
         s.status === 'playing' && s.hold
           ? {
@@ -417,11 +418,10 @@ export class Frame {
     return (this.logTree = value);
   }
 
-  private waitingFor(): string[] {
+  /** The living heroes who have not chosen this round. */
+  private waiting(): Player[] {
     return this.state.status === 'playing'
-      ? this.livingPlayers()
-          .filter((p) => submittedBy(this.state, p.id) === undefined)
-          .map((p) => p.name)
+      ? this.livingPlayers().filter((p) => submittedBy(this.state, p.id) === undefined)
       : [];
   }
 
@@ -600,7 +600,9 @@ export class Frame {
           mine.kind === 'defend'
             ? 'Defend'
             : `${mine.kind === 'move' ? 'Move' : 'Attack'} ${mine.dir ? DIRECTION_LABELS[mine.dir].name : ''}`;
-        const others = this.waitingFor().filter((n) => n !== me.name);
+        const others = this.waiting()
+          .filter((p) => p.id !== me.id)
+          .map((p) => p.name);
         return html`${yourMove(s.round, submitted(s.round, label, others))}\n`;
       }
       const dirs = COMPASS.map((d) => ({

@@ -19,6 +19,7 @@ import type {
   ReachTile,
   TileView,
   TokenView,
+  WaitingHero,
 } from './view-model.js';
 import { tileOutline } from './view-model.js';
 
@@ -29,7 +30,7 @@ export type ForSeat<T extends { me: boolean }> = Omit<T, 'me'> & { me: boolean |
 
 /**
  * The status bar. `now` (ms) is the time of the first render of the state; null shows the full
- * round.
+ * round. Whom the round waits for may be marked by seat: the status is one tree for every viewer.
  */
 export type StatusView = Pick<
   GameView,
@@ -41,9 +42,8 @@ export type StatusView = Pick<
   | 'maxRounds'
   | 'deadline'
   | 'roundSeconds'
-  | 'waitingFor'
   | 'hold'
->;
+> & { waitingFor: readonly ForSeat<WaitingHero>[] };
 
 export function statusPartial(g: StatusView, now: number | null, intent: Rendered | ''): Rendered {
   return html`${statusBranch(g, now, intent)}\n`;
@@ -71,8 +71,21 @@ function statusBranch(g: StatusView, now: number | null, intent: Rendered | ''):
   return html`\n  <span class="phase over">Game over after ${g.round} rounds</span>\n`;
 }
 
-export function waitingLine(waitingFor: readonly string[]): Rendered {
-  return waitingFor.length ? html`Waiting for ${waitingFor.join(', ')}` : html`Everyone has chosen`;
+/**
+ * Whom the round still waits for: each hero in an element of their own, so that one line serves
+ * every viewer. On the page of a hero the round waits for, their own entry reads "you" (a mark),
+ * and the stylesheet shows it only when nobody else is left ("Waiting for you"); the commas
+ * between the names shown are the stylesheet's too (.who-list).
+ */
+export function waitingLine(waitingFor: readonly ForSeat<WaitingHero>[]): Rendered {
+  return waitingFor.length
+    ? html`Waiting for <span class="who-list">${waitingFor.map(whoWaits)}</span>`
+    : html`Everyone has chosen`;
+}
+
+/** One hero the round waits for: "you" on their own page (their name kept for tools). */
+function whoWaits(w: ForSeat<WaitingHero>): Rendered {
+  return html`${mark(w.me, html`<span class="who me" data-name="${w.name}">you</span>`, html`<span class="who">${w.name}</span>`)}`;
 }
 
 /** What the Minotaur does this round (the same for every viewer of a state). */
@@ -272,15 +285,18 @@ function actionsBranch(g: GameView, csrfToken: string): Rendered {
     const leave = g.me
       ? html`\n    <form method="post" action="/games/${g.code}/leave"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit" class="link">Leave</button></form>\n  `
       : '';
-    return html`\n  <h2>Waiting room</h2>\n  <p class="hint">Invite friends with the link above, or share the code <strong class="code">${g.code}</strong>. ${g.minPlayers}–${g.maxPlayers} heroes can play.</p>\n  ${choice}\n  ${leave}\n`;
+    // Only the game's heroes have the invite link (views/pages/game.ejs).
+    const invite = g.me
+      ? html`Invite friends with the link above, or share the code <strong class="code">${g.code}</strong>. `
+      : '';
+    return html`\n  <h2>Waiting room</h2>\n  <p class="hint">${invite}${g.minPlayers}–${g.maxPlayers} heroes can play.</p>\n  ${choice}\n  ${leave}\n`;
   }
   if (g.status === 'playing' && g.me && g.me.alive) {
-    const me = g.me;
     const inner = g.myAction
       ? submitted(
           g.round,
           g.myAction.label,
-          g.waitingFor.filter((n) => n !== me.name),
+          g.waitingFor.filter((w) => !w.me).map((w) => w.name),
         )
       : compass(g.round, g.moveDirs, g.shieldTired);
     return yourMove(g.round, inner);
@@ -357,11 +373,18 @@ export function overlayPartial(g: GameView, csrfToken: string | undefined): Rend
       : g.winner
         ? g.winner.name + ' won the game.'
         : 'Nobody walks out of the labyrinth this time.';
-    const rows = g.standings.map(
-      (p, i) =>
-        html`\n              <tr class="${p.me ? 'me' : ''}"><td>${i + 1}</td><td><span class="swatch c${p.colorIndex}" aria-hidden="true"></span> ${p.name}${p.me ? ' (you)' : ''}</td><td>${p.hp}</td><td>${p.dealt}</td><td>${g.winner && g.winner.id === p.id ? 'Winner' : p.alive ? 'Survived' : 'Fell in round ' + String(p.eliminatedRound)}</td></tr>\n            `,
-    );
-    body = html`\n        <p class="outcome-line">${line}</p>\n        <table class="standings">\n          <caption class="visually-hidden">Final standings</caption>\n          <thead><tr><th scope="col">#</th><th scope="col">Hero</th><th scope="col">Health</th><th scope="col">Damage dealt</th><th scope="col">Fate</th></tr></thead>\n          <tbody>\n            ${rows}\n          </tbody>\n        </table>\n      `;
+    const rows = g.standings.map((p) => {
+      // A fate, and a name that ends in "…" where the table is narrow (its title has it whole):
+      // every line of the table on one line (public/css/minotaur.css, .standings).
+      const fate: Rendered | string =
+        g.winner && g.winner.id === p.id
+          ? 'Winner'
+          : p.alive
+            ? 'Survived'
+            : html`<span class="long">Fell in round</span><span class="short"><span aria-hidden="true">☠</span><span class="visually-hidden">Fell in</span> Round</span> ${p.eliminatedRound}`;
+      return html`\n              <tr class="${p.me ? 'me' : ''}"><td>${p.place}</td><td><span class="pname"><span class="swatch c${p.colorIndex}" aria-hidden="true"></span><span class="n" title="${p.name}">${p.name}</span>${p.me ? YOU_TAG : ''}</span></td><td>${p.hp}</td><td>${p.dealt}</td><td>${fate}</td></tr>\n            `;
+    });
+    body = html`\n        <p class="outcome-line">${line}</p>\n        <table class="standings">\n          <caption class="visually-hidden">Final standings</caption>\n          <thead><tr><th scope="col">#</th><th scope="col">Hero</th><th scope="col"><span class="long">Health</span><span class="short">HP</span></th><th scope="col"><span class="long">Damage dealt</span><span class="short">Dealt</span></th><th scope="col">Fate</th></tr></thead>\n          <tbody>\n            ${rows}\n          </tbody>\n        </table>\n      `;
   }
   const rematch =
     finished && g.canRematch && csrfToken !== undefined

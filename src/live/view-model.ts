@@ -178,6 +178,21 @@ export interface ChatLineView {
   call: boolean;
 }
 
+/** A living hero the round still waits for. */
+export interface WaitingHero {
+  name: string;
+  me: boolean;
+}
+
+/**
+ * A hero's line in the final standings: `place` is shared by heroes the game cannot tell apart
+ * (standard competition ranking, 1, 2, 2, 4): the winner alone; survivors by health; the fallen
+ * by the round they fell in, the last to fall first. Damage dealt only orders heroes who tie.
+ */
+export interface Standing extends PlayerRow {
+  place: number;
+}
+
 export interface BubbleView {
   id: string;
   x: number;
@@ -207,7 +222,7 @@ export interface GameView {
   intent: { hunted: string | null; steps: boolean; besideSomeone: boolean } | null;
   players: PlayerRow[];
   /** Players best first: the winner, survivors by health, then the fallen, last to fall first. */
-  standings: PlayerRow[];
+  standings: Standing[];
   playerCount: number;
   minPlayers: number;
   maxPlayers: number;
@@ -224,8 +239,8 @@ export interface GameView {
   canAct: boolean;
   /** The viewer raised a shield last round: a second one in a row does not stop the Minotaur. */
   shieldTired: boolean;
-  /** Names of living players who have not chosen this round. */
-  waitingFor: string[];
+  /** The living heroes who have not chosen this round (`me`: the viewer's own hero). */
+  waitingFor: WaitingHero[];
   /** The round waits for heroes who were away because of a server outage (until `until`, ms). */
   hold: { names: string[]; until: number } | null;
   /** What happened in the round last played (`logRound`). */
@@ -476,16 +491,26 @@ export function sharedView(g: GameState): SharedView {
   };
 }
 
-function standingsOf(g: GameState, rows: PlayerRow[]): PlayerRow[] {
-  const rank = (r: PlayerRow) => (g.winner === r.id ? 0 : r.alive ? 1 : 2);
-  return [...rows].sort(
-    (a, b) =>
-      rank(a) - rank(b) ||
-      b.hp - a.hp ||
-      (b.eliminatedRound ?? 0) - (a.eliminatedRound ?? 0) ||
-      b.dealt - a.dealt ||
-      a.name.localeCompare(b.name),
+function standingsOf(g: GameState, rows: PlayerRow[]): Standing[] {
+  const sorted = [...rows].sort(
+    (a, b) => compareOutcome(g, a, b) || b.dealt - a.dealt || a.name.localeCompare(b.name),
   );
+  const out: Standing[] = [];
+  sorted.forEach((r, i) => {
+    const prev = out[i - 1];
+    const tied = prev !== undefined && compareOutcome(g, prev, r) === 0;
+    out.push({ ...r, place: tied ? prev.place : i + 1 });
+  });
+  return out;
+}
+
+/**
+ * How two heroes ended the game, as its rules rank them (negative: `a` did better): the winner,
+ * then survivors by health, then the fallen, the last to fall first.
+ */
+function compareOutcome(g: GameState, a: PlayerRow, b: PlayerRow): number {
+  const rank = (r: PlayerRow) => (g.winner === r.id ? 0 : r.alive ? 1 : 2);
+  return rank(a) - rank(b) || b.hp - a.hp || (b.eliminatedRound ?? 0) - (a.eliminatedRound ?? 0);
 }
 
 export function gameView(
@@ -609,7 +634,7 @@ export function gameView(
       g.status === 'playing'
         ? livingPlayers(g)
             .filter((p) => submittedBy(g, p.id) === undefined)
-            .map((p) => p.name)
+            .map((p) => ({ name: p.name, me: p.id === viewer }))
         : [],
     hold:
       g.status === 'playing' && g.hold

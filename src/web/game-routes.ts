@@ -222,6 +222,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         }
         const result = await games.execute(code, { kind, playerId: user.id });
         if (!result.ok) flash(req, 'error', result.message);
+        // Leaving lands on the lobby: say there what happened.
+        else if (kind === 'leave') flash(req, 'info', `You left game ${code}.`);
         res.redirect(303, kind === 'leave' && result.ok ? '/lobby' : `/games/${code}`);
       } catch (e) {
         next(e);
@@ -317,7 +319,10 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       const partials = Object.fromEntries(
         renderGamePartials(state, user.id, String(res.locals.csrfToken ?? ''), frames, now),
       );
-      partials['game-status'] = toHtml(frame.statusAt(now));
+      // The status as of now, as this viewer sees it (their own hero's marks: waitingLine).
+      partials['game-status'] = toHtml(frame.statusAt(now), {
+        seat: state.players.find((p) => p.id === user.id)?.color ?? -1,
+      });
       const rec = games.shownRecord(code);
       res.render('pages/game', {
         title: `Game ${code}`,

@@ -7,6 +7,8 @@ import {
   submitAction,
   type GameState,
 } from '../../../src/game/index.js';
+import { overlayPartial } from '../../../src/live/game-templates.js';
+import { toHtml } from '../../../src/live/html.js';
 import { gameView } from '../../../src/live/view-model.js';
 
 function playing(): GameState {
@@ -91,6 +93,74 @@ describe('gameView', () => {
     expect(gameView(g, '3').outcome).toBeNull();
   });
 
+  it('ranks the final standings so that heroes the game cannot tell apart share a place', () => {
+    let s = createGame({
+      id: 'g2',
+      code: 'TIES',
+      seed: 7,
+      creator: { id: '1', name: 'ariadne' },
+      now: 0,
+      roundMs: 10_000,
+    });
+    for (const [id, name] of [
+      ['2', 'theseus'],
+      ['3', 'minos'],
+      ['4', 'icarus'],
+      ['5', 'daedalus'],
+    ] as const) {
+      const j = joinGame(s, { id, name });
+      if (!j.ok) throw new Error(j.message);
+      s = j.state;
+    }
+    const st = startGame(s, '1', 1000);
+    if (!st.ok) throw new Error(st.message);
+    const fell = (round: number, dealt: number) => ({
+      hp: 0,
+      alive: false,
+      eliminatedRound: round,
+      dealt,
+    });
+    const end = (
+      winner: string | null,
+      fates: Record<string, Partial<GameState['players'][number]>>,
+    ): GameState => ({
+      ...st.state,
+      status: 'finished',
+      round: 9,
+      winner,
+      players: st.state.players.map((p) => ({ ...p, ...fates[p.id] })),
+    });
+    const places = (g: GameState) => gameView(g, '1').standings.map((r) => `${r.place} ${r.name}`);
+
+    // Theseus and Minos fell in the same round: both second (the one who dealt more listed
+    // first), and the next place is fourth. Icarus and Daedalus fell together earlier: fourth.
+    const won = end('1', {
+      1: { hp: 2, dealt: 1 },
+      2: fell(8, 1),
+      3: fell(8, 3),
+      4: fell(5, 0),
+      5: fell(5, 0),
+    });
+    expect(places(won)).toEqual(['1 ariadne', '2 minos', '2 theseus', '4 daedalus', '4 icarus']);
+    // No tie: a place each.
+    const apart = end('1', { 2: fell(8, 0), 3: fell(7, 0), 4: fell(6, 0), 5: fell(5, 0) });
+    expect(places(apart).map((p) => p.split(' ')[0])).toEqual(['1', '2', '3', '4', '5']);
+    // A draw after the last round: the healthiest survivors share the first place, a survivor
+    // with less health is third, and the fallen after them.
+    const draw = end(null, {
+      1: { hp: 3 },
+      2: { hp: 3 },
+      3: { hp: 1 },
+      4: fell(4, 0),
+      5: fell(2, 0),
+    });
+    expect(places(draw)).toEqual(['1 ariadne', '1 theseus', '3 minos', '4 icarus', '5 daedalus']);
+    // The end box shows those places.
+    const box = toHtml(overlayPartial(gameView(won, '2'), 'tok'));
+    const cells = [...box.matchAll(/<tr class="[^"]*"><td>(\d+)<\/td>/g)].map((m) => m[1]);
+    expect(cells).toEqual(['1', '2', '2', '4', '4']);
+  });
+
   it('shows where the Minotaur strikes (its free neighbours), where it steps, and whom it is after', () => {
     const base = playing();
     // Round 2 is a stepping round; the Minotaur in an open arena with ariadne nearer.
@@ -125,7 +195,9 @@ describe('gameView', () => {
     const r = submitAction(g, '1', { id: 'act-shield-1', round: 1, kind: 'defend' });
     if (!r.ok) throw new Error(r.message);
     g = r.state;
-    expect(gameView(g, '1').waitingFor).toEqual(['theseus']);
+    expect(gameView(g, '1').waitingFor).toEqual([{ name: 'theseus', me: false }]);
+    // Theseus's own entry is marked as his (his page reads "you", not his name).
+    expect(gameView(g, '2').waitingFor).toEqual([{ name: 'theseus', me: true }]);
     const next = resolveRound(g, 20_000);
     expect(gameView(next, '1').shieldTired).toBe(true);
     expect(gameView(next, '2').shieldTired).toBe(false);

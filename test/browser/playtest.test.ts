@@ -1,0 +1,420 @@
+// What an outside playtest found, in real Chromium, on a phone (390×844) and on a desktop: the
+// invite link only where inviting makes sense (a game still open, to its heroes); the
+// "reconnecting…" badge covering nothing; tied heroes sharing a place in the results, whose
+// table fits a phone; leaving a waiting room said on the page one lands on; and "Waiting for …"
+// leaving out the viewer's own hero ("Waiting for you" once nobody else is left), from the one
+// status every viewer of the game shares.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { BrowserContextOptions, Page } from 'playwright-core';
+import { openStorage } from '../../src/db/storage.js';
+import { GAME_SCHEMA, type GameState, type Player as Hero } from '../../src/game/types.js';
+import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
+import { BrowserSession, PHONE, SHOTS } from '../support/browser.js';
+import {
+  freePort,
+  startNode,
+  tempDir,
+  waitFor,
+  type NodeProcess,
+} from '../support/node-process.js';
+import { Player, roundIn, type LiveConnection } from '../support/player.js';
+
+let session: BrowserSession | undefined;
+let node: NodeProcess | undefined;
+let db: string;
+let base: string;
+const tag = String(Date.now() % 100000);
+const sockets: LiveConnection[] = [];
+
+const shot = (page: Page, name: string, fullPage = false) =>
+  page.screenshot({ path: join(SHOTS, `${name}.png`), animations: 'disabled', fullPage });
+
+beforeAll(async () => {
+  session = await BrowserSession.launch();
+  db = join(tempDir(), 'playtest.db');
+  // Long rounds: a round here ends when every hero has chosen, as the test says.
+  node = startNode({
+    port: await freePort(),
+    databasePath: db,
+    env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '60' },
+  });
+  await node.ready();
+  base = node.url;
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.ws.terminate();
+  await session?.close();
+  await node?.kill();
+});
+
+/** Signed-up players (over HTTP), named `<name><tag>`. */
+async function players(...names: string[]): Promise<Player[]> {
+  const out = names.map((n) => new Player(base, `${n}${tag}`));
+  for (const p of out) await p.signup();
+  return out;
+}
+
+/** A browser page logged in as `p` (its session cookie), at `path`. */
+async function pageOf(p: Player, path: string, options: BrowserContextOptions = {}): Promise<Page> {
+  const page = await session!.newPage(options);
+  await page.context().addCookies(p.cookies.map(({ name, value }) => ({ name, value, url: base })));
+  await page.goto(`${base}${path}`);
+  return page;
+}
+
+/** The game's live socket of `p`, as a page reads it; closed after the tests. */
+function socketOf(p: Player, code: string): LiveConnection {
+  const s = p.connect(code);
+  sockets.push(s);
+  return s;
+}
+
+/** Defends in the round the socket shows, once it shows round `round`. */
+async function defendIn(s: LiveConnection, round: number): Promise<void> {
+  await waitFor(
+    () => roundIn(s.latestPartial('game-status')) === round,
+    10_000,
+    `round ${round} on the socket`,
+  );
+  expect((await s.act(round, 'defend')).type).toBe('ack');
+}
+
+/** The line "Waiting for …" as the page draws it: hidden entries left out, the CSS's commas in. */
+function waitingShown(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const line = document.querySelector('#game-status .waiting-for');
+    if (!line) return '';
+    let out = '';
+    const walk = (n: Node): void => {
+      if (n.nodeType === Node.TEXT_NODE) {
+        out += n.textContent ?? '';
+        return;
+      }
+      if (!(n instanceof Element) || getComputedStyle(n).display === 'none') return;
+      const before = getComputedStyle(n, '::before').content;
+      if (before.startsWith('"')) out += JSON.parse(before) as string;
+      n.childNodes.forEach(walk);
+    };
+    line.childNodes.forEach(walk);
+    return out.replace(/\s+/g, ' ').trim();
+  });
+}
+
+/** Whether two boxes overlap. */
+type Box = { x: number; y: number; width: number; height: number };
+const overlap = (a: Box, b: Box) =>
+  a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+/**
+ * Shows the badge as the page's script does while its socket is down (public/js/minotaur.js,
+ * setBadge), and returns it and every control and label it must not cover that is on screen.
+ */
+async function badgeAndNeighbours(page: Page): Promise<{ badge: Box; covered: string[] }> {
+  return page.evaluate(() => {
+    const badge = document.getElementById('conn-badge')!;
+    badge.hidden = false;
+    document.documentElement.classList.add('offline');
+    const b = badge.getBoundingClientRect();
+    const covered: string[] = [];
+    const sel =
+      'header a, header button, .game-title > *, .game-tools > *, #game-status *, #game-board svg, .lobby-head > *, .flash, main h1';
+    document.querySelectorAll(sel).forEach((el) => {
+      if (el === badge || badge.contains(el)) return;
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) return;
+      if (r.x < b.right && b.x < r.right && r.y < b.bottom && b.y < r.bottom)
+        covered.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent.trim()}"`);
+    });
+    return { badge: { x: b.x, y: b.y, width: b.width, height: b.height }, covered };
+  });
+}
+
+describe('the invite link', () => {
+  it("is offered to a game's heroes while it waits for more, never to others or once it started or ended", async () => {
+    const [a, b, w] = await players('ariadne', 'theseus', 'watcher');
+    const code = await a!.createGame();
+    const pa = await pageOf(a!, `/games/${code}`);
+    expect(await pa.locator('button.copy-link').isVisible()).toBe(true);
+    // Someone who is not in the game has no one to invite to it (they can join it).
+    const pw = await pageOf(w!, `/games/${code}`);
+    await pw.locator('#game-actions button:has-text("Join this game")').waitFor();
+    expect(await pw.locator('button.copy-link').count()).toBe(0);
+    expect(await pw.locator('#game-actions').textContent()).not.toContain('link above');
+    expect((await b!.join(code)).status).toBe(303);
+    const pb = await pageOf(b!, `/games/${code}`);
+    expect(await pb.locator('button.copy-link').isVisible()).toBe(true);
+    await pa.evaluate(
+      () => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true),
+    );
+
+    // The game starts: the open pages lose the link as the status changes, without a reload.
+    expect((await a!.start(code)).status).toBe(303);
+    for (const p of [pa, pb])
+      await p.locator('button.copy-link').waitFor({ state: 'detached', timeout: 10_000 });
+    expect(
+      await pa.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument),
+    ).toBe(true);
+    // A spectator's page, and a hero's loaded during the game, have none.
+    await pw.reload();
+    await pw.getByText('You are watching this game.').waitFor();
+    expect(await pw.locator('button.copy-link').count()).toBe(0);
+    await pb.reload();
+    await pb.locator('#game-actions button.defend').waitFor();
+    expect(await pb.locator('button.copy-link').count()).toBe(0);
+
+    // Played to its end (both heroes defend every round; at most the game's 60 rounds).
+    const [sa, sb] = [socketOf(a!, code), socketOf(b!, code)];
+    await Promise.all([sa.opened, sb.opened]);
+    for (let round = 1; ; round++) {
+      const status = await waitFor(
+        () => {
+          const s = sa.latestPartial('game-status');
+          return s && (s.includes('phase over') || roundIn(s) >= round) ? s : null;
+        },
+        10_000,
+        `round ${round} or the end`,
+      );
+      if (status.includes('phase over')) break;
+      await Promise.all([defendIn(sa, round), defendIn(sb, round)]);
+    }
+    expect((await adminGame(base, code)).state.status).toBe('finished');
+    // The finished game's page (the game is still in memory: a live page) offers no invite.
+    await pa.reload();
+    await pa.locator('#game-overlay .overlay').waitFor();
+    expect(await pa.locator('#game[data-live]').count()).toBe(1);
+    expect(await pa.locator('button.copy-link').count()).toBe(0);
+    await shot(pa, 'playtest-finished-no-invite');
+  });
+});
+
+describe('leaving a waiting room', () => {
+  it('says so on the lobby the player lands on', async () => {
+    const [host, guest] = await players('minos', 'icarus');
+    const code = await host!.createGame();
+    expect((await guest!.join(code)).status).toBe(303);
+    const page = await pageOf(guest!, `/games/${code}`, PHONE);
+    await Promise.all([
+      page.waitForURL(`${base}/lobby`),
+      page.tap('#game-actions form[action$="/leave"] button'),
+    ]);
+    const flash = page.locator('.flash');
+    await flash.waitFor();
+    expect(await flash.textContent()).toBe(`You left game ${code}.`);
+    expect(await flash.getAttribute('role')).toBe('status');
+    await shot(page, 'playtest-left-game');
+    // Said once: not again on the next page.
+    await page.reload();
+    expect(await page.locator('.flash').count()).toBe(0);
+    expect((await adminGame(base, code)).state.players.map((p) => p.name)).toEqual([
+      host!.username,
+    ]);
+  });
+});
+
+describe('"Waiting for …"', () => {
+  it('leaves out the viewer\'s own hero, and says "Waiting for you" once nobody else is left', async () => {
+    const [a, b, c, w] = await players('phaedra', 'androgeos', 'pasiphae', 'glaucus');
+    const code = await a!.createGame();
+    for (const p of [b!, c!]) expect((await p.join(code)).status).toBe(303);
+    expect((await a!.start(code)).status).toBe(303);
+    const [na, nb, nc] = [a!.username, b!.username, c!.username];
+
+    const pa = await pageOf(a!, `/games/${code}`, PHONE);
+    const pb = await pageOf(b!, `/games/${code}`);
+    const pw = await pageOf(w!, `/games/${code}`);
+    // As the page first comes (the server resolves the viewer's marks), and live after.
+    expect(await waitingShown(pa)).toBe(`Waiting for ${nb}, ${nc}`);
+    expect(await waitingShown(pb)).toBe(`Waiting for ${na}, ${nc}`);
+    expect(await waitingShown(pw)).toBe(`Waiting for ${na}, ${nb}, ${nc}`);
+    await shot(pa, 'playtest-waiting-phone');
+    await shot(pb, 'playtest-waiting-desktop');
+
+    // B chooses: gone from every page; C too: A is the last one the round waits for.
+    const [sb, sc] = [socketOf(b!, code), socketOf(c!, code)];
+    await Promise.all([sb.opened, sc.opened]);
+    await defendIn(sb, 1);
+    await expect.poll(() => waitingShown(pa)).toBe(`Waiting for ${nc}`);
+    await expect.poll(() => waitingShown(pb)).toBe(`Waiting for ${na}, ${nc}`);
+    await defendIn(sc, 1);
+    await expect.poll(() => waitingShown(pa)).toBe('Waiting for you');
+    await expect.poll(() => waitingShown(pb)).toBe(`Waiting for ${na}`);
+    await expect.poll(() => waitingShown(pw)).toBe(`Waiting for ${na}`);
+    await shot(pa, 'playtest-waiting-for-you-phone');
+    // Reloaded, the same: the page as first sent (before its socket brings anything) already
+    // says "you" in A's place, as the page's own reader would.
+    const first = await (await pa.reload())!.text();
+    expect(first).toContain(`<span class="who me" data-name="${na}">you</span>`);
+    expect(await waitingShown(pa)).toBe('Waiting for you');
+  });
+});
+
+describe('the "reconnecting…" badge', () => {
+  it('covers nothing on a phone or a desktop, on a game page and in the lobby', async () => {
+    const [a, b] = await players('deucalion', 'ariadne2');
+    const code = await a!.createGame();
+    expect((await b!.join(code)).status).toBe(303);
+    /** Shows the badge on `page` and checks where it lands. */
+    const check = async (page: Page, what: string): Promise<void> => {
+      const { badge, covered } = await badgeAndNeighbours(page);
+      expect(covered, what).toEqual([]);
+      // On screen, whole, and with the page still not scrolling sideways.
+      expect(badge.width, what).toBeGreaterThan(0);
+      expect(badge.x, what).toBeGreaterThanOrEqual(0);
+      expect(badge.x + badge.width, what).toBeLessThanOrEqual(page.viewportSize()!.width);
+      expect(
+        await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+        what,
+      ).toBe(true);
+      await shot(page, `playtest-badge-${what}`);
+    };
+    // The waiting room, with the invite link beside the code.
+    const waiting = await pageOf(a!, `/games/${code}`, PHONE);
+    await waiting.locator('button.copy-link').waitFor();
+    await check(waiting, 'phone-waiting-room');
+
+    expect((await a!.start(code)).status).toBe(303);
+    const phone = await pageOf(a!, `/games/${code}`, PHONE);
+    await phone.locator('#game-actions button.defend').waitFor();
+    await check(phone, 'phone-game');
+    const desk = await pageOf(a!, `/games/${code}`);
+    await desk.locator('#game-actions button.defend').waitFor();
+    await check(desk, 'desktop-game');
+    // The widths between, where the header has the least room to spare.
+    for (const width of [641, 900, 901]) {
+      const page = await pageOf(a!, `/games/${code}`, { viewport: { width, height: 800 } });
+      await page.locator('#game-actions button.defend').waitFor();
+      await check(page, `game-${width}px`);
+    }
+    await check(await pageOf(b!, '/lobby', PHONE), 'phone-lobby');
+
+    // The game code in particular, on the phone.
+    const codeBox = (await phone.locator('.game-title .code.big').boundingBox())!;
+    const badge = (await phone.locator('#conn-badge').boundingBox())!;
+    expect(overlap(codeBox, badge)).toBe(false);
+    // Still in view when the player scrolls down to the table talk.
+    await phone.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    const scrolled = (await phone.locator('#conn-badge').boundingBox())!;
+    expect(scrolled.y).toBeGreaterThanOrEqual(0);
+    expect(scrolled.y + scrolled.height).toBeLessThanOrEqual(844);
+  });
+});
+
+describe('the results', () => {
+  it('rank tied heroes alike (1, 2, 2, 4), and fit a phone without wrapping', async () => {
+    // A finished game as the database keeps it, with the heroes of a real one: two fell in the
+    // same round.
+    const [a, b, c, d] = await players('theseus2', 'hippolyta', 'antiope', 'peirithous');
+    const live = await a!.createGame();
+    for (const p of [b!, c!, d!]) expect((await p.join(live)).status).toBe(303);
+    expect((await a!.start(live)).status).toBe(303);
+    const started = (await adminGame(base, live)).state;
+    const code = live === 'QXZW' ? 'QXZV' : 'QXZW';
+    const byName = (p: Player) => started.players.find((h) => h.name === p.username)!;
+    const fate: Record<string, Partial<Hero>> = {
+      [byName(a!).id]: { hp: 3, dealt: 4 },
+      [byName(b!).id]: { hp: 0, alive: false, eliminatedRound: 17, dealt: 3 },
+      [byName(c!).id]: { hp: 0, alive: false, eliminatedRound: 17, dealt: 2 },
+      [byName(d!).id]: { hp: 0, alive: false, eliminatedRound: 9, dealt: 12 },
+    };
+    const final: GameState = {
+      ...started,
+      id: `${started.id}-ties`,
+      code,
+      status: 'finished',
+      round: 23,
+      deadline: null,
+      winner: byName(a!).id,
+      finishedAt: Date.now(),
+      submitted: {},
+      events: [],
+      players: started.players.map((p) => ({ ...p, ...fate[p.id] })),
+    };
+    const storage = openStorage(
+      { engine: 'sqlite', path: db },
+      { logger: pino({ level: 'silent' }) },
+    );
+    try {
+      await storage.open();
+      await storage.results.record({
+        gameId: final.id,
+        code,
+        finishedAt: final.finishedAt!,
+        rounds: final.round,
+        winnerId: final.winner,
+        players: final.players.map((p) => ({
+          accountId: p.id,
+          won: p.id === final.winner,
+          eliminatedRound: p.eliminatedRound,
+          dealt: p.dealt,
+        })),
+        final: { schema: GAME_SCHEMA, state: final },
+      });
+    } finally {
+      await storage.close();
+    }
+
+    // Seen by Hippolyta, who shares the second place.
+    for (const [options, what] of [
+      [PHONE, 'phone'],
+      [{}, 'desktop'],
+    ] as const) {
+      const page = await pageOf(b!, `/games/${code}`, options);
+      const table = page.locator('#game-overlay table.standings');
+      await table.waitFor();
+      const rows = await table
+        .locator('tbody tr')
+        .evaluateAll((trs) =>
+          trs.map((tr) =>
+            [...tr.querySelectorAll('td')].map((td) => td.textContent.replace(/\s+/g, ' ').trim()),
+          ),
+        );
+      expect(
+        rows.map((r) => `${r[0]} ${r[1]}`),
+        what,
+      ).toEqual([
+        `1 ${a!.username}`,
+        `2 ${b!.username} (you)`,
+        `2 ${c!.username}`,
+        `4 ${d!.username}`,
+      ]);
+      // Every cell on one line, the table within its card, and no sideways scrolling.
+      const fit = await page.evaluate(() => {
+        const t = document.querySelector('#game-overlay table.standings')!;
+        const card = t.closest('.overlay-card')!.getBoundingClientRect();
+        const box = t.getBoundingClientRect();
+        const wrapped: string[] = [];
+        t.querySelectorAll('th, td').forEach((cell) => {
+          // The lines its text is laid out on (a rectangle per line of each text node), but for
+          // text for screen readers only (in a 1-pixel box).
+          const tops = new Set<number>();
+          const forReaders = (n: Node) => {
+            for (let e = n.parentElement; e && e !== cell; e = e.parentElement) {
+              const r = e.getBoundingClientRect();
+              if (r.width <= 1 && r.height <= 1) return true;
+            }
+            return false;
+          };
+          const texts = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+          for (let n = texts.nextNode(); n; n = texts.nextNode()) {
+            if (forReaders(n)) continue;
+            const range = document.createRange();
+            range.selectNodeContents(n);
+            for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
+          }
+          if (tops.size > 1) wrapped.push(cell.textContent.trim());
+        });
+        return {
+          wrapped,
+          inCard: box.left >= card.left - 0.5 && box.right <= card.right + 0.5,
+          sideways: document.documentElement.scrollWidth > window.innerWidth,
+        };
+      });
+      await shot(page, `playtest-results-${what}`);
+      expect(fit, what).toEqual({ wrapped: [], inCard: true, sideways: false });
+    }
+  });
+});
