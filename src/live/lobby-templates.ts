@@ -1,9 +1,7 @@
 // The lobby's live partial (its open games, and the games being played) as a template of statics
 // and dynamics (see html.ts). The first HTTP response and every live update render it here; the
 // same tree serves every lobby page that shows the same rows, its form token a slot each page
-// fills from its own part. Pure; whitespace is part of the output: it renders byte for byte what
-// views/partials/open-games.ejs renders (test/unit/live/templates-vs-ejs.test.ts), so a change to
-// the lobby's markup goes in both.
+// fills from its own part. Pure; whitespace is part of the output.
 
 import { html, Slot, toHtml, escape, type Dyn, type Memo, type Rendered } from './html.js';
 import type { LobbyPage, OpenGameRow, PlayingGameRow } from './lobby-socket.js';

@@ -17,7 +17,9 @@ import {
   LobbyFeed,
   lobbyLists,
   lobbyPage,
+  type LobbyPage,
 } from '../../../src/live/lobby-socket.js';
+import { openGamesHtml } from '../../../src/live/lobby-templates.js';
 import { lobby, ok, started } from '../game/fixtures.js';
 
 /** A game of these players, opened at `createdAt`, with code `code`. */
@@ -250,6 +252,61 @@ describe('the lobby feed (one per node)', () => {
         });
       }),
       { numRuns: 60 },
+    );
+  });
+});
+
+/** Text as HTML (as EJS writes it): written here again, to check the templates' own. */
+const ESCAPED = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
+const escape = (t: string) => t.replace(/[&<>"']/g, (c) => ESCAPED[c as keyof typeof ESCAPED]);
+
+describe('the lobby template', () => {
+  it('escapes every name and form token it shows, for any lists', () => {
+    // Names and tokens with every character HTML escapes, each between two letters the page's
+    // own markup never has.
+    const text = fc.stringMatching(/^[a-z&<>"' ]{1,12}$/).map((s) => `Ω${s}Ω`);
+    const code = fc.stringMatching(/^[A-Z]{4}$/);
+    const open = fc.record({
+      code,
+      host: text,
+      players: fc.integer({ min: 1, max: 8 }),
+      max: fc.constant(8),
+      joined: fc.boolean(),
+      canJoin: fc.boolean(),
+    });
+    const playing = fc.record({
+      code,
+      heroes: fc.array(text, { minLength: 1, maxLength: 4 }),
+      standing: fc.integer({ min: 0, max: 4 }),
+      joined: fc.boolean(),
+    });
+    const page: fc.Arbitrary<LobbyPage> = fc
+      .record({
+        rows: fc.array(open, { maxLength: 6 }),
+        playing: fc.array(playing, { maxLength: 8 }),
+      })
+      .map(({ rows, playing: playingRows }) => ({
+        rows,
+        page: 1,
+        pages: 1,
+        total: rows.length,
+        playing: { rows: playingRows, total: playingRows.length, page: 1, pages: 1 },
+      }));
+    fc.assert(
+      fc.property(page, text, (lobbyPage, token) => {
+        const out = openGamesHtml(lobbyPage, token);
+        for (const r of lobbyPage.rows) expect(out).toContain(`hosted by ${escape(r.host)}`);
+        // With every escaped name and token taken out, none is left: none went in raw.
+        const texts = [
+          ...lobbyPage.rows.map((r) => r.host),
+          ...lobbyPage.playing.rows.flatMap((r) => r.heroes),
+          token,
+        ];
+        let rest = out;
+        for (const t of texts) rest = rest.replaceAll(escape(t), '');
+        expect(rest).not.toContain('Ω');
+      }),
+      { numRuns: 300 },
     );
   });
 });
