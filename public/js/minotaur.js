@@ -465,16 +465,20 @@
     focusWasInPlay = false;
     chatToBottom(false);
     noticeChanges();
-    dropInviteOnceStarted();
+    showInvite();
     tick();
   });
 
-  // The invite link (views/pages/game.ejs) is for a game that still waits for heroes: it goes
-  // once the status no longer shows the waiting room (the game started, or ended).
-  function dropInviteOnceStarted() {
+  // The invite link (views/pages/game.ejs) is for a game that still waits for heroes: hidden
+  // while the waiting room is full (it comes back when a hero leaves), and gone once the status
+  // no longer shows the waiting room (the game started, or ended).
+  function showInvite() {
     var copy = document.querySelector('[data-copy-link]');
     var status = document.getElementById('game-status');
-    if (copy && status && !status.querySelector('.phase.waiting')) copy.remove();
+    if (!copy || !status) return;
+    var waiting = status.querySelector('.phase.waiting');
+    if (!waiting) copy.remove();
+    else copy.hidden = waiting.classList.contains('full');
   }
 
   // ── the round clock ──────────────────────────────────────────────────────────────────
@@ -736,6 +740,9 @@
         if (!openSocket) setBadge(true);
       }, 1500);
     }
+    // A page opened at its rules (a link to #howto, a reload after following one) shows them open.
+    var howto = document.getElementById('howto');
+    if (howto && window.location.hash === '#howto') howto.open = true;
     var signup = document.querySelector('form[data-signup]');
     if (signup) watchSignup(signup);
     showSoundToggle();

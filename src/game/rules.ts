@@ -15,6 +15,7 @@ import {
   START_HP,
   type ActionKind,
   type GameState,
+  type Hex,
   type Player,
   type PlayerAction,
   type PlayerId,
@@ -61,7 +62,7 @@ export function createGame(options: NewGame): GameState {
     throw new RangeError(`maxRounds must be a positive integer, got ${maxRounds}.`);
   const seed32 = seed >>> 0;
   const board = generateBoard(seed32, radius);
-  return {
+  return atStartTiles({
     schema: GAME_SCHEMA,
     id,
     code,
@@ -71,7 +72,7 @@ export function createGame(options: NewGame): GameState {
     status: 'open',
     radius,
     walls: board.walls,
-    players: [newPlayer(creator, 0, board.starts)],
+    players: [newPlayer(creator, 0)],
     minotaur: { pos: { ...LAIR } },
     round: 0,
     roundMs,
@@ -86,7 +87,7 @@ export function createGame(options: NewGame): GameState {
     chat: [],
     rematch: null,
     rematchOf: null,
-  };
+  });
 }
 
 /**
@@ -109,8 +110,7 @@ export function joinGame(
   const used = new Set(state.players.map((p) => p.color));
   let color = 0;
   while (used.has(color)) color++;
-  const player = newPlayer(who, color, startTiles(state.seed, state.radius));
-  const joined = { ...state, players: [...state.players, player] };
+  const joined = atStartTiles({ ...state, players: [...state.players, newPlayer(who, color)] });
   if (now !== undefined && everyoneBack(joined)) {
     const started = startGame(joined, joined.createdBy, now);
     if (started.ok) return started;
@@ -149,7 +149,44 @@ export function leaveGame(state: GameState, playerId: PlayerId, now?: number): R
     });
   }
   const createdBy = state.createdBy === playerId ? first.id : state.createdBy;
-  return changed({ ...state, players, createdBy });
+  return changed(atStartTiles({ ...state, players, createdBy }));
+}
+
+/**
+ * The start tile of each of `n` heroes, by their place in the game's list of players: `n` of the
+ * rim's start tiles (next to one another, or as far apart as the rim allows: `rules.startGap`),
+ * rotated by the seed, dealt in an order drawn from the seed so the creator has no fixed
+ * advantage. The same for the same seed and number of heroes.
+ */
+function startPositions(
+  seed: number,
+  radius: number,
+  n: number,
+  rules: Readonly<Rules> = RULES,
+): Hex[] {
+  const starts = startTiles(seed, radius);
+  const rng = createRng(deriveSeed(seed, ASSIGN_STREAM));
+  const offset = rng.int(starts.length);
+  const slot = (i: number) =>
+    rules.startGap === null ? Math.floor((i * starts.length) / n) : i * rules.startGap;
+  const chosen = Array.from({ length: n }, (_, i) =>
+    itemAt(starts, (offset + slot(i)) % starts.length),
+  );
+  const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
+  return order.map((o) => itemAt(chosen, o));
+}
+
+/**
+ * `state` with every hero on the tile the game would start them on now: the waiting room shows
+ * each hero where they will start (dealt again when a hero joins or leaves, as the deal depends
+ * on how many play), so that nobody moves when the game starts.
+ */
+function atStartTiles(state: GameState): GameState {
+  const tiles = startPositions(state.seed, state.radius, state.players.length);
+  return {
+    ...state,
+    players: state.players.map((p, i) => ({ ...p, pos: { ...itemAt(tiles, i) } })),
+  };
 }
 
 /** The creator starts an open game of at least MIN_PLAYERS: characters go to their start tiles. */
@@ -169,25 +206,14 @@ export function startGame(
       `A game needs at least ${MIN_PLAYERS} players to start; wait for someone to join.`,
     );
   }
-  const starts = startTiles(state.seed, state.radius);
-  const n = state.players.length;
-  const rng = createRng(deriveSeed(state.seed, ASSIGN_STREAM));
-  // Take n of the evenly spread rim tiles as far apart as possible, rotated by the seed, and
-  // deal them to the players in a seeded order so the creator has no fixed advantage.
-  const offset = rng.int(starts.length);
-  const slot = (i: number) =>
-    rules.startGap === null ? Math.floor((i * starts.length) / n) : i * rules.startGap;
-  const chosen = Array.from({ length: n }, (_, i) =>
-    itemAt(starts, (offset + slot(i)) % starts.length),
-  );
-  const order = rng.shuffle(state.players.map((_, i) => i));
+  const tiles = startPositions(state.seed, state.radius, state.players.length, rules);
   const players = state.players.map((p, i) => ({
     ...p,
     hp: rules.startHp,
     dealt: 0,
     alive: true,
     eliminatedRound: null,
-    pos: { ...itemAt(chosen, itemAt(order, i)) },
+    pos: { ...itemAt(tiles, i) },
   }));
   return changed({
     ...state,
@@ -277,20 +303,14 @@ function isKnownAction(state: GameState, playerId: PlayerId, actionId: string): 
   return submittedBy(state, playerId)?.id === actionId || previousBy(state, playerId) === actionId;
 }
 
-function newPlayer(
-  who: { id: PlayerId; name: string },
-  color: number,
-  starts: readonly { q: number; r: number }[],
-): Player {
-  // While the game is open a character waits on the start tile of its colour (a lobby preview);
-  // startGame deals the real start tiles.
-  const pos = starts[color % starts.length] ?? LAIR;
+/** A hero who just sat down: their tile is dealt by the caller (atStartTiles). */
+function newPlayer(who: { id: PlayerId; name: string }, color: number): Player {
   return {
     id: who.id,
     name: who.name,
     color,
     hp: START_HP,
-    pos: { ...pos },
+    pos: { ...LAIR },
     alive: true,
     eliminatedRound: null,
     dealt: 0,

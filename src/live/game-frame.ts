@@ -58,6 +58,7 @@ import {
   pixel,
   playerRow,
   sharedView,
+  tokenLabels,
   tokenView,
   type BoardView,
   type GameView,
@@ -243,6 +244,7 @@ export class Frame {
   private baseRows?: PlayerRow[];
   private living?: Player[];
   private defending?: Set<string>;
+  private labels?: Map<string, string>;
   private held?: Set<string>;
   private sharedTrees?: PageTrees['shared'];
 
@@ -509,11 +511,13 @@ export class Frame {
     ));
     const def = defending.has(p.id);
     const hunted = p.id === this.shared.huntedId;
+    // What tokens show, from every hero's name: once per state, for every viewer.
+    const label = (this.labels ??= tokenLabels(s.players)).get(p.id) ?? '?';
     return reuse(
       this.game.tokens,
       p.id,
-      [p.pos.q, p.pos.r, p.hp, def, hunted, p.color, p.name],
-      () => token(tokenView(p, { me: p.color, defending: def, hunted })),
+      [p.pos.q, p.pos.r, p.hp, def, hunted, p.color, p.name, label],
+      () => token(tokenView(p, label, { me: p.color, defending: def, hunted })),
     );
   }
 

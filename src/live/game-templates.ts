@@ -54,7 +54,9 @@ function statusBranch(g: StatusView, now: number | null, intent: Rendered | ''):
     const rematch = g.rematchOf
       ? html`<span class="dim rematch-note">Rematch of ${g.rematchOf.code}: ${g.rematchOf.back} of ${g.rematchOf.total} back · starts when all are in</span>`
       : '';
-    return html`\n  <span class="phase waiting">Waiting for heroes · ${g.playerCount}/${g.maxPlayers}</span>\n  ${rematch}\n`;
+    // A full room is marked: the page's script hides the invite link while it is (minotaur.js).
+    const full = g.playerCount >= g.maxPlayers ? ' full' : '';
+    return html`\n  <span class="phase waiting${full}">Waiting for heroes · ${g.playerCount}/${g.maxPlayers}</span>\n  ${rematch}\n`;
   }
   if (g.status === 'playing' && g.hold) {
     // A round held after an outage: whom it waits for, and when it starts anyway.
@@ -209,7 +211,7 @@ export function token(t: ForSeat<TokenView>): Rendered {
   const pips: Rendered[] = [];
   for (let i = 0; i < t.hp; i++)
     pips.push(html`<circle cx="${-10 + i * 5}" cy="23" r="2" class="pip"/>`);
-  return html`\n    <g class="token${mark(t.me, ' me', '')}${t.defending ? ' defending' : ''}${t.hunted ? ' hunted' : ''}" transform="translate(${t.x} ${t.y})">\n      ${t.hunted ? html`<circle r="25" class="hunted-ring"/>` : ''}\n      ${mark(t.me, ME_RING, '')}\n      <circle r="16" fill="${t.color}" class="token-body"/>\n      <text y="5.5" text-anchor="middle" class="token-initial">${t.initial}</text>\n      ${pips}\n      <title>${t.name} · ${t.hp} HP${mark(t.me, ' (you)', '')}${t.hunted ? ' · the Minotaur is after this hero' : ''}</title>\n    </g>\n  `;
+  return html`\n    <g class="token${mark(t.me, ' me', '')}${t.defending ? ' defending' : ''}${t.hunted ? ' hunted' : ''}" transform="translate(${t.x} ${t.y})">\n      ${t.hunted ? html`<circle r="25" class="hunted-ring"/>` : ''}\n      ${mark(t.me, ME_RING, '')}\n      <circle r="16" fill="${t.color}" class="token-body"/>\n      <text y="5.5" text-anchor="middle" class="token-initial${t.label.length > 1 ? ' pair' : ''}">${t.label}</text>\n      ${pips}\n      <title>${t.name} · ${t.hp} HP${mark(t.me, ' (you)', '')}${t.hunted ? ' · the Minotaur is after this hero' : ''}</title>\n    </g>\n  `;
 }
 
 export function hit(h: ForSeat<HitView>): Rendered {
@@ -285,11 +287,15 @@ function actionsBranch(g: GameView, csrfToken: string): Rendered {
     const leave = g.me
       ? html`\n    <form method="post" action="/games/${g.code}/leave"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit" class="link">Leave</button></form>\n  `
       : '';
-    // Only the game's heroes have the invite link (views/pages/game.ejs).
-    const invite = g.me
-      ? html`Invite friends with the link above, or share the code <strong class="code">${g.code}</strong>. `
-      : '';
-    return html`\n  <h2>Waiting room</h2>\n  <p class="hint">${invite}${g.minPlayers}–${g.maxPlayers} heroes can play.</p>\n  ${choice}\n  ${leave}\n`;
+    // Only the game's heroes have the invite link (views/pages/game.ejs), and only while a seat
+    // is free.
+    const full = g.playerCount >= g.maxPlayers;
+    const invite = !g.me
+      ? ''
+      : full
+        ? html`All ${g.maxPlayers} seats are taken. `
+        : html`Invite friends with the link above, or share the code <strong class="code">${g.code}</strong>. `;
+    return html`\n  <h2>Waiting room</h2>\n  <p class="hint">${invite}${g.minPlayers}–${g.maxPlayers} heroes can play. Each hero starts where the board shows them; the tiles are dealt again as heroes come and go.</p>\n  ${choice}\n  ${leave}\n`;
   }
   if (g.status === 'playing' && g.me && g.me.alive) {
     const inner = g.myAction

@@ -119,7 +119,8 @@ export interface ReachTile {
 export interface TokenView {
   id: string;
   name: string;
-  initial: string;
+  /** What the token shows: the hero's initial, two letters where initials are shared. */
+  label: string;
   color: string;
   x: number;
   y: number;
@@ -444,15 +445,50 @@ export interface SharedView {
   fallen: FallenView[];
 }
 
+/**
+ * What each hero's token shows, by player id, from the names of every hero of the game (the
+ * fallen too, so that a token keeps its letters all game): the initial, upper-case, where no
+ * other hero's name starts with the same letter. Heroes who share an initial get it and a second
+ * character: from the first place (after the initial) where their names tell them all apart,
+ * lower-case ("Theseus", "Thalia": "Te", "Ta"; "ariadne7", "ariadne12": "A7", "A1"); a name
+ * too short to reach that place shows its initial alone; names no place tells apart (they differ
+ * only in case) get a digit instead.
+ */
+export function tokenLabels(players: readonly Pick<Player, 'id' | 'name'>[]): Map<string, string> {
+  const initial = (name: string) => (name[0] ?? '?').toUpperCase();
+  const groups = new Map<string, Pick<Player, 'id' | 'name'>[]>();
+  for (const p of players) {
+    const i = initial(p.name);
+    const group = groups.get(i);
+    if (group) group.push(p);
+    else groups.set(i, [p]);
+  }
+  const out = new Map<string, string>();
+  for (const [i, group] of groups) {
+    const [only] = group;
+    if (only && group.length === 1) {
+      out.set(only.id, i);
+      continue;
+    }
+    const longest = Math.max(...group.map((p) => p.name.length));
+    let at = 1;
+    const second = (p: Pick<Player, 'id' | 'name'>) => (p.name[at] ?? '').toLowerCase();
+    while (at < longest && new Set(group.map(second)).size < group.length) at++;
+    group.forEach((p, n) => out.set(p.id, i + (at < longest ? second(p) : String(n + 1))));
+  }
+  return out;
+}
+
 /** A hero's token; `me` is a boolean for one viewer, or a seat for every viewer (a mark). */
 export function tokenView<M>(
   p: Player,
+  label: string,
   marks: { me: M; defending: boolean; hunted: boolean },
 ): Omit<TokenView, 'me'> & { me: M } {
   return {
     id: p.id,
     name: p.name,
-    initial: (p.name[0] ?? '?').toUpperCase(),
+    label,
     color: colorOf(p),
     ...pixel(p.pos),
     hp: p.hp,
@@ -546,10 +582,11 @@ export function gameView(
       };
 
   const { danger, minotaurNext, intent, huntedId } = shared;
+  const labels = tokenLabels(g.players);
   const tokens: TokenView[] = g.players
     .filter((p) => p.alive)
     .map((p) =>
-      tokenView(p, {
+      tokenView(p, labels.get(p.id) ?? '?', {
         me: p.id === viewer,
         defending: g.events.some((e) => e.kind === 'defend' && e.actor === p.id),
         hunted: p.id === huntedId,

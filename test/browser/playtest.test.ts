@@ -1,9 +1,11 @@
 // What an outside playtest found, in real Chromium, on a phone (390×844) and on a desktop: the
-// invite link only where inviting makes sense (a game still open, to its heroes); the
-// "reconnecting…" badge covering nothing; tied heroes sharing a place in the results, whose
-// table fits a phone; leaving a waiting room said on the page one lands on; and "Waiting for …"
-// leaving out the viewer's own hero ("Waiting for you" once nobody else is left), from the one
-// status every viewer of the game shares.
+// invite link only where inviting makes sense (a game still open, to its heroes, with a seat
+// free); the "reconnecting…" badge covering nothing; tied heroes sharing a place in the results,
+// whose table fits a phone; leaving a waiting room said on the page one lands on; "Waiting for
+// …" leaving out the viewer's own hero ("Waiting for you" once nobody else is left), from the
+// one status every viewer of the game shares; "How to play" within reach on a phone; heroes
+// starting where the waiting room showed them; tokens told apart where names share an initial;
+// names in the heroes' card using the room there is.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -416,5 +418,211 @@ describe('the results', () => {
       await shot(page, `playtest-results-${what}`);
       expect(fit, what).toEqual({ wrapped: [], inCard: true, sideways: false });
     }
+  });
+});
+
+/** Each token on the page's board: the hero's name (from its title), its place and its letters. */
+function tokensOn(page: Page): Promise<{ name: string; at: string; label: string }[]> {
+  return page.locator('#game-board g.token').evaluateAll((gs) =>
+    gs.map((g) => ({
+      name: (g.querySelector('title')?.textContent ?? '').split(' · ')[0]!,
+      at: g.getAttribute('transform') ?? '',
+      label: g.querySelector('text.token-initial')?.textContent ?? '',
+    })),
+  );
+}
+
+/**
+ * The lines of the heroes' card whose name ends in "…" though the line has room left (what the
+ * line's parts leave of its width, and the name's own box leaves of the name).
+ */
+function cutWithRoomLeft(page: Page): Promise<string[]> {
+  return page.locator('#game-players li.player').evaluateAll((lis) =>
+    lis.flatMap((li) => {
+      const n = li.querySelector('.pname .n')!;
+      if (n.scrollWidth <= n.clientWidth) return [];
+      const style = getComputedStyle(li);
+      const inner =
+        li.getBoundingClientRect().width -
+        parseFloat(style.paddingLeft) -
+        parseFloat(style.paddingRight);
+      const width = (els: Iterable<Element>) => {
+        let sum = 0;
+        let count = 0;
+        for (const el of els) {
+          const w = el.getBoundingClientRect().width;
+          if (w === 0) continue;
+          sum += w;
+          count++;
+        }
+        return { sum, count };
+      };
+      const parts = width(li.children);
+      const gap = parseFloat(style.columnGap) || 0;
+      const pname = li.querySelector('.pname')!;
+      const left =
+        inner -
+        parts.sum -
+        gap * (parts.count - 1) +
+        (pname.getBoundingClientRect().width - width(pname.children).sum);
+      return left > 2 ? [`${n.textContent} (${Math.round(left)} px left)`] : [];
+    }),
+  );
+}
+
+describe('a full table', () => {
+  it('hides the invite link while every seat is taken, starts heroes where the waiting room showed them, and tells apart heroes who share an initial', async () => {
+    // Two pairs of names that share an initial, and a long name (its owner opened the game).
+    const heroes = await players(
+      'pentheusbacch',
+      'thalia',
+      'thoas',
+      'aegeus',
+      'alcestis',
+      'medea',
+      'nisos',
+      'procris',
+    );
+    const [host, ...rest] = heroes as [Player, ...Player[]];
+    const code = await host.createGame();
+    for (const p of rest.slice(0, 6)) expect((await p.join(code)).status).toBe(303);
+    const desk = await pageOf(host, `/games/${code}`);
+    const phone = await pageOf(rest[0]!, `/games/${code}`, PHONE);
+    const invite = (page: Page) => page.locator('button.copy-link');
+    for (const page of [desk, phone]) expect(await invite(page).isVisible()).toBe(true);
+
+    // Names use the room their line has: the long one whole in the waiting room, where the line
+    // shows no health.
+    expect(await cutWithRoomLeft(desk)).toEqual([]);
+    expect(await cutWithRoomLeft(phone)).toEqual([]);
+    const longName = desk.locator('#game-players li.me .n');
+    expect(await longName.evaluate((n) => n.scrollWidth <= n.clientWidth)).toBe(true);
+
+    // The eighth hero sits down: no seat left, no invite (live, without a reload).
+    await desk.evaluate(() => ((window as unknown as { __same: boolean }).__same = true));
+    expect((await rest[6]!.join(code)).status).toBe(303);
+    for (const page of [desk, phone]) {
+      await invite(page).waitFor({ state: 'hidden', timeout: 10_000 });
+      expect(await page.locator('#game-actions').textContent()).not.toContain('link above');
+      expect(await page.locator('#game-actions').textContent()).toContain('All 8 seats are taken.');
+    }
+    await shot(phone, 'playtest-full-table-phone');
+    await shot(desk, 'playtest-full-table-desktop');
+    // Loaded while full: hidden from the first render.
+    await phone.reload();
+    await phone.locator('#game-status .phase.waiting').waitFor();
+    expect(await invite(phone).count()).toBe(1);
+    expect(await invite(phone).isVisible()).toBe(false);
+    // A hero leaves: a seat is free, and the link is back; it goes again when the seat is taken.
+    expect((await rest[6]!.post(`/games/${code}/leave`, {}, `/games/${code}`)).status).toBe(303);
+    for (const page of [desk, phone])
+      await invite(page).waitFor({ state: 'visible', timeout: 10_000 });
+    expect((await rest[6]!.join(code)).status).toBe(303);
+    for (const page of [desk, phone])
+      await invite(page).waitFor({ state: 'hidden', timeout: 10_000 });
+
+    // Every token shows letters of its own: two where an initial is shared.
+    const waiting = await tokensOn(desk);
+    expect(waiting).toHaveLength(8);
+    expect(new Set(waiting.map((t) => t.label)).size).toBe(8);
+    const label = (name: string) => waiting.find((t) => t.name === name)?.label;
+    expect(label(heroes[1]!.username)).toBe('Ta');
+    expect(label(heroes[2]!.username)).toBe('To');
+    expect(label(heroes[7]!.username)).toBe('Pr');
+    expect(label(heroes[5]!.username)).toBe('M');
+    // Readable on the phone: inside the token, in letters at least 8.5 pixels high.
+    const sizes = await phone.locator('#game-board g.token').evaluateAll((gs) =>
+      gs.map((g) => {
+        const text = g.querySelector('text.token-initial') as SVGTextElement;
+        const body = g.querySelector('circle.token-body')!.getBoundingClientRect();
+        const box = text.getBoundingClientRect();
+        const scale = (text.ownerSVGElement!.getScreenCTM() ?? { a: 1 }).a;
+        return {
+          label: text.textContent,
+          inside: box.width <= body.width - 4,
+          px: parseFloat(getComputedStyle(text).fontSize) * scale,
+        };
+      }),
+    );
+    for (const s of sizes) {
+      expect(s.inside, s.label).toBe(true);
+      expect(s.px, s.label).toBeGreaterThanOrEqual(8.5);
+    }
+
+    // The game starts: the open pages lose the link, and nobody moves.
+    expect((await host.start(code)).status).toBe(303);
+    for (const page of [desk, phone]) {
+      await invite(page).waitFor({ state: 'detached', timeout: 10_000 });
+      await page.locator('#game-actions button.defend').waitFor();
+    }
+    expect(await desk.evaluate(() => (window as unknown as { __same?: boolean }).__same)).toBe(
+      true,
+    );
+    expect(await tokensOn(desk)).toEqual(waiting);
+    expect(await tokensOn(phone)).toEqual(waiting);
+    // In the game, a name is cut only where its line has no room left.
+    expect(await cutWithRoomLeft(desk)).toEqual([]);
+    expect(await cutWithRoomLeft(phone)).toEqual([]);
+    await shot(phone, 'playtest-full-table-started-phone');
+    await shot(desk, 'playtest-full-table-started-desktop');
+  });
+});
+
+describe('"How to play" on a phone', () => {
+  it('is a tap away at the top of the game page, without pushing the board down', async () => {
+    const [a, b] = await players('sinis', 'sciron');
+    const code = await a!.createGame();
+    expect((await b!.join(code)).status).toBe(303);
+    /** Checks the link on `page` (as `what`), then follows it. */
+    const check = async (page: Page, what: string): Promise<void> => {
+      const link = page.getByRole('link', { name: 'How to play' });
+      expect(await link.isVisible(), what).toBe(true);
+      const box = (await link.boundingBox())!;
+      const board = async () => (await page.locator('.board-wrap').boundingBox())!.y;
+      const top = await board();
+      // Above the board, on screen, and where it stands the board would be without it.
+      expect(box.y + box.height, what).toBeLessThanOrEqual(top);
+      expect(box.x + box.width, what).toBeLessThanOrEqual(390);
+      await page.evaluate(() => {
+        const l = document.querySelector<HTMLElement>('.howto-link')!;
+        l.hidden = true;
+      });
+      expect(await board(), what).toBe(top);
+      await page.evaluate(() => {
+        document.querySelector<HTMLElement>('.howto-link')!.hidden = false;
+      });
+      await shot(page, `playtest-howto-link-${what}`);
+      // Tapped: the rules open, in view below the sticky header.
+      await link.tap();
+      const howto = page.locator('#howto');
+      await expect.poll(() => howto.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+      await expect
+        .poll(async () => {
+          const summary = (await howto.locator('summary').boundingBox())!;
+          const header = (await page.locator('header.topbar').boundingBox())!;
+          return summary.y >= header.y + header.height && summary.y + summary.height <= 844;
+        })
+        .toBe(true);
+      expect(
+        await howto.getByText('Every round each hero secretly picks one action').isVisible(),
+      ).toBe(true);
+      await shot(page, `playtest-howto-open-${what}`);
+      // And back to the board.
+      await page.getByRole('link', { name: 'Back to the board ↑' }).tap();
+      await expect
+        .poll(async () => (await page.locator('.board-wrap').boundingBox())!.y)
+        .toBeLessThan(844);
+    };
+    // The waiting room, where the header also holds the invite link.
+    const waiting = await pageOf(a!, `/games/${code}`, PHONE);
+    await waiting.locator('button.copy-link').waitFor();
+    await check(waiting, 'waiting-room');
+    expect((await a!.start(code)).status).toBe(303);
+    const playing = await pageOf(b!, `/games/${code}`, PHONE);
+    await playing.locator('#game-actions button.defend').waitFor();
+    await check(playing, 'game');
+    // On a desktop, the words themselves.
+    const desk = await pageOf(a!, `/games/${code}`);
+    expect(await desk.locator('.howto-link').innerText()).toBe('How to play');
   });
 });

@@ -199,6 +199,29 @@ describe('startGame', () => {
     }
   });
 
+  it('keeps every hero on the tile the waiting room showed them on, however heroes came and went', () => {
+    const tiles = (s: GameState) => s.players.map((p) => `${p.id}@${key(p.pos)}`);
+    for (const seed of [1, 2, 3, 4, 5, 42]) {
+      for (let n = 2; n <= 8; n++) {
+        const ids = Array.from({ length: n }, (_, i) => `p${i}`);
+        const waiting = lobby(ids, seed);
+        expect(tiles(ok(startGame(waiting, 'p0', 0))), `seed ${seed}, ${n} heroes`).toEqual(
+          tiles(waiting),
+        );
+        // A hero left and another sat down: the room shows the tiles of the heroes now in it.
+        const changed = ok(
+          joinGame(ok(leaveGame(waiting, ids[n - 1]!)), { id: 'late', name: 'Late' }),
+        );
+        expect(tiles(ok(startGame(changed, 'p0', 0))), `seed ${seed}, ${n} heroes`).toEqual(
+          tiles(changed),
+        );
+      }
+    }
+    // A hero alone waits on a start tile too (on the rim, not in the Minotaur's lair).
+    const alone = lobby(['a']).players[0]!;
+    expect(startTiles(lobby(['a']).seed, 5).map(key)).toContain(key(alone.pos));
+  });
+
   it('spreads characters as far apart as the rim allows under the classic rules', () => {
     for (let n = 2; n <= 4; n++) {
       for (const seed of [1, 2, 3]) {

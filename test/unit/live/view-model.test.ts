@@ -7,9 +7,10 @@ import {
   submitAction,
   type GameState,
 } from '../../../src/game/index.js';
-import { overlayPartial } from '../../../src/live/game-templates.js';
+import { GameFrames } from '../../../src/live/game-frame.js';
+import { actionsPartial, overlayPartial, statusPartial } from '../../../src/live/game-templates.js';
 import { toHtml } from '../../../src/live/html.js';
-import { gameView } from '../../../src/live/view-model.js';
+import { gameView, tokenLabels } from '../../../src/live/view-model.js';
 
 function playing(): GameState {
   let s = createGame({
@@ -219,5 +220,121 @@ describe('gameView', () => {
       ['hit-3-1', 'blocked', 'blocked', false],
       ['hit-3-2', '−3', 'hurt', true],
     ]);
+  });
+
+  it('shows each hero in the waiting room on the tile they start on', () => {
+    let s = createGame({
+      id: 'g3',
+      code: 'STAY',
+      seed: 2024,
+      creator: { id: '1', name: 'ariadne' },
+      now: 0,
+      roundMs: 10_000,
+    });
+    const where = (g: GameState) =>
+      Object.fromEntries(gameView(g, '1').tokens.map((t) => [t.id, `${t.x},${t.y}`]));
+    for (const [id, name] of [
+      ['2', 'theseus'],
+      ['3', 'minos'],
+      ['4', 'icarus'],
+    ] as const) {
+      const j = joinGame(s, { id, name });
+      if (!j.ok) throw new Error(j.message);
+      s = j.state;
+      const st = startGame(s, '1', 1000);
+      if (!st.ok) throw new Error(st.message);
+      expect(where(st.state), `${s.players.length} heroes`).toEqual(where(s));
+    }
+  });
+});
+
+describe('token labels', () => {
+  const heroes = (...names: string[]) => names.map((name, i) => ({ id: String(i + 1), name }));
+  const labels = (...names: string[]) => [...tokenLabels(heroes(...names)).values()];
+
+  it('are the initial where nobody shares it, and two characters that tell apart those who do', () => {
+    expect(labels('ariadne', 'theseus', 'minos')).toEqual(['A', 'T', 'M']);
+    expect(labels('Theseus', 'Thalia', 'minos')).toEqual(['Te', 'Ta', 'M']);
+    expect(labels('ariadne', 'Asterion', 'androgeos')).toEqual(['Ar', 'As', 'An']);
+    // Where the names differ only further on (a player's number), that place tells them apart.
+    expect(labels('ariadne12345', 'ariadne212345')).toEqual(['A1', 'A2']);
+    // A name that ends before that place shows its initial alone; names that differ only in
+    // case get a number.
+    expect(labels('Alex', 'Alexander', 'Bo')).toEqual(['A', 'Aa', 'B']);
+    expect(labels('minos', 'Minos')).toEqual(['M1', 'M2']);
+  });
+
+  it('never show two heroes of a game alike, and are at most two characters (property)', () => {
+    const letters = ['a', 'A', 'b', 't', '_', '-', '1', '9'];
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let game = 0; game < 2000; game++) {
+      const names = new Set<string>();
+      const size = 2 + rand(7);
+      while (names.size < size) {
+        let name = '';
+        const length = 3 + rand(6);
+        for (let i = 0; i < length; i++) name += letters[rand(letters.length)] ?? '';
+        names.add(name);
+      }
+      const shown = labels(...names);
+      expect(new Set(shown).size, [...names].join(' ')).toBe(names.size);
+      for (const l of shown) expect(l.length).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('are computed once per state for every viewer: one board, the same letters on each page', () => {
+    let s = createGame({
+      id: 'g4',
+      code: 'TWIN',
+      seed: 5,
+      creator: { id: '1', name: 'Theseus' },
+      now: 0,
+      roundMs: 10_000,
+    });
+    const j = joinGame(s, { id: '2', name: 'Thalia' });
+    if (!j.ok) throw new Error(j.message);
+    const st = startGame(j.state, '1', 1000);
+    if (!st.ok) throw new Error(st.message);
+    s = st.state;
+    const frame = new GameFrames().frame(s, 1000);
+    const board = (viewer: string | null) =>
+      frame.page(viewer, 'tok').shared.find(([t]) => t === 'game-board')![1];
+    expect(board('1')).toBe(board('2'));
+    expect(board('2')).toBe(board(null));
+    const html = frame.html('2', 'tok').get('game-board')!;
+    const shown = [...html.matchAll(/class="token-initial( pair)?">([^<]*)</g)].map((m) => m[2]);
+    expect(shown).toEqual(['Te', 'Ta']);
+    expect(gameView(s, null).tokens.map((t) => t.label)).toEqual(['Te', 'Ta']);
+  });
+});
+
+describe('a full waiting room', () => {
+  it('is marked as such in the status, and its heroes are not asked to invite anyone', () => {
+    let s = createGame({
+      id: 'g5',
+      code: 'FULL',
+      seed: 5,
+      creator: { id: '1', name: 'ariadne' },
+      now: 0,
+      roundMs: 10_000,
+    });
+    const status = (g: GameState) => toHtml(statusPartial(gameView(g, '1'), null, ''));
+    const actions = (g: GameState, viewer: string) =>
+      toHtml(actionsPartial(gameView(g, viewer), 't'));
+    for (let id = 2; id <= 8; id++) {
+      expect(status(s)).toContain('class="phase waiting"');
+      expect(actions(s, '1')).toContain('Invite friends with the link above');
+      const j = joinGame(s, { id: String(id), name: `hero${id}` });
+      if (!j.ok) throw new Error(j.message);
+      s = j.state;
+    }
+    expect(status(s)).toContain('class="phase waiting full"');
+    expect(actions(s, '1')).not.toContain('Invite friends');
+    expect(actions(s, '8')).toContain('All 8 seats are taken.');
+    expect(actions(s, 'someone')).toContain('This game is full.');
   });
 });
