@@ -29,11 +29,8 @@ export function parseStatus(html: string): StatusView {
   const w = /class="waiting-for">([^<]*)(<span class="who-list">.*?<\/span><\/p>)?/.exec(html);
   let waiting: string[] | null = null;
   if (w?.[2] !== undefined) {
-    // One element per hero (src/live/game-templates.ts, waitingLine); the reader's own reads
-    // "you" and names the hero in data-name.
-    waiting = [
-      ...w[2].matchAll(/<span class="who(?: me)?"(?: data-name="([^"]*)")?>([^<]*)</g),
-    ].map((m) => m[1] ?? m[2] ?? '');
+    // One element per hero (src/live/game-templates.ts, waitingLine).
+    waiting = [...w[2].matchAll(/<span class="n">([^<]*)</g)].map((m) => m[1] ?? '');
   } else if (w) {
     // The raw-ws baseline's plain text (bench/players-raw-server.ts).
     const text = (w[1] ?? '').trim();

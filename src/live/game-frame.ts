@@ -388,8 +388,8 @@ export class Frame {
       maxRounds: s.maxRounds,
       deadline: s.deadline,
       roundSeconds: Math.round(s.roundMs / 1000),
-      // Each hero marked by seat: their own page reads "you" (game-templates.ts, waitingLine).
-      waitingFor: this.waiting().map((p) => ({ name: p.name, me: p.color })),
+      // Each hero with their seat: their own page reads "you" (game-templates.ts, waitingLine).
+      waitingFor: this.waiting().map((p) => ({ name: p.name, seat: p.color })),
       hold:
         s.status === 'playing' && s.hold
           ? {

@@ -43,7 +43,8 @@ export type StatusView = Pick<
   | 'deadline'
   | 'roundSeconds'
   | 'hold'
-> & { waitingFor: readonly ForSeat<WaitingHero>[] };
+  | 'waitingFor'
+>;
 
 export function statusPartial(g: StatusView, now: number | null, intent: Rendered | ''): Rendered {
   return html`${statusBranch(g, now, intent)}\n`;
@@ -74,20 +75,20 @@ function statusBranch(g: StatusView, now: number | null, intent: Rendered | ''):
 }
 
 /**
- * Whom the round still waits for: each hero in an element of their own, so that one line serves
- * every viewer. On the page of a hero the round waits for, their own entry reads "you" (a mark),
- * and the stylesheet shows it only when nobody else is left ("Waiting for you"); the commas
- * between the names shown are the stylesheet's too (.who-list).
+ * Whom the round still waits for: each hero in an element of their own, with their seat, so that
+ * one line serves every viewer and each page's stylesheet does the rest (#game's data-seat,
+ * public/css/minotaur.css, .who-list): a hero's own name is left out while others are waited
+ * for, and reads "you" when nobody else is; the commas between the names shown are the
+ * stylesheet's too. No mark: a mark travels with both its texts, to every page.
  */
-export function waitingLine(waitingFor: readonly ForSeat<WaitingHero>[]): Rendered {
+export function waitingLine(waitingFor: readonly WaitingHero[]): Rendered {
   return waitingFor.length
     ? html`Waiting for <span class="who-list">${waitingFor.map(whoWaits)}</span>`
     : html`Everyone has chosen`;
 }
 
-/** One hero the round waits for: "you" on their own page (their name kept for tools). */
-function whoWaits(w: ForSeat<WaitingHero>): Rendered {
-  return html`${mark(w.me, html`<span class="who me" data-name="${w.name}">you</span>`, html`<span class="who">${w.name}</span>`)}`;
+function whoWaits(w: WaitingHero): Rendered {
+  return html`<span class="who s${w.seat}"><span class="n">${w.name}</span></span>`;
 }
 
 /** What the Minotaur does this round (the same for every viewer of a state). */
@@ -302,7 +303,7 @@ function actionsBranch(g: GameView, csrfToken: string): Rendered {
       ? submitted(
           g.round,
           g.myAction.label,
-          g.waitingFor.filter((w) => !w.me).map((w) => w.name),
+          g.waitingFor.filter((w) => w.seat !== g.me?.colorIndex).map((w) => w.name),
         )
       : compass(g.round, g.moveDirs, g.shieldTired);
     return yourMove(g.round, inner);

@@ -179,10 +179,10 @@ export interface ChatLineView {
   call: boolean;
 }
 
-/** A living hero the round still waits for. */
+/** A living hero the round still waits for, and their seat (their colour, unique in a game). */
 export interface WaitingHero {
   name: string;
-  me: boolean;
+  seat: number;
 }
 
 /**
@@ -240,7 +240,7 @@ export interface GameView {
   canAct: boolean;
   /** The viewer raised a shield last round: a second one in a row does not stop the Minotaur. */
   shieldTired: boolean;
-  /** The living heroes who have not chosen this round (`me`: the viewer's own hero). */
+  /** The living heroes who have not chosen this round. */
   waitingFor: WaitingHero[];
   /** The round waits for heroes who were away because of a server outage (until `until`, ms). */
   hold: { names: string[]; until: number } | null;
@@ -671,7 +671,7 @@ export function gameView(
       g.status === 'playing'
         ? livingPlayers(g)
             .filter((p) => submittedBy(g, p.id) === undefined)
-            .map((p) => ({ name: p.name, me: p.id === viewer }))
+            .map((p) => ({ name: p.name, seat: p.color }))
         : [],
     hold:
       g.status === 'playing' && g.hold

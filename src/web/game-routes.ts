@@ -319,10 +319,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       const partials = Object.fromEntries(
         renderGamePartials(state, user.id, String(res.locals.csrfToken ?? ''), frames, now),
       );
-      // The status as of now, as this viewer sees it (their own hero's marks: waitingLine).
-      partials['game-status'] = toHtml(frame.statusAt(now), {
-        seat: state.players.find((p) => p.id === user.id)?.color ?? -1,
-      });
+      partials['game-status'] = toHtml(frame.statusAt(now));
       const rec = games.shownRecord(code);
       res.render('pages/game', {
         title: `Game ${code}`,

@@ -85,7 +85,10 @@ async function defendIn(s: LiveConnection, round: number): Promise<void> {
   expect((await s.act(round, 'defend')).type).toBe('ack');
 }
 
-/** The line "Waiting for …" as the page draws it: hidden entries left out, the CSS's commas in. */
+/**
+ * The line "Waiting for …" as the page draws it: hidden entries left out, the CSS's text (commas,
+ * "you") in.
+ */
 function waitingShown(page: Page): Promise<string> {
   return page.evaluate(() => {
     const line = document.querySelector('#game-status .waiting-for');
@@ -97,9 +100,13 @@ function waitingShown(page: Page): Promise<string> {
         return;
       }
       if (!(n instanceof Element) || getComputedStyle(n).display === 'none') return;
-      const before = getComputedStyle(n, '::before').content;
-      if (before.startsWith('"')) out += JSON.parse(before) as string;
+      const generated = (pseudo: string) => {
+        const content = getComputedStyle(n, pseudo).content;
+        if (content.startsWith('"')) out += JSON.parse(content) as string;
+      };
+      generated('::before');
       n.childNodes.forEach(walk);
+      generated('::after');
     };
     line.childNodes.forEach(walk);
     return out.replace(/\s+/g, ' ').trim();
@@ -228,7 +235,7 @@ describe('"Waiting for …"', () => {
     const pa = await pageOf(a!, `/games/${code}`, PHONE);
     const pb = await pageOf(b!, `/games/${code}`);
     const pw = await pageOf(w!, `/games/${code}`);
-    // As the page first comes (the server resolves the viewer's marks), and live after.
+    // As the page first comes, and live after.
     expect(await waitingShown(pa)).toBe(`Waiting for ${nb}, ${nc}`);
     expect(await waitingShown(pb)).toBe(`Waiting for ${na}, ${nc}`);
     expect(await waitingShown(pw)).toBe(`Waiting for ${na}, ${nb}, ${nc}`);
@@ -246,10 +253,11 @@ describe('"Waiting for …"', () => {
     await expect.poll(() => waitingShown(pb)).toBe(`Waiting for ${na}`);
     await expect.poll(() => waitingShown(pw)).toBe(`Waiting for ${na}`);
     await shot(pa, 'playtest-waiting-for-you-phone');
-    // Reloaded, the same: the page as first sent (before its socket brings anything) already
-    // says "you" in A's place, as the page's own reader would.
+    // Reloaded, the same: the page as first sent (before its socket brings anything) is the
+    // one line every page has, and the page's seat.
     const first = await (await pa.reload())!.text();
-    expect(first).toContain(`<span class="who me" data-name="${na}">you</span>`);
+    const seat = /data-seat="(\d)"/.exec(first)?.[1];
+    expect(first).toContain(`<span class="who s${seat}"><span class="n">${na}</span></span>`);
     expect(await waitingShown(pa)).toBe('Waiting for you');
   });
 });

@@ -1,8 +1,8 @@
 // "Waiting for …" in the status bar: one tree for every viewer of a state (the status is
 // rendered once per state and sent to every page), in which each hero the round waits for is an
-// element of their own, and the hero's own page reads "you" in their place (a mark resolved by
-// the page). The stylesheet then hides that "you" unless nobody else is left, and puts the commas
-// between the names shown (public/css/minotaur.css, .who-list; the browser test sees the result).
+// element of their own with their seat. Each hero's page (#game's data-seat) then leaves its own
+// name out, or reads "you" if nobody else is left, and puts the commas between the names shown
+// (public/css/minotaur.css, .who-list; the browser test sees the result).
 
 import { describe, expect, it } from 'vitest';
 import { parseStatus } from '../../../bench/players-wire.js';
@@ -11,12 +11,12 @@ import type { GameState } from '../../../src/game/types.js';
 import { GameFrames } from '../../../src/live/game-frame.js';
 import { playedGame } from './corpus.js';
 
-/** The waiting line of a status partial: each entry as `name` or `[you: name]`. */
+/** The waiting line of a status partial: each entry as `name@seat`. */
 function entries(status: string): string[] {
   const list = /<span class="who-list">(.*?)<\/span><\/p>/.exec(status)?.[1] ?? '';
-  return [
-    ...list.matchAll(/<span class="(who(?: me)?)"(?: data-name="([^"]*)")?>([^<]*)<\/span>/g),
-  ].map(([, cls, name, text]) => (cls === 'who me' ? `[${text}: ${name}]` : text!));
+  return [...list.matchAll(/<span class="who s(\d)"><span class="n">([^<]*)<\/span><\/span>/g)].map(
+    ([, seat, name]) => `${name}@${seat}`,
+  );
 }
 
 function statusOf(frames: GameFrames, state: GameState, viewer: string | null): string {
@@ -24,30 +24,29 @@ function statusOf(frames: GameFrames, state: GameState, viewer: string | null): 
 }
 
 describe('the waiting line', () => {
-  it("marks each viewer's own hero as 'you' in the one status every viewer shares", () => {
+  it('is the very same text on every page, each hero with their seat', () => {
     const frames = new GameFrames();
     const started = playedGame(3, 3).find((s) => s.label === 'started')!.state;
     expect(started.status).toBe('playing');
+    const seats = started.players.map((p) => `${p.name}@${p.color}`);
 
-    // Nobody has chosen: every page gets the same tree, which each resolves for its viewer.
+    // Nobody has chosen: every page gets the same tree and the same text.
     const frame = frames.frame(started, 0);
     const shared = frame.page('1', 'tok').shared;
     expect(frame.page('2', 'tok').shared).toBe(shared);
     expect(frame.page(null, 'tok').shared).toBe(shared);
-    expect(entries(statusOf(frames, started, '1'))).toEqual(['[you: ariadne]', 'theseus', 'minos']);
-    expect(entries(statusOf(frames, started, '2'))).toEqual(['ariadne', '[you: theseus]', 'minos']);
-    // A spectator sees every name.
-    expect(entries(statusOf(frames, started, null))).toEqual(['ariadne', 'theseus', 'minos']);
+    for (const viewer of ['1', '2', null])
+      expect(entries(statusOf(frames, started, viewer)), `viewer ${viewer}`).toEqual(seats);
 
-    // Theseus and Minos chose: only Ariadne is left, "you" on her page, her name on theirs.
+    // Theseus and Minos chose: only Ariadne is left.
     let s = started;
     for (const id of ['2', '3']) {
       const r = submitAction(s, id, { id: `act-${id}`, round: s.round, kind: 'defend' });
       if (!r.ok) throw new Error(r.message);
       s = r.state;
     }
-    expect(entries(statusOf(frames, s, '1'))).toEqual(['[you: ariadne]']);
-    expect(entries(statusOf(frames, s, '2'))).toEqual(['ariadne']);
+    expect(entries(statusOf(frames, s, '1'))).toEqual([seats[0]]);
+    expect(statusOf(frames, s, '2')).toBe(statusOf(frames, s, '1'));
     expect(statusOf(frames, s, '1')).toContain('Waiting for <span class="who-list">');
   });
 
