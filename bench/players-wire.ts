@@ -26,13 +26,9 @@ export function parseStatus(html: string): StatusView {
     return { round: 0, deadline: null, waiting: null, over: true };
   const r = /data-round="(\d+)"/.exec(html);
   const d = /data-deadline="(\d+)"/.exec(html);
-  const w = /class="waiting-for">([^<]*)(<span class="who-list">.*?<\/span><\/p>)?/.exec(html);
+  const w = /class="waiting-for">([^<]*)</.exec(html);
   let waiting: string[] | null = null;
-  if (w?.[2] !== undefined) {
-    // One element per hero (src/live/game-templates.ts, waitingLine).
-    waiting = [...w[2].matchAll(/<span class="n">([^<]*)</g)].map((m) => m[1] ?? '');
-  } else if (w) {
-    // The raw-ws baseline's plain text (bench/players-raw-server.ts).
+  if (w) {
     const text = (w[1] ?? '').trim();
     waiting = text.startsWith('Waiting for ') ? text.slice('Waiting for '.length).split(', ') : [];
   }

@@ -466,8 +466,27 @@
     chatToBottom(false);
     noticeChanges();
     showInvite();
+    waitingForOthers();
     tick();
   });
+
+  // "Waiting for …" is one line for every page of a game (the server renders the status once per
+  // state, for every viewer): a hero's page leaves its own hero out of it, or says "you" when
+  // nobody else is left. Names are letters, digits, - and _, so ", " only ever separates them.
+  function waitingForOthers() {
+    var root = document.getElementById('game');
+    var me = root && root.getAttribute('data-hero');
+    var line = me && document.querySelector('#game-status .waiting-for:not(.hold)');
+    if (!line) return;
+    var m = /^Waiting for (.+)$/.exec(line.textContent.trim());
+    if (!m) return;
+    var names = m[1].split(', ');
+    var others = names.filter(function (n) {
+      return n !== me;
+    });
+    if (others.length === names.length) return;
+    line.textContent = 'Waiting for ' + (others.length ? others.join(', ') : 'you');
+  }
 
   // The invite link (views/pages/game.ejs) is for a game that still waits for heroes: hidden
   // while the waiting room is full (it comes back when a hero leaves), and gone once the status
@@ -729,6 +748,7 @@
 
   document.addEventListener('DOMContentLoaded', function () {
     showLocalTimes(document);
+    waitingForOthers();
     var root = document.getElementById('game');
     if (root) {
       var serverNow = Number(root.getAttribute('data-server-now'));

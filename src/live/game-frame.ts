@@ -388,8 +388,7 @@ export class Frame {
       maxRounds: s.maxRounds,
       deadline: s.deadline,
       roundSeconds: Math.round(s.roundMs / 1000),
-      // Each hero with their seat: their own page reads "you" (game-templates.ts, waitingLine).
-      waitingFor: this.waiting().map((p) => ({ name: p.name, seat: p.color })),
+      waitingFor: this.waiting().map((p) => p.name),
       hold:
         s.status === 'playing' && s.hold
           ? {

@@ -19,7 +19,6 @@ import type {
   ReachTile,
   TileView,
   TokenView,
-  WaitingHero,
 } from './view-model.js';
 import { tileOutline } from './view-model.js';
 
@@ -75,20 +74,11 @@ function statusBranch(g: StatusView, now: number | null, intent: Rendered | ''):
 }
 
 /**
- * Whom the round still waits for: each hero in an element of their own, with their seat, so that
- * one line serves every viewer and each page's stylesheet does the rest (#game's data-seat,
- * public/css/minotaur.css, .who-list): a hero's own name is left out while others are waited
- * for, and reads "you" when nobody else is; the commas between the names shown are the
- * stylesheet's too. No mark: a mark travels with both its texts, to every page.
+ * Whom the round still waits for: one line for every page of the game (a hero's own page leaves
+ * its hero out, or reads "you" when nobody else is left: public/js/minotaur.js, waitingForOthers).
  */
-export function waitingLine(waitingFor: readonly WaitingHero[]): Rendered {
-  return waitingFor.length
-    ? html`Waiting for <span class="who-list">${waitingFor.map(whoWaits)}</span>`
-    : html`Everyone has chosen`;
-}
-
-function whoWaits(w: WaitingHero): Rendered {
-  return html`<span class="who s${w.seat}"><span class="n">${w.name}</span></span>`;
+export function waitingLine(waitingFor: readonly string[]): Rendered {
+  return waitingFor.length ? html`Waiting for ${waitingFor.join(', ')}` : html`Everyone has chosen`;
 }
 
 /** What the Minotaur does this round (the same for every viewer of a state). */
@@ -303,7 +293,7 @@ function actionsBranch(g: GameView, csrfToken: string): Rendered {
       ? submitted(
           g.round,
           g.myAction.label,
-          g.waitingFor.filter((w) => w.seat !== g.me?.colorIndex).map((w) => w.name),
+          g.waitingFor.filter((n) => n !== g.me?.name),
         )
       : compass(g.round, g.moveDirs, g.shieldTired);
     return yourMove(g.round, inner);

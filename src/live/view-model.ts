@@ -179,12 +179,6 @@ export interface ChatLineView {
   call: boolean;
 }
 
-/** A living hero the round still waits for, and their seat (their colour, unique in a game). */
-export interface WaitingHero {
-  name: string;
-  seat: number;
-}
-
 /**
  * A hero's line in the final standings: `place` is shared by heroes the game cannot tell apart
  * (standard competition ranking, 1, 2, 2, 4): the winner alone; survivors by health; the fallen
@@ -240,8 +234,8 @@ export interface GameView {
   canAct: boolean;
   /** The viewer raised a shield last round: a second one in a row does not stop the Minotaur. */
   shieldTired: boolean;
-  /** The living heroes who have not chosen this round. */
-  waitingFor: WaitingHero[];
+  /** Names of living players who have not chosen this round. */
+  waitingFor: string[];
   /** The round waits for heroes who were away because of a server outage (until `until`, ms). */
   hold: { names: string[]; until: number } | null;
   /** What happened in the round last played (`logRound`). */
@@ -671,7 +665,7 @@ export function gameView(
       g.status === 'playing'
         ? livingPlayers(g)
             .filter((p) => submittedBy(g, p.id) === undefined)
-            .map((p) => ({ name: p.name, seat: p.color }))
+            .map((p) => p.name)
         : [],
     hold:
       g.status === 'playing' && g.hold

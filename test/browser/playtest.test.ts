@@ -253,11 +253,10 @@ describe('"Waiting for …"', () => {
     await expect.poll(() => waitingShown(pb)).toBe(`Waiting for ${na}`);
     await expect.poll(() => waitingShown(pw)).toBe(`Waiting for ${na}`);
     await shot(pa, 'playtest-waiting-for-you-phone');
-    // Reloaded, the same: the page as first sent (before its socket brings anything) is the
-    // one line every page has, and the page's seat.
+    // Reloaded, the same: the page as first sent (before its socket brings anything) has the
+    // one line every page has, which the page reads for its hero.
     const first = await (await pa.reload())!.text();
-    const seat = /data-seat="(\d)"/.exec(first)?.[1];
-    expect(first).toContain(`<span class="who s${seat}"><span class="n">${na}</span></span>`);
+    expect(first).toContain(`<p class="waiting-for">Waiting for ${na}</p>`);
     expect(await waitingShown(pa)).toBe('Waiting for you');
   });
 });

@@ -196,9 +196,9 @@ describe('gameView', () => {
     const r = submitAction(g, '1', { id: 'act-shield-1', round: 1, kind: 'defend' });
     if (!r.ok) throw new Error(r.message);
     g = r.state;
-    expect(gameView(g, '1').waitingFor).toEqual([{ name: 'theseus', seat: 1 }]);
-    // The same for Theseus: his page leaves his name out by its seat (public/css/minotaur.css).
-    expect(gameView(g, '2').waitingFor).toEqual([{ name: 'theseus', seat: 1 }]);
+    expect(gameView(g, '1').waitingFor).toEqual(['theseus']);
+    // The same for Theseus: his page leaves his name out (public/js/minotaur.js).
+    expect(gameView(g, '2').waitingFor).toEqual(['theseus']);
     const next = resolveRound(g, 20_000);
     expect(gameView(next, '1').shieldTired).toBe(true);
     expect(gameView(next, '2').shieldTired).toBe(false);
