@@ -12,16 +12,17 @@ import { actionsPartial, overlayPartial, statusPartial } from '../../../src/live
 import { toHtml } from '../../../src/live/html.js';
 import { gameView, tokenLabels } from '../../../src/live/view-model.js';
 
-function playing(): GameState {
+/** A started game of two heroes ('1' and '2', named `names`). */
+function playing(names: readonly [string, string] = ['ariadne', 'theseus']): GameState {
   let s = createGame({
     id: 'g1',
     code: 'KEPS',
     seed: 99,
-    creator: { id: '1', name: 'ariadne' },
+    creator: { id: '1', name: names[0] },
     now: 0,
     roundMs: 10_000,
   });
-  const j = joinGame(s, { id: '2', name: 'theseus' });
+  const j = joinGame(s, { id: '2', name: names[1] });
   if (!j.ok) throw new Error(j.message);
   const st = startGame(j.state, '1', 1000);
   if (!st.ok) throw new Error(st.message);
@@ -287,19 +288,7 @@ describe('token labels', () => {
   });
 
   it('are computed once per state for every viewer: one board, the same letters on each page', () => {
-    let s = createGame({
-      id: 'g4',
-      code: 'TWIN',
-      seed: 5,
-      creator: { id: '1', name: 'Theseus' },
-      now: 0,
-      roundMs: 10_000,
-    });
-    const j = joinGame(s, { id: '2', name: 'Thalia' });
-    if (!j.ok) throw new Error(j.message);
-    const st = startGame(j.state, '1', 1000);
-    if (!st.ok) throw new Error(st.message);
-    s = st.state;
+    const s = playing(['Theseus', 'Thalia']);
     const frame = new GameFrames().frame(s, 1000);
     const board = (viewer: string | null) =>
       frame.page(viewer, 'tok').shared.find(([t]) => t === 'game-board')![1];
