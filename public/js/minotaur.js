@@ -472,20 +472,29 @@
 
   // "Waiting for …" is one line for every page of a game (the server renders the status once per
   // state, for every viewer): a hero's page leaves its own hero out of it, or says "you" when
-  // nobody else is left. Names are letters, digits, - and _, so ", " only ever separates them.
+  // nobody else is left. So does the line of a round held after a restart, which names the heroes
+  // not back yet (the reader's own page tells the game it is back as it opens). Names are letters,
+  // digits, - and _, so ", " only ever separates them.
   function waitingForOthers() {
     var root = document.getElementById('game');
     var me = root && root.getAttribute('data-hero');
-    var line = me && document.querySelector('#game-status .waiting-for:not(.hold)');
+    var line = me && document.querySelector('#game-status .waiting-for');
     if (!line) return;
-    var m = /^Waiting for (.+)$/.exec(line.textContent.trim());
+    var held = line.classList.contains('hold');
+    var m = held
+      ? /^A server restarted: waiting for (.+?) to come back\.(.*)$/.exec(line.textContent.trim())
+      : /^Waiting for (.+)$/.exec(line.textContent.trim());
     if (!m) return;
     var names = m[1].split(', ');
     var others = names.filter(function (n) {
       return n !== me;
     });
     if (others.length === names.length) return;
-    line.textContent = 'Waiting for ' + (others.length ? others.join(', ') : 'you');
+    if (!held) line.textContent = 'Waiting for ' + (others.length ? others.join(', ') : 'you');
+    else if (others.length)
+      line.textContent =
+        'A server restarted: waiting for ' + others.join(', ') + ' to come back.' + m[2];
+    else line.textContent = 'A server restarted: you are back, and the round starts in a moment.';
   }
 
   // The invite link (views/pages/game.ejs) is for a game that still waits for heroes: hidden

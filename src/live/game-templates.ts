@@ -219,7 +219,7 @@ export function playersPartial(rows: readonly Rendered[]): Rendered {
   return html`<h2>Heroes</h2>\n<ul class="players">\n  ${rows}\n</ul>\n`;
 }
 
-const YOU_TAG = html`<span class="tag">&nbsp;(you)</span>`;
+const YOU_TAG = html`<span class="tag"> (you)</span>`;
 
 export function playerRow(
   p: ForSeat<PlayerRow>,

@@ -140,7 +140,7 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
     '</text></g>\n  ',
   ],
   ['<h2>Heroes</h2>\n<ul class="players">\n  ', '\n</ul>\n'],
-  ['<span class="tag">&nbsp;(you)</span>'],
+  ['<span class="tag"> (you)</span>'],
   [
     '\n        <span class="hp" role="img" aria-label="',
     ' of ',

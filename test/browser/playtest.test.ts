@@ -5,7 +5,8 @@
 // …" leaving out the viewer's own hero ("Waiting for you" once nobody else is left), from the
 // one status every viewer of the game shares; "How to play" within reach on a phone; heroes
 // starting where the waiting room showed them; tokens told apart where names share an initial;
-// names in the heroes' card using the room there is.
+// names in the heroes' card using the room there is; a round held after a restart leaving out the
+// reader's own hero too.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -28,7 +29,8 @@ let session: BrowserSession | undefined;
 let node: NodeProcess | undefined;
 let db: string;
 let base: string;
-const tag = String(Date.now() % 100000);
+let port: number;
+const tag = String(Date.now() % 100000).padStart(5, '0');
 const sockets: LiveConnection[] = [];
 
 const shot = (page: Page, name: string, fullPage = false) =>
@@ -38,11 +40,8 @@ beforeAll(async () => {
   session = await BrowserSession.launch();
   db = join(tempDir(), 'playtest.db');
   // Long rounds: a round here ends when every hero has chosen, as the test says.
-  node = startNode({
-    port: await freePort(),
-    databasePath: db,
-    env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '60' },
-  });
+  port = await freePort();
+  node = boot();
   await node.ready();
   base = node.url;
 });
@@ -52,6 +51,15 @@ afterAll(async () => {
   await session?.close();
   await node?.kill();
 });
+
+/** The node of these tests, on its port and database. */
+function boot(): NodeProcess {
+  return startNode({
+    port,
+    databasePath: db,
+    env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '60' },
+  });
+}
 
 /** Signed-up players (over HTTP), named `<name><tag>`. */
 async function players(...names: string[]): Promise<Player[]> {
@@ -570,13 +578,24 @@ describe('a full table', () => {
     // In the game, a name is cut only where its line has no room left.
     expect(await cutWithRoomLeft(desk)).toEqual([]);
     expect(await cutWithRoomLeft(phone)).toEqual([]);
+    // The long name, cut beside the health on a desktop, has its line to itself: "(you) ★" went
+    // below it.
+    const cut = await desk.locator('#game-players .pname').evaluateAll((names) =>
+      names.flatMap((p) => {
+        const n = p.querySelector('.n')!;
+        if (n.scrollWidth <= n.clientWidth) return [];
+        const whole = n.getBoundingClientRect().width >= p.getBoundingClientRect().width - 1;
+        return [{ name: n.textContent, whole }];
+      }),
+    );
+    expect(cut).toEqual([{ name: host.username, whole: true }]);
     await shot(phone, 'playtest-full-table-started-phone');
     await shot(desk, 'playtest-full-table-started-desktop');
   });
 });
 
 describe('"How to play" on a phone', () => {
-  it('is a tap away at the top of the game page, without pushing the board down', async () => {
+  it('is a tap away at the top of the game page, without pushing the board down, and leaves the keys to keyboards', async () => {
     const [a, b] = await players('sinis', 'sciron');
     const code = await a!.createGame();
     expect((await b!.join(code)).status).toBe(303);
@@ -613,6 +632,8 @@ describe('"How to play" on a phone', () => {
       expect(
         await howto.getByText('Every round each hero secretly picks one action').isVisible(),
       ).toBe(true);
+      // A touch screen has no keys to read about.
+      expect(await howto.locator('.keys').isVisible(), what).toBe(false);
       await shot(page, `playtest-howto-open-${what}`);
       // And back to the board.
       await page.getByRole('link', { name: 'Back to the board ↑' }).tap();
@@ -631,5 +652,82 @@ describe('"How to play" on a phone', () => {
     // On a desktop, the words themselves.
     const desk = await pageOf(a!, `/games/${code}`);
     expect(await desk.locator('.howto-link').innerText()).toBe('How to play');
+    await desk.locator('#howto summary').click();
+    expect(await desk.locator('#howto .keys').isVisible()).toBe(true);
+  });
+});
+
+describe('A round held after a restart', () => {
+  /**
+   * A page of `p`'s whose live socket is held back (answered by nothing), so that it shows the
+   * game as the server first sends it and does not tell the game its hero is back.
+   */
+  async function socketless(p: Player): Promise<Page> {
+    const page = await session!.newPage();
+    await page.routeWebSocket(/\/live/, () => {});
+    await page
+      .context()
+      .addCookies(p.cookies.map(({ name, value }) => ({ name, value, url: base })));
+    return page;
+  }
+
+  /** Opens the game on `page`: the page as the server sent it. */
+  const open = async (page: Page, code: string): Promise<string> =>
+    await (await page.goto(`${base}/games/${code}`))!.text();
+
+  it("leaves the reader's own hero out of those it waits for", async () => {
+    const [a, b, c] = await players('aeacus', 'europa', 'sarpedon');
+    const code = await a!.createGame();
+    for (const p of [b!, c!]) expect((await p.join(code)).status).toBe(303);
+    expect((await a!.start(code)).status).toBe(303);
+    const [na, nb, nc] = [a!.username, b!.username, c!.username];
+    const held = (list: string) =>
+      `A server restarted: waiting for ${list} to come back. The round starts when everyone is here, or when the countdown ends.`;
+
+    /**
+     * Restarts the node, whose successor holds the round for 10 s, and checks A's pages within
+     * that hold; false if the hold ran out first (a slow machine), when the pages may have shown
+     * the round started.
+     */
+    const duringAHold = async (): Promise<boolean> => {
+      const [first, again] = [await socketless(a!), await socketless(a!)];
+      node!.signal('SIGTERM');
+      await waitFor(() => !node!.alive, 10_000, 'the node to exit');
+      node = boot();
+      await node.ready();
+      const { hold } = (await adminGame(base, code)).state;
+      expect(hold?.waiting).toHaveLength(3);
+      const within = () => Date.now() < hold!.until;
+
+      // A's page as sent names all three; A reads the two others.
+      const sent = await open(first, code);
+      const shownFirst = await waitingShown(first);
+      // B and C come back: A is the last one away, and A's page says A is back.
+      const [sb, sc] = [socketOf(b!, code), socketOf(c!, code)];
+      await Promise.all([sb.opened, sc.opened]);
+      await waitFor(
+        async () => (await adminGame(base, code)).state.hold?.waiting.length === 1 || !within(),
+        10_000,
+        'B and C back',
+      );
+      const sentAgain = await open(again, code);
+      const shownAgain = await waitingShown(again);
+      if (!within()) return false;
+      expect(sent).toContain(`waiting for ${na}, ${nb}, ${nc} to come back`);
+      expect(shownFirst).toBe(held(`${nb}, ${nc}`));
+      expect(sentAgain).toContain(`waiting for ${na} to come back`);
+      expect(shownAgain).toBe(
+        'A server restarted: you are back, and the round starts in a moment.',
+      );
+      await shot(first, 'playtest-held-round');
+      return true;
+    };
+    let tries = 0;
+    while (!(await duringAHold()))
+      expect(++tries, 'a hold long enough for the checks').toBeLessThan(3);
+
+    // A's page with its socket brings A back: the round starts.
+    const pa = await pageOf(a!, `/games/${code}`);
+    await expect.poll(() => waitingShown(pa)).toBe(`Waiting for ${nb}, ${nc}`);
   });
 });
