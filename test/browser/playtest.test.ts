@@ -398,6 +398,17 @@ describe('the results', () => {
         `2 ${c!.username}`,
         `4 ${d!.username}`,
       ]);
+      if (what === 'desktop') {
+        // On screen too, a space between the name and "(you)".
+        const gap = await table
+          .locator('tr.me')
+          .evaluate(
+            (tr) =>
+              tr.querySelector('.tag')!.getBoundingClientRect().left -
+              tr.querySelector('.n')!.getBoundingClientRect().right,
+          );
+        expect(gap, what).toBeGreaterThanOrEqual(3);
+      }
       // Every cell on one line, the table within its card, and no sideways scrolling.
       const fit = await page.evaluate(() => {
         const t = document.querySelector('#game-overlay table.standings')!;
