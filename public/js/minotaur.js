@@ -204,6 +204,17 @@
     var v = evt.detail.message.values || {};
     if (!code) return;
     if (v.say !== undefined || v.react !== undefined) {
+      var wait = talkWait();
+      if (wait > 0) {
+        // Past what the table allows: not sent (the server would refuse it), and a line stays in
+        // its box.
+        evt.detail.cancelled = true;
+        var s = Math.ceil(wait / 1000);
+        notice(
+          'Easy there: wait ' + s + (s === 1 ? ' second' : ' seconds') + ' before saying more.',
+        );
+        return;
+      }
       var talk =
         v.react !== undefined
           ? { type: 'react', emote: String(v.react) }
@@ -226,6 +237,23 @@
     // While the socket is down the action stays pending, and is sent on reconnect.
     if (!socket || socket.readyState !== WebSocket.OPEN) evt.detail.cancelled = true;
   });
+
+  // Table talk is paced as the server counts it (the chat form's data-talk: so many lines in so
+  // many seconds): how long until this page may say more, 0 if it may now (then counted as said).
+  var talkTimes = [];
+  function talkWait() {
+    var form = document.querySelector('.chat-form[data-talk]');
+    var m = form && /^(\d+)\/(\d+)$/.exec(form.getAttribute('data-talk'));
+    if (!m) return 0;
+    var now = Date.now();
+    var windowMs = Number(m[2]) * 1000;
+    talkTimes = talkTimes.filter(function (t) {
+      return now - t < windowMs;
+    });
+    if (talkTimes.length >= Number(m[1])) return talkTimes[0] + windowMs - now;
+    talkTimes.push(now);
+    return 0;
+  }
 
   document.addEventListener('htmx:ws:after:connection', function (evt) {
     openSocket = evt.detail.connection.socket;

@@ -58,6 +58,10 @@ function flash(req: Request, kind: 'info' | 'error', message: string): void {
  * balancer gave up on it.
  */
 const PAGE_WAIT_MS = 2000;
+
+/** How much table talk an account may send: `lines` in any `seconds`. */
+const TALK = { lines: 5, seconds: 10 } as const;
+
 export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void {
   const { games, renderer, logger, metrics, results, hub, config } = deps;
   // Every frame a player's pages send, on every socket, counts against one budget per account.
@@ -70,8 +74,10 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     GAMES_WINDOW_MS,
   );
   const creation = new GameCreationPolicy(config.limits, (id) => games.gamesOf(id), hourly, clock);
-  // Table talk: a burst of five lines, then about one every two seconds.
-  const chatLimiter = new RateLimiterMemory({ points: 5, duration: 10 });
+  // Table talk: a burst of five lines, then about one every two seconds. The game page paces its
+  // own lines by the same numbers (its chat form's data-talk), so a line over the limit stays in
+  // its box instead of being sent to be refused.
+  const chatLimiter = new RateLimiterMemory({ points: TALK.lines, duration: TALK.seconds });
   // Renders shared by every page of a game on this node; a game's are dropped once it leaves the
   // replica.
   const frames = new GameFrames();
@@ -329,6 +335,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         partials,
         now,
         archived: false,
+        talk: TALK,
       });
       return;
     }

@@ -488,6 +488,14 @@ describe('table talk', () => {
     const code = await talkers[0]!.createGame();
     for (const p of talkers.slice(1)) expect((await p.join(code)).status).toBe(303);
     const hero = await session!.newPage();
+    // The lines of table talk the hero's page sends, on any of its sockets.
+    const heroSaid: string[] = [];
+    hero.on('websocket', (ws) =>
+      ws.on('framesent', ({ payload }) => {
+        const m = /^\{"type":"say","text":"([^"]*)"\}$/.exec(String(payload));
+        if (m) heroSaid.push(m[1]!);
+      }),
+    );
     await signUp(hero, base, `talk7${tag}`);
     await hero.goto(`${base}/games/${code}`);
     await Promise.all([
@@ -568,19 +576,29 @@ describe('table talk', () => {
     await newLines(watcher).click();
     expect((await chat(watcher)).fromBottom).toBeLessThan(2);
     expect(await newLines(watcher).isVisible()).toBe(false);
-    // Talking faster than the table allows (5 lines in 10 s; the hero said one): the line
-    // refused is not lost, it is back in the box with the notice.
+    // Talking faster than the table allows (5 lines in 10 s; the hero said one): the line past
+    // the limit stays in the box with the notice, not sent to be refused.
+    expect(heroSaid).toHaveLength(1);
     for (let k = 1; k <= 5; k++) {
       await hero.fill('#chat-input', `one more ${k}`);
       await hero.press('#chat-input', 'Enter');
     }
-    await hero.locator('#game-notice', { hasText: 'Easy there' }).waitFor();
-    await waitFor(
-      async () => (await hero.inputValue('#chat-input')) === 'one more 5',
-      5000,
-      'the refused line back in the box',
-    );
+    await hero.locator('#game-notice', { hasText: /^Easy there: wait \d+ seconds?/ }).waitFor();
+    expect(await hero.inputValue('#chat-input')).toBe('one more 5');
     expect(await loaded()).not.toContain('one more 5');
+    expect(heroSaid.slice(1)).toEqual([1, 2, 3, 4].map((k) => `one more ${k}`));
+    // Sent again once the table allows it (the notice said when): said, and the box empty.
+    await waitFor(
+      async () => {
+        await hero.press('#chat-input', 'Enter');
+        return (await hero.inputValue('#chat-input')) === '';
+      },
+      15_000,
+      'the line sent once the table allows it',
+      500,
+    );
+    await waitFor(async () => (await loaded()).includes('one more 5'), 5000, 'the line said');
+    expect(heroSaid.filter((l) => l === 'one more 5')).toHaveLength(1);
     for (const s of sockets) s.ws.terminate();
   });
 });
