@@ -670,21 +670,22 @@ describe('"How to play" on a phone', () => {
 
 describe('A round held after a restart', () => {
   /**
-   * A page of `p`'s whose live socket is held back (answered by nothing), so that it shows the
-   * game as the server first sends it and does not tell the game its hero is back.
+   * What `p`'s browser shows of `html`, a game page as the server sent it to `p`: the page's
+   * script runs on it, its live socket held back (answered by nothing).
    */
-  async function socketless(p: Player): Promise<Page> {
+  async function shownOf(p: Player, code: string, html: string): Promise<string> {
     const page = await session!.newPage();
     await page.routeWebSocket(/\/live/, () => {});
+    await page.route(`${base}/games/${code}`, (route) =>
+      route.fulfill({ contentType: 'text/html; charset=utf-8', body: html }),
+    );
     await page
       .context()
       .addCookies(p.cookies.map(({ name, value }) => ({ name, value, url: base })));
-    return page;
+    await page.goto(`${base}/games/${code}`);
+    await shot(page, 'playtest-held-round');
+    return waitingShown(page);
   }
-
-  /** Opens the game on `page`: the page as the server sent it. */
-  const open = async (page: Page, code: string): Promise<string> =>
-    await (await page.goto(`${base}/games/${code}`))!.text();
 
   it("leaves the reader's own hero out of those it waits for", async () => {
     const [a, b, c] = await players('aeacus', 'europa', 'sarpedon');
@@ -692,16 +693,13 @@ describe('A round held after a restart', () => {
     for (const p of [b!, c!]) expect((await p.join(code)).status).toBe(303);
     expect((await a!.start(code)).status).toBe(303);
     const [na, nb, nc] = [a!.username, b!.username, c!.username];
-    const held = (list: string) =>
-      `A server restarted: waiting for ${list} to come back. The round starts when everyone is here, or when the countdown ends.`;
 
     /**
-     * Restarts the node, whose successor holds the round for 10 s, and checks A's pages within
-     * that hold; false if the hold ran out first (a slow machine), when the pages may have shown
-     * the round started.
+     * Restarts the node, whose successor holds the round for 10 s, and takes A's game page as
+     * sent while all three are away, then once B and C are back; null if the hold ran out first
+     * (a slow machine).
      */
-    const duringAHold = async (): Promise<boolean> => {
-      const [first, again] = [await socketless(a!), await socketless(a!)];
+    const duringAHold = async (): Promise<[string, string] | null> => {
       node!.signal('SIGTERM');
       await waitFor(() => !node!.alive, 10_000, 'the node to exit');
       node = boot();
@@ -709,11 +707,7 @@ describe('A round held after a restart', () => {
       const { hold } = (await adminGame(base, code)).state;
       expect(hold?.waiting).toHaveLength(3);
       const within = () => Date.now() < hold!.until;
-
-      // A's page as sent names all three; A reads the two others.
-      const sent = await open(first, code);
-      const shownFirst = await waitingShown(first);
-      // B and C come back: A is the last one away, and A's page says A is back.
+      const all = (await a!.page(`/games/${code}`)).html;
       const [sb, sc] = [socketOf(b!, code), socketOf(c!, code)];
       await Promise.all([sb.opened, sc.opened]);
       await waitFor(
@@ -721,21 +715,26 @@ describe('A round held after a restart', () => {
         10_000,
         'B and C back',
       );
-      const sentAgain = await open(again, code);
-      const shownAgain = await waitingShown(again);
-      if (!within()) return false;
-      expect(sent).toContain(`waiting for ${na}, ${nb}, ${nc} to come back`);
-      expect(shownFirst).toBe(held(`${nb}, ${nc}`));
-      expect(sentAgain).toContain(`waiting for ${na} to come back`);
-      expect(shownAgain).toBe(
-        'A server restarted: you are back, and the round starts in a moment.',
-      );
-      await shot(first, 'playtest-held-round');
-      return true;
+      const last = (await a!.page(`/games/${code}`)).html;
+      return within() ? [all, last] : null;
     };
-    let tries = 0;
-    while (!(await duringAHold()))
-      expect(++tries, 'a hold long enough for the checks').toBeLessThan(3);
+    let sent = await duringAHold();
+    for (let tries = 1; !sent; tries++) {
+      expect(tries, 'a hold long enough to take two pages').toBeLessThan(3);
+      sent = await duringAHold();
+    }
+    const [all, last] = sent;
+
+    // The page as sent names all three; A reads the two others.
+    expect(all).toContain(`waiting for ${na}, ${nb}, ${nc} to come back`);
+    const held = (list: string) =>
+      `A server restarted: waiting for ${list} to come back. The round starts when everyone is here, or when the countdown ends.`;
+    expect(await shownOf(a!, code, all)).toBe(held(`${nb}, ${nc}`));
+    // B and C came back: A is the last one away, and A's page says A is back.
+    expect(last).toContain(`waiting for ${na} to come back`);
+    expect(await shownOf(a!, code, last)).toBe(
+      'A server restarted: you are back, and the round starts in a moment.',
+    );
 
     // A's page with its socket brings A back: the round starts.
     const pa = await pageOf(a!, `/games/${code}`);
