@@ -221,7 +221,9 @@
           : { type: 'say', text: String(v.say) };
       evt.detail.message.data = JSON.stringify(talk);
       var input = document.getElementById('chat-input');
-      if (v.say !== undefined && input) input.value = '';
+      // The box empties as its line goes, and takes back the oldest line the server refused
+      // while it held this one.
+      if (v.say !== undefined && input) input.value = unsaid.shift() || '';
       // Whoever talks wants to see their line come in, at the bottom.
       chatToBottom(true);
       return;
@@ -237,6 +239,10 @@
     // While the socket is down the action stays pending, and is sent on reconnect.
     if (!socket || socket.readyState !== WebSocket.OPEN) evt.detail.cancelled = true;
   });
+
+  // Lines of table talk the server refused (too many at once, say from another tab) while the
+  // box held other text: each comes back into the box once the line before it is sent.
+  var unsaid = [];
 
   // Table talk is paced as the server counts it (the chat form's data-talk: so many lines in so
   // many seconds): how long until this page may say more, 0 if it may now (then counted as said).
@@ -401,10 +407,18 @@
       // An action sent again every second while it cannot be saved says so once, not each time.
       var repeat = msg.retry && msg.actionId && retried.has(msg.actionId);
       if (msg.retry && msg.actionId) retried.add(msg.actionId);
-      if (msg.message && !msg.quiet && !repeat) notice(msg.message);
-      // A line of table talk refused (too many at once) goes back into the box, to send again.
+      var text = msg.message;
+      // A line of table talk refused (too many at once) goes back into the box, to send again;
+      // if the box holds another line by then, it waits for that one to be sent.
       var box = document.getElementById('chat-input');
-      if (typeof msg.unsaid === 'string' && box && !box.value) box.value = msg.unsaid;
+      if (typeof msg.unsaid === 'string' && box && msg.unsaid) {
+        if (!box.value) box.value = msg.unsaid;
+        else if (box.value !== msg.unsaid && unsaid.indexOf(msg.unsaid) < 0) {
+          unsaid.push(msg.unsaid);
+          text += ' Your line "' + msg.unsaid + '" comes back once this one is sent.';
+        }
+      }
+      if (text && !msg.quiet && !repeat) notice(text);
     } else if (msg.type === 'redirect' && typeof msg.to === 'string' && msg.to.charAt(0) === '/') {
       window.location.assign(msg.to);
     }

@@ -505,6 +505,23 @@ describe('table talk', () => {
     const watcher = await session!.newPage();
     await signUp(watcher, base, `watch${tag}`);
     await watcher.goto(`${base}/games/${code}`);
+    // A second tab of the hero's. What the server refuses there is held back (`held`) until the
+    // test lets it through, so that the tab's box can hold another line by then.
+    const other = await hero.context().newPage();
+    const held: (() => void)[] = [];
+    let holding = true;
+    let opened = false;
+    await other.routeWebSocket(/\/live/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((m) => {
+        opened = true;
+        if (holding && typeof m === 'string' && m.includes('"unsaid"')) held.push(() => ws.send(m));
+        else ws.send(m);
+      });
+    });
+    await other.goto(`${base}/games/${code}`);
+    // The server's first message (its clock) says the tab's socket is open.
+    await waitFor(() => opened, 10_000, "the other tab's socket");
     const sockets = talkers.map((p) => p.connect(code));
     await Promise.all(sockets.map((s) => s.opened));
     let said = 0;
@@ -587,6 +604,17 @@ describe('table talk', () => {
     expect(await hero.inputValue('#chat-input')).toBe('one more 5');
     expect(await loaded()).not.toContain('one more 5');
     expect(heroSaid.slice(1)).toEqual([1, 2, 3, 4].map((k) => `one more ${k}`));
+    // The other tab knows nothing of those lines, so it sends its own, and the server refuses it
+    // (5 in 10 s for the account). By the time the refusal arrives the player has typed on:
+    // that text stays in the box, and the refused line waits for it to be sent.
+    await other.fill('#chat-input', 'from the other tab');
+    await other.press('#chat-input', 'Enter');
+    await waitFor(() => held.length > 0, 10_000, "the server's refusal of the other tab's line");
+    await other.fill('#chat-input', 'a second thought');
+    holding = false;
+    for (const send of held.splice(0)) send();
+    await other.locator('#game-notice', { hasText: '"from the other tab" comes back' }).waitFor();
+    expect(await other.inputValue('#chat-input')).toBe('a second thought');
     // Sent again once the table allows it (the notice said when): said, and the box empty.
     await waitFor(
       async () => {
@@ -599,6 +627,20 @@ describe('table talk', () => {
     );
     await waitFor(async () => (await loaded()).includes('one more 5'), 5000, 'the line said');
     expect(heroSaid.filter((l) => l === 'one more 5')).toHaveLength(1);
+    // In the other tab: its line goes, the refused one comes back into the box, and goes too.
+    for (const line of ['a second thought', 'from the other tab'])
+      await waitFor(
+        async () => {
+          if ((await other.inputValue('#chat-input')) === line)
+            await other.press('#chat-input', 'Enter');
+          return (await loaded()).includes(line);
+        },
+        15_000,
+        `"${line}" said from the other tab`,
+        500,
+      );
+    expect((await loaded()).slice(-2)).toEqual(['a second thought', 'from the other tab']);
+    expect(await other.inputValue('#chat-input')).toBe('');
     for (const s of sockets) s.ws.terminate();
   });
 });
