@@ -109,10 +109,10 @@ const schema = z.object({
   DNS_CLUSTER_RESOLVER: z
     .string()
     .regex(hostPort, 'must be host:port, e.g. 127.0.0.1:5353')
-    .refine(
-      (v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535,
-      'its port must be 65535 at most',
-    )
+    .refine((v) => {
+      const port = Number(v.slice(v.lastIndexOf(':') + 1));
+      return port >= 1 && port <= 65535;
+    }, 'its port must be between 1 and 65535')
     .optional(),
   DNS_POLL_MS: whole().pipe(z.number().min(100).max(600_000)).default(5000),
   CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -253,6 +253,41 @@ function localSecret(dataDir: string): string {
       `its directory ${dataDir} must be writable, to keep the node's secret key (${file}) beside the database, or set SECRET_KEY_BASE: ${(err as Error).message}`,
     );
   }
+}
+
+/**
+ * ALLOWED_ORIGINS as the origins a browser sends (`Origin`: scheme, host and port, lower case,
+ * no default port, no path). An entry written with a trailing slash or in capitals still
+ * matches; one that is not an http(s) origin at all (no scheme, a path, `*`) is refused, where
+ * it would otherwise never match and every socket from it would be turned away.
+ */
+function parseOrigins(value: string | undefined): string[] {
+  const origins: string[] = [];
+  for (const entry of (value ?? '').split(',').map((s) => s.trim())) {
+    if (!entry) continue;
+    let url: URL | null;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = null;
+    }
+    if (
+      !url ||
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      url.pathname !== '/' ||
+      url.search ||
+      url.hash ||
+      url.username ||
+      url.password ||
+      !/^https?:\/\/[^/?#]+\/?$/i.test(entry)
+    )
+      throw invalid(
+        'ALLOWED_ORIGINS',
+        `"${entry}" is not an origin: write each as scheme://host[:port], such as https://play.example.com, separated by commas`,
+      );
+    origins.push(url.origin);
+  }
+  return origins;
 }
 
 function invalid(variable: string, message: string): ConfigError {
@@ -432,6 +467,17 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
       'DRAIN_WINDOW_MS',
       `${e.DRAIN_WINDOW_MS} leaves no time for handing games over within SHUTDOWN_TIMEOUT_MS ${e.SHUTDOWN_TIMEOUT_MS}: keep it at least ${STOP_RESERVE_MS} ms below`,
     );
+  if (e.DNS_CLUSTER_QUERY && e.PORT === 0)
+    // Peers reach a node at the port it advertises, the same on every node.
+    throw invalid(
+      'PORT',
+      '0 (any free port) cannot be told to the peers of a cluster (DNS_CLUSTER_QUERY): set the port every node listens on',
+    );
+  if (e.DNS_CLUSTER_QUERY && e.PEER_DOWN_MS <= 2 * e.HEARTBEAT_MS)
+    throw invalid(
+      'PEER_DOWN_MS',
+      `${e.PEER_DOWN_MS} must be more than two heartbeats (HEARTBEAT_MS ${e.HEARTBEAT_MS} × 2 = ${2 * e.HEARTBEAT_MS} ms): a peer would be marked down between two of its heartbeats`,
+    );
   const advertiseSubnet = e.ADVERTISE_ADDRESS?.includes('/') ? e.ADVERTISE_ADDRESS : null;
   if (advertiseSubnet && !parseSubnet(advertiseSubnet))
     throw invalid(
@@ -493,10 +539,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     drainWindowMs: e.DRAIN_WINDOW_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     adminToken: e.ADMIN_TOKEN ?? null,
-    allowedOrigins: (e.ALLOWED_ORIGINS ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    allowedOrigins: parseOrigins(e.ALLOWED_ORIGINS),
     trustProxy: Array.isArray(trustProxy)
       ? (Object.freeze([...trustProxy]) as string[])
       : trustProxy,

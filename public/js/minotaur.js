@@ -390,8 +390,9 @@
       dropPending(code, msg.actionId);
       retried.delete(msg.actionId);
     } else if (msg.type === 'error') {
+      // An action refused frees the panel; a refusal of table talk leaves an action in flight.
       var actions = document.getElementById('game-actions');
-      if (actions) actions.classList.remove('sending');
+      if (actions && msg.actionId) actions.classList.remove('sending');
       if (code && msg.actionId && !msg.retry) {
         dropPending(code, msg.actionId);
         retried.delete(msg.actionId);

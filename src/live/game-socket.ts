@@ -86,6 +86,10 @@ export class GameLiveSocket extends LiveSocket {
       void this.onMessage(
         data,
         isBinary === true || (isBinary === undefined && typeof data !== 'string'),
+      ).catch((err: unknown) =>
+        // Nothing on the way is meant to throw; if something does, it is this socket's message
+        // that is lost (an action stays pending on the page, and is sent again on reconnect).
+        this.deps.logger.error({ err, code: this.code }, 'a live message failed'),
       );
     this.wire.on('message', receive);
     this.wire.on('error', (err) =>

@@ -335,7 +335,13 @@ export class GameSessions {
       const mine = this.sessions.get(code);
       let result: CommandResult | null = null;
       if (mine?.running) {
-        result = await mine.run(command);
+        try {
+          result = await mine.run(command);
+        } catch (err) {
+          // As a forwarded command that fails (answer, below): refused, and the page tries again.
+          this.d.logger.error({ err, game: code }, 'a command failed');
+          return refusal('internal', 'The command failed on this server.', true);
+        }
       } else if (rec.owner !== this.d.nodeId && this.isLivePeer(rec.owner)) {
         this.d.metrics.forwarded.inc();
         result = await this.forward(rec.owner, code, command);

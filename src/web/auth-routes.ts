@@ -121,7 +121,9 @@ export function mountAuthRoutes(
         title: 'Log in',
         mode: 'login',
         error: 'Too many failed attempts. Wait a few minutes and try again.',
-        username: '',
+        username: (formField(req, 'username') ?? '').slice(0, 20),
+        // The form keeps where the player was going (an invite's game), as every other refusal.
+        next: safeNext(req.query.next),
         csrfToken: req.csrfToken?.() ?? '',
       });
     };
@@ -159,14 +161,15 @@ export function mountAuthRoutes(
     limit: Math.max(config.loginRateLimit * 3, 20),
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    handler: (_req, res) => {
+    handler: (req, res) => {
       metrics.rateLimited.inc({ limit: 'signup' });
       res.status(429).render('pages/auth', {
         title: 'Sign up',
         mode: 'signup',
         error: 'Too many sign-ups from your address. Try again later.',
         username: '',
-        csrfToken: _req.csrfToken?.() ?? '',
+        next: safeNext(req.query.next),
+        csrfToken: req.csrfToken?.() ?? '',
       });
     },
   });

@@ -13,10 +13,27 @@ export interface GameLimits {
 }
 
 export type Admission =
-  { ok: true; release(): void } | { ok: false; reason: 'open' | 'rate'; message: string };
+  | {
+      ok: true;
+      /** The game was made, as `code`: it counts as open from now on. */
+      created(code: string): void;
+      /** No game was made after all: the admission counts for nothing. */
+      release(): void;
+    }
+  | { ok: false; reason: 'open' | 'rate'; message: string };
 
 /** The window of `gamesPerHour`. */
 export const GAMES_WINDOW_MS = 60 * 60 * 1000;
+/** How long an admission counts as an open game while its game is being made. */
+const MAKING_MS = 30_000;
+/** How long a game just made counts as open before the node's copy of the games shows it. */
+const ARRIVING_MS = 10_000;
+
+/** An admission not yet among the account's games: being made (no code yet), or just made. */
+interface Reservation {
+  code: string | null;
+  until: number;
+}
 
 export class GameCreationPolicy {
   constructor(
@@ -29,13 +46,21 @@ export class GameCreationPolicy {
   ) {}
 
   /**
-   * Whether `accountId` may create a game now. An admission counts against the hourly rate;
-   * call release() if the game was not created after all.
+   * Admissions of this node not yet among the games, per account: requests that arrive
+   * together would otherwise all count the same open games, and all be let in.
+   */
+  private readonly reserved = new Map<string, Reservation[]>();
+
+  /**
+   * Whether `accountId` may create a game now. An admission counts as an open game and against
+   * the hourly rate; call created() once the game is made, release() if it was not.
    */
   async admit(accountId: string): Promise<Admission> {
-    const open = this.gamesOf(accountId).filter(
-      (g) => g.createdBy === accountId && g.status !== 'finished',
-    ).length;
+    const games = this.gamesOf(accountId);
+    const pending = this.pending(accountId, new Set(games.map((g) => g.code)));
+    const open =
+      games.filter((g) => g.createdBy === accountId && g.status !== 'finished').length +
+      pending.length;
     const max = this.limits.openGamesPerAccount;
     if (open >= max) {
       return {
@@ -44,8 +69,25 @@ export class GameCreationPolicy {
         message: `You already have ${open} game${open === 1 ? '' : 's'} of your own waiting or in play (at most ${max}). Start, finish or leave one before you open another.`,
       };
     }
-    const { totalHits, resetTime } = await this.hourly.increment(accountId);
+    const mine: Reservation = { code: null, until: this.now() + MAKING_MS };
+    pending.push(mine);
+    this.reserved.set(accountId, pending);
+    const drop = () => {
+      const list = this.reserved.get(accountId) ?? [];
+      const left = list.filter((r) => r !== mine);
+      if (left.length > 0) this.reserved.set(accountId, left);
+      else this.reserved.delete(accountId);
+    };
+    let counted: Awaited<ReturnType<typeof this.hourly.increment>>;
+    try {
+      counted = await this.hourly.increment(accountId);
+    } catch (err) {
+      drop();
+      throw err;
+    }
+    const { totalHits, resetTime } = counted;
     if (totalHits > this.limits.gamesPerHour) {
+      drop();
       const wait = (resetTime?.getTime() ?? this.now() + GAMES_WINDOW_MS) - this.now();
       const minutes = Math.max(1, Math.ceil(wait / 60_000));
       return {
@@ -54,6 +96,31 @@ export class GameCreationPolicy {
         message: `You have opened ${this.limits.gamesPerHour} games in the last hour, the most allowed. You can open another in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
       };
     }
-    return { ok: true, release: () => void this.hourly.decrement(accountId) };
+    return {
+      ok: true,
+      created: (code) => {
+        mine.code = code;
+        mine.until = this.now() + ARRIVING_MS;
+      },
+      release: () => {
+        drop();
+        void this.hourly.decrement(accountId);
+      },
+    };
+  }
+
+  /** The account's reservations still counted (kept in the map), the others forgotten. */
+  private pending(accountId: string, shown: Set<string>): Reservation[] {
+    const now = this.now();
+    // Accounts that never came back for theirs are forgotten too, now and then.
+    if (this.reserved.size > 256)
+      for (const [id, list] of this.reserved)
+        if (list.every((r) => r.until <= now)) this.reserved.delete(id);
+    const left = (this.reserved.get(accountId) ?? []).filter(
+      (r) => r.until > now && (r.code === null || !shown.has(r.code)),
+    );
+    if (left.length > 0) this.reserved.set(accountId, left);
+    else this.reserved.delete(accountId);
+    return left;
   }
 }

@@ -166,6 +166,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         res.redirect(303, '/lobby');
         return;
       }
+      admission.created(out.code);
       tellRunner(res, out.code);
       res.redirect(303, `/games/${out.code}`);
     } catch (e) {

@@ -40,6 +40,7 @@ export async function openRematch(
       message: created.message ?? 'Could not open a rematch right now. Try again in a moment.',
     };
   }
+  admission.created(created.code);
   const claim = await games.execute(code, {
     kind: 'social',
     playerId: user.id,

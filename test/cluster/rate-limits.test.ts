@@ -36,13 +36,21 @@ describe('rate limits on two nodes', () => {
       statuses.push((await guess.login()).status);
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    // Refused from an invite's login form, the form it shows again still leads to the game.
+    const invited = await new Player(nodes[0]!, owner.username, 'another wrong one', {
+      localAddress: '127.0.4.1',
+    }).post('/login?next=%2Fgames%2FKEPS', { username: owner.username, password: 'x' }, '/login');
+    expect(invited.status).toBe(429);
+    const form = await invited.text();
+    expect(form).toContain('action="/login?next=%2Fgames%2FKEPS"');
+    expect(form).toContain(`value="${owner.username}"`);
     // Each node counts the refusals it answered, for its operators.
     const refused = await Promise.all(
       nodes.map(async (url) =>
         metricValue(await fetchMetrics(url), 'minotaur_rate_limited_total', { limit: 'login' }),
       ),
     );
-    expect(refused).toEqual([1, 1]);
+    expect(refused).toEqual([2, 1]);
     // Another address is not held back by them.
     const elsewhere = new Player(n2.url, owner.username, owner.password, {
       localAddress: '127.0.4.2',

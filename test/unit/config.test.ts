@@ -50,6 +50,55 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses cluster settings the mesh could not run with, naming the variable, before the node starts', () => {
+    const clustered = {
+      ...base,
+      CLUSTER_SECRET: 'x'.repeat(44),
+      DNS_CLUSTER_QUERY: 'tasks.minotaur_minotaur',
+    };
+    expect(() => loadConfig({ ...clustered, PEER_DOWN_MS: '1000', HEARTBEAT_MS: '500' })).toThrow(
+      /PEER_DOWN_MS: 1000 must be more than two heartbeats \(HEARTBEAT_MS 500/,
+    );
+    expect(
+      loadConfig({ ...clustered, PEER_DOWN_MS: '1001', HEARTBEAT_MS: '500' }).cluster,
+    ).toMatchObject({ peerDownMs: 1001, heartbeatMs: 500 });
+    // Alone, the node runs no mesh: the two are not read.
+    expect(loadConfig({ ...base, PEER_DOWN_MS: '1000', HEARTBEAT_MS: '500' }).port).toBe(4000);
+    expect(() => loadConfig({ ...clustered, PORT: '0' })).toThrow(/PORT: 0 \(any free port\)/);
+    expect(loadConfig({ ...base, PORT: '0' }).port).toBe(0);
+    for (const resolver of ['127.0.0.1:0', '[::1]:0'])
+      expect(() => loadConfig({ ...clustered, DNS_CLUSTER_RESOLVER: resolver })).toThrow(
+        /DNS_CLUSTER_RESOLVER/,
+      );
+    expect(loadConfig({ ...clustered, DNS_CLUSTER_RESOLVER: '127.0.0.1:1' }).cluster.resolver).toBe(
+      '127.0.0.1:1',
+    );
+  });
+
+  it('reads ALLOWED_ORIGINS as the origins browsers send, and refuses what would never match', () => {
+    expect(
+      loadConfig({
+        ...base,
+        ALLOWED_ORIGINS:
+          ' https://play.example.com , HTTPS://Play.Example.com:443/,http://127.0.0.1:8080',
+      }).allowedOrigins,
+    ).toEqual(['https://play.example.com', 'https://play.example.com', 'http://127.0.0.1:8080']);
+    expect(loadConfig({ ...base, ALLOWED_ORIGINS: '' }).allowedOrigins).toEqual([]);
+    for (const bad of [
+      'play.example.com',
+      '*',
+      'https://play.example.com/game',
+      'https://play.example.com?x=1',
+      'ftp://play.example.com',
+      'https://user@play.example.com',
+    ])
+      expect(() => loadConfig({ ...base, ALLOWED_ORIGINS: bad }), bad).toThrow(
+        new RegExp(
+          `ALLOWED_ORIGINS: "${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is not an origin`,
+        ),
+      );
+  });
+
   it('takes DNS_CLUSTER_QUERY only as a DNS name that could resolve', () => {
     const clustered = { ...base, CLUSTER_SECRET: 'x'.repeat(44) };
     for (const name of [

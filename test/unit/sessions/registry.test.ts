@@ -2,7 +2,7 @@
 // handoff, takeover, fencing and cold start, with real rules and a real replica.
 
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NodeState } from '../../../src/cluster/types.js';
 import { openStorage, type Storage } from '../../../src/db/index.js';
 import type { GameState } from '../../../src/game/types.js';
@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from '../../../src/metrics.js';
 import { MemoryNetwork } from '../../support/memory-network.js';
 import { Replica } from '../../../src/replication/replica.js';
 import { ReplicaSync } from '../../../src/replication/sync.js';
+import { GameSession } from '../../../src/sessions/game-session.js';
 import { GameSessions } from '../../../src/sessions/registry.js';
 import { FINISHED_ROW_KEEP_MS } from '../../../src/sessions/transfer.js';
 
@@ -188,6 +189,31 @@ describe('GameSessions', () => {
     expect(await n2.sessions.execute(code, defend('2', 'act-0001'))).toEqual({
       ok: true,
       duplicate: true,
+    });
+  });
+
+  it('refuses a command that fails on the owner for the page to send again, run there or forwarded', async () => {
+    const c = await cluster(['n1', 'n2', 'n3']);
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode, TestNode];
+    expect(n1.replica.get(code)?.owner).toBe('n1');
+    const failing = vi
+      .spyOn(GameSession.prototype, 'run')
+      .mockRejectedValueOnce(new Error('boom (test)'))
+      .mockRejectedValueOnce(new Error('boom (test)'));
+    try {
+      for (const via of [n1, n2])
+        expect(await via.sessions.execute(code, defend('2', 'act-fails'))).toMatchObject({
+          ok: false,
+          code: 'internal',
+          retry: true,
+        });
+    } finally {
+      failing.mockRestore();
+    }
+    expect(await n2.sessions.execute(code, defend('2', 'act-fails'))).toEqual({
+      ok: true,
+      duplicate: false,
     });
   });
 

@@ -8,15 +8,18 @@ import { openRematch } from '../../../src/web/rematch.js';
 
 const logger = pino({ level: 'silent' });
 
-/** The account's game limits, always admitting; counts admissions and releases. */
+/** The account's game limits, always admitting; counts admissions, games made and releases. */
 function admissions() {
-  const counts = { admitted: 0, released: 0 };
+  const counts = { admitted: 0, created: 0, released: 0 };
   return {
     counts,
     admit: async (): Promise<Admission> => {
       counts.admitted++;
       return {
         ok: true,
+        created: () => {
+          counts.created++;
+        },
         release: () => {
           counts.released++;
         },
@@ -104,7 +107,7 @@ describe('openRematch', () => {
         },
       ],
     ]);
-    expect(admitted.counts).toEqual({ admitted: 1, released: 0 });
+    expect(admitted.counts).toEqual({ admitted: 1, created: 1, released: 0 });
   });
 
   it('losing the race to another player: drops its own game and joins theirs once this replica hears of it', async () => {
@@ -127,7 +130,7 @@ describe('openRematch', () => {
       ['MINE', 'leave'],
     ]);
     // The game it dropped does not count against the account's games an hour.
-    expect(admitted.counts).toEqual({ admitted: 1, released: 1 });
+    expect(admitted.counts).toEqual({ admitted: 1, created: 1, released: 1 });
   });
 
   it('an existing rematch is simply returned; outsiders and unfinished games are refused', async () => {
@@ -161,6 +164,6 @@ describe('openRematch', () => {
       ok: false,
       message: 'No node can take it.',
     });
-    expect(admitted.counts).toEqual({ admitted: 1, released: 1 });
+    expect(admitted.counts).toEqual({ admitted: 1, created: 0, released: 1 });
   });
 });

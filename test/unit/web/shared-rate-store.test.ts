@@ -142,4 +142,51 @@ describe('GameCreationPolicy', () => {
     now = 1_000 + GAMES_WINDOW_MS;
     expect((await a.admit('acc')).ok).toBe(true);
   });
+
+  it('counts the games being made as open: requests sent together get no more than the limit', async () => {
+    let now = 1_000;
+    // The node's copy of the games, which shows a game a moment after it is made.
+    const shown: GameState[] = [];
+    const game = (code: string) =>
+      ({ code, createdBy: 'acc', status: 'waiting' }) as unknown as GameState;
+    const policy = new GameCreationPolicy(
+      { openGamesPerAccount: 3, gamesPerHour: 20 },
+      () => shown,
+      new SharedRateStore(
+        'games:',
+        { counters: new FakeCounters(), logger: logger(), now: () => now },
+        GAMES_WINDOW_MS,
+      ),
+      () => now,
+    );
+    const burst = await Promise.all(Array.from({ length: 6 }, () => policy.admit('acc')));
+    const admitted = burst.filter((a) => a.ok);
+    expect(admitted).toHaveLength(3);
+    expect(burst.flatMap((a) => (a.ok ? [] : [a.message]))).toEqual(
+      Array(3).fill(
+        'You already have 3 games of your own waiting or in play (at most 3). Start, finish or leave one before you open another.',
+      ),
+    );
+    // Another account is not held back by them.
+    expect((await policy.admit('other')).ok).toBe(true);
+    // One was not made after all: its place is free again.
+    admitted[2]!.release();
+    const again = await policy.admit('acc');
+    expect(again.ok).toBe(true);
+    // Made, each counts once: before the copy shows it, and after.
+    const codes = ['AAAA', 'BBBB', 'CCCC'];
+    for (const [i, a] of [admitted[0]!, admitted[1]!, again].entries())
+      if (a.ok) a.created(codes[i]!);
+    expect((await policy.admit('acc')).ok).toBe(false);
+    shown.push(...codes.map(game));
+    expect((await policy.admit('acc')).ok).toBe(false);
+    shown[0] = { ...shown[0]!, status: 'finished' };
+    const fourth = await policy.admit('acc');
+    expect(fourth.ok).toBe(true);
+    // A game made that the copy never shows (dropped at once) stops counting after a while.
+    if (fourth.ok) fourth.created('DDDD');
+    expect((await policy.admit('acc')).ok).toBe(false);
+    now += 10_000;
+    expect((await policy.admit('acc')).ok).toBe(true);
+  });
 });
