@@ -614,6 +614,7 @@ describe('table talk', () => {
     holding = false;
     for (const send of held.splice(0)) send();
     await other.locator('#game-notice', { hasText: '"from the other tab" comes back' }).waitFor();
+    await other.screenshot({ path: join(SHOTS, 'chat-refused-line-waits.png') });
     expect(await other.inputValue('#chat-input')).toBe('a second thought');
     // Sent again once the table allows it (the notice said when): said, and the box empty.
     await waitFor(
