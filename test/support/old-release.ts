@@ -99,31 +99,21 @@ export function buildRelease(commit: string): { dir: string; main: string } {
 
 /**
  * The last release whose SQLite files were migrated by the SQL-file migrator (schema_migrations),
- * or null when git history is missing (a shallow clone).
+ * built. Throws when the history holds no such release or it does not build; a caller checks
+ * historyMissing() first (a shallow clone or no git checkout) and skips only then.
  */
-export function buildLastSqlMigratorRelease(): { commit: string; dir: string } | null {
-  let removed: string;
-  try {
-    removed = execFileSync(
-      'git',
-      [
-        '-C',
-        ROOT,
-        'log',
-        '-1',
-        '-SCREATE TABLE IF NOT EXISTS schema_migrations',
-        '--format=%H',
-        '--',
-        'src/db/migrate.ts',
-      ],
-      { encoding: 'utf8' },
-    ).trim();
-    if (!removed) return null;
-    const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', `${removed}~1`], {
-      encoding: 'utf8',
-    }).trim();
-    return { commit, dir: buildRelease(commit).dir };
-  } catch {
-    return null;
-  }
+export function buildLastSqlMigratorRelease(): { commit: string; dir: string } {
+  const file = 'src/db/migrate.ts';
+  const removed = git(
+    'log',
+    '-1',
+    '-SCREATE TABLE IF NOT EXISTS schema_migrations',
+    '--format=%H',
+    '--',
+    file,
+  );
+  if (!removed)
+    throw new Error(`no commit in this checkout's history created schema_migrations in ${file}`);
+  const commit = git('rev-parse', `${removed}~1`);
+  return { commit, dir: buildRelease(commit).dir };
 }

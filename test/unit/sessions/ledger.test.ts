@@ -89,12 +89,13 @@ describe('Ledger group commit', () => {
   });
 
   it('answers nobody before the statement that holds their record has finished', async () => {
-    const { ledger, ctl } = await store();
+    const { ledger, calls, ctl } = await store();
     let release!: () => void;
     ctl.hold = new Promise((r) => (release = r));
     let answered = false;
     const saved = ledger.save(record('KEPS', 1, 'n1', 1)).then((r) => ((answered = true), r));
-    await new Promise((r) => setTimeout(r, 20));
+    // The statement holding the record has reached the database, which holds it there.
+    await expect.poll(() => calls, { timeout: 5000, interval: 5 }).toEqual([['KEPS@1/n1/1']]);
     expect(answered).toBe(false);
     release();
     expect(await saved).toBe('saved');
