@@ -2,6 +2,7 @@
 // Pure like the rest of the rules; rate limits live where the clock is (the live layer).
 
 import { playerById } from './queries.js';
+import { everyoneBack, startGame } from './rules.js';
 import {
   EMOTES,
   type ChatLine,
@@ -60,14 +61,21 @@ export function react(state: GameState, playerId: PlayerId, emote: string): Rule
 
 /**
  * Records, on a finished game, the game its group is invited to play next. Only the first
- * call counts: a second player calling for a rematch joins that one instead.
+ * call counts: a second player calling for a rematch joins that one instead. A call that names
+ * the rematch it `replaces` (one everybody left before it started, which the caller saw gone)
+ * takes its place; if another took its place first, that one stands.
  */
-export function offerRematch(state: GameState, playerId: PlayerId, code: string): RuleResult {
+export function offerRematch(
+  state: GameState,
+  playerId: PlayerId,
+  code: string,
+  replaces?: string,
+): RuleResult {
   if (!playerById(state, playerId))
     return fail('not-in-game', 'Only the players of this game can call for a rematch.');
   if (state.status !== 'finished')
     return fail('not-finished', 'A rematch can be called once the game is over.');
-  if (state.rematch) {
+  if (state.rematch && state.rematch.code !== replaces) {
     if (state.rematch.code === code) return { ok: true, state, duplicate: true };
     return fail(
       'rematch-exists',
@@ -79,12 +87,14 @@ export function offerRematch(state: GameState, playerId: PlayerId, code: string)
 
 /**
  * Marks an open game as the rematch of `previous`: it starts by itself once every player of
- * the previous game is back (see joinGame). Only its creator can do this, once.
+ * the previous game is back (see joinGame), at once if they all joined before the mark (given
+ * `now`). Only its creator can do this, once.
  */
 export function markRematch(
   state: GameState,
   playerId: PlayerId,
   previous: { code: string; players: PlayerId[] },
+  now?: number,
 ): RuleResult {
   if (state.createdBy !== playerId)
     return fail('not-creator', 'Only the player who opened this game can make it a rematch.');
@@ -96,10 +106,15 @@ export function markRematch(
       `This game is already the rematch of game ${state.rematchOf.code}.`,
     );
   }
-  return ok({
+  const marked: GameState = {
     ...state,
     rematchOf: { code: previous.code, players: [...new Set(previous.players)] },
-  });
+  };
+  if (now !== undefined && everyoneBack(marked)) {
+    const started = startGame(marked, marked.createdBy, now);
+    if (started.ok) return started;
+  }
+  return ok(marked);
 }
 
 function nextLine(state: GameState): number {
@@ -126,18 +141,23 @@ function fail(code: RuleErrorCode, message: string): RuleResult {
 export type SocialOp =
   | { type: 'say'; text: string }
   | { type: 'react'; emote: Emote }
-  | { type: 'offer-rematch'; code: string }
+  | { type: 'offer-rematch'; code: string; replaces?: string }
   | { type: 'mark-rematch'; of: { code: string; players: PlayerId[] } };
 
-export function applySocial(state: GameState, playerId: PlayerId, op: SocialOp): RuleResult {
+export function applySocial(
+  state: GameState,
+  playerId: PlayerId,
+  op: SocialOp,
+  now?: number,
+): RuleResult {
   switch (op.type) {
     case 'say':
       return say(state, playerId, op.text);
     case 'react':
       return react(state, playerId, op.emote);
     case 'offer-rematch':
-      return offerRematch(state, playerId, op.code);
+      return offerRematch(state, playerId, op.code, op.replaces);
     case 'mark-rematch':
-      return markRematch(state, playerId, op.of);
+      return markRematch(state, playerId, op.of, now);
   }
 }

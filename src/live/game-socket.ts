@@ -126,7 +126,16 @@ export class GameLiveSocket extends LiveSocket {
         this.close(LiveClose.restart, 'game moved to a newer release');
         return;
       }
-      this.sendJson({ type: 'redirect', to: '/lobby' });
+      // Closed while waiting (nobody started it in time): the lobby says so.
+      this.sendJson({
+        type: 'redirect',
+        to: this.shown === 'open' ? `/lobby?closed=${this.code}` : '/lobby',
+      });
+      return;
+    }
+    if (state.status === 'finished' && state.players.length === 0) {
+      // Everybody left before it started: nothing to show but the lobby (the game goes at once).
+      this.sendJson({ type: 'redirect', to: `/lobby?closed=${this.code}` });
       return;
     }
     this.announcePresence(state);

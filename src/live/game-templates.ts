@@ -365,11 +365,17 @@ export function overlayPartial(g: GameView, csrfToken: string | undefined): Rend
   if (!finished) {
     body = html`\n        <p>You fell in round ${g.me && g.me.eliminatedRound}. The others fight on.</p>\n        ${g.me ? html`<p class="dim">You dealt ${g.me.dealt} damage.</p>` : ''}\n      `;
   } else {
+    // At the last round several heroes may still stand: the healthiest wins, or nobody on a tie.
+    const standing = g.standings.filter((p) => p.alive).length;
     const line = win
-      ? `You are the last hero standing after ${g.round} rounds.`
+      ? standing > 1
+        ? `The rounds ran out after ${g.round}, and you are the healthiest hero standing.`
+        : `You are the last hero standing after ${g.round} rounds.`
       : g.winner
         ? g.winner.name + ' won the game.'
-        : 'Nobody walks out of the labyrinth this time.';
+        : standing > 1
+          ? `The rounds ran out after ${g.round} with the healthiest heroes tied: nobody wins.`
+          : 'Nobody walks out of the labyrinth this time.';
     const rows = g.standings.map((p) => {
       // A fate, and a name that ends in "…" where the table is narrow (its title has it whole):
       // every line of the table on one line (public/css/minotaur.css, .standings).

@@ -606,11 +606,11 @@ export function gameView(
       outcome =
         g.winner === meP.id
           ? 'won'
-          : g.winner === null
-            ? 'draw'
-            : meP.alive
-              ? 'lost'
-              : 'eliminated';
+          : !meP.alive
+            ? 'eliminated'
+            : g.winner === null
+              ? 'draw'
+              : 'lost';
     else if (g.status === 'playing' && !meP.alive) outcome = 'eliminated';
   }
 

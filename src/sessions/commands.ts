@@ -85,7 +85,11 @@ export const commandSchema = z.discriminatedUnion('kind', [
     op: z.discriminatedUnion('type', [
       z.object({ type: z.literal('say'), text: z.string().min(1).max(500) }),
       z.object({ type: z.literal('react'), emote: z.enum(EMOTES) }),
-      z.object({ type: z.literal('offer-rematch'), code: gameCode }),
+      z.object({
+        type: z.literal('offer-rematch'),
+        code: gameCode,
+        replaces: gameCode.optional(),
+      }),
       z.object({
         type: z.literal('mark-rematch'),
         of: z.object({ code: gameCode, players: z.array(playerId).max(8) }),

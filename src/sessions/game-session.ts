@@ -302,7 +302,7 @@ export class GameSession {
           r = markPresent(state, command.playerId, now);
           break;
         case 'social':
-          r = applySocial(state, command.playerId, command.op);
+          r = applySocial(state, command.playerId, command.op, now);
           break;
         case 'act': {
           // Acting shows the player is back.
@@ -613,7 +613,11 @@ export class GameSession {
       // late. The round resolves once the waiting input is read.
       if (at !== null) this.#armAt(at, () => env.afterInput(() => void this.tick()));
     } else if (state.status === 'finished') {
-      this.#armAt(env.clock.now() + env.finishedRetentionMs, () => void this.drop('finished'));
+      // Shown for a while after its end (writes since, table talk, do not put that off); a
+      // game everybody left before it started has nothing to show, and goes at once.
+      const ended = state.finishedAt ?? env.clock.now();
+      const at = state.players.length === 0 ? env.clock.now() : ended + env.finishedRetentionMs;
+      this.#armAt(at, () => void this.drop('finished'));
     } else {
       this.#armAt(state.createdAt + env.openGameTtlMs, () => void this.drop('abandoned'));
     }

@@ -373,6 +373,8 @@ export class GameSessions {
    * drop.
    */
   private recordResult(state: GameState): void {
+    // A game everybody left before it started has no result.
+    if (state.players.length === 0) return;
     void this.storeResult(state).catch((err: unknown) =>
       this.d.logger.error(
         { err, game: state.code },

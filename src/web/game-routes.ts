@@ -110,6 +110,14 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
 
   app.get('/lobby', requireUser, async (req: Request, res: Response) => {
     const user = res.locals.user as WebUser;
+    // A waiting room's page sent here as its game closed (nobody started it, or everybody left).
+    const closed =
+      typeof req.query.closed === 'string' ? codeParam.safeParse(req.query.closed) : null;
+    if (closed?.success && !res.locals.flash)
+      res.locals.flash = {
+        kind: 'info',
+        message: `Game ${closed.data.toUpperCase()} closed before it started: nobody started it in time, or everybody left. Open a new one, or join one below.`,
+      };
     const mine = games.gamesOf(user.id).filter((g) => g.status !== 'finished');
     const [record, standing] = await Promise.all([
       results.recordFor(user.id),

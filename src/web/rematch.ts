@@ -29,7 +29,13 @@ export async function openRematch(
       message: 'That game cannot be played again from here: start a new one in the lobby.',
     };
   }
-  if (old.rematch) return { ok: true, code: old.rematch.code };
+  // The group's rematch, unless everybody who joined it left before it started: then this call
+  // opens another in its place.
+  let replaces: string | undefined;
+  if (old.rematch) {
+    if (!(await abandoned(games, old.rematch.code))) return { ok: true, code: old.rematch.code };
+    replaces = old.rematch.code;
+  }
   const admission = await admit();
   if (!admission.ok) return { ok: false, message: admission.message, refused: admission.reason };
   const created = await games.create({ id: user.id, name: user.name });
@@ -44,7 +50,7 @@ export async function openRematch(
   const claim = await games.execute(code, {
     kind: 'social',
     playerId: user.id,
-    op: { type: 'offer-rematch', code: created.code },
+    op: { type: 'offer-rematch', code: created.code, ...(replaces ? { replaces } : {}) },
   });
   if (claim.ok) {
     const group = { code, players: old.players.map((p) => p.id) };
@@ -73,6 +79,18 @@ export async function openRematch(
     );
   const theirs = await rematchPointer(games, code, CATCH_UP_MS);
   return theirs ? { ok: true, code: theirs } : { ok: false, message: claim.message };
+}
+
+/**
+ * Whether the game `code` was left by everybody before it started: finished with nobody in it,
+ * or gone (dropped at once, then). A game opened a moment ago on another node may not have
+ * reached this one yet: it counts as gone only if it does not arrive within CATCH_UP_MS.
+ */
+async function abandoned(games: Games, code: string): Promise<boolean> {
+  const game = games.game(code) ?? (await games.awaitGame(code, CATCH_UP_MS));
+  // Not shown here, and not resuming nor out of sight while the database cannot be read.
+  if (!game) return (await games.pending(code)) === null;
+  return game.status === 'finished' && game.players.length === 0;
 }
 
 /**

@@ -24,6 +24,18 @@ afterAll(async () => {
   await Promise.all(nodes.map((n) => n.kill()));
 });
 
+/** A node of its own (20-s rounds), on a database file of that name; its address. */
+async function startedNode(name: string, env: Record<string, string> = {}): Promise<string> {
+  const node = startNode({
+    port: await freePort(),
+    databasePath: join(tempDir(), `${name}.db`),
+    env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '20', ...env },
+  });
+  nodes.push(node);
+  await node.ready();
+  return node.url;
+}
+
 /**
  * Defends in `round`, sending the same action again while the server says to retry (rate limit).
  */
@@ -56,21 +68,23 @@ async function playOut(base: string, code: string, players: Player[]): Promise<v
   }
 }
 
+/**
+ * Two players (names + a tag) who played a game to its end on a node of its own; the node's
+ * address, the tag, the players and the game's code.
+ */
+async function playedGame(name: string, names: [string, string], env: Record<string, string> = {}) {
+  const base = await startedNode(name, env);
+  const tag = Date.now() % 100000;
+  const a = new Player(base, `${names[0]}${tag}`);
+  const b = new Player(base, `${names[1]}${tag}`);
+  const code = await openStartedGame([a, b]);
+  await playOut(base, code, [a, b]);
+  return { base, tag, a, b, code };
+}
+
 describe('rematch', () => {
   it('two calls close together lead to one new game, which starts once both are in', async () => {
-    const node = startNode({
-      port: await freePort(),
-      databasePath: join(tempDir(), 'rematch.db'),
-      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '20' },
-    });
-    nodes.push(node);
-    await node.ready();
-    const base = node.url;
-    const tag = Date.now() % 100000;
-    const a = new Player(base, `ann${tag}`);
-    const b = new Player(base, `bob${tag}`);
-    const code = await openStartedGame([a, b]);
-    await playOut(base, code, [a, b]);
+    const { base, tag, a, b, code } = await playedGame('rematch', ['ann', 'bob']);
     const before = await adminGame(base, code);
     expect(before.state.status).toBe('finished');
 
@@ -115,19 +129,9 @@ describe('rematch', () => {
   });
 
   it("is a new game: the account's limit of open games applies to it as in the lobby", async () => {
-    const node = startNode({
-      port: await freePort(),
-      databasePath: join(tempDir(), 'rematch-limit.db'),
-      env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ROUND_SECONDS: '20', OPEN_GAMES_PER_ACCOUNT: '1' },
+    const { base, a, b, code } = await playedGame('rematch-limit', ['dan', 'eve'], {
+      OPEN_GAMES_PER_ACCOUNT: '1',
     });
-    nodes.push(node);
-    await node.ready();
-    const base = node.url;
-    const tag = Date.now() % 100000;
-    const a = new Player(base, `dan${tag}`);
-    const b = new Player(base, `eve${tag}`);
-    const code = await openStartedGame([a, b]);
-    await playOut(base, code, [a, b]);
     // dan opens a game of his own in the lobby: his one open game.
     const opened = await a.post('/lobby/games', {}, '/lobby');
     expect(opened.headers.get('location')).toMatch(/^\/games\/[A-Z]{4}$/);
@@ -145,5 +149,46 @@ describe('rematch', () => {
     expect(target).toMatch(/^\/games\/[A-Z]{4}$/);
     const joined = await a.post(`/games/${code}/rematch`, {}, `/games/${code}`);
     expect(joined.headers.get('location')).toBe(target);
+  });
+
+  it('a rematch everybody left closes at once, and the next call opens another in its place', async () => {
+    const { base, tag, a, b, code } = await playedGame('rematch-left', ['fay', 'gus']);
+    // fay calls for a rematch, and thinks better of it before gus comes.
+    const first = (await a.post(`/games/${code}/rematch`, {}, `/games/${code}`)).headers.get(
+      'location',
+    )!;
+    expect(first).toMatch(/^\/games\/[A-Z]{4}$/);
+    const gone = first.slice(-4);
+    // Someone watching its waiting room.
+    const watcher = new Player(base, `hal${tag}`);
+    await watcher.signup();
+    const watching = watcher.connect(gone);
+    conns.push(watching);
+    await watching.opened;
+    expect(
+      (await a.post(`/games/${gone}/leave`, {}, `/games/${gone}`)).headers.get('location'),
+    ).toBe('/lobby');
+    // Nothing left to show: the watcher goes to the lobby, which says why, and the game is gone.
+    await watching.nextJson((m) => m.type === 'redirect' && m.to === `/lobby?closed=${gone}`);
+    expect((await watcher.page(`/lobby?closed=${gone}`)).html).toContain(
+      `Game ${gone} closed before it started`,
+    );
+    // The record kept in its place has no state (AdminRecord types the record of a game).
+    const dropped = async () => {
+      const rec: { state: unknown } = await adminGame(base, gone);
+      return rec.state === null;
+    };
+    await waitFor(dropped, 5000, 'the game dropped');
+    // gus's call opens another rematch in its place, which the finished game now points at.
+    const second = (await b.post(`/games/${code}/rematch`, {}, `/games/${code}`)).headers.get(
+      'location',
+    )!;
+    expect(second).toMatch(/^\/games\/[A-Z]{4}$/);
+    expect(second).not.toBe(first);
+    expect((await adminGame(base, code)).state.rematch?.code).toBe(second.slice(-4));
+    // And fay, calling again, joins that one.
+    expect(
+      (await a.post(`/games/${code}/rematch`, {}, `/games/${code}`)).headers.get('location'),
+    ).toBe(second);
   });
 });

@@ -137,6 +137,32 @@ describe('rematches', () => {
     expect(checkGameState(s)).toBeUndefined();
   });
 
+  it('a rematch its group had already joined starts as it is marked', () => {
+    let s = lobby(['a', 'b']);
+    // b came in (losing a race to open the rematch) before a's mark arrived.
+    s = ok(markRematch(s, 'a', { code: 'PREV', players: ['a', 'b'] }, 30_000));
+    expect(s).toMatchObject({ status: 'playing', round: 1, deadline: 30_000 + s.roundMs });
+    expect(checkGameState(s)).toBeUndefined();
+    // Without the time (an older caller), it waits as before.
+    expect(
+      ok(markRematch(lobby(['a', 'b']), 'a', { code: 'PREV', players: ['a', 'b'] })).status,
+    ).toBe('open');
+  });
+
+  it('a rematch everybody left is replaced by the call that names it, and by no other', () => {
+    const s = ok(offerRematch(finished(), 'a', 'GONE'));
+    const replaced = ok(offerRematch(s, 'b', 'NEXT', 'GONE'));
+    expect(replaced.rematch).toEqual({ code: 'NEXT', by: 'b' });
+    // A second call that saw GONE gone too finds NEXT in its place: that one stands.
+    const late = offerRematch(replaced, 'a', 'THRD', 'GONE');
+    expect(late).toMatchObject({ ok: false, code: 'rematch-exists' });
+    if (!late.ok) expect(late.message).toContain('NEXT');
+    expect(offerRematch(replaced, 'a', 'NEXT', 'GONE')).toMatchObject({
+      ok: true,
+      duplicate: true,
+    });
+  });
+
   it('an ordinary game waits for its creator to start it', () => {
     let s = lobby(['a']);
     s = ok(joinGame(s, { id: 'b', name: 'B' }, 10_000));

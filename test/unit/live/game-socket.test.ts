@@ -352,6 +352,28 @@ describe('GameLiveSocket', () => {
     expect(JSON.parse(wire.sent.at(-1)!)).toEqual({ type: 'redirect', to: '/lobby' });
   });
 
+  it('sends the page of a waiting room that closed to the lobby, which says so', async () => {
+    const emptied: GameState = {
+      ...game,
+      players: [],
+      status: 'finished',
+      winner: null,
+      finishedAt: 5,
+    };
+    // Dropped (nobody started it in time), or left by everybody (then dropped at once).
+    for (const next of [undefined, emptied]) {
+      const src = source(game);
+      const wire = new FakeWire();
+      new GameLiveSocket(wire, 'KEPS', { id: '9', username: 'watcher' }, deps(src)).start();
+      await expect.poll(() => wire.sent.some((m) => m.includes('game-players'))).toBe(true);
+      src.set(next);
+      src.fire();
+      await expect
+        .poll(() => wire.sent.at(-1))
+        .toBe(JSON.stringify({ type: 'redirect', to: '/lobby?closed=KEPS' }));
+    }
+  });
+
   it('closes with 1012 (reconnect elsewhere) when a newer release runs the game', () => {
     const wire = new FakeWire();
     new GameLiveSocket(
@@ -763,15 +785,27 @@ describe('LiveHub', () => {
   });
 });
 
+/** How long a test waits for the socket to get through a message or a change (a deadline). */
+const SETTLE = { timeout: 5000, interval: 5 };
+
+/** The JSON frames a wire was sent, parsed (its partials are HTML). */
+const jsonFrames = (sent: string[]) =>
+  sent.filter((m) => m.startsWith('{')).map((m) => JSON.parse(m) as Record<string, unknown>);
+
 describe('GameLiveSocket, finished games and table talk', () => {
   it('keeps showing a finished game after it is dropped from the replica (no trip to the lobby)', async () => {
     const wire = new FakeWire();
     const src = source({ ...game, status: 'finished', finishedAt: 900 });
+    // Counts the page's reads of the game: its render after the change reads it.
+    let reads = 0;
+    const read = src.game.bind(src);
+    src.game = (code) => (reads++, read(code));
     new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
     const before = wire.sent.length;
     src.set(undefined);
     src.fire();
-    await new Promise((r) => setImmediate(r));
+    const queued = reads;
+    await expect.poll(() => reads, SETTLE).toBeGreaterThan(queued);
     expect(wire.sent.slice(before).some((m) => m.includes('redirect'))).toBe(false);
     expect(wire.closed).toBeNull();
   });
@@ -782,30 +816,44 @@ describe('GameLiveSocket, finished games and table talk', () => {
     new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
     wire.emit('message', JSON.stringify({ type: 'say', text: 'hello <b>there</b>' }), false);
     wire.emit('message', JSON.stringify({ type: 'react', emote: 'gg' }), false);
-    await new Promise((r) => setTimeout(r, 10));
+    const errorsSince = (from: number) =>
+      jsonFrames(wire.sent.slice(from)).filter((f) => f.type === 'error');
+    // Each line is answered: passed on to the game, or refused with an error frame.
+    await expect.poll(() => src.commands.length + errorsSince(0).length, SETTLE).toBe(2);
+    expect(errorsSince(0)).toEqual([]);
     expect(src.commands).toEqual([
       { kind: 'social', playerId: '1', op: { type: 'say', text: 'hello <b>there</b>' } },
       { kind: 'social', playerId: '1', op: { type: 'react', emote: 'gg' } },
     ]);
     // The limiter allows three lines per ten seconds here: the fourth is refused with a sentence.
+    const before = wire.sent.length;
     wire.emit('message', JSON.stringify({ type: 'say', text: 'three' }), false);
     wire.emit('message', JSON.stringify({ type: 'say', text: 'four' }), false);
-    await new Promise((r) => setTimeout(r, 10));
-    expect(src.commands).toHaveLength(3);
-    expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'rate-limited' });
+    await expect
+      .poll(() => src.commands.length + errorsSince(before).length, SETTLE)
+      .toBeGreaterThanOrEqual(4);
+    expect(src.commands.slice(2)).toEqual([
+      { kind: 'social', playerId: '1', op: { type: 'say', text: 'three' } },
+    ]);
+    expect(errorsSince(before)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'rate-limited', unsaid: 'four' }),
+    ]);
   });
 
   it('refuses an unknown reaction before anything else sees it', async () => {
     const wire = new FakeWire();
     const src = source(game);
     new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    const before = wire.sent.length;
     wire.emit(
       'message',
       JSON.stringify({ type: 'react', emote: '<img src=x onerror=alert(1)>' }),
       false,
     );
-    await new Promise((r) => setTimeout(r, 10));
+    // The refusal is the socket's last word on the message: nothing reached the game before it.
+    const answered = () => jsonFrames(wire.sent.slice(before));
+    await expect.poll(() => answered().length, SETTLE).toBeGreaterThan(0);
+    expect(answered()).toEqual([expect.objectContaining({ type: 'error', code: 'invalid' })]);
     expect(src.commands).toEqual([]);
-    expect(JSON.parse(wire.sent.at(-1)!)).toMatchObject({ type: 'error', code: 'invalid' });
   });
 });

@@ -161,6 +161,32 @@ describe('gameView', () => {
     const box = toHtml(overlayPartial(gameView(won, '2'), 'tok'));
     const cells = [...box.matchAll(/<tr class="[^"]*"><td>(\d+)<\/td>/g)].map((m) => m[1]);
     expect(cells).toEqual(['1', '2', '2', '4', '4']);
+    // What each reads at the top of it: the last hero standing, or, when the rounds ran out
+    // with several standing, the healthiest; a tie wins nobody; a hero who fell fell.
+    const line = (g: GameState, viewer: string) =>
+      /<p class="outcome-line">([^<]*)<\/p>/.exec(
+        toHtml(overlayPartial(gameView(g, viewer), 'tok')),
+      )![1];
+    expect(line(won, '1')).toBe('You are the last hero standing after 9 rounds.');
+    expect(line(won, '2')).toBe('ariadne won the game.');
+    const healthiest = end('1', { 1: { hp: 3 }, 2: { hp: 1 }, 3: fell(4, 0) });
+    expect(line(healthiest, '1')).toBe(
+      'The rounds ran out after 9, and you are the healthiest hero standing.',
+    );
+    expect(line(healthiest, '2')).toBe('ariadne won the game.');
+    expect(line(draw, '1')).toBe(
+      'The rounds ran out after 9 with the healthiest heroes tied: nobody wins.',
+    );
+    expect(gameView(draw, '1').outcome).toBe('draw');
+    expect(gameView(draw, '4').outcome).toBe('eliminated');
+    const none = end(null, {
+      1: fell(9, 0),
+      2: fell(9, 0),
+      3: fell(9, 0),
+      4: fell(9, 0),
+      5: fell(9, 0),
+    });
+    expect(line(none, '1')).toBe('Nobody walks out of the labyrinth this time.');
   });
 
   it('shows where the Minotaur strikes (its free neighbours), where it steps, and whom it is after', () => {

@@ -3,7 +3,7 @@
 
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { NodeState } from '../../../src/cluster/types.js';
+import type { MeshChannel, NodeState } from '../../../src/cluster/types.js';
 import { openStorage, type Storage } from '../../../src/db/index.js';
 import type { GameState } from '../../../src/game/types.js';
 import { readableSchemas } from '../../../src/game/upgrade.js';
@@ -39,6 +39,8 @@ interface TestNode {
   sessions: GameSessions;
   metrics: Metrics;
   results: unknown[];
+  /** Its channels on the replication and the sessions network. */
+  channels: MeshChannel[];
 }
 
 let codes = 0;
@@ -85,9 +87,10 @@ async function cluster(
   const made = ids.map((id) => {
     const member = { schemas: readableSchemas(), state: 'ready' as NodeState };
     const replica = new Replica<GameState>();
+    const channels = [repl.join(id, member), sess.join(id, member)] as const;
     const sync = new ReplicaSync<GameState>({
       replica,
-      channel: repl.join(id, member),
+      channel: channels[0],
       logger,
       now: Date.now,
       ackTimeoutMs: 300,
@@ -100,13 +103,14 @@ async function cluster(
       sessions: null as never,
       metrics: createMetrics(id),
       results: [],
+      channels: [...channels],
     };
     node.sessions = new GameSessions({
       nodeId: id,
       version: '1.0.0',
       replica,
       sync,
-      channel: sess.join(id, member),
+      channel: channels[1],
       results: { record: async (r) => (node.results.push(r), true) },
       snapshots: (storeOf?.[id] ?? store).snapshots,
       leases: (storeOf?.[id] ?? store).leases,
@@ -132,10 +136,10 @@ async function cluster(
   return { nodes: made, repl, sess, store };
 }
 
-async function until(check: () => boolean, ms = 3000): Promise<void> {
+async function until(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
+    if (Date.now() > end) throw new Error(`${what}: not met in ${ms} ms`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -151,8 +155,23 @@ afterEach(async () => {
   logged.length = 0;
 });
 
+/**
+ * Waits until the cluster's nodes have met: each lists every other one as its peer on both
+ * networks, and what they sent each other on meeting has been delivered.
+ */
+async function peersMet(c: Awaited<ReturnType<typeof cluster>>): Promise<void> {
+  const others = c.nodes.length - 1;
+  await until(
+    () => c.nodes.every((n) => n.channels.every((ch) => ch.peers().length === others)),
+    3000,
+    'every node to list its peers',
+  );
+  await c.repl.settle();
+  await c.sess.settle();
+}
+
 async function startedGame(c: Awaited<ReturnType<typeof cluster>>) {
-  await new Promise((r) => setTimeout(r, 5)); // peers meet
+  await peersMet(c);
   const [a, b] = c.nodes as [TestNode, TestNode];
   const created = await a.sessions.create({ id: '1', name: 'ariadne' });
   if (!created.ok) throw new Error(created.message);
@@ -165,6 +184,12 @@ async function startedGame(c: Awaited<ReturnType<typeof cluster>>) {
     duplicate: false,
   });
   return code;
+}
+
+/** How many games a node took over from a lost owner (its adoptions metric). */
+async function takeovers(n: TestNode): Promise<number> {
+  const { values } = await n.metrics.adoptions.get();
+  return values.filter((v) => v.labels.reason === 'takeover').reduce((sum, v) => sum + v.value, 0);
 }
 
 /** A player's "defend" for a round, as a page sends it. */
@@ -233,7 +258,7 @@ describe('GameSessions', () => {
 
   it('answers a request that arrives twice with the first answer: one game, not two', async () => {
     const c = await cluster(['n1', 'n2']);
-    await new Promise((r) => setTimeout(r, 5)); // peers meet
+    await peersMet(c);
     const [n1] = c.nodes as [TestNode, TestNode];
     const raw = c.sess.join('n9', { schemas: readableSchemas(), state: 'joining' });
     const replies: unknown[] = [];
@@ -356,10 +381,22 @@ describe('GameSessions', () => {
     const epoch = n2.replica.get(code)!.epoch;
     c.repl.disconnect('n1');
     c.sess.disconnect('n1');
-    await until(() => [n2, n3].some((n) => n.sessions.ownedCodes().includes(code)));
-    await new Promise((r) => setTimeout(r, 50));
+    // The survivor placement picks adopts the game; both survivors then hold its adoption.
+    await until(
+      () => [n2, n3].every((n) => (n.replica.get(code)?.epoch ?? 0) > epoch),
+      3000,
+      'both survivors to hold the adoption',
+    );
+    // Whatever the adoption sent is delivered.
+    await c.repl.settle();
+    await c.sess.settle();
     const owners = [n2, n3].filter((n) => n.sessions.ownedCodes().includes(code));
     expect(owners).toHaveLength(1);
+    // Only that one took it over: the other did not adopt it, not even for a moment.
+    expect((await takeovers(n2)) + (await takeovers(n3))).toBe(1);
+    // The other survivor knows the new owner, a live peer: it never adopts the game after this.
+    expect(n2.replica.get(code)?.owner).toBe(owners[0]!.id);
+    expect(n3.replica.get(code)?.owner).toBe(owners[0]!.id);
     const adopted = owners[0]!.replica.get(code)!;
     expect(adopted.epoch).toBe(epoch + 1);
     expect(adopted.state?.submitted['2']?.id).toBe('act-0009'); // the acknowledged action survived
@@ -617,6 +654,43 @@ describe('GameSessions', () => {
     else expect(row?.state).toMatchObject({ id: end.id, status: 'finished' });
   });
 
+  it('keeps a finished game for its retention from its end, however long its table talks on', async () => {
+    const c = await cluster(['n1', 'n2'], undefined, { finishedRetentionMs: 1000 });
+    const code = await startedGame(c);
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    await playToTheEnd(n1, n2, code);
+    // Each line is a write; none puts the drop off (it did, by a whole retention each).
+    for (let said = 0; n1.sessions.game(code); said++) {
+      if (said > 40) throw new Error('the finished game was never dropped while its table talked');
+      await n2.sessions.execute(code, {
+        kind: 'social',
+        playerId: '2',
+        op: { type: 'say', text: `gg ${said}` },
+      });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await until(() => logged.some((l) => l.includes(`game ${code} dropped (finished)`)));
+  });
+
+  it('drops at once a waiting game everybody left (nothing to show, no result)', async () => {
+    const c = await cluster(['n1', 'n2'], undefined, { finishedRetentionMs: 60_000 });
+    const [n1, n2] = c.nodes as [TestNode, TestNode];
+    const created = await n1.sessions.create({ id: '1', name: 'ariadne' });
+    if (!created.ok) throw new Error(created.message);
+    const code = created.code;
+    await until(() => n2.sessions.game(code) !== undefined, 3000, 'the game on n2');
+    expect(await n2.sessions.execute(code, { kind: 'leave', playerId: '1' })).toEqual({
+      ok: true,
+      duplicate: false,
+    });
+    await until(
+      () => n1.sessions.game(code) === undefined && n2.sessions.game(code) === undefined,
+      3000,
+      'the emptied game dropped on both nodes (not kept for the 60-s retention)',
+    );
+    expect(n1.results).toEqual([]);
+  });
+
   it("prunes finished games' saved rows once they are old enough that no copy can lag", async () => {
     const store = await sharedDb();
     const c = await cluster(['n1'], store);
@@ -672,7 +746,7 @@ describe('GameSessions', () => {
     // The database's clock runs a second ahead: a copy that took its time from the row would
     // differ.
     const c = await cluster(['n1', 'n2'], await sharedDb(() => Date.now() + 1000));
-    await new Promise((r) => setTimeout(r, 5));
+    await peersMet(c);
     const [n1, n2] = c.nodes as [TestNode, TestNode];
     c.repl.disconnect('n2');
     const created = await n1.sessions.create({ id: '1', name: 'ariadne' });

@@ -57,6 +57,10 @@ function fakeGames(
     games,
     commands,
     game: (code: string) => games.get(code),
+    awaitGame: async (code: string) => games.get(code),
+    /** What the node says of a game it does not show: 'unreachable' while its database is away. */
+    pendingAnswer: null as 'resuming' | 'unreachable' | null,
+    pending: async () => fake.pendingAnswer,
     unreadable: () => false,
     lobbyGames: () => [],
     gamesOf: () => [],
@@ -137,12 +141,37 @@ describe('openRematch', () => {
     const g = fakeGames(() => ({ ok: true, duplicate: false }));
     const admitted = admissions();
     g.games.set('PREV', { ...finished(), rematch: { code: 'ANNS', by: '1' } });
+    g.games.set('ANNS', { ...finished(), id: 'g2', code: 'ANNS', status: 'open' });
     expect(await rematchOfPrev(g, admitted.admit)).toEqual({ ok: true, code: 'ANNS' });
     expect(g.commands).toEqual([]);
     expect(admitted.counts.admitted).toBe(0);
     expect((await rematchOfPrev(g, admitted.admit, { id: '9', name: 'zed' })).ok).toBe(false);
     g.games.set('PREV', { ...finished(), status: 'playing' });
     expect((await rematchOfPrev(g, admitted.admit)).ok).toBe(false);
+  });
+
+  it('opens another in place of a rematch everybody left before it started', async () => {
+    for (const left of ['emptied', 'dropped'] as const) {
+      const g = fakeGames(() => ({ ok: true, duplicate: false }));
+      g.games.set('PREV', { ...finished(), rematch: { code: 'GONE', by: '1' } });
+      if (left === 'emptied')
+        g.games.set('GONE', { ...finished(), id: 'g2', code: 'GONE', players: [], winner: null });
+      expect(await rematchOfPrev(g, admissions().admit), left).toEqual({ ok: true, code: 'MINE' });
+      expect(g.commands[0], left).toEqual([
+        'PREV',
+        {
+          kind: 'social',
+          playerId: '2',
+          op: { type: 'offer-rematch', code: 'MINE', replaces: 'GONE' },
+        },
+      ]);
+    }
+    // Not shown here while the database cannot be read: it may well be there, so it stands.
+    const g = fakeGames(() => ({ ok: true, duplicate: false }));
+    g.games.set('PREV', { ...finished(), rematch: { code: 'AWAY', by: '1' } });
+    g.pendingAnswer = 'unreachable';
+    expect(await rematchOfPrev(g, admissions().admit)).toEqual({ ok: true, code: 'AWAY' });
+    expect(g.commands).toEqual([]);
   });
 
   it("is refused by the account's game limits as a new game is, and opens nothing", async () => {
