@@ -99,6 +99,9 @@ export class GameCreationPolicy {
     return {
       ok: true,
       created: (code) => {
+        // Made here, the game is in the node's copy already (and counts from there, until it
+        // ends or everybody leaves it); made by a peer, it counts from here until it arrives.
+        if (this.gamesOf(accountId).some((g) => g.code === code)) return drop();
         mine.code = code;
         mine.until = this.now() + ARRIVING_MS;
       },

@@ -189,4 +189,28 @@ describe('GameCreationPolicy', () => {
     now += 10_000;
     expect((await policy.admit('acc')).ok).toBe(true);
   });
+
+  it('a game made on this node counts from its copy: one left at once frees its place at once', async () => {
+    const shown: GameState[] = [];
+    const policy = new GameCreationPolicy(
+      { openGamesPerAccount: 1, gamesPerHour: 20 },
+      () => shown,
+      new SharedRateStore(
+        'games:',
+        { counters: new FakeCounters(), logger: logger(), now: () => 1_000 },
+        GAMES_WINDOW_MS,
+      ),
+      () => 1_000,
+    );
+    for (const code of ['AAAA', 'BBBB', 'CCCC']) {
+      const admitted = await policy.admit('acc');
+      expect(admitted.ok, code).toBe(true);
+      // Made here: in the copy by the time it is told.
+      shown.push({ code, createdBy: 'acc', status: 'waiting' } as unknown as GameState);
+      if (admitted.ok) admitted.created(code);
+      expect((await policy.admit('acc')).ok, `${code} open`).toBe(false);
+      // Everybody left: dropped from the copy at once.
+      shown.pop();
+    }
+  });
 });
