@@ -108,9 +108,32 @@ describe('sessions ended on a cluster of two', () => {
     const phonePage = track(phone.connectLobby());
     const otherPage = track(bystander.connectLobby());
     await Promise.all([laptopPage.opened, phonePage.opened, otherPage.opened]);
+    // Canaries: accounts with a page on each node whose sessions the operator ends too. A check
+    // asks about every page of its node at once, so the one that closes a canary's page has
+    // looked at the others as well (nothing else tells that a check ran).
+    const canaries = await Promise.all(
+      ['ca', 'cb'].map(async (name) => {
+        const p = new Player(n1.url, `${name}${tag}`);
+        await p.signup();
+        const pages = [track(p.connectLobby())];
+        p.base = n2.url;
+        pages.push(track(p.connectLobby()));
+        await Promise.all(pages.map((c) => c.opened));
+        return { username: p.username, pages };
+      }),
+    );
+    const checkedOnEveryNode = async (canary: (typeof canaries)[number]) => {
+      expect(adminCommand(rig!.dbPath, ['reset-password', canary.username]).status).toBe(0);
+      await waitFor(
+        () => canary.pages.every((c) => c.closeCode !== null),
+        5000,
+        `both nodes' checks to close ${canary.username}'s pages`,
+      );
+      expect(codes(...canary.pages)).toEqual([1012, 1012]);
+    };
 
-    // A check finds every session live: nothing is closed.
-    await new Promise((r) => setTimeout(r, 1500));
+    // A check finds every other session live: nothing else is closed.
+    await checkedOnEveryNode(canaries[0]!);
     expect(codes(laptopPage, phonePage, otherPage)).toEqual([null, null, null]);
 
     const reset = adminCommand(rig.dbPath, ['reset-password', laptop.username]);
@@ -126,7 +149,7 @@ describe('sessions ended on a cluster of two', () => {
     await waitFor(() => again.closeCode !== null, 5000, "the phone's reconnect to be refused");
     expect(again.closeCode).toBe(4401);
     // The other account's page stays open across later checks.
-    await new Promise((r) => setTimeout(r, 1500));
+    await checkedOnEveryNode(canaries[1]!);
     expect(otherPage.closeCode).toBeNull();
   });
 });

@@ -42,12 +42,12 @@ describe('drain with stalled peers', () => {
 
     for (const p of peers) await rig.freeze(p);
     rig.removeFromDns(n1);
-    const t0 = Date.now();
     n1.signal('SIGTERM');
     await waitFor(() => !n1.alive, 12_000, 'n1 to exit');
-    const took = Date.now() - t0;
+    // In time by the node's own clock: at SHUTDOWN_TIMEOUT_MS it logs this and exits 1
+    // (src/main.ts); a drain that ends first exits 0.
     expect(n1.exitCode, rig.tail(30)).toBe(0);
-    expect(took).toBeLessThan(8000);
+    expect(logLines([n1], /^shutdown took too long/)).toEqual([]);
     expect(logLines([n1], /handoff of .* failed/).length).toBeGreaterThan(0);
     expect(logLines([n1], /left in the database for the next node/)).toHaveLength(codes.length);
 

@@ -104,8 +104,11 @@ describe('the SQLite file locked by another process for 7 s under play', () => {
       ),
       rig.tail(20),
     ).toBe(true);
-    // ... and no event loop stopped for it.
-    for (const [node, ms] of slowest) expect(ms, `${node}'s slowest answer`).toBeLessThan(1000);
+    // ... and no event loop stopped for it: a node logs a stall of its own from 1.25 s
+    // (HEARTBEAT_MS 250, PEER_DOWN_MS 1500), and its peers would have declared it down. Its
+    // health check, measured from this process on a loaded machine, is only held well under the
+    // 5 s per statement each node stood still for before the fix.
+    for (const [node, ms] of slowest) expect(ms, `${node}'s slowest answer`).toBeLessThan(3000);
     expect(
       logged.filter((l) => /event loop stalled|^peer \S+ .*down/.test(l.msg)).map((l) => l.msg),
     ).toEqual([]);
