@@ -341,6 +341,20 @@
       '; max-age=3600; samesite=lax' +
       (window.location.protocol === 'https:' ? '; secure' : '');
   }
+  // The lobby's word on a waiting room that closed (/lobby?closed=CODE) is said once: the address
+  // loses it, so a reload or a link copied from the bar does not say it again.
+  (function forgetClosedNote() {
+    if (window.location.pathname !== '/lobby' || !window.history.replaceState) return;
+    var params = new URLSearchParams(window.location.search);
+    if (!params.has('closed')) return;
+    params.delete('closed');
+    var rest = params.toString();
+    window.history.replaceState(
+      window.history.state,
+      '',
+      '/lobby' + (rest ? '?' + rest : '') + window.location.hash,
+    );
+  })();
   (function rememberFirstRender() {
     var g = document.getElementById('game');
     var connect = g && g.getAttribute('hx-ws:connect');

@@ -361,6 +361,15 @@ describe('a phone, 390×844', () => {
       }
     }
     await shot(phone, 'phone-profile');
+    // Sent to the lobby from a waiting room that closed: the lobby says so once, and its address
+    // drops the word (a reload says nothing more).
+    await phone.goto(`${base}/lobby?closed=KEPS&page=1`);
+    expect(await phone.locator('.flash').textContent()).toContain(
+      'Game KEPS closed before it started',
+    );
+    await expect.poll(() => phone.evaluate(() => window.location.search)).toBe('?page=1');
+    await phone.reload();
+    expect(await phone.locator('.flash').count()).toBe(0);
     // One tap on "Join" in the lobby, and the phone's player is in that game.
     await phone.goto(`${base}/lobby`);
     await Promise.all([
