@@ -271,16 +271,8 @@ function parseOrigins(value: string | undefined): string[] {
     } catch {
       url = null;
     }
-    if (
-      !url ||
-      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
-      url.pathname !== '/' ||
-      url.search ||
-      url.hash ||
-      url.username ||
-      url.password ||
-      !/^https?:\/\/[^/?#]+\/?$/i.test(entry)
-    )
+    // scheme://host[:port] and at most a slash; a user (user@host) is no part of an origin.
+    if (!url || url.username || url.password || !/^https?:\/\/[^/?#]+\/?$/i.test(entry))
       throw invalid(
         'ALLOWED_ORIGINS',
         `"${entry}" is not an origin: write each as scheme://host[:port], such as https://play.example.com, separated by commas`,

@@ -111,11 +111,19 @@ export function joinGame(
   let color = 0;
   while (used.has(color)) color++;
   const joined = atStartTiles({ ...state, players: [...state.players, newPlayer(who, color)] });
-  if (now !== undefined && everyoneBack(joined)) {
-    const started = startGame(joined, joined.createdBy, now);
+  return startedIfEveryoneBack(joined, now);
+}
+
+/**
+ * `state` (changed), started at `now` if it is a rematch that holds every player of the game
+ * before it; as it is without `now`.
+ */
+export function startedIfEveryoneBack(state: GameState, now?: number): RuleResult {
+  if (now !== undefined && everyoneBack(state)) {
+    const started = startGame(state, state.createdBy, now);
     if (started.ok) return started;
   }
-  return changed(joined);
+  return changed(state);
 }
 
 /** True when an open rematch holds every player of the game before it. */

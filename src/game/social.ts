@@ -2,7 +2,7 @@
 // Pure like the rest of the rules; rate limits live where the clock is (the live layer).
 
 import { playerById } from './queries.js';
-import { everyoneBack, startGame } from './rules.js';
+import { startedIfEveryoneBack } from './rules.js';
 import {
   EMOTES,
   type ChatLine,
@@ -106,15 +106,10 @@ export function markRematch(
       `This game is already the rematch of game ${state.rematchOf.code}.`,
     );
   }
-  const marked: GameState = {
-    ...state,
-    rematchOf: { code: previous.code, players: [...new Set(previous.players)] },
-  };
-  if (now !== undefined && everyoneBack(marked)) {
-    const started = startGame(marked, marked.createdBy, now);
-    if (started.ok) return started;
-  }
-  return ok(marked);
+  return startedIfEveryoneBack(
+    { ...state, rematchOf: { code: previous.code, players: [...new Set(previous.players)] } },
+    now,
+  );
 }
 
 function nextLine(state: GameState): number {
