@@ -117,7 +117,9 @@ const schema = z.object({
   DNS_POLL_MS: whole().pipe(z.number().min(100).max(600_000)).default(5000),
   CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   HEARTBEAT_MS: whole().pipe(z.number().min(50).max(10_000)).default(500),
-  PEER_DOWN_MS: whole().pipe(z.number().min(200).max(60_000)).default(3000),
+  PEER_DOWN_MS: whole()
+    .pipe(z.number().min(1000, 'must be at least 1000 ms').max(60_000))
+    .default(3000),
   ROUND_SECONDS: digits().pipe(z.number().min(1).max(600)).default(10),
   /** How long a finished game stays on its players' screens before the node drops it. */
   FINISHED_GAME_SECONDS: whole().pipe(z.number().min(5).max(86_400)).default(300),

@@ -116,9 +116,17 @@ export function toSnapshot(record: GameRecord & { state: GameState }): Snapshot 
 
 /**
  * How much sooner than the lease lasts an owner stops trusting it (clocks that run at slightly
- * different rates, a pause between reading the clock and acting on it).
+ * different rates, a pause between reading the clock and acting on it), and how often it renews
+ * it: a second each for leases of 3 s and more (the default), less for shorter ones, so that a
+ * renewal always lands while the last one is still trusted. (With a fixed second of each, a
+ * lease of 2 s or less was never, or only now and then, trusted: a node alone left its rounds
+ * running late or never resolved them.)
  */
-const LEASE_MARGIN_MS = 1000;
+function leaseTiming(leaseMs: number): { marginMs: number; renewMs: number } {
+  const marginMs = Math.min(1000, Math.round(leaseMs / 3));
+  // (At least 100 ms: a lease too short to be trusted at all must not renew in a tight loop.)
+  return { marginMs, renewMs: Math.max(100, Math.min(1000, Math.floor((leaseMs - marginMs) / 2))) };
+}
 
 /**
  * A node's clock this far from the database's is logged (once, until it comes back within):
@@ -150,9 +158,15 @@ export class Ledger {
   readonly #groups: SaveGroup[] = [];
   #writing = false;
   readonly #defer: (flush: () => void) => void;
+  readonly #margin: number;
+  /** How often the registry renews this node's lease (see leaseTiming). */
+  readonly renewEveryMs: number;
 
   constructor(options: LedgerOptions) {
     this.#o = options;
+    const timing = leaseTiming(options.leaseMs);
+    this.#margin = timing.marginMs;
+    this.renewEveryMs = timing.renewMs;
     this.#defer = options.defer ?? ((flush) => void options.clock.setTimeout(flush, 0));
   }
 
@@ -171,7 +185,7 @@ export class Ledger {
    */
   leaseFresh(): boolean {
     if (this.#renewedAt === null) return false;
-    return this.#o.clock.now() - this.#renewedAt < this.#o.leaseMs - LEASE_MARGIN_MS;
+    return this.#o.clock.now() - this.#renewedAt < this.#o.leaseMs - this.#margin;
   }
 
   /** Since when database calls fail, and the kind of outage if known; null while they work. */
@@ -483,7 +497,7 @@ export class Ledger {
    * lease that ran out still counts as held.
    */
   #justBack(now: number): boolean {
-    return this.#backAt !== null && now - this.#backAt < this.#o.leaseMs + LEASE_MARGIN_MS;
+    return this.#backAt !== null && now - this.#backAt < this.#o.leaseMs + this.#margin;
   }
 
   /** A database call, or undefined at once while the database is known to be away. */

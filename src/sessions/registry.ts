@@ -64,7 +64,6 @@ export interface SessionsDeps {
 
 export type CreateResult = { ok: true; code: string } | { ok: false; message: string };
 
-const LEASE_RENEW_MS = 1000;
 /** How long a peer that is down and runs no game this node holds is remembered as down. */
 const FORGET_DOWN_PEER_MS = 30_000;
 
@@ -74,7 +73,7 @@ export class GameSessions {
   private readonly peerUpAt = new Map<string, number>();
   /** When each peer that is down now was declared down. */
   private readonly peerDownAt = new Map<string, number>();
-  /** Per peer that is down: whether it renewed its lease since (asked at most once a second). */
+  /** Per peer that is down: whether it renewed its lease since (asked at most once a renewal). */
   private readonly aliveSince = new Map<string, { at: number; alive: Promise<boolean> }>();
   private readonly beyondCutListeners = new Set<(codes: string[]) => void>();
   /** Sessions that ended with a write nobody else held, while the replica still has it. */
@@ -262,7 +261,7 @@ export class GameSessions {
     if (this.stopLease) return;
     const renew = (): Promise<void> =>
       this.ledger.renew(this.d.address?.() ?? this.d.nodeId, this.d.selfState());
-    this.stopLease = every(this.clock, LEASE_RENEW_MS, () => void renew());
+    this.stopLease = every(this.clock, this.ledger.renewEveryMs, () => void renew());
     await renew();
   }
 
@@ -570,7 +569,7 @@ export class GameSessions {
   private aliveBeyondCut(owner: string): Promise<boolean> {
     const now = this.clock.now();
     const asked = this.aliveSince.get(owner);
-    if (asked && now - asked.at < LEASE_RENEW_MS) return asked.alive;
+    if (asked && now - asked.at < this.ledger.renewEveryMs) return asked.alive;
     const downAt = this.peerDownAt.get(owner) ?? now;
     const alive = this.ledger.renewedSince(owner, downAt).then((r) => {
       if (r === true && this.env.logOnce(`beyond-cut:${owner}:${downAt}`)) {

@@ -62,8 +62,13 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ ...clustered, PEER_DOWN_MS: '1001', HEARTBEAT_MS: '500' }).cluster,
     ).toMatchObject({ peerDownMs: 1001, heartbeatMs: 500 });
-    // Alone, the node runs no mesh: the two are not read.
+    // Alone, the node runs no mesh: the two are not compared.
     expect(loadConfig({ ...base, PEER_DOWN_MS: '1000', HEARTBEAT_MS: '500' }).port).toBe(4000);
+    // But PEER_DOWN_MS is also how long a node's lease lasts: under a second, a node could not
+    // renew it in time, and one alone would never resolve a round.
+    expect(() => loadConfig({ ...base, PEER_DOWN_MS: '999' })).toThrow(
+      /PEER_DOWN_MS.*must be at least 1000 ms/,
+    );
     expect(() => loadConfig({ ...clustered, PORT: '0' })).toThrow(/PORT: 0 \(any free port\)/);
     expect(loadConfig({ ...base, PORT: '0' }).port).toBe(0);
     for (const resolver of ['127.0.0.1:0', '[::1]:0'])

@@ -3,7 +3,7 @@
 
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../src/clock.js';
+import { systemClock, type Clock } from '../../../src/clock.js';
 import { openStorage, type Snapshot, type Storage } from '../../../src/db/index.js';
 import type { GameState } from '../../../src/game/types.js';
 import type { GameRecord } from '../../../src/sessions/game-record.js';
@@ -298,5 +298,38 @@ describe("Ledger.persistCopy (a peer saves an owner's write the owner could not 
     // The database away: 'unavailable', nothing thrown.
     ctl.failing = true;
     expect(await ledger.persistCopy(record('BHND', 1, 'n2', 10))).toBe('unavailable');
+  });
+});
+
+describe('Ledger lease timing (how long a node trusts its own lease, and how often it renews it)', () => {
+  it('renews often enough that a lease stays trusted for a whole late renewal, short leases included', async () => {
+    const storage = openStorage({ engine: 'sqlite', path: ':memory:' }, { logger });
+    await storage.migrate();
+    stores.push(storage);
+    for (const leaseMs of [1000, 1500, 2000, 3000, 10_000]) {
+      let t = Date.now();
+      const clock: Clock = { now: () => t, setTimeout: () => ({ timer: 0 }), clearTimeout() {} };
+      const ledger = new Ledger({
+        nodeId: `n${leaseMs}`,
+        snapshots: storage.snapshots,
+        leases: storage.leases,
+        clock,
+        logger,
+        leaseMs,
+      });
+      const sent = t;
+      await ledger.renew('127.0.0.2:4000', 'ready');
+      // The next renewal is sent `renewEveryMs` later; one that comes a whole period late (a busy
+      // event loop, a slow database) still lands while this one is trusted. Before, a lease of
+      // 2 s or less was trusted for a second or less after a renewal sent every second: a node
+      // alone resolved its rounds late, or never.
+      t = sent + 2 * ledger.renewEveryMs - 1;
+      expect(ledger.leaseFresh(), `lease ${leaseMs} ms`).toBe(true);
+      // Never past the lease itself: by then another node may have taken its games over.
+      t = sent + leaseMs;
+      expect(ledger.leaseFresh(), `lease ${leaseMs} ms`).toBe(false);
+      // The default (3 s) keeps its second of margin and its renewal a second.
+      if (leaseMs >= 3000) expect(ledger.renewEveryMs).toBe(1000);
+    }
   });
 });
