@@ -1,7 +1,7 @@
 // Why the server closes a player's live socket, as WebSocket close codes: the one list the
-// live sockets, the routes that refuse them and the drain use. The page reconnects on 1012
-// only; every other code here means "do not retry" (htmx does not reconnect on 1008, 1009 or
-// the application range 4000–4999).
+// live sockets, the routes that refuse them and the drain use. The page reconnects on 1011 and
+// 1012 only; every other code here means "do not retry" (htmx does not reconnect on 1008, 1009
+// or the application range 4000–4999).
 
 export const LiveClose = {
   /** Policy violation: a flood of frames, or of invalid messages. A page never does either. */
@@ -10,6 +10,8 @@ export const LiveClose = {
   tooBig: 1009,
   /** Service Restart: the node is draining, or the game runs elsewhere now. Reconnect. */
   restart: 1012,
+  /** The server could not open the page's game (an error it logged): the page reconnects. */
+  serverError: 1011,
   /** No session on the upgrade: log in first (the page goes to the login). */
   unauthorised: 4401,
   /** No such game. */

@@ -67,6 +67,14 @@ export class GameLiveSocket extends LiveSocket {
     super(wire, viewer.id, deps.budget, deps.format ?? 'html', deps.table ?? false);
   }
 
+  protected onSlowReader(): void {
+    this.deps.metrics.wsRejected.inc({ reason: 'slow-reader' });
+    this.deps.logger.warn(
+      { code: this.code, user: this.viewer.username },
+      'cut a live socket whose page stopped reading its messages',
+    );
+  }
+
   protected onFlood(): void {
     this.deps.metrics.wsRejected.inc({ reason: 'flood' });
     this.deps.logger.warn(

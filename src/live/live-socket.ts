@@ -31,6 +31,12 @@ const OPEN = 1;
  * never closed its socket, is sent to a live node within seconds.
  */
 export const PING_MS = 10_000;
+/**
+ * Unsent bytes past which a page is taken to have stopped reading: hundreds of renders (a first
+ * render is about 1 KB, an update a few hundred bytes), more than a page that reads at all ever
+ * lets build up.
+ */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
 
 export type WireFormat = 'html' | 'patch';
 
@@ -274,8 +280,29 @@ export abstract class LiveSocket {
   }
 
   protected send(text: string): void {
-    if (this.wire.readyState === OPEN) this.wire.send(text);
+    const { wire } = this;
+    if (wire.readyState !== OPEN) return;
+    if ((wire.bufferedAmount ?? 0) > MAX_UNSENT_BYTES) {
+      this.dropSlowReader();
+      return;
+    }
+    wire.send(text);
   }
+
+  /**
+   * A page that stopped reading (a client that answers pings but never takes its messages) would
+   * have every render queued for it in this node's memory: past MAX_UNSENT_BYTES the socket is
+   * cut. A close frame would wait behind what is queued, so the TCP connection is ended; a page
+   * that is only slow (a stalled mobile link) reconnects (1006) and is sent its state afresh.
+   */
+  private dropSlowReader(): void {
+    this.onSlowReader();
+    this.wire.terminate?.();
+    this.dispose();
+  }
+
+  /** Called once when a page that stopped reading is cut (for a log line and a count). */
+  protected abstract onSlowReader(): void;
 
   protected sendJson(obj: Record<string, unknown>): void {
     this.send(JSON.stringify(obj));

@@ -247,6 +247,13 @@ export class LobbyLiveSocket extends LiveSocket {
     this.own = [[CSRF_PART, escape(csrfToken)]];
   }
 
+  protected onSlowReader(): void {
+    this.logger.warn(
+      { user: this.viewer.username },
+      'cut a lobby socket whose page stopped reading its messages',
+    );
+  }
+
   protected onFlood(): void {
     this.logger.warn(
       { user: this.viewer.username },

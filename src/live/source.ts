@@ -60,4 +60,6 @@ export interface LiveWire {
   /** Holds the socket's writes until `uncork`, so the messages sent meanwhile leave in one. */
   cork?(): void;
   uncork?(): void;
+  /** Bytes sent to the socket that have not left for the network yet. */
+  readonly bufferedAmount?: number;
 }

@@ -472,7 +472,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const stopKeeping = keepFrames(wire, early);
     const seen = parseSeen(req.query.seen);
     const { shownGame } = liveFormat(req);
-    void games.awaitGame(code).then(async (state) => {
+    const settle = async (): Promise<void> => {
+      const state = await games.awaitGame(code);
       // A page that saw more of the game than this node's copy holds keeps what it shows and
       // comes back shortly (see sessions/seen.ts), rather than seeing its rounds played again.
       const ok = !state || !seen || (await games.caughtUp(code, seen, shownGame));
@@ -481,22 +482,28 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       if (wire.readyState !== 1) return;
       if (!ok) {
         metrics.wsRejected.inc({ reason: 'behind' });
-        return wire.close(LiveClose.restart, BEHIND_REASON);
+        wire.close(LiveClose.restart, BEHIND_REASON);
+        return;
       }
       if (!code || !state) {
         metrics.wsRejected.inc({ reason: 'no-game' });
         // A game still resuming, or a database that cannot be read: close as a restart so the
         // page reconnects shortly.
-        void games
-          .pending(code)
-          .then((pending) =>
-            pending
-              ? wire.close(LiveClose.restart, `game ${pending}`)
-              : wire.close(LiveClose.notFound, 'no such game'),
-          );
+        const pending = await games.pending(code);
+        if (pending) wire.close(LiveClose.restart, `game ${pending}`);
+        else wire.close(LiveClose.notFound, 'no such game');
         return;
       }
       openGameSocket(wire, code, user, req, early);
+    };
+    // A step that throws (a saved row that cannot be read, a database error in `pending`) would
+    // leave the page an open socket that nobody serves, drains or closes: it is closed as a
+    // server error instead, which the page reconnects on.
+    settle().catch((err: unknown) => {
+      stopKeeping();
+      uncount();
+      logger.error({ err, game: code }, 'could not open a game socket');
+      if (wire.readyState === 1) wire.close(LiveClose.serverError, 'could not open the game');
     });
   });
 
@@ -507,6 +514,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     req: Request,
     early: [unknown, boolean | undefined][] = [],
   ): void {
+    if (!stillServing(wire)) return;
     const socket = new GameLiveSocket(
       wire,
       code,
@@ -557,6 +565,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const early = takeEarlyFrames(wire);
     const user = req.res?.locals.user as WebUser | null | undefined;
     if (!user) return wire.close(LiveClose.unauthorised, 'log in first');
+    if (!stillServing(wire)) return;
     const { format, table } = liveFormat(req);
     const socket = new LobbyLiveSocket(
       wire,
@@ -574,6 +583,20 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     wire.on('close', () => hub.remove(socket));
     socket.start(early.length);
   });
+
+  /**
+   * Whether a socket whose session or game was being read may be served now: not if the page
+   * closed it meanwhile (its close has passed, so nothing would ever remove it from the hub, and
+   * it would count against its account's cap), nor if the node began to drain meanwhile (the
+   * drain's sweeps may have passed too: it is sent to reconnect elsewhere now).
+   */
+  function stillServing(wire: LiveWire): boolean {
+    if (wire.readyState !== 1) return false;
+    if (deps.lifecycle.state === 'ready') return true;
+    metrics.wsRejected.inc({ reason: 'draining' });
+    wire.close(LiveClose.restart, 'node draining');
+    return false;
+  }
 
   /**
    * Counts the socket against its account's cap, closing that account's oldest past it; the

@@ -102,6 +102,8 @@ interface WsSocket {
   removeListener(event: string, listener: (...args: never[]) => void): unknown;
   ping(): void;
   terminate(): void;
+  /** What the socket's stream and ws's sender hold unsent (a field read and a sum). */
+  readonly bufferedAmount: number;
   /** The TCP stream under the socket (both ws versions keep it here). */
   _socket?: { cork(): void; uncork(): void; write(chunk: Buffer): boolean } | null;
   /** The extensions the handshake agreed on, with their parameters. */
@@ -176,6 +178,10 @@ export class PlayerWire implements LiveWire {
 
   get readyState(): number {
     return this.ws.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
   }
 
   send(text: string): void {

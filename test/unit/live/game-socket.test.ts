@@ -9,7 +9,7 @@ import { LiveHub } from '../../../src/live/hub.js';
 import { FLOOD_FACTOR, FRAMES_PER_SECOND, InboundBudget } from '../../../src/live/inbound.js';
 import { LobbyFeed, LobbyLiveSocket, lobbyPage } from '../../../src/live/lobby-socket.js';
 import { openGamesHtml } from '../../../src/live/lobby-templates.js';
-import { PING_MS } from '../../../src/live/live-socket.js';
+import { MAX_UNSENT_BYTES, PING_MS } from '../../../src/live/live-socket.js';
 import { TABLE_SIZE } from '../../../src/live/html.js';
 import { seenToken } from '../../../src/sessions/seen.js';
 import { GameFrames } from '../../../src/live/game-frame.js';
@@ -438,6 +438,49 @@ describe('GameLiveSocket', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('cuts a page that stopped reading once its unsent messages pass MAX_UNSENT_BYTES, and keeps one that reads', async () => {
+    const wire = Object.assign(new FakeWire(), {
+      bufferedAmount: 0,
+      terminated: false,
+      terminate: () => undefined,
+    });
+    wire.terminate = () => {
+      wire.terminated = true;
+      wire.readyState = 3;
+    };
+    const src = source(game);
+    const d = deps(src);
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, d).start();
+    const joined = (n: number): GameState => ({
+      ...game,
+      players: [
+        ...game.players,
+        { ...game.players[0]!, id: String(n), name: `hero${n}`, color: n % 8 },
+      ],
+    });
+    // As much unsent as it may hold: still served.
+    wire.bufferedAmount = MAX_UNSENT_BYTES;
+    let before = wire.sent.length;
+    src.set(joined(2));
+    src.fire();
+    await vi.waitFor(() => expect(wire.sent.length).toBeGreaterThan(before), { timeout: 2000 });
+    expect(wire.terminated).toBe(false);
+    // One byte more: the next message is not queued behind it; the connection is ended.
+    wire.bufferedAmount = MAX_UNSENT_BYTES + 1;
+    before = wire.sent.length;
+    src.set(joined(3));
+    src.fire();
+    await vi.waitFor(() => expect(wire.terminated).toBe(true), { timeout: 2000 });
+    expect(wire.sent.length).toBe(before);
+    const cut = await d.metrics.wsRejected.get();
+    expect(cut.values.find((v) => v.labels.reason === 'slow-reader')?.value).toBe(1);
+    // Nothing more is rendered for it.
+    src.set(joined(4));
+    src.fire();
+    await new Promise((r) => setImmediate(r));
+    expect(wire.sent.length).toBe(before);
   });
 
   it('counts every frame against the account: pings and actions past the budget are refused, a flood is closed with 1008', async () => {
