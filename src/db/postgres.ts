@@ -57,11 +57,18 @@ const types: pg.CustomTypesConfig = {
   },
 };
 
-/** The URL without its password, for logs and the operator page. */
+/** Query parameters of a connection string that carry a secret (libpq's, as pg reads them). */
+const SECRET_PARAMS = ['password', 'sslpassword'];
+
+/**
+ * The URL without its password (in `user:password@` or as `?password=`), for logs and the
+ * operator page.
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const name of SECRET_PARAMS) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
     return u.toString();
   } catch {
     return 'postgres://(unparseable URL)';

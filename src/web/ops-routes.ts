@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { ipKeyGenerator } from 'express-rate-limit';
 import type { WebDeps } from './deps.js';
 import { currentUser } from './user.js';
 
@@ -51,7 +52,9 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
       next();
       return;
     }
-    const key = req.ip ?? 'unknown';
+    // An IPv6 client is counted by its /56, as the login limits count it: a host that holds
+    // a whole network must not get ten more guesses per address it takes.
+    const key = ipKeyGenerator(req.ip ?? 'unknown');
     const seen = await guesses.get(key);
     if (seen && seen.consumedPoints >= TOKEN_GUESSES) {
       deps.metrics.rateLimited.inc({ limit: 'admin-token' });
@@ -63,7 +66,7 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
     }
     if (!tokenMatches(bearer, deps.config.adminToken)) {
       await guesses.penalty(key, 1);
-      deps.logger.warn({ ip: key, path: req.path }, 'wrong admin token');
+      deps.logger.warn({ ip: req.ip, path: req.path }, 'wrong admin token');
     }
     next();
   });

@@ -98,11 +98,21 @@ describe('deploy/prometheus-alerts.yml', () => {
         {
           interval: '15s',
           input_series: [
-            // Node a resolves every round more than 100 ms after its deadline; node b on time.
+            // Node a resolves every round more than 100 ms after its deadline; node b on time. The
+            // alert is a share of the rounds: busy node c has one round in 100 late (more late
+            // rounds a second than quiet node d), quiet node d one in two.
+            { series: 'minotaur_rounds_resolved_total{node="a"}', values: '0+1x100' },
             { series: 'minotaur_round_late_seconds_count{node="a"}', values: '0+1x100' },
             { series: 'minotaur_round_late_seconds_bucket{node="a",le="0.1"}', values: '0x100' },
+            { series: 'minotaur_rounds_resolved_total{node="b"}', values: '0+1x100' },
             { series: 'minotaur_round_late_seconds_count{node="b"}', values: '0+1x100' },
             { series: 'minotaur_round_late_seconds_bucket{node="b",le="0.1"}', values: '0+1x100' },
+            { series: 'minotaur_rounds_resolved_total{node="c"}', values: '0+100x100' },
+            { series: 'minotaur_round_late_seconds_count{node="c"}', values: '0+1x100' },
+            { series: 'minotaur_round_late_seconds_bucket{node="c",le="0.1"}', values: '0x100' },
+            { series: 'minotaur_rounds_resolved_total{node="d"}', values: '0+1x100' },
+            { series: 'minotaur_round_late_seconds_count{node="d"}', values: '0+0.5x100' },
+            { series: 'minotaur_round_late_seconds_bucket{node="d",le="0.1"}', values: '0x100' },
             { series: 'minotaur_nodejs_eventloop_lag_p99_seconds{node="a"}', values: '0.2x100' },
             { series: 'minotaur_nodejs_eventloop_lag_p99_seconds{node="b"}', values: '0.01x100' },
             { series: 'minotaur_process_cpu_seconds_total{node="a"}', values: '0+13.5x100' },
@@ -125,6 +135,11 @@ describe('deploy/prometheus-alerts.yml', () => {
                   'MinotaurRoundsLate',
                   { node: 'a' },
                   'Node a resolves rounds more than 100 ms after their deadline',
+                ),
+                firing(
+                  'MinotaurRoundsLate',
+                  { node: 'd' },
+                  'Node d resolves rounds more than 100 ms after their deadline',
                 ),
               ],
             },
