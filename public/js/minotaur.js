@@ -1,7 +1,8 @@
 // Minotaur's page behaviour on top of htmx and its hx-ws extension:
 //  - keeps every game action until the server acknowledges it, and sends the unacknowledged
 //    ones again after a reconnect (the server recognises resends by their id);
-//  - shows a "reconnecting…" badge whenever the live socket is down;
+//  - shows a "reconnecting…" badge whenever the live socket is down, backs off a socket the
+//    server keeps closing at once, and says so for good (with Reload) when it will not come back;
 //  - runs the round countdown and its shrinking bar against the server's clock, and says so
 //    when the server is late to close a round;
 //  - keyboard play (hotkeys, focusable tiles), aiming highlights, sounds with a mute toggle,
@@ -79,10 +80,50 @@
     return 'a' + Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
+  // The live socket's state in the header (#conn-badge, role=status): "reconnecting…" while it
+  // is down and coming back; a lasting message instead once it will not come back on its own.
+  var RECONNECTING = 'reconnecting…';
+  var stopped = false;
   function setBadge(down) {
+    if (stopped) return;
     var badge = document.getElementById('conn-badge');
-    if (badge) badge.hidden = !down;
+    if (badge) {
+      var was = !badge.hidden;
+      badge.hidden = !down;
+      // Written as it shows: a status whose text changes is read out; one just unhidden may not be.
+      if (down && !was) badge.textContent = RECONNECTING;
+    }
     document.documentElement.classList.toggle('offline', down);
+  }
+
+  /**
+   * The socket is closed for good (hx-ws does not retry this close): the badge says why, for as
+   * long as the page stays, with what to do about it (Reload, or a link such as Log in), instead
+   * of a "reconnecting…" that would pulse forever.
+   */
+  function stopUpdating(text, action) {
+    stopped = true;
+    document.documentElement.classList.add('offline');
+    var badge = document.getElementById('conn-badge');
+    if (!badge) return;
+    badge.classList.add('stopped');
+    badge.hidden = false;
+    badge.textContent = text + ' ';
+    var control;
+    if (action && action.href) {
+      control = document.createElement('a');
+      control.href = action.href;
+      control.className = 'button small';
+    } else {
+      control = document.createElement('button');
+      control.type = 'button';
+      control.className = 'small';
+      control.addEventListener('click', function () {
+        window.location.reload();
+      });
+    }
+    control.textContent = (action && action.label) || 'Reload';
+    badge.appendChild(control);
   }
 
   /** A short note at the bottom of the game page: a refusal, or with `ok` a thing done. */
@@ -95,6 +136,10 @@
     clearTimeout(n._t);
     n._t = setTimeout(function () {
       n.classList.remove('show');
+      // Gone from the screen, gone for screen readers too (they could still find the old text).
+      n._t = setTimeout(function () {
+        n.textContent = '';
+      }, 400);
     }, 3500);
   }
 
@@ -263,6 +308,8 @@
 
   document.addEventListener('htmx:ws:after:connection', function (evt) {
     openSocket = evt.detail.connection.socket;
+    openedAt = Date.now();
+    heard = false;
     setBadge(false);
     var code = gameCode();
     if (!code) return;
@@ -286,10 +333,78 @@
     return true;
   }
 
+  // 4404: the game is not there any more (the servers lost it, or it ended and was put away): a
+  // reload shows what the address holds now (the final board, the lobby, or "no such game").
+  // Once in 30 s, so that a page whose reload comes back to the same close does not loop.
+  var RELOADED_KEY = 'minotaur:reloaded:';
+  function reloadOnce() {
+    var key = RELOADED_KEY + window.location.pathname;
+    try {
+      if (Date.now() - Number(window.sessionStorage.getItem(key) || 0) < 30000) return false;
+      window.sessionStorage.setItem(key, String(Date.now()));
+    } catch (e) {
+      return false; // without storage a reload could not tell it had been tried
+    }
+    window.location.reload();
+    return true;
+  }
+
+  // hx-ws starts its back-off again each time a socket opens (attempt = 0), and a server that
+  // cannot serve the game yet accepts the socket and closes it at once (1012: a game resuming,
+  // or another node's to take): left alone, the page would come back every half second for as
+  // long as that lasts. A socket that lived only briefly, or heard nothing, counts here; the
+  // attempt hx-ws numbers its next delay by (the close event comes before it schedules the
+  // retry) follows the count: 0.5 s, 1 s, then the cap of the page's config (views/partials/
+  // head.ejs). A socket that lived a while starts the count again.
+  var SHORT_LIFE_MS = 5000;
+  var openedAt = 0;
+  var heard = false;
+  var shortLives = 0;
+  function backOff(detail) {
+    var connection = detail && detail.connection;
+    var lived = Date.now() - openedAt;
+    var opened = openedAt > 0;
+    openedAt = 0;
+    // Not opened since the last close: hx-ws counts the failed attempts itself. Closed because
+    // the tab went to the background: nothing failed (it reconnects when the tab is back).
+    if (!connection || !opened || document.hidden) return;
+    if (lived >= SHORT_LIFE_MS && heard) {
+      shortLives = 0;
+      return;
+    }
+    shortLives++;
+    connection.attempt = Math.max(connection.attempt || 0, shortLives - 1);
+  }
+
   document.addEventListener('htmx:ws:close', function (evt) {
+    var detail = evt.detail || {};
+    var code = detail.code;
     openSocket = null;
-    if (evt.detail && evt.detail.code === 4401 && toLogin()) return;
-    setBadge(true);
+    backOff(detail);
+    if (stopped) return;
+    // Codes hx-ws does not retry (src/live/close-codes.ts): each says, for good, why the page
+    // stopped updating, and what brings it back.
+    if (code === 4401) {
+      if (toLogin()) return;
+      stopUpdating('Your session has ended: this page stopped updating.', {
+        label: 'Log in',
+        href: '/login?next=' + encodeURIComponent(window.location.pathname) + '&ended=1',
+      });
+    } else if (code === 4404) {
+      if (reloadOnce()) return;
+      stopUpdating('This page stopped updating: the game could not be found.');
+    } else if (code === 4429) {
+      // The cap counts every live page of the account (games and lobby, on any device).
+      stopUpdating('This page stopped updating: Minotaur is open in too many tabs or windows.');
+    } else if (code === 1008 || code === 1009) {
+      stopUpdating('This page stopped updating: the server closed its connection.');
+    } else setBadge(true);
+  });
+
+  // A page restored from the back/forward cache: hx-ws closed its socket when the page was left
+  // and does not open it again, so the page would show a board that never moves. A fresh load.
+  window.addEventListener('pageshow', function (evt) {
+    if (evt.persisted && liveRoot()) window.location.reload();
   });
 
   // Live renders (public/js/live-render.js): the server sends what changed in each partial; the
@@ -389,6 +504,7 @@
 
   // Incoming data-only messages (JSON without "content"): acks, refusals, clock sync.
   document.addEventListener('htmx:ws:after:message:incoming', function (evt) {
+    heard = true;
     var data = evt.detail.message.data;
     if (typeof data !== 'string' || data.charAt(0) !== '{') return;
     var msg;
@@ -505,6 +621,7 @@
     var a = document.activeElement;
     focusWasInPlay = !!(a && a.closest && a.closest('#game-actions, #game-board'));
     noteChatPlace();
+    noteLobbyFocus();
   });
   document.addEventListener('htmx:after:swap', function () {
     var actions = document.getElementById('game-actions');
@@ -522,10 +639,201 @@
     focusWasInPlay = false;
     chatToBottom(false);
     noticeChanges();
+    showResult();
     showInvite();
     waitingForOthers();
+    announce();
+    keepLobbyFocus();
     tick();
   });
+
+  // ── the result box ───────────────────────────────────────────────────────────────────
+  // A box the player closed stays closed: every render of the end box (a reconnect resends it
+  // whole, a rematch changes it, a reload draws it again) brings back the class the page took
+  // away, so the page remembers, per game and per kind of box (a fallen hero's "Keep watching",
+  // the game's end), which one was closed, and closes it again after each update. A new kind
+  // shows: the end of the game after a fall.
+  var DISMISSED_KEY = 'minotaur:dismissed:';
+  var dismissedHere = {}; // without sessionStorage (private mode): for this page's life
+  var resultKind = null; // the kind of box the page last held
+  function dismissedKind(code) {
+    try {
+      return window.sessionStorage.getItem(DISMISSED_KEY + code);
+    } catch (e) {
+      return dismissedHere[code] || null;
+    }
+  }
+  function rememberDismissed(code, kind) {
+    dismissedHere[code] = kind;
+    try {
+      if (kind) window.sessionStorage.setItem(DISMISSED_KEY + code, kind);
+      else window.sessionStorage.removeItem(DISMISSED_KEY + code);
+    } catch (e) {
+      /* private mode: memory only */
+    }
+  }
+  function resultBox() {
+    return document.querySelector('#game-overlay .overlay');
+  }
+  function focusResultTitle(box) {
+    var title = box.querySelector('#overlay-title');
+    if (title) title.focus();
+  }
+  function showResult() {
+    var box = resultBox();
+    var code = gameCode();
+    if (!box || !code) {
+      resultKind = null;
+      return;
+    }
+    var kind = box.getAttribute('data-overlay') || 'over';
+    var closed = dismissedKind(code) === kind;
+    box.classList.toggle('dismissed', closed);
+    if (kind === resultKind) return;
+    resultKind = kind;
+    // A box that comes up takes the focus to its title, so that it is read out and Tab goes
+    // through it; not from a player typing in the table talk.
+    var a = document.activeElement;
+    if (!closed && !(a && a.closest && a.closest('input, textarea'))) focusResultTitle(box);
+  }
+  function dismissResult(box) {
+    box.classList.add('dismissed');
+    var code = gameCode();
+    if (code) rememberDismissed(code, box.getAttribute('data-overlay') || 'over');
+    // The focus goes where the box can be opened again, or to the board it uncovered.
+    var reopen = document.querySelector('[data-show-result]');
+    var board = document.getElementById('game-board');
+    if (reopen) reopen.focus();
+    else if (board) {
+      board.setAttribute('tabindex', '-1');
+      board.focus();
+    }
+  }
+  function reopenResult() {
+    var box = resultBox();
+    if (!box) return;
+    box.classList.remove('dismissed');
+    var code = gameCode();
+    if (code) rememberDismissed(code, null);
+    focusResultTitle(box);
+  }
+
+  // ── what changed, said to screen readers ─────────────────────────────────────────────
+  // The round log and the status are not live regions (they change whole, every round): after
+  // each update, one polite sentence in #game-announce (views/pages/game.ejs) says what matters,
+  // from what the page now shows: the game starting, a round's blows and falls and the next
+  // round, the player's own fall, the end. Nothing on the first render, nor when an update
+  // (a reconnect's) shows the same state again.
+  var told = null;
+  function textOf(el) {
+    return el ? el.textContent.replace(/\s+/g, ' ').trim() : '';
+  }
+  function withStop(text) {
+    return text && !/[.!?…]$/.test(text) ? text + '.' : text;
+  }
+  function announce() {
+    var region = document.getElementById('game-announce');
+    var status = document.getElementById('game-status');
+    if (!region || !status) return;
+    var cd = status.querySelector('.countdown[data-round]');
+    var now = {
+      phase: status.querySelector('.phase.over')
+        ? 'over'
+        : status.querySelector('.phase.waiting')
+          ? 'open'
+          : cd
+            ? 'playing'
+            : null,
+      round: cd ? cd.getAttribute('data-round') : null,
+      box: resultBox() ? resultBox().getAttribute('data-overlay') : null,
+    };
+    var before = told;
+    told = now;
+    if (!before || !now.phase) return;
+    var parts = [];
+    var newRound = now.round !== before.round;
+    if (
+      (now.phase === 'playing' && before.phase === 'playing' && newRound) ||
+      now.phase === 'over'
+    ) {
+      if (before.phase !== 'over') parts = parts.concat(roundEvents());
+    }
+    if (now.box === 'fallen' && before.box !== 'fallen')
+      parts.push(textOf(document.querySelector('#game-overlay .overlay-card p')));
+    if (now.phase === 'playing' && before.phase === 'open') parts.push('The game has started.');
+    if (now.phase === 'playing' && newRound) parts.push('Round ' + now.round + ' begins.');
+    if (now.phase === 'over' && before.phase !== 'over') {
+      var box = resultBox();
+      var outcome = box ? textOf(box.querySelector('.outcome-line')) : '';
+      var title = box ? textOf(box.querySelector('#overlay-title')) : '';
+      parts.push(
+        title === 'Victory!'
+          ? 'Victory! ' + outcome
+          : 'Game over' + (outcome ? ': ' + outcome : '.'),
+      );
+    }
+    var text = parts.filter(Boolean).map(withStop).join(' ');
+    if (text) region.textContent = text;
+  }
+  // What the round log shows of the round just played, without the lines of every round (who
+  // moved, who raised a shield): the blows, the falls, the Minotaur.
+  function roundEvents() {
+    var lines = [];
+    document.querySelectorAll('#game-log .events li').forEach(function (li) {
+      var line = textOf(li);
+      if (line && !/ (moved|raised a shield)\.$/.test(line)) lines.push(line);
+    });
+    return lines;
+  }
+
+  // ── the lobby keeps a keyboard player's place ────────────────────────────────────────
+  // Each row has the id of its game (lobby-CODE): after an update, the focus goes back to the
+  // same control of the same game's row (its Join may have become Watch), or to the heading of
+  // its list if the game left it, never to another game's row.
+  var lobbyFocus = null;
+  function noteLobbyFocus() {
+    var a = document.activeElement;
+    var row = a && a.closest && a.closest('#open-games li[id^="lobby-"]');
+    if (!row) {
+      lobbyFocus = null;
+      return;
+    }
+    var head = row.parentNode;
+    while (head && head.previousElementSibling) {
+      head = head.previousElementSibling;
+      if (head.tagName === 'H2') break;
+    }
+    lobbyFocus = {
+      row: row.id,
+      label: a.getAttribute('aria-label'),
+      head: head && head.id ? head.id : 'open-games-head',
+    };
+  }
+  function keepLobbyFocus() {
+    var was = lobbyFocus;
+    lobbyFocus = null;
+    if (!was) return;
+    var a = document.activeElement;
+    var row = document.getElementById(was.row);
+    var inRow = row && a && row.contains(a);
+    if (inRow && a.getAttribute('aria-label') === was.label) return;
+    if (row) {
+      var controls = row.querySelectorAll('a, button');
+      var same = null;
+      for (var i = 0; i < controls.length; i++)
+        if (controls[i].getAttribute('aria-label') === was.label) same = controls[i];
+      var to = same || controls[controls.length - 1];
+      if (to) {
+        to.focus({ preventScroll: true });
+        return;
+      }
+    }
+    var head = document.getElementById(was.head) || document.getElementById('open-games-head');
+    if (head) {
+      head.setAttribute('tabindex', '-1');
+      head.focus({ preventScroll: true });
+    }
+  }
 
   // "Waiting for …" is one line for every page of a game (the server renders the status once per
   // state, for every viewer): a hero's page leaves its own hero out of it, or says "you" when
@@ -691,21 +999,14 @@
     var dismiss = t.closest('[data-dismiss]');
     if (dismiss) {
       var overlay = dismiss.closest('.overlay');
-      if (overlay) overlay.classList.add('dismissed');
+      if (overlay) dismissResult(overlay);
     }
     if (t.closest('a[href="#howto"]')) {
       var howto = document.getElementById('howto');
       if (howto) howto.open = true;
     }
     if (t.closest('[data-chat-new]')) chatToBottom(true);
-    if (t.closest('[data-show-result]')) {
-      var o = document.querySelector('#game-overlay .overlay');
-      if (o) {
-        o.classList.remove('dismissed');
-        var first = o.querySelector('button, a');
-        if (first) first.focus();
-      }
-    }
+    if (t.closest('[data-show-result]')) reopenResult();
     var copy = t.closest('[data-copy-link]');
     if (copy) {
       var url = new URL(copy.getAttribute('data-copy-link'), window.location.href).href;
@@ -812,6 +1113,37 @@
     }
   }
 
+  // "One moment" (views/pages/error.ejs, a game page a server cannot show yet): tried again on its
+  // own after the seconds the page names, then less often while it keeps coming back (3 s, 6 s,
+  // 12 s, then every 20 s); "Try again" does it at once.
+  var RETRIES_KEY = 'minotaur:retries:';
+  function retryLater() {
+    var note = document.querySelector('[data-retry-after]');
+    if (!note) return;
+    var key = RETRIES_KEY + window.location.pathname;
+    var tries = 0;
+    try {
+      var last = JSON.parse(window.sessionStorage.getItem(key) || 'null');
+      // Tries of another visit, long ago, do not slow this one down.
+      if (last && Date.now() - last.at < 120000) tries = last.n;
+    } catch (e) {
+      /* private mode: every wait is the first */
+    }
+    var seconds = Math.min(
+      20,
+      (Number(note.getAttribute('data-retry-after')) || 3) * Math.pow(2, tries),
+    );
+    note.textContent = 'Trying again in ' + seconds + (seconds === 1 ? ' second…' : ' seconds…');
+    setTimeout(function () {
+      try {
+        window.sessionStorage.setItem(key, JSON.stringify({ n: tries + 1, at: Date.now() }));
+      } catch (e) {
+        /* private mode */
+      }
+      window.location.reload();
+    }, seconds * 1000);
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     showLocalTimes(document);
     waitingForOthers();
@@ -833,6 +1165,9 @@
     if (signup) watchSignup(signup);
     showSoundToggle();
     noticeChanges();
+    showResult();
+    announce();
+    retryLater();
     setInterval(tick, 100);
     tick();
   });

@@ -318,12 +318,18 @@ export function submitted(round: number, label: string, others: readonly string[
 type MoveDir = GameView['moveDirs'][number];
 
 /**
+ * A tired shield says so on its button: where the note under it does not fit (a phone, whose
+ * stylesheet hides the note), the button reads "Defend (tired)" rather than only looking paler.
+ */
+const TIRED_TAG = html`<span class="tired-tag"> (tired)</span>`;
+
+/**
  * The move and attack buttons and the shield, for a round. The round is one hidden field of the
  * form around them (sent with whichever button is pressed), not a value of each button: so from
  * one round to the next the buttons stay the same trees, and an update carries the round once.
  */
 export function compass(round: number, dirs: readonly MoveDir[], shieldTired: boolean): Rendered {
-  return html`\n    <form class="moves"><input type="hidden" name="round" value="${round}">\n    <div class="compass-pair">\n      <div class="compass" role="group" aria-label="Move">\n        <span class="compass-title" aria-hidden="true">Move</span>\n        ${buttons('move', dirs)}\n      </div>\n      <div class="compass attack" role="group" aria-label="Attack">\n        <span class="compass-title" aria-hidden="true">Attack</span>\n        ${buttons('attack', dirs)}\n      </div>\n    </div>\n    <button type="button" class="defend${shieldTired ? ' tired' : ''}" hx-ws:send hx-vals='{"kind":"defend"}' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">${shieldTired ? 'Your shield is tired from last round: it stops heroes, not the Minotaur.' : 'Blocks every blow this round and hits back at heroes who strike it.'}</p>\n    </form>\n  `;
+  return html`\n    <form class="moves"><input type="hidden" name="round" value="${round}">\n    <div class="compass-pair">\n      <div class="compass" role="group" aria-label="Move">\n        <span class="compass-title" aria-hidden="true">Move</span>\n        ${buttons('move', dirs)}\n      </div>\n      <div class="compass attack" role="group" aria-label="Attack">\n        <span class="compass-title" aria-hidden="true">Attack</span>\n        ${buttons('attack', dirs)}\n      </div>\n    </div>\n    <button type="button" class="defend${shieldTired ? ' tired' : ''}" hx-ws:send hx-vals='{"kind":"defend"}' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend${shieldTired ? TIRED_TAG : ''} <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">${shieldTired ? 'Your shield is tired from last round: it stops heroes, not the Minotaur.' : 'Blocks every blow this round and hits back at heroes who strike it.'}</p>\n    </form>\n  `;
 }
 
 /**
@@ -399,7 +405,7 @@ export function overlayPartial(g: GameView, csrfToken: string | undefined): Rend
       : finished && g.canRematch
         ? html`<p class="hint rematch-note">Rematch opens a new game for this group; it starts once everyone has joined.</p>`
         : '';
-  const box = html`\n  \n  <div class="overlay ${win ? 'win' : 'lose'}" role="dialog" aria-labelledby="overlay-title" data-overlay>\n    <div class="overlay-card">\n      <div class="overlay-icon" aria-hidden="true">\n        ${icon}\n      </div>\n      <h2 id="overlay-title">${win ? 'Victory!' : 'Game Over'}</h2>\n      ${body}\n      <div class="overlay-actions">\n        ${rematch}\n        <a class="button${finished && g.canRematch ? ' ghost' : ''}" href="/lobby">Back to the lobby</a>\n        <button type="button" class="link dismiss" data-dismiss>${finished ? 'See the board' : 'Keep watching'}</button>\n      </div>\n      ${note}\n    </div>\n  </div>\n`;
+  const box = html`\n  \n  <div class="overlay ${win ? 'win' : 'lose'}" role="dialog" aria-labelledby="overlay-title" data-overlay="${finished ? 'over' : 'fallen'}">\n    <div class="overlay-card">\n      <div class="overlay-icon" aria-hidden="true">\n        ${icon}\n      </div>\n      <h2 id="overlay-title" tabindex="-1">${win ? 'Victory!' : 'Game Over'}</h2>\n      ${body}\n      <div class="overlay-actions">\n        ${rematch}\n        <a class="button${finished && g.canRematch ? ' ghost' : ''}" href="/lobby">Back to the lobby</a>\n        <button type="button" class="link dismiss" data-dismiss>${finished ? 'See the board' : 'Keep watching'}</button>\n      </div>\n      ${note}\n    </div>\n  </div>\n`;
   return html`\n${box}\n`;
 }
 
@@ -424,7 +430,9 @@ export function chatPartial(
       : mark(empty.player, 'Say hello, or send a quick call.', 'Nothing said yet.');
     return html`\n  <p class="dim chat-empty">${hint}</p>\n\n`;
   }
-  return html`\n  <ol class="chat-lines" aria-live="polite" aria-relevant="additions">\n    ${lines}\n  </ol>\n\n`;
+  // Read out as lines come in by #game-chat, the page's own container (views/pages/game.ejs):
+  // this list is created with its first line, too late to be a live region for that line.
+  return html`\n  <ol class="chat-lines">\n    ${lines}\n  </ol>\n\n`;
 }
 
 export function chatLine(l: ForSeat<ChatLineView>): Rendered {

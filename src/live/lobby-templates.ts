@@ -27,7 +27,7 @@ const FRESH: RowTrees = { get: (_key, make) => make() };
 
 /** The open games (a page of them) and the games being played, for any viewer with these rows. */
 export function openGamesPartial(lobby: LobbyPage, rows: RowTrees = FRESH): Rendered {
-  return html`<h2 class="list-head">Open games</h2>\n${lobby.total ? openList(lobby, rows) : NO_OPEN_GAMES}\n${lobby.playing.total ? playingList(lobby, rows) : ''}\n`;
+  return html`<h2 class="list-head" id="open-games-head">Open games</h2>\n${lobby.total ? openList(lobby, rows) : NO_OPEN_GAMES}\n${lobby.playing.total ? playingList(lobby, rows) : ''}\n`;
 }
 
 /** The partial as HTML for a page whose form token is `csrfToken`. */
@@ -47,7 +47,7 @@ function openRow(g: OpenGameRow): Rendered {
   const act = g.canJoin
     ? html`\n          <form method="post" action="/games/${g.code}/join" class="inline"><input type="hidden" name="_csrf" value="${CSRF}"><button type="submit" class="small" aria-label="Join game ${g.code}">Join</button></form>\n        `
     : html`\n          ${openLink(g.code, g.joined)}\n        `;
-  return html`\n      <li class="game-item">\n        <a href="/games/${g.code}" class="code" aria-label="Game ${g.code}">${g.code}</a>\n        <span class="host">hosted by ${g.host}</span>\n        <span class="seats">${g.players}/${g.max} heroes</span>\n        ${act}\n      </li>\n    `;
+  return html`\n      <li class="game-item" id="lobby-${g.code}">\n        <a href="/games/${g.code}" class="code" aria-label="Game ${g.code}">${g.code}</a>\n        <span class="host">hosted by ${g.host}</span>\n        <span class="seats">${g.players}/${g.max} heroes</span>\n        ${act}\n      </li>\n    `;
 }
 
 /** "Open" for a game the viewer plays in, "Watch" for any other. */
@@ -95,5 +95,5 @@ function playingPager(lobby: LobbyPage): Rendered {
 function playingRow(g: PlayingGameRow): Rendered {
   const names =
     g.heroes.slice(0, 4).join(', ') + (g.heroes.length > 4 ? ` +${g.heroes.length - 4}` : '');
-  return html`\n      <li class="game-item">\n        <a href="/games/${g.code}" class="code" aria-label="Game ${g.code}">${g.code}</a>\n        <span class="host">${names}</span>\n        <span class="seats">${g.standing} of ${g.heroes.length} standing</span>\n        ${openLink(g.code, g.joined)}\n      </li>\n    `;
+  return html`\n      <li class="game-item" id="lobby-${g.code}">\n        <a href="/games/${g.code}" class="code" aria-label="Game ${g.code}">${g.code}</a>\n        <span class="host heroes">${names}</span>\n        <span class="seats">${g.standing} of ${g.heroes.length} standing</span>\n        ${openLink(g.code, g.joined)}\n      </li>\n    `;
 }

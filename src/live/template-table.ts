@@ -207,12 +207,14 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
     '</strong>.\n      \n      ',
     '</p>\n  ',
   ],
+  ['<span class="tired-tag"> (tired)</span>'],
   [
     '\n    <form class="moves"><input type="hidden" name="round" value="',
     '">\n    <div class="compass-pair">\n      <div class="compass" role="group" aria-label="Move">\n        <span class="compass-title" aria-hidden="true">Move</span>\n        ',
     '\n      </div>\n      <div class="compass attack" role="group" aria-label="Attack">\n        <span class="compass-title" aria-hidden="true">Attack</span>\n        ',
     '\n      </div>\n    </div>\n    <button type="button" class="defend',
-    '" hx-ws:send hx-vals=\'{"kind":"defend"}\' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">',
+    '" hx-ws:send hx-vals=\'{"kind":"defend"}\' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend',
+    ' <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">',
     '</p>\n    </form>\n  ',
   ],
   [
@@ -281,8 +283,9 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
   ],
   [
     '\n  \n  <div class="overlay ',
-    '" role="dialog" aria-labelledby="overlay-title" data-overlay>\n    <div class="overlay-card">\n      <div class="overlay-icon" aria-hidden="true">\n        ',
-    '\n      </div>\n      <h2 id="overlay-title">',
+    '" role="dialog" aria-labelledby="overlay-title" data-overlay="',
+    '">\n    <div class="overlay-card">\n      <div class="overlay-icon" aria-hidden="true">\n        ',
+    '\n      </div>\n      <h2 id="overlay-title" tabindex="-1">',
     '</h2>\n      ',
     '\n      <div class="overlay-actions">\n        ',
     '\n        <a class="button',
@@ -299,10 +302,7 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
     '<svg viewBox="0 0 24 24"><path d="M12 2C6.5 2 3 5.6 3 10.3c0 2.7 1.3 4.6 3 5.7V19a1 1 0 0 0 1 1h2v-2h2v2h2v-2h2v2h2a1 1 0 0 0 1-1v-3c1.7-1.1 3-3 3-5.7C21 5.6 17.5 2 12 2zM8.5 14a2 2 0 1 1 0-4 2 2 0 0 1 0 4zm7 0a2 2 0 1 1 0-4 2 2 0 0 1 0 4z"/></svg>',
   ],
   ['\n  <p class="dim chat-empty">', '</p>\n\n'],
-  [
-    '\n  <ol class="chat-lines" aria-live="polite" aria-relevant="additions">\n    ',
-    '\n  </ol>\n\n',
-  ],
+  ['\n  <ol class="chat-lines">\n    ', '\n  </ol>\n\n'],
   [
     '\n      <li id="chat-',
     '" class="',
@@ -314,7 +314,7 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
   ],
   ['\n  <p class="empty">No open games right now. Start one and share its link.</p>\n'],
   ['<span></span>'],
-  ['<h2 class="list-head">Open games</h2>\n', '\n', '\n'],
+  ['<h2 class="list-head" id="open-games-head">Open games</h2>\n', '\n', '\n'],
   ['\n  <ul class="game-list">\n    ', '\n  </ul>\n  ', '\n'],
   [
     '\n          <form method="post" action="/games/',
@@ -324,7 +324,8 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
   ],
   ['\n          ', '\n        '],
   [
-    '\n      <li class="game-item">\n        <a href="/games/',
+    '\n      <li class="game-item" id="lobby-',
+    '">\n        <a href="/games/',
     '" class="code" aria-label="Game ',
     '">',
     '</a>\n        <span class="host">hosted by ',
@@ -358,10 +359,11 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
     '\n    </nav>\n  ',
   ],
   [
-    '\n      <li class="game-item">\n        <a href="/games/',
+    '\n      <li class="game-item" id="lobby-',
+    '">\n        <a href="/games/',
     '" class="code" aria-label="Game ',
     '">',
-    '</a>\n        <span class="host">',
+    '</a>\n        <span class="host heroes">',
     '</span>\n        <span class="seats">',
     ' of ',
     ' standing</span>\n        ',

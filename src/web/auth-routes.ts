@@ -237,6 +237,7 @@ export function mountAuthRoutes(
       error: null,
       username: '',
       next: safeNext(req.query.next),
+      ended: req.query.ended === '1',
     });
   });
 

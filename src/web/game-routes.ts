@@ -647,5 +647,10 @@ function clusterLocals(deps: WebDeps) {
 /** A game page that cannot be shown yet: 503 "One moment", to be reloaded after `seconds`. */
 function oneMoment(res: Response, code: string, seconds: number, message: string): void {
   res.set('Retry-After', String(seconds));
-  res.status(503).render('pages/error', { title: `Game ${code}`, heading: 'One moment', message });
+  res.status(503).render('pages/error', {
+    title: `Game ${code}`,
+    heading: 'One moment',
+    message,
+    retry: seconds,
+  });
 }

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { axeViolations } from '../support/axe.js';
-import { BrowserSession, PHONE, SHOTS, createGame } from '../support/browser.js';
+import {
+  BrowserSession,
+  PHONE,
+  SHOTS,
+  createGame,
+  defendToTheEnd,
+  recordReconnects,
+  scheduledReconnects,
+} from '../support/browser.js';
 import {
   freePort,
   startNode,
@@ -204,20 +212,7 @@ describe('keyboard and accessibility', () => {
 
     // Play on (both defend) to the end, then audit the end of the game, the profile and the
     // leaderboard.
-    for (let round = 4; ; round++) {
-      const done = await Promise.race([
-        roundShown(page, round).then(() => false),
-        page
-          .locator('#game-status .phase.over')
-          .waitFor({ timeout: 15_000 })
-          .then(() => true),
-      ]);
-      if (done) break;
-      if (await page.locator('#game-actions button.defend').count()) await page.keyboard.press('s');
-      const reply = await conn.act(round, 'defend');
-      if (reply.type !== 'ack')
-        expect(String(reply.code)).toMatch(/eliminated|stale-round|not-playing/);
-    }
+    await defendToTheEnd(page, conn, 4);
     await page.locator('#game-overlay .overlay').waitFor();
     problems.push(...(await audit(page, 'game over')));
     // The result box is reachable by keyboard and closes to show the board.
@@ -263,35 +258,7 @@ describe('console errors and reconnecting', () => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
     page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
-    // The delay the page schedules each reconnect with. hx-ws picks it (back-off, cap, jitter),
-    // fires htmx:ws:before:connection with the attempt's number, then sets its timer: the last
-    // timer set before that event's task ends (window's listener runs first, and the
-    // microtask checkpoint comes only after the socket's close handler returned).
-    await page.addInitScript(() => {
-      const w = window as unknown as { __reconnects: { attempt: number; delay: number }[] };
-      w.__reconnects = [];
-      let attempt: number | null = null;
-      const setTimer = window.setTimeout.bind(window);
-      window.setTimeout = ((handler: TimerHandler, delay?: number, ...args: unknown[]) => {
-        if (attempt !== null) {
-          const last = w.__reconnects.at(-1);
-          if (last?.attempt === attempt) last.delay = delay ?? 0;
-          else w.__reconnects.push({ attempt, delay: delay ?? 0 });
-        }
-        return setTimer(handler, delay, ...args);
-      }) as typeof window.setTimeout;
-      window.addEventListener(
-        'htmx:ws:before:connection',
-        (e) => {
-          const n = (e as CustomEvent<{ connection?: { attempt?: number } } | null>).detail
-            ?.connection?.attempt;
-          if (typeof n !== 'number' || n < 1) return; // the page's first connection
-          attempt = n;
-          queueMicrotask(() => (attempt = null));
-        },
-        true,
-      );
-    });
+    await recordReconnects(page);
     const posts: string[] = [];
     page.on('request', (r) => {
       if (r.method() === 'POST') posts.push(new URL(r.url()).pathname);
@@ -325,12 +292,7 @@ describe('console errors and reconnecting', () => {
     await page.waitForFunction(() => (document.getElementById('conn-badge') as HTMLElement).hidden);
     const attempts: number[] = [];
     page.on('websocket', () => attempts.push(Date.now()));
-    const reconnects = () =>
-      page.evaluate(
-        () =>
-          (window as unknown as { __reconnects: { attempt: number; delay: number }[] })
-            .__reconnects,
-      );
+    const reconnects = () => scheduledReconnects(page);
     const scheduledBefore = (await reconnects()).length;
     node.signal('SIGTERM');
     await page.locator('#conn-badge').waitFor({ state: 'visible', timeout: 10_000 });

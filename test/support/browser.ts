@@ -10,7 +10,9 @@ import {
   type BrowserContextOptions,
   type Page,
 } from 'playwright-core';
+import { expect } from 'vitest';
 import { ROOT } from './node-process.js';
+import type { LiveConnection } from './player.js';
 
 export const SHOTS = join(ROOT, 'test-results');
 
@@ -116,4 +118,82 @@ export async function nextTurn(
   if (v !== 'fallen') return v;
   await page.waitForSelector('#game-status .phase.over', { timeout: overTimeoutMs });
   return 'over';
+}
+
+/**
+ * Plays the page's game to its end from `round` on: each round the page's hero (by its S key)
+ * and the socket's hero defend, until the page shows the game over. A refusal may only say the
+ * round or the hero is past.
+ */
+export async function defendToTheEnd(
+  page: Page,
+  conn: LiveConnection,
+  round: number,
+): Promise<void> {
+  for (; ; round++) {
+    const over = await Promise.race([
+      page
+        .locator(`#game-status .countdown[data-round="${round}"]`)
+        .waitFor({ timeout: 15_000 })
+        .then(() => false),
+      page
+        .locator('#game-status .phase.over')
+        .waitFor({ timeout: 15_000 })
+        .then(() => true),
+    ]);
+    if (over) return;
+    if (await page.locator('#game-actions button.defend').count()) await page.keyboard.press('s');
+    const reply = await conn.act(round, 'defend');
+    if (reply.type !== 'ack')
+      expect(String(reply.code)).toMatch(/eliminated|stale-round|not-playing/);
+  }
+}
+
+/** A reconnect a page scheduled: hx-ws's number for the attempt, and its delay in ms. */
+export interface ScheduledReconnect {
+  attempt: number;
+  delay: number;
+}
+
+/**
+ * Records, in `target`'s pages from their next load on, the delay each reconnect is scheduled
+ * with (read with scheduledReconnects). hx-ws picks it (back-off, cap, jitter), fires
+ * htmx:ws:before:connection with the attempt's number, then sets its timer: the last timer set
+ * before that event's task ends (window's listener runs first, and the microtask checkpoint comes
+ * only after the socket's close handler returned). Chromium's own gaps between attempts would
+ * measure a loaded machine, not the page.
+ */
+export async function recordReconnects(target: Page | BrowserContext): Promise<void> {
+  await target.addInitScript(() => {
+    const w = window as unknown as { __reconnects: { attempt: number; delay: number }[] };
+    w.__reconnects = [];
+    let attempt: number | null = null;
+    const setTimer = window.setTimeout.bind(window);
+    window.setTimeout = ((handler: TimerHandler, delay?: number, ...args: unknown[]) => {
+      if (attempt !== null) {
+        const last = w.__reconnects.at(-1);
+        if (last?.attempt === attempt) last.delay = delay ?? 0;
+        else w.__reconnects.push({ attempt, delay: delay ?? 0 });
+      }
+      return setTimer(handler, delay, ...args);
+    }) as typeof window.setTimeout;
+    window.addEventListener(
+      'htmx:ws:before:connection',
+      (e) => {
+        const n = (e as CustomEvent<{ connection?: { attempt?: number } } | null>).detail
+          ?.connection?.attempt;
+        if (typeof n !== 'number' || n < 1) return; // the page's first connection
+        attempt = n;
+        queueMicrotask(() => (attempt = null));
+      },
+      true,
+    );
+  });
+}
+
+/** The reconnects `page` scheduled since it loaded (recordReconnects). */
+export function scheduledReconnects(page: Page): Promise<ScheduledReconnect[]> {
+  return page.evaluate(
+    () => (window as unknown as { __reconnects: ScheduledReconnect[] }).__reconnects,
+  );
 }

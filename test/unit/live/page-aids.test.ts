@@ -1,0 +1,131 @@
+// What the game and lobby templates give the page script and assistive technology to work with:
+// the end box says which kind it is (a fallen hero's or the game's end) and has a title the
+// focus can go to; the table talk's list is not a live region of its own (its permanent
+// container is); a tired shield says so on its button; lobby rows have ids, and the heroes of a
+// game being played are marked apart from an open game's host.
+
+import { describe, expect, it } from 'vitest';
+import {
+  createGame,
+  joinGame,
+  resolveRound,
+  startGame,
+  type GameState,
+} from '../../../src/game/index.js';
+import { renderGamePartials } from '../../../src/live/game-socket.js';
+import { GameFrames } from '../../../src/live/game-frame.js';
+import { chatLine, chatPartial, compass } from '../../../src/live/game-templates.js';
+import { toHtml } from '../../../src/live/html.js';
+import { openGamesHtml } from '../../../src/live/lobby-templates.js';
+
+/** A game of three heroes, started; `hurt` stands beside the Minotaur with 1 health. */
+function started(names: string[]): GameState {
+  let s = createGame({
+    id: 'g',
+    code: 'KEPS',
+    seed: 7,
+    creator: { id: '1', name: names[0]! },
+    now: 0,
+    roundMs: 10_000,
+  });
+  names.slice(1).forEach((name, i) => {
+    const j = joinGame(s, { id: String(i + 2), name });
+    if (!j.ok) throw new Error(j.message);
+    s = j.state;
+  });
+  const st = startGame(s, '1', 1000);
+  if (!st.ok) throw new Error(st.message);
+  return st.state;
+}
+
+/** Resolves one round in which hero `id` stands beside the Minotaur with 1 health. */
+function fall(s: GameState, id: string): GameState {
+  return resolveRound(
+    {
+      ...s,
+      minotaur: { pos: { q: 0, r: 0 } },
+      walls: [],
+      players: s.players.map((p) => (p.id === id ? { ...p, hp: 1, pos: { q: 1, r: 0 } } : p)),
+    },
+    2000,
+  );
+}
+
+const overlay = (state: GameState, viewer: string | null) =>
+  renderGamePartials(state, viewer, 'tok', new GameFrames(), 0).get('game-overlay') ?? '';
+
+describe('the end box', () => {
+  it('says whether it is a fallen hero’s or the game’s end, and its title takes the focus', () => {
+    const three = fall(started(['ariadne', 'theseus', 'icarus']), '2');
+    expect(three.status).toBe('playing');
+    const fallen = overlay(three, '2');
+    expect(fallen).toContain('data-overlay="fallen"');
+    expect(fallen).toContain('Keep watching');
+    expect(fallen).toMatch(/<h2 id="overlay-title" tabindex="-1">/);
+    // The others, still playing, have no box.
+    expect(overlay(three, '1')).not.toContain('data-overlay');
+
+    const two = fall(started(['ariadne', 'theseus']), '2');
+    expect(two.status).toBe('finished');
+    for (const viewer of ['1', '2', null]) {
+      const over = overlay(two, viewer);
+      expect(over).toContain('data-overlay="over"');
+      expect(over).toMatch(/<h2 id="overlay-title" tabindex="-1">/);
+    }
+  });
+});
+
+describe('table talk', () => {
+  it('is not a live region of its own: the page’s permanent container is', () => {
+    const line = chatLine({
+      n: 1,
+      me: false,
+      colorIndex: 0,
+      name: 'ariadne',
+      text: 'hi',
+      call: false,
+    });
+    const html = toHtml(chatPartial([line], { player: true, archived: false }));
+    expect(html).toContain('<ol class="chat-lines">');
+    expect(html).not.toContain('aria-live');
+  });
+});
+
+describe('the shield', () => {
+  const dirs = [{ dir: 'e' as const, arrow: '→', name: 'east', key: 'D', open: true }];
+  it('says it is tired on its button, not by its colour alone', () => {
+    const tired = toHtml(compass(3, dirs, true));
+    expect(tired).toMatch(
+      /class="defend tired"[^>]*>.*Defend<span class="tired-tag"> \(tired\)<\/span>/s,
+    );
+    const fresh = toHtml(compass(3, dirs, false));
+    expect(fresh).not.toContain('tired');
+  });
+});
+
+describe('the lobby', () => {
+  it('gives each row the id of its game, and marks who plays apart from who hosts', () => {
+    const html = openGamesHtml(
+      {
+        rows: [{ code: 'OPEN', host: 'ariadne', players: 1, max: 4, joined: false, canJoin: true }],
+        page: 1,
+        pages: 1,
+        total: 1,
+        playing: {
+          rows: [{ code: 'PLAY', heroes: ['theseus', 'icarus'], standing: 2, joined: false }],
+          total: 1,
+          page: 1,
+          pages: 1,
+        },
+      },
+      'tok',
+    );
+    expect(html).toContain('<h2 class="list-head" id="open-games-head">Open games</h2>');
+    expect(html).toMatch(
+      /<li class="game-item" id="lobby-OPEN">[^]*<span class="host">hosted by ariadne<\/span>/,
+    );
+    expect(html).toMatch(
+      /<li class="game-item" id="lobby-PLAY">[^]*<span class="host heroes">theseus, icarus<\/span>/,
+    );
+  });
+});
