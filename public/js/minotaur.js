@@ -126,6 +126,19 @@
     badge.appendChild(control);
   }
 
+  /**
+   * The page is live again after all: hx-ws reconnects a tab that was in the background when its
+   * socket closed, whatever the code, once it is shown. The lasting message goes.
+   */
+  function resumeUpdating() {
+    if (!stopped) return;
+    stopped = false;
+    var badge = document.getElementById('conn-badge');
+    if (!badge) return;
+    badge.classList.remove('stopped');
+    badge.textContent = RECONNECTING;
+  }
+
   /** A short note at the bottom of the game page: a refusal, or with `ok` a thing done. */
   function notice(text, ok) {
     var n = document.getElementById('game-notice');
@@ -310,6 +323,7 @@
     openSocket = evt.detail.connection.socket;
     openedAt = Date.now();
     heard = false;
+    resumeUpdating();
     setBadge(false);
     var code = gameCode();
     if (!code) return;
@@ -324,9 +338,13 @@
   // cannot send the page round in circles (the badge then stays).
   var LOGGED_OUT_KEY = 'minotaur_logged_out_at';
   function toLogin() {
-    var last = Number(window.sessionStorage.getItem(LOGGED_OUT_KEY) || 0);
-    if (Date.now() - last < 60000) return false;
-    window.sessionStorage.setItem(LOGGED_OUT_KEY, String(Date.now()));
+    try {
+      var last = Number(window.sessionStorage.getItem(LOGGED_OUT_KEY) || 0);
+      if (Date.now() - last < 60000) return false;
+      window.sessionStorage.setItem(LOGGED_OUT_KEY, String(Date.now()));
+    } catch (e) {
+      return false; // without storage a second trip could not be told from the first: say it
+    }
     window.location.assign(
       '/login?next=' + encodeURIComponent(window.location.pathname) + '&ended=1',
     );
@@ -376,6 +394,16 @@
     connection.attempt = Math.max(connection.attempt || 0, shortLives - 1);
   }
 
+  // Whether hx-ws will open the socket again after this close: by its list of codes. (No code: a
+  // connection cancelled before it opened; 1000: the page's own close as it is left. Neither
+  // needs a word.)
+  function retried(detail) {
+    var config = detail.connection && detail.connection.config;
+    var codes = config && config.reconnectCodes;
+    var code = detail.code;
+    return code == null || code === 1000 || !codes || codes.indexOf(code) >= 0;
+  }
+
   document.addEventListener('htmx:ws:close', function (evt) {
     var detail = evt.detail || {};
     var code = detail.code;
@@ -396,7 +424,7 @@
     } else if (code === 4429) {
       // The cap counts every live page of the account (games and lobby, on any device).
       stopUpdating('This page stopped updating: Minotaur is open in too many tabs or windows.');
-    } else if (code === 1008 || code === 1009) {
+    } else if (code === 1008 || code === 1009 || !retried(detail)) {
       stopUpdating('This page stopped updating: the server closed its connection.');
     } else setBadge(true);
   });
@@ -679,7 +707,9 @@
     var title = box.querySelector('#overlay-title');
     if (title) title.focus();
   }
+  var resultTookFocus = false; // in this update: then the box is read out, not announced too
   function showResult() {
+    resultTookFocus = false;
     var box = resultBox();
     var code = gameCode();
     if (!box || !code) {
@@ -692,9 +722,17 @@
     if (kind === resultKind) return;
     resultKind = kind;
     // A box that comes up takes the focus to its title, so that it is read out and Tab goes
-    // through it; not from a player typing in the table talk.
+    // through it: from the game's own controls, or from nowhere; not from a player elsewhere on
+    // the page (typing in the table talk, on a quick call, reading the rules).
     var a = document.activeElement;
-    if (!closed && !(a && a.closest && a.closest('input, textarea'))) focusResultTitle(box);
+    var inPlay =
+      !a ||
+      a === document.body ||
+      !!(a.closest && a.closest('#game-actions, #game-board, #game-overlay, #game-status'));
+    if (!closed && inPlay) {
+      focusResultTitle(box);
+      resultTookFocus = true;
+    }
   }
   function dismissResult(box) {
     box.classList.add('dismissed');
@@ -745,6 +783,7 @@
             ? 'playing'
             : null,
       round: cd ? cd.getAttribute('data-round') : null,
+      held: !!status.querySelector('.waiting-for.hold'),
       box: resultBox() ? resultBox().getAttribute('data-overlay') : null,
     };
     var before = told;
@@ -761,8 +800,14 @@
     if (now.box === 'fallen' && before.box !== 'fallen')
       parts.push(textOf(document.querySelector('#game-overlay .overlay-card p')));
     if (now.phase === 'playing' && before.phase === 'open') parts.push('The game has started.');
-    if (now.phase === 'playing' && newRound) parts.push('Round ' + now.round + ' begins.');
-    if (now.phase === 'over' && before.phase !== 'over') {
+    // A round held after a restart (for heroes whose pages are not back) says so, and begins when
+    // the hold ends.
+    if (now.phase === 'playing' && now.held && (newRound || !before.held))
+      parts.push('Round ' + now.round + ' waits for everyone to come back.');
+    else if (now.phase === 'playing' && (newRound || before.held))
+      parts.push('Round ' + now.round + ' begins.');
+    // Said by the box itself when it took the focus to its title.
+    if (now.phase === 'over' && before.phase !== 'over' && !resultTookFocus) {
       var box = resultBox();
       var outcome = box ? textOf(box.querySelector('.outcome-line')) : '';
       var title = box ? textOf(box.querySelector('#overlay-title')) : '';
@@ -1114,34 +1159,54 @@
   }
 
   // "One moment" (views/pages/error.ejs, a game page a server cannot show yet): tried again on its
-  // own after the seconds the page names, then less often while it keeps coming back (3 s, 6 s,
-  // 12 s, then every 20 s); "Try again" does it at once.
+  // own after the seconds the server named, then less often while it keeps coming back (twice as
+  // long each time, at most 20 s), for about five minutes, and only while the tab is looked at;
+  // "Try again" does it at once.
   var RETRIES_KEY = 'minotaur:retries:';
   function retryLater() {
     var note = document.querySelector('[data-retry-after]');
-    if (!note) return;
     var key = RETRIES_KEY + window.location.pathname;
+    if (!note) {
+      // The page loaded: a later "one moment" on it starts from the first wait again.
+      try {
+        window.sessionStorage.removeItem(key);
+      } catch (e) {
+        /* private mode: nothing kept */
+      }
+      return;
+    }
     var tries = 0;
     try {
       var last = JSON.parse(window.sessionStorage.getItem(key) || 'null');
       // Tries of another visit, long ago, do not slow this one down.
       if (last && Date.now() - last.at < 120000) tries = last.n;
     } catch (e) {
-      /* private mode: every wait is the first */
+      tries = 4; // no storage to count in: every wait is the longest
+    }
+    // About five minutes of tries: after them, the page waits for the player's Try again.
+    if (tries >= 15) {
+      note.textContent = 'Still not ready: try again in a little while.';
+      return;
     }
     var seconds = Math.min(
       20,
       (Number(note.getAttribute('data-retry-after')) || 3) * Math.pow(2, tries),
     );
     note.textContent = 'Trying again in ' + seconds + (seconds === 1 ? ' second…' : ' seconds…');
-    setTimeout(function () {
+    var retry = function () {
+      // A tab in the background tries once it is looked at again.
+      if (document.hidden) {
+        document.addEventListener('visibilitychange', retry, { once: true });
+        return;
+      }
       try {
         window.sessionStorage.setItem(key, JSON.stringify({ n: tries + 1, at: Date.now() }));
       } catch (e) {
         /* private mode */
       }
       window.location.reload();
-    }, seconds * 1000);
+    };
+    setTimeout(retry, seconds * 1000);
   }
 
   document.addEventListener('DOMContentLoaded', function () {
