@@ -397,7 +397,7 @@
   // Whether hx-ws will open the socket again after this close: by its list of codes. (No code: a
   // connection cancelled before it opened; 1000: the page's own close as it is left. Neither
   // needs a word.)
-  function retried(detail) {
+  function reconnects(detail) {
     var config = detail.connection && detail.connection.config;
     var codes = config && config.reconnectCodes;
     var code = detail.code;
@@ -424,7 +424,7 @@
     } else if (code === 4429) {
       // The cap counts every live page of the account (games and lobby, on any device).
       stopUpdating('This page stopped updating: Minotaur is open in too many tabs or windows.');
-    } else if (code === 1008 || code === 1009 || !retried(detail)) {
+    } else if (code === 1008 || code === 1009 || !reconnects(detail)) {
       stopUpdating('This page stopped updating: the server closed its connection.');
     } else setBadge(true);
   });
