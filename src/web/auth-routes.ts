@@ -77,6 +77,19 @@ function safeNext(value: unknown): string {
     : '/lobby';
 }
 
+/** Saves the session now (the login's), rather than as the answer goes. */
+function saveSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) =>
+    req.session.save((err: unknown) => {
+      if (err)
+        reject(
+          err instanceof Error ? err : new Error('could not save the session', { cause: err }),
+        );
+      else resolve();
+    }),
+  );
+}
+
 function regenerate(req: Request): Promise<void> {
   return new Promise((resolve, reject) =>
     req.session.regenerate((err: unknown) => {
@@ -269,10 +282,21 @@ export function mountAuthRoutes(
         fail('Wrong username or password.');
         return;
       }
-      if (passwords.needsRehash(account.passwordHash)) await rehash(account, parsed.data.password);
+      const stored = passwords.needsRehash(account.passwordHash)
+        ? await rehash(account, parsed.data.password)
+        : account.passwordHash;
       await regenerate(req);
       req.session.userId = account.id;
       issueFormToken(req);
+      // A password change that came while this login checked the old password ended every
+      // session of the account it found, but not this one, saved only now: the password is read
+      // again once this session is saved, and a changed one ends it (a new, empty session).
+      await saveSession(req);
+      if ((await accounts.findById(account.id))?.passwordHash !== stored) {
+        await regenerate(req);
+        fail('Your password was changed just now. Log in with the new one.');
+        return;
+      }
       res.redirect(303, safeNext(req.query.next));
     } catch (e) {
       next(e);
@@ -281,19 +305,23 @@ export function mountAuthRoutes(
 
   /**
    * Stores the password just verified at the configured cost (an operator raised
-   * PASSWORD_COST), unless the hash changed meanwhile. The login goes on either way.
+   * PASSWORD_COST), unless the hash changed meanwhile; returns the hash the account then has,
+   * as far as this login knows. The login goes on either way.
    */
-  async function rehash(account: Account, password: string): Promise<void> {
+  async function rehash(account: Account, password: string): Promise<string> {
     try {
       const hash = await passwords.hash(password);
-      if (await accounts.setPasswordHash(account.id, hash, account.passwordHash))
+      if (await accounts.setPasswordHash(account.id, hash, account.passwordHash)) {
         logger.info({ user: account.username }, 'password hashed again at the configured cost');
+        return hash;
+      }
     } catch (err) {
       logger.warn(
         { err, user: account.username },
         'could not store the password at the configured cost; tried again at the next login',
       );
     }
+    return account.passwordHash;
   }
 
   const passwordLimiter = rateLimit({

@@ -180,6 +180,69 @@ describe('changing the password', () => {
   });
 });
 
+describe('a login under way while the password changes', () => {
+  it('keeps no session of a login that checked the old password once the change is done', async () => {
+    // Its own node, with slow hashing (two at a time): logins that read the old hash before the
+    // change wait to check it until after, and only then save their session.
+    const slow = startNode({
+      host: HOST,
+      port: await freePort([HOST]),
+      databasePath: join(tempDir(), 'account-race.db'),
+      env: { PASSWORD_COST: '15', LOGIN_RATE_LIMIT: '50' },
+    });
+    try {
+      await slow.ready();
+      const name = `aegeus${tag}`;
+      const owner = new Player(slow.url, name, 'first password');
+      await owner.signup();
+      const logins = Array.from({ length: 10 }, () => new Player(slow.url, name, 'first password'));
+      // The forms first, so that each login's request is only its POST.
+      const forms = await Promise.all(logins.map((p) => p.page('/login')));
+      const ownerForm = await owner.page('/account/password');
+      const body = (f: Record<string, string>) => ({
+        method: 'POST',
+        body: new URLSearchParams(f),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      const changed = owner.request(
+        '/account/password',
+        body({
+          _csrf: ownerForm.csrf,
+          current: 'first password',
+          password: 'second password',
+          again: 'second password',
+        }),
+      );
+      // Spread over the change (which checks the old password, then hashes the new one, each
+      // some tens of ms at this cost): some read the old hash before it is replaced and check it
+      // after.
+      const answers = logins.map(
+        (p, i) =>
+          new Promise<Response>((resolve, reject) => {
+            setTimeout(() => {
+              p.request(
+                '/login',
+                body({ _csrf: forms[i]!.csrf, username: name, password: 'first password' }),
+              ).then(resolve, reject);
+            }, i * 25);
+          }),
+      );
+      expect((await changed).status).toBe(303);
+      const statuses = await Promise.all(answers.map(async (a) => (await a).status));
+      // Each login was let in before the change (its session then ended with the others) or
+      // refused: none keeps a session that the old password opened.
+      for (const [i, p] of logins.entries()) {
+        expect([303, 401], String(statuses)).toContain(statuses[i]);
+        const lobby = await p.request('/lobby');
+        expect(lobby.status, `login ${i} (${statuses[i]}): ${String(statuses)}`).toBe(302);
+      }
+      expect((await new Player(slow.url, name, 'second password').login()).status).toBe(303);
+    } finally {
+      await slow.kill();
+    }
+  });
+});
+
 describe('log out other devices', () => {
   it('ends every other session of the account from its profile, and keeps this one', async () => {
     const name = `aegeus${tag}`;
