@@ -103,6 +103,18 @@ export class RequestsInProgress {
   }
 }
 
+/**
+ * A win rate as the profile and the leaderboard show it, in whole percent: rounded, except that
+ * only a player who won every game reads 100 % and only one who won none reads 0 % (199 wins of
+ * 200 read 99 %, not 100 %).
+ */
+export function winRate(won: number, played: number): string {
+  if (played <= 0) return '—';
+  const percent = Math.round((won / played) * 100);
+  const shown = won === played ? 100 : won === 0 ? 0 : Math.min(99, Math.max(1, percent));
+  return `${shown}%`;
+}
+
 export function createWebServer(deps: WebDeps): WebServer {
   const { config, logger } = deps;
   const app = express();
@@ -117,6 +129,7 @@ export function createWebServer(deps: WebDeps): WebServer {
     config.env !== 'development',
   );
   app.locals.asset = (path: string): string => assets.url(path);
+  app.locals.winRate = winRate;
   const server = createServer(app);
   const requests = new RequestsInProgress(server);
   // Longer than load balancers' idle timeouts, so they never reuse a connection the node is
@@ -395,7 +408,9 @@ export function createWebServer(deps: WebDeps): WebServer {
           message:
             'The form was missing its security token or it had expired. Go back, reload the page and try again.',
           user: currentUser(res),
-          csrfToken: '',
+          // The session's own token, so that this page's Log out works (a form from another tab,
+          // made before a login or a password change gave the session a new one, lands here).
+          csrfToken: signedIn(req) ? csrf.generateToken(req) : '',
         });
         return;
       }

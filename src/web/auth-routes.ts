@@ -18,7 +18,7 @@ import { currentUser, type WebUser } from './user.js';
 // compatibility letters): what the player typed is exactly what others see, and the
 // account is found by its usernameKey however the name is typed at login.
 const username = z
-  .string()
+  .string({ error: 'Choose a username.' })
   .refine(
     (n) => n === n.normalize('NFKC').trim(),
     'Usernames cannot start or end with spaces or use special forms of letters.',
@@ -32,7 +32,7 @@ const username = z
   );
 
 const newPassword = z
-  .string()
+  .string({ error: 'Choose a password.' })
   .min(8, 'Passwords need at least 8 characters.')
   .max(128, 'Passwords can have at most 128 characters.');
 
@@ -40,19 +40,26 @@ const signupForm = z.object({ username, password: newPassword });
 
 const passwordForm = z
   .object({
-    current: z.string().min(1, 'Enter your current password.').max(128),
+    current: z
+      .string({ error: 'Enter your current password.' })
+      .min(1, 'Enter your current password.')
+      .max(128, 'That is not your current password.'),
     password: newPassword,
-    again: z.string().max(128),
+    again: z
+      .string({ error: 'Enter the new password a second time.' })
+      .max(128, 'The new password and its repetition differ.'),
   })
-  .refine((f) => f.again === f.password, 'The new password and its repetition differ.')
-  .refine((f) => f.password !== f.current, 'That is your current password. Choose a new one.');
+  .refine((f) => f.again === f.password, 'The new password and its repetition differ.');
 
 const loginForm = z.object({
   username: z
-    .string()
+    .string({ error: 'Enter your username.' })
     .transform(usernameKey)
-    .pipe(z.string().min(1, 'Enter your username.').max(64)),
-  password: z.string().min(1, 'Enter your password.').max(128),
+    .pipe(z.string().min(1, 'Enter your username.').max(64, 'Wrong username or password.')),
+  password: z
+    .string({ error: 'Enter your password.' })
+    .min(1, 'Enter your password.')
+    .max(128, 'Wrong username or password.'),
 });
 
 export function requireUser(req: Request, res: Response, next: NextFunction): void {
@@ -145,6 +152,9 @@ export function mountAuthRoutes(
     windowMs: 15 * 60 * 1000,
     limit: config.loginRateLimit,
     skipSuccessfulRequests: true,
+    // Only a wrong name or password counts: not a login the node could not finish (503: a
+    // full hashing queue, a session it could not save, a database away), nor one refused here.
+    requestWasSuccessful: (_req, res) => res.statusCode !== 401 && res.statusCode !== 429,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     // The client's address (the real one behind a trusted proxy, see TRUST_PROXY) and the
@@ -162,6 +172,9 @@ export function mountAuthRoutes(
     windowMs: 15 * 60 * 1000,
     limit: config.loginRateLimit * ADDRESS_LOGINS_PER_NAME,
     skipSuccessfulRequests: true,
+    // Only a wrong name or password counts: not a login the node could not finish (503: a
+    // full hashing queue, a session it could not save, a database away), nor one refused here.
+    requestWasSuccessful: (_req, res) => res.statusCode !== 401 && res.statusCode !== 429,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
@@ -180,7 +193,7 @@ export function mountAuthRoutes(
         title: 'Sign up',
         mode: 'signup',
         error: 'Too many sign-ups from your address. Try again later.',
-        username: '',
+        username: (formField(req, 'username') ?? '').slice(0, 20),
         next: safeNext(req.query.next),
         csrfToken: req.csrfToken?.() ?? '',
       });
@@ -365,6 +378,12 @@ export function mountAuthRoutes(
         passwordPage(req, res, 401, 'That is not your current password.');
         return;
       }
+      // Said only once the current password is known right (before, it told whoever held the
+      // session that the password they typed twice was the current one).
+      if (parsed.data.password === parsed.data.current) {
+        passwordPage(req, res, 422, 'That is your current password. Choose a new one.');
+        return;
+      }
       const hash = await passwords.hash(parsed.data.password);
       if (!(await accounts.setPasswordHash(account.id, hash, account.passwordHash))) {
         passwordPage(
@@ -434,10 +453,17 @@ export function mountAuthRoutes(
   // The browser's other pages (tabs, on any node) go to the login page too.
   app.post('/logout', (req, res, next) => {
     const account = currentUser(res)?.id;
+    // A visitor who is not logged in has no session to end: ending one would store a tombstone
+    // for whatever id the cookie named, one row per post.
+    if (account === undefined) {
+      res.clearCookie('minotaur.sid');
+      res.redirect(303, '/');
+      return;
+    }
     req.session.destroy((err) => {
       if (err) return next(err);
       res.clearCookie('minotaur.sid');
-      if (account !== undefined) res.once('finish', () => void endedSessions.ended(account));
+      res.once('finish', () => void endedSessions.ended(account));
       res.redirect(303, '/');
     });
   });

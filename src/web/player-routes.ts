@@ -68,7 +68,6 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
       record,
       standing,
       dealt,
-      winRate: record.played ? record.won / record.played : 0,
       recent,
       playing: games
         .gamesOf(account.id)

@@ -104,7 +104,17 @@ describe('changing the password', () => {
         422,
         /your current password/,
       ],
-      [{ current: 'first password', password: 'second password' }, 422, /./],
+      [
+        { current: 'first password', password: 'second password' },
+        422,
+        /^Enter the new password a second time\.$/,
+      ],
+      // The same password typed three times, but not the current one: it is not told to be.
+      [
+        { current: 'wrong again', password: 'wrong again', again: 'wrong again' },
+        401,
+        /not your current password/,
+      ],
     ];
     for (const [form, status, message] of refusals) {
       const res = await change(laptop, form);
@@ -177,6 +187,71 @@ describe('changing the password', () => {
     const right = await change(p, { ...wrong, current: 'first password' });
     expect(right.status).toBe(429);
     expect(errorOf(await right.text())).toMatch(/Too many wrong passwords/);
+  });
+});
+
+describe('the login and password forms', () => {
+  it('tie their fields to what is said of them, and after a refused login start in the password', async () => {
+    const name = `hippolyta${tag}`;
+    await new Player(node.url, name, 'first password').signup();
+    const refused = await new Player(node.url, name, 'not the password').login();
+    expect(refused.status).toBe(401);
+    const html = await refused.text();
+    expect(html).toContain('<p class="error" id="form-error" role="alert">');
+    const field = (n: string) => new RegExp(`<input name="${n}"[^>]*>`).exec(html)?.[0] ?? '';
+    expect(field('username')).toContain(`value="${name}"`);
+    expect(field('username')).not.toContain('autofocus');
+    expect(field('password')).toContain('autofocus');
+    for (const n of ['username', 'password']) {
+      expect(field(n)).toContain('aria-describedby="form-error"');
+      expect(field(n)).toContain('aria-invalid="true"');
+    }
+    // The sign-up form: the rules are the fields' description.
+    const signup = await new Player(node.url, 'nobody').page('/signup');
+    expect(signup.html).toMatch(
+      /<input name="username"[^>]*aria-describedby="username-status form-rules"/,
+    );
+    expect(signup.html).toMatch(/<input name="password"[^>]*aria-describedby="form-rules"/);
+    expect(signup.html).toContain('id="form-rules"');
+  });
+
+  it('answer a visitor who is not logged in and posts Log out without storing a session', async () => {
+    const visitor = new Player(node.url, `stranger${tag}`);
+    const rows = () => {
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const before = rows();
+    for (let i = 0; i < 5; i++) {
+      const out = await visitor.post('/logout', {}, '/login');
+      expect(out.status).toBe(303);
+      expect(out.headers.get('location')).toBe('/');
+    }
+    expect(rows()).toBe(before);
+  });
+
+  it("give a form refused as expired the session's own token, so that its Log out works", async () => {
+    const p = new Player(node.url, `phaedra${tag}`, 'first password');
+    await p.signup();
+    const expired = await p.request('/account/logout-others', {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: 'made-up' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(expired.status).toBe(403);
+    const token = /name="_csrf" value="([^"]+)"/.exec(await expired.text())?.[1] ?? '';
+    expect(token).not.toBe('');
+    const out = await p.request('/logout', {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: token }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(out.status).toBe(303);
+    expect((await p.request('/lobby')).status).toBe(302);
   });
 });
 
