@@ -202,6 +202,12 @@ export function mountAuthRoutes(
 
   app.get('/', (_req, res) => res.render('pages/home', { title: '' }));
 
+  // Sent from a game that takes no more heroes (game-routes.ts): its invitation is to watch.
+  app.use(['/login', '/signup'], (req, res, next) => {
+    res.locals.watch = req.query.watch === '1';
+    next();
+  });
+
   app.get('/signup', (req, res) => {
     const next = safeNext(req.query.next);
     if (currentUser(res)) {

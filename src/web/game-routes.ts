@@ -267,10 +267,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     // An invite link opened logged out: sign up (or log in) first, then come straight back.
     // Only to a game there is: a wrong code in a link says so now, not after the sign-up.
     if (!user) {
-      const there =
-        (await games.awaitGame(code, PAGE_WAIT_MS)) ??
-        (await finishedGame(code, null)) ??
-        (await games.pending(code));
+      const live = await games.awaitGame(code, PAGE_WAIT_MS);
+      const there = live ?? (await finishedGame(code, null)) ?? (await games.pending(code));
       if (!there) {
         res.status(404).render('pages/error', {
           title: 'Not found',
@@ -280,7 +278,10 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         });
         return;
       }
-      res.redirect(`/signup?next=${encodeURIComponent(`/games/${code}`)}`);
+      // A game that takes no more heroes (being played, or over) is there to be watched: the
+      // sign-up says so, rather than inviting the visitor to join it.
+      const watch = live?.status === 'open' ? '' : '&watch=1';
+      res.redirect(`/signup?next=${encodeURIComponent(`/games/${code}`)}${watch}`);
       return;
     }
     const wanted =

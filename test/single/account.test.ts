@@ -215,6 +215,37 @@ describe('the login and password forms', () => {
     expect(signup.html).toContain('id="form-rules"');
   });
 
+  it("invite a visitor with a game's link to join an open game, and to watch one under way", async () => {
+    const host = new Player(node.url, `minos${tag}x`);
+    await host.signup();
+    const guest = new Player(node.url, `aeacus${tag}`);
+    await guest.signup();
+    const open = await host.createGame();
+    const visitor = new Player(node.url, `stranger${tag}v`);
+    const sentTo = async (code: string) => {
+      const res = await visitor.request(`/games/${code}`);
+      expect(res.status).toBe(302);
+      return res.headers.get('location') ?? '';
+    };
+    expect(await sentTo(open)).toBe(`/signup?next=${encodeURIComponent(`/games/${open}`)}`);
+    expect((await visitor.page(await sentTo(open))).html).toContain(
+      `You're invited to game <strong class="code">${open}</strong>`,
+    );
+    // Under way: no seat to take.
+    expect((await guest.join(open)).status).toBe(303);
+    expect((await host.start(open)).status).toBe(303);
+    const watching = await sentTo(open);
+    expect(watching).toBe(`/signup?next=${encodeURIComponent(`/games/${open}`)}&watch=1`);
+    const page = (await visitor.page(watching)).html;
+    expect(page).toContain(`Game <strong class="code">${open}</strong> is under way or over.`);
+    expect(page).toContain("you'll be taken to it, to watch");
+    expect(page).not.toContain("You're invited");
+    // Its link to the login keeps it so.
+    expect(page).toContain(
+      `href="/login?next=${encodeURIComponent(`/games/${open}`)}&amp;watch=1"`,
+    );
+  });
+
   it('answer a visitor who is not logged in and posts Log out without storing a session', async () => {
     const visitor = new Player(node.url, `stranger${tag}`);
     const rows = () => {
