@@ -102,6 +102,8 @@ const OPEN = 1;
 const CLOSE_WAIT_MS = 1000;
 /** A repeated refusal (same address, same reason) is logged at warn once per this period. */
 const REFUSAL_LOG_MS = 60_000;
+/** How many refusals' last lines are remembered. */
+const REFUSALS_KEPT = 1000;
 
 /**
  * Remembers which refusals were logged recently, so a peer retrying every second is one line a
@@ -114,8 +116,14 @@ export class RefusalLog {
   fresh(key: string, now: number): boolean {
     const at = this.#loggedAt.get(key);
     if (at !== undefined && now - at < REFUSAL_LOG_MS) return false;
-    if (this.#loggedAt.size > 1000) this.#loggedAt.clear();
+    // Kept in the order logged (a key logged again moves to the end); past the cap the oldest
+    // go, never the whole map (that would make every recent refusal fresh again at once).
+    this.#loggedAt.delete(key);
     this.#loggedAt.set(key, now);
+    for (const old of this.#loggedAt.keys()) {
+      if (this.#loggedAt.size <= REFUSALS_KEPT) break;
+      this.#loggedAt.delete(old);
+    }
     return true;
   }
 }
@@ -259,7 +267,9 @@ export class Link extends EventEmitter<LinkEvents> {
     this.#refused = { code, reason };
     const hello = this.#hello;
     const who = hello ? `${hello.nodeId} (${hello.address}, via ${this.remote})` : this.remote;
-    const key = `${hello?.address ?? this.remote.replace(/:\d+$/, '')}|${reason}`;
+    // By the address the link really has and the kind of refusal: not by what the caller claims
+    // (its address, a message type of its choosing), which it could change at each try.
+    const key = `${this.remote.replace(/:\d+$/, '')}|${code}`;
     const quiet =
       !this.#ctx.refusals.fresh(key, this.#ctx.now()) || code === CloseCode.selfConnection;
     this.#ctx.logger[quiet ? 'debug' : 'warn'](
@@ -351,8 +361,16 @@ export class Link extends EventEmitter<LinkEvents> {
   #onHello(message: MeshMessage): void {
     if (message.type !== 'hello') return this.#unexpected(message.type);
     this.#hello = message;
-    if (message.nodeId === this.#ctx.identity.nodeId)
-      return this.refuse(CloseCode.selfConnection, 'connected to itself');
+    if (message.nodeId === this.#ctx.identity.nodeId) {
+      // This node reached itself under another name: its own hello, with its own address. Any
+      // other address is another node given the same NODE_ID, and the two can never link.
+      if (message.address === this.#ctx.identity.address)
+        return this.refuse(CloseCode.selfConnection, 'connected to itself');
+      return this.refuse(
+        CloseCode.sameNodeId,
+        `the node at ${message.address} has this node's id (${message.nodeId}): give each node its own NODE_ID`,
+      );
+    }
     if (message.nonce === this.#nonce)
       return this.refuse(CloseCode.badMessage, 'nonce echoed back');
     this.#phase = 'auth';

@@ -276,6 +276,9 @@ export class Mesh {
    * MAX_INBOUND_HANDSHAKES connections still in their handshake.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // The HTTP server stops listening for this socket's errors once it is an upgrade: one that
+    // the caller resets while its refusal is being written must not stop the process.
+    socket.on('error', (err) => this.#logger.debug({ err: err.message }, 'mesh upgrade error'));
     const from = req.socket.remoteAddress ?? 'unknown';
     const fromThere = this.#handshakingFrom.get(from) ?? 0;
     if (
@@ -291,6 +294,8 @@ export class Mesh {
         { remote: from, handshaking: this.#handshaking.size },
         `refused a mesh connection from ${from}: ${why}`,
       );
+      // Closed both ways once written: a caller that never closes its side holds nothing here.
+      socket.once('finish', () => socket.destroy());
       socket.end(
         'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
       );
@@ -549,9 +554,14 @@ export class Mesh {
       case 'app':
         if (!this.#channels.deliver(peer.member.id, message.ch, message.body, bytes)) {
           link.counts.invalid++;
-          this.#logger.warn(
+          const channel = message.ch.slice(0, 32);
+          const fresh = this.#linkContext.refusals.fresh(
+            `${peerId}|channel|${channel}`,
+            this.#now(),
+          );
+          this.#logger[fresh ? 'warn' : 'debug'](
             { peer: peerId, channel: message.ch },
-            `dropped a message from ${peerId} on unknown channel ${message.ch.slice(0, 32)}`,
+            `dropped a message from ${peerId} on unknown channel ${channel}`,
           );
         }
         return;
@@ -560,7 +570,11 @@ export class Mesh {
         return;
       default:
         link.counts.invalid++;
-        this.#logger.warn(
+        this.#logger[
+          this.#linkContext.refusals.fresh(`${peerId}|late|${message.type}`, this.#now())
+            ? 'warn'
+            : 'debug'
+        ](
           { peer: peerId, address: link.remote, type: message.type },
           `dropped ${message.type} message from ${peerId}: not valid after the handshake`,
         );

@@ -33,6 +33,8 @@ export const CloseCode = {
   selfConnection: 4006,
   /** The peer was silent past downAfterMs and is declared down. */
   peerDown: 4007,
+  /** Another node has this node's id (NODE_ID set alike on several): they cannot link. */
+  sameNodeId: 4008,
 } as const;
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -139,6 +139,8 @@ export class Replica<S extends object = object> {
     const newerThere: string[] = [];
     const seen = new Set<string>();
     for (const [key, epoch, owner, seq] of remote) {
+      // A key named twice is answered once (a digest built by a node names each key once).
+      if (seen.has(key)) continue;
       seen.add(key);
       const held = this.#records.get(key);
       if (held === undefined) {

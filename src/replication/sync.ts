@@ -612,7 +612,9 @@ export class ReplicaSync<S extends object = object> {
     for (const record of message.records) this.#applyRemote(record, from);
     if (message.want !== undefined && message.want.length > 0) {
       const wanted: StoreRecord[] = [];
-      for (const key of message.want) {
+      // Each key once, however often it is asked for: a peer naming one game thousands of times
+      // in one message must not make this node send its state as many times.
+      for (const key of new Set(message.want)) {
         const record = this.replica.getAny(key);
         if (record !== undefined) wanted.push(record);
       }

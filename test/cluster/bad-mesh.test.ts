@@ -3,6 +3,8 @@
 // every layer (mesh envelope, replication, sessions). Each is dropped with a log line, the node
 // keeps running, the link survives (except the frame over the size limit), and no game changes.
 
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createNonce, createProof } from '../../src/cluster/auth.js';
@@ -170,13 +172,14 @@ describe('bad mesh input from an authenticated peer', () => {
       current: { epoch: before.epoch, owner: before.owner, seq: before.seq },
     });
     // The same stale record inside an anti-entropy answer is ignored too. Asking for the game in
-    // the same message makes n1 answer once it handled the message: with its own record.
+    // the same message makes n1 answer once it handled the message: with its own record, once
+    // however many times it is asked for.
     const sent = probe!.frames.length;
     probe!.sendApp('replication', {
       type: 'records',
       id: 'r1',
       records: [staleRecord()],
-      want: [code],
+      want: [code, code, code],
     });
     const answer = await probe!.nextApp(
       'replication',
@@ -358,5 +361,70 @@ describe('a caller that does not know the cluster secret', () => {
     );
     again.terminate();
     expect(n2.alive).toBe(true);
+  });
+
+  it('does not stop when a refused caller resets its connection, nor keep one it never closes', async () => {
+    const [host, port] = [n2.address.split(':')[0]!, Number(n2.address.split(':')[1])];
+    const upgrade = [
+      `GET ${MESH_PATH} HTTP/1.1`,
+      `Host: ${n2.address}`,
+      'Connection: Upgrade',
+      'Upgrade: websocket',
+      'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      '',
+      '',
+    ].join('\r\n');
+    // Half-open allowed: a caller that does not close its side when the node closes its own.
+    const dial = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const s = connect({ host, port, localAddress: '127.0.0.6', allowHalfOpen: true }, () =>
+          resolve(s),
+        );
+        s.on('error', () => {});
+        s.once('error', reject);
+      });
+    // The address's quota of handshakes taken by connections that never say hello.
+    const idle = await Promise.all(
+      Array.from({ length: MAX_HANDSHAKES_PER_ADDRESS }, async () => {
+        const s = await dial();
+        s.write(upgrade);
+        await once(s, 'data');
+        return s;
+      }),
+    );
+    try {
+      // Refused, and gone before the refusal is written: many times over.
+      for (let i = 0; i < 30; i++) {
+        const s = await dial();
+        s.write(upgrade);
+        s.resetAndDestroy();
+      }
+      // Refused and never closed by the caller: the node lets go of it all the same (what the
+      // caller writes next is refused by the kernel, not kept in a socket nobody reads).
+      const lingering = await dial();
+      lingering.setEncoding('utf8');
+      let answer = '';
+      let failed = false;
+      lingering.on('data', (d: string) => (answer += d));
+      lingering.on('error', () => (failed = true));
+      lingering.write(upgrade);
+      await once(lingering, 'end');
+      expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+      await waitFor(
+        () => {
+          if (!failed && !lingering.destroyed) lingering.write('more\r\n');
+          return failed || lingering.destroyed || null;
+        },
+        5000,
+        'the node to have closed the refused connection',
+        100,
+      );
+      // Still a node: it answers its health check.
+      expect(n2.alive).toBe(true);
+      expect((await fetch(`${n2.url}/health_check`)).status).toBe(200);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
   });
 });

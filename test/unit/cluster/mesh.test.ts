@@ -483,6 +483,23 @@ describe('Mesh', () => {
     expect(a.events.up).toEqual([]);
   });
 
+  it('says that two nodes share one id, on both, and does not take the other for itself', async () => {
+    const a = await node('twin');
+    const b = await node('twin');
+    a.mesh.setPeers([b.address]);
+    b.mesh.setPeers([a.address]);
+    const said = (n: typeof a, other: string) =>
+      n.logger.at('warn').some((l) => l.includes(`the node at ${other} has this node's id (twin)`));
+    await waitFor(() => said(a, b.address) && said(b, a.address), 5000, 'both to say so');
+    expect(peerIds(a.mesh)).toEqual([]);
+    expect(peerIds(b.mesh)).toEqual([]);
+    // Not marked as itself: the address is still one it waits for and retries.
+    expect(await a.mesh.waitForPeers([b.address], 300)).toEqual({
+      joined: [],
+      missing: [b.address],
+    });
+  });
+
   it('says bye on stop: the peer is down at once, and every link and timer is gone', async () => {
     const a = await node('a');
     const b = await node('b', { downAfterMs: 10_000, reconnectGraceMs: 10_000 });

@@ -77,6 +77,15 @@ describe('Replica', () => {
     // With a range, keys outside it are not taken as missing remotely.
     const ranged = r.compare([['AAAA', 1, 'a', 5]], { to: 'BBBB' });
     expect(ranged).toEqual({ newerHere: [], newerThere: [] });
+    // A key named more than once (only a peer that misbehaves does) is answered once.
+    const twice = r.compare([
+      ['AAAA', 1, 'a', 4],
+      ['AAAA', 1, 'a', 4],
+      ['EEEE', 1, 'b', 0],
+      ['EEEE', 1, 'b', 0],
+    ]);
+    expect(twice.newerHere.map((x) => x.key).sort()).toEqual(['AAAA', 'BBBB', 'CCCC', 'DDDD']);
+    expect(twice.newerThere).toEqual(['EEEE']);
   });
 
   it('compact() drops only tombstones older than the TTL', () => {
