@@ -24,6 +24,11 @@ export interface SessionsTable {
   sess: string;
   expires: number;
   ended_at: number | null;
+  /**
+   * The account the session is logged in to, '' for none; NULL on rows saved by a release before
+   * the column (migration 005), whose account is in `sess` only.
+   */
+  user_id: string | null;
 }
 
 export interface ResultsTable {

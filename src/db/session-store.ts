@@ -37,6 +37,12 @@ interface SessionRow {
   sess: string;
 }
 
+/** The account a session is logged in to, as its `user_id` column keeps it: '' for none. */
+function accountOf(sess: SessionData): string {
+  const userId = (sess as { userId?: unknown }).userId;
+  return typeof userId === 'string' ? userId : '';
+}
+
 /** Callbacks, never thrown errors: express-session expects a store to call back with an error. */
 function settle<T>(
   work: Promise<T>,
@@ -103,13 +109,19 @@ export class DatabaseSessionStore extends session.Store {
     // before the logout (possibly on another node) hits the tombstone and changes nothing.
     const work = this.db
       .insertInto('sessions')
-      .values({ sid, sess: JSON.stringify(sess), expires: this.expiresOf(sess) })
+      .values({
+        sid,
+        sess: JSON.stringify(sess),
+        expires: this.expiresOf(sess),
+        user_id: accountOf(sess),
+      })
       .onConflict((oc) =>
         oc
           .column('sid')
           .doUpdateSet((eb) => ({
             sess: eb.ref('excluded.sess'),
             expires: eb.ref('excluded.expires'),
+            user_id: eb.ref('excluded.user_id'),
           }))
           .where('sessions.ended_at', 'is', null),
       )
@@ -128,7 +140,7 @@ export class DatabaseSessionStore extends session.Store {
     const now = this.now();
     const work = this.db
       .insertInto('sessions')
-      .values({ sid, sess: '{}', expires: now + this.tombstoneMs, ended_at: now })
+      .values({ sid, sess: '{}', expires: now + this.tombstoneMs, ended_at: now, user_id: '' })
       .onConflict((oc) =>
         oc.column('sid').doUpdateSet((eb) => ({
           sess: '{}',
@@ -147,10 +159,15 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   override touch(sid: string, sess: SessionData, callback?: () => void): void {
-    // Only the expiry: rewriting the data here could undo a newer save from another node.
+    // Only the expiry: rewriting the data here could undo a newer save from another node. And the
+    // account, on a row saved before its column (a session's account never changes under one id:
+    // logging in gives a new one).
     const work = this.db
       .updateTable('sessions')
-      .set({ expires: this.expiresOf(sess) })
+      .set((eb) => ({
+        expires: this.expiresOf(sess),
+        user_id: eb.fn.coalesce('user_id', eb.val(accountOf(sess))),
+      }))
       .where('sid', '=', sid)
       .where('ended_at', 'is', null)
       .execute();
@@ -190,15 +207,21 @@ export class DatabaseSessionStore extends session.Store {
    * Ends every live session of the account `userId` but `keepSid` (a password change logs the
    * account out everywhere else), on every node: each becomes a tombstone, so a save still in
    * flight from one of them changes nothing. Returns how many ended. Sessions are found by the
-   * text of their data (written by JSON.stringify, so `"userId":"12"` is exactly that member),
-   * then checked parsed; sessions written by any release are found, no column needed.
+   * column `user_id` (by its index), and those saved before the column or by an older release
+   * still running (`user_id` NULL) by the text of their data (written by JSON.stringify, so
+   * `"userId":"12"` is exactly that member); each then checked parsed.
    */
   async endSessionsOf(userId: string, keepSid?: string): Promise<number> {
     if (!/^[1-9]\d{0,15}$/.test(userId)) return 0;
-    const rows = await this.live()
-      .select(['sid', 'sess'])
-      .where('sess', 'like', `%"userId":${JSON.stringify(userId)}%`)
-      .execute();
+    // Two queries, so that each reads only its own part of the index.
+    const rows: SessionRow[] = [
+      ...(await this.live().select(['sid', 'sess']).where('user_id', '=', userId).execute()),
+      ...(await this.live()
+        .select(['sid', 'sess'])
+        .where('user_id', 'is', null)
+        .where('sess', 'like', `%"userId":${JSON.stringify(userId)}%`)
+        .execute()),
+    ];
     const ofAccount = (row: SessionRow): boolean =>
       (this.parse(row) as { userId?: unknown } | null)?.userId === userId;
     const sids = rows.filter((row) => row.sid !== keepSid && ofAccount(row)).map((row) => row.sid);

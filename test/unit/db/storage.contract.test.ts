@@ -371,6 +371,56 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(await st.endSessionsOf('not-an-id')).toBe(0);
     });
 
+    it("keeps each session's account in a column, and still finds sessions saved without it", async () => {
+      const storage = await fx.openMigrated(target, {
+        now: () => now,
+        sessions: { pruneIntervalMs: 0 },
+      });
+      const s = api(storage.sessions);
+      await s.set('laptop', sessionData(now + HOUR, { userId: '12' }));
+      await s.set('visitor', sessionData(now + HOUR));
+      await s.set('other', sessionData(now + HOUR, { userId: '123' }));
+      const accounts = async () =>
+        Object.fromEntries(
+          (
+            await sql<{ sid: string; user_id: string | null }>`
+              SELECT sid, user_id FROM sessions ORDER BY sid`.execute(kysely(storage))
+          ).rows.map((r) => [r.sid, r.user_id]),
+        );
+      expect(await accounts()).toEqual({ laptop: '12', visitor: '', other: '123' });
+      // Saved by a release before the column (or an older node during an update): no account in
+      // the column, only in the data.
+      const old = JSON.stringify(sessionData(now + HOUR, { userId: '12' })).replaceAll("'", "''");
+      for (const sid of ['old-phone', 'old-tablet'])
+        await rawExec(
+          storage,
+          target,
+          `INSERT INTO sessions (sid, sess, expires) VALUES ('${sid}', '${old}', ${now + HOUR})`,
+        );
+      expect((await accounts())['old-phone']).toBeNull();
+      // A request on one of them moves its expiry, and fills in its account.
+      await s.touch('old-phone', sessionData(now + 2 * HOUR, { userId: '12' }));
+      expect((await accounts())['old-phone']).toBe('12');
+      // A save that changes the account (a visitor's session was made a login's) moves it too.
+      await s.set('visitor', sessionData(now + HOUR, { userId: '12' }));
+      expect((await accounts())['visitor']).toBe('12');
+      expect(await storage.sessions.endSessionsOf('12', 'laptop')).toBe(3);
+      expect(await s.get('old-phone')).toBeNull();
+      expect(await s.get('old-tablet')).toBeNull();
+      expect(await s.get('visitor')).toBeNull();
+      expect(await s.get('laptop')).not.toBeNull();
+      expect(await s.get('other')).not.toBeNull();
+      if (engine === 'sqlite') {
+        // The account's rows are read through the index, not by reading every session.
+        const plan = await sql<{ detail: string }>`
+          EXPLAIN QUERY PLAN SELECT sid, sess FROM sessions
+          WHERE ended_at IS NULL AND expires > ${now} AND user_id = ${'12'}`.execute(
+          kysely(storage),
+        );
+        expect(plan.rows.map((r) => r.detail).join(' | ')).toContain('sessions_user_id');
+      }
+    });
+
     it('says which of many sessions are live: not ended, not expired, not unknown', async () => {
       const st = await store();
       const s = api(st);
