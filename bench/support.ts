@@ -21,6 +21,8 @@ export const NODE_ENV_BASE: Record<string, string> = {
   PASSWORD_COST: '12',
   // The config accepts at most 10,000 (100,000 stops the node with exit code 78).
   LOGIN_RATE_LIMIT: '10000',
+  // Sign-ups go 32 at a time from the one address of the load client.
+  PASSWORD_CHECKS_PER_ADDRESS: '64',
   // The handoff bench opens hundreds of games from one account; the limits are not measured here.
   OPEN_GAMES_PER_ACCOUNT: '1000',
   GAMES_PER_HOUR: '10000',

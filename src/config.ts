@@ -140,6 +140,8 @@ const schema = z.object({
    */
   PASSWORD_COST: whole().pipe(z.number().min(10).max(20)).default(17),
   LOGIN_RATE_LIMIT: whole().pipe(z.number().min(1).max(10_000)).default(10),
+  /** Logins, sign-ups and password changes in progress at once from one address, per node. */
+  PASSWORD_CHECKS_PER_ADDRESS: whole().pipe(z.number().min(1).max(10_000)).default(8),
   /** Games an account may have created and not yet finished (open or playing). */
   OPEN_GAMES_PER_ACCOUNT: whole().pipe(z.number().min(1).max(1000)).default(3),
   /** Games an account may create per hour. */
@@ -208,6 +210,8 @@ export interface Config {
   logLevel: string;
   passwordCost: number;
   loginRateLimit: number;
+  /** Requests that check a password in progress at once from one client address (per node). */
+  passwordChecksPerAddress: number;
   limits: {
     openGamesPerAccount: number;
     gamesPerHour: number;
@@ -541,6 +545,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     logLevel: e.LOG_LEVEL,
     passwordCost: e.PASSWORD_COST,
     loginRateLimit: e.LOGIN_RATE_LIMIT,
+    passwordChecksPerAddress: e.PASSWORD_CHECKS_PER_ADDRESS,
     limits: Object.freeze({
       openGamesPerAccount: e.OPEN_GAMES_PER_ACCOUNT,
       gamesPerHour: e.GAMES_PER_HOUR,

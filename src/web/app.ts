@@ -115,6 +115,15 @@ export function winRate(won: number, played: number): string {
   return `${shown}%`;
 }
 
+/**
+ * A form field's `aria-describedby` attribute naming the elements that explain it (its rules, the
+ * form's error), or nothing when none applies; falsy ids are skipped. Ids are the views' own.
+ */
+export function describedBy(ids: readonly (string | false | null | undefined)[]): string {
+  const named = ids.filter((id): id is string => Boolean(id));
+  return named.length ? ` aria-describedby="${named.join(' ')}"` : '';
+}
+
 export function createWebServer(deps: WebDeps): WebServer {
   const { config, logger } = deps;
   const app = express();
@@ -130,6 +139,7 @@ export function createWebServer(deps: WebDeps): WebServer {
   );
   app.locals.asset = (path: string): string => assets.url(path);
   app.locals.winRate = winRate;
+  app.locals.describedBy = describedBy;
   const server = createServer(app);
   const requests = new RequestsInProgress(server);
   // Longer than load balancers' idle timeouts, so they never reuse a connection the node is

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { usernameKey, type Account } from '../db/accounts.js';
 import type { WebDeps } from './deps.js';
 import type { EndedSessions } from './ended-sessions.js';
+import { passwordChecksPerAddress } from './password-gate.js';
 import { formField } from './request.js';
 import { SharedRateStore } from './shared-rate-store.js';
 import { currentUser, type WebUser } from './user.js';
@@ -181,6 +182,10 @@ export function mountAuthRoutes(
     handler: tooManyLogins('login-address'),
   });
 
+  // On each node, at most PASSWORD_CHECKS_PER_ADDRESS (by default a quarter of the password
+  // checks' queue) from one address at a time.
+  const checksPerAddress = passwordChecksPerAddress(config.passwordChecksPerAddress);
+
   const signupLimiter = rateLimit({
     store: new SharedRateStore('signup:', shared),
     windowMs: 60 * 60 * 1000,
@@ -217,7 +222,7 @@ export function mountAuthRoutes(
     res.render('pages/auth', { title: 'Sign up', mode: 'signup', error: null, username: '', next });
   });
 
-  app.post('/signup', signupLimiter, async (req, res, next) => {
+  app.post('/signup', checksPerAddress, signupLimiter, async (req, res, next) => {
     try {
       const parsed = signupForm.safeParse(req.body ?? {});
       const given = (formField(req, 'username') ?? '').slice(0, 20);
@@ -273,54 +278,60 @@ export function mountAuthRoutes(
     });
   });
 
-  app.post('/login', loginAddressLimiter, loginLimiter, async (req, res, next) => {
-    try {
-      const parsed = loginForm.safeParse(req.body ?? {});
-      const given = (formField(req, 'username') ?? '').slice(0, 20);
-      const fail = (error: string) => {
-        metrics.loginFailures.inc();
-        res.status(401).render('pages/auth', {
-          title: 'Log in',
-          mode: 'login',
-          error,
-          username: given,
-          next: safeNext(req.query.next),
-          csrfToken: req.csrfToken?.() ?? '',
-        });
-      };
-      if (!parsed.success) {
-        fail(parsed.error.issues[0]?.message ?? 'Check the form.');
-        return;
-      }
-      const account = await accounts.findByUsername(parsed.data.username);
-      // Unknown usernames cost the same time as wrong passwords, so timing reveals nothing.
-      const ok = account
-        ? await passwords.verify(parsed.data.password, account.passwordHash)
-        : await passwords.dummyVerify(parsed.data.password);
-      if (!account || !ok) {
-        fail('Wrong username or password.');
-        return;
-      }
-      const stored = passwords.needsRehash(account.passwordHash)
-        ? await rehash(account, parsed.data.password)
-        : account.passwordHash;
-      await regenerate(req);
-      req.session.userId = account.id;
-      issueFormToken(req);
-      // A password change that came while this login checked the old password ended every
-      // session of the account it found, but not this one, saved only now: the password is read
-      // again once this session is saved, and a changed one ends it (a new, empty session).
-      await saveSession(req);
-      if ((await accounts.findById(account.id))?.passwordHash !== stored) {
+  app.post(
+    '/login',
+    checksPerAddress,
+    loginAddressLimiter,
+    loginLimiter,
+    async (req, res, next) => {
+      try {
+        const parsed = loginForm.safeParse(req.body ?? {});
+        const given = (formField(req, 'username') ?? '').slice(0, 20);
+        const fail = (error: string) => {
+          metrics.loginFailures.inc();
+          res.status(401).render('pages/auth', {
+            title: 'Log in',
+            mode: 'login',
+            error,
+            username: given,
+            next: safeNext(req.query.next),
+            csrfToken: req.csrfToken?.() ?? '',
+          });
+        };
+        if (!parsed.success) {
+          fail(parsed.error.issues[0]?.message ?? 'Check the form.');
+          return;
+        }
+        const account = await accounts.findByUsername(parsed.data.username);
+        // Unknown usernames cost the same time as wrong passwords, so timing reveals nothing.
+        const ok = account
+          ? await passwords.verify(parsed.data.password, account.passwordHash)
+          : await passwords.dummyVerify(parsed.data.password);
+        if (!account || !ok) {
+          fail('Wrong username or password.');
+          return;
+        }
+        const stored = passwords.needsRehash(account.passwordHash)
+          ? await rehash(account, parsed.data.password)
+          : account.passwordHash;
         await regenerate(req);
-        fail('Your password was changed just now. Log in with the new one.');
-        return;
+        req.session.userId = account.id;
+        issueFormToken(req);
+        // A password change that came while this login checked the old password ended every
+        // session of the account it found, but not this one, saved only now: the password is read
+        // again once this session is saved, and a changed one ends it (a new, empty session).
+        await saveSession(req);
+        if ((await accounts.findById(account.id))?.passwordHash !== stored) {
+          await regenerate(req);
+          fail('Your password was changed just now. Log in with the new one.');
+          return;
+        }
+        res.redirect(303, safeNext(req.query.next));
+      } catch (e) {
+        next(e);
       }
-      res.redirect(303, safeNext(req.query.next));
-    } catch (e) {
-      next(e);
-    }
-  });
+    },
+  );
 
   /**
    * Stores the password just verified at the configured cost (an operator raised
@@ -371,70 +382,100 @@ export function mountAuthRoutes(
 
   app.get('/account/password', requireUser, (req, res) => passwordPage(req, res, 200, null));
 
-  app.post('/account/password', requireUser, passwordLimiter, async (req, res, next) => {
-    try {
-      const user = currentUser(res) as WebUser;
-      const parsed = passwordForm.safeParse(req.body ?? {});
-      if (!parsed.success) {
-        passwordPage(req, res, 422, parsed.error.issues[0]?.message ?? 'Check the form.');
-        return;
-      }
-      const account = await accounts.findById(user.id);
-      if (!account || !(await passwords.verify(parsed.data.current, account.passwordHash))) {
-        passwordPage(req, res, 401, 'That is not your current password.');
-        return;
-      }
-      // Said only once the current password is known right (before, it told whoever held the
-      // session that the password they typed twice was the current one).
-      if (parsed.data.password === parsed.data.current) {
-        passwordPage(req, res, 422, 'That is your current password. Choose a new one.');
-        return;
-      }
-      const hash = await passwords.hash(parsed.data.password);
-      if (!(await accounts.setPasswordHash(account.id, hash, account.passwordHash))) {
-        passwordPage(
-          req,
-          res,
-          409,
-          'Your password was changed from another page meanwhile. Try again.',
-        );
-        return;
-      }
-      // A new session id for this browser; every other session of the account ends, and its
-      // live pages on every node reconnect (this browser's come back with its new session, the
-      // others are refused: ended-sessions.ts).
-      await regenerate(req);
-      req.session.userId = account.id;
-      issueFormToken(req);
-      let ended = 0;
+  app.post(
+    '/account/password',
+    requireUser,
+    checksPerAddress,
+    passwordLimiter,
+    async (req, res, next) => {
       try {
-        ended = await sessionStore.endSessionsOf(account.id, req.sessionID);
-        req.session.flash = {
-          kind: 'info',
-          message: ended
-            ? 'Password changed. You are logged out everywhere else.'
-            : 'Password changed.',
-        };
-      } catch (err) {
-        logger.warn({ err, user: account.username }, 'could not end the other sessions');
-        req.session.flash = {
-          kind: 'error',
-          message:
-            'Password changed, but your other devices could not be logged out just now. Change it again in a few minutes to log them out.',
-        };
+        const user = currentUser(res) as WebUser;
+        const parsed = passwordForm.safeParse(req.body ?? {});
+        if (!parsed.success) {
+          passwordPage(req, res, 422, parsed.error.issues[0]?.message ?? 'Check the form.');
+          return;
+        }
+        const account = await accounts.findById(user.id);
+        if (!account || !(await passwords.verify(parsed.data.current, account.passwordHash))) {
+          passwordPage(req, res, 401, 'That is not your current password.');
+          return;
+        }
+        // Said only once the current password is known right (before, it told whoever held the
+        // session that the password they typed twice was the current one).
+        if (parsed.data.password === parsed.data.current) {
+          passwordPage(req, res, 422, 'That is your current password. Choose a new one.');
+          return;
+        }
+        const hash = await passwords.hash(parsed.data.password);
+        if (!(await accounts.setPasswordHash(account.id, hash, account.passwordHash))) {
+          passwordPage(
+            req,
+            res,
+            409,
+            'Your password was changed from another page meanwhile. Try again.',
+          );
+          return;
+        }
+        // A new session id for this browser; every other session of the account ends, and its
+        // live pages on every node reconnect (this browser's come back with its new session, the
+        // others are refused: ended-sessions.ts).
+        await regenerate(req);
+        req.session.userId = account.id;
+        issueFormToken(req);
+        let ended = 0;
+        try {
+          ended = await sessionStore.endSessionsOf(account.id, req.sessionID);
+          req.session.flash = {
+            kind: 'info',
+            message: ended
+              ? 'Password changed. You are logged out everywhere else.'
+              : 'Password changed.',
+          };
+        } catch (err) {
+          logger.warn({ err, user: account.username }, 'could not end the other sessions');
+          req.session.flash = {
+            kind: 'error',
+            message:
+              'Password changed, but your other devices could not be logged out just now. Change it again in a few minutes to log them out.',
+          };
+        }
+        logger.info({ user: account.username, sessionsEnded: ended }, 'password changed');
+        // Once this browser has its new session cookie, so that its own pages come back with it.
+        res.once('finish', () => void endedSessions.ended(account.id));
+        res.redirect(303, `/players/${encodeURIComponent(account.username)}`);
+      } catch (e) {
+        next(e);
       }
-      logger.info({ user: account.username, sessionsEnded: ended }, 'password changed');
-      // Once this browser has its new session cookie, so that its own pages come back with it.
-      res.once('finish', () => void endedSessions.ended(account.id));
-      res.redirect(303, `/players/${encodeURIComponent(account.username)}`);
-    } catch (e) {
-      next(e);
-    }
+    },
+  );
+
+  // Ending sessions writes to the shared database and sends every node a message: a few times in
+  // a quarter of an hour is what a player needs; more is only load.
+  const logoutOthersLimiter = rateLimit({
+    store: new SharedRateStore('logout-others:', shared),
+    windowMs: 15 * 60 * 1000,
+    limit: config.loginRateLimit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req, res) => currentUser(res)?.id ?? ipKeyGenerator(req.ip ?? ''),
+    handler: (_req, res) => {
+      metrics.rateLimited.inc({ limit: 'logout-others' });
+      logger.warn(
+        { user: currentUser(res)?.username },
+        'log out other devices: rate limit reached',
+      );
+      res.status(429).render('pages/error', {
+        title: 'Too many tries',
+        heading: 'Too many tries',
+        message:
+          'Your other devices were logged out a moment ago. Wait a few minutes before doing it again.',
+      });
+    },
   });
 
   // A shared computer left logged in: every other session of the account ends, and its pages
   // on every node are sent to reconnect.
-  app.post('/account/logout-others', requireUser, async (req, res, next) => {
+  app.post('/account/logout-others', requireUser, logoutOthersLimiter, async (req, res, next) => {
     try {
       const user = currentUser(res) as WebUser;
       const ended = await sessionStore.endSessionsOf(user.id, req.sessionID);

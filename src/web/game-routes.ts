@@ -23,6 +23,7 @@ import { GAME_SCHEMA, type GameState } from '../game/types.js';
 import { canRead, upgradeState } from '../game/upgrade.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
+import { rateLimit } from 'express-rate-limit';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { GAMES_WINDOW_MS, GameCreationPolicy, type Admission } from './game-limits.js';
 import { SharedRateStore } from './shared-rate-store.js';
@@ -58,6 +59,11 @@ function flash(req: Request, kind: 'info' | 'error', message: string): void {
  * balancer gave up on it.
  */
 const PAGE_WAIT_MS = 2000;
+
+/** Games an account may wait in at once (seated, not yet started), its own included. */
+export const WAITING_SEATS = 5;
+/** Seats taken or left, and games started, per account per minute (on each node). */
+export const SEAT_CHANGES_PER_MINUTE = 30;
 
 /** How much table talk an account may send: `lines` in any `seconds`. */
 const TALK = { lines: 5, seconds: 10 } as const;
@@ -182,19 +188,43 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     }
   });
 
-  app.post('/lobby/join', requireUser, async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const parsed = codeParam.safeParse(formField(req, 'code')?.trim() ?? '');
-      if (!parsed.success) {
-        flash(req, 'error', 'A game code is four letters, like KEPS.');
-        res.redirect(303, '/lobby');
-        return;
-      }
-      await joinAndRedirect(req, res, parsed.data.toUpperCase());
-    } catch (e) {
-      next(e);
-    }
+  // Taking or leaving a seat, or starting, is a write every node copies and a redraw of every
+  // page that shows the game and of every lobby: a player does a few a minute by hand.
+  const seatLimiter = rateLimit({
+    windowMs: 60_000,
+    limit: SEAT_CHANGES_PER_MINUTE,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (_req, res) => (res.locals.user as WebUser).id,
+    handler: (_req, res) => {
+      metrics.rateLimited.inc({ limit: 'seats' });
+      res.status(429).render('pages/error', {
+        title: 'Slow down',
+        heading: 'Slow down',
+        message:
+          'You joined, left or started games many times in the last minute. Wait a moment and try again.',
+      });
+    },
   });
+
+  app.post(
+    '/lobby/join',
+    requireUser,
+    seatLimiter,
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const parsed = codeParam.safeParse(formField(req, 'code')?.trim() ?? '');
+        if (!parsed.success) {
+          flash(req, 'error', 'A game code is four letters, like KEPS.');
+          res.redirect(303, '/lobby');
+          return;
+        }
+        await joinAndRedirect(req, res, parsed.data.toUpperCase());
+      } catch (e) {
+        next(e);
+      }
+    },
+  );
 
   async function joinAndRedirect(req: Request, res: Response, code: string): Promise<void> {
     const user = res.locals.user as WebUser;
@@ -213,6 +243,16 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       return;
     }
     if (game.players.some((p) => p.id === user.id) || game.status !== 'open') {
+      res.redirect(303, `/games/${code}`);
+      return;
+    }
+    const waiting = games.gamesOf(user.id).filter((g) => g.status === 'open').length;
+    if (waiting >= WAITING_SEATS) {
+      flash(
+        req,
+        'error',
+        `You are already waiting in ${waiting} games (at most ${WAITING_SEATS}). Leave one, or start one, before you join another.`,
+      );
       res.redirect(303, `/games/${code}`);
       return;
     }
@@ -244,9 +284,9 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         next(e);
       }
     };
-  app.post('/games/:code/join', requireUser, gameCommand('join'));
-  app.post('/games/:code/start', requireUser, gameCommand('start'));
-  app.post('/games/:code/leave', requireUser, gameCommand('leave'));
+  app.post('/games/:code/join', requireUser, seatLimiter, gameCommand('join'));
+  app.post('/games/:code/start', requireUser, seatLimiter, gameCommand('start'));
+  app.post('/games/:code/leave', requireUser, seatLimiter, gameCommand('leave'));
 
   app.get('/games/:code', async (req: Request, res: Response) => {
     const parsed = codeParam.safeParse(req.params.code);
@@ -447,8 +487,13 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     // Upgrades reaching a node that is not ready (joining, draining) were refused with 503 in
     // verifyClient (web/app.ts), before the handshake.
     const parsed = codeParam.safeParse(req.params.code);
-    const code = parsed.success ? parsed.data.toUpperCase() : '';
-    if (code && games.unreadable(code))
+    // No game can have such a code: nothing to look up.
+    if (!parsed.success) {
+      metrics.wsRejected.inc({ reason: 'no-game' });
+      return wire.close(LiveClose.notFound, 'no such game');
+    }
+    const code = parsed.data.toUpperCase();
+    if (games.unreadable(code))
       return wire.close(LiveClose.restart, 'game moved to a newer release');
     // Sockets still waiting for their game count against the account's cap too (they are not
     // in the hub yet): past it, this one is closed at once rather than held for seconds.
@@ -486,7 +531,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         wire.close(LiveClose.restart, BEHIND_REASON);
         return;
       }
-      if (!code || !state) {
+      if (!state) {
         metrics.wsRejected.inc({ reason: 'no-game' });
         // A game still resuming, or a database that cannot be read: close as a restart so the
         // page reconnects shortly.

@@ -5,6 +5,8 @@
 // Here at most `concurrency` hashes run at once and at most `waiting` more wait their turn;
 // past that, the request is answered 503 at once (HashingBusy) instead of queueing without end.
 
+import type { NextFunction, Request } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
 import pLimit from 'p-limit';
 import type { WebDeps } from './deps.js';
 
@@ -43,5 +45,35 @@ export function gatePasswords(passwords: Passwords, limits: GateLimits = DEFAULT
     verify: gated((password: string, stored: string) => passwords.verify(password, stored)),
     dummyVerify: gated((password: string) => passwords.dummyVerify(password)),
     needsRehash: (stored) => passwords.needsRehash(stored),
+  };
+}
+
+/**
+ * Requests that check a password (login, sign-up, a password change) in progress from one client
+ * address at once: past `perAddress`, the next is answered like a full queue (HashingBusy, 503)
+ * at once. The rate limits count wrong passwords only, so without this one address sending right
+ * ones many at a time (one account's, over and over) could fill the gate's queue and turn every
+ * other player's login away; with it (8 by default, PASSWORD_CHECKS_PER_ADDRESS), one address
+ * holds at most a quarter of the queue.
+ */
+export function passwordChecksPerAddress(
+  perAddress: number,
+): (
+  req: Pick<Request, 'ip'>,
+  res: { once(event: 'close', listener: () => void): unknown },
+  next: NextFunction,
+) => void {
+  const inProgress = new Map<string, number>();
+  return (req, res, next) => {
+    const address = ipKeyGenerator(req.ip ?? '');
+    const now = inProgress.get(address) ?? 0;
+    if (now >= perAddress) return next(new HashingBusy());
+    inProgress.set(address, now + 1);
+    res.once('close', () => {
+      const left = (inProgress.get(address) ?? 1) - 1;
+      if (left > 0) inProgress.set(address, left);
+      else inProgress.delete(address);
+    });
+    next();
   };
 }

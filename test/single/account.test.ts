@@ -294,7 +294,8 @@ describe('a login under way while the password changes', () => {
       host: HOST,
       port: await freePort([HOST]),
       databasePath: join(tempDir(), 'account-race.db'),
-      env: { PASSWORD_COST: '15', LOGIN_RATE_LIMIT: '50' },
+      // Eleven password checks at once from one address: more than a node lets one address have.
+      env: { PASSWORD_COST: '15', LOGIN_RATE_LIMIT: '50', PASSWORD_CHECKS_PER_ADDRESS: '16' },
     });
     try {
       await slow.ready();
@@ -377,6 +378,15 @@ describe('log out other devices', () => {
     expect((await laptop.page(profile)).html).toContain('You were not logged in anywhere else.');
     // The password is unchanged.
     expect((await new Player(node.url, name, 'first password').login()).status).toBe(303);
+
+    // As many times in 15 minutes as LOGIN_RATE_LIMIT (3 on this node), per account.
+    expect((await laptop.post('/account/logout-others', {}, profile)).status).toBe(303);
+    const refused = await laptop.post('/account/logout-others', {}, profile);
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toContain('Wait a few minutes before doing it again.');
+    const other = new Player(node.url, `${name}x`, 'other password');
+    await other.signup();
+    expect((await other.post('/account/logout-others', {}, `/players/${name}x`)).status).toBe(303);
   });
 });
 

@@ -21,6 +21,7 @@ import {
 } from '../support/node-process.js';
 import { LiveConnection, Player, roundIn } from '../support/player.js';
 import { TOKEN_GUESSES } from '../../src/web/ops-routes.js';
+import { SEAT_CHANGES_PER_MINUTE, WAITING_SEATS } from '../../src/web/game-routes.js';
 import { productionEnv } from '../support/production.js';
 
 const HOST = '127.0.0.3';
@@ -59,6 +60,29 @@ function sessionRows(): number {
 /** Waits (with a deadline) for the server to close a socket. */
 async function closedWithin(conn: LiveConnection, ms = 5000): Promise<void> {
   await waitFor(() => conn.closeCode !== null, ms, 'the server to close the socket');
+}
+
+/**
+ * Each player's login form first, then every login's POST at once. The last of many admitted
+ * waits for all the hashes before it in turn: seconds here, but on a machine running other tests
+ * beside this one, longer than a request's usual 30 s.
+ */
+async function loginsAtOnce(players: Player[]): Promise<Response[]> {
+  const forms = await Promise.all(players.map((p) => p.page('/login')));
+  return Promise.all(
+    players.map((p, i) =>
+      p.request('/login', {
+        method: 'POST',
+        body: new URLSearchParams({
+          _csrf: forms[i]!.csrf,
+          username: p.username,
+          password: p.password,
+        }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        signal: AbortSignal.timeout(100_000),
+      }),
+    ),
+  );
 }
 
 /** The message flashed on the lobby page, if any. */
@@ -176,25 +200,13 @@ describe('password checks', () => {
       localAddress: '127.0.3.20',
     });
     await owner.signup();
-    const guests = await Promise.all(
-      Array.from({ length: 40 }, async (_, i) => {
-        const p = new Player(busy.url, `guess${i}x${tag}`, 'guess guess guess', {
-          localAddress: `127.0.4.${i + 1}`,
-        });
-        const { csrf } = await p.page('/login');
-        return { p, csrf };
-      }),
-    );
-    // The last of the 34 admitted waits for 17 hashes in turn: seconds here, but on a machine
-    // running other tests beside this one, longer than a request's usual 30 s.
-    const answers = await Promise.all(
-      guests.map(({ p, csrf }) =>
-        p.request('/login', {
-          method: 'POST',
-          body: new URLSearchParams({ _csrf: csrf, username: p.username, password: p.password }),
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          signal: AbortSignal.timeout(100_000),
-        }),
+    const answers = await loginsAtOnce(
+      Array.from(
+        { length: 40 },
+        (_, i) =>
+          new Player(busy.url, `guess${i}x${tag}`, 'guess guess guess', {
+            localAddress: `127.0.4.${i + 1}`,
+          }),
       ),
     );
     const statuses = answers.map((r) => r.status);
@@ -212,6 +224,20 @@ describe('password checks', () => {
       localAddress: '127.0.3.21',
     });
     expect((await fresh.login()).status).toBe(303);
+
+    // One address, 12 logins at once (right ones count against no rate limit): 8 are checked, the
+    // rest refused at once, so one address cannot fill the line that every player shares.
+    const fromOne = await loginsAtOnce(
+      Array.from(
+        { length: 12 },
+        () => new Player(busy.url, owner.username, owner.password, { localAddress: '127.0.3.22' }),
+      ),
+    );
+    const oneStatuses = fromOne.map((r) => r.status).sort();
+    expect(oneStatuses, oneStatuses.join(' ')).toEqual([
+      ...Array<number>(8).fill(303),
+      ...Array<number>(4).fill(503),
+    ]);
   });
 });
 
@@ -345,6 +371,58 @@ describe('creating games', () => {
     expect(await flashed(p)).toMatch(
       /^You have opened 5 games in the last hour, the most allowed\. You can open another in \d+ minutes?\.$/,
     );
+  });
+
+  it(`lets an account wait in at most ${WAITING_SEATS} games, and take or leave seats at most ${SEAT_CHANGES_PER_MINUTE} times a minute`, async () => {
+    const hosts = [visitor(`ida${tag}`), visitor(`ivo${tag}`)];
+    const codes: string[] = [];
+    for (const h of hosts) {
+      await h.signup();
+      for (let i = 0; i < 3; i++) codes.push(await h.createGame());
+    }
+    const p = visitor(`jim${tag}`);
+    await p.signup();
+    const seated = async (code: string) =>
+      (await p.page(`/games/${code}`)).html.includes(`action="/games/${code}/leave"`);
+    let changes = 0;
+    for (const code of codes.slice(0, WAITING_SEATS)) {
+      expect((await p.join(code)).status).toBe(303);
+      changes++;
+      expect(await seated(code)).toBe(true);
+    }
+    const last = codes[WAITING_SEATS]!;
+    expect((await p.join(last)).status).toBe(303);
+    changes++;
+    const { html } = await p.page(`/games/${last}`);
+    expect(html).toContain(
+      `You are already waiting in ${WAITING_SEATS} games (at most ${WAITING_SEATS}). Leave one, or start one, before you join another.`,
+    );
+    expect(await seated(last)).toBe(false);
+    // Leaving one makes room.
+    expect((await p.post(`/games/${codes[0]}/leave`, {}, `/games/${codes[0]}`)).status).toBe(303);
+    changes++;
+    expect((await p.join(last)).status).toBe(303);
+    changes++;
+    expect(await seated(last)).toBe(true);
+    // Leaving and joining in a loop: refused past the minute's count, with a page that says so.
+    let status = 303;
+    let refusal = '';
+    while (status === 303 && changes <= SEAT_CHANGES_PER_MINUTE) {
+      const res =
+        changes % 2 === 0
+          ? await p.post(`/games/${last}/leave`, {}, `/games/${last}`)
+          : await p.join(last);
+      status = res.status;
+      if (status !== 303) refusal = await res.text();
+      changes++;
+    }
+    expect(status).toBe(429);
+    expect(changes).toBe(SEAT_CHANGES_PER_MINUTE + 1);
+    expect(refusal).toContain('You joined, left or started games many times in the last minute.');
+    // Another account is not held back.
+    const other = visitor(`kim${tag}`);
+    await other.signup();
+    expect((await other.join(codes[1]!)).status).toBe(303);
   });
 
   it('pages the lobby: 20 open games a page and 8 games being played, newest first, live per page', async () => {
