@@ -88,7 +88,8 @@ export function intentOf(g: Pick<GameView, 'intent'>): Rendered | '' {
 
 export function intentLine(i: NonNullable<GameView['intent']>): Rendered {
   let line: Rendered;
-  if (i.besideSomeone) line = html`The Minotaur gores whoever ends this round beside it.\n      `;
+  if (i.besideSomeone && i.hunted)
+    line = html`The Minotaur gores the weakest hero beside it when this round ends: now <strong>${i.hunted}</strong>.\n      `;
   else if (i.steps && i.hunted)
     line = html`The Minotaur steps toward <strong>${i.hunted}</strong> this round.\n      `;
   else if (i.hunted)
@@ -173,7 +174,7 @@ export function dangerTile(at: { x: number; y: number }): Rendered {
 }
 
 export function minotaurNext(at: { x: number; y: number }): Rendered {
-  return html`<polygon points="${OUTLINE}" transform="translate(${at.x} ${at.y})" class="tile minotaur-next"><title>The Minotaur steps here this round, unless someone ends the round beside it</title></polygon>`;
+  return html`<polygon points="${OUTLINE}" transform="translate(${at.x} ${at.y})" class="tile minotaur-next"><title>The Minotaur steps here this round if the heroes stay where they are</title></polygon>`;
 }
 
 /**

@@ -35,7 +35,10 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
   ['\n  <span class="phase over">Game over after ', ' rounds</span>\n'],
   ['Waiting for ', ''],
   ['Everyone has chosen'],
-  ['The Minotaur gores whoever ends this round beside it.\n      '],
+  [
+    'The Minotaur gores the weakest hero beside it when this round ends: now <strong>',
+    '</strong>.\n      ',
+  ],
   ['The Minotaur steps toward <strong>', '</strong> this round.\n      '],
   ['The Minotaur watches <strong>', '</strong>; it steps next round.\n      '],
   ['The Minotaur waits.'],
@@ -70,7 +73,7 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
     '<polygon points="',
     '" transform="translate(',
     ' ',
-    ')" class="tile minotaur-next"><title>The Minotaur steps here this round, unless someone ends the round beside it</title></polygon>',
+    ')" class="tile minotaur-next"><title>The Minotaur steps here this round if the heroes stay where they are</title></polygon>',
   ],
   [
     '\n    <polygon points="',

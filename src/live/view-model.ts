@@ -209,7 +209,7 @@ export interface GameView {
   tokens: TokenView[];
   fallen: FallenView[];
   minotaur: { x: number; y: number };
-  /** Tiles beside the Minotaur, placed from its tile: whoever ends the round there is struck. */
+  /** Tiles beside the Minotaur, placed from its tile: the weakest hero there then is struck. */
   danger: Around<{ x: number; y: number }> | null;
   /** The tile the Minotaur steps to this round if nobody ends the round beside it. */
   minotaurNext: { x: number; y: number } | null;
@@ -506,16 +506,19 @@ export function sharedView(g: GameState): SharedView {
   const at = g.minotaur.pos;
   const beside = COMPASS.filter((d) => tileKind(g, neighbor(at, d)) === 'floor');
   const danger = { ...pixel(at), tiles: beside.map((d) => NEIGHBOUR_AT[d]) };
-  const besideSomeone = minotaurTarget(at, living) !== null;
+  // Beside a hero, it gores the weakest one beside it (minotaurTarget, as the round does):
+  // that is the hero marked, not the nearest by its path.
+  const target = minotaurTarget(at, living);
+  const besideSomeone = target !== null;
   const steps = minotaurStepsIn(g.round, RULES);
   const next = minotaurStep(at, living, walls, g.radius);
-  const nearest = minotaurQuarry(at, living, walls, g.radius);
+  const hunted = target ?? minotaurQuarry(at, living, walls, g.radius);
   const showNext = steps && !besideSomeone && next !== null && !equals(next, at);
   return {
     danger,
     minotaurNext: showNext ? pixel(next) : null,
-    intent: { hunted: nearest?.name ?? null, steps, besideSomeone },
-    huntedId: nearest?.id ?? null,
+    intent: { hunted: hunted?.name ?? null, steps, besideSomeone },
+    huntedId: hunted?.id ?? null,
     hits,
     fallen,
   };

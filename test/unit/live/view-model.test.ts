@@ -216,6 +216,20 @@ describe('gameView', () => {
     );
     expect(beside.minotaurNext).toBeNull();
     expect(beside.intent?.besideSomeone).toBe(true);
+    // Two heroes beside it: the ring and the line name the one it gores (the weakest), not the
+    // first found beside it.
+    const two = gameView(
+      {
+        ...g,
+        players: g.players.map((p) =>
+          p.id === '1' ? { ...p, pos: { q: 1, r: 0 } } : { ...p, pos: { q: -1, r: 0 }, hp: 2 },
+        ),
+      },
+      '1',
+    );
+    const weakest = g.players.find((p) => p.id !== '1')!;
+    expect(two.intent).toMatchObject({ besideSomeone: true, hunted: weakest.name });
+    expect(two.tokens.filter((t) => t.hunted).map((t) => t.id)).toEqual([weakest.id]);
   });
 
   it('names who has not chosen yet, and warns a hero whose shield is tired', () => {
