@@ -507,10 +507,12 @@ export function mountAuthRoutes(
       res.redirect(303, '/');
       return;
     }
+    const sid = req.sessionID;
     req.session.destroy((err) => {
       if (err) return next(err);
       res.clearCookie('minotaur.sid');
-      res.once('finish', () => void endedSessions.ended(account));
+      // This session's own pages on this node reconnect even if the database then cannot say.
+      res.once('finish', () => void endedSessions.ended(account, [sid]));
       res.redirect(303, '/');
     });
   });

@@ -10,7 +10,8 @@
 // database about all its pages' sessions (one query per 500), which catches what no node was
 // told: an operator's reset, a peer of an older release (only peers that advertise the
 // capability are told: an older one would drop the message as unknown), a notice lost with a
-// link. A database away skips a check.
+// link. A database away skips a check, except for the sessions a node ended itself (a logout's
+// own): their pages there reconnect at once all the same.
 //
 // Both also drop what this node kept of ended sessions to answer while the database is away
 // (db/last-known.ts), pages or not: a cookie logged out on one node must not log in on another
@@ -66,14 +67,16 @@ export class EndedSessions {
 
   /**
    * Sessions of `account` ended here: this node's pages of them reconnect now, and every peer
-   * that acts on it is told. Returns how many of this node's pages (0 when the database cannot
-   * say: the periodic check comes anyway).
+   * that acts on it is told. `endedHere` names sessions known to have ended (a logout's own):
+   * their pages reconnect whatever the database answers, even nothing. Returns how many of this
+   * node's pages (0 when the database cannot say and none is known: the periodic check comes
+   * anyway).
    */
-  async ended(account: string): Promise<number> {
+  async ended(account: string, endedHere: readonly string[] = []): Promise<number> {
     for (const peer of this.channel.peers())
       if (peer.caps.includes(SESSION_NOTICES_CAPABILITY))
         this.channel.send(peer.id, { type: 'sessions-ended', account });
-    return this.reconnect(account);
+    return this.reconnect(account, undefined, endedHere);
   }
 
   /** The periodic check: every open page whose session ended reconnects. Returns how many. */
@@ -91,7 +94,11 @@ export class EndedSessions {
    * This node's pages of ended sessions (of `account` only, if given) reconnect, and what it
    * kept of those sessions is dropped.
    */
-  private async reconnect(account?: string, toldBy?: string): Promise<number> {
+  private async reconnect(
+    account?: string,
+    toldBy?: string,
+    endedHere: readonly string[] = [],
+  ): Promise<number> {
     const by = toldBy !== undefined && { toldBy };
     try {
       const forgotten = await this.sessions.forgetEnded(account);
@@ -103,8 +110,20 @@ export class EndedSessions {
     } catch (err) {
       this.logger.debug({ err }, 'could not check the kept sessions; at the next check');
     }
+    const known = new Set(endedHere);
+    const live = async (sids: readonly string[]): Promise<ReadonlySet<string>> => {
+      try {
+        const alive = new Set(await this.sessions.liveOf(sids));
+        for (const sid of known) alive.delete(sid);
+        return alive;
+      } catch (err) {
+        if (known.size === 0) throw err;
+        this.logger.debug({ err }, 'could not check the sessions of live pages; at the next check');
+        return new Set(sids.filter((sid) => !known.has(sid)));
+      }
+    };
     try {
-      const closed = await this.hub.closeEnded((sids) => this.sessions.liveOf(sids), account);
+      const closed = await this.hub.closeEnded(live, account);
       if (closed > 0)
         this.logger.info(
           { sockets: closed, ...by },

@@ -170,9 +170,12 @@ describe('ended sessions', () => {
     expect(await ended.check()).toBe(0);
     expect(await ended.ended('ann')).toBe(0);
     expect([ann1.closed, ann2.closed, bob.closed]).toEqual([null, null, null]);
+    // A logout names its own session: its pages reconnect though the database cannot answer.
+    expect(await ended.ended('ann', ['sid-ann-laptop'])).toBe(1);
+    expect([ann1.closed, ann2.closed, bob.closed]).toEqual([1012, null, null]);
     down = false;
     expect(await ended.check()).toBe(2);
-    expect([ann1.closed, ann2.closed, bob.closed]).toEqual([null, 1012, 1012]);
+    expect([ann1.closed, ann2.closed, bob.closed]).toEqual([1012, 1012, 1012]);
     // The check asks about every session the node kept, of every account.
     expect(forgot).toEqual(['*']);
   });
