@@ -79,6 +79,27 @@ export function requireUser(req: Request, res: Response, next: NextFunction): vo
   });
 }
 
+/**
+ * The login or sign-up form again, refused with `error`: it keeps the name typed (at most 20
+ * characters) and where the player was going (an invite's game).
+ */
+function refusedForm(
+  req: Request,
+  res: Response,
+  status: number,
+  mode: 'login' | 'signup',
+  error: string,
+): void {
+  res.status(status).render('pages/auth', {
+    title: mode === 'login' ? 'Log in' : 'Sign up',
+    mode,
+    error,
+    username: (formField(req, 'username') ?? '').slice(0, 20),
+    next: safeNext(req.query.next),
+    csrfToken: req.csrfToken?.() ?? '',
+  });
+}
+
 function safeNext(value: unknown): string {
   return typeof value === 'string' && /^\/[A-Za-z0-9/_-]*$/.test(value) && !value.startsWith('//')
     ? value
@@ -138,15 +159,13 @@ export function mountAuthRoutes(
     (req: Request, res: Response): void => {
       metrics.rateLimited.inc({ limit });
       logger.warn({ ip: req.ip, limit }, 'login rate limit reached');
-      res.status(429).render('pages/auth', {
-        title: 'Log in',
-        mode: 'login',
-        error: 'Too many failed attempts. Wait a few minutes and try again.',
-        username: (formField(req, 'username') ?? '').slice(0, 20),
-        // The form keeps where the player was going (an invite's game), as every other refusal.
-        next: safeNext(req.query.next),
-        csrfToken: req.csrfToken?.() ?? '',
-      });
+      refusedForm(
+        req,
+        res,
+        429,
+        'login',
+        'Too many failed attempts. Wait a few minutes and try again.',
+      );
     };
   const loginLimiter = rateLimit({
     store: new SharedRateStore('login:', shared),
@@ -194,14 +213,7 @@ export function mountAuthRoutes(
     legacyHeaders: false,
     handler: (req, res) => {
       metrics.rateLimited.inc({ limit: 'signup' });
-      res.status(429).render('pages/auth', {
-        title: 'Sign up',
-        mode: 'signup',
-        error: 'Too many sign-ups from your address. Try again later.',
-        username: (formField(req, 'username') ?? '').slice(0, 20),
-        next: safeNext(req.query.next),
-        csrfToken: req.csrfToken?.() ?? '',
-      });
+      refusedForm(req, res, 429, 'signup', 'Too many sign-ups from your address. Try again later.');
     },
   });
 
@@ -225,17 +237,8 @@ export function mountAuthRoutes(
   app.post('/signup', checksPerAddress, signupLimiter, async (req, res, next) => {
     try {
       const parsed = signupForm.safeParse(req.body ?? {});
-      const given = (formField(req, 'username') ?? '').slice(0, 20);
-      const again = (status: number, error: string) => {
-        res.status(status).render('pages/auth', {
-          title: 'Sign up',
-          mode: 'signup',
-          error,
-          username: given,
-          next: safeNext(req.query.next),
-          csrfToken: req.csrfToken?.() ?? '',
-        });
-      };
+      const again = (status: number, error: string) =>
+        refusedForm(req, res, status, 'signup', error);
       if (!parsed.success) {
         again(422, parsed.error.issues[0]?.message ?? 'Check the form.');
         return;
@@ -286,17 +289,9 @@ export function mountAuthRoutes(
     async (req, res, next) => {
       try {
         const parsed = loginForm.safeParse(req.body ?? {});
-        const given = (formField(req, 'username') ?? '').slice(0, 20);
         const fail = (error: string) => {
           metrics.loginFailures.inc();
-          res.status(401).render('pages/auth', {
-            title: 'Log in',
-            mode: 'login',
-            error,
-            username: given,
-            next: safeNext(req.query.next),
-            csrfToken: req.csrfToken?.() ?? '',
-          });
+          refusedForm(req, res, 401, 'login', error);
         };
         if (!parsed.success) {
           fail(parsed.error.issues[0]?.message ?? 'Check the form.');
