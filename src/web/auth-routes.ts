@@ -414,7 +414,24 @@ export function mountAuthRoutes(
         // A new session id for this browser; every other session of the account ends, and its
         // live pages on every node reconnect (this browser's come back with its new session, the
         // others are refused: ended-sessions.ts).
-        await regenerate(req);
+        try {
+          await regenerate(req);
+        } catch (err) {
+          // The new password is stored: a page that only said "try again" would send the player
+          // back to a form that now refuses the password they typed as current.
+          logger.error(
+            { err, user: account.username },
+            'password changed, but the session could not be renewed',
+          );
+          res.status(503).set('Retry-After', '5').render('pages/error', {
+            title: 'Password changed',
+            heading: 'Password changed',
+            message:
+              'Your new password is saved, but we could not finish just now: log in with the new password if you are asked to, then use Log out other devices on your profile.',
+            user: null,
+          });
+          return;
+        }
         req.session.userId = account.id;
         issueFormToken(req);
         let ended = 0;

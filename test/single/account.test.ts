@@ -286,6 +286,35 @@ describe('the login and password forms', () => {
   });
 });
 
+describe('a password change the database fails halfway', () => {
+  it('says the new password is saved, not "try again"', async () => {
+    const p = new Player(node.url, `medea${tag}`, 'first password');
+    await p.signup();
+    // Ending this browser's old session (its tombstone) fails; storing the new hash does not.
+    const db = new Database(dbPath);
+    db.exec(
+      `CREATE TRIGGER fail_tombstones BEFORE INSERT ON sessions WHEN NEW.ended_at IS NOT NULL
+       BEGIN SELECT RAISE(ABORT, 'tombstones fail in this test'); END`,
+    );
+    try {
+      const res = await change(p, {
+        current: 'first password',
+        password: 'second password',
+        again: 'second password',
+      });
+      expect(res.status).toBe(503);
+      const html = await res.text();
+      expect(html).toContain('Your new password is saved');
+      expect(html).not.toContain('Please try again');
+    } finally {
+      db.exec('DROP TRIGGER fail_tombstones');
+      db.close();
+    }
+    expect((await new Player(node.url, p.username, 'second password').login()).status).toBe(303);
+    expect((await new Player(node.url, p.username, 'first password').login()).status).toBe(401);
+  });
+});
+
 describe('a login under way while the password changes', () => {
   it('keeps no session of a login that checked the old password once the change is done', async () => {
     // Its own node, with slow hashing (two at a time): logins that read the old hash before the
