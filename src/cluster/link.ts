@@ -117,12 +117,12 @@ export class RefusalLog {
     const at = this.#loggedAt.get(key);
     if (at !== undefined && now - at < REFUSAL_LOG_MS) return false;
     // Kept in the order logged (a key logged again moves to the end); past the cap the oldest
-    // go, never the whole map (that would make every recent refusal fresh again at once).
+    // goes, never the whole map (that would make every recent refusal fresh again at once).
     this.#loggedAt.delete(key);
     this.#loggedAt.set(key, now);
-    for (const old of this.#loggedAt.keys()) {
-      if (this.#loggedAt.size <= REFUSALS_KEPT) break;
-      this.#loggedAt.delete(old);
+    if (this.#loggedAt.size > REFUSALS_KEPT) {
+      const oldest = this.#loggedAt.keys().next().value;
+      if (oldest !== undefined) this.#loggedAt.delete(oldest);
     }
     return true;
   }

@@ -85,6 +85,16 @@ async function loginsAtOnce(players: Player[]): Promise<Response[]> {
   );
 }
 
+/** Each host signs up and opens three games (as many as an account may have open): their codes. */
+async function openedBy(hosts: Player[]): Promise<string[]> {
+  const codes: string[] = [];
+  for (const h of hosts) {
+    await h.signup();
+    for (let i = 0; i < 3; i++) codes.push(await h.createGame());
+  }
+  return codes;
+}
+
 /** The message flashed on the lobby page, if any. */
 async function flashed(p: Player): Promise<string> {
   const { html } = await p.page('/lobby');
@@ -374,12 +384,7 @@ describe('creating games', () => {
   });
 
   it(`lets an account wait in at most ${WAITING_SEATS} games, and take or leave seats at most ${SEAT_CHANGES_PER_MINUTE} times a minute`, async () => {
-    const hosts = [visitor(`ida${tag}`), visitor(`ivo${tag}`)];
-    const codes: string[] = [];
-    for (const h of hosts) {
-      await h.signup();
-      for (let i = 0; i < 3; i++) codes.push(await h.createGame());
-    }
+    const codes = await openedBy([visitor(`ida${tag}`), visitor(`ivo${tag}`)]);
     const p = visitor(`jim${tag}`);
     await p.signup();
     const seated = async (code: string) =>
@@ -427,11 +432,7 @@ describe('creating games', () => {
 
   it('pages the lobby: 20 open games a page and 8 games being played, newest first, live per page', async () => {
     const hosts = Array.from({ length: 12 }, (_, i) => visitor(`host${tag}x${i}`));
-    const opened: string[] = [];
-    for (const h of hosts) {
-      await h.signup();
-      for (let g = 0; g < 3; g++) opened.push(await h.createGame());
-    }
+    const opened = await openedBy(hosts);
     // Nine of them start, with a second hero each.
     const joiner = visitor(`join${tag}`);
     await joiner.signup();
