@@ -119,6 +119,12 @@ function saveSession(req: Request): Promise<void> {
   );
 }
 
+/** Drops what this request wrote into its session, so that nothing is left to save. */
+function forgetSession(req: Request): void {
+  const session = req.session as unknown as Record<string, unknown>;
+  for (const k of Object.keys(session)) if (k !== 'cookie') delete session[k];
+}
+
 function regenerate(req: Request): Promise<void> {
   return new Promise((resolve, reject) =>
     req.session.regenerate((err: unknown) => {
@@ -250,10 +256,36 @@ export function mountAuthRoutes(
         else again(422, 'Usernames may use letters, digits, - and _ only.');
         return;
       }
-      await regenerate(req);
-      req.session.userId = created.account.id;
-      issueFormToken(req);
       logger.info({ user: created.account.username }, 'account created');
+      try {
+        await regenerate(req);
+        req.session.userId = created.account.id;
+        issueFormToken(req);
+        await saveSession(req);
+      } catch (err) {
+        // The account is stored: a page that said "try again" would send the player back to a
+        // form that now answers that the name is taken. Nothing of the session is kept, so the
+        // answer is not replaced by a second failed save (session-saved.ts).
+        forgetSession(req);
+        logger.error(
+          { err, user: created.account.username },
+          'account created, but its session could not be saved',
+        );
+        res
+          .status(503)
+          .set('Retry-After', '5')
+          .render('pages/error', {
+            title: 'Account created',
+            heading: 'Account created',
+            message: `Your account ${created.account.username} is created, but we could not log you in just now. Log in with it in a moment.`,
+            user: null,
+            action: {
+              href: `/login?next=${encodeURIComponent(safeNext(req.query.next))}`,
+              label: 'Log in',
+            },
+          });
+        return;
+      }
       res.redirect(303, safeNext(req.query.next));
     } catch (e) {
       next(e);

@@ -315,6 +315,41 @@ describe('a password change the database fails halfway', () => {
   });
 });
 
+describe('a sign-up the database fails halfway', () => {
+  it('says the account is created and offers to log in, not "try again"', async () => {
+    const p = new Player(node.url, `jason${tag}`, 'golden fleece');
+    // Storing the account works; saving its logged-in session does not.
+    const db = new Database(dbPath);
+    db.exec(
+      `CREATE TRIGGER fail_logins BEFORE INSERT ON sessions WHEN NEW.user_id <> ''
+       BEGIN SELECT RAISE(ABORT, 'logged-in sessions fail in this test'); END`,
+    );
+    try {
+      const res = await p.post(
+        '/signup?next=/profile',
+        {
+          username: p.username,
+          password: p.password,
+        },
+        '/signup',
+      );
+      expect(res.status).toBe(503);
+      const html = await res.text();
+      expect(html).toContain(`Your account ${p.username} is created`);
+      expect(html).toContain('href="/login?next=%2Fprofile"');
+      expect(html).not.toContain('Something went wrong');
+      expect(html).not.toContain('We could not save your session');
+    } finally {
+      db.exec('DROP TRIGGER fail_logins');
+      db.close();
+    }
+    // Not logged in, and no stray session row; the account logs in as it was made.
+    expect((await p.request('/lobby')).status).toBe(302);
+    expect((await p.login()).status).toBe(303);
+    expect((await p.request('/lobby')).status).toBe(200);
+  });
+});
+
 describe('a login under way while the password changes', () => {
   it('keeps no session of a login that checked the old password once the change is done', async () => {
     // Its own node, with slow hashing (two at a time): logins that read the old hash before the
