@@ -122,7 +122,7 @@ function saveSession(req: Request): Promise<void> {
 /** Drops what this request wrote into its session, so that nothing is left to save. */
 function forgetSession(req: Request): void {
   const session = req.session as unknown as Record<string, unknown>;
-  for (const k of Object.keys(session)) if (k !== 'cookie') delete session[k];
+  for (const k of Object.keys(session)) if (k !== 'cookie') Reflect.deleteProperty(session, k);
 }
 
 function regenerate(req: Request): Promise<void> {
