@@ -217,7 +217,7 @@ export function createMetrics(nodeId: string): Metrics {
     }),
     rateLimited: new Counter({
       name: 'minotaur_rate_limited_total',
-      help: 'Requests refused by a limit: 429 for those the cluster counts together (failed logins per address and name, limit="login"; per address, "login-address"; sign-ups per address; wrong current passwords per account, "password"; logging out other devices per account, "logout-others"; seats taken or left and games started per account and node, "seats"; wrong operator tokens per address, counted by each node, "admin-token"), 503 for a password check past those waiting their turn ("hashing")',
+      help: 'Requests refused by a limit: 429 for those the cluster counts together (failed logins per address and name, limit="login"; per address, "login-address"; sign-ups per address; wrong current passwords per account, "password"; logging out other devices per account, "logout-others"; seats taken or left and games started per account and node, "seats"; wrong operator tokens per address, counted by each node, "admin-token"; game pages that found no game per address and node, "game-codes"), 503 for a password check past those waiting their turn ("hashing")',
       labelNames: ['limit'],
       registers: r,
     }),

@@ -23,7 +23,7 @@ import { GAME_SCHEMA, type GameState } from '../game/types.js';
 import { canRead, upgradeState } from '../game/upgrade.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { GAMES_WINDOW_MS, GameCreationPolicy, type Admission } from './game-limits.js';
 import { SharedRateStore } from './shared-rate-store.js';
@@ -64,6 +64,13 @@ const PAGE_WAIT_MS = 2000;
 export const WAITING_SEATS = 5;
 /** Seats taken or left, and games started, per account per minute (on each node). */
 export const SEAT_CHANGES_PER_MINUTE = 30;
+
+/**
+ * Game pages that found no game, per client address per minute (on each node). Each costs a few
+ * database reads, and codes are short: past this, the address's game pages are refused for the
+ * rest of the minute.
+ */
+export const UNKNOWN_CODES_PER_MINUTE = 30;
 
 /** How much table talk an account may send: `lines` in any `seconds`. */
 const TALK = { lines: 5, seconds: 10 } as const;
@@ -288,7 +295,27 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   app.post('/games/:code/start', requireUser, seatLimiter, gameCommand('start'));
   app.post('/games/:code/leave', requireUser, seatLimiter, gameCommand('leave'));
 
-  app.get('/games/:code', async (req: Request, res: Response) => {
+  // Only answers that found no game count: a player's own pages, reloads and retries do not.
+  const unknownCodeLimiter = rateLimit({
+    windowMs: 60_000,
+    limit: UNKNOWN_CODES_PER_MINUTE,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.statusCode !== 404,
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
+    handler: (_req, res) => {
+      metrics.rateLimited.inc({ limit: 'game-codes' });
+      res.status(429).render('pages/error', {
+        title: 'Slow down',
+        heading: 'Slow down',
+        message:
+          'Many game codes asked from your address in the last minute were not games. Wait a minute, then check the code and try again.',
+      });
+    },
+  });
+
+  app.get('/games/:code', unknownCodeLimiter, async (req: Request, res: Response) => {
     const parsed = codeParam.safeParse(req.params.code);
     if (!parsed.success) {
       res.status(404).render('pages/error', {

@@ -21,8 +21,13 @@ import {
 } from '../support/node-process.js';
 import { LiveConnection, Player, roundIn } from '../support/player.js';
 import { TOKEN_GUESSES } from '../../src/web/ops-routes.js';
-import { SEAT_CHANGES_PER_MINUTE, WAITING_SEATS } from '../../src/web/game-routes.js';
+import {
+  SEAT_CHANGES_PER_MINUTE,
+  UNKNOWN_CODES_PER_MINUTE,
+  WAITING_SEATS,
+} from '../../src/web/game-routes.js';
 import { productionEnv } from '../support/production.js';
+import { fetchMetrics, metricValue } from '../support/metrics.js';
 
 const HOST = '127.0.0.3';
 const nodes: NodeProcess[] = [];
@@ -539,6 +544,44 @@ describe('anonymous visitors', () => {
     // The real thing: one row, for the account that now exists.
     await a.signup();
     expect(sessionRows()).toBe(before + 1);
+  });
+});
+
+describe('game codes', () => {
+  it(`refuse an address's game pages for the minute after ${UNKNOWN_CODES_PER_MINUTE} codes that were not games; pages of real games do not count`, async () => {
+    const host = visitor(`minos${tag}`);
+    const [code] = await openedBy([host]);
+    // The host's own page, loaded more times than the limit: every load is answered.
+    for (let i = 0; i <= UNKNOWN_CODES_PER_MINUTE; i++) {
+      const res = await host.request(`/games/${code}`);
+      await res.arrayBuffer();
+      expect(res.status, `load ${i + 1}`).toBe(200);
+    }
+
+    const guesser = visitor(`daedalus${tag}`);
+    let misses = 0;
+    for (let i = 0; misses < UNKNOWN_CODES_PER_MINUTE; i++) {
+      const guess = Array.from({ length: 4 }, (_, j) =>
+        String.fromCharCode(65 + ((i * 7 + j * 3 + Number(tag)) % 26)),
+      ).join('');
+      const res = await guesser.request(`/games/${guess}`);
+      await res.arrayBuffer();
+      if (guess === code) continue;
+      expect([302, 404], guess).toContain(res.status);
+      if (res.status === 404) misses++;
+    }
+    const refused = await guesser.request(`/games/${code}`);
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toContain('were not games');
+    // Another address still finds the game (logged out: sent to sign up, then back to it).
+    const friend = await visitor(`icarus${tag}`).request(`/games/${code}`);
+    expect(friend.status).toBe(302);
+    expect(friend.headers.get('location')).toContain(encodeURIComponent(`/games/${code}`));
+    expect(
+      metricValue(await fetchMetrics(node.url), 'minotaur_rate_limited_total', {
+        limit: 'game-codes',
+      }),
+    ).toBeGreaterThan(0);
   });
 });
 
