@@ -136,31 +136,49 @@ describe('deploy/docker-stack.yml', () => {
 });
 
 describe('deploy/kubernetes.yaml', () => {
-  it('sets only variables the node reads, and they make a valid production node', () => {
+  it('sets only variables the node reads, and they make a valid production node, secrets from files', () => {
     const env = kubernetesEnv();
     for (const name of Object.keys(env)) expect(CONFIG_VARIABLES, name).toContain(name);
     const plain = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== null)) as Record<
       string,
       string
     >;
-    const config = loadConfig({
-      ...plain,
-      ...secrets,
-      DATABASE_URL: 'postgres://minotaur:pw@db:5432/minotaur',
-      DNS_CLUSTER_QUERY: 'x',
-    });
+    const config = loadConfig({ ...withSecretFiles(plain), DNS_CLUSTER_QUERY: 'x' });
     expect(config.trustProxy).toBe(1);
     expect(config.cookieSecure).toBe(true);
     expect(config.database.engine).toBe('postgres');
-    // The database URL (it holds a password) comes from the Secret, like the other secrets.
-    for (const name of ['DATABASE_URL', 'SECRET_KEY_BASE', 'CLUSTER_SECRET'])
-      expect(env[name], name).toBeNull();
-    expect(read('deploy/kubernetes.yaml')).toMatch(
-      /- name: DATABASE_URL\n {14}valueFrom:\n {16}secretKeyRef:\n {18}name: minotaur-secrets\n {18}key: database-url/,
+    expect(config.secretKeyBase).toBe(secrets.SECRET_KEY_BASE);
+    expect(config.cluster.secret).toBe(secrets.CLUSTER_SECRET);
+    // The database URL (it holds a password) comes from the Secret, like the other secrets: files
+    // of its volume, never the environment.
+    const text = read('deploy/kubernetes.yaml');
+    for (const name of ['DATABASE_URL', 'SECRET_KEY_BASE', 'CLUSTER_SECRET']) {
+      expect(env[name], name).toBeUndefined();
+      expect(env[`${name}_FILE`], name).toMatch(/^\/run\/secrets\/minotaur\/[a-z-]+$/);
+    }
+    expect(text).not.toMatch(/secretKeyRef:/);
+    expect(text).toMatch(
+      /volumeMounts:\n {12}- name: secrets\n {14}mountPath: \/run\/secrets\/minotaur\n {14}readOnly: true/,
+    );
+    expect(text).toMatch(
+      /volumes:\n(?: {8}#.*\n)* {8}- name: secrets\n {10}secret:\n {12}secretName: minotaur-secrets/,
     );
   });
 
-  it('spreads the pods over nodes: anti-affinity and a topology spread, no node pin, no volume', () => {
+  it('runs the container unprivileged: no privilege escalation, no capabilities, the runtime seccomp profile', () => {
+    const docs = parseAllDocuments(read('deploy/kubernetes.yaml')).map((d) => d.toJS());
+    const pod = docs.find((d) => d?.kind === 'Deployment').spec.template.spec;
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod.containers[0].securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+  });
+
+  it('spreads the pods over nodes: anti-affinity and a topology spread, no node pin, no volume but the Secret', () => {
     const text = read('deploy/kubernetes.yaml');
     expect(text).toMatch(
       /podAntiAffinity:\n\s+# [^\n]*\n(?:\s+#[^\n]*\n)*\s+preferredDuringSchedulingIgnoredDuringExecution:[\s\S]*?topologyKey: kubernetes\.io\/hostname/,
@@ -169,8 +187,11 @@ describe('deploy/kubernetes.yaml', () => {
       /topologySpreadConstraints:\n(?:\s+#[^\n]*\n)*\s+- maxSkew: 1\n\s+topologyKey: kubernetes\.io\/hostname/,
     );
     expect(text).not.toMatch(
-      /\bpodAffinity:|nodeSelector:|nodeName:|PersistentVolumeClaim|volumeMounts:/,
+      /\bpodAffinity:|nodeSelector:|nodeName:|PersistentVolumeClaim|persistentVolumeClaim|hostPath:|emptyDir:/,
     );
+    const docs = parseAllDocuments(text).map((d) => d.toJS());
+    const pod = docs.find((d) => d?.kind === 'Deployment').spec.template.spec;
+    expect(pod.volumes.map((v: object) => Object.keys(v).sort())).toEqual([['name', 'secret']]);
   });
 
   it('gives a busy pod as long as the other health checks to answer before taking it out', () => {
