@@ -1030,7 +1030,10 @@
       );
     if (button && button.disabled && KEYS[k]) {
       // Said, not ignored: a keyboard player cannot see that the key did nothing.
-      notice('That way is blocked: a wall or the edge of the labyrinth.');
+      notice(
+        button.getAttribute('data-blocked') ||
+          'That way is blocked: a wall or the edge of the labyrinth.',
+      );
       evt.preventDefault();
       return;
     }

@@ -12,7 +12,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import { RULES } from '../game/balance.js';
-import { key, neighbor } from '../game/hex.js';
+import { equals, key, neighbor } from '../game/hex.js';
 import { defendedLastRound, livingPlayers, submittedBy, tileKind } from '../game/queries.js';
 import type { GameState, Player } from '../game/types.js';
 import { MAX_PLAYERS } from '../game/types.js';
@@ -243,7 +243,6 @@ export class Frame {
   private logTree?: Rendered | '';
   private baseRows?: PlayerRow[];
   private living?: Player[];
-  private defending?: Set<string>;
   private labels?: Map<string, string>;
   private held?: Set<string>;
   private sharedTrees?: PageTrees['shared'];
@@ -505,18 +504,14 @@ export class Frame {
 
   private token(p: Player): Rendered {
     const s = this.state;
-    const defending = (this.defending ??= new Set(
-      s.events.filter((e) => e.kind === 'defend').map((e) => (e as { actor: string }).actor),
-    ));
-    const def = defending.has(p.id);
     const hunted = p.id === this.shared.huntedId;
     // What tokens show, from every hero's name: once per state, for every viewer.
     const label = (this.labels ??= tokenLabels(s.players)).get(p.id) ?? '?';
     return reuse(
       this.game.tokens,
       p.id,
-      [p.pos.q, p.pos.r, p.hp, def, hunted, p.color, p.name, label],
-      () => token(tokenView(p, label, { me: p.color, defending: def, hunted })),
+      [p.pos.q, p.pos.r, p.hp, hunted, p.color, p.name, label],
+      () => token(tokenView(p, label, { me: p.color, hunted })),
     );
   }
 
@@ -608,11 +603,15 @@ export class Frame {
           .map((p) => p.name);
         return html`${yourMove(s.round, submitted(s.round, label, others))}\n`;
       }
-      const dirs = COMPASS.map((d) => ({
-        dir: d,
-        ...DIRECTION_LABELS[d],
-        open: tileKind(s, neighbor(me.pos, d)) === 'floor',
-      }));
+      const dirs = COMPASS.map((d) => {
+        const to = neighbor(me.pos, d);
+        return {
+          dir: d,
+          ...DIRECTION_LABELS[d],
+          open: tileKind(s, to) === 'floor',
+          minotaur: equals(to, s.minotaur.pos),
+        };
+      });
       const tired = RULES.tiredShield && defendedLastRound(s, me.id);
       return html`${yourMove(s.round, compass(s.round, dirs, tired))}\n`;
     }

@@ -203,7 +203,7 @@ export function token(t: ForSeat<TokenView>): Rendered {
   const pips: Rendered[] = [];
   for (let i = 0; i < t.hp; i++)
     pips.push(html`<circle cx="${-10 + i * 5}" cy="23" r="2" class="pip"/>`);
-  return html`\n    <g class="token${mark(t.me, ' me', '')}${t.defending ? ' defending' : ''}${t.hunted ? ' hunted' : ''}" transform="translate(${t.x} ${t.y})">\n      ${t.hunted ? html`<circle r="25" class="hunted-ring"/>` : ''}\n      ${mark(t.me, ME_RING, '')}\n      <circle r="16" fill="${t.color}" class="token-body"/>\n      <text y="5.5" text-anchor="middle" class="token-initial${t.label.length > 1 ? ' pair' : ''}">${t.label}</text>\n      ${pips}\n      <title>${t.name} · ${t.hp} HP${mark(t.me, ' (you)', '')}${t.hunted ? ' · the Minotaur is after this hero' : ''}</title>\n    </g>\n  `;
+  return html`\n    <g class="token${mark(t.me, ' me', '')}${t.hunted ? ' hunted' : ''}" transform="translate(${t.x} ${t.y})">\n      ${t.hunted ? html`<circle r="25" class="hunted-ring"/>` : ''}\n      ${mark(t.me, ME_RING, '')}\n      <circle r="16" fill="${t.color}" class="token-body"/>\n      <text y="5.5" text-anchor="middle" class="token-initial${t.label.length > 1 ? ' pair' : ''}">${t.label}</text>\n      ${pips}\n      <title>${t.name} · ${t.hp} HP${mark(t.me, ' (you)', '')}${t.hunted ? ' · the Minotaur is after this hero' : ''}</title>\n    </g>\n  `;
 }
 
 export function hit(h: ForSeat<HitView>): Rendered {
@@ -343,16 +343,22 @@ export function compass(round: number, dirs: readonly MoveDir[], shieldTired: bo
  */
 function buttons(kind: 'move' | 'attack', dirs: readonly MoveDir[]): readonly Rendered[] {
   let key: string = kind;
-  for (const d of dirs) key += `|${d.dir}:${d.name}:${d.key}:${d.open ? 1 : 0}`;
+  for (const d of dirs)
+    key += `|${d.dir}:${d.name}:${d.key}:${d.open ? 1 : 0}${kind === 'move' && d.minotaur ? 'm' : ''}`;
   return BUTTON_LISTS.get(key, () =>
     Object.freeze(dirs.map(kind === 'move' ? moveButton : attackButton)),
   );
 }
 
-/** 128 lists at most (64 per kind): the cache never has to drop one. */
-const BUTTON_LISTS = new Memo<readonly Rendered[]>(256);
+/**
+ * 320 lists at most (64 ways for attacks; for moves, 64 more with the Minotaur on one of the
+ * open directions, 6 × 32): the cache never has to drop one.
+ */
+const BUTTON_LISTS = new Memo<readonly Rendered[]>(512);
 
 function moveButton(d: MoveDir): Rendered {
+  if (d.open && d.minotaur)
+    return html`\n          <button type="button" class="dir dir-${d.dir}" data-action="move" data-dir="${d.dir}" disabled aria-label="Move ${d.name} (${d.key}): the Minotaur stands there" aria-keyshortcuts="${d.key}" title="The Minotaur stands ${d.name}: no hero can step onto its tile (Shift+${d.key} strikes it)" data-blocked="The Minotaur stands ${d.name}: no hero can step onto its tile. Shift+${d.key} strikes it."><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;
   return html`\n          <button type="button" class="dir dir-${d.dir}" hx-ws:send hx-vals='{"kind":"move","dir":"${d.dir}"}' data-action="move" data-dir="${d.dir}" ${d.open ? '' : 'disabled'} aria-label="Move ${d.name} (${d.key})" aria-keyshortcuts="${d.key}" title="Move ${d.name} (${d.key})"><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">${d.key}</kbd></button>\n        `;
 }
 
@@ -406,7 +412,7 @@ export function overlayPartial(g: GameView, csrfToken: string | undefined): Rend
       : finished && g.canRematch
         ? html`<p class="hint rematch-note">Rematch opens a new game for this group; it starts once everyone has joined.</p>`
         : '';
-  const box = html`\n  \n  <div class="overlay ${win ? 'win' : 'lose'}" role="dialog" aria-labelledby="overlay-title" data-overlay="${finished ? 'over' : 'fallen'}">\n    <div class="overlay-card">\n      <div class="overlay-icon" aria-hidden="true">\n        ${icon}\n      </div>\n      <h2 id="overlay-title" tabindex="-1">${win ? 'Victory!' : 'Game Over'}</h2>\n      ${body}\n      <div class="overlay-actions">\n        ${rematch}\n        <a class="button${finished && g.canRematch ? ' ghost' : ''}" href="/lobby">Back to the lobby</a>\n        <button type="button" class="link dismiss" data-dismiss>${finished ? 'See the board' : 'Keep watching'}</button>\n      </div>\n      ${note}\n    </div>\n  </div>\n`;
+  const box = html`\n  \n  <div class="overlay ${win ? 'win' : 'lose'}" role="dialog" aria-labelledby="overlay-title" data-overlay="${finished ? 'over' : 'fallen'}">\n    <div class="overlay-card">\n      <div class="overlay-icon" aria-hidden="true">\n        ${icon}\n      </div>\n      <h2 id="overlay-title" tabindex="-1">${win ? 'Victory!' : finished ? 'Game Over' : 'You have fallen'}</h2>\n      ${body}\n      <div class="overlay-actions">\n        ${rematch}\n        <a class="button${finished && g.canRematch ? ' ghost' : ''}" href="/lobby">Back to the lobby</a>\n        <button type="button" class="link dismiss" data-dismiss>${finished ? 'See the board' : 'Keep watching'}</button>\n      </div>\n      ${note}\n    </div>\n  </div>\n`;
   return html`\n${box}\n`;
 }
 

@@ -109,7 +109,6 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
   [
     '\n    <g class="token',
     '',
-    '',
     '" transform="translate(',
     ' ',
     ')">\n      ',
@@ -219,6 +218,19 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
     '" hx-ws:send hx-vals=\'{"kind":"defend"}\' data-action="defend" aria-keyshortcuts="S" aria-describedby="defend-note"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2 4 5v6c0 5 3.4 9.4 8 11 4.6-1.6 8-6 8-11V5z"/></svg> Defend',
     ' <kbd aria-hidden="true">S</kbd></button>\n    <p class="hint defend-note" id="defend-note">',
     '</p>\n    </form>\n  ',
+  ],
+  [
+    '\n          <button type="button" class="dir dir-',
+    '" data-action="move" data-dir="',
+    '" disabled aria-label="Move ',
+    ' (',
+    '): the Minotaur stands there" aria-keyshortcuts="',
+    '" title="The Minotaur stands ',
+    ': no hero can step onto its tile (Shift+',
+    ' strikes it)" data-blocked="The Minotaur stands ',
+    ': no hero can step onto its tile. Shift+',
+    ' strikes it."><svg class="arrow" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3 20 12h-5v9H9v-9H4z"/></svg><kbd aria-hidden="true">',
+    '</kbd></button>\n        ',
   ],
   [
     '\n          <button type="button" class="dir dir-',

@@ -126,7 +126,6 @@ export interface TokenView {
   y: number;
   hp: number;
   me: boolean;
-  defending: boolean;
   /** The hero the Minotaur is walking toward. */
   hunted: boolean;
 }
@@ -156,13 +155,16 @@ export interface PlayerRow {
   eliminatedRound: number | null;
 }
 
-/** Damage (or a blocked blow) shown on the board where it landed, for the round just played. */
+/**
+ * Damage, a blocked blow, or a shield nobody struck, shown on the board where it happened, for
+ * the round just played: each fades once shown, as the next round's choices are secret.
+ */
 export interface HitView {
   id: string;
   x: number;
   y: number;
   text: string;
-  kind: 'hurt' | 'blocked';
+  kind: 'hurt' | 'blocked' | 'shield';
   label: string;
   /** The viewer's own hero was hit. */
   me: boolean;
@@ -228,9 +230,17 @@ export interface GameView {
   /** The viewer's action for this round, if already submitted. */
   myAction: { kind: string; label: string } | null;
   /**
-   * Directions the viewer can act in this round (adjacent tiles that are not walls / off board).
+   * Directions the viewer can act in this round (adjacent tiles that are not walls / off board);
+   * `minotaur`: the Minotaur stands there, so a move that way is always blocked (a blow is not).
    */
-  moveDirs: { dir: Direction; arrow: string; name: string; key: string; open: boolean }[];
+  moveDirs: {
+    dir: Direction;
+    arrow: string;
+    name: string;
+    key: string;
+    open: boolean;
+    minotaur: boolean;
+  }[];
   canAct: boolean;
   /** The viewer raised a shield last round: a second one in a row does not stop the Minotaur. */
   shieldTired: boolean;
@@ -354,11 +364,24 @@ function hitsOf(g: GameState, round: number): SharedView['hits'] {
       note(e.target, e.damage);
     else if (e.kind === 'riposte' || e.kind === 'minotaur-attack') note(e.target, e.damage);
   }
+  const shielded = new Set(g.events.filter((e) => e.kind === 'defend').map((e) => e.actor));
   const out: SharedView['hits'] = [];
   for (const p of g.players) {
     const t = taken.get(p.id);
-    if (!t) continue;
     const { x, y } = pixel(p.pos);
+    if (!t) {
+      if (p.alive && shielded.has(p.id))
+        out.push({
+          id: `hit-${round}-${p.id}`,
+          playerId: p.id,
+          x,
+          y,
+          text: '',
+          kind: 'shield',
+          label: `${p.name} raised a shield`,
+        });
+      continue;
+    }
     out.push(
       t.damage > 0
         ? {
@@ -477,7 +500,7 @@ export function tokenLabels(players: readonly Pick<Player, 'id' | 'name'>[]): Ma
 export function tokenView<M>(
   p: Player,
   label: string,
-  marks: { me: M; defending: boolean; hunted: boolean },
+  marks: { me: M; hunted: boolean },
 ): Omit<TokenView, 'me'> & { me: M } {
   return {
     id: p.id,
@@ -559,8 +582,9 @@ export function gameView(
 
   // The viewer's six neighbours: open ones get direction buttons, and clickable tiles while acting.
   const moveDirs = COMPASS.map((d) => {
-    const open = !!meP && tileKind(g, neighbor(meP.pos, d)) === 'floor';
-    return { dir: d, ...DIRECTION_LABELS[d], open };
+    const to = meP ? neighbor(meP.pos, d) : null;
+    const open = !!to && tileKind(g, to) === 'floor';
+    return { dir: d, ...DIRECTION_LABELS[d], open, minotaur: !!to && equals(to, g.minotaur.pos) };
   });
   const held = new Set([key(g.minotaur.pos), ...livingPlayers(g).map((p) => key(p.pos))]);
   const reach: GameView['reach'] = !canAct
@@ -585,7 +609,6 @@ export function gameView(
     .map((p) =>
       tokenView(p, labels.get(p.id) ?? '?', {
         me: p.id === viewer,
-        defending: g.events.some((e) => e.kind === 'defend' && e.actor === p.id),
         hunted: p.id === huntedId,
       }),
     );

@@ -61,7 +61,7 @@ describe('the end box', () => {
     const fallen = overlay(three, '2');
     expect(fallen).toContain('data-overlay="fallen"');
     expect(fallen).toContain('Keep watching');
-    expect(fallen).toMatch(/<h2 id="overlay-title" tabindex="-1">/);
+    expect(fallen).toMatch(/<h2 id="overlay-title" tabindex="-1">You have fallen<\/h2>/);
     // The others, still playing, have no box.
     expect(overlay(three, '1')).not.toContain('data-overlay');
 
@@ -70,7 +70,7 @@ describe('the end box', () => {
     for (const viewer of ['1', '2', null]) {
       const over = overlay(two, viewer);
       expect(over).toContain('data-overlay="over"');
-      expect(over).toMatch(/<h2 id="overlay-title" tabindex="-1">/);
+      expect(over).toMatch(/<h2 id="overlay-title" tabindex="-1">(Victory!|Game Over)<\/h2>/);
     }
   });
 });
@@ -91,8 +91,31 @@ describe('table talk', () => {
   });
 });
 
+describe('the Minotaur beside the hero', () => {
+  it('disables the move onto its tile, saying why, and keeps the blow', () => {
+    const dirs = [
+      { dir: 'e' as const, arrow: '→', name: 'east', key: 'D', open: true, minotaur: true },
+      { dir: 'w' as const, arrow: '←', name: 'west', key: 'A', open: true, minotaur: false },
+    ];
+    const html = toHtml(compass(3, dirs, false));
+    const button = (action: string, dir: string) =>
+      new RegExp(`<button[^>]*data-action="${action}" data-dir="${dir}"[^>]*>`).exec(html)?.[0] ??
+      '';
+    expect(button('move', 'e')).toContain(' disabled ');
+    expect(button('move', 'e')).toContain(
+      'data-blocked="The Minotaur stands east: no hero can step onto its tile. Shift+D strikes it."',
+    );
+    expect(button('move', 'e')).not.toContain('hx-ws:send');
+    expect(button('attack', 'e')).not.toContain('disabled');
+    expect(button('move', 'w')).not.toContain('disabled');
+    expect(button('move', 'w')).not.toContain('data-blocked');
+  });
+});
+
 describe('the shield', () => {
-  const dirs = [{ dir: 'e' as const, arrow: '→', name: 'east', key: 'D', open: true }];
+  const dirs = [
+    { dir: 'e' as const, arrow: '→', name: 'east', key: 'D', open: true, minotaur: false },
+  ];
   it('says it is tired on its button, not by its colour alone', () => {
     const tired = toHtml(compass(3, dirs, true));
     expect(tired).toMatch(

@@ -216,6 +216,25 @@ describe('gameView', () => {
     );
     expect(beside.minotaurNext).toBeNull();
     expect(beside.intent?.besideSomeone).toBe(true);
+    // The hero beside it cannot step onto its tile: that one move is closed, its blow is not,
+    // on the page's first render and in its live updates alike.
+    const besideState: GameState = {
+      ...g,
+      players: g.players.map((p) => (p.id === '1' ? { ...p, pos: { q: 1, r: 0 } } : p)),
+    };
+    const mine = gameView(besideState, '1');
+    expect(mine.moveDirs.filter((d) => d.minotaur).map((d) => d.dir)).toEqual(['w']);
+    expect(mine.moveDirs.every((d) => d.open)).toBe(true);
+    const live = toHtml(
+      new GameFrames()
+        .frame(besideState, 0)
+        .page('1', 'tok')
+        .own.find(([t]) => t === 'game-actions')![1],
+    );
+    expect(live).toMatch(/data-action="move" data-dir="w" disabled aria-label="[^"]*the Minotaur/);
+    expect(live).toMatch(
+      /hx-vals='\{"kind":"attack","dir":"w"\}' data-action="attack" data-dir="w" {2}aria-label/,
+    );
     // Two heroes beside it: the ring and the line name the one it gores (the weakest), not the
     // first found beside it.
     const two = gameView(
@@ -261,6 +280,27 @@ describe('gameView', () => {
       ['hit-3-1', 'blocked', 'blocked', false],
       ['hit-3-2', '−3', 'hurt', true],
     ]);
+  });
+
+  it("marks a shield nobody struck once, where it was raised, and not on the hero's token", () => {
+    let g = playing();
+    const r = submitAction(g, '1', { id: 'act-shield-2', round: 1, kind: 'defend' });
+    if (!r.ok) throw new Error(r.message);
+    g = resolveRound(r.state, 20_000);
+    const v = gameView(g, '2');
+    expect(v.hits.map((h) => [h.id, h.text, h.kind, h.label])).toEqual([
+      ['hit-1-1', '', 'shield', 'ariadne raised a shield'],
+    ]);
+    expect(v.tokens.every((t) => !('defending' in t))).toBe(true);
+    // A shield that was struck is shown as the blow it blocked, not twice.
+    const struck: GameState = {
+      ...g,
+      events: [
+        ...g.events,
+        { kind: 'attack', actor: '2', target: '1', at: g.players[0]!.pos, damage: 0 },
+      ],
+    };
+    expect(gameView(struck, '2').hits.map((h) => h.kind)).toEqual(['blocked']);
   });
 
   it('shows each hero in the waiting room on the tile they start on', () => {
