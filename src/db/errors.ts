@@ -26,7 +26,7 @@ const DESCRIPTIONS: Record<OutageClass, string> = {
   'too-many-connections': 'the server has too many connections',
   authentication: 'authentication failed (check the user and password in DATABASE_URL)',
   'no-database': 'the database does not exist (create it, or fix the name in DATABASE_URL)',
-  tls: 'TLS negotiation failed (check sslmode in DATABASE_URL)',
+  tls: "TLS failed: the server's certificate was not accepted, or the server does not speak TLS (check sslmode and sslrootcert in DATABASE_URL)",
   locked:
     'another process holds the write lock on the file (a node stopped in the middle of a write, a backup, an open sqlite3 shell?)',
 };
@@ -53,6 +53,27 @@ const SOCKET_CODES: Record<string, OutageClass> = {
   EPIPE: 'lost',
   ECONNABORTED: 'lost',
 };
+
+/**
+ * OpenSSL's certificate verification errors, as Node names them in `code`, that do not contain
+ * CERT (those are matched by name below). A server whose certificate is signed by a CA that is
+ * not trusted, and not sent in its chain, fails with UNABLE_TO_VERIFY_LEAF_SIGNATURE.
+ */
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH',
+]);
 
 const SQLSTATES: Record<string, OutageClass> = {
   '57P01': 'shutting-down', // admin_shutdown
@@ -86,7 +107,7 @@ export function outageClass(err: unknown): OutageClass | null {
   if (SOCKET_CODES[code]) return SOCKET_CODES[code];
   if (SQLSTATES[code]) return SQLSTATES[code];
   if (code.startsWith('08')) return 'lost'; // connection_exception
-  if (/^(ERR_TLS|ERR_SSL)|CERT|SELF_SIGNED/.test(code)) return 'tls';
+  if (/^(ERR_TLS|ERR_SSL)|CERT|SELF_SIGNED/.test(code) || TLS_VERIFY_CODES.has(code)) return 'tls';
   const message = typeof e.message === 'string' ? e.message : '';
   if (
     /timeout exceeded when trying to connect|connection timeout|Query read timeout/i.test(message)
