@@ -325,6 +325,23 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
 
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const HEX = /^[0-9a-fA-F]+$/;
+/** Base64 or hex over several lines, as `openssl rand -base64` wraps it every 64 characters. */
+const WRAPPED = /^[A-Za-z0-9+/_=-]+(?:\r?\n[A-Za-z0-9+/_=-]+)*(?:\r?\n)?$/;
+
+/**
+ * The secrets whose form is checked (CLUSTER_SECRET, ADMIN_TOKEN), given as the variable or its
+ * file, are read without line breaks when they are base64 or hex wrapped over lines
+ * (`openssl rand -base64 49` and longer): every node reading the same file gets the same value,
+ * and it is the value an operator's tool sends in one header line. Anything else is kept as
+ * written. SECRET_KEY_BASE is used as written: it was always accepted with line breaks, and a
+ * different key would end every player's session.
+ */
+const UNWRAPPED = ['CLUSTER_SECRET', 'ADMIN_TOKEN'] as const;
+
+/** `value` without the line breaks of wrapped base64 or hex; anything else unchanged. */
+export function unwrapSecret(value: string): string {
+  return WRAPPED.test(value) ? value.replace(/\r?\n/g, '') : value;
+}
 
 /**
  * A production secret must carry at least `needed` bits: for the cluster secret 256, 43+
@@ -431,6 +448,10 @@ export function unknownSettings(env: Record<string, string | undefined>): string
 
 export function loadConfig(rawEnv: Record<string, string | undefined> = process.env): Config {
   const env = readSecretFiles(rawEnv);
+  for (const name of UNWRAPPED) {
+    const value = env[name];
+    if (value !== undefined) env[name] = unwrapSecret(value);
+  }
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     throw invalidAll(parsed.error);

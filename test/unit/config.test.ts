@@ -349,6 +349,48 @@ describe('CLUSTER_SECRET in production', () => {
     );
   });
 
+  it('reads base64 wrapped over lines (`openssl rand -base64 64`) without its line breaks, the same on every node', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'minotaur-wrapped-'));
+    const clustered = { ...production, DNS_CLUSTER_QUERY: 'tasks.x' };
+    // What `openssl rand -base64 64 > file` writes: 64 characters, a line break, 24, a line break.
+    const secret = randomBytes(64).toString('base64');
+    const wrapped = `${secret.slice(0, 64)}\n${secret.slice(64)}\n`;
+    writeFileSync(join(dir, 'cluster'), wrapped);
+    writeFileSync(join(dir, 'cluster-crlf'), wrapped.replaceAll('\n', '\r\n'));
+    for (const file of ['cluster', 'cluster-crlf']) {
+      const c = loadConfig({ ...clustered, CLUSTER_SECRET_FILE: join(dir, file) });
+      expect(c.cluster.secret, file).toBe(secret);
+    }
+    // The same value given as the variable (a Kubernetes secret read into the environment).
+    expect(loadConfig({ ...clustered, CLUSTER_SECRET: wrapped }).cluster.secret).toBe(secret);
+    const token = randomBytes(64).toString('base64');
+    writeFileSync(join(dir, 'token'), `${token.slice(0, 64)}\n${token.slice(64)}\n`);
+    expect(loadConfig({ ...production, ADMIN_TOKEN_FILE: join(dir, 'token') }).adminToken).toBe(
+      token,
+    );
+    // Lines that are not base64 stay as written, and are refused as before.
+    writeFileSync(
+      join(dir, 'words'),
+      'correct horse battery staple\ncorrect horse battery staple\n',
+    );
+    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET_FILE: join(dir, 'words') })).toThrow(
+      /CLUSTER_SECRET: must be base64 or hex/,
+    );
+    // A short secret is not made long enough by its lines: the bits are counted without them.
+    const short = randomBytes(24).toString('base64');
+    writeFileSync(join(dir, 'short'), `${short.slice(0, 16)}\n${short.slice(16)}\n`);
+    expect(() => loadConfig({ ...clustered, CLUSTER_SECRET_FILE: join(dir, 'short') })).toThrow(
+      /CLUSTER_SECRET: too short: 32 characters/,
+    );
+    // SECRET_KEY_BASE signs the session cookies: it is used as written, one trailing newline
+    // dropped, as it always was (another key would end every player's session).
+    writeFileSync(join(dir, 'key'), wrapped);
+    expect(
+      loadConfig({ ...base, SECRET_KEY_BASE: undefined, SECRET_KEY_BASE_FILE: join(dir, 'key') })
+        .secretKeyBase,
+    ).toBe(wrapped.slice(0, -1));
+  });
+
   it('keeps accepting short secrets outside production (tests, local clusters)', () => {
     expect(
       loadConfig({
