@@ -307,6 +307,19 @@ describe('the "reconnecting…" badge', () => {
       await check(page, `game-${width}px`);
     }
     await check(await pageOf(b!, '/lobby', PHONE), 'phone-lobby');
+    // The whole board under the header on a laptop's screen; on a tablet, the board and the
+    // action bar fixed under it both in view, neither over the other.
+    const laptop = await pageOf(a!, `/games/${code}`, { viewport: { width: 1366, height: 768 } });
+    await laptop.locator('#game-actions button.defend').waitFor();
+    const onLaptop = (await laptop.locator('#game-board svg').boundingBox())!;
+    expect(onLaptop.y + onLaptop.height).toBeLessThanOrEqual(768);
+    const tablet = await pageOf(a!, `/games/${code}`, { viewport: { width: 768, height: 1024 } });
+    await tablet.locator('#game-actions button.defend').waitFor();
+    const onTablet = (await tablet.locator('#game-board svg').boundingBox())!;
+    const bar = (await tablet.locator('.actions-card').boundingBox())!;
+    const defend = (await tablet.locator('#game-actions button.defend').boundingBox())!;
+    expect(defend.y + defend.height).toBeLessThanOrEqual(1024);
+    expect(onTablet.y + onTablet.height).toBeLessThanOrEqual(bar.y);
 
     // The game code in particular, on the phone.
     const codeBox = (await phone.locator('.game-title .code.big').boundingBox())!;
