@@ -100,8 +100,9 @@ class HostCluster extends ServiceStage implements Stage {
     const stack = Object.fromEntries(
       Object.entries(stackEnvironment()).filter(
         ([k]) =>
-          !['PORT', 'DNS_CLUSTER_QUERY', 'ADVERTISE_ADDRESS', 'DATABASE_PATH'].includes(k) &&
-          !k.endsWith('_FILE'),
+          !['PORT', 'DNS_CLUSTER_QUERY', 'ADVERTISE_ADDRESS', 'DATABASE_PATH', 'NODE_ID'].includes(
+            k,
+          ) && !k.endsWith('_FILE'),
       ),
     );
     const rig = await Rig.create({

@@ -44,8 +44,11 @@ export function productionSecrets(): { SECRET_KEY_BASE: string; CLUSTER_SECRET: 
   };
 }
 
-/** Where the stack puts a node: each run of a test sets these for its own set-up. */
-const PLACEMENT = ['PORT', 'DATABASE_PATH', 'DNS_CLUSTER_QUERY', 'ADVERTISE_ADDRESS'];
+/**
+ * Where the stack puts a node, and its name (a Swarm template): each run of a test sets these
+ * for its own set-up.
+ */
+const PLACEMENT = ['PORT', 'DATABASE_PATH', 'DNS_CLUSTER_QUERY', 'ADVERTISE_ADDRESS', 'NODE_ID'];
 
 /**
  * Writes secrets as Swarm mounts them (one file each, readable by the node's user only) and
@@ -69,8 +72,8 @@ export function secretFiles(
 
 /**
  * The environment a node of the shipped stack runs with, on this machine: the stack file's
- * values (but for PORT, DATABASE_PATH, DNS_CLUSTER_QUERY and ADVERTISE_ADDRESS, which the
- * caller sets, and the secret files, replaced by fresh secrets given as variables), and the
+ * values (but for PORT, DATABASE_PATH, DNS_CLUSTER_QUERY, ADVERTISE_ADDRESS and NODE_ID,
+ * which the caller sets, and the secret files, replaced by fresh secrets given as variables), and the
  * production defaults for what the stack leaves unset (PASSWORD_COST 17, LOGIN_RATE_LIMIT 10),
  * which NodeProcess's test values must not replace.
  */

@@ -73,7 +73,17 @@ describe('deploy/docker-stack.yml', () => {
 
   it('sets only variables the node reads, and they make a valid production node on PostgreSQL, secrets from files', () => {
     for (const name of Object.keys(env)) expect(CONFIG_VARIABLES, name).toContain(name);
-    const config = loadConfig(withSecretFiles(env));
+    // Swarm fills in the task's name: the stack's name, the service's, the slot and the task's id.
+    expect(env.NODE_ID).toBe('{{.Task.Name}}');
+    const task = 'minotaur_minotaur.2.abc123def456ghi789jkl0mno';
+    const config = loadConfig(withSecretFiles({ ...env, NODE_ID: task }));
+    expect(config.nodeId).toBe(task);
+    // The longest stack name whose task names still fit NODE_ID, with a two-digit slot.
+    const longest = `${'s'.repeat(26)}_minotaur.12.abc123def456ghi789jkl0mno`;
+    expect(loadConfig({ DATABASE_PATH: ':memory:', NODE_ID: longest }).nodeId).toBe(longest);
+    expect(() => loadConfig({ DATABASE_PATH: ':memory:', NODE_ID: `s${longest}` })).toThrow(
+      /NODE_ID/,
+    );
     expect(config.env).toBe('production');
     expect(config.trustProxy).toBe(1);
     expect(config.cookieSecure).toBe(true);
