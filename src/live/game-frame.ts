@@ -522,10 +522,7 @@ export class Frame {
   private reach(me: Player | undefined): readonly Rendered[] {
     if (!this.canAct(me)) return NO_TREES;
     const s = this.state;
-    const held = (this.held ??= new Set([
-      key(s.minotaur.pos),
-      ...this.livingPlayers().map((p) => key(p.pos)),
-    ]));
+    const held = (this.held ??= new Set(this.livingPlayers().map((p) => key(p.pos))));
     // One entry per direction, in compass order (nothing where there is no floor), placed from
     // the hero's tile: wherever the hero stands, the same tiles where the same ones are open.
     const tiles: (ReachTile | null)[] = [];
@@ -534,10 +531,16 @@ export class Frame {
       tiles.push(
         tileKind(s, to) !== 'floor'
           ? null
-          : { dir, ...NEIGHBOUR_AT[dir], ...DIRECTION_LABELS[dir], walkable: !held.has(key(to)) },
+          : {
+              dir,
+              ...NEIGHBOUR_AT[dir],
+              ...DIRECTION_LABELS[dir],
+              walkable: !equals(to, s.minotaur.pos),
+              held: held.has(key(to)),
+            },
       );
     }
-    const open = tiles.map((t) => (t === null ? '-' : t.walkable ? 1 : 0)).join('');
+    const open = tiles.map((t) => (t === null ? '-' : !t.walkable ? 0 : t.held ? 2 : 1)).join('');
     const { lists } = this.game;
     return lists.get(`reach:${me.pos.q},${me.pos.r}:${open}`, () => [
       around(

@@ -180,12 +180,15 @@ export function minotaurNext(at: { x: number; y: number }): Rendered {
 /**
  * A tile the viewer's hero can reach this round, and the aiming mark under it, placed once for
  * both, from the hero's tile (`around`). A walkable one moves there when clicked, with the round
- * of the actions panel's form (as its buttons do).
+ * of the actions panel's form (as its buttons do); one a hero stands on says that the move
+ * succeeds only if that hero moves away.
  */
 export function reachTile(t: ReachTile): Rendered {
-  const move = t.walkable
-    ? html`\n    <polygon points="${OUTLINE}" class="tile reach" tabindex="0" role="button" aria-label="Move ${t.name} (${t.key})" hx-ws:send hx-vals='{"kind":"move","dir":"${t.dir}"}' hx-include="#game-actions [name=round]" data-action="move" data-dir="${t.dir}"><title>Move ${t.name}</title></polygon>\n    `
-    : '';
+  const move = !t.walkable
+    ? ''
+    : t.held
+      ? html`\n    <polygon points="${OUTLINE}" class="tile reach follow" tabindex="0" role="button" aria-label="Move ${t.name} (${t.key}), if the hero there moves away" hx-ws:send hx-vals='{"kind":"move","dir":"${t.dir}"}' hx-include="#game-actions [name=round]" data-action="move" data-dir="${t.dir}"><title>Move ${t.name}: only if the hero there moves away this round</title></polygon>\n    `
+      : html`\n    <polygon points="${OUTLINE}" class="tile reach" tabindex="0" role="button" aria-label="Move ${t.name} (${t.key})" hx-ws:send hx-vals='{"kind":"move","dir":"${t.dir}"}' hx-include="#game-actions [name=round]" data-action="move" data-dir="${t.dir}"><title>Move ${t.name}</title></polygon>\n    `;
   return html`\n    <g transform="translate(${t.x} ${t.y})"><polygon points="${OUTLINE}" class="aim" data-aim="${t.dir}" aria-hidden="true"/>\n    ${move}</g>\n  `;
 }
 

@@ -77,6 +77,15 @@ export const TEMPLATE_TABLE: readonly (readonly string[])[] = [
   ],
   [
     '\n    <polygon points="',
+    '" class="tile reach follow" tabindex="0" role="button" aria-label="Move ',
+    ' (',
+    '), if the hero there moves away" hx-ws:send hx-vals=\'{"kind":"move","dir":"',
+    '"}\' hx-include="#game-actions [name=round]" data-action="move" data-dir="',
+    '"><title>Move ',
+    ': only if the hero there moves away this round</title></polygon>\n    ',
+  ],
+  [
+    '\n    <polygon points="',
     '" class="tile reach" tabindex="0" role="button" aria-label="Move ',
     ' (',
     ')" hx-ws:send hx-vals=\'{"kind":"move","dir":"',

@@ -109,11 +109,10 @@ export interface ReachTile {
   y: number;
   name: string;
   key: string;
-  /**
-   * False for a tile a hero cannot move onto (someone or the Minotaur stands there): it can still
-   * be attacked.
-   */
+  /** False for the Minotaur's tile, where no hero can step: it can still be attacked. */
   walkable: boolean;
+  /** A hero stands there: a move onto it succeeds only if that hero moves away this round. */
+  held: boolean;
 }
 
 export interface TokenView {
@@ -586,7 +585,7 @@ export function gameView(
     const open = !!to && tileKind(g, to) === 'floor';
     return { dir: d, ...DIRECTION_LABELS[d], open, minotaur: !!to && equals(to, g.minotaur.pos) };
   });
-  const held = new Set([key(g.minotaur.pos), ...livingPlayers(g).map((p) => key(p.pos))]);
+  const held = new Set(livingPlayers(g).map((p) => key(p.pos)));
   const reach: GameView['reach'] = !canAct
     ? null
     : {
@@ -598,7 +597,8 @@ export function gameView(
             ...NEIGHBOUR_AT[m.dir],
             name: m.name,
             key: m.key,
-            walkable: !held.has(key(neighbor(meP.pos, m.dir))),
+            walkable: !m.minotaur,
+            held: held.has(key(neighbor(meP.pos, m.dir))),
           })),
       };
 

@@ -7,7 +7,7 @@ import {
   submitAction,
   type GameState,
 } from '../../../src/game/index.js';
-import { GameFrames } from '../../../src/live/game-frame.js';
+import { GameFrames, REACH_SLOT } from '../../../src/live/game-frame.js';
 import { actionsPartial, overlayPartial, statusPartial } from '../../../src/live/game-templates.js';
 import { toHtml } from '../../../src/live/html.js';
 import { gameView, tokenLabels } from '../../../src/live/view-model.js';
@@ -232,6 +232,27 @@ describe('gameView', () => {
         .own.find(([t]) => t === 'game-actions')![1],
     );
     expect(live).toMatch(/data-action="move" data-dir="w" disabled aria-label="[^"]*the Minotaur/);
+    // Its tiles: none onto the Minotaur's; a hero's tile can be clicked, saying the move works
+    // only if that hero moves away (they may), on the first render and live alike.
+    const crowded: GameState = {
+      ...besideState,
+      players: besideState.players.map((p) => (p.id === '2' ? { ...p, pos: { q: 2, r: 0 } } : p)),
+    };
+    const tiles = gameView(crowded, '1').reach!.tiles;
+    expect(tiles.find((t) => t.dir === 'w')).toMatchObject({ walkable: false });
+    expect(tiles.find((t) => t.dir === 'e')).toMatchObject({ walkable: true, held: true });
+    expect(tiles.filter((t) => t.held)).toHaveLength(1);
+    const reachHtml = toHtml(
+      new GameFrames()
+        .frame(crowded, 0)
+        .page('1', 'tok')
+        .own.find(([t]) => t === REACH_SLOT)![1],
+    );
+    expect(reachHtml).not.toMatch(/data-action="move" data-dir="w"/);
+    expect(reachHtml).toMatch(
+      /class="tile reach follow"[^>]*data-action="move" data-dir="e"><title>Move east: only if the hero there moves away/,
+    );
+    expect(reachHtml.match(/class="tile reach"/g)).toHaveLength(4);
     expect(live).toMatch(
       /hx-vals='\{"kind":"attack","dir":"w"\}' data-action="attack" data-dir="w" {2}aria-label/,
     );
