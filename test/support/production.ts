@@ -73,9 +73,9 @@ export function secretFiles(
 /**
  * The environment a node of the shipped stack runs with, on this machine: the stack file's
  * values (but for PORT, DATABASE_PATH, DNS_CLUSTER_QUERY, ADVERTISE_ADDRESS and NODE_ID,
- * which the caller sets, and the secret files, replaced by fresh secrets given as variables), and the
- * production defaults for what the stack leaves unset (PASSWORD_COST 17, LOGIN_RATE_LIMIT 10),
- * which NodeProcess's test values must not replace.
+ * which the caller sets, and the secret files, replaced by fresh secrets given as variables),
+ * and the production defaults for what the stack leaves unset (PASSWORD_COST 17,
+ * LOGIN_RATE_LIMIT 10), which NodeProcess's test values must not replace.
  */
 export function productionEnv(overrides: Record<string, string> = {}): Record<string, string> {
   const stack = Object.fromEntries(
