@@ -66,7 +66,9 @@ export function mountOpsRoutes(app: Express, deps: WebDeps): void {
     }
     if (!tokenMatches(bearer, deps.config.adminToken)) {
       await guesses.penalty(key, 1);
-      deps.logger.warn({ ip: req.ip, path: req.path }, 'wrong admin token');
+      // The path as the client sent it (req.path drops the /admin this is mounted on), without
+      // its query string.
+      deps.logger.warn({ ip: req.ip, path: req.originalUrl.split('?')[0] }, 'wrong admin token');
     }
     next();
   });
