@@ -367,8 +367,11 @@ export class Frame {
     const s = this.state;
     const sh = this.shared;
     const i = sh.intent;
+    const seat = this.seatOf(sh.huntedId);
     const intent = i
-      ? this.game.trees.get(`intent:${i.besideSomeone}:${i.steps}:${i.hunted}`, () => intentLine(i))
+      ? this.game.trees.get(`intent:${i.besideSomeone}:${i.steps}:${i.hunted}:${seat}`, () =>
+          intentLine(i, seat),
+        )
       : '';
     const rematchOf =
       s.rematchOf && s.status === 'open'

@@ -82,18 +82,28 @@ export function waitingLine(waitingFor: readonly string[]): Rendered {
 }
 
 /** What the Minotaur does this round (the same for every viewer of a state). */
-export function intentOf(g: Pick<GameView, 'intent'>): Rendered | '' {
-  return g.intent ? intentLine(g.intent) : '';
+export function intentOf(g: Pick<GameView, 'intent' | 'tokens'>): Rendered | '' {
+  return g.intent
+    ? intentLine(
+        g.intent,
+        g.tokens.some((t) => t.hunted && t.me),
+      )
+    : '';
 }
 
-export function intentLine(i: NonNullable<GameView['intent']>): Rendered {
+/**
+ * What the Minotaur does this round; `me`: the hero it is after is the viewer's (a boolean for
+ * one viewer, or that hero's seat for every viewer), who reads "you".
+ */
+export function intentLine(i: NonNullable<GameView['intent']>, me: boolean | Seat): Rendered {
   let line: Rendered;
+  const who = i.hunted === null ? '' : mark(me, 'you', i.hunted);
   if (i.besideSomeone && i.hunted)
-    line = html`The Minotaur gores the weakest hero beside it when this round ends: now <strong>${i.hunted}</strong>.\n      `;
+    line = html`The Minotaur gores the weakest hero beside it when this round ends: now <strong>${who}</strong>.\n      `;
   else if (i.steps && i.hunted)
-    line = html`The Minotaur steps toward <strong>${i.hunted}</strong> this round.\n      `;
+    line = html`The Minotaur steps toward <strong>${who}</strong> this round.\n      `;
   else if (i.hunted)
-    line = html`The Minotaur watches <strong>${i.hunted}</strong>; it steps next round.\n      `;
+    line = html`The Minotaur watches <strong>${who}</strong>; it steps next round.\n      `;
   else line = html`The Minotaur waits.`;
   return html`\n    <p class="intent"><span class="intent-mark" aria-hidden="true">♉</span>\n      ${line}\n    </p>\n  `;
 }

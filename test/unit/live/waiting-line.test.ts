@@ -42,7 +42,24 @@ describe('the waiting line', () => {
       s = r.state;
     }
     expect(entries(statusOf(frames, s, '1'))).toEqual([seats[0]]);
-    expect(statusOf(frames, s, '2')).toBe(statusOf(frames, s, '1'));
+    // The same text but for the Minotaur's line, which reads "you" on its quarry's own page.
+    const besides = (viewer: string) =>
+      statusOf(frames, s, viewer).replace(/<p class="intent">[\s\S]*?<\/p>/, '');
+    expect(besides('2')).toBe(besides('1'));
+  });
+
+  it('names the Minotaur\'s quarry "you" on that hero\'s own page, by name on every other', () => {
+    const frames = new GameFrames();
+    const started = playedGame(3, 3).find((s) => s.label === 'started')!.state;
+    const line = (viewer: string | null) =>
+      /<p class="intent">[\s\S]*?<strong>([^<]*)<\/strong>/.exec(
+        statusOf(frames, started, viewer),
+      )?.[1];
+    const hunted = started.players.find((p) => line(p.id) === 'you');
+    expect(hunted).toBeDefined();
+    for (const p of started.players.filter((x) => x !== hunted))
+      expect(line(p.id), p.name).toBe(hunted!.name);
+    expect(line(null)).toBe(hunted!.name);
   });
 
   it("still names every hero still choosing to the load clients' reader, on each hero's page", () => {
