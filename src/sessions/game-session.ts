@@ -106,6 +106,8 @@ export class GameSession {
   #savedByPeer = false;
   /** Adopting, its claim not answered yet: this node does not run the game yet. */
   #claiming = false;
+  /** The peers this node asked to take the game over (a drain), the one still asked included. */
+  readonly handingTo = new Set<string>();
 
   constructor(
     public record: GameRecord,
@@ -159,8 +161,11 @@ export class GameSession {
     this.env.shownChanged(this.key);
   }
 
-  /** A newer owner exists: stop at once (nothing more is written or acknowledged here). */
-  fence(why: string): void {
+  /**
+   * A newer owner exists (`owner`, when known): stop at once (nothing more is written or
+   * acknowledged here).
+   */
+  fence(why: string, owner?: string): void {
     if (this.status === 'stopped') return;
     // Two nodes adopting the same game at once (a cold start): the other's claim came first, and
     // this node never ran the game.
@@ -168,6 +173,13 @@ export class GameSession {
       this.env.logger.info(
         { game: this.key, epoch: this.record.epoch },
         `game ${this.key}: not adopted, ${why}`,
+      );
+    // Handed over on a drain: the peer's first write can reach this node before its answer.
+    // That is the handoff succeeding, not a game taken from this node.
+    else if (owner !== undefined && this.handingTo.has(owner))
+      this.env.logger.info(
+        { game: this.key, epoch: this.record.epoch, to: owner },
+        `game ${this.key}: stopped running it, ${why} (handed over)`,
       );
     else
       this.env.logger.warn(

@@ -528,7 +528,7 @@ export class GameSessions {
     if (mine && mine.status !== 'stopped') {
       const any = this.d.replica.getAny(key);
       if (current && compareVersion(current, mine.record) > 0 && current.owner !== this.d.nodeId) {
-        mine.fence(`node ${current.owner} adopted it (epoch ${current.epoch})`);
+        mine.fence(`node ${current.owner} adopted it (epoch ${current.epoch})`, current.owner);
       } else if (!current && any && compareVersion(any, mine.record) > 0) {
         mine.fence('it was dropped elsewhere');
       }

@@ -142,6 +142,7 @@ export class Transfers {
         const left = deadline - this.d.clock.now();
         if (left <= 0) break;
         const timeout = Math.min(HANDOFF_ATTEMPT_MS, left / (targets.length - i));
+        game.handingTo.add(target);
         const reply = await this.d.requests.ask(
           target,
           { type: 'handoff', id: this.d.requests.newId(), record: game.record },

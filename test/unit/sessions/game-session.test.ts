@@ -79,6 +79,40 @@ describe('GameSession fenced while adopting', () => {
       `game ${state.code}: stopped running it, node n3 adopted it (epoch 3)`,
     );
   });
+
+  it('says a game it was handing over on a drain was handed over (info), and warns of any other owner', () => {
+    const state = started(['a', 'b']);
+    const base: GameRecord = {
+      key: state.code,
+      owner: 'n2',
+      epoch: 2,
+      seq: 4,
+      schema: GAME_SCHEMA,
+      state,
+      at: 0,
+    };
+    const WARN = 40;
+    const INFO = 30;
+    // The peer asked to take it adopts it, and its first write arrives before its answer.
+    const handed = harness();
+    const draining = new GameSession(base, handed.env);
+    draining.pauseForHandoff();
+    draining.handingTo.add('n3');
+    draining.fence('node n3 adopted it (epoch 3)', 'n3');
+    expect(draining.status).toBe('stopped');
+    expect(handed.lines.map((l) => [l.level, l.msg])).toEqual([
+      [INFO, `game ${state.code}: stopped running it, node n3 adopted it (epoch 3) (handed over)`],
+    ]);
+    // A node it did not ask took the game meanwhile: that is no handoff.
+    const taken = harness();
+    const other = new GameSession(base, taken.env);
+    other.pauseForHandoff();
+    other.handingTo.add('n3');
+    other.fence('node n4 adopted it (epoch 3)', 'n4');
+    expect(taken.lines.map((l) => [l.level, l.msg])).toEqual([
+      [WARN, `game ${state.code}: stopped running it, node n4 adopted it (epoch 3)`],
+    ]);
+  });
 });
 
 // The invariant checks of the redeploy tests read a round's "resolving" line as the evidence of a

@@ -366,6 +366,16 @@ describe('GameSessions', () => {
     expect(n1.sessions.ownedCodes()).toEqual([]);
     const successor = after.owner === 'n2' ? n2 : n3;
     expect(successor.sessions.ownedCodes()).toEqual([code]);
+    // The successor's first write may reach n1 before its answer: said as a handoff, never
+    // warned of as a game taken from n1.
+    const stopped = logged
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((l) => l.msg.startsWith(`game ${code}: stopped running it`));
+    expect(stopped.filter((l) => l.level >= 40)).toEqual([]);
+    for (const l of stopped)
+      expect(l.msg).toBe(
+        `game ${code}: stopped running it, node ${after.owner} adopted it (epoch ${after.epoch}) (handed over)`,
+      );
     // Commands sent to the old node now reach the successor.
     expect(await n1.sessions.execute(code, defend('1', 'act-0003'))).toEqual({
       ok: true,
