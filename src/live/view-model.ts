@@ -340,10 +340,13 @@ export function describe(g: GameState, e: RoundEvent): string {
       return `${name(e.actor)} raised a shield.`;
     case 'minotaur-move':
       return 'The Minotaur prowled closer.';
-    case 'minotaur-attack':
-      return e.damage > 0
-        ? `The Minotaur gored ${name(e.target)} for ${e.damage}!`
-        : `The Minotaur charged ${name(e.target)}, who held firm.`;
+    case 'minotaur-attack': {
+      if (e.damage === 0) return `The Minotaur charged ${name(e.target)}, who held firm.`;
+      // A shield raised that round that the Minotaur went through was tired (raised the round
+      // before too).
+      const tired = g.events.some((d) => d.kind === 'defend' && d.actor === e.target);
+      return `The Minotaur gored ${name(e.target)} for ${e.damage}${tired ? ' through a tired shield' : ''}!`;
+    }
     case 'eliminated':
       return `${name(e.actor)} has fallen.`;
   }

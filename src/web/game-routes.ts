@@ -151,6 +151,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       myGames: mine,
       record,
       standing,
+      // A code that found no game, back in its box to be corrected (joinAndRedirect).
+      joinCode:
+        typeof req.query.code === 'string' && codeParam.safeParse(req.query.code).success
+          ? req.query.code.toUpperCase()
+          : '',
     });
   });
 
@@ -246,7 +251,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
           ? `We cannot reach game ${code} right now. Try again in a moment.`
           : `There is no game ${code}. Check the code and try again.`,
       );
-      res.redirect(303, '/lobby');
+      res.redirect(303, `/lobby?code=${code}`);
       return;
     }
     if (game.players.some((p) => p.id === user.id) || game.status !== 'open') {

@@ -442,6 +442,20 @@ describe('bad input over HTTP', () => {
     expect((await fetch(`${node.url}/health_check`)).status).toBe(200);
   });
 
+  it('keeps a code that found no game in the join box, to be corrected there', async () => {
+    const res = await a.post('/lobby/join', { code: 'qxqx' }, '/lobby');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/lobby?code=QXQX');
+    const { html } = await a.page('/lobby?code=QXQX');
+    expect(html).toContain('There is no game QXQX');
+    expect(html).toMatch(/name="code"[^>]*value="QXQX" autofocus>/);
+    // Only a code goes back in the box.
+    const odd = await a.page(`/lobby?code=${encodeURIComponent('"><b>')}`);
+    expect(odd.status).toBe(200);
+    expect(odd.html).not.toContain('<b>');
+    expect(odd.html).not.toMatch(/name="code"[^>]*value=/);
+  });
+
   it('refuses an oversized form body without falling over', async () => {
     const res = await a.post('/lobby/join', { code: 'x'.repeat(20_000) }, '/lobby');
     expect(res.status).toBe(413);

@@ -303,6 +303,32 @@ describe('gameView', () => {
     ]);
   });
 
+  it('says when the Minotaur went through a tired shield', () => {
+    const base = playing();
+    // Ariadne beside the Minotaur, her shield raised last round too; Theseus far away.
+    let g: GameState = {
+      ...base,
+      walls: [],
+      minotaur: { pos: { q: 0, r: 0 } },
+      players: base.players.map((p) =>
+        p.id === '1' ? { ...p, pos: { q: 1, r: 0 } } : { ...p, pos: { q: -5, r: 5 } },
+      ),
+      events: [{ kind: 'defend', actor: '1' }],
+    };
+    for (const [id, action] of [
+      ['1', { id: 'tired-1', round: g.round, kind: 'defend' }],
+      ['2', { id: 'tired-2', round: g.round, kind: 'defend' }],
+    ] as const) {
+      const r = submitAction(g, id, action);
+      if (!r.ok) throw new Error(r.message);
+      g = r.state;
+    }
+    const log = gameView(resolveRound(g, 20_000), '2').log;
+    expect(log.filter((l) => l.startsWith('The Minotaur gored ariadne'))).toEqual([
+      expect.stringMatching(/^The Minotaur gored ariadne for \d+ through a tired shield!$/),
+    ]);
+  });
+
   it("marks a shield nobody struck once, where it was raised, and not on the hero's token", () => {
     let g = playing();
     const r = submitAction(g, '1', { id: 'act-shield-2', round: 1, kind: 'defend' });
