@@ -1032,7 +1032,9 @@
       // Said, not ignored: a keyboard player cannot see that the key did nothing.
       notice(
         button.getAttribute('data-blocked') ||
-          'That way is blocked: a wall or the edge of the labyrinth.',
+          (evt.shiftKey
+            ? 'Nothing to strike that way: a wall or the edge of the labyrinth.'
+            : 'That way is blocked: a wall or the edge of the labyrinth.'),
       );
       evt.preventDefault();
       return;

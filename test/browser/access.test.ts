@@ -178,8 +178,9 @@ describe('keyboard and accessibility', () => {
 
     // Round 2: a key toward a wall says so (and sends nothing); S defends.
     await roundShown(page, 2);
-    const blocked = await page.$$eval('#game-actions button[data-action="move"][disabled]', (bs) =>
-      bs.map((b) => b.getAttribute('data-dir')!),
+    const blocked = await page.$$eval(
+      '#game-actions button[data-action="move"][disabled]:not([data-blocked])',
+      (bs) => bs.map((b) => b.getAttribute('data-dir')!),
     );
     if (blocked.length > 0) {
       await page.keyboard.press(DIR_KEYS[blocked[0]!]!);
