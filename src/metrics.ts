@@ -39,6 +39,7 @@ export interface Metrics {
   liveMoved: Counter;
   replicationLagSeconds: Gauge;
   handoffSeconds: Histogram;
+  handoffAdoptionSeconds: Histogram;
   adoptions: Counter<'reason'>;
   forwarded: Counter;
   loginFailures: Counter;
@@ -196,6 +197,14 @@ export function createMetrics(nodeId: string): Metrics {
     handoffSeconds: new Histogram({
       name: 'minotaur_handoff_seconds',
       help: 'Time to hand one game to a peer',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
+    // Observed on the node that stays: the draining node's handoffSeconds leaves with it (it is
+    // out of DNS, and of Prometheus's targets, as soon as it drains).
+    handoffAdoptionSeconds: new Histogram({
+      name: 'minotaur_handoff_adoption_seconds',
+      help: "Time from a draining peer's handoff request to the game running here",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: r,
     }),

@@ -208,8 +208,12 @@ export class Transfers {
         return { ok: true, epoch: held.epoch };
       return { ok: false, reason: 'a newer version exists' };
     }
+    const started = this.d.clock.now();
     const adopted = await this.d.adopt(record, 'handoff');
-    return adopted ? { ok: true, epoch: adopted.epoch } : { ok: false, reason: 'adoption failed' };
+    if (!adopted) return { ok: false, reason: 'adoption failed' };
+    // The game is held from before the request (its old owner paused it to ask) until now.
+    this.d.metrics.handoffAdoptionSeconds.observe((this.d.clock.now() - started) / 1000);
+    return { ok: true, epoch: adopted.epoch };
   }
 
   // ── takeover ────────────────────────────────────────────────────────────────────────

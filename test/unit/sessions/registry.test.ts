@@ -366,6 +366,14 @@ describe('GameSessions', () => {
     expect(n1.sessions.ownedCodes()).toEqual([]);
     const successor = after.owner === 'n2' ? n2 : n3;
     expect(successor.sessions.ownedCodes()).toEqual([code]);
+    // The time it took is counted by both: the node that stays (Prometheus scrapes it) and the
+    // one that drains (out of DNS, and of Prometheus's targets, by then).
+    const count = async (n: TestNode, metric: 'handoffSeconds' | 'handoffAdoptionSeconds') =>
+      (await n.metrics[metric].get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ??
+      0;
+    expect(await count(successor, 'handoffAdoptionSeconds')).toBe(1);
+    expect(await count(successor === n2 ? n3 : n2, 'handoffAdoptionSeconds')).toBe(0);
+    expect(await count(n1, 'handoffSeconds')).toBe(1);
     // The successor's first write may reach n1 before its answer: said as a handoff, never
     // warned of as a game taken from n1.
     const stopped = logged
