@@ -176,6 +176,7 @@ describe('deploy/prometheus-alerts.yml', () => {
           ],
         },
         {
+          // Node c loses its link to one of the two others.
           interval: '15s',
           input_series: [
             { series: 'minotaur_mesh_peers{node="a"}', values: '2x20' },
@@ -190,11 +191,61 @@ describe('deploy/prometheus-alerts.yml', () => {
               exp_alerts: [
                 firing(
                   'MinotaurMeshSplit',
-                  {},
-                  'Nodes see different numbers of peers for 2 minutes',
+                  { node: 'c' },
+                  'Node c is linked to 1 peers, fewer than the other nodes scraped',
                 ),
               ],
             },
+          ],
+        },
+        {
+          // No node reaches any other (a wrong CLUSTER_SECRET on each, the mesh's port closed):
+          // they all see as many peers, none, and each is alerted on.
+          interval: '15s',
+          input_series: [
+            { series: 'minotaur_mesh_peers{node="a"}', values: '0x20' },
+            { series: 'minotaur_mesh_peers{node="b"}', values: '0x20' },
+            { series: 'minotaur_mesh_peers{node="c"}', values: '0x20' },
+          ],
+          alert_rule_test: [
+            {
+              eval_time: '4m',
+              alertname: 'MinotaurMeshSplit',
+              exp_alerts: ['a', 'b', 'c'].map((node) =>
+                firing(
+                  'MinotaurMeshSplit',
+                  { node },
+                  `Node ${node} is linked to 0 peers, fewer than the other nodes scraped`,
+                ),
+              ),
+            },
+            { eval_time: '4m', alertname: 'MinotaurNodesMissing', exp_alerts: [] },
+          ],
+        },
+        {
+          // Node c stops being scraped after a minute (unready, so out of DNS, or frozen); the two
+          // others still see each other.
+          interval: '15s',
+          input_series: [
+            { series: 'minotaur_mesh_peers{node="a"}', values: '2x3 1x30' },
+            { series: 'minotaur_mesh_peers{node="b"}', values: '2x3 1x30' },
+            { series: 'minotaur_mesh_peers{node="c"}', values: '2x3 stale' },
+          ],
+          alert_rule_test: [
+            { eval_time: '2m', alertname: 'MinotaurNodesMissing', exp_alerts: [] },
+            {
+              eval_time: '4m',
+              alertname: 'MinotaurNodesMissing',
+              exp_alerts: [
+                firing(
+                  'MinotaurNodesMissing',
+                  {},
+                  '2 Minotaur nodes ready and scraped, fewer than expected',
+                ),
+              ],
+            },
+            // Each of the two left is linked to the one other Prometheus sees.
+            { eval_time: '4m', alertname: 'MinotaurMeshSplit', exp_alerts: [] },
           ],
         },
         {
@@ -209,6 +260,7 @@ describe('deploy/prometheus-alerts.yml', () => {
           ],
           alert_rule_test: [
             { eval_time: '9m', alertname: 'MinotaurMeshSplit', exp_alerts: [] },
+            { eval_time: '9m', alertname: 'MinotaurNodesMissing', exp_alerts: [] },
             { eval_time: '9m', alertname: 'MinotaurGameSavesFailing', exp_alerts: [] },
             { eval_time: '9m', alertname: 'MinotaurDatabaseDown', exp_alerts: [] },
           ],
@@ -221,6 +273,18 @@ describe('deploy/prometheus-alerts.yml', () => {
             { series: 'minotaur_database_clock_offset_seconds{node="b"}', values: '0.004x40' },
           ],
           alert_rule_test: [
+            // No node is scraped at all (no minotaur_mesh_peers): still fewer than expected.
+            {
+              eval_time: '3m',
+              alertname: 'MinotaurNodesMissing',
+              exp_alerts: [
+                firing(
+                  'MinotaurNodesMissing',
+                  {},
+                  '0 Minotaur nodes ready and scraped, fewer than expected',
+                ),
+              ],
+            },
             { eval_time: '3m', alertname: 'MinotaurClockOff', exp_alerts: [] },
             {
               eval_time: '8m',
