@@ -300,27 +300,49 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
   app.post('/games/:code/start', requireUser, seatLimiter, gameCommand('start'));
   app.post('/games/:code/leave', requireUser, seatLimiter, gameCommand('leave'));
 
-  // Only answers that found no game count: a player's own pages, reloads and retries do not.
-  const unknownCodeLimiter = rateLimit({
-    windowMs: 60_000,
-    limit: UNKNOWN_CODES_PER_MINUTE,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => res.statusCode !== 404,
-    keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
-    handler: (_req, res) => {
-      metrics.rateLimited.inc({ limit: 'game-codes' });
-      res.status(429).render('pages/error', {
-        title: 'Slow down',
-        heading: 'Slow down',
-        message:
-          'Many game codes asked from your address in the last minute were not games. Wait a minute, then check the code and try again.',
-      });
-    },
-  });
+  // Lookups of codes that found no game, per client address, game pages and live sockets alike:
+  // only misses count (a player's own pages, reloads and retries do not). Past the limit, codes
+  // this node does not hold in memory are refused for the rest of the minute, as each costs
+  // database reads and answers whether a game exists.
+  const unknownCodes = new RateLimiterMemory({ points: UNKNOWN_CODES_PER_MINUTE, duration: 60 });
+  const addressOf = (req: Request): string => ipKeyGenerator(req.ip ?? '');
+  /** Seconds until the address of `req` may look up unknown codes again; 0 if it may now. */
+  async function codesRefusedFor(req: Request): Promise<number> {
+    const used = await unknownCodes.get(addressOf(req));
+    return used && used.consumedPoints >= UNKNOWN_CODES_PER_MINUTE
+      ? Math.max(1, Math.ceil(used.msBeforeNext / 1000))
+      : 0;
+  }
+  /** One more code that found no game, from the address of `req`. */
+  function missedCode(req: Request): void {
+    // Rejected once the budget is spent: the count is what matters, not the answer.
+    unknownCodes.consume(addressOf(req)).catch(() => undefined);
+  }
+  function refuseCodes(res: Response, wait: number): void {
+    metrics.rateLimited.inc({ limit: 'game-codes' });
+    res.status(429).set('Retry-After', String(wait)).render('pages/error', {
+      title: 'Slow down',
+      heading: 'Slow down',
+      message:
+        'Many game codes asked from your address in the last minute were not games. Wait a minute, then check the code and try again.',
+    });
+  }
+  async function unknownCodeGate(req: Request, res: Response, next: NextFunction): Promise<void> {
+    const code = typeof req.params.code === 'string' ? req.params.code.toUpperCase() : '';
+    if (!games.game(code)) {
+      const wait = await codesRefusedFor(req);
+      if (wait > 0) {
+        refuseCodes(res, wait);
+        return;
+      }
+    }
+    res.on('finish', () => {
+      if (res.statusCode === 404) missedCode(req);
+    });
+    next();
+  }
 
-  app.get('/games/:code', unknownCodeLimiter, async (req: Request, res: Response) => {
+  app.get('/games/:code', unknownCodeGate, async (req: Request, res: Response) => {
     const parsed = codeParam.safeParse(req.params.code);
     if (!parsed.success) {
       res.status(404).render('pages/error', {
@@ -407,7 +429,10 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       const partials = Object.fromEntries(
         renderGamePartials(state, user.id, String(res.locals.csrfToken ?? ''), frames, now),
       );
-      partials['game-status'] = toHtml(frame.statusAt(now));
+      // Marked by seat (the Minotaur's quarry reads "you" on its own page), as live updates are.
+      partials['game-status'] = toHtml(frame.statusAt(now), {
+        seat: state.players.find((p) => p.id === user.id)?.color ?? -1,
+      });
       const rec = games.shownRecord(code);
       res.render('pages/game', {
         title: `Game ${code}`,
@@ -522,6 +547,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     // No game can have such a code: nothing to look up.
     if (!parsed.success) {
       metrics.wsRejected.inc({ reason: 'no-game' });
+      missedCode(req);
       return wire.close(LiveClose.notFound, 'no such game');
     }
     const code = parsed.data.toUpperCase();
@@ -551,6 +577,15 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const seen = parseSeen(req.query.seen);
     const { shownGame } = liveFormat(req);
     const settle = async (): Promise<void> => {
+      // An address past its unknown codes: only games this node holds are looked up.
+      if (!games.game(code) && (await codesRefusedFor(req)) > 0) {
+        stopKeeping();
+        uncount();
+        metrics.rateLimited.inc({ limit: 'game-codes' });
+        metrics.wsRejected.inc({ reason: 'no-game' });
+        if (wire.readyState === 1) wire.close(LiveClose.policy, 'too many unknown game codes');
+        return;
+      }
       const state = await games.awaitGame(code);
       // A page that saw more of the game than this node's copy holds keeps what it shows and
       // comes back shortly (see sessions/seen.ts), rather than seeing its rounds played again.
@@ -569,7 +604,10 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         // page reconnects shortly.
         const pending = await games.pending(code);
         if (pending) wire.close(LiveClose.restart, `game ${pending}`);
-        else wire.close(LiveClose.notFound, 'no such game');
+        else {
+          missedCode(req);
+          wire.close(LiveClose.notFound, 'no such game');
+        }
         return;
       }
       openGameSocket(wire, code, user, req, early);

@@ -27,6 +27,7 @@ import {
   WAITING_SEATS,
 } from '../../src/web/game-routes.js';
 import { productionEnv } from '../support/production.js';
+import { LiveClose } from '../../src/live/close-codes.js';
 import { fetchMetrics, metricValue } from '../support/metrics.js';
 
 const HOST = '127.0.0.3';
@@ -548,9 +549,9 @@ describe('anonymous visitors', () => {
 });
 
 describe('game codes', () => {
-  it(`refuse an address's game pages for the minute after ${UNKNOWN_CODES_PER_MINUTE} codes that were not games; pages of real games do not count`, async () => {
+  it(`refuse lookups from an address past ${UNKNOWN_CODES_PER_MINUTE} codes a minute that were not games, pages and live sockets alike; games being played are still shown`, async () => {
     const host = visitor(`minos${tag}`);
-    const [code] = await openedBy([host]);
+    const code = (await openedBy([host]))[0]!;
     // The host's own page, loaded more times than the limit: every load is answered.
     for (let i = 0; i <= UNKNOWN_CODES_PER_MINUTE; i++) {
       const res = await host.request(`/games/${code}`);
@@ -559,29 +560,53 @@ describe('game codes', () => {
     }
 
     const guesser = visitor(`daedalus${tag}`);
-    let misses = 0;
-    for (let i = 0; misses < UNKNOWN_CODES_PER_MINUTE; i++) {
-      const guess = Array.from({ length: 4 }, (_, j) =>
+    await guesser.signup();
+    const guess = (i: number) =>
+      Array.from({ length: 4 }, (_, j) =>
         String.fromCharCode(65 + ((i * 7 + j * 3 + Number(tag)) % 26)),
       ).join('');
-      const res = await guesser.request(`/games/${guess}`);
-      await res.arrayBuffer();
-      if (guess === code) continue;
-      expect([302, 404], guess).toContain(res.status);
-      if (res.status === 404) misses++;
+    // Half the misses on pages, half on live sockets: one count.
+    let misses = 0;
+    let i = 0;
+    for (; misses < UNKNOWN_CODES_PER_MINUTE; i++) {
+      if (guess(i) === code) continue;
+      if (misses % 2 === 0) {
+        const res = await guesser.request(`/games/${guess(i)}`);
+        await res.arrayBuffer();
+        expect([200, 404], guess(i)).toContain(res.status);
+        if (res.status === 404) misses++;
+      } else {
+        const conn = track(guesser.connect(guess(i)));
+        // Closed as not found, or (a code some other test's game has) shown.
+        await waitFor(
+          () => conn.closeCode !== null || conn.latestPartial('game-board') !== null,
+          5000,
+          `the socket of ${guess(i)} answered`,
+        );
+        if (conn.closeCode === LiveClose.notFound) misses++;
+        else conn.ws.terminate();
+      }
     }
-    const refused = await guesser.request(`/games/${code}`);
+    const next = guess(i) === code ? guess(i + 1) : guess(i);
+    const refused = await guesser.request(`/games/${next}`);
     expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await refused.text()).toContain('were not games');
-    // Another address still finds the game (logged out: sent to sign up, then back to it).
-    const friend = await visitor(`icarus${tag}`).request(`/games/${code}`);
-    expect(friend.status).toBe(302);
-    expect(friend.headers.get('location')).toContain(encodeURIComponent(`/games/${code}`));
+    const refusedSocket = track(guesser.connect(next));
+    await closedWithin(refusedSocket);
+    expect(refusedSocket.closeCode).toBe(LiveClose.policy);
+    // A game being played is still shown to that address, page and live socket.
+    expect((await guesser.request(`/games/${code}`)).status).toBe(200);
+    const watching = track(guesser.connect(code));
+    await waitFor(() => watching.latestPartial('game-board') !== null, 5000, 'the game shown');
+    expect(watching.closeCode).toBeNull();
+    // Another address is not refused: a wrong code is just not found.
+    expect((await visitor(`icarus${tag}`).request(`/games/${next}`)).status).toBe(404);
     expect(
       metricValue(await fetchMetrics(node.url), 'minotaur_rate_limited_total', {
         limit: 'game-codes',
       }),
-    ).toBeGreaterThan(0);
+    ).toBeGreaterThanOrEqual(2);
   });
 });
 

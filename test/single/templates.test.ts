@@ -112,6 +112,21 @@ describe('the template table', () => {
       expect(other.latestPartial(target), target).toBe(shown);
     }
 
+    // A page's first HTML names the Minotaur's quarry as its live updates do: "you" on that
+    // hero's own page, the hero's name on the other's.
+    const quarry = (text: string | null) =>
+      /<p class="intent">[\s\S]*?<strong>([^<]*)<\/strong>/.exec(text ?? '')?.[1];
+    const firstShown: (string | undefined)[] = [];
+    for (const [p, live] of [
+      [a, held],
+      [b, bob],
+    ] as const) {
+      const first = quarry((await p.page(`/games/${code}`)).html);
+      expect(first, p.username).toBe(quarry(live.latestPartial('game-status')));
+      firstShown.push(first);
+    }
+    if (firstShown.some((q) => q !== undefined)) expect(firstShown).toContain('you');
+
     // The lobby's pages alike, with a game open in it.
     const open = await b.createGame();
     const lobbies = [b.connectLobby({ table }), b.connectLobby()];
