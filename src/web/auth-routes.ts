@@ -119,10 +119,13 @@ function saveSession(req: Request): Promise<void> {
   );
 }
 
-/** Drops what this request wrote into its session, so that nothing is left to save. */
+/**
+ * Takes the request's session away: express-session then neither saves it nor sets its cookie
+ * (a regenerated one, even empty, would be both), and nothing is left for the answer to wait on
+ * (session-saved.ts).
+ */
 function forgetSession(req: Request): void {
-  const session = req.session as unknown as Record<string, unknown>;
-  for (const k of Object.keys(session)) if (k !== 'cookie') Reflect.deleteProperty(session, k);
+  Reflect.deleteProperty(req, 'session');
 }
 
 function regenerate(req: Request): Promise<void> {
@@ -264,8 +267,8 @@ export function mountAuthRoutes(
         await saveSession(req);
       } catch (err) {
         // The account is stored: a page that said "try again" would send the player back to a
-        // form that now answers that the name is taken. Nothing of the session is kept, so the
-        // answer is not replaced by a second failed save (session-saved.ts).
+        // form that now answers that the name is taken. No session is kept: the browser is
+        // as it was before the form, logged out.
         forgetSession(req);
         logger.error(
           { err, user: created.account.username },

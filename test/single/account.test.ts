@@ -324,6 +324,14 @@ describe('a sign-up the database fails halfway', () => {
       `CREATE TRIGGER fail_logins BEFORE INSERT ON sessions WHEN NEW.user_id <> ''
        BEGIN SELECT RAISE(ABORT, 'logged-in sessions fail in this test'); END`,
     );
+    // Live sessions (not the tombstone of the anonymous id the sign-up replaced).
+    const rows = () =>
+      (
+        db.prepare('SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL').get() as {
+          n: number;
+        }
+      ).n;
+    const before = rows();
     try {
       const res = await p.post(
         '/signup?next=/profile',
@@ -339,6 +347,9 @@ describe('a sign-up the database fails halfway', () => {
       expect(html).toContain('href="/login?next=%2Fprofile"');
       expect(html).not.toContain('Something went wrong');
       expect(html).not.toContain('We could not save your session');
+      // No session kept, no session cookie: the browser is logged out, as before the form.
+      expect(rows()).toBe(before);
+      expect(res.headers.getSetCookie().filter((c) => c.startsWith('minotaur.sid='))).toEqual([]);
     } finally {
       db.exec('DROP TRIGGER fail_logins');
       db.close();
