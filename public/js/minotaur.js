@@ -239,7 +239,8 @@
     hits.forEach(function (h) {
       if (seen.hits[h.id]) return;
       seen.hits[h.id] = true;
-      if (h.classList.contains('mine'))
+      // A shield nobody struck is no blow: the round's own sound plays.
+      if (h.classList.contains('mine') && !h.classList.contains('hit-shield'))
         mine = h.classList.contains('hit-hurt') ? 'hurt' : 'blocked';
     });
     var overlay = document.querySelector('#game-overlay .overlay');

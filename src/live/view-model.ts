@@ -342,9 +342,12 @@ export function describe(g: GameState, e: RoundEvent): string {
       return 'The Minotaur prowled closer.';
     case 'minotaur-attack': {
       if (e.damage === 0) return `The Minotaur charged ${name(e.target)}, who held firm.`;
-      // A shield raised that round that the Minotaur went through was tired (raised the round
-      // before too).
-      const tired = g.events.some((d) => d.kind === 'defend' && d.actor === e.target);
+      // Under rules where a shield stops the Minotaur unless tired, one raised that round that it
+      // went through was tired (raised the round before too).
+      const tired =
+        RULES.tiredShield &&
+        RULES.minotaurDamageDefended === 0 &&
+        g.events.some((d) => d.kind === 'defend' && d.actor === e.target);
       return `The Minotaur gored ${name(e.target)} for ${e.damage}${tired ? ' through a tired shield' : ''}!`;
     }
     case 'eliminated':
