@@ -204,7 +204,7 @@ export function createMetrics(nodeId: string): Metrics {
     // out of DNS, and of Prometheus's targets, as soon as it drains).
     handoffAdoptionSeconds: new Histogram({
       name: 'minotaur_handoff_adoption_seconds',
-      help: "Time from a draining peer's handoff request to the game running here",
+      help: "Time from a draining peer's handoff request reaching this node to the game running here (the request's trip and the peer's pause before it are not included)",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: r,
     }),

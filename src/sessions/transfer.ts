@@ -211,7 +211,8 @@ export class Transfers {
     const started = this.d.clock.now();
     const adopted = await this.d.adopt(record, 'handoff');
     if (!adopted) return { ok: false, reason: 'adoption failed' };
-    // The game is held from before the request (its old owner paused it to ask) until now.
+    // From the request's arrival: the game was held a little before (its old owner paused it to
+    // ask, and the request crossed the network), which the draining node's own metric counts.
     this.d.metrics.handoffAdoptionSeconds.observe((this.d.clock.now() - started) / 1000);
     return { ok: true, epoch: adopted.epoch };
   }
