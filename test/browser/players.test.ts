@@ -649,7 +649,10 @@ describe('table talk', () => {
       500,
     );
     await waitFor(async () => (await loaded()).includes('one more 6'), 5000, 'the line said');
-    expect(heroSaid.filter((l) => l === 'one more 6')).toHaveLength(1);
+    // Said once. (Sent once, or twice on a loaded machine: a page whose clock let it through a
+    // moment before the server's window ended gets it back in its box, and it goes next time.)
+    expect((await loaded()).filter((l) => l === 'one more 6')).toHaveLength(1);
+    expect(heroSaid.filter((l) => l === 'one more 6').length).toBeLessThanOrEqual(2);
     // In the other tab: its line goes, the refused one comes back into the box, and goes too.
     for (const line of ['a second thought', 'from the other tab'])
       await waitFor(
