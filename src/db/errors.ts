@@ -36,6 +36,15 @@ export function describeOutage(kind: OutageClass): string {
 }
 
 /** SQLITE_BUSY and its extended codes: another connection holds a lock the statement needs. */
+/**
+ * PostgreSQL gave the transaction up for another one to go on (a deadlock, or a serialisation
+ * failure): the same transaction run again can succeed.
+ */
+export function isTransactionConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 export function isLockBusy(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^SQLITE_BUSY(_|$)/.test(code);

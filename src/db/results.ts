@@ -3,6 +3,7 @@
 
 import { sql, type Kysely } from 'kysely';
 import { accountRowId } from './accounts.js';
+import { isTransactionConflict } from './errors.js';
 import { LastKnown } from './last-known.js';
 import type { Database } from './schema.js';
 
@@ -46,15 +47,14 @@ export interface LeaderboardPage {
   total: number;
 }
 
-/** How long a node answers the leaderboard from one read of it (ms). */
-export const STANDINGS_MS = 5_000;
+/**
+ * How long a node answers a page of the leaderboard from one read of it (ms): a game recorded
+ * on another node shows within it; one recorded on this node, at once.
+ */
+export const LEADERBOARD_MS = 1_000;
 
-interface Standings {
-  /** Every hero who finished a game, in the leaderboard's order. */
-  rows: LeaderboardRow[];
-  /** Each one's place (1-based), by account id. */
-  places: Map<string, number>;
-}
+/** Tries at writing one result when PostgreSQL gives its transaction up for another. */
+const RECORD_ATTEMPTS = 3;
 
 export interface LeaderboardRow {
   accountId: string;
@@ -104,9 +104,10 @@ export class Results {
   readonly #records = new LastKnown<PlayerRecord>();
   readonly #dealt = new LastKnown<number>();
   readonly #recent = new LastKnown<RecentGame[]>();
-  readonly #standings = new LastKnown<Standings>({ max: 1 });
-  /** The last read of every hero's standing, and when it was asked for (see #table). */
-  #standingsRead: { at: number; table: Promise<Standings> } | null = null;
+  readonly #pages = new LastKnown<LeaderboardPage>({ max: 100 });
+  readonly #standings = new LastKnown<Standing | null>();
+  /** Leaderboard pages read in the last `LEADERBOARD_MS`, by page and size. */
+  readonly #recentPages = new Map<string, { at: number; page: Promise<LeaderboardPage> }>();
   readonly #now: () => number;
 
   constructor(
@@ -123,43 +124,56 @@ export class Results {
   async record(result: GameResult): Promise<boolean> {
     if (result.players.length === 0) return false;
     const winner = result.winnerId === null ? null : rowId(result.winnerId, result.gameId);
-    const players = result.players.map((p) => ({ ...p, rowId: rowId(p.accountId, result.gameId) }));
-    const recorded = await this.db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto('results')
-        .values({
-          game_id: result.gameId,
-          code: result.code,
-          finished_at: result.finishedAt,
-          rounds: result.rounds,
-          winner_account_id: winner,
-          final_schema: result.final?.schema ?? null,
-          final_state: result.final ? JSON.stringify(result.final.state) : null,
-        })
-        .onConflict((oc) => oc.doNothing())
-        .executeTakeFirst();
-      // Another node recorded this game first: its players are in, count nothing twice.
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
-      if (players.length > 0) {
-        await trx
-          .insertInto('result_players')
-          .values(
-            players.map((p) => ({
+    // In account order: the database's trigger updates each player's standing as their row is
+    // written, so two games recorded at once with the same players lock those rows in the
+    // same order (on PostgreSQL, any other order could deadlock).
+    const players = result.players
+      .map((p) => ({ ...p, rowId: rowId(p.accountId, result.gameId) }))
+      .sort((a, b) => a.rowId - b.rowId);
+    // A transaction PostgreSQL gave up for another (only a release before this one writes
+    // players out of order) is run again: the result is written once either way.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const recorded = await this.db.transaction().execute(async (trx) => {
+          const inserted = await trx
+            .insertInto('results')
+            .values({
               game_id: result.gameId,
-              account_id: p.rowId,
-              won: p.won ? 1 : 0,
-              eliminated_round: p.eliminatedRound,
-              dealt: p.dealt ?? 0,
-            })),
-          )
-          .onConflict((oc) => oc.doNothing())
-          .execute();
+              code: result.code,
+              finished_at: result.finishedAt,
+              rounds: result.rounds,
+              winner_account_id: winner,
+              final_schema: result.final?.schema ?? null,
+              final_state: result.final ? JSON.stringify(result.final.state) : null,
+            })
+            .onConflict((oc) => oc.doNothing())
+            .executeTakeFirst();
+          // Another node recorded this game first: its players are in, count nothing twice.
+          if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+          if (players.length > 0) {
+            await trx
+              .insertInto('result_players')
+              .values(
+                players.map((p) => ({
+                  game_id: result.gameId,
+                  account_id: p.rowId,
+                  won: p.won ? 1 : 0,
+                  eliminated_round: p.eliminatedRound,
+                  dealt: p.dealt ?? 0,
+                })),
+              )
+              .onConflict((oc) => oc.doNothing())
+              .execute();
+          }
+          return true;
+        });
+        // The leaderboard shows it at once on this node.
+        if (recorded) this.#recentPages.clear();
+        return recorded;
+      } catch (err) {
+        if (attempt >= RECORD_ATTEMPTS || !isTransactionConflict(err)) throw err;
       }
-      return true;
-    });
-    // The leaderboard shows it at once on this node (see #table).
-    if (recorded) this.#standingsRead = null;
-    return recorded;
+    }
   }
 
   /** The last state of the latest finished game with this code, if it was kept. */
@@ -226,82 +240,108 @@ export class Results {
   /**
    * Page `page` (from 1; past the last, the last) of the leaderboard, `size` heroes a page, each
    * with their place: most wins first; among equal wins, fewer games played first, then by name.
+   * Reads one page of the standings' index, however many games were recorded.
    */
-  async leaderboardPage(page: number, size: number): Promise<LeaderboardPage> {
-    const { rows } = await this.#table();
-    const pages = Math.max(1, Math.ceil(rows.length / size));
-    const at = Math.min(Math.max(1, Math.floor(page)), pages);
-    const first = (at - 1) * size;
-    return {
-      rows: rows.slice(first, first + size).map((r, i) => ({ ...r, place: first + i + 1 })),
-      page: at,
-      pages,
-      total: rows.length,
-    };
+  leaderboardPage(page: number, size: number): Promise<LeaderboardPage> {
+    // A page asked for many times a second is read once: it is the one read a page view makes
+    // that costs more than a lookup (a sort of the ties by name), ~0.3 ms on SQLite.
+    const key = `${page}:${size}`;
+    const kept = this.#recentPages.get(key);
+    if (kept && this.#now() - kept.at < LEADERBOARD_MS) return kept.page;
+    if (this.#recentPages.size >= 1_000) this.#recentPages.clear();
+    const read = { at: this.#now(), page: this.#readPage(page, size) };
+    this.#recentPages.set(key, read);
+    // A failed read is not kept: the next view asks again.
+    read.page.catch(() => {
+      if (this.#recentPages.get(key) === read) this.#recentPages.delete(key);
+    });
+    return read.page;
+  }
+
+  #readPage(page: number, size: number): Promise<LeaderboardPage> {
+    return this.#pages.read(`${page}:${size}`, async () => {
+      let at = Math.max(1, Math.floor(page));
+      // The page and how many heroes there are, in one statement; a page past the last is
+      // read again as the last.
+      let rows = await this.#page(at, size);
+      const total = rows[0]?.total ?? (await this.#heroes());
+      const pages = Math.max(1, Math.ceil(total / size));
+      if (at > pages) {
+        at = pages;
+        rows = await this.#page(at, size);
+      }
+      const first = (at - 1) * size;
+      return {
+        rows: rows.map((r, i) => ({ ...leaderboardRow(r), place: first + i + 1 })),
+        page: at,
+        pages,
+        total,
+      };
+    });
+  }
+
+  #page(page: number, size: number) {
+    return this.db
+      .selectFrom('standings as s')
+      .innerJoin('accounts as a', 'a.id', 's.account_id')
+      .select((eb) => [
+        's.account_id as accountId',
+        'a.username as username',
+        's.played',
+        's.won',
+        eb
+          .selectFrom('standings')
+          .select((c) => c.fn.countAll<number>().as('n'))
+          .$asScalar()
+          .as('total'),
+      ])
+      .orderBy('s.won', 'desc')
+      .orderBy('s.played', 'asc')
+      .orderBy('a.username', 'asc')
+      .limit(size)
+      .offset((page - 1) * size)
+      .execute();
   }
 
   /**
    * The player's place on the leaderboard (1 for the first) among how many heroes it ranks,
-   * with the totals it ranks them by; null for a player with no finished game.
+   * with the totals it ranks them by; null for a player with no finished game. The place is a
+   * count of the heroes ahead, over the standings' index; all of it is one statement.
    */
   async standingOf(accountId: string): Promise<Standing | null> {
-    const table = await this.#table();
-    const place = table.places.get(accountId);
-    const row = place === undefined ? undefined : table.rows[place - 1];
-    return place === undefined || row === undefined
-      ? null
-      : { ...row, place, of: table.rows.length };
-  }
-
-  /**
-   * Every hero's totals in the leaderboard's order, read at most once per `STANDINGS_MS` per
-   * node whatever the number of pages asking (one aggregate over every result: on SQLite it runs
-   * on the node's own thread), and at once after this node recorded a game. A game recorded by
-   * another node shows within `STANDINGS_MS`.
-   */
-  #table(): Promise<Standings> {
-    const kept = this.#standingsRead;
-    if (kept && this.#now() - kept.at < STANDINGS_MS) return kept.table;
-    const at = this.#now();
-    const table = this.#standings.read('all', () => this.#readTable());
-    const read = { at, table };
-    this.#standingsRead = read;
-    // A failed read is not kept: the next page asks again.
-    table.catch(() => {
-      if (this.#standingsRead === read) this.#standingsRead = null;
+    const id = accountRowId(accountId);
+    if (id === null) return null;
+    return this.#standings.read(String(id), async () => {
+      // Ahead: more wins; as many wins in fewer games; as many of both, a name before it.
+      const found = await sql<{
+        accountId: number;
+        username: string;
+        played: number;
+        won: number;
+        ahead: number;
+        heroes: number;
+      }>`select s.account_id as "accountId", a.username as "username", s.played as "played",
+          s.won as "won",
+          (select count(*) from standings o where o.won > s.won)
+          + (select count(*) from standings o where o.won = s.won and o.played < s.played)
+          + (select count(*) from standings o join accounts oa on oa.id = o.account_id
+              where o.won = s.won and o.played = s.played and oa.username < a.username)
+            as "ahead",
+          (select count(*) from standings) as "heroes"
+        from standings s join accounts a on a.id = s.account_id
+        where s.account_id = ${id}`.execute(this.db);
+      const row = found.rows[0];
+      return row ? { ...leaderboardRow(row), place: row.ahead + 1, of: row.heroes } : null;
     });
-    return table;
   }
 
-  async #readTable(): Promise<Standings> {
-    const rows = await this.db
-      .selectFrom('result_players as rp')
-      .innerJoin('accounts as a', 'a.id', 'rp.account_id')
-      .select((eb) => [
-        'a.id as accountId',
-        'a.username as username',
-        eb.fn.countAll<number>().as('played'),
-        eb.fn.sum<number>('rp.won').as('won'),
-      ])
-      .groupBy('a.id')
-      .orderBy('won', 'desc')
-      .orderBy('played', 'asc')
-      .orderBy('a.username', 'asc')
-      .execute();
-    const table: Standings = { rows: [], places: new Map() };
-    for (const r of rows) {
-      const { played, won } = r;
-      const accountId = String(r.accountId);
-      table.rows.push({
-        accountId,
-        username: r.username,
-        played,
-        won,
-        winRate: played > 0 ? won / played : 0,
-      });
-      table.places.set(accountId, table.rows.length);
-    }
-    return table;
+  /** Heroes on the leaderboard: every one who finished a game. */
+  async #heroes(): Promise<number> {
+    const row = await this.db
+      .selectFrom('standings')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return row.n;
   }
 
   async recentFor(accountId: string, limit = 10): Promise<RecentGame[]> {
@@ -350,6 +390,22 @@ export class Results {
       opponents: others.filter((o) => o.gameId === r.gameId).map((o) => o.username),
     }));
   }
+}
+
+function leaderboardRow(r: {
+  accountId: number;
+  username: string;
+  played: number;
+  won: number;
+}): LeaderboardRow {
+  const { played, won } = r;
+  return {
+    accountId: String(r.accountId),
+    username: r.username,
+    played,
+    won,
+    winRate: played > 0 ? won / played : 0,
+  };
 }
 
 function parseFinal(

@@ -54,6 +54,16 @@ export interface ResultPlayersTable {
   dealt: Generated<number>;
 }
 
+/**
+ * Each hero's totals over result_players, kept by the database's triggers (migration 006); a
+ * hero with no finished game has no row.
+ */
+export interface StandingsTable {
+  account_id: number;
+  played: number;
+  won: number;
+}
+
 /** Games kept for a cold start, ordered like the replicated store by (epoch, owner, seq). */
 export interface SnapshotsTable {
   code: string;
@@ -90,6 +100,7 @@ export interface Database {
   sessions: SessionsTable;
   results: ResultsTable;
   result_players: ResultPlayersTable;
+  standings: StandingsTable;
   snapshots: SnapshotsTable;
   node_leases: NodeLeasesTable;
   rate_limits: RateLimitsTable;

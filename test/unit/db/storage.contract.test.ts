@@ -3,19 +3,25 @@
 // one database stand for several nodes of a cluster.
 
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session, { type SessionData } from 'express-session';
 import fc from 'fast-check';
+import pg from 'pg';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseSessionStore } from '../../../src/db/session-store.js';
 import { usernameKey } from '../../../src/db/accounts.js';
-import { ResultsError, STANDINGS_MS, type GameResult } from '../../../src/db/results.js';
+import { LEADERBOARD_MS, ResultsError, type GameResult } from '../../../src/db/results.js';
 import { SnapshotError, type Snapshot, type SnapshotVersion } from '../../../src/db/snapshots.js';
 import type { Storage, StorageTarget } from '../../../src/db/storage.js';
 import type { GameState } from '../../../src/game/types.js';
 import { compareVersion } from '../../../src/replication/record.js';
+import { waitFor } from '../../support/node-process.js';
 import { ENGINES, engineFixture } from './helpers.js';
 import { startNodes, type StorageNode } from './storage-nodes.js';
 
@@ -625,22 +631,182 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       }
     });
 
-    it('shows a game recorded on this node at once, and one recorded on another within STANDINGS_MS', async () => {
+    it('shows a game recorded on this node at once, and one recorded on another within LEADERBOARD_MS', async () => {
       let now = 1_000_000;
       const here = await node({ now: () => now });
       const there = await node({ now: () => now });
       expect(await names(here.results)).toEqual([]);
       expect(await here.results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'))).toBe(true);
       expect(await names(here.results)).toEqual(['ariadne', 'theseus']);
-      // Recorded by another node: this one answers from its last read until it is due again.
+      // Recorded by another node: this one answers the page from its last read until it is
+      // due again; a hero's own standing is read each time.
       expect(await there.results.record(game('g2', ['minos', 'icarus'], 'minos'))).toBe(true);
-      expect(await names(here.results)).toHaveLength(2);
-      expect(await here.results.standingOf(ids.minos!)).toBeNull();
-      now += STANDINGS_MS - 1;
+      expect(await here.results.standingOf(ids.minos!)).toMatchObject({ place: 2, of: 4, won: 1 });
+      now += LEADERBOARD_MS - 1;
       expect(await names(here.results)).toHaveLength(2);
       now += 1;
       expect(await names(here.results)).toEqual(['ariadne', 'minos', 'icarus', 'theseus']);
-      expect(await here.results.standingOf(ids.minos!)).toMatchObject({ place: 2, of: 4, won: 1 });
+    });
+
+    it('keeps the standings true to every result row, whoever writes or removes it', async () => {
+      const { results } = storage;
+      await results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'));
+      // A release before the standings table writes the rows alone; the database counts them.
+      await rawExec(
+        storage,
+        target,
+        `insert into results (game_id, code, finished_at, rounds, winner_account_id) values ('old1', 'KEPS', 2000, 5, ${ids.minos})`,
+      );
+      await rawExec(
+        storage,
+        target,
+        `insert into result_players (game_id, account_id, won, eliminated_round) values ('old1', ${ids.minos}, 1, null), ('old1', ${ids.ariadne}, 0, 2)`,
+      );
+      now += LEADERBOARD_MS;
+      expect(await results.standingOf(ids.minos!)).toMatchObject({ played: 1, won: 1, of: 3 });
+      expect(await results.standingOf(ids.ariadne!)).toMatchObject({ played: 2, won: 1 });
+      // One win in one game goes before one win in two.
+      expect(await names(results)).toEqual(['minos', 'ariadne', 'theseus']);
+      // An operator removes a game: its players' totals go back, and a hero left with no
+      // game leaves the board.
+      await rawExec(storage, target, `delete from results where game_id = 'g1'`);
+      now += LEADERBOARD_MS;
+      expect(await results.standingOf(ids.theseus!)).toBeNull();
+      expect(await results.standingOf(ids.ariadne!)).toMatchObject({ played: 1, won: 0 });
+      expect(await names(results)).toEqual(['minos', 'ariadne']);
+      expect((await results.leaderboardPage(1, 20)).total).toBe(2);
+    });
+
+    it.runIf(engine === 'postgres')(
+      'writes a result again when PostgreSQL gives its transaction up in a deadlock',
+      async () => {
+        const { results } = storage;
+        await results.record(game('g0', ['ariadne', 'theseus'], 'ariadne'));
+        // The result writes its players' standings in account order: first, then second.
+        const [first, second] = [ids.ariadne!, ids.theseus!].sort((a, b) => Number(a) - Number(b));
+        // As the superuser, who alone may lengthen its own deadlock check.
+        const database = new URL((target as { url: string }).url).pathname.slice(1);
+        const other = new pg.Client({ connectionString: fx.server()!.url(database) });
+        await other.connect();
+        try {
+          // Another writer (a release before this one, say) holds the second and, once the
+          // result waits for it, asks for the first. Its deadlock check waits longer, so the
+          // result's transaction is the one PostgreSQL gives up.
+          await other.query('begin');
+          await other.query(`set local deadlock_timeout = '20s'`);
+          await other.query('update standings set played = played where account_id = $1', [second]);
+          const recording = results.record(game('g1', ['ariadne', 'theseus'], 'theseus'));
+          await waitFor(
+            async () =>
+              Number(
+                (
+                  await other.query<{ n: string }>(
+                    'select count(*) as n from pg_locks where not granted',
+                  )
+                ).rows[0]?.n,
+              ) > 0,
+            10_000,
+            'the result to wait for the standing held',
+          );
+          await other.query('update standings set played = played where account_id = $1', [first]);
+          await other.query('commit');
+          expect(await recording).toBe(true);
+          expect(await results.standingOf(ids.theseus!)).toMatchObject({ played: 2, won: 1 });
+          expect(await results.standingOf(ids.ariadne!)).toMatchObject({ played: 2, won: 1 });
+        } finally {
+          await other.end();
+        }
+      },
+    );
+
+    it('fills the standings from the games recorded before they were kept', async () => {
+      // A database as the release before the standings left it, with games in it.
+      const dir = mkdtempSync(join(tmpdir(), 'minotaur-migrations-'));
+      try {
+        for (const m of readMigrations(MIGRATIONS_DIR).filter((x) => x.name < '006'))
+          writeFileSync(
+            join(dir, `${m.name}.mjs`),
+            `export { up } from ${JSON.stringify(pathToFileURL(m.path).href)};\n`,
+          );
+        const fresh = await fx.fresh();
+        const before = await fx.open(fresh, { migrationsDir: dir });
+        expect(await before.migrate()).not.toContain('006_standings');
+        const made: Record<string, string> = {};
+        for (const name of ['ariadne', 'theseus', 'minos', 'icarus']) {
+          const c = await before.accounts.create(name, 'h');
+          if (!c.ok) throw new Error(c.message);
+          made[name] = c.account.id;
+        }
+        ids = made;
+        await before.results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'));
+        await before.results.record(game('g2', ['ariadne', 'theseus', 'minos'], 'theseus'));
+        await before.results.record(game('g3', ['theseus', 'minos'], 'theseus'));
+        const after = await fx.open(fresh);
+        expect(await after.migrate()).toEqual(['006_standings']);
+        expect(await names(after.results)).toEqual(['theseus', 'ariadne', 'minos']);
+        expect(await after.results.standingOf(ids.minos!)).toMatchObject({
+          played: 2,
+          won: 0,
+          place: 3,
+          of: 3,
+        });
+        // And the database keeps them from then on.
+        await after.results.record(game('g4', ['icarus', 'minos'], 'minos'));
+        expect(await names(after.results)).toEqual(['theseus', 'ariadne', 'minos', 'icarus']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('ranks any history as its games say: wins, then fewer games, then name (property)', async () => {
+      const { results } = storage;
+      const heroes = ['ariadne', 'theseus', 'minos', 'icarus'];
+      for (let i = 0; i < 8; i++) {
+        const made = await storage.accounts.create(`h${i}`, 'h');
+        if (!made.ok) throw new Error(made.message);
+        ids[`h${i}`] = made.account.id;
+        heroes.push(`h${i}`);
+      }
+      let g = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              players: fc.uniqueArray(fc.constantFrom(...heroes), { minLength: 1, maxLength: 5 }),
+              winner: fc.nat(5),
+            }),
+            { maxLength: 6 },
+          ),
+          async (games) => {
+            for (const { players, winner } of games)
+              await results.record(game(`p${g++}`, players, players[winner] ?? null));
+            // What every game recorded so far says, in the leaderboard's order.
+            const rows = await kysely(storage)
+              .selectFrom('result_players' as never)
+              .select(['account_id' as never, 'won' as never])
+              .execute();
+            const totals = new Map<string, { played: number; won: number }>();
+            for (const r of rows as { account_id: number; won: number }[]) {
+              const t = totals.get(String(r.account_id)) ?? { played: 0, won: 0 };
+              totals.set(String(r.account_id), { played: t.played + 1, won: t.won + r.won });
+            }
+            const name = (id: string) => heroes.find((h) => ids[h] === id)!;
+            const expected = [...totals]
+              .sort(
+                ([a, x], [b, y]) =>
+                  y.won - x.won || x.played - y.played || (name(a) < name(b) ? -1 : 1),
+              )
+              .map(([id, t], i) => ({ username: name(id), ...t, place: i + 1 }));
+            const page = await results.leaderboardPage(1, 100);
+            expect(
+              page.rows.map((r) => ({ ...r, accountId: undefined, winRate: undefined })),
+            ).toEqual(expected.map((e) => ({ ...e, accountId: undefined, winRate: undefined })));
+            for (const r of page.rows)
+              expect(await results.standingOf(r.accountId)).toEqual({ ...r, of: expected.length });
+          },
+        ),
+        { numRuns: 15 },
+      );
     });
 
     it("places a hero by the leaderboard's order among many, ties on wins and games by name", async () => {
@@ -1065,6 +1231,52 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(outcomes.filter(Boolean)).toHaveLength(1);
       expect(await results.recordFor(ids[2]!)).toEqual({ played: 1, won: 1 });
       expect(await results.recordFor(ids[0]!)).toEqual({ played: 1, won: 0 });
+    });
+
+    it('counts every game when several nodes record games of the same heroes at once', async () => {
+      const { accounts, results } = await node();
+      const ids: string[] = [];
+      for (const name of ['ariadne', 'theseus', 'minos', 'icarus']) {
+        const c = await accounts.create(name, 'h');
+        if (!c.ok) throw new Error(c.message);
+        ids.push(c.account.id);
+      }
+      // Each node lists the heroes in another order; every game is won by its first.
+      const orders = [
+        [0, 1, 2, 3],
+        [3, 2, 1, 0],
+        [1, 3, 0, 2],
+        [2, 0, 3, 1],
+        [3, 1, 2, 0],
+        [0, 2, 1, 3],
+      ];
+      const nodes = await processes(6);
+      for (let round = 0; round < 3; round++) {
+        const at = soon();
+        const outcomes = await Promise.all(
+          nodes.map((n, i) => {
+            const order = orders[i]!.map((k) => ids[k]!);
+            const result: GameResult = {
+              gameId: `g${round}-${i}`,
+              code: 'KEPS',
+              finishedAt: 1000,
+              rounds: 7,
+              winnerId: order[0]!,
+              players: order.map((id, k) => ({
+                accountId: id,
+                won: k === 0,
+                eliminatedRound: k === 0 ? null : 3,
+              })),
+            };
+            return n.call<boolean>('results.record', [result], at);
+          }),
+        );
+        for (const o of outcomes)
+          expect(o, JSON.stringify(o)).toMatchObject({ ok: true, value: true });
+      }
+      const board = await results.leaderboardPage(1, 10);
+      expect(board.rows.map((r) => r.played)).toEqual([18, 18, 18, 18]);
+      expect(board.rows.reduce((n, r) => n + r.won, 0)).toBe(18);
     });
 
     it('counts every hit when several nodes hit one key at once', async () => {
