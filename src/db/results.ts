@@ -208,33 +208,25 @@ export class Results {
   async dealtBy(accountId: string): Promise<number> {
     const id = accountRowId(accountId);
     if (id === null) return 0;
-    return this.#dealt.read(String(id), async () => {
-      const row = await this.db
-        .selectFrom('result_players')
-        // A sum's type depends on the driver (PostgreSQL's is bigint), hence Number() below.
-        .select((eb) => eb.fn.coalesce(eb.fn.sum('dealt'), sql<number>`0`).as('dealt'))
-        .where('account_id', '=', id)
-        .executeTakeFirstOrThrow();
-      return Number(row.dealt);
-    });
+    return this.#dealt.read(String(id), async () => (await this.#totals(id))?.dealt ?? 0);
   }
 
+  /** Games a player finished and won, from their standing (one row, however many games). */
   async recordFor(accountId: string): Promise<PlayerRecord> {
     const id = accountRowId(accountId);
     if (id === null) return { played: 0, won: 0 };
-    return this.#records.read(String(id), () => this.#recordFor(id));
+    return this.#records.read(String(id), async () => {
+      const row = await this.#totals(id);
+      return { played: row?.played ?? 0, won: row?.won ?? 0 };
+    });
   }
 
-  async #recordFor(id: number): Promise<PlayerRecord> {
-    const row = await this.db
-      .selectFrom('result_players')
-      .select((eb) => [
-        eb.fn.countAll<number>().as('played'),
-        eb.fn.coalesce(eb.fn.sum<number>('won'), sql<number>`0`).as('won'),
-      ])
+  #totals(id: number) {
+    return this.db
+      .selectFrom('standings')
+      .select(['played', 'won', 'dealt'])
       .where('account_id', '=', id)
-      .executeTakeFirstOrThrow();
-    return { played: row.played, won: row.won };
+      .executeTakeFirst();
   }
 
   /**

@@ -62,6 +62,7 @@ export interface StandingsTable {
   account_id: number;
   played: number;
   won: number;
+  dealt: number;
 }
 
 /** Games kept for a cold start, ordered like the replicated store by (epoch, owner, seq). */

@@ -1,8 +1,9 @@
-// Every hero's totals (games finished, games won) in a table of their own, kept by the database
-// itself: a trigger adds each row written to result_players and takes back each row removed.
-// The leaderboard then reads one page of an index, and a hero's place is a count over it,
-// however many games were ever recorded; before, every read aggregated every result (seconds on
-// the node's own thread with SQLite, once a node had recorded a few hundred thousand games).
+// Every hero's totals (games finished, games won, damage dealt) in a table of their own, kept
+// by the database itself: a trigger adds each row written to result_players and takes back
+// each row removed. The leaderboard then reads one page of an index, a hero's place is a count
+// over it, and a hero's record is one row, however many games were ever recorded. Before, every
+// read aggregated every result (seconds on the node's own thread with SQLite, once a node had
+// recorded a few hundred thousand games).
 // Because the database keeps the totals, a release before this one, still recording games
 // during a rolling update or after a rollback, keeps them right too. Filled here from the
 // results already recorded. Additive: a release before it never reads the table.
@@ -21,16 +22,18 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     )
     .addColumn('played', 'integer', (c) => c.notNull())
     .addColumn('won', 'integer', (c) => c.notNull())
+    .addColumn('dealt', 'integer', (c) => c.notNull())
     .$call((t) => (pg ? t : t.modifyEnd(sql`strict`)))
     .execute();
   // The leaderboard's order, ties on both broken by name (read from accounts).
   await sql`create index standings_rank on standings (won desc, played asc)`.execute(db);
 
-  const add =
-    sql.raw(`insert into standings (account_id, played, won) values (new.account_id, 1, new.won)
-      on conflict (account_id) do update
-      set played = standings.played + 1, won = standings.won + excluded.won`);
-  const remove = sql.raw(`update standings set played = played - 1, won = won - old.won
+  const add = sql.raw(`insert into standings (account_id, played, won, dealt)
+      values (new.account_id, 1, new.won, new.dealt)
+      on conflict (account_id) do update set played = standings.played + 1,
+        won = standings.won + excluded.won, dealt = standings.dealt + excluded.dealt`);
+  const remove = sql.raw(`update standings
+      set played = played - 1, won = won - old.won, dealt = dealt - old.dealt
       where account_id = old.account_id;
     delete from standings where account_id = old.account_id and played <= 0`);
   if (pg) {
@@ -52,6 +55,6 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
   // The games recorded so far. SQLite reads the table through in order rather than by the
   // account index, which fetches each row apart (2 s against 8 s for 2,000,000 rows).
   const from = pg ? sql`result_players` : sql`result_players not indexed`;
-  await sql`insert into standings (account_id, played, won)
-    select account_id, count(*), sum(won) from ${from} group by account_id`.execute(db);
+  await sql`insert into standings (account_id, played, won, dealt)
+    select account_id, count(*), sum(won), sum(dealt) from ${from} group by account_id`.execute(db);
 }

@@ -660,11 +660,13 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       await rawExec(
         storage,
         target,
-        `insert into result_players (game_id, account_id, won, eliminated_round) values ('old1', ${ids.minos}, 1, null), ('old1', ${ids.ariadne}, 0, 2)`,
+        `insert into result_players (game_id, account_id, won, eliminated_round, dealt) values ('old1', ${ids.minos}, 1, null, 5), ('old1', ${ids.ariadne}, 0, 2, 3)`,
       );
       now += LEADERBOARD_MS;
       expect(await results.standingOf(ids.minos!)).toMatchObject({ played: 1, won: 1, of: 3 });
       expect(await results.standingOf(ids.ariadne!)).toMatchObject({ played: 2, won: 1 });
+      expect(await results.recordFor(ids.minos!)).toEqual({ played: 1, won: 1 });
+      expect(await results.dealtBy(ids.minos!)).toBe(5);
       // One win in one game goes before one win in two.
       expect(await names(results)).toEqual(['minos', 'ariadne', 'theseus']);
       // An operator removes a game: its players' totals go back, and a hero left with no
@@ -673,6 +675,8 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       now += LEADERBOARD_MS;
       expect(await results.standingOf(ids.theseus!)).toBeNull();
       expect(await results.standingOf(ids.ariadne!)).toMatchObject({ played: 1, won: 0 });
+      expect(await results.recordFor(ids.theseus!)).toEqual({ played: 0, won: 0 });
+      expect(await results.dealtBy(ids.ariadne!)).toBe(3);
       expect(await names(results)).toEqual(['minos', 'ariadne']);
       expect((await results.leaderboardPage(1, 20)).total).toBe(2);
     });
@@ -739,7 +743,9 @@ describe.each(ENGINES)('storage on %s', (engine) => {
         }
         ids = made;
         await before.results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'));
-        await before.results.record(game('g2', ['ariadne', 'theseus', 'minos'], 'theseus'));
+        const g2 = game('g2', ['ariadne', 'theseus', 'minos'], 'theseus');
+        g2.players = g2.players.map((p, i) => ({ ...p, dealt: i + 1 }));
+        await before.results.record(g2);
         await before.results.record(game('g3', ['theseus', 'minos'], 'theseus'));
         const after = await fx.open(fresh);
         expect(await after.migrate()).toEqual(['006_standings']);
@@ -750,6 +756,8 @@ describe.each(ENGINES)('storage on %s', (engine) => {
           place: 3,
           of: 3,
         });
+        expect(await after.results.dealtBy(ids.minos!)).toBe(3);
+        expect(await after.results.recordFor(ids.theseus!)).toEqual({ played: 3, won: 2 });
         // And the database keeps them from then on.
         await after.results.record(game('g4', ['icarus', 'minos'], 'minos'));
         expect(await names(after.results)).toEqual(['theseus', 'ariadne', 'minos', 'icarus']);
