@@ -35,7 +35,6 @@ export function describeOutage(kind: OutageClass): string {
   return DESCRIPTIONS[kind];
 }
 
-/** SQLITE_BUSY and its extended codes: another connection holds a lock the statement needs. */
 /**
  * PostgreSQL gave the transaction up for another one to go on (a deadlock, or a serialisation
  * failure): the same transaction run again can succeed.
@@ -45,6 +44,7 @@ export function isTransactionConflict(err: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
+/** SQLITE_BUSY and its extended codes: another connection holds a lock the statement needs. */
 export function isLockBusy(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^SQLITE_BUSY(_|$)/.test(code);

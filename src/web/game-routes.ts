@@ -135,7 +135,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     const [record, standing] = await Promise.all([
       results.recordFor(user.id),
       // The place is a line the lobby can do without: while the database is away, a node that
-      // has not read the leaderboard yet shows the record alone.
+      // has not read this player's place yet shows the record alone.
       results.standingOf(user.id).catch(() => null),
     ]);
     const lobby = lobbyPage(

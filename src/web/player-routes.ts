@@ -17,13 +17,17 @@ export function mountPlayerRoutes(app: Express, deps: WebDeps): void {
 
   app.get('/leaderboard', async (req: Request, res: Response) => {
     const user = res.locals.user as WebUser | null;
-    const [board, standing] = await Promise.all([
+    const [board, read] = await Promise.all([
       results.leaderboardPage(pageParam(req.query.page), LEADERBOARD_ROWS),
-      user ? results.standingOf(user.id) : null,
+      // The player's own line is a part the page can do without: while the database is away,
+      // a node that has not read it yet shows the table alone.
+      user ? results.standingOf(user.id).catch(() => null) : null,
     ]);
-    // From the same read as the table when the player is on it, so the page agrees with itself
-    // (a game another node recorded reaches both within STANDINGS_MS).
-    const record = standing ?? (user ? await results.recordFor(user.id) : { played: 0, won: 0 });
+    // When the player is on this page, their line is their row of it, so the page agrees with
+    // itself (a page may be up to LEADERBOARD_MS older than the player's own read).
+    const row = user ? board.rows.find((r) => r.accountId === user.id) : undefined;
+    const standing = row ? { ...row, of: board.total } : read;
+    const record = standing ?? (user ? await results.recordFor(user.id).catch(() => null) : null);
     const first = board.rows[0]?.place ?? 1;
     res.render('pages/leaderboard', {
       title: board.page > 1 ? `Leaderboard, page ${board.page}` : 'Leaderboard',

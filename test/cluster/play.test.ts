@@ -180,8 +180,8 @@ describe('any node serves any player', () => {
     expect(wonA + wonB).toBe(final.state.winner ? 1 : 0);
     if (final.state.winner === idA) expect(wonA).toBe(1);
     if (final.state.winner === idB) expect(wonB).toBe(1);
-    // n3 reads the leaderboard at most once per STANDINGS_MS (5 s), and a game recorded by
-    // another node shows at its next read.
+    // n3 answers a page of the leaderboard from one read for up to LEADERBOARD_MS (1 s): a
+    // game recorded by another node shows at its next read.
     const rowOf = (board: string, name: string) =>
       board.match(
         new RegExp(`<td><a href="/players/${name}">${name}</a></td><td>(\\d+)</td><td>(\\d+)</td>`),

@@ -141,7 +141,7 @@ describe('where a player stands', () => {
 });
 
 describe('a game recorded by another node', () => {
-  it('reaches the leaderboard within STANDINGS_MS, its table and record line agreeing meanwhile', async () => {
+  it('reaches the leaderboard within LEADERBOARD_MS, its table and record line agreeing meanwhile', async () => {
     const low = heroes[22]!;
     const line = (html: string) =>
       /Your record: <strong>(\d+)<\/strong> won of <strong>(\d+)<\/strong> played/
