@@ -124,14 +124,10 @@ export class Results {
   async record(result: GameResult): Promise<boolean> {
     if (result.players.length === 0) return false;
     const winner = result.winnerId === null ? null : rowId(result.winnerId, result.gameId);
-    // In account order: the database's trigger updates each player's standing as their row is
-    // written, so two games recorded at once with the same players lock those rows in the
-    // same order (on PostgreSQL, any other order could deadlock).
-    const players = result.players
-      .map((p) => ({ ...p, rowId: rowId(p.accountId, result.gameId) }))
-      .sort((a, b) => a.rowId - b.rowId);
-    // A transaction PostgreSQL gave up for another (only a release before this one writes
-    // players out of order) is run again: the result is written once either way.
+    const players = result.players.map((p) => ({ ...p, rowId: rowId(p.accountId, result.gameId) }));
+    // A transaction PostgreSQL gave up for another (a deadlock with an operator's statement,
+    // say: the standings' trigger itself takes its rows in account order) is run again; the
+    // result is written once either way.
     for (let attempt = 1; ; attempt++) {
       try {
         const recorded = await this.db.transaction().execute(async (trx) => {

@@ -132,12 +132,11 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         message: `Game ${closed.data.toUpperCase()} closed before it started: nobody started it in time, or everybody left. Open a new one, or join one below.`,
       };
     const mine = games.gamesOf(user.id).filter((g) => g.status !== 'finished');
-    const [record, standing] = await Promise.all([
-      results.recordFor(user.id),
-      // The place is a line the lobby can do without: while the database is away, a node that
-      // has not read this player's place yet shows the record alone.
-      results.standingOf(user.id).catch(() => null),
-    ]);
+    // The place is a line the lobby can do without: while the database is away, a node that
+    // has not read this player's place yet shows the record alone. The standing holds the
+    // record; only a hero without one (no game finished, or the read failed) reads it apart.
+    const standing = await results.standingOf(user.id).catch(() => null);
+    const record = standing ?? (await results.recordFor(user.id));
     const lobby = lobbyPage(
       lobbyFeed.lists(),
       user.id,
