@@ -107,11 +107,63 @@ export function joinGame(
     );
   if (state.players.length >= MAX_PLAYERS)
     return fail('game-full', `This game is full: it already has ${MAX_PLAYERS} players.`);
-  const used = new Set(state.players.map((p) => p.color));
-  let color = 0;
-  while (used.has(color)) color++;
+  const color = colorFor(state, who.id, new Set(state.players.map((p) => p.color)));
   const joined = atStartTiles({ ...state, players: [...state.players, newPlayer(who, color)] });
   return startedIfEveryoneBack(joined, now);
+}
+
+/**
+ * The colour of a hero who sits down, given the colours `used` by the others: in a rematch, the
+ * one they had in the game before; otherwise the first one free that no hero of that game who is
+ * not back yet had (the first one free if every other is taken).
+ */
+function colorFor(state: GameState, id: PlayerId, used: ReadonlySet<number>): number {
+  const kept = keptColors(state);
+  const own = kept.get(id);
+  if (own !== undefined && !used.has(own)) return own;
+  const awaited = new Set<number>();
+  for (const [other, c] of kept) if (other !== id && !playerById(state, other)) awaited.add(c);
+  let free = -1;
+  for (let c = 0; c < MAX_PLAYERS; c++) {
+    if (used.has(c)) continue;
+    if (!awaited.has(c)) return c;
+    if (free < 0) free = c;
+  }
+  return free < 0 ? used.size : free;
+}
+
+/** Each hero's colour in the game a rematch follows, by id; empty for other games. */
+function keptColors(state: GameState): Map<PlayerId, number> {
+  const of = state.rematchOf;
+  const kept = new Map<PlayerId, number>();
+  const colors = of?.colors;
+  if (!of || !colors || colors.length !== of.players.length) return kept;
+  of.players.forEach((id, i) => kept.set(id, colors[i] ?? -1));
+  if (new Set(kept.values()).size !== kept.size) kept.clear();
+  return kept;
+}
+
+/**
+ * `state` with its heroes in the colours a rematch keeps for them: each of the group in their
+ * colour of the game before, the others in colours none of the group had (where one is free).
+ */
+export function inKeptColors(state: GameState): GameState {
+  const kept = keptColors(state);
+  if (kept.size === 0) return state;
+  const used = new Set<number>();
+  for (const p of state.players) {
+    const c = kept.get(p.id);
+    if (c !== undefined) used.add(c);
+  }
+  const players = state.players.map((p) => {
+    let color = kept.get(p.id);
+    if (color === undefined) {
+      color = colorFor(state, p.id, used);
+      used.add(color);
+    }
+    return color === p.color ? p : { ...p, color };
+  });
+  return players.every((p, i) => p === state.players[i]) ? state : { ...state, players };
 }
 
 /**

@@ -73,7 +73,16 @@ export const gameStateSchema = z.object({
   finishedAt: z.number().nullable(),
   chat: z.array(chatLine).max(CHAT_KEEP),
   rematch: z.object({ code, by: id }).nullable(),
-  rematchOf: z.object({ code, players: z.array(id).max(MAX_PLAYERS) }).nullable(),
+  rematchOf: z
+    .object({
+      code,
+      players: z.array(id).max(MAX_PLAYERS),
+      colors: z
+        .array(int.min(0).max(MAX_PLAYERS - 1))
+        .max(MAX_PLAYERS)
+        .optional(),
+    })
+    .nullable(),
 });
 
 /**

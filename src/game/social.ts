@@ -2,13 +2,14 @@
 // Pure like the rest of the rules; rate limits live where the clock is (the live layer).
 
 import { playerById } from './queries.js';
-import { startedIfEveryoneBack } from './rules.js';
+import { inKeptColors, startedIfEveryoneBack } from './rules.js';
 import {
   EMOTES,
   type ChatLine,
   type Emote,
   type GameState,
   type PlayerId,
+  type RematchOf,
   type RuleErrorCode,
   type RuleResult,
 } from './types.js';
@@ -93,7 +94,7 @@ export function offerRematch(
 export function markRematch(
   state: GameState,
   playerId: PlayerId,
-  previous: { code: string; players: PlayerId[] },
+  previous: { code: string; players: PlayerId[]; colors?: number[] },
   now?: number,
 ): RuleResult {
   if (state.createdBy !== playerId)
@@ -106,10 +107,14 @@ export function markRematch(
       `This game is already the rematch of game ${state.rematchOf.code}.`,
     );
   }
-  return startedIfEveryoneBack(
-    { ...state, rematchOf: { code: previous.code, players: [...new Set(previous.players)] } },
-    now,
-  );
+  // Each hero keeps their colour of the game before, when it says them all (one each).
+  const players = [...new Set(previous.players)];
+  const colors = previous.colors;
+  const rematchOf: RematchOf =
+    colors && colors.length === previous.players.length && players.length === colors.length
+      ? { code: previous.code, players, colors: [...colors] }
+      : { code: previous.code, players };
+  return startedIfEveryoneBack(inKeptColors({ ...state, rematchOf }), now);
 }
 
 function nextLine(state: GameState): number {
@@ -137,7 +142,7 @@ export type SocialOp =
   | { type: 'say'; text: string }
   | { type: 'react'; emote: Emote }
   | { type: 'offer-rematch'; code: string; replaces?: string }
-  | { type: 'mark-rematch'; of: { code: string; players: PlayerId[] } };
+  | { type: 'mark-rematch'; of: { code: string; players: PlayerId[]; colors?: number[] } };
 
 export function applySocial(
   state: GameState,

@@ -109,6 +109,11 @@ export interface Rematch {
 export interface RematchOf {
   code: string;
   players: PlayerId[];
+  /**
+   * The colour each of `players` had in that game, in the same order: theirs again here (absent
+   * where an earlier release marked the rematch).
+   */
+  colors?: number[];
 }
 
 export interface GameState {

@@ -92,7 +92,11 @@ export const commandSchema = z.discriminatedUnion('kind', [
       }),
       z.object({
         type: z.literal('mark-rematch'),
-        of: z.object({ code: gameCode, players: z.array(playerId).max(8) }),
+        of: z.object({
+          code: gameCode,
+          players: z.array(playerId).max(8),
+          colors: z.array(z.number().int().min(0).max(7)).max(8).optional(),
+        }),
       }),
     ]),
   }),

@@ -53,7 +53,11 @@ export async function openRematch(
     op: { type: 'offer-rematch', code: created.code, ...(replaces ? { replaces } : {}) },
   });
   if (claim.ok) {
-    const group = { code, players: old.players.map((p) => p.id) };
+    const group = {
+      code,
+      players: old.players.map((p) => p.id),
+      colors: old.players.map((p) => p.color),
+    };
     const marked = await games.execute(created.code, {
       kind: 'social',
       playerId: user.id,

@@ -119,6 +119,10 @@ describe('rematch', () => {
     );
     expect(rematch.state.rematchOf?.code).toBe(code);
     expect((await adminGame(base, code)).state.rematch?.code).toBe(next);
+    // Each in their colour of the game before, whichever of the two opened it.
+    const colors = (g: typeof before) =>
+      Object.fromEntries(g.state.players.map((p) => [p.name, p.color]));
+    expect(colors(rematch)).toEqual(colors(before));
 
     // A second call later just leads to the same game.
     const again = await a.post(`/games/${code}/rematch`, {}, `/games/${code}`);

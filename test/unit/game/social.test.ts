@@ -163,6 +163,49 @@ describe('rematches', () => {
     });
   });
 
+  it('each hero of the group keeps their colour of the game before, whoever opened it and in whatever order they come back', () => {
+    const previous = { code: 'PREV', players: ['a', 'b', 'c'], colors: [0, 1, 2] };
+    const colors = (g: GameState) => Object.fromEntries(g.players.map((p) => [p.id, p.color]));
+    // c (third colour) opened it, sitting in the first colour until the mark arrived.
+    let s = lobby(['c']);
+    expect(colors(s)).toEqual({ c: 0 });
+    s = ok(markRematch(s, 'c', previous));
+    expect(colors(s)).toEqual({ c: 2 });
+    // Someone new takes a colour nobody of the group had, not b's, while b is not back yet.
+    s = ok(joinGame(s, { id: 'z', name: 'Z' }));
+    expect(colors(s)).toEqual({ c: 2, z: 3 });
+    s = ok(joinGame(s, { id: 'b', name: 'B' }));
+    s = ok(joinGame(s, { id: 'a', name: 'A' }, 10_000));
+    expect(colors(s)).toEqual({ a: 0, b: 1, c: 2, z: 3 });
+    expect(s.status).toBe('playing');
+    expect(checkGameState(s)).toBeUndefined();
+
+    // Someone who came in before the mark, in a colour of the group's, moves to a free one.
+    let t = ok(joinGame(lobby(['c']), { id: 'z', name: 'Z' }));
+    expect(colors(t)).toEqual({ c: 0, z: 1 });
+    t = ok(markRematch(t, 'c', previous));
+    expect(colors(t)).toEqual({ c: 2, z: 3 });
+    // With no colour free but the group's, a newcomer takes one of theirs (a full table).
+    const full = { code: 'PREV', players: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] };
+    let u = ok(markRematch(lobby(['a']), 'a', { ...full, colors: [7, 6, 5, 4, 3, 2, 1, 0] }));
+    expect(colors(u)).toEqual({ a: 7 });
+    u = ok(joinGame(u, { id: 'z', name: 'Z' }));
+    expect(colors(u)).toEqual({ a: 7, z: 0 });
+
+    // A mark from an earlier release (no colours), or with colours that do not fit its heroes,
+    // leaves the first-free colours as they were.
+    for (const of of [
+      { code: 'PREV', players: ['a', 'b', 'c'] },
+      { code: 'PREV', players: ['a', 'b', 'c'], colors: [0, 1] },
+      { code: 'PREV', players: ['a', 'b', 'c'], colors: [2, 2, 1] },
+    ]) {
+      let v = ok(markRematch(lobby(['c']), 'c', of));
+      v = ok(joinGame(v, { id: 'b', name: 'B' }));
+      expect(colors(v), JSON.stringify(of)).toEqual({ c: 0, b: 1 });
+      expect(checkGameState(v)).toBeUndefined();
+    }
+  });
+
   it('an ordinary game waits for its creator to start it', () => {
     let s = lobby(['a']);
     s = ok(joinGame(s, { id: 'b', name: 'B' }, 10_000));

@@ -107,7 +107,7 @@ describe('openRematch', () => {
         {
           kind: 'social',
           playerId: '2',
-          op: { type: 'mark-rematch', of: { code: 'PREV', players: ['1', '2'] } },
+          op: { type: 'mark-rematch', of: { code: 'PREV', players: ['1', '2'], colors: [0, 1] } },
         },
       ],
     ]);
