@@ -993,6 +993,34 @@
     });
   });
 
+  // ── pieces over reachable tiles ─────────────────────────────────────────────────────
+  // A hero's token (or a blow's mark, or a call) drawn over a tile the viewer can move to takes
+  // the pointer from it: a click on the piece is the tile's, and hovering it lights the tile up.
+  var PIECE = '#game-board .token, #game-board .hit, #game-board .bubble';
+  function reachUnder(evt) {
+    var under = document.elementsFromPoint(evt.clientX, evt.clientY);
+    for (var i = 0; i < under.length; i++)
+      if (under[i].matches('#game-board .tile.reach')) return under[i];
+    return null;
+  }
+  var lit = null;
+  function light(tile, piece) {
+    if (lit && lit !== tile) lit.classList.remove('hot');
+    lit = tile;
+    if (tile) tile.classList.add('hot');
+    if (piece) piece.style.cursor = tile ? 'pointer' : '';
+  }
+  document.addEventListener('mouseover', function (evt) {
+    var piece = evt.target instanceof Element && evt.target.closest(PIECE);
+    light(piece ? reachUnder(evt) : null, piece);
+  });
+  document.addEventListener('click', function (evt) {
+    var piece = evt.target instanceof Element && evt.target.closest(PIECE);
+    if (!piece || piece.closest('.token.me')) return;
+    var tile = reachUnder(evt);
+    if (tile) activate(tile);
+  });
+
   // ── keyboard play ────────────────────────────────────────────────────────────────────
   var KEYS = { q: 'nw', e: 'ne', a: 'w', d: 'e', z: 'sw', c: 'se' };
   function activate(el) {

@@ -210,12 +210,29 @@ export function minotaurPiece(at: { x: number; y: number }): Rendered {
   return html`<g class="minotaur" transform="translate(${at.x} ${at.y})">\n    <circle r="19" class="minotaur-body" filter="url(#glow)"/>\n    <path d="M-14,-8 C-20,-18 -12,-22 -8,-14 M14,-8 C20,-18 12,-22 8,-14" class="horns"/>\n    <text y="6" text-anchor="middle" class="minotaur-face">♉</text>\n    <title>The Minotaur</title>\n  </g>`;
 }
 
-const ME_RING = html`<circle r="22" class="me-ring"/>`;
+const ME_RING = html`<circle r="23" class="me-ring"/>`;
+
+/**
+ * A token's health pips: an arc centred under its body, in the band between the body
+ * (r 16) and the ring around the viewer's own token (r 23) or the hunted one's (r 25), so
+ * neither ring covers them; built once per number of pips.
+ */
+const PIPS: Rendered[] = [];
+function pipsOf(hp: number): Rendered {
+  for (let n = PIPS.length; n <= hp; n++) {
+    const arc: Rendered[] = [];
+    for (let i = 0; i < n; i++) {
+      const a = ((90 + 8 * (n - 1) - 16 * i) * Math.PI) / 180;
+      const [x, y] = [Math.cos(a) * 19.5, Math.sin(a) * 19.5].map((v) => Math.round(v * 10) / 10);
+      arc.push(html`<circle cx="${x}" cy="${y}" r="1.7" class="pip"/>`);
+    }
+    PIPS.push(html`${arc}`);
+  }
+  return PIPS[hp] ?? html``;
+}
 
 export function token(t: ForSeat<TokenView>): Rendered {
-  const pips: Rendered[] = [];
-  for (let i = 0; i < t.hp; i++)
-    pips.push(html`<circle cx="${-10 + i * 5}" cy="23" r="2" class="pip"/>`);
+  const pips = pipsOf(Math.max(0, t.hp));
   return html`\n    <g class="token${mark(t.me, ' me', '')}${t.hunted ? ' hunted' : ''}" transform="translate(${t.x} ${t.y})">\n      ${t.hunted ? html`<circle r="25" class="hunted-ring"/>` : ''}\n      ${mark(t.me, ME_RING, '')}\n      <circle r="16" fill="${t.color}" class="token-body"/>\n      <text y="5.5" text-anchor="middle" class="token-initial${t.label.length > 1 ? ' pair' : ''}">${t.label}</text>\n      ${pips}\n      <title>${t.name} · ${t.hp} HP${mark(t.me, ' (you)', '')}${t.hunted ? ' · the Minotaur is after this hero' : ''}</title>\n    </g>\n  `;
 }
 
@@ -382,7 +399,15 @@ function attackButton(d: MoveDir): Rendered {
 // ── the end box ─────────────────────────────────────────────────────────────────────────
 
 /** The end box (won, lost, fallen); `csrfToken` undefined leaves out the rematch form. */
-export function overlayPartial(g: GameView, csrfToken: string | undefined): Rendered {
+/**
+ * The result box (or the fallen hero's). `visitor`: the page is read by someone not logged in
+ * (a finished game's link), who is offered a game of their own rather than a lobby.
+ */
+export function overlayPartial(
+  g: GameView,
+  csrfToken: string | undefined,
+  visitor = false,
+): Rendered {
   const finished = g.status === 'finished';
   if (!finished && g.outcome !== 'eliminated') return NO_OVERLAY;
   const win = g.outcome === 'won';
@@ -425,7 +450,7 @@ export function overlayPartial(g: GameView, csrfToken: string | undefined): Rend
       : finished && g.canRematch
         ? html`<p class="hint rematch-note">Rematch opens a new game for this group; it starts once everyone has joined.</p>`
         : '';
-  const box = html`\n  \n  <div class="overlay ${win ? 'win' : 'lose'}" role="dialog" aria-labelledby="overlay-title" data-overlay="${finished ? 'over' : 'fallen'}">\n    <div class="overlay-card">\n      <div class="overlay-icon" aria-hidden="true">\n        ${icon}\n      </div>\n      <h2 id="overlay-title" tabindex="-1">${win ? 'Victory!' : finished ? 'Game Over' : 'You have fallen'}</h2>\n      ${body}\n      <div class="overlay-actions">\n        ${rematch}\n        <a class="button${finished && g.canRematch ? ' ghost' : ''}" href="/lobby">Back to the lobby</a>\n        <button type="button" class="link dismiss" data-dismiss>${finished ? 'See the board' : 'Keep watching'}</button>\n      </div>\n      ${note}\n    </div>\n  </div>\n`;
+  const box = html`\n  \n  <div class="overlay ${win ? 'win' : 'lose'}" role="dialog" aria-labelledby="overlay-title" data-overlay="${finished ? 'over' : 'fallen'}">\n    <div class="overlay-card">\n      <div class="overlay-icon" aria-hidden="true">\n        ${icon}\n      </div>\n      <h2 id="overlay-title" tabindex="-1">${win ? 'Victory!' : finished ? 'Game Over' : 'You have fallen'}</h2>\n      ${body}\n      <div class="overlay-actions">\n        ${rematch}\n        ${visitor ? PLAY_TOO : html`<a class="button${finished && g.canRematch ? ' ghost' : ''}" href="/lobby">Back to the lobby</a>`}\n        <button type="button" class="link dismiss" data-dismiss>${finished ? 'See the board' : 'Keep watching'}</button>\n      </div>\n      ${note}\n    </div>\n  </div>\n`;
   return html`\n${box}\n`;
 }
 
@@ -461,18 +486,24 @@ export function chatLine(l: ForSeat<ChatLineView>): Rendered {
 
 // ── a whole page's partials from one view ───────────────────────────────────────────────
 
-/** Every partial of one viewer's page, as HTML, from a whole view (a finished game's page). */
+const PLAY_TOO = html`<a class="button" href="/signup">Sign up to play</a>`;
+
+/**
+ * Every partial of one viewer's page, as HTML, from a whole view (a finished game's page);
+ * `visitor`: read by someone not logged in.
+ */
 export function pagePartials(
   g: GameView,
   now: number | null,
   csrfToken: string,
   archived: boolean,
+  visitor = false,
 ): Record<string, string> {
   return {
     'game-status': toHtml(statusPartial(g, now, intentOf(g))),
     'game-board-tiles': toHtml(tilesPartial(g)),
     'game-board': toHtml(boardOf(g)),
-    'game-overlay': toHtml(overlayPartial(g, csrfToken)),
+    'game-overlay': toHtml(overlayPartial(g, csrfToken, visitor)),
     'game-actions': toHtml(actionsPartial(g, csrfToken)),
     'game-players': toHtml(
       playersPartial(

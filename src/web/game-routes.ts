@@ -357,11 +357,28 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       return;
     }
     const user = res.locals.user as WebUser | null;
+    const wanted =
+      typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game)
+        ? req.query.game
+        : null;
     // An invite link opened logged out: sign up (or log in) first, then come straight back.
     // Only to a game there is: a wrong code in a link says so now, not after the sign-up.
     if (!user) {
       const live = await games.awaitGame(code, PAGE_WAIT_MS);
-      const there = live ?? (await finishedGame(code, null)) ?? (await games.pending(code));
+      // A game that is over is there for anyone with its link to see, account or not: its final
+      // board and result, as its heroes see it afterwards.
+      const current = live && (!wanted || live.id === wanted) ? live : null;
+      const over = current
+        ? current.status === 'finished'
+          ? current
+          : null
+        : await finishedGame(code, wanted);
+      if (over) {
+        res.set('Cache-Control', 'no-store');
+        showFinished(res, over, null);
+        return;
+      }
+      const there = live ?? (await games.pending(code));
       if (!there) {
         res.status(404).render('pages/error', {
           title: 'Not found',
@@ -377,10 +394,6 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       res.redirect(`/signup?next=${encodeURIComponent(`/games/${code}`)}${watch}`);
       return;
     }
-    const wanted =
-      typeof req.query.game === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(req.query.game)
-        ? req.query.game
-        : null;
     // At most PAGE_WAIT_MS of waiting below in all, besides awaitGame's read of the game's row.
     const waitUntil = clock() + PAGE_WAIT_MS;
     // At least what the database holds (a game created a moment ago elsewhere, a lagging replica).
@@ -468,17 +481,22 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       });
       return;
     }
-    const g = { ...gameView(final, user.id), canRematch: false };
+    showFinished(res, final, user.id);
+  });
+
+  /** The page of a game that is over: its final board and result, nothing to act on. */
+  function showFinished(res: Response, final: GameState, viewer: string | null): void {
+    const g = { ...gameView(final, viewer), canRematch: false };
     const now = deps.now();
     res.render('pages/game', {
-      title: `Game ${code}`,
+      title: `Game ${final.code}`,
       g,
       gameId: final.id,
-      partials: pagePartials(g, now, String(res.locals.csrfToken ?? ''), true),
+      partials: pagePartials(g, now, String(res.locals.csrfToken ?? ''), true, viewer === null),
       now,
       archived: true,
     });
-  });
+  }
 
   /**
    * The final state of a finished game kept in the database, lifted to the current schema; null if

@@ -268,6 +268,30 @@ describe('invite, rematch, profile', () => {
     }
     await pa.click('.overlay [data-dismiss]');
     await shot(pa, 'finished-game-after-restart');
+
+    // Its link is there for anyone to open, account or not: the same board and result, told in
+    // the third person, with a way in to play.
+    const visitor = await session!.newPage();
+    for (const path of [`/games/${code}`, gameLink]) {
+      const res = await visitor.goto(`${base}${path}`);
+      expect(res?.status(), path).toBe(200);
+      expect(visitor.url()).toBe(`${base}${path}`);
+      expect(await visitor.locator('.archived-badge').textContent()).toBe('Finished game');
+      expect(await visitor.locator('#game-status').textContent()).toContain(
+        `Game over after ${finished.state.round} rounds`,
+      );
+      expect(await visitor.locator('.overlay .outcome-line').textContent()).not.toMatch(/\byou\b/i);
+      expect(await visitor.locator('#game-board-tiles polygon.wall').count()).toBe(
+        finished.state.walls.length,
+      );
+      expect(await visitor.locator('[data-live]').count()).toBe(0);
+      expect(await visitor.locator('header a[href^="/signup"]').count()).toBe(1);
+      expect(await visitor.locator('.overlay-actions a.button').getAttribute('href')).toBe(
+        '/signup',
+      );
+    }
+    await shot(visitor, 'finished-game-logged-out');
+    await visitor.context().close();
     await pa.context().close();
     await pb.context().close();
   });

@@ -6,14 +6,22 @@
 // one status every viewer of the game shares; "How to play" within reach on a phone; heroes
 // starting where the waiting room showed them; tokens told apart where names share an initial;
 // names in the heroes' card using the room there is; a round held after a restart leaving out the
-// reader's own hero too.
+// reader's own hero too; a neighbour's token taking a click meant for the tile it stands on.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { BrowserContextOptions, Page } from 'playwright-core';
 import { openStorage } from '../../src/db/storage.js';
-import { GAME_SCHEMA, type GameState, type Player as Hero } from '../../src/game/types.js';
+import { equals, neighbor } from '../../src/game/hex.js';
+import { tileKind } from '../../src/game/queries.js';
+import {
+  GAME_SCHEMA,
+  type Direction,
+  type GameState,
+  type Player as Hero,
+} from '../../src/game/types.js';
+import { COMPASS } from '../../src/live/view-model.js';
 import { adminGame, TEST_ADMIN_TOKEN } from '../support/admin.js';
 import { BrowserSession, PHONE, SHOTS } from '../support/browser.js';
 import {
@@ -752,5 +760,61 @@ describe('A round held after a restart', () => {
     // A's page with its socket brings A back: the round starts.
     const pa = await pageOf(a!, `/games/${code}`);
     await expect.poll(() => waitingShown(pa)).toBe(`Waiting for ${nb}, ${nc}`);
+  });
+});
+
+describe("A neighbour's token", () => {
+  it('moves the hero onto its tile when clicked, as the tile around it does', async () => {
+    const [a, b] = await players('perses', 'chryses');
+    const code = await a!.createGame();
+    expect((await b!.join(code)).status).toBe(303);
+    expect((await a!.start(code)).status).toBe(303);
+
+    // The last node stops and keeps the game; B is put on a tile A can walk to (not the
+    // Minotaur's), and the next node resumes the game from there.
+    node!.signal('SIGTERM');
+    await waitFor(() => !node!.alive, 10_000, 'the node to exit');
+    const storage = openStorage(
+      { engine: 'sqlite', path: db },
+      { logger: pino({ level: 'silent' }) },
+    );
+    let dir: Direction | undefined;
+    try {
+      await storage.open();
+      const saved = (await storage.snapshots.all()).find((s) => s.code === code)!;
+      const state = saved.state;
+      const [ha, hb] = [a!, b!].map((p) => state.players.find((h) => h.name === p.username)!);
+      dir = COMPASS.find((d) => {
+        const to = neighbor(ha!.pos, d);
+        return tileKind(state, to) === 'floor' && !equals(to, state.minotaur.pos);
+      });
+      expect(dir, 'a tile beside A to walk to').toBeDefined();
+      hb!.pos = neighbor(ha!.pos, dir!);
+      expect(await storage.snapshots.save({ ...saved, seq: saved.seq + 1, state })).toBe(true);
+    } finally {
+      await storage.close();
+    }
+    node = boot();
+    await node.ready();
+    await socketOf(b!, code).opened;
+
+    const page = await pageOf(a!, `/games/${code}`);
+    const follow = page.locator(`#game-board .tile.reach.follow[data-dir="${dir}"]`);
+    await follow.waitFor();
+    // The middle of B's token, over the tile: hovering lights the tile up, a click moves there.
+    const body = await page.locator('#game-board g.token:not(.me) circle.token-body').boundingBox();
+    const [x, y] = [body!.x + body!.width / 2, body!.y + body!.height / 2];
+    await page.mouse.move(x, y);
+    await expect.poll(() => follow.getAttribute('class')).toContain('hot');
+    await shot(page, 'playtest-neighbour-token-hover');
+    await page.mouse.click(x, y);
+    await expect
+      .poll(async () => {
+        const { state } = await adminGame(base, code);
+        const hero = state.players.find((h) => h.name === a!.username)!;
+        return state.submitted[hero.id];
+      })
+      .toMatchObject({ kind: 'move', dir });
+    await page.context().close();
   });
 });

@@ -14,7 +14,14 @@ import {
 } from '../../../src/game/index.js';
 import { renderGamePartials } from '../../../src/live/game-socket.js';
 import { GameFrames } from '../../../src/live/game-frame.js';
-import { chatLine, chatPartial, compass } from '../../../src/live/game-templates.js';
+import {
+  chatLine,
+  chatPartial,
+  compass,
+  pagePartials,
+  token,
+} from '../../../src/live/game-templates.js';
+import { gameView } from '../../../src/live/view-model.js';
 import { toHtml } from '../../../src/live/html.js';
 import { openGamesHtml } from '../../../src/live/lobby-templates.js';
 
@@ -71,6 +78,50 @@ describe('the end box', () => {
       const over = overlay(two, viewer);
       expect(over).toContain('data-overlay="over"');
       expect(over).toMatch(/<h2 id="overlay-title" tabindex="-1">(Victory!|Game Over)<\/h2>/);
+    }
+  });
+});
+
+describe("a finished game's page read by a visitor not logged in", () => {
+  it('offers a game of their own, not a lobby they have no way into', () => {
+    const two = fall(started(['ariadne', 'theseus']), '2');
+    const page = (visitor: boolean) =>
+      pagePartials(gameView(two, null), 0, 'tok', true, visitor)['game-overlay']!;
+    expect(page(true)).toContain('<a class="button" href="/signup">Sign up to play</a>');
+    expect(page(true)).not.toContain('href="/lobby"');
+    expect(page(false)).toContain('href="/lobby">Back to the lobby</a>');
+  });
+});
+
+describe("a token's health", () => {
+  it('shows a pip per point of health, between the body and either ring around it', () => {
+    const at = { id: '1', x: 0, y: 0, label: 'A', name: 'ariadne', color: '#e0533a' };
+    const radius = (svg: string, cls: string) =>
+      Number(new RegExp(`<circle r="([0-9.]+)" class="${cls}"`).exec(svg)?.[1]);
+    for (let hp = 0; hp <= 5; hp++) {
+      const svg = toHtml(token({ ...at, hp, me: true, hunted: true }), { seat: 0 });
+      const pips = [
+        ...svg.matchAll(/<circle cx="(-?[0-9.]+)" cy="(-?[0-9.]+)" r="([0-9.]+)" class="pip"/g),
+      ];
+      expect(pips).toHaveLength(hp);
+      const [body, ring, hunted] = [
+        Number(/<circle r="([0-9.]+)" fill="[^"]*" class="token-body"/.exec(svg)?.[1]),
+        radius(svg, 'me-ring'),
+        radius(svg, 'hunted-ring'),
+      ];
+      expect(ring).toBeLessThan(hunted);
+      for (const [, cx, cy, r] of pips) {
+        const d = Math.hypot(Number(cx), Number(cy));
+        // Clear of the body's outline (2.5 wide) and of the ring's (2.5 wide).
+        expect(d - Number(r)).toBeGreaterThan(body + 1.25);
+        expect(d + Number(r)).toBeLessThan(ring - 1.25);
+        expect(Number(cy), 'under the body').toBeGreaterThan(0);
+      }
+      // Side by side, not on top of each other, and centred under the body.
+      for (let i = 1; i < pips.length; i++)
+        expect(Number(pips[i]![1]) - Number(pips[i - 1]![1])).toBeGreaterThan(2 * 1.7);
+      const xs = pips.map((p) => Number(p[1]));
+      if (hp) expect(Math.abs(Math.min(...xs) + Math.max(...xs))).toBeLessThan(0.2);
     }
   });
 });
