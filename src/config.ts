@@ -154,6 +154,11 @@ const schema = z.object({
    */
   SESSION_CHECK_MS: whole().pipe(z.number().min(1000).max(3_600_000)).default(30_000),
   /**
+   * Days a finished game keeps its final board for its page (1 KB or so a game); after that its
+   * page shows its result only. 0 keeps every board.
+   */
+  FINAL_STATE_DAYS: whole().pipe(z.number().min(0).max(36_500)).default(90),
+  /**
    * permessage-deflate on players' live sockets: `large` messages only (1 KiB and more, no zlib
    * state kept), every message `on`, or `off` (web/live-wire.ts; costs in docs/benchmarks.md).
    */
@@ -221,6 +226,8 @@ export interface Config {
   liveCompression: LiveCompression;
   /** How often the sessions of open live pages are checked (ms). */
   sessionCheckMs: number;
+  /** Days finished games keep their final board; 0: forever. */
+  finalStateDays: number;
   version: string;
   /** Settings that are accepted but deserve the operator's attention; logged at start. */
   warnings: string[];
@@ -574,6 +581,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = process.
     }),
     liveCompression: e.LIVE_COMPRESSION,
     sessionCheckMs: e.SESSION_CHECK_MS,
+    finalStateDays: e.FINAL_STATE_DAYS,
     version: readVersion(),
     warnings,
   });

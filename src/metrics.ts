@@ -49,6 +49,7 @@ export interface Metrics {
   checkpointSeconds: Histogram;
   checkpointLogPages: Gauge<'pages'>;
   gamesRefused: Counter<'reason'>;
+  finalStatesDropped: Counter;
   /** Registers where the scrape-time metrics read from (once the layers exist). */
   observe(sources: MetricSources): void;
 }
@@ -228,6 +229,11 @@ export function createMetrics(nodeId: string): Metrics {
       name: 'minotaur_rate_limited_total',
       help: 'Requests refused by a limit: 429 for those the cluster counts together (failed logins per address and name, limit="login"; per address, "login-address"; sign-ups per address; wrong current passwords per account, "password"; logging out other devices per account, "logout-others"; seats taken or left and games started per account and node, "seats"; wrong operator tokens per address, counted by each node, "admin-token"; game pages that found no game per address and node, "game-codes"), 503 for a password check past those waiting their turn ("hashing")',
       labelNames: ['limit'],
+      registers: r,
+    }),
+    finalStatesDropped: new Counter({
+      name: 'minotaur_final_states_dropped_total',
+      help: 'Final boards of finished games dropped by this node after FINAL_STATE_DAYS (their results stay)',
       registers: r,
     }),
     databaseUp: new Gauge({

@@ -135,6 +135,14 @@ export class MinotaurNode {
       logger,
       poolMax: config.databasePoolMax,
       synchronous: config.sqliteSynchronous,
+      ...(config.finalStateDays > 0
+        ? {
+            finalStates: {
+              keepMs: config.finalStateDays * 24 * 60 * 60 * 1000,
+              onPruned: (n: number) => this.metrics.finalStatesDropped.inc(n),
+            },
+          }
+        : {}),
       onCheckpoint: (run) => {
         if (run.busy) return;
         this.metrics.checkpointSeconds.observe(run.ms / 1000);

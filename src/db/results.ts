@@ -5,6 +5,7 @@ import { sql, type Kysely } from 'kysely';
 import { accountRowId } from './accounts.js';
 import { isTransactionConflict } from './errors.js';
 import { LastKnown } from './last-known.js';
+import type { DbLogger } from './logger.js';
 import type { Database } from './schema.js';
 
 export interface GameResult {
@@ -26,6 +27,40 @@ export interface FinalState {
   schema: number;
   state: unknown;
 }
+
+/**
+ * A finished game as its result keeps it, without its board: for the page of a game whose final
+ * state is no longer kept (FINAL_STATE_DAYS).
+ */
+export interface GameSummary {
+  gameId: string;
+  code: string;
+  finishedAt: number;
+  rounds: number;
+  /** Its heroes, the winner first, then those who lasted longer, then by name. */
+  players: {
+    username: string;
+    won: boolean;
+    /** The round they fell in; null for a hero still standing at the end. */
+    eliminatedRound: number | null;
+    dealt: number;
+  }[];
+}
+
+/** How long finished games keep their final board, and how often the older ones are let go. */
+export interface FinalStateRetention {
+  /** Final boards of games finished longer ago than this (ms) are dropped; their results stay. */
+  keepMs: number;
+  /** Between two prunes (default 1 hour). */
+  pruneIntervalMs?: number;
+  /** Delay of the first prune after start (default 1 minute). */
+  firstPruneMs?: number;
+  /** Each prune that dropped boards, with how many. */
+  onPruned?: (boards: number) => void;
+}
+
+/** Final boards dropped by one statement: each batch is a short write, however many are due. */
+const PRUNE_BATCH = 200;
 
 export interface PlayerRecord {
   played: number;
@@ -110,11 +145,81 @@ export class Results {
   readonly #recentPages = new Map<string, { at: number; page: Promise<LeaderboardPage> }>();
   readonly #now: () => number;
 
+  #pruneTimer: NodeJS.Timeout | null = null;
+  #firstPrune: NodeJS.Timeout | null = null;
+  #pruning: Promise<number> | null = null;
+
   constructor(
     private readonly db: Kysely<Database>,
     now: () => number = Date.now,
+    private readonly options: { retention?: FinalStateRetention; logger?: DbLogger } = {},
   ) {
     this.#now = now;
+    const retention = options.retention;
+    if (retention) {
+      const every = retention.pruneIntervalMs ?? 60 * 60 * 1000;
+      this.#pruneTimer = setInterval(() => this.#pruneOnTimer(), every);
+      this.#pruneTimer.unref();
+      this.#firstPrune = setTimeout(
+        () => this.#pruneOnTimer(),
+        Math.min(retention.firstPruneMs ?? 60_000, every),
+      );
+      this.#firstPrune.unref();
+    }
+  }
+
+  /**
+   * Drops the final boards of games finished before `before` (ms), in short batches; returns how
+   * many. Their results (record, standings, recent games) stay, and so does a summary page.
+   */
+  async pruneFinalStates(before: number): Promise<number> {
+    let dropped = 0;
+    for (;;) {
+      const due = this.db
+        .selectFrom('results')
+        .select('game_id')
+        .where('final_state', 'is not', null)
+        .where('finished_at', '<', Math.floor(before))
+        .limit(PRUNE_BATCH);
+      const r = await this.db
+        .updateTable('results')
+        .set({ final_state: null, final_schema: null })
+        .where('game_id', 'in', due)
+        .executeTakeFirst();
+      const n = Number(r.numUpdatedRows);
+      dropped += n;
+      if (n < PRUNE_BATCH) return dropped;
+      // Between batches, the node's other work (SQLite runs on its thread) and other writers.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Stops the prune timer. */
+  stop(): void {
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    if (this.#firstPrune) clearTimeout(this.#firstPrune);
+    this.#pruneTimer = null;
+    this.#firstPrune = null;
+  }
+
+  #pruneOnTimer(): void {
+    const retention = this.options.retention;
+    if (!retention || this.#pruning) return;
+    const before = this.#now() - retention.keepMs;
+    this.#pruning = this.pruneFinalStates(before);
+    this.#pruning.then(
+      (n) => {
+        if (n === 0) return;
+        retention.onPruned?.(n);
+        this.options.logger?.info(
+          { boards: n, before: new Date(before).toISOString() },
+          `dropped the final boards of ${n} games finished before ${new Date(before).toISOString()}`,
+        );
+      },
+      // A busy or unreachable database is tried again at the next tick; a prune is never urgent.
+      (err: unknown) => this.options.logger?.warn({ err }, 'prune of final boards failed'),
+    );
+    void this.#pruning.finally(() => (this.#pruning = null)).catch(() => undefined);
   }
 
   /**
@@ -185,6 +290,43 @@ export class Results {
   /** The last state of one finished game, if it was kept. */
   async finalById(gameId: string): Promise<FinalState | null> {
     return parseFinal(await this.finals().where('game_id', '=', gameId).executeTakeFirst());
+  }
+
+  /**
+   * A finished game as its result keeps it (its board or not), by id, or else the latest of
+   * that code; null if none was recorded.
+   */
+  async summary(code: string, gameId: string | null): Promise<GameSummary | null> {
+    let q = this.db
+      .selectFrom('results')
+      .select(['game_id as gameId', 'code', 'finished_at as finishedAt', 'rounds']);
+    q = gameId
+      ? q.where('game_id', '=', gameId)
+      : q.where('code', '=', code).orderBy('finished_at', 'desc').limit(1);
+    const game = await q.executeTakeFirst();
+    if (!game || game.code !== code) return null;
+    const rows = await this.db
+      .selectFrom('result_players as rp')
+      .innerJoin('accounts as a', 'a.id', 'rp.account_id')
+      .select([
+        'a.username as username',
+        'rp.won as won',
+        'rp.eliminated_round as eliminatedRound',
+        'rp.dealt as dealt',
+      ])
+      .where('rp.game_id', '=', game.gameId)
+      .execute();
+    const lasted = (p: { eliminatedRound: number | null }) =>
+      p.eliminatedRound ?? Number.MAX_SAFE_INTEGER;
+    const players = rows
+      .map((p) => ({ ...p, won: p.won === 1 }))
+      .sort(
+        (a, b) =>
+          Number(b.won) - Number(a.won) ||
+          lasted(b) - lasted(a) ||
+          a.username.localeCompare(b.username),
+      );
+    return { ...game, players };
   }
 
   private finals() {

@@ -18,7 +18,7 @@ import { describeError, describeOutage, outageClass, type OutageClass } from './
 import type { DbLogger } from './logger.js';
 import { migrate, MIGRATIONS_DIR } from './migrate.js';
 import { createPool, postgresDialect, redactUrl } from './postgres.js';
-import { Results } from './results.js';
+import { Results, type FinalStateRetention } from './results.js';
 import type { Database, Engine } from './schema.js';
 import { DatabaseSessionStore, type SessionStoreOptions } from './session-store.js';
 import { NodeLeases } from './leases.js';
@@ -55,6 +55,8 @@ export interface StorageOptions {
   now?: () => number;
   sessions?: Omit<SessionStoreOptions, 'logger' | 'now'>;
   migrationsDir?: string;
+  /** How long finished games keep their final board; forever without it. */
+  finalStates?: FinalStateRetention;
   /** PostgreSQL: most connections this node opens (default 10). */
   poolMax?: number;
   /** PostgreSQL: how long to wait for a connection before counting the database as unreachable. */
@@ -280,7 +282,10 @@ class KyselyStorage implements Storage {
       lastError: null,
     };
     this.accounts = new Accounts(this.db, this.now);
-    this.results = new Results(this.db, this.now);
+    this.results = new Results(this.db, this.now, {
+      ...(options.finalStates ? { retention: options.finalStates } : {}),
+      logger: options.logger,
+    });
     this.snapshots = new Snapshots(this.db, { now: this.now, logger: options.logger });
     // Leases are aged by one clock for every node: the server's on PostgreSQL (nodes on several
     // hosts), this host's on SQLite (a file on one host).
@@ -354,6 +359,7 @@ class KyselyStorage implements Storage {
     this.watching = false;
     if (this.watchTimer) clearTimeout(this.watchTimer);
     this.sessions.stop();
+    this.results.stop();
     const deadline = Date.now() + this.closeTimeoutMs;
     const inTime = async (work: Promise<void>, what: string) => {
       let timer: NodeJS.Timeout | undefined;

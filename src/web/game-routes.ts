@@ -20,6 +20,7 @@ import { PATCH_RENDER, type WireFormat } from '../live/live-socket.js';
 import { holdsTable } from '../live/template-script.js';
 import { gameView } from '../live/view-model.js';
 import { GAME_SCHEMA, type GameState } from '../game/types.js';
+import type { GameSummary } from '../db/results.js';
 import { canRead, upgradeState } from '../game/upgrade.js';
 import { requireUser } from './auth-routes.js';
 import type { WebDeps } from './deps.js';
@@ -378,6 +379,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
         showFinished(res, over, null);
         return;
       }
+      if (!current && (await showSummary(res, code, wanted, null))) return;
       const there = live ?? (await games.pending(code));
       if (!there) {
         res.status(404).render('pages/error', {
@@ -473,6 +475,7 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       );
       return;
     }
+    if (!final && (await showSummary(res, code, wanted, user))) return;
     if (!final) {
       res.status(404).render('pages/error', {
         title: 'Not found',
@@ -483,6 +486,36 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
     }
     showFinished(res, final, user.id);
   });
+
+  /**
+   * The page of a finished game whose final board is no longer kept (FINAL_STATE_DAYS): its
+   * result, from the database. False if no result of that game was recorded, or the database
+   * cannot say.
+   */
+  async function showSummary(
+    res: Response,
+    code: string,
+    gameId: string | null,
+    user: WebUser | null,
+  ): Promise<boolean> {
+    const game = await results.summary(code, gameId).catch(() => null);
+    if (!game) return false;
+    // Heroes who met the same fate share a place (1, 2, 2, 4).
+    const fate = (p: GameSummary['players'][number]) => `${p.won}:${p.eliminatedRound}`;
+    const players = game.players.map((p, _i, all) => ({
+      ...p,
+      place: all.findIndex((q) => fate(q) === fate(p)) + 1,
+    }));
+    res.set('Cache-Control', 'no-store');
+    res.render('pages/result', {
+      title: `Game ${code}`,
+      game: { ...game, players },
+      winner: game.players.find((p) => p.won)?.username ?? null,
+      keptDays: config.finalStateDays,
+      user,
+    });
+    return true;
+  }
 
   /** The page of a game that is over: its final board and result, nothing to act on. */
   function showFinished(res: Response, final: GameState, viewer: string | null): void {

@@ -193,4 +193,53 @@ describe('a game recorded by another node', () => {
     expect(rows(after)).toHaveLength(21);
     expect(after).toContain('place <strong>22</strong></a> of 23.');
   });
+  it('shows a finished game whose board is no longer kept as its result, to its heroes and to visitors', async () => {
+    // The games written above have no final board, as after FINAL_STATE_DAYS.
+    const hero = heroes[0]!;
+    const { html, status } = await hero.page('/games/KEPS?game=g0');
+    expect(status).toBe(200);
+    expect(html).toContain('<span class="archived-badge">Finished game</span>');
+    expect(html).toContain(
+      `${hero.username} won after 5 rounds, on <time datetime="1970-01-01T00:00:01.000Z"`,
+    );
+    expect(html).toMatch(
+      new RegExp(
+        `<tr class="me">\\s*<td>1</td>\\s*<td><a href="/players/${hero.username}">${hero.username}</a><span class="tag"> \\(you\\)</span>`,
+      ),
+    );
+    expect(html).toContain(
+      'The board of this game is no longer kept: games keep theirs for 90 days',
+    );
+    expect(html).toContain('href="/lobby">Back to the lobby</a>');
+    // A game the hero lost: nobody won it, and the hero fell in round 2.
+    const lost = await hero.page('/games/KEPS?game=g24');
+    expect(lost.html).toContain('Nobody won after 5 rounds');
+    expect(lost.html).toContain('<td>Fell in round 2</td>');
+    // Without an id, the latest game of the code; and the same for a visitor without an account.
+    const db = new Database(dbPath);
+    const id = db.prepare('SELECT id FROM accounts WHERE username = ?').pluck();
+    const [first, second] = [heroes[1]!, heroes[2]!].map((h) => id.get(h.username) as number);
+    for (const [game, at, winner] of [
+      ['lost1', 5000, first],
+      ['lost2', 6000, second],
+    ] as const) {
+      db.prepare(
+        'INSERT INTO results (game_id, code, finished_at, rounds, winner_account_id) VALUES (?, ?, ?, 9, ?)',
+      ).run(game, 'LOST', at, winner);
+      for (const account of [first, second])
+        db.prepare(
+          'INSERT INTO result_players (game_id, account_id, won, eliminated_round) VALUES (?, ?, ?, ?)',
+        ).run(game, account, account === winner ? 1 : 0, account === winner ? null : 4);
+    }
+    db.close();
+    const visitor = new Player(node.url, `nobody${tag}`);
+    const latest = await visitor.page('/games/LOST');
+    expect(latest.status).toBe(200);
+    expect(latest.html).toContain(`${heroes[2]!.username} won after 9 rounds`);
+    expect(latest.html).toContain('<a class="button" href="/signup">Sign up to play</a>');
+    expect((await visitor.page('/games/KEPS?game=g0')).html).toContain(`${hero.username} won`);
+    // A code or id never recorded is still not found.
+    expect((await visitor.request('/games/ZORB')).status).toBe(404);
+    expect((await hero.page('/games/KEPS?game=nope')).status).toBe(404);
+  });
 });

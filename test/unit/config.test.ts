@@ -473,4 +473,12 @@ describe('operator settings', () => {
     expect(loadConfig({ ...base, LIVE_COMPRESSION: 'large' }).liveCompression).toBe('large');
     expect(() => loadConfig({ ...base, LIVE_COMPRESSION: 'yes' })).toThrow(/LIVE_COMPRESSION/);
   });
+
+  it('keeps final boards 90 days by default, as many as FINAL_STATE_DAYS says (0: forever)', () => {
+    expect(loadConfig(base).finalStateDays).toBe(90);
+    expect(loadConfig({ ...base, FINAL_STATE_DAYS: '7' }).finalStateDays).toBe(7);
+    expect(loadConfig({ ...base, FINAL_STATE_DAYS: '0' }).finalStateDays).toBe(0);
+    for (const bad of ['-1', '1.5', 'week', '40000'])
+      expect(() => loadConfig({ ...base, FINAL_STATE_DAYS: bad }), bad).toThrow(/FINAL_STATE_DAYS/);
+  });
 });

@@ -18,7 +18,7 @@ import type { DatabaseSessionStore } from '../../../src/db/session-store.js';
 import { usernameKey } from '../../../src/db/accounts.js';
 import { LEADERBOARD_MS, ResultsError, type GameResult } from '../../../src/db/results.js';
 import { SnapshotError, type Snapshot, type SnapshotVersion } from '../../../src/db/snapshots.js';
-import type { Storage, StorageTarget } from '../../../src/db/storage.js';
+import type { Storage, StorageOptions, StorageTarget } from '../../../src/db/storage.js';
 import type { GameState } from '../../../src/game/types.js';
 import { compareVersion } from '../../../src/replication/record.js';
 import { waitFor } from '../../support/node-process.js';
@@ -98,7 +98,7 @@ describe.each(ENGINES)('storage on %s', (engine) => {
   let now: number;
 
   /** A migrated handle on the test's database: another node, as far as the database can tell. */
-  const node = (options: { now?: () => number } = {}) =>
+  const node = (options: Partial<StorageOptions> = {}) =>
     fx.openMigrated(target, { now: () => now, ...options });
 
   beforeAll(() => fx.setup());
@@ -748,7 +748,7 @@ describe.each(ENGINES)('storage on %s', (engine) => {
         await before.results.record(g2);
         await before.results.record(game('g3', ['theseus', 'minos'], 'theseus'));
         const after = await fx.open(fresh);
-        expect(await after.migrate()).toEqual(['006_standings']);
+        expect((await after.migrate())[0]).toBe('006_standings');
         expect(await names(after.results)).toEqual(['theseus', 'ariadne', 'minos']);
         expect(await after.results.standingOf(ids.minos!)).toMatchObject({
           played: 2,
@@ -893,6 +893,105 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect((await results.finalById('g1'))?.state).toEqual({ round: 7, who: 'first' });
       expect(await results.finalById('g3')).toBeNull();
       expect(await results.finalByCode('NOPE')).toBeNull();
+    });
+
+    it("drops old games' final boards in batches, keeping their results and a summary of each", async () => {
+      const { results } = storage;
+      const DAY = 24 * HOUR;
+      // 1,203 old games (several batches), two recent ones, one old one without a board.
+      const old = 1_203;
+      for (let i = 0; i < old; i++)
+        await results.record({
+          ...game(
+            `old${i}`,
+            ['ariadne', 'theseus'],
+            i % 3 ? 'ariadne' : 'theseus',
+            T0 - 100 * DAY + i,
+          ),
+          final: { schema: 3, state: { i } },
+        });
+      await results.record(game('bare', ['minos', 'icarus'], null, T0 - 200 * DAY));
+      for (const [id, at] of [
+        ['new1', T0 - 89 * DAY],
+        ['new2', T0 - HOUR],
+      ] as const)
+        await results.record({
+          ...game(id, ['minos', 'icarus'], 'minos', at),
+          final: { schema: 3, state: { id } },
+        });
+      const before = await results.recordFor(ids.ariadne!);
+      const place = await results.standingOf(ids.theseus!);
+
+      // Each batch reads the index of the boards still kept, not every game ever finished
+      // (PostgreSQL's planner reads a table this small whole).
+      if (engine === 'sqlite') {
+        const plan = await sql<
+          Record<string, unknown>
+        >`explain query plan select game_id from results where final_state is not null and finished_at < ${T0} limit 500`.execute(
+          kysely(storage),
+        );
+        expect(JSON.stringify(plan.rows)).toContain('results_final_kept');
+      }
+      expect(await results.pruneFinalStates(T0 - 90 * DAY)).toBe(old);
+      expect(await results.pruneFinalStates(T0 - 90 * DAY)).toBe(0);
+      expect(await results.finalById('old0')).toBeNull();
+      expect(await results.finalById(`old${old - 1}`)).toBeNull();
+      expect((await results.finalById('new1'))?.state).toEqual({ id: 'new1' });
+      expect((await results.finalByCode('KEPS'))?.gameId).toBe('new2');
+      // The results stay whole.
+      expect(await results.recordFor(ids.ariadne!)).toEqual(before);
+      expect(await results.standingOf(ids.theseus!)).toEqual(place);
+      expect(before).toEqual({ played: old, won: old - Math.ceil(old / 3) });
+      // A game whose board went still has its summary: by id, or the latest of its code.
+      expect(await results.summary('KEPS', 'old0')).toEqual({
+        gameId: 'old0',
+        code: 'KEPS',
+        finishedAt: T0 - 100 * DAY,
+        rounds: 7,
+        players: [
+          { username: 'theseus', won: true, eliminatedRound: null, dealt: 0 },
+          { username: 'ariadne', won: false, eliminatedRound: 1, dealt: 0 },
+        ],
+      });
+      expect((await results.summary('KEPS', null))?.gameId).toBe('new2');
+      expect(await results.summary('ZORB', 'old0')).toBeNull();
+      expect(await results.summary('KEPS', 'nope')).toBeNull();
+      expect(await results.pruneFinalStates(T0)).toBe(2);
+      expect(await results.finalByCode('KEPS')).toBeNull();
+    });
+
+    it('orders a summary: the winner, then who lasted longer, then by name', async () => {
+      const g = game('g1', ['minos', 'theseus', 'icarus', 'ariadne'], 'minos');
+      g.players = g.players.map((p, i) => ({ ...p, eliminatedRound: [null, 3, 5, 3][i]! }));
+      await storage.results.record(g);
+      expect((await storage.results.summary('KEPS', 'g1'))?.players.map((p) => p.username)).toEqual(
+        ['minos', 'icarus', 'ariadne', 'theseus'],
+      );
+    });
+
+    it('drops old final boards by itself, on a timer, when given how long to keep them', async () => {
+      const DAY = 24 * HOUR;
+      const pruned: number[] = [];
+      const keeping = await node({
+        finalStates: {
+          keepMs: 30 * DAY,
+          firstPruneMs: 10,
+          pruneIntervalMs: 50,
+          onPruned: (n) => pruned.push(n),
+        },
+      });
+      for (const [id, at] of [
+        ['g1', T0 - 31 * DAY],
+        ['g2', T0 - 29 * DAY],
+      ] as const)
+        await keeping.results.record({
+          ...game(id, ['ariadne', 'theseus'], 'ariadne', at),
+          final: { schema: 3, state: { id } },
+        });
+      await waitFor(() => pruned.length > 0, 5_000, 'the first prune');
+      expect(pruned).toEqual([1]);
+      expect(await keeping.results.finalById('g1')).toBeNull();
+      expect(await keeping.results.finalById('g2')).not.toBeNull();
     });
 
     it('sums the damage a player dealt, and lists opponents by name', async () => {
