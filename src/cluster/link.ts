@@ -33,6 +33,8 @@ export interface MeshSocket {
   /** ws@8 gives the reason as a Buffer, ws@7 as a string. */
   on(event: 'close', listener: (code: number, reason: Buffer | string) => void): unknown;
   terminate?(): void;
+  /** Bytes sent but not yet handed to the operating system (ws). */
+  readonly bufferedAmount?: number;
 }
 
 /** Who this node is in a handshake. */
@@ -55,7 +57,15 @@ export interface LinkContext {
   handshakeTimeoutMs: number;
   refusals: RefusalLog;
   now: () => number;
+  /** Most bytes a link lets wait for a peer that reads slowly before it drops the link. */
+  maxBufferedBytes: number;
 }
+
+/**
+ * The default of `maxBufferedBytes`: tens of seconds of a busy node's replication, far above a
+ * handoff's or a catch-up's burst, far below what would threaten the heap.
+ */
+export const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 /** `declined`: authenticated, but the mesh keeps another link to the peer; closing. */
 export type Phase = 'connecting' | 'hello' | 'auth' | 'accept' | 'up' | 'declined' | 'closed';
@@ -227,6 +237,19 @@ export class Link extends EventEmitter<LinkEvents> {
   /** Sends an already encoded frame (one encoding for a broadcast). */
   sendFrame(frame: string): boolean {
     if (this.#socket.readyState !== OPEN) return false;
+    // A peer that is up but reads slower than this node writes (starved of CPU, a link that
+    // crawls) would make its frames pile up here without end: past the bound the link goes, and
+    // the peers catch up by digest on the next one, as after any other drop.
+    const waiting = this.#socket.bufferedAmount ?? 0;
+    if (waiting > this.#ctx.maxBufferedBytes) {
+      this.#ctx.logger.warn(
+        { link: this.remote, peer: this.#hello?.nodeId, buffered: waiting },
+        `mesh link to ${this.#hello?.nodeId ?? this.remote} dropped: ${waiting} bytes waited for the peer to read them`,
+      );
+      this.close(CloseCode.slowReader, 'peer reads too slowly');
+      this.terminate();
+      return false;
+    }
     try {
       this.#socket.send(frame);
     } catch (err) {

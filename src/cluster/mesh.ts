@@ -17,6 +17,7 @@ import { FailureDetector, type Verdict } from './failure-detector.js';
 import { Lifecycle } from './lifecycle.js';
 import {
   Link,
+  MAX_BUFFERED_BYTES,
   RefusalLog,
   emptyCounts,
   type LinkClosed,
@@ -78,6 +79,8 @@ export interface MeshOptions {
   /** Source address for outbound links (so peers see our address, e.g. 127.0.0.2). */
   localAddress?: string | undefined;
   now?: () => number;
+  /** Most bytes a link lets wait for a slow peer before dropping it (default 64 MiB). */
+  maxBufferedBytes?: number;
 }
 
 export interface MeshStats extends LinkCounts {
@@ -169,6 +172,7 @@ export class Mesh {
       handshakeTimeoutMs,
       refusals: new RefusalLog(),
       now: this.#now,
+      maxBufferedBytes: options.maxBufferedBytes ?? MAX_BUFFERED_BYTES,
     };
     this.#dialer = new Dialer({
       selfAddress: address,

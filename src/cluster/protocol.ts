@@ -35,6 +35,11 @@ export const CloseCode = {
   peerDown: 4007,
   /** Another node has this node's id (NODE_ID set alike on several): they cannot link. */
   sameNodeId: 4008,
+  /**
+   * The peer read so slowly that what waited for it passed the link's bound (MAX_BUFFERED_BYTES):
+   * the link is dropped, and the peers catch up by digest once a new one is up.
+   */
+  slowReader: 4009,
 } as const;
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -410,6 +410,43 @@ describe('Mesh', () => {
     expect([[...new Set(a.events.relink)], [...new Set(b.events.relink)]]).toEqual([['b'], ['a']]);
   });
 
+  it('drops the link to a peer that stopped reading once what waits for it passes the bound, and queues nothing more on it', async () => {
+    const bound = 1024 * 1024;
+    // Heartbeats' silence alone would not drop it within the test.
+    const a = await node('a', { maxBufferedBytes: bound, downAfterMs: 20_000 });
+    const slow = await rawPeer(a.address, { nodeId: 'slow' });
+    await waitFor(() => peerIds(a.mesh).includes('slow'), 5000, 'the slow peer to be up');
+    // The peer's process still runs but reads nothing more (starved of CPU, say).
+    const tcp = (slow.ws as unknown as { _socket: Socket })._socket;
+    tcp.pause();
+    const body = 'x'.repeat(200_000);
+    let sent = 0;
+    // The kernel's buffers on loopback take a few MB before anything waits in the process.
+    await waitFor(
+      () => {
+        for (let i = 0; i < 10; i++) {
+          if (!a.channel.send('slow', body)) return true;
+          sent++;
+        }
+        return false;
+      },
+      10_000,
+      'the link to refuse more',
+    );
+    expect(sent * body.length).toBeGreaterThan(bound);
+    const warned = a.logger.lines.find((l) => l.msg.startsWith('mesh link to slow dropped'));
+    expect(warned?.msg).toMatch(
+      /^mesh link to slow dropped: \d+ bytes waited for the peer to read them$/,
+    );
+    expect((warned?.fields as { buffered: number }).buffered).toBeGreaterThan(bound);
+    expect(a.channel.send('slow', body)).toBe(false);
+    tcp.resume();
+    await slow.closed;
+    expect(
+      a.logger.lines.filter((l) => l.msg.startsWith('mesh link to slow dropped')),
+    ).toHaveLength(1);
+  });
+
   it('meets a peer again once a partition heals, though both declared the other down and DNS did not change', async () => {
     // Each node is reached through a link that can be cut; each advertises that link's address.
     const links = [await cuttableLink(), await cuttableLink()];
