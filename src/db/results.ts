@@ -37,6 +37,8 @@ export interface GameSummary {
   code: string;
   finishedAt: number;
   rounds: number;
+  /** Whether the database still holds its final board (one this release may not read). */
+  boardKept: boolean;
   /** Its heroes, the winner first, then those who lasted longer, then by name. */
   players: {
     username: string;
@@ -148,6 +150,7 @@ export class Results {
   #pruneTimer: NodeJS.Timeout | null = null;
   #firstPrune: NodeJS.Timeout | null = null;
   #pruning: Promise<number> | null = null;
+  #stopped = false;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -181,10 +184,14 @@ export class Results {
         .where('final_state', 'is not', null)
         .where('finished_at', '<', Math.floor(before))
         .limit(PRUNE_BATCH);
+      if (this.#stopped) return dropped;
+      // Rows another node dropped meanwhile (its batch picked them too) are left out: each
+      // board is counted once.
       const r = await this.db
         .updateTable('results')
         .set({ final_state: null, final_schema: null })
         .where('game_id', 'in', due)
+        .where('final_state', 'is not', null)
         .executeTakeFirst();
       const n = Number(r.numUpdatedRows);
       dropped += n;
@@ -194,8 +201,9 @@ export class Results {
     }
   }
 
-  /** Stops the prune timer. */
+  /** Stops the prune timer, and a prune under way before its next batch. */
   stop(): void {
+    this.#stopped = true;
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
     if (this.#firstPrune) clearTimeout(this.#firstPrune);
     this.#pruneTimer = null;
@@ -299,7 +307,13 @@ export class Results {
   async summary(code: string, gameId: string | null): Promise<GameSummary | null> {
     let q = this.db
       .selectFrom('results')
-      .select(['game_id as gameId', 'code', 'finished_at as finishedAt', 'rounds']);
+      .select((eb) => [
+        'game_id as gameId',
+        'code',
+        'finished_at as finishedAt',
+        'rounds',
+        eb('final_state', 'is not', null).as('boardKept'),
+      ]);
     q = gameId
       ? q.where('game_id', '=', gameId)
       : q.where('code', '=', code).orderBy('finished_at', 'desc').limit(1);
@@ -326,7 +340,7 @@ export class Results {
           lasted(b) - lasted(a) ||
           a.username.localeCompare(b.username),
       );
-    return { ...game, players };
+    return { ...game, boardKept: Boolean(game.boardKept), players };
   }
 
   private finals() {

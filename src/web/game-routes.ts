@@ -369,17 +369,28 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       // A game that is over is there for anyone with its link to see, account or not: its final
       // board and result, as its heroes see it afterwards.
       const current = live && (!wanted || live.id === wanted) ? live : null;
+      // Codes are used again: without a game id, an earlier game of the code is looked up only
+      // once this node can tell that no game of it runs (not while it starts, nor while the
+      // game is held by a newer release), or the link of a game under way would show the last
+      // one that ended.
+      const settled =
+        !!wanted ||
+        (deps.lifecycle.state !== 'starting' &&
+          deps.lifecycle.state !== 'joining' &&
+          !games.unreadable(code));
       const over = current
         ? current.status === 'finished'
           ? current
           : null
-        : await finishedGame(code, wanted);
+        : settled
+          ? await finishedGame(code, wanted)
+          : null;
       if (over) {
         res.set('Cache-Control', 'no-store');
         showFinished(res, over, null);
         return;
       }
-      if (!current && (await showSummary(res, code, wanted, null))) return;
+      if (!current && settled && (await showSummary(res, code, wanted, null))) return;
       const there = live ?? (await games.pending(code));
       if (!there) {
         res.status(404).render('pages/error', {
@@ -512,6 +523,8 @@ export function mountGameRoutes(app: expressWs.Application, deps: WebDeps): void
       game: { ...game, players },
       winner: game.players.find((p) => p.won)?.username ?? null,
       keptDays: config.finalStateDays,
+      // A board kept but not shown: written by a newer release, or unreadable.
+      boardKept: game.boardKept,
       user,
     });
     return true;

@@ -185,7 +185,15 @@ describe('invite, rematch, profile', () => {
       await p.locator('#game-status .countdown[data-round="1"]').waitFor({ timeout: 10_000 });
     const rematch = await adminGame(base, rematchCode);
     expect(rematch.state.status).toBe('playing');
-    expect(rematch.state.rematchOf).toEqual({ code, players: end.state.players.map((p) => p.id) });
+    expect(rematch.state.rematchOf).toEqual({
+      code,
+      players: end.state.players.map((p) => p.id),
+      colors: end.state.players.map((p) => p.color),
+    });
+    // Each hero in their colour of the game before.
+    const colorOf = (g: typeof end) =>
+      Object.fromEntries(g.state.players.map((p) => [p.id, p.color]));
+    expect(colorOf(rematch)).toEqual(colorOf(end));
     expect(rematch.state.players.map((p) => p.name).sort()).toEqual([host, guest].sort());
     expect((await adminGame(base, code)).state.rematch).toMatchObject({ code: rematchCode });
     await shot(pb, 'rematch-started');
@@ -286,6 +294,11 @@ describe('invite, rematch, profile', () => {
       );
       expect(await visitor.locator('[data-live]').count()).toBe(0);
       expect(await visitor.locator('header a[href^="/signup"]').count()).toBe(1);
+      // What was said at the table stays with those who have an account.
+      expect(await visitor.locator('#game-chat').count()).toBe(0);
+      expect(await visitor.locator('.chat .hint').textContent()).toContain(
+        'to read what was said at the table',
+      );
       expect(await visitor.locator('.overlay-actions a.button').getAttribute('href')).toBe(
         '/signup',
       );

@@ -204,7 +204,7 @@ describe('a game recorded by another node', () => {
     );
     expect(html).toMatch(
       new RegExp(
-        `<tr class="me">\\s*<td>1</td>\\s*<td><a href="/players/${hero.username}">${hero.username}</a><span class="tag"> \\(you\\)</span>`,
+        `<tr class="me">\\s*<td>1</td>\\s*<th scope="row"><a href="/players/${hero.username}">${hero.username}</a><span class="tag"> \\(you\\)</span>`,
       ),
     );
     expect(html).toContain(

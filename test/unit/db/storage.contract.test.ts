@@ -948,12 +948,16 @@ describe.each(ENGINES)('storage on %s', (engine) => {
         code: 'KEPS',
         finishedAt: T0 - 100 * DAY,
         rounds: 7,
+        boardKept: false,
         players: [
           { username: 'theseus', won: true, eliminatedRound: null, dealt: 0 },
           { username: 'ariadne', won: false, eliminatedRound: 1, dealt: 0 },
         ],
       });
-      expect((await results.summary('KEPS', null))?.gameId).toBe('new2');
+      expect(await results.summary('KEPS', null)).toMatchObject({
+        gameId: 'new2',
+        boardKept: true,
+      });
       expect(await results.summary('ZORB', 'old0')).toBeNull();
       expect(await results.summary('KEPS', 'nope')).toBeNull();
       expect(await results.pruneFinalStates(T0)).toBe(2);
