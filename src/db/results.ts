@@ -269,6 +269,7 @@ export class Results {
                   won: p.won ? 1 : 0,
                   eliminated_round: p.eliminatedRound,
                   dealt: p.dealt ?? 0,
+                  finished_at: result.finishedAt,
                 })),
               )
               .onConflict((oc) => oc.doNothing())
@@ -510,8 +511,9 @@ export class Results {
         'w.username as winnerUsername',
       ])
       .where('rp.account_id', '=', id)
-      .orderBy('r.finished_at', 'desc')
-      .orderBy('r.game_id')
+      // The first rows of the index of a hero's games by time (migration 008).
+      .orderBy('rp.finished_at', 'desc')
+      .orderBy('rp.game_id')
       .limit(limit)
       .execute();
     if (rows.length === 0) return [];

@@ -52,6 +52,11 @@ export interface ResultPlayersTable {
   eliminated_round: number | null;
   /** Damage dealt to other heroes (migration 003). */
   dealt: Generated<number>;
+  /**
+   * The game's finish time, as in results (migration 008; filled in by a trigger for rows an
+   * earlier release writes without it).
+   */
+  finished_at: number | null;
 }
 
 /**

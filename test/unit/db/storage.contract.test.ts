@@ -648,6 +648,69 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       expect(await names(here.results)).toEqual(['ariadne', 'minos', 'icarus', 'theseus']);
     });
 
+    it("lists a hero's recent games newest first from the index of their games by time, whichever release wrote them", async () => {
+      const { results } = storage;
+      for (const [id, at] of [
+        ['g1', 3000],
+        ['g2', 1000],
+        ['g4', 5000],
+      ] as const)
+        await results.record(game(id, ['ariadne', 'theseus'], 'ariadne', at));
+      // A release before the finish time on players' rows writes them without it: the database
+      // fills it in from the result.
+      for (const [id, at] of [
+        ['old3', 4000],
+        ['old0', 500],
+      ] as const) {
+        await rawExec(
+          storage,
+          target,
+          `insert into results (game_id, code, finished_at, rounds, winner_account_id) values ('${id}', 'KEPS', ${at}, 5, ${ids.theseus})`,
+        );
+        await rawExec(
+          storage,
+          target,
+          `insert into result_players (game_id, account_id, won, eliminated_round, dealt) values ('${id}', ${ids.theseus}, 1, null, 1), ('${id}', ${ids.ariadne}, 0, 2, 0)`,
+        );
+      }
+      // Ties on the time go by game id.
+      await results.record(game('g3', ['ariadne', 'minos'], 'minos', 3000));
+      const order = ['g4', 'old3', 'g1', 'g3', 'g2', 'old0'];
+      expect((await results.recentFor(ids.ariadne!)).map((r) => r.gameId)).toEqual(order);
+      expect((await results.recentFor(ids.ariadne!, 3)).map((r) => r.gameId)).toEqual(
+        order.slice(0, 3),
+      );
+      expect((await results.recentFor(ids.theseus!)).map((r) => [r.gameId, r.won])).toEqual([
+        ['g4', false],
+        ['old3', true],
+        ['g1', false],
+        ['g2', false],
+        ['old0', true],
+      ]);
+      const rows = await sql<{ game_id: string; finished_at: number | string | null }>`
+        select game_id, finished_at from result_players where account_id = ${Number(ids.ariadne)}
+        order by game_id`.execute(kysely(storage));
+      expect(rows.rows.map((r) => [r.game_id, Number(r.finished_at)])).toEqual([
+        ['g1', 3000],
+        ['g2', 1000],
+        ['g3', 3000],
+        ['g4', 5000],
+        ['old0', 500],
+        ['old3', 4000],
+      ]);
+      if (engine === 'sqlite') {
+        // The first rows of the index, not every game of the hero sorted.
+        const plan = await sql<{ detail: string }>`explain query plan
+          select rp.game_id from result_players rp join results r on r.game_id = rp.game_id
+          where rp.account_id = 1 order by rp.finished_at desc, rp.game_id limit 10`.execute(
+          kysely(storage),
+        );
+        const steps = plan.rows.map((r) => r.detail).join('; ');
+        expect(steps).toContain('result_players_recent');
+        expect(steps).not.toContain('TEMP B-TREE');
+      }
+    });
+
     it('keeps the standings true to every result row, whoever writes or removes it', async () => {
       const { results } = storage;
       await results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'));
@@ -723,6 +786,51 @@ describe.each(ENGINES)('storage on %s', (engine) => {
       },
     );
 
+    it("fills in the finish time of the games recorded before it was on players' rows", async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'minotaur-migrations-'));
+      try {
+        for (const m of readMigrations(MIGRATIONS_DIR).filter((x) => x.name < '008'))
+          writeFileSync(
+            join(dir, `${m.name}.mjs`),
+            `export { up } from ${JSON.stringify(pathToFileURL(m.path).href)};\n`,
+          );
+        const fresh = await fx.fresh();
+        const before = await fx.open(fresh, { migrationsDir: dir });
+        expect(await before.migrate()).not.toContain('008_recent_games');
+        const made: Record<string, string> = {};
+        for (const name of ['ariadne', 'theseus']) {
+          const c = await before.accounts.create(name, 'h');
+          if (!c.ok) throw new Error(c.message);
+          made[name] = c.account.id;
+        }
+        for (const [id, at] of [
+          ['g1', 2000],
+          ['g2', 9000],
+          ['g3', 4000],
+        ] as const) {
+          await rawExec(
+            before,
+            fresh,
+            `insert into results (game_id, code, finished_at, rounds, winner_account_id) values ('${id}', 'KEPS', ${at}, 5, null)`,
+          );
+          await rawExec(
+            before,
+            fresh,
+            `insert into result_players (game_id, account_id, won, eliminated_round) values ('${id}', ${made.ariadne}, 0, 1), ('${id}', ${made.theseus}, 0, 2)`,
+          );
+        }
+        const after = await fx.open(fresh);
+        expect(await after.migrate()).toEqual(['008_recent_games']);
+        expect((await after.results.recentFor(made.theseus!)).map((r) => r.gameId)).toEqual([
+          'g2',
+          'g3',
+          'g1',
+        ]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('fills the standings from the games recorded before they were kept', async () => {
       // A database as the release before the standings left it, with games in it.
       const dir = mkdtempSync(join(tmpdir(), 'minotaur-migrations-'));
@@ -742,11 +850,29 @@ describe.each(ENGINES)('storage on %s', (engine) => {
           made[name] = c.account.id;
         }
         ids = made;
-        await before.results.record(game('g1', ['ariadne', 'theseus'], 'ariadne'));
+        // Written as that release wrote them (its rows have no finish time).
+        const writeOld = async (g: GameResult) => {
+          await rawExec(
+            before,
+            fresh,
+            `insert into results (game_id, code, finished_at, rounds, winner_account_id) values ('${g.gameId}', '${g.code}', ${g.finishedAt}, ${g.rounds}, ${g.winnerId ?? 'null'})`,
+          );
+          await rawExec(
+            before,
+            fresh,
+            `insert into result_players (game_id, account_id, won, eliminated_round, dealt) values ${g.players
+              .map(
+                (p) =>
+                  `('${g.gameId}', ${p.accountId}, ${p.won ? 1 : 0}, ${p.eliminatedRound ?? 'null'}, ${p.dealt ?? 0})`,
+              )
+              .join(', ')}`,
+          );
+        };
+        await writeOld(game('g1', ['ariadne', 'theseus'], 'ariadne'));
         const g2 = game('g2', ['ariadne', 'theseus', 'minos'], 'theseus');
         g2.players = g2.players.map((p, i) => ({ ...p, dealt: i + 1 }));
-        await before.results.record(g2);
-        await before.results.record(game('g3', ['theseus', 'minos'], 'theseus'));
+        await writeOld(g2);
+        await writeOld(game('g3', ['theseus', 'minos'], 'theseus'));
         const after = await fx.open(fresh);
         expect((await after.migrate())[0]).toBe('006_standings');
         expect(await names(after.results)).toEqual(['theseus', 'ariadne', 'minos']);
