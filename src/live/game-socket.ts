@@ -124,10 +124,27 @@ export class GameLiveSocket extends LiveSocket {
     return !!state && !state.players.some((p) => p.id === this.viewer.id);
   }
 
+  /** The game this page shows: the one it was rendered for, or else the first one it was sent. */
+  private pageGame: string | null = null;
+  /** Sent to its own game's page: nothing more to render (the page leaves). */
+  private moved = false;
+
   protected render(): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.moved) return;
     const state = this.deps.source.game(this.code);
     if (!state && this.shown === 'finished') return;
+    const shows = this.deps.shownGame ?? this.pageGame;
+    if (state && shows && state.id !== shows) {
+      // Its code now holds another game (the page's game ended and was let go, and a new one
+      // took the code): the page goes to its own game's page, not into the new game.
+      this.sendJson({
+        type: 'redirect',
+        to: `/games/${this.code}?game=${encodeURIComponent(shows)}`,
+      });
+      this.moved = true;
+      return;
+    }
+    if (state) this.pageGame ??= state.id;
     if (!state) {
       if (this.deps.source.unreadable(this.code)) {
         // A newer release runs this game now: reconnect (through the load balancer) to it.

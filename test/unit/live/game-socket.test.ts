@@ -374,6 +374,55 @@ describe('GameLiveSocket', () => {
     }
   });
 
+  it("sends a page to its own game's page once the code holds another game, open or reconnecting", async () => {
+    const over: GameState = { ...game, status: 'finished', winner: null, finishedAt: 5 };
+    const next: GameState = { ...game, id: 'another-game' };
+    const to = JSON.stringify({ type: 'redirect', to: `/games/KEPS?game=${game.id}` });
+    // Open all along: the game ended, was let go, and a new game took its code.
+    const src = source(game);
+    const wire = new FakeWire();
+    new GameLiveSocket(wire, 'KEPS', { id: '1', username: 'ariadne' }, deps(src)).start();
+    await expect.poll(() => wire.sent.some((m) => m.includes('game-players'))).toBe(true);
+    src.set(over);
+    src.fire();
+    src.set(undefined);
+    src.fire();
+    const before = wire.sent.length;
+    src.set(next);
+    src.fire();
+    await expect.poll(() => wire.sent.at(-1)).toBe(to);
+    // Nothing of the new game is sent, then or later.
+    expect(wire.sent.slice(before)).toEqual([to]);
+    src.fire();
+    expect(wire.sent.slice(before)).toEqual([to]);
+    // A page of the first game that reconnects once the new one has its code.
+    const late = new FakeWire();
+    new GameLiveSocket(
+      late,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      {
+        ...deps(source(next)),
+        format: 'patch',
+        shownGame: game.id,
+      },
+    ).start();
+    expect(late.sent.filter((m) => !m.startsWith('{"type":"time"'))).toEqual([to]);
+    // The page of the game there is now is served as ever.
+    const current = new FakeWire();
+    new GameLiveSocket(
+      current,
+      'KEPS',
+      { id: '1', username: 'ariadne' },
+      {
+        ...deps(source(next)),
+        format: 'patch',
+        shownGame: next.id,
+      },
+    ).start();
+    expect(current.sent.some((m) => m.includes('redirect'))).toBe(false);
+  });
+
   it('closes with 1012 (reconnect elsewhere) when a newer release runs the game', () => {
     const wire = new FakeWire();
     new GameLiveSocket(
