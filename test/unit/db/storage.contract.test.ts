@@ -101,6 +101,23 @@ describe.each(ENGINES)('storage on %s', (engine) => {
   const node = (options: Partial<StorageOptions> = {}) =>
     fx.openMigrated(target, { now: () => now, ...options });
 
+  /**
+   * A fresh database migrated as the release before `migration` left it (with a handle on it),
+   * and the folder of those migrations, for the caller to remove.
+   */
+  async function releasedBefore(migration: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'minotaur-migrations-'));
+    for (const m of readMigrations(MIGRATIONS_DIR).filter((x) => x.name < migration))
+      writeFileSync(
+        join(dir, `${m.name}.mjs`),
+        `export { up } from ${JSON.stringify(pathToFileURL(m.path).href)};\n`,
+      );
+    const fresh = await fx.fresh();
+    const before = await fx.open(fresh, { migrationsDir: dir });
+    expect(await before.migrate()).not.toContain(migration);
+    return { dir, fresh, before };
+  }
+
   beforeAll(() => fx.setup());
   afterAll(() => fx.teardown());
   beforeEach(async () => {
@@ -787,16 +804,8 @@ describe.each(ENGINES)('storage on %s', (engine) => {
     );
 
     it("fills in the finish time of the games recorded before it was on players' rows", async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'minotaur-migrations-'));
+      const { dir, fresh, before } = await releasedBefore('008_recent_games');
       try {
-        for (const m of readMigrations(MIGRATIONS_DIR).filter((x) => x.name < '008'))
-          writeFileSync(
-            join(dir, `${m.name}.mjs`),
-            `export { up } from ${JSON.stringify(pathToFileURL(m.path).href)};\n`,
-          );
-        const fresh = await fx.fresh();
-        const before = await fx.open(fresh, { migrationsDir: dir });
-        expect(await before.migrate()).not.toContain('008_recent_games');
         const made: Record<string, string> = {};
         for (const name of ['ariadne', 'theseus']) {
           const c = await before.accounts.create(name, 'h');
@@ -833,16 +842,8 @@ describe.each(ENGINES)('storage on %s', (engine) => {
 
     it('fills the standings from the games recorded before they were kept', async () => {
       // A database as the release before the standings left it, with games in it.
-      const dir = mkdtempSync(join(tmpdir(), 'minotaur-migrations-'));
+      const { dir, fresh, before } = await releasedBefore('006_standings');
       try {
-        for (const m of readMigrations(MIGRATIONS_DIR).filter((x) => x.name < '006'))
-          writeFileSync(
-            join(dir, `${m.name}.mjs`),
-            `export { up } from ${JSON.stringify(pathToFileURL(m.path).href)};\n`,
-          );
-        const fresh = await fx.fresh();
-        const before = await fx.open(fresh, { migrationsDir: dir });
-        expect(await before.migrate()).not.toContain('006_standings');
         const made: Record<string, string> = {};
         for (const name of ['ariadne', 'theseus', 'minos', 'icarus']) {
           const c = await before.accounts.create(name, 'h');
